@@ -1,0 +1,141 @@
+/*
+ * internal.h - what the library's own files share. Never installed.
+ *
+ * Internal symbols carry the prefix gdf_ and are hidden: the library is built
+ * with -fvisibility=hidden and only the declarations of gpudf.h, included
+ * below under visibility "default", are exported.
+ */
+#ifndef GPUDF_INTERNAL_H
+#define GPUDF_INTERNAL_H
+
+#pragma GCC visibility push(default)
+#include "gpudf.h"
+#pragma GCC visibility pop
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------- errors */
+
+/* Sets the thread-local message to "<func>: <formatted text>" and returns
+ * status. file/line are appended in debug logs only. */
+gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define GDF_ERR(status, ...) gdf_error((status), __func__, __VA_ARGS__)
+
+/* Propagates a non-OK status, keeping the message set by the callee. */
+#define GDF_TRY(expr)                      \
+  do {                                     \
+    gpudf_status gdf_try_s_ = (expr);      \
+    if (gdf_try_s_ != GPUDF_OK) return gdf_try_s_; \
+  } while (0)
+
+/* Puts back a message saved from gpudf_last_error(), so that internal work
+ * that failed harmlessly does not replace the caller's message. */
+void gdf_restore_error(const char *saved);
+
+/* Maps an errno value to the closest status. */
+gpudf_status gdf_status_from_errno(int err);
+
+/* Debug log on stderr when GPUDF_LOG=debug. */
+bool gdf_log_enabled(void);
+void gdf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --------------------------------------------------------------- table */
+
+typedef struct gdf_column {
+  char name[GPUDF_NAME_MAX + 1];
+  gpudf_type type;
+  uint64_t offset; /* from the arena base, multiple of GPUDF_ALIGNMENT */
+} gdf_column;
+
+struct gdf_segment; /* host/segment.h */
+struct gdf_attachment; /* host/share.c: a cached attach mapping */
+
+struct gpudf_table {
+  int refs;        /* the handle + an open share; guarded by the caller */
+  bool is_view;
+  bool sealed;     /* shared once: the arena is read-only from then on */
+  int64_t nrows;
+  int ncols;
+  int cap_cols;
+  gdf_column *cols;
+  uint8_t *base;   /* arena base in this process (NULL until a column exists) */
+  uint64_t arena_bytes;
+  /* owner only */
+  struct gdf_segment *arena;
+  gpudf_share *share;
+  /* view only */
+  struct gdf_attachment *attachment;
+};
+
+/* Drops one reference; frees the table when the last one goes. */
+void gdf_table_release(gpudf_table *t);
+/* Drops a view's hold on its cached mapping (host/share.c). */
+void gdf_attachment_release(struct gdf_attachment *a);
+/* Size of one column of this table, rounded up to GPUDF_ALIGNMENT. */
+uint64_t gdf_column_span(int64_t nrows, gpudf_type type);
+
+/* ------------------------------------------------------------ kernels */
+
+/* Column access for kernels: the pointer in this process and the type. */
+typedef struct gdf_colref {
+  const void *data;
+  gpudf_type type;
+} gdf_colref;
+
+typedef struct gdf_kernel_desc gdf_kernel_desc;
+
+/* A kernel is a static description plus functions; NULL marks optional ones. */
+struct gpudf_kernel {
+  const char *name;
+  const char *summary;
+  int nparams;
+  const gpudf_param_info *params;
+  int nfields;                    /* result fields per config (or per group) */
+  const gpudf_result_info *fields;
+  /* Result width for a config; NULL means nfields. */
+  int (*nresults)(const double *config);
+  /* Result name for index i, when nresults is not NULL. */
+  void (*result_name)(const double *config, int i, gpudf_result_info *out);
+  /* Checks the rules that span parameters or depend on column types, after
+   * the per-parameter checks passed. Returns GPUDF_OK or sets a message that
+   * names the parameter (the caller prefixes the config index). */
+  gpudf_status (*check)(const gpudf_table *t, const double *config);
+  /* Evaluates n validated configs over the table in one pass. */
+  gpudf_status (*run_cpu)(const gpudf_table *t, const double *configs, int64_t n,
+                          double *results);
+};
+
+/* The built-in kernels, defined in kernels/. */
+extern const gpudf_kernel gdf_kernel_filter_agg;
+
+/* Column reference for a kernel run. */
+gdf_colref gdf_table_colref(const gpudf_table *t, int index);
+
+/* ------------------------------------------------------------- device */
+
+/* Whether a CUDA placement can work in this process, and why not
+ * (kernels/cuda_device.cu, or kernels/cuda_stub.c without CUDA). */
+int gdf_cuda_placement_available(gpudf_backend backend, const char **why);
+
+/* ------------------------------------------------------------ process */
+
+/* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat);
+ * 0 when the process does not exist. */
+uint64_t gdf_proc_start_time(int pid);
+/* Whether the process pid with that start time is still alive. */
+bool gdf_proc_alive(int pid, uint64_t start_time);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GPUDF_INTERNAL_H */

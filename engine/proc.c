@@ -1,0 +1,45 @@
+/* proc.c - identity of a process: pid plus start time, so that a reused pid
+ * is never mistaken for the process that created a segment. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+uint64_t gdf_proc_start_time(int pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  /* The command name (field 2) may hold spaces and ')'; fields resume after
+   * the last ')'. starttime is field 22, the 20th after that point. */
+  char *p = strrchr(buf, ')');
+  if (!p) return 0;
+  p++;
+  for (int field = 3; field < 22; field++) {
+    p = strchr(p + 1, ' ');
+    if (!p) return 0;
+  }
+  return strtoull(p + 1, NULL, 10);
+}
+
+bool gdf_proc_alive(int pid, uint64_t start_time) {
+  if (pid <= 0) return false;
+  uint64_t now = gdf_proc_start_time(pid);
+  if (now == 0) {
+    /* Without /proc the owner recorded a start time of 0 too: fall back to
+     * asking the kernel whether the pid exists (EPERM: it does). */
+    if (start_time == 0) return kill(pid, 0) == 0 || errno == EPERM;
+    return false;
+  }
+  return now == start_time;
+}

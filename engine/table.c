@@ -1,0 +1,180 @@
+/* table.c - the owner's typed columnar table, built directly in a shared
+ * arena: one segment, every column GPUDF_ALIGNMENT-aligned, so sharing it
+ * later costs no copy. */
+#include "internal.h"
+#include "segment.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *gpudf_type_name(gpudf_type type) {
+  switch (type) {
+  case GPUDF_TYPE_I32: return "i32";
+  case GPUDF_TYPE_I64: return "i64";
+  case GPUDF_TYPE_F32: return "f32";
+  case GPUDF_TYPE_F64: return "f64";
+  case GPUDF_TYPE_BOOL: return "bool";
+  }
+  return NULL;
+}
+
+size_t gpudf_type_size(gpudf_type type) {
+  switch (type) {
+  case GPUDF_TYPE_I32: return 4;
+  case GPUDF_TYPE_I64: return 8;
+  case GPUDF_TYPE_F32: return 4;
+  case GPUDF_TYPE_F64: return 8;
+  case GPUDF_TYPE_BOOL: return 1;
+  }
+  return 0;
+}
+
+uint64_t gdf_column_span(int64_t nrows, gpudf_type type) {
+  uint64_t bytes = (uint64_t)nrows * gpudf_type_size(type);
+  return (bytes + GPUDF_ALIGNMENT - 1) / GPUDF_ALIGNMENT * GPUDF_ALIGNMENT;
+}
+
+gpudf_status gpudf_table_create(int64_t nrows, gpudf_table **out) {
+  if (!out) return GDF_ERR(GPUDF_EINVAL, "out is NULL");
+  *out = NULL;
+  if (nrows < 1)
+    return GDF_ERR(GPUDF_EINVAL, "a table needs at least 1 row, got %" PRId64, nrows);
+  /* The largest column (8 bytes a value) must fit in an off_t. */
+  if (nrows > INT64_MAX / 8 - GPUDF_ALIGNMENT)
+    return GDF_ERR(GPUDF_EOVERFLOW, "%" PRId64 " rows is too many", nrows);
+  gpudf_cleanup(NULL);
+  gpudf_table *t = calloc(1, sizeof *t);
+  if (!t) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  t->refs = 1;
+  t->nrows = nrows;
+  gpudf_status st = gdf_segment_create('a', &t->arena);
+  if (st != GPUDF_OK) {
+    free(t);
+    return st;
+  }
+  *out = t;
+  return GPUDF_OK;
+}
+
+static gpudf_status check_column_name(const gpudf_table *t, const char *name) {
+  if (!name) return GDF_ERR(GPUDF_EINVAL, "column name is NULL");
+  size_t n = strnlen(name, GPUDF_NAME_MAX + 1);
+  if (n == 0) return GDF_ERR(GPUDF_EINVAL, "column name is empty");
+  if (n > GPUDF_NAME_MAX)
+    return GDF_ERR(GPUDF_ENAMETOOLONG, "column name '%.20s...' is longer than %d bytes",
+                   name, GPUDF_NAME_MAX);
+  for (int i = 0; i < t->ncols; i++)
+    if (strcmp(t->cols[i].name, name) == 0)
+      return GDF_ERR(GPUDF_EEXIST, "column '%s' already exists (column %d)", name, i);
+  return GPUDF_OK;
+}
+
+/* Appends the column's space to the arena and gives its address. */
+static gpudf_status append_column(gpudf_table *t, const char *name, gpudf_type type,
+                                  uint8_t **data) {
+  if (!t) return GDF_ERR(GPUDF_EINVAL, "table is NULL");
+  if (t->is_view) return GDF_ERR(GPUDF_EPERM, "an attached view is read-only");
+  if (t->sealed)
+    return GDF_ERR(GPUDF_EBUSY, "table was shared and is read-only from then on; "
+                   "build a new table to add columns");
+  if (!gpudf_type_name(type))
+    return GDF_ERR(GPUDF_EINVAL, "unknown column type %d for column '%s'", (int)type,
+                   name ? name : "(null)");
+  GDF_TRY(check_column_name(t, name));
+  if (t->ncols >= GPUDF_MAX_COLUMNS)
+    return GDF_ERR(GPUDF_EINVAL, "a table holds at most %d columns", GPUDF_MAX_COLUMNS);
+  if (t->ncols == t->cap_cols) {
+    int cap = t->cap_cols ? t->cap_cols * 2 : 8;
+    gdf_column *cols = realloc(t->cols, (size_t)cap * sizeof *cols);
+    if (!cols) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+    t->cols = cols;
+    t->cap_cols = cap;
+  }
+  uint64_t offset = t->arena_bytes;
+  GDF_TRY(gdf_segment_resize(t->arena, offset + gdf_column_span(t->nrows, type)));
+  t->base = t->arena->addr;
+  t->arena_bytes = t->arena->size;
+  gdf_column *c = &t->cols[t->ncols++];
+  memset(c, 0, sizeof *c);
+  strcpy(c->name, name); /* length checked above */
+  c->type = type;
+  c->offset = offset;
+  *data = t->base + offset;
+  return GPUDF_OK;
+}
+
+gpudf_status gpudf_table_add_column(gpudf_table *table, const char *name, gpudf_type type,
+                                    const void *data) {
+  if (!data) return GDF_ERR(GPUDF_EINVAL, "data of column '%s' is NULL", name ? name : "(null)");
+  uint8_t *dst = NULL;
+  GDF_TRY(append_column(table, name, type, &dst));
+  size_t n = (size_t)table->nrows;
+  if (type == GPUDF_TYPE_BOOL) {
+    const uint8_t *src = data;
+    for (size_t i = 0; i < n; i++) dst[i] = src[i] != 0;
+  } else {
+    memcpy(dst, data, n * gpudf_type_size(type));
+  }
+  return GPUDF_OK;
+}
+
+gpudf_status gpudf_table_alloc_column(gpudf_table *table, const char *name, gpudf_type type,
+                                      void **data) {
+  if (!data) return GDF_ERR(GPUDF_EINVAL, "data is NULL");
+  uint8_t *dst = NULL;
+  GDF_TRY(append_column(table, name, type, &dst));
+  *data = dst; /* fresh shared pages read as zero */
+  return GPUDF_OK;
+}
+
+int64_t gpudf_table_nrows(const gpudf_table *t) { return t ? t->nrows : 0; }
+int gpudf_table_ncols(const gpudf_table *t) { return t ? t->ncols : 0; }
+int gpudf_table_is_view(const gpudf_table *t) { return t && t->is_view; }
+int64_t gpudf_table_arena_bytes(const gpudf_table *t) { return t ? (int64_t)t->arena_bytes : 0; }
+
+const char *gpudf_table_column_name(const gpudf_table *t, int i) {
+  return t && i >= 0 && i < t->ncols ? t->cols[i].name : NULL;
+}
+
+gpudf_type gpudf_table_column_type(const gpudf_table *t, int i) {
+  return t && i >= 0 && i < t->ncols ? t->cols[i].type : (gpudf_type)0;
+}
+
+const void *gpudf_table_column_data(const gpudf_table *t, int i) {
+  return t && i >= 0 && i < t->ncols ? t->base + t->cols[i].offset : NULL;
+}
+
+gdf_colref gdf_table_colref(const gpudf_table *t, int i) {
+  gdf_colref r = {t->base + t->cols[i].offset, t->cols[i].type};
+  return r;
+}
+
+gpudf_status gpudf_table_find_column(const gpudf_table *t, const char *name, int *index) {
+  if (!t || !name || !index) return GDF_ERR(GPUDF_EINVAL, "table, name or index is NULL");
+  for (int i = 0; i < t->ncols; i++)
+    if (strcmp(t->cols[i].name, name) == 0) {
+      *index = i;
+      return GPUDF_OK;
+    }
+  return GDF_ERR(GPUDF_ENOENT, "no column named '%s' (the table has %d columns)", name,
+                 t->ncols);
+}
+
+void gdf_table_release(gpudf_table *t) {
+  if (!t || --t->refs > 0) return;
+  gdf_segment_destroy(t->arena);
+  free(t->cols);
+  free(t);
+}
+
+void gpudf_table_free(gpudf_table *t) {
+  if (!t) return;
+  if (t->is_view) {
+    gdf_attachment_release(t->attachment);
+    free(t->cols);
+    free(t);
+    return;
+  }
+  gdf_table_release(t);
+}

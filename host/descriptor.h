@@ -1,0 +1,64 @@
+/*
+ * descriptor.h - the bytes a published share consists of.
+ *
+ * A share is a small descriptor segment "gpudf-<uid>-<name>" that points at
+ * the table's arena segment. The descriptor is written completely under a
+ * private name and then hard-linked to the public name, so the public name
+ * never shows a half-written descriptor and publication is atomic and
+ * exclusive (link fails with EEXIST). Attachers trust nothing in it: every
+ * field, offset and size is checked against the real segment sizes first.
+ */
+#ifndef GPUDF_DESCRIPTOR_H
+#define GPUDF_DESCRIPTOR_H
+
+#include "internal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { GDF_DESC_VERSION = 1 };
+#define GDF_DESC_MAGIC UINT64_C(0x5248534644555047) /* "GPUDFSHR" */
+
+typedef struct gdf_desc_column {
+  char name[64];
+  uint32_t type;
+  uint32_t reserved;
+  uint64_t offset;
+} gdf_desc_column;
+
+typedef struct gdf_desc_header {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t header_size; /* sizeof(gdf_desc_header) */
+  uint64_t total_size;  /* header_size + ncols * sizeof(gdf_desc_column) */
+  uint32_t ready;       /* set last; not covered by the checksum */
+  uint32_t reserved0;
+  uint64_t checksum;    /* FNV-1a 64 of bytes [offsetof(owner_uid), total_size) */
+  uint32_t owner_uid;
+  int32_t owner_pid;
+  uint64_t owner_start; /* start time of owner_pid, clock ticks since boot */
+  uint64_t share_id;    /* random, tells two shares of one name apart */
+  uint32_t backend;
+  uint32_t ncols;
+  int64_t nrows;
+  uint64_t arena_size;
+  char arena_name[128];
+  char share_name[64];
+  uint8_t device_uuid[16]; /* CUDA placements */
+  uint8_t ipc_handle[64];
+  uint8_t reserved[64];
+} gdf_desc_header;
+
+uint64_t gdf_desc_checksum(const uint8_t *desc, uint64_t size);
+
+/* Checks a descriptor of size bytes (the segment's real size): layout,
+ * magic, version, checksum, readiness and every column against arena_size
+ * bounds. name is the share name for messages. */
+gpudf_status gdf_desc_validate(const uint8_t *desc, uint64_t size, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,249 @@
+/* segment.c - create, grow, seal and remove shared-memory segments. */
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ directory */
+
+static pthread_once_t dir_once = PTHREAD_ONCE_INIT;
+static int dir_fd = -1;
+static int dir_errno;
+
+const char *gdf_shm_dir(void) {
+  const char *d = getenv("GPUDF_SHM_DIR");
+  return d && *d ? d : "/dev/shm";
+}
+
+static void open_dir(void) {
+  dir_fd = open(gdf_shm_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) dir_errno = errno;
+}
+
+gpudf_status gdf_shm_dirfd(int *fd) {
+  pthread_once(&dir_once, open_dir);
+  if (dir_fd < 0)
+    return GDF_ERR(gdf_status_from_errno(dir_errno),
+                   "cannot open the shared-memory directory %s: %s", gdf_shm_dir(),
+                   strerror(dir_errno));
+  *fd = dir_fd;
+  return GPUDF_OK;
+}
+
+void gdf_user_prefix(char *buf, size_t len) {
+  snprintf(buf, len, "gpudf-%u-", (unsigned)geteuid());
+}
+
+gpudf_status gdf_check_share_name(const char *name) {
+  if (!name) return GDF_ERR(GPUDF_EINVAL, "share name is NULL");
+  size_t n = strnlen(name, GPUDF_NAME_MAX + 1);
+  if (n == 0) return GDF_ERR(GPUDF_EINVAL, "share name is empty");
+  if (n > GPUDF_NAME_MAX)
+    return GDF_ERR(GPUDF_ENAMETOOLONG, "share name is longer than %d bytes",
+                   GPUDF_NAME_MAX);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok)
+      return GDF_ERR(GPUDF_EINVAL,
+                     "share name '%.*s' has byte 0x%02x at position %zu; "
+                     "use only letters, digits, '.', '_' and '-'",
+                     (int)n, name, c, i);
+  }
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    return GDF_ERR(GPUDF_EINVAL, "share name '%s' is reserved", name);
+  return GPUDF_OK;
+}
+
+/* ------------------------------------------------------------- identity */
+
+static _Atomic int self_pid_cached;
+static _Atomic uint64_t self_start_cached;
+
+int gdf_self_pid(void) { return (int)getpid(); }
+
+uint64_t gdf_self_start(void) {
+  /* Recomputed after a fork: the child is another process. */
+  int pid = gdf_self_pid();
+  if (atomic_load(&self_pid_cached) != pid) {
+    atomic_store(&self_start_cached, gdf_proc_start_time(pid));
+    atomic_store(&self_pid_cached, pid);
+  }
+  return atomic_load(&self_start_cached);
+}
+
+bool gdf_parse_private_name(const char *name, char *kind, int *pid, uint64_t *start) {
+  unsigned uid;
+  char k;
+  int p;
+  uint64_t s, seq;
+  int used = 0;
+  if (sscanf(name, "gpudf-%u+%c.%d.%" SCNu64 ".%" SCNu64 "%n", &uid, &k, &p, &s, &seq,
+             &used) != 5 ||
+      name[used] != '\0' || uid != (unsigned)geteuid() || p <= 0)
+    return false;
+  *kind = k;
+  *pid = p;
+  *start = s;
+  return true;
+}
+
+/* ---------------------------------------------------- exit-time cleanup */
+
+/* Segments this process created, unlinked at exit so that a normal exit
+ * leaves nothing behind even when the caller forgot to free. A forked child
+ * inherits the list but must not unlink its parent's segments. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static gdf_segment *live[1024];
+static int nlive;
+static pthread_once_t atexit_once = PTHREAD_ONCE_INIT;
+
+static void unlink_live_at_exit(void) {
+  int dfd = -1;
+  if (gdf_shm_dirfd(&dfd) != GPUDF_OK) return;
+  pthread_mutex_lock(&live_lock);
+  for (int i = 0; i < nlive; i++)
+    if (live[i]->creator_pid == gdf_self_pid()) unlinkat(dfd, live[i]->name, 0);
+  nlive = 0;
+  pthread_mutex_unlock(&live_lock);
+}
+
+static void register_atexit(void) { atexit(unlink_live_at_exit); }
+
+static void live_add(gdf_segment *seg) {
+  pthread_once(&atexit_once, register_atexit);
+  pthread_mutex_lock(&live_lock);
+  /* Past the list's capacity a segment is still removed by the next
+   * library call after this process exits (its name carries our pid). */
+  if (nlive < (int)(sizeof live / sizeof live[0])) live[nlive++] = seg;
+  pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(gdf_segment *seg) {
+  pthread_mutex_lock(&live_lock);
+  for (int i = 0; i < nlive; i++)
+    if (live[i] == seg) {
+      live[i] = live[--nlive];
+      break;
+    }
+  pthread_mutex_unlock(&live_lock);
+}
+
+/* -------------------------------------------------------------- segments */
+
+static void human(uint64_t bytes, char *buf, size_t len) {
+  const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = (double)bytes;
+  int u = 0;
+  while (v >= 1024 && u < 6) {
+    v /= 1024;
+    u++;
+  }
+  snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+static gpudf_status no_space(uint64_t asked, uint64_t free_bytes, const char *what) {
+  char a[32], f[32];
+  human(asked, a, sizeof a);
+  human(free_bytes, f, sizeof f);
+  return GDF_ERR(GPUDF_ENOSPC,
+                 "%s needs %s but %s has only %s free; free space there or "
+                 "raise its size (docker run --shm-size=..., or "
+                 "mount -o remount,size=... %s)",
+                 what, a, gdf_shm_dir(), f, gdf_shm_dir());
+}
+
+gpudf_status gdf_shm_check_space(uint64_t bytes, const char *what) {
+  int dfd = -1;
+  GDF_TRY(gdf_shm_dirfd(&dfd));
+  struct statvfs vfs;
+  if (fstatvfs(dfd, &vfs) != 0)
+    return GDF_ERR(GPUDF_EIO, "statvfs(%s): %s", gdf_shm_dir(), strerror(errno));
+  uint64_t free_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+  if (bytes > free_bytes) return no_space(bytes, free_bytes, what);
+  return GPUDF_OK;
+}
+
+gpudf_status gdf_segment_create(char kind, gdf_segment **out) {
+  static _Atomic uint64_t seq;
+  int dfd = -1;
+  GDF_TRY(gdf_shm_dirfd(&dfd));
+  gdf_segment *seg = calloc(1, sizeof *seg);
+  if (!seg) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  seg->fd = -1;
+  seg->creator_pid = gdf_self_pid();
+  snprintf(seg->name, sizeof seg->name, "gpudf-%u+%c.%d.%" PRIu64 ".%" PRIu64,
+           (unsigned)geteuid(), kind, seg->creator_pid, gdf_self_start(),
+           atomic_fetch_add(&seq, 1));
+  seg->fd = openat(dfd, seg->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   0600);
+  if (seg->fd < 0) {
+    int err = errno;
+    gpudf_status st = GDF_ERR(gdf_status_from_errno(err), "cannot create %s/%s: %s",
+                              gdf_shm_dir(), seg->name, strerror(err));
+    free(seg);
+    return st;
+  }
+  live_add(seg);
+  *out = seg;
+  return GPUDF_OK;
+}
+
+gpudf_status gdf_segment_resize(gdf_segment *seg, uint64_t size) {
+  if (size <= seg->size) return GPUDF_OK;
+  uint64_t grow = size - seg->size;
+  if (size > (uint64_t)INT64_MAX || size > (uint64_t)SIZE_MAX)
+    return GDF_ERR(GPUDF_EOVERFLOW, "segment size %" PRIu64 " is too large", size);
+  /* Refuse at once what cannot fit: never allocate to discover the limit. */
+  GDF_TRY(gdf_shm_check_space(grow, "the table"));
+  /* posix_fallocate guards against a race with other users of the space. */
+  int err = posix_fallocate(seg->fd, (off_t)seg->size, (off_t)grow);
+  if (err) {
+    if (ftruncate(seg->fd, (off_t)seg->size) != 0) { /* give back what we got */ }
+    if (err == ENOSPC) return no_space(grow, 0, "the table");
+    return GDF_ERR(gdf_status_from_errno(err), "posix_fallocate(%s, %" PRIu64 " bytes): %s",
+                   seg->name, grow, strerror(err));
+  }
+  void *addr;
+  if (seg->addr)
+    addr = mremap(seg->addr, seg->size, size, MREMAP_MAYMOVE);
+  else
+    addr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, seg->fd, 0);
+  if (addr == MAP_FAILED) {
+    err = errno;
+    if (ftruncate(seg->fd, (off_t)seg->size) != 0) { /* keep the old size */ }
+    return GDF_ERR(gdf_status_from_errno(err), "cannot map %" PRIu64 " bytes of %s: %s",
+                   size, seg->name, strerror(err));
+  }
+  seg->addr = addr;
+  seg->size = size;
+  return GPUDF_OK;
+}
+
+gpudf_status gdf_segment_seal(gdf_segment *seg) {
+  if (seg->addr && mprotect(seg->addr, seg->size, PROT_READ) != 0)
+    return GDF_ERR(GPUDF_EIO, "mprotect(%s): %s", seg->name, strerror(errno));
+  return GPUDF_OK;
+}
+
+void gdf_segment_destroy(gdf_segment *seg) {
+  if (!seg) return;
+  live_remove(seg);
+  if (seg->addr) munmap(seg->addr, seg->size);
+  if (seg->fd >= 0) close(seg->fd);
+  int dfd = -1;
+  if (seg->creator_pid == gdf_self_pid() && gdf_shm_dirfd(&dfd) == GPUDF_OK)
+    unlinkat(dfd, seg->name, 0);
+  free(seg);
+}

@@ -1,0 +1,513 @@
+/* share.c - publish a table under a name, attach to it from other processes,
+ * and remove what dead owners left behind. */
+#include "descriptor.h"
+#include "segment.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct gpudf_share {
+  gpudf_table *table;
+  gdf_segment *desc; /* its name is the public one once published */
+  char name[GPUDF_NAME_MAX + 1];
+  gpudf_backend backend;
+};
+
+/* A mapping of one share's arena, reused by every attach of it in this
+ * process. */
+struct gdf_attachment {
+  struct gdf_attachment *next;
+  int refs;
+  uint64_t share_id;
+  uint8_t *base;
+  uint64_t size;
+};
+
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gdf_attachment *attachments;
+
+/* ---------------------------------------------------------------- names */
+
+static void public_name(const char *name, char *buf, size_t len) {
+  char prefix[32];
+  gdf_user_prefix(prefix, sizeof prefix);
+  snprintf(buf, len, "%s%s", prefix, name);
+}
+
+static uint64_t random_u64(void) {
+  uint64_t v;
+  if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v) return v;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)gdf_self_pid();
+}
+
+/* ------------------------------------------------------ descriptor files */
+
+/* Reads a descriptor file of this user into a malloc'ed buffer after
+ * checking who owns it. On success the caller frees *buf. */
+static gpudf_status read_descriptor(int dfd, const char *file, const char *name,
+                                    uint8_t **buf, uint64_t *size, struct stat *st) {
+  int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT)
+      return GDF_ERR(GPUDF_ENOENT, "no share named '%s' (no %s/%s)", name, gdf_shm_dir(), file);
+    return GDF_ERR(gdf_status_from_errno(err), "cannot open share '%s' (%s/%s): %s", name,
+                   gdf_shm_dir(), file, strerror(err));
+  }
+  gpudf_status st_ = GPUDF_OK;
+  const uint64_t max = sizeof(gdf_desc_header) + GPUDF_MAX_COLUMNS * sizeof(gdf_desc_column);
+  if (fstat(fd, st) != 0)
+    st_ = GDF_ERR(GPUDF_EIO, "fstat(%s): %s", file, strerror(errno));
+  else if (!S_ISREG(st->st_mode))
+    st_ = GDF_ERR(GPUDF_EBADMSG, "share '%s' is not a regular file", name);
+  else if (st->st_uid != geteuid())
+    st_ = GDF_ERR(GPUDF_EPERM, "share '%s' belongs to uid %u, not to this user (uid %u)",
+                  name, (unsigned)st->st_uid, (unsigned)geteuid());
+  else if ((st->st_mode & 0077) != 0)
+    st_ = GDF_ERR(GPUDF_EPERM, "share '%s' has mode %03o; gpudf segments are 0600", name,
+                  (unsigned)(st->st_mode & 0777));
+  else if ((uint64_t)st->st_size > max)
+    st_ = GDF_ERR(GPUDF_EBADMSG, "share '%s' is %lld bytes, larger than any descriptor", name,
+                  (long long)st->st_size);
+  if (st_ == GPUDF_OK) {
+    *size = (uint64_t)st->st_size;
+    *buf = malloc(*size ? *size : 1);
+    if (!*buf)
+      st_ = GDF_ERR(GPUDF_ENOMEM, "out of memory");
+    else if (pread(fd, *buf, *size, 0) != (ssize_t)*size) {
+      st_ = GDF_ERR(GPUDF_EBADMSG, "share '%s' changed size while being read", name);
+      free(*buf);
+    }
+  }
+  close(fd);
+  return st_;
+}
+
+/* Unlinks file if it is still the inode we judged (another process may have
+ * replaced it in between). */
+static bool unlink_if_same(int dfd, const char *file, const struct stat *judged) {
+  struct stat now;
+  if (fstatat(dfd, file, &now, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  if (now.st_ino != judged->st_ino || now.st_dev != judged->st_dev) return false;
+  return unlinkat(dfd, file, 0) == 0;
+}
+
+/* ------------------------------------------------------------- backends */
+
+const char *gpudf_backend_name(gpudf_backend b) {
+  switch (b) {
+  case GPUDF_BACKEND_AUTO: return "auto";
+  case GPUDF_BACKEND_CPU: return "cpu";
+  case GPUDF_BACKEND_CUDA_PINNED: return "cuda-pinned";
+  case GPUDF_BACKEND_CUDA_IPC: return "cuda-ipc";
+  }
+  return NULL;
+}
+
+gpudf_status gpudf_backend_parse(const char *text, gpudf_backend *out) {
+  if (!text || !out) return GDF_ERR(GPUDF_EINVAL, "text or out is NULL");
+  for (int b = GPUDF_BACKEND_AUTO; b <= GPUDF_BACKEND_CUDA_IPC; b++)
+    if (strcmp(text, gpudf_backend_name((gpudf_backend)b)) == 0) {
+      *out = (gpudf_backend)b;
+      return GPUDF_OK;
+    }
+  return GDF_ERR(GPUDF_EINVAL, "unknown backend '%s' (use auto, cpu, cuda-pinned or cuda-ipc)",
+                 text);
+}
+
+int gpudf_backend_available(gpudf_backend b, const char **why) {
+  const char *reason = "available";
+  int ok = 1;
+  switch (b) {
+  case GPUDF_BACKEND_AUTO:
+  case GPUDF_BACKEND_CPU: break;
+  case GPUDF_BACKEND_CUDA_PINNED:
+  case GPUDF_BACKEND_CUDA_IPC:
+    ok = gdf_cuda_placement_available(b, &reason);
+    break;
+  default:
+    ok = 0;
+    reason = "unknown backend";
+  }
+  if (why) *why = reason;
+  return ok;
+}
+
+/* AUTO, after GPUDF_BACKEND, becomes the best backend that works; a forced
+ * one that cannot work is an error, never a silent downgrade. */
+static gpudf_status resolve_backend(gpudf_backend asked, gpudf_backend *out) {
+  const char *env = getenv("GPUDF_BACKEND");
+  if (asked == GPUDF_BACKEND_AUTO && env && *env) {
+    if (gpudf_backend_parse(env, &asked) != GPUDF_OK)
+      return GDF_ERR(GPUDF_EINVAL, "GPUDF_BACKEND='%s' is not one of auto, cpu, "
+                     "cuda-pinned, cuda-ipc", env);
+  }
+  const char *why;
+  if (asked == GPUDF_BACKEND_AUTO) {
+    const gpudf_backend order[] = {GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_PINNED};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+      if (gpudf_backend_available(order[i], &why)) {
+        *out = order[i];
+        return GPUDF_OK;
+      }
+      gdf_log("backend %s not used: %s", gpudf_backend_name(order[i]), why);
+    }
+    *out = GPUDF_BACKEND_CPU;
+    return GPUDF_OK;
+  }
+  if (!gpudf_backend_name(asked))
+    return GDF_ERR(GPUDF_EINVAL, "unknown backend %d", (int)asked);
+  if (!gpudf_backend_available(asked, &why))
+    return GDF_ERR(GPUDF_ENODEV, "backend %s was asked for but is not available: %s",
+                   gpudf_backend_name(asked), why);
+  *out = asked;
+  return GPUDF_OK;
+}
+
+/* ---------------------------------------------------------------- share */
+
+static void fill_descriptor(const gpudf_table *t, const char *name, gpudf_backend backend,
+                            uint8_t *buf, uint64_t size) {
+  gdf_desc_header *h = (gdf_desc_header *)buf;
+  memset(buf, 0, size);
+  h->magic = GDF_DESC_MAGIC;
+  h->version = GDF_DESC_VERSION;
+  h->header_size = sizeof *h;
+  h->total_size = size;
+  h->owner_uid = (uint32_t)geteuid();
+  h->owner_pid = gdf_self_pid();
+  h->owner_start = gdf_self_start();
+  h->share_id = random_u64();
+  h->backend = (uint32_t)backend;
+  h->ncols = (uint32_t)t->ncols;
+  h->nrows = t->nrows;
+  h->arena_size = t->arena_bytes;
+  snprintf(h->arena_name, sizeof h->arena_name, "%s", t->arena->name);
+  snprintf(h->share_name, sizeof h->share_name, "%s", name);
+  gdf_desc_column *cols = (gdf_desc_column *)(buf + sizeof *h);
+  for (int i = 0; i < t->ncols; i++) {
+    memcpy(cols[i].name, t->cols[i].name, sizeof cols[i].name);
+    cols[i].type = (uint32_t)t->cols[i].type;
+    cols[i].offset = t->cols[i].offset;
+  }
+  h->checksum = gdf_desc_checksum(buf, size);
+  atomic_thread_fence(memory_order_release);
+  h->ready = 1;
+}
+
+/* Links the finished descriptor under its public name. A name held by a
+ * dead owner is reclaimed once; a live owner's is GPUDF_EEXIST. */
+static gpudf_status publish(gdf_segment *desc, const char *name) {
+  int dfd = -1;
+  GDF_TRY(gdf_shm_dirfd(&dfd));
+  char file[GDF_SEG_PATH_MAX];
+  public_name(name, file, sizeof file);
+  for (int attempt = 0;; attempt++) {
+    if (linkat(dfd, desc->name, dfd, file, 0) == 0) break;
+    int err = errno;
+    if (err != EEXIST)
+      return GDF_ERR(gdf_status_from_errno(err), "cannot publish '%s' as %s/%s: %s", name,
+                     gdf_shm_dir(), file, strerror(err));
+    int removed = 0;
+    gpudf_cleanup(&removed);
+    if (attempt == 0 && removed > 0) continue;
+    uint8_t *buf;
+    uint64_t size;
+    struct stat st;
+    int pid = 0;
+    if (read_descriptor(dfd, file, name, &buf, &size, &st) == GPUDF_OK) {
+      if (size >= sizeof(gdf_desc_header)) pid = ((gdf_desc_header *)buf)->owner_pid;
+      free(buf);
+    }
+    if (pid > 0)
+      return GDF_ERR(GPUDF_EEXIST, "share name '%s' is already published by process %d", name,
+                     pid);
+    return GDF_ERR(GPUDF_EEXIST, "share name '%s' is taken by %s/%s, which is not a live "
+                   "gpudf share of this user; remove it or pick another name",
+                   name, gdf_shm_dir(), file);
+  }
+  unlinkat(dfd, desc->name, 0);
+  snprintf(desc->name, sizeof desc->name, "%s", file);
+  return GPUDF_OK;
+}
+
+gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend backend,
+                               gpudf_share **out) {
+  static _Atomic unsigned anon_seq;
+  if (!t || !out) return GDF_ERR(GPUDF_EINVAL, "table or out is NULL");
+  *out = NULL;
+  if (t->is_view) return GDF_ERR(GPUDF_EPERM, "an attached view cannot be shared again; "
+                                 "attach to the original share instead");
+  if (t->share)
+    return GDF_ERR(GPUDF_EBUSY, "table is already shared as '%s'", t->share->name);
+  if (t->ncols == 0) return GDF_ERR(GPUDF_EINVAL, "table has no columns to share");
+  char anon[GPUDF_NAME_MAX + 1];
+  if (!name) {
+    snprintf(anon, sizeof anon, "anon.%d.%u", gdf_self_pid(), atomic_fetch_add(&anon_seq, 1));
+    name = anon;
+  }
+  GDF_TRY(gdf_check_share_name(name));
+  gpudf_backend resolved = GPUDF_BACKEND_CPU;
+  GDF_TRY(resolve_backend(backend, &resolved));
+  gpudf_cleanup(NULL);
+
+  gpudf_share *s = calloc(1, sizeof *s);
+  if (!s) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  snprintf(s->name, sizeof s->name, "%s", name);
+  s->backend = resolved;
+  uint64_t size = sizeof(gdf_desc_header) + (uint64_t)t->ncols * sizeof(gdf_desc_column);
+  gpudf_status st = gdf_segment_create('d', &s->desc);
+  if (st == GPUDF_OK) st = gdf_segment_resize(s->desc, size);
+  if (st == GPUDF_OK && !t->sealed) {
+    st = gdf_segment_seal(t->arena);
+    t->sealed = st == GPUDF_OK;
+  }
+  if (st == GPUDF_OK) {
+    fill_descriptor(t, name, resolved, s->desc->addr, size);
+    st = publish(s->desc, name);
+  }
+  if (st != GPUDF_OK) {
+    gdf_segment_destroy(s->desc);
+    free(s);
+    return st;
+  }
+  gdf_log("shared table as '%s' (%s/%s): %d columns, %" PRId64 " rows, %" PRIu64
+          " arena bytes, backend %s", name, gdf_shm_dir(), s->desc->name, t->ncols, t->nrows,
+          t->arena_bytes, gpudf_backend_name(resolved));
+  s->table = t;
+  t->share = s;
+  t->refs++;
+  *out = s;
+  return GPUDF_OK;
+}
+
+const char *gpudf_share_name(const gpudf_share *s) { return s ? s->name : NULL; }
+gpudf_backend gpudf_share_backend(const gpudf_share *s) {
+  return s ? s->backend : GPUDF_BACKEND_AUTO;
+}
+
+void gpudf_share_close(gpudf_share *s) {
+  if (!s) return;
+  gdf_segment_destroy(s->desc); /* unlinks the public name */
+  s->table->share = NULL;
+  gdf_table_release(s->table);
+  free(s);
+}
+
+/* --------------------------------------------------------------- attach */
+
+/* Finds or makes the mapping of the arena the descriptor names. */
+static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *name,
+                              struct gdf_attachment **out) {
+  pthread_mutex_lock(&attach_lock);
+  for (struct gdf_attachment *a = attachments; a; a = a->next)
+    if (a->share_id == h->share_id && a->size == h->arena_size) {
+      a->refs++;
+      pthread_mutex_unlock(&attach_lock);
+      *out = a;
+      return GPUDF_OK;
+    }
+  pthread_mutex_unlock(&attach_lock);
+
+  int fd = openat(dfd, h->arena_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT)
+      return GDF_ERR(GPUDF_ENOENT, "share '%s' was closed while attaching (its arena %s "
+                     "is gone)", name, h->arena_name);
+    return GDF_ERR(gdf_status_from_errno(err), "cannot open the arena of share '%s' (%s): %s",
+                   name, h->arena_name, strerror(err));
+  }
+  struct stat st;
+  gpudf_status status = GPUDF_OK;
+  if (fstat(fd, &st) != 0)
+    status = GDF_ERR(GPUDF_EIO, "fstat(%s): %s", h->arena_name, strerror(errno));
+  else if (st.st_uid != geteuid())
+    status = GDF_ERR(GPUDF_EPERM, "arena of share '%s' belongs to uid %u, not to uid %u", name,
+                     (unsigned)st.st_uid, (unsigned)geteuid());
+  else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != h->arena_size)
+    status = GDF_ERR(GPUDF_EBADMSG, "arena of share '%s' is %lld bytes; its descriptor says "
+                     "%" PRIu64, name, (long long)st.st_size, h->arena_size);
+  struct gdf_attachment *a = NULL;
+  if (status == GPUDF_OK) {
+    a = calloc(1, sizeof *a);
+    if (!a) status = GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  }
+  if (status == GPUDF_OK) {
+    void *base = mmap(NULL, h->arena_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+      status = GDF_ERR(gdf_status_from_errno(errno), "cannot map share '%s' (%" PRIu64
+                       " bytes): %s", name, h->arena_size, strerror(errno));
+      free(a);
+    } else {
+      a->base = base;
+      a->size = h->arena_size;
+      a->share_id = h->share_id;
+      a->refs = 1;
+      pthread_mutex_lock(&attach_lock);
+      a->next = attachments;
+      attachments = a;
+      pthread_mutex_unlock(&attach_lock);
+      *out = a;
+    }
+  }
+  close(fd);
+  return status;
+}
+
+void gdf_attachment_release(struct gdf_attachment *a) {
+  if (!a) return;
+  pthread_mutex_lock(&attach_lock);
+  bool last = --a->refs == 0;
+  if (last)
+    for (struct gdf_attachment **p = &attachments; *p; p = &(*p)->next)
+      if (*p == a) {
+        *p = a->next;
+        break;
+      }
+  pthread_mutex_unlock(&attach_lock);
+  if (!last) return;
+  munmap(a->base, a->size);
+  free(a);
+}
+
+/* The descriptor's owner is dead: say so and remove what it left. */
+static gpudf_status owner_dead(int dfd, const char *file, const struct stat *st,
+                               const gdf_desc_header *h, const char *name) {
+  unlink_if_same(dfd, file, st);
+  gpudf_cleanup(NULL); /* its arena carries the dead pid in its name */
+  return GDF_ERR(GPUDF_EOWNERDEAD, "share '%s' was published by process %d, which is no "
+                 "longer running; its segments have been removed", name, h->owner_pid);
+}
+
+static gpudf_status make_view(const gdf_desc_header *h, struct gdf_attachment *a,
+                              gpudf_table **view) {
+  gpudf_table *v = calloc(1, sizeof *v);
+  gdf_column *cols = calloc(h->ncols, sizeof *cols);
+  if (!v || !cols) {
+    free(v);
+    free(cols);
+    return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  }
+  const gdf_desc_column *dc = (const gdf_desc_column *)(h + 1);
+  for (uint32_t i = 0; i < h->ncols; i++) {
+    memcpy(cols[i].name, dc[i].name, sizeof cols[i].name);
+    cols[i].type = (gpudf_type)dc[i].type;
+    cols[i].offset = dc[i].offset;
+  }
+  v->refs = 1;
+  v->is_view = true;
+  v->nrows = h->nrows;
+  v->ncols = v->cap_cols = (int)h->ncols;
+  v->cols = cols;
+  v->base = a->base;
+  v->arena_bytes = a->size;
+  v->attachment = a;
+  *view = v;
+  return GPUDF_OK;
+}
+
+gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
+  if (!view) return GDF_ERR(GPUDF_EINVAL, "view is NULL");
+  *view = NULL;
+  GDF_TRY(gdf_check_share_name(name));
+  int dfd = -1;
+  GDF_TRY(gdf_shm_dirfd(&dfd));
+  gpudf_cleanup(NULL);
+  char file[GDF_SEG_PATH_MAX];
+  public_name(name, file, sizeof file);
+  uint8_t *buf;
+  uint64_t size;
+  struct stat st;
+  GDF_TRY(read_descriptor(dfd, file, name, &buf, &size, &st));
+  gpudf_status status = gdf_desc_validate(buf, size, name);
+  const gdf_desc_header *h = (const gdf_desc_header *)buf;
+  if (status == GPUDF_OK && h->owner_uid != (uint32_t)geteuid())
+    status = GDF_ERR(GPUDF_EPERM, "share '%s' was published by uid %u", name, h->owner_uid);
+  if (status == GPUDF_OK && !gdf_proc_alive(h->owner_pid, h->owner_start))
+    status = owner_dead(dfd, file, &st, h, name);
+  struct gdf_attachment *a = NULL;
+  if (status == GPUDF_OK) status = map_arena(dfd, h, name, &a);
+  if (status == GPUDF_OK) {
+    status = make_view(h, a, view);
+    if (status != GPUDF_OK) gdf_attachment_release(a);
+  }
+  if (status == GPUDF_OK)
+    gdf_log("attached '%s': %u columns, %" PRId64 " rows, backend %s", name, h->ncols,
+            h->nrows, gpudf_backend_name((gpudf_backend)h->backend));
+  free(buf);
+  return status;
+}
+
+/* -------------------------------------------------------------- cleanup */
+
+/* Whether a user-published descriptor belongs to a dead owner. Files that are
+ * not valid descriptors are left alone: they are not provably ours. */
+static bool descriptor_is_stale(int dfd, const char *file, struct stat *st) {
+  uint8_t *buf;
+  uint64_t size;
+  char msg[256];
+  snprintf(msg, sizeof msg, "%.200s", file);
+  /* Keep the caller's last-error message: a sweep is not the caller's error. */
+  char saved[1024];
+  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
+  bool stale = false;
+  if (read_descriptor(dfd, file, msg, &buf, &size, st) == GPUDF_OK) {
+    const gdf_desc_header *h = (const gdf_desc_header *)buf;
+    gpudf_status v = gdf_desc_validate(buf, size, msg);
+    stale = (v == GPUDF_OK || v == GPUDF_EAGAIN) && !gdf_proc_alive(h->owner_pid, h->owner_start);
+    free(buf);
+  }
+  gdf_restore_error(saved);
+  return stale;
+}
+
+gpudf_status gpudf_cleanup(int *removed) {
+  int count = 0;
+  if (removed) *removed = 0;
+  int dfd = -1;
+  GDF_TRY(gdf_shm_dirfd(&dfd));
+  int fd = dup(dfd);
+  DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!dir) {
+    if (fd >= 0) close(fd);
+    return GDF_ERR(GPUDF_EIO, "cannot list %s: %s", gdf_shm_dir(), strerror(errno));
+  }
+  rewinddir(dir);
+  char user[32], own[32];
+  gdf_user_prefix(user, sizeof user);
+  snprintf(own, sizeof own, "gpudf-%u+", (unsigned)geteuid());
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL) {
+    char kind;
+    int pid;
+    uint64_t start;
+    struct stat st;
+    if (strncmp(e->d_name, own, strlen(own)) == 0) {
+      if (gdf_parse_private_name(e->d_name, &kind, &pid, &start) &&
+          !gdf_proc_alive(pid, start) && unlinkat(dfd, e->d_name, 0) == 0)
+        count++;
+    } else if (strncmp(e->d_name, user, strlen(user)) == 0) {
+      if (descriptor_is_stale(dfd, e->d_name, &st) && unlink_if_same(dfd, e->d_name, &st))
+        count++;
+    }
+  }
+  closedir(dir);
+  if (count) gdf_log("removed %d segment(s) left by dead processes", count);
+  if (removed) *removed = count;
+  return GPUDF_OK;
+}

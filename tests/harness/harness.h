@@ -1,0 +1,42 @@
+// harness.h - spawn, read, kill and reap the harness child from GoogleTest,
+// and inspect what the library left in the shared-memory directory.
+#ifndef GPUDF_TEST_HARNESS_H
+#define GPUDF_TEST_HARNESS_H
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace harness {
+
+struct Child {
+  pid_t pid = -1;
+  int out = -1;  // the child's stdout
+  std::string buffered;
+};
+
+// Starts gpudf-test-child with args (posix_spawn, stdout piped).
+Child Spawn(const std::vector<std::string> &args);
+// Next line of the child's stdout, or "" after timeout_ms or at EOF.
+std::string ReadLine(Child &c, int timeout_ms = 10000);
+// Waits up to timeout_ms for exit; SIGKILLs it after that. Returns the wait
+// status, or -1 when it had to be killed.
+int Wait(Child &c, int timeout_ms = 10000);
+// SIGKILLs and reaps.
+void Kill(Child &c);
+
+// Names of this user's gpudf segments in the shm directory.
+std::vector<std::string> ShmEntries();
+// A share name no other test (or earlier run) uses.
+std::string UniqueName(const std::string &stem);
+// Path of a file in the shm directory.
+std::string ShmPath(const std::string &file);
+// The public file name of share `name` ("gpudf-<uid>-<name>").
+std::string PublicFile(const std::string &name);
+// Open file descriptors of this process.
+int CountFds();
+
+}  // namespace harness
+
+#endif

@@ -1,0 +1,517 @@
+// Sharing and attaching: same process, other processes, dead owners, corrupt
+// and foreign segments, and nothing left behind.
+#include <gpudf.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "datagen.h"
+#include "descriptor.h"
+#include "harness.h"
+
+namespace {
+
+using harness::Child;
+
+// Every test of this binary must leave the shm directory as it found it:
+// checked after the whole run, for everything this process created.
+class NoLeftovers : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::string mine = "-" + std::to_string(getpid()) + "-";
+    std::string own = "." + std::to_string(getpid()) + ".";
+    for (const auto &e : harness::ShmEntries())
+      if (e.find(mine) != std::string::npos || e.find(own) != std::string::npos)
+        ADD_FAILURE() << "left behind in the shm directory: " << e;
+  }
+};
+const auto *env = ::testing::AddGlobalTestEnvironment(new NoLeftovers);
+
+struct Shared {
+  gpudf_table *t = nullptr;
+  gpudf_share *s = nullptr;
+  std::string name;
+  ~Shared() {
+    gpudf_share_close(s);
+    gpudf_table_free(t);
+  }
+};
+
+void ShareGenerated(Shared &sh, int64_t rows, uint64_t seed, const char *stem = "tbl") {
+  sh.name = harness::UniqueName(stem);
+  ASSERT_EQ(tg_make_table(rows, seed, &sh.t), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_share(sh.t, sh.name.c_str(), GPUDF_BACKEND_AUTO, &sh.s), GPUDF_OK)
+      << gpudf_last_error();
+}
+
+bool EntryExists(const std::string &needle) {
+  for (const auto &e : harness::ShmEntries())
+    if (e.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+std::string ReadFile(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+void WriteFile(const std::string &path, const std::string &bytes, mode_t mode = 0600) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
+  ASSERT_GE(fd, 0) << path;
+  fchmod(fd, mode);
+  ASSERT_EQ(write(fd, bytes.data(), bytes.size()), (ssize_t)bytes.size());
+  close(fd);
+}
+
+TEST(Share, AttachInProcessSeesTheSameData) {
+  Shared sh;
+  ShareGenerated(sh, 4099, 11);
+  EXPECT_EQ(gpudf_share_backend(sh.s), GPUDF_BACKEND_CPU);
+  EXPECT_EQ(sh.name, gpudf_share_name(sh.s));
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  EXPECT_TRUE(gpudf_table_is_view(v));
+  EXPECT_EQ(gpudf_table_nrows(v), 4099);
+  ASSERT_EQ(gpudf_table_ncols(v), 5);
+  for (int c = 0; c < 5; c++) {
+    EXPECT_STREQ(gpudf_table_column_name(v, c), gpudf_table_column_name(sh.t, c));
+    EXPECT_EQ(gpudf_table_column_type(v, c), gpudf_table_column_type(sh.t, c));
+    EXPECT_EQ((uintptr_t)gpudf_table_column_data(v, c) % GPUDF_ALIGNMENT, 0u);
+  }
+  EXPECT_EQ(tg_table_checksum(v), tg_table_checksum(sh.t));
+  // A view is read-only at the API level too.
+  double x = 1;
+  EXPECT_EQ(gpudf_table_add_column(v, "x", GPUDF_TYPE_F64, &x), GPUDF_EPERM);
+  gpudf_share *again;
+  EXPECT_EQ(gpudf_table_share(v, "x", GPUDF_BACKEND_AUTO, &again), GPUDF_EPERM);
+  gpudf_table_free(v);
+}
+
+TEST(Share, SharedTableNoLongerChanges) {
+  Shared sh;
+  ShareGenerated(sh, 10, 1);
+  double x[10] = {0};
+  EXPECT_EQ(gpudf_table_add_column(sh.t, "x", GPUDF_TYPE_F64, x), GPUDF_EBUSY);
+  gpudf_share *second;
+  EXPECT_EQ(gpudf_table_share(sh.t, "other", GPUDF_BACKEND_AUTO, &second), GPUDF_EBUSY);
+  EXPECT_NE(std::string(gpudf_last_error()).find(sh.name), std::string::npos);
+}
+
+TEST(Share, AttachingTwiceReusesTheMapping) {
+  Shared sh;
+  ShareGenerated(sh, 1000, 2);
+  gpudf_table *v1, *v2;
+  ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v1), GPUDF_OK);
+  ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v2), GPUDF_OK);
+  EXPECT_NE(v1, v2);
+  for (int c = 0; c < 5; c++)
+    EXPECT_EQ(gpudf_table_column_data(v1, c), gpudf_table_column_data(v2, c));
+  gpudf_table_free(v1);
+  EXPECT_EQ(tg_table_checksum(v2), tg_table_checksum(sh.t));  // still mapped
+  gpudf_table_free(v2);
+}
+
+TEST(Share, CloseUnpublishesButViewsStayValid) {
+  Shared sh;
+  ShareGenerated(sh, 5000, 3);
+  uint64_t sum = tg_table_checksum(sh.t);
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v), GPUDF_OK);
+  gpudf_share_close(sh.s);
+  sh.s = nullptr;
+  gpudf_table_free(sh.t);
+  sh.t = nullptr;
+  EXPECT_EQ(tg_table_checksum(v), sum);
+  gpudf_table *w;
+  EXPECT_EQ(gpudf_attach(sh.name.c_str(), &w), GPUDF_ENOENT);
+  EXPECT_NE(std::string(gpudf_last_error()).find(sh.name), std::string::npos);
+  gpudf_table_free(v);
+  EXPECT_FALSE(EntryExists(sh.name));
+}
+
+TEST(Share, TheShareKeepsTheTableAliveAfterTableFree) {
+  Shared sh;
+  ShareGenerated(sh, 300, 4);
+  uint64_t sum = tg_table_checksum(sh.t);
+  gpudf_table_free(sh.t);
+  sh.t = nullptr;
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(tg_table_checksum(v), sum);
+  gpudf_table_free(v);
+}
+
+TEST(Share, AnotherProcessAttachesWithoutCopying) {
+  Shared sh;
+  ShareGenerated(sh, 100003, 5);
+  Child c = harness::Spawn({"attach", sh.name});
+  std::string line = harness::ReadLine(c);
+  EXPECT_EQ(line, "ok 5 100003 " + std::to_string(tg_table_checksum(sh.t)));
+  int st = harness::Wait(c);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+}
+
+TEST(Share, AttachFromAnotherProcessToChildOwner) {
+  std::string name = harness::UniqueName("childowner");
+  Child owner = harness::Spawn({"share", name, "2048", "77"});
+  std::string line = harness::ReadLine(owner);
+  ASSERT_EQ(line.rfind("shared ", 0), 0u) << line;
+  gpudf_table *local;
+  ASSERT_EQ(tg_make_table(2048, 77, &local), GPUDF_OK);
+  EXPECT_EQ(line, "shared " + std::to_string(tg_table_checksum(local)));
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(tg_table_checksum(v), tg_table_checksum(local));
+  gpudf_table_free(local);
+
+  // kill -9 the owner: the view keeps working, a new attach is refused with
+  // EOWNERDEAD and everything the owner created is removed.
+  pid_t pid = owner.pid;
+  harness::Kill(owner);
+  EXPECT_EQ(tg_table_checksum(v), line.empty() ? 0 : std::stoull(line.substr(7)));
+  gpudf_table *w;
+  EXPECT_EQ(gpudf_attach(name.c_str(), &w), GPUDF_EOWNERDEAD);
+  std::string msg = gpudf_last_error();
+  EXPECT_NE(msg.find(std::to_string(pid)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no longer running"), std::string::npos) << msg;
+  EXPECT_FALSE(EntryExists(name));
+  EXPECT_FALSE(EntryExists("." + std::to_string(pid) + "."));
+  EXPECT_EQ(gpudf_attach(name.c_str(), &w), GPUDF_ENOENT);
+  gpudf_table_free(v);
+}
+
+TEST(Share, KilledOwnerLeavesNothingAfterTheNextCall) {
+  std::string name = harness::UniqueName("killed");
+  Child owner = harness::Spawn({"share", name, "100", "1"});
+  ASSERT_EQ(harness::ReadLine(owner).rfind("shared ", 0), 0u);
+  pid_t pid = owner.pid;
+  EXPECT_TRUE(EntryExists(name));
+  EXPECT_TRUE(EntryExists("." + std::to_string(pid) + "."));
+  harness::Kill(owner);
+  int removed = 0;
+  ASSERT_EQ(gpudf_cleanup(&removed), GPUDF_OK);
+  EXPECT_GE(removed, 2);  // the descriptor and the arena
+  EXPECT_FALSE(EntryExists(name));
+  EXPECT_FALSE(EntryExists("." + std::to_string(pid) + "."));
+}
+
+TEST(Share, AStaleNameOfADeadOwnerCanBePublishedAgain) {
+  std::string name = harness::UniqueName("reuse");
+  Child owner = harness::Spawn({"share", name, "100", "1"});
+  ASSERT_EQ(harness::ReadLine(owner).rfind("shared ", 0), 0u);
+  harness::Kill(owner);
+  Shared sh;
+  ASSERT_EQ(tg_make_table(10, 9, &sh.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_share(sh.t, name.c_str(), GPUDF_BACKEND_AUTO, &sh.s), GPUDF_OK)
+      << gpudf_last_error();
+}
+
+TEST(Share, OwnerThatExitsWithoutClosingLeavesNothing) {
+  std::string name = harness::UniqueName("exit");
+  Child owner = harness::Spawn({"share-exit", name, "100", "1"});
+  ASSERT_EQ(harness::ReadLine(owner).rfind("shared ", 0), 0u);
+  pid_t pid = owner.pid;
+  int st = harness::Wait(owner);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  EXPECT_FALSE(EntryExists(name));
+  EXPECT_FALSE(EntryExists("." + std::to_string(pid) + "."));
+}
+
+TEST(Share, AttachedProcessKilledLeavesOwnerIntact) {
+  Shared sh;
+  ShareGenerated(sh, 1000, 6);
+  Child c = harness::Spawn({"attach-hold", sh.name});
+  ASSERT_EQ(harness::ReadLine(c), "attached");
+  harness::Kill(c);
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v), GPUDF_OK);
+  EXPECT_EQ(tg_table_checksum(v), tg_table_checksum(sh.t));
+  gpudf_table_free(v);
+}
+
+TEST(Share, AttachedMemoryIsReadOnly) {
+  Shared sh;
+  ShareGenerated(sh, 1000, 7);
+  uint64_t sum = tg_table_checksum(sh.t);
+  Child c = harness::Spawn({"write", sh.name});
+  EXPECT_EQ(harness::ReadLine(c), "writing");
+  int st = harness::Wait(c);
+  EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV) << "status " << st;
+  EXPECT_EQ(tg_table_checksum(sh.t), sum);
+}
+
+TEST(Share, NamesAreValidated) {
+  Shared sh;
+  ASSERT_EQ(tg_make_table(10, 1, &sh.t), GPUDF_OK);
+  struct Case {
+    std::string name;
+    gpudf_status want;
+  } cases[] = {{"", GPUDF_EINVAL},        {"a/b", GPUDF_EINVAL},   {"../x", GPUDF_EINVAL},
+               {"/abs", GPUDF_EINVAL},    {"sp ace", GPUDF_EINVAL}, {".", GPUDF_EINVAL},
+               {"..", GPUDF_EINVAL},      {"caf\xc3\xa9", GPUDF_EINVAL},
+               {std::string(64, 'x'), GPUDF_ENAMETOOLONG},
+               {std::string(5000, 'x'), GPUDF_ENAMETOOLONG}};
+  for (const auto &c : cases) {
+    gpudf_share *s = nullptr;
+    EXPECT_EQ(gpudf_table_share(sh.t, c.name.c_str(), GPUDF_BACKEND_AUTO, &s), c.want) << c.name;
+    EXPECT_EQ(s, nullptr);
+    gpudf_table *v = nullptr;
+    EXPECT_EQ(gpudf_attach(c.name.c_str(), &v), c.want) << c.name;
+    EXPECT_EQ(v, nullptr);
+  }
+  EXPECT_NE(std::string(gpudf_last_error()).find("63"), std::string::npos);
+  gpudf_table *v;
+  EXPECT_EQ(gpudf_attach(nullptr, &v), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_attach("x", nullptr), GPUDF_EINVAL);
+  // The longest valid name works.
+  std::string longest = harness::UniqueName("L");
+  longest += std::string(GPUDF_NAME_MAX - longest.size(), 'z');
+  ASSERT_EQ(gpudf_table_share(sh.t, longest.c_str(), GPUDF_BACKEND_AUTO, &sh.s), GPUDF_OK)
+      << gpudf_last_error();
+}
+
+TEST(Share, NullNamePicksAUniqueOne) {
+  Shared a, b;
+  ASSERT_EQ(tg_make_table(10, 1, &a.t), GPUDF_OK);
+  ASSERT_EQ(tg_make_table(10, 2, &b.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_share(a.t, nullptr, GPUDF_BACKEND_AUTO, &a.s), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_share(b.t, nullptr, GPUDF_BACKEND_AUTO, &b.s), GPUDF_OK);
+  EXPECT_STRNE(gpudf_share_name(a.s), gpudf_share_name(b.s));
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(gpudf_share_name(b.s), &v), GPUDF_OK);
+  EXPECT_EQ(tg_table_checksum(v), tg_table_checksum(b.t));
+  gpudf_table_free(v);
+}
+
+TEST(Share, ANameIsPublishedOnce) {
+  Shared a, b;
+  ShareGenerated(a, 10, 1);
+  ASSERT_EQ(tg_make_table(10, 2, &b.t), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_share(b.t, a.name.c_str(), GPUDF_BACKEND_AUTO, &b.s), GPUDF_EEXIST);
+  EXPECT_NE(std::string(gpudf_last_error()).find(std::to_string(getpid())), std::string::npos)
+      << gpudf_last_error();
+  // A name taken by a live owner in another process is refused too.
+  std::string name = harness::UniqueName("other");
+  Child owner = harness::Spawn({"share", name, "10", "1"});
+  ASSERT_EQ(harness::ReadLine(owner).rfind("shared ", 0), 0u);
+  EXPECT_EQ(gpudf_table_share(b.t, name.c_str(), GPUDF_BACKEND_AUTO, &b.s), GPUDF_EEXIST);
+  EXPECT_NE(std::string(gpudf_last_error()).find(std::to_string(owner.pid)), std::string::npos);
+  harness::Kill(owner);
+  gpudf_cleanup(nullptr);
+}
+
+TEST(Share, AttachToMissingName) {
+  gpudf_table *v = nullptr;
+  std::string name = harness::UniqueName("missing");
+  EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_ENOENT);
+  EXPECT_EQ(v, nullptr);
+  EXPECT_NE(std::string(gpudf_last_error()).find(name), std::string::npos);
+}
+
+TEST(Share, EmptyTableCannotBeShared) {
+  gpudf_table *t;
+  ASSERT_EQ(gpudf_table_create(10, &t), GPUDF_OK);
+  gpudf_share *s;
+  EXPECT_EQ(gpudf_table_share(t, "empty", GPUDF_BACKEND_AUTO, &s), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("no columns"), std::string::npos);
+  gpudf_table_free(t);
+  gpudf_share_close(nullptr);  // harmless
+}
+
+TEST(Share, BackendsSelectionAndRefusal) {
+  gpudf_backend b;
+  for (int i = 0; i <= 3; i++) {
+    ASSERT_EQ(gpudf_backend_parse(gpudf_backend_name((gpudf_backend)i), &b), GPUDF_OK);
+    EXPECT_EQ(b, i);
+  }
+  EXPECT_EQ(gpudf_backend_parse("gpu", &b), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_backend_name((gpudf_backend)42), nullptr);
+  const char *why = nullptr;
+  EXPECT_EQ(gpudf_backend_available(GPUDF_BACKEND_CPU, &why), 1);
+  Shared sh;
+  ASSERT_EQ(tg_make_table(10, 1, &sh.t), GPUDF_OK);
+  sh.name = harness::UniqueName("backend");
+  if (!gpudf_backend_available(GPUDF_BACKEND_CUDA_IPC, &why)) {
+    // Forcing a backend that cannot work is an error, not a downgrade.
+    EXPECT_EQ(gpudf_table_share(sh.t, sh.name.c_str(), GPUDF_BACKEND_CUDA_IPC, &sh.s),
+              GPUDF_ENODEV);
+    EXPECT_NE(std::string(gpudf_last_error()).find(why), std::string::npos);
+    setenv("GPUDF_BACKEND", "cuda-ipc", 1);
+    EXPECT_EQ(gpudf_table_share(sh.t, sh.name.c_str(), GPUDF_BACKEND_AUTO, &sh.s), GPUDF_ENODEV);
+  }
+  setenv("GPUDF_BACKEND", "warp-drive", 1);
+  EXPECT_EQ(gpudf_table_share(sh.t, sh.name.c_str(), GPUDF_BACKEND_AUTO, &sh.s), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("warp-drive"), std::string::npos);
+  setenv("GPUDF_BACKEND", "cpu", 1);
+  ASSERT_EQ(gpudf_table_share(sh.t, sh.name.c_str(), GPUDF_BACKEND_AUTO, &sh.s), GPUDF_OK);
+  EXPECT_EQ(gpudf_share_backend(sh.s), GPUDF_BACKEND_CPU);
+  unsetenv("GPUDF_BACKEND");
+}
+
+TEST(Share, RepeatedShareAttachLeaksNoDescriptors) {
+  Shared sh;
+  ShareGenerated(sh, 100, 8);
+  int before = harness::CountFds();
+  for (int i = 0; i < 200; i++) {
+    gpudf_table *v;
+    ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v), GPUDF_OK);
+    gpudf_table_free(v);
+    gpudf_table *t;
+    gpudf_share *s;
+    ASSERT_EQ(tg_make_table(3, i, &t), GPUDF_OK);
+    ASSERT_EQ(gpudf_table_share(t, nullptr, GPUDF_BACKEND_AUTO, &s), GPUDF_OK);
+    gpudf_share_close(s);
+    gpudf_table_free(t);
+  }
+  EXPECT_EQ(harness::CountFds(), before);
+}
+
+// ---------------------------------------------------------------- corrupt
+// Each case writes a damaged copy of a real descriptor under a fresh name.
+
+class Corrupt : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ShareGenerated(sh, 1000, 12, "orig");
+    good = ReadFile(harness::ShmPath(harness::PublicFile(sh.name)));
+    ASSERT_GE(good.size(), sizeof(gdf_desc_header));
+    name = harness::UniqueName("bad");
+    path = harness::ShmPath(harness::PublicFile(name));
+  }
+  void TearDown() override { unlink(path.c_str()); }
+  gdf_desc_header *Header(std::string &bytes) { return (gdf_desc_header *)&bytes[0]; }
+  void Reseal(std::string &bytes) {
+    Header(bytes)->checksum = gdf_desc_checksum((const uint8_t *)bytes.data(), bytes.size());
+  }
+  // Attaches to the damaged copy and checks status and message.
+  void Expect(const std::string &bytes, gpudf_status want, const std::string &words,
+              mode_t mode = 0600) {
+    WriteFile(path, bytes, mode);
+    gpudf_table *v = nullptr;
+    EXPECT_EQ(gpudf_attach(name.c_str(), &v), want) << gpudf_last_error();
+    EXPECT_EQ(v, nullptr);
+    EXPECT_NE(std::string(gpudf_last_error()).find(words), std::string::npos)
+        << "message: " << gpudf_last_error() << "\nexpected: " << words;
+  }
+  Shared sh;
+  std::string good, name, path;
+};
+
+TEST_F(Corrupt, IntactCopyAttaches) {
+  WriteFile(path, good);
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(tg_table_checksum(v), tg_table_checksum(sh.t));
+  gpudf_table_free(v);
+}
+
+TEST_F(Corrupt, WrongMagic) {
+  std::string b = good;
+  b[0] ^= 0x55;
+  Expect(b, GPUDF_EBADMSG, "bad magic");
+}
+
+TEST_F(Corrupt, RandomBytes) {
+  std::string b(4096, '\0');
+  for (auto &ch : b) ch = (char)std::rand();
+  Expect(b, GPUDF_EBADMSG, "not a gpudf segment");
+}
+
+TEST_F(Corrupt, WrongVersion) {
+  std::string b = good;
+  Header(b)->version = 99;
+  Expect(b, GPUDF_EBADMSG, "version 99");
+}
+
+TEST_F(Corrupt, ChecksumMismatch) {
+  std::string b = good;
+  b[b.size() - 70] ^= 1;  // inside the last column's name
+  Expect(b, GPUDF_EBADMSG, "checksum");
+}
+
+TEST_F(Corrupt, Truncated) {
+  Expect(good.substr(0, 100), GPUDF_EBADMSG, "truncated");
+  Expect(good.substr(0, good.size() - 8), GPUDF_EBADMSG, "truncated");
+  Expect(std::string(), GPUDF_EBADMSG, "truncated");
+}
+
+TEST_F(Corrupt, NotReady) {
+  std::string b = good;
+  Header(b)->ready = 0;
+  Expect(b, GPUDF_EAGAIN, "not ready");
+}
+
+TEST_F(Corrupt, ColumnOutsideTheArena) {
+  std::string b = good;
+  gdf_desc_column *cols = (gdf_desc_column *)&b[sizeof(gdf_desc_header)];
+  cols[4].offset = Header(b)->arena_size;  // starts at the end
+  Reseal(b);
+  Expect(b, GPUDF_EBADMSG, "outside");
+  b = good;
+  cols = (gdf_desc_column *)&b[sizeof(gdf_desc_header)];
+  cols[1].offset = UINT64_MAX - 255;  // overflow bait
+  Reseal(b);
+  Expect(b, GPUDF_EBADMSG, "outside");
+  b = good;
+  Header(b)->nrows = INT64_MAX;
+  Reseal(b);
+  Expect(b, GPUDF_EBADMSG, "outside");
+}
+
+TEST_F(Corrupt, BadColumnTypeOrName) {
+  std::string b = good;
+  gdf_desc_column *cols = (gdf_desc_column *)&b[sizeof(gdf_desc_header)];
+  cols[2].type = 77;
+  Reseal(b);
+  Expect(b, GPUDF_EBADMSG, "unknown type 77");
+  b = good;
+  cols = (gdf_desc_column *)&b[sizeof(gdf_desc_header)];
+  memset(cols[0].name, 'x', sizeof cols[0].name);  // no terminator
+  Reseal(b);
+  Expect(b, GPUDF_EBADMSG, "no valid name");
+}
+
+TEST_F(Corrupt, ArenaNameTricks) {
+  std::string b = good;
+  snprintf(Header(b)->arena_name, sizeof Header(b)->arena_name, "../../etc/passwd");
+  Reseal(b);
+  Expect(b, GPUDF_EBADMSG, "no valid arena");
+  // A well-formed arena name whose file is missing.
+  b = good;
+  std::string an = Header(b)->arena_name;
+  an[an.size() - 1] = an.back() == '9' ? '8' : '9';
+  snprintf(Header(b)->arena_name, sizeof Header(b)->arena_name, "%s", an.c_str());
+  Reseal(b);
+  Expect(b, GPUDF_ENOENT, "arena");
+}
+
+TEST_F(Corrupt, ArenaSizeMismatch) {
+  std::string b = good;
+  Header(b)->arena_size += 256;
+  Reseal(b);
+  Expect(b, GPUDF_EBADMSG, "descriptor says");
+}
+
+TEST_F(Corrupt, ForeignModeIsRefused) {
+  Expect(good, GPUDF_EPERM, "mode 644", 0644);
+}
+
+TEST_F(Corrupt, DeadOwnerInAnIntactCopy) {
+  std::string b = good;
+  Header(b)->owner_pid = 0x3ffffff0;  // no such process
+  Reseal(b);
+  Expect(b, GPUDF_EOWNERDEAD, "no longer running");
+  EXPECT_NE(access(path.c_str(), F_OK), 0) << "the stale descriptor was not removed";
+}
+
+}  // namespace
