@@ -8,6 +8,7 @@
 #include <string.h>
 
 static _Thread_local char last_error[1024] = "no error";
+_Thread_local const char *gdf_api_name;
 
 const char *gpudf_version(void) { return GPUDF_VERSION_STRING; }
 
@@ -46,6 +47,8 @@ void gdf_restore_error(const char *saved) {
 gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
+  /* Internal helpers report under the public call that reached them. */
+  if (strncmp(func, "gpudf_", 6) != 0 && gdf_api_name) func = gdf_api_name;
   int n = snprintf(last_error, sizeof last_error, "%s: ", func);
   if (n < 0 || n >= (int)sizeof last_error) n = 0;
   vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);

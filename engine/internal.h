@@ -30,6 +30,13 @@ gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, .
 
 #define GDF_ERR(status, ...) gdf_error((status), __func__, __VA_ARGS__)
 
+/* Public entry points name themselves so that messages set by the internal
+ * functions they call still start with the API call the user made. */
+#ifndef __cplusplus
+extern _Thread_local const char *gdf_api_name;
+#define GDF_ENTER() (gdf_api_name = __func__)
+#endif
+
 /* Propagates a non-OK status, keeping the message set by the callee. */
 #define GDF_TRY(expr)                      \
   do {                                     \
@@ -78,6 +85,9 @@ struct gpudf_table {
 
 /* Drops one reference; frees the table when the last one goes. */
 void gdf_table_release(gpudf_table *t);
+/* Removes segments of dead owners (gpudf_cleanup) without touching the
+ * caller's error message; returns how many went. */
+int gdf_sweep_quietly(void);
 /* Drops a view's hold on its cached mapping (host/share.c). */
 void gdf_attachment_release(struct gdf_attachment *a);
 /* Size of one column of this table, rounded up to GPUDF_ALIGNMENT. */

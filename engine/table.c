@@ -36,6 +36,7 @@ uint64_t gdf_column_span(int64_t nrows, gpudf_type type) {
 }
 
 gpudf_status gpudf_table_create(int64_t nrows, gpudf_table **out) {
+  GDF_ENTER();
   if (!out) return GDF_ERR(GPUDF_EINVAL, "out is NULL");
   *out = NULL;
   if (nrows < 1)
@@ -43,7 +44,7 @@ gpudf_status gpudf_table_create(int64_t nrows, gpudf_table **out) {
   /* The largest column (8 bytes a value) must fit in an off_t. */
   if (nrows > INT64_MAX / 8 - GPUDF_ALIGNMENT)
     return GDF_ERR(GPUDF_EOVERFLOW, "%" PRId64 " rows is too many", nrows);
-  gpudf_cleanup(NULL);
+  gdf_sweep_quietly();
   gpudf_table *t = calloc(1, sizeof *t);
   if (!t) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   t->refs = 1;
@@ -106,6 +107,7 @@ static gpudf_status append_column(gpudf_table *t, const char *name, gpudf_type t
 
 gpudf_status gpudf_table_add_column(gpudf_table *table, const char *name, gpudf_type type,
                                     const void *data) {
+  GDF_ENTER();
   if (!data) return GDF_ERR(GPUDF_EINVAL, "data of column '%s' is NULL", name ? name : "(null)");
   uint8_t *dst = NULL;
   GDF_TRY(append_column(table, name, type, &dst));
@@ -121,6 +123,7 @@ gpudf_status gpudf_table_add_column(gpudf_table *table, const char *name, gpudf_
 
 gpudf_status gpudf_table_alloc_column(gpudf_table *table, const char *name, gpudf_type type,
                                       void **data) {
+  GDF_ENTER();
   if (!data) return GDF_ERR(GPUDF_EINVAL, "data is NULL");
   uint8_t *dst = NULL;
   GDF_TRY(append_column(table, name, type, &dst));

@@ -38,6 +38,17 @@ struct gdf_attachment {
 static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gdf_attachment *attachments;
 
+int gdf_sweep_quietly(void) {
+  char saved[1024];
+  const char *api = gdf_api_name;
+  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
+  int removed = 0;
+  gpudf_cleanup(&removed);
+  gdf_restore_error(saved);
+  gdf_api_name = api;
+  return removed;
+}
+
 /* ---------------------------------------------------------------- names */
 
 static void public_name(const char *name, char *buf, size_t len) {
@@ -222,9 +233,7 @@ static gpudf_status publish(gdf_segment *desc, const char *name) {
     if (err != EEXIST)
       return GDF_ERR(gdf_status_from_errno(err), "cannot publish '%s' as %s/%s: %s", name,
                      gdf_shm_dir(), file, strerror(err));
-    int removed = 0;
-    gpudf_cleanup(&removed);
-    if (attempt == 0 && removed > 0) continue;
+    if (attempt == 0 && gdf_sweep_quietly() > 0) continue;
     uint8_t *buf;
     uint64_t size;
     struct stat st;
@@ -247,6 +256,7 @@ static gpudf_status publish(gdf_segment *desc, const char *name) {
 
 gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend backend,
                                gpudf_share **out) {
+  GDF_ENTER();
   static _Atomic unsigned anon_seq;
   if (!t || !out) return GDF_ERR(GPUDF_EINVAL, "table or out is NULL");
   *out = NULL;
@@ -263,7 +273,7 @@ gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend b
   GDF_TRY(gdf_check_share_name(name));
   gpudf_backend resolved = GPUDF_BACKEND_CPU;
   GDF_TRY(resolve_backend(backend, &resolved));
-  gpudf_cleanup(NULL);
+  gdf_sweep_quietly();
 
   gpudf_share *s = calloc(1, sizeof *s);
   if (!s) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
@@ -309,6 +319,7 @@ void gpudf_share_close(gpudf_share *s) {
 }
 
 /* --------------------------------------------------------------- attach */
+
 
 /* Finds or makes the mapping of the arena the descriptor names. */
 static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *name,
@@ -388,8 +399,7 @@ void gdf_attachment_release(struct gdf_attachment *a) {
 /* The descriptor's owner is dead: say so and remove what it left. */
 static gpudf_status owner_dead(int dfd, const char *file, const struct stat *st,
                                const gdf_desc_header *h, const char *name) {
-  unlink_if_same(dfd, file, st);
-  gpudf_cleanup(NULL); /* its arena carries the dead pid in its name */
+  unlink_if_same(dfd, file, st); /* its arena goes in the sweep that follows */
   return GDF_ERR(GPUDF_EOWNERDEAD, "share '%s' was published by process %d, which is no "
                  "longer running; its segments have been removed", name, h->owner_pid);
 }
@@ -422,19 +432,23 @@ static gpudf_status make_view(const gdf_desc_header *h, struct gdf_attachment *a
 }
 
 gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
+  GDF_ENTER();
   if (!view) return GDF_ERR(GPUDF_EINVAL, "view is NULL");
   *view = NULL;
   GDF_TRY(gdf_check_share_name(name));
   int dfd = -1;
   GDF_TRY(gdf_shm_dirfd(&dfd));
-  gpudf_cleanup(NULL);
   char file[GDF_SEG_PATH_MAX];
   public_name(name, file, sizeof file);
   uint8_t *buf;
   uint64_t size;
   struct stat st;
-  GDF_TRY(read_descriptor(dfd, file, name, &buf, &size, &st));
-  gpudf_status status = gdf_desc_validate(buf, size, name);
+  gpudf_status status = read_descriptor(dfd, file, name, &buf, &size, &st);
+  if (status != GPUDF_OK) {
+    gdf_sweep_quietly();
+    return status;
+  }
+  status = gdf_desc_validate(buf, size, name);
   const gdf_desc_header *h = (const gdf_desc_header *)buf;
   if (status == GPUDF_OK && h->owner_uid != (uint32_t)geteuid())
     status = GDF_ERR(GPUDF_EPERM, "share '%s' was published by uid %u", name, h->owner_uid);
@@ -450,6 +464,9 @@ gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
     gdf_log("attached '%s': %u columns, %" PRId64 " rows, backend %s", name, h->ncols,
             h->nrows, gpudf_backend_name((gpudf_backend)h->backend));
   free(buf);
+  /* After the descriptor was read, so that the share of a dead owner is
+   * reported as such (EOWNERDEAD) rather than swept away unseen (ENOENT). */
+  gdf_sweep_quietly();
   return status;
 }
 
@@ -477,6 +494,7 @@ static bool descriptor_is_stale(int dfd, const char *file, struct stat *st) {
 }
 
 gpudf_status gpudf_cleanup(int *removed) {
+  GDF_ENTER();
   int count = 0;
   if (removed) *removed = 0;
   int dfd = -1;

@@ -1,0 +1,139 @@
+/*
+ * run.c - checks configs against a kernel's parameter descriptions, then
+ * evaluates a batch in the calling process.
+ *
+ * Every kernel gets the same per-parameter checks here, so kernels only write
+ * the rules that span parameters. A message names the config index, the
+ * parameter, its value and the rule, because a bad config in a sweep of
+ * thousands is otherwise hard to find.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Shortest "%g" that reads back as v, so the message shows what was given. */
+static const char *num(char *buf, size_t len, double v) {
+  snprintf(buf, len, "%.15g", v);
+  if (strtod(buf, NULL) != v) snprintf(buf, len, "%.17g", v);
+  return buf;
+}
+
+static bool integral(double v) { return isfinite(v) && v == floor(v); }
+
+/* "a, b, c" of a choice parameter's names, cut short if it does not fit. */
+static void choice_names(const gpudf_param_info *p, char *buf, size_t len) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < p->nchoices && used < len; i++) {
+    int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+                     p->choices ? p->choices[i] : "?");
+    if (w < 0) break;
+    used += (size_t)w;
+  }
+}
+
+/* The rule of p's kind, on config i's value v. fn names the public call. */
+static gpudf_status check_value(const char *fn, int64_t i, const gpudf_param_info *p,
+                                double v, int ncols) {
+  char b[32], lo[32], hi[32], names[512];
+  long long ci = (long long)i;
+  num(b, sizeof b, v);
+  switch (p->kind) {
+  case GPUDF_PARAM_COLUMN:
+    if (integral(v) && v >= 0 && v < ncols) return GPUDF_OK;
+    return gdf_error(GPUDF_EINVAL, fn,
+                     "config %lld: parameter '%s' = %s is not a column index "
+                     "(an integer in 0..%d: the table has %d columns)",
+                     ci, p->name, b, ncols - 1, ncols);
+  case GPUDF_PARAM_INTEGER:
+    if (integral(v) && v >= p->min && v <= p->max) return GPUDF_OK;
+    return gdf_error(GPUDF_EINVAL, fn,
+                     "config %lld: parameter '%s' = %s is not an integer in [%s, %s]",
+                     ci, p->name, b, num(lo, sizeof lo, p->min), num(hi, sizeof hi, p->max));
+  case GPUDF_PARAM_REAL:
+    if (v >= p->min && v <= p->max) return GPUDF_OK; /* false for NaN */
+    if (isnan(v))
+      return gdf_error(GPUDF_EINVAL, fn,
+                       "config %lld: parameter '%s' = %s is not a number "
+                       "(a real parameter may not be NaN)", ci, p->name, b);
+    return gdf_error(GPUDF_EINVAL, fn,
+                     "config %lld: parameter '%s' = %s is outside [%s, %s]",
+                     ci, p->name, b, num(lo, sizeof lo, p->min), num(hi, sizeof hi, p->max));
+  case GPUDF_PARAM_CHOICE:
+    if (integral(v) && v >= 0 && v < p->nchoices) return GPUDF_OK;
+    choice_names(p, names, sizeof names);
+    return gdf_error(GPUDF_EINVAL, fn,
+                     "config %lld: parameter '%s' = %s is not a valid choice (%s)",
+                     ci, p->name, b, names);
+  }
+  return gdf_error(GPUDF_EINVAL, fn, "config %lld: parameter '%s' has unknown kind %d",
+                   ci, p->name, (int)p->kind);
+}
+
+/* Shape parameters fix the result width of the whole batch. */
+static gpudf_status check_shape(const char *fn, int64_t i, const gpudf_param_info *p,
+                                double v, double first) {
+  if (v == first) return GPUDF_OK;
+  char b[32], f[32];
+  return gdf_error(GPUDF_EINVAL, fn,
+                   "config %lld: parameter '%s' = %s differs from config 0 (%s); a shape "
+                   "parameter must be equal in every config of a batch",
+                   (long long)i, p->name, num(b, sizeof b, v), num(f, sizeof f, first));
+}
+
+/* The kernel's own rules; its message gets the config index in front. */
+static gpudf_status check_kernel(const char *fn, int64_t i, const gpudf_table *t,
+                                 const gpudf_kernel *k, const double *config) {
+  if (!k->check) return GPUDF_OK;
+  gpudf_status st = k->check(t, config);
+  if (st == GPUDF_OK) return st;
+  char why[1024];
+  snprintf(why, sizeof why, "%s", gpudf_last_error());
+  return gdf_error(st, fn, "config %lld: %s", (long long)i, why);
+}
+
+static gpudf_status check_config(const char *fn, int64_t i, const gpudf_table *t,
+                                 const gpudf_kernel *k, const double *configs, int ncols) {
+  const double *c = configs + i * k->nparams;
+  for (int j = 0; j < k->nparams; j++) {
+    const gpudf_param_info *p = &k->params[j];
+    GDF_TRY(check_value(fn, i, p, c[j], ncols));
+    if (p->shape && i > 0) GDF_TRY(check_shape(fn, i, p, c[j], configs[j]));
+  }
+  return check_kernel(fn, i, t, k, c);
+}
+
+static gpudf_status validate(const char *fn, const gpudf_table *t, const gpudf_kernel *k,
+                             const double *configs, int64_t n) {
+  if (!t) return gdf_error(GPUDF_EINVAL, fn, "table is NULL");
+  if (!k) return gdf_error(GPUDF_EINVAL, fn, "kernel is NULL");
+  if (n < 0) return gdf_error(GPUDF_EINVAL, fn, "n = %lld configs is negative", (long long)n);
+  if (n > 0 && !configs)
+    return gdf_error(GPUDF_EINVAL, fn, "configs is NULL for %lld configs", (long long)n);
+  int ncols = gpudf_table_ncols(t);
+  if (ncols <= 0)
+    return gdf_error(GPUDF_EINVAL, fn, "the table has no columns for kernel '%s' to read",
+                     k->name);
+  for (int64_t i = 0; i < n; i++) GDF_TRY(check_config(fn, i, t, k, configs, ncols));
+  return GPUDF_OK;
+}
+
+gpudf_status gpudf_validate(const gpudf_table *table, const gpudf_kernel *kernel,
+                            const double *configs, int64_t n) {
+  return validate(__func__, table, kernel, configs, n);
+}
+
+gpudf_status gpudf_run(const gpudf_table *table, const gpudf_kernel *kernel,
+                       const double *configs, int64_t n, double *results) {
+  GDF_TRY(validate(__func__, table, kernel, configs, n));
+  if (n == 0) return GPUDF_OK;
+  if (!results) return GDF_ERR(GPUDF_EINVAL, "results is NULL for %lld configs", (long long)n);
+  if (!kernel->run_cpu)
+    return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has no CPU implementation", kernel->name);
+  gdf_log("run: kernel %s, %lld configs over %lld rows on the CPU", kernel->name,
+          (long long)n, (long long)gpudf_table_nrows(table));
+  return kernel->run_cpu(table, configs, n, results);
+}
