@@ -11,7 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-uint64_t gdf_proc_start_time(int pid) {
+/* Reads field 3 (state) and field 22 (start time) of /proc/PID/stat. */
+static uint64_t read_stat(int pid, char *state) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -23,8 +24,9 @@ uint64_t gdf_proc_start_time(int pid) {
   /* The command name (field 2) may hold spaces and ')'; fields resume after
    * the last ')'. starttime is field 22, the 20th after that point. */
   char *p = strrchr(buf, ')');
-  if (!p) return 0;
+  if (!p || p[1] != ' ') return 0;
   p++;
+  *state = p[1];
   for (int field = 3; field < 22; field++) {
     p = strchr(p + 1, ' ');
     if (!p) return 0;
@@ -32,9 +34,18 @@ uint64_t gdf_proc_start_time(int pid) {
   return strtoull(p + 1, NULL, 10);
 }
 
+uint64_t gdf_proc_start_time(int pid) {
+  char state;
+  return read_stat(pid, &state);
+}
+
 bool gdf_proc_alive(int pid, uint64_t start_time) {
   if (pid <= 0) return false;
-  uint64_t now = gdf_proc_start_time(pid);
+  char state = '?';
+  uint64_t now = read_stat(pid, &state);
+  /* A killed process that its parent has not reaped yet is a zombie: its
+   * /proc entry stays, but it will never touch a segment again. */
+  if (now != 0 && (state == 'Z' || state == 'X')) return false;
   if (now == 0) {
     /* Without /proc the owner recorded a start time of 0 too: fall back to
      * asking the kernel whether the pid exists (EPERM: it does). */

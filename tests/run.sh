@@ -6,6 +6,7 @@
 #                                all tests, then the CPU suite again under
 #                                AddressSanitizer + UndefinedBehaviorSanitizer
 #   GPUDF_SKIP_SANITIZERS=1 ...  skip the sanitizer pass
+#   GPUDF_SKIP_FUZZ=1 ...        skip the short libFuzzer runs (tests/fuzz/run.sh)
 #   GPUDF_TEST_ARGS="-L gpu" ... extra ctest arguments (e.g. only device tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,4 +48,9 @@ if [ "${GPUDF_SKIP_SANITIZERS:-0}" != 1 ]; then
   ASAN_OPTIONS=handle_segv=0:detect_leaks=1:abort_on_error=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$build-asan" --output-on-failure -j "$jobs" -LE gpu -E install_consumer
+fi
+
+if [ "${GPUDF_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== libFuzzer targets, ${GPUDF_FUZZ_SECONDS:-15}s each"
+  GPUDF_FUZZ_DIR="$build-fuzz" bash tests/fuzz/run.sh "${GPUDF_FUZZ_SECONDS:-15}"
 fi

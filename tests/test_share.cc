@@ -191,6 +191,28 @@ TEST(Share, AttachFromAnotherProcessToChildOwner) {
   gpudf_table_free(v);
 }
 
+// An owner killed but not yet reaped by its parent is a zombie: its /proc
+// entry stays, but it is dead for every purpose of the library.
+TEST(Share, ZombieOwnerCountsAsDead) {
+  std::string name = harness::UniqueName("zombie");
+  Child owner = harness::Spawn({"share", name, "100", "1"});
+  ASSERT_EQ(harness::ReadLine(owner).rfind("shared ", 0), 0u);
+  ASSERT_EQ(kill(owner.pid, SIGKILL), 0);
+  std::string stat_path = "/proc/" + std::to_string(owner.pid) + "/stat";
+  bool zombie = false;
+  for (int i = 0; i < 500 && !zombie; i++) {
+    std::string st = ReadFile(stat_path);
+    size_t p = st.rfind(')');
+    zombie = p != std::string::npos && p + 2 < st.size() && st[p + 2] == 'Z';
+    if (!zombie) usleep(2000);
+  }
+  ASSERT_TRUE(zombie);
+  gpudf_table *v;
+  EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_EOWNERDEAD) << gpudf_last_error();
+  EXPECT_FALSE(EntryExists(name));
+  harness::Kill(owner);  // reaps
+}
+
 TEST(Share, KilledOwnerLeavesNothingAfterTheNextCall) {
   std::string name = harness::UniqueName("killed");
   Child owner = harness::Spawn({"share", name, "100", "1"});
@@ -512,6 +534,19 @@ TEST_F(Corrupt, ArenaSizeMismatch) {
 
 TEST_F(Corrupt, ForeignModeIsRefused) {
   Expect(good, GPUDF_EPERM, "mode 644", 0644);
+}
+
+// A segment under this user's name prefix that another user owns (planted
+// by root, say) is refused, however valid its bytes.
+TEST_F(Corrupt, AnotherUsersSegmentIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another uid";
+  WriteFile(path, good);
+  ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);
+  gpudf_table *v = nullptr;
+  EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_EPERM);
+  EXPECT_EQ(v, nullptr);
+  EXPECT_NE(std::string(gpudf_last_error()).find("belongs to uid 65534"), std::string::npos)
+      << gpudf_last_error();
 }
 
 TEST_F(Corrupt, DeadOwnerInAnIntactCopy) {
