@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/run.sh - build libgpudf and run every test, on a fresh Debian machine
-# too: installs what is missing (cmake, ninja, g++, GoogleTest, pkg-config).
+# too: installs what is missing (cmake, ninja, g++, GoogleTest, pkg-config,
+# and a Python venv with cffi, numpy, pandas, pyarrow, pytest, joblib).
 #
 #   bash tests/run.sh            build (with CUDA when nvcc is present), run
 #                                all tests, then the CPU suite again under
@@ -34,6 +35,22 @@ build=${GPUDF_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DGPUDF_WERROR=ON >/dev/null
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" ${GPUDF_TEST_ARGS:-}
+
+echo "== the Python binding: pip install ./python into a venv, then pytest"
+venv="$build/venv"
+if [ ! -x "$venv/bin/python" ]; then
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv python3-pip >/dev/null
+    rm -rf "$venv"; python3 -m venv "$venv"
+  fi
+fi
+"$venv/bin/python" -c "import cffi, numpy, pandas, pyarrow, pytest, joblib" 2>/dev/null ||
+  "$venv/bin/pip" install -q cffi numpy pandas pyarrow pytest joblib
+GPUDF_PREBUILT="$(cd "$build" && pwd)" "$venv/bin/pip" install -q --no-deps --force-reinstall ./python
+# From another folder, so that the installed package is what gets imported.
+(cd "$build" && "$venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/tests/python")
 
 if [ "${GPUDF_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== the CPU suite again under ASan + UBSan"

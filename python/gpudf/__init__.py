@@ -1,0 +1,478 @@
+"""gpudf - share a table once, attach from any process without copying, and run
+kernels over it for batches of configs.
+
+    import gpudf
+    t = gpudf.Table.from_pandas(df)          # one copy, into shared memory
+    with t.share() as s:                     # publish it under a name
+        pool.map(work, [(s.name, cfg) for cfg in configs])
+
+    def work(args):
+        name, cfg = args
+        with gpudf.attach(name) as v:        # read-only, no copy, cheap
+            df = v.to_pandas()               # zero-copy DataFrame
+            ...
+
+Everything here is a thin layer over libgpudf (through cffi): the table, the
+sharing, the kernels and their validation all live in the C library.
+"""
+import weakref
+
+import numpy as np
+
+from ._ffi import ffi, lib
+
+__all__ = ["Error", "Table", "Share", "TableView", "attach", "backends", "kernels",
+           "describe", "grid", "run", "cleanup", "__version__"]
+
+__version__ = ffi.string(lib.gpudf_version()).decode()
+
+_TO_NUMPY = {
+    lib.GPUDF_TYPE_I32: np.dtype(np.int32),
+    lib.GPUDF_TYPE_I64: np.dtype(np.int64),
+    lib.GPUDF_TYPE_F32: np.dtype(np.float32),
+    lib.GPUDF_TYPE_F64: np.dtype(np.float64),
+    lib.GPUDF_TYPE_BOOL: np.dtype(np.bool_),
+}
+# numpy dtypes stored as they are, and the narrower ones widened losslessly.
+_FROM_NUMPY = {
+    np.dtype(np.int32): lib.GPUDF_TYPE_I32, np.dtype(np.int64): lib.GPUDF_TYPE_I64,
+    np.dtype(np.float32): lib.GPUDF_TYPE_F32, np.dtype(np.float64): lib.GPUDF_TYPE_F64,
+    np.dtype(np.bool_): lib.GPUDF_TYPE_BOOL,
+    np.dtype(np.int8): lib.GPUDF_TYPE_I32, np.dtype(np.int16): lib.GPUDF_TYPE_I32,
+    np.dtype(np.uint8): lib.GPUDF_TYPE_I32, np.dtype(np.uint16): lib.GPUDF_TYPE_I32,
+    np.dtype(np.uint32): lib.GPUDF_TYPE_I64, np.dtype(np.float16): lib.GPUDF_TYPE_F32,
+}
+_BACKENDS = {"auto": lib.GPUDF_BACKEND_AUTO, "cpu": lib.GPUDF_BACKEND_CPU,
+             "cuda-pinned": lib.GPUDF_BACKEND_CUDA_PINNED, "cuda-ipc": lib.GPUDF_BACKEND_CUDA_IPC}
+_KINDS = {lib.GPUDF_PARAM_COLUMN: "column", lib.GPUDF_PARAM_INTEGER: "integer",
+          lib.GPUDF_PARAM_REAL: "real", lib.GPUDF_PARAM_CHOICE: "choice"}
+
+
+class Error(Exception):
+    """A libgpudf call failed. .status is the gpudf_status value (an errno
+    number), .message the library's own explanation."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = int(status)
+        self.message = message
+
+
+def _check(status):
+    if status != lib.GPUDF_OK:
+        raise Error(status, ffi.string(lib.gpudf_last_error()).decode(errors="replace"))
+
+
+def _str(cdata):
+    return ffi.string(cdata).decode() if cdata != ffi.NULL else None
+
+
+def backends():
+    """Placements that work on this machine, best first."""
+    return [name for name in ("cuda-ipc", "cuda-pinned", "cpu")
+            if lib.gpudf_backend_available(_BACKENDS[name], ffi.NULL)]
+
+
+def cleanup():
+    """Removes segments left by dead processes of this user; returns how many."""
+    removed = ffi.new("int *")
+    _check(lib.gpudf_cleanup(removed))
+    return removed[0]
+
+
+# ------------------------------------------------------------------ tables
+
+class _Schema:
+    """Columns and row count, shared by Table and TableView."""
+
+    _ptr = None
+
+    def _live(self):
+        if self._ptr is None:
+            raise Error(lib.GPUDF_EINVAL, f"{type(self).__name__} is closed")
+        return self._ptr
+
+    @property
+    def nrows(self):
+        return int(lib.gpudf_table_nrows(self._live()))
+
+    @property
+    def columns(self):
+        p = self._live()
+        return [_str(lib.gpudf_table_column_name(p, i)) for i in range(lib.gpudf_table_ncols(p))]
+
+    @property
+    def dtypes(self):
+        p = self._live()
+        return {_str(lib.gpudf_table_column_name(p, i)): _TO_NUMPY[lib.gpudf_table_column_type(p, i)]
+                for i in range(lib.gpudf_table_ncols(p))}
+
+    def _index(self, column):
+        if isinstance(column, (int, np.integer)):
+            if not 0 <= column < lib.gpudf_table_ncols(self._live()):
+                raise Error(lib.GPUDF_EINVAL, f"column index {column} is out of range")
+            return int(column)
+        idx = ffi.new("int *")
+        _check(lib.gpudf_table_find_column(self._live(), str(column).encode(), idx))
+        return idx[0]
+
+    def _array(self, index, keepalive):
+        """A read-only numpy array over column `index`'s shared memory. The
+        array holds `keepalive` (whatever owns the mapping), so the memory
+        stays mapped for as long as any array over it exists."""
+        p = self._live()
+        dtype = _TO_NUMPY[lib.gpudf_table_column_type(p, index)]
+        n = int(lib.gpudf_table_nrows(p))
+        raw = ffi.cast("char *", lib.gpudf_table_column_data(p, index))
+        held = ffi.gc(raw, lambda _ptr, _keep=keepalive: None)
+        arr = np.frombuffer(ffi.buffer(held, n * dtype.itemsize), dtype=dtype)
+        arr.flags.writeable = False
+        return arr
+
+    def __len__(self):
+        return self.nrows
+
+    def __repr__(self):
+        if self._ptr is None:
+            return f"<{type(self).__name__} closed>"
+        cols = ", ".join(f"{k}: {v}" for k, v in self.dtypes.items())
+        return f"<{type(self).__name__} {self.nrows} rows: {cols}>"
+
+
+class _Handle:
+    """Owns one gpudf_table pointer; frees it when the last reference goes
+    (the Table or TableView object, or any numpy array over its memory)."""
+
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+    def __del__(self):
+        if self.ptr is not None:
+            lib.gpudf_table_free(self.ptr)
+            self.ptr = None
+
+
+class Table(_Schema):
+    """An owner's table, built in shared memory. Build it with from_numpy,
+    from_pandas or from_arrow; publish it with share()."""
+
+    def __init__(self, nrows):
+        out = ffi.new("gpudf_table **")
+        _check(lib.gpudf_table_create(int(nrows), out))
+        self._handle = _Handle(out[0])
+        self._ptr = out[0]
+        self._categories = {}
+        self._share = None
+
+    def _add(self, name, values):
+        """Copies values once, straight into a new column of the arena."""
+        if not isinstance(name, str):
+            raise TypeError(f"column names must be str, got {name!r}")
+        values = np.asarray(values)
+        if values.ndim != 1:
+            raise TypeError(f"column '{name}' must be one-dimensional, got shape {values.shape}")
+        gtype = _FROM_NUMPY.get(values.dtype)
+        if gtype is None:
+            raise TypeError(_unsupported(name, values.dtype))
+        if len(values) != self.nrows:
+            raise Error(lib.GPUDF_EINVAL, f"column '{name}' has {len(values)} rows, "
+                        f"the table {self.nrows}")
+        out = ffi.new("void **")
+        _check(lib.gpudf_table_alloc_column(self._ptr, name.encode(), gtype, out))
+        dtype = _TO_NUMPY[gtype]
+        dest = np.frombuffer(ffi.buffer(out[0], len(values) * dtype.itemsize), dtype=dtype)
+        np.copyto(dest, values, casting="safe" if values.dtype != np.float16 else "same_kind")
+
+    @classmethod
+    def from_numpy(cls, columns):
+        """A table from a mapping of names to 1-d arrays of equal length."""
+        columns = dict(columns)
+        if not columns:
+            raise Error(lib.GPUDF_EINVAL, "from_numpy needs at least one column")
+        lengths = {len(np.asarray(v)) for v in columns.values()}
+        if len(lengths) != 1:
+            raise Error(lib.GPUDF_EINVAL, f"columns have different lengths: {sorted(lengths)}")
+        t = cls(lengths.pop())
+        for name, values in columns.items():
+            t._add(name, values)
+        return t
+
+    @classmethod
+    def from_pandas(cls, df):
+        """A table from a DataFrame: numeric, bool and category columns.
+        Categories become i32 codes; their labels are kept for to_pandas in
+        this process (see README). Nullable floats map missing values to NaN;
+        nullable integers and bools with missing values are refused."""
+        import pandas as pd
+        if len(df.columns) == 0:
+            raise Error(lib.GPUDF_EINVAL, "the DataFrame has no columns")
+        t = cls(len(df))
+        for name in df.columns:
+            col = df[name]
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                t._add(name, col.cat.codes.to_numpy().astype(np.int32))
+                t._categories[name] = col.cat.categories
+                continue
+            t._add(name, _pandas_values(name, col))
+        return t
+
+    @classmethod
+    def from_arrow(cls, obj):
+        """A table from any object with __arrow_c_stream__ or
+        __arrow_c_array__ (pyarrow Table/RecordBatch, polars DataFrame...)."""
+        import pyarrow as pa
+        if hasattr(obj, "__arrow_c_stream__"):
+            table = pa.table(obj)
+        elif hasattr(obj, "__arrow_c_array__"):
+            table = pa.table(pa.record_batch(obj))
+        else:
+            raise TypeError(f"{type(obj).__name__} has neither __arrow_c_stream__ nor "
+                            "__arrow_c_array__")
+        return cls.from_pandas(table.to_pandas(types_mapper=None))
+
+    def column(self, column):
+        """Read-only array over the column in shared memory (no copy)."""
+        return self._array(self._index(column), self._handle)
+
+    def share(self, name=None, backend="auto"):
+        """Publishes the table under name (None: a unique one). The table is
+        read-only from then on."""
+        if backend not in _BACKENDS:
+            raise Error(lib.GPUDF_EINVAL, f"unknown backend {backend!r}; use one of "
+                        f"{', '.join(_BACKENDS)}")
+        out = ffi.new("gpudf_share **")
+        _check(lib.gpudf_table_share(self._ptr, name.encode() if name else ffi.NULL,
+                                     _BACKENDS[backend], out))
+        return Share(out[0], self)
+
+    def to_pandas(self):
+        return _frame(self, self._handle, self._categories)
+
+
+def _unsupported(name, dtype):
+    hint = ("convert it to a category (df[col].astype('category')) or a numeric dtype"
+            if dtype == object or dtype.kind in "OSU" else
+            "convert it to int64 (e.g. .astype('int64') for datetimes) or float64"
+            if dtype.kind in "mM" else "convert it to a numeric dtype")
+    return f"column '{name}' has dtype {dtype}, which gpudf cannot store; {hint}"
+
+
+def _pandas_values(name, col):
+    import pandas as pd
+    dtype = col.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        raise TypeError(f"column '{name}' holds datetimes with a time zone; convert them to "
+                        "int64 nanoseconds (.astype('int64')) or drop the zone first")
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(dtype, np.dtype):
+        kind = getattr(dtype, "kind", "O")
+        if kind == "f":
+            return col.to_numpy(dtype=np.float64, na_value=np.nan)
+        if kind in "iub":
+            if col.isna().any():
+                raise TypeError(f"column '{name}' ({dtype}) has missing values, which an "
+                                "integer or bool column cannot hold; fill them "
+                                "(.fillna(...)) or convert to float64 so they become NaN")
+            return col.to_numpy(dtype=dtype.numpy_dtype)
+        raise TypeError(_unsupported(name, np.dtype(object)))
+    return col.to_numpy()
+
+
+def _frame(table, keepalive, categories):
+    """A DataFrame whose numeric and bool columns are views of the shared
+    memory: one block per column, never consolidated into a copy."""
+    import pandas as pd
+    data = {}
+    for i, name in enumerate(table.columns):
+        arr = table._array(i, keepalive)
+        if name in categories:
+            data[name] = pd.Categorical.from_codes(arr, categories[name])
+        else:
+            data[name] = arr
+    return pd.DataFrame(data, copy=False)
+
+
+class Share:
+    """A published table. Close it (or leave the with-block) to unpublish;
+    attached processes keep their views. Pickles as its name."""
+
+    def __init__(self, ptr, table):
+        self._ptr = ptr
+        self._table = table  # keeps the table alive while published
+        self.name = _str(lib.gpudf_share_name(ptr))
+        self.backend = _str(lib.gpudf_backend_name(lib.gpudf_share_backend(ptr)))
+        self._finalizer = weakref.finalize(self, lib.gpudf_share_close, ptr)
+
+    def close(self):
+        self._finalizer()
+        self._table = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __reduce__(self):
+        return (str, (self.name,))
+
+    def __repr__(self):
+        return f"<Share {self.name!r} backend={self.backend}>"
+
+
+class TableView(_Schema):
+    """A read-only view of a shared table, attached by name. Arrays and
+    DataFrames from it stay valid while they exist, even after detach()."""
+
+    def __init__(self, name):
+        out = ffi.new("gpudf_table **")
+        _check(lib.gpudf_attach(name.encode(), out))
+        self.name = name
+        self._handle = _Handle(out[0])
+        self._ptr = out[0]
+
+    def column(self, column):
+        return self._array(self._index(column), self._handle)
+
+    def to_pandas(self):
+        return _frame(self, self._handle, {})
+
+    def detach(self):
+        """Drops this view; the mapping goes once no array uses it."""
+        self._ptr = None
+        self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.detach()
+
+
+def attach(name_or_share):
+    """Attaches to a shared table by name (or Share). Attaching the same name
+    again in a process reuses the mapping, so per-task attaches are cheap."""
+    name = name_or_share.name if isinstance(name_or_share, Share) else str(name_or_share)
+    return TableView(name)
+
+
+# ----------------------------------------------------------------- kernels
+
+def _kernel(name):
+    out = ffi.new("const gpudf_kernel **")
+    _check(lib.gpudf_kernel_find(name.encode(), out))
+    return out[0]
+
+
+def kernels():
+    """Names of the kernels the library knows."""
+    return [_str(lib.gpudf_kernel_name(lib.gpudf_kernel_at(i)))
+            for i in range(lib.gpudf_kernel_count())]
+
+
+def _params(k):
+    info = ffi.new("gpudf_param_info *")
+    out = []
+    for i in range(lib.gpudf_kernel_nparams(k)):
+        _check(lib.gpudf_kernel_param(k, i, info))
+        out.append({
+            "name": _str(info.name), "kind": _KINDS[info.kind],
+            "default": getattr(info, "def"),  # a Python keyword as a C field name
+            "min": info.min, "max": info.max, "shape": bool(info.shape),
+            "choices": [_str(info.choices[j]) for j in range(info.nchoices)],
+            "summary": _str(info.summary)})
+    return out
+
+
+def _result_names(k, config):
+    info = ffi.new("gpudf_result_info *")
+    cfg = ffi.NULL if config is None else ffi.cast("const double *", ffi.from_buffer(config))
+    names = []
+    for i in range(lib.gpudf_kernel_nresults(k, cfg)):
+        _check(lib.gpudf_kernel_result(k, cfg, i, info))
+        names.append(ffi.string(info.name).decode())
+    return names
+
+
+def describe(name):
+    """A kernel's parameters (name, kind, default, min, max, choices, shape,
+    summary) and result fields."""
+    k = _kernel(name)
+    info = ffi.new("gpudf_result_info *")
+    results = []
+    for i in range(lib.gpudf_kernel_nresults(k, ffi.NULL)):
+        _check(lib.gpudf_kernel_result(k, ffi.NULL, i, info))
+        results.append({"name": ffi.string(info.name).decode(), "summary": _str(info.summary)})
+    return {"name": name, "summary": _str(lib.gpudf_kernel_summary(k)),
+            "params": _params(k), "results": results}
+
+
+def grid(where=None, **params):
+    """The Cartesian product of the given parameter values as a DataFrame,
+    optionally filtered by a pandas query expression such as "fast < slow"."""
+    import itertools
+    import pandas as pd
+    names = list(params)
+    values = [list(v) if not isinstance(v, (str, bytes)) and hasattr(v, "__iter__") else [v]
+              for v in params.values()]
+    frame = pd.DataFrame(list(itertools.product(*values)), columns=names)
+    if where:
+        frame = frame.query(where).reset_index(drop=True)
+    return frame
+
+
+def _config_matrix(table, k, configs):
+    """configs (DataFrame or list of dicts) -> dense n x nparams float64,
+    with column params by name or index, choices by name or index, and the
+    kernel's defaults for the rest. Validation stays in the library."""
+    import pandas as pd
+    params = _params(k)
+    if isinstance(configs, pd.DataFrame):
+        frame = configs
+    else:
+        rows = [dict(c) for c in configs]
+        given = {key for r in rows for key in r}
+        defaults = {p["name"]: p["default"] for p in params if p["name"] in given}
+        frame = pd.DataFrame([{**defaults, **r} for r in rows])
+    known = {p["name"] for p in params}
+    unknown = [c for c in frame.columns if c not in known]
+    if unknown:
+        raise Error(lib.GPUDF_EINVAL, f"unknown parameter(s) {unknown} for kernel "
+                    f"'{_str(lib.gpudf_kernel_name(k))}' (it takes {sorted(known)})")
+    out = np.empty((len(frame), len(params)), dtype=np.float64)
+    for j, p in enumerate(params):
+        if p["name"] not in frame.columns:
+            out[:, j] = p["default"]
+            continue
+        col = frame[p["name"]]
+        if p["kind"] == "column":
+            out[:, j] = [table._index(v) if isinstance(v, str) else v for v in col]
+        elif p["kind"] == "choice":
+            out[:, j] = [_choice(p, v) for v in col]
+        else:
+            out[:, j] = col.to_numpy(dtype=np.float64)
+    return np.ascontiguousarray(out), frame
+
+
+def _choice(p, v):
+    if isinstance(v, str):
+        if v not in p["choices"]:
+            raise Error(lib.GPUDF_EINVAL, f"parameter '{p['name']}' = {v!r} is not one of "
+                        f"{p['choices']}")
+        return p["choices"].index(v)
+    return v
+
+
+def run(table, kernel, configs):
+    """Evaluates configs in this process, in one pass over the rows; returns
+    the configs with the result columns added."""
+    import pandas as pd
+    k = _kernel(kernel)
+    matrix, frame = _config_matrix(table, k, configs)
+    names = _result_names(k, matrix[0] if len(matrix) else None)
+    results = np.empty((len(matrix), len(names)), dtype=np.float64)
+    _check(lib.gpudf_run(table._live(), k, ffi.cast("const double *", ffi.from_buffer(matrix)),
+                         len(matrix), ffi.cast("double *", ffi.from_buffer(results))))
+    out = frame.reset_index(drop=True).copy()
+    for j, name in enumerate(names):
+        out[name] = results[:, j]
+    return out

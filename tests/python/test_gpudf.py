@@ -1,0 +1,295 @@
+"""The Python binding: round trips, zero copy, kernels against pandas, errors,
+and the original question's multiprocessing scenario."""
+import gc
+import glob
+import multiprocessing as mp
+import os
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gpudf
+
+RNG = np.random.default_rng()
+
+
+def leftovers():
+    return sorted(glob.glob(f"/dev/shm/gpudf-{os.geteuid()}[-+]*"))
+
+
+@pytest.fixture(autouse=True)
+def no_segments_left_behind():
+    before = set(leftovers())
+    yield
+    gc.collect()
+    mine = [p for p in set(leftovers()) - before if f".{os.getpid()}." in p]
+    assert not mine, f"left in /dev/shm: {mine}"
+
+
+def random_frame(n=5000):
+    f = RNG.standard_normal(n)
+    f[RNG.random(n) < 0.05] = np.nan
+    return pd.DataFrame({
+        "i32": RNG.integers(-1000, 1000, n, dtype=np.int32),
+        "i64": RNG.integers(-(2 ** 40), 2 ** 40, n, dtype=np.int64),
+        "f32": RNG.standard_normal(n).astype(np.float32),
+        "f64": f,
+        "flag": RNG.random(n) < 0.5,
+    })
+
+
+def test_version_backends_kernels():
+    assert gpudf.__version__.count(".") == 2
+    assert gpudf.backends()[-1] == "cpu"
+    assert "filter_agg" in gpudf.kernels()
+    d = gpudf.describe("filter_agg")
+    assert [p["name"] for p in d["params"]] == ["filter_col", "op", "lo", "hi", "value_col"]
+    assert d["params"][1]["choices"][-1] == "between"
+    assert [r["name"] for r in d["results"]] == ["count", "sum", "mean", "min", "max", "std"]
+    with pytest.raises(gpudf.Error) as e:
+        gpudf.describe("no_such_kernel")
+    assert e.value.status == 2 and "no_such_kernel" in e.value.message
+
+
+def test_round_trip_every_dtype_through_a_share():
+    df = random_frame()
+    t = gpudf.Table.from_pandas(df)
+    assert t.nrows == len(df) and t.columns == list(df.columns)
+    assert t.dtypes["flag"] == np.bool_ and t.dtypes["f32"] == np.float32
+    with t.share() as s, gpudf.attach(s) as v:
+        out = v.to_pandas()
+        pd.testing.assert_frame_equal(out, df)
+        for name in df.columns:
+            col = v.column(name)
+            assert not col.flags.writeable
+            assert np.shares_memory(out[name].to_numpy(), col), name
+
+
+def test_widened_and_nullable_dtypes():
+    df = pd.DataFrame({
+        "u8": np.arange(4, dtype=np.uint8), "i16": np.arange(4, dtype=np.int16),
+        "nf": pd.array([1.5, None, 2.5, None], dtype="Float64"),
+        "ni": pd.array([1, 2, 3, 4], dtype="Int64"),
+    })
+    t = gpudf.Table.from_pandas(df)
+    assert t.dtypes == {"u8": np.int32, "i16": np.int32, "nf": np.float64, "ni": np.int64}
+    nf = t.column("nf")
+    assert nf[0] == 1.5 and np.isnan(nf[1]) and np.isnan(nf[3])
+    with pytest.raises(TypeError, match="'bad'.*missing values"):
+        gpudf.Table.from_pandas(pd.DataFrame({"bad": pd.array([1, None], dtype="Int64")}))
+
+
+@pytest.mark.parametrize("col, words", [
+    (["a", "b"], "'s' has dtype object.*category"),
+    (pd.date_range("2024", periods=2, tz="UTC"), "'s' holds datetimes with a time zone"),
+    ([1, "x"], "'s' has dtype object"),
+])
+def test_unsupported_columns_say_what_to_do(col, words):
+    with pytest.raises(TypeError, match=words):
+        gpudf.Table.from_pandas(pd.DataFrame({"s": col}))
+
+
+def test_categories_restored_in_process():
+    df = pd.DataFrame({"c": pd.Categorical(["x", "y", "x", "z"]), "v": [1.0, 2, 3, 4]})
+    t = gpudf.Table.from_pandas(df)
+    assert t.dtypes["c"] == np.int32
+    pd.testing.assert_frame_equal(t.to_pandas(), df)
+
+
+def test_from_numpy_and_arrow():
+    a = RNG.standard_normal(100)
+    t = gpudf.Table.from_numpy({"a": a, "b": np.arange(100)})
+    np.testing.assert_array_equal(t.column("a"), a)
+    pa = pytest.importorskip("pyarrow")
+    tbl = pa.table({"x": a, "y": np.arange(100, dtype=np.int32)})
+    t2 = gpudf.Table.from_arrow(tbl)
+    np.testing.assert_array_equal(t2.column("x"), a)
+    assert t2.dtypes["y"] == np.int32
+    t3 = gpudf.Table.from_arrow(tbl.to_batches()[0])
+    assert t3.nrows == 100
+    with pytest.raises(TypeError):
+        gpudf.Table.from_arrow(object())
+
+
+def test_bad_tables():
+    with pytest.raises(gpudf.Error) as e:
+        gpudf.Table.from_numpy({"a": np.arange(3), "b": np.arange(4)})
+    assert e.value.status == 22
+    with pytest.raises(gpudf.Error):
+        gpudf.Table.from_pandas(pd.DataFrame())
+    with pytest.raises(gpudf.Error) as e:
+        gpudf.Table.from_numpy({"": np.arange(3)})
+    assert "empty" in e.value.message
+
+
+def reference_filter_agg(df, fcol, op, lo, hi, vcol):
+    x, v = df[fcol].astype(float), df[vcol].astype(float)
+    mask = {"all": np.ones(len(x), bool), "lt": x < lo, "le": x <= lo, "gt": x > lo,
+            "ge": x >= lo, "eq": x == lo, "ne": x != lo, "between": (x >= lo) & (x <= hi)}[op]
+    sel = v[mask]
+    return sel.agg(["count", "sum", "mean", "min", "max", "std"]).to_numpy(dtype=float)
+
+
+def test_run_matches_pandas():
+    df = random_frame(3000)
+    df["small"] = RNG.integers(0, 10, len(df)).astype(float)
+    t = gpudf.Table.from_pandas(df)
+    ops = ["all", "lt", "le", "gt", "ge", "eq", "ne", "between"]
+    configs = [{"filter_col": f, "op": op, "lo": lo, "hi": lo + 3, "value_col": v}
+               for f in ["small", "i32", "f64"] for op in ops for lo in [2.0, 5.0]
+               for v in ["f64", "i64", "flag"]]
+    out = gpudf.run(t, "filter_agg", configs)
+    assert list(out.columns[-6:]) == ["count", "sum", "mean", "min", "max", "std"]
+    for i, c in enumerate(configs):
+        want = reference_filter_agg(df, c["filter_col"], c["op"], c["lo"], c["hi"],
+                                    c["value_col"])
+        got = out.iloc[i, -6:].to_numpy(dtype=float)
+        scale = max(1.0, df[c["value_col"]].astype(float).abs().sum())
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * scale, equal_nan=True,
+                                   err_msg=str(c))
+
+
+def test_run_errors_carry_the_library_message():
+    t = gpudf.Table.from_numpy({"a": np.arange(5.0)})
+    with pytest.raises(gpudf.Error) as e:
+        gpudf.run(t, "filter_agg", [{"op": "between", "lo": 3, "hi": 1}])
+    assert e.value.status == 22 and "config 0" in e.value.message and "'lo'" in e.value.message
+    with pytest.raises(gpudf.Error, match="unknown parameter"):
+        gpudf.run(t, "filter_agg", [{"nope": 1}])
+    with pytest.raises(gpudf.Error, match="not one of"):
+        gpudf.run(t, "filter_agg", [{"op": "about"}])
+
+
+def test_grid():
+    g = gpudf.grid(fast=range(5, 100), slow=range(20, 250, 2), where="fast < slow")
+    assert (g.fast < g.slow).all()
+    assert len(g) == sum(1 for f in range(5, 100) for s in range(20, 250, 2) if f < s)
+
+
+def test_share_pickles_as_its_name_and_closes():
+    t = gpudf.Table.from_numpy({"a": np.arange(10.0)})
+    s = t.share()
+    assert s.backend == "cpu"
+    assert pickle.loads(pickle.dumps(s)) == s.name
+    with gpudf.attach(pickle.loads(pickle.dumps(s))) as v:
+        assert v.nrows == 10
+    s.close()
+    with pytest.raises(gpudf.Error) as e:
+        gpudf.attach(s.name)
+    assert e.value.status == 2
+
+
+def test_detached_view_raises_but_arrays_stay_valid():
+    t = gpudf.Table.from_numpy({"a": np.arange(1000.0)})
+    with t.share() as s:
+        v = gpudf.attach(s)
+        col = v.column("a")
+        frame = v.to_pandas()
+        v.detach()
+        with pytest.raises(gpudf.Error, match="closed"):
+            v.column("a")
+        with pytest.raises(gpudf.Error):
+            v.nrows
+    del t
+    gc.collect()
+    assert col.sum() == 999 * 1000 / 2  # still mapped: the array holds it
+    assert frame["a"].iloc[-1] == 999.0
+
+
+# ------------------------------------------------- the original question
+
+def _task(args):
+    name, (lo, hi) = args
+    v = gpudf.attach(name)
+    df = v.to_pandas()
+    sel = df.loc[(df.a >= lo) & (df.a <= hi), "b"]
+    return float(sel.sum()), int(sel.count())
+
+
+def _pss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def _hold(args):
+    """Attach, touch every page, hold the view a while; report the pid."""
+    import time
+    name, seconds = args
+    v = gpudf.attach(name)
+    df = v.to_pandas()
+    float(df.a.sum() + df.b.sum() + df.c.sum() + df.d.sum())
+    time.sleep(seconds)
+    return os.getpid()
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver", "fork"])
+def test_pool_workers_attach_by_name(method):
+    n = 200_000
+    df = pd.DataFrame({k: RNG.standard_normal(n) for k in "abcd"})
+    t = gpudf.Table.from_pandas(df)
+    configs = [(lo, lo + 0.5) for lo in np.linspace(-2, 2, 8)]
+    with t.share() as s, mp.get_context(method).Pool(2) as pool:
+        got = pool.map(_task, [(s.name, c) for c in configs])
+    for (lo, hi), (total, count) in zip(configs, got):
+        sel = df.loc[(df.a >= lo) & (df.a <= hi), "b"]
+        assert count == sel.count()
+        assert total == pytest.approx(sel.sum(), rel=1e-12, abs=1e-9)
+
+
+def test_concurrent_futures_and_loky():
+    from concurrent.futures import ProcessPoolExecutor
+    df = pd.DataFrame({k: RNG.standard_normal(10_000) for k in "abcd"})
+    t = gpudf.Table.from_pandas(df)
+    with t.share() as s:
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as ex:
+            got = list(ex.map(_task, [(s.name, (-1.0, 1.0))]))
+        sel = df.loc[(df.a >= -1) & (df.a <= 1), "b"]
+        assert got[0][1] == sel.count()
+        joblib = pytest.importorskip("joblib")
+        got = joblib.Parallel(n_jobs=2, backend="loky")(
+            joblib.delayed(_task)((s.name, (-1.0, 1.0))) for _ in range(2))
+        assert got[0][1] == sel.count()
+
+
+def test_pool_memory_is_one_table():
+    """The original question's scenario: 4 spawn workers attach by name and
+    read every byte through to_pandas(). The memory the table adds to the
+    owner and the 4 workers together (summed PSS, against the same processes
+    before) stays under 1.3 x the table: one copy, not five."""
+    import time
+    ctx = mp.get_context("spawn")
+    owner0 = _pss_kib(os.getpid())
+    n = 4_000_000  # 4 float64 columns: 122 MiB
+    df = pd.DataFrame({k: RNG.standard_normal(n) for k in "abcd"})
+    table_kib = df.memory_usage(index=False).sum() / 1024
+    t = gpudf.Table.from_pandas(df)
+    del df
+    gc.collect()
+    with t.share() as s, ctx.Pool(4) as pool:
+        pids = set(pool.map(_import_pandas, range(4), chunksize=1))
+        assert len(pids) == 4
+        base = sum(_pss_kib(p) for p in pids)
+        res = pool.map_async(_hold, [(s.name, 1.5)] * 4, chunksize=1)
+        time.sleep(0.8)
+        during = sum(_pss_kib(p) for p in pids)
+        owner1 = _pss_kib(os.getpid())
+        assert sorted(res.get()) == sorted(pids)
+    added = (owner1 - owner0) + (during - base)
+    print(f"table adds {added / table_kib:.2f} x its size (owner {owner1 - owner0:.0f} KiB, "
+          f"workers {during - base:.0f} KiB, table {table_kib:.0f} KiB)")
+    assert added < 1.3 * table_kib, (added / table_kib, owner1 - owner0, during - base)
+
+
+def _import_pandas(_):
+    import time
+    import pandas  # noqa: F401
+    time.sleep(0.2)  # keep every worker busy so each takes one task
+    return os.getpid()
