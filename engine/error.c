@@ -44,11 +44,13 @@ void gdf_restore_error(const char *saved) {
   snprintf(last_error, sizeof last_error, "%s", saved);
 }
 
+const char *gdf_where(const char *func) {
+  return strncmp(func, "gpudf_", 6) != 0 && gdf_api_name ? gdf_api_name : func;
+}
+
 gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  /* Internal helpers report under the public call that reached them. */
-  if (strncmp(func, "gpudf_", 6) != 0 && gdf_api_name) func = gdf_api_name;
   int n = snprintf(last_error, sizeof last_error, "%s: ", func);
   if (n < 0 || n >= (int)sizeof last_error) n = 0;
   vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);

@@ -28,7 +28,12 @@ extern "C" {
 gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define GDF_ERR(status, ...) gdf_error((status), __func__, __VA_ARGS__)
+#define GDF_ERR(status, ...) gdf_error((status), gdf_where(__func__), __VA_ARGS__)
+
+/* The name a message starts with: func itself when it is a public gpudf_
+ * call, else the public call being served (GDF_ENTER), so that users read
+ * the function they called rather than an internal helper. */
+const char *gdf_where(const char *func);
 
 /* Public entry points name themselves so that messages set by the internal
  * functions they call still start with the API call the user made. */
@@ -65,6 +70,7 @@ typedef struct gdf_column {
 
 struct gdf_segment; /* host/segment.h */
 struct gdf_attachment; /* host/share.c: a cached attach mapping */
+struct gdf_placement;  /* engine/device.h: where kernels read the arena */
 
 struct gpudf_table {
   int refs;        /* the handle + an open share; guarded by the caller */
@@ -81,6 +87,14 @@ struct gpudf_table {
   gpudf_share *share;
   /* view only */
   struct gdf_attachment *attachment;
+  /* view only: the share it was attached from, so a sweep over a view can
+   * send its workers to the same share (set by make_view in host/share.c) */
+  char view_share[GPUDF_NAME_MAX + 1];
+  gpudf_backend view_backend;
+  /* Device placement (cuda-ipc or cuda-pinned), NULL on cpu. An owner's is
+   * its own reference (set by gpudf_table_share, released with the table);
+   * a view's is borrowed from its attachment (engine/device.h). */
+  struct gdf_placement *place;
 };
 
 /* Drops one reference; frees the table when the last one goes. */
@@ -133,7 +147,7 @@ gdf_colref gdf_table_colref(const gpudf_table *t, int index);
 /* ------------------------------------------------------------- device */
 
 /* Whether a CUDA placement can work in this process, and why not
- * (kernels/cuda_device.cu, or kernels/cuda_stub.c without CUDA). */
+ * (engine/device.c, over the device of engine/device.h). */
 int gdf_cuda_placement_available(gpudf_backend backend, const char **why);
 
 /* ------------------------------------------------------------ process */

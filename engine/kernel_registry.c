@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Room for the built-ins and for kernels registered at run time (a later
@@ -165,5 +166,84 @@ gpudf_status gpudf_kernel_result(const gpudf_kernel *kernel, const double *confi
   } else {
     *out = kernel->fields[index];
   }
+  return GPUDF_OK;
+}
+
+/* ------------------------------------------------------- user kernels */
+
+gpudf_status gpudf_set_error(gpudf_status status, const char *message) {
+  gdf_restore_error(message ? message : "(no message)");
+  return status;
+}
+
+void gpudf_kernel_def_init(gpudf_kernel_def *def) {
+  if (!def) return;
+  memset(def, 0, sizeof *def);
+  def->size = sizeof *def;
+}
+
+/* The rules a definition must meet before anything may call it. */
+static gpudf_status check_def(const gpudf_kernel_def *d) {
+  if (d->size < sizeof *d)
+    return GDF_ERR(GPUDF_EINVAL, "def->size is %zu, expected %zu: call gpudf_kernel_def_init "
+                   "first", d->size, sizeof *d);
+  size_t len = d->name ? strnlen(d->name, GPUDF_NAME_MAX + 1) : 0;
+  if (len == 0 || len > GPUDF_NAME_MAX)
+    return GDF_ERR(GPUDF_EINVAL, "kernel name must be 1..%d bytes", GPUDF_NAME_MAX);
+  if (d->nparams < 0 || d->nparams > GDF_KERNEL_PARAMS_MAX || (d->nparams && !d->params))
+    return GDF_ERR(GPUDF_EINVAL, "kernel '%s': nparams %d must be 0..%d with params set",
+                   d->name, d->nparams, GDF_KERNEL_PARAMS_MAX);
+  for (int i = 0; i < d->nparams; i++)
+    if (!d->params[i].name || d->params[i].kind < GPUDF_PARAM_COLUMN ||
+        d->params[i].kind > GPUDF_PARAM_CHOICE)
+      return GDF_ERR(GPUDF_EINVAL, "kernel '%s': parameter %d has no name or an unknown kind",
+                     d->name, i);
+  if (!d->nresults && (d->nfields < 1 || !d->fields))
+    return GDF_ERR(GPUDF_EINVAL, "kernel '%s': nfields %d must be >= 1 with fields set (or "
+                   "give an nresults callback)", d->name, d->nfields);
+  if (!d->run_cpu) return GDF_ERR(GPUDF_EINVAL, "kernel '%s' has no run_cpu", d->name);
+  return GPUDF_OK;
+}
+
+/* The registry stores struct gpudf_kernel; a definition is converted field by
+ * field, so fields the library adds later (device runs) start NULL. */
+static gpudf_kernel *kernel_from_def(const gpudf_kernel_def *d) {
+  gpudf_kernel *k = calloc(1, sizeof *k);
+  if (!k) return NULL;
+  k->name = d->name;
+  k->summary = d->summary ? d->summary : "";
+  k->nparams = d->nparams;
+  k->params = d->params;
+  k->nfields = d->nfields;
+  k->fields = d->fields;
+  k->nresults = d->nresults;
+  k->result_name = d->result_name;
+  k->check = d->check;
+  k->run_cpu = d->run_cpu;
+  return k;
+}
+
+gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kernel **out) {
+  GDF_ENTER();
+  if (out) *out = NULL;
+  if (!def) return GDF_ERR(GPUDF_EINVAL, "def is NULL");
+  GDF_TRY(check_def(def));
+  gpudf_kernel *k = kernel_from_def(def);
+  if (!k) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  gpudf_status st = GPUDF_OK;
+  pthread_mutex_lock(&reg_lock);
+  for (int i = 0; i < reg_count && st == GPUDF_OK; i++)
+    if (strcmp(reg_kernels[i]->name, def->name) == 0)
+      st = GDF_ERR(GPUDF_EEXIST, "a kernel named '%s' is already registered", def->name);
+  if (st == GPUDF_OK && reg_count == GDF_KERNELS_MAX)
+    st = GDF_ERR(GPUDF_ENOSPC, "the registry is full (%d kernels)", GDF_KERNELS_MAX);
+  if (st == GPUDF_OK) reg_kernels[reg_count++] = k; /* reachable from a static for good */
+  pthread_mutex_unlock(&reg_lock);
+  if (st != GPUDF_OK) {
+    free(k);
+    return st;
+  }
+  gdf_log("registered kernel '%s'", def->name);
+  if (out) *out = k;
   return GPUDF_OK;
 }

@@ -7,6 +7,7 @@
  * parameter, its value and the rule, because a bad config in a sweep of
  * thousands is otherwise hard to find.
  */
+#include "device.h"
 #include "internal.h"
 
 #include <math.h>
@@ -131,6 +132,7 @@ gpudf_status gpudf_run(const gpudf_table *table, const gpudf_kernel *kernel,
   GDF_TRY(validate(__func__, table, kernel, configs, n));
   if (n == 0) return GPUDF_OK;
   if (!results) return GDF_ERR(GPUDF_EINVAL, "results is NULL for %lld configs", (long long)n);
+  if (table->place) return gdf_device_run(table, kernel, configs, n, results);
   if (!kernel->run_cpu)
     return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has no CPU implementation", kernel->name);
   gdf_log("run: kernel %s, %lld configs over %lld rows on the CPU", kernel->name,

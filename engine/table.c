@@ -1,6 +1,7 @@
 /* table.c - the owner's typed columnar table, built directly in a shared
  * arena: one segment, every column GPUDF_ALIGNMENT-aligned, so sharing it
  * later costs no copy. */
+#include "device.h"
 #include "internal.h"
 #include "segment.h"
 
@@ -166,6 +167,7 @@ gpudf_status gpudf_table_find_column(const gpudf_table *t, const char *name, int
 
 void gdf_table_release(gpudf_table *t) {
   if (!t || --t->refs > 0) return;
+  gdf_placement_free(t->place); /* before the arena: it may be registered */
   gdf_segment_destroy(t->arena);
   free(t->cols);
   free(t);

@@ -1,6 +1,7 @@
 /* share.c - publish a table under a name, attach to it from other processes,
  * and remove what dead owners left behind. */
 #include "descriptor.h"
+#include "device.h"
 #include "segment.h"
 
 #include <dirent.h>
@@ -23,6 +24,8 @@ struct gpudf_share {
   gdf_segment *desc; /* its name is the public one once published */
   char name[GPUDF_NAME_MAX + 1];
   gpudf_backend backend;
+  uint64_t share_id;
+  struct gpudf_share *next_open; /* open_shares, under attach_lock */
 };
 
 /* A mapping of one share's arena, reused by every attach of it in this
@@ -33,10 +36,15 @@ struct gdf_attachment {
   uint64_t share_id;
   uint8_t *base;
   uint64_t size;
+  gdf_placement *place; /* device placement, NULL on cpu; closed with the last view */
 };
 
 static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gdf_attachment *attachments;
+/* Shares this process publishes: a view of one of them borrows the owner's
+ * device placement, because CUDA cannot open an IPC handle in the process
+ * that exported it. */
+static struct gpudf_share *open_shares;
 
 int gdf_sweep_quietly(void) {
   char saved[1024];
@@ -160,7 +168,7 @@ int gpudf_backend_available(gpudf_backend b, const char **why) {
 
 /* AUTO, after GPUDF_BACKEND, becomes the best backend that works; a forced
  * one that cannot work is an error, never a silent downgrade. */
-static gpudf_status resolve_backend(gpudf_backend asked, gpudf_backend *out) {
+static gpudf_status resolve_backend(gpudf_backend asked, gpudf_backend *out, bool *forced) {
   const char *env = getenv("GPUDF_BACKEND");
   if (asked == GPUDF_BACKEND_AUTO && env && *env) {
     if (gpudf_backend_parse(env, &asked) != GPUDF_OK)
@@ -168,6 +176,7 @@ static gpudf_status resolve_backend(gpudf_backend asked, gpudf_backend *out) {
                      "cuda-pinned, cuda-ipc", env);
   }
   const char *why;
+  *forced = asked != GPUDF_BACKEND_AUTO;
   if (asked == GPUDF_BACKEND_AUTO) {
     const gpudf_backend order[] = {GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_PINNED};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
@@ -191,8 +200,9 @@ static gpudf_status resolve_backend(gpudf_backend asked, gpudf_backend *out) {
 
 /* ---------------------------------------------------------------- share */
 
-static void fill_descriptor(const gpudf_table *t, const char *name, gpudf_backend backend,
+static void fill_descriptor(const gpudf_table *t, const char *name, const gdf_placement *place,
                             uint8_t *buf, uint64_t size) {
+  gpudf_backend backend = place ? place->backend : GPUDF_BACKEND_CPU;
   gdf_desc_header *h = (gdf_desc_header *)buf;
   memset(buf, 0, size);
   h->magic = GDF_DESC_MAGIC;
@@ -204,6 +214,8 @@ static void fill_descriptor(const gpudf_table *t, const char *name, gpudf_backen
   h->owner_start = gdf_self_start();
   h->share_id = random_u64();
   h->backend = (uint32_t)backend;
+  if (place) memcpy(h->device_uuid, place->uuid, sizeof h->device_uuid);
+  if (backend == GPUDF_BACKEND_CUDA_IPC) memcpy(h->ipc_handle, place->handle, sizeof h->ipc_handle);
   h->ncols = (uint32_t)t->ncols;
   h->nrows = t->nrows;
   h->arena_size = t->arena_bytes;
@@ -254,6 +266,41 @@ static gpudf_status publish(gdf_segment *desc, const char *name) {
   return GPUDF_OK;
 }
 
+/* Places the sealed arena on the device once per table: a table shared
+ * again after its share closed keeps the placement other processes may
+ * still be reading. */
+static gpudf_status place_table(gpudf_table *t, gpudf_backend resolved, bool forced) {
+  if (t->place) {
+    if (!forced || t->place->backend == resolved) return GPUDF_OK;
+    return GDF_ERR(GPUDF_EBUSY, "table was placed as %s when it was first shared; it cannot "
+                   "be shared as %s", gpudf_backend_name(t->place->backend),
+                   gpudf_backend_name(resolved));
+  }
+  if (t->sealed && t->arena_bytes > 0 && resolved != GPUDF_BACKEND_CPU) {
+    gdf_range_push("gpudf place");
+    gpudf_status st = gdf_place_owner(t, resolved, forced, &t->place);
+    gdf_range_pop();
+    return st;
+  }
+  return GPUDF_OK;
+}
+
+/* Writes the descriptor (ready last, after the upload finished) and links it
+ * under its public name. */
+static gpudf_status publish_share(gpudf_share *s, gpudf_table *t, const char *name) {
+  uint64_t size = sizeof(gdf_desc_header) + (uint64_t)t->ncols * sizeof(gdf_desc_column);
+  GDF_TRY(gdf_segment_create('d', &s->desc));
+  GDF_TRY(gdf_segment_resize(s->desc, size));
+  fill_descriptor(t, name, t->place, s->desc->addr, size);
+  s->share_id = ((const gdf_desc_header *)s->desc->addr)->share_id;
+  s->backend = t->place ? t->place->backend : GPUDF_BACKEND_CPU;
+  gdf_range_push("gpudf publish");
+  gpudf_status st = publish(s->desc, name);
+  gdf_range_pop();
+  if (st == GPUDF_OK) gdf_sim_trace("publish %s %s", name, gpudf_backend_name(s->backend));
+  return st;
+}
+
 gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend backend,
                                gpudf_share **out) {
   GDF_ENTER();
@@ -272,24 +319,20 @@ gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend b
   }
   GDF_TRY(gdf_check_share_name(name));
   gpudf_backend resolved = GPUDF_BACKEND_CPU;
-  GDF_TRY(resolve_backend(backend, &resolved));
+  bool forced = false;
+  GDF_TRY(resolve_backend(backend, &resolved, &forced));
   gdf_sweep_quietly();
 
   gpudf_share *s = calloc(1, sizeof *s);
   if (!s) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   snprintf(s->name, sizeof s->name, "%s", name);
-  s->backend = resolved;
-  uint64_t size = sizeof(gdf_desc_header) + (uint64_t)t->ncols * sizeof(gdf_desc_column);
-  gpudf_status st = gdf_segment_create('d', &s->desc);
-  if (st == GPUDF_OK) st = gdf_segment_resize(s->desc, size);
-  if (st == GPUDF_OK && !t->sealed) {
+  gpudf_status st = GPUDF_OK;
+  if (!t->sealed) {
     st = gdf_segment_seal(t->arena);
     t->sealed = st == GPUDF_OK;
   }
-  if (st == GPUDF_OK) {
-    fill_descriptor(t, name, resolved, s->desc->addr, size);
-    st = publish(s->desc, name);
-  }
+  if (st == GPUDF_OK) st = place_table(t, resolved, forced);
+  if (st == GPUDF_OK) st = publish_share(s, t, name);
   if (st != GPUDF_OK) {
     gdf_segment_destroy(s->desc);
     free(s);
@@ -297,10 +340,14 @@ gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend b
   }
   gdf_log("shared table as '%s' (%s/%s): %d columns, %" PRId64 " rows, %" PRIu64
           " arena bytes, backend %s", name, gdf_shm_dir(), s->desc->name, t->ncols, t->nrows,
-          t->arena_bytes, gpudf_backend_name(resolved));
+          t->arena_bytes, gpudf_backend_name(s->backend));
   s->table = t;
   t->share = s;
   t->refs++;
+  pthread_mutex_lock(&attach_lock);
+  s->next_open = open_shares;
+  open_shares = s;
+  pthread_mutex_unlock(&attach_lock);
   *out = s;
   return GPUDF_OK;
 }
@@ -312,6 +359,13 @@ gpudf_backend gpudf_share_backend(const gpudf_share *s) {
 
 void gpudf_share_close(gpudf_share *s) {
   if (!s) return;
+  pthread_mutex_lock(&attach_lock);
+  for (gpudf_share **p = &open_shares; *p; p = &(*p)->next_open)
+    if (*p == s) {
+      *p = s->next_open;
+      break;
+    }
+  pthread_mutex_unlock(&attach_lock);
   gdf_segment_destroy(s->desc); /* unlinks the public name */
   s->table->share = NULL;
   gdf_table_release(s->table);
@@ -320,6 +374,26 @@ void gpudf_share_close(gpudf_share *s) {
 
 /* --------------------------------------------------------------- attach */
 
+
+/* The device placement of a new attachment: the owner's own when this
+ * process published the share, else what the descriptor offers and this
+ * process can use (engine/device.c decides and logs the fallbacks). */
+static gpudf_status place_attachment(struct gdf_attachment *a, const gdf_desc_header *h,
+                                     const char *name) {
+  if (h->owner_pid == gdf_self_pid()) {
+    pthread_mutex_lock(&attach_lock);
+    for (gpudf_share *s = open_shares; s && !a->place; s = s->next_open)
+      if (s->share_id == h->share_id && s->table->place)
+        a->place = gdf_placement_ref(s->table->place);
+    pthread_mutex_unlock(&attach_lock);
+    if (a->place) return GPUDF_OK;
+  }
+  gdf_range_push("gpudf attach");
+  gpudf_status st = gdf_place_attach((gpudf_backend)h->backend, h->device_uuid, h->ipc_handle,
+                                     a->base, a->size, name, &a->place);
+  gdf_range_pop();
+  return st;
+}
 
 /* Finds or makes the mapping of the arena the descriptor names. */
 static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *name,
@@ -369,6 +443,12 @@ static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *nam
       a->size = h->arena_size;
       a->share_id = h->share_id;
       a->refs = 1;
+      status = place_attachment(a, h, name);
+    }
+    if (status != GPUDF_OK && base != MAP_FAILED) {
+      munmap(base, h->arena_size);
+      free(a);
+    } else if (status == GPUDF_OK) {
       pthread_mutex_lock(&attach_lock);
       a->next = attachments;
       attachments = a;
@@ -392,6 +472,7 @@ void gdf_attachment_release(struct gdf_attachment *a) {
       }
   pthread_mutex_unlock(&attach_lock);
   if (!last) return;
+  gdf_placement_free(a->place); /* before the unmap: it may be registered */
   munmap(a->base, a->size);
   free(a);
 }
@@ -427,6 +508,9 @@ static gpudf_status make_view(const gdf_desc_header *h, struct gdf_attachment *a
   v->base = a->base;
   v->arena_bytes = a->size;
   v->attachment = a;
+  v->place = a->place;
+  snprintf(v->view_share, sizeof v->view_share, "%s", h->share_name);
+  v->view_backend = (gpudf_backend)h->backend;
   *view = v;
   return GPUDF_OK;
 }
@@ -461,8 +545,9 @@ gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
     if (status != GPUDF_OK) gdf_attachment_release(a);
   }
   if (status == GPUDF_OK)
-    gdf_log("attached '%s': %u columns, %" PRId64 " rows, backend %s", name, h->ncols,
-            h->nrows, gpudf_backend_name((gpudf_backend)h->backend));
+    gdf_log("attached '%s': %u columns, %" PRId64 " rows, published as %s, used as %s", name,
+            h->ncols, h->nrows, gpudf_backend_name((gpudf_backend)h->backend),
+            gpudf_backend_name(gpudf_table_backend(*view)));
   free(buf);
   /* After the descriptor was read, so that the share of a dead owner is
    * reported as such (EOWNERDEAD) rather than swept away unseen (ENOENT). */

@@ -171,6 +171,18 @@ gpudf_backend gpudf_share_backend(const gpudf_share *share);
  * they detach. NULL is harmless. */
 void gpudf_share_close(gpudf_share *share);
 
+/* Where kernels read this table or view: GPUDF_BACKEND_CPU, or the device
+ * placement in use in this process. An owner's table is placed when it is
+ * first shared; a view gets the best placement its share offers and this
+ * process can use (a worker whose IPC open fails reports cuda-pinned here).
+ * GPUDF_BACKEND_AUTO for NULL. */
+gpudf_backend gpudf_table_backend(const gpudf_table *table);
+/* Device address of the column's nrows values (for CUDA kernels of the
+ * caller), or NULL when the table has no device placement or index is out of
+ * range. cuda-ipc: device memory; cuda-pinned: the mapped host arena. Valid
+ * while the table or view is. */
+const void *gpudf_table_column_device_data(const gpudf_table *table, int index);
+
 /* Attaches to the table published under name and gives a read-only view (its
  * memory is mapped PROT_READ; no data is copied, and the time does not depend
  * on the table's size). Attaching the same share again in one process reuses
@@ -246,6 +258,180 @@ gpudf_status gpudf_validate(const gpudf_table *table, const gpudf_kernel *kernel
  * results are left unspecified. */
 gpudf_status gpudf_run(const gpudf_table *table, const gpudf_kernel *kernel,
                        const double *configs, int64_t n, double *results);
+
+
+/* ------------------------------------------------- user kernels, plugins */
+
+/* Sets the calling thread's gpudf_last_error() message to message, verbatim,
+ * and returns status: how a user kernel's check or run_cpu says why it
+ * failed. */
+gpudf_status gpudf_set_error(gpudf_status status, const char *message);
+
+/* A kernel written outside the library. Fields marked optional may be NULL.
+ * Fill it with gpudf_kernel_def_init first, so that fields added later get
+ * their defaults. */
+typedef struct gpudf_kernel_def {
+  size_t size;                      /* sizeof(gpudf_kernel_def), set by init */
+  const char *name;                 /* 1..63 bytes, unique among kernels */
+  const char *summary;              /* optional */
+  int nparams;                      /* 0..64 */
+  const gpudf_param_info *params;   /* nparams entries (shape: see above) */
+  int nfields;                      /* result values per config, >= 1 */
+  const gpudf_result_info *fields;  /* nfields entries */
+  /* Optional: result width of a config when it depends on a shape
+   * parameter; NULL means nfields. */
+  int (*nresults)(const double *config);
+  /* Optional: name of result index i when nresults is set. */
+  void (*result_name)(const double *config, int i, gpudf_result_info *out);
+  /* Optional: the rules that span parameters, after the per-parameter checks
+   * passed. Returns GPUDF_OK, or a status after gpudf_set_error. */
+  gpudf_status (*check)(const gpudf_table *table, const double *config);
+  /* Evaluates n validated configs (n x nparams) into results (n x width). */
+  gpudf_status (*run_cpu)(const gpudf_table *table, const double *configs, int64_t n,
+                          double *results);
+} gpudf_kernel_def;
+
+/* Zeroes def and sets its size. */
+void gpudf_kernel_def_init(gpudf_kernel_def *def);
+
+/* Adds a kernel to this process's registry (at most 64 kernels in all). The
+ * struct is copied; the strings, params and fields it points to are not and
+ * must stay valid for the life of the process (static data of the program or
+ * of a plugin, which is never unloaded). out may be NULL; on success *out is
+ * valid for the life of the process. GPUDF_EEXIST when the name is taken. */
+gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kernel **out);
+
+/* Loads a plugin: a shared library exporting
+ *     gpudf_status gpudf_plugin_init(void);
+ * which registers its kernels with gpudf_kernel_register. Loading the same
+ * file again does nothing. The library stays loaded for the life of the
+ * process. GPUDF_ENOENT when path does not exist, GPUDF_EINVAL when it is not
+ * a loadable library or has no gpudf_plugin_init, and the init's own status
+ * (with its message) when it fails. */
+gpudf_status gpudf_plugin_load(const char *path);
+
+/* ------------------------------------------------------------------ sweep */
+
+/* Limits and defaults of gpudf_sweep. */
+enum {
+  GPUDF_SWEEP_OPTIONS_VERSION = 1,
+  GPUDF_SWEEP_WORKERS_DEFAULT = -1, /* one per device (GPU placements), per core (cpu) */
+  GPUDF_SWEEP_WORKERS_MAX = 256,    /* more is GPUDF_EINVAL */
+  GPUDF_SWEEP_PLUGINS_MAX = 16,
+  GPUDF_SWEEP_REASON_MAX = 256      /* bytes of a per-config reason, with the NUL */
+};
+
+/* Final state of one config. */
+typedef enum gpudf_config_state {
+  GPUDF_CONFIG_PENDING = 0,   /* never finished (only seen on internal errors) */
+  GPUDF_CONFIG_DONE = 1,      /* its results are valid */
+  GPUDF_CONFIG_FAILED = 2,    /* kernel error, or its worker crashed on every try */
+  GPUDF_CONFIG_TIMED_OUT = 3, /* ran past time_limit_s */
+  GPUDF_CONFIG_CANCELLED = 4  /* the sweep was cancelled before it ran */
+} gpudf_config_state;
+
+/* What the progress callback sees, about 10 times a second and once at the
+ * end. */
+typedef struct gpudf_sweep_progress {
+  int64_t done;      /* configs finished with results */
+  int64_t failed;    /* failed or timed out */
+  int64_t total;
+  double elapsed_s;
+  double eta_s;      /* estimated seconds left; negative while unknown */
+} gpudf_sweep_progress;
+
+/* Returning non-zero cancels the sweep (as SIGINT would). */
+typedef int (*gpudf_sweep_progress_fn)(const gpudf_sweep_progress *progress, void *user);
+
+typedef struct gpudf_sweep_options {
+  size_t size;             /* sizeof(gpudf_sweep_options), set by init */
+  int version;             /* GPUDF_SWEEP_OPTIONS_VERSION, set by init */
+  int workers;             /* 0: in the calling process; default GPUDF_SWEEP_WORKERS_DEFAULT */
+  gpudf_backend backend;   /* placement when the sweep shares the table; default AUTO */
+  int64_t batch;           /* most configs per claim; 0 (default): automatic */
+  double time_limit_s;     /* per config; 0 (default): none. Needs workers >= 1 */
+  int retries;             /* re-runs of a config whose worker died; default 1 */
+  gpudf_sweep_progress_fn progress; /* optional, e.g. gpudf_progress_bar */
+  void *progress_user;
+  int nplugins;            /* plugin libraries loaded here and by every worker */
+  const char *const *plugins;
+} gpudf_sweep_options;
+
+/* Fills opts with the defaults. */
+void gpudf_sweep_options_init(gpudf_sweep_options *opts);
+
+/* Outcome of a sweep: per-config states and reasons, and a report. */
+typedef struct gpudf_sweep_result gpudf_sweep_result;
+
+typedef struct gpudf_sweep_report {
+  int64_t total;
+  int64_t done;
+  int64_t failed;
+  int64_t timed_out;
+  int64_t cancelled;
+  int64_t retried;          /* config re-runs after a worker died or timed out */
+  int workers;              /* worker processes asked for (0: in process) */
+  int workers_started;      /* processes spawned, replacements included */
+  int workers_lost;         /* died by a signal or exited during a claim */
+  gpudf_backend backend;    /* placement the kernels ran on */
+  char fallback[128];       /* why the placement differs from the one asked, or "" */
+  char worker_path[256];    /* gpudf-worker executable used, or "" */
+  double wall_s;            /* from the call to the return */
+  double first_result_s;    /* from the call to the first finished batch */
+} gpudf_sweep_report;
+
+typedef struct gpudf_sweep_worker_info {
+  int pid;                  /* 0 for the calling process (workers = 0) */
+  int64_t configs;          /* configs it finished */
+  int64_t batches;
+  double busy_s;            /* time spent in kernels */
+  double alive_s;           /* from spawn to exit */
+  char exit[96];            /* "exited 0", "killed by signal 9", ... */
+} gpudf_sweep_worker_info;
+
+/* Runs kernel (by name; plugins are loaded first) over n configs (a dense
+ * n x nparams matrix) on table, in the calling process (workers = 0) or in
+ * worker processes, into results (n x nresults). table is an owner's table
+ * or a view: an owner's table not shared yet is shared under a unique name
+ * for the sweep (and is read-only afterwards). opts may be NULL for the
+ * defaults. Every config is validated before anything starts.
+ *
+ * Returns GPUDF_OK when every config reached a final state (check
+ * report.failed and report.timed_out: the results of configs that did not
+ * finish are NaN), GPUDF_ECANCELED after SIGINT, SIGTERM or the progress
+ * callback asked to stop (finished results are kept), or the error that kept
+ * the sweep from running. SIGINT/SIGTERM handlers are installed for the
+ * duration of the call only. When out is not NULL, *out receives the result
+ * (on OK and ECANCELED; NULL otherwise), which the caller frees with
+ * gpudf_sweep_result_free. */
+gpudf_status gpudf_sweep(gpudf_table *table, const char *kernel, const double *configs,
+                         int64_t n, double *results, const gpudf_sweep_options *opts,
+                         gpudf_sweep_result **out);
+
+void gpudf_sweep_result_free(gpudf_sweep_result *result);
+int64_t gpudf_sweep_result_count(const gpudf_sweep_result *result);
+/* State of config index; GPUDF_CONFIG_PENDING when out of range. */
+gpudf_config_state gpudf_sweep_result_state(const gpudf_sweep_result *result, int64_t index);
+/* Status of a config that did not finish (GPUDF_OK when it did). */
+gpudf_status gpudf_sweep_result_error(const gpudf_sweep_result *result, int64_t index);
+/* Why a config did not finish ("" when it did), e.g. "worker 3 (pid 4242)
+ * killed by signal 11 on configs 1200-1263". Owned by result. */
+const char *gpudf_sweep_result_reason(const gpudf_sweep_result *result, int64_t index);
+/* Copies the report. */
+gpudf_status gpudf_sweep_result_report(const gpudf_sweep_result *result,
+                                       gpudf_sweep_report *out);
+/* Worker processes in spawn order, replacements included (one entry for the
+ * calling process when workers = 0). */
+int gpudf_sweep_result_nworkers(const gpudf_sweep_result *result);
+gpudf_status gpudf_sweep_result_worker(const gpudf_sweep_result *result, int index,
+                                       gpudf_sweep_worker_info *out);
+
+/* A progress callback that draws a bar on stderr when stderr is a terminal
+ * (and does nothing otherwise); user is unused. Never cancels. */
+int gpudf_progress_bar(const gpudf_sweep_progress *progress, void *user);
+
+/* Entry point of the gpudf-worker executable; not for applications. */
+int gpudf_worker_main(int argc, char **argv);
 
 #ifdef __cplusplus
 }

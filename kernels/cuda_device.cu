@@ -1,13 +1,43 @@
-// cuda_device.cu - device discovery for the CUDA placements. Compiled only
+// cuda_device.cu - the real device of engine/device.h: discovery, device
+// memory, staged upload, IPC handles and host registration. Compiled only
 // when the build has CUDA; kernels/cuda_stub.c stands in otherwise.
 #include <cuda_runtime.h>
 
-#include "internal.h"
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "cuda_check.h"
+
+static_assert(sizeof(cudaIpcMemHandle_t) == GDF_IPC_HANDLE_BYTES, "IPC handle size");
+static_assert(sizeof(cudaUUID_t) == GDF_UUID_BYTES, "UUID size");
+
+gpudf_status gdf_cuda_fail(cudaError_t err, const char *call, const char *func,
+                           const char *file, int line) {
+  (void)cudaGetLastError();
+  gpudf_status st = GPUDF_EIO;
+  switch (err) {
+  case cudaErrorMemoryAllocation: st = GPUDF_ENOMEM; break;
+  case cudaErrorNoDevice:
+  case cudaErrorInsufficientDriver:
+  case cudaErrorNotSupported:
+  case cudaErrorInvalidDevice:
+  case cudaErrorDevicesUnavailable: st = GPUDF_ENODEV; break;
+  case cudaErrorInvalidValue:
+  case cudaErrorInvalidResourceHandle:
+  case cudaErrorMapBufferObjectFailed: st = GPUDF_EINVAL; break;
+  default: break;
+  }
+  const char *base = std::strrchr(file, '/');
+  return gdf_error(st, func, "%s failed: %s (%s) at %s:%d", call, cudaGetErrorName(err),
+                   cudaGetErrorString(err), base ? base + 1 : file, line);
+}
 
 namespace {
 
 // Counted once per process: cudaGetDeviceCount initialises the driver, and a
-// machine without a driver or device must cost nothing after the first ask.
+// machine without a driver or device must cost nothing after the first ask
+// and print nothing.
 struct DeviceProbe {
   int count = 0;
   const char *why = "available";
@@ -16,26 +46,202 @@ struct DeviceProbe {
     if (err != cudaSuccess) {
       count = 0;
       why = err == cudaErrorNoDevice ? "no CUDA device is present"
-            : err == cudaErrorInsufficientDriver ? "no CUDA driver, or one older than the runtime"
-                                                 : "the CUDA runtime reported an error while counting devices";
-      (void)cudaGetLastError();  // clear the sticky-free error state
+            : err == cudaErrorInsufficientDriver
+                ? "no CUDA driver, or one older than the runtime"
+                : "the CUDA runtime reported an error while counting devices";
+      (void)cudaGetLastError();
     } else if (count == 0) {
       why = "no CUDA device is present";
     }
   }
 };
 
-}  // namespace
+const DeviceProbe &probe() {
+  static DeviceProbe p;  // thread-safe initialisation (C++11)
+  return p;
+}
 
-extern "C" int gdf_cuda_placement_available(gpudf_backend backend, const char **why) {
-  static DeviceProbe probe;
-  (void)backend;
-  if (probe.count == 0) {
-    *why = probe.why;
+int cu_count(const char **why) {
+  if (probe().count == 0) *why = probe().why;
+  return probe().count;
+}
+
+gpudf_status cu_uuid(int dev, uint8_t uuid[GDF_UUID_BYTES]) {
+  cudaDeviceProp prop;
+  GDF_CUDA_TRY(cudaGetDeviceProperties(&prop, dev));
+  std::memcpy(uuid, &prop.uuid, GDF_UUID_BYTES);
+  return GPUDF_OK;
+}
+
+bool attribute(cudaDeviceAttr attr, int dev) {
+  int v = 0;
+  return cudaDeviceGetAttribute(&v, attr, dev) == cudaSuccess && v != 0;
+}
+
+// Legacy IPC has no capability attribute: it works on Linux with a real
+// device and fails at export time under WSL2 and some virtualised setups,
+// where the caller falls back to cuda-pinned.
+int cu_ipc_supported(int dev, const char **why) {
+  (void)dev;
+  (void)why;
+  return 1;
+}
+
+// The attached arena is mapped PROT_READ, which only the read-only
+// registration flag accepts.
+int cu_register_supported(int dev, const char **why) {
+  if (!attribute(cudaDevAttrHostRegisterSupported, dev)) {
+    *why = "the device does not support cudaHostRegister";
     return 0;
   }
-  // The device placements (upload, IPC export, pinned registration) are the
-  // next milestone; until they land a forced CUDA backend is refused clearly.
-  *why = "a CUDA device is present, but this version of libgpudf does not implement the CUDA placements yet";
-  return 0;
+  if (!attribute(cudaDevAttrHostRegisterReadOnlySupported, dev)) {
+    *why = "the device cannot register read-only host memory (cudaHostRegisterReadOnly)";
+    return 0;
+  }
+  return 1;
 }
+
+gpudf_status cu_mem_info(int dev, uint64_t *free_bytes, uint64_t *total) {
+  GdfDeviceScope scope(dev);
+  GDF_CUDA_TRY(scope.error());
+  size_t f = 0, t = 0;
+  GDF_CUDA_TRY(cudaMemGetInfo(&f, &t));
+  *free_bytes = f;
+  *total = t;
+  return GPUDF_OK;
+}
+
+gpudf_status cu_alloc(int dev, uint64_t bytes, void **dptr) {
+  GdfDeviceScope scope(dev);
+  GDF_CUDA_TRY(scope.error());
+  GDF_CUDA_TRY(cudaMalloc(dptr, bytes));
+  return GPUDF_OK;
+}
+
+void cu_free(int dev, void *dptr) {
+  GdfDeviceScope scope(dev);
+  cudaError_t err = cudaFree(dptr);
+  if (err != cudaSuccess) gdf_log("cudaFree: %s", cudaGetErrorName(err));
+}
+
+// Two pinned buffers and two events: the CPU fills one while the copy engine
+// drains the other, so the upload runs at the slower of memcpy and PCIe
+// rather than at pageable-copy speed.
+struct Staging {
+  static constexpr uint64_t kChunk = uint64_t(64) << 20;
+  void *buf[2] = {nullptr, nullptr};
+  cudaEvent_t done[2] = {nullptr, nullptr};
+  cudaStream_t stream = nullptr;
+  ~Staging() {
+    if (stream) (void)cudaStreamSynchronize(stream);
+    for (int i = 0; i < 2; i++) {
+      if (buf[i]) (void)cudaFreeHost(buf[i]);
+      if (done[i]) (void)cudaEventDestroy(done[i]);
+    }
+    if (stream) (void)cudaStreamDestroy(stream);
+  }
+  gpudf_status init(uint64_t bytes) {
+    size_t chunk = (size_t)std::min(bytes, kChunk);
+    GDF_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    for (int i = 0; i < 2; i++) {
+      GDF_CUDA_TRY(cudaMallocHost(&buf[i], chunk));
+      GDF_CUDA_TRY(cudaEventCreateWithFlags(&done[i], cudaEventDisableTiming));
+    }
+    return GPUDF_OK;
+  }
+};
+
+gpudf_status cu_upload(int dev, void *dst, const void *src, uint64_t bytes) {
+  GdfDeviceScope scope(dev);
+  GDF_CUDA_TRY(scope.error());
+  Staging s;
+  gpudf_status st = s.init(bytes);
+  if (st != GPUDF_OK) return st;
+  int k = 0;
+  for (uint64_t off = 0; off < bytes; off += Staging::kChunk, k ^= 1) {
+    size_t len = (size_t)std::min(bytes - off, Staging::kChunk);
+    GDF_CUDA_TRY(cudaEventSynchronize(s.done[k]));  // buffer k is free again
+    std::memcpy(s.buf[k], static_cast<const uint8_t *>(src) + off, len);
+    GDF_CUDA_TRY(cudaMemcpyAsync(static_cast<uint8_t *>(dst) + off, s.buf[k], len,
+                                 cudaMemcpyHostToDevice, s.stream));
+    GDF_CUDA_TRY(cudaEventRecord(s.done[k], s.stream));
+  }
+  // The descriptor is made ready only after this returns: every byte is
+  // on the device by then.
+  GDF_CUDA_TRY(cudaStreamSynchronize(s.stream));
+  return GPUDF_OK;
+}
+
+gpudf_status cu_ipc_get(int dev, void *dptr, uint8_t handle[GDF_IPC_HANDLE_BYTES]) {
+  GdfDeviceScope scope(dev);
+  GDF_CUDA_TRY(scope.error());
+  cudaIpcMemHandle_t h;
+  GDF_CUDA_TRY(cudaIpcGetMemHandle(&h, dptr));
+  std::memcpy(handle, &h, GDF_IPC_HANDLE_BYTES);
+  return GPUDF_OK;
+}
+
+gpudf_status cu_ipc_open(int dev, const uint8_t handle[GDF_IPC_HANDLE_BYTES], void **dptr) {
+  GdfDeviceScope scope(dev);
+  GDF_CUDA_TRY(scope.error());
+  cudaIpcMemHandle_t h;
+  std::memcpy(&h, handle, GDF_IPC_HANDLE_BYTES);
+  GDF_CUDA_TRY(cudaIpcOpenMemHandle(dptr, h, cudaIpcMemLazyEnablePeerAccess));
+  return GPUDF_OK;
+}
+
+void cu_ipc_close(int dev, void *dptr) {
+  GdfDeviceScope scope(dev);
+  cudaError_t err = cudaIpcCloseMemHandle(dptr);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    gdf_log("cudaIpcCloseMemHandle: %s", cudaGetErrorName(err));
+  }
+}
+
+gpudf_status cu_host_register(int dev, void *host, uint64_t bytes) {
+  GdfDeviceScope scope(dev);
+  GDF_CUDA_TRY(scope.error());
+  unsigned flags = cudaHostRegisterMapped | cudaHostRegisterPortable | cudaHostRegisterReadOnly;
+  GDF_CUDA_TRY(cudaHostRegister(host, bytes, flags));
+  return GPUDF_OK;
+}
+
+void cu_host_unregister(int dev, void *host) {
+  GdfDeviceScope scope(dev);
+  cudaError_t err = cudaHostUnregister(host);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    gdf_log("cudaHostUnregister: %s", cudaGetErrorName(err));
+  }
+}
+
+gpudf_status cu_host_device_pointer(int dev, void *host, void **dptr) {
+  GdfDeviceScope scope(dev);
+  GDF_CUDA_TRY(scope.error());
+  GDF_CUDA_TRY(cudaHostGetDevicePointer(dptr, host, 0));
+  return GPUDF_OK;
+}
+
+const gdf_device_ops cuda_ops = {
+    "cuda",
+    cu_count,
+    cu_uuid,
+    cu_ipc_supported,
+    cu_register_supported,
+    cu_mem_info,
+    cu_alloc,
+    cu_free,
+    cu_upload,
+    cu_ipc_get,
+    cu_ipc_open,
+    cu_ipc_close,
+    cu_host_register,
+    cu_host_unregister,
+    cu_host_device_pointer,
+    gdf_cuda_filter_agg,
+};
+
+}  // namespace
+
+extern "C" const gdf_device_ops *gdf_cuda_device_ops(void) { return &cuda_ops; }

@@ -1,15 +1,14 @@
-/* cuda_stub.c - what the library answers about CUDA when it was built
- * without it, so the exported symbols are the same either way. */
-#include "internal.h"
+/* cuda_stub.c - what the library has of CUDA when it was built without it:
+ * no CUDA device (the simulated one still works) and no NVTX ranges, so the
+ * exported symbols are the same either way. */
+#include "device.h"
 
 #ifndef GPUDF_HAVE_CUDA
-int gdf_cuda_placement_available(gpudf_backend backend, const char **why) {
-  (void)backend;
-  *why = "libgpudf was built without CUDA (GPUDF_CUDA=OFF, or no nvcc at build time)";
-  return 0;
-}
+const gdf_device_ops *gdf_cuda_device_ops(void) { return NULL; }
+void gdf_range_push(const char *what) { (void)what; }
+void gdf_range_pop(void) {}
 #else
-/* Built with CUDA: kernels/cuda_device.cu defines it. ISO C forbids an empty
- * translation unit. */
+/* Built with CUDA: kernels/cuda_device.cu and cuda_nvtx.cu define them. ISO
+ * C forbids an empty translation unit. */
 typedef int gdf_cuda_stub_unused;
 #endif

@@ -7,6 +7,18 @@
  *   attach-hold NAME         attach, print "attached", wait to be killed
  *   write NAME               attach and write into the view (must fault)
  *   run NAME OP LO           attach, run filter_agg(filter d OP LO, value d), print results
+ *   attach-dev NAME          attach, print "ok BACKEND SUM DEVSUM" (DEVSUM: checksum read
+ *                            through the device pointers when they are host-readable, i.e.
+ *                            with the simulated device; "-" otherwise), detach
+ *   attach-twice NAME        attach twice, print "ok B1 B2 SAMEPTR", detach both, print "detached"
+ *   run-dev NAME OP LO       like run, prefixed with the view's backend
+ *
+ * GPUDF_TEST_STDERR=PATH sends the child's stderr (the GPUDF_LOG=debug log)
+ * to PATH, so a test can read what the library said.
+ *   sweep-sigint             sweep the test plugin's kernel with 2 workers, print "running"
+ *                            at the first progress call; after SIGINT print
+ *                            "cancelled STATUS DONE CANCELLED HANDLER-RESTORED"
+ *   sweep-hold               the same sweep, slower; print "running", wait to be killed
  *
  * Failures print "err STATUS MESSAGE" and exit 1. Every line is flushed at
  * once so the test can read it through a pipe.
@@ -90,8 +102,122 @@ static int cmd_run(const char *name, const char *op, const char *lo) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- sweeps */
+
+static void marker_handler(int sig) { (void)sig; }
+
+static int say_running(const gpudf_sweep_progress *p, void *user) {
+  int *said = user;
+  (void)p;
+  if (!*said) printf("running\n");
+  *said = 1;
+  return 0;
+}
+
+static int cmd_sweep(int hold) {
+  struct sigaction mine, now;
+  memset(&mine, 0, sizeof mine);
+  mine.sa_handler = marker_handler;
+  sigaction(SIGINT, &mine, NULL);
+  gpudf_status st = tg_make_table(1000, 7, &t);
+  if (st != GPUDF_OK) return fail(st);
+  enum { N = 400 };
+  static double cfg[N * 3], res[N * 2];
+  for (int i = 0; i < N; i++) {
+    cfg[3 * i] = i;
+    cfg[3 * i + 2] = hold ? 200 : 5;
+  }
+  const char *plugins[] = {GPUDF_TEST_PLUGIN};
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 2;
+  o.batch = 4;
+  o.nplugins = 1;
+  o.plugins = plugins;
+  int said = 0;
+  o.progress = say_running;
+  o.progress_user = &said;
+  gpudf_sweep_result *r = NULL;
+  st = gpudf_sweep(t, "sweep_test", cfg, N, res, &o, &r);
+  gpudf_sweep_report rep;
+  memset(&rep, 0, sizeof rep);
+  gpudf_sweep_result_report(r, &rep);
+  sigaction(SIGINT, NULL, &now);
+  printf("cancelled %d %lld %lld %d\n", (int)st, (long long)rep.done, (long long)rep.cancelled,
+         now.sa_handler == marker_handler);
+  gpudf_sweep_result_free(r);
+  gpudf_table_free(t);
+  t = NULL;
+  return 0;
+}
+
+/* Device pointers are host addresses only with the simulated device. */
+static const char *device_sum(const gpudf_table *v, char *buf, size_t len) {
+  const char *sim = getenv("GPUDF_SIMULATE_DEVICE");
+  if (!sim || strcmp(sim, "1") != 0 || !gpudf_table_column_device_data(v, 0)) return "-";
+  uint64_t h = 14695981039346656037ull;
+  for (int c = 0; c < gpudf_table_ncols(v); c++) {
+    const uint8_t *p = (const uint8_t *)gpudf_table_column_device_data(v, c);
+    size_t n = (size_t)gpudf_table_nrows(v) * gpudf_type_size(gpudf_table_column_type(v, c));
+    for (size_t i = 0; i < n; i++) {
+      h ^= p[i];
+      h *= 1099511628211ull;
+    }
+  }
+  snprintf(buf, len, "%" PRIu64, h);
+  return buf;
+}
+
+static int cmd_attach_dev(const char *name) {
+  gpudf_table *v;
+  gpudf_status st = gpudf_attach(name, &v);
+  if (st != GPUDF_OK) return fail(st);
+  char dev[32];
+  printf("ok %s %" PRIu64 " %s\n", gpudf_backend_name(gpudf_table_backend(v)),
+         tg_table_checksum(v), device_sum(v, dev, sizeof dev));
+  gpudf_table_free(v);
+  return 0;
+}
+
+static int cmd_attach_twice(const char *name) {
+  gpudf_table *v1, *v2;
+  gpudf_status st = gpudf_attach(name, &v1);
+  if (st != GPUDF_OK) return fail(st);
+  if ((st = gpudf_attach(name, &v2)) != GPUDF_OK) return fail(st);
+  printf("ok %s %s %d\n", gpudf_backend_name(gpudf_table_backend(v1)),
+         gpudf_backend_name(gpudf_table_backend(v2)),
+         gpudf_table_column_device_data(v1, 0) == gpudf_table_column_device_data(v2, 0));
+  gpudf_table_free(v1);
+  gpudf_table_free(v2);
+  printf("detached\n");
+  return 0;
+}
+
+static int cmd_run_dev(const char *name, const char *op, const char *lo) {
+  gpudf_table *v;
+  const gpudf_kernel *k;
+  gpudf_status st = gpudf_attach(name, &v);
+  if (st != GPUDF_OK) return fail(st);
+  if ((st = gpudf_kernel_find("filter_agg", &k)) != GPUDF_OK) return fail(st);
+  int d;
+  if ((st = gpudf_table_find_column(v, "d", &d)) != GPUDF_OK) return fail(st);
+  double cfg[5] = {d, atof(op), atof(lo), 0, d};
+  double res[6];
+  if ((st = gpudf_run(v, k, cfg, 1, res)) != GPUDF_OK) return fail(st);
+  printf("%s", gpudf_backend_name(gpudf_table_backend(v)));
+  for (int i = 0; i < 6; i++) printf(" %.17g", res[i]);
+  printf("\n");
+  gpudf_table_free(v);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  const char *err_path = getenv("GPUDF_TEST_STDERR");
+  if (err_path && *err_path && !freopen(err_path, "a", stderr)) return 3;
+  if (argc >= 3 && strcmp(argv[1], "attach-dev") == 0) return cmd_attach_dev(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "attach-twice") == 0) return cmd_attach_twice(argv[2]);
+  if (argc >= 5 && strcmp(argv[1], "run-dev") == 0) return cmd_run_dev(argv[2], argv[3], argv[4]);
   if (argc >= 5 && strcmp(argv[1], "share") == 0) return cmd_share(argv[2], argv[3], argv[4], 1);
   if (argc >= 5 && strcmp(argv[1], "share-exit") == 0)
     return cmd_share(argv[2], argv[3], argv[4], 0);
@@ -99,6 +225,8 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "attach-hold") == 0) return cmd_attach(argv[2], 1);
   if (argc >= 3 && strcmp(argv[1], "write") == 0) return cmd_write(argv[2]);
   if (argc >= 5 && strcmp(argv[1], "run") == 0) return cmd_run(argv[2], argv[3], argv[4]);
+  if (argc >= 2 && strcmp(argv[1], "sweep-sigint") == 0) return cmd_sweep(0);
+  if (argc >= 2 && strcmp(argv[1], "sweep-hold") == 0) return cmd_sweep(1);
   fprintf(stderr, "usage: gpudf-test-child share|share-exit|attach|attach-hold|write|run ...\n");
   return 2;
 }

@@ -1,0 +1,251 @@
+/*
+ * bench_sweep.c - gpudf-bench_sweep: the sweep engine against its baselines,
+ * with a PASS/MISS verdict per target.
+ *
+ *   gpudf-bench_sweep [--quick]
+ *
+ *   1  10,000 random filter_agg configs over 1e7 rows (1,000 over 1e6 with
+ *      --quick): in the calling process (workers = 0), 1 and 2 worker
+ *      processes. Target: 2 workers at least 1.7x as fast as 1.
+ *   2  cost of one claim: a sweep of 20,000 one-config batches over a 64-row
+ *      table with 1 worker, per config, minus the cost of the same gpudf_run
+ *      calls in process. Target under 10 us.
+ *   0  the machine's own ceiling: two busy threads against one. On a box
+ *      whose two vCPUs give one CPU of throughput this is ~1.0x, and no
+ *      sweep can beat it: 1b then MISSes for the machine's sake.
+ *   3  time from the gpudf_sweep call to the first finished config (1
+ *      worker, one config over a 64-row table). Target under 50 ms.
+ *
+ * Times are medians of repetitions. Results of every sweep are checked
+ * against workers = 0 (exit 2 when wrong); a failed call exits 1; a MISS
+ * exits 0.
+ */
+#include <gpudf.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { NP = 5, NR = 6 };
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "gpudf-bench_sweep: %s: %s\n", what, gpudf_last_error());
+  exit(1);
+}
+
+/* x f64 uniform [0,100), y f64, k i32 in [0,1000). Each column is filled
+ * before the next is added: adding one may move the arena. */
+static gpudf_table *make_table(int64_t rows) {
+  gpudf_table *t;
+  void *p;
+  uint64_t s = 42;
+  if (gpudf_table_create(rows, &t) || gpudf_table_alloc_column(t, "x", GPUDF_TYPE_F64, &p))
+    die("table");
+  for (int64_t i = 0; i < rows; i++) ((double *)p)[i] = (double)(rng(&s) >> 11) * 0x1.0p-53 * 100;
+  if (gpudf_table_alloc_column(t, "y", GPUDF_TYPE_F64, &p)) die("table");
+  for (int64_t i = 0; i < rows; i++) ((double *)p)[i] = (double)(rng(&s) >> 11) * 0x1.0p-53 - 0.5;
+  if (gpudf_table_alloc_column(t, "k", GPUDF_TYPE_I32, &p)) die("table");
+  for (int64_t i = 0; i < rows; i++) ((int32_t *)p)[i] = (int32_t)(rng(&s) % 1000);
+  return t;
+}
+
+/* Threshold sweeps on x and k, value y or x: the usual shape of a sweep. */
+static double *make_configs(int64_t n) {
+  double *c = malloc((size_t)n * NP * sizeof *c);
+  uint64_t s = 7;
+  for (int64_t i = 0; i < n; i++) {
+    int col = (int)(rng(&s) % 2) * 2;
+    double lo = col == 0 ? (double)(rng(&s) % 10000) / 100 : (double)(rng(&s) % 1000);
+    double op = 1 + (double)(rng(&s) % 4); /* lt le gt ge */
+    double *ci = c + i * NP;
+    ci[0] = col, ci[1] = op, ci[2] = lo, ci[3] = lo, ci[4] = (double)(rng(&s) % 2);
+  }
+  return c;
+}
+
+static double sweep_time(gpudf_table *t, const double *cfg, int64_t n, double *res, int workers,
+                         int64_t batch, gpudf_sweep_report *rep) {
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = workers;
+  o.batch = batch;
+  gpudf_sweep_result *r;
+  double t0 = now_s();
+  if (gpudf_sweep(t, "filter_agg", cfg, n, res, &o, &r) != GPUDF_OK) die("gpudf_sweep");
+  double dt = now_s() - t0;
+  gpudf_sweep_result_report(r, rep);
+  gpudf_sweep_result_free(r);
+  if (rep->done != n) {
+    fprintf(stderr, "gpudf-bench_sweep: only %lld of %lld configs done\n", (long long)rep->done,
+            (long long)n);
+    exit(1);
+  }
+  return dt;
+}
+
+/* sum/mean/std to 1e-12 relative: batches cut differently round differently. */
+static void check_same(const double *a, const double *b, int64_t n, const char *what) {
+  for (int64_t i = 0; i < n * NR; i++) {
+    bool same = (isnan(a[i]) && isnan(b[i])) ||
+                fabs(a[i] - b[i]) <= 1e-12 * fmax(1.0, fabs(a[i]));
+    if (!same) {
+      fprintf(stderr, "gpudf-bench_sweep: %s: value %lld is %.17g, in process %.17g\n", what,
+              (long long)i, b[i], a[i]);
+      exit(2);
+    }
+  }
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  return v[n / 2];
+}
+
+static void row(const char *name, const char *value, const char *base, const char *ratio,
+                const char *target, const char *verdict) {
+  printf("%-34s %14s %14s %8s %12s  %s\n", name, value, base, ratio, target, verdict);
+}
+
+static void *spin(void *arg) {
+  volatile double x = 0;
+  for (long i = 0; i < *(long *)arg; i++) x = x + (double)i * 0.5;
+  return NULL;
+}
+
+static void machine(bool quick) {
+  long iters = quick ? 50000000 : 200000000;
+  double t0 = now_s();
+  spin(&iters);
+  double one = now_s() - t0;
+  pthread_t th;
+  t0 = now_s();
+  pthread_create(&th, NULL, spin, &iters);
+  spin(&iters);
+  pthread_join(th, NULL);
+  double two = now_s() - t0;
+  char a[32], b[32], c[32];
+  snprintf(a, sizeof a, "%.3f s", two);
+  snprintf(b, sizeof b, "%.3f s", one);
+  snprintf(c, sizeof c, "%.2fx", 2 * one / two);
+  printf("0 machine\n");
+  row("  0  2 busy threads vs 1 (work/s)", a, b, c, "-", "info");
+}
+
+static void throughput(bool quick) {
+  int64_t rows = quick ? 1000000 : 10000000, n = quick ? 1000 : 10000;
+  gpudf_table *t = make_table(rows);
+  double *cfg = make_configs(n);
+  double *r0 = malloc((size_t)n * NR * sizeof *r0), *r1 = malloc((size_t)n * NR * sizeof *r1);
+  gpudf_sweep_report rep;
+  double t0 = sweep_time(t, cfg, n, r0, 0, 0, &rep);
+  double t1 = sweep_time(t, cfg, n, r1, 1, 0, &rep);
+  check_same(r0, r1, n, "1 worker");
+  double t2 = sweep_time(t, cfg, n, r1, 2, 0, &rep);
+  check_same(r0, r1, n, "2 workers");
+  char a[32], b[32], c[32], name[64];
+  snprintf(name, sizeof name, "1 %lld configs x %.0e rows", (long long)n, (double)rows);
+  printf("%s\n", name);
+  snprintf(a, sizeof a, "%.3f s", t1);
+  snprintf(b, sizeof b, "%.3f s", t0);
+  snprintf(c, sizeof c, "%.2fx", t0 / t1);
+  row("  1a 1 worker vs in process", a, b, c, "-", "info");
+  snprintf(a, sizeof a, "%.3f s", t2);
+  snprintf(b, sizeof b, "%.3f s", t1);
+  snprintf(c, sizeof c, "%.2fx", t1 / t2);
+  row("  1b 2 workers vs 1 worker", a, b, c, ">= 1.70x", t1 / t2 >= 1.7 ? "PASS" : "MISS");
+  free(r0);
+  free(r1);
+  free(cfg);
+  gpudf_table_free(t);
+}
+
+static void claim_cost(bool quick) {
+  int64_t n = quick ? 5000 : 20000;
+  gpudf_table *t = make_table(64);
+  double *cfg = make_configs(n);
+  double *res = malloc((size_t)n * NR * sizeof *res);
+  const gpudf_kernel *k;
+  if (gpudf_kernel_find("filter_agg", &k)) die("kernel");
+  double runs[5], sweeps[5];
+  for (int rep_i = 0; rep_i < 5; rep_i++) {
+    double t0 = now_s();
+    for (int64_t i = 0; i < n; i++)
+      if (gpudf_run(t, k, cfg + i * NP, 1, res + i * NR)) die("gpudf_run");
+    runs[rep_i] = (now_s() - t0) / (double)n;
+    gpudf_sweep_report rep;
+    sweep_time(t, cfg, n, res, 1, 1, &rep);
+    sweeps[rep_i] = (rep.wall_s - rep.first_result_s) / (double)(n - 1);
+  }
+  double run = median(runs, 5), sw = median(sweeps, 5), claim = sw - run;
+  char a[32], b[32], c[32];
+  printf("2 claiming one-config batches (%lld, 64 rows, 1 worker)\n", (long long)n);
+  snprintf(a, sizeof a, "%.2f us", sw * 1e6);
+  snprintf(b, sizeof b, "%.2f us", run * 1e6);
+  snprintf(c, sizeof c, "%.2fx", sw / run);
+  row("  2a per config: sweep vs gpudf_run", a, b, c, "-", "info");
+  snprintf(a, sizeof a, "%.2f us", claim * 1e6);
+  row("  2b claim (2a sweep - run)", a, "-", "-", "< 10 us", claim < 10e-6 ? "PASS" : "MISS");
+  free(res);
+  free(cfg);
+  gpudf_table_free(t);
+}
+
+static void startup(void) {
+  gpudf_table *t = make_table(64);
+  double *cfg = make_configs(1), res[NR];
+  double firsts[7], walls[7];
+  for (int i = 0; i < 7; i++) {
+    gpudf_sweep_report rep;
+    sweep_time(t, cfg, 1, res, 1, 0, &rep);
+    firsts[i] = rep.first_result_s;
+    walls[i] = rep.wall_s;
+  }
+  double f = median(firsts, 7), w = median(walls, 7);
+  char a[32], b[32];
+  printf("3 start-up (1 worker, 1 config, 64 rows)\n");
+  snprintf(a, sizeof a, "%.1f ms", f * 1e3);
+  row("  3a call to first finished config", a, "-", "-", "< 50 ms", f < 0.05 ? "PASS" : "MISS");
+  snprintf(b, sizeof b, "%.1f ms", w * 1e3);
+  row("  3b whole sweep of one config", b, "-", "-", "-", "info");
+  free(cfg);
+  gpudf_table_free(t);
+}
+
+int main(int argc, char **argv) {
+  bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+  if (argc > 1 && !quick) {
+    fprintf(stderr, "usage: gpudf-bench_sweep [--quick]\n");
+    return 1;
+  }
+  printf("gpudf %s, %ld cores, sweeps on the cpu placement%s\n", gpudf_version(),
+         sysconf(_SC_NPROCESSORS_ONLN), quick ? " (--quick)" : "");
+  row("target", "libgpudf", "baseline", "ratio", "goal", "verdict");
+  machine(quick);
+  throughput(quick);
+  claim_cost(quick);
+  startup();
+  return 0;
+}

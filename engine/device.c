@@ -1,0 +1,312 @@
+/*
+ * device.c - placing an arena on a device for the share's owner and for
+ * attachers, the fallbacks between placements, and running kernels there.
+ *
+ * The order of preference is cuda-ipc, cuda-pinned, cpu. A placement that was
+ * asked for explicitly (API argument or GPUDF_BACKEND) and cannot work is an
+ * error; under auto every failure falls back one step and says why in the
+ * GPUDF_LOG=debug log, because the host arena always exists and nothing is
+ * lost by using it.
+ */
+#include "device.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const gdf_device_ops *gdf_device(const char **why) {
+  /* Read on every call, not cached: tests switch it between cases. */
+  const char *sim = getenv("GPUDF_SIMULATE_DEVICE");
+  if (sim && strcmp(sim, "1") == 0) return gdf_sim_device_ops();
+  const gdf_device_ops *ops = gdf_cuda_device_ops();
+  if (!ops && why)
+    *why = "libgpudf was built without CUDA (GPUDF_CUDA=OFF, or no nvcc at build time)";
+  return ops;
+}
+
+int gdf_cuda_placement_available(gpudf_backend backend, const char **why) {
+  const char *reason = "available";
+  const gdf_device_ops *ops = gdf_device(&reason);
+  int ok = ops && ops->count(&reason) > 0;
+  if (ok && backend == GPUDF_BACKEND_CUDA_IPC) ok = ops->ipc_supported(0, &reason);
+  if (ok && backend == GPUDF_BACKEND_CUDA_PINNED) ok = ops->register_supported(0, &reason);
+  *why = ok ? "available" : reason;
+  return ok;
+}
+
+/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as nvidia-smi -L prints it. */
+static const char *uuid_text(const uint8_t *u, char *buf, size_t len) {
+  snprintf(buf, len,
+           "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+           u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+           u[14], u[15]);
+  return buf;
+}
+
+static gdf_placement *placement_new(const gdf_device_ops *ops, int dev) {
+  gdf_placement *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->refs = 1;
+  p->ops = ops;
+  p->dev = dev;
+  p->backend = GPUDF_BACKEND_CPU;
+  return p;
+}
+
+gdf_placement *gdf_placement_ref(gdf_placement *p) {
+  if (p) __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+  return p;
+}
+
+/* Undoes what place_ipc_owner, open_ipc or pin did, in reverse order. */
+void gdf_placement_free(gdf_placement *p) {
+  if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+  if (p->backend == GPUDF_BACKEND_CUDA_IPC && p->owner && p->dbase)
+    p->ops->free(p->dev, p->dbase);
+  else if (p->backend == GPUDF_BACKEND_CUDA_IPC && p->dbase)
+    p->ops->ipc_close(p->dev, p->dbase);
+  else if (p->backend == GPUDF_BACKEND_CUDA_PINNED && p->host)
+    p->ops->host_unregister(p->dev, p->host);
+  free(p);
+}
+
+/* ------------------------------------------------------------ placements */
+
+/* Owner: one allocation, one staged upload, one exported handle. */
+static gpudf_status place_ipc_owner(gdf_placement *p, const uint8_t *host, uint64_t bytes) {
+  const gdf_device_ops *ops = p->ops;
+  char u[48];
+  uint64_t free_b = 0, total = 0;
+  GDF_TRY(ops->mem_info(p->dev, &free_b, &total));
+  if (bytes > free_b)
+    return GDF_ERR(GPUDF_ENOMEM,
+                   "the table's arena (%" PRIu64 " bytes) does not fit in the memory of device "
+                   "%s (%" PRIu64 " of %" PRIu64 " bytes free); share it as cuda-pinned or cpu",
+                   bytes, uuid_text(p->uuid, u, sizeof u), free_b, total);
+  void *d = NULL;
+  GDF_TRY(ops->alloc(p->dev, bytes, &d));
+  gdf_range_push("gpudf upload");
+  gpudf_status st = ops->upload(p->dev, d, host, bytes);
+  gdf_range_pop();
+  if (st == GPUDF_OK) st = ops->ipc_get(p->dev, d, p->handle);
+  if (st != GPUDF_OK) {
+    ops->free(p->dev, d);
+    return st;
+  }
+  p->dbase = d;
+  p->bytes = bytes;
+  p->owner = true;
+  p->backend = GPUDF_BACKEND_CUDA_IPC;
+  return GPUDF_OK;
+}
+
+/* Registers a read-only host mapping and takes its device address. */
+static gpudf_status pin(gdf_placement *p, void *host, uint64_t bytes) {
+  const char *why = NULL;
+  if (!p->ops->register_supported(p->dev, &why))
+    return GDF_ERR(GPUDF_ENODEV, "cuda-pinned is not available: %s", why);
+  GDF_TRY(p->ops->host_register(p->dev, host, bytes));
+  void *d = NULL;
+  gpudf_status st = p->ops->host_device_pointer(p->dev, host, &d);
+  if (st != GPUDF_OK) {
+    p->ops->host_unregister(p->dev, host);
+    return st;
+  }
+  p->host = host;
+  p->dbase = d;
+  p->bytes = bytes;
+  p->backend = GPUDF_BACKEND_CUDA_PINNED;
+  return GPUDF_OK;
+}
+
+/* Logs why a placement was not used and puts the caller's message back:
+ * under auto a fallback is a decision, not an error. */
+static void fell_back(const char *saved, const char *who, gpudf_backend from,
+                      gpudf_backend to) {
+  gdf_log("%s: %s not used (%s); falling back to %s", who, gpudf_backend_name(from),
+          gpudf_last_error(), gpudf_backend_name(to));
+  gdf_restore_error(saved);
+}
+
+gpudf_status gdf_place_owner(const gpudf_table *t, gpudf_backend backend, bool forced,
+                             gdf_placement **out) {
+  *out = NULL;
+  if (backend == GPUDF_BACKEND_CPU) return GPUDF_OK;
+  const char *why = NULL;
+  const gdf_device_ops *ops = gdf_device(&why);
+  if (!ops) return GDF_ERR(GPUDF_ENODEV, "no device: %s", why);
+  gdf_placement *p = placement_new(ops, 0);
+  if (!p) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  char saved[1024];
+  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
+  gpudf_status st = ops->uuid(p->dev, p->uuid);
+  if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_IPC) {
+    st = place_ipc_owner(p, t->base, t->arena_bytes);
+    if (st == GPUDF_OK || forced) goto done;
+    fell_back(saved, "share", backend, GPUDF_BACKEND_CUDA_PINNED);
+    backend = GPUDF_BACKEND_CUDA_PINNED;
+    st = GPUDF_OK;
+  }
+  if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_PINNED) st = pin(p, t->base, t->arena_bytes);
+done:
+  if (st == GPUDF_OK) {
+    *out = p;
+    return GPUDF_OK;
+  }
+  free(p);
+  if (forced) return st;
+  fell_back(saved, "share", backend, GPUDF_BACKEND_CPU);
+  return GPUDF_OK;
+}
+
+/* The ordinal of the device whose UUID is uuid, or -1. */
+static int find_device(const gdf_device_ops *ops, const uint8_t *uuid) {
+  const char *why;
+  int n = ops->count(&why);
+  for (int d = 0; d < n; d++) {
+    uint8_t u[GDF_UUID_BYTES];
+    if (ops->uuid(d, u) == GPUDF_OK && memcmp(u, uuid, sizeof u) == 0) return d;
+  }
+  return -1;
+}
+
+/* Attacher: the device is matched by UUID, never by ordinal, because
+ * CUDA_VISIBLE_DEVICES may order devices differently in every process. */
+static gpudf_status open_ipc(gdf_placement *p, const uint8_t *uuid, const uint8_t *handle,
+                             const char *name) {
+  char u[48];
+  int dev = find_device(p->ops, uuid);
+  if (dev < 0)
+    return GDF_ERR(GPUDF_ENODEV, "share '%s' lives on device %s, which this process does "
+                   "not see (check CUDA_VISIBLE_DEVICES)", name, uuid_text(uuid, u, sizeof u));
+  p->dev = dev;
+  memcpy(p->uuid, uuid, GDF_UUID_BYTES);
+  void *d = NULL;
+  GDF_TRY(p->ops->ipc_open(dev, handle, &d));
+  p->dbase = d;
+  p->backend = GPUDF_BACKEND_CUDA_IPC;
+  return GPUDF_OK;
+}
+
+/* GPUDF_BACKEND in an attaching process: auto unless set. */
+static gpudf_status attach_wish(gpudf_backend *wish) {
+  *wish = GPUDF_BACKEND_AUTO;
+  const char *env = getenv("GPUDF_BACKEND");
+  if (!env || !*env) return GPUDF_OK;
+  if (gpudf_backend_parse(env, wish) != GPUDF_OK)
+    return GDF_ERR(GPUDF_EINVAL, "GPUDF_BACKEND='%s' is not one of auto, cpu, cuda-pinned, "
+                   "cuda-ipc", env);
+  return GPUDF_OK;
+}
+
+/* What the attacher tries first, given the share's placement and the wish. */
+static gpudf_status attach_target(gpudf_backend desc, gpudf_backend wish, const char *name,
+                                  gpudf_backend *first) {
+  if (wish == GPUDF_BACKEND_CUDA_IPC && desc != GPUDF_BACKEND_CUDA_IPC)
+    return GDF_ERR(GPUDF_ENODEV, "GPUDF_BACKEND=cuda-ipc, but share '%s' was published as %s "
+                   "and has no IPC handle", name, gpudf_backend_name(desc));
+  if (wish != GPUDF_BACKEND_AUTO) *first = wish;
+  else *first = desc;
+  return GPUDF_OK;
+}
+
+/* A placement forced with GPUDF_BACKEND that failed in this process. */
+static gpudf_status refuse(gpudf_backend b) {
+  char why[1024];
+  snprintf(why, sizeof why, "%s", gpudf_last_error());
+  return GDF_ERR(GPUDF_ENODEV, "GPUDF_BACKEND=%s cannot work in this process: %s",
+                 gpudf_backend_name(b), why);
+}
+
+static gpudf_status attach_device(gdf_placement *p, gpudf_backend first, bool forced,
+                                  const uint8_t *uuid, const uint8_t *handle, void *host,
+                                  uint64_t bytes, const char *name) {
+  char saved[1024], who[GPUDF_NAME_MAX + 16];
+  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
+  snprintf(who, sizeof who, "attach '%s'", name);
+  gpudf_status st = GPUDF_OK;
+  if (first == GPUDF_BACKEND_CUDA_IPC) {
+    st = open_ipc(p, uuid, handle, name);
+    if (st == GPUDF_OK) return st;
+    if (forced) return refuse(first);
+    fell_back(saved, who, GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_PINNED);
+    int dev = find_device(p->ops, uuid); /* same device when visible, else the first */
+    p->dev = dev < 0 ? 0 : dev;
+  }
+  if (p->ops->uuid(p->dev, p->uuid) != GPUDF_OK) memset(p->uuid, 0, sizeof p->uuid);
+  st = pin(p, host, bytes);
+  if (st == GPUDF_OK) return st;
+  if (forced) return refuse(first);
+  fell_back(saved, who, GPUDF_BACKEND_CUDA_PINNED, GPUDF_BACKEND_CPU);
+  p->backend = GPUDF_BACKEND_CPU;
+  return GPUDF_OK;
+}
+
+gpudf_status gdf_place_attach(gpudf_backend desc, const uint8_t *uuid, const uint8_t *handle,
+                              void *host, uint64_t bytes, const char *name,
+                              gdf_placement **out) {
+  *out = NULL;
+  gpudf_backend wish = GPUDF_BACKEND_AUTO, first = GPUDF_BACKEND_CPU;
+  GDF_TRY(attach_wish(&wish));
+  GDF_TRY(attach_target(desc, wish, name, &first));
+  if (first == GPUDF_BACKEND_CPU) return GPUDF_OK;
+  bool forced = wish != GPUDF_BACKEND_AUTO;
+  const char *why = "no CUDA device";
+  const gdf_device_ops *ops = gdf_device(&why);
+  if (!ops || ops->count(&why) <= 0) {
+    if (forced)
+      return GDF_ERR(GPUDF_ENODEV, "GPUDF_BACKEND=%s, but this process has no device: %s",
+                     gpudf_backend_name(wish), why);
+    gdf_log("attach '%s': share is %s but this process has no device (%s); using cpu", name,
+            gpudf_backend_name(desc), why);
+    return GPUDF_OK;
+  }
+  gdf_placement *p = placement_new(ops, 0);
+  if (!p) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  p->bytes = bytes;
+  gpudf_status st = attach_device(p, first, forced, uuid, handle, host, bytes, name);
+  if (st != GPUDF_OK || p->backend == GPUDF_BACKEND_CPU) {
+    free(p);
+    return st;
+  }
+  *out = p;
+  return GPUDF_OK;
+}
+
+/* ------------------------------------------------------------- kernels */
+
+gpudf_status gdf_device_run(const gpudf_table *t, const gpudf_kernel *k, const double *configs,
+                            int64_t n, double *results) {
+  const gdf_placement *p = t->place;
+  if (k != &gdf_kernel_filter_agg || !p->ops->filter_agg) {
+    if (!k->run_cpu)
+      return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has neither a device nor a CPU implementation",
+                     k->name);
+    gdf_log("run: kernel %s has no device implementation; running it on the CPU", k->name);
+    return k->run_cpu(t, configs, n, results);
+  }
+  /* The same table with its base moved to the device copy of the arena:
+   * column offsets are identical in both. */
+  gpudf_table dev_table = *t;
+  dev_table.base = p->dbase;
+  gdf_log("run: kernel %s, %lld configs over %lld rows on %s device %d (%s)", k->name,
+          (long long)n, (long long)t->nrows, p->ops->name, p->dev,
+          gpudf_backend_name(p->backend));
+  gdf_range_push("gpudf batch");
+  gpudf_status st = p->ops->filter_agg(p->dev, &dev_table, configs, n, results);
+  gdf_range_pop();
+  return st;
+}
+
+/* ------------------------------------------------------------ public API */
+
+gpudf_backend gpudf_table_backend(const gpudf_table *t) {
+  if (!t) return GPUDF_BACKEND_AUTO;
+  return t->place ? t->place->backend : GPUDF_BACKEND_CPU;
+}
+
+const void *gpudf_table_column_device_data(const gpudf_table *t, int i) {
+  if (!t || !t->place || i < 0 || i >= t->ncols) return NULL;
+  return t->place->dbase + t->cols[i].offset;
+}

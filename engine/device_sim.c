@@ -1,0 +1,356 @@
+/*
+ * device_sim.c - a simulated device, so that placements, fallbacks and handle
+ * refcounts are tested where there is no GPU (CI).
+ *
+ * Device memory is host memory: an allocation is a private shared-memory
+ * segment "gpudf-<uid>+v.<pid>.<start>.<seq>", so it dies with its owner the
+ * way CUDA memory does and the library's cleanup removes it after kill -9;
+ * its IPC handle is the segment's name, and opening it maps the segment
+ * read-only. Registering host memory records the range and gives the host
+ * address back as the device address. filter_agg runs the CPU reference on
+ * the "device" addresses.
+ *
+ * Knobs (environment, read on every call):
+ *   GPUDF_SIMULATE_DEVICE=1   use this device instead of CUDA
+ *   GPUDF_SIM_UUID=TEXT       the device's UUID (up to 16 bytes of TEXT)
+ *   GPUDF_SIM_MEM=BYTES       device memory size (default 16 GiB)
+ *   GPUDF_SIM_FAIL=a,b,...    make calls fail: nodevice noipc noregister
+ *                             alloc upload ipc_get ipc_open register run
+ *   GPUDF_SIM_TRACE=PATH      append "PID CALL ARGS" per call (tests count them)
+ * Like CUDA, a handle cannot be opened by the process that exported it.
+ */
+#include "device.h"
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void gdf_sim_trace(const char *fmt, ...) {
+  const char *path = getenv("GPUDF_SIM_TRACE");
+  if (!path || !*path) return;
+  char line[512];
+  int len = snprintf(line, sizeof line, "%d ", gdf_self_pid());
+  va_list ap;
+  va_start(ap, fmt);
+  len += vsnprintf(line + len, sizeof line - (size_t)len - 1, fmt, ap);
+  va_end(ap);
+  if (len > (int)sizeof line - 2) len = (int)sizeof line - 2;
+  line[len++] = '\n';
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  /* One write of one line with O_APPEND: lines of several processes never
+   * interleave. */
+  ssize_t w = write(fd, line, (size_t)len);
+  (void)w;
+  close(fd);
+}
+
+/* Whether GPUDF_SIM_FAIL names what. */
+static bool sim_fails(const char *what) {
+  const char *list = getenv("GPUDF_SIM_FAIL");
+  size_t n = strlen(what);
+  for (const char *p = list; p && *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == n && strncmp(p, what, n) == 0) return true;
+    p = end ? end + 1 : NULL;
+  }
+  return false;
+}
+
+static gpudf_status injected(const char *call) {
+  gdf_sim_trace("%s failed (injected)", call);
+  return GDF_ERR(GPUDF_EIO, "simulated device: %s failed: simErrorInjected "
+                 "(GPUDF_SIM_FAIL names '%s')", call, call);
+}
+
+/* ------------------------------------------------------------ bookkeeping */
+
+/* Allocations (segments), opened handles and registered ranges, so that
+ * free/close/unregister find what they undo and double use is an error as
+ * with CUDA. */
+typedef struct sim_range {
+  struct sim_range *next;
+  char kind; /* 'a' allocation, 'o' opened handle, 'r' registered range */
+  void *addr;
+  uint64_t bytes;
+  gdf_segment *seg;
+} sim_range;
+
+static pthread_mutex_t sim_lock = PTHREAD_MUTEX_INITIALIZER;
+static sim_range *ranges;
+static uint64_t sim_used;
+
+static void range_add(sim_range *r) {
+  pthread_mutex_lock(&sim_lock);
+  r->next = ranges;
+  ranges = r;
+  if (r->kind == 'a') sim_used += r->bytes;
+  pthread_mutex_unlock(&sim_lock);
+}
+
+/* Unlinks and returns the range of that kind at addr, or NULL. */
+static sim_range *range_take(char kind, const void *addr) {
+  pthread_mutex_lock(&sim_lock);
+  sim_range *found = NULL;
+  for (sim_range **p = &ranges; *p; p = &(*p)->next)
+    if ((*p)->kind == kind && (*p)->addr == addr) {
+      found = *p;
+      *p = found->next;
+      if (kind == 'a') sim_used -= found->bytes;
+      break;
+    }
+  pthread_mutex_unlock(&sim_lock);
+  return found;
+}
+
+static bool range_has(char kind, const void *addr) {
+  pthread_mutex_lock(&sim_lock);
+  bool has = false;
+  for (sim_range *r = ranges; r && !has; r = r->next) has = r->kind == kind && r->addr == addr;
+  pthread_mutex_unlock(&sim_lock);
+  return has;
+}
+
+/* ------------------------------------------------------------ the device */
+
+static int sim_count(const char **why) {
+  if (!sim_fails("nodevice")) return 1;
+  *why = "simulated device: no device (GPUDF_SIM_FAIL=nodevice)";
+  return 0;
+}
+
+static gpudf_status sim_uuid(int dev, uint8_t uuid[GDF_UUID_BYTES]) {
+  const char *text = getenv("GPUDF_SIM_UUID");
+  if (!text || !*text) text = "gpudf-sim-dev-0";
+  memset(uuid, 0, GDF_UUID_BYTES);
+  memcpy(uuid, text, strnlen(text, GDF_UUID_BYTES));
+  uuid[GDF_UUID_BYTES - 1] ^= (uint8_t)dev;
+  return GPUDF_OK;
+}
+
+static int sim_ipc_supported(int dev, const char **why) {
+  (void)dev;
+  if (!sim_fails("noipc")) return 1;
+  *why = "simulated device: IPC is not supported (GPUDF_SIM_FAIL=noipc)";
+  return 0;
+}
+
+static int sim_register_supported(int dev, const char **why) {
+  (void)dev;
+  if (!sim_fails("noregister")) return 1;
+  *why = "simulated device: host registration is not supported (GPUDF_SIM_FAIL=noregister)";
+  return 0;
+}
+
+static uint64_t sim_total(void) {
+  const char *env = getenv("GPUDF_SIM_MEM");
+  return env && *env ? strtoull(env, NULL, 10) : UINT64_C(16) << 30;
+}
+
+static gpudf_status sim_mem_info(int dev, uint64_t *free_bytes, uint64_t *total) {
+  (void)dev;
+  *total = sim_total();
+  pthread_mutex_lock(&sim_lock);
+  *free_bytes = sim_used < *total ? *total - sim_used : 0;
+  pthread_mutex_unlock(&sim_lock);
+  return GPUDF_OK;
+}
+
+static gpudf_status sim_alloc(int dev, uint64_t bytes, void **dptr) {
+  (void)dev;
+  if (sim_fails("alloc")) return injected("alloc");
+  uint64_t free_b, total;
+  sim_mem_info(dev, &free_b, &total);
+  if (bytes > free_b)
+    return GDF_ERR(GPUDF_ENOMEM, "simulated device: alloc of %" PRIu64 " bytes failed: "
+                   "cudaErrorMemoryAllocation (%" PRIu64 " bytes free)", bytes, free_b);
+  sim_range *r = calloc(1, sizeof *r);
+  if (!r) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  gpudf_status st = gdf_segment_create('v', &r->seg);
+  if (st == GPUDF_OK) st = gdf_segment_resize(r->seg, bytes);
+  if (st != GPUDF_OK) {
+    gdf_segment_destroy(r->seg);
+    free(r);
+    return st;
+  }
+  r->kind = 'a';
+  r->addr = r->seg->addr;
+  r->bytes = bytes;
+  range_add(r);
+  gdf_sim_trace("alloc %" PRIu64 " %s", bytes, r->seg->name);
+  *dptr = r->addr;
+  return GPUDF_OK;
+}
+
+static void sim_free(int dev, void *dptr) {
+  (void)dev;
+  sim_range *r = range_take('a', dptr);
+  if (!r) return;
+  gdf_sim_trace("free %s", r->seg->name);
+  gdf_segment_destroy(r->seg);
+  free(r);
+}
+
+static gpudf_status sim_upload(int dev, void *dst, const void *src, uint64_t bytes) {
+  (void)dev;
+  if (sim_fails("upload")) return injected("upload");
+  /* In chunks, as the real one stages through a pinned buffer. */
+  const uint64_t chunk = UINT64_C(8) << 20;
+  for (uint64_t off = 0; off < bytes; off += chunk)
+    memcpy((uint8_t *)dst + off, (const uint8_t *)src + off,
+           bytes - off < chunk ? bytes - off : chunk);
+  gdf_sim_trace("upload %" PRIu64, bytes);
+  return GPUDF_OK;
+}
+
+static gpudf_status sim_ipc_get(int dev, void *dptr, uint8_t handle[GDF_IPC_HANDLE_BYTES]) {
+  (void)dev;
+  if (sim_fails("ipc_get")) return injected("ipc_get");
+  pthread_mutex_lock(&sim_lock);
+  const char *name = NULL;
+  for (sim_range *r = ranges; r && !name; r = r->next)
+    if (r->kind == 'a' && r->addr == dptr) name = r->seg->name;
+  int len = name ? snprintf((char *)handle, GDF_IPC_HANDLE_BYTES, "%s", name) : -1;
+  pthread_mutex_unlock(&sim_lock);
+  if (len < 0 || len >= GDF_IPC_HANDLE_BYTES)
+    return GDF_ERR(GPUDF_EINVAL, "simulated device: ipc_get: %p is not a device allocation "
+                   "(or its name does not fit a handle)", dptr);
+  gdf_sim_trace("ipc_get %s", (const char *)handle);
+  return GPUDF_OK;
+}
+
+/* Checks that a handle names a device segment of a live other process. */
+static gpudf_status sim_check_handle(const uint8_t *handle, char *name) {
+  char kind;
+  int pid;
+  uint64_t start;
+  if (!memchr(handle, '\0', GDF_IPC_HANDLE_BYTES) ||
+      !gdf_parse_private_name((const char *)handle, &kind, &pid, &start) || kind != 'v')
+    return GDF_ERR(GPUDF_EINVAL, "simulated device: ipc_open failed: "
+                   "cudaErrorInvalidResourceHandle (not a device memory handle)");
+  if (pid == gdf_self_pid())
+    return GDF_ERR(GPUDF_EINVAL, "simulated device: ipc_open failed: cudaErrorInvalidContext "
+                   "(a handle cannot be opened by the process that exported it)");
+  snprintf(name, GDF_IPC_HANDLE_BYTES, "%s", (const char *)handle);
+  return GPUDF_OK;
+}
+
+static gpudf_status sim_map_handle(const char *name, void **addr, uint64_t *bytes) {
+  int dfd = -1;
+  GDF_TRY(gdf_shm_dirfd(&dfd));
+  int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return GDF_ERR(GPUDF_ENODEV, "simulated device: ipc_open failed: "
+                   "cudaErrorInvalidResourceHandle (%s: %s; did its owner exit?)", name,
+                   strerror(errno));
+  struct stat st;
+  void *p = MAP_FAILED;
+  if (fstat(fd, &st) == 0 && st.st_size > 0)
+    p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED)
+    return GDF_ERR(GPUDF_EIO, "simulated device: ipc_open: cannot map %s", name);
+  *addr = p;
+  *bytes = (uint64_t)st.st_size;
+  return GPUDF_OK;
+}
+
+static gpudf_status sim_ipc_open(int dev, const uint8_t handle[GDF_IPC_HANDLE_BYTES],
+                                 void **dptr) {
+  (void)dev;
+  if (sim_fails("ipc_open")) return injected("ipc_open");
+  char name[GDF_IPC_HANDLE_BYTES];
+  GDF_TRY(sim_check_handle(handle, name));
+  sim_range *r = calloc(1, sizeof *r);
+  if (!r) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  gpudf_status st = sim_map_handle(name, &r->addr, &r->bytes);
+  if (st != GPUDF_OK) {
+    free(r);
+    return st;
+  }
+  r->kind = 'o';
+  range_add(r);
+  gdf_sim_trace("ipc_open %s", name);
+  *dptr = r->addr;
+  return GPUDF_OK;
+}
+
+static void sim_ipc_close(int dev, void *dptr) {
+  (void)dev;
+  sim_range *r = range_take('o', dptr);
+  if (!r) return;
+  gdf_sim_trace("ipc_close");
+  munmap(r->addr, r->bytes);
+  free(r);
+}
+
+static gpudf_status sim_host_register(int dev, void *host, uint64_t bytes) {
+  (void)dev;
+  if (sim_fails("register")) return injected("register");
+  if (range_has('r', host))
+    return GDF_ERR(GPUDF_EINVAL, "simulated device: host_register failed: "
+                   "cudaErrorHostMemoryAlreadyRegistered");
+  sim_range *r = calloc(1, sizeof *r);
+  if (!r) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  r->kind = 'r';
+  r->addr = host;
+  r->bytes = bytes;
+  range_add(r);
+  gdf_sim_trace("register %" PRIu64, bytes);
+  return GPUDF_OK;
+}
+
+static void sim_host_unregister(int dev, void *host) {
+  (void)dev;
+  sim_range *r = range_take('r', host);
+  if (!r) return;
+  gdf_sim_trace("unregister");
+  free(r);
+}
+
+static gpudf_status sim_host_device_pointer(int dev, void *host, void **dptr) {
+  (void)dev;
+  if (!range_has('r', host))
+    return GDF_ERR(GPUDF_EINVAL, "simulated device: host_device_pointer failed: "
+                   "cudaErrorInvalidValue (memory not registered)");
+  *dptr = host;
+  return GPUDF_OK;
+}
+
+static gpudf_status sim_filter_agg(int dev, const gpudf_table *dev_table, const double *configs,
+                                   int64_t n, double *results) {
+  (void)dev;
+  if (sim_fails("run")) return injected("run");
+  gdf_sim_trace("filter_agg %lld", (long long)n);
+  return gdf_kernel_filter_agg.run_cpu(dev_table, configs, n, results);
+}
+
+static const gdf_device_ops sim_ops = {
+    .name = "simulated",
+    .count = sim_count,
+    .uuid = sim_uuid,
+    .ipc_supported = sim_ipc_supported,
+    .register_supported = sim_register_supported,
+    .mem_info = sim_mem_info,
+    .alloc = sim_alloc,
+    .free = sim_free,
+    .upload = sim_upload,
+    .ipc_get = sim_ipc_get,
+    .ipc_open = sim_ipc_open,
+    .ipc_close = sim_ipc_close,
+    .host_register = sim_host_register,
+    .host_unregister = sim_host_unregister,
+    .host_device_pointer = sim_host_device_pointer,
+    .filter_agg = sim_filter_agg,
+};
+
+const gdf_device_ops *gdf_sim_device_ops(void) { return &sim_ops; }

@@ -1,0 +1,367 @@
+/*
+ * sweep.c - gpudf_sweep: checks everything that can be checked before a
+ * process starts (options, plugins, kernel, every config), lays out the
+ * control segment, runs the sweep in the calling process (workers = 0) or
+ * hands it to sweep_monitor.c, and turns what is left into the result.
+ */
+#include "sweep_owner.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void gpudf_sweep_options_init(gpudf_sweep_options *o) {
+  if (!o) return;
+  memset(o, 0, sizeof *o);
+  o->size = sizeof *o;
+  o->version = GPUDF_SWEEP_OPTIONS_VERSION;
+  o->workers = GPUDF_SWEEP_WORKERS_DEFAULT;
+  o->backend = GPUDF_BACKEND_AUTO;
+  o->retries = 1;
+}
+
+/* Bound on retries: each costs a process start, and a config that crashed
+ * this often will crash again. */
+enum { GDF_SWEEP_RETRIES_MAX = 100, GDF_SWEEP_AUTO_BATCH = 16384 };
+
+static gpudf_status check_options(const gpudf_sweep_options *o) {
+  if (o->size < sizeof *o || o->version != GPUDF_SWEEP_OPTIONS_VERSION)
+    return GDF_ERR(GPUDF_EINVAL, "options have size %zu and version %d; call "
+                   "gpudf_sweep_options_init first", o->size, o->version);
+  if (o->workers < GPUDF_SWEEP_WORKERS_DEFAULT || o->workers > GPUDF_SWEEP_WORKERS_MAX)
+    return GDF_ERR(GPUDF_EINVAL, "workers = %d: use 0 (in this process), 1..%d, or "
+                   "GPUDF_SWEEP_WORKERS_DEFAULT (-1)", o->workers, GPUDF_SWEEP_WORKERS_MAX);
+  if (o->batch < 0) return GDF_ERR(GPUDF_EINVAL, "batch = %lld is negative", (long long)o->batch);
+  if (!(o->time_limit_s >= 0) || isinf(o->time_limit_s))
+    return GDF_ERR(GPUDF_EINVAL, "time_limit_s = %g: use 0 (none) or a positive number of "
+                   "seconds", o->time_limit_s);
+  if (o->retries < 0 || o->retries > GDF_SWEEP_RETRIES_MAX)
+    return GDF_ERR(GPUDF_EINVAL, "retries = %d is outside 0..%d", o->retries,
+                   GDF_SWEEP_RETRIES_MAX);
+  if (o->nplugins < 0 || o->nplugins > GPUDF_SWEEP_PLUGINS_MAX || (o->nplugins && !o->plugins))
+    return GDF_ERR(GPUDF_EINVAL, "nplugins = %d must be 0..%d with plugins set", o->nplugins,
+                   GPUDF_SWEEP_PLUGINS_MAX);
+  if (o->backend < GPUDF_BACKEND_AUTO || o->backend > GPUDF_BACKEND_CUDA_IPC)
+    return GDF_ERR(GPUDF_EINVAL, "unknown backend %d", (int)o->backend);
+  return GPUDF_OK;
+}
+
+static gpudf_status check_args(const gpudf_table *t, const char *kernel, const double *configs,
+                               int64_t n, const double *results) {
+  if (!t) return GDF_ERR(GPUDF_EINVAL, "table is NULL");
+  if (!kernel) return GDF_ERR(GPUDF_EINVAL, "kernel name is NULL");
+  if (n < 0) return GDF_ERR(GPUDF_EINVAL, "n = %lld configs is negative", (long long)n);
+  if (n > 0 && !configs) return GDF_ERR(GPUDF_EINVAL, "configs is NULL for %lld configs", (long long)n);
+  if (n > 0 && !results) return GDF_ERR(GPUDF_EINVAL, "results is NULL for %lld configs", (long long)n);
+  return GPUDF_OK;
+}
+
+/* Plugins first (a kernel may live in one), then the kernel, then every
+ * config: all before any process or segment exists. */
+static gpudf_status prepare(gdf_sweep *s, const gpudf_table *t, const char *kernel,
+                            const double *configs) {
+  for (int i = 0; i < s->o.nplugins; i++) GDF_TRY(gpudf_plugin_load(s->o.plugins[i]));
+  GDF_TRY(gpudf_kernel_find(kernel, &s->k));
+  gpudf_status st = gpudf_validate(t, s->k, configs, s->n);
+  if (st != GPUDF_OK) {
+    char why[1024];
+    const char *m = gpudf_last_error();
+    if (strncmp(m, "gpudf_validate: ", 16) == 0) m += 16;
+    snprintf(why, sizeof why, "%s", m);
+    return GDF_ERR(st, "%s", why);
+  }
+  s->nres = gpudf_kernel_nresults(s->k, s->n > 0 ? configs : NULL);
+  if (s->nres < 1) return GDF_ERR(GPUDF_EINVAL, "kernel '%s' gives no results", kernel);
+  return GPUDF_OK;
+}
+
+static int default_workers(gpudf_backend b) {
+  if (b == GPUDF_BACKEND_CUDA_IPC || b == GPUDF_BACKEND_CUDA_PINNED) return 1;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores < 1) cores = 1;
+  return cores > GPUDF_SWEEP_WORKERS_MAX ? GPUDF_SWEEP_WORKERS_MAX : (int)cores;
+}
+
+/* Orders configs by their column parameters, so that a contiguous claim
+ * holds few column combinations: a batch kernel shares its pass over the
+ * rows between configs that read the same columns (filter_agg: one group
+ * per column pair), so two workers then each pass over about half the
+ * columns instead of both over all of them. NULL perm: no column
+ * parameters, nothing to gain. */
+static const double *sort_ctx_cfg;
+static const gpudf_kernel *sort_ctx_k;
+
+static int by_columns(const void *a, const void *b) {
+  int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+  int np = sort_ctx_k->nparams;
+  for (int p = 0; p < np; p++) {
+    if (sort_ctx_k->params[p].kind != GPUDF_PARAM_COLUMN) continue;
+    double x = sort_ctx_cfg[i * np + p], y = sort_ctx_cfg[j * np + p];
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return (i > j) - (i < j); /* stable */
+}
+
+static gpudf_status sort_configs(gdf_sweep *s, const double *configs) {
+  bool any = false;
+  for (int p = 0; p < s->k->nparams; p++) any |= s->k->params[p].kind == GPUDF_PARAM_COLUMN;
+  if (!any || s->n < 2) return GPUDF_OK;
+  s->perm = malloc((size_t)s->n * sizeof *s->perm);
+  if (!s->perm) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  for (int64_t i = 0; i < s->n; i++) s->perm[i] = i;
+  /* One sweep at a time sorts (qsort has no context argument in C11). */
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&lock);
+  sort_ctx_cfg = configs;
+  sort_ctx_k = s->k;
+  qsort(s->perm, (size_t)s->n, sizeof *s->perm, by_columns);
+  pthread_mutex_unlock(&lock);
+  return GPUDF_OK;
+}
+
+/* The control block: in a segment for workers, on the heap for workers = 0
+ * (the same code then runs batches either way). */
+static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
+  gdf_sweep_ctl shape = {0};
+  uint64_t size = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots);
+  if (nslots == 0) {
+    s->ctl = calloc(1, size);
+    if (!s->ctl) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %llu bytes", (unsigned long long)size);
+  } else {
+    GDF_TRY(gdf_segment_create('s', &s->seg));
+    GDF_TRY(gdf_segment_resize(s->seg, size));
+    s->ctl = (gdf_sweep_ctl *)s->seg->addr;
+    memset(s->ctl, 0, sizeof *s->ctl);
+  }
+  *s->ctl = shape;
+  gdf_sweep_ctl *c = s->ctl;
+  c->magic = GDF_SWEEP_MAGIC;
+  c->version = GDF_SWEEP_VERSION;
+  c->owner_pid = gdf_self_pid();
+  c->owner_start = gdf_self_start();
+  c->nworkers = nslots > 0 ? nslots : 1;
+  c->max_batch = s->o.batch > 0 ? s->o.batch : GDF_SWEEP_AUTO_BATCH;
+  snprintf(c->kernel, sizeof c->kernel, "%s", s->k->name);
+  if (s->share) snprintf(c->share, sizeof c->share, "%s", s->share);
+  size_t row = (size_t)s->k->nparams * sizeof(double);
+  for (int64_t i = 0; i < s->n; i++)
+    memcpy(gdf_ctl_configs(c) + i * s->k->nparams, configs + gdf_user_index(s, i) * s->k->nparams,
+           row);
+  double *r = gdf_ctl_results(c);
+  for (int64_t i = 0; i < s->n * s->nres; i++) r[i] = NAN;
+  return GPUDF_OK;
+}
+
+static void free_ctl(gdf_sweep *s) {
+  if (s->seg) gdf_segment_destroy(s->seg);
+  else free(s->ctl);
+  s->seg = NULL;
+  s->ctl = NULL;
+}
+
+/* ------------------------------------------------------------ progress */
+
+bool gdf_sweep_progress(gdf_sweep *s, bool force) {
+  int64_t now = gdf_now_ns();
+  bool cancel = gdf_signals_pending() != 0;
+  if (!s->o.progress || (!force && now - s->last_progress_ns < 100000000)) return cancel;
+  s->last_progress_ns = now;
+  gpudf_sweep_progress p = {0};
+  p.done = atomic_load(&s->ctl->ndone);
+  p.failed = atomic_load(&s->ctl->nkfail) + s->owner_failed;
+  p.total = s->n;
+  p.elapsed_s = (double)(now - s->t0_ns) * 1e-9;
+  int64_t fin = p.done + p.failed;
+  p.eta_s = fin > 0 ? p.elapsed_s * (double)(s->n - fin) / (double)fin : -1.0;
+  if (s->o.progress(&p, s->o.progress_user) != 0) {
+    if (!s->cancelled) gdf_log("sweep: cancelled by the progress callback");
+    cancel = true;
+  }
+  return cancel;
+}
+
+/* ----------------------------------------------------------- in process */
+
+static void run_in_process(gdf_sweep *s, const gpudf_table *t) {
+  gdf_sweep_ctl *c = s->ctl;
+  gdf_sweep_slot *slot = gdf_ctl_slot(c, 0);
+  int64_t started = gdf_now_ns();
+  for (int64_t lo = 0; lo < s->n;) {
+    if (gdf_sweep_progress(s, false)) {
+      s->cancelled = true;
+      break;
+    }
+    int64_t hi = lo + gdf_guided_batch(s->n - lo, s->n, 1, c->max_batch);
+    if (hi > s->n) hi = s->n;
+    int64_t t0 = gdf_now_ns();
+    slot->configs += gdf_sweep_run_batch(c, t, s->k, lo, hi);
+    int64_t t1 = gdf_now_ns();
+    if (!c->first_done_ns) c->first_done_ns = t1;
+    slot->batches++;
+    slot->busy_ns += t1 - t0;
+    lo = hi;
+  }
+  int w = gdf_result_add_worker(s->res, 0);
+  if (w >= 0) {
+    gpudf_sweep_worker_info *wi = &s->res->workers[w];
+    wi->configs = slot->configs;
+    wi->batches = slot->batches;
+    wi->busy_s = (double)slot->busy_ns * 1e-9;
+    wi->alive_s = (double)(gdf_now_ns() - started) * 1e-9;
+    snprintf(wi->exit, sizeof wi->exit, "in the calling process");
+  }
+}
+
+/* --------------------------------------------------------------- finish */
+
+/* Copies what the run left into the caller's results and the handle, in
+ * the caller's order (reasons were filed under control indices). */
+static void finish(gdf_sweep *s, double *results) {
+  gdf_sweep_ctl *c = s->ctl;
+  gpudf_sweep_result *r = s->res;
+  gpudf_sweep_report *rep = &r->report;
+  const char *why = gdf_signals_pending() ? "cancelled by a signal" : "cancelled";
+  int64_t nm = atomic_load(&c->nmsgs);
+  for (int64_t m = 0; m < nm && m < GDF_SWEEP_MSGS; m++) {
+    gdf_sweep_msg *msg = gdf_ctl_msg(c, m);
+    if (msg->config >= 0 && msg->config < s->n) gdf_result_set_reason(r, msg->config, msg->text);
+  }
+  char **by_ctl = r->reason;
+  r->reason = calloc((size_t)s->n + 1, sizeof *r->reason);
+  if (!r->reason) { /* keep the control order rather than lose the reasons */
+    r->reason = by_ctl;
+    by_ctl = NULL;
+  }
+  for (int64_t i = 0; i < s->n; i++) {
+    int64_t u = gdf_user_index(s, i);
+    if (by_ctl) r->reason[u] = by_ctl[i];
+    uint8_t st = atomic_load(&gdf_ctl_state(c)[i]);
+    if (st > GPUDF_CONFIG_CANCELLED || st == GPUDF_CONFIG_PENDING) {
+      st = s->cancelled ? GPUDF_CONFIG_CANCELLED : GPUDF_CONFIG_FAILED;
+      gdf_ctl_err(c)[i] = s->cancelled ? GPUDF_ECANCELED : GPUDF_EIO;
+      if (!r->reason[u]) gdf_result_set_reason(r, u, s->cancelled ? why : "never ran");
+    }
+    r->state[u] = st;
+    r->err[u] = st == GPUDF_CONFIG_DONE ? GPUDF_OK : gdf_ctl_err(c)[i];
+    if (st == GPUDF_CONFIG_FAILED && !r->reason[u])
+      gdf_result_set_reason(r, u, gpudf_status_str((gpudf_status)r->err[u]));
+    rep->done += st == GPUDF_CONFIG_DONE;
+    rep->failed += st == GPUDF_CONFIG_FAILED;
+    rep->timed_out += st == GPUDF_CONFIG_TIMED_OUT;
+    rep->cancelled += st == GPUDF_CONFIG_CANCELLED;
+    double *src = gdf_ctl_results(c) + i * s->nres;
+    for (int j = 0; j < s->nres; j++)
+      results[u * s->nres + j] = st == GPUDF_CONFIG_DONE ? src[j] : NAN;
+  }
+  free(by_ctl);
+  if (c->first_done_ns) rep->first_result_s = (double)(c->first_done_ns - s->t0_ns) * 1e-9;
+}
+
+/* ---------------------------------------------------------------- entry */
+
+/* The share the workers attach: the view's, the table's own, or a new one
+ * closed when the sweep returns. */
+static gpudf_status ensure_share(gdf_sweep *s, gpudf_table *t, gpudf_share **made) {
+  gpudf_sweep_report *rep = &s->res->report;
+  if (t->is_view) {
+    s->share = t->view_share;
+    rep->backend = t->view_backend;
+  } else if (t->share) {
+    s->share = gpudf_share_name(t->share);
+    rep->backend = gpudf_share_backend(t->share);
+  } else {
+    GDF_TRY(gpudf_table_share(t, NULL, s->o.backend, made));
+    s->share = gpudf_share_name(*made);
+    rep->backend = gpudf_share_backend(*made);
+  }
+  /* report.fallback stays "" until workers can report a placement they
+   * could not open (e.g. cuda-ipc refused, cuda-pinned used): that needs a
+   * hook in the device code (engine/device.*). */
+  return GPUDF_OK;
+}
+
+static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *configs) {
+  gpudf_share *made = NULL;
+  char path[256];
+  gpudf_status st = gdf_find_worker(path, sizeof path);
+  if (st == GPUDF_OK) st = ensure_share(s, t, &made);
+  int nslots = s->o.workers < s->n ? s->o.workers : (int)s->n;
+  if (st == GPUDF_OK) st = make_ctl(s, configs, nslots);
+  if (st == GPUDF_OK) {
+    snprintf(s->res->report.worker_path, sizeof s->res->report.worker_path, "%s", path);
+    st = gdf_sweep_workers(s, path);
+  }
+  if (st != GPUDF_OK) free_ctl(s);
+  if (made) gpudf_share_close(made);
+  return st;
+}
+
+static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const char *kernel,
+                          const double *configs, double *results) {
+  GDF_TRY(prepare(s, t, kernel, configs));
+  if (s->o.workers == GPUDF_SWEEP_WORKERS_DEFAULT)
+    s->o.workers = default_workers(t->is_view ? t->view_backend
+                                   : t->share ? gpudf_share_backend(t->share) : s->o.backend);
+  GDF_TRY(gdf_result_new(s->n, &s->res));
+  s->res->report.workers = s->o.workers;
+  s->res->report.backend = GPUDF_BACKEND_CPU;
+  s->attempts = calloc((size_t)s->n + 1, sizeof *s->attempts);
+  if (!s->attempts) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  if (s->n == 0) return GPUDF_OK;
+  GDF_TRY(sort_configs(s, configs));
+  gdf_signals_install();
+  gpudf_status st = GPUDF_OK;
+  if (s->o.workers == 0) {
+    st = make_ctl(s, configs, 0);
+    if (st == GPUDF_OK) run_in_process(s, t);
+  } else {
+    st = run_workers(s, t, configs);
+  }
+  if (st == GPUDF_OK) {
+    gdf_sweep_progress(s, true);
+    finish(s, results);
+    free_ctl(s);
+  }
+  gdf_signals_restore();
+  return st;
+}
+
+gpudf_status gpudf_sweep(gpudf_table *table, const char *kernel, const double *configs,
+                         int64_t n, double *results, const gpudf_sweep_options *opts,
+                         gpudf_sweep_result **out) {
+  GDF_ENTER();
+  if (out) *out = NULL;
+  gdf_sweep_quietly();
+  GDF_TRY(check_args(table, kernel, configs, n, results));
+  gdf_sweep s = {0};
+  gpudf_sweep_options_init(&s.o);
+  if (opts) {
+    GDF_TRY(check_options(opts));
+    memcpy(&s.o, opts, sizeof s.o);
+  }
+  s.n = n;
+  s.t0_ns = s.last_progress_ns = gdf_now_ns();
+  gpudf_status st = sweep(&s, table, kernel, configs, results);
+  free(s.attempts);
+  free(s.perm);
+  if (st != GPUDF_OK) {
+    gpudf_sweep_result_free(s.res);
+    return st;
+  }
+  s.res->report.total = n;
+  s.res->report.wall_s = (double)(gdf_now_ns() - s.t0_ns) * 1e-9;
+  gdf_log("sweep: %lld configs, %lld done, %lld failed, %lld timed out, %lld cancelled, %.3f s",
+          (long long)n, (long long)s.res->report.done, (long long)s.res->report.failed,
+          (long long)s.res->report.timed_out, (long long)s.res->report.cancelled,
+          s.res->report.wall_s);
+  st = s.cancelled ? GDF_ERR(GPUDF_ECANCELED, "sweep cancelled after %lld of %lld configs",
+                             (long long)s.res->report.done, (long long)n)
+                   : GPUDF_OK;
+  if (out) *out = s.res;
+  else gpudf_sweep_result_free(s.res);
+  return st;
+}

@@ -1,0 +1,94 @@
+/* sweep_ctl.c - what the owner and the workers of a sweep both do with the
+ * control segment: its layout, batch sizes, running a batch. */
+#include "sweep_ctl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t align64(uint64_t v) { return (v + 63) & ~(uint64_t)63; }
+
+uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, int nslots) {
+  uint64_t un = (uint64_t)n, off = align64(sizeof *c);
+  c->off_configs = off;
+  off = align64(off + un * (uint64_t)nparams * sizeof(double));
+  c->off_results = off;
+  off = align64(off + un * (uint64_t)nresults * sizeof(double));
+  c->off_state = off;
+  off = align64(off + un);
+  c->off_err = off;
+  off = align64(off + un * sizeof(int32_t));
+  c->off_slots = off;
+  off = align64(off + (uint64_t)nslots * sizeof(gdf_sweep_slot));
+  c->off_msgs = off;
+  off += GDF_SWEEP_MSGS * sizeof(gdf_sweep_msg);
+  c->n = n;
+  c->nparams = nparams;
+  c->nresults = nresults;
+  c->nslots = (uint32_t)nslots;
+  c->size = off;
+  return off;
+}
+
+int64_t gdf_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t gdf_guided_batch(int64_t remaining, int64_t n, int workers, int64_t max_batch) {
+  int64_t w = workers > 0 ? workers : 1;
+  int64_t b = (remaining + w - 1) / w, floor = (n + 2 * w - 1) / (2 * w);
+  if (b < floor) b = floor;
+  if (b < 1) b = 1;
+  return b < max_batch ? b : max_batch;
+}
+
+/* Records a kernel's message for config i in the ring the owner reads; past
+ * the ring's size the owner falls back on the status alone. */
+static void post_message(gdf_sweep_ctl *c, int64_t i, gpudf_status st) {
+  int64_t m = atomic_fetch_add(&c->nmsgs, 1);
+  if (m >= GDF_SWEEP_MSGS) return;
+  gdf_sweep_msg *msg = gdf_ctl_msg(c, m);
+  msg->config = i;
+  msg->status = (int32_t)st;
+  snprintf(msg->text, sizeof msg->text, "%s", gpudf_last_error());
+}
+
+/* Marks [lo, hi) DONE after their results are in place (release order: the
+ * owner reads a result only after it sees DONE). */
+static void mark_done(gdf_sweep_ctl *c, int64_t lo, int64_t hi) {
+  _Atomic uint8_t *state = gdf_ctl_state(c);
+  for (int64_t i = lo; i < hi; i++)
+    atomic_store_explicit(&state[i], GPUDF_CONFIG_DONE, memory_order_release);
+  atomic_fetch_add(&c->ndone, hi - lo);
+}
+
+int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
+                            int64_t lo, int64_t hi) {
+  const double *cfg = gdf_ctl_configs(c);
+  double *res = gdf_ctl_results(c);
+  int np = c->nparams, nr = c->nresults;
+  if (gpudf_run(t, k, cfg + lo * np, hi - lo, res + lo * nr) == GPUDF_OK) {
+    mark_done(c, lo, hi);
+    return hi - lo;
+  }
+  /* Kernel errors are deterministic: find the guilty configs now rather
+   * than re-queue them. */
+  int64_t done = 0;
+  for (int64_t i = lo; i < hi; i++) {
+    gpudf_status st = gpudf_run(t, k, cfg + i * np, 1, res + i * nr);
+    if (st == GPUDF_OK) {
+      mark_done(c, i, i + 1);
+      done++;
+      continue;
+    }
+    for (int j = 0; j < nr; j++) res[i * nr + j] = NAN;
+    gdf_ctl_err(c)[i] = (int32_t)st;
+    post_message(c, i, st);
+    atomic_store_explicit(&gdf_ctl_state(c)[i], GPUDF_CONFIG_FAILED, memory_order_release);
+    atomic_fetch_add(&c->nkfail, 1);
+  }
+  return done;
+}

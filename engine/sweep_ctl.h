@@ -1,0 +1,118 @@
+/*
+ * sweep_ctl.h - the control segment a sweep's owner shares with its workers.
+ *
+ * One private segment ("gpudf-<uid>+s.<owner pid>.<start>.<seq>", so the
+ * owner's death gets it swept) holds, after this header: the configs, the
+ * results (written in place by workers), a state byte and an error code per
+ * config, one slot per worker and a small ring of kernel error messages.
+ * Workers claim batches with one fetch-add on `next`; configs re-queued after
+ * a worker died are claimed one at a time from the RETRY states, so a crash
+ * is pinned on the config that causes it.
+ */
+#ifndef GPUDF_SWEEP_CTL_H
+#define GPUDF_SWEEP_CTL_H
+
+#include "internal.h"
+
+#include <stdatomic.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GDF_SWEEP_MAGIC 0x70657773666467ull /* "gdfswep" */
+enum { GDF_SWEEP_VERSION = 1, GDF_SWEEP_MSGS = 256 };
+
+/* States beyond the public gpudf_config_state values (which are final). */
+enum {
+  GDF_ST_RETRY = 5,   /* re-queued; claimed one at a time */
+  GDF_ST_RUNNING = 6  /* a retried config in a worker's hands */
+};
+
+typedef struct gdf_sweep_slot {
+  _Atomic int32_t pid;
+  _Atomic int32_t claiming; /* between the fetch-add and recording lo/hi */
+  _Atomic int32_t attached; /* startup done: table attached, kernel found */
+  _Atomic int32_t pad;
+  _Atomic int64_t lo, hi;     /* the claim being run; lo == hi: none */
+  _Atomic int64_t start_ns;   /* when it started (CLOCK_MONOTONIC) */
+  _Atomic int64_t configs, batches, busy_ns;
+  char error[GPUDF_SWEEP_REASON_MAX]; /* why startup failed */
+} gdf_sweep_slot;
+
+typedef struct gdf_sweep_msg {
+  int64_t config;
+  int32_t status;
+  char text[GPUDF_SWEEP_REASON_MAX];
+} gdf_sweep_msg;
+
+typedef struct gdf_sweep_ctl {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t nslots;
+  uint64_t size;
+  int32_t owner_pid;
+  int32_t nworkers; /* for the guided batch size */
+  uint64_t owner_start;
+  char share[GPUDF_NAME_MAX + 1];
+  char kernel[GPUDF_NAME_MAX + 1];
+  int64_t n;
+  int64_t max_batch;
+  int32_t nparams, nresults;
+  uint64_t off_configs, off_results, off_state, off_err, off_slots, off_msgs;
+  _Atomic int64_t next;          /* first config not yet claimed */
+  _Atomic int64_t ndone;         /* DONE, counted by workers */
+  _Atomic int64_t nkfail;        /* FAILED by a kernel error, counted by workers */
+  _Atomic int64_t retry_pending; /* RETRY configs not yet claimed */
+  _Atomic int64_t retry_hint;    /* no RETRY config below this index */
+  _Atomic int64_t first_done_ns; /* when the first batch finished */
+  _Atomic int64_t nmsgs;
+  _Atomic int32_t cancel;
+  _Atomic int32_t pad;
+} gdf_sweep_ctl;
+
+static inline double *gdf_ctl_configs(gdf_sweep_ctl *c) {
+  return (double *)((uint8_t *)c + c->off_configs);
+}
+static inline double *gdf_ctl_results(gdf_sweep_ctl *c) {
+  return (double *)((uint8_t *)c + c->off_results);
+}
+static inline _Atomic uint8_t *gdf_ctl_state(gdf_sweep_ctl *c) {
+  return (_Atomic uint8_t *)((uint8_t *)c + c->off_state);
+}
+static inline int32_t *gdf_ctl_err(gdf_sweep_ctl *c) {
+  return (int32_t *)((uint8_t *)c + c->off_err);
+}
+static inline gdf_sweep_slot *gdf_ctl_slot(gdf_sweep_ctl *c, int i) {
+  return (gdf_sweep_slot *)((uint8_t *)c + c->off_slots) + i;
+}
+static inline gdf_sweep_msg *gdf_ctl_msg(gdf_sweep_ctl *c, int64_t i) {
+  return (gdf_sweep_msg *)((uint8_t *)c + c->off_msgs) + i;
+}
+
+/* Bytes of a control segment and the offsets of its parts. */
+uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, int nslots);
+
+/* Monotonic clock in nanoseconds. */
+int64_t gdf_now_ns(void);
+
+/* Size of the next claim: an equal share of what is left (guided, k = 1),
+ * but never under half an equal share of the whole sweep, capped by
+ * max_batch. A batch kernel pays one pass over the table per claim whatever
+ * the claim's size (filter_agg: ~0.1 s per column pair over 1e7 rows), so
+ * small tail claims cost more than they balance; the floor keeps every
+ * worker at about two claims, and the user's batch option bounds them when
+ * configs are uneven. */
+int64_t gdf_guided_batch(int64_t remaining, int64_t n, int workers, int64_t max_batch);
+
+/* Runs configs [lo, hi) of the control segment's matrix with kernel k on
+ * table t; on a kernel error, runs them one by one and marks the ones that
+ * fail FAILED with their message. Returns how many ended DONE. */
+int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
+                            int64_t lo, int64_t hi);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,76 @@
+/* sweep_owner.h - the owner side of a sweep, shared by sweep.c (entry,
+ * setup, in-process runs), sweep_monitor.c (worker processes) and
+ * sweep_result.c (the result handle). */
+#ifndef GPUDF_SWEEP_OWNER_H
+#define GPUDF_SWEEP_OWNER_H
+
+#include "segment.h"
+#include "sweep_ctl.h"
+
+struct gpudf_sweep_result {
+  int64_t n;
+  uint8_t *state;
+  int32_t *err;
+  char **reason; /* n entries, NULL where there is none */
+  gpudf_sweep_report report;
+  int nworkers, capworkers;
+  gpudf_sweep_worker_info *workers;
+};
+
+/* A worker process the owner started. */
+typedef struct gdf_wproc {
+  int pid;
+  int slot;
+  int info;          /* index in result->workers */
+  int64_t spawned_ns;
+  bool timed_out;    /* killed by the owner for its time limit */
+} gdf_wproc;
+
+typedef struct gdf_sweep {
+  const gpudf_kernel *k;
+  int64_t n;
+  int nres;
+  gpudf_sweep_options o;
+  gdf_sweep_ctl *ctl;   /* the control segment, or a heap copy (workers = 0) */
+  gdf_segment *seg;
+  const char *share;
+  gpudf_sweep_result *res;
+  int32_t *attempts;    /* per config: runs lost to a dead worker */
+  int64_t *perm;        /* control index -> caller's index, NULL: the same */
+  gdf_wproc *procs;     /* by slot; pid 0: free */
+  int live;
+  int64_t owner_failed; /* FAILED or TIMED_OUT set by the owner */
+  int64_t t0_ns, last_progress_ns;
+  bool cancelled;
+  int startup_failures;
+  char startup_error[640];
+} gdf_sweep;
+
+/* The caller's index of control-segment config i. */
+static inline int64_t gdf_user_index(const gdf_sweep *s, int64_t i) {
+  return s->perm ? s->perm[i] : i;
+}
+
+/* Result handle of n configs, every state PENDING. */
+gpudf_status gdf_result_new(int64_t n, gpudf_sweep_result **out);
+/* Appends a worker entry; its index, or -1 when out of memory. */
+int gdf_result_add_worker(gpudf_sweep_result *r, int pid);
+/* Sets config i's reason (copied); false when out of memory. */
+bool gdf_result_set_reason(gpudf_sweep_result *r, int64_t i, const char *text);
+
+/* Signals SIGINT/SIGTERM seen since gdf_signals_install; 0 when none. */
+int gdf_signals_pending(void);
+void gdf_signals_install(void);
+void gdf_signals_restore(void);
+
+/* Calls the progress callback when due (force: now); true when it or a
+ * signal asks to cancel. */
+bool gdf_sweep_progress(gdf_sweep *s, bool force);
+
+/* Runs the sweep in worker processes over s->ctl until every config is
+ * final or the sweep is cancelled. */
+gpudf_status gdf_sweep_workers(gdf_sweep *s, const char *worker_path);
+/* Finds the gpudf-worker executable; the message lists the paths tried. */
+gpudf_status gdf_find_worker(char *path, size_t len);
+
+#endif

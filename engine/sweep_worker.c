@@ -1,0 +1,181 @@
+/*
+ * sweep_worker.c - the loop of a gpudf-worker process: attach the table once,
+ * claim batches, run them, write results in place, until the queue is empty,
+ * the sweep is cancelled or the owner is gone.
+ *
+ *   gpudf-worker CONTROL-SEGMENT SLOT [PLUGIN...]
+ */
+#include "segment.h"
+#include "sweep_ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct worker {
+  gdf_sweep_ctl *ctl;
+  uint64_t size;
+  gdf_sweep_slot *slot;
+  gpudf_table *view;
+  const gpudf_kernel *kernel;
+  int64_t checked_ns; /* last full check that the owner lives */
+} worker;
+
+static void nap_us(long us) {
+  struct timespec ts = {0, us * 1000};
+  nanosleep(&ts, NULL);
+}
+
+/* Maps the owner's control segment read-write and checks it is one. */
+static gpudf_status map_ctl(const char *name, worker *w) {
+  int dfd = -1;
+  GDF_TRY(gdf_shm_dirfd(&dfd));
+  int fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return GDF_ERR(GPUDF_ENOENT, "control segment %s: %s", name, strerror(errno));
+  struct stat st;
+  gpudf_status s = GPUDF_OK;
+  if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof(gdf_sweep_ctl)) {
+    s = GDF_ERR(GPUDF_EBADMSG, "control segment %s is too small", name);
+  } else {
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+      s = GDF_ERR(GPUDF_EIO, "mmap(%s): %s", name, strerror(errno));
+    else {
+      w->ctl = p;
+      w->size = (uint64_t)st.st_size;
+    }
+  }
+  close(fd);
+  if (s == GPUDF_OK && (w->ctl->magic != GDF_SWEEP_MAGIC ||
+                        w->ctl->version != GDF_SWEEP_VERSION || w->ctl->size != w->size))
+    s = GDF_ERR(GPUDF_EBADMSG, "%s is not a gpudf sweep control segment of this version",
+                name);
+  return s;
+}
+
+static gpudf_status start(int argc, char **argv, worker *w, int *slot_index) {
+  GDF_TRY(map_ctl(argv[1], w));
+  int idx = atoi(argv[2]);
+  if (idx < 0 || idx >= (int)w->ctl->nslots)
+    return GDF_ERR(GPUDF_EINVAL, "slot %s is out of range", argv[2]);
+  *slot_index = idx;
+  w->slot = gdf_ctl_slot(w->ctl, idx);
+  for (int i = 3; i < argc; i++) GDF_TRY(gpudf_plugin_load(argv[i]));
+  GDF_TRY(gpudf_kernel_find(w->ctl->kernel, &w->kernel));
+  return gpudf_attach(w->ctl->share, &w->view);
+}
+
+/* getppid is cheap and catches a reparented worker at once; the full
+ * identity check reads /proc, so it runs at most every 100 ms (a claim
+ * costs about a microsecond otherwise). */
+static bool owner_gone(worker *w) {
+  if (getppid() != w->ctl->owner_pid) return true;
+  int64_t now = gdf_now_ns();
+  if (now - w->checked_ns < 100000000) return false;
+  w->checked_ns = now;
+  return !gdf_proc_alive(w->ctl->owner_pid, w->ctl->owner_start);
+}
+
+/* Claims the next batch of the main queue into the slot; false when empty.
+ * `claiming` tells the owner a claim may be in flight unrecorded. */
+static bool claim_main(worker *w, int64_t *lo, int64_t *hi) {
+  gdf_sweep_ctl *c = w->ctl;
+  int64_t next = atomic_load(&c->next);
+  if (next >= c->n) return false;
+  int64_t b = gdf_guided_batch(c->n - next, c->n, c->nworkers, c->max_batch);
+  atomic_store(&w->slot->claiming, 1);
+  *lo = atomic_fetch_add(&c->next, b);
+  *hi = *lo + b < c->n ? *lo + b : c->n;
+  if (*lo >= c->n) *hi = *lo;
+  atomic_store(&w->slot->start_ns, gdf_now_ns());
+  atomic_store(&w->slot->lo, *lo);
+  atomic_store(&w->slot->hi, *hi);
+  atomic_store(&w->slot->claiming, 0);
+  return *hi > *lo;
+}
+
+/* Claims one re-queued config; false when there is none now. */
+static bool claim_retry(worker *w, int64_t *lo, int64_t *hi) {
+  gdf_sweep_ctl *c = w->ctl;
+  if (atomic_load(&c->retry_pending) <= 0) return false;
+  _Atomic uint8_t *state = gdf_ctl_state(c);
+  int64_t hint = atomic_load(&c->retry_hint);
+  for (int64_t i = hint; i < c->n; i++) {
+    uint8_t want = GDF_ST_RETRY;
+    if (atomic_load(&state[i]) != GDF_ST_RETRY) continue;
+    /* Record first, so a death right after the exchange still names it. */
+    atomic_store(&w->slot->start_ns, gdf_now_ns());
+    atomic_store(&w->slot->lo, i);
+    atomic_store(&w->slot->hi, i + 1);
+    if (atomic_compare_exchange_strong(&state[i], &want, GDF_ST_RUNNING)) {
+      atomic_fetch_sub(&c->retry_pending, 1);
+      atomic_compare_exchange_strong(&c->retry_hint, &hint, i);
+      *lo = i;
+      *hi = i + 1;
+      return true;
+    }
+    atomic_store(&w->slot->lo, 0);
+    atomic_store(&w->slot->hi, 0);
+  }
+  return false;
+}
+
+static void run_claim(worker *w, int64_t lo, int64_t hi) {
+  int64_t t0 = gdf_now_ns();
+  int64_t done = gdf_sweep_run_batch(w->ctl, w->view, w->kernel, lo, hi);
+  int64_t t1 = gdf_now_ns();
+  int64_t zero = 0;
+  atomic_compare_exchange_strong(&w->ctl->first_done_ns, &zero, t1);
+  atomic_fetch_add(&w->slot->configs, done);
+  atomic_fetch_add(&w->slot->batches, 1);
+  atomic_fetch_add(&w->slot->busy_ns, t1 - t0);
+  atomic_store(&w->slot->hi, 0);
+  atomic_store(&w->slot->lo, 0);
+}
+
+static void loop(worker *w) {
+  gdf_sweep_ctl *c = w->ctl;
+  while (!atomic_load(&c->cancel) && !owner_gone(w)) {
+    int64_t lo, hi;
+    if (claim_main(w, &lo, &hi) || claim_retry(w, &lo, &hi)) {
+      run_claim(w, lo, hi);
+      continue;
+    }
+    if (atomic_load(&c->next) >= c->n && atomic_load(&c->retry_pending) <= 0) break;
+    nap_us(500); /* a re-queued config is being published */
+  }
+}
+
+int gpudf_worker_main(int argc, char **argv) {
+  /* Dies with the owner even while a kernel runs; the loop's own check
+   * covers the race of an owner that died before this line. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (argc < 3) {
+    fprintf(stderr, "usage: gpudf-worker CONTROL-SEGMENT SLOT [PLUGIN...]\n"
+                    "(started by gpudf_sweep; not meant to be run by hand)\n");
+    return 2;
+  }
+  worker w = {0};
+  int idx = -1;
+  gpudf_status st = start(argc, argv, &w, &idx);
+  int rc = 0;
+  if (st == GPUDF_OK && !owner_gone(&w)) {
+    atomic_store(&w.slot->attached, 1);
+    loop(&w);
+  } else if (st != GPUDF_OK) {
+    if (w.slot) snprintf(w.slot->error, sizeof w.slot->error, "%s", gpudf_last_error());
+    fprintf(stderr, "gpudf-worker: %s\n", gpudf_last_error());
+    rc = 3;
+  }
+  gpudf_table_free(w.view);
+  if (w.ctl) munmap(w.ctl, w.size);
+  return rc;
+}

@@ -1,0 +1,430 @@
+// Device placements on the simulated device (GPUDF_SIMULATE_DEVICE=1, see
+// engine/device_sim.c): what the descriptor carries, when it becomes ready,
+// how often handles are opened and closed, and every fallback. These run in
+// CI, which has no GPU; tests/test_device_gpu.cc runs the real thing.
+#include <gpudf.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "datagen.h"
+#include "descriptor.h"
+#include "harness.h"
+
+namespace {
+
+using harness::Child;
+
+std::string ReadAll(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+bool EntryExists(const std::string &needle) {
+  for (const auto &e : harness::ShmEntries())
+    if (e.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+// Every test starts with the simulated device and a fresh trace, and leaves
+// the environment as it found it (the harness child inherits it).
+class SimDevice : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char *v : kVars) unsetenv(v);
+    setenv("GPUDF_SIMULATE_DEVICE", "1", 1);
+    trace = "/tmp/gpudf-simtrace-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    unlink(trace.c_str());
+    setenv("GPUDF_SIM_TRACE", trace.c_str(), 1);
+  }
+  void TearDown() override {
+    gpudf_share_close(s);
+    gpudf_table_free(t);
+    for (const char *v : kVars) unsetenv(v);
+    unlink(trace.c_str());
+    for (auto &f : files) unlink(f.c_str());
+    EXPECT_FALSE(EntryExists("+v." + std::to_string(getpid()) + "."))
+        << "simulated device memory left behind";
+  }
+  void Share(int64_t rows, uint64_t seed, gpudf_backend b = GPUDF_BACKEND_AUTO) {
+    name = harness::UniqueName("dev");
+    ASSERT_EQ(tg_make_table(rows, seed, &t), GPUDF_OK) << gpudf_last_error();
+    ASSERT_EQ(gpudf_table_share(t, name.c_str(), b, &s), GPUDF_OK) << gpudf_last_error();
+  }
+  // Trace lines "PID CALL ..." of one process, as "CALL ..." strings.
+  std::vector<std::string> Calls(pid_t pid) {
+    std::vector<std::string> out;
+    std::istringstream in(ReadAll(trace));
+    std::string line, prefix = std::to_string(pid) + " ";
+    while (std::getline(in, line))
+      if (line.rfind(prefix, 0) == 0) out.push_back(line.substr(prefix.size()));
+    return out;
+  }
+  int Count(pid_t pid, const std::string &call) {
+    int n = 0;
+    for (const auto &c : Calls(pid)) n += c.rfind(call + " ", 0) == 0 || c == call;
+    return n;
+  }
+  // Runs the child with extra environment (only the child sees it) and
+  // returns its first line; its stderr goes to *log.
+  std::string RunChild(const std::vector<std::string> &args,
+                       const std::vector<std::pair<const char *, const char *>> &env,
+                       pid_t *pid = nullptr, std::string *log = nullptr) {
+    std::string err = trace + ".stderr";
+    files.push_back(err);
+    setenv("GPUDF_TEST_STDERR", err.c_str(), 1);
+    setenv("GPUDF_LOG", "debug", 1);
+    for (auto &e : env) setenv(e.first, e.second, 1);
+    Child c = harness::Spawn(args);
+    for (auto &e : env) unsetenv(e.first);
+    unsetenv("GPUDF_TEST_STDERR");
+    unsetenv("GPUDF_LOG");
+    std::string line = harness::ReadLine(c);
+    std::string rest = harness::ReadLine(c, 2000);
+    if (!rest.empty()) line += "\n" + rest;
+    if (pid) *pid = c.pid;
+    int st = harness::Wait(c);
+    EXPECT_TRUE(WIFEXITED(st)) << st;
+    if (log) *log = ReadAll(err);
+    unlink(err.c_str());
+    return line;
+  }
+  const gdf_desc_header *Header() {
+    desc = ReadAll(harness::ShmPath(harness::PublicFile(name)));
+    EXPECT_GE(desc.size(), sizeof(gdf_desc_header));
+    return reinterpret_cast<const gdf_desc_header *>(desc.data());
+  }
+  static constexpr const char *kVars[] = {
+      "GPUDF_SIMULATE_DEVICE", "GPUDF_SIM_TRACE", "GPUDF_SIM_FAIL", "GPUDF_SIM_UUID",
+      "GPUDF_SIM_MEM",         "GPUDF_BACKEND"};
+  gpudf_table *t = nullptr;
+  gpudf_share *s = nullptr;
+  std::string name, trace, desc;
+  std::vector<std::string> files;
+};
+
+std::string Sum(const gpudf_table *t) { return std::to_string(tg_table_checksum(t)); }
+
+// ------------------------------------------------------------ the owner
+
+TEST_F(SimDevice, AutoPicksCudaIpcAndTheDescriptorCarriesUuidAndHandle) {
+  Share(3001, 1);
+  EXPECT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CUDA_IPC);
+  EXPECT_EQ(gpudf_table_backend(t), GPUDF_BACKEND_CUDA_IPC);
+  const gdf_desc_header *h = Header();
+  EXPECT_EQ(h->backend, (uint32_t)GPUDF_BACKEND_CUDA_IPC);
+  EXPECT_EQ(h->ready, 1u);
+  EXPECT_EQ(std::memcmp(h->device_uuid, "gpudf-sim-dev-0", 15), 0);
+  std::string handle(reinterpret_cast<const char *>(h->ipc_handle));
+  EXPECT_EQ(handle.find("+v." + std::to_string(getpid()) + "."), handle.find('+')) << handle;
+  EXPECT_TRUE(EntryExists(handle)) << "the handle names the device allocation";
+  // The owner's device copy is a separate copy with the same bytes.
+  for (int c = 0; c < gpudf_table_ncols(t); c++) {
+    const void *d = gpudf_table_column_device_data(t, c);
+    ASSERT_NE(d, nullptr);
+    EXPECT_NE(d, gpudf_table_column_data(t, c));
+    size_t bytes = (size_t)gpudf_table_nrows(t) * gpudf_type_size(gpudf_table_column_type(t, c));
+    EXPECT_EQ(std::memcmp(d, gpudf_table_column_data(t, c), bytes), 0) << "column " << c;
+  }
+  EXPECT_EQ(gpudf_table_column_device_data(t, 5), nullptr);
+  EXPECT_EQ(gpudf_table_column_device_data(t, -1), nullptr);
+}
+
+TEST_F(SimDevice, TheDescriptorIsPublishedOnlyAfterTheUpload) {
+  Share(100, 2);
+  std::vector<std::string> calls = Calls(getpid());
+  std::vector<std::string> order;
+  for (const auto &c : calls) order.push_back(c.substr(0, c.find(' ')));
+  std::vector<std::string> want = {"alloc", "upload", "ipc_get", "publish"};
+  EXPECT_EQ(order, want);
+}
+
+TEST_F(SimDevice, AFailedUploadPublishesNothingAndLeaksNothing) {
+  setenv("GPUDF_SIM_FAIL", "upload", 1);
+  name = harness::UniqueName("upfail");
+  ASSERT_EQ(tg_make_table(100, 3, &t), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_CUDA_IPC, &s), GPUDF_EIO);
+  std::string msg = gpudf_last_error();
+  EXPECT_NE(msg.find("upload failed"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("simErrorInjected"), std::string::npos) << msg;
+  EXPECT_EQ(s, nullptr);
+  EXPECT_FALSE(EntryExists(name));
+  EXPECT_EQ(Count(getpid(), "free"), 1);
+  gpudf_table *v;
+  EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_ENOENT);
+  // Under auto the same failure falls back to cuda-pinned.
+  ASSERT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_AUTO, &s), GPUDF_OK)
+      << gpudf_last_error();
+  EXPECT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CUDA_PINNED);
+  EXPECT_EQ(Header()->backend, (uint32_t)GPUDF_BACKEND_CUDA_PINNED);
+}
+
+TEST_F(SimDevice, TooLargeForTheDeviceIsAClearErrorAndTheHostShareStillWorks) {
+  setenv("GPUDF_SIM_MEM", "4096", 1);
+  name = harness::UniqueName("big");
+  ASSERT_EQ(tg_make_table(10000, 4, &t), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_CUDA_IPC, &s), GPUDF_ENOMEM);
+  std::string msg = gpudf_last_error();
+  EXPECT_NE(msg.find("does not fit"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("4096 bytes free"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(std::to_string(gpudf_table_arena_bytes(t))), std::string::npos) << msg;
+  EXPECT_EQ(Count(getpid(), "alloc"), 0) << "the size is checked before allocating";
+  ASSERT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_AUTO, &s), GPUDF_OK);
+  EXPECT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CUDA_PINNED);
+  pid_t pid;
+  EXPECT_EQ(RunChild({"attach-dev", name}, {}, &pid), "ok cuda-pinned " + Sum(t) + " " + Sum(t));
+}
+
+TEST_F(SimDevice, NoIpcPicksCudaPinned) {
+  setenv("GPUDF_SIM_FAIL", "noipc", 1);
+  const char *why;
+  EXPECT_FALSE(gpudf_backend_available(GPUDF_BACKEND_CUDA_IPC, &why));
+  EXPECT_NE(std::string(why).find("IPC is not supported"), std::string::npos);
+  Share(500, 5);
+  EXPECT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CUDA_PINNED);
+  // Pinned: the device reads the host arena itself.
+  EXPECT_EQ(gpudf_table_column_device_data(t, 2), gpudf_table_column_data(t, 2));
+  pid_t pid;
+  EXPECT_EQ(RunChild({"attach-dev", name}, {}, &pid), "ok cuda-pinned " + Sum(t) + " " + Sum(t));
+  EXPECT_EQ(Count(pid, "register"), 1);
+  EXPECT_EQ(Count(pid, "unregister"), 1);
+  EXPECT_EQ(Count(pid, "ipc_open"), 0);
+}
+
+TEST_F(SimDevice, NoDeviceMeansCpuAndForcingADeviceIsENODEV) {
+  setenv("GPUDF_SIM_FAIL", "nodevice", 1);
+  name = harness::UniqueName("nodev");
+  ASSERT_EQ(tg_make_table(100, 6, &t), GPUDF_OK);
+  for (gpudf_backend b : {GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_PINNED}) {
+    EXPECT_EQ(gpudf_table_share(t, name.c_str(), b, &s), GPUDF_ENODEV);
+    EXPECT_NE(std::string(gpudf_last_error()).find("no device"), std::string::npos)
+        << gpudf_last_error();
+  }
+  setenv("GPUDF_BACKEND", "cuda-pinned", 1);
+  EXPECT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_AUTO, &s), GPUDF_ENODEV);
+  unsetenv("GPUDF_BACKEND");
+  ASSERT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_AUTO, &s), GPUDF_OK);
+  EXPECT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CPU);
+  EXPECT_EQ(gpudf_table_backend(t), GPUDF_BACKEND_CPU);
+  EXPECT_EQ(gpudf_table_column_device_data(t, 0), nullptr);
+  EXPECT_TRUE(Calls(getpid()).size() == 1) << "only the publish line";
+}
+
+TEST_F(SimDevice, ForcedCpuStaysOnTheHost) {
+  setenv("GPUDF_BACKEND", "cpu", 1);
+  Share(100, 7);
+  EXPECT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CPU);
+  EXPECT_EQ(Count(getpid(), "alloc"), 0);
+}
+
+// ------------------------------------------------------------ attachers
+
+TEST_F(SimDevice, AnotherProcessOpensTheHandleOnceAndClosesItOnTheLastDetach) {
+  Share(2000, 8);
+  pid_t pid;
+  std::string out = RunChild({"attach-twice", name}, {}, &pid);
+  EXPECT_EQ(out, "ok cuda-ipc cuda-ipc 1\ndetached");
+  EXPECT_EQ(Count(pid, "ipc_open"), 1);
+  EXPECT_EQ(Count(pid, "ipc_close"), 1);
+  std::vector<std::string> calls = Calls(pid);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].substr(0, 8), "ipc_open");
+  EXPECT_EQ(calls[1], "ipc_close");
+  // It reads the device copy, which holds the table's bytes.
+  EXPECT_EQ(RunChild({"attach-dev", name}, {}), "ok cuda-ipc " + Sum(t) + " " + Sum(t));
+}
+
+TEST_F(SimDevice, AViewInTheOwnersProcessBorrowsItsPlacement) {
+  Share(1000, 9);
+  gpudf_table *v1, *v2;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v1), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v2), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_backend(v1), GPUDF_BACKEND_CUDA_IPC);
+  EXPECT_EQ(gpudf_table_column_device_data(v1, 3), gpudf_table_column_device_data(t, 3));
+  EXPECT_EQ(gpudf_table_column_device_data(v2, 3), gpudf_table_column_device_data(t, 3));
+  EXPECT_EQ(Count(getpid(), "ipc_open"), 0) << "CUDA cannot open its own handle";
+  // The owner lets go first: the device copy lives until the last view goes.
+  gpudf_share_close(s);
+  s = nullptr;
+  gpudf_table_free(t);
+  t = nullptr;
+  EXPECT_EQ(Count(getpid(), "free"), 0);
+  gpudf_table_free(v1);
+  EXPECT_EQ(Count(getpid(), "free"), 0);
+  const double *d = static_cast<const double *>(gpudf_table_column_device_data(v2, 3));
+  EXPECT_EQ(d[0], static_cast<const double *>(gpudf_table_column_data(v2, 3))[0]);
+  gpudf_table_free(v2);
+  EXPECT_EQ(Count(getpid(), "free"), 1);
+}
+
+TEST_F(SimDevice, AWorkerWhoseIpcOpenFailsFallsBackToPinnedAndSaysSo) {
+  Share(1500, 10);
+  pid_t pid;
+  std::string log;
+  std::string out = RunChild({"attach-dev", name}, {{"GPUDF_SIM_FAIL", "ipc_open"}}, &pid, &log);
+  EXPECT_EQ(out, "ok cuda-pinned " + Sum(t) + " " + Sum(t));
+  EXPECT_NE(log.find("cuda-ipc not used"), std::string::npos) << log;
+  EXPECT_NE(log.find("falling back to cuda-pinned"), std::string::npos) << log;
+  EXPECT_NE(log.find("used as cuda-pinned"), std::string::npos) << log;
+  EXPECT_EQ(Count(pid, "register"), 1);
+  EXPECT_EQ(Count(pid, "unregister"), 1);
+  // Its kernels run on the pinned placement and agree with the owner's.
+  std::string run = RunChild({"run-dev", name, "3", "0"}, {{"GPUDF_SIM_FAIL", "ipc_open"}});
+  std::string direct = RunChild({"run-dev", name, "3", "0"}, {});
+  ASSERT_EQ(run.rfind("cuda-pinned ", 0), 0u) << run;
+  ASSERT_EQ(direct.rfind("cuda-ipc ", 0), 0u) << direct;
+  EXPECT_EQ(run.substr(12), direct.substr(9));
+}
+
+TEST_F(SimDevice, AWorkerOnAnotherDeviceFallsBackToPinned) {
+  Share(300, 11);
+  std::string log;
+  std::string out = RunChild({"attach-dev", name}, {{"GPUDF_SIM_UUID", "another-gpu"}}, nullptr, &log);
+  EXPECT_EQ(out, "ok cuda-pinned " + Sum(t) + " " + Sum(t));
+  EXPECT_NE(log.find("which this process does not see"), std::string::npos) << log;
+  EXPECT_NE(log.find("GPU-6770"), std::string::npos) << "the UUID in nvidia-smi form: " << log;
+}
+
+TEST_F(SimDevice, AWorkerThatForcesCudaIpcAndCannotOpenGetsENODEV) {
+  Share(300, 12);
+  std::string out = RunChild({"attach-dev", name},
+                             {{"GPUDF_SIM_FAIL", "ipc_open"}, {"GPUDF_BACKEND", "cuda-ipc"}});
+  EXPECT_EQ(out.rfind("err 19 ", 0), 0u) << out;
+  EXPECT_NE(out.find("ipc_open failed"), std::string::npos) << out;
+  // Forcing cuda-pinned skips the handle; forcing cpu skips the device.
+  pid_t pid;
+  out = RunChild({"attach-dev", name}, {{"GPUDF_BACKEND", "cuda-pinned"}}, &pid);
+  EXPECT_EQ(out, "ok cuda-pinned " + Sum(t) + " " + Sum(t));
+  EXPECT_EQ(Count(pid, "ipc_open"), 0);
+  out = RunChild({"attach-dev", name}, {{"GPUDF_BACKEND", "cpu"}}, &pid);
+  EXPECT_EQ(out, "ok cpu " + Sum(t) + " -");
+  EXPECT_TRUE(Calls(pid).empty());
+}
+
+TEST_F(SimDevice, AWorkerWithoutADeviceUsesCpu) {
+  Share(300, 13);
+  std::string log;
+  std::string out = RunChild({"attach-dev", name}, {{"GPUDF_SIM_FAIL", "nodevice"}}, nullptr, &log);
+  EXPECT_EQ(out, "ok cpu " + Sum(t) + " -");
+  EXPECT_NE(log.find("has no device"), std::string::npos) << log;
+  out = RunChild({"attach-dev", name},
+                 {{"GPUDF_SIM_FAIL", "nodevice"}, {"GPUDF_BACKEND", "cuda-pinned"}});
+  EXPECT_EQ(out.rfind("err 19 ", 0), 0u) << out;
+}
+
+TEST_F(SimDevice, PinnedRegistrationFailureFallsBackToCpu) {
+  Share(300, 14);
+  std::string log;
+  std::string out = RunChild({"attach-dev", name},
+                             {{"GPUDF_SIM_FAIL", "ipc_open,register"}}, nullptr, &log);
+  EXPECT_EQ(out, "ok cpu " + Sum(t) + " -");
+  EXPECT_NE(log.find("falling back to cpu"), std::string::npos) << log;
+}
+
+// A descriptor that claims cuda-ipc with a handle that opens nothing: the
+// attacher falls back to the host arena, which is always there.
+TEST_F(SimDevice, AGarbageHandleFallsBackToPinned) {
+  Share(400, 15);
+  std::string bytes = ReadAll(harness::ShmPath(harness::PublicFile(name)));
+  auto *h = reinterpret_cast<gdf_desc_header *>(&bytes[0]);
+  for (size_t i = 0; i < sizeof h->ipc_handle; i++) h->ipc_handle[i] = (uint8_t)(i * 37 + 1);
+  h->share_id ^= 1;  // another share, so the owner's placement is not borrowed
+  uint64_t sum = 14695981039346656037ull;  // the format's FNV-1a, from owner_uid on
+  for (size_t i = offsetof(gdf_desc_header, owner_uid); i < bytes.size(); i++)
+    sum = (sum ^ (uint8_t)bytes[i]) * 1099511628211ull;
+  h->checksum = sum;
+  std::string copy = harness::UniqueName("garbage");
+  std::string path = harness::ShmPath(harness::PublicFile(copy));
+  files.push_back(path);
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << bytes;
+  }
+  chmod(path.c_str(), 0600);
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(copy.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_table_backend(v), GPUDF_BACKEND_CUDA_PINNED);
+  EXPECT_EQ(tg_table_checksum(v), tg_table_checksum(t));
+  gpudf_table_free(v);
+  EXPECT_EQ(RunChild({"attach-dev", copy}, {}), "ok cuda-pinned " + Sum(t) + " " + Sum(t));
+}
+
+TEST_F(SimDevice, AnIpcShareWhoseOwnerDiedIsReportedAndItsDeviceMemoryRemoved) {
+  name = harness::UniqueName("deadipc");
+  Child owner = harness::Spawn({"share", name, "1000", "16"});
+  ASSERT_EQ(harness::ReadLine(owner).rfind("shared ", 0), 0u);
+  pid_t pid = owner.pid;
+  EXPECT_TRUE(EntryExists("+v." + std::to_string(pid) + "."));
+  harness::Kill(owner);
+  gpudf_table *v;
+  // Each test process has its own shm directory (harness/main.cc): nobody
+  // else sweeps the dead owner's share before this attach sees it.
+  EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_EOWNERDEAD) << gpudf_last_error();
+  EXPECT_NE(std::string(gpudf_last_error()).find("no longer running"), std::string::npos);
+  EXPECT_FALSE(EntryExists("+v." + std::to_string(pid) + "."))
+      << "the dead owner's device memory (a segment in the simulation) is removed";
+}
+
+TEST_F(SimDevice, FilterAggOnTheDeviceEqualsTheCpu) {
+  Share(20000, 17);
+  gpudf_table *ref;
+  ASSERT_EQ(tg_make_table(20000, 17, &ref), GPUDF_OK);  // never shared: cpu
+  EXPECT_EQ(gpudf_table_backend(ref), GPUDF_BACKEND_CPU);
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
+  std::vector<double> cfg;
+  for (int op = 0; op < 8; op++)
+    for (int fc = 0; fc < 5; fc++) cfg.insert(cfg.end(), {(double)fc, (double)op, -3.5, 7.25, 3.0});
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> dev(n * 6), cpu(n * 6);
+  ASSERT_EQ(gpudf_run(t, k, cfg.data(), n, dev.data()), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_run(ref, k, cfg.data(), n, cpu.data()), GPUDF_OK);
+  EXPECT_EQ(Count(getpid(), "filter_agg"), 1) << "one batch, one device call";
+  for (size_t i = 0; i < dev.size(); i++)
+    EXPECT_TRUE(dev[i] == cpu[i] || (std::isnan(dev[i]) && std::isnan(cpu[i]))) << i;
+  setenv("GPUDF_SIM_FAIL", "run", 1);
+  EXPECT_EQ(gpudf_run(t, k, cfg.data(), n, dev.data()), GPUDF_EIO);
+  gpudf_table_free(ref);
+}
+
+TEST_F(SimDevice, RepeatedShareAndAttachLeakNothing) {
+  Share(100, 18);
+  int before = harness::CountFds();
+  for (int i = 0; i < 50; i++) {
+    gpudf_table *tt, *v;
+    gpudf_share *ss;
+    ASSERT_EQ(tg_make_table(50, (uint64_t)i, &tt), GPUDF_OK);
+    ASSERT_EQ(gpudf_table_share(tt, nullptr, GPUDF_BACKEND_AUTO, &ss), GPUDF_OK);
+    ASSERT_EQ(gpudf_attach(gpudf_share_name(ss), &v), GPUDF_OK);
+    gpudf_table_free(v);
+    gpudf_share_close(ss);
+    gpudf_table_free(tt);
+  }
+  EXPECT_EQ(harness::CountFds(), before);
+  EXPECT_EQ(Count(getpid(), "alloc"), 51);
+  EXPECT_EQ(Count(getpid(), "free"), 50);
+}
+
+TEST(DeviceApi, CpuTablesHaveNoDevicePlacement) {
+  gpudf_table *t;
+  ASSERT_EQ(tg_make_table(10, 1, &t), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_backend(t), GPUDF_BACKEND_CPU);
+  EXPECT_EQ(gpudf_table_column_device_data(t, 0), nullptr);
+  EXPECT_EQ(gpudf_table_backend(nullptr), GPUDF_BACKEND_AUTO);
+  EXPECT_EQ(gpudf_table_column_device_data(nullptr, 0), nullptr);
+  gpudf_table_free(t);
+}
+
+}  // namespace

@@ -1,0 +1,184 @@
+// The real CUDA placements and kernel, on a real device. Named *Gpu*, so
+// they carry the ctest label "gpu"; without a device every case reports
+// SKIPPED with the reason, never a silent pass.
+//
+// Owner exit: CUDA IPC memory belongs to the exporting process's context and
+// is freed when that process exits or is killed. Attaching afterwards is
+// refused (ENOENT after a clean exit, EOWNERDEAD after a kill), and a view
+// attached before keeps valid HOST data (gpudf_table_column_data) but its
+// device pointers must not be used any more: re-attach to a new share.
+#include <gpudf.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "datagen.h"
+#include "harness.h"
+
+namespace {
+
+using harness::Child;
+
+class DeviceGpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    unsetenv("GPUDF_SIMULATE_DEVICE");
+    unsetenv("GPUDF_BACKEND");
+    const char *why = nullptr;
+    if (!gpudf_backend_available(GPUDF_BACKEND_CUDA_IPC, &why))
+      GTEST_SKIP() << "no usable CUDA device: " << why;
+  }
+  void TearDown() override {
+    gpudf_share_close(s);
+    gpudf_table_free(t);
+    unsetenv("GPUDF_BACKEND");
+  }
+  void Share(int64_t rows, uint64_t seed, gpudf_backend b = GPUDF_BACKEND_AUTO) {
+    name = harness::UniqueName("gpu");
+    ASSERT_EQ(tg_make_table(rows, seed, &t), GPUDF_OK) << gpudf_last_error();
+    ASSERT_EQ(gpudf_table_share(t, name.c_str(), b, &s), GPUDF_OK) << gpudf_last_error();
+  }
+  std::string Child1(const std::vector<std::string> &args) {
+    Child c = harness::Spawn(args);
+    std::string line = harness::ReadLine(c, 60000);
+    std::string more = harness::ReadLine(c, 5000);
+    if (!more.empty()) line += "\n" + more;
+    int st = harness::Wait(c, 60000);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << " " << line;
+    return line;
+  }
+  gpudf_table *t = nullptr;
+  gpudf_share *s = nullptr;
+  std::string name;
+};
+
+std::string Sum(const gpudf_table *t) { return std::to_string(tg_table_checksum(t)); }
+
+// One filter_agg config on column d of t, as the child's run-dev prints it.
+std::string OwnerRun(const gpudf_table *t, int op, double lo) {
+  const gpudf_kernel *k;
+  gpudf_kernel_find("filter_agg", &k);
+  int d;
+  gpudf_table_find_column(t, "d", &d);
+  double cfg[5] = {(double)d, (double)op, lo, 0, (double)d}, r[6];
+  EXPECT_EQ(gpudf_run(t, k, cfg, 1, r), GPUDF_OK);
+  std::ostringstream o;
+  o.precision(17);
+  for (double v : r) o << " " << v;
+  return o.str();
+}
+
+TEST_F(DeviceGpu, UploadAndAttachAcrossProcesses) {
+  Share(1000003, 1);
+  EXPECT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CUDA_IPC);
+  EXPECT_NE(gpudf_table_column_device_data(t, 0), nullptr);
+  EXPECT_EQ(Child1({"attach-dev", name}), "ok cuda-ipc " + Sum(t) + " -");
+  std::string run = Child1({"run-dev", name, "3", "0"});
+  ASSERT_EQ(run.rfind("cuda-ipc ", 0), 0u) << run;
+  // The child's device result against the owner's; both are device runs, so
+  // compare counts exactly and the rest closely.
+  std::istringstream a(run.substr(9)), b(OwnerRun(t, 3, 0));
+  for (int i = 0; i < 6; i++) {
+    double x, y;
+    a >> x;
+    b >> y;
+    EXPECT_NEAR(x, y, 1e-9 * (std::fabs(y) + 1)) << "field " << i;
+  }
+}
+
+TEST_F(DeviceGpu, ASecondAttachInOneProcessReusesTheHandle) {
+  Share(100000, 2);
+  EXPECT_EQ(Child1({"attach-twice", name}), "ok cuda-ipc cuda-ipc 1\ndetached");
+}
+
+TEST_F(DeviceGpu, AttachAfterTheOwnerExitedIsRefused) {
+  std::string n = harness::UniqueName("gpuexit");
+  Child owner = harness::Spawn({"share-exit", n, "1000", "3"});
+  ASSERT_EQ(harness::ReadLine(owner, 60000).rfind("shared ", 0), 0u);
+  harness::Wait(owner, 60000);
+  gpudf_table *v;
+  EXPECT_EQ(gpudf_attach(n.c_str(), &v), GPUDF_ENOENT) << gpudf_last_error();
+  Child killed = harness::Spawn({"share", n, "1000", "3"});
+  ASSERT_EQ(harness::ReadLine(killed, 60000).rfind("shared ", 0), 0u);
+  harness::Kill(killed);
+  gpudf_status st = gpudf_attach(n.c_str(), &v);  // ENOENT if another process swept first
+  EXPECT_TRUE(st == GPUDF_EOWNERDEAD || st == GPUDF_ENOENT) << gpudf_last_error();
+}
+
+TEST_F(DeviceGpu, ForcedCudaPinned) {
+  const char *why;
+  if (!gpudf_backend_available(GPUDF_BACKEND_CUDA_PINNED, &why))
+    GTEST_SKIP() << "cuda-pinned not available: " << why;
+  setenv("GPUDF_BACKEND", "cuda-pinned", 1);
+  Share(200000, 4);
+  EXPECT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CUDA_PINNED);
+  EXPECT_EQ(Child1({"attach-dev", name}), "ok cuda-pinned " + Sum(t) + " -");
+  std::string run = Child1({"run-dev", name, "7", "-10"});
+  EXPECT_EQ(run.rfind("cuda-pinned ", 0), 0u) << run;
+}
+
+// Random typed columns with NaNs, random configs over every op and column
+// pair: the device answer against the CPU reference.
+TEST_F(DeviceGpu, FilterAggMatchesTheCpuOnRandomData) {
+  const int64_t rows = 3000017;
+  std::mt19937_64 rng(20240611);
+  std::uniform_real_distribution<double> u(-1000, 1000);
+  std::vector<double> f64(rows);
+  std::vector<float> f32(rows);
+  std::vector<int32_t> i32(rows);
+  std::vector<uint8_t> b8(rows);
+  for (int64_t i = 0; i < rows; i++) {
+    f64[i] = rng() % 50 == 0 ? NAN : 1e6 + u(rng);  // large mean: std must stay stable
+    f32[i] = (float)u(rng);
+    i32[i] = (int32_t)(rng() % 2001) - 1000;
+    b8[i] = rng() & 1;
+  }
+  gpudf_table *dev, *cpu;
+  for (gpudf_table **p : {&dev, &cpu}) {
+    ASSERT_EQ(gpudf_table_create(rows, p), GPUDF_OK);
+    ASSERT_EQ(gpudf_table_add_column(*p, "f64", GPUDF_TYPE_F64, f64.data()), GPUDF_OK);
+    ASSERT_EQ(gpudf_table_add_column(*p, "f32", GPUDF_TYPE_F32, f32.data()), GPUDF_OK);
+    ASSERT_EQ(gpudf_table_add_column(*p, "i32", GPUDF_TYPE_I32, i32.data()), GPUDF_OK);
+    ASSERT_EQ(gpudf_table_add_column(*p, "b", GPUDF_TYPE_BOOL, b8.data()), GPUDF_OK);
+  }
+  name = harness::UniqueName("gpurand");
+  ASSERT_EQ(gpudf_table_share(dev, name.c_str(), GPUDF_BACKEND_CUDA_IPC, &s), GPUDF_OK)
+      << gpudf_last_error();
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
+  std::vector<double> cfg;
+  for (int i = 0; i < 96; i++) {
+    double lo = u(rng) / (i % 3 ? 1 : 1000), hi = lo + std::fabs(u(rng));
+    cfg.insert(cfg.end(), {(double)(rng() % 4), (double)(i % 8), lo, hi, (double)(rng() % 4)});
+  }
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6), want(n * 6);
+  ASSERT_EQ(gpudf_run(dev, k, cfg.data(), n, got.data()), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_run(cpu, k, cfg.data(), n, want.data()), GPUDF_OK);
+  for (int64_t c = 0; c < n; c++) {
+    const double *g = &got[c * 6], *w = &want[c * 6];
+    // An upper bound of the sum of magnitudes of the values summed (every
+    // value lies within 2000 of the mean), which bounds the reordering error.
+    double mag = (std::fabs(w[2]) + 2000) * w[0];
+    EXPECT_EQ(g[0], w[0]) << "count, config " << c;
+    if (w[0] == 0) continue;
+    EXPECT_EQ(g[3], w[3]) << "min, config " << c;
+    EXPECT_EQ(g[4], w[4]) << "max, config " << c;
+    EXPECT_NEAR(g[1], w[1], 1e-12 * mag) << "sum, config " << c;
+    EXPECT_NEAR(g[2], w[2], 1e-12 * mag / w[0]) << "mean, config " << c;
+    if (w[0] > 1) {
+      EXPECT_NEAR(g[5], w[5], 1e-9 * w[5] + 1e-12) << "std, config " << c;
+    }
+  }
+  gpudf_table_free(cpu);
+  gpudf_table_free(dev);
+}
+
+}  // namespace

@@ -1,0 +1,501 @@
+// test_sweep.cc - gpudf_sweep: results against gpudf_run, worker counts,
+// crashes, hangs, cancellation, owner death, plugins and bad input. All on
+// the cpu placement.
+#include <gpudf.h>
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "datagen.h"
+#include "harness.h"
+
+namespace {
+
+struct Table {
+  gpudf_table *t = nullptr;
+  explicit Table(int64_t rows = 20000, uint64_t seed = 11) {
+    EXPECT_EQ(tg_make_table(rows, seed, &t), GPUDF_OK) << gpudf_last_error();
+  }
+  ~Table() { gpudf_table_free(t); }
+};
+
+struct Result {
+  gpudf_sweep_result *r = nullptr;
+  ~Result() { gpudf_sweep_result_free(r); }
+  gpudf_sweep_report Report() const {
+    gpudf_sweep_report rep{};
+    EXPECT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+    return rep;
+  }
+};
+
+gpudf_sweep_options Options(int workers) {
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = workers;
+  return o;
+}
+
+// Random filter_agg configs over every column and op.
+std::vector<double> FilterAggConfigs(int n, uint64_t seed) {
+  std::vector<double> c;
+  for (int i = 0; i < n; i++) {
+    double lo = (double)(tg_splitmix(&seed) % 100) - 50;
+    c.insert(c.end(), {(double)(tg_splitmix(&seed) % 5), (double)(tg_splitmix(&seed) % 8), lo,
+                       lo + 20, (double)(tg_splitmix(&seed) % 5)});
+  }
+  return c;
+}
+
+// count, min and max must match exactly. sum, mean and std are compared to
+// 1e-12 relative: filter_agg accumulates per row block and merges blocks
+// (Chan's formula), and how many configs share a pass decides whether a
+// group runs config by config or by buckets, so a batch cut differently
+// may round differently in the last bits.
+void ExpectSameFilterAgg(const std::vector<double> &want, const std::vector<double> &got) {
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); i++) {
+    int field = (int)(i % 6);
+    double a = want[i], b = got[i];
+    if (std::isnan(a)) {
+      EXPECT_TRUE(std::isnan(b)) << "value " << i;
+    } else if (field == 0 || field == 3 || field == 4) {
+      EXPECT_EQ(a, b) << "config " << i / 6 << " field " << field;
+    } else {
+      EXPECT_LE(std::fabs(a - b), 1e-12 * std::fmax(1.0, std::fabs(a)))
+          << "config " << i / 6 << " field " << field;
+    }
+  }
+}
+
+void SweepMatchesRun(int workers, int n, int64_t batch = 0) {
+  Table tb;
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
+  auto cfg = FilterAggConfigs(n, 1234 + workers);
+  std::vector<double> want(6 * (size_t)n), got(6 * (size_t)n, -1);
+  ASSERT_EQ(gpudf_run(tb.t, k, cfg.data(), n, want.data()), GPUDF_OK) << gpudf_last_error();
+  auto o = Options(workers);
+  o.batch = batch;
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg.data(), n, got.data(), &o, &r.r), GPUDF_OK)
+      << gpudf_last_error();
+  ExpectSameFilterAgg(want, got);
+  auto rep = r.Report();
+  EXPECT_EQ(rep.total, n);
+  EXPECT_EQ(rep.done, n);
+  EXPECT_EQ(rep.failed + rep.timed_out + rep.cancelled, 0);
+  EXPECT_EQ(rep.backend, GPUDF_BACKEND_CPU);
+  int64_t sum = 0;
+  for (int w = 0; w < gpudf_sweep_result_nworkers(r.r); w++) {
+    gpudf_sweep_worker_info wi;
+    ASSERT_EQ(gpudf_sweep_result_worker(r.r, w, &wi), GPUDF_OK);
+    sum += wi.configs;
+  }
+  EXPECT_EQ(sum, n);
+  for (int i = 0; i < n; i++) EXPECT_EQ(gpudf_sweep_result_state(r.r, i), GPUDF_CONFIG_DONE);
+}
+
+TEST(Sweep, InProcessMatchesRun) { SweepMatchesRun(0, 200); }
+TEST(Sweep, OneWorkerMatchesRun) { SweepMatchesRun(1, 200); }
+TEST(Sweep, TwoWorkersMatchRun) { SweepMatchesRun(2, 300); }
+TEST(Sweep, SixteenWorkersMatchRun) { SweepMatchesRun(16, 300, 8); }
+TEST(Sweep, BatchLargerThanConfigCount) { SweepMatchesRun(2, 10, 1000); }
+TEST(Sweep, OneConfig) { SweepMatchesRun(2, 1); }
+
+TEST(Sweep, ZeroConfigs) {
+  Table tb;
+  auto o = Options(2);
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, "filter_agg", nullptr, 0, nullptr, &o, &r.r), GPUDF_OK)
+      << gpudf_last_error();
+  EXPECT_EQ(gpudf_sweep_result_count(r.r), 0);
+  EXPECT_EQ(r.Report().done, 0);
+  EXPECT_EQ(r.Report().workers_started, 0);
+}
+
+TEST(Sweep, OverAViewOfAnExistingShare) {
+  Table tb;
+  gpudf_share *s;
+  std::string name = harness::UniqueName("sweepview");
+  ASSERT_EQ(gpudf_table_share(tb.t, name.c_str(), GPUDF_BACKEND_CPU, &s), GPUDF_OK);
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK);
+  auto cfg = FilterAggConfigs(40, 5);
+  std::vector<double> want(240), got(240);
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
+  ASSERT_EQ(gpudf_run(v, k, cfg.data(), 40, want.data()), GPUDF_OK);
+  auto o = Options(2);
+  EXPECT_EQ(gpudf_sweep(v, "filter_agg", cfg.data(), 40, got.data(), &o, nullptr), GPUDF_OK)
+      << gpudf_last_error();
+  ExpectSameFilterAgg(want, got);
+  gpudf_table_free(v);
+  gpudf_share_close(s);
+}
+
+// ------------------------------------------------------ the test plugin
+
+std::vector<double> TestConfigs(int n, int sleep_ms) {
+  std::vector<double> c;
+  for (int i = 0; i < n; i++) c.insert(c.end(), {(double)i, 0, (double)sleep_ms});
+  return c;
+}
+
+gpudf_sweep_options PluginOptions(int workers) {
+  static const char *plugins[] = {GPUDF_TEST_PLUGIN};
+  auto o = Options(workers);
+  o.nplugins = 1;
+  o.plugins = plugins;
+  return o;
+}
+
+void ExpectEchoes(const std::vector<double> &res, int n, int64_t rows, int skip = -1) {
+  for (int i = 0; i < n; i++) {
+    if (i == skip) continue;
+    EXPECT_EQ(res[2 * i], 2.0 * i) << "config " << i;
+    EXPECT_EQ(res[2 * i + 1], (double)rows) << "config " << i;
+  }
+}
+
+// Worker processes of this process, by their parent pid.
+std::vector<int> WorkerPids(int parent) {
+  std::vector<int> pids;
+  DIR *d = opendir("/proc");
+  while (dirent *e = d ? readdir(d) : nullptr) {
+    int pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(f, line);
+    size_t rp = line.rfind(')');
+    if (rp == std::string::npos || line.find("(gpudf-worker)") == std::string::npos) continue;
+    std::istringstream rest(line.substr(rp + 2));
+    char state;
+    int ppid;
+    rest >> state >> ppid;
+    if (ppid == parent && state != 'Z') pids.push_back(pid);
+  }
+  if (d) closedir(d);
+  return pids;
+}
+
+bool Gone(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return true;
+  size_t rp = line.rfind(')');
+  return rp != std::string::npos && rp + 2 < line.size() && line[rp + 2] == 'Z';
+}
+
+TEST(Sweep, PluginKernelInWorkers) {
+  Table tb(100);
+  auto cfg = TestConfigs(50, 0);
+  std::vector<double> res(100);
+  auto o = PluginOptions(2);
+  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), 50, res.data(), &o, nullptr), GPUDF_OK)
+      << gpudf_last_error();
+  ExpectEchoes(res, 50, 100);
+}
+
+TEST(Sweep, SamplePluginRuns) {
+  Table tb(1000);
+  static const char *plugins[] = {GPUDF_SAMPLE_PLUGIN};
+  auto o = Options(2);
+  o.nplugins = 1;
+  o.plugins = plugins;
+  double cfg[] = {3, 0.0, 0, -1e300}, res[4];  // d is uniform in [-50, 50)
+  ASSERT_EQ(gpudf_sweep(tb.t, "count_above", cfg, 2, res, &o, nullptr), GPUDF_OK)
+      << gpudf_last_error();
+  EXPECT_EQ(res[2], 1000);  // every i32 value is above -1e300
+  EXPECT_EQ(res[3], 1.0);
+  EXPECT_GT(res[0], 300);
+  EXPECT_LT(res[0], 700);
+}
+
+int KillOneWorker(const gpudf_sweep_progress *p, void *user) {
+  int *killed = static_cast<int *>(user);
+  if (*killed || p->done < 20) return 0;
+  auto pids = WorkerPids(getpid());
+  if (!pids.empty() && kill(pids[0], SIGKILL) == 0) *killed = pids[0];
+  return 0;
+}
+
+TEST(Sweep, WorkerKilledMidSweepIsRetried) {
+  Table tb(100);
+  const int n = 300;
+  auto cfg = TestConfigs(n, 3);
+  std::vector<double> res(2 * n);
+  auto o = PluginOptions(2);
+  o.batch = 8;
+  int killed = 0;
+  o.progress = KillOneWorker;
+  o.progress_user = &killed;
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+      << gpudf_last_error();
+  ASSERT_NE(killed, 0) << "the sweep ended before a worker could be killed";
+  ExpectEchoes(res, n, 100);
+  auto rep = r.Report();
+  EXPECT_EQ(rep.done, n);
+  EXPECT_EQ(rep.workers_lost, 1);
+  EXPECT_GE(rep.retried, 1);
+  EXPECT_GE(rep.workers_started, 3);  // the killed one was replaced
+}
+
+TEST(Sweep, CrashingConfigIsTheOnlyFailure) {
+  Table tb(100);
+  const int n = 64, bad = 37;
+  auto cfg = TestConfigs(n, 0);
+  cfg[3 * bad + 1] = 1;  // crash
+  std::vector<double> res(2 * n);
+  auto o = PluginOptions(2);
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+      << gpudf_last_error();
+  for (int i = 0; i < n; i++)
+    EXPECT_EQ(gpudf_sweep_result_state(r.r, i), i == bad ? GPUDF_CONFIG_FAILED : GPUDF_CONFIG_DONE)
+        << "config " << i;
+  std::string why = gpudf_sweep_result_reason(r.r, bad);
+  EXPECT_NE(why.find("signal 11"), std::string::npos) << why;
+  EXPECT_NE(why.find("config 37"), std::string::npos) << why;
+  EXPECT_EQ(gpudf_sweep_result_error(r.r, bad), GPUDF_EIO);
+  EXPECT_TRUE(std::isnan(res[2 * bad]));
+  ExpectEchoes(res, n, 100, bad);
+  auto rep = r.Report();
+  EXPECT_EQ(rep.failed, 1);
+  EXPECT_EQ(rep.done, n - 1);
+}
+
+TEST(Sweep, KernelErrorFailsOnlyItsConfig) {
+  Table tb(100);
+  const int n = 20, bad = 4;
+  auto cfg = TestConfigs(n, 0);
+  cfg[3 * bad + 1] = 3;  // fail
+  std::vector<double> res(2 * n);
+  for (int workers : {0, 2}) {
+    auto o = PluginOptions(workers);
+    Result r;
+    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK);
+    EXPECT_EQ(gpudf_sweep_result_state(r.r, bad), GPUDF_CONFIG_FAILED);
+    EXPECT_EQ(gpudf_sweep_result_error(r.r, bad), GPUDF_EINVAL);
+    EXPECT_NE(std::string(gpudf_sweep_result_reason(r.r, bad)).find("asked to fail"),
+              std::string::npos);
+    EXPECT_EQ(r.Report().done, n - 1);
+    ExpectEchoes(res, n, 100, bad);
+  }
+}
+
+TEST(Sweep, HangingConfigTimesOut) {
+  Table tb(100);
+  const int n = 24, bad = 5;
+  auto cfg = TestConfigs(n, 0);
+  cfg[3 * bad + 1] = 2;  // hang
+  std::vector<double> res(2 * n);
+  auto o = PluginOptions(2);
+  o.batch = 4;
+  o.time_limit_s = 0.2;
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+      << gpudf_last_error();
+  for (int i = 0; i < n; i++)
+    EXPECT_EQ(gpudf_sweep_result_state(r.r, i),
+              i == bad ? GPUDF_CONFIG_TIMED_OUT : GPUDF_CONFIG_DONE) << "config " << i;
+  std::string why = gpudf_sweep_result_reason(r.r, bad);
+  EXPECT_NE(why.find("time limit"), std::string::npos) << why;
+  ExpectEchoes(res, n, 100, bad);
+  EXPECT_EQ(r.Report().timed_out, 1);
+}
+
+int CancelAfter(const gpudf_sweep_progress *p, void *user) {
+  (void)user;
+  return p->done >= 30;
+}
+
+TEST(Sweep, ProgressCallbackCancels) {
+  Table tb(100);
+  const int n = 400;
+  auto cfg = TestConfigs(n, 3);
+  std::vector<double> res(2 * n);
+  for (int workers : {0, 2}) {
+    auto o = PluginOptions(workers);
+    o.batch = 4;
+    o.progress = CancelAfter;
+    Result r;
+    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r),
+              GPUDF_ECANCELED);
+    auto rep = r.Report();
+    EXPECT_GE(rep.done, 30);
+    EXPECT_GT(rep.cancelled, 0);
+    EXPECT_EQ(rep.done + rep.cancelled, n);
+    for (int i = 0; i < n; i++) {
+      auto st = gpudf_sweep_result_state(r.r, i);
+      if (st == GPUDF_CONFIG_DONE) {
+        EXPECT_EQ(res[2 * i], 2.0 * i);
+      } else {
+        EXPECT_EQ(st, GPUDF_CONFIG_CANCELLED);
+        EXPECT_EQ(gpudf_sweep_result_error(r.r, i), GPUDF_ECANCELED);
+      }
+    }
+  }
+}
+
+TEST(Sweep, SigintCancelsAndRestoresTheHandler) {
+  auto c = harness::Spawn({"sweep-sigint"});
+  ASSERT_EQ(harness::ReadLine(c), "running");
+  kill(c.pid, SIGINT);
+  std::string line = harness::ReadLine(c);
+  int st = -1, restored = -1;
+  long long done = -1, cancelled = -1;
+  ASSERT_EQ(sscanf(line.c_str(), "cancelled %d %lld %lld %d", &st, &done, &cancelled, &restored),
+            4) << line;
+  EXPECT_EQ(st, GPUDF_ECANCELED);
+  EXPECT_GT(cancelled, 0);
+  EXPECT_EQ(done + cancelled, 400);
+  EXPECT_EQ(restored, 1);
+  int status = harness::Wait(c);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(Sweep, OwnerKilledTakesItsWorkersAlong) {
+  auto c = harness::Spawn({"sweep-hold"});
+  ASSERT_EQ(harness::ReadLine(c), "running");
+  int owner = c.pid;
+  auto workers = WorkerPids(owner);
+  ASSERT_EQ(workers.size(), 2u);
+  harness::Kill(c);
+  for (int ms = 0; ms < 1000; ms += 10) {
+    bool all = true;
+    for (int w : workers) all = all && Gone(w);
+    if (all) break;
+    usleep(10000);
+  }
+  for (int w : workers) EXPECT_TRUE(Gone(w)) << "worker " << w << " outlived its owner";
+  int removed = 0;
+  ASSERT_EQ(gpudf_cleanup(&removed), GPUDF_OK);
+  // removed may be 0: a test running beside this one may have swept them first.
+  std::string mark = "." + std::to_string(owner) + ".";
+  for (const auto &e : harness::ShmEntries())
+    EXPECT_EQ(e.find(mark), std::string::npos) << "left behind: " << e;
+}
+
+// ------------------------------------------------------------- kernels
+
+gpudf_status Triple(const gpudf_table *, const double *c, int64_t n, double *r) {
+  for (int64_t i = 0; i < n; i++) r[i] = 3 * c[i];
+  return GPUDF_OK;
+}
+
+TEST(Sweep, RegisteredKernelInProcess) {
+  static const gpudf_param_info params[] = {
+      {"x", "a number", GPUDF_PARAM_REAL, 0, -1e9, 1e9, 0, nullptr, 0}};
+  static const gpudf_result_info fields[] = {{"triple", "3 x"}};
+  gpudf_kernel_def d;
+  gpudf_kernel_def_init(&d);
+  d.name = "triple";
+  d.nparams = 1;
+  d.params = params;
+  d.nfields = 1;
+  d.fields = fields;
+  d.run_cpu = Triple;
+  const gpudf_kernel *k = nullptr;
+  ASSERT_EQ(gpudf_kernel_register(&d, &k), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_kernel_register(&d, nullptr), GPUDF_EEXIST);
+  Table tb(10);
+  double cfg[] = {1, 2, 3}, res[3];
+  auto o = Options(0);
+  ASSERT_EQ(gpudf_sweep(tb.t, "triple", cfg, 3, res, &o, nullptr), GPUDF_OK);
+  EXPECT_EQ(res[2], 9);
+  gpudf_kernel_def bad;
+  gpudf_kernel_def_init(&bad);
+  bad.name = "no_run";
+  EXPECT_EQ(gpudf_kernel_register(&bad, nullptr), GPUDF_EINVAL);
+}
+
+TEST(Sweep, ProgressBarIsQuietWithoutATerminal) {
+  gpudf_sweep_progress p{5, 0, 10, 1.0, 1.0};
+  EXPECT_EQ(gpudf_progress_bar(&p, nullptr), 0);
+}
+
+// ----------------------------------------------------------- bad input
+
+std::string Err() { return gpudf_last_error(); }
+
+TEST(SweepBadInput, UnknownKernel) {
+  Table tb(10);
+  double cfg[5] = {0}, res[6];
+  EXPECT_EQ(gpudf_sweep(tb.t, "nope", cfg, 1, res, nullptr, nullptr), GPUDF_ENOENT);
+  EXPECT_NE(Err().find("nope"), std::string::npos) << Err();
+}
+
+TEST(SweepBadInput, InvalidConfigNamesItsIndex) {
+  Table tb(10);
+  auto cfg = FilterAggConfigs(6, 3);
+  cfg[5 * 3 + 4] = 99;  // value_col out of range
+  std::vector<double> res(36);
+  auto o = Options(2);
+  Result r;
+  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg.data(), 6, res.data(), &o, &r.r), GPUDF_EINVAL);
+  EXPECT_EQ(r.r, nullptr);
+  EXPECT_NE(Err().find("config 3"), std::string::npos) << Err();
+  EXPECT_NE(Err().find("gpudf_sweep"), std::string::npos) << Err();
+  EXPECT_TRUE(WorkerPids(getpid()).empty());
+}
+
+TEST(SweepBadInput, WorkerCounts) {
+  Table tb(10);
+  double cfg[5] = {0, 0, 0, 0, 0}, res[6];
+  for (int w : {-2, GPUDF_SWEEP_WORKERS_MAX + 1, 1 << 30}) {
+    auto o = Options(w);
+    EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_EINVAL) << w;
+    EXPECT_NE(Err().find("workers"), std::string::npos) << Err();
+  }
+}
+
+TEST(SweepBadInput, ResultsNullAndOptionsUninitialised) {
+  Table tb(10);
+  double cfg[5] = {0, 0, 0, 0, 0}, res[6];
+  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, nullptr, nullptr, nullptr), GPUDF_EINVAL);
+  EXPECT_NE(Err().find("results"), std::string::npos) << Err();
+  gpudf_sweep_options o{};
+  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_EINVAL);
+  EXPECT_NE(Err().find("gpudf_sweep_options_init"), std::string::npos) << Err();
+  EXPECT_EQ(gpudf_sweep(nullptr, "filter_agg", cfg, 1, res, nullptr, nullptr), GPUDF_EINVAL);
+}
+
+TEST(SweepBadInput, MissingWorkerExecutable) {
+  Table tb(10);
+  double cfg[5] = {0, 0, 0, 0, 0}, res[6];
+  setenv("GPUDF_WORKER", "/nonexistent/gpudf-worker", 1);
+  auto o = Options(1);
+  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_ENOENT);
+  unsetenv("GPUDF_WORKER");
+  EXPECT_NE(Err().find("/nonexistent/gpudf-worker"), std::string::npos) << Err();
+}
+
+TEST(SweepBadInput, BadPlugins) {
+  Table tb(10);
+  double cfg[5] = {0, 0, 0, 0, 0}, res[6];
+  const char *missing[] = {"/nonexistent/plugin.so"};
+  auto o = Options(1);
+  o.nplugins = 1;
+  o.plugins = missing;
+  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_ENOENT);
+  EXPECT_NE(Err().find("/nonexistent/plugin.so"), std::string::npos) << Err();
+  const char *not_plugin[] = {GPUDF_TEST_CHILD};  // an executable, not a library
+  o.plugins = not_plugin;
+  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_EINVAL);
+  EXPECT_NE(Err().find("not a loadable shared library"), std::string::npos) << Err();
+  EXPECT_TRUE(WorkerPids(getpid()).empty());
+}
+
+}  // namespace
