@@ -37,7 +37,7 @@ cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" ${GPUDF_TEST_ARGS:-}
 
 echo "== the Python binding: pip install ./python into a venv, then pytest"
-venv="$build/venv"
+venv="$(cd "$build" && pwd)/venv"
 if [ ! -x "$venv/bin/python" ]; then
   if ! python3 -m venv "$venv" 2>/dev/null; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -15,6 +15,7 @@ kernels over it for batches of configs.
 Everything here is a thin layer over libgpudf (through cffi): the table, the
 sharing, the kernels and their validation all live in the C library.
 """
+import os
 import weakref
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from ._ffi import ffi, lib
 
 __all__ = ["Error", "Table", "Share", "TableView", "attach", "backends", "kernels",
-           "describe", "grid", "run", "cleanup", "__version__"]
+           "describe", "grid", "run", "sweep", "cleanup", "__version__"]
 
 __version__ = ffi.string(lib.gpudf_version()).decode()
 
@@ -476,3 +477,99 @@ def run(table, kernel, configs):
     for j, name in enumerate(names):
         out[name] = results[:, j]
     return out
+
+
+_STATES = {lib.GPUDF_CONFIG_PENDING: "pending", lib.GPUDF_CONFIG_DONE: "ok",
+           lib.GPUDF_CONFIG_FAILED: "failed", lib.GPUDF_CONFIG_TIMED_OUT: "timeout",
+           lib.GPUDF_CONFIG_CANCELLED: "cancelled"}
+
+
+def _progress_callback(progress):
+    """progress=True: the library's bar in a terminal, tqdm in a notebook (when
+    installed), nothing otherwise. A callable gets a dict ~10 times a second
+    and cancels the sweep by returning True."""
+    import sys
+    if progress is True:
+        if sys.stderr.isatty():
+            return lib.gpudf_progress_bar, None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return ffi.NULL, None
+        bar = {}
+
+        def draw(p):
+            if "bar" not in bar:
+                bar["bar"] = tqdm(total=p["total"], unit="config")
+            bar["bar"].n = p["done"] + p["failed"]
+            bar["bar"].refresh()
+            if bar["bar"].n >= p["total"]:
+                bar["bar"].close()
+        progress = draw
+    if not progress:
+        return ffi.NULL, None
+
+    @ffi.callback("int(const gpudf_sweep_progress *, void *)")
+    def cb(p, _user):
+        try:
+            return 1 if progress({"done": p.done, "failed": p.failed, "total": p.total,
+                                  "elapsed": p.elapsed_s, "eta": p.eta_s}) else 0
+        except Exception:  # an exception in a callback cannot cross into C
+            return 1
+    return cb, cb
+
+
+def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, timeout=None,
+          batch=None, retries=None, plugins=()):
+    """Runs configs over a shared table in worker processes (workers=0: in
+    this process). table is a Table (shared for the sweep if it is not yet),
+    a TableView, a Share or a share name. Returns the configs with the result
+    columns, a status column (ok, failed, timeout, cancelled) and an error
+    column saying why a config did not finish."""
+    import pandas as pd
+    if isinstance(table, (Share, str)):
+        table = attach(table)
+    if backend not in _BACKENDS:
+        raise Error(lib.GPUDF_EINVAL, f"unknown backend {backend!r}")
+    k = _kernel(kernel)
+    matrix, frame = _config_matrix(table, k, configs)
+    n = len(matrix)
+    names = _result_names(k, matrix[0] if n else None)
+    results = np.full((n, len(names)), np.nan)
+    opts = ffi.new("gpudf_sweep_options *")
+    lib.gpudf_sweep_options_init(opts)
+    if workers is not None:
+        opts.workers = int(workers)
+    opts.backend = _BACKENDS[backend]
+    if timeout:
+        opts.time_limit_s = float(timeout)
+    if batch:
+        opts.batch = int(batch)
+    if retries is not None:
+        opts.retries = int(retries)
+    paths = [ffi.new("char[]", os.fsencode(p)) for p in plugins]
+    plugin_array = ffi.new("const char *[]", paths) if paths else ffi.NULL
+    opts.nplugins, opts.plugins = len(paths), plugin_array
+    opts.progress, keep = _progress_callback(progress)
+    out = ffi.new("gpudf_sweep_result **")
+    status = lib.gpudf_sweep(table._live(), kernel.encode(),
+                             ffi.cast("const double *", ffi.from_buffer(matrix)), n,
+                             ffi.cast("double *", ffi.from_buffer(results)), opts, out)
+    del keep
+    if status not in (lib.GPUDF_OK, lib.GPUDF_ECANCELED):
+        _check(status)
+    res = ffi.gc(out[0], lib.gpudf_sweep_result_free)
+    frame = frame.reset_index(drop=True).copy()
+    for j, name in enumerate(names):
+        frame[name] = results[:, j]
+    frame["status"] = [_STATES[lib.gpudf_sweep_result_state(res, i)] for i in range(n)]
+    frame["error"] = [_str(lib.gpudf_sweep_result_reason(res, i)) or "" for i in range(n)]
+    report = ffi.new("gpudf_sweep_report *")
+    _check(lib.gpudf_sweep_result_report(res, report))
+    frame.attrs["report"] = {
+        "total": report.total, "done": report.done, "failed": report.failed,
+        "timed_out": report.timed_out, "cancelled": report.cancelled,
+        "retried": report.retried, "workers": report.workers,
+        "backend": _str(lib.gpudf_backend_name(report.backend)),
+        "fallback": ffi.string(report.fallback).decode(), "wall_s": report.wall_s}
+    return frame

@@ -293,3 +293,43 @@ def _import_pandas(_):
     import pandas  # noqa: F401
     time.sleep(0.2)  # keep every worker busy so each takes one task
     return os.getpid()
+
+
+def test_sweep_matches_run_and_pandas():
+    df = pd.DataFrame({"x": RNG.integers(0, 20, 20_000).astype(float),
+                       "v": RNG.standard_normal(20_000)})
+    t = gpudf.Table.from_pandas(df)
+    configs = gpudf.grid(filter_col=["x"], op=["lt", "ge", "between"], lo=range(0, 20, 2),
+                         hi=[15.0], value_col=["v"])
+    configs = configs[~((configs.op == "between") & (configs.lo > configs.hi))]
+    with t.share() as s:
+        inproc = gpudf.sweep(t, "filter_agg", configs, workers=0)
+        workers = gpudf.sweep(s, "filter_agg", configs, workers=2)
+        ran = gpudf.run(gpudf.attach(s), "filter_agg", configs)
+    assert (workers.status == "ok").all() and (workers.error == "").all()
+    assert workers.attrs["report"]["done"] == len(configs)
+    for res in (inproc, workers):
+        np.testing.assert_array_equal(res["count"], ran["count"])
+        np.testing.assert_allclose(res["sum"], ran["sum"], rtol=1e-12, atol=1e-9)
+    row = workers.iloc[3]
+    sel = df.v[df.x < row.lo] if row.op == "lt" else None
+    if sel is not None:
+        assert row["count"] == sel.count()
+
+
+def test_sweep_errors_and_progress():
+    t = gpudf.Table.from_numpy({"a": np.arange(1000.0)})
+    with pytest.raises(gpudf.Error) as e:
+        gpudf.sweep(t, "nope", [{}])
+    assert e.value.status == 2
+    with pytest.raises(gpudf.Error, match="config 1"):
+        gpudf.sweep(t, "filter_agg", [{"op": "all"}, {"op": "between", "lo": 2, "hi": 1}])
+    seen = []
+    out = gpudf.sweep(t, "filter_agg", [{"op": "gt", "lo": float(i)} for i in range(50)],
+                      workers=0, batch=5, progress=lambda p: seen.append(p) and False)
+    assert (out.status == "ok").all() and seen and seen[-1]["total"] == 50
+    # Long enough (hundreds of small batches) for the ~10 Hz callback to fire.
+    big = gpudf.Table.from_numpy({"a": RNG.standard_normal(2_000_000)})
+    stop = gpudf.sweep(big, "filter_agg", [{"op": "gt", "lo": x} for x in np.linspace(-1, 1, 400)],
+                       workers=0, batch=2, progress=lambda p: True)
+    assert (stop.status == "cancelled").any() and (stop.status != "pending").all()
