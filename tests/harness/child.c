@@ -6,19 +6,19 @@
  *   attach NAME              attach, print "ok NCOLS NROWS SUM", detach, exit 0
  *   attach-hold NAME         attach, print "attached", wait to be killed
  *   write NAME               attach and write into the view (must fault)
- *   run NAME OP LO           attach, run filter_agg(filter d OP LO, value d), print results
  *   attach-dev NAME          attach, print "ok BACKEND SUM DEVSUM" (DEVSUM: checksum read
  *                            through the device pointers when they are host-readable, i.e.
  *                            with the simulated device; "-" otherwise), detach
  *   attach-twice NAME        attach twice, print "ok B1 B2 SAMEPTR", detach both, print "detached"
- *   run-dev NAME OP LO       like run, prefixed with the view's backend
- *
- * GPUDF_TEST_STDERR=PATH sends the child's stderr (the GPUDF_LOG=debug log)
- * to PATH, so a test can read what the library said.
+ *   run-dev NAME OP LO       attach, run filter_agg(filter d OP LO, value d), print the
+ *                            view's backend and the results
  *   sweep-sigint             sweep the test plugin's kernel with 2 workers, print "running"
  *                            at the first progress call; after SIGINT print
  *                            "cancelled STATUS DONE CANCELLED HANDLER-RESTORED"
  *   sweep-hold               the same sweep, slower; print "running", wait to be killed
+ *
+ * GPUDF_TEST_STDERR=PATH sends the child's stderr (the GPUDF_LOG=debug log)
+ * to PATH, so a test can read what the library said.
  *
  * Failures print "err STATUS MESSAGE" and exit 1. Every line is flushed at
  * once so the test can read it through a pipe.
@@ -82,23 +82,6 @@ static int cmd_write(const char *name) {
   volatile uint8_t *p = (volatile uint8_t *)gpudf_table_column_data(v, 0);
   p[0] = (uint8_t)(p[0] + 1); /* must raise SIGSEGV: the view is PROT_READ */
   printf("wrote\n");
-  return 0;
-}
-
-static int cmd_run(const char *name, const char *op, const char *lo) {
-  gpudf_table *v;
-  const gpudf_kernel *k;
-  gpudf_status st = gpudf_attach(name, &v);
-  if (st != GPUDF_OK) return fail(st);
-  if ((st = gpudf_kernel_find("filter_agg", &k)) != GPUDF_OK) return fail(st);
-  int d;
-  if ((st = gpudf_table_find_column(v, "d", &d)) != GPUDF_OK) return fail(st);
-  double cfg[5] = {d, atof(op), atof(lo), 0, d};
-  double res[6];
-  if ((st = gpudf_run(v, k, cfg, 1, res)) != GPUDF_OK) return fail(st);
-  for (int i = 0; i < 6; i++) printf("%s%.17g", i ? " " : "", res[i]);
-  printf("\n");
-  gpudf_table_free(v);
   return 0;
 }
 
@@ -224,9 +207,8 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "attach") == 0) return cmd_attach(argv[2], 0);
   if (argc >= 3 && strcmp(argv[1], "attach-hold") == 0) return cmd_attach(argv[2], 1);
   if (argc >= 3 && strcmp(argv[1], "write") == 0) return cmd_write(argv[2]);
-  if (argc >= 5 && strcmp(argv[1], "run") == 0) return cmd_run(argv[2], argv[3], argv[4]);
   if (argc >= 2 && strcmp(argv[1], "sweep-sigint") == 0) return cmd_sweep(0);
   if (argc >= 2 && strcmp(argv[1], "sweep-hold") == 0) return cmd_sweep(1);
-  fprintf(stderr, "usage: gpudf-test-child share|share-exit|attach|attach-hold|write|run ...\n");
+  fprintf(stderr, "usage: gpudf-test-child share|share-exit|attach|attach-hold|write|run-dev|... (see the top of child.c)\n");
   return 2;
 }
