@@ -276,10 +276,25 @@ gpudf_status gdf_place_attach(gpudf_backend desc, const uint8_t *uuid, const uin
 
 /* ------------------------------------------------------------- kernels */
 
+typedef gpudf_status (*gdf_device_kernel_fn)(int dev, const gpudf_table *dev_table,
+                                             const double *configs, int64_t n,
+                                             double *results);
+
+/* The device's implementation of a built-in kernel, or NULL. */
+static gdf_device_kernel_fn device_kernel(const gdf_device_ops *ops, const gpudf_kernel *k) {
+  if (k == &gdf_kernel_filter_agg) return ops->filter_agg;
+  if (k == &gdf_kernel_groupby_agg) return ops->groupby_agg;
+  if (k == &gdf_kernel_histogram) return ops->histogram;
+  if (k == &gdf_kernel_ma_crossover) return ops->ma_crossover;
+  if (k == &gdf_kernel_bootstrap) return ops->bootstrap;
+  return NULL;
+}
+
 gpudf_status gdf_device_run(const gpudf_table *t, const gpudf_kernel *k, const double *configs,
                             int64_t n, double *results) {
   const gdf_placement *p = t->place;
-  if (k != &gdf_kernel_filter_agg || !p->ops->filter_agg) {
+  gdf_device_kernel_fn fn = device_kernel(p->ops, k);
+  if (!fn) {
     if (!k->run_cpu)
       return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has neither a device nor a CPU implementation",
                      k->name);
@@ -294,7 +309,7 @@ gpudf_status gdf_device_run(const gpudf_table *t, const gpudf_kernel *k, const d
           (long long)n, (long long)t->nrows, p->ops->name, p->dev,
           gpudf_backend_name(p->backend));
   gdf_range_push("gpudf batch");
-  gpudf_status st = p->ops->filter_agg(p->dev, &dev_table, configs, n, results);
+  gpudf_status st = fn(p->dev, &dev_table, configs, n, results);
   gdf_range_pop();
   return st;
 }

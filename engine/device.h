@@ -53,6 +53,15 @@ typedef struct gdf_device_ops {
   /* filter_agg over a table whose base is the device address of its arena. */
   gpudf_status (*filter_agg)(int dev, const gpudf_table *dev_table, const double *configs,
                              int64_t n, double *results);
+  /* The other built-in kernels, the same way; NULL runs them on the CPU. */
+  gpudf_status (*groupby_agg)(int dev, const gpudf_table *dev_table, const double *configs,
+                              int64_t n, double *results);
+  gpudf_status (*histogram)(int dev, const gpudf_table *dev_table, const double *configs,
+                            int64_t n, double *results);
+  gpudf_status (*ma_crossover)(int dev, const gpudf_table *dev_table, const double *configs,
+                               int64_t n, double *results);
+  gpudf_status (*bootstrap)(int dev, const gpudf_table *dev_table, const double *configs,
+                            int64_t n, double *results);
 } gdf_device_ops;
 
 /* The real CUDA device (kernels/cuda_device.cu); NULL without CUDA

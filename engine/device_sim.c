@@ -334,6 +334,20 @@ static gpudf_status sim_filter_agg(int dev, const gpudf_table *dev_table, const 
   return gdf_kernel_filter_agg.run_cpu(dev_table, configs, n, results);
 }
 
+/* The other built-in kernels: CPU reference on the "device" addresses. */
+#define GDF_SIM_KERNEL(name)                                                              \
+  static gpudf_status sim_##name(int dev, const gpudf_table *dev_table,                  \
+                                 const double *configs, int64_t n, double *results) {   \
+    (void)dev;                                                                            \
+    if (sim_fails("run")) return injected("run");                                        \
+    gdf_sim_trace(#name " %lld", (long long)n);                                          \
+    return gdf_kernel_##name.run_cpu(dev_table, configs, n, results);                    \
+  }
+GDF_SIM_KERNEL(groupby_agg)
+GDF_SIM_KERNEL(histogram)
+GDF_SIM_KERNEL(ma_crossover)
+GDF_SIM_KERNEL(bootstrap)
+
 static const gdf_device_ops sim_ops = {
     .name = "simulated",
     .count = sim_count,
@@ -351,6 +365,10 @@ static const gdf_device_ops sim_ops = {
     .host_unregister = sim_host_unregister,
     .host_device_pointer = sim_host_device_pointer,
     .filter_agg = sim_filter_agg,
+    .groupby_agg = sim_groupby_agg,
+    .histogram = sim_histogram,
+    .ma_crossover = sim_ma_crossover,
+    .bootstrap = sim_bootstrap,
 };
 
 const gdf_device_ops *gdf_sim_device_ops(void) { return &sim_ops; }

@@ -66,6 +66,13 @@ typedef struct gdf_column {
   char name[GPUDF_NAME_MAX + 1];
   gpudf_type type;
   uint64_t offset; /* from the arena base, multiple of GPUDF_ALIGNMENT */
+  /* Categorical columns: the dictionary at dict_offset (aligned), dict_size
+   * bytes: uint64 offsets[nlabels + 1] relative to the dictionary start,
+   * then the labels, each NUL-terminated; label i spans
+   * [offsets[i], offsets[i + 1]). dict_size is 0 for other columns. */
+  uint64_t dict_offset;
+  uint64_t dict_size;
+  int32_t nlabels;
 } gdf_column;
 
 struct gdf_segment; /* host/segment.h */
@@ -104,6 +111,12 @@ void gdf_table_release(gpudf_table *t);
 int gdf_sweep_quietly(void);
 /* Drops a view's hold on its cached mapping (host/share.c). */
 void gdf_attachment_release(struct gdf_attachment *a);
+/* Appends the dictionary of nlabels labels (lens[i] bytes each, no NUL
+ * needed; lens may be NULL for NUL-terminated labels) to the arena for the
+ * existing i32 column col of an owner's table (engine/table.c). Column
+ * pointers obtained before become invalid. */
+gpudf_status gdf_table_set_dictionary(gpudf_table *t, int col, int32_t nlabels,
+                                      const char *const *labels, const uint32_t *lens);
 /* Size of one column of this table, rounded up to GPUDF_ALIGNMENT. */
 uint64_t gdf_column_span(int64_t nrows, gpudf_type type);
 
@@ -136,10 +149,17 @@ struct gpudf_kernel {
   /* Evaluates n validated configs over the table in one pass. */
   gpudf_status (*run_cpu)(const gpudf_table *t, const double *configs, int64_t n,
                           double *results);
+  /* Optional: derived columns the owner appends once, before sharing, for
+   * these validated configs (gpudf_table_prepare). Must be idempotent. */
+  gpudf_status (*prepare)(gpudf_table *t, const double *configs, int64_t n);
 };
 
 /* The built-in kernels, defined in kernels/. */
 extern const gpudf_kernel gdf_kernel_filter_agg;
+extern const gpudf_kernel gdf_kernel_groupby_agg;
+extern const gpudf_kernel gdf_kernel_histogram;
+extern const gpudf_kernel gdf_kernel_ma_crossover;
+extern const gpudf_kernel gdf_kernel_bootstrap;
 
 /* Column reference for a kernel run. */
 gdf_colref gdf_table_colref(const gpudf_table *t, int index);

@@ -17,8 +17,10 @@ enum { GDF_KERNELS_MAX = 64 };
 enum { GDF_KERNEL_PARAMS_MAX = 64 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static const gpudf_kernel *reg_kernels[GDF_KERNELS_MAX] = {&gdf_kernel_filter_agg};
-static int reg_count = 1;
+static const gpudf_kernel *reg_kernels[GDF_KERNELS_MAX] = {
+    &gdf_kernel_filter_agg, &gdf_kernel_groupby_agg, &gdf_kernel_histogram,
+    &gdf_kernel_ma_crossover, &gdf_kernel_bootstrap};
+static int reg_count = 5;
 
 int gpudf_kernel_count(void) {
   pthread_mutex_lock(&reg_lock);
@@ -246,4 +248,19 @@ gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kern
   gdf_log("registered kernel '%s'", def->name);
   if (out) *out = k;
   return GPUDF_OK;
+}
+
+/* ------------------------------------------------------------ prepare */
+
+gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
+                                 const double *configs, int64_t n) {
+  GDF_ENTER();
+  const gpudf_kernel *k = NULL;
+  GDF_TRY(gpudf_kernel_find(kernel, &k));
+  GDF_TRY(gpudf_validate(table, k, configs, n));
+  if (!k->prepare || n == 0) return GPUDF_OK;
+  if (table->is_view)
+    return GDF_ERR(GPUDF_EPERM, "a view cannot be prepared: its owner prepares the table "
+                   "before sharing it");
+  return k->prepare(table, configs, n);
 }

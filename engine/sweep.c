@@ -288,6 +288,8 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
   gpudf_share *made = NULL;
   char path[256];
   gpudf_status st = gdf_find_worker(path, sizeof path);
+  /* Derived columns (prefix sums) go into the arena once, before sharing. */
+  if (st == GPUDF_OK && !t->is_view && !t->share) st = gpudf_table_prepare(t, s->k->name, configs, s->n);
   if (st == GPUDF_OK) st = ensure_share(s, t, &made);
   int nslots = s->o.workers < s->n ? s->o.workers : (int)s->n;
   if (st == GPUDF_OK) st = make_ctl(s, configs, nslots);

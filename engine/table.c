@@ -132,6 +132,94 @@ gpudf_status gpudf_table_alloc_column(gpudf_table *table, const char *name, gpud
   return GPUDF_OK;
 }
 
+/* ------------------------------------------------------------ categoricals */
+
+static gpudf_status check_labels(int32_t nlabels, const char *const *labels,
+                                 const uint32_t *lens, uint64_t *bytes) {
+  if (nlabels < 0 || nlabels > GPUDF_LABELS_MAX)
+    return GDF_ERR(GPUDF_EINVAL, "%" PRId32 " labels; a dictionary holds 0..%d", nlabels,
+                   GPUDF_LABELS_MAX);
+  if (nlabels > 0 && !labels) return GDF_ERR(GPUDF_EINVAL, "labels is NULL");
+  uint64_t total = ((uint64_t)nlabels + 1) * sizeof(uint64_t);
+  for (int32_t i = 0; i < nlabels; i++) {
+    if (!labels[i]) return GDF_ERR(GPUDF_EINVAL, "label %" PRId32 " is NULL", i);
+    size_t n = lens ? lens[i] : strnlen(labels[i], GPUDF_LABEL_MAX + 1);
+    if (n > GPUDF_LABEL_MAX)
+      return GDF_ERR(GPUDF_ENAMETOOLONG, "label %" PRId32 " ('%.20s...') is longer than %d "
+                     "bytes", i, labels[i], GPUDF_LABEL_MAX);
+    if (lens && memchr(labels[i], '\0', n))
+      return GDF_ERR(GPUDF_EINVAL, "label %" PRId32 " contains a NUL byte", i);
+    total += n + 1;
+  }
+  *bytes = total;
+  return GPUDF_OK;
+}
+
+gpudf_status gdf_table_set_dictionary(gpudf_table *t, int col, int32_t nlabels,
+                                      const char *const *labels, const uint32_t *lens) {
+  uint64_t bytes = 0;
+  GDF_TRY(check_labels(nlabels, labels, lens, &bytes));
+  uint64_t offset = t->arena_bytes;
+  uint64_t span = (bytes + GPUDF_ALIGNMENT - 1) / GPUDF_ALIGNMENT * GPUDF_ALIGNMENT;
+  GDF_TRY(gdf_segment_resize(t->arena, offset + span));
+  t->base = t->arena->addr;
+  t->arena_bytes = t->arena->size;
+  uint8_t *dict = t->base + offset;
+  uint64_t pos = ((uint64_t)nlabels + 1) * sizeof(uint64_t);
+  for (int32_t i = 0; i <= nlabels; i++) {
+    memcpy(dict + (uint64_t)i * sizeof pos, &pos, sizeof pos);
+    if (i == nlabels) break;
+    size_t n = lens ? lens[i] : strlen(labels[i]);
+    memcpy(dict + pos, labels[i], n);
+    dict[pos + n] = '\0';
+    pos += n + 1;
+  }
+  gdf_column *c = &t->cols[col];
+  c->dict_offset = offset;
+  c->dict_size = bytes;
+  c->nlabels = nlabels;
+  return GPUDF_OK;
+}
+
+gpudf_status gpudf_table_add_categorical(gpudf_table *table, const char *name,
+                                         const int32_t *codes, int32_t nlabels,
+                                         const char *const *labels) {
+  GDF_ENTER();
+  const char *cname = name ? name : "(null)";
+  if (!table) return GDF_ERR(GPUDF_EINVAL, "table is NULL");
+  if (!codes) return GDF_ERR(GPUDF_EINVAL, "codes of column '%s' is NULL", cname);
+  uint64_t bytes;
+  GDF_TRY(check_labels(nlabels, labels, NULL, &bytes));
+  for (int64_t r = 0; r < table->nrows; r++)
+    if (codes[r] < -1 || codes[r] >= nlabels)
+      return GDF_ERR(GPUDF_EINVAL, "column '%s' row %" PRId64 ": code %" PRId32 " is out of "
+                     "range (-1 for missing, else 0..%" PRId32 ")", cname, r, codes[r],
+                     nlabels - 1);
+  uint8_t *dst = NULL;
+  GDF_TRY(append_column(table, name, GPUDF_TYPE_I32, &dst));
+  memcpy(dst, codes, (size_t)table->nrows * sizeof *codes);
+  gpudf_status st = gdf_table_set_dictionary(table, table->ncols - 1, nlabels, labels, NULL);
+  if (st != GPUDF_OK) table->ncols--; /* the column's space stays, unused */
+  return st;
+}
+
+int gpudf_table_column_is_categorical(const gpudf_table *t, int i) {
+  return t && i >= 0 && i < t->ncols && t->cols[i].dict_size != 0;
+}
+
+int32_t gpudf_table_column_nlabels(const gpudf_table *t, int i) {
+  return gpudf_table_column_is_categorical(t, i) ? t->cols[i].nlabels : 0;
+}
+
+const char *gpudf_table_column_label(const gpudf_table *t, int i, int32_t code) {
+  if (!gpudf_table_column_is_categorical(t, i) || code < 0 || code >= t->cols[i].nlabels)
+    return NULL;
+  const uint8_t *dict = t->base + t->cols[i].dict_offset;
+  uint64_t pos;
+  memcpy(&pos, dict + (uint64_t)code * sizeof pos, sizeof pos);
+  return (const char *)dict + pos;
+}
+
 int64_t gpudf_table_nrows(const gpudf_table *t) { return t ? t->nrows : 0; }
 int gpudf_table_ncols(const gpudf_table *t) { return t ? t->ncols : 0; }
 int gpudf_table_is_view(const gpudf_table *t) { return t && t->is_view; }

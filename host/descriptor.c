@@ -19,6 +19,32 @@ uint64_t gdf_desc_checksum(const uint8_t *desc, uint64_t size) {
 
 static bool terminated(const char *s, size_t cap) { return memchr(s, '\0', cap) != NULL; }
 
+/* The dictionary fields of a column, against the descriptor alone; the
+ * labels themselves are checked once the arena is mapped. */
+static gpudf_status check_dict_fields(const gdf_desc_header *h, const gdf_desc_column *c,
+                                      uint32_t i, const char *name) {
+  if (c->dict_size == 0) {
+    if (c->dict_offset != 0 || c->nlabels != 0)
+      return GDF_ERR(GPUDF_EBADMSG, "share '%s': column %u has %u labels but no dictionary",
+                     name, i, c->nlabels);
+    return GPUDF_OK;
+  }
+  if (c->type != GPUDF_TYPE_I32)
+    return GDF_ERR(GPUDF_EBADMSG, "share '%s': column %u has a dictionary but type %u, not "
+                   "i32", name, i, c->type);
+  if (c->nlabels > GPUDF_LABELS_MAX)
+    return GDF_ERR(GPUDF_EBADMSG, "share '%s': column %u has %u labels, more than %d", name,
+                   i, c->nlabels, GPUDF_LABELS_MAX);
+  if (c->dict_offset % GPUDF_ALIGNMENT != 0 || c->dict_offset > h->arena_size ||
+      c->dict_size > h->arena_size - c->dict_offset ||
+      c->dict_size < ((uint64_t)c->nlabels + 1) * sizeof(uint64_t))
+    return GDF_ERR(GPUDF_EBADMSG,
+                   "share '%s': dictionary of column %u (%u labels, %" PRIu64 " bytes at %"
+                   PRIu64 ") lies outside the %" PRIu64 "-byte arena or is misaligned",
+                   name, i, c->nlabels, c->dict_size, c->dict_offset, h->arena_size);
+  return GPUDF_OK;
+}
+
 static gpudf_status check_column(const gdf_desc_header *h, const gdf_desc_column *c,
                                  uint32_t i, const char *name) {
   if (!terminated(c->name, sizeof c->name) || c->name[0] == '\0')
@@ -37,7 +63,7 @@ static gpudf_status check_column(const gdf_desc_header *h, const gdf_desc_column
                    "share '%s': column %u (%" PRId64 " x %zu bytes at %" PRIu64
                    ") lies outside the %" PRIu64 "-byte arena",
                    name, i, h->nrows, width, c->offset, h->arena_size);
-  return GPUDF_OK;
+  return check_dict_fields(h, c, i, name);
 }
 
 gpudf_status gdf_desc_validate(const uint8_t *desc, uint64_t size, const char *name) {
@@ -76,5 +102,37 @@ gpudf_status gdf_desc_validate(const uint8_t *desc, uint64_t size, const char *n
     return GDF_ERR(GPUDF_EBADMSG, "share '%s' names no valid arena segment", name);
   const gdf_desc_column *cols = (const gdf_desc_column *)(desc + sizeof *h);
   for (uint32_t i = 0; i < h->ncols; i++) GDF_TRY(check_column(h, &cols[i], i, name));
+  return GPUDF_OK;
+}
+
+static gpudf_status check_labels(const gdf_desc_column *c, const uint8_t *arena, uint32_t i,
+                                 const char *name) {
+  const uint8_t *dict = arena + c->dict_offset;
+  uint64_t off[2];
+  memcpy(&off[0], dict, sizeof off[0]);
+  if (off[0] != ((uint64_t)c->nlabels + 1) * sizeof(uint64_t))
+    return GDF_ERR(GPUDF_EBADMSG, "share '%s': dictionary of column %u does not start with "
+                   "its %u label offsets", name, i, c->nlabels);
+  for (uint32_t k = 0; k < c->nlabels; k++) {
+    memcpy(off, dict + (uint64_t)k * sizeof(uint64_t), sizeof off);
+    if (off[1] <= off[0] || off[1] > c->dict_size || off[1] - off[0] - 1 > GPUDF_LABEL_MAX)
+      return GDF_ERR(GPUDF_EBADMSG, "share '%s': label %u of column %u (bytes %" PRIu64
+                     "..%" PRIu64 ") lies outside its %" PRIu64 "-byte dictionary or is too "
+                     "long", name, k, i, off[0], off[1], c->dict_size);
+    const uint8_t *nul = memchr(dict + off[0], '\0', off[1] - off[0]);
+    if (nul != dict + off[1] - 1)
+      return GDF_ERR(GPUDF_EBADMSG, "share '%s': label %u of column %u is not a "
+                     "NUL-terminated string of %" PRIu64 " bytes", name, k, i,
+                     off[1] - off[0] - 1);
+  }
+  return GPUDF_OK;
+}
+
+gpudf_status gdf_desc_validate_dicts(const uint8_t *desc, const uint8_t *arena,
+                                     const char *name) {
+  const gdf_desc_header *h = (const gdf_desc_header *)desc;
+  const gdf_desc_column *cols = (const gdf_desc_column *)(desc + sizeof *h);
+  for (uint32_t i = 0; i < h->ncols; i++)
+    if (cols[i].dict_size != 0) GDF_TRY(check_labels(&cols[i], arena, i, name));
   return GPUDF_OK;
 }

@@ -17,14 +17,18 @@
 extern "C" {
 #endif
 
-enum { GDF_DESC_VERSION = 1 };
+enum { GDF_DESC_VERSION = 2 };
 #define GDF_DESC_MAGIC UINT64_C(0x5248534644555047) /* "GPUDFSHR" */
 
 typedef struct gdf_desc_column {
   char name[64];
   uint32_t type;
-  uint32_t reserved;
+  uint32_t nlabels;     /* categorical columns; 0 otherwise */
   uint64_t offset;
+  /* version 2: the dictionary of a categorical column in the arena (layout
+   * in engine/internal.h, gdf_column); both 0 for other columns */
+  uint64_t dict_offset;
+  uint64_t dict_size;
 } gdf_desc_column;
 
 typedef struct gdf_desc_header {
@@ -56,6 +60,13 @@ uint64_t gdf_desc_checksum(const uint8_t *desc, uint64_t size);
  * magic, version, checksum, readiness and every column against arena_size
  * bounds. name is the share name for messages. */
 gpudf_status gdf_desc_validate(const uint8_t *desc, uint64_t size, const char *name);
+
+/* Checks every dictionary of a descriptor that passed gdf_desc_validate
+ * against the mapped arena (arena_size bytes at arena): offsets in order and
+ * inside the dictionary, every label NUL-terminated exactly at its end and at
+ * most GPUDF_LABEL_MAX bytes. */
+gpudf_status gdf_desc_validate_dicts(const uint8_t *desc, const uint8_t *arena,
+                                     const char *name);
 
 #ifdef __cplusplus
 }

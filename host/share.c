@@ -226,6 +226,9 @@ static void fill_descriptor(const gpudf_table *t, const char *name, const gdf_pl
     memcpy(cols[i].name, t->cols[i].name, sizeof cols[i].name);
     cols[i].type = (uint32_t)t->cols[i].type;
     cols[i].offset = t->cols[i].offset;
+    cols[i].nlabels = (uint32_t)t->cols[i].nlabels;
+    cols[i].dict_offset = t->cols[i].dict_offset;
+    cols[i].dict_size = t->cols[i].dict_size;
   }
   h->checksum = gdf_desc_checksum(buf, size);
   atomic_thread_fence(memory_order_release);
@@ -499,6 +502,9 @@ static gpudf_status make_view(const gdf_desc_header *h, struct gdf_attachment *a
     memcpy(cols[i].name, dc[i].name, sizeof cols[i].name);
     cols[i].type = (gpudf_type)dc[i].type;
     cols[i].offset = dc[i].offset;
+    cols[i].nlabels = (int32_t)dc[i].nlabels; /* <= GPUDF_LABELS_MAX, validated */
+    cols[i].dict_offset = dc[i].dict_offset;
+    cols[i].dict_size = dc[i].dict_size;
   }
   v->refs = 1;
   v->is_view = true;
@@ -540,6 +546,10 @@ gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
     status = owner_dead(dfd, file, &st, h, name);
   struct gdf_attachment *a = NULL;
   if (status == GPUDF_OK) status = map_arena(dfd, h, name, &a);
+  if (status == GPUDF_OK) {
+    status = gdf_desc_validate_dicts(buf, a->base, name);
+    if (status != GPUDF_OK) gdf_attachment_release(a);
+  }
   if (status == GPUDF_OK) {
     status = make_view(h, a, view);
     if (status != GPUDF_OK) gdf_attachment_release(a);

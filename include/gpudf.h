@@ -134,6 +134,78 @@ gpudf_status gpudf_table_find_column(const gpudf_table *table, const char *name,
 /* Bytes of shared memory that hold the columns. */
 int64_t gpudf_table_arena_bytes(const gpudf_table *table);
 
+/* ------------------------------------------------------------ categoricals */
+
+/* Limits of a categorical column's dictionary. */
+enum {
+  GPUDF_LABELS_MAX = 16777216, /* labels in one dictionary */
+  GPUDF_LABEL_MAX = 4095       /* bytes in one label, without the NUL */
+};
+
+/* Appends a categorical column: nrows i32 codes (-1 = missing, else
+ * 0..nlabels-1) plus its dictionary of nlabels labels (0..GPUDF_LABELS_MAX),
+ * NUL-terminated strings of at most GPUDF_LABEL_MAX bytes. The labels are
+ * copied into the shared arena right after the codes, so views attached in
+ * other processes see them. Same rules as gpudf_table_add_column otherwise;
+ * GPUDF_EINVAL names the first bad code or label. */
+gpudf_status gpudf_table_add_categorical(gpudf_table *table, const char *name,
+                                         const int32_t *codes, int32_t nlabels,
+                                         const char *const *labels);
+
+/* 1 when the column carries a dictionary (a categorical column), else 0. */
+int gpudf_table_column_is_categorical(const gpudf_table *table, int col);
+/* Number of labels of a categorical column; 0 for any other column or an
+ * index out of range. */
+int32_t gpudf_table_column_nlabels(const gpudf_table *table, int col);
+/* Label of code in a categorical column, or NULL when the column is not
+ * categorical or code is out of range (-1 included). Valid while the table
+ * or view is. */
+const char *gpudf_table_column_label(const gpudf_table *table, int col, int32_t code);
+
+/* -------------------------------------------------------------------- CSV */
+
+/* Column types of gpudf_table_read_csv. */
+typedef enum gpudf_csv_type {
+  GPUDF_CSV_INFER = 0,   /* from every value of the column (the default) */
+  GPUDF_CSV_INT64 = 1,   /* i64; an empty field is an error */
+  GPUDF_CSV_FLOAT64 = 2, /* f64; empty fields and NaN/NA/NULL are NaN */
+  GPUDF_CSV_BOOL = 3,    /* bool from true/false (True/TRUE, False/FALSE) */
+  GPUDF_CSV_CATEGORY = 4 /* i32 codes plus a dictionary of the distinct strings */
+} gpudf_csv_type;
+
+/* A forced type for the column called name. */
+typedef struct gpudf_csv_column_type {
+  const char *name;
+  gpudf_csv_type type;
+} gpudf_csv_column_type;
+
+enum { GPUDF_CSV_OPTIONS_VERSION = 1 };
+
+typedef struct gpudf_csv_options {
+  size_t size;       /* sizeof(gpudf_csv_options), set by init */
+  int version;       /* GPUDF_CSV_OPTIONS_VERSION, set by init */
+  char delimiter;    /* default ',' */
+  int ntypes;        /* forced types (default 0); every name must be a column */
+  const gpudf_csv_column_type *types;
+} gpudf_csv_options;
+
+/* Fills opts with the defaults. */
+void gpudf_csv_options_init(gpudf_csv_options *opts);
+
+/* Reads a CSV file with a header row of column names into a new table,
+ * parsing straight into its shared arena (no second copy of the data).
+ * Quoted fields ("a ""b"""), CRLF line ends and a UTF-8 BOM are accepted;
+ * blank lines are skipped. Inferred types, from the whole column: i64 when
+ * every value is an integer, f64 when every value is a number or missing
+ * (empty, NaN, NA, N/A, NULL, null, None), bool when every value is
+ * true/false, else a categorical column (missing values get code -1) whose
+ * labels are sorted bytewise. opts may be NULL for the defaults. Errors say
+ * "FILE:LINE:COLUMN: what was expected, got 'what'" (GPUDF_EINVAL), or name
+ * the file (GPUDF_ENOENT, GPUDF_EPERM, GPUDF_EIO). On success the caller owns
+ * *out and frees it with gpudf_table_free. */
+gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opts,
+                                  gpudf_table **out);
+
 /* ---------------------------------------------------------- share, attach */
 
 typedef enum gpudf_backend {
@@ -246,6 +318,24 @@ int gpudf_kernel_nresults(const gpudf_kernel *kernel, const double *config);
 gpudf_status gpudf_kernel_result(const gpudf_kernel *kernel,
                                  const double *config, int index,
                                  gpudf_result_info *out);
+
+/* Limits of the built-in kernels' shape parameters. */
+enum {
+  GPUDF_GROUPS_MAX = 65536, /* groupby_agg: groups */
+  GPUDF_BINS_MAX = 65536    /* histogram: bins */
+};
+
+/* Computes once, in the owner, what kernel's configs would otherwise
+ * recompute in every batch, and appends it to the table as derived columns
+ * (ma_crossover: the f64 column "__prefix.<price column>" of inclusive
+ * prefix sums). Call it before gpudf_table_share, so that every worker reads
+ * the columns from the share; gpudf_sweep calls it itself when it shares a
+ * table that is not shared yet. Validates the configs first; does nothing
+ * for kernels that need no preparation or columns already prepared. Column
+ * names starting with "__prefix." are reserved for it. GPUDF_EBUSY once the
+ * table is shared, GPUDF_EPERM on a view. */
+gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
+                                 const double *configs, int64_t n);
 
 /* Checks n configs (a dense n x nparams row-major matrix) against the table
  * without running them. The first bad config gives GPUDF_EINVAL with a message

@@ -47,4 +47,14 @@ class GdfDeviceScope {
 gpudf_status gdf_cuda_filter_agg(int dev, const gpudf_table *dev_table, const double *configs,
                                  int64_t n, double *results);
 
+// The other built-in kernels on the device (kernels/cuda_<name>.cu).
+gpudf_status gdf_cuda_groupby_agg(int dev, const gpudf_table *dev_table, const double *configs,
+                                  int64_t n, double *results);
+gpudf_status gdf_cuda_histogram(int dev, const gpudf_table *dev_table, const double *configs,
+                                int64_t n, double *results);
+gpudf_status gdf_cuda_ma_crossover(int dev, const gpudf_table *dev_table, const double *configs,
+                                   int64_t n, double *results);
+gpudf_status gdf_cuda_bootstrap(int dev, const gpudf_table *dev_table, const double *configs,
+                                int64_t n, double *results);
+
 #endif

@@ -240,6 +240,10 @@ const gdf_device_ops cuda_ops = {
     cu_host_unregister,
     cu_host_device_pointer,
     gdf_cuda_filter_agg,
+    gdf_cuda_groupby_agg,
+    gdf_cuda_histogram,
+    gdf_cuda_ma_crossover,
+    gdf_cuda_bootstrap,
 };
 
 }  // namespace

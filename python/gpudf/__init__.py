@@ -22,7 +22,7 @@ import numpy as np
 
 from ._ffi import ffi, lib
 
-__all__ = ["Error", "Table", "Share", "TableView", "attach", "backends", "kernels",
+__all__ = ["Error", "Table", "read_csv", "Share", "TableView", "attach", "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "__version__"]
 
 __version__ = ffi.string(lib.gpudf_version()).decode()
@@ -162,7 +162,6 @@ class Table(_Schema):
         _check(lib.gpudf_table_create(int(nrows), out))
         self._handle = _Handle(out[0])
         self._ptr = out[0]
-        self._categories = {}
         self._share = None
 
     def _add(self, name, values):
@@ -184,6 +183,17 @@ class Table(_Schema):
         dest = np.frombuffer(ffi.buffer(out[0], len(values) * dtype.itemsize), dtype=dtype)
         np.copyto(dest, values, casting="safe" if values.dtype != np.float16 else "same_kind")
 
+    def _add_categorical(self, name, col):
+        """Codes and labels straight into the arena (labels as UTF-8 str)."""
+        if not isinstance(name, str):
+            raise TypeError(f"column names must be str, got {name!r}")
+        codes = np.ascontiguousarray(col.cat.codes.to_numpy(), dtype=np.int32)
+        labels = [ffi.new("char[]", str(c).encode()) for c in col.cat.categories]
+        arr = ffi.new("const char *[]", labels) if labels else ffi.NULL
+        _check(lib.gpudf_table_add_categorical(
+            self._ptr, name.encode(), ffi.cast("const int32_t *", codes.ctypes.data),
+            len(labels), arr))
+
     @classmethod
     def from_numpy(cls, columns):
         """A table from a mapping of names to 1-d arrays of equal length."""
@@ -201,8 +211,9 @@ class Table(_Schema):
     @classmethod
     def from_pandas(cls, df):
         """A table from a DataFrame: numeric, bool and category columns.
-        Categories become i32 codes; their labels are kept for to_pandas in
-        this process (see README). Nullable floats map missing values to NaN;
+        Categories become i32 codes plus a dictionary of their labels (as
+        str) kept in the shared memory, so to_pandas restores them here and in
+        every attached process. Nullable floats map missing values to NaN;
         nullable integers and bools with missing values are refused."""
         import pandas as pd
         if len(df.columns) == 0:
@@ -211,8 +222,7 @@ class Table(_Schema):
         for name in df.columns:
             col = df[name]
             if isinstance(col.dtype, pd.CategoricalDtype):
-                t._add(name, col.cat.codes.to_numpy().astype(np.int32))
-                t._categories[name] = col.cat.categories
+                t._add_categorical(name, col)
                 continue
             t._add(name, _pandas_values(name, col))
         return t
@@ -247,7 +257,43 @@ class Table(_Schema):
         return Share(out[0], self)
 
     def to_pandas(self):
-        return _frame(self, self._handle, self._categories)
+        return _frame(self, self._handle)
+
+
+_CSV_TYPES = {"infer": lib.GPUDF_CSV_INFER, "int64": lib.GPUDF_CSV_INT64,
+              "float64": lib.GPUDF_CSV_FLOAT64, "bool": lib.GPUDF_CSV_BOOL,
+              "category": lib.GPUDF_CSV_CATEGORY}
+
+
+def read_csv(path, delimiter=",", dtypes=None):
+    """A Table read by the C library straight into shared memory. dtypes maps
+    column names to "int64", "float64", "bool" or "category" (the rest are
+    inferred); string columns become categories."""
+    opts = ffi.new("gpudf_csv_options *")
+    lib.gpudf_csv_options_init(opts)
+    if len(delimiter) != 1 or len(delimiter.encode()) != 1:
+        raise Error(lib.GPUDF_EINVAL, f"delimiter must be one byte, got {delimiter!r}")
+    opts.delimiter = delimiter.encode()
+    keep = []
+    if dtypes:
+        types = ffi.new("gpudf_csv_column_type[]", len(dtypes))
+        for i, (name, kind) in enumerate(dtypes.items()):
+            kind = str(np.dtype(kind)) if kind not in _CSV_TYPES else kind
+            if kind not in _CSV_TYPES:
+                raise Error(lib.GPUDF_EINVAL, f"column {name!r}: dtype {kind!r} is not one of "
+                            f"{', '.join(_CSV_TYPES)}")
+            keep.append(ffi.new("char[]", str(name).encode()))
+            types[i].name = keep[-1]
+            types[i].type = _CSV_TYPES[kind]
+        opts.ntypes = len(dtypes)
+        opts.types = types
+    out = ffi.new("gpudf_table **")
+    _check(lib.gpudf_table_read_csv(os.fsencode(path), opts, out))
+    t = Table.__new__(Table)
+    t._handle = _Handle(out[0])
+    t._ptr = out[0]
+    t._share = None
+    return t
 
 
 def _unsupported(name, dtype):
@@ -278,15 +324,26 @@ def _pandas_values(name, col):
     return col.to_numpy()
 
 
-def _frame(table, keepalive, categories):
+def _labels(table, index):
+    """The dictionary of categorical column index, or None."""
+    p = table._live()
+    if not lib.gpudf_table_column_is_categorical(p, index):
+        return None
+    return [ffi.string(lib.gpudf_table_column_label(p, index, k)).decode()
+            for k in range(lib.gpudf_table_column_nlabels(p, index))]
+
+
+def _frame(table, keepalive):
     """A DataFrame whose numeric and bool columns are views of the shared
-    memory: one block per column, never consolidated into a copy."""
+    memory: one block per column, never consolidated into a copy. Categorical
+    columns come back as pd.Categorical over their labels."""
     import pandas as pd
     data = {}
     for i, name in enumerate(table.columns):
         arr = table._array(i, keepalive)
-        if name in categories:
-            data[name] = pd.Categorical.from_codes(arr, categories[name])
+        labels = _labels(table, i)
+        if labels is not None:
+            data[name] = pd.Categorical.from_codes(arr, labels)
         else:
             data[name] = arr
     return pd.DataFrame(data, copy=False)
@@ -335,7 +392,7 @@ class TableView(_Schema):
         return self._array(self._index(column), self._handle)
 
     def to_pandas(self):
-        return _frame(self, self._handle, {})
+        return _frame(self, self._handle)
 
     def detach(self):
         """Drops this view; the mapping goes once no array uses it."""

@@ -83,6 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       size_t n = (size_t)gpudf_table_nrows(v) * gpudf_type_size(gpudf_table_column_type(v, c));
       for (size_t i = 0; i < n; i += 64) sink ^= p[i];
       if (n) sink ^= p[n - 1];
+      for (int32_t k = 0; k < gpudf_table_column_nlabels(v, c); k++)
+        sink ^= (uint8_t)strlen(gpudf_table_column_label(v, c, k));
     }
     (void)sink;
     gpudf_table_free(v);

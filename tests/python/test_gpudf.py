@@ -98,6 +98,48 @@ def test_categories_restored_in_process():
     pd.testing.assert_frame_equal(t.to_pandas(), df)
 
 
+def _categorical_frame(name):
+    with gpudf.attach(name) as v:
+        return v.to_pandas()
+
+
+def test_categories_restored_through_attach_in_a_spawn_worker():
+    """The labels live in the shared arena: a spawned process that only has
+    the share's name gets the categories back, missing values included."""
+    labels = ["red", "", "green, \"quoted\"", "blåbær"]
+    codes = RNG.integers(-1, len(labels), 3000)
+    df = pd.DataFrame({"c": pd.Categorical.from_codes(codes, labels),
+                       "v": RNG.standard_normal(3000),
+                       "empty": pd.Categorical.from_codes(np.full(3000, -1), [])})
+    t = gpudf.Table.from_pandas(df)
+    with t.share() as s, mp.get_context("spawn").Pool(1) as pool:
+        got = pool.apply(_categorical_frame, (s.name,))
+    pd.testing.assert_frame_equal(got, df, check_categorical=True)
+    pd.testing.assert_frame_equal(t.to_pandas(), df)
+
+
+def test_read_csv_matches_pandas(tmp_path):
+    n = 2000
+    df = pd.DataFrame({
+        "i": RNG.integers(-10**12, 10**12, n),
+        "f": RNG.standard_normal(n) * 1e3,
+        "b": RNG.random(n) < 0.5,
+        "s": RNG.choice(["alpha", "beta, \"q\"", "gamma"], n),
+        "g": np.where(RNG.random(n) < 0.1, np.nan, RNG.random(n)),
+    })
+    path = tmp_path / "data.csv"
+    df.to_csv(path, index=False)
+    want = pd.read_csv(path)
+    want["s"] = want["s"].astype("category")
+    got = gpudf.read_csv(path).to_pandas()
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    forced = gpudf.read_csv(path, dtypes={"i": "float64"}).to_pandas()
+    assert forced["i"].dtype == np.float64
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n3\n")
+    with pytest.raises(gpudf.Error, match="bad.csv:3: expected 2 fields"):
+        gpudf.read_csv(tmp_path / "bad.csv")
+
+
 def test_from_numpy_and_arrow():
     a = RNG.standard_normal(100)
     t = gpudf.Table.from_numpy({"a": a, "b": np.arange(100)})

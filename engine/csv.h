@@ -1,0 +1,45 @@
+/* csv.h - the CSV reader's per-column state (engine/csv.c) and the
+ * dictionaries of its categorical columns (engine/csv_dict.c). */
+#ifndef GPUDF_CSV_H
+#define GPUDF_CSV_H
+
+#include "internal.h"
+
+/* Distinct labels of one column in order of first appearance, with a hash
+ * index; after gdf_csv_dict_sort, labels/lens list them sorted. */
+typedef struct gdf_csv_dict {
+  char *bytes;       /* the labels, concatenated */
+  size_t used, cap;
+  uint64_t *off;     /* per code: start in bytes */
+  uint32_t *len;     /* per code: length */
+  uint64_t *hash;    /* per code */
+  int32_t n, cap_n;
+  int32_t *slots;    /* open addressing: code, or -1 */
+  uint32_t nslots;   /* power of two */
+  char **labels;     /* sorted, set by gdf_csv_dict_sort */
+  uint32_t *lens;
+} gdf_csv_dict;
+
+/* The code of label s[0..n), adding it when new. */
+gpudf_status gdf_csv_dict_code(gdf_csv_dict *d, const char *s, size_t n, int32_t *code);
+/* Sorts the labels bytewise (as pandas sorts str categories) and renumbers
+ * the nrows codes accordingly (-1 stays). */
+void gdf_csv_dict_sort(gdf_csv_dict *d, int32_t *codes, int64_t nrows);
+void gdf_csv_dict_free(gdf_csv_dict *d);
+
+typedef struct gdf_csv_col {
+  char name[GPUDF_NAME_MAX + 1];
+  gpudf_csv_type forced;       /* GPUDF_CSV_INFER unless the options say */
+  gpudf_csv_type type;         /* resolved after the first pass */
+  bool may_int, may_float, may_bool, missing, values, too_long;
+  void *data;                  /* the column in the arena, second pass */
+  gdf_csv_dict dict;
+} gdf_csv_col;
+
+typedef struct gdf_csv_file {
+  int ncols;
+  int64_t nrows;
+  gdf_csv_col cols[GPUDF_MAX_COLUMNS];
+} gdf_csv_file;
+
+#endif

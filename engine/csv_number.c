@@ -1,0 +1,143 @@
+/* csv_number.c - number parsing for the CSV reader. strtod is exact but slow
+ * (locale, arbitrary precision); most CSV numbers have few digits, and for
+ * those Clinger's fast path is exact: a mantissa below 2^53 and a power of
+ * ten up to 1e22 are both exact doubles, so one IEEE multiply or divide
+ * rounds correctly. Everything else goes to strtod in the C locale. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strtod_l, newlocale */
+#endif
+#include "csv_number.h"
+
+#include <locale.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static void trim(const char **s, size_t *n) {
+  while (*n && (**s == ' ' || **s == '\t')) (*s)++, (*n)--;
+  while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t')) (*n)--;
+}
+
+bool gdf_parse_i64(const char *s, size_t n, int64_t *out, bool *overflow) {
+  *overflow = false;
+  trim(&s, &n);
+  const char *e = s + n;
+  bool neg = false;
+  if (s < e && (*s == '+' || *s == '-')) neg = *s++ == '-';
+  if (s == e) return false;
+  uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+  for (; s < e; s++) {
+    unsigned d = (unsigned)(*s - '0');
+    if (d > 9) return false;
+    if (v > (limit - d) / 10) *overflow = true;
+    else v = v * 10 + d;
+  }
+  if (*overflow) return true;
+  *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+  return true;
+}
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+static void make_c_locale(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+static bool slow_path(const char *s, size_t n, double *out) {
+  char buf[512];
+  if (n >= sizeof buf) {
+    char *big = malloc(n + 1);
+    if (!big) return false;
+    memcpy(big, s, n);
+    big[n] = '\0';
+    pthread_once(&c_locale_once, make_c_locale);
+    *out = c_locale ? strtod_l(big, NULL, c_locale) : strtod(big, NULL);
+    free(big);
+    return true;
+  }
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  pthread_once(&c_locale_once, make_c_locale);
+  *out = c_locale ? strtod_l(buf, NULL, c_locale) : strtod(buf, NULL);
+  return true;
+}
+
+static bool ieq(const char *s, size_t n, const char *word) {
+  if (strlen(word) != n) return false;
+  for (size_t i = 0; i < n; i++)
+    if ((s[i] | 0x20) != word[i]) return false;
+  return true;
+}
+
+bool gdf_parse_f64(const char *s, size_t n, double *out) {
+  trim(&s, &n);
+  const char *p = s, *e = s + n;
+  bool neg = false;
+  if (p < e && (*p == '+' || *p == '-')) neg = *p++ == '-';
+  if (ieq(p, (size_t)(e - p), "inf") || ieq(p, (size_t)(e - p), "infinity")) {
+    *out = neg ? -__builtin_inf() : __builtin_inf();
+    return true;
+  }
+  uint64_t w = 0;
+  int digits = 0;       /* significant digits kept in w */
+  bool dropped = false; /* non-zero digits beyond the 19 kept */
+  int64_t exp10 = 0;
+  bool any = false;
+  for (; p < e && (unsigned)(*p - '0') <= 9; p++) {
+    any = true;
+    if (digits < 19) {
+      if (w || *p != '0') digits++, w = w * 10 + (uint64_t)(*p - '0');
+    } else {
+      exp10++;
+      dropped |= *p != '0';
+    }
+  }
+  if (p < e && *p == '.') {
+    for (p++; p < e && (unsigned)(*p - '0') <= 9; p++) {
+      any = true;
+      if (digits < 19) {
+        if (w || *p != '0') digits++, w = w * 10 + (uint64_t)(*p - '0');
+        exp10--;
+      } else {
+        dropped |= *p != '0';
+      }
+    }
+  }
+  if (!any) return false;
+  if (p < e && (*p == 'e' || *p == 'E')) {
+    p++;
+    bool eneg = false;
+    if (p < e && (*p == '+' || *p == '-')) eneg = *p++ == '-';
+    if (p == e) return false;
+    int64_t x = 0;
+    for (; p < e && (unsigned)(*p - '0') <= 9; p++)
+      if (x < 100000) x = x * 10 + (*p - '0');
+    exp10 += eneg ? -x : x;
+  }
+  if (p != e) return false;
+  if (w == 0) {
+    *out = neg ? -0.0 : 0.0;
+    return true;
+  }
+  const uint64_t two53 = UINT64_C(1) << 53;
+  if (!dropped && w <= two53) {
+    double v = (double)w;
+    if (exp10 >= -22 && exp10 <= 22) {
+      v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+      *out = neg ? -v : v;
+      return true;
+    }
+    if (exp10 > 22 && exp10 <= 22 + 15) {
+      /* w * 10^(exp10-22) may still be an exact integer below 2^53 */
+      double m = v * pow10_exact[exp10 - 22];
+      if (m < (double)two53) { /* else the product was rounded */
+        v = m * 1e22;
+        *out = neg ? -v : v;
+        return true;
+      }
+    }
+  }
+  return slow_path(s, n, out);
+}

@@ -1,0 +1,95 @@
+/*
+ * bootstrap.c - the bootstrap kernel: one config is one bootstrap replicate
+ * (N' draws with replacement from the N' non-NaN values of a column) and
+ * gives its mean, std (ddof 1) or sum. Description, checks and the CPU
+ * reference.
+ *
+ * The draws come from a counter-based generator keyed by the seed
+ * (bootstrap_math.h), so a result depends only on (table, column, seed,
+ * stat). A batch compacts the column's non-NaN values once, then runs its
+ * replicates over them; std makes a second pass that regenerates the draws
+ * rather than storing them.
+ */
+#include "bootstrap_math.h"
+#include "k_common.h"
+
+#include <math.h>
+
+static const char *const bs_stat_names[GDF_BS_NSTATS] = {"mean", "std", "sum"};
+
+static const gpudf_param_info bs_params[GDF_BS_NPARAMS] = {
+    {"col", "column resampled; its NaN values are left out", GPUDF_PARAM_COLUMN, 0.0, 0.0,
+     0.0, 0, NULL, 0},
+    {"seed", "key of the replicate's draws: same seed, same replicate", GPUDF_PARAM_INTEGER,
+     0.0, 0.0, 9007199254740991.0, 0, NULL, 0},
+    {"stat", "statistic of the replicate: mean, std (ddof 1) or sum", GPUDF_PARAM_CHOICE,
+     GDF_BS_MEAN, 0.0, GDF_BS_NSTATS - 1, GDF_BS_NSTATS, bs_stat_names, 0},
+};
+
+static const gpudf_result_info bs_fields[1] = {
+    {"value", "the statistic of the replicate (NaN when the column has no value, or std "
+              "of a single value)"}};
+
+static gpudf_status bs_check(const gpudf_table *t, const double *config) {
+  return gdf_k_check_col("bootstrap", t, "col", config[GDF_BS_COL]);
+}
+
+/* The non-NaN values of column c, in row order, into vals; their count. */
+static int64_t bs_compact(const gpudf_table *t, int c, double *vals) {
+  gdf_colref r = gdf_table_colref(t, c);
+  int64_t nrows = gpudf_table_nrows(t), m = 0;
+  for (int64_t i = 0; i < nrows; i++) {
+    double v = gdf_k_load(r, i);
+    if (!isnan(v)) vals[m++] = v;
+  }
+  return m;
+}
+
+static double bs_replicate(const double *config, const double *vals, int64_t m) {
+  int stat = (int)config[GDF_BS_STAT];
+  uint64_t key = gdf_bs_key(config[GDF_BS_SEED]), n = (uint64_t)m;
+  double sum = 0.0, m2 = 0.0;
+  for (uint64_t j = 0; j < n; j++) sum += vals[gdf_bs_draw(key, j, n)];
+  if (stat == GDF_BS_STD && m > 0) {
+    /* Two passes: deviations from the mean, so std keeps its digits when
+     * the mean is large against the spread. */
+    double mean = sum / (double)m;
+    for (uint64_t j = 0; j < n; j++) {
+      double d = vals[gdf_bs_draw(key, j, n)] - mean;
+      m2 += d * d;
+    }
+  }
+  return gdf_bs_value(stat, (double)m, sum, m2);
+}
+
+static gpudf_status bs_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
+                               double *results) {
+  if (n == 0) return GPUDF_OK;
+  double *vals = malloc(sizeof(double) * (size_t)gpudf_table_nrows(t));
+  if (!vals) return GDF_ERR(GPUDF_ENOMEM, "out of memory for the column's values");
+  double col = -1.0;
+  int64_t m = 0;
+  for (int64_t k = 0; k < n; k++) {
+    const double *c = configs + k * GDF_BS_NPARAMS;
+    /* Compacted once per run of configs on the same column. */
+    if (c[GDF_BS_COL] != col) col = c[GDF_BS_COL], m = bs_compact(t, (int)col, vals);
+    results[k] = bs_replicate(c, vals, m);
+  }
+  free(vals);
+  return GPUDF_OK;
+}
+
+const gpudf_kernel gdf_kernel_bootstrap = {
+    .name = "bootstrap",
+    .summary = "one bootstrap replicate per config: N' draws with replacement from the "
+               "N' non-NaN values of col, keyed by seed (counter-based, so reproducible "
+               "everywhere); its mean, std (ddof 1) or sum",
+    .nparams = GDF_BS_NPARAMS,
+    .params = bs_params,
+    .nfields = 1,
+    .fields = bs_fields,
+    .nresults = NULL,
+    .result_name = NULL,
+    .check = bs_check,
+    .run_cpu = bs_run_cpu,
+};

@@ -1,0 +1,115 @@
+// cuda_bootstrap.cu - bootstrap on the device, with the CPU reference's
+// semantics (kernels/bootstrap.c) and its counter-based draws
+// (bootstrap_math.h): the same seed draws the same indices here, so CUDA
+// and CPU replicates differ only in the order of the additions.
+//
+// The column's non-NaN values are compacted once per batch on the host (in
+// row order, as the CPU does, so index j means the same value) and
+// uploaded. One block per config: threads take draws j = tid, tid + 256,
+// ..., and a CUB block reduction sums them; std reduces the squared
+// deviations from that mean in a second pass over regenerated draws.
+#include <cub/block/block_reduce.cuh>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <new>
+#include <vector>
+
+#include "bootstrap_math.h"
+#include "cuda_k_common.cuh"
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kMaxBlocks = 65535;
+
+struct Cfg {
+  double seed;
+  int stat;
+};
+
+__global__ void __launch_bounds__(kThreads)
+bs_run(const Cfg *__restrict__ cfg, const double *__restrict__ vals, int64_t m,
+       double *__restrict__ out) {
+  using Reduce = cub::BlockReduce<double, kThreads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  __shared__ double mean;
+  const Cfg f = cfg[blockIdx.x];
+  const uint64_t key = gdf_bs_key(f.seed), n = (uint64_t)m;
+  double part = 0.0;
+  for (uint64_t j = threadIdx.x; j < n; j += kThreads) part += vals[gdf_bs_draw(key, j, n)];
+  double sum = Reduce(tmp).Sum(part);
+  if (threadIdx.x == 0) mean = m > 0 ? sum / (double)m : 0.0;
+  __syncthreads();  // mean, and tmp is reused
+  double m2 = 0.0;
+  if (f.stat == GDF_BS_STD && m > 0) {  // uniform across the block
+    double dev = 0.0;
+    for (uint64_t j = threadIdx.x; j < n; j += kThreads) {
+      double d = vals[gdf_bs_draw(key, j, n)] - mean;
+      dev += d * d;
+    }
+    m2 = Reduce(tmp).Sum(dev);
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = gdf_bs_value(f.stat, (double)m, sum, m2);
+}
+
+// Configs [0, count) of a run on one column, whose compacted values are vals.
+gpudf_status run_chunk(const double *configs, int count, const double *vals, int64_t m,
+                       double *results) {
+  cudaStream_t s = cudaStreamPerThread;
+  std::vector<Cfg> host(count);
+  for (int k = 0; k < count; k++) {
+    const double *c = configs + (int64_t)k * GDF_BS_NPARAMS;
+    host[k] = {c[GDF_BS_SEED], (int)c[GDF_BS_STAT]};
+  }
+  gdfk::DevBuf<Cfg> dcfg;
+  gdfk::DevBuf<double> out;
+  GDF_TRY(dcfg.alloc(count));
+  GDF_TRY(out.alloc(count));
+  GDF_CUDA_TRY(cudaMemcpyAsync(dcfg.p, host.data(), sizeof(Cfg) * count, cudaMemcpyHostToDevice, s));
+  gdf_range_push("gpudf launch bootstrap");
+  bs_run<<<count, kThreads, 0, s>>>(dcfg.p, vals, m, out.p);
+  gdf_range_pop();
+  GDF_CUDA_LAUNCHED();
+  GDF_CUDA_TRY(cudaMemcpyAsync(results, out.p, sizeof(double) * count, cudaMemcpyDeviceToHost, s));
+  GDF_CUDA_TRY(cudaStreamSynchronize(s));  // also reports errors raised by the kernel
+  return GPUDF_OK;
+}
+
+// The non-NaN values of column c, in row order, on the device.
+gpudf_status compact(const gpudf_table *t, double c, gdfk::DevBuf<double> *vals, int64_t *m) {
+  std::vector<double> all, keep;
+  GDF_TRY(gdfk::host_copy(gdfk::column(t, c), t->nrows, &all));
+  for (double v : all)
+    if (!std::isnan(v)) keep.push_back(v);
+  *m = (int64_t)keep.size();
+  GDF_TRY(vals->alloc(keep.size()));
+  GDF_CUDA_TRY(cudaMemcpyAsync(vals->p, keep.data(), sizeof(double) * keep.size(),
+                               cudaMemcpyHostToDevice, cudaStreamPerThread));
+  GDF_CUDA_TRY(cudaStreamSynchronize(cudaStreamPerThread));  // keep is freed on return
+  return GPUDF_OK;
+}
+
+gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, double *results) {
+  for (int64_t first = 0; first < n;) {
+    double c = configs[first * GDF_BS_NPARAMS + GDF_BS_COL];
+    int64_t end = first;
+    while (end < n && end - first < kMaxBlocks && configs[end * GDF_BS_NPARAMS + GDF_BS_COL] == c)
+      end++;
+    gdfk::DevBuf<double> vals;
+    int64_t m = 0;
+    GDF_TRY(compact(t, c, &vals, &m));
+    GDF_TRY(run_chunk(configs + first * GDF_BS_NPARAMS, (int)(end - first), vals.p, m,
+                      results + first));
+    first = end;
+  }
+  return GPUDF_OK;
+}
+
+}  // namespace
+
+gpudf_status gdf_cuda_bootstrap(int dev, const gpudf_table *dev_table, const double *configs,
+                                int64_t n, double *results) {
+  return gdfk::entry(dev, n, [&] { return run_all(dev_table, configs, n, results); });
+}

@@ -1,0 +1,134 @@
+// cuda_groupby_agg.cu - groupby_agg on the device, with the CPU reference's
+// semantics (kernels/groupby_agg.c) and finalization (groupby_agg_math.h).
+//
+// One pass over the rows per chunk of configs: each thread loads a row once
+// and loops every config of the chunk over it, adding into per-(config,
+// group) accumulators in global memory with atomics (count as an integer,
+// sum as a double, min/max by compare-and-swap, so count/min/max are exact
+// and sums differ from the CPU only by the order of additions). A second
+// kernel finalizes. Global atomics rather than CUB block reductions because
+// a row may land in any of up to 65536 groups; with few groups a
+// shared-memory privatized variant would be faster (not done yet).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <new>
+#include <vector>
+
+#include "cuda_k_common.cuh"
+#include "groupby_agg_math.h"
+
+namespace {
+
+using gdfk::Column;
+constexpr int kThreads = 256;
+constexpr size_t kAccBytes = size_t(256) << 20;  // accumulators of one chunk
+
+struct Cfg {
+  Column x, v, key;
+  int op;
+  double lo, hi;
+};
+
+struct Acc {
+  unsigned long long *n;
+  double *sum, *min, *max;
+};
+
+__device__ __forceinline__ long long key_of(Column k, int64_t i) {
+  switch (k.type) {
+  case GPUDF_TYPE_I32: return static_cast<const int32_t *>(k.data)[i];
+  case GPUDF_TYPE_I64: return static_cast<const int64_t *>(k.data)[i];
+  default: return static_cast<const uint8_t *>(k.data)[i];
+  }
+}
+
+__global__ void gb_init(Acc a, int64_t cells) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < cells;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    a.n[i] = 0, a.sum[i] = 0.0, a.min[i] = INFINITY, a.max[i] = -INFINITY;
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+gb_rows(const Cfg *__restrict__ cfg, int ncfg, int64_t nrows, long long groups, Acc a) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < nrows;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    for (int c = 0; c < ncfg; c++) {
+      const Cfg f = cfg[c];
+      long long g = key_of(f.key, i);
+      if (g < 0 || g >= groups) continue;
+      double v = gdfk::load(f.v, i);
+      if (isnan(v) || !gdf_fa_pass(f.op, gdfk::load(f.x, i), f.lo, f.hi)) continue;
+      int64_t cell = (int64_t)c * groups + g;
+      atomicAdd(&a.n[cell], 1ull);
+      atomicAdd(&a.sum[cell], v);
+      gdfk::atomic_min(&a.min[cell], v);
+      gdfk::atomic_max(&a.max[cell], v);
+    }
+  }
+}
+
+__global__ void gb_finish(Acc a, int64_t cells, double *__restrict__ out) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < cells;
+       i += (int64_t)gridDim.x * blockDim.x)
+    gdf_gb_finalize((double)a.n[i], a.sum[i], a.min[i], a.max[i], out + i * GDF_GB_NFIELDS);
+}
+
+int blocks_for(int64_t items) {
+  return (int)std::max<int64_t>(1, std::min<int64_t>((items + kThreads - 1) / kThreads, 4096));
+}
+
+gpudf_status run_chunk(const gpudf_table *t, const double *configs, int count, long long groups,
+                       double *results) {
+  cudaStream_t s = cudaStreamPerThread;
+  std::vector<Cfg> host(count);
+  for (int k = 0; k < count; k++) {
+    const double *c = configs + (int64_t)k * GDF_GB_NPARAMS;
+    host[k] = {gdfk::column(t, c[GDF_GB_FILTER_COL]), gdfk::column(t, c[GDF_GB_VALUE_COL]),
+               gdfk::column(t, c[GDF_GB_KEY_COL]), (int)c[GDF_GB_OP], c[GDF_GB_LO],
+               c[GDF_GB_HI]};
+  }
+  int64_t cells = (int64_t)count * groups;
+  gdfk::DevBuf<Cfg> dcfg;
+  gdfk::DevBuf<unsigned long long> n;
+  gdfk::DevBuf<double> sum, mn, mx, out;
+  GDF_TRY(dcfg.alloc(count));
+  GDF_TRY(n.alloc(cells));
+  GDF_TRY(sum.alloc(cells));
+  GDF_TRY(mn.alloc(cells));
+  GDF_TRY(mx.alloc(cells));
+  GDF_TRY(out.alloc(cells * GDF_GB_NFIELDS));
+  GDF_CUDA_TRY(cudaMemcpyAsync(dcfg.p, host.data(), sizeof(Cfg) * count, cudaMemcpyHostToDevice, s));
+  Acc a = {n.p, sum.p, mn.p, mx.p};
+  gdf_range_push("gpudf launch groupby_agg");
+  gb_init<<<blocks_for(cells), kThreads, 0, s>>>(a, cells);
+  gb_rows<<<blocks_for(t->nrows), kThreads, 0, s>>>(dcfg.p, count, t->nrows, groups, a);
+  gb_finish<<<blocks_for(cells), kThreads, 0, s>>>(a, cells, out.p);
+  gdf_range_pop();
+  GDF_CUDA_LAUNCHED();
+  GDF_CUDA_TRY(cudaMemcpyAsync(results, out.p, sizeof(double) * cells * GDF_GB_NFIELDS,
+                               cudaMemcpyDeviceToHost, s));
+  GDF_CUDA_TRY(cudaStreamSynchronize(s));  // also reports errors raised by the kernels
+  return GPUDF_OK;
+}
+
+gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, double *results) {
+  long long groups = (long long)configs[GDF_GB_GROUPS];
+  int64_t per = std::max<int64_t>(1, (int64_t)(kAccBytes / (32 * (size_t)groups)));
+  per = std::min<int64_t>(per, 4096);
+  for (int64_t at = 0; at < n; at += per) {
+    int count = (int)std::min<int64_t>(per, n - at);
+    GDF_TRY(run_chunk(t, configs + at * GDF_GB_NPARAMS, count, groups,
+                      results + at * groups * GDF_GB_NFIELDS));
+  }
+  return GPUDF_OK;
+}
+
+}  // namespace
+
+gpudf_status gdf_cuda_groupby_agg(int dev, const gpudf_table *dev_table, const double *configs,
+                                  int64_t n, double *results) {
+  return gdfk::entry(dev, n, [&] { return run_all(dev_table, configs, n, results); });
+}

@@ -1,0 +1,50 @@
+/*
+ * histogram_math.h - parameter layout and numpy's bin index, shared by the
+ * CPU reference and the CUDA kernel so both put every value in the same bin.
+ */
+#ifndef GPUDF_HISTOGRAM_MATH_H
+#define GPUDF_HISTOGRAM_MATH_H
+
+#include "filter_agg_math.h"
+
+/* The filter comes first, as in filter_agg, so gdf_fa_pass applies; the
+ * histogram's own range is range_lo/range_hi because lo/hi are the filter's. */
+enum {
+  GDF_HI_FILTER_COL = 0,
+  GDF_HI_OP = 1,
+  GDF_HI_LO = 2,
+  GDF_HI_HI = 3,
+  GDF_HI_COL = 4,
+  GDF_HI_BINS = 5,
+  GDF_HI_RANGE_LO = 6,
+  GDF_HI_RANGE_HI = 7,
+  GDF_HI_NPARAMS = 8
+};
+
+/* Left edge of bin i as numpy.linspace computes it (i * step + lo, the last
+ * edge exactly hi). */
+GDF_HD static inline double gdf_hi_edge(long long i, long long bins, double lo, double hi) {
+  return i == bins ? hi : (double)i * ((hi - lo) / (double)bins) + lo;
+}
+
+/* Slot of x: 0..bins-1 a bin, bins underflow (x < lo), bins + 1 overflow
+ * (x > hi), -1 NaN (not counted). numpy.histogram's computation: a first
+ * guess from (x - lo) * bins / (hi - lo), then moved by one where rounding
+ * put x on the wrong side of an edge; hi itself is in the last bin. */
+GDF_HD static inline long long gdf_hi_slot(double x, long long bins, double lo, double hi) {
+  if (x != x) return -1;
+  if (x < lo) return bins;
+  if (x > hi) return bins + 1;
+  double norm = (double)bins / (hi - lo);
+  long long i = (long long)((x - lo) * norm);
+  if (i >= bins) i = bins - 1;
+  if (i < 0) i = 0;
+  if (x < gdf_hi_edge(i, bins, lo, hi)) {
+    if (i > 0) i--;
+  } else if (i != bins - 1 && x >= gdf_hi_edge(i + 1, bins, lo, hi)) {
+    i++;
+  }
+  return i;
+}
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * k_common.h - small helpers the CPU side of the groupby_agg, histogram,
+ * ma_crossover and bootstrap kernels share: reading any column type as a
+ * double and printing a parameter value in a message. Private to kernels/.
+ */
+#ifndef GPUDF_K_COMMON_H
+#define GPUDF_K_COMMON_H
+
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Value i of a column as a double (bool and integers convert exactly up to
+ * 2^53, as filter_agg reads them). */
+static inline double gdf_k_load(gdf_colref c, int64_t i) {
+  switch (c.type) {
+  case GPUDF_TYPE_I32: return (double)((const int32_t *)c.data)[i];
+  case GPUDF_TYPE_I64: return (double)((const int64_t *)c.data)[i];
+  case GPUDF_TYPE_F32: return (double)((const float *)c.data)[i];
+  case GPUDF_TYPE_F64: return ((const double *)c.data)[i];
+  default: return (double)((const uint8_t *)c.data)[i];
+  }
+}
+
+/* Rows [start, start + len) of a column as doubles into buf. */
+static inline void gdf_k_load_block(gdf_colref c, int64_t start, int64_t len, double *buf) {
+  for (int64_t i = 0; i < len; i++) buf[i] = gdf_k_load(c, start + i);
+}
+
+/* Shortest "%g" that reads back as v, so messages show what the user gave. */
+static inline const char *gdf_k_num(char *buf, size_t len, double v) {
+  snprintf(buf, len, "%.15g", v);
+  if (strtod(buf, NULL) != v) snprintf(buf, len, "%.17g", v);
+  return buf;
+}
+
+/* GPUDF_OK when config[param] names a column of a known type. */
+static inline gpudf_status gdf_k_check_col(const char *kernel, const gpudf_table *t,
+                                           const char *param, double index) {
+  gdf_colref r = gdf_table_colref(t, (int)index);
+  if (gpudf_type_size(r.type) != 0 && r.data != NULL) return GPUDF_OK;
+  return gdf_error(GPUDF_EINVAL, kernel, "parameter '%s' = %d names a column of unknown type %d",
+                   param, (int)index, (int)r.type);
+}
+
+/* Rows per block of the CPU passes: a few columns of it as doubles stay in
+ * L1/L2 while every config of the batch runs over them. */
+enum { GDF_K_BLOCK = 2048 };
+
+#endif

@@ -1,0 +1,192 @@
+// bootstrap: statistical checks (the spread of replicate means is the
+// standard error std/sqrt(N); the replicate mean centres on the sample
+// mean), determinism (identical bits across batch sizes, orders, a sweep
+// with 2 workers and in process), NaN handling, validation, the simulated
+// device, and CUDA vs CPU (Gpu).
+//
+// The draws are a private detail of the kernel (its counter-based
+// generator), so the tests check properties a correct resampler must have
+// rather than recomputing it: a replicate only ever uses the column's
+// non-NaN values (checked on a column whose values are all equal, and one of
+// 0/1 values whose sum must be an integer count), with N' draws.
+#include <random>
+
+#include "test_k_common.h"
+
+namespace {
+
+using namespace ktest;
+
+struct Fixture {
+  std::vector<double> v;
+  Table t;
+  int c;
+  Fixture(int64_t n, uint64_t seed, int nan_pct) : t(n) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> z(5.0, 2.0);
+    std::uniform_int_distribution<int> pct(0, 99);
+    for (int64_t i = 0; i < n; i++) v.push_back(pct(rng) < nan_pct ? kNaN : z(rng));
+    c = t.Add("v", GPUDF_TYPE_F64, v);
+  }
+  std::vector<double> Configs(int64_t n, int stat, double seed0 = 0) const {
+    std::vector<double> cfg;
+    for (int64_t i = 0; i < n; i++) cfg.insert(cfg.end(), {(double)c, seed0 + i, (double)stat});
+    return cfg;
+  }
+};
+
+// Sample mean and std (ddof 1) of the non-NaN values.
+void Moments(const std::vector<double> &v, double *mean, double *sd, double *count) {
+  double n = 0, s = 0, ss = 0;
+  for (double x : v)
+    if (!std::isnan(x)) n++, s += x;
+  for (double x : v)
+    if (!std::isnan(x)) ss += (x - s / n) * (x - s / n);
+  *mean = s / n, *sd = std::sqrt(ss / (n - 1)), *count = n;
+}
+
+TEST(KBootstrap, SpreadOfReplicateMeansIsTheStandardError) {
+  Fixture f(2000, 1, 10);
+  std::vector<double> r = KRun(f.t.t, "bootstrap", f.Configs(2000, 0));
+  double m, sd, n, rm, rsd, rn;
+  Moments(f.v, &m, &sd, &n);
+  Moments(r, &rm, &rsd, &rn);
+  ASSERT_EQ(2000, rn);
+  double se = sd / std::sqrt(n);
+  // 2,000 replicates estimate a spread to about 1/sqrt(2 * 2000) = 1.6%.
+  EXPECT_NEAR(se, rsd, 0.08 * se);
+  EXPECT_NEAR(m, rm, 5 * se / std::sqrt(2000.0));
+}
+
+TEST(KBootstrap, StdAndSumAreConsistentWithTheData) {
+  Fixture f(3000, 2, 5);
+  double m, sd, n, rm, rsd, rn;
+  Moments(f.v, &m, &sd, &n);
+  std::vector<double> s = KRun(f.t.t, "bootstrap", f.Configs(300, 1));
+  Moments(s, &rm, &rsd, &rn);
+  EXPECT_NEAR(sd, rm, 0.02 * sd);  // replicate stds centre on the sample std
+  std::vector<double> sum = KRun(f.t.t, "bootstrap", f.Configs(300, 2));
+  std::vector<double> mean = KRun(f.t.t, "bootstrap", f.Configs(300, 0));
+  for (size_t i = 0; i < sum.size(); i++) EXPECT_NEAR(sum[i] / n, mean[i], 1e-12 * std::fabs(mean[i]));
+}
+
+TEST(KBootstrap, DrawsOnlyNonNaNValuesNPrimeTimes) {
+  std::vector<double> v = {kNaN, 3.0, kNaN, 3.0, 3.0, kNaN};
+  Table t(6);
+  t.Add("v", GPUDF_TYPE_F64, v);
+  for (double seed : {0.0, 1.0, 12345.0}) {
+    EXPECT_EQ(3.0, KRun(t.t, "bootstrap", {0, seed, 0})[0]);
+    EXPECT_EQ(9.0, KRun(t.t, "bootstrap", {0, seed, 2})[0]);
+    EXPECT_EQ(0.0, KRun(t.t, "bootstrap", {0, seed, 1})[0]);
+  }
+  std::vector<uint8_t> b(1001);
+  for (size_t i = 0; i < b.size(); i++) b[i] = i % 3 == 0;
+  Table tb(1001);
+  tb.Add("b", GPUDF_TYPE_BOOL, b);
+  std::vector<double> sums = KRun(tb.t, "bootstrap", {0, 7, 2, 0, 8, 2, 0, 9, 2});
+  for (double s : sums) {
+    EXPECT_EQ(s, std::floor(s));
+    EXPECT_GT(s, 250);  // about 334 of 1001 draws are ones
+    EXPECT_LT(s, 420);
+  }
+}
+
+TEST(KBootstrap, EmptyAndSingleValueColumns) {
+  std::vector<double> none = {kNaN, kNaN};
+  Table t(2);
+  t.Add("v", GPUDF_TYPE_F64, none);
+  std::vector<double> r = KRun(t.t, "bootstrap", {0, 1, 0, 0, 1, 1, 0, 1, 2});
+  EXPECT_TRUE(std::isnan(r[0]));
+  EXPECT_TRUE(std::isnan(r[1]));
+  EXPECT_EQ(0.0, r[2]);
+  std::vector<double> one = {kNaN, 4.5};
+  Table t1(2);
+  t1.Add("v", GPUDF_TYPE_F64, one);
+  r = KRun(t1.t, "bootstrap", {0, 1, 0, 0, 1, 1});
+  EXPECT_EQ(4.5, r[0]);
+  EXPECT_TRUE(std::isnan(r[1]));
+}
+
+TEST(KBootstrap, IdenticalBitsAcrossBatchSizesAndOrder) {
+  Fixture f(5000, 3, 3);
+  std::vector<double> cfg = f.Configs(64, 1, 1000);
+  std::vector<double> all = KRun(f.t.t, "bootstrap", cfg);
+  for (size_t k = 0; k < 64; k += 7) {
+    std::vector<double> one(cfg.begin() + k * 3, cfg.begin() + k * 3 + 3);
+    EXPECT_EQ(all[k], KRun(f.t.t, "bootstrap", one)[0]);
+  }
+  std::vector<double> rev;
+  for (size_t k = 64; k-- > 0;) rev.insert(rev.end(), cfg.begin() + k * 3, cfg.begin() + k * 3 + 3);
+  std::vector<double> r = KRun(f.t.t, "bootstrap", rev);
+  for (size_t k = 0; k < 64; k++) EXPECT_EQ(all[k], r[63 - k]);
+  EXPECT_NE(all[0], all[1]);  // different seeds, different replicates
+}
+
+TEST(KBootstrap, SweepWithTwoWorkersGivesTheSameBits) {
+  Fixture f(4000, 4, 5);
+  std::vector<double> cfg = f.Configs(200, 0, 77);
+  std::vector<double> a(200), b(200);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  ASSERT_EQ(GPUDF_OK, gpudf_sweep(f.t.t, "bootstrap", cfg.data(), 200, a.data(), &o, nullptr))
+      << gpudf_last_error();
+  o.workers = 2;
+  o.batch = 13;
+  o.backend = GPUDF_BACKEND_CPU;
+  ASSERT_EQ(GPUDF_OK, gpudf_sweep(f.t.t, "bootstrap", cfg.data(), 200, b.data(), &o, nullptr))
+      << gpudf_last_error();
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(double) * 200));
+}
+
+TEST(KBootstrap, ValidationNamesTheParameter) {
+  Fixture f(10, 5, 0);
+  std::string msg;
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "bootstrap", {0, -1, 0}, &msg));
+  EXPECT_NE(std::string::npos, msg.find("'seed' = -1")) << msg;
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "bootstrap", {0, 1, 3}, &msg));
+  EXPECT_NE(std::string::npos, msg.find("'stat' = 3")) << msg;
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "bootstrap", {1, 1, 0}, &msg));
+  EXPECT_NE(std::string::npos, msg.find("'col' = 1")) << msg;
+}
+
+TEST(KBootstrap, RunsOnTheSimulatedDevice) {
+  SimulatedDevice sim;
+  Fixture f(3000, 6, 4);
+  std::vector<double> cfg = f.Configs(30, 1);
+  std::vector<double> cpu = KRun(f.t.t, "bootstrap", cfg);
+  std::string why;
+  ASSERT_TRUE(f.t.Share(GPUDF_BACKEND_CUDA_IPC, &why)) << why;
+  EXPECT_EQ(cpu, KRun(f.t.t, "bootstrap", cfg));
+}
+
+// Draws must be exact: on small integers every sum is exact in double in
+// any order, so CUDA and CPU agree to the bit; on reals, sums agree within
+// 1e-12 x the sum of magnitudes (N' x max|v| bounds it) and std likewise.
+TEST(KBootstrapGpu, MatchesTheCpu) {
+  K_SKIP_WITHOUT_CUDA();
+  std::vector<int32_t> ints(100000);
+  std::mt19937_64 rng(9);
+  for (auto &x : ints) x = (int32_t)(rng() % 1000);
+  Table ti(100000);
+  ti.Add("i", GPUDF_TYPE_I32, ints);
+  std::vector<double> cfg;
+  for (int s = 0; s < 50; s++) cfg.insert(cfg.end(), {0, (double)s, 2});
+  std::vector<double> cpu = KRun(ti.t, "bootstrap", cfg);
+  std::string why;
+  ASSERT_TRUE(ti.Share(GPUDF_BACKEND_CUDA_IPC, &why)) << why;
+  EXPECT_EQ(cpu, KRun(ti.t, "bootstrap", cfg)) << "draws differ between CUDA and CPU";
+  Fixture f(100000, 10, 5);
+  for (int stat : {0, 1, 2}) {
+    std::vector<double> c = f.Configs(40, stat);
+    std::vector<double> want = KRun(f.t.t, "bootstrap", c);
+    if (!f.t.s) {
+      ASSERT_TRUE(f.t.Share(GPUDF_BACKEND_CUDA_IPC, &why)) << why;
+    }
+    std::vector<double> got = KRun(f.t.t, "bootstrap", c);
+    for (size_t i = 0; i < want.size(); i++)
+      EXPECT_NEAR(want[i], got[i], 1e-12 * 100000 * 15) << stat << " " << i;
+  }
+}
+
+}  // namespace

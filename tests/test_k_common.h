@@ -1,0 +1,106 @@
+// test_k_common.h - what the tests of the kernel library (test_k_*.cc)
+// share: building tables, running a kernel by name, and running the same
+// batch on the CPU, the simulated device and a real CUDA device. Nothing
+// here computes a kernel's answer: each test file has its own reference.
+#ifndef GPUDF_TEST_K_COMMON_H
+#define GPUDF_TEST_K_COMMON_H
+
+#include <gpudf.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace ktest {
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// An owner table freed (and its share closed) with the object.
+struct Table {
+  gpudf_table *t = nullptr;
+  gpudf_share *s = nullptr;
+  explicit Table(int64_t nrows) { EXPECT_EQ(GPUDF_OK, gpudf_table_create(nrows, &t)); }
+  ~Table() {
+    gpudf_share_close(s);
+    gpudf_table_free(t);
+  }
+  Table(const Table &) = delete;
+  Table &operator=(const Table &) = delete;
+  template <typename T>
+  int Add(const std::string &name, gpudf_type type, const std::vector<T> &v) {
+    EXPECT_EQ(GPUDF_OK, gpudf_table_add_column(t, name.c_str(), type, v.data()))
+        << gpudf_last_error();
+    return gpudf_table_ncols(t) - 1;
+  }
+  // Shares it on backend; false (with the reason in why) when that fails.
+  bool Share(gpudf_backend backend, std::string *why) {
+    gpudf_status st = gpudf_table_share(t, nullptr, backend, &s);
+    if (st != GPUDF_OK && why) *why = gpudf_last_error();
+    return st == GPUDF_OK;
+  }
+};
+
+inline const gpudf_kernel *Kernel(const char *name) {
+  const gpudf_kernel *k = nullptr;
+  EXPECT_EQ(GPUDF_OK, gpudf_kernel_find(name, &k)) << gpudf_last_error();
+  return k;
+}
+
+// Runs configs (n x nparams) with gpudf_run; empty on failure (with a test
+// failure saying why).
+inline std::vector<double> KRun(const gpudf_table *t, const char *kernel,
+                               const std::vector<double> &configs) {
+  const gpudf_kernel *k = Kernel(kernel);
+  if (!k) return {};
+  int np = gpudf_kernel_nparams(k);
+  int64_t n = (int64_t)configs.size() / np;
+  int w = gpudf_kernel_nresults(k, n ? configs.data() : nullptr);
+  std::vector<double> out((size_t)(n * w), -12345.0);
+  gpudf_status st = gpudf_run(t, k, configs.data(), n, out.data());
+  EXPECT_EQ(GPUDF_OK, st) << gpudf_last_error();
+  if (st != GPUDF_OK) return {};
+  return out;
+}
+
+// gpudf_run's status and message for a batch expected to be refused.
+inline gpudf_status RunStatus(const gpudf_table *t, const char *kernel,
+                              const std::vector<double> &configs, std::string *msg) {
+  const gpudf_kernel *k = Kernel(kernel);
+  int np = gpudf_kernel_nparams(k);
+  int64_t n = (int64_t)configs.size() / np;
+  std::vector<double> out(1 << 20);
+  gpudf_status st = gpudf_run(t, k, configs.data(), n, out.data());
+  *msg = gpudf_last_error();
+  return st;
+}
+
+// Equal, NaN equal to NaN.
+inline bool Same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+// Sets GPUDF_SIMULATE_DEVICE=1 for the scope (and no forced backend).
+struct SimulatedDevice {
+  SimulatedDevice() {
+    unsetenv("GPUDF_BACKEND");
+    setenv("GPUDF_SIMULATE_DEVICE", "1", 1);
+  }
+  ~SimulatedDevice() { unsetenv("GPUDF_SIMULATE_DEVICE"); }
+};
+
+// GTEST_SKIP unless a real CUDA device can hold an IPC placement.
+#define K_SKIP_WITHOUT_CUDA()                                              \
+  do {                                                                     \
+    unsetenv("GPUDF_SIMULATE_DEVICE");                                     \
+    unsetenv("GPUDF_BACKEND");                                             \
+    const char *why_ = nullptr;                                            \
+    if (!gpudf_backend_available(GPUDF_BACKEND_CUDA_IPC, &why_))           \
+      GTEST_SKIP() << "no usable CUDA device: " << why_;                   \
+  } while (0)
+
+}  // namespace ktest
+
+#endif

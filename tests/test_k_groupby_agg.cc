@@ -1,0 +1,211 @@
+// groupby_agg against a plain per-group loop written here, on fresh random
+// tables; its validation; the simulated device; and CUDA vs CPU (Gpu).
+//
+// Tolerances: count, min and max are exact (no rounding involved). Sums and
+// means are added in another order on the device (atomics), so they agree
+// within 1e-12 x the sum of the magnitudes added, far above what double
+// rounding produces at these sizes and far below one missed row.
+#include <random>
+
+#include "test_k_common.h"
+
+namespace {
+
+using namespace ktest;
+
+enum { kAll, kLt, kLe, kGt, kGe, kEq, kNe, kBetween };
+
+bool Pass(int op, double x, double lo, double hi) {
+  if (op == kAll) return true;
+  if (op == kLt) return x < lo;
+  if (op == kLe) return x <= lo;
+  if (op == kGt) return x > lo;
+  if (op == kGe) return x >= lo;
+  if (op == kEq) return x == lo;
+  if (op == kNe) return x != lo;
+  return lo <= x && x <= hi;
+}
+
+struct Data {
+  std::vector<double> x, v;
+  std::vector<int32_t> key32;
+  std::vector<int64_t> key64;
+  std::vector<uint8_t> keyb;
+};
+
+Data MakeData(int64_t n, int groups, std::mt19937_64 &rng) {
+  Data d;
+  std::uniform_int_distribution<int> small(-5, 5), key(-2, groups + 1), pct(0, 99);
+  std::normal_distribution<double> val(3.0, 10.0);
+  for (int64_t i = 0; i < n; i++) {
+    d.x.push_back(pct(rng) < 5 ? kNaN : small(rng));
+    d.v.push_back(pct(rng) < 7 ? kNaN : val(rng));
+    d.key32.push_back(key(rng));
+    d.key64.push_back(key(rng) + (pct(rng) < 2 ? (int64_t)1 << 40 : 0));
+    d.keyb.push_back(pct(rng) < 50);
+  }
+  return d;
+}
+
+// count sum mean min max per group, the obvious way.
+template <typename K>
+std::vector<double> Reference(const Data &d, const std::vector<K> &key, int op, double lo,
+                              double hi, int groups, double *mag) {
+  std::vector<double> out;
+  *mag = 0;
+  for (int g = 0; g < groups; g++) {
+    double n = 0, s = 0, mn = 0, mx = 0;
+    for (size_t i = 0; i < d.v.size(); i++) {
+      if ((int64_t)key[i] != g || std::isnan(d.v[i]) || !Pass(op, d.x[i], lo, hi)) continue;
+      if (n == 0 || d.v[i] < mn) mn = d.v[i];
+      if (n == 0 || d.v[i] > mx) mx = d.v[i];
+      n++, s += d.v[i], *mag += std::fabs(d.v[i]);
+    }
+    out.insert(out.end(), {n, s, n ? s / n : kNaN, n ? mn : kNaN, n ? mx : kNaN});
+  }
+  return out;
+}
+
+void ExpectGroups(const std::vector<double> &want, const double *got, double mag) {
+  for (size_t i = 0; i < want.size(); i++) {
+    if (i % 5 == 1 || i % 5 == 2)
+      EXPECT_TRUE(Same(want[i], got[i]) || std::fabs(want[i] - got[i]) <= 1e-12 * (mag + 1))
+          << "result " << i << ": " << want[i] << " vs " << got[i];
+    else
+      EXPECT_TRUE(Same(want[i], got[i])) << "result " << i << ": " << want[i] << " vs " << got[i];
+  }
+}
+
+struct Fixture {
+  Data d;
+  Table t;
+  int cx, cv, ck32, ck64, ckb;
+  Fixture(int64_t n, int groups, uint64_t seed) : t(n) {
+    std::mt19937_64 rng(seed);
+    d = MakeData(n, groups, rng);
+    cx = t.Add("x", GPUDF_TYPE_F64, d.x);
+    cv = t.Add("v", GPUDF_TYPE_F64, d.v);
+    ck32 = t.Add("k32", GPUDF_TYPE_I32, d.key32);
+    ck64 = t.Add("k64", GPUDF_TYPE_I64, d.key64);
+    ckb = t.Add("kb", GPUDF_TYPE_BOOL, d.keyb);
+  }
+  // Every op over the three key types, as one batch.
+  std::vector<double> Configs(int groups) const {
+    std::vector<double> c;
+    for (int op = kAll; op <= kBetween; op++)
+      for (int key : {ck32, ck64, ckb})
+        c.insert(c.end(), {(double)cx, (double)op, -1.0, 2.0, (double)key, (double)cv,
+                           (double)groups});
+    return c;
+  }
+  void Check(const std::vector<double> &configs, const std::vector<double> &got, int groups) {
+    ASSERT_EQ(configs.size() / 7 * 5 * groups, got.size());
+    for (size_t k = 0; k < configs.size() / 7; k++) {
+      const double *c = &configs[k * 7];
+      double mag;
+      std::vector<double> want =
+          c[4] == ck32   ? Reference(d, d.key32, (int)c[1], c[2], c[3], groups, &mag)
+          : c[4] == ck64 ? Reference(d, d.key64, (int)c[1], c[2], c[3], groups, &mag)
+                         : Reference(d, d.keyb, (int)c[1], c[2], c[3], groups, &mag);
+      ExpectGroups(want, &got[k * 5 * groups], mag);
+    }
+  }
+};
+
+TEST(KGroupbyAgg, MatchesTheReferenceForEveryOpAndKeyType) {
+  for (int groups : {1, 3, 17}) {
+    Fixture f(5000 + groups, groups, 100 + groups);
+    std::vector<double> c = f.Configs(groups);
+    f.Check(c, KRun(f.t.t, "groupby_agg", c), groups);
+  }
+}
+
+TEST(KGroupbyAgg, BatchOfOneEqualsTheBatch) {
+  Fixture f(3001, 7, 7);
+  std::vector<double> c = f.Configs(7);
+  std::vector<double> all = KRun(f.t.t, "groupby_agg", c);
+  for (size_t k = 0; k < c.size() / 7; k++) {
+    std::vector<double> one(c.begin() + k * 7, c.begin() + (k + 1) * 7);
+    std::vector<double> r = KRun(f.t.t, "groupby_agg", one);
+    for (size_t i = 0; i < r.size(); i++) EXPECT_TRUE(Same(r[i], all[k * 35 + i]));
+  }
+}
+
+TEST(KGroupbyAgg, EmptySelectionAndEmptyGroups) {
+  Fixture f(1000, 4, 3);
+  // lt -1e9 passes nothing: every group count 0, sum 0, the rest NaN.
+  std::vector<double> c = {(double)f.cx, kLt, -1e9, 0, (double)f.ck32, (double)f.cv, 4};
+  std::vector<double> r = KRun(f.t.t, "groupby_agg", c);
+  ASSERT_EQ(20u, r.size());
+  for (int g = 0; g < 4; g++) {
+    EXPECT_EQ(0.0, r[g * 5]);
+    EXPECT_EQ(0.0, r[g * 5 + 1]);
+    for (int j = 2; j < 5; j++) EXPECT_TRUE(std::isnan(r[g * 5 + j]));
+  }
+}
+
+TEST(KGroupbyAgg, ManyGroupsAndManyConfigs) {
+  Fixture f(10000, 1000, 11);
+  std::vector<double> c;
+  for (int i = 0; i < 20; i++)
+    c.insert(c.end(), {(double)f.cx, (double)(i % 8), -3.0 + i % 5, 3.0, (double)f.ck32,
+                       (double)f.cv, 1000});
+  f.Check(c, KRun(f.t.t, "groupby_agg", c), 1000);
+}
+
+TEST(KGroupbyAgg, ResultNamesFollowTheGroups) {
+  const gpudf_kernel *k = Kernel("groupby_agg");
+  double c[7] = {0, 0, 0, 0, 0, 0, 3};
+  EXPECT_EQ(15, gpudf_kernel_nresults(k, c));
+  gpudf_result_info info;
+  ASSERT_EQ(GPUDF_OK, gpudf_kernel_result(k, c, 12, &info));
+  EXPECT_STREQ("mean_2", info.name);
+}
+
+TEST(KGroupbyAgg, ValidationNamesTheParameter) {
+  Fixture f(100, 2, 1);
+  std::string msg;
+  std::vector<double> c = {(double)f.cx, 0, 0, 0, (double)f.cv, (double)f.cv, 2};
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "groupby_agg", c, &msg));
+  EXPECT_NE(std::string::npos, msg.find("'key_col' = 1")) << msg;
+  EXPECT_NE(std::string::npos, msg.find("f64")) << msg;
+  c = {(double)f.cx, 0, 0, 0, (double)f.ck32, (double)f.cv, GPUDF_GROUPS_MAX + 1.0};
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "groupby_agg", c, &msg));
+  EXPECT_NE(std::string::npos, msg.find("'groups' = 65537")) << msg;
+  c = {(double)f.cx, kBetween, 2, 1, (double)f.ck32, (double)f.cv, 2};
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "groupby_agg", c, &msg));
+  EXPECT_NE(std::string::npos, msg.find("'lo' = 2")) << msg;
+  // groups is a shape parameter: one value per batch.
+  c = {(double)f.cx, 0, 0, 0, (double)f.ck32, (double)f.cv, 2,
+       (double)f.cx, 0, 0, 0, (double)f.ck32, (double)f.cv, 3};
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "groupby_agg", c, &msg));
+  EXPECT_NE(std::string::npos, msg.find("shape")) << msg;
+}
+
+TEST(KGroupbyAgg, RunsOnTheSimulatedDevice) {
+  SimulatedDevice sim;
+  Fixture f(4000, 5, 21);
+  std::vector<double> c = f.Configs(5);
+  std::vector<double> cpu = KRun(f.t.t, "groupby_agg", c);
+  std::string why;
+  ASSERT_TRUE(f.t.Share(GPUDF_BACKEND_CUDA_IPC, &why)) << why;
+  ASSERT_EQ(GPUDF_BACKEND_CUDA_IPC, gpudf_table_backend(f.t.t));
+  std::vector<double> dev = KRun(f.t.t, "groupby_agg", c);
+  ASSERT_EQ(cpu.size(), dev.size());
+  for (size_t i = 0; i < cpu.size(); i++) EXPECT_TRUE(Same(cpu[i], dev[i])) << i;
+}
+
+TEST(KGroupbyAggGpu, MatchesTheCpu) {
+  K_SKIP_WITHOUT_CUDA();
+  for (int groups : {1, 9, 3000}) {
+    Fixture f(300000, groups, 31 + groups);
+    std::vector<double> c = f.Configs(groups);
+    std::vector<double> cpu = KRun(f.t.t, "groupby_agg", c);
+    std::string why;
+    ASSERT_TRUE(f.t.Share(GPUDF_BACKEND_CUDA_IPC, &why)) << why;
+    f.Check(c, KRun(f.t.t, "groupby_agg", c), groups);
+    ExpectGroups(cpu, KRun(f.t.t, "groupby_agg", c).data(), 1e6);
+  }
+}
+
+}  // namespace

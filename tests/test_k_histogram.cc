@@ -1,0 +1,169 @@
+// histogram against a plain reference written here (numpy.histogram's rule:
+// edges e_i = lo + i*step as numpy.linspace computes them, e_bins = hi,
+// bin i = [e_i, e_{i+1}), the last bin closed), on fresh random tables; its
+// validation; the simulated device; and CUDA vs CPU (Gpu). Counts involve no
+// rounding, so every comparison is exact.
+#include <random>
+
+#include "test_k_common.h"
+
+namespace {
+
+using namespace ktest;
+
+enum { kAll, kLt, kLe, kGt, kGe, kEq, kNe, kBetween };
+
+bool Pass(int op, double x, double lo, double hi) {
+  switch (op) {
+  case kAll: return true;
+  case kLt: return x < lo;
+  case kLe: return x <= lo;
+  case kGt: return x > lo;
+  case kGe: return x >= lo;
+  case kEq: return x == lo;
+  case kNe: return x != lo;
+  default: return lo <= x && x <= hi;
+  }
+}
+
+std::vector<double> Reference(const std::vector<double> &x, const std::vector<double> &v,
+                              int op, double flo, double fhi, int bins, double lo, double hi) {
+  std::vector<double> edges(bins + 1);
+  double step = (hi - lo) / bins;
+  for (int i = 0; i < bins; i++) edges[i] = i * step + lo;
+  edges[bins] = hi;
+  std::vector<double> out(bins + 2, 0.0);
+  for (size_t r = 0; r < v.size(); r++) {
+    if (!Pass(op, x[r], flo, fhi) || std::isnan(v[r])) continue;
+    if (v[r] < lo) {
+      out[bins]++;
+    } else if (v[r] > hi) {
+      out[bins + 1]++;
+    } else {
+      int b = bins - 1;  // hi itself, and anything on the last edge
+      for (int i = 0; i < bins; i++)
+        if (edges[i] <= v[r] && v[r] < edges[i + 1]) b = i;
+      out[b]++;
+    }
+  }
+  return out;
+}
+
+struct Fixture {
+  std::vector<double> x, v;
+  std::vector<int32_t> vi;
+  Table t;
+  int cx, cv, cvi;
+  Fixture(int64_t n, uint64_t seed) : t(n) {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int> small(-5, 5), pct(0, 99), iv(-20, 20);
+    std::normal_distribution<double> val(0.0, 3.0);
+    for (int64_t i = 0; i < n; i++) {
+      x.push_back(pct(rng) < 5 ? kNaN : small(rng));
+      // Some values exactly on edges (tenths of small ranges), some NaN.
+      double d = pct(rng) < 20 ? std::round(val(rng) * 10) / 10 : val(rng);
+      v.push_back(pct(rng) < 6 ? kNaN : d);
+      vi.push_back(iv(rng));
+    }
+    cx = t.Add("x", GPUDF_TYPE_F64, x);
+    cv = t.Add("v", GPUDF_TYPE_F64, v);
+    cvi = t.Add("vi", GPUDF_TYPE_I32, vi);
+  }
+  void Check(const std::vector<double> &c, const std::vector<double> &got) {
+    int bins = (int)c[5];
+    size_t w = bins + 2;
+    ASSERT_EQ(c.size() / 8 * w, got.size());
+    for (size_t k = 0; k < c.size() / 8; k++) {
+      const double *p = &c[k * 8];
+      std::vector<double> vd = p[4] == cvi ? std::vector<double>(vi.begin(), vi.end()) : v;
+      std::vector<double> want = Reference(x, vd, (int)p[1], p[2], p[3], bins, p[6], p[7]);
+      for (size_t i = 0; i < w; i++)
+        EXPECT_EQ(want[i], got[k * w + i]) << "config " << k << " slot " << i;
+    }
+  }
+  std::vector<double> Configs(int bins) const {
+    std::vector<double> c;
+    const double ranges[][2] = {{-3, 3}, {-1, 0.7}, {0.1, 0.3}, {-20, 20}};
+    for (int op = kAll; op <= kBetween; op++)
+      for (auto &r : ranges)
+        for (int col : {cv, cvi})
+          c.insert(c.end(), {(double)cx, (double)op, -1, 2, (double)col, (double)bins, r[0], r[1]});
+    return c;
+  }
+};
+
+TEST(KHistogram, MatchesTheReference) {
+  for (int bins : {1, 2, 7, 10, 64}) {
+    Fixture f(6000, bins);
+    std::vector<double> c = f.Configs(bins);
+    f.Check(c, KRun(f.t.t, "histogram", c));
+  }
+}
+
+TEST(KHistogram, EdgesAndTheClosedLastBin) {
+  std::vector<double> v = {0.0, 0.1, 0.2, 0.3, 0.7, 1.0, -0.0, 1.0000000000000002, -1e-300, kNaN};
+  Table t((int64_t)v.size());
+  int c = t.Add("v", GPUDF_TYPE_F64, v);
+  std::vector<double> cfg = {(double)c, kAll, 0, 0, (double)c, 10, 0.0, 1.0};
+  std::vector<double> r = KRun(t.t, "histogram", cfg);
+  std::vector<double> want = Reference(v, v, kAll, 0, 0, 10, 0.0, 1.0);
+  ASSERT_EQ(want.size(), r.size());
+  for (size_t i = 0; i < r.size(); i++) EXPECT_EQ(want[i], r[i]) << i;
+  EXPECT_EQ(1.0, r[9]);   // 1.0 is in the last bin
+  EXPECT_EQ(1.0, r[10]);  // -1e-300 underflows
+  EXPECT_EQ(1.0, r[11]);  // the next double above 1 overflows
+}
+
+TEST(KHistogram, EmptySelectionAndBatchOfOne) {
+  Fixture f(2000, 5);
+  std::vector<double> c = {(double)f.cx, kGt, 1e9, 0, (double)f.cv, 4, -1, 1};
+  std::vector<double> r = KRun(f.t.t, "histogram", c);
+  ASSERT_EQ(6u, r.size());
+  for (double x : r) EXPECT_EQ(0.0, x);
+  std::vector<double> all = f.Configs(4), whole = KRun(f.t.t, "histogram", all);
+  for (size_t k = 0; k < all.size() / 8; k += 5) {
+    std::vector<double> one(all.begin() + k * 8, all.begin() + (k + 1) * 8);
+    std::vector<double> r1 = KRun(f.t.t, "histogram", one);
+    for (size_t i = 0; i < 6; i++) EXPECT_EQ(whole[k * 6 + i], r1[i]);
+  }
+}
+
+TEST(KHistogram, ValidationNamesTheParameter) {
+  Fixture f(50, 1);
+  std::string msg;
+  std::vector<double> c = {0, 0, 0, 0, 1, 10, 1, 1};
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "histogram", c, &msg));
+  EXPECT_NE(std::string::npos, msg.find("'range_lo' = 1")) << msg;
+  c = {0, 0, 0, 0, 1, 0, 0, 1};
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "histogram", c, &msg));
+  EXPECT_NE(std::string::npos, msg.find("'bins' = 0")) << msg;
+  c = {0, 0, 0, 0, 1, GPUDF_BINS_MAX + 1.0, 0, 1};
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "histogram", c, &msg));
+  c = {0, 0, 0, 0, 1, 4, -1.7e308, 1.7e308};
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "histogram", c, &msg));
+  EXPECT_NE(std::string::npos, msg.find("finite")) << msg;
+}
+
+TEST(KHistogram, RunsOnTheSimulatedDevice) {
+  SimulatedDevice sim;
+  Fixture f(3000, 9);
+  std::vector<double> c = f.Configs(8);
+  std::vector<double> cpu = KRun(f.t.t, "histogram", c);
+  std::string why;
+  ASSERT_TRUE(f.t.Share(GPUDF_BACKEND_CUDA_IPC, &why)) << why;
+  ASSERT_EQ(cpu, KRun(f.t.t, "histogram", c));
+}
+
+TEST(KHistogramGpu, MatchesTheCpu) {
+  K_SKIP_WITHOUT_CUDA();
+  for (int bins : {1, 10, 5000, 20000}) {
+    Fixture f(400000, bins);
+    std::vector<double> c = f.Configs(bins);
+    std::vector<double> cpu = KRun(f.t.t, "histogram", c);
+    std::string why;
+    ASSERT_TRUE(f.t.Share(GPUDF_BACKEND_CUDA_IPC, &why)) << why;
+    EXPECT_EQ(cpu, KRun(f.t.t, "histogram", c));
+  }
+}
+
+}  // namespace
