@@ -19,19 +19,19 @@
 #include <vector>
 
 #include "cuda_check.h"
+#include "cuda_k_common.cuh"
 #include "filter_agg_math.h"
 
 namespace {
+
+using gdfk::Column;
+using gdfk::column;
+using gdfk::load;
 
 constexpr int kThreads = 256;
 constexpr int kItems = 8;                   // rows per thread per tile, in registers
 constexpr int64_t kTile = kThreads * kItems;
 constexpr int kMaxConfigs = 4096;           // per launch: bounds the accumulators
-
-struct Column {
-  const void *data;
-  int type;
-};
 
 struct Cfg {
   int op;
@@ -61,16 +61,6 @@ struct DoubleSum {
   __device__ double operator()(double a, double b) const { return a + b; }
 };
 
-// The uniform branch on type costs nothing next to the load itself.
-__device__ __forceinline__ double load(Column c, int64_t i) {
-  switch (c.type) {
-  case GPUDF_TYPE_I32: return (double)static_cast<const int32_t *>(c.data)[i];
-  case GPUDF_TYPE_I64: return (double)static_cast<const int64_t *>(c.data)[i];
-  case GPUDF_TYPE_F32: return (double)static_cast<const float *>(c.data)[i];
-  case GPUDF_TYPE_F64: return static_cast<const double *>(c.data)[i];
-  default: return (double)static_cast<const uint8_t *>(c.data)[i];
-  }
-}
 
 // Rows past the end read as NaN values, which every config skips.
 __device__ __forceinline__ void load_tile(Column x, Column v, int64_t base, int64_t nrows,
@@ -211,10 +201,6 @@ gpudf_status run_chunk(int dev, Column x, Column v, int64_t nrows, const double 
   return GPUDF_OK;
 }
 
-Column column(const gpudf_table *t, double index) {
-  gdf_colref r = gdf_table_colref(t, (int)index);
-  return {r.data, (int)r.type};
-}
 
 gpudf_status run_all(int dev, const gpudf_table *t, const double *configs, int64_t n,
                      double *results) {
