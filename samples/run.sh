@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # samples/run.sh - build libgpudf (release) if needed and run the default
-# sample: share a synthetic table, attach from a second process, run a batch
-# of filter_agg configs in both and check they agree. Arguments go to
-# gpudf-demo (e.g. a row count).
+# job: gpudf-sweep with no arguments (a 10M-row synthetic table shared once,
+# ma_crossover over 312 configs in one worker per core; see
+# `gpudf-sweep --help`). Arguments go to gpudf-sweep. gpudf-demo, the
+# minimal C example, is built too (build-release/samples/gpudf-demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v cmake >/dev/null || ! command -v ninja >/dev/null || ! command -v cc >/dev/null; then
@@ -14,5 +15,5 @@ if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH="/usr/local/cuda/bin:$PATH"
 fi
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPUDF_BUILD_TESTS=OFF >/dev/null
-cmake --build build-release --target gpudf-demo >/dev/null
-exec build-release/samples/gpudf-demo "$@"
+cmake --build build-release --target gpudf-sweep gpudf-demo gpudf-worker >/dev/null
+exec build-release/samples/gpudf-sweep "$@"

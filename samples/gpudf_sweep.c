@@ -1,0 +1,672 @@
+/*
+ * gpudf_sweep.c - gpudf-sweep: run a kernel over a grid of configs on a CSV
+ * file or a synthetic table, in worker processes that share one copy of the
+ * table, and write/print the results. See usage() or README.md.
+ *
+ * Exit codes: 0 every config ok, 1 some configs failed/timed out/cancelled,
+ * 2 usage error, 3 runtime error.
+ */
+#include <gpudf.h>
+
+#include "sweep_grid.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
+enum { MAX_SETS = 64 };
+
+#define DEFAULT_ROWS 10000000LL
+#define DEFAULT_GRID "fast=5:50:5 slow=20:120:10 fee_bps=0,5 mode=long_only,long_short"
+#define DEFAULT_WHERE "fast < slow"
+#define MAX_CONFIGS 50000000LL
+
+static const char *usage_text =
+    "usage: gpudf-sweep [--table FILE.csv | --synthetic ROWS] [--seed N]\n"
+    "                   [--kernel NAME] [--grid SPEC] [--where EXPR] [--configs FILE.csv]\n"
+    "                   [--set NAME=VALUE ...] [--workers N]\n"
+    "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--batch N] [--timeout SECONDS]\n"
+    "                   [--out FILE.csv|-] [--top K] [--by FIELD] [--asc] [--quiet]\n"
+    "       gpudf-sweep --list-kernels | --describe NAME | --version | --help\n"
+    "\n"
+    "Runs a libgpudf kernel over many configs on one table kept once in shared memory,\n"
+    "in worker processes that attach to it without a copy.\n"
+    "\n"
+    "With no arguments: a synthetic table of 10,000,000 rows (price: geometric random\n"
+    "walk, volume, key 0..99, x, y) and ma_crossover over the default grid\n"
+    "  --grid '" DEFAULT_GRID "' --where '" DEFAULT_WHERE "'\n"
+    "(312 configs after the filter), printing the placement, timings, memory and the\n"
+    "top 10 configs by sharpe.\n"
+    "\n"
+    "Table\n"
+    "  --table FILE.csv      read a CSV with a header row (types inferred; text columns\n"
+    "                        become categorical)        e.g. --table prices.csv\n"
+    "  --synthetic ROWS      the synthetic table with ROWS rows (default 10000000)\n"
+    "                                                   e.g. --synthetic 100000\n"
+    "  --seed N              seed of the synthetic table (default 1)   e.g. --seed 7\n"
+    "Configs\n"
+    "  --kernel NAME         kernel to run (default ma_crossover)  e.g. --kernel filter_agg\n"
+    "  --grid SPEC           NAME=start:stop:step (stop excluded, step > 0, may be\n"
+    "                        fractional) or NAME=a,b,c (numbers, choice names, column\n"
+    "                        names); the configs are the Cartesian product (at most\n"
+    "                        50,000,000)   e.g. --grid 'fast=5:100:5 slow=20:250:10 mode=long_only,long_short'\n"
+    "  --where EXPR          keep configs where every comparison holds (<, <=, >, >=,\n"
+    "                        ==, != between parameter names and numbers, joined by\n"
+    "                        'and')         e.g. --where 'fast < slow and fee_bps <= 5'\n"
+    "  --configs FILE.csv    configs from a CSV instead of --grid: one column per\n"
+    "                        parameter, by name; choice/column parameters by name\n"
+    "                                       e.g. --configs my_configs.csv\n"
+    "  --set NAME=VALUE      fix a parameter not in the grid (repeatable); the others\n"
+    "                        take their defaults     e.g. --set value_col=volume\n"
+    "Execution\n"
+    "  --workers N           worker processes (default: one per core, or per GPU; 0 runs\n"
+    "                        in this process)        e.g. --workers 2\n"
+    "  --backend B           placement: auto (default), cuda-ipc, cuda-pinned, cpu\n"
+    "                                                e.g. --backend cpu\n"
+    "  --batch N             most configs per claim (default automatic) e.g. --batch 64\n"
+    "  --timeout SECONDS     per-config time limit (needs --workers >= 1) e.g. --timeout 30\n"
+    "Output\n"
+    "  --out FILE.csv|-      write every config: parameters, results, status (ok, failed,\n"
+    "                        timeout, cancelled), error; '-' is stdout (then the summary\n"
+    "                        goes to stderr)         e.g. --out results.csv\n"
+    "  --top K               print the best K configs as a table (default 10 unless\n"
+    "                        --quiet)                e.g. --top 5\n"
+    "  --by FIELD            result or parameter to rank by (default sharpe when the\n"
+    "                        kernel has it, else its first result)  e.g. --by mean\n"
+    "  --asc                 rank ascending (default descending; NaN always last)\n"
+    "  --quiet               no summary\n"
+    "Information\n"
+    "  --list-kernels        the kernels and what they compute\n"
+    "  --describe NAME       a kernel's parameters (kind, range, default, choices) and\n"
+    "                        results                 e.g. --describe groupby_agg\n"
+    "  --version, --help\n"
+    "\n"
+    "Exit status: 0 all configs ok, 1 some configs failed, 2 usage error, 3 runtime error.\n";
+
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("gpudf-sweep: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs(" (see --help)\n", stderr);
+  va_end(ap);
+  return EXIT_USAGE;
+}
+
+static int runtime_error(const char *what, gpudf_status st) {
+  fprintf(stderr, "gpudf-sweep: %s: %s\n  %s\n", what, gpudf_status_str(st), gpudf_last_error());
+  return EXIT_RUNTIME;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *kind_name(gpudf_param_kind kind) {
+  switch (kind) {
+  case GPUDF_PARAM_COLUMN: return "column";
+  case GPUDF_PARAM_INTEGER: return "integer";
+  case GPUDF_PARAM_REAL: return "real";
+  case GPUDF_PARAM_CHOICE: return "choice";
+  }
+  return "?";
+}
+
+/* ------------------------------------------------------- kernel listings */
+
+static int list_kernels(void) {
+  for (int i = 0; i < gpudf_kernel_count(); i++) {
+    const gpudf_kernel *k = gpudf_kernel_at(i);
+    printf("%-14s %s\n", gpudf_kernel_name(k), gpudf_kernel_summary(k));
+  }
+  return 0;
+}
+
+static int describe(const char *name) {
+  const gpudf_kernel *k;
+  if (gpudf_kernel_find(name, &k) != GPUDF_OK)
+    return usage_error("unknown kernel '%s'; --list-kernels lists them", name);
+  printf("%s: %s\n\nparameters:\n", gpudf_kernel_name(k), gpudf_kernel_summary(k));
+  for (int i = 0; i < gpudf_kernel_nparams(k); i++) {
+    gpudf_param_info p;
+    if (gpudf_kernel_param(k, i, &p) != GPUDF_OK) continue;
+    printf("  %-18s %-8s", p.name, kind_name(p.kind));
+    if (p.kind == GPUDF_PARAM_INTEGER || p.kind == GPUDF_PARAM_REAL)
+      printf(" range [%g, %g]", p.min, p.max);
+    if (p.kind == GPUDF_PARAM_CHOICE) {
+      printf(" choices ");
+      for (int c = 0; c < p.nchoices; c++) printf("%s%s", c ? "," : "", p.choices[c]);
+      printf(" default %s", p.def >= 0 && p.def < p.nchoices ? p.choices[(int)p.def] : "?");
+    } else if (p.kind == GPUDF_PARAM_COLUMN) {
+      printf(" default column %g", p.def);
+    } else {
+      printf(" default %g", p.def);
+    }
+    if (p.shape) printf(" (shape: equal in every config)");
+    printf("\n      %s\n", p.summary ? p.summary : "");
+  }
+  int nr = gpudf_kernel_nresults(k, NULL);
+  printf("\nresults (with the default parameters, %d):\n", nr);
+  for (int i = 0; i < nr; i++) {
+    gpudf_result_info r;
+    if (gpudf_kernel_result(k, NULL, i, &r) != GPUDF_OK) continue;
+    printf("  %-18s %s\n", r.name, r.summary ? r.summary : "");
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------- synthetic table */
+
+static uint64_t splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static double uniform(uint64_t *s) { return ((double)(splitmix(s) >> 11) + 0.5) * 0x1p-53; }
+static double normal(uint64_t *s) {
+  return sqrt(-2.0 * log(uniform(s))) * cos(6.283185307179586 * uniform(s));
+}
+
+static gpudf_status synthetic(int64_t rows, uint64_t seed, gpudf_table **out) {
+  gpudf_table *t = NULL;
+  gpudf_status st = gpudf_table_create(rows, &t);
+  if (st != GPUDF_OK) return st;
+  static const char *const names[] = {"price", "volume", "key", "x", "y"};
+  static const gpudf_type types[] = {GPUDF_TYPE_F64, GPUDF_TYPE_F64, GPUDF_TYPE_I32,
+                                     GPUDF_TYPE_F64, GPUDF_TYPE_F64};
+  for (int c = 0; c < 5; c++) {
+    void *p;
+    st = gpudf_table_alloc_column(t, names[c], types[c], &p);
+    if (st != GPUDF_OK) {
+      gpudf_table_free(t);
+      return st;
+    }
+  }
+  /* Pointers move with every add: fetch them after the last one. */
+  double *price = (double *)gpudf_table_column_data(t, 0);
+  double *volume = (double *)gpudf_table_column_data(t, 1);
+  int32_t *key = (int32_t *)gpudf_table_column_data(t, 2);
+  double *x = (double *)gpudf_table_column_data(t, 3);
+  double *y = (double *)gpudf_table_column_data(t, 4);
+  uint64_t s = seed * 0x2545F4914F6CDD1DULL + 1;
+  double p = 100.0;
+  for (int64_t i = 0; i < rows; i++) {
+    /* a regime-switching drift so that crossovers have something to find */
+    double drift = 0.0002 * sin((double)i / 5000.0);
+    p *= exp(drift + 0.01 * normal(&s));
+    price[i] = p;
+    volume[i] = floor(1000.0 * uniform(&s) * uniform(&s)) + 1.0;
+    key[i] = (int32_t)(splitmix(&s) % 100);
+    x[i] = normal(&s);
+    y[i] = 0.5 * x[i] + normal(&s);
+  }
+  *out = t;
+  return GPUDF_OK;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static const char *state_name(gpudf_config_state s) {
+  switch (s) {
+  case GPUDF_CONFIG_DONE: return "ok";
+  case GPUDF_CONFIG_FAILED: return "failed";
+  case GPUDF_CONFIG_TIMED_OUT: return "timeout";
+  case GPUDF_CONFIG_CANCELLED: return "cancelled";
+  default: return "failed";
+  }
+}
+
+static void csv_field(FILE *f, const char *s) {
+  if (!strpbrk(s, ",\"\n\r")) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+typedef struct job {
+  const gpudf_kernel *k;
+  const gpudf_table *t;
+  int np, nr;
+  int64_t n;
+  const double *cfg, *res;
+  gpudf_sweep_result *r;
+  gpudf_result_info *rinfo;
+} job;
+
+static int write_csv(const job *j, FILE *f) {
+  for (int p = 0; p < j->np; p++) {
+    gpudf_param_info pi;
+    gpudf_kernel_param(j->k, p, &pi);
+    fprintf(f, "%s,", pi.name);
+  }
+  for (int c = 0; c < j->nr; c++) fprintf(f, "%s,", j->rinfo[c].name);
+  fputs("status,error\n", f);
+  char buf[128];
+  for (int64_t i = 0; i < j->n; i++) {
+    for (int p = 0; p < j->np; p++) {
+      sg_format_value(j->k, j->t, p, j->cfg[i * j->np + p], buf, sizeof buf);
+      csv_field(f, buf);
+      fputc(',', f);
+    }
+    for (int c = 0; c < j->nr; c++) fprintf(f, "%.17g,", j->res[i * j->nr + c]);
+    fprintf(f, "%s,", state_name(gpudf_sweep_result_state(j->r, i)));
+    csv_field(f, gpudf_sweep_result_reason(j->r, i));
+    fputc('\n', f);
+  }
+  return ferror(f) ? -1 : 0;
+}
+
+static const double *g_key;
+static int64_t g_stride;
+static int g_asc;
+static int cmp_idx(const void *a, const void *b) {
+  double x = g_key[*(const int64_t *)a * g_stride], y = g_key[*(const int64_t *)b * g_stride];
+  int xn = isnan(x), yn = isnan(y);
+  if (xn || yn) return xn - yn;
+  if (x == y) return (*(const int64_t *)a > *(const int64_t *)b) - (*(const int64_t *)a < *(const int64_t *)b);
+  return g_asc ? (x < y ? -1 : 1) : (x > y ? -1 : 1);
+}
+
+/* Prints the best k configs by field (a result or a parameter). */
+static int print_top(const job *j, FILE *f, int64_t k, const char *by, int asc) {
+  int res_idx = -1, par_idx = -1;
+  for (int c = 0; c < j->nr; c++)
+    if (strcmp(j->rinfo[c].name, by) == 0) res_idx = c;
+  if (res_idx < 0 && gpudf_kernel_param_index(j->k, by, &par_idx) != GPUDF_OK) par_idx = -1;
+  if (res_idx < 0 && par_idx < 0) return -1;
+  if (j->n == 0) return 0;
+  int64_t *idx = malloc((size_t)j->n * sizeof *idx);
+  if (!idx) return -1;
+  for (int64_t i = 0; i < j->n; i++) idx[i] = i;
+  g_key = res_idx >= 0 ? j->res + res_idx : j->cfg + par_idx;
+  g_stride = res_idx >= 0 ? j->nr : j->np;
+  g_asc = asc;
+  qsort(idx, (size_t)j->n, sizeof *idx, cmp_idx);
+  if (k > j->n) k = j->n;
+  /* Columns: rank, parameters, results (all when few, else the ranked one). */
+  int ncol = 0;
+  int cols[64 + 16]; /* >= 0: parameter; < 0: -(result+1) */
+  for (int p = 0; p < j->np && ncol < 64; p++) cols[ncol++] = p;
+  if (j->nr <= 12) {
+    for (int c = 0; c < j->nr; c++) cols[ncol++] = -(c + 1);
+  } else if (res_idx >= 0) {
+    cols[ncol++] = -(res_idx + 1);
+  }
+  int width[80];
+  char buf[128];
+  for (int c = 0; c < ncol; c++) {
+    const char *h;
+    gpudf_param_info pi;
+    if (cols[c] >= 0) {
+      gpudf_kernel_param(j->k, cols[c], &pi);
+      h = pi.name;
+    } else {
+      h = j->rinfo[-cols[c] - 1].name;
+    }
+    width[c] = (int)strlen(h);
+    for (int64_t r = 0; r < k; r++) {
+      int64_t i = idx[r];
+      if (cols[c] >= 0)
+        sg_format_value(j->k, j->t, cols[c], j->cfg[i * j->np + cols[c]], buf, sizeof buf);
+      else
+        snprintf(buf, sizeof buf, "%.6g", j->res[i * j->nr + (-cols[c] - 1)]);
+      if ((int)strlen(buf) > width[c]) width[c] = (int)strlen(buf);
+    }
+  }
+  fprintf(f, "%4s", "rank");
+  for (int c = 0; c < ncol; c++) {
+    gpudf_param_info pi;
+    const char *h;
+    if (cols[c] >= 0) {
+      gpudf_kernel_param(j->k, cols[c], &pi);
+      h = pi.name;
+    } else {
+      h = j->rinfo[-cols[c] - 1].name;
+    }
+    fprintf(f, "  %*s", width[c], h);
+  }
+  fputc('\n', f);
+  for (int64_t r = 0; r < k; r++) {
+    int64_t i = idx[r];
+    fprintf(f, "%4lld", (long long)r + 1);
+    for (int c = 0; c < ncol; c++) {
+      if (cols[c] >= 0)
+        sg_format_value(j->k, j->t, cols[c], j->cfg[i * j->np + cols[c]], buf, sizeof buf);
+      else
+        snprintf(buf, sizeof buf, "%.6g", j->res[i * j->nr + (-cols[c] - 1)]);
+      fprintf(f, "  %*s", width[c], buf);
+    }
+    fputc('\n', f);
+  }
+  free(idx);
+  return 0;
+}
+
+static long vm_hwm_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long v = -1;
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "VmHWM:", 6) == 0) v = strtol(line + 6, NULL, 10);
+  fclose(f);
+  return v;
+}
+
+static void human(double v, char *buf, size_t len) {
+  if (v >= 1e9) snprintf(buf, len, "%.2fG", v / 1e9);
+  else if (v >= 1e6) snprintf(buf, len, "%.2fM", v / 1e6);
+  else if (v >= 1e3) snprintf(buf, len, "%.2fk", v / 1e3);
+  else snprintf(buf, len, "%.3g", v);
+}
+
+/* ------------------------------------------------------------------ main */
+
+typedef struct args {
+  const char *table, *kernel, *grid, *where, *configs, *out, *by, *backend;
+  int64_t synthetic, batch, top;
+  uint64_t seed;
+  int workers, asc, quiet, top_given;
+  double timeout;
+  int nsets;
+  const char *sets[MAX_SETS];
+} args;
+
+static int parse_i64(const char *s, int64_t lo, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end || v < lo) return -1;
+  *out = v;
+  return 0;
+}
+
+static int run(const args *a);
+
+int main(int argc, char **argv) {
+  args a;
+  memset(&a, 0, sizeof a);
+  a.synthetic = -1;
+  a.seed = 1;
+  a.workers = GPUDF_SWEEP_WORKERS_DEFAULT;
+  a.top = 10;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      fputs(usage_text, stdout);
+      return 0;
+    }
+    if (strcmp(arg, "--version") == 0) {
+      printf("gpudf-sweep %s (libgpudf %s)\n", gpudf_version(), gpudf_version());
+      return 0;
+    }
+    if (strcmp(arg, "--list-kernels") == 0) return list_kernels();
+    if (strcmp(arg, "--asc") == 0) { a.asc = 1; continue; }
+    if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) { a.quiet = 1; continue; }
+    /* flags with a value: "--flag VALUE" or "--flag=VALUE" */
+    static const char *const valued[] = {"--table", "--synthetic", "--seed", "--kernel",
+                                         "--grid", "--where", "--configs", "--set",
+                                         "--workers", "--backend", "--batch", "--timeout",
+                                         "--out", "--top", "--by", "--describe"};
+    const char *val = NULL;
+    char flag[64];
+    const char *eq = strchr(arg, '=');
+    size_t flen = eq && strncmp(arg, "--", 2) == 0 ? (size_t)(eq - arg) : strlen(arg);
+    if (flen >= sizeof flag) flen = sizeof flag - 1;
+    memcpy(flag, arg, flen);
+    flag[flen] = 0;
+    int known = 0;
+    for (size_t v = 0; v < sizeof valued / sizeof *valued; v++)
+      if (strcmp(flag, valued[v]) == 0) known = 1;
+    if (!known) {
+      if (arg[0] == '-') return usage_error("unknown flag %s", flag);
+      return usage_error("unexpected argument '%s'", arg);
+    }
+    if (eq && flen == (size_t)(eq - arg)) {
+      val = eq + 1;
+    } else {
+      if (i + 1 >= argc) return usage_error("%s needs a value", flag);
+      val = argv[++i];
+    }
+    int64_t v64;
+    if (strcmp(flag, "--describe") == 0) return describe(val);
+    else if (strcmp(flag, "--table") == 0) a.table = val;
+    else if (strcmp(flag, "--synthetic") == 0) {
+      if (parse_i64(val, 1, &a.synthetic) != 0)
+        return usage_error("--synthetic needs a row count >= 1, got '%s'", val);
+    } else if (strcmp(flag, "--seed") == 0) {
+      if (parse_i64(val, 0, &v64) != 0) return usage_error("--seed needs an integer >= 0, got '%s'", val);
+      a.seed = (uint64_t)v64;
+    } else if (strcmp(flag, "--kernel") == 0) a.kernel = val;
+    else if (strcmp(flag, "--grid") == 0) a.grid = val;
+    else if (strcmp(flag, "--where") == 0) a.where = val;
+    else if (strcmp(flag, "--configs") == 0) a.configs = val;
+    else if (strcmp(flag, "--set") == 0) {
+      if (a.nsets == MAX_SETS) return usage_error("more than %d --set flags", MAX_SETS);
+      a.sets[a.nsets++] = val;
+    } else if (strcmp(flag, "--workers") == 0) {
+      if (parse_i64(val, 0, &v64) != 0 || v64 > GPUDF_SWEEP_WORKERS_MAX)
+        return usage_error("--workers needs 0..%d, got '%s'", GPUDF_SWEEP_WORKERS_MAX, val);
+      a.workers = (int)v64;
+    } else if (strcmp(flag, "--backend") == 0) a.backend = val;
+    else if (strcmp(flag, "--batch") == 0) {
+      if (parse_i64(val, 1, &a.batch) != 0) return usage_error("--batch needs an integer >= 1, got '%s'", val);
+    } else if (strcmp(flag, "--timeout") == 0) {
+      char *end;
+      a.timeout = strtod(val, &end);
+      if (end == val || *end || !(a.timeout > 0) || !isfinite(a.timeout))
+        return usage_error("--timeout needs seconds > 0, got '%s'", val);
+    } else if (strcmp(flag, "--out") == 0) a.out = val;
+    else if (strcmp(flag, "--top") == 0) {
+      if (parse_i64(val, 1, &a.top) != 0) return usage_error("--top needs an integer >= 1, got '%s'", val);
+      a.top_given = 1;
+    } else if (strcmp(flag, "--by") == 0) a.by = val;
+  }
+  if (a.table && a.synthetic > 0) return usage_error("--table and --synthetic exclude each other");
+  if (a.grid && a.configs) return usage_error("--grid and --configs exclude each other");
+  if (a.timeout > 0 && a.workers == 0) return usage_error("--timeout needs --workers >= 1");
+  return run(&a);
+}
+
+static int run(const args *a) {
+  const char *kname = a->kernel ? a->kernel : "ma_crossover";
+  const gpudf_kernel *k;
+  if (gpudf_kernel_find(kname, &k) != GPUDF_OK)
+    return usage_error("unknown kernel '%s'; --list-kernels lists them", kname);
+  gpudf_backend backend = GPUDF_BACKEND_AUTO;
+  if (a->backend && gpudf_backend_parse(a->backend, &backend) != GPUDF_OK)
+    return usage_error("unknown backend '%s' (auto, cuda-ipc, cuda-pinned, cpu)", a->backend);
+  FILE *info = a->out && strcmp(a->out, "-") == 0 ? stderr : stdout;
+
+  int rc = EXIT_RUNTIME;
+  gpudf_table *t = NULL, *ct = NULL;
+  double *configs = NULL, *results = NULL;
+  gpudf_sweep_result *r = NULL;
+  gpudf_result_info *rinfo = NULL;
+  gpudf_status st;
+  double t0 = now();
+
+  if (a->table) {
+    st = gpudf_table_read_csv(a->table, NULL, &t);
+    if (st != GPUDF_OK) { rc = runtime_error("reading --table", st); goto out; }
+  } else {
+    int64_t rows = a->synthetic > 0 ? a->synthetic : DEFAULT_ROWS;
+    st = synthetic(rows, a->seed, &t);
+    if (st != GPUDF_OK) { rc = runtime_error("building the synthetic table", st); goto out; }
+  }
+  double t_table = now() - t0;
+
+  char err[1024];
+  int64_t n = 0;
+  sg_request req = {a->grid, a->where, a->nsets, a->sets, MAX_CONFIGS};
+  int default_grid = 0;
+  if (!a->grid && !a->configs && strcmp(kname, "ma_crossover") == 0) {
+    req.grid = DEFAULT_GRID;
+    if (!a->where) req.where = DEFAULT_WHERE;
+    default_grid = 1;
+    /* --set takes a parameter out of the default grid */
+    static char g[256];
+    g[0] = 0;
+    const char *src = DEFAULT_GRID;
+    while (*src) {
+      size_t l = strcspn(src, " ");
+      size_t nl = strcspn(src, "=");
+      int drop = 0;
+      for (int s = 0; s < a->nsets; s++)
+        if (strncmp(a->sets[s], src, nl) == 0 && a->sets[s][nl] == '=') drop = 1;
+      if (!drop) snprintf(g + strlen(g), sizeof g - strlen(g), "%s%.*s", g[0] ? " " : "", (int)l, src);
+      src += l;
+      while (*src == ' ') src++;
+    }
+    req.grid = g;
+  }
+  if (a->configs) {
+    st = gpudf_table_read_csv(a->configs, NULL, &ct);
+    if (st != GPUDF_OK) { rc = runtime_error("reading --configs", st); goto out; }
+    if (sg_build_from_table(k, t, ct, &req, &configs, &n, err, sizeof err) != 0) {
+      rc = usage_error("%s", err);
+      goto out;
+    }
+  } else if (sg_build_grid(k, t, &req, &configs, &n, err, sizeof err) != 0) {
+    rc = usage_error("%s", err);
+    goto out;
+  }
+  if (n == 0) {
+    rc = usage_error("no configs to run (did --where remove them all?)");
+    goto out;
+  }
+  if (gpudf_validate(t, k, configs, n) != GPUDF_OK) {
+    rc = usage_error("%s", gpudf_last_error());
+    goto out;
+  }
+  int np = gpudf_kernel_nparams(k);
+  int nr = gpudf_kernel_nresults(k, configs);
+  rinfo = calloc((size_t)(nr ? nr : 1), sizeof *rinfo);
+  results = malloc((size_t)n * (size_t)(nr ? nr : 1) * sizeof(double));
+  if (!rinfo || !results) {
+    fprintf(stderr, "gpudf-sweep: out of memory for %lld results\n", (long long)n);
+    goto out;
+  }
+  for (int c = 0; c < nr; c++) gpudf_kernel_result(k, configs, c, &rinfo[c]);
+  const char *by = a->by;
+  if (!by) {
+    by = nr > 0 ? rinfo[0].name : "";
+    for (int c = 0; c < nr; c++)
+      if (strcmp(rinfo[c].name, "sharpe") == 0) by = "sharpe";
+  } else {
+    int found = 0, pi;
+    for (int c = 0; c < nr; c++) found |= strcmp(rinfo[c].name, by) == 0;
+    if (!found && gpudf_kernel_param_index(k, by, &pi) != GPUDF_OK) {
+      rc = usage_error("--by: '%s' is neither a result nor a parameter of %s", by, kname);
+      goto out;
+    }
+  }
+
+  if (!a->quiet) {
+    fprintf(info, "gpudf-sweep %s: kernel %s, %lld configs%s\n", gpudf_version(), kname,
+            (long long)n, default_grid ? " (the default grid; see --help)" : "");
+    if (default_grid)
+      fprintf(info, "  grid     %s  where %s\n", req.grid, req.where ? req.where : "-");
+    static const gpudf_backend order[] = {GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_PINNED,
+                                          GPUDF_BACKEND_CPU};
+    for (int b = 0; b < 3; b++) {
+      const char *why = "";
+      int ok = gpudf_backend_available(order[b], &why);
+      fprintf(info, "  %-12s %s%s\n", gpudf_backend_name(order[b]), ok ? "available" : "no: ",
+              ok ? "" : why);
+    }
+    fprintf(info, "  table    %s: %lld rows x %d columns, %.1f MiB (built/read in %.2f s)\n",
+            a->table ? a->table : "synthetic", (long long)gpudf_table_nrows(t),
+            gpudf_table_ncols(t), (double)gpudf_table_arena_bytes(t) / 1048576.0, t_table);
+    fflush(info);
+  }
+
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = a->workers;
+  o.backend = backend;
+  o.batch = a->batch;
+  o.time_limit_s = a->timeout;
+  o.progress = gpudf_progress_bar;
+  st = gpudf_sweep(t, kname, configs, n, results, &o, &r);
+  if (st != GPUDF_OK && st != GPUDF_ECANCELED) {
+    rc = runtime_error("sweep", st);
+    goto out;
+  }
+  gpudf_sweep_report rep;
+  gpudf_sweep_result_report(r, &rep);
+  job j = {k, t, np, nr, n, configs, results, r, rinfo};
+
+  if (a->out) {
+    FILE *f = strcmp(a->out, "-") == 0 ? stdout : fopen(a->out, "w");
+    if (!f) {
+      fprintf(stderr, "gpudf-sweep: cannot write '%s': %s\n", a->out, strerror(errno));
+      goto out;
+    }
+    int wr = write_csv(&j, f);
+    if (f != stdout) wr |= fclose(f);
+    else wr |= fflush(f);
+    if (wr != 0) {
+      fprintf(stderr, "gpudf-sweep: error writing '%s'\n", a->out);
+      goto out;
+    }
+  }
+  if (!a->quiet) {
+    struct rusage ru;
+    long child_kib = getrusage(RUSAGE_CHILDREN, &ru) == 0 ? ru.ru_maxrss : -1;
+    double rows = (double)gpudf_table_nrows(t);
+    char h1[32], h2[32];
+    human((double)n / rep.wall_s, h1, sizeof h1);
+    human(rows * (double)n / rep.wall_s, h2, sizeof h2);
+    fprintf(info, "  placement %s%s%s\n", gpudf_backend_name(rep.backend),
+            rep.fallback[0] ? " (fallback: " : "", rep.fallback[0] ? rep.fallback : "");
+    if (rep.fallback[0]) fputs(")", info);
+    fprintf(info, "  workers  %d (%d started, %d lost)\n", rep.workers, rep.workers_started,
+            rep.workers_lost);
+    fprintf(info, "  configs  %lld: %lld ok, %lld failed, %lld timed out, %lld cancelled\n",
+            (long long)rep.total, (long long)rep.done, (long long)rep.failed,
+            (long long)rep.timed_out, (long long)rep.cancelled);
+    fprintf(info, "  wall     %.2f s sweep (first result %.2f s), %.2f s in all\n", rep.wall_s,
+            rep.first_result_s, now() - t0);
+    fprintf(info, "  speed    %s configs/s, %s rows*configs/s\n", h1, h2);
+    fprintf(info, "  memory   owner peak %.1f MiB (VmHWM), workers peak %.1f MiB (max ru_maxrss)\n",
+            (double)vm_hwm_kib() / 1024.0, (double)child_kib / 1024.0);
+  }
+  if ((!a->quiet || a->top_given) && nr > 0) {
+    if (!a->quiet || a->top_given)
+      fprintf(info, "\ntop %lld by %s (%s):\n", (long long)(a->top < n ? a->top : n), by,
+              a->asc ? "ascending" : "descending");
+    print_top(&j, info, a->top, by, a->asc);
+  }
+  for (int64_t i = 0; i < n; i++)
+    if (gpudf_sweep_result_state(r, i) != GPUDF_CONFIG_DONE) {
+      fprintf(stderr, "gpudf-sweep: config %lld %s: %s\n", (long long)i,
+              state_name(gpudf_sweep_result_state(r, i)), gpudf_sweep_result_reason(r, i));
+      break;
+    }
+  rc = (st == GPUDF_OK && rep.done == rep.total) ? 0 : EXIT_SOME_FAILED;
+out:
+  gpudf_sweep_result_free(r);
+  free(rinfo);
+  free(results);
+  free(configs);
+  gpudf_table_free(ct);
+  gpudf_table_free(t);
+  return rc;
+}
