@@ -239,7 +239,21 @@ class Table(_Schema):
         else:
             raise TypeError(f"{type(obj).__name__} has neither __arrow_c_stream__ nor "
                             "__arrow_c_array__")
-        return cls.from_pandas(table.to_pandas(types_mapper=None))
+        if table.num_columns == 0:
+            raise Error(lib.GPUDF_EINVAL, "the Arrow table has no columns")
+        # Column by column, so that no second copy of the whole table exists:
+        # a single-chunk numeric column without nulls is a zero-copy numpy
+        # view; others are converted one column at a time.
+        t = cls(table.num_rows)
+        for name, col in zip(table.column_names, table.columns):
+            if pa.types.is_dictionary(col.type):
+                t._add_categorical(name, col.to_pandas())
+            elif col.null_count == 0 and col.num_chunks == 1 and (
+                    pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+                t._add(name, col.chunk(0).to_numpy(zero_copy_only=True))
+            else:
+                t._add(name, _pandas_values(name, col.to_pandas()))
+        return t
 
     def column(self, column):
         """Read-only array over the column in shared memory (no copy)."""

@@ -151,6 +151,17 @@ def test_from_numpy_and_arrow():
     assert t2.dtypes["y"] == np.int32
     t3 = gpudf.Table.from_arrow(tbl.to_batches()[0])
     assert t3.nrows == 100
+    # Nulls, several chunks, bools and dictionaries take the per-column path.
+    mixed = pa.table({
+        "f": pa.chunked_array([[1.5, None], [2.5]]),
+        "b": pa.array([True, False, True]),
+        "d": pa.array(["x", "y", "x"]).dictionary_encode(),
+    })
+    t4 = gpudf.Table.from_arrow(mixed)
+    f = t4.column("f")
+    assert f[0] == 1.5 and np.isnan(f[1]) and f[2] == 2.5
+    assert t4.dtypes["b"] == np.bool_
+    assert list(t4.to_pandas()["d"]) == ["x", "y", "x"]
     with pytest.raises(TypeError):
         gpudf.Table.from_arrow(object())
 
