@@ -11,9 +11,9 @@
  * prepare, or a name too long for the prefix), a batch computes the sums
  * itself, once per batch and price column, never per config.
  *
- * A batch is one pass over time by blocks: a block of prices (and the
- * prefix sums a window back) stays in L1 while every config advances its
- * small state (gdf_ma_state) over it.
+ * A batch is one pass over time by blocks: a block's price returns and
+ * the moving averages of every distinct window of the batch stay in L2
+ * while every config advances its small state (gdf_ma_state) over them.
  */
 #include "k_common.h"
 #include "ma_crossover_math.h"
@@ -103,15 +103,137 @@ static gpudf_status ma_prepare(gpudf_table *t, const double *configs, int64_t n)
   return GPUDF_OK;
 }
 
-/* One block of steps [t0, t0 + len) for every config of the group. */
-static void ma_block(gdf_ma_state *st, int64_t m, const double *S, const double *p,
-                     int64_t t0, int64_t len) {
-  for (int64_t k = 0; k < m; k++) {
-    gdf_ma_state s = st[k];
-    for (int64_t i = 0; i < len; i++)
-      gdf_ma_step(&s, gdf_ma_signal(&s, S, t0 + i), p[i], p[i + 1]);
-    st[k] = s;
+/* The m configs of one price column, with their moving averages shared:
+ * a grid has far fewer distinct windows than configs (a 9,000-pair sweep
+ * has about 200), so each block computes SMA_w once per distinct window w
+ * and every config compares two rows of that table. Values are bit for bit
+ * those of gdf_ma_signal (same expression, gdf_ma_sma). */
+typedef struct ma_batch {
+  int64_t m;
+  const int64_t *idx;
+  gdf_ma_state *st;
+  int *win;      /* distinct windows, sorted */
+  int nwin;
+  int *fslot, *sslot; /* per config: rows of its fast and slow windows */
+  int64_t block;      /* steps per block */
+  double *sma;        /* nwin x block */
+  double *ret;        /* block + 1 price returns, then prices */
+  double *p;
+} ma_batch;
+
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+static int find_window(const int *win, int nwin, int w) {
+  int lo = 0, hi = nwin - 1;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (win[mid] < w) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
+}
+
+static void ma_batch_free(ma_batch *b) {
+  free(b->st), free(b->win), free(b->fslot), free(b->sslot), free(b->sma), free(b->ret);
+  free(b->p);
+}
+
+static gpudf_status ma_batch_init(ma_batch *b, const double *configs, const int64_t *idx,
+                                  int64_t m) {
+  memset(b, 0, sizeof *b);
+  b->m = m;
+  b->idx = idx;
+  b->st = malloc(sizeof(gdf_ma_state) * (size_t)m);
+  b->win = malloc(sizeof(int) * 2 * (size_t)m);
+  b->fslot = malloc(sizeof(int) * (size_t)m);
+  b->sslot = malloc(sizeof(int) * (size_t)m);
+  if (!b->st || !b->win || !b->fslot || !b->sslot) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  for (int64_t k = 0; k < m; k++) {
+    b->st[k] = gdf_ma_init(configs + idx[k] * GDF_MA_NPARAMS);
+    b->win[2 * k] = b->st[k].fast;
+    b->win[2 * k + 1] = b->st[k].slow;
+  }
+  qsort(b->win, 2 * (size_t)m, sizeof(int), cmp_int);
+  int n = 0;
+  for (int64_t i = 0; i < 2 * m; i++)
+    if (n == 0 || b->win[i] != b->win[n - 1]) b->win[n++] = b->win[i];
+  b->nwin = n;
+  for (int64_t k = 0; k < m; k++) {
+    b->fslot[k] = find_window(b->win, n, b->st[k].fast);
+    b->sslot[k] = find_window(b->win, n, b->st[k].slow);
+  }
+  /* The SMA table of a block stays in L2 (~256 KiB) while the configs read
+   * it; at least 64 steps so the per-block cost of a config stays small. */
+  b->block = 32768 / n;
+  b->block = b->block < 64 ? 64 : b->block > GDF_K_BLOCK ? GDF_K_BLOCK : b->block;
+  b->sma = malloc(sizeof(double) * (size_t)n * (size_t)b->block);
+  b->ret = malloc(sizeof(double) * (size_t)b->block);
+  b->p = malloc(sizeof(double) * ((size_t)b->block + 1));
+  if (!b->sma || !b->ret || !b->p) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  return GPUDF_OK;
+}
+
+/* Steps [t0, t0 + len) of one config: its signal from two SMA rows. */
+static void ma_config_block(gdf_ma_state *sp, const double *F, const double *W,
+                            const double *ret, int64_t t0, int64_t len) {
+  gdf_ma_state s = *sp;
+  double neg = s.long_short ? -1.0 : 0.0;
+  int64_t i = 0;
+  for (; i < len && t0 + i < s.slow - 1; i++) gdf_ma_step_r(&s, 0.0, ret[i]);
+  for (; i < len; i++) gdf_ma_step_r(&s, F[i] > W[i] ? 1.0 : neg, ret[i]);
+  *sp = s;
+}
+
+/* Four configs in lock step over [i0, len), each past its warm-up: their
+ * state updates are independent chains, so the core overlaps them instead of
+ * waiting on one config's equity product every step. */
+static void ma_four_block(gdf_ma_state *const sp[4], const double *const F[4],
+                          const double *const W[4], const double *ret, int64_t i0,
+                          int64_t len) {
+  gdf_ma_state a = *sp[0], b = *sp[1], c = *sp[2], d = *sp[3];
+  double na = a.long_short ? -1.0 : 0.0, nb = b.long_short ? -1.0 : 0.0;
+  double nc = c.long_short ? -1.0 : 0.0, nd = d.long_short ? -1.0 : 0.0;
+  const double *Fa = F[0], *Fb = F[1], *Fc = F[2], *Fd = F[3];
+  const double *Wa = W[0], *Wb = W[1], *Wc = W[2], *Wd = W[3];
+  for (int64_t i = i0; i < len; i++) {
+    double r = ret[i];
+    gdf_ma_step_r(&a, Fa[i] > Wa[i] ? 1.0 : na, r);
+    gdf_ma_step_r(&b, Fb[i] > Wb[i] ? 1.0 : nb, r);
+    gdf_ma_step_r(&c, Fc[i] > Wc[i] ? 1.0 : nc, r);
+    gdf_ma_step_r(&d, Fd[i] > Wd[i] ? 1.0 : nd, r);
+  }
+  *sp[0] = a, *sp[1] = b, *sp[2] = c, *sp[3] = d;
+}
+
+/* One block of steps for every config of the batch. */
+static void ma_block(ma_batch *b, const double *S, int64_t t0, int64_t len) {
+  for (int64_t i = 0; i < len; i++) b->ret[i] = b->p[i + 1] / b->p[i] - 1.0;
+  for (int j = 0; j < b->nwin; j++) {
+    double *row = b->sma + (size_t)j * (size_t)b->block;
+    for (int64_t i = 0; i < len; i++) row[i] = gdf_ma_sma(S, t0 + i, b->win[j]);
+  }
+  int64_t k = 0;
+  for (; k + 4 <= b->m; k += 4) {
+    gdf_ma_state *sp[4];
+    const double *F[4], *W[4];
+    int64_t i0 = 0;
+    for (int q = 0; q < 4; q++) {
+      sp[q] = &b->st[k + q];
+      F[q] = b->sma + (size_t)b->fslot[k + q] * (size_t)b->block;
+      W[q] = b->sma + (size_t)b->sslot[k + q] * (size_t)b->block;
+      int64_t warm = sp[q]->slow - 1 - t0; /* first step with a signal */
+      if (warm > i0) i0 = warm < len ? warm : len;
+    }
+    /* Each config alone up to the last warm-up end of the four. */
+    for (int q = 0; q < 4; q++) ma_config_block(sp[q], F[q], W[q], b->ret, t0, i0);
+    if (i0 < len) ma_four_block(sp, F, W, b->ret, i0, len);
+  }
+  for (; k < b->m; k++)
+    ma_config_block(&b->st[k], b->sma + (size_t)b->fslot[k] * (size_t)b->block,
+                    b->sma + (size_t)b->sslot[k] * (size_t)b->block, b->ret, t0, len);
 }
 
 /* Runs the m configs idx[] that read price column c. */
@@ -121,23 +243,26 @@ static gpudf_status ma_group(const gpudf_table *t, int c, const double *configs,
   gdf_colref pc = gdf_table_colref(t, c);
   const double *S = ma_prepared(t, c);
   double *own = S ? NULL : malloc(sizeof(double) * (size_t)nrows);
-  double *p = malloc(sizeof(double) * (GDF_K_BLOCK + 1));
-  gdf_ma_state *st = malloc(sizeof(gdf_ma_state) * (size_t)m);
-  if ((!S && !own) || !p || !st) {
-    free(own), free(p), free(st);
-    return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld rows", (long long)nrows);
+  ma_batch b;
+  gpudf_status st = ma_batch_init(&b, configs, idx, m);
+  if (st == GPUDF_OK && !S && !own)
+    st = GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld rows", (long long)nrows);
+  if (st != GPUDF_OK) {
+    free(own);
+    ma_batch_free(&b);
+    return st;
   }
   if (!S) ma_prefix_sums(pc, nrows, own), S = own;
-  for (int64_t k = 0; k < m; k++) st[k] = gdf_ma_init(configs + idx[k] * GDF_MA_NPARAMS);
-  for (int64_t t0 = 0; t0 < nrows - 1; t0 += GDF_K_BLOCK) {
-    int64_t len = nrows - 1 - t0 < GDF_K_BLOCK ? nrows - 1 - t0 : GDF_K_BLOCK;
-    gdf_k_load_block(pc, t0, len + 1, p);
-    ma_block(st, m, S, p, t0, len);
+  for (int64_t t0 = 0; t0 < nrows - 1; t0 += b.block) {
+    int64_t len = nrows - 1 - t0 < b.block ? nrows - 1 - t0 : b.block;
+    gdf_k_load_block(pc, t0, len + 1, b.p);
+    ma_block(&b, S, t0, len);
   }
   for (int64_t k = 0; k < m; k++)
-    gdf_ma_finalize(&st[k], (double)(nrows - 1), configs[idx[k] * GDF_MA_NPARAMS + GDF_MA_PPY],
+    gdf_ma_finalize(&b.st[k], (double)(nrows - 1), configs[idx[k] * GDF_MA_NPARAMS + GDF_MA_PPY],
                     results + idx[k] * GDF_MA_NRESULTS);
-  free(own), free(p), free(st);
+  free(own);
+  ma_batch_free(&b);
   return GPUDF_OK;
 }
 

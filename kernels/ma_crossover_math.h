@@ -34,7 +34,7 @@ typedef struct gdf_ma_state {
   int fast, slow, long_short;
   double fee;      /* fee_bps / 1e4 */
   double prev_s;   /* s_{t-1}, 0 before the start */
-  double equity, peak, max_dd;
+  double equity, peak, trough, max_dd; /* trough: lowest equity since peak */
   double n, shift;   /* returns so far; the first one */
   double sum, sumsq; /* of R - shift */
   double trades, exposed;
@@ -49,6 +49,7 @@ GDF_HD static inline gdf_ma_state gdf_ma_init(const double *config) {
   s.prev_s = 0.0;
   s.equity = 1.0;
   s.peak = 1.0;
+  s.trough = 1.0;
   s.max_dd = 0.0;
   s.n = 0.0;
   s.shift = 0.0;
@@ -64,20 +65,33 @@ GDF_HD static inline double gdf_ma_prefix(const double *S, long long i) {
   return i < 0 ? 0.0 : S[i];
 }
 
+/* Moving average of window w at t from the prefix sums: (S_t - S_{t-w}) / w,
+ * the one expression every backend uses, so signals agree bit for bit. */
+GDF_HD static inline double gdf_ma_sma(const double *S, long long t, int w) {
+  return (S[t] - gdf_ma_prefix(S, t - w)) / (double)w;
+}
+
 /* Signal s_t from the prefix sums: the two moving averages compared as
  * (S_t - S_{t-w}) / w, the same expression on every backend. */
 GDF_HD static inline double gdf_ma_signal(const gdf_ma_state *s, const double *S, long long t) {
   if (t < s->slow - 1) return 0.0;
-  double St = S[t];
-  double f = (St - gdf_ma_prefix(S, t - s->fast)) / (double)s->fast;
-  double w = (St - gdf_ma_prefix(S, t - s->slow)) / (double)s->slow;
-  return f > w ? 1.0 : s->long_short ? -1.0 : 0.0;
+  return gdf_ma_sma(S, t, s->fast) > gdf_ma_sma(S, t, s->slow) ? 1.0
+         : s->long_short                                          ? -1.0
+                                                                  : 0.0;
 }
 
-/* Step t (0..N-2): position s_t earns p_{t+1}/p_t - 1, minus the fee on
- * the change of position. */
-GDF_HD static inline void gdf_ma_step(gdf_ma_state *s, double sig, double p0, double p1) {
-  double r = p1 / p0 - 1.0;
+/* Folds the drawdown period that ends (at a new peak, or at the end) into
+ * max_dd. While a peak stands, 1 - E/peak is largest at the lowest E, and
+ * correctly rounded division and subtraction keep that order, so one
+ * division per period gives exactly the maximum of one division per step. */
+GDF_HD static inline void gdf_ma_close_drawdown(gdf_ma_state *s) {
+  double dd = 1.0 - s->trough / s->peak;
+  s->max_dd = dd > s->max_dd ? dd : s->max_dd;
+}
+
+/* Step t (0..N-2) with the price return r = p_{t+1}/p_t - 1: position s_t
+ * earns r, minus the fee on the change of position. */
+GDF_HD static inline void gdf_ma_step_r(gdf_ma_state *s, double sig, double r) {
   double change = fabs(sig - s->prev_s);
   double R = sig * r - s->fee * change;
   s->trades += change != 0.0;
@@ -94,14 +108,25 @@ GDF_HD static inline void gdf_ma_step(gdf_ma_state *s, double sig, double p0, do
   s->sum += d;
   s->sumsq += d * d;
   s->equity *= 1.0 + R;
-  s->peak = s->equity > s->peak ? s->equity : s->peak;
-  double dd = 1.0 - s->equity / s->peak;
-  s->max_dd = dd > s->max_dd ? dd : s->max_dd;
+  if (s->equity > s->peak) {
+    gdf_ma_close_drawdown(s);
+    s->peak = s->equity;
+    s->trough = s->equity;
+  } else if (s->equity < s->trough) {
+    s->trough = s->equity; /* a NaN equity compares false: ignored, as before */
+  }
+}
+
+/* Step t from the two prices. */
+GDF_HD static inline void gdf_ma_step(gdf_ma_state *s, double sig, double p0, double p1) {
+  gdf_ma_step_r(s, sig, p1 / p0 - 1.0);
 }
 
 /* Results after the N-1 steps. */
 GDF_HD static inline void gdf_ma_finalize(const gdf_ma_state *s, double steps, double ppy,
                                           double *out) {
+  gdf_ma_state last = *s;
+  gdf_ma_close_drawdown(&last);
   out[GDF_MA_TOTAL_RETURN] = s->equity - 1.0;
   double sharpe = NAN;
   if (steps >= 2.0) {
@@ -110,7 +135,7 @@ GDF_HD static inline void gdf_ma_finalize(const gdf_ma_state *s, double steps, d
     if (var > 0.0) sharpe = (dmean + s->shift) / sqrt(var) * sqrt(ppy);
   }
   out[GDF_MA_SHARPE] = sharpe;
-  out[GDF_MA_MAX_DRAWDOWN] = s->max_dd;
+  out[GDF_MA_MAX_DRAWDOWN] = last.max_dd;
   out[GDF_MA_TRADES] = s->trades;
   out[GDF_MA_EXPOSURE] = steps > 0.0 ? s->exposed / steps : NAN;
 }

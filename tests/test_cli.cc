@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -32,11 +33,23 @@ std::string Slurp(const std::string &path) {
   return s.str();
 }
 
-std::string TmpDir() {
+// One scratch directory per test process, removed when the process exits.
+std::string &TmpDirName() {
   static std::string dir;
+  return dir;
+}
+
+void RemoveTmpDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(TmpDirName(), ec);
+}
+
+std::string TmpDir() {
+  std::string &dir = TmpDirName();
   if (dir.empty()) {
     char tmpl[] = "/tmp/gpudf-cli-XXXXXX";
     dir = mkdtemp(tmpl);
+    std::atexit(RemoveTmpDir);
   }
   return dir;
 }
