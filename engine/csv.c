@@ -2,7 +2,18 @@
  * checks the syntax, counts rows and infers each column's type; the second
  * writes the values straight into the columns of a table created for that
  * row count, so the data exists once, in the shared arena. Categorical
- * columns also build a dictionary (engine/csv_dict.c). */
+ * columns also build a dictionary (engine/csv_dict.c).
+ *
+ * Speed: in both passes a field of a numeric column is first read in place
+ * by the inline scanners of csv_number.h, which accept the plain forms
+ * (-12, 3.25, 1e-5) and stop at the first byte that cannot continue the
+ * number; when a delimiter or line end (as the field's position in the
+ * record requires) is there, the field is done: the first pass learns
+ * nothing new from it, the second pass has its value. Anything else (quotes,
+ * spaces, missing values, a wrong field count, long mantissas) goes through
+ * the general tokenizer and parsers, which define the results and errors.
+ * The mapping has a '\n' and zeros after the file's last byte so that the
+ * scanners need no bounds checks. */
 #include "csv.h"
 #include "csv_number.h"
 #include "internal.h"
@@ -35,6 +46,7 @@ typedef struct reader {
   int64_t rec_line;  /* where the current record starts */
   char *scratch;     /* unescaped quoted fields */
   size_t scratch_cap;
+  bool fast;         /* the delimiter cannot be part of a number */
 } reader;
 
 typedef struct field {
@@ -129,23 +141,32 @@ static bool next_record(reader *r) {
 
 /* ------------------------------------------------------------ values */
 
+/* The pandas missing-value spellings the reader knows (and the empty field). */
 static bool is_missing(const field *f) {
-  static const char *const na[] = {"NaN", "nan", "NA", "N/A", "n/a", "NULL", "null",
-                                   "None", "-NaN", "-nan", "#N/A", "<NA>", "#NA"};
-  if (f->n == 0) return true;
-  if (f->n > 4) return false;
-  for (size_t i = 0; i < sizeof na / sizeof na[0]; i++)
-    if (strlen(na[i]) == f->n && memcmp(na[i], f->s, f->n) == 0) return true;
-  return false;
+  const char *s = f->s;
+  switch (f->n) {
+  case 0: return true;
+  case 2: return s[0] == 'N' && s[1] == 'A';
+  case 3:
+    return memcmp(s, "NaN", 3) == 0 || memcmp(s, "nan", 3) == 0 || memcmp(s, "N/A", 3) == 0 ||
+           memcmp(s, "n/a", 3) == 0 || memcmp(s, "#NA", 3) == 0;
+  case 4:
+    return memcmp(s, "NULL", 4) == 0 || memcmp(s, "null", 4) == 0 ||
+           memcmp(s, "None", 4) == 0 || memcmp(s, "-NaN", 4) == 0 ||
+           memcmp(s, "-nan", 4) == 0 || memcmp(s, "#N/A", 4) == 0 || memcmp(s, "<NA>", 4) == 0;
+  default: return false;
+  }
 }
 
+/* 1 for true/True/TRUE, 0 for false/False/FALSE, else -1. */
 static int parse_bool(const field *f) {
-  static const char *const t[] = {"true", "True", "TRUE"}, *const fa[] = {"false", "False",
-                                                                         "FALSE"};
-  for (int i = 0; i < 3; i++) {
-    if (strlen(t[i]) == f->n && memcmp(t[i], f->s, f->n) == 0) return 1;
-    if (strlen(fa[i]) == f->n && memcmp(fa[i], f->s, f->n) == 0) return 0;
-  }
+  const char *s = f->s;
+  if (f->n == 4 && (memcmp(s, "true", 4) == 0 || memcmp(s, "True", 4) == 0 ||
+                    memcmp(s, "TRUE", 4) == 0))
+    return 1;
+  if (f->n == 5 && (memcmp(s, "false", 5) == 0 || memcmp(s, "False", 5) == 0 ||
+                    memcmp(s, "FALSE", 5) == 0))
+    return 0;
   return -1;
 }
 
@@ -194,6 +215,10 @@ static gpudf_status infer_field(const reader *r, gdf_csv_col *c, int col, const 
   if (f->n > GPUDF_LABEL_MAX) c->too_long = true;
   if (c->too_long && !c->may_float && !c->may_bool)
     return bad_value(r, col, "label longer than GPUDF_LABEL_MAX bytes", f);
+  /* A value was seen, so may_int (or may_float) also means no bool: a plain
+   * integer (number) changes nothing from here on. */
+  c->fast = c->may_int ? GDF_CSV_FAST_INT : c->may_float ? GDF_CSV_FAST_FLOAT
+                                                         : GDF_CSV_FAST_NONE;
   return GPUDF_OK;
 }
 
@@ -282,6 +307,9 @@ static gpudf_status apply_forced(const reader *r, gdf_csv_file *cf,
       return GDF_ERR(GPUDF_ENOENT, "%s: options.types[%d] names column '%s', which the header "
                      "does not have", r->path, k, ft->name);
     cf->cols[j].forced = ft->type;
+    cf->cols[j].fast = ft->type == GPUDF_CSV_INT64     ? GDF_CSV_FAST_INT
+                       : ft->type == GPUDF_CSV_FLOAT64 ? GDF_CSV_FAST_FLOAT
+                                                       : GDF_CSV_FAST_NONE;
   }
   return GPUDF_OK;
 }
@@ -291,19 +319,53 @@ static gpudf_status record_width(const reader *r, int got, int want) {
                  r->path, r->rec_line, want, got);
 }
 
-static gpudf_status first_pass(reader *r, gdf_csv_file *cf) {
+/* After a field read in place ends at q: where the next field starts, or
+ * NULL when q is not the end the field's position needs (a delimiter, or a
+ * line end for the last field); the tokenizer then reads the field again. */
+static inline const char *field_end(reader *r, const char *q, bool last_col) {
+  if (!last_col) return *q == r->delim ? q + 1 : NULL;
+  if (*q == '\n') { /* the '\n' after the last byte included */
+    r->line++;
+    return q + 1 <= r->end ? q + 1 : r->end;
+  }
+  if (*q == '\r' && q[1] == '\n') {
+    r->line++;
+    return q + 2 <= r->end ? q + 2 : r->end;
+  }
+  return NULL;
+}
+
+/* noinline: each runs once, and profiles then tell the passes apart */
+__attribute__((noinline)) static gpudf_status first_pass(reader *r, gdf_csv_file *cf) {
+  const int ncols = cf->ncols;
   while (next_record(r)) {
-    int col = 0;
-    for (bool last = false; !last; col++) {
-      field f;
-      GDF_TRY(next_field(r, col, &f, &last));
-      if (col >= cf->ncols) {
-        while (!last) GDF_TRY(next_field(r, ++col, &f, &last));
-        return record_width(r, col + 1, cf->ncols);
+    for (int col = 0; col < ncols; col++) {
+      gdf_csv_col *c = &cf->cols[col];
+      const char *q = NULL, *next = NULL;
+      if (r->fast) {
+        if (c->fast == GDF_CSV_FAST_INT) {
+          q = gdf_skip_i64(r->p);
+        } else if (c->fast == GDF_CSV_FAST_FLOAT) {
+          q = gdf_skip_f64(r->p);
+          if (q && q - r->p > GPUDF_LABEL_MAX) q = NULL; /* sets too_long */
+        }
+        if (q) next = field_end(r, q, col == ncols - 1);
       }
-      GDF_TRY(infer_field(r, &cf->cols[col], col, &f));
+      if (next) {
+        r->p = next;
+        continue;
+      }
+      field f;
+      bool last;
+      GDF_TRY(next_field(r, col, &f, &last));
+      GDF_TRY(infer_field(r, c, col, &f));
+      if (last && col < ncols - 1) return record_width(r, col + 1, ncols);
+      if (!last && col == ncols - 1) {
+        int got = col;
+        while (!last) GDF_TRY(next_field(r, ++got, &f, &last));
+        return record_width(r, got + 1, ncols);
+      }
     }
-    if (col != cf->ncols) return record_width(r, col, cf->ncols);
     cf->nrows++;
   }
   if (cf->nrows == 0)
@@ -311,13 +373,27 @@ static gpudf_status first_pass(reader *r, gdf_csv_file *cf) {
   return GPUDF_OK;
 }
 
-static gpudf_status second_pass(reader *r, gdf_csv_file *cf) {
+__attribute__((noinline)) static gpudf_status second_pass(reader *r, gdf_csv_file *cf) {
+  const int ncols = cf->ncols;
   for (int64_t row = 0; next_record(r); row++) {
-    bool last = false;
-    for (int col = 0; col < cf->ncols; col++) {
+    for (int col = 0; col < ncols; col++) {
+      gdf_csv_col *c = &cf->cols[col];
+      const char *q = NULL, *next = NULL;
+      if (r->fast) {
+        if (c->type == GPUDF_CSV_FLOAT64)
+          q = gdf_scan_f64(r->p, (double *)c->data + row);
+        else if (c->type == GPUDF_CSV_INT64)
+          q = gdf_scan_i64(r->p, (int64_t *)c->data + row);
+        if (q) next = field_end(r, q, col == ncols - 1);
+      }
+      if (next) {
+        r->p = next;
+        continue;
+      }
       field f;
+      bool last;
       GDF_TRY(next_field(r, col, &f, &last));
-      gpudf_status st = store_field(&cf->cols[col], row, &f);
+      gpudf_status st = store_field(c, row, &f);
       if (st != GPUDF_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", gpudf_last_error());
@@ -373,7 +449,13 @@ static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf,
   return GPUDF_OK;
 }
 
-static gpudf_status map_file(const char *path, const char **data, size_t *size) {
+enum { TAIL_PAD = 64 }; /* readable bytes after the file: '\n', then zeros */
+
+/* Maps the file privately into a reservation TAIL_PAD bytes longer (the
+ * reservation's pages past the file are anonymous zeros; so are the bytes
+ * after the end of the file in its last page) and writes '\n' after the last
+ * byte, in this process's copy only. *span is what to unmap. */
+static gpudf_status map_file(const char *path, char **data, size_t *size, size_t *span) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -389,14 +471,27 @@ static gpudf_status map_file(const char *path, const char **data, size_t *size) 
     s = GDF_ERR(GPUDF_EINVAL, "%s: the file is empty (expected a header row of column "
                 "names)", path);
   if (s == GPUDF_OK) {
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t n = (size_t)st.st_size, whole = (n + TAIL_PAD + page - 1) / page * page;
+    void *base = mmap(NULL, whole, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* Read-only: only the page that gets the '\n' is made writable (a
+     * private copy of at most one page). */
+    void *p = base == MAP_FAILED ? MAP_FAILED
+                                 : mmap(base, n, PROT_READ, MAP_PRIVATE | MAP_FIXED,
+                                        fd, 0);
+    if (p != MAP_FAILED && n % page &&
+        mprotect((char *)p + n / page * page, page, PROT_READ | PROT_WRITE) != 0)
+      p = MAP_FAILED;
     if (p == MAP_FAILED) {
       s = GDF_ERR(gdf_status_from_errno(errno), "%s: cannot map %lld bytes: %s", path,
                   (long long)st.st_size, strerror(errno));
+      if (base != MAP_FAILED) munmap(base, whole);
     } else {
-      madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+      madvise(p, n, MADV_SEQUENTIAL);
       *data = p;
-      *size = (size_t)st.st_size;
+      (*data)[n] = '\n';
+      *size = n;
+      *span = whole;
     }
   }
   close(fd);
@@ -418,10 +513,13 @@ gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opt
   }
   if (o.delimiter == '"' || o.delimiter == '\n' || o.delimiter == '\r' || o.delimiter == '\0')
     return GDF_ERR(GPUDF_EINVAL, "delimiter %d cannot separate fields", (int)o.delimiter);
-  const char *data = NULL;
-  size_t size = 0;
-  GDF_TRY(map_file(path, &data, &size));
+  char *data = NULL;
+  size_t size = 0, span = 0;
+  GDF_TRY(map_file(path, &data, &size, &span));
   reader r = {.path = path, .p = data, .end = data + size, .delim = o.delimiter, .line = 1};
+  /* The in-place scanners would read a delimiter that can be part of a
+   * number as part of it. */
+  r.fast = !memchr("0123456789+-.eE", o.delimiter, 15);
   gdf_csv_file *cf = calloc(1, sizeof *cf);
   gpudf_status st = cf ? GPUDF_OK : GDF_ERR(GPUDF_ENOMEM, "out of memory");
   if (st == GPUDF_OK) st = read_header(&r, cf);
@@ -437,6 +535,6 @@ gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opt
     for (int j = 0; j < cf->ncols; j++) gdf_csv_dict_free(&cf->cols[j].dict);
   free(cf);
   free(r.scratch);
-  munmap((void *)data, size);
+  munmap(data, span);
   return st;
 }

@@ -27,11 +27,16 @@ gpudf_status gdf_csv_dict_code(gdf_csv_dict *d, const char *s, size_t n, int32_t
 void gdf_csv_dict_sort(gdf_csv_dict *d, int32_t *codes, int64_t nrows);
 void gdf_csv_dict_free(gdf_csv_dict *d);
 
+/* The plain numbers (csv_number.h) the first pass accepts without
+ * tokenizing the field, because they cannot change what it knows. */
+enum gdf_csv_fast { GDF_CSV_FAST_NONE, GDF_CSV_FAST_INT, GDF_CSV_FAST_FLOAT };
+
 typedef struct gdf_csv_col {
   char name[GPUDF_NAME_MAX + 1];
   gpudf_csv_type forced;       /* GPUDF_CSV_INFER unless the options say */
   gpudf_csv_type type;         /* resolved after the first pass */
   bool may_int, may_float, may_bool, missing, values, too_long;
+  uint8_t fast;                /* gdf_csv_fast: the plain form pass 1 expects */
   void *data;                  /* the column in the arena, second pass */
   gdf_csv_dict dict;
 } gdf_csv_col;

@@ -1,8 +1,9 @@
 /* csv_number.c - number parsing for the CSV reader. strtod is exact but slow
- * (locale, arbitrary precision); most CSV numbers have few digits, and for
- * those Clinger's fast path is exact: a mantissa below 2^53 and a power of
- * ten up to 1e22 are both exact doubles, so one IEEE multiply or divide
- * rounds correctly. Everything else goes to strtod in the C locale. */
+ * (locale, arbitrary precision); most CSV numbers have at most 19
+ * significant digits and small exponents, and for those the fast paths of
+ * gdf_f64_from (csv_number.h: Clinger's, then one x87 extended-precision
+ * operation with a check that its rounding to double is exact) give the
+ * correctly rounded double. Everything else goes to strtod in the C locale. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strtod_l, newlocale */
 #endif
@@ -12,10 +13,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 static void trim(const char **s, size_t *n) {
   while (*n && (**s == ' ' || **s == '\t')) (*s)++, (*n)--;
@@ -121,23 +118,6 @@ bool gdf_parse_f64(const char *s, size_t n, double *out) {
     *out = neg ? -0.0 : 0.0;
     return true;
   }
-  const uint64_t two53 = UINT64_C(1) << 53;
-  if (!dropped && w <= two53) {
-    double v = (double)w;
-    if (exp10 >= -22 && exp10 <= 22) {
-      v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
-      *out = neg ? -v : v;
-      return true;
-    }
-    if (exp10 > 22 && exp10 <= 22 + 15) {
-      /* w * 10^(exp10-22) may still be an exact integer below 2^53 */
-      double m = v * pow10_exact[exp10 - 22];
-      if (m < (double)two53) { /* else the product was rounded */
-        v = m * 1e22;
-        *out = neg ? -v : v;
-        return true;
-      }
-    }
-  }
+  if (!dropped && gdf_f64_from(w, exp10, neg, out)) return true;
   return slow_path(s, n, out);
 }

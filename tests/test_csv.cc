@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -259,6 +260,259 @@ TEST(CsvNumber, ExactlyStrtodOnRandomInputs) {
     double got;
     EXPECT_FALSE(gdf_parse_f64(s, strlen(s), &got)) << s;
   }
+}
+
+// The in-place scanners of the reader (gdf_scan_f64, gdf_scan_i64 and the
+// first pass's gdf_skip_*) must agree with strtod and gdf_parse_* wherever
+// they accept, and must accept the plain forms so the reader is fast.
+TEST(CsvNumber, InPlaceScannersAgree) {
+  std::mt19937_64 rng(777);
+  char buf[128];
+  int fast = 0, total = 0;
+  for (int i = 0; i < 300000; i++) {
+    uint64_t bits = rng();
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    switch (i % 5) {
+    case 0: snprintf(buf, sizeof buf, "%.17g", std::isfinite(d) ? d : 1.0); break;
+    case 1: snprintf(buf, sizeof buf, "%.*f", (int)(rng() % 12), (double)(int64_t)(rng() % 2000000001 - 1000000000) / 1000.0); break;
+    case 2: snprintf(buf, sizeof buf, "%.*e", (int)(rng() % 19), (rng() % 2 ? -1 : 1) * (double)(rng() % 1000000007) * pow(10.0, (int)(rng() % 80) - 40)); break;
+    case 3: snprintf(buf, sizeof buf, "%lld", (long long)(rng() >> (rng() % 64))); break;
+    default: snprintf(buf, sizeof buf, "%.*g", 1 + (int)(rng() % 19), (double)rng() / 3.0); break;
+    }
+    std::string padded = std::string(buf) + ",";
+    padded.append(64, '\0');
+    size_t n = strlen(buf);
+    double want = strtod(buf, nullptr), got = 0;
+    const char *q = gdf_scan_f64(padded.c_str(), &got);
+    total++;
+    if (q) {
+      fast++;
+      ASSERT_EQ(q, padded.c_str() + n) << buf;
+      ASSERT_EQ(memcmp(&want, &got, sizeof got), 0) << buf << " strtod " << want << " got " << got;
+    }
+    ASSERT_EQ(gdf_skip_f64(padded.c_str()), padded.c_str() + n) << buf;
+    int64_t iv = 0, ref = 0;
+    bool ovf = false;
+    bool is_int = gdf_parse_i64(buf, n, &ref, &ovf) && !ovf;
+    const char *qi = gdf_scan_i64(padded.c_str(), &iv);
+    if (qi == padded.c_str() + n) {  // else it stopped at '.' or 'e': not an integer
+      ASSERT_TRUE(is_int) << buf;
+      ASSERT_EQ(iv, ref) << buf;
+      ASSERT_EQ(gdf_skip_i64(padded.c_str()), qi) << buf;
+    } else if (is_int) {
+      ASSERT_GT(n, 18u) << buf;  // only long integers are left to the parser
+    }
+  }
+  // %.17g of random bits and 19-digit mantissas are the only inputs left to
+  // strtod here: nearly all inputs take a fast path.
+  EXPECT_GT(fast, total * 3 / 4) << fast << " of " << total;
+  // Forms the scanners leave to the general parser (which accepts some).
+  for (const char *s : {"", ".", "-", "+", "1e", "1e+", "1.5e+", "e5", ".e1", "-.", " 1",
+                        "inf", "nan", "\"1\"", "12345678901234567890"}) {
+    std::string padded = std::string(s) + std::string(64, '\0');
+    double d;
+    const char *q = gdf_scan_f64(padded.c_str(), &d);
+    EXPECT_TRUE(q == nullptr || *q != '\0' || strlen(s) == 0 || q == padded.c_str() + strlen(s))
+        << s;
+    if (q && *q == '\0') {  // accepted all of it: must be what the parser says
+      double want;
+      ASSERT_TRUE(gdf_parse_f64(s, strlen(s), &want)) << s;
+      EXPECT_EQ(memcmp(&want, &d, sizeof d), 0) << s;
+    }
+  }
+}
+
+// Reads files whose fields are drawn from a list of tricky tokens and
+// compares every type and value with a reference built from the field
+// parsers (gdf_parse_i64/f64), which define the reader's rules: the in-place
+// fast paths must never change a result.
+namespace ref {
+bool Missing(const std::string &s) {
+  for (const char *m : {"", "NaN", "nan", "NA", "N/A", "n/a", "NULL", "null", "None", "-NaN",
+                        "-nan", "#N/A", "<NA>", "#NA"})
+    if (s == m) return true;
+  return false;
+}
+bool Int(const std::string &s, int64_t *v) {
+  bool ovf = false;
+  return gdf_parse_i64(s.data(), s.size(), v, &ovf) && !ovf;
+}
+bool Num(const std::string &s, double *v) { return gdf_parse_f64(s.data(), s.size(), v); }
+}  // namespace ref
+
+TEST(Csv, FastPathsMatchTheGeneralParser) {
+  const std::vector<std::string> tokens = {
+      "0", "-0", "+5", "7", "-12", "123456789012345678", "-123456789012345678",
+      "1234567890123456789", "9223372036854775807", "9223372036854775808",
+      "-9223372036854775808", "-9223372036854775809", "12345678901234567890", "00012",
+      "1.5", "-0.25", "+.5", "-.5", "5.", "1e5", "1E5", "1e+05", "-1.5e-3", "2.5E+300",
+      "1e400", "-1e-400", "4.9e-324", "0.1234567890123456789", "0.12345678901234567891",
+      "9007199254740993", "9007199254740993.0", "-0.2368798054440096", "1.7976931348623157e308",
+      "1e", "1e+", "1.5e+", "+", "-", ".", "1.2.3", "--1", "1-", "0x10", " 7", "7 ", " -1.5 ",
+      "\t3", "inf", "-Infinity", "INF", "NaN", "nan", "-nan", "NA", "N/A", "NULL", "None",
+      "", "\"42\"", "\"1.5\"", "\"\"", "\"-7\"", "true", "abc"};
+  // A column draws from one family, so that every type comes out.
+  const std::vector<std::vector<int>> families = [&] {
+    std::vector<std::vector<int>> f(6);
+    for (int i = 0; i < (int)tokens.size(); i++) {
+      std::string t = tokens[i];
+      if (t.size() >= 2 && t.front() == '"') t = t.substr(1, t.size() - 2);
+      int64_t iv;
+      double dv;
+      f[0].push_back(i);  // anything
+      if (ref::Int(t, &iv)) f[1].push_back(i), f[2].push_back(i), f[3].push_back(i);
+      else if (ref::Num(t, &dv)) f[2].push_back(i), f[3].push_back(i);
+      else if (ref::Missing(t)) f[3].push_back(i), f[4].push_back(i);
+      if (t == "7" || t == "-12" || t == "1.5" || t == "-0.25") f[5].push_back(i);
+    }
+    f[4].push_back(0);  // mostly missing, one integer
+    return f;
+  }();
+  std::mt19937 rng(4242);
+  for (int iter = 0; iter < 300; iter++) {
+    int ncols = 1 + (int)(rng() % 5), nrows = 1 + (int)(rng() % 40);
+    bool crlf = rng() % 2, final_nl = rng() % 4 != 0;
+    std::vector<int> fam(ncols);
+    std::string body;
+    for (int c = 0; c < ncols; c++) {
+      fam[c] = (int)(rng() % families.size());
+      body += (c ? "," : "") + std::string("c") + std::to_string(c);
+    }
+    body += crlf ? "\r\n" : "\n";
+    std::vector<std::vector<std::string>> cell(ncols);
+    for (int r = 0; r < nrows; r++) {
+      for (int c = 0; c < ncols; c++) {
+        const std::vector<int> &f = families[fam[c]];
+        // families 1, 2, 5: mostly plain numbers, the odd one now and then
+        int pick = (fam[c] == 1 || fam[c] == 2 || fam[c] == 5) && rng() % 8 ? f[rng() % 3 + (fam[c] == 5 ? 0 : 3)] : f[rng() % f.size()];
+        std::string tok = tokens[pick];
+        if (ncols == 1 && tok.empty()) tok = "\"\"";  // else a blank line, which is skipped
+        body += (c ? "," : "") + tok;
+        if (tok.size() >= 2 && tok.front() == '"') tok = tok.substr(1, tok.size() - 2);
+        cell[c].push_back(tok);
+      }
+      if (r < nrows - 1 || final_nl) body += crlf ? "\r\n" : "\n";
+    }
+    CsvFile file(body);
+    Read got(file);
+    // the reference
+    bool ok = true;
+    std::string why;
+    std::vector<int> want_type(ncols);
+    for (int c = 0; c < ncols && ok; c++) {
+      bool may_int = true, may_float = true, may_bool = true, missing = false, values = false;
+      for (const std::string &t : cell[c]) {
+        int64_t iv;
+        double dv;
+        if (ref::Missing(t)) { missing = true; continue; }
+        values = true;
+        if (may_int && !ref::Int(t, &iv)) may_int = false;
+        if (may_float && !may_int && !ref::Num(t, &dv)) may_float = false;
+        if (t != "true") may_bool = false;
+      }
+      want_type[c] = !values                  ? GPUDF_TYPE_F64
+                     : may_int && !missing    ? GPUDF_TYPE_I64
+                     : may_int || may_float   ? GPUDF_TYPE_F64
+                     : may_bool && !missing   ? GPUDF_TYPE_BOOL
+                                              : GPUDF_TYPE_I32;
+    }
+    ASSERT_EQ(got.st, GPUDF_OK) << got.err << "\n" << body;
+    ASSERT_EQ(gpudf_table_nrows(got.t), nrows) << body;
+    for (int c = 0; c < ncols; c++) {
+      ASSERT_EQ((int)gpudf_table_column_type(got.t, c), want_type[c]) << "column " << c << "\n" << body;
+      const void *data = gpudf_table_column_data(got.t, c);
+      for (int r = 0; r < nrows; r++) {
+        const std::string &t = cell[c][r];
+        if (want_type[c] == GPUDF_TYPE_I64) {
+          int64_t v = 0;
+          ASSERT_TRUE(ref::Int(t, &v));
+          ASSERT_EQ(((const int64_t *)data)[r], v) << t << "\n" << body;
+        } else if (want_type[c] == GPUDF_TYPE_F64) {
+          double v = std::nan(""), g = ((const double *)data)[r];
+          if (!ref::Missing(t)) {
+            ASSERT_TRUE(ref::Num(t, &v)) << t;
+          }
+          if (std::isnan(v)) {
+            ASSERT_TRUE(std::isnan(g)) << t << "\n" << body;
+          } else {
+            ASSERT_EQ(memcmp(&v, &g, sizeof g), 0) << t << " got " << g << "\n" << body;
+          }
+        } else if (want_type[c] == GPUDF_TYPE_I32) {
+          int32_t code = ((const int32_t *)data)[r];
+          if (ref::Missing(t)) ASSERT_EQ(code, -1) << body;
+          else ASSERT_STREQ(gpudf_table_column_label(got.t, c, code), t.c_str()) << body;
+        }
+      }
+    }
+  }
+}
+
+TEST(Csv, EdgeNumbers) {
+  CsvFile f("big,neg0,plus,sp,q,exp,long\n"
+            "9223372036854775808,-0,+5, 7 ,\"42\",1e5,0.12345678901234567891\n"
+            "1,-0,+6,8,\"-3\",2E-3,-1234567890123456789012\n");
+  Read r(f);
+  ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+  // An integer beyond int64 makes the column float64 (pandas: object or
+  // float; the value is the correctly rounded double).
+  EXPECT_EQ(gpudf_table_column_type(r.t, r.Col("big")), GPUDF_TYPE_F64);
+  EXPECT_EQ(r.Data<double>("big")[0], 9223372036854775808.0);
+  EXPECT_EQ(gpudf_table_column_type(r.t, r.Col("neg0")), GPUDF_TYPE_I64);
+  EXPECT_EQ(r.Data<int64_t>("neg0")[0], 0);
+  EXPECT_EQ(r.Data<int64_t>("plus")[1], 6);
+  EXPECT_EQ(gpudf_table_column_type(r.t, r.Col("sp")), GPUDF_TYPE_I64);
+  EXPECT_EQ(r.Data<int64_t>("sp")[0], 7);
+  EXPECT_EQ(gpudf_table_column_type(r.t, r.Col("q")), GPUDF_TYPE_I64);
+  EXPECT_EQ(r.Data<int64_t>("q")[1], -3);
+  EXPECT_EQ(r.Data<double>("exp")[0], 1e5);
+  EXPECT_EQ(r.Data<double>("exp")[1], 2e-3);
+  EXPECT_EQ(r.Data<double>("long")[0], strtod("0.12345678901234567891", nullptr));
+  EXPECT_EQ(r.Data<double>("long")[1], -1234567890123456789012.0);
+  // Malformed numbers make a column categorical, wherever they appear.
+  CsvFile g("a,b,c,d,e\n1,1.5,2,3,4\n2,2.5,3,4,5\n1e,1.5e+,+,.,1.2.3\n");
+  Read rg(g);
+  ASSERT_EQ(rg.st, GPUDF_OK) << rg.err;
+  for (int c = 0; c < 5; c++) EXPECT_EQ(gpudf_table_column_type(rg.t, c), GPUDF_TYPE_I32) << c;
+  EXPECT_EQ(rg.Label("a", 2), "1e");
+  EXPECT_EQ(rg.Label("b", 2), "1.5e+");
+  EXPECT_EQ(rg.Label("d", 2), ".");
+}
+
+// A delimiter that can be part of a number turns the in-place scanners off;
+// the fields still split at it.
+TEST(Csv, DelimiterThatIsANumberCharacter) {
+  for (char d : {'e', '.', '-', '5'}) {
+    CsvFile f(std::string("x") + d + "y\n1" + d + "2\n3" + d + "4\n");
+    gpudf_csv_options o;
+    gpudf_csv_options_init(&o);
+    o.delimiter = d;
+    Read r(f, &o);
+    ASSERT_EQ(r.st, GPUDF_OK) << d << ": " << r.err;
+    EXPECT_EQ(gpudf_table_column_type(r.t, 0), GPUDF_TYPE_I64) << d;
+    EXPECT_EQ(r.Data<int64_t>("x")[1], 3) << d;
+    EXPECT_EQ(r.Data<int64_t>("y")[1], 4) << d;
+  }
+}
+
+// Field-count errors found while a column is on its fast path name the same
+// line and count as the tokenizer does.
+TEST(Csv, FieldCountErrorsOnTheFastPath) {
+  std::string rows = "a,b\n";
+  for (int i = 0; i < 5; i++) rows += "1,2.5\n";
+  ExpectError(rows + "1\n", ":7: expected 2 fields (as in the header), got 1");
+  ExpectError(rows + "1,2.5,3\n", ":7: expected 2 fields (as in the header), got 3");
+  ExpectError(rows + "1,2.5,3,4", ":7: expected 2 fields (as in the header), got 4");
+  ExpectError(rows + "1\r\n2,3\n", ":7: expected 2 fields (as in the header), got 1");
+  // a CR that is not before a LF is part of the field
+  ExpectError(rows + "1,2\r5\n", ":7:2: expected a number, got '2\r5'", GPUDF_EINVAL, [] {
+    static gpudf_csv_options o;
+    static gpudf_csv_column_type t[] = {{"b", GPUDF_CSV_FLOAT64}};
+    gpudf_csv_options_init(&o);
+    o.ntypes = 1;
+    o.types = t;
+    return &o;
+  }());
 }
 
 }  // namespace
