@@ -9,6 +9,7 @@
  * lost by using it.
  */
 #include "device.h"
+#include "fault.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,11 +19,13 @@
 const gdf_device_ops *gdf_device(const char **why) {
   /* Read on every call, not cached: tests switch it between cases. */
   const char *sim = getenv("GPUDF_SIMULATE_DEVICE");
-  if (sim && strcmp(sim, "1") == 0) return gdf_sim_device_ops();
+  /* gdf_fault_device: every device call goes through here, so fault builds
+   * count them at this one point (engine/fault.h; the identity otherwise). */
+  if (sim && strcmp(sim, "1") == 0) return gdf_fault_device(gdf_sim_device_ops());
   const gdf_device_ops *ops = gdf_cuda_device_ops();
   if (!ops && why)
     *why = "libgpudf was built without CUDA (GPUDF_CUDA=OFF, or no nvcc at build time)";
-  return ops;
+  return gdf_fault_device(ops);
 }
 
 int gdf_cuda_placement_available(gpudf_backend backend, const char **why) {

@@ -11,14 +11,23 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Reads field 3 (state) and field 22 (start time) of /proc/PID/stat. */
-static uint64_t read_stat(int pid, char *state) {
+/* Reads field 3 (state) and field 22 (start time) of /proc/PID/stat; 0
+ * when there is no such process. *unknown is set when the file could not be
+ * read for another reason (out of descriptors or memory): the process may
+ * well be alive then. */
+static uint64_t read_stat(int pid, char *state, bool *unknown) {
   char path[64], buf[1024];
+  *unknown = false;
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+  if (fd < 0) {
+    *unknown = errno != ENOENT && errno != ESRCH;
+    return 0;
+  }
   ssize_t n = read(fd, buf, sizeof buf - 1);
+  int err = errno;
   close(fd);
+  if (n < 0) *unknown = err != ESRCH;
   if (n <= 0) return 0;
   buf[n] = '\0';
   /* The command name (field 2) may hold spaces and ')'; fields resume after
@@ -36,13 +45,18 @@ static uint64_t read_stat(int pid, char *state) {
 
 uint64_t gdf_proc_start_time(int pid) {
   char state;
-  return read_stat(pid, &state);
+  bool unknown;
+  return read_stat(pid, &state, &unknown);
 }
 
 bool gdf_proc_alive(int pid, uint64_t start_time) {
   if (pid <= 0) return false;
   char state = '?';
-  uint64_t now = read_stat(pid, &state);
+  bool unknown = false;
+  uint64_t now = read_stat(pid, &state, &unknown);
+  /* Not being able to look is no proof of death: judging a live owner dead
+   * would remove the segments it is using. */
+  if (unknown) return true;
   /* A killed process that its parent has not reaped yet is a zombie: its
    * /proc entry stays, but it will never touch a segment again. */
   if (now != 0 && (state == 'Z' || state == 'X')) return false;

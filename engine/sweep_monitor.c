@@ -110,8 +110,11 @@ static gpudf_status spawn(gdf_sweep *s, int slot, const char *path) {
   pid_t pid;
   int rc = posix_spawn(&pid, path, NULL, &attr, argv, environ);
   posix_spawnattr_destroy(&attr);
+  /* EAGAIN here is a process or memory limit, not GPUDF_EAGAIN's "share
+   * not ready yet". */
   if (rc != 0)
-    return GDF_ERR(gdf_status_from_errno(rc), "cannot start worker %s: %s", path, strerror(rc));
+    return GDF_ERR(rc == EAGAIN ? GPUDF_EIO : gdf_status_from_errno(rc),
+                   "cannot start worker %s: %s", path, strerror(rc));
   atomic_store(&gdf_ctl_slot(s->ctl, slot)->pid, (int32_t)pid);
   gdf_wproc *p = &s->procs[slot];
   memset(p, 0, sizeof *p);

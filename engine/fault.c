@@ -1,0 +1,451 @@
+/*
+ * fault.c - fault injection for tests (see fault.h). Compiled into the
+ * library only with GPUDF_FAULT_INJECTION=ON, which also links it with
+ * -Wl,--wrap=<call> for every call below: the library's own references to
+ * malloc, open, ... then land in __wrap_<call> here, and __real_<call> is
+ * the C library's. Other code in the process (the test itself, the C++
+ * runtime, glibc's internals) is not affected.
+ *
+ * One class is armed at a time; its calls are counted from 0 and the Nth
+ * fails (or the Nth and all later ones). Unarmed, a wrapper costs one
+ * relaxed atomic load.
+ */
+#ifdef GPUDF_FAULT_INJECTION
+
+#include "fault.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+static _Atomic int armed_class = -1;
+static _Atomic long target;      /* 0: fail none */
+static _Atomic int persist;
+static _Atomic long seen;        /* calls of the armed class since arming */
+static _Atomic int fired;
+
+void gdf_fault_arm(int cls, long n, int persistent) {
+  atomic_store(&armed_class, -1);
+  atomic_store(&target, n > 0 ? n : 0);
+  atomic_store(&persist, persistent != 0);
+  atomic_store(&seen, 0);
+  atomic_store(&fired, 0);
+  atomic_store(&armed_class, cls >= 0 && cls < GDF_FAULT_CLASSES ? cls : -1);
+}
+
+long gdf_fault_disarm(void) {
+  atomic_store(&armed_class, -1);
+  return atomic_load(&seen);
+}
+
+int gdf_fault_fired(void) { return atomic_load(&fired); }
+
+/* Counts one call of class cls; true when this one must fail. */
+static bool hit(int cls) {
+  if (atomic_load_explicit(&armed_class, memory_order_relaxed) != cls) return false;
+  long k = atomic_fetch_add(&seen, 1) + 1;
+  long n = atomic_load(&target);
+  if (n == 0 || k < n || (k > n && !atomic_load(&persist))) return false;
+  atomic_store(&fired, 1);
+  return true;
+}
+
+/* ------------------------------------------------------------- memory */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+void *__real_aligned_alloc(size_t align, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t n);
+void *__wrap_aligned_alloc(size_t align, size_t n);
+
+#define FAIL_IF(cls, err, ret) \
+  do {                         \
+    if (hit(cls)) {            \
+      errno = (err);           \
+      return ret;              \
+    }                          \
+  } while (0)
+
+void *__wrap_malloc(size_t n) {
+  FAIL_IF(GDF_FAULT_ALLOC, ENOMEM, NULL);
+  return __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size) {
+  FAIL_IF(GDF_FAULT_ALLOC, ENOMEM, NULL);
+  return __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n) {
+  FAIL_IF(GDF_FAULT_ALLOC, ENOMEM, NULL); /* p stays valid, as with a real failure */
+  return __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s) {
+  FAIL_IF(GDF_FAULT_ALLOC, ENOMEM, NULL);
+  return __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n) {
+  FAIL_IF(GDF_FAULT_ALLOC, ENOMEM, NULL);
+  return __real_strndup(s, n);
+}
+
+void *__wrap_aligned_alloc(size_t align, size_t n) {
+  FAIL_IF(GDF_FAULT_ALLOC, ENOMEM, NULL);
+  return __real_aligned_alloc(align, n);
+}
+
+/* ---------------------------------------------------------------- files */
+
+int __real_open(const char *path, int flags, ...);
+int __real_openat(int dfd, const char *path, int flags, ...);
+int __real_dup(int fd);
+DIR *__real_fdopendir(int fd);
+int __real_fstat(int fd, struct stat *st);
+int __real_fstatvfs(int fd, struct statvfs *st);
+ssize_t __real_read(int fd, void *buf, size_t n);
+ssize_t __real_pread(int fd, void *buf, size_t n, off_t off);
+int __real_ftruncate(int fd, off_t size);
+int __real_posix_fallocate(int fd, off_t off, off_t len);
+int __real_linkat(int from_dfd, const char *from, int to_dfd, const char *to, int flags);
+int __wrap_open(const char *path, int flags, ...);
+int __wrap_openat(int dfd, const char *path, int flags, ...);
+int __wrap_dup(int fd);
+DIR *__wrap_fdopendir(int fd);
+int __wrap_fstat(int fd, struct stat *st);
+int __wrap_fstatvfs(int fd, struct statvfs *st);
+ssize_t __wrap_read(int fd, void *buf, size_t n);
+ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off);
+int __wrap_ftruncate(int fd, off_t size);
+int __wrap_posix_fallocate(int fd, off_t off, off_t len);
+int __wrap_linkat(int from_dfd, const char *from, int to_dfd, const char *to, int flags);
+
+/* The mode argument exists only when the flags create a file. */
+static mode_t mode_arg(int flags, va_list ap) {
+  return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+int __wrap_open(const char *path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  FAIL_IF(GDF_FAULT_FILE, EMFILE, -1);
+  return __real_open(path, flags, mode);
+}
+
+int __wrap_openat(int dfd, const char *path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  FAIL_IF(GDF_FAULT_FILE, EMFILE, -1);
+  return __real_openat(dfd, path, flags, mode);
+}
+
+int __wrap_dup(int fd) {
+  FAIL_IF(GDF_FAULT_FILE, EMFILE, -1);
+  return __real_dup(fd);
+}
+
+DIR *__wrap_fdopendir(int fd) {
+  FAIL_IF(GDF_FAULT_FILE, ENOMEM, NULL);
+  return __real_fdopendir(fd);
+}
+
+int __wrap_fstat(int fd, struct stat *st) {
+  FAIL_IF(GDF_FAULT_FILE, EIO, -1);
+  return __real_fstat(fd, st);
+}
+
+int __wrap_fstatvfs(int fd, struct statvfs *st) {
+  FAIL_IF(GDF_FAULT_FILE, EIO, -1);
+  return __real_fstatvfs(fd, st);
+}
+
+ssize_t __wrap_read(int fd, void *buf, size_t n) {
+  FAIL_IF(GDF_FAULT_FILE, EIO, -1);
+  return __real_read(fd, buf, n);
+}
+
+ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off) {
+  FAIL_IF(GDF_FAULT_FILE, EIO, -1);
+  return __real_pread(fd, buf, n, off);
+}
+
+int __wrap_ftruncate(int fd, off_t size) {
+  FAIL_IF(GDF_FAULT_FILE, EIO, -1);
+  return __real_ftruncate(fd, size);
+}
+
+int __wrap_posix_fallocate(int fd, off_t off, off_t len) {
+  if (hit(GDF_FAULT_FILE)) return ENOSPC; /* returns the error, errno untouched */
+  return __real_posix_fallocate(fd, off, len);
+}
+
+int __wrap_linkat(int from_dfd, const char *from, int to_dfd, const char *to, int flags) {
+  FAIL_IF(GDF_FAULT_FILE, EIO, -1);
+  return __real_linkat(from_dfd, from, to_dfd, to, flags);
+}
+
+/* ------------------------------------------------------------- mappings */
+
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__real_mremap(void *old, size_t old_len, size_t new_len, int flags, ...);
+int __real_mprotect(void *addr, size_t len, int prot);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_mremap(void *old, size_t old_len, size_t new_len, int flags, ...);
+int __wrap_mprotect(void *addr, size_t len, int prot);
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+  FAIL_IF(GDF_FAULT_MMAP, ENOMEM, MAP_FAILED);
+  return __real_mmap(addr, len, prot, flags, fd, off);
+}
+
+void *__wrap_mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
+  void *new_addr = NULL;
+  if (flags & MREMAP_FIXED) {
+    va_list ap;
+    va_start(ap, flags);
+    new_addr = va_arg(ap, void *);
+    va_end(ap);
+  }
+  FAIL_IF(GDF_FAULT_MMAP, ENOMEM, MAP_FAILED);
+  return __real_mremap(old, old_len, new_len, flags, new_addr);
+}
+
+int __wrap_mprotect(void *addr, size_t len, int prot) {
+  FAIL_IF(GDF_FAULT_MMAP, ENOMEM, -1);
+  return __real_mprotect(addr, len, prot);
+}
+
+/* ------------------------------------------------------------ processes */
+
+int __real_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+int __wrap_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+
+int __wrap_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+  if (hit(GDF_FAULT_SPAWN)) return EAGAIN; /* returns the error, like the real one */
+  return __real_posix_spawn(pid, path, fa, attr, argv, envp);
+}
+
+/* --------------------------------------------------------------- device */
+
+/* A device call that fails with a message, as the real ones do. */
+static gpudf_status device_fault(const char *call) {
+  return GDF_ERR(GPUDF_EIO, "device call %s failed (fault injection, call %ld)", call,
+                 atomic_load(&seen));
+}
+
+#define DEV_HIT(call) (hit(GDF_FAULT_DEVICE) ? device_fault(call) : GPUDF_OK)
+static const char no_device[] = "no device (fault injection)";
+
+/* Forwarding to the device table `in`. Functions that cannot fail (free,
+ * close, unregister) are not counted. */
+static int d_count(const gdf_device_ops *in, const char **why) {
+  if (hit(GDF_FAULT_DEVICE)) {
+    *why = no_device;
+    return 0;
+  }
+  return in->count(why);
+}
+static gpudf_status d_uuid(const gdf_device_ops *in, int dev, uint8_t *uuid) {
+  gpudf_status st = DEV_HIT("uuid");
+  return st != GPUDF_OK ? st : in->uuid(dev, uuid);
+}
+static int d_ipc_supported(const gdf_device_ops *in, int dev, const char **why) {
+  if (hit(GDF_FAULT_DEVICE)) {
+    *why = "IPC is not supported (fault injection)";
+    return 0;
+  }
+  return in->ipc_supported(dev, why);
+}
+static int d_register_supported(const gdf_device_ops *in, int dev, const char **why) {
+  if (hit(GDF_FAULT_DEVICE)) {
+    *why = "host registration is not supported (fault injection)";
+    return 0;
+  }
+  return in->register_supported(dev, why);
+}
+static gpudf_status d_mem_info(const gdf_device_ops *in, int dev, uint64_t *f, uint64_t *t) {
+  gpudf_status st = DEV_HIT("mem_info");
+  return st != GPUDF_OK ? st : in->mem_info(dev, f, t);
+}
+static gpudf_status d_alloc(const gdf_device_ops *in, int dev, uint64_t bytes, void **p) {
+  gpudf_status st = DEV_HIT("alloc");
+  return st != GPUDF_OK ? st : in->alloc(dev, bytes, p);
+}
+static gpudf_status d_upload(const gdf_device_ops *in, int dev, void *dst, const void *src,
+                             uint64_t bytes) {
+  gpudf_status st = DEV_HIT("upload");
+  return st != GPUDF_OK ? st : in->upload(dev, dst, src, bytes);
+}
+static gpudf_status d_ipc_get(const gdf_device_ops *in, int dev, void *p, uint8_t *handle) {
+  gpudf_status st = DEV_HIT("ipc_get");
+  return st != GPUDF_OK ? st : in->ipc_get(dev, p, handle);
+}
+static gpudf_status d_ipc_open(const gdf_device_ops *in, int dev, const uint8_t *handle,
+                               void **p) {
+  gpudf_status st = DEV_HIT("ipc_open");
+  return st != GPUDF_OK ? st : in->ipc_open(dev, handle, p);
+}
+static gpudf_status d_host_register(const gdf_device_ops *in, int dev, void *h, uint64_t b) {
+  gpudf_status st = DEV_HIT("host_register");
+  return st != GPUDF_OK ? st : in->host_register(dev, h, b);
+}
+static gpudf_status d_host_device_pointer(const gdf_device_ops *in, int dev, void *h,
+                                          void **p) {
+  gpudf_status st = DEV_HIT("host_device_pointer");
+  return st != GPUDF_OK ? st : in->host_device_pointer(dev, h, p);
+}
+
+/* A kernel slot: NULL stays NULL (the kernel then runs on the CPU). */
+#define D_KERNEL(k)                                                                        \
+  static gpudf_status d_##k(const gdf_device_ops *in, int dev, const gpudf_table *t,       \
+                            const double *c, int64_t n, double *r) {                       \
+    gpudf_status st = DEV_HIT(#k);                                                         \
+    return st != GPUDF_OK ? st : in->k(dev, t, c, n, r);                                   \
+  }
+D_KERNEL(filter_agg)
+D_KERNEL(groupby_agg)
+D_KERNEL(histogram)
+D_KERNEL(ma_crossover)
+D_KERNEL(bootstrap)
+
+/* Function pointers carry no context, so each wrapped table (one per device
+ * implementation: simulated, CUDA) gets trampolines of its own that name
+ * its inner table. */
+enum { SLOTS = 2 };
+static const gdf_device_ops *inner[SLOTS];
+static gdf_device_ops wrapped[SLOTS];
+
+#define TRAMPOLINES(s)                                                                      \
+  static int count_##s(const char **w) { return d_count(inner[s], w); }                     \
+  static gpudf_status uuid_##s(int d, uint8_t u[GDF_UUID_BYTES]) {                           \
+    return d_uuid(inner[s], d, u);                                                          \
+  }                                                                                         \
+  static int ipcsup_##s(int d, const char **w) { return d_ipc_supported(inner[s], d, w); } \
+  static int regsup_##s(int d, const char **w) {                                            \
+    return d_register_supported(inner[s], d, w);                                            \
+  }                                                                                         \
+  static gpudf_status meminfo_##s(int d, uint64_t *f, uint64_t *t) {                        \
+    return d_mem_info(inner[s], d, f, t);                                                   \
+  }                                                                                         \
+  static gpudf_status alloc_##s(int d, uint64_t b, void **p) {                              \
+    return d_alloc(inner[s], d, b, p);                                                      \
+  }                                                                                         \
+  static void free_##s(int d, void *p) { inner[s]->free(d, p); }                            \
+  static gpudf_status upload_##s(int d, void *dst, const void *src, uint64_t b) {           \
+    return d_upload(inner[s], d, dst, src, b);                                              \
+  }                                                                                         \
+  static gpudf_status ipcget_##s(int d, void *p, uint8_t h[GDF_IPC_HANDLE_BYTES]) {          \
+    return d_ipc_get(inner[s], d, p, h);                                                    \
+  }                                                                                         \
+  static gpudf_status ipcopen_##s(int d, const uint8_t h[GDF_IPC_HANDLE_BYTES], void **p) { \
+    return d_ipc_open(inner[s], d, h, p);                                                   \
+  }                                                                                         \
+  static void ipcclose_##s(int d, void *p) { inner[s]->ipc_close(d, p); }                   \
+  static gpudf_status hreg_##s(int d, void *h, uint64_t b) {                                \
+    return d_host_register(inner[s], d, h, b);                                              \
+  }                                                                                         \
+  static void hunreg_##s(int d, void *h) { inner[s]->host_unregister(d, h); }               \
+  static gpudf_status hdptr_##s(int d, void *h, void **p) {                                 \
+    return d_host_device_pointer(inner[s], d, h, p);                                        \
+  }                                                                                         \
+  static gpudf_status fa_##s(int d, const gpudf_table *t, const double *c, int64_t n,       \
+                             double *r) {                                                   \
+    return d_filter_agg(inner[s], d, t, c, n, r);                                           \
+  }                                                                                         \
+  static gpudf_status gb_##s(int d, const gpudf_table *t, const double *c, int64_t n,       \
+                             double *r) {                                                   \
+    return d_groupby_agg(inner[s], d, t, c, n, r);                                          \
+  }                                                                                         \
+  static gpudf_status hist_##s(int d, const gpudf_table *t, const double *c, int64_t n,     \
+                               double *r) {                                                 \
+    return d_histogram(inner[s], d, t, c, n, r);                                            \
+  }                                                                                         \
+  static gpudf_status ma_##s(int d, const gpudf_table *t, const double *c, int64_t n,       \
+                             double *r) {                                                   \
+    return d_ma_crossover(inner[s], d, t, c, n, r);                                         \
+  }                                                                                         \
+  static gpudf_status boot_##s(int d, const gpudf_table *t, const double *c, int64_t n,     \
+                               double *r) {                                                 \
+    return d_bootstrap(inner[s], d, t, c, n, r);                                            \
+  }                                                                                         \
+  static void fill_##s(const gdf_device_ops *in) {                                          \
+    gdf_device_ops w = {                                                                    \
+        .name = in->name,                                                                   \
+        .count = count_##s,                                                                 \
+        .uuid = uuid_##s,                                                                   \
+        .ipc_supported = ipcsup_##s,                                                        \
+        .register_supported = regsup_##s,                                                   \
+        .mem_info = meminfo_##s,                                                            \
+        .alloc = alloc_##s,                                                                 \
+        .free = free_##s,                                                                   \
+        .upload = upload_##s,                                                               \
+        .ipc_get = ipcget_##s,                                                              \
+        .ipc_open = ipcopen_##s,                                                            \
+        .ipc_close = ipcclose_##s,                                                          \
+        .host_register = hreg_##s,                                                          \
+        .host_unregister = hunreg_##s,                                                      \
+        .host_device_pointer = hdptr_##s,                                                   \
+        .filter_agg = in->filter_agg ? fa_##s : NULL,                                       \
+        .groupby_agg = in->groupby_agg ? gb_##s : NULL,                                     \
+        .histogram = in->histogram ? hist_##s : NULL,                                       \
+        .ma_crossover = in->ma_crossover ? ma_##s : NULL,                                   \
+        .bootstrap = in->bootstrap ? boot_##s : NULL,                                       \
+    };                                                                                      \
+    wrapped[s] = w;                                                                         \
+  }
+TRAMPOLINES(0)
+TRAMPOLINES(1)
+
+static pthread_mutex_t wrap_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const gdf_device_ops *gdf_fault_device(const gdf_device_ops *ops) {
+  if (!ops) return NULL;
+  const gdf_device_ops *out = ops; /* more implementations than slots: not counted */
+  pthread_mutex_lock(&wrap_lock);
+  for (int s = 0; s < SLOTS; s++) {
+    if (!inner[s]) {
+      inner[s] = ops;
+      if (s == 0) fill_0(ops);
+      else fill_1(ops);
+    }
+    if (inner[s] == ops) {
+      out = &wrapped[s];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&wrap_lock);
+  return out;
+}
+
+#else
+/* A build without GPUDF_FAULT_INJECTION (tests/fuzz/run.sh compiles every
+ * engine file): nothing here. */
+typedef int gdf_fault_not_built;
+#endif

@@ -1,0 +1,60 @@
+/*
+ * fault.h - fault injection for tests: fail the Nth allocation, file call,
+ * mapping, process start or device call, so that a test can walk every error
+ * path (tests/test_fault.cc). Only in builds configured with
+ * GPUDF_FAULT_INJECTION=ON; never in a release.
+ *
+ * The library's calls to malloc, open, mmap, posix_spawn, ... are redirected
+ * at link time (-Wl,--wrap=..., see CMakeLists.txt) to engine/fault.c, which
+ * counts them per class while armed and fails the Nth with the errno the real
+ * call would give. Device calls are counted by a wrapper around the device's
+ * table of functions (gdf_device in engine/device.c). Nothing else in the
+ * library knows about it.
+ *
+ * The control functions below are exported from libgpudf in fault builds
+ * only (cmake/gpudf-fault.map); tests find them with dlsym, so that the same
+ * test binary skips visibly against a normal build.
+ */
+#ifndef GPUDF_FAULT_H
+#define GPUDF_FAULT_H
+
+#include "device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a fault is injected into. */
+enum {
+  GDF_FAULT_ALLOC = 0,  /* malloc calloc realloc strdup strndup aligned_alloc: NULL, ENOMEM */
+  GDF_FAULT_FILE = 1,   /* open openat dup fdopendir fstat fstatvfs read pread ftruncate
+                           posix_fallocate linkat: EMFILE, EIO or ENOSPC */
+  GDF_FAULT_MMAP = 2,   /* mmap mremap mprotect: ENOMEM */
+  GDF_FAULT_SPAWN = 3,  /* posix_spawn: EAGAIN */
+  GDF_FAULT_DEVICE = 4, /* every device call that can fail: GPUDF_EIO, or no device */
+  GDF_FAULT_CLASSES = 5
+};
+
+#ifdef GPUDF_FAULT_INJECTION
+/* Starts counting the calls of class cls made by this process, from 0, and
+ * fails call number n (n >= 1; 0 fails none). persistent: every call from the
+ * nth on fails, not only the nth. Replaces any earlier arming. */
+__attribute__((visibility("default"))) void gdf_fault_arm(int cls, long n, int persistent);
+/* Stops injecting; returns how many calls of the armed class were made while
+ * armed (the fault points one walk has to cover). */
+__attribute__((visibility("default"))) long gdf_fault_disarm(void);
+/* Whether the armed fault was injected at least once. */
+__attribute__((visibility("default"))) int gdf_fault_fired(void);
+
+/* The device table every caller of gdf_device gets: calls go to ops through
+ * a counter. */
+const gdf_device_ops *gdf_fault_device(const gdf_device_ops *ops);
+#else
+static inline const gdf_device_ops *gdf_fault_device(const gdf_device_ops *ops) { return ops; }
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
