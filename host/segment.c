@@ -14,29 +14,49 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+/* ThreadSanitizer does not intercept mremap: addresses a segment moved to
+ * would keep what TSan recorded there for memory another thread has since
+ * unmapped, and it would report races with that. Under TSan a segment
+ * grows by a fresh mapping of its file instead, which it does see. */
+#if defined(__SANITIZE_THREAD__)
+#define GDF_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GDF_TSAN 1
+#endif
+#endif
+
 /* ------------------------------------------------------------ directory */
 
-static pthread_once_t dir_once = PTHREAD_ONCE_INIT;
-static int dir_fd = -1;
-static int dir_errno;
+/* Opened on first use and kept; a failed open (out of descriptors) is tried
+ * again by the next call rather than remembered for the process. */
+static pthread_mutex_t dir_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int dir_fd = -1;
 
 const char *gdf_shm_dir(void) {
   const char *d = getenv("GPUDF_SHM_DIR");
   return d && *d ? d : "/dev/shm";
 }
 
-static void open_dir(void) {
-  dir_fd = open(gdf_shm_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) dir_errno = errno;
-}
-
 gpudf_status gdf_shm_dirfd(int *fd) {
-  pthread_once(&dir_once, open_dir);
-  if (dir_fd < 0)
-    return GDF_ERR(gdf_status_from_errno(dir_errno),
-                   "cannot open the shared-memory directory %s: %s", gdf_shm_dir(),
-                   strerror(dir_errno));
-  *fd = dir_fd;
+  int d = atomic_load(&dir_fd);
+  if (d >= 0) {
+    *fd = d;
+    return GPUDF_OK;
+  }
+  int err = 0;
+  pthread_mutex_lock(&dir_lock);
+  d = atomic_load(&dir_fd);
+  if (d < 0) {
+    d = open(gdf_shm_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0) err = errno;
+    else atomic_store(&dir_fd, d);
+  }
+  pthread_mutex_unlock(&dir_lock);
+  if (d < 0)
+    return GDF_ERR(gdf_status_from_errno(err), "cannot open the shared-memory directory %s: %s",
+                   gdf_shm_dir(), strerror(err));
+  *fd = d;
   return GPUDF_OK;
 }
 
@@ -74,10 +94,14 @@ static _Atomic uint64_t self_start_cached;
 int gdf_self_pid(void) { return (int)getpid(); }
 
 uint64_t gdf_self_start(void) {
-  /* Recomputed after a fork: the child is another process. */
+  /* Recomputed after a fork: the child is another process. A 0 (no /proc,
+   * or it could not be read just now) is not kept, so that a passing
+   * failure does not stay with the process. */
   int pid = gdf_self_pid();
   if (atomic_load(&self_pid_cached) != pid) {
-    atomic_store(&self_start_cached, gdf_proc_start_time(pid));
+    uint64_t start = gdf_proc_start_time(pid);
+    if (start == 0) return 0;
+    atomic_store(&self_start_cached, start);
     atomic_store(&self_pid_cached, pid);
   }
   return atomic_load(&self_start_cached);
@@ -179,12 +203,18 @@ gpudf_status gdf_segment_create(char kind, gdf_segment **out) {
   static _Atomic uint64_t seq;
   int dfd = -1;
   GDF_TRY(gdf_shm_dirfd(&dfd));
+  /* The name must carry the real start time where there is one: with 0 in
+   * it, another process would judge the segment's owner dead. */
+  uint64_t start = gdf_self_start();
+  if (start == 0 && access("/proc/self/stat", F_OK) == 0)
+    return GDF_ERR(GPUDF_EIO, "cannot read the start time of this process from "
+                   "/proc/self/stat");
   gdf_segment *seg = calloc(1, sizeof *seg);
   if (!seg) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   seg->fd = -1;
   seg->creator_pid = gdf_self_pid();
   snprintf(seg->name, sizeof seg->name, "gpudf-%u+%c.%d.%" PRIu64 ".%" PRIu64,
-           (unsigned)geteuid(), kind, seg->creator_pid, gdf_self_start(),
+           (unsigned)geteuid(), kind, seg->creator_pid, start,
            atomic_fetch_add(&seq, 1));
   seg->fd = openat(dfd, seg->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                    0600);
@@ -216,10 +246,16 @@ gpudf_status gdf_segment_resize(gdf_segment *seg, uint64_t size) {
                    seg->name, grow, strerror(err));
   }
   void *addr;
-  if (seg->addr)
-    addr = mremap(seg->addr, seg->size, size, MREMAP_MAYMOVE);
-  else
+  if (!seg->addr) {
     addr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, seg->fd, 0);
+  } else {
+#ifdef GDF_TSAN
+    addr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, seg->fd, 0);
+    if (addr != MAP_FAILED) munmap(seg->addr, seg->size);
+#else
+    addr = mremap(seg->addr, seg->size, size, MREMAP_MAYMOVE);
+#endif
+  }
   if (addr == MAP_FAILED) {
     err = errno;
     if (ftruncate(seg->fd, (off_t)seg->size) != 0) { /* keep the old size */ }

@@ -79,7 +79,10 @@ static uint64_t random_u64(void) {
  * checking who owns it. On success the caller frees *buf. */
 static gpudf_status read_descriptor(int dfd, const char *file, const char *name,
                                     uint8_t **buf, uint64_t *size, struct stat *st) {
-  int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO planted under the name (anyone can create files in
+   * /dev/shm) would otherwise block this open, and every sweep, forever; the
+   * regular-file check below then refuses it. */
+  int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT)
@@ -107,9 +110,14 @@ static gpudf_status read_descriptor(int dfd, const char *file, const char *name,
     *buf = malloc(*size ? *size : 1);
     if (!*buf)
       st_ = GDF_ERR(GPUDF_ENOMEM, "out of memory");
-    else if (pread(fd, *buf, *size, 0) != (ssize_t)*size) {
-      st_ = GDF_ERR(GPUDF_EBADMSG, "share '%s' changed size while being read", name);
-      free(*buf);
+    else {
+      ssize_t got = pread(fd, *buf, *size, 0);
+      if (got < 0)
+        st_ = GDF_ERR(GPUDF_EIO, "cannot read share '%s' (%s/%s): %s", name, gdf_shm_dir(),
+                      file, strerror(errno));
+      else if (got != (ssize_t)*size)
+        st_ = GDF_ERR(GPUDF_EBADMSG, "share '%s' changed size while being read", name);
+      if (st_ != GPUDF_OK) free(*buf);
     }
   }
   close(fd);
@@ -330,15 +338,27 @@ gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend b
   if (!s) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   snprintf(s->name, sizeof s->name, "%s", name);
   gpudf_status st = GPUDF_OK;
+  bool sealed_before = t->sealed;
   if (!t->sealed) {
     st = gdf_segment_seal(t->arena);
     t->sealed = st == GPUDF_OK;
   }
+  bool placed_before = t->place != NULL;
   if (st == GPUDF_OK) st = place_table(t, resolved, forced);
   if (st == GPUDF_OK) st = publish_share(s, t, name);
   if (st != GPUDF_OK) {
     gdf_segment_destroy(s->desc);
     free(s);
+    /* A placement this call made was never published: give its device
+     * memory back now rather than when the table is freed. */
+    if (!placed_before) {
+      gdf_placement_free(t->place);
+      t->place = NULL;
+    }
+    /* Nobody saw the arena: the table stays open for columns, as before. */
+    if (!sealed_before && t->sealed &&
+        mprotect(t->arena->addr, t->arena->size, PROT_READ | PROT_WRITE) == 0)
+      t->sealed = false;
     return st;
   }
   gdf_log("shared table as '%s' (%s/%s): %d columns, %" PRId64 " rows, %" PRIu64
@@ -411,7 +431,7 @@ static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *nam
     }
   pthread_mutex_unlock(&attach_lock);
 
-  int fd = openat(dfd, h->arena_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = openat(dfd, h->arena_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT)

@@ -16,6 +16,19 @@
  *                            at the first progress call; after SIGINT print
  *                            "cancelled STATUS DONE CANCELLED HANDLER-RESTORED"
  *   sweep-hold               the same sweep, slower; print "running", wait to be killed
+ *   attach-loop NAME N SUM [CHURN CSUM]
+ *                            N times: attach NAME, check its checksum is SUM, detach; with
+ *                            CHURN, also attach CHURN (a share the owner keeps closing and
+ *                            publishing again): OK with checksum CSUM, or ENOENT. Prints
+ *                            "ok N CHURN-OK FD0 FD1 MAP0 MAP1" (open fds and mappings of shm
+ *                            segments after the first round and at the end)
+ *   attach-watch NAME SUM OWNER
+ *                            attach NAME over and over (checking SUM) and keep the first
+ *                            view, until process OWNER is gone; then one more attach must
+ *                            fail with ENOENT or EOWNERDEAD and the kept view must still
+ *                            check. Prints "done OKS GONE-STATUS HELD MAX-MS" (HELD: 1 when
+ *                            a view was kept and still checks, 0 when none was attached, MAX-MS
+ *                            the slowest attach); "bad ..." on a wrong checksum
  *
  * GPUDF_TEST_STDERR=PATH sends the child's stderr (the GPUDF_LOG=debug log)
  * to PATH, so a test can read what the library said.
@@ -25,11 +38,13 @@
  */
 #include "datagen.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int fail(gpudf_status st) {
@@ -194,6 +209,107 @@ static int cmd_run_dev(const char *name, const char *op, const char *lo) {
   return 0;
 }
 
+/* ------------------------------------------------------ stress, faults */
+
+static int count_fds(void) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  while (readdir(d)) n++;
+  closedir(d);
+  return n - 3; /* ".", ".." and the directory's own fd */
+}
+
+/* Mappings of files in the shm directory (the library's segments); the
+ * allocator's own mappings (ASan's too) come and go. */
+static int count_maps(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return -1;
+  const char *d = getenv("GPUDF_SHM_DIR");
+  char dir[512], line[4096];
+  snprintf(dir, sizeof dir, "%s/gpudf-", d && *d ? d : "/dev/shm");
+  int n = 0;
+  while (fgets(line, sizeof line, f)) n += strstr(line, dir) != NULL;
+  fclose(f);
+  return n;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Attaches name and checks its checksum; GPUDF_EBADMSG after printing "bad"
+ * when the data is wrong. */
+static gpudf_status attach_check(const char *name, uint64_t sum, gpudf_table **keep) {
+  gpudf_table *v;
+  gpudf_status st = gpudf_attach(name, &v);
+  if (st != GPUDF_OK) return st;
+  uint64_t got = tg_table_checksum(v);
+  if (got != sum) {
+    printf("bad %s checksum %" PRIu64 ", expected %" PRIu64 "\n", name, got, sum);
+    gpudf_table_free(v);
+    return GPUDF_EBADMSG;
+  }
+  if (keep) *keep = v;
+  else gpudf_table_free(v);
+  return GPUDF_OK;
+}
+
+static int cmd_attach_loop(int argc, char **argv) {
+  long n = strtol(argv[3], NULL, 10);
+  uint64_t sum = strtoull(argv[4], NULL, 10);
+  const char *churn = argc >= 7 ? argv[5] : NULL;
+  uint64_t csum = churn ? strtoull(argv[6], NULL, 10) : 0;
+  int fd0 = -1, map0 = -1;
+  long churn_ok = 0;
+  for (long i = 0; i < n; i++) {
+    gpudf_status st = attach_check(argv[2], sum, NULL);
+    if (st != GPUDF_OK) return st == GPUDF_EBADMSG ? 1 : fail(st);
+    if (churn) {
+      st = attach_check(churn, csum, NULL);
+      if (st == GPUDF_OK) churn_ok++;
+      else if (st != GPUDF_ENOENT) return st == GPUDF_EBADMSG ? 1 : fail(st);
+    }
+    if (i == 0) {
+      fd0 = count_fds();
+      map0 = count_maps();
+    }
+  }
+  printf("ok %ld %ld %d %d %d %d\n", n, churn_ok, fd0, count_fds(), map0, count_maps());
+  return 0;
+}
+
+static int cmd_attach_watch(const char *name, const char *sum_text, const char *owner_text) {
+  uint64_t sum = strtoull(sum_text, NULL, 10);
+  pid_t owner = (pid_t)strtol(owner_text, NULL, 10);
+  gpudf_table *held = NULL;
+  long oks = 0;
+  double max_ms = 0, deadline = now_ms() + 20000;
+  while (kill(owner, 0) == 0 && now_ms() < deadline) {
+    double t0 = now_ms();
+    gpudf_status st = attach_check(name, sum, held ? NULL : &held);
+    double dt = now_ms() - t0;
+    if (dt > max_ms) max_ms = dt;
+    if (st == GPUDF_OK) oks++;
+    else if (st == GPUDF_EBADMSG) return 1;
+    else if (st != GPUDF_ENOENT && st != GPUDF_EOWNERDEAD) return fail(st);
+  }
+  double t0 = now_ms();
+  gpudf_status gone = attach_check(name, sum, NULL);
+  double dt = now_ms() - t0;
+  if (dt > max_ms) max_ms = dt;
+  if (gone == GPUDF_EBADMSG) return 1;
+  int held_ok = 0;
+  if (held) {
+    held_ok = tg_table_checksum(held) == sum ? 1 : -1;
+    gpudf_table_free(held);
+  }
+  printf("done %ld %d %d %.1f\n", oks, (int)gone, held_ok, max_ms);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *err_path = getenv("GPUDF_TEST_STDERR");
@@ -209,6 +325,9 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "write") == 0) return cmd_write(argv[2]);
   if (argc >= 2 && strcmp(argv[1], "sweep-sigint") == 0) return cmd_sweep(0);
   if (argc >= 2 && strcmp(argv[1], "sweep-hold") == 0) return cmd_sweep(1);
+  if (argc >= 5 && strcmp(argv[1], "attach-loop") == 0) return cmd_attach_loop(argc, argv);
+  if (argc >= 5 && strcmp(argv[1], "attach-watch") == 0)
+    return cmd_attach_watch(argv[2], argv[3], argv[4]);
   fprintf(stderr, "usage: gpudf-test-child share|share-exit|attach|attach-hold|write|run-dev|... (see the top of child.c)\n");
   return 2;
 }

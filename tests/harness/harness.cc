@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -132,6 +133,86 @@ int CountFds() {
     if (e->d_name[0] != '.') n++;
   closedir(d);
   return n - 1;  // the directory's own fd
+}
+
+int CountMaps() {
+  FILE *f = std::fopen("/proc/self/maps", "r");
+  if (!f) return -1;
+  int n = 0, c;
+  while ((c = std::fgetc(f)) != EOF) n += c == '\n';
+  std::fclose(f);
+  return n;
+}
+
+int CountShmMaps() {
+  FILE *f = std::fopen("/proc/self/maps", "r");
+  if (!f) return -1;
+  std::string dir = ShmDir() + "/gpudf-";
+  char line[4096];
+  int n = 0;
+  while (std::fgets(line, sizeof line, f)) n += std::strstr(line, dir.c_str()) != nullptr;
+  std::fclose(f);
+  return n;
+}
+
+long RssKiB() {
+  FILE *f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long kib = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib;
+}
+
+std::vector<pid_t> ChildrenNamed(pid_t parent, const std::string &comm, bool with_zombies) {
+  std::vector<pid_t> out;
+  DIR *d = opendir("/proc");
+  if (!d) return out;
+  std::string want = "(" + comm + ")";
+  while (dirent *e = readdir(d)) {
+    pid_t pid = (pid_t)std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    char path[64], buf[512];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    std::string line(buf);
+    size_t lp = line.find('('), rp = line.rfind(')');
+    if (lp == std::string::npos || rp == std::string::npos || rp < lp ||
+        line.substr(lp, rp + 1 - lp) != want)
+      continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(line.c_str() + rp + 1, " %c %d", &state, &ppid) != 2) continue;
+    if (ppid == parent && (with_zombies || state != 'Z')) out.push_back(pid);
+  }
+  closedir(d);
+  return out;
+}
+
+unsigned long long StressSeed() {
+  static unsigned long long seed = [] {
+    const char *env = std::getenv("GPUDF_STRESS_SEED");
+    unsigned long long s = env && *env ? std::strtoull(env, nullptr, 0)
+                                       : (unsigned long long)time(nullptr) ^
+                                             ((unsigned long long)getpid() << 32);
+    return s;
+  }();
+  std::printf("[ seed     ] GPUDF_STRESS_SEED=%llu\n", seed);
+  std::fflush(stdout);
+  return seed;
+}
+
+int StressIters(int dflt) {
+  const char *env = std::getenv("GPUDF_STRESS_ITERS");
+  int n = env && *env ? std::atoi(env) : 0;
+  return n > 0 ? n : dflt;
 }
 
 }  // namespace harness

@@ -36,6 +36,22 @@ std::string ShmPath(const std::string &file);
 std::string PublicFile(const std::string &name);
 // Open file descriptors of this process.
 int CountFds();
+// Lines of /proc/self/maps: the number of mappings of this process.
+int CountMaps();
+// Mappings of files in the shm directory: the library's segments. (Unlike
+// CountMaps, this does not move with the allocator, ASan's included.)
+int CountShmMaps();
+// Resident set size of this process in KiB (VmRSS), or -1.
+long RssKiB();
+// Processes whose parent is `parent` and whose command name is `comm`
+// ("gpudf-worker"); zombies only when with_zombies.
+std::vector<pid_t> ChildrenNamed(pid_t parent, const std::string &comm, bool with_zombies);
+
+// Stress and fault tests: the seed of their random choices (from
+// $GPUDF_STRESS_SEED, else the clock; printed so a failure can be replayed)
+// and their iteration count ($GPUDF_STRESS_ITERS, else dflt).
+unsigned long long StressSeed();
+int StressIters(int dflt);
 
 }  // namespace harness
 
