@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,10 +129,33 @@ gpudf_status gpudf_kernel_defaults(const gpudf_kernel *kernel, double *config) {
   return GPUDF_OK;
 }
 
-/* config, or the kernel's defaults in buf when config is NULL. */
+/* Whether a shape parameter's value is one its rule allows. A kernel's
+ * nresults converts it to an int: NaN, inf or a huge value (a config not
+ * validated yet) would be undefined behaviour there, or a bogus width. */
+static bool shape_ok(const gpudf_param_info *p, double v) {
+  bool whole = isfinite(v) && v == floor(v);
+  switch (p->kind) {
+  case GPUDF_PARAM_INTEGER: return whole && v >= p->min && v <= p->max;
+  case GPUDF_PARAM_CHOICE: return whole && v >= 0 && v < p->nchoices;
+  case GPUDF_PARAM_COLUMN: return whole && v >= 0 && v < GPUDF_MAX_COLUMNS;
+  case GPUDF_PARAM_REAL: return v >= p->min && v <= p->max;
+  }
+  return false;
+}
+
+/* config, or the kernel's defaults in buf when config is NULL; NULL (with
+ * the message) when a shape parameter of config is not a valid value. */
 static const double *config_or_defaults(const gpudf_kernel *k, const double *config,
                                         double buf[GDF_KERNEL_PARAMS_MAX]) {
-  if (config) return config;
+  if (config) {
+    for (int i = 0; i < k->nparams; i++)
+      if (k->params[i].shape && !shape_ok(&k->params[i], config[i])) {
+        GDF_ERR(GPUDF_EINVAL, "kernel '%s': shape parameter '%s' = %.17g is not a valid value",
+                k->name, k->params[i].name, config[i]);
+        return NULL;
+      }
+    return config;
+  }
   if (k->nparams > GDF_KERNEL_PARAMS_MAX) {
     GDF_ERR(GPUDF_EINVAL, "kernel '%s' has %d parameters, more than %d", k->name,
             k->nparams, GDF_KERNEL_PARAMS_MAX);

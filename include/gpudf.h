@@ -313,7 +313,9 @@ gpudf_status gpudf_kernel_param_index(const gpudf_kernel *kernel,
 /* Fills config[0..nparams) with every parameter's default. */
 gpudf_status gpudf_kernel_defaults(const gpudf_kernel *kernel, double *config);
 /* Number of result values per config. Some kernels' widths depend on a shape
- * parameter; config gives it (NULL means the defaults). */
+ * parameter; config gives it (NULL means the defaults). 0, with
+ * gpudf_last_error() set, when a shape parameter of config is not a valid
+ * value (NaN, out of range, not a whole number). */
 int gpudf_kernel_nresults(const gpudf_kernel *kernel, const double *config);
 gpudf_status gpudf_kernel_result(const gpudf_kernel *kernel,
                                  const double *config, int index,

@@ -36,9 +36,11 @@ GDF_HD static inline long long gdf_hi_slot(double x, long long bins, double lo, 
   if (x < lo) return bins;
   if (x > hi) return bins + 1;
   double norm = (double)bins / (hi - lo);
-  long long i = (long long)((x - lo) * norm);
-  if (i >= bins) i = bins - 1;
-  if (i < 0) i = 0;
+  /* Clamped before the conversion: with a range narrower than bins / DBL_MAX
+   * norm is inf and the guess inf or NaN (0 * inf), which a cast to an
+   * integer cannot take (found by tests/fuzz/fuzz_config.c). */
+  double guess = (x - lo) * norm;
+  long long i = guess >= (double)(bins - 1) ? bins - 1 : guess > 0 ? (long long)guess : 0;
   if (x < gdf_hi_edge(i, bins, lo, hi)) {
     if (i > 0) i--;
   } else if (i != bins - 1 && x >= gdf_hi_edge(i + 1, bins, lo, hi)) {

@@ -1,0 +1,156 @@
+/*
+ * fuzz_csv.c - libFuzzer target: gpudf_table_read_csv on whatever bytes the
+ * fuzzer writes to a file. It must answer a status; on GPUDF_OK the table
+ * must hold what the header documents (nrows >= 1, every column readable for
+ * nrows, bools 0/1, category codes in -1..nlabels-1 over a sorted
+ * dictionary); on failure the status must be one of the documented ones and
+ * gpudf_last_error() must say why.
+ *
+ * The first input byte picks the options of the second read (the first one
+ * uses the defaults); the rest is the file:
+ *   bits 0-1: delimiter , ; TAB |
+ *   bits 2-4: forced type (0 none, 1..4 = gpudf_csv_type) of the header's
+ *             first field, or of a name that is not a column (5..7)
+ */
+#include <gpudf.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int g_fd = -1;
+static char g_path[64];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  /* A memfd: no file system traffic, and the path works for open(). */
+  g_fd = memfd_create("fuzz-csv", 0);
+  if (g_fd < 0) abort();
+  snprintf(g_path, sizeof g_path, "/proc/self/fd/%d", g_fd);
+  return 0;
+}
+
+static void fail(const char *what, const char *detail) {
+  fprintf(stderr, "fuzz_csv: %s (%s)\n", what, detail ? detail : "");
+  abort();
+}
+
+static int documented(gpudf_status st) {
+  switch (st) {
+  case GPUDF_EINVAL:       /* malformed content */
+  case GPUDF_ENAMETOOLONG: /* column name or label too long */
+  case GPUDF_EOVERFLOW:    /* sizes overflow */
+  case GPUDF_ENOMEM:
+  case GPUDF_ENOSPC:       /* /dev/shm full */
+  case GPUDF_EIO:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static void check_table(const gpudf_table *t) {
+  int64_t nrows = gpudf_table_nrows(t);
+  int ncols = gpudf_table_ncols(t);
+  if (nrows < 1) fail("a table with no rows", NULL);
+  if (ncols < 1 || ncols > GPUDF_MAX_COLUMNS) fail("bad column count", NULL);
+  volatile uint8_t sink = 0;
+  for (int c = 0; c < ncols; c++) {
+    const char *name = gpudf_table_column_name(t, c);
+    if (!name || strlen(name) > GPUDF_NAME_MAX) fail("bad column name", name);
+    int idx = -1;
+    /* Names are unique: find_column gives this very column back. */
+    if (gpudf_table_find_column(t, name, &idx) != GPUDF_OK || idx != c)
+      fail("column name not found or not unique", name);
+    gpudf_type type = gpudf_table_column_type(t, c);
+    size_t w = gpudf_type_size(type);
+    const uint8_t *p = gpudf_table_column_data(t, c);
+    if (w == 0 || !p) fail("column without type or data", name);
+    size_t bytes = (size_t)nrows * w;
+    for (size_t i = 0; i < bytes; i++) sink ^= p[i];
+    if (type == GPUDF_TYPE_BOOL)
+      for (int64_t i = 0; i < nrows; i++)
+        if (p[i] > 1) fail("bool value other than 0/1", name);
+    int32_t nl = gpudf_table_column_nlabels(t, c);
+    if (!gpudf_table_column_is_categorical(t, c)) {
+      if (nl != 0) fail("labels on a plain column", name);
+      continue;
+    }
+    if (type != GPUDF_TYPE_I32 || nl < 0 || nl > GPUDF_LABELS_MAX)
+      fail("bad categorical column", name);
+    const int32_t *codes = (const int32_t *)p;
+    for (int64_t i = 0; i < nrows; i++)
+      if (codes[i] < -1 || codes[i] >= nl) fail("category code outside the dictionary", name);
+    if (gpudf_table_column_label(t, c, -1) || gpudf_table_column_label(t, c, nl))
+      fail("label of an out-of-range code", name);
+    const char *prev = NULL;
+    for (int32_t k = 0; k < nl; k++) {
+      const char *l = gpudf_table_column_label(t, c, k);
+      if (!l || strlen(l) > GPUDF_LABEL_MAX) fail("bad label", name);
+      /* Documented: distinct labels, sorted bytewise. */
+      if (prev && strcmp(prev, l) >= 0) fail("labels not sorted or not distinct", l);
+      prev = l;
+    }
+  }
+  (void)sink;
+}
+
+static void read_once(const gpudf_csv_options *opts) {
+  gpudf_table *t = NULL;
+  gpudf_status st = gpudf_table_read_csv(g_path, opts, &t);
+  if (st == GPUDF_OK) {
+    if (!t) fail("GPUDF_OK without a table", NULL);
+    check_table(t);
+    gpudf_table_free(t);
+    return;
+  }
+  if (t) fail("a table handed out with an error", gpudf_status_str(st));
+  /* A forced type naming a column the header lacks: "no column of that
+   * name". The file itself is always there. */
+  int no_column = st == GPUDF_ENOENT && opts && opts->ntypes > 0;
+  if (!documented(st) && !no_column) fail("undocumented status", gpudf_status_str(st));
+  if (gpudf_last_error()[0] == '\0') fail("a failure that does not say why", NULL);
+}
+
+/* The header's first field: up to the delimiter or line end, BOM and
+ * quotes dropped, so that a forced type mostly names a real column. */
+static void first_field(const uint8_t *d, size_t n, char delim, char *out, size_t len) {
+  size_t i = 0, o = 0;
+  if (n >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF) i = 3;
+  for (; i < n && o + 1 < len; i++) {
+    if (d[i] == (uint8_t)delim || d[i] == '\n' || d[i] == '\r') break;
+    if (d[i] != '"') out[o++] = (char)d[i];
+  }
+  out[o] = '\0';
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 1) return 0;
+  uint8_t mode = data[0];
+  const uint8_t *body = data + 1;
+  size_t n = size - 1;
+  if (ftruncate(g_fd, 0) != 0 || pwrite(g_fd, body, n, 0) != (ssize_t)n) abort();
+
+  read_once(NULL);
+
+  static const char delims[4] = {',', ';', '\t', '|'};
+  gpudf_csv_options opts;
+  gpudf_csv_options_init(&opts);
+  opts.delimiter = delims[mode & 3];
+  int forced = (mode >> 2) & 7;
+  char name[80];
+  gpudf_csv_column_type ct;
+  if (forced) {
+    if (forced <= 4) first_field(body, n, opts.delimiter, name, sizeof name);
+    else snprintf(name, sizeof name, "no such column %d", forced);
+    ct.name = name;
+    ct.type = (gpudf_csv_type)(forced <= 4 ? forced : forced - 4);
+    opts.ntypes = 1;
+    opts.types = &ct;
+  }
+  read_once(&opts);
+  return 0;
+}
