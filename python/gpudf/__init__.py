@@ -64,6 +64,15 @@ def _check(status):
         raise Error(status, ffi.string(lib.gpudf_last_error()).decode(errors="replace"))
 
 
+def _c(text, what):
+    """text as the bytes of a C string; a NUL inside would cut it short
+    silently (a share name "ok\\0/../x" would publish as "ok"), so refuse it."""
+    b = str(text).encode()
+    if b"\0" in b:
+        raise Error(lib.GPUDF_EINVAL, f"{what} {str(text)!r} contains a NUL byte")
+    return b
+
+
 def _str(cdata):
     return ffi.string(cdata).decode() if cdata != ffi.NULL else None
 
@@ -114,7 +123,7 @@ class _Schema:
                 raise Error(lib.GPUDF_EINVAL, f"column index {column} is out of range")
             return int(column)
         idx = ffi.new("int *")
-        _check(lib.gpudf_table_find_column(self._live(), str(column).encode(), idx))
+        _check(lib.gpudf_table_find_column(self._live(), _c(column, "column name"), idx))
         return idx[0]
 
     def _array(self, index, keepalive):
@@ -178,7 +187,7 @@ class Table(_Schema):
             raise Error(lib.GPUDF_EINVAL, f"column '{name}' has {len(values)} rows, "
                         f"the table {self.nrows}")
         out = ffi.new("void **")
-        _check(lib.gpudf_table_alloc_column(self._ptr, name.encode(), gtype, out))
+        _check(lib.gpudf_table_alloc_column(self._ptr, _c(name, "column name"), gtype, out))
         dtype = _TO_NUMPY[gtype]
         dest = np.frombuffer(ffi.buffer(out[0], len(values) * dtype.itemsize), dtype=dtype)
         np.copyto(dest, values, casting="safe" if values.dtype != np.float16 else "same_kind")
@@ -188,10 +197,10 @@ class Table(_Schema):
         if not isinstance(name, str):
             raise TypeError(f"column names must be str, got {name!r}")
         codes = np.ascontiguousarray(col.cat.codes.to_numpy(), dtype=np.int32)
-        labels = [ffi.new("char[]", str(c).encode()) for c in col.cat.categories]
+        labels = [ffi.new("char[]", _c(c, "category")) for c in col.cat.categories]
         arr = ffi.new("const char *[]", labels) if labels else ffi.NULL
         _check(lib.gpudf_table_add_categorical(
-            self._ptr, name.encode(), ffi.cast("const int32_t *", codes.ctypes.data),
+            self._ptr, _c(name, "column name"), ffi.cast("const int32_t *", codes.ctypes.data),
             len(labels), arr))
 
     @classmethod
@@ -266,7 +275,7 @@ class Table(_Schema):
             raise Error(lib.GPUDF_EINVAL, f"unknown backend {backend!r}; use one of "
                         f"{', '.join(_BACKENDS)}")
         out = ffi.new("gpudf_share **")
-        _check(lib.gpudf_table_share(self._ptr, name.encode() if name else ffi.NULL,
+        _check(lib.gpudf_table_share(self._ptr, _c(name, "share name") if name else ffi.NULL,
                                      _BACKENDS[backend], out))
         return Share(out[0], self)
 
@@ -296,7 +305,7 @@ def read_csv(path, delimiter=",", dtypes=None):
             if kind not in _CSV_TYPES:
                 raise Error(lib.GPUDF_EINVAL, f"column {name!r}: dtype {kind!r} is not one of "
                             f"{', '.join(_CSV_TYPES)}")
-            keep.append(ffi.new("char[]", str(name).encode()))
+            keep.append(ffi.new("char[]", _c(name, "column name")))
             types[i].name = keep[-1]
             types[i].type = _CSV_TYPES[kind]
         opts.ntypes = len(dtypes)
@@ -397,7 +406,7 @@ class TableView(_Schema):
 
     def __init__(self, name):
         out = ffi.new("gpudf_table **")
-        _check(lib.gpudf_attach(name.encode(), out))
+        _check(lib.gpudf_attach(_c(name, "share name"), out))
         self.name = name
         self._handle = _Handle(out[0])
         self._ptr = out[0]
@@ -431,7 +440,7 @@ def attach(name_or_share):
 
 def _kernel(name):
     out = ffi.new("const gpudf_kernel **")
-    _check(lib.gpudf_kernel_find(name.encode(), out))
+    _check(lib.gpudf_kernel_find(_c(name, "kernel name"), out))
     return out[0]
 
 
@@ -623,7 +632,7 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     opts.nplugins, opts.plugins = len(paths), plugin_array
     opts.progress, keep = _progress_callback(progress)
     out = ffi.new("gpudf_sweep_result **")
-    status = lib.gpudf_sweep(table._live(), kernel.encode(),
+    status = lib.gpudf_sweep(table._live(), _c(kernel, "kernel name"),
                              ffi.cast("const double *", ffi.from_buffer(matrix)), n,
                              ffi.cast("double *", ffi.from_buffer(results)), opts, out)
     del keep

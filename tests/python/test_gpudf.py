@@ -234,6 +234,20 @@ def test_share_pickles_as_its_name_and_closes():
     assert e.value.status == 2
 
 
+def test_names_with_a_nul_byte_are_refused():
+    # C would read "ok\0/../x" as "ok": publishing or attaching another name
+    # than the one asked for must not happen silently.
+    t = gpudf.Table.from_numpy({"a": np.arange(4.0)})
+    for call in (lambda: t.share("ok\0/../x"), lambda: gpudf.attach("ok\0x"),
+                 lambda: gpudf.Table.from_numpy({"a\0b": np.arange(3.0)}),
+                 lambda: gpudf.describe("filter_agg\0"), lambda: t.column("a\0")):
+        with pytest.raises(gpudf.Error) as e:
+            call()
+        assert e.value.status == 22 and "NUL" in str(e.value)
+    with t.share() as s:
+        assert "\0" not in s.name
+
+
 def test_detached_view_raises_but_arrays_stay_valid():
     t = gpudf.Table.from_numpy({"a": np.arange(1000.0)})
     with t.share() as s:
