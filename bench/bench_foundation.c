@@ -2,7 +2,7 @@
  * bench_foundation.c - gpudf-bench_foundation: libgpudf against its baseline,
  * side by side in one run, with a PASS/MISS verdict per target.
  *
- *   gpudf-bench_foundation [--quick] [--rows-mib N]
+ *   gpudf-bench_foundation [--quick] [--rows-mib N] [--json PATH]
  *
  *   1  attach + detach of a 16 MiB and a 1 GiB table (f64 columns): both under
  *      1 ms, and 1 GiB / 16 MiB under 2. Baseline: malloc + memcpy of the
@@ -21,6 +21,8 @@
  * a test: a missed target still exits 0. It exits 1 when something failed
  * (a gpudf call, a system call, a child process) and 2 when an answer is
  * wrong (kernel vs reference, batched vs single, attachers' checksums).
+ * --json PATH also writes the table's rows (strings and numbers) and the
+ * notes as JSON, for bench/report.py.
  *
  * Hidden modes, used by section 2 through posix_spawn of /proc/self/exe:
  *   --attach-read NAME   attach, read every byte, say "ready SUM", wait for EOF
@@ -318,6 +320,8 @@ static long long mem_available_kib(void) {
 
 typedef struct row {
   char id[4], what[96], gpudf[96], base[96], ratio[32], target[48], verdict[8];
+  double num_gpudf, num_base, num_ratio; /* the numbers behind the strings, in unit */
+  char unit[8];
 } row;
 
 enum { MAX_ROWS = 8 };
@@ -330,6 +334,7 @@ static row *add_row(const char *id, const char *what) {
   memset(r, 0, sizeof *r);
   snprintf(r->id, sizeof r->id, "%s", id);
   snprintf(r->what, sizeof r->what, "%s", what);
+  r->num_gpudf = r->num_base = r->num_ratio = NAN;
   return r;
 }
 
@@ -361,6 +366,55 @@ static void print_rows(void) {
     printf(fmt, r->id, r->what, r->gpudf, r->base, r->ratio, r->target, r->verdict);
   }
   printf("\n%s", g_notes);
+}
+
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+    else if (*s == '\n') fputs("\\n", f);
+    else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+    else fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+static void json_num(FILE *f, double v) {
+  if (isfinite(v)) fprintf(f, "%.9g", v);
+  else fputs("null", f);
+}
+
+/* --json: the rows, as strings and numbers, and the notes. */
+static void write_json(const char *path, bool quick) {
+  FILE *f = fopen(path, "w");
+  if (!f) fail(EXIT_FAILED, "fopen(%s): %s", path, strerror(errno));
+  fprintf(f, "{\n  \"bench\": \"foundation\", \"quick\": %s, \"version\": ",
+          quick ? "true" : "false");
+  json_str(f, gpudf_version());
+  fprintf(f, ",\n  \"rows\": [\n");
+  for (int i = 0; i < g_nrows; i++) {
+    const row *r = &g_rows[i];
+    const char *keys[] = {"id", "what", "gpudf", "baseline", "ratio", "target", "verdict", "unit"};
+    const char *vals[] = {r->id, r->what, r->gpudf, r->base, r->ratio, r->target, r->verdict,
+                          r->unit};
+    fprintf(f, "    {");
+    for (int k = 0; k < 8; k++) {
+      fprintf(f, "\"%s\": ", keys[k]);
+      json_str(f, vals[k]);
+      fprintf(f, ", ");
+    }
+    fprintf(f, "\"num_gpudf\": ");
+    json_num(f, r->num_gpudf);
+    fprintf(f, ", \"num_baseline\": ");
+    json_num(f, r->num_base);
+    fprintf(f, ", \"num_ratio\": ");
+    json_num(f, r->num_ratio);
+    fprintf(f, "}%s\n", i + 1 < g_nrows ? "," : "");
+  }
+  fprintf(f, "  ],\n  \"notes\": ");
+  json_str(f, g_notes);
+  fprintf(f, "\n}\n");
+  if (fclose(f) != 0) fail(EXIT_FAILED, "writing %s: %s", path, strerror(errno));
 }
 
 /* ------------------------------------------------------- section 1 */
@@ -453,6 +507,8 @@ static void section_attach(const config *cf, bench_table *small, bench_table *la
     snprintf(r->ratio, sizeof r->ratio, "%.0fx faster", cp[k].med / at[k].med);
     snprintf(r->target, sizeof r->target, "< 1 ms");
     snprintf(r->verdict, sizeof r->verdict, "%s", at[k].med < 1e-3 ? "PASS" : "MISS");
+    r->num_gpudf = at[k].med, r->num_base = cp[k].med, r->num_ratio = cp[k].med / at[k].med;
+    snprintf(r->unit, sizeof r->unit, "s");
   }
   double ratio = at[1].med / at[0].med;
   row *r = add_row("1c", "attach time, large / small table");
@@ -461,6 +517,7 @@ static void section_attach(const config *cf, bench_table *small, bench_table *la
   snprintf(r->ratio, sizeof r->ratio, "-");
   snprintf(r->target, sizeof r->target, "< 2");
   snprintf(r->verdict, sizeof r->verdict, "%s", ratio < 2.0 ? "PASS" : "MISS");
+  r->num_gpudf = ratio, r->num_base = cp[1].med / cp[0].med;
   note("1: %d attach + gpudf_table_free cycles per size after %d warm-up cycles, sizes "
        "alternating; baseline = mmap'd fresh private memory + memcpy of every column, "
        "%d/%d runs after %d warm-up.\n",
@@ -617,6 +674,8 @@ static void section_pss(bench_table *t) {
   snprintf(r->ratio, sizeof r->ratio, "%.2fx less", b / g);
   snprintf(r->target, sizeof r->target, "<= %s", fmt_bytes(b3, sizeof b3, limit));
   snprintf(r->verdict, sizeof r->verdict, "%s", g <= limit ? "PASS" : "MISS");
+  r->num_gpudf = g, r->num_base = b, r->num_ratio = b / g;
+  snprintf(r->unit, sizeof r->unit, "B");
   note("2: table %s in %d f64 columns; limit = 1.1 x table + %d x 16 MiB. PSS libgpudf: "
        "owner %.1f MiB, readers",
        fmt_bytes(b1, sizeof b1, bytes), t->ncols, NATTACHERS, pg[0] / (double)MIB);
@@ -796,6 +855,8 @@ static void section_filter_agg(const config *cf, bench_table *t, const gpudf_ker
   snprintf(r->ratio, sizeof r->ratio, "%.0f%%", 100.0 * frac);
   snprintf(r->target, sizeof r->target, ">= 70%%");
   snprintf(r->verdict, sizeof r->verdict, "%s", frac >= 0.70 ? "PASS" : "MISS");
+  r->num_gpudf = bwk, r->num_base = bwp, r->num_ratio = frac;
+  snprintf(r->unit, sizeof r->unit, "GB/s");
   note("3: %" PRId64 " rows x 2 f64 columns (%s) read through an attached view; config "
        "between [-0.5, 0.5] on c0, aggregate c1 (%.0f rows pass); median times: filter_agg %s, "
        "plain read %s; %d runs each after %d warm-up, interleaved; GB = 1e9 bytes; answer "
@@ -898,6 +959,8 @@ static void section_batch(const config *cf, bench_table *t, const gpudf_kernel *
   snprintf(r->ratio, sizeof r->ratio, "%.1fx faster", speedup);
   snprintf(r->target, sizeof r->target, ">= 8x");
   snprintf(r->verdict, sizeof r->verdict, "%s", speedup >= 8.0 ? "PASS" : "MISS");
+  r->num_gpudf = sb.med, r->num_base = ss.med, r->num_ratio = speedup;
+  snprintf(r->unit, sizeof r->unit, "s");
   note("%s: same table as 3; %d random configs (each op %d times, random bounds, %s); "
        "%d reps of each after %d warm-up; per config: batched %s, single %s; answers equal "
        "to the scalar reference; ",
@@ -922,10 +985,11 @@ static void section_batch(const config *cf, bench_table *t, const gpudf_kernel *
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: " PROG " [--quick] [--rows-mib N]\n"
+          "usage: " PROG " [--quick] [--rows-mib N] [--json PATH]\n"
           "  --quick       small sizes and few repetitions (a few seconds; for CI)\n"
           "  --rows-mib N  MiB of the two f64 columns of sections 3 and 4\n"
-          "                (default 512, 64 with --quick)\n");
+          "                (default 512, 64 with --quick)\n"
+          "  --json PATH   also write the results as JSON\n");
 }
 
 int main(int argc, char **argv) {
@@ -935,6 +999,7 @@ int main(int argc, char **argv) {
 
   bool quick = false;
   long rows_mib = 0;
+  const char *json = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) {
       quick = true;
@@ -946,6 +1011,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, PROG ": --rows-mib wants a whole number of MiB in 1..1048576\n");
         return EXIT_FAILED;
       }
+    } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+      json = argv[++i];
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage(stdout);
       return 0;
@@ -1017,6 +1084,7 @@ int main(int argc, char **argv) {
   drop_table(&fa);
 
   print_rows();
+  if (json) write_json(json, quick);
   cleanup_all();
   return 0;
 }

@@ -1,56 +1,343 @@
 /*
- * bench_kernels.c - throughput of the kernel library on the CPU:
- *  - ma_crossover: every pair fast in 5..100, slow in 20..250 step 2 with
- *    fast < slow (~9,000 configs) over 1e6 prices through gpudf_sweep with
- *    2 workers, against a plain single-threaded C loop that backtests one
- *    config at a time (the baseline), ratios printed;
- *  - groupby_agg and histogram, one config in one pass, against this
- *    machine's plain read bandwidth (a sum over the same bytes) measured in
- *    the same run.
- * --quick: 1e5 prices and a tenth of the pairs, so it runs in seconds.
+ * bench_kernels.c - gpudf-bench_kernels: the kernel library on the CPU,
+ * against this machine's own read bandwidth and a plain C loop, measured in
+ * the same run.
+ *
+ *   gpudf-bench_kernels [--quick] [--json PATH]
+ *
+ *   A  single pass: one config of each kernel (filter_agg, groupby_agg,
+ *      histogram, ma_crossover, bootstrap) over N rows (1e7; 3e6 with
+ *      --quick: its two f64 columns, 48 MB, still exceed a usual L3 cache), as bytes of the columns it reads / time, and that as a
+ *      fraction of the plain read bandwidth (four-accumulator sum over two
+ *      f64 columns of the same table) measured interleaved with it.
+ *   B  batched vs single: 16 configs of each kernel in one gpudf_run against
+ *      16 one-config gpudf_run calls; the answers must agree (bit for bit on
+ *      counts, to 1e-9 relative on sums and statistics).
+ *   C  ma_crossover: every pair fast in 5..100, slow in 20..250 step 2 with
+ *      fast < slow (~9,000 configs) over 1e6 prices through gpudf_sweep with
+ *      2 workers, against a plain single-threaded C loop that backtests one
+ *      config at a time (on a sample of 200 configs, scaled), whose
+ *      total_return must match the sweep's. --quick: 1e5 prices, a tenth of
+ *      the pairs.
+ *
+ * Times are medians over repetitions after one excluded warm-up run, with
+ * [min - max]. Exit 1 when a call failed, 2 when an answer is wrong.
+ * --json PATH also writes every number as JSON (read by bench/report.py).
  */
 #include <gpudf.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
+#define PROG "gpudf-bench_kernels"
+enum { NBATCH = 16, MAXRES = 5 * 64 + 8 };
+
+static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int check(gpudf_status st, const char *what) {
-  if (st == GPUDF_OK) return 0;
-  fprintf(stderr, "%s: %s\n", what, gpudf_last_error());
-  return 1;
+static void die(const char *what) {
+  fprintf(stderr, PROG ": %s: %s\n", what, gpudf_last_error());
+  exit(1);
 }
 
-/* The baseline: one config, straight from the definition, windows by
- * running sums of the prices. */
+static void wrong(const char *fmt, const char *kernel, int i, double a, double b) {
+  fprintf(stderr, PROG ": WRONG ANSWER: ");
+  fprintf(stderr, fmt, kernel, i, a, b);
+  fputc('\n', stderr);
+  exit(2);
+}
+
+static uint64_t rng(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static double unif(uint64_t *s) { return (double)(rng(s) >> 11) * 0x1.0p-53; }
+
+typedef struct stats {
+  double med, min, max;
+} stats;
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static stats stats_of(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  stats r = {n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v[0], v[n - 1]};
+  return r;
+}
+
+/* ------------------------------------------------------------- the table */
+
+/* x f64 uniform [0, 10), v f64 uniform [-1, 1), k i32 in [0, 64), price a
+ * geometric random walk; ma_crossover's prefix column is prepared. */
+static gpudf_table *make_table(int64_t n) {
+  gpudf_table *t;
+  void *p;
+  uint64_t s = 2;
+  if (gpudf_table_create(n, &t)) die("create");
+  if (gpudf_table_alloc_column(t, "x", GPUDF_TYPE_F64, &p)) die("alloc x");
+  for (int64_t i = 0; i < n; i++) ((double *)p)[i] = 10 * unif(&s);
+  if (gpudf_table_alloc_column(t, "v", GPUDF_TYPE_F64, &p)) die("alloc v");
+  for (int64_t i = 0; i < n; i++) ((double *)p)[i] = 2 * unif(&s) - 1;
+  if (gpudf_table_alloc_column(t, "k", GPUDF_TYPE_I32, &p)) die("alloc k");
+  for (int64_t i = 0; i < n; i++) ((int32_t *)p)[i] = (int32_t)(rng(&s) % 64);
+  if (gpudf_table_alloc_column(t, "price", GPUDF_TYPE_F64, &p)) die("alloc price");
+  double x = 100;
+  for (int64_t i = 0; i < n; i++) ((double *)p)[i] = x *= exp(0.01 * (unif(&s) - 0.5));
+  double ma[6] = {3, 10, 50, 0, 0, 252};
+  if (gpudf_table_prepare(t, "ma_crossover", ma, 1)) die("prepare");
+  return t;
+}
+
+static const double *col(const gpudf_table *t, const char *name) {
+  int i;
+  if (gpudf_table_find_column(t, name, &i)) die("find column");
+  return gpudf_table_column_data(t, i);
+}
+
+/* The plain read: two f64 columns summed with 4 independent accumulators,
+ * bound by memory rather than by one chain of adds. */
+__attribute__((noinline)) static double plain_read(const double *x, const double *v, int64_t n) {
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += x[i] + v[i];
+    a1 += x[i + 1] + v[i + 1];
+    a2 += x[i + 2] + v[i + 2];
+    a3 += x[i + 3] + v[i + 3];
+  }
+  for (; i < n; i++) a0 += x[i] + v[i];
+  return (a0 + a1) + (a2 + a3);
+}
+
+/* ------------------------------------------------------------ A and B */
+
+typedef struct kcase {
+  const char *kernel, *what;
+  double bytes_per_row; /* of the columns one config reads */
+  int nparams;
+  double cfg[NBATCH][8]; /* config 0 is the single-pass one */
+  /* measured */
+  stats single, batched, singles;
+  double max_rel;
+  int nres;
+} kcase;
+
+static void fill_cases(kcase *c, int *nc) {
+  int n = 0;
+  /* filter_agg: filter_col op lo hi value_col; x between [2, 7], sum v */
+  c[n] = (kcase){.kernel = "filter_agg", .what = "x between, aggregate v", .bytes_per_row = 16,
+                 .nparams = 5};
+  for (int j = 0; j < NBATCH; j++) {
+    double cf[5] = {0, 7, 2 + 0.1 * j, 7 + 0.1 * j, 1};
+    memcpy(c[n].cfg[j], cf, sizeof cf);
+  }
+  n++;
+  /* groupby_agg: filter_col op lo hi key_col value_col groups */
+  c[n] = (kcase){.kernel = "groupby_agg", .what = "x > lo, v by k (64 groups)",
+                 .bytes_per_row = 20, .nparams = 7};
+  for (int j = 0; j < NBATCH; j++) {
+    double cf[7] = {0, 3, 1 + 0.25 * j, 0, 2, 1, 64};
+    memcpy(c[n].cfg[j], cf, sizeof cf);
+  }
+  n++;
+  /* histogram: filter_col op lo hi col bins range_lo range_hi */
+  c[n] = (kcase){.kernel = "histogram", .what = "x > lo, v in 100 bins", .bytes_per_row = 16,
+                 .nparams = 8};
+  for (int j = 0; j < NBATCH; j++) {
+    double cf[8] = {0, 3, 1 + 0.25 * j, 0, 1, 100, -1, 1};
+    memcpy(c[n].cfg[j], cf, sizeof cf);
+  }
+  n++;
+  /* ma_crossover: price_col fast slow fee_bps mode ppy; reads the prices
+   * and their prefix sums */
+  c[n] = (kcase){.kernel = "ma_crossover", .what = "SMA fast/slow, prices + prefix sums",
+                 .bytes_per_row = 16, .nparams = 6};
+  for (int j = 0; j < NBATCH; j++) {
+    double cf[6] = {3, 5 + 5 * (j % 8), 60 + 20 * (j / 8), 0, 0, 252};
+    memcpy(c[n].cfg[j], cf, sizeof cf);
+  }
+  n++;
+  /* bootstrap: col seed stat; N draws at random rows of v */
+  c[n] = (kcase){.kernel = "bootstrap", .what = "N random draws of v (gathers)",
+                 .bytes_per_row = 8, .nparams = 3};
+  for (int j = 0; j < NBATCH; j++) {
+    double cf[3] = {1, 1000 + j, 0};
+    memcpy(c[n].cfg[j], cf, sizeof cf);
+  }
+  n++;
+  *nc = n;
+}
+
+/* filter_agg config 0 against a scalar loop: count exact, sum to 1e-9. */
+static void check_filter_agg(const gpudf_table *t, const double *cfg, const double *res) {
+  const double *x = col(t, "x"), *v = col(t, "v");
+  int64_t n = gpudf_table_nrows(t);
+  double cnt = 0, sum = 0, sa = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (cfg[2] <= x[i] && x[i] <= cfg[3]) cnt += 1, sum += v[i], sa += fabs(v[i]);
+  if (cnt != res[0]) wrong("%s config %d: count %.17g, the scalar loop %.17g", "filter_agg", 0,
+                           res[0], cnt);
+  if (fabs(sum - res[1]) > 1e-9 * sa)
+    wrong("%s config %d: sum %.17g, the scalar loop %.17g", "filter_agg", 0, res[1], sum);
+}
+
+static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE *out) {
+  gpudf_table *t = make_table(n);
+  const double *x = col(t, "x"), *v = col(t, "v");
+  double *tb = malloc(sizeof(double) * (size_t)reps);
+  double **tk = malloc(sizeof(double *) * (size_t)nc);
+  for (int k = 0; k < nc; k++) tk[k] = malloc(sizeof(double) * (size_t)reps);
+  const gpudf_kernel **kp = malloc(sizeof(*kp) * (size_t)nc);
+  double *res = malloc(sizeof(double) * NBATCH * MAXRES);
+  double *res1 = malloc(sizeof(double) * NBATCH * MAXRES);
+  for (int k = 0; k < nc; k++) {
+    if (gpudf_kernel_find(c[k].kernel, &kp[k])) die("kernel_find");
+    c[k].nres = gpudf_kernel_nresults(kp[k], c[k].cfg[0]);
+    if (c[k].nres > MAXRES) die("too many results");
+  }
+  volatile double sink = 0;
+  fprintf(stderr, "[" PROG "] A: single passes over %lld rows, %d reps (+1 warm-up)\n",
+          (long long)n, reps);
+  for (int r = 0; r < reps + 1; r++) {
+    double t0 = now_s();
+    sink += plain_read(x, v, n);
+    double dt = now_s() - t0;
+    if (r > 0) tb[r - 1] = dt;
+    for (int k = 0; k < nc; k++) {
+      t0 = now_s();
+      if (gpudf_run(t, kp[k], c[k].cfg[0], 1, res)) die(c[k].kernel);
+      dt = now_s() - t0;
+      if (r > 0) tk[k][r - 1] = dt;
+      if (k == 0 && r == 0) check_filter_agg(t, c[k].cfg[0], res);
+    }
+  }
+  (void)sink;
+  *bw = stats_of(tb, reps);
+  for (int k = 0; k < nc; k++) c[k].single = stats_of(tk[k], reps);
+
+  /* B's rounds are 32 passes each: 3 measured rounds are enough for a median. */
+  int breps = reps < 3 ? reps : 3;
+  fprintf(stderr, "[" PROG "] B: %d configs batched vs single, %d reps (+1 warm-up)\n", NBATCH,
+          breps);
+  double *ta = malloc(sizeof(double) * (size_t)breps), *ts = malloc(sizeof(double) * (size_t)breps);
+  for (int k = 0; k < nc; k++) {
+    double cfg[NBATCH * 8];
+    int np = c[k].nparams, nr = c[k].nres;
+    for (int j = 0; j < NBATCH; j++) memcpy(cfg + j * np, c[k].cfg[j], sizeof(double) * (size_t)np);
+    for (int r = 0; r < breps + 1; r++) {
+      double t0 = now_s();
+      if (gpudf_run(t, kp[k], cfg, NBATCH, res)) die(c[k].kernel);
+      double t1 = now_s();
+      for (int j = 0; j < NBATCH; j++)
+        if (gpudf_run(t, kp[k], cfg + j * np, 1, res1 + j * nr)) die(c[k].kernel);
+      double t2 = now_s();
+      if (r > 0) ta[r - 1] = t1 - t0, ts[r - 1] = t2 - t1;
+    }
+    double worst = 0;
+    for (int i = 0; i < NBATCH * nr; i++) {
+      double a = res[i], b = res1[i];
+      if ((isnan(a) && isnan(b)) || a == b) continue;
+      double rel = fabs(a - b) / fmax(fabs(a), fabs(b));
+      if (!(rel <= 1e-9))
+        wrong("%s result %d: %.17g batched, %.17g alone", c[k].kernel, i, a, b);
+      worst = fmax(worst, rel);
+    }
+    c[k].max_rel = worst;
+    c[k].batched = stats_of(ta, breps);
+    c[k].singles = stats_of(ts, breps);
+  }
+
+  printf("A single pass over %lld rows: bytes of the columns read / time, vs the plain read\n",
+         (long long)n);
+  printf("  plain read (2 f64 columns, 4 accumulators): %.2f GB/s [%.2f - %.2f]\n",
+         16.0 * n / bw->med / 1e9, 16.0 * n / bw->max / 1e9, 16.0 * n / bw->min / 1e9);
+  printf("  %-13s %-36s %6s %22s %10s %10s\n", "kernel", "config", "B/row", "GB/s [min - max]",
+         "of read", "rows/s");
+  for (int k = 0; k < nc; k++) {
+    double by = c[k].bytes_per_row * (double)n;
+    char g[64];
+    snprintf(g, sizeof g, "%.2f [%.2f - %.2f]", by / c[k].single.med / 1e9,
+             by / c[k].single.max / 1e9, by / c[k].single.min / 1e9);
+    printf("  %-13s %-36s %6.0f %22s %9.0f%% %10.3g\n", c[k].kernel, c[k].what,
+           c[k].bytes_per_row, g, 100 * (by / c[k].single.med) / (16.0 * n / bw->med),
+           n / c[k].single.med);
+  }
+  printf("B %d configs in one gpudf_run vs %d one-config runs (same table), %d rounds\n", NBATCH,
+         NBATCH, breps);
+  printf("  %-13s %26s %26s %9s %12s\n", "kernel", "batched [min - max]", "16 single [min - max]",
+         "speedup", "max rel diff");
+  for (int k = 0; k < nc; k++) {
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%.1f ms [%.1f - %.1f]", 1e3 * c[k].batched.med, 1e3 * c[k].batched.min,
+             1e3 * c[k].batched.max);
+    snprintf(b, sizeof b, "%.1f ms [%.1f - %.1f]", 1e3 * c[k].singles.med, 1e3 * c[k].singles.min,
+             1e3 * c[k].singles.max);
+    printf("  %-13s %26s %26s %8.2fx %12.1e\n", c[k].kernel, a, b,
+           c[k].singles.med / c[k].batched.med, c[k].max_rel);
+  }
+  if (out) {
+    fprintf(out, "  \"rows\": %lld,\n  \"read_gbs\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g},\n",
+            (long long)n, 16.0 * n / bw->med / 1e9, 16.0 * n / bw->max / 1e9,
+            16.0 * n / bw->min / 1e9);
+    fprintf(out, "  \"kernels\": [\n");
+    for (int k = 0; k < nc; k++) {
+      double by = c[k].bytes_per_row * (double)n;
+      fprintf(out,
+              "    {\"kernel\": \"%s\", \"what\": \"%s\", \"bytes_per_row\": %g, "
+              "\"single_s\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g}, \"gbs\": %.6g, "
+              "\"fraction_of_read\": %.6g, \"batch\": %d, "
+              "\"batched_s\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g}, "
+              "\"singles_s\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g}, "
+              "\"speedup\": %.6g, \"max_rel_diff\": %.3g, \"runs\": %d, \"batch_runs\": %d}%s\n",
+              c[k].kernel, c[k].what, c[k].bytes_per_row, c[k].single.med, c[k].single.min,
+              c[k].single.max, by / c[k].single.med / 1e9,
+              (by / c[k].single.med) / (16.0 * n / bw->med), NBATCH, c[k].batched.med,
+              c[k].batched.min, c[k].batched.max, c[k].singles.med, c[k].singles.min,
+              c[k].singles.max, c[k].singles.med / c[k].batched.med, c[k].max_rel, reps,
+              breps, k + 1 < nc ? "," : "");
+    }
+    fprintf(out, "  ],\n");
+  }
+  gpudf_table_free(t);
+  for (int k = 0; k < nc; k++) free(tk[k]);
+  free(tk), free(tb), free(kp), free(res), free(res1), free(ta), free(ts);
+}
+
+/* ------------------------------------------------------------------- C */
+
+/* The baseline: one config straight from the definition (long_only, fee
+ * 0), windows by running sums of the prices; gives total_return. */
 static double baseline_one(const double *p, long n, int fast, int slow) {
-  double sf = 0, ss = 0, prev = 0, e = 1, sum = 0;
+  double sf = 0, ss = 0, e = 1;
   for (long t = 0; t + 1 < n; t++) {
     sf += p[t] - (t >= fast ? p[t - fast] : 0);
     ss += p[t] - (t >= slow ? p[t - slow] : 0);
     double s = t >= slow - 1 && sf / fast > ss / slow ? 1 : 0;
-    double r = s * (p[t + 1] / p[t] - 1) - 0 * fabs(s - prev);
-    prev = s, e *= 1 + r, sum += r;
+    e *= 1 + s * (p[t + 1] / p[t] - 1);
   }
-  return e + sum;
+  return e - 1;
 }
 
-static int bench_ma(long n, int step_fast) {
+static int bench_ma(long n, int step_fast, FILE *out) {
   double *p = malloc(sizeof(double) * (size_t)n), x = 100;
-  srand(1);
-  for (long i = 0; i < n; i++) p[i] = x *= exp(0.01 * ((rand() / (double)RAND_MAX) - 0.5));
+  uint64_t seed = 1;
+  for (long i = 0; i < n; i++) p[i] = x *= exp(0.01 * (unif(&seed) - 0.5));
   gpudf_table *t = NULL;
-  if (check(gpudf_table_create(n, &t), "create") ||
-      check(gpudf_table_add_column(t, "close", GPUDF_TYPE_F64, p), "add"))
-    return 1;
+  if (gpudf_table_create(n, &t) || gpudf_table_add_column(t, "close", GPUDF_TYPE_F64, p))
+    die("table");
   long m = 0;
   double *cfg = malloc(sizeof(double) * 6 * 12000);
   for (int f = 5; f <= 100; f += step_fast)
@@ -64,84 +351,77 @@ static int bench_ma(long n, int step_fast) {
   gpudf_sweep_options_init(&o);
   o.workers = 2;
   o.backend = GPUDF_BACKEND_CPU;
-  double t0 = now();
-  if (check(gpudf_sweep(t, "ma_crossover", cfg, m, res, &o, NULL), "sweep")) return 1;
-  double sweep_s = now() - t0;
+  fprintf(stderr, "[" PROG "] C: ma_crossover sweep, %ld configs x %ld prices\n", m, n);
+  double t0 = now_s();
+  if (gpudf_sweep(t, "ma_crossover", cfg, m, res, &o, NULL)) die("sweep");
+  double sweep_s = now_s() - t0;
   /* The baseline on a sample of configs, scaled: all of them would take as
-   * long as the sweep many times over. */
-  long sample = m < 200 ? m : 200;
-  volatile double sink = 0;
-  t0 = now();
-  for (long k = 0; k < sample; k++)
-    sink += baseline_one(p, n, (int)cfg[6 * (k * m / sample) + 1], (int)cfg[6 * (k * m / sample) + 2]);
-  double base_s = (now() - t0) * (double)m / (double)sample;
-  (void)sink;
-  printf("ma_crossover: %ld configs x %ld prices\n", m, n);
+   * long as the sweep many times over. Same answers first. */
+  long sample = m < 200 ? m : 200, differ = 0;
+  double worst = 0;
+  t0 = now_s();
+  for (long k = 0; k < sample; k++) {
+    long i = k * m / sample;
+    double b = baseline_one(p, n, (int)cfg[6 * i + 1], (int)cfg[6 * i + 2]);
+    double a = res[5 * i], rel = fabs(a - b) / fmax(1e-300, fmax(fabs(a), fabs(b)));
+    if (!(rel <= 1e-6)) differ++;
+    worst = rel > worst && rel <= 1e-6 ? rel : worst;
+  }
+  double base_s = (now_s() - t0) * (double)m / (double)sample;
+  /* Moving averages from prefix sums and from running sums round
+   * differently, so a near-tie may flip one signal; more than 2% is wrong. */
+  if (differ * 50 > sample)
+    wrong("%s: %d of the sampled configs' total_return differ from the baseline (%g, %g)",
+          "ma_crossover", (int)differ, 0, 0);
+  printf("C ma_crossover: %ld configs x %ld prices\n", m, n);
   printf("  gpudf_sweep (cpu, 2 workers): %.3f s, %.0f configs/s, %.3g price-steps/s\n", sweep_s,
          m / sweep_s, (double)m * (n - 1) / sweep_s);
   printf("  baseline (1 thread, one config at a time, %ld sampled): %.3f s est, %.0f configs/s, "
          "%.3g price-steps/s\n", sample, base_s, m / base_s, (double)m * (n - 1) / base_s);
-  printf("  ratio sweep/baseline: %.2fx\n", base_s / sweep_s);
+  printf("  ratio sweep/baseline: %.2fx; total_return equal on %ld of %ld sampled configs "
+         "(max rel diff %.1e)\n", base_s / sweep_s, sample - differ, sample, worst);
+  if (out)
+    fprintf(out,
+            "  \"ma_sweep\": {\"configs\": %ld, \"prices\": %ld, \"workers\": 2, \"sweep_s\": %.6g, "
+            "\"baseline_s_est\": %.6g, \"sampled\": %ld, \"agree\": %ld, \"speedup\": %.6g}\n",
+            m, n, sweep_s, base_s, sample, sample - differ, base_s / sweep_s);
   gpudf_table_free(t);
   free(p), free(cfg), free(res);
   return 0;
 }
 
-/* Plain read bandwidth: a sum over bytes of memory, best of 3. */
-static double read_bandwidth(const double *a, long n) {
-  double best = 1e30;
-  volatile double sink = 0;
-  for (int r = 0; r < 3; r++) {
-    double t0 = now(), s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (long i = 0; i + 3 < n; i += 4) s0 += a[i], s1 += a[i + 1], s2 += a[i + 2], s3 += a[i + 3];
-    sink += s0 + s1 + s2 + s3;
-    double dt = now() - t0;
-    if (dt < best) best = dt;
-  }
-  (void)sink;
-  return (double)n * sizeof(double) / best;
-}
-
-static int bench_one_pass(long n) {
-  double *v = malloc(sizeof(double) * (size_t)n), *x = malloc(sizeof(double) * (size_t)n);
-  int32_t *k = malloc(sizeof(int32_t) * (size_t)n);
-  srand(2);
-  for (long i = 0; i < n; i++) v[i] = rand() / (double)RAND_MAX, x[i] = rand() % 10, k[i] = rand() % 64;
-  gpudf_table *t = NULL;
-  if (check(gpudf_table_create(n, &t), "create") ||
-      check(gpudf_table_add_column(t, "x", GPUDF_TYPE_F64, x), "add") ||
-      check(gpudf_table_add_column(t, "v", GPUDF_TYPE_F64, v), "add") ||
-      check(gpudf_table_add_column(t, "k", GPUDF_TYPE_I32, k), "add"))
-    return 1;
-  double bw = read_bandwidth(v, n);
-  const gpudf_kernel *gb = NULL, *hi = NULL;
-  gpudf_kernel_find("groupby_agg", &gb);
-  gpudf_kernel_find("histogram", &hi);
-  double gcfg[7] = {0, 0, 0, 0, 2, 1, 64}, hcfg[8] = {0, 0, 0, 0, 1, 100, 0, 1};
-  double *out = malloc(sizeof(double) * 400);
-  double bytes_g = (double)n * (8 + 8 + 4), bytes_h = (double)n * 16;
-  double best_g = 1e30, best_h = 1e30;
-  for (int r = 0; r < 3; r++) {
-    double t0 = now();
-    if (check(gpudf_run(t, gb, gcfg, 1, out), "groupby_agg")) return 1;
-    double t1 = now();
-    if (check(gpudf_run(t, hi, hcfg, 1, out), "histogram")) return 1;
-    double t2 = now();
-    best_g = t1 - t0 < best_g ? t1 - t0 : best_g;
-    best_h = t2 - t1 < best_h ? t2 - t1 : best_h;
-  }
-  printf("single pass over %ld rows (plain read bandwidth %.2f GB/s)\n", n, bw / 1e9);
-  printf("  groupby_agg (64 groups, 20 B/row): %.2f GB/s = %.0f%% of read bandwidth, %.3g rows/s\n",
-         bytes_g / best_g / 1e9, 100 * bytes_g / best_g / bw, n / best_g);
-  printf("  histogram (100 bins, 16 B/row): %.2f GB/s = %.0f%% of read bandwidth, %.3g rows/s\n",
-         bytes_h / best_h / 1e9, 100 * bytes_h / best_h / bw, n / best_h);
-  gpudf_table_free(t);
-  free(v), free(x), free(k), free(out);
-  return 0;
-}
-
 int main(int argc, char **argv) {
-  int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-  if (bench_ma(quick ? 100000 : 1000000, quick ? 10 : 1)) return 1;
-  return bench_one_pass(quick ? 2000000 : 20000000);
+  bool quick = false;
+  const char *json = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
+    else {
+      fprintf(stderr, "usage: " PROG " [--quick] [--json PATH]\n");
+      return 1;
+    }
+  }
+  FILE *out = NULL;
+  if (json && !(out = fopen(json, "w"))) {
+    perror(json);
+    return 1;
+  }
+  if (out) fprintf(out, "{\n  \"bench\": \"kernels\", \"quick\": %s, \"version\": \"%s\",\n",
+                   quick ? "true" : "false", gpudf_version());
+  printf(PROG " %s%s\n", gpudf_version(), quick ? " --quick" : "");
+  printf("times: medians after 1 excluded warm-up run, [min - max] of the measured runs\n");
+  kcase c[8];
+  int nc;
+  fill_cases(c, &nc);
+  stats bw;
+  bench_passes(c, nc, quick ? 3000000 : 10000000, quick ? 3 : 5, &bw, out);
+  bench_ma(quick ? 100000 : 1000000, quick ? 10 : 1, out);
+  if (out) {
+    fprintf(out, "}\n");
+    if (fclose(out)) {
+      perror(json);
+      return 1;
+    }
+  }
+  return 0;
 }

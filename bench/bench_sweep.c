@@ -2,11 +2,12 @@
  * bench_sweep.c - gpudf-bench_sweep: the sweep engine against its baselines,
  * with a PASS/MISS verdict per target.
  *
- *   gpudf-bench_sweep [--quick]
+ *   gpudf-bench_sweep [--quick] [--json PATH]
  *
  *   1  10,000 random filter_agg configs over 1e7 rows (1,000 over 1e6 with
  *      --quick): in the calling process (workers = 0), 1 and 2 worker
- *      processes. Target: 2 workers at least 1.7x as fast as 1.
+ *      processes, 3 interleaved rounds after a warm-up run. Target: 2
+ *      workers at least 1.7x as fast as 1.
  *   2  cost of one claim: a sweep of 20,000 one-config batches over a 64-row
  *      table with 1 worker, per config, minus the cost of the same gpudf_run
  *      calls in process. Target under 10 us.
@@ -18,7 +19,7 @@
  *
  * Times are medians of repetitions. Results of every sweep are checked
  * against workers = 0 (exit 2 when wrong); a failed call exits 1; a MISS
- * exits 0.
+ * exits 0. --json PATH also writes the numbers as JSON (bench/report.py).
  */
 #include <gpudf.h>
 
@@ -32,6 +33,8 @@
 #include <unistd.h>
 
 enum { NP = 5, NR = 6 };
+
+static FILE *g_json; /* --json: one "key": {...} member per section */
 
 static double now_s(void) {
   struct timespec ts;
@@ -152,7 +155,14 @@ static void machine(bool quick) {
   snprintf(c, sizeof c, "%.2fx", 2 * one / two);
   printf("0 machine\n");
   row("  0  2 busy threads vs 1 (work/s)", a, b, c, "-", "info");
+  if (g_json)
+    fprintf(g_json, "  \"machine\": {\"one_thread_s\": %.6g, \"two_threads_s\": %.6g, "
+            "\"ceiling\": %.6g},\n", one, two, 2 * one / two);
 }
+
+/* 1: one excluded warm-up run in process, then REPS rounds of 0, 1 and 2
+ * workers, interleaved so that drift affects all three alike; medians. */
+enum { REPS = 3 };
 
 static void throughput(bool quick) {
   int64_t rows = quick ? 1000000 : 10000000, n = quick ? 1000 : 10000;
@@ -160,13 +170,22 @@ static void throughput(bool quick) {
   double *cfg = make_configs(n);
   double *r0 = malloc((size_t)n * NR * sizeof *r0), *r1 = malloc((size_t)n * NR * sizeof *r1);
   gpudf_sweep_report rep;
-  double t0 = sweep_time(t, cfg, n, r0, 0, 0, &rep);
-  double t1 = sweep_time(t, cfg, n, r1, 1, 0, &rep);
-  check_same(r0, r1, n, "1 worker");
-  double t2 = sweep_time(t, cfg, n, r1, 2, 0, &rep);
-  check_same(r0, r1, n, "2 workers");
-  char a[32], b[32], c[32], name[64];
-  snprintf(name, sizeof name, "1 %lld configs x %.0e rows", (long long)n, (double)rows);
+  double w[3][REPS], med[3], lo[3], hi[3];
+  sweep_time(t, cfg, n, r0, 0, 0, &rep); /* warm-up, excluded */
+  for (int r = 0; r < REPS; r++)
+    for (int k = 0; k < 3; k++) {
+      w[k][r] = sweep_time(t, cfg, n, k == 0 ? r0 : r1, k, 0, &rep);
+      if (k > 0) check_same(r0, r1, n, k == 1 ? "1 worker" : "2 workers");
+    }
+  for (int k = 0; k < 3; k++) {
+    lo[k] = hi[k] = w[k][0];
+    for (int r = 1; r < REPS; r++) lo[k] = fmin(lo[k], w[k][r]), hi[k] = fmax(hi[k], w[k][r]);
+    med[k] = median(w[k], REPS);
+  }
+  double t0 = med[0], t1 = med[1], t2 = med[2];
+  char a[32], b[32], c[32], name[96];
+  snprintf(name, sizeof name, "1 %lld configs x %.0e rows (median of %d, 1 warm-up excluded)",
+           (long long)n, (double)rows, REPS);
   printf("%s\n", name);
   snprintf(a, sizeof a, "%.3f s", t1);
   snprintf(b, sizeof b, "%.3f s", t0);
@@ -176,6 +195,19 @@ static void throughput(bool quick) {
   snprintf(b, sizeof b, "%.3f s", t1);
   snprintf(c, sizeof c, "%.2fx", t1 / t2);
   row("  1b 2 workers vs 1 worker", a, b, c, ">= 1.70x", t1 / t2 >= 1.7 ? "PASS" : "MISS");
+  if (g_json) {
+    fprintf(g_json,
+            "  \"throughput\": {\"configs\": %lld, \"rows\": %lld, \"kernel\": \"filter_agg\", "
+            "\"checked\": true, \"runs\": %d, \"warmup\": 1,\n", (long long)n, (long long)rows,
+            REPS);
+    const char *keys[3] = {"wall_s", "wall_s_min", "wall_s_max"};
+    const double *vals[3] = {med, lo, hi};
+    for (int j = 0; j < 3; j++)
+      fprintf(g_json, "    \"%s\": {\"0\": %.6g, \"1\": %.6g, \"2\": %.6g},\n", keys[j],
+              vals[j][0], vals[j][1], vals[j][2]);
+    fprintf(g_json, "    \"configs_per_s\": {\"0\": %.6g, \"1\": %.6g, \"2\": %.6g}},\n",
+            n / t0, n / t1, n / t2);
+  }
   free(r0);
   free(r1);
   free(cfg);
@@ -208,6 +240,9 @@ static void claim_cost(bool quick) {
   row("  2a per config: sweep vs gpudf_run", a, b, c, "-", "info");
   snprintf(a, sizeof a, "%.2f us", claim * 1e6);
   row("  2b claim (2a sweep - run)", a, "-", "-", "< 10 us", claim < 10e-6 ? "PASS" : "MISS");
+  if (g_json)
+    fprintf(g_json, "  \"claim\": {\"configs\": %lld, \"sweep_per_config_s\": %.6g, "
+            "\"run_per_config_s\": %.6g, \"claim_s\": %.6g},\n", (long long)n, sw, run, claim);
   free(res);
   free(cfg);
   gpudf_table_free(t);
@@ -230,16 +265,33 @@ static void startup(void) {
   row("  3a call to first finished config", a, "-", "-", "< 50 ms", f < 0.05 ? "PASS" : "MISS");
   snprintf(b, sizeof b, "%.1f ms", w * 1e3);
   row("  3b whole sweep of one config", b, "-", "-", "-", "info");
+  if (g_json)
+    fprintf(g_json, "  \"startup\": {\"first_result_s\": %.6g, \"wall_s\": %.6g}\n", f, w);
   free(cfg);
   gpudf_table_free(t);
 }
 
 int main(int argc, char **argv) {
-  bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-  if (argc > 1 && !quick) {
-    fprintf(stderr, "usage: gpudf-bench_sweep [--quick]\n");
+  bool quick = false;
+  const char *json = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+      json = argv[++i];
+    } else {
+      fprintf(stderr, "usage: gpudf-bench_sweep [--quick] [--json PATH]\n");
+      return 1;
+    }
+  }
+  if (json && !(g_json = fopen(json, "w"))) {
+    perror(json);
     return 1;
   }
+  if (g_json)
+    fprintf(g_json, "{\n  \"bench\": \"sweep\", \"quick\": %s, \"version\": \"%s\", "
+            "\"cores\": %ld,\n", quick ? "true" : "false", gpudf_version(),
+            sysconf(_SC_NPROCESSORS_ONLN));
   printf("gpudf %s, %ld cores, sweeps on the cpu placement%s\n", gpudf_version(),
          sysconf(_SC_NPROCESSORS_ONLN), quick ? " (--quick)" : "");
   row("target", "libgpudf", "baseline", "ratio", "goal", "verdict");
@@ -247,5 +299,12 @@ int main(int argc, char **argv) {
   throughput(quick);
   claim_cost(quick);
   startup();
+  if (g_json) {
+    fprintf(g_json, "}\n");
+    if (fclose(g_json)) {
+      perror(json);
+      return 1;
+    }
+  }
   return 0;
 }

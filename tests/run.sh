@@ -7,7 +7,9 @@
 #                                all tests, then the CPU suite again under
 #                                AddressSanitizer + UndefinedBehaviorSanitizer
 #   GPUDF_SKIP_SANITIZERS=1 ...  skip the sanitizer pass
+#   GPUDF_SKIP_TSAN=1 ...        skip the ThreadSanitizer pass (threads, sweeps, shares)
 #   GPUDF_SKIP_FUZZ=1 ...        skip the short libFuzzer runs (tests/fuzz/run.sh)
+#   GPUDF_SKIP_BENCH=1 ...       skip bench/run.sh --quick (every benchmark, small sizes)
 #   GPUDF_TEST_ARGS="-L gpu" ... extra ctest arguments (e.g. only device tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +58,7 @@ if [ "${GPUDF_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== the CPU suite again under ASan + UBSan"
   san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
   cmake -S . -B "$build-asan" -G Ninja -DGPUDF_CUDA=OFF -DGPUDF_WERROR=ON \
-    -DGPUDF_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug \
+    -DGPUDF_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug -DGPUDF_FAULT_INJECTION=ON \
     -DCMAKE_C_FLAGS="$san" -DCMAKE_CXX_FLAGS="$san" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
     -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
@@ -67,7 +69,46 @@ if [ "${GPUDF_SKIP_SANITIZERS:-0}" != 1 ]; then
     ctest --test-dir "$build-asan" --output-on-failure -j "$jobs" -LE gpu -E install_consumer
 fi
 
+if [ "${GPUDF_SKIP_TSAN:-0}" != 1 ]; then
+  echo "== threads and processes under ThreadSanitizer"
+  # The library starts no threads; the tests that do (Threads: attach, run,
+  # share, register, read_csv and errors from several threads at once;
+  # ProcFault's killer thread) and the ones around processes (sweeps with
+  # their workers and progress callback, share/attach) run here.
+  # -Wno-tsan: GCC warns that TSan does not model host/share.c's standalone
+  # fence, which orders a descriptor for other processes (outside TSan's view).
+  tsan="-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan"
+  cmake -S . -B "$build-tsan" -G Ninja -DGPUDF_CUDA=OFF -DGPUDF_WERROR=ON \
+    -DGPUDF_BUILD_BENCH=OFF -DGPUDF_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_FLAGS="$tsan" -DCMAKE_CXX_FLAGS="$tsan" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
+    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" >/dev/null
+  cmake --build "$build-tsan" -j "$jobs" --target gpudf_tests
+  # Workers and test children are posix_spawn'ed: a fresh exec, checked by
+  # its own TSan runtime. die_after_fork=0 is for a selected test that
+  # fork()s instead (test_categorical and test_security do, outside this
+  # selection today): TSan would end a child forked after threads existed.
+  # handle_segv=0: tests expect a plain SIGSEGV from a crashing worker or a
+  # write to a read-only view. exitcode=66: a report fails its test.
+  # Left out: ProcFault.AttacherKilledAtRandomPoints and Stress.*, which
+  # compare /proc/self/maps counts before and after (TSan's runtime maps
+  # memory of its own as it goes) and start no threads; ITERS=2 keeps the
+  # killer-thread test (ProcFault.WorkerKilledAtRandomPoints) short.
+  TSAN_OPTIONS=die_after_fork=0:handle_segv=0:halt_on_error=0:exitcode=66:second_deadlock_stack=1 \
+  GPUDF_STRESS_ITERS=2 \
+    ctest --test-dir "$build-tsan" --output-on-failure -j "$jobs" -LE gpu \
+    -R '^(Threads|Sweep|SweepBadInput|Share|Corrupt)\.|^ProcFault\.(Owner|Worker|SweepOwner)Killed'
+fi
+
 if [ "${GPUDF_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== libFuzzer targets, ${GPUDF_FUZZ_SECONDS:-15}s each"
   GPUDF_FUZZ_DIR="$build-fuzz" bash tests/fuzz/run.sh "${GPUDF_FUZZ_SECONDS:-15}"
+fi
+
+if [ "${GPUDF_SKIP_BENCH:-0}" != 1 ]; then
+  echo "== the benchmarks at small sizes (bench/run.sh --quick), to keep them working"
+  # The test venv already holds most baselines: bench/run.sh adds the rest
+  # (matplotlib, psutil, vectorbt) instead of downloading them all again.
+  GPUDF_BENCH_BUILD="$build-bench" GPUDF_BENCH_VENV="$venv" \
+    bash bench/run.sh --quick --out "$build-bench-quick"
 fi
