@@ -651,5 +651,8 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
         "timed_out": report.timed_out, "cancelled": report.cancelled,
         "retried": report.retried, "workers": report.workers,
         "backend": _str(lib.gpudf_backend_name(report.backend)),
-        "fallback": ffi.string(report.fallback).decode(), "wall_s": report.wall_s}
+        "fallback": ffi.string(report.fallback).decode(), "wall_s": report.wall_s,
+        "first_result_s": report.first_result_s, "workers_started": report.workers_started,
+        "workers_lost": report.workers_lost,
+        "worker_path": ffi.string(report.worker_path).decode(errors="replace")}
     return frame

@@ -374,7 +374,10 @@ def test_sweep_matches_run_and_pandas():
         workers = gpudf.sweep(s, "filter_agg", configs, workers=2)
         ran = gpudf.run(gpudf.attach(s), "filter_agg", configs)
     assert (workers.status == "ok").all() and (workers.error == "").all()
-    assert workers.attrs["report"]["done"] == len(configs)
+    rep = workers.attrs["report"]
+    assert rep["done"] == len(configs) and rep["workers"] == 2 and rep["workers_lost"] == 0
+    assert rep["workers_started"] >= 2 and rep["worker_path"].endswith("gpudf-worker")
+    assert 0 < rep["first_result_s"] <= rep["wall_s"]
     for res in (inproc, workers):
         np.testing.assert_array_equal(res["count"], ran["count"])
         np.testing.assert_allclose(res["sum"], ran["sum"], rtol=1e-12, atol=1e-9)
