@@ -31,6 +31,8 @@
  */
 #include <gpudf.h>
 
+#include "bench_plain_read.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -729,21 +731,6 @@ static int attacher_main(const char *mode, const char *name) {
 }
 
 /* ------------------------------------------------------- sections 3, 4 */
-
-/* The plain read: both columns' doubles summed, 4 independent accumulators
- * so that it is bound by memory, not by the latency of one add chain. */
-__attribute__((noinline)) static double plain_read(const double *x, const double *v, int64_t n) {
-  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a0 += x[i] + v[i];
-    a1 += x[i + 1] + v[i + 1];
-    a2 += x[i + 2] + v[i + 2];
-    a3 += x[i + 3] + v[i + 3];
-  }
-  for (; i < n; i++) a0 += x[i] + v[i];
-  return (a0 + a1) + (a2 + a3);
-}
 
 static int pass(int op, double x, double lo, double hi) {
   switch (op) {

@@ -26,6 +26,8 @@
  */
 #include <gpudf.h>
 
+#include "bench_plain_read.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -105,21 +107,6 @@ static const double *col(const gpudf_table *t, const char *name) {
   int i;
   if (gpudf_table_find_column(t, name, &i)) die("find column");
   return gpudf_table_column_data(t, i);
-}
-
-/* The plain read: two f64 columns summed with 4 independent accumulators,
- * bound by memory rather than by one chain of adds. */
-__attribute__((noinline)) static double plain_read(const double *x, const double *v, int64_t n) {
-  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a0 += x[i] + v[i];
-    a1 += x[i + 1] + v[i + 1];
-    a2 += x[i + 2] + v[i + 2];
-    a3 += x[i + 3] + v[i + 3];
-  }
-  for (; i < n; i++) a0 += x[i] + v[i];
-  return (a0 + a1) + (a2 + a3);
 }
 
 /* ------------------------------------------------------------ A and B */
