@@ -273,6 +273,12 @@ gpudf_status gdf_segment_seal(gdf_segment *seg) {
   return GPUDF_OK;
 }
 
+gpudf_status gdf_segment_unseal(gdf_segment *seg) {
+  if (seg->addr && mprotect(seg->addr, seg->size, PROT_READ | PROT_WRITE) != 0)
+    return GDF_ERR(GPUDF_EIO, "mprotect(%s): %s", seg->name, strerror(errno));
+  return GPUDF_OK;
+}
+
 void gdf_segment_destroy(gdf_segment *seg) {
   if (!seg) return;
   live_remove(seg);

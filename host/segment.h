@@ -51,6 +51,8 @@ gpudf_status gdf_segment_create(char kind, gdf_segment **out);
 gpudf_status gdf_segment_resize(gdf_segment *seg, uint64_t size);
 /* Makes the mapping read-only. */
 gpudf_status gdf_segment_seal(gdf_segment *seg);
+/* Undoes gdf_segment_seal, for an arena no other process has seen. */
+gpudf_status gdf_segment_unseal(gdf_segment *seg);
 /* Unmaps, closes and unlinks. NULL is harmless. */
 void gdf_segment_destroy(gdf_segment *seg);
 

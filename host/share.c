@@ -356,9 +356,12 @@ gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend b
       t->place = NULL;
     }
     /* Nobody saw the arena: the table stays open for columns, as before. */
-    if (!sealed_before && t->sealed &&
-        mprotect(t->arena->addr, t->arena->size, PROT_READ | PROT_WRITE) == 0)
-      t->sealed = false;
+    if (!sealed_before && t->sealed) {
+      char why[1024];
+      snprintf(why, sizeof why, "%s", gpudf_last_error());
+      t->sealed = gdf_segment_unseal(t->arena) != GPUDF_OK;
+      gdf_restore_error(why); /* the share's failure is the one to report */
+    }
     return st;
   }
   gdf_log("shared table as '%s' (%s/%s): %d columns, %" PRId64 " rows, %" PRIu64
