@@ -12,6 +12,16 @@
 //      time is the attach alone), and device memory used by the owner (upload)
 //      and by each attached process (cudaMemGetInfo deltas).
 //   4  one pass from a cuda-pinned attacher vs a cuda-ipc attacher.
+//   5  the ma_crossover backtest grid (fast 5..100, slow 20..250 step 2,
+//      fast < slow: 8,976 configs) over 1e6 prices: one gpudf_run on the
+//      owner's cuda-ipc table, and gpudf_sweep on cuda-ipc (worker processes
+//      attach through IPC), against gpudf_sweep on cpu with one worker per
+//      core, same prices and configs; price-steps per second and the ratio.
+//      Trades and exposure must be equal, the real-valued results within
+//      1e-9 relative (exit 2 otherwise); how many are bit-identical is shown.
+//   6  groupby_agg (1, 16 and 4096 groups) and histogram (64 and 4096 bins),
+//      16 configs each over 1e7 rows: one gpudf_run on cuda-ipc vs one on
+//      cpu (one thread), same data; counts must be equal (exit 2).
 // A benchmark, not a test: a missed target still exits 0; 1 when something
 // failed, 2 when batched and single answers differ.
 //
@@ -123,6 +133,177 @@ struct Row {
   std::string what, value, target;
 };
 
+// Section 5's answers: trades and exposure equal (signals are computed from
+// the same prefix sums in the same order), the rest within 1e-9 relative
+// (the device's compounding and sums use fused multiply-adds).
+int CompareMa(const std::vector<double> &a, const std::vector<double> &b, const char *what,
+              size_t *identical) {
+  int bad = 0;
+  for (size_t i = 0; i < a.size(); i++) {
+    int field = (int)(i % 5);
+    if (a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]))) ++*identical;
+    bool same = field >= 3 ? a[i] == b[i]
+                           : (std::isnan(a[i]) && std::isnan(b[i])) ||
+                                 std::fabs(a[i] - b[i]) <= 1e-9 * (std::fabs(b[i]) + 1e-9);
+    if (!same && bad++ < 3)
+      std::fprintf(stderr, "bench_gpu: ma_crossover %s: config %zu field %d: %.17g vs %.17g\n",
+                   what, i / 5, field, a[i], b[i]);
+  }
+  return bad;
+}
+
+// Section 6: returns the number of wrong counts; appends its rows.
+int GroupbyHistogram(std::vector<Row> *out) {
+  const int64_t n = 10000000;
+  const int kGroups[3] = {1, 16, 4096};
+  std::vector<double> x(n), v(n);
+  std::vector<int32_t> key[3];
+  for (auto &k : key) k.resize(n);
+  uint64_t s = 99;
+  for (int64_t i = 0; i < n; i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    x[i] = (double)(s >> 11) * 0x1.0p-53 * 100.0;
+    v[i] = (double)(s >> 24 & 0xffff) * 0.001 - 30.0;
+    for (int g = 0; g < 3; g++) key[g][i] = (int32_t)((s >> 40) % (uint64_t)kGroups[g]);
+  }
+  gpudf_table *dev, *cpu;
+  for (gpudf_table **t : {&dev, &cpu}) {
+    GK(gpudf_table_create(n, t));
+    GK(gpudf_table_add_column(*t, "x", GPUDF_TYPE_F64, x.data()));
+    GK(gpudf_table_add_column(*t, "v", GPUDF_TYPE_F64, v.data()));
+    for (int g = 0; g < 3; g++) {  // columns 2, 3, 4: keys in [0, groups)
+      std::string name = "k" + std::to_string(kGroups[g]);
+      GK(gpudf_table_add_column(*t, name.c_str(), GPUDF_TYPE_I32, key[g].data()));
+    }
+  }
+  gpudf_share *sh;
+  GK(gpudf_table_share(dev, "bench-gpu-gb", GPUDF_BACKEND_CUDA_IPC, &sh));
+  int bad = 0;
+  char buf[200];
+  auto one = [&](const char *kernel, const std::vector<double> &cfg, int np, const char *what,
+                 int count_stride, int count_fields) {
+    const gpudf_kernel *k;
+    GK(gpudf_kernel_find(kernel, &k));
+    int64_t m = (int64_t)cfg.size() / np;
+    int w = gpudf_kernel_nresults(k, cfg.data());
+    std::vector<double> rd(m * w), rc(m * w);
+    std::vector<double> td;
+    for (int r = 0; r < 4; r++) {  // the first is a warm-up
+      double t0 = Now();
+      GK(gpudf_run(dev, k, cfg.data(), m, rd.data()));
+      if (r) td.push_back(Now() - t0);
+    }
+    double t0 = Now();
+    GK(gpudf_run(cpu, k, cfg.data(), m, rc.data()));
+    double tc = Now() - t0;
+    int wrong = 0;
+    for (size_t i = 0; i < rd.size(); i++)
+      if ((int)(i % count_stride) < count_fields && rd[i] != rc[i]) wrong++;
+    bad += wrong;
+    double dt = Median(td);
+    std::snprintf(buf, sizeof buf, "%.2f ms (%.0f Mrows/s) vs cpu %.0f ms: %.0fx%s", dt * 1e3,
+                  n / dt / 1e6, tc * 1e3, tc / dt, wrong ? " WRONG COUNTS" : "");
+    out->push_back({what, buf, "counts equal"});
+  };
+  // groupby_agg: rows with x > lo, value v, the key column of the case.
+  for (int g = 0; g < 3; g++) {
+    int groups = kGroups[g];
+    std::vector<double> cfg;
+    for (int c = 0; c < 16; c++)
+      cfg.insert(cfg.end(), {0, 3 /* gt */, 5.0 * c, 0, 2.0 + g, 1, (double)groups});
+    std::snprintf(buf, sizeof buf, "groupby_agg 16 cfg x 1e7, %d groups", groups);
+    std::string what = buf;
+    one("groupby_agg", cfg, 7, what.c_str(), 5, 1);
+  }
+  for (int bins : {64, 4096}) {
+    std::vector<double> cfg;
+    for (int c = 0; c < 16; c++)
+      cfg.insert(cfg.end(), {0, 3, 5.0 * c, 0, 1, (double)bins, -20.0 + c, 20.0 + c});
+    std::snprintf(buf, sizeof buf, "histogram 16 cfg x 1e7, %d bins", bins);
+    std::string what = buf;
+    one("histogram", cfg, 8, what.c_str(), 1, 1);
+  }
+  gpudf_share_close(sh);
+  gpudf_table_free(dev);
+  gpudf_table_free(cpu);
+  return bad;
+}
+
+// Section 5: returns the number of wrong answers; appends its rows.
+int MaCrossover(std::vector<Row> *out) {
+  const int64_t n = 1000000;
+  std::vector<double> prices(n), cfg;
+  uint64_t s = 7;
+  double p = 100.0;
+  for (int64_t i = 0; i < n; i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    p *= 1.0 + ((double)(s >> 11) * 0x1.0p-53 - 0.5) * 0.02;
+    prices[i] = p;
+  }
+  for (int f = 5; f <= 100; f++)
+    for (int sl = 20; sl <= 250; sl += 2)
+      if (f < sl) cfg.insert(cfg.end(), {0, (double)f, (double)sl, 0, 0, 252});
+  int64_t m = (int64_t)cfg.size() / 6;
+  const gpudf_kernel *k;
+  GK(gpudf_kernel_find("ma_crossover", &k));
+  gpudf_table *dev, *cpu;
+  for (gpudf_table **t : {&dev, &cpu}) {
+    GK(gpudf_table_create(n, t));
+    GK(gpudf_table_add_column(*t, "p", GPUDF_TYPE_F64, prices.data()));
+    GK(gpudf_table_prepare(*t, "ma_crossover", cfg.data(), m));
+  }
+  gpudf_share *sh;
+  GK(gpudf_table_share(dev, "bench-gpu-ma", GPUDF_BACKEND_CUDA_IPC, &sh));
+  std::vector<double> r_run(m * 5), r_sweep(m * 5), r_cpu(m * 5);
+  std::vector<double> times;
+  for (int r = 0; r < 3; r++) {  // the first is a warm-up
+    double t0 = Now();
+    GK(gpudf_run(dev, k, cfg.data(), m, r_run.data()));
+    if (r) times.push_back(Now() - t0);
+  }
+  double t_run = Median(times);
+  auto sweep = [&](gpudf_table *t, gpudf_backend b, std::vector<double> *res, int *workers) {
+    gpudf_sweep_options o;
+    gpudf_sweep_options_init(&o);
+    o.backend = b;
+    gpudf_sweep_result *sr;
+    double t0 = Now();
+    GK(gpudf_sweep(t, "ma_crossover", cfg.data(), m, res->data(), &o, &sr));
+    double wall = Now() - t0;
+    gpudf_sweep_report rep;
+    GK(gpudf_sweep_result_report(sr, &rep));
+    if (rep.done != m) {
+      std::fprintf(stderr, "bench_gpu: ma_crossover sweep on %s: %lld of %lld done\n",
+                   gpudf_backend_name(b), (long long)rep.done, (long long)m);
+      std::exit(1);
+    }
+    *workers = rep.workers;
+    gpudf_sweep_result_free(sr);
+    return wall;
+  };
+  int w_dev = 0, w_cpu = 0;
+  double t_sweep = sweep(dev, GPUDF_BACKEND_CUDA_IPC, &r_sweep, &w_dev);
+  double t_cpu = sweep(cpu, GPUDF_BACKEND_CPU, &r_cpu, &w_cpu);
+  size_t same = 0;
+  int bad = CompareMa(r_run, r_cpu, "cuda-ipc run vs cpu sweep", &same) +
+            CompareMa(r_sweep, r_cpu, "cuda-ipc sweep vs cpu sweep", &same);
+  double steps = (double)m * (double)(n - 1);
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%.3f s, %.2e steps/s; cpu sweep (%d workers) %.2f s: %.1fx",
+                t_run, steps / t_run, w_cpu, t_cpu, t_cpu / t_run);
+  out->push_back({"ma_crossover 8976 cfg x 1e6: gpudf_run", buf, "vs cpu"});
+  std::snprintf(buf, sizeof buf, "%.3f s (%d workers), %.2e steps/s: %.1fx cpu", t_sweep, w_dev,
+                steps / t_sweep, t_cpu / t_sweep);
+  out->push_back({"ma_crossover: gpudf_sweep cuda-ipc", buf, "vs cpu"});
+  std::snprintf(buf, sizeof buf, "%zu of %zu values bit-identical, %d differ > 1e-9", same,
+                2 * r_cpu.size(), bad);
+  out->push_back({"ma_crossover: device vs cpu answers", buf, "trades exact"});
+  gpudf_share_close(sh);
+  gpudf_table_free(dev);
+  gpudf_table_free(cpu);
+  return bad;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -140,13 +321,19 @@ int main(int argc, char **argv) {
   // The table: filter column x, value column v, both f64.
   gpudf_table *t;
   GK(gpudf_table_create(rows, &t));
+  // Each column is filled before the next is added: adding one may move the
+  // arena (and did: the first device run crashed here).
   double *x, *v;
   GK(gpudf_table_alloc_column(t, "x", GPUDF_TYPE_F64, (void **)&x));
-  GK(gpudf_table_alloc_column(t, "v", GPUDF_TYPE_F64, (void **)&v));
   uint64_t s = 42;
   for (int64_t i = 0; i < rows; i++) {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
     x[i] = (double)(s >> 11) * 0x1.0p-53 * 200.0 - 100.0;
+  }
+  GK(gpudf_table_alloc_column(t, "v", GPUDF_TYPE_F64, (void **)&v));
+  s = 42;
+  for (int64_t i = 0; i < rows; i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
     v[i] = (double)(s >> 20 & 0xfffff) * 0.01;
   }
   CK(cudaFree(nullptr));
@@ -226,11 +413,21 @@ int main(int argc, char **argv) {
   gpudf_share_close(sh);
   gpudf_table_free(t);
 
+  // 5. the backtest grid.
+  int ma_wrong = MaCrossover(&rows_out);
+  // 6. groupby_agg and histogram.
+  ma_wrong += GroupbyHistogram(&rows_out);
+  wrong += ma_wrong;
+
   std::printf("\n== gpudf-bench_gpu summary (%lld rows, %.2f GB arena)\n", (long long)rows,
               bytes / 1e9);
   for (const auto &r : rows_out)
     std::printf("  %-38s %-52s %s\n", r.what.c_str(), r.value.c_str(), r.target.c_str());
   if (!ok) std::printf("  attacher processes FAILED\n");
-  if (wrong) std::printf("  %d batched counts differ from single runs: WRONG\n", wrong);
+  if (wrong - ma_wrong)
+    std::printf("  %d batched counts differ from single runs: WRONG\n", wrong - ma_wrong);
+  if (ma_wrong)
+    std::printf("  %d ma_crossover/groupby/histogram results differ from the cpu: WRONG\n",
+                ma_wrong);
   return wrong ? 2 : ok ? 0 : 1;
 }

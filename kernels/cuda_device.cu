@@ -3,6 +3,8 @@
 // when the build has CUDA; kernels/cuda_stub.c stands in otherwise.
 #include <cuda_runtime.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -37,10 +39,14 @@ namespace {
 
 // Counted once per process: cudaGetDeviceCount initialises the driver, and a
 // machine without a driver or device must cost nothing after the first ask
-// and print nothing.
+// and print nothing. The pid says which process initialised CUDA: a child
+// forked after that (multiprocessing's default start method on Linux) must
+// not touch CUDA at all, so there it counts no device and says why, and its
+// attaches take the cpu placement of the same host arena.
 struct DeviceProbe {
   int count = 0;
   const char *why = "available";
+  pid_t pid = getpid();
   DeviceProbe() {
     cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess) {
@@ -62,6 +68,11 @@ const DeviceProbe &probe() {
 }
 
 int cu_count(const char **why) {
+  if (probe().pid != getpid()) {
+    *why = "this process was forked from one that had initialised CUDA, which CUDA does not "
+           "support in the child (start workers with the spawn or forkserver method)";
+    return 0;
+  }
   if (probe().count == 0) *why = probe().why;
   return probe().count;
 }
@@ -248,4 +259,9 @@ const gdf_device_ops cuda_ops = {
 
 }  // namespace
 
-extern "C" const gdf_device_ops *gdf_cuda_device_ops(void) { return &cuda_ops; }
+// Every use of the device goes through here (engine/device.c gdf_device), so
+// the probe, and the pid that initialised CUDA, come before any CUDA call.
+extern "C" const gdf_device_ops *gdf_cuda_device_ops(void) {
+  (void)probe();
+  return &cuda_ops;
+}

@@ -38,7 +38,8 @@ __device__ __forceinline__ double load(Column c, int64_t i) {
 // min/max on doubles by compare-and-swap: exact, whatever the order.
 __device__ __forceinline__ void atomic_min(double *a, double v) {
   auto *p = reinterpret_cast<unsigned long long *>(a);
-  unsigned long long old = *p;
+  // volatile: a plain load may come from a stale L1 line and cost a CAS.
+  unsigned long long old = *reinterpret_cast<volatile unsigned long long *>(p);
   while (v < __longlong_as_double((long long)old)) {
     unsigned long long seen = atomicCAS(p, old, (unsigned long long)__double_as_longlong(v));
     if (seen == old) break;
@@ -48,7 +49,8 @@ __device__ __forceinline__ void atomic_min(double *a, double v) {
 
 __device__ __forceinline__ void atomic_max(double *a, double v) {
   auto *p = reinterpret_cast<unsigned long long *>(a);
-  unsigned long long old = *p;
+  // volatile: a plain load may come from a stale L1 line and cost a CAS.
+  unsigned long long old = *reinterpret_cast<volatile unsigned long long *>(p);
   while (v > __longlong_as_double((long long)old)) {
     unsigned long long seen = atomicCAS(p, old, (unsigned long long)__double_as_longlong(v));
     if (seen == old) break;

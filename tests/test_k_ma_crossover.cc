@@ -208,14 +208,20 @@ TEST(KMaCrossover, RunsOnTheSimulatedDevice) {
 
 TEST(KMaCrossoverGpu, MatchesTheCpu) {
   K_SKIP_WITHOUT_CUDA();
-  for (bool prepared : {true, false}) {
-    std::vector<double> p = RandomWalk(200000, 8);
+  // Windows up to 3072 go through shared-memory tiles of the time axis on
+  // the device, longer ones read global memory: both paths, prepared or not.
+  for (int variant = 0; variant < 4; variant++) {
+    bool prepared = variant % 2 == 0, long_windows = variant >= 2;
+    std::vector<double> p = RandomWalk(200000, 8 + variant);
     Table t(200000);
     int c = t.Add("p", GPUDF_TYPE_F64, p);
     std::vector<double> cfg;
     for (int f = 1; f < 40; f += 3)
       for (int s = f + 1; s < 200; s += 11)
         cfg.insert(cfg.end(), {(double)c, (double)f, (double)s, 2.0, (double)(s % 2), 252});
+    if (long_windows)
+      for (int s : {3071, 3072, 3073, 9000})
+        cfg.insert(cfg.end(), {(double)c, (double)(s / 3), (double)s, 1.0, (double)(s % 2), 252});
     std::vector<double> cpu = KRun(t.t, "ma_crossover", cfg);
     if (prepared) {
       ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, "ma_crossover", cfg.data(), cfg.size() / 6));

@@ -276,6 +276,7 @@ SweepRun Sweep(gpudf_table *t, const std::vector<double> &cfg, std::vector<doubl
   int n = (int)(cfg.size() / 5);
   gpudf_sweep_options o;
   gpudf_sweep_options_init(&o);
+  o.backend = GPUDF_BACKEND_CPU;  // the cpu engine's faults, device or not
   o.workers = 3;
   o.batch = 4;
   o.retries = retries;

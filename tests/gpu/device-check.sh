@@ -2,22 +2,53 @@
 # tests/gpu/device-check.sh - everything that needs a real GPU, in one go, on
 # a fresh machine that has the CUDA toolkit and a driver (CI has no GPU).
 #
-#   bash tests/gpu/device-check.sh
+#   bash tests/gpu/device-check.sh [--budget SECONDS]     (default 540)
 #
 # Configures and builds for sm_90 only (-DCMAKE_CUDA_ARCHITECTURES=90) in
-# $GPUDF_DEVCHECK_BUILD (default /tmp/gpudf-devcheck), runs the whole test
-# suite including the "gpu" label, then the GPU benchmark, and prints a short
-# summary table last. Meant to finish within 5 minutes on an H100.
-# Needs cmake; uses ninja when present, else make. Without GoogleTest it
-# builds it from /usr/src/googletest when that exists, else skips the test
-# part and says so. Exit status: 0 when everything that ran passed.
+# $GPUDF_DEVCHECK_BUILD (default /tmp/gpudf-devcheck), then, most important
+# first, each step with its own time limit cut to what is left of the budget:
+#   1  the "gpu"-labelled tests (real device: placements, IPC across
+#      processes, every CUDA kernel against the CPU)
+#   2  gpudf-bench_gpu (filter_agg vs D2D copy, batched vs single launches,
+#      IPC attach, device memory per process, pinned vs ipc, ma_crossover
+#      grid on the device vs the cpu sweep)
+#   3  Python on the device, when cffi can be imported or wheels for it are
+#      in .devdeps/whl: tests/python/test_gpu.py and bench/bench_gpu_py.py
+#      (gpudf vs CuPy on the same data), when CuPy is installed
+#   4  the gpu tests again under compute-sanitizer memcheck, when installed
+#   5  the rest of the test suite (-LE gpu)
+# and prints a summary table last. Logs go to $build-logs; when $OUT is set
+# (the device tool's result folder) they are also packed into
+# $OUT/devcheck-logs.tgz.
+# GoogleTest: the system's, else built from /usr/src/googletest or from
+# .devdeps/googletest (a copy carried to a machine that cannot download).
+# GPUDF_DEVCHECK_SKIP="python bench_gpu_py sanitizer others" leaves out
+# those steps (names as in the summary), to fit a short lease.
+# Exit status: 0 when everything that ran passed.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
+root=$PWD
+budget=540
+[ "${1:-}" = --budget ] && budget=${2:?--budget needs seconds}
 build=${GPUDF_DEVCHECK_BUILD:-/tmp/gpudf-devcheck}
+logs=$build-logs
+rm -rf "$logs"
+mkdir -p "$logs"
+[ -n "${OUT:-}" ] && trap 'tar czf "$OUT/devcheck-logs.tgz" -C "$logs" .' EXIT
 jobs=$(nproc)
 summary=()
 failed=0
+start=$SECONDS
 note() { summary+=("$1"); echo "== $1"; }
+skip() { [[ " ${GPUDF_DEVCHECK_SKIP:-} " == *" $1 "* ]]; }
+left() { echo $((budget - (SECONDS - start))); }
+# step_limit MAX: the seconds a step may take (MAX, or what is left minus a
+# margin for the summary), 0 when too little is left to start it.
+step_limit() {
+  local l=$(($(left) - 10))
+  [ "$l" -lt 20 ] && { echo 0; return; }
+  [ "$l" -lt "$1" ] && echo "$l" || echo "$1"
+}
 
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH="/usr/local/cuda/bin:$PATH"
@@ -27,68 +58,181 @@ command -v cmake >/dev/null || { echo "device-check: cmake is required and missi
 if command -v ninja >/dev/null; then gen=(-G Ninja)
 elif command -v make >/dev/null; then gen=(-G "Unix Makefiles")
 else echo "device-check: neither ninja nor make is installed"; exit 1; fi
+{
+  nvidia-smi 2>&1 | head -15
+  nvcc --version | tail -2
+  cmake --version | head -1
+  c++ --version | head -1
+  nproc; df -h /dev/shm | tail -1
+} >"$logs/env.txt" 2>&1
 if command -v nvidia-smi >/dev/null; then
-  note "device: $(nvidia-smi -L 2>&1 | head -1)"
+  note "device: $(nvidia-smi -L 2>&1 | head -1); driver $(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>&1 | head -1)"
 else
   note "device: nvidia-smi not found (driver missing?): gpu tests will report SKIPPED"
 fi
 
-# GoogleTest: the system's, else built from the distribution's sources.
+# GoogleTest: the system's, else built from sources.
 tests=ON
 extra=()
 if [ ! -f /usr/include/gtest/gtest.h ] && [ ! -f /usr/local/include/gtest/gtest.h ]; then
-  if [ -d /usr/src/googletest ] &&
-     cmake -S /usr/src/googletest -B "$build-gtest" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
-       -DBUILD_GMOCK=OFF -DCMAKE_INSTALL_PREFIX="$build-gtest/install" >/dev/null &&
-     cmake --build "$build-gtest" -j "$jobs" >/dev/null &&
-     cmake --install "$build-gtest" >/dev/null; then
+  src=
+  for d in "${GPUDF_GTEST_SRC:-}" /usr/src/googletest "$root/.devdeps/googletest"; do
+    [ -n "$d" ] && [ -f "$d/CMakeLists.txt" ] && { src=$d; break; }
+  done
+  if [ -n "$src" ] &&
+     cmake -S "$src" -B "$build-gtest" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
+       -DBUILD_GMOCK=OFF -DCMAKE_INSTALL_PREFIX="$build-gtest/install" >"$logs/gtest.log" 2>&1 &&
+     cmake --build "$build-gtest" -j "$jobs" >>"$logs/gtest.log" 2>&1 &&
+     cmake --install "$build-gtest" >>"$logs/gtest.log" 2>&1; then
     extra+=(-DCMAKE_PREFIX_PATH="$build-gtest/install")
-    note "GoogleTest: built from /usr/src/googletest"
+    note "GoogleTest: built from $src"
   else
     tests=OFF
-    note "GoogleTest: not installed and no /usr/src/googletest: test suite SKIPPED"
+    note "GoogleTest: not installed and no sources found: test suite SKIPPED"
   fi
 fi
 
 t0=$SECONDS
 if ! cmake -S . -B "$build" "${gen[@]}" -DGPUDF_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-       -DCMAKE_BUILD_TYPE=Release -DGPUDF_BUILD_TESTS=$tests "${extra[@]}" >"$build.configure.log" 2>&1 ||
-   ! cmake --build "$build" -j "$jobs"; then
-  tail -30 "$build.configure.log" 2>/dev/null
-  note "build: FAILED"
+       -DCMAKE_BUILD_TYPE=Release -DGPUDF_BUILD_TESTS=$tests "${extra[@]}" >"$logs/build.log" 2>&1 ||
+   ! cmake --build "$build" -j "$jobs" >>"$logs/build.log" 2>&1; then
+  tail -40 "$logs/build.log"
+  note "build: FAILED (log: build.log)"
   printf '\n== device-check summary\n'; printf '  %s\n' "${summary[@]}"; exit 1
 fi
-note "build (sm_90): ok in $((SECONDS - t0)) s"
+note "build (sm_90, $jobs jobs): ok in $((SECONDS - t0)) s"
 
+# 1. gpu-labelled tests.
 if [ "$tests" = ON ]; then
+  lim=$(step_limit 150)
   t0=$SECONDS
-  if timeout 200 ctest --test-dir "$build" --output-on-failure -j 8 >"$build.ctest.log" 2>&1; then
-    res=ok
+  if [ "$lim" -eq 0 ]; then note "gpu tests: NOT RUN (out of time)"
   else
-    res=FAILED; failed=1
-    grep -E "\(Failed\)|\(Timeout\)|Exception" "$build.ctest.log" | head -20
+    if timeout "$lim" ctest --test-dir "$build" -L gpu --output-on-failure -j 4 \
+         >"$logs/gpu-tests.log" 2>&1; then res=ok; else res=FAILED; failed=1; fi
+    skipped=$(grep -cE 'Skipped' "$logs/gpu-tests.log" || true)
+    note "gpu tests: $res, $(grep -E 'tests passed' "$logs/gpu-tests.log" | tail -1), skipped $skipped, $((SECONDS - t0)) s"
+    grep -E '\(Failed\)|\(Timeout\)|Skipped|\*\*\*' "$logs/gpu-tests.log" | sed 's/^/    /' | head -20
   fi
-  note "tests (all labels): $res, $(grep -E 'tests passed' "$build.ctest.log" | tail -1) in $((SECONDS - t0)) s"
-  # A gpu test that skips on a GPU machine is a finding, not a pass.
-  skipped=$(grep -cE '\.gpu .*Skipped' "$build.ctest.log" || true)
-  gpu_total=$(ctest --test-dir "$build" -N -L gpu 2>/dev/null | grep -cE 'Test +#')
-  note "gpu-labelled tests: $gpu_total, skipped: $skipped"
-  grep -E '\.gpu ' "$build.ctest.log" | sed 's/^/    /' | head -20
 fi
 
-# Size the benchmark to the room in /dev/shm: the host arena lives there.
+# 2. the C GPU benchmark, sized to the room in /dev/shm (the host arena).
 avail=$(df --output=avail -B1 /dev/shm 2>/dev/null | tail -1)
 rows=100000000
-if [ -n "$avail" ] && [ "$avail" -lt $((rows * 16 * 2)) ]; then rows=$((avail / 16 / 3)); fi
+if [ -n "$avail" ] && [ "$avail" -lt $((rows * 16 * 3)) ]; then rows=$((avail / 16 / 4)); fi
+lim=$(step_limit 180)
 t0=$SECONDS
-if timeout 150 "$build/bench/gpudf-bench_gpu" --rows "$rows" >"$build.bench.log" 2>&1; then
+if [ "$lim" -eq 0 ]; then note "bench_gpu: NOT RUN (out of time)"
+elif timeout "$lim" "$build/bench/gpudf-bench_gpu" --rows "$rows" >"$logs/bench-gpu.log" 2>&1; then
   note "bench_gpu ($rows rows): ok in $((SECONDS - t0)) s"
 else
   note "bench_gpu ($rows rows): FAILED (status $?)"; failed=1
-  tail -20 "$build.bench.log"
+  tail -20 "$logs/bench-gpu.log"
 fi
 
-printf '\n== device-check summary\n'
-printf '  %s\n' "${summary[@]}"
-sed -n '/== gpudf-bench_gpu summary/,$p' "$build.bench.log"
+# 2b. the README's default job (gpudf-sweep, no arguments but the backend)
+# on cuda-ipc and on cpu: wall time, and the same top results.
+cli=$build/samples/gpudf-sweep
+for b in cuda-ipc cpu; do
+  lim=$(step_limit 90)
+  t0=$SECONDS
+  if [ "$lim" -eq 0 ]; then note "gpudf-sweep default job --backend $b: NOT RUN (out of time)"; continue; fi
+  if timeout "$lim" "$cli" --backend "$b" --out "$logs/cli-$b.csv" >"$logs/cli-$b.log" 2>&1; then
+    note "gpudf-sweep default job --backend $b: ok in $((SECONDS - t0)) s: $(grep -E '^ *(placement|wall|speed) ' "$logs/cli-$b.log" | tr -s ' ' | tr '\n' ';')"
+  else
+    note "gpudf-sweep default job --backend $b: FAILED (status $?)"; failed=1
+    tail -5 "$logs/cli-$b.log"
+  fi
+done
+if [ -f "$logs/cli-cuda-ipc.csv" ] && [ -f "$logs/cli-cpu.csv" ]; then
+  if cmp -s "$logs/cli-cuda-ipc.csv" "$logs/cli-cpu.csv"; then
+    note "gpudf-sweep cuda-ipc vs cpu results: identical files"
+  else
+    note "gpudf-sweep cuda-ipc vs cpu results: files differ in $(diff "$logs/cli-cuda-ipc.csv" "$logs/cli-cpu.csv" | grep -c '^<') lines (see cli-*.csv)"
+  fi
+fi
+
+# 3. Python on the device.
+py=python3
+pyenv=(GPUDF_LIBRARY="$build/libgpudf.so" GPUDF_HEADER="$root/include/gpudf.h"
+       GPUDF_WORKER="$build/gpudf-worker" PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}"
+       PYTHONUNBUFFERED=1)
+if ! $py -c 'import cffi' 2>/dev/null && ls "$root"/.devdeps/whl/*.whl >/dev/null 2>&1; then
+  $py -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/gpudf-site "$root"/.devdeps/whl/*.whl >"$logs/pip.log" 2>&1 &&
+    pyenv[3]="PYTHONPATH=$root/python:/tmp/gpudf-site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+if skip python; then
+  note "python: SKIPPED (GPUDF_DEVCHECK_SKIP)"
+elif env "${pyenv[@]}" $py -c 'import cffi, numpy, pandas, pytest' 2>/dev/null; then
+  lim=$(step_limit 120)
+  t0=$SECONDS
+  if [ "$lim" -eq 0 ]; then note "python gpu tests: NOT RUN (out of time)"
+  else
+    if env "${pyenv[@]}" timeout "$lim" $py -m pytest -q -rs -p no:cacheprovider tests/python \
+         >"$logs/python-gpu.log" 2>&1; then res=ok; else res=FAILED; failed=1; fi
+    note "python gpu tests: $res: $(tail -1 "$logs/python-gpu.log"), $((SECONDS - t0)) s"
+  fi
+  if skip bench_gpu_py; then
+    note "bench_gpu_py: SKIPPED (GPUDF_DEVCHECK_SKIP)"
+  elif env "${pyenv[@]}" $py -c 'import cupy' 2>/dev/null; then
+    lim=$(step_limit 150)
+    t0=$SECONDS
+    if [ "$lim" -eq 0 ]; then note "bench_gpu_py (CuPy): NOT RUN (out of time)"
+    elif env "${pyenv[@]}" timeout "$lim" $py bench/bench_gpu_py.py --rows "$rows" \
+           --configs 256 --json "$logs/bench-gpu-py.json" >"$logs/bench-gpu-py.log" 2>&1; then
+      note "bench_gpu_py (gpudf vs CuPy, $rows rows): ok in $((SECONDS - t0)) s"
+    else
+      note "bench_gpu_py: FAILED (status $?)"; failed=1
+      tail -20 "$logs/bench-gpu-py.log"
+    fi
+  else
+    note "bench_gpu_py: SKIPPED (no CuPy)"
+  fi
+else
+  note "python: SKIPPED (cffi/numpy/pandas/pytest not importable and no wheels in .devdeps/whl)"
+fi
+
+# 4. compute-sanitizer over the gpu tests (memcheck: out-of-bounds and
+# misaligned device accesses, errors of CUDA calls).
+if skip sanitizer; then
+  note "compute-sanitizer: SKIPPED (GPUDF_DEVCHECK_SKIP)"
+elif [ "$tests" = ON ] && command -v compute-sanitizer >/dev/null; then
+  lim=$(step_limit 120)
+  t0=$SECONDS
+  if [ "$lim" -eq 0 ]; then note "compute-sanitizer: NOT RUN (out of time)"
+  else
+    timeout "$lim" compute-sanitizer --tool memcheck --error-exitcode 97 \
+        "$build/tests/gpudf_tests" --gtest_filter='*Gpu*:-DeviceGpu.AttachAfterTheOwnerExitedIsRefused' \
+        >"$logs/sanitizer.log" 2>&1
+    rc=$?
+    case $rc in
+      0) res=ok ;;
+      124) res="TIMED OUT after $lim s" ;;
+      97) res=ERRORS; failed=1 ;;
+      *) res="FAILED (status $rc)"; failed=1 ;;
+    esac
+    note "compute-sanitizer memcheck, gpu tests: $res, $(grep -E 'ERROR SUMMARY' "$logs/sanitizer.log" | tail -1), $((SECONDS - t0)) s"
+  fi
+fi
+
+# 5. the rest of the suite, on this machine's cores.
+if skip others; then
+  note "other tests: SKIPPED (GPUDF_DEVCHECK_SKIP)"
+elif [ "$tests" = ON ]; then
+  lim=$(step_limit 200)
+  t0=$SECONDS
+  if [ "$lim" -eq 0 ]; then note "other tests: NOT RUN (out of time)"
+  else
+    if timeout "$lim" ctest --test-dir "$build" -LE gpu --output-on-failure -j "$jobs" \
+         >"$logs/tests.log" 2>&1; then res=ok; else res=FAILED; failed=1; fi
+    note "other tests: $res, $(grep -E 'tests passed' "$logs/tests.log" | tail -1), $((SECONDS - t0)) s"
+    grep -E '\(Failed\)|\(Timeout\)' "$logs/tests.log" | sed 's/^/    /' | head -20
+  fi
+fi
+
+printf '\n== device-check summary (%d s)\n' $((SECONDS - start))
+printf '  %s\n' "${summary[@]}" | tee "$logs/summary.txt"
+sed -n '/== gpudf-bench_gpu summary/,$p' "$logs/bench-gpu.log" 2>/dev/null
+[ -f "$logs/bench-gpu-py.log" ] && tail -8 "$logs/bench-gpu-py.log"
 exit $failed

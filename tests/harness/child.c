@@ -128,6 +128,7 @@ static int cmd_sweep(int hold) {
   const char *plugins[] = {GPUDF_TEST_PLUGIN};
   gpudf_sweep_options o;
   gpudf_sweep_options_init(&o);
+  o.backend = GPUDF_BACKEND_CPU; /* the engine's signals, device or not */
   o.workers = 2;
   o.batch = 4;
   o.nplugins = 1;

@@ -131,6 +131,11 @@ def test_read_csv_matches_pandas(tmp_path):
     df.to_csv(path, index=False)
     want = pd.read_csv(path)
     want["s"] = want["s"].astype("category")
+    # The float columns are the floats written: the reader rounds correctly,
+    # so it must give them back exactly, while pandas' default float parser
+    # does not always (pandas 3.0.6 on the GPU machine differed in the last
+    # bit of 16% of them).
+    want["f"], want["g"] = df["f"], df["g"]
     got = gpudf.read_csv(path).to_pandas()
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     forced = gpudf.read_csv(path, dtypes={"i": "float64"}).to_pandas()
@@ -224,7 +229,7 @@ def test_grid():
 def test_share_pickles_as_its_name_and_closes():
     t = gpudf.Table.from_numpy({"a": np.arange(10.0)})
     s = t.share()
-    assert s.backend == "cpu"
+    assert s.backend == gpudf.backends()[0]  # auto: the best placement here
     assert pickle.loads(pickle.dumps(s)) == s.name
     with gpudf.attach(pickle.loads(pickle.dumps(s))) as v:
         assert v.nrows == 10
@@ -330,7 +335,13 @@ def test_pool_memory_is_one_table():
     """The original question's scenario: 4 spawn workers attach by name and
     read every byte through to_pandas(). The memory the table adds to the
     owner and the 4 workers together (summed PSS, against the same processes
-    before) stays under 1.3 x the table: one copy, not five."""
+    before) stays under 1.3 x the table: one copy, not five.
+
+    The share is cpu on purpose: on a GPU machine auto gives cuda-ipc, and
+    every worker that attaches it creates a CUDA context, which costs host
+    memory of its own (the first device run of this test: the 4 workers grew
+    by 454 MiB for a 122 MiB table). That is the context, not a copy of the
+    table; README "Memory" says so."""
     import time
     ctx = mp.get_context("spawn")
     owner0 = _pss_kib(os.getpid())
@@ -340,7 +351,7 @@ def test_pool_memory_is_one_table():
     t = gpudf.Table.from_pandas(df)
     del df
     gc.collect()
-    with t.share() as s, ctx.Pool(4) as pool:
+    with t.share(backend="cpu") as s, ctx.Pool(4) as pool:
         pids = set(pool.map(_import_pandas, range(4), chunksize=1))
         assert len(pids) == 4
         base = sum(_pss_kib(p) for p in pids)
