@@ -112,6 +112,32 @@ TEST_F(DeviceGpu, AttachAfterTheOwnerExitedIsRefused) {
   EXPECT_TRUE(st == GPUDF_EOWNERDEAD || st == GPUDF_ENOENT) << gpudf_last_error();
 }
 
+// multiprocessing's fork start method: a child forked after this process
+// initialised CUDA must not call CUDA (it would fail or hang). Its attach
+// takes the cpu placement of the same host arena and reads the same bytes.
+TEST_F(DeviceGpu, AForkedChildAttachesOnCpu) {
+  Share(100003, 6);
+  ASSERT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CUDA_IPC);
+  uint64_t want = tg_table_checksum(t);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    gpudf_table *v = nullptr;
+    int code = 1;
+    if (gpudf_attach(name.c_str(), &v) == GPUDF_OK)
+      code = gpudf_table_backend(v) != GPUDF_BACKEND_CPU ? 2
+             : tg_table_checksum(v) != want             ? 3
+                                                        : 0;
+    const char *why = nullptr;
+    if (code == 0 && gpudf_backend_available(GPUDF_BACKEND_CUDA_IPC, &why)) code = 4;
+    _exit(code);
+  }
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  EXPECT_TRUE(WIFEXITED(st)) << st;
+  EXPECT_EQ(WEXITSTATUS(st), 0) << "1 attach failed, 2 not cpu, 3 other bytes, 4 device offered";
+}
+
 TEST_F(DeviceGpu, ForcedCudaPinned) {
   const char *why;
   if (!gpudf_backend_available(GPUDF_BACKEND_CUDA_PINNED, &why))
