@@ -209,6 +209,35 @@ def test_run_matches_pandas():
                                    err_msg=str(c))
 
 
+def test_run_on_a_config_array_returns_the_result_array():
+    """The array path: describe() order, indices for columns and choices, a
+    plain result array equal to the DataFrame path's result columns."""
+    df = random_frame(2000)
+    t = gpudf.Table.from_pandas(df)
+    configs = [{"filter_col": "i32", "op": op, "lo": -3.0, "hi": 4.0, "value_col": "f64"}
+               for op in ["all", "lt", "ge", "between"]]
+    frame = gpudf.run(t, "filter_agg", configs)
+    params = [p["name"] for p in gpudf.describe("filter_agg")["params"]]
+    ops = next(p for p in gpudf.describe("filter_agg")["params"] if p["name"] == "op")["choices"]
+    index = {c: i for i, c in enumerate(t.columns)}
+    matrix = np.array([[index[c[n]] if n.endswith("_col") else
+                        ops.index(c[n]) if n == "op" else c[n] for n in params]
+                       for c in configs], dtype=np.float64)
+    got = gpudf.run(t, "filter_agg", matrix)
+    assert isinstance(got, np.ndarray) and got.shape == (4, 6)
+    np.testing.assert_array_equal(got, frame.iloc[:, -6:].to_numpy(dtype=float))
+    assert gpudf.run(t, "filter_agg", matrix[:0]).shape == (0, 6)
+    with pytest.raises(gpudf.Error, match=r"shape \(4, 3\)"):
+        gpudf.run(t, "filter_agg", matrix[:, :3])
+    bad = matrix.copy()
+    bad[3, params.index("lo")], bad[3, params.index("hi")] = 5, 1  # between, lo > hi
+    with pytest.raises(gpudf.Error, match="config 3"):
+        gpudf.run(t, "filter_agg", bad)
+    h = np.array([[index["i32"], 0, 0, 0, index["f64"], np.nan, 0, 1]])  # bins NaN
+    with pytest.raises(gpudf.Error, match="bins"):
+        gpudf.run(t, "histogram", h)
+
+
 def test_run_errors_carry_the_library_message():
     t = gpudf.Table.from_numpy({"a": np.arange(5.0)})
     with pytest.raises(gpudf.Error) as e:
