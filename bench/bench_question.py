@@ -29,6 +29,14 @@ parent and all its descendants (/proc/PID/smaps_rollup, sampled every 50 ms).
     GPUDF_LIBRARY=<build>/libgpudf.so PYTHONPATH=python \\
         .venv/bin/python bench/bench_question.py [--quick] [--rows N] [--workers 2,4]
         [--configs 64] [--reps 3] [--slow-reps N] [--json PATH]
+        [--backend auto|cpu|cuda-pinned|cuda-ipc]
+
+--backend is the placement of the gpudf approaches: share(backend=...) for
+gpudf-attach and sweep(backend=...) for gpudf-sweep (default auto, the
+library's own choice: cuda-ipc first on a machine with a device). The other
+approaches do not use it. A placement that is not available here prints
+SKIPPED and exits 0 (bench/report.py's GPU section runs the gpudf approaches
+once per placement).
 
 Exit status: 0 when every approach returned the reference's answers (a MISS
 of a target still exits 0), 2 on a wrong answer, 1 on an error.
@@ -67,6 +75,8 @@ APPROACHES = ("pickled", "manager", "shm+numpy", "fork-global", "joblib", "gpudf
 ORDER = ("pickled", "manager", "manager-per-task", "shm+numpy", "fork-global", "joblib",
          "gpudf-attach", "gpudf-sweep")
 REFERENCE = "gpudf-attach"
+BACKENDS = ("auto", "cpu", "cuda-pinned", "cuda-ipc")
+BACKEND = "auto"  # --backend: the placement of gpudf-attach's share and gpudf-sweep
 
 
 # ---------------------------------------------------------------- the work
@@ -401,7 +411,7 @@ def approach_joblib(df, configs, workers):
 def approach_gpudf_attach(df, configs, workers):
     clock = Clock()
     table = gpudf.Table.from_pandas(df)
-    share = table.share()
+    share = table.share(backend=BACKEND)
     try:
         clock.mark_setup()
         tasks = [(i, share.name, c) for i, c in enumerate(configs)]
@@ -426,7 +436,8 @@ def approach_gpudf_sweep(df, configs, workers):
             seen["first"] = clock.now()
         return False
 
-    res = gpudf.sweep(table, "filter_agg", frame, workers=workers, progress=progress)
+    res = gpudf.sweep(table, "filter_agg", frame, workers=workers, backend=BACKEND,
+                      progress=progress)
     wall = clock.now()
     report = res.attrs.get("report", {})
     if report.get("first_result_s") is not None:
@@ -532,6 +543,20 @@ def machine_info():
             "loadavg_start": os.getloadavg()[0]}
 
 
+def backend_reason(name):
+    """Why the library says a placement is unavailable (its own words)."""
+    try:
+        from gpudf._ffi import ffi, lib
+        code = {"cuda-ipc": lib.GPUDF_BACKEND_CUDA_IPC,
+                "cuda-pinned": lib.GPUDF_BACKEND_CUDA_PINNED}[name]
+        why = ffi.new("const char **")
+        if lib.gpudf_backend_available(code, why):
+            return "available"
+        return ffi.string(why[0]).decode(errors="replace") if why[0] != ffi.NULL else "unknown"
+    except Exception as e:  # only words for a message
+        return f"no reason given: {e}"
+
+
 def versions():
     import joblib
     from gpudf import _ffi
@@ -585,7 +610,15 @@ def main():
                          "(the gpudf-attach reference is always run)")
     ap.add_argument("--quick", action="store_true", help="1e6 rows, 16 configs, 2 workers, 1 rep")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--backend", default="auto", choices=BACKENDS,
+                    help="placement of the gpudf approaches' share / sweep (default auto)")
     a = ap.parse_args()
+    global BACKEND
+    BACKEND = a.backend
+    if a.backend not in ("auto", "cpu") and a.backend not in gpudf.backends():
+        print(f"bench_question: SKIPPED: backend {a.backend} is not available here "
+              f"({backend_reason(a.backend)})")
+        return 0
 
     rows = a.rows or (1_000_000 if a.quick else 20_000_000)
     nconfigs = a.configs or (16 if a.quick else 64)
@@ -610,6 +643,8 @@ def main():
     print(f"machine: {machine['cpu']}, {machine['cores']} cores ({machine['usable_cores']} "
           f"usable), {machine['memory']}, /dev/shm {machine['dev_shm']}, load "
           f"{machine['loadavg_start']:.2f}", flush=True)
+    if BACKEND != "auto":
+        print(f"backend of the gpudf approaches: {BACKEND}", flush=True)
 
     t = time.perf_counter()
     ref = pandas_reference(df, configs)
@@ -723,6 +758,13 @@ def main():
         "(joblib's dump before a worker maps it) is not in any PSS; the resource-tracker "
         "processes of multiprocessing and loky (started once, a few MiB each) are in every sum",
     ]
+    if BACKEND != "auto":
+        notes.append(f"--backend {BACKEND}: gpudf-attach shares the table with "
+                     f"share(backend={BACKEND!r}) and its spawn workers attach it under auto"
+                     + (" (a device placement creates a CUDA context in each worker)"
+                        if BACKEND != "cpu" else "")
+                     + f"; gpudf-sweep runs sweep(backend={BACKEND!r}); the other approaches "
+                     "do not use it")
     sweep_rows = [r for r in results if r["approach"] == "gpudf-sweep"]
     if sweep_rows:
         notes.append(f"gpudf-sweep first result from {sweep_rows[0].get('first_result_from')}; "
@@ -757,7 +799,7 @@ def main():
     print("versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
 
     if a.json:
-        doc = {"section": "question", "rows": rows, "configs": nconfigs,
+        doc = {"section": "question", "backend": BACKEND, "rows": rows, "configs": nconfigs,
                "table_mib": table_mib, "workers": workers, "reps": reps,
                "slow_reps": slow_reps, "reference": REFERENCE, "results": results,
                "targets": verdicts, "checked": True, "machine": machine,

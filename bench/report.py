@@ -10,11 +10,14 @@ raw output of every section (JSON and logs) in DIR/<same>-raw/. Sections:
 1 the original question (bench_question.py), 2 sharing cost vs table size
 (bench_sharing.py), 3 kernels (gpudf-bench_foundation sections 3-4,
 gpudf-bench_kernels), 4 sweep scaling (gpudf-bench_sweep), 5 backtest sweep
-(bench_backtest.py), 6 CSV load (bench_csv.py), 7 GPU (gpudf-bench_gpu, when
-a device is present). A section whose script is missing or lacks --json is
-reported as 'not available', one without a device as 'skipped: no device';
-neither fails the run. A section that fails or reports a wrong answer is
-shown as FAILED and makes the exit status 1."""
+(bench_backtest.py), 6 CSV load (bench_csv.py), 7 GPU, when a device is
+present (gpudf-bench_gpu; bench_gpu_py.py, gpudf vs CuPy, when CuPy imports;
+bench_question.py's gpudf approaches on cuda-ipc, cuda-pinned and cpu). A
+section whose script is missing or lacks --json is reported as 'not
+available', one without a device as 'skipped: no device'; neither fails the
+run. A section that fails or reports a wrong answer is shown as FAILED and
+makes the exit status 1. GPUDF_BENCH_GPU_FAKE=1 is a test hook for section 7
+without a device (simulated device, numpy in CuPy's place; see s_gpu)."""
 import argparse
 import datetime
 import json
@@ -35,7 +38,21 @@ sys.path.insert(1, str(REPO / "python"))  # gpudf from the source tree (GPUDF_LI
 import benchlib  # noqa: E402
 
 BASELINES = ("numpy", "pandas", "pyarrow", "joblib", "vectorbt", "numba", "matplotlib",
-             "psutil", "cffi", "cupy-cuda12x")
+             "psutil", "cffi", "cupy-cuda12x", "cupy-cuda13x")
+CUPY = ("cupy-cuda12x", "cupy-cuda13x")  # one wheel per CUDA major; the GPU machines have 13
+
+
+def baseline_versions():
+    """benchlib.versions of BASELINES, with one CuPy row: the wheel that is
+    installed (both if both are), or "cupy" not installed."""
+    vs = benchlib.versions(*BASELINES)
+    have = [n for n in CUPY if vs.get(n)]
+    out = {k: v for k, v in vs.items() if k not in CUPY}
+    if have:
+        out.update({n: vs[n] for n in have})
+    else:
+        out["cupy (" + " or ".join(CUPY) + ")"] = None
+    return out
 
 
 # ------------------------------------------------------------------ machine
@@ -478,27 +495,346 @@ def s_csv(ctx, sec):
 
 # 7 ------------------------------------------------------------------------
 
+# TEST HOOK, not a measurement: GPUDF_BENCH_GPU_FAKE=1 runs section 7 on a
+# machine without a device, to test this code: no nvidia-smi check, the
+# library's simulated device (GPUDF_SIMULATE_DEVICE=1, host memory) for the
+# cuda-ipc / cuda-pinned placements, numpy in CuPy's place, small sizes. The
+# section then says so in bold; its numbers measure nothing.
+GPU_FAKE = "GPUDF_BENCH_GPU_FAKE"
+
+# The targets gpudf-bench_gpu prints after its rows (bench/bench_gpu.cu).
+BENCH_GPU_TARGETS = (">= 80%", "faster", "attacher ~0", "vs cpu", "trades exact",
+                     "counts equal")
+
+
+def parse_bench_gpu(out):
+    """gpudf-bench_gpu's summary: its header line, the rows (what, value,
+    target) printed as "  %-38s %-52s %s", and the lines that are no row
+    (FAILED / WRONG). None when the summary is missing or a row does not
+    parse."""
+    i = out.find("== gpudf-bench_gpu summary")
+    if i < 0:
+        return None
+    lines = out[i:].splitlines()
+    rows, extra = [], []
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        body = line[2:] if line.startswith("  ") else None
+        if body is None or "FAILED" in body or "WRONG" in body or len(body) < 40:
+            extra.append(line.strip())
+            continue
+        if body[38] != " ":
+            return None
+        what, rest = body[:38].rstrip(), body[39:]
+        if len(rest) <= 52:
+            value, target = rest.strip(), ""
+        elif rest[51:53] == "  ":  # the value was padded to 52: a space, then the target
+            value, target = rest[:52].rstrip(), rest[53:].strip()
+        else:  # a value of 52 characters or more pushes the target right
+            r = rest.rstrip()
+            target = next((t for t in BENCH_GPU_TARGETS if r.endswith(" " + t)), "")
+            value = r[:len(r) - len(target)].rstrip() if target else r.strip()
+        rows.append((what, value, target))
+    return {"head": lines[0].strip("= ").strip(), "rows": rows, "extra": extra} if rows else None
+
+
+def verdict(value, target):
+    """PASS / MISS for the targets a number in the value can be held to."""
+    m = re.fullmatch(r">= (\d+(?:\.\d+)?)%", target)
+    if m:
+        v = re.search(r"= (\d+(?:\.\d+)?)%", value)
+        return ("PASS" if float(v.group(1)) >= float(m.group(1)) else "**MISS**") if v else ""
+    if target == "faster":
+        v = re.search(r"= (\d+(?:\.\d+)?)x", value)
+        return ("PASS" if float(v.group(1)) > 1 else "**MISS**") if v else ""
+    return ""
+
+
+def gpu_failed(sec, part, rc, err):
+    what = "wrong answer" if rc == 2 else "timed out" if rc == "timeout" else f"exit {rc}"
+    if not sec.status.startswith("FAILED"):
+        sec.status = f"FAILED: {part}, {what}"
+    tail = (err or "").strip().splitlines()[-8:]
+    sec.md(f"**FAILED** ({what}); the last lines of its output:", "", "```", *tail, "```")
+
+
+def device_line(fake):
+    if fake:
+        return ("**TEST HOOK GPUDF_BENCH_GPU_FAKE=1**: no device; the library's simulated "
+                "device (GPUDF_SIMULATE_DEVICE=1, host memory) and numpy in CuPy's place. "
+                "These numbers measure nothing.")
+    q = "index,name,driver_version,memory.total"
+    gpu = (sh(["nvidia-smi", f"--query-gpu={q},compute_cap", "--format=csv,noheader"])
+           or sh(["nvidia-smi", f"--query-gpu={q}", "--format=csv,noheader"]) or "?")
+    drv = re.search(r"CUDA Version:\s*([\d.]+)", sh(["nvidia-smi"]) or "")
+    nvcc = re.search(r"release ([\d.]+), (V[\d.]+)", sh(["nvcc", "--version"]) or "")
+    cuda = drv.group(1) if drv else "?"
+    built = f"{nvcc.group(1)} {nvcc.group(2)}" if nvcc else "? (not on PATH)"
+    return (f"Device: {gpu.replace(chr(10), '; ')} (index, name, driver, memory, compute "
+            f"capability, as nvidia-smi lists them); the driver's CUDA {cuda}; libgpudf "
+            f"built with nvcc {built}.")
+
+
+def gpu_c(ctx, sec, exe, env):
+    """7a: gpudf-bench_gpu, its summary as a table."""
+    sec.md("", "### 7a gpudf-bench_gpu: placements, filter_agg vs the D2D copy, memory", "")
+    if not exe.exists():
+        sec.md(f"not run: {exe} was not built (no CUDA toolkit found by CMake).")
+        return 0
+    rows = 10_000_000 if ctx.quick else 100_000_000
+    rc, out, err, dt = run_cmd([exe, "--rows", rows], ctx.raw, "gpu", env, ctx.timeout)
+    if rc not in (0, 2):
+        gpu_failed(sec, "gpudf-bench_gpu", rc, err or out)
+        return dt
+    if "SKIPPED" in out and "summary" not in out:
+        sec.md("skipped: " + out.strip().splitlines()[-1].split("SKIPPED:", 1)[-1].strip())
+        return dt
+    p = parse_bench_gpu(out)
+    summary = out[out.find("== gpudf-bench_gpu summary"):] if "summary" in out else out
+    if p is None:
+        sec.md("gpudf-bench_gpu (its summary did not parse as rows; as printed):", "", "```",
+               summary.rstrip(), "```")
+    else:
+        size = re.search(r"\((.*)\)", p["head"])
+        sec.md(f"`gpudf-bench_gpu --rows {rows}` ({size.group(1) if size else p['head']}): "
+               "filter_agg on the owner's "
+               "cuda-ipc table against `cudaMemcpy` device-to-device of the same bytes (read + "
+               "write), batched vs single launches, IPC attach and device memory per process "
+               "(cudaMemGetInfo deltas), a cuda-pinned attacher against a cuda-ipc one, "
+               "ma_crossover / groupby_agg / histogram against the cpu placement; medians "
+               "after a warm-up, answers checked.", "")
+        sec.md(*table(["measure", "libgpudf, and its baseline in the same run", "target",
+                       "verdict"],
+                      [[w, v, t or "", verdict(v, t)] for w, v, t in p["rows"]]))
+        for line in p["extra"]:
+            sec.md("", f"- **{line}**")
+        sec.md("", "<details><summary>gpudf-bench_gpu summary as printed</summary>", "", "```",
+               summary.rstrip(), "```", "</details>")
+    if rc == 2:
+        if not sec.status.startswith("FAILED"):
+            sec.status = "FAILED: gpudf-bench_gpu, wrong answer"
+        sec.md("", "**FAILED** (wrong answer, exit 2): see the WRONG line of its summary.")
+    return dt
+
+
+CUPY_PROBE = """import cupy
+try:
+    v = cupy.cuda.runtime.runtimeGetVersion()
+    rt = f"CUDA runtime {v // 1000}.{v % 1000 // 10}"
+except Exception as e:
+    rt = f"CUDA runtime unknown: {type(e).__name__}"
+print(f"CuPy {cupy.__version__} ({rt})")"""
+
+
+def cupy_state(ctx, env, fake):
+    """(usable, words): whether bench_gpu_py.py can run CuPy in the venv."""
+    if fake:
+        return True, "numpy in CuPy's place (test hook)"
+    try:
+        r = subprocess.run([str(ctx.py), "-c", CUPY_PROBE], capture_output=True, text=True,
+                           env=env, timeout=120)
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, f"CuPy did not import ({e})"
+    if r.returncode == 0:
+        return True, r.stdout.strip()
+    if "No module named 'cupy'" in r.stderr:
+        return False, ("CuPy not installed (bench/run.sh installs cupy-cuda13x or cupy-cuda12x "
+                       "after nvcc's release; the install failed or the machine is offline)")
+    last = (r.stderr.strip().splitlines() or ["?"])[-1]
+    return False, f"CuPy is installed but does not import: {last}"
+
+
+def gpu_cupy(ctx, sec, env, fake):
+    """7b: bench_gpu_py.py, gpudf vs CuPy on the same data; returns (seconds, plot data)."""
+    sec.md("", "### 7b filter_agg: gpudf vs CuPy on the same data", "")
+    ok, words = cupy_state(ctx, env, fake)
+    if not ok:
+        sec.md(f"not run: {words}.")
+        if sec.status == "ok":
+            sec.status = "ok (no CuPy)"
+        return 0, None
+    js = ctx.raw / "gpu_py.json"
+    rows = 1_000_000 if fake else 10_000_000 if ctx.quick else 100_000_000
+    # 256 configs at full size, not bench_gpu_py's default 1024: its CuPy
+    # "compact" idiom has no time limit and took 36.6 s a run at 1024 x 1e8 on
+    # an H100 (x 4 with warm-up and repetitions).
+    k = 64 if ctx.quick or fake else 256
+    cmd = [ctx.py, HERE / "bench_gpu_py.py", "--rows", rows, "--configs", k, "--json", js]
+    cmd += ["--backend", "cuda-ipc", "--xp", "numpy"] if fake else []
+    rc, out, err, dt = run_cmd(cmd, ctx.raw, "gpu_py", env, ctx.timeout)
+    d = load_json(js) if js.exists() else None
+    if rc == 0 and d is None and "SKIPPED" in out:
+        sec.md("skipped: " + next(l for l in out.splitlines() if "SKIPPED" in l).split(
+            "SKIPPED:", 1)[-1].strip())
+        return dt, None
+    if rc not in (0, 2) or d is None:
+        gpu_failed(sec, "bench_gpu_py", rc, err or out)
+        return dt, None
+    label = d["baseline"]
+    vs = d.get("versions") or {}
+    base_v = ", ".join(f"{n} {v}" for n, v in vs.items() if v and n.startswith("cupy"))
+    sec.md(f"`bench_gpu_py.py --rows {rows} --configs {k}`: {rows:,} rows of x uniform in "
+           "[-100, 100) and v with 0.1% NaN, in one gpudf table shared as "
+           f"{d.get('share_backend')} (table placement {d.get('table_backend')}); {label} "
+           "uploads from the table's own column views. One config = count, sum, mean, min, "
+           f"max, std of v over the rows whose x passes the op. {label} runs each config two "
+           "ways, as its users write it: *compact* (`sel = v[mask]`, then its reductions) and "
+           "*masked* (reductions of `where(mask, v, ...)`, no compaction); the ratio is to "
+           f"its faster one. Device: {d.get('device')}; {words}"
+           + (f"; {base_v}" if base_v else "") + ".", "")
+    variants = sorted({v for key in ("filter_agg_1", "filter_agg_k")
+                       for v in d[key].get("baseline_variants", {})})
+    trows = []
+    for key, what in (("filter_agg_1", "filter_agg, 1 config"),
+                      ("filter_agg_k", f"filter_agg, {d['configs']} configs")):
+        r = d[key]
+        bv = r.get("baseline_variants", {})
+        trows.append([what, spread(r["gpudf"]), f"{fmt_s(r['baseline']['median_s'])} "
+                      f"({r['baseline_variant']})"]
+                     + [spread(bv[v]) if v in bv else "not run" for v in variants]
+                     + [ratio(r["baseline"]["median_s"] / r["gpudf"]["median_s"])])
+    up = d["upload"]
+    trows.append([f"upload (gpudf: share; {label}: asarray of both columns)",
+                  fmt_s(up["gpudf_share_s"]), fmt_s(up["baseline_asarray_s"])]
+                 + [""] * len(variants) + [ratio(up["baseline_asarray_s"] / up["gpudf_share_s"])])
+    sec.md(*table(["measure", "gpudf (median [min - max])", f"{label}, faster idiom"]
+                  + [f"{label} {v}" for v in variants] + [f"{label} / gpudf"], trows))
+    mem = d.get("memory") or {}
+    mb = lambda b: "?" if b is None else f"{b / 2**20:.0f} MiB"  # noqa: E731
+    sec.md("")
+    if mem.get("gpudf_owner_upload_bytes") is not None:
+        sec.md(f"- device memory (cudaMemGetInfo): gpudf's owner upload "
+               f"{mb(mem['gpudf_owner_upload_bytes'])} (arena {mb(mem.get('arena_bytes'))}); "
+               f"{label}'s arrays {mb(mem.get('baseline_upload_bytes'))}, its memory pool "
+               f"{mb(mem.get('baseline_pool_bytes'))} after the runs (temporaries of the masks "
+               f"and compactions); device {mb(mem.get('device_total_bytes'))}.")
+    else:
+        sec.md(f"- device memory: not measured ({label} on the host).")
+    sec.md(f"- {label}'s NaN mask of v is computed once ({fmt_s(up['baseline_nan_mask_s'])}"
+           + (", CuPy's first kernel compile included" if label == "CuPy" else "")
+           + ") and is in no row; answers checked: counts, min and "
+           "max equal, sums within 1e-12 of the sum of magnitudes, std 1e-9 relative; "
+           f"{d.get('empty_configs', '?')} configs select no row.")
+    for v, why in (d.get("baseline_failed") or {}).items():
+        sec.md(f"- {label} {v} did not run: {why[:300]}")
+    if d.get("wrong"):
+        sec.md(f"- **WRONG**: {len(d['wrong'])} results differ, e.g. {d['wrong'][0]}")
+    if rc == 2:
+        gpu_failed(sec, "bench_gpu_py", rc, err or out)
+    return dt, d
+
+
+PLACEMENTS = ("cuda-ipc", "cuda-pinned", "cpu")
+
+
+def gpu_question(ctx, sec, env):
+    """7c: section 1's gpudf approaches once per placement."""
+    sec.md("", "### 7c the original question's gpudf approaches on each placement", "")
+    script = HERE / "bench_question.py"
+    runs, dt_all = {}, 0.0
+    for b in PLACEMENTS:
+        js = ctx.raw / f"gpu_question_{b}.json"
+        cmd = [ctx.py, script, "--backend", b, "--approaches", "gpudf-attach,gpudf-sweep",
+               "--json", js] + (["--quick"] if ctx.quick else [])
+        rc, out, err, dt = run_cmd(cmd, ctx.raw, f"gpu_question_{b}", env, ctx.timeout)
+        dt_all += dt
+        if rc == 2 and "unrecognized arguments" in err:
+            sec.md("not available: bench_question.py has no --backend option.")
+            return dt_all
+        d = load_json(js) if js.exists() else None
+        if rc == 0 and d is None and "SKIPPED" in out:
+            runs[b] = next(l for l in out.splitlines() if "SKIPPED" in l).split(
+                "SKIPPED:", 1)[-1].strip()
+            continue
+        if rc != 0 or d is None:
+            sec.md(f"{b}:")
+            gpu_failed(sec, f"bench_question --backend {b}", rc, err or out)
+            continue
+        runs[b] = d
+    done = {b: d for b, d in runs.items() if isinstance(d, dict)}
+    if not done:
+        for b, why in runs.items():
+            sec.md(f"- {b}: {why}")
+        return dt_all
+    d0 = next(iter(done.values()))
+    sec.md(f"`bench_question.py --backend B --approaches gpudf-attach,gpudf-sweep"
+           f"{' --quick' if ctx.quick else ''}` for each placement B: the table of section 1 "
+           f"({d0['rows']:,} rows x 4 f64 = {d0['table_mib']:.0f} MiB, {d0['configs']} "
+           f"configs), shared with `share(backend=B)` for gpudf-attach (spawn workers attach "
+           "by name and call `to_pandas()`) and swept with `gpudf.sweep(backend=B)` for "
+           "gpudf-sweep; answers checked against pandas in every run. The ratios are to the "
+           "same approach and workers on the cpu placement in this run.", "")
+    cpu = {(r["approach"], r["workers"]): r for r in done.get("cpu", {}).get("results", [])}
+    trows = []
+    for b in PLACEMENTS:
+        d = runs.get(b)
+        if d is None:
+            continue
+        if not isinstance(d, dict):
+            trows.append([b, "-", "-", f"**skipped**: {d}", "-", "-", "-", "-", "-"])
+            continue
+        for r in d["results"]:
+            if r["approach"] == "baseline":
+                continue
+            c = cpu.get((r["approach"], r["workers"]))
+            trows.append([b, r["approach"], r["workers"], r.get("backend") or "?",
+                          spread({"median_s": r["wall_s_median"], "min_s": r["wall_s_min"],
+                                  "max_s": r["wall_s_max"], "runs": r["runs"]}),
+                          fmt_s(r.get("first_result_s")),
+                          f"{r['peak_pss_mib']:.0f} ({r['pss_above_baseline_mib']:+.0f})",
+                          ratio(r["wall_s_median"] / c["wall_s_median"]) if c else "-",
+                          ratio(r["peak_pss_mib"] / c["peak_pss_mib"]) if c else "-"])
+    sec.md(*table(["placement asked", "approach", "workers", "share placement",
+                   "wall (median [min - max])",
+                   "first result", "peak PSS MiB (above an idle Pool)", "time / cpu",
+                   "memory / cpu"], trows))
+    sec.md("", "- peak PSS: the summed PSS of the parent and all its workers (host memory: a "
+           "worker that attaches a device placement creates a CUDA context); above an idle "
+           "Pool = minus the same Pool whose workers touch no table.",
+           "- versions: " + ", ".join(f"{k} {v}" for k, v in d0.get("versions", {}).items()
+                                      if k != "gpudf_library"))
+    return dt_all
+
+
 def s_gpu(ctx, sec):
-    if sh(["nvidia-smi", "-L"]) is None:
+    fake = os.environ.get(GPU_FAKE) == "1"
+    if not fake and sh(["nvidia-smi", "-L"]) is None:
         sec.status = "skipped: no device"
         sec.md("**skipped: no device** (nvidia-smi -L found no GPU on this machine).")
         return
     exe = ctx.build / "bench" / "gpudf-bench_gpu"
-    if not exe.exists():
+    if not fake and not exe.exists():
         sec.status = "skipped: no CUDA build"
         sec.md(f"**skipped**: {exe} was not built (no CUDA toolkit found by CMake).")
         return
-    rows = 10_000_000 if ctx.quick else 100_000_000
-    rc, out, err, sec.seconds = run_cmd([exe, "--rows", rows], ctx.raw, "gpu", ctx.env,
-                                        ctx.timeout)
-    if rc != 0:
-        return failed(sec, rc, err)
-    summary = out[out.find("== gpudf-bench_gpu summary"):] if "summary" in out else out
-    sec.md("gpudf-bench_gpu (cuda-ipc and cuda-pinned placements, filter_agg against the "
-           "device-to-device copy bandwidth, device memory per process):", "", "```",
-           summary.rstrip(), "```",
-           "", "- not measured yet here: the other sections on cuda-ipc/cuda-pinned and CuPy "
-           "doing the same filter_agg.")
+    env = dict(ctx.env, GPUDF_SIMULATE_DEVICE="1") if fake else ctx.env
+    sec.md(device_line(fake), "",
+           "7a gpudf-bench_gpu (C), 7b gpudf vs CuPy doing the same filter_agg on the same "
+           "data, 7c section 1's gpudf approaches on cuda-ipc, cuda-pinned and cpu. Section 4 "
+           "(gpudf-bench_sweep) is not repeated per placement: it has no backend option yet.")
+    t = gpu_c(ctx, sec, exe, env)
+    t2, d = gpu_cupy(ctx, sec, env, fake)
+    t3 = gpu_question(ctx, sec, env)
+    sec.seconds = t + t2 + t3
+    if fake and sec.status.startswith("ok"):
+        sec.status = "ok (TEST HOOK, simulated)"
+    plt = ctx.plt
+    if plt and d:
+        label = d["baseline"]
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        whats = ["1 config", f"{d['configs']} configs"]
+        keys = ("filter_agg_1", "filter_agg_k")
+        xs = range(len(whats))
+        ax.bar([x - 0.2 for x in xs], [d[k]["gpudf"]["median_s"] for k in keys], 0.4,
+               label="gpudf.run")
+        ax.bar([x + 0.2 for x in xs], [d[k]["baseline"]["median_s"] for k in keys], 0.4,
+               label=f"{label} (faster idiom)")
+        ax.set_xticks(list(xs), whats)
+        ax.set(yscale="log", ylabel="seconds (median, log)",
+               title=f"7 filter_agg over {d['rows']:,} rows: gpudf vs {label}")
+        ax.legend()
+        sec.plot = png(plt, fig, ctx.stem_path("gpu"))
 
 
 SECTIONS = [("question", "1 The original question", s_question),
@@ -547,7 +883,7 @@ def main():
     except ImportError:
         ctx.plt = None
     m = machine()
-    vs = benchlib.versions(*BASELINES)
+    vs = baseline_versions()
     only = set(args.only.split(",")) if args.only else None
     secs = []
     t_all = time.perf_counter()

@@ -17,6 +17,8 @@
 # apt-get; numpy, pandas, pyarrow, joblib, vectorbt, matplotlib, psutil and
 # cffi with pip. CUDA is built only when a device is present (nvidia-smi -L):
 # the CUDA build takes ~10 min and without a device nothing would run it.
+# With a device it also installs CuPy for section 7 (cupy-cuda13x or
+# cupy-cuda12x after nvcc's release; a WARNING, not a failure, if it cannot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +30,7 @@ while (($#)); do
     --quick) quick=1 ;;
     --out) out=${2:?--out needs a directory}; shift ;;
     --only) only=${2:?--only needs section names}; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -49,7 +51,9 @@ fi
 
 build=${GPUDF_BENCH_BUILD:-build-bench}
 cuda=(-DGPUDF_CUDA=OFF)
+gpu=0
 if nvidia-smi -L >/dev/null 2>&1; then
+  gpu=1
   if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
     export PATH="/usr/local/cuda/bin:$PATH"
   fi
@@ -93,6 +97,30 @@ elif ! have vectorbt; then
   echo "== installing vectorbt"
   "$py" -m pip install -q --disable-pip-version-check vectorbt ||
     echo "bench/run.sh: WARNING: vectorbt did not install on $("$py" -V); section 5 reports it skipped"
+fi
+# Section 7 runs CuPy on the same filter_agg as gpudf: with a device, the
+# CuPy wheel of nvcc's CUDA major. Offline (or without a wheel) the section
+# says "CuPy not installed" and runs the rest. Nothing new without a device.
+if ((gpu)); then
+  rel=$(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9]*\)\..*/\1/p' | head -n 1 || true)
+  case "$rel" in
+    13) cupy=cupy-cuda13x ;;
+    12) cupy=cupy-cuda12x ;;
+    *) cupy="" ;;
+  esac
+  if [ -z "$cupy" ]; then
+    echo "bench/run.sh: WARNING: ${rel:+nvcc release $rel, }no CuPy wheel chosen" \
+         "(cupy-cuda13x for nvcc 13, cupy-cuda12x for 12); section 7 runs without CuPy"
+  elif have "$cupy"; then
+    :
+  elif have cupy-cuda12x || have cupy-cuda13x; then
+    echo "== another CuPy wheel is in $venv: $cupy (CUDA $rel) not installed next to it"
+  else
+    echo "== installing $cupy (nvcc release $rel) for section 7"
+    "$py" -m pip install -q --disable-pip-version-check --timeout 30 --retries 1 "$cupy" ||
+      echo "bench/run.sh: WARNING: $cupy did not install (offline?); section 7 reports" \
+           "CuPy not installed"
+  fi
 fi
 echo "== venv: $((SECONDS - t0)) s"
 
