@@ -152,6 +152,10 @@ struct gpudf_kernel {
   /* Optional: derived columns the owner appends once, before sharing, for
    * these validated configs (gpudf_table_prepare). Must be idempotent. */
   gpudf_status (*prepare)(gpudf_table *t, const double *configs, int64_t n);
+  /* Optional: the pass a validated config belongs to; configs with equal
+   * keys share one pass over the table in a batch, and a sweep groups them
+   * into the same claims (gpudf_kernel_def.pass_key). */
+  uint64_t (*pass_key)(const double *config);
 };
 
 /* The built-in kernels, defined in kernels/. */

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,11 +209,17 @@ void gpudf_kernel_def_init(gpudf_kernel_def *def) {
   def->size = sizeof *def;
 }
 
+/* Sizes of the definitions that earlier headers gave: every field up to
+ * run_cpu (0.1.0), then pass_key. A def is read up to its own size only. */
+#define GDF_KERNEL_DEF_SIZE_0 offsetof(gpudf_kernel_def, pass_key)
+#define GDF_KERNEL_DEF_HAS(d, field)                                                    \
+  ((d)->size >= offsetof(gpudf_kernel_def, field) + sizeof((d)->field))
+
 /* The rules a definition must meet before anything may call it. */
 static gpudf_status check_def(const gpudf_kernel_def *d) {
-  if (d->size < sizeof *d)
-    return GDF_ERR(GPUDF_EINVAL, "def->size is %zu, expected %zu: call gpudf_kernel_def_init "
-                   "first", d->size, sizeof *d);
+  if (d->size < GDF_KERNEL_DEF_SIZE_0)
+    return GDF_ERR(GPUDF_EINVAL, "def->size is %zu, expected at least %zu: call "
+                   "gpudf_kernel_def_init first", d->size, GDF_KERNEL_DEF_SIZE_0);
   size_t len = d->name ? strnlen(d->name, GPUDF_NAME_MAX + 1) : 0;
   if (len == 0 || len > GPUDF_NAME_MAX)
     return GDF_ERR(GPUDF_EINVAL, "kernel name must be 1..%d bytes", GPUDF_NAME_MAX);
@@ -246,6 +253,7 @@ static gpudf_kernel *kernel_from_def(const gpudf_kernel_def *d) {
   k->result_name = d->result_name;
   k->check = d->check;
   k->run_cpu = d->run_cpu;
+  if (GDF_KERNEL_DEF_HAS(d, pass_key)) k->pass_key = d->pass_key;
   return k;
 }
 

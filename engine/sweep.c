@@ -7,7 +7,6 @@
 #include "sweep_owner.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,48 +85,64 @@ static int default_workers(gpudf_backend b) {
   return cores > GPUDF_SWEEP_WORKERS_MAX ? GPUDF_SWEEP_WORKERS_MAX : (int)cores;
 }
 
-/* Orders configs by their column parameters, so that a contiguous claim
- * holds few column combinations: a batch kernel shares its pass over the
- * rows between configs that read the same columns (filter_agg: one group
- * per column pair), so two workers then each pass over about half the
- * columns instead of both over all of them. NULL perm: no column
- * parameters, nothing to gain. */
-static const double *sort_ctx_cfg;
-static const gpudf_kernel *sort_ctx_k;
+/* Orders configs by the kernel's pass key, stably, and records where each
+ * group of equal keys starts: configs of one group share a pass over the
+ * rows when they run in one batch (filter_agg: one pass per column pair,
+ * whatever the number of configs), and claims are cut at group boundaries
+ * (gdf_claim_end), so two workers each pay about half the passes instead of
+ * both paying all of them. Nothing is recorded without a key or with a
+ * single group; perm stays NULL when the caller's order is already sorted. */
+typedef struct keyed {
+  uint64_t key;
+  int64_t index;
+} keyed;
 
-static int by_columns(const void *a, const void *b) {
-  int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
-  int np = sort_ctx_k->nparams;
-  for (int p = 0; p < np; p++) {
-    if (sort_ctx_k->params[p].kind != GPUDF_PARAM_COLUMN) continue;
-    double x = sort_ctx_cfg[i * np + p], y = sort_ctx_cfg[j * np + p];
-    if (x != y) return x < y ? -1 : 1;
-  }
-  return (i > j) - (i < j); /* stable */
+static int by_key(const void *a, const void *b) {
+  const keyed *x = a, *y = b;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  return (x->index > y->index) - (x->index < y->index); /* stable */
 }
 
-static gpudf_status sort_configs(gdf_sweep *s, const double *configs) {
-  bool any = false;
-  for (int p = 0; p < s->k->nparams; p++) any |= s->k->params[p].kind == GPUDF_PARAM_COLUMN;
-  if (!any || s->n < 2) return GPUDF_OK;
-  s->perm = malloc((size_t)s->n * sizeof *s->perm);
-  if (!s->perm) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
-  for (int64_t i = 0; i < s->n; i++) s->perm[i] = i;
-  /* One sweep at a time sorts (qsort has no context argument in C11). */
-  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-  pthread_mutex_lock(&lock);
-  sort_ctx_cfg = configs;
-  sort_ctx_k = s->k;
-  qsort(s->perm, (size_t)s->n, sizeof *s->perm, by_columns);
-  pthread_mutex_unlock(&lock);
-  return GPUDF_OK;
+static gpudf_status group_configs(gdf_sweep *s, const double *configs) {
+  if (!s->k->pass_key || s->n < 2) return GPUDF_OK;
+  int np = s->k->nparams;
+  keyed *kv = malloc((size_t)s->n * sizeof *kv);
+  if (!kv) return GDF_ERR(GPUDF_ENOMEM, "out of memory for the pass keys of %lld configs",
+                          (long long)s->n);
+  bool sorted = true;
+  int64_t ngroups = 1;
+  for (int64_t i = 0; i < s->n; i++) {
+    kv[i] = (keyed){s->k->pass_key(configs + i * np), i};
+    if (i > 0) sorted &= kv[i].key >= kv[i - 1].key;
+  }
+  if (!sorted) qsort(kv, (size_t)s->n, sizeof *kv, by_key);
+  for (int64_t i = 1; i < s->n; i++) ngroups += kv[i].key != kv[i - 1].key;
+  gpudf_status st = GPUDF_OK;
+  if (ngroups > 1) {
+    s->groups = malloc(((size_t)ngroups + 1) * sizeof *s->groups);
+    if (!sorted) s->perm = malloc((size_t)s->n * sizeof *s->perm);
+    if (!s->groups || (!sorted && !s->perm)) {
+      st = GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld pass groups", (long long)ngroups);
+    } else {
+      int64_t g = 0;
+      for (int64_t i = 0; i < s->n; i++) {
+        if (i == 0 || kv[i].key != kv[i - 1].key) s->groups[g++] = i;
+        if (s->perm) s->perm[i] = kv[i].index;
+      }
+      s->groups[g] = s->n;
+      s->ngroups = ngroups;
+      gdf_log("sweep: %lld configs in %lld pass groups", (long long)s->n, (long long)ngroups);
+    }
+  }
+  free(kv);
+  return st;
 }
 
 /* The control block: in a segment for workers, on the heap for workers = 0
  * (the same code then runs batches either way). */
 static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
   gdf_sweep_ctl shape = {0};
-  uint64_t size = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots);
+  uint64_t size = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots, s->ngroups);
   if (nslots == 0) {
     s->ctl = calloc(1, size);
     if (!s->ctl) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %llu bytes", (unsigned long long)size);
@@ -151,6 +166,8 @@ static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
   for (int64_t i = 0; i < s->n; i++)
     memcpy(gdf_ctl_configs(c) + i * s->k->nparams, configs + gdf_user_index(s, i) * s->k->nparams,
            row);
+  if (s->ngroups > 0)
+    memcpy(gdf_ctl_groups(c), s->groups, ((size_t)s->ngroups + 1) * sizeof *s->groups);
   double *r = gdf_ctl_results(c);
   for (int64_t i = 0; i < s->n * s->nres; i++) r[i] = NAN;
   return GPUDF_OK;
@@ -195,8 +212,7 @@ static void run_in_process(gdf_sweep *s, const gpudf_table *t) {
       s->cancelled = true;
       break;
     }
-    int64_t hi = lo + gdf_guided_batch(s->n - lo, s->n, 1, c->max_batch);
-    if (hi > s->n) hi = s->n;
+    int64_t hi = gdf_claim_end(c, lo);
     int64_t t0 = gdf_now_ns();
     slot->configs += gdf_sweep_run_batch(c, t, s->k, lo, hi);
     int64_t t1 = gdf_now_ns();
@@ -310,11 +326,13 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const char *kernel,
                                    : t->share ? gpudf_share_backend(t->share) : s->o.backend);
   GDF_TRY(gdf_result_new(s->n, &s->res));
   s->res->report.workers = s->o.workers;
-  s->res->report.backend = GPUDF_BACKEND_CPU;
+  /* In process (workers = 0) the kernels run on the table's own placement;
+   * with workers, ensure_share says which placement they attach. */
+  s->res->report.backend = gpudf_table_backend(t);
   s->attempts = calloc((size_t)s->n + 1, sizeof *s->attempts);
   if (!s->attempts) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   if (s->n == 0) return GPUDF_OK;
-  GDF_TRY(sort_configs(s, configs));
+  GDF_TRY(group_configs(s, configs));
   gdf_signals_install();
   gpudf_status st = GPUDF_OK;
   if (s->o.workers == 0) {
@@ -350,6 +368,7 @@ gpudf_status gpudf_sweep(gpudf_table *table, const char *kernel, const double *c
   gpudf_status st = sweep(&s, table, kernel, configs, results);
   free(s.attempts);
   free(s.perm);
+  free(s.groups);
   if (st != GPUDF_OK) {
     gpudf_sweep_result_free(s.res);
     return st;

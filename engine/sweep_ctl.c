@@ -9,7 +9,8 @@
 
 static uint64_t align64(uint64_t v) { return (v + 63) & ~(uint64_t)63; }
 
-uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, int nslots) {
+uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, int nslots,
+                        int64_t ngroups) {
   uint64_t un = (uint64_t)n, off = align64(sizeof *c);
   c->off_configs = off;
   off = align64(off + un * (uint64_t)nparams * sizeof(double));
@@ -22,7 +23,10 @@ uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, 
   c->off_slots = off;
   off = align64(off + (uint64_t)nslots * sizeof(gdf_sweep_slot));
   c->off_msgs = off;
-  off += GDF_SWEEP_MSGS * sizeof(gdf_sweep_msg);
+  off = align64(off + GDF_SWEEP_MSGS * sizeof(gdf_sweep_msg));
+  c->off_groups = off;
+  off += ngroups > 0 ? ((uint64_t)ngroups + 1) * sizeof(int64_t) : 0;
+  c->ngroups = ngroups;
   c->n = n;
   c->nparams = nparams;
   c->nresults = nresults;
@@ -43,6 +47,40 @@ int64_t gdf_guided_batch(int64_t remaining, int64_t n, int workers, int64_t max_
   if (b < floor) b = floor;
   if (b < 1) b = 1;
   return b < max_batch ? b : max_batch;
+}
+
+/* Index of the first group boundary above lo: groups[j - 1] <= lo < groups[j]. */
+static int64_t group_above(const int64_t *groups, int64_t ngroups, int64_t lo) {
+  int64_t a = 1, b = ngroups; /* groups[0] = 0 <= lo; groups[ngroups] = n > lo */
+  while (a < b) {
+    int64_t m = a + (b - a) / 2;
+    if (groups[m] <= lo) a = m + 1;
+    else b = m;
+  }
+  return a;
+}
+
+int64_t gdf_claim_end(gdf_sweep_ctl *c, int64_t lo) {
+  int64_t n = c->n, cap = c->max_batch;
+  int64_t want = gdf_guided_batch(n - lo, n, c->nworkers, INT64_MAX);
+  int64_t b = want < cap ? want : cap;
+  if (c->ngroups <= 0) return b < n - lo ? lo + b : n;
+  const int64_t *g = gdf_ctl_groups(c);
+  int64_t j = group_above(g, c->ngroups, lo), rest = g[j] - lo;
+  if (rest > cap || rest > b + b / 4) {
+    int64_t pieces = (rest + b - 1) / b;
+    return lo + (rest + pieces - 1) / pieces;
+  }
+  /* The whole rest, then the whole groups after it that fit in the claim:
+   * for one worker the guided size (everything, up to max_batch), for more
+   * half an equal share of the sweep, so that a few large groups go one
+   * per claim and the workers even out groups of unequal cost. */
+  int64_t w = c->nworkers > 1 ? c->nworkers : 1;
+  int64_t fit = w == 1 ? b : (n + 2 * w - 1) / (2 * w);
+  fit = fit < b ? fit : b;
+  if (lo + fit >= n) return n;
+  int64_t k = group_above(g, c->ngroups, lo + fit); /* g[k - 1] <= lo + fit */
+  return g[k - 1] > g[j] ? g[k - 1] : g[j];
 }
 
 /* Records a kernel's message for config i in the ring the owner reads; past

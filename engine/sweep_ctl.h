@@ -4,10 +4,12 @@
  * One private segment ("gpudf-<uid>+s.<owner pid>.<start>.<seq>", so the
  * owner's death gets it swept) holds, after this header: the configs, the
  * results (written in place by workers), a state byte and an error code per
- * config, one slot per worker and a small ring of kernel error messages.
- * Workers claim batches with one fetch-add on `next`; configs re-queued after
- * a worker died are claimed one at a time from the RETRY states, so a crash
- * is pinned on the config that causes it.
+ * config, one slot per worker, a small ring of kernel error messages and,
+ * for a kernel with a pass key, where each group of configs sharing a pass
+ * starts (the owner wrote the configs ordered by key). Workers claim batches
+ * with a compare-and-swap on `next` (gdf_claim_end says where a claim
+ * ends); configs re-queued after a worker died are claimed one at a time
+ * from the RETRY states, so a crash is pinned on the config that causes it.
  */
 #ifndef GPUDF_SWEEP_CTL_H
 #define GPUDF_SWEEP_CTL_H
@@ -21,7 +23,7 @@ extern "C" {
 #endif
 
 #define GDF_SWEEP_MAGIC 0x70657773666467ull /* "gdfswep" */
-enum { GDF_SWEEP_VERSION = 1, GDF_SWEEP_MSGS = 256 };
+enum { GDF_SWEEP_VERSION = 2, GDF_SWEEP_MSGS = 256 };
 
 /* States beyond the public gpudf_config_state values (which are final). */
 enum {
@@ -58,8 +60,9 @@ typedef struct gdf_sweep_ctl {
   char kernel[GPUDF_NAME_MAX + 1];
   int64_t n;
   int64_t max_batch;
+  int64_t ngroups; /* groups of configs sharing a pass; 0: no pass key */
   int32_t nparams, nresults;
-  uint64_t off_configs, off_results, off_state, off_err, off_slots, off_msgs;
+  uint64_t off_configs, off_results, off_state, off_err, off_slots, off_msgs, off_groups;
   _Atomic int64_t next;          /* first config not yet claimed */
   _Atomic int64_t ndone;         /* DONE, counted by workers */
   _Atomic int64_t nkfail;        /* FAILED by a kernel error, counted by workers */
@@ -89,9 +92,14 @@ static inline gdf_sweep_slot *gdf_ctl_slot(gdf_sweep_ctl *c, int i) {
 static inline gdf_sweep_msg *gdf_ctl_msg(gdf_sweep_ctl *c, int64_t i) {
   return (gdf_sweep_msg *)((uint8_t *)c + c->off_msgs) + i;
 }
+/* ngroups + 1 entries: group g is configs [groups[g], groups[g + 1]). */
+static inline int64_t *gdf_ctl_groups(gdf_sweep_ctl *c) {
+  return (int64_t *)((uint8_t *)c + c->off_groups);
+}
 
 /* Bytes of a control segment and the offsets of its parts. */
-uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, int nslots);
+uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, int nslots,
+                        int64_t ngroups);
 
 /* Monotonic clock in nanoseconds. */
 int64_t gdf_now_ns(void);
@@ -104,6 +112,18 @@ int64_t gdf_now_ns(void);
  * worker at about two claims, and the user's batch option bounds them when
  * configs are uneven. */
 int64_t gdf_guided_batch(int64_t remaining, int64_t n, int workers, int64_t max_batch);
+
+/* End of the claim that starts at config lo (< n): the guided size, capped
+ * by max_batch. With groups (configs sharing a pass, ctl->ngroups > 0), a
+ * claim never splits a group it could hold: it takes the rest of lo's group
+ * (up to a quarter over the guided size) plus the whole groups after it
+ * that fit in half an equal share of the sweep (one worker: in the guided
+ * size); a larger group is cut in near-equal pieces of at most the guided
+ * size. So 4 column pairs over 2 workers go one pair per claim, 2 passes
+ * per worker, and a worker that finishes first takes the next pair. A pure
+ * function of the claim's start, so a worker claims [lo, end) with one
+ * compare-and-swap of next from lo. */
+int64_t gdf_claim_end(gdf_sweep_ctl *c, int64_t lo);
 
 /* Runs configs [lo, hi) of the control segment's matrix with kernel k on
  * table t; on a kernel error, runs them one by one and marks the ones that

@@ -191,6 +191,32 @@ static void describe_exit(int status, char *buf, size_t len) {
     snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
+/* The caller's indices of claim [lo, hi): "config 37", "configs 1200-1263"
+ * when they follow each other in the caller's order, else "a batch of 64
+ * configs (12, 40, 77, ...)" (configs were ordered by pass key). */
+static void claim_names(const gdf_sweep *s, int64_t lo, int64_t hi, char *buf, size_t len) {
+  int64_t first = gdf_user_index(s, lo), last = gdf_user_index(s, hi - 1);
+  bool contiguous = last - first == hi - 1 - lo;
+  for (int64_t i = lo + 1; i < hi && contiguous; i++)
+    contiguous = gdf_user_index(s, i) == gdf_user_index(s, i - 1) + 1;
+  if (hi - lo == 1) {
+    snprintf(buf, len, "config %lld", (long long)first);
+    return;
+  }
+  if (contiguous) {
+    snprintf(buf, len, "configs %lld-%lld", (long long)first, (long long)last);
+    return;
+  }
+  int used = snprintf(buf, len, "a batch of %lld configs (", (long long)(hi - lo));
+  for (int64_t i = lo; i < hi && used > 0 && (size_t)used < len; i++) {
+    bool more = i - lo == 5 && i + 1 < hi;
+    used += snprintf(buf + used, len - (size_t)used, "%s%lld%s", i > lo ? ", " : "",
+                     (long long)gdf_user_index(s, i), more ? ", ..." : "");
+    if (more) break;
+  }
+  if (used > 0 && (size_t)used < len) snprintf(buf + used, len - (size_t)used, ")");
+}
+
 static void record_info(gdf_sweep *s, gdf_wproc *p, gdf_sweep_slot *sl, const char *how) {
   if (p->info < 0) return;
   gpudf_sweep_worker_info *wi = &s->res->workers[p->info];
@@ -204,7 +230,7 @@ static void record_info(gdf_sweep *s, gdf_wproc *p, gdf_sweep_slot *sl, const ch
 static void handle_exit(gdf_sweep *s, int slot, int status) {
   gdf_wproc *p = &s->procs[slot];
   gdf_sweep_slot *sl = gdf_ctl_slot(s->ctl, slot);
-  char how[64], why[GPUDF_SWEEP_REASON_MAX];
+  char how[64], which[96], why[GPUDF_SWEEP_REASON_MAX];
   describe_exit(status, how, sizeof how);
   bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   int64_t lo = atomic_load(&sl->lo), hi = atomic_load(&sl->hi);
@@ -215,15 +241,13 @@ static void handle_exit(gdf_sweep *s, int slot, int status) {
   }
   if (!clean && !s->cancelled) s->res->report.workers_lost++;
   if (hi > lo) {
+    claim_names(s, lo, hi, which, sizeof which);
     if (p->timed_out)
       snprintf(why, sizeof why, "ran past the time limit of %g s per config (in a claim of "
-               "%lld); worker %d (pid %d) was killed", s->o.time_limit_s, (long long)(hi - lo),
-               slot, p->pid);
-    else if (hi - lo == 1)
-      snprintf(why, sizeof why, "worker %d (pid %d) %s on config %lld", slot, p->pid, how,
-               (long long)gdf_user_index(s, lo));
+               "%lld: %s); worker %d (pid %d) was killed", s->o.time_limit_s,
+               (long long)(hi - lo), which, slot, p->pid);
     else
-      snprintf(why, sizeof why, "worker %d (pid %d) %s on a batch of %lld configs", slot, p->pid, how, (long long)(hi - lo));
+      snprintf(why, sizeof why, "worker %d (pid %d) %s on %s", slot, p->pid, how, which);
     gdf_log("sweep: %s", why);
     requeue_range(s, slot, lo, hi, p->timed_out, why);
   }

@@ -37,6 +37,8 @@ typedef struct gdf_sweep {
   gpudf_sweep_result *res;
   int32_t *attempts;    /* per config: runs lost to a dead worker */
   int64_t *perm;        /* control index -> caller's index, NULL: the same */
+  int64_t *groups;      /* ngroups + 1 starts of the pass groups, by control index */
+  int64_t ngroups;      /* 0: the kernel has no pass key, or every key is equal */
   gdf_wproc *procs;     /* by slot; pid 0: free */
   int live;
   int64_t owner_failed; /* FAILED or TIMED_OUT set by the owner */

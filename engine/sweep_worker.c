@@ -58,6 +58,12 @@ static gpudf_status map_ctl(const char *name, worker *w) {
                         w->ctl->version != GDF_SWEEP_VERSION || w->ctl->size != w->size))
     s = GDF_ERR(GPUDF_EBADMSG, "%s is not a gpudf sweep control segment of this version",
                 name);
+  /* Claims read the group starts: they must lie inside the segment. */
+  if (s == GPUDF_OK && (w->ctl->ngroups < 0 || w->ctl->ngroups > w->ctl->n ||
+                        w->ctl->off_groups > w->size ||
+                        (w->size - w->ctl->off_groups) / sizeof(int64_t) <
+                            (uint64_t)w->ctl->ngroups + (w->ctl->ngroups > 0)))
+    s = GDF_ERR(GPUDF_EBADMSG, "%s: its pass groups lie outside the segment", name);
   return s;
 }
 
@@ -85,16 +91,24 @@ static bool owner_gone(worker *w) {
 }
 
 /* Claims the next batch of the main queue into the slot; false when empty.
- * `claiming` tells the owner a claim may be in flight unrecorded. */
+ * `claiming` tells the owner a claim may be in flight unrecorded. Where a
+ * claim ends depends on where it starts (gdf_claim_end: pass groups), so
+ * it is taken with a compare-and-swap from the start it was sized for. */
 static bool claim_main(worker *w, int64_t *lo, int64_t *hi) {
   gdf_sweep_ctl *c = w->ctl;
   int64_t next = atomic_load(&c->next);
   if (next >= c->n) return false;
-  int64_t b = gdf_guided_batch(c->n - next, c->n, c->nworkers, c->max_batch);
   atomic_store(&w->slot->claiming, 1);
-  *lo = atomic_fetch_add(&c->next, b);
-  *hi = *lo + b < c->n ? *lo + b : c->n;
-  if (*lo >= c->n) *hi = *lo;
+  int64_t end;
+  do {
+    if (next >= c->n) {
+      atomic_store(&w->slot->claiming, 0);
+      return false;
+    }
+    end = gdf_claim_end(c, next);
+  } while (!atomic_compare_exchange_weak(&c->next, &next, end));
+  *lo = next;
+  *hi = end;
   atomic_store(&w->slot->start_ns, gdf_now_ns());
   atomic_store(&w->slot->lo, *lo);
   atomic_store(&w->slot->hi, *hi);

@@ -361,7 +361,9 @@ gpudf_status gpudf_set_error(gpudf_status status, const char *message);
 
 /* A kernel written outside the library. Fields marked optional may be NULL.
  * Fill it with gpudf_kernel_def_init first, so that fields added later get
- * their defaults. */
+ * their defaults. The struct is versioned by its size: a def built against an
+ * older gpudf.h (a smaller size, ending before pass_key) is still accepted,
+ * and the fields past its size count as NULL. */
 typedef struct gpudf_kernel_def {
   size_t size;                      /* sizeof(gpudf_kernel_def), set by init */
   const char *name;                 /* 1..63 bytes, unique among kernels */
@@ -381,6 +383,16 @@ typedef struct gpudf_kernel_def {
   /* Evaluates n validated configs (n x nparams) into results (n x width). */
   gpudf_status (*run_cpu)(const gpudf_table *table, const double *configs, int64_t n,
                           double *results);
+  /* Optional: the pass over the table a validated config needs. Configs
+   * with equal keys share one pass when they run in one batch (the
+   * built-in filter_agg pays one pass per filter/value column pair, however
+   * many configs read it), so a sweep orders the configs by key (stably)
+   * and cuts its claims at key boundaries: each worker then pays for few
+   * passes instead of every worker for every pass. The caller's order of
+   * results, states and reasons is kept. Return the same key for configs
+   * that share the pass, e.g. their column indices packed together; NULL:
+   * configs are claimed in the caller's order. */
+  uint64_t (*pass_key)(const double *config);
 } gpudf_kernel_def;
 
 /* Zeroes def and sets its size. */

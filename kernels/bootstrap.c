@@ -62,6 +62,10 @@ static double bs_replicate(const double *config, const double *vals, int64_t m) 
   return gdf_bs_value(stat, (double)m, sum, m2);
 }
 
+/* Consecutive configs of one column share its compacted values, one pass
+ * over the rows (bs_run_cpu). */
+static uint64_t bs_pass_key(const double *config) { return (uint64_t)config[GDF_BS_COL]; }
+
 static gpudf_status bs_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK;
@@ -92,4 +96,5 @@ const gpudf_kernel gdf_kernel_bootstrap = {
     .result_name = NULL,
     .check = bs_check,
     .run_cpu = bs_run_cpu,
+    .pass_key = bs_pass_key,
 };

@@ -924,6 +924,13 @@ static void fa_bucket_finish(const fa_group *g, const fa_cfg *c, gdf_fa_acc *acc
 
 /* ------------------------------------------------------------ the run */
 
+/* Configs of one (filter column, value column) pair form one group of a
+ * batch, which costs one pass over the rows whatever its size (fa_plan_groups):
+ * that pair is the pass a config needs. Column indices are < 2^12. */
+static uint64_t fa_pass_key(const double *config) {
+  return (uint64_t)config[GDF_FA_FILTER_COL] << 32 | (uint64_t)config[GDF_FA_VALUE_COL];
+}
+
 static fa_in fa_input(const fa_plan *p, const fa_group *g, int64_t len) {
   const fa_slot *f = &p->slots[g->fslot], *v = &p->slots[g->vslot];
   fa_in in = {f->x, v->x, v->ok, v->nan_inline, len, p->mask,
@@ -991,4 +998,5 @@ const gpudf_kernel gdf_kernel_filter_agg = {
     .result_name = NULL,
     .check = fa_check,
     .run_cpu = fa_run_cpu,
+    .pass_key = fa_pass_key,
 };

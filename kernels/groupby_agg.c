@@ -154,6 +154,13 @@ static gpudf_status gb_chunk(const gpudf_table *t, const double *configs, int64_
   return GPUDF_OK;
 }
 
+/* Consecutive configs of a batch that read the same three columns share
+ * the converted block (gb_chunk): the columns are the pass a config needs. */
+static uint64_t gb_pass_key(const double *config) {
+  return (uint64_t)config[GDF_GB_FILTER_COL] << 32 | (uint64_t)config[GDF_GB_KEY_COL] << 16 |
+         (uint64_t)config[GDF_GB_VALUE_COL];
+}
+
 static gpudf_status gb_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK;
@@ -186,4 +193,5 @@ const gpudf_kernel gdf_kernel_groupby_agg = {
     .result_name = gb_result_name,
     .check = gb_check,
     .run_cpu = gb_run_cpu,
+    .pass_key = gb_pass_key,
 };

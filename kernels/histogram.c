@@ -82,6 +82,12 @@ static void hi_config_block(const double *c, const double *x, const double *v, i
   }
 }
 
+/* Consecutive configs of a batch that read the same two columns share the
+ * converted block (hi_run_cpu): the columns are the pass a config needs. */
+static uint64_t hi_pass_key(const double *config) {
+  return (uint64_t)config[GDF_HI_FILTER_COL] << 32 | (uint64_t)config[GDF_HI_COL];
+}
+
 static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK;
@@ -121,4 +127,5 @@ const gpudf_kernel gdf_kernel_histogram = {
     .result_name = hi_result_name,
     .check = hi_check,
     .run_cpu = hi_run_cpu,
+    .pass_key = hi_pass_key,
 };

@@ -142,6 +142,26 @@ TEST_F(SimDevice, AutoPicksCudaIpcAndTheDescriptorCarriesUuidAndHandle) {
   EXPECT_EQ(gpudf_table_column_device_data(t, -1), nullptr);
 }
 
+// An in-process sweep (workers = 0) runs on the table's own placement, and
+// its report says so (it used to say cpu whatever the table's placement).
+TEST_F(SimDevice, AnInProcessSweepReportsTheTablesPlacement) {
+  Share(2001, 9);
+  ASSERT_EQ(gpudf_table_backend(t), GPUDF_BACKEND_CUDA_IPC);
+  int d;
+  ASSERT_EQ(gpudf_table_find_column(t, "d", &d), GPUDF_OK);
+  double cfg[5] = {(double)d, 3, 0, 0, (double)d}, res[6];
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, "filter_agg", cfg, 1, res, &o, &r), GPUDF_OK) << gpudf_last_error();
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_IPC);
+  EXPECT_EQ(rep.done, 1);
+  gpudf_sweep_result_free(r);
+}
+
 TEST_F(SimDevice, TheDescriptorIsPublishedOnlyAfterTheUpload) {
   Share(100, 2);
   std::vector<std::string> calls = Calls(getpid());

@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -41,6 +43,7 @@ struct Result {
 gpudf_sweep_options Options(int workers) {
   gpudf_sweep_options o;
   gpudf_sweep_options_init(&o);
+  o.backend = GPUDF_BACKEND_CPU;  // the engine on cpu, device or not (auto would pick a GPU)
   o.workers = workers;
   return o;
 }
@@ -388,6 +391,235 @@ TEST(Sweep, OwnerKilledTakesItsWorkersAlong) {
     EXPECT_EQ(e.find(mark), std::string::npos) << "left behind: " << e;
 }
 
+// ------------------------------------------------------------ pass keys
+
+// n configs of sweep_keyed over nkeys keys (n / nkeys each) in a shuffled
+// order: config i echoes 2 i, and its key comes from a fixed shuffle.
+std::vector<double> KeyedConfigs(int n, int nkeys, uint64_t seed) {
+  std::vector<int> keys(n);
+  for (int i = 0; i < n; i++) keys[i] = i % nkeys;
+  for (int i = n - 1; i > 0; i--) std::swap(keys[i], keys[tg_splitmix(&seed) % (uint64_t)(i + 1)]);
+  std::vector<double> c;
+  for (int i = 0; i < n; i++) c.insert(c.end(), {(double)i, 0, 0, (double)(7 * keys[i] + 3)});
+  return c;
+}
+
+// Passes the batches paid: the sum over batches of their runs of equal
+// keys, from each config's runs / batch size.
+double PassesOf(const std::vector<double> &res, int n) {
+  double sum = 0;
+  for (int i = 0; i < n; i++) sum += res[4 * i + 2] / res[4 * i + 3];
+  return sum;
+}
+
+int64_t BatchesOf(const gpudf_sweep_result *r) {
+  int64_t sum = 0;
+  for (int w = 0; w < gpudf_sweep_result_nworkers(r); w++) {
+    gpudf_sweep_worker_info wi;
+    EXPECT_EQ(gpudf_sweep_result_worker(r, w, &wi), GPUDF_OK);
+    sum += wi.batches;
+  }
+  return sum;
+}
+
+void ExpectKeyedEchoes(const std::vector<double> &res, const gpudf_sweep_result *r, int n,
+                       int64_t rows, std::vector<int> bad = {}) {
+  for (int i = 0; i < n; i++) {
+    if (std::find(bad.begin(), bad.end(), i) != bad.end()) continue;
+    EXPECT_EQ(gpudf_sweep_result_state(r, i), GPUDF_CONFIG_DONE) << "config " << i;
+    EXPECT_EQ(res[4 * i], 2.0 * i) << "config " << i;
+    EXPECT_EQ(res[4 * i + 1], (double)rows) << "config " << i;
+  }
+}
+
+// 1,000 configs over 4 keys, shuffled: with 2 workers each claim is one
+// group (never a group cut in two), so the batches pay exactly 4 passes in
+// 4 claims whatever the timing, and in process (or 1 worker) one batch holds
+// them all; without the key (the old-size def) every batch holds every key
+// many times over.
+TEST(Sweep, PassKeyedClaimsKeepGroupsTogether) {
+  Table tb(100);
+  const int n = 1000;
+  auto cfg = KeyedConfigs(n, 4, 99);
+  for (int workers : {0, 1, 2}) {
+    std::vector<double> res(4 * n, -1);
+    auto o = PluginOptions(workers);
+    Result r;
+    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+        << gpudf_last_error();
+    ExpectKeyedEchoes(res, r.r, n, 100);
+    EXPECT_NEAR(PassesOf(res, n), 4.0, 1e-9) << workers << " workers";
+    EXPECT_EQ(BatchesOf(r.r), workers == 2 ? 4 : 1) << workers << " workers";
+    EXPECT_EQ(r.Report().done, n);
+  }
+  std::vector<double> res(4 * n, -1);
+  auto o = PluginOptions(2);
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_old_def", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+      << gpudf_last_error();
+  ExpectKeyedEchoes(res, r.r, n, 100);
+  EXPECT_GT(PassesOf(res, n), 100.0) << "configs of a kernel without a pass key were regrouped";
+}
+
+// The batch option still bounds every claim, and a claim stays in its group.
+TEST(Sweep, BatchOptionBoundsPassKeyedClaims) {
+  Table tb(100);
+  const int n = 1000;
+  auto cfg = KeyedConfigs(n, 4, 5);
+  for (int workers : {0, 2, 3}) {
+    std::vector<double> res(4 * n, -1);
+    auto o = PluginOptions(workers);
+    o.batch = 30;
+    Result r;
+    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+        << gpudf_last_error();
+    ExpectKeyedEchoes(res, r.r, n, 100);
+    for (int i = 0; i < n; i++) {
+      EXPECT_LE(res[4 * i + 3], 30) << "config " << i;
+      EXPECT_EQ(res[4 * i + 2], 1) << "config " << i;
+    }
+  }
+}
+
+// Few configs, many keys, batches larger than the sweep, one per config.
+TEST(Sweep, PassKeyedTinySweeps) {
+  Table tb(10);
+  for (int n : {1, 2, 3, 5, 17})
+    for (int workers : {0, 1, 2, 3})
+      for (int64_t batch : {0, 1, 1000}) {
+        auto cfg = KeyedConfigs(n, n < 3 ? n : 3, (uint64_t)n);
+        std::vector<double> res(4 * (size_t)n, -1);
+        auto o = PluginOptions(workers);
+        o.batch = batch;
+        Result r;
+        ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r),
+                  GPUDF_OK) << gpudf_last_error();
+        ExpectKeyedEchoes(res, r.r, n, 10);
+        EXPECT_EQ(r.Report().done, n) << n << " configs, " << workers << " workers, batch "
+                                      << batch;
+      }
+}
+
+// filter_agg over four column pairs in a random order, as a sweep of
+// thresholds usually is: every worker count and batch size gives what
+// gpudf_run gives, in the caller's order.
+TEST(Sweep, ShuffledColumnPairsMatchRun) {
+  Table tb;
+  const int n = 2000;
+  std::vector<double> cfg;
+  uint64_t seed = 77;
+  for (int i = 0; i < n; i++) {
+    double lo = (double)(tg_splitmix(&seed) % 100) - 50;
+    cfg.insert(cfg.end(), {(double)(tg_splitmix(&seed) % 2) * 2, (double)(tg_splitmix(&seed) % 8),
+                           lo, lo + 20, 1 + (double)(tg_splitmix(&seed) % 2) * 2});
+  }
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
+  std::vector<double> want(6 * (size_t)n);
+  ASSERT_EQ(gpudf_run(tb.t, k, cfg.data(), n, want.data()), GPUDF_OK) << gpudf_last_error();
+  struct { int workers; int64_t batch; } runs[] = {{0, 0}, {0, 300}, {2, 0}, {3, 128}};
+  for (auto run : runs) {
+    std::vector<double> got(6 * (size_t)n, -1);
+    auto o = Options(run.workers);
+    o.batch = run.batch;
+    Result r;
+    ASSERT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg.data(), n, got.data(), &o, &r.r), GPUDF_OK)
+        << gpudf_last_error();
+    ExpectSameFilterAgg(want, got);
+    for (int i = 0; i < n; i++) EXPECT_EQ(gpudf_sweep_result_state(r.r, i), GPUDF_CONFIG_DONE);
+    EXPECT_EQ(r.Report().done, n);
+  }
+}
+
+// A crash and a kernel error among shuffled keys: each is reported at the
+// caller's index, every other config is done.
+TEST(Sweep, FailuresInAShuffledKeyedSweepKeepTheirIndex) {
+  Table tb(100);
+  const int n = 400, crash = 137, fail = 211;
+  auto cfg = KeyedConfigs(n, 4, 3);
+  cfg[4 * fail + 1] = 3;
+  for (int workers : {0, 2}) {
+    if (workers > 0) cfg[4 * crash + 1] = 1;  // no crash in this process
+    std::vector<double> res(4 * n, -1);
+    auto o = PluginOptions(workers);
+    Result r;
+    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+        << gpudf_last_error();
+    std::vector<int> bad = {fail};
+    if (workers > 0) bad.push_back(crash);
+    ExpectKeyedEchoes(res, r.r, n, 100, bad);
+    EXPECT_EQ(gpudf_sweep_result_state(r.r, fail), GPUDF_CONFIG_FAILED);
+    EXPECT_EQ(gpudf_sweep_result_error(r.r, fail), GPUDF_EINVAL);
+    EXPECT_NE(std::string(gpudf_sweep_result_reason(r.r, fail)).find("asked to fail"),
+              std::string::npos) << gpudf_sweep_result_reason(r.r, fail);
+    EXPECT_TRUE(std::isnan(res[4 * fail]));
+    if (workers > 0) {
+      EXPECT_EQ(gpudf_sweep_result_state(r.r, crash), GPUDF_CONFIG_FAILED);
+      std::string why = gpudf_sweep_result_reason(r.r, crash);
+      EXPECT_NE(why.find("signal 11"), std::string::npos) << why;
+      EXPECT_NE(why.find("on config 137"), std::string::npos) << why;
+      EXPECT_TRUE(std::isnan(res[4 * crash]));
+    }
+    EXPECT_EQ(r.Report().failed, (int64_t)bad.size());
+    EXPECT_EQ(r.Report().done, n - (int64_t)bad.size());
+  }
+}
+
+// Without retries a crash fails its whole claim; the reason names configs
+// by the caller's indices, and those are the configs that failed.
+TEST(Sweep, CrashWithoutRetriesNamesTheCallersIndices) {
+  Table tb(100);
+  const int n = 400, crash = 137;
+  auto cfg = KeyedConfigs(n, 4, 3);
+  cfg[4 * crash + 1] = 1;
+  std::vector<double> res(4 * n, -1);
+  auto o = PluginOptions(2);
+  o.retries = 0;
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+      << gpudf_last_error();
+  std::vector<int> failed;
+  for (int i = 0; i < n; i++)
+    if (gpudf_sweep_result_state(r.r, i) != GPUDF_CONFIG_DONE) failed.push_back(i);
+  ASSERT_NE(std::find(failed.begin(), failed.end(), crash), failed.end());
+  std::string why = gpudf_sweep_result_reason(r.r, crash);
+  EXPECT_NE(why.find("signal 11"), std::string::npos) << why;
+  size_t open = why.find("configs (");
+  ASSERT_NE(open, std::string::npos) << why;
+  EXPECT_NE(why.find("a batch of " + std::to_string(failed.size()) + " configs"),
+            std::string::npos) << why;
+  std::istringstream listed(why.substr(open + 9));
+  int listed_count = 0;
+  for (std::string tok; listed >> tok && tok != "...)";) {
+    int idx = atoi(tok.c_str());
+    EXPECT_NE(std::find(failed.begin(), failed.end(), idx), failed.end())
+        << "config " << idx << " is named in '" << why << "' but did not fail";
+    listed_count++;
+  }
+  EXPECT_GE(listed_count, 1) << why;
+  for (int i : failed) EXPECT_EQ(gpudf_sweep_result_reason(r.r, i), why) << "config " << i;
+}
+
+TEST(Sweep, HangInAShuffledKeyedSweepTimesOutAtItsIndex) {
+  Table tb(100);
+  const int n = 48, bad = 29;
+  auto cfg = KeyedConfigs(n, 4, 8);
+  cfg[4 * bad + 1] = 2;  // hang
+  std::vector<double> res(4 * n, -1);
+  auto o = PluginOptions(2);
+  o.batch = 4;
+  o.time_limit_s = 0.2;
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+      << gpudf_last_error();
+  ExpectKeyedEchoes(res, r.r, n, 100, {bad});
+  EXPECT_EQ(gpudf_sweep_result_state(r.r, bad), GPUDF_CONFIG_TIMED_OUT);
+  std::string why = gpudf_sweep_result_reason(r.r, bad);
+  EXPECT_NE(why.find("time limit"), std::string::npos) << why;
+  EXPECT_NE(why.find("config 29"), std::string::npos) << why;
+  EXPECT_EQ(r.Report().timed_out, 1);
+}
+
 // ------------------------------------------------------------- kernels
 
 gpudf_status Triple(const gpudf_table *, const double *c, int64_t n, double *r) {
@@ -419,6 +651,70 @@ TEST(Sweep, RegisteredKernelInProcess) {
   gpudf_kernel_def_init(&bad);
   bad.name = "no_run";
   EXPECT_EQ(gpudf_kernel_register(&bad, nullptr), GPUDF_EINVAL);
+}
+
+std::string Err();
+
+int mod3_calls = 0;
+
+uint64_t Mod3(const double *c) {
+  mod3_calls++;
+  return (uint64_t)c[0] % 3;
+}
+
+gpudf_kernel_def TripleDef(const char *name) {
+  static const gpudf_param_info params[] = {
+      {"x", "a number", GPUDF_PARAM_INTEGER, 0, 0, 1e9, 0, nullptr, 0}};
+  static const gpudf_result_info fields[] = {{"triple", "3 x"}};
+  gpudf_kernel_def d;
+  gpudf_kernel_def_init(&d);
+  d.name = name;
+  d.nparams = 1;
+  d.params = params;
+  d.nfields = 1;
+  d.fields = fields;
+  d.run_cpu = Triple;
+  return d;
+}
+
+// A pass key reorders the configs in the sweep, never the results.
+TEST(Sweep, RegisteredKernelWithAPassKey) {
+  auto d = TripleDef("triple_keyed");
+  d.pass_key = Mod3;
+  ASSERT_EQ(gpudf_kernel_register(&d, nullptr), GPUDF_OK) << gpudf_last_error();
+  Table tb(10);
+  std::vector<double> cfg, res(100);
+  for (int i = 0; i < 100; i++) cfg.push_back((double)((i * 37) % 100));
+  for (int64_t batch : {0, 1, 7}) {
+    auto o = Options(0);
+    o.batch = batch;
+    ASSERT_EQ(gpudf_sweep(tb.t, "triple_keyed", cfg.data(), 100, res.data(), &o, nullptr),
+              GPUDF_OK) << gpudf_last_error();
+    for (int i = 0; i < 100; i++) EXPECT_EQ(res[i], 3 * cfg[i]) << "config " << i;
+  }
+  EXPECT_GT(mod3_calls, 0);
+}
+
+// A definition from a header without pass_key: accepted, and nothing past
+// its size is read; smaller than that is refused.
+TEST(Sweep, RegisteredKernelWithAnOldSizeDef) {
+  auto d = TripleDef("triple_old");
+  d.pass_key = Mod3;  // beyond the size: must not be used
+  d.size = offsetof(gpudf_kernel_def, pass_key);
+  ASSERT_EQ(gpudf_kernel_register(&d, nullptr), GPUDF_OK) << gpudf_last_error();
+  Table tb(10);
+  double cfg[] = {5, 1, 9}, res[3];
+  auto o = Options(0);
+  int calls = mod3_calls;
+  ASSERT_EQ(gpudf_sweep(tb.t, "triple_old", cfg, 3, res, &o, nullptr), GPUDF_OK);
+  EXPECT_EQ(mod3_calls, calls) << "a pass key past the def's size was read";
+  EXPECT_EQ(res[0], 15);
+  EXPECT_EQ(res[1], 3);
+  EXPECT_EQ(res[2], 27);
+  auto small = TripleDef("triple_small");
+  small.size = offsetof(gpudf_kernel_def, pass_key) - 1;
+  EXPECT_EQ(gpudf_kernel_register(&small, nullptr), GPUDF_EINVAL);
+  EXPECT_NE(Err().find("def->size"), std::string::npos) << Err();
 }
 
 TEST(Sweep, ProgressBarIsQuietWithoutATerminal) {
