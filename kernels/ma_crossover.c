@@ -17,6 +17,7 @@
  */
 #include "k_common.h"
 #include "ma_crossover_math.h"
+#include "ma_crossover_simd.h"
 
 #include <math.h>
 
@@ -215,6 +216,7 @@ static void ma_block(ma_batch *b, const double *S, int64_t t0, int64_t len) {
     double *row = b->sma + (size_t)j * (size_t)b->block;
     for (int64_t i = 0; i < len; i++) row[i] = gdf_ma_sma(S, t0 + i, b->win[j]);
   }
+  const int avx = gdf_ma_have_avx(); /* the same bits either way */
   int64_t k = 0;
   for (; k + 4 <= b->m; k += 4) {
     gdf_ma_state *sp[4];
@@ -229,7 +231,10 @@ static void ma_block(ma_batch *b, const double *S, int64_t t0, int64_t len) {
     }
     /* Each config alone up to the last warm-up end of the four. */
     for (int q = 0; q < 4; q++) ma_config_block(sp[q], F[q], W[q], b->ret, t0, i0);
-    if (i0 < len) ma_four_block(sp, F, W, b->ret, i0, len);
+    if (i0 < len) {
+      if (avx) gdf_ma_four_block_avx(sp, F, W, b->ret, i0, len);
+      else ma_four_block(sp, F, W, b->ret, i0, len);
+    }
   }
   for (; k < b->m; k++)
     ma_config_block(&b->st[k], b->sma + (size_t)b->fslot[k] * (size_t)b->block,
@@ -264,6 +269,12 @@ static gpudf_status ma_group(const gpudf_table *t, int c, const double *configs,
   free(own);
   ma_batch_free(&b);
   return GPUDF_OK;
+}
+
+/* The configs of one price column share its prefix sums, its moving
+ * averages and the pass over time (ma_group). */
+static uint64_t ma_pass_key(const double *config) {
+  return (uint64_t)config[GDF_MA_PRICE_COL];
 }
 
 static gpudf_status ma_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
@@ -301,4 +312,5 @@ const gpudf_kernel gdf_kernel_ma_crossover = {
     .check = ma_check,
     .run_cpu = ma_run_cpu,
     .prepare = ma_prepare,
+    .pass_key = ma_pass_key,
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # samples/run.sh - build libgpudf (release) if needed and run the default
 # job: gpudf-sweep with no arguments (a 10M-row synthetic table shared once,
-# ma_crossover over 312 configs in one worker per core; see
+# ma_crossover over 2,952 configs in one worker per core; see
 # `gpudf-sweep --help`). Arguments go to gpudf-sweep. gpudf-demo, the
 # minimal C example, is built too (build-release/samples/gpudf-demo).
 set -euo pipefail

@@ -116,6 +116,32 @@ TEST(KMaCrossover, MatchesTheReferenceWithAndWithoutPrepare) {
   }
 }
 
+// The AVX lock-step loop (kernels/ma_crossover_avx.c, used when the CPU has
+// AVX) and the scalar one give the same bits: GPUDF_NO_SIMD=1 forces the
+// scalar one. Long and short, fees, windows from 1, a flat stretch (equal
+// SMAs), and a NaN price in the middle.
+TEST(KMaCrossover, VectorAndScalarLoopsGiveTheSameBits) {
+  std::vector<double> p = RandomWalk(60000, 21);
+  for (int i = 20000; i < 20500; i++) p[i] = 100.0;
+  p[40000] = NAN;
+  Table t((int64_t)p.size());
+  int c = t.Add("p", GPUDF_TYPE_F64, p);
+  std::vector<double> cfg;
+  for (int f = 1; f < 60; f += 4)
+    for (int s = f + 1; s < 400; s += 23)
+      cfg.insert(cfg.end(), {(double)c, (double)f, (double)s, (double)(f % 3) * 2.5,
+                             (double)((f + s) % 2), 252});
+  ASSERT_GT(cfg.size() / 6, 100u);
+  setenv("GPUDF_NO_SIMD", "1", 1);
+  std::vector<double> scalar = KRun(t.t, "ma_crossover", cfg);
+  unsetenv("GPUDF_NO_SIMD");
+  std::vector<double> vec = KRun(t.t, "ma_crossover", cfg);
+  ASSERT_EQ(scalar.size(), vec.size());
+  for (size_t i = 0; i < scalar.size(); i++)
+    EXPECT_TRUE(Same(scalar[i], vec[i])) << "config " << i / 5 << " field " << i % 5 << ": "
+                                         << scalar[i] << " vs " << vec[i];
+}
+
 TEST(KMaCrossover, IntegerPricesAndBatchOfOne) {
   std::vector<int32_t> p;
   std::mt19937_64 rng(5);
