@@ -12,8 +12,6 @@ magnitudes of the values summed (bounded here by count x max(|min|, |max|)),
 mean within that over count; std within 1e-9 relative. NaN where the
 reference is NaN (no rows; one row for std).
 """
-import gc
-import glob
 import multiprocessing as mp
 import os
 
@@ -41,19 +39,6 @@ if "cuda-ipc" not in gpudf.backends():
 FIELDS = ["count", "sum", "mean", "min", "max", "std"]
 OPS = ["all", "lt", "le", "gt", "ge", "eq", "ne", "between"]
 RNG = np.random.default_rng(20261126)
-
-
-def leftovers():
-    return sorted(glob.glob(f"/dev/shm/gpudf-{os.geteuid()}[-+]*"))
-
-
-@pytest.fixture(autouse=True)
-def no_segments_left_behind():
-    before = set(leftovers())
-    yield
-    gc.collect()
-    mine = [p for p in set(leftovers()) - before if f".{os.getpid()}." in p]
-    assert not mine, f"left in /dev/shm: {mine}"
 
 
 def table_backend(table):

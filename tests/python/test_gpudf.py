@@ -1,7 +1,6 @@
 """The Python binding: round trips, zero copy, kernels against pandas, errors,
 and the original question's multiprocessing scenario."""
 import gc
-import glob
 import multiprocessing as mp
 import os
 import pickle
@@ -13,19 +12,6 @@ import pytest
 import gpudf
 
 RNG = np.random.default_rng()
-
-
-def leftovers():
-    return sorted(glob.glob(f"/dev/shm/gpudf-{os.geteuid()}[-+]*"))
-
-
-@pytest.fixture(autouse=True)
-def no_segments_left_behind():
-    before = set(leftovers())
-    yield
-    gc.collect()
-    mine = [p for p in set(leftovers()) - before if f".{os.getpid()}." in p]
-    assert not mine, f"left in /dev/shm: {mine}"
 
 
 def random_frame(n=5000):
