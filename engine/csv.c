@@ -1,18 +1,29 @@
-/* csv.c - gpudf_table_read_csv: two passes over the mmap'd file. The first
- * checks the syntax, counts rows and infers each column's type; the second
- * writes the values straight into the columns of a table created for that
- * row count, so the data exists once, in the shared arena. Categorical
- * columns also build a dictionary (engine/csv_dict.c).
+/* csv.c - gpudf_table_read_csv: the file is mmap'd, and its values are
+ * written straight into the columns of a table created for the right row
+ * count, so the data exists once, in the shared arena. Categorical columns
+ * also build a dictionary (engine/csv_dict.c).
  *
- * Speed: in both passes a field of a numeric column is first read in place
- * by the inline scanners of csv_number.h, which accept the plain forms
- * (-12, 3.25, 1e-5) and stop at the first byte that cannot continue the
- * number; when a delimiter or line end (as the field's position in the
- * record requires) is there, the field is done: the first pass learns
- * nothing new from it, the second pass has its value. Anything else (quotes,
- * spaces, missing values, a wrong field count, long mantissas) goes through
- * the general tokenizer and parsers, which define the results and errors.
- * The mapping has a '\n' and zeros after the file's last byte so that the
+ * The general way is two passes: the first checks the syntax, counts rows
+ * and infers each column's type over the whole file; the second writes the
+ * values. A file of numbers goes faster: pass 1 stops after the first rows
+ * (1000), and when they make every column int64 or float64 and the file has
+ * no '"', its lines are counted (one SSE2 scan) and fast_pass parses them
+ * into a table of that many rows in one go. The first field that could
+ * change a type or needs the tokenizer (a label, a missing value other than
+ * an empty float field, quotes, a blank line) stops it: that table is freed
+ * and pass 1 resumes where it stopped, then pass 2 as above. So the types,
+ * values and errors are always those of the two passes, and no more memory
+ * than the table is ever held.
+ *
+ * Speed: a field of a numeric column is first read in place by the inline
+ * scanners of csv_number.h, which accept the plain forms (-12, 3.25, 1e-5)
+ * and stop at the first byte that cannot continue the number; when a
+ * delimiter or line end (as the field's position in the record requires) is
+ * there, the field is done: the first pass learns nothing new from it, the
+ * second pass and fast_pass have its value. Anything else (quotes, spaces,
+ * missing values, a wrong field count, long mantissas) goes through the
+ * general tokenizer and parsers, which define the results and errors. The
+ * mapping has a '\n' and zeros after the file's last byte so that the
  * scanners need no bounds checks. */
 #include "csv.h"
 #include "csv_number.h"
@@ -335,10 +346,15 @@ static inline const char *field_end(reader *r, const char *q, bool last_col) {
   return NULL;
 }
 
-/* noinline: each runs once, and profiles then tell the passes apart */
-__attribute__((noinline)) static gpudf_status first_pass(reader *r, gdf_csv_file *cf) {
+/* Pass 1 over the records from r->p until the end of the file (*done) or
+ * until cf->nrows reaches limit; it can be resumed where it stopped.
+ * noinline: profiles then tell the passes apart. */
+__attribute__((noinline)) static gpudf_status first_pass(reader *r, gdf_csv_file *cf,
+                                                         int64_t limit, bool *done) {
   const int ncols = cf->ncols;
+  *done = false;
   while (next_record(r)) {
+    if (cf->nrows >= limit) return GPUDF_OK;
     for (int col = 0; col < ncols; col++) {
       gdf_csv_col *c = &cf->cols[col];
       const char *q = NULL, *next = NULL;
@@ -368,6 +384,7 @@ __attribute__((noinline)) static gpudf_status first_pass(reader *r, gdf_csv_file
     }
     cf->nrows++;
   }
+  *done = true;
   if (cf->nrows == 0)
     return GDF_ERR(GPUDF_EINVAL, "%s: the file has a header but no rows", r->path);
   return GPUDF_OK;
@@ -404,6 +421,88 @@ __attribute__((noinline)) static gpudf_status second_pass(reader *r, gdf_csv_fil
   return GPUDF_OK;
 }
 
+/* ------------------------------------------------------------ numbers only */
+
+/* A numeric field read in place for the fast pass: where it ends, or NULL.
+ * Besides the forms of the scanners it takes an empty field of a float64
+ * column (missing: NaN) and the plain numbers that no fast path of
+ * gdf_scan_f64 decides (more digits, a halfway case: gdf_parse_f64). */
+static inline const char *fast_f64(const char *p, char delim, double *out) {
+  const char *q = gdf_scan_f64(p, out);
+  if (q) return q;
+  if (*p == delim || *p == '\n' || *p == '\r') { /* the caller checks the end */
+    *out = __builtin_nan("");
+    return p;
+  }
+  q = gdf_skip_f64(p);
+  if (!q || !gdf_parse_f64(p, (size_t)(q - p), out)) return NULL;
+  return q;
+}
+
+/* Pass 2 when every column is int64 or float64: reads nrows records from
+ * body with the in-place scanners alone, no tokenizer, no line numbers.
+ * false when that is not enough: a field the scanners do not take (quotes,
+ * spaces, a missing value other than the empty field, a value of another
+ * type), a blank line, or a record count other than nrows; the caller then
+ * falls back on the general passes, which define the results and errors.
+ * Every value it writes is the one store_field would. */
+__attribute__((noinline)) static bool fast_pass(const reader *r, const char *body,
+                                                 gdf_csv_file *cf, int64_t nrows) {
+  const int ncols = cf->ncols;
+  const char delim = r->delim;
+  const char *p = body, *const end = r->end;
+  for (int64_t row = 0; row < nrows; row++) {
+    if (p >= end || *p == '\n' || *p == '\r') return false; /* blank line, or too few */
+    for (int col = 0;; col++) {
+      const gdf_csv_col *c = &cf->cols[col];
+      const char *q = c->type == GPUDF_CSV_FLOAT64
+                          ? fast_f64(p, delim, (double *)c->data + row)
+                          : gdf_scan_i64(p, (int64_t *)c->data + row);
+      if (!q) return false;
+      if (col < ncols - 1) {
+        if (*q != delim) return false;
+        p = q + 1;
+        continue;
+      }
+      if (*q == '\r') q++;
+      if (*q != '\n') return false;
+      p = q + 1; /* at most end + 1: the '\n' after the last byte */
+      break;
+    }
+  }
+  /* blank lines at the end */
+  while (p < end && (*p == '\n' || (*p == '\r' && p[1] == '\n'))) p += *p == '\r' ? 2 : 1;
+  return p >= end;
+}
+
+/* The lines from p to end (the last one may lack its '\n'); false when a
+ * '"' is there (a quoted field may hold line ends). */
+static bool count_lines(const char *p, const char *end, int64_t *lines) {
+  int64_t n = 0;
+  bool quote = false;
+#ifdef __SSE2__
+  const __m128i nl = _mm_set1_epi8('\n'), dq = _mm_set1_epi8('"');
+  while (end - p >= 16) {
+    /* up to 255 blocks into 8-bit counters (each match subtracts -1) */
+    __m128i cnt = _mm_setzero_si128(), q = _mm_setzero_si128();
+    for (int k = 0; k < 255 && end - p >= 16; k++, p += 16) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+      cnt = _mm_sub_epi8(cnt, _mm_cmpeq_epi8(v, nl));
+      q = _mm_or_si128(q, _mm_cmpeq_epi8(v, dq));
+    }
+    __m128i sums = _mm_sad_epu8(cnt, _mm_setzero_si128());
+    n += _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
+    if (_mm_movemask_epi8(q)) quote = true;
+  }
+#endif
+  for (; p < end; p++) {
+    n += *p == '\n';
+    quote |= *p == '"';
+  }
+  *lines = n;
+  return !quote;
+}
+
 static gpudf_type table_type(gpudf_csv_type t) {
   switch (t) {
   case GPUDF_CSV_INT64: return GPUDF_TYPE_I64;
@@ -413,20 +512,46 @@ static gpudf_type table_type(gpudf_csv_type t) {
   }
 }
 
-/* Creates the table, parses into it, and attaches the dictionaries. */
-static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf,
-                                gpudf_table **out) {
+/* A table of nrows rows with a column of each col->type; sets col->data.
+ * The public calls it makes name themselves in gdf_api_name: it is put back,
+ * so that later messages still start with gpudf_table_read_csv. */
+static gpudf_status create_table(gdf_csv_file *cf, int64_t nrows, gpudf_table **out) {
+  const char *api = gdf_api_name;
   gpudf_table *t = NULL;
-  GDF_TRY(gpudf_table_create(cf->nrows, &t));
-  gpudf_status st = GPUDF_OK;
+  gpudf_status st = gpudf_table_create(nrows, &t);
   for (int j = 0; j < cf->ncols && st == GPUDF_OK; j++) {
     void *data;
-    cf->cols[j].type = resolve(&cf->cols[j]);
     st = gpudf_table_alloc_column(t, cf->cols[j].name, table_type(cf->cols[j].type), &data);
   }
-  for (int j = 0; j < cf->ncols && st == GPUDF_OK; j++)
+  gdf_api_name = api;
+  if (st != GPUDF_OK) {
+    gpudf_table_free(t);
+    return st;
+  }
+  for (int j = 0; j < cf->ncols; j++)
     cf->cols[j].data = (void *)gpudf_table_column_data(t, j); /* stable from here */
-  if (st == GPUDF_OK) {
+  *out = t;
+  return GPUDF_OK;
+}
+
+/* Whether fast_pass can read a file whose columns have these types. */
+static bool all_numeric(const reader *r, const gdf_csv_file *cf) {
+  if (!r->fast) return false;
+  for (int j = 0; j < cf->ncols; j++)
+    if (cf->cols[j].type != GPUDF_CSV_INT64 && cf->cols[j].type != GPUDF_CSV_FLOAT64)
+      return false;
+  return true;
+}
+
+/* After pass 1 over the whole file: creates the table, parses into it, and
+ * attaches the dictionaries. try_fast: fast_pass first when it can. */
+static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf, bool try_fast,
+                                gpudf_table **out) {
+  for (int j = 0; j < cf->ncols; j++) cf->cols[j].type = resolve(&cf->cols[j]);
+  gpudf_table *t = NULL;
+  GDF_TRY(create_table(cf, cf->nrows, &t));
+  gpudf_status st = GPUDF_OK;
+  if (!(try_fast && all_numeric(r, cf) && fast_pass(r, body, cf, cf->nrows))) {
     r->p = body;
     st = second_pass(r, cf);
   }
@@ -447,6 +572,37 @@ static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf,
   }
   *out = t;
   return GPUDF_OK;
+}
+
+/* One pass instead of two for a file of numbers: after pass 1 over the
+ * first rows (cf as it left it), takes the types they give for the whole
+ * file, counts its lines and parses them with fast_pass. *out stays NULL when
+ * that does not work out (a type the first rows did not show, a field
+ * fast_pass does not take, a quote anywhere); nothing is kept then, and the
+ * caller goes on with pass 1 where it stopped. */
+static gpudf_status guess_table(const reader *r, const char *body, gdf_csv_file *cf,
+                                gpudf_table **out) {
+  *out = NULL;
+  for (int j = 0; j < cf->ncols; j++) cf->cols[j].type = resolve(&cf->cols[j]);
+  int64_t lines;
+  if (!all_numeric(r, cf) || !count_lines(body, r->end, &lines)) return GPUDF_OK;
+  lines += r->end > body && r->end[-1] != '\n';
+  if (lines < 1) return GPUDF_OK;
+  gpudf_table *t = NULL;
+  GDF_TRY(create_table(cf, lines, &t));
+  const char *api = gdf_api_name;
+  if (fast_pass(r, body, cf, lines)) *out = t;
+  else gpudf_table_free(t);
+  gdf_api_name = api;
+  return GPUDF_OK;
+}
+
+/* The rows pass 1 looks at before guess_table tries the types they give;
+ * GPUDF_CSV_INFER_ROWS (a positive number) sets it, for the tests. */
+static int64_t infer_rows(void) {
+  const char *e = getenv("GPUDF_CSV_INFER_ROWS");
+  long long n = e ? strtoll(e, NULL, 10) : 0;
+  return n > 0 ? (int64_t)n : 1000;
 }
 
 enum { TAIL_PAD = 64 }; /* readable bytes after the file: '\n', then zeros */
@@ -526,10 +682,21 @@ gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opt
   if (st == GPUDF_OK) st = apply_forced(&r, cf, &o);
   const char *body = r.p;
   int64_t body_line = r.line;
-  if (st == GPUDF_OK) st = first_pass(&r, cf);
-  if (st == GPUDF_OK) {
+  bool done = false;
+  if (st == GPUDF_OK) st = first_pass(&r, cf, infer_rows(), &done);
+  bool try_fast = true;
+  if (st == GPUDF_OK && !done) {
+    st = guess_table(&r, body, cf, out);
+    if (st == GPUDF_OK && !*out) {
+      st = first_pass(&r, cf, INT64_MAX, &done);
+      /* fast_pass again only when the types it stopped at changed */
+      try_fast = false;
+      for (int j = 0; j < cf->ncols; j++) try_fast |= resolve(&cf->cols[j]) != cf->cols[j].type;
+    }
+  }
+  if (st == GPUDF_OK && !*out) {
     r.line = body_line;
-    st = build_table(&r, body, cf, out);
+    st = build_table(&r, body, cf, try_fast, out);
   }
   if (cf)
     for (int j = 0; j < cf->ncols; j++) gdf_csv_dict_free(&cf->cols[j].dict);

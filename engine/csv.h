@@ -34,7 +34,7 @@ enum gdf_csv_fast { GDF_CSV_FAST_NONE, GDF_CSV_FAST_INT, GDF_CSV_FAST_FLOAT };
 typedef struct gdf_csv_col {
   char name[GPUDF_NAME_MAX + 1];
   gpudf_csv_type forced;       /* GPUDF_CSV_INFER unless the options say */
-  gpudf_csv_type type;         /* resolved after the first pass */
+  gpudf_csv_type type;         /* resolved after the first pass, or guessed */
   bool may_int, may_float, may_bool, missing, values, too_long;
   uint8_t fast;                /* gdf_csv_fast: the plain form pass 1 expects */
   void *data;                  /* the column in the arena, second pass */

@@ -341,7 +341,9 @@ bool Int(const std::string &s, int64_t *v) {
 bool Num(const std::string &s, double *v) { return gdf_parse_f64(s.data(), s.size(), v); }
 }  // namespace ref
 
-TEST(Csv, FastPathsMatchTheGeneralParser) {
+// Random files of numbers, missing values and the odd string, read and
+// checked against a reference inference and parse.
+void RandomFilesMatchTheGeneralParser() {
   const std::vector<std::string> tokens = {
       "0", "-0", "+5", "7", "-12", "123456789012345678", "-123456789012345678",
       "1234567890123456789", "9223372036854775807", "9223372036854775808",
@@ -445,6 +447,105 @@ TEST(Csv, FastPathsMatchTheGeneralParser) {
         }
       }
     }
+  }
+}
+
+TEST(Csv, FastPathsMatchTheGeneralParser) { RandomFilesMatchTheGeneralParser(); }
+
+// Sets an environment variable for one scope.
+struct ScopedEnv {
+  std::string name;
+  ScopedEnv(const char *n, const char *v) : name(n) { setenv(n, v, 1); }
+  ~ScopedEnv() { unsetenv(name.c_str()); }
+};
+
+// The same files with the types guessed from the first 1, 2 or 5 rows, so
+// that a later row changes them (or a later field is one fast_pass does not
+// take) and the reader goes back to the general passes.
+TEST(Csv, GuessedTypesMatchTheGeneralParser) {
+  for (const char *rows : {"1", "2", "5"}) {
+    ScopedEnv env("GPUDF_CSV_INFER_ROWS", rows);
+    RandomFilesMatchTheGeneralParser();
+    if (HasFailure()) return;
+  }
+}
+
+// Files longer than the rows the types are guessed from (1000 by default):
+// what comes later still decides the types, and errors keep their place.
+TEST(Csv, LaterRowsStillDecide) {
+  auto numbers = [](int rows, int from) {
+    std::string s;
+    for (int i = from; i < from + rows; i++)
+      s += std::to_string(i) + "," + std::to_string(i) + ".25," + std::to_string(-i) + "\n";
+    return s;
+  };
+  const std::string head = "i,x,j\n";
+  {  // plain numbers: int64, float64, int64
+    CsvFile f(head + numbers(3000, 0));
+    Read r(f);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    ASSERT_EQ(gpudf_table_nrows(r.t), 3000);
+    EXPECT_EQ(gpudf_table_column_type(r.t, 0), GPUDF_TYPE_I64);
+    EXPECT_EQ(gpudf_table_column_type(r.t, 1), GPUDF_TYPE_F64);
+    EXPECT_EQ(r.Data<int64_t>("j")[2999], -2999);
+    EXPECT_EQ(r.Data<double>("x")[2999], 2999.25);
+  }
+  {  // an empty field at row 2500 makes i float64; CRLF, trailing blank lines
+    std::string body = numbers(2500, 0) + ",1.5,7\r\n" + numbers(100, 2501) + "\n\r\n";
+    CsvFile f(head + body);
+    Read r(f);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    ASSERT_EQ(gpudf_table_nrows(r.t), 2601);
+    ASSERT_EQ(gpudf_table_column_type(r.t, 0), GPUDF_TYPE_F64);
+    EXPECT_EQ(gpudf_table_column_type(r.t, 2), GPUDF_TYPE_I64);
+    EXPECT_EQ(r.Data<double>("i")[2499], 2499.0);
+    EXPECT_TRUE(std::isnan(r.Data<double>("i")[2500]));
+    EXPECT_EQ(r.Data<double>("i")[2600], 2600.0);
+    EXPECT_EQ(r.Data<int64_t>("j")[2500], 7);
+  }
+  {  // a label at row 2000 makes x categorical; a quoted field and a blank line
+    std::string body = numbers(1999, 0) + "1999,abc,-1999\n\n" + numbers(10, 2000) +
+                       "\"1\",1.5,2\n";
+    CsvFile f(head + body);
+    Read r(f);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    ASSERT_EQ(gpudf_table_nrows(r.t), 2011);
+    EXPECT_EQ(gpudf_table_column_type(r.t, 0), GPUDF_TYPE_I64);
+    EXPECT_TRUE(gpudf_table_column_is_categorical(r.t, 1));
+    EXPECT_EQ(r.Label("x", 1999), "abc");
+    EXPECT_EQ(r.Label("x", 0), "0.25");
+    EXPECT_EQ(r.Data<int64_t>("i")[2010], 1);
+  }
+  {  // numbers that no fast path decides (strtod) after the first rows
+    std::string body = numbers(1500, 0) +
+                       "1,9007199254740993,2\n2,0.12345678901234567891,3\n3,1e400,4\n";
+    CsvFile f(head + body);
+    Read r(f);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    EXPECT_EQ(r.Data<double>("x")[1500], std::strtod("9007199254740993", nullptr));
+    EXPECT_EQ(r.Data<double>("x")[1501], std::strtod("0.12345678901234567891", nullptr));
+    EXPECT_EQ(r.Data<double>("x")[1502], HUGE_VAL);
+  }
+  {  // errors after the first rows name their line and column
+    CsvFile f(head + numbers(2000, 0) + "1,2\n");
+    Read r(f);
+    EXPECT_EQ(r.st, GPUDF_EINVAL);
+    EXPECT_NE(r.err.find(":2002: expected 3 fields (as in the header), got 2"), std::string::npos)
+        << r.err;
+    CsvFile g(head + numbers(1500, 0) + "\n" + numbers(600, 0) + "5,6,7,8\n");
+    Read s(g);
+    EXPECT_EQ(s.st, GPUDF_EINVAL);
+    EXPECT_NE(s.err.find(":2103: expected 3 fields (as in the header), got 4"), std::string::npos)
+        << s.err;
+    gpudf_csv_options o;
+    gpudf_csv_options_init(&o);
+    gpudf_csv_column_type ct = {"j", GPUDF_CSV_INT64};
+    o.types = &ct;
+    o.ntypes = 1;
+    CsvFile h(head + numbers(1200, 0) + "1,2,3.5\n");
+    Read t(h, &o);
+    EXPECT_EQ(t.st, GPUDF_EINVAL);
+    EXPECT_NE(t.err.find(":1202:3: expected an integer, got '3.5'"), std::string::npos) << t.err;
   }
 }
 

@@ -11,6 +11,10 @@
  *   bits 0-1: delimiter , ; TAB |
  *   bits 2-4: forced type (0 none, 1..4 = gpudf_csv_type) of the header's
  *             first field, or of a name that is not a column (5..7)
+ *   bits 5-6: the reader guesses the types from the first 1..4 rows in a
+ *             third read (GPUDF_CSV_INFER_ROWS; default options), which must
+ *             give what the first read gave: the same table, or the same
+ *             status and message.
  */
 #include <gpudf.h>
 
@@ -98,14 +102,18 @@ static void check_table(const gpudf_table *t) {
   (void)sink;
 }
 
-static void read_once(const gpudf_csv_options *opts) {
+/* Reads the file; the checked table on GPUDF_OK, else NULL with the status
+ * in *st and the message in msg. */
+static gpudf_table *read_once(const gpudf_csv_options *opts, gpudf_status *st_out, char *msg,
+                              size_t len) {
   gpudf_table *t = NULL;
   gpudf_status st = gpudf_table_read_csv(g_path, opts, &t);
+  *st_out = st;
+  msg[0] = '\0';
   if (st == GPUDF_OK) {
     if (!t) fail("GPUDF_OK without a table", NULL);
     check_table(t);
-    gpudf_table_free(t);
-    return;
+    return t;
   }
   if (t) fail("a table handed out with an error", gpudf_status_str(st));
   /* A forced type naming a column the header lacks: "no column of that
@@ -113,6 +121,29 @@ static void read_once(const gpudf_csv_options *opts) {
   int no_column = st == GPUDF_ENOENT && opts && opts->ntypes > 0;
   if (!documented(st) && !no_column) fail("undocumented status", gpudf_status_str(st));
   if (gpudf_last_error()[0] == '\0') fail("a failure that does not say why", NULL);
+  snprintf(msg, len, "%s", gpudf_last_error());
+  return NULL;
+}
+
+/* Two reads of the same file must agree on everything. */
+static void same_tables(const gpudf_table *a, const gpudf_table *b) {
+  if (gpudf_table_nrows(a) != gpudf_table_nrows(b) || gpudf_table_ncols(a) != gpudf_table_ncols(b))
+    fail("the reads differ in shape", NULL);
+  size_t nrows = (size_t)gpudf_table_nrows(a);
+  for (int c = 0; c < gpudf_table_ncols(a); c++) {
+    const char *name = gpudf_table_column_name(a, c);
+    gpudf_type type = gpudf_table_column_type(a, c);
+    if (strcmp(name, gpudf_table_column_name(b, c)) != 0 || type != gpudf_table_column_type(b, c))
+      fail("the reads differ in a column's name or type", name);
+    if (memcmp(gpudf_table_column_data(a, c), gpudf_table_column_data(b, c),
+               nrows * gpudf_type_size(type)) != 0)
+      fail("the reads differ in a column's values", name);
+    int32_t nl = gpudf_table_column_nlabels(a, c);
+    if (nl != gpudf_table_column_nlabels(b, c)) fail("the reads differ in labels", name);
+    for (int32_t k = 0; k < nl; k++)
+      if (strcmp(gpudf_table_column_label(a, c, k), gpudf_table_column_label(b, c, k)) != 0)
+        fail("the reads differ in a label", name);
+  }
 }
 
 /* The header's first field: up to the delimiter or line end, BOM and
@@ -134,7 +165,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t n = size - 1;
   if (ftruncate(g_fd, 0) != 0 || pwrite(g_fd, body, n, 0) != (ssize_t)n) abort();
 
-  read_once(NULL);
+  gpudf_status st, st_guess;
+  static char msg[1024], msg_guess[1024];
+  gpudf_table *t = read_once(NULL, &st, msg, sizeof msg);
+  char rows[2] = {(char)('1' + ((mode >> 5) & 3)), '\0'};
+  setenv("GPUDF_CSV_INFER_ROWS", rows, 1);
+  gpudf_table *guess = read_once(NULL, &st_guess, msg_guess, sizeof msg_guess);
+  unsetenv("GPUDF_CSV_INFER_ROWS");
+  if (st != st_guess || strcmp(msg, msg_guess) != 0)
+    fail("guessed types change the result", msg_guess);
+  if (t) same_tables(t, guess);
+  gpudf_table_free(t);
+  gpudf_table_free(guess);
 
   static const char delims[4] = {',', ';', '\t', '|'};
   gpudf_csv_options opts;
@@ -151,6 +193,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     opts.ntypes = 1;
     opts.types = &ct;
   }
-  read_once(&opts);
+  gpudf_table_free(read_once(&opts, &st, msg, sizeof msg));
   return 0;
 }
