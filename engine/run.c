@@ -36,26 +36,36 @@ static void choice_names(const gpudf_param_info *p, char *buf, size_t len) {
   }
 }
 
-/* The rule of p's kind, on config i's value v. fn names the public call. */
-static gpudf_status check_value(const char *fn, int64_t i, const gpudf_param_info *p,
+/* Whether v obeys the rule of p's kind: the fast path, run for every
+ * parameter of every config, so it formats nothing. */
+static bool value_ok(const gpudf_param_info *p, double v, int ncols) {
+  switch (p->kind) {
+  case GPUDF_PARAM_COLUMN: return integral(v) && v >= 0 && v < ncols;
+  case GPUDF_PARAM_INTEGER: return integral(v) && v >= p->min && v <= p->max;
+  case GPUDF_PARAM_REAL: return v >= p->min && v <= p->max; /* false for NaN */
+  case GPUDF_PARAM_CHOICE: return integral(v) && v >= 0 && v < p->nchoices;
+  }
+  return false;
+}
+
+/* The message for config i's value v that value_ok refused. fn names the
+ * public call. */
+static gpudf_status value_error(const char *fn, int64_t i, const gpudf_param_info *p,
                                 double v, int ncols) {
   char b[32], lo[32], hi[32], names[512];
   long long ci = (long long)i;
   num(b, sizeof b, v);
   switch (p->kind) {
   case GPUDF_PARAM_COLUMN:
-    if (integral(v) && v >= 0 && v < ncols) return GPUDF_OK;
     return gdf_error(GPUDF_EINVAL, fn,
                      "config %lld: parameter '%s' = %s is not a column index "
                      "(an integer in 0..%d: the table has %d columns)",
                      ci, p->name, b, ncols - 1, ncols);
   case GPUDF_PARAM_INTEGER:
-    if (integral(v) && v >= p->min && v <= p->max) return GPUDF_OK;
     return gdf_error(GPUDF_EINVAL, fn,
                      "config %lld: parameter '%s' = %s is not an integer in [%s, %s]",
                      ci, p->name, b, num(lo, sizeof lo, p->min), num(hi, sizeof hi, p->max));
   case GPUDF_PARAM_REAL:
-    if (v >= p->min && v <= p->max) return GPUDF_OK; /* false for NaN */
     if (isnan(v))
       return gdf_error(GPUDF_EINVAL, fn,
                        "config %lld: parameter '%s' = %s is not a number "
@@ -64,7 +74,6 @@ static gpudf_status check_value(const char *fn, int64_t i, const gpudf_param_inf
                      "config %lld: parameter '%s' = %s is outside [%s, %s]",
                      ci, p->name, b, num(lo, sizeof lo, p->min), num(hi, sizeof hi, p->max));
   case GPUDF_PARAM_CHOICE:
-    if (integral(v) && v >= 0 && v < p->nchoices) return GPUDF_OK;
     choice_names(p, names, sizeof names);
     return gdf_error(GPUDF_EINVAL, fn,
                      "config %lld: parameter '%s' = %s is not a valid choice (%s)",
@@ -101,7 +110,7 @@ static gpudf_status check_config(const char *fn, int64_t i, const gpudf_table *t
   const double *c = configs + i * k->nparams;
   for (int j = 0; j < k->nparams; j++) {
     const gpudf_param_info *p = &k->params[j];
-    GDF_TRY(check_value(fn, i, p, c[j], ncols));
+    if (!value_ok(p, c[j], ncols)) return value_error(fn, i, p, c[j], ncols);
     if (p->shape && i > 0) GDF_TRY(check_shape(fn, i, p, c[j], configs[j]));
   }
   return check_kernel(fn, i, t, k, c);
