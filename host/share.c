@@ -37,10 +37,33 @@ struct gdf_attachment {
   uint8_t *base;
   uint64_t size;
   gdf_placement *place; /* device placement, NULL on cpu; closed with the last view */
+  /* The files it came from, checked before an idle mapping is used again
+   * or kept: the arena, and the descriptor of its latest attach (closing a
+   * share removes its descriptor; the arena may live on with the table). */
+  dev_t dev, desc_dev;
+  ino_t ino, desc_ino;
+  char arena_name[sizeof(((gdf_desc_header *)0)->arena_name)];
+  char desc_name[GDF_SEG_PATH_MAX];
 };
 
 static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gdf_attachment *attachments;
+/* Idle mappings: cpu attachments whose last view was freed, most recent
+ * first, kept mapped for the next attach of the same share. A Pool task
+ * that attaches per config would otherwise map the arena, fault in every
+ * page it reads (a 600 MB table: tens of thousands of faults) and tear the
+ * page tables down again, per task. One goes when its share is closed
+ * (checked by every attach and cleanup in this process, and at once when
+ * this process closes it), when more than GDF_IDLE_MAX are idle, by
+ * gpudf_unmap_idle, or at exit. Device attachments are never kept: their
+ * IPC handles and registrations close with the last view, as before. */
+enum { GDF_IDLE_MAX = 4 };
+static struct gdf_attachment *idle;
+static int nidle;
+static int drop_idle(bool (*match)(const struct gdf_attachment *, const void *),
+                     const void *arg);
+static bool same_share(const struct gdf_attachment *a, const void *id);
+static bool share_gone(const struct gdf_attachment *a, const void *dfd);
 /* Shares this process publishes: a view of one of them borrows the owner's
  * device placement, because CUDA cannot open an IPC handle in the process
  * that exported it. */
@@ -392,6 +415,7 @@ void gpudf_share_close(gpudf_share *s) {
       break;
     }
   pthread_mutex_unlock(&attach_lock);
+  drop_idle(same_share, &s->share_id); /* this process's own idle view of it */
   gdf_segment_destroy(s->desc); /* unlinks the public name */
   s->table->share = NULL;
   gdf_table_release(s->table);
@@ -421,18 +445,90 @@ static gpudf_status place_attachment(struct gdf_attachment *a, const gdf_desc_he
   return st;
 }
 
+static void unmap_attachment(struct gdf_attachment *a) {
+  if (!a) return;
+  gdf_placement_free(a->place); /* before the unmap: it may be registered */
+  munmap(a->base, a->size);
+  free(a);
+}
+
+/* Takes the idle mapping of the descriptor's share off the idle list, or
+ * gives NULL. Called with attach_lock held. */
+static struct gdf_attachment *take_idle(const gdf_desc_header *h) {
+  for (struct gdf_attachment **p = &idle; *p; p = &(*p)->next)
+    if ((*p)->share_id == h->share_id && (*p)->size == h->arena_size) {
+      struct gdf_attachment *a = *p;
+      *p = a->next;
+      nidle--;
+      return a;
+    }
+  return NULL;
+}
+
+/* Takes the least recently used idle mapping off the list. Called with
+ * attach_lock held and at least one idle. */
+static struct gdf_attachment *pop_oldest_idle(void) {
+  struct gdf_attachment **p = &idle;
+  while ((*p)->next) p = &(*p)->next;
+  struct gdf_attachment *a = *p;
+  *p = NULL;
+  nidle--;
+  return a;
+}
+
+static void set_desc(struct gdf_attachment *a, const char *file, const struct stat *desc) {
+  snprintf(a->desc_name, sizeof a->desc_name, "%s", file);
+  a->desc_dev = desc->st_dev;
+  a->desc_ino = desc->st_ino;
+}
+
+/* Links a new or revived attachment a, unless another thread linked one of
+ * the same share meanwhile: that one then takes the reference and a is
+ * unmapped, so that a share has one mapping per process. */
+static struct gdf_attachment *adopt(struct gdf_attachment *a, const char *file,
+                                    const struct stat *desc) {
+  struct gdf_attachment *use = a;
+  pthread_mutex_lock(&attach_lock);
+  for (struct gdf_attachment *b = attachments; b && use == a; b = b->next)
+    if (b->share_id == a->share_id && b->size == a->size) {
+      b->refs++;
+      use = b;
+    }
+  if (use == a) {
+    a->next = attachments;
+    attachments = a;
+  }
+  set_desc(use, file, desc);
+  pthread_mutex_unlock(&attach_lock);
+  if (use != a) unmap_attachment(a);
+  return use;
+}
+
 /* Finds or makes the mapping of the arena the descriptor names. */
 static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *name,
+                              const char *file, const struct stat *desc,
                               struct gdf_attachment **out) {
   pthread_mutex_lock(&attach_lock);
   for (struct gdf_attachment *a = attachments; a; a = a->next)
     if (a->share_id == h->share_id && a->size == h->arena_size) {
       a->refs++;
+      set_desc(a, file, desc);
       pthread_mutex_unlock(&attach_lock);
       *out = a;
       return GPUDF_OK;
     }
+  struct gdf_attachment *kept = take_idle(h);
   pthread_mutex_unlock(&attach_lock);
+  if (kept) {
+    struct stat now;
+    if (fstatat(dfd, h->arena_name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == kept->dev &&
+        now.st_ino == kept->ino && strcmp(kept->arena_name, h->arena_name) == 0) {
+      kept->refs = 1;
+      *out = adopt(kept, file, desc);
+      return GPUDF_OK;
+    }
+    unmap_attachment(kept); /* not the arena it mapped: a stale one */
+  }
 
   int fd = openat(dfd, h->arena_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
@@ -469,17 +565,16 @@ static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *nam
       a->size = h->arena_size;
       a->share_id = h->share_id;
       a->refs = 1;
+      a->dev = st.st_dev;
+      a->ino = st.st_ino;
+      snprintf(a->arena_name, sizeof a->arena_name, "%s", h->arena_name);
       status = place_attachment(a, h, name);
     }
     if (status != GPUDF_OK && base != MAP_FAILED) {
       munmap(base, h->arena_size);
       free(a);
     } else if (status == GPUDF_OK) {
-      pthread_mutex_lock(&attach_lock);
-      a->next = attachments;
-      attachments = a;
-      pthread_mutex_unlock(&attach_lock);
-      *out = a;
+      *out = adopt(a, file, desc);
     }
   }
   close(fd);
@@ -498,9 +593,74 @@ void gdf_attachment_release(struct gdf_attachment *a) {
       }
   pthread_mutex_unlock(&attach_lock);
   if (!last) return;
-  gdf_placement_free(a->place); /* before the unmap: it may be registered */
-  munmap(a->base, a->size);
-  free(a);
+  /* Kept idle only while its share is still published. */
+  int dfd = -1;
+  if (a->place || gdf_shm_dirfd(&dfd) != GPUDF_OK || share_gone(a, &dfd)) {
+    unmap_attachment(a);
+    return;
+  }
+  struct gdf_attachment *drop = NULL;
+  pthread_mutex_lock(&attach_lock);
+  for (struct gdf_attachment *b = idle; b && !drop; b = b->next)
+    if (b->share_id == a->share_id) drop = a; /* one idle mapping per share */
+  if (!drop) {
+    a->next = idle;
+    idle = a;
+    if (++nidle > GDF_IDLE_MAX) drop = pop_oldest_idle();
+  }
+  pthread_mutex_unlock(&attach_lock);
+  unmap_attachment(drop);
+}
+
+/* Unmaps the idle mappings that match (all of them for NULL) and returns
+ * how many. Called with attach_lock not held. */
+static int drop_idle(bool (*match)(const struct gdf_attachment *, const void *),
+                     const void *arg) {
+  struct gdf_attachment *gone = NULL;
+  pthread_mutex_lock(&attach_lock);
+  for (struct gdf_attachment **p = &idle; *p;) {
+    struct gdf_attachment *a = *p;
+    if (match && !match(a, arg)) {
+      p = &a->next;
+      continue;
+    }
+    *p = a->next;
+    nidle--;
+    a->next = gone;
+    gone = a;
+  }
+  pthread_mutex_unlock(&attach_lock);
+  int n = 0;
+  for (struct gdf_attachment *a = gone, *next; a; a = next, n++) {
+    next = a->next;
+    unmap_attachment(a);
+  }
+  return n;
+}
+
+static bool same_share(const struct gdf_attachment *a, const void *id) {
+  return a->share_id == *(const uint64_t *)id;
+}
+
+/* Whether file name in the shm directory is gone or another file now. */
+static bool file_changed(int dfd, const char *name, dev_t dev, ino_t ino) {
+  struct stat st;
+  return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != dev ||
+         st.st_ino != ino;
+}
+
+/* An attachment whose share was closed (its descriptor is gone), or whose
+ * arena was removed (the owner freed the table or died and was swept). */
+static bool share_gone(const struct gdf_attachment *a, const void *dfd) {
+  int d = *(const int *)dfd;
+  return file_changed(d, a->desc_name, a->desc_dev, a->desc_ino) ||
+         file_changed(d, a->arena_name, a->dev, a->ino);
+}
+
+int gpudf_unmap_idle(void) {
+  int n = drop_idle(NULL, NULL);
+  if (n) gdf_log("unmapped %d idle attachment(s)", n);
+  return n;
 }
 
 /* The descriptor's owner is dead: say so and remove what it left. */
@@ -568,7 +728,7 @@ gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
   if (status == GPUDF_OK && !gdf_proc_alive(h->owner_pid, h->owner_start))
     status = owner_dead(dfd, file, &st, h, name);
   struct gdf_attachment *a = NULL;
-  if (status == GPUDF_OK) status = map_arena(dfd, h, name, &a);
+  if (status == GPUDF_OK) status = map_arena(dfd, h, name, file, &st, &a);
   if (status == GPUDF_OK) {
     status = gdf_desc_validate_dicts(buf, a->base, name);
     if (status != GPUDF_OK) gdf_attachment_release(a);
@@ -617,6 +777,8 @@ gpudf_status gpudf_cleanup(int *removed) {
   if (removed) *removed = 0;
   int dfd = -1;
   GDF_TRY(gdf_shm_dirfd(&dfd));
+  int unmapped = drop_idle(share_gone, &dfd);
+  if (unmapped) gdf_log("unmapped %d idle attachment(s) of closed shares", unmapped);
   int fd = dup(dfd);
   DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
   if (!dir) {

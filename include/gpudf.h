@@ -258,7 +258,13 @@ const void *gpudf_table_column_device_data(const gpudf_table *table, int index);
 /* Attaches to the table published under name and gives a read-only view (its
  * memory is mapped PROT_READ; no data is copied, and the time does not depend
  * on the table's size). Attaching the same share again in one process reuses
- * the mapping. Fails with GPUDF_ENOENT (no such share), GPUDF_EBADMSG (not a
+ * the mapping, also after the last view of it was freed: the library keeps
+ * the mappings of up to 4 shares this process no longer uses (cpu placement
+ * only), so that attaching per task does not fault the table in again each
+ * time. Such an idle mapping goes when its share is closed (noticed by the
+ * next attach, share or cleanup call in this process, or at once in the
+ * owner), by gpudf_unmap_idle, or at exit; until then it keeps the memory
+ * of a closed share allocated. Fails with GPUDF_ENOENT (no such share), GPUDF_EBADMSG (not a
  * valid gpudf segment), GPUDF_EOWNERDEAD (its owner died; the segment is
  * removed), GPUDF_EPERM (another user's segment). On success the caller owns
  * *view and detaches it with gpudf_table_free. */
@@ -267,6 +273,10 @@ gpudf_status gpudf_attach(const char *name, gpudf_table **view);
 /* Removes the segments of this user whose owner process is dead. The library
  * also does this on every create, share and attach. removed may be NULL. */
 gpudf_status gpudf_cleanup(int *removed);
+
+/* Unmaps now the idle mappings gpudf_attach keeps of shares this process
+ * attached and no longer uses (no view left), and returns how many. */
+int gpudf_unmap_idle(void);
 
 /* ---------------------------------------------------------------- kernels */
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -123,6 +124,110 @@ TEST(Share, AttachingTwiceReusesTheMapping) {
   gpudf_table_free(v1);
   EXPECT_EQ(tg_table_checksum(v2), tg_table_checksum(sh.t));  // still mapped
   gpudf_table_free(v2);
+}
+
+// Whether address p lies in a mapping of this process.
+bool Mapped(const void *p) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  uintptr_t a = (uintptr_t)p;
+  while (std::getline(maps, line)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) == 2 && a >= lo && a < hi) return true;
+  }
+  return false;
+}
+
+// A Pool task attaches per config: after its last view is freed the mapping
+// stays, and the next attach gets the same pages without mapping (and
+// faulting) the table again.
+TEST(Share, AFreedViewsMappingServesTheNextAttach) {
+  Shared sh;
+  ShareGenerated(sh, 5000, 21);
+  gpudf_unmap_idle();
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  const void *data = gpudf_table_column_data(v, 0);
+  gpudf_table_free(v);
+  EXPECT_TRUE(Mapped(data));  // idle, not unmapped
+  ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_table_column_data(v, 0), data);
+  EXPECT_EQ(tg_table_checksum(v), tg_table_checksum(sh.t));
+  EXPECT_EQ(gpudf_unmap_idle(), 0);  // in use: not idle
+  gpudf_table_free(v);
+  EXPECT_EQ(gpudf_unmap_idle(), 1);
+  EXPECT_FALSE(Mapped(data));
+  // A fresh mapping after that still reads the table.
+  ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(tg_table_checksum(v), tg_table_checksum(sh.t));
+  gpudf_table_free(v);
+  gpudf_unmap_idle();
+}
+
+// Closing the share drops this process's idle mapping of it at once.
+TEST(Share, ClosingTheShareUnmapsItsIdleMapping) {
+  Shared sh;
+  ShareGenerated(sh, 5000, 22);
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(sh.name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  const void *data = gpudf_table_column_data(v, 1);
+  gpudf_table_free(v);
+  ASSERT_TRUE(Mapped(data));
+  gpudf_share_close(sh.s);
+  sh.s = nullptr;
+  gpudf_table_free(sh.t);
+  sh.t = nullptr;
+  EXPECT_FALSE(Mapped(data));
+  EXPECT_EQ(gpudf_unmap_idle(), 0);
+  // A view that outlives the close is not kept idle when it is freed.
+  Shared again;
+  ShareGenerated(again, 5000, 24);
+  ASSERT_EQ(gpudf_attach(again.name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  data = gpudf_table_column_data(v, 1);
+  gpudf_share_close(again.s);
+  again.s = nullptr;
+  EXPECT_TRUE(Mapped(data));
+  gpudf_table_free(v);
+  EXPECT_FALSE(Mapped(data));
+  EXPECT_EQ(gpudf_unmap_idle(), 0);
+}
+
+// An owner in another process closes (here: dies, and its files are swept):
+// the next cleanup in the attaching process sees the arena gone and drops
+// the idle mapping, so the memory of a closed share is not held.
+TEST(Share, AnIdleMappingOfAGoneShareIsDroppedByTheNextCall) {
+  std::string name = harness::UniqueName("idlegone");
+  Child owner = harness::Spawn({"share", name, "20000", "23"});
+  ASSERT_EQ(harness::ReadLine(owner).rfind("shared ", 0), 0u);
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  const void *data = gpudf_table_column_data(v, 0);
+  gpudf_table_free(v);
+  ASSERT_TRUE(Mapped(data));
+  harness::Kill(owner);
+  int removed = 0;
+  ASSERT_EQ(gpudf_cleanup(&removed), GPUDF_OK);  // sweeps the files, then the mapping
+  EXPECT_GE(removed, 2);
+  ASSERT_EQ(gpudf_cleanup(&removed), GPUDF_OK);
+  EXPECT_FALSE(Mapped(data));
+  EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_ENOENT);
+}
+
+// At most 4 idle mappings: the least recently used goes first.
+TEST(Share, IdleMappingsAreBounded) {
+  gpudf_unmap_idle();
+  Shared sh[5];
+  const void *data[5];
+  for (int i = 0; i < 5; i++) {
+    ShareGenerated(sh[i], 1000, 30 + i, "idlecap");
+    gpudf_table *v;
+    ASSERT_EQ(gpudf_attach(sh[i].name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+    data[i] = gpudf_table_column_data(v, 0);
+    gpudf_table_free(v);
+  }
+  EXPECT_FALSE(Mapped(data[0]));
+  for (int i = 1; i < 5; i++) EXPECT_TRUE(Mapped(data[i])) << i;
+  EXPECT_EQ(gpudf_unmap_idle(), 4);
 }
 
 TEST(Share, CloseUnpublishesButViewsStayValid) {

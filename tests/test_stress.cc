@@ -168,11 +168,16 @@ TEST(Stress, EightAttachersWhileTheOwnerChurns) {
   double ms = MsSince(t0);
   int churn_seen = 0;
   for (size_t k = 0; k < kids.size(); k++) {
-    int fd0 = -1, fd1 = -2, map0 = -1, map1 = -2, churn_ok = -1;
-    ASSERT_EQ(std::sscanf(lines[k].c_str(), "ok 500 %d %d %d %d %d", &churn_ok, &fd0, &fd1,
-                          &map0, &map1), 5) << "attacher " << k << " said '" << lines[k] << "'";
+    int fd0 = -1, fd1 = -2, map0 = -1, map1 = -2, churn_ok = -1, idle = -1;
+    ASSERT_EQ(std::sscanf(lines[k].c_str(), "ok 500 %d %d %d %d %d %d", &churn_ok, &fd0, &fd1,
+                          &map0, &map1, &idle), 6)
+        << "attacher " << k << " said '" << lines[k] << "'";
     EXPECT_EQ(fd1, fd0) << "attacher " << k << " file descriptors";
     EXPECT_EQ(map1, map0) << "attacher " << k << " mappings";
+    // Idle mappings: the steady share's, and at most the churning share's
+    // latest (earlier ones went when their arena was unlinked).
+    EXPECT_GE(idle, 1) << "attacher " << k;
+    EXPECT_LE(idle, 2) << "attacher " << k;
     churn_seen += churn_ok;
     int st = harness::Wait(kids[k]);
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;

@@ -80,11 +80,13 @@ TEST(Threads, AttachRunAndDetachOneShare) {
   ASSERT_FALSE(want.empty()) << gpudf_last_error();
   std::atomic<int> bad{0};
   // Every thread attaches, runs and detaches over and over, so that the
-  // shared mapping is made, reused and released while others use it; one
-  // view per thread also lives across all its iterations.
-  RunThreads(kThreads, [&](int) {
+  // shared mapping is made, reused, left idle and taken back while others
+  // use it; in every other thread one view also lives across all its
+  // iterations.
+  gpudf_unmap_idle();
+  RunThreads(kThreads, [&](int id) {
     gpudf_table *keep = nullptr;
-    if (gpudf_attach(name.c_str(), &keep) != GPUDF_OK) bad++;
+    if (id % 2 == 0 && gpudf_attach(name.c_str(), &keep) != GPUDF_OK) bad++;
     for (int it = 0; it < 8; it++) {
       gpudf_table *v = nullptr;
       if (gpudf_attach(name.c_str(), &v) != GPUDF_OK) {
@@ -98,6 +100,36 @@ TEST(Threads, AttachRunAndDetachOneShare) {
     gpudf_table_free(keep);
   });
   EXPECT_EQ(bad.load(), 0);
+  gpudf_share_close(s);
+  gpudf_table_free(t);
+}
+
+// No view lives long here: the last one of the share is freed again and
+// again, so its mapping goes idle and is taken back by whichever thread
+// attaches next, while the others free theirs.
+TEST(Threads, IdleMappingTakenBackWhileOthersFreeTheirViews) {
+  gpudf_table *t = MakeTable(2000, 3);
+  ASSERT_NE(t, nullptr) << gpudf_last_error();
+  std::string name = "threads-idle-" + std::to_string(getpid());
+  gpudf_share *s = nullptr;
+  ASSERT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_CPU, &s), GPUDF_OK)
+      << gpudf_last_error();
+  const double want = ((const double *)gpudf_table_column_data(t, 0))[1999];
+  gpudf_unmap_idle();
+  std::atomic<int> bad{0};
+  RunThreads(kThreads, [&](int) {
+    for (int it = 0; it < 200; it++) {
+      gpudf_table *v = nullptr;
+      if (gpudf_attach(name.c_str(), &v) != GPUDF_OK) {
+        bad++;
+        continue;
+      }
+      if (((const double *)gpudf_table_column_data(v, 0))[1999] != want) bad++;
+      gpudf_table_free(v);
+    }
+  });
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(gpudf_unmap_idle(), 1);  // one mapping of the share, whatever the threads did
   gpudf_share_close(s);
   gpudf_table_free(t);
 }

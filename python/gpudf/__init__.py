@@ -23,7 +23,7 @@ import numpy as np
 from ._ffi import ffi, lib
 
 __all__ = ["Error", "Table", "read_csv", "Share", "TableView", "attach", "backends", "kernels",
-           "describe", "grid", "run", "sweep", "cleanup", "__version__"]
+           "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "__version__"]
 
 __version__ = ffi.string(lib.gpudf_version()).decode()
 
@@ -88,6 +88,15 @@ def cleanup():
     removed = ffi.new("int *")
     _check(lib.gpudf_cleanup(removed))
     return removed[0]
+
+
+def unmap_idle():
+    """Unmaps now the shares this process attached and no longer uses (no
+    view or array left), which gpudf keeps mapped so that the next attach()
+    of them costs no page faults; returns how many. Idle mappings also go
+    when their share is closed (noticed by the next attach in this process)
+    and at exit."""
+    return lib.gpudf_unmap_idle()
 
 
 # ------------------------------------------------------------------ tables
@@ -431,7 +440,9 @@ class TableView(_Schema):
 
 def attach(name_or_share):
     """Attaches to a shared table by name (or Share). Attaching the same name
-    again in a process reuses the mapping, so per-task attaches are cheap."""
+    again in a process reuses the mapping, also after the previous view and
+    its arrays are gone (the library keeps the mappings of up to 4 unused
+    shares, see unmap_idle), so per-task attaches are cheap."""
     name = name_or_share.name if isinstance(name_or_share, Share) else str(name_or_share)
     return TableView(name)
 

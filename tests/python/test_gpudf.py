@@ -285,6 +285,27 @@ def test_detached_view_raises_but_arrays_stay_valid():
     assert frame["a"].iloc[-1] == 999.0
 
 
+def test_attach_per_task_reuses_the_mapping():
+    """A Pool task attaches per config: once its view and arrays are gone the
+    mapping stays, and the next attach gets the same memory without mapping
+    and faulting the table in again; unmap_idle() lets it go."""
+    t = gpudf.Table.from_numpy({"a": np.arange(1000.0)})
+    with t.share() as s:
+        gpudf.unmap_idle()
+        v = gpudf.attach(s.name)
+        addr = v.column("a").__array_interface__["data"][0]
+        del v
+        gc.collect()
+        v = gpudf.attach(s.name)
+        assert v.column("a").__array_interface__["data"][0] == addr
+        assert v.column("a")[-1] == 999.0
+        assert gpudf.unmap_idle() == 0  # in use
+        del v
+        gc.collect()
+        assert gpudf.unmap_idle() == 1
+        assert gpudf.unmap_idle() == 0
+
+
 # ------------------------------------------------- the original question
 
 def _task(args):
