@@ -69,13 +69,21 @@ std::vector<double> RunFilterAgg(const gpudf_table *t, const std::vector<double>
   return r;
 }
 
-TEST(Threads, AttachRunAndDetachOneShare) {
-  gpudf_table *t = MakeTable(30000, 1);
-  ASSERT_NE(t, nullptr) << gpudf_last_error();
-  std::string name = "threads-" + std::to_string(getpid());
-  gpudf_share *s = nullptr;
-  ASSERT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_CPU, &s), GPUDF_OK)
+// A table of MakeTable shared on cpu as stem-<pid>.
+void MakeShared(const char *stem, int64_t rows, int salt, gpudf_table **t, gpudf_share **s,
+                std::string *name) {
+  *t = MakeTable(rows, salt);
+  ASSERT_NE(*t, nullptr) << gpudf_last_error();
+  *name = std::string(stem) + "-" + std::to_string(getpid());
+  ASSERT_EQ(gpudf_table_share(*t, name->c_str(), GPUDF_BACKEND_CPU, s), GPUDF_OK)
       << gpudf_last_error();
+}
+
+TEST(Threads, AttachRunAndDetachOneShare) {
+  gpudf_table *t = nullptr;
+  gpudf_share *s = nullptr;
+  std::string name;
+  ASSERT_NO_FATAL_FAILURE(MakeShared("threads", 30000, 1, &t, &s, &name));
   const std::vector<double> cfg = Configs(), want = RunFilterAgg(t, cfg);
   ASSERT_FALSE(want.empty()) << gpudf_last_error();
   std::atomic<int> bad{0};
@@ -108,12 +116,10 @@ TEST(Threads, AttachRunAndDetachOneShare) {
 // again, so its mapping goes idle and is taken back by whichever thread
 // attaches next, while the others free theirs.
 TEST(Threads, IdleMappingTakenBackWhileOthersFreeTheirViews) {
-  gpudf_table *t = MakeTable(2000, 3);
-  ASSERT_NE(t, nullptr) << gpudf_last_error();
-  std::string name = "threads-idle-" + std::to_string(getpid());
+  gpudf_table *t = nullptr;
   gpudf_share *s = nullptr;
-  ASSERT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_CPU, &s), GPUDF_OK)
-      << gpudf_last_error();
+  std::string name;
+  ASSERT_NO_FATAL_FAILURE(MakeShared("threads-idle", 2000, 3, &t, &s, &name));
   const double want = ((const double *)gpudf_table_column_data(t, 0))[1999];
   gpudf_unmap_idle();
   std::atomic<int> bad{0};
