@@ -10,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#ifdef MADV_POPULATE_WRITE
+#define GDF_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
+#else
+#define GDF_MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -262,6 +268,13 @@ gpudf_status gdf_segment_resize(gdf_segment *seg, uint64_t size) {
     return GDF_ERR(gdf_status_from_errno(err), "cannot map %" PRIu64 " bytes of %s: %s",
                    size, seg->name, strerror(err));
   }
+  /* The pages exist (posix_fallocate made them): map them writable in one
+   * call rather than trapping on each first write, which a table's columns
+   * are about to get (a 610 MiB table: 156,000 faults). Best effort: older
+   * kernels refuse the advice, and then the writes fault as before. */
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t from = ((uintptr_t)addr + seg->size) & ~(page - 1);
+  (void)madvise((void *)from, (uintptr_t)addr + size - from, GDF_MADV_POPULATE_WRITE);
   seg->addr = addr;
   seg->size = size;
   return GPUDF_OK;
