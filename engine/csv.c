@@ -26,6 +26,7 @@
  * mapping has a '\n' and zeros after the file's last byte so that the
  * scanners need no bounds checks. */
 #include "csv.h"
+#include "bus_guard.h"
 #include "csv_number.h"
 #include "internal.h"
 
@@ -58,6 +59,7 @@ typedef struct reader {
   char *scratch;     /* unescaped quoted fields */
   size_t scratch_cap;
   bool fast;         /* the delimiter cannot be part of a number */
+  gpudf_table *building; /* a table being filled, freed if the file shrinks */
 } reader;
 
 typedef struct field {
@@ -550,6 +552,7 @@ static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf, b
   for (int j = 0; j < cf->ncols; j++) cf->cols[j].type = resolve(&cf->cols[j]);
   gpudf_table *t = NULL;
   GDF_TRY(create_table(cf, cf->nrows, &t));
+  r->building = t;
   gpudf_status st = GPUDF_OK;
   if (!(try_fast && all_numeric(r, cf) && fast_pass(r, body, cf, cf->nrows))) {
     r->p = body;
@@ -566,6 +569,7 @@ static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf, b
     st = gdf_table_set_dictionary(t, j, c->dict.n, (const char *const *)c->dict.labels,
                                   c->dict.lens);
   }
+  r->building = NULL;
   if (st != GPUDF_OK) {
     gpudf_table_free(t);
     return st;
@@ -580,7 +584,7 @@ static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf, b
  * that does not work out (a type the first rows did not show, a field
  * fast_pass does not take, a quote anywhere); nothing is kept then, and the
  * caller goes on with pass 1 where it stopped. */
-static gpudf_status guess_table(const reader *r, const char *body, gdf_csv_file *cf,
+static gpudf_status guess_table(reader *r, const char *body, gdf_csv_file *cf,
                                 gpudf_table **out) {
   *out = NULL;
   for (int j = 0; j < cf->ncols; j++) cf->cols[j].type = resolve(&cf->cols[j]);
@@ -590,8 +594,11 @@ static gpudf_status guess_table(const reader *r, const char *body, gdf_csv_file 
   if (lines < 1) return GPUDF_OK;
   gpudf_table *t = NULL;
   GDF_TRY(create_table(cf, lines, &t));
+  r->building = t;
   const char *api = gdf_api_name;
-  if (fast_pass(r, body, cf, lines)) *out = t;
+  bool read = fast_pass(r, body, cf, lines);
+  r->building = NULL;
+  if (read) *out = t;
   else gpudf_table_free(t);
   gdf_api_name = api;
   return GPUDF_OK;
@@ -654,6 +661,35 @@ static gpudf_status map_file(const char *path, char **data, size_t *size, size_t
   return s;
 }
 
+/* Everything that reads the mapped file, out of line so that its state is
+ * in r, cf and *out (memory the caller can still free) when a SIGBUS jumps
+ * back to gpudf_table_read_csv. */
+__attribute__((noinline)) static gpudf_status parse(reader *r, gdf_csv_file *cf,
+                                                    const gpudf_csv_options *o,
+                                                    gpudf_table **out) {
+  gpudf_status st = read_header(r, cf);
+  if (st == GPUDF_OK) st = apply_forced(r, cf, o);
+  const char *body = r->p;
+  int64_t body_line = r->line;
+  bool done = false;
+  if (st == GPUDF_OK) st = first_pass(r, cf, infer_rows(), &done);
+  bool try_fast = true;
+  if (st == GPUDF_OK && !done) {
+    st = guess_table(r, body, cf, out);
+    if (st == GPUDF_OK && !*out) {
+      st = first_pass(r, cf, INT64_MAX, &done);
+      /* fast_pass again only when the types it stopped at changed */
+      try_fast = false;
+      for (int j = 0; j < cf->ncols; j++) try_fast |= resolve(&cf->cols[j]) != cf->cols[j].type;
+    }
+  }
+  if (st == GPUDF_OK && !*out) {
+    r->line = body_line;
+    st = build_table(r, body, cf, try_fast, out);
+  }
+  return st;
+}
+
 gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opts,
                                   gpudf_table **out) {
   GDF_ENTER();
@@ -678,30 +714,31 @@ gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opt
   r.fast = !memchr("0123456789+-.eE", o.delimiter, 15);
   gdf_csv_file *cf = calloc(1, sizeof *cf);
   gpudf_status st = cf ? GPUDF_OK : GDF_ERR(GPUDF_ENOMEM, "out of memory");
-  if (st == GPUDF_OK) st = read_header(&r, cf);
-  if (st == GPUDF_OK) st = apply_forced(&r, cf, &o);
-  const char *body = r.p;
-  int64_t body_line = r.line;
-  bool done = false;
-  if (st == GPUDF_OK) st = first_pass(&r, cf, infer_rows(), &done);
-  bool try_fast = true;
-  if (st == GPUDF_OK && !done) {
-    st = guess_table(&r, body, cf, out);
-    if (st == GPUDF_OK && !*out) {
-      st = first_pass(&r, cf, INT64_MAX, &done);
-      /* fast_pass again only when the types it stopped at changed */
-      try_fast = false;
-      for (int j = 0; j < cf->ncols; j++) try_fast |= resolve(&cf->cols[j]) != cf->cols[j].type;
+  if (st == GPUDF_OK) {
+    /* Another process may truncate the file while it is read: the pages
+     * past its new end then raise SIGBUS, which becomes this error. */
+    gdf_bus_guard guard;
+    gdf_bus_guard_enter(&guard, data, size);
+    if (sigsetjmp(guard.jmp, 1) == 0) {
+      st = parse(&r, cf, &o, out);
+    } else {
+      /* r and *out are read from memory: parse wrote them there. */
+      gpudf_table *volatile *building = &r.building;
+      if (*building) gpudf_table_free(*building);
+      *building = NULL;
+      gpudf_table *volatile *made = out;
+      if (*made) gpudf_table_free(*made);
+      *made = NULL;
+      st = GDF_ERR(GPUDF_EIO, "%s: the file shrank while it was read (it had %zu bytes when "
+                   "opened: another process truncated or rewrote it); nothing was loaded",
+                   path, size);
     }
-  }
-  if (st == GPUDF_OK && !*out) {
-    r.line = body_line;
-    st = build_table(&r, body, cf, try_fast, out);
+    gdf_bus_guard_leave(&guard);
   }
   if (cf)
     for (int j = 0; j < cf->ncols; j++) gdf_csv_dict_free(&cf->cols[j].dict);
   free(cf);
-  free(r.scratch);
+  free(*(char *volatile *)&r.scratch); /* parse may have grown it before a jump */
   munmap(data, span);
   return st;
 }

@@ -3,8 +3,12 @@
 // exact location, and the number parser against strtod on random inputs.
 #include <gpudf.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <cmath>
 #include <cstdio>
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "csv_number.h"
+#include "harness.h"
 
 namespace {
 
@@ -616,4 +621,73 @@ TEST(Csv, FieldCountErrorsOnTheFastPath) {
   }());
 }
 
+// Another process truncates the file while it is being read (here another
+// thread, at random points of the read): the pages past the new end would
+// raise SIGBUS. Every read must end in a status: the whole table (the cut
+// came after the read), a parse error (it came before: a shorter file with a
+// cut line), or EIO naming the file; never a crash, and nothing left behind
+// (the ASan build checks the heap, NoLeftovers-style checks the arenas).
+TEST(Csv, AFileTruncatedWhileItIsReadIsAnErrorNotACrash) {
+  std::string body = "a,b,c,d\n";
+  std::mt19937_64 rng(7);
+  const int rows = 400000;
+  for (int i = 0; i < rows; i++) {
+    char line[128];
+    snprintf(line, sizeof line, "%d,%.6f,%.9f,%lld\n", i, (double)(rng() % 100000) / 7,
+             (double)(rng() % 1000000) / 3, (long long)(rng() % 1000000000));
+    body += line;
+  }
+  CsvFile f(body, "shrink.csv");
+  auto t0 = std::chrono::steady_clock::now();
+  {
+    Read full(f);
+    ASSERT_EQ(full.st, GPUDF_OK) << full.err;
+    ASSERT_EQ(gpudf_table_nrows(full.t), rows);
+  }
+  double full_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const auto shm_before = harness::ShmEntries();
+  struct sigaction before;
+  ASSERT_EQ(sigaction(SIGBUS, nullptr, &before), 0);
+  int shrank = 0, whole = 0, parse_errors = 0;
+  for (int it = 0; it < 40 && shrank < 3; it++) {
+    CsvFile again(body, "shrink.csv");
+    gpudf_table *t = nullptr;
+    gpudf_status st = GPUDF_OK;
+    std::string err;
+    std::thread reader([&] {
+      st = gpudf_table_read_csv(again.path.c_str(), nullptr, &t);
+      if (st != GPUDF_OK) err = gpudf_last_error();
+    });
+    double at = full_ms * std::uniform_real_distribution<double>(0.05, 0.45)(rng);
+    std::this_thread::sleep_for(std::chrono::microseconds((long)(at * 1000)));
+    ASSERT_EQ(truncate(again.path.c_str(), (off_t)(body.size() / 3)), 0);
+    reader.join();
+    if (st == GPUDF_OK) {
+      whole++;
+      EXPECT_GT(gpudf_table_nrows(t), 0);
+      gpudf_table_free(t);
+    } else if (st == GPUDF_EIO) {
+      shrank++;
+      EXPECT_EQ(t, nullptr);
+      EXPECT_NE(err.find("shrank while it was read"), std::string::npos) << err;
+      EXPECT_NE(err.find(again.path), std::string::npos) << err;
+    } else {
+      parse_errors++;
+      EXPECT_EQ(st, GPUDF_EINVAL) << err;
+      EXPECT_EQ(t, nullptr);
+    }
+  }
+  std::printf("[ info     ] read of %.0f ms cut at random: %d shrank, %d whole, %d parse "
+              "errors\n", full_ms, shrank, whole, parse_errors);
+  EXPECT_GE(shrank, 1) << "no cut landed inside a read: the guard was not exercised";
+  EXPECT_EQ(harness::ShmEntries(), shm_before) << "a table of a cut read was left behind";
+  // The handler of SIGBUS is the one from before: outside a read, a SIGBUS
+  // does what it did without the library.
+  struct sigaction now;
+  ASSERT_EQ(sigaction(SIGBUS, nullptr, &now), 0);
+  EXPECT_EQ((void *)now.sa_handler, (void *)before.sa_handler);
+}
+
 }  // namespace
+
