@@ -10,10 +10,12 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
+#include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,6 +121,11 @@ static gpudf_status spawn(gdf_sweep *s, int slot, const char *path) {
   gdf_wproc *p = &s->procs[slot];
   memset(p, 0, sizeof *p);
   p->pid = pid;
+#ifdef SYS_pidfd_open
+  p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec; Linux 5.3+ */
+#else
+  p->pidfd = -1;
+#endif
   p->slot = slot;
   p->spawned_ns = gdf_now_ns();
   p->info = gdf_result_add_worker(s->res, pid);
@@ -254,8 +261,53 @@ static void handle_exit(gdf_sweep *s, int slot, int status) {
   record_info(s, p, sl, how);
   atomic_store(&sl->lo, 0);
   atomic_store(&sl->hi, 0);
+  if (p->pidfd >= 0) close(p->pidfd);
+  p->pidfd = -1;
   p->pid = 0;
   s->live--;
+}
+
+/* Sleeps until a worker exits, a signal arrives or max_ns pass. With a
+ * pidfd per live worker this is one poll (the owner of a long sweep wakes
+ * about 10 times a second, for progress and limits); without (a kernel
+ * before 5.3), short naps. */
+static void wait_event(gdf_sweep *s, int64_t max_ns) {
+  struct pollfd fds[GPUDF_SWEEP_WORKERS_MAX];
+  nfds_t n = 0;
+  for (uint32_t w = 0; w < s->ctl->nslots && n < GPUDF_SWEEP_WORKERS_MAX; w++) {
+    if (s->procs[w].pid <= 0) continue;
+    if (s->procs[w].pidfd < 0) {
+      nap_us(max_ns < 2000000 ? (long)(max_ns / 1000) + 1 : 2000);
+      return;
+    }
+    fds[n++] = (struct pollfd){.fd = s->procs[w].pidfd, .events = POLLIN};
+  }
+  if (n == 0) return;
+  int ms = max_ns <= 0 ? 0 : (int)((max_ns + 999999) / 1000000);
+  (void)poll(fds, n, ms); /* EINTR: a signal, which the caller looks at */
+}
+
+/* How long the monitor may sleep: until the next progress call is due (10
+ * a second) and at most 100 ms, less when a claim's time limit runs out
+ * sooner. */
+static int64_t sleep_budget(const gdf_sweep *s) {
+  int64_t budget = 100000000, now = gdf_now_ns();
+  if (s->o.progress) {
+    int64_t due = s->last_progress_ns + 100000000 - now; /* gdf_sweep_progress's cadence */
+    budget = due < 1000000 ? 1000000 : due < budget ? due : budget;
+  }
+  if (s->o.time_limit_s <= 0) return budget;
+  for (uint32_t w = 0; w < s->ctl->nslots; w++) {
+    gdf_sweep_slot *sl = gdf_ctl_slot(s->ctl, (int)w);
+    int64_t lo = atomic_load(&sl->lo), hi = atomic_load(&sl->hi);
+    int64_t start = atomic_load(&sl->start_ns);
+    if (s->procs[w].pid <= 0 || hi <= lo || start == 0) continue;
+    int64_t left = start + (int64_t)(s->o.time_limit_s * 1e9 * (double)(hi - lo)) - now;
+    if (left < budget) budget = left < 1000000 ? 1000000 : left;
+  }
+  /* A claim made after this look starts its own clock: wake in time for it. */
+  int64_t quarter = (int64_t)(s->o.time_limit_s * 0.25e9);
+  return quarter > 1000000 && quarter < budget ? quarter : budget;
 }
 
 static void reap(gdf_sweep *s) {
@@ -321,7 +373,7 @@ static void stop_all(gdf_sweep *s, int grace_ms) {
   int64_t deadline = gdf_now_ns() + (int64_t)grace_ms * 1000000;
   while (s->live > 0 && gdf_now_ns() < deadline) {
     reap(s);
-    if (s->live > 0) nap_us(1000);
+    if (s->live > 0) wait_event(s, deadline - gdf_now_ns());
   }
   for (uint32_t w = 0; w < s->ctl->nslots; w++) {
     if (s->procs[w].pid <= 0) continue;
@@ -334,7 +386,7 @@ static void stop_all(gdf_sweep *s, int grace_ms) {
 }
 
 static gpudf_status monitor(gdf_sweep *s, const char *path) {
-  for (long naps = 0;; naps++) {
+  for (;;) {
     reap(s);
     if (s->startup_failures > 0 && !s->cancelled)
       return GDF_ERR(GPUDF_EIO, "%s", s->startup_error);
@@ -345,7 +397,7 @@ static gpudf_status monitor(gdf_sweep *s, const char *path) {
     }
     check_time_limits(s);
     GDF_TRY(refill(s, path));
-    nap_us(naps < 100 ? 200 : 2000); /* quick at the start, cheap after */
+    wait_event(s, sleep_budget(s));
   }
 }
 

@@ -24,6 +24,7 @@ typedef struct gdf_wproc {
   int info;          /* index in result->workers */
   int64_t spawned_ns;
   bool timed_out;    /* killed by the owner for its time limit */
+  int pidfd;         /* readable when the process exits; -1 without pidfd_open */
 } gdf_wproc;
 
 typedef struct gdf_sweep {

@@ -352,6 +352,38 @@ TEST(Sweep, ProgressCallbackCancels) {
   }
 }
 
+// The callback comes about 10 times a second, in process and with worker
+// processes, whose owner sleeps between looks (woken by worker exits) rather
+// than polling.
+int RecordTimes(const gpudf_sweep_progress *p, void *user) {
+  static_cast<std::vector<double> *>(user)->push_back(p->elapsed_s);
+  return 0;
+}
+
+TEST(Sweep, ProgressComesAboutTenTimesASecond) {
+  Table tb(100);
+  const int n = 48;
+  auto cfg = TestConfigs(n, 50);  // 50 ms per config: about 1.2 s with 2 workers
+  std::vector<double> res(2 * n);
+  for (int workers : {0, 2}) {
+    SCOPED_TRACE("workers " + std::to_string(workers));
+    auto o = PluginOptions(workers);
+    o.batch = 1;
+    std::vector<double> at;
+    o.progress = RecordTimes;
+    o.progress_user = &at;
+    Result r;
+    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+        << gpudf_last_error();
+    ExpectEchoes(res, n, 100);
+    double wall = r.Report().wall_s, gap = at.empty() ? wall : at[0];
+    for (size_t i = 1; i < at.size(); i++) gap = std::max(gap, at[i] - at[i - 1]);
+    EXPECT_GE((double)at.size(), 6.0 * wall) << at.size() << " calls in " << wall << " s";
+    EXPECT_LE((double)at.size(), 14.0 * wall + 2) << at.size() << " calls in " << wall << " s";
+    EXPECT_LT(gap, 0.4) << "longest time without a call";
+  }
+}
+
 TEST(Sweep, SigintCancelsAndRestoresTheHandler) {
   auto c = harness::Spawn({"sweep-sigint"});
   ASSERT_EQ(harness::ReadLine(c), "running");
