@@ -29,7 +29,7 @@ parent and all its descendants (/proc/PID/smaps_rollup, sampled every 50 ms).
     GPUDF_LIBRARY=<build>/libgpudf.so PYTHONPATH=python \\
         .venv/bin/python bench/bench_question.py [--quick] [--rows N] [--workers 2,4]
         [--configs 64] [--reps 3] [--slow-reps N] [--json PATH]
-        [--backend auto|cpu|cuda-pinned|cuda-ipc]
+        [--backend auto|cpu|cuda-pinned|cuda-ipc] [--start-method spawn|forkserver]
 
 --backend is the placement of the gpudf approaches: share(backend=...) for
 gpudf-attach and sweep(backend=...) for gpudf-sweep (default auto, the
@@ -76,6 +76,7 @@ ORDER = ("pickled", "manager", "manager-per-task", "shm+numpy", "fork-global", "
          "gpudf-attach", "gpudf-sweep")
 REFERENCE = "gpudf-attach"
 BACKENDS = ("auto", "cpu", "cuda-pinned", "cuda-ipc")
+START = "spawn"  # --start-method: of every Pool approach but fork-global
 BACKEND = "auto"  # --backend: the placement of gpudf-attach's share and gpudf-sweep
 
 
@@ -321,7 +322,7 @@ def run_pool(ctx, workers, fn, tasks, clock, initializer=None, initargs=()):
 def approach_baseline(df, configs, workers):
     clock = Clock()
     clock.mark_setup()
-    out, wall = run_pool(mp.get_context("spawn"), workers, task_nothing,
+    out, wall = run_pool(mp.get_context(START), workers, task_nothing,
                          [(i, c) for i, c in enumerate(configs)], clock)
     return None, wall, clock, {}
 
@@ -330,13 +331,13 @@ def approach_pickled(df, configs, workers):
     clock = Clock()
     clock.mark_setup()
     tasks = [(i, df, c) for i, c in enumerate(configs)]
-    out, wall = run_pool(mp.get_context("spawn"), workers, task_pickled, tasks, clock)
+    out, wall = run_pool(mp.get_context(START), workers, task_pickled, tasks, clock)
     return out, wall, clock, {}
 
 
 def approach_manager(df, configs, workers, per_task=False):
     clock = Clock()
-    ctx = mp.get_context("spawn")
+    ctx = mp.get_context(START)
     manager = ctx.Manager()
     try:
         ns = manager.Namespace()
@@ -368,7 +369,7 @@ def approach_shm(df, configs, workers):
             block[j] = df[c].to_numpy()
         del block
         clock.mark_setup()
-        out, wall = run_pool(mp.get_context("spawn"), workers, task_shm,
+        out, wall = run_pool(mp.get_context(START), workers, task_shm,
                              [(i, c) for i, c in enumerate(configs)], clock,
                              initializer=init_shm, initargs=(shm.name, nrows))
     finally:
@@ -415,7 +416,7 @@ def approach_gpudf_attach(df, configs, workers):
     try:
         clock.mark_setup()
         tasks = [(i, share.name, c) for i, c in enumerate(configs)]
-        out, wall = run_pool(mp.get_context("spawn"), workers, task_gpudf, tasks, clock)
+        out, wall = run_pool(mp.get_context(START), workers, task_gpudf, tasks, clock)
     finally:
         share.close()
         del table
@@ -610,11 +611,16 @@ def main():
                          "(the gpudf-attach reference is always run)")
     ap.add_argument("--quick", action="store_true", help="1e6 rows, 16 configs, 2 workers, 1 rep")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--start-method", default="spawn", choices=("spawn", "forkserver"),
+                    help="start method of every Pool approach but fork-global (default "
+                         "spawn; forkserver is Python 3.14's default on Linux: workers fork "
+                         "from a server that imported this module once)")
     ap.add_argument("--backend", default="auto", choices=BACKENDS,
                     help="placement of the gpudf approaches' share / sweep (default auto)")
     a = ap.parse_args()
-    global BACKEND
+    global BACKEND, START
     BACKEND = a.backend
+    START = a.start_method
     if a.backend not in ("auto", "cpu") and a.backend not in gpudf.backends():
         print(f"bench_question: SKIPPED: backend {a.backend} is not available here "
               f"({backend_reason(a.backend)})")
@@ -659,7 +665,7 @@ def main():
     for name in warm:
         measure(name, small_df, small_cfg, min(workers), None if name == "baseline" else small_ref)
     del small_df
-    warmup = ("a spawn Pool importing numpy and pandas, once (--quick)" if a.quick else
+    warmup = (f"a {START} Pool importing numpy and pandas, once (--quick)" if a.quick else
               "every approach once on a 100,000-row table")
     print(f"warm-up ({warmup}; not counted): {time.perf_counter() - t:.1f} s", flush=True)
 
@@ -722,13 +728,13 @@ def main():
     notes = [
         f"table {table_mib:.0f} MiB ({rows} rows x {len(COLUMNS)} float64); the parent keeps "
         "the DataFrame throughout, so every peak includes it once",
-        "baseline = a spawn Pool whose workers import numpy and pandas and touch no table, "
+        f"baseline = a {START} Pool whose workers import numpy and pandas and touch no table, "
         "with the parent holding the DataFrame: the interpreter overhead ('above base' = "
         "peak PSS minus the baseline's, same workers)",
         "gpudf-attach, gpudf-sweep, shm+numpy and joblib put a second copy of the table in "
         "shared memory next to the parent's DataFrame; fork-global shares the DataFrame's "
         "own pages, so it needs no copy",
-        "ratios are against gpudf-attach (Table.from_pandas + share(), spawn Pool tasks "
+        f"ratios are against gpudf-attach (Table.from_pandas + share(), {START} Pool tasks "
         "attach by name and call to_pandas()) with the same number of workers",
         "wall = from the DataFrame in the parent to every result in the parent: placing the "
         "data (pickling, Namespace assignment, shared_memory copy, Table.from_pandas), "
@@ -739,7 +745,10 @@ def main():
         "every Python approach runs the same numpy function on the columns (the DataFrame "
         "ones get them with df[col].to_numpy(), no copy); gpudf-sweep runs the C filter_agg "
         "kernel with op=between in native worker processes",
-        "spawn start method for every Pool approach except fork-global (which needs fork); "
+        f"{START} start method for every Pool approach except fork-global (which needs fork)"
+        + ("; the forkserver imports this module (numpy, pandas, gpudf) once and is kept "
+           "from the warm-up on, so workers start without imports" if START == "forkserver"
+           else "") + "; "
         "joblib uses loky (its own spawn-like workers) with default max_nbytes='1M' "
         "memmapping; loky's reusable workers are shut down after each run",
         "manager: ns.df = df once in the parent; each worker reads ns.df once in the Pool "
@@ -753,14 +762,16 @@ def main():
         "descendants (/proc/PID/smaps_rollup every 50 ms: a shorter spike can be missed)",
         "cpu s = user + system CPU seconds of the parent and its reaped children (pool "
         "workers, manager, loky and gpudf workers) per run, median: less sensitive than wall "
-        "time to other load on the machine",
+        "time to other load on the machine"
+        + (" (with forkserver, Pool workers are the server's children: their CPU is not "
+           "counted)" if START == "forkserver" else ""),
         "PSS counts shared pages once across processes; a tmpfs file that no process maps "
         "(joblib's dump before a worker maps it) is not in any PSS; the resource-tracker "
         "processes of multiprocessing and loky (started once, a few MiB each) are in every sum",
     ]
     if BACKEND != "auto":
         notes.append(f"--backend {BACKEND}: gpudf-attach shares the table with "
-                     f"share(backend={BACKEND!r}) and its spawn workers attach it under auto"
+                     f"share(backend={BACKEND!r}) and its {START} workers attach it under auto"
                      + (" (a device placement creates a CUDA context in each worker)"
                         if BACKEND != "cpu" else "")
                      + f"; gpudf-sweep runs sweep(backend={BACKEND!r}); the other approaches "
@@ -799,7 +810,8 @@ def main():
     print("versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
 
     if a.json:
-        doc = {"section": "question", "backend": BACKEND, "rows": rows, "configs": nconfigs,
+        doc = {"section": "question", "backend": BACKEND, "start_method": START, "rows": rows,
+               "configs": nconfigs,
                "table_mib": table_mib, "workers": workers, "reps": reps,
                "slow_reps": slow_reps, "reference": REFERENCE, "results": results,
                "targets": verdicts, "checked": True, "machine": machine,
