@@ -10,15 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #ifdef MADV_POPULATE_WRITE
 #define GDF_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
 #else
 #define GDF_MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 /* ThreadSanitizer does not intercept mremap: addresses a segment moved to
  * would keep what TSan recorded there for memory another thread has since

@@ -445,6 +445,13 @@ static gpudf_status place_attachment(struct gdf_attachment *a, const gdf_desc_he
   return st;
 }
 
+/* Whether file name in the shm directory is gone or another file now. */
+static bool file_changed(int dfd, const char *name, dev_t dev, ino_t ino) {
+  struct stat st;
+  return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != dev ||
+         st.st_ino != ino;
+}
+
 static void unmap_attachment(struct gdf_attachment *a) {
   if (!a) return;
   gdf_placement_free(a->place); /* before the unmap: it may be registered */
@@ -520,9 +527,8 @@ static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *nam
   struct gdf_attachment *kept = take_idle(h);
   pthread_mutex_unlock(&attach_lock);
   if (kept) {
-    struct stat now;
-    if (fstatat(dfd, h->arena_name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == kept->dev &&
-        now.st_ino == kept->ino && strcmp(kept->arena_name, h->arena_name) == 0) {
+    if (strcmp(kept->arena_name, h->arena_name) == 0 &&
+        !file_changed(dfd, h->arena_name, kept->dev, kept->ino)) {
       kept->refs = 1;
       *out = adopt(kept, file, desc);
       return GPUDF_OK;
@@ -640,13 +646,6 @@ static int drop_idle(bool (*match)(const struct gdf_attachment *, const void *),
 
 static bool same_share(const struct gdf_attachment *a, const void *id) {
   return a->share_id == *(const uint64_t *)id;
-}
-
-/* Whether file name in the shm directory is gone or another file now. */
-static bool file_changed(int dfd, const char *name, dev_t dev, ino_t ino) {
-  struct stat st;
-  return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != dev ||
-         st.st_ino != ino;
 }
 
 /* An attachment whose share was closed (its descriptor is gone), or whose
