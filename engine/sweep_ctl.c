@@ -83,6 +83,18 @@ int64_t gdf_claim_end(gdf_sweep_ctl *c, int64_t lo) {
   return g[k - 1] > g[j] ? g[k - 1] : g[j];
 }
 
+static _Thread_local _Atomic int32_t *progress_part;
+
+void gdf_progress_sink(_Atomic int32_t *part) { progress_part = part; }
+
+void gpudf_kernel_progress(double fraction) {
+  _Atomic int32_t *part = progress_part;
+  if (!part) return;
+  if (!(fraction > 0.0)) fraction = 0.0; /* NaN too */
+  if (fraction > 1.0) fraction = 1.0;
+  atomic_store_explicit(part, (int32_t)(fraction * GDF_PART_ONE), memory_order_relaxed);
+}
+
 /* Records a kernel's message for config i in the ring the owner reads; past
  * the ring's size the owner falls back on the status alone. */
 static void post_message(gdf_sweep_ctl *c, int64_t i, gpudf_status st) {
@@ -108,12 +120,18 @@ int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_
   const double *cfg = gdf_ctl_configs(c);
   double *res = gdf_ctl_results(c);
   int np = c->nparams, nr = c->nresults;
-  if (gpudf_run(t, k, cfg + lo * np, hi - lo, res + lo * nr) == GPUDF_OK) {
+  gpudf_status whole = gpudf_run(t, k, cfg + lo * np, hi - lo, res + lo * nr);
+  /* The part goes with the claim: cleared before its configs count as done. */
+  _Atomic int32_t *part = progress_part;
+  if (part) atomic_store(part, 0);
+  if (whole == GPUDF_OK) {
     mark_done(c, lo, hi);
     return hi - lo;
   }
   /* Kernel errors are deterministic: find the guilty configs now rather
-   * than re-queue them. */
+   * than re-queue them (the fraction of one config's run is not the
+   * claim's: not reported). */
+  progress_part = NULL;
   int64_t done = 0;
   for (int64_t i = lo; i < hi; i++) {
     gpudf_status st = gpudf_run(t, k, cfg + i * np, 1, res + i * nr);
@@ -128,5 +146,6 @@ int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_
     atomic_store_explicit(&gdf_ctl_state(c)[i], GPUDF_CONFIG_FAILED, memory_order_release);
     atomic_fetch_add(&c->nkfail, 1);
   }
+  progress_part = part;
   return done;
 }

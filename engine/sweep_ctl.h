@@ -35,7 +35,7 @@ typedef struct gdf_sweep_slot {
   _Atomic int32_t pid;
   _Atomic int32_t claiming; /* between the fetch-add and recording lo/hi */
   _Atomic int32_t attached; /* startup done: table attached, kernel found */
-  _Atomic int32_t pad;
+  _Atomic int32_t part;     /* of the claim done, in 1/GDF_PART_ONE (gpudf_kernel_progress) */
   _Atomic int64_t lo, hi;     /* the claim being run; lo == hi: none */
   _Atomic int64_t start_ns;   /* when it started (CLOCK_MONOTONIC) */
   _Atomic int64_t configs, batches, busy_ns;
@@ -124,6 +124,13 @@ int64_t gdf_guided_batch(int64_t remaining, int64_t n, int workers, int64_t max_
  * function of the claim's start, so a worker claims [lo, end) with one
  * compare-and-swap of next from lo. */
 int64_t gdf_claim_end(gdf_sweep_ctl *c, int64_t lo);
+
+/* gdf_sweep_slot.part of a finished claim. */
+#define GDF_PART_ONE 65536
+
+/* Where gpudf_kernel_progress stores, in the calling thread: a worker
+ * points it at its slot's part while it runs a claim; NULL: nowhere. */
+void gdf_progress_sink(_Atomic int32_t *part);
 
 /* Runs configs [lo, hi) of the control segment's matrix with kernel k on
  * table t; on a kernel error, runs them one by one and marks the ones that

@@ -13,6 +13,7 @@ struct gpudf_sweep_result {
   int32_t *err;
   char **reason; /* n entries, NULL where there is none */
   gpudf_sweep_report report;
+  int signal; /* SIGINT or SIGTERM that cancelled the sweep, or 0 */
   int nworkers, capworkers;
   gpudf_sweep_worker_info *workers;
 };
@@ -44,6 +45,7 @@ typedef struct gdf_sweep {
   int live;
   int64_t owner_failed; /* FAILED or TIMED_OUT set by the owner */
   int64_t t0_ns, last_progress_ns;
+  double fraction; /* last reported gpudf_sweep_progress.fraction */
   bool cancelled;
   int startup_failures;
   char startup_error[640];

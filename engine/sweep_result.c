@@ -87,6 +87,8 @@ gpudf_status gpudf_sweep_result_report(const gpudf_sweep_result *r, gpudf_sweep_
 
 int gpudf_sweep_result_nworkers(const gpudf_sweep_result *r) { return r ? r->nworkers : 0; }
 
+int gpudf_sweep_result_signal(const gpudf_sweep_result *r) { return r ? r->signal : 0; }
+
 gpudf_status gpudf_sweep_result_worker(const gpudf_sweep_result *r, int index,
                                        gpudf_sweep_worker_info *out) {
   if (!r || !out) return GDF_ERR(GPUDF_EINVAL, "%s is NULL", r ? "out" : "result");
@@ -104,15 +106,16 @@ int gpudf_progress_bar(const gpudf_sweep_progress *p, void *user) {
   if (!p || !isatty(STDERR_FILENO)) return 0;
   enum { WIDTH = 30 };
   int64_t fin = p->done + p->failed;
-  int fill = p->total > 0 ? (int)(WIDTH * fin / p->total) : WIDTH;
+  double f = p->fraction >= 0.0 && p->fraction <= 1.0 ? p->fraction : 0.0;
+  int fill = p->total > 0 ? (int)(WIDTH * f) : WIDTH;
   char bar[WIDTH + 1];
   for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
   bar[WIDTH] = '\0';
   char eta[32] = "?";
   if (p->eta_s >= 0) snprintf(eta, sizeof eta, "%.0fs", p->eta_s);
-  fprintf(stderr, "\r[%s] %lld/%lld done, %lld failed, %.1fs, eta %s%s", bar,
-          (long long)p->done, (long long)p->total, (long long)p->failed, p->elapsed_s, eta,
-          fin >= p->total ? "\n" : "  ");
+  fprintf(stderr, "\r[%s] %3.0f%%, %lld/%lld done, %lld failed, %.1fs, eta %s%s", bar,
+          100.0 * f, (long long)p->done, (long long)p->total, (long long)p->failed,
+          p->elapsed_s, eta, fin >= p->total ? "\n" : "  ");
   fflush(stderr);
   return 0;
 }

@@ -144,7 +144,10 @@ static bool claim_retry(worker *w, int64_t *lo, int64_t *hi) {
 
 static void run_claim(worker *w, int64_t lo, int64_t hi) {
   int64_t t0 = gdf_now_ns();
+  atomic_store(&w->slot->part, 0);
+  gdf_progress_sink(&w->slot->part);
   int64_t done = gdf_sweep_run_batch(w->ctl, w->view, w->kernel, lo, hi);
+  gdf_progress_sink(NULL);
   int64_t t1 = gdf_now_ns();
   int64_t zero = 0;
   atomic_compare_exchange_strong(&w->ctl->first_done_ns, &zero, t1);

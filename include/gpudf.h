@@ -408,6 +408,14 @@ typedef struct gpudf_kernel_def {
 /* Zeroes def and sets its size. */
 void gpudf_kernel_def_init(gpudf_kernel_def *def);
 
+/* How far the batch the calling thread runs has got, as a fraction 0..1 of
+ * its work: a run_cpu whose batches take long (seconds) calls it between
+ * blocks, so that a sweep's progress and ETA move while a batch runs
+ * instead of only when it ends. The built-in kernels do. Cheap (a store
+ * into the sweep's control segment); does nothing outside a sweep worker,
+ * and a value outside 0..1 (or NaN) is clamped (0 for NaN). */
+void gpudf_kernel_progress(double fraction);
+
 /* Adds a kernel to this process's registry (at most 64 kernels in all). The
  * struct is copied; the strings, params and fields it points to are not and
  * must stay valid for the life of the process (static data of the program or
@@ -451,7 +459,10 @@ typedef struct gpudf_sweep_progress {
   int64_t failed;    /* failed or timed out */
   int64_t total;
   double elapsed_s;
-  double eta_s;      /* estimated seconds left; negative while unknown */
+  double eta_s;      /* estimated seconds left, from fraction; negative while unknown */
+  double fraction;   /* of the sweep's work done, 0..1: finished configs plus the part
+                      * of the running batches their kernels report done
+                      * (gpudf_kernel_progress); never decreases within a sweep */
 } gpudf_sweep_progress;
 
 /* Returning non-zero cancels the sweep (as SIGINT would). */
@@ -491,7 +502,7 @@ typedef struct gpudf_sweep_report {
   char fallback[128];       /* why the placement differs from the one asked, or "" */
   char worker_path[256];    /* gpudf-worker executable used, or "" */
   double wall_s;            /* from the call to the return */
-  double first_result_s;    /* from the call to the first finished batch */
+  double first_result_s;    /* from the call to the first finished batch; negative: none */
 } gpudf_sweep_report;
 
 typedef struct gpudf_sweep_worker_info {
@@ -534,6 +545,11 @@ const char *gpudf_sweep_result_reason(const gpudf_sweep_result *result, int64_t 
 /* Copies the report. */
 gpudf_status gpudf_sweep_result_report(const gpudf_sweep_result *result,
                                        gpudf_sweep_report *out);
+/* The signal (SIGINT or SIGTERM) that cancelled the sweep, or 0. The
+ * sweep's handlers took it, so it never reached the caller's: a caller that
+ * wants its own handling (a shell's exit status 130, Python's
+ * KeyboardInterrupt) raises it again once the results are saved. */
+int gpudf_sweep_result_signal(const gpudf_sweep_result *result);
 /* Worker processes in spawn order, replacements included (one entry for the
  * calling process when workers = 0). */
 int gpudf_sweep_result_nworkers(const gpudf_sweep_result *result);

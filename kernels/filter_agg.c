@@ -978,6 +978,7 @@ static gpudf_status fa_run_cpu(const gpudf_table *t, const double *configs, int6
       int64_t len = nrows - start < p.block ? nrows - start : p.block;
       fa_load_block(&p, start, len, nrows);
       for (int64_t g = 0; g < p.ngroups; g++) fa_run_group(&p, &p.groups[g], len);
+      gpudf_kernel_progress((double)(start + len) / (double)nrows);
     }
     fa_finish(&p, results);
   }

@@ -110,9 +110,11 @@ static void gb_config_block(const double *c, const double *x, const double *v,
   }
 }
 
-/* One pass over the rows for configs [0, n) of a chunk. */
+/* One pass over the rows for configs [0, n) of a chunk, configs [at, at +
+ * n) of the batch's total (for the progress it reports). */
 static gpudf_status gb_chunk(const gpudf_table *t, const double *configs, int64_t n,
-                             int64_t groups, double *acc, double *results) {
+                             int64_t groups, double *acc, double *results, int64_t at,
+                             int64_t total) {
   int64_t nrows = gpudf_table_nrows(t);
   double *x = malloc(sizeof(double) * GDF_K_BLOCK * 2);
   int64_t *key = malloc(sizeof(int64_t) * GDF_K_BLOCK);
@@ -145,6 +147,8 @@ static gpudf_status gb_chunk(const gpudf_table *t, const double *configs, int64_
       }
       gb_config_block(c, x, v, key, len, &a[k]);
     }
+    gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
+                          (double)total);
   }
   for (int64_t k = 0; k < n; k++)
     for (int64_t g = 0; g < groups; g++)
@@ -174,7 +178,7 @@ static gpudf_status gb_run_cpu(const gpudf_table *t, const double *configs, int6
   for (int64_t at = 0; at < n && st == GPUDF_OK; at += chunk) {
     int64_t m = n - at < chunk ? n - at : chunk;
     st = gb_chunk(t, configs + at * GDF_GB_NPARAMS, m, groups, acc,
-                  results + at * groups * GDF_GB_NFIELDS);
+                  results + at * groups * GDF_GB_NFIELDS, at, n);
   }
   free(acc);
   return st;

@@ -109,6 +109,7 @@ static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int6
       }
       hi_config_block(c, x, v, len, results + k * width);
     }
+    gpudf_kernel_progress((double)(start + len) / (double)nrows);
   }
   free(x);
   return GPUDF_OK;

@@ -241,9 +241,11 @@ static void ma_block(ma_batch *b, const double *S, int64_t t0, int64_t len) {
                     b->sma + (size_t)b->sslot[k] * (size_t)b->block, b->ret, t0, len);
 }
 
-/* Runs the m configs idx[] that read price column c. */
+/* Runs the m configs idx[] that read price column c; `before` configs of the
+ * batch's n ran in earlier groups (for the progress it reports). */
 static gpudf_status ma_group(const gpudf_table *t, int c, const double *configs,
-                             const int64_t *idx, int64_t m, double *results) {
+                             const int64_t *idx, int64_t m, double *results, int64_t before,
+                             int64_t n) {
   int64_t nrows = gpudf_table_nrows(t);
   gdf_colref pc = gdf_table_colref(t, c);
   const double *S = ma_prepared(t, c);
@@ -262,6 +264,8 @@ static gpudf_status ma_group(const gpudf_table *t, int c, const double *configs,
     int64_t len = nrows - 1 - t0 < b.block ? nrows - 1 - t0 : b.block;
     gdf_k_load_block(pc, t0, len + 1, b.p);
     ma_block(&b, S, t0, len);
+    double steps = (double)(t0 + len) / (double)(nrows - 1);
+    gpudf_kernel_progress(((double)before + (double)m * steps) / (double)n);
   }
   for (int64_t k = 0; k < m; k++)
     gdf_ma_finalize(&b.st[k], (double)(nrows - 1), configs[idx[k] * GDF_MA_NPARAMS + GDF_MA_PPY],
@@ -284,6 +288,7 @@ static gpudf_status ma_run_cpu(const gpudf_table *t, const double *configs, int6
   char *done = calloc((size_t)n, 1);
   gpudf_status st = idx && done ? GPUDF_OK : GDF_ERR(GPUDF_ENOMEM, "out of memory");
   /* Configs grouped by price column; almost always a single group. */
+  int64_t before = 0;
   for (int64_t first = 0; first < n && st == GPUDF_OK; first++) {
     if (done[first]) continue;
     double c = configs[first * GDF_MA_NPARAMS + GDF_MA_PRICE_COL];
@@ -291,7 +296,8 @@ static gpudf_status ma_run_cpu(const gpudf_table *t, const double *configs, int6
     for (int64_t k = first; k < n; k++)
       if (!done[k] && configs[k * GDF_MA_NPARAMS + GDF_MA_PRICE_COL] == c)
         idx[m++] = k, done[k] = 1;
-    st = ma_group(t, (int)c, configs, idx, m, results);
+    st = ma_group(t, (int)c, configs, idx, m, results, before, n);
+    before += m;
   }
   free(idx), free(done);
   return st;

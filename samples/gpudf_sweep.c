@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,9 @@ static const char *usage_text =
     "                        results                 e.g. --describe groupby_agg\n"
     "  --version, --help\n"
     "\n"
-    "Exit status: 0 all configs ok, 1 some configs failed, 2 usage error, 3 runtime error.\n";
+    "Exit status: 0 all configs ok, 1 some configs failed, 2 usage error, 3 runtime error.\n"
+    "Ctrl-C or SIGTERM stops the sweep: the configs that finished are written (--out,\n"
+    "summary, top), then the program ends by that signal (shell status 130 or 143).\n";
 
 static int usage_error(const char *fmt, ...) {
   va_list ap;
@@ -399,6 +402,9 @@ static int parse_i64(const char *s, int64_t lo, int64_t *out) {
 
 static int run(const args *a);
 
+/* The signal that stopped the sweep, raised again once run() is done. */
+static int stop_signal;
+
 int main(int argc, char **argv) {
   args a;
   memset(&a, 0, sizeof a);
@@ -481,7 +487,13 @@ int main(int argc, char **argv) {
   if (a.table && a.synthetic > 0) return usage_error("--table and --synthetic exclude each other");
   if (a.grid && a.configs) return usage_error("--grid and --configs exclude each other");
   if (a.timeout > 0 && a.workers == 0) return usage_error("--timeout needs --workers >= 1");
-  return run(&a);
+  int rc = run(&a);
+  if (stop_signal) {
+    fflush(NULL);
+    signal(stop_signal, SIG_DFL);
+    raise(stop_signal);
+  }
+  return rc;
 }
 
 static int run(const args *a) {
@@ -632,8 +644,9 @@ static int run(const args *a) {
     long child_kib = getrusage(RUSAGE_CHILDREN, &ru) == 0 ? ru.ru_maxrss : -1;
     double rows = (double)gpudf_table_nrows(t);
     char h1[32], h2[32];
-    human((double)n / rep.wall_s, h1, sizeof h1);
-    human(rows * (double)n / rep.wall_s, h2, sizeof h2);
+    /* Configs that finished with results: not the cancelled ones. */
+    human((double)rep.done / rep.wall_s, h1, sizeof h1);
+    human(rows * (double)rep.done / rep.wall_s, h2, sizeof h2);
     fprintf(info, "  placement %s%s%s\n", gpudf_backend_name(rep.backend),
             rep.fallback[0] ? " (fallback: " : "", rep.fallback[0] ? rep.fallback : "");
     if (rep.fallback[0]) fputs(")", info);
@@ -642,8 +655,11 @@ static int run(const args *a) {
     fprintf(info, "  configs  %lld: %lld ok, %lld failed, %lld timed out, %lld cancelled\n",
             (long long)rep.total, (long long)rep.done, (long long)rep.failed,
             (long long)rep.timed_out, (long long)rep.cancelled);
-    fprintf(info, "  wall     %.2f s sweep (first result %.2f s), %.2f s in all\n", rep.wall_s,
-            rep.first_result_s, now() - t0);
+    char first[48] = "no result";
+    if (rep.first_result_s >= 0.0)
+      snprintf(first, sizeof first, "first result %.2f s", rep.first_result_s);
+    fprintf(info, "  wall     %.2f s sweep (%s), %.2f s in all\n", rep.wall_s, first,
+            now() - t0);
     fprintf(info, "  speed    %s configs/s, %s rows*configs/s\n", h1, h2);
     fprintf(info, "  memory   owner peak %.1f MiB (VmHWM), workers peak %.1f MiB (max ru_maxrss)\n",
             (double)vm_hwm_kib() / 1024.0, (double)child_kib / 1024.0);
@@ -661,6 +677,9 @@ static int run(const args *a) {
       break;
     }
   rc = (st == GPUDF_OK && rep.done == rep.total) ? 0 : EXIT_SOME_FAILED;
+  /* Stopped by Ctrl-C or SIGTERM: what finished is written; now die of the
+   * signal, as the shell and a calling script expect (status 130 or 143). */
+  stop_signal = gpudf_sweep_result_signal(r);
 out:
   gpudf_sweep_result_free(r);
   free(rinfo);

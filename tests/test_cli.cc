@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,7 +62,9 @@ std::string WriteFile(const std::string &name, const std::string &text) {
   return path;
 }
 
-CliRun Sweep(std::vector<std::string> args) {
+// Runs gpudf-sweep; with stop_with, sends that signal once the sweep runs
+// (its table line is out) plus 300 ms.
+CliRun Sweep(std::vector<std::string> args, int stop_with = 0) {
   static int seq = 0;
   std::string base = TmpDir() + "/run" + std::to_string(getpid()) + "_" + std::to_string(seq++);
   std::string outp = base + ".out", errp = base + ".err";
@@ -77,6 +80,12 @@ CliRun Sweep(std::vector<std::string> args) {
   CliRun r;
   if (posix_spawn(&pid, GPUDF_SWEEP_BIN, &fa, nullptr, argv.data(), environ) == 0) {
     int status = 0;
+    if (stop_with) {
+      for (int ms = 0; ms < 60000 && Slurp(outp).find("  table ") == std::string::npos; ms += 20)
+        usleep(20000);
+      usleep(300000);
+      kill(pid, stop_with);
+    }
     waitpid(pid, &status, 0);
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
@@ -296,6 +305,29 @@ TEST(Cli, DefaultGridOnSmallSynthetic) {
   const char *why;
   std::string best = gpudf_backend_available(GPUDF_BACKEND_CUDA_IPC, &why) ? "cuda-ipc" : "cpu";
   EXPECT_NE(r.out.find("placement " + best), std::string::npos) << r.out;
+}
+
+// Ctrl-C or SIGTERM: the sweep stops, what finished is written, and the
+// program ends by the signal (status 130 / 143), so `gpudf-sweep ... && next`
+// does not go on as after a partial failure.
+TEST(Cli, ASignalStopsTheSweepWritesItAndEndsByTheSignal) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    std::string out = TmpDir() + "/stopped.csv";
+    CliRun r = Sweep({"--synthetic", "2000000", "--workers", "2", "--out", out}, sig);
+    EXPECT_EQ(r.code, 128 + sig) << r.err;
+    EXPECT_NE(r.out.find("cancelled"), std::string::npos) << r.out;
+    auto rows = ParseCsv(Slurp(out));
+    ASSERT_EQ(rows.size(), 2953u) << "the header and every config";
+    int status = Col(rows[0], "status"), cancelled = 0;
+    for (size_t i = 1; i < rows.size(); i++) {
+      const std::string &s = rows[i][(size_t)status];
+      EXPECT_TRUE(s == "ok" || s == "cancelled") << "row " << i << ": " << s;
+      cancelled += s == "cancelled";
+    }
+    EXPECT_GT(cancelled, 0);
+    unlink(out.c_str());
+  }
 }
 
 }  // namespace

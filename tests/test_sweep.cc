@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -384,6 +385,116 @@ TEST(Sweep, ProgressComesAboutTenTimesASecond) {
   }
 }
 
+// The progress moves while a batch runs, not only when it ends: a kernel
+// reports the fraction of its batch done (gpudf_kernel_progress), and the
+// fraction and ETA the callback sees count it. Without that, a sweep of
+// one long claim per worker shows 0 done and no ETA until the claims end.
+struct Seen {
+  int64_t done;
+  double fraction, eta;
+};
+
+int RecordFractions(const gpudf_sweep_progress *p, void *user) {
+  static_cast<std::vector<Seen> *>(user)->push_back({p->done, p->fraction, p->eta_s});
+  return 0;
+}
+
+void ExpectProgressWithinTheBatch(const std::vector<Seen> &seen, int64_t n) {
+  ASSERT_FALSE(seen.empty());
+  int within = 0;
+  for (size_t i = 0; i < seen.size(); i++) {
+    const Seen &s = seen[i];
+    EXPECT_GE(s.fraction, 0.0);
+    EXPECT_LE(s.fraction, 1.0);
+    if (i > 0) {
+      EXPECT_GE(s.fraction, seen[i - 1].fraction) << "the fraction went back";
+    }
+    EXPECT_GE(s.fraction * (double)n + 1e-9, (double)s.done) << "below the configs done";
+    if (s.done == 0 && s.fraction > 0.0 && s.fraction < 1.0) {
+      within++;
+      EXPECT_GT(s.eta, 0.0) << "no ETA although a fraction is known";
+    }
+  }
+  EXPECT_GE(within, 2) << "no progress reported while the only batch ran";
+  EXPECT_EQ(seen.back().done, n);
+  EXPECT_EQ(seen.back().fraction, 1.0);
+}
+
+TEST(Sweep, ProgressMovesWhileAPluginKernelsBatchRuns) {
+  Table tb(100);
+  const int n = 16;
+  auto cfg = TestConfigs(n, 50);  // one claim of 0.8 s
+  std::vector<double> res(2 * n);
+  auto o = PluginOptions(1);
+  std::vector<Seen> seen;
+  o.progress = RecordFractions;
+  o.progress_user = &seen;
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+      << gpudf_last_error();
+  ExpectEchoes(res, n, 100);
+  EXPECT_EQ(r.Report().workers_started, 1);
+  ExpectProgressWithinTheBatch(seen, n);
+}
+
+TEST(Sweep, ProgressMovesWhileAMaCrossoverBatchRuns) {
+  // The default job's kernel: one worker, one claim over the time axis of
+  // a 2,000,000-row random walk.
+  const int64_t rows = 2000000;
+  gpudf_table *t = nullptr;
+  ASSERT_EQ(gpudf_table_create(rows, &t), GPUDF_OK) << gpudf_last_error();
+  std::unique_ptr<gpudf_table, void (*)(gpudf_table *)> own(t, gpudf_table_free);
+  double *p;
+  ASSERT_EQ(gpudf_table_alloc_column(t, "price", GPUDF_TYPE_F64, (void **)&p), GPUDF_OK);
+  uint64_t seed = 5;
+  p[0] = 100.0;
+  for (int64_t i = 1; i < rows; i++)
+    p[i] = p[i - 1] * (1.0 + ((double)(tg_splitmix(&seed) >> 11) * 0x1.0p-53 - 0.5) * 0.01);
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("ma_crossover", &k), GPUDF_OK);
+  const int price = 0;
+  std::vector<double> cfg;
+  for (int fast = 2; fast < 12; fast++)
+    for (int slow = 20; slow < 220; slow += 20) {
+      std::vector<double> one(6);
+      ASSERT_EQ(gpudf_kernel_defaults(k, one.data()), GPUDF_OK);
+      one[0] = price, one[1] = fast, one[2] = slow;
+      cfg.insert(cfg.end(), one.begin(), one.end());
+    }
+  const int64_t n = (int64_t)cfg.size() / 6;
+  std::vector<double> want(5 * (size_t)n), got(5 * (size_t)n);
+  auto o = Options(1);
+  std::vector<Seen> seen;
+  o.progress = RecordFractions;
+  o.progress_user = &seen;
+  Result r;
+  ASSERT_EQ(gpudf_sweep(t, "ma_crossover", cfg.data(), n, got.data(), &o, &r.r), GPUDF_OK)
+      << gpudf_last_error();
+  ExpectProgressWithinTheBatch(seen, n);
+  // Reporting changes nothing in the results.
+  ASSERT_EQ(gpudf_run(t, k, cfg.data(), n, want.data()), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(want, got);
+}
+
+TEST(Sweep, KernelProgressOutsideASweepDoesNothing) {
+  gpudf_kernel_progress(0.5);  // no sweep worker in this thread: no effect, no crash
+  gpudf_kernel_progress(NAN);
+  gpudf_kernel_progress(-3.0);
+  Table tb(100);
+  const int n = 4;
+  auto cfg = TestConfigs(n, 0);
+  std::vector<double> res(2 * n);
+  auto o = PluginOptions(0);  // in process: the plugin's reports go nowhere
+  std::vector<Seen> seen;
+  o.progress = RecordFractions;
+  o.progress_user = &seen;
+  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, nullptr), GPUDF_OK)
+      << gpudf_last_error();
+  ExpectEchoes(res, n, 100);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().fraction, 1.0);
+}
+
 TEST(Sweep, SigintCancelsAndRestoresTheHandler) {
   auto c = harness::Spawn({"sweep-sigint"});
   ASSERT_EQ(harness::ReadLine(c), "running");
@@ -750,7 +861,7 @@ TEST(Sweep, RegisteredKernelWithAnOldSizeDef) {
 }
 
 TEST(Sweep, ProgressBarIsQuietWithoutATerminal) {
-  gpudf_sweep_progress p{5, 0, 10, 1.0, 1.0};
+  gpudf_sweep_progress p{5, 0, 10, 1.0, 1.0, 0.5};
   EXPECT_EQ(gpudf_progress_bar(&p, nullptr), 0);
 }
 

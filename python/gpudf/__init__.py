@@ -74,7 +74,16 @@ def _c(text, what):
 
 
 def _str(cdata):
-    return ffi.string(cdata).decode() if cdata != ffi.NULL else None
+    """A C string as str: UTF-8, or Latin-1 when it is not valid UTF-8 (a CSV
+    written in Latin-1): every byte string reads as some str, and distinct
+    labels stay distinct."""
+    if cdata == ffi.NULL:
+        return None
+    b = ffi.string(cdata)
+    try:
+        return b.decode()
+    except UnicodeDecodeError:
+        return b.decode("latin-1")
 
 
 def backends():
@@ -132,7 +141,10 @@ class _Schema:
                 raise Error(lib.GPUDF_EINVAL, f"column index {column} is out of range")
             return int(column)
         idx = ffi.new("int *")
-        _check(lib.gpudf_table_find_column(self._live(), _c(column, "column name"), idx))
+        st = lib.gpudf_table_find_column(self._live(), _c(column, "column name"), idx)
+        if st == lib.GPUDF_ENOENT and column in self.columns:  # a name read as Latin-1
+            return self.columns.index(column)
+        _check(st)
         return idx[0]
 
     def _array(self, index, keepalive):
@@ -144,9 +156,11 @@ class _Schema:
         n = int(lib.gpudf_table_nrows(p))
         raw = ffi.cast("char *", lib.gpudf_table_column_data(p, index))
         held = ffi.gc(raw, lambda _ptr, _keep=keepalive: None)
-        arr = np.frombuffer(ffi.buffer(held, n * dtype.itemsize), dtype=dtype)
-        arr.flags.writeable = False
-        return arr
+        # Over a read-only buffer, so that numpy refuses flags.writeable =
+        # True: the memory is mapped read-only once shared (and in every
+        # attached process), where a write would be a segmentation fault.
+        ro = memoryview(ffi.buffer(held, n * dtype.itemsize)).toreadonly()
+        return np.frombuffer(ro, dtype=dtype)
 
     def __len__(self):
         return self.nrows
@@ -180,7 +194,7 @@ class Table(_Schema):
         _check(lib.gpudf_table_create(int(nrows), out))
         self._handle = _Handle(out[0])
         self._ptr = out[0]
-        self._share = None
+        self._shares = []  # its open Shares: published while the Table lives
 
     def _add(self, name, values):
         """Copies values once, straight into a new column of the arena."""
@@ -189,7 +203,16 @@ class Table(_Schema):
         values = np.asarray(values)
         if values.ndim != 1:
             raise TypeError(f"column '{name}' must be one-dimensional, got shape {values.shape}")
-        gtype = _FROM_NUMPY.get(values.dtype)
+        # Big-endian data is swapped on its way into the arena (the one copy).
+        native = values.dtype.newbyteorder("=") if values.dtype.byteorder == ">" else values.dtype
+        casting = "safe" if native != np.float16 else "same_kind"
+        gtype = _FROM_NUMPY.get(native)
+        if native == np.uint64:
+            if len(values) and values.max() > np.iinfo(np.int64).max:
+                raise TypeError(f"column '{name}' (uint64) holds values above 2**63 - 1, which "
+                                "gpudf's int64 cannot hold; convert it to float64 "
+                                "(.astype('float64')) if that precision will do")
+            gtype, casting = lib.GPUDF_TYPE_I64, "unsafe"  # checked: every value fits
         if gtype is None:
             raise TypeError(_unsupported(name, values.dtype))
         if len(values) != self.nrows:
@@ -199,7 +222,7 @@ class Table(_Schema):
         _check(lib.gpudf_table_alloc_column(self._ptr, _c(name, "column name"), gtype, out))
         dtype = _TO_NUMPY[gtype]
         dest = np.frombuffer(ffi.buffer(out[0], len(values) * dtype.itemsize), dtype=dtype)
-        np.copyto(dest, values, casting="safe" if values.dtype != np.float16 else "same_kind")
+        np.copyto(dest, values, casting=casting)
 
     def _add_categorical(self, name, col):
         """Codes and labels straight into the arena (labels as UTF-8 str)."""
@@ -234,11 +257,19 @@ class Table(_Schema):
         every attached process. Nullable floats map missing values to NaN;
         nullable integers and bools with missing values are refused."""
         import pandas as pd
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"from_pandas takes a pandas DataFrame, got {type(df).__name__}"
+                            + (" (a Series: use series.to_frame())"
+                               if isinstance(df, pd.Series) else ""))
         if len(df.columns) == 0:
             raise Error(lib.GPUDF_EINVAL, "the DataFrame has no columns")
+        dups = df.columns[df.columns.duplicated()].unique()
+        if len(dups):
+            raise Error(lib.GPUDF_EEXIST, f"the DataFrame has duplicate column names "
+                        f"{list(dups)!r}; a gpudf table needs unique names (rename them)")
         t = cls(len(df))
-        for name in df.columns:
-            col = df[name]
+        for j, name in enumerate(df.columns):
+            col = df.iloc[:, j]
             if isinstance(col.dtype, pd.CategoricalDtype):
                 t._add_categorical(name, col)
                 continue
@@ -253,7 +284,12 @@ class Table(_Schema):
         if hasattr(obj, "__arrow_c_stream__"):
             table = pa.table(obj)
         elif hasattr(obj, "__arrow_c_array__"):
-            table = pa.table(pa.record_batch(obj))
+            try:
+                table = pa.table(pa.record_batch(obj))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as e:
+                raise TypeError(f"{type(obj).__name__} is not a table or record batch (a "
+                                f"single array has no column names: wrap it, e.g. "
+                                f"pyarrow.table({{'x': arr}})): {e}") from None
         else:
             raise TypeError(f"{type(obj).__name__} has neither __arrow_c_stream__ nor "
                             "__arrow_c_array__")
@@ -269,6 +305,13 @@ class Table(_Schema):
             elif col.null_count == 0 and col.num_chunks == 1 and (
                     pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
                 t._add(name, col.chunk(0).to_numpy(zero_copy_only=True))
+            elif col.null_count and (pa.types.is_integer(col.type) or
+                                     pa.types.is_boolean(col.type)):
+                # to_pandas would make them float64 with NaN: wrong above 2**53.
+                raise TypeError(f"column '{name}' ({col.type}) has {col.null_count} nulls, which "
+                                "an integer or bool column cannot hold; fill them "
+                                "(pyarrow.compute.fill_null) or cast to float64 so they "
+                                "become NaN")
             else:
                 t._add(name, _pandas_values(name, col.to_pandas()))
         return t
@@ -279,14 +322,22 @@ class Table(_Schema):
 
     def share(self, name=None, backend="auto"):
         """Publishes the table under name (None: a unique one). The table is
-        read-only from then on."""
+        read-only from then on. The share stays published until close() (or
+        the end of its with-block), or until both the Share and this Table
+        are gone: `name = t.share().name` keeps it while t lives."""
         if backend not in _BACKENDS:
             raise Error(lib.GPUDF_EINVAL, f"unknown backend {backend!r}; use one of "
                         f"{', '.join(_BACKENDS)}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"share name must be a str or None, got {type(name).__name__}")
+        if name == "":
+            raise Error(lib.GPUDF_EINVAL, "share name is empty; pass None for a unique name")
         out = ffi.new("gpudf_share **")
-        _check(lib.gpudf_table_share(self._ptr, _c(name, "share name") if name else ffi.NULL,
+        _check(lib.gpudf_table_share(self._live(), _c(name, "share name") if name else ffi.NULL,
                                      _BACKENDS[backend], out))
-        return Share(out[0], self)
+        s = Share(out[0], self._handle)
+        self._shares = [x for x in self._shares if x._ptr is not None] + [s]
+        return s
 
     def to_pandas(self):
         return _frame(self, self._handle)
@@ -324,7 +375,7 @@ def read_csv(path, delimiter=",", dtypes=None):
     t = Table.__new__(Table)
     t._handle = _Handle(out[0])
     t._ptr = out[0]
-    t._share = None
+    t._shares = []
     return t
 
 
@@ -361,7 +412,7 @@ def _labels(table, index):
     p = table._live()
     if not lib.gpudf_table_column_is_categorical(p, index):
         return None
-    return [ffi.string(lib.gpudf_table_column_label(p, index, k)).decode()
+    return [_str(lib.gpudf_table_column_label(p, index, k))
             for k in range(lib.gpudf_table_column_nlabels(p, index))]
 
 
@@ -385,16 +436,19 @@ class Share:
     """A published table. Close it (or leave the with-block) to unpublish;
     attached processes keep their views. Pickles as its name."""
 
-    def __init__(self, ptr, table):
+    def __init__(self, ptr, handle):
         self._ptr = ptr
-        self._table = table  # keeps the table alive while published
+        # The table's memory stays while published; the Table holds this
+        # Share in turn (no cycle: the handle, not the Table).
+        self._handle = handle
         self.name = _str(lib.gpudf_share_name(ptr))
         self.backend = _str(lib.gpudf_backend_name(lib.gpudf_share_backend(ptr)))
         self._finalizer = weakref.finalize(self, lib.gpudf_share_close, ptr)
 
     def close(self):
         self._finalizer()
-        self._table = None
+        self._ptr = None
+        self._handle = None
 
     def __enter__(self):
         return self
@@ -554,6 +608,16 @@ def _choice(p, v):
     return v
 
 
+def _table_arg(table, fn):
+    """A Table or TableView; a Share or a share name is attached."""
+    if isinstance(table, (Share, str)):
+        return attach(table)
+    if not isinstance(table, _Schema):
+        raise TypeError(f"{fn} takes a Table, TableView, Share or share name, got "
+                        f"{type(table).__name__}")
+    return table
+
+
 def run(table, kernel, configs):
     """Evaluates configs in this process, in one pass over the rows.
 
@@ -565,6 +629,7 @@ def run(table, kernel, configs):
     describe() order, columns and choices as indices): returns the n x width
     float64 result array, with no pandas on the way (for tight loops: the
     DataFrame path costs a few milliseconds per call)."""
+    table = _table_arg(table, "run")
     k = _kernel(kernel)
     if isinstance(configs, np.ndarray):
         return _run_matrix(table, k, configs)
@@ -603,7 +668,8 @@ _STATES = {lib.GPUDF_CONFIG_PENDING: "pending", lib.GPUDF_CONFIG_DONE: "ok",
 def _progress_callback(progress):
     """progress=True: the library's bar in a terminal, tqdm in a notebook (when
     installed), nothing otherwise. A callable gets a dict ~10 times a second
-    and cancels the sweep by returning True."""
+    (done, failed, total, elapsed, eta, fraction: of the work, counting the
+    running batches) and cancels the sweep by returning True."""
     import sys
     if progress is True:
         if sys.stderr.isatty():
@@ -617,22 +683,29 @@ def _progress_callback(progress):
         def draw(p):
             if "bar" not in bar:
                 bar["bar"] = tqdm(total=p["total"], unit="config")
-            bar["bar"].n = p["done"] + p["failed"]
+            # The running batches' share of the work counts too.
+            bar["bar"].n = round(p["fraction"] * p["total"], 1)
             bar["bar"].refresh()
-            if bar["bar"].n >= p["total"]:
+            if p["done"] + p["failed"] >= p["total"]:
                 bar["bar"].close()
         progress = draw
-    if not progress:
+    if progress is None or progress is False:
         return ffi.NULL, None
+    if not callable(progress):
+        raise TypeError(f"progress must be None, True or a callable, got "
+                        f"{type(progress).__name__}")
+    raised = []
 
     @ffi.callback("int(const gpudf_sweep_progress *, void *)")
     def cb(p, _user):
         try:
             return 1 if progress({"done": p.done, "failed": p.failed, "total": p.total,
-                                  "elapsed": p.elapsed_s, "eta": p.eta_s}) else 0
-        except Exception:  # an exception in a callback cannot cross into C
+                                  "elapsed": p.elapsed_s, "eta": p.eta_s,
+                                  "fraction": p.fraction}) else 0
+        except BaseException as e:  # cannot cross into C: stop, raise it after the sweep
+            raised.append(e)
             return 1
-    return cb, cb
+    return cb, (cb, raised)
 
 
 def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, timeout=None,
@@ -643,8 +716,7 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     columns, a status column (ok, failed, timeout, cancelled) and an error
     column saying why a config did not finish."""
     import pandas as pd
-    if isinstance(table, (Share, str)):
-        table = attach(table)
+    table = _table_arg(table, "sweep")
     if backend not in _BACKENDS:
         raise Error(lib.GPUDF_EINVAL, f"unknown backend {backend!r}")
     k = _kernel(kernel)
@@ -671,10 +743,19 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     status = lib.gpudf_sweep(table._live(), _c(kernel, "kernel name"),
                              ffi.cast("const double *", ffi.from_buffer(matrix)), n,
                              ffi.cast("double *", ffi.from_buffer(results)), opts, out)
+    raised = keep[1] if isinstance(keep, tuple) else ()
     del keep
     if status not in (lib.GPUDF_OK, lib.GPUDF_ECANCELED):
         _check(status)
     res = ffi.gc(out[0], lib.gpudf_sweep_result_free)
+    if raised:  # the progress callback's exception stopped the sweep
+        raise raised[0]
+    # Ctrl-C or SIGTERM stopped it: the sweep's handlers took the signal, so
+    # deliver it again to Python's (KeyboardInterrupt for SIGINT).
+    sig = lib.gpudf_sweep_result_signal(res)
+    if sig:
+        import signal
+        signal.raise_signal(sig)
     frame = frame.reset_index(drop=True).copy()
     for j, name in enumerate(names):
         frame[name] = results[:, j]
@@ -688,7 +769,8 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
         "retried": report.retried, "workers": report.workers,
         "backend": _str(lib.gpudf_backend_name(report.backend)),
         "fallback": ffi.string(report.fallback).decode(), "wall_s": report.wall_s,
-        "first_result_s": report.first_result_s, "workers_started": report.workers_started,
+        "first_result_s": report.first_result_s if report.first_result_s >= 0 else None,
+        "workers_started": report.workers_started,
         "workers_lost": report.workers_lost,
         "worker_path": ffi.string(report.worker_path).decode(errors="replace")}
     return frame

@@ -4,7 +4,8 @@
  *
  * sweep_test(value, action, sleep_ms) gives {2 * value, nrows}; action is
  * ok, crash (SIGSEGV), hang (sleeps forever), fail (returns GPUDF_EINVAL)
- * and applies to the configs of the batch that carry it.
+ * and applies to the configs of the batch that carry it. It reports the
+ * fraction of its batch done after each config (gpudf_kernel_progress).
  *
  * sweep_keyed(value, action, sleep_ms, key) does the same with a pass key
  * (the key parameter) and gives {2 * value, nrows, runs, n}: runs is the
@@ -50,6 +51,7 @@ static gpudf_status run(const gpudf_table *t, const double *configs, int64_t n, 
     sleep_ms(c[2]);
     res[2 * i] = 2 * c[0];
     res[2 * i + 1] = (double)gpudf_table_nrows(t);
+    gpudf_kernel_progress((double)(i + 1) / (double)n);
   }
   return GPUDF_OK;
 }

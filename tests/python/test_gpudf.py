@@ -306,6 +306,140 @@ def test_attach_per_task_reuses_the_mapping():
         assert gpudf.unmap_idle() == 0
 
 
+
+def test_arrays_cannot_be_made_writable():
+    """Shared memory is mapped read-only: numpy must refuse the flag rather
+    than let a write crash the process."""
+    t = gpudf.Table.from_numpy({"a": np.arange(10.0)})
+    with t.share() as s:
+        v = gpudf.attach(s)
+        for arr in (v.column("a"), t.column("a"), v.to_pandas()["a"].to_numpy()):
+            with pytest.raises(ValueError):
+                arr.flags.writeable = True
+            with pytest.raises(ValueError):
+                arr[0] = 1.0
+        assert v.column("a")[0] == 0.0
+
+
+def test_the_table_keeps_its_share_published():
+    t = gpudf.Table.from_numpy({"a": np.arange(10.0)})
+    name = t.share().name  # the Share object is dropped at once
+    gc.collect()
+    with gpudf.attach(name) as v:
+        assert v.column("a")[9] == 9.0
+    del t
+    gc.collect()
+    with pytest.raises(gpudf.Error, match="no share named"):
+        gpudf.attach(name)
+    t = gpudf.Table.from_numpy({"a": np.arange(10.0)})
+    with pytest.raises(gpudf.Error, match="empty"):
+        t.share("")
+    with pytest.raises(TypeError):
+        t.share(0)
+
+
+def test_input_checks_name_the_problem():
+    with pytest.raises(TypeError, match="Series"):
+        gpudf.Table.from_pandas(pd.Series([1.0, 2.0]))
+    with pytest.raises(gpudf.Error, match="duplicate column names") as e:
+        gpudf.Table.from_pandas(pd.DataFrame([[1.0, 2.0]], columns=["x", "x"]))
+    assert e.value.status == 17
+    # Big-endian data is swapped on the way in; uint64 is stored as int64
+    # when every value fits, refused otherwise.
+    big = np.arange(5, dtype=">f8")
+    u = np.array([0, 2 ** 63 - 1], dtype=np.uint64)
+    t = gpudf.Table.from_numpy({"big": big, "i": np.arange(5, dtype=">i4"), "u": u[[0, 1, 1, 0, 1]]})
+    assert t.column("big").tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert t.column("i").tolist() == [0, 1, 2, 3, 4]
+    assert t.column("u").dtype == np.int64 and t.column("u")[1] == 2 ** 63 - 1
+    with pytest.raises(TypeError, match="above 2\\*\\*63"):
+        gpudf.Table.from_numpy({"u": np.array([2 ** 63], dtype=np.uint64)})
+
+
+def test_arrow_integers_with_nulls_are_refused_not_rounded():
+    pa = pytest.importorskip("pyarrow")
+    with pytest.raises(TypeError, match="nulls"):
+        gpudf.Table.from_arrow(pa.table({"i": pa.array([2 ** 53 + 1, None], pa.int64())}))
+    with pytest.raises(TypeError, match="nulls"):
+        gpudf.Table.from_arrow(pa.table({"b": pa.array([True, None])}))
+    t = gpudf.Table.from_arrow(pa.table({"i": pa.array([2 ** 53 + 1, 3], pa.int64())}))
+    assert t.column("i")[0] == 2 ** 53 + 1
+    with pytest.raises(TypeError, match="not a table"):
+        gpudf.Table.from_arrow(pa.array([1.0, 2.0]))
+
+
+def test_csv_names_that_are_not_utf8(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("pr\xe9x,city\n1.5,Z\xfcrich\n2.5,Gen\xe8ve\n".encode("latin-1"))
+    t = gpudf.read_csv(path)  # names and labels that are not UTF-8 read as Latin-1
+    assert t.columns == ["pr\xe9x", "city"]
+    assert t.column("pr\xe9x").tolist() == [1.5, 2.5]
+    frame = t.to_pandas()
+    assert frame["pr\xe9x"].tolist() == [1.5, 2.5]
+    assert frame["city"].tolist() == ["Z\xfcrich", "Gen\xe8ve"]
+    assert "pr\xe9x" in repr(t)
+
+
+def test_run_takes_a_share_or_its_name():
+    t = gpudf.Table.from_numpy({"a": np.arange(100.0)})
+    with t.share() as s:
+        for table in (s, s.name):
+            out = gpudf.run(table, "filter_agg", [{"op": "gt", "lo": 89.5}])
+            assert out["count"][0] == 10
+    with pytest.raises(TypeError, match="run takes"):
+        gpudf.run(42, "filter_agg", [{}])
+
+
+def test_progress_callback_errors_surface():
+    t = gpudf.Table.from_numpy({"a": np.arange(1000.0)})
+    cfg = [{"op": "gt", "lo": float(i)} for i in range(20)]
+
+    def boom(p):
+        raise RuntimeError("from the callback")
+    with pytest.raises(RuntimeError, match="from the callback"):
+        gpudf.sweep(t, "filter_agg", cfg, workers=0, batch=1, progress=boom)
+    with pytest.raises(TypeError, match="progress"):
+        gpudf.sweep(t, "filter_agg", cfg, workers=0, progress=5)
+
+
+def test_progress_fraction_moves_within_a_batch():
+    """One worker, one claim: the fraction the callback sees moves while the
+    batch runs, before any config is done."""
+    n = 3_000_000
+    price = 100 * np.exp(np.cumsum(RNG.standard_normal(n) * 0.001))
+    t = gpudf.Table.from_numpy({"price": price})
+    cfg = gpudf.grid(fast=range(2, 12), slow=range(20, 120, 10))
+    seen = []
+    out = gpudf.sweep(t, "ma_crossover", cfg, workers=1, progress=lambda p: seen.append(p))
+    assert (out.status == "ok").all()
+    within = [p for p in seen if p["done"] == 0 and 0 < p["fraction"] < 1]
+    assert len(within) >= 2, seen
+    assert all(p["eta"] > 0 for p in within)
+    assert [p["fraction"] for p in seen] == sorted(p["fraction"] for p in seen)
+    assert seen[-1]["fraction"] == 1.0
+
+
+def test_ctrl_c_during_a_sweep_raises_keyboard_interrupt():
+    """The sweep stops its workers and cleans up, then the SIGINT its handler
+    took reaches Python as KeyboardInterrupt."""
+    import signal
+    import threading
+    n = 2_000_000
+    t = gpudf.Table.from_numpy({"price": 100 * np.exp(np.cumsum(RNG.standard_normal(n) * 0.001))})
+    cfg = gpudf.grid(fast=range(2, 40), slow=range(50, 250, 5))
+    started = threading.Event()
+
+    def note(p):
+        started.set()
+    timer = threading.Timer(0.0, lambda: (started.wait(30), os.kill(os.getpid(), signal.SIGINT)))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gpudf.sweep(t, "ma_crossover", cfg, workers=2, progress=note)
+    finally:
+        timer.join()
+    assert gpudf.cleanup() == 0
+
 # ------------------------------------------------- the original question
 
 def _task(args):
