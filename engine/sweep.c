@@ -142,7 +142,9 @@ static gpudf_status group_configs(gdf_sweep *s, const double *configs) {
  * (the same code then runs batches either way). */
 static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
   gdf_sweep_ctl shape = {0};
-  uint64_t size = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots, s->ngroups);
+  /* In process, slot 0 is the calling process's (run_in_process). */
+  uint64_t size = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots > 0 ? nslots : 1,
+                                 s->ngroups);
   if (nslots == 0) {
     s->ctl = calloc(1, size);
     if (!s->ctl) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %llu bytes", (unsigned long long)size);

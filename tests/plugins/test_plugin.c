@@ -45,7 +45,7 @@ static gpudf_status run(const gpudf_table *t, const double *configs, int64_t n, 
     switch ((int)c[1]) {
     case 1: raise(SIGSEGV); break;
     case 2: for (;;) sleep_ms(1000);
-    case 3: return gpudf_set_error(GPUDF_EINVAL, "sweep_test: asked to fail");
+    case 3: return gpudf_set_error(GPUDF_EINVAL, "sweep_test: asked to fail by its action parameter (action = fail)");
     default: break;
     }
     sleep_ms(c[2]);
