@@ -213,6 +213,7 @@ static gpudf_status infer_field(const reader *r, gdf_csv_col *c, int col, const 
   case GPUDF_CSV_CATEGORY:
     if (!missing && f->n > GPUDF_LABEL_MAX)
       return bad_value(r, col, "label longer than GPUDF_LABEL_MAX bytes", f);
+    if (memchr(f->s, '\0', f->n)) return bad_value(r, col, "a NUL byte in a text value", f);
     return GPUDF_OK;
   case GPUDF_CSV_INFER: break;
   }
@@ -220,6 +221,8 @@ static gpudf_status infer_field(const reader *r, gdf_csv_col *c, int col, const 
     c->missing = true;
     return GPUDF_OK;
   }
+  /* Not a number or a bool, so a label, which cannot hold one. */
+  if (memchr(f->s, '\0', f->n)) return bad_value(r, col, "a NUL byte in a text value", f);
   c->values = true;
   if (c->may_int && (!gdf_parse_i64(f->s, f->n, &iv, &overflow) || overflow))
     c->may_int = false;
@@ -272,6 +275,13 @@ static gpudf_status store_field(gdf_csv_col *c, int64_t row, const field *f) {
 
 /* ------------------------------------------------------------ passes */
 
+/* A CR that does not start a CRLF: lines that end in CR alone. */
+static bool bare_cr(const char *s, size_t n) {
+  for (const char *p = memchr(s, '\r', n); p; p = memchr(p + 1, '\r', n - (size_t)(p + 1 - s)))
+    if (p + 1 == s + n || p[1] != '\n') return true;
+  return false;
+}
+
 static gpudf_status read_header(reader *r, gdf_csv_file *cf) {
   if (r->end - r->p >= 3 && memcmp(r->p, "\xEF\xBB\xBF", 3) == 0) r->p += 3;
   if (!next_record(r))
@@ -290,6 +300,10 @@ static gpudf_status read_header(reader *r, gdf_csv_file *cf) {
     if (memchr(f.s, '\0', f.n))
       return GDF_ERR(GPUDF_EINVAL, "%s:%" PRId64 ":%d: column name contains a NUL byte",
                      r->path, r->rec_line, col + 1);
+    if (bare_cr(f.s, f.n))
+      return GDF_ERR(GPUDF_EINVAL, "%s:%" PRId64 ":%d: column name contains a carriage return: "
+                     "the lines seem to end in CR alone (classic Mac); convert the line ends "
+                     "to LF or CRLF (e.g. tr '\\r' '\\n')", r->path, r->rec_line, col + 1);
     if (cf->ncols == GPUDF_MAX_COLUMNS)
       return GDF_ERR(GPUDF_EINVAL, "%s:%" PRId64 ": more than %d columns", r->path,
                      r->rec_line, GPUDF_MAX_COLUMNS);
@@ -530,8 +544,8 @@ static gpudf_status create_table(gdf_csv_file *cf, int64_t nrows, gpudf_table **
     gpudf_table_free(t);
     return st;
   }
-  for (int j = 0; j < cf->ncols; j++)
-    cf->cols[j].data = (void *)gpudf_table_column_data(t, j); /* stable from here */
+  /* Stable until a dictionary is appended, which may move the arena. */
+  for (int j = 0; j < cf->ncols; j++) cf->cols[j].data = (void *)gpudf_table_column_data(t, j);
   *out = t;
   return GPUDF_OK;
 }
@@ -561,6 +575,9 @@ static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf, b
   for (int j = 0; j < cf->ncols && st == GPUDF_OK; j++) {
     gdf_csv_col *c = &cf->cols[j];
     if (c->type != GPUDF_CSV_CATEGORY) continue;
+    /* The previous column's dictionary grew the arena, which may have
+     * moved it (mremap): the codes are where the table says now. */
+    c->data = (void *)gpudf_table_column_data(t, j);
     gdf_csv_dict_sort(&c->dict, (int32_t *)c->data, cf->nrows);
     if (!c->dict.labels) {
       st = GDF_ERR(GPUDF_ENOMEM, "out of memory sorting the labels of column '%s'", c->name);

@@ -109,8 +109,10 @@ bool gdf_parse_f64(const char *s, size_t n, double *out) {
     if (p < e && (*p == '+' || *p == '-')) eneg = *p++ == '-';
     if (p == e) return false;
     int64_t x = 0;
-    for (; p < e && (unsigned)(*p - '0') <= 9; p++)
+    for (; p < e && (unsigned)(*p - '0') <= 9; p++) {
       if (x < 100000) x = x * 10 + (*p - '0');
+      else dropped = true; /* an exponent this long: strtod's answer, not a cut one */
+    }
     exp10 += eneg ? -x : x;
   }
   if (p != e) return false;

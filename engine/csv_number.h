@@ -287,6 +287,7 @@ static inline const char *gdf_scan_f64(const char *p, double *out) {
     int64_t x = 0;
     for (; gdf_is_digit(*p); p++)
       if (x < 100000) x = x * 10 + (*p - '0');
+    if (x >= 100000) return NULL; /* the general parser takes long exponents */
     e10 += eneg ? -x : x;
   }
   if (w == 0) {

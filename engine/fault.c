@@ -231,6 +231,11 @@ void *__wrap_mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
     va_end(ap);
   }
   FAIL_IF(GDF_FAULT_MMAP, ENOMEM, MAP_FAILED);
+  if ((flags & MREMAP_MAYMOVE) && !(flags & MREMAP_FIXED) && hit(GDF_FAULT_MOVE)) {
+    /* Somewhere else: a fresh reservation the mapping replaces. */
+    void *to = __real_mmap(NULL, new_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (to != MAP_FAILED) return __real_mremap(old, old_len, new_len, flags | MREMAP_FIXED, to);
+  }
   return __real_mremap(old, old_len, new_len, flags, new_addr);
 }
 

@@ -32,7 +32,9 @@ enum {
   GDF_FAULT_MMAP = 2,   /* mmap mremap mprotect: ENOMEM */
   GDF_FAULT_SPAWN = 3,  /* posix_spawn: EAGAIN */
   GDF_FAULT_DEVICE = 4, /* every device call that can fail: GPUDF_EIO, or no device */
-  GDF_FAULT_CLASSES = 5
+  GDF_FAULT_MOVE = 5,   /* mremap(MREMAP_MAYMOVE) moves the mapping, even where it could
+                           grow in place: not a failure, a test for stale pointers */
+  GDF_FAULT_CLASSES = 6
 };
 
 #ifdef GPUDF_FAULT_INJECTION

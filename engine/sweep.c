@@ -227,22 +227,41 @@ bool gdf_sweep_progress(gdf_sweep *s, bool force) {
 
 /* ----------------------------------------------------------- in process */
 
+/* In process, kernels that report how far their batch has got
+ * (gpudf_kernel_progress) give the owner its progress steps, and with them
+ * the callback and the cancel checks, while the batch runs. */
+static bool in_process_tick(void *arg) { return gdf_sweep_progress(arg, false); }
+
 static void run_in_process(gdf_sweep *s, const gpudf_table *t) {
   gdf_sweep_ctl *c = s->ctl;
   gdf_sweep_slot *slot = gdf_ctl_slot(c, 0);
   int64_t started = gdf_now_ns();
+  gdf_progress_sink sink = {&slot->part, &c->cancel, in_process_tick, s};
   for (int64_t lo = 0; lo < s->n;) {
-    if (gdf_sweep_progress(s, false)) {
+    if (atomic_load(&c->cancel) || gdf_sweep_progress(s, false)) {
       s->cancelled = true;
       break;
     }
     int64_t hi = gdf_claim_end(c, lo);
     int64_t t0 = gdf_now_ns();
-    slot->configs += gdf_sweep_run_batch(c, t, s->k, lo, hi);
+    atomic_store(&slot->part, 0);
+    atomic_store(&slot->lo, lo);
+    atomic_store(&slot->hi, hi);
+    gdf_progress_sink_set(&sink);
+    int64_t done = gdf_sweep_run_batch(c, t, s->k, lo, hi);
+    gdf_progress_sink_set(NULL);
+    slot->configs += done;
+    atomic_store(&slot->hi, 0);
+    atomic_store(&slot->lo, 0);
     int64_t t1 = gdf_now_ns();
-    if (!c->first_done_ns) c->first_done_ns = t1;
+    if (!c->first_done_ns && done > 0) c->first_done_ns = t1;
     slot->batches++;
     slot->busy_ns += t1 - t0;
+    /* A cancel asked for within the batch that the kernel acted on. */
+    if (atomic_load(&c->cancel) && atomic_load(&gdf_ctl_state(c)[lo]) == GPUDF_CONFIG_PENDING) {
+      s->cancelled = true;
+      break;
+    }
     lo = hi;
   }
   int w = gdf_result_add_worker(s->res, 0);

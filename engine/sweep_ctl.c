@@ -83,16 +83,24 @@ int64_t gdf_claim_end(gdf_sweep_ctl *c, int64_t lo) {
   return g[k - 1] > g[j] ? g[k - 1] : g[j];
 }
 
-static _Thread_local _Atomic int32_t *progress_part;
+static _Thread_local const gdf_progress_sink *progress_sink;
 
-void gdf_progress_sink(_Atomic int32_t *part) { progress_part = part; }
+void gdf_progress_sink_set(const gdf_progress_sink *sink) { progress_sink = sink; }
 
-void gpudf_kernel_progress(double fraction) {
-  _Atomic int32_t *part = progress_part;
-  if (!part) return;
+int gpudf_kernel_progress(double fraction) {
+  const gdf_progress_sink *s = progress_sink;
+  if (!s) return 0;
   if (!(fraction > 0.0)) fraction = 0.0; /* NaN too */
   if (fraction > 1.0) fraction = 1.0;
-  atomic_store_explicit(part, (int32_t)(fraction * GDF_PART_ONE), memory_order_relaxed);
+  atomic_store_explicit(s->part, (int32_t)(fraction * GDF_PART_ONE), memory_order_relaxed);
+  if (s->tick) {
+    /* The user's callback may run kernels itself: those report nowhere. */
+    progress_sink = NULL;
+    bool stop = s->tick(s->arg);
+    progress_sink = s;
+    if (stop) atomic_store(s->cancel, 1);
+  }
+  return atomic_load_explicit(s->cancel, memory_order_relaxed) != 0;
 }
 
 /* Records a kernel's message for config i in the ring the owner reads; past
@@ -122,16 +130,19 @@ int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_
   int np = c->nparams, nr = c->nresults;
   gpudf_status whole = gpudf_run(t, k, cfg + lo * np, hi - lo, res + lo * nr);
   /* The part goes with the claim: cleared before its configs count as done. */
-  _Atomic int32_t *part = progress_part;
-  if (part) atomic_store(part, 0);
+  const gdf_progress_sink *sink = progress_sink;
+  if (sink) atomic_store(sink->part, 0);
   if (whole == GPUDF_OK) {
     mark_done(c, lo, hi);
     return hi - lo;
   }
+  /* The kernel stopped because the sweep is being cancelled: its configs
+   * stay unfinished and end CANCELLED. */
+  if (whole == GPUDF_ECANCELED && atomic_load(&c->cancel)) return 0;
   /* Kernel errors are deterministic: find the guilty configs now rather
    * than re-queue them (the fraction of one config's run is not the
    * claim's: not reported). */
-  progress_part = NULL;
+  progress_sink = NULL;
   int64_t done = 0;
   for (int64_t i = lo; i < hi; i++) {
     gpudf_status st = gpudf_run(t, k, cfg + i * np, 1, res + i * nr);
@@ -146,6 +157,6 @@ int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_
     atomic_store_explicit(&gdf_ctl_state(c)[i], GPUDF_CONFIG_FAILED, memory_order_release);
     atomic_fetch_add(&c->nkfail, 1);
   }
-  progress_part = part;
+  progress_sink = sink;
   return done;
 }

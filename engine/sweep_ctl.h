@@ -128,9 +128,20 @@ int64_t gdf_claim_end(gdf_sweep_ctl *c, int64_t lo);
 /* gdf_sweep_slot.part of a finished claim. */
 #define GDF_PART_ONE 65536
 
-/* Where gpudf_kernel_progress stores, in the calling thread: a worker
- * points it at its slot's part while it runs a claim; NULL: nowhere. */
-void gdf_progress_sink(_Atomic int32_t *part);
+/* What gpudf_kernel_progress talks to in the calling thread while a claim
+ * runs: the claim's part (its slot's), the sweep's cancel flag, and in
+ * process (workers = 0) the owner's own progress step, which calls the
+ * user's callback at its cadence and returns true to cancel. */
+typedef struct gdf_progress_sink {
+  _Atomic int32_t *part;
+  _Atomic int32_t *cancel;
+  bool (*tick)(void *arg);
+  void *arg;
+} gdf_progress_sink;
+
+/* Sets the calling thread's sink (NULL: none, gpudf_kernel_progress does
+ * nothing); the struct must outlive its use. */
+void gdf_progress_sink_set(const gdf_progress_sink *sink);
 
 /* Runs configs [lo, hi) of the control segment's matrix with kernel k on
  * table t; on a kernel error, runs them one by one and marks the ones that

@@ -145,12 +145,13 @@ static bool claim_retry(worker *w, int64_t *lo, int64_t *hi) {
 static void run_claim(worker *w, int64_t lo, int64_t hi) {
   int64_t t0 = gdf_now_ns();
   atomic_store(&w->slot->part, 0);
-  gdf_progress_sink(&w->slot->part);
+  gdf_progress_sink sink = {&w->slot->part, &w->ctl->cancel, NULL, NULL};
+  gdf_progress_sink_set(&sink);
   int64_t done = gdf_sweep_run_batch(w->ctl, w->view, w->kernel, lo, hi);
-  gdf_progress_sink(NULL);
+  gdf_progress_sink_set(NULL);
   int64_t t1 = gdf_now_ns();
   int64_t zero = 0;
-  atomic_compare_exchange_strong(&w->ctl->first_done_ns, &zero, t1);
+  if (done > 0) atomic_compare_exchange_strong(&w->ctl->first_done_ns, &zero, t1);
   atomic_fetch_add(&w->slot->configs, done);
   atomic_fetch_add(&w->slot->batches, 1);
   atomic_fetch_add(&w->slot->busy_ns, t1 - t0);

@@ -183,25 +183,45 @@ static void human(uint64_t bytes, char *buf, size_t len) {
   snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
 }
 
-static gpudf_status no_space(uint64_t asked, uint64_t free_bytes, const char *what) {
-  char a[32], f[32];
-  human(asked, a, sizeof a);
-  human(free_bytes, f, sizeof f);
-  return GDF_ERR(GPUDF_ENOSPC,
-                 "%s needs %s but %s has only %s free; free space there or "
-                 "raise its size (docker run --shm-size=..., or "
-                 "mount -o remount,size=... %s)",
-                 what, a, gdf_shm_dir(), f, gdf_shm_dir());
+/* Bytes free in the shm directory; false when statvfs fails. */
+static bool shm_free(uint64_t *free_bytes) {
+  int dfd = -1;
+  struct statvfs vfs;
+  if (gdf_shm_dirfd(&dfd) != GPUDF_OK || fstatvfs(dfd, &vfs) != 0) return false;
+  *free_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+  return true;
 }
 
-gpudf_status gdf_shm_check_space(uint64_t bytes, const char *what) {
-  int dfd = -1;
-  GDF_TRY(gdf_shm_dirfd(&dfd));
-  struct statvfs vfs;
-  if (fstatvfs(dfd, &vfs) != 0)
+static gpudf_status no_space(uint64_t grow, uint64_t total, uint64_t free_bytes,
+                             const char *what) {
+  char g[32], t[32], f[32];
+  human(grow, g, sizeof g);
+  human(total, t, sizeof t);
+  human(free_bytes, f, sizeof f);
+  return GDF_ERR(GPUDF_ENOSPC,
+                 "%s needs %s more (%s in all) but %s has only %s free; free space there "
+                 "or raise its size (docker run --shm-size=..., or "
+                 "mount -o remount,size=... %s)",
+                 what, g, t, gdf_shm_dir(), f, gdf_shm_dir());
+}
+
+/* What a segment holds, for messages: its kind is in its name. */
+static const char *segment_what(const gdf_segment *seg) {
+  const char *plus = strchr(seg->name, '+');
+  switch (plus ? plus[1] : 0) {
+  case 'a': return "the table's shared memory";
+  case 'd': return "the share's descriptor";
+  case 's': return "the sweep's control segment (its configs and results)";
+  case 'v': return "the simulated device's memory";
+  default: return "a shared segment";
+  }
+}
+
+gpudf_status gdf_shm_check_space(uint64_t grow, uint64_t total, const char *what) {
+  uint64_t free_bytes;
+  if (!shm_free(&free_bytes))
     return GDF_ERR(GPUDF_EIO, "statvfs(%s): %s", gdf_shm_dir(), strerror(errno));
-  uint64_t free_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
-  if (bytes > free_bytes) return no_space(bytes, free_bytes, what);
+  if (grow > free_bytes) return no_space(grow, total, free_bytes, what);
   return GPUDF_OK;
 }
 
@@ -242,12 +262,14 @@ gpudf_status gdf_segment_resize(gdf_segment *seg, uint64_t size) {
   if (size > (uint64_t)INT64_MAX || size > (uint64_t)SIZE_MAX)
     return GDF_ERR(GPUDF_EOVERFLOW, "segment size %" PRIu64 " is too large", size);
   /* Refuse at once what cannot fit: never allocate to discover the limit. */
-  GDF_TRY(gdf_shm_check_space(grow, "the table"));
+  GDF_TRY(gdf_shm_check_space(grow, size, segment_what(seg)));
   /* posix_fallocate guards against a race with other users of the space. */
   int err = posix_fallocate(seg->fd, (off_t)seg->size, (off_t)grow);
   if (err) {
     if (ftruncate(seg->fd, (off_t)seg->size) != 0) { /* give back what we got */ }
-    if (err == ENOSPC) return no_space(grow, 0, "the table");
+    uint64_t free_bytes = 0;
+    if (err == ENOSPC) /* taken meanwhile by another process: what is free now */
+      return no_space(grow, size, shm_free(&free_bytes) ? free_bytes : 0, segment_what(seg));
     return GDF_ERR(gdf_status_from_errno(err), "posix_fallocate(%s, %" PRIu64 " bytes): %s",
                    seg->name, grow, strerror(err));
   }

@@ -56,9 +56,10 @@ gpudf_status gdf_segment_unseal(gdf_segment *seg);
 /* Unmaps, closes and unlinks. NULL is harmless. */
 void gdf_segment_destroy(gdf_segment *seg);
 
-/* Whether bytes more can be reserved in the shm directory; ENOSPC with a
- * message that says the size asked, the size free and how to raise it. */
-gpudf_status gdf_shm_check_space(uint64_t bytes, const char *what);
+/* Whether grow bytes more (total in all) can be reserved in the shm
+ * directory; ENOSPC with a message that says what needs them, the sizes
+ * asked, the size free and how to raise it. */
+gpudf_status gdf_shm_check_space(uint64_t grow, uint64_t total, const char *what);
 
 /* Identity of this process, computed once. */
 int gdf_self_pid(void);

@@ -410,11 +410,16 @@ void gpudf_kernel_def_init(gpudf_kernel_def *def);
 
 /* How far the batch the calling thread runs has got, as a fraction 0..1 of
  * its work: a run_cpu whose batches take long (seconds) calls it between
- * blocks, so that a sweep's progress and ETA move while a batch runs
- * instead of only when it ends. The built-in kernels do. Cheap (a store
- * into the sweep's control segment); does nothing outside a sweep worker,
- * and a value outside 0..1 (or NaN) is clamped (0 for NaN). */
-void gpudf_kernel_progress(double fraction);
+ * blocks (every few milliseconds of work at most), so that a sweep's
+ * progress and ETA move while a batch runs instead of only when it ends,
+ * and in process (workers = 0) so that the sweep's progress callback runs
+ * and SIGINT is noticed meanwhile (from inside this call). The built-in
+ * kernels do. A value outside 0..1 (or NaN) is clamped (0 for NaN).
+ * Returns non-zero once the sweep is being cancelled: the kernel should
+ * then stop and return GPUDF_ECANCELED (its batch's configs end CANCELLED;
+ * a kernel that finishes instead is fine too). Outside a sweep (gpudf_run)
+ * it does nothing and returns 0. */
+int gpudf_kernel_progress(double fraction);
 
 /* Adds a kernel to this process's registry (at most 64 kernels in all). The
  * struct is copied; the strings, params and fields it points to are not and

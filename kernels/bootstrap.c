@@ -78,7 +78,10 @@ static gpudf_status bs_run_cpu(const gpudf_table *t, const double *configs, int6
     /* Compacted once per run of configs on the same column. */
     if (c[GDF_BS_COL] != col) col = c[GDF_BS_COL], m = bs_compact(t, (int)col, vals);
     results[k] = bs_replicate(c, vals, m);
-    gpudf_kernel_progress((double)(k + 1) / (double)n);
+    if (gpudf_kernel_progress((double)(k + 1) / (double)n)) {
+      free(vals);
+      return GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled");
+    }
   }
   free(vals);
   return GPUDF_OK;

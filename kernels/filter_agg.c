@@ -978,9 +978,12 @@ static gpudf_status fa_run_cpu(const gpudf_table *t, const double *configs, int6
       int64_t len = nrows - start < p.block ? nrows - start : p.block;
       fa_load_block(&p, start, len, nrows);
       for (int64_t g = 0; g < p.ngroups; g++) fa_run_group(&p, &p.groups[g], len);
-      gpudf_kernel_progress((double)(start + len) / (double)nrows);
+      if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
+        st = GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled");
+        break;
+      }
     }
-    fa_finish(&p, results);
+    if (st == GPUDF_OK) fa_finish(&p, results);
   }
   fa_plan_free(&p);
   return st;

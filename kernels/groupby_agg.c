@@ -147,8 +147,11 @@ static gpudf_status gb_chunk(const gpudf_table *t, const double *configs, int64_
       }
       gb_config_block(c, x, v, key, len, &a[k]);
     }
-    gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
-                          (double)total);
+    if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
+                              (double)total)) {
+      free(x), free(key), free(a);
+      return GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled");
+    }
   }
   for (int64_t k = 0; k < n; k++)
     for (int64_t g = 0; g < groups; g++)

@@ -109,7 +109,10 @@ static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int6
       }
       hi_config_block(c, x, v, len, results + k * width);
     }
-    gpudf_kernel_progress((double)(start + len) / (double)nrows);
+    if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
+      free(x);
+      return GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled");
+    }
   }
   free(x);
   return GPUDF_OK;

@@ -265,14 +265,17 @@ static gpudf_status ma_group(const gpudf_table *t, int c, const double *configs,
     gdf_k_load_block(pc, t0, len + 1, b.p);
     ma_block(&b, S, t0, len);
     double steps = (double)(t0 + len) / (double)(nrows - 1);
-    gpudf_kernel_progress(((double)before + (double)m * steps) / (double)n);
+    if (gpudf_kernel_progress(((double)before + (double)m * steps) / (double)n)) {
+      st = GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled");
+      break;
+    }
   }
-  for (int64_t k = 0; k < m; k++)
+  for (int64_t k = 0; k < m && st == GPUDF_OK; k++)
     gdf_ma_finalize(&b.st[k], (double)(nrows - 1), configs[idx[k] * GDF_MA_NPARAMS + GDF_MA_PPY],
                     results + idx[k] * GDF_MA_NRESULTS);
   free(own);
   ma_batch_free(&b);
-  return GPUDF_OK;
+  return st;
 }
 
 /* The configs of one price column share its prefix sums, its moving

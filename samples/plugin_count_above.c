@@ -28,16 +28,21 @@ static double value_at(const void *data, gpudf_type type, int64_t i) {
   return 0;
 }
 
-/* One pass over the rows for the whole batch, as the built-in kernels do. */
+/* One pass over the rows for the whole batch, as the built-in kernels do,
+ * telling the sweep how far it has got every 65,536 rows (its progress bar
+ * and ETA move while the batch runs; a cancelled sweep stops it). */
 static gpudf_status run(const gpudf_table *t, const double *configs, int64_t n, double *res) {
   int64_t rows = gpudf_table_nrows(t);
   for (int64_t i = 0; i < n; i++) res[2 * i] = 0;
-  for (int64_t r = 0; r < rows; r++)
+  for (int64_t r = 0; r < rows; r++) {
     for (int64_t i = 0; i < n; i++) {
       int col = (int)configs[2 * i];
       double v = value_at(gpudf_table_column_data(t, col), gpudf_table_column_type(t, col), r);
       res[2 * i] += v > configs[2 * i + 1];
     }
+    if ((r & 65535) == 65535 && gpudf_kernel_progress((double)(r + 1) / (double)rows))
+      return gpudf_set_error(GPUDF_ECANCELED, "count_above: the sweep was cancelled");
+  }
   for (int64_t i = 0; i < n; i++) res[2 * i + 1] = res[2 * i] / (double)rows;
   return GPUDF_OK;
 }

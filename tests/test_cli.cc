@@ -63,8 +63,9 @@ std::string WriteFile(const std::string &name, const std::string &text) {
 }
 
 // Runs gpudf-sweep; with stop_with, sends that signal once the sweep runs
-// (its table line is out) plus 300 ms.
-CliRun Sweep(std::vector<std::string> args, int stop_with = 0) {
+// (its table line is out) plus 300 ms; ignoring_int: it starts with SIGINT
+// ignored, as a background job of a shell does.
+CliRun Sweep(std::vector<std::string> args, int stop_with = 0, bool ignoring_int = false) {
   static int seq = 0;
   std::string base = TmpDir() + "/run" + std::to_string(getpid()) + "_" + std::to_string(seq++);
   std::string outp = base + ".out", errp = base + ".err";
@@ -78,7 +79,12 @@ CliRun Sweep(std::vector<std::string> args, int stop_with = 0) {
   argv.push_back(nullptr);
   pid_t pid;
   CliRun r;
-  if (posix_spawn(&pid, GPUDF_SWEEP_BIN, &fa, nullptr, argv.data(), environ) == 0) {
+  struct sigaction ign = {}, old = {};
+  ign.sa_handler = SIG_IGN;
+  if (ignoring_int) sigaction(SIGINT, &ign, &old);  // inherited across exec
+  int spawned = posix_spawn(&pid, GPUDF_SWEEP_BIN, &fa, nullptr, argv.data(), environ);
+  if (ignoring_int) sigaction(SIGINT, &old, nullptr);
+  if (spawned == 0) {
     int status = 0;
     if (stop_with) {
       for (int ms = 0; ms < 60000 && Slurp(outp).find("  table ") == std::string::npos; ms += 20)
@@ -328,6 +334,13 @@ TEST(Cli, ASignalStopsTheSweepWritesItAndEndsByTheSignal) {
     EXPECT_GT(cancelled, 0);
     unlink(out.c_str());
   }
+}
+
+// A SIGINT the process ignores (nohup, a background job) stays ignored.
+TEST(Cli, AnIgnoredSigintDoesNotStopTheSweep) {
+  CliRun r = Sweep({"--synthetic", "300000", "--workers", "2", "--top", "1"}, SIGINT, true);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("2952 ok, 0 failed, 0 timed out, 0 cancelled"), std::string::npos) << r.out;
 }
 
 }  // namespace

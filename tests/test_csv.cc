@@ -131,6 +131,32 @@ TEST(Csv, LabelsAreSorted) {
   EXPECT_STREQ(gpudf_table_column_label(r.t, 0, 0), "alpha");
 }
 
+// Several text columns: each one's dictionary is appended to the arena after
+// the codes are in, which may move the arena; every column must still map
+// its rows to their own labels (the codes were once sorted through a pointer
+// from before the move: a crash on some files, see also
+// Fault.EveryGrowthMovesTheMapping, which forces every move).
+TEST(Csv, SeveralTextColumnsKeepTheirLabels) {
+  std::string body = "n,s,t,u\n";
+  auto label = [](char tag, int i) {
+    return std::string(1, tag) + std::string(60, 'x') + std::to_string(i % 37);
+  };
+  for (int i = 0; i < 900; i++)
+    body += std::to_string(i) + "," + label('s', i) + "," + label('t', i * 7) + "," +
+            label('u', i * 11) + "\n";
+  CsvFile f(body);
+  Read r(f);
+  ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+  for (const char *name : {"s", "t", "u"}) {
+    int c = r.Col(name);
+    const int32_t *codes = r.Data<int32_t>(name);
+    int mult = name[0] == 's' ? 1 : name[0] == 't' ? 7 : 11;
+    for (int i = 0; i < 900; i++)
+      ASSERT_EQ(gpudf_table_column_label(r.t, c, codes[i]), label(name[0], i * mult))
+          << name << " row " << i;
+  }
+}
+
 TEST(Csv, DelimiterAndForcedTypes) {
   CsvFile f("k;x;flag;code\n1;2;true;007\n2;3;false;8\n");
   gpudf_csv_options o;
@@ -172,6 +198,11 @@ TEST(Csv, ErrorsNameFileLineColumn) {
   ExpectError("a,b\n1,2\n3,4,5\n", ":3: expected 2 fields (as in the header), got 3");
   ExpectError("a,b\n1,2\n3,\"open\n4,5\n", ":3:2: unterminated quoted field");
   ExpectError("a,b\n1,\"x\"y\n", ":2:2: expected ',' or a line end after the closing quote");
+  // A NUL byte in a text value is named where it is (it once surfaced as
+  // "label 0 contains a NUL byte", from the table, after sorting).
+  ExpectError(std::string("a,b\n1,x\n2,y\0z\n", 14), ":3:2: a NUL byte in a text value");
+  // Lines that end in CR alone read as one header line: say so.
+  ExpectError("a,b\r1,2\r3,4\r", ":1:2: column name contains a carriage return");
   gpudf_csv_options o;
   gpudf_csv_options_init(&o);
   gpudf_csv_column_type types[] = {{"p", GPUDF_CSV_FLOAT64}, {"n", GPUDF_CSV_INT64},
@@ -264,6 +295,19 @@ TEST(CsvNumber, ExactlyStrtodOnRandomInputs) {
   for (const char *s : {"", ".", "-", "1e", "e5", "1.2.3", "0x10", "1,5", "nan", "abc"}) {
     double got;
     EXPECT_FALSE(gdf_parse_f64(s, strlen(s), &got)) << s;
+  }
+  // Exponents longer than the parser keeps, offset by as many digits in the
+  // mantissa: 0.(99,999 zeros)1e1000000 is 1e900001 (inf), and 1(100,000
+  // zeros)e-1000000 is 1e-900000 (0); a cut exponent once gave 1 for both.
+  std::vector<std::string> longer = {"0." + std::string(99999, '0') + "1e1000000",
+                                     "1" + std::string(100000, '0') + "e-1000000",
+                                     "1e" + std::string(50, '0') + "5",
+                                     "7e-0000000000000000000001"};
+  for (const std::string &s : longer) {
+    double got = -1;
+    ASSERT_TRUE(gdf_parse_f64(s.data(), s.size(), &got)) << s.substr(0, 40);
+    double want = strtod(s.c_str(), nullptr);
+    EXPECT_EQ(memcmp(&want, &got, sizeof got), 0) << s.substr(0, 40) << ": " << got;
   }
 }
 

@@ -440,43 +440,94 @@ TEST(Sweep, ProgressMovesWhileAPluginKernelsBatchRuns) {
   ExpectProgressWithinTheBatch(seen, n);
 }
 
-TEST(Sweep, ProgressMovesWhileAMaCrossoverBatchRuns) {
-  // The default job's kernel: one worker, one claim over the time axis of
-  // a 2,000,000-row random walk.
-  const int64_t rows = 2000000;
+// The default job's kernel over a 2,000,000-row random walk: one claim
+// over the time axis (one worker, or in process).
+struct MaJob {
   gpudf_table *t = nullptr;
-  ASSERT_EQ(gpudf_table_create(rows, &t), GPUDF_OK) << gpudf_last_error();
-  std::unique_ptr<gpudf_table, void (*)(gpudf_table *)> own(t, gpudf_table_free);
-  double *p;
-  ASSERT_EQ(gpudf_table_alloc_column(t, "price", GPUDF_TYPE_F64, (void **)&p), GPUDF_OK);
-  uint64_t seed = 5;
-  p[0] = 100.0;
-  for (int64_t i = 1; i < rows; i++)
-    p[i] = p[i - 1] * (1.0 + ((double)(tg_splitmix(&seed) >> 11) * 0x1.0p-53 - 0.5) * 0.01);
-  const gpudf_kernel *k;
-  ASSERT_EQ(gpudf_kernel_find("ma_crossover", &k), GPUDF_OK);
-  const int price = 0;
+  const gpudf_kernel *k = nullptr;
   std::vector<double> cfg;
-  for (int fast = 2; fast < 12; fast++)
-    for (int slow = 20; slow < 220; slow += 20) {
-      std::vector<double> one(6);
-      ASSERT_EQ(gpudf_kernel_defaults(k, one.data()), GPUDF_OK);
-      one[0] = price, one[1] = fast, one[2] = slow;
-      cfg.insert(cfg.end(), one.begin(), one.end());
-    }
-  const int64_t n = (int64_t)cfg.size() / 6;
-  std::vector<double> want(5 * (size_t)n), got(5 * (size_t)n);
-  auto o = Options(1);
-  std::vector<Seen> seen;
-  o.progress = RecordFractions;
-  o.progress_user = &seen;
-  Result r;
-  ASSERT_EQ(gpudf_sweep(t, "ma_crossover", cfg.data(), n, got.data(), &o, &r.r), GPUDF_OK)
+  int64_t n = 0;
+  MaJob() {
+    const int64_t rows = 2000000;
+    EXPECT_EQ(gpudf_table_create(rows, &t), GPUDF_OK) << gpudf_last_error();
+    double *p = nullptr;
+    EXPECT_EQ(gpudf_table_alloc_column(t, "price", GPUDF_TYPE_F64, (void **)&p), GPUDF_OK);
+    uint64_t seed = 5;
+    p[0] = 100.0;
+    for (int64_t i = 1; i < rows; i++)
+      p[i] = p[i - 1] * (1.0 + ((double)(tg_splitmix(&seed) >> 11) * 0x1.0p-53 - 0.5) * 0.01);
+    EXPECT_EQ(gpudf_kernel_find("ma_crossover", &k), GPUDF_OK);
+    for (int fast = 2; fast < 12; fast++)
+      for (int slow = 20; slow < 220; slow += 20) {
+        std::vector<double> one(6);
+        EXPECT_EQ(gpudf_kernel_defaults(k, one.data()), GPUDF_OK);
+        one[0] = 0, one[1] = fast, one[2] = slow;  // price column 0
+        cfg.insert(cfg.end(), one.begin(), one.end());
+      }
+    n = (int64_t)cfg.size() / 6;
+  }
+  ~MaJob() { gpudf_table_free(t); }
+};
+
+TEST(Sweep, ProgressMovesWhileAMaCrossoverBatchRuns) {
+  MaJob job;
+  std::vector<double> want(5 * (size_t)job.n);
+  ASSERT_EQ(gpudf_run(job.t, job.k, job.cfg.data(), job.n, want.data()), GPUDF_OK)
       << gpudf_last_error();
-  ExpectProgressWithinTheBatch(seen, n);
-  // Reporting changes nothing in the results.
-  ASSERT_EQ(gpudf_run(t, k, cfg.data(), n, want.data()), GPUDF_OK) << gpudf_last_error();
-  EXPECT_EQ(want, got);
+  // In process too: the kernel's reports run the callback mid-batch there.
+  for (int workers : {1, 0}) {
+    SCOPED_TRACE("workers " + std::to_string(workers));
+    std::vector<double> got(5 * (size_t)job.n);
+    auto o = Options(workers);
+    std::vector<Seen> seen;
+    o.progress = RecordFractions;
+    o.progress_user = &seen;
+    Result r;
+    ASSERT_EQ(gpudf_sweep(job.t, "ma_crossover", job.cfg.data(), job.n, got.data(), &o, &r.r),
+              GPUDF_OK) << gpudf_last_error();
+    ExpectProgressWithinTheBatch(seen, job.n);
+    EXPECT_EQ(want, got) << "reporting changed the results";
+  }
+}
+
+// A cancel lands inside a long batch: the kernel sees it at its next
+// report and stops, rather than finishing the whole claim first (in
+// process the callback would otherwise not even run until the end).
+int CancelAtAQuarter(const gpudf_sweep_progress *p, void *user) {
+  auto *seen = static_cast<std::vector<Seen> *>(user);
+  seen->push_back({p->done, p->fraction, p->eta_s});
+  return p->fraction >= 0.25;
+}
+
+TEST(Sweep, ACancelStopsTheBatchThatRuns) {
+  MaJob job;
+  for (int workers : {0, 1}) {
+    SCOPED_TRACE("workers " + std::to_string(workers));
+    std::vector<double> got(5 * (size_t)job.n);
+    auto o = Options(workers);
+    std::vector<Seen> seen;
+    o.progress = CancelAtAQuarter;
+    o.progress_user = &seen;
+    Result r;
+    ASSERT_EQ(gpudf_sweep(job.t, "ma_crossover", job.cfg.data(), job.n, got.data(), &o, &r.r),
+              GPUDF_ECANCELED) << gpudf_last_error();
+    auto rep = r.Report();
+    EXPECT_EQ(rep.done, 0) << "the batch ran to its end";
+    EXPECT_EQ(rep.cancelled, job.n);
+    EXPECT_LT(rep.first_result_s, 0.0) << "no batch finished";
+    ASSERT_FALSE(seen.empty());
+    EXPECT_LT(seen.back().fraction, 0.9);
+    for (int64_t i = 0; i < job.n; i++) {
+      EXPECT_EQ(gpudf_sweep_result_state(r.r, i), GPUDF_CONFIG_CANCELLED);
+      EXPECT_TRUE(std::isnan(got[5 * (size_t)i]));
+    }
+    if (workers > 0) {  // the worker stopped by itself, not killed after the grace time
+      gpudf_sweep_worker_info wi;
+      ASSERT_EQ(gpudf_sweep_result_worker(r.r, 0, &wi), GPUDF_OK);
+      EXPECT_STREQ(wi.exit, "exited with status 0");
+      EXPECT_LT(wi.alive_s, 0.9 * rep.wall_s + 0.5);
+    }
+  }
 }
 
 TEST(Sweep, KernelProgressOutsideASweepDoesNothing) {

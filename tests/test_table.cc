@@ -151,6 +151,8 @@ TEST(Table, LargerThanShmIsENOSPC) {
   EXPECT_NE(msg.find("32.0 TiB"), std::string::npos) << msg;
   EXPECT_NE(msg.find("free"), std::string::npos) << msg;
   EXPECT_NE(msg.find("shm-size"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the table's shared memory needs"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(" in all) but "), std::string::npos) << msg;
   EXPECT_EQ(gpudf_table_ncols(t), 0);
   gpudf_table_free(t);
 }
