@@ -231,7 +231,13 @@ void *__wrap_mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
     va_end(ap);
   }
   FAIL_IF(GDF_FAULT_MMAP, ENOMEM, MAP_FAILED);
-  if ((flags & MREMAP_MAYMOVE) && !(flags & MREMAP_FIXED) && hit(GDF_FAULT_MOVE)) {
+  static int move_all = -1; /* GPUDF_FAULT_MOVE_ALL=1: every growth moves, armed or not */
+  if (move_all < 0) {
+    const char *v = getenv("GPUDF_FAULT_MOVE_ALL");
+    move_all = v && strcmp(v, "1") == 0;
+  }
+  bool may_move = (flags & MREMAP_MAYMOVE) && !(flags & MREMAP_FIXED);
+  if (may_move && (hit(GDF_FAULT_MOVE) || move_all)) {
     /* Somewhere else: a fresh reservation the mapping replaces. */
     void *to = __real_mmap(NULL, new_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (to != MAP_FAILED) return __real_mremap(old, old_len, new_len, flags | MREMAP_FIXED, to);

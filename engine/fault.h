@@ -33,7 +33,9 @@ enum {
   GDF_FAULT_SPAWN = 3,  /* posix_spawn: EAGAIN */
   GDF_FAULT_DEVICE = 4, /* every device call that can fail: GPUDF_EIO, or no device */
   GDF_FAULT_MOVE = 5,   /* mremap(MREMAP_MAYMOVE) moves the mapping, even where it could
-                           grow in place: not a failure, a test for stale pointers */
+                           grow in place: not a failure, a test for stale pointers. The
+                           environment variable GPUDF_FAULT_MOVE_ALL=1 moves every growth
+                           of the process, armed or not (tests/run.sh) */
   GDF_FAULT_CLASSES = 6
 };
 

@@ -191,7 +191,10 @@ class Table(_Schema):
 
     def __init__(self, nrows):
         out = ffi.new("gpudf_table **")
-        _check(lib.gpudf_table_create(int(nrows), out))
+        nrows = int(nrows)
+        if not 0 <= nrows < 2 ** 63:
+            raise Error(lib.GPUDF_EINVAL, f"nrows = {nrows} is out of range")
+        _check(lib.gpudf_table_create(nrows, out))
         self._handle = _Handle(out[0])
         self._ptr = out[0]
         self._shares = []  # its open Shares: published while the Table lives
@@ -562,7 +565,11 @@ def grid(where=None, **params):
               for v in params.values()]
     frame = pd.DataFrame(list(itertools.product(*values)), columns=names)
     if where:
-        frame = frame.query(where).reset_index(drop=True)
+        try:
+            frame = frame.query(where).reset_index(drop=True)
+        except Exception as e:  # pandas' own types (SyntaxError, UndefinedVariableError...)
+            raise Error(lib.GPUDF_EINVAL, f"grid: where={where!r} is not a condition on "
+                        f"{names}: {type(e).__name__}: {e}") from e
     return frame
 
 
@@ -726,15 +733,16 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     results = np.full((n, len(names)), np.nan)
     opts = ffi.new("gpudf_sweep_options *")
     lib.gpudf_sweep_options_init(opts)
-    if workers is not None:
-        opts.workers = int(workers)
+    for name, value, field, conv in (("workers", workers, "workers", int),
+                                     ("timeout", timeout or None, "time_limit_s", float),
+                                     ("batch", batch or None, "batch", int),
+                                     ("retries", retries, "retries", int)):
+        if value is not None:
+            try:
+                setattr(opts, field, conv(value))
+            except OverflowError:  # the library's own range check names the limits
+                raise Error(lib.GPUDF_EINVAL, f"{name} = {value} is out of range") from None
     opts.backend = _BACKENDS[backend]
-    if timeout:
-        opts.time_limit_s = float(timeout)
-    if batch:
-        opts.batch = int(batch)
-    if retries is not None:
-        opts.retries = int(retries)
     paths = [ffi.new("char[]", os.fsencode(p)) for p in plugins]
     plugin_array = ffi.new("const char *[]", paths) if paths else ffi.NULL
     opts.nplugins, opts.plugins = len(paths), plugin_array

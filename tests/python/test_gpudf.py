@@ -380,6 +380,13 @@ def test_csv_names_that_are_not_utf8(tmp_path):
     assert "pr\xe9x" in repr(t)
 
 
+def test_grid_where_errors_are_gpudf_errors():
+    assert len(gpudf.grid(fast=range(3), slow=range(3), where="fast < slow")) == 3
+    for bad in ("fast <", "fats < slow"):
+        with pytest.raises(gpudf.Error, match="where="):
+            gpudf.grid(fast=range(3), slow=range(3), where=bad)
+
+
 def test_run_takes_a_share_or_its_name():
     t = gpudf.Table.from_numpy({"a": np.arange(100.0)})
     with t.share() as s:
