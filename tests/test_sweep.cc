@@ -467,6 +467,15 @@ struct MaJob {
     n = (int64_t)cfg.size() / 6;
   }
   ~MaJob() { gpudf_table_free(t); }
+  // A sweep of it whose progress callback fn records into seen.
+  gpudf_status Sweep(int workers, gpudf_sweep_progress_fn fn, std::vector<Seen> *seen,
+                     std::vector<double> *got, Result *r) const {
+    got->assign(5 * (size_t)n, 0.0);
+    auto o = Options(workers);
+    o.progress = fn;
+    o.progress_user = seen;
+    return gpudf_sweep(t, "ma_crossover", cfg.data(), n, got->data(), &o, &r->r);
+  }
 };
 
 TEST(Sweep, ProgressMovesWhileAMaCrossoverBatchRuns) {
@@ -477,14 +486,11 @@ TEST(Sweep, ProgressMovesWhileAMaCrossoverBatchRuns) {
   // In process too: the kernel's reports run the callback mid-batch there.
   for (int workers : {1, 0}) {
     SCOPED_TRACE("workers " + std::to_string(workers));
-    std::vector<double> got(5 * (size_t)job.n);
-    auto o = Options(workers);
+    std::vector<double> got;
     std::vector<Seen> seen;
-    o.progress = RecordFractions;
-    o.progress_user = &seen;
     Result r;
-    ASSERT_EQ(gpudf_sweep(job.t, "ma_crossover", job.cfg.data(), job.n, got.data(), &o, &r.r),
-              GPUDF_OK) << gpudf_last_error();
+    ASSERT_EQ(job.Sweep(workers, RecordFractions, &seen, &got, &r), GPUDF_OK)
+        << gpudf_last_error();
     ExpectProgressWithinTheBatch(seen, job.n);
     EXPECT_EQ(want, got) << "reporting changed the results";
   }
@@ -503,14 +509,11 @@ TEST(Sweep, ACancelStopsTheBatchThatRuns) {
   MaJob job;
   for (int workers : {0, 1}) {
     SCOPED_TRACE("workers " + std::to_string(workers));
-    std::vector<double> got(5 * (size_t)job.n);
-    auto o = Options(workers);
+    std::vector<double> got;
     std::vector<Seen> seen;
-    o.progress = CancelAtAQuarter;
-    o.progress_user = &seen;
     Result r;
-    ASSERT_EQ(gpudf_sweep(job.t, "ma_crossover", job.cfg.data(), job.n, got.data(), &o, &r.r),
-              GPUDF_ECANCELED) << gpudf_last_error();
+    ASSERT_EQ(job.Sweep(workers, CancelAtAQuarter, &seen, &got, &r), GPUDF_ECANCELED)
+        << gpudf_last_error();
     auto rep = r.Report();
     EXPECT_EQ(rep.done, 0) << "the batch ran to its end";
     EXPECT_EQ(rep.cancelled, job.n);
