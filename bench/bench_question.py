@@ -29,7 +29,7 @@ parent and all its descendants (/proc/PID/smaps_rollup, sampled every 50 ms).
     GPUDF_LIBRARY=<build>/libgpudf.so PYTHONPATH=python \\
         .venv/bin/python bench/bench_question.py [--quick] [--rows N] [--workers 2,4]
         [--configs 64] [--reps 3] [--slow-reps N] [--json PATH]
-        [--backend auto|cpu|cuda-pinned|cuda-ipc] [--start-method spawn|forkserver]
+        [--backend auto|cpu|cuda-pinned|cuda-ipc] [--start-method spawn|forkserver|fork]
 
 --backend is the placement of the gpudf approaches: share(backend=...) for
 gpudf-attach and sweep(backend=...) for gpudf-sweep (default auto, the
@@ -611,10 +611,11 @@ def main():
                          "(the gpudf-attach reference is always run)")
     ap.add_argument("--quick", action="store_true", help="1e6 rows, 16 configs, 2 workers, 1 rep")
     ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--start-method", default="spawn", choices=("spawn", "forkserver"),
+    ap.add_argument("--start-method", default="spawn", choices=("spawn", "forkserver", "fork"),
                     help="start method of every Pool approach but fork-global (default "
                          "spawn; forkserver is Python 3.14's default on Linux: workers fork "
-                         "from a server that imported this module once)")
+                         "from a server that imported this module once; fork was the "
+                         "default on Linux before 3.14: workers are copies of this process)")
     ap.add_argument("--backend", default="auto", choices=BACKENDS,
                     help="placement of the gpudf approaches' share / sweep (default auto)")
     a = ap.parse_args()
@@ -748,7 +749,9 @@ def main():
         f"{START} start method for every Pool approach except fork-global (which needs fork)"
         + ("; the forkserver imports this module (numpy, pandas, gpudf) once and is kept "
            "from the warm-up on, so workers start without imports" if START == "forkserver"
-           else "") + "; "
+           else "; forked workers are copies of this process, imports included (the "
+           "parent's DataFrame too, shared copy-on-write: pickled still sends it per task)"
+           if START == "fork" else "") + "; "
         "joblib uses loky (its own spawn-like workers) with default max_nbytes='1M' "
         "memmapping; loky's reusable workers are shut down after each run",
         "manager: ns.df = df once in the parent; each worker reads ns.df once in the Pool "

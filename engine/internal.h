@@ -30,6 +30,10 @@ gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, .
 
 #define GDF_ERR(status, ...) gdf_error((status), gdf_where(__func__), __VA_ARGS__)
 
+/* What a kernel returns when gpudf_kernel_progress says the sweep is being
+ * cancelled. */
+#define GDF_KERNEL_CANCELLED() GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled")
+
 /* The name a message starts with: func itself when it is a public gpudf_
  * call, else the public call being served (GDF_ENTER), so that users read
  * the function they called rather than an internal helper. */
@@ -83,6 +87,8 @@ struct gpudf_table {
   int refs;        /* the handle + an open share; guarded by the caller */
   bool is_view;
   bool sealed;     /* shared once: the arena is read-only from then on */
+  int busy;        /* in-process sweeps running kernels over it: the arena must not
+                    * grow (it may move), e.g. from their progress callback */
   int64_t nrows;
   int ncols;
   int cap_cols;

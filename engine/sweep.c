@@ -257,10 +257,11 @@ static void run_in_process(gdf_sweep *s, const gpudf_table *t) {
     if (!c->first_done_ns && done > 0) c->first_done_ns = t1;
     slot->batches++;
     slot->busy_ns += t1 - t0;
-    /* A cancel asked for within the batch that the kernel acted on. */
-    if (atomic_load(&c->cancel) && atomic_load(&gdf_ctl_state(c)[lo]) == GPUDF_CONFIG_PENDING) {
-      s->cancelled = true;
-      break;
+    /* A cancel asked for within the batch that left some of it unfinished. */
+    if (atomic_load(&c->cancel) && done < hi - lo) {
+      for (int64_t i = lo; i < hi && !s->cancelled; i++)
+        s->cancelled = atomic_load(&gdf_ctl_state(c)[i]) == GPUDF_CONFIG_PENDING;
+      if (s->cancelled) break;
     }
     lo = hi;
   }
@@ -380,7 +381,9 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const char *kernel,
   gpudf_status st = GPUDF_OK;
   if (s->o.workers == 0) {
     st = make_ctl(s, configs, 0);
+    t->busy++; /* the callback runs mid-kernel here: no growth of t meanwhile */
     if (st == GPUDF_OK) run_in_process(s, t);
+    t->busy--;
   } else {
     st = run_workers(s, t, configs);
   }

@@ -140,12 +140,22 @@ int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_
    * stay unfinished and end CANCELLED. */
   if (whole == GPUDF_ECANCELED && atomic_load(&c->cancel)) return 0;
   /* Kernel errors are deterministic: find the guilty configs now rather
-   * than re-queue them (the fraction of one config's run is not the
-   * claim's: not reported). */
-  progress_sink = NULL;
+   * than re-queue them. The runs still see a cancel (in process, the
+   * callback and SIGINT too), but the fraction of one config's run is not
+   * the claim's: it goes to a part nobody reads. A cancel leaves the rest
+   * unfinished, to end CANCELLED. */
+  _Atomic int32_t unread = 0;
+  gdf_progress_sink one = sink ? *sink : (gdf_progress_sink){0};
+  one.part = &unread;
+  progress_sink = sink ? &one : NULL;
   int64_t done = 0;
   for (int64_t i = lo; i < hi; i++) {
+    if (sink && (atomic_load(sink->cancel) || (sink->tick && sink->tick(sink->arg)))) {
+      atomic_store(sink->cancel, 1);
+      break;
+    }
     gpudf_status st = gpudf_run(t, k, cfg + i * np, 1, res + i * nr);
+    if (st == GPUDF_ECANCELED && atomic_load(&c->cancel)) break;
     if (st == GPUDF_OK) {
       mark_done(c, i, i + 1);
       done++;

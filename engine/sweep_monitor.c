@@ -75,6 +75,7 @@ static void reset_slot(gdf_sweep_slot *sl) {
   atomic_store(&sl->pid, 0);
   atomic_store(&sl->claiming, 0);
   atomic_store(&sl->attached, 0);
+  atomic_store(&sl->part, 0); /* a killed worker's claim had its own */
   atomic_store(&sl->lo, 0);
   atomic_store(&sl->hi, 0);
   atomic_store(&sl->start_ns, 0);

@@ -73,6 +73,20 @@ static gpudf_status check_column_name(const gpudf_table *t, const char *name) {
 }
 
 /* Appends the column's space to the arena and gives its address. */
+/* Grows the arena to size bytes; it may move, so never while an in-process
+ * sweep's kernels read it (a progress callback adding a column, preparing
+ * or sweeping the same table would pull the memory from under them). */
+static gpudf_status grow_arena(gpudf_table *t, uint64_t size) {
+  if (t->busy)
+    return GDF_ERR(GPUDF_EBUSY, "an in-process sweep is reading this table: its progress "
+                   "callback cannot add columns or labels to it (or prepare or sweep it with "
+                   "workers); do that before or after the sweep");
+  GDF_TRY(gdf_segment_resize(t->arena, size));
+  t->base = t->arena->addr;
+  t->arena_bytes = t->arena->size;
+  return GPUDF_OK;
+}
+
 static gpudf_status append_column(gpudf_table *t, const char *name, gpudf_type type,
                                   uint8_t **data) {
   if (!t) return GDF_ERR(GPUDF_EINVAL, "table is NULL");
@@ -94,9 +108,7 @@ static gpudf_status append_column(gpudf_table *t, const char *name, gpudf_type t
     t->cap_cols = cap;
   }
   uint64_t offset = t->arena_bytes;
-  GDF_TRY(gdf_segment_resize(t->arena, offset + gdf_column_span(t->nrows, type)));
-  t->base = t->arena->addr;
-  t->arena_bytes = t->arena->size;
+  GDF_TRY(grow_arena(t, offset + gdf_column_span(t->nrows, type)));
   gdf_column *c = &t->cols[t->ncols++];
   memset(c, 0, sizeof *c);
   strcpy(c->name, name); /* length checked above */
@@ -161,9 +173,7 @@ gpudf_status gdf_table_set_dictionary(gpudf_table *t, int col, int32_t nlabels,
   GDF_TRY(check_labels(nlabels, labels, lens, &bytes));
   uint64_t offset = t->arena_bytes;
   uint64_t span = (bytes + GPUDF_ALIGNMENT - 1) / GPUDF_ALIGNMENT * GPUDF_ALIGNMENT;
-  GDF_TRY(gdf_segment_resize(t->arena, offset + span));
-  t->base = t->arena->addr;
-  t->arena_bytes = t->arena->size;
+  GDF_TRY(grow_arena(t, offset + span));
   uint8_t *dict = t->base + offset;
   uint64_t pos = ((uint64_t)nlabels + 1) * sizeof(uint64_t);
   for (int32_t i = 0; i <= nlabels; i++) {

@@ -34,12 +34,15 @@ extern "C" {
 /* Compile-time version; gpudf_version_number() gives the run-time one. */
 enum {
   GPUDF_VERSION_MAJOR = 0,
-  GPUDF_VERSION_MINOR = 1,
+  GPUDF_VERSION_MINOR = 2,
   GPUDF_VERSION_PATCH = 0,
-  GPUDF_VERSION_NUMBER = 100 /* major * 10000 + minor * 100 + patch */
+  GPUDF_VERSION_NUMBER = 200 /* major * 10000 + minor * 100 + patch */
 };
 
-/* "0.1.0" */
+/* "0.2.0". Before 1.0 a minor version may change the API: 0.2 added
+ * gpudf_kernel_progress, gpudf_sweep_result_signal and
+ * gpudf_sweep_progress.fraction, so a program built against this header
+ * needs libgpudf 0.2 or later (check gpudf_version_number() at start). */
 const char *gpudf_version(void);
 int gpudf_version_number(void);
 
@@ -550,10 +553,11 @@ const char *gpudf_sweep_result_reason(const gpudf_sweep_result *result, int64_t 
 /* Copies the report. */
 gpudf_status gpudf_sweep_result_report(const gpudf_sweep_result *result,
                                        gpudf_sweep_report *out);
-/* The signal (SIGINT or SIGTERM) that cancelled the sweep, or 0. The
- * sweep's handlers took it, so it never reached the caller's: a caller that
- * wants its own handling (a shell's exit status 130, Python's
- * KeyboardInterrupt) raises it again once the results are saved. */
+/* The signal (SIGINT or SIGTERM) that arrived during the sweep, or 0. It
+ * cancelled the sweep unless every config had already finished. The sweep's
+ * handlers took it, so it never reached the caller's: a caller that wants
+ * its own handling (a shell's exit status 130, Python's KeyboardInterrupt)
+ * raises it again once the results are saved. */
 int gpudf_sweep_result_signal(const gpudf_sweep_result *result);
 /* Worker processes in spawn order, replacements included (one entry for the
  * calling process when workers = 0). */

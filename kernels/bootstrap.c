@@ -80,7 +80,7 @@ static gpudf_status bs_run_cpu(const gpudf_table *t, const double *configs, int6
     results[k] = bs_replicate(c, vals, m);
     if (gpudf_kernel_progress((double)(k + 1) / (double)n)) {
       free(vals);
-      return GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled");
+      return GDF_KERNEL_CANCELLED();
     }
   }
   free(vals);

@@ -49,6 +49,16 @@ __device__ __forceinline__ long long key_of(Column k, int64_t i) {
   }
 }
 
+// Row i's group and value for config f, or false when the row does not
+// count (a key outside 0..groups-1, a NaN value, or the filter fails).
+__device__ __forceinline__ bool row_counts(const Cfg &f, int64_t i, long long groups,
+                                           long long *g, double *v) {
+  *g = key_of(f.key, i);
+  if (*g < 0 || *g >= groups) return false;
+  *v = gdfk::load(f.v, i);
+  return !isnan(*v) && gdf_fa_pass(f.op, gdfk::load(f.x, i), f.lo, f.hi);
+}
+
 __global__ void gb_init(Acc a, int64_t cells) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < cells;
        i += (int64_t)gridDim.x * blockDim.x) {
@@ -62,10 +72,9 @@ gb_rows(const Cfg *__restrict__ cfg, int ncfg, int64_t nrows, long long groups, 
        i += (int64_t)gridDim.x * blockDim.x) {
     for (int c = 0; c < ncfg; c++) {
       const Cfg f = cfg[c];
-      long long g = key_of(f.key, i);
-      if (g < 0 || g >= groups) continue;
-      double v = gdfk::load(f.v, i);
-      if (isnan(v) || !gdf_fa_pass(f.op, gdfk::load(f.x, i), f.lo, f.hi)) continue;
+      long long g;
+      double v;
+      if (!row_counts(f, i, groups, &g, &v)) continue;
       int64_t cell = (int64_t)c * groups + g;
       atomicAdd(&a.n[cell], 1ull);
       atomicAdd(&a.sum[cell], v);
@@ -88,10 +97,9 @@ gb_rows_shared(const Cfg *__restrict__ cfg, int ncfg, int64_t nrows, long long g
        i += (int64_t)gridDim.x * blockDim.x) {
     for (int c = 0; c < ncfg; c++) {
       const Cfg f = cfg[c];
-      long long g = key_of(f.key, i);
-      if (g < 0 || g >= groups) continue;
-      double v = gdfk::load(f.v, i);
-      if (isnan(v) || !gdf_fa_pass(f.op, gdfk::load(f.x, i), f.lo, f.hi)) continue;
+      long long g;
+      double v;
+      if (!row_counts(f, i, groups, &g, &v)) continue;
       int cell = c * (int)groups + (int)g;
       atomicAdd(&sn[cell], 1ull);
       atomicAdd(&ssum[cell], v);

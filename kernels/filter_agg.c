@@ -979,7 +979,7 @@ static gpudf_status fa_run_cpu(const gpudf_table *t, const double *configs, int6
       fa_load_block(&p, start, len, nrows);
       for (int64_t g = 0; g < p.ngroups; g++) fa_run_group(&p, &p.groups[g], len);
       if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
-        st = GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled");
+        st = GDF_KERNEL_CANCELLED();
         break;
       }
     }

@@ -150,7 +150,7 @@ static gpudf_status gb_chunk(const gpudf_table *t, const double *configs, int64_
     if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
                               (double)total)) {
       free(x), free(key), free(a);
-      return GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled");
+      return GDF_KERNEL_CANCELLED();
     }
   }
   for (int64_t k = 0; k < n; k++)

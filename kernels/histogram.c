@@ -111,7 +111,7 @@ static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int6
     }
     if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
       free(x);
-      return GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled");
+      return GDF_KERNEL_CANCELLED();
     }
   }
   free(x);

@@ -266,7 +266,7 @@ static gpudf_status ma_group(const gpudf_table *t, int c, const double *configs,
     ma_block(&b, S, t0, len);
     double steps = (double)(t0 + len) / (double)(nrows - 1);
     if (gpudf_kernel_progress(((double)before + (double)m * steps) / (double)n)) {
-      st = GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled");
+      st = GDF_KERNEL_CANCELLED();
       break;
     }
   }

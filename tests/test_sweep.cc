@@ -533,6 +533,64 @@ TEST(Sweep, ACancelStopsTheBatchThatRuns) {
   }
 }
 
+// In process the callback runs while a kernel reads the table: growing the
+// table from it (a column, a prepare, a sweep with workers) would move the
+// memory under the kernel, so it is refused with EBUSY, and the sweep goes on.
+struct Grower {
+  gpudf_table *t;
+  std::vector<gpudf_status> got;
+};
+
+int GrowFromTheCallback(const gpudf_sweep_progress *p, void *user) {
+  auto *g = static_cast<Grower *>(user);
+  if (p->done == 0 && g->got.size() < 3) {
+    void *data;
+    std::string name = "extra" + std::to_string(g->got.size());
+    g->got.push_back(gpudf_table_alloc_column(g->t, name.c_str(), GPUDF_TYPE_F64, &data));
+  }
+  return 0;
+}
+
+TEST(Sweep, ACallbackCannotGrowTheTableAnInProcessSweepReads) {
+  MaJob job;
+  std::vector<double> want(5 * (size_t)job.n), got(5 * (size_t)job.n);
+  ASSERT_EQ(gpudf_run(job.t, job.k, job.cfg.data(), job.n, want.data()), GPUDF_OK);
+  int ncols = gpudf_table_ncols(job.t);
+  auto o = Options(0);
+  Grower g{job.t, {}};
+  o.progress = GrowFromTheCallback;
+  o.progress_user = &g;
+  ASSERT_EQ(gpudf_sweep(job.t, "ma_crossover", job.cfg.data(), job.n, got.data(), &o, nullptr),
+            GPUDF_OK) << gpudf_last_error();
+  ASSERT_FALSE(g.got.empty()) << "the callback never ran mid-batch";
+  for (gpudf_status st : g.got) EXPECT_EQ(st, GPUDF_EBUSY);
+  EXPECT_EQ(gpudf_table_ncols(job.t), ncols);
+  EXPECT_EQ(want, got);
+  void *data;  // after the sweep it grows again
+  EXPECT_EQ(gpudf_table_alloc_column(job.t, "after", GPUDF_TYPE_F64, &data), GPUDF_OK)
+      << gpudf_last_error();
+}
+
+// A cancel reaches the one-config-at-a-time reruns after a kernel error too.
+int CancelAfterASecond(const gpudf_sweep_progress *p, void *) { return p->elapsed_s > 1.0; }
+
+TEST(Sweep, ACancelStopsTheRerunsAfterAKernelError) {
+  Table tb(100);
+  const int n = 20, bad = 10;
+  auto cfg = TestConfigs(n, 100);  // the batch fails after 1 s; reruns would take 2 s more
+  cfg[3 * bad + 1] = 3;            // fail
+  std::vector<double> res(2 * n);
+  auto o = PluginOptions(0);
+  o.progress = CancelAfterASecond;
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r),
+            GPUDF_ECANCELED) << gpudf_last_error();
+  auto rep = r.Report();
+  EXPECT_GT(rep.cancelled, 5) << rep.done << " done";
+  EXPECT_LT(rep.wall_s, 2.0);
+  EXPECT_EQ(rep.done + rep.failed + rep.cancelled, n);
+}
+
 TEST(Sweep, KernelProgressOutsideASweepDoesNothing) {
   gpudf_kernel_progress(0.5);  // no sweep worker in this thread: no effect, no crash
   gpudf_kernel_progress(NAN);

@@ -13,7 +13,10 @@ namespace {
 
 TEST(Api, VersionAndStatusStrings) {
   EXPECT_EQ(gpudf_version_number(), GPUDF_VERSION_NUMBER);
-  EXPECT_STREQ(gpudf_version(), "0.1.0");
+  // The header's numbers and the library's string (from CMakeLists.txt) agree.
+  EXPECT_EQ(std::string(gpudf_version()), std::to_string(GPUDF_VERSION_MAJOR) + "." +
+                                              std::to_string(GPUDF_VERSION_MINOR) + "." +
+                                              std::to_string(GPUDF_VERSION_PATCH));
   for (gpudf_status s : {GPUDF_OK, GPUDF_EPERM, GPUDF_ENOENT, GPUDF_EIO, GPUDF_EAGAIN,
                          GPUDF_ENOMEM, GPUDF_EBUSY, GPUDF_EEXIST, GPUDF_ENODEV, GPUDF_EINVAL,
                          GPUDF_ENOSPC, GPUDF_ENAMETOOLONG, GPUDF_EBADMSG, GPUDF_EOVERFLOW,

@@ -74,16 +74,21 @@ def _c(text, what):
 
 
 def _str(cdata):
-    """A C string as str: UTF-8, or Latin-1 when it is not valid UTF-8 (a CSV
-    written in Latin-1): every byte string reads as some str, and distinct
-    labels stay distinct."""
+    """A C string as str (UTF-8; Latin-1 if it is not valid UTF-8)."""
     if cdata == ffi.NULL:
         return None
-    b = ffi.string(cdata)
+    return _decode_all([ffi.string(cdata)])[0]
+
+
+def _decode_all(items):
+    """Byte strings of one set (a table's column names, a column's labels)
+    as str: UTF-8, or all of them as Latin-1 when any is not valid UTF-8 (a
+    CSV written in Latin-1). One encoding for the set, so distinct bytes stay
+    distinct strings."""
     try:
-        return b.decode()
+        return [b.decode() for b in items]
     except UnicodeDecodeError:
-        return b.decode("latin-1")
+        return [b.decode("latin-1") for b in items]
 
 
 def backends():
@@ -127,13 +132,14 @@ class _Schema:
     @property
     def columns(self):
         p = self._live()
-        return [_str(lib.gpudf_table_column_name(p, i)) for i in range(lib.gpudf_table_ncols(p))]
+        return _decode_all([ffi.string(lib.gpudf_table_column_name(p, i))
+                            for i in range(lib.gpudf_table_ncols(p))])
 
     @property
     def dtypes(self):
         p = self._live()
-        return {_str(lib.gpudf_table_column_name(p, i)): _TO_NUMPY[lib.gpudf_table_column_type(p, i)]
-                for i in range(lib.gpudf_table_ncols(p))}
+        return {name: _TO_NUMPY[lib.gpudf_table_column_type(p, i)]
+                for i, name in enumerate(self.columns)}
 
     def _index(self, column):
         if isinstance(column, (int, np.integer)):
@@ -415,8 +421,8 @@ def _labels(table, index):
     p = table._live()
     if not lib.gpudf_table_column_is_categorical(p, index):
         return None
-    return [_str(lib.gpudf_table_column_label(p, index, k))
-            for k in range(lib.gpudf_table_column_nlabels(p, index))]
+    return _decode_all([ffi.string(lib.gpudf_table_column_label(p, index, k))
+                        for k in range(lib.gpudf_table_column_nlabels(p, index))])
 
 
 def _frame(table, keepalive):

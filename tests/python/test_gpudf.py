@@ -378,6 +378,12 @@ def test_csv_names_that_are_not_utf8(tmp_path):
     assert frame["pr\xe9x"].tolist() == [1.5, 2.5]
     assert frame["city"].tolist() == ["Z\xfcrich", "Gen\xe8ve"]
     assert "pr\xe9x" in repr(t)
+    # One encoding per set: UTF-8 "caf\xc3\xa9" and Latin-1 "caf\xe9" in one
+    # column stay two labels (decoded one by one, both would read "caf\xe9").
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(b"name,v\ncaf\xc3\xa9,1\ncaf\xe9,2\n")
+    labels = gpudf.read_csv(mixed).to_pandas()["name"]
+    assert labels.nunique() == 2 and labels.tolist()[1] == "caf\xe9"
 
 
 def test_grid_where_errors_are_gpudf_errors():
