@@ -40,10 +40,18 @@ gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, .
 const char *gdf_where(const char *func);
 
 /* Public entry points name themselves so that messages set by the internal
- * functions they call still start with the API call the user made. */
+ * functions they call still start with the API call the user made. The
+ * name is put back when the function returns (a cleanup attribute): a
+ * public call made inside another (gpudf_sweep loads plugins, shares the
+ * table) must not leave its name to the rest of the outer call, nor a call
+ * its name to the next, unrelated one. */
 #ifndef __cplusplus
 extern _Thread_local const char *gdf_api_name;
-#define GDF_ENTER() (gdf_api_name = __func__)
+static inline void gdf_api_leave(const char **outer) { gdf_api_name = *outer; }
+#define GDF_ENTER()                                                               \
+  const char *gdf_api_outer_ __attribute__((cleanup(gdf_api_leave), unused)) =   \
+      gdf_api_name;                                                               \
+  gdf_api_name = __func__
 #endif
 
 /* Propagates a non-OK status, keeping the message set by the callee. */

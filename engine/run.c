@@ -133,11 +133,13 @@ static gpudf_status validate(const char *fn, const gpudf_table *t, const gpudf_k
 
 gpudf_status gpudf_validate(const gpudf_table *table, const gpudf_kernel *kernel,
                             const double *configs, int64_t n) {
+  GDF_ENTER();
   return validate(__func__, table, kernel, configs, n);
 }
 
 gpudf_status gpudf_run(const gpudf_table *table, const gpudf_kernel *kernel,
                        const double *configs, int64_t n, double *results) {
+  GDF_ENTER(); /* so that the kernels' messages start with gpudf_run */
   GDF_TRY(validate(__func__, table, kernel, configs, n));
   if (n == 0) return GPUDF_OK;
   if (!results) return GDF_ERR(GPUDF_EINVAL, "results is NULL for %lld configs", (long long)n);

@@ -66,6 +66,24 @@ gpudf_status gdf_find_worker(char *out, size_t len) {
 
 /* ------------------------------------------------------------- spawning */
 
+/* Workers that may die before they attach, by a signal or a silent exit,
+ * before the sweep gives up: a few kills are replaced, a start that fails
+ * every time is not retried forever. */
+#define GDF_STARTUP_DEATHS_MAX(s) (2 * (int)(s)->ctl->nslots + 4)
+
+/* How long a worker may take to start (load its plugins, attach the table)
+ * before it is killed and the sweep fails: $GPUDF_WORKER_START_TIMEOUT
+ * seconds when set; else, with a time limit, that limit but at least 60 s;
+ * else none (as a kernel's run has none then). 0: none. */
+static double startup_limit_s(const gdf_sweep *s) {
+  const char *env = getenv("GPUDF_WORKER_START_TIMEOUT");
+  char *end;
+  double v = env && *env ? strtod(env, &end) : 0.0;
+  if (env && *env && *end == '\0' && v > 0 && v < 1e9) return v;
+  if (s->o.time_limit_s <= 0) return 0.0;
+  return s->o.time_limit_s > 60.0 ? s->o.time_limit_s : 60.0;
+}
+
 static void nap_us(long us) {
   struct timespec ts = {0, us * 1000};
   nanosleep(&ts, NULL);
@@ -242,10 +260,24 @@ static void handle_exit(gdf_sweep *s, int slot, int status) {
   describe_exit(status, how, sizeof how);
   bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   int64_t lo = atomic_load(&sl->lo), hi = atomic_load(&sl->hi);
-  if (!clean && !atomic_load(&sl->attached) && WIFEXITED(status)) {
-    s->startup_failures++;
-    snprintf(s->startup_error, sizeof s->startup_error, "worker %d (pid %d) %s before it "
-             "started: %s", slot, p->pid, how, sl->error[0] ? sl->error : "(no message)");
+  if (!atomic_load(&sl->attached) && !s->cancelled) {
+    /* An error exit says why (its message): fatal at once. A death by a
+     * signal (or a silent exit 0) may be one killed worker, which is
+     * replaced, but not a start that fails every time: that ends the
+     * sweep after a few, rather than spawning forever. So does a start
+     * that hangs past the startup limit. */
+    bool told = WIFEXITED(status) && !clean;
+    if (told || p->slow_start || ++s->startup_deaths > GDF_STARTUP_DEATHS_MAX(s)) {
+      s->startup_failures++;
+      if (p->slow_start)
+        snprintf(s->startup_error, sizeof s->startup_error, "worker %d (pid %d) did not start "
+                 "within %g s (a plugin's init or the attach hangs?) and was killed", slot,
+                 p->pid, startup_limit_s(s));
+      else
+        snprintf(s->startup_error, sizeof s->startup_error, "worker %d (pid %d) %s before it "
+                 "started%s: %s", slot, p->pid, how, told ? "" : ", as did the ones before it",
+                 sl->error[0] ? sl->error : "(no message)");
+    }
   }
   if (!clean && !s->cancelled) s->res->report.workers_lost++;
   if (hi > lo) {
@@ -320,13 +352,22 @@ static void reap(gdf_sweep *s) {
   }
 }
 
-/* A claim of b configs may take b time limits: they run in one pass. */
+/* A claim of b configs may take b time limits: they run in one pass. With
+ * a time limit, a worker's start (plugins, attach) has its own limit. */
 static void check_time_limits(gdf_sweep *s) {
-  if (s->o.time_limit_s <= 0) return;
+  double start_limit = startup_limit_s(s);
+  if (s->o.time_limit_s <= 0 && start_limit <= 0) return;
   int64_t now = gdf_now_ns();
   for (uint32_t w = 0; w < s->ctl->nslots; w++) {
     gdf_wproc *p = &s->procs[w];
     gdf_sweep_slot *sl = gdf_ctl_slot(s->ctl, (int)w);
+    if (p->pid > 0 && start_limit > 0 && !p->slow_start && !atomic_load(&sl->attached) &&
+        (double)(now - p->spawned_ns) > start_limit * 1e9) {
+      p->slow_start = true;
+      kill(p->pid, SIGKILL);
+      continue;
+    }
+    if (s->o.time_limit_s <= 0) continue;
     int64_t lo = atomic_load(&sl->lo), hi = atomic_load(&sl->hi);
     int64_t start = atomic_load(&sl->start_ns);
     if (p->pid <= 0 || p->timed_out || hi <= lo || start == 0) continue;
@@ -339,20 +380,29 @@ static void check_time_limits(gdf_sweep *s) {
 
 /* ------------------------------------------------------------- the loop */
 
-static int64_t finished(const gdf_sweep *s) {
+static int64_t counted(const gdf_sweep *s) {
   return atomic_load(&s->ctl->ndone) + atomic_load(&s->ctl->nkfail) + s->owner_failed;
 }
 
+static int64_t finished(const gdf_sweep *s) { return counted(s) + s->uncounted; }
+
 /* With no worker left, what is neither final nor queued was lost by a
- * worker that died between claiming and recording its claim. */
+ * worker that died between claiming and recording its claim; and a worker
+ * killed between storing its configs' final states and adding them to the
+ * counts (mark_done) left them uncounted: counted here from the states,
+ * or the owner would wait for them forever. */
 static void requeue_orphans(gdf_sweep *s) {
   _Atomic uint8_t *state = gdf_ctl_state(s->ctl);
-  int64_t next = atomic_load(&s->ctl->next);
+  int64_t next = atomic_load(&s->ctl->next), final = 0;
   for (int64_t i = 0; i < s->n; i++) {
     uint8_t st = atomic_load(&state[i]);
     if (st == GDF_ST_RUNNING || (st == GPUDF_CONFIG_PENDING && i < next))
       requeue_one(s, i, false, "lost by a worker that died while claiming it");
+    else
+      final += final_state(st);
   }
+  int64_t missing = final - counted(s);
+  s->uncounted = missing > 0 ? missing : 0;
 }
 
 /* Keeps the wanted number of workers while there is work they can take. */

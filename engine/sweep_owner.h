@@ -25,6 +25,7 @@ typedef struct gdf_wproc {
   int info;          /* index in result->workers */
   int64_t spawned_ns;
   bool timed_out;    /* killed by the owner for its time limit */
+  bool slow_start;   /* killed by the owner: not started within the startup limit */
   int pidfd;         /* readable when the process exits; -1 without pidfd_open */
 } gdf_wproc;
 
@@ -48,6 +49,8 @@ typedef struct gdf_sweep {
   double fraction; /* last reported gpudf_sweep_progress.fraction */
   bool cancelled;
   int startup_failures;
+  int startup_deaths;   /* workers that died (signal, exit 0) before they attached */
+  int64_t uncounted;    /* final states a dead worker did not get to count */
   char startup_error[640];
 } gdf_sweep;
 

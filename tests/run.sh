@@ -52,7 +52,9 @@ fi
   "$venv/bin/pip" install -q cffi numpy pandas pyarrow pytest joblib
 GPUDF_PREBUILT="$(cd "$build" && pwd)" "$venv/bin/pip" install -q --no-deps --force-reinstall ./python
 # From another folder, so that the installed package is what gets imported.
-(cd "$build" && "$venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/tests/python")
+# GPUDF_TEST_PLUGIN: the C tests' plugin, for the sweeps with plugins=.
+(cd "$build" && GPUDF_TEST_PLUGIN="$PWD/tests/libgpudf-test-plugin.so" \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/tests/python")
 
 if [ "${GPUDF_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== the CPU suite again under ASan + UBSan"

@@ -6,9 +6,11 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
@@ -1034,6 +1036,68 @@ TEST(SweepBadInput, MissingWorkerExecutable) {
   EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_ENOENT);
   unsetenv("GPUDF_WORKER");
   EXPECT_NE(Err().find("/nonexistent/gpudf-worker"), std::string::npos) << Err();
+  // Named after the call the user made, not one it made inside.
+  EXPECT_EQ(Err().rfind("gpudf_sweep: ", 0), 0u) << Err();
+  // And a later, unrelated call's message carries its own name.
+  gpudf_table *t = nullptr;
+  EXPECT_EQ(gpudf_table_create(0, &t), GPUDF_EINVAL);
+  EXPECT_EQ(Err().rfind("gpudf_table_create: ", 0), 0u) << Err();
+}
+
+// A "worker" (GPUDF_WORKER) that is a shell script doing `what`, in a
+// scratch file removed with this object.
+struct FakeWorker {
+  std::string path;
+  explicit FakeWorker(const std::string &what) {
+    path = "/tmp/gpudf-fake-worker-" + std::to_string(getpid()) + ".sh";
+    std::ofstream(path) << "#!/bin/sh\n" << what << "\n";
+    chmod(path.c_str(), 0700);
+    setenv("GPUDF_WORKER", path.c_str(), 1);
+  }
+  ~FakeWorker() {
+    unsetenv("GPUDF_WORKER");
+    unlink(path.c_str());
+  }
+};
+
+// Workers that die before they start, by a signal or a silent exit 0 (a
+// plugin whose init crashes in the worker): a few are replaced (one may
+// have been killed), but the sweep then fails with why, rather than
+// starting workers forever. Its message names gpudf_sweep, not a call it
+// made inside (gpudf_table_share, gpudf_plugin_load).
+TEST(SweepBadInput, WorkersThatAlwaysDieAtStartEndTheSweep) {
+  Table tb(10);
+  double cfg[5] = {0, 0, 0, 0, 0}, res[6];
+  for (const char *what : {"exit 0", "kill -SEGV $$"}) {
+    SCOPED_TRACE(what);
+    FakeWorker fake(what);
+    auto o = Options(2);
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_EIO);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_LT(s, 10.0);
+    EXPECT_EQ(Err().rfind("gpudf_sweep: worker ", 0), 0u) << Err();
+    EXPECT_NE(Err().find("before it started, as did the ones before it"), std::string::npos)
+        << Err();
+  }
+}
+
+// A worker that never gets to start (a hanging plugin init) is killed after
+// GPUDF_WORKER_START_TIMEOUT seconds (with a time limit: 60 s at least).
+TEST(SweepBadInput, AWorkerThatHangsAtStartIsKilled) {
+  Table tb(10);
+  double cfg[5] = {0, 0, 0, 0, 0}, res[6];
+  FakeWorker fake("exec sleep 600");
+  setenv("GPUDF_WORKER_START_TIMEOUT", "1", 1);
+  auto o = Options(1);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_EIO);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  unsetenv("GPUDF_WORKER_START_TIMEOUT");
+  EXPECT_GT(s, 0.9);
+  EXPECT_LT(s, 5.0);
+  EXPECT_NE(Err().find("did not start within 1 s"), std::string::npos) << Err();
+  EXPECT_TRUE(harness::ChildrenNamed(getpid(), "sleep", false).empty()) << "the worker is left";
 }
 
 TEST(SweepBadInput, BadPlugins) {

@@ -518,6 +518,14 @@ def _kernel(name):
     return out[0]
 
 
+def load_plugin(path):
+    """Loads a plugin library (one exporting gpudf_plugin_init) into this
+    process, so that run() and describe() know its kernels; sweep(...,
+    plugins=[...]) loads them here and in every worker. Loading a file again
+    does nothing."""
+    _check(lib.gpudf_plugin_load(os.fsencode(path)))
+
+
 def kernels():
     """Names of the kernels the library knows."""
     return [_str(lib.gpudf_kernel_name(lib.gpudf_kernel_at(i)))
@@ -730,6 +738,8 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     column saying why a config did not finish."""
     import pandas as pd
     table = _table_arg(table, "sweep")
+    for path in plugins:  # here first, so that a kernel they hold is found below
+        load_plugin(path)
     if backend not in _BACKENDS:
         raise Error(lib.GPUDF_EINVAL, f"unknown backend {backend!r}")
     k = _kernel(kernel)

@@ -386,6 +386,26 @@ def test_csv_names_that_are_not_utf8(tmp_path):
     assert labels.nunique() == 2 and labels.tolist()[1] == "caf\xe9"
 
 
+def test_a_plugins_kernel_runs_and_sweeps():
+    """sweep(..., plugins=[...]) loads the plugin here too, so its kernel is
+    found before the workers start; load_plugin() does it for run()."""
+    path = os.environ.get("GPUDF_TEST_PLUGIN")
+    if not path:
+        pytest.skip("GPUDF_TEST_PLUGIN is not set (tests/run.sh sets it to the build's "
+                    "tests/libgpudf-test-plugin.so)")
+    t = gpudf.Table.from_numpy({"a": np.arange(7.0)})
+    cfg = [{"value": float(v), "action": "ok", "sleep_ms": 0} for v in range(12)]
+    out = gpudf.sweep(t, "sweep_test", cfg, workers=2, plugins=[path])
+    assert (out.status == "ok").all()
+    assert out["twice"].tolist() == [2.0 * v for v in range(12)]
+    assert (out["rows"] == 7).all()
+    gpudf.load_plugin(path)  # again: nothing happens
+    assert gpudf.run(t, "sweep_test", [{"value": 4.0}])["twice"][0] == 8.0
+    with pytest.raises(gpudf.Error) as e:
+        gpudf.load_plugin("/nonexistent/libplugin.so")
+    assert e.value.status == 2
+
+
 def test_grid_where_errors_are_gpudf_errors():
     assert len(gpudf.grid(fast=range(3), slow=range(3), where="fast < slow")) == 3
     for bad in ("fast <", "fats < slow"):
