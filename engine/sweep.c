@@ -338,10 +338,31 @@ static gpudf_status ensure_share(gdf_sweep *s, gpudf_table *t, gpudf_share **mad
     s->share = gpudf_share_name(*made);
     rep->backend = gpudf_share_backend(*made);
   }
-  /* report.fallback stays "" until workers can report a placement they
-   * could not open (e.g. cuda-ipc refused, cuda-pinned used): that needs a
-   * hook in the device code (engine/device.*). */
+  /* A placement asked for that an existing share does not have is not
+   * given: the report says so rather than change it silently. */
+  if (s->o.backend != GPUDF_BACKEND_AUTO && s->o.backend != rep->backend)
+    snprintf(rep->fallback, sizeof rep->fallback, "backend %s was asked, but the table is "
+             "already shared as %s (a sweep places only a table it shares itself)",
+             gpudf_backend_name(s->o.backend), gpudf_backend_name(rep->backend));
   return GPUDF_OK;
+}
+
+/* The placement the workers' kernels ran on: what they attached as, when
+ * that is not what the share offers (a cuda-ipc handle this process cannot
+ * open, then cuda-pinned or cpu). */
+static void report_worker_placement(gdf_sweep *s) {
+  gpudf_sweep_report *rep = &s->res->report;
+  int most = 0, total = 0;
+  for (int b = 1; b < 4; b++) {
+    total += s->ran_on[b];
+    if (s->ran_on[b] > s->ran_on[most]) most = b;
+  }
+  if (most == 0 || s->ran_on[rep->backend] == total) return;
+  gpudf_backend shared = rep->backend;
+  rep->backend = (gpudf_backend)most;
+  snprintf(rep->fallback, sizeof rep->fallback, "the share is %s, but %d of %d workers ran on "
+           "%s (GPUDF_LOG=debug says why)", gpudf_backend_name(shared), s->ran_on[most], total,
+           gpudf_backend_name((gpudf_backend)most));
 }
 
 static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *configs) {
@@ -356,6 +377,7 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
   if (st == GPUDF_OK) {
     snprintf(s->res->report.worker_path, sizeof s->res->report.worker_path, "%s", path);
     st = gdf_sweep_workers(s, path);
+    report_worker_placement(s);
   }
   if (st != GPUDF_OK) free_ctl(s);
   if (made) gpudf_share_close(made);
@@ -380,10 +402,26 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const char *kernel,
   gdf_signals_install();
   gpudf_status st = GPUDF_OK;
   if (s->o.workers == 0) {
-    st = make_ctl(s, configs, 0);
+    /* In process the kernels run on the table's own placement; a device
+     * placement asked for an unshared table is made by sharing it (or is
+     * refused, as with workers), never dropped silently. */
+    gpudf_share *made = NULL;
+    bool place = !t->is_view && !t->share && (s->o.backend == GPUDF_BACKEND_CUDA_IPC ||
+                                               s->o.backend == GPUDF_BACKEND_CUDA_PINNED);
+    if (place) st = ensure_share(s, t, &made);
+    if (st == GPUDF_OK) st = make_ctl(s, configs, 0);
+    gpudf_sweep_report *rep = &s->res->report;
+    rep->backend = gpudf_table_backend(t);
+    if (st == GPUDF_OK && !made && s->o.backend != GPUDF_BACKEND_AUTO &&
+        s->o.backend != rep->backend)
+      snprintf(rep->fallback, sizeof rep->fallback, "backend %s was asked, but with workers = "
+               "0 the kernels run on the table's own placement, %s",
+               gpudf_backend_name(s->o.backend), gpudf_backend_name(rep->backend));
     t->busy++; /* the callback runs mid-kernel here: no growth of t meanwhile */
     if (st == GPUDF_OK) run_in_process(s, t);
     t->busy--;
+    if (st != GPUDF_OK) free_ctl(s);
+    if (made) gpudf_share_close(made);
   } else {
     st = run_workers(s, t, configs);
   }

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define GDF_SWEEP_MAGIC 0x70657773666467ull /* "gdfswep" */
-enum { GDF_SWEEP_VERSION = 2, GDF_SWEEP_MSGS = 256 };
+enum { GDF_SWEEP_VERSION = 3, GDF_SWEEP_MSGS = 256 };
 
 /* States beyond the public gpudf_config_state values (which are final). */
 enum {
@@ -36,6 +36,8 @@ typedef struct gdf_sweep_slot {
   _Atomic int32_t claiming; /* between the fetch-add and recording lo/hi */
   _Atomic int32_t attached; /* startup done: table attached, kernel found */
   _Atomic int32_t part;     /* of the claim done, in 1/GDF_PART_ONE (gpudf_kernel_progress) */
+  _Atomic int32_t backend;  /* the placement its kernels run on, once attached */
+  _Atomic int32_t pad;
   _Atomic int64_t lo, hi;     /* the claim being run; lo == hi: none */
   _Atomic int64_t start_ns;   /* when it started (CLOCK_MONOTONIC) */
   _Atomic int64_t configs, batches, busy_ns;

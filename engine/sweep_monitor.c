@@ -94,6 +94,7 @@ static void reset_slot(gdf_sweep_slot *sl) {
   atomic_store(&sl->claiming, 0);
   atomic_store(&sl->attached, 0);
   atomic_store(&sl->part, 0); /* a killed worker's claim had its own */
+  atomic_store(&sl->backend, 0);
   atomic_store(&sl->lo, 0);
   atomic_store(&sl->hi, 0);
   atomic_store(&sl->start_ns, 0);
@@ -244,6 +245,8 @@ static void claim_names(const gdf_sweep *s, int64_t lo, int64_t hi, char *buf, s
 }
 
 static void record_info(gdf_sweep *s, gdf_wproc *p, gdf_sweep_slot *sl, const char *how) {
+  int32_t b = atomic_load(&sl->backend);
+  if (atomic_load(&sl->attached) && b > 0 && b < 4) s->ran_on[b]++;
   if (p->info < 0) return;
   gpudf_sweep_worker_info *wi = &s->res->workers[p->info];
   wi->configs = atomic_load(&sl->configs);

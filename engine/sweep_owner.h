@@ -50,6 +50,7 @@ typedef struct gdf_sweep {
   bool cancelled;
   int startup_failures;
   int startup_deaths;   /* workers that died (signal, exit 0) before they attached */
+  int ran_on[4];        /* workers that attached, by the gpudf_backend they got */
   int64_t uncounted;    /* final states a dead worker did not get to count */
   char startup_error[640];
 } gdf_sweep;

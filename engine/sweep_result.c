@@ -2,6 +2,7 @@
  * SIGINT/SIGTERM handlers that turn a signal into a cancel. */
 #include "sweep_owner.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,17 +124,42 @@ int gpudf_progress_bar(const gpudf_sweep_progress *p, void *user) {
 /* -------------------------------------------------------------- signals */
 
 /* Installed for the duration of a sweep only; nested or concurrent sweeps
- * share one installation (the first in installs, the last out restores). */
+ * share one installation (the first in installs, the last out restores),
+ * under sig_lock: a sweep starting while the last one restores must not
+ * save the sweep's own handler as the one to put back. */
 static volatile sig_atomic_t signalled;
 static int installs;
 static struct sigaction old_int, old_term;
+static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A child forked while a sweep runs in another thread is not in that sweep:
+ * it gets the caller's handlers back, or it would ignore SIGINT and SIGTERM
+ * for the rest of its life (multiprocessing's terminate() is a SIGTERM). */
+static void sig_fork_prepare(void) { pthread_mutex_lock(&sig_lock); }
+static void sig_fork_parent(void) { pthread_mutex_unlock(&sig_lock); }
+static void sig_fork_child(void) {
+  if (installs > 0) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+  }
+  installs = 0;
+  signalled = 0;
+  pthread_mutex_unlock(&sig_lock);
+}
+__attribute__((constructor)) static void sig_fork_register(void) {
+  pthread_atfork(sig_fork_prepare, sig_fork_parent, sig_fork_child);
+}
 
 static void on_signal(int sig) { signalled = sig; }
 
 int gdf_signals_pending(void) { return signalled; }
 
 void gdf_signals_install(void) {
-  if (__atomic_fetch_add(&installs, 1, __ATOMIC_SEQ_CST) != 0) return;
+  pthread_mutex_lock(&sig_lock);
+  if (installs++ != 0) {
+    pthread_mutex_unlock(&sig_lock);
+    return;
+  }
   signalled = 0;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -145,10 +171,14 @@ void gdf_signals_install(void) {
   sigaction(SIGTERM, NULL, &old_term);
   if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
   if (old_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
+  pthread_mutex_unlock(&sig_lock);
 }
 
 void gdf_signals_restore(void) {
-  if (__atomic_sub_fetch(&installs, 1, __ATOMIC_SEQ_CST) != 0) return;
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
+  pthread_mutex_lock(&sig_lock);
+  if (--installs == 0) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+  }
+  pthread_mutex_unlock(&sig_lock);
 }

@@ -76,7 +76,11 @@ static gpudf_status start(int argc, char **argv, worker *w, int *slot_index) {
   w->slot = gdf_ctl_slot(w->ctl, idx);
   for (int i = 3; i < argc; i++) GDF_TRY(gpudf_plugin_load(argv[i]));
   GDF_TRY(gpudf_kernel_find(w->ctl->kernel, &w->kernel));
-  return gpudf_attach(w->ctl->share, &w->view);
+  GDF_TRY(gpudf_attach(w->ctl->share, &w->view));
+  /* What it got here (a cuda-ipc share may be cuda-pinned or cpu in this
+   * process), for the owner's report. */
+  atomic_store(&w->slot->backend, (int32_t)gpudf_table_backend(w->view));
+  return GPUDF_OK;
 }
 
 /* getppid is cheap and catches a reparented worker at once; the full

@@ -151,6 +151,20 @@ static void unlink_live_at_exit(void) {
 
 static void register_atexit(void) { atexit(unlink_live_at_exit); }
 
+/* A fork while another thread holds one of these locks would leave the
+ * child with a lock nobody releases; the fork waits for them instead. */
+static void segment_fork_prepare(void) {
+  pthread_mutex_lock(&dir_lock);
+  pthread_mutex_lock(&live_lock);
+}
+static void segment_fork_release(void) {
+  pthread_mutex_unlock(&live_lock);
+  pthread_mutex_unlock(&dir_lock);
+}
+__attribute__((constructor)) static void segment_fork_register(void) {
+  pthread_atfork(segment_fork_prepare, segment_fork_release, segment_fork_release);
+}
+
 static void live_add(gdf_segment *seg) {
   pthread_once(&atexit_once, register_atexit);
   pthread_mutex_lock(&live_lock);

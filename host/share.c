@@ -424,16 +424,30 @@ void gpudf_share_close(gpudf_share *s) {
 
 /* --------------------------------------------------------------- attach */
 
+/* A fork while another thread holds attach_lock would leave the child with
+ * a lock nobody releases: every attach there would hang. The fork waits for
+ * the lock instead, and both sides release it. */
+static void attach_fork_prepare(void) { pthread_mutex_lock(&attach_lock); }
+static void attach_fork_release(void) { pthread_mutex_unlock(&attach_lock); }
+__attribute__((constructor)) static void attach_fork_register(void) {
+  pthread_atfork(attach_fork_prepare, attach_fork_release, attach_fork_release);
+}
 
-/* The device placement of a new attachment: the owner's own when this
- * process published the share, else what the descriptor offers and this
- * process can use (engine/device.c decides and logs the fallbacks). */
+
+/* The device placement of a new attachment: the owner's own device copy
+ * when this process published the share as cuda-ipc (CUDA cannot open its
+ * own handle; the copy lives until its last user goes), else what the
+ * descriptor offers and this process can use (engine/device.c decides and
+ * logs the fallbacks). A cuda-pinned owner's placement is its registration
+ * of the owner's own mapping, which goes with the owner's table: a view
+ * registers its own mapping instead, so it outlives the owner's table. */
 static gpudf_status place_attachment(struct gdf_attachment *a, const gdf_desc_header *h,
                                      const char *name) {
   if (h->owner_pid == gdf_self_pid()) {
     pthread_mutex_lock(&attach_lock);
     for (gpudf_share *s = open_shares; s && !a->place; s = s->next_open)
-      if (s->share_id == h->share_id && s->table->place)
+      if (s->share_id == h->share_id && s->table->place &&
+          s->table->place->backend == GPUDF_BACKEND_CUDA_IPC)
         a->place = gdf_placement_ref(s->table->place);
     pthread_mutex_unlock(&attach_lock);
     if (a->place) return GPUDF_OK;

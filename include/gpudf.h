@@ -526,8 +526,13 @@ typedef struct gpudf_sweep_worker_info {
  * n x nparams matrix) on table, in the calling process (workers = 0) or in
  * worker processes, into results (n x nresults). table is an owner's table
  * or a view: an owner's table not shared yet is shared under a unique name
- * for the sweep (and is read-only afterwards). opts may be NULL for the
- * defaults. Every config is validated before anything starts.
+ * for the sweep, with opts->backend (and is read-only afterwards); so is
+ * one swept in process (workers = 0) with a device backend asked for. In
+ * process the kernels otherwise run on the table's own placement. A backend
+ * asked for that the table's existing share does not have is not given:
+ * report.fallback says so, as it says when workers could not use the
+ * share's placement (report.backend is then where they ran). opts may be
+ * NULL for the defaults. Every config is validated before anything starts.
  *
  * Returns GPUDF_OK when every config reached a final state (check
  * report.failed and report.timed_out: the results of configs that did not

@@ -551,6 +551,31 @@ static int run(const args *a) {
   if (a->configs) {
     st = gpudf_table_read_csv(a->configs, NULL, &ct);
     if (st != GPUDF_OK) { rc = runtime_error("reading --configs", st); goto out; }
+    /* Column parameters by name first, as --set and --grid take them (and
+     * as --out writes them): a table column named "1" is that column, not
+     * column 1. So their cells are read again as text. */
+    gpudf_csv_column_type as_text[GPUDF_MAX_COLUMNS];
+    int ntext = 0;
+    for (int c = 0; c < gpudf_table_ncols(ct); c++) {
+      int p;
+      gpudf_param_info pi;
+      const char *cname = gpudf_table_column_name(ct, c);
+      if (!gpudf_table_column_is_categorical(ct, c) &&
+          gpudf_kernel_param_index(k, cname, &p) == GPUDF_OK &&
+          gpudf_kernel_param(k, p, &pi) == GPUDF_OK && pi.kind == GPUDF_PARAM_COLUMN)
+        as_text[ntext++] = (gpudf_csv_column_type){cname, GPUDF_CSV_CATEGORY};
+    }
+    if (ntext > 0) {
+      gpudf_table *again = NULL;
+      gpudf_csv_options co;
+      gpudf_csv_options_init(&co);
+      co.ntypes = ntext;
+      co.types = as_text;
+      st = gpudf_table_read_csv(a->configs, &co, &again);
+      gpudf_table_free(ct); /* after the read: as_text names point into it */
+      ct = again;
+      if (st != GPUDF_OK) { rc = runtime_error("reading --configs", st); goto out; }
+    }
     if (sg_build_from_table(k, t, ct, &req, &configs, &n, err, sizeof err) != 0) {
       rc = usage_error("%s", err);
       goto out;
@@ -647,9 +672,8 @@ static int run(const args *a) {
     /* Configs that finished with results: not the cancelled ones. */
     human((double)rep.done / rep.wall_s, h1, sizeof h1);
     human(rows * (double)rep.done / rep.wall_s, h2, sizeof h2);
-    fprintf(info, "  placement %s%s%s\n", gpudf_backend_name(rep.backend),
-            rep.fallback[0] ? " (fallback: " : "", rep.fallback[0] ? rep.fallback : "");
-    if (rep.fallback[0]) fputs(")", info);
+    fprintf(info, "  placement %s%s%s%s\n", gpudf_backend_name(rep.backend),
+            rep.fallback[0] ? " (fallback: " : "", rep.fallback, rep.fallback[0] ? ")" : "");
     fprintf(info, "  workers  %d (%d started, %d lost)\n", rep.workers, rep.workers_started,
             rep.workers_lost);
     fprintf(info, "  configs  %lld: %lld ok, %lld failed, %lld timed out, %lld cancelled\n",

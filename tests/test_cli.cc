@@ -208,6 +208,31 @@ TEST(Cli, GridProductWhereAndStdoutCsv) {
   EXPECT_NE(r.err.find("configs"), std::string::npos);  // the summary went to stderr
 }
 
+// --out's configs read back through --configs give the same configs, also
+// when table columns are named like numbers: a column parameter's cell is a
+// column name first, as with --set (it was read as an index: "1" meant the
+// column named "0").
+TEST(Cli, OutReadsBackThroughConfigsWithNumericColumnNames) {
+  std::string table = WriteFile("numeric_names.csv", "1,0\n5,100\n7,200\n9,300\n");
+  std::string first = TmpDir() + "/numeric_first.csv", again = TmpDir() + "/numeric_again.csv";
+  CliRun r = Sweep({"--table", table, "--kernel", "filter_agg", "--set", "filter_col=1",
+                 "--set", "value_col=1", "--set", "op=all", "--out", first, "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto rows = ParseCsv(Slurp(first));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1][Col(rows[0], "sum")], "21");  // 5 + 7 + 9: the column named "1"
+  // Only the parameters, as a configs file.
+  std::string cfg = "filter_col,op,value_col\n" + rows[1][Col(rows[0], "filter_col")] + "," +
+                    rows[1][Col(rows[0], "op")] + "," + rows[1][Col(rows[0], "value_col")] + "\n";
+  r = Sweep({"--table", table, "--kernel", "filter_agg", "--configs",
+             WriteFile("numeric_cfg.csv", cfg), "--out", again, "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto back = ParseCsv(Slurp(again));
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[1][Col(back[0], "sum")], "21");
+  EXPECT_EQ(back[1][Col(back[0], "value_col")], "1");
+}
+
 TEST(Cli, ConfigsFileAndSet) {
   std::string table = WriteFile("small_c.csv", SmallCsv());
   std::string cfg = WriteFile("cfg.csv", "op,lo,hi,value_col\nbetween,1,10,a\nlt,5,0,b\nall,0,0,a\n");

@@ -289,6 +289,28 @@ TEST_F(SimDevice, AViewInTheOwnersProcessBorrowsItsPlacement) {
   EXPECT_EQ(Count(getpid(), "free"), 1);
 }
 
+// A cuda-pinned share's placement is the owner's registration of its own
+// mapping: a view in the same process registers its own mapping, so it
+// still reads (on the device's side) after the owner closed and freed.
+TEST_F(SimDevice, APinnedViewInTheOwnersProcessOutlivesTheOwner) {
+  Share(3000, 17, GPUDF_BACKEND_CUDA_PINNED);
+  ASSERT_EQ(gpudf_table_backend(t), GPUDF_BACKEND_CUDA_PINNED);
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
+  double cfg[5] = {3, 3, 0, 0, 3}, want[6], got[6];  // d > 0, sum of d
+  ASSERT_EQ(gpudf_run(t, k, cfg, 1, want), GPUDF_OK) << gpudf_last_error();
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_table_backend(v), GPUDF_BACKEND_CUDA_PINNED);
+  gpudf_share_close(s);
+  s = nullptr;
+  gpudf_table_free(t);
+  t = nullptr;
+  ASSERT_EQ(gpudf_run(v, k, cfg, 1, got), GPUDF_OK) << gpudf_last_error();
+  for (int i = 0; i < 6; i++) EXPECT_EQ(want[i], got[i]) << "field " << i;
+  gpudf_table_free(v);
+}
+
 TEST_F(SimDevice, AWorkerWhoseIpcOpenFailsFallsBackToPinnedAndSaysSo) {
   Share(1500, 10);
   pid_t pid;
@@ -306,6 +328,69 @@ TEST_F(SimDevice, AWorkerWhoseIpcOpenFailsFallsBackToPinnedAndSaysSo) {
   ASSERT_EQ(run.rfind("cuda-pinned ", 0), 0u) << run;
   ASSERT_EQ(direct.rfind("cuda-ipc ", 0), 0u) << direct;
   EXPECT_EQ(run.substr(12), direct.substr(9));
+}
+
+// The report gives the placement the workers' kernels ran on, and why it is
+// not the share's, rather than the share's own.
+TEST_F(SimDevice, ASweepReportsWhereItsWorkersRan) {
+  Share(1500, 10);
+  ASSERT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CUDA_IPC);
+  setenv("GPUDF_SIM_FAIL", "ipc_open", 1);  // the workers cannot open the handle
+  double cfg[10] = {3, 3, 0, 0, 3, 3, 1, 0, 0, 3}, res[12];
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 2;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, "filter_agg", cfg, 2, res, &o, &r), GPUDF_OK) << gpudf_last_error();
+  unsetenv("GPUDF_SIM_FAIL");
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.done, 2);
+  EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_PINNED);
+  EXPECT_NE(std::string(rep.fallback).find("the share is cuda-ipc"), std::string::npos)
+      << rep.fallback;
+  gpudf_sweep_result_free(r);
+}
+
+// With workers = 0 a device placement asked for an unshared table is made
+// (the sweep shares it so), or refused as with workers; one asked for a table
+// that already has another is reported, never silently dropped.
+TEST_F(SimDevice, AnInProcessSweepPlacesAnUnsharedTableAsAsked) {
+  ASSERT_EQ(tg_make_table(1200, 4, &t), GPUDF_OK);
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
+  double cfg[5] = {3, 3, 0, 0, 3}, want[6], got[6];
+  ASSERT_EQ(gpudf_run(t, k, cfg, 1, want), GPUDF_OK);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.backend = GPUDF_BACKEND_CUDA_PINNED;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, "filter_agg", cfg, 1, got, &o, &r), GPUDF_OK) << gpudf_last_error();
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_PINNED);
+  EXPECT_STREQ(rep.fallback, "");
+  for (int i = 0; i < 6; i++) EXPECT_EQ(want[i], got[i]) << "field " << i;
+  gpudf_sweep_result_free(r);
+  // A table shared as cuda-pinned: asking for cuda-ipc in process is reported.
+  gpudf_table_free(t);
+  t = nullptr;
+  Share(1200, 4, GPUDF_BACKEND_CUDA_PINNED);
+  o.backend = GPUDF_BACKEND_CUDA_IPC;
+  ASSERT_EQ(gpudf_sweep(t, "filter_agg", cfg, 1, got, &o, &r), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_PINNED);
+  EXPECT_NE(std::string(rep.fallback).find("backend cuda-ipc was asked"), std::string::npos)
+      << rep.fallback;
+  gpudf_sweep_result_free(r);
+  // No device: refused, as with workers.
+  gpudf_table *plain = nullptr;
+  ASSERT_EQ(tg_make_table(100, 5, &plain), GPUDF_OK);
+  setenv("GPUDF_SIM_FAIL", "nodevice", 1);
+  EXPECT_EQ(gpudf_sweep(plain, "filter_agg", cfg, 1, got, &o, nullptr), GPUDF_ENODEV);
+  unsetenv("GPUDF_SIM_FAIL");
+  gpudf_table_free(plain);
 }
 
 TEST_F(SimDevice, AWorkerOnAnotherDeviceFallsBackToPinned) {

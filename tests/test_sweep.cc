@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "datagen.h"
@@ -627,6 +629,45 @@ TEST(Sweep, SigintCancelsAndRestoresTheHandler) {
   EXPECT_EQ(restored, 1);
   int status = harness::Wait(c);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// A child forked while another thread runs a sweep is not in that sweep: it
+// has the process's own SIGINT/SIGTERM handlers, not the sweep's (which
+// would swallow both for the child's whole life).
+TEST(Sweep, AChildForkedDuringASweepHasTheCallersHandlers) {
+  Table tb(100);
+  const int n = 20;
+  auto cfg = TestConfigs(n, 50);  // 1 s in process
+  std::vector<double> res(2 * n);
+  struct sigaction before = {};
+  sigaction(SIGTERM, nullptr, &before);
+  std::thread sweeper([&] {
+    auto o = PluginOptions(0);
+    o.batch = 1;
+    EXPECT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, nullptr),
+              GPUDF_OK) << gpudf_last_error();
+  });
+  struct sigaction now = {};
+  for (int ms = 0; ms < 5000; ms += 5) {  // until the sweep's handler is in
+    sigaction(SIGTERM, nullptr, &now);
+    if (now.sa_handler != before.sa_handler) break;
+    usleep(5000);
+  }
+  ASSERT_NE(now.sa_handler, before.sa_handler) << "the sweep never installed its handler";
+  pid_t child = fork();
+  if (child == 0) {
+    struct sigaction mine = {};
+    sigaction(SIGTERM, nullptr, &mine);
+    _exit(mine.sa_handler == before.sa_handler ? 0 : 1);
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  waitpid(child, &status, 0);
+  sweeper.join();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the child kept the sweep's handler";
+  sigaction(SIGTERM, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, before.sa_handler) << "not restored after the sweep";
 }
 
 TEST(Sweep, OwnerKilledTakesItsWorkersAlong) {

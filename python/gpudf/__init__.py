@@ -121,9 +121,20 @@ class _Schema:
     _ptr = None
 
     def _live(self):
-        if self._ptr is None:
+        """The C table, as a pointer that keeps it alive while the pointer is:
+        a detach() in another thread while a C call (a run, a sweep) uses it
+        then frees it after the call, not under it. The handle is read before
+        the pointer, which detach() clears first."""
+        handle = getattr(self, "_handle", None)
+        ptr = self._ptr
+        if ptr is None or handle is None:
             raise Error(lib.GPUDF_EINVAL, f"{type(self).__name__} is closed")
-        return self._ptr
+        return ffi.gc(ptr, lambda _p, _keep=handle: None)
+
+    def __reduce__(self):
+        raise TypeError(f"a gpudf {type(self).__name__} cannot be pickled (it is this "
+                        "process's mapping); pass the Share, or its name, and attach() "
+                        "in the other process")
 
     @property
     def nrows(self):

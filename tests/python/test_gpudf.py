@@ -406,6 +406,41 @@ def test_a_plugins_kernel_runs_and_sweeps():
     assert e.value.status == 2
 
 
+def test_detach_while_another_thread_runs_on_the_view():
+    """The C view stays until the run using it returns (a detach() and a
+    close() meanwhile once freed and unmapped it under the kernel)."""
+    import threading
+    import time
+    n = 2_000_000
+    price = 100 * np.exp(np.cumsum(RNG.standard_normal(n) * 0.001))
+    t = gpudf.Table.from_numpy({"price": price})
+    s = t.share()
+    v = gpudf.attach(s)
+    cfg = gpudf.grid(fast=range(2, 12), slow=range(20, 120, 10))
+    want = gpudf.run(t, "ma_crossover", cfg)
+    got = {}
+    th = threading.Thread(target=lambda: got.setdefault("r", gpudf.run(v, "ma_crossover", cfg)))
+    th.start()
+    time.sleep(0.05)
+    v.detach()
+    s.close()
+    del t
+    gc.collect()
+    th.join()
+    pd.testing.assert_frame_equal(got["r"], want)
+    with pytest.raises(gpudf.Error, match="closed"):
+        gpudf.run(v, "ma_crossover", cfg)
+
+
+def test_tables_and_views_do_not_pickle():
+    t = gpudf.Table.from_numpy({"a": np.arange(3.0)})
+    with t.share() as s:
+        for obj in (t, gpudf.attach(s)):
+            with pytest.raises(TypeError, match="pass the Share, or its name"):
+                pickle.dumps(obj)
+        assert pickle.loads(pickle.dumps(s)) == s.name
+
+
 def test_grid_where_errors_are_gpudf_errors():
     assert len(gpudf.grid(fast=range(3), slow=range(3), where="fast < slow")) == 3
     for bad in ("fast <", "fats < slow"):
