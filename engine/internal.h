@@ -30,6 +30,13 @@ gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, .
 
 #define GDF_ERR(status, ...) gdf_error((status), gdf_where(__func__), __VA_ARGS__)
 
+/* Names of the columns gpudf_table_prepare derives (ma_crossover's prefix
+ * sums); refused for other columns unless gdf_deriving (set by prepare). */
+#define GDF_DERIVED_PREFIX "__prefix."
+#ifndef __cplusplus
+extern _Thread_local int gdf_deriving;
+#endif
+
 /* What a kernel returns when gpudf_kernel_progress says the sweep is being
  * cancelled. */
 #define GDF_KERNEL_CANCELLED() GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled")

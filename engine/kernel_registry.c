@@ -226,11 +226,31 @@ static gpudf_status check_def(const gpudf_kernel_def *d) {
   if (d->nparams < 0 || d->nparams > GDF_KERNEL_PARAMS_MAX || (d->nparams && !d->params))
     return GDF_ERR(GPUDF_EINVAL, "kernel '%s': nparams %d must be 0..%d with params set",
                    d->name, d->nparams, GDF_KERNEL_PARAMS_MAX);
-  for (int i = 0; i < d->nparams; i++)
-    if (!d->params[i].name || d->params[i].kind < GPUDF_PARAM_COLUMN ||
-        d->params[i].kind > GPUDF_PARAM_CHOICE)
+  for (int i = 0; i < d->nparams; i++) {
+    const gpudf_param_info *p = &d->params[i];
+    if (!p->name || p->kind < GPUDF_PARAM_COLUMN || p->kind > GPUDF_PARAM_CHOICE)
       return GDF_ERR(GPUDF_EINVAL, "kernel '%s': parameter %d has no name or an unknown kind",
                      d->name, i);
+    if (p->kind == GPUDF_PARAM_COLUMN) continue;
+    /* A parameter no config could pass would fail every call later. */
+    if (p->kind == GPUDF_PARAM_CHOICE) {
+      bool named = p->nchoices >= 1 && p->choices;
+      for (int j = 0; named && j < p->nchoices; j++) named = p->choices[j] != NULL;
+      if (!named)
+        return GDF_ERR(GPUDF_EINVAL, "kernel '%s': choice parameter '%s' needs nchoices >= 1 "
+                       "and a name for each", d->name, p->name);
+      if (!(p->def >= 0 && p->def < p->nchoices) || p->def != floor(p->def))
+        return GDF_ERR(GPUDF_EINVAL, "kernel '%s': parameter '%s': default %g is not one of "
+                       "its %d choices", d->name, p->name, p->def, p->nchoices);
+      continue;
+    }
+    if (!(p->min <= p->max))
+      return GDF_ERR(GPUDF_EINVAL, "kernel '%s': parameter '%s': range [%g, %g] is empty or "
+                     "NaN", d->name, p->name, p->min, p->max);
+    if (!(p->def >= p->min && p->def <= p->max))
+      return GDF_ERR(GPUDF_EINVAL, "kernel '%s': parameter '%s': default %g is outside its "
+                     "range [%g, %g]", d->name, p->name, p->def, p->min, p->max);
+  }
   if (!d->nresults && (d->nfields < 1 || !d->fields))
     return GDF_ERR(GPUDF_EINVAL, "kernel '%s': nfields %d must be >= 1 with fields set (or "
                    "give an nresults callback)", d->name, d->nfields);
@@ -284,15 +304,33 @@ gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kern
 
 /* ------------------------------------------------------------ prepare */
 
+_Thread_local int gdf_deriving;
+
+/* A failed public call made from another names the outer call the user
+ * made, not itself ("gpudf_validate: ..." -> "gpudf_table_prepare: ..."). */
+static gpudf_status as_caller(gpudf_status st, const char *inner, const char *outer) {
+  const char *m = gpudf_last_error();
+  size_t n = strlen(inner);
+  if (st != GPUDF_OK && strncmp(m, inner, n) == 0 && m[n] == ':') {
+    char rest[1024];
+    snprintf(rest, sizeof rest, "%s", m + n);
+    gdf_error(st, outer, "%s", rest + 2);
+  }
+  return st;
+}
+
 gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
                                  const double *configs, int64_t n) {
   GDF_ENTER();
   const gpudf_kernel *k = NULL;
-  GDF_TRY(gpudf_kernel_find(kernel, &k));
-  GDF_TRY(gpudf_validate(table, k, configs, n));
+  GDF_TRY(as_caller(gpudf_kernel_find(kernel, &k), "gpudf_kernel_find", __func__));
+  GDF_TRY(as_caller(gpudf_validate(table, k, configs, n), "gpudf_validate", __func__));
   if (!k->prepare || n == 0) return GPUDF_OK;
   if (table->is_view)
     return GDF_ERR(GPUDF_EPERM, "a view cannot be prepared: its owner prepares the table "
                    "before sharing it");
-  return k->prepare(table, configs, n);
+  gdf_deriving++;
+  gpudf_status st = k->prepare(table, configs, n);
+  gdf_deriving--;
+  return st;
 }

@@ -69,6 +69,12 @@ static gpudf_status check_column_name(const gpudf_table *t, const char *name) {
   for (int i = 0; i < t->ncols; i++)
     if (strcmp(t->cols[i].name, name) == 0)
       return GDF_ERR(GPUDF_EEXIST, "column '%s' already exists (column %d)", name, i);
+  /* A kernel reads these as what gpudf_table_prepare derived: a user's
+   * column of that name would be taken for it (a wrong result). */
+  if (!gdf_deriving && strncmp(name, GDF_DERIVED_PREFIX, strlen(GDF_DERIVED_PREFIX)) == 0)
+    return GDF_ERR(GPUDF_EINVAL, "column name '%s': names starting with '%s' are reserved "
+                   "for the columns gpudf_table_prepare derives; rename it", name,
+                   GDF_DERIVED_PREFIX);
   return GPUDF_OK;
 }
 

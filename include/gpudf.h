@@ -424,11 +424,14 @@ void gpudf_kernel_def_init(gpudf_kernel_def *def);
  * it does nothing and returns 0. */
 int gpudf_kernel_progress(double fraction);
 
-/* Adds a kernel to this process's registry (at most 64 kernels in all). The
- * struct is copied; the strings, params and fields it points to are not and
- * must stay valid for the life of the process (static data of the program or
- * of a plugin, which is never unloaded). out may be NULL; on success *out is
- * valid for the life of the process. GPUDF_EEXIST when the name is taken. */
+/* Adds a kernel to this process's registry. The struct is copied; the
+ * strings, params and fields it points to are not and must stay valid for
+ * the life of the process (static data of the program or of a plugin, which
+ * is never unloaded). out may be NULL; on success *out is valid for the life
+ * of the process. GPUDF_EEXIST when the name is taken, GPUDF_ENOSPC when 64
+ * kernels are registered already, GPUDF_EINVAL for a def that could never
+ * be called (a parameter whose default is outside its range, a range with
+ * min > max or NaN, a choice without names). */
 gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kernel **out);
 
 /* Loads a plugin: a shared library exporting

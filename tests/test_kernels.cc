@@ -129,6 +129,43 @@ TEST(Kernels, DefaultsAndResults) {
   EXPECT_EQ(gpudf_kernel_result(k, nullptr, -1, &r), GPUDF_EINVAL);
 }
 
+gpudf_status NoRun(const gpudf_table *, const double *, int64_t, double *) { return GPUDF_OK; }
+
+// A definition no config could pass is refused when it is registered, with
+// the parameter named, rather than failing every call later.
+TEST(Kernels, RegisteringAParameterNoConfigCouldPassIsRefused) {
+  static const gpudf_result_info fields[] = {{"r", "result"}};
+  static const char *const two[] = {"a", "b"};
+  static const char *const holed[] = {"a", nullptr};
+  const gpudf_param_info bad[] = {
+      {"c", "", GPUDF_PARAM_CHOICE, 0, 0, 2, 3, nullptr, 0},        // no names
+      {"c", "", GPUDF_PARAM_CHOICE, 0, 0, 1, 2, holed, 0},          // a NULL name
+      {"c", "", GPUDF_PARAM_CHOICE, 0, 0, 1, -3, two, 0},           // nchoices < 1
+      {"c", "", GPUDF_PARAM_CHOICE, 2, 0, 1, 2, two, 0},            // default not a choice
+      {"i", "", GPUDF_PARAM_INTEGER, 5, 10, 1, 0, nullptr, 0},      // min > max
+      {"r", "", GPUDF_PARAM_REAL, NAN, NAN, NAN, 0, nullptr, 0},    // NaN
+      {"r", "", GPUDF_PARAM_REAL, 7, 0, 1, 0, nullptr, 0},          // default outside
+  };
+  int i = 0;
+  for (const gpudf_param_info &p : bad) {
+    SCOPED_TRACE(i++);
+    gpudf_kernel_def d;
+    gpudf_kernel_def_init(&d);
+    std::string name = "never_callable_" + std::to_string(i);
+    d.name = name.c_str();
+    d.nparams = 1;
+    d.params = &p;
+    d.nfields = 1;
+    d.fields = fields;
+    d.run_cpu = NoRun;
+    EXPECT_EQ(gpudf_kernel_register(&d, nullptr), GPUDF_EINVAL);
+    EXPECT_TRUE(Contains(gpudf_last_error(), "parameter '" + std::string(p.name) + "'"))
+        << gpudf_last_error();
+    const gpudf_kernel *k;
+    EXPECT_EQ(gpudf_kernel_find(name.c_str(), &k), GPUDF_ENOENT);
+  }
+}
+
 TEST(Kernels, NullArgumentsAreRejected) {
   const gpudf_kernel *k = FilterAgg();
   gpudf_param_info p;

@@ -35,6 +35,35 @@ TEST(Api, LastErrorNamesTheCallAndTheProblem) {
   EXPECT_NE(msg.find("at least 1 row"), std::string::npos) << msg;
 }
 
+// Names starting with "__prefix." are what gpudf_table_prepare derives (a
+// kernel reads such a column as its prefix sums): refused for user columns,
+// where ma_crossover took a user's column of that name for its sums.
+TEST(Table, DerivedColumnNamesAreReserved) {
+  gpudf_table *t = nullptr;
+  ASSERT_EQ(gpudf_table_create(5, &t), GPUDF_OK);
+  const double p[5] = {1, 2, 3, 2, 1}, junk[5] = {9, 9, 9, 9, 9};
+  ASSERT_EQ(gpudf_table_add_column(t, "p", GPUDF_TYPE_F64, p), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_add_column(t, "__prefix.p", GPUDF_TYPE_F64, junk), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("reserved"), std::string::npos)
+      << gpudf_last_error();
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("ma_crossover", &k), GPUDF_OK);
+  double cfg[6] = {0, 1, 2, 0, 1, 252}, before[5], after[5];
+  ASSERT_EQ(gpudf_run(t, k, cfg, 1, before), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_prepare(t, "ma_crossover", cfg, 1), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_table_ncols(t), 2) << "prepare itself may add the derived column";
+  ASSERT_EQ(gpudf_run(t, k, cfg, 1, after), GPUDF_OK);
+  for (int i = 0; i < 5; i++) EXPECT_EQ(before[i], after[i]) << "result " << i;
+  // Its errors name it, not the calls it makes inside.
+  EXPECT_EQ(gpudf_table_prepare(t, nullptr, cfg, 1), GPUDF_EINVAL);
+  EXPECT_EQ(std::string(gpudf_last_error()).rfind("gpudf_table_prepare: ", 0), 0u)
+      << gpudf_last_error();
+  EXPECT_EQ(gpudf_table_prepare(t, "ma_crossover", cfg, -1), GPUDF_EINVAL);
+  EXPECT_EQ(std::string(gpudf_last_error()).rfind("gpudf_table_prepare: ", 0), 0u)
+      << gpudf_last_error();
+  gpudf_table_free(t);
+}
+
 TEST(Table, RejectsBadRowCounts) {
   gpudf_table *t = nullptr;
   EXPECT_EQ(gpudf_table_create(0, &t), GPUDF_EINVAL);
