@@ -528,18 +528,14 @@ static gpudf_type table_type(gpudf_csv_type t) {
   }
 }
 
-/* A table of nrows rows with a column of each col->type; sets col->data.
- * The public calls it makes name themselves in gdf_api_name: it is put back,
- * so that later messages still start with gpudf_table_read_csv. */
+/* A table of nrows rows with a column of each col->type; sets col->data. */
 static gpudf_status create_table(gdf_csv_file *cf, int64_t nrows, gpudf_table **out) {
-  const char *api = gdf_api_name;
   gpudf_table *t = NULL;
   gpudf_status st = gpudf_table_create(nrows, &t);
   for (int j = 0; j < cf->ncols && st == GPUDF_OK; j++) {
     void *data;
     st = gpudf_table_alloc_column(t, cf->cols[j].name, table_type(cf->cols[j].type), &data);
   }
-  gdf_api_name = api;
   if (st != GPUDF_OK) {
     gpudf_table_free(t);
     return st;
@@ -612,12 +608,10 @@ static gpudf_status guess_table(reader *r, const char *body, gdf_csv_file *cf,
   gpudf_table *t = NULL;
   GDF_TRY(create_table(cf, lines, &t));
   r->building = t;
-  const char *api = gdf_api_name;
   bool read = fast_pass(r, body, cf, lines);
   r->building = NULL;
   if (read) *out = t;
   else gpudf_table_free(t);
-  gdf_api_name = api;
   return GPUDF_OK;
 }
 

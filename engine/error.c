@@ -45,7 +45,7 @@ void gdf_restore_error(const char *saved) {
 }
 
 const char *gdf_where(const char *func) {
-  return strncmp(func, "gpudf_", 6) != 0 && gdf_api_name ? gdf_api_name : func;
+  return gdf_api_name ? gdf_api_name : func;
 }
 
 gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, ...) {

@@ -41,24 +41,23 @@ extern _Thread_local int gdf_deriving;
  * cancelled. */
 #define GDF_KERNEL_CANCELLED() GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled")
 
-/* The name a message starts with: func itself when it is a public gpudf_
- * call, else the public call being served (GDF_ENTER), so that users read
- * the function they called rather than an internal helper. */
+/* The name a message starts with: the public call being served (GDF_ENTER),
+ * so that users read the function they called rather than an internal
+ * helper or a public call it made inside; func itself outside any. */
 const char *gdf_where(const char *func);
 
-/* Public entry points name themselves so that messages set by the internal
- * functions they call still start with the API call the user made. The
- * name is put back when the function returns (a cleanup attribute): a
- * public call made inside another (gpudf_sweep loads plugins, shares the
- * table) must not leave its name to the rest of the outer call, nor a call
- * its name to the next, unrelated one. */
+/* Public entry points name themselves, unless they run inside another
+ * public call (gpudf_sweep loads plugins, validates, shares the table;
+ * gpudf_table_read_csv creates the table): every message then starts with
+ * the call the user made. The name goes when the outermost call returns (a
+ * cleanup attribute), so it never carries over to the next, unrelated call. */
 #ifndef __cplusplus
 extern _Thread_local const char *gdf_api_name;
 static inline void gdf_api_leave(const char **outer) { gdf_api_name = *outer; }
 #define GDF_ENTER()                                                               \
   const char *gdf_api_outer_ __attribute__((cleanup(gdf_api_leave), unused)) =   \
       gdf_api_name;                                                               \
-  gdf_api_name = __func__
+  if (!gdf_api_name) gdf_api_name = __func__
 #endif
 
 /* Propagates a non-OK status, keeping the message set by the callee. */

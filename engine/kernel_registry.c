@@ -306,25 +306,12 @@ gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kern
 
 _Thread_local int gdf_deriving;
 
-/* A failed public call made from another names the outer call the user
- * made, not itself ("gpudf_validate: ..." -> "gpudf_table_prepare: ..."). */
-static gpudf_status as_caller(gpudf_status st, const char *inner, const char *outer) {
-  const char *m = gpudf_last_error();
-  size_t n = strlen(inner);
-  if (st != GPUDF_OK && strncmp(m, inner, n) == 0 && m[n] == ':') {
-    char rest[1024];
-    snprintf(rest, sizeof rest, "%s", m + n);
-    gdf_error(st, outer, "%s", rest + 2);
-  }
-  return st;
-}
-
 gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
                                  const double *configs, int64_t n) {
   GDF_ENTER();
   const gpudf_kernel *k = NULL;
-  GDF_TRY(as_caller(gpudf_kernel_find(kernel, &k), "gpudf_kernel_find", __func__));
-  GDF_TRY(as_caller(gpudf_validate(table, k, configs, n), "gpudf_validate", __func__));
+  GDF_TRY(gpudf_kernel_find(kernel, &k));
+  GDF_TRY(gpudf_validate(table, k, configs, n));
   if (!k->prepare || n == 0) return GPUDF_OK;
   if (table->is_view)
     return GDF_ERR(GPUDF_EPERM, "a view cannot be prepared: its owner prepares the table "

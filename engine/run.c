@@ -118,6 +118,7 @@ static gpudf_status check_config(const char *fn, int64_t i, const gpudf_table *t
 
 static gpudf_status validate(const char *fn, const gpudf_table *t, const gpudf_kernel *k,
                              const double *configs, int64_t n) {
+  fn = gdf_where(fn); /* the user's call, when gpudf_sweep or prepare validates */
   if (!t) return gdf_error(GPUDF_EINVAL, fn, "table is NULL");
   if (!k) return gdf_error(GPUDF_EINVAL, fn, "kernel is NULL");
   if (n < 0) return gdf_error(GPUDF_EINVAL, fn, "n = %lld configs is negative", (long long)n);

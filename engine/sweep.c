@@ -65,14 +65,7 @@ static gpudf_status prepare(gdf_sweep *s, const gpudf_table *t, const char *kern
                             const double *configs) {
   for (int i = 0; i < s->o.nplugins; i++) GDF_TRY(gpudf_plugin_load(s->o.plugins[i]));
   GDF_TRY(gpudf_kernel_find(kernel, &s->k));
-  gpudf_status st = gpudf_validate(t, s->k, configs, s->n);
-  if (st != GPUDF_OK) {
-    char why[1024];
-    const char *m = gpudf_last_error();
-    if (strncmp(m, "gpudf_validate: ", 16) == 0) m += 16;
-    snprintf(why, sizeof why, "%s", m);
-    return GDF_ERR(st, "%s", why);
-  }
+  GDF_TRY(gpudf_validate(t, s->k, configs, s->n));
   s->nres = gpudf_kernel_nresults(s->k, s->n > 0 ? configs : NULL);
   if (s->nres < 1) return GDF_ERR(GPUDF_EINVAL, "kernel '%s' gives no results", kernel);
   return GPUDF_OK;

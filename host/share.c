@@ -71,12 +71,10 @@ static struct gpudf_share *open_shares;
 
 int gdf_sweep_quietly(void) {
   char saved[1024];
-  const char *api = gdf_api_name;
   snprintf(saved, sizeof saved, "%s", gpudf_last_error());
   int removed = 0;
   gpudf_cleanup(&removed);
   gdf_restore_error(saved);
-  gdf_api_name = api;
   return removed;
 }
 
