@@ -176,7 +176,22 @@ struct gpudf_kernel {
    * keys share one pass over the table in a batch, and a sweep groups them
    * into the same claims (gpudf_kernel_def.pass_key). */
   uint64_t (*pass_key)(const double *config);
+  /* Per parameter: the column types a column parameter accepts
+   * (gpudf_accept bits; NULL or 0: GPUDF_ACCEPT_NUMERIC). */
+  const int *accepts;
+  /* Per parameter: NULL, or the NULL-terminated column names (any case)
+   * gpudf_kernel_default_column prefers among the accepted columns. */
+  const char *const *const *prefer;
 };
+
+/* The gpudf_accept bits parameter i of k accepts; 0 for a parameter that
+ * is not a column. */
+int gdf_param_accepts(const gpudf_kernel *k, int i);
+/* The gpudf_accept bit of column col's type (GPUDF_ACCEPT_CATEGORICAL for a
+ * categorical column); 0 for an index out of range or an unknown type. */
+int gdf_column_accept(const gpudf_table *t, int col);
+/* "i32, i64, bool or categorical" of a gpudf_accept mask, into buf. */
+void gdf_accept_names(int mask, char *buf, size_t len);
 
 /* The built-in kernels, defined in kernels/. */
 extern const gpudf_kernel gdf_kernel_filter_agg;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Room for the built-ins and for kernels registered at run time (a later
  * gpudf_kernel_register). Entries are appended under the lock and never
@@ -124,6 +125,104 @@ gpudf_status gpudf_kernel_param_index(const gpudf_kernel *kernel, const char *na
                  kernel->name, name, known);
 }
 
+/* ------------------------------------------------------ column types */
+
+int gdf_param_accepts(const gpudf_kernel *k, int i) {
+  if (k->params[i].kind != GPUDF_PARAM_COLUMN) return 0;
+  int m = k->accepts ? k->accepts[i] : 0;
+  return m ? m : GPUDF_ACCEPT_NUMERIC;
+}
+
+int gdf_column_accept(const gpudf_table *t, int col) {
+  if (gpudf_table_column_is_categorical(t, col)) return GPUDF_ACCEPT_CATEGORICAL;
+  gpudf_type type = gpudf_table_column_type(t, col);
+  return gpudf_type_size(type) ? 1 << type : 0;
+}
+
+void gdf_accept_names(int mask, char *buf, size_t len) {
+  static const struct {
+    int bit;
+    const char *name;
+  } names[] = {{GPUDF_ACCEPT_I32, "i32"},   {GPUDF_ACCEPT_I64, "i64"},
+               {GPUDF_ACCEPT_F32, "f32"},   {GPUDF_ACCEPT_F64, "f64"},
+               {GPUDF_ACCEPT_BOOL, "bool"}, {GPUDF_ACCEPT_CATEGORICAL, "categorical"}};
+  int n = 0, total = 0;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) total += (mask & names[i].bit) != 0;
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < sizeof names / sizeof names[0] && used < len; i++) {
+    if (!(mask & names[i].bit)) continue;
+    n++;
+    const char *sep = n == 1 ? "" : n == total ? " or " : ", ";
+    int w = snprintf(buf + used, len - used, "%s%s", sep, names[i].name);
+    if (w < 0) break;
+    used += (size_t)w;
+  }
+}
+
+int gpudf_kernel_param_accepts(const gpudf_kernel *kernel, int index) {
+  if (!kernel || index < 0 || index >= kernel->nparams) return 0;
+  return gdf_param_accepts(kernel, index);
+}
+
+/* "date (categorical), volume (i64)" of the table's columns, cut short with
+ * "..." if it does not fit. */
+static void column_list(const gpudf_table *t, char *buf, size_t len) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int c = 0; c < gpudf_table_ncols(t); c++) {
+    const char *type = gpudf_table_column_is_categorical(t, c)
+                           ? "categorical"
+                           : gpudf_type_name(gpudf_table_column_type(t, c));
+    int w = snprintf(buf + used, len - used, "%s%s (%s)", c ? ", " : "",
+                     gpudf_table_column_name(t, c), type ? type : "unknown");
+    if (w < 0 || (size_t)w >= len - used) {
+      if (len > 4) snprintf(buf + len - 4, 4, "...");
+      return;
+    }
+    used += (size_t)w;
+  }
+}
+
+/* Whether column c may be a default: accepted, and not one the library
+ * derived (a prepare step's prefix sums are no one's data column). */
+static bool default_fits(const gpudf_table *t, int c, int accepts) {
+  const char *name = gpudf_table_column_name(t, c);
+  return (gdf_column_accept(t, c) & accepts) &&
+         strncmp(name, GDF_DERIVED_PREFIX, strlen(GDF_DERIVED_PREFIX)) != 0;
+}
+
+gpudf_status gpudf_kernel_default_column(const gpudf_kernel *kernel, int index,
+                                         const gpudf_table *table, int *col) {
+  GDF_ENTER();
+  if (!kernel || !table || !col)
+    return GDF_ERR(GPUDF_EINVAL, "%s is NULL", !kernel ? "kernel" : !table ? "table" : "col");
+  if (index < 0 || index >= kernel->nparams ||
+      kernel->params[index].kind != GPUDF_PARAM_COLUMN)
+    return GDF_ERR(GPUDF_EINVAL, "kernel '%s': parameter index %d is not a column parameter",
+                   kernel->name, index);
+  int accepts = gdf_param_accepts(kernel, index), ncols = gpudf_table_ncols(table);
+  const char *const *prefer = kernel->prefer ? kernel->prefer[index] : NULL;
+  for (int p = 0; prefer && prefer[p]; p++)
+    for (int c = 0; c < ncols; c++)
+      if (default_fits(table, c, accepts) &&
+          strcasecmp(gpudf_table_column_name(table, c), prefer[p]) == 0) {
+        *col = c;
+        return GPUDF_OK;
+      }
+  for (int c = 0; c < ncols; c++)
+    if (default_fits(table, c, accepts)) {
+      *col = c;
+      return GPUDF_OK;
+    }
+  char types[128], cols[640];
+  gdf_accept_names(accepts, types, sizeof types);
+  column_list(table, cols, sizeof cols);
+  return GDF_ERR(GPUDF_EINVAL, "kernel '%s': no column fits parameter '%s', which takes %s "
+                 "columns; the table's columns: %s", kernel->name, kernel->params[index].name,
+                 types, cols);
+}
+
 gpudf_status gpudf_kernel_defaults(const gpudf_kernel *kernel, double *config) {
   if (!kernel || !config) return GDF_ERR(GPUDF_EINVAL, "%s is NULL", kernel ? "config" : "kernel");
   for (int i = 0; i < kernel->nparams; i++) config[i] = kernel->params[i].def;
@@ -210,7 +309,8 @@ void gpudf_kernel_def_init(gpudf_kernel_def *def) {
 }
 
 /* Sizes of the definitions that earlier headers gave: every field up to
- * run_cpu (0.1.0), then pass_key. A def is read up to its own size only. */
+ * run_cpu (0.1.0), then pass_key (0.2), then accepts (0.3). A def is read
+ * up to its own size only. */
 #define GDF_KERNEL_DEF_SIZE_0 offsetof(gpudf_kernel_def, pass_key)
 #define GDF_KERNEL_DEF_HAS(d, field)                                                    \
   ((d)->size >= offsetof(gpudf_kernel_def, field) + sizeof((d)->field))
@@ -231,7 +331,13 @@ static gpudf_status check_def(const gpudf_kernel_def *d) {
     if (!p->name || p->kind < GPUDF_PARAM_COLUMN || p->kind > GPUDF_PARAM_CHOICE)
       return GDF_ERR(GPUDF_EINVAL, "kernel '%s': parameter %d has no name or an unknown kind",
                      d->name, i);
-    if (p->kind == GPUDF_PARAM_COLUMN) continue;
+    if (p->kind == GPUDF_PARAM_COLUMN) {
+      int m = GDF_KERNEL_DEF_HAS(d, accepts) && d->accepts ? d->accepts[i] : 0;
+      if (m & ~GPUDF_ACCEPT_ANY)
+        return GDF_ERR(GPUDF_EINVAL, "kernel '%s': column parameter '%s': accepts = %#x has "
+                       "bits that are no gpudf_accept type", d->name, p->name, (unsigned)m);
+      continue;
+    }
     /* A parameter no config could pass would fail every call later. */
     if (p->kind == GPUDF_PARAM_CHOICE) {
       bool named = p->nchoices >= 1 && p->choices;
@@ -274,6 +380,7 @@ static gpudf_kernel *kernel_from_def(const gpudf_kernel_def *d) {
   k->check = d->check;
   k->run_cpu = d->run_cpu;
   if (GDF_KERNEL_DEF_HAS(d, pass_key)) k->pass_key = d->pass_key;
+  if (GDF_KERNEL_DEF_HAS(d, accepts)) k->accepts = d->accepts;
   return k;
 }
 

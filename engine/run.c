@@ -83,6 +83,27 @@ static gpudf_status value_error(const char *fn, int64_t i, const gpudf_param_inf
                    ci, p->name, (int)p->kind);
 }
 
+/* The message for a column that column parameter p does not accept. A
+ * categorical column's codes are labels: summing or backtesting them would
+ * give a number that means nothing, so the message says what it holds. */
+static gpudf_status column_type_error(const char *fn, int64_t i, const gpudf_table *t,
+                                      const gpudf_param_info *p, int col, int accepts) {
+  char types[128];
+  gdf_accept_names(accepts, types, sizeof types);
+  const char *cname = gpudf_table_column_name(t, col);
+  if (gpudf_table_column_is_categorical(t, col))
+    return gdf_error(GPUDF_EINVAL, fn,
+                     "config %lld: parameter '%s' = %d is column '%s', which holds text "
+                     "labels (categorical); '%s' needs %s (%s columns)",
+                     (long long)i, p->name, col, cname, p->name,
+                     accepts & GPUDF_ACCEPT_NUMERIC ? "numbers" : "another type", types);
+  const char *type = gpudf_type_name(gpudf_table_column_type(t, col));
+  return gdf_error(GPUDF_EINVAL, fn,
+                   "config %lld: parameter '%s' = %d is column '%s' of type %s; '%s' takes "
+                   "%s columns", (long long)i, p->name, col, cname, type ? type : "unknown",
+                   p->name, types);
+}
+
 /* Shape parameters fix the result width of the whole batch. */
 static gpudf_status check_shape(const char *fn, int64_t i, const gpudf_param_info *p,
                                 double v, double first) {
@@ -111,6 +132,11 @@ static gpudf_status check_config(const char *fn, int64_t i, const gpudf_table *t
   for (int j = 0; j < k->nparams; j++) {
     const gpudf_param_info *p = &k->params[j];
     if (!value_ok(p, c[j], ncols)) return value_error(fn, i, p, c[j], ncols);
+    if (p->kind == GPUDF_PARAM_COLUMN) {
+      int accepts = gdf_param_accepts(k, j);
+      if (!(gdf_column_accept(t, (int)c[j]) & accepts))
+        return column_type_error(fn, i, t, p, (int)c[j], accepts);
+    }
     if (p->shape && i > 0) GDF_TRY(check_shape(fn, i, p, c[j], configs[j]));
   }
   return check_kernel(fn, i, t, k, c);

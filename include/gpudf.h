@@ -34,15 +34,19 @@ extern "C" {
 /* Compile-time version; gpudf_version_number() gives the run-time one. */
 enum {
   GPUDF_VERSION_MAJOR = 0,
-  GPUDF_VERSION_MINOR = 2,
+  GPUDF_VERSION_MINOR = 3,
   GPUDF_VERSION_PATCH = 0,
-  GPUDF_VERSION_NUMBER = 200 /* major * 10000 + minor * 100 + patch */
+  GPUDF_VERSION_NUMBER = 300 /* major * 10000 + minor * 100 + patch */
 };
 
-/* "0.2.0". Before 1.0 a minor version may change the API: 0.2 added
+/* "0.3.0". Before 1.0 a minor version may change the API: 0.2 added
  * gpudf_kernel_progress, gpudf_sweep_result_signal and
- * gpudf_sweep_progress.fraction, so a program built against this header
- * needs libgpudf 0.2 or later (check gpudf_version_number() at start). */
+ * gpudf_sweep_progress.fraction; 0.3 added the column types a column
+ * parameter accepts (gpudf_kernel_def.accepts, gpudf_kernel_param_accepts,
+ * gpudf_kernel_default_column) and refuses a column of a type a parameter
+ * does not accept, a categorical one included. A program built against this
+ * header needs libgpudf 0.3 or later (check gpudf_version_number() at
+ * start). */
 const char *gpudf_version(void);
 int gpudf_version_number(void);
 
@@ -304,6 +308,22 @@ typedef struct gpudf_param_info {
   int shape;                  /* 1: must be equal in every config of a batch */
 } gpudf_param_info;
 
+/* The column types a column parameter accepts, as a bit mask. A categorical
+ * column is only GPUDF_ACCEPT_CATEGORICAL, never GPUDF_ACCEPT_I32: its codes
+ * are labels, and a parameter that computes with numbers does not take it. */
+typedef enum gpudf_accept {
+  GPUDF_ACCEPT_I32 = 2,
+  GPUDF_ACCEPT_I64 = 4,
+  GPUDF_ACCEPT_F32 = 8,
+  GPUDF_ACCEPT_F64 = 16,
+  GPUDF_ACCEPT_BOOL = 32,
+  GPUDF_ACCEPT_CATEGORICAL = 64, /* compared as labels (equal or not), or a group key */
+  GPUDF_ACCEPT_NUMBERS = 30,     /* i32 i64 f32 f64: quantities such as prices */
+  GPUDF_ACCEPT_NUMERIC = 62,     /* the numbers and bool (as 0/1) */
+  GPUDF_ACCEPT_INTEGERS = 38,    /* i32 i64 bool: keys */
+  GPUDF_ACCEPT_ANY = 126
+} gpudf_accept;
+
 typedef struct gpudf_result_info {
   char name[64];
   const char *summary;
@@ -323,6 +343,19 @@ gpudf_status gpudf_kernel_param(const gpudf_kernel *kernel, int index,
                                 gpudf_param_info *out);
 gpudf_status gpudf_kernel_param_index(const gpudf_kernel *kernel,
                                       const char *name, int *index);
+/* The column types column parameter index accepts (gpudf_accept bits): a
+ * config naming a column of another type is GPUDF_EINVAL, with a message
+ * naming the column and its type. 0 when index is not a column parameter. */
+int gpudf_kernel_param_accepts(const gpudf_kernel *kernel, int index);
+/* The column that column parameter index takes when a config does not say:
+ * the first column of table whose type the parameter accepts, preferring
+ * the names a kernel declares typical (ma_crossover's price_col: a numeric
+ * column called close, adj close, adj_close or price, in any case). The
+ * CLI and Python use it; gpudf_kernel_defaults, which knows no table, gives
+ * column 0. GPUDF_EINVAL when no column fits, with a message naming the
+ * table's columns and their types. */
+gpudf_status gpudf_kernel_default_column(const gpudf_kernel *kernel, int index,
+                                         const gpudf_table *table, int *col);
 /* Fills config[0..nparams) with every parameter's default. */
 gpudf_status gpudf_kernel_defaults(const gpudf_kernel *kernel, double *config);
 /* Number of result values per config. Some kernels' widths depend on a shape
@@ -375,8 +408,8 @@ gpudf_status gpudf_set_error(gpudf_status status, const char *message);
 /* A kernel written outside the library. Fields marked optional may be NULL.
  * Fill it with gpudf_kernel_def_init first, so that fields added later get
  * their defaults. The struct is versioned by its size: a def built against an
- * older gpudf.h (a smaller size, ending before pass_key) is still accepted,
- * and the fields past its size count as NULL. */
+ * older gpudf.h (a smaller size, ending before pass_key or accepts) is still
+ * accepted, and the fields past its size count as NULL. */
 typedef struct gpudf_kernel_def {
   size_t size;                      /* sizeof(gpudf_kernel_def), set by init */
   const char *name;                 /* 1..63 bytes, unique among kernels */
@@ -406,6 +439,14 @@ typedef struct gpudf_kernel_def {
    * that share the pass, e.g. their column indices packed together; NULL:
    * configs are claimed in the caller's order. */
   uint64_t (*pass_key)(const double *config);
+  /* Optional (0.3): per parameter (nparams entries, read for column
+   * parameters only), the column types it accepts (gpudf_accept bits). NULL,
+   * or 0 for a parameter, means GPUDF_ACCEPT_NUMERIC: a kernel reads its
+   * columns as numbers unless it says otherwise, so a categorical column
+   * (codes, not quantities) is refused unless the parameter sets
+   * GPUDF_ACCEPT_CATEGORICAL. Kept out of gpudf_param_info so that the
+   * params arrays of plugins built against 0.2 keep their layout. */
+  const int *accepts;
 } gpudf_kernel_def;
 
 /* Zeroes def and sets its size. */

@@ -26,6 +26,9 @@ static const gpudf_param_info bs_params[GDF_BS_NPARAMS] = {
      GDF_BS_MEAN, 0.0, GDF_BS_NSTATS - 1, GDF_BS_NSTATS, bs_stat_names, 0},
 };
 
+/* Resampled values are summed: numbers (a bool column gives proportions). */
+static const int bs_accepts[GDF_BS_NPARAMS] = {[GDF_BS_COL] = GPUDF_ACCEPT_NUMERIC};
+
 static const gpudf_result_info bs_fields[1] = {
     {"value", "the statistic of the replicate (NaN when the column has no value, or std "
               "of a single value)"}};
@@ -101,4 +104,5 @@ const gpudf_kernel gdf_kernel_bootstrap = {
     .check = bs_check,
     .run_cpu = bs_run_cpu,
     .pass_key = bs_pass_key,
+    .accepts = bs_accepts,
 };

@@ -24,8 +24,8 @@
  * The next block is prefetched while the current one is worked on, which is
  * what lets a single config run close to memory bandwidth.
  */
-#include "internal.h"
 #include "filter_agg_math.h"
+#include "k_common.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -45,7 +45,8 @@ static const gpudf_param_info fa_params[GDF_FA_NPARAMS] = {
      GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
     {"op",
      "row test: all (every row), lt x<lo, le x<=lo, gt x>lo, ge x>=lo, eq x==lo, "
-     "ne x!=lo, between lo<=x<=hi; a NaN x fails every test but all and ne",
+     "ne x!=lo, between lo<=x<=hi; a NaN x fails every test but all and ne; a "
+     "categorical filter_col takes only all, eq and ne, lo being a label's code",
      GPUDF_PARAM_CHOICE, GDF_FA_ALL, 0.0, GDF_FA_NOPS - 1, GDF_FA_NOPS, fa_op_names, 0},
     {"lo", "threshold of the comparison, lower bound for between",
      GPUDF_PARAM_REAL, 0.0, -INFINITY, INFINITY, 0, NULL, 0},
@@ -54,6 +55,12 @@ static const gpudf_param_info fa_params[GDF_FA_NPARAMS] = {
     {"value_col", "column aggregated over the passing rows; NaN values are skipped",
      GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
 };
+
+/* A categorical filter column is compared as labels (gdf_k_check_filter);
+ * the value column is summed, so it must hold numbers. */
+static const int fa_accepts[GDF_FA_NPARAMS] = {
+    [GDF_FA_FILTER_COL] = GPUDF_ACCEPT_NUMERIC | GPUDF_ACCEPT_CATEGORICAL,
+    [GDF_FA_VALUE_COL] = GPUDF_ACCEPT_NUMERIC};
 
 static const gpudf_result_info fa_fields[GDF_FA_NRESULTS] = {
     {"count", "passing rows whose value is not NaN"},
@@ -71,8 +78,9 @@ static const char *fa_num(char *buf, size_t len, double v) {
   return buf;
 }
 
-/* The rules the generic checks of run.c cannot see. Every column type is
- * read as double, so only a corrupt type is refused. */
+/* The rules the generic checks of run.c cannot see: run.c refuses columns
+ * of types a parameter does not accept; a categorical filter column takes
+ * eq/ne against a code only; a corrupt type is refused. */
 static gpudf_status fa_check(const gpudf_table *t, const double *config) {
   double lo = config[GDF_FA_LO], hi = config[GDF_FA_HI];
   if ((int)config[GDF_FA_OP] == GDF_FA_BETWEEN && !(lo <= hi)) {
@@ -82,6 +90,8 @@ static gpudf_status fa_check(const gpudf_table *t, const double *config) {
                      "(op between needs lo <= hi)",
                      fa_num(a, sizeof a, lo), fa_num(b, sizeof b, hi));
   }
+  GDF_TRY(gdf_k_check_filter("filter_agg", t, config[GDF_FA_FILTER_COL], config[GDF_FA_OP],
+                             lo));
   static const int cols[] = {GDF_FA_FILTER_COL, GDF_FA_VALUE_COL};
   for (int i = 0; i < 2; i++) {
     int c = (int)config[cols[i]];
@@ -1003,4 +1013,5 @@ const gpudf_kernel gdf_kernel_filter_agg = {
     .check = fa_check,
     .run_cpu = fa_run_cpu,
     .pass_key = fa_pass_key,
+    .accepts = fa_accepts,
 };

@@ -25,13 +25,20 @@ static const gpudf_param_info gb_params[GDF_GB_NPARAMS] = {
      -INFINITY, INFINITY, 0, NULL, 0},
     {"hi", "upper bound of the filter for between", GPUDF_PARAM_REAL, 0.0, -INFINITY,
      INFINITY, 0, NULL, 0},
-    {"key_col", "integer column (i32, i64, bool) holding the group of each row; keys "
-     "outside [0, groups) are ignored", GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
+    {"key_col", "integer or categorical column (i32, i64, bool, categorical codes) holding "
+     "the group of each row; keys outside [0, groups) (a missing label) are ignored", GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
     {"value_col", "column aggregated per group; NaN values are skipped",
      GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
     {"groups", "number of groups (shape: equal in every config of a batch)",
      GPUDF_PARAM_INTEGER, 1.0, 1.0, GPUDF_GROUPS_MAX, 0, NULL, 1},
 };
+
+/* Codes of a categorical are fine group keys (each label its group); the
+ * value column is summed, so it must hold numbers. */
+static const int gb_accepts[GDF_GB_NPARAMS] = {
+    [GDF_GB_FILTER_COL] = GPUDF_ACCEPT_NUMERIC | GPUDF_ACCEPT_CATEGORICAL,
+    [GDF_GB_KEY_COL] = GPUDF_ACCEPT_INTEGERS | GPUDF_ACCEPT_CATEGORICAL,
+    [GDF_GB_VALUE_COL] = GPUDF_ACCEPT_NUMERIC};
 
 static const char *const gb_field_names[GDF_GB_NFIELDS] = {"count", "sum", "mean", "min",
                                                            "max"};
@@ -68,15 +75,10 @@ static gpudf_status gb_check(const gpudf_table *t, const double *config) {
                      "(op between needs lo <= hi)",
                      gdf_k_num(a, sizeof a, lo), gdf_k_num(b, sizeof b, hi));
   GDF_TRY(gdf_k_check_col("groupby_agg", t, "filter_col", config[GDF_GB_FILTER_COL]));
+  GDF_TRY(gdf_k_check_filter("groupby_agg", t, config[GDF_GB_FILTER_COL], config[GDF_GB_OP],
+                             lo));
   GDF_TRY(gdf_k_check_col("groupby_agg", t, "value_col", config[GDF_GB_VALUE_COL]));
-  int kc = (int)config[GDF_GB_KEY_COL];
-  gpudf_type kt = gpudf_table_column_type(t, kc);
-  if (kt != GPUDF_TYPE_I32 && kt != GPUDF_TYPE_I64 && kt != GPUDF_TYPE_BOOL)
-    return gdf_error(GPUDF_EINVAL, "groupby_agg",
-                     "parameter 'key_col' = %d is column '%s' of type %s; a key column "
-                     "must be i32, i64 or bool",
-                     kc, gpudf_table_column_name(t, kc),
-                     gpudf_type_name(kt) ? gpudf_type_name(kt) : "unknown");
+  /* key_col's type (i32, i64, bool, categorical) is checked by run.c. */
   return GPUDF_OK;
 }
 
@@ -201,4 +203,5 @@ const gpudf_kernel gdf_kernel_groupby_agg = {
     .check = gb_check,
     .run_cpu = gb_run_cpu,
     .pass_key = gb_pass_key,
+    .accepts = gb_accepts,
 };

@@ -34,6 +34,12 @@ static const gpudf_param_info hi_params[GDF_HI_NPARAMS] = {
      -INFINITY, INFINITY, 0, NULL, 0},
 };
 
+/* A categorical filter column is compared as labels; the counted column's
+ * values fall in numeric bins, so it must hold numbers. */
+static const int hi_accepts[GDF_HI_NPARAMS] = {
+    [GDF_HI_FILTER_COL] = GPUDF_ACCEPT_NUMERIC | GPUDF_ACCEPT_CATEGORICAL,
+    [GDF_HI_COL] = GPUDF_ACCEPT_NUMERIC};
+
 static const gpudf_result_info hi_fields[1] = {{"bin_0", "values in the first bin"}};
 
 static int hi_nresults(const double *config) { return (int)config[GDF_HI_BINS] + 2; }
@@ -66,6 +72,7 @@ static gpudf_status hi_check(const gpudf_table *t, const double *config) {
                      "both finite with a finite difference",
                      gdf_k_num(a, sizeof a, rlo), gdf_k_num(b, sizeof b, rhi));
   GDF_TRY(gdf_k_check_col("histogram", t, "filter_col", config[GDF_HI_FILTER_COL]));
+  GDF_TRY(gdf_k_check_filter("histogram", t, config[GDF_HI_FILTER_COL], config[GDF_HI_OP], lo));
   return gdf_k_check_col("histogram", t, "col", config[GDF_HI_COL]);
 }
 
@@ -132,4 +139,5 @@ const gpudf_kernel gdf_kernel_histogram = {
     .check = hi_check,
     .run_cpu = hi_run_cpu,
     .pass_key = hi_pass_key,
+    .accepts = hi_accepts,
 };

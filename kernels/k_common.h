@@ -6,7 +6,10 @@
 #ifndef GPUDF_K_COMMON_H
 #define GPUDF_K_COMMON_H
 
+#include "filter_agg_math.h"
 #include "internal.h"
+
+#include <math.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +46,38 @@ static inline gpudf_status gdf_k_check_col(const char *kernel, const gpudf_table
   if (gpudf_type_size(r.type) != 0 && r.data != NULL) return GPUDF_OK;
   return gdf_error(GPUDF_EINVAL, kernel, "parameter '%s' = %d names a column of unknown type %d",
                    param, (int)index, (int)r.type);
+}
+
+/* The rule of a filter over a categorical column (filter_agg, groupby_agg,
+ * histogram): its codes are labels, so a row test may only ask whether the
+ * label is (eq) or is not (ne) one of them, given as its code in lo (-1: a
+ * missing value), or take every row (all). Codes follow the dictionary's
+ * order, which the CSV reader sorts bytewise and pandas takes from its
+ * categories, so lt/le/gt/ge/between would answer for an order nobody chose;
+ * and a lo that is no code would silently match no row (eq) or every row
+ * (ne). GPUDF_OK for any other column. */
+static inline gpudf_status gdf_k_check_filter(const char *kernel, const gpudf_table *t,
+                                              double col, double op, double lo) {
+  static const char *const ops[] = {"all", "lt", "le", "gt", "ge", "eq", "ne", "between"};
+  int c = (int)col, o = (int)op;
+  if (!gpudf_table_column_is_categorical(t, c) || o == GDF_FA_ALL) return GPUDF_OK;
+  const char *name = gpudf_table_column_name(t, c);
+  if (o != GDF_FA_EQ && o != GDF_FA_NE)
+    return gdf_error(GPUDF_EINVAL, kernel,
+                     "parameter 'op' = %s cannot compare column '%s' (filter_col = %d), which "
+                     "holds text labels (categorical): its codes have no order; use eq or ne "
+                     "with lo = a label's code, or all",
+                     o >= 0 && o < GDF_FA_NOPS ? ops[o] : "?", name, c);
+  int32_t nlabels = gpudf_table_column_nlabels(t, c);
+  if (lo != floor(lo) || lo < -1 || lo >= (double)nlabels) {
+    char b[32];
+    return gdf_error(GPUDF_EINVAL, kernel,
+                     "parameter 'lo' = %s is not a code of column '%s' (filter_col = %d), "
+                     "which holds text labels (categorical): %s compares a label's code, "
+                     "0..%d, or -1 for a missing value",
+                     gdf_k_num(b, sizeof b, lo), name, c, ops[o], (int)nlabels - 1);
+  }
+  return GPUDF_OK;
 }
 
 /* Rows per block of the CPU passes: a few columns of it as doubles stay in

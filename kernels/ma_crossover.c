@@ -39,6 +39,16 @@ static const gpudf_param_info ma_params[GDF_MA_NPARAMS] = {
      GPUDF_PARAM_REAL, 252.0, 0x1p-1022, INFINITY, 0, NULL, 0},
 };
 
+/* Prices are quantities: not categorical codes, and not bool (0/1 prices
+ * make every return from 0 infinite). */
+static const int ma_accepts[GDF_MA_NPARAMS] = {[GDF_MA_PRICE_COL] = GPUDF_ACCEPT_NUMBERS};
+
+/* What a price column is called in the files people backtest (Yahoo's
+ * Date,Open,High,Low,Close,Adj Close,Volume, or a plain price). */
+static const char *const ma_price_names[] = {"close", "adj close", "adj_close", "price", NULL};
+static const char *const *const ma_prefer[GDF_MA_NPARAMS] = {[GDF_MA_PRICE_COL] =
+                                                                 ma_price_names};
+
 static const gpudf_result_info ma_fields[GDF_MA_NRESULTS] = {
     {"total_return", "prod(1 + R) - 1 over the N-1 step returns R"},
     {"sharpe", "mean(R) / std(R, ddof 1) * sqrt(periods_per_year); NaN when std is 0 or "
@@ -322,4 +332,6 @@ const gpudf_kernel gdf_kernel_ma_crossover = {
     .run_cpu = ma_run_cpu,
     .prepare = ma_prepare,
     .pass_key = ma_pass_key,
+    .accepts = ma_accepts,
+    .prefer = ma_prefer,
 };

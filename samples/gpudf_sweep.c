@@ -150,7 +150,12 @@ static int describe(const char *name) {
       for (int c = 0; c < p.nchoices; c++) printf("%s%s", c ? "," : "", p.choices[c]);
       printf(" default %s", p.def >= 0 && p.def < p.nchoices ? p.choices[(int)p.def] : "?");
     } else if (p.kind == GPUDF_PARAM_COLUMN) {
-      printf(" default column %g", p.def);
+      int m = gpudf_kernel_param_accepts(k, i), first = 1;
+      static const char *const tn[] = {"", "i32", "i64", "f32", "f64", "bool", "categorical"};
+      printf(" types ");
+      for (int b = 1; b <= 6; b++)
+        if (m & (1 << b)) printf("%s%s", first ? "" : ",", tn[b]), first = 0;
+      printf(" default the first such column");
     } else {
       printf(" default %g", p.def);
     }

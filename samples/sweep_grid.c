@@ -291,11 +291,39 @@ static void free_axes(axis *ax, int n) {
   for (int i = 0; i < n; i++) free(ax[i].values);
 }
 
-/* Applies --set values and defaults to base; marks fixed[]. */
+/* The default of each column parameter: the first column of t of a type it
+ * accepts (gpudf_kernel_default_column), not column 0 whatever it holds.
+ * Where none fits, base keeps column 0 and nofit[p] is set: an error only if
+ * no --set, axis or --configs column gives the parameter (needs_column). */
+static void default_columns(const gpudf_kernel *k, const gpudf_table *t, double *base,
+                            int *nofit) {
+  for (int p = 0; t && p < gpudf_kernel_nparams(k); p++) {
+    int col;
+    if (!gpudf_kernel_param_accepts(k, p)) continue;
+    if (gpudf_kernel_default_column(k, p, t, &col) == GPUDF_OK) base[p] = col;
+    else nofit[p] = 1;
+  }
+}
+
+/* -1 with gpudf_kernel_default_column's message when a parameter without a
+ * default column is given by nothing (given[p] == 0). */
+static int needs_column(const gpudf_kernel *k, const gpudf_table *t, const int *nofit,
+                        const int *given, char *err, size_t errlen) {
+  for (int p = 0; p < gpudf_kernel_nparams(k); p++) {
+    int col;
+    if (nofit[p] && !given[p] && gpudf_kernel_default_column(k, p, t, &col) != GPUDF_OK)
+      return fail(err, errlen, "%s; give the column with --set", gpudf_last_error());
+  }
+  return 0;
+}
+
+/* Applies --set values and defaults to base; marks fixed[], and nofit[]
+ * (see default_columns). */
 static int apply_sets(const gpudf_kernel *k, const gpudf_table *t, const sg_request *req,
-                      double *base, int *fixed, char *err, size_t errlen) {
+                      double *base, int *fixed, int *nofit, char *err, size_t errlen) {
   if (gpudf_kernel_defaults(k, base) != GPUDF_OK)
     return fail(err, errlen, "%s", gpudf_last_error());
+  default_columns(k, t, base, nofit);
   for (int s = 0; s < req->nsets; s++) {
     const char *set = req->sets[s];
     const char *eq = strchr(set, '=');
@@ -418,9 +446,9 @@ int sg_build_grid(const gpudf_kernel *k, const gpudf_table *t, const sg_request 
   int np = gpudf_kernel_nparams(k);
   if (np < 0 || np > SG_MAXP) return fail(err, errlen, "kernel has %d parameters", np);
   double base[SG_MAXP];
-  int fixed[SG_MAXP] = {0}, in_grid[SG_MAXP] = {0};
+  int fixed[SG_MAXP] = {0}, in_grid[SG_MAXP] = {0}, nofit[SG_MAXP] = {0};
   int64_t max_n = req->max_configs > 0 ? req->max_configs : INT64_MAX / 2;
-  if (apply_sets(k, t, req, base, fixed, err, errlen) != 0) return -1;
+  if (apply_sets(k, t, req, base, fixed, nofit, err, errlen) != 0) return -1;
 
   axis ax[SG_MAXP];
   int nax = 0;
@@ -446,6 +474,8 @@ int sg_build_grid(const gpudf_kernel *k, const gpudf_table *t, const sg_request 
     nax++;
     i = j;
   }
+  for (int p = 0; p < np; p++) in_grid[p] |= fixed[p];
+  if (needs_column(k, t, nofit, in_grid, err, errlen) != 0) goto done;
   double total = 1;
   for (int a = 0; a < nax; a++) total *= (double)ax[a].n;
   if (total > (double)max_n) {
@@ -501,8 +531,8 @@ int sg_build_from_table(const gpudf_kernel *k, const gpudf_table *t, const gpudf
   int np = gpudf_kernel_nparams(k);
   if (np < 0 || np > SG_MAXP) return fail(err, errlen, "kernel has %d parameters", np);
   double base[SG_MAXP];
-  int fixed[SG_MAXP] = {0};
-  if (apply_sets(k, t, req, base, fixed, err, errlen) != 0) return -1;
+  int fixed[SG_MAXP] = {0}, nofit[SG_MAXP] = {0}, given[SG_MAXP] = {0};
+  if (apply_sets(k, t, req, base, fixed, nofit, err, errlen) != 0) return -1;
   int nc = gpudf_table_ncols(cfg);
   int colp[GPUDF_MAX_COLUMNS];
   for (int c = 0; c < nc; c++) {
@@ -516,7 +546,10 @@ int sg_build_from_table(const gpudf_kernel *k, const gpudf_table *t, const gpudf
     for (int d = 0; d < c; d++)
       if (colp[d] == p) return fail(err, errlen, "--configs: column '%s' appears twice", name);
     colp[c] = p;
+    given[p] = 1;
   }
+  for (int p = 0; p < np; p++) given[p] |= fixed[p];
+  if (needs_column(k, t, nofit, given, err, errlen) != 0) return -1;
   where_expr we;
   if (parse_where(k, t, req->where ? req->where : "", &we, err, errlen) != 0) {
     free(we.c);

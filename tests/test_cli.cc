@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -366,6 +367,115 @@ TEST(Cli, AnIgnoredSigintDoesNotStopTheSweep) {
   CliRun r = Sweep({"--synthetic", "300000", "--workers", "2", "--top", "1"}, SIGINT, true);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("2952 ok, 0 failed, 0 timed out, 0 cancelled"), std::string::npos) << r.out;
+}
+
+// A price file as people have them: date,close,volume. The CSV reader makes
+// date categorical (text labels); price_col used to default to column 0 and
+// backtest the date codes ("150 ok", total_return NaN). The default is now
+// the numeric column called close, and the results are those of a backtest
+// of close computed here, in long double, from the file's text.
+TEST(Cli, DefaultPriceColumnIsTheCloseNotTheTextDate) {
+  std::mt19937_64 rng(std::random_device{}());
+  std::normal_distribution<double> step(0.0, 0.012);
+  const int n = 260;
+  std::string csv = "date,close,volume\n";
+  std::vector<long double> p;
+  double level = 20.0 + (double)(rng() % 500);
+  for (int i = 0; i < n; i++) {
+    level *= 1.0 + step(rng);
+    char line[128], price[64];
+    snprintf(price, sizeof price, "%.4f", level);
+    snprintf(line, sizeof line, "2023-%02d-%02d,%s,%d\n", 1 + i / 28, 1 + i % 28, price,
+             (int)(rng() % 90000) + 1000);
+    csv += line;
+    p.push_back((long double)std::strtod(price, nullptr));
+  }
+  std::string table = WriteFile("prices.csv", csv), out = TmpDir() + "/ma.csv";
+  CliRun r = Sweep({"--table", table, "--grid", "fast=2,3,5 slow=8,13,21", "--out", out,
+                    "--workers", "0", "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto rows = ParseCsv(Slurp(out));
+  ASSERT_EQ(rows.size(), 10u);
+  auto &h = rows[0];
+  int pc = Col(h, "price_col"), fa = Col(h, "fast"), sl = Col(h, "slow"),
+      tr = Col(h, "total_return"), sh = Col(h, "sharpe"), dd = Col(h, "max_drawdown"),
+      td = Col(h, "trades"), ex = Col(h, "exposure"), st = Col(h, "status");
+  for (size_t i = 1; i < rows.size(); i++) {
+    auto &row = rows[i];
+    EXPECT_EQ(row[(size_t)pc], "close");
+    EXPECT_EQ(row[(size_t)st], "ok");
+    int f = std::atoi(row[(size_t)fa].c_str()), s = std::atoi(row[(size_t)sl].c_str());
+    auto sma = [&](int t, int w) {
+      long double a = 0;
+      for (int j = t - w + 1; j <= t; j++) a += p[(size_t)j];
+      return a / w;
+    };
+    long double eq = 1, peak = 1, maxdd = 0, sum = 0, sumsq = 0, prev = 0, trades = 0, exposed = 0;
+    std::vector<long double> R;
+    for (int t = 0; t + 1 < n; t++) {
+      long double sig = 0;
+      if (t >= s - 1) {
+        long double gap = sma(t, f) - sma(t, s);
+        ASSERT_GT(std::fabs((double)gap), 1e-9 * (double)p[(size_t)t]) << "a near tie";
+        sig = gap > 0 ? 1 : 0;
+      }
+      long double ret = sig * (p[(size_t)t + 1] / p[(size_t)t] - 1);
+      trades += sig != prev, exposed += sig != 0, prev = sig;
+      R.push_back(ret);
+      sum += ret;
+      eq *= 1 + ret;
+      if (eq > peak) peak = eq;
+      if (1 - eq / peak > maxdd) maxdd = 1 - eq / peak;
+    }
+    long double mean = sum / (long double)R.size();
+    for (long double x : R) sumsq += (x - mean) * (x - mean);
+    long double sd = std::sqrt(sumsq / (long double)(R.size() - 1));
+    auto got = [&](int c) { return std::strtod(row[(size_t)c].c_str(), nullptr); };
+    SCOPED_TRACE("fast " + std::to_string(f) + " slow " + std::to_string(s));
+    EXPECT_NEAR(got(tr), (double)(eq - 1), 1e-12 + 1e-10 * std::fabs((double)(eq - 1)));
+    EXPECT_NEAR(got(dd), (double)maxdd, 1e-12);
+    EXPECT_EQ(got(td), (double)trades);
+    EXPECT_NEAR(got(ex), (double)(exposed / (long double)R.size()), 1e-15);
+    ASSERT_GT(sd, 0);
+    EXPECT_NEAR(got(sh), (double)(mean / sd * std::sqrt(252.0L)), 1e-9);
+  }
+  // Given by name, the text column is refused with its name and exit 2.
+  r = Sweep({"--table", table, "--set", "price_col=date", "--quiet"});
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.err.find("column 'date'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("text labels"), std::string::npos) << r.err;
+}
+
+// The file: a,b / 1,2 / 3,4 / 5,abc; filter_agg summed b's codes.
+TEST(Cli, ATextValueColumnIsRefused) {
+  std::string table = WriteFile("ab.csv", "a,b\n1,2\n3,4\n5,abc\n");
+  CliRun r = Sweep({"--table", table, "--kernel", "filter_agg", "--set", "value_col=b",
+                    "--quiet"});
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.err.find("'value_col' = 1 is column 'b'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("text labels"), std::string::npos) << r.err;
+  r = Sweep({"--table", table, "--kernel", "filter_agg", "--set", "filter_col=b", "--set",
+             "op=gt", "--quiet"});
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.err.find("column 'b'"), std::string::npos) << r.err;
+}
+
+// No column of a type the parameter takes: exit 2, naming the parameter and
+// every column with its type.
+TEST(Cli, NoColumnOfAnAcceptedTypeExits2NamingTheColumns) {
+  std::string text = WriteFile("text.csv", "date,sym,flag\n2024-01-01,A,true\n2024-01-02,B,false\n");
+  CliRun r = Sweep({"--table", text, "--quiet"});
+  EXPECT_EQ(r.code, 2) << r.out;
+  for (const char *part : {"'price_col'", "date (categorical)", "sym (categorical)", "flag (bool)"})
+    EXPECT_NE(r.err.find(part), std::string::npos) << part << " in: " << r.err;
+  // bool is a number (0/1) to count in histogram bins, not a price.
+  r = Sweep({"--table", text, "--kernel", "histogram", "--quiet"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::string labels = WriteFile("labels.csv", "date,sym\n2024-01-01,A\n2024-01-02,B\n");
+  r = Sweep({"--table", labels, "--kernel", "filter_agg", "--quiet"});
+  EXPECT_EQ(r.code, 2) << r.out;
+  for (const char *part : {"'value_col'", "date (categorical)", "sym (categorical)"})
+    EXPECT_NE(r.err.find(part), std::string::npos) << part << " in: " << r.err;
 }
 
 }  // namespace

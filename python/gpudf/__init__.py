@@ -598,10 +598,23 @@ def grid(where=None, **params):
     return frame
 
 
+def _default(table, k, j, p):
+    """Parameter j's default: for a column parameter the first column of the
+    table of a type it accepts (gpudf_kernel_default_column, as gpudf-sweep
+    picks it; ma_crossover prefers a column called close or price), not
+    column 0 whatever it holds; raises when no column fits."""
+    if p["kind"] != "column":
+        return p["default"]
+    col = ffi.new("int *")
+    _check(lib.gpudf_kernel_default_column(k, j, table._live(), col))
+    return col[0]
+
+
 def _config_matrix(table, k, configs):
     """configs (DataFrame or list of dicts) -> dense n x nparams float64,
     with column params by name or index, choices by name or index, and the
-    kernel's defaults for the rest. Validation stays in the library."""
+    kernel's defaults for the rest (see _default). Validation stays in the
+    library."""
     import pandas as pd
     params = _params(k)
     if isinstance(configs, pd.DataFrame):
@@ -609,7 +622,8 @@ def _config_matrix(table, k, configs):
     else:
         rows = [dict(c) for c in configs]
         given = {key for r in rows for key in r}
-        defaults = {p["name"]: p["default"] for p in params if p["name"] in given}
+        defaults = {p["name"]: _default(table, k, j, p) for j, p in enumerate(params)
+                    if p["name"] in given and any(p["name"] not in r for r in rows)}
         frame = pd.DataFrame([{**defaults, **r} for r in rows])
     known = {p["name"] for p in params}
     unknown = [c for c in frame.columns if c not in known]
@@ -619,7 +633,7 @@ def _config_matrix(table, k, configs):
     out = np.empty((len(frame), len(params)), dtype=np.float64)
     for j, p in enumerate(params):
         if p["name"] not in frame.columns:
-            out[:, j] = p["default"]
+            out[:, j] = _default(table, k, j, p) if len(frame) else p["default"]
             continue
         col = frame[p["name"]]
         if p["kind"] == "column":

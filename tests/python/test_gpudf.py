@@ -1,6 +1,7 @@
 """The Python binding: round trips, zero copy, kernels against pandas, errors,
 and the original question's multiprocessing scenario."""
 import gc
+import math
 import multiprocessing as mp
 import os
 import pickle
@@ -662,3 +663,72 @@ def test_sweep_errors_and_progress():
     stop = gpudf.sweep(big, "filter_agg", [{"op": "gt", "lo": x} for x in np.linspace(-1, 1, 400)],
                        workers=0, batch=2, progress=lambda p: True)
     assert (stop.status == "cancelled").any() and (stop.status != "pending").all()
+
+
+def _ma_reference(p, fast, slow):
+    """total_return, trades and exposure of ma_crossover (long_only, no fee)
+    from pandas rolling means: position s_t = 1 when SMA(fast) > SMA(slow)
+    at t (0 before the slow window fills) earns p_{t+1} / p_t - 1."""
+    s = pd.Series(p)
+    sig = (s.rolling(fast).mean() > s.rolling(slow).mean()).astype(float).to_numpy()[:-1]
+    gap = (s.rolling(fast).mean() - s.rolling(slow).mean()).abs().to_numpy()[slow - 1:-1]
+    assert gap.min() > 1e-9 * s.max(), "a near tie: the reference's side is ambiguous"
+    r = p[1:] / p[:-1] - 1.0
+    prev = np.concatenate([[0.0], sig[:-1]])
+    return (np.prod(1.0 + sig * r) - 1.0, float(np.sum(sig != prev)), float(np.mean(sig != 0)))
+
+
+def test_default_price_column_is_the_close_not_the_text_date():
+    # date,close,volume as a CSV reader gives it: date is categorical (text
+    # labels). Column 0 used to be backtested as prices (the codes).
+    n = 400
+    rng = np.random.default_rng(RNG.integers(2 ** 32))
+    close = np.round(100.0 * np.cumprod(1.0 + rng.normal(0, 0.01, n)), 4)
+    df = pd.DataFrame({"date": pd.Categorical(pd.date_range("2020-01-01", periods=n)
+                                              .strftime("%Y-%m-%d")),
+                       "close": close, "volume": rng.integers(1000, 9999, n)})
+    t = gpudf.Table.from_pandas(df)
+    cfgs = [{"fast": f, "slow": s} for f, s in [(2, 7), (3, 11), (5, 20), (9, 40)]]
+    out = gpudf.run(t, "ma_crossover", cfgs)
+    for _, row in out.iterrows():
+        tr, trades, exposure = _ma_reference(close, int(row["fast"]), int(row["slow"]))
+        assert row["total_return"] == pytest.approx(tr, rel=1e-9, abs=1e-12)
+        assert row["trades"] == trades and row["exposure"] == pytest.approx(exposure)
+    # Named explicitly, the text column is refused with its name.
+    with pytest.raises(gpudf.Error) as e:
+        gpudf.run(t, "ma_crossover", [{"price_col": "date", "fast": 2, "slow": 7}])
+    assert e.value.status == 22
+    assert "'date'" in e.value.message and "text labels" in e.value.message
+
+
+def test_categorical_values_are_refused_and_filtered_only_by_label():
+    # The issue's file a,b / 1,2 / 3,4 / 5,abc: b is categorical; filter_agg
+    # summed its codes (sum 3).
+    df = pd.DataFrame({"a": [1, 3, 5], "b": pd.Categorical(["2", "4", "abc"])})
+    t = gpudf.Table.from_pandas(df)
+    with pytest.raises(gpudf.Error) as e:
+        gpudf.run(t, "filter_agg", [{"filter_col": "a", "value_col": "b"}])
+    assert "'b'" in e.value.message and "text labels" in e.value.message
+    for kernel, extra in [("filter_agg", {}), ("histogram", {"col": "a"}),
+                          ("groupby_agg", {"key_col": "b", "value_col": "a", "groups": 3})]:
+        for op in ["lt", "le", "gt", "ge", "between"]:
+            with pytest.raises(gpudf.Error) as e:
+                gpudf.run(t, kernel, [{"filter_col": "b", "op": op, "lo": 0, "hi": 1, **extra}])
+            assert "'b'" in e.value.message and "text labels" in e.value.message, kernel
+    # eq/ne compare labels (a label's code), against pandas on random data.
+    n = 3000
+    labels = ["AAPL", "MSFT", "GOOG", "IBM", "ORCL"]
+    sym = pd.Categorical(RNG.choice(labels + [None], n), categories=labels)
+    big = pd.DataFrame({"sym": sym, "x": RNG.standard_normal(n)})
+    t = gpudf.Table.from_pandas(big)
+    cfgs = [{"filter_col": "sym", "op": op, "lo": code, "value_col": "x"}
+            for op in ["eq", "ne"] for code in range(-1, len(labels))]
+    out = gpudf.run(t, "filter_agg", cfgs)
+    codes = big["sym"].cat.codes.to_numpy()
+    for _, row in out.iterrows():
+        mask = codes == row["lo"] if row["op"] == "eq" else codes != row["lo"]
+        assert row["count"] == mask.sum()
+        assert row["sum"] == pytest.approx(math.fsum(big["x"].to_numpy()[mask]), abs=1e-9)
+    with pytest.raises(gpudf.Error) as e:
+        gpudf.run(t, "filter_agg", [{"filter_col": "sym", "op": "eq", "lo": 5, "value_col": "x"}])
+    assert "'sym'" in e.value.message and "code" in e.value.message
