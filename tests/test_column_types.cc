@@ -443,7 +443,9 @@ TEST(ColumnTypes, ARegisteredKernelDeclaresItsTypes) {
     d.run_cpu = Probe;
     d.accepts = c.accepts;  // past size for the 0.2 def: never read
     const gpudf_kernel *k = nullptr;
-    ASSERT_EQ(GPUDF_OK, gpudf_kernel_register(&d, &k)) << gpudf_last_error();
+    if (gpudf_kernel_find(c.name, &k) != GPUDF_OK) {  // registered for good: once per process
+      ASSERT_EQ(GPUDF_OK, gpudf_kernel_register(&d, &k)) << gpudf_last_error();
+    }
     for (int col = cDate; col <= cKey; col++) {
       bool ok = (c.ok_mask >> col) & 1;
       EXPECT_EQ(ok ? GPUDF_OK : GPUDF_EINVAL, Check(pt.o.t, k, {(double)col}, &msg))
