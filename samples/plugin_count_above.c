@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 static const gpudf_param_info params[] = {
-    {"col", "column to test (any type)", GPUDF_PARAM_COLUMN, 0, 0, 0, 0, NULL, 0},
+    {"col", "column to test (numbers; bool as 0/1)", GPUDF_PARAM_COLUMN, 0, 0, 0, 0, NULL, 0},
     {"threshold", "a row counts when col > threshold", GPUDF_PARAM_REAL, 0, -1e308, 1e308, 0,
      NULL, 0},
 };

@@ -553,8 +553,18 @@ def _params(k):
             "default": getattr(info, "def"),  # a Python keyword as a C field name
             "min": info.min, "max": info.max, "shape": bool(info.shape),
             "choices": [_str(info.choices[j]) for j in range(info.nchoices)],
+            "types": _accepted(lib.gpudf_kernel_param_accepts(k, i)),
             "summary": _str(info.summary)})
     return out
+
+
+def _accepted(mask):
+    """The column type names of a gpudf_accept mask ([] for a parameter that
+    is no column)."""
+    bits = [("i32", lib.GPUDF_ACCEPT_I32), ("i64", lib.GPUDF_ACCEPT_I64),
+            ("f32", lib.GPUDF_ACCEPT_F32), ("f64", lib.GPUDF_ACCEPT_F64),
+            ("bool", lib.GPUDF_ACCEPT_BOOL), ("category", lib.GPUDF_ACCEPT_CATEGORICAL)]
+    return [name for name, bit in bits if mask & bit]
 
 
 def _result_names(k, config):
@@ -569,7 +579,9 @@ def _result_names(k, config):
 
 def describe(name):
     """A kernel's parameters (name, kind, default, min, max, choices, shape,
-    summary) and result fields."""
+    types: the column types a column parameter accepts, summary) and result
+    fields. A column parameter left out of run/sweep configs takes the first
+    column of the table of a type it accepts, not the default column 0."""
     k = _kernel(name)
     info = ffi.new("gpudf_result_info *")
     results = []

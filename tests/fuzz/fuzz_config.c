@@ -6,8 +6,10 @@
  * GPUDF_EINVAL with a message; a valid batch must run (gpudf_run) into
  * results that keep the documented promises: counts are whole numbers in
  * 0..rows, a mean/min/max is NaN exactly when its count is 0, histogram bins
- * add up to at most the rows, and so on; the same batch run again gives the
- * same bits, and each config run alone gives the same counts.
+ * add up to at most the rows, and so on; every column it reads is of a type
+ * its parameter accepts (a categorical one only as labels); the same batch
+ * run again gives the same bits, and each config run alone gives the same
+ * counts.
  *
  * Input: byte 0 the kernel (index modulo the kernel count), byte 1 the batch
  * size (1 + b % 6), then per value a tag byte and its payload:
@@ -149,6 +151,35 @@ static int is_count(const char *name, int i) {
   return 0;
 }
 
+/* A valid config reads every column as a type its parameter accepts: a
+ * categorical column (codes of labels) never where numbers are needed, and
+ * a categorical filter only with all, eq or ne against one of its codes. */
+static void check_column_types(const gpudf_kernel *k, const char *name, const double *configs,
+                               int64_t n, int np) {
+  int filter = -1, op = -1, lo = -1;
+  gpudf_kernel_param_index(k, "filter_col", &filter);
+  gpudf_kernel_param_index(k, "op", &op);
+  gpudf_kernel_param_index(k, "lo", &lo);
+  for (int64_t i = 0; i < n; i++)
+    for (int j = 0; j < np; j++) {
+      int accepts = gpudf_kernel_param_accepts(k, j);
+      if (!accepts) continue;
+      int col = (int)configs[i * np + j];
+      int bit = gpudf_table_column_is_categorical(g_table, col)
+                    ? GPUDF_ACCEPT_CATEGORICAL
+                    : 1 << gpudf_table_column_type(g_table, col);
+      if (!(accepts & bit)) fail("a valid config reads a column of a type not accepted", name, col);
+      if (j == filter && bit == GPUDF_ACCEPT_CATEGORICAL && op >= 0) {
+        int o = (int)configs[i * np + op];
+        double code = configs[i * np + lo];
+        if (o != 0 && o != 5 && o != 6) fail("a categorical filter compared by order", name, o);
+        if (o != 0 && !(code == floor(code) && code >= -1 &&
+                        code < gpudf_table_column_nlabels(g_table, col)))
+          fail("a categorical filter compared with a value that is no code", name, code);
+      }
+    }
+}
+
 static int same(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -183,6 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (gpudf_run(g_table, k, configs, n, NULL) != st) fail("run disagrees with validate", name, st);
     return 0;
   }
+  check_column_types(k, name, configs, n, np);
   int nres = gpudf_kernel_nresults(k, configs);
   if (nres < 1) fail("a valid config with no results", name, nres);
   for (int i = 0; i < nres; i += nres > 8 ? nres / 4 + 1 : 1) {

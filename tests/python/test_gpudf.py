@@ -732,3 +732,11 @@ def test_categorical_values_are_refused_and_filtered_only_by_label():
     with pytest.raises(gpudf.Error) as e:
         gpudf.run(t, "filter_agg", [{"filter_col": "sym", "op": "eq", "lo": 5, "value_col": "x"}])
     assert "'sym'" in e.value.message and "code" in e.value.message
+
+
+def test_describe_gives_the_column_types_a_parameter_accepts():
+    d = {p["name"]: p["types"] for p in gpudf.describe("groupby_agg")["params"]}
+    assert d["key_col"] == ["i32", "i64", "bool", "category"]
+    assert d["value_col"] == ["i32", "i64", "f32", "f64", "bool"] and d["groups"] == []
+    price = gpudf.describe("ma_crossover")["params"][0]
+    assert price["name"] == "price_col" and price["types"] == ["i32", "i64", "f32", "f64"]
