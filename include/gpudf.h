@@ -532,10 +532,12 @@ typedef struct gpudf_sweep_worker_info {
  * for the sweep, with opts->backend (and is read-only afterwards); so is
  * one swept in process (workers = 0) with a device backend asked for. In
  * process the kernels otherwise run on the table's own placement. A backend
- * asked for that the table's existing share does not have is not given:
- * report.fallback says so, as it says when workers could not use the
- * share's placement (report.backend is then where they ran). opts may be
- * NULL for the defaults. Every config is validated before anything starts.
+ * asked for (not AUTO) is forced: one the table's existing share (or, in
+ * process, the table's own placement) is not is GPUDF_ENODEV naming the
+ * placement it has, as one that cannot work is for an unshared table.
+ * report.fallback says when workers could not use the share's placement
+ * (report.backend is then where they ran). opts may be NULL for the
+ * defaults. Every config is validated before anything starts.
  *
  * Returns GPUDF_OK when every config reached a final state (check
  * report.failed and report.timed_out: the results of configs that did not
