@@ -742,6 +742,64 @@ TEST_F(Corrupt, AnotherUsersSegmentIsRefused) {
       << gpudf_last_error();
 }
 
+// Field 22 of /proc/PID/stat (start time, in clock ticks after boot), read
+// here independently of the library.
+uint64_t StartTimeOf(pid_t pid) {
+  std::string st = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t p = st.rfind(')');
+  if (p == std::string::npos) return 0;
+  std::string rest = st.substr(p + 2);  // from field 3
+  size_t at = 0;
+  for (int field = 3; field < 22 && at != std::string::npos; field++) at = rest.find(' ', at) + 1;
+  return std::strtoull(rest.c_str() + at, nullptr, 10);
+}
+
+// An owner pid that now belongs to another live process (the pid was
+// reused) is a dead owner: the start time recorded with it tells them
+// apart. Forged with this process's pid and with a live child's, each with
+// a start time off by one tick: attach answers EOWNERDEAD and removes it,
+// so does a cleanup, and so a private segment named with such an identity;
+// with the child's real start time the same copy attaches (the control).
+TEST_F(Corrupt, AnOwnerPidNowOfAnotherProcessIsDead) {
+  Child child = harness::Spawn({"attach-hold", sh.name});
+  ASSERT_EQ(harness::ReadLine(child), "attached");
+  const pid_t pids[2] = {getpid(), child.pid};
+  for (pid_t pid : pids) {
+    SCOPED_TRACE("owner pid " + std::to_string(pid));
+    uint64_t start = StartTimeOf(pid);
+    ASSERT_GT(start, 0u);
+    std::string b = good;
+    Header(b)->owner_pid = pid;
+    Header(b)->owner_start = start;
+    Reseal(b);
+    WriteFile(path, b);
+    gpudf_table *v = nullptr;
+    ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+    gpudf_table_free(v);
+    Header(b)->owner_start = start + 1;
+    Reseal(b);
+    Expect(b, GPUDF_EOWNERDEAD, "process " + std::to_string(pid) + ", which is no longer running");
+    EXPECT_NE(access(path.c_str(), F_OK), 0) << "the stale descriptor was not removed";
+    WriteFile(path, b);
+    int removed = 0;
+    ASSERT_EQ(gpudf_cleanup(&removed), GPUDF_OK);
+    EXPECT_NE(access(path.c_str(), F_OK), 0) << "cleanup kept the stale descriptor";
+    EXPECT_GE(removed, 1);
+    // A private segment under the same identities: the live one stays.
+    std::string prefix = harness::ShmPath("gpudf-" + std::to_string(geteuid()) + "+a." +
+                                          std::to_string(pid) + ".");
+    std::string stale = prefix + std::to_string(start + 1) + ".4242";
+    std::string live = prefix + std::to_string(start) + ".4242";
+    WriteFile(stale, "x");
+    WriteFile(live, "x");
+    ASSERT_EQ(gpudf_cleanup(nullptr), GPUDF_OK);
+    EXPECT_NE(access(stale.c_str(), F_OK), 0) << stale;
+    EXPECT_EQ(access(live.c_str(), F_OK), 0) << live;
+    unlink(live.c_str());
+  }
+  harness::Kill(child);
+}
+
 TEST_F(Corrupt, DeadOwnerInAnIntactCopy) {
   std::string b = good;
   Header(b)->owner_pid = 0x3ffffff0;  // no such process
