@@ -331,13 +331,34 @@ static gpudf_status ensure_share(gdf_sweep *s, gpudf_table *t, gpudf_share **mad
     s->share = gpudf_share_name(*made);
     rep->backend = gpudf_share_backend(*made);
   }
-  /* A placement asked for that an existing share does not have is not
-   * given: the report says so rather than change it silently. */
+  /* A sweep places only a table it shares itself. A backend forced for a
+   * table shared otherwise is refused, as one that cannot work for an
+   * unshared table is: never run elsewhere than asked. */
   if (s->o.backend != GPUDF_BACKEND_AUTO && s->o.backend != rep->backend)
-    snprintf(rep->fallback, sizeof rep->fallback, "backend %s was asked, but the table is "
-             "already shared as %s (a sweep places only a table it shares itself)",
-             gpudf_backend_name(s->o.backend), gpudf_backend_name(rep->backend));
+    return GDF_ERR(GPUDF_ENODEV, "backend %s was asked for, but the table is already shared "
+                   "as '%s' with placement %s (a sweep places only a table it shares "
+                   "itself): ask for %s or auto, or share the table as %s",
+                   gpudf_backend_name(s->o.backend), s->share,
+                   gpudf_backend_name(rep->backend), gpudf_backend_name(rep->backend),
+                   gpudf_backend_name(s->o.backend));
   return GPUDF_OK;
+}
+
+/* workers = 0: the kernels run on the table's own placement, which a
+ * forced backend must be. */
+static gpudf_status check_own_placement(const gdf_sweep *s, const gpudf_table *t) {
+  gpudf_backend own = gpudf_table_backend(t);
+  if (s->o.backend == GPUDF_BACKEND_AUTO || s->o.backend == own) return GPUDF_OK;
+  const char *share = t->is_view ? t->view_share : t->share ? gpudf_share_name(t->share) : NULL;
+  if (share)
+    return GDF_ERR(GPUDF_ENODEV, "backend %s was asked for, but with workers = 0 the kernels "
+                   "run on the table's own placement, %s (it is shared as '%s'): ask for %s "
+                   "or auto", gpudf_backend_name(s->o.backend), gpudf_backend_name(own), share,
+                   gpudf_backend_name(own));
+  return GDF_ERR(GPUDF_ENODEV, "backend %s was asked for, but with workers = 0 the kernels "
+                 "run on the table's own placement, %s (kept from when it was first shared): "
+                 "ask for %s or auto", gpudf_backend_name(s->o.backend),
+                 gpudf_backend_name(own), gpudf_backend_name(own));
 }
 
 /* The placement the workers' kernels ran on: what they attached as, when
@@ -402,14 +423,9 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const char *kernel,
     bool place = !t->is_view && !t->share && (s->o.backend == GPUDF_BACKEND_CUDA_IPC ||
                                                s->o.backend == GPUDF_BACKEND_CUDA_PINNED);
     if (place) st = ensure_share(s, t, &made);
+    if (st == GPUDF_OK) st = check_own_placement(s, t);
     if (st == GPUDF_OK) st = make_ctl(s, configs, 0);
-    gpudf_sweep_report *rep = &s->res->report;
-    rep->backend = gpudf_table_backend(t);
-    if (st == GPUDF_OK && !made && s->o.backend != GPUDF_BACKEND_AUTO &&
-        s->o.backend != rep->backend)
-      snprintf(rep->fallback, sizeof rep->fallback, "backend %s was asked, but with workers = "
-               "0 the kernels run on the table's own placement, %s",
-               gpudf_backend_name(s->o.backend), gpudf_backend_name(rep->backend));
+    s->res->report.backend = gpudf_table_backend(t);
     t->busy++; /* the callback runs mid-kernel here: no growth of t meanwhile */
     if (st == GPUDF_OK) run_in_process(s, t);
     t->busy--;

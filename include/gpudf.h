@@ -273,12 +273,19 @@ const void *gpudf_table_column_device_data(const gpudf_table *table, int index);
  * owner), by gpudf_unmap_idle, or at exit; until then it keeps the memory
  * of a closed share allocated. Fails with GPUDF_ENOENT (no such share), GPUDF_EBADMSG (not a
  * valid gpudf segment), GPUDF_EOWNERDEAD (its owner died; the segment is
- * removed), GPUDF_EPERM (another user's segment). On success the caller owns
+ * removed, and attaches of the name keep failing so while its tombstone
+ * lasts: see gpudf_cleanup), GPUDF_EPERM (another user's segment). On success the caller owns
  * *view and detaches it with gpudf_table_free. */
 gpudf_status gpudf_attach(const char *name, gpudf_table **view);
 
 /* Removes the segments of this user whose owner process is dead. The library
- * also does this on every create, share and attach. removed may be NULL. */
+ * also does this on every create, share and attach, but leaves a tombstone
+ * (a 32-byte file, "gpudf-<uid>~<name>") for each dead owner's share it
+ * removes, so that every attach of that name in the next 30 seconds, not
+ * only the first, fails with GPUDF_EOWNERDEAD rather than GPUDF_ENOENT;
+ * the first such call after the 30 seconds removes it, and publishing the
+ * name again removes it at once. This explicit call removes tombstones too
+ * and leaves none. *removed (may be NULL) counts segments, not tombstones. */
 gpudf_status gpudf_cleanup(int *removed);
 
 /* Unmaps now the idle mappings gpudf_attach keeps of shares this process
@@ -573,10 +580,12 @@ typedef struct gpudf_sweep_worker_info {
  * for the sweep, with opts->backend (and is read-only afterwards); so is
  * one swept in process (workers = 0) with a device backend asked for. In
  * process the kernels otherwise run on the table's own placement. A backend
- * asked for that the table's existing share does not have is not given:
- * report.fallback says so, as it says when workers could not use the
- * share's placement (report.backend is then where they ran). opts may be
- * NULL for the defaults. Every config is validated before anything starts.
+ * asked for (not AUTO) is forced: one the table's existing share (or, in
+ * process, the table's own placement) is not is GPUDF_ENODEV naming the
+ * placement it has, as one that cannot work is for an unshared table.
+ * report.fallback says when workers could not use the share's placement
+ * (report.backend is then where they ran). opts may be NULL for the
+ * defaults. Every config is validated before anything starts.
  *
  * Returns GPUDF_OK when every config reached a final state (check
  * report.failed and report.timed_out: the results of configs that did not

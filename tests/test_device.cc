@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
@@ -373,17 +374,15 @@ TEST_F(SimDevice, AnInProcessSweepPlacesAnUnsharedTableAsAsked) {
   EXPECT_STREQ(rep.fallback, "");
   for (int i = 0; i < 6; i++) EXPECT_EQ(want[i], got[i]) << "field " << i;
   gpudf_sweep_result_free(r);
-  // A table shared as cuda-pinned: asking for cuda-ipc in process is reported.
+  // A table shared as cuda-pinned: asking for cuda-ipc in process is refused
+  // (AForcedBackendIsRefusedForATableSharedOtherwise has every pair).
   gpudf_table_free(t);
   t = nullptr;
   Share(1200, 4, GPUDF_BACKEND_CUDA_PINNED);
   o.backend = GPUDF_BACKEND_CUDA_IPC;
-  ASSERT_EQ(gpudf_sweep(t, "filter_agg", cfg, 1, got, &o, &r), GPUDF_OK) << gpudf_last_error();
-  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
-  EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_PINNED);
-  EXPECT_NE(std::string(rep.fallback).find("backend cuda-ipc was asked"), std::string::npos)
-      << rep.fallback;
-  gpudf_sweep_result_free(r);
+  r = nullptr;
+  EXPECT_EQ(gpudf_sweep(t, "filter_agg", cfg, 1, got, &o, &r), GPUDF_ENODEV);
+  EXPECT_EQ(r, nullptr);
   // No device: refused, as with workers.
   gpudf_table *plain = nullptr;
   ASSERT_EQ(tg_make_table(100, 5, &plain), GPUDF_OK);
@@ -391,6 +390,85 @@ TEST_F(SimDevice, AnInProcessSweepPlacesAnUnsharedTableAsAsked) {
   EXPECT_EQ(gpudf_sweep(plain, "filter_agg", cfg, 1, got, &o, nullptr), GPUDF_ENODEV);
   unsetenv("GPUDF_SIM_FAIL");
   gpudf_table_free(plain);
+}
+
+// A backend forced for a sweep (opts.backend other than auto) is where the
+// kernels run, or the sweep is refused: for a table (or a view) shared with
+// another placement, GPUDF_ENODEV naming what was asked, the share and its
+// placement, in process and with workers, as for an unshared table whose
+// placement cannot be made (it once ran on the share's placement and said
+// so only in report.fallback). Auto and the share's own placement run, with
+// the numbers of a long double loop over the column (count, min and max
+// exactly, the sum to 1e-12).
+TEST_F(SimDevice, AForcedBackendIsRefusedForATableSharedOtherwise) {
+  const gpudf_backend placements[3] = {GPUDF_BACKEND_CPU, GPUDF_BACKEND_CUDA_PINNED,
+                                       GPUDF_BACKEND_CUDA_IPC};
+  const gpudf_backend asks[4] = {GPUDF_BACKEND_AUTO, GPUDF_BACKEND_CPU,
+                                 GPUDF_BACKEND_CUDA_PINNED, GPUDF_BACKEND_CUDA_IPC};
+  uint64_t rng = 0x9e3779b97f4a7c15ull;
+  for (gpudf_backend shared : placements) {
+    Share(1500 + 100 * shared, 50 + shared, shared);
+    ASSERT_EQ(gpudf_share_backend(s), shared);
+    gpudf_table *v = nullptr;
+    ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+    ASSERT_EQ(gpudf_table_backend(v), shared);
+    const double *d = (const double *)gpudf_table_column_data(t, 3);
+    const int64_t rows = gpudf_table_nrows(t);
+    for (gpudf_table *table : {t, v})
+      for (gpudf_backend asked : asks)
+        for (int workers : {0, 2}) {
+          SCOPED_TRACE(std::string("shared as ") + gpudf_backend_name(shared) + ", asked " +
+                       gpudf_backend_name(asked) + ", workers " + std::to_string(workers) +
+                       (table == v ? ", a view" : ""));
+          double lo = (double)(tg_splitmix(&rng) % 8000) / 100.0 - 40.0;
+          double cfg[5] = {3, 3, lo, 0, 3}, got[6];  // d > lo: count, sum, mean, min, max, std
+          gpudf_sweep_options o;
+          gpudf_sweep_options_init(&o);
+          o.workers = workers;
+          o.backend = asked;
+          gpudf_sweep_result *r = nullptr;
+          gpudf_status st = gpudf_sweep(table, "filter_agg", cfg, 1, got, &o, &r);
+          if (asked != GPUDF_BACKEND_AUTO && asked != shared) {
+            EXPECT_EQ(st, GPUDF_ENODEV) << gpudf_last_error();
+            EXPECT_EQ(r, nullptr);
+            std::string msg = gpudf_last_error();
+            EXPECT_NE(msg.find(std::string("backend ") + gpudf_backend_name(asked) +
+                               " was asked for"), std::string::npos) << msg;
+            EXPECT_NE(msg.find("'" + name + "'"), std::string::npos) << msg;
+            EXPECT_NE(msg.find(std::string("placement") + (workers ? " " : ", ") +
+                               gpudf_backend_name(shared)), std::string::npos) << msg;
+            gpudf_sweep_result_free(r);
+            continue;
+          }
+          ASSERT_EQ(st, GPUDF_OK) << gpudf_last_error();
+          gpudf_sweep_report rep;
+          ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+          EXPECT_EQ(rep.done, 1);
+          EXPECT_EQ(rep.backend, shared);
+          EXPECT_STREQ(rep.fallback, "");
+          gpudf_sweep_result_free(r);
+          long double sum = 0;
+          int64_t count = 0;
+          double mn = INFINITY, mx = -INFINITY;
+          for (int64_t i = 0; i < rows; i++)
+            if (d[i] > lo) {
+              count++;
+              sum += d[i];
+              mn = std::min(mn, d[i]);
+              mx = std::max(mx, d[i]);
+            }
+          ASSERT_GT(count, 0);
+          EXPECT_EQ(got[0], (double)count);
+          EXPECT_NEAR(got[1], (double)sum, 1e-12 * (double)fabsl(sum) + 1e-9);
+          EXPECT_EQ(got[3], mn);
+          EXPECT_EQ(got[4], mx);
+        }
+    gpudf_table_free(v);
+    gpudf_share_close(s);
+    s = nullptr;
+    gpudf_table_free(t);
+    t = nullptr;
+  }
 }
 
 TEST_F(SimDevice, AWorkerOnAnotherDeviceFallsBackToPinned) {

@@ -168,6 +168,63 @@ TEST(ProcFault, OwnerKilledAtRandomPoints) {
               "(full share %.0f ms)\n", iters, published, attached_here, full_ms);
 }
 
+// Fifty processes attach at one moment to the share of an owner killed just
+// before: every one hears that the owner died (EOWNERDEAD naming its pid),
+// not only the first, which removed the descriptor (the other 49 once got
+// "no share named ..."). In the second round a call of this process that
+// attaches nothing (a table create, which sweeps) notices the death first.
+// Either way the tombstone that tells them stays until its window ends or an
+// explicit gpudf_cleanup, and then the name is simply unknown.
+TEST(ProcFault, EveryAttacherOfADeadOwnersShareHearsItDied) {
+  const int racers = 50;
+  for (int round = 0; round < 2; round++) {
+    SCOPED_TRACE(round ? "noticed by a sweep" : "noticed by an attacher");
+    std::string name = harness::UniqueName("dead");
+    Child owner = harness::Spawn({"share", name, "1000", "3"});
+    ASSERT_EQ(harness::ReadLine(owner, 30000).rfind("shared ", 0), 0u);
+    std::string gate = "/tmp/" + name + ".gate";
+    unlink(gate.c_str());
+    std::vector<Child> attachers;
+    for (int i = 0; i < racers; i++) attachers.push_back(harness::Spawn({"attach-when", name, gate}));
+    for (auto &a : attachers) ASSERT_EQ(harness::ReadLine(a, 30000), "ready");
+    pid_t pid = owner.pid;
+    harness::Kill(owner);
+    if (round == 1) {
+      gpudf_table *other = nullptr;
+      ASSERT_EQ(gpudf_table_create(10, &other), GPUDF_OK);  // its sweep finds the dead owner
+      gpudf_table_free(other);
+      EXPECT_TRUE(LeftBy(pid, name).empty()) << Join(LeftBy(pid, name));
+    }
+    FILE *g = std::fopen(gate.c_str(), "w");
+    ASSERT_NE(g, nullptr);
+    std::fclose(g);
+    const std::string want = "err " + std::to_string(GPUDF_EOWNERDEAD) + " ";
+    const std::string who = "process " + std::to_string(pid) + ", which is no longer running";
+    int told = 0;
+    std::vector<std::string> others;
+    for (auto &a : attachers) {
+      std::string line = harness::ReadLine(a, 30000);
+      if (line.rfind(want, 0) == 0 && line.find(who) != std::string::npos) told++;
+      else others.push_back(line);
+      harness::Wait(a);
+    }
+    unlink(gate.c_str());
+    EXPECT_EQ(told, racers) << others.size() << " not told of the death, the first said: "
+                            << (others.empty() ? "" : others[0]);
+    // This process too, any number of times while the tombstone lasts.
+    for (int i = 0; i < 3; i++) {
+      gpudf_table *v = nullptr;
+      EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_EOWNERDEAD) << gpudf_last_error();
+      EXPECT_NE(std::string(gpudf_last_error()).find(who), std::string::npos)
+          << gpudf_last_error();
+    }
+    EXPECT_TRUE(LeftBy(pid, name).empty()) << Join(LeftBy(pid, name));
+    ASSERT_EQ(gpudf_cleanup(nullptr), GPUDF_OK);  // explicit: the tombstone goes too
+    gpudf_table *v = nullptr;
+    EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_ENOENT) << gpudf_last_error();
+  }
+}
+
 // ---------------------------------------------------------- attachers
 
 // Attachers killed at random points (opening, mapping, reading, detaching)

@@ -295,6 +295,9 @@ TEST(Share, AttachFromAnotherProcessToChildOwner) {
   EXPECT_NE(msg.find("no longer running"), std::string::npos) << msg;
   EXPECT_FALSE(EntryExists(name));
   EXPECT_FALSE(EntryExists("." + std::to_string(pid) + "."));
+  // Its tombstone tells the next attacher too; an explicit cleanup takes it.
+  EXPECT_EQ(gpudf_attach(name.c_str(), &w), GPUDF_EOWNERDEAD) << gpudf_last_error();
+  ASSERT_EQ(gpudf_cleanup(nullptr), GPUDF_OK);
   EXPECT_EQ(gpudf_attach(name.c_str(), &w), GPUDF_ENOENT);
   gpudf_table_free(v);
 }
@@ -345,6 +348,85 @@ TEST(Share, AStaleNameOfADeadOwnerCanBePublishedAgain) {
   ASSERT_EQ(tg_make_table(10, 9, &sh.t), GPUDF_OK);
   ASSERT_EQ(gpudf_table_share(sh.t, name.c_str(), GPUDF_BACKEND_AUTO, &sh.s), GPUDF_OK)
       << gpudf_last_error();
+}
+
+// The file that tells attachers of a dead owner's share that it died.
+std::string TombstonePath(const std::string &name) {
+  return harness::ShmPath("gpudf-" + std::to_string(geteuid()) + "~" + name);
+}
+
+// Sets a file's modification time to `ago` seconds before now.
+void Age(const std::string &path, int ago) {
+  struct timespec times[2] = {{0, UTIME_OMIT}, {time(nullptr) - ago, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+}
+
+// After a killed owner's share is removed, every attach of the name hears
+// that the owner died for 30 seconds (its tombstone, a file of 32 bytes,
+// mode 0600), not only the first; other library calls leave a fresh
+// tombstone alone, and the first one after its window removes it: then the
+// name is unknown (ENOENT), and nothing is left.
+TEST(Share, ATombstoneTellsOfTheDeathUntilItsWindowEnds) {
+  std::string name = harness::UniqueName("tomb");
+  Child owner = harness::Spawn({"share", name, "100", "1"});
+  ASSERT_EQ(harness::ReadLine(owner).rfind("shared ", 0), 0u);
+  pid_t pid = owner.pid;
+  harness::Kill(owner);
+  const std::string who = "process " + std::to_string(pid) + ", which is no longer running";
+  gpudf_table *v = nullptr, *other = nullptr;
+  for (int i = 0; i < 3; i++) {
+    EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_EOWNERDEAD) << gpudf_last_error();
+    EXPECT_NE(std::string(gpudf_last_error()).find(who), std::string::npos)
+        << gpudf_last_error();
+  }
+  EXPECT_FALSE(EntryExists(name));
+  EXPECT_FALSE(EntryExists("." + std::to_string(pid) + "."));
+  struct stat st;
+  ASSERT_EQ(stat(TombstonePath(name).c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 32);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  Age(TombstonePath(name), 25);  // inside the window: kept by other calls
+  ASSERT_EQ(gpudf_table_create(10, &other), GPUDF_OK);
+  gpudf_table_free(other);
+  EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_EOWNERDEAD) << gpudf_last_error();
+  Age(TombstonePath(name), 31);  // past it: the next call removes it
+  ASSERT_EQ(gpudf_table_create(10, &other), GPUDF_OK);
+  gpudf_table_free(other);
+  EXPECT_NE(access(TombstonePath(name).c_str(), F_OK), 0) << "the tombstone outlived its window";
+  EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_ENOENT) << gpudf_last_error();
+  EXPECT_NE(std::string(gpudf_last_error()).find("no share named"), std::string::npos);
+}
+
+// A dead owner's name can be published again at once, tombstone or not; the
+// new share removes the tombstone, so attachers see it and, once it is
+// closed cleanly, hear that there is no such share, not of the old death.
+// The tombstone also stays when the death is noticed by a publish of
+// another name, or by this name's publish itself (which then removes it).
+TEST(Share, ADeadOwnersNameIsPublishedAgainAtOnce) {
+  for (int noticed = 0; noticed < 2; noticed++) {
+    SCOPED_TRACE(noticed ? "death noticed by the publish" : "death noticed by an attach");
+    std::string name = harness::UniqueName("again");
+    Child owner = harness::Spawn({"share", name, "100", "1"});
+    ASSERT_EQ(harness::ReadLine(owner).rfind("shared ", 0), 0u);
+    harness::Kill(owner);
+    gpudf_table *v = nullptr;
+    if (!noticed) {
+      ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_EOWNERDEAD) << gpudf_last_error();
+      ASSERT_EQ(access(TombstonePath(name).c_str(), F_OK), 0);
+    }
+    Shared sh;
+    ASSERT_EQ(tg_make_table(777, 31 + noticed, &sh.t), GPUDF_OK);
+    ASSERT_EQ(gpudf_table_share(sh.t, name.c_str(), GPUDF_BACKEND_CPU, &sh.s), GPUDF_OK)
+        << gpudf_last_error();
+    EXPECT_NE(access(TombstonePath(name).c_str(), F_OK), 0) << "tombstone beside a live share";
+    ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+    EXPECT_EQ(gpudf_table_nrows(v), 777);
+    EXPECT_EQ(tg_table_checksum(v), tg_table_checksum(sh.t));
+    gpudf_table_free(v);
+    gpudf_share_close(sh.s);
+    sh.s = nullptr;
+    EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_ENOENT) << gpudf_last_error();
+  }
 }
 
 TEST(Share, OwnerThatExitsWithoutClosingLeavesNothing) {
@@ -519,7 +601,10 @@ class Corrupt : public ::testing::Test {
     name = harness::UniqueName("bad");
     path = harness::ShmPath(harness::PublicFile(name));
   }
-  void TearDown() override { unlink(path.c_str()); }
+  void TearDown() override {
+    unlink(path.c_str());
+    unlink(harness::ShmPath("gpudf-" + std::to_string(geteuid()) + "~" + name).c_str());
+  }
   gdf_desc_header *Header(std::string &bytes) { return (gdf_desc_header *)&bytes[0]; }
   // The format's checksum, written out here independently of the library:
   // FNV-1a 64 over everything from owner_uid to the end.
@@ -655,6 +740,64 @@ TEST_F(Corrupt, AnotherUsersSegmentIsRefused) {
   EXPECT_EQ(v, nullptr);
   EXPECT_NE(std::string(gpudf_last_error()).find("belongs to uid 65534"), std::string::npos)
       << gpudf_last_error();
+}
+
+// Field 22 of /proc/PID/stat (start time, in clock ticks after boot), read
+// here independently of the library.
+uint64_t StartTimeOf(pid_t pid) {
+  std::string st = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t p = st.rfind(')');
+  if (p == std::string::npos) return 0;
+  std::string rest = st.substr(p + 2);  // from field 3
+  size_t at = 0;
+  for (int field = 3; field < 22 && at != std::string::npos; field++) at = rest.find(' ', at) + 1;
+  return std::strtoull(rest.c_str() + at, nullptr, 10);
+}
+
+// An owner pid that now belongs to another live process (the pid was
+// reused) is a dead owner: the start time recorded with it tells them
+// apart. Forged with this process's pid and with a live child's, each with
+// a start time off by one tick: attach answers EOWNERDEAD and removes it,
+// so does a cleanup, and so a private segment named with such an identity;
+// with the child's real start time the same copy attaches (the control).
+TEST_F(Corrupt, AnOwnerPidNowOfAnotherProcessIsDead) {
+  Child child = harness::Spawn({"attach-hold", sh.name});
+  ASSERT_EQ(harness::ReadLine(child), "attached");
+  const pid_t pids[2] = {getpid(), child.pid};
+  for (pid_t pid : pids) {
+    SCOPED_TRACE("owner pid " + std::to_string(pid));
+    uint64_t start = StartTimeOf(pid);
+    ASSERT_GT(start, 0u);
+    std::string b = good;
+    Header(b)->owner_pid = pid;
+    Header(b)->owner_start = start;
+    Reseal(b);
+    WriteFile(path, b);
+    gpudf_table *v = nullptr;
+    ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+    gpudf_table_free(v);
+    Header(b)->owner_start = start + 1;
+    Reseal(b);
+    Expect(b, GPUDF_EOWNERDEAD, "process " + std::to_string(pid) + ", which is no longer running");
+    EXPECT_NE(access(path.c_str(), F_OK), 0) << "the stale descriptor was not removed";
+    WriteFile(path, b);
+    int removed = 0;
+    ASSERT_EQ(gpudf_cleanup(&removed), GPUDF_OK);
+    EXPECT_NE(access(path.c_str(), F_OK), 0) << "cleanup kept the stale descriptor";
+    EXPECT_GE(removed, 1);
+    // A private segment under the same identities: the live one stays.
+    std::string prefix = harness::ShmPath("gpudf-" + std::to_string(geteuid()) + "+a." +
+                                          std::to_string(pid) + ".");
+    std::string stale = prefix + std::to_string(start + 1) + ".4242";
+    std::string live = prefix + std::to_string(start) + ".4242";
+    WriteFile(stale, "x");
+    WriteFile(live, "x");
+    ASSERT_EQ(gpudf_cleanup(nullptr), GPUDF_OK);
+    EXPECT_NE(access(stale.c_str(), F_OK), 0) << stale;
+    EXPECT_EQ(access(live.c_str(), F_OK), 0) << live;
+    unlink(live.c_str());
+  }
+  harness::Kill(child);
 }
 
 TEST_F(Corrupt, DeadOwnerInAnIntactCopy) {

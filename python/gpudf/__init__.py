@@ -98,7 +98,9 @@ def backends():
 
 
 def cleanup():
-    """Removes segments left by dead processes of this user; returns how many."""
+    """Removes segments left by dead processes of this user, and the tombstones
+    that tell attachers of a dead owner's share that it died (other calls keep
+    those for 30 seconds); returns how many segments."""
     removed = ffi.new("int *")
     _check(lib.gpudf_cleanup(removed))
     return removed[0]

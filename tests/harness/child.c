@@ -23,6 +23,8 @@
  *                            "ok N CHURN-OK FD0 FD1 MAP0 MAP1 IDLE" (open fds and mappings of
  *                            shm segments after the first round and at the end, each counted
  *                            after gpudf_unmap_idle; IDLE: the most idle mappings it unmapped)
+ *   attach-when NAME GATE    print "ready", wait (up to 30 s) until file GATE exists, then
+ *                            attach as "attach" does; many of them attach at one moment
  *   attach-watch NAME SUM OWNER
  *                            attach NAME over and over (checking SUM) and keep the first
  *                            view, until process OWNER is gone; then one more attach must
@@ -316,6 +318,14 @@ static int cmd_attach_watch(const char *name, const char *sum_text, const char *
   return 0;
 }
 
+static int cmd_attach_when(const char *name, const char *gate) {
+  printf("ready\n");
+  fflush(stdout);
+  double deadline = now_ms() + 30000;
+  while (access(gate, F_OK) != 0 && now_ms() < deadline) usleep(500);
+  return cmd_attach(name, 0);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *err_path = getenv("GPUDF_TEST_STDERR");
@@ -328,6 +338,7 @@ int main(int argc, char **argv) {
     return cmd_share(argv[2], argv[3], argv[4], 0);
   if (argc >= 3 && strcmp(argv[1], "attach") == 0) return cmd_attach(argv[2], 0);
   if (argc >= 3 && strcmp(argv[1], "attach-hold") == 0) return cmd_attach(argv[2], 1);
+  if (argc >= 4 && strcmp(argv[1], "attach-when") == 0) return cmd_attach_when(argv[2], argv[3]);
   if (argc >= 3 && strcmp(argv[1], "write") == 0) return cmd_write(argv[2]);
   if (argc >= 2 && strcmp(argv[1], "sweep-sigint") == 0) return cmd_sweep(0);
   if (argc >= 2 && strcmp(argv[1], "sweep-hold") == 0) return cmd_sweep(1);

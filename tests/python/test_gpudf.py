@@ -647,6 +647,47 @@ def test_sweep_matches_run_and_pandas():
         assert row["count"] == sel.count()
 
 
+def test_a_forced_backend_is_refused_for_a_table_shared_otherwise(monkeypatch):
+    """backend= other than auto is where the kernels run, or ENODEV naming the
+    share's placement: t.share(backend='cpu') then sweep(backend='cuda-ipc')
+    once ran on cpu and returned ok. The share's own placement and auto run,
+    equal to pandas."""
+    df = pd.DataFrame({"x": RNG.standard_normal(5000)})
+    cfgs = [{"filter_col": "x", "op": "gt", "lo": float(lo), "value_col": "x"}
+            for lo in RNG.uniform(-1, 1, 7)]
+    want_count = [int((df.x > c["lo"]).sum()) for c in cfgs]
+    want_sum = [math.fsum(df.x[df.x > c["lo"]]) for c in cfgs]
+
+    def check(t, shared, name):
+        for table in (t, name, gpudf.attach(name)):
+            for workers in (0, 2):
+                for backend in ("auto", "cpu", "cuda-pinned", "cuda-ipc"):
+                    if backend in ("auto", shared):
+                        out = gpudf.sweep(table, "filter_agg", cfgs, workers=workers,
+                                          backend=backend)
+                        assert (out.status == "ok").all()
+                        assert out.attrs["report"]["backend"] == shared
+                        assert out.attrs["report"]["fallback"] == ""
+                        assert list(out["count"]) == want_count
+                        np.testing.assert_allclose(out["sum"], want_sum, rtol=1e-12, atol=1e-12)
+                        continue
+                    with pytest.raises(gpudf.Error) as e:
+                        gpudf.sweep(table, "filter_agg", cfgs, workers=workers, backend=backend)
+                    assert e.value.status == gpudf.lib.GPUDF_ENODEV
+                    msg = str(e.value)
+                    assert f"backend {backend} was asked for" in msg, msg
+                    assert f"'{name}'" in msg and shared in msg, msg
+
+    t = gpudf.Table.from_pandas(df)
+    with t.share(backend="cpu") as s:
+        check(t, "cpu", s.name)
+    # With the simulated device (engine/device_sim.c), a device placement.
+    monkeypatch.setenv("GPUDF_SIMULATE_DEVICE", "1")
+    t = gpudf.Table.from_pandas(df)
+    with t.share(backend="cuda-pinned") as s:
+        check(t, "cuda-pinned", s.name)
+
+
 def test_sweep_errors_and_progress():
     t = gpudf.Table.from_numpy({"a": np.arange(1000.0)})
     with pytest.raises(gpudf.Error) as e:
