@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -359,6 +361,57 @@ TEST(Cli, ASignalStopsTheSweepWritesItAndEndsByTheSignal) {
     EXPECT_GT(cancelled, 0);
     unlink(out.c_str());
   }
+}
+
+// Names in a directory (hidden ones too: the temporary output files).
+std::vector<std::string> Entries(const std::string &dir) {
+  std::vector<std::string> names;
+  for (auto &e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Issue 16 item 11: --out into a folder that does not exist ran the whole
+// sweep and then failed. Now the output is opened first, written to a
+// temporary file next to it and renamed once whole: an error leaves an
+// earlier file as it was and nothing else behind.
+TEST(Cli, OutIsOpenedBeforeTheSweepAndReplacedWhole) {
+  std::string bad = TmpDir() + "/no/such/dir/x.csv";
+  CliRun r = Sweep({"--synthetic", "2000000", "--workers", "2", "--out", bad});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("cannot write '" + bad + "': No such file"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("configs"), std::string::npos) << "the sweep ran:\n" << r.out;
+
+  std::string dir = TmpDir() + "/outdir";
+  std::filesystem::create_directory(dir);
+  std::string res = dir + "/res.csv";
+  WriteFile("outdir/res.csv", "earlier\n");
+  chmod(res.c_str(), 0640);
+  r = Sweep({"--table", TmpDir() + "/missing.csv", "--kernel", "filter_agg", "--out", res});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(Slurp(res), "earlier\n");
+  EXPECT_EQ(Entries(dir), std::vector<std::string>{"res.csv"});
+
+  std::string table = WriteFile("small_o.csv", SmallCsv());
+  r = Sweep({"--table", table, "--kernel", "filter_agg", "--grid", "op=gt lo=0:40:10",
+             "--set", "filter_col=a", "--set", "value_col=b", "--out", res, "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto rows = ParseCsv(Slurp(res));
+  ASSERT_EQ(rows.size(), 5u);
+  int lo = Col(rows[0], "lo"), cnt = Col(rows[0], "count");
+  for (size_t i = 1; i < rows.size(); i++)
+    EXPECT_EQ(std::strtod(rows[i][cnt].c_str(), nullptr),
+              40 - std::strtod(rows[i][lo].c_str(), nullptr)) << "row " << i;
+  EXPECT_EQ(Entries(dir), std::vector<std::string>{"res.csv"});
+  struct stat st;
+  ASSERT_EQ(stat(res.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u) << "the earlier file's mode";
+
+  // A device that is not a regular file is written in place; its write
+  // error is a runtime error that says so.
+  r = Sweep({"--table", table, "--kernel", "filter_agg", "--out", "/dev/full", "--quiet"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("error writing '/dev/full'"), std::string::npos) << r.err;
 }
 
 // A SIGINT the process ignores (nohup, a background job) stays ignored.
