@@ -243,6 +243,15 @@ static int out_fail(out_file *o, const char *what) {
   return -1;
 }
 
+/* Drops what was written (the temporary file); harmless when committed. */
+static void out_discard(out_file *o) {
+  if (o->f && o->f != stdout) fclose(o->f);
+  if (o->tmp) unlink(o->tmp);
+  free(o->tmp);
+  free(o->dest);
+  memset(o, 0, sizeof *o);
+}
+
 /* Where a temporary file for dest goes: "DIR/.BASE.XXXXXX". */
 static char *out_tmp_name(const char *dest) {
   const char *slash = strrchr(dest, '/');
@@ -273,14 +282,15 @@ static int out_open(out_file *o, const char *path) {
    * though its directory would let a rename replace it. */
   if (exists && access(path, W_OK) != 0) return out_fail(o, NULL);
   o->dest = exists ? realpath(path, NULL) : strdup(path); /* through a symlink */
-  o->tmp = o->dest ? out_tmp_name(o->dest) : NULL;
-  if (!o->tmp) return out_fail(o, NULL);
-  int fd = mkstemp(o->tmp);
+  char *tmp = o->dest ? out_tmp_name(o->dest) : NULL;
+  int fd = tmp ? mkstemp(tmp) : -1;
   if (fd < 0) {
-    free(o->tmp);
-    o->tmp = NULL;
-    return out_fail(o, NULL);
+    int rc = out_fail(o, NULL);
+    free(tmp);
+    out_discard(o);
+    return rc;
   }
+  o->tmp = tmp;
   /* mkstemp makes it 0600: give it the mode fopen would (an existing
    * file's own, else 0666 less the umask). */
   mode_t mask = umask(0);
@@ -288,20 +298,12 @@ static int out_open(out_file *o, const char *path) {
   (void)fchmod(fd, exists ? (st.st_mode & 07777) : (0666 & ~mask));
   o->f = fdopen(fd, "w");
   if (!o->f) {
+    int rc = out_fail(o, NULL);
     close(fd);
-    unlink(o->tmp);
-    return out_fail(o, NULL);
+    out_discard(o); /* unlinks the temporary file */
+    return rc;
   }
   return 0;
-}
-
-/* Drops what was written (the temporary file); harmless when committed. */
-static void out_discard(out_file *o) {
-  if (o->f && o->f != stdout) fclose(o->f);
-  if (o->tmp) unlink(o->tmp);
-  free(o->tmp);
-  free(o->dest);
-  memset(o, 0, sizeof *o);
 }
 
 /* Closes o->f after write_ok (the writer's own verdict) and puts the file
