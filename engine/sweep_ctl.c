@@ -60,11 +60,23 @@ static int64_t group_above(const int64_t *groups, int64_t ngroups, int64_t lo) {
   return a;
 }
 
+int64_t gdf_claim_ramp(int64_t lo, int64_t n, int workers) {
+  int64_t w = workers > 0 ? workers : 1;
+  int64_t first = (n + GDF_CLAIM_RAMP * w - 1) / (GDF_CLAIM_RAMP * w);
+  return lo > first ? lo : first;
+}
+
 int64_t gdf_claim_end(gdf_sweep_ctl *c, int64_t lo) {
   int64_t n = c->n, cap = c->max_batch;
   int64_t want = gdf_guided_batch(n - lo, n, c->nworkers, INT64_MAX);
   int64_t b = want < cap ? want : cap;
-  if (c->ngroups <= 0) return b < n - lo ? lo + b : n;
+  int64_t ramp = gdf_claim_ramp(lo, n, c->nworkers);
+  if (c->ngroups <= 0) {
+    if (ramp < b) b = ramp;
+    return b < n - lo ? lo + b : n;
+  }
+  /* The ramp never cuts a pass group (a piece costs a whole pass): it
+   * bounds the whole groups a claim adds after lo's. */
   const int64_t *g = gdf_ctl_groups(c);
   int64_t j = group_above(g, c->ngroups, lo), rest = g[j] - lo;
   if (rest > cap || rest > b + b / 4) {
@@ -78,6 +90,7 @@ int64_t gdf_claim_end(gdf_sweep_ctl *c, int64_t lo) {
   int64_t w = c->nworkers > 1 ? c->nworkers : 1;
   int64_t fit = w == 1 ? b : (n + 2 * w - 1) / (2 * w);
   fit = fit < b ? fit : b;
+  fit = fit < ramp ? fit : ramp;
   if (lo + fit >= n) return n;
   int64_t k = group_above(g, c->ngroups, lo + fit); /* g[k - 1] <= lo + fit */
   return g[k - 1] > g[j] ? g[k - 1] : g[j];

@@ -586,6 +586,11 @@ typedef struct gpudf_sweep_worker_info {
  * report.fallback says when workers could not use the share's placement
  * (report.backend is then where they ran). opts may be NULL for the
  * defaults. Every config is validated before anything starts.
+ * Configs are claimed in batches (a batch's configs finish together) that
+ * start small and double: the first at most n / (32 x workers) configs,
+ * though never part of a group of configs sharing a pass (the kernel's
+ * pass_key), so that results come early and a cancel keeps what finished;
+ * opts->batch caps every claim.
  *
  * Returns GPUDF_OK when every config reached a final state (check
  * report.failed and report.timed_out: the results of configs that did not

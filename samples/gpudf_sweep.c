@@ -14,10 +14,13 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -220,6 +223,115 @@ static gpudf_status synthetic(int64_t rows, uint64_t seed, gpudf_table **out) {
   }
   *out = t;
   return GPUDF_OK;
+}
+
+/* ---------------------------------------------------------- output files */
+
+/* An output file (--out, and any other file the program writes) is opened
+ * before the sweep, so that a path it cannot write fails in a second, not
+ * after the whole sweep. A regular file is written to a temporary file
+ * next to it (".NAME.XXXXXX", same directory, so the same file system) and
+ * renamed over NAME once complete: an error or a kill while writing leaves
+ * NAME as it was, never half-written, and an earlier NAME is kept until
+ * then. '-' is stdout; a path that exists and is not a regular file
+ * (/dev/null, a FIFO, /dev/stdout) is opened and written in place. */
+typedef struct out_file {
+  const char *path; /* as given; NULL: none */
+  char *tmp;        /* the temporary file, renamed to dest by out_commit */
+  char *dest;       /* the regular file it becomes (a symlink's target) */
+  FILE *f;
+} out_file;
+
+static int out_fail(out_file *o, const char *what) {
+  fprintf(stderr, "gpudf-sweep: cannot write '%s': %s%s\n", o->path, what ? what : "",
+          what ? "" : strerror(errno));
+  return -1;
+}
+
+/* Drops what was written (the temporary file); harmless when committed. */
+static void out_discard(out_file *o) {
+  if (o->f && o->f != stdout) fclose(o->f);
+  if (o->tmp) unlink(o->tmp);
+  free(o->tmp);
+  free(o->dest);
+  memset(o, 0, sizeof *o);
+}
+
+/* Where a temporary file for dest goes: "DIR/.BASE.XXXXXX". */
+static char *out_tmp_name(const char *dest) {
+  const char *slash = strrchr(dest, '/');
+  size_t dir = slash ? (size_t)(slash - dest) + 1 : 0;
+  size_t len = strlen(dest) + 16;
+  char *t = malloc(len);
+  if (t) snprintf(t, len, "%.*s.%s.XXXXXX", (int)dir, dest, dest + dir);
+  return t;
+}
+
+/* Opens o->f for path (NULL: nothing to do). 0, or -1 with a message. */
+static int out_open(out_file *o, const char *path) {
+  memset(o, 0, sizeof *o);
+  o->path = path;
+  if (!path) return 0;
+  if (strcmp(path, "-") == 0) {
+    o->f = stdout;
+    return 0;
+  }
+  struct stat st;
+  bool exists = stat(path, &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) return out_fail(o, "it is a directory");
+  if (exists && !S_ISREG(st.st_mode)) {
+    o->f = fopen(path, "w");
+    return o->f ? 0 : out_fail(o, NULL);
+  }
+  /* An existing file this user may not write is refused as fopen would,
+   * though its directory would let a rename replace it. */
+  if (exists && access(path, W_OK) != 0) return out_fail(o, NULL);
+  o->dest = exists ? realpath(path, NULL) : strdup(path); /* through a symlink */
+  char *tmp = o->dest ? out_tmp_name(o->dest) : NULL;
+  int fd = tmp ? mkstemp(tmp) : -1;
+  if (fd < 0) {
+    int rc = out_fail(o, NULL);
+    free(tmp);
+    out_discard(o);
+    return rc;
+  }
+  o->tmp = tmp;
+  /* mkstemp makes it 0600: give it the mode fopen would (an existing
+   * file's own, else 0666 less the umask). */
+  mode_t mask = umask(0);
+  umask(mask);
+  (void)fchmod(fd, exists ? (st.st_mode & 07777) : (0666 & ~mask));
+  o->f = fdopen(fd, "w");
+  if (!o->f) {
+    int rc = out_fail(o, NULL);
+    close(fd);
+    out_discard(o); /* unlinks the temporary file */
+    return rc;
+  }
+  return 0;
+}
+
+/* Closes o->f after write_ok (the writer's own verdict) and puts the file
+ * in place; on any error discards it. 0, or -1 with a message. */
+static int out_commit(out_file *o, bool write_ok) {
+  if (!o->f) return 0;
+  bool ok = write_ok && fflush(o->f) == 0 && !ferror(o->f);
+  if (o->f != stdout) {
+    ok &= fclose(o->f) == 0;
+    o->f = NULL;
+  }
+  if (ok && o->tmp) ok = rename(o->tmp, o->dest) == 0;
+  int rc = 0;
+  if (!ok) {
+    fprintf(stderr, "gpudf-sweep: error writing '%s': %s\n", o->path, strerror(errno));
+    rc = -1;
+  }
+  if (ok && o->tmp) {
+    free(o->tmp);
+    o->tmp = NULL;
+  }
+  out_discard(o);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- output */
@@ -510,6 +622,8 @@ static int run(const args *a) {
   if (a->backend && gpudf_backend_parse(a->backend, &backend) != GPUDF_OK)
     return usage_error("unknown backend '%s' (auto, cuda-ipc, cuda-pinned, cpu)", a->backend);
   FILE *info = a->out && strcmp(a->out, "-") == 0 ? stderr : stdout;
+  out_file out_csv;
+  if (out_open(&out_csv, a->out) != 0) return EXIT_RUNTIME;
 
   int rc = EXIT_RUNTIME;
   gpudf_table *t = NULL, *ct = NULL;
@@ -655,20 +769,7 @@ static int run(const args *a) {
   gpudf_sweep_result_report(r, &rep);
   job j = {k, t, np, nr, n, configs, results, r, rinfo};
 
-  if (a->out) {
-    FILE *f = strcmp(a->out, "-") == 0 ? stdout : fopen(a->out, "w");
-    if (!f) {
-      fprintf(stderr, "gpudf-sweep: cannot write '%s': %s\n", a->out, strerror(errno));
-      goto out;
-    }
-    int wr = write_csv(&j, f);
-    if (f != stdout) wr |= fclose(f);
-    else wr |= fflush(f);
-    if (wr != 0) {
-      fprintf(stderr, "gpudf-sweep: error writing '%s'\n", a->out);
-      goto out;
-    }
-  }
+  if (out_csv.f && out_commit(&out_csv, write_csv(&j, out_csv.f) == 0) != 0) goto out;
   if (!a->quiet) {
     struct rusage ru;
     long child_kib = getrusage(RUSAGE_CHILDREN, &ru) == 0 ? ru.ru_maxrss : -1;
@@ -710,6 +811,7 @@ static int run(const args *a) {
    * signal, as the shell and a calling script expect (status 130 or 143). */
   stop_signal = gpudf_sweep_result_signal(r);
 out:
+  out_discard(&out_csv); /* what an error left unwritten */
   gpudf_sweep_result_free(r);
   free(rinfo);
   free(results);

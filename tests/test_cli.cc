@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -66,7 +68,8 @@ std::string WriteFile(const std::string &name, const std::string &text) {
 // Runs gpudf-sweep; with stop_with, sends that signal once the sweep runs
 // (its table line is out) plus 300 ms; ignoring_int: it starts with SIGINT
 // ignored, as a background job of a shell does.
-CliRun Sweep(std::vector<std::string> args, int stop_with = 0, bool ignoring_int = false) {
+CliRun Sweep(std::vector<std::string> args, int stop_with = 0, bool ignoring_int = false,
+             int stop_after_ms = 300) {
   static int seq = 0;
   std::string base = TmpDir() + "/run" + std::to_string(getpid()) + "_" + std::to_string(seq++);
   std::string outp = base + ".out", errp = base + ".err";
@@ -90,7 +93,7 @@ CliRun Sweep(std::vector<std::string> args, int stop_with = 0, bool ignoring_int
     if (stop_with) {
       for (int ms = 0; ms < 60000 && Slurp(outp).find("  table ") == std::string::npos; ms += 20)
         usleep(20000);
-      usleep(300000);
+      usleep((useconds_t)stop_after_ms * 1000);
       kill(pid, stop_with);
     }
     waitpid(pid, &status, 0);
@@ -351,15 +354,97 @@ TEST(Cli, ASignalStopsTheSweepWritesItAndEndsByTheSignal) {
     EXPECT_NE(r.out.find("cancelled"), std::string::npos) << r.out;
     auto rows = ParseCsv(Slurp(out));
     ASSERT_EQ(rows.size(), 2953u) << "the header and every config";
-    int status = Col(rows[0], "status"), cancelled = 0;
+    int status = Col(rows[0], "status"), cancelled = 0, ok = 0;
     for (size_t i = 1; i < rows.size(); i++) {
       const std::string &s = rows[i][(size_t)status];
       EXPECT_TRUE(s == "ok" || s == "cancelled") << "row " << i << ": " << s;
       cancelled += s == "cancelled";
+      ok += s == "ok";
     }
     EXPECT_GT(cancelled, 0);
+    EXPECT_GE(ok, 0);
     unlink(out.c_str());
   }
+}
+
+// Names in a directory (hidden ones too: the temporary output files).
+std::vector<std::string> Entries(const std::string &dir) {
+  std::vector<std::string> names;
+  for (auto &e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Issue 16 item 11: --out into a folder that does not exist ran the whole
+// sweep and then failed. Now the output is opened first, written to a
+// temporary file next to it and renamed once whole: an error leaves an
+// earlier file as it was and nothing else behind.
+TEST(Cli, OutIsOpenedBeforeTheSweepAndReplacedWhole) {
+  std::string bad = TmpDir() + "/no/such/dir/x.csv";
+  CliRun r = Sweep({"--synthetic", "2000000", "--workers", "2", "--out", bad});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("cannot write '" + bad + "': No such file"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("configs"), std::string::npos) << "the sweep ran:\n" << r.out;
+
+  std::string dir = TmpDir() + "/outdir";
+  std::filesystem::create_directory(dir);
+  std::string res = dir + "/res.csv";
+  WriteFile("outdir/res.csv", "earlier\n");
+  chmod(res.c_str(), 0640);
+  r = Sweep({"--table", TmpDir() + "/missing.csv", "--kernel", "filter_agg", "--out", res});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(Slurp(res), "earlier\n");
+  EXPECT_EQ(Entries(dir), std::vector<std::string>{"res.csv"});
+
+  std::string table = WriteFile("small_o.csv", SmallCsv());
+  r = Sweep({"--table", table, "--kernel", "filter_agg", "--grid", "op=gt lo=0:40:10",
+             "--set", "filter_col=a", "--set", "value_col=b", "--out", res, "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto rows = ParseCsv(Slurp(res));
+  ASSERT_EQ(rows.size(), 5u);
+  int lo = Col(rows[0], "lo"), cnt = Col(rows[0], "count");
+  for (size_t i = 1; i < rows.size(); i++)
+    EXPECT_EQ(std::strtod(rows[i][cnt].c_str(), nullptr),
+              40 - std::strtod(rows[i][lo].c_str(), nullptr)) << "row " << i;
+  EXPECT_EQ(Entries(dir), std::vector<std::string>{"res.csv"});
+  struct stat st;
+  ASSERT_EQ(stat(res.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u) << "the earlier file's mode";
+
+  // A device that is not a regular file is written in place; its write
+  // error is a runtime error that says so.
+  r = Sweep({"--table", table, "--kernel", "filter_agg", "--out", "/dev/full", "--quiet"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("error writing '/dev/full'"), std::string::npos) << r.err;
+}
+
+// Issue 16 item 14: each worker's first claim was half the sweep, and a
+// stop kept nothing. Claims start small: a Ctrl-C 1.5 s into a sweep of
+// several seconds writes the configs that finished, with their results,
+// and the rest as cancelled without any.
+TEST(Cli, ASignalPartWayWritesWhatFinished) {
+  std::string out = TmpDir() + "/partway.csv";
+  CliRun r = Sweep({"--synthetic", "200000", "--workers", "2", "--out", out}, SIGINT, false,
+                   1500);
+  EXPECT_EQ(r.code, 128 + SIGINT) << r.err;
+  auto rows = ParseCsv(Slurp(out));
+  ASSERT_EQ(rows.size(), 2953u) << "the header and every config";
+  int status = Col(rows[0], "status"), sharpe = Col(rows[0], "sharpe"), ok = 0, cancelled = 0;
+  for (size_t i = 1; i < rows.size(); i++) {
+    const std::string &s = rows[i][(size_t)status];
+    double v = std::strtod(rows[i][(size_t)sharpe].c_str(), nullptr);
+    if (s == "ok") {
+      ok++;
+      EXPECT_TRUE(std::isfinite(v)) << "row " << i;
+    } else {
+      EXPECT_EQ(s, "cancelled") << "row " << i;
+      EXPECT_TRUE(std::isnan(v)) << "row " << i;
+      cancelled++;
+    }
+  }
+  EXPECT_GT(ok, 0) << "nothing finished in the 1.5 s before the signal";
+  EXPECT_GT(cancelled, 0) << r.out;
+  unlink(out.c_str());
 }
 
 // A SIGINT the process ignores (nohup, a background job) stays ignored.

@@ -360,6 +360,67 @@ TEST(Sweep, ProgressCallbackCancels) {
   }
 }
 
+// Issue 16 item 14: every worker's first claim was an equal share of the
+// sweep, and a claim's configs finish together, so a cancel a third of the
+// way in kept nothing. Claims now start small and double: a cancelled sweep
+// keeps the configs that finished, with the results gpudf_run gives them,
+// and the others end CANCELLED. Both kinds of sweep: ma_crossover over one
+// price column (one pass group: claims by config count) and filter_agg over
+// many column pairs (claims by whole groups).
+int CancelAtAThird(const gpudf_sweep_progress *p, void *) { return p->fraction >= 0.33; }
+
+void ExpectCancelKeepsWhatFinished(const char *kernel, const std::vector<double> &cfg,
+                                   int64_t rows, int workers) {
+  SCOPED_TRACE(std::string(kernel) + ", " + std::to_string(workers) + " workers");
+  Table tb(rows, 17);
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find(kernel, &k), GPUDF_OK);
+  int np = gpudf_kernel_nparams(k), nr = gpudf_kernel_nresults(k, cfg.data());
+  int n = (int)(cfg.size() / (size_t)np);
+  ASSERT_EQ(gpudf_table_prepare(tb.t, kernel, cfg.data(), n), GPUDF_OK) << gpudf_last_error();
+  std::vector<double> got((size_t)n * nr, -1), want((size_t)nr);
+  auto o = Options(workers);
+  o.progress = CancelAtAThird;
+  Result r;
+  ASSERT_EQ(gpudf_sweep(tb.t, kernel, cfg.data(), n, got.data(), &o, &r.r), GPUDF_ECANCELED)
+      << "no progress call saw a third done before the end";
+  auto rep = r.Report();
+  EXPECT_GT(rep.done, 0) << "a third of the way in, nothing had finished";
+  EXPECT_GT(rep.cancelled, 0);
+  EXPECT_EQ(rep.done + rep.cancelled, n);
+  EXPECT_GE(rep.first_result_s, 0.0);
+  for (int i = 0; i < n; i++) {
+    auto st = gpudf_sweep_result_state(r.r, i);
+    std::vector<double> mine(got.begin() + (ptrdiff_t)i * nr, got.begin() + (ptrdiff_t)(i + 1) * nr);
+    if (st != GPUDF_CONFIG_DONE) {
+      EXPECT_EQ(st, GPUDF_CONFIG_CANCELLED) << "config " << i;
+      for (double v : mine) EXPECT_TRUE(std::isnan(v)) << "config " << i;
+      continue;
+    }
+    ASSERT_EQ(gpudf_run(tb.t, k, &cfg[(size_t)i * np], 1, want.data()), GPUDF_OK);
+    if (nr == 6) {
+      ExpectSameFilterAgg(want, mine);
+    } else {
+      for (int j = 0; j < nr; j++)
+        EXPECT_TRUE(want[j] == mine[j] || (std::isnan(want[j]) && std::isnan(mine[j])) ||
+                    std::fabs(want[j] - mine[j]) <= 1e-12 * std::fabs(want[j]))
+            << "config " << i << " result " << j << ": " << mine[j] << ", run " << want[j];
+    }
+  }
+}
+
+TEST(Sweep, ACancelledSweepKeepsWhatFinished) {
+  std::vector<double> ma;  // price_col (c, f32 >= 0) fast slow fee_bps mode periods_per_year
+  for (int fast = 2; fast <= 60; fast += 2)
+    for (int slow = fast + 5; slow <= fast + 200; slow += 5)
+      ma.insert(ma.end(), {2, (double)fast, (double)slow, 0, (double)(slow % 2), 252});
+  auto fa = FilterAggConfigs(3000, 4242);
+  for (int workers : {0, 2}) {
+    ExpectCancelKeepsWhatFinished("ma_crossover", ma, 100000, workers);
+    ExpectCancelKeepsWhatFinished("filter_agg", fa, 500000, workers);
+  }
+}
+
 // The callback comes about 10 times a second, in process and with worker
 // processes, whose owner sleeps between looks (woken by worker exits) rather
 // than polling.
@@ -417,12 +478,14 @@ void ExpectProgressWithinTheBatch(const std::vector<Seen> &seen, int64_t n) {
       EXPECT_GE(s.fraction, seen[i - 1].fraction) << "the fraction went back";
     }
     EXPECT_GE(s.fraction * (double)n + 1e-9, (double)s.done) << "below the configs done";
-    if (s.done == 0 && s.fraction > 0.0 && s.fraction < 1.0) {
+    // Claims start small and double (gdf_claim_ramp): the batches that run
+    // count beyond the configs done.
+    if (s.fraction * (double)n > (double)s.done + 1e-6 && s.fraction < 1.0) {
       within++;
       EXPECT_GT(s.eta, 0.0) << "no ETA although a fraction is known";
     }
   }
-  EXPECT_GE(within, 2) << "no progress reported while the only batch ran";
+  EXPECT_GE(within, 2) << "no progress reported while a batch ran";
   EXPECT_EQ(seen.back().done, n);
   EXPECT_EQ(seen.back().fraction, 1.0);
 }
@@ -511,6 +574,9 @@ int CancelAtAQuarter(const gpudf_sweep_progress *p, void *user) {
 
 TEST(Sweep, ACancelStopsTheBatchThatRuns) {
   MaJob job;
+  std::vector<double> want(5 * (size_t)job.n);
+  ASSERT_EQ(gpudf_run(job.t, job.k, job.cfg.data(), job.n, want.data()), GPUDF_OK)
+      << gpudf_last_error();
   for (int workers : {0, 1}) {
     SCOPED_TRACE("workers " + std::to_string(workers));
     std::vector<double> got;
@@ -519,12 +585,18 @@ TEST(Sweep, ACancelStopsTheBatchThatRuns) {
     ASSERT_EQ(job.Sweep(workers, CancelAtAQuarter, &seen, &got, &r), GPUDF_ECANCELED)
         << gpudf_last_error();
     auto rep = r.Report();
-    EXPECT_EQ(rep.done, 0) << "the batch ran to its end";
-    EXPECT_EQ(rep.cancelled, job.n);
-    EXPECT_LT(rep.first_result_s, 0.0) << "no batch finished";
+    // Claims of 4, 4, 8, 16, 32, 36 configs (gdf_claim_ramp): the claim
+    // that runs at a quarter ends at 32 or 64; had it run to its end after
+    // the cancel, more than half would be done.
+    EXPECT_LT(rep.done, job.n / 2) << "the batch ran to its end";
+    EXPECT_EQ(rep.done + rep.cancelled, job.n);
     ASSERT_FALSE(seen.empty());
     EXPECT_LT(seen.back().fraction, 0.9);
     for (int64_t i = 0; i < job.n; i++) {
+      if (gpudf_sweep_result_state(r.r, i) == GPUDF_CONFIG_DONE) {
+        EXPECT_EQ(got[5 * (size_t)i], want[5 * (size_t)i]) << "config " << i;
+        continue;
+      }
       EXPECT_EQ(gpudf_sweep_result_state(r.r, i), GPUDF_CONFIG_CANCELLED);
       EXPECT_TRUE(std::isnan(got[5 * (size_t)i]));
     }
@@ -735,8 +807,8 @@ void ExpectKeyedEchoes(const std::vector<double> &res, const gpudf_sweep_result 
 
 // 1,000 configs over 4 keys, shuffled: with 2 workers each claim is one
 // group (never a group cut in two), so the batches pay exactly 4 passes in
-// 4 claims whatever the timing, and in process (or 1 worker) one batch holds
-// them all; without the key (the old-size def) every batch holds every key
+// 4 claims whatever the timing, and in process (or 1 worker) the claims
+// double by whole groups (gdf_claim_ramp: 1, 1, then 2 groups); without the key (the old-size def) every batch holds every key
 // many times over.
 TEST(Sweep, PassKeyedClaimsKeepGroupsTogether) {
   Table tb(100);
@@ -750,7 +822,7 @@ TEST(Sweep, PassKeyedClaimsKeepGroupsTogether) {
         << gpudf_last_error();
     ExpectKeyedEchoes(res, r.r, n, 100);
     EXPECT_NEAR(PassesOf(res, n), 4.0, 1e-9) << workers << " workers";
-    EXPECT_EQ(BatchesOf(r.r), workers == 2 ? 4 : 1) << workers << " workers";
+    EXPECT_EQ(BatchesOf(r.r), workers == 2 ? 4 : 3) << workers << " workers";
     EXPECT_EQ(r.Report().done, n);
   }
   std::vector<double> res(4 * n, -1);

@@ -688,6 +688,45 @@ def test_a_forced_backend_is_refused_for_a_table_shared_otherwise(monkeypatch):
         check(t, "cuda-pinned", s.name)
 
 
+# pandas warns when a frame grows by hundreds of inserts: what made it slow.
+@pytest.mark.filterwarnings("error::pandas.errors.PerformanceWarning")
+def test_sweep_wide_results_match_pandas():
+    """A sweep thousands of result columns wide (issue 16 item 12: the frame
+    was built one column at a time) holds the values a pandas groupby gives,
+    under the names and dtypes of before: the configs, count_g, sum_g,
+    mean_g, min_g, max_g per group g, then status and error."""
+    groups, n = 3000, 30_000
+    df = pd.DataFrame({"x": RNG.uniform(0, 100, n),
+                       "key": RNG.integers(-5, groups + 50, n).astype(np.int32),
+                       "v": RNG.standard_normal(n)})
+    df.loc[RNG.random(n) < 0.05, "v"] = np.nan
+    t = gpudf.Table.from_pandas(df)
+    los = sorted(RNG.uniform(0, 90, 3))
+    configs = pd.DataFrame({"filter_col": "x", "op": "gt", "lo": los, "key_col": "key",
+                            "value_col": "v", "groups": groups})
+    out = gpudf.sweep(t, "groupby_agg", configs, workers=0)
+    fields = ["count", "sum", "mean", "min", "max"]
+    names = [f"{f}_{g}" for g in range(groups) for f in fields]
+    assert list(out.columns) == list(configs.columns) + names + ["status", "error"]
+    assert (out.dtypes[names] == np.float64).all()
+    assert pd.api.types.is_string_dtype(out["status"]) and (out.status == "ok").all()
+    assert pd.api.types.is_string_dtype(out["error"]) and (out.error == "").all()
+    pd.testing.assert_frame_equal(out[list(configs.columns)], configs)
+    for i, lo in enumerate(los):
+        sel = df[(df.x > lo) & (df.key >= 0) & (df.key < groups) & df.v.notna()]
+        ref = sel.groupby("key").v.agg(["count", "sum", "mean", "min", "max"])
+        ref = ref.reindex(range(groups))
+        ref["count"] = ref["count"].fillna(0)
+        ref["sum"] = ref["sum"].fillna(0)
+        got = out.loc[i, names].to_numpy(dtype=np.float64).reshape(groups, 5)
+        np.testing.assert_array_equal(got[:, 0], ref["count"].to_numpy())
+        np.testing.assert_allclose(got[:, 1:], ref[fields[1:]].to_numpy(), rtol=1e-12,
+                                   atol=1e-12)
+    # The same configs through gpudf.run: the same numbers, bit for bit.
+    np.testing.assert_array_equal(out[names].to_numpy(),
+                                  gpudf.run(t, "groupby_agg", configs)[names].to_numpy())
+
+
 def test_sweep_errors_and_progress():
     t = gpudf.Table.from_numpy({"a": np.arange(1000.0)})
     with pytest.raises(gpudf.Error) as e:
