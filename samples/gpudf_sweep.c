@@ -25,9 +25,19 @@ enum { EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
 enum { MAX_SETS = 64 };
 
 #define DEFAULT_ROWS 10000000LL
-#define DEFAULT_GRID "fast=5:100:5 slow=20:250:5 fee_bps=0,5 mode=long_only,long_short"
+#define DEFAULT_GRID "fast=5:100:5 slow=20:250:5 fee_bps=0,0.5 mode=long_only,long_short"
 #define DEFAULT_WHERE "fast < slow"
 #define MAX_CONFIGS 50000000LL
+/* The synthetic table's price: one-second bars of 6.5-hour trading days, 252
+ * days a year, 20% annual volatility; so 10M bars are ~1.7 years, and the
+ * sweep's periods_per_year (when the kernel has one and it is not given)
+ * is SYN_PERIODS_PER_YEAR, so that returns and Sharpe ratios are annualized
+ * as for such data. */
+#define SYN_BARS_PER_DAY 23400
+#define SYN_DAYS_PER_YEAR 252
+#define SYN_PERIODS_PER_YEAR (SYN_BARS_PER_DAY * SYN_DAYS_PER_YEAR)
+#define SYN_ANNUAL_VOL 0.20
+#define SYN_PPY_TEXT "5896800"
 
 static const char *usage_text =
     "usage: gpudf-sweep [--table FILE.csv | --synthetic ROWS] [--seed N]\n"
@@ -40,8 +50,10 @@ static const char *usage_text =
     "Runs a libgpudf kernel over many configs on one table kept once in shared memory,\n"
     "in worker processes that attach to it without a copy.\n"
     "\n"
-    "With no arguments: a synthetic table of 10,000,000 rows (price: geometric random\n"
-    "walk, volume, key 0..99, x, y) and ma_crossover over the default grid\n"
+    "With no arguments: a synthetic table of 10,000,000 rows (price: a geometric random\n"
+    "walk of one-second bars, 6.5-hour days, 20% annual volatility, ~1.7 years; volume,\n"
+    "key 0..99, x, y) and ma_crossover (periods_per_year=5896800, as for that data) over\n"
+    "the default grid\n"
     "  --grid '" DEFAULT_GRID "' --where '" DEFAULT_WHERE "'\n"
     "(2,952 configs after the filter), printing the placement, timings, memory and the\n"
     "top 10 configs by sharpe.\n"
@@ -203,10 +215,12 @@ static gpudf_status synthetic(int64_t rows, uint64_t seed, gpudf_table **out) {
   double *y = (double *)gpudf_table_column_data(t, 4);
   uint64_t s = seed * 0x2545F4914F6CDD1DULL + 1;
   double p = 100.0;
+  const double sigma = SYN_ANNUAL_VOL / sqrt((double)SYN_PERIODS_PER_YEAR);
   for (int64_t i = 0; i < rows; i++) {
-    /* a regime-switching drift so that crossovers have something to find */
-    double drift = 0.0002 * sin((double)i / 5000.0);
-    p *= exp(drift + 0.01 * normal(&s));
+    /* a regime-switching drift (0.4% of a bar's volatility, half-period ~0.7
+     * days) so that crossovers have something to find */
+    double drift = 0.004 * sigma * sin((double)i / 5000.0);
+    p *= exp(drift + sigma * normal(&s));
     price[i] = p;
     volume[i] = floor(1000.0 * uniform(&s) * uniform(&s)) + 1.0;
     key[i] = (int32_t)(splitmix(&s) % 100);
@@ -401,6 +415,8 @@ static int parse_i64(const char *s, int64_t lo, int64_t *out) {
 }
 
 static int run(const args *a);
+/* What to do after the first run, said once, at the end of the summary. */
+static void print_next_steps(const args *a, const char *kname, FILE *f);
 
 /* The signal that stopped the sweep, raised again once run() is done. */
 static int stop_signal;
@@ -527,6 +543,21 @@ static int run(const args *a) {
   char err[1024];
   int64_t n = 0;
   sg_request req = {a->grid, a->where, a->nsets, a->sets, MAX_CONFIGS};
+  /* Synthetic bars: annualize as for them, unless the user says otherwise. */
+  const char *sets[MAX_SETS + 1];
+  int syn_ppy = 0, ppy_idx;
+  if (!a->table && !a->configs && gpudf_kernel_param_index(k, "periods_per_year", &ppy_idx) == GPUDF_OK &&
+      !(a->grid && strstr(a->grid, "periods_per_year"))) {
+    syn_ppy = 1;
+    for (int s = 0; s < a->nsets; s++)
+      if (strncmp(a->sets[s], "periods_per_year=", 17) == 0) syn_ppy = 0;
+  }
+  if (syn_ppy) {
+    memcpy(sets, a->sets, (size_t)a->nsets * sizeof *sets);
+    sets[a->nsets] = "periods_per_year=" SYN_PPY_TEXT;
+    req.nsets = a->nsets + 1;
+    req.sets = sets;
+  }
   int default_grid = 0;
   if (!a->grid && !a->configs && strcmp(kname, "ma_crossover") == 0) {
     req.grid = DEFAULT_GRID;
@@ -631,6 +662,11 @@ static int run(const args *a) {
     fprintf(info, "  table    %s: %lld rows x %d columns, %.1f MiB (built/read in %.2f s)\n",
             a->table ? a->table : "synthetic", (long long)gpudf_table_nrows(t),
             gpudf_table_ncols(t), (double)gpudf_table_arena_bytes(t) / 1048576.0, t_table);
+    if (!a->table)
+      fprintf(info, "  data     price: random walk of one-second bars, 6.5-hour days, %.0f%% annual "
+                    "volatility, %.2f years (seed %llu)%s\n",
+              100 * SYN_ANNUAL_VOL, (double)gpudf_table_nrows(t) / SYN_PERIODS_PER_YEAR,
+              (unsigned long long)a->seed, syn_ppy ? "; periods_per_year=" SYN_PPY_TEXT : "");
     fflush(info);
   }
 
@@ -694,6 +730,7 @@ static int run(const args *a) {
               a->asc ? "ascending" : "descending");
     print_top(&j, info, a->top, by, a->asc);
   }
+  if (!a->quiet) print_next_steps(a, kname, info);
   for (int64_t i = 0; i < n; i++)
     if (gpudf_sweep_result_state(r, i) != GPUDF_CONFIG_DONE) {
       fprintf(stderr, "gpudf-sweep: config %lld %s: %s\n", (long long)i,
@@ -712,4 +749,22 @@ out:
   gpudf_table_free(ct);
   gpudf_table_free(t);
   return rc;
+}
+
+static void print_next_steps(const args *a, const char *kname, FILE *f) {
+  fputs("\nnext:\n", f);
+  if (a->out && strcmp(a->out, "-") != 0)
+    fprintf(f, "  results  every config is in %s (parameters, results, status, error)\n", a->out);
+  else if (!a->out)
+    fputs("  --out results.csv   write every config (parameters, results, status); nothing was "
+          "written now\n", f);
+  if (strcmp(kname, "ma_crossover") == 0 && !a->grid && !a->configs)
+    fputs("  plot     python3 -c \"import pandas as pd, matplotlib.pyplot as plt; "
+          "p = pd.read_csv('results.csv').pivot_table(index='fast', columns='slow', "
+          "values='sharpe'); plt.imshow(p, origin='lower', aspect='auto'); plt.colorbar(); "
+          "plt.savefig('sharpe.png')\"  (mean sharpe over fee_bps and mode)\n", f);
+  fputs("  your data  --table prices.csv --set price_col=close --set periods_per_year=252\n"
+        "           (a CSV with a header row; 252 for daily bars, 98280 for 1-minute bars of "
+        "6.5-hour days)\n"
+        "  more     --help, --list-kernels, --describe ma_crossover\n", f);
 }
