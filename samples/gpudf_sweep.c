@@ -146,6 +146,12 @@ static int list_kernels(void) {
   return 0;
 }
 
+/* Whole numbers in full (1000000000, not 1e+09), others in %g. */
+static void readable(double v, char *buf, size_t len) {
+  if (isfinite(v) && v == floor(v) && fabs(v) < 1e17) snprintf(buf, len, "%.0f", v);
+  else snprintf(buf, len, "%g", v);
+}
+
 static int describe(const char *name) {
   const gpudf_kernel *k;
   if (gpudf_kernel_find(name, &k) != GPUDF_OK)
@@ -155,8 +161,16 @@ static int describe(const char *name) {
     gpudf_param_info p;
     if (gpudf_kernel_param(k, i, &p) != GPUDF_OK) continue;
     printf("  %-18s %-8s", p.name, kind_name(p.kind));
-    if (p.kind == GPUDF_PARAM_INTEGER || p.kind == GPUDF_PARAM_REAL)
-      printf(" range [%g, %g]", p.min, p.max);
+    /* A lower bound of the smallest positive double means "> 0". */
+    if (p.kind == GPUDF_PARAM_INTEGER || p.kind == GPUDF_PARAM_REAL) {
+      char lo[40], hi[40];
+      readable(p.min, lo, sizeof lo);
+      readable(p.max, hi, sizeof hi);
+      if (p.min > 0 && p.min < 1e-300)
+        printf(" range (0, %s]", hi);
+      else
+        printf(" range [%s, %s]", lo, hi);
+    }
     if (p.kind == GPUDF_PARAM_CHOICE) {
       printf(" choices ");
       for (int c = 0; c < p.nchoices; c++) printf("%s%s", c ? "," : "", p.choices[c]);
@@ -503,6 +517,8 @@ int main(int argc, char **argv) {
   if (a.table && a.synthetic > 0) return usage_error("--table and --synthetic exclude each other");
   if (a.grid && a.configs) return usage_error("--grid and --configs exclude each other");
   if (a.timeout > 0 && a.workers == 0) return usage_error("--timeout needs --workers >= 1");
+  if (a.quiet && !a.out && !a.top_given)
+    fputs("gpudf-sweep: --quiet without --out or --top: nothing will be written or shown\n", stderr);
   int rc = run(&a);
   if (stop_signal) {
     fflush(NULL);
@@ -620,7 +636,13 @@ static int run(const args *a) {
     goto out;
   }
   if (gpudf_validate(t, k, configs, n) != GPUDF_OK) {
-    rc = usage_error("%s", gpudf_last_error());
+    /* The library's message without its function name; a grid whose fast
+     * and slow cross gets the filter that removes those configs. */
+    const char *msg = gpudf_last_error();
+    if (strncmp(msg, "gpudf_validate: ", 16) == 0) msg += 16;
+    int cross = strstr(msg, "'fast'") && strstr(msg, "must be less than parameter 'slow'") &&
+                !a->configs;
+    rc = usage_error("%s%s", msg, cross ? "; add --where 'fast < slow' to skip such configs" : "");
     goto out;
   }
   int np = gpudf_kernel_nparams(k);

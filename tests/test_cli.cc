@@ -371,6 +371,25 @@ TEST(Cli, DefaultJobIsRealisticAndSaysWhatItIs) {
   EXPECT_EQ(rows[1][Col(rows[0], "periods_per_year")], "252");
 }
 
+// Messages a person reads: no library function names, a hint for a grid
+// whose fast and slow cross, a warning that --quiet alone shows nothing,
+// ranges without 2.22507e-308 or 1e+09.
+TEST(Cli, MessagesForPeople) {
+  CliRun r = Sweep({"--synthetic", "100", "--grid", "fast=10,20 slow=5,50"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.find("gpudf_validate"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--where 'fast < slow'"), std::string::npos) << r.err;
+  r = Sweep({"--synthetic", "1000", "--grid", "fast=5 slow=20", "--workers", "0", "--quiet"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.err.find("nothing will be written"), std::string::npos) << r.err;
+  for (int i = 0; i < gpudf_kernel_count(); i++) {
+    r = Sweep({"--describe", gpudf_kernel_name(gpudf_kernel_at(i))});
+    EXPECT_EQ(r.code, 0);
+    EXPECT_EQ(r.out.find("e-308"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("e+09"), std::string::npos) << r.out;
+  }
+}
+
 // Ctrl-C or SIGTERM: the sweep stops, what finished is written, and the
 // program ends by the signal (status 130 / 143), so `gpudf-sweep ... && next`
 // does not go on as after a partial failure.
