@@ -8,6 +8,7 @@
  */
 #include <gpudf.h>
 
+#include "plot_svg.h"
 #include "sweep_grid.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +47,7 @@ static const char *usage_text =
     "                   [--set NAME=VALUE ...] [--workers N]\n"
     "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--batch N] [--timeout SECONDS]\n"
     "                   [--out FILE.csv|-] [--top K] [--by FIELD] [--asc] [--quiet]\n"
+    "                   [--plot FILE.svg] [--plot-metric FIELD]\n"
     "       gpudf-sweep --list-kernels | --describe NAME | --version | --help\n"
     "\n"
     "Runs a libgpudf kernel over many configs on one table kept once in shared memory,\n"
@@ -59,34 +62,35 @@ static const char *usage_text =
     "top 10 configs by sharpe.\n"
     "\n"
     "Table\n"
-    "  --table FILE.csv      read a CSV with a header row (types inferred; text columns\n"
-    "                        become categorical)        e.g. --table prices.csv\n"
+    "  -t, --table FILE.csv  read a CSV with a header row (types inferred; text columns\n"
+    "                        become categorical; '-' reads standard input)\n"
+    "                                                   e.g. --table prices.csv\n"
     "  --synthetic ROWS      the synthetic table with ROWS rows (default 10000000)\n"
     "                                                   e.g. --synthetic 100000\n"
     "  --seed N              seed of the synthetic table (default 1)   e.g. --seed 7\n"
     "Configs\n"
-    "  --kernel NAME         kernel to run (default ma_crossover)  e.g. --kernel filter_agg\n"
-    "  --grid SPEC           NAME=start:stop:step (stop excluded, step > 0, may be\n"
+    "  -k, --kernel NAME     kernel to run (default ma_crossover)  e.g. --kernel filter_agg\n"
+    "  -g, --grid SPEC       NAME=start:stop:step (stop excluded, step > 0, may be\n"
     "                        fractional) or NAME=a,b,c (numbers, choice names, column\n"
     "                        names); the configs are the Cartesian product (at most\n"
     "                        50,000,000)   e.g. --grid 'fast=5:100:5 slow=20:250:10 mode=long_only,long_short'\n"
-    "  --where EXPR          keep configs where every comparison holds (<, <=, >, >=,\n"
+    "  -w, --where EXPR      keep configs where every comparison holds (<, <=, >, >=,\n"
     "                        ==, != between parameter names and numbers, joined by\n"
     "                        'and')         e.g. --where 'fast < slow and fee_bps <= 5'\n"
     "  --configs FILE.csv    configs from a CSV instead of --grid: one column per\n"
     "                        parameter, by name; choice/column parameters by name\n"
     "                                       e.g. --configs my_configs.csv\n"
-    "  --set NAME=VALUE      fix a parameter not in the grid (repeatable); the others\n"
+    "  -s, --set NAME=VALUE  fix a parameter not in the grid (repeatable); the others\n"
     "                        take their defaults     e.g. --set value_col=volume\n"
     "Execution\n"
-    "  --workers N           worker processes (default: one per core, or per GPU; 0 runs\n"
+    "  -j, --workers N       worker processes (default: one per core, or per GPU; 0 runs\n"
     "                        in this process)        e.g. --workers 2\n"
     "  --backend B           placement: auto (default), cuda-ipc, cuda-pinned, cpu\n"
     "                                                e.g. --backend cpu\n"
     "  --batch N             most configs per claim (default automatic) e.g. --batch 64\n"
     "  --timeout SECONDS     per-config time limit (needs --workers >= 1) e.g. --timeout 30\n"
     "Output\n"
-    "  --out FILE.csv|-      write every config: parameters, results, status (ok, failed,\n"
+    "  -o, --out FILE.csv|-  write every config: parameters, results, status (ok, failed,\n"
     "                        timeout, cancelled), error; '-' is stdout (then the summary\n"
     "                        goes to stderr)         e.g. --out results.csv\n"
     "  --top K               print the best K configs as a table (default 10 unless\n"
@@ -94,7 +98,11 @@ static const char *usage_text =
     "  --by FIELD            result or parameter to rank by (default sharpe when the\n"
     "                        kernel has it, else its first result)  e.g. --by mean\n"
     "  --asc                 rank ascending (default descending; NaN always last)\n"
-    "  --quiet               no summary\n"
+    "  -q, --quiet           no summary\n"
+    "  -p, --plot FILE.svg   a picture of the results: a heatmap of --plot-metric over the\n"
+    "                        first two swept parameters (best over any others), or a line\n"
+    "                        for one; the best config is marked  e.g. --plot sharpe.svg\n"
+    "  --plot-metric FIELD   the result to plot (default: the --by field)\n"
     "Information\n"
     "  --list-kernels        the kernels and what they compute\n"
     "  --describe NAME       a kernel's parameters (kind, range, default, choices) and\n"
@@ -410,7 +418,7 @@ static void human(double v, char *buf, size_t len) {
 /* ------------------------------------------------------------------ main */
 
 typedef struct args {
-  const char *table, *kernel, *grid, *where, *configs, *out, *by, *backend;
+  const char *table, *kernel, *grid, *where, *configs, *out, *by, *backend, *plot, *plot_metric;
   int64_t synthetic, batch, top;
   uint64_t seed;
   int workers, asc, quiet, top_given;
@@ -429,6 +437,11 @@ static int parse_i64(const char *s, int64_t lo, int64_t *out) {
 }
 
 static int run(const args *a);
+/* --table -: standard input copied into an anonymous file (the CSV reader
+ * maps its file), named as /proc/self/fd/N. 0 on success. */
+static int stdin_to_file(char *path, size_t len);
+/* --plot: 0 when written, else -1 with the message printed. */
+static int write_plot(const job *j, const args *a, const char *by);
 /* What to do after the first run, said once, at the end of the summary. */
 static void print_next_steps(const args *a, const char *kname, FILE *f);
 
@@ -455,11 +468,19 @@ int main(int argc, char **argv) {
     if (strcmp(arg, "--list-kernels") == 0) return list_kernels();
     if (strcmp(arg, "--asc") == 0) { a.asc = 1; continue; }
     if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) { a.quiet = 1; continue; }
+    /* Short forms of the common flags: "-o FILE" is "--out FILE". */
+    static const char *const shorts[][2] = {{"-t", "--table"}, {"-k", "--kernel"},
+                                            {"-g", "--grid"},  {"-w", "--where"},
+                                            {"-s", "--set"},   {"-j", "--workers"},
+                                            {"-o", "--out"},   {"-p", "--plot"}};
+    for (size_t v = 0; v < sizeof shorts / sizeof *shorts; v++)
+      if (strcmp(arg, shorts[v][0]) == 0) arg = shorts[v][1];
     /* flags with a value: "--flag VALUE" or "--flag=VALUE" */
     static const char *const valued[] = {"--table", "--synthetic", "--seed", "--kernel",
                                          "--grid", "--where", "--configs", "--set",
                                          "--workers", "--backend", "--batch", "--timeout",
-                                         "--out", "--top", "--by", "--describe"};
+                                         "--out", "--top", "--by", "--describe", "--plot",
+                                         "--plot-metric"};
     const char *val = NULL;
     char flag[64];
     const char *eq = strchr(arg, '=');
@@ -513,12 +534,14 @@ int main(int argc, char **argv) {
       if (parse_i64(val, 1, &a.top) != 0) return usage_error("--top needs an integer >= 1, got '%s'", val);
       a.top_given = 1;
     } else if (strcmp(flag, "--by") == 0) a.by = val;
+    else if (strcmp(flag, "--plot") == 0) a.plot = val;
+    else if (strcmp(flag, "--plot-metric") == 0) a.plot_metric = val;
   }
   if (a.table && a.synthetic > 0) return usage_error("--table and --synthetic exclude each other");
   if (a.grid && a.configs) return usage_error("--grid and --configs exclude each other");
   if (a.timeout > 0 && a.workers == 0) return usage_error("--timeout needs --workers >= 1");
-  if (a.quiet && !a.out && !a.top_given)
-    fputs("gpudf-sweep: --quiet without --out or --top: nothing will be written or shown\n", stderr);
+  if (a.quiet && !a.out && !a.top_given && !a.plot)
+    fputs("gpudf-sweep: --quiet without --out, --top or --plot: nothing will be written or shown\n", stderr);
   int rc = run(&a);
   if (stop_signal) {
     fflush(NULL);
@@ -547,7 +570,21 @@ static int run(const args *a) {
   double t0 = now();
 
   if (a->table) {
-    st = gpudf_table_read_csv(a->table, NULL, &t);
+    char stdin_path[64];
+    const char *path = a->table;
+    if (strcmp(path, "-") == 0) {
+      if (stdin_to_file(stdin_path, sizeof stdin_path) != 0) goto out;
+      path = stdin_path;
+    }
+    st = gpudf_table_read_csv(path, NULL, &t);
+    if (st != GPUDF_OK && path != a->table) {
+      /* The message names the file: standard input, as the user gave it. */
+      const char *msg = gpudf_last_error(), *at = strstr(msg, path);
+      fprintf(stderr, "gpudf-sweep: reading --table -: %s\n  %.*s<stdin>%s\n", gpudf_status_str(st),
+              at ? (int)(at - msg) : (int)strlen(msg), msg, at ? at + strlen(path) : "");
+      rc = EXIT_RUNTIME;
+      goto out;
+    }
     if (st != GPUDF_OK) { rc = runtime_error("reading --table", st); goto out; }
   } else {
     int64_t rows = a->synthetic > 0 ? a->synthetic : DEFAULT_ROWS;
@@ -746,6 +783,7 @@ static int run(const args *a) {
     fprintf(info, "  memory   owner peak %.1f MiB (VmHWM), workers peak %.1f MiB (max ru_maxrss)\n",
             (double)vm_hwm_kib() / 1024.0, (double)child_kib / 1024.0);
   }
+  if (a->plot && write_plot(&j, a, by) != 0) goto out;
   if ((!a->quiet || a->top_given) && nr > 0) {
     if (!a->quiet || a->top_given)
       fprintf(info, "\ntop %lld by %s (%s):\n", (long long)(a->top < n ? a->top : n), by,
@@ -776,17 +814,72 @@ out:
 static void print_next_steps(const args *a, const char *kname, FILE *f) {
   fputs("\nnext:\n", f);
   if (a->out && strcmp(a->out, "-") != 0)
-    fprintf(f, "  results  every config is in %s (parameters, results, status, error)\n", a->out);
+    fprintf(f, "  results    every config is in %s (parameters, results, status, error)\n", a->out);
   else if (!a->out)
-    fputs("  --out results.csv   write every config (parameters, results, status); nothing was "
-          "written now\n", f);
-  if (strcmp(kname, "ma_crossover") == 0 && !a->grid && !a->configs)
-    fputs("  plot     python3 -c \"import pandas as pd, matplotlib.pyplot as plt; "
-          "p = pd.read_csv('results.csv').pivot_table(index='fast', columns='slow', "
-          "values='sharpe'); plt.imshow(p, origin='lower', aspect='auto'); plt.colorbar(); "
-          "plt.savefig('sharpe.png')\"  (mean sharpe over fee_bps and mode)\n", f);
-  fputs("  your data  --table prices.csv --set price_col=close --set periods_per_year=252\n"
-        "           (a CSV with a header row; 252 for daily bars, 98280 for 1-minute bars of "
-        "6.5-hour days)\n"
-        "  more     --help, --list-kernels, --describe ma_crossover\n", f);
+    fputs("  --out results.csv    write every config (parameters, results, status); nothing was "
+          "written this time\n", f);
+  if (a->plot)
+    fprintf(f, "  picture    %s (open it in a browser)\n", a->plot);
+  else
+    fputs("  --plot results.svg   a heatmap of the ranked result over the first two swept "
+          "parameters (--plot-metric NAME for another)\n", f);
+  fputs("  your data  --table prices.csv (a CSV with a header row), e.g. --set price_col=close\n"
+        "             --set periods_per_year=252 for daily bars (98280: 1-minute bars of "
+        "6.5-hour days)\n", f);
+  fprintf(f, "  more       --help, --list-kernels, --describe %s\n", kname);
+}
+
+static int write_plot(const job *j, const args *a, const char *by) {
+  const char *name = a->plot_metric ? a->plot_metric : by;
+  int metric = -1;
+  for (int c = 0; c < j->nr; c++)
+    if (strcmp(j->rinfo[c].name, name) == 0) metric = c;
+  if (metric < 0) {
+    fprintf(stderr, "gpudf-sweep: --plot-metric: '%s' is not a result of %s (--describe %s lists "
+                    "them)\n", name, gpudf_kernel_name(j->k), gpudf_kernel_name(j->k));
+    return -1;
+  }
+  int *ok = malloc((size_t)(j->n ? j->n : 1) * sizeof *ok);
+  if (!ok) return -1;
+  for (int64_t i = 0; i < j->n; i++) ok[i] = gpudf_sweep_result_state(j->r, i) == GPUDF_CONFIG_DONE;
+  plot_job pj = {j->k, j->t, j->np, j->nr, j->n, j->cfg, j->res, ok, metric, name, a->asc};
+  char err[512];
+  int rc = plot_svg_write(&pj, a->plot, err, sizeof err);
+  free(ok);
+  if (rc != 0) fprintf(stderr, "gpudf-sweep: %s\n", err);
+  else if (!a->quiet) fprintf(a->out && strcmp(a->out, "-") == 0 ? stderr : stdout,
+                              "  plot     %s written (%s)\n", a->plot, name);
+  return rc;
+}
+
+static int stdin_to_file(char *path, size_t len) {
+  int fd = memfd_create("gpudf-sweep-stdin", MFD_CLOEXEC);
+  if (fd < 0) {
+    fprintf(stderr, "gpudf-sweep: --table -: cannot hold standard input: %s\n", strerror(errno));
+    return -1;
+  }
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t got = read(STDIN_FILENO, buf, sizeof buf);
+    if (got == 0) break;
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      fprintf(stderr, "gpudf-sweep: --table -: reading standard input: %s\n", strerror(errno));
+      close(fd);
+      return -1;
+    }
+    for (ssize_t off = 0; off < got;) {
+      ssize_t put = write(fd, buf + off, (size_t)(got - off));
+      if (put < 0 && errno == EINTR) continue;
+      if (put < 0) {
+        fprintf(stderr, "gpudf-sweep: --table -: %s\n", strerror(errno));
+        close(fd);
+        return -1;
+      }
+      off += put;
+    }
+  }
+  /* Kept open until the program ends: the path names it. */
+  snprintf(path, len, "/proc/self/fd/%d", fd);
+  return 0;
 }
