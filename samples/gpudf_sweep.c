@@ -8,6 +8,7 @@
  */
 #include <gpudf.h>
 
+#include "equity_csv.h"
 #include "plot_svg.h"
 #include "sweep_grid.h"
 
@@ -48,6 +49,7 @@ static const char *usage_text =
     "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--batch N] [--timeout SECONDS]\n"
     "                   [--out FILE.csv|-] [--top K] [--by FIELD] [--asc] [--quiet]\n"
     "                   [--plot FILE.svg] [--plot-metric FIELD]\n"
+    "       gpudf-sweep --equity 'fast=F slow=S ...' [--table FILE.csv] [--set ...] [--out FILE.csv]\n"
     "       gpudf-sweep --list-kernels | --describe NAME | --version | --help\n"
     "\n"
     "Runs a libgpudf kernel over many configs on one table kept once in shared memory,\n"
@@ -103,6 +105,10 @@ static const char *usage_text =
     "                        first two swept parameters (best over any others), or a line\n"
     "                        for one; the best config is marked  e.g. --plot sharpe.svg\n"
     "  --plot-metric FIELD   the result to plot (default: the --by field)\n"
+    "  --equity SPEC         instead of a sweep: one ma_crossover config (NAME=VALUE ...,\n"
+    "                        the rest from --set or defaults) bar by bar to --out (default\n"
+    "                        stdout): price, moving averages, position, equity, drawdown\n"
+    "                                       e.g. --equity 'fast=15 slow=40' --out curve.csv\n"
     "Information\n"
     "  --list-kernels        the kernels and what they compute\n"
     "  --describe NAME       a kernel's parameters (kind, range, default, choices) and\n"
@@ -418,7 +424,7 @@ static void human(double v, char *buf, size_t len) {
 /* ------------------------------------------------------------------ main */
 
 typedef struct args {
-  const char *table, *kernel, *grid, *where, *configs, *out, *by, *backend, *plot, *plot_metric;
+  const char *table, *kernel, *grid, *where, *configs, *out, *by, *backend, *plot, *plot_metric, *equity;
   int64_t synthetic, batch, top;
   uint64_t seed;
   int workers, asc, quiet, top_given;
@@ -437,6 +443,8 @@ static int parse_i64(const char *s, int64_t lo, int64_t *out) {
 }
 
 static int run(const args *a);
+/* --equity: one config's curve to --out (or stdout); an exit status. */
+static int write_equity(const args *a, const gpudf_table *t, const double *configs, int64_t n);
 /* --table -: standard input copied into an anonymous file (the CSV reader
  * maps its file), named as /proc/self/fd/N. 0 on success. */
 static int stdin_to_file(char *path, size_t len);
@@ -480,7 +488,7 @@ int main(int argc, char **argv) {
                                          "--grid", "--where", "--configs", "--set",
                                          "--workers", "--backend", "--batch", "--timeout",
                                          "--out", "--top", "--by", "--describe", "--plot",
-                                         "--plot-metric"};
+                                         "--plot-metric", "--equity"};
     const char *val = NULL;
     char flag[64];
     const char *eq = strchr(arg, '=');
@@ -536,9 +544,12 @@ int main(int argc, char **argv) {
     } else if (strcmp(flag, "--by") == 0) a.by = val;
     else if (strcmp(flag, "--plot") == 0) a.plot = val;
     else if (strcmp(flag, "--plot-metric") == 0) a.plot_metric = val;
+    else if (strcmp(flag, "--equity") == 0) a.equity = val;
   }
   if (a.table && a.synthetic > 0) return usage_error("--table and --synthetic exclude each other");
   if (a.grid && a.configs) return usage_error("--grid and --configs exclude each other");
+  if (a.equity && (a.grid || a.configs || a.where || a.plot))
+    return usage_error("--equity runs one config: no --grid, --configs, --where or --plot");
   if (a.timeout > 0 && a.workers == 0) return usage_error("--timeout needs --workers >= 1");
   if (a.quiet && !a.out && !a.top_given && !a.plot)
     fputs("gpudf-sweep: --quiet without --out, --top or --plot: nothing will be written or shown\n", stderr);
@@ -612,7 +623,11 @@ static int run(const args *a) {
     req.sets = sets;
   }
   int default_grid = 0;
-  if (!a->grid && !a->configs && strcmp(kname, "ma_crossover") == 0) {
+  if (a->equity) {
+    if (strcmp(kname, "ma_crossover") != 0)
+      return usage_error("--equity is for ma_crossover (the kernel here is %s)", kname);
+    req.grid = a->equity;
+  } else if (!a->grid && !a->configs && strcmp(kname, "ma_crossover") == 0) {
     req.grid = DEFAULT_GRID;
     if (!a->where) req.where = DEFAULT_WHERE;
     default_grid = 1;
@@ -680,6 +695,10 @@ static int run(const args *a) {
     int cross = strstr(msg, "'fast'") && strstr(msg, "must be less than parameter 'slow'") &&
                 !a->configs;
     rc = usage_error("%s%s", msg, cross ? "; add --where 'fast < slow' to skip such configs" : "");
+    goto out;
+  }
+  if (a->equity) {
+    rc = write_equity(a, t, configs, n);
     goto out;
   }
   int np = gpudf_kernel_nparams(k);
@@ -881,5 +900,29 @@ static int stdin_to_file(char *path, size_t len) {
   }
   /* Kept open until the program ends: the path names it. */
   snprintf(path, len, "/proc/self/fd/%d", fd);
+  return 0;
+}
+
+static int write_equity(const args *a, const gpudf_table *t, const double *configs, int64_t n) {
+  if (n != 1)
+    return usage_error("--equity needs one config; '%s' gives %lld (one value per parameter)",
+                       a->equity, (long long)n);
+  int to_stdout = !a->out || strcmp(a->out, "-") == 0;
+  FILE *f = to_stdout ? stdout : fopen(a->out, "w");
+  if (!f) {
+    fprintf(stderr, "gpudf-sweep: cannot write '%s': %s\n", a->out, strerror(errno));
+    return EXIT_RUNTIME;
+  }
+  char err[256];
+  int wr = equity_csv_write(t, configs, f, err, sizeof err);
+  if (to_stdout) wr |= fflush(f);
+  else wr |= fclose(f);
+  if (wr != 0) {
+    fprintf(stderr, "gpudf-sweep: %s\n", err[0] ? err : "--equity: error writing");
+    return EXIT_RUNTIME;
+  }
+  if (!a->quiet && !to_stdout)
+    printf("gpudf-sweep: the equity curve of '%s' (%lld bars) is in %s\n", a->equity,
+           (long long)gpudf_table_nrows(t), a->out);
   return 0;
 }
