@@ -23,7 +23,13 @@ import numpy as np
 from ._ffi import ffi, lib
 
 __all__ = ["Error", "Table", "read_csv", "Share", "TableView", "attach", "backends", "kernels",
-           "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "__version__"]
+           "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
+           "__version__"]
+
+
+def __dir__():
+    """gpudf's own names only (not the modules it imports: np, os, weakref)."""
+    return sorted(__all__)
 
 __version__ = ffi.string(lib.gpudf_version()).decode()
 
@@ -185,7 +191,9 @@ class _Schema:
     def __repr__(self):
         if self._ptr is None:
             return f"<{type(self).__name__} closed>"
-        cols = ", ".join(f"{k}: {v}" for k, v in self.dtypes.items())
+        p = self._live()
+        cols = ", ".join(f"{k}: {'category' if lib.gpudf_table_column_is_categorical(p, i) else v}"
+                         for i, (k, v) in enumerate(self.dtypes.items()))
         return f"<{type(self).__name__} {self.nrows} rows: {cols}>"
 
 
@@ -567,24 +575,64 @@ def _result_names(k, config):
     return names
 
 
+class KernelInfo(dict):
+    """describe()'s answer: a dict (name, summary, params, results) that
+    prints as a table a person can read."""
+
+    def __repr__(self):
+        lines = [f"{self['name']}: {self['summary']}", "parameters:"]
+        for p in self["params"]:
+            if p["kind"] == "choice":
+                what = f"one of {', '.join(p['choices'])}, default {p['choices'][int(p['default'])]}"
+            elif p["kind"] == "column":
+                what = f"a column (name or index), default column {int(p['default'])}"
+            else:
+                lo = "(0" if 0 < p["min"] < 1e-300 else f"[{_num(p['min'])}"
+                what = f"{p['kind']} in {lo}, {_num(p['max'])}], default {_num(p['default'])}"
+            lines.append(f"  {p['name']:<18} {what}")
+            lines.append(f"  {'':<18} {p['summary']}")
+        lines.append("results:")
+        lines += [f"  {r['name']:<18} {r['summary']}" for r in self["results"]]
+        return "\n".join(lines)
+
+
+def _num(v):
+    return str(int(v)) if v == v and abs(v) < 1e17 and v == int(v) else f"{v:g}"
+
+
 def describe(name):
     """A kernel's parameters (name, kind, default, min, max, choices, shape,
-    summary) and result fields."""
+    summary) and result fields, as a dict that prints readably."""
     k = _kernel(name)
     info = ffi.new("gpudf_result_info *")
     results = []
     for i in range(lib.gpudf_kernel_nresults(k, ffi.NULL)):
         _check(lib.gpudf_kernel_result(k, ffi.NULL, i, info))
         results.append({"name": ffi.string(info.name).decode(), "summary": _str(info.summary)})
-    return {"name": name, "summary": _str(lib.gpudf_kernel_summary(k)),
-            "params": _params(k), "results": results}
+    return KernelInfo(name=name, summary=_str(lib.gpudf_kernel_summary(k)),
+                      params=_params(k), results=results)
 
 
-def grid(where=None, **params):
+def grid(kernel=None, where=None, **params):
     """The Cartesian product of the given parameter values as a DataFrame,
-    optionally filtered by a pandas query expression such as "fast < slow"."""
+    optionally filtered by a pandas query expression such as "fast < slow":
+    grid("ma_crossover", fast=range(5, 50, 5), slow=[100, 200], where="fast < slow").
+    With a kernel, a name that is not one of its parameters is a gpudf.Error.
+    (A first argument that is not a kernel name is taken as where, as before
+    the kernel came first.)"""
     import itertools
     import pandas as pd
+    if kernel is not None and kernel not in kernels():
+        if where is None and isinstance(kernel, str):
+            kernel, where = None, kernel
+        else:
+            _kernel(kernel)  # the library's message: no such kernel
+    if kernel is not None:
+        known = [p["name"] for p in _params(_kernel(kernel))]
+        unknown = [n for n in params if n not in known]
+        if unknown:
+            raise Error(lib.GPUDF_EINVAL, f"grid: {unknown} not parameter(s) of kernel "
+                        f"'{kernel}' (it takes {known})")
     names = list(params)
     values = [list(v) if not isinstance(v, (str, bytes)) and hasattr(v, "__iter__") else [v]
               for v in params.values()]
@@ -663,6 +711,8 @@ def run(table, kernel, configs):
     DataFrame path costs a few milliseconds per call)."""
     table = _table_arg(table, "run")
     k = _kernel(kernel)
+    if isinstance(configs, dict):  # one config
+        configs = [configs]
     if isinstance(configs, np.ndarray):
         return _run_matrix(table, k, configs)
     import pandas as pd

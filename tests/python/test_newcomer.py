@@ -1,0 +1,86 @@
+"""What a newcomer meets first: the module's names, grid() with the kernel
+first, readable reprs, run() with one dict, and the gpudf-sweep command that
+pip installs. References: itertools.product, numpy over the same rows."""
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gpudf
+
+
+def test_public_names_are_gpudfs_own():
+    names = dir(gpudf)
+    for imported in ("np", "os", "weakref", "ffi", "lib"):
+        assert imported not in names
+    for name in gpudf.__all__:
+        assert hasattr(gpudf, name), name
+    assert "load_plugin" in gpudf.__all__
+
+
+def test_grid_takes_the_kernel_first():
+    g = gpudf.grid("filter_agg", op=["gt", "lt"], lo=[1.5, 2, 7])
+    want = list(itertools.product(["gt", "lt"], [1.5, 2, 7]))
+    assert list(g.itertuples(index=False, name=None)) == want
+    g = gpudf.grid("ma_crossover", fast=range(5, 30, 5), slow=[10, 20], where="fast < slow")
+    want = [(f, s) for f in range(5, 30, 5) for s in (10, 20) if f < s]
+    assert list(g.itertuples(index=False, name=None)) == want
+    with pytest.raises(gpudf.Error, match="'opp'|opp"):
+        gpudf.grid("filter_agg", opp=[1, 2])
+    with pytest.raises(gpudf.Error):
+        gpudf.grid("no_such_kernel", where="a < b", a=[1])
+    # The older call, where first, still works.
+    assert len(gpudf.grid("a < b", a=[1, 2, 3], b=[2])) == 1
+
+
+def test_repr_and_describe_read_well():
+    df = pd.DataFrame({"v": [1.0, 2.0], "side": pd.Categorical(["buy", "sell"])})
+    t = gpudf.Table.from_pandas(df)
+    assert "side: category" in repr(t) and "int32" not in repr(t)
+    for name in gpudf.kernels():
+        info = gpudf.describe(name)
+        assert info["name"] == name and info["params"]  # still a dict
+        text = repr(info)
+        assert "e-308" not in text and "e+09" not in text
+        for p in info["params"]:
+            assert p["name"] in text
+
+
+def test_run_with_one_dict_and_a_typo():
+    rng = np.random.default_rng(8)
+    v = rng.normal(size=5000)
+    t = gpudf.Table.from_numpy({"v": v})
+    out = gpudf.run(t, "filter_agg", {"filter_col": "v", "op": "gt", "lo": 0.25, "value_col": "v"})
+    assert len(out) == 1
+    sel = v[v > 0.25]
+    assert out["count"][0] == len(sel)
+    assert out["sum"][0] == pytest.approx(float(np.sum(sel)), rel=1e-12)
+    with pytest.raises(gpudf.Error, match="opp"):
+        gpudf.run(t, "filter_agg", {"opp": "gt"})
+
+
+def _installed_cli():
+    """The gpudf-sweep script pip put next to this Python, if any."""
+    script = Path(sys.executable).parent / "gpudf-sweep"
+    return script if script.exists() else None
+
+
+@pytest.mark.skipif(_installed_cli() is None, reason="gpudf not pip-installed here")
+def test_pip_install_gives_the_cli(tmp_path):
+    exe = str(_installed_cli())
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LD_LIBRARY_PATH", "GPUDF_WORKER", "GPUDF_LIBRARY", "GPUDF_HEADER")}
+    r = subprocess.run([exe, "--version"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.startswith("gpudf-sweep "), r.stderr
+    # Worker processes too: found in the package, next to the library.
+    r = subprocess.run([exe, "--synthetic", "5000", "--grid", "fast=5,10 slow=20", "--workers", "2",
+                        "--backend", "cpu", "--quiet", "--out", "-"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(",ok,") == 2, r.stdout
