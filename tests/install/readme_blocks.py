@@ -35,6 +35,7 @@ def blocks(path, lang):
 
 def main():
     lang, readme, work, rest = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    work = os.path.abspath(work)
     os.makedirs(work, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     found = blocks(readme, lang)
@@ -48,7 +49,8 @@ def main():
             steps = [["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", src, "-o", exe] + rest,
                      [exe]]
         else:
-            steps = [[rest[0], src]]
+            python = os.path.abspath(rest[0]) if os.sep in rest[0] else rest[0]
+            steps = [[python, os.path.abspath(src)]]
         for cmd in steps:
             p = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
                                timeout=300)
