@@ -57,8 +57,11 @@ class BuildWithLibrary(build_py):
         shutil.copy2(REPO / "include" / "gpudf.h", dest / "gpudf.h")
         # The worker the library starts, and the command-line tool
         # (the console script gpudf-sweep runs it: gpudf/_cli.py).
-        for program in ("gpudf-worker", "gpudf-sweep"):
-            found = glob.glob(str(src / "**" / program), recursive=True)
+        # Where the build puts them, not a copy elsewhere in the tree (the
+        # install test's prefix holds ones whose RPATH is ../lib).
+        for program, where in (("gpudf-worker", "."), ("gpudf-sweep", "samples")):
+            found = [src / where / program] if (src / where / program).exists() else \
+                glob.glob(str(src / "**" / program), recursive=True)
             if found:
                 shutil.copy2(found[0], dest / program)
 

@@ -24,7 +24,7 @@ from ._ffi import ffi, lib
 
 __all__ = ["Error", "Table", "read_csv", "Share", "TableView", "attach", "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
-           "__version__"]
+           "plot", "__version__"]
 
 
 def __dir__():
@@ -859,3 +859,52 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
         "workers_lost": report.workers_lost,
         "worker_path": ffi.string(report.worker_path).decode(errors="replace")}
     return frame
+
+
+def plot(result, kernel, metric=None, ax=None, asc=False):
+    """The picture gpudf-sweep --plot draws, with matplotlib: result is what
+    sweep() or run() returned for kernel. Two or more swept parameters (those
+    with more than one value): a heatmap of metric over the first two (each
+    cell the best over the others: highest, or lowest with asc=True), the
+    best config marked; one: a line. metric defaults to sharpe when the
+    kernel has it, else its first result. Returns the matplotlib Axes."""
+    import matplotlib.pyplot as plt
+    k = _kernel(kernel)
+    names = [p["name"] for p in _params(k)]
+    results = _result_names(k, None)
+    metric = metric or ("sharpe" if "sharpe" in results else results[0])
+    if metric not in result.columns:
+        raise Error(lib.GPUDF_EINVAL, f"plot: '{metric}' is not a column of the result "
+                    f"(results of {kernel}: {results})")
+    done = result[result["status"] == "ok"] if "status" in result.columns else result
+    swept = [n for n in names if n in done.columns and done[n].nunique() > 1]
+    if not swept:
+        raise Error(lib.GPUDF_EINVAL, "plot: every config has the same parameters; "
+                    "sweep one or two of them to plot")
+    if ax is None:
+        ax = plt.figure(figsize=(8.6, 6.2)).gca()
+    best = done[metric].idxmin() if asc else done[metric].idxmax()
+    if len(swept) == 1:
+        x = swept[0]
+        line = done.groupby(x)[metric].agg("min" if asc else "max")
+        ax.plot(line.index, line.to_numpy(), marker="o")
+        ax.plot([done.loc[best, x]], [done.loc[best, metric]], "o", ms=14, mfc="none",
+                mec="red", mew=2)
+        ax.set_xlabel(x)
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric} over {x}")
+        return ax
+    y, x = swept[0], swept[1]
+    grid_ = done.pivot_table(index=y, columns=x, values=metric, aggfunc="min" if asc else "max")
+    image = ax.imshow(grid_.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+    ax.figure.colorbar(image, ax=ax, label=metric)
+    ax.set_xticks(range(len(grid_.columns)), [str(v) for v in grid_.columns], rotation=90)
+    ax.set_yticks(range(len(grid_.index)), [str(v) for v in grid_.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    by = " (best over the other parameters)" if len(swept) > 2 else ""
+    ax.set_title(f"{metric} over {y} and {x}{by}")
+    bx = list(grid_.columns).index(done.loc[best, x])
+    byy = list(grid_.index).index(done.loc[best, y])
+    ax.add_patch(plt.Rectangle((bx - 0.5, byy - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
+    return ax

@@ -84,3 +84,30 @@ def test_pip_install_gives_the_cli(tmp_path):
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count(",ok,") == 2, r.stdout
+
+
+def test_plot_draws_what_gpudf_sweep_plot_draws():
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    rng = np.random.default_rng(3)
+    t = gpudf.Table.from_numpy({"price": 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 3000)))})
+    configs = gpudf.grid("ma_crossover", fast=[3, 5, 8], slow=[20, 40], fee_bps=[0, 1])
+    result = gpudf.run(t, "ma_crossover", configs)
+    ax = gpudf.plot(result, "ma_crossover")
+    # Reference: a plain loop, best sharpe per (fast, slow) over fee_bps.
+    want = np.full((3, 2), -np.inf)
+    for f, s, v in zip(result["fast"], result["slow"], result["sharpe"]):
+        i, j = [3, 5, 8].index(f), [20, 40].index(s)
+        want[i, j] = max(want[i, j], v)
+    assert np.array_equal(np.asarray(ax.images[0].get_array()), want)
+    assert ax.get_xlabel() == "slow" and ax.get_ylabel() == "fast"
+    assert "best over the other parameters" in ax.get_title()
+    (best,) = [p for p in ax.patches if p.get_edgecolor()[0] == 1.0]
+    i, j = np.unravel_index(np.argmax(want), want.shape)
+    assert best.get_xy() == (j - 0.5, i - 0.5)
+    # One swept parameter: a line of the best per value.
+    result = gpudf.run(t, "ma_crossover", gpudf.grid("ma_crossover", fast=[3, 5, 8], slow=40))
+    ax = gpudf.plot(result, "ma_crossover", metric="total_return")
+    assert list(ax.lines[0].get_ydata()) == list(result["total_return"])
+    with pytest.raises(gpudf.Error, match="nope"):
+        gpudf.plot(result, "ma_crossover", metric="nope")
