@@ -129,8 +129,17 @@ static int usage_error(const char *fmt, ...) {
   return EXIT_USAGE;
 }
 
+/* The library's message without the name of the call it came from
+ * ("gpudf_table_read_csv: "): a person at the command line did not call it. */
+static const char *plain_error(void) {
+  const char *msg = gpudf_last_error();
+  if (strncmp(msg, "gpudf_", 6) != 0) return msg;
+  size_t n = strspn(msg + 6, "abcdefghijklmnopqrstuvwxyz_0123456789");
+  return strncmp(msg + 6 + n, ": ", 2) == 0 ? msg + 6 + n + 2 : msg;
+}
+
 static int runtime_error(const char *what, gpudf_status st) {
-  fprintf(stderr, "gpudf-sweep: %s: %s\n  %s\n", what, gpudf_status_str(st), gpudf_last_error());
+  fprintf(stderr, "gpudf-sweep: %s: %s\n  %s\n", what, gpudf_status_str(st), plain_error());
   return EXIT_RUNTIME;
 }
 
@@ -590,7 +599,7 @@ static int run(const args *a) {
     st = gpudf_table_read_csv(path, NULL, &t);
     if (st != GPUDF_OK && path != a->table) {
       /* The message names the file: standard input, as the user gave it. */
-      const char *msg = gpudf_last_error(), *at = strstr(msg, path);
+      const char *msg = plain_error(), *at = strstr(msg, path);
       fprintf(stderr, "gpudf-sweep: reading --table -: %s\n  %.*s<stdin>%s\n", gpudf_status_str(st),
               at ? (int)(at - msg) : (int)strlen(msg), msg, at ? at + strlen(path) : "");
       rc = EXIT_RUNTIME;
@@ -690,8 +699,7 @@ static int run(const args *a) {
   if (gpudf_validate(t, k, configs, n) != GPUDF_OK) {
     /* The library's message without its function name; a grid whose fast
      * and slow cross gets the filter that removes those configs. */
-    const char *msg = gpudf_last_error();
-    if (strncmp(msg, "gpudf_validate: ", 16) == 0) msg += 16;
+    const char *msg = plain_error();
     int cross = strstr(msg, "'fast'") && strstr(msg, "must be less than parameter 'slow'") &&
                 !a->configs;
     rc = usage_error("%s%s", msg, cross ? "; add --where 'fast < slow' to skip such configs" : "");

@@ -379,6 +379,10 @@ TEST(Cli, MessagesForPeople) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err.find("gpudf_validate"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--where 'fast < slow'"), std::string::npos) << r.err;
+  r = Sweep({"--table", WriteFile("short_row.csv", "a,b\n1,2\n3\n"), "--kernel", "filter_agg"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("short_row.csv:3"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("gpudf_"), std::string::npos) << r.err;
   r = Sweep({"--synthetic", "1000", "--grid", "fast=5 slow=20", "--workers", "0", "--quiet"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.err.find("nothing will be written"), std::string::npos) << r.err;
