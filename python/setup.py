@@ -15,30 +15,55 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def build_library():
+    """(build tree, whether it is ours to remove)."""
     prebuilt = os.environ.get("GPUDF_PREBUILT")
     if prebuilt:
-        return Path(prebuilt)
+        return Path(prebuilt), False
     out = Path(tempfile.mkdtemp(prefix="gpudf-build-"))
-    subprocess.check_call(["cmake", "-S", str(REPO), "-B", str(out), "-DCMAKE_BUILD_TYPE=Release",
-                           "-DGPUDF_BUILD_TESTS=OFF", "-DGPUDF_BUILD_BENCH=OFF"])
-    subprocess.check_call(["cmake", "--build", str(out), "-j", str(os.cpu_count() or 2)])
-    return out
+    # pip shows this only with -v (`pip install -v ./python`).
+    print("gpudf: building libgpudf, gpudf-worker and gpudf-sweep with CMake (Release; about "
+          "2-3 minutes on 2 cores; `pip install -v` shows each step)", flush=True)
+    try:
+        subprocess.check_call(["cmake", "-S", str(REPO), "-B", str(out), "-DCMAKE_BUILD_TYPE=Release",
+                               "-DGPUDF_BUILD_TESTS=OFF", "-DGPUDF_BUILD_BENCH=OFF",
+                               "-DGPUDF_FLAT_RPATH=ON"])
+        subprocess.check_call(["cmake", "--build", str(out), "-j", str(os.cpu_count() or 2),
+                               "--target", "gpudf", "gpudf-worker", "gpudf-sweep"])
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return out, True
 
 
 class BuildWithLibrary(build_py):
     def run(self):
         super().run()
-        src = build_library()
+        src, ours = build_library()
+        try:
+            self.copy_library(src)
+        finally:
+            if ours:
+                shutil.rmtree(src, ignore_errors=True)  # nothing left in /tmp
+
+    def copy_library(self, src):
         dest = Path(self.build_lib) / "gpudf" / "_lib"
         dest.mkdir(parents=True, exist_ok=True)
         lib = (src / "libgpudf.so").resolve()
         if not lib.exists():
             raise SystemExit(f"no libgpudf.so in {src}")
         shutil.copy2(lib, dest / "libgpudf.so")
+        # The name the programs ask the loader for (their RPATH is $ORIGIN).
+        shutil.copy2(lib, dest / "libgpudf.so.0")
         shutil.copy2(REPO / "include" / "gpudf.h", dest / "gpudf.h")
-        workers = glob.glob(str(src / "**" / "gpudf-worker"), recursive=True)
-        if workers:
-            shutil.copy2(workers[0], dest / "gpudf-worker")
+        # The worker the library starts, and the command-line tool
+        # (the console script gpudf-sweep runs it: gpudf/_cli.py).
+        # Where the build puts them, not a copy elsewhere in the tree (the
+        # install test's prefix holds ones whose RPATH is ../lib).
+        for program, where in (("gpudf-worker", "."), ("gpudf-sweep", "samples")):
+            found = [src / where / program] if (src / where / program).exists() else \
+                glob.glob(str(src / "**" / program), recursive=True)
+            if found:
+                shutil.copy2(found[0], dest / program)
 
 
 class BinaryDistribution(Distribution):

@@ -8,6 +8,8 @@
  */
 #include <gpudf.h>
 
+#include "equity_csv.h"
+#include "plot_svg.h"
 #include "sweep_grid.h"
 
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -28,9 +31,19 @@ enum { EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
 enum { MAX_SETS = 64 };
 
 #define DEFAULT_ROWS 10000000LL
-#define DEFAULT_GRID "fast=5:100:5 slow=20:250:5 fee_bps=0,5 mode=long_only,long_short"
+#define DEFAULT_GRID "fast=5:100:5 slow=20:250:5 fee_bps=0,0.5 mode=long_only,long_short"
 #define DEFAULT_WHERE "fast < slow"
 #define MAX_CONFIGS 50000000LL
+/* The synthetic table's price: one-second bars of 6.5-hour trading days, 252
+ * days a year, 20% annual volatility; so 10M bars are ~1.7 years, and the
+ * sweep's periods_per_year (when the kernel has one and it is not given)
+ * is SYN_PERIODS_PER_YEAR, so that returns and Sharpe ratios are annualized
+ * as for such data. */
+#define SYN_BARS_PER_DAY 23400
+#define SYN_DAYS_PER_YEAR 252
+#define SYN_PERIODS_PER_YEAR (SYN_BARS_PER_DAY * SYN_DAYS_PER_YEAR)
+#define SYN_ANNUAL_VOL 0.20
+#define SYN_PPY_TEXT "5896800"
 
 static const char *usage_text =
     "usage: gpudf-sweep [--table FILE.csv | --synthetic ROWS] [--seed N]\n"
@@ -38,46 +51,51 @@ static const char *usage_text =
     "                   [--set NAME=VALUE ...] [--workers N]\n"
     "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--batch N] [--timeout SECONDS]\n"
     "                   [--out FILE.csv|-] [--top K] [--by FIELD] [--asc] [--quiet]\n"
+    "                   [--plot FILE.svg] [--plot-metric FIELD]\n"
+    "       gpudf-sweep --equity 'fast=F slow=S ...' [--table FILE.csv] [--set ...] [--out FILE.csv]\n"
     "       gpudf-sweep --list-kernels | --describe NAME | --version | --help\n"
     "\n"
     "Runs a libgpudf kernel over many configs on one table kept once in shared memory,\n"
     "in worker processes that attach to it without a copy.\n"
     "\n"
-    "With no arguments: a synthetic table of 10,000,000 rows (price: geometric random\n"
-    "walk, volume, key 0..99, x, y) and ma_crossover over the default grid\n"
+    "With no arguments: a synthetic table of 10,000,000 rows (price: a geometric random\n"
+    "walk of one-second bars, 6.5-hour days, 20% annual volatility, ~1.7 years; volume,\n"
+    "key 0..99, x, y) and ma_crossover (periods_per_year=5896800, as for that data) over\n"
+    "the default grid\n"
     "  --grid '" DEFAULT_GRID "' --where '" DEFAULT_WHERE "'\n"
     "(2,952 configs after the filter), printing the placement, timings, memory and the\n"
     "top 10 configs by sharpe.\n"
     "\n"
     "Table\n"
-    "  --table FILE.csv      read a CSV with a header row (types inferred; text columns\n"
-    "                        become categorical)        e.g. --table prices.csv\n"
+    "  -t, --table FILE.csv  read a CSV with a header row (types inferred; text columns\n"
+    "                        become categorical; '-' reads standard input)\n"
+    "                                                   e.g. --table prices.csv\n"
     "  --synthetic ROWS      the synthetic table with ROWS rows (default 10000000)\n"
     "                                                   e.g. --synthetic 100000\n"
     "  --seed N              seed of the synthetic table (default 1)   e.g. --seed 7\n"
     "Configs\n"
-    "  --kernel NAME         kernel to run (default ma_crossover)  e.g. --kernel filter_agg\n"
-    "  --grid SPEC           NAME=start:stop:step (stop excluded, step > 0, may be\n"
+    "  -k, --kernel NAME     kernel to run (default ma_crossover)  e.g. --kernel filter_agg\n"
+    "  -g, --grid SPEC       NAME=start:stop:step (stop excluded, step > 0, may be\n"
     "                        fractional) or NAME=a,b,c (numbers, choice names, column\n"
     "                        names); the configs are the Cartesian product (at most\n"
     "                        50,000,000)   e.g. --grid 'fast=5:100:5 slow=20:250:10 mode=long_only,long_short'\n"
-    "  --where EXPR          keep configs where every comparison holds (<, <=, >, >=,\n"
+    "  -w, --where EXPR      keep configs where every comparison holds (<, <=, >, >=,\n"
     "                        ==, != between parameter names and numbers, joined by\n"
     "                        'and')         e.g. --where 'fast < slow and fee_bps <= 5'\n"
     "  --configs FILE.csv    configs from a CSV instead of --grid: one column per\n"
     "                        parameter, by name; choice/column parameters by name\n"
     "                                       e.g. --configs my_configs.csv\n"
-    "  --set NAME=VALUE      fix a parameter not in the grid (repeatable); the others\n"
+    "  -s, --set NAME=VALUE  fix a parameter not in the grid (repeatable); the others\n"
     "                        take their defaults     e.g. --set value_col=volume\n"
     "Execution\n"
-    "  --workers N           worker processes (default: one per core, or per GPU; 0 runs\n"
+    "  -j, --workers N       worker processes (default: one per core, or per GPU; 0 runs\n"
     "                        in this process)        e.g. --workers 2\n"
     "  --backend B           placement: auto (default), cuda-ipc, cuda-pinned, cpu\n"
     "                                                e.g. --backend cpu\n"
     "  --batch N             most configs per claim (default automatic) e.g. --batch 64\n"
     "  --timeout SECONDS     per-config time limit (needs --workers >= 1) e.g. --timeout 30\n"
     "Output\n"
-    "  --out FILE.csv|-      write every config: parameters, results, status (ok, failed,\n"
+    "  -o, --out FILE.csv|-  write every config: parameters, results, status (ok, failed,\n"
     "                        timeout, cancelled), error; '-' is stdout (then the summary\n"
     "                        goes to stderr)         e.g. --out results.csv\n"
     "  --top K               print the best K configs as a table (default 10 unless\n"
@@ -85,7 +103,15 @@ static const char *usage_text =
     "  --by FIELD            result or parameter to rank by (default sharpe when the\n"
     "                        kernel has it, else its first result)  e.g. --by mean\n"
     "  --asc                 rank ascending (default descending; NaN always last)\n"
-    "  --quiet               no summary\n"
+    "  -q, --quiet           no summary\n"
+    "  -p, --plot FILE.svg   a picture of the results: a heatmap of --plot-metric over the\n"
+    "                        first two swept parameters (best over any others), or a line\n"
+    "                        for one; the best config is marked  e.g. --plot sharpe.svg\n"
+    "  --plot-metric FIELD   the result to plot (default: the --by field)\n"
+    "  --equity SPEC         instead of a sweep: one ma_crossover config (NAME=VALUE ...,\n"
+    "                        the rest from --set or defaults) bar by bar to --out (default\n"
+    "                        stdout): price, moving averages, position, equity, drawdown\n"
+    "                                       e.g. --equity 'fast=15 slow=40' --out curve.csv\n"
     "Information\n"
     "  --list-kernels        the kernels and what they compute\n"
     "  --describe NAME       a kernel's parameters (kind, range, default, choices) and\n"
@@ -106,8 +132,17 @@ static int usage_error(const char *fmt, ...) {
   return EXIT_USAGE;
 }
 
+/* The library's message without the name of the call it came from
+ * ("gpudf_table_read_csv: "): a person at the command line did not call it. */
+static const char *plain_error(void) {
+  const char *msg = gpudf_last_error();
+  if (strncmp(msg, "gpudf_", 6) != 0) return msg;
+  size_t n = strspn(msg + 6, "abcdefghijklmnopqrstuvwxyz_0123456789");
+  return strncmp(msg + 6 + n, ": ", 2) == 0 ? msg + 6 + n + 2 : msg;
+}
+
 static int runtime_error(const char *what, gpudf_status st) {
-  fprintf(stderr, "gpudf-sweep: %s: %s\n  %s\n", what, gpudf_status_str(st), gpudf_last_error());
+  fprintf(stderr, "gpudf-sweep: %s: %s\n  %s\n", what, gpudf_status_str(st), plain_error());
   return EXIT_RUNTIME;
 }
 
@@ -137,6 +172,12 @@ static int list_kernels(void) {
   return 0;
 }
 
+/* Whole numbers in full (1000000000, not 1e+09), others in %g. */
+static void readable(double v, char *buf, size_t len) {
+  if (isfinite(v) && v == floor(v) && fabs(v) < 1e17) snprintf(buf, len, "%.0f", v);
+  else snprintf(buf, len, "%g", v);
+}
+
 static int describe(const char *name) {
   const gpudf_kernel *k;
   if (gpudf_kernel_find(name, &k) != GPUDF_OK)
@@ -146,8 +187,16 @@ static int describe(const char *name) {
     gpudf_param_info p;
     if (gpudf_kernel_param(k, i, &p) != GPUDF_OK) continue;
     printf("  %-18s %-8s", p.name, kind_name(p.kind));
-    if (p.kind == GPUDF_PARAM_INTEGER || p.kind == GPUDF_PARAM_REAL)
-      printf(" range [%g, %g]", p.min, p.max);
+    /* A lower bound of the smallest positive double means "> 0". */
+    if (p.kind == GPUDF_PARAM_INTEGER || p.kind == GPUDF_PARAM_REAL) {
+      char lo[40], hi[40];
+      readable(p.min, lo, sizeof lo);
+      readable(p.max, hi, sizeof hi);
+      if (p.min > 0 && p.min < 1e-300)
+        printf(" range (0, %s]", hi);
+      else
+        printf(" range [%s, %s]", lo, hi);
+    }
     if (p.kind == GPUDF_PARAM_CHOICE) {
       printf(" choices ");
       for (int c = 0; c < p.nchoices; c++) printf("%s%s", c ? "," : "", p.choices[c]);
@@ -211,10 +260,12 @@ static gpudf_status synthetic(int64_t rows, uint64_t seed, gpudf_table **out) {
   double *y = (double *)gpudf_table_column_data(t, 4);
   uint64_t s = seed * 0x2545F4914F6CDD1DULL + 1;
   double p = 100.0;
+  const double sigma = SYN_ANNUAL_VOL / sqrt((double)SYN_PERIODS_PER_YEAR);
   for (int64_t i = 0; i < rows; i++) {
-    /* a regime-switching drift so that crossovers have something to find */
-    double drift = 0.0002 * sin((double)i / 5000.0);
-    p *= exp(drift + 0.01 * normal(&s));
+    /* a regime-switching drift (0.4% of a bar's volatility, half-period ~0.7
+     * days) so that crossovers have something to find */
+    double drift = 0.004 * sigma * sin((double)i / 5000.0);
+    p *= exp(drift + sigma * normal(&s));
     price[i] = p;
     volume[i] = floor(1000.0 * uniform(&s) * uniform(&s)) + 1.0;
     key[i] = (int32_t)(splitmix(&s) % 100);
@@ -499,7 +550,7 @@ static void human(double v, char *buf, size_t len) {
 /* ------------------------------------------------------------------ main */
 
 typedef struct args {
-  const char *table, *kernel, *grid, *where, *configs, *out, *by, *backend;
+  const char *table, *kernel, *grid, *where, *configs, *out, *by, *backend, *plot, *plot_metric, *equity;
   int64_t synthetic, batch, top;
   uint64_t seed;
   int workers, asc, quiet, top_given;
@@ -518,6 +569,15 @@ static int parse_i64(const char *s, int64_t lo, int64_t *out) {
 }
 
 static int run(const args *a);
+/* --equity: one config's curve to --out (or stdout); an exit status. */
+static int write_equity(const args *a, const gpudf_table *t, const double *configs, int64_t n);
+/* --table -: standard input copied into an anonymous file (the CSV reader
+ * maps its file), named as /proc/self/fd/N. 0 on success. */
+static int stdin_to_file(char *path, size_t len);
+/* --plot: 0 when written, else -1 with the message printed. */
+static int write_plot(const job *j, const args *a, const char *by);
+/* What to do after the first run, said once, at the end of the summary. */
+static void print_next_steps(const args *a, const char *kname, FILE *f);
 
 /* The signal that stopped the sweep, raised again once run() is done. */
 static int stop_signal;
@@ -542,11 +602,19 @@ int main(int argc, char **argv) {
     if (strcmp(arg, "--list-kernels") == 0) return list_kernels();
     if (strcmp(arg, "--asc") == 0) { a.asc = 1; continue; }
     if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) { a.quiet = 1; continue; }
+    /* Short forms of the common flags: "-o FILE" is "--out FILE". */
+    static const char *const shorts[][2] = {{"-t", "--table"}, {"-k", "--kernel"},
+                                            {"-g", "--grid"},  {"-w", "--where"},
+                                            {"-s", "--set"},   {"-j", "--workers"},
+                                            {"-o", "--out"},   {"-p", "--plot"}};
+    for (size_t v = 0; v < sizeof shorts / sizeof *shorts; v++)
+      if (strcmp(arg, shorts[v][0]) == 0) arg = shorts[v][1];
     /* flags with a value: "--flag VALUE" or "--flag=VALUE" */
     static const char *const valued[] = {"--table", "--synthetic", "--seed", "--kernel",
                                          "--grid", "--where", "--configs", "--set",
                                          "--workers", "--backend", "--batch", "--timeout",
-                                         "--out", "--top", "--by", "--describe"};
+                                         "--out", "--top", "--by", "--describe", "--plot",
+                                         "--plot-metric", "--equity"};
     const char *val = NULL;
     char flag[64];
     const char *eq = strchr(arg, '=');
@@ -600,10 +668,17 @@ int main(int argc, char **argv) {
       if (parse_i64(val, 1, &a.top) != 0) return usage_error("--top needs an integer >= 1, got '%s'", val);
       a.top_given = 1;
     } else if (strcmp(flag, "--by") == 0) a.by = val;
+    else if (strcmp(flag, "--plot") == 0) a.plot = val;
+    else if (strcmp(flag, "--plot-metric") == 0) a.plot_metric = val;
+    else if (strcmp(flag, "--equity") == 0) a.equity = val;
   }
   if (a.table && a.synthetic > 0) return usage_error("--table and --synthetic exclude each other");
   if (a.grid && a.configs) return usage_error("--grid and --configs exclude each other");
+  if (a.equity && (a.grid || a.configs || a.where || a.plot))
+    return usage_error("--equity runs one config: no --grid, --configs, --where or --plot");
   if (a.timeout > 0 && a.workers == 0) return usage_error("--timeout needs --workers >= 1");
+  if (a.quiet && !a.out && !a.top_given && !a.plot)
+    fputs("gpudf-sweep: --quiet without --out, --top or --plot: nothing will be written or shown\n", stderr);
   int rc = run(&a);
   if (stop_signal) {
     fflush(NULL);
@@ -634,7 +709,21 @@ static int run(const args *a) {
   double t0 = now();
 
   if (a->table) {
-    st = gpudf_table_read_csv(a->table, NULL, &t);
+    char stdin_path[64];
+    const char *path = a->table;
+    if (strcmp(path, "-") == 0) {
+      if (stdin_to_file(stdin_path, sizeof stdin_path) != 0) goto out;
+      path = stdin_path;
+    }
+    st = gpudf_table_read_csv(path, NULL, &t);
+    if (st != GPUDF_OK && path != a->table) {
+      /* The message names the file: standard input, as the user gave it. */
+      const char *msg = plain_error(), *at = strstr(msg, path);
+      fprintf(stderr, "gpudf-sweep: reading --table -: %s\n  %.*s<stdin>%s\n", gpudf_status_str(st),
+              at ? (int)(at - msg) : (int)strlen(msg), msg, at ? at + strlen(path) : "");
+      rc = EXIT_RUNTIME;
+      goto out;
+    }
     if (st != GPUDF_OK) { rc = runtime_error("reading --table", st); goto out; }
   } else {
     int64_t rows = a->synthetic > 0 ? a->synthetic : DEFAULT_ROWS;
@@ -646,8 +735,27 @@ static int run(const args *a) {
   char err[1024];
   int64_t n = 0;
   sg_request req = {a->grid, a->where, a->nsets, a->sets, MAX_CONFIGS};
+  /* Synthetic bars: annualize as for them, unless the user says otherwise. */
+  const char *sets[MAX_SETS + 1];
+  int syn_ppy = 0, ppy_idx;
+  if (!a->table && !a->configs && gpudf_kernel_param_index(k, "periods_per_year", &ppy_idx) == GPUDF_OK &&
+      !(a->grid && strstr(a->grid, "periods_per_year"))) {
+    syn_ppy = 1;
+    for (int s = 0; s < a->nsets; s++)
+      if (strncmp(a->sets[s], "periods_per_year=", 17) == 0) syn_ppy = 0;
+  }
+  if (syn_ppy) {
+    memcpy(sets, a->sets, (size_t)a->nsets * sizeof *sets);
+    sets[a->nsets] = "periods_per_year=" SYN_PPY_TEXT;
+    req.nsets = a->nsets + 1;
+    req.sets = sets;
+  }
   int default_grid = 0;
-  if (!a->grid && !a->configs && strcmp(kname, "ma_crossover") == 0) {
+  if (a->equity) {
+    if (strcmp(kname, "ma_crossover") != 0)
+      return usage_error("--equity is for ma_crossover (the kernel here is %s)", kname);
+    req.grid = a->equity;
+  } else if (!a->grid && !a->configs && strcmp(kname, "ma_crossover") == 0) {
     req.grid = DEFAULT_GRID;
     if (!a->where) req.where = DEFAULT_WHERE;
     default_grid = 1;
@@ -708,7 +816,16 @@ static int run(const args *a) {
     goto out;
   }
   if (gpudf_validate(t, k, configs, n) != GPUDF_OK) {
-    rc = usage_error("%s", gpudf_last_error());
+    /* The library's message without its function name; a grid whose fast
+     * and slow cross gets the filter that removes those configs. */
+    const char *msg = plain_error();
+    int cross = strstr(msg, "'fast'") && strstr(msg, "must be less than parameter 'slow'") &&
+                !a->configs;
+    rc = usage_error("%s%s", msg, cross ? "; add --where 'fast < slow' to skip such configs" : "");
+    goto out;
+  }
+  if (a->equity) {
+    rc = write_equity(a, t, configs, n);
     goto out;
   }
   int np = gpudf_kernel_nparams(k);
@@ -750,6 +867,11 @@ static int run(const args *a) {
     fprintf(info, "  table    %s: %lld rows x %d columns, %.1f MiB (built/read in %.2f s)\n",
             a->table ? a->table : "synthetic", (long long)gpudf_table_nrows(t),
             gpudf_table_ncols(t), (double)gpudf_table_arena_bytes(t) / 1048576.0, t_table);
+    if (!a->table)
+      fprintf(info, "  data     price: random walk of one-second bars, 6.5-hour days, %.0f%% annual "
+                    "volatility, %.2f years (seed %llu)%s\n",
+              100 * SYN_ANNUAL_VOL, (double)gpudf_table_nrows(t) / SYN_PERIODS_PER_YEAR,
+              (unsigned long long)a->seed, syn_ppy ? "; periods_per_year=" SYN_PPY_TEXT : "");
     fflush(info);
   }
 
@@ -794,12 +916,14 @@ static int run(const args *a) {
     fprintf(info, "  memory   owner peak %.1f MiB (VmHWM), workers peak %.1f MiB (max ru_maxrss)\n",
             (double)vm_hwm_kib() / 1024.0, (double)child_kib / 1024.0);
   }
+  if (a->plot && write_plot(&j, a, by) != 0) goto out;
   if ((!a->quiet || a->top_given) && nr > 0) {
     if (!a->quiet || a->top_given)
       fprintf(info, "\ntop %lld by %s (%s):\n", (long long)(a->top < n ? a->top : n), by,
               a->asc ? "ascending" : "descending");
     print_top(&j, info, a->top, by, a->asc);
   }
+  if (!a->quiet) print_next_steps(a, kname, info);
   for (int64_t i = 0; i < n; i++)
     if (gpudf_sweep_result_state(r, i) != GPUDF_CONFIG_DONE) {
       fprintf(stderr, "gpudf-sweep: config %lld %s: %s\n", (long long)i,
@@ -819,4 +943,101 @@ out:
   gpudf_table_free(ct);
   gpudf_table_free(t);
   return rc;
+}
+
+static void print_next_steps(const args *a, const char *kname, FILE *f) {
+  fputs("\nnext:\n", f);
+  if (a->out && strcmp(a->out, "-") != 0)
+    fprintf(f, "  results    every config is in %s (parameters, results, status, error)\n", a->out);
+  else if (!a->out)
+    fputs("  --out results.csv    write every config (parameters, results, status); nothing was "
+          "written this time\n", f);
+  if (a->plot)
+    fprintf(f, "  picture    %s (open it in a browser)\n", a->plot);
+  else
+    fputs("  --plot results.svg   a heatmap of the ranked result over the first two swept "
+          "parameters (--plot-metric NAME for another)\n", f);
+  fputs("  your data  --table prices.csv (a CSV with a header row), e.g. --set price_col=close\n"
+        "             --set periods_per_year=252 for daily bars (98280: 1-minute bars of "
+        "6.5-hour days)\n", f);
+  fprintf(f, "  more       --help, --list-kernels, --describe %s\n", kname);
+}
+
+static int write_plot(const job *j, const args *a, const char *by) {
+  const char *name = a->plot_metric ? a->plot_metric : by;
+  int metric = -1;
+  for (int c = 0; c < j->nr; c++)
+    if (strcmp(j->rinfo[c].name, name) == 0) metric = c;
+  if (metric < 0) {
+    fprintf(stderr, "gpudf-sweep: --plot-metric: '%s' is not a result of %s (--describe %s lists "
+                    "them)\n", name, gpudf_kernel_name(j->k), gpudf_kernel_name(j->k));
+    return -1;
+  }
+  int *ok = malloc((size_t)(j->n ? j->n : 1) * sizeof *ok);
+  if (!ok) return -1;
+  for (int64_t i = 0; i < j->n; i++) ok[i] = gpudf_sweep_result_state(j->r, i) == GPUDF_CONFIG_DONE;
+  plot_job pj = {j->k, j->t, j->np, j->nr, j->n, j->cfg, j->res, ok, metric, name, a->asc};
+  char err[512];
+  int rc = plot_svg_write(&pj, a->plot, err, sizeof err);
+  free(ok);
+  if (rc != 0) fprintf(stderr, "gpudf-sweep: %s\n", err);
+  else if (!a->quiet) fprintf(a->out && strcmp(a->out, "-") == 0 ? stderr : stdout,
+                              "  plot     %s written (%s)\n", a->plot, name);
+  return rc;
+}
+
+static int stdin_to_file(char *path, size_t len) {
+  int fd = memfd_create("gpudf-sweep-stdin", MFD_CLOEXEC);
+  if (fd < 0) {
+    fprintf(stderr, "gpudf-sweep: --table -: cannot hold standard input: %s\n", strerror(errno));
+    return -1;
+  }
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t got = read(STDIN_FILENO, buf, sizeof buf);
+    if (got == 0) break;
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      fprintf(stderr, "gpudf-sweep: --table -: reading standard input: %s\n", strerror(errno));
+      close(fd);
+      return -1;
+    }
+    for (ssize_t off = 0; off < got;) {
+      ssize_t put = write(fd, buf + off, (size_t)(got - off));
+      if (put < 0 && errno == EINTR) continue;
+      if (put < 0) {
+        fprintf(stderr, "gpudf-sweep: --table -: %s\n", strerror(errno));
+        close(fd);
+        return -1;
+      }
+      off += put;
+    }
+  }
+  /* Kept open until the program ends: the path names it. */
+  snprintf(path, len, "/proc/self/fd/%d", fd);
+  return 0;
+}
+
+static int write_equity(const args *a, const gpudf_table *t, const double *configs, int64_t n) {
+  if (n != 1)
+    return usage_error("--equity needs one config; '%s' gives %lld (one value per parameter)",
+                       a->equity, (long long)n);
+  int to_stdout = !a->out || strcmp(a->out, "-") == 0;
+  FILE *f = to_stdout ? stdout : fopen(a->out, "w");
+  if (!f) {
+    fprintf(stderr, "gpudf-sweep: cannot write '%s': %s\n", a->out, strerror(errno));
+    return EXIT_RUNTIME;
+  }
+  char err[256];
+  int wr = equity_csv_write(t, configs, f, err, sizeof err);
+  if (to_stdout) wr |= fflush(f);
+  else wr |= fclose(f);
+  if (wr != 0) {
+    fprintf(stderr, "gpudf-sweep: %s\n", err[0] ? err : "--equity: error writing");
+    return EXIT_RUNTIME;
+  }
+  if (!a->quiet && !to_stdout)
+    printf("gpudf-sweep: the equity curve of '%s' (%lld bars) is in %s\n", a->equity,
+           (long long)gpudf_table_nrows(t), a->out);
+  return 0;
 }

@@ -342,6 +342,62 @@ TEST(Cli, DefaultGridOnSmallSynthetic) {
   EXPECT_NE(r.out.find("placement " + best), std::string::npos) << r.out;
 }
 
+// The default job's data is one-second bars at 20% a year, annualized as
+// such: over 200,000 bars (0.034 years) no config can return hundreds of
+// percent or lose nearly everything. The data as it was (1% per bar, 252
+// bars a year) gave total returns of 1e33 and drawdowns of 0.99999 at 10M
+// bars, and at this size already returns above 100x. The summary says what
+// the data is and what to do next.
+TEST(Cli, DefaultJobIsRealisticAndSaysWhatItIs) {
+  CliRun r = Sweep({"--synthetic", "200000", "--workers", "0", "--out", "-"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto rows = ParseCsv(r.out);
+  ASSERT_EQ(rows.size(), 2953u);
+  int ppy = Col(rows[0], "periods_per_year"), tr = Col(rows[0], "total_return"),
+      dd = Col(rows[0], "max_drawdown"), fee = Col(rows[0], "fee_bps");
+  for (size_t i = 1; i < rows.size(); i++) {
+    EXPECT_EQ(std::atof(rows[i][ppy].c_str()), 23400.0 * 252) << i;
+    if (std::atof(rows[i][fee].c_str()) != 0) continue;  // fees on 1-second bars: losses
+    double ret = std::atof(rows[i][tr].c_str()), draw = std::atof(rows[i][dd].c_str());
+    EXPECT_GT(ret, -0.5) << i;
+    EXPECT_LT(ret, 1.0) << i;
+    EXPECT_LT(draw, 0.5) << i;
+  }
+  EXPECT_NE(r.err.find("one-second bars"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("next:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--table"), std::string::npos) << r.err;
+  // A periods_per_year of the user's own wins.
+  r = Sweep({"--synthetic", "2000", "--grid", "fast=5 slow=20", "--set", "periods_per_year=252",
+             "--workers", "0", "--out", "-", "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  rows = ParseCsv(r.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1][Col(rows[0], "periods_per_year")], "252");
+}
+
+// Messages a person reads: no library function names, a hint for a grid
+// whose fast and slow cross, a warning that --quiet alone shows nothing,
+// ranges without 2.22507e-308 or 1e+09.
+TEST(Cli, MessagesForPeople) {
+  CliRun r = Sweep({"--synthetic", "100", "--grid", "fast=10,20 slow=5,50"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.find("gpudf_validate"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--where 'fast < slow'"), std::string::npos) << r.err;
+  r = Sweep({"--table", WriteFile("short_row.csv", "a,b\n1,2\n3\n"), "--kernel", "filter_agg"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("short_row.csv:3"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("gpudf_"), std::string::npos) << r.err;
+  r = Sweep({"--synthetic", "1000", "--grid", "fast=5 slow=20", "--workers", "0", "--quiet"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.err.find("nothing will be written"), std::string::npos) << r.err;
+  for (int i = 0; i < gpudf_kernel_count(); i++) {
+    r = Sweep({"--describe", gpudf_kernel_name(gpudf_kernel_at(i))});
+    EXPECT_EQ(r.code, 0);
+    EXPECT_EQ(r.out.find("e-308"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("e+09"), std::string::npos) << r.out;
+  }
+}
+
 // Ctrl-C or SIGTERM: the sweep stops, what finished is written, and the
 // program ends by the signal (status 130 / 143), so `gpudf-sweep ... && next`
 // does not go on as after a partial failure.

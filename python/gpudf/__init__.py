@@ -23,7 +23,13 @@ import numpy as np
 from ._ffi import ffi, lib
 
 __all__ = ["Error", "Table", "read_csv", "Share", "TableView", "attach", "backends", "kernels",
-           "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "__version__"]
+           "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
+           "plot", "__version__"]
+
+
+def __dir__():
+    """gpudf's own names only (not the modules it imports: np, os, weakref)."""
+    return sorted(__all__)
 
 __version__ = ffi.string(lib.gpudf_version()).decode()
 
@@ -187,7 +193,9 @@ class _Schema:
     def __repr__(self):
         if self._ptr is None:
             return f"<{type(self).__name__} closed>"
-        cols = ", ".join(f"{k}: {v}" for k, v in self.dtypes.items())
+        p = self._live()
+        cols = ", ".join(f"{k}: {'category' if lib.gpudf_table_column_is_categorical(p, i) else v}"
+                         for i, (k, v) in enumerate(self.dtypes.items()))
         return f"<{type(self).__name__} {self.nrows} rows: {cols}>"
 
 
@@ -583,26 +591,68 @@ def _result_names(k, config):
     return names
 
 
+class KernelInfo(dict):
+    """describe()'s answer: a dict (name, summary, params, results) that
+    prints as a table a person can read."""
+
+    def __repr__(self):
+        lines = [f"{self['name']}: {self['summary']}", "parameters:"]
+        for p in self["params"]:
+            if p["kind"] == "choice":
+                what = f"one of {', '.join(p['choices'])}, default {p['choices'][int(p['default'])]}"
+            elif p["kind"] == "column":
+                what = (f"a column of {'/'.join(p['types'])} (name or index), "
+                        "default the first such column")
+            else:
+                lo = "(0" if 0 < p["min"] < 1e-300 else f"[{_num(p['min'])}"
+                what = f"{p['kind']} in {lo}, {_num(p['max'])}], default {_num(p['default'])}"
+            lines.append(f"  {p['name']:<18} {what}")
+            lines.append(f"  {'':<18} {p['summary']}")
+        lines.append("results:")
+        lines += [f"  {r['name']:<18} {r['summary']}" for r in self["results"]]
+        return "\n".join(lines)
+
+
+def _num(v):
+    return str(int(v)) if v == v and abs(v) < 1e17 and v == int(v) else f"{v:g}"
+
+
 def describe(name):
     """A kernel's parameters (name, kind, default, min, max, choices, shape,
     types: the column types a column parameter accepts, summary) and result
-    fields. A column parameter left out of run/sweep configs takes the first
-    column of the table of a type it accepts, not the default column 0."""
+    fields, as a dict that prints readably. A column parameter left out of
+    run/sweep configs takes the first column of the table of a type it
+    accepts, not the default column 0."""
     k = _kernel(name)
     info = ffi.new("gpudf_result_info *")
     results = []
     for i in range(lib.gpudf_kernel_nresults(k, ffi.NULL)):
         _check(lib.gpudf_kernel_result(k, ffi.NULL, i, info))
         results.append({"name": ffi.string(info.name).decode(), "summary": _str(info.summary)})
-    return {"name": name, "summary": _str(lib.gpudf_kernel_summary(k)),
-            "params": _params(k), "results": results}
+    return KernelInfo(name=name, summary=_str(lib.gpudf_kernel_summary(k)),
+                      params=_params(k), results=results)
 
 
-def grid(where=None, **params):
+def grid(kernel=None, where=None, **params):
     """The Cartesian product of the given parameter values as a DataFrame,
-    optionally filtered by a pandas query expression such as "fast < slow"."""
+    optionally filtered by a pandas query expression such as "fast < slow":
+    grid("ma_crossover", fast=range(5, 50, 5), slow=[100, 200], where="fast < slow").
+    With a kernel, a name that is not one of its parameters is a gpudf.Error.
+    (A first argument that is not a kernel name is taken as where, as before
+    the kernel came first.)"""
     import itertools
     import pandas as pd
+    if kernel is not None and kernel not in kernels():
+        if where is None and isinstance(kernel, str):
+            kernel, where = None, kernel
+        else:
+            _kernel(kernel)  # the library's message: no such kernel
+    if kernel is not None:
+        known = [p["name"] for p in _params(_kernel(kernel))]
+        unknown = [n for n in params if n not in known]
+        if unknown:
+            raise Error(lib.GPUDF_EINVAL, f"grid: {unknown} not parameter(s) of kernel "
+                        f"'{kernel}' (it takes {known})")
     names = list(params)
     values = [list(v) if not isinstance(v, (str, bytes)) and hasattr(v, "__iter__") else [v]
               for v in params.values()]
@@ -695,6 +745,8 @@ def run(table, kernel, configs):
     DataFrame path costs a few milliseconds per call)."""
     table = _table_arg(table, "run")
     k = _kernel(kernel)
+    if isinstance(configs, dict):  # one config
+        configs = [configs]
     if isinstance(configs, np.ndarray):
         return _run_matrix(table, k, configs)
     import pandas as pd
@@ -865,3 +917,52 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
         "workers_lost": report.workers_lost,
         "worker_path": ffi.string(report.worker_path).decode(errors="replace")}
     return frame
+
+
+def plot(result, kernel, metric=None, ax=None, asc=False):
+    """The picture gpudf-sweep --plot draws, with matplotlib: result is what
+    sweep() or run() returned for kernel. Two or more swept parameters (those
+    with more than one value): a heatmap of metric over the first two (each
+    cell the best over the others: highest, or lowest with asc=True), the
+    best config marked; one: a line. metric defaults to sharpe when the
+    kernel has it, else its first result. Returns the matplotlib Axes."""
+    import matplotlib.pyplot as plt
+    k = _kernel(kernel)
+    names = [p["name"] for p in _params(k)]
+    results = _result_names(k, None)
+    metric = metric or ("sharpe" if "sharpe" in results else results[0])
+    if metric not in result.columns:
+        raise Error(lib.GPUDF_EINVAL, f"plot: '{metric}' is not a column of the result "
+                    f"(results of {kernel}: {results})")
+    done = result[result["status"] == "ok"] if "status" in result.columns else result
+    swept = [n for n in names if n in done.columns and done[n].nunique() > 1]
+    if not swept:
+        raise Error(lib.GPUDF_EINVAL, "plot: every config has the same parameters; "
+                    "sweep one or two of them to plot")
+    if ax is None:
+        ax = plt.figure(figsize=(8.6, 6.2)).gca()
+    best = done[metric].idxmin() if asc else done[metric].idxmax()
+    if len(swept) == 1:
+        x = swept[0]
+        line = done.groupby(x)[metric].agg("min" if asc else "max")
+        ax.plot(line.index, line.to_numpy(), marker="o")
+        ax.plot([done.loc[best, x]], [done.loc[best, metric]], "o", ms=14, mfc="none",
+                mec="red", mew=2)
+        ax.set_xlabel(x)
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric} over {x}")
+        return ax
+    y, x = swept[0], swept[1]
+    grid_ = done.pivot_table(index=y, columns=x, values=metric, aggfunc="min" if asc else "max")
+    image = ax.imshow(grid_.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+    ax.figure.colorbar(image, ax=ax, label=metric)
+    ax.set_xticks(range(len(grid_.columns)), [str(v) for v in grid_.columns], rotation=90)
+    ax.set_yticks(range(len(grid_.index)), [str(v) for v in grid_.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    by = " (best over the other parameters)" if len(swept) > 2 else ""
+    ax.set_title(f"{metric} over {y} and {x}{by}")
+    bx = list(grid_.columns).index(done.loc[best, x])
+    byy = list(grid_.index).index(done.loc[best, y])
+    ax.add_patch(plt.Rectangle((bx - 0.5, byy - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
+    return ax

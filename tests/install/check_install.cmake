@@ -1,23 +1,66 @@
-# Installs the built library into a scratch prefix, then builds and runs a
-# consumer through find_package(gpudf) and another through pkg-config.
-set(prefix ${BIN}/install-check/prefix)
-set(cbuild ${BIN}/install-check/consumer)
-file(REMOVE_RECURSE ${BIN}/install-check)
+# Installs the built library into a scratch prefix, then, without
+# LD_LIBRARY_PATH or GPUDF_WORKER: runs the installed programs (gpudf-sweep,
+# gpudf-demo, and a sweep whose worker is the installed libexec/gpudf one),
+# and builds and runs a consumer through find_package(gpudf) and another
+# through pkg-config, whose flags must name the prefix plainly.
+# With -DPART=readme instead: compiles and runs every ```c block of
+# README.md against the installed tree, with the README's own command line
+# (pkg-config, rpath), through tests/install/readme_blocks.py.
+if(NOT PART)
+  set(PART consumer)
+endif()
+set(prefix ${BIN}/install-check-${PART}/prefix)
+set(cbuild ${BIN}/install-check-${PART}/consumer)
+file(REMOVE_RECURSE ${BIN}/install-check-${PART})
 macro(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
   endif()
 endmacro()
+# What a user's shell has: none of the build's or the test harness's paths.
+set(clean ${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH --unset=GPUDF_WORKER)
 run(${CMAKE_COMMAND} --install ${BIN} --prefix ${prefix})
+if(PART STREQUAL "readme")
+  find_program(PYTHON3 python3 REQUIRED)
+  find_program(PKGCONFIG pkg-config REQUIRED)
+  set(ENV{PKG_CONFIG_PATH} "${prefix}/lib/pkgconfig:${prefix}/lib64/pkgconfig")
+  execute_process(COMMAND ${PKGCONFIG} --cflags --libs gpudf OUTPUT_VARIABLE flags
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  execute_process(COMMAND ${PKGCONFIG} --variable=libdir gpudf OUTPUT_VARIABLE libdir
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  run(${clean} ${PYTHON3} ${SRC}/tests/install/readme_blocks.py c ${SRC}/README.md
+      ${BIN}/install-check-${PART}/blocks ${flags} -Wl,-rpath,${libdir})
+  message(STATUS "${out}")
+  return()
+endif()
+
+run(${clean} ${prefix}/bin/gpudf-sweep --version)
+if(NOT out MATCHES "gpudf-sweep 0\\.")
+  message(FATAL_ERROR "installed gpudf-sweep --version printed: ${out}")
+endif()
+run(${clean} ${prefix}/bin/gpudf-demo 1000)
+# Two workers: the library spawns libexec/gpudf/gpudf-worker, which must
+# find libgpudf.so.0 on its own too (a worker that cannot start fails the
+# sweep with exit status 3).
+run(${clean} ${prefix}/bin/gpudf-sweep --synthetic 20000 --grid "fast=5:15:5 slow=20:40:10"
+    --workers 2 --backend cpu --quiet --out -)
+string(REGEX MATCHALL "\n[^\n]*,ok," okrows "\n${out}")
+list(LENGTH okrows nok)
+if(NOT nok EQUAL 4)
+  message(FATAL_ERROR "installed sweep: expected 4 ok configs, got ${nok}:\n${out}\n${err}")
+endif()
+
 run(${CMAKE_COMMAND} -S ${SRC}/tests/install/consumer -B ${cbuild} -G ${GEN}
     -DCMAKE_PREFIX_PATH=${prefix})
 run(${CMAKE_COMMAND} --build ${cbuild})
-run(${cbuild}/consumer)
+run(${clean} ${cbuild}/consumer)
 if(NOT out MATCHES "gpudf 0\\.")
   message(FATAL_ERROR "consumer printed: ${out}")
 endif()
-# pkg-config, when the tool is there.
+# pkg-config, when the tool is there: the README's command line, with the
+# rpath a prefix outside the loader's paths needs.
 find_program(PKGCONFIG pkg-config)
 if(PKGCONFIG)
   set(ENV{PKG_CONFIG_PATH} "${prefix}/lib/pkgconfig:${prefix}/lib64/pkgconfig")
@@ -26,10 +69,17 @@ if(PKGCONFIG)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "pkg-config cannot find gpudf")
   endif()
+  execute_process(COMMAND ${PKGCONFIG} --variable=libdir gpudf OUTPUT_VARIABLE libdir
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  string(FIND " ${flags} " " -I${prefix}/include " has_inc)
+  string(FIND "${flags}" "/../" has_dots)
+  if(has_inc EQUAL -1 OR NOT has_dots EQUAL -1
+     OR NOT (libdir STREQUAL "${prefix}/lib" OR libdir STREQUAL "${prefix}/lib64"))
+    message(FATAL_ERROR "pkg-config gives unclean paths: '${flags}', libdir '${libdir}'")
+  endif()
   separate_arguments(flags UNIX_COMMAND "${flags}")
-  run(cc -o ${cbuild}/consumer-pc ${SRC}/tests/install/consumer/main.c ${flags})
-  file(GLOB libdirs ${prefix}/lib ${prefix}/lib64)
-  string(REPLACE ";" ":" libpath "${libdirs}")
-  run(${CMAKE_COMMAND} -E env LD_LIBRARY_PATH=${libpath} ${cbuild}/consumer-pc)
+  run(cc -o ${cbuild}/consumer-pc ${SRC}/tests/install/consumer/main.c ${flags}
+      -Wl,-rpath,${libdir})
+  run(${clean} ${cbuild}/consumer-pc)
 endif()
 message(STATUS "installed package works: ${out}")
