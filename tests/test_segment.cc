@@ -4,6 +4,9 @@
 // that the other tests let survive (tests/mutation/run.sh).
 #include <gpudf.h>
 #include <gtest/gtest.h>
+#include <dlfcn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -117,6 +120,40 @@ TEST(Segment, MissingShmDirectoryIsAnErrorNotRemembered) {
   ASSERT_EQ(gpudf_table_add_column(t, "x", GPUDF_TYPE_F64, x), GPUDF_OK) << gpudf_last_error();
   EXPECT_EQ(((const double *)gpudf_table_column_data(t, 0))[3], 4.0);
   gpudf_table_free(t);
+}
+
+// A process whose start time cannot be read from /proc/self/stat creates
+// no segment (its name would carry 0, and others would judge its owner
+// dead), and says so. Fault-injection builds only: a forked child (which
+// reads its own start time afresh; the shm directory is open already)
+// fails every file call.
+TEST(Segment, UnreadableStartTimeIsAnError) {
+  void (*arm)(int, long, int) = nullptr;
+  long (*disarm)(void) = nullptr;
+  *(void **)(&arm) = dlsym(RTLD_DEFAULT, "gdf_fault_arm");
+  *(void **)(&disarm) = dlsym(RTLD_DEFAULT, "gdf_fault_disarm");
+  if (!arm || !disarm) GTEST_SKIP() << "libgpudf was built without fault injection";
+  gpudf_table *warm = nullptr;  // the shm directory opened before the fork
+  ASSERT_EQ(gpudf_table_create(1, &warm), GPUDF_OK) << gpudf_last_error();
+  gpudf_table_free(warm);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    arm(1 /* GDF_FAULT_FILE */, 1, 1);  // every file call fails
+    gpudf_table *t = nullptr;
+    gpudf_status st = gpudf_table_create(1, &t);
+    disarm();
+    bool said = std::string(gpudf_last_error()).find(
+                    "cannot read the start time of this process from /proc/self/stat") !=
+                std::string::npos;
+    gpudf_table_free(t);
+    _exit(st == GPUDF_EIO && t == nullptr && said ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "a failed read of /proc/self/stat was not EIO with its message";
 }
 
 }  // namespace

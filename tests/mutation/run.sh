@@ -212,6 +212,15 @@ else
   done
 fi
 
+# A rerun's score is that of the earlier run with the rerun's outcomes in
+# place of the survivors it ran again.
+if [ -n "${GPUDF_MUT_RERUN:-}" ] && [ -z "${GPUDF_MUT_SCORE:-}" ]; then
+  awk -F'\t' 'NR == FNR { again[$2 FS $4 FS $5] = 1; print; next }
+              !($1 == "survived" && ($2 FS $4 FS $5) in again)' \
+    "$results" "$GPUDF_MUT_RERUN" >"${results%.tsv}-with-earlier.tsv"
+  results=${results%.tsv}-with-earlier.tsv
+fi
+
 # The score, with survivors checked against the list of equivalent mutants.
 echo "== results ($results)"
 status=0
