@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# tests/mutation/run.sh [FILE...] - mutation testing of the files that matter,
+# on demand (not in CI). For each FILE (default: every file of the table
+# below) universalmutator (PyPI) writes its mutants; a sample of them
+# (GPUDF_MUT_SAMPLE per file, default 80, a fixed shuffle of GPUDF_MUT_SEED)
+# is built one at a time into a private copy of the source tree, and the
+# tests that cover that file (the ctest name filter of the table) run
+# against each mutant with a time limit. A mutant the compiler refuses
+# (-Werror included) is dropped after its one compile; a mutant some test
+# fails on, or that runs past the limit, is killed; the others survive.
+#
+# Survivors listed in tests/mutation/equivalent.tsv (file, line text,
+# mutated line text, reason: mutant numbers change with every edit, line
+# text does not) are equivalent and leave the score; any other survivor is
+# printed with its line and makes the run fail: kill it with a test, or list
+# it with a one-line reason. The score is killed / (run - equivalent).
+#
+# GPUDF_MUT_DIR: work folder (default build-mut; venv, source copies, build
+# folders, mutants, results/<UTC time>.tsv). GPUDF_MUT_JOBS: mutants built and
+# tested at once (default 1; each has its own source copy and build folder).
+# GPUDF_MUT_TIMEOUT: seconds the tests of one mutant may take beyond three
+# times the original's (default 60). GPUDF_MUT_RERUN=build-mut/results/STAMP.tsv
+# runs only the mutants that survived there (same line, same mutation):
+# after adding tests, the check that they kill them. GPUDF_MUT_SCORE=that
+# file only scores it again (after an edit of equivalent.tsv).
+#
+# The working tree is never written: mutants go into the copies only, and
+# each copy gets its original file back after every mutant and on exit.
+set -euo pipefail
+# (The whole script is one block, read before it runs: an edit to this file
+# during a run cannot change the run.)
+{
+cd "$(dirname "$0")/../.."
+root=$PWD
+work=$(mkdir -p "${GPUDF_MUT_DIR:-build-mut}" && cd "${GPUDF_MUT_DIR:-build-mut}" && pwd)
+sample=${GPUDF_MUT_SAMPLE:-80}
+seed=${GPUDF_MUT_SEED:-1}
+jobs=${GPUDF_MUT_JOBS:-1}
+extra=${GPUDF_MUT_TIMEOUT:-60}
+equiv=$root/tests/mutation/equivalent.tsv
+
+# file -> the ctest name filter of the tests that cover it. Keep a file's
+# filter to the suites that exercise it: every mutant runs all of them.
+declare -A covers=(
+  [host/descriptor.c]='^(Corrupt|CorruptDict|Categorical|Share|Security|Descriptor)\.'
+  [host/segment.c]='^(Share|Security|Fault|ProcFault|Table|Api|Segment)\.'
+  [host/share.c]='^(Corrupt|CorruptDict|Categorical|Share|Security|Fault|ProcFault)\.'
+  [engine/proc.c]='^(Share|Security|ProcFault|Sweep)\.'
+  [engine/csv_number.c]='^(Csv|CsvNumber|FuzzRegress)\.'
+  [engine/csv.c]='^(Csv|CsvNumber|Categorical|Cli)\.'
+  [engine/sweep_ctl.c]='^(Sweep|SweepBadInput|ProcFault)\.'
+  [engine/sweep_worker.c]='^(Sweep|SweepBadInput|ProcFault)\.'
+  [kernels/filter_agg_math.h]='^(FilterAgg|FilterAggValidation|Kernels|KHistogram|FuzzRegress)\.'
+  [kernels/histogram_math.h]='^(KHistogram|Kernels|FuzzRegress)\.'
+  [kernels/groupby_agg.c]='^(KGroupbyAgg|Kernels|FuzzRegress)\.'
+  [kernels/ma_crossover.c]='^(KMaCrossover|Kernels)\.'
+  [kernels/bootstrap.c]='^(KBootstrap|Kernels)\.'
+)
+if [ $# -eq 0 ]; then
+  mapfile -t files < <(printf '%s\n' "${!covers[@]}" | sort)
+else
+    files=("$@")
+  fi
+  for f in "${files[@]}"; do
+    [ -n "${covers[$f]:-}" ] || { echo "no test filter for $f: add it to the table in $0" >&2; exit 2; }
+  done
+
+  # The tool, in a venv of the work folder.
+  venv=$work/venv
+  if [ -z "${GPUDF_MUT_SCORE:-}" ] && [ ! -x "$venv/bin/mutate" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q universalmutator
+  fi
+
+  # A copy of the working tree (tracked and untracked-not-ignored files; tar
+  # keeps the mtimes, so an unchanged file is not rebuilt) and its build.
+  prepare_copy() {
+    local w=$work/w$1
+    rm -rf "$w/src"
+    mkdir -p "$w/src"
+    (cd "$root" && git ls-files -co --exclude-standard -z |
+      while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+      tar --null -T - -cf -) |
+      tar -xf - -C "$w/src"
+    cmake -S "$w/src" -B "$w/build" -G Ninja -DGPUDF_CUDA=OFF -DGPUDF_WERROR=ON \
+      -DGPUDF_BUILD_BENCH=OFF -DGPUDF_FAULT_INJECTION=ON \
+      -DCMAKE_LINK_DEPENDS_NO_SHARED=ON >/dev/null
+    cmake --build "$w/build" -j 2 >"$w/build.log" 2>&1 ||
+      { echo "the unmutated copy does not build: $w/build.log" >&2; return 1; }
+  }
+
+  # One line of a mutant: "LINE<TAB>original text<TAB>mutated text"; a line
+  # the mutant inserts reads "after: <the line before it>" as its original.
+  describe() {
+    { diff "$1" "$2" || true; } | awk '
+      NR == 1 { n = $0 + 0; if ($0 ~ /^[0-9]+a/) { insert = 1; n++ } }
+      /^< / && !old { old = substr($0, 3) }
+      /^> / && !new { new = substr($0, 3) }
+      END { if (insert) { getline prev < before; for (i = 1; i < n - 1; i++) getline prev < before
+                          old = "after: " prev }
+            gsub(/^[ \t]+|[ \t]+$/, "", old); gsub(/^[ \t]+|[ \t]+$/, "", new)
+            sub(/^after: [ \t]+/, "after: ", old)
+            printf "%d\t%s\t%s\n", n, old, new }' before="$1"
+  }
+
+  # test_mutant WORKER FILE MUTANT LIMIT FILTER: prints the outcome.
+  test_mutant() {
+    local w=$work/w$1 file=$2 mutant=$3 limit=$4 filter=$5
+    cp "$mutant" "$w/src/$file"
+    local outcome
+    if ! cmake --build "$w/build" -j 1 >"$w/mutant-build.log" 2>&1; then
+      outcome=dropped
+    else
+      local rc=0
+      timeout "$limit" ctest --test-dir "$w/build" -R "$filter" -LE gpu \
+        --stop-on-failure -j 1 >"$w/mutant-test.log" 2>&1 || rc=$?
+      if [ "$rc" = 0 ]; then outcome=survived
+      elif [ "$rc" = 124 ]; then outcome=timeout
+      else outcome=killed
+      fi
+    fi
+    cp "$w/orig" "$w/src/$file"
+    echo "$outcome"
+  }
+
+  # run_worker K FILE LIMIT: mutants K, K+jobs, ... of FILE's sample.
+  run_worker() {
+    local k=$1 file=$2 limit=$3 w=$work/w$1
+    local i=0 m
+    while read -r m; do
+      if [ $((i % jobs)) = "$k" ]; then
+        local desc outcome
+        desc=$(describe "$w/orig" "$m")
+        outcome=$(test_mutant "$k" "$file" "$m" "$limit" "${covers[$file]}")
+        printf '%s\t%s\t%s\t%s\n' "$outcome" "$file" "$desc" "$(basename "$m")" >>"$w/results.tsv"
+        printf '  %-8s %s:%s\n' "$outcome" "$file" "$(cut -f1,3 <<<"$desc" | tr '\t' ' ')"
+      fi
+      i=$((i + 1))
+    done <"$work/sample.txt"
+  }
+
+  # shellcheck disable=SC2317  # (called by the trap)
+  restore_all() {
+    for ((k = 0; k < jobs; k++)); do
+      [ -f "$work/w$k/orig" ] && [ -n "${current:-}" ] && cp "$work/w$k/orig" "$work/w$k/src/$current"
+    done
+    return 0
+  }
+  trap restore_all EXIT INT TERM
+
+  if [ -n "${GPUDF_MUT_SCORE:-}" ]; then
+    results=$GPUDF_MUT_SCORE
+  else
+  for ((k = 0; k < jobs; k++)); do prepare_copy "$k"; done
+  stamp=$(date -u +%Y-%m-%dT%H%M%S)
+  mkdir -p "$work/results"
+  results=$work/results/$stamp.tsv
+  : >"$results"
+
+  for file in "${files[@]}"; do
+    current=$file
+    filter=${covers[$file]}
+    # The tests must pass on the original, and how long they take sets the limit.
+    t0=$(date +%s)
+    ctest --test-dir "$work/w0/build" -R "$filter" -LE gpu -j 1 >"$work/baseline.log" 2>&1 ||
+      { echo "$file: its tests fail unmutated ($work/baseline.log)" >&2; exit 1; }
+    base=$(($(date +%s) - t0))
+    limit=$((3 * base + extra))
+    ntests=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$work/baseline.log")
+    mdir=$work/mutants/$(echo "$file" | tr / _)
+    rm -rf "$mdir" && mkdir -p "$mdir"
+    "$venv/bin/mutate" "$root/$file" c --noCheck --mutantDir "$mdir" >"$mdir.log" 2>&1
+    total=$(find "$mdir" -name '*.mutant.*' | wc -l)
+    # A fixed sample; mutants the compiler refuses are dropped, and the sample
+    # is topped up from the same shuffle until it has GPUDF_MUT_SAMPLE built.
+    find "$mdir" -name '*.mutant.*' | sort -V |
+      shuf --random-source=<(yes "$seed") >"$work/shuffled.txt"
+    if [ -n "${GPUDF_MUT_RERUN:-}" ]; then
+      # Only the survivors of an earlier run: the mutants of this file whose
+      # line and mutation are those of a survivor there.
+      awk -F'\t' -v f="$file" '$1 == "survived" && $2 == f { print $4 "\t" $5 }' \
+        "$GPUDF_MUT_RERUN" | sort -u >"$work/wanted.txt"
+      while read -r m; do
+        describe "$root/$file" "$m" | cut -f2,3 | grep -qxFf "$work/wanted.txt" && echo "$m"
+      done <"$work/shuffled.txt" >"$work/rerun.txt" || true
+      mv "$work/rerun.txt" "$work/shuffled.txt"
+      total=$(wc -l <"$work/shuffled.txt")
+      sample=$total
+    fi
+    echo "== $file: $total mutants, $ntests tests ($filter, ${base}s; limit ${limit}s each)"
+    for ((k = 0; k < jobs; k++)); do
+      cp "$root/$file" "$work/w$k/orig"
+      : >"$work/w$k/results.tsv"
+    done
+    taken=0
+    built=0
+    while [ "$built" -lt "$sample" ] && [ "$taken" -lt "$total" ]; do
+      want=$((sample - built))
+      sed -n "$((taken + 1)),$((taken + want))p" "$work/shuffled.txt" >"$work/sample.txt"
+      taken=$((taken + $(wc -l <"$work/sample.txt")))
+      for ((k = 0; k < jobs; k++)); do
+        : >"$work/w$k/results.tsv"
+        run_worker "$k" "$file" "$limit" &
+      done
+      wait
+      for ((k = 0; k < jobs; k++)); do cat "$work/w$k/results.tsv" >>"$results"; done
+      built=$(awk -F'\t' -v f="$file" '$2 == f && $1 != "dropped"' "$results" | wc -l)
+    done
+    for ((k = 0; k < jobs; k++)); do cp "$work/w$k/orig" "$work/w$k/src/$file"; done
+    current=
+    cmake --build "$work/w0/build" -j 2 >/dev/null
+  done
+fi
+
+# A rerun's score is that of the earlier run with the rerun's outcomes in
+# place of the survivors it ran again.
+if [ -n "${GPUDF_MUT_RERUN:-}" ] && [ -z "${GPUDF_MUT_SCORE:-}" ]; then
+  awk -F'\t' 'NR == FNR { again[$2 FS $4 FS $5] = 1; print; next }
+              !($1 == "survived" && ($2 FS $4 FS $5) in again)' \
+    "$results" "$GPUDF_MUT_RERUN" >"${results%.tsv}-with-earlier.tsv"
+  results=${results%.tsv}-with-earlier.tsv
+fi
+
+# The score, with survivors checked against the list of equivalent mutants.
+echo "== results ($results)"
+status=0
+for file in "${files[@]}"; do
+  awk -F'\t' -v f="$file" -v eqf="$equiv" '
+    BEGIN { while ((getline l < eqf) > 0) { if (l ~ /^#/ || l == "") continue
+              split(l, e, "\t"); eq[e[1] "\t" e[2] "\t" e[3]] = e[4] } }
+    $2 != f { next }
+    $1 == "dropped" { dropped++; next }
+    $1 == "killed" || $1 == "timeout" { killed++; if ($1 == "timeout") timeouts++; next }
+    $1 == "survived" {
+      key = $2 "\t" $4 "\t" $5
+      if (key in eq) { equivalent++; next }
+      survived++
+      printf "  SURVIVED %s:%s: %s  ==>  %s\n", $2, $3, $4, $5 }
+    END { run = killed + survived + equivalent
+          score = run - equivalent > 0 ? 100 * killed / (run - equivalent) : 0
+          printf "%s: %d run (%d killed, %d of them by the time limit; %d survived; " \
+                 "%d equivalent), %d dropped (do not compile): score %.1f%%\n",
+                 f, run, killed, timeouts, survived, equivalent, dropped, score
+          exit survived > 0 }' "$results" || status=1
+done
+exit $status
+}
