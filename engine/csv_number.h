@@ -33,6 +33,16 @@ extern "C" {
  * integer; *overflow is set when it is one but does not fit. */
 bool gdf_parse_i64(const char *s, size_t n, int64_t *out, bool *overflow);
 
+/* Whether the integer s[0..n) (one gdf_parse_i64 accepts, of any size) is a
+ * double exactly: gdf_parse_f64 gives its value, not a rounded one. All
+ * integers up to 2^53 in magnitude are; above, only some (2^60, 10^20). */
+bool gdf_int_is_exact_f64(const char *s, size_t n);
+
+/* false when s[0..n) is an integer (no '.' or exponent) that is not a double
+ * exactly; true for anything else: a number written with a '.' or an
+ * exponent is a decimal one, rounded as such. */
+bool gdf_number_is_exact_f64(const char *s, size_t n);
+
 /* A decimal number ([+-]digits[.digits][(e|E)[+-]digits], or inf/infinity),
  * surrounding spaces allowed, to the correctly rounded double. Fast paths
  * for up to 19 significant digits and small exponents (gdf_f64_from); strtod
@@ -118,6 +128,15 @@ static inline const char *gdf_skip_i64(const char *p) {
   return (size_t)(p - s) - 1 < 18 ? p : NULL;
 }
 
+/* [+-]?d{1,15}: where it ends, or NULL. Such an integer (below 10^15 < 2^53)
+ * fits int64 and is a double exactly. */
+static inline const char *gdf_skip_small_int(const char *p) {
+  p += *p == '-' || *p == '+';
+  const char *s = p;
+  p = gdf_skip_digits(p);
+  return (size_t)(p - s) - 1 < 15 ? p : NULL;
+}
+
 static inline const char *gdf_scan_i64(const char *p, int64_t *out) {
   bool neg = *p == '-';
   p += *p == '-' || *p == '+';
@@ -148,6 +167,18 @@ static inline const char *gdf_skip_f64(const char *p) {
     p = gdf_skip_digits(p);
   }
   return p;
+}
+
+/* The gdf_skip_f64 forms a double holds as written or that are decimal
+ * (a '.' or an exponent): an integer of more than 15 digits, which may not
+ * be a double exactly (gdf_number_is_exact_f64), gives NULL. */
+static inline const char *gdf_skip_exact_f64(const char *p) {
+  const char *q = gdf_skip_f64(p);
+  if (!q) return NULL;
+  const char *d = p + (*p == '-' || *p == '+');
+  size_t ni = gdf_digit_run(d);
+  bool decimal = d[ni] == '.' || (d[ni] | 0x20) == 'e';
+  return decimal || ni <= 15 ? q : NULL;
 }
 
 /* v (not negative) negated when neg, without a branch: signs in a column of
