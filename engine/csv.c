@@ -517,15 +517,22 @@ static inline const char *fast_f64(const char *p, char delim, double *out) {
   return q;
 }
 
+/* Whether the number from p to q (fast_f64 took it) is written as an integer. */
+static bool is_integer(const char *p, const char *q) {
+  int64_t v;
+  bool overflow;
+  return gdf_parse_i64(p, (size_t)(q - p), &v, &overflow);
+}
+
 /* Pass 2 when every column is int64 or float64: reads nrows records from
  * body with the in-place scanners alone, no tokenizer, no line numbers.
  * false when that is not enough: a field the scanners do not take (quotes,
  * spaces, a missing value other than the empty field, a value of another
  * type), a blank line, or a record count other than nrows; the caller then
  * falls back on the general passes, which define the results and errors.
- * Every value it writes is the one store_field would; an integer that a
- * double does not hold exactly, in an inferred float64 column, also stops
- * it (the types came from the first rows, and pass 1 decides the type). */
+ * Every value it writes is the one store_field would; an integer of 2^53
+ * or more in an inferred float64 column also stops it (the types came from
+ * the first rows, and only pass 1 knows what such an integer makes). */
 __attribute__((noinline)) static bool fast_pass(const reader *r, const char *body,
                                                  gdf_csv_file *cf, int64_t nrows) {
   const int ncols = cf->ncols;
@@ -539,10 +546,11 @@ __attribute__((noinline)) static bool fast_pass(const reader *r, const char *bod
       const char *q = c->type == GPUDF_CSV_FLOAT64 ? fast_f64(p, delim, d)
                                                    : gdf_scan_i64(p, (int64_t *)c->data + row);
       if (!q) return false;
-      /* An integer of 2^53 or more a double may not hold: when the type was
-       * inferred (from the first rows), pass 1 decides what it makes. */
+      /* An integer of 2^53 or more (a double may not hold it, int64 may not
+       * either) in a type inferred from the first rows: pass 1 decides what
+       * it makes of the column (text labels, a refusal, float64). */
       if (c->type == GPUDF_CSV_FLOAT64 && c->forced != GPUDF_CSV_FLOAT64 &&
-          !(__builtin_fabs(*d) < 0x1p53) && !gdf_number_is_exact_f64(p, (size_t)(q - p)))
+          !(__builtin_fabs(*d) < 0x1p53) && is_integer(p, q))
         return false;
       if (col < ncols - 1) {
         if (*q != delim) return false;

@@ -60,14 +60,6 @@ bool gdf_int_is_exact_f64(const char *s, size_t n) {
   return len > 0 && (size_t)len == n && memcmp(exact, s, n) == 0;
 }
 
-bool gdf_number_is_exact_f64(const char *s, size_t n) {
-  int64_t v;
-  bool overflow;
-  if (!gdf_parse_i64(s, n, &v, &overflow)) return true; /* not an integer */
-  if (!overflow && v >= -(INT64_C(1) << 53) && v <= INT64_C(1) << 53) return true;
-  return gdf_int_is_exact_f64(s, n);
-}
-
 static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 static void make_c_locale(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }

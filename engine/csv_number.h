@@ -38,11 +38,6 @@ bool gdf_parse_i64(const char *s, size_t n, int64_t *out, bool *overflow);
  * integers up to 2^53 in magnitude are; above, only some (2^60, 10^20). */
 bool gdf_int_is_exact_f64(const char *s, size_t n);
 
-/* false when s[0..n) is an integer (no '.' or exponent) that is not a double
- * exactly; true for anything else: a number written with a '.' or an
- * exponent is a decimal one, rounded as such. */
-bool gdf_number_is_exact_f64(const char *s, size_t n);
-
 /* A decimal number ([+-]digits[.digits][(e|E)[+-]digits], or inf/infinity),
  * surrounding spaces allowed, to the correctly rounded double. Fast paths
  * for up to 19 significant digits and small exponents (gdf_f64_from); strtod
@@ -171,7 +166,7 @@ static inline const char *gdf_skip_f64(const char *p) {
 
 /* The gdf_skip_f64 forms a double holds as written or that are decimal
  * (a '.' or an exponent): an integer of more than 15 digits, which may not
- * be a double exactly (gdf_number_is_exact_f64), gives NULL. */
+ * be a double exactly (gdf_int_is_exact_f64), gives NULL. */
 static inline const char *gdf_skip_exact_f64(const char *p) {
   const char *q = gdf_skip_f64(p);
   if (!q) return NULL;

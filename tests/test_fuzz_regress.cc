@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -127,6 +128,48 @@ TEST(FuzzRegress, CsvReservedHeaderNameBeforeRowErrors) {
     EXPECT_EQ(err, first) << "rows " << rows;
   }
   unlink(path.c_str());
+}
+
+// fuzz_csv (after 16.4): a column whose first row is missing was guessed
+// float64, and fast_pass took 18446744073709551616 (2^64, a double exactly)
+// for the rest, while the whole file makes a column of integers beyond int64
+// text labels. fast_pass stops at any integer of 2^53 or more in a guessed
+// float64 column now (corpus: beyond-int64-after-guessed-float-rows).
+TEST(FuzzRegress, CsvIntegerBeyondInt64AfterGuessedFloatRows) {
+  std::mt19937_64 rng(70);
+  for (int iter = 0; iter < 20; iter++) {
+    // a missing first row, then integers, one beyond int64 (some doubles
+    // exactly: 2^64 + k 2^12), at a random row
+    int n = 2 + (int)(rng() % 50), at = 1 + (int)(rng() % (n - 1));
+    unsigned __int128 big = ((unsigned __int128)1 << 64) + (unsigned __int128)(rng() % 4) * 4096;
+    std::string bigs;
+    for (unsigned __int128 v = big; v; v /= 10) bigs.insert(bigs.begin(), char('0' + (int)(v % 10)));
+    std::vector<std::string> want(n);
+    std::string body = "i,NA\n";
+    for (int r = 0; r < n; r++) {
+      want[r] = r == 0 ? "" : r == at ? bigs : std::to_string(rng() % 1000);
+      body += want[r] + "," + std::to_string(r) + "\n";
+    }
+    std::string path = "/tmp/gpudf-fuzz-regress-" + std::to_string(getpid()) + ".csv";
+    FILE *f = fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    fwrite(body.data(), 1, body.size(), f);
+    fclose(f);
+    for (const char *rows : {"", "1", "2", "3", "4"}) {
+      setenv("GPUDF_CSV_INFER_ROWS", rows, 1);
+      Owned o;
+      gpudf_status st = gpudf_table_read_csv(path.c_str(), nullptr, &o.t);
+      unsetenv("GPUDF_CSV_INFER_ROWS");
+      ASSERT_EQ(st, GPUDF_OK) << gpudf_last_error();
+      ASSERT_TRUE(gpudf_table_column_is_categorical(o.t, 0)) << "rows " << rows << "\n" << body;
+      const int32_t *codes = (const int32_t *)gpudf_table_column_data(o.t, 0);
+      for (int r = 0; r < n; r++) {
+        const char *l = gpudf_table_column_label(o.t, 0, codes[r]);
+        ASSERT_EQ(std::string(l ? l : ""), want[r]) << "row " << r;
+      }
+    }
+    unlink(path.c_str());
+  }
 }
 
 }  // namespace
