@@ -246,9 +246,9 @@ static gpudf_status infer_field(const reader *r, gdf_csv_col *c, int col, const 
   if (f->n > GPUDF_LABEL_MAX) c->too_long = true;
   if (c->too_long && !c->may_float && !c->may_bool)
     return bad_value(r, col, "label longer than GPUDF_LABEL_MAX bytes", f);
-  /* A value was seen, so only_ints (or may_float) also means no bool: a
-   * short integer (a number a double holds exactly) changes nothing from
-   * here on. */
+  /* A value was seen, so only_ints (or may_float) also means no bool: an
+   * integer that fits int64 and a double holds exactly (or any number, once
+   * an inexact integer was seen) changes nothing from here on. */
   c->fast = c->only_ints   ? GDF_CSV_FAST_SMALL_INT
             : c->may_float ? GDF_CSV_FAST_EXACT_FLOAT
                            : GDF_CSV_FAST_NONE;
@@ -437,9 +437,17 @@ __attribute__((noinline)) static gpudf_status first_pass(reader *r, gdf_csv_file
       if (r->fast) {
         switch (c->fast) {
         case GDF_CSV_FAST_INT: q = gdf_skip_i64(r->p); break;
-        case GDF_CSV_FAST_SMALL_INT: q = gdf_skip_small_int(r->p); break;
+        case GDF_CSV_FAST_SMALL_INT: {
+          /* once the column has an inexact integer, another changes nothing */
+          int64_t v;
+          q = gdf_scan_i64(r->p, &v);
+          if (q && !c->inexact && !gdf_i64_is_exact_f64(v)) q = NULL;
+          break;
+        }
         case GDF_CSV_FAST_FLOAT: q = gdf_skip_f64(r->p); break;
-        case GDF_CSV_FAST_EXACT_FLOAT: q = gdf_skip_exact_f64(r->p); break;
+        case GDF_CSV_FAST_EXACT_FLOAT:
+          q = c->inexact ? gdf_skip_f64(r->p) : gdf_skip_exact_f64(r->p);
+          break;
         default: break;
         }
         if (q && q - r->p > GPUDF_LABEL_MAX) q = NULL; /* sets too_long */

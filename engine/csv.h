@@ -30,8 +30,10 @@ void gdf_csv_dict_free(gdf_csv_dict *d);
 /* The plain numbers (csv_number.h) the first pass accepts without
  * tokenizing the field, because they cannot change what it knows: INT and
  * FLOAT for a forced type (gdf_skip_i64, gdf_skip_f64), SMALL_INT and
- * EXACT_FLOAT for an inferred one, where an integer that a double may not
- * hold exactly can change the type (gdf_skip_small_int, gdf_skip_exact_f64). */
+ * EXACT_FLOAT for an inferred one, where the first integer that a double
+ * does not hold exactly can change the type (gdf_scan_i64 and
+ * gdf_i64_is_exact_f64, gdf_skip_exact_f64; the plain skips once one was
+ * seen). */
 enum gdf_csv_fast {
   GDF_CSV_FAST_NONE,
   GDF_CSV_FAST_INT,

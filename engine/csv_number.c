@@ -43,11 +43,7 @@ bool gdf_int_is_exact_f64(const char *s, size_t n) {
   int64_t v;
   bool overflow;
   if (!gdf_parse_i64(s, n, &v, &overflow)) return false;
-  if (!overflow) {
-    /* 2^63 (what INT64_MAX rounds to) does not convert back */
-    double d = (double)v;
-    return d < 9223372036854775808.0 && (int64_t)d == v;
-  }
+  if (!overflow) return gdf_i64_is_exact_f64(v);
   /* Beyond int64: compare the digits with the exact decimal expansion of
    * the double they round to (printf prints it exactly). */
   double d;

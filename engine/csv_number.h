@@ -123,13 +123,13 @@ static inline const char *gdf_skip_i64(const char *p) {
   return (size_t)(p - s) - 1 < 18 ? p : NULL;
 }
 
-/* [+-]?d{1,15}: where it ends, or NULL. Such an integer (below 10^15 < 2^53)
- * fits int64 and is a double exactly. */
-static inline const char *gdf_skip_small_int(const char *p) {
-  p += *p == '-' || *p == '+';
-  const char *s = p;
-  p = gdf_skip_digits(p);
-  return (size_t)(p - s) - 1 < 15 ? p : NULL;
+/* Whether a double holds v exactly (2^63, what INT64_MAX rounds to, does
+ * not convert back). */
+static inline bool gdf_i64_is_exact_f64(int64_t v) {
+  const int64_t two53 = INT64_C(1) << 53;
+  if (v >= -two53 && v <= two53) return true;
+  double d = (double)v;
+  return d < 9223372036854775808.0 && (int64_t)d == v;
 }
 
 static inline const char *gdf_scan_i64(const char *p, int64_t *out) {
@@ -168,12 +168,24 @@ static inline const char *gdf_skip_f64(const char *p) {
  * (a '.' or an exponent): an integer of more than 15 digits, which may not
  * be a double exactly (gdf_int_is_exact_f64), gives NULL. */
 static inline const char *gdf_skip_exact_f64(const char *p) {
-  const char *q = gdf_skip_f64(p);
-  if (!q) return NULL;
-  const char *d = p + (*p == '-' || *p == '+');
-  size_t ni = gdf_digit_run(d);
-  bool decimal = d[ni] == '.' || (d[ni] | 0x20) == 'e';
-  return decimal || ni <= 15 ? q : NULL;
+  p += *p == '-' || *p == '+';
+  const char *s = p;
+  p = gdf_skip_digits(p);
+  size_t nd = (size_t)(p - s);
+  bool decimal = *p == '.' || (*p | 0x20) == 'e';
+  if (*p == '.') {
+    s = ++p;
+    p = gdf_skip_digits(p);
+    nd += (size_t)(p - s);
+  }
+  if (nd == 0 || (!decimal && nd > 15)) return NULL;
+  if ((*p | 0x20) == 'e') {
+    p++;
+    p += *p == '-' || *p == '+';
+    if (!gdf_is_digit(*p)) return NULL;
+    p = gdf_skip_digits(p);
+  }
+  return p;
 }
 
 /* v (not negative) negated when neg, without a branch: signs in a column of
