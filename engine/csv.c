@@ -224,27 +224,71 @@ static gpudf_status infer_field(const reader *r, gdf_csv_col *c, int col, const 
   /* Not a number or a bool, so a label, which cannot hold one. */
   if (memchr(f->s, '\0', f->n)) return bad_value(r, col, "a NUL byte in a text value", f);
   c->values = true;
-  if (c->may_int && (!gdf_parse_i64(f->s, f->n, &iv, &overflow) || overflow))
-    c->may_int = false;
-  if (c->may_float && !c->may_int && !gdf_parse_f64(f->s, f->n, &dv)) c->may_float = false;
+  bool is_int = (c->only_ints || c->may_float) && gdf_parse_i64(f->s, f->n, &iv, &overflow);
+  if (!is_int) c->may_int = c->only_ints = false;
+  else if (overflow) c->may_int = false;
+  if (is_int) {
+    /* No type would hold it: not a number exactly, too long for a label. */
+    if (f->n > GPUDF_LABEL_MAX)
+      return bad_value(r, col, "an integer longer than GPUDF_LABEL_MAX bytes (too long for "
+                       "a text label, and no number type holds it exactly)", f);
+    const int64_t two53 = INT64_C(1) << 53;
+    if (!c->inexact && (overflow || iv < -two53 || iv > two53) &&
+        !gdf_int_is_exact_f64(f->s, f->n)) {
+      c->inexact = true;
+      c->inexact_line = r->rec_line;
+      snprintf(c->inexact_text, sizeof c->inexact_text, "%.*s%s", f->n > 40 ? 40 : (int)f->n,
+               f->s, f->n > 40 ? "..." : "");
+    }
+  }
+  if (c->may_float && !is_int && !gdf_parse_f64(f->s, f->n, &dv)) c->may_float = false;
   if (c->may_bool && parse_bool(f) < 0) c->may_bool = false;
   if (f->n > GPUDF_LABEL_MAX) c->too_long = true;
   if (c->too_long && !c->may_float && !c->may_bool)
     return bad_value(r, col, "label longer than GPUDF_LABEL_MAX bytes", f);
-  /* A value was seen, so may_int (or may_float) also means no bool: a plain
-   * integer (number) changes nothing from here on. */
-  c->fast = c->may_int ? GDF_CSV_FAST_INT : c->may_float ? GDF_CSV_FAST_FLOAT
-                                                         : GDF_CSV_FAST_NONE;
+  /* A value was seen, so only_ints (or may_float) also means no bool: an
+   * integer that fits int64 and a double holds exactly (or any number, once
+   * an inexact integer was seen) changes nothing from here on. */
+  c->fast = c->only_ints   ? GDF_CSV_FAST_SMALL_INT
+            : c->may_float ? GDF_CSV_FAST_EXACT_FLOAT
+                           : GDF_CSV_FAST_NONE;
   return GPUDF_OK;
 }
 
+/* The type of a column after pass 1 over the whole file, or GPUDF_CSV_INFER
+ * when no type holds its values as written (type_error says why). No value
+ * is ever rounded to a type that cannot hold it, and distinct integers stay
+ * distinct: integers are int64 when all fit and none is missing; float64
+ * when some are missing (NaN, as pandas) and a double holds every one
+ * exactly; else text labels. Numbers written with a '.' or an exponent make
+ * float64 (rounded as decimals are), unless an integer among them is not a
+ * double exactly: refused. */
 static gpudf_csv_type resolve(const gdf_csv_col *c) {
   if (c->forced != GPUDF_CSV_INFER) return c->forced;
   if (!c->values) return GPUDF_CSV_FLOAT64; /* all missing, as pandas */
-  if (c->may_int && !c->missing) return GPUDF_CSV_INT64;
-  if (c->may_int || c->may_float) return GPUDF_CSV_FLOAT64;
+  if (c->only_ints) {
+    if (c->may_int && !c->missing) return GPUDF_CSV_INT64;
+    return c->may_int && !c->inexact ? GPUDF_CSV_FLOAT64 : GPUDF_CSV_CATEGORY;
+  }
+  if (c->may_float) return c->inexact ? GPUDF_CSV_INFER : GPUDF_CSV_FLOAT64;
   if (c->may_bool && !c->missing) return GPUDF_CSV_BOOL;
   return GPUDF_CSV_CATEGORY;
+}
+
+/* After pass 1 over the whole file: the first column, left to right, that
+ * no type holds (resolve). */
+static gpudf_status type_error(const reader *r, const gdf_csv_file *cf) {
+  for (int j = 0; j < cf->ncols; j++) {
+    const gdf_csv_col *c = &cf->cols[j];
+    if (resolve(c) != GPUDF_CSV_INFER) continue;
+    return GDF_ERR(GPUDF_EINVAL, "%s:%" PRId64 ":%d: column '%s': the integer '%s' is not "
+                   "exactly a float64 (it would be rounded), and the column also has numbers "
+                   "that are not integers, so no type holds all its values as written; force "
+                   "its type to float64 to accept the rounding, or to category to keep the "
+                   "values as text", r->path, c->inexact_line, j + 1, c->name,
+                   c->inexact_text);
+  }
+  return GPUDF_OK;
 }
 
 /* Pass 2: writes one value of row. */
@@ -314,13 +358,20 @@ static gpudf_status read_header(reader *r, gdf_csv_file *cf) {
       if (strcmp(cf->cols[j].name, c->name) == 0)
         return GDF_ERR(GPUDF_EINVAL, "%s:%" PRId64 ":%d: duplicate column name '%s' (also "
                        "column %d)", r->path, r->rec_line, col + 1, c->name, j + 1);
-    c->may_int = c->may_float = c->may_bool = true;
+    /* What gdf_table alloc_column would refuse later, here, so that it comes
+     * before any error of a row (the documented order). */
+    if (strncmp(c->name, GDF_DERIVED_PREFIX, strlen(GDF_DERIVED_PREFIX)) == 0)
+      return GDF_ERR(GPUDF_EINVAL, "%s:%" PRId64 ":%d: column name '%s': names starting with "
+                     "'%s' are reserved for the columns gpudf_table_prepare derives; rename it",
+                     r->path, r->rec_line, col + 1, c->name, GDF_DERIVED_PREFIX);
+    c->may_int = c->only_ints = c->may_float = c->may_bool = true;
   }
   return GPUDF_OK;
 }
 
-static gpudf_status apply_forced(const reader *r, gdf_csv_file *cf,
-                                 const gpudf_csv_options *o) {
+/* What options.types can be refused for without the file: checked before it
+ * is opened (the documented order). */
+static gpudf_status check_forced(const gpudf_csv_options *o) {
   if (o->ntypes > 0 && !o->types) return GDF_ERR(GPUDF_EINVAL, "options.types is NULL");
   for (int k = 0; k < o->ntypes; k++) {
     const gpudf_csv_column_type *ft = &o->types[k];
@@ -328,6 +379,15 @@ static gpudf_status apply_forced(const reader *r, gdf_csv_file *cf,
     if ((int)ft->type < GPUDF_CSV_INFER || (int)ft->type > GPUDF_CSV_CATEGORY)
       return GDF_ERR(GPUDF_EINVAL, "options.types[%d] ('%s'): unknown type %d", k, ft->name,
                      (int)ft->type);
+  }
+  return GPUDF_OK;
+}
+
+/* options.types (check_forced took them) onto the header's columns. */
+static gpudf_status apply_forced(const reader *r, gdf_csv_file *cf,
+                                 const gpudf_csv_options *o) {
+  for (int k = 0; k < o->ntypes; k++) {
+    const gpudf_csv_column_type *ft = &o->types[k];
     int j = 0;
     while (j < cf->ncols && strcmp(cf->cols[j].name, ft->name) != 0) j++;
     if (j == cf->ncols)
@@ -375,12 +435,22 @@ __attribute__((noinline)) static gpudf_status first_pass(reader *r, gdf_csv_file
       gdf_csv_col *c = &cf->cols[col];
       const char *q = NULL, *next = NULL;
       if (r->fast) {
-        if (c->fast == GDF_CSV_FAST_INT) {
-          q = gdf_skip_i64(r->p);
-        } else if (c->fast == GDF_CSV_FAST_FLOAT) {
-          q = gdf_skip_f64(r->p);
-          if (q && q - r->p > GPUDF_LABEL_MAX) q = NULL; /* sets too_long */
+        switch (c->fast) {
+        case GDF_CSV_FAST_INT: q = gdf_skip_i64(r->p); break;
+        case GDF_CSV_FAST_SMALL_INT: {
+          /* once the column has an inexact integer, another changes nothing */
+          int64_t v;
+          q = gdf_scan_i64(r->p, &v);
+          if (q && !c->inexact && !gdf_i64_is_exact_f64(v)) q = NULL;
+          break;
         }
+        case GDF_CSV_FAST_FLOAT: q = gdf_skip_f64(r->p); break;
+        case GDF_CSV_FAST_EXACT_FLOAT:
+          q = c->inexact ? gdf_skip_f64(r->p) : gdf_skip_exact_f64(r->p);
+          break;
+        default: break;
+        }
+        if (q && q - r->p > GPUDF_LABEL_MAX) q = NULL; /* sets too_long */
         if (q) next = field_end(r, q, col == ncols - 1);
       }
       if (next) {
@@ -455,13 +525,22 @@ static inline const char *fast_f64(const char *p, char delim, double *out) {
   return q;
 }
 
+/* Whether the number from p to q (fast_f64 took it) is written as an integer. */
+static bool is_integer(const char *p, const char *q) {
+  int64_t v;
+  bool overflow;
+  return gdf_parse_i64(p, (size_t)(q - p), &v, &overflow);
+}
+
 /* Pass 2 when every column is int64 or float64: reads nrows records from
  * body with the in-place scanners alone, no tokenizer, no line numbers.
  * false when that is not enough: a field the scanners do not take (quotes,
  * spaces, a missing value other than the empty field, a value of another
  * type), a blank line, or a record count other than nrows; the caller then
  * falls back on the general passes, which define the results and errors.
- * Every value it writes is the one store_field would. */
+ * Every value it writes is the one store_field would; an integer of 2^53
+ * or more in an inferred float64 column also stops it (the types came from
+ * the first rows, and only pass 1 knows what such an integer makes). */
 __attribute__((noinline)) static bool fast_pass(const reader *r, const char *body,
                                                  gdf_csv_file *cf, int64_t nrows) {
   const int ncols = cf->ncols;
@@ -471,10 +550,16 @@ __attribute__((noinline)) static bool fast_pass(const reader *r, const char *bod
     if (p >= end || *p == '\n' || *p == '\r') return false; /* blank line, or too few */
     for (int col = 0;; col++) {
       const gdf_csv_col *c = &cf->cols[col];
-      const char *q = c->type == GPUDF_CSV_FLOAT64
-                          ? fast_f64(p, delim, (double *)c->data + row)
-                          : gdf_scan_i64(p, (int64_t *)c->data + row);
+      double *d = (double *)c->data + row;
+      const char *q = c->type == GPUDF_CSV_FLOAT64 ? fast_f64(p, delim, d)
+                                                   : gdf_scan_i64(p, (int64_t *)c->data + row);
       if (!q) return false;
+      /* An integer of 2^53 or more (a double may not hold it, int64 may not
+       * either) in a type inferred from the first rows: pass 1 decides what
+       * it makes of the column (text labels, a refusal, float64). */
+      if (c->type == GPUDF_CSV_FLOAT64 && c->forced != GPUDF_CSV_FLOAT64 &&
+          !(__builtin_fabs(*d) < 0x1p53) && is_integer(p, q))
+        return false;
       if (col < ncols - 1) {
         if (*q != delim) return false;
         p = q + 1;
@@ -605,8 +690,11 @@ static gpudf_status guess_table(reader *r, const char *body, gdf_csv_file *cf,
   if (!all_numeric(r, cf) || !count_lines(body, r->end, &lines)) return GPUDF_OK;
   lines += r->end > body && r->end[-1] != '\n';
   if (lines < 1) return GPUDF_OK;
+  /* Failing to create the table (memory) is no error yet: the rows after
+   * the first may hold one, which comes first (the documented order); the
+   * general passes create the table again and report what fails then. */
   gpudf_table *t = NULL;
-  GDF_TRY(create_table(cf, lines, &t));
+  if (create_table(cf, lines, &t) != GPUDF_OK) return GPUDF_OK;
   r->building = t;
   bool read = fast_pass(r, body, cf, lines);
   r->building = NULL;
@@ -694,6 +782,7 @@ __attribute__((noinline)) static gpudf_status parse(reader *r, gdf_csv_file *cf,
       for (int j = 0; j < cf->ncols; j++) try_fast |= resolve(&cf->cols[j]) != cf->cols[j].type;
     }
   }
+  if (st == GPUDF_OK && !*out) st = type_error(r, cf);
   if (st == GPUDF_OK && !*out) {
     r->line = body_line;
     st = build_table(r, body, cf, try_fast, out);
@@ -716,6 +805,7 @@ gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opt
   }
   if (o.delimiter == '"' || o.delimiter == '\n' || o.delimiter == '\r' || o.delimiter == '\0')
     return GDF_ERR(GPUDF_EINVAL, "delimiter %d cannot separate fields", (int)o.delimiter);
+  GDF_TRY(check_forced(&o));
   char *data = NULL;
   size_t size = 0, span = 0;
   GDF_TRY(map_file(path, &data, &size, &span));

@@ -28,14 +28,31 @@ void gdf_csv_dict_sort(gdf_csv_dict *d, int32_t *codes, int64_t nrows);
 void gdf_csv_dict_free(gdf_csv_dict *d);
 
 /* The plain numbers (csv_number.h) the first pass accepts without
- * tokenizing the field, because they cannot change what it knows. */
-enum gdf_csv_fast { GDF_CSV_FAST_NONE, GDF_CSV_FAST_INT, GDF_CSV_FAST_FLOAT };
+ * tokenizing the field, because they cannot change what it knows: INT and
+ * FLOAT for a forced type (gdf_skip_i64, gdf_skip_f64), SMALL_INT and
+ * EXACT_FLOAT for an inferred one, where the first integer that a double
+ * does not hold exactly can change the type (gdf_scan_i64 and
+ * gdf_i64_is_exact_f64, gdf_skip_exact_f64; the plain skips once one was
+ * seen). */
+enum gdf_csv_fast {
+  GDF_CSV_FAST_NONE,
+  GDF_CSV_FAST_INT,
+  GDF_CSV_FAST_FLOAT,
+  GDF_CSV_FAST_SMALL_INT,
+  GDF_CSV_FAST_EXACT_FLOAT
+};
 
 typedef struct gdf_csv_col {
   char name[GPUDF_NAME_MAX + 1];
   gpudf_csv_type forced;       /* GPUDF_CSV_INFER unless the options say */
   gpudf_csv_type type;         /* resolved after the first pass, or guessed */
-  bool may_int, may_float, may_bool, missing, values, too_long;
+  /* What pass 1 saw of an inferred column: may_int, every value an integer
+   * that fits int64; only_ints, an integer of any size; may_float, a number;
+   * inexact, an integer a double does not hold exactly (the first at
+   * inexact_line, inexact_text its first bytes). */
+  bool may_int, only_ints, may_float, may_bool, missing, values, too_long, inexact;
+  int64_t inexact_line;
+  char inexact_text[48];
   uint8_t fast;                /* gdf_csv_fast: the plain form pass 1 expects */
   void *data;                  /* the column in the arena, second pass */
   gdf_csv_dict dict;

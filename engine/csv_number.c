@@ -10,6 +10,7 @@
 #include "csv_number.h"
 
 #include <locale.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,23 @@ bool gdf_parse_i64(const char *s, size_t n, int64_t *out, bool *overflow) {
   if (*overflow) return true;
   *out = neg ? (int64_t)(0 - v) : (int64_t)v;
   return true;
+}
+
+bool gdf_int_is_exact_f64(const char *s, size_t n) {
+  int64_t v;
+  bool overflow;
+  if (!gdf_parse_i64(s, n, &v, &overflow)) return false;
+  if (!overflow) return gdf_i64_is_exact_f64(v);
+  /* Beyond int64: compare the digits with the exact decimal expansion of
+   * the double they round to (printf prints it exactly). */
+  double d;
+  if (!gdf_parse_f64(s, n, &d) || d != d || d - d != 0) return false; /* inf */
+  trim(&s, &n);
+  if (*s == '+' || *s == '-') s++, n--;
+  while (n > 1 && *s == '0') s++, n--;
+  char exact[400]; /* DBL_MAX has 309 digits */
+  int len = snprintf(exact, sizeof exact, "%.0f", d < 0 ? -d : d);
+  return len > 0 && (size_t)len == n && memcmp(exact, s, n) == 0;
 }
 
 static locale_t c_locale;

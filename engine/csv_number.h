@@ -33,6 +33,11 @@ extern "C" {
  * integer; *overflow is set when it is one but does not fit. */
 bool gdf_parse_i64(const char *s, size_t n, int64_t *out, bool *overflow);
 
+/* Whether the integer s[0..n) (one gdf_parse_i64 accepts, of any size) is a
+ * double exactly: gdf_parse_f64 gives its value, not a rounded one. All
+ * integers up to 2^53 in magnitude are; above, only some (2^60, 10^20). */
+bool gdf_int_is_exact_f64(const char *s, size_t n);
+
 /* A decimal number ([+-]digits[.digits][(e|E)[+-]digits], or inf/infinity),
  * surrounding spaces allowed, to the correctly rounded double. Fast paths
  * for up to 19 significant digits and small exponents (gdf_f64_from); strtod
@@ -118,6 +123,15 @@ static inline const char *gdf_skip_i64(const char *p) {
   return (size_t)(p - s) - 1 < 18 ? p : NULL;
 }
 
+/* Whether a double holds v exactly (2^63, what INT64_MAX rounds to, does
+ * not convert back). */
+static inline bool gdf_i64_is_exact_f64(int64_t v) {
+  const int64_t two53 = INT64_C(1) << 53;
+  if (v >= -two53 && v <= two53) return true;
+  double d = (double)v;
+  return d < 9223372036854775808.0 && (int64_t)d == v;
+}
+
 static inline const char *gdf_scan_i64(const char *p, int64_t *out) {
   bool neg = *p == '-';
   p += *p == '-' || *p == '+';
@@ -141,6 +155,30 @@ static inline const char *gdf_skip_f64(const char *p) {
     nd += (size_t)(p - s);
   }
   if (nd == 0) return NULL;
+  if ((*p | 0x20) == 'e') {
+    p++;
+    p += *p == '-' || *p == '+';
+    if (!gdf_is_digit(*p)) return NULL;
+    p = gdf_skip_digits(p);
+  }
+  return p;
+}
+
+/* The gdf_skip_f64 forms a double holds as written or that are decimal
+ * (a '.' or an exponent): an integer of more than 15 digits, which may not
+ * be a double exactly (gdf_int_is_exact_f64), gives NULL. */
+static inline const char *gdf_skip_exact_f64(const char *p) {
+  p += *p == '-' || *p == '+';
+  const char *s = p;
+  p = gdf_skip_digits(p);
+  size_t nd = (size_t)(p - s);
+  bool decimal = *p == '.' || (*p | 0x20) == 'e';
+  if (*p == '.') {
+    s = ++p;
+    p = gdf_skip_digits(p);
+    nd += (size_t)(p - s);
+  }
+  if (nd == 0 || (!decimal && nd > 15)) return NULL;
   if ((*p | 0x20) == 'e') {
     p++;
     p += *p == '-' || *p == '+';

@@ -174,8 +174,10 @@ const char *gpudf_table_column_label(const gpudf_table *table, int col, int32_t 
 /* Column types of gpudf_table_read_csv. */
 typedef enum gpudf_csv_type {
   GPUDF_CSV_INFER = 0,   /* from every value of the column (the default) */
-  GPUDF_CSV_INT64 = 1,   /* i64; an empty field is an error */
-  GPUDF_CSV_FLOAT64 = 2, /* f64; empty fields and NaN/NA/NULL are NaN */
+  GPUDF_CSV_INT64 = 1,   /* i64; an empty field or an integer beyond int64 is an error */
+  GPUDF_CSV_FLOAT64 = 2, /* f64; empty fields and NaN/NA/NULL are NaN; every number,
+                            integers beyond 2^53 included, is rounded to the nearest
+                            double (the opt-in for integers no inferred type takes) */
   GPUDF_CSV_BOOL = 3,    /* bool from true/false (True/TRUE, False/FALSE) */
   GPUDF_CSV_CATEGORY = 4 /* i32 codes plus a dictionary of the distinct strings */
 } gpudf_csv_type;
@@ -203,13 +205,56 @@ void gpudf_csv_options_init(gpudf_csv_options *opts);
  * parsing straight into its shared arena (no second copy of the data).
  * Quoted fields ("a ""b"""), CRLF line ends and a UTF-8 BOM are accepted;
  * blank lines are skipped. Inferred types, from the whole column: i64 when
- * every value is an integer, f64 when every value is a number or missing
- * (empty, NaN, NA, N/A, NULL, null, None), bool when every value is
- * true/false, else a categorical column (missing values get code -1) whose
- * labels are sorted bytewise. opts may be NULL for the defaults. Errors say
- * "FILE:LINE:COLUMN: what was expected, got 'what'" (GPUDF_EINVAL), or name
- * the file (GPUDF_ENOENT, GPUDF_EPERM, GPUDF_EIO). On success the caller owns
- * *out and frees it with gpudf_table_free. */
+ * every value is an integer that fits and none is missing, f64 when every
+ * value is a number or missing (empty, NaN, NA, N/A, NULL, null, None), bool
+ * when every value is true/false, else a categorical column (missing values
+ * get code -1) whose labels are sorted bytewise. opts may be NULL for the
+ * defaults.
+ *
+ * No integer is rounded unless asked for, so distinct integers never read
+ * as one value. An integer is what [+-]digits (spaces around it allowed)
+ * writes; 1.0 and 1e3 are decimal numbers, rounded to the nearest double as
+ * usual. A column whose values are all integers (and missing values) is:
+ *  - i64 when all fit int64 and none is missing;
+ *  - f64 (missing values NaN, as pandas) when all fit int64 and a double
+ *    holds every one exactly (all of magnitude <= 2^53 do; above, only some:
+ *    2^60 does, 2^53 + 1 does not);
+ *  - otherwise (one beyond int64, or one a double does not hold besides a
+ *    missing value) categorical: the integers' texts as labels, as written,
+ *    like pandas' object column of ids.
+ * A column of numbers some of which are not integers is f64 when a double
+ * holds each of its integers exactly; otherwise the read is refused
+ * (GPUDF_EINVAL, "FILE:LINE:COLUMN: column 'NAME': the integer '...' is not
+ * exactly a float64", at the first such integer). Forcing GPUDF_CSV_FLOAT64
+ * (Python: dtypes={"NAME": "float64"}) opts in to rounding; forcing
+ * GPUDF_CSV_CATEGORY keeps the texts.
+ *
+ * The order of checks, the same for every read of a file (whatever the
+ * rows the types are first guessed from), so that the first error reported
+ * is the first in this order and fixing it never uncovers an earlier one:
+ *  1. the arguments and options: path and out, opts' size and version, the
+ *     delimiter, options.types in order (NULL, unknown type);
+ *  2. the file: opening, mapping, empty;
+ *  3. the header row, field by field, left to right: quoting, an empty name,
+ *     a name longer than GPUDF_NAME_MAX (GPUDF_ENAMETOOLONG), a NUL byte, a
+ *     carriage return, more than GPUDF_MAX_COLUMNS columns, a duplicate, a
+ *     reserved '__prefix.' name;
+ *  4. options.types against the header, in order: a name the header lacks
+ *     (GPUDF_ENOENT);
+ *  5. the rows, in file order, each field left to right: quoting, the
+ *     value of a forced type, a NUL byte or an over-long label (or integer) in an
+ *     inferred column, then the field count (where the row ends too early,
+ *     or after its last field when it has too many); a header without rows;
+ *  6. once every row has been read: the inferred types, column by column
+ *     left to right (the refusal above);
+ *  7. building the table: memory (GPUDF_ENOMEM, GPUDF_ENOSPC), more than
+ *     GPUDF_LABELS_MAX labels in a column (at the row that adds one too
+ *     many).
+ * A file truncated by another process while it is read is GPUDF_EIO at any
+ * point. Errors say "FILE:LINE:COLUMN: what was expected, got 'what'"
+ * (GPUDF_EINVAL; a row's field count "FILE:LINE: ..."), or name the file
+ * (GPUDF_ENOENT, GPUDF_EPERM, GPUDF_EIO). On success the caller owns *out and
+ * frees it with gpudf_table_free. */
 gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opts,
                                   gpudf_table **out);
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -388,6 +389,26 @@ bool Int(const std::string &s, int64_t *v) {
   return gdf_parse_i64(s.data(), s.size(), v, &ovf) && !ovf;
 }
 bool Num(const std::string &s, double *v) { return gdf_parse_f64(s.data(), s.size(), v); }
+// An integer of any size (up to 38 digits), spaces and tabs around it, read
+// exactly; independent of the reader's parsers.
+bool Big(const std::string &s, __int128 *v) {
+  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+  if (b == std::string::npos) return false;
+  std::string t = s.substr(b, e - b + 1);
+  bool neg = t[0] == '-';
+  if (t[0] == '-' || t[0] == '+') t = t.substr(1);
+  if (t.empty() || t.size() > 38 || t.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  __int128 x = 0;
+  for (char c : t) x = x * 10 + (c - '0');
+  *v = neg ? -x : x;
+  return true;
+}
+// Whether the double strtod gives for the integer v's text is v exactly.
+bool Exact(const std::string &s, __int128 v) {
+  double d = strtod(s.c_str(), nullptr);
+  return std::fabs(d) < 0x1p126 && (__int128)d == v;
+}
 }  // namespace ref
 
 // Random files of numbers, missing values and the odd string, read and
@@ -402,26 +423,40 @@ void RandomFilesMatchTheGeneralParser() {
       "9007199254740993", "9007199254740993.0", "-0.2368798054440096", "1.7976931348623157e308",
       "1e", "1e+", "1.5e+", "+", "-", ".", "1.2.3", "--1", "1-", "0x10", " 7", "7 ", " -1.5 ",
       "\t3", "inf", "-Infinity", "INF", "NaN", "nan", "-nan", "NA", "N/A", "NULL", "None",
-      "", "\"42\"", "\"1.5\"", "\"\"", "\"-7\"", "true", "abc"};
-  // A column draws from one family, so that every type comes out.
+      "", "\"42\"", "\"1.5\"", "\"\"", "\"-7\"", "true", "abc",
+      // integers around 2^53, 2^60, 2^63, 2^64: some a double holds exactly
+      "9007199254740992", "-9007199254740993", "1152921504606846976", "1152921504606846977",
+      "-9223372036854775807", "18446744073709551616", "18446744073709551617", " 9007199254740995"};
+  // A column draws from one family, so that every type comes out: 0
+  // anything, 1 integers, 2 numbers a double holds exactly (as written), 3
+  // those and missing values, 4 missing values and one integer, 5 a few
+  // plain numbers, 6 integers of any size and missing values, 7 numbers,
+  // integers a double does not hold among them.
   const std::vector<std::vector<int>> families = [&] {
-    std::vector<std::vector<int>> f(6);
+    std::vector<std::vector<int>> f(8);
     for (int i = 0; i < (int)tokens.size(); i++) {
       std::string t = tokens[i];
       if (t.size() >= 2 && t.front() == '"') t = t.substr(1, t.size() - 2);
       int64_t iv;
       double dv;
-      f[0].push_back(i);  // anything
-      if (ref::Int(t, &iv)) f[1].push_back(i), f[2].push_back(i), f[3].push_back(i);
-      else if (ref::Num(t, &dv)) f[2].push_back(i), f[3].push_back(i);
-      else if (ref::Missing(t)) f[3].push_back(i), f[4].push_back(i);
+      __int128 big;
+      bool is_big = ref::Big(t, &big), exact = !is_big || ref::Exact(t, big);
+      f[0].push_back(i);
+      if (ref::Int(t, &iv)) f[1].push_back(i);
+      if (ref::Num(t, &dv)) {
+        if (exact) f[2].push_back(i), f[3].push_back(i);
+        f[7].push_back(i);
+      }
+      if (ref::Missing(t)) f[3].push_back(i), f[4].push_back(i), f[6].push_back(i);
+      if (is_big) f[6].push_back(i);
       if (t == "7" || t == "-12" || t == "1.5" || t == "-0.25") f[5].push_back(i);
     }
     f[4].push_back(0);  // mostly missing, one integer
     return f;
   }();
   std::mt19937 rng(4242);
-  for (int iter = 0; iter < 300; iter++) {
+  int refusals = 0, iters = 600;
+  for (int iter = 0; iter < iters; iter++) {
     int ncols = 1 + (int)(rng() % 5), nrows = 1 + (int)(rng() % 40);
     bool crlf = rng() % 2, final_nl = rng() % 4 != 0;
     std::vector<int> fam(ncols);
@@ -447,26 +482,48 @@ void RandomFilesMatchTheGeneralParser() {
     }
     CsvFile file(body);
     Read got(file);
-    // the reference
-    bool ok = true;
-    std::string why;
+    // the reference: int64 when every value is an integer that fits and
+    // none is missing; float64 for integers and missing values when a
+    // double holds every integer exactly, else text labels; float64 for
+    // numbers unless an integer among them is not a double exactly, which
+    // refuses the file (the first such column, at its first such integer).
     std::vector<int> want_type(ncols);
-    for (int c = 0; c < ncols && ok; c++) {
-      bool may_int = true, may_float = true, may_bool = true, missing = false, values = false;
-      for (const std::string &t : cell[c]) {
+    int refused = -1, refused_row = -1;
+    for (int c = 0; c < ncols; c++) {
+      bool may_int = true, only_ints = true, may_float = true, may_bool = true;
+      bool missing = false, values = false;
+      int inexact_row = -1;
+      for (int r = 0; r < nrows; r++) {
+        const std::string &t = cell[c][r];
         int64_t iv;
         double dv;
+        __int128 big;
         if (ref::Missing(t)) { missing = true; continue; }
         values = true;
-        if (may_int && !ref::Int(t, &iv)) may_int = false;
-        if (may_float && !may_int && !ref::Num(t, &dv)) may_float = false;
+        bool is_int = ref::Big(t, &big);
+        if (!is_int) may_int = only_ints = false;
+        else if (!ref::Int(t, &iv)) may_int = false;
+        if (is_int && inexact_row < 0 && !ref::Exact(t, big)) inexact_row = r;
+        if (may_float && !is_int && !ref::Num(t, &dv)) may_float = false;
         if (t != "true") may_bool = false;
       }
-      want_type[c] = !values                  ? GPUDF_TYPE_F64
-                     : may_int && !missing    ? GPUDF_TYPE_I64
-                     : may_int || may_float   ? GPUDF_TYPE_F64
-                     : may_bool && !missing   ? GPUDF_TYPE_BOOL
-                                              : GPUDF_TYPE_I32;
+      bool inexact = inexact_row >= 0;
+      want_type[c] = !values                             ? GPUDF_TYPE_F64
+                     : only_ints && may_int && !missing  ? GPUDF_TYPE_I64
+                     : only_ints                         ? (may_int && !inexact ? GPUDF_TYPE_F64
+                                                                                : GPUDF_TYPE_I32)
+                     : may_float                         ? (inexact ? -1 : GPUDF_TYPE_F64)
+                     : may_bool && !missing              ? GPUDF_TYPE_BOOL
+                                                         : GPUDF_TYPE_I32;
+      if (want_type[c] < 0 && refused < 0) refused = c, refused_row = inexact_row;
+    }
+    if (refused >= 0) {
+      ASSERT_EQ(got.st, GPUDF_EINVAL) << body;
+      std::string where = ":" + std::to_string(refused_row + 2) + ":" + std::to_string(refused + 1) +
+                          ": column 'c" + std::to_string(refused) + "': the integer '";
+      ASSERT_NE(got.err.find(where), std::string::npos) << got.err << "\n" << where << "\n" << body;
+      refusals++;
+      continue;
     }
     ASSERT_EQ(got.st, GPUDF_OK) << got.err << "\n" << body;
     ASSERT_EQ(gpudf_table_nrows(got.t), nrows) << body;
@@ -489,6 +546,10 @@ void RandomFilesMatchTheGeneralParser() {
           } else {
             ASSERT_EQ(memcmp(&v, &g, sizeof g), 0) << t << " got " << g << "\n" << body;
           }
+          __int128 big;
+          if (ref::Big(t, &big)) {
+            ASSERT_EQ((__int128)g, big) << t << " rounded\n" << body;
+          }
         } else if (want_type[c] == GPUDF_TYPE_I32) {
           int32_t code = ((const int32_t *)data)[r];
           if (ref::Missing(t)) ASSERT_EQ(code, -1) << body;
@@ -497,6 +558,9 @@ void RandomFilesMatchTheGeneralParser() {
       }
     }
   }
+  // Both outcomes come up: files refused, and many more read.
+  EXPECT_GT(refusals, 10);
+  EXPECT_LT(refusals, iters / 3);
 }
 
 TEST(Csv, FastPathsMatchTheGeneralParser) { RandomFilesMatchTheGeneralParser(); }
@@ -567,11 +631,11 @@ TEST(Csv, LaterRowsStillDecide) {
   }
   {  // numbers that no fast path decides (strtod) after the first rows
     std::string body = numbers(1500, 0) +
-                       "1,9007199254740993,2\n2,0.12345678901234567891,3\n3,1e400,4\n";
+                       "1,9007199254740993.0,2\n2,0.12345678901234567891,3\n3,1e400,4\n";
     CsvFile f(head + body);
     Read r(f);
     ASSERT_EQ(r.st, GPUDF_OK) << r.err;
-    EXPECT_EQ(r.Data<double>("x")[1500], std::strtod("9007199254740993", nullptr));
+    EXPECT_EQ(r.Data<double>("x")[1500], std::strtod("9007199254740993.0", nullptr));
     EXPECT_EQ(r.Data<double>("x")[1501], std::strtod("0.12345678901234567891", nullptr));
     EXPECT_EQ(r.Data<double>("x")[1502], HUGE_VAL);
   }
@@ -601,13 +665,14 @@ TEST(Csv, LaterRowsStillDecide) {
 TEST(Csv, EdgeNumbers) {
   CsvFile f("big,neg0,plus,sp,q,exp,long\n"
             "9223372036854775808,-0,+5, 7 ,\"42\",1e5,0.12345678901234567891\n"
-            "1,-0,+6,8,\"-3\",2E-3,-1234567890123456789012\n");
+            "1,-0,+6,8,\"-3\",2E-3,-1234567890123456789012.0\n");
   Read r(f);
   ASSERT_EQ(r.st, GPUDF_OK) << r.err;
-  // An integer beyond int64 makes the column float64 (pandas: object or
-  // float; the value is the correctly rounded double).
-  EXPECT_EQ(gpudf_table_column_type(r.t, r.Col("big")), GPUDF_TYPE_F64);
-  EXPECT_EQ(r.Data<double>("big")[0], 9223372036854775808.0);
+  // An integer beyond int64 keeps a column of integers as text labels (as
+  // pandas keeps it as object): nothing rounded (BigIntegers* below).
+  EXPECT_TRUE(gpudf_table_column_is_categorical(r.t, r.Col("big")));
+  EXPECT_EQ(r.Label("big", 0), "9223372036854775808");
+  EXPECT_EQ(r.Label("big", 1), "1");
   EXPECT_EQ(gpudf_table_column_type(r.t, r.Col("neg0")), GPUDF_TYPE_I64);
   EXPECT_EQ(r.Data<int64_t>("neg0")[0], 0);
   EXPECT_EQ(r.Data<int64_t>("plus")[1], 6);
@@ -735,3 +800,240 @@ TEST(Csv, AFileTruncatedWhileItIsReadIsAnErrorNotACrash) {
 
 }  // namespace
 
+
+// ------------------------------------------------ integers beyond a double
+
+namespace big {
+std::string Text(__int128 v) {
+  if (v == 0) return "0";
+  bool neg = v < 0;
+  unsigned __int128 u = neg ? -(unsigned __int128)v : (unsigned __int128)v;
+  std::string s;
+  for (; u; u /= 10) s.insert(s.begin(), char('0' + (int)(u % 10)));
+  return neg ? "-" + s : s;
+}
+// v's text read back exactly (the reference; independent of the reader).
+__int128 Value(const std::string &s) {
+  __int128 v = 0;
+  bool neg = s[0] == '-';
+  for (size_t i = neg; i < s.size(); i++) v = v * 10 + (s[i] - '0');
+  return neg ? -v : v;
+}
+// Whether the correctly rounded double of s (strtod) is its value exactly.
+bool Exact(const std::string &s) { return (__int128)std::strtod(s.c_str(), nullptr) == Value(s); }
+const __int128 kTwo53 = (__int128)1 << 53, kTwo63 = (__int128)1 << 63, kTwo64 = (__int128)1 << 64;
+__int128 Near(std::mt19937_64 &rng, __int128 base) {
+  return base + (__int128)(int64_t)(rng() % 4001) - 2000;
+}
+}  // namespace big
+
+// 16.4: distinct integers never read as one value. Random integers near
+// 2^53, 2^63, -2^63 and 2^64, compared with their own text read exactly:
+// int64 holds what fits when nothing is missing; float64 (missing values)
+// only when a double holds every integer; else the column keeps the texts
+// as labels. The large ones come after the rows the types are guessed from
+// (1000), so that fast_pass meets them too; every inference row count gives
+// the same table.
+TEST(Csv, BigIntegersNeverMerge) {
+  std::mt19937_64 rng(16004);
+  const int n = 3000;
+  std::vector<std::string> I, S, M, U, E;
+  for (int r = 0; r < n; r++) {
+    __int128 bases63[] = {big::kTwo53, -big::kTwo53, big::kTwo63 - 2001, -big::kTwo63 + 2000};
+    I.push_back(big::Text(big::Near(rng, bases63[rng() % 4])));
+    // within +-2^53, some exactly at it: a double holds all
+    __int128 s = rng() % 2 ? big::kTwo53 - (__int128)(rng() % 50) : -big::kTwo53 + (__int128)(rng() % 50);
+    S.push_back(r == 2000 ? "" : big::Text(s));
+    // small first (guessed float64: one is missing), then near 2^53 and 2^63
+    M.push_back(r == 10 ? "NA" : r < 1500 ? big::Text((__int128)(rng() % 1000))
+                                          : big::Text(big::Near(rng, rng() % 2 ? big::kTwo53 : big::kTwo63 - 2001)));
+    // small first (guessed int64), then near 2^64
+    U.push_back(r < 1200 ? big::Text((__int128)(rng() % 1000)) : big::Text(big::Near(rng, big::kTwo64)));
+    // beyond int64 but doubles exactly (2^64 + k 2^12), with a decimal
+    E.push_back(r == 5 ? "0.5" : big::Text(big::kTwo64 + (__int128)(rng() % 1000) * 4096));
+  }
+  std::string body = "i,s,m,u,e\n";
+  for (int r = 0; r < n; r++) body += I[r] + "," + S[r] + "," + M[r] + "," + U[r] + "," + E[r] + "\n";
+  CsvFile f(body);
+  auto distinct = [](const std::vector<std::string> &v) {
+    std::vector<std::string> d;
+    for (const std::string &s : v)
+      if (s != "" && s != "NA") d.push_back(s);
+    std::sort(d.begin(), d.end());
+    return (int32_t)(std::unique(d.begin(), d.end()) - d.begin());
+  };
+  bool m_exact = true;
+  for (const std::string &s : M)
+    if (s != "NA") m_exact &= big::Exact(s);
+  ASSERT_FALSE(m_exact) << "the test needs integers a double does not hold";
+  for (const char *rows : {"", "1", "7", "1000", "5000"}) {
+    ScopedEnv env("GPUDF_CSV_INFER_ROWS", rows);
+    Read r(f);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    ASSERT_EQ(gpudf_table_nrows(r.t), n);
+    ASSERT_EQ(gpudf_table_column_type(r.t, r.Col("i")), GPUDF_TYPE_I64) << rows;
+    ASSERT_EQ(gpudf_table_column_type(r.t, r.Col("s")), GPUDF_TYPE_F64) << rows;
+    ASSERT_TRUE(gpudf_table_column_is_categorical(r.t, r.Col("m"))) << rows;
+    ASSERT_TRUE(gpudf_table_column_is_categorical(r.t, r.Col("u"))) << rows;
+    ASSERT_EQ(gpudf_table_column_type(r.t, r.Col("e")), GPUDF_TYPE_F64) << rows;
+    EXPECT_EQ(gpudf_table_column_nlabels(r.t, r.Col("m")), distinct(M));
+    EXPECT_EQ(gpudf_table_column_nlabels(r.t, r.Col("u")), distinct(U));
+    for (int k = 0; k < n; k++) {
+      ASSERT_EQ((__int128)r.Data<int64_t>("i")[k], big::Value(I[k])) << I[k];
+      double sv = r.Data<double>("s")[k];
+      if (S[k].empty()) ASSERT_TRUE(std::isnan(sv));
+      else ASSERT_EQ((__int128)sv, big::Value(S[k])) << S[k];
+      ASSERT_EQ(r.Label("m", k), M[k] == "NA" ? "<missing>" : M[k]);
+      ASSERT_EQ(r.Label("u", k), U[k]);
+      double ev = r.Data<double>("e")[k];
+      if (k == 5) ASSERT_EQ(ev, 0.5);
+      else ASSERT_EQ((__int128)ev, big::Value(E[k])) << E[k];
+    }
+  }
+  // m alone: no other column stops fast_pass, which must stop at the first
+  // integer a double does not hold in a column guessed float64.
+  std::string mbody = "m\n";
+  for (const std::string &m : M) mbody += m + "\n";
+  CsvFile mf(mbody, "m.csv");
+  for (const char *rows : {"", "1", "1000"}) {
+    ScopedEnv env("GPUDF_CSV_INFER_ROWS", rows);
+    Read r(mf);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    ASSERT_TRUE(gpudf_table_column_is_categorical(r.t, 0)) << rows;
+    for (int k = 0; k < n; k++) ASSERT_EQ(r.Label("m", k), M[k] == "NA" ? "<missing>" : M[k]);
+  }
+  // float64 forced: the values rounded as strtod rounds them; int64 forced
+  // on integers beyond it: refused.
+  gpudf_csv_options o;
+  gpudf_csv_options_init(&o);
+  gpudf_csv_column_type ft[] = {{"m", GPUDF_CSV_FLOAT64}, {"u", GPUDF_CSV_FLOAT64}};
+  o.types = ft;
+  o.ntypes = 2;
+  for (const char *rows : {"", "1"}) {
+    ScopedEnv env("GPUDF_CSV_INFER_ROWS", rows);
+    Read r(f, &o);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    for (int k = 0; k < n; k++) {
+      double mv = r.Data<double>("m")[k], uv = r.Data<double>("u")[k];
+      if (M[k] == "NA") ASSERT_TRUE(std::isnan(mv));
+      else ASSERT_EQ(mv, std::strtod(M[k].c_str(), nullptr)) << M[k];
+      ASSERT_EQ(uv, std::strtod(U[k].c_str(), nullptr)) << U[k];
+    }
+  }
+  gpudf_csv_column_type it = {"u", GPUDF_CSV_INT64};
+  o.types = &it;
+  o.ntypes = 1;
+  Read bad(f, &o);
+  EXPECT_EQ(bad.st, GPUDF_EINVAL);
+  EXPECT_NE(bad.err.find(":1202:4: integer overflow (int64), got '" + U[1200] + "'"),
+            std::string::npos) << bad.err;
+}
+
+// 16.4: a column of numbers with an integer a double does not hold is
+// refused, naming the column, the line and the integer; float64 forced
+// takes it rounded, category keeps the texts.
+TEST(Csv, InexactIntegerAmongDecimalsIsRefused) {
+  std::mt19937_64 rng(26);
+  for (int iter = 0; iter < 40; iter++) {
+    int n = 1 + (int)(rng() % 2500), at = (int)(rng() % n);
+    __int128 bases[] = {big::kTwo53, -big::kTwo53, big::kTwo63, -big::kTwo63 - 1, big::kTwo64};
+    std::string bigv;
+    do bigv = big::Text(big::Near(rng, bases[rng() % 5]));
+    while (big::Exact(bigv));
+    std::vector<std::string> x(n);
+    std::string body = "a,x\n";
+    for (int r = 0; r < n; r++) {
+      x[r] = r == at ? bigv : r % 3 ? std::to_string(r) + ".25" : std::to_string(r);
+      body += std::to_string(r) + "," + x[r] + "\n";
+    }
+    body += "0,0.5\n";  // a decimal besides, however short the file
+    CsvFile f(body);
+    for (const char *rows : {"", "1", "3"}) {
+      ScopedEnv env("GPUDF_CSV_INFER_ROWS", rows);
+      Read r(f);
+      ASSERT_EQ(r.st, GPUDF_EINVAL) << body.substr(0, 200);
+      std::string want = f.path + ":" + std::to_string(at + 2) + ":2: column 'x': the integer '" +
+                         bigv + "' is not exactly a float64";
+      ASSERT_NE(r.err.find(want), std::string::npos) << r.err << "\nwant " << want;
+    }
+    gpudf_csv_options o;
+    gpudf_csv_options_init(&o);
+    gpudf_csv_column_type ft = {"x", GPUDF_CSV_FLOAT64};
+    o.types = &ft;
+    o.ntypes = 1;
+    Read r(f, &o);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    ASSERT_EQ(r.Data<double>("x")[at], std::strtod(bigv.c_str(), nullptr));
+    ft.type = GPUDF_CSV_CATEGORY;
+    Read c(f, &o);
+    ASSERT_EQ(c.st, GPUDF_OK) << c.err;
+    ASSERT_EQ(c.Label("x", at), bigv);
+  }
+}
+
+// 26.1: one order of checks, whatever the rows the types are guessed from:
+// the options, the header, the rows in file order (each left to right),
+// then the column types. Random files with several faults; the first
+// error is the one the order says, from every inference row count.
+TEST(Csv, FirstErrorFollowsTheDocumentedOrder) {
+  gpudf_csv_options o;
+  gpudf_csv_options_init(&o);
+  gpudf_csv_column_type ft = {"f", GPUDF_CSV_INT64};
+  o.types = &ft;
+  o.ntypes = 1;
+  std::mt19937_64 rng(2601);
+  for (int iter = 0; iter < 150; iter++) {
+    int n = 1 + (int)(rng() % 1500);
+    // header fault: none, reserved name, duplicate name
+    int hf = rng() % 4 == 0 ? 1 + (int)(rng() % 2) : 0;
+    std::string body = hf == 1 ? "a,__prefix.x,f\n" : hf == 2 ? "a,x,a\n" : "a,x,f\n";
+    std::string want = hf == 1 ? ":1:2: column name '__prefix.x': names starting with"
+                     : hf == 2 ? ":1:3: duplicate column name 'a'" : "";
+    int refuse_at = rng() % 2 ? (int)(rng() % n) : -1;  // an inexact integer in x
+    std::string refusal;
+    for (int r = 0; r < n; r++) {
+      int line = r + 2, fault = rng() % 300 == 0 ? 1 + (int)(rng() % 3) : 0;
+      std::string x = r == refuse_at ? "9007199254740993" : std::to_string(r) + ".5";
+      if (r == refuse_at)
+        refusal = ":" + std::to_string(line) + ":2: column 'x': the integer '9007199254740993'";
+      std::string row = std::to_string(r) + "," + x + "," + std::to_string(-r);
+      if (fault == 1) row = std::to_string(r) + "," + x;  // short
+      if (fault == 2) row += ",9";                         // long
+      if (fault == 3) row = std::to_string(r) + "," + x + ",abc";
+      if (fault && want.empty() && !hf)
+        want = fault == 3 ? ":" + std::to_string(line) + ":3: expected an integer, got 'abc'"
+                          : ":" + std::to_string(line) + ": expected 3 fields (as in the header), got " +
+                                std::to_string(fault == 1 ? 2 : 4);
+      body += row + "\n";
+    }
+    if (want.empty()) want = refusal;
+    CsvFile f(body);
+    for (const char *rows : {"", "1", "2", "5", "1000"}) {
+      ScopedEnv env("GPUDF_CSV_INFER_ROWS", rows);
+      Read r(f, &o);
+      if (want.empty()) {
+        ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+        continue;
+      }
+      ASSERT_EQ(r.st, GPUDF_EINVAL) << rows;
+      ASSERT_NE(r.err.find(f.path + want), std::string::npos)
+          << "rows " << rows << ": " << r.err << "\nwant " << want;
+    }
+  }
+  // Options before the file: a forced type the library does not know is
+  // named even for a file that is empty or missing.
+  gpudf_csv_column_type unknown = {"x", (gpudf_csv_type)9};
+  o.types = &unknown;
+  CsvFile empty("");
+  Read r(empty, &o);
+  EXPECT_EQ(r.st, GPUDF_EINVAL);
+  EXPECT_NE(r.err.find("options.types[0] ('x'): unknown type 9"), std::string::npos) << r.err;
+  // A forced column the header lacks: after the header, before the rows.
+  gpudf_csv_column_type absent = {"nope", GPUDF_CSV_INT64};
+  o.types = &absent;
+  CsvFile rows("a,b\n1,2,3\n");
+  Read s(rows, &o);
+  EXPECT_EQ(s.st, GPUDF_ENOENT);
+  EXPECT_NE(s.err.find("names column 'nope', which the header does not have"), std::string::npos)
+      << s.err;
+}

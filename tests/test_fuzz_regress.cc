@@ -4,8 +4,13 @@
 #include <gpudf.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cfloat>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -87,6 +92,84 @@ TEST(FuzzRegress, ResultWidthOfInvalidShapeParameterIsAnError) {
   double d[64];
   ASSERT_EQ(gpudf_kernel_defaults(h, d), GPUDF_OK);
   EXPECT_EQ(gpudf_kernel_nresults(h, nullptr), (int)d[bins] + 2);
+}
+
+// fuzz_csv: the first error depended on the rows types are guessed from.
+// A header with the reserved name '__prefix.x' and a row of 3 fields at line
+// 4: the default read (pass 1 over the whole file) reported the row, a read
+// guessing from 1 or 2 rows created the table first and reported the name.
+// The header's names are checked before any row now, so every read says
+// the same (corpus: tests/fuzz/corpus/csv/reserved-name-before-rows).
+TEST(FuzzRegress, CsvReservedHeaderNameBeforeRowErrors) {
+  const unsigned char input[] = {
+      0x5f, 0x5f, 0x70, 0x72, 0x65, 0x66, 0x69, 0x78, 0x2e, 0x78, 0x2c, 0x79, 0x0a, 0x31, 0x2e,
+      0x35, 0x2c, 0x4e, 0x61, 0x4e, 0x0a, 0x2c, 0x4e, 0x41, 0x0a, 0x4e, 0x2f, 0x41, 0x2c, 0x4e,
+      0x55, 0x2c, 0x4e, 0x61, 0x4e, 0x0a, 0x2c, 0x4e, 0x41, 0x0a, 0x4e, 0x2f, 0x41, 0x2c, 0x4e,
+      0x55, 0x4c, 0x4c, 0x0a, 0x4c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x6f, 0x6e,
+      0x65, 0x0a, 0x2d, 0x69, 0x6e, 0x66, 0x2c, 0x31, 0x65, 0x33, 0x30, 0xff, 0x0a};
+  std::string path = "/tmp/gpudf-fuzz-regress-" + std::to_string(getpid()) + ".csv";
+  FILE *f = fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  fwrite(input, 1, sizeof input, f);
+  fclose(f);
+  std::string first;
+  for (const char *rows : {"", "1", "2", "3", "4"}) {
+    setenv("GPUDF_CSV_INFER_ROWS", rows, 1);
+    gpudf_table *t = nullptr;
+    gpudf_status st = gpudf_table_read_csv(path.c_str(), nullptr, &t);
+    unsetenv("GPUDF_CSV_INFER_ROWS");
+    std::string err = gpudf_last_error();
+    EXPECT_EQ(st, GPUDF_EINVAL) << rows;
+    EXPECT_EQ(t, nullptr);
+    gpudf_table_free(t);
+    EXPECT_NE(err.find(path + ":1:1: column name '__prefix.x': names starting with '__prefix.' "
+                       "are reserved"), std::string::npos) << "rows " << rows << ": " << err;
+    if (first.empty()) first = err;
+    EXPECT_EQ(err, first) << "rows " << rows;
+  }
+  unlink(path.c_str());
+}
+
+// fuzz_csv (after 16.4): a column whose first row is missing was guessed
+// float64, and fast_pass took 18446744073709551616 (2^64, a double exactly)
+// for the rest, while the whole file makes a column of integers beyond int64
+// text labels. fast_pass stops at any integer of 2^53 or more in a guessed
+// float64 column now (corpus: beyond-int64-after-guessed-float-rows).
+TEST(FuzzRegress, CsvIntegerBeyondInt64AfterGuessedFloatRows) {
+  std::mt19937_64 rng(70);
+  for (int iter = 0; iter < 20; iter++) {
+    // a missing first row, then integers, one beyond int64 (some doubles
+    // exactly: 2^64 + k 2^12), at a random row
+    int n = 2 + (int)(rng() % 50), at = 1 + (int)(rng() % (n - 1));
+    unsigned __int128 big = ((unsigned __int128)1 << 64) + (unsigned __int128)(rng() % 4) * 4096;
+    std::string bigs;
+    for (unsigned __int128 v = big; v; v /= 10) bigs.insert(bigs.begin(), char('0' + (int)(v % 10)));
+    std::vector<std::string> want(n);
+    std::string body = "i,NA\n";
+    for (int r = 0; r < n; r++) {
+      want[r] = r == 0 ? "" : r == at ? bigs : std::to_string(rng() % 1000);
+      body += want[r] + "," + std::to_string(r) + "\n";
+    }
+    std::string path = "/tmp/gpudf-fuzz-regress-" + std::to_string(getpid()) + ".csv";
+    FILE *f = fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    fwrite(body.data(), 1, body.size(), f);
+    fclose(f);
+    for (const char *rows : {"", "1", "2", "3", "4"}) {
+      setenv("GPUDF_CSV_INFER_ROWS", rows, 1);
+      Owned o;
+      gpudf_status st = gpudf_table_read_csv(path.c_str(), nullptr, &o.t);
+      unsetenv("GPUDF_CSV_INFER_ROWS");
+      ASSERT_EQ(st, GPUDF_OK) << gpudf_last_error();
+      ASSERT_TRUE(gpudf_table_column_is_categorical(o.t, 0)) << "rows " << rows << "\n" << body;
+      const int32_t *codes = (const int32_t *)gpudf_table_column_data(o.t, 0);
+      for (int r = 0; r < n; r++) {
+        const char *l = gpudf_table_column_label(o.t, 0, codes[r]);
+        ASSERT_EQ(std::string(l ? l : ""), want[r]) << "row " << r;
+      }
+    }
+    unlink(path.c_str());
+  }
 }
 
 }  // namespace

@@ -381,7 +381,11 @@ _CSV_TYPES = {"infer": lib.GPUDF_CSV_INFER, "int64": lib.GPUDF_CSV_INT64,
 def read_csv(path, delimiter=",", dtypes=None):
     """A Table read by the C library straight into shared memory. dtypes maps
     column names to "int64", "float64", "bool" or "category" (the rest are
-    inferred); string columns become categories."""
+    inferred); string columns become categories. No integer is rounded unless
+    asked: integers that neither int64 nor float64 holds exactly (beyond
+    int64, or beyond 2^53 in a column with missing values) keep their column
+    as categories of their texts, and among decimals they are refused;
+    dtypes={name: "float64"} rounds them (gpudf_table_read_csv in gpudf.h)."""
     opts = ffi.new("gpudf_csv_options *")
     lib.gpudf_csv_options_init(opts)
     if len(delimiter) != 1 or len(delimiter.encode()) != 1:

@@ -132,6 +132,54 @@ def test_read_csv_matches_pandas(tmp_path):
         gpudf.read_csv(tmp_path / "bad.csv")
 
 
+def test_read_csv_big_integers_are_never_rounded(tmp_path):
+    """Integers near 2^53, 2^63, -2^63 and 2^64, compared with Python's int()
+    of the same text: distinct ids stay distinct (int64 or text labels), a
+    float64 column holds its integers exactly, dtypes float64 rounds (as
+    float(int(text)) does, correctly), a decimal among inexact integers is
+    refused."""
+    rng = np.random.default_rng()
+    n = 1500
+
+    def near(base):
+        return [base + int(k) for k in rng.integers(-3000, 3000, n)]
+    i = near(2**63 - 3001) + near(-2**63 + 3000)  # fits int64
+    m = near(2**53) + near(-2**53)                # fits int64, a double may not hold it
+    u = near(2**64) + near(2**53)                 # some beyond int64
+    path = tmp_path / "ids.csv"
+    with open(path, "w") as f:
+        f.write("i,m,u\n")
+        for r in range(2 * n):
+            f.write(f"{i[r]},{'' if r == 1700 else m[r]},{u[r]}\n")
+    t = gpudf.read_csv(path).to_pandas()
+    assert t["i"].dtype == np.int64
+    assert [int(v) for v in t["i"]] == i
+    assert any(float(v) != v for v in m)          # so m cannot be float64
+    for name, values in (("m", m), ("u", u)):
+        col = t[name]
+        assert isinstance(col.dtype, pd.CategoricalDtype), name
+        want = [None if name == "m" and r == 1700 else v for r, v in enumerate(values)]
+        got = [None if pd.isna(v) else int(v) for v in col]
+        assert got == want, name
+        assert col.nunique() == len({v for v in want if v is not None})
+    f = gpudf.read_csv(path, dtypes={"m": "float64", "u": "float64"}).to_pandas()
+    assert f["m"].dtype == np.float64 and f["u"].dtype == np.float64
+    assert [float(v) for v in f["u"]] == [float(v) for v in u]
+    assert np.isnan(f["m"][1700])
+    assert all(f["m"][r] == float(m[r]) for r in range(2 * n) if r != 1700)
+    # within 2^53, with a missing value: float64, exactly
+    (tmp_path / "small.csv").write_text("s\n" + "\n".join(
+        str(v) for v in [2**53, -2**53, 2**53 - 1, 7]) + "\nNA\n")
+    s = gpudf.read_csv(tmp_path / "small.csv").to_pandas()["s"]
+    assert s.dtype == np.float64 and [int(v) for v in s[:4]] == [2**53, -2**53, 2**53 - 1, 7]
+    (tmp_path / "mixed.csv").write_text("a,x\n1,0.5\n2,9007199254740993\n")
+    with pytest.raises(gpudf.Error, match="mixed.csv:3:2: column 'x': the integer "
+                       "'9007199254740993' is not exactly a float64"):
+        gpudf.read_csv(tmp_path / "mixed.csv")
+    x = gpudf.read_csv(tmp_path / "mixed.csv", dtypes={"x": "float64"}).to_pandas()["x"]
+    assert x[1] == float(9007199254740993)
+
+
 def test_from_numpy_and_arrow():
     a = RNG.standard_normal(100)
     t = gpudf.Table.from_numpy({"a": a, "b": np.arange(100)})
