@@ -65,6 +65,12 @@ static gpudf_status hi_check(const gpudf_table *t, const double *config) {
                      "parameter 'range_lo' = %s must be less than parameter 'range_hi' = %s, "
                      "both finite with a finite difference",
                      gdf_k_num(a, sizeof a, rlo), gdf_k_num(b, sizeof b, rhi));
+  long long bins = (long long)config[GDF_HI_BINS];
+  if (!gdf_hi_edges_increase(bins, rlo, rhi))
+    return gdf_error(GPUDF_EINVAL, "histogram",
+                     "parameter 'bins' = %lld is too many for the range [%s, %s]: its edges "
+                     "(numpy.linspace's) do not all differ, as numpy.histogram refuses",
+                     bins, gdf_k_num(a, sizeof a, rlo), gdf_k_num(b, sizeof b, rhi));
   GDF_TRY(gdf_k_check_col("histogram", t, "filter_col", config[GDF_HI_FILTER_COL]));
   return gdf_k_check_col("histogram", t, "col", config[GDF_HI_COL]);
 }
