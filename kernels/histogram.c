@@ -75,10 +75,10 @@ static gpudf_status hi_check(const gpudf_table *t, const double *config) {
   return gdf_k_check_col("histogram", t, "col", config[GDF_HI_COL]);
 }
 
-static void hi_config_block(const double *c, const double *x, const double *v, int64_t len,
-                            double *out) {
+static void hi_config_block(const double *c, int f32, const double *x, const double *v,
+                            int64_t len, double *out) {
   int op = (int)c[GDF_HI_OP];
-  double lo = c[GDF_HI_LO], hi = c[GDF_HI_HI];
+  double lo = gdf_fa_bound(f32, c[GDF_HI_LO]), hi = gdf_fa_bound(f32, c[GDF_HI_HI]);
   long long bins = (long long)c[GDF_HI_BINS];
   double rlo = c[GDF_HI_RANGE_LO], rhi = c[GDF_HI_RANGE_HI];
   for (int64_t i = 0; i < len; i++) {
@@ -113,7 +113,8 @@ static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int6
         gdf_k_load_block(gdf_table_colref(t, (int)c[GDF_HI_COL]), start, len, v);
         prev[0] = c[GDF_HI_FILTER_COL], prev[1] = c[GDF_HI_COL];
       }
-      hi_config_block(c, x, v, len, results + k * width);
+      int f32 = gpudf_table_column_type(t, (int)c[GDF_HI_FILTER_COL]) == GPUDF_TYPE_F32;
+      hi_config_block(c, f32, x, v, len, results + k * width);
     }
     if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
       free(x);
