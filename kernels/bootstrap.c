@@ -51,18 +51,24 @@ static int64_t bs_compact(const gpudf_table *t, int c, double *vals) {
 static double bs_replicate(const double *config, const double *vals, int64_t m) {
   int stat = (int)config[GDF_BS_STAT];
   uint64_t key = gdf_bs_key(config[GDF_BS_SEED]), n = (uint64_t)m;
-  double sum = 0.0, m2 = 0.0;
-  for (uint64_t j = 0; j < n; j++) sum += vals[gdf_bs_draw(key, j, n)];
-  if (stat == GDF_BS_STD && m > 0) {
+  double sum = 0.0, big = 0.0, min = INFINITY, max = -INFINITY, ds = 0.0, d2 = 0.0;
+  for (uint64_t j = 0; j < n; j++) {
+    double v = vals[gdf_bs_draw(key, j, n)];
+    gdf_fa_sum_add(&sum, &big, v);
+    min = v < min ? v : min;
+    max = v > max ? v : max;
+  }
+  if (stat == GDF_BS_STD && m > 1) {
     /* Two passes: deviations from the mean, so std keeps its digits when
      * the mean is large against the spread. */
-    double mean = sum / (double)m;
+    double shift = gdf_fa_shift((double)m, sum, big);
     for (uint64_t j = 0; j < n; j++) {
-      double d = vals[gdf_bs_draw(key, j, n)] - mean;
-      m2 += d * d;
+      double d = vals[gdf_bs_draw(key, j, n)] - shift;
+      ds += d;
+      d2 += d * d;
     }
   }
-  return gdf_bs_value(stat, (double)m, sum, m2);
+  return gdf_bs_value(stat, (double)m, sum, big, min, max, ds, d2);
 }
 
 /* Consecutive configs of one column share its compacted values, one pass

@@ -32,12 +32,19 @@ GDF_HD static inline uint64_t gdf_bs_draw(uint64_t key, uint64_t j, uint64_t n) 
   return gdf_bs_mix(key + (j + 1) * 0x9E3779B97F4A7C15ull) % n;
 }
 
-/* The statistic from the draws' count, sum and squared deviations from
- * their mean: std has ddof 1 (NaN under 2 values), mean NaN with none. */
-GDF_HD static inline double gdf_bs_value(int stat, double n, double sum, double m2) {
-  if (stat == GDF_BS_SUM) return sum;
-  if (stat == GDF_BS_MEAN) return n > 0.0 ? sum / n : NAN;
-  return n > 1.0 ? sqrt(m2 / (n - 1.0)) : NAN;
+/* The statistic from the draws' count n, sum + big * 2^600, smallest and
+ * largest value, and (std) the sums ds of d = v - shift and d2 of d * d
+ * around shift = their rounded mean: none gives NaN for every stat (the
+ * replicate of an empty column has no sum either), std has ddof 1 (NaN
+ * under 2 values); infinities follow filter_agg (gdf_fa_total, gdf_fa_std). */
+GDF_HD static inline double gdf_bs_value(int stat, double n, double sum, double big,
+                                         double min, double max, double ds, double d2) {
+  if (!(n > 0.0)) return NAN;
+  if (stat == GDF_BS_SUM) return gdf_fa_total(sum, big, min, max);
+  if (stat == GDF_BS_MEAN) return gdf_fa_mean_of(n, sum, big, min, max);
+  if (n < 2.0) return NAN;
+  double m2 = d2 - ds * (ds / n); /* corrected two-pass: removes shift's error */
+  return gdf_fa_std(n, m2 > 0.0 || m2 != m2 ? m2 : 0.0, min, max);
 }
 
 #endif

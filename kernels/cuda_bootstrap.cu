@@ -29,29 +29,65 @@ struct Cfg {
   int stat;
 };
 
+// Count-free partial of the draws: sum + big * 2^600, min and max.
+struct Draws {
+  double sum, big, min, max;
+};
+
+struct DrawsMerge {
+  __device__ Draws operator()(Draws a, const Draws &b) const {
+    gdf_fa_sum_add(&a.sum, &a.big, b.sum);
+    a.big += b.big;
+    a.min = fmin(a.min, b.min);
+    a.max = fmax(a.max, b.max);
+    return a;
+  }
+};
+
+struct Pair {
+  double ds, d2;
+};
+
+struct PairSum {
+  __device__ Pair operator()(const Pair &a, const Pair &b) const {
+    return {a.ds + b.ds, a.d2 + b.d2};
+  }
+};
+
 __global__ void __launch_bounds__(kThreads)
 bs_run(const Cfg *__restrict__ cfg, const double *__restrict__ vals, int64_t m,
        double *__restrict__ out) {
-  using Reduce = cub::BlockReduce<double, kThreads>;
-  __shared__ typename Reduce::TempStorage tmp;
-  __shared__ double mean;
+  using Reduce = cub::BlockReduce<Draws, kThreads>;
+  using Reduce2 = cub::BlockReduce<Pair, kThreads>;
+  __shared__ union {
+    typename Reduce::TempStorage r1;
+    typename Reduce2::TempStorage r2;
+  } tmp;
+  __shared__ double shift;
   const Cfg f = cfg[blockIdx.x];
   const uint64_t key = gdf_bs_key(f.seed), n = (uint64_t)m;
-  double part = 0.0;
-  for (uint64_t j = threadIdx.x; j < n; j += kThreads) part += vals[gdf_bs_draw(key, j, n)];
-  double sum = Reduce(tmp).Sum(part);
-  if (threadIdx.x == 0) mean = m > 0 ? sum / (double)m : 0.0;
-  __syncthreads();  // mean, and tmp is reused
-  double m2 = 0.0;
-  if (f.stat == GDF_BS_STD && m > 0) {  // uniform across the block
-    double dev = 0.0;
-    for (uint64_t j = threadIdx.x; j < n; j += kThreads) {
-      double d = vals[gdf_bs_draw(key, j, n)] - mean;
-      dev += d * d;
-    }
-    m2 = Reduce(tmp).Sum(dev);
+  Draws part = {0.0, 0.0, INFINITY, -INFINITY};
+  for (uint64_t j = threadIdx.x; j < n; j += kThreads) {
+    double v = vals[gdf_bs_draw(key, j, n)];
+    gdf_fa_sum_add(&part.sum, &part.big, v);
+    part.min = fmin(part.min, v);
+    part.max = fmax(part.max, v);
   }
-  if (threadIdx.x == 0) out[blockIdx.x] = gdf_bs_value(f.stat, (double)m, sum, m2);
+  Draws all = Reduce(tmp.r1).Reduce(part, DrawsMerge());
+  if (threadIdx.x == 0) shift = m > 0 ? gdf_fa_shift((double)m, all.sum, all.big) : 0.0;
+  __syncthreads();  // shift, and tmp is reused
+  Pair dev = {0.0, 0.0};
+  if (f.stat == GDF_BS_STD && m > 1) {  // uniform across the block
+    for (uint64_t j = threadIdx.x; j < n; j += kThreads) {
+      double d = vals[gdf_bs_draw(key, j, n)] - shift;
+      dev.ds += d;
+      dev.d2 += d * d;
+    }
+    dev = Reduce2(tmp.r2).Reduce(dev, PairSum());
+  }
+  if (threadIdx.x == 0)
+    out[blockIdx.x] = gdf_bs_value(f.stat, (double)m, all.sum, all.big, all.min, all.max,
+                                   dev.ds, dev.d2);
 }
 
 // Configs [0, count) of a run on one column, whose compacted values are vals.

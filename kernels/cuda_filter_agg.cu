@@ -61,6 +61,17 @@ struct DoubleSum {
   __device__ double operator()(double a, double b) const { return a + b; }
 };
 
+// Sums of d = v - shift and of d * d: the second pass.
+struct Pass2 {
+  double ds, d2;
+};
+
+struct Pass2Sum {
+  __device__ Pass2 operator()(const Pass2 &a, const Pass2 &b) const {
+    return {a.ds + b.ds, a.d2 + b.d2};
+  }
+};
+
 
 // Rows past the end read as NaN values, which every config skips.
 __device__ __forceinline__ void load_tile(Column x, Column v, int64_t base, int64_t nrows,
@@ -78,12 +89,15 @@ __global__ void __launch_bounds__(kThreads)
 fa_blocks(Column x, Column v, int64_t nrows, const Cfg *__restrict__ cfg, int ncfg,
           gdf_fa_acc *__restrict__ acc) {
   using Reduce1 = cub::BlockReduce<Pass1, kThreads>;
-  using Reduce2 = cub::BlockReduce<double, kThreads>;
+  using Reduce2 = cub::BlockReduce<Pass2, kThreads>;
+  using ReduceBig = cub::BlockReduce<double, kThreads>;
   __shared__ union {
     typename Reduce1::TempStorage r1;
     typename Reduce2::TempStorage r2;
+    typename ReduceBig::TempStorage rb;
   } tmp;
-  __shared__ double tile_n, tile_mean;
+  __shared__ double tile_n, tile_sum, tile_big, tile_mean;
+  __shared__ int tile_over;
   gdf_fa_acc *mine = acc + (int64_t)blockIdx.x * ncfg;
   for (int c = threadIdx.x; c < ncfg; c += kThreads) mine[c] = gdf_fa_empty();
   __syncthreads();
@@ -108,18 +122,40 @@ fa_blocks(Column x, Column v, int64_t nrows, const Cfg *__restrict__ cfg, int nc
       Pass1 b = Reduce1(tmp.r1).Reduce(p, Pass1Merge());
       if (threadIdx.x == 0) {
         tile_n = b.n;
-        tile_mean = b.n > 0.0 ? b.sum / b.n : 0.0;
+        tile_sum = b.sum;
+        tile_big = 0.0;
+        // Finite values that overflowed the plain sum: summed again scaled.
+        tile_over = !isfinite(b.sum) && isfinite(b.min) && isfinite(b.max);
+        tile_mean = b.n > 0.0 ? gdf_fa_shift(b.n, b.sum, 0.0) : 0.0;
       }
       __syncthreads();
-      if (tile_n > 0.0) {  // uniform: skips the second pass of empty tiles
-        const double mean = tile_mean;
-        double m2 = 0.0;
+      if (tile_over) {  // uniform, and rare
+        double big = 0.0;
 #pragma unroll
         for (int k = 0; k < kItems; k++)
-          if (pass >> k & 1u) m2 += (vs[k] - mean) * (vs[k] - mean);
-        double bm2 = Reduce2(tmp.r2).Reduce(m2, DoubleSum());
+          if (pass >> k & 1u) big += vs[k] * GDF_FA_DOWN;
+        double bb = ReduceBig(tmp.rb).Reduce(big, DoubleSum());
         if (threadIdx.x == 0) {
-          gdf_fa_acc part = gdf_fa_part(b.n, b.sum, bm2, b.min, b.max);
+          tile_big = bb;
+          tile_sum = 0.0;
+          tile_mean = gdf_fa_shift(tile_n, 0.0, bb);
+        }
+        __syncthreads();
+      }
+      if (tile_n > 0.0) {  // uniform: skips the second pass of empty tiles
+        const double shift = tile_mean;
+        Pass2 d = {0.0, 0.0};
+#pragma unroll
+        for (int k = 0; k < kItems; k++)
+          if (pass >> k & 1u) {
+            double e = vs[k] - shift;
+            d.ds += e;
+            d.d2 += e * e;
+          }
+        Pass2 bd = Reduce2(tmp.r2).Reduce(d, Pass2Sum());
+        if (threadIdx.x == 0) {
+          gdf_fa_acc part =
+              gdf_fa_part(b.n, tile_sum, tile_big, b.min, b.max, shift, bd.ds, bd.d2);
           gdf_fa_merge(&mine[c], &part);
         }
       }
@@ -172,7 +208,9 @@ gpudf_status run_chunk(int dev, Column x, Column v, int64_t nrows, const double 
   std::vector<Cfg> host_cfg(count);
   for (int i = 0; i < count; i++) {
     const double *c = configs + idx[i] * GDF_FA_NPARAMS;
-    host_cfg[i] = {(int)c[GDF_FA_OP], c[GDF_FA_LO], c[GDF_FA_HI]};
+    int f32 = x.type == GPUDF_TYPE_F32;  // compared in the column's type, as on the CPU
+    host_cfg[i] = {(int)c[GDF_FA_OP], gdf_fa_bound(f32, c[GDF_FA_LO]),
+                   gdf_fa_bound(f32, c[GDF_FA_HI])};
   }
   int blocks = 0;
   GDF_TRY(grid_size(dev, nrows, &blocks));

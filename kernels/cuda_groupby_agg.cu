@@ -133,9 +133,11 @@ gpudf_status run_chunk(const gpudf_table *t, const double *configs, int count, l
   std::vector<Cfg> host(count);
   for (int k = 0; k < count; k++) {
     const double *c = configs + (int64_t)k * GDF_GB_NPARAMS;
-    host[k] = {gdfk::column(t, c[GDF_GB_FILTER_COL]), gdfk::column(t, c[GDF_GB_VALUE_COL]),
-               gdfk::column(t, c[GDF_GB_KEY_COL]), (int)c[GDF_GB_OP], c[GDF_GB_LO],
-               c[GDF_GB_HI]};
+    gdfk::Column x = gdfk::column(t, c[GDF_GB_FILTER_COL]);
+    int f32 = x.type == GPUDF_TYPE_F32;  // compared in the column's type, as on the CPU
+    host[k] = {x, gdfk::column(t, c[GDF_GB_VALUE_COL]), gdfk::column(t, c[GDF_GB_KEY_COL]),
+               (int)c[GDF_GB_OP], gdf_fa_bound(f32, c[GDF_GB_LO]),
+               gdf_fa_bound(f32, c[GDF_GB_HI])};
   }
   int64_t cells = (int64_t)count * groups;
   gdfk::DevBuf<Cfg> dcfg;

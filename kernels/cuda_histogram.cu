@@ -63,9 +63,11 @@ gpudf_status run_chunk(const gpudf_table *t, const double *configs, int count, l
   std::vector<Cfg> host(count);
   for (int k = 0; k < count; k++) {
     const double *c = configs + (int64_t)k * GDF_HI_NPARAMS;
-    host[k] = {gdfk::column(t, c[GDF_HI_FILTER_COL]), gdfk::column(t, c[GDF_HI_COL]),
-               (int)c[GDF_HI_OP], c[GDF_HI_LO], c[GDF_HI_HI], c[GDF_HI_RANGE_LO],
-               c[GDF_HI_RANGE_HI]};
+    gdfk::Column x = gdfk::column(t, c[GDF_HI_FILTER_COL]);
+    int f32 = x.type == GPUDF_TYPE_F32;  // compared in the column's type, as on the CPU
+    host[k] = {x, gdfk::column(t, c[GDF_HI_COL]), (int)c[GDF_HI_OP],
+               gdf_fa_bound(f32, c[GDF_HI_LO]), gdf_fa_bound(f32, c[GDF_HI_HI]),
+               c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI]};
   }
   size_t slots = (size_t)bins + 2, cells = slots * count;
   gdfk::DevBuf<Cfg> dcfg;

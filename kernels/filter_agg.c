@@ -48,7 +48,8 @@ static const gpudf_param_info fa_params[GDF_FA_NPARAMS] = {
      "ne x!=lo, between lo<=x<=hi; a NaN x fails every test but all and ne; a "
      "categorical filter_col takes only all, eq and ne, lo being a label's code",
      GPUDF_PARAM_CHOICE, GDF_FA_ALL, 0.0, GDF_FA_NOPS - 1, GDF_FA_NOPS, fa_op_names, 0},
-    {"lo", "threshold of the comparison, lower bound for between",
+    {"lo", "threshold of the comparison, lower bound for between; compared in the "
+           "filter column's type (rounded to float32 for an f32 column, as numpy 2)",
      GPUDF_PARAM_REAL, 0.0, -INFINITY, INFINITY, 0, NULL, 0},
     {"hi", "upper bound for between (lo <= hi); unused by the other ops",
      GPUDF_PARAM_REAL, 0.0, -INFINITY, INFINITY, 0, NULL, 0},
@@ -64,11 +65,13 @@ static const int fa_accepts[GDF_FA_NPARAMS] = {
 
 static const gpudf_result_info fa_fields[GDF_FA_NRESULTS] = {
     {"count", "passing rows whose value is not NaN"},
-    {"sum", "sum of those values (0 when count is 0)"},
-    {"mean", "sum / count (NaN when count is 0)"},
+    {"sum", "sum of those values (0 when count is 0; +inf with a +inf value, -inf with "
+            "a -inf, NaN with both; finite values never overflow in between)"},
+    {"mean", "sum / count (NaN when count is 0; infinities as sum)"},
     {"min", "smallest of those values (NaN when count is 0)"},
     {"max", "largest of those values (NaN when count is 0)"},
-    {"std", "sample standard deviation, ddof 1 (NaN when count < 2)"},
+    {"std", "sample standard deviation, ddof 1 (NaN when count < 2 or with an infinite "
+            "value; inf when squared deviations overflow, as numpy)"},
 };
 
 /* Shortest "%g" that reads back as v, so messages show what the user gave. */
@@ -244,7 +247,10 @@ typedef struct fa_group {
  * lines. Between blocks every bucket is empty (n 0, min +inf, ...). */
 typedef struct fa_bucket {
   double n[FA_COPIES], sum[FA_COPIES], min[FA_COPIES], max[FA_COPIES], m2[FA_COPIES];
+  double ds[FA_COPIES]; /* sum of v - mean, for the corrected two-pass m2 */
   double mean;   /* of the block's rows, once copy 0 holds them all */
+  double big;    /* the scaled sum when the block's finite values overflowed sum */
+  int32_t over;  /* 1: they did, and big is to be made; 2: it is made */
   int64_t stamp; /* the fa_bucket_block call that computed mean */
 } fa_bucket;
 
@@ -348,8 +354,10 @@ static gpudf_status fa_plan_configs(fa_plan *p, const gpudf_table *t,
     f->fslot = fa_slot_of(p, slot_of, t, (int)c[GDF_FA_FILTER_COL]);
     f->vslot = fa_slot_of(p, slot_of, t, (int)c[GDF_FA_VALUE_COL]);
     f->op = (int)c[GDF_FA_OP];
-    f->lo = c[GDF_FA_LO];
-    f->hi = c[GDF_FA_HI];
+    /* Compared in the filter column's type, as numpy does. */
+    int f32 = p->slots[f->fslot].col.type == GPUDF_TYPE_F32;
+    f->lo = gdf_fa_bound(f32, c[GDF_FA_LO]);
+    f->hi = gdf_fa_bound(f32, c[GDF_FA_HI]);
     p->acc[k] = gdf_fa_empty();
   }
   free(slot_of);
@@ -472,9 +480,12 @@ static int64_t fa_block_rows(int nslots) {
 static void fa_bucket_clear(fa_bucket *b) {
   for (int c = 0; c < FA_COPIES; c++) {
     b->n[c] = b->sum[c] = b->m2[c] = 0.0;
+    b->ds[c] = 0.0;
     b->min[c] = INFINITY;
     b->max[c] = -INFINITY;
   }
+  b->big = 0.0;
+  b->over = 0;
 }
 
 static gpudf_status fa_plan_buckets(fa_plan *p) {
@@ -674,14 +685,16 @@ FA_INLINE void fa_pass1(int op, int nan, bool pf, const fa_cfg *c, const fa_in *
   fa_reduce(out, cnt, sum, mn, mx);
 }
 
-/* Pass 2: sum of squared deviations from the block's mean, over rows still in
- * cache. Masked-out lanes (a NaN value included) contribute exactly 0. */
-FA_INLINE double fa_pass2(bool masked, const fa_in *in, double mean) {
+/* Pass 2: the sums of d = v - shift (with_ds; else 0) and of d * d, over rows
+ * still in cache. Masked-out lanes (a NaN value included) contribute
+ * exactly 0. */
+FA_INLINE void fa_pass2(bool masked, bool with_ds, const fa_in *in, double shift,
+                        double *ds, double *d2) {
   const fa_in l = *in;
   const fa_vd zero = {0};
-  const fa_vd mu = zero + mean;
-  fa_vd m2[FA_U2];
-  for (int u = 0; u < FA_U2; u++) m2[u] = zero;
+  const fa_vd mu = zero + shift;
+  fa_vd m2[FA_U2], s[FA_U2];
+  for (int u = 0; u < FA_U2; u++) m2[u] = s[u] = zero;
   for (int64_t i = 0; i < l.len; i += FA_STEP) {
     for (int u = 0; u < FA_U2; u++) {
       int64_t r = i + u * FA_W;
@@ -693,13 +706,25 @@ FA_INLINE double fa_pass2(bool masked, const fa_in *in, double mean) {
         fa_loadi(&m, l.mask + r);
         d = (fa_vd)((fa_vi)d & m);
       }
+      if (with_ds) s[u] += d;
       m2[u] += d * d;
     }
   }
-  double s = 0.0;
+  *ds = *d2 = 0.0;
   for (int u = 0; u < FA_U2; u++)
-    for (int j = 0; j < FA_W; j++) s += m2[u][j];
-  return s;
+    for (int j = 0; j < FA_W; j++) {
+      *ds += s[u][j];
+      *d2 += m2[u][j];
+    }
+}
+
+/* The passing values' sum scaled by 2^-600: the rare pass for a block whose
+ * finite values overflowed the plain sum (gdf_fa_sum_add). */
+static double fa_scaled_sum(bool masked, const fa_in *in) {
+  double big = 0.0;
+  for (int64_t i = 0; i < in->len; i++)
+    if (!masked || in->mask[i]) big += in->v[i] * GDF_FA_DOWN;
+  return big;
 }
 
 /* One config over the block, merged into its accumulator. */
@@ -708,8 +733,21 @@ FA_INLINE void fa_tile_op(int op, int nan, bool pf, const fa_cfg *c,
   fa_part p;
   fa_pass1(op, nan, pf, c, in, &p);
   if (p.n == 0.0) return;
-  double m2 = fa_pass2(op != GDF_FA_ALL || nan != FA_NAN_NONE, in, p.sum / p.n);
-  gdf_fa_acc part = gdf_fa_part(p.n, p.sum, m2, p.min, p.max);
+  bool masked = op != GDF_FA_ALL || nan != FA_NAN_NONE;
+  double big = 0.0;
+  if (!isfinite(p.sum) && isfinite(p.min) && isfinite(p.max)) {
+    big = fa_scaled_sum(masked, in);
+    p.sum = 0.0;
+  }
+  double shift = gdf_fa_shift(p.n, p.sum, big), ds, d2;
+  /* The sum of d corrects m2 for the rounding of shift (at most ~1e-13 of
+   * it over a block's 1024 rows), which only matters where the spread is
+   * small against the mean: std is at least (max - min) / 46 over 1024
+   * rows, so with max - min >= 1e-3 |shift| the correction is below 1e-16
+   * of m2 and the add it costs per row (10-15%) is skipped. */
+  if (p.max - p.min >= 1e-3 * fabs(shift)) fa_pass2(masked, false, in, shift, &ds, &d2);
+  else fa_pass2(masked, true, in, shift, &ds, &d2);
+  gdf_fa_acc part = gdf_fa_part(p.n, p.sum, big, p.min, p.max, shift, ds, d2);
   gdf_fa_merge(acc, &part);
 }
 
@@ -824,7 +862,7 @@ static void fa_bucket_pass1(fa_bscratch *s, const double *v, int64_t len) {
 }
 
 /* Folds a bucket's copies into copy 0 and sets its mean for pass 2. */
-static void fa_bucket_fold1(fa_bucket *b) {
+static bool fa_bucket_fold1(fa_bucket *b) {
   for (int c = 1; c < FA_COPIES; c++) {
     b->n[0] += b->n[c];
     b->sum[0] += b->sum[c];
@@ -832,14 +870,17 @@ static void fa_bucket_fold1(fa_bucket *b) {
     b->max[0] = b->max[c] > b->max[0] ? b->max[c] : b->max[0];
   }
   b->mean = b->n[0] > 0.0 ? b->sum[0] / b->n[0] : 0.0;
+  b->over = !isfinite(b->sum[0]) && isfinite(b->min[0]) && isfinite(b->max[0]);
+  return b->over;
 }
 
 /* Merges a bucket into the group's and empties it, when a row fell in it. */
 static void fa_bucket_merge1(fa_bucket *b, gdf_fa_acc *acc) {
   if (b->n[0] == 0.0) return;
-  double m2 = 0.0;
-  for (int c = 0; c < FA_COPIES; c++) m2 += b->m2[c];
-  gdf_fa_acc part = gdf_fa_part(b->n[0], b->sum[0], m2, b->min[0], b->max[0]);
+  double d2 = 0.0, ds = 0.0;
+  for (int c = 0; c < FA_COPIES; c++) d2 += b->m2[c], ds += b->ds[c];
+  gdf_fa_acc part = gdf_fa_part(b->n[0], b->sum[0], b->big, b->min[0], b->max[0], b->mean,
+                                ds, d2);
   gdf_fa_merge(acc, &part);
   fa_bucket_clear(b);
 }
@@ -848,17 +889,19 @@ static void fa_bucket_merge1(fa_bucket *b, gdf_fa_acc *acc) {
  * them when there are fewer buckets than rows (no branch per row), else only
  * those the rows name, each once (the stamp, or the emptied bucket, says it
  * is done), so that a block never costs more than its rows. */
-static void fa_bucket_fold(fa_bscratch *s, int64_t len, int nb) {
+static bool fa_bucket_fold(fa_bscratch *s, int64_t len, int nb) {
+  bool over = false;
   if (nb <= len) {
-    for (int j = 0; j < nb; j++) fa_bucket_fold1(&s->bucket[j]);
-    return;
+    for (int j = 0; j < nb; j++) over |= fa_bucket_fold1(&s->bucket[j]);
+    return over;
   }
   for (int64_t i = 0; i < len; i++) {
     fa_bucket *b = &s->bucket[s->idx[i]];
     if (b->stamp == s->tick) continue;
     b->stamp = s->tick;
-    fa_bucket_fold1(b);
+    over |= fa_bucket_fold1(b);
   }
+  return over;
 }
 
 static void fa_bucket_merge(fa_bscratch *s, int64_t len, int nb, gdf_fa_acc *acc) {
@@ -867,6 +910,23 @@ static void fa_bucket_merge(fa_bscratch *s, int64_t len, int nb, gdf_fa_acc *acc
     return;
   }
   for (int64_t i = 0; i < len; i++) fa_bucket_merge1(&s->bucket[s->idx[i]], &acc[s->idx[i]]);
+}
+
+/* The rare pass for buckets whose finite values overflowed their sum this
+ * block (fa_bucket_fold1 marks them): their sum again, scaled by 2^-600,
+ * and the mean from it. */
+static void fa_bucket_overflow(fa_bscratch *s, const double *v, int64_t len) {
+  for (int64_t i = 0; i < len; i++) {
+    fa_bucket *b = &s->bucket[s->idx[i]];
+    if (b->over == 1) b->big += v[i] * GDF_FA_DOWN;
+  }
+  for (int64_t i = 0; i < len; i++) {
+    fa_bucket *b = &s->bucket[s->idx[i]];
+    if (b->over != 1) continue;
+    b->over = 2;
+    b->sum[0] = 0.0;
+    b->mean = gdf_fa_shift(b->n[0], 0.0, b->big);
+  }
 }
 
 /* Both passes of a block, bucket by bucket, merged into the group's buckets
@@ -878,10 +938,11 @@ static void fa_bucket_block(fa_group *g, const fa_in *in, fa_bscratch *s) {
   s->tick++;
   fa_bucket_rows(g, in, s->idx);
   fa_bucket_pass1(s, v, in->len);
-  fa_bucket_fold(s, in->len, nb);
+  if (fa_bucket_fold(s, in->len, nb)) fa_bucket_overflow(s, v, in->len);
   for (int64_t i = 0; i < in->len; i++) {
     fa_bucket *b = &s->bucket[idx[i]];
     double d = v[i] - b->mean;
+    b->ds[i % FA_COPIES] += d;
     b->m2[i % FA_COPIES] += d * d;
   }
   fa_bucket_merge(s, in->len, nb, g->acc);

@@ -98,10 +98,10 @@ static inline int64_t gb_key(gdf_colref k, int64_t i, int64_t groups) {
   return v >= 0 && v < groups ? v : -1;
 }
 
-static void gb_config_block(const double *c, const double *x, const double *v,
+static void gb_config_block(const double *c, int f32, const double *x, const double *v,
                             const int64_t *key, int64_t len, gb_acc *a) {
   int op = (int)c[GDF_GB_OP];
-  double lo = c[GDF_GB_LO], hi = c[GDF_GB_HI];
+  double lo = gdf_fa_bound(f32, c[GDF_GB_LO]), hi = gdf_fa_bound(f32, c[GDF_GB_HI]);
   for (int64_t i = 0; i < len; i++) {
     int64_t g = key[i];
     if (g < 0 || isnan(v[i]) || !gdf_fa_pass(op, x[i], lo, hi)) continue;
@@ -147,7 +147,8 @@ static gpudf_status gb_chunk(const gpudf_table *t, const double *configs, int64_
         for (int64_t i = 0; i < len; i++) key[i] = gb_key(kr, start + i, groups);
         memcpy(prev_cols, cols, sizeof cols);
       }
-      gb_config_block(c, x, v, key, len, &a[k]);
+      int f32 = gpudf_table_column_type(t, (int)cols[0]) == GPUDF_TYPE_F32;
+      gb_config_block(c, f32, x, v, key, len, &a[k]);
     }
     if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
                               (double)total)) {

@@ -24,12 +24,14 @@ enum {
 enum { GDF_GB_COUNT = 0, GDF_GB_SUM, GDF_GB_MEAN, GDF_GB_MIN, GDF_GB_MAX, GDF_GB_NFIELDS };
 
 /* One group's five results from its count, sum, min and max: an empty group
- * is count 0, sum 0 and NaN for the rest. */
+ * is count 0, sum 0 and NaN for the rest. A +inf value makes the sum and
+ * mean +inf, a -inf -inf, both NaN, whatever the order of the additions
+ * (gdf_fa_total). */
 GDF_HD static inline void gdf_gb_finalize(double n, double sum, double min, double max,
                                           double *out) {
   out[GDF_GB_COUNT] = n;
-  out[GDF_GB_SUM] = sum;
-  out[GDF_GB_MEAN] = n > 0.0 ? sum / n : NAN;
+  out[GDF_GB_SUM] = gdf_fa_total(sum, 0.0, min, max);
+  out[GDF_GB_MEAN] = gdf_fa_mean_of(n, sum, 0.0, min, max);
   out[GDF_GB_MIN] = n > 0.0 ? min : NAN;
   out[GDF_GB_MAX] = n > 0.0 ? max : NAN;
 }

@@ -71,15 +71,21 @@ static gpudf_status hi_check(const gpudf_table *t, const double *config) {
                      "parameter 'range_lo' = %s must be less than parameter 'range_hi' = %s, "
                      "both finite with a finite difference",
                      gdf_k_num(a, sizeof a, rlo), gdf_k_num(b, sizeof b, rhi));
+  long long bins = (long long)config[GDF_HI_BINS];
+  if (!gdf_hi_edges_increase(bins, rlo, rhi))
+    return gdf_error(GPUDF_EINVAL, "histogram",
+                     "parameter 'bins' = %lld is too many for the range [%s, %s]: its edges "
+                     "(numpy.linspace's) do not all differ, as numpy.histogram refuses",
+                     bins, gdf_k_num(a, sizeof a, rlo), gdf_k_num(b, sizeof b, rhi));
   GDF_TRY(gdf_k_check_col("histogram", t, "filter_col", config[GDF_HI_FILTER_COL]));
   GDF_TRY(gdf_k_check_filter("histogram", t, config[GDF_HI_FILTER_COL], config[GDF_HI_OP], lo));
   return gdf_k_check_col("histogram", t, "col", config[GDF_HI_COL]);
 }
 
-static void hi_config_block(const double *c, const double *x, const double *v, int64_t len,
-                            double *out) {
+static void hi_config_block(const double *c, int f32, const double *x, const double *v,
+                            int64_t len, double *out) {
   int op = (int)c[GDF_HI_OP];
-  double lo = c[GDF_HI_LO], hi = c[GDF_HI_HI];
+  double lo = gdf_fa_bound(f32, c[GDF_HI_LO]), hi = gdf_fa_bound(f32, c[GDF_HI_HI]);
   long long bins = (long long)c[GDF_HI_BINS];
   double rlo = c[GDF_HI_RANGE_LO], rhi = c[GDF_HI_RANGE_HI];
   for (int64_t i = 0; i < len; i++) {
@@ -114,7 +120,8 @@ static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int6
         gdf_k_load_block(gdf_table_colref(t, (int)c[GDF_HI_COL]), start, len, v);
         prev[0] = c[GDF_HI_FILTER_COL], prev[1] = c[GDF_HI_COL];
       }
-      hi_config_block(c, x, v, len, results + k * width);
+      int f32 = gpudf_table_column_type(t, (int)c[GDF_HI_FILTER_COL]) == GPUDF_TYPE_F32;
+      hi_config_block(c, f32, x, v, len, results + k * width);
     }
     if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
       free(x);

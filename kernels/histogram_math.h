@@ -27,6 +27,25 @@ GDF_HD static inline double gdf_hi_edge(long long i, long long bins, double lo, 
   return i == bins ? hi : (double)i * ((hi - lo) / (double)bins) + lo;
 }
 
+/* Whether the bins + 1 edges strictly increase, as numpy.histogram demands
+ * ("Too many bins for data range"): a range a few ulps wide cannot hold
+ * bins distinct edges, and binning by equal edges is meaningless. With a
+ * step above 8 ulps of the largest magnitude involved the rounding of
+ * i * step + lo (half an ulp each, at most 2 ulps together) cannot undo it;
+ * below that every edge is compared. numpy's own step 0 (a width below
+ * bins times the smallest double) makes the edges (i / bins) * width + lo,
+ * which can never be bins + 1 distinct values either. */
+GDF_HD static inline int gdf_hi_edges_increase(long long bins, double lo, double hi) {
+  double step = (hi - lo) / (double)bins;
+  if (!(step > 0.0)) return 0;
+  double m = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
+  m = m > hi - lo ? m : hi - lo;
+  if (step > 8.0 * (nextafter(m, INFINITY) - m)) return 1;
+  for (long long i = 0; i < bins; i++)
+    if (!(gdf_hi_edge(i, bins, lo, hi) < gdf_hi_edge(i + 1, bins, lo, hi))) return 0;
+  return 1;
+}
+
 /* Slot of x: 0..bins-1 a bin, bins underflow (x < lo), bins + 1 overflow
  * (x > hi), -1 NaN (not counted). numpy.histogram's computation: a first
  * guess from (x - lo) * bins / (hi - lo), then moved by one where rounding

@@ -18,6 +18,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -164,12 +166,31 @@ bool RowPasses(int op, double x, double lo, double hi) {
   return false;
 }
 
-Expect Reference(const Table &t, const Config &c) {
+// A threshold as a column of type t compares with it: numpy >= 2 (NEP 50)
+// compares a float32 array with a Python float in float32, so the threshold
+// is first rounded to float (by strtof of its exact hex form, which rounds
+// correctly and overflows to inf); every other type compares in double.
+double InType(gpudf_type t, double v) {
+  if (t != GPUDF_TYPE_F32 || std::isnan(v)) return v;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%a", v);
+  return (double)std::strtof(buf, nullptr);
+}
+
+// The passing non-NaN values of c's value column.
+std::vector<double> Passing(const Table &t, const Config &c) {
   std::vector<double> vals;
   const std::vector<double> &x = t.cols[c.filter_col].as_double;
   const std::vector<double> &v = t.cols[c.value_col].as_double;
+  gpudf_type ft = t.cols[c.filter_col].type;
+  double lo = InType(ft, c.lo), hi = InType(ft, c.hi);
   for (int64_t i = 0; i < t.nrows; i++)
-    if (RowPasses(c.op, x[i], c.lo, c.hi) && !std::isnan(v[i])) vals.push_back(v[i]);
+    if (RowPasses(c.op, x[i], lo, hi) && !std::isnan(v[i])) vals.push_back(v[i]);
+  return vals;
+}
+
+Expect Reference(const Table &t, const Config &c) {
+  std::vector<double> vals = Passing(t, c);
   Expect e{};
   e.count = (double)vals.size();
   long double sum = 0, sum_abs = 0;
@@ -193,9 +214,12 @@ Expect Reference(const Table &t, const Config &c) {
   return e;
 }
 
+bool Same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
 void ExpectSame(double got, double want, double tol, const char *what) {
-  if (std::isnan(want)) {
-    EXPECT_TRUE(std::isnan(got)) << what << ": got " << got << ", want NaN";
+  if (!std::isfinite(want)) {
+    EXPECT_TRUE(std::isnan(want) ? std::isnan(got) : got == want)
+        << what << ": got " << got << ", want " << want;
   } else {
     EXPECT_NEAR(got, want, tol) << what;
   }
@@ -473,6 +497,216 @@ TEST_F(FilterAgg, LargeMeanSmallSpreadKeepsStd) {
   std::vector<double> in = {0, kAll, 0, 0, 1}, out(6);
   ASSERT_EQ(gpudf_run(t.t, Kernel(), in.data(), 1, out.data()), GPUDF_OK);
   EXPECT_NEAR(out[5], 1.0 / std::sqrt(3.0), 0.02);  // uniform(-1, 1)
+}
+
+// One config per op, then the same again enough times that the batch goes
+// by buckets (8 or more configs on one column pair); results per config.
+std::vector<std::vector<double>> RunBothWays(const Table &t, const std::vector<Config> &cfgs) {
+  std::vector<std::vector<double>> out;
+  std::vector<double> in, all(cfgs.size() * 6 * 3);
+  for (int rep = 0; rep < 3; rep++)
+    for (const Config &c : cfgs) {
+      std::vector<double> row = c.Row();
+      in.insert(in.end(), row.begin(), row.end());
+    }
+  EXPECT_EQ(gpudf_run(t.t, Kernel(), in.data(), (int64_t)cfgs.size() * 3, all.data()), GPUDF_OK)
+      << gpudf_last_error();
+  for (size_t i = 0; i < cfgs.size(); i++) {
+    std::vector<double> one(6);
+    std::vector<double> row = cfgs[i].Row();
+    EXPECT_EQ(gpudf_run(t.t, Kernel(), row.data(), 1, one.data()), GPUDF_OK) << gpudf_last_error();
+    out.push_back(one);
+    for (int rep = 0; rep < 3; rep++)
+      out.push_back(std::vector<double>(all.begin() + (rep * cfgs.size() + i) * 6,
+                                        all.begin() + (rep * cfgs.size() + i + 1) * 6));
+  }
+  return out;  // 4 results per config: alone, then three times in the batch
+}
+
+TEST_F(FilterAgg, F32FilterComparesInFloat32) {
+  // numpy 2: x = np.float32([0.1, 0.2, 0.3, 1.0]); (x == 0.1).sum() is 1
+  // (0.1 is rounded to float32 first), not 0 as a comparison in double says.
+  SCOPED_TRACE(Seed());
+  {
+    std::vector<float> f = {0.1f, 0.2f, 0.3f, 1.0f};
+    Col x{"x", GPUDF_TYPE_F32, std::vector<uint8_t>(16), {}};
+    std::memcpy(x.bytes.data(), f.data(), 16);
+    for (float a : f) x.as_double.push_back(a);
+    Table t(4, {x, F64Col("v", {1, 2, 3, 4})});
+    std::vector<double> out(6 * 3);
+    std::vector<double> in = {0, kEq, 0.1, 0, 1, 0, kBetween, 0.1, 0.3, 1, 0, kGt, 0.3, 0, 1};
+    ASSERT_EQ(gpudf_run(t.t, Kernel(), in.data(), 3, out.data()), GPUDF_OK);
+    EXPECT_EQ(out[0], 1);   // count of x == 0.1
+    EXPECT_EQ(out[1], 1);   // its value
+    EXPECT_EQ(out[6], 3);   // 0.1 <= x <= 0.3: all three
+    EXPECT_EQ(out[12], 1);  // x > 0.3: only 1.0 (0.3f is above 0.3)
+  }
+  // Random floats, thresholds at them, a double away from them, at float
+  // rounding ties, beyond float's range and below its smallest value.
+  const int64_t n = 2000;
+  std::vector<float> f(n);
+  std::uniform_real_distribution<float> u(-4.0f, 4.0f);
+  std::uniform_int_distribution<int> pct(0, 99);
+  for (int64_t i = 0; i < n; i++) {
+    int k = pct(rng_);
+    f[i] = k < 5 ? std::numeric_limits<float>::quiet_NaN()
+           : k < 10 ? (k & 1 ? 1.0f : -1.0f) * std::numeric_limits<float>::infinity()
+           : k < 20 ? std::numeric_limits<float>::denorm_min() * (float)(k - 14)
+           : k < 25 ? (k & 1 ? 1.0f : -1.0f) * std::numeric_limits<float>::max()
+                    : u(rng_);
+  }
+  Col x{"x", GPUDF_TYPE_F32, std::vector<uint8_t>(n * 4), {}};
+  std::memcpy(x.bytes.data(), f.data(), n * 4);
+  for (float a : f) x.as_double.push_back(a);
+  std::vector<double> v(n);
+  for (int64_t i = 0; i < n; i++) v[i] = (double)i;
+  Table t(n, {x, F64Col("v", v)});
+  std::uniform_int_distribution<int64_t> row(0, n - 1);
+  const double fmax = std::numeric_limits<float>::max();
+  std::vector<double> specials = {1e300, -1e300, 1e-50, -1e-50, 3e38, 3.5e38, -3.5e38,
+                                  std::ldexp(fmax, 0) + std::ldexp(1.0, 103),  // the tie: inf
+                                  std::nextafter(fmax + std::ldexp(1.0, 103), 0.0), 0.1, 0.3,
+                                  1e-45, 7e-46, 0.0, -0.0};
+  std::vector<Config> cfgs;
+  for (int i = 0; i < 120; i++) {
+    double a = (double)f[row(rng_)];
+    if (std::isnan(a)) a = 0.5;
+    int k = i % 4;
+    double lo = k == 0 ? a : k == 1 ? specials[i % specials.size()]
+                : std::nextafter(a, k == 2 ? 1e300 : -1e300);  // rounds to a as a float
+    double hi = std::nextafter((double)f[row(rng_)], 1e300);
+    if (std::isnan(hi)) hi = 0.5;
+    Config c{0, i % kNumOps, lo, hi, 1};
+    if (c.op == kBetween && !(c.lo <= c.hi)) std::swap(c.lo, c.hi);
+    if (c.op == kBetween && !(c.lo <= c.hi)) c.hi = c.lo;
+    cfgs.push_back(c);
+  }
+  for (size_t i = 0; i < cfgs.size(); i += 11) RunAndCheck(t, {cfgs[i]});  // tiles, alone
+  RunAndCheck(t, cfgs);                                                     // buckets
+  // The other kernels with this filter count the same rows.
+  const gpudf_kernel *hk = nullptr;
+  ASSERT_EQ(gpudf_kernel_find("histogram", &hk), GPUDF_OK);
+  for (size_t i = 0; i < cfgs.size(); i += 7) {
+    const Config &c = cfgs[i];
+    std::vector<double> h = {0, (double)c.op, c.lo, c.hi, 1, 1, -1, (double)n}, ho(3);
+    ASSERT_EQ(gpudf_run(t.t, hk, h.data(), 1, ho.data()), GPUDF_OK) << gpudf_last_error();
+    EXPECT_EQ(ho[0] + ho[1] + ho[2], Reference(t, c).count) << Describe(c);
+  }
+}
+
+TEST_F(FilterAgg, InfinitiesAndOverflowFollowOneRule) {
+  // numpy: sum([inf, 1e308, -1e308, 1]) is inf; gpudf gave NaN. The rule:
+  // +inf among the values makes sum and mean +inf, -inf -inf, both NaN, std
+  // NaN; finite values are summed as if with unbounded range (the reference
+  // sums in long double, whose range is), so overflowing partial sums do
+  // not change the answer; std is inf where the squared deviations exceed
+  // the double range.
+  SCOPED_TRACE(Seed());
+  // Doubles have no digits below a few denormals (kTiny), and squares of
+  // deviations below 1e-162 underflow (kUnder on std, as in numpy).
+  const long double kTiny = 4 * 4.9e-324L, kUnder = 1e-160L;
+  const double big = 1e308, half = 5e307;
+  const std::vector<double> specials = {big, -big, half, -half, kInf, -kInf, 4.9e-324, -1e-310};
+  std::uniform_int_distribution<int> pct(0, 99);
+  std::uniform_real_distribution<double> u(-10.0, 10.0);
+  for (int64_t n : {4, 9, 100, 1024, 3001}) {
+    for (int variant = 0; variant < 4; variant++) {
+      std::vector<double> x(n), v(n);
+      for (int64_t i = 0; i < n; i++) {
+        x[i] = u(rng_);
+        int k = pct(rng_);
+        bool infs = variant >= 2;  // half the tables hold no infinity at all
+        int lim = infs ? 40 : 30;
+        v[i] = k < lim ? specials[(size_t)k % (infs ? 8 : 4)] : k < 45 ? 4.9e-324 * k : u(rng_);
+      }
+      if (n == 4 && variant == 0) v = {kInf, big, -big, 1};  // the column
+      if (n == 4 && variant == 1) v = {big, big, -big, big};
+      Table t(n, {F64Col("x", x), F64Col("v", v)});
+      std::vector<Config> cfgs;
+      for (int op = 0; op < kNumOps; op++) cfgs.push_back({0, op, u(rng_), 10, 1});
+      for (Config &c : cfgs)
+        if (c.op == kBetween) c.lo = -10;
+      std::vector<std::vector<double>> got = RunBothWays(t, cfgs);
+      for (size_t i = 0; i < cfgs.size(); i++) {
+        std::vector<double> vals = Passing(t, cfgs[i]);
+        long double sum = 0, sum_abs = 0, max_abs = 0;
+        for (double a : vals) sum += a, sum_abs += std::fabs(a), max_abs = std::max<long double>(max_abs, std::fabs(a));
+        long double mean = vals.empty() ? 0 : sum / vals.size(), m2 = 0, ds = 0;
+        for (double a : vals) m2 += (a - mean) * (a - mean), ds += a - mean;
+        m2 -= ds * ds / std::max<size_t>(vals.size(), 1);
+        bool inf_in = std::isnan((double)sum) || std::isinf(max_abs);
+        for (size_t w = 0; w < 4; w++) {
+          const std::vector<double> &r = got[i * 4 + w];
+          SCOPED_TRACE(Describe(cfgs[i]) + " way " + std::to_string(w) + " n " + std::to_string(n));
+          ASSERT_EQ(r[0], (double)vals.size());
+          if (vals.empty()) continue;
+          if (inf_in) {
+            EXPECT_TRUE(Same(r[1], (double)sum)) << r[1] << " want " << (double)sum;
+            EXPECT_TRUE(Same(r[2], (double)mean)) << r[2] << " want " << (double)mean;
+          } else {
+            if (std::isinf((double)sum))  // beyond the double range: an honest inf
+              EXPECT_EQ(r[1], (double)sum);
+            else
+              EXPECT_LE(std::fabs((long double)r[1] - sum), 1e-12L * sum_abs + kTiny)
+                  << r[1] << " want " << (double)sum;
+            EXPECT_LE(std::fabs((long double)r[2] - mean), 1e-12L * sum_abs / vals.size() + kTiny)
+                << r[2] << " want " << (double)mean;
+          }
+          EXPECT_EQ(r[3], *std::min_element(vals.begin(), vals.end()));
+          EXPECT_EQ(r[4], *std::max_element(vals.begin(), vals.end()));
+          if (vals.size() < 2 || inf_in) {
+            EXPECT_TRUE(std::isnan(r[5])) << r[5];
+          } else if (m2 > 2.0L * std::numeric_limits<double>::max()) {
+            EXPECT_EQ(r[5], kInf);
+          } else {
+            long double sd = std::sqrt(m2 / (vals.size() - 1));
+            // At 1e154 and beyond the squared deviations (in units of an
+            // ulp of the values) may exceed the range: inf, as numpy says.
+            bool may_overflow = max_abs > 1e150L;
+            EXPECT_TRUE((may_overflow && r[5] == kInf) ||
+                        std::fabs((long double)r[5] - sd) <= 1e-12L * max_abs + kUnder)
+                << r[5] << " want " << (double)sd;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(FilterAgg, StdOfALargeMeanWithATinySpreadKeepsItsDigits) {
+  // 1e8 +- 1e-6: two passes around the rounded mean (an ulp of 1e8 is 1.5e-8)
+  // lost 5e-4 of std; the block means carried their rounding into the merges.
+  SCOPED_TRACE(Seed());
+  std::uniform_real_distribution<double> u(-1e-6, 1e-6), off(-0.5, 0.5);
+  for (int64_t n : {1000, 10000, 100003}) {
+    double center = 1e8 + off(rng_);
+    std::vector<double> v(n), x(n);
+    for (int64_t i = 0; i < n; i++) {
+      v[i] = center + u(rng_);
+      x[i] = off(rng_);
+    }
+    Table t(n, {F64Col("x", x), F64Col("v", v)});
+    std::vector<Config> cfgs;
+    for (int op = 0; op < kNumOps; op++) cfgs.push_back({0, op, off(rng_) * 0.5, 0.3, 1});
+    for (Config &c : cfgs)
+      if (c.op == kBetween) c.lo = -0.3;
+    std::vector<std::vector<double>> got = RunBothWays(t, cfgs);
+    for (size_t i = 0; i < cfgs.size(); i++) {
+      std::vector<double> vals = Passing(t, cfgs[i]);
+      if (vals.size() < 2) continue;
+      long double sum = 0, m2 = 0, ds = 0;
+      for (double a : vals) sum += a;
+      long double mean = sum / vals.size();
+      for (double a : vals) m2 += (a - mean) * (a - mean), ds += a - mean;
+      m2 -= ds * ds / vals.size();
+      double sd = (double)std::sqrt(m2 / (vals.size() - 1));
+      for (size_t w = 0; w < 4; w++) {
+        SCOPED_TRACE(Describe(cfgs[i]) + " way " + std::to_string(w) + " n " + std::to_string(n));
+        EXPECT_NEAR(got[i * 4 + w][5], sd, 1e-9 * sd);
+        EXPECT_NEAR(got[i * 4 + w][2], (double)mean, 1e-12 * (double)mean);  // sum / count
+      }
+    }
+  }
 }
 
 TEST_F(FilterAgg, ZeroConfigsIsANoOp) {

@@ -98,13 +98,50 @@ TEST(KBootstrap, EmptyAndSingleValueColumns) {
   std::vector<double> r = KRun(t.t, "bootstrap", {0, 1, 0, 0, 1, 1, 0, 1, 2});
   EXPECT_TRUE(std::isnan(r[0]));
   EXPECT_TRUE(std::isnan(r[1]));
-  EXPECT_EQ(0.0, r[2]);
+  EXPECT_TRUE(std::isnan(r[2]));  // the description's NaN: no value, no sum either
   std::vector<double> one = {kNaN, 4.5};
   Table t1(2);
   t1.Add("v", GPUDF_TYPE_F64, one);
   r = KRun(t1.t, "bootstrap", {0, 1, 0, 0, 1, 1});
   EXPECT_EQ(4.5, r[0]);
   EXPECT_TRUE(std::isnan(r[1]));
+}
+
+TEST(KBootstrap, HugeValuesAndATinySpread) {
+  // Three 1e308 and three -1e308: every replicate's sum is k * 1e308 for an
+  // even k in [-6, 6], so its mean k * 1e308 / 6 is finite and its sum 0 or
+  // +-inf, with the mean's sign; adding in draw order overflowed (mean inf
+  // or NaN, sum inf where the true sum is 0).
+  std::vector<double> h = {1e308, 1e308, 1e308, -1e308, -1e308, -1e308};
+  Table t(6);
+  t.Add("v", GPUDF_TYPE_F64, h);
+  int zero = 0;
+  for (double seed = 0; seed < 60; seed++) {
+    double mean = KRun(t.t, "bootstrap", {0, seed, 0})[0];
+    double sum = KRun(t.t, "bootstrap", {0, seed, 2})[0];
+    double k = mean / 1e308 * 6;
+    ASSERT_TRUE(std::isfinite(mean)) << "seed " << seed;
+    EXPECT_NEAR(k, std::round(k), 1e-12) << "seed " << seed;
+    EXPECT_EQ(0.0, std::fmod(std::round(k), 2.0)) << "seed " << seed;
+    EXPECT_EQ(std::round(k) == 0 ? 0.0 : std::copysign(INFINITY, k), sum) << "seed " << seed;
+    zero += std::round(k) == 0;
+  }
+  EXPECT_GT(zero, 5);
+  // A column of one value 1e8 + 0.3 (not a multiple of its ulp's halves):
+  // std 0, which a mean rounded by an ulp made 1.5e-8; and 1e8 +- 1e-6.
+  std::vector<double> c(1000, 1e8 + 0.3), w(1000);
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> u(-1e-6, 1e-6);
+  for (double &x : w) x = 1e8 + u(rng);
+  Table tc(1000);
+  tc.Add("c", GPUDF_TYPE_F64, c);
+  tc.Add("w", GPUDF_TYPE_F64, w);
+  for (double seed = 0; seed < 5; seed++) {
+    EXPECT_LE(KRun(tc.t, "bootstrap", {0, seed, 1})[0], 1e-20) << "seed " << seed;
+    double sd = KRun(tc.t, "bootstrap", {1, seed, 1})[0];
+    EXPECT_GT(sd, 4e-7);  // uniform(-1e-6, 1e-6): 5.8e-7, not 1e-5
+    EXPECT_LT(sd, 7e-7);
+  }
 }
 
 TEST(KBootstrap, IdenticalBitsAcrossBatchSizesAndOrder) {

@@ -5,6 +5,7 @@
 // means are added in another order on the device (atomics), so they agree
 // within 1e-12 x the sum of the magnitudes added, far above what double
 // rounding produces at these sizes and far below one missed row.
+#include <algorithm>
 #include <random>
 
 #include "test_k_common.h"
@@ -151,6 +152,37 @@ TEST(KGroupbyAgg, ManyGroupsAndManyConfigs) {
     c.insert(c.end(), {(double)f.cx, (double)(i % 8), -3.0 + i % 5, 3.0, (double)f.ck32,
                        (double)f.cv, 1000});
   f.Check(c, KRun(f.t.t, "groupby_agg", c), 1000);
+}
+
+TEST(KGroupbyAgg, InfinitiesDecideSumAndMeanWhateverTheOrder) {
+  // A group holding -inf sums to -inf, one holding +inf to +inf, one holding
+  // both to NaN, as the long double sum here says; 1e308 + 1e308 overflowing
+  // to +inf before the -inf came gave NaN. Rows in shuffled orders.
+  std::mt19937_64 rng(std::random_device{}());
+  const double inf = INFINITY, big = 1e308;
+  std::vector<std::vector<double>> groups = {
+      {big, big, -inf, 1}, {-big, -big, inf, 2}, {inf, -inf, 3, big}, {1, 2.5, -7}, {inf}};
+  for (int rep = 0; rep < 20; rep++) {
+    std::vector<std::pair<int32_t, double>> rows;
+    for (int32_t g = 0; g < (int32_t)groups.size(); g++)
+      for (double v : groups[g]) rows.push_back({g, v});
+    if (rep > 0) std::shuffle(rows.begin(), rows.end(), rng);
+    std::vector<int32_t> key;
+    std::vector<double> v;
+    for (auto &r : rows) key.push_back(r.first), v.push_back(r.second);
+    Table t((int64_t)rows.size());
+    int cv = t.Add("v", GPUDF_TYPE_F64, v), ck = t.Add("k", GPUDF_TYPE_I32, key);
+    std::vector<double> r =
+        KRun(t.t, "groupby_agg", {(double)cv, kAll, 0, 0, (double)ck, (double)cv, 5});
+    ASSERT_EQ(25u, r.size());
+    for (size_t g = 0; g < groups.size(); g++) {
+      long double sum = 0;
+      for (double x : groups[g]) sum += x;
+      double want = (double)sum, mean = (double)(sum / groups[g].size());
+      EXPECT_TRUE(Same(want, r[g * 5 + 1])) << "group " << g << ": " << r[g * 5 + 1] << " want " << want;
+      EXPECT_TRUE(Same(mean, r[g * 5 + 2])) << "group " << g << ": " << r[g * 5 + 2] << " want " << mean;
+    }
+  }
 }
 
 TEST(KGroupbyAgg, ResultNamesFollowTheGroups) {

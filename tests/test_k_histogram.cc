@@ -144,6 +144,91 @@ TEST(KHistogram, ValidationNamesTheParameter) {
   EXPECT_NE(std::string::npos, msg.find("finite")) << msg;
 }
 
+// Edges as numpy.linspace(lo, hi, bins + 1) makes them, step 0 included
+// (a width below bins times the smallest double): (i / bins) * width + lo.
+std::vector<double> NumpyEdges(int bins, double lo, double hi) {
+  std::vector<double> e(bins + 1);
+  double width = hi - lo, step = width / bins;
+  for (int i = 0; i < bins; i++) e[i] = step == 0 ? (double)i / bins * width + lo : i * step + lo;
+  e[bins] = hi;
+  return e;
+}
+
+// Ranges of every scale, a few ulps wide up to wide, around 0 and far from
+// it, with few and many bins.
+void RandomRange(std::mt19937_64 &rng, int *bins, double *lo, double *hi) {
+  std::uniform_int_distribution<int> kind(0, 5), nb(1, 40), ulps(1, 200);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::uniform_int_distribution<int> ex(-300, 300);
+  *bins = kind(rng) == 0 ? 1000 : nb(rng);
+  double c = std::ldexp(u(rng), ex(rng));
+  switch (kind(rng)) {
+  case 0: *lo = c, *hi = c + std::fabs(c) * (0.5 + u(rng)) + 1e-300; break;
+  case 1: *lo = -std::fabs(c), *hi = std::fabs(c) * 3; break;
+  case 2: *lo = 1e8 + u(rng), *hi = *lo + std::ldexp(1.0, -ulps(rng) % 30); break;
+  default: {  // bins to a few thousand ulps: some have repeated edges
+    *lo = c;
+    *hi = c;
+    for (int i = ulps(rng) * (*bins) / 50 + 1; i > 0; i--) *hi = std::nextafter(*hi, 1e300);
+  }
+  }
+}
+
+TEST(KHistogram, ValuesNextToEveryEdgeFallOnTheirSide) {
+  // Every edge, the double below and the one above: the first guess of the
+  // bin is moved by one exactly where rounding put it on the wrong side
+  // (the edge between bins 0 and 1 included).
+  std::mt19937_64 rng(std::random_device{}());
+  int ranges = 0;
+  while (ranges < 300) {
+    int bins;
+    double lo, hi;
+    RandomRange(rng, &bins, &lo, &hi);
+    std::vector<double> e = NumpyEdges(bins, lo, hi);
+    bool increasing = true;
+    for (int i = 0; i < bins; i++) increasing &= e[i] < e[i + 1];
+    if (!increasing || !std::isfinite(hi - lo)) continue;
+    ranges++;
+    std::vector<double> v;
+    for (double x : e)
+      for (double d : {std::nextafter(x, -INFINITY), x, std::nextafter(x, INFINITY)}) v.push_back(d);
+    Table t((int64_t)v.size());
+    int c = t.Add("v", GPUDF_TYPE_F64, v);
+    std::vector<double> r = KRun(t.t, "histogram", {(double)c, kAll, 0, 0, (double)c, (double)bins, lo, hi});
+    std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, lo, hi);
+    ASSERT_EQ(want, r) << bins << " bins over [" << lo << ", " << hi << "]";
+  }
+}
+
+TEST(KHistogram, RefusesRangesTooNarrowForItsBins) {
+  // numpy.histogram raises "Too many bins for data range" when its edges do
+  // not strictly increase; counts over such edges mean nothing.
+  Fixture f(20, 3);
+  std::string msg;
+  std::vector<double> c = {0, 0, 0, 0, (double)f.cv, 3, -5e-324, 5e-324};
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(f.t.t, "histogram", c, &msg));
+  EXPECT_NE(std::string::npos, msg.find("'bins' = 3")) << msg;
+  EXPECT_NE(std::string::npos, msg.find("numpy.histogram")) << msg;
+  std::mt19937_64 rng(std::random_device{}());
+  int refused = 0, accepted = 0;
+  for (int k = 0; k < 800; k++) {
+    int bins;
+    double lo, hi;
+    RandomRange(rng, &bins, &lo, &hi);
+    if (!std::isfinite(hi - lo)) continue;
+    std::vector<double> e = NumpyEdges(bins, lo, hi);
+    bool increasing = true;
+    for (int i = 0; i < bins; i++) increasing &= e[i] < e[i + 1];
+    c = {0, 0, 0, 0, (double)f.cv, (double)bins, lo, hi};
+    gpudf_status st = RunStatus(f.t.t, "histogram", c, &msg);
+    EXPECT_EQ(increasing ? GPUDF_OK : GPUDF_EINVAL, st)
+        << bins << " bins over [" << lo << ", " << hi << "]: " << msg;
+    (increasing ? accepted : refused)++;
+  }
+  EXPECT_GT(refused, 40);
+  EXPECT_GT(accepted, 40);
+}
+
 TEST(KHistogram, RunsOnTheSimulatedDevice) {
   SimulatedDevice sim;
   Fixture f(3000, 9);
