@@ -27,6 +27,7 @@
 #include "ma_crossover_math.h"
 #include "ma_crossover_simd.h"
 
+#include <float.h>
 #include <math.h>
 
 static const char *const ma_mode_names[GDF_MA_NMODES] = {"long_only", "long_short"};
@@ -276,16 +277,14 @@ static void ma_four_block(gdf_ma_state *const sp[4], const double *const F[4],
  * finite row. */
 static void ma_block(ma_batch *b, const double *H, const double *L, int64_t t0, int64_t len,
                      int64_t first) {
+  const int avx = gdf_ma_have_avx(); /* the same bits either way */
   for (int64_t i = 0; i < len; i++) b->ret[i] = b->p[i + 1] / b->p[i] - 1.0;
   for (int j = 0; j < b->nwin; j++) {
     double *row = b->sma + (size_t)j * (size_t)b->block;
-    int w = b->win[j];
-    double inv_w = 1.0 / (double)w;
-    /* Rows before the window is full are never read (warm-up). */
-    for (int64_t i = 0; i < len; i++) row[i] = gdf_ma_sma2(H, L, t0 + i, w, inv_w);
+    if (avx) gdf_ma_sma_row_avx(H, L, t0, len, b->win[j], row);
+    else gdf_ma_sma_row(H, L, t0, len, b->win[j], row);
   }
   t0 -= first; /* warm-ups count from the first finite price */
-  const int avx = gdf_ma_have_avx(); /* the same bits either way */
   int64_t k = 0;
   for (; k + 4 <= b->m; k += 4) {
     gdf_ma_state *sp[4];
@@ -315,8 +314,11 @@ static void ma_block(ma_batch *b, const double *H, const double *L, int64_t t0, 
  * updated. */
 static void ma_load_filled(gdf_colref pc, int64_t t0, int64_t n, double *buf, double *last) {
   gdf_k_load_block(pc, t0, n, buf);
+  int missing = 0; /* a vectorised check first: the fill is a serial chain */
+  for (int64_t i = 0; i < n; i++) missing |= !(fabs(buf[i]) <= DBL_MAX);
   double q = *last;
-  for (int64_t i = 0; i < n; i++) buf[i] = q = gdf_ma_valid(buf[i]) ? buf[i] : q;
+  if (missing)
+    for (int64_t i = 0; i < n; i++) buf[i] = q = gdf_ma_valid(buf[i]) ? buf[i] : q;
   *last = n > 1 ? buf[n - 2] : *last; /* the next block starts at the last row again */
 }
 

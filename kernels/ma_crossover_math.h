@@ -107,16 +107,27 @@ GDF_HD static inline double gdf_ma_mean(double ht, double lt, double hs, double 
    * (longer windows are split too), so each product is exact, and W - qh*w,
    * then - ql*w, cancel exactly (Sterbenz): r is the remainder W - q*w. */
   double c = 134217729.0 * q, qh = c - (c - q), ql = q - qh;
-  double r;
+  double fw = (double)w, r;
   if (w <= (1 << 26)) {
-    double fw = (double)w;
     r = ((W - qh * fw) - ql * fw) + We;
   } else {
-    double fw = (double)w, cw = 134217729.0 * fw, wh = cw - (cw - fw), wl = fw - wh;
+    double cw = 134217729.0 * fw, wh = cw - (cw - fw), wl = fw - wh;
     double p = q * fw;
     double pe = ((qh * wh - p) + qh * wl + ql * wh) + ql * wl;
     r = ((W - p) - pe) + We;
   }
+  return q + r * inv_w;
+}
+
+/* gdf_ma_mean for w <= 2^26 without the branch (the same operations). */
+GDF_HD static inline double gdf_ma_mean26(double ht, double lt, double hs, double ls, double fw,
+                                          double inv_w) {
+  double d, e, W, We;
+  gdf_ma_two_sum(ht, -hs, &d, &e);
+  gdf_ma_two_sum(d, e + (lt - ls), &W, &We);
+  double q = W * inv_w;
+  double c = 134217729.0 * q, qh = c - (c - q), ql = q - qh;
+  double r = ((W - qh * fw) - ql * fw) + We;
   return q + r * inv_w;
 }
 
@@ -126,6 +137,26 @@ GDF_HD static inline double gdf_ma_sma2(const double *H, const double *L, long l
   long long s = t - w;
   return gdf_ma_mean(H[t], L[t], s < 0 ? 0.0 : H[s], s < 0 ? 0.0 : L[s], w, inv_w);
 }
+
+#ifndef __cplusplus
+/* row[i] = gdf_ma_sma2(H, L, t0 + i, w, 1.0 / w) for i in [0, len): the
+ * rows whose window starts before row 0 first, then a branch-free loop
+ * the compiler vectorises (each lane the same IEEE operations: the same
+ * bits). For the CPU, which also compiles it for AVX (ma_crossover_avx.c). */
+static inline void gdf_ma_sma_row(const double *restrict H, const double *restrict L,
+                                  long long t0, long long len, int w, double *restrict row) {
+  double inv_w = 1.0 / (double)w;
+  long long i = 0;
+  for (; i < len && (t0 + i - w < 0 || w > (1 << 26)); i++)
+    row[i] = gdf_ma_sma2(H, L, t0 + i, w, inv_w);
+  if (i >= len) return;
+  const double *restrict Ht = H + t0 + i, *restrict Lt = L + t0 + i;
+  const double *restrict Hs = Ht - w, *restrict Ls = Lt - w;
+  double *restrict out = row + i, fw = (double)w;
+  for (long long j = 0; j < len - i; j++)
+    out[j] = gdf_ma_mean26(Ht[j], Lt[j], Hs[j], Ls[j], fw, inv_w);
+}
+#endif
 
 /* Signal s_t from the two-double prefix sums of the filled series that
  * starts at row t_first: the two moving averages of gdf_ma_sma2 compared,
