@@ -178,9 +178,18 @@ int __wrap_fstat(int fd, struct stat *st) {
   return __real_fstat(fd, st);
 }
 
+static _Atomic long long shm_free_cap = -1;
+
+void gdf_fault_shm_free(long long bytes) { atomic_store(&shm_free_cap, bytes < 0 ? -1 : bytes); }
+
 int __wrap_fstatvfs(int fd, struct statvfs *st) {
   FAIL_IF(GDF_FAULT_FILE, EIO, -1);
-  return __real_fstatvfs(fd, st);
+  int r = __real_fstatvfs(fd, st);
+  long long cap = atomic_load(&shm_free_cap);
+  if (r == 0 && cap >= 0 && st->f_frsize > 0 &&
+      (unsigned long long)st->f_bavail > (unsigned long long)cap / st->f_frsize)
+    st->f_bavail = (fsblkcnt_t)((unsigned long long)cap / st->f_frsize);
+  return r;
 }
 
 ssize_t __wrap_read(int fd, void *buf, size_t n) {

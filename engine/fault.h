@@ -49,6 +49,9 @@ __attribute__((visibility("default"))) void gdf_fault_arm(int cls, long n, int p
 __attribute__((visibility("default"))) long gdf_fault_disarm(void);
 /* Whether the armed fault was injected at least once. */
 __attribute__((visibility("default"))) int gdf_fault_fired(void);
+/* Makes fstatvfs report at most bytes free (a small /dev/shm) until called
+ * with -1; not a class: it stays in effect across arm and disarm. */
+__attribute__((visibility("default"))) void gdf_fault_shm_free(long long bytes);
 
 /* The device table every caller of gdf_device gets: calls go to ops through
  * a counter. */

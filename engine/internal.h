@@ -33,8 +33,13 @@ gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, .
 /* Names of the columns gpudf_table_prepare derives (ma_crossover's prefix
  * sums); refused for other columns unless gdf_deriving (set by prepare). */
 #define GDF_DERIVED_PREFIX "__prefix."
+#define GDF_DERIVED_PREFIX_LO "__prefix_lo." /* their low parts (two-double sums) */
 #ifndef __cplusplus
 extern _Thread_local int gdf_deriving;
+/* Bytes of shared memory the caller of gpudf_table_prepare still needs after
+ * it (gpudf_sweep: its control segment and the share's descriptor): derived
+ * columns are added only when they leave that much free (engine/table.c). */
+extern _Thread_local uint64_t gdf_prepare_reserve;
 #endif
 
 /* What a kernel returns when gpudf_kernel_progress says the sweep is being
@@ -139,6 +144,12 @@ gpudf_status gdf_table_set_dictionary(gpudf_table *t, int col, int32_t nlabels,
                                       const char *const *labels, const uint32_t *lens);
 /* Size of one column of this table, rounded up to GPUDF_ALIGNMENT. */
 uint64_t gdf_column_span(int64_t nrows, gpudf_type type);
+/* NULL when the shared memory has room for ncols more columns of type in
+ * the owner's table t, leaving gdf_prepare_reserve free; otherwise why not
+ * (a message in thread-local storage, valid until the next call). Derived
+ * columns are optional: a kernel computes them per batch instead. The
+ * last error is left as it was. */
+const char *gdf_derived_room(const gpudf_table *t, int ncols, gpudf_type type);
 
 /* ------------------------------------------------------------ kernels */
 

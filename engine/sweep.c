@@ -383,10 +383,19 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
   gpudf_share *made = NULL;
   char path[256];
   gpudf_status st = gdf_find_worker(path, sizeof path);
-  /* Derived columns (prefix sums) go into the arena once, before sharing. */
-  if (st == GPUDF_OK && !t->is_view && !t->share) st = gpudf_table_prepare(t, s->k->name, configs, s->n);
-  if (st == GPUDF_OK) st = ensure_share(s, t, &made);
   int nslots = s->o.workers < s->n ? s->o.workers : (int)s->n;
+  /* Derived columns (prefix sums) go into the arena once, before sharing,
+   * when they leave room for the control segment and the descriptor (1 MiB
+   * is far more than one needs): they only save work, a full /dev/shm
+   * should not fail the sweep for them (GPUDF_LOG=debug says so). */
+  if (st == GPUDF_OK && !t->is_view && !t->share) {
+    gdf_sweep_ctl shape = {0};
+    gdf_prepare_reserve = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots,
+                                         s->ngroups) + (1u << 20);
+    st = gpudf_table_prepare(t, s->k->name, configs, s->n);
+    gdf_prepare_reserve = 0;
+  }
+  if (st == GPUDF_OK) st = ensure_share(s, t, &made);
   if (st == GPUDF_OK) st = make_ctl(s, configs, nslots);
   if (st == GPUDF_OK) {
     snprintf(s->res->report.worker_path, sizeof s->res->report.worker_path, "%s", path);

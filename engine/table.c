@@ -6,6 +6,7 @@
 #include "segment.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,11 +72,31 @@ static gpudf_status check_column_name(const gpudf_table *t, const char *name) {
       return GDF_ERR(GPUDF_EEXIST, "column '%s' already exists (column %d)", name, i);
   /* A kernel reads these as what gpudf_table_prepare derived: a user's
    * column of that name would be taken for it (a wrong result). */
-  if (!gdf_deriving && strncmp(name, GDF_DERIVED_PREFIX, strlen(GDF_DERIVED_PREFIX)) == 0)
+  const char *reserved = strncmp(name, GDF_DERIVED_PREFIX, strlen(GDF_DERIVED_PREFIX)) == 0
+                             ? GDF_DERIVED_PREFIX
+                         : strncmp(name, GDF_DERIVED_PREFIX_LO, strlen(GDF_DERIVED_PREFIX_LO)) == 0
+                             ? GDF_DERIVED_PREFIX_LO
+                             : NULL;
+  if (!gdf_deriving && reserved)
     return GDF_ERR(GPUDF_EINVAL, "column name '%s': names starting with '%s' are reserved "
-                   "for the columns gpudf_table_prepare derives; rename it", name,
-                   GDF_DERIVED_PREFIX);
+                   "for the columns gpudf_table_prepare derives; rename it", name, reserved);
   return GPUDF_OK;
+}
+
+_Thread_local uint64_t gdf_prepare_reserve;
+
+const char *gdf_derived_room(const gpudf_table *t, int ncols, gpudf_type type) {
+  static _Thread_local char why[512];
+  uint64_t grow = (uint64_t)ncols * gdf_column_span(t->nrows, type);
+  char saved[1024];
+  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
+  gpudf_status st = gdf_shm_check_space(grow + gdf_prepare_reserve,
+                                        t->arena_bytes + grow + gdf_prepare_reserve,
+                                        "the table with its derived columns");
+  if (st == GPUDF_OK) return NULL;
+  snprintf(why, sizeof why, "%s", gpudf_last_error());
+  gdf_restore_error(saved);
+  return why;
 }
 
 /* Appends the column's space to the arena and gives its address. */

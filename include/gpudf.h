@@ -427,13 +427,31 @@ enum {
 
 /* Computes once, in the owner, what kernel's configs would otherwise
  * recompute in every batch, and appends it to the table as derived columns
- * (ma_crossover: the f64 column "__prefix.<price column>" of inclusive
- * prefix sums). Call it before gpudf_table_share, so that every worker reads
- * the columns from the share; gpudf_sweep calls it itself when it shares a
- * table that is not shared yet. Validates the configs first; does nothing
- * for kernels that need no preparation or columns already prepared. Column
- * names starting with "__prefix." are reserved for it. GPUDF_EBUSY once the
- * table is shared, GPUDF_EPERM on a view. */
+ * (ma_crossover: the f64 columns "__prefix.<price column>" and
+ * "__prefix_lo.<price column>", the inclusive prefix sums of the filled
+ * prices as two doubles, hi + lo). Call it before gpudf_table_share, so that
+ * every worker reads the columns from the share; gpudf_sweep calls it itself
+ * when it shares a table that is not shared yet. Validates the configs
+ * first; does nothing for kernels that need no preparation or columns
+ * already prepared. Derived columns only save work: when the shared memory
+ * directory has no room for them (with what gpudf_sweep still needs there),
+ * none is added and each batch computes them itself, with the same results
+ * (GPUDF_LOG=debug says so). Column names starting with "__prefix." or
+ * "__prefix_lo." are reserved for it. GPUDF_EBUSY once the table is shared,
+ * GPUDF_EPERM on a view; ma_crossover: GPUDF_EINVAL for a price column
+ * without a finite value.
+ *
+ * ma_crossover's rules (every backend, prepared or not, gives the same
+ * bits): a NaN or infinite price carries the last finite price before it
+ * (as pandas ffill); rows before the first finite price are outside the
+ * backtest (the steps, returns, warm-up and exposure count from it); a
+ * column without a finite price is refused. Each moving average is the
+ * exact mean of its window of filled prices rounded to the nearest double
+ * (two-double prefix sums), so SMA(fast) > SMA(slow) is decided exactly
+ * except when the two exact means lie within one rounding (2^-53 relative)
+ * of each other; equal means (a flat stretch, a filled gap) are a tie: not
+ * greater. total_return and max_drawdown are double products of the step
+ * returns: within a few 2^-53 per step, relative to the equity. */
 gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
                                  const double *configs, int64_t n);
 

@@ -10,11 +10,13 @@
 // once, and each thread then walks its config over the tile from shared
 // memory. The first device run read S and p straight from global memory in
 // the sequential loop: every step waited on a DRAM round trip (~575 ns a
-// step with 312 configs over 1e7 prices on an H100). The prefix sums are the prepared "__prefix.<col>" column when the
-// table has it (gpudf_table_prepare), read in place; otherwise they are
-// computed once per batch on the host, sequentially, and uploaded, so that
-// they are the CPU's bit for bit and signals (hence trades and exposure)
-// match exactly.
+// step with 312 configs over 1e7 prices on an H100). The two-double prefix
+// sums are the prepared "__prefix.<col>" / "__prefix_lo.<col>" columns when
+// the table has them (gpudf_table_prepare), read in place; otherwise they
+// are computed once per batch on the host, sequentially, and uploaded, so
+// that they are the CPU's bit for bit and signals (hence trades and
+// exposure) match exactly. Missing prices (NaN, inf) carry the last finite
+// one and the walk starts at the first finite row, as on the CPU.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -31,74 +33,103 @@ namespace {
 using gdfk::Column;
 constexpr int kThreads = 128;
 
+// The untiled walk, for windows longer than kMaxLookback: prices read from
+// global memory, filled as they come. first: the first finite row.
 __global__ void __launch_bounds__(kThreads)
-ma_run(const double *__restrict__ configs, int n, Column price, const double *__restrict__ S,
-       int64_t nrows, double *__restrict__ out) {
+ma_run(const double *__restrict__ configs, int n, Column price, const double *__restrict__ H,
+       const double *__restrict__ L, int64_t nrows, int64_t first, double *__restrict__ out) {
   int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= n) return;
   const double *c = configs + (int64_t)k * GDF_MA_NPARAMS;
   gdf_ma_state s = gdf_ma_init(c);
-  double p0 = gdfk::load(price, 0);
-  for (int64_t t = 0; t + 1 < nrows; t++) {
+  double p0 = gdfk::load(price, first);
+  for (int64_t t = first; t + 1 < nrows; t++) {
     double p1 = gdfk::load(price, t + 1);
-    gdf_ma_step(&s, gdf_ma_signal(&s, S, t), p0, p1);
+    p1 = gdf_ma_valid(p1) ? p1 : p0;
+    gdf_ma_step(&s, gdf_ma_signal2(&s, H, L, t, first), p0, p1);
     p0 = p1;
   }
-  gdf_ma_finalize(&s, (double)(nrows - 1), c[GDF_MA_PPY], out + (int64_t)k * GDF_MA_NRESULTS);
+  gdf_ma_finalize(&s, (double)(nrows - 1 - first), c[GDF_MA_PPY],
+                  out + (int64_t)k * GDF_MA_NRESULTS);
 }
 
 // Steps per tile, and the longest lookback kept in shared memory with it:
-// (kTile + kMaxLookback) prefix sums + kTile returns = 40 KiB.
-constexpr int kTile = 1024;
-constexpr int kMaxLookback = 3072;
+// (kTile + kMaxLookback) two-double prefix sums + kTile + 1 prices = 44 KiB.
+constexpr int kTile = 512;
+constexpr int kMaxLookback = 2048;
 
 // The tiled walk, for windows up to kMaxLookback. lookback = the longest
-// slow window of the launch.
+// slow window of the launch; first: the first finite row.
 __global__ void __launch_bounds__(kThreads)
 ma_run_tiled(const double *__restrict__ configs, int n, Column price,
-             const double *__restrict__ S, int64_t nrows, int lookback,
-             double *__restrict__ out) {
-  __shared__ double sS[kTile + kMaxLookback];  // S[t0 - lookback .. t0 + kTile)
-  __shared__ double sR[kTile];                 // r_t for t in [t0, t0 + kTile)
+             const double *__restrict__ H, const double *__restrict__ L, int64_t nrows,
+             int64_t first, int lookback, double *__restrict__ out) {
+  __shared__ double sH[kTile + kMaxLookback];  // H[t0 - lookback .. t0 + kTile)
+  __shared__ double sL[kTile + kMaxLookback];
+  __shared__ double sP[kTile + 1];  // filled prices of rows t0 .. t0 + kTile, then returns
+  __shared__ double carry;          // the filled price of the tile's first row
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   const bool live = k < n;
   gdf_ma_state s = gdf_ma_init(configs + (int64_t)(live ? k : 0) * GDF_MA_NPARAMS);
-  const int64_t steps = nrows - 1;
-  for (int64_t t0 = 0; t0 < steps; t0 += kTile) {
-    const int len = (int)(steps - t0 < kTile ? steps - t0 : kTile);
+  if (threadIdx.x == 0) carry = gdfk::load(price, first);
+  for (int64_t t0 = first; t0 + 1 < nrows; t0 += kTile) {
+    const int len = (int)(nrows - 1 - t0 < kTile ? nrows - 1 - t0 : kTile);
     __syncthreads();  // the previous tile is no longer read
     for (int j = threadIdx.x; j < len + lookback; j += blockDim.x) {
       int64_t i = t0 - lookback + j;
-      sS[j] = i < 0 ? 0.0 : S[i];  // S_{-1..} = 0, as gdf_ma_prefix
+      sH[j] = i < 0 ? 0.0 : H[i];  // row -1 and before: 0, as gdf_ma_sma2
+      sL[j] = i < 0 ? 0.0 : L[i];
     }
-    for (int j = threadIdx.x; j < len; j += blockDim.x)
-      sR[j] = gdfk::load(price, t0 + j + 1) / gdfk::load(price, t0 + j) - 1.0;
+    int missing = 0;
+    for (int j = threadIdx.x; j <= len; j += blockDim.x) {
+      double p = gdfk::load(price, t0 + j);
+      missing |= !gdf_ma_valid(p);
+      sP[j] = p;
+    }
+    // A tile with a missing price is filled in order by one thread (rare;
+    // the walk over the tile is sequential anyway).
+    if (__syncthreads_or(missing) && threadIdx.x == 0) {
+      double q = carry;
+      for (int j = 0; j <= len; j++) sP[j] = q = gdf_ma_valid(sP[j]) ? sP[j] : q;
+    }
+    __syncthreads();
+    const double next = sP[len];  // the next tile's first row
+    double rs[kTile / kThreads];
+    for (int q = 0; q < kTile / kThreads; q++) {
+      int j = threadIdx.x + q * kThreads;
+      rs[q] = j < len ? sP[j + 1] / sP[j] - 1.0 : 0.0;
+    }
+    __syncthreads();  // every price read: returns replace them
+    for (int q = 0; q < kTile / kThreads; q++) {
+      int j = threadIdx.x + q * kThreads;
+      if (j < len) sP[j] = rs[q];
+    }
+    if (threadIdx.x == 0) carry = next;
     __syncthreads();
     if (live) {
-      const double *w = sS + lookback;  // w[j] = S[t0 + j]
+      const double *h = sH + lookback, *l = sL + lookback;  // h[j] = H[t0 + j]
+      const double inv_f = 1.0 / (double)s.fast, inv_s = 1.0 / (double)s.slow;
       for (int j = 0; j < len; j++) {
         const int64_t t = t0 + j;
         double sig = 0.0;
-        if (t >= s.slow - 1) {
-          // gdf_ma_sma's expression, on the shared copy of S.
-          double f = (w[j] - w[j - s.fast]) / (double)s.fast;
-          double sl = (w[j] - w[j - s.slow]) / (double)s.slow;
-          sig = f > sl ? 1.0 : s.long_short ? -1.0 : 0.0;
-        }
-        gdf_ma_step_r(&s, sig, sR[j]);
+        if (t - first >= s.slow - 1)  // gdf_ma_signal2, on the shared copy
+          sig = gdf_ma_mean(h[j], l[j], h[j - s.fast], l[j - s.fast], s.fast, inv_f) >
+                        gdf_ma_mean(h[j], l[j], h[j - s.slow], l[j - s.slow], s.slow, inv_s)
+                    ? 1.0
+                : s.long_short ? -1.0
+                               : 0.0;
+        gdf_ma_step_r(&s, sig, sP[j]);
       }
     }
   }
   if (live)
-    gdf_ma_finalize(&s, (double)steps, configs[(int64_t)k * GDF_MA_NPARAMS + GDF_MA_PPY],
+    gdf_ma_finalize(&s, (double)(nrows - 1 - first),
+                    configs[(int64_t)k * GDF_MA_NPARAMS + GDF_MA_PPY],
                     out + (int64_t)k * GDF_MA_NRESULTS);
 }
 
-// The prepared prefix sums of column c on the device, or NULL.
-const double *prepared(const gpudf_table *t, int c) {
-  char name[GPUDF_NAME_MAX + 1];
-  int w = std::snprintf(name, sizeof name, "__prefix.%s", gpudf_table_column_name(t, c));
-  if (w <= 0 || w > GPUDF_NAME_MAX) return nullptr;
+// The prepared f64 column called name on the device, or NULL.
+const double *find_f64(const gpudf_table *t, const char *name) {
   std::string saved = gpudf_last_error();
   int idx = -1;
   if (gpudf_table_find_column(t, name, &idx) != GPUDF_OK) {
@@ -109,6 +140,44 @@ const double *prepared(const gpudf_table *t, int c) {
   return r.type == GPUDF_TYPE_F64 ? static_cast<const double *>(r.data) : nullptr;
 }
 
+// The prepared prefix sums of column c on the device (*L: low parts), or NULL.
+const double *prepared(const gpudf_table *t, int c, const double **L) {
+  char hi[GPUDF_NAME_MAX + 1], lo[GPUDF_NAME_MAX + 1];
+  const char *p = gpudf_table_column_name(t, c);
+  int a = std::snprintf(hi, sizeof hi, "%s%s", GDF_DERIVED_PREFIX, p);
+  int b = std::snprintf(lo, sizeof lo, "%s%s", GDF_DERIVED_PREFIX_LO, p);
+  if (a <= 0 || a > GPUDF_NAME_MAX || b <= 0 || b > GPUDF_NAME_MAX) return nullptr;
+  const double *H = find_f64(t, hi);
+  *L = H ? find_f64(t, lo) : nullptr;
+  return *L ? H : nullptr;
+}
+
+// The first row with a finite price (nrows when none), read in chunks from
+// the device: usually the first chunk's first value.
+gpudf_status first_valid(Column price, int64_t nrows, int64_t *first) {
+  *first = 0;
+  if (price.type != GPUDF_TYPE_F64 && price.type != GPUDF_TYPE_F32) return GPUDF_OK;
+  size_t w = gpudf_type_size((gpudf_type)price.type);
+  std::vector<unsigned char> raw;
+  for (int64_t i0 = 0; i0 < nrows; i0 += 65536) {
+    int64_t len = std::min<int64_t>(65536, nrows - i0);
+    raw.resize(w * (size_t)len);
+    GDF_CUDA_TRY(cudaMemcpyAsync(raw.data(), static_cast<const unsigned char *>(price.data) + w * i0,
+                                 raw.size(), cudaMemcpyDefault, cudaStreamPerThread));
+    GDF_CUDA_TRY(cudaStreamSynchronize(cudaStreamPerThread));
+    for (int64_t i = 0; i < len; i++) {
+      double v = price.type == GPUDF_TYPE_F64 ? ((const double *)raw.data())[i]
+                                              : (double)((const float *)raw.data())[i];
+      if (gdf_ma_valid(v)) {
+        *first = i0 + i;
+        return GPUDF_OK;
+      }
+    }
+  }
+  *first = nrows;
+  return GPUDF_OK;
+}
+
 // Configs idx[] (all reading price column c): one launch.
 gpudf_status run_group(const gpudf_table *t, int c, const double *configs,
                        const std::vector<int64_t> &idx, double *results) {
@@ -117,19 +186,32 @@ gpudf_status run_group(const gpudf_table *t, int c, const double *configs,
   int n = (int)idx.size();
   Column price = gdfk::column(t, c);
   gdfk::DevBuf<double> own, dcfg, out;
-  const double *S = prepared(t, c);
-  if (!S) {
-    std::vector<double> p, host;
+  const double *L = nullptr, *H = prepared(t, c, &L);
+  int64_t first = 0;
+  if (!H) {
+    // The CPU's ma_prefix_sums, step for step.
+    std::vector<double> p, host(2 * (size_t)nrows, 0.0);
     GDF_TRY(gdfk::host_copy(price, nrows, &p));
-    host.resize(p.size());
-    double acc = 0.0;
-    for (size_t i = 0; i < p.size(); i++) host[i] = acc += p[i];
-    GDF_TRY(own.alloc(host.size()));
-    GDF_CUDA_TRY(cudaMemcpyAsync(own.p, host.data(), sizeof(double) * host.size(),
-                                 cudaMemcpyHostToDevice, s));
-    GDF_CUDA_TRY(cudaStreamSynchronize(s));  // host is freed on return
-    S = own.p;
+    while (first < nrows && !gdf_ma_valid(p[first])) first++;
+    double hi = 0.0, lo = 0.0, last = 0.0;
+    for (int64_t i = first; i < nrows; i++) {
+      last = gdf_ma_valid(p[i]) ? p[i] : last;
+      gdf_ma_prefix_add(&hi, &lo, last);
+      host[i] = hi, host[nrows + i] = lo;
+    }
+    if (first < nrows) {
+      GDF_TRY(own.alloc(host.size()));
+      GDF_CUDA_TRY(cudaMemcpyAsync(own.p, host.data(), sizeof(double) * host.size(),
+                                   cudaMemcpyHostToDevice, s));
+      GDF_CUDA_TRY(cudaStreamSynchronize(s));  // host is freed on return
+      H = own.p, L = own.p + nrows;
+    }
+  } else {
+    GDF_TRY(first_valid(price, nrows, &first));
   }
+  if (first == nrows)
+    return gdf_error(GPUDF_EINVAL, "ma_crossover", "column '%s' (price_col = %d) has no finite "
+                     "price: every value is NaN or infinite", gpudf_table_column_name(t, c), c);
   std::vector<double> cfg((size_t)n * GDF_MA_NPARAMS);
   for (int k = 0; k < n; k++)
     std::copy_n(configs + idx[k] * GDF_MA_NPARAMS, GDF_MA_NPARAMS, &cfg[(size_t)k * GDF_MA_NPARAMS]);
@@ -142,10 +224,11 @@ gpudf_status run_group(const gpudf_table *t, int c, const double *configs,
     lookback = std::max(lookback, (int)cfg[(size_t)k * GDF_MA_NPARAMS + GDF_MA_SLOW]);
   gdf_range_push("gpudf launch ma_crossover");
   if (lookback <= kMaxLookback)
-    ma_run_tiled<<<(n + kThreads - 1) / kThreads, kThreads, 0, s>>>(dcfg.p, n, price, S, nrows,
-                                                                    lookback, out.p);
+    ma_run_tiled<<<(n + kThreads - 1) / kThreads, kThreads, 0, s>>>(dcfg.p, n, price, H, L,
+                                                                    nrows, first, lookback, out.p);
   else
-    ma_run<<<(n + kThreads - 1) / kThreads, kThreads, 0, s>>>(dcfg.p, n, price, S, nrows, out.p);
+    ma_run<<<(n + kThreads - 1) / kThreads, kThreads, 0, s>>>(dcfg.p, n, price, H, L, nrows,
+                                                              first, out.p);
   gdf_range_pop();
   GDF_CUDA_LAUNCHED();
   std::vector<double> res((size_t)n * GDF_MA_NRESULTS);

@@ -3,13 +3,21 @@
  * backtest over a price column, one config per (fast, slow, fee, mode)
  * strategy. Description, checks, the prepare step and the CPU reference.
  *
- * Moving averages come from double prefix sums S_t = p_0 + .. + p_t. The
- * owner computes them ONCE per table and price column with
+ * Missing prices (NaN, +-inf) carry the last finite price (ffill); rows
+ * before the first finite price are outside the backtest; a column without
+ * one is refused (gdf_ma_valid).
+ *
+ * Moving averages come from prefix sums of the filled prices kept as two
+ * doubles, hi + lo (gdf_ma_prefix_add), so that a window's mean is its exact
+ * mean correctly rounded (gdf_ma_sma2) however long and high-priced the
+ * series. The owner computes them ONCE per table and price column with
  * gpudf_table_prepare (gpudf_sweep calls it when it shares a table), which
- * appends the f64 column "__prefix.<price column name>"; every worker then
- * reads it from the share. Without that column (a table shared before
- * prepare, or a name too long for the prefix), a batch computes the sums
- * itself, once per batch and price column, never per config.
+ * appends the f64 columns "__prefix.<price column name>" (hi) and
+ * "__prefix_lo.<price column name>" (lo); every worker then reads them from
+ * the share. Without them (a table shared before prepare, a name too long
+ * for the prefix, or shared memory without room for them), a batch computes
+ * the sums itself, once per batch and price column, never per config: the
+ * same bits either way.
  *
  * A batch is one pass over time by blocks: a block's price returns and
  * the moving averages of every distinct window of the batch stay in L2
@@ -19,6 +27,7 @@
 #include "ma_crossover_math.h"
 #include "ma_crossover_simd.h"
 
+#include <float.h>
 #include <math.h>
 
 static const char *const ma_mode_names[GDF_MA_NMODES] = {"long_only", "long_short"};
@@ -50,12 +59,14 @@ static const char *const *const ma_prefer[GDF_MA_NPARAMS] = {[GDF_MA_PRICE_COL] 
                                                                  ma_price_names};
 
 static const gpudf_result_info ma_fields[GDF_MA_NRESULTS] = {
-    {"total_return", "prod(1 + R) - 1 over the N-1 step returns R"},
+    {"total_return", "prod(1 + R) - 1 over the step returns R of the filled prices, from the "
+                     "first finite price on"},
     {"sharpe", "mean(R) / std(R, ddof 1) * sqrt(periods_per_year); NaN when std is 0 or "
                "fewer than 2 returns"},
     {"max_drawdown", "largest fall of the equity curve from its running peak, a fraction"},
     {"trades", "steps whose position differs from the previous one (from flat at start)"},
-    {"exposure", "fraction of the N-1 steps with a non-zero position"},
+    {"exposure", "fraction of the steps (from the first finite price) with a non-zero "
+                 "position; NaN when there is none"},
 };
 
 static gpudf_status ma_check(const gpudf_table *t, const double *config) {
@@ -73,17 +84,19 @@ static gpudf_status ma_check(const gpudf_table *t, const double *config) {
   return gdf_k_check_col("ma_crossover", t, "price_col", config[GDF_MA_PRICE_COL]);
 }
 
-/* "__prefix.<name>" of price column c; 0 when it does not fit a name. */
-static int ma_prefix_name(const gpudf_table *t, int c, char name[GPUDF_NAME_MAX + 1]) {
-  int w = snprintf(name, GPUDF_NAME_MAX + 1, "__prefix.%s", gpudf_table_column_name(t, c));
-  return w > 0 && w <= GPUDF_NAME_MAX;
+/* The names of price column c's two prefix columns, hi ("__prefix.<name>")
+ * and lo ("__prefix_lo.<name>", GDF_DERIVED_PREFIX_LO); 0 when they do not
+ * fit a name. */
+static int ma_prefix_names(const gpudf_table *t, int c, char hi[GPUDF_NAME_MAX + 1],
+                           char lo[GPUDF_NAME_MAX + 1]) {
+  const char *p = gpudf_table_column_name(t, c);
+  int a = snprintf(hi, GPUDF_NAME_MAX + 1, "%s%s", GDF_DERIVED_PREFIX, p);
+  int b = snprintf(lo, GPUDF_NAME_MAX + 1, "%s%s", GDF_DERIVED_PREFIX_LO, p);
+  return a > 0 && a <= GPUDF_NAME_MAX && b > 0 && b <= GPUDF_NAME_MAX;
 }
 
-/* The prepared prefix sums of price column c, or NULL. */
-static const double *ma_prepared(const gpudf_table *t, int c) {
-  char name[GPUDF_NAME_MAX + 1];
+static const double *ma_find_f64(const gpudf_table *t, const char *name) {
   int idx;
-  if (!ma_prefix_name(t, c, name)) return NULL;
   char saved[1024];
   snprintf(saved, sizeof saved, "%s", gpudf_last_error());
   if (gpudf_table_find_column(t, name, &idx) != GPUDF_OK) {
@@ -94,22 +107,71 @@ static const double *ma_prepared(const gpudf_table *t, int c) {
   return r.type == GPUDF_TYPE_F64 ? (const double *)r.data : NULL;
 }
 
-static void ma_prefix_sums(gdf_colref p, int64_t nrows, double *S) {
-  double acc = 0.0;
-  for (int64_t i = 0; i < nrows; i++) S[i] = acc += gdf_k_load(p, i);
+/* The prepared prefix sums of price column c (*L: their low parts), or NULL. */
+static const double *ma_prepared(const gpudf_table *t, int c, const double **L) {
+  char hi[GPUDF_NAME_MAX + 1], lo[GPUDF_NAME_MAX + 1];
+  if (!ma_prefix_names(t, c, hi, lo)) return NULL;
+  const double *H = ma_find_f64(t, hi);
+  *L = H ? ma_find_f64(t, lo) : NULL;
+  return *L ? H : NULL;
 }
 
-/* Appends "__prefix.<name>" for every price column the configs read. */
+/* The first row of price column c with a finite price; nrows when none. */
+static int64_t ma_first_valid(gdf_colref p, int64_t nrows) {
+  if (p.type != GPUDF_TYPE_F64 && p.type != GPUDF_TYPE_F32) return 0;
+  int64_t i = 0;
+  while (i < nrows && !gdf_ma_valid(gdf_k_load(p, i))) i++;
+  return i;
+}
+
+static gpudf_status ma_no_price(const gpudf_table *t, int c) {
+  return gdf_error(GPUDF_EINVAL, "ma_crossover",
+                   "column '%s' (price_col = %d) has no finite price: every value is NaN "
+                   "or infinite", gpudf_table_column_name(t, c), c);
+}
+
+/* Two-double prefix sums of the filled prices (0 before the first finite
+ * one); the first finite row, nrows when none. */
+static int64_t ma_prefix_sums(gdf_colref p, int64_t nrows, double *H, double *L) {
+  int64_t first = ma_first_valid(p, nrows);
+  double hi = 0.0, lo = 0.0, last = 0.0;
+  for (int64_t i = 0; i < first; i++) H[i] = L[i] = 0.0;
+  for (int64_t i = first; i < nrows; i++) {
+    double x = gdf_k_load(p, i);
+    last = gdf_ma_valid(x) ? x : last;
+    gdf_ma_prefix_add(&hi, &lo, last);
+    H[i] = hi, L[i] = lo;
+  }
+  return first;
+}
+
+/* Appends the two prefix columns of every price column the configs read.
+ * They are an optimisation only: when shared memory has no room for them
+ * (with what the caller still needs there, gdf_prepare_reserve), batches
+ * compute the sums themselves, with the same bits. */
 static gpudf_status ma_prepare(gpudf_table *t, const double *configs, int64_t n) {
   for (int64_t k = 0; k < n; k++) {
     int c = (int)configs[k * GDF_MA_NPARAMS + GDF_MA_PRICE_COL];
-    char name[GPUDF_NAME_MAX + 1];
-    if (!ma_prefix_name(t, c, name) || ma_prepared(t, c)) continue;
-    void *data = NULL;
-    GDF_TRY(gpudf_table_alloc_column(t, name, GPUDF_TYPE_F64, &data));
-    /* Read the prices after the append: it may have moved the arena. */
-    ma_prefix_sums(gdf_table_colref(t, c), gpudf_table_nrows(t), data);
-    gdf_log("prepare: ma_crossover prefix sums of column %d as '%s'", c, name);
+    char hi[GPUDF_NAME_MAX + 1], lo[GPUDF_NAME_MAX + 1];
+    const double *L;
+    if (!ma_prefix_names(t, c, hi, lo) || ma_prepared(t, c, &L)) continue;
+    int64_t nrows = gpudf_table_nrows(t);
+    if (ma_first_valid(gdf_table_colref(t, c), nrows) == nrows) return ma_no_price(t, c);
+    const char *why = gdf_derived_room(t, 2, GPUDF_TYPE_F64);
+    if (why) {
+      gdf_log("prepare: no ma_crossover prefix columns for column %d ('%s'): %s; each batch "
+              "computes the prefix sums itself", c, gpudf_table_column_name(t, c), why);
+      continue;
+    }
+    /* One of the two may exist: a previous prepare that failed between
+     * them (a column without the other is never read). */
+    void *d = NULL;
+    if (!ma_find_f64(t, hi)) GDF_TRY(gpudf_table_alloc_column(t, hi, GPUDF_TYPE_F64, &d));
+    if (!ma_find_f64(t, lo)) GDF_TRY(gpudf_table_alloc_column(t, lo, GPUDF_TYPE_F64, &d));
+    /* Addresses and prices read after both appends: they may move the arena. */
+    double *H = (double *)ma_find_f64(t, hi), *Lw = (double *)ma_find_f64(t, lo);
+    ma_prefix_sums(gdf_table_colref(t, c), nrows, H, Lw);
+    gdf_log("prepare: ma_crossover prefix sums of column %d as '%s' and '%s'", c, hi, lo);
   }
   return GPUDF_OK;
 }
@@ -187,7 +249,8 @@ static gpudf_status ma_batch_init(ma_batch *b, const double *configs, const int6
   return GPUDF_OK;
 }
 
-/* Steps [t0, t0 + len) of one config: its signal from two SMA rows. */
+/* Steps [t0, t0 + len) of one config: its signal from two SMA rows. t0 is
+ * counted from the first finite price. */
 static void ma_config_block(gdf_ma_state *sp, const double *F, const double *W,
                             const double *ret, int64_t t0, int64_t len) {
   gdf_ma_state s = *sp;
@@ -219,14 +282,19 @@ static void ma_four_block(gdf_ma_state *const sp[4], const double *const F[4],
   *sp[0] = a, *sp[1] = b, *sp[2] = c, *sp[3] = d;
 }
 
-/* One block of steps for every config of the batch. */
-static void ma_block(ma_batch *b, const double *S, int64_t t0, int64_t len) {
+/* One block of steps [t0, t0 + len) for every config of the batch, from
+ * the filled prices b->p[0..len] and the prefix sums H, L; first: the first
+ * finite row. */
+static void ma_block(ma_batch *b, const double *H, const double *L, int64_t t0, int64_t len,
+                     int64_t first) {
+  const int avx = gdf_ma_have_avx(); /* the same bits either way */
   for (int64_t i = 0; i < len; i++) b->ret[i] = b->p[i + 1] / b->p[i] - 1.0;
   for (int j = 0; j < b->nwin; j++) {
     double *row = b->sma + (size_t)j * (size_t)b->block;
-    for (int64_t i = 0; i < len; i++) row[i] = gdf_ma_sma(S, t0 + i, b->win[j]);
+    if (avx) gdf_ma_sma_row_avx(H, L, t0, len, b->win[j], row);
+    else gdf_ma_sma_row(H, L, t0, len, b->win[j], row);
   }
-  const int avx = gdf_ma_have_avx(); /* the same bits either way */
+  t0 -= first; /* warm-ups count from the first finite price */
   int64_t k = 0;
   for (; k + 4 <= b->m; k += 4) {
     gdf_ma_state *sp[4];
@@ -251,6 +319,19 @@ static void ma_block(ma_batch *b, const double *S, int64_t t0, int64_t len) {
                     b->sma + (size_t)b->sslot[k] * (size_t)b->block, b->ret, t0, len);
 }
 
+/* Loads the filled prices of rows [t0, t0 + n) into buf; *last: the
+ * filled price of row t0 - 1 (of row t0 when t0 is the first finite row),
+ * updated. */
+static void ma_load_filled(gdf_colref pc, int64_t t0, int64_t n, double *buf, double *last) {
+  gdf_k_load_block(pc, t0, n, buf);
+  int missing = 0; /* a vectorised check first: the fill is a serial chain */
+  for (int64_t i = 0; i < n; i++) missing |= !(fabs(buf[i]) <= DBL_MAX);
+  double q = *last;
+  if (missing)
+    for (int64_t i = 0; i < n; i++) buf[i] = q = gdf_ma_valid(buf[i]) ? buf[i] : q;
+  *last = n > 1 ? buf[n - 2] : *last; /* the next block starts at the last row again */
+}
+
 /* Runs the m configs idx[] that read price column c; `before` configs of the
  * batch's n ran in earlier groups (for the progress it reports). */
 static gpudf_status ma_group(const gpudf_table *t, int c, const double *configs,
@@ -258,30 +339,41 @@ static gpudf_status ma_group(const gpudf_table *t, int c, const double *configs,
                              int64_t n) {
   int64_t nrows = gpudf_table_nrows(t);
   gdf_colref pc = gdf_table_colref(t, c);
-  const double *S = ma_prepared(t, c);
-  double *own = S ? NULL : malloc(sizeof(double) * (size_t)nrows);
+  const double *L = NULL, *H = ma_prepared(t, c, &L);
+  double *own = H ? NULL : malloc(sizeof(double) * 2 * (size_t)nrows);
   ma_batch b;
   gpudf_status st = ma_batch_init(&b, configs, idx, m);
-  if (st == GPUDF_OK && !S && !own)
+  if (st == GPUDF_OK && !H && !own)
     st = GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld rows", (long long)nrows);
+  int64_t first = 0;
+  if (st == GPUDF_OK) {
+    if (!H) {
+      first = ma_prefix_sums(pc, nrows, own, own + nrows);
+      H = own, L = own + nrows;
+    } else {
+      first = ma_first_valid(pc, nrows);
+    }
+    if (first == nrows) st = ma_no_price(t, c);
+  }
   if (st != GPUDF_OK) {
     free(own);
     ma_batch_free(&b);
     return st;
   }
-  if (!S) ma_prefix_sums(pc, nrows, own), S = own;
-  for (int64_t t0 = 0; t0 < nrows - 1; t0 += b.block) {
+  double last = first < nrows ? gdf_k_load(pc, first) : 0.0;
+  for (int64_t t0 = first; t0 < nrows - 1; t0 += b.block) {
     int64_t len = nrows - 1 - t0 < b.block ? nrows - 1 - t0 : b.block;
-    gdf_k_load_block(pc, t0, len + 1, b.p);
-    ma_block(&b, S, t0, len);
-    double steps = (double)(t0 + len) / (double)(nrows - 1);
+    ma_load_filled(pc, t0, len + 1, b.p, &last);
+    ma_block(&b, H, L, t0, len, first);
+    double steps = (double)(t0 + len - first) / (double)(nrows - 1 - first);
     if (gpudf_kernel_progress(((double)before + (double)m * steps) / (double)n)) {
       st = GDF_KERNEL_CANCELLED();
       break;
     }
   }
   for (int64_t k = 0; k < m && st == GPUDF_OK; k++)
-    gdf_ma_finalize(&b.st[k], (double)(nrows - 1), configs[idx[k] * GDF_MA_NPARAMS + GDF_MA_PPY],
+    gdf_ma_finalize(&b.st[k], (double)(nrows - 1 - first),
+                    configs[idx[k] * GDF_MA_NPARAMS + GDF_MA_PPY],
                     results + idx[k] * GDF_MA_NRESULTS);
   free(own);
   ma_batch_free(&b);
@@ -319,9 +411,11 @@ static gpudf_status ma_run_cpu(const gpudf_table *t, const double *configs, int6
 const gpudf_kernel gdf_kernel_ma_crossover = {
     .name = "ma_crossover",
     .summary = "moving-average crossover backtest of price_col: long (or short in "
-               "long_short) when SMA(fast) > SMA(slow); total_return, sharpe, "
-               "max_drawdown, trades, exposure. gpudf_table_prepare stores the prefix "
-               "sums once per table",
+               "long_short) when SMA(fast) > SMA(slow), each the window's exact mean "
+               "rounded to double; a NaN or infinite price carries the last finite one, "
+               "rows before the first finite price are skipped, a column without one is "
+               "refused; total_return, sharpe, max_drawdown, trades, exposure. "
+               "gpudf_table_prepare stores the prefix sums once per table",
     .nparams = GDF_MA_NPARAMS,
     .params = ma_params,
     .nfields = GDF_MA_NRESULTS,

@@ -88,9 +88,20 @@ __attribute__((target("avx"))) void gdf_ma_four_block_avx(gdf_ma_state *const sp
   }
 }
 
+__attribute__((target("avx"))) void gdf_ma_sma_row_avx(const double *H, const double *L,
+                                                       int64_t t0, int64_t len, int w,
+                                                       double *row) {
+  gdf_ma_sma_row(H, L, t0, len, w, row);
+}
+
 #else
 
 int gdf_ma_have_avx(void) { return 0; }
+
+void gdf_ma_sma_row_avx(const double *H, const double *L, int64_t t0, int64_t len, int w,
+                        double *row) {
+  gdf_ma_sma_row(H, L, t0, len, w, row);
+}
 
 void gdf_ma_four_block_avx(gdf_ma_state *const sp[4], const double *const F[4],
                            const double *const W[4], const double *ret, int64_t i0,

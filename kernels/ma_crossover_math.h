@@ -60,24 +60,115 @@ GDF_HD static inline gdf_ma_state gdf_ma_init(const double *config) {
   return s;
 }
 
-/* Inclusive prefix sum S_i, with S_{-1} = 0. */
-GDF_HD static inline double gdf_ma_prefix(const double *S, long long i) {
-  return i < 0 ? 0.0 : S[i];
+/* Missing prices. A price that is NaN or infinite carries the last finite
+ * price before it (ffill); rows before the first finite price are outside
+ * the backtest (as if the table started there); a column without a finite
+ * price is refused. Every result follows from that filled series q. */
+GDF_HD static inline int gdf_ma_valid(double p) { return isfinite(p); }
+
+/* s + e = a + b exactly (Knuth's TwoSum; needs no fused multiply-add:
+ * the library builds with contraction off). */
+GDF_HD static inline void gdf_ma_two_sum(double a, double b, double *s, double *e) {
+  double x = a + b, z = x - a;
+  *e = (a - (x - z)) + (b - z);
+  *s = x;
 }
 
-/* Moving average of window w at t from the prefix sums: (S_t - S_{t-w}) / w,
- * the one expression every backend uses, so signals agree bit for bit. */
-GDF_HD static inline double gdf_ma_sma(const double *S, long long t, int w) {
-  return (S[t] - gdf_ma_prefix(S, t - w)) / (double)w;
+/* Prefix sums of the filled prices as two doubles, hi + lo, from the first
+ * finite row on (0 before it): plain double sums lose the low digits of a
+ * long, high-priced series (1e6 + a 0.01 random walk over 1e6 rows: their
+ * moving averages are off by ~1e-5, enough to flip 12 of 63,696 trades).
+ * Each step adds exactly and renormalises, so hi + lo stays within about
+ * 2^-104 * (row count) of the exact sum. */
+GDF_HD static inline void gdf_ma_prefix_add(double *hi, double *lo, double x) {
+  double s, e;
+  gdf_ma_two_sum(*hi, x, &s, &e);
+  e += *lo;
+  *hi = s + e;
+  *lo = e - (*hi - s);
 }
 
-/* Signal s_t from the prefix sums: the two moving averages compared as
- * (S_t - S_{t-w}) / w, the same expression on every backend. */
-GDF_HD static inline double gdf_ma_signal(const gdf_ma_state *s, const double *S, long long t) {
-  if (t < s->slow - 1) return 0.0;
-  return gdf_ma_sma(S, t, s->fast) > gdf_ma_sma(S, t, s->slow) ? 1.0
-         : s->long_short                                          ? -1.0
-                                                                  : 0.0;
+/* Mean of a window of w rows from the two-double prefix sums at its end
+ * (ht + lt, inclusive) and before its start (hs + ls): its sum as hi + lo, then
+ * divided by w with one correction step, so the mean is the exact mean of
+ * the window rounded to the nearest double (a quotient within ~2^-100 of a
+ * halfway point may round the other way). Equal means are therefore equal
+ * doubles (a flat stretch, the filled gap of a missing price), and the
+ * signal's comparison of two means is exact unless they lie within one
+ * rounding (2^-53 relative) of each other. inv_w = 1.0 / w; no division,
+ * no fused multiply-add: the same bits on every backend. */
+GDF_HD static inline double gdf_ma_mean(double ht, double lt, double hs, double ls, int w,
+                                        double inv_w) {
+  double d, e, W, We;
+  gdf_ma_two_sum(ht, -hs, &d, &e);
+  gdf_ma_two_sum(d, e + (lt - ls), &W, &We);
+  double q = W * inv_w; /* within ~1 ulp of W / w */
+  /* q * w exactly as qh * w + ql * w: qh has 26 bits, w at most 2^26
+   * (longer windows are split too), so each product is exact, and W - qh*w,
+   * then - ql*w, cancel exactly (Sterbenz): r is the remainder W - q*w. */
+  double c = 134217729.0 * q, qh = c - (c - q), ql = q - qh;
+  double fw = (double)w, r;
+  if (w <= (1 << 26)) {
+    r = ((W - qh * fw) - ql * fw) + We;
+  } else {
+    double cw = 134217729.0 * fw, wh = cw - (cw - fw), wl = fw - wh;
+    double p = q * fw;
+    double pe = ((qh * wh - p) + qh * wl + ql * wh) + ql * wl;
+    r = ((W - p) - pe) + We;
+  }
+  return q + r * inv_w;
+}
+
+/* gdf_ma_mean for w <= 2^26 without the branch (the same operations). */
+GDF_HD static inline double gdf_ma_mean26(double ht, double lt, double hs, double ls, double fw,
+                                          double inv_w) {
+  double d, e, W, We;
+  gdf_ma_two_sum(ht, -hs, &d, &e);
+  gdf_ma_two_sum(d, e + (lt - ls), &W, &We);
+  double q = W * inv_w;
+  double c = 134217729.0 * q, qh = c - (c - q), ql = q - qh;
+  double r = ((W - qh * fw) - ql * fw) + We;
+  return q + r * inv_w;
+}
+
+/* gdf_ma_mean of the window of w rows ending at row t. */
+GDF_HD static inline double gdf_ma_sma2(const double *H, const double *L, long long t, int w,
+                                        double inv_w) {
+  long long s = t - w;
+  return gdf_ma_mean(H[t], L[t], s < 0 ? 0.0 : H[s], s < 0 ? 0.0 : L[s], w, inv_w);
+}
+
+#ifndef __cplusplus
+/* row[i] = gdf_ma_sma2(H, L, t0 + i, w, 1.0 / w) for i in [0, len): the
+ * rows whose window starts before row 0 first, then a branch-free loop
+ * the compiler vectorises (each lane the same IEEE operations: the same
+ * bits). For the CPU, which also compiles it for AVX (ma_crossover_avx.c). */
+static inline void gdf_ma_sma_row(const double *restrict H, const double *restrict L,
+                                  long long t0, long long len, int w, double *restrict row) {
+  double inv_w = 1.0 / (double)w;
+  long long i = 0;
+  for (; i < len && (t0 + i - w < 0 || w > (1 << 26)); i++)
+    row[i] = gdf_ma_sma2(H, L, t0 + i, w, inv_w);
+  if (i >= len) return;
+  const double *restrict Ht = H + t0 + i, *restrict Lt = L + t0 + i;
+  const double *restrict Hs = Ht - w, *restrict Ls = Lt - w;
+  double *restrict out = row + i, fw = (double)w;
+  for (long long j = 0; j < len - i; j++)
+    out[j] = gdf_ma_mean26(Ht[j], Lt[j], Hs[j], Ls[j], fw, inv_w);
+}
+#endif
+
+/* Signal s_t from the two-double prefix sums of the filled series that
+ * starts at row t_first: the two moving averages of gdf_ma_sma2 compared,
+ * the same expression on every backend. */
+GDF_HD static inline double gdf_ma_signal2(const gdf_ma_state *s, const double *H,
+                                           const double *L, long long t, long long t_first) {
+  if (t - t_first < s->slow - 1) return 0.0;
+  return gdf_ma_sma2(H, L, t, s->fast, 1.0 / (double)s->fast) >
+                 gdf_ma_sma2(H, L, t, s->slow, 1.0 / (double)s->slow)
+             ? 1.0
+         : s->long_short ? -1.0
+                         : 0.0;
 }
 
 /* Folds the drawdown period that ends (at a new peak, or at the end) into

@@ -20,4 +20,9 @@ void gdf_ma_four_block_avx(gdf_ma_state *const sp[4], const double *const F[4],
                            const double *const W[4], const double *ret, int64_t i0,
                            int64_t len);
 
+/* gdf_ma_sma_row compiled for AVX (four lanes), with the same bits. Only
+ * call it when gdf_ma_have_avx() says 1. */
+void gdf_ma_sma_row_avx(const double *H, const double *L, int64_t t0, int64_t len, int w,
+                        double *row);
+
 #endif

@@ -2,14 +2,15 @@
 // walks; the prepare step and sweeps; its validation; the simulated device;
 // and CUDA vs CPU (Gpu).
 //
-// The reference computes the moving averages from its own prefix sums with
-// the same expression, (S_t - S_{t-w}) / w: a direct windowed sum rounds
-// differently and, on a tie to the last ulp, would flip a signal; that is a
-// property of floating point, not a bug either side could fix. Given equal
-// signals, trades and exposure are exact, total_return and max_drawdown are
+// Reference computes the moving averages from double prefix sums, which
+// these short, low-priced walks keep accurate; the exact reference below
+// (ExactBacktest) sums windows in integers, for the series where double
+// prefix sums drift and for missing prices. Given equal signals, trades and exposure are exact, total_return and max_drawdown are
 // products in the same order (exact too, checked to 1e-12 to leave room for
 // fused multiply-adds), and sharpe, which the kernel computes from shifted
 // sums rather than two passes, agrees within 1e-9 relative.
+#include <dlfcn.h>
+
 #include <random>
 
 #include "test_k_common.h"
@@ -106,9 +107,12 @@ TEST(KMaCrossover, MatchesTheReferenceWithAndWithoutPrepare) {
     int idx = -1;
     ASSERT_EQ(GPUDF_OK, gpudf_table_find_column(t.t, "__prefix.price", &idx));
     EXPECT_EQ(GPUDF_TYPE_F64, gpudf_table_column_type(t.t, idx));
+    int lo = -1;  // the low parts of the two-double sums
+    ASSERT_EQ(GPUDF_OK, gpudf_table_find_column(t.t, "__prefix_lo.price", &lo));
+    EXPECT_EQ(idx + 1, lo);
     // Idempotent: a second prepare adds nothing.
     ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, "ma_crossover", cfg.data(), cfg.size() / 6));
-    EXPECT_EQ(idx + 1, gpudf_table_ncols(t.t));
+    EXPECT_EQ(lo + 1, gpudf_table_ncols(t.t));
     std::vector<double> prepared = KRun(t.t, "ma_crossover", cfg);
     ASSERT_EQ(own.size(), prepared.size());
     for (size_t i = 0; i < own.size(); i++)
@@ -198,6 +202,272 @@ TEST(KMaCrossover, SweepWithWorkersPreparesAndMatchesTheRun) {
   for (size_t i = 0; i < r.size(); i++) EXPECT_TRUE(Same(want[i], r[i])) << i;
 }
 
+// ---------------------------------------------------------- exact reference
+//
+// ExactBacktest sums windows exactly: every finite price is a multiple of
+// 2^-scale (the series below are made so), so the moving averages compare
+// as integers, slow * sum(fast window) > fast * sum(slow window) in
+// __int128. Missing prices (NaN, +-inf) are filled with the last finite
+// one, rows before the first finite price are left out; the step returns,
+// equity and statistics are then computed in long double.
+struct Exact {
+  std::vector<long double> r;  // total_return sharpe max_drawdown trades exposure
+  int64_t steps = 0;
+};
+
+Exact ExactBacktest(const std::vector<double> &p, int scale, int fast, int slow, double fee_bps,
+                    bool long_short, double ppy) {
+  int64_t n = (int64_t)p.size(), first = 0;
+  while (first < n && !std::isfinite(p[first])) first++;
+  std::vector<double> q(p);
+  for (int64_t i = first + 1; i < n; i++)
+    if (!std::isfinite(q[i])) q[i] = q[i - 1];
+  std::vector<__int128> P(n + 1, 0);  // P[i + 1] = sum of ticks of rows first..i
+  int64_t off_grid = 0;
+  for (int64_t i = first; i < n; i++) {
+    double ticks = std::ldexp(q[i], scale);  // exact: a power of two
+    off_grid += ticks != std::floor(ticks) || std::fabs(ticks) >= 0x1p62;
+    P[i + 1] = P[i] + (__int128)(int64_t)ticks;
+  }
+  EXPECT_EQ(0, off_grid) << "prices that are not multiples of 2^-" << scale;
+  auto sig = [&](int64_t t) -> int {
+    if (t - first < slow - 1) return 0;
+    __int128 wf = P[t + 1] - P[t + 1 - fast], ws = P[t + 1] - P[t + 1 - slow];
+    return (__int128)slow * wf > (__int128)fast * ws ? 1 : long_short ? -1 : 0;
+  };
+  Exact e;
+  std::vector<long double> R;
+  long double trades = 0, exposed = 0;
+  int prev = 0;
+  for (int64_t t = first; t + 1 < n; t++) {
+    int s = sig(t);
+    R.push_back(s * ((long double)q[t + 1] / q[t] - 1) - fee_bps / 1e4L * std::abs(s - prev));
+    trades += s != prev;
+    exposed += s != 0;
+    prev = s;
+  }
+  long double eq = 1, peak = 1, dd = 0, mean = 0, var = 0;
+  for (long double r : R) {
+    eq *= 1 + r;
+    peak = std::max(peak, eq);
+    dd = std::max(dd, 1 - eq / peak);
+    mean += r;
+  }
+  long double m = R.size();
+  if (m > 0) mean /= m;
+  for (long double r : R) var += (r - mean) * (r - mean);
+  long double sharpe = m >= 2 && var > 0 ? mean / std::sqrt(var / (m - 1)) * std::sqrt((long double)ppy)
+                                         : (long double)kNaN;
+  e.r = {eq - 1, sharpe, dd, trades, m > 0 ? exposed / m : (long double)kNaN};
+  e.steps = (int64_t)R.size();
+  return e;
+}
+
+// Trades and exposure exactly (equal signals at every step); the products
+// and sums of the step returns to the rounding of their steps: each step
+// rounds its return and the equity product (a few 2^-53), so equity and
+// drawdown are within 4 * steps * 2^-53 relative; sharpe within 1e-8
+// relative (shifted sums of the returns against two passes in long double).
+void ExpectExact(const Exact &want, const double *got, const std::string &what) {
+  long double tol = 4.0L * (want.steps + 1) * 0x1p-53L;
+  EXPECT_EQ((double)want.r[3], got[3]) << what << ": trades";
+  if (std::isnan((double)want.r[4]))
+    EXPECT_TRUE(std::isnan(got[4])) << what;
+  else
+    EXPECT_EQ((double)want.r[4], got[4]) << what << ": exposure";
+  EXPECT_LE(std::fabs((double)(want.r[0] - got[0])), (double)(tol * (1 + std::fabs(want.r[0]))))
+      << what << ": total_return " << (double)want.r[0] << " vs " << got[0];
+  EXPECT_LE(std::fabs((double)(want.r[2] - got[2])), (double)(2 * tol)) << what << ": max_drawdown";
+  if (std::isnan((double)want.r[1]))
+    EXPECT_TRUE(std::isnan(got[1])) << what << ": sharpe " << got[1];
+  else
+    EXPECT_NEAR((double)want.r[1], got[1], 1e-8 * std::max(1.0, std::fabs((double)want.r[1])))
+        << what << ": sharpe";
+}
+
+std::vector<double> Cfg(int col, int fast, int slow, double fee, int mode) {
+  return {(double)col, (double)fast, (double)slow, fee, (double)mode, 252};
+}
+
+// Runs cfg on t without and with prepared prefix columns (the same bits
+// both ways) and compares each config with the exact backtest of p.
+void CheckExact(Table &t, const std::vector<double> &p, int scale, const std::vector<double> &cfg,
+                const char *what) {
+  std::vector<double> own = KRun(t.t, "ma_crossover", cfg);
+  ASSERT_EQ(cfg.size() / 6 * 5, own.size());
+  for (size_t k = 0; k < cfg.size() / 6; k++) {
+    const double *c = &cfg[k * 6];
+    ExpectExact(ExactBacktest(p, scale, (int)c[1], (int)c[2], c[3], c[4] == 1, c[5]), &own[k * 5],
+                std::string(what) + ", config (" + std::to_string((int)c[1]) + ", " +
+                    std::to_string((int)c[2]) + ", fee " + std::to_string(c[3]) + ", mode " +
+                    std::to_string((int)c[4]) + ")");
+  }
+  ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, "ma_crossover", cfg.data(), cfg.size() / 6))
+      << gpudf_last_error();
+  std::vector<double> prepared = KRun(t.t, "ma_crossover", cfg);
+  ASSERT_EQ(own.size(), prepared.size());
+  for (size_t i = 0; i < own.size(); i++)
+    EXPECT_TRUE(Same(own[i], prepared[i])) << what << ": prepared and own prefix sums differ at "
+                                           << i << ": " << own[i] << " vs " << prepared[i];
+}
+
+// Issue 16 item 2: on a long, high-priced, low-volatility series, double
+// prefix sums lost the low digits of the moving averages and flipped
+// signals: p = 1e6 + a random walk of 0.01 steps over 1e6 rows, (5, 20)
+// long_only, gave 63,696 trades where the exact windowed sums give 63,684.
+// Prices on a 2^-30 grid so that the reference sums them exactly.
+TEST(KMaCrossover, SignalsMatchExactWindowSumsOnAHighPricedWalk) {
+  const int64_t n = 1000000;
+  const int scale = 30;
+  std::mt19937_64 rng(1606);
+  std::normal_distribution<double> z(0.0, 0.01);
+  std::vector<double> p(n);
+  int64_t ticks = (int64_t)1000000 << scale;
+  for (auto &v : p) {
+    v = std::ldexp((double)ticks, -scale);
+    ticks += (int64_t)std::llround(std::ldexp(z(rng), scale));
+  }
+  Table t(n);
+  int c = t.Add("p", GPUDF_TYPE_F64, p);
+  std::vector<double> cfg = Cfg(c, 5, 20, 0, 0);
+  for (double v : Cfg(c, 5, 20, 2.5, 1)) cfg.push_back(v);
+  for (double v : Cfg(c, 1, 2, 0, 0)) cfg.push_back(v);
+  for (double v : Cfg(c, 50, 200, 0, 1)) cfg.push_back(v);
+  CheckExact(t, p, scale, cfg, "1e6 + walk(0.01)");
+}
+
+// The issue's second series: 5e6 bars of a geometric walk at 3e4 with
+// volatility 3e-4 per bar, (1, 2): 2,499,533 trades against 2,499,535 and
+// total_return 1.26887 against 1.26780. Prices on a 2^-32 grid.
+TEST(KMaCrossover, SignalsMatchExactWindowSumsOnALongSeries) {
+  const int64_t n = 5000000;
+  const int scale = 32;
+  std::mt19937_64 rng(16002);
+  std::normal_distribution<double> z(0.0, 3e-4);
+  std::vector<double> p(n);
+  double x = 3e4;
+  for (auto &v : p) {
+    v = std::ldexp(std::round(std::ldexp(x, scale)), -scale);
+    x *= std::exp(z(rng));
+  }
+  Table t(n);
+  int c = t.Add("close", GPUDF_TYPE_F64, p);
+  std::vector<double> cfg = Cfg(c, 1, 2, 0, 0);
+  for (double v : Cfg(c, 1, 2, 1, 1)) cfg.push_back(v);
+  for (double v : Cfg(c, 3, 7, 0, 0)) cfg.push_back(v);
+  CheckExact(t, p, scale, cfg, "3e4 geometric walk, 5e6 bars");
+}
+
+// Issue 16 item 3: a NaN or infinite price made every later step's return
+// NaN (total_return NaN with normal-looking trades, exposure, drawdown). The
+// rule: a missing price carries the last finite one, rows before the first
+// finite price are left out, a column without one is refused. Missing
+// prices at random places, in runs, at the start and at the end; f64 and
+// f32; windows up to and beyond the filled series' length.
+TEST(KMaCrossover, MissingPricesCarryTheLastFinitePrice) {
+  std::mt19937_64 rng(33);
+  const double bad[] = {kNaN, INFINITY, -INFINITY};
+  for (int variant = 0; variant < 6; variant++) {
+    const int64_t n = 3000;
+    const int scale = 10;  // also exact in f32: prices below 2^14
+    std::normal_distribution<double> z(0.0, 0.3);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::vector<double> p(n);
+    double x = 100;
+    for (auto &v : p) v = std::ldexp(std::round(std::ldexp(x = std::max(1.0, x + z(rng)), scale)), -scale);
+    int64_t lead = variant % 3 == 0 ? 0 : variant % 3 == 1 ? 1 : 37;
+    for (int64_t i = 0; i < lead; i++) p[i] = bad[i % 3];
+    for (int64_t i = lead; i < n; i++)
+      if (u(rng) < 0.05) p[i] = bad[rng() % 3];
+    for (int64_t i = 1000; i < 1060; i++) p[i] = kNaN;  // a run: a flat stretch, ties
+    if (variant >= 3)
+      for (int64_t i = n - 25; i < n; i++) p[i] = bad[i % 3];
+    bool f32 = variant % 2 == 1;
+    Table t(n);
+    int c = f32 ? t.Add("px", GPUDF_TYPE_F32, std::vector<float>(p.begin(), p.end()))
+                : t.Add("px", GPUDF_TYPE_F64, p);
+    std::vector<double> cfg;
+    int pairs[][2] = {{1, 2}, {2, 3}, {3, 10}, {5, 20}, {10, 50}, {20, 100},
+                      {1, (int)(n - lead)}, {1, (int)(n - lead) + (lead > 0)}};
+    for (auto &pr : pairs)
+      for (int mode : {0, 1})
+        for (double v : Cfg(c, pr[0], pr[1], mode * 3.0, mode)) cfg.push_back(v);
+    std::string what = std::string(f32 ? "f32" : "f64") + ", " + std::to_string(lead) +
+                       " leading, variant " + std::to_string(variant);
+    CheckExact(t, p, scale, cfg, what.c_str());
+    std::vector<double> got = KRun(t.t, "ma_crossover", cfg);
+    for (double v : got) EXPECT_FALSE(std::isinf(v)) << what;
+    for (size_t k = 0; k < got.size() / 5; k++)
+      EXPECT_FALSE(std::isnan(got[k * 5])) << what << ": total_return NaN, config " << k;
+  }
+}
+
+// Only the last price finite: no step at all (exposure NaN, as for any
+// series of one row); none finite: refused, naming the column.
+TEST(KMaCrossover, ASeriesWithoutAFinitePriceIsRefused) {
+  std::vector<double> p(50, kNaN);
+  p[10] = INFINITY;
+  Table t(50);
+  int c = t.Add("quote", GPUDF_TYPE_F64, p);
+  std::string msg;
+  std::vector<double> cfg = Cfg(c, 1, 2, 0, 1);
+  EXPECT_EQ(GPUDF_EINVAL, RunStatus(t.t, "ma_crossover", cfg, &msg));
+  EXPECT_NE(std::string::npos, msg.find("column 'quote'")) << msg;
+  EXPECT_NE(std::string::npos, msg.find("no finite price")) << msg;
+  EXPECT_EQ(GPUDF_EINVAL, gpudf_table_prepare(t.t, "ma_crossover", cfg.data(), 1));
+  EXPECT_NE(std::string::npos, std::string(gpudf_last_error()).find("column 'quote'"))
+      << gpudf_last_error();
+  EXPECT_EQ(1, gpudf_table_ncols(t.t)) << "a refused prepare added a column";
+  p[49] = 123.5;
+  Table one(50);
+  c = one.Add("quote", GPUDF_TYPE_F64, p);
+  std::vector<double> r = KRun(one.t, "ma_crossover", Cfg(c, 1, 2, 0, 1));
+  ASSERT_EQ(5u, r.size());
+  EXPECT_EQ(0.0, r[0]);
+  EXPECT_TRUE(std::isnan(r[1]));
+  EXPECT_EQ(0.0, r[2]);
+  EXPECT_EQ(0.0, r[3]);
+  EXPECT_TRUE(std::isnan(r[4]));
+}
+
+// Issue 16 item 13: the prefix columns double a price table's shared
+// memory; a sweep with workers failed with ENOSPC when /dev/shm could hold
+// the table but not them. Now it runs without them (each batch computes the
+// sums; GPUDF_LOG=debug says so), with the same results. Needs a fault
+// build (gdf_fault_shm_free makes statvfs report a small /dev/shm).
+TEST(KMaCrossover, SweepWithoutRoomForThePrefixColumnsComputesThemPerBatch) {
+  void (*shm_free)(long long) = nullptr;
+  *(void **)(&shm_free) = dlsym(RTLD_DEFAULT, "gdf_fault_shm_free");
+  if (!shm_free) GTEST_SKIP() << "needs -DGPUDF_FAULT_INJECTION=ON (tests/run.sh's ASan pass)";
+  setenv("GPUDF_LOG", "debug", 1);
+  const int64_t n = 400000;  // 3.2 MB of prices; their prefix columns 6.4 MB
+  std::vector<double> p = RandomWalk(n, 13);
+  Table t(n);
+  int c = t.Add("close", GPUDF_TYPE_F64, p);
+  std::vector<double> cfg = Configs(c, n), want = KRun(t.t, "ma_crossover", cfg);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 2;
+  o.backend = GPUDF_BACKEND_CPU;
+  o.batch = 5;
+  std::vector<double> r(want.size());
+  shm_free(2 << 20);  // room for the control segment and descriptor only
+  testing::internal::CaptureStderr();
+  gpudf_status st = gpudf_sweep(t.t, "ma_crossover", cfg.data(), cfg.size() / 6, r.data(), &o,
+                                nullptr);
+  std::string log = testing::internal::GetCapturedStderr();
+  shm_free(-1);
+  unsetenv("GPUDF_LOG");
+  ASSERT_EQ(GPUDF_OK, st) << gpudf_last_error();
+  int idx;
+  EXPECT_NE(GPUDF_OK, gpudf_table_find_column(t.t, "__prefix.close", &idx));
+  for (size_t i = 0; i < r.size(); i++) EXPECT_TRUE(Same(want[i], r[i])) << i;
+  if (log.find("gpudf: ") == std::string::npos)
+    GTEST_SKIP() << "the debug log was switched off earlier in this process";
+  EXPECT_NE(std::string::npos, log.find("no ma_crossover prefix columns for column")) << log;
+  EXPECT_NE(std::string::npos, log.find("computes the prefix sums itself")) << log;
+}
+
 TEST(KMaCrossover, ValidationNamesTheParameter) {
   std::vector<double> p = RandomWalk(100, 1);
   Table t(100);
@@ -234,11 +504,15 @@ TEST(KMaCrossover, RunsOnTheSimulatedDevice) {
 
 TEST(KMaCrossoverGpu, MatchesTheCpu) {
   K_SKIP_WITHOUT_CUDA();
-  // Windows up to 3072 go through shared-memory tiles of the time axis on
-  // the device, longer ones read global memory: both paths, prepared or not.
+  // Windows up to 2048 go through shared-memory tiles of the time axis on
+  // the device, longer ones read global memory: both paths, prepared or not,
+  // with missing prices (a tile filled in order, leading ones skipped).
   for (int variant = 0; variant < 4; variant++) {
     bool prepared = variant % 2 == 0, long_windows = variant >= 2;
     std::vector<double> p = RandomWalk(200000, 8 + variant);
+    for (int i = 0; i < variant * 5; i++) p[i] = kNaN;
+    for (int i = 1000; i < 200000; i += 997) p[i] = i % 2 ? kNaN : INFINITY;
+    for (int i = 150000; i < 151500; i++) p[i] = -INFINITY;
     Table t(200000);
     int c = t.Add("p", GPUDF_TYPE_F64, p);
     std::vector<double> cfg;
@@ -246,7 +520,7 @@ TEST(KMaCrossoverGpu, MatchesTheCpu) {
       for (int s = f + 1; s < 200; s += 11)
         cfg.insert(cfg.end(), {(double)c, (double)f, (double)s, 2.0, (double)(s % 2), 252});
     if (long_windows)
-      for (int s : {3071, 3072, 3073, 9000})
+      for (int s : {2047, 2048, 2049, 9000})
         cfg.insert(cfg.end(), {(double)c, (double)(s / 3), (double)s, 1.0, (double)(s % 2), 252});
     std::vector<double> cpu = KRun(t.t, "ma_crossover", cfg);
     if (prepared) {

@@ -46,12 +46,16 @@ TEST(Table, DerivedColumnNamesAreReserved) {
   EXPECT_EQ(gpudf_table_add_column(t, "__prefix.p", GPUDF_TYPE_F64, junk), GPUDF_EINVAL);
   EXPECT_NE(std::string(gpudf_last_error()).find("reserved"), std::string::npos)
       << gpudf_last_error();
+  // The low parts of ma_crossover's two-double prefix sums.
+  EXPECT_EQ(gpudf_table_add_column(t, "__prefix_lo.p", GPUDF_TYPE_F64, junk), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("'__prefix_lo.'"), std::string::npos)
+      << gpudf_last_error();
   const gpudf_kernel *k;
   ASSERT_EQ(gpudf_kernel_find("ma_crossover", &k), GPUDF_OK);
   double cfg[6] = {0, 1, 2, 0, 1, 252}, before[5], after[5];
   ASSERT_EQ(gpudf_run(t, k, cfg, 1, before), GPUDF_OK) << gpudf_last_error();
   ASSERT_EQ(gpudf_table_prepare(t, "ma_crossover", cfg, 1), GPUDF_OK) << gpudf_last_error();
-  EXPECT_EQ(gpudf_table_ncols(t), 2) << "prepare itself may add the derived column";
+  EXPECT_EQ(gpudf_table_ncols(t), 3) << "prepare itself may add the derived columns";
   ASSERT_EQ(gpudf_run(t, k, cfg, 1, after), GPUDF_OK);
   for (int i = 0; i < 5; i++) EXPECT_EQ(before[i], after[i]) << "result " << i;
   // Its errors name it, not the calls it makes inside.
