@@ -12,6 +12,7 @@
  */
 #include <gpudf.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,20 @@
 
 static char g_name[64], g_path[256];
 static char g_arena[128];
+static char g_dir[64] = "/dev/shm/gpudf-fuzz-XXXXXX";
+
+/* The run's own shm directory (GPUDF_SHM_DIR), emptied and removed at
+ * exit: what the attaches leave (a dead owner's tombstone, for one) never
+ * reaches /dev/shm itself. */
+static void remove_dir(void) {
+  DIR *d = opendir(g_dir);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') unlinkat(dirfd(d), e->d_name, 0);
+  closedir(d);
+  rmdir(g_dir);
+}
 
 static void fix_checksum(uint8_t *buf, size_t size) {
   uint64_t h = UINT64_C(14695981039346656037);
@@ -39,6 +54,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   static gpudf_table *t;
   static gpudf_share *s;
   double v[64];
+  if (!mkdtemp(g_dir) || setenv("GPUDF_SHM_DIR", g_dir, 1)) abort();
+  atexit(remove_dir);
   for (int i = 0; i < 64; i++) v[i] = i * 0.5;
   char seed[64];
   snprintf(seed, sizeof seed, "fuzz-seed-%d", (int)getpid());
@@ -50,14 +67,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   }
   /* Read the arena's name back from the published descriptor. */
   char path[256];
-  snprintf(path, sizeof path, "/dev/shm/gpudf-%u-%s", (unsigned)geteuid(), seed);
+  snprintf(path, sizeof path, "%s/gpudf-%u-%s", g_dir, (unsigned)geteuid(), seed);
   gdf_desc_header h;
   int fd = open(path, O_RDONLY);
   if (fd < 0 || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) abort();
   close(fd);
   memcpy(g_arena, h.arena_name, sizeof g_arena);
   snprintf(g_name, sizeof g_name, "fuzz-%d", (int)getpid());
-  snprintf(g_path, sizeof g_path, "/dev/shm/gpudf-%u-%s", (unsigned)geteuid(), g_name);
+  snprintf(g_path, sizeof g_path, "%s/gpudf-%u-%s", g_dir, (unsigned)geteuid(), g_name);
   return 0;
 }
 

@@ -520,8 +520,8 @@ def test_progress_callback_errors_surface():
 
 
 def test_progress_fraction_moves_within_a_batch():
-    """One worker, one claim: the fraction the callback sees moves while the
-    batch runs, before any config is done."""
+    """One worker: the fraction the callback sees moves while a batch runs,
+    ahead of the configs done."""
     n = 3_000_000
     price = 100 * np.exp(np.cumsum(RNG.standard_normal(n) * 0.001))
     t = gpudf.Table.from_numpy({"price": price})
@@ -529,7 +529,9 @@ def test_progress_fraction_moves_within_a_batch():
     seen = []
     out = gpudf.sweep(t, "ma_crossover", cfg, workers=1, progress=lambda p: seen.append(p))
     assert (out.status == "ok").all()
-    within = [p for p in seen if p["done"] == 0 and 0 < p["fraction"] < 1]
+    # Claims start small and double, so batches end along the way: a report
+    # within a batch is one whose fraction is ahead of the configs done.
+    within = [p for p in seen if p["fraction"] * p["total"] > p["done"] and p["fraction"] < 1]
     assert len(within) >= 2, seen
     assert all(p["eta"] > 0 for p in within)
     assert [p["fraction"] for p in seen] == sorted(p["fraction"] for p in seen)
