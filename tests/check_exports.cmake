@@ -14,8 +14,9 @@ foreach(line ${lines})
       continue()
     endif()
     # A GPUDF_FAULT_INJECTION=ON build (tests only) also exports exactly the
-    # fault-injection controls of engine/fault.h; a normal build none of them.
-    if(FAULT AND sym MATCHES "^gdf_fault_(arm|disarm|fired)$")
+    # fault-injection controls of engine/fault.h (arm, disarm, fired, shm_free);
+    # a normal build none of them.
+    if(FAULT AND sym MATCHES "^gdf_fault_(arm|disarm|fired|shm_free)$")
       math(EXPR nfault "${nfault} + 1")
       continue()
     endif()
@@ -28,7 +29,7 @@ endforeach()
 if(n LESS 20)
   message(FATAL_ERROR "only ${n} gpudf_ symbols exported; expected the whole API")
 endif()
-if(FAULT AND NOT nfault EQUAL 3)
-  message(FATAL_ERROR "a fault-injection build must export gdf_fault_arm, _disarm and _fired; found ${nfault}")
+if(FAULT AND NOT nfault EQUAL 4)
+  message(FATAL_ERROR "a fault-injection build must export gdf_fault_arm, _disarm, _fired and _shm_free; found ${nfault}")
 endif()
 message(STATUS "${n} exported symbols, all gpudf_*; ${nfault} fault-injection controls")
