@@ -276,6 +276,17 @@ int gpudf_kernel_nresults(const gpudf_kernel *kernel, const double *config) {
   return c ? kernel->nresults(c) : 0;
 }
 
+/* Result i's name into *out (a field table entry or the kernel's own
+ * result_name), as gpudf_kernel_result gives it. */
+static void result_info(const gpudf_kernel *k, const double *c, int i, gpudf_result_info *out) {
+  if (k->result_name) {
+    memset(out, 0, sizeof *out);
+    k->result_name(c, i, out);
+  } else {
+    *out = k->fields[i];
+  }
+}
+
 gpudf_status gpudf_kernel_result(const gpudf_kernel *kernel, const double *config,
                                  int index, gpudf_result_info *out) {
   if (!kernel || !out) return GDF_ERR(GPUDF_EINVAL, "%s is NULL", kernel ? "out" : "kernel");
@@ -286,12 +297,34 @@ gpudf_status gpudf_kernel_result(const gpudf_kernel *kernel, const double *confi
   if (index < 0 || index >= n)
     return GDF_ERR(GPUDF_EINVAL, "result index %d is out of range: kernel '%s' gives %d results",
                    index, kernel->name, n);
-  if (kernel->result_name) {
-    memset(out, 0, sizeof *out);
-    kernel->result_name(c, index, out);
-  } else {
-    *out = kernel->fields[index];
+  result_info(kernel, c, index, out);
+  return GPUDF_OK;
+}
+
+gpudf_status gpudf_kernel_result_names(const gpudf_kernel *kernel, const double *config,
+                                       char *buf, size_t size, size_t *needed) {
+  if (!kernel) return GDF_ERR(GPUDF_EINVAL, "kernel is NULL");
+  if (!buf && size) return GDF_ERR(GPUDF_EINVAL, "buf is NULL but size is %zu", size);
+  double cbuf[GDF_KERNEL_PARAMS_MAX];
+  const double *c = config_or_defaults(kernel, config, cbuf);
+  if (!c) return GPUDF_EINVAL;
+  int n = kernel->nresults ? kernel->nresults(c) : kernel->nfields;
+  size_t used = 0;
+  gpudf_result_info info;
+  for (int i = 0; i < n; i++) {
+    result_info(kernel, c, i, &info);
+    size_t len = strnlen(info.name, sizeof info.name - 1);
+    /* Past the end: keep counting, so that *needed says how much to give. */
+    if (used + len + 1 <= size) {
+      memcpy(buf + used, info.name, len);
+      buf[used + len] = '\0';
+    }
+    used += len + 1;
   }
+  if (needed) *needed = used;
+  if (buf && used > size)
+    return GDF_ERR(GPUDF_EOVERFLOW, "kernel '%s': %d result names need %zu bytes, buf has %zu",
+                   kernel->name, n, used, size);
   return GPUDF_OK;
 }
 

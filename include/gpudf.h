@@ -418,6 +418,21 @@ int gpudf_kernel_nresults(const gpudf_kernel *kernel, const double *config);
 gpudf_status gpudf_kernel_result(const gpudf_kernel *kernel,
                                  const double *config, int index,
                                  gpudf_result_info *out);
+/* Every result name of config in one call (NULL config: the defaults), as
+ * gpudf_kernel_result would give them one by one, in index order: each name
+ * followed by a NUL byte, written to buf[0..size). Wide results (groupby_agg:
+ * 5 x groups names, histogram: bins + 2) cost one call instead of one per
+ * name. buf is the caller's and nothing is kept after return. *needed (when
+ * needed is not NULL) is set to the bytes all the names take, NULs
+ * included, whenever config is valid, so that buf = NULL with size = 0 asks
+ * for the size only (GPUDF_OK). GPUDF_EOVERFLOW when buf is too small (size
+ * < *needed; buf's contents are then unspecified: call again with *needed
+ * bytes), GPUDF_EINVAL for a NULL kernel, a NULL buf with size > 0 or a shape
+ * parameter of config that is not a valid value (as gpudf_kernel_nresults).
+ * A kernel with no results writes nothing (*needed = 0). */
+gpudf_status gpudf_kernel_result_names(const gpudf_kernel *kernel,
+                                       const double *config, char *buf,
+                                       size_t size, size_t *needed);
 
 /* Limits of the built-in kernels' shape parameters. */
 enum {

@@ -61,8 +61,8 @@ static int gb_nresults(const double *config) {
 /* "count_7", "sum_7", ...: field i % 5 of group i / 5. */
 static void gb_result_name(const double *config, int i, gpudf_result_info *out) {
   (void)config;
-  snprintf(out->name, sizeof out->name, "%s_%d", gb_field_names[i % GDF_GB_NFIELDS],
-           i / GDF_GB_NFIELDS);
+  gdf_k_name_index(out->name, sizeof out->name, gb_field_names[i % GDF_GB_NFIELDS],
+                   i / GDF_GB_NFIELDS);
   out->summary = gb_field_sums[i % GDF_GB_NFIELDS];
 }
 

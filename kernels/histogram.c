@@ -47,7 +47,7 @@ static int hi_nresults(const double *config) { return (int)config[GDF_HI_BINS] +
 static void hi_result_name(const double *config, int i, gpudf_result_info *out) {
   int bins = (int)config[GDF_HI_BINS];
   if (i < bins) {
-    snprintf(out->name, sizeof out->name, "bin_%d", i);
+    gdf_k_name_index(out->name, sizeof out->name, "bin", i);
     out->summary = "values in [range_lo + i*w, range_lo + (i+1)*w), w = (range_hi - "
                    "range_lo) / bins; the last bin also holds range_hi";
   } else {

@@ -40,6 +40,23 @@ static inline const char *gdf_k_num(char *buf, size_t len, double v) {
 }
 
 /* GPUDF_OK when config[param] names a column of a known type. */
+/* out = "<prefix>_<i>" (i >= 0), truncated to cap - 1 bytes like snprintf:
+ * the wide kernels name up to 5 x 65536 results, and snprintf's format
+ * parsing was most of gpudf_kernel_result_names' time there. */
+static inline void gdf_k_name_index(char *out, size_t cap, const char *prefix, int i) {
+  char digits[12];
+  int nd = 0;
+  do {
+    digits[nd++] = (char)('0' + i % 10);
+    i /= 10;
+  } while (i > 0 && nd < (int)sizeof digits);
+  size_t n = 0;
+  for (; prefix[n] && n + 1 < cap; n++) out[n] = prefix[n];
+  if (n + 1 < cap) out[n++] = '_';
+  while (nd > 0 && n + 1 < cap) out[n++] = digits[--nd];
+  out[n] = '\0';
+}
+
 static inline gpudf_status gdf_k_check_col(const char *kernel, const gpudf_table *t,
                                            const char *param, double index) {
   gdf_colref r = gdf_table_colref(t, (int)index);

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -190,6 +193,131 @@ TEST(Kernels, NullArgumentsAreRejected) {
   EXPECT_EQ(gpudf_kernel_nresults(nullptr, nullptr), 0);
   EXPECT_EQ(gpudf_kernel_result(nullptr, nullptr, 0, &r), GPUDF_EINVAL);
   EXPECT_EQ(gpudf_kernel_result(k, nullptr, 0, nullptr), GPUDF_EINVAL);
+}
+
+// The names gpudf_kernel_result gives one by one, each followed by a NUL: the
+// reference gpudf_kernel_result_names must match byte for byte.
+std::string NamesOneByOne(const gpudf_kernel *k, const double *cfg) {
+  std::string all;
+  gpudf_result_info r;
+  for (int i = 0; i < gpudf_kernel_nresults(k, cfg); i++) {
+    EXPECT_EQ(gpudf_kernel_result(k, cfg, i, &r), GPUDF_OK) << gpudf_last_error();
+    all.append(r.name);
+    all.push_back('\0');
+  }
+  return all;
+}
+
+// Every built-in kernel, at its defaults and with each shape parameter at
+// its minimum, its maximum (GPUDF_GROUPS_MAX, GPUDF_BINS_MAX) and random
+// widths between: one call gives the same names as one call per name, and
+// a buffer one byte short (or empty) is refused with the size it needs.
+TEST(Kernels, ResultNamesInOneCallMatchOneByOne) {
+  std::mt19937 rng(16);
+  for (int ki = 0; ki < gpudf_kernel_count(); ki++) {
+    const gpudf_kernel *k = gpudf_kernel_at(ki);
+    SCOPED_TRACE(gpudf_kernel_name(k));
+    int np = gpudf_kernel_nparams(k);
+    std::vector<double> def(np > 0 ? np : 1);
+    ASSERT_EQ(gpudf_kernel_defaults(k, def.data()), GPUDF_OK);
+    std::vector<std::vector<double>> cfgs{def};
+    for (int pi = 0; pi < np; pi++) {
+      gpudf_param_info p;
+      ASSERT_EQ(gpudf_kernel_param(k, pi, &p), GPUDF_OK);
+      if (!p.shape) continue;
+      std::uniform_int_distribution<long> width((long)p.min, (long)p.max);
+      for (double v : {p.min, p.max, (double)width(rng), (double)width(rng)}) {
+        cfgs.push_back(def);
+        cfgs.back()[pi] = v;
+      }
+    }
+    for (size_t c = 0; c <= cfgs.size(); c++) {
+      const double *cfg = c < cfgs.size() ? cfgs[c].data() : nullptr;  // last: NULL
+      std::string want = NamesOneByOne(k, cfg);
+      size_t needed = 12345;
+      ASSERT_EQ(gpudf_kernel_result_names(k, cfg, nullptr, 0, &needed), GPUDF_OK)
+          << gpudf_last_error();
+      ASSERT_EQ(needed, want.size());
+      std::vector<char> buf(want.size() + 8, 'x');
+      needed = 0;
+      ASSERT_EQ(gpudf_kernel_result_names(k, cfg, buf.data(), want.size(), &needed),
+                GPUDF_OK) << gpudf_last_error();
+      EXPECT_EQ(needed, want.size());
+      EXPECT_EQ(std::string(buf.data(), want.size()), want);
+      EXPECT_EQ(buf[want.size()], 'x');  // nothing written past size
+      if (want.empty()) continue;
+      needed = 0;
+      EXPECT_EQ(gpudf_kernel_result_names(k, cfg, buf.data(), want.size() - 1, &needed),
+                GPUDF_EOVERFLOW);
+      EXPECT_EQ(needed, want.size());
+      EXPECT_TRUE(Contains(gpudf_last_error(), "need " + std::to_string(want.size()) +
+                                                   " bytes, buf has " +
+                                                   std::to_string(want.size() - 1)))
+          << gpudf_last_error();
+      EXPECT_EQ(gpudf_kernel_result_names(k, cfg, buf.data(), 0, nullptr), GPUDF_EOVERFLOW);
+    }
+  }
+}
+
+TEST(Kernels, ResultNamesRefuseBadArguments) {
+  const gpudf_kernel *k = nullptr;
+  ASSERT_EQ(gpudf_kernel_find("histogram", &k), GPUDF_OK);
+  char buf[64];
+  size_t needed = 7;
+  EXPECT_EQ(gpudf_kernel_result_names(nullptr, nullptr, buf, sizeof buf, &needed),
+            GPUDF_EINVAL);
+  EXPECT_TRUE(Contains(gpudf_last_error(), "kernel is NULL")) << gpudf_last_error();
+  EXPECT_EQ(gpudf_kernel_result_names(k, nullptr, nullptr, 10, &needed), GPUDF_EINVAL);
+  EXPECT_TRUE(Contains(gpudf_last_error(), "buf is NULL")) << gpudf_last_error();
+  std::vector<double> cfg(gpudf_kernel_nparams(k));
+  ASSERT_EQ(gpudf_kernel_defaults(k, cfg.data()), GPUDF_OK);
+  int bins = -1;
+  ASSERT_EQ(gpudf_kernel_param_index(k, "bins", &bins), GPUDF_OK);
+  for (double bad : {0.0, 2.5, (double)GPUDF_BINS_MAX + 1, std::nan("")}) {
+    cfg[bins] = bad;
+    EXPECT_EQ(gpudf_kernel_result_names(k, cfg.data(), buf, sizeof buf, &needed),
+              GPUDF_EINVAL);
+    EXPECT_TRUE(Contains(gpudf_last_error(), "shape parameter 'bins'")) << gpudf_last_error();
+    EXPECT_EQ(needed, 7u);  // untouched: no size for a config that has no results
+  }
+}
+
+// The wide built-ins' names at their widest, against names built here:
+// "<field>_<group>" and "bin_<i>", "underflow", "overflow", all distinct
+// (gpudf.sweep relies on it to skip a uniqueness check of 327680 names).
+TEST(Kernels, WideResultNamesAreTheDocumentedOnesAndDistinct) {
+  struct Case { const char *kernel, *param; int width; };
+  for (Case c : {Case{"groupby_agg", "groups", GPUDF_GROUPS_MAX},
+                 Case{"histogram", "bins", GPUDF_BINS_MAX}, Case{"groupby_agg", "groups", 1},
+                 Case{"histogram", "bins", 1}, Case{"groupby_agg", "groups", 1234},
+                 Case{"histogram", "bins", 10000}}) {
+    SCOPED_TRACE(std::string(c.kernel) + " width " + std::to_string(c.width));
+    const gpudf_kernel *k = nullptr;
+    ASSERT_EQ(gpudf_kernel_find(c.kernel, &k), GPUDF_OK);
+    std::vector<double> cfg(gpudf_kernel_nparams(k));
+    ASSERT_EQ(gpudf_kernel_defaults(k, cfg.data()), GPUDF_OK);
+    int pi = -1;
+    ASSERT_EQ(gpudf_kernel_param_index(k, c.param, &pi), GPUDF_OK);
+    cfg[pi] = c.width;
+    std::string want;
+    if (std::string(c.kernel) == "groupby_agg") {
+      for (int g = 0; g < c.width; g++)
+        for (const char *f : {"count", "sum", "mean", "min", "max"})
+          want += std::string(f) + "_" + std::to_string(g) + '\0';
+    } else {
+      for (int b = 0; b < c.width; b++) want += "bin_" + std::to_string(b) + '\0';
+      want += std::string("underflow") + '\0' + "overflow" + '\0';
+    }
+    std::vector<char> buf(want.size());
+    size_t needed = 0;
+    ASSERT_EQ(gpudf_kernel_result_names(k, cfg.data(), buf.data(), buf.size(), &needed),
+              GPUDF_OK) << gpudf_last_error();
+    ASSERT_EQ(needed, want.size());
+    EXPECT_TRUE(std::string(buf.data(), buf.size()) == want);
+    std::set<std::string> seen;
+    for (size_t at = 0; at < buf.size(); at += strlen(&buf[at]) + 1)
+      EXPECT_TRUE(seen.insert(&buf[at]).second) << "duplicate result name " << &buf[at];
+  }
 }
 
 }  // namespace

@@ -870,3 +870,30 @@ def test_describe_gives_the_column_types_a_parameter_accepts():
     assert d["value_col"] == ["i32", "i64", "f32", "f64", "bool"] and d["groups"] == []
     price = gpudf.describe("ma_crossover")["params"][0]
     assert price["name"] == "price_col" and price["types"] == ["i32", "i64", "f32", "f64"]
+
+
+def test_sweep_columns_at_the_widest_shapes():
+    """At GPUDF_GROUPS_MAX and GPUDF_BINS_MAX (5 x 65536 and 65538 result
+    columns, names now fetched in one C call and the column Index built from
+    its buffer), the columns are the documented names built here, in order,
+    with the dtype pd.Index gives a list of str; values match gpudf.run."""
+    t = gpudf.Table.from_numpy({"x": RNG.uniform(0, 100, 2000),
+                                "key": RNG.integers(0, 70000, 2000).astype(np.int32),
+                                "v": RNG.standard_normal(2000)})
+    cases = [("groupby_agg", {"filter_col": "x", "op": "gt", "key_col": "key",
+                              "value_col": "v", "groups": gpudf.lib.GPUDF_GROUPS_MAX},
+              [f"{f}_{g}" for g in range(gpudf.lib.GPUDF_GROUPS_MAX)
+               for f in ("count", "sum", "mean", "min", "max")]),
+             ("histogram", {"filter_col": "x", "op": "gt", "col": "v",
+                            "bins": gpudf.lib.GPUDF_BINS_MAX, "range_lo": -2.0, "range_hi": 2.0},
+              [f"bin_{b}" for b in range(gpudf.lib.GPUDF_BINS_MAX)] + ["underflow", "overflow"])]
+    for kernel, base, names in cases:
+        configs = [dict(base, lo=float(lo)) for lo in RNG.uniform(0, 90, 2)]
+        out = gpudf.sweep(t, kernel, configs, workers=0)
+        params = list(configs[0])
+        assert list(out.columns) == params + names + ["status", "error"]
+        assert out.columns.dtype == pd.Index(names).dtype
+        assert (out.dtypes[names] == np.float64).all()
+        assert (out.status == "ok").all()
+        np.testing.assert_array_equal(out[names].to_numpy(), gpudf.run(t, kernel, configs)[names]
+                                      .to_numpy())
