@@ -44,7 +44,8 @@ enum {
  * gpudf_sweep_progress.fraction; 0.3 added the column types a column
  * parameter accepts (gpudf_kernel_def.accepts, gpudf_kernel_param_accepts,
  * gpudf_kernel_default_column) and refuses a column of a type a parameter
- * does not accept, a categorical one included. A program built against this
+ * does not accept, a categorical one included, and
+ * gpudf_kernel_result_names. A program built against this
  * header needs libgpudf 0.3 or later (check gpudf_version_number() at
  * start). */
 const char *gpudf_version(void);
