@@ -480,7 +480,7 @@ TEST(Cli, OutIsOpenedBeforeTheSweepAndReplacedWhole) {
 // and the rest as cancelled without any.
 TEST(Cli, ASignalPartWayWritesWhatFinished) {
   std::string out = TmpDir() + "/partway.csv";
-  CliRun r = Sweep({"--synthetic", "200000", "--workers", "2", "--out", out}, SIGINT, false,
+  CliRun r = Sweep({"--synthetic", "1000000", "--workers", "2", "--out", out}, SIGINT, false,
                    1500);
   EXPECT_EQ(r.code, 128 + SIGINT) << r.err;
   auto rows = ParseCsv(Slurp(out));

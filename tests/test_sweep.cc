@@ -69,17 +69,22 @@ std::vector<double> FilterAggConfigs(int n, uint64_t seed) {
 // (Chan's formula), and how many configs share a pass decides whether a
 // group runs config by config or by buckets, so a batch cut differently
 // may round differently in the last bits.
-void ExpectSameFilterAgg(const std::vector<double> &want, const std::vector<double> &got) {
+// max_abs: the largest |value| of the value column, when its sums may
+// cancel (then sum and mean are compared to 1e-14 of count x max_abs too).
+void ExpectSameFilterAgg(const std::vector<double> &want, const std::vector<double> &got,
+                         double max_abs = 0.0) {
   ASSERT_EQ(want.size(), got.size());
   for (size_t i = 0; i < want.size(); i++) {
     int field = (int)(i % 6);
     double a = want[i], b = got[i];
+    double count = want[i - (size_t)field];
+    double slack = field == 1 ? 1e-14 * count * max_abs : field == 2 ? 1e-14 * max_abs : 0.0;
     if (std::isnan(a)) {
       EXPECT_TRUE(std::isnan(b)) << "value " << i;
     } else if (field == 0 || field == 3 || field == 4) {
       EXPECT_EQ(a, b) << "config " << i / 6 << " field " << field;
     } else {
-      EXPECT_LE(std::fabs(a - b), 1e-12 * std::fmax(1.0, std::fabs(a)))
+      EXPECT_LE(std::fabs(a - b), std::fmax(1e-12 * std::fmax(1.0, std::fabs(a)), slack))
           << "config " << i / 6 << " field " << field;
     }
   }
@@ -397,9 +402,13 @@ void ExpectCancelKeepsWhatFinished(const char *kernel, const std::vector<double>
       for (double v : mine) EXPECT_TRUE(std::isnan(v)) << "config " << i;
       continue;
     }
+    if (nr == 6 && i % 17 != 0) continue;  // a pass each: every 17th of the done ones
     ASSERT_EQ(gpudf_run(tb.t, k, &cfg[(size_t)i * np], 1, want.data()), GPUDF_OK);
     if (nr == 6) {
-      ExpectSameFilterAgg(want, mine);
+      // The i64 column's values reach 2^62 and cancel: a sum of a million
+      // of them may round differently by the README's 1e-14 of the sum of
+      // the magnitudes (at most count x 2^62) between batchings.
+      ExpectSameFilterAgg(want, mine, cfg[(size_t)i * np + 4] == 1 ? 0x1p62 : 0.0);
     } else {
       for (int j = 0; j < nr; j++)
         EXPECT_TRUE(want[j] == mine[j] || (std::isnan(want[j]) && std::isnan(mine[j])) ||
@@ -417,7 +426,7 @@ TEST(Sweep, ACancelledSweepKeepsWhatFinished) {
   auto fa = FilterAggConfigs(3000, 4242);
   for (int workers : {0, 2}) {
     ExpectCancelKeepsWhatFinished("ma_crossover", ma, 100000, workers);
-    ExpectCancelKeepsWhatFinished("filter_agg", fa, 500000, workers);
+    ExpectCancelKeepsWhatFinished("filter_agg", fa, 3000000, workers);
   }
 }
 
@@ -619,7 +628,7 @@ struct Grower {
 
 int GrowFromTheCallback(const gpudf_sweep_progress *p, void *user) {
   auto *g = static_cast<Grower *>(user);
-  if (p->done == 0 && g->got.size() < 3) {
+  if (p->fraction < 1.0 && g->got.size() < 3) {
     void *data;
     std::string name = "extra" + std::to_string(g->got.size());
     g->got.push_back(gpudf_table_alloc_column(g->t, name.c_str(), GPUDF_TYPE_F64, &data));
