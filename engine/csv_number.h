@@ -168,24 +168,10 @@ static inline const char *gdf_skip_f64(const char *p) {
  * (a '.' or an exponent): an integer of more than 15 digits, which may not
  * be a double exactly (gdf_int_is_exact_f64), gives NULL. */
 static inline const char *gdf_skip_exact_f64(const char *p) {
-  p += *p == '-' || *p == '+';
-  const char *s = p;
-  p = gdf_skip_digits(p);
-  size_t nd = (size_t)(p - s);
-  bool decimal = *p == '.' || (*p | 0x20) == 'e';
-  if (*p == '.') {
-    s = ++p;
-    p = gdf_skip_digits(p);
-    nd += (size_t)(p - s);
-  }
-  if (nd == 0 || (!decimal && nd > 15)) return NULL;
-  if ((*p | 0x20) == 'e') {
-    p++;
-    p += *p == '-' || *p == '+';
-    if (!gdf_is_digit(*p)) return NULL;
-    p = gdf_skip_digits(p);
-  }
-  return p;
+  const char *end = gdf_skip_f64(p), *s = p + (*p == '-' || *p == '+');
+  /* Digits alone all the way to the end: an integer. */
+  if (end && end - s > 15 && gdf_skip_digits(s) == end) return NULL;
+  return end;
 }
 
 /* v (not negative) negated when neg, without a branch: signs in a column of
