@@ -10,7 +10,7 @@ Prices: one geometric random walk of 100,000 bars (--quick: 20,000). Grid:
 every pair fast < slow of the windows 5, 10, ..., 100 (190 configs; --quick:
 5..50, 45 configs), the shape vectorbt's MA.run_combs(r=2) produces.
 
-The semantics are the kernel's (kernels/ma_crossover_math.h, long_only, fee
+The semantics are the kernel's (kernels/ma_crossover/ma_crossover_math.h, long_only, fee
 0): the signal s_t = SMA_fast(t) > SMA_slow(t) (0 before bar slow-1) is
 decided at bar t's close, and the position s_t earns p[t+1]/p[t] - 1; total
 return = prod(1 + s_t r_t) - 1 over t = 0..N-2; trades = the number of

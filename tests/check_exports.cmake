@@ -14,7 +14,7 @@ foreach(line ${lines})
       continue()
     endif()
     # A GPUDF_FAULT_INJECTION=ON build (tests only) also exports exactly the
-    # fault-injection controls of engine/fault.h (arm, disarm, fired, shm_free);
+    # fault-injection controls of engine/base/fault.h (arm, disarm, fired, shm_free);
     # a normal build none of them.
     if(FAULT AND sym MATCHES "^gdf_fault_(arm|disarm|fired|shm_free)$")
       math(EXPR nfault "${nfault} + 1")

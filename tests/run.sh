@@ -174,7 +174,7 @@ if [ "${GPUDF_SKIP_SANITIZERS:-0}" != 1 ]; then
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_stage ctest-asan ctest ctest --test-dir "$build-asan" --output-on-failure -j "$jobs" -LE gpu -E '^install_'
   # The tables, shares, CSV reads and sweeps again with every growth of a
-  # mapping moved elsewhere (engine/fault.h, GDF_FAULT_MOVE): a pointer kept
+  # mapping moved elsewhere (engine/base/fault.h, GDF_FAULT_MOVE): a pointer kept
   # across a growth then reads unmapped memory here, whatever room the
   # kernel happens to have next to the mapping. Fault.* arm their own.
   GPUDF_FAULT_MOVE_ALL=1 ASAN_OPTIONS=handle_segv=0:detect_leaks=1:abort_on_error=0 \
@@ -191,7 +191,7 @@ if [ "${GPUDF_SKIP_TSAN:-0}" != 1 ]; then
   # ProcFault's killer thread) and the ones around processes (sweeps with
   # their workers and progress callback, share/attach) run here, and the CSV
   # reader's SIGBUS guard (a signal handler and a siglongjmp out of it).
-  # -Wno-tsan: GCC warns that TSan does not model host/share.c's standalone
+  # -Wno-tsan: GCC warns that TSan does not model engine/share/share.c's standalone
   # fence, which orders a descriptor for other processes (outside TSan's view).
   tsan="-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan"
   cmake -S . -B "$build-tsan" -G Ninja -DGPUDF_CUDA=OFF -DGPUDF_WERROR=ON \

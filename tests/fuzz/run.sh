@@ -35,11 +35,15 @@ out=${GPUDF_FUZZ_DIR:-build-fuzz}
 parallel=${GPUDF_FUZZ_PARALLEL:-$(nproc)}
 mkdir -p "$out/obj" tests/fuzz/findings
 flags="-std=c11 -D_GNU_SOURCE -DGPUDF_VERSION_STRING=\"fuzz\" -g -O1
-  -fno-sanitize-recover=undefined -Iinclude -Iengine -Ihost -Ikernels -Isamples"
+  -fno-sanitize-recover=undefined -Iinclude -Isamples"
+# Every layer folder that holds headers (CMakeLists.txt: GPUDF_LAYER_DIRS).
+for dir in $(find engine host kernels -name "*.h" -printf "%h\n" | sort -u); do
+  flags+=" -I$dir"
+done
 # The library (and gpudf-sweep's grid parser, for fuzz_grid) is compiled
 # once, in parallel, instrumented for coverage; each target then only links.
-# engine/fault.c belongs to the fault-injection build (it needs --wrap).
-srcs=$(ls engine/*.c host/*.c kernels/*.c samples/sweep_grid.c | grep -v '^engine/fault\.c$')
+# engine/base/fault.c belongs to the fault-injection build (it needs --wrap).
+srcs=$(find engine host kernels -name '*.c' | sort | grep -v '^engine/base/fault\.c$'; echo samples/sweep_grid.c)
 obj() { echo "$out/obj/$(echo "$1" | tr / _).o"; }
 compile() {
   # shellcheck disable=SC2086

@@ -44,17 +44,17 @@ equiv=$root/tests/mutation/equivalent.tsv
 declare -A covers=(
   [host/descriptor.c]='^(Corrupt|CorruptDict|Categorical|Share|Security|Descriptor)\.'
   [host/segment.c]='^(Share|Security|Fault|ProcFault|Table|Api|Segment)\.'
-  [host/share.c]='^(Corrupt|CorruptDict|Categorical|Share|Security|Fault|ProcFault)\.'
-  [engine/proc.c]='^(Share|Security|ProcFault|Sweep)\.'
-  [engine/csv_number.c]='^(Csv|CsvNumber|FuzzRegress)\.'
-  [engine/csv.c]='^(Csv|CsvNumber|Categorical|Cli)\.'
-  [engine/sweep_ctl.c]='^(Sweep|SweepBadInput|ProcFault)\.'
-  [engine/sweep_worker.c]='^(Sweep|SweepBadInput|ProcFault)\.'
-  [kernels/filter_agg_math.h]='^(FilterAgg|FilterAggValidation|Kernels|KHistogram|FuzzRegress)\.'
-  [kernels/histogram_math.h]='^(KHistogram|Kernels|FuzzRegress)\.'
-  [kernels/groupby_agg.c]='^(KGroupbyAgg|Kernels|FuzzRegress)\.'
-  [kernels/ma_crossover.c]='^(KMaCrossover|Kernels)\.'
-  [kernels/bootstrap.c]='^(KBootstrap|Kernels)\.'
+  [engine/share/share.c]='^(Corrupt|CorruptDict|Categorical|Share|Security|Fault|ProcFault)\.'
+  [host/proc.c]='^(Share|Security|ProcFault|Sweep)\.'
+  [engine/load/csv_number.c]='^(Csv|CsvNumber|FuzzRegress)\.'
+  [engine/load/csv.c]='^(Csv|CsvNumber|Categorical|Cli)\.'
+  [engine/sweep/sweep_ctl.c]='^(Sweep|SweepBadInput|ProcFault)\.'
+  [engine/sweep/sweep_worker.c]='^(Sweep|SweepBadInput|ProcFault)\.'
+  [kernels/filter_agg/filter_agg_math.h]='^(FilterAgg|FilterAggValidation|Kernels|KHistogram|FuzzRegress)\.'
+  [kernels/histogram/histogram_math.h]='^(KHistogram|Kernels|FuzzRegress)\.'
+  [kernels/groupby_agg/groupby_agg.c]='^(KGroupbyAgg|Kernels|FuzzRegress)\.'
+  [kernels/ma_crossover/ma_crossover.c]='^(KMaCrossover|Kernels)\.'
+  [kernels/bootstrap/bootstrap.c]='^(KBootstrap|Kernels)\.'
 )
 if [ $# -eq 0 ]; then
   mapfile -t files < <(printf '%s\n' "${!covers[@]}" | sort)

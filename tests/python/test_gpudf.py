@@ -731,7 +731,7 @@ def test_a_forced_backend_is_refused_for_a_table_shared_otherwise(monkeypatch):
     t = gpudf.Table.from_pandas(df)
     with t.share(backend="cpu") as s:
         check(t, "cpu", s.name)
-    # With the simulated device (engine/device_sim.c), a device placement.
+    # With the simulated device (engine/device/device_sim.c), a device placement.
     monkeypatch.setenv("GPUDF_SIMULATE_DEVICE", "1")
     t = gpudf.Table.from_pandas(df)
     with t.share(backend="cuda-pinned") as s:

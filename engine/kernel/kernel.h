@@ -1,0 +1,81 @@
+/*
+ * kernel.h - what a kernel is: its description, checks and entry points, and
+ * the built-in kernels.
+ */
+#ifndef GPUDF_KERNEL_H
+#define GPUDF_KERNEL_H
+
+#include "table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------ kernels */
+
+/* Column access for kernels: the pointer in this process and the type. */
+typedef struct gdf_colref {
+  const void *data;
+  gpudf_type type;
+} gdf_colref;
+
+typedef struct gdf_kernel_desc gdf_kernel_desc;
+
+/* A kernel is a static description plus functions; NULL marks optional ones. */
+struct gpudf_kernel {
+  const char *name;
+  const char *summary;
+  int nparams;
+  const gpudf_param_info *params;
+  int nfields;                    /* result fields per config (or per group) */
+  const gpudf_result_info *fields;
+  /* Result width for a config; NULL means nfields. */
+  int (*nresults)(const double *config);
+  /* Result name for index i, when nresults is not NULL. */
+  void (*result_name)(const double *config, int i, gpudf_result_info *out);
+  /* Checks the rules that span parameters or depend on column types, after
+   * the per-parameter checks passed. Returns GPUDF_OK or sets a message that
+   * names the parameter (the caller prefixes the config index). */
+  gpudf_status (*check)(const gpudf_table *t, const double *config);
+  /* Evaluates n validated configs over the table in one pass. */
+  gpudf_status (*run_cpu)(const gpudf_table *t, const double *configs, int64_t n,
+                          double *results);
+  /* Optional: derived columns the owner appends once, before sharing, for
+   * these validated configs (gpudf_table_prepare). Must be idempotent. */
+  gpudf_status (*prepare)(gpudf_table *t, const double *configs, int64_t n);
+  /* Optional: the pass a validated config belongs to; configs with equal
+   * keys share one pass over the table in a batch, and a sweep groups them
+   * into the same claims (gpudf_kernel_def.pass_key). */
+  uint64_t (*pass_key)(const double *config);
+  /* Per parameter: the column types a column parameter accepts
+   * (gpudf_accept bits; NULL or 0: GPUDF_ACCEPT_NUMERIC). */
+  const int *accepts;
+  /* Per parameter: NULL, or the NULL-terminated column names (any case)
+   * gpudf_kernel_default_column prefers among the accepted columns. */
+  const char *const *const *prefer;
+};
+
+/* The gpudf_accept bits parameter i of k accepts; 0 for a parameter that
+ * is not a column. */
+int gdf_param_accepts(const gpudf_kernel *k, int i);
+/* The gpudf_accept bit of column col's type (GPUDF_ACCEPT_CATEGORICAL for a
+ * categorical column); 0 for an index out of range or an unknown type. */
+int gdf_column_accept(const gpudf_table *t, int col);
+/* "i32, i64, bool or categorical" of a gpudf_accept mask, into buf. */
+void gdf_accept_names(int mask, char *buf, size_t len);
+
+/* The built-in kernels, defined in kernels/. */
+extern const gpudf_kernel gdf_kernel_filter_agg;
+extern const gpudf_kernel gdf_kernel_groupby_agg;
+extern const gpudf_kernel gdf_kernel_histogram;
+extern const gpudf_kernel gdf_kernel_ma_crossover;
+extern const gpudf_kernel gdf_kernel_bootstrap;
+
+/* Column reference for a kernel run. */
+gdf_colref gdf_table_colref(const gpudf_table *t, int index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GPUDF_KERNEL_H */

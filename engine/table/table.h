@@ -1,0 +1,85 @@
+/*
+ * table.h - the table: one arena of aligned columns, categorical dictionaries.
+ */
+#ifndef GPUDF_TABLE_H
+#define GPUDF_TABLE_H
+
+#include "base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --------------------------------------------------------------- table */
+
+typedef struct gdf_column {
+  char name[GPUDF_NAME_MAX + 1];
+  gpudf_type type;
+  uint64_t offset; /* from the arena base, multiple of GPUDF_ALIGNMENT */
+  /* Categorical columns: the dictionary at dict_offset (aligned), dict_size
+   * bytes: uint64 offsets[nlabels + 1] relative to the dictionary start,
+   * then the labels, each NUL-terminated; label i spans
+   * [offsets[i], offsets[i + 1]). dict_size is 0 for other columns. */
+  uint64_t dict_offset;
+  uint64_t dict_size;
+  int32_t nlabels;
+} gdf_column;
+
+struct gdf_segment; /* host/segment.h */
+struct gdf_attachment; /* host/share.c: a cached attach mapping */
+struct gdf_placement;  /* engine/device.h: where kernels read the arena */
+
+struct gpudf_table {
+  int refs;        /* the handle + an open share; guarded by the caller */
+  bool is_view;
+  bool sealed;     /* shared once: the arena is read-only from then on */
+  int busy;        /* in-process sweeps running kernels over it: the arena must not
+                    * grow (it may move), e.g. from their progress callback */
+  int64_t nrows;
+  int ncols;
+  int cap_cols;
+  gdf_column *cols;
+  uint8_t *base;   /* arena base in this process (NULL until a column exists) */
+  uint64_t arena_bytes;
+  /* owner only */
+  struct gdf_segment *arena;
+  gpudf_share *share;
+  /* view only */
+  struct gdf_attachment *attachment;
+  /* view only: the share it was attached from, so a sweep over a view can
+   * send its workers to the same share (set by make_view in host/share.c) */
+  char view_share[GPUDF_NAME_MAX + 1];
+  gpudf_backend view_backend;
+  /* Device placement (cuda-ipc or cuda-pinned), NULL on cpu. An owner's is
+   * its own reference (set by gpudf_table_share, released with the table);
+   * a view's is borrowed from its attachment (engine/device.h). */
+  struct gdf_placement *place;
+};
+
+/* Drops one reference; frees the table when the last one goes. */
+void gdf_table_release(gpudf_table *t);
+/* Removes segments of dead owners (gpudf_cleanup) without touching the
+ * caller's error message; returns how many went. */
+int gdf_sweep_quietly(void);
+/* Drops a view's hold on its cached mapping (host/share.c). */
+void gdf_attachment_release(struct gdf_attachment *a);
+/* Appends the dictionary of nlabels labels (lens[i] bytes each, no NUL
+ * needed; lens may be NULL for NUL-terminated labels) to the arena for the
+ * existing i32 column col of an owner's table (engine/table.c). Column
+ * pointers obtained before become invalid. */
+gpudf_status gdf_table_set_dictionary(gpudf_table *t, int col, int32_t nlabels,
+                                      const char *const *labels, const uint32_t *lens);
+/* Size of one column of this table, rounded up to GPUDF_ALIGNMENT. */
+uint64_t gdf_column_span(int64_t nrows, gpudf_type type);
+/* NULL when the shared memory has room for ncols more columns of type in
+ * the owner's table t, leaving gdf_prepare_reserve free; otherwise why not
+ * (a message in thread-local storage, valid until the next call). Derived
+ * columns are optional: a kernel computes them per batch instead. The
+ * last error is left as it was. */
+const char *gdf_derived_room(const gpudf_table *t, int ncols, gpudf_type type);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GPUDF_TABLE_H */
