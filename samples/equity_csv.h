@@ -1,7 +1,7 @@
 /*
  * equity_csv.h - gpudf-sweep --equity: the story of one ma_crossover config,
  * bar by bar (price, both moving averages, position, equity, drawdown), from
- * the kernel's own step functions (kernels/ma_crossover_math.h), so the
+ * the kernel's own step functions (kernels/ma_crossover/ma_crossover_math.h), so the
  * curve ends where the sweep's total_return says it does.
  */
 #ifndef GPUDF_EQUITY_CSV_H

@@ -1,5 +1,5 @@
 // Device placements on the simulated device (GPUDF_SIMULATE_DEVICE=1, see
-// engine/device_sim.c): what the descriptor carries, when it becomes ready,
+// engine/device/device_sim.c): what the descriptor carries, when it becomes ready,
 // how often handles are opened and closed, and every fallback. These run in
 // CI, which has no GPU; tests/test_device_gpu.cc runs the real thing.
 #include <gpudf.h>

@@ -35,14 +35,14 @@
 
 namespace {
 
-// The classes of engine/fault.h.
+// The classes of engine/base/fault.h.
 enum FaultClass { kAlloc = 0, kFile = 1, kMmap = 2, kSpawn = 3, kDevice = 4, kMove = 5 };
 const char *const kClassName[] = {"alloc", "file", "mmap", "spawn", "device", "move"};
 // A walk that never gets through is a bug (a retry loop, a fault that is
 // never reported); no operation here makes this many calls of one class.
 const long kMaxSteps = 3000;
 
-// The control calls exported by a fault build (engine/fault.h).
+// The control calls exported by a fault build (engine/base/fault.h).
 struct FaultApi {
   void (*arm)(int, long, int) = nullptr;
   long (*disarm)() = nullptr;
@@ -422,7 +422,7 @@ std::vector<double> KernelConfigs(const gpudf_table *t, const gpudf_kernel *k, i
 }
 
 // Equal up to rounding: a batch that failed is re-run config by config
-// (engine/sweep_ctl.c), and a batch kernel may sum in another order then.
+// (engine/sweep/sweep_ctl.c), and a batch kernel may sum in another order then.
 bool Close(double x, double y) {
   return x == y || (std::isnan(x) && std::isnan(y)) ||
          std::fabs(x - y) <= 1e-12 * std::fmax(std::fabs(x), std::fabs(y));
@@ -594,7 +594,7 @@ class Fault : public ::testing::Test {
   EnvVar no_sim{"GPUDF_SIMULATE_DEVICE", nullptr};
 };
 
-// With the simulated device of engine/device_sim.c.
+// With the simulated device of engine/device/device_sim.c.
 class FaultSim : public Fault {
  protected:
   EnvVar sim{"GPUDF_SIMULATE_DEVICE", "1"};

@@ -120,7 +120,7 @@ TEST(KMaCrossover, MatchesTheReferenceWithAndWithoutPrepare) {
   }
 }
 
-// The AVX lock-step loop (kernels/ma_crossover_avx.c, used when the CPU has
+// The AVX lock-step loop (kernels/ma_crossover/ma_crossover_avx.c, used when the CPU has
 // AVX) and the scalar one give the same bits: GPUDF_NO_SIMD=1 forces the
 // scalar one. Long and short, fees, windows from 1, a flat stretch (equal
 // SMAs), and a NaN price in the middle.

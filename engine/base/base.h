@@ -39,7 +39,7 @@ gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, .
 extern _Thread_local int gdf_deriving;
 /* Bytes of shared memory the caller of gpudf_table_prepare still needs after
  * it (gpudf_sweep: its control segment and the share's descriptor): derived
- * columns are added only when they leave that much free (engine/table.c). */
+ * columns are added only when they leave that much free (engine/table/table.c). */
 extern _Thread_local uint64_t gdf_prepare_reserve;
 #endif
 

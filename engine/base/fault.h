@@ -5,10 +5,10 @@
  * GPUDF_FAULT_INJECTION=ON; never in a release.
  *
  * The library's calls to malloc, open, mmap, posix_spawn, ... are redirected
- * at link time (-Wl,--wrap=..., see CMakeLists.txt) to engine/fault.c, which
+ * at link time (-Wl,--wrap=..., see CMakeLists.txt) to engine/base/fault.c, which
  * counts them per class while armed and fails the Nth with the errno the real
  * call would give. Device calls are counted by a wrapper around the device's
- * table of functions (gdf_device in engine/device.c). Nothing else in the
+ * table of functions (gdf_device in engine/device/device.c). Nothing else in the
  * library knows about it.
  *
  * The control functions below are exported from libgpudf in fault builds

@@ -20,7 +20,7 @@ const gdf_device_ops *gdf_device(const char **why) {
   /* Read on every call, not cached: tests switch it between cases. */
   const char *sim = getenv("GPUDF_SIMULATE_DEVICE");
   /* gdf_fault_device: every device call goes through here, so fault builds
-   * count them at this one point (engine/fault.h; the identity otherwise). */
+   * count them at this one point (engine/base/fault.h; the identity otherwise). */
   if (sim && strcmp(sim, "1") == 0) return gdf_fault_device(gdf_sim_device_ops());
   const gdf_device_ops *ops = gdf_cuda_device_ops();
   if (!ops && why)

@@ -2,8 +2,8 @@
  * device.h - the device layer: what the share/attach code and gpudf_run need
  * from a GPU, behind a small vtable so that plain C never sees CUDA.
  *
- * Two implementations: the real one (kernels/cuda_device.cu, built only with
- * CUDA) and a simulated device (engine/device_sim.c, always built) whose
+ * Two implementations: the real one (kernels/cuda/cuda_device.cu, built only with
+ * CUDA) and a simulated device (engine/device/device_sim.c, always built) whose
  * "device memory" is host memory. GPUDF_SIMULATE_DEVICE=1 selects the
  * simulated one, so that every placement decision, fallback and refcount is
  * tested in CI, which has no GPU. See device_sim.c for its knobs.
@@ -64,10 +64,10 @@ typedef struct gdf_device_ops {
                             int64_t n, double *results);
 } gdf_device_ops;
 
-/* The real CUDA device (kernels/cuda_device.cu); NULL without CUDA
- * (kernels/cuda_stub.c). */
+/* The real CUDA device (kernels/cuda/cuda_device.cu); NULL without CUDA
+ * (kernels/cuda/cuda_stub.c). */
 const gdf_device_ops *gdf_cuda_device_ops(void);
-/* The simulated device (engine/device_sim.c). */
+/* The simulated device (engine/device/device_sim.c). */
 const gdf_device_ops *gdf_sim_device_ops(void);
 /* The device of this process: the simulated one when GPUDF_SIMULATE_DEVICE=1,
  * else the CUDA one, else NULL. *why says why there is none. */
@@ -77,7 +77,7 @@ const gdf_device_ops *gdf_device(const char **why);
  * calls across processes. */
 void gdf_sim_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* NVTX ranges in the "gpudf" domain (kernels/cuda_nvtx.cu; no-ops without
+/* NVTX ranges in the "gpudf" domain (kernels/cuda/cuda_nvtx.cu; no-ops without
  * CUDA). */
 void gdf_range_push(const char *what);
 void gdf_range_pop(void);

@@ -1,7 +1,7 @@
 /* csv.c - gpudf_table_read_csv: the file is mmap'd, and its values are
  * written straight into the columns of a table created for the right row
  * count, so the data exists once, in the shared arena. Categorical columns
- * also build a dictionary (engine/csv_dict.c).
+ * also build a dictionary (engine/load/csv_dict.c).
  *
  * The general way is two passes: the first checks the syntax, counts rows
  * and infers each column's type over the whole file; the second writes the

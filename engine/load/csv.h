@@ -1,5 +1,5 @@
-/* csv.h - the CSV reader's per-column state (engine/csv.c) and the
- * dictionaries of its categorical columns (engine/csv_dict.c). */
+/* csv.h - the CSV reader's per-column state (engine/load/csv.c) and the
+ * dictionaries of its categorical columns (engine/load/csv_dict.c). */
 #ifndef GPUDF_CSV_H
 #define GPUDF_CSV_H
 

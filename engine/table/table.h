@@ -26,8 +26,8 @@ typedef struct gdf_column {
 } gdf_column;
 
 struct gdf_segment; /* host/segment.h */
-struct gdf_attachment; /* host/share.c: a cached attach mapping */
-struct gdf_placement;  /* engine/device.h: where kernels read the arena */
+struct gdf_attachment; /* engine/share/share.c: a cached attach mapping */
+struct gdf_placement;  /* engine/device/device.h: where kernels read the arena */
 
 struct gpudf_table {
   int refs;        /* the handle + an open share; guarded by the caller */
@@ -47,12 +47,12 @@ struct gpudf_table {
   /* view only */
   struct gdf_attachment *attachment;
   /* view only: the share it was attached from, so a sweep over a view can
-   * send its workers to the same share (set by make_view in host/share.c) */
+   * send its workers to the same share (set by make_view in engine/share/share.c) */
   char view_share[GPUDF_NAME_MAX + 1];
   gpudf_backend view_backend;
   /* Device placement (cuda-ipc or cuda-pinned), NULL on cpu. An owner's is
    * its own reference (set by gpudf_table_share, released with the table);
-   * a view's is borrowed from its attachment (engine/device.h). */
+   * a view's is borrowed from its attachment (engine/device/device.h). */
   struct gdf_placement *place;
 };
 
@@ -61,11 +61,11 @@ void gdf_table_release(gpudf_table *t);
 /* Removes segments of dead owners (gpudf_cleanup) without touching the
  * caller's error message; returns how many went. */
 int gdf_sweep_quietly(void);
-/* Drops a view's hold on its cached mapping (host/share.c). */
+/* Drops a view's hold on its cached mapping (engine/share/share.c). */
 void gdf_attachment_release(struct gdf_attachment *a);
 /* Appends the dictionary of nlabels labels (lens[i] bytes each, no NUL
  * needed; lens may be NULL for NUL-terminated labels) to the arena for the
- * existing i32 column col of an owner's table (engine/table.c). Column
+ * existing i32 column col of an owner's table (engine/table/table.c). Column
  * pointers obtained before become invalid. */
 gpudf_status gdf_table_set_dictionary(gpudf_table *t, int col, int32_t nlabels,
                                       const char *const *labels, const uint32_t *lens);

@@ -1,5 +1,5 @@
 // cuda_bootstrap.cu - bootstrap on the device, with the CPU reference's
-// semantics (kernels/bootstrap.c) and its counter-based draws
+// semantics (kernels/bootstrap/bootstrap.c) and its counter-based draws
 // (bootstrap_math.h): the same seed draws the same indices here, so CUDA
 // and CPU replicates differ only in the order of the additions.
 //

@@ -43,7 +43,7 @@ class GdfDeviceScope {
   cudaError_t err_ = cudaSuccess;
 };
 
-// filter_agg on the device (kernels/cuda_filter_agg.cu).
+// filter_agg on the device (kernels/filter_agg/cuda_filter_agg.cu).
 gpudf_status gdf_cuda_filter_agg(int dev, const gpudf_table *dev_table, const double *configs,
                                  int64_t n, double *results);
 

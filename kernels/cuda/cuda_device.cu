@@ -1,6 +1,6 @@
-// cuda_device.cu - the real device of engine/device.h: discovery, device
+// cuda_device.cu - the real device of engine/device/device.h: discovery, device
 // memory, staged upload, IPC handles and host registration. Compiled only
-// when the build has CUDA; kernels/cuda_stub.c stands in otherwise.
+// when the build has CUDA; kernels/cuda/cuda_stub.c stands in otherwise.
 #include <cuda_runtime.h>
 
 #include <unistd.h>
@@ -259,7 +259,7 @@ const gdf_device_ops cuda_ops = {
 
 }  // namespace
 
-// Every use of the device goes through here (engine/device.c gdf_device), so
+// Every use of the device goes through here (engine/device/device.c gdf_device), so
 // the probe, and the pid that initialised CUDA, come before any CUDA call.
 extern "C" const gdf_device_ops *gdf_cuda_device_ops(void) {
   (void)probe();

@@ -8,7 +8,7 @@ const gdf_device_ops *gdf_cuda_device_ops(void) { return NULL; }
 void gdf_range_push(const char *what) { (void)what; }
 void gdf_range_pop(void) {}
 #else
-/* Built with CUDA: kernels/cuda_device.cu and cuda_nvtx.cu define them. ISO
+/* Built with CUDA: kernels/cuda/cuda_device.cu and cuda_nvtx.cu define them. ISO
  * C forbids an empty translation unit. */
 typedef int gdf_cuda_stub_unused;
 #endif

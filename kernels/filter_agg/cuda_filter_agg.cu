@@ -1,5 +1,5 @@
 // cuda_filter_agg.cu - filter_agg on the device, with the CPU reference's
-// semantics (kernels/filter_agg.c) and its math (filter_agg_math.h).
+// semantics (kernels/filter_agg/filter_agg.c) and its math (filter_agg_math.h).
 //
 // Batching is the point: configs that read the same (filter, value) column
 // pair form a group, and one launch per group reads each row tile ONCE into

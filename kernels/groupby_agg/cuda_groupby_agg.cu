@@ -1,5 +1,5 @@
 // cuda_groupby_agg.cu - groupby_agg on the device, with the CPU reference's
-// semantics (kernels/groupby_agg.c) and finalization (groupby_agg_math.h).
+// semantics (kernels/groupby_agg/groupby_agg.c) and finalization (groupby_agg_math.h).
 //
 // One pass over the rows per chunk of configs: each thread loads a row once
 // and loops every config of the chunk over it, adding into per-(config,

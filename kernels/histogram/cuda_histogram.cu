@@ -1,5 +1,5 @@
 // cuda_histogram.cu - histogram on the device, with the CPU reference's
-// semantics (kernels/histogram.c) and numpy's bin index (histogram_math.h),
+// semantics (kernels/histogram/histogram.c) and numpy's bin index (histogram_math.h),
 // so every value lands in the same slot and counts match exactly.
 //
 // Grid (row blocks) x (configs): each block counts its rows for one config

@@ -1,5 +1,5 @@
 // cuda_ma_crossover.cu - ma_crossover on the device, with the CPU
-// reference's semantics (kernels/ma_crossover.c) and its per-step math
+// reference's semantics (kernels/ma_crossover/ma_crossover.c) and its per-step math
 // (ma_crossover_math.h).
 //
 // One thread per config walks the time axis (a backtest is sequential in

@@ -1,6 +1,6 @@
 /*
  * ma_crossover_simd.h - the vector variant of ma_crossover's four-configs
- * lock-step loop (kernels/ma_crossover_avx.c), chosen at run time.
+ * lock-step loop (kernels/ma_crossover/ma_crossover_avx.c), chosen at run time.
  */
 #ifndef GPUDF_MA_CROSSOVER_SIMD_H
 #define GPUDF_MA_CROSSOVER_SIMD_H
