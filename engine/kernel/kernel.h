@@ -64,6 +64,17 @@ int gdf_column_accept(const gpudf_table *t, int col);
 /* "i32, i64, bool or categorical" of a gpudf_accept mask, into buf. */
 void gdf_accept_names(int mask, char *buf, size_t len);
 
+/* The messages about parameter values (run.c, kernel_registry.c and the
+ * kernels' own checks) format them with these two. */
+
+/* The shortest "%g" (15 or 17 digits) that reads back as v, into buf; so a
+ * message shows the value the user gave. Returns buf. */
+const char *gdf_fmt_num(char *buf, size_t len, double v);
+/* "a, b, c" of name(ctx, 0), ..., name(ctx, n - 1) into buf, cut short if
+ * it does not fit. */
+void gdf_join_names(char *buf, size_t len, int n, const char *(*name)(const void *ctx, int i),
+                    const void *ctx);
+
 /* The built-in kernels, defined in kernels/. */
 extern const gpudf_kernel gdf_kernel_filter_agg;
 extern const gpudf_kernel gdf_kernel_groupby_agg;

@@ -41,15 +41,21 @@ const gpudf_kernel *gpudf_kernel_at(int index) {
   return k;
 }
 
-/* "a, b, c" of the registered names, cut short if it does not fit. */
-static void kernel_names(char *buf, size_t len) {
+void gdf_join_names(char *buf, size_t len, int n, const char *(*name)(const void *ctx, int i),
+                    const void *ctx) {
   size_t used = 0;
   buf[0] = '\0';
-  for (int i = 0; i < reg_count && used < len; i++) {
-    int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", reg_kernels[i]->name);
+  for (int i = 0; i < n && used < len; i++) {
+    int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", name(ctx, i));
     if (w < 0) break;
     used += (size_t)w;
   }
+}
+
+/* Name of registered kernel i (under reg_lock), for gdf_join_names. */
+static const char *kernel_at(const void *ctx, int i) {
+  (void)ctx;
+  return reg_kernels[i]->name;
 }
 
 gpudf_status gpudf_kernel_find(const char *name, const gpudf_kernel **out) {
@@ -59,7 +65,7 @@ gpudf_status gpudf_kernel_find(const char *name, const gpudf_kernel **out) {
   pthread_mutex_lock(&reg_lock);
   for (int i = 0; i < reg_count && !*out; i++)
     if (strcmp(reg_kernels[i]->name, name) == 0) *out = reg_kernels[i];
-  if (!*out) kernel_names(known, sizeof known);
+  if (!*out) gdf_join_names(known, sizeof known, reg_count, kernel_at, NULL);
   pthread_mutex_unlock(&reg_lock);
   if (*out) return GPUDF_OK;
   return GDF_ERR(GPUDF_ENOENT, "no kernel named '%s' (known kernels: %s)", name, known);
@@ -99,15 +105,9 @@ gpudf_status gpudf_kernel_param(const gpudf_kernel *kernel, int index,
   return GPUDF_OK;
 }
 
-/* "a, b, c" of the kernel's parameter names, cut short if it does not fit. */
-static void param_names(const gpudf_kernel *k, char *buf, size_t len) {
-  size_t used = 0;
-  buf[0] = '\0';
-  for (int i = 0; i < k->nparams && used < len; i++) {
-    int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", k->params[i].name);
-    if (w < 0) break;
-    used += (size_t)w;
-  }
+/* Name of parameter i of kernel ctx, for gdf_join_names. */
+static const char *param_at(const void *ctx, int i) {
+  return ((const gpudf_kernel *)ctx)->params[i].name;
 }
 
 gpudf_status gpudf_kernel_param_index(const gpudf_kernel *kernel, const char *name,
@@ -120,7 +120,7 @@ gpudf_status gpudf_kernel_param_index(const gpudf_kernel *kernel, const char *na
       return GPUDF_OK;
     }
   char known[512];
-  param_names(kernel, known, sizeof known);
+  gdf_join_names(known, sizeof known, kernel->nparams, param_at, kernel);
   return GDF_ERR(GPUDF_ENOENT, "kernel '%s' has no parameter '%s' (its parameters: %s)",
                  kernel->name, name, known);
 }

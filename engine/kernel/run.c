@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Shortest "%g" that reads back as v, so the message shows what was given. */
-static const char *num(char *buf, size_t len, double v) {
+const char *gdf_fmt_num(char *buf, size_t len, double v) {
   snprintf(buf, len, "%.15g", v);
   if (strtod(buf, NULL) != v) snprintf(buf, len, "%.17g", v);
   return buf;
@@ -24,16 +23,10 @@ static const char *num(char *buf, size_t len, double v) {
 
 static bool integral(double v) { return isfinite(v) && v == floor(v); }
 
-/* "a, b, c" of a choice parameter's names, cut short if it does not fit. */
-static void choice_names(const gpudf_param_info *p, char *buf, size_t len) {
-  size_t used = 0;
-  buf[0] = '\0';
-  for (int i = 0; i < p->nchoices && used < len; i++) {
-    int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-                     p->choices ? p->choices[i] : "?");
-    if (w < 0) break;
-    used += (size_t)w;
-  }
+/* Name i of choice parameter ctx (a gpudf_param_info), for gdf_join_names. */
+static const char *choice_at(const void *ctx, int i) {
+  const gpudf_param_info *p = ctx;
+  return p->choices ? p->choices[i] : "?";
 }
 
 /* Whether v obeys the rule of p's kind: the fast path, run for every
@@ -54,7 +47,7 @@ static gpudf_status value_error(const char *fn, int64_t i, const gpudf_param_inf
                                 double v, int ncols) {
   char b[32], lo[32], hi[32], names[512];
   long long ci = (long long)i;
-  num(b, sizeof b, v);
+  gdf_fmt_num(b, sizeof b, v);
   switch (p->kind) {
   case GPUDF_PARAM_COLUMN:
     return gdf_error(GPUDF_EINVAL, fn,
@@ -64,7 +57,8 @@ static gpudf_status value_error(const char *fn, int64_t i, const gpudf_param_inf
   case GPUDF_PARAM_INTEGER:
     return gdf_error(GPUDF_EINVAL, fn,
                      "config %lld: parameter '%s' = %s is not an integer in [%s, %s]",
-                     ci, p->name, b, num(lo, sizeof lo, p->min), num(hi, sizeof hi, p->max));
+                     ci, p->name, b, gdf_fmt_num(lo, sizeof lo, p->min),
+                     gdf_fmt_num(hi, sizeof hi, p->max));
   case GPUDF_PARAM_REAL:
     if (isnan(v))
       return gdf_error(GPUDF_EINVAL, fn,
@@ -72,9 +66,10 @@ static gpudf_status value_error(const char *fn, int64_t i, const gpudf_param_inf
                        "(a real parameter may not be NaN)", ci, p->name, b);
     return gdf_error(GPUDF_EINVAL, fn,
                      "config %lld: parameter '%s' = %s is outside [%s, %s]",
-                     ci, p->name, b, num(lo, sizeof lo, p->min), num(hi, sizeof hi, p->max));
+                     ci, p->name, b, gdf_fmt_num(lo, sizeof lo, p->min),
+                     gdf_fmt_num(hi, sizeof hi, p->max));
   case GPUDF_PARAM_CHOICE:
-    choice_names(p, names, sizeof names);
+    gdf_join_names(names, sizeof names, p->nchoices, choice_at, p);
     return gdf_error(GPUDF_EINVAL, fn,
                      "config %lld: parameter '%s' = %s is not a valid choice (%s)",
                      ci, p->name, b, names);
@@ -112,7 +107,8 @@ static gpudf_status check_shape(const char *fn, int64_t i, const gpudf_param_inf
   return gdf_error(GPUDF_EINVAL, fn,
                    "config %lld: parameter '%s' = %s differs from config 0 (%s); a shape "
                    "parameter must be equal in every config of a batch",
-                   (long long)i, p->name, num(b, sizeof b, v), num(f, sizeof f, first));
+                   (long long)i, p->name, gdf_fmt_num(b, sizeof b, v),
+                   gdf_fmt_num(f, sizeof f, first));
 }
 
 /* The kernel's own rules; its message gets the config index in front. */

@@ -37,22 +37,15 @@
 
 /* ------------------------------------------------------------ description */
 
-static const char *const fa_op_names[GDF_FA_NOPS] = {"all", "lt", "le", "gt",
-                                                     "ge",  "eq", "ne", "between"};
-
 static const gpudf_param_info fa_params[GDF_FA_NPARAMS] = {
-    {"filter_col", "column whose value x decides whether a row passes",
-     GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
-    {"op",
-     "row test: all (every row), lt x<lo, le x<=lo, gt x>lo, ge x>=lo, eq x==lo, "
-     "ne x!=lo, between lo<=x<=hi; a NaN x fails every test but all and ne; a "
-     "categorical filter_col takes only all, eq and ne, lo being a label's code",
-     GPUDF_PARAM_CHOICE, GDF_FA_ALL, 0.0, GDF_FA_NOPS - 1, GDF_FA_NOPS, fa_op_names, 0},
-    {"lo", "threshold of the comparison, lower bound for between; compared in the "
-           "filter column's type (rounded to float32 for an f32 column, as numpy 2)",
-     GPUDF_PARAM_REAL, 0.0, -INFINITY, INFINITY, 0, NULL, 0},
-    {"hi", "upper bound for between (lo <= hi); unused by the other ops",
-     GPUDF_PARAM_REAL, 0.0, -INFINITY, INFINITY, 0, NULL, 0},
+    GDF_K_FILTER_PARAMS(
+        "column whose value x decides whether a row passes",
+        "row test: all (every row), lt x<lo, le x<=lo, gt x>lo, ge x>=lo, eq x==lo, "
+        "ne x!=lo, between lo<=x<=hi; a NaN x fails every test but all and ne; a "
+        "categorical filter_col takes only all, eq and ne, lo being a label's code",
+        "threshold of the comparison, lower bound for between; compared in the "
+        "filter column's type (rounded to float32 for an f32 column, as numpy 2)",
+        "upper bound for between (lo <= hi); unused by the other ops"),
     {"value_col", "column aggregated over the passing rows; NaN values are skipped",
      GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
 };
@@ -60,7 +53,7 @@ static const gpudf_param_info fa_params[GDF_FA_NPARAMS] = {
 /* A categorical filter column is compared as labels (gdf_k_check_filter);
  * the value column is summed, so it must hold numbers. */
 static const int fa_accepts[GDF_FA_NPARAMS] = {
-    [GDF_FA_FILTER_COL] = GPUDF_ACCEPT_NUMERIC | GPUDF_ACCEPT_CATEGORICAL,
+    [GDF_FA_FILTER_COL] = GDF_K_FILTER_ACCEPTS,
     [GDF_FA_VALUE_COL] = GPUDF_ACCEPT_NUMERIC};
 
 static const gpudf_result_info fa_fields[GDF_FA_NRESULTS] = {
@@ -74,27 +67,14 @@ static const gpudf_result_info fa_fields[GDF_FA_NRESULTS] = {
             "value; inf when squared deviations overflow, as numpy)"},
 };
 
-/* Shortest "%g" that reads back as v, so messages show what the user gave. */
-static const char *fa_num(char *buf, size_t len, double v) {
-  snprintf(buf, len, "%.15g", v);
-  if (strtod(buf, NULL) != v) snprintf(buf, len, "%.17g", v);
-  return buf;
-}
-
 /* The rules the generic checks of run.c cannot see: run.c refuses columns
  * of types a parameter does not accept; a categorical filter column takes
  * eq/ne against a code only; a corrupt type is refused. */
 static gpudf_status fa_check(const gpudf_table *t, const double *config) {
-  double lo = config[GDF_FA_LO], hi = config[GDF_FA_HI];
-  if ((int)config[GDF_FA_OP] == GDF_FA_BETWEEN && !(lo <= hi)) {
-    char a[32], b[32];
-    return gdf_error(GPUDF_EINVAL, "filter_agg",
-                     "parameter 'lo' = %s is greater than parameter 'hi' = %s "
-                     "(op between needs lo <= hi)",
-                     fa_num(a, sizeof a, lo), fa_num(b, sizeof b, hi));
-  }
+  GDF_TRY(gdf_k_check_between("filter_agg", config[GDF_FA_OP], config[GDF_FA_LO],
+                              config[GDF_FA_HI]));
   GDF_TRY(gdf_k_check_filter("filter_agg", t, config[GDF_FA_FILTER_COL], config[GDF_FA_OP],
-                             lo));
+                             config[GDF_FA_LO]));
   static const int cols[] = {GDF_FA_FILTER_COL, GDF_FA_VALUE_COL};
   for (int i = 0; i < 2; i++) {
     int c = (int)config[cols[i]];

@@ -13,18 +13,11 @@
 
 #include <math.h>
 
-static const char *const gb_op_names[GDF_FA_NOPS] = {"all", "lt", "le", "gt",
-                                                     "ge",  "eq", "ne", "between"};
-
 static const gpudf_param_info gb_params[GDF_GB_NPARAMS] = {
-    {"filter_col", "column whose value x decides whether a row passes (as filter_agg)",
-     GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
-    {"op", "row test, as filter_agg: all lt le gt ge eq ne between",
-     GPUDF_PARAM_CHOICE, GDF_FA_ALL, 0.0, GDF_FA_NOPS - 1, GDF_FA_NOPS, gb_op_names, 0},
-    {"lo", "threshold of the filter, lower bound for between", GPUDF_PARAM_REAL, 0.0,
-     -INFINITY, INFINITY, 0, NULL, 0},
-    {"hi", "upper bound of the filter for between", GPUDF_PARAM_REAL, 0.0, -INFINITY,
-     INFINITY, 0, NULL, 0},
+    GDF_K_FILTER_PARAMS("column whose value x decides whether a row passes (as filter_agg)",
+                        "row test, as filter_agg: all lt le gt ge eq ne between",
+                        "threshold of the filter, lower bound for between",
+                        "upper bound of the filter for between"),
     {"key_col", "integer or categorical column (i32, i64, bool, categorical codes) holding "
      "the group of each row; keys outside [0, groups) (a missing label) are ignored", GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
     {"value_col", "column aggregated per group; NaN values are skipped",
@@ -36,7 +29,7 @@ static const gpudf_param_info gb_params[GDF_GB_NPARAMS] = {
 /* Codes of a categorical are fine group keys (each label its group); the
  * value column is summed, so it must hold numbers. */
 static const int gb_accepts[GDF_GB_NPARAMS] = {
-    [GDF_GB_FILTER_COL] = GPUDF_ACCEPT_NUMERIC | GPUDF_ACCEPT_CATEGORICAL,
+    [GDF_GB_FILTER_COL] = GDF_K_FILTER_ACCEPTS,
     [GDF_GB_KEY_COL] = GPUDF_ACCEPT_INTEGERS | GPUDF_ACCEPT_CATEGORICAL,
     [GDF_GB_VALUE_COL] = GPUDF_ACCEPT_NUMERIC};
 
@@ -67,16 +60,11 @@ static void gb_result_name(const double *config, int i, gpudf_result_info *out) 
 }
 
 static gpudf_status gb_check(const gpudf_table *t, const double *config) {
-  char a[32], b[32];
-  double lo = config[GDF_GB_LO], hi = config[GDF_GB_HI];
-  if ((int)config[GDF_GB_OP] == GDF_FA_BETWEEN && !(lo <= hi))
-    return gdf_error(GPUDF_EINVAL, "groupby_agg",
-                     "parameter 'lo' = %s is greater than parameter 'hi' = %s "
-                     "(op between needs lo <= hi)",
-                     gdf_k_num(a, sizeof a, lo), gdf_k_num(b, sizeof b, hi));
+  GDF_TRY(gdf_k_check_between("groupby_agg", config[GDF_GB_OP], config[GDF_GB_LO],
+                              config[GDF_GB_HI]));
   GDF_TRY(gdf_k_check_col("groupby_agg", t, "filter_col", config[GDF_GB_FILTER_COL]));
   GDF_TRY(gdf_k_check_filter("groupby_agg", t, config[GDF_GB_FILTER_COL], config[GDF_GB_OP],
-                             lo));
+                             config[GDF_GB_LO]));
   GDF_TRY(gdf_k_check_col("groupby_agg", t, "value_col", config[GDF_GB_VALUE_COL]));
   /* key_col's type (i32, i64, bool, categorical) is checked by run.c. */
   return GPUDF_OK;

@@ -75,12 +75,12 @@ static gpudf_status ma_check(const gpudf_table *t, const double *config) {
   if (!(fast < slow))
     return gdf_error(GPUDF_EINVAL, "ma_crossover",
                      "parameter 'fast' = %s must be less than parameter 'slow' = %s",
-                     gdf_k_num(a, sizeof a, fast), gdf_k_num(b, sizeof b, slow));
+                     gdf_fmt_num(a, sizeof a, fast), gdf_fmt_num(b, sizeof b, slow));
   int64_t nrows = gpudf_table_nrows(t);
   if (slow > (double)nrows)
     return gdf_error(GPUDF_EINVAL, "ma_crossover",
                      "parameter 'slow' = %s is a window longer than the table's %lld rows",
-                     gdf_k_num(a, sizeof a, slow), (long long)nrows);
+                     gdf_fmt_num(a, sizeof a, slow), (long long)nrows);
   return gdf_k_check_col("ma_crossover", t, "price_col", config[GDF_MA_PRICE_COL]);
 }
 

@@ -51,6 +51,7 @@ declare -A covers=(
   [engine/sweep/sweep_ctl.c]='^(Sweep|SweepBadInput|ProcFault)\.'
   [engine/sweep/sweep_worker.c]='^(Sweep|SweepBadInput|ProcFault)\.'
   [kernels/filter_agg/filter_agg_math.h]='^(FilterAgg|FilterAggValidation|Kernels|KHistogram|FuzzRegress)\.'
+  [kernels/common/k_hd.h]='^(FilterAgg|FilterAggValidation|Kernels|KHistogram|KGroupbyAgg|KBootstrap|FuzzRegress)\.'
   [kernels/histogram/histogram_math.h]='^(KHistogram|Kernels|FuzzRegress)\.'
   [kernels/groupby_agg/groupby_agg.c]='^(KGroupbyAgg|Kernels|FuzzRegress)\.'
   [kernels/ma_crossover/ma_crossover.c]='^(KMaCrossover|Kernels)\.'
