@@ -72,11 +72,11 @@ static struct gpudf_share *open_shares;
 static gpudf_status cleanup(bool all, int *removed);
 
 int gdf_sweep_quietly(void) {
-  char saved[1024];
-  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
   int removed = 0;
+  gdf_quiet q;
+  gdf_quiet_begin(&q, NULL, 0); /* what dead processes left is not the caller's error */
   cleanup(false, &removed);
-  gdf_restore_error(saved);
+  gdf_quiet_end(&q);
   return removed;
 }
 
@@ -495,10 +495,10 @@ gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend b
     }
     /* Nobody saw the arena: the table stays open for columns, as before. */
     if (!sealed_before && t->sealed) {
-      char why[1024];
-      snprintf(why, sizeof why, "%s", gpudf_last_error());
+      gdf_quiet q;
+      gdf_quiet_begin(&q, NULL, 0); /* the share's failure is the one to report */
       t->sealed = gdf_segment_unseal(t->arena) != GPUDF_OK;
-      gdf_restore_error(why); /* the share's failure is the one to report */
+      gdf_quiet_end(&q);
     }
     return st;
   }
@@ -893,9 +893,10 @@ static bool descriptor_is_stale(int dfd, const char *file, struct stat *st,
   uint64_t size;
   char msg[256];
   snprintf(msg, sizeof msg, "%.200s", file);
-  /* Keep the caller's last-error message: a sweep is not the caller's error. */
-  char saved[1024];
-  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
+  /* Any file may lie in the shm directory: one that is no descriptor, or
+   * no longer one, is no error, and the caller's message stays. */
+  gdf_quiet q;
+  gdf_quiet_begin(&q, NULL, 0);
   bool stale = false;
   if (read_descriptor(dfd, file, msg, &buf, &size, st) == GPUDF_OK) {
     gpudf_status v = gdf_desc_validate(buf, size, msg);
@@ -905,7 +906,7 @@ static bool descriptor_is_stale(int dfd, const char *file, struct stat *st,
     }
     free(buf);
   }
-  gdf_restore_error(saved);
+  gdf_quiet_end(&q);
   return stale;
 }
 

@@ -69,13 +69,21 @@ void gdf_attachment_release(struct gdf_attachment *a);
  * pointers obtained before become invalid. */
 gpudf_status gdf_table_set_dictionary(gpudf_table *t, int col, int32_t nlabels,
                                       const char *const *labels, const uint32_t *lens);
+/* The index of the column called name, or -1: a quiet query for callers to
+ * whom a missing column is normal (gpudf_table_find_column is the public
+ * one, with a message). t and name are not NULL. */
+int gdf_table_column_index(const gpudf_table *t, const char *name);
+/* gpudf_table_alloc_column for a column gpudf_table_prepare derives: the
+ * only way to a name with GDF_DERIVED_PREFIX or GDF_DERIVED_PREFIX_LO. */
+gpudf_status gdf_table_alloc_derived(gpudf_table *t, const char *name, gpudf_type type,
+                                     void **data);
 /* Size of one column of this table, rounded up to GPUDF_ALIGNMENT. */
 uint64_t gdf_column_span(int64_t nrows, gpudf_type type);
 /* NULL when the shared memory has room for ncols more columns of type in
  * the owner's table t, leaving gdf_prepare_reserve free; otherwise why not
  * (a message in thread-local storage, valid until the next call). Derived
- * columns are optional: a kernel computes them per batch instead. The
- * last error is left as it was. */
+ * columns are optional: a kernel computes them per batch instead, so no
+ * room is no error: the last error is left as it was. */
 const char *gdf_derived_room(const gpudf_table *t, int ncols, gpudf_type type);
 
 #ifdef __cplusplus
