@@ -13,6 +13,8 @@
 
 #include "internal.h"
 
+#include <sys/stat.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -53,6 +55,18 @@ typedef struct gdf_desc_header {
   uint8_t ipc_handle[64];
   uint8_t reserved[64];
 } gdf_desc_header;
+
+/* The file name in the shm directory of the share called name:
+ * "gpudf-<uid>-<name>". */
+void gdf_desc_file_name(const char *name, char *buf, size_t len);
+
+/* Reads the descriptor file (in the shm directory dfd) of the share called
+ * name into a malloc'ed buffer of *size bytes after checking that it is a
+ * regular file of this user, mode 0600, no larger than any descriptor; *st
+ * is what was checked. On success the caller frees *buf. Nothing is
+ * validated yet (gdf_desc_validate). */
+gpudf_status gdf_desc_read(int dfd, const char *file, const char *name, uint8_t **buf,
+                           uint64_t *size, struct stat *st);
 
 uint64_t gdf_desc_checksum(const uint8_t *desc, uint64_t size);
 

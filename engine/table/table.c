@@ -1,6 +1,7 @@
 /* table.c - the owner's typed columnar table, built directly in a shared
  * arena: one segment, every column GPUDF_ALIGNMENT-aligned, so sharing it
  * later costs no copy. */
+#include "cleanup.h"
 #include "device.h"
 #include "internal.h"
 #include "segment.h"
@@ -9,28 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *gpudf_type_name(gpudf_type type) {
-  switch (type) {
-  case GPUDF_TYPE_I32: return "i32";
-  case GPUDF_TYPE_I64: return "i64";
-  case GPUDF_TYPE_F32: return "f32";
-  case GPUDF_TYPE_F64: return "f64";
-  case GPUDF_TYPE_BOOL: return "bool";
-  }
-  return NULL;
-}
-
-size_t gpudf_type_size(gpudf_type type) {
-  switch (type) {
-  case GPUDF_TYPE_I32: return 4;
-  case GPUDF_TYPE_I64: return 8;
-  case GPUDF_TYPE_F32: return 4;
-  case GPUDF_TYPE_F64: return 8;
-  case GPUDF_TYPE_BOOL: return 1;
-  }
-  return 0;
-}
 
 uint64_t gdf_column_span(int64_t nrows, gpudf_type type) {
   uint64_t bytes = (uint64_t)nrows * gpudf_type_size(type);
@@ -46,7 +25,7 @@ gpudf_status gpudf_table_create(int64_t nrows, gpudf_table **out) {
   /* The largest column (8 bytes a value) must fit in an off_t. */
   if (nrows > INT64_MAX / 8 - GPUDF_ALIGNMENT)
     return GDF_ERR(GPUDF_EOVERFLOW, "%" PRId64 " rows is too many", nrows);
-  gdf_sweep_quietly();
+  gdf_remove_dead_quietly();
   gpudf_table *t = calloc(1, sizeof *t);
   if (!t) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   t->refs = 1;
@@ -313,7 +292,7 @@ void gdf_table_release(gpudf_table *t) {
 void gpudf_table_free(gpudf_table *t) {
   if (!t) return;
   if (t->is_view) {
-    gdf_attachment_release(t->attachment);
+    if (t->let_go) t->let_go(t->hold);
     free(t->cols);
     free(t);
     return;

@@ -26,8 +26,7 @@ typedef struct gdf_column {
 } gdf_column;
 
 struct gdf_segment; /* host/segment.h */
-struct gdf_attachment; /* host/share.c: a cached attach mapping */
-struct gdf_placement;  /* engine/device.h: where kernels read the arena */
+struct gdf_placement; /* engine/device/device.h: where kernels read the arena */
 
 struct gpudf_table {
   int refs;        /* the handle + an open share; guarded by the caller */
@@ -44,25 +43,23 @@ struct gpudf_table {
   /* owner only */
   struct gdf_segment *arena;
   gpudf_share *share;
-  /* view only */
-  struct gdf_attachment *attachment;
+  /* view only: what the share layer holds for it (its cached mapping of the
+   * arena), let go when the view is freed. The table knows nothing above
+   * it: the share layer sets both (make_view in engine/share/attach.c). */
+  void *hold;
+  void (*let_go)(void *hold);
   /* view only: the share it was attached from, so a sweep over a view can
-   * send its workers to the same share (set by make_view in host/share.c) */
+   * send its workers to the same share (set by make_view) */
   char view_share[GPUDF_NAME_MAX + 1];
   gpudf_backend view_backend;
   /* Device placement (cuda-ipc or cuda-pinned), NULL on cpu. An owner's is
    * its own reference (set by gpudf_table_share, released with the table);
-   * a view's is borrowed from its attachment (engine/device.h). */
+   * a view's is borrowed from its attachment (engine/device/device.h). */
   struct gdf_placement *place;
 };
 
 /* Drops one reference; frees the table when the last one goes. */
 void gdf_table_release(gpudf_table *t);
-/* Removes segments of dead owners (gpudf_cleanup) without touching the
- * caller's error message; returns how many went. */
-int gdf_sweep_quietly(void);
-/* Drops a view's hold on its cached mapping (host/share.c). */
-void gdf_attachment_release(struct gdf_attachment *a);
 /* Appends the dictionary of nlabels labels (lens[i] bytes each, no NUL
  * needed; lens may be NULL for NUL-terminated labels) to the arena for the
  * existing i32 column col of an owner's table (engine/table.c). Column
