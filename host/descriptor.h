@@ -11,7 +11,7 @@
 #ifndef GPUDF_DESCRIPTOR_H
 #define GPUDF_DESCRIPTOR_H
 
-#include "internal.h"
+#include "base.h"
 
 #include <sys/stat.h>
 
@@ -28,7 +28,7 @@ typedef struct gdf_desc_column {
   uint32_t nlabels;     /* categorical columns; 0 otherwise */
   uint64_t offset;
   /* version 2: the dictionary of a categorical column in the arena (layout
-   * in engine/internal.h, gdf_column); both 0 for other columns */
+   * in engine/table/table.h, gdf_column); both 0 for other columns */
   uint64_t dict_offset;
   uint64_t dict_size;
 } gdf_desc_column;

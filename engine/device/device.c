@@ -10,6 +10,8 @@
  */
 #include "device.h"
 #include "fault.h"
+#include "kernel.h" /* up: device kernels read the table (issue 17: a kernel input) */
+#include "table.h"  /* up: the same */
 
 #include <inttypes.h>
 #include <stdio.h>

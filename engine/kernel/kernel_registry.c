@@ -2,7 +2,7 @@
  * kernel_registry.c - the list of kernels, and the public calls that let the
  * CLI, Python and the sweep engine build configs without knowing a kernel.
  */
-#include "internal.h"
+#include "kernel.h"
 
 #include <math.h>
 #include <pthread.h>

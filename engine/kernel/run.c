@@ -8,7 +8,7 @@
  * thousands is otherwise hard to find.
  */
 #include "device.h"
-#include "internal.h"
+#include "kernel.h"
 
 #include <math.h>
 #include <stdio.h>

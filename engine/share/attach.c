@@ -5,6 +5,7 @@
 #include "proc.h"
 #include "segment.h"
 #include "share.h"
+#include "table.h"
 
 #include <errno.h>
 #include <fcntl.h>

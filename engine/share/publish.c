@@ -3,6 +3,7 @@
 #include "cleanup.h"
 #include "segment.h"
 #include "share.h"
+#include "table.h"
 
 #include <errno.h>
 #include <inttypes.h>

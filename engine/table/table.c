@@ -3,8 +3,8 @@
  * later costs no copy. */
 #include "cleanup.h"
 #include "device.h"
-#include "internal.h"
 #include "segment.h"
+#include "table.h"
 
 #include <inttypes.h>
 #include <stdio.h>

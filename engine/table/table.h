@@ -58,6 +58,14 @@ struct gpudf_table {
   struct gdf_placement *place;
 };
 
+/* Column access for kernels: the pointer in this process and the type. */
+typedef struct gdf_colref {
+  const void *data;
+  gpudf_type type;
+} gdf_colref;
+/* Column index's reference, for a kernel run. */
+gdf_colref gdf_table_colref(const gpudf_table *t, int index);
+
 /* Drops one reference; frees the table when the last one goes. */
 void gdf_table_release(gpudf_table *t);
 /* Appends the dictionary of nlabels labels (lens[i] bytes each, no NUL

@@ -7,7 +7,7 @@
 #define GPUDF_K_COMMON_H
 
 #include "filter_agg_math.h"
-#include "internal.h"
+#include "kernel.h"
 
 #include <math.h>
 
