@@ -43,8 +43,8 @@ static struct gdf_attachment *attachments;
  * that attaches per config would otherwise map the arena, fault in every
  * page it reads (a 600 MB table: tens of thousands of faults) and tear the
  * page tables down again, per task. One goes when its share is closed
- * (checked by every attach and cleanup in this process, and at once when
- * this process closes it), when more than GDF_IDLE_MAX are idle, by
+ * (checked by every share, attach, sweep and gpudf_cleanup in this process
+ * (gdf_attach_drop_closed), and at once when this process closes it), when more than GDF_IDLE_MAX are idle, by
  * gpudf_unmap_idle, or at exit. Device attachments are never kept: their
  * IPC handles and registrations close with the last view, as before. */
 enum { GDF_IDLE_MAX = 4 };
@@ -62,7 +62,6 @@ static void attach_fork_release(void) { pthread_mutex_unlock(&attach_lock); }
 __attribute__((constructor)) static void attach_fork_register(void) {
   pthread_atfork(attach_fork_prepare, attach_fork_release, attach_fork_release);
 }
-
 
 /* The device placement of a new attachment: the owner's own device copy
  * when this process published the share as cuda-ipc (CUDA cannot open its
