@@ -10,6 +10,8 @@
  */
 #include "device.h"
 #include "fault.h"
+#include "kernel.h" /* up: device kernels read the table (issue 17: a kernel input) */
+#include "table.h"  /* up: the same */
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -123,13 +125,13 @@ static gpudf_status pin(gdf_placement *p, void *host, uint64_t bytes) {
   return GPUDF_OK;
 }
 
-/* Logs why a placement was not used and puts the caller's message back:
- * under auto a fallback is a decision, not an error. */
-static void fell_back(const char *saved, const char *who, gpudf_backend from,
+/* Logs why a placement was not used. Under auto a fallback is a decision,
+ * not an error: the attempts run in a quiet scope (engine/base/base.h) whose
+ * message is why. */
+static void fell_back(const char *why, const char *who, gpudf_backend from,
                       gpudf_backend to) {
-  gdf_log("%s: %s not used (%s); falling back to %s", who, gpudf_backend_name(from),
-          gpudf_last_error(), gpudf_backend_name(to));
-  gdf_restore_error(saved);
+  gdf_log("%s: %s not used (%s); falling back to %s", who, gpudf_backend_name(from), why,
+          gpudf_backend_name(to));
 }
 
 gpudf_status gdf_place_owner(const gpudf_table *t, gpudf_backend backend, bool forced,
@@ -141,25 +143,28 @@ gpudf_status gdf_place_owner(const gpudf_table *t, gpudf_backend backend, bool f
   if (!ops) return GDF_ERR(GPUDF_ENODEV, "no device: %s", why);
   gdf_placement *p = placement_new(ops, 0);
   if (!p) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
-  char saved[1024];
-  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
+  /* Forced: a failure is the caller's error. Auto: it is a fallback. */
+  char failed[512] = "";
+  gdf_quiet q = {0};
+  if (!forced) gdf_quiet_begin(&q, failed, sizeof failed);
   gpudf_status st = ops->uuid(p->dev, p->uuid);
   if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_IPC) {
     st = place_ipc_owner(p, t->base, t->arena_bytes);
     if (st == GPUDF_OK || forced) goto done;
-    fell_back(saved, "share", backend, GPUDF_BACKEND_CUDA_PINNED);
+    fell_back(failed, "share", backend, GPUDF_BACKEND_CUDA_PINNED);
     backend = GPUDF_BACKEND_CUDA_PINNED;
     st = GPUDF_OK;
   }
   if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_PINNED) st = pin(p, t->base, t->arena_bytes);
 done:
+  if (!forced) gdf_quiet_end(&q);
   if (st == GPUDF_OK) {
     *out = p;
     return GPUDF_OK;
   }
   free(p);
   if (forced) return st;
-  fell_back(saved, "share", backend, GPUDF_BACKEND_CPU);
+  fell_back(failed, "share", backend, GPUDF_BACKEND_CPU);
   return GPUDF_OK;
 }
 
@@ -222,18 +227,17 @@ static gpudf_status refuse(gpudf_backend b) {
                  gpudf_backend_name(b), why);
 }
 
-static gpudf_status attach_device(gdf_placement *p, gpudf_backend first, bool forced,
-                                  const uint8_t *uuid, const uint8_t *handle, void *host,
-                                  uint64_t bytes, const char *name) {
-  char saved[1024], who[GPUDF_NAME_MAX + 16];
-  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
+static gpudf_status attach_steps(gdf_placement *p, gpudf_backend first, bool forced,
+                                 const uint8_t *uuid, const uint8_t *handle, void *host,
+                                 uint64_t bytes, const char *name, const char *why) {
+  char who[GPUDF_NAME_MAX + 16];
   snprintf(who, sizeof who, "attach '%s'", name);
   gpudf_status st = GPUDF_OK;
   if (first == GPUDF_BACKEND_CUDA_IPC) {
     st = open_ipc(p, uuid, handle, name);
     if (st == GPUDF_OK) return st;
     if (forced) return refuse(first);
-    fell_back(saved, who, GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_PINNED);
+    fell_back(why, who, GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_PINNED);
     int dev = find_device(p->ops, uuid); /* same device when visible, else the first */
     p->dev = dev < 0 ? 0 : dev;
   }
@@ -241,9 +245,22 @@ static gpudf_status attach_device(gdf_placement *p, gpudf_backend first, bool fo
   st = pin(p, host, bytes);
   if (st == GPUDF_OK) return st;
   if (forced) return refuse(first);
-  fell_back(saved, who, GPUDF_BACKEND_CUDA_PINNED, GPUDF_BACKEND_CPU);
+  fell_back(why, who, GPUDF_BACKEND_CUDA_PINNED, GPUDF_BACKEND_CPU);
   p->backend = GPUDF_BACKEND_CPU;
   return GPUDF_OK;
+}
+
+/* Forced: a failure is the caller's error. Auto: it is a fallback, tried in
+ * a quiet scope. */
+static gpudf_status attach_device(gdf_placement *p, gpudf_backend first, bool forced,
+                                  const uint8_t *uuid, const uint8_t *handle, void *host,
+                                  uint64_t bytes, const char *name) {
+  char why[512] = "";
+  gdf_quiet q;
+  if (!forced) gdf_quiet_begin(&q, why, sizeof why);
+  gpudf_status st = attach_steps(p, first, forced, uuid, handle, host, bytes, name, why);
+  if (!forced) gdf_quiet_end(&q);
+  return st;
 }
 
 gpudf_status gdf_place_attach(gpudf_backend desc, const uint8_t *uuid, const uint8_t *handle,

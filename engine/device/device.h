@@ -16,7 +16,7 @@
 #ifndef GPUDF_DEVICE_H
 #define GPUDF_DEVICE_H
 
-#include "internal.h"
+#include "base.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -117,6 +117,9 @@ gdf_placement *gdf_placement_ref(gdf_placement *p);
 /* Drops a reference; the last one frees, closes or unregisters. NULL is
  * harmless. */
 void gdf_placement_free(gdf_placement *p);
+
+/* Whether a CUDA placement can work in this process, and why not. */
+int gdf_cuda_placement_available(gpudf_backend backend, const char **why);
 
 /* Runs n validated configs of kernel on the table's device placement (or on
  * the CPU when the kernel has no device implementation, with a log line). */

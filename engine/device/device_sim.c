@@ -20,7 +20,9 @@
  * Like CUDA, a handle cannot be opened by the process that exported it.
  */
 #include "device.h"
+#include "kernel.h" /* up: it runs the built-in kernels (issue 17: through a kernel input) */
 #include "segment.h"
+#include "table.h"  /* up: the same */
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,12 +13,6 @@ extern "C" {
 
 /* ------------------------------------------------------------ kernels */
 
-/* Column access for kernels: the pointer in this process and the type. */
-typedef struct gdf_colref {
-  const void *data;
-  gpudf_type type;
-} gdf_colref;
-
 typedef struct gdf_kernel_desc gdf_kernel_desc;
 
 /* A kernel is a static description plus functions; NULL marks optional ones. */
@@ -81,9 +75,6 @@ extern const gpudf_kernel gdf_kernel_groupby_agg;
 extern const gpudf_kernel gdf_kernel_histogram;
 extern const gpudf_kernel gdf_kernel_ma_crossover;
 extern const gpudf_kernel gdf_kernel_bootstrap;
-
-/* Column reference for a kernel run. */
-gdf_colref gdf_table_colref(const gpudf_table *t, int index);
 
 #ifdef __cplusplus
 }

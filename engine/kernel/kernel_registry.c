@@ -2,7 +2,7 @@
  * kernel_registry.c - the list of kernels, and the public calls that let the
  * CLI, Python and the sweep engine build configs without knowing a kernel.
  */
-#include "internal.h"
+#include "kernel.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -330,11 +330,6 @@ gpudf_status gpudf_kernel_result_names(const gpudf_kernel *kernel, const double 
 
 /* ------------------------------------------------------- user kernels */
 
-gpudf_status gpudf_set_error(gpudf_status status, const char *message) {
-  gdf_restore_error(message ? message : "(no message)");
-  return status;
-}
-
 void gpudf_kernel_def_init(gpudf_kernel_def *def) {
   if (!def) return;
   memset(def, 0, sizeof *def);
@@ -444,8 +439,6 @@ gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kern
 
 /* ------------------------------------------------------------ prepare */
 
-_Thread_local int gdf_deriving;
-
 gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
                                  const double *configs, int64_t n) {
   GDF_ENTER();
@@ -456,8 +449,5 @@ gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
   if (table->is_view)
     return GDF_ERR(GPUDF_EPERM, "a view cannot be prepared: its owner prepares the table "
                    "before sharing it");
-  gdf_deriving++;
-  gpudf_status st = k->prepare(table, configs, n);
-  gdf_deriving--;
-  return st;
+  return k->prepare(table, configs, n);
 }

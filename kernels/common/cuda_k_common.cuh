@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "cuda_check.h"
+#include "kernel.h"
+#include "table.h"
 
 namespace gdfk {
 

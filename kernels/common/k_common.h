@@ -7,8 +7,8 @@
 #ifndef GPUDF_K_COMMON_H
 #define GPUDF_K_COMMON_H
 
-#include "internal.h"
 #include "k_hd.h"
+#include "kernel.h"
 
 #include <math.h>
 

@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <new>
-#include <string>
 #include <vector>
 
 #include "cuda_k_common.cuh"
@@ -130,12 +129,8 @@ ma_run_tiled(const double *__restrict__ configs, int n, Column price,
 
 // The prepared f64 column called name on the device, or NULL.
 const double *find_f64(const gpudf_table *t, const char *name) {
-  std::string saved = gpudf_last_error();
-  int idx = -1;
-  if (gpudf_table_find_column(t, name, &idx) != GPUDF_OK) {
-    gdf_restore_error(saved.c_str());  // not having it is normal
-    return nullptr;
-  }
+  int idx = gdf_table_column_index(t, name);  // not having it is normal
+  if (idx < 0) return nullptr;
   gdf_colref r = gdf_table_colref(t, idx);
   return r.type == GPUDF_TYPE_F64 ? static_cast<const double *>(r.data) : nullptr;
 }

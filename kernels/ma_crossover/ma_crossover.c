@@ -96,13 +96,8 @@ static int ma_prefix_names(const gpudf_table *t, int c, char hi[GPUDF_NAME_MAX +
 }
 
 static const double *ma_find_f64(const gpudf_table *t, const char *name) {
-  int idx;
-  char saved[1024];
-  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
-  if (gpudf_table_find_column(t, name, &idx) != GPUDF_OK) {
-    gdf_restore_error(saved); /* not having it is normal */
-    return NULL;
-  }
+  int idx = gdf_table_column_index(t, name); /* not having it is normal */
+  if (idx < 0) return NULL;
   gdf_colref r = gdf_table_colref(t, idx);
   return r.type == GPUDF_TYPE_F64 ? (const double *)r.data : NULL;
 }
@@ -166,8 +161,8 @@ static gpudf_status ma_prepare(gpudf_table *t, const double *configs, int64_t n)
     /* One of the two may exist: a previous prepare that failed between
      * them (a column without the other is never read). */
     void *d = NULL;
-    if (!ma_find_f64(t, hi)) GDF_TRY(gpudf_table_alloc_column(t, hi, GPUDF_TYPE_F64, &d));
-    if (!ma_find_f64(t, lo)) GDF_TRY(gpudf_table_alloc_column(t, lo, GPUDF_TYPE_F64, &d));
+    if (!ma_find_f64(t, hi)) GDF_TRY(gdf_table_alloc_derived(t, hi, GPUDF_TYPE_F64, &d));
+    if (!ma_find_f64(t, lo)) GDF_TRY(gdf_table_alloc_derived(t, lo, GPUDF_TYPE_F64, &d));
     /* Addresses and prices read after both appends: they may move the arena. */
     double *H = (double *)ma_find_f64(t, hi), *Lw = (double *)ma_find_f64(t, lo);
     ma_prefix_sums(gdf_table_colref(t, c), nrows, H, Lw);
