@@ -4,11 +4,14 @@
 #include "device.h"
 
 #ifndef GPUDF_HAVE_CUDA
-const gdf_device_ops *gdf_cuda_device_ops(void) { return NULL; }
+bool gdf_cuda_device(gdf_device *out) {
+  (void)out;
+  return false;
+}
 void gdf_range_push(const char *what) { (void)what; }
 void gdf_range_pop(void) {}
 #else
-/* Built with CUDA: kernels/cuda_device.cu and cuda_nvtx.cu define them. ISO
+/* Built with CUDA: kernels/cuda/cuda_device.cu and cuda_nvtx.cu define them. ISO
  * C forbids an empty translation unit. */
 typedef int gdf_cuda_stub_unused;
 #endif
