@@ -28,6 +28,7 @@ enum { GDF_KERNEL_PARAMS_MAX = 64 };
   X(histogram)                 \
   X(ma_crossover)              \
   X(bootstrap)                 \
+  X(corr)                      \
   /* one line per kernel, above */
 
 #define GDF_DECLARE_KERNEL(name) extern const gpudf_kernel gdf_kernel_##name;
