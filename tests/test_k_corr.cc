@@ -317,7 +317,9 @@ TEST(KCorr, Float32ColumnsAndThresholds) {
   c.Add("f", GPUDF_TYPE_F32, f);
   c.Add("x", GPUDF_TYPE_F32, x);
   c.Add("y", GPUDF_TYPE_F32, y);
-  std::vector<double> cfg = {0, kEq, 0.1, 0, 1, 2, 0, kLe, 0.1, 0, 1, 2, 0, kBetween, -0.5, 0.1, 2, 1};
+  std::vector<double> cfg = {0, kEq, 0.1, 0, 1, 2,  //
+                             0, kLe, 0.1, 0, 1, 2,  //
+                             0, kBetween, -0.5, 0.1, 2, 1};
   std::vector<double> out = KRun(c.t.t, "corr", cfg);
   c.Check(cfg, out);
   EXPECT_EQ((double)((n + 4) / 5), out[kCount]) << "0.1 in float32 finds the 0.1f rows";
