@@ -283,185 +283,147 @@ static gpudf_status device_fault(const char *call) {
 #define DEV_HIT(call) (hit(GDF_FAULT_DEVICE) ? device_fault(call) : GPUDF_OK)
 static const char no_device[] = "no device (fault injection)";
 
-/* Forwarding to the device table `in`. Functions that cannot fail (free,
- * close, unregister) are not counted. */
-static int d_count(const gdf_device_ops *in, const char **why) {
+/* The fault device's context is the device it holds. The device a call
+ * goes to is that one at the caller's ordinal. Calls that cannot fail (free,
+ * close, unregister) and questions about kernels are not counted. */
+static gdf_device inner(const gdf_device *d) {
+  return gdf_device_at((const gdf_device *)d->ctx, d->ordinal);
+}
+
+static int f_count(const gdf_device *d, const char **why) {
   if (hit(GDF_FAULT_DEVICE)) {
     *why = no_device;
     return 0;
   }
-  return in->count(why);
+  gdf_device in = inner(d);
+  return in.ops->count(&in, why);
 }
-static gpudf_status d_uuid(const gdf_device_ops *in, int dev, uint8_t *uuid) {
+static gpudf_status f_uuid(const gdf_device *d, uint8_t uuid[GDF_UUID_BYTES]) {
+  gdf_device in = inner(d);
   gpudf_status st = DEV_HIT("uuid");
-  return st != GPUDF_OK ? st : in->uuid(dev, uuid);
+  return st != GPUDF_OK ? st : in.ops->uuid(&in, uuid);
 }
-static int d_ipc_supported(const gdf_device_ops *in, int dev, const char **why) {
+static int f_ipc_supported(const gdf_device *d, const char **why) {
   if (hit(GDF_FAULT_DEVICE)) {
     *why = "IPC is not supported (fault injection)";
     return 0;
   }
-  return in->ipc_supported(dev, why);
+  gdf_device in = inner(d);
+  return in.ops->ipc_supported(&in, why);
 }
-static int d_register_supported(const gdf_device_ops *in, int dev, const char **why) {
+static int f_register_supported(const gdf_device *d, const char **why) {
   if (hit(GDF_FAULT_DEVICE)) {
     *why = "host registration is not supported (fault injection)";
     return 0;
   }
-  return in->register_supported(dev, why);
+  gdf_device in = inner(d);
+  return in.ops->register_supported(&in, why);
 }
-static gpudf_status d_mem_info(const gdf_device_ops *in, int dev, uint64_t *f, uint64_t *t) {
+static gpudf_status f_mem_info(const gdf_device *d, uint64_t *f, uint64_t *t) {
+  gdf_device in = inner(d);
   gpudf_status st = DEV_HIT("mem_info");
-  return st != GPUDF_OK ? st : in->mem_info(dev, f, t);
+  return st != GPUDF_OK ? st : in.ops->mem_info(&in, f, t);
 }
-static gpudf_status d_alloc(const gdf_device_ops *in, int dev, uint64_t bytes, void **p) {
+static gpudf_status f_alloc(const gdf_device *d, uint64_t bytes, void **p) {
+  gdf_device in = inner(d);
   gpudf_status st = DEV_HIT("alloc");
-  return st != GPUDF_OK ? st : in->alloc(dev, bytes, p);
+  return st != GPUDF_OK ? st : in.ops->alloc(&in, bytes, p);
 }
-static gpudf_status d_upload(const gdf_device_ops *in, int dev, void *dst, const void *src,
-                             uint64_t bytes) {
+static void f_free(const gdf_device *d, void *p) {
+  gdf_device in = inner(d);
+  in.ops->free(&in, p);
+}
+static gpudf_status f_upload(const gdf_device *d, void *dst, const void *src, uint64_t bytes) {
+  gdf_device in = inner(d);
   gpudf_status st = DEV_HIT("upload");
-  return st != GPUDF_OK ? st : in->upload(dev, dst, src, bytes);
+  return st != GPUDF_OK ? st : in.ops->upload(&in, dst, src, bytes);
 }
-static gpudf_status d_ipc_get(const gdf_device_ops *in, int dev, void *p, uint8_t *handle) {
+static gpudf_status f_ipc_get(const gdf_device *d, void *p, uint8_t handle[GDF_IPC_HANDLE_BYTES]) {
+  gdf_device in = inner(d);
   gpudf_status st = DEV_HIT("ipc_get");
-  return st != GPUDF_OK ? st : in->ipc_get(dev, p, handle);
+  return st != GPUDF_OK ? st : in.ops->ipc_get(&in, p, handle);
 }
-static gpudf_status d_ipc_open(const gdf_device_ops *in, int dev, const uint8_t *handle,
+static gpudf_status f_ipc_open(const gdf_device *d, const uint8_t handle[GDF_IPC_HANDLE_BYTES],
                                void **p) {
+  gdf_device in = inner(d);
   gpudf_status st = DEV_HIT("ipc_open");
-  return st != GPUDF_OK ? st : in->ipc_open(dev, handle, p);
+  return st != GPUDF_OK ? st : in.ops->ipc_open(&in, handle, p);
 }
-static gpudf_status d_host_register(const gdf_device_ops *in, int dev, void *h, uint64_t b) {
+static void f_ipc_close(const gdf_device *d, void *p) {
+  gdf_device in = inner(d);
+  in.ops->ipc_close(&in, p);
+}
+static gpudf_status f_host_register(const gdf_device *d, void *h, uint64_t b) {
+  gdf_device in = inner(d);
   gpudf_status st = DEV_HIT("host_register");
-  return st != GPUDF_OK ? st : in->host_register(dev, h, b);
+  return st != GPUDF_OK ? st : in.ops->host_register(&in, h, b);
 }
-static gpudf_status d_host_device_pointer(const gdf_device_ops *in, int dev, void *h,
-                                          void **p) {
+static void f_host_unregister(const gdf_device *d, void *h) {
+  gdf_device in = inner(d);
+  in.ops->host_unregister(&in, h);
+}
+static gpudf_status f_host_device_pointer(const gdf_device *d, void *h, void **p) {
+  gdf_device in = inner(d);
   gpudf_status st = DEV_HIT("host_device_pointer");
-  return st != GPUDF_OK ? st : in->host_device_pointer(dev, h, p);
+  return st != GPUDF_OK ? st : in.ops->host_device_pointer(&in, h, p);
+}
+static gdf_entry_kind f_entry_kind(const gdf_device *d) {
+  gdf_device in = inner(d);
+  return in.ops->entry_kind(&in);
+}
+/* A launch fails as the kernel's device call, named as the kernel. */
+static gpudf_status f_launch(const gdf_device *d, const char *kernel, gdf_kernel_fn *fn,
+                             const gdf_kernel_input *kin, const double *configs, int64_t n,
+                             double *results) {
+  gdf_device in = inner(d);
+  gpudf_status st = DEV_HIT(kernel);
+  return st != GPUDF_OK ? st : in.ops->launch(&in, kernel, fn, kin, configs, n, results);
 }
 
-/* A kernel slot: NULL stays NULL (the kernel then runs on the CPU). */
-#define D_KERNEL(k)                                                                        \
-  static gpudf_status d_##k(const gdf_device_ops *in, int dev, const gpudf_table *t,       \
-                            const double *c, int64_t n, double *r) {                       \
-    gpudf_status st = DEV_HIT(#k);                                                         \
-    return st != GPUDF_OK ? st : in->k(dev, t, c, n, r);                                   \
+static const gdf_device_ops fault_ops = {
+    .name = "fault",
+    .count = f_count,
+    .uuid = f_uuid,
+    .ipc_supported = f_ipc_supported,
+    .register_supported = f_register_supported,
+    .mem_info = f_mem_info,
+    .alloc = f_alloc,
+    .free = f_free,
+    .upload = f_upload,
+    .ipc_get = f_ipc_get,
+    .ipc_open = f_ipc_open,
+    .ipc_close = f_ipc_close,
+    .host_register = f_host_register,
+    .host_unregister = f_host_unregister,
+    .host_device_pointer = f_host_device_pointer,
+    .entry_kind = f_entry_kind,
+    .launch = f_launch,
+};
+
+/* The devices held, one per implementation met (simulated, CUDA): a device
+ * is a value, but the context must outlive every copy of it (placements keep
+ * one), so the held devices live as long as the process. Found again by
+ * their ops and context, so wrapping allocates nothing after the first. */
+enum { HELD_MAX = 4 };
+static gdf_device held[HELD_MAX];
+static int nheld;
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void gdf_fault_device(gdf_device *d) {
+  if (d->ops == &fault_ops) return; /* already wrapped */
+  gdf_device *h = NULL;
+  pthread_mutex_lock(&held_lock);
+  for (int i = 0; i < nheld && !h; i++)
+    if (held[i].ops == d->ops && held[i].ctx == d->ctx) h = &held[i];
+  if (!h && nheld < HELD_MAX) {
+    h = &held[nheld++];
+    *h = gdf_device_at(d, 0);
   }
-D_KERNEL(filter_agg)
-D_KERNEL(groupby_agg)
-D_KERNEL(histogram)
-D_KERNEL(ma_crossover)
-D_KERNEL(bootstrap)
-
-/* Function pointers carry no context, so each wrapped table (one per device
- * implementation: simulated, CUDA) gets trampolines of its own that name
- * its inner table. */
-enum { SLOTS = 2 };
-static const gdf_device_ops *inner[SLOTS];
-static gdf_device_ops wrapped[SLOTS];
-
-#define TRAMPOLINES(s)                                                                      \
-  static int count_##s(const char **w) { return d_count(inner[s], w); }                     \
-  static gpudf_status uuid_##s(int d, uint8_t u[GDF_UUID_BYTES]) {                           \
-    return d_uuid(inner[s], d, u);                                                          \
-  }                                                                                         \
-  static int ipcsup_##s(int d, const char **w) { return d_ipc_supported(inner[s], d, w); } \
-  static int regsup_##s(int d, const char **w) {                                            \
-    return d_register_supported(inner[s], d, w);                                            \
-  }                                                                                         \
-  static gpudf_status meminfo_##s(int d, uint64_t *f, uint64_t *t) {                        \
-    return d_mem_info(inner[s], d, f, t);                                                   \
-  }                                                                                         \
-  static gpudf_status alloc_##s(int d, uint64_t b, void **p) {                              \
-    return d_alloc(inner[s], d, b, p);                                                      \
-  }                                                                                         \
-  static void free_##s(int d, void *p) { inner[s]->free(d, p); }                            \
-  static gpudf_status upload_##s(int d, void *dst, const void *src, uint64_t b) {           \
-    return d_upload(inner[s], d, dst, src, b);                                              \
-  }                                                                                         \
-  static gpudf_status ipcget_##s(int d, void *p, uint8_t h[GDF_IPC_HANDLE_BYTES]) {          \
-    return d_ipc_get(inner[s], d, p, h);                                                    \
-  }                                                                                         \
-  static gpudf_status ipcopen_##s(int d, const uint8_t h[GDF_IPC_HANDLE_BYTES], void **p) { \
-    return d_ipc_open(inner[s], d, h, p);                                                   \
-  }                                                                                         \
-  static void ipcclose_##s(int d, void *p) { inner[s]->ipc_close(d, p); }                   \
-  static gpudf_status hreg_##s(int d, void *h, uint64_t b) {                                \
-    return d_host_register(inner[s], d, h, b);                                              \
-  }                                                                                         \
-  static void hunreg_##s(int d, void *h) { inner[s]->host_unregister(d, h); }               \
-  static gpudf_status hdptr_##s(int d, void *h, void **p) {                                 \
-    return d_host_device_pointer(inner[s], d, h, p);                                        \
-  }                                                                                         \
-  static gpudf_status fa_##s(int d, const gpudf_table *t, const double *c, int64_t n,       \
-                             double *r) {                                                   \
-    return d_filter_agg(inner[s], d, t, c, n, r);                                           \
-  }                                                                                         \
-  static gpudf_status gb_##s(int d, const gpudf_table *t, const double *c, int64_t n,       \
-                             double *r) {                                                   \
-    return d_groupby_agg(inner[s], d, t, c, n, r);                                          \
-  }                                                                                         \
-  static gpudf_status hist_##s(int d, const gpudf_table *t, const double *c, int64_t n,     \
-                               double *r) {                                                 \
-    return d_histogram(inner[s], d, t, c, n, r);                                            \
-  }                                                                                         \
-  static gpudf_status ma_##s(int d, const gpudf_table *t, const double *c, int64_t n,       \
-                             double *r) {                                                   \
-    return d_ma_crossover(inner[s], d, t, c, n, r);                                         \
-  }                                                                                         \
-  static gpudf_status boot_##s(int d, const gpudf_table *t, const double *c, int64_t n,     \
-                               double *r) {                                                 \
-    return d_bootstrap(inner[s], d, t, c, n, r);                                            \
-  }                                                                                         \
-  static void fill_##s(const gdf_device_ops *in) {                                          \
-    gdf_device_ops w = {                                                                    \
-        .name = in->name,                                                                   \
-        .count = count_##s,                                                                 \
-        .uuid = uuid_##s,                                                                   \
-        .ipc_supported = ipcsup_##s,                                                        \
-        .register_supported = regsup_##s,                                                   \
-        .mem_info = meminfo_##s,                                                            \
-        .alloc = alloc_##s,                                                                 \
-        .free = free_##s,                                                                   \
-        .upload = upload_##s,                                                               \
-        .ipc_get = ipcget_##s,                                                              \
-        .ipc_open = ipcopen_##s,                                                            \
-        .ipc_close = ipcclose_##s,                                                          \
-        .host_register = hreg_##s,                                                          \
-        .host_unregister = hunreg_##s,                                                      \
-        .host_device_pointer = hdptr_##s,                                                   \
-        .filter_agg = in->filter_agg ? fa_##s : NULL,                                       \
-        .groupby_agg = in->groupby_agg ? gb_##s : NULL,                                     \
-        .histogram = in->histogram ? hist_##s : NULL,                                       \
-        .ma_crossover = in->ma_crossover ? ma_##s : NULL,                                   \
-        .bootstrap = in->bootstrap ? boot_##s : NULL,                                       \
-    };                                                                                      \
-    wrapped[s] = w;                                                                         \
-  }
-TRAMPOLINES(0)
-TRAMPOLINES(1)
-
-static pthread_mutex_t wrap_lock = PTHREAD_MUTEX_INITIALIZER;
-
-const gdf_device_ops *gdf_fault_device(const gdf_device_ops *ops) {
-  if (!ops) return NULL;
-  const gdf_device_ops *out = ops; /* more implementations than slots: not counted */
-  pthread_mutex_lock(&wrap_lock);
-  for (int s = 0; s < SLOTS; s++) {
-    if (!inner[s]) {
-      inner[s] = ops;
-      if (s == 0) fill_0(ops);
-      else fill_1(ops);
-    }
-    if (inner[s] == ops) {
-      out = &wrapped[s];
-      break;
-    }
-  }
-  pthread_mutex_unlock(&wrap_lock);
-  return out;
+  pthread_mutex_unlock(&held_lock);
+  if (!h) return; /* more implementations than room: not counted */
+  d->ops = &fault_ops;
+  d->ctx = h;
+  /* ordinal stays: the fault device has the ordinals of the one it holds */
 }
 
 #else

@@ -5,11 +5,11 @@
  * GPUDF_FAULT_INJECTION=ON; never in a release.
  *
  * The library's calls to malloc, open, mmap, posix_spawn, ... are redirected
- * at link time (-Wl,--wrap=..., see CMakeLists.txt) to engine/base/fault.c, which
+ * at link time (-Wl,--wrap=..., see CMakeLists.txt) to engine/fault.c, which
  * counts them per class while armed and fails the Nth with the errno the real
- * call would give. Device calls are counted by a wrapper around the device's
- * table of functions (gdf_device in engine/device/device.c). Nothing else in the
- * library knows about it.
+ * call would give. Device calls are counted by a device that holds the real
+ * one (gdf_device_get in engine/device/device.c wraps every device). Nothing
+ * else in the library knows about it.
  *
  * The control functions below are exported from libgpudf in fault builds
  * only (cmake/gpudf-fault.map); tests find them with dlsym, so that the same
@@ -53,11 +53,11 @@ __attribute__((visibility("default"))) int gdf_fault_fired(void);
  * with -1; not a class: it stays in effect across arm and disarm. */
 __attribute__((visibility("default"))) void gdf_fault_shm_free(long long bytes);
 
-/* The device table every caller of gdf_device gets: calls go to ops through
- * a counter. */
-const gdf_device_ops *gdf_fault_device(const gdf_device_ops *ops);
+/* Replaces *d (what gdf_device_get found) by a device that holds it and
+ * counts its calls, failing the armed one. */
+void gdf_fault_device(gdf_device *d);
 #else
-static inline const gdf_device_ops *gdf_fault_device(const gdf_device_ops *ops) { return ops; }
+static inline void gdf_fault_device(gdf_device *d) { (void)d; }
 #endif
 
 #ifdef __cplusplus

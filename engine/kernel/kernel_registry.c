@@ -19,11 +19,27 @@ enum { GDF_KERNELS_MAX = 64 };
 /* Bound on a kernel's parameters, so that defaults fit on the stack. */
 enum { GDF_KERNEL_PARAMS_MAX = 64 };
 
+/* The built-in kernels, in the order gpudf_kernel_at lists them: each is
+ * defined in kernels/<name>/ as gdf_kernel_<name>, and one line here
+ * registers it. */
+#define GDF_BUILTIN_KERNELS(X) \
+  X(filter_agg)                \
+  X(groupby_agg)               \
+  X(histogram)                 \
+  X(ma_crossover)              \
+  X(bootstrap)                 \
+  X(corr)                      \
+  /* one line per kernel, above */
+
+#define GDF_DECLARE_KERNEL(name) extern const gpudf_kernel gdf_kernel_##name;
+#define GDF_KERNEL_ADDRESS(name) &gdf_kernel_##name,
+#define GDF_KERNEL_ONE(name) +1
+GDF_BUILTIN_KERNELS(GDF_DECLARE_KERNEL)
+
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static const gpudf_kernel *reg_kernels[GDF_KERNELS_MAX] = {
-    &gdf_kernel_filter_agg, &gdf_kernel_groupby_agg, &gdf_kernel_histogram,
-    &gdf_kernel_ma_crossover, &gdf_kernel_bootstrap};
-static int reg_count = 5;
+    GDF_BUILTIN_KERNELS(GDF_KERNEL_ADDRESS)};
+static int reg_count = 0 GDF_BUILTIN_KERNELS(GDF_KERNEL_ONE);
 
 int gpudf_kernel_count(void) {
   pthread_mutex_lock(&reg_lock);

@@ -157,16 +157,87 @@ gpudf_status gpudf_validate(const gpudf_table *table, const gpudf_kernel *kernel
   return validate(table, kernel, configs, n);
 }
 
+/* ------------------------------------------------------------- running */
+
+int gdf_input_find(const gdf_kernel_input *in, const char *name) {
+  for (int c = 0; c < in->ncols; c++)
+    if (strcmp(in->cols[c].name, name) == 0) return c;
+  return -1;
+}
+
+/* Columns of an input on the stack up to this many; more are allocated. */
+enum { GDF_INPUT_STACK_COLS = 64 };
+
+/* in = the table's rows and columns at base (the host arena, or its
+ * placement's device copy: column offsets are the same in both). cols has
+ * room for GDF_INPUT_STACK_COLS; *heap is what was allocated beyond it. */
+static gpudf_status input_init(gdf_kernel_input *in, const gpudf_table *t, const uint8_t *base,
+                               int device, gdf_kernel_column *cols, gdf_kernel_column **heap) {
+  *heap = NULL;
+  if (t->ncols > GDF_INPUT_STACK_COLS) {
+    cols = *heap = malloc((size_t)t->ncols * sizeof *cols);
+    if (!cols)
+      return GDF_ERR(GPUDF_ENOMEM, "out of memory for the %d columns of a kernel input", t->ncols);
+  }
+  for (int c = 0; c < t->ncols; c++) {
+    const gdf_column *m = &t->cols[c];
+    cols[c] = (gdf_kernel_column){base + m->offset, m->type, m->nlabels, m->name};
+  }
+  *in = (gdf_kernel_input){t->nrows, t->ncols, cols, device};
+  return GPUDF_OK;
+}
+
+/* The kernel on the CPU, over the host arena. */
+static gpudf_status run_host(const gpudf_table *t, const gpudf_kernel *k, const double *configs,
+                             int64_t n, double *results) {
+  if (!k->cpu) {
+    if (!k->run_cpu)
+      return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has no CPU implementation", k->name);
+    return k->run_cpu(t, configs, n, results);
+  }
+  gdf_kernel_column cols[GDF_INPUT_STACK_COLS], *heap;
+  gdf_kernel_input in;
+  GDF_TRY(input_init(&in, t, t->base, -1, cols, &heap));
+  gpudf_status st = k->cpu(&in, configs, n, results);
+  free(heap);
+  return st;
+}
+
+/* The kernel on the table's device placement: the device's launch runs the
+ * kernel's entry of the kind it runs (CUDA code on a CUDA device, the CPU
+ * entry on the simulated one) over the placement's addresses. A kernel with
+ * no such entry runs on the CPU, which reads the same table. */
+static gpudf_status run_placed(const gpudf_table *t, const gpudf_kernel *k,
+                               const double *configs, int64_t n, double *results) {
+  const gdf_placement *p = t->place;
+  const gdf_device *d = &p->dev;
+  gdf_kernel_fn *fn = d->ops->entry_kind(d) == GDF_ENTRY_CUDA ? k->cuda : k->cpu;
+  if (!fn) {
+    gdf_log("run: kernel %s has no %s implementation; running it on the CPU", k->name,
+            d->ops->name);
+    return run_host(t, k, configs, n, results);
+  }
+  gdf_kernel_column cols[GDF_INPUT_STACK_COLS], *heap;
+  gdf_kernel_input in;
+  GDF_TRY(input_init(&in, t, p->dbase, d->ordinal, cols, &heap));
+  gdf_log("run: kernel %s, %lld configs over %lld rows on %s device %d (%s)", k->name,
+          (long long)n, (long long)t->nrows, d->ops->name, d->ordinal,
+          gpudf_backend_name(p->backend));
+  gdf_range_push("gpudf batch");
+  gpudf_status st = d->ops->launch(d, k->name, fn, &in, configs, n, results);
+  gdf_range_pop();
+  free(heap);
+  return st;
+}
+
 gpudf_status gpudf_run(const gpudf_table *table, const gpudf_kernel *kernel,
                        const double *configs, int64_t n, double *results) {
   GDF_ENTER(); /* so that the kernels' messages start with gpudf_run */
   GDF_TRY(validate(table, kernel, configs, n));
   if (n == 0) return GPUDF_OK;
   if (!results) return GDF_ERR(GPUDF_EINVAL, "results is NULL for %lld configs", (long long)n);
-  if (table->place) return gdf_device_run(table, kernel, configs, n, results);
-  if (!kernel->run_cpu)
-    return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has no CPU implementation", kernel->name);
+  if (table->place) return run_placed(table, kernel, configs, n, results);
   gdf_log("run: kernel %s, %lld configs over %lld rows on the CPU", kernel->name,
           (long long)n, (long long)gpudf_table_nrows(table));
-  return kernel->run_cpu(table, configs, n, results);
+  return run_host(table, kernel, configs, n, results);
 }

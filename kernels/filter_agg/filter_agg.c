@@ -307,19 +307,19 @@ static int fa_cfg_cmp(const void *a, const void *b) {
 }
 
 /* Gives column c a slot, once. */
-static int fa_slot_of(fa_plan *p, int *slot_of, const gpudf_table *t, int c) {
+static int fa_slot_of(fa_plan *p, int *slot_of, const gdf_kernel_input *in, int c) {
   if (slot_of[c] < 0) {
     fa_slot *s = &p->slots[p->nslots];
     slot_of[c] = p->nslots++;
-    s->col = gdf_table_colref(t, c);
+    s->col = gdf_input_col(in, c);
     s->width = gpudf_type_size(s->col.type);
   }
   return slot_of[c];
 }
 
-static gpudf_status fa_plan_configs(fa_plan *p, const gpudf_table *t,
+static gpudf_status fa_plan_configs(fa_plan *p, const gdf_kernel_input *in,
                                     const double *configs) {
-  int ncols = gpudf_table_ncols(t);
+  int ncols = in->ncols;
   int *slot_of = malloc((size_t)ncols * sizeof *slot_of);
   p->slots = calloc((size_t)ncols, sizeof *p->slots);
   if (!slot_of || !p->slots) {
@@ -331,8 +331,8 @@ static gpudf_status fa_plan_configs(fa_plan *p, const gpudf_table *t,
     const double *c = configs + k * GDF_FA_NPARAMS;
     fa_cfg *f = &p->cfg[k];
     f->index = k;
-    f->fslot = fa_slot_of(p, slot_of, t, (int)c[GDF_FA_FILTER_COL]);
-    f->vslot = fa_slot_of(p, slot_of, t, (int)c[GDF_FA_VALUE_COL]);
+    f->fslot = fa_slot_of(p, slot_of, in, (int)c[GDF_FA_FILTER_COL]);
+    f->vslot = fa_slot_of(p, slot_of, in, (int)c[GDF_FA_VALUE_COL]);
     f->op = (int)c[GDF_FA_OP];
     /* Compared in the filter column's type, as numpy does. */
     int f32 = p->slots[f->fslot].col.type == GPUDF_TYPE_F32;
@@ -503,7 +503,7 @@ static gpudf_status fa_plan_buffers(fa_plan *p) {
   return fa_plan_buckets(p);
 }
 
-static gpudf_status fa_plan_init(fa_plan *p, const gpudf_table *t,
+static gpudf_status fa_plan_init(fa_plan *p, const gdf_kernel_input *in,
                                  const double *configs, int64_t n) {
   memset(p, 0, sizeof *p);
   p->n = n;
@@ -513,7 +513,7 @@ static gpudf_status fa_plan_init(fa_plan *p, const gpudf_table *t,
   p->acc = malloc((size_t)n * sizeof *p->acc);
   if (!p->cfg || !p->acc)
     return GDF_ERR(GPUDF_ENOMEM, "no memory for the state of %lld configs", (long long)n);
-  GDF_TRY(fa_plan_configs(p, t, configs));
+  GDF_TRY(fa_plan_configs(p, in, configs));
   GDF_TRY(fa_plan_groups(p));
   return fa_plan_buffers(p);
 }
@@ -1018,13 +1018,13 @@ static void fa_finish(fa_plan *p, double *results) {
     gdf_fa_finalize(&p->acc[k], results + p->cfg[k].index * GDF_FA_NRESULTS);
 }
 
-static gpudf_status fa_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
+static gpudf_status fa_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK; /* and no allocation of size 0 below */
   fa_plan p;
-  gpudf_status st = fa_plan_init(&p, t, configs, n);
+  gpudf_status st = fa_plan_init(&p, in, configs, n);
   if (st == GPUDF_OK) {
-    int64_t nrows = gpudf_table_nrows(t);
+    int64_t nrows = in->nrows;
     for (int64_t start = 0; start < nrows; start += p.block) {
       int64_t len = nrows - start < p.block ? nrows - start : p.block;
       fa_load_block(&p, start, len, nrows);
@@ -1040,6 +1040,8 @@ static gpudf_status fa_run_cpu(const gpudf_table *t, const double *configs, int6
   return st;
 }
 
+gdf_kernel_fn gdf_kernel_filter_agg_cuda; /* cuda_filter_agg.cu */
+
 const gpudf_kernel gdf_kernel_filter_agg = {
     .name = "filter_agg",
     .summary = "count, sum, mean, min, max and sample std (ddof 1) of value_col over "
@@ -1052,7 +1054,8 @@ const gpudf_kernel gdf_kernel_filter_agg = {
     .nresults = NULL,
     .result_name = NULL,
     .check = fa_check,
-    .run_cpu = fa_run_cpu,
+    .cpu = fa_run_cpu,
+    .cuda = GDF_CUDA_ENTRY(gdf_kernel_filter_agg_cuda),
     .pass_key = fa_pass_key,
     .accepts = fa_accepts,
 };

@@ -91,10 +91,10 @@ static uint64_t hi_pass_key(const double *config) {
   return (uint64_t)config[GDF_HI_FILTER_COL] << 32 | (uint64_t)config[GDF_HI_COL];
 }
 
-static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
+static gpudf_status hi_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK;
-  int64_t width = (int64_t)configs[GDF_HI_BINS] + 2, nrows = gpudf_table_nrows(t);
+  int64_t width = (int64_t)configs[GDF_HI_BINS] + 2, nrows = in->nrows;
   double *x = malloc(sizeof(double) * GDF_K_BLOCK * 2);
   if (!x) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   double *v = x + GDF_K_BLOCK;
@@ -106,11 +106,11 @@ static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int6
       const double *c = configs + k * GDF_HI_NPARAMS;
       /* Configs reading the same columns reuse the converted block. */
       if (c[GDF_HI_FILTER_COL] != prev[0] || c[GDF_HI_COL] != prev[1]) {
-        gdf_k_load_block(gdf_table_colref(t, (int)c[GDF_HI_FILTER_COL]), start, len, x);
-        gdf_k_load_block(gdf_table_colref(t, (int)c[GDF_HI_COL]), start, len, v);
+        gdf_k_load_block(gdf_input_col(in, (int)c[GDF_HI_FILTER_COL]), start, len, x);
+        gdf_k_load_block(gdf_input_col(in, (int)c[GDF_HI_COL]), start, len, v);
         prev[0] = c[GDF_HI_FILTER_COL], prev[1] = c[GDF_HI_COL];
       }
-      int f32 = gpudf_table_column_type(t, (int)c[GDF_HI_FILTER_COL]) == GPUDF_TYPE_F32;
+      int f32 = in->cols[(int)c[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
       hi_config_block(c, f32, x, v, len, results + k * width);
     }
     if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
@@ -121,6 +121,8 @@ static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int6
   free(x);
   return GPUDF_OK;
 }
+
+gdf_kernel_fn gdf_kernel_histogram_cuda; /* cuda_histogram.cu */
 
 const gpudf_kernel gdf_kernel_histogram = {
     .name = "histogram",
@@ -134,7 +136,8 @@ const gpudf_kernel gdf_kernel_histogram = {
     .nresults = hi_nresults,
     .result_name = hi_result_name,
     .check = hi_check,
-    .run_cpu = hi_run_cpu,
+    .cpu = hi_run_cpu,
+    .cuda = GDF_CUDA_ENTRY(gdf_kernel_histogram_cuda),
     .pass_key = hi_pass_key,
     .accepts = hi_accepts,
 };
