@@ -28,14 +28,13 @@
 
 #include "datagen.h"
 #include "harness.h"
+#include "tables.h"
 namespace sweeptest {
 
-struct Table {
-  gpudf_table *t = nullptr;
-  explicit Table(int64_t rows = 20000, uint64_t seed = 11) {
-    EXPECT_EQ(tg_make_table(rows, seed, &t), GPUDF_OK) << gpudf_last_error();
-  }
-  ~Table() { gpudf_table_free(t); }
+// The sweeps' table: support::RandomTable's five columns, 20,000 rows of
+// seed 11 unless a test says otherwise.
+struct Table : support::RandomTable {
+  explicit Table(int64_t rows = 20000, uint64_t seed = 11) : RandomTable(rows, seed) {}
 };
 
 struct Result {
