@@ -1,7 +1,7 @@
 /*
  * gpudf_sweep.c - gpudf-sweep: run a kernel over a grid of configs on a CSV
  * file or a synthetic table, in worker processes that share one copy of the
- * table, and write/print the results. See usage() or README.md.
+ * table, and write/print the results. See usage() or docs/cli.md.
  *
  * Exit codes: 0 every config ok, 1 some configs failed/timed out/cancelled,
  * 2 usage error, 3 runtime error.

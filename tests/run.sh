@@ -154,10 +154,12 @@ pytest_stage() {
     "$venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/tests/python"
 }
 run_stage pytest pytest pytest_stage
-# The README's ```python blocks, run as written (its ```c blocks: the ctest
-# install_readme_examples).
-run_stage readme-python readme "$venv/bin/python" tests/install/readme_blocks.py python \
-  README.md "$build/readme-python" "$venv/bin/python"
+# The README's Python example, run as written with the installed package
+# and its numbers checked against pandas (the ctest
+# Readme.PythonExampleAgreesWithPandas skips it without such a venv; the C
+# example: the ctests Readme.CExample... and install_readme_examples).
+GPUDF_TEST_REQUIRE_PYTHON=1 run_stage readme-python readme "$venv/bin/python" \
+  tests/install/check_readme_examples.py python README.md "$build/readme-python" "$venv/bin/python"
 
 if [ "${GPUDF_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== the CPU suite again under ASan + UBSan"

@@ -4,7 +4,7 @@
 # and builds and runs a consumer through find_package(gpudf) and another
 # through pkg-config, whose flags must name the prefix plainly.
 # With -DPART=readme instead: compiles and runs every ```c block of
-# README.md against the installed tree, with the README's own command line
+# README.md, docs/guide.md and docs/sweep.md against the installed tree, with the README's own command line
 # (pkg-config, rpath), through tests/install/readme_blocks.py.
 if(NOT PART)
   set(PART consumer)
@@ -30,9 +30,13 @@ if(PART STREQUAL "readme")
   execute_process(COMMAND ${PKGCONFIG} --variable=libdir gpudf OUTPUT_VARIABLE libdir
                   OUTPUT_STRIP_TRAILING_WHITESPACE)
   separate_arguments(flags UNIX_COMMAND "${flags}")
-  run(${clean} ${PYTHON3} ${SRC}/tests/install/readme_blocks.py c ${SRC}/README.md
-      ${BIN}/install-check-${PART}/blocks ${flags} -Wl,-rpath,${libdir})
-  message(STATUS "${out}")
+  # The README's example and the longer ones that moved to docs/.
+  foreach(doc README.md docs/guide.md docs/sweep.md)
+    string(MAKE_C_IDENTIFIER ${doc} dir)
+    run(${clean} ${PYTHON3} ${SRC}/tests/install/readme_blocks.py c ${SRC}/${doc}
+        ${BIN}/install-check-${PART}/blocks-${dir} ${flags} -Wl,-rpath,${libdir})
+    message(STATUS "${doc}: ${out}")
+  endforeach()
   return()
 endif()
 

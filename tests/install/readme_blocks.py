@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Runs the README's code blocks as written, so that they cannot rot.
+"""Runs the code blocks of the README (or of a page in docs/) as written, so
+that they cannot rot.
 
   readme_blocks.py c README.md WORKDIR [FLAG ...]
       compiles every ```c block as a whole program (cc -std=c11 -Wall -Wextra
@@ -55,7 +56,7 @@ def main():
             p = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
                                timeout=300)
             if p.returncode != 0:
-                print(f"README.md:{line}: the {lang} block failed (exit {p.returncode}): "
+                print(f"{os.path.basename(readme)}:{line}: the {lang} block failed (exit {p.returncode}): "
                       f"{' '.join(cmd)}\n{p.stdout}{p.stderr}")
                 bad += 1
                 break

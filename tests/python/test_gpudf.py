@@ -640,7 +640,7 @@ def test_pool_memory_is_one_table():
     every worker that attaches it creates a CUDA context, which costs host
     memory of its own (the first device run of this test: the 4 workers grew
     by 454 MiB for a 122 MiB table). That is the context, not a copy of the
-    table; README "Memory" says so."""
+    table; docs/placements.md "Memory of workers" says so."""
     import time
     ctx = mp.get_context("spawn")
     owner0 = _pss_kib(os.getpid())
