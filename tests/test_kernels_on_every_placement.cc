@@ -198,13 +198,13 @@ struct Placement {
 
 // How a placement's results must agree with the CPU reference.
 // Simulated device and cpu: bit for bit (the same code on the same bytes).
-// Real device (README, "Same numbers as the CPU"): counts, minima, maxima,
-// histogram bins and every ma_crossover result exactly; sums over rows
-// differ only by their order, so the others (sums, means, std, bootstrap
-// statistics, and every result of a kernel not listed here) within the
-// README's 1e-14 of the sum of the magnitudes involved (rows x the largest
-// |value| of the config's columns), or 1e-9 relative (std of a tight
-// spread, docs/reliability.md).
+// Real device (docs/placements.md, "Same numbers as the CPU"): counts,
+// minima, maxima, histogram bins and every ma_crossover result exactly;
+// sums over rows differ only by their order, so the others (sums, means,
+// std, bootstrap statistics, and every result of a kernel not listed here)
+// within 1e-14 of the sum of the magnitudes involved (docs/guide.md,
+// filter_agg; taken as rows x the largest |value| of the config's columns),
+// or 1e-9 relative (std of a tight spread, docs/reliability.md).
 struct Promise {
   const char *kernel;
   const char *exact_prefixes[4];  // result names starting so are exact; "" = all
