@@ -11,7 +11,6 @@
  */
 #include "device.h"
 #include "fault.h"
-#include "table.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,7 +27,7 @@ bool gdf_device_get(gdf_device *out, const char **why) {
     return false;
   }
   /* Every device use starts here, so fault builds wrap the device at this
-   * one point (engine/base/fault.h; nothing otherwise). */
+   * one point (engine/device/device_fault.c; nothing otherwise). */
   gdf_fault_device(out);
   return true;
 }
@@ -138,7 +137,7 @@ static void fell_back(const char *why, const char *who, gpudf_backend from,
           gpudf_backend_name(to));
 }
 
-gpudf_status gdf_place_owner(const gpudf_table *t, gpudf_backend backend, bool forced,
+gpudf_status gdf_place_owner(void *base, uint64_t bytes, gpudf_backend backend, bool forced,
                              gdf_placement **out) {
   *out = NULL;
   if (backend == GPUDF_BACKEND_CPU) return GPUDF_OK;
@@ -153,13 +152,13 @@ gpudf_status gdf_place_owner(const gpudf_table *t, gpudf_backend backend, bool f
   if (!forced) gdf_quiet_begin(&q, failed, sizeof failed);
   gpudf_status st = dev.ops->uuid(&p->dev, p->uuid);
   if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_IPC) {
-    st = place_ipc_owner(p, t->base, t->arena_bytes);
+    st = place_ipc_owner(p, base, bytes);
     if (st == GPUDF_OK || forced) goto done;
     fell_back(failed, "share", backend, GPUDF_BACKEND_CUDA_PINNED);
     backend = GPUDF_BACKEND_CUDA_PINNED;
     st = GPUDF_OK;
   }
-  if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_PINNED) st = pin(p, t->base, t->arena_bytes);
+  if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_PINNED) st = pin(p, base, bytes);
 done:
   if (!forced) gdf_quiet_end(&q);
   if (st == GPUDF_OK) {
@@ -297,16 +296,4 @@ gpudf_status gdf_place_attach(gpudf_backend desc, const uint8_t *uuid, const uin
   }
   *out = p;
   return GPUDF_OK;
-}
-
-/* ------------------------------------------------------------ public API */
-
-gpudf_backend gpudf_table_backend(const gpudf_table *t) {
-  if (!t) return GPUDF_BACKEND_AUTO;
-  return t->place ? t->place->backend : GPUDF_BACKEND_CPU;
-}
-
-const void *gpudf_table_column_device_data(const gpudf_table *t, int i) {
-  if (!t || !t->place || i < 0 || i >= t->ncols) return NULL;
-  return t->place->dbase + t->cols[i].offset;
 }

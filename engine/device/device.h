@@ -151,12 +151,12 @@ typedef struct gdf_placement {
   uint8_t handle[GDF_IPC_HANDLE_BYTES];
 } gdf_placement;
 
-/* Owner side, at share time. Places the sealed arena for backend (resolved,
- * never AUTO): cuda-ipc uploads it and exports a handle, cuda-pinned
- * registers it. When forced is false a failing placement falls back
+/* Owner side, at share time. Places the sealed arena [base, base + bytes)
+ * for backend (resolved, never AUTO): cuda-ipc uploads it and exports a
+ * handle, cuda-pinned registers it. When forced is false a failing placement falls back
  * (cuda-ipc -> cuda-pinned -> cpu) with a log line saying why; when forced it
  * is an error. On success the caller owns *out (gdf_placement_free). */
-gpudf_status gdf_place_owner(const gpudf_table *t, gpudf_backend backend, bool forced,
+gpudf_status gdf_place_owner(void *base, uint64_t bytes, gpudf_backend backend, bool forced,
                              gdf_placement **out);
 
 /* Attacher side. desc_backend, uuid and handle come from the descriptor;
@@ -172,6 +172,15 @@ gdf_placement *gdf_placement_ref(gdf_placement *p);
 /* Drops a reference; the last one frees, closes or unregisters. NULL is
  * harmless. */
 void gdf_placement_free(gdf_placement *p);
+
+/* Fault builds: replaces *d (what gdf_device_get found) by a device that
+ * holds it and counts its calls, failing the armed one
+ * (engine/device/device_fault.c). Nothing otherwise. */
+#ifdef GPUDF_FAULT_INJECTION
+void gdf_fault_device(gdf_device *d);
+#else
+static inline void gdf_fault_device(gdf_device *d) { (void)d; }
+#endif
 
 /* Whether a CUDA placement can work in this process, and why not. */
 int gdf_cuda_placement_available(gpudf_backend backend, const char **why);

@@ -143,7 +143,7 @@ static gpudf_status place_table(gpudf_table *t, gpudf_backend resolved, bool for
   }
   if (t->sealed && t->arena_bytes > 0 && resolved != GPUDF_BACKEND_CPU) {
     gdf_range_push("gpudf place");
-    gpudf_status st = gdf_place_owner(t, resolved, forced, &t->place);
+    gpudf_status st = gdf_place_owner(t->base, t->arena_bytes, resolved, forced, &t->place);
     gdf_range_pop();
     return st;
   }

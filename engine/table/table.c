@@ -299,3 +299,15 @@ void gpudf_table_free(gpudf_table *t) {
   }
   gdf_table_release(t);
 }
+
+/* ------------------------------------------- the device placement, public */
+
+gpudf_backend gpudf_table_backend(const gpudf_table *t) {
+  if (!t) return GPUDF_BACKEND_AUTO;
+  return t->place ? t->place->backend : GPUDF_BACKEND_CPU;
+}
+
+const void *gpudf_table_column_device_data(const gpudf_table *t, int i) {
+  if (!t || !t->place || i < 0 || i >= t->ncols) return NULL;
+  return t->place->dbase + t->cols[i].offset;
+}
