@@ -34,9 +34,9 @@ extern "C" {
 /* Compile-time version; gpudf_version_number() gives the run-time one. */
 enum {
   GPUDF_VERSION_MAJOR = 0,
-  GPUDF_VERSION_MINOR = 3,
+  GPUDF_VERSION_MINOR = 4,
   GPUDF_VERSION_PATCH = 0,
-  GPUDF_VERSION_NUMBER = 300 /* major * 10000 + minor * 100 + patch */
+  GPUDF_VERSION_NUMBER = 400 /* major * 10000 + minor * 100 + patch */
 };
 
 /* "0.3.0". Before 1.0 a minor version may change the API: 0.2 added
@@ -468,7 +468,7 @@ enum {
  * of each other; equal means (a flat stretch, a filled gap) are a tie: not
  * greater. total_return and max_drawdown are double products of the step
  * returns: within a few 2^-53 per step, relative to the equity. */
-gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
+gpudf_status gpudf_table_prepare(gpudf_table *table, const gpudf_kernel *kernel,
                                  const double *configs, int64_t n);
 
 /* Checks n configs (a dense n x nparams row-major matrix) against the table
@@ -679,7 +679,7 @@ typedef struct gpudf_sweep_worker_info {
  * duration of the call only. When out is not NULL, *out receives the result
  * (on OK and ECANCELED; NULL otherwise), which the caller frees with
  * gpudf_sweep_result_free. */
-gpudf_status gpudf_sweep(gpudf_table *table, const char *kernel, const double *configs,
+gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const double *configs,
                          int64_t n, double *results, const gpudf_sweep_options *opts,
                          gpudf_sweep_result **out);
 
@@ -710,9 +710,6 @@ gpudf_status gpudf_sweep_result_worker(const gpudf_sweep_result *result, int ind
 /* A progress callback that draws a bar on stderr when stderr is a terminal
  * (and does nothing otherwise); user is unused. Never cancels. */
 int gpudf_progress_bar(const gpudf_sweep_progress *progress, void *user);
-
-/* Entry point of the gpudf-worker executable; not for applications. */
-int gpudf_worker_main(int argc, char **argv);
 
 #ifdef __cplusplus
 }

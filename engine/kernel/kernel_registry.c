@@ -455,11 +455,9 @@ gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kern
 
 /* ------------------------------------------------------------ prepare */
 
-gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
+gpudf_status gpudf_table_prepare(gpudf_table *table, const gpudf_kernel *k,
                                  const double *configs, int64_t n) {
   GDF_ENTER();
-  const gpudf_kernel *k = NULL;
-  GDF_TRY(gpudf_kernel_find(kernel, &k));
   GDF_TRY(gpudf_validate(table, k, configs, n));
   if (!k->prepare || n == 0) return GPUDF_OK;
   if (table->is_view)

@@ -946,7 +946,7 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     opts.nplugins, opts.plugins = len(paths), plugin_array
     opts.progress, keep = _progress_callback(progress)
     out = ffi.new("gpudf_sweep_result **")
-    status = lib.gpudf_sweep(table._live(), _c(kernel, "kernel name"),
+    status = lib.gpudf_sweep(table._live(), k,
                              ffi.cast("const double *", ffi.from_buffer(matrix)), n,
                              ffi.cast("double *", ffi.from_buffer(results)), opts, out)
     raised = keep[1] if isinstance(keep, tuple) else ()
