@@ -5,6 +5,7 @@
  * hands it to sweep_monitor.c, and turns what is left into the result.
  */
 #include "share.h"
+#include "versioned.h"
 #include "sweep_owner.h"
 
 #include <math.h>
@@ -29,9 +30,9 @@ void gpudf_sweep_options_init(gpudf_sweep_options *o) {
 enum { GDF_SWEEP_RETRIES_MAX = 100, GDF_SWEEP_AUTO_BATCH = 16384 };
 
 static gpudf_status check_options(const gpudf_sweep_options *o) {
-  if (o->size < sizeof *o || o->version != GPUDF_SWEEP_OPTIONS_VERSION)
-    return GDF_ERR(GPUDF_EINVAL, "options have size %zu and version %d; call "
-                   "gpudf_sweep_options_init first", o->size, o->version);
+  if (o->version != GPUDF_SWEEP_OPTIONS_VERSION)
+    return GDF_ERR(GPUDF_EINVAL, "options have version %d; call gpudf_sweep_options_init "
+                   "first", o->version);
   if (o->workers < GPUDF_SWEEP_WORKERS_DEFAULT || o->workers > GPUDF_SWEEP_WORKERS_MAX)
     return GDF_ERR(GPUDF_EINVAL, "workers = %d: use 0 (in this process), 1..%d, or "
                    "GPUDF_SWEEP_WORKERS_DEFAULT (-1)", o->workers, GPUDF_SWEEP_WORKERS_MAX);
@@ -424,8 +425,10 @@ gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const d
   gdf_sweep s = {0};
   gpudf_sweep_options_init(&s.o);
   if (opts) {
-    GDF_TRY(check_options(opts));
-    memcpy(&s.o, opts, sizeof s.o);
+    /* Unchanged since 0.1: the whole struct is the oldest size. */
+    GDF_TRY(gdf_versioned_in(&s.o, sizeof s.o, opts, sizeof s.o, "options",
+                             "gpudf_sweep_options_init"));
+    GDF_TRY(check_options(&s.o));
   }
   s.n = n;
   s.t0_ns = s.last_progress_ns = gdf_now_ns();
