@@ -180,7 +180,10 @@ def _add_categorical(table, name, labels):
     could cost a column's size."""
     from . import Error, _c
     n = table.nrows
-    keep = [ffi.new("char[]", _c(s, "category")) for s in labels.to_pylist()]
+    try:
+        keep = [ffi.new("char[]", _c(s, "category")) for s in labels.to_pylist()]
+    except Error as e:  # a label with a NUL byte: say which column
+        raise Error(e.status, f"column '{name}': {e.message}") from None
     arr = ffi.new("const char *[]", keep) if keep else ffi.NULL
     if keep:
         zeros = mmap.mmap(-1, n * 4)
@@ -244,7 +247,8 @@ def _fill_codes(dest, chunk, labels):
     # Code of each of this chunk's dictionary entries, then of each row.
     remap = pc.index_in(local, value_set=labels).fill_null(-1).to_numpy(zero_copy_only=False)
     remap = np.append(remap.astype(np.int32), np.int32(-1))
-    rows = chunk.indices.fill_null(len(local)).to_numpy(zero_copy_only=False)
+    # As int32 first: an int8 index cannot hold the null slot len(local) = 128.
+    rows = chunk.indices.cast(pa.int32()).fill_null(len(local)).to_numpy(zero_copy_only=False)
     np.take(remap, rows, out=dest)
 
 

@@ -361,6 +361,10 @@ def test_read_parquet_names_what_it_cannot_find(tmp_path):
         gpudf.read_parquet(empty)
     with pytest.raises((OSError, pa.ArrowException)):
         gpudf.read_parquet(tmp_path / "missing.parquet")
+    nul = tmp_path / "nul.parquet"
+    pq.write_table(pa.table({"a": [1.0, 2.0], "s": ["a\0b", "c"]}), nul)
+    with pytest.raises(gpudf.Error, match="column 's': category .* contains a NUL byte"):
+        gpudf.read_parquet(nul)
 
 
 _PEAK = textwrap.dedent("""
