@@ -1,11 +1,17 @@
-/* descriptor.c - checksum and validation of share descriptors. Everything an
- * attacher reads from another process passes through gdf_desc_validate. */
+/* descriptor.c - the descriptor file of a share: its name, reading it, its
+ * checksum and validation. Everything an attacher reads from another process
+ * passes through gdf_desc_validate. */
 #include "descriptor.h"
 #include "segment.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 uint64_t gdf_desc_checksum(const uint8_t *desc, uint64_t size) {
@@ -135,4 +141,59 @@ gpudf_status gdf_desc_validate_dicts(const uint8_t *desc, const uint8_t *arena,
   for (uint32_t i = 0; i < h->ncols; i++)
     if (cols[i].dict_size != 0) GDF_TRY(check_labels(&cols[i], arena, i, name));
   return GPUDF_OK;
+}
+
+/* ------------------------------------------------------------- the file */
+
+void gdf_desc_file_name(const char *name, char *buf, size_t len) {
+  char prefix[32];
+  gdf_user_prefix(prefix, sizeof prefix);
+  snprintf(buf, len, "%s%s", prefix, name);
+}
+
+gpudf_status gdf_desc_read(int dfd, const char *file, const char *name, uint8_t **buf,
+                           uint64_t *size, struct stat *st) {
+  /* O_NONBLOCK: a FIFO planted under the name (anyone can create files in
+   * /dev/shm) would otherwise block this open, and every sweep, forever; the
+   * regular-file check below then refuses it. */
+  int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT)
+      return GDF_ERR(GPUDF_ENOENT, "no share named '%s' (no %s/%s)", name, gdf_shm_dir(), file);
+    return GDF_ERR(gdf_status_from_errno(err), "cannot open share '%s' (%s/%s): %s", name,
+                   gdf_shm_dir(), file, strerror(err));
+  }
+  gpudf_status st_ = GPUDF_OK;
+  const uint64_t max = sizeof(gdf_desc_header) + GPUDF_MAX_COLUMNS * sizeof(gdf_desc_column);
+  if (fstat(fd, st) != 0)
+    st_ = GDF_ERR(GPUDF_EIO, "fstat(%s): %s", file, strerror(errno));
+  else if (!S_ISREG(st->st_mode))
+    st_ = GDF_ERR(GPUDF_EBADMSG, "share '%s' is not a regular file", name);
+  else if (st->st_uid != geteuid())
+    st_ = GDF_ERR(GPUDF_EPERM, "share '%s' belongs to uid %u, not to this user (uid %u)",
+                  name, (unsigned)st->st_uid, (unsigned)geteuid());
+  else if ((st->st_mode & 0077) != 0)
+    st_ = GDF_ERR(GPUDF_EPERM, "share '%s' has mode %03o; gpudf segments are 0600", name,
+                  (unsigned)(st->st_mode & 0777));
+  else if ((uint64_t)st->st_size > max)
+    st_ = GDF_ERR(GPUDF_EBADMSG, "share '%s' is %lld bytes, larger than any descriptor", name,
+                  (long long)st->st_size);
+  if (st_ == GPUDF_OK) {
+    *size = (uint64_t)st->st_size;
+    *buf = malloc(*size ? *size : 1);
+    if (!*buf)
+      st_ = GDF_ERR(GPUDF_ENOMEM, "out of memory");
+    else {
+      ssize_t got = pread(fd, *buf, *size, 0);
+      if (got < 0)
+        st_ = GDF_ERR(GPUDF_EIO, "cannot read share '%s' (%s/%s): %s", name, gdf_shm_dir(),
+                      file, strerror(errno));
+      else if (got != (ssize_t)*size)
+        st_ = GDF_ERR(GPUDF_EBADMSG, "share '%s' changed size while being read", name);
+      if (st_ != GPUDF_OK) free(*buf);
+    }
+  }
+  close(fd);
+  return st_;
 }

@@ -11,7 +11,9 @@
 #ifndef GPUDF_DESCRIPTOR_H
 #define GPUDF_DESCRIPTOR_H
 
-#include "internal.h"
+#include "base.h"
+
+#include <sys/stat.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,7 +28,7 @@ typedef struct gdf_desc_column {
   uint32_t nlabels;     /* categorical columns; 0 otherwise */
   uint64_t offset;
   /* version 2: the dictionary of a categorical column in the arena (layout
-   * in engine/base/internal.h, gdf_column); both 0 for other columns */
+   * in engine/table/table.h, gdf_column); both 0 for other columns */
   uint64_t dict_offset;
   uint64_t dict_size;
 } gdf_desc_column;
@@ -53,6 +55,18 @@ typedef struct gdf_desc_header {
   uint8_t ipc_handle[64];
   uint8_t reserved[64];
 } gdf_desc_header;
+
+/* The file name in the shm directory of the share called name:
+ * "gpudf-<uid>-<name>". */
+void gdf_desc_file_name(const char *name, char *buf, size_t len);
+
+/* Reads the descriptor file (in the shm directory dfd) of the share called
+ * name into a malloc'ed buffer of *size bytes after checking that it is a
+ * regular file of this user, mode 0600, no larger than any descriptor; *st
+ * is what was checked. On success the caller frees *buf. Nothing is
+ * validated yet (gdf_desc_validate). */
+gpudf_status gdf_desc_read(int dfd, const char *file, const char *name, uint8_t **buf,
+                           uint64_t *size, struct stat *st);
 
 uint64_t gdf_desc_checksum(const uint8_t *desc, uint64_t size);
 

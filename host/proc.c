@@ -1,6 +1,6 @@
 /* proc.c - identity of a process: pid plus start time, so that a reused pid
  * is never mistaken for the process that created a segment. */
-#include "internal.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

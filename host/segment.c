@@ -1,4 +1,5 @@
 /* segment.c - create, grow, seal and remove shared-memory segments. */
+#include "proc.h"
 #include "segment.h"
 
 #include <errno.h>

@@ -13,7 +13,7 @@
 #ifndef GPUDF_SEGMENT_H
 #define GPUDF_SEGMENT_H
 
-#include "internal.h"
+#include "base.h"
 
 #include <sys/types.h>
 

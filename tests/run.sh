@@ -193,7 +193,7 @@ if [ "${GPUDF_SKIP_TSAN:-0}" != 1 ]; then
   # ProcFault's killer thread) and the ones around processes (sweeps with
   # their workers and progress callback, share/attach) run here, and the CSV
   # reader's SIGBUS guard (a signal handler and a siglongjmp out of it).
-  # -Wno-tsan: GCC warns that TSan does not model engine/share/share.c's standalone
+  # -Wno-tsan: GCC warns that TSan does not model engine/share/publish.c's standalone
   # fence, which orders a descriptor for other processes (outside TSan's view).
   tsan="-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan"
   cmake -S . -B "$build-tsan" -G Ninja -DGPUDF_CUDA=OFF -DGPUDF_WERROR=ON \

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "tables.h"
 
 namespace {
 
@@ -42,14 +43,6 @@ int P(const gpudf_kernel *k, const char *name) {
   EXPECT_EQ(GPUDF_OK, gpudf_kernel_param_index(k, name, &i)) << name;
   return i;
 }
-
-struct Owned {
-  gpudf_table *t = nullptr;
-  explicit Owned(int64_t n) { EXPECT_EQ(GPUDF_OK, gpudf_table_create(n, &t)); }
-  ~Owned() { gpudf_table_free(t); }
-  Owned(const Owned &) = delete;
-  Owned &operator=(const Owned &) = delete;
-};
 
 // Random labels (distinct: a prefix per index) for a dictionary.
 std::vector<std::string> Labels(std::mt19937_64 &rng, int n) {
@@ -88,7 +81,7 @@ std::vector<double> Defaults(const gpudf_kernel *k) {
 // A table shaped like a price file: date (text labels), close (f64),
 // volume (i64), flag (bool), key (i32).
 struct PriceTable {
-  Owned o;
+  support::Table o;
   int64_t n;
   std::vector<int32_t> date, key;
   std::vector<double> close;
@@ -159,11 +152,9 @@ TEST(ColumnTypes, NumberParametersRefuseACategoricalNamingIt) {
 // The file: a,b / 1,2 / 3,4 / 5,abc. b is categorical (labels "2",
 // "4", "abc"); filter_agg summed its codes (0 + 1 + 2 = 3).
 TEST(ColumnTypes, FilterAggOfACsvTextColumnIsRefused) {
-  std::string path = "/tmp/gpudf-coltypes-" + std::to_string(getpid()) + ".csv";
-  std::ofstream(path) << "a,b\n1,2\n3,4\n5,abc\n";
-  gpudf_table *t = nullptr;
-  ASSERT_EQ(GPUDF_OK, gpudf_table_read_csv(path.c_str(), nullptr, &t)) << gpudf_last_error();
-  std::remove(path.c_str());
+  support::CsvTable csv("a,b\n1,2\n3,4\n5,abc\n");
+  ASSERT_EQ(GPUDF_OK, csv.st) << csv.err;
+  const gpudf_table *t = csv.t;
   ASSERT_TRUE(gpudf_table_column_is_categorical(t, 1));
   const gpudf_kernel *k = K("filter_agg");
   std::vector<double> cfg = {0, kAll, 0, 0, 1}, out(6);
@@ -175,7 +166,6 @@ TEST(ColumnTypes, FilterAggOfACsvTextColumnIsRefused) {
   ASSERT_EQ(GPUDF_OK, gpudf_run(t, k, cfg.data(), 1, out.data())) << gpudf_last_error();
   EXPECT_EQ(out[0], 3.0);
   EXPECT_EQ(out[1], 9.0);
-  gpudf_table_free(t);
 }
 
 // A random categorical filter column: eq/ne with every code (and -1, the
@@ -195,7 +185,7 @@ TEST(ColumnTypes, ACategoricalFilterComparesLabelsWithEqAndNeOnly) {
       key[(size_t)i] = (int32_t)(rng() % (G + 1));  // G: outside the groups
       x[(size_t)i] = rng() % 17 == 0 ? NAN : g(rng);
     }
-    Owned o(n);
+    support::Table o(n);
     AddCat(o.t, "sym", codes, Labels(rng, L));
     ASSERT_EQ(GPUDF_OK, gpudf_table_add_column(o.t, "x", GPUDF_TYPE_F64, x.data()));
     ASSERT_EQ(GPUDF_OK, gpudf_table_add_column(o.t, "key", GPUDF_TYPE_I32, key.data()));
@@ -265,7 +255,7 @@ TEST(ColumnTypes, ACategoricalKeyGroupsByLabel) {
     x[(size_t)i] = (double)(int64_t)(rng() % 2001) / 8.0 - 100.0;
     if (codes[(size_t)i] >= 0) cnt[(size_t)codes[(size_t)i]] += 1, sum[(size_t)codes[(size_t)i]] += x[(size_t)i];
   }
-  Owned o(n);
+  support::Table o(n);
   AddCat(o.t, "sym", codes, Labels(rng, L));
   ASSERT_EQ(GPUDF_OK, gpudf_table_add_column(o.t, "x", GPUDF_TYPE_F64, x.data()));
   std::vector<double> c = {1, kAll, 0, 0, 0, 1, (double)L}, r((size_t)(5 * L));
@@ -338,7 +328,7 @@ TEST(ColumnTypes, TheDefaultColumnIsTheFirstOfATypeTheParameterAccepts) {
   for (int round = 0; round < 300; round++) {
     const int64_t n = 4;
     int ncols = 1 + (int)(rng() % 6);
-    Owned o(n);
+    support::Table o(n);
     std::vector<int> kind;      // index into tname
     std::vector<std::string> cname;
     for (int c = 0; c < ncols; c++) {

@@ -22,19 +22,11 @@
 
 #include "csv_number.h"
 #include "harness.h"
+#include "tables.h"
 
 namespace {
 
-struct CsvFile {
-  std::string path;
-  explicit CsvFile(const std::string &body, const std::string &stem = "t.csv") {
-    path = "/tmp/gpudf-csv-" + std::to_string(getpid()) + "-" + stem;
-    FILE *f = fopen(path.c_str(), "wb");
-    fwrite(body.data(), 1, body.size(), f);
-    fclose(f);
-  }
-  ~CsvFile() { unlink(path.c_str()); }
-};
+using CsvFile = support::TempFile;
 
 struct Read {
   gpudf_table *t = nullptr;

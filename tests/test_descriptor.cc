@@ -177,7 +177,7 @@ TEST_F(Descriptor, ColumnCountLimits) {
   ASSERT_EQ(gpudf_table_ncols(v), GPUDF_MAX_COLUMNS);
   uint32_t c = (uint32_t)(rng() % GPUDF_MAX_COLUMNS);
   EXPECT_EQ(std::string(gpudf_table_column_name(v, (int)c)), "c" + std::to_string(c));
-  // One more is refused before validation, by its size (engine/share/share.c).
+  // One more is refused before validation, by its size (gdf_desc_read, host/descriptor.c).
   ExpectRefused(forge(GPUDF_MAX_COLUMNS + 1), "larger than any descriptor");
   b = good.substr(0, sizeof(gdf_desc_header));
   Header(b)->ncols = 0;

@@ -16,34 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "tables.h"
+
 namespace ktest {
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// An owner table freed (and its share closed) with the object.
-struct Table {
-  gpudf_table *t = nullptr;
-  gpudf_share *s = nullptr;
-  explicit Table(int64_t nrows) { EXPECT_EQ(GPUDF_OK, gpudf_table_create(nrows, &t)); }
-  ~Table() {
-    gpudf_share_close(s);
-    gpudf_table_free(t);
-  }
-  Table(const Table &) = delete;
-  Table &operator=(const Table &) = delete;
-  template <typename T>
-  int Add(const std::string &name, gpudf_type type, const std::vector<T> &v) {
-    EXPECT_EQ(GPUDF_OK, gpudf_table_add_column(t, name.c_str(), type, v.data()))
-        << gpudf_last_error();
-    return gpudf_table_ncols(t) - 1;
-  }
-  // Shares it on backend; false (with the reason in why) when that fails.
-  bool Share(gpudf_backend backend, std::string *why) {
-    gpudf_status st = gpudf_table_share(t, nullptr, backend, &s);
-    if (st != GPUDF_OK && why) *why = gpudf_last_error();
-    return st == GPUDF_OK;
-  }
-};
+// An owner table freed (and its share closed) with the object: the tests'
+// one table fixture (support/tables.h).
+using Table = support::Table;
 
 inline const gpudf_kernel *Kernel(const char *name) {
   const gpudf_kernel *k = nullptr;

@@ -329,8 +329,8 @@ std::vector<double> ColumnMaxAbs(const gpudf_table *t) {
 
 // The sweep's answer against the in-process one: exact for count, min and
 // max; sum, mean and std to 1e-12 relative (a batch cut differently adds in
-// another order; see test_sweep.cc), plus, for sum and mean, what another
-// order can change when the values cancel: the i64 column's values of
+// another order; see support/sweep_support.h), plus, for sum and mean, what
+// another order can change when the values cancel: the i64 column's values of
 // +-4.6e18 sum to ~1e16, where 1e-12 relative is below one rounding of a
 // partial sum (a worker's rerun of one config once missed by 1.9e-12).
 void ExpectSameFilterAgg(const std::vector<double> &want, const std::vector<double> &got,

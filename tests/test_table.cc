@@ -2,7 +2,11 @@
 #include <gpudf.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -33,6 +37,39 @@ TEST(Api, LastErrorNamesTheCallAndTheProblem) {
   std::string msg = gpudf_last_error();
   EXPECT_NE(msg.find("gpudf_table_create"), std::string::npos) << msg;
   EXPECT_NE(msg.find("at least 1 row"), std::string::npos) << msg;
+}
+
+// Work inside a call whose misses are expected (prepare looking for columns
+// it has not derived yet, every create and share removing what dead
+// processes left and passing over files that are no share) is no error: a
+// call that succeeds leaves the message of the last one that failed.
+TEST(Api, SucceedingCallsLeaveTheLastErrorAsItWas) {
+  const char *dir = std::getenv("GPUDF_SHM_DIR");
+  ASSERT_NE(dir, nullptr);
+  std::string junk = std::string(dir) + "/gpudf-" + std::to_string(geteuid()) + "-notashare";
+  FILE *f = std::fopen(junk.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("not a descriptor", f);
+  std::fclose(f);
+  ASSERT_EQ(gpudf_table_create(0, nullptr), GPUDF_EINVAL);
+  const std::string failed = gpudf_last_error();
+  gpudf_table *t = nullptr;
+  ASSERT_EQ(gpudf_table_create(300, &t), GPUDF_OK);
+  std::vector<double> p(300);
+  for (int i = 0; i < 300; i++) p[i] = 100 + std::sin(i * 0.1) * 5;
+  ASSERT_EQ(gpudf_table_add_column(t, "p", GPUDF_TYPE_F64, p.data()), GPUDF_OK);
+  double cfg[6] = {0, 3, 20, 0, 1, 252};
+  ASSERT_EQ(gpudf_table_prepare(t, "ma_crossover", cfg, 1), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_table_ncols(t), 3);
+  gpudf_share *s = nullptr;
+  ASSERT_EQ(gpudf_table_share(t, "quiet.errors", GPUDF_BACKEND_CPU, &s), GPUDF_OK);
+  gpudf_table *v = nullptr;
+  ASSERT_EQ(gpudf_attach("quiet.errors", &v), GPUDF_OK);
+  EXPECT_EQ(failed, gpudf_last_error());
+  gpudf_table_free(v);
+  gpudf_share_close(s);
+  gpudf_table_free(t);
+  unlink(junk.c_str());
 }
 
 // Names starting with "__prefix." are what gpudf_table_prepare derives (a

@@ -32,11 +32,11 @@ gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, .
 #define GDF_ERR(status, ...) gdf_error((status), gdf_where(__func__), __VA_ARGS__)
 
 /* Names of the columns gpudf_table_prepare derives (ma_crossover's prefix
- * sums); refused for other columns unless gdf_deriving (set by prepare). */
+ * sums): a user's column may not start with them (engine/table/table.c);
+ * prepare adds them through gdf_table_alloc_derived. */
 #define GDF_DERIVED_PREFIX "__prefix."
 #define GDF_DERIVED_PREFIX_LO "__prefix_lo." /* their low parts (two-double sums) */
 #ifndef __cplusplus
-extern _Thread_local int gdf_deriving;
 /* Bytes of shared memory the caller of gpudf_table_prepare still needs after
  * it (gpudf_sweep: its control segment and the share's descriptor): derived
  * columns are added only when they leave that much free (engine/table/table.c). */
@@ -47,16 +47,16 @@ extern _Thread_local uint64_t gdf_prepare_reserve;
  * cancelled. */
 #define GDF_KERNEL_CANCELLED() GDF_ERR(GPUDF_ECANCELED, "the sweep was cancelled")
 
-/* The name a message starts with: the public call being served (GDF_ENTER),
- * so that users read the function they called rather than an internal
- * helper or a public call it made inside; func itself outside any. */
+/* How a message names the call the user made. The one rule: every public
+ * entry point starts with GDF_ENTER(), and every message is made with
+ * GDF_ERR, which starts it with gdf_where(__func__): the outermost public
+ * call being served, so that users read the function they called rather
+ * than an internal helper or a public call it made inside (gpudf_sweep
+ * loads plugins, validates, shares the table; gpudf_table_read_csv creates
+ * the table); the helper's own name outside any public call. The name goes
+ * when the outermost call returns (a cleanup attribute), so it never
+ * carries over to the next, unrelated call. */
 const char *gdf_where(const char *func);
-
-/* Public entry points name themselves, unless they run inside another
- * public call (gpudf_sweep loads plugins, validates, shares the table;
- * gpudf_table_read_csv creates the table): every message then starts with
- * the call the user made. The name goes when the outermost call returns (a
- * cleanup attribute), so it never carries over to the next, unrelated call. */
 #ifndef __cplusplus
 extern _Thread_local const char *gdf_api_name;
 static inline void gdf_api_leave(const char **outer) { gdf_api_name = *outer; }
@@ -73,9 +73,23 @@ static inline void gdf_api_leave(const char **outer) { gdf_api_name = *outer; }
     if (gdf_try_s_ != GPUDF_OK) return gdf_try_s_; \
   } while (0)
 
-/* Puts back a message saved from gpudf_last_error(), so that internal work
- * that failed harmlessly does not replace the caller's message. */
-void gdf_restore_error(const char *saved);
+/* Where a miss is expected (is there a column of this name? is this file a
+ * live share?) the library asks a quiet query, which answers -1 or false
+ * and formats nothing. What remains is internal work that may fail without
+ * that being the caller's error: removing what dead owners left, a
+ * placement that falls back under auto, undoing a step after the real
+ * failure. It runs in a quiet scope: between gdf_quiet_begin and
+ * gdf_quiet_end, GDF_ERR returns its status, formats the message only into
+ * why (when given, for a log line; NULL: not at all) and leaves the
+ * thread's last error as the caller had it. Scopes nest; the innermost
+ * takes the messages. Nothing inside may read gpudf_last_error(). */
+typedef struct gdf_quiet {
+  char *why;
+  size_t len;
+  struct gdf_quiet *outer;
+} gdf_quiet;
+void gdf_quiet_begin(gdf_quiet *q, char *why, size_t len);
+void gdf_quiet_end(gdf_quiet *q);
 
 /* Maps an errno value to the closest status. */
 gpudf_status gdf_status_from_errno(int err);

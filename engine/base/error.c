@@ -1,5 +1,5 @@
 /* error.c - status strings, the thread-local last-error message, debug log. */
-#include "internal.h"
+#include "base.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -40,22 +40,46 @@ const char *gpudf_status_str(gpudf_status status) {
 
 const char *gpudf_last_error(void) { return last_error; }
 
-void gdf_restore_error(const char *saved) {
-  snprintf(last_error, sizeof last_error, "%s", saved);
+gpudf_status gpudf_set_error(gpudf_status status, const char *message) {
+  snprintf(last_error, sizeof last_error, "%s", message ? message : "(no message)");
+  return status;
 }
+
+static _Thread_local gdf_quiet *quiet;
+
+void gdf_quiet_begin(gdf_quiet *q, char *why, size_t len) {
+  q->why = why;
+  q->len = why ? len : 0;
+  if (q->len) why[0] = '\0';
+  q->outer = quiet;
+  quiet = q;
+}
+
+void gdf_quiet_end(gdf_quiet *q) { quiet = q->outer; }
 
 const char *gdf_where(const char *func) {
   return gdf_api_name ? gdf_api_name : func;
 }
 
+/* "<func>: <text>" into buf (len > 0 bytes). */
+static void format_error(char *buf, size_t len, const char *func, const char *fmt, va_list ap) {
+  int n = snprintf(buf, len, "%s: ", func);
+  if (n < 0 || n >= (int)len) n = 0;
+  vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+}
+
 gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, ...) {
+  /* In a quiet scope the message is nobody's error: formatted only where
+   * the scope asked for it, never into the caller's last error. */
+  char *buf = quiet ? quiet->why : last_error;
+  size_t len = quiet ? quiet->len : sizeof last_error;
+  if (len == 0) return status;
   va_list ap;
   va_start(ap, fmt);
-  int n = snprintf(last_error, sizeof last_error, "%s: ", func);
-  if (n < 0 || n >= (int)sizeof last_error) n = 0;
-  vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+  format_error(buf, len, func, fmt, ap);
   va_end(ap);
-  if (gdf_log_enabled()) fprintf(stderr, "gpudf: error %d: %s\n", (int)status, last_error);
+  if (gdf_log_enabled())
+    fprintf(stderr, "gpudf: %s %d: %s\n", quiet ? "quiet error" : "error", (int)status, buf);
   return status;
 }
 

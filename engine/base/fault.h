@@ -5,11 +5,11 @@
  * GPUDF_FAULT_INJECTION=ON; never in a release.
  *
  * The library's calls to malloc, open, mmap, posix_spawn, ... are redirected
- * at link time (-Wl,--wrap=..., see CMakeLists.txt) to engine/base/fault.c, which
+ * at link time (-Wl,--wrap=..., see CMakeLists.txt) to engine/fault.c, which
  * counts them per class while armed and fails the Nth with the errno the real
- * call would give. Device calls are counted by a wrapper around the device's
- * table of functions (gdf_device in engine/device/device.c). Nothing else in the
- * library knows about it.
+ * call would give. Device calls are counted by a device that holds the real
+ * one (engine/device/device_fault.c; gdf_device_get wraps every device with
+ * it). Nothing else in the library knows about it.
  *
  * The control functions below are exported from libgpudf in fault builds
  * only (cmake/gpudf-fault.map); tests find them with dlsym, so that the same
@@ -18,7 +18,9 @@
 #ifndef GPUDF_FAULT_H
 #define GPUDF_FAULT_H
 
-#include "device.h"
+#include "base.h"
+
+#include <stdbool.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,11 +55,10 @@ __attribute__((visibility("default"))) int gdf_fault_fired(void);
  * with -1; not a class: it stays in effect across arm and disarm. */
 __attribute__((visibility("default"))) void gdf_fault_shm_free(long long bytes);
 
-/* The device table every caller of gdf_device gets: calls go to ops through
- * a counter. */
-const gdf_device_ops *gdf_fault_device(const gdf_device_ops *ops);
-#else
-static inline const gdf_device_ops *gdf_fault_device(const gdf_device_ops *ops) { return ops; }
+/* Counts one call of class cls, made outside this file (the fault device,
+ * engine/device/device_fault.c); true when it is the one to fail. *call, if
+ * not NULL, gets the calls counted since arming, for the message. */
+bool gdf_fault_hit(int cls, long *call);
 #endif
 
 #ifdef __cplusplus

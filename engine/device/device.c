@@ -1,6 +1,7 @@
 /*
  * device.c - placing an arena on a device for the share's owner and for
- * attachers, the fallbacks between placements, and running kernels there.
+ * attachers, and the fallbacks between placements. Kernels are launched on a
+ * placement by engine/kernel/run.c.
  *
  * The order of preference is cuda-ipc, cuda-pinned, cpu. A placement that was
  * asked for explicitly (API argument or GPUDF_BACKEND) and cannot work is an
@@ -16,24 +17,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-const gdf_device_ops *gdf_device(const char **why) {
+bool gdf_device_get(gdf_device *out, const char **why) {
   /* Read on every call, not cached: tests switch it between cases. */
   const char *sim = getenv("GPUDF_SIMULATE_DEVICE");
-  /* gdf_fault_device: every device call goes through here, so fault builds
-   * count them at this one point (engine/base/fault.h; the identity otherwise). */
-  if (sim && strcmp(sim, "1") == 0) return gdf_fault_device(gdf_sim_device_ops());
-  const gdf_device_ops *ops = gdf_cuda_device_ops();
-  if (!ops && why)
-    *why = "libgpudf was built without CUDA (GPUDF_CUDA=OFF, or no nvcc at build time)";
-  return gdf_fault_device(ops);
+  if (sim && strcmp(sim, "1") == 0) {
+    *out = gdf_sim_device();
+  } else if (!gdf_cuda_device(out)) {
+    if (why) *why = "libgpudf was built without CUDA (GPUDF_CUDA=OFF, or no nvcc at build time)";
+    return false;
+  }
+  /* Every device use starts here, so fault builds wrap the device at this
+   * one point (engine/device/device_fault.c; nothing otherwise). */
+  gdf_fault_device(out);
+  return true;
 }
 
 int gdf_cuda_placement_available(gpudf_backend backend, const char **why) {
   const char *reason = "available";
-  const gdf_device_ops *ops = gdf_device(&reason);
-  int ok = ops && ops->count(&reason) > 0;
-  if (ok && backend == GPUDF_BACKEND_CUDA_IPC) ok = ops->ipc_supported(0, &reason);
-  if (ok && backend == GPUDF_BACKEND_CUDA_PINNED) ok = ops->register_supported(0, &reason);
+  gdf_device d;
+  int ok = gdf_device_get(&d, &reason) && d.ops->count(&d, &reason) > 0;
+  if (ok && backend == GPUDF_BACKEND_CUDA_IPC) ok = d.ops->ipc_supported(&d, &reason);
+  if (ok && backend == GPUDF_BACKEND_CUDA_PINNED) ok = d.ops->register_supported(&d, &reason);
   *why = ok ? "available" : reason;
   return ok;
 }
@@ -47,12 +51,11 @@ static const char *uuid_text(const uint8_t *u, char *buf, size_t len) {
   return buf;
 }
 
-static gdf_placement *placement_new(const gdf_device_ops *ops, int dev) {
+static gdf_placement *placement_new(const gdf_device *dev) {
   gdf_placement *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   p->refs = 1;
-  p->ops = ops;
-  p->dev = dev;
+  p->dev = *dev;
   p->backend = GPUDF_BACKEND_CPU;
   return p;
 }
@@ -66,11 +69,11 @@ gdf_placement *gdf_placement_ref(gdf_placement *p) {
 void gdf_placement_free(gdf_placement *p) {
   if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
   if (p->backend == GPUDF_BACKEND_CUDA_IPC && p->owner && p->dbase)
-    p->ops->free(p->dev, p->dbase);
+    p->dev.ops->free(&p->dev, p->dbase);
   else if (p->backend == GPUDF_BACKEND_CUDA_IPC && p->dbase)
-    p->ops->ipc_close(p->dev, p->dbase);
+    p->dev.ops->ipc_close(&p->dev, p->dbase);
   else if (p->backend == GPUDF_BACKEND_CUDA_PINNED && p->host)
-    p->ops->host_unregister(p->dev, p->host);
+    p->dev.ops->host_unregister(&p->dev, p->host);
   free(p);
 }
 
@@ -78,26 +81,27 @@ void gdf_placement_free(gdf_placement *p) {
 
 /* Owner: one allocation, one staged upload, one exported handle. */
 static gpudf_status place_ipc_owner(gdf_placement *p, const uint8_t *host, uint64_t bytes) {
-  const gdf_device_ops *ops = p->ops;
+  const gdf_device *d = &p->dev;
+  const gdf_device_ops *ops = d->ops;
   char u[48];
   uint64_t free_b = 0, total = 0;
-  GDF_TRY(ops->mem_info(p->dev, &free_b, &total));
+  GDF_TRY(ops->mem_info(d, &free_b, &total));
   if (bytes > free_b)
     return GDF_ERR(GPUDF_ENOMEM,
                    "the table's arena (%" PRIu64 " bytes) does not fit in the memory of device "
                    "%s (%" PRIu64 " of %" PRIu64 " bytes free); share it as cuda-pinned or cpu",
                    bytes, uuid_text(p->uuid, u, sizeof u), free_b, total);
-  void *d = NULL;
-  GDF_TRY(ops->alloc(p->dev, bytes, &d));
+  void *mem = NULL;
+  GDF_TRY(ops->alloc(d, bytes, &mem));
   gdf_range_push("gpudf upload");
-  gpudf_status st = ops->upload(p->dev, d, host, bytes);
+  gpudf_status st = ops->upload(d, mem, host, bytes);
   gdf_range_pop();
-  if (st == GPUDF_OK) st = ops->ipc_get(p->dev, d, p->handle);
+  if (st == GPUDF_OK) st = ops->ipc_get(d, mem, p->handle);
   if (st != GPUDF_OK) {
-    ops->free(p->dev, d);
+    ops->free(d, mem);
     return st;
   }
-  p->dbase = d;
+  p->dbase = mem;
   p->bytes = bytes;
   p->owner = true;
   p->backend = GPUDF_BACKEND_CUDA_IPC;
@@ -107,13 +111,14 @@ static gpudf_status place_ipc_owner(gdf_placement *p, const uint8_t *host, uint6
 /* Registers a read-only host mapping and takes its device address. */
 static gpudf_status pin(gdf_placement *p, void *host, uint64_t bytes) {
   const char *why = NULL;
-  if (!p->ops->register_supported(p->dev, &why))
+  const gdf_device *dev = &p->dev;
+  if (!dev->ops->register_supported(dev, &why))
     return GDF_ERR(GPUDF_ENODEV, "cuda-pinned is not available: %s", why);
-  GDF_TRY(p->ops->host_register(p->dev, host, bytes));
+  GDF_TRY(dev->ops->host_register(dev, host, bytes));
   void *d = NULL;
-  gpudf_status st = p->ops->host_device_pointer(p->dev, host, &d);
+  gpudf_status st = dev->ops->host_device_pointer(dev, host, &d);
   if (st != GPUDF_OK) {
-    p->ops->host_unregister(p->dev, host);
+    dev->ops->host_unregister(dev, host);
     return st;
   }
   p->host = host;
@@ -123,53 +128,57 @@ static gpudf_status pin(gdf_placement *p, void *host, uint64_t bytes) {
   return GPUDF_OK;
 }
 
-/* Logs why a placement was not used and puts the caller's message back:
- * under auto a fallback is a decision, not an error. */
-static void fell_back(const char *saved, const char *who, gpudf_backend from,
+/* Logs why a placement was not used. Under auto a fallback is a decision,
+ * not an error: the attempts run in a quiet scope (engine/base/base.h) whose
+ * message is why. */
+static void fell_back(const char *why, const char *who, gpudf_backend from,
                       gpudf_backend to) {
-  gdf_log("%s: %s not used (%s); falling back to %s", who, gpudf_backend_name(from),
-          gpudf_last_error(), gpudf_backend_name(to));
-  gdf_restore_error(saved);
+  gdf_log("%s: %s not used (%s); falling back to %s", who, gpudf_backend_name(from), why,
+          gpudf_backend_name(to));
 }
 
-gpudf_status gdf_place_owner(const gpudf_table *t, gpudf_backend backend, bool forced,
+gpudf_status gdf_place_owner(void *base, uint64_t bytes, gpudf_backend backend, bool forced,
                              gdf_placement **out) {
   *out = NULL;
   if (backend == GPUDF_BACKEND_CPU) return GPUDF_OK;
   const char *why = NULL;
-  const gdf_device_ops *ops = gdf_device(&why);
-  if (!ops) return GDF_ERR(GPUDF_ENODEV, "no device: %s", why);
-  gdf_placement *p = placement_new(ops, 0);
+  gdf_device dev;
+  if (!gdf_device_get(&dev, &why)) return GDF_ERR(GPUDF_ENODEV, "no device: %s", why);
+  gdf_placement *p = placement_new(&dev);
   if (!p) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
-  char saved[1024];
-  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
-  gpudf_status st = ops->uuid(p->dev, p->uuid);
+  /* Forced: a failure is the caller's error. Auto: it is a fallback. */
+  char failed[512] = "";
+  gdf_quiet q = {0};
+  if (!forced) gdf_quiet_begin(&q, failed, sizeof failed);
+  gpudf_status st = dev.ops->uuid(&p->dev, p->uuid);
   if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_IPC) {
-    st = place_ipc_owner(p, t->base, t->arena_bytes);
+    st = place_ipc_owner(p, base, bytes);
     if (st == GPUDF_OK || forced) goto done;
-    fell_back(saved, "share", backend, GPUDF_BACKEND_CUDA_PINNED);
+    fell_back(failed, "share", backend, GPUDF_BACKEND_CUDA_PINNED);
     backend = GPUDF_BACKEND_CUDA_PINNED;
     st = GPUDF_OK;
   }
-  if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_PINNED) st = pin(p, t->base, t->arena_bytes);
+  if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_PINNED) st = pin(p, base, bytes);
 done:
+  if (!forced) gdf_quiet_end(&q);
   if (st == GPUDF_OK) {
     *out = p;
     return GPUDF_OK;
   }
   free(p);
   if (forced) return st;
-  fell_back(saved, "share", backend, GPUDF_BACKEND_CPU);
+  fell_back(failed, "share", backend, GPUDF_BACKEND_CPU);
   return GPUDF_OK;
 }
 
 /* The ordinal of the device whose UUID is uuid, or -1. */
-static int find_device(const gdf_device_ops *ops, const uint8_t *uuid) {
+static int find_device(const gdf_device *dev, const uint8_t *uuid) {
   const char *why;
-  int n = ops->count(&why);
-  for (int d = 0; d < n; d++) {
+  int n = dev->ops->count(dev, &why);
+  for (int i = 0; i < n; i++) {
     uint8_t u[GDF_UUID_BYTES];
-    if (ops->uuid(d, u) == GPUDF_OK && memcmp(u, uuid, sizeof u) == 0) return d;
+    gdf_device d = gdf_device_at(dev, i);
+    if (d.ops->uuid(&d, u) == GPUDF_OK && memcmp(u, uuid, sizeof u) == 0) return i;
   }
   return -1;
 }
@@ -179,14 +188,14 @@ static int find_device(const gdf_device_ops *ops, const uint8_t *uuid) {
 static gpudf_status open_ipc(gdf_placement *p, const uint8_t *uuid, const uint8_t *handle,
                              const char *name) {
   char u[48];
-  int dev = find_device(p->ops, uuid);
+  int dev = find_device(&p->dev, uuid);
   if (dev < 0)
     return GDF_ERR(GPUDF_ENODEV, "share '%s' lives on device %s, which this process does "
                    "not see (check CUDA_VISIBLE_DEVICES)", name, uuid_text(uuid, u, sizeof u));
-  p->dev = dev;
+  p->dev.ordinal = dev;
   memcpy(p->uuid, uuid, GDF_UUID_BYTES);
   void *d = NULL;
-  GDF_TRY(p->ops->ipc_open(dev, handle, &d));
+  GDF_TRY(p->dev.ops->ipc_open(&p->dev, handle, &d));
   p->dbase = d;
   p->backend = GPUDF_BACKEND_CUDA_IPC;
   return GPUDF_OK;
@@ -222,28 +231,40 @@ static gpudf_status refuse(gpudf_backend b) {
                  gpudf_backend_name(b), why);
 }
 
-static gpudf_status attach_device(gdf_placement *p, gpudf_backend first, bool forced,
-                                  const uint8_t *uuid, const uint8_t *handle, void *host,
-                                  uint64_t bytes, const char *name) {
-  char saved[1024], who[GPUDF_NAME_MAX + 16];
-  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
+static gpudf_status attach_steps(gdf_placement *p, gpudf_backend first, bool forced,
+                                 const uint8_t *uuid, const uint8_t *handle, void *host,
+                                 uint64_t bytes, const char *name, const char *why) {
+  char who[GPUDF_NAME_MAX + 16];
   snprintf(who, sizeof who, "attach '%s'", name);
   gpudf_status st = GPUDF_OK;
   if (first == GPUDF_BACKEND_CUDA_IPC) {
     st = open_ipc(p, uuid, handle, name);
     if (st == GPUDF_OK) return st;
     if (forced) return refuse(first);
-    fell_back(saved, who, GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_PINNED);
-    int dev = find_device(p->ops, uuid); /* same device when visible, else the first */
-    p->dev = dev < 0 ? 0 : dev;
+    fell_back(why, who, GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_PINNED);
+    int dev = find_device(&p->dev, uuid); /* same device when visible, else the first */
+    p->dev.ordinal = dev < 0 ? 0 : dev;
   }
-  if (p->ops->uuid(p->dev, p->uuid) != GPUDF_OK) memset(p->uuid, 0, sizeof p->uuid);
+  if (p->dev.ops->uuid(&p->dev, p->uuid) != GPUDF_OK) memset(p->uuid, 0, sizeof p->uuid);
   st = pin(p, host, bytes);
   if (st == GPUDF_OK) return st;
   if (forced) return refuse(first);
-  fell_back(saved, who, GPUDF_BACKEND_CUDA_PINNED, GPUDF_BACKEND_CPU);
+  fell_back(why, who, GPUDF_BACKEND_CUDA_PINNED, GPUDF_BACKEND_CPU);
   p->backend = GPUDF_BACKEND_CPU;
   return GPUDF_OK;
+}
+
+/* Forced: a failure is the caller's error. Auto: it is a fallback, tried in
+ * a quiet scope. */
+static gpudf_status attach_device(gdf_placement *p, gpudf_backend first, bool forced,
+                                  const uint8_t *uuid, const uint8_t *handle, void *host,
+                                  uint64_t bytes, const char *name) {
+  char why[512] = "";
+  gdf_quiet q;
+  if (!forced) gdf_quiet_begin(&q, why, sizeof why);
+  gpudf_status st = attach_steps(p, first, forced, uuid, handle, host, bytes, name, why);
+  if (!forced) gdf_quiet_end(&q);
+  return st;
 }
 
 gpudf_status gdf_place_attach(gpudf_backend desc, const uint8_t *uuid, const uint8_t *handle,
@@ -256,8 +277,8 @@ gpudf_status gdf_place_attach(gpudf_backend desc, const uint8_t *uuid, const uin
   if (first == GPUDF_BACKEND_CPU) return GPUDF_OK;
   bool forced = wish != GPUDF_BACKEND_AUTO;
   const char *why = "no CUDA device";
-  const gdf_device_ops *ops = gdf_device(&why);
-  if (!ops || ops->count(&why) <= 0) {
+  gdf_device dev;
+  if (!gdf_device_get(&dev, &why) || dev.ops->count(&dev, &why) <= 0) {
     if (forced)
       return GDF_ERR(GPUDF_ENODEV, "GPUDF_BACKEND=%s, but this process has no device: %s",
                      gpudf_backend_name(wish), why);
@@ -265,7 +286,7 @@ gpudf_status gdf_place_attach(gpudf_backend desc, const uint8_t *uuid, const uin
             gpudf_backend_name(desc), why);
     return GPUDF_OK;
   }
-  gdf_placement *p = placement_new(ops, 0);
+  gdf_placement *p = placement_new(&dev);
   if (!p) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   p->bytes = bytes;
   gpudf_status st = attach_device(p, first, forced, uuid, handle, host, bytes, name);
@@ -275,56 +296,4 @@ gpudf_status gdf_place_attach(gpudf_backend desc, const uint8_t *uuid, const uin
   }
   *out = p;
   return GPUDF_OK;
-}
-
-/* ------------------------------------------------------------- kernels */
-
-typedef gpudf_status (*gdf_device_kernel_fn)(int dev, const gpudf_table *dev_table,
-                                             const double *configs, int64_t n,
-                                             double *results);
-
-/* The device's implementation of a built-in kernel, or NULL. */
-static gdf_device_kernel_fn device_kernel(const gdf_device_ops *ops, const gpudf_kernel *k) {
-  if (k == &gdf_kernel_filter_agg) return ops->filter_agg;
-  if (k == &gdf_kernel_groupby_agg) return ops->groupby_agg;
-  if (k == &gdf_kernel_histogram) return ops->histogram;
-  if (k == &gdf_kernel_ma_crossover) return ops->ma_crossover;
-  if (k == &gdf_kernel_bootstrap) return ops->bootstrap;
-  return NULL;
-}
-
-gpudf_status gdf_device_run(const gpudf_table *t, const gpudf_kernel *k, const double *configs,
-                            int64_t n, double *results) {
-  const gdf_placement *p = t->place;
-  gdf_device_kernel_fn fn = device_kernel(p->ops, k);
-  if (!fn) {
-    if (!k->run_cpu)
-      return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has neither a device nor a CPU implementation",
-                     k->name);
-    gdf_log("run: kernel %s has no device implementation; running it on the CPU", k->name);
-    return k->run_cpu(t, configs, n, results);
-  }
-  /* The same table with its base moved to the device copy of the arena:
-   * column offsets are identical in both. */
-  gpudf_table dev_table = *t;
-  dev_table.base = p->dbase;
-  gdf_log("run: kernel %s, %lld configs over %lld rows on %s device %d (%s)", k->name,
-          (long long)n, (long long)t->nrows, p->ops->name, p->dev,
-          gpudf_backend_name(p->backend));
-  gdf_range_push("gpudf batch");
-  gpudf_status st = fn(p->dev, &dev_table, configs, n, results);
-  gdf_range_pop();
-  return st;
-}
-
-/* ------------------------------------------------------------ public API */
-
-gpudf_backend gpudf_table_backend(const gpudf_table *t) {
-  if (!t) return GPUDF_BACKEND_AUTO;
-  return t->place ? t->place->backend : GPUDF_BACKEND_CPU;
-}
-
-const void *gpudf_table_column_device_data(const gpudf_table *t, int i) {
-  if (!t || !t->place || i < 0 || i >= t->ncols) return NULL;
-  return t->place->dbase + t->cols[i].offset;
 }

@@ -7,8 +7,9 @@
  * way CUDA memory does and the library's cleanup removes it after kill -9;
  * its IPC handle is the segment's name, and opening it maps the segment
  * read-only. Registering host memory records the range and gives the host
- * address back as the device address. filter_agg runs the CPU reference on
- * the "device" addresses.
+ * address back as the device address. A launch runs the kernel's CPU entry
+ * (entry_kind GDF_ENTRY_CPU) on the "device" addresses of its input, through
+ * the same path as a CUDA launch, for every kernel.
  *
  * Knobs (environment, read on every call):
  *   GPUDF_SIMULATE_DEVICE=1   use this device instead of CUDA
@@ -122,30 +123,31 @@ static bool range_has(char kind, const void *addr) {
 
 /* ------------------------------------------------------------ the device */
 
-static int sim_count(const char **why) {
+static int sim_count(const gdf_device *d, const char **why) {
+  (void)d;
   if (!sim_fails("nodevice")) return 1;
   *why = "simulated device: no device (GPUDF_SIM_FAIL=nodevice)";
   return 0;
 }
 
-static gpudf_status sim_uuid(int dev, uint8_t uuid[GDF_UUID_BYTES]) {
+static gpudf_status sim_uuid(const gdf_device *d, uint8_t uuid[GDF_UUID_BYTES]) {
   const char *text = getenv("GPUDF_SIM_UUID");
   if (!text || !*text) text = "gpudf-sim-dev-0";
   memset(uuid, 0, GDF_UUID_BYTES);
   memcpy(uuid, text, strnlen(text, GDF_UUID_BYTES));
-  uuid[GDF_UUID_BYTES - 1] ^= (uint8_t)dev;
+  uuid[GDF_UUID_BYTES - 1] ^= (uint8_t)d->ordinal;
   return GPUDF_OK;
 }
 
-static int sim_ipc_supported(int dev, const char **why) {
-  (void)dev;
+static int sim_ipc_supported(const gdf_device *d, const char **why) {
+  (void)d;
   if (!sim_fails("noipc")) return 1;
   *why = "simulated device: IPC is not supported (GPUDF_SIM_FAIL=noipc)";
   return 0;
 }
 
-static int sim_register_supported(int dev, const char **why) {
-  (void)dev;
+static int sim_register_supported(const gdf_device *d, const char **why) {
+  (void)d;
   if (!sim_fails("noregister")) return 1;
   *why = "simulated device: host registration is not supported (GPUDF_SIM_FAIL=noregister)";
   return 0;
@@ -156,8 +158,8 @@ static uint64_t sim_total(void) {
   return env && *env ? strtoull(env, NULL, 10) : UINT64_C(16) << 30;
 }
 
-static gpudf_status sim_mem_info(int dev, uint64_t *free_bytes, uint64_t *total) {
-  (void)dev;
+static gpudf_status sim_mem_info(const gdf_device *d, uint64_t *free_bytes, uint64_t *total) {
+  (void)d;
   *total = sim_total();
   pthread_mutex_lock(&sim_lock);
   *free_bytes = sim_used < *total ? *total - sim_used : 0;
@@ -165,11 +167,10 @@ static gpudf_status sim_mem_info(int dev, uint64_t *free_bytes, uint64_t *total)
   return GPUDF_OK;
 }
 
-static gpudf_status sim_alloc(int dev, uint64_t bytes, void **dptr) {
-  (void)dev;
+static gpudf_status sim_alloc(const gdf_device *d, uint64_t bytes, void **dptr) {
   if (sim_fails("alloc")) return injected("alloc");
   uint64_t free_b, total;
-  sim_mem_info(dev, &free_b, &total);
+  sim_mem_info(d, &free_b, &total);
   if (bytes > free_b)
     return GDF_ERR(GPUDF_ENOMEM, "simulated device: alloc of %" PRIu64 " bytes failed: "
                    "cudaErrorMemoryAllocation (%" PRIu64 " bytes free)", bytes, free_b);
@@ -191,8 +192,8 @@ static gpudf_status sim_alloc(int dev, uint64_t bytes, void **dptr) {
   return GPUDF_OK;
 }
 
-static void sim_free(int dev, void *dptr) {
-  (void)dev;
+static void sim_free(const gdf_device *d, void *dptr) {
+  (void)d;
   sim_range *r = range_take('a', dptr);
   if (!r) return;
   gdf_sim_trace("free %s", r->seg->name);
@@ -200,8 +201,8 @@ static void sim_free(int dev, void *dptr) {
   free(r);
 }
 
-static gpudf_status sim_upload(int dev, void *dst, const void *src, uint64_t bytes) {
-  (void)dev;
+static gpudf_status sim_upload(const gdf_device *d, void *dst, const void *src, uint64_t bytes) {
+  (void)d;
   if (sim_fails("upload")) return injected("upload");
   /* In chunks, as the real one stages through a pinned buffer. */
   const uint64_t chunk = UINT64_C(8) << 20;
@@ -212,8 +213,9 @@ static gpudf_status sim_upload(int dev, void *dst, const void *src, uint64_t byt
   return GPUDF_OK;
 }
 
-static gpudf_status sim_ipc_get(int dev, void *dptr, uint8_t handle[GDF_IPC_HANDLE_BYTES]) {
-  (void)dev;
+static gpudf_status sim_ipc_get(const gdf_device *d, void *dptr,
+                               uint8_t handle[GDF_IPC_HANDLE_BYTES]) {
+  (void)d;
   if (sim_fails("ipc_get")) return injected("ipc_get");
   pthread_mutex_lock(&sim_lock);
   const char *name = NULL;
@@ -264,9 +266,9 @@ static gpudf_status sim_map_handle(const char *name, void **addr, uint64_t *byte
   return GPUDF_OK;
 }
 
-static gpudf_status sim_ipc_open(int dev, const uint8_t handle[GDF_IPC_HANDLE_BYTES],
+static gpudf_status sim_ipc_open(const gdf_device *d, const uint8_t handle[GDF_IPC_HANDLE_BYTES],
                                  void **dptr) {
-  (void)dev;
+  (void)d;
   if (sim_fails("ipc_open")) return injected("ipc_open");
   char name[GDF_IPC_HANDLE_BYTES];
   GDF_TRY(sim_check_handle(handle, name));
@@ -284,8 +286,8 @@ static gpudf_status sim_ipc_open(int dev, const uint8_t handle[GDF_IPC_HANDLE_BY
   return GPUDF_OK;
 }
 
-static void sim_ipc_close(int dev, void *dptr) {
-  (void)dev;
+static void sim_ipc_close(const gdf_device *d, void *dptr) {
+  (void)d;
   sim_range *r = range_take('o', dptr);
   if (!r) return;
   gdf_sim_trace("ipc_close");
@@ -293,8 +295,8 @@ static void sim_ipc_close(int dev, void *dptr) {
   free(r);
 }
 
-static gpudf_status sim_host_register(int dev, void *host, uint64_t bytes) {
-  (void)dev;
+static gpudf_status sim_host_register(const gdf_device *d, void *host, uint64_t bytes) {
+  (void)d;
   if (sim_fails("register")) return injected("register");
   if (range_has('r', host))
     return GDF_ERR(GPUDF_EINVAL, "simulated device: host_register failed: "
@@ -309,16 +311,16 @@ static gpudf_status sim_host_register(int dev, void *host, uint64_t bytes) {
   return GPUDF_OK;
 }
 
-static void sim_host_unregister(int dev, void *host) {
-  (void)dev;
+static void sim_host_unregister(const gdf_device *d, void *host) {
+  (void)d;
   sim_range *r = range_take('r', host);
   if (!r) return;
   gdf_sim_trace("unregister");
   free(r);
 }
 
-static gpudf_status sim_host_device_pointer(int dev, void *host, void **dptr) {
-  (void)dev;
+static gpudf_status sim_host_device_pointer(const gdf_device *d, void *host, void **dptr) {
+  (void)d;
   if (!range_has('r', host))
     return GDF_ERR(GPUDF_EINVAL, "simulated device: host_device_pointer failed: "
                    "cudaErrorInvalidValue (memory not registered)");
@@ -326,27 +328,20 @@ static gpudf_status sim_host_device_pointer(int dev, void *host, void **dptr) {
   return GPUDF_OK;
 }
 
-static gpudf_status sim_filter_agg(int dev, const gpudf_table *dev_table, const double *configs,
-                                   int64_t n, double *results) {
-  (void)dev;
-  if (sim_fails("run")) return injected("run");
-  gdf_sim_trace("filter_agg %lld", (long long)n);
-  return gdf_kernel_filter_agg.run_cpu(dev_table, configs, n, results);
+static gdf_entry_kind sim_entry_kind(const gdf_device *d) {
+  (void)d;
+  return GDF_ENTRY_CPU;
 }
 
-/* The other built-in kernels: CPU reference on the "device" addresses. */
-#define GDF_SIM_KERNEL(name)                                                              \
-  static gpudf_status sim_##name(int dev, const gpudf_table *dev_table,                  \
-                                 const double *configs, int64_t n, double *results) {   \
-    (void)dev;                                                                            \
-    if (sim_fails("run")) return injected("run");                                        \
-    gdf_sim_trace(#name " %lld", (long long)n);                                          \
-    return gdf_kernel_##name.run_cpu(dev_table, configs, n, results);                    \
-  }
-GDF_SIM_KERNEL(groupby_agg)
-GDF_SIM_KERNEL(histogram)
-GDF_SIM_KERNEL(ma_crossover)
-GDF_SIM_KERNEL(bootstrap)
+/* Every kernel the same way: its CPU entry over the "device" addresses. */
+static gpudf_status sim_launch(const gdf_device *d, const char *kernel, gdf_kernel_fn *fn,
+                               const gdf_kernel_input *in, const double *configs, int64_t n,
+                               double *results) {
+  (void)d;
+  if (sim_fails("run")) return injected("run");
+  gdf_sim_trace("%s %lld", kernel, (long long)n);
+  return fn(in, configs, n, results);
+}
 
 static const gdf_device_ops sim_ops = {
     .name = "simulated",
@@ -364,11 +359,11 @@ static const gdf_device_ops sim_ops = {
     .host_register = sim_host_register,
     .host_unregister = sim_host_unregister,
     .host_device_pointer = sim_host_device_pointer,
-    .filter_agg = sim_filter_agg,
-    .groupby_agg = sim_groupby_agg,
-    .histogram = sim_histogram,
-    .ma_crossover = sim_ma_crossover,
-    .bootstrap = sim_bootstrap,
+    .entry_kind = sim_entry_kind,
+    .launch = sim_launch,
 };
 
-const gdf_device_ops *gdf_sim_device_ops(void) { return &sim_ops; }
+gdf_device gdf_sim_device(void) {
+  gdf_device d = {&sim_ops, NULL, 0};
+  return d;
+}

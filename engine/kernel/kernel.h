@@ -5,6 +5,7 @@
 #ifndef GPUDF_KERNEL_H
 #define GPUDF_KERNEL_H
 
+#include "device.h"
 #include "table.h"
 
 #ifdef __cplusplus
@@ -12,12 +13,6 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------ kernels */
-
-/* Column access for kernels: the pointer in this process and the type. */
-typedef struct gdf_colref {
-  const void *data;
-  gpudf_type type;
-} gdf_colref;
 
 typedef struct gdf_kernel_desc gdf_kernel_desc;
 
@@ -37,9 +32,17 @@ struct gpudf_kernel {
    * the per-parameter checks passed. Returns GPUDF_OK or sets a message that
    * names the parameter (the caller prefixes the config index). */
   gpudf_status (*check)(const gpudf_table *t, const double *config);
-  /* Evaluates n validated configs over the table in one pass. */
+  /* Evaluates n validated configs over the table in one pass: a user
+   * kernel's (gpudf_kernel_def), on the CPU only. */
   gpudf_status (*run_cpu)(const gpudf_table *t, const double *configs, int64_t n,
                           double *results);
+  /* The same over a kernel input (engine/device/device.h), which is what a
+   * built-in kernel gives: cpu with host addresses, on the CPU or launched
+   * by the simulated device; cuda, optional, launched by a CUDA device with
+   * device addresses. A kernel defines its cuda entry in its own .cu file
+   * and names it with GDF_CUDA_ENTRY, so that builds without CUDA link. */
+  gdf_kernel_fn *cpu;
+  gdf_kernel_fn *cuda;
   /* Optional: derived columns the owner appends once, before sharing, for
    * these validated configs (gpudf_table_prepare). Must be idempotent. */
   gpudf_status (*prepare)(gpudf_table *t, const double *configs, int64_t n);
@@ -64,15 +67,37 @@ int gdf_column_accept(const gpudf_table *t, int col);
 /* "i32, i64, bool or categorical" of a gpudf_accept mask, into buf. */
 void gdf_accept_names(int mask, char *buf, size_t len);
 
-/* The built-in kernels, defined in kernels/. */
-extern const gpudf_kernel gdf_kernel_filter_agg;
-extern const gpudf_kernel gdf_kernel_groupby_agg;
-extern const gpudf_kernel gdf_kernel_histogram;
-extern const gpudf_kernel gdf_kernel_ma_crossover;
-extern const gpudf_kernel gdf_kernel_bootstrap;
+/* The messages about parameter values (run.c, kernel_registry.c and the
+ * kernels' own checks) format them with these two. */
 
-/* Column reference for a kernel run. */
-gdf_colref gdf_table_colref(const gpudf_table *t, int index);
+/* The shortest "%g" (15 or 17 digits) that reads back as v, into buf; so a
+ * message shows the value the user gave. Returns buf. */
+const char *gdf_fmt_num(char *buf, size_t len, double v);
+/* "a, b, c" of name(ctx, 0), ..., name(ctx, n - 1) into buf, cut short if
+ * it does not fit. */
+void gdf_join_names(char *buf, size_t len, int n, const char *(*name)(const void *ctx, int i),
+                    const void *ctx);
+
+/* The built-in kernels are gdf_kernel_<name>, defined in kernels/<name>/
+ * and listed once in engine/kernel/kernel_registry.c. */
+
+/* Column index of a kernel input as a column reference. */
+static inline gdf_colref gdf_input_col(const gdf_kernel_input *in, int index) {
+  gdf_colref r = {in->cols[index].data, in->cols[index].type};
+  return r;
+}
+/* The index of the input's column called name, or -1: a quiet lookup (a
+ * derived column a prepare step may not have added is no error). */
+int gdf_input_find(const gdf_kernel_input *in, const char *name);
+
+/* fn, a kernel's CUDA entry (defined in its cuda_<name>.cu), in a build
+ * with CUDA; NULL without, where nothing defines it. Used in a kernel's
+ * definition: .cuda = GDF_CUDA_ENTRY(gdf_kernel_<name>_cuda). */
+#ifdef GPUDF_HAVE_CUDA
+#define GDF_CUDA_ENTRY(fn) (&(fn))
+#else
+#define GDF_CUDA_ENTRY(fn) NULL
+#endif
 
 #ifdef __cplusplus
 }

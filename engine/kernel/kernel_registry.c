@@ -2,7 +2,7 @@
  * kernel_registry.c - the list of kernels, and the public calls that let the
  * CLI, Python and the sweep engine build configs without knowing a kernel.
  */
-#include "internal.h"
+#include "kernel.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -19,11 +19,27 @@ enum { GDF_KERNELS_MAX = 64 };
 /* Bound on a kernel's parameters, so that defaults fit on the stack. */
 enum { GDF_KERNEL_PARAMS_MAX = 64 };
 
+/* The built-in kernels, in the order gpudf_kernel_at lists them: each is
+ * defined in kernels/<name>/ as gdf_kernel_<name>, and one line here
+ * registers it. */
+#define GDF_BUILTIN_KERNELS(X) \
+  X(filter_agg)                \
+  X(groupby_agg)               \
+  X(histogram)                 \
+  X(ma_crossover)              \
+  X(bootstrap)                 \
+  X(corr)                      \
+  /* one line per kernel, above */
+
+#define GDF_DECLARE_KERNEL(name) extern const gpudf_kernel gdf_kernel_##name;
+#define GDF_KERNEL_ADDRESS(name) &gdf_kernel_##name,
+#define GDF_KERNEL_ONE(name) +1
+GDF_BUILTIN_KERNELS(GDF_DECLARE_KERNEL)
+
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static const gpudf_kernel *reg_kernels[GDF_KERNELS_MAX] = {
-    &gdf_kernel_filter_agg, &gdf_kernel_groupby_agg, &gdf_kernel_histogram,
-    &gdf_kernel_ma_crossover, &gdf_kernel_bootstrap};
-static int reg_count = 5;
+    GDF_BUILTIN_KERNELS(GDF_KERNEL_ADDRESS)};
+static int reg_count = 0 GDF_BUILTIN_KERNELS(GDF_KERNEL_ONE);
 
 int gpudf_kernel_count(void) {
   pthread_mutex_lock(&reg_lock);
@@ -41,15 +57,21 @@ const gpudf_kernel *gpudf_kernel_at(int index) {
   return k;
 }
 
-/* "a, b, c" of the registered names, cut short if it does not fit. */
-static void kernel_names(char *buf, size_t len) {
+void gdf_join_names(char *buf, size_t len, int n, const char *(*name)(const void *ctx, int i),
+                    const void *ctx) {
   size_t used = 0;
   buf[0] = '\0';
-  for (int i = 0; i < reg_count && used < len; i++) {
-    int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", reg_kernels[i]->name);
+  for (int i = 0; i < n && used < len; i++) {
+    int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", name(ctx, i));
     if (w < 0) break;
     used += (size_t)w;
   }
+}
+
+/* Name of registered kernel i (under reg_lock), for gdf_join_names. */
+static const char *kernel_at(const void *ctx, int i) {
+  (void)ctx;
+  return reg_kernels[i]->name;
 }
 
 gpudf_status gpudf_kernel_find(const char *name, const gpudf_kernel **out) {
@@ -59,7 +81,7 @@ gpudf_status gpudf_kernel_find(const char *name, const gpudf_kernel **out) {
   pthread_mutex_lock(&reg_lock);
   for (int i = 0; i < reg_count && !*out; i++)
     if (strcmp(reg_kernels[i]->name, name) == 0) *out = reg_kernels[i];
-  if (!*out) kernel_names(known, sizeof known);
+  if (!*out) gdf_join_names(known, sizeof known, reg_count, kernel_at, NULL);
   pthread_mutex_unlock(&reg_lock);
   if (*out) return GPUDF_OK;
   return GDF_ERR(GPUDF_ENOENT, "no kernel named '%s' (known kernels: %s)", name, known);
@@ -99,15 +121,9 @@ gpudf_status gpudf_kernel_param(const gpudf_kernel *kernel, int index,
   return GPUDF_OK;
 }
 
-/* "a, b, c" of the kernel's parameter names, cut short if it does not fit. */
-static void param_names(const gpudf_kernel *k, char *buf, size_t len) {
-  size_t used = 0;
-  buf[0] = '\0';
-  for (int i = 0; i < k->nparams && used < len; i++) {
-    int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", k->params[i].name);
-    if (w < 0) break;
-    used += (size_t)w;
-  }
+/* Name of parameter i of kernel ctx, for gdf_join_names. */
+static const char *param_at(const void *ctx, int i) {
+  return ((const gpudf_kernel *)ctx)->params[i].name;
 }
 
 gpudf_status gpudf_kernel_param_index(const gpudf_kernel *kernel, const char *name,
@@ -120,7 +136,7 @@ gpudf_status gpudf_kernel_param_index(const gpudf_kernel *kernel, const char *na
       return GPUDF_OK;
     }
   char known[512];
-  param_names(kernel, known, sizeof known);
+  gdf_join_names(known, sizeof known, kernel->nparams, param_at, kernel);
   return GDF_ERR(GPUDF_ENOENT, "kernel '%s' has no parameter '%s' (its parameters: %s)",
                  kernel->name, name, known);
 }
@@ -330,11 +346,6 @@ gpudf_status gpudf_kernel_result_names(const gpudf_kernel *kernel, const double 
 
 /* ------------------------------------------------------- user kernels */
 
-gpudf_status gpudf_set_error(gpudf_status status, const char *message) {
-  gdf_restore_error(message ? message : "(no message)");
-  return status;
-}
-
 void gpudf_kernel_def_init(gpudf_kernel_def *def) {
   if (!def) return;
   memset(def, 0, sizeof *def);
@@ -444,8 +455,6 @@ gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kern
 
 /* ------------------------------------------------------------ prepare */
 
-_Thread_local int gdf_deriving;
-
 gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
                                  const double *configs, int64_t n) {
   GDF_ENTER();
@@ -456,8 +465,5 @@ gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
   if (table->is_view)
     return GDF_ERR(GPUDF_EPERM, "a view cannot be prepared: its owner prepares the table "
                    "before sharing it");
-  gdf_deriving++;
-  gpudf_status st = k->prepare(table, configs, n);
-  gdf_deriving--;
-  return st;
+  return k->prepare(table, configs, n);
 }

@@ -3,7 +3,7 @@
  * sweep loads every plugin first, so a bad one is an error before any worker
  * starts; each worker then loads the same paths.
  */
-#include "internal.h"
+#include "kernel.h"
 
 #include <dlfcn.h>
 #include <errno.h>

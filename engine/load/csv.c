@@ -28,7 +28,6 @@
 #include "csv.h"
 #include "bus_guard.h"
 #include "csv_number.h"
-#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
 #ifndef GPUDF_CSV_H
 #define GPUDF_CSV_H
 
-#include "internal.h"
+#include "table.h"
 
 /* Distinct labels of one column in order of first appearance, with a hash
  * index; after gdf_csv_dict_sort, labels/lens list them sorted. */

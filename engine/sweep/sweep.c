@@ -4,6 +4,7 @@
  * control segment, runs the sweep in the calling process (workers = 0) or
  * hands it to sweep_monitor.c, and turns what is left into the result.
  */
+#include "share.h"
 #include "sweep_owner.h"
 
 #include <math.h>
@@ -176,47 +177,6 @@ static void free_ctl(gdf_sweep *s) {
 }
 
 /* ------------------------------------------------------------ progress */
-
-/* The fraction of the sweep done: the finished configs, plus what the
- * running claims' kernels report of their batches (gpudf_kernel_progress
- * into the slot's part). Kept from going back: a worker's claim ends by
- * marking its configs done and then clearing its slot, and a lost worker's
- * partial work is redone, so a sample can briefly over- or undercount. */
-static double work_done(gdf_sweep *s, int64_t finished) {
-  if (s->n <= 0) return 1.0;
-  gdf_sweep_ctl *c = s->ctl;
-  double work = (double)finished;
-  for (uint32_t i = 0; i < c->nslots; i++) {
-    gdf_sweep_slot *slot = gdf_ctl_slot(c, (int)i);
-    int64_t lo = atomic_load(&slot->lo), hi = atomic_load(&slot->hi);
-    int32_t part = atomic_load(&slot->part);
-    if (hi > lo && part > 0) work += (double)(hi - lo) * (double)part / GDF_PART_ONE;
-  }
-  double f = work / (double)s->n;
-  if (finished >= s->n || f > 1.0) f = 1.0;
-  if (f < s->fraction) f = s->fraction;
-  s->fraction = f;
-  return f;
-}
-
-bool gdf_sweep_progress(gdf_sweep *s, bool force) {
-  int64_t now = gdf_now_ns();
-  bool cancel = gdf_signals_pending() != 0;
-  if (!s->o.progress || (!force && now - s->last_progress_ns < 100000000)) return cancel;
-  s->last_progress_ns = now;
-  gpudf_sweep_progress p = {0};
-  p.done = atomic_load(&s->ctl->ndone);
-  p.failed = atomic_load(&s->ctl->nkfail) + s->owner_failed;
-  p.total = s->n;
-  p.elapsed_s = (double)(now - s->t0_ns) * 1e-9;
-  p.fraction = work_done(s, p.done + p.failed);
-  p.eta_s = p.fraction > 0.0 ? p.elapsed_s * (1.0 - p.fraction) / p.fraction : -1.0;
-  if (s->o.progress(&p, s->o.progress_user) != 0) {
-    if (!s->cancelled) gdf_log("sweep: cancelled by the progress callback");
-    cancel = true;
-  }
-  return cancel;
-}
 
 /* ----------------------------------------------------------- in process */
 
@@ -458,7 +418,7 @@ gpudf_status gpudf_sweep(gpudf_table *table, const char *kernel, const double *c
                          gpudf_sweep_result **out) {
   GDF_ENTER();
   if (out) *out = NULL;
-  gdf_sweep_quietly();
+  gdf_tidy_quietly();
   GDF_TRY(check_args(table, kernel, configs, n, results));
   gdf_sweep s = {0};
   gpudf_sweep_options_init(&s.o);

@@ -14,7 +14,7 @@
 #ifndef GPUDF_SWEEP_CTL_H
 #define GPUDF_SWEEP_CTL_H
 
-#include "internal.h"
+#include "kernel.h"
 
 #include <stdatomic.h>
 

@@ -47,7 +47,8 @@ gpudf_status gdf_find_worker(char *out, size_t len) {
     return GDF_ERR(GPUDF_ENOENT, "GPUDF_WORKER=%s is not an executable file", env);
   }
   Dl_info info;
-  if (dladdr((void *)gpudf_sweep, &info) && info.dli_fname) {
+  /* Any address inside libgpudf names the file it was loaded from. */
+  if (dladdr((void *)gdf_find_worker, &info) && info.dli_fname) {
     char dir[400];
     snprintf(dir, sizeof dir, "%s", info.dli_fname);
     char *slash = strrchr(dir, '/');

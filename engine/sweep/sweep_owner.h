@@ -1,6 +1,7 @@
 /* sweep_owner.h - the owner side of a sweep, shared by sweep.c (entry,
- * setup, in-process runs), sweep_monitor.c (worker processes) and
- * sweep_result.c (the result handle). */
+ * setup, in-process runs), sweep_monitor.c (worker processes),
+ * sweep_progress.c (progress and cancel) and sweep_result.c (the result
+ * handle). sweep.c uses the others; none of them uses sweep.c. */
 #ifndef GPUDF_SWEEP_OWNER_H
 #define GPUDF_SWEEP_OWNER_H
 
@@ -73,7 +74,7 @@ void gdf_signals_install(void);
 void gdf_signals_restore(void);
 
 /* Calls the progress callback when due (force: now); true when it or a
- * signal asks to cancel. */
+ * signal asks to cancel (sweep_progress.c). */
 bool gdf_sweep_progress(gdf_sweep *s, bool force);
 
 /* Runs the sweep in worker processes over s->ctl until every config is

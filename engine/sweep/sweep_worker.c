@@ -5,6 +5,7 @@
  *
  *   gpudf-worker CONTROL-SEGMENT SLOT [PLUGIN...]
  */
+#include "proc.h"
 #include "segment.h"
 #include "sweep_ctl.h"
 

@@ -1,36 +1,15 @@
 /* table.c - the owner's typed columnar table, built directly in a shared
  * arena: one segment, every column GPUDF_ALIGNMENT-aligned, so sharing it
  * later costs no copy. */
+#include "cleanup.h"
 #include "device.h"
-#include "internal.h"
 #include "segment.h"
+#include "table.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *gpudf_type_name(gpudf_type type) {
-  switch (type) {
-  case GPUDF_TYPE_I32: return "i32";
-  case GPUDF_TYPE_I64: return "i64";
-  case GPUDF_TYPE_F32: return "f32";
-  case GPUDF_TYPE_F64: return "f64";
-  case GPUDF_TYPE_BOOL: return "bool";
-  }
-  return NULL;
-}
-
-size_t gpudf_type_size(gpudf_type type) {
-  switch (type) {
-  case GPUDF_TYPE_I32: return 4;
-  case GPUDF_TYPE_I64: return 8;
-  case GPUDF_TYPE_F32: return 4;
-  case GPUDF_TYPE_F64: return 8;
-  case GPUDF_TYPE_BOOL: return 1;
-  }
-  return 0;
-}
 
 uint64_t gdf_column_span(int64_t nrows, gpudf_type type) {
   uint64_t bytes = (uint64_t)nrows * gpudf_type_size(type);
@@ -46,7 +25,7 @@ gpudf_status gpudf_table_create(int64_t nrows, gpudf_table **out) {
   /* The largest column (8 bytes a value) must fit in an off_t. */
   if (nrows > INT64_MAX / 8 - GPUDF_ALIGNMENT)
     return GDF_ERR(GPUDF_EOVERFLOW, "%" PRId64 " rows is too many", nrows);
-  gdf_sweep_quietly();
+  gdf_remove_dead_quietly();
   gpudf_table *t = calloc(1, sizeof *t);
   if (!t) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   t->refs = 1;
@@ -60,16 +39,17 @@ gpudf_status gpudf_table_create(int64_t nrows, gpudf_table **out) {
   return GPUDF_OK;
 }
 
-static gpudf_status check_column_name(const gpudf_table *t, const char *name) {
+/* derived: gpudf_table_prepare adds one of its columns (gdf_table_alloc_derived),
+ * the only caller allowed the reserved prefixes. */
+static gpudf_status check_column_name(const gpudf_table *t, const char *name, bool derived) {
   if (!name) return GDF_ERR(GPUDF_EINVAL, "column name is NULL");
   size_t n = strnlen(name, GPUDF_NAME_MAX + 1);
   if (n == 0) return GDF_ERR(GPUDF_EINVAL, "column name is empty");
   if (n > GPUDF_NAME_MAX)
     return GDF_ERR(GPUDF_ENAMETOOLONG, "column name '%.20s...' is longer than %d bytes",
                    name, GPUDF_NAME_MAX);
-  for (int i = 0; i < t->ncols; i++)
-    if (strcmp(t->cols[i].name, name) == 0)
-      return GDF_ERR(GPUDF_EEXIST, "column '%s' already exists (column %d)", name, i);
+  int i = gdf_table_column_index(t, name);
+  if (i >= 0) return GDF_ERR(GPUDF_EEXIST, "column '%s' already exists (column %d)", name, i);
   /* A kernel reads these as what gpudf_table_prepare derived: a user's
    * column of that name would be taken for it (a wrong result). */
   const char *reserved = strncmp(name, GDF_DERIVED_PREFIX, strlen(GDF_DERIVED_PREFIX)) == 0
@@ -77,7 +57,7 @@ static gpudf_status check_column_name(const gpudf_table *t, const char *name) {
                          : strncmp(name, GDF_DERIVED_PREFIX_LO, strlen(GDF_DERIVED_PREFIX_LO)) == 0
                              ? GDF_DERIVED_PREFIX_LO
                              : NULL;
-  if (!gdf_deriving && reserved)
+  if (!derived && reserved)
     return GDF_ERR(GPUDF_EINVAL, "column name '%s': names starting with '%s' are reserved "
                    "for the columns gpudf_table_prepare derives; rename it", name, reserved);
   return GPUDF_OK;
@@ -88,15 +68,13 @@ _Thread_local uint64_t gdf_prepare_reserve;
 const char *gdf_derived_room(const gpudf_table *t, int ncols, gpudf_type type) {
   static _Thread_local char why[512];
   uint64_t grow = (uint64_t)ncols * gdf_column_span(t->nrows, type);
-  char saved[1024];
-  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
+  gdf_quiet q;
+  gdf_quiet_begin(&q, why, sizeof why); /* no room is a decision, not an error */
   gpudf_status st = gdf_shm_check_space(grow + gdf_prepare_reserve,
                                         t->arena_bytes + grow + gdf_prepare_reserve,
                                         "the table with its derived columns");
-  if (st == GPUDF_OK) return NULL;
-  snprintf(why, sizeof why, "%s", gpudf_last_error());
-  gdf_restore_error(saved);
-  return why;
+  gdf_quiet_end(&q);
+  return st == GPUDF_OK ? NULL : why;
 }
 
 /* Appends the column's space to the arena and gives its address. */
@@ -115,7 +93,7 @@ static gpudf_status grow_arena(gpudf_table *t, uint64_t size) {
 }
 
 static gpudf_status append_column(gpudf_table *t, const char *name, gpudf_type type,
-                                  uint8_t **data) {
+                                  bool derived, uint8_t **data) {
   if (!t) return GDF_ERR(GPUDF_EINVAL, "table is NULL");
   if (t->is_view) return GDF_ERR(GPUDF_EPERM, "an attached view is read-only");
   if (t->sealed)
@@ -124,7 +102,7 @@ static gpudf_status append_column(gpudf_table *t, const char *name, gpudf_type t
   if (!gpudf_type_name(type))
     return GDF_ERR(GPUDF_EINVAL, "unknown column type %d for column '%s'", (int)type,
                    name ? name : "(null)");
-  GDF_TRY(check_column_name(t, name));
+  GDF_TRY(check_column_name(t, name, derived));
   if (t->ncols >= GPUDF_MAX_COLUMNS)
     return GDF_ERR(GPUDF_EINVAL, "a table holds at most %d columns", GPUDF_MAX_COLUMNS);
   if (t->ncols == t->cap_cols) {
@@ -150,7 +128,7 @@ gpudf_status gpudf_table_add_column(gpudf_table *table, const char *name, gpudf_
   GDF_ENTER();
   if (!data) return GDF_ERR(GPUDF_EINVAL, "data of column '%s' is NULL", name ? name : "(null)");
   uint8_t *dst = NULL;
-  GDF_TRY(append_column(table, name, type, &dst));
+  GDF_TRY(append_column(table, name, type, false, &dst));
   size_t n = (size_t)table->nrows;
   if (type == GPUDF_TYPE_BOOL) {
     const uint8_t *src = data;
@@ -166,8 +144,16 @@ gpudf_status gpudf_table_alloc_column(gpudf_table *table, const char *name, gpud
   GDF_ENTER();
   if (!data) return GDF_ERR(GPUDF_EINVAL, "data is NULL");
   uint8_t *dst = NULL;
-  GDF_TRY(append_column(table, name, type, &dst));
+  GDF_TRY(append_column(table, name, type, false, &dst));
   *data = dst; /* fresh shared pages read as zero */
+  return GPUDF_OK;
+}
+
+gpudf_status gdf_table_alloc_derived(gpudf_table *t, const char *name, gpudf_type type,
+                                     void **data) {
+  uint8_t *dst = NULL;
+  GDF_TRY(append_column(t, name, type, true, &dst));
+  *data = dst;
   return GPUDF_OK;
 }
 
@@ -233,7 +219,7 @@ gpudf_status gpudf_table_add_categorical(gpudf_table *table, const char *name,
                      "range (-1 for missing, else 0..%" PRId32 ")", cname, r, codes[r],
                      nlabels - 1);
   uint8_t *dst = NULL;
-  GDF_TRY(append_column(table, name, GPUDF_TYPE_I32, &dst));
+  GDF_TRY(append_column(table, name, GPUDF_TYPE_I32, false, &dst));
   memcpy(dst, codes, (size_t)table->nrows * sizeof *codes);
   gpudf_status st = gdf_table_set_dictionary(table, table->ncols - 1, nlabels, labels, NULL);
   if (st != GPUDF_OK) table->ncols--; /* the column's space stays, unused */
@@ -279,15 +265,20 @@ gdf_colref gdf_table_colref(const gpudf_table *t, int i) {
   return r;
 }
 
+int gdf_table_column_index(const gpudf_table *t, const char *name) {
+  for (int i = 0; i < t->ncols; i++)
+    if (strcmp(t->cols[i].name, name) == 0) return i;
+  return -1;
+}
+
 gpudf_status gpudf_table_find_column(const gpudf_table *t, const char *name, int *index) {
   if (!t || !name || !index) return GDF_ERR(GPUDF_EINVAL, "table, name or index is NULL");
-  for (int i = 0; i < t->ncols; i++)
-    if (strcmp(t->cols[i].name, name) == 0) {
-      *index = i;
-      return GPUDF_OK;
-    }
-  return GDF_ERR(GPUDF_ENOENT, "no column named '%s' (the table has %d columns)", name,
-                 t->ncols);
+  int i = gdf_table_column_index(t, name);
+  if (i < 0)
+    return GDF_ERR(GPUDF_ENOENT, "no column named '%s' (the table has %d columns)", name,
+                   t->ncols);
+  *index = i;
+  return GPUDF_OK;
 }
 
 void gdf_table_release(gpudf_table *t) {
@@ -301,10 +292,22 @@ void gdf_table_release(gpudf_table *t) {
 void gpudf_table_free(gpudf_table *t) {
   if (!t) return;
   if (t->is_view) {
-    gdf_attachment_release(t->attachment);
+    if (t->let_go) t->let_go(t->hold);
     free(t->cols);
     free(t);
     return;
   }
   gdf_table_release(t);
+}
+
+/* ------------------------------------------- the device placement, public */
+
+gpudf_backend gpudf_table_backend(const gpudf_table *t) {
+  if (!t) return GPUDF_BACKEND_AUTO;
+  return t->place ? t->place->backend : GPUDF_BACKEND_CPU;
+}
+
+const void *gpudf_table_column_device_data(const gpudf_table *t, int i) {
+  if (!t || !t->place || i < 0 || i >= t->ncols) return NULL;
+  return t->place->dbase + t->cols[i].offset;
 }

@@ -26,8 +26,7 @@ typedef struct gdf_column {
 } gdf_column;
 
 struct gdf_segment; /* host/segment.h */
-struct gdf_attachment; /* engine/share/share.c: a cached attach mapping */
-struct gdf_placement;  /* engine/device/device.h: where kernels read the arena */
+struct gdf_placement; /* engine/device/device.h: where kernels read the arena */
 
 struct gpudf_table {
   int refs;        /* the handle + an open share; guarded by the caller */
@@ -44,10 +43,13 @@ struct gpudf_table {
   /* owner only */
   struct gdf_segment *arena;
   gpudf_share *share;
-  /* view only */
-  struct gdf_attachment *attachment;
+  /* view only: what the share layer holds for it (its cached mapping of the
+   * arena), let go when the view is freed. The table knows nothing above
+   * it: the share layer sets both (make_view in engine/share/attach.c). */
+  void *hold;
+  void (*let_go)(void *hold);
   /* view only: the share it was attached from, so a sweep over a view can
-   * send its workers to the same share (set by make_view in engine/share/share.c) */
+   * send its workers to the same share (set by make_view) */
   char view_share[GPUDF_NAME_MAX + 1];
   gpudf_backend view_backend;
   /* Device placement (cuda-ipc or cuda-pinned), NULL on cpu. An owner's is
@@ -56,26 +58,37 @@ struct gpudf_table {
   struct gdf_placement *place;
 };
 
+/* Column access for kernels: the pointer in this process and the type. */
+typedef struct gdf_colref {
+  const void *data;
+  gpudf_type type;
+} gdf_colref;
+/* Column index's reference, for a kernel run. */
+gdf_colref gdf_table_colref(const gpudf_table *t, int index);
+
 /* Drops one reference; frees the table when the last one goes. */
 void gdf_table_release(gpudf_table *t);
-/* Removes segments of dead owners (gpudf_cleanup) without touching the
- * caller's error message; returns how many went. */
-int gdf_sweep_quietly(void);
-/* Drops a view's hold on its cached mapping (engine/share/share.c). */
-void gdf_attachment_release(struct gdf_attachment *a);
 /* Appends the dictionary of nlabels labels (lens[i] bytes each, no NUL
  * needed; lens may be NULL for NUL-terminated labels) to the arena for the
- * existing i32 column col of an owner's table (engine/table/table.c). Column
+ * existing i32 column col of an owner's table (engine/table.c). Column
  * pointers obtained before become invalid. */
 gpudf_status gdf_table_set_dictionary(gpudf_table *t, int col, int32_t nlabels,
                                       const char *const *labels, const uint32_t *lens);
+/* The index of the column called name, or -1: a quiet query for callers to
+ * whom a missing column is normal (gpudf_table_find_column is the public
+ * one, with a message). t and name are not NULL. */
+int gdf_table_column_index(const gpudf_table *t, const char *name);
+/* gpudf_table_alloc_column for a column gpudf_table_prepare derives: the
+ * only way to a name with GDF_DERIVED_PREFIX or GDF_DERIVED_PREFIX_LO. */
+gpudf_status gdf_table_alloc_derived(gpudf_table *t, const char *name, gpudf_type type,
+                                     void **data);
 /* Size of one column of this table, rounded up to GPUDF_ALIGNMENT. */
 uint64_t gdf_column_span(int64_t nrows, gpudf_type type);
 /* NULL when the shared memory has room for ncols more columns of type in
  * the owner's table t, leaving gdf_prepare_reserve free; otherwise why not
  * (a message in thread-local storage, valid until the next call). Derived
- * columns are optional: a kernel computes them per batch instead. The
- * last error is left as it was. */
+ * columns are optional: a kernel computes them per batch instead, so no
+ * room is no error: the last error is left as it was. */
 const char *gdf_derived_room(const gpudf_table *t, int ncols, gpudf_type type);
 
 #ifdef __cplusplus

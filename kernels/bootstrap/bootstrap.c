@@ -38,9 +38,9 @@ static gpudf_status bs_check(const gpudf_table *t, const double *config) {
 }
 
 /* The non-NaN values of column c, in row order, into vals; their count. */
-static int64_t bs_compact(const gpudf_table *t, int c, double *vals) {
-  gdf_colref r = gdf_table_colref(t, c);
-  int64_t nrows = gpudf_table_nrows(t), m = 0;
+static int64_t bs_compact(const gdf_kernel_input *in, int c, double *vals) {
+  gdf_colref r = gdf_input_col(in, c);
+  int64_t nrows = in->nrows, m = 0;
   for (int64_t i = 0; i < nrows; i++) {
     double v = gdf_k_load(r, i);
     if (!isnan(v)) vals[m++] = v;
@@ -75,17 +75,17 @@ static double bs_replicate(const double *config, const double *vals, int64_t m) 
  * over the rows (bs_run_cpu). */
 static uint64_t bs_pass_key(const double *config) { return (uint64_t)config[GDF_BS_COL]; }
 
-static gpudf_status bs_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
+static gpudf_status bs_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK;
-  double *vals = malloc(sizeof(double) * (size_t)gpudf_table_nrows(t));
+  double *vals = malloc(sizeof(double) * (size_t)in->nrows);
   if (!vals) return GDF_ERR(GPUDF_ENOMEM, "out of memory for the column's values");
   double col = -1.0;
   int64_t m = 0;
   for (int64_t k = 0; k < n; k++) {
     const double *c = configs + k * GDF_BS_NPARAMS;
     /* Compacted once per run of configs on the same column. */
-    if (c[GDF_BS_COL] != col) col = c[GDF_BS_COL], m = bs_compact(t, (int)col, vals);
+    if (c[GDF_BS_COL] != col) col = c[GDF_BS_COL], m = bs_compact(in, (int)col, vals);
     results[k] = bs_replicate(c, vals, m);
     if (gpudf_kernel_progress((double)(k + 1) / (double)n)) {
       free(vals);
@@ -95,6 +95,8 @@ static gpudf_status bs_run_cpu(const gpudf_table *t, const double *configs, int6
   free(vals);
   return GPUDF_OK;
 }
+
+gdf_kernel_fn gdf_kernel_bootstrap_cuda; /* cuda_bootstrap.cu */
 
 const gpudf_kernel gdf_kernel_bootstrap = {
     .name = "bootstrap",
@@ -108,7 +110,8 @@ const gpudf_kernel gdf_kernel_bootstrap = {
     .nresults = NULL,
     .result_name = NULL,
     .check = bs_check,
-    .run_cpu = bs_run_cpu,
+    .cpu = bs_run_cpu,
+    .cuda = GDF_CUDA_ENTRY(gdf_kernel_bootstrap_cuda),
     .pass_key = bs_pass_key,
     .accepts = bs_accepts,
 };

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "filter_agg_math.h" /* GDF_HD, math.h */
+#include "k_hd.h" /* GDF_HD, math.h */
 
 enum { GDF_BS_COL = 0, GDF_BS_SEED = 1, GDF_BS_STAT = 2, GDF_BS_NPARAMS = 3 };
 enum { GDF_BS_MEAN = 0, GDF_BS_STD = 1, GDF_BS_SUM = 2, GDF_BS_NSTATS = 3 };

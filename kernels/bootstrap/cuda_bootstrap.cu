@@ -114,9 +114,9 @@ gpudf_status run_chunk(const double *configs, int count, const double *vals, int
 }
 
 // The non-NaN values of column c, in row order, on the device.
-gpudf_status compact(const gpudf_table *t, double c, gdfk::DevBuf<double> *vals, int64_t *m) {
+gpudf_status compact(const gdf_kernel_input *in, double c, gdfk::DevBuf<double> *vals, int64_t *m) {
   std::vector<double> all, keep;
-  GDF_TRY(gdfk::host_copy(gdfk::column(t, c), t->nrows, &all));
+  GDF_TRY(gdfk::host_copy(gdfk::column(in, c), in->nrows, &all));
   for (double v : all)
     if (!std::isnan(v)) keep.push_back(v);
   *m = (int64_t)keep.size();
@@ -127,7 +127,8 @@ gpudf_status compact(const gpudf_table *t, double c, gdfk::DevBuf<double> *vals,
   return GPUDF_OK;
 }
 
-gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, double *results) {
+gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t n,
+                     double *results) {
   for (int64_t first = 0; first < n;) {
     double c = configs[first * GDF_BS_NPARAMS + GDF_BS_COL];
     int64_t end = first;
@@ -135,7 +136,7 @@ gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, dou
       end++;
     gdfk::DevBuf<double> vals;
     int64_t m = 0;
-    GDF_TRY(compact(t, c, &vals, &m));
+    GDF_TRY(compact(in, c, &vals, &m));
     GDF_TRY(run_chunk(configs + first * GDF_BS_NPARAMS, (int)(end - first), vals.p, m,
                       results + first));
     first = end;
@@ -145,7 +146,9 @@ gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, dou
 
 }  // namespace
 
-gpudf_status gdf_cuda_bootstrap(int dev, const gpudf_table *dev_table, const double *configs,
-                                int64_t n, double *results) {
-  return gdfk::entry(dev, n, [&] { return run_all(dev_table, configs, n, results); });
+extern "C" gdf_kernel_fn gdf_kernel_bootstrap_cuda;  // named in bootstrap.c
+
+gpudf_status gdf_kernel_bootstrap_cuda(const gdf_kernel_input *in, const double *configs,
+                                       int64_t n, double *results) {
+  return gdfk::entry(in, n, [&] { return run_all(in, configs, n, results); });
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cuda_check.h"
+#include "kernel.h"
 
 namespace gdfk {
 
@@ -19,9 +20,9 @@ struct Column {
   int type;
 };
 
-inline Column column(const gpudf_table *t, double index) {
-  gdf_colref r = gdf_table_colref(t, (int)index);
-  return {r.data, (int)r.type};
+inline Column column(const gdf_kernel_input *in, double index) {
+  const gdf_kernel_column &c = in->cols[(int)index];
+  return {c.data, (int)c.type};
 }
 
 // The uniform branch on type costs nothing next to the load itself.
@@ -102,11 +103,12 @@ inline gpudf_status host_copy(Column c, int64_t nrows, std::vector<double> *out)
 
 namespace gdfk {
 
-// What every device entry point does around its work: make dev current (and
-// put the caller's back), and turn std::bad_alloc into a status.
+// What every CUDA entry does around its work: make the input's device
+// current (the launch did already; a direct call is as safe) and turn
+// std::bad_alloc into a status.
 template <typename F>
-gpudf_status entry(int dev, int64_t n, F &&work) {
-  GdfDeviceScope scope(dev);
+gpudf_status entry(const gdf_kernel_input *in, int64_t n, F &&work) {
+  GdfDeviceScope scope(in->device);
   GDF_CUDA_TRY(scope.error());
   try {
     return work();

@@ -1,13 +1,14 @@
 /*
- * k_common.h - small helpers the CPU side of the groupby_agg, histogram,
- * ma_crossover and bootstrap kernels share: reading any column type as a
- * double and printing a parameter value in a message. Private to kernels/.
+ * k_common.h - what the CPU side of the kernels shares: reading any column
+ * type as a double, naming results, and the description and checks of the
+ * row filter that filter_agg, groupby_agg and histogram take first (its
+ * math is in k_hd.h). Private to kernels/.
  */
 #ifndef GPUDF_K_COMMON_H
 #define GPUDF_K_COMMON_H
 
-#include "filter_agg_math.h"
-#include "internal.h"
+#include "k_hd.h"
+#include "kernel.h"
 
 #include <math.h>
 
@@ -32,14 +33,6 @@ static inline void gdf_k_load_block(gdf_colref c, int64_t start, int64_t len, do
   for (int64_t i = 0; i < len; i++) buf[i] = gdf_k_load(c, start + i);
 }
 
-/* Shortest "%g" that reads back as v, so messages show what the user gave. */
-static inline const char *gdf_k_num(char *buf, size_t len, double v) {
-  snprintf(buf, len, "%.15g", v);
-  if (strtod(buf, NULL) != v) snprintf(buf, len, "%.17g", v);
-  return buf;
-}
-
-/* GPUDF_OK when config[param] names a column of a known type. */
 /* out = "<prefix>_<i>" (i >= 0), truncated to cap - 1 bytes like snprintf:
  * the wide kernels name up to 5 x 65536 results, and snprintf's format
  * parsing was most of gpudf_kernel_result_names' time there. */
@@ -57,12 +50,43 @@ static inline void gdf_k_name_index(char *out, size_t cap, const char *prefix, i
   out[n] = '\0';
 }
 
+/* GPUDF_OK when config[param] names a column of a known type. */
 static inline gpudf_status gdf_k_check_col(const char *kernel, const gpudf_table *t,
                                            const char *param, double index) {
   gdf_colref r = gdf_table_colref(t, (int)index);
   if (gpudf_type_size(r.type) != 0 && r.data != NULL) return GPUDF_OK;
   return gdf_error(GPUDF_EINVAL, kernel, "parameter '%s' = %d names a column of unknown type %d",
                    param, (int)index, (int)r.type);
+}
+
+/* ------------------------------------------------------------ the filter */
+
+/* The op choice's names, in the order of GDF_FA_ALL..GDF_FA_BETWEEN. */
+static const char *const gdf_k_op_names[GDF_FA_NOPS] = {"all", "lt", "le", "gt",
+                                                        "ge",  "eq", "ne", "between"};
+
+/* The four parameters of the filter (GDF_K_FILTER_COL..GDF_K_HI), with each
+ * kernel's own summaries. */
+#define GDF_K_FILTER_PARAMS(col_summary, op_summary, lo_summary, hi_summary)          \
+  {"filter_col", col_summary, GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},        \
+      {"op", op_summary, GPUDF_PARAM_CHOICE, GDF_FA_ALL, 0.0, GDF_FA_NOPS - 1,        \
+       GDF_FA_NOPS, gdf_k_op_names, 0},                                               \
+      {"lo", lo_summary, GPUDF_PARAM_REAL, 0.0, -INFINITY, INFINITY, 0, NULL, 0},     \
+      {"hi", hi_summary, GPUDF_PARAM_REAL, 0.0, -INFINITY, INFINITY, 0, NULL, 0}
+
+/* What filter_col accepts: a categorical column is compared as labels
+ * (gdf_k_check_filter). */
+#define GDF_K_FILTER_ACCEPTS (GPUDF_ACCEPT_NUMERIC | GPUDF_ACCEPT_CATEGORICAL)
+
+/* The filter's own rule: between needs lo <= hi (false for a NaN bound). */
+static inline gpudf_status gdf_k_check_between(const char *kernel, double op, double lo,
+                                               double hi) {
+  if ((int)op != GDF_FA_BETWEEN || lo <= hi) return GPUDF_OK;
+  char a[32], b[32];
+  return gdf_error(GPUDF_EINVAL, kernel,
+                   "parameter 'lo' = %s is greater than parameter 'hi' = %s "
+                   "(op between needs lo <= hi)",
+                   gdf_fmt_num(a, sizeof a, lo), gdf_fmt_num(b, sizeof b, hi));
 }
 
 /* The rule of a filter over a categorical column (filter_agg, groupby_agg,
@@ -75,7 +99,6 @@ static inline gpudf_status gdf_k_check_col(const char *kernel, const gpudf_table
  * (ne). GPUDF_OK for any other column. */
 static inline gpudf_status gdf_k_check_filter(const char *kernel, const gpudf_table *t,
                                               double col, double op, double lo) {
-  static const char *const ops[] = {"all", "lt", "le", "gt", "ge", "eq", "ne", "between"};
   int c = (int)col, o = (int)op;
   if (!gpudf_table_column_is_categorical(t, c) || o == GDF_FA_ALL) return GPUDF_OK;
   const char *name = gpudf_table_column_name(t, c);
@@ -84,7 +107,7 @@ static inline gpudf_status gdf_k_check_filter(const char *kernel, const gpudf_ta
                      "parameter 'op' = %s cannot compare column '%s' (filter_col = %d), which "
                      "holds text labels (categorical): its codes have no order; use eq or ne "
                      "with lo = a label's code, or all",
-                     o >= 0 && o < GDF_FA_NOPS ? ops[o] : "?", name, c);
+                     o >= 0 && o < GDF_FA_NOPS ? gdf_k_op_names[o] : "?", name, c);
   int32_t nlabels = gpudf_table_column_nlabels(t, c);
   if (lo != floor(lo) || lo < -1 || lo >= (double)nlabels) {
     char b[32];
@@ -92,7 +115,8 @@ static inline gpudf_status gdf_k_check_filter(const char *kernel, const gpudf_ta
                      "parameter 'lo' = %s is not a code of column '%s' (filter_col = %d), "
                      "which holds text labels (categorical): %s compares a label's code, "
                      "0..%d, or -1 for a missing value",
-                     gdf_k_num(b, sizeof b, lo), name, c, ops[o], (int)nlabels - 1);
+                     gdf_fmt_num(b, sizeof b, lo), name, c, gdf_k_op_names[o],
+                     (int)nlabels - 1);
   }
   return GPUDF_OK;
 }

@@ -43,18 +43,4 @@ class GdfDeviceScope {
   cudaError_t err_ = cudaSuccess;
 };
 
-// filter_agg on the device (kernels/filter_agg/cuda_filter_agg.cu).
-gpudf_status gdf_cuda_filter_agg(int dev, const gpudf_table *dev_table, const double *configs,
-                                 int64_t n, double *results);
-
-// The other built-in kernels on the device (kernels/cuda_<name>.cu).
-gpudf_status gdf_cuda_groupby_agg(int dev, const gpudf_table *dev_table, const double *configs,
-                                  int64_t n, double *results);
-gpudf_status gdf_cuda_histogram(int dev, const gpudf_table *dev_table, const double *configs,
-                                int64_t n, double *results);
-gpudf_status gdf_cuda_ma_crossover(int dev, const gpudf_table *dev_table, const double *configs,
-                                   int64_t n, double *results);
-gpudf_status gdf_cuda_bootstrap(int dev, const gpudf_table *dev_table, const double *configs,
-                                int64_t n, double *results);
-
 #endif

@@ -1,6 +1,7 @@
 // cuda_device.cu - the real device of engine/device/device.h: discovery, device
 // memory, staged upload, IPC handles and host registration. Compiled only
 // when the build has CUDA; kernels/cuda/cuda_stub.c stands in otherwise.
+// Kernels are no part of it: launch runs the CUDA entry a kernel carries.
 #include <cuda_runtime.h>
 
 #include <unistd.h>
@@ -67,7 +68,8 @@ const DeviceProbe &probe() {
   return p;
 }
 
-int cu_count(const char **why) {
+int cu_count(const gdf_device *d, const char **why) {
+  (void)d;
   if (probe().pid != getpid()) {
     *why = "this process was forked from one that had initialised CUDA, which CUDA does not "
            "support in the child (start workers with the spawn or forkserver method)";
@@ -77,9 +79,9 @@ int cu_count(const char **why) {
   return probe().count;
 }
 
-gpudf_status cu_uuid(int dev, uint8_t uuid[GDF_UUID_BYTES]) {
+gpudf_status cu_uuid(const gdf_device *d, uint8_t uuid[GDF_UUID_BYTES]) {
   cudaDeviceProp prop;
-  GDF_CUDA_TRY(cudaGetDeviceProperties(&prop, dev));
+  GDF_CUDA_TRY(cudaGetDeviceProperties(&prop, d->ordinal));
   std::memcpy(uuid, &prop.uuid, GDF_UUID_BYTES);
   return GPUDF_OK;
 }
@@ -92,15 +94,16 @@ bool attribute(cudaDeviceAttr attr, int dev) {
 // Legacy IPC has no capability attribute: it works on Linux with a real
 // device and fails at export time under WSL2 and some virtualised setups,
 // where the caller falls back to cuda-pinned.
-int cu_ipc_supported(int dev, const char **why) {
-  (void)dev;
+int cu_ipc_supported(const gdf_device *d, const char **why) {
+  (void)d;
   (void)why;
   return 1;
 }
 
 // The attached arena is mapped PROT_READ, which only the read-only
 // registration flag accepts.
-int cu_register_supported(int dev, const char **why) {
+int cu_register_supported(const gdf_device *d, const char **why) {
+  int dev = d->ordinal;
   if (!attribute(cudaDevAttrHostRegisterSupported, dev)) {
     *why = "the device does not support cudaHostRegister";
     return 0;
@@ -112,8 +115,8 @@ int cu_register_supported(int dev, const char **why) {
   return 1;
 }
 
-gpudf_status cu_mem_info(int dev, uint64_t *free_bytes, uint64_t *total) {
-  GdfDeviceScope scope(dev);
+gpudf_status cu_mem_info(const gdf_device *d, uint64_t *free_bytes, uint64_t *total) {
+  GdfDeviceScope scope(d->ordinal);
   GDF_CUDA_TRY(scope.error());
   size_t f = 0, t = 0;
   GDF_CUDA_TRY(cudaMemGetInfo(&f, &t));
@@ -122,15 +125,15 @@ gpudf_status cu_mem_info(int dev, uint64_t *free_bytes, uint64_t *total) {
   return GPUDF_OK;
 }
 
-gpudf_status cu_alloc(int dev, uint64_t bytes, void **dptr) {
-  GdfDeviceScope scope(dev);
+gpudf_status cu_alloc(const gdf_device *d, uint64_t bytes, void **dptr) {
+  GdfDeviceScope scope(d->ordinal);
   GDF_CUDA_TRY(scope.error());
   GDF_CUDA_TRY(cudaMalloc(dptr, bytes));
   return GPUDF_OK;
 }
 
-void cu_free(int dev, void *dptr) {
-  GdfDeviceScope scope(dev);
+void cu_free(const gdf_device *d, void *dptr) {
+  GdfDeviceScope scope(d->ordinal);
   cudaError_t err = cudaFree(dptr);
   if (err != cudaSuccess) gdf_log("cudaFree: %s", cudaGetErrorName(err));
 }
@@ -162,8 +165,8 @@ struct Staging {
   }
 };
 
-gpudf_status cu_upload(int dev, void *dst, const void *src, uint64_t bytes) {
-  GdfDeviceScope scope(dev);
+gpudf_status cu_upload(const gdf_device *d, void *dst, const void *src, uint64_t bytes) {
+  GdfDeviceScope scope(d->ordinal);
   GDF_CUDA_TRY(scope.error());
   Staging s;
   gpudf_status st = s.init(bytes);
@@ -183,8 +186,8 @@ gpudf_status cu_upload(int dev, void *dst, const void *src, uint64_t bytes) {
   return GPUDF_OK;
 }
 
-gpudf_status cu_ipc_get(int dev, void *dptr, uint8_t handle[GDF_IPC_HANDLE_BYTES]) {
-  GdfDeviceScope scope(dev);
+gpudf_status cu_ipc_get(const gdf_device *d, void *dptr, uint8_t handle[GDF_IPC_HANDLE_BYTES]) {
+  GdfDeviceScope scope(d->ordinal);
   GDF_CUDA_TRY(scope.error());
   cudaIpcMemHandle_t h;
   GDF_CUDA_TRY(cudaIpcGetMemHandle(&h, dptr));
@@ -192,8 +195,9 @@ gpudf_status cu_ipc_get(int dev, void *dptr, uint8_t handle[GDF_IPC_HANDLE_BYTES
   return GPUDF_OK;
 }
 
-gpudf_status cu_ipc_open(int dev, const uint8_t handle[GDF_IPC_HANDLE_BYTES], void **dptr) {
-  GdfDeviceScope scope(dev);
+gpudf_status cu_ipc_open(const gdf_device *d, const uint8_t handle[GDF_IPC_HANDLE_BYTES],
+                         void **dptr) {
+  GdfDeviceScope scope(d->ordinal);
   GDF_CUDA_TRY(scope.error());
   cudaIpcMemHandle_t h;
   std::memcpy(&h, handle, GDF_IPC_HANDLE_BYTES);
@@ -201,8 +205,8 @@ gpudf_status cu_ipc_open(int dev, const uint8_t handle[GDF_IPC_HANDLE_BYTES], vo
   return GPUDF_OK;
 }
 
-void cu_ipc_close(int dev, void *dptr) {
-  GdfDeviceScope scope(dev);
+void cu_ipc_close(const gdf_device *d, void *dptr) {
+  GdfDeviceScope scope(d->ordinal);
   cudaError_t err = cudaIpcCloseMemHandle(dptr);
   if (err != cudaSuccess) {
     (void)cudaGetLastError();
@@ -210,16 +214,16 @@ void cu_ipc_close(int dev, void *dptr) {
   }
 }
 
-gpudf_status cu_host_register(int dev, void *host, uint64_t bytes) {
-  GdfDeviceScope scope(dev);
+gpudf_status cu_host_register(const gdf_device *d, void *host, uint64_t bytes) {
+  GdfDeviceScope scope(d->ordinal);
   GDF_CUDA_TRY(scope.error());
   unsigned flags = cudaHostRegisterMapped | cudaHostRegisterPortable | cudaHostRegisterReadOnly;
   GDF_CUDA_TRY(cudaHostRegister(host, bytes, flags));
   return GPUDF_OK;
 }
 
-void cu_host_unregister(int dev, void *host) {
-  GdfDeviceScope scope(dev);
+void cu_host_unregister(const gdf_device *d, void *host) {
+  GdfDeviceScope scope(d->ordinal);
   cudaError_t err = cudaHostUnregister(host);
   if (err != cudaSuccess) {
     (void)cudaGetLastError();
@@ -227,11 +231,27 @@ void cu_host_unregister(int dev, void *host) {
   }
 }
 
-gpudf_status cu_host_device_pointer(int dev, void *host, void **dptr) {
-  GdfDeviceScope scope(dev);
+gpudf_status cu_host_device_pointer(const gdf_device *d, void *host, void **dptr) {
+  GdfDeviceScope scope(d->ordinal);
   GDF_CUDA_TRY(scope.error());
   GDF_CUDA_TRY(cudaHostGetDevicePointer(dptr, host, 0));
   return GPUDF_OK;
+}
+
+gdf_entry_kind cu_entry_kind(const gdf_device *d) {
+  (void)d;
+  return GDF_ENTRY_CUDA;
+}
+
+// Every kernel the same way: its CUDA entry, with d current for the launch
+// (and the caller's device put back after it).
+gpudf_status cu_launch(const gdf_device *d, const char *kernel, gdf_kernel_fn *fn,
+                       const gdf_kernel_input *in, const double *configs, int64_t n,
+                       double *results) {
+  (void)kernel;
+  GdfDeviceScope scope(d->ordinal);
+  GDF_CUDA_TRY(scope.error());
+  return fn(in, configs, n, results);
 }
 
 const gdf_device_ops cuda_ops = {
@@ -250,18 +270,17 @@ const gdf_device_ops cuda_ops = {
     cu_host_register,
     cu_host_unregister,
     cu_host_device_pointer,
-    gdf_cuda_filter_agg,
-    gdf_cuda_groupby_agg,
-    gdf_cuda_histogram,
-    gdf_cuda_ma_crossover,
-    gdf_cuda_bootstrap,
+    cu_entry_kind,
+    cu_launch,
 };
 
 }  // namespace
 
-// Every use of the device goes through here (engine/device/device.c gdf_device), so
-// the probe, and the pid that initialised CUDA, come before any CUDA call.
-extern "C" const gdf_device_ops *gdf_cuda_device_ops(void) {
+// Every use of the device goes through here (engine/device/device.c
+// gdf_device_get), so the probe, and the pid that initialised CUDA, come
+// before any CUDA call.
+extern "C" bool gdf_cuda_device(gdf_device *out) {
   (void)probe();
-  return &cuda_ops;
+  *out = {&cuda_ops, nullptr, 0};
+  return true;
 }

@@ -240,7 +240,7 @@ gpudf_status run_chunk(int dev, Column x, Column v, int64_t nrows, const double 
 }
 
 
-gpudf_status run_all(int dev, const gpudf_table *t, const double *configs, int64_t n,
+gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t n,
                      double *results) {
   // Configs of one column pair next to each other, in their original order.
   std::vector<int64_t> idx(n);
@@ -254,10 +254,10 @@ gpudf_status run_all(int dev, const gpudf_table *t, const double *configs, int64
     int64_t end = first;
     while (end < n && pair(idx[end]) == pair(idx[first])) end++;
     const double *c = configs + idx[first] * GDF_FA_NPARAMS;
-    Column x = column(t, c[GDF_FA_FILTER_COL]), v = column(t, c[GDF_FA_VALUE_COL]);
+    Column x = column(in, c[GDF_FA_FILTER_COL]), v = column(in, c[GDF_FA_VALUE_COL]);
     for (int64_t at = first; at < end; at += kMaxConfigs) {
       int count = (int)std::min<int64_t>(kMaxConfigs, end - at);
-      GDF_TRY(run_chunk(dev, x, v, t->nrows, configs, &idx[at], count, results));
+      GDF_TRY(run_chunk(in->device, x, v, in->nrows, configs, &idx[at], count, results));
     }
     first = end;
   }
@@ -266,13 +266,9 @@ gpudf_status run_all(int dev, const gpudf_table *t, const double *configs, int64
 
 }  // namespace
 
-gpudf_status gdf_cuda_filter_agg(int dev, const gpudf_table *dev_table, const double *configs,
-                                 int64_t n, double *results) {
-  GdfDeviceScope scope(dev);
-  GDF_CUDA_TRY(scope.error());
-  try {
-    return run_all(dev, dev_table, configs, n, results);
-  } catch (const std::bad_alloc &) {
-    return GDF_ERR(GPUDF_ENOMEM, "out of host memory for %lld configs", (long long)n);
-  }
+extern "C" gdf_kernel_fn gdf_kernel_filter_agg_cuda;  // named in filter_agg.c
+
+gpudf_status gdf_kernel_filter_agg_cuda(const gdf_kernel_input *in, const double *configs,
+                                        int64_t n, double *results) {
+  return gdfk::entry(in, n, [&] { return run_all(in, configs, n, results); });
 }

@@ -37,22 +37,15 @@
 
 /* ------------------------------------------------------------ description */
 
-static const char *const fa_op_names[GDF_FA_NOPS] = {"all", "lt", "le", "gt",
-                                                     "ge",  "eq", "ne", "between"};
-
 static const gpudf_param_info fa_params[GDF_FA_NPARAMS] = {
-    {"filter_col", "column whose value x decides whether a row passes",
-     GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
-    {"op",
-     "row test: all (every row), lt x<lo, le x<=lo, gt x>lo, ge x>=lo, eq x==lo, "
-     "ne x!=lo, between lo<=x<=hi; a NaN x fails every test but all and ne; a "
-     "categorical filter_col takes only all, eq and ne, lo being a label's code",
-     GPUDF_PARAM_CHOICE, GDF_FA_ALL, 0.0, GDF_FA_NOPS - 1, GDF_FA_NOPS, fa_op_names, 0},
-    {"lo", "threshold of the comparison, lower bound for between; compared in the "
-           "filter column's type (rounded to float32 for an f32 column, as numpy 2)",
-     GPUDF_PARAM_REAL, 0.0, -INFINITY, INFINITY, 0, NULL, 0},
-    {"hi", "upper bound for between (lo <= hi); unused by the other ops",
-     GPUDF_PARAM_REAL, 0.0, -INFINITY, INFINITY, 0, NULL, 0},
+    GDF_K_FILTER_PARAMS(
+        "column whose value x decides whether a row passes",
+        "row test: all (every row), lt x<lo, le x<=lo, gt x>lo, ge x>=lo, eq x==lo, "
+        "ne x!=lo, between lo<=x<=hi; a NaN x fails every test but all and ne; a "
+        "categorical filter_col takes only all, eq and ne, lo being a label's code",
+        "threshold of the comparison, lower bound for between; compared in the "
+        "filter column's type (rounded to float32 for an f32 column, as numpy 2)",
+        "upper bound for between (lo <= hi); unused by the other ops"),
     {"value_col", "column aggregated over the passing rows; NaN values are skipped",
      GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
 };
@@ -60,7 +53,7 @@ static const gpudf_param_info fa_params[GDF_FA_NPARAMS] = {
 /* A categorical filter column is compared as labels (gdf_k_check_filter);
  * the value column is summed, so it must hold numbers. */
 static const int fa_accepts[GDF_FA_NPARAMS] = {
-    [GDF_FA_FILTER_COL] = GPUDF_ACCEPT_NUMERIC | GPUDF_ACCEPT_CATEGORICAL,
+    [GDF_FA_FILTER_COL] = GDF_K_FILTER_ACCEPTS,
     [GDF_FA_VALUE_COL] = GPUDF_ACCEPT_NUMERIC};
 
 static const gpudf_result_info fa_fields[GDF_FA_NRESULTS] = {
@@ -74,27 +67,14 @@ static const gpudf_result_info fa_fields[GDF_FA_NRESULTS] = {
             "value; inf when squared deviations overflow, as numpy)"},
 };
 
-/* Shortest "%g" that reads back as v, so messages show what the user gave. */
-static const char *fa_num(char *buf, size_t len, double v) {
-  snprintf(buf, len, "%.15g", v);
-  if (strtod(buf, NULL) != v) snprintf(buf, len, "%.17g", v);
-  return buf;
-}
-
 /* The rules the generic checks of run.c cannot see: run.c refuses columns
  * of types a parameter does not accept; a categorical filter column takes
  * eq/ne against a code only; a corrupt type is refused. */
 static gpudf_status fa_check(const gpudf_table *t, const double *config) {
-  double lo = config[GDF_FA_LO], hi = config[GDF_FA_HI];
-  if ((int)config[GDF_FA_OP] == GDF_FA_BETWEEN && !(lo <= hi)) {
-    char a[32], b[32];
-    return gdf_error(GPUDF_EINVAL, "filter_agg",
-                     "parameter 'lo' = %s is greater than parameter 'hi' = %s "
-                     "(op between needs lo <= hi)",
-                     fa_num(a, sizeof a, lo), fa_num(b, sizeof b, hi));
-  }
+  GDF_TRY(gdf_k_check_between("filter_agg", config[GDF_FA_OP], config[GDF_FA_LO],
+                              config[GDF_FA_HI]));
   GDF_TRY(gdf_k_check_filter("filter_agg", t, config[GDF_FA_FILTER_COL], config[GDF_FA_OP],
-                             lo));
+                             config[GDF_FA_LO]));
   static const int cols[] = {GDF_FA_FILTER_COL, GDF_FA_VALUE_COL};
   for (int i = 0; i < 2; i++) {
     int c = (int)config[cols[i]];
@@ -327,19 +307,19 @@ static int fa_cfg_cmp(const void *a, const void *b) {
 }
 
 /* Gives column c a slot, once. */
-static int fa_slot_of(fa_plan *p, int *slot_of, const gpudf_table *t, int c) {
+static int fa_slot_of(fa_plan *p, int *slot_of, const gdf_kernel_input *in, int c) {
   if (slot_of[c] < 0) {
     fa_slot *s = &p->slots[p->nslots];
     slot_of[c] = p->nslots++;
-    s->col = gdf_table_colref(t, c);
+    s->col = gdf_input_col(in, c);
     s->width = gpudf_type_size(s->col.type);
   }
   return slot_of[c];
 }
 
-static gpudf_status fa_plan_configs(fa_plan *p, const gpudf_table *t,
+static gpudf_status fa_plan_configs(fa_plan *p, const gdf_kernel_input *in,
                                     const double *configs) {
-  int ncols = gpudf_table_ncols(t);
+  int ncols = in->ncols;
   int *slot_of = malloc((size_t)ncols * sizeof *slot_of);
   p->slots = calloc((size_t)ncols, sizeof *p->slots);
   if (!slot_of || !p->slots) {
@@ -351,8 +331,8 @@ static gpudf_status fa_plan_configs(fa_plan *p, const gpudf_table *t,
     const double *c = configs + k * GDF_FA_NPARAMS;
     fa_cfg *f = &p->cfg[k];
     f->index = k;
-    f->fslot = fa_slot_of(p, slot_of, t, (int)c[GDF_FA_FILTER_COL]);
-    f->vslot = fa_slot_of(p, slot_of, t, (int)c[GDF_FA_VALUE_COL]);
+    f->fslot = fa_slot_of(p, slot_of, in, (int)c[GDF_FA_FILTER_COL]);
+    f->vslot = fa_slot_of(p, slot_of, in, (int)c[GDF_FA_VALUE_COL]);
     f->op = (int)c[GDF_FA_OP];
     /* Compared in the filter column's type, as numpy does. */
     int f32 = p->slots[f->fslot].col.type == GPUDF_TYPE_F32;
@@ -523,7 +503,7 @@ static gpudf_status fa_plan_buffers(fa_plan *p) {
   return fa_plan_buckets(p);
 }
 
-static gpudf_status fa_plan_init(fa_plan *p, const gpudf_table *t,
+static gpudf_status fa_plan_init(fa_plan *p, const gdf_kernel_input *in,
                                  const double *configs, int64_t n) {
   memset(p, 0, sizeof *p);
   p->n = n;
@@ -533,7 +513,7 @@ static gpudf_status fa_plan_init(fa_plan *p, const gpudf_table *t,
   p->acc = malloc((size_t)n * sizeof *p->acc);
   if (!p->cfg || !p->acc)
     return GDF_ERR(GPUDF_ENOMEM, "no memory for the state of %lld configs", (long long)n);
-  GDF_TRY(fa_plan_configs(p, t, configs));
+  GDF_TRY(fa_plan_configs(p, in, configs));
   GDF_TRY(fa_plan_groups(p));
   return fa_plan_buffers(p);
 }
@@ -1038,13 +1018,13 @@ static void fa_finish(fa_plan *p, double *results) {
     gdf_fa_finalize(&p->acc[k], results + p->cfg[k].index * GDF_FA_NRESULTS);
 }
 
-static gpudf_status fa_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
+static gpudf_status fa_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK; /* and no allocation of size 0 below */
   fa_plan p;
-  gpudf_status st = fa_plan_init(&p, t, configs, n);
+  gpudf_status st = fa_plan_init(&p, in, configs, n);
   if (st == GPUDF_OK) {
-    int64_t nrows = gpudf_table_nrows(t);
+    int64_t nrows = in->nrows;
     for (int64_t start = 0; start < nrows; start += p.block) {
       int64_t len = nrows - start < p.block ? nrows - start : p.block;
       fa_load_block(&p, start, len, nrows);
@@ -1060,6 +1040,8 @@ static gpudf_status fa_run_cpu(const gpudf_table *t, const double *configs, int6
   return st;
 }
 
+gdf_kernel_fn gdf_kernel_filter_agg_cuda; /* cuda_filter_agg.cu */
+
 const gpudf_kernel gdf_kernel_filter_agg = {
     .name = "filter_agg",
     .summary = "count, sum, mean, min, max and sample std (ddof 1) of value_col over "
@@ -1072,7 +1054,8 @@ const gpudf_kernel gdf_kernel_filter_agg = {
     .nresults = NULL,
     .result_name = NULL,
     .check = fa_check,
-    .run_cpu = fa_run_cpu,
+    .cpu = fa_run_cpu,
+    .cuda = GDF_CUDA_ENTRY(gdf_kernel_filter_agg_cuda),
     .pass_key = fa_pass_key,
     .accepts = fa_accepts,
 };

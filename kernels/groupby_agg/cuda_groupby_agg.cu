@@ -127,15 +127,15 @@ int blocks_for(int64_t items) {
   return (int)std::max<int64_t>(1, std::min<int64_t>((items + kThreads - 1) / kThreads, 4096));
 }
 
-gpudf_status run_chunk(const gpudf_table *t, const double *configs, int count, long long groups,
-                       double *results) {
+gpudf_status run_chunk(const gdf_kernel_input *in, const double *configs, int count,
+                       long long groups, double *results) {
   cudaStream_t s = cudaStreamPerThread;
   std::vector<Cfg> host(count);
   for (int k = 0; k < count; k++) {
     const double *c = configs + (int64_t)k * GDF_GB_NPARAMS;
-    gdfk::Column x = gdfk::column(t, c[GDF_GB_FILTER_COL]);
+    gdfk::Column x = gdfk::column(in, c[GDF_GB_FILTER_COL]);
     int f32 = x.type == GPUDF_TYPE_F32;  // compared in the column's type, as on the CPU
-    host[k] = {x, gdfk::column(t, c[GDF_GB_VALUE_COL]), gdfk::column(t, c[GDF_GB_KEY_COL]),
+    host[k] = {x, gdfk::column(in, c[GDF_GB_VALUE_COL]), gdfk::column(in, c[GDF_GB_KEY_COL]),
                (int)c[GDF_GB_OP], gdf_fa_bound(f32, c[GDF_GB_LO]),
                gdf_fa_bound(f32, c[GDF_GB_HI])};
   }
@@ -154,9 +154,9 @@ gpudf_status run_chunk(const gpudf_table *t, const double *configs, int count, l
   gdf_range_push("gpudf launch groupby_agg");
   gb_init<<<blocks_for(cells), kThreads, 0, s>>>(a, cells);
   if (cells <= kSharedCells)
-    gb_rows_shared<<<blocks_for(t->nrows), kThreads, 0, s>>>(dcfg.p, count, t->nrows, groups, a);
+    gb_rows_shared<<<blocks_for(in->nrows), kThreads, 0, s>>>(dcfg.p, count, in->nrows, groups, a);
   else
-    gb_rows<<<blocks_for(t->nrows), kThreads, 0, s>>>(dcfg.p, count, t->nrows, groups, a);
+    gb_rows<<<blocks_for(in->nrows), kThreads, 0, s>>>(dcfg.p, count, in->nrows, groups, a);
   gb_finish<<<blocks_for(cells), kThreads, 0, s>>>(a, cells, out.p);
   gdf_range_pop();
   GDF_CUDA_LAUNCHED();
@@ -166,7 +166,8 @@ gpudf_status run_chunk(const gpudf_table *t, const double *configs, int count, l
   return GPUDF_OK;
 }
 
-gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, double *results) {
+gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t n,
+                     double *results) {
   long long groups = (long long)configs[GDF_GB_GROUPS];
   int64_t per = std::max<int64_t>(1, (int64_t)(kAccBytes / (32 * (size_t)groups)));
   per = std::min<int64_t>(per, 4096);
@@ -176,7 +177,7 @@ gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, dou
   if (groups <= kSharedGroups) per = std::min<int64_t>(per, kSharedCells / groups);
   for (int64_t at = 0; at < n; at += per) {
     int count = (int)std::min<int64_t>(per, n - at);
-    GDF_TRY(run_chunk(t, configs + at * GDF_GB_NPARAMS, count, groups,
+    GDF_TRY(run_chunk(in, configs + at * GDF_GB_NPARAMS, count, groups,
                       results + at * groups * GDF_GB_NFIELDS));
   }
   return GPUDF_OK;
@@ -184,7 +185,9 @@ gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, dou
 
 }  // namespace
 
-gpudf_status gdf_cuda_groupby_agg(int dev, const gpudf_table *dev_table, const double *configs,
-                                  int64_t n, double *results) {
-  return gdfk::entry(dev, n, [&] { return run_all(dev_table, configs, n, results); });
+extern "C" gdf_kernel_fn gdf_kernel_groupby_agg_cuda;  // named in groupby_agg.c
+
+gpudf_status gdf_kernel_groupby_agg_cuda(const gdf_kernel_input *in, const double *configs,
+                                         int64_t n, double *results) {
+  return gdfk::entry(in, n, [&] { return run_all(in, configs, n, results); });
 }

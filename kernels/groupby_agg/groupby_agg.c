@@ -13,18 +13,11 @@
 
 #include <math.h>
 
-static const char *const gb_op_names[GDF_FA_NOPS] = {"all", "lt", "le", "gt",
-                                                     "ge",  "eq", "ne", "between"};
-
 static const gpudf_param_info gb_params[GDF_GB_NPARAMS] = {
-    {"filter_col", "column whose value x decides whether a row passes (as filter_agg)",
-     GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
-    {"op", "row test, as filter_agg: all lt le gt ge eq ne between",
-     GPUDF_PARAM_CHOICE, GDF_FA_ALL, 0.0, GDF_FA_NOPS - 1, GDF_FA_NOPS, gb_op_names, 0},
-    {"lo", "threshold of the filter, lower bound for between", GPUDF_PARAM_REAL, 0.0,
-     -INFINITY, INFINITY, 0, NULL, 0},
-    {"hi", "upper bound of the filter for between", GPUDF_PARAM_REAL, 0.0, -INFINITY,
-     INFINITY, 0, NULL, 0},
+    GDF_K_FILTER_PARAMS("column whose value x decides whether a row passes (as filter_agg)",
+                        "row test, as filter_agg: all lt le gt ge eq ne between",
+                        "threshold of the filter, lower bound for between",
+                        "upper bound of the filter for between"),
     {"key_col", "integer or categorical column (i32, i64, bool, categorical codes) holding "
      "the group of each row; keys outside [0, groups) (a missing label) are ignored", GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
     {"value_col", "column aggregated per group; NaN values are skipped",
@@ -36,7 +29,7 @@ static const gpudf_param_info gb_params[GDF_GB_NPARAMS] = {
 /* Codes of a categorical are fine group keys (each label its group); the
  * value column is summed, so it must hold numbers. */
 static const int gb_accepts[GDF_GB_NPARAMS] = {
-    [GDF_GB_FILTER_COL] = GPUDF_ACCEPT_NUMERIC | GPUDF_ACCEPT_CATEGORICAL,
+    [GDF_GB_FILTER_COL] = GDF_K_FILTER_ACCEPTS,
     [GDF_GB_KEY_COL] = GPUDF_ACCEPT_INTEGERS | GPUDF_ACCEPT_CATEGORICAL,
     [GDF_GB_VALUE_COL] = GPUDF_ACCEPT_NUMERIC};
 
@@ -67,16 +60,11 @@ static void gb_result_name(const double *config, int i, gpudf_result_info *out) 
 }
 
 static gpudf_status gb_check(const gpudf_table *t, const double *config) {
-  char a[32], b[32];
-  double lo = config[GDF_GB_LO], hi = config[GDF_GB_HI];
-  if ((int)config[GDF_GB_OP] == GDF_FA_BETWEEN && !(lo <= hi))
-    return gdf_error(GPUDF_EINVAL, "groupby_agg",
-                     "parameter 'lo' = %s is greater than parameter 'hi' = %s "
-                     "(op between needs lo <= hi)",
-                     gdf_k_num(a, sizeof a, lo), gdf_k_num(b, sizeof b, hi));
+  GDF_TRY(gdf_k_check_between("groupby_agg", config[GDF_GB_OP], config[GDF_GB_LO],
+                              config[GDF_GB_HI]));
   GDF_TRY(gdf_k_check_col("groupby_agg", t, "filter_col", config[GDF_GB_FILTER_COL]));
   GDF_TRY(gdf_k_check_filter("groupby_agg", t, config[GDF_GB_FILTER_COL], config[GDF_GB_OP],
-                             lo));
+                             config[GDF_GB_LO]));
   GDF_TRY(gdf_k_check_col("groupby_agg", t, "value_col", config[GDF_GB_VALUE_COL]));
   /* key_col's type (i32, i64, bool, categorical) is checked by run.c. */
   return GPUDF_OK;
@@ -114,10 +102,10 @@ static void gb_config_block(const double *c, int f32, const double *x, const dou
 
 /* One pass over the rows for configs [0, n) of a chunk, configs [at, at +
  * n) of the batch's total (for the progress it reports). */
-static gpudf_status gb_chunk(const gpudf_table *t, const double *configs, int64_t n,
+static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, int64_t n,
                              int64_t groups, double *acc, double *results, int64_t at,
                              int64_t total) {
-  int64_t nrows = gpudf_table_nrows(t);
+  int64_t nrows = in->nrows;
   double *x = malloc(sizeof(double) * GDF_K_BLOCK * 2);
   int64_t *key = malloc(sizeof(int64_t) * GDF_K_BLOCK);
   gb_acc *a = malloc(sizeof(gb_acc) * (size_t)n);
@@ -141,13 +129,13 @@ static gpudf_status gb_chunk(const gpudf_table *t, const double *configs, int64_
                          (int64_t)c[GDF_GB_KEY_COL]};
       /* Configs reading the same columns reuse the converted block. */
       if (memcmp(cols, prev_cols, sizeof cols) != 0) {
-        gdf_k_load_block(gdf_table_colref(t, (int)cols[0]), start, len, x);
-        gdf_k_load_block(gdf_table_colref(t, (int)cols[1]), start, len, v);
-        gdf_colref kr = gdf_table_colref(t, (int)cols[2]);
+        gdf_k_load_block(gdf_input_col(in, (int)cols[0]), start, len, x);
+        gdf_k_load_block(gdf_input_col(in, (int)cols[1]), start, len, v);
+        gdf_colref kr = gdf_input_col(in, (int)cols[2]);
         for (int64_t i = 0; i < len; i++) key[i] = gb_key(kr, start + i, groups);
         memcpy(prev_cols, cols, sizeof cols);
       }
-      int f32 = gpudf_table_column_type(t, (int)cols[0]) == GPUDF_TYPE_F32;
+      int f32 = in->cols[(int)cols[0]].type == GPUDF_TYPE_F32;
       gb_config_block(c, f32, x, v, key, len, &a[k]);
     }
     if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
@@ -171,7 +159,7 @@ static uint64_t gb_pass_key(const double *config) {
          (uint64_t)config[GDF_GB_VALUE_COL];
 }
 
-static gpudf_status gb_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
+static gpudf_status gb_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK;
   int64_t groups = (int64_t)configs[GDF_GB_GROUPS];
@@ -183,12 +171,14 @@ static gpudf_status gb_run_cpu(const gpudf_table *t, const double *configs, int6
   gpudf_status st = GPUDF_OK;
   for (int64_t at = 0; at < n && st == GPUDF_OK; at += chunk) {
     int64_t m = n - at < chunk ? n - at : chunk;
-    st = gb_chunk(t, configs + at * GDF_GB_NPARAMS, m, groups, acc,
+    st = gb_chunk(in, configs + at * GDF_GB_NPARAMS, m, groups, acc,
                   results + at * groups * GDF_GB_NFIELDS, at, n);
   }
   free(acc);
   return st;
 }
+
+gdf_kernel_fn gdf_kernel_groupby_agg_cuda; /* cuda_groupby_agg.cu */
 
 const gpudf_kernel gdf_kernel_groupby_agg = {
     .name = "groupby_agg",
@@ -202,7 +192,8 @@ const gpudf_kernel gdf_kernel_groupby_agg = {
     .nresults = gb_nresults,
     .result_name = gb_result_name,
     .check = gb_check,
-    .run_cpu = gb_run_cpu,
+    .cpu = gb_run_cpu,
+    .cuda = GDF_CUDA_ENTRY(gdf_kernel_groupby_agg_cuda),
     .pass_key = gb_pass_key,
     .accepts = gb_accepts,
 };

@@ -5,15 +5,14 @@
 #ifndef GPUDF_GROUPBY_AGG_MATH_H
 #define GPUDF_GROUPBY_AGG_MATH_H
 
-#include "filter_agg_math.h"
+#include "k_hd.h"
 
-/* The first four parameters are filter_agg's filter, in the same order, so
- * gdf_fa_pass applies unchanged. */
+/* The first four parameters are the filter (k_hd.h). */
 enum {
-  GDF_GB_FILTER_COL = 0,
-  GDF_GB_OP = 1,
-  GDF_GB_LO = 2,
-  GDF_GB_HI = 3,
+  GDF_GB_FILTER_COL = GDF_K_FILTER_COL,
+  GDF_GB_OP = GDF_K_OP,
+  GDF_GB_LO = GDF_K_LO,
+  GDF_GB_HI = GDF_K_HI,
   GDF_GB_KEY_COL = 4,
   GDF_GB_VALUE_COL = 5,
   GDF_GB_GROUPS = 6,

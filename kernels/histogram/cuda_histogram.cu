@@ -57,15 +57,15 @@ hist_rows(const Cfg *__restrict__ cfg, int64_t nrows, long long bins,
       if (local[s]) atomicAdd(&mine[s], (unsigned long long)local[s]);
 }
 
-gpudf_status run_chunk(const gpudf_table *t, const double *configs, int count, long long bins,
+gpudf_status run_chunk(const gdf_kernel_input *in, const double *configs, int count, long long bins,
                        double *results) {
   cudaStream_t s = cudaStreamPerThread;
   std::vector<Cfg> host(count);
   for (int k = 0; k < count; k++) {
     const double *c = configs + (int64_t)k * GDF_HI_NPARAMS;
-    gdfk::Column x = gdfk::column(t, c[GDF_HI_FILTER_COL]);
+    gdfk::Column x = gdfk::column(in, c[GDF_HI_FILTER_COL]);
     int f32 = x.type == GPUDF_TYPE_F32;  // compared in the column's type, as on the CPU
-    host[k] = {x, gdfk::column(t, c[GDF_HI_COL]), (int)c[GDF_HI_OP],
+    host[k] = {x, gdfk::column(in, c[GDF_HI_COL]), (int)c[GDF_HI_OP],
                gdf_fa_bound(f32, c[GDF_HI_LO]), gdf_fa_bound(f32, c[GDF_HI_HI]),
                c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI]};
   }
@@ -76,10 +76,11 @@ gpudf_status run_chunk(const gpudf_table *t, const double *configs, int count, l
   GDF_TRY(counts.alloc(cells));
   GDF_CUDA_TRY(cudaMemcpyAsync(dcfg.p, host.data(), sizeof(Cfg) * count, cudaMemcpyHostToDevice, s));
   GDF_CUDA_TRY(cudaMemsetAsync(counts.p, 0, sizeof(unsigned long long) * cells, s));
-  int xblocks = (int)std::max<int64_t>(1, std::min<int64_t>((t->nrows + kThreads - 1) / kThreads, 256));
+  int xblocks =
+      (int)std::max<int64_t>(1, std::min<int64_t>((in->nrows + kThreads - 1) / kThreads, 256));
   size_t shmem = slots <= (size_t)kSharedSlots ? slots * sizeof(unsigned int) : 0;
   gdf_range_push("gpudf launch histogram");
-  hist_rows<<<dim3(xblocks, count), kThreads, shmem, s>>>(dcfg.p, t->nrows, bins, counts.p);
+  hist_rows<<<dim3(xblocks, count), kThreads, shmem, s>>>(dcfg.p, in->nrows, bins, counts.p);
   gdf_range_pop();
   GDF_CUDA_LAUNCHED();
   std::vector<unsigned long long> out(cells);
@@ -90,21 +91,24 @@ gpudf_status run_chunk(const gpudf_table *t, const double *configs, int count, l
   return GPUDF_OK;
 }
 
-gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, double *results) {
+gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t n,
+                     double *results) {
   long long bins = (long long)configs[GDF_HI_BINS];
   // Chunks whose counters fit in 256 MiB, and the grid's y limit.
   int64_t per = std::max<int64_t>(1, ((int64_t)256 << 20) / (8 * (bins + 2)));
   per = std::min<int64_t>(per, kMaxGridY);
   for (int64_t at = 0; at < n; at += per) {
     int count = (int)std::min<int64_t>(per, n - at);
-    GDF_TRY(run_chunk(t, configs + at * GDF_HI_NPARAMS, count, bins, results + at * (bins + 2)));
+    GDF_TRY(run_chunk(in, configs + at * GDF_HI_NPARAMS, count, bins, results + at * (bins + 2)));
   }
   return GPUDF_OK;
 }
 
 }  // namespace
 
-gpudf_status gdf_cuda_histogram(int dev, const gpudf_table *dev_table, const double *configs,
-                                int64_t n, double *results) {
-  return gdfk::entry(dev, n, [&] { return run_all(dev_table, configs, n, results); });
+extern "C" gdf_kernel_fn gdf_kernel_histogram_cuda;  // named in histogram.c
+
+gpudf_status gdf_kernel_histogram_cuda(const gdf_kernel_input *in, const double *configs,
+                                       int64_t n, double *results) {
+  return gdfk::entry(in, n, [&] { return run_all(in, configs, n, results); });
 }

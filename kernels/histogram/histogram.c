@@ -12,18 +12,11 @@
 
 #include <math.h>
 
-static const char *const hi_op_names[GDF_FA_NOPS] = {"all", "lt", "le", "gt",
-                                                     "ge",  "eq", "ne", "between"};
-
 static const gpudf_param_info hi_params[GDF_HI_NPARAMS] = {
-    {"filter_col", "column whose value x decides whether a row passes (as filter_agg)",
-     GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
-    {"op", "row test, as filter_agg: all lt le gt ge eq ne between",
-     GPUDF_PARAM_CHOICE, GDF_FA_ALL, 0.0, GDF_FA_NOPS - 1, GDF_FA_NOPS, hi_op_names, 0},
-    {"lo", "threshold of the FILTER (not the histogram range: see range_lo)",
-     GPUDF_PARAM_REAL, 0.0, -INFINITY, INFINITY, 0, NULL, 0},
-    {"hi", "upper bound of the FILTER for between (see range_hi)", GPUDF_PARAM_REAL, 0.0,
-     -INFINITY, INFINITY, 0, NULL, 0},
+    GDF_K_FILTER_PARAMS("column whose value x decides whether a row passes (as filter_agg)",
+                        "row test, as filter_agg: all lt le gt ge eq ne between",
+                        "threshold of the FILTER (not the histogram range: see range_lo)",
+                        "upper bound of the FILTER for between (see range_hi)"),
     {"col", "column whose values are counted; NaN values are not counted",
      GPUDF_PARAM_COLUMN, 0.0, 0.0, 0.0, 0, NULL, 0},
     {"bins", "number of equal-width bins (shape: equal in every config of a batch)",
@@ -37,7 +30,7 @@ static const gpudf_param_info hi_params[GDF_HI_NPARAMS] = {
 /* A categorical filter column is compared as labels; the counted column's
  * values fall in numeric bins, so it must hold numbers. */
 static const int hi_accepts[GDF_HI_NPARAMS] = {
-    [GDF_HI_FILTER_COL] = GPUDF_ACCEPT_NUMERIC | GPUDF_ACCEPT_CATEGORICAL,
+    [GDF_HI_FILTER_COL] = GDF_K_FILTER_ACCEPTS,
     [GDF_HI_COL] = GPUDF_ACCEPT_NUMERIC};
 
 static const gpudf_result_info hi_fields[1] = {{"bin_0", "values in the first bin"}};
@@ -58,27 +51,24 @@ static void hi_result_name(const double *config, int i, gpudf_result_info *out) 
 
 static gpudf_status hi_check(const gpudf_table *t, const double *config) {
   char a[32], b[32];
-  double lo = config[GDF_HI_LO], hi = config[GDF_HI_HI];
-  if ((int)config[GDF_HI_OP] == GDF_FA_BETWEEN && !(lo <= hi))
-    return gdf_error(GPUDF_EINVAL, "histogram",
-                     "parameter 'lo' = %s is greater than parameter 'hi' = %s "
-                     "(op between needs lo <= hi)",
-                     gdf_k_num(a, sizeof a, lo), gdf_k_num(b, sizeof b, hi));
+  GDF_TRY(gdf_k_check_between("histogram", config[GDF_HI_OP], config[GDF_HI_LO],
+                              config[GDF_HI_HI]));
   double rlo = config[GDF_HI_RANGE_LO], rhi = config[GDF_HI_RANGE_HI];
   /* An infinite width would make every edge NaN or infinite. */
   if (!(rlo < rhi) || !isfinite(rhi - rlo))
     return gdf_error(GPUDF_EINVAL, "histogram",
                      "parameter 'range_lo' = %s must be less than parameter 'range_hi' = %s, "
                      "both finite with a finite difference",
-                     gdf_k_num(a, sizeof a, rlo), gdf_k_num(b, sizeof b, rhi));
+                     gdf_fmt_num(a, sizeof a, rlo), gdf_fmt_num(b, sizeof b, rhi));
   long long bins = (long long)config[GDF_HI_BINS];
   if (!gdf_hi_edges_increase(bins, rlo, rhi))
     return gdf_error(GPUDF_EINVAL, "histogram",
                      "parameter 'bins' = %lld is too many for the range [%s, %s]: its edges "
                      "(numpy.linspace's) do not all differ, as numpy.histogram refuses",
-                     bins, gdf_k_num(a, sizeof a, rlo), gdf_k_num(b, sizeof b, rhi));
+                     bins, gdf_fmt_num(a, sizeof a, rlo), gdf_fmt_num(b, sizeof b, rhi));
   GDF_TRY(gdf_k_check_col("histogram", t, "filter_col", config[GDF_HI_FILTER_COL]));
-  GDF_TRY(gdf_k_check_filter("histogram", t, config[GDF_HI_FILTER_COL], config[GDF_HI_OP], lo));
+  GDF_TRY(gdf_k_check_filter("histogram", t, config[GDF_HI_FILTER_COL], config[GDF_HI_OP],
+                             config[GDF_HI_LO]));
   return gdf_k_check_col("histogram", t, "col", config[GDF_HI_COL]);
 }
 
@@ -101,10 +91,10 @@ static uint64_t hi_pass_key(const double *config) {
   return (uint64_t)config[GDF_HI_FILTER_COL] << 32 | (uint64_t)config[GDF_HI_COL];
 }
 
-static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
+static gpudf_status hi_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK;
-  int64_t width = (int64_t)configs[GDF_HI_BINS] + 2, nrows = gpudf_table_nrows(t);
+  int64_t width = (int64_t)configs[GDF_HI_BINS] + 2, nrows = in->nrows;
   double *x = malloc(sizeof(double) * GDF_K_BLOCK * 2);
   if (!x) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   double *v = x + GDF_K_BLOCK;
@@ -116,11 +106,11 @@ static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int6
       const double *c = configs + k * GDF_HI_NPARAMS;
       /* Configs reading the same columns reuse the converted block. */
       if (c[GDF_HI_FILTER_COL] != prev[0] || c[GDF_HI_COL] != prev[1]) {
-        gdf_k_load_block(gdf_table_colref(t, (int)c[GDF_HI_FILTER_COL]), start, len, x);
-        gdf_k_load_block(gdf_table_colref(t, (int)c[GDF_HI_COL]), start, len, v);
+        gdf_k_load_block(gdf_input_col(in, (int)c[GDF_HI_FILTER_COL]), start, len, x);
+        gdf_k_load_block(gdf_input_col(in, (int)c[GDF_HI_COL]), start, len, v);
         prev[0] = c[GDF_HI_FILTER_COL], prev[1] = c[GDF_HI_COL];
       }
-      int f32 = gpudf_table_column_type(t, (int)c[GDF_HI_FILTER_COL]) == GPUDF_TYPE_F32;
+      int f32 = in->cols[(int)c[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
       hi_config_block(c, f32, x, v, len, results + k * width);
     }
     if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
@@ -131,6 +121,8 @@ static gpudf_status hi_run_cpu(const gpudf_table *t, const double *configs, int6
   free(x);
   return GPUDF_OK;
 }
+
+gdf_kernel_fn gdf_kernel_histogram_cuda; /* cuda_histogram.cu */
 
 const gpudf_kernel gdf_kernel_histogram = {
     .name = "histogram",
@@ -144,7 +136,8 @@ const gpudf_kernel gdf_kernel_histogram = {
     .nresults = hi_nresults,
     .result_name = hi_result_name,
     .check = hi_check,
-    .run_cpu = hi_run_cpu,
+    .cpu = hi_run_cpu,
+    .cuda = GDF_CUDA_ENTRY(gdf_kernel_histogram_cuda),
     .pass_key = hi_pass_key,
     .accepts = hi_accepts,
 };

@@ -5,15 +5,15 @@
 #ifndef GPUDF_HISTOGRAM_MATH_H
 #define GPUDF_HISTOGRAM_MATH_H
 
-#include "filter_agg_math.h"
+#include "k_hd.h"
 
-/* The filter comes first, as in filter_agg, so gdf_fa_pass applies; the
- * histogram's own range is range_lo/range_hi because lo/hi are the filter's. */
+/* The filter comes first (k_hd.h); the histogram's own range is
+ * range_lo/range_hi because lo/hi are the filter's. */
 enum {
-  GDF_HI_FILTER_COL = 0,
-  GDF_HI_OP = 1,
-  GDF_HI_LO = 2,
-  GDF_HI_HI = 3,
+  GDF_HI_FILTER_COL = GDF_K_FILTER_COL,
+  GDF_HI_OP = GDF_K_OP,
+  GDF_HI_LO = GDF_K_LO,
+  GDF_HI_HI = GDF_K_HI,
   GDF_HI_COL = 4,
   GDF_HI_BINS = 5,
   GDF_HI_RANGE_LO = 6,

@@ -1,5 +1,5 @@
 // cuda_ma_crossover.cu - ma_crossover on the device, with the CPU
-// reference's semantics (kernels/ma_crossover/ma_crossover.c) and its per-step math
+// reference's semantics (kernels/ma_crossover.c) and its per-step math
 // (ma_crossover_math.h).
 //
 // One thread per config walks the time axis (a backtest is sequential in
@@ -128,27 +128,23 @@ ma_run_tiled(const double *__restrict__ configs, int n, Column price,
                     out + (int64_t)k * GDF_MA_NRESULTS);
 }
 
-// The prepared f64 column called name on the device, or NULL.
-const double *find_f64(const gpudf_table *t, const char *name) {
-  std::string saved = gpudf_last_error();
-  int idx = -1;
-  if (gpudf_table_find_column(t, name, &idx) != GPUDF_OK) {
-    gdf_restore_error(saved.c_str());  // not having it is normal
-    return nullptr;
-  }
-  gdf_colref r = gdf_table_colref(t, idx);
-  return r.type == GPUDF_TYPE_F64 ? static_cast<const double *>(r.data) : nullptr;
+// The prepared f64 column called name on the device, or NULL: not having
+// it is normal (no gpudf_table_prepare).
+const double *find_f64(const gdf_kernel_input *in, const char *name) {
+  int idx = gdf_input_find(in, name);
+  if (idx < 0 || in->cols[idx].type != GPUDF_TYPE_F64) return nullptr;
+  return static_cast<const double *>(in->cols[idx].data);
 }
 
 // The prepared prefix sums of column c on the device (*L: low parts), or NULL.
-const double *prepared(const gpudf_table *t, int c, const double **L) {
+const double *prepared(const gdf_kernel_input *in, int c, const double **L) {
   char hi[GPUDF_NAME_MAX + 1], lo[GPUDF_NAME_MAX + 1];
-  const char *p = gpudf_table_column_name(t, c);
+  const char *p = in->cols[c].name;
   int a = std::snprintf(hi, sizeof hi, "%s%s", GDF_DERIVED_PREFIX, p);
   int b = std::snprintf(lo, sizeof lo, "%s%s", GDF_DERIVED_PREFIX_LO, p);
   if (a <= 0 || a > GPUDF_NAME_MAX || b <= 0 || b > GPUDF_NAME_MAX) return nullptr;
-  const double *H = find_f64(t, hi);
-  *L = H ? find_f64(t, lo) : nullptr;
+  const double *H = find_f64(in, hi);
+  *L = H ? find_f64(in, lo) : nullptr;
   return *L ? H : nullptr;
 }
 
@@ -179,14 +175,14 @@ gpudf_status first_valid(Column price, int64_t nrows, int64_t *first) {
 }
 
 // Configs idx[] (all reading price column c): one launch.
-gpudf_status run_group(const gpudf_table *t, int c, const double *configs,
+gpudf_status run_group(const gdf_kernel_input *in, int c, const double *configs,
                        const std::vector<int64_t> &idx, double *results) {
   cudaStream_t s = cudaStreamPerThread;
-  int64_t nrows = t->nrows;
+  int64_t nrows = in->nrows;
   int n = (int)idx.size();
-  Column price = gdfk::column(t, c);
+  Column price = gdfk::column(in, c);
   gdfk::DevBuf<double> own, dcfg, out;
-  const double *L = nullptr, *H = prepared(t, c, &L);
+  const double *L = nullptr, *H = prepared(in, c, &L);
   int64_t first = 0;
   if (!H) {
     // The CPU's ma_prefix_sums, step for step.
@@ -211,7 +207,7 @@ gpudf_status run_group(const gpudf_table *t, int c, const double *configs,
   }
   if (first == nrows)
     return gdf_error(GPUDF_EINVAL, "ma_crossover", "column '%s' (price_col = %d) has no finite "
-                     "price: every value is NaN or infinite", gpudf_table_column_name(t, c), c);
+                     "price: every value is NaN or infinite", in->cols[c].name, c);
   std::vector<double> cfg((size_t)n * GDF_MA_NPARAMS);
   for (int k = 0; k < n; k++)
     std::copy_n(configs + idx[k] * GDF_MA_NPARAMS, GDF_MA_NPARAMS, &cfg[(size_t)k * GDF_MA_NPARAMS]);
@@ -241,7 +237,8 @@ gpudf_status run_group(const gpudf_table *t, int c, const double *configs,
   return GPUDF_OK;
 }
 
-gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, double *results) {
+gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t n,
+                     double *results) {
   std::vector<char> done((size_t)n, 0);
   for (int64_t first = 0; first < n; first++) {
     if (done[first]) continue;
@@ -250,14 +247,16 @@ gpudf_status run_all(const gpudf_table *t, const double *configs, int64_t n, dou
     for (int64_t k = first; k < n; k++)
       if (!done[k] && configs[k * GDF_MA_NPARAMS + GDF_MA_PRICE_COL] == c)
         idx.push_back(k), done[k] = 1;
-    GDF_TRY(run_group(t, (int)c, configs, idx, results));
+    GDF_TRY(run_group(in, (int)c, configs, idx, results));
   }
   return GPUDF_OK;
 }
 
 }  // namespace
 
-gpudf_status gdf_cuda_ma_crossover(int dev, const gpudf_table *dev_table, const double *configs,
-                                   int64_t n, double *results) {
-  return gdfk::entry(dev, n, [&] { return run_all(dev_table, configs, n, results); });
+extern "C" gdf_kernel_fn gdf_kernel_ma_crossover_cuda;  // named in ma_crossover.c
+
+gpudf_status gdf_kernel_ma_crossover_cuda(const gdf_kernel_input *in, const double *configs,
+                                          int64_t n, double *results) {
+  return gdfk::entry(in, n, [&] { return run_all(in, configs, n, results); });
 }

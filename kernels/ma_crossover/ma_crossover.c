@@ -75,34 +75,28 @@ static gpudf_status ma_check(const gpudf_table *t, const double *config) {
   if (!(fast < slow))
     return gdf_error(GPUDF_EINVAL, "ma_crossover",
                      "parameter 'fast' = %s must be less than parameter 'slow' = %s",
-                     gdf_k_num(a, sizeof a, fast), gdf_k_num(b, sizeof b, slow));
+                     gdf_fmt_num(a, sizeof a, fast), gdf_fmt_num(b, sizeof b, slow));
   int64_t nrows = gpudf_table_nrows(t);
   if (slow > (double)nrows)
     return gdf_error(GPUDF_EINVAL, "ma_crossover",
                      "parameter 'slow' = %s is a window longer than the table's %lld rows",
-                     gdf_k_num(a, sizeof a, slow), (long long)nrows);
+                     gdf_fmt_num(a, sizeof a, slow), (long long)nrows);
   return gdf_k_check_col("ma_crossover", t, "price_col", config[GDF_MA_PRICE_COL]);
 }
 
 /* The names of price column c's two prefix columns, hi ("__prefix.<name>")
  * and lo ("__prefix_lo.<name>", GDF_DERIVED_PREFIX_LO); 0 when they do not
  * fit a name. */
-static int ma_prefix_names(const gpudf_table *t, int c, char hi[GPUDF_NAME_MAX + 1],
+static int ma_prefix_names(const char *p, char hi[GPUDF_NAME_MAX + 1],
                            char lo[GPUDF_NAME_MAX + 1]) {
-  const char *p = gpudf_table_column_name(t, c);
   int a = snprintf(hi, GPUDF_NAME_MAX + 1, "%s%s", GDF_DERIVED_PREFIX, p);
   int b = snprintf(lo, GPUDF_NAME_MAX + 1, "%s%s", GDF_DERIVED_PREFIX_LO, p);
   return a > 0 && a <= GPUDF_NAME_MAX && b > 0 && b <= GPUDF_NAME_MAX;
 }
 
 static const double *ma_find_f64(const gpudf_table *t, const char *name) {
-  int idx;
-  char saved[1024];
-  snprintf(saved, sizeof saved, "%s", gpudf_last_error());
-  if (gpudf_table_find_column(t, name, &idx) != GPUDF_OK) {
-    gdf_restore_error(saved); /* not having it is normal */
-    return NULL;
-  }
+  int idx = gdf_table_column_index(t, name); /* not having it is normal */
+  if (idx < 0) return NULL;
   gdf_colref r = gdf_table_colref(t, idx);
   return r.type == GPUDF_TYPE_F64 ? (const double *)r.data : NULL;
 }
@@ -110,9 +104,23 @@ static const double *ma_find_f64(const gpudf_table *t, const char *name) {
 /* The prepared prefix sums of price column c (*L: their low parts), or NULL. */
 static const double *ma_prepared(const gpudf_table *t, int c, const double **L) {
   char hi[GPUDF_NAME_MAX + 1], lo[GPUDF_NAME_MAX + 1];
-  if (!ma_prefix_names(t, c, hi, lo)) return NULL;
+  if (!ma_prefix_names(gpudf_table_column_name(t, c), hi, lo)) return NULL;
   const double *H = ma_find_f64(t, hi);
   *L = H ? ma_find_f64(t, lo) : NULL;
+  return *L ? H : NULL;
+}
+
+/* The same in a kernel input. */
+static const double *ma_input_f64(const gdf_kernel_input *in, const char *name) {
+  int idx = gdf_input_find(in, name);
+  if (idx < 0 || in->cols[idx].type != GPUDF_TYPE_F64) return NULL;
+  return (const double *)in->cols[idx].data;
+}
+static const double *ma_input_prepared(const gdf_kernel_input *in, int c, const double **L) {
+  char hi[GPUDF_NAME_MAX + 1], lo[GPUDF_NAME_MAX + 1];
+  if (!ma_prefix_names(in->cols[c].name, hi, lo)) return NULL;
+  const double *H = ma_input_f64(in, hi);
+  *L = H ? ma_input_f64(in, lo) : NULL;
   return *L ? H : NULL;
 }
 
@@ -124,10 +132,10 @@ static int64_t ma_first_valid(gdf_colref p, int64_t nrows) {
   return i;
 }
 
-static gpudf_status ma_no_price(const gpudf_table *t, int c) {
+static gpudf_status ma_no_price(const char *name, int c) {
   return gdf_error(GPUDF_EINVAL, "ma_crossover",
                    "column '%s' (price_col = %d) has no finite price: every value is NaN "
-                   "or infinite", gpudf_table_column_name(t, c), c);
+                   "or infinite", name, c);
 }
 
 /* Two-double prefix sums of the filled prices (0 before the first finite
@@ -154,9 +162,11 @@ static gpudf_status ma_prepare(gpudf_table *t, const double *configs, int64_t n)
     int c = (int)configs[k * GDF_MA_NPARAMS + GDF_MA_PRICE_COL];
     char hi[GPUDF_NAME_MAX + 1], lo[GPUDF_NAME_MAX + 1];
     const double *L;
-    if (!ma_prefix_names(t, c, hi, lo) || ma_prepared(t, c, &L)) continue;
+    if (!ma_prefix_names(gpudf_table_column_name(t, c), hi, lo) || ma_prepared(t, c, &L))
+      continue;
     int64_t nrows = gpudf_table_nrows(t);
-    if (ma_first_valid(gdf_table_colref(t, c), nrows) == nrows) return ma_no_price(t, c);
+    if (ma_first_valid(gdf_table_colref(t, c), nrows) == nrows)
+      return ma_no_price(gpudf_table_column_name(t, c), c);
     const char *why = gdf_derived_room(t, 2, GPUDF_TYPE_F64);
     if (why) {
       gdf_log("prepare: no ma_crossover prefix columns for column %d ('%s'): %s; each batch "
@@ -166,8 +176,8 @@ static gpudf_status ma_prepare(gpudf_table *t, const double *configs, int64_t n)
     /* One of the two may exist: a previous prepare that failed between
      * them (a column without the other is never read). */
     void *d = NULL;
-    if (!ma_find_f64(t, hi)) GDF_TRY(gpudf_table_alloc_column(t, hi, GPUDF_TYPE_F64, &d));
-    if (!ma_find_f64(t, lo)) GDF_TRY(gpudf_table_alloc_column(t, lo, GPUDF_TYPE_F64, &d));
+    if (!ma_find_f64(t, hi)) GDF_TRY(gdf_table_alloc_derived(t, hi, GPUDF_TYPE_F64, &d));
+    if (!ma_find_f64(t, lo)) GDF_TRY(gdf_table_alloc_derived(t, lo, GPUDF_TYPE_F64, &d));
     /* Addresses and prices read after both appends: they may move the arena. */
     double *H = (double *)ma_find_f64(t, hi), *Lw = (double *)ma_find_f64(t, lo);
     ma_prefix_sums(gdf_table_colref(t, c), nrows, H, Lw);
@@ -334,12 +344,12 @@ static void ma_load_filled(gdf_colref pc, int64_t t0, int64_t n, double *buf, do
 
 /* Runs the m configs idx[] that read price column c; `before` configs of the
  * batch's n ran in earlier groups (for the progress it reports). */
-static gpudf_status ma_group(const gpudf_table *t, int c, const double *configs,
+static gpudf_status ma_group(const gdf_kernel_input *in, int c, const double *configs,
                              const int64_t *idx, int64_t m, double *results, int64_t before,
                              int64_t n) {
-  int64_t nrows = gpudf_table_nrows(t);
-  gdf_colref pc = gdf_table_colref(t, c);
-  const double *L = NULL, *H = ma_prepared(t, c, &L);
+  int64_t nrows = in->nrows;
+  gdf_colref pc = gdf_input_col(in, c);
+  const double *L = NULL, *H = ma_input_prepared(in, c, &L);
   double *own = H ? NULL : malloc(sizeof(double) * 2 * (size_t)nrows);
   ma_batch b;
   gpudf_status st = ma_batch_init(&b, configs, idx, m);
@@ -353,7 +363,7 @@ static gpudf_status ma_group(const gpudf_table *t, int c, const double *configs,
     } else {
       first = ma_first_valid(pc, nrows);
     }
-    if (first == nrows) st = ma_no_price(t, c);
+    if (first == nrows) st = ma_no_price(in->cols[c].name, c);
   }
   if (st != GPUDF_OK) {
     free(own);
@@ -386,7 +396,7 @@ static uint64_t ma_pass_key(const double *config) {
   return (uint64_t)config[GDF_MA_PRICE_COL];
 }
 
-static gpudf_status ma_run_cpu(const gpudf_table *t, const double *configs, int64_t n,
+static gpudf_status ma_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK;
   int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
@@ -401,12 +411,14 @@ static gpudf_status ma_run_cpu(const gpudf_table *t, const double *configs, int6
     for (int64_t k = first; k < n; k++)
       if (!done[k] && configs[k * GDF_MA_NPARAMS + GDF_MA_PRICE_COL] == c)
         idx[m++] = k, done[k] = 1;
-    st = ma_group(t, (int)c, configs, idx, m, results, before, n);
+    st = ma_group(in, (int)c, configs, idx, m, results, before, n);
     before += m;
   }
   free(idx), free(done);
   return st;
 }
+
+gdf_kernel_fn gdf_kernel_ma_crossover_cuda; /* cuda_ma_crossover.cu */
 
 const gpudf_kernel gdf_kernel_ma_crossover = {
     .name = "ma_crossover",
@@ -423,7 +435,8 @@ const gpudf_kernel gdf_kernel_ma_crossover = {
     .nresults = NULL,
     .result_name = NULL,
     .check = ma_check,
-    .run_cpu = ma_run_cpu,
+    .cpu = ma_run_cpu,
+    .cuda = GDF_CUDA_ENTRY(gdf_kernel_ma_crossover_cuda),
     .prepare = ma_prepare,
     .pass_key = ma_pass_key,
     .accepts = ma_accepts,

@@ -6,7 +6,7 @@
 #ifndef GPUDF_MA_CROSSOVER_MATH_H
 #define GPUDF_MA_CROSSOVER_MATH_H
 
-#include "filter_agg_math.h" /* GDF_HD, math.h */
+#include "k_hd.h" /* GDF_HD, math.h */
 
 enum {
   GDF_MA_PRICE_COL = 0,

@@ -1,0 +1,45 @@
+/*
+ * share.h - what the files of the share layer (engine/share) give each
+ * other: backend.c resolves the backend a share is placed on, publish.c
+ * publishes a table under a name, attach.c maps a published share into a
+ * view (with its cache of mappings), cleanup.c is gpudf_cleanup.
+ */
+#ifndef GPUDF_SHARE_H
+#define GPUDF_SHARE_H
+
+#include "descriptor.h"
+#include "device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* backend.c: AUTO, after GPUDF_BACKEND, becomes the best backend that works
+ * (*forced false); a backend asked for (argument or GPUDF_BACKEND) that
+ * cannot work is an error, never a silent downgrade. */
+gpudf_status gdf_backend_resolve(gpudf_backend asked, gpudf_backend *out, bool *forced);
+
+/* publish.c: a new reference to the cuda-ipc placement of the open share
+ * share_id that this process published, or NULL. CUDA cannot open an IPC
+ * handle in the process that exported it: a view of its own share borrows
+ * the owner's device copy instead. */
+gdf_placement *gdf_share_own_placement(uint64_t share_id);
+
+/* attach.c: unmaps this process's idle mapping of share share_id (closed by
+ * this process). */
+void gdf_attach_forget(uint64_t share_id);
+/* attach.c: unmaps the idle mappings whose share was closed or whose arena
+ * went (files in the shm directory dfd). */
+void gdf_attach_drop_closed(int dfd);
+
+/* cleanup.c: what every share, attach and sweep does first: removes what
+ * dead processes left (gdf_remove_dead_quietly) and this process's idle
+ * mappings of closed shares, without touching the caller's message.
+ * Returns how many segments went. */
+int gdf_tidy_quietly(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
