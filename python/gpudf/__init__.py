@@ -22,7 +22,8 @@ import numpy as np
 
 from ._ffi import ffi, lib
 
-__all__ = ["Error", "Table", "read_csv", "read_parquet", "Share", "TableView", "attach", "backends", "kernels",
+__all__ = ["Error", "Table", "read_csv", "read_parquet", "Share", "TableView", "attach",
+           "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
            "plot", "__version__"]
 
@@ -440,7 +441,8 @@ def read_csv(path, delimiter=",", dtypes=None):
 def read_parquet(path, columns=None):
     """A Table filled from a Parquet file row group by row group, straight
     into shared memory: the memory it takes at its peak is the table plus
-    one row group, not two copies of the table. columns picks and orders
+    about one row group (its pages and the arrays decoded from them), not
+    two copies of the table. columns picks and orders
     columns (default: all). Text and dictionary columns become categoricals
     (a dictionary column keeps its labels' order, unused ones included; a
     text column's labels are sorted bytewise, as read_csv's), nulls become
