@@ -144,10 +144,12 @@ def _query_in_worker(name):
     """DuckDB, then polars, over the attached share: their answers, whether
     polars' columns are the shared memory, and what the process's memory
     did at each step."""
+    # Two threads each, so that their per-thread memory is the same on any machine.
+    os.environ["POLARS_MAX_THREADS"] = "2"
     import duckdb
     import polars as pl
     duck = duckdb.connect()
-    duck.execute("SET threads TO 2")  # its per-thread memory, the same on any machine
+    duck.execute("SET threads TO 2")
     duck.sql("SELECT 42").fetchall()  # their own start-up, before measuring
     pl.DataFrame({"x": [1.0]}).sum()
     gc.collect()
