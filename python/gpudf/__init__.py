@@ -22,7 +22,8 @@ import numpy as np
 
 from ._ffi import ffi, lib
 
-__all__ = ["Error", "Table", "read_csv", "Share", "TableView", "attach", "backends", "kernels",
+__all__ = ["Error", "Table", "read_csv", "read_parquet", "Share", "TableView", "attach",
+           "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
            "plot", "__version__"]
 
@@ -186,6 +187,30 @@ class _Schema:
         # attached process), where a write would be a segmentation fault.
         ro = memoryview(ffi.buffer(held, n * dtype.itemsize)).toreadonly()
         return np.frombuffer(ro, dtype=dtype)
+
+    def to_arrow(self, nan_as_null=False):
+        """The table as a pyarrow.Table over the shared memory itself: no
+        copy of any number or code. Its buffers keep the mapping alive, so
+        it stays valid after detach() and after the view is gone.
+        Categoricals become dictionary arrays (their labels, and a validity
+        bitmap where a code is missing, are built here: n/8 bytes); bool
+        columns are packed into Arrow's bits (n/8 bytes, the one column kind
+        copied). NaN stays a NaN value unless nan_as_null=True, which adds a
+        validity bitmap (n/8 bytes) to each float column holding NaN, so
+        that Arrow readers skip them as pandas does."""
+        from ._arrow import to_arrow
+        return to_arrow(self, self._handle, lambda i: _labels(self, i), nan_as_null)
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        """The Arrow PyCapsule stream of to_arrow(): pl.DataFrame(view),
+        duckdb.sql("... FROM view"), pyarrow.table(view) and every reader of
+        the interface see the shared memory without a copy."""
+        table = self.to_arrow()
+        if not hasattr(table, "__arrow_c_stream__"):
+            import pyarrow as pa
+            raise Error(lib.GPUDF_ENODEV, f"the Arrow PyCapsule interface needs pyarrow >= 14 "
+                        f"(this is {pa.__version__}); use to_arrow()")
+        return table.__arrow_c_stream__(requested_schema)
 
     def __len__(self):
         return self.nrows
@@ -411,6 +436,22 @@ def read_csv(path, delimiter=",", dtypes=None):
     t._ptr = out[0]
     t._shares = []
     return t
+
+
+def read_parquet(path, columns=None):
+    """A Table filled from a Parquet file row group by row group, straight
+    into shared memory: the memory it takes at its peak is the table plus
+    about one row group (its pages and the arrays decoded from them), not
+    two copies of the table. columns picks and orders
+    columns (default: all). Text and dictionary columns become categoricals
+    (a dictionary column keeps its labels' order, unused ones included; a
+    text column's labels are sorted bytewise, as read_csv's), nulls become
+    NaN in float columns and missing codes in categoricals. Integer and
+    bool columns with nulls, uint64 values above 2**63 - 1 and types a
+    table cannot hold (timestamps, decimals, bytes, nested) are refused
+    with a message naming the column."""
+    from ._arrow import read_parquet as read
+    return read(path, columns)
 
 
 def _unsupported(name, dtype):
