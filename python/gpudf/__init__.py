@@ -25,7 +25,7 @@ from ._ffi import ffi, lib
 __all__ = ["Error", "Table", "read_csv", "read_parquet", "Share", "TableView", "attach",
            "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
-           "plot", "__version__"]
+           "plot", "Pool", "ProcessPoolExecutor", "__version__"]
 
 
 def __dir__():
@@ -1121,3 +1121,7 @@ def plot(result, kernel, metric=None, ax=None, asc=False):
     byy = list(grid_.index).index(done.loc[best, y])
     ax.add_patch(plt.Rectangle((bx - 0.5, byy - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
     return ax
+
+
+# Last: pool.py uses the names above (it imports them when it first shares).
+from .pool import Pool, ProcessPoolExecutor  # noqa: E402
