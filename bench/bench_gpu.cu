@@ -250,7 +250,7 @@ int MaCrossover(std::vector<Row> *out) {
   for (gpudf_table **t : {&dev, &cpu}) {
     GK(gpudf_table_create(n, t));
     GK(gpudf_table_add_column(*t, "p", GPUDF_TYPE_F64, prices.data()));
-    GK(gpudf_table_prepare(*t, "ma_crossover", cfg.data(), m));
+    GK(gpudf_table_prepare(*t, k, cfg.data(), m));
   }
   gpudf_share *sh;
   GK(gpudf_table_share(dev, "bench-gpu-ma", GPUDF_BACKEND_CUDA_IPC, &sh));
@@ -268,7 +268,7 @@ int MaCrossover(std::vector<Row> *out) {
     o.backend = b;
     gpudf_sweep_result *sr;
     double t0 = Now();
-    GK(gpudf_sweep(t, "ma_crossover", cfg.data(), m, res->data(), &o, &sr));
+    GK(gpudf_sweep(t, k, cfg.data(), m, res->data(), &o, &sr));
     double wall = Now() - t0;
     gpudf_sweep_report rep;
     GK(gpudf_sweep_result_report(sr, &rep));

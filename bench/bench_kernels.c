@@ -49,6 +49,12 @@ static void die(const char *what) {
   exit(1);
 }
 
+static const gpudf_kernel *find_kernel(const char *name) {
+  const gpudf_kernel *k = NULL;
+  if (gpudf_kernel_find(name, &k)) die("kernel_find");
+  return k;
+}
+
 static void wrong(const char *fmt, const char *kernel, int i, double a, double b) {
   fprintf(stderr, PROG ": WRONG ANSWER: ");
   fprintf(stderr, fmt, kernel, i, a, b);
@@ -99,7 +105,7 @@ static gpudf_table *make_table(int64_t n) {
   double x = 100;
   for (int64_t i = 0; i < n; i++) ((double *)p)[i] = x *= exp(0.01 * (unif(&s) - 0.5));
   double ma[6] = {3, 10, 50, 0, 0, 252};
-  if (gpudf_table_prepare(t, "ma_crossover", ma, 1)) die("prepare");
+  if (gpudf_table_prepare(t, find_kernel("ma_crossover"), ma, 1)) die("prepare");
   return t;
 }
 
@@ -340,7 +346,7 @@ static int bench_ma(long n, int step_fast, FILE *out) {
   o.backend = GPUDF_BACKEND_CPU;
   fprintf(stderr, "[" PROG "] C: ma_crossover sweep, %ld configs x %ld prices\n", m, n);
   double t0 = now_s();
-  if (gpudf_sweep(t, "ma_crossover", cfg, m, res, &o, NULL)) die("sweep");
+  if (gpudf_sweep(t, find_kernel("ma_crossover"), cfg, m, res, &o, NULL)) die("sweep");
   double sweep_s = now_s() - t0;
   /* The baseline on a sample of configs, scaled: all of them would take as
    * long as the sweep many times over. Same answers first. */

@@ -94,8 +94,10 @@ static double sweep_time(gpudf_table *t, const double *cfg, int64_t n, double *r
   o.workers = workers;
   o.batch = batch;
   gpudf_sweep_result *r;
+  const gpudf_kernel *k;
+  if (gpudf_kernel_find("filter_agg", &k)) die("kernel");
   double t0 = now_s();
-  if (gpudf_sweep(t, "filter_agg", cfg, n, res, &o, &r) != GPUDF_OK) die("gpudf_sweep");
+  if (gpudf_sweep(t, k, cfg, n, res, &o, &r) != GPUDF_OK) die("gpudf_sweep");
   double dt = now_s() - t0;
   gpudf_sweep_result_report(r, rep);
   gpudf_sweep_result_free(r);

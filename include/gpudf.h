@@ -13,7 +13,17 @@
  *    thread-local message saying what failed, where and why. The message is
  *    left unchanged by successful calls.
  *  - Handles are opaque. Every create/open has a free/close that accepts NULL.
+ *    A NULL handle (or out pointer) given to a call that returns a status is
+ *    GPUDF_EINVAL with a message naming the call and the argument
+ *    ("gpudf_run: table is NULL"); a getter given NULL returns 0, NULL, "",
+ *    GPUDF_BACKEND_AUTO or GPUDF_CONFIG_PENDING, as written beside it.
+ *  - Kernels are named by the const gpudf_kernel * of gpudf_kernel_find.
+ *  - Option and definition structs start with size_t size (set by their
+ *    init function) and are read up to it: fields past a smaller size get
+ *    their defaults; a larger size is accepted only when the bytes past
+ *    this library's struct are zero; size 0 (not initialised) is refused.
  *  - Ownership is written next to each function ("on success the caller owns").
+ *  - Longer explanations, per group of functions: docs/api.md.
  *  - This header is plain C11 with no macros in declarations and no system
  *    types beyond <stdint.h>/<stddef.h>, so cffi's cdef() can read it after the
  *    preprocessor lines are dropped. The library never exits or aborts on bad
@@ -34,20 +44,14 @@ extern "C" {
 /* Compile-time version; gpudf_version_number() gives the run-time one. */
 enum {
   GPUDF_VERSION_MAJOR = 0,
-  GPUDF_VERSION_MINOR = 3,
+  GPUDF_VERSION_MINOR = 4,
   GPUDF_VERSION_PATCH = 0,
-  GPUDF_VERSION_NUMBER = 300 /* major * 10000 + minor * 100 + patch */
+  GPUDF_VERSION_NUMBER = 400 /* major * 10000 + minor * 100 + patch */
 };
 
-/* "0.3.0". Before 1.0 a minor version may change the API: 0.2 added
- * gpudf_kernel_progress, gpudf_sweep_result_signal and
- * gpudf_sweep_progress.fraction; 0.3 added the column types a column
- * parameter accepts (gpudf_kernel_def.accepts, gpudf_kernel_param_accepts,
- * gpudf_kernel_default_column) and refuses a column of a type a parameter
- * does not accept, a categorical one included, and
- * gpudf_kernel_result_names. A program built against this
- * header needs libgpudf 0.3 or later (check gpudf_version_number() at
- * start). */
+/* "0.4.0", a static string (gpudf_version_number: 400). A program built
+ * against this header needs libgpudf 0.4 or later: check
+ * gpudf_version_number() at start. What changed per version: docs/api.md. */
 const char *gpudf_version(void);
 int gpudf_version_number(void);
 
@@ -125,6 +129,7 @@ gpudf_status gpudf_table_alloc_column(gpudf_table *table, const char *name,
  * still shared stays published until its share is closed. NULL is harmless. */
 void gpudf_table_free(gpudf_table *table);
 
+/* Rows and columns; 0 for NULL. */
 int64_t gpudf_table_nrows(const gpudf_table *table);
 int gpudf_table_ncols(const gpudf_table *table);
 /* 1 for a view obtained from gpudf_attach, 0 for an owner's table. */
@@ -139,7 +144,7 @@ const void *gpudf_table_column_data(const gpudf_table *table, int index);
 /* Index of the column called name. */
 gpudf_status gpudf_table_find_column(const gpudf_table *table, const char *name,
                                      int *index);
-/* Bytes of shared memory that hold the columns. */
+/* Bytes of shared memory that hold the columns; 0 for NULL. */
 int64_t gpudf_table_arena_bytes(const gpudf_table *table);
 
 /* ------------------------------------------------------------ categoricals */
@@ -199,63 +204,16 @@ typedef struct gpudf_csv_options {
   const gpudf_csv_column_type *types;
 } gpudf_csv_options;
 
-/* Fills opts with the defaults. */
+/* Fills opts with the defaults and sets size and version. NULL: nothing. */
 void gpudf_csv_options_init(gpudf_csv_options *opts);
 
-/* Reads a CSV file with a header row of column names into a new table,
- * parsing straight into its shared arena (no second copy of the data).
- * Quoted fields ("a ""b"""), CRLF line ends and a UTF-8 BOM are accepted;
- * blank lines are skipped. Inferred types, from the whole column: i64 when
- * every value is an integer that fits and none is missing, f64 when every
- * value is a number or missing (empty, NaN, NA, N/A, NULL, null, None), bool
- * when every value is true/false, else a categorical column (missing values
- * get code -1) whose labels are sorted bytewise. opts may be NULL for the
- * defaults.
- *
- * No integer is rounded unless asked for, so distinct integers never read
- * as one value. An integer is what [+-]digits (spaces around it allowed)
- * writes; 1.0 and 1e3 are decimal numbers, rounded to the nearest double as
- * usual. A column whose values are all integers (and missing values) is:
- *  - i64 when all fit int64 and none is missing;
- *  - f64 (missing values NaN, as pandas) when all fit int64 and a double
- *    holds every one exactly (all of magnitude <= 2^53 do; above, only some:
- *    2^60 does, 2^53 + 1 does not);
- *  - otherwise (one beyond int64, or one a double does not hold besides a
- *    missing value) categorical: the integers' texts as labels, as written,
- *    like pandas' object column of ids.
- * A column of numbers some of which are not integers is f64 when a double
- * holds each of its integers exactly; otherwise the read is refused
- * (GPUDF_EINVAL, "FILE:LINE:COLUMN: column 'NAME': the integer '...' is not
- * exactly a float64", at the first such integer). Forcing GPUDF_CSV_FLOAT64
- * (Python: dtypes={"NAME": "float64"}) opts in to rounding; forcing
- * GPUDF_CSV_CATEGORY keeps the texts.
- *
- * The order of checks, the same for every read of a file (whatever the
- * rows the types are first guessed from), so that the first error reported
- * is the first in this order and fixing it never uncovers an earlier one:
- *  1. the arguments and options: path and out, opts' size and version, the
- *     delimiter, options.types in order (NULL, unknown type);
- *  2. the file: opening, mapping, empty;
- *  3. the header row, field by field, left to right: quoting, an empty name,
- *     a name longer than GPUDF_NAME_MAX (GPUDF_ENAMETOOLONG), a NUL byte, a
- *     carriage return, more than GPUDF_MAX_COLUMNS columns, a duplicate, a
- *     reserved '__prefix.' name;
- *  4. options.types against the header, in order: a name the header lacks
- *     (GPUDF_ENOENT);
- *  5. the rows, in file order, each field left to right: quoting, the
- *     value of a forced type, a NUL byte or an over-long label (or integer) in an
- *     inferred column, then the field count (where the row ends too early,
- *     or after its last field when it has too many); a header without rows;
- *  6. once every row has been read: the inferred types, column by column
- *     left to right (the refusal above);
- *  7. building the table: memory (GPUDF_ENOMEM, GPUDF_ENOSPC), more than
- *     GPUDF_LABELS_MAX labels in a column (at the row that adds one too
- *     many).
- * A file truncated by another process while it is read is GPUDF_EIO at any
- * point. Errors say "FILE:LINE:COLUMN: what was expected, got 'what'"
- * (GPUDF_EINVAL; a row's field count "FILE:LINE: ..."), or name the file
- * (GPUDF_ENOENT, GPUDF_EPERM, GPUDF_EIO). On success the caller owns *out and
- * frees it with gpudf_table_free. */
+/* Reads a CSV file with a header row into a new table, parsing straight
+ * into its shared arena; types inferred per column (never rounding an
+ * integer unless asked) or forced by opts (NULL: defaults). On success the
+ * caller owns *out (gpudf_table_free). Errors: GPUDF_EINVAL with
+ * "FILE:LINE:COLUMN: ...", GPUDF_ENOENT, GPUDF_EPERM, GPUDF_EIO,
+ * GPUDF_ENAMETOOLONG, GPUDF_ENOMEM, GPUDF_ENOSPC. Inference rules and the
+ * order of checks: docs/api.md, "CSV". */
 gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opts,
                                   gpudf_table **out);
 
@@ -278,17 +236,18 @@ gpudf_status gpudf_backend_parse(const char *text, gpudf_backend *out);
  * NULL it receives a static sentence saying why not (or "available"). */
 int gpudf_backend_available(gpudf_backend backend, const char **why);
 
-/* Publishes the table under name ([A-Za-z0-9._-], 1..63 bytes; NULL picks a
- * unique name) so that other processes of this user can attach to it. The
- * environment variable GPUDF_BACKEND, when set, overrides GPUDF_BACKEND_AUTO;
- * forcing a backend that cannot work is GPUDF_ENODEV, never a silent downgrade.
- * The table can no longer change afterwards. A table has at most one open
- * share. On success the caller owns *out and closes it with gpudf_share_close;
- * the share keeps the table's memory alive until then. */
+/* Publishes the table under name ([A-Za-z0-9._-], 1..63 bytes; NULL: a
+ * unique name) for other processes of this user; the table is read-only
+ * afterwards, with at most one open share. On success the caller owns *out
+ * (gpudf_share_close), which keeps the table's memory alive. Errors:
+ * GPUDF_EEXIST, GPUDF_ENODEV (a forced backend that cannot work; never a
+ * silent downgrade), GPUDF_ENOSPC, GPUDF_EINVAL. GPUDF_BACKEND overrides
+ * AUTO: docs/api.md, "Share and attach". */
 gpudf_status gpudf_table_share(gpudf_table *table, const char *name,
                                gpudf_backend backend, gpudf_share **out);
 
-/* The published name and the backend in use. Valid while the share is. */
+/* The published name and the backend in use. Valid while the share is.
+ * NULL and GPUDF_BACKEND_AUTO for NULL. */
 const char *gpudf_share_name(const gpudf_share *share);
 gpudf_backend gpudf_share_backend(const gpudf_share *share);
 
@@ -308,30 +267,17 @@ gpudf_backend gpudf_table_backend(const gpudf_table *table);
  * while the table or view is. */
 const void *gpudf_table_column_device_data(const gpudf_table *table, int index);
 
-/* Attaches to the table published under name and gives a read-only view (its
- * memory is mapped PROT_READ; no data is copied, and the time does not depend
- * on the table's size). Attaching the same share again in one process reuses
- * the mapping, also after the last view of it was freed: the library keeps
- * the mappings of up to 4 shares this process no longer uses (cpu placement
- * only), so that attaching per task does not fault the table in again each
- * time. Such an idle mapping goes when its share is closed (noticed by the
- * next attach, share or cleanup call in this process, or at once in the
- * owner), by gpudf_unmap_idle, or at exit; until then it keeps the memory
- * of a closed share allocated. Fails with GPUDF_ENOENT (no such share), GPUDF_EBADMSG (not a
- * valid gpudf segment), GPUDF_EOWNERDEAD (its owner died; the segment is
- * removed, and attaches of the name keep failing so while its tombstone
- * lasts: see gpudf_cleanup), GPUDF_EPERM (another user's segment). On success the caller owns
- * *view and detaches it with gpudf_table_free. */
+/* Attaches to the table published under name as a read-only view, without
+ * copying (mappings of recently used shares are kept and reused). On
+ * success the caller owns *view (gpudf_table_free). Errors: GPUDF_ENOENT,
+ * GPUDF_EBADMSG, GPUDF_EOWNERDEAD (owner dead; see gpudf_cleanup),
+ * GPUDF_EPERM. Mapping reuse: docs/api.md, "Share and attach". */
 gpudf_status gpudf_attach(const char *name, gpudf_table **view);
 
-/* Removes the segments of this user whose owner process is dead. The library
- * also does this on every create, share and attach, but leaves a tombstone
- * (a 32-byte file, "gpudf-<uid>~<name>") for each dead owner's share it
- * removes, so that every attach of that name in the next 30 seconds, not
- * only the first, fails with GPUDF_EOWNERDEAD rather than GPUDF_ENOENT;
- * the first such call after the 30 seconds removes it, and publishing the
- * name again removes it at once. This explicit call removes tombstones too
- * and leaves none. *removed (may be NULL) counts segments, not tombstones. */
+/* Removes this user's segments whose owner process is dead, and the
+ * tombstones that make attaches of such a name fail with GPUDF_EOWNERDEAD
+ * for 30 s. *removed (may be NULL) counts segments. Errors: GPUDF_EIO.
+ * Tombstones: docs/api.md, "Share and attach". */
 gpudf_status gpudf_cleanup(int *removed);
 
 /* Unmaps now the idle mappings gpudf_attach keeps of shares this process
@@ -388,6 +334,8 @@ int gpudf_kernel_count(void);
 const gpudf_kernel *gpudf_kernel_at(int index);
 gpudf_status gpudf_kernel_find(const char *name, const gpudf_kernel **out);
 
+/* Name, summary and parameter count; NULL, NULL and 0 for NULL (with
+ * gpudf_last_error set). */
 const char *gpudf_kernel_name(const gpudf_kernel *kernel);
 const char *gpudf_kernel_summary(const gpudf_kernel *kernel);
 int gpudf_kernel_nparams(const gpudf_kernel *kernel);
@@ -400,13 +348,11 @@ gpudf_status gpudf_kernel_param_index(const gpudf_kernel *kernel,
  * config naming a column of another type is GPUDF_EINVAL, with a message
  * naming the column and its type. 0 when index is not a column parameter. */
 int gpudf_kernel_param_accepts(const gpudf_kernel *kernel, int index);
-/* The column that column parameter index takes when a config does not say:
- * the first column of table whose type the parameter accepts, preferring
- * the names a kernel declares typical (ma_crossover's price_col: a numeric
- * column called close, adj close, adj_close or price, in any case). The
- * CLI and Python use it; gpudf_kernel_defaults, which knows no table, gives
- * column 0. GPUDF_EINVAL when no column fits, with a message naming the
- * table's columns and their types. */
+/* The column a column parameter takes when a config does not say: the
+ * first column of table of an accepted type, preferring the kernel's
+ * typical names (ma_crossover: close, adj close, adj_close, price). Errors:
+ * GPUDF_EINVAL (NULL kernel or table, not a column parameter, no column
+ * fits: the message names the table's columns and types). */
 gpudf_status gpudf_kernel_default_column(const gpudf_kernel *kernel, int index,
                                          const gpudf_table *table, int *col);
 /* Fills config[0..nparams) with every parameter's default. */
@@ -419,18 +365,11 @@ int gpudf_kernel_nresults(const gpudf_kernel *kernel, const double *config);
 gpudf_status gpudf_kernel_result(const gpudf_kernel *kernel,
                                  const double *config, int index,
                                  gpudf_result_info *out);
-/* Every result name of config in one call (NULL config: the defaults), as
- * gpudf_kernel_result would give them one by one, in index order: each name
- * followed by a NUL byte, written to buf[0..size). Wide results (groupby_agg:
- * 5 x groups names, histogram: bins + 2) cost one call instead of one per
- * name. buf is the caller's and nothing is kept after return. *needed (when
- * needed is not NULL) is set to the bytes all the names take, NULs
- * included, whenever config is valid, so that buf = NULL with size = 0 asks
- * for the size only (GPUDF_OK). GPUDF_EOVERFLOW when buf is too small (size
- * < *needed; buf's contents are then unspecified: call again with *needed
- * bytes), GPUDF_EINVAL for a NULL kernel, a NULL buf with size > 0 or a shape
- * parameter of config that is not a valid value (as gpudf_kernel_nresults).
- * A kernel with no results writes nothing (*needed = 0). */
+/* Every result name of config (NULL: the defaults) in one call, each
+ * followed by a NUL, into buf[0..size), the caller's. *needed (when not
+ * NULL) gets the bytes needed, so buf = NULL, size = 0 asks for the size.
+ * Errors: GPUDF_EOVERFLOW (size < *needed), GPUDF_EINVAL (NULL kernel, NULL
+ * buf with size > 0, a bad shape parameter). docs/api.md, "Kernels". */
 gpudf_status gpudf_kernel_result_names(const gpudf_kernel *kernel,
                                        const double *config, char *buf,
                                        size_t size, size_t *needed);
@@ -441,34 +380,14 @@ enum {
   GPUDF_BINS_MAX = 65536    /* histogram: bins */
 };
 
-/* Computes once, in the owner, what kernel's configs would otherwise
- * recompute in every batch, and appends it to the table as derived columns
- * (ma_crossover: the f64 columns "__prefix.<price column>" and
- * "__prefix_lo.<price column>", the inclusive prefix sums of the filled
- * prices as two doubles, hi + lo). Call it before gpudf_table_share, so that
- * every worker reads the columns from the share; gpudf_sweep calls it itself
- * when it shares a table that is not shared yet. Validates the configs
- * first; does nothing for kernels that need no preparation or columns
- * already prepared. Derived columns only save work: when the shared memory
- * directory has no room for them (with what gpudf_sweep still needs there),
- * none is added and each batch computes them itself, with the same results
- * (GPUDF_LOG=debug says so). Column names starting with "__prefix." or
- * "__prefix_lo." are reserved for it. GPUDF_EBUSY once the table is shared,
- * GPUDF_EPERM on a view; ma_crossover: GPUDF_EINVAL for a price column
- * without a finite value.
- *
- * ma_crossover's rules (every backend, prepared or not, gives the same
- * bits): a NaN or infinite price carries the last finite price before it
- * (as pandas ffill); rows before the first finite price are outside the
- * backtest (the steps, returns, warm-up and exposure count from it); a
- * column without a finite price is refused. Each moving average is the
- * exact mean of its window of filled prices rounded to the nearest double
- * (two-double prefix sums), so SMA(fast) > SMA(slow) is decided exactly
- * except when the two exact means lie within one rounding (2^-53 relative)
- * of each other; equal means (a flat stretch, a filled gap) are a tie: not
- * greater. total_return and max_drawdown are double products of the step
- * returns: within a few 2^-53 per step, relative to the equity. */
-gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
+/* Computes once, in the owner, what the kernel's configs would otherwise
+ * recompute per batch, as derived columns of the table (ma_crossover:
+ * prefix sums, "__prefix.*"); call it before gpudf_table_share. Validates
+ * the configs first; does nothing for kernels that need no preparation.
+ * Errors: GPUDF_EINVAL (NULL table or kernel, a bad config), GPUDF_EBUSY
+ * (shared), GPUDF_EPERM (a view). Details and ma_crossover's rules:
+ * docs/api.md, "Validate, run, prepare". */
+gpudf_status gpudf_table_prepare(gpudf_table *table, const gpudf_kernel *kernel,
                                  const double *configs, int64_t n);
 
 /* Checks n configs (a dense n x nparams row-major matrix) against the table
@@ -492,10 +411,9 @@ gpudf_status gpudf_run(const gpudf_table *table, const gpudf_kernel *kernel,
 gpudf_status gpudf_set_error(gpudf_status status, const char *message);
 
 /* A kernel written outside the library. Fields marked optional may be NULL.
- * Fill it with gpudf_kernel_def_init first, so that fields added later get
- * their defaults. The struct is versioned by its size: a def built against an
- * older gpudf.h (a smaller size, ending before pass_key or accepts) is still
- * accepted, and the fields past its size count as NULL. */
+ * Fill it with gpudf_kernel_def_init first. Versioned by its size: a def
+ * from an older gpudf.h (ending before pass_key or accepts) is accepted and
+ * the fields past its size count as NULL. */
 typedef struct gpudf_kernel_def {
   size_t size;                      /* sizeof(gpudf_kernel_def), set by init */
   const char *name;                 /* 1..63 bytes, unique among kernels */
@@ -515,50 +433,32 @@ typedef struct gpudf_kernel_def {
   /* Evaluates n validated configs (n x nparams) into results (n x width). */
   gpudf_status (*run_cpu)(const gpudf_table *table, const double *configs, int64_t n,
                           double *results);
-  /* Optional: the pass over the table a validated config needs. Configs
-   * with equal keys share one pass when they run in one batch (the
-   * built-in filter_agg pays one pass per filter/value column pair, however
-   * many configs read it), so a sweep orders the configs by key (stably)
-   * and cuts its claims at key boundaries: each worker then pays for few
-   * passes instead of every worker for every pass. The caller's order of
-   * results, states and reasons is kept. Return the same key for configs
-   * that share the pass, e.g. their column indices packed together; NULL:
-   * configs are claimed in the caller's order. */
+  /* Optional (0.2): equal keys for configs that share one pass over the
+   * table (e.g. their column indices packed), so that a sweep claims them
+   * together; NULL: the caller's order. docs/api.md, "User kernels". */
   uint64_t (*pass_key)(const double *config);
-  /* Optional (0.3): per parameter (nparams entries, read for column
-   * parameters only), the column types it accepts (gpudf_accept bits). NULL,
-   * or 0 for a parameter, means GPUDF_ACCEPT_NUMERIC: a kernel reads its
-   * columns as numbers unless it says otherwise, so a categorical column
-   * (codes, not quantities) is refused unless the parameter sets
-   * GPUDF_ACCEPT_CATEGORICAL. Kept out of gpudf_param_info so that the
-   * params arrays of plugins built against 0.2 keep their layout. */
+  /* Optional (0.3): per parameter, the column types a column parameter
+   * accepts (gpudf_accept bits); NULL or 0: GPUDF_ACCEPT_NUMERIC, so a
+   * categorical column is refused unless GPUDF_ACCEPT_CATEGORICAL is set. */
   const int *accepts;
 } gpudf_kernel_def;
 
-/* Zeroes def and sets its size. */
+/* Zeroes def and sets its size. NULL: nothing. */
 void gpudf_kernel_def_init(gpudf_kernel_def *def);
 
-/* How far the batch the calling thread runs has got, as a fraction 0..1 of
- * its work: a run_cpu whose batches take long (seconds) calls it between
- * blocks (every few milliseconds of work at most), so that a sweep's
- * progress and ETA move while a batch runs instead of only when it ends,
- * and in process (workers = 0) so that the sweep's progress callback runs
- * and SIGINT is noticed meanwhile (from inside this call). The built-in
- * kernels do. A value outside 0..1 (or NaN) is clamped (0 for NaN).
- * Returns non-zero once the sweep is being cancelled: the kernel should
- * then stop and return GPUDF_ECANCELED (its batch's configs end CANCELLED;
- * a kernel that finishes instead is fine too). Outside a sweep (gpudf_run)
- * it does nothing and returns 0. */
+/* Called by a long run_cpu between blocks with the fraction 0..1 of its
+ * batch done (clamped; NaN is 0), so that a sweep's progress moves and a
+ * cancel is noticed. Returns non-zero once the sweep is being cancelled:
+ * stop and return GPUDF_ECANCELED. Outside a sweep it returns 0.
+ * docs/api.md, "User kernels and plugins". */
 int gpudf_kernel_progress(double fraction);
 
-/* Adds a kernel to this process's registry. The struct is copied; the
- * strings, params and fields it points to are not and must stay valid for
- * the life of the process (static data of the program or of a plugin, which
- * is never unloaded). out may be NULL; on success *out is valid for the life
- * of the process. GPUDF_EEXIST when the name is taken, GPUDF_ENOSPC when 64
- * kernels are registered already, GPUDF_EINVAL for a def that could never
- * be called (a parameter whose default is outside its range, a range with
- * min > max or NaN, a choice without names). */
+/* Adds a kernel to this process's registry. def is copied (read up to
+ * def->size); the strings and arrays it points to are not and must live as
+ * long as the process. *out (out may be NULL) is valid for the life of the
+ * process. Errors: GPUDF_EEXIST (name taken), GPUDF_ENOSPC (64 kernels),
+ * GPUDF_EINVAL (a def that could never be called, or its size: see
+ * docs/api.md, "Versioned structs"). */
 gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kernel **out);
 
 /* Loads a plugin: a shared library exporting
@@ -620,7 +520,7 @@ typedef struct gpudf_sweep_options {
   const char *const *plugins;
 } gpudf_sweep_options;
 
-/* Fills opts with the defaults. */
+/* Fills opts with the defaults and sets size and version. NULL: nothing. */
 void gpudf_sweep_options_init(gpudf_sweep_options *opts);
 
 /* Outcome of a sweep: per-config states and reasons, and a report. */
@@ -652,42 +552,30 @@ typedef struct gpudf_sweep_worker_info {
   char exit[96];            /* "exited 0", "killed by signal 9", ... */
 } gpudf_sweep_worker_info;
 
-/* Runs kernel (by name; plugins are loaded first) over n configs (a dense
- * n x nparams matrix) on table, in the calling process (workers = 0) or in
- * worker processes, into results (n x nresults). table is an owner's table
- * or a view: an owner's table not shared yet is shared under a unique name
- * for the sweep, with opts->backend (and is read-only afterwards); so is
- * one swept in process (workers = 0) with a device backend asked for. In
- * process the kernels otherwise run on the table's own placement. A backend
- * asked for (not AUTO) is forced: one the table's existing share (or, in
- * process, the table's own placement) is not is GPUDF_ENODEV naming the
- * placement it has, as one that cannot work is for an unshared table.
- * report.fallback says when workers could not use the share's placement
- * (report.backend is then where they ran). opts may be NULL for the
- * defaults. Every config is validated before anything starts.
- * Configs are claimed in batches (a batch's configs finish together) that
- * start small and double: the first at most n / (32 x workers) configs,
- * though never part of a group of configs sharing a pass (the kernel's
- * pass_key), so that results come early and a cancel keeps what finished;
- * opts->batch caps every claim.
- *
- * Returns GPUDF_OK when every config reached a final state (check
- * report.failed and report.timed_out: the results of configs that did not
- * finish are NaN), GPUDF_ECANCELED after SIGINT, SIGTERM or the progress
- * callback asked to stop (finished results are kept), or the error that kept
- * the sweep from running. SIGINT/SIGTERM handlers are installed for the
- * duration of the call only. When out is not NULL, *out receives the result
- * (on OK and ECANCELED; NULL otherwise), which the caller frees with
- * gpudf_sweep_result_free. */
-gpudf_status gpudf_sweep(gpudf_table *table, const char *kernel, const double *configs,
+/* Runs kernel over n configs (n x nparams) on table, in this process
+ * (workers = 0) or in worker processes, into results (n x nresults). An
+ * owner's unshared table is shared for the sweep (then read-only). opts
+ * may be NULL for the defaults (read up to opts->size). Every config is
+ * validated before anything starts. When out is not NULL, *out gets the
+ * result on GPUDF_OK and GPUDF_ECANCELED (NULL otherwise); the caller frees
+ * it with gpudf_sweep_result_free. Returns GPUDF_OK when every config is
+ * final (check report.failed, .timed_out: their results are NaN),
+ * GPUDF_ECANCELED (SIGINT, SIGTERM, the progress callback), GPUDF_EINVAL
+ * (NULL table or kernel, bad config or options), GPUDF_ENODEV (a forced
+ * backend the table's placement is not), or what kept it from running.
+ * Placement, batching, signals: docs/api.md, "Sweep". */
+gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const double *configs,
                          int64_t n, double *results, const gpudf_sweep_options *opts,
                          gpudf_sweep_result **out);
 
 void gpudf_sweep_result_free(gpudf_sweep_result *result);
+/* Configs in the result; 0 for NULL. The getters below give
+ * GPUDF_CONFIG_PENDING, "" and 0 for NULL. */
 int64_t gpudf_sweep_result_count(const gpudf_sweep_result *result);
 /* State of config index; GPUDF_CONFIG_PENDING when out of range. */
 gpudf_config_state gpudf_sweep_result_state(const gpudf_sweep_result *result, int64_t index);
-/* Status of a config that did not finish (GPUDF_OK when it did). */
+/* Status of a config that did not finish (GPUDF_OK when it did);
+ * GPUDF_EINVAL for NULL or an index out of range. */
 gpudf_status gpudf_sweep_result_error(const gpudf_sweep_result *result, int64_t index);
 /* Why a config did not finish ("" when it did), e.g. "worker 3 (pid 4242)
  * killed by signal 11 on configs 1200-1263". Owned by result. */
@@ -695,11 +583,9 @@ const char *gpudf_sweep_result_reason(const gpudf_sweep_result *result, int64_t 
 /* Copies the report. */
 gpudf_status gpudf_sweep_result_report(const gpudf_sweep_result *result,
                                        gpudf_sweep_report *out);
-/* The signal (SIGINT or SIGTERM) that arrived during the sweep, or 0. It
- * cancelled the sweep unless every config had already finished. The sweep's
- * handlers took it, so it never reached the caller's: a caller that wants
- * its own handling (a shell's exit status 130, Python's KeyboardInterrupt)
- * raises it again once the results are saved. */
+/* The signal (SIGINT or SIGTERM) that arrived during the sweep, or 0 (also
+ * for NULL). The sweep's handlers took it: a caller that wants its own
+ * handling raises it again once the results are saved. */
 int gpudf_sweep_result_signal(const gpudf_sweep_result *result);
 /* Worker processes in spawn order, replacements included (one entry for the
  * calling process when workers = 0). */
@@ -710,9 +596,6 @@ gpudf_status gpudf_sweep_result_worker(const gpudf_sweep_result *result, int ind
 /* A progress callback that draws a bar on stderr when stderr is a terminal
  * (and does nothing otherwise); user is unused. Never cancels. */
 int gpudf_progress_bar(const gpudf_sweep_progress *progress, void *user);
-
-/* Entry point of the gpudf-worker executable; not for applications. */
-int gpudf_worker_main(int argc, char **argv);
 
 #ifdef __cplusplus
 }

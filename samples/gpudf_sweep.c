@@ -882,7 +882,7 @@ static int run(const args *a) {
   o.batch = a->batch;
   o.time_limit_s = a->timeout;
   o.progress = gpudf_progress_bar;
-  st = gpudf_sweep(t, kname, configs, n, results, &o, &r);
+  st = gpudf_sweep(t, k, configs, n, results, &o, &r);
   if (st != GPUDF_OK && st != GPUDF_ECANCELED) {
     rc = runtime_error("sweep", st);
     goto out;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "datagen.h"
 #include "harness.h"
 #include "tables.h"
 
@@ -145,7 +146,7 @@ TEST(ColumnTypes, NumberParametersRefuseACategoricalNamingIt) {
     std::vector<double> out(64);
     EXPECT_EQ(GPUDF_EINVAL, gpudf_run(pt.o.t, k, cfg.data(), 1, out.data()));
     EXPECT_TRUE(Has(gpudf_last_error(), "column 'date'")) << gpudf_last_error();
-    EXPECT_EQ(GPUDF_EINVAL, gpudf_table_prepare(pt.o.t, c.kernel, cfg.data(), 1));
+    EXPECT_EQ(GPUDF_EINVAL, gpudf_table_prepare(pt.o.t, tg_kernel(c.kernel), cfg.data(), 1));
   }
 }
 

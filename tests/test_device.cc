@@ -155,7 +155,7 @@ TEST_F(SimDevice, AnInProcessSweepReportsTheTablesPlacement) {
   gpudf_sweep_options_init(&o);
   o.workers = 0;
   gpudf_sweep_result *r = nullptr;
-  ASSERT_EQ(gpudf_sweep(t, "filter_agg", cfg, 1, res, &o, &r), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg, 1, res, &o, &r), GPUDF_OK) << gpudf_last_error();
   gpudf_sweep_report rep;
   ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
   EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_IPC);
@@ -398,7 +398,7 @@ TEST_F(SimDevice, ASweepReportsWhereItsWorkersRan) {
   gpudf_sweep_options_init(&o);
   o.workers = 2;
   gpudf_sweep_result *r = nullptr;
-  ASSERT_EQ(gpudf_sweep(t, "filter_agg", cfg, 2, res, &o, &r), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg, 2, res, &o, &r), GPUDF_OK) << gpudf_last_error();
   unsetenv("GPUDF_SIM_FAIL");
   gpudf_sweep_report rep;
   ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
@@ -423,7 +423,7 @@ TEST_F(SimDevice, AnInProcessSweepPlacesAnUnsharedTableAsAsked) {
   o.workers = 0;
   o.backend = GPUDF_BACKEND_CUDA_PINNED;
   gpudf_sweep_result *r = nullptr;
-  ASSERT_EQ(gpudf_sweep(t, "filter_agg", cfg, 1, got, &o, &r), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg, 1, got, &o, &r), GPUDF_OK) << gpudf_last_error();
   gpudf_sweep_report rep;
   ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
   EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_PINNED);
@@ -437,13 +437,13 @@ TEST_F(SimDevice, AnInProcessSweepPlacesAnUnsharedTableAsAsked) {
   Share(1200, 4, GPUDF_BACKEND_CUDA_PINNED);
   o.backend = GPUDF_BACKEND_CUDA_IPC;
   r = nullptr;
-  EXPECT_EQ(gpudf_sweep(t, "filter_agg", cfg, 1, got, &o, &r), GPUDF_ENODEV);
+  EXPECT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg, 1, got, &o, &r), GPUDF_ENODEV);
   EXPECT_EQ(r, nullptr);
   // No device: refused, as with workers.
   gpudf_table *plain = nullptr;
   ASSERT_EQ(tg_make_table(100, 5, &plain), GPUDF_OK);
   setenv("GPUDF_SIM_FAIL", "nodevice", 1);
-  EXPECT_EQ(gpudf_sweep(plain, "filter_agg", cfg, 1, got, &o, nullptr), GPUDF_ENODEV);
+  EXPECT_EQ(gpudf_sweep(plain, tg_kernel("filter_agg"), cfg, 1, got, &o, nullptr), GPUDF_ENODEV);
   unsetenv("GPUDF_SIM_FAIL");
   gpudf_table_free(plain);
 }
@@ -483,7 +483,7 @@ TEST_F(SimDevice, AForcedBackendIsRefusedForATableSharedOtherwise) {
           o.workers = workers;
           o.backend = asked;
           gpudf_sweep_result *r = nullptr;
-          gpudf_status st = gpudf_sweep(table, "filter_agg", cfg, 1, got, &o, &r);
+          gpudf_status st = gpudf_sweep(table, tg_kernel("filter_agg"), cfg, 1, got, &o, &r);
           if (asked != GPUDF_BACKEND_AUTO && asked != shared) {
             EXPECT_EQ(st, GPUDF_ENODEV) << gpudf_last_error();
             EXPECT_EQ(r, nullptr);

@@ -492,7 +492,7 @@ struct SweepOp : Op {
     o.workers = workers;
     o.batch = 8;
     out.assign(ref.size(), -12345.0);
-    return gpudf_sweep(t, gpudf_kernel_name(k), configs.data(), n, out.data(), &o, &res);
+    return gpudf_sweep(t, k, configs.data(), n, out.data(), &o, &res);
   }
   // Under persistent faults a kernel's allocations keep failing: its
   // configs then end FAILED with a status and NaN results, and the sweep

@@ -166,12 +166,12 @@ TEST(KBootstrap, SweepWithTwoWorkersGivesTheSameBits) {
   gpudf_sweep_options o;
   gpudf_sweep_options_init(&o);
   o.workers = 0;
-  ASSERT_EQ(GPUDF_OK, gpudf_sweep(f.t.t, "bootstrap", cfg.data(), 200, a.data(), &o, nullptr))
+  ASSERT_EQ(GPUDF_OK, gpudf_sweep(f.t.t, tg_kernel("bootstrap"), cfg.data(), 200, a.data(), &o, nullptr))
       << gpudf_last_error();
   o.workers = 2;
   o.batch = 13;
   o.backend = GPUDF_BACKEND_CPU;
-  ASSERT_EQ(GPUDF_OK, gpudf_sweep(f.t.t, "bootstrap", cfg.data(), 200, b.data(), &o, nullptr))
+  ASSERT_EQ(GPUDF_OK, gpudf_sweep(f.t.t, tg_kernel("bootstrap"), cfg.data(), 200, b.data(), &o, nullptr))
       << gpudf_last_error();
   EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(double) * 200));
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "datagen.h"
 #include "tables.h"
 
 namespace ktest {

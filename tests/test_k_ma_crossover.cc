@@ -102,7 +102,7 @@ TEST(KMaCrossover, MatchesTheReferenceWithAndWithoutPrepare) {
       if (all[k * 6 + 2] <= n) cfg.insert(cfg.end(), all.begin() + k * 6, all.begin() + k * 6 + 6);
     std::vector<double> own = KRun(t.t, "ma_crossover", cfg);
     CheckAll(p, cfg, own);
-    ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, "ma_crossover", cfg.data(), cfg.size() / 6))
+    ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, tg_kernel("ma_crossover"), cfg.data(), cfg.size() / 6))
         << gpudf_last_error();
     int idx = -1;
     ASSERT_EQ(GPUDF_OK, gpudf_table_find_column(t.t, "__prefix.price", &idx));
@@ -111,7 +111,7 @@ TEST(KMaCrossover, MatchesTheReferenceWithAndWithoutPrepare) {
     ASSERT_EQ(GPUDF_OK, gpudf_table_find_column(t.t, "__prefix_lo.price", &lo));
     EXPECT_EQ(idx + 1, lo);
     // Idempotent: a second prepare adds nothing.
-    ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, "ma_crossover", cfg.data(), cfg.size() / 6));
+    ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, tg_kernel("ma_crossover"), cfg.data(), cfg.size() / 6));
     EXPECT_EQ(lo + 1, gpudf_table_ncols(t.t));
     std::vector<double> prepared = KRun(t.t, "ma_crossover", cfg);
     ASSERT_EQ(own.size(), prepared.size());
@@ -174,7 +174,7 @@ TEST(KMaCrossover, RandomWalkSharpeIsNearZero) {
   gpudf_sweep_options_init(&o);
   o.workers = 0;
   std::vector<double> r(cfg.size() / 6 * 5);
-  ASSERT_EQ(GPUDF_OK, gpudf_sweep(t.t, "ma_crossover", cfg.data(), cfg.size() / 6, r.data(), &o,
+  ASSERT_EQ(GPUDF_OK, gpudf_sweep(t.t, tg_kernel("ma_crossover"), cfg.data(), cfg.size() / 6, r.data(), &o,
                                   nullptr)) << gpudf_last_error();
   double mean = 0;
   for (size_t k = 0; k < r.size() / 5; k++) mean += r[k * 5 + 1] / (r.size() / 5);
@@ -194,7 +194,7 @@ TEST(KMaCrossover, SweepWithWorkersPreparesAndMatchesTheRun) {
   o.backend = GPUDF_BACKEND_CPU;
   o.batch = 5;
   std::vector<double> r(want.size());
-  ASSERT_EQ(GPUDF_OK, gpudf_sweep(t.t, "ma_crossover", cfg.data(), cfg.size() / 6, r.data(), &o,
+  ASSERT_EQ(GPUDF_OK, gpudf_sweep(t.t, tg_kernel("ma_crossover"), cfg.data(), cfg.size() / 6, r.data(), &o,
                                   nullptr)) << gpudf_last_error();
   int idx;
   EXPECT_EQ(GPUDF_OK, gpudf_table_find_column(t.t, "__prefix.close", &idx))
@@ -302,7 +302,7 @@ void CheckExact(Table &t, const std::vector<double> &p, int scale, const std::ve
                     std::to_string((int)c[2]) + ", fee " + std::to_string(c[3]) + ", mode " +
                     std::to_string((int)c[4]) + ")");
   }
-  ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, "ma_crossover", cfg.data(), cfg.size() / 6))
+  ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, tg_kernel("ma_crossover"), cfg.data(), cfg.size() / 6))
       << gpudf_last_error();
   std::vector<double> prepared = KRun(t.t, "ma_crossover", cfg);
   ASSERT_EQ(own.size(), prepared.size());
@@ -414,7 +414,7 @@ TEST(KMaCrossover, ASeriesWithoutAFinitePriceIsRefused) {
   EXPECT_EQ(GPUDF_EINVAL, RunStatus(t.t, "ma_crossover", cfg, &msg));
   EXPECT_NE(std::string::npos, msg.find("column 'quote'")) << msg;
   EXPECT_NE(std::string::npos, msg.find("no finite price")) << msg;
-  EXPECT_EQ(GPUDF_EINVAL, gpudf_table_prepare(t.t, "ma_crossover", cfg.data(), 1));
+  EXPECT_EQ(GPUDF_EINVAL, gpudf_table_prepare(t.t, tg_kernel("ma_crossover"), cfg.data(), 1));
   EXPECT_NE(std::string::npos, std::string(gpudf_last_error()).find("column 'quote'"))
       << gpudf_last_error();
   EXPECT_EQ(1, gpudf_table_ncols(t.t)) << "a refused prepare added a column";
@@ -453,7 +453,7 @@ TEST(KMaCrossover, SweepWithoutRoomForThePrefixColumnsComputesThemPerBatch) {
   std::vector<double> r(want.size());
   shm_free(2 << 20);  // room for the control segment and descriptor only
   testing::internal::CaptureStderr();
-  gpudf_status st = gpudf_sweep(t.t, "ma_crossover", cfg.data(), cfg.size() / 6, r.data(), &o,
+  gpudf_status st = gpudf_sweep(t.t, tg_kernel("ma_crossover"), cfg.data(), cfg.size() / 6, r.data(), &o,
                                 nullptr);
   std::string log = testing::internal::GetCapturedStderr();
   shm_free(-1);
@@ -485,7 +485,7 @@ TEST(KMaCrossover, ValidationNamesTheParameter) {
   std::vector<double> ok = {0, 1, 5, 0, 0, 252};
   std::string why;
   ASSERT_TRUE(t.Share(GPUDF_BACKEND_CPU, &why)) << why;
-  EXPECT_EQ(GPUDF_EBUSY, gpudf_table_prepare(t.t, "ma_crossover", ok.data(), 1));
+  EXPECT_EQ(GPUDF_EBUSY, gpudf_table_prepare(t.t, tg_kernel("ma_crossover"), ok.data(), 1));
 }
 
 TEST(KMaCrossover, RunsOnTheSimulatedDevice) {
@@ -494,7 +494,7 @@ TEST(KMaCrossover, RunsOnTheSimulatedDevice) {
   Table t(3000);
   int c = t.Add("p", GPUDF_TYPE_F64, p);
   std::vector<double> cfg = Configs(c, 3000), cpu = KRun(t.t, "ma_crossover", cfg);
-  ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, "ma_crossover", cfg.data(), cfg.size() / 6));
+  ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, tg_kernel("ma_crossover"), cfg.data(), cfg.size() / 6));
   std::string why;
   ASSERT_TRUE(t.Share(GPUDF_BACKEND_CUDA_IPC, &why)) << why;
   std::vector<double> dev = KRun(t.t, "ma_crossover", cfg);
@@ -524,7 +524,7 @@ TEST(KMaCrossoverGpu, MatchesTheCpu) {
         cfg.insert(cfg.end(), {(double)c, (double)(s / 3), (double)s, 1.0, (double)(s % 2), 252});
     std::vector<double> cpu = KRun(t.t, "ma_crossover", cfg);
     if (prepared) {
-      ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, "ma_crossover", cfg.data(), cfg.size() / 6));
+      ASSERT_EQ(GPUDF_OK, gpudf_table_prepare(t.t, tg_kernel("ma_crossover"), cfg.data(), cfg.size() / 6));
     }
     std::string why;
     ASSERT_TRUE(t.Share(GPUDF_BACKEND_CUDA_IPC, &why)) << why;

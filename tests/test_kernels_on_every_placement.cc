@@ -336,7 +336,7 @@ void KernelsOnEveryPlacement::RunBatch(const Placement &where, const gpudf_kerne
   // The same table on the placement: prepared as a sweep prepares it,
   // shared, and attached.
   support::Table placed = support::MixedTable(kRows, seed);
-  ASSERT_EQ(gpudf_table_prepare(placed.t, kernel.c_str(), cfg.data(), n), GPUDF_OK)
+  ASSERT_EQ(gpudf_table_prepare(placed.t, tg_kernel(kernel.c_str()), cfg.data(), n), GPUDF_OK)
       << gpudf_last_error();
   std::string why;
   ASSERT_TRUE(placed.Share(where.backend, &why)) << why;

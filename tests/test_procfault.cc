@@ -370,7 +370,7 @@ SweepRun Sweep(gpudf_table *t, const std::vector<double> &cfg, std::vector<doubl
   o.retries = retries;
   gpudf_sweep_result *out = nullptr;
   auto t0 = Clock::now();
-  r.st = gpudf_sweep(t, "filter_agg", cfg.data(), n, res.data(), &o, &out);
+  r.st = gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, res.data(), &o, &out);
   r.wall_ms = MsSince(t0);
   if (out) {
     gpudf_sweep_result_report(out, &r.rep);

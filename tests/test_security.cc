@@ -110,7 +110,7 @@ TEST(Security, EverySegmentIsAPrivateFileOfThisUser) {
   o.workers = 2;
   o.progress = InspectDuringSweep;
   o.progress_user = &seen;
-  ASSERT_EQ(gpudf_sweep(t2, "filter_agg", cfg, 40, res, &o, nullptr), GPUDF_OK) << Err();
+  ASSERT_EQ(gpudf_sweep(t2, tg_kernel("filter_agg"), cfg, 40, res, &o, nullptr), GPUDF_OK) << Err();
   umask(old);
   EXPECT_TRUE(seen.control) << "the sweep's control segment was never seen";
   EXPECT_EQ(seen.bad, 0) << seen.why;

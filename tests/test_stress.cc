@@ -226,11 +226,11 @@ TEST(Stress, SixtyFourWorkersOnTwoCores) {
   {
     // A first sweep shares the table; what is measured is the second.
     std::vector<double> warm(6 * n);
-    ASSERT_EQ(gpudf_sweep(t, "filter_agg", cfg.data(), n, warm.data(), &o, nullptr), GPUDF_OK);
+    ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, warm.data(), &o, nullptr), GPUDF_OK);
   }
   Counts start = Counts::Now();
   auto t0 = Clock::now();
-  ASSERT_EQ(gpudf_sweep(t, "filter_agg", cfg.data(), n, got.data(), &o, &r), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r), GPUDF_OK)
       << gpudf_last_error();
   double ms = MsSince(t0);
   sched_setaffinity(0, sizeof old_set, &old_set);

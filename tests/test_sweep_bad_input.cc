@@ -31,11 +31,16 @@ namespace {
 
 using namespace sweeptest;
 
-TEST(SweepBadInput, UnknownKernel) {
+// A kernel is named by the pointer gpudf_kernel_find gives: an unknown name
+// is refused there, naming it, and a NULL kernel by the sweep, naming both.
+TEST(SweepBadInput, UnknownKernelIsRefusedByTheLookupAndANullKernelByTheSweep) {
   Table tb(10);
   double cfg[5] = {0}, res[6];
-  EXPECT_EQ(gpudf_sweep(tb.t, "nope", cfg, 1, res, nullptr, nullptr), GPUDF_ENOENT);
+  const gpudf_kernel *k = nullptr;
+  EXPECT_EQ(gpudf_kernel_find("nope", &k), GPUDF_ENOENT);
   EXPECT_NE(Err().find("nope"), std::string::npos) << Err();
+  EXPECT_EQ(gpudf_sweep(tb.t, k, cfg, 1, res, nullptr, nullptr), GPUDF_EINVAL);
+  EXPECT_EQ(Err(), "gpudf_sweep: kernel is NULL");
 }
 
 TEST(SweepBadInput, InvalidConfigNamesItsIndex) {
@@ -45,7 +50,7 @@ TEST(SweepBadInput, InvalidConfigNamesItsIndex) {
   std::vector<double> res(36);
   auto o = Options(2);
   Result r;
-  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg.data(), 6, res.data(), &o, &r.r), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg.data(), 6, res.data(), &o, &r.r), GPUDF_EINVAL);
   EXPECT_EQ(r.r, nullptr);
   EXPECT_NE(Err().find("config 3"), std::string::npos) << Err();
   EXPECT_NE(Err().find("gpudf_sweep"), std::string::npos) << Err();
@@ -57,7 +62,7 @@ TEST(SweepBadInput, WorkerCounts) {
   double cfg[5] = {0, 0, 0, 0, 0}, res[6];
   for (int w : {-2, GPUDF_SWEEP_WORKERS_MAX + 1, 1 << 30}) {
     auto o = Options(w);
-    EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_EINVAL) << w;
+    EXPECT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg, 1, res, &o, nullptr), GPUDF_EINVAL) << w;
     EXPECT_NE(Err().find("workers"), std::string::npos) << Err();
   }
 }
@@ -65,12 +70,12 @@ TEST(SweepBadInput, WorkerCounts) {
 TEST(SweepBadInput, ResultsNullAndOptionsUninitialised) {
   Table tb(10);
   double cfg[5] = {0, 0, 0, 0, 0}, res[6];
-  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, nullptr, nullptr, nullptr), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg, 1, nullptr, nullptr, nullptr), GPUDF_EINVAL);
   EXPECT_NE(Err().find("results"), std::string::npos) << Err();
   gpudf_sweep_options o{};
-  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg, 1, res, &o, nullptr), GPUDF_EINVAL);
   EXPECT_NE(Err().find("gpudf_sweep_options_init"), std::string::npos) << Err();
-  EXPECT_EQ(gpudf_sweep(nullptr, "filter_agg", cfg, 1, res, nullptr, nullptr), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_sweep(nullptr, tg_kernel("filter_agg"), cfg, 1, res, nullptr, nullptr), GPUDF_EINVAL);
 }
 
 TEST(SweepBadInput, MissingWorkerExecutable) {
@@ -78,7 +83,7 @@ TEST(SweepBadInput, MissingWorkerExecutable) {
   double cfg[5] = {0, 0, 0, 0, 0}, res[6];
   setenv("GPUDF_WORKER", "/nonexistent/gpudf-worker", 1);
   auto o = Options(1);
-  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_ENOENT);
+  EXPECT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg, 1, res, &o, nullptr), GPUDF_ENOENT);
   unsetenv("GPUDF_WORKER");
   EXPECT_NE(Err().find("/nonexistent/gpudf-worker"), std::string::npos) << Err();
   // Named after the call the user made, not one it made inside.
@@ -118,7 +123,7 @@ TEST(SweepBadInput, WorkersThatAlwaysDieAtStartEndTheSweep) {
     FakeWorker fake(what);
     auto o = Options(2);
     auto t0 = std::chrono::steady_clock::now();
-    EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_EIO);
+    EXPECT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg, 1, res, &o, nullptr), GPUDF_EIO);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_LT(s, 10.0);
     EXPECT_EQ(Err().rfind("gpudf_sweep: worker ", 0), 0u) << Err();
@@ -136,7 +141,7 @@ TEST(SweepBadInput, AWorkerThatHangsAtStartIsKilled) {
   setenv("GPUDF_WORKER_START_TIMEOUT", "1", 1);
   auto o = Options(1);
   auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_EIO);
+  EXPECT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg, 1, res, &o, nullptr), GPUDF_EIO);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   unsetenv("GPUDF_WORKER_START_TIMEOUT");
   EXPECT_GT(s, 0.9);
@@ -152,11 +157,11 @@ TEST(SweepBadInput, BadPlugins) {
   auto o = Options(1);
   o.nplugins = 1;
   o.plugins = missing;
-  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_ENOENT);
+  EXPECT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg, 1, res, &o, nullptr), GPUDF_ENOENT);
   EXPECT_NE(Err().find("/nonexistent/plugin.so"), std::string::npos) << Err();
   const char *not_plugin[] = {GPUDF_TEST_CHILD};  // an executable, not a library
   o.plugins = not_plugin;
-  EXPECT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg, 1, res, &o, nullptr), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg, 1, res, &o, nullptr), GPUDF_EINVAL);
   EXPECT_NE(Err().find("not a loadable shared library"), std::string::npos) << Err();
   EXPECT_TRUE(WorkerPids(getpid()).empty());
 }

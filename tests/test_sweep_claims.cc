@@ -44,7 +44,7 @@ TEST(Sweep, PassKeyedClaimsKeepGroupsTogether) {
     std::vector<double> res(4 * n, -1);
     auto o = PluginOptions(workers);
     Result r;
-    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+    ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_keyed"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
         << gpudf_last_error();
     ExpectKeyedEchoes(res, r.r, n, 100);
     EXPECT_NEAR(PassesOf(res, n), 4.0, 1e-9) << workers << " workers";
@@ -54,7 +54,7 @@ TEST(Sweep, PassKeyedClaimsKeepGroupsTogether) {
   std::vector<double> res(4 * n, -1);
   auto o = PluginOptions(2);
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_old_def", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_old_def"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
       << gpudf_last_error();
   ExpectKeyedEchoes(res, r.r, n, 100);
   EXPECT_GT(PassesOf(res, n), 100.0) << "configs of a kernel without a pass key were regrouped";
@@ -70,7 +70,7 @@ TEST(Sweep, BatchOptionBoundsPassKeyedClaims) {
     auto o = PluginOptions(workers);
     o.batch = 30;
     Result r;
-    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+    ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_keyed"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
         << gpudf_last_error();
     ExpectKeyedEchoes(res, r.r, n, 100);
     for (int i = 0; i < n; i++) {
@@ -91,7 +91,7 @@ TEST(Sweep, PassKeyedTinySweeps) {
         auto o = PluginOptions(workers);
         o.batch = batch;
         Result r;
-        ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r),
+        ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_keyed"), cfg.data(), n, res.data(), &o, &r.r),
                   GPUDF_OK) << gpudf_last_error();
         ExpectKeyedEchoes(res, r.r, n, 10);
         EXPECT_EQ(r.Report().done, n) << n << " configs, " << workers << " workers, batch "

@@ -51,7 +51,7 @@ TEST(Sweep, WorkerKilledMidSweepIsRetried) {
   o.progress = KillOneWorker;
   o.progress_user = &killed;
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
       << gpudf_last_error();
   ASSERT_NE(killed, 0) << "the sweep ended before a worker could be killed";
   ExpectEchoes(res, n, 100);
@@ -70,7 +70,7 @@ TEST(Sweep, CrashingConfigIsTheOnlyFailure) {
   std::vector<double> res(2 * n);
   auto o = PluginOptions(2);
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
       << gpudf_last_error();
   for (int i = 0; i < n; i++)
     EXPECT_EQ(gpudf_sweep_result_state(r.r, i), i == bad ? GPUDF_CONFIG_FAILED : GPUDF_CONFIG_DONE)
@@ -95,7 +95,7 @@ TEST(Sweep, KernelErrorFailsOnlyItsConfig) {
   for (int workers : {0, 2}) {
     auto o = PluginOptions(workers);
     Result r;
-    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK);
+    ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK);
     EXPECT_EQ(gpudf_sweep_result_state(r.r, bad), GPUDF_CONFIG_FAILED);
     EXPECT_EQ(gpudf_sweep_result_error(r.r, bad), GPUDF_EINVAL);
     // The whole message: in process, the worker slot's counters once
@@ -118,7 +118,7 @@ TEST(Sweep, HangingConfigTimesOut) {
   o.batch = 4;
   o.time_limit_s = 0.2;
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
       << gpudf_last_error();
   for (int i = 0; i < n; i++)
     EXPECT_EQ(gpudf_sweep_result_state(r.r, i),
@@ -141,7 +141,7 @@ TEST(Sweep, FailuresInAShuffledKeyedSweepKeepTheirIndex) {
     std::vector<double> res(4 * n, -1);
     auto o = PluginOptions(workers);
     Result r;
-    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+    ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_keyed"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
         << gpudf_last_error();
     std::vector<int> bad = {fail};
     if (workers > 0) bad.push_back(crash);
@@ -174,7 +174,7 @@ TEST(Sweep, CrashWithoutRetriesNamesTheCallersIndices) {
   auto o = PluginOptions(2);
   o.retries = 0;
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_keyed"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
       << gpudf_last_error();
   std::vector<int> failed;
   for (int i = 0; i < n; i++)
@@ -208,7 +208,7 @@ TEST(Sweep, HangInAShuffledKeyedSweepTimesOutAtItsIndex) {
   o.batch = 4;
   o.time_limit_s = 0.2;
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_keyed", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_keyed"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
       << gpudf_last_error();
   ExpectKeyedEchoes(res, r.r, n, 100, {bad});
   EXPECT_EQ(gpudf_sweep_result_state(r.r, bad), GPUDF_CONFIG_TIMED_OUT);

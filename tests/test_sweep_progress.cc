@@ -46,7 +46,7 @@ TEST(Sweep, ProgressCallbackCancels) {
     o.batch = 4;
     o.progress = CancelAfter;
     Result r;
-    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r),
+    ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), n, res.data(), &o, &r.r),
               GPUDF_ECANCELED);
     auto rep = r.Report();
     EXPECT_GE(rep.done, 30);
@@ -81,12 +81,12 @@ void ExpectCancelKeepsWhatFinished(const char *kernel, const std::vector<double>
   ASSERT_EQ(gpudf_kernel_find(kernel, &k), GPUDF_OK);
   int np = gpudf_kernel_nparams(k), nr = gpudf_kernel_nresults(k, cfg.data());
   int n = (int)(cfg.size() / (size_t)np);
-  ASSERT_EQ(gpudf_table_prepare(tb.t, kernel, cfg.data(), n), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_prepare(tb.t, tg_kernel(kernel), cfg.data(), n), GPUDF_OK) << gpudf_last_error();
   std::vector<double> got((size_t)n * nr, -1), want((size_t)nr);
   auto o = Options(workers);
   o.progress = CancelAtAThird;
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, kernel, cfg.data(), n, got.data(), &o, &r.r), GPUDF_ECANCELED)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel(kernel), cfg.data(), n, got.data(), &o, &r.r), GPUDF_ECANCELED)
       << "no progress call saw a third done before the end";
   auto rep = r.Report();
   EXPECT_GT(rep.done, 0) << "a third of the way in, nothing had finished";
@@ -152,7 +152,7 @@ TEST(Sweep, ProgressComesAboutTenTimesASecond) {
     o.progress = RecordTimes;
     o.progress_user = &at;
     Result r;
-    ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+    ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
         << gpudf_last_error();
     ExpectEchoes(res, n, 100);
     double wall = r.Report().wall_s, gap = at.empty() ? wall : at[0];
@@ -210,7 +210,7 @@ TEST(Sweep, ProgressMovesWhileAPluginKernelsBatchRuns) {
   o.progress = RecordFractions;
   o.progress_user = &seen;
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK)
       << gpudf_last_error();
   ExpectEchoes(res, n, 100);
   EXPECT_EQ(r.Report().workers_started, 1);
@@ -251,7 +251,7 @@ struct MaJob {
     auto o = Options(workers);
     o.progress = fn;
     o.progress_user = seen;
-    return gpudf_sweep(t, "ma_crossover", cfg.data(), n, got->data(), &o, &r->r);
+    return gpudf_sweep(t, tg_kernel("ma_crossover"), cfg.data(), n, got->data(), &o, &r->r);
   }
 };
 
@@ -346,7 +346,7 @@ TEST(Sweep, ACallbackCannotGrowTheTableAnInProcessSweepReads) {
   Grower g{job.t, {}};
   o.progress = GrowFromTheCallback;
   o.progress_user = &g;
-  ASSERT_EQ(gpudf_sweep(job.t, "ma_crossover", job.cfg.data(), job.n, got.data(), &o, nullptr),
+  ASSERT_EQ(gpudf_sweep(job.t, tg_kernel("ma_crossover"), job.cfg.data(), job.n, got.data(), &o, nullptr),
             GPUDF_OK) << gpudf_last_error();
   ASSERT_FALSE(g.got.empty()) << "the callback never ran mid-batch";
   for (gpudf_status st : g.got) EXPECT_EQ(st, GPUDF_EBUSY);
@@ -369,7 +369,7 @@ TEST(Sweep, ACancelStopsTheRerunsAfterAKernelError) {
   auto o = PluginOptions(0);
   o.progress = CancelAfterASecond;
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, &r.r),
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), n, res.data(), &o, &r.r),
             GPUDF_ECANCELED) << gpudf_last_error();
   auto rep = r.Report();
   EXPECT_GT(rep.cancelled, 5) << rep.done << " done";
@@ -389,7 +389,7 @@ TEST(Sweep, KernelProgressOutsideASweepDoesNothing) {
   std::vector<Seen> seen;
   o.progress = RecordFractions;
   o.progress_user = &seen;
-  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, nullptr), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), n, res.data(), &o, nullptr), GPUDF_OK)
       << gpudf_last_error();
   ExpectEchoes(res, n, 100);
   ASSERT_FALSE(seen.empty());
@@ -426,7 +426,7 @@ TEST(Sweep, AChildForkedDuringASweepHasTheCallersHandlers) {
   std::thread sweeper([&] {
     auto o = PluginOptions(0);
     o.batch = 1;
-    EXPECT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), n, res.data(), &o, nullptr),
+    EXPECT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), n, res.data(), &o, nullptr),
               GPUDF_OK) << gpudf_last_error();
   });
   struct sigaction now = {};

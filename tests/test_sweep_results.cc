@@ -41,7 +41,7 @@ void SweepMatchesRun(int workers, int n, int64_t batch = 0) {
   auto o = Options(workers);
   o.batch = batch;
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg.data(), n, got.data(), &o, &r.r), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r.r), GPUDF_OK)
       << gpudf_last_error();
   ExpectSameFilterAgg(want, got);
   auto rep = r.Report();
@@ -70,7 +70,7 @@ TEST(Sweep, ZeroConfigs) {
   Table tb;
   auto o = Options(2);
   Result r;
-  ASSERT_EQ(gpudf_sweep(tb.t, "filter_agg", nullptr, 0, nullptr, &o, &r.r), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), nullptr, 0, nullptr, &o, &r.r), GPUDF_OK)
       << gpudf_last_error();
   EXPECT_EQ(gpudf_sweep_result_count(r.r), 0);
   EXPECT_EQ(r.Report().done, 0);
@@ -90,7 +90,7 @@ TEST(Sweep, OverAViewOfAnExistingShare) {
   ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
   ASSERT_EQ(gpudf_run(v, k, cfg.data(), 40, want.data()), GPUDF_OK);
   auto o = Options(2);
-  EXPECT_EQ(gpudf_sweep(v, "filter_agg", cfg.data(), 40, got.data(), &o, nullptr), GPUDF_OK)
+  EXPECT_EQ(gpudf_sweep(v, tg_kernel("filter_agg"), cfg.data(), 40, got.data(), &o, nullptr), GPUDF_OK)
       << gpudf_last_error();
   ExpectSameFilterAgg(want, got);
   gpudf_table_free(v);
@@ -102,7 +102,7 @@ TEST(Sweep, PluginKernelInWorkers) {
   auto cfg = TestConfigs(50, 0);
   std::vector<double> res(100);
   auto o = PluginOptions(2);
-  ASSERT_EQ(gpudf_sweep(tb.t, "sweep_test", cfg.data(), 50, res.data(), &o, nullptr), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_test"), cfg.data(), 50, res.data(), &o, nullptr), GPUDF_OK)
       << gpudf_last_error();
   ExpectEchoes(res, 50, 100);
 }
@@ -113,8 +113,12 @@ TEST(Sweep, SamplePluginRuns) {
   auto o = Options(2);
   o.nplugins = 1;
   o.plugins = plugins;
+  // Loaded here first to find its kernel; the sweep loads it in every worker.
+  ASSERT_EQ(gpudf_plugin_load(GPUDF_SAMPLE_PLUGIN), GPUDF_OK) << gpudf_last_error();
+  const gpudf_kernel *k = nullptr;
+  ASSERT_EQ(gpudf_kernel_find("count_above", &k), GPUDF_OK) << gpudf_last_error();
   double cfg[] = {3, 0.0, 0, -1e300}, res[4];  // d is uniform in [-50, 50)
-  ASSERT_EQ(gpudf_sweep(tb.t, "count_above", cfg, 2, res, &o, nullptr), GPUDF_OK)
+  ASSERT_EQ(gpudf_sweep(tb.t, k, cfg, 2, res, &o, nullptr), GPUDF_OK)
       << gpudf_last_error();
   EXPECT_EQ(res[2], 1000);  // every i32 value is above -1e300
   EXPECT_EQ(res[3], 1.0);
@@ -145,7 +149,7 @@ TEST(Sweep, ShuffledColumnPairsMatchRun) {
     auto o = Options(run.workers);
     o.batch = run.batch;
     Result r;
-    ASSERT_EQ(gpudf_sweep(tb.t, "filter_agg", cfg.data(), n, got.data(), &o, &r.r), GPUDF_OK)
+    ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r.r), GPUDF_OK)
         << gpudf_last_error();
     ExpectSameFilterAgg(want, got);
     for (int i = 0; i < n; i++) EXPECT_EQ(gpudf_sweep_result_state(r.r, i), GPUDF_CONFIG_DONE);
@@ -176,7 +180,7 @@ TEST(Sweep, RegisteredKernelInProcess) {
   Table tb(10);
   double cfg[] = {1, 2, 3}, res[3];
   auto o = Options(0);
-  ASSERT_EQ(gpudf_sweep(tb.t, "triple", cfg, 3, res, &o, nullptr), GPUDF_OK);
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("triple"), cfg, 3, res, &o, nullptr), GPUDF_OK);
   EXPECT_EQ(res[2], 9);
   gpudf_kernel_def bad;
   gpudf_kernel_def_init(&bad);
@@ -217,7 +221,7 @@ TEST(Sweep, RegisteredKernelWithAPassKey) {
   for (int64_t batch : {0, 1, 7}) {
     auto o = Options(0);
     o.batch = batch;
-    ASSERT_EQ(gpudf_sweep(tb.t, "triple_keyed", cfg.data(), 100, res.data(), &o, nullptr),
+    ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("triple_keyed"), cfg.data(), 100, res.data(), &o, nullptr),
               GPUDF_OK) << gpudf_last_error();
     for (int i = 0; i < 100; i++) EXPECT_EQ(res[i], 3 * cfg[i]) << "config " << i;
   }
@@ -235,7 +239,7 @@ TEST(Sweep, RegisteredKernelWithAnOldSizeDef) {
   double cfg[] = {5, 1, 9}, res[3];
   auto o = Options(0);
   int calls = mod3_calls;
-  ASSERT_EQ(gpudf_sweep(tb.t, "triple_old", cfg, 3, res, &o, nullptr), GPUDF_OK);
+  ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("triple_old"), cfg, 3, res, &o, nullptr), GPUDF_OK);
   EXPECT_EQ(mod3_calls, calls) << "a pass key past the def's size was read";
   EXPECT_EQ(res[0], 15);
   EXPECT_EQ(res[1], 3);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "datagen.h"
 #include "harness.h"
 
 namespace {
@@ -59,7 +60,7 @@ TEST(Api, SucceedingCallsLeaveTheLastErrorAsItWas) {
   for (int i = 0; i < 300; i++) p[i] = 100 + std::sin(i * 0.1) * 5;
   ASSERT_EQ(gpudf_table_add_column(t, "p", GPUDF_TYPE_F64, p.data()), GPUDF_OK);
   double cfg[6] = {0, 3, 20, 0, 1, 252};
-  ASSERT_EQ(gpudf_table_prepare(t, "ma_crossover", cfg, 1), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_prepare(t, tg_kernel("ma_crossover"), cfg, 1), GPUDF_OK) << gpudf_last_error();
   EXPECT_EQ(gpudf_table_ncols(t), 3);
   gpudf_share *s = nullptr;
   ASSERT_EQ(gpudf_table_share(t, "quiet.errors", GPUDF_BACKEND_CPU, &s), GPUDF_OK);
@@ -91,7 +92,7 @@ TEST(Table, DerivedColumnNamesAreReserved) {
   ASSERT_EQ(gpudf_kernel_find("ma_crossover", &k), GPUDF_OK);
   double cfg[6] = {0, 1, 2, 0, 1, 252}, before[5], after[5];
   ASSERT_EQ(gpudf_run(t, k, cfg, 1, before), GPUDF_OK) << gpudf_last_error();
-  ASSERT_EQ(gpudf_table_prepare(t, "ma_crossover", cfg, 1), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_prepare(t, tg_kernel("ma_crossover"), cfg, 1), GPUDF_OK) << gpudf_last_error();
   EXPECT_EQ(gpudf_table_ncols(t), 3) << "prepare itself may add the derived columns";
   ASSERT_EQ(gpudf_run(t, k, cfg, 1, after), GPUDF_OK);
   for (int i = 0; i < 5; i++) EXPECT_EQ(before[i], after[i]) << "result " << i;
@@ -99,7 +100,7 @@ TEST(Table, DerivedColumnNamesAreReserved) {
   EXPECT_EQ(gpudf_table_prepare(t, nullptr, cfg, 1), GPUDF_EINVAL);
   EXPECT_EQ(std::string(gpudf_last_error()).rfind("gpudf_table_prepare: ", 0), 0u)
       << gpudf_last_error();
-  EXPECT_EQ(gpudf_table_prepare(t, "ma_crossover", cfg, -1), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_table_prepare(t, tg_kernel("ma_crossover"), cfg, -1), GPUDF_EINVAL);
   EXPECT_EQ(std::string(gpudf_last_error()).rfind("gpudf_table_prepare: ", 0), 0u)
       << gpudf_last_error();
   gpudf_table_free(t);

@@ -3,6 +3,7 @@
  * CLI, Python and the sweep engine build configs without knowing a kernel.
  */
 #include "kernel.h"
+#include "versioned.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -354,16 +355,12 @@ void gpudf_kernel_def_init(gpudf_kernel_def *def) {
 
 /* Sizes of the definitions that earlier headers gave: every field up to
  * run_cpu (0.1.0), then pass_key (0.2), then accepts (0.3). A def is read
- * up to its own size only. */
+ * up to its own size only (gdf_versioned_in): the fields past it keep
+ * gpudf_kernel_def_init's NULL. */
 #define GDF_KERNEL_DEF_SIZE_0 offsetof(gpudf_kernel_def, pass_key)
-#define GDF_KERNEL_DEF_HAS(d, field)                                                    \
-  ((d)->size >= offsetof(gpudf_kernel_def, field) + sizeof((d)->field))
 
 /* The rules a definition must meet before anything may call it. */
 static gpudf_status check_def(const gpudf_kernel_def *d) {
-  if (d->size < GDF_KERNEL_DEF_SIZE_0)
-    return GDF_ERR(GPUDF_EINVAL, "def->size is %zu, expected at least %zu: call "
-                   "gpudf_kernel_def_init first", d->size, GDF_KERNEL_DEF_SIZE_0);
   size_t len = d->name ? strnlen(d->name, GPUDF_NAME_MAX + 1) : 0;
   if (len == 0 || len > GPUDF_NAME_MAX)
     return GDF_ERR(GPUDF_EINVAL, "kernel name must be 1..%d bytes", GPUDF_NAME_MAX);
@@ -376,7 +373,7 @@ static gpudf_status check_def(const gpudf_kernel_def *d) {
       return GDF_ERR(GPUDF_EINVAL, "kernel '%s': parameter %d has no name or an unknown kind",
                      d->name, i);
     if (p->kind == GPUDF_PARAM_COLUMN) {
-      int m = GDF_KERNEL_DEF_HAS(d, accepts) && d->accepts ? d->accepts[i] : 0;
+      int m = d->accepts ? d->accepts[i] : 0;
       if (m & ~GPUDF_ACCEPT_ANY)
         return GDF_ERR(GPUDF_EINVAL, "kernel '%s': column parameter '%s': accepts = %#x has "
                        "bits that are no gpudf_accept type", d->name, p->name, (unsigned)m);
@@ -423,8 +420,8 @@ static gpudf_kernel *kernel_from_def(const gpudf_kernel_def *d) {
   k->result_name = d->result_name;
   k->check = d->check;
   k->run_cpu = d->run_cpu;
-  if (GDF_KERNEL_DEF_HAS(d, pass_key)) k->pass_key = d->pass_key;
-  if (GDF_KERNEL_DEF_HAS(d, accepts)) k->accepts = d->accepts;
+  k->pass_key = d->pass_key;
+  k->accepts = d->accepts;
   return k;
 }
 
@@ -432,8 +429,12 @@ gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kern
   GDF_ENTER();
   if (out) *out = NULL;
   if (!def) return GDF_ERR(GPUDF_EINVAL, "def is NULL");
-  GDF_TRY(check_def(def));
-  gpudf_kernel *k = kernel_from_def(def);
+  gpudf_kernel_def d;
+  gpudf_kernel_def_init(&d);
+  GDF_TRY(gdf_versioned_in(&d, sizeof d, def, GDF_KERNEL_DEF_SIZE_0, "def",
+                           "gpudf_kernel_def_init"));
+  GDF_TRY(check_def(&d));
+  gpudf_kernel *k = kernel_from_def(&d);
   if (!k) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   gpudf_status st = GPUDF_OK;
   pthread_mutex_lock(&reg_lock);
@@ -455,11 +456,9 @@ gpudf_status gpudf_kernel_register(const gpudf_kernel_def *def, const gpudf_kern
 
 /* ------------------------------------------------------------ prepare */
 
-gpudf_status gpudf_table_prepare(gpudf_table *table, const char *kernel,
+gpudf_status gpudf_table_prepare(gpudf_table *table, const gpudf_kernel *k,
                                  const double *configs, int64_t n) {
   GDF_ENTER();
-  const gpudf_kernel *k = NULL;
-  GDF_TRY(gpudf_kernel_find(kernel, &k));
   GDF_TRY(gpudf_validate(table, k, configs, n));
   if (!k->prepare || n == 0) return GPUDF_OK;
   if (table->is_view)

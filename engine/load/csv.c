@@ -28,6 +28,7 @@
 #include "csv.h"
 #include "bus_guard.h"
 #include "csv_number.h"
+#include "versioned.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -797,10 +798,11 @@ gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opt
   gpudf_csv_options o;
   gpudf_csv_options_init(&o);
   if (opts) {
-    if (opts->size < sizeof o || opts->version != GPUDF_CSV_OPTIONS_VERSION)
+    /* Unchanged since 0.1: the whole struct is the oldest size. */
+    GDF_TRY(gdf_versioned_in(&o, sizeof o, opts, sizeof o, "options", "gpudf_csv_options_init"));
+    if (o.version != GPUDF_CSV_OPTIONS_VERSION)
       return GDF_ERR(GPUDF_EINVAL, "options not initialised with gpudf_csv_options_init "
-                     "(size %zu, version %d)", opts->size, opts->version);
-    o = *opts;
+                     "(size %zu, version %d)", opts->size, o.version);
   }
   if (o.delimiter == '"' || o.delimiter == '\n' || o.delimiter == '\r' || o.delimiter == '\0')
     return GDF_ERR(GPUDF_EINVAL, "delimiter %d cannot separate fields", (int)o.delimiter);

@@ -5,6 +5,7 @@
  * hands it to sweep_monitor.c, and turns what is left into the result.
  */
 #include "share.h"
+#include "versioned.h"
 #include "sweep_owner.h"
 
 #include <math.h>
@@ -29,9 +30,9 @@ void gpudf_sweep_options_init(gpudf_sweep_options *o) {
 enum { GDF_SWEEP_RETRIES_MAX = 100, GDF_SWEEP_AUTO_BATCH = 16384 };
 
 static gpudf_status check_options(const gpudf_sweep_options *o) {
-  if (o->size < sizeof *o || o->version != GPUDF_SWEEP_OPTIONS_VERSION)
-    return GDF_ERR(GPUDF_EINVAL, "options have size %zu and version %d; call "
-                   "gpudf_sweep_options_init first", o->size, o->version);
+  if (o->version != GPUDF_SWEEP_OPTIONS_VERSION)
+    return GDF_ERR(GPUDF_EINVAL, "options have version %d; call gpudf_sweep_options_init "
+                   "first", o->version);
   if (o->workers < GPUDF_SWEEP_WORKERS_DEFAULT || o->workers > GPUDF_SWEEP_WORKERS_MAX)
     return GDF_ERR(GPUDF_EINVAL, "workers = %d: use 0 (in this process), 1..%d, or "
                    "GPUDF_SWEEP_WORKERS_DEFAULT (-1)", o->workers, GPUDF_SWEEP_WORKERS_MAX);
@@ -50,25 +51,26 @@ static gpudf_status check_options(const gpudf_sweep_options *o) {
   return GPUDF_OK;
 }
 
-static gpudf_status check_args(const gpudf_table *t, const char *kernel, const double *configs,
+static gpudf_status check_args(const gpudf_table *t, const gpudf_kernel *kernel,
+                               const double *configs,
                                int64_t n, const double *results) {
   if (!t) return GDF_ERR(GPUDF_EINVAL, "table is NULL");
-  if (!kernel) return GDF_ERR(GPUDF_EINVAL, "kernel name is NULL");
+  if (!kernel) return GDF_ERR(GPUDF_EINVAL, "kernel is NULL");
   if (n < 0) return GDF_ERR(GPUDF_EINVAL, "n = %lld configs is negative", (long long)n);
   if (n > 0 && !configs) return GDF_ERR(GPUDF_EINVAL, "configs is NULL for %lld configs", (long long)n);
   if (n > 0 && !results) return GDF_ERR(GPUDF_EINVAL, "results is NULL for %lld configs", (long long)n);
   return GPUDF_OK;
 }
 
-/* Plugins first (a kernel may live in one), then the kernel, then every
- * config: all before any process or segment exists. */
-static gpudf_status prepare(gdf_sweep *s, const gpudf_table *t, const char *kernel,
+/* Plugins first (every worker loads them too, so each must load here),
+ * then every config: all before any process or segment exists. */
+static gpudf_status prepare(gdf_sweep *s, const gpudf_table *t, const gpudf_kernel *kernel,
                             const double *configs) {
   for (int i = 0; i < s->o.nplugins; i++) GDF_TRY(gpudf_plugin_load(s->o.plugins[i]));
-  GDF_TRY(gpudf_kernel_find(kernel, &s->k));
+  s->k = kernel;
   GDF_TRY(gpudf_validate(t, s->k, configs, s->n));
   s->nres = gpudf_kernel_nresults(s->k, s->n > 0 ? configs : NULL);
-  if (s->nres < 1) return GDF_ERR(GPUDF_EINVAL, "kernel '%s' gives no results", kernel);
+  if (s->nres < 1) return GDF_ERR(GPUDF_EINVAL, "kernel '%s' gives no results", kernel->name);
   return GPUDF_OK;
 }
 
@@ -352,7 +354,7 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
     gdf_sweep_ctl shape = {0};
     gdf_prepare_reserve = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots,
                                          s->ngroups) + (1u << 20);
-    st = gpudf_table_prepare(t, s->k->name, configs, s->n);
+    st = gpudf_table_prepare(t, s->k, configs, s->n);
     gdf_prepare_reserve = 0;
   }
   if (st == GPUDF_OK) st = ensure_share(s, t, &made);
@@ -367,7 +369,7 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
   return st;
 }
 
-static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const char *kernel,
+static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const gpudf_kernel *kernel,
                           const double *configs, double *results) {
   GDF_TRY(prepare(s, t, kernel, configs));
   if (s->o.workers == GPUDF_SWEEP_WORKERS_DEFAULT)
@@ -413,7 +415,7 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const char *kernel,
   return st;
 }
 
-gpudf_status gpudf_sweep(gpudf_table *table, const char *kernel, const double *configs,
+gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const double *configs,
                          int64_t n, double *results, const gpudf_sweep_options *opts,
                          gpudf_sweep_result **out) {
   GDF_ENTER();
@@ -423,8 +425,10 @@ gpudf_status gpudf_sweep(gpudf_table *table, const char *kernel, const double *c
   gdf_sweep s = {0};
   gpudf_sweep_options_init(&s.o);
   if (opts) {
-    GDF_TRY(check_options(opts));
-    memcpy(&s.o, opts, sizeof s.o);
+    /* Unchanged since 0.1: the whole struct is the oldest size. */
+    GDF_TRY(gdf_versioned_in(&s.o, sizeof s.o, opts, sizeof s.o, "options",
+                             "gpudf_sweep_options_init"));
+    GDF_TRY(check_options(&s.o));
   }
   s.n = n;
   s.t0_ns = s.last_progress_ns = gdf_now_ns();

@@ -70,7 +70,8 @@ gpudf_config_state gpudf_sweep_result_state(const gpudf_sweep_result *r, int64_t
 }
 
 gpudf_status gpudf_sweep_result_error(const gpudf_sweep_result *r, int64_t i) {
-  if (!r || i < 0 || i >= r->n)
+  if (!r) return GDF_ERR(GPUDF_EINVAL, "result is NULL");
+  if (i < 0 || i >= r->n)
     return GDF_ERR(GPUDF_EINVAL, "config index %lld is out of range", (long long)i);
   return (gpudf_status)r->err[i];
 }

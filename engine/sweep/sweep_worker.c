@@ -8,6 +8,7 @@
 #include "proc.h"
 #include "segment.h"
 #include "sweep_ctl.h"
+#include "sweep_worker.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1039,7 +1039,7 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
             and not any(x._ptr is not None for x in table._shares)):
         held = table.share(backend=backend)
     try:
-        status = lib.gpudf_sweep(table._live(), _c(kernel, "kernel name"),
+        status = lib.gpudf_sweep(table._live(), k,
                                  ffi.cast("const double *", ffi.from_buffer(matrix)), n,
                                  ffi.cast("double *", ffi.from_buffer(results)), opts, out)
     finally:

@@ -140,7 +140,7 @@ static int cmd_sweep(int hold) {
   o.progress = say_running;
   o.progress_user = &said;
   gpudf_sweep_result *r = NULL;
-  st = gpudf_sweep(t, "sweep_test", cfg, N, res, &o, &r);
+  st = gpudf_sweep(t, tg_kernel("sweep_test"), cfg, N, res, &o, &r);
   gpudf_sweep_report rep;
   memset(&rep, 0, sizeof rep);
   gpudf_sweep_result_report(r, &rep);

@@ -15,6 +15,19 @@ static inline uint64_t tg_splitmix(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
+/* The registered kernel of that name, or NULL (gpudf_last_error says why):
+ * the kernels of the test plugin (sweep_test, sweep_keyed, ...) load it
+ * first, as a program loads a plugin before it finds the plugin's kernels. */
+static inline const gpudf_kernel *tg_kernel(const char *name) {
+  const gpudf_kernel *k = NULL;
+  if (gpudf_kernel_find(name, &k) == GPUDF_OK) return k;
+#ifdef GPUDF_TEST_PLUGIN
+  if (gpudf_plugin_load(GPUDF_TEST_PLUGIN) == GPUDF_OK && gpudf_kernel_find(name, &k) == GPUDF_OK)
+    return k;
+#endif
+  return NULL;
+}
+
 /* Five columns, one of each type: a i32, b i64, c f32, d f64, e bool. */
 static inline gpudf_status tg_make_table(int64_t nrows, uint64_t seed, gpudf_table **out) {
   gpudf_status st = gpudf_table_create(nrows, out);
