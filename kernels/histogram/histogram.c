@@ -4,8 +4,9 @@
  * closed last bin), plus underflow and overflow, over the rows that pass
  * filter_agg's filter. Description, checks and the CPU reference.
  *
- * One pass over the rows by blocks: each block's filter and value columns
- * are converted to double once, then every config of the batch bins it.
+ * One pass over the rows by blocks (per chunk of configs whose counters
+ * fit the bound HI_COUNTERS): each block's filter and value columns are
+ * read as doubles once, then every config of the chunk bins it.
  */
 #include "histogram_math.h"
 #include "k_common.h"
@@ -72,21 +73,172 @@ static gpudf_status hi_check(const gpudf_table *t, const double *config) {
   return gdf_k_check_col("histogram", t, "col", config[GDF_HI_COL]);
 }
 
-static void hi_config_block(const double *c, int f32, const double *x, const double *v,
-                            int64_t len, double *out) {
-  int op = (int)c[GDF_HI_OP];
-  double lo = gdf_fa_bound(f32, c[GDF_HI_LO]), hi = gdf_fa_bound(f32, c[GDF_HI_HI]);
-  long long bins = (long long)c[GDF_HI_BINS];
-  double rlo = c[GDF_HI_RANGE_LO], rhi = c[GDF_HI_RANGE_HI];
+/* ------------------------------------------------------------ the CPU pass
+ *
+ * Per block of rows, two steps per config:
+ *  - the slot of every value (hi_slots): gdf_hi_slot's arithmetic without
+ *    its branches, so the unpredictable edge tests cost no mispredictions.
+ *    Consecutive configs of the same column, bins and range share it;
+ *  - the count (hi_count): the filter's test picks the row's slot or a dump
+ *    slot (bins + 2), and the slot's counter is incremented. Rows go to
+ *    HI_COPIES separate counter arrays in turn when the bins are few, so a
+ *    run of values in one bin does not wait on its own previous store.
+ * Counters are 32-bit per config, summed into the double results at the
+ * end (and every HI_FLUSH rows, before they could wrap). An f64 column is
+ * read in place; others are converted into the block buffer once. */
+
+/* Slots per counter array: the bins, underflow, overflow, then the dump. */
+#define HI_WIDTH(bins) ((bins) + 3)
+/* Counter copies for bins <= HI_FEW_BINS; with more, two rows rarely meet
+ * in a bin and one array keeps the footprint in cache. */
+enum { HI_COPIES = 4, HI_FEW_BINS = 1024 };
+/* Rows counted between two flushes of the 32-bit counters. */
+#define HI_FLUSH ((int64_t)1 << 31)
+/* Bound on counters held at once (64 MiB): configs go in chunks. */
+enum { HI_COUNTERS = 1 << 24 };
+
+static int hi_copies(int64_t bins) { return bins <= HI_FEW_BINS ? HI_COPIES : 1; }
+
+/* The slot of each of v[0..len) as gdf_hi_slot gives it (NaN: the dump
+ * slot bins + 2). Same operations in the same order: the first guess
+ * (x - lo) * norm clamped to [0, bins - 1], the edges i * step + lo (the
+ * last hi), one step down when x is below the left edge (never below bin
+ * 0), one up when it is at or past the right edge (never past the last). */
+static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, double rhi,
+                     int32_t *sl) {
+  double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
+  double top = (double)(bins - 1);
   for (int64_t i = 0; i < len; i++) {
-    if (!gdf_fa_pass(op, x[i], lo, hi)) continue;
-    long long s = gdf_hi_slot(v[i], bins, rlo, rhi);
-    if (s >= 0) out[s] += 1.0;
+    double x = v[i], guess = (x - rlo) * norm;
+    /* NaN guesses (NaN x, or 0 * inf for a range narrower than bins /
+     * DBL_MAX) take 0 as gdf_hi_slot's; x outside the range is replaced
+     * below, whatever its guess. */
+    double g = guess >= top ? top : guess > 0.0 ? guess : 0.0;
+    int32_t b = (int32_t)g;
+    double e0 = (double)b * step + rlo;
+    double e1 = b + 1 == bins ? rhi : (double)(b + 1) * step + rlo;
+    int below = x < e0;
+    b -= below & (b > 0);
+    b += !below & (b != bins - 1) & (x >= e1);
+    b = x > rhi ? bins + 1 : b;
+    b = x < rlo ? bins : b;
+    sl[i] = x != x ? bins + 2 : b;
   }
 }
 
-/* Consecutive configs of a batch that read the same two columns share the
- * converted block (hi_run_cpu): the columns are the pass a config needs. */
+/* Counts the slots of the rows that pass, the op's test outside the loop.
+ * PASS(i) is the test of row i; copies are cnt + j * w. */
+#define HI_COUNT(PASS)                                                          \
+  do {                                                                          \
+    int64_t i = 0;                                                              \
+    if (copies == HI_COPIES) {                                                  \
+      uint32_t *c1 = cnt + w, *c2 = cnt + 2 * w, *c3 = cnt + 3 * w;             \
+      for (; i + 4 <= len; i += 4) {                                            \
+        int32_t s0 = PASS(i) ? sl[i] : dump, s1 = PASS(i + 1) ? sl[i + 1] : dump; \
+        int32_t s2 = PASS(i + 2) ? sl[i + 2] : dump;                            \
+        int32_t s3 = PASS(i + 3) ? sl[i + 3] : dump;                            \
+        cnt[s0]++, c1[s1]++, c2[s2]++, c3[s3]++;                                \
+      }                                                                         \
+    }                                                                           \
+    for (; i < len; i++) cnt[PASS(i) ? sl[i] : dump]++;                         \
+  } while (0)
+
+static void hi_count(int op, const double *x, double lo, double hi, const int32_t *sl,
+                     int64_t len, uint32_t *cnt, int copies, int64_t w, int32_t dump) {
+  /* The tests are gdf_fa_pass's, one op per loop. */
+#define HI_ALL(i) 1
+#define HI_LT(i) (x[i] < lo)
+#define HI_LE(i) (x[i] <= lo)
+#define HI_GT(i) (x[i] > lo)
+#define HI_GE(i) (x[i] >= lo)
+#define HI_EQ(i) (x[i] == lo)
+#define HI_NE(i) (x[i] != lo)
+#define HI_BETWEEN(i) ((lo <= x[i]) & (x[i] <= hi))
+  switch (op) {
+  case GDF_FA_LT: HI_COUNT(HI_LT); break;
+  case GDF_FA_LE: HI_COUNT(HI_LE); break;
+  case GDF_FA_GT: HI_COUNT(HI_GT); break;
+  case GDF_FA_GE: HI_COUNT(HI_GE); break;
+  case GDF_FA_EQ: HI_COUNT(HI_EQ); break;
+  case GDF_FA_NE: HI_COUNT(HI_NE); break;
+  case GDF_FA_BETWEEN: HI_COUNT(HI_BETWEEN); break;
+  default: HI_COUNT(HI_ALL); break;
+  }
+#undef HI_ALL
+#undef HI_LT
+#undef HI_LE
+#undef HI_GT
+#undef HI_GE
+#undef HI_EQ
+#undef HI_NE
+#undef HI_BETWEEN
+}
+
+/* Adds configs [0, n)'s counters into their results and zeroes them. */
+static void hi_flush(uint32_t *cnt, int64_t n, int64_t bins, int copies, double *results) {
+  int64_t w = HI_WIDTH(bins);
+  for (int64_t k = 0; k < n; k++) {
+    uint32_t *c = cnt + k * copies * w;
+    double *r = results + k * (bins + 2);
+    for (int j = 0; j < copies; j++)
+      for (int64_t s = 0; s < bins + 2; s++) r[s] += (double)c[j * w + s];
+    memset(c, 0, sizeof *c * (size_t)(copies * w));
+  }
+}
+
+/* One pass over the rows for configs [0, n) of a chunk, configs [at, at +
+ * n) of the batch's total (for the progress it reports). */
+static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, int64_t n,
+                             int64_t bins, uint32_t *cnt, double *results, int64_t at,
+                             int64_t total) {
+  int64_t nrows = in->nrows, w = HI_WIDTH(bins);
+  int copies = hi_copies(bins);
+  double *buf = malloc(sizeof(double) * GDF_K_BLOCK * 2);
+  int32_t *sl = malloc(sizeof(int32_t) * GDF_K_BLOCK);
+  if (!buf || !sl) {
+    free(buf), free(sl);
+    return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  }
+  memset(cnt, 0, sizeof *cnt * (size_t)(n * copies * w));
+  for (int64_t i = 0; i < n * (bins + 2); i++) results[i] = 0.0;
+  int64_t since_flush = 0;
+  for (int64_t start = 0; start < nrows; start += GDF_K_BLOCK) {
+    int64_t len = nrows - start < GDF_K_BLOCK ? nrows - start : GDF_K_BLOCK;
+    if (since_flush + len > HI_FLUSH) hi_flush(cnt, n, bins, copies, results), since_flush = 0;
+    since_flush += len;
+    const double *x = NULL, *v = NULL, *prev = NULL;
+    for (int64_t k = 0; k < n; k++) {
+      const double *c = configs + k * GDF_HI_NPARAMS;
+      /* Configs reading the same columns reuse the block; with the same
+       * range too, its slots. */
+      if (!prev || c[GDF_HI_FILTER_COL] != prev[GDF_HI_FILTER_COL] ||
+          c[GDF_HI_COL] != prev[GDF_HI_COL]) {
+        x = gdf_k_block(gdf_input_col(in, (int)c[GDF_HI_FILTER_COL]), start, len, buf);
+        v = gdf_k_block(gdf_input_col(in, (int)c[GDF_HI_COL]), start, len, buf + GDF_K_BLOCK);
+        prev = NULL;
+      }
+      if (!prev || c[GDF_HI_RANGE_LO] != prev[GDF_HI_RANGE_LO] ||
+          c[GDF_HI_RANGE_HI] != prev[GDF_HI_RANGE_HI])
+        hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], sl);
+      prev = c;
+      int f32 = in->cols[(int)c[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
+      hi_count((int)c[GDF_HI_OP], x, gdf_fa_bound(f32, c[GDF_HI_LO]),
+               gdf_fa_bound(f32, c[GDF_HI_HI]), sl, len, cnt + k * copies * w, copies, w,
+               (int32_t)(bins + 2));
+    }
+    if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
+                              (double)total)) {
+      free(buf), free(sl);
+      return GDF_KERNEL_CANCELLED();
+    }
+  }
+  hi_flush(cnt, n, bins, copies, results);
+  free(buf), free(sl);
+  return GPUDF_OK;
+}
+
+/* Consecutive configs of a batch that read the same two columns share
+ * the converted block (hi_chunk): the columns are the pass a config needs. */
 static uint64_t hi_pass_key(const double *config) {
   return (uint64_t)config[GDF_HI_FILTER_COL] << 32 | (uint64_t)config[GDF_HI_COL];
 }
@@ -94,32 +246,21 @@ static uint64_t hi_pass_key(const double *config) {
 static gpudf_status hi_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK;
-  int64_t width = (int64_t)configs[GDF_HI_BINS] + 2, nrows = in->nrows;
-  double *x = malloc(sizeof(double) * GDF_K_BLOCK * 2);
-  if (!x) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
-  double *v = x + GDF_K_BLOCK;
-  for (int64_t i = 0; i < n * width; i++) results[i] = 0.0;
-  for (int64_t start = 0; start < nrows; start += GDF_K_BLOCK) {
-    int64_t len = nrows - start < GDF_K_BLOCK ? nrows - start : GDF_K_BLOCK;
-    double prev[2] = {-1.0, -1.0};
-    for (int64_t k = 0; k < n; k++) {
-      const double *c = configs + k * GDF_HI_NPARAMS;
-      /* Configs reading the same columns reuse the converted block. */
-      if (c[GDF_HI_FILTER_COL] != prev[0] || c[GDF_HI_COL] != prev[1]) {
-        gdf_k_load_block(gdf_input_col(in, (int)c[GDF_HI_FILTER_COL]), start, len, x);
-        gdf_k_load_block(gdf_input_col(in, (int)c[GDF_HI_COL]), start, len, v);
-        prev[0] = c[GDF_HI_FILTER_COL], prev[1] = c[GDF_HI_COL];
-      }
-      int f32 = in->cols[(int)c[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
-      hi_config_block(c, f32, x, v, len, results + k * width);
-    }
-    if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
-      free(x);
-      return GDF_KERNEL_CANCELLED();
-    }
+  int64_t bins = (int64_t)configs[GDF_HI_BINS];
+  int64_t per = hi_copies(bins) * HI_WIDTH(bins);
+  int64_t chunk = HI_COUNTERS / per;
+  if (chunk < 1) chunk = 1;
+  if (chunk > n) chunk = n;
+  uint32_t *cnt = malloc(sizeof(uint32_t) * (size_t)(per * chunk));
+  if (!cnt) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld bins", (long long)bins);
+  gpudf_status st = GPUDF_OK;
+  for (int64_t at = 0; at < n && st == GPUDF_OK; at += chunk) {
+    int64_t m = n - at < chunk ? n - at : chunk;
+    st = hi_chunk(in, configs + at * GDF_HI_NPARAMS, m, bins, cnt,
+                  results + at * (bins + 2), at, n);
   }
-  free(x);
-  return GPUDF_OK;
+  free(cnt);
+  return st;
 }
 
 gdf_kernel_fn gdf_kernel_histogram_cuda; /* cuda_histogram.cu */
