@@ -60,6 +60,24 @@ static inline const double *gdf_k_block(gdf_colref c, int64_t start, int64_t len
   return buf;
 }
 
+/* Whether this CPU runs AVX code (the library is built for baseline x86-64;
+ * kernels compile AVX loops with __attribute__((target("avx"))) and choose
+ * at run time), unless GPUDF_NO_SIMD=1 asks for the baseline loops, which
+ * tests use to compare both. Read once per kernel run. */
+static inline int gdf_k_have_avx(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static _Atomic int cpu = -1;
+  if (cpu < 0) {
+    __builtin_cpu_init();
+    cpu = __builtin_cpu_supports("avx") ? 1 : 0;
+  }
+  const char *off = getenv("GPUDF_NO_SIMD");
+  return cpu && !(off && strcmp(off, "1") == 0);
+#else
+  return 0;
+#endif
+}
+
 /* out = "<prefix>_<i>" (i >= 0), truncated to cap - 1 bytes like snprintf:
  * the wide kernels name up to 5 x 65536 results, and snprintf's format
  * parsing was most of gpudf_kernel_result_names' time there. */

@@ -12,6 +12,9 @@
 #include "k_common.h"
 
 #include <math.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 static const gpudf_param_info hi_params[GDF_HI_NPARAMS] = {
     GDF_K_FILTER_PARAMS("column whose value x decides whether a row passes (as filter_agg)",
@@ -104,11 +107,94 @@ static int hi_copies(int64_t bins) { return bins <= HI_FEW_BINS ? HI_COPIES : 1;
  * (x - lo) * norm clamped to [0, bins - 1], the edges i * step + lo (the
  * last hi), one step down when x is below the left edge (never below bin
  * 0), one up when it is at or past the right edge (never past the last). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HI_HAVE_AVX 1
+/* hi_slots' vector loop four rows at a time, for CPUs with AVX (chosen at
+ * run time: gdf_k_have_avx). The same operations in the same order, so the
+ * same slots. Returns the rows done. Selections are and/andnot/or, not
+ * blendv: GCC 12 turns blendv with a comparison's mask into a scalar branch
+ * per lane on AVX (without AVX2's integer compares). */
+#define HI_SEL(m, a, b) _mm256_or_pd(_mm256_and_pd(m, a), _mm256_andnot_pd(m, b))
+__attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int64_t len,
+                                                           int32_t bins, double rlo,
+                                                           double rhi, int32_t *sl) {
+  double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
+  const __m256d vlo = _mm256_set1_pd(rlo), vhi = _mm256_set1_pd(rhi);
+  const __m256d vnorm = _mm256_set1_pd(norm), vstep = _mm256_set1_pd(step);
+  const __m256d vtop = _mm256_set1_pd((double)(bins - 1)), zero = _mm256_setzero_pd();
+  const __m256d one = _mm256_set1_pd(1.0), vbins = _mm256_set1_pd((double)bins);
+  const __m256d over = _mm256_set1_pd((double)bins + 1.0);
+  const __m256d dump = _mm256_set1_pd((double)bins + 2.0);
+  int64_t i = 0;
+  for (; i + 4 <= len; i += 4) {
+    __m256d x = _mm256_loadu_pd(v + i);
+    __m256d guess = _mm256_mul_pd(_mm256_sub_pd(x, vlo), vnorm);
+    __m256d g = _mm256_min_pd(_mm256_max_pd(guess, zero), vtop);
+    __m256d b = _mm256_cvtepi32_pd(_mm256_cvttpd_epi32(g));
+    __m256d e0 = _mm256_add_pd(_mm256_mul_pd(b, vstep), vlo);
+    __m256d b1 = _mm256_add_pd(b, one);
+    /* The right edge of the last bin is hi, not this; but the step up
+     * never applies to the last bin, whatever e1 says. */
+    __m256d e1 = _mm256_add_pd(_mm256_mul_pd(b1, vstep), vlo);
+    __m256d below = _mm256_cmp_pd(x, e0, _CMP_LT_OQ);
+    __m256d dec = _mm256_and_pd(below, _mm256_cmp_pd(b, zero, _CMP_GT_OQ));
+    __m256d inc = _mm256_andnot_pd(below, _mm256_and_pd(_mm256_cmp_pd(b, vtop, _CMP_NEQ_UQ),
+                                                        _mm256_cmp_pd(x, e1, _CMP_GE_OQ)));
+    b = _mm256_add_pd(_mm256_sub_pd(b, _mm256_and_pd(dec, one)), _mm256_and_pd(inc, one));
+    b = HI_SEL(_mm256_cmp_pd(x, vhi, _CMP_GT_OQ), over, b);
+    b = HI_SEL(_mm256_cmp_pd(x, vlo, _CMP_LT_OQ), vbins, b);
+    b = HI_SEL(_mm256_cmp_pd(x, x, _CMP_UNORD_Q), dump, b);
+    _mm_storeu_si128((__m128i *)(void *)(sl + i), _mm256_cvttpd_epi32(b));
+  }
+  return i;
+}
+#endif
+
 static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, double rhi,
-                     int32_t *sl) {
+                     int avx, int32_t *sl) {
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
   double top = (double)(bins - 1);
-  for (int64_t i = 0; i < len; i++) {
+  int64_t i = 0;
+#ifdef HI_HAVE_AVX
+  if (avx) i = hi_slots_avx(v, len, bins, rlo, rhi, sl);
+#else
+  (void)avx;
+#endif
+#if defined(__SSE2__)
+  /* Two rows at a time, every choice a mask: GCC turns the scalar loop's
+   * double selects into branches, mispredicted on every other row. The bin
+   * index stays a double (small integers, exact) until the store. */
+  const __m128d vlo = _mm_set1_pd(rlo), vhi = _mm_set1_pd(rhi), vnorm = _mm_set1_pd(norm);
+  const __m128d vstep = _mm_set1_pd(step), vtop = _mm_set1_pd(top), zero = _mm_setzero_pd();
+  const __m128d one = _mm_set1_pd(1.0), vbins = _mm_set1_pd((double)bins);
+  const __m128d under = vbins, over = _mm_set1_pd((double)bins + 1.0);
+  const __m128d dump = _mm_set1_pd((double)bins + 2.0);
+  for (; i + 2 <= len; i += 2) {
+    __m128d x = _mm_loadu_pd(v + i);
+    __m128d guess = _mm_mul_pd(_mm_sub_pd(x, vlo), vnorm);
+    /* maxpd gives its second operand for a NaN: guess > 0 ? guess : 0;
+     * minpd then g < top ? g : top, as gdf_hi_slot's clamp. */
+    __m128d g = _mm_min_pd(_mm_max_pd(guess, zero), vtop);
+    __m128d b = _mm_cvtepi32_pd(_mm_cvttpd_epi32(g));
+    __m128d e0 = _mm_add_pd(_mm_mul_pd(b, vstep), vlo);
+    __m128d b1 = _mm_add_pd(b, one);
+    /* The right edge of the last bin is hi, not this; but the step up
+     * never applies to the last bin, whatever e1 says. */
+    __m128d e1 = _mm_add_pd(_mm_mul_pd(b1, vstep), vlo);
+    __m128d below = _mm_cmplt_pd(x, e0);
+    __m128d dec = _mm_and_pd(below, _mm_cmpgt_pd(b, zero));
+    __m128d inc = _mm_andnot_pd(below, _mm_and_pd(_mm_cmpneq_pd(b, vtop), _mm_cmpge_pd(x, e1)));
+    b = _mm_add_pd(_mm_sub_pd(b, _mm_and_pd(dec, one)), _mm_and_pd(inc, one));
+    __m128d m = _mm_cmpgt_pd(x, vhi);
+    b = _mm_or_pd(_mm_and_pd(m, over), _mm_andnot_pd(m, b));
+    m = _mm_cmplt_pd(x, vlo);
+    b = _mm_or_pd(_mm_and_pd(m, under), _mm_andnot_pd(m, b));
+    m = _mm_cmpunord_pd(x, x);
+    b = _mm_or_pd(_mm_and_pd(m, dump), _mm_andnot_pd(m, b));
+    _mm_storel_epi64((__m128i *)(void *)(sl + i), _mm_cvttpd_epi32(b));
+  }
+#endif
+  for (; i < len; i++) {
     double x = v[i], guess = (x - rlo) * norm;
     /* NaN guesses (NaN x, or 0 * inf for a range narrower than bins /
      * DBL_MAX) take 0 as gdf_hi_slot's; x outside the range is replaced
@@ -134,14 +220,17 @@ static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, dou
     if (copies == HI_COPIES) {                                                  \
       uint32_t *c1 = cnt + w, *c2 = cnt + 2 * w, *c3 = cnt + 3 * w;             \
       for (; i + 4 <= len; i += 4) {                                            \
-        int32_t s0 = PASS(i) ? sl[i] : dump, s1 = PASS(i + 1) ? sl[i + 1] : dump; \
-        int32_t s2 = PASS(i + 2) ? sl[i + 2] : dump;                            \
-        int32_t s3 = PASS(i + 3) ? sl[i + 3] : dump;                            \
+        int32_t s0 = HI_PICK(PASS, i), s1 = HI_PICK(PASS, i + 1);               \
+        int32_t s2 = HI_PICK(PASS, i + 2), s3 = HI_PICK(PASS, i + 3);           \
         cnt[s0]++, c1[s1]++, c2[s2]++, c3[s3]++;                                \
       }                                                                         \
     }                                                                           \
-    for (; i < len; i++) cnt[PASS(i) ? sl[i] : dump]++;                         \
+    for (; i < len; i++) cnt[HI_PICK(PASS, i)]++;                               \
   } while (0)
+/* Row i's slot when it passes, else the dump, by masks: written as a
+ * choice, GCC branches on the comparison, mispredicted wherever the
+ * filter is not near all or nothing. */
+#define HI_PICK(PASS, i) (dump ^ ((sl[i] ^ dump) & -(int32_t)(PASS(i))))
 
 static void hi_count(int op, const double *x, double lo, double hi, const int32_t *sl,
                      int64_t len, uint32_t *cnt, int copies, int64_t w, int32_t dump) {
@@ -192,7 +281,7 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
                              int64_t bins, uint32_t *cnt, double *results, int64_t at,
                              int64_t total) {
   int64_t nrows = in->nrows, w = HI_WIDTH(bins);
-  int copies = hi_copies(bins);
+  int copies = hi_copies(bins), avx = gdf_k_have_avx();
   double *buf = malloc(sizeof(double) * GDF_K_BLOCK * 2);
   int32_t *sl = malloc(sizeof(int32_t) * GDF_K_BLOCK);
   if (!buf || !sl) {
@@ -219,7 +308,7 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
       }
       if (!prev || c[GDF_HI_RANGE_LO] != prev[GDF_HI_RANGE_LO] ||
           c[GDF_HI_RANGE_HI] != prev[GDF_HI_RANGE_HI])
-        hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], sl);
+        hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], avx, sl);
       prev = c;
       int f32 = in->cols[(int)c[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
       hi_count((int)c[GDF_HI_OP], x, gdf_fa_bound(f32, c[GDF_HI_LO]),
