@@ -107,6 +107,18 @@ static int hi_copies(int64_t bins) { return bins <= HI_FEW_BINS ? HI_COPIES : 1;
  * (x - lo) * norm clamped to [0, bins - 1], the edges i * step + lo (the
  * last hi), one step down when x is below the left edge (never below bin
  * 0), one up when it is at or past the right edge (never past the last). */
+/* The next block of the two columns a pass reads, prefetched while the
+ * current one is binned (its first slots only): the block's loads then
+ * wait for no memory, which is what lets one config run near the read
+ * bandwidth. */
+typedef struct hi_ahead {
+  const char *p[2];
+  int64_t w[2]; /* bytes per value */
+} hi_ahead;
+#define HI_PREFETCH(pf, i)                                                       \
+  (__builtin_prefetch((pf)->p[0] + (i) * (pf)->w[0]),                            \
+   __builtin_prefetch((pf)->p[1] + (i) * (pf)->w[1]))
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HI_HAVE_AVX 1
 /* hi_slots' vector loop four rows at a time, for CPUs with AVX (chosen at
@@ -117,7 +129,8 @@ static int hi_copies(int64_t bins) { return bins <= HI_FEW_BINS ? HI_COPIES : 1;
 #define HI_SEL(m, a, b) _mm256_or_pd(_mm256_and_pd(m, a), _mm256_andnot_pd(m, b))
 __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int64_t len,
                                                            int32_t bins, double rlo,
-                                                           double rhi, int32_t *sl) {
+                                                           double rhi, const hi_ahead *pf,
+                                                           int32_t *sl) {
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
   const __m256d vlo = _mm256_set1_pd(rlo), vhi = _mm256_set1_pd(rhi);
   const __m256d vnorm = _mm256_set1_pd(norm), vstep = _mm256_set1_pd(step);
@@ -127,6 +140,7 @@ __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int6
   const __m256d dump = _mm256_set1_pd((double)bins + 2.0);
   int64_t i = 0;
   for (; i + 4 <= len; i += 4) {
+    if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);
     __m256d x = _mm256_loadu_pd(v + i);
     __m256d guess = _mm256_mul_pd(_mm256_sub_pd(x, vlo), vnorm);
     __m256d g = _mm256_min_pd(_mm256_max_pd(guess, zero), vtop);
@@ -151,14 +165,17 @@ __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int6
 #endif
 
 static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, double rhi,
-                     int avx, int32_t *sl) {
+                     int avx, const hi_ahead *pf, int32_t *sl) {
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
   double top = (double)(bins - 1);
   int64_t i = 0;
 #ifdef HI_HAVE_AVX
-  if (avx) i = hi_slots_avx(v, len, bins, rlo, rhi, sl);
+  if (avx) i = hi_slots_avx(v, len, bins, rlo, rhi, pf, sl);
 #else
   (void)avx;
+#endif
+#if !defined(__SSE2__)
+  (void)pf;
 #endif
 #if defined(__SSE2__)
   /* Two rows at a time, every choice a mask: GCC turns the scalar loop's
@@ -170,6 +187,7 @@ static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, dou
   const __m128d under = vbins, over = _mm_set1_pd((double)bins + 1.0);
   const __m128d dump = _mm_set1_pd((double)bins + 2.0);
   for (; i + 2 <= len; i += 2) {
+    if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);
     __m128d x = _mm_loadu_pd(v + i);
     __m128d guess = _mm_mul_pd(_mm_sub_pd(x, vlo), vnorm);
     /* maxpd gives its second operand for a NaN: guess > 0 ? guess : 0;
@@ -307,8 +325,17 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
         prev = NULL;
       }
       if (!prev || c[GDF_HI_RANGE_LO] != prev[GDF_HI_RANGE_LO] ||
-          c[GDF_HI_RANGE_HI] != prev[GDF_HI_RANGE_HI])
-        hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], avx, sl);
+          c[GDF_HI_RANGE_HI] != prev[GDF_HI_RANGE_HI]) {
+        hi_ahead pf;
+        bool ahead = k == 0 && start + 2 * GDF_K_BLOCK <= nrows;
+        for (int j = 0; ahead && j < 2; j++) {
+          int col = (int)c[j == 0 ? GDF_HI_FILTER_COL : GDF_HI_COL];
+          pf.w[j] = (int64_t)gpudf_type_size(in->cols[col].type);
+          pf.p[j] = (const char *)in->cols[col].data + (start + len) * pf.w[j];
+        }
+        hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], avx,
+                 ahead ? &pf : NULL, sl);
+      }
       prev = c;
       int f32 = in->cols[(int)c[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
       hi_count((int)c[GDF_HI_OP], x, gdf_fa_bound(f32, c[GDF_HI_LO]),
