@@ -115,6 +115,14 @@ typedef struct hi_ahead {
   const char *p[2];
   int64_t w[2]; /* bytes per value */
 } hi_ahead;
+/* A config's filter, applied by hi_slots itself when no other config
+ * shares the slots: rows that fail it get the dump slot. */
+typedef struct hi_filter {
+  int op;
+  double lo, hi;
+  const double *x;
+} hi_filter;
+
 #define HI_PREFETCH(pf, i)                                                       \
   (__builtin_prefetch((pf)->p[0] + (i) * (pf)->w[0]),                            \
    __builtin_prefetch((pf)->p[1] + (i) * (pf)->w[1]))
@@ -130,7 +138,7 @@ typedef struct hi_ahead {
 __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int64_t len,
                                                            int32_t bins, double rlo,
                                                            double rhi, const hi_ahead *pf,
-                                                           int32_t *sl) {
+                                                           const hi_filter *f, int32_t *sl) {
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
   const __m256d vlo = _mm256_set1_pd(rlo), vhi = _mm256_set1_pd(rhi);
   const __m256d vnorm = _mm256_set1_pd(norm), vstep = _mm256_set1_pd(step);
@@ -138,6 +146,7 @@ __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int6
   const __m256d one = _mm256_set1_pd(1.0), vbins = _mm256_set1_pd((double)bins);
   const __m256d over = _mm256_set1_pd((double)bins + 1.0);
   const __m256d dump = _mm256_set1_pd((double)bins + 2.0);
+  const __m256d flo = _mm256_set1_pd(f ? f->lo : 0.0), fhi = _mm256_set1_pd(f ? f->hi : 0.0);
   int64_t i = 0;
   for (; i + 4 <= len; i += 4) {
     if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);
@@ -158,6 +167,24 @@ __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int6
     b = HI_SEL(_mm256_cmp_pd(x, vhi, _CMP_GT_OQ), over, b);
     b = HI_SEL(_mm256_cmp_pd(x, vlo, _CMP_LT_OQ), vbins, b);
     b = HI_SEL(_mm256_cmp_pd(x, x, _CMP_UNORD_Q), dump, b);
+    if (f) {
+      /* The op is the same on every row: a predicted branch. The tests are
+       * C's (gdf_fa_pass): ordered, but ne true for NaN. */
+      __m256d fx = _mm256_loadu_pd(f->x + i), pass;
+      switch (f->op) {
+      case GDF_FA_LT: pass = _mm256_cmp_pd(fx, flo, _CMP_LT_OQ); break;
+      case GDF_FA_LE: pass = _mm256_cmp_pd(fx, flo, _CMP_LE_OQ); break;
+      case GDF_FA_GT: pass = _mm256_cmp_pd(fx, flo, _CMP_GT_OQ); break;
+      case GDF_FA_GE: pass = _mm256_cmp_pd(fx, flo, _CMP_GE_OQ); break;
+      case GDF_FA_EQ: pass = _mm256_cmp_pd(fx, flo, _CMP_EQ_OQ); break;
+      case GDF_FA_NE: pass = _mm256_cmp_pd(fx, flo, _CMP_NEQ_UQ); break;
+      case GDF_FA_BETWEEN:
+        pass = _mm256_and_pd(_mm256_cmp_pd(flo, fx, _CMP_LE_OQ), _mm256_cmp_pd(fx, fhi, _CMP_LE_OQ));
+        break;
+      default: pass = _mm256_cmp_pd(fx, fx, _CMP_TRUE_UQ); break;
+      }
+      b = HI_SEL(pass, b, dump);
+    }
     _mm_storeu_si128((__m128i *)(void *)(sl + i), _mm256_cvttpd_epi32(b));
   }
   return i;
@@ -165,12 +192,12 @@ __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int6
 #endif
 
 static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, double rhi,
-                     int avx, const hi_ahead *pf, int32_t *sl) {
+                     int avx, const hi_ahead *pf, const hi_filter *f, int32_t *sl) {
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
   double top = (double)(bins - 1);
   int64_t i = 0;
 #ifdef HI_HAVE_AVX
-  if (avx) i = hi_slots_avx(v, len, bins, rlo, rhi, pf, sl);
+  if (avx) i = hi_slots_avx(v, len, bins, rlo, rhi, pf, f, sl);
 #else
   (void)avx;
 #endif
@@ -186,6 +213,7 @@ static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, dou
   const __m128d one = _mm_set1_pd(1.0), vbins = _mm_set1_pd((double)bins);
   const __m128d under = vbins, over = _mm_set1_pd((double)bins + 1.0);
   const __m128d dump = _mm_set1_pd((double)bins + 2.0);
+  const __m128d flo = _mm_set1_pd(f ? f->lo : 0.0), fhi = _mm_set1_pd(f ? f->hi : 0.0);
   for (; i + 2 <= len; i += 2) {
     if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);
     __m128d x = _mm_loadu_pd(v + i);
@@ -209,6 +237,20 @@ static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, dou
     b = _mm_or_pd(_mm_and_pd(m, under), _mm_andnot_pd(m, b));
     m = _mm_cmpunord_pd(x, x);
     b = _mm_or_pd(_mm_and_pd(m, dump), _mm_andnot_pd(m, b));
+    if (f) {
+      __m128d fx = _mm_loadu_pd(f->x + i);
+      switch (f->op) { /* as in hi_slots_avx */
+      case GDF_FA_LT: m = _mm_cmplt_pd(fx, flo); break;
+      case GDF_FA_LE: m = _mm_cmple_pd(fx, flo); break;
+      case GDF_FA_GT: m = _mm_cmpgt_pd(fx, flo); break;
+      case GDF_FA_GE: m = _mm_cmpge_pd(fx, flo); break;
+      case GDF_FA_EQ: m = _mm_cmpeq_pd(fx, flo); break;
+      case GDF_FA_NE: m = _mm_cmpneq_pd(fx, flo); break;
+      case GDF_FA_BETWEEN: m = _mm_and_pd(_mm_cmple_pd(flo, fx), _mm_cmple_pd(fx, fhi)); break;
+      default: m = _mm_castsi128_pd(_mm_set1_epi32(-1)); break;
+      }
+      b = _mm_or_pd(_mm_and_pd(m, b), _mm_andnot_pd(m, dump));
+    }
     _mm_storel_epi64((__m128i *)(void *)(sl + i), _mm_cvttpd_epi32(b));
   }
 #endif
@@ -226,7 +268,8 @@ static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, dou
     b += !below & (b != bins - 1) & (x >= e1);
     b = x > rhi ? bins + 1 : b;
     b = x < rlo ? bins : b;
-    sl[i] = x != x ? bins + 2 : b;
+    b = x != x ? bins + 2 : b;
+    sl[i] = f && !gdf_fa_pass(f->op, f->x[i], f->lo, f->hi) ? bins + 2 : b;
   }
 }
 
@@ -324,8 +367,20 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
         v = gdf_k_block(gdf_input_col(in, (int)c[GDF_HI_COL]), start, len, buf + GDF_K_BLOCK);
         prev = NULL;
       }
-      if (!prev || c[GDF_HI_RANGE_LO] != prev[GDF_HI_RANGE_LO] ||
-          c[GDF_HI_RANGE_HI] != prev[GDF_HI_RANGE_HI]) {
+      int f32 = in->cols[(int)c[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
+      hi_filter f = {(int)c[GDF_HI_OP], gdf_fa_bound(f32, c[GDF_HI_LO]),
+                     gdf_fa_bound(f32, c[GDF_HI_HI]), x};
+      /* Slots made for this config alone (neither the previous config nor
+       * the next reads the same columns and range) take its filter too, and
+       * the count is then the plain one. */
+      bool fresh = !prev || c[GDF_HI_RANGE_LO] != prev[GDF_HI_RANGE_LO] ||
+                   c[GDF_HI_RANGE_HI] != prev[GDF_HI_RANGE_HI];
+      const double *nx = k + 1 < n ? c + GDF_HI_NPARAMS : NULL;
+      bool own = fresh && (!nx || nx[GDF_HI_FILTER_COL] != c[GDF_HI_FILTER_COL] ||
+                           nx[GDF_HI_COL] != c[GDF_HI_COL] ||
+                           nx[GDF_HI_RANGE_LO] != c[GDF_HI_RANGE_LO] ||
+                           nx[GDF_HI_RANGE_HI] != c[GDF_HI_RANGE_HI]);
+      if (fresh) {
         hi_ahead pf;
         bool ahead = k == 0 && start + 2 * GDF_K_BLOCK <= nrows;
         for (int j = 0; ahead && j < 2; j++) {
@@ -334,13 +389,11 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
           pf.p[j] = (const char *)in->cols[col].data + (start + len) * pf.w[j];
         }
         hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], avx,
-                 ahead ? &pf : NULL, sl);
+                 ahead ? &pf : NULL, own && f.op != GDF_FA_ALL ? &f : NULL, sl);
       }
       prev = c;
-      int f32 = in->cols[(int)c[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
-      hi_count((int)c[GDF_HI_OP], x, gdf_fa_bound(f32, c[GDF_HI_LO]),
-               gdf_fa_bound(f32, c[GDF_HI_HI]), sl, len, cnt + k * copies * w, copies, w,
-               (int32_t)(bins + 2));
+      hi_count(own ? GDF_FA_ALL : f.op, x, f.lo, f.hi, sl, len, cnt + k * copies * w, copies,
+               w, (int32_t)(bins + 2));
     }
     if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
                               (double)total)) {
