@@ -100,6 +100,77 @@ TEST(KHistogram, MatchesTheReference) {
   }
 }
 
+// The CPU pass has several ways to one answer, each checked here against
+// the reference: an f64 column read in place or another type converted;
+// four counter copies (bins <= 1024) or one; slots shared by the configs of
+// one range (the filter then applied by each config) or made for one config
+// with its filter inside the vector loop; AVX or SSE2 (GPUDF_NO_SIMD=1)
+// with a scalar tail (rows not a multiple of 4); the next block prefetched
+// (tables over two blocks of 2048 rows).
+TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
+  const int64_t n = 3 * 2048 + 7;
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int> small(-5, 5), pct(0, 99);
+  std::normal_distribution<double> val(0.0, 3.0);
+  std::vector<double> x, v;
+  std::vector<float> xf, vf;
+  std::vector<int64_t> vl;
+  for (int64_t i = 0; i < n; i++) {
+    x.push_back(pct(rng) < 5 ? kNaN : small(rng) + 0.1);
+    double d = pct(rng) < 20 ? std::round(val(rng) * 10) / 10 : val(rng);
+    v.push_back(pct(rng) < 6 ? kNaN : d);
+    xf.push_back((float)x.back());
+    vf.push_back((float)v.back());
+    vl.push_back(std::isnan(d) ? 0 : (int64_t)std::llround(d * 7));
+  }
+  Table t(n);
+  int cx = t.Add("x", GPUDF_TYPE_F64, x), cv = t.Add("v", GPUDF_TYPE_F64, v);
+  int cxf = t.Add("xf", GPUDF_TYPE_F32, xf), cvf = t.Add("vf", GPUDF_TYPE_F32, vf);
+  int cvl = t.Add("vl", GPUDF_TYPE_I64, vl);
+  // f32 values and thresholds compare in float32 (numpy 2): 0.1f != 0.1.
+  std::vector<double> xfd(xf.begin(), xf.end()), vfd(vf.begin(), vf.end());
+  std::vector<double> vld(vl.begin(), vl.end());
+  auto column = [&](int c) -> const std::vector<double> & {
+    return c == cx ? x : c == cv ? v : c == cxf ? xfd : c == cvf ? vfd : vld;
+  };
+  for (const char *simd : {"0", "1"}) {
+    setenv("GPUDF_NO_SIMD", simd, 1);
+    for (int bins : {3, 100, 1024, 1025, 5000}) {
+      // Runs of configs over one range (shared slots) between configs of
+      // their own, every op, each filter and value column type.
+      std::vector<double> c;
+      const double ranges[][2] = {{-3, 3}, {-3, 3}, {-1, 0.7}, {-3, 3}, {-20, 20}, {-20, 20}};
+      int k = 0;
+      for (int ri = 0; ri < 6; ri++)
+        for (int col : {cv, cvf, cvl})
+          for (int rep = 0, runs = 1 + (ri + col) % 3; rep < runs; rep++, k++) {
+            int op = k % 8, fcol = col == cvf ? cxf : cx;
+            double lo = op == kBetween ? -2.9 : k % 5 - 2 + 0.1;  // on x's grid: ties
+            c.insert(c.end(), {(double)fcol, (double)op, lo, 2.1, (double)col, (double)bins,
+                               ranges[ri][0], ranges[ri][1]});
+          }
+      std::vector<double> got = KRun(t.t, "histogram", c);
+      size_t w = bins + 2;
+      ASSERT_EQ(c.size() / 8 * w, got.size());
+      for (size_t j = 0; j < c.size() / 8; j++) {
+        const double *p = &c[j * 8];
+        double flo = p[0] == cxf ? (double)(float)p[2] : p[2];
+        double fhi = p[0] == cxf ? (double)(float)p[3] : p[3];
+        std::vector<double> want =
+            Reference(column((int)p[0]), column((int)p[4]), (int)p[1], flo, fhi, bins, p[6], p[7]);
+        for (size_t i = 0; i < w; i++)
+          ASSERT_EQ(want[i], got[j * w + i])
+              << "GPUDF_NO_SIMD=" << simd << ", " << bins << " bins, config " << j << " slot " << i;
+        // The same config alone: its slots are its own.
+        std::vector<double> one(c.begin() + j * 8, c.begin() + (j + 1) * 8);
+        std::vector<double> alone = KRun(t.t, "histogram", one);
+        for (size_t i = 0; i < w; i++) ASSERT_EQ(want[i], alone[i]) << "config " << j << " alone";
+      }
+    }
+  }
+  unsetenv("GPUDF_NO_SIMD");
+}
+
 TEST(KHistogram, EdgesAndTheClosedLastBin) {
   std::vector<double> v = {0.0, 0.1, 0.2, 0.3, 0.7, 1.0, -0.0, 1.0000000000000002, -1e-300, kNaN};
   Table t((int64_t)v.size());
