@@ -171,6 +171,65 @@ TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
   unsetenv("GPUDF_NO_SIMD");
 }
 
+// Six or more consecutive configs over one column and range are counted
+// by filter buckets: each row once, in the bucket its filter value falls in
+// among the run's thresholds, each config's counts summed from the buckets
+// its filter passes. Thresholds here: ties with x (on its grid), -0.0 and
+// 0.0 (one threshold), infinities and clusters (no guide: the binary
+// search), spread evenly (the guide), few and many; an f32 filter column;
+// NaN and infinite filter values.
+TEST(KHistogram, LongRunsOfConfigsCountByFilterBucketsAsTheReference) {
+  const int64_t n = 2 * 2048 + 3;
+  std::mt19937_64 rng(9);
+  std::uniform_int_distribution<int> small(-6, 6), pct(0, 99);
+  std::normal_distribution<double> val(0.0, 3.0);
+  std::vector<double> x, v;
+  std::vector<float> xf;
+  for (int64_t i = 0; i < n; i++) {
+    int kind = pct(rng);
+    x.push_back(kind < 5 ? kNaN : kind < 10 ? -0.0 : kind < 12 ? INFINITY : small(rng) * 0.5);
+    xf.push_back((float)x.back());
+    v.push_back(pct(rng) < 5 ? kNaN : val(rng));
+  }
+  Table t(n);
+  int cx = t.Add("x", GPUDF_TYPE_F64, x), cxf = t.Add("xf", GPUDF_TYPE_F32, xf);
+  int cv = t.Add("v", GPUDF_TYPE_F64, v);
+  std::vector<double> xfd(xf.begin(), xf.end());
+  const double inf = INFINITY;
+  const std::vector<std::vector<double>> sets = {
+      {-1, -0.5, 0, 0.5, 1, 1.5, 2, 2.5},                       // even: the guide
+      {0.0, -0.0, 1, 1, 2.5, -3},                                // repeats, signed zeros
+      {1, -inf, inf, 0.5, -2, 3},                                // infinities
+      {1, 1.0000001, 1.0000002, 1.0000003, 1.0000004, 1.0000005, 1.0000006, 2},  // a cluster
+      {-3, -2.5, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 6, -6},
+  };
+  for (int bins : {5, 300, 2000})
+    for (int fcol : {cx, cxf})
+      for (const auto &th : sets) {
+        std::vector<double> c;
+        for (size_t j = 0; j < th.size(); j++)
+          for (int op = kAll; op <= kBetween; op++) {
+            double lo = th[j], hi = th[(j + 3) % th.size()];
+            if (op == kBetween && lo > hi) std::swap(lo, hi);
+            c.insert(c.end(), {(double)fcol, (double)op, lo, hi, (double)cv, (double)bins, -4, 4});
+          }
+        std::vector<double> got = KRun(t.t, "histogram", c);
+        size_t w = bins + 2;
+        ASSERT_EQ(c.size() / 8 * w, got.size());
+        for (size_t k = 0; k < c.size() / 8; k++) {
+          const double *p = &c[k * 8];
+          double flo = fcol == cxf ? (double)(float)p[2] : p[2];
+          double fhi = fcol == cxf ? (double)(float)p[3] : p[3];
+          std::vector<double> want = Reference(fcol == cxf ? xfd : x, v, (int)p[1], flo, fhi,
+                                               bins, p[6], p[7]);
+          for (size_t i = 0; i < w; i++)
+            ASSERT_EQ(want[i], got[k * w + i]) << bins << " bins, filter column " << fcol
+                                               << ", op " << p[1] << " lo " << p[2] << " hi "
+                                               << p[3] << ", slot " << i;
+        }
+      }
+}
+
 TEST(KHistogram, EdgesAndTheClosedLastBin) {
   std::vector<double> v = {0.0, 0.1, 0.2, 0.3, 0.7, 1.0, -0.0, 1.0000000000000002, -1e-300, kNaN};
   Table t((int64_t)v.size());

@@ -497,7 +497,8 @@ static int hi_run_buckets(hi_run *r, const gdf_kernel_input *in, const double *c
 
 /* Counts each row of the block in its bucket's row: the bucket of x is
  * 2 * (thresholds below x) + (x equal to the next), NaN the last. The
- * search is branch-free over 2 * half slots (NaN beyond m: never below x),
+ * search is branch-free over 2 * half slots (NaN beyond m: never below x;
+ * its steps half, half / 2, ..., 1 reach 2 * half - 1 >= m, every rank),
  * four rows in lock step so that their chains of dependent loads overlap;
  * the buckets go to bk first, then the counts. */
 static void hi_bucket_count(const hi_run *r, const double *x, const int32_t *sl, int64_t len,
@@ -525,8 +526,6 @@ static void hi_bucket_count(const hi_run *r, const double *x, const int32_t *sl,
       k2 += h & -(int32_t)(t[k2 + h - 1] < x2);
       k3 += h & -(int32_t)(t[k3 + h - 1] < x3);
     }
-    k0 += (int32_t)(t[k0] < x0), k1 += (int32_t)(t[k1] < x1);
-    k2 += (int32_t)(t[k2] < x2), k3 += (int32_t)(t[k3] < x3);
     bk[i] = HI_BUCKET(k0, x0), bk[i + 1] = HI_BUCKET(k1, x1);
     bk[i + 2] = HI_BUCKET(k2, x2), bk[i + 3] = HI_BUCKET(k3, x3);
   }
@@ -534,7 +533,6 @@ static void hi_bucket_count(const hi_run *r, const double *x, const int32_t *sl,
     double xi = x[i];
     int32_t k = 0;
     for (int32_t h = half; h >= 1; h /= 2) k += h & -(int32_t)(t[k + h - 1] < xi);
-    k += (int32_t)(t[k] < xi);
     bk[i] = HI_BUCKET(k, xi);
   }
 #undef HI_BUCKET
