@@ -9,6 +9,7 @@
  * read as doubles once, then every config of the chunk bins it.
  */
 #include "histogram_math.h"
+#include "k_buckets.h"
 #include "k_common.h"
 
 #include <math.h>
@@ -341,215 +342,56 @@ static void hi_flush(uint32_t *cnt, int64_t n, int64_t bins, int copies, double 
  * Consecutive configs reading the same columns and range form a run: they
  * share the block's slots. A run of one config applies its filter in the
  * slot loop; a short run counts config by config, each picking its rows.
- * A long run ("buckets") counts every row once, whatever its size: the
- * run's distinct thresholds t_0 < ... < t_{m-1} (lo, and hi for between)
- * cut the filter axis into 2m + 2 buckets, (-inf, t_0), {t_0}, (t_0, t_1),
- * ..., {t_{m-1}}, (t_{m-1}, +inf] and NaN; each row is counted in its
- * bucket's row of counters, and a config's counts are the sums over the
- * one or two ranges of buckets its filter passes. Counts add exactly, so
- * this is the same answer; a row costs a search among the thresholds
+ * A long run counts every row once, whatever its size, in the row of
+ * counters of its filter bucket (k_buckets.h), and a config's counts are
+ * the sums over the bucket ranges its filter passes. Counts add exactly,
+ * so this is the same answer; a row costs a search among the thresholds
  * instead of one test per config. */
-enum { HI_BUCKET_MIN = 6 };
 /* Bound on a run's bucket counters (16 MiB); a run beyond it counts config
  * by config. */
 enum { HI_BUCKET_COUNTERS = 1 << 22 };
 
 typedef struct hi_run {
   int64_t first, count; /* configs [first, first + count) of the chunk */
-  int buckets;          /* counted by buckets (below), else config by config */
-  int32_t m, half;      /* distinct thresholds; half: the search's first step */
-  double *t;            /* 2 * half + 1 thresholds, sorted, then NaN */
-  uint32_t *bcnt;       /* (2m + 2) x HI_WIDTH(bins) counters */
-  int32_t *range;       /* per config: two bucket ranges [a, b), [c, d) */
-  /* A guide to the thresholds, when they are finite and spread enough:
-   * x's cell is (x - g0) * gscale clamped to [0, gcells - 1], and its rank
-   * (thresholds below x) is within guide[cell] .. guide[cell] + window. */
-  double g0, gscale, gtop;
-  int32_t gcells, window, *guide;
+  int buckets;          /* counted by buckets (kb), else config by config */
+  gdf_kb kb;
+  uint32_t *bcnt; /* kb.nb x HI_WIDTH(bins) counters */
 } hi_run;
 
-static int hi_cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* x's cell of the guide; monotone in x (each step rounds monotonically),
- * which is all the guide needs. NaN goes to cell 0. */
-static inline int32_t hi_cell(const hi_run *r, double x) {
-  double g = (x - r->g0) * r->gscale;
-#if defined(__SSE2__)
-  /* maxsd and minsd, as in hi_slots: GCC branches on the choices. */
-  __m128d c = _mm_min_sd(_mm_max_sd(_mm_set_sd(g), _mm_setzero_pd()), _mm_set_sd(r->gtop));
-  return _mm_cvttsd_si32(c);
-#else
-  return (int32_t)(g >= r->gtop ? r->gtop : g > 0.0 ? g : 0.0);
-#endif
-}
-
-/* Builds r's guide over its m > 1 sorted thresholds: guide[c] is the number
- * of thresholds whose cell is below c. For x in cell c, a threshold of a
- * lower cell is below x and one of a higher cell above it (monotone
- * cells), so x's rank is guide[c] plus at most the thresholds of cell c:
- * window = the most any cell holds. No guide (the binary search then)
- * when a threshold is infinite or a cell holds more than HI_WINDOW. */
-enum { HI_WINDOW = 4 };
-static void hi_run_guide(hi_run *r) {
-  int32_t m = r->m;
-  if (m < 2 || !isfinite(r->t[0]) || !isfinite(r->t[m - 1]) ||
-      !isfinite(r->t[m - 1] - r->t[0]))
-    return;
-  int32_t cells = 4 * m;
-  r->g0 = r->t[0], r->gscale = (double)cells / (r->t[m - 1] - r->t[0]);
-  r->gtop = (double)(cells - 1);
-  if (!isfinite(r->gscale)) return;
-  int32_t *guide = calloc((size_t)cells + 1, sizeof *guide);
-  if (!guide) return;
-  r->gcells = cells;
-  int32_t window = 0;
-  for (int32_t j = 0, run = 0, prev = -1; j < m; j++) {
-    int32_t c = hi_cell(r, r->t[j]);
-    run = c == prev ? run + 1 : 1, prev = c;
-    window = run > window ? run : window;
-    guide[c + 1]++;
-  }
-  for (int32_t c = 1; c <= cells; c++) guide[c] += guide[c - 1];
-  if (window > HI_WINDOW) {
-    free(guide);
-    r->gcells = 0;
-    return;
-  }
-  r->guide = guide, r->window = window;
-}
-
-/* Index of v among t[0..m) (present: it came from the run's configs). */
-static int32_t hi_find(const double *t, int32_t m, double v) {
-  int32_t lo = 0, hi = m - 1;
-  while (lo < hi) {
-    int32_t mid = lo + (hi - lo) / 2;
-    if (t[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/* The run's thresholds, counters and each config's bucket ranges; 0 when
- * it is to count config by config (too short, or too many counters). */
-static int hi_run_buckets(hi_run *r, const gdf_kernel_input *in, const double *configs,
-                          int64_t bins) {
-  if (r->count < HI_BUCKET_MIN) return 0;
+/* Makes r a bucket run when it is long enough and its counters fit. */
+static void hi_run_buckets(hi_run *r, const gdf_kernel_input *in, const double *configs,
+                           int64_t bins) {
   const double *c0 = configs + r->first * GDF_HI_NPARAMS;
   int f32 = in->cols[(int)c0[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
-  double *t = malloc(sizeof(double) * (size_t)(2 * r->count + 1));
-  if (!t) return 0;
-  int32_t m = 0;
-  for (int64_t k = 0; k < r->count; k++) {
-    const double *c = configs + (r->first + k) * GDF_HI_NPARAMS;
-    int op = (int)c[GDF_HI_OP];
-    double lo = gdf_fa_bound(f32, c[GDF_HI_LO]), hi = gdf_fa_bound(f32, c[GDF_HI_HI]);
-    if (op != GDF_FA_ALL && lo == lo) t[m++] = lo;
-    if (op == GDF_FA_BETWEEN && hi == hi) t[m++] = hi;
+  if (r->count < GDF_KB_MIN ||
+      !gdf_kb_build(&r->kb, c0, r->count, GDF_HI_NPARAMS, f32, HI_BUCKET_COUNTERS / HI_WIDTH(bins)))
+    return;
+  r->bcnt = calloc((size_t)(r->kb.nb * HI_WIDTH(bins)), sizeof *r->bcnt);
+  if (!r->bcnt) {
+    gdf_kb_free(&r->kb);
+    return;
   }
-  qsort(t, (size_t)m, sizeof *t, hi_cmp);
-  int32_t u = 0;
-  for (int32_t i = 0; i < m; i++)
-    if (u == 0 || t[i] != t[u - 1]) t[u++] = t[i]; /* -0.0 and 0.0 are one */
-  m = u;
-  int32_t half = 1;
-  while (2 * half < m + 1) half *= 2;
-  int64_t nb = 2 * (int64_t)m + 2;
-  if (nb * HI_WIDTH(bins) > HI_BUCKET_COUNTERS) {
-    free(t);
-    return 0;
-  }
-  /* NaN after the m thresholds, for the search's 2 * half + 1 slots and
-   * the guide's window beyond the last. */
-  int32_t slots = 2 * half + 1 > m + HI_WINDOW + 1 ? 2 * half + 1 : m + HI_WINDOW + 1;
-  double *tt = realloc(t, sizeof(double) * (size_t)slots);
-  uint32_t *bcnt = calloc((size_t)(nb * HI_WIDTH(bins)), sizeof *bcnt);
-  int32_t *range = malloc(sizeof(int32_t) * 4 * (size_t)r->count);
-  if (!tt || !bcnt || !range) {
-    free(tt ? tt : t), free(bcnt), free(range);
-    return 0;
-  }
-  for (int32_t i = m; i < slots; i++) tt[i] = NAN; /* compares false */
-  int32_t all = (int32_t)nb;
-  for (int64_t k = 0; k < r->count; k++) {
-    const double *c = configs + (r->first + k) * GDF_HI_NPARAMS;
-    int op = (int)c[GDF_HI_OP];
-    double lo = gdf_fa_bound(f32, c[GDF_HI_LO]), hi = gdf_fa_bound(f32, c[GDF_HI_HI]);
-    int32_t *g = range + 4 * k, j = lo == lo ? hi_find(tt, m, lo) : -1;
-    g[0] = g[1] = g[2] = g[3] = 0;
-    /* A NaN threshold passes no row, except for ne (x != NaN always). */
-    if (op == GDF_FA_ALL || (op == GDF_FA_NE && j < 0)) g[1] = all;
-    else if (j < 0) continue;
-    else if (op == GDF_FA_LT) g[1] = 2 * j + 1;
-    else if (op == GDF_FA_LE) g[1] = 2 * j + 2;
-    else if (op == GDF_FA_GT) g[0] = 2 * j + 2, g[1] = 2 * m + 1;
-    else if (op == GDF_FA_GE) g[0] = 2 * j + 1, g[1] = 2 * m + 1;
-    else if (op == GDF_FA_EQ) g[0] = 2 * j + 1, g[1] = 2 * j + 2;
-    else if (op == GDF_FA_NE) g[1] = 2 * j + 1, g[2] = 2 * j + 2, g[3] = all;
-    else if (hi == hi) g[0] = 2 * j + 1, g[1] = 2 * hi_find(tt, m, hi) + 2; /* between */
-  }
-  r->buckets = 1, r->m = m, r->half = half, r->t = tt, r->bcnt = bcnt, r->range = range;
-  hi_run_guide(r);
-  return 1;
+  r->buckets = 1;
 }
 
-/* Counts each row of the block in its bucket's row: the bucket of x is
- * 2 * (thresholds below x) + (x equal to the next), NaN the last. The
- * search is branch-free over 2 * half slots (NaN beyond m: never below x;
- * its steps half, half / 2, ..., 1 reach 2 * half - 1 >= m, every rank),
- * four rows in lock step so that their chains of dependent loads overlap;
- * the buckets go to bk first, then the counts. */
+/* Counts each row of the block in its bucket's row of counters. */
 static void hi_bucket_count(const hi_run *r, const double *x, const int32_t *sl, int64_t len,
                             int64_t w, int32_t *bk) {
-  const double *t = r->t;
-  const int32_t nanb = 2 * r->m + 1, half = r->half;
-  int64_t i = 0;
-#define HI_BUCKET(k, xi) \
-  (nanb ^ (((2 * (k) + (int32_t)(t[k] == (xi))) ^ nanb) & -(int32_t)((xi) == (xi))))
-  if (r->guide) {
-    const int32_t *guide = r->guide, window = r->window;
-    for (; i < len; i++) {
-      double xi = x[i];
-      int32_t k = guide[hi_cell(r, xi)];
-      for (int32_t j = 0; j < window; j++) k += (int32_t)(t[k] < xi);
-      bk[i] = HI_BUCKET(k, xi);
-    }
-  }
-  for (; i + 4 <= len; i += 4) {
-    double x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
-    int32_t k0 = 0, k1 = 0, k2 = 0, k3 = 0;
-    for (int32_t h = half; h >= 1; h /= 2) {
-      k0 += h & -(int32_t)(t[k0 + h - 1] < x0);
-      k1 += h & -(int32_t)(t[k1 + h - 1] < x1);
-      k2 += h & -(int32_t)(t[k2 + h - 1] < x2);
-      k3 += h & -(int32_t)(t[k3 + h - 1] < x3);
-    }
-    bk[i] = HI_BUCKET(k0, x0), bk[i + 1] = HI_BUCKET(k1, x1);
-    bk[i + 2] = HI_BUCKET(k2, x2), bk[i + 3] = HI_BUCKET(k3, x3);
-  }
-  for (; i < len; i++) {
-    double xi = x[i];
-    int32_t k = 0;
-    for (int32_t h = half; h >= 1; h /= 2) k += h & -(int32_t)(t[k + h - 1] < xi);
-    bk[i] = HI_BUCKET(k, xi);
-  }
-#undef HI_BUCKET
+  gdf_kb_buckets(&r->kb, x, len, bk);
   uint32_t *cnt = r->bcnt;
-  for (i = 0; i < len; i++) cnt[(int64_t)bk[i] * w + sl[i]]++;
+  for (int64_t i = 0; i < len; i++) cnt[(int64_t)bk[i] * w + sl[i]]++;
 }
 
 /* Adds a bucket run's counts into its configs' results and zeroes them:
  * prefix sums over the buckets (at most HI_FLUSH rows: no wrap), then each
  * range is a difference of two prefixes. */
 static void hi_bucket_flush(const hi_run *r, int64_t bins, double *results) {
-  int64_t w = HI_WIDTH(bins), nb = 2 * (int64_t)r->m + 2;
+  int64_t w = HI_WIDTH(bins), nb = r->kb.nb;
   uint32_t *c = r->bcnt;
   for (int64_t b = 1; b < nb; b++)
     for (int64_t s = 0; s < bins + 2; s++) c[b * w + s] += c[(b - 1) * w + s];
   for (int64_t k = 0; k < r->count; k++) {
-    const int32_t *g = r->range + 4 * k;
+    const int32_t *g = r->kb.range + 4 * k;
     double *out = results + (r->first + k) * (bins + 2);
     for (int j = 0; j < 4; j += 2) {
       if (g[j] >= g[j + 1]) continue;
@@ -563,7 +405,7 @@ static void hi_bucket_flush(const hi_run *r, int64_t bins, double *results) {
 
 static void hi_runs_free(hi_run *runs, int64_t nruns) {
   for (int64_t i = 0; runs && i < nruns; i++)
-    free(runs[i].t), free(runs[i].bcnt), free(runs[i].range), free(runs[i].guide);
+    gdf_kb_free(&runs[i].kb), free(runs[i].bcnt);
   free(runs);
 }
 
