@@ -10,6 +10,7 @@
  * chunk.
  */
 #include "groupby_agg_math.h"
+#include "k_buckets.h"
 #include "k_common.h"
 
 #include <math.h>
@@ -136,26 +137,27 @@ static void gb_keys(gdf_colref k, int64_t start, int64_t len, int64_t groups, in
  * v < m ? v : m lane by lane, and -max(v, M) = min(-v, -M) exactly (signed
  * zeros included), so the results are those of the scalar choices. */
 #if defined(__SSE2__)
-#define GB_ROW(PASS, i, c)                                                       \
+#define GB_ADD(a_, val_)                                                         \
   do {                                                                           \
-    double val_ = v[i];                                                          \
-    int32_t ok_ = -(int32_t)((PASS(i)) & (val_ == val_));                        \
-    double *a_ = acc + (c) * cstride + (int64_t)(dump ^ ((key[i] ^ dump) & ok_)) * GB_NACC; \
     _mm_storeu_pd(a_, _mm_add_pd(_mm_loadu_pd(a_), _mm_set_pd(val_, 1.0)));    \
-    _mm_storeu_pd(a_ + 2, _mm_min_pd(_mm_set_pd(-val_, val_), _mm_loadu_pd(a_ + 2))); \
+    _mm_storeu_pd(a_ + 2, _mm_min_pd(_mm_set_pd(-(val_), val_), _mm_loadu_pd(a_ + 2))); \
   } while (0)
 #else
-#define GB_ROW(PASS, i, c)                                                       \
+#define GB_ADD(a_, val_)                                                         \
   do {                                                                           \
-    double val_ = v[i];                                                          \
-    int32_t ok_ = -(int32_t)((PASS(i)) & (val_ == val_));                        \
-    double *a_ = acc + (c) * cstride + (int64_t)(dump ^ ((key[i] ^ dump) & ok_)) * GB_NACC; \
     a_[0] += 1.0;                                                                \
     a_[1] += val_;                                                               \
     a_[2] = val_ < a_[2] ? val_ : a_[2];                                         \
-    a_[3] = -val_ < a_[3] ? -val_ : a_[3];                                       \
+    a_[3] = -(val_) < a_[3] ? -(val_) : a_[3];                                   \
   } while (0)
 #endif
+#define GB_ROW(PASS, i, c)                                                       \
+  do {                                                                           \
+    double val_ = v[i];                                                          \
+    int32_t ok_ = -(int32_t)((PASS(i)) & (val_ == val_));                        \
+    double *a_ = acc + (c) * cstride + (int64_t)(dump ^ ((key[i] ^ dump) & ok_)) * GB_NACC; \
+    GB_ADD(a_, val_);                                                            \
+  } while (0)
 
 #define GB_LOOP(PASS)                                                            \
   do {                                                                           \
@@ -216,19 +218,106 @@ static void gb_config_block(int op, double lo, double hi, const double *x, const
 #undef GB_BETWEEN
 }
 
+/* ------------------------------------------------------------ runs
+ *
+ * Consecutive configs reading the same three columns form a run. A long
+ * run (GDF_KB_MIN configs or more) visits each row once, whatever its
+ * size: the row's filter bucket among the run's thresholds (k_buckets.h)
+ * and its group pick one cell of bucket x group accumulators, and each
+ * config merges, per group, the cells of the bucket ranges its filter
+ * passes, in bucket order. Counts, min and max are exactly those of the
+ * config alone; a sum is the bucket sums (each in row order) added in
+ * bucket order: another order of the same additions, with the same bound,
+ * at most (n - 1) * 2^-53 * sum |v| (in a batch such a config's sums may
+ * then differ from its own run's in the last bits, as between devices). */
+/* Bound on a run's bucket accumulators (32 MiB); beyond it, config by
+ * config. */
+enum { GB_BUCKET_DOUBLES = 1 << 22 };
+
+typedef struct gb_run {
+  int64_t first, count; /* configs [first, first + count) of the chunk */
+  int buckets;
+  gdf_kb kb;
+  double *bacc; /* kb.nb x (groups + 1) x GB_NACC: n, sum, min, -max */
+} gb_run;
+
+static void gb_run_buckets(gb_run *r, const gdf_kernel_input *in, const double *configs,
+                           int64_t groups) {
+  const double *c0 = configs + r->first * GDF_GB_NPARAMS;
+  int f32 = in->cols[(int)c0[GDF_GB_FILTER_COL]].type == GPUDF_TYPE_F32;
+  int64_t cell = (groups + 1) * GB_NACC;
+  if (r->count < GDF_KB_MIN ||
+      !gdf_kb_build(&r->kb, c0, r->count, GDF_GB_NPARAMS, f32, GB_BUCKET_DOUBLES / cell))
+    return;
+  r->bacc = malloc(sizeof(double) * (size_t)(r->kb.nb * cell));
+  if (!r->bacc) {
+    gdf_kb_free(&r->kb);
+    return;
+  }
+  for (int64_t j = 0; j < r->kb.nb * cell; j += GB_NACC)
+    r->bacc[j] = 0.0, r->bacc[j + 1] = 0.0, r->bacc[j + 2] = INFINITY, r->bacc[j + 3] = INFINITY;
+  r->buckets = 1;
+}
+
+/* Adds each row of the block into its (bucket, group) cell, or the dump
+ * group of its bucket for a NaN value or a key outside [0, groups). */
+static void gb_bucket_block(const gb_run *r, const double *x, const double *v,
+                            const int32_t *key, int64_t len, int32_t dump, int32_t *bk) {
+  gdf_kb_buckets(&r->kb, x, len, bk);
+  int64_t cell = (int64_t)(dump + 1) * GB_NACC;
+  for (int64_t i = 0; i < len; i++) {
+    double val_ = v[i];
+    int32_t ok_ = -(int32_t)(val_ == val_);
+    double *a_ = r->bacc + bk[i] * cell + (int64_t)(dump ^ ((key[i] ^ dump) & ok_)) * GB_NACC;
+    GB_ADD(a_, val_);
+  }
+}
+
+/* Config k's results from its run's bucket cells. */
+static void gb_bucket_finish(const gb_run *r, int64_t k, int64_t groups, double *out) {
+  const int32_t *g = r->kb.range + 4 * k;
+  int64_t cell = (groups + 1) * GB_NACC;
+  for (int64_t q = 0; q < groups; q++) {
+    double cnt = 0.0, sum = 0.0, mn = INFINITY, nmx = INFINITY;
+    for (int j = 0; j < 4; j += 2)
+      for (int32_t b = g[j]; b < g[j + 1]; b++) {
+        const double *a = r->bacc + b * cell + q * GB_NACC;
+        cnt += a[0], sum += a[1];
+        mn = a[2] < mn ? a[2] : mn, nmx = a[3] < nmx ? a[3] : nmx;
+      }
+    gdf_gb_finalize(cnt, sum, mn, -nmx, out + q * GDF_GB_NFIELDS);
+  }
+}
+
+static void gb_runs_free(gb_run *runs, int64_t nruns) {
+  for (int64_t i = 0; runs && i < nruns; i++) gdf_kb_free(&runs[i].kb), free(runs[i].bacc);
+  free(runs);
+}
+
 /* One pass over the rows for configs [0, n) of a chunk, configs [at, at +
  * n) of the batch's total (for the progress it reports). */
 static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, int64_t n,
                              int64_t groups, double *acc, double *results, int64_t at,
                              int64_t total) {
   int64_t nrows = in->nrows, size = gb_acc_size(groups), cstride = (groups + 1) * GB_NACC;
+  int64_t nruns = 0;
   int copies = gb_copies(groups);
   double *buf = malloc(sizeof(double) * GDF_K_BLOCK * 2);
-  int32_t *key = malloc(sizeof(int32_t) * GDF_K_BLOCK);
-  if (!buf || !key) {
-    free(buf), free(key);
+  int32_t *key = malloc(sizeof(int32_t) * GDF_K_BLOCK * 2), *bk = key + GDF_K_BLOCK;
+  gb_run *runs = calloc((size_t)n, sizeof *runs);
+  if (!buf || !key || !runs) {
+    free(buf), free(key), free(runs);
     return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld groupby_agg configs", (long long)n);
   }
+  for (int64_t k = 0; k < n; k++) {
+    const double *c = configs + k * GDF_GB_NPARAMS, *p = c - GDF_GB_NPARAMS;
+    if (k == 0 || c[GDF_GB_FILTER_COL] != p[GDF_GB_FILTER_COL] ||
+        c[GDF_GB_VALUE_COL] != p[GDF_GB_VALUE_COL] || c[GDF_GB_KEY_COL] != p[GDF_GB_KEY_COL])
+      runs[nruns++].first = k;
+    runs[nruns - 1].count++;
+  }
+  /* Without the memory for buckets a run goes config by config. */
+  for (int64_t i = 0; i < nruns; i++) gb_run_buckets(&runs[i], in, configs, groups);
   for (int64_t k = 0; k < n; k++)
     for (int64_t j = 0; j < size; j += GB_NACC) {
       double *a = acc + k * size + j;
@@ -238,48 +327,65 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
     int64_t len = nrows - start < GDF_K_BLOCK ? nrows - start : GDF_K_BLOCK;
     const double *x = NULL, *v = NULL;
     int64_t prev_cols[3] = {-1, -1, -1};
-    for (int64_t k = 0; k < n; k++) {
-      const double *c = configs + k * GDF_GB_NPARAMS;
+    for (int64_t ri = 0; ri < nruns; ri++) {
+      const gb_run *r = &runs[ri];
+      const double *c = configs + r->first * GDF_GB_NPARAMS;
       int64_t cols[3] = {(int64_t)c[GDF_GB_FILTER_COL], (int64_t)c[GDF_GB_VALUE_COL],
                          (int64_t)c[GDF_GB_KEY_COL]};
-      /* Configs reading the same columns reuse the block. */
+      /* Runs reading the same columns reuse the block. */
       if (cols[0] != prev_cols[0] || cols[1] != prev_cols[1])
         x = gdf_k_block(gdf_input_col(in, (int)cols[0]), start, len, buf),
         v = gdf_k_block(gdf_input_col(in, (int)cols[1]), start, len, buf + GDF_K_BLOCK);
       if (cols[2] != prev_cols[2])
         gb_keys(gdf_input_col(in, (int)cols[2]), start, len, groups, key);
       memcpy(prev_cols, cols, sizeof cols);
-      int f32 = in->cols[(int)cols[0]].type == GPUDF_TYPE_F32;
-      /* The first config prefetches the next full block of its columns. */
-      const char *pf[3];
-      int64_t pw[3];
-      bool ahead = k == 0 && start + 2 * GDF_K_BLOCK <= nrows;
-      for (int j = 0; ahead && j < 3; j++) {
-        pw[j] = (int64_t)gpudf_type_size(in->cols[(int)cols[j]].type);
-        pf[j] = (const char *)in->cols[(int)cols[j]].data + (start + len) * pw[j];
+      if (r->buckets) {
+        gb_bucket_block(r, x, v, key, len, (int32_t)groups, bk);
+        continue;
       }
-      gb_config_block((int)c[GDF_GB_OP], gdf_fa_bound(f32, c[GDF_GB_LO]),
-                      gdf_fa_bound(f32, c[GDF_GB_HI]), x, v, key, len, (int32_t)groups, copies,
-                      ahead ? pf : NULL, pw, acc + k * size);
+      int f32 = in->cols[(int)cols[0]].type == GPUDF_TYPE_F32;
+      for (int64_t k = r->first; k < r->first + r->count; k++) {
+        const double *ck = configs + k * GDF_GB_NPARAMS;
+        /* The first config prefetches the next full block of its columns. */
+        const char *pf[3];
+        int64_t pw[3];
+        bool ahead = ri == 0 && k == r->first && start + 2 * GDF_K_BLOCK <= nrows;
+        for (int j = 0; ahead && j < 3; j++) {
+          pw[j] = (int64_t)gpudf_type_size(in->cols[(int)cols[j]].type);
+          pf[j] = (const char *)in->cols[(int)cols[j]].data + (start + len) * pw[j];
+        }
+        gb_config_block((int)ck[GDF_GB_OP], gdf_fa_bound(f32, ck[GDF_GB_LO]),
+                        gdf_fa_bound(f32, ck[GDF_GB_HI]), x, v, key, len, (int32_t)groups,
+                        copies, ahead ? pf : NULL, pw, acc + k * size);
+      }
     }
     if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
                               (double)total)) {
-      free(buf), free(key);
+      free(buf), free(key), gb_runs_free(runs, nruns);
       return GDF_KERNEL_CANCELLED();
     }
   }
-  for (int64_t k = 0; k < n; k++)
-    for (int64_t g = 0; g < groups; g++) {
-      const double *a = acc + k * size + g * GB_NACC;
-      double cnt = a[0], sum = a[1], mn = a[2], nmx = a[3];
-      for (int j = 1; j < copies; j++) {
-        const double *b = a + j * cstride;
-        cnt += b[0], sum += b[1];
-        mn = b[2] < mn ? b[2] : mn, nmx = b[3] < nmx ? b[3] : nmx;
+  for (int64_t ri = 0; ri < nruns; ri++) {
+    const gb_run *r = &runs[ri];
+    for (int64_t k = r->first; k < r->first + r->count; k++) {
+      double *out = results + k * groups * GDF_GB_NFIELDS;
+      if (r->buckets) {
+        gb_bucket_finish(r, k - r->first, groups, out);
+        continue;
       }
-      gdf_gb_finalize(cnt, sum, mn, -nmx, results + (k * groups + g) * GDF_GB_NFIELDS);
+      for (int64_t g = 0; g < groups; g++) {
+        const double *a = acc + k * size + g * GB_NACC;
+        double cnt = a[0], sum = a[1], mn = a[2], nmx = a[3];
+        for (int j = 1; j < copies; j++) {
+          const double *b = a + j * cstride;
+          cnt += b[0], sum += b[1];
+          mn = b[2] < mn ? b[2] : mn, nmx = b[3] < nmx ? b[3] : nmx;
+        }
+        gdf_gb_finalize(cnt, sum, mn, -nmx, out + g * GDF_GB_NFIELDS);
+      }
     }
-  free(buf), free(key);
+  }
+  free(buf), free(key), gb_runs_free(runs, nruns);
   return GPUDF_OK;
 }
 
