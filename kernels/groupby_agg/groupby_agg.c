@@ -273,20 +273,71 @@ static void gb_bucket_block(const gb_run *r, const double *x, const double *v,
   }
 }
 
-/* Config k's results from its run's bucket cells. */
-static void gb_bucket_finish(const gb_run *r, int64_t k, int64_t groups, double *out) {
+/* ------------------------------------------------------------ merging
+ *
+ * A config's group may be added in parts (accumulator copies, or filter
+ * buckets), merged here. Counts and sums add; min and max are exact, but
+ * between equal values a merge cannot tell which part saw its value first,
+ * and the plain loop keeps the first in row order: that only shows in the
+ * sign of a zero. When parts hold a zero min (or max) of both signs, the
+ * group is flagged and gb_fix_zeros finds the first such zero in the rows. */
+typedef struct gb_merge {
+  double cnt, sum, mn, nmx; /* nmx: -max */
+  int zmin, zmax;           /* bit 1: a part's extreme is +0.0, bit 2: -0.0 */
+} gb_merge;
+
+static inline void gb_merge_part(gb_merge *m, const double *a) {
+  m->cnt += a[0], m->sum += a[1];
+  m->mn = a[2] < m->mn ? a[2] : m->mn, m->nmx = a[3] < m->nmx ? a[3] : m->nmx;
+  if (a[2] == 0.0) m->zmin |= signbit(a[2]) ? 2 : 1;
+  if (a[3] == 0.0) m->zmax |= signbit(a[3]) ? 1 : 2; /* -max's sign is max's opposite */
+}
+
+/* The merged group's results; its flags: 1 when min is a zero of either
+ * sign, 2 the same for max. */
+static inline int gb_merge_finish(const gb_merge *m, double *out) {
+  gdf_gb_finalize(m->cnt, m->sum, m->mn, -m->nmx, out);
+  return (m->mn == 0.0 && m->zmin == 3 ? 1 : 0) | (m->nmx == 0.0 && m->zmax == 3 ? 2 : 0);
+}
+
+/* For the groups of config c flagged in flags (gb_merge_finish), min and
+ * max := the first zero in row order among the group's rows that pass and
+ * hold a zero: what the plain loop keeps. One pass over the rows, made only
+ * when zeros of both signs met in a merge. */
+static void gb_fix_zeros(const gdf_kernel_input *in, const double *c, int64_t groups,
+                         uint8_t *flags, double *out) {
+  gdf_colref fx = gdf_input_col(in, (int)c[GDF_GB_FILTER_COL]);
+  gdf_colref fv = gdf_input_col(in, (int)c[GDF_GB_VALUE_COL]);
+  gdf_colref fk = gdf_input_col(in, (int)c[GDF_GB_KEY_COL]);
+  int f32 = fx.type == GPUDF_TYPE_F32, op = (int)c[GDF_GB_OP];
+  double lo = gdf_fa_bound(f32, c[GDF_GB_LO]), hi = gdf_fa_bound(f32, c[GDF_GB_HI]);
+  int32_t key;
+  for (int64_t i = 0; i < in->nrows; i++) {
+    double v = gdf_k_load(fv, i);
+    if (v != 0.0) continue;
+    gb_keys(fk, i, 1, groups, &key);
+    if (key == groups || !flags[key] || !gdf_fa_pass(op, gdf_k_load(fx, i), lo, hi)) continue;
+    if (flags[key] & 1) out[key * GDF_GB_NFIELDS + GDF_GB_MIN] = v;
+    if (flags[key] & 2) out[key * GDF_GB_NFIELDS + GDF_GB_MAX] = v;
+    flags[key] = 0;
+  }
+}
+
+/* Config k's results from its run's bucket cells (flags: gb_merge_finish's
+ * per group; returns whether any is set). */
+static int gb_bucket_finish(const gb_run *r, int64_t k, int64_t groups, double *out,
+                            uint8_t *flags) {
   const int32_t *g = r->kb.range + 4 * k;
   int64_t cell = (groups + 1) * GB_NACC;
+  int any = 0;
   for (int64_t q = 0; q < groups; q++) {
-    double cnt = 0.0, sum = 0.0, mn = INFINITY, nmx = INFINITY;
+    gb_merge m = {0.0, 0.0, INFINITY, INFINITY, 0, 0};
     for (int j = 0; j < 4; j += 2)
-      for (int32_t b = g[j]; b < g[j + 1]; b++) {
-        const double *a = r->bacc + b * cell + q * GB_NACC;
-        cnt += a[0], sum += a[1];
-        mn = a[2] < mn ? a[2] : mn, nmx = a[3] < nmx ? a[3] : nmx;
-      }
-    gdf_gb_finalize(cnt, sum, mn, -nmx, out + q * GDF_GB_NFIELDS);
+      for (int32_t b = g[j]; b < g[j + 1]; b++) gb_merge_part(&m, r->bacc + b * cell + q * GB_NACC);
+    flags[q] = (uint8_t)gb_merge_finish(&m, out + q * GDF_GB_NFIELDS);
+    any |= flags[q];
   }
+  return any;
 }
 
 static void gb_runs_free(gb_run *runs, int64_t nruns) {
@@ -365,26 +416,30 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
       return GDF_KERNEL_CANCELLED();
     }
   }
+  uint8_t *flags = malloc((size_t)groups);
+  if (!flags) {
+    free(buf), free(key), gb_runs_free(runs, nruns);
+    return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld groups", (long long)groups);
+  }
   for (int64_t ri = 0; ri < nruns; ri++) {
     const gb_run *r = &runs[ri];
     for (int64_t k = r->first; k < r->first + r->count; k++) {
       double *out = results + k * groups * GDF_GB_NFIELDS;
+      int any = 0;
       if (r->buckets) {
-        gb_bucket_finish(r, k - r->first, groups, out);
-        continue;
-      }
-      for (int64_t g = 0; g < groups; g++) {
-        const double *a = acc + k * size + g * GB_NACC;
-        double cnt = a[0], sum = a[1], mn = a[2], nmx = a[3];
-        for (int j = 1; j < copies; j++) {
-          const double *b = a + j * cstride;
-          cnt += b[0], sum += b[1];
-          mn = b[2] < mn ? b[2] : mn, nmx = b[3] < nmx ? b[3] : nmx;
+        any = gb_bucket_finish(r, k - r->first, groups, out, flags);
+      } else {
+        for (int64_t g = 0; g < groups; g++) {
+          gb_merge m = {0.0, 0.0, INFINITY, INFINITY, 0, 0};
+          for (int j = 0; j < copies; j++) gb_merge_part(&m, acc + k * size + j * cstride + g * GB_NACC);
+          flags[g] = (uint8_t)gb_merge_finish(&m, out + g * GDF_GB_NFIELDS);
+          any |= flags[g];
         }
-        gdf_gb_finalize(cnt, sum, mn, -nmx, out + g * GDF_GB_NFIELDS);
       }
+      if (any) gb_fix_zeros(in, configs + k * GDF_GB_NPARAMS, groups, flags, out);
     }
   }
+  free(flags);
   free(buf), free(key), gb_runs_free(runs, nruns);
   return GPUDF_OK;
 }
