@@ -81,8 +81,9 @@ static gpudf_status hi_check(const gpudf_table *t, const double *config) {
  *
  * Per block of rows, two steps per config:
  *  - the slot of every value (hi_slots): gdf_hi_slot's arithmetic without
- *    its branches, so the unpredictable edge tests cost no mispredictions.
- *    Consecutive configs of the same column, bins and range share it;
+ *    its branches (vector masks), so the unpredictable edge tests cost no
+ *    mispredictions. Consecutive configs of the same columns and range (a
+ *    run, below) share it;
  *  - the count (hi_count): the filter's test picks the row's slot or a dump
  *    slot (bins + 2), and the slot's counter is incremented. Rows go to
  *    HI_COPIES separate counter arrays in turn when the bins are few, so a
@@ -103,11 +104,6 @@ enum { HI_COUNTERS = 1 << 24 };
 
 static int hi_copies(int64_t bins) { return bins <= HI_FEW_BINS ? HI_COPIES : 1; }
 
-/* The slot of each of v[0..len) as gdf_hi_slot gives it (NaN: the dump
- * slot bins + 2). Same operations in the same order: the first guess
- * (x - lo) * norm clamped to [0, bins - 1], the edges i * step + lo (the
- * last hi), one step down when x is below the left edge (never below bin
- * 0), one up when it is at or past the right edge (never past the last). */
 /* The next block of the two columns a pass reads, prefetched while the
  * current one is binned (its first slots only): the block's loads then
  * wait for no memory, which is what lets one config run near the read
@@ -192,6 +188,14 @@ __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int6
 }
 #endif
 
+/* The slot of each of v[0..len) as gdf_hi_slot gives it (NaN: the dump
+ * slot bins + 2). Same operations in the same order: the first guess
+ * (x - lo) * norm clamped to [0, bins - 1], the edges i * step + lo (the
+ * last hi), one step down when x is below the left edge (never below bin
+ * 0), one up when it is at or past the right edge (never past the last).
+ * With f, rows that fail its filter get the dump slot too. SSE2 two rows
+ * at a time, AVX four when the CPU has it, then the scalar tail: the same
+ * slots. */
 static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, double rhi,
                      int avx, const hi_ahead *pf, const hi_filter *f, int32_t *sl) {
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
