@@ -238,7 +238,8 @@ typedef struct gb_run {
   int64_t first, count; /* configs [first, first + count) of the chunk */
   int buckets;
   gdf_kb kb;
-  double *bacc; /* kb.nb x (groups + 1) x GB_NACC: n, sum, min, -max */
+  double *bacc; /* (groups + 1) x kb.nb x GB_NACC: n, sum, min, -max (a
+                   group's buckets adjacent, for the merges) */
 } gb_run;
 
 static void gb_run_buckets(gb_run *r, const gdf_kernel_input *in, const double *configs,
@@ -264,11 +265,12 @@ static void gb_run_buckets(gb_run *r, const gdf_kernel_input *in, const double *
 static void gb_bucket_block(const gb_run *r, const double *x, const double *v,
                             const int32_t *key, int64_t len, int32_t dump, int32_t *bk) {
   gdf_kb_buckets(&r->kb, x, len, bk);
-  int64_t cell = (int64_t)(dump + 1) * GB_NACC;
+  int64_t nb = r->kb.nb;
   for (int64_t i = 0; i < len; i++) {
     double val_ = v[i];
     int32_t ok_ = -(int32_t)(val_ == val_);
-    double *a_ = r->bacc + bk[i] * cell + (int64_t)(dump ^ ((key[i] ^ dump) & ok_)) * GB_NACC;
+    int64_t g_ = dump ^ ((key[i] ^ dump) & ok_);
+    double *a_ = r->bacc + (g_ * nb + bk[i]) * GB_NACC;
     GB_ADD(a_, val_);
   }
 }
@@ -328,12 +330,13 @@ static void gb_fix_zeros(const gdf_kernel_input *in, const double *c, int64_t gr
 static int gb_bucket_finish(const gb_run *r, int64_t k, int64_t groups, double *out,
                             uint8_t *flags) {
   const int32_t *g = r->kb.range + 4 * k;
-  int64_t cell = (groups + 1) * GB_NACC;
+  int64_t nb = r->kb.nb;
   int any = 0;
   for (int64_t q = 0; q < groups; q++) {
     gb_merge m = {0.0, 0.0, INFINITY, INFINITY, 0, 0};
+    const double *cells = r->bacc + q * nb * GB_NACC;
     for (int j = 0; j < 4; j += 2)
-      for (int32_t b = g[j]; b < g[j + 1]; b++) gb_merge_part(&m, r->bacc + b * cell + q * GB_NACC);
+      for (int32_t b = g[j]; b < g[j + 1]; b++) gb_merge_part(&m, cells + b * GB_NACC);
     flags[q] = (uint8_t)gb_merge_finish(&m, out + q * GDF_GB_NFIELDS);
     any |= flags[q];
   }
