@@ -81,11 +81,11 @@ enum { GB_ACC_DOUBLES = 1 << 22 };
 /* ------------------------------------------------------------ the CPU pass
  *
  * Per block of rows: the filter and value columns as doubles (an f64 column
- * read in place), the keys as int32 with every key outside [0, groups)
- * replaced by the dump group `groups`; then per config one branch-free loop
- * over the rows, the op's test outside it: a row that fails the filter or
- * whose value is NaN goes to the dump group, whose accumulators are never
- * read. A group's four accumulators (count, sum, min, max) are adjacent, the
+ * read in place), the keys as int32 (an i32 column in place; others with
+ * every key outside [0, groups) replaced by the dump group `groups`); then
+ * per config one branch-free loop over the rows, the op's test outside it:
+ * a row that fails the filter, whose value is NaN or whose key is outside
+ * [0, groups) goes to the dump group, whose accumulators are never read. A group's four accumulators (count, sum, min, max) are adjacent, the
  * one or two cache lines a row touches.
  *
  * With few groups, consecutive rows often hit the same group and would each
@@ -154,8 +154,9 @@ static void gb_keys(gdf_colref k, int64_t start, int64_t len, int64_t groups, in
 #define GB_ROW(PASS, i, c)                                                       \
   do {                                                                           \
     double val_ = v[i];                                                          \
-    int32_t ok_ = -(int32_t)((PASS(i)) & (val_ == val_));                        \
-    double *a_ = acc + (c) * cstride + (int64_t)(dump ^ ((key[i] ^ dump) & ok_)) * GB_NACC; \
+    int32_t k_ = key[i];                                                         \
+    int32_t ok_ = -(int32_t)((PASS(i)) & (val_ == val_) & ((uint32_t)k_ < (uint32_t)dump)); \
+    double *a_ = acc + (c) * cstride + (int64_t)(dump ^ ((k_ ^ dump) & ok_)) * GB_NACC; \
     GB_ADD(a_, val_);                                                            \
   } while (0)
 
@@ -268,8 +269,9 @@ static void gb_bucket_block(const gb_run *r, const double *x, const double *v,
   int64_t nb = r->kb.nb;
   for (int64_t i = 0; i < len; i++) {
     double val_ = v[i];
-    int32_t ok_ = -(int32_t)(val_ == val_);
-    int64_t g_ = dump ^ ((key[i] ^ dump) & ok_);
+    int32_t k_ = key[i];
+    int32_t ok_ = -(int32_t)((val_ == val_) & ((uint32_t)k_ < (uint32_t)dump));
+    int64_t g_ = dump ^ ((k_ ^ dump) & ok_);
     double *a_ = r->bacc + (g_ * nb + bk[i]) * GB_NACC;
     GB_ADD(a_, val_);
   }
@@ -380,6 +382,7 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
   for (int64_t start = 0; start < nrows; start += GDF_K_BLOCK) {
     int64_t len = nrows - start < GDF_K_BLOCK ? nrows - start : GDF_K_BLOCK;
     const double *x = NULL, *v = NULL;
+    const int32_t *keys = key;
     int64_t prev_cols[3] = {-1, -1, -1};
     for (int64_t ri = 0; ri < nruns; ri++) {
       const gb_run *r = &runs[ri];
@@ -390,11 +393,15 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
       if (cols[0] != prev_cols[0] || cols[1] != prev_cols[1])
         x = gdf_k_block(gdf_input_col(in, (int)cols[0]), start, len, buf),
         v = gdf_k_block(gdf_input_col(in, (int)cols[1]), start, len, buf + GDF_K_BLOCK);
-      if (cols[2] != prev_cols[2])
-        gb_keys(gdf_input_col(in, (int)cols[2]), start, len, groups, key);
+      /* i32 keys are read in place (the row loops test the range). */
+      if (cols[2] != prev_cols[2]) {
+        gdf_colref kc = gdf_input_col(in, (int)cols[2]);
+        if (kc.type == GPUDF_TYPE_I32) keys = (const int32_t *)kc.data + start;
+        else gb_keys(kc, start, len, groups, key), keys = key;
+      }
       memcpy(prev_cols, cols, sizeof cols);
       if (r->buckets) {
-        gb_bucket_block(r, x, v, key, len, (int32_t)groups, bk);
+        gb_bucket_block(r, x, v, keys, len, (int32_t)groups, bk);
         continue;
       }
       int f32 = in->cols[(int)cols[0]].type == GPUDF_TYPE_F32;
@@ -409,7 +416,7 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
           pf[j] = (const char *)in->cols[(int)cols[j]].data + (start + len) * pw[j];
         }
         gb_config_block((int)ck[GDF_GB_OP], gdf_fa_bound(f32, ck[GDF_GB_LO]),
-                        gdf_fa_bound(f32, ck[GDF_GB_HI]), x, v, key, len, (int32_t)groups,
+                        gdf_fa_bound(f32, ck[GDF_GB_HI]), x, v, keys, len, (int32_t)groups,
                         copies, ahead ? pf : NULL, pw, acc + k * size);
       }
     }
