@@ -111,13 +111,15 @@ static inline void gdf_kb_free(gdf_kb *kb) {
 
 /* The buckets of n configs (rows of stride doubles, the filter first: op,
  * lo, hi at GDF_K_OP, GDF_K_LO, GDF_K_HI) over one filter column (f32: of
- * type f32). 0 (nothing held) when out of memory or beyond max_nb
- * buckets. */
+ * type f32): 1; 0 (nothing held) beyond max_nb buckets; -1 (nothing held)
+ * out of memory, which the kernel reports: falling back would give sums in
+ * another order depending on memory. (A guide it cannot allocate is only
+ * not used: the search finds the same buckets.) */
 static inline int gdf_kb_build(gdf_kb *kb, const double *configs, int64_t n, int stride,
                                int f32, int64_t max_nb) {
   *kb = (gdf_kb){0};
   double *t = (double *)malloc(sizeof(double) * (size_t)(2 * n + 1));
-  if (!t) return 0;
+  if (!t) return -1;
   int32_t m = 0;
   for (int64_t k = 0; k < n; k++) {
     const double *c = configs + k * stride;
@@ -137,11 +139,15 @@ static inline int gdf_kb_build(gdf_kb *kb, const double *configs, int64_t n, int
   /* NaN after the m thresholds, for the search's 2 * half slots and the
    * guide's window beyond the last. */
   int32_t slots = 2 * half + 1 > m + GDF_KB_WINDOW + 1 ? 2 * half + 1 : m + GDF_KB_WINDOW + 1;
-  double *tt = nb <= max_nb ? (double *)realloc(t, sizeof(double) * (size_t)slots) : NULL;
+  if (nb > max_nb) {
+    free(t);
+    return 0;
+  }
+  double *tt = (double *)realloc(t, sizeof(double) * (size_t)slots);
   int32_t *range = (int32_t *)malloc(sizeof(int32_t) * 4 * (size_t)n);
   if (!tt || !range) {
     free(tt ? tt : t), free(range);
-    return 0;
+    return -1;
   }
   for (int32_t i = m; i < slots; i++) tt[i] = NAN;
   int32_t all = (int32_t)nb;

@@ -243,22 +243,22 @@ typedef struct gb_run {
                    group's buckets adjacent, for the merges) */
 } gb_run;
 
-static void gb_run_buckets(gb_run *r, const gdf_kernel_input *in, const double *configs,
-                           int64_t groups) {
+/* Makes r a bucket run when it is long enough and its accumulators fit;
+ * 0, or -1 out of memory. */
+static int gb_run_buckets(gb_run *r, const gdf_kernel_input *in, const double *configs,
+                          int64_t groups) {
   const double *c0 = configs + r->first * GDF_GB_NPARAMS;
   int f32 = in->cols[(int)c0[GDF_GB_FILTER_COL]].type == GPUDF_TYPE_F32;
   int64_t cell = (groups + 1) * GB_NACC;
-  if (r->count < GDF_KB_MIN ||
-      !gdf_kb_build(&r->kb, c0, r->count, GDF_GB_NPARAMS, f32, GB_BUCKET_DOUBLES / cell))
-    return;
+  if (r->count < GDF_KB_MIN) return 0;
+  int st = gdf_kb_build(&r->kb, c0, r->count, GDF_GB_NPARAMS, f32, GB_BUCKET_DOUBLES / cell);
+  if (st <= 0) return st;
   r->bacc = malloc(sizeof(double) * (size_t)(r->kb.nb * cell));
-  if (!r->bacc) {
-    gdf_kb_free(&r->kb);
-    return;
-  }
+  if (!r->bacc) return -1; /* kb freed with the runs */
   for (int64_t j = 0; j < r->kb.nb * cell; j += GB_NACC)
     r->bacc[j] = 0.0, r->bacc[j + 1] = 0.0, r->bacc[j + 2] = INFINITY, r->bacc[j + 3] = INFINITY;
   r->buckets = 1;
+  return 0;
 }
 
 /* Adds each row of the block into its (bucket, group) cell, or the dump
@@ -372,8 +372,13 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
       runs[nruns++].first = k;
     runs[nruns - 1].count++;
   }
-  /* Without the memory for buckets a run goes config by config. */
-  for (int64_t i = 0; i < nruns; i++) gb_run_buckets(&runs[i], in, configs, groups);
+  for (int64_t i = 0; i < nruns; i++)
+    if (gb_run_buckets(&runs[i], in, configs, groups) < 0) {
+      long long m = (long long)runs[i].count;
+      free(buf), free(key), gb_runs_free(runs, nruns);
+      return GDF_ERR(GPUDF_ENOMEM, "out of memory for the filter buckets of %lld groupby_agg "
+                     "configs", m);
+    }
   for (int64_t k = 0; k < n; k++)
     for (int64_t j = 0; j < size; j += GB_NACC) {
       double *a = acc + k * size + j;

@@ -362,20 +362,20 @@ typedef struct hi_run {
   uint32_t *bcnt; /* kb.nb x HI_WIDTH(bins) counters */
 } hi_run;
 
-/* Makes r a bucket run when it is long enough and its counters fit. */
-static void hi_run_buckets(hi_run *r, const gdf_kernel_input *in, const double *configs,
-                           int64_t bins) {
+/* Makes r a bucket run when it is long enough and its counters fit; 0, or
+ * -1 out of memory. */
+static int hi_run_buckets(hi_run *r, const gdf_kernel_input *in, const double *configs,
+                          int64_t bins) {
   const double *c0 = configs + r->first * GDF_HI_NPARAMS;
   int f32 = in->cols[(int)c0[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
-  if (r->count < GDF_KB_MIN ||
-      !gdf_kb_build(&r->kb, c0, r->count, GDF_HI_NPARAMS, f32, HI_BUCKET_COUNTERS / HI_WIDTH(bins)))
-    return;
+  if (r->count < GDF_KB_MIN) return 0;
+  int st = gdf_kb_build(&r->kb, c0, r->count, GDF_HI_NPARAMS, f32,
+                        HI_BUCKET_COUNTERS / HI_WIDTH(bins));
+  if (st <= 0) return st;
   r->bcnt = calloc((size_t)(r->kb.nb * HI_WIDTH(bins)), sizeof *r->bcnt);
-  if (!r->bcnt) {
-    gdf_kb_free(&r->kb);
-    return;
-  }
+  if (!r->bcnt) return -1; /* kb freed with the runs */
   r->buckets = 1;
+  return 0;
 }
 
 /* Counts each row of the block in its bucket's row of counters. */
@@ -435,8 +435,13 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
       runs[nruns++].first = k;
     runs[nruns - 1].count++;
   }
-  /* Without the memory for buckets a run counts config by config. */
-  for (int64_t i = 0; i < nruns; i++) hi_run_buckets(&runs[i], in, configs, bins);
+  for (int64_t i = 0; i < nruns; i++)
+    if (hi_run_buckets(&runs[i], in, configs, bins) < 0) {
+      long long m = (long long)runs[i].count;
+      free(buf), free(sl), hi_runs_free(runs, nruns);
+      return GDF_ERR(GPUDF_ENOMEM, "out of memory for the filter buckets of %lld histogram "
+                     "configs", m);
+    }
   memset(cnt, 0, sizeof *cnt * (size_t)(n * copies * w));
   for (int64_t i = 0; i < n * (bins + 2); i++) results[i] = 0.0;
   int64_t since_flush = 0;
