@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/run.sh - build libgpudf and run every test, on a fresh Debian machine
 # too: installs what is missing (cmake, ninja, g++, GoogleTest, pkg-config,
-# and a Python venv with cffi, numpy, pandas, pyarrow, pytest, joblib).
+# and a Python venv with cffi, numpy, pandas, pyarrow, pytest, joblib, polars, duckdb).
 #
 #   bash tests/run.sh            build (with CUDA when nvcc is present), run
 #                                all tests, then the CPU suite again under
@@ -144,8 +144,8 @@ if [ ! -x "$venv/bin/python" ]; then
     rm -rf "$venv"; python3 -m venv "$venv"
   fi
 fi
-"$venv/bin/python" -c "import cffi, numpy, pandas, pyarrow, pytest, joblib" 2>/dev/null ||
-  "$venv/bin/pip" install -q cffi numpy pandas pyarrow pytest joblib
+"$venv/bin/python" -c "import cffi, numpy, pandas, pyarrow, pytest, joblib, polars, duckdb" 2>/dev/null ||
+  "$venv/bin/pip" install -q cffi numpy pandas pyarrow pytest joblib polars duckdb
 GPUDF_PREBUILT="$(cd "$build" && pwd)" "$venv/bin/pip" install -q --no-deps --force-reinstall ./python
 # From another folder, so that the installed package is what gets imported.
 # GPUDF_TEST_PLUGIN: the C tests' plugin, for the sweeps with plugins=.

@@ -208,6 +208,62 @@ TEST_F(SimDevice, TooLargeForTheDeviceIsAClearErrorAndTheHostShareStillWorks) {
   EXPECT_EQ(RunChild({"attach-dev", name}, {}, &pid), "ok cuda-pinned " + Sum(t) + " " + Sum(t));
 }
 
+// The device's free memory, not its total, decides: with one table already
+// on it, a second that fits the total but not what is left is refused, and
+// the message says both figures.
+TEST_F(SimDevice, ASecondTableThatFitsTheDeviceButNotWhatIsLeftIsRefused) {
+  name = harness::UniqueName("one");
+  ASSERT_EQ(tg_make_table(2000, 5, &t), GPUDF_OK);
+  uint64_t a = gpudf_table_arena_bytes(t);
+  std::string mem = std::to_string(2 * a - 1);
+  setenv("GPUDF_SIM_MEM", mem.c_str(), 1);
+  ASSERT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_CUDA_IPC, &s), GPUDF_OK)
+      << gpudf_last_error();
+  gpudf_table *t2 = nullptr;
+  gpudf_share *s2 = nullptr;
+  ASSERT_EQ(tg_make_table(2000, 6, &t2), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_arena_bytes(t2), a);
+  std::string name2 = harness::UniqueName("two");
+  EXPECT_EQ(gpudf_table_share(t2, name2.c_str(), GPUDF_BACKEND_CUDA_IPC, &s2), GPUDF_ENOMEM);
+  std::string msg = gpudf_last_error();
+  std::string figures = "(" + std::to_string(a - 1) + " of " + mem + " bytes free)";
+  EXPECT_NE(msg.find(figures), std::string::npos) << msg << "\nwanted " << figures;
+  EXPECT_EQ(Count(getpid(), "alloc"), 1) << "only the first table was allocated";
+  gpudf_share_close(s2);
+  gpudf_table_free(t2);
+}
+
+// The UUID in a message is the whole UUID, in nvidia-smi's form, byte for
+// byte (16 distinct bytes, so that a byte out of place shows).
+TEST_F(SimDevice, MessagesNameTheDeviceByItsWholeUuid) {
+  setenv("GPUDF_SIM_MEM", "4096", 1);
+  setenv("GPUDF_SIM_UUID", "0123456789abcdef", 1);
+  name = harness::UniqueName("big");
+  ASSERT_EQ(tg_make_table(10000, 4, &t), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_CUDA_IPC, &s), GPUDF_ENOMEM);
+  std::string msg = gpudf_last_error();
+  EXPECT_NE(msg.find("device GPU-30313233-3435-3637-3839-616263646566 ("), std::string::npos)
+      << msg;
+}
+
+// Only GPUDF_SIMULATE_DEVICE=1 selects the simulation; any other value is
+// the real device (here: none in a build without CUDA, which says so).
+TEST_F(SimDevice, OnlyTheValueOneSelectsTheSimulation) {
+  for (const char *v : {"2", "yes", "0", ""}) {
+    setenv("GPUDF_SIMULATE_DEVICE", v, 1);
+    const char *why = nullptr;
+    bool ok = gpudf_backend_available(GPUDF_BACKEND_CUDA_IPC, &why);
+    EXPECT_TRUE(Calls(getpid()).empty()) << "GPUDF_SIMULATE_DEVICE=" << v << " used the simulation";
+#ifndef GPUDF_TEST_LIB_HAS_CUDA
+    EXPECT_FALSE(ok) << v;
+    EXPECT_NE(std::string(why ? why : "").find("built without CUDA"), std::string::npos)
+        << "GPUDF_SIMULATE_DEVICE=" << v << ": " << (why ? why : "(null)");
+#else
+    (void)ok;
+#endif
+  }
+}
+
 TEST_F(SimDevice, NoIpcPicksCudaPinned) {
   setenv("GPUDF_SIM_FAIL", "noipc", 1);
   const char *why;
@@ -478,6 +534,20 @@ TEST_F(SimDevice, AWorkerOnAnotherDeviceFallsBackToPinned) {
   EXPECT_EQ(out, "ok cuda-pinned " + Sum(t) + " " + Sum(t));
   EXPECT_NE(log.find("which this process does not see"), std::string::npos) << log;
   EXPECT_NE(log.find("GPU-6770"), std::string::npos) << "the UUID in nvidia-smi form: " << log;
+}
+
+// The fallback's log line names the share whole, however long its name.
+TEST_F(SimDevice, TheFallbackLogNamesAShareOfTheLongestNameWhole) {
+  name = harness::UniqueName("dev");
+  name += std::string(GPUDF_NAME_MAX - name.size(), 'n');
+  ASSERT_EQ(name.size(), (size_t)GPUDF_NAME_MAX);
+  ASSERT_EQ(tg_make_table(300, 11, &t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_AUTO, &s), GPUDF_OK)
+      << gpudf_last_error();
+  std::string log;
+  std::string out = RunChild({"attach-dev", name}, {{"GPUDF_SIM_UUID", "another-gpu"}}, nullptr, &log);
+  EXPECT_EQ(out, "ok cuda-pinned " + Sum(t) + " " + Sum(t));
+  EXPECT_NE(log.find("attach '" + name + "': cuda-ipc not used"), std::string::npos) << log;
 }
 
 TEST_F(SimDevice, AWorkerThatForcesCudaIpcAndCannotOpenGetsENODEV) {

@@ -348,6 +348,94 @@ TEST(KCorr, HugeAndTinyMagnitudes) {
   EXPECT_TRUE(std::isinf(out[kWidth + kCov])) << "1e600 is beyond the double range";
 }
 
+// A correlation is never outside [-1, 1], even where rounding puts the
+// ratio of the sums a hair beyond it (y = a * x exactly, many rows):
+// corrcoef's clip, which the kernel applies too.
+TEST(KCorr, ACorrelationIsNeverBeyondOne) {
+  const int64_t n = 3001;
+  int beyond = 0;
+  for (uint64_t seed = 1; seed <= 40; seed++) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(-1e3, 1e3);
+    std::vector<double> f(n, 0.0), x(n), y(n), z(n);
+    double a = u(rng) / 7.0;
+    for (int64_t r = 0; r < n; r++) {
+      x[r] = u(rng);
+      y[r] = a * x[r];
+      z[r] = -x[r];
+    }
+    Columns c(n);
+    c.Add("f", GPUDF_TYPE_F64, f);
+    c.Add("x", GPUDF_TYPE_F64, x);
+    c.Add("y", GPUDF_TYPE_F64, y);
+    c.Add("z", GPUDF_TYPE_F64, z);
+    std::vector<double> cfg = {0, kAll, 0, 0, 1, 2, 0, kAll, 0, 0, 1, 1, 0, kAll, 0, 0, 1, 3};
+    std::vector<double> out = KRun(c.t.t, "corr", cfg);
+    c.Check(cfg, out);
+    for (int k = 0; k < 3; k++) {
+      double r = out[k * kWidth + kCorr];
+      EXPECT_TRUE(r >= -1.0 && r <= 1.0) << "seed " << seed << " config " << k << ": " << r;
+      EXPECT_NEAR(std::fabs(r), 1.0, 1e-14) << "seed " << seed << " config " << k;
+      beyond += std::fabs(r) == 1.0;
+    }
+  }
+  EXPECT_GT(beyond, 0) << "no config reached |corr| = 1: the clip is not exercised";
+}
+
+// i64 columns whose smallest value is near either end of the range, or
+// negative, with a spread of a few thousand: shifted by an integer near the
+// smallest value, every digit of the spread stays (a shift by the wrong
+// end of the range would leave int64 and round them away).
+TEST(KCorr, Int64ColumnsNearEitherEndOrBelowZeroKeepTheirSpread) {
+  const int64_t n = 2000;
+  std::vector<int32_t> k(n);
+  std::vector<double> f(n, 1.0);
+  for (int64_t r = 0; r < n; r++) k[r] = (int32_t)((r * 53) % 197);
+  // INT64_MAX - 2 k: its smallest value reads as 2^63 in double.
+  for (int64_t base : {INT64_MAX, INT64_MIN + 1, (int64_t)-1000000000000, (int64_t)-7}) {
+    const int64_t step = base == INT64_MAX ? -2 : 3;
+    std::vector<int64_t> v(n), w(n);
+    for (int64_t r = 0; r < n; r++) {
+      v[r] = base + step * (int64_t)k[r];
+      int64_t d = (int64_t)((r * 31) % 211);
+      w[r] = base == INT64_MAX ? base - d : base + d;
+    }
+    Columns c(n);
+    c.Add("f", GPUDF_TYPE_F64, f);
+    c.Add("v", GPUDF_TYPE_I64, v);
+    c.Add("k", GPUDF_TYPE_I32, k);
+    c.Add("w", GPUDF_TYPE_I64, w);
+    std::vector<double> cfg = {0, kAll, 0, 0, 1, 2, 0, kAll, 0, 0, 1, 3, 0, kAll, 0, 0, 3, 3};
+    SCOPED_TRACE("base " + std::to_string(base));
+    std::vector<double> out = KRun(c.t.t, "corr", cfg);
+    c.Check(cfg, out);
+    EXPECT_EQ(step > 0 ? 1.0 : -1.0, out[kCorr]) << "v is a multiple of k plus a constant";
+  }
+}
+
+// Huge values of one sign with a tiny one among them: the scale must come
+// from the larger of |min| and |max|, or the sums overflow.
+TEST(KCorr, HugeNegativeValuesBesideATinyOne) {
+  const int64_t n = 400;
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> u(0.05, 1.0);
+  std::vector<double> f(n, 0.0), x(n), y(n);
+  for (int64_t r = 0; r < n; r++) {
+    x[r] = -1.5e308 * u(rng);
+    y[r] = 0.5 * x[r] + 1e307 * (u(rng) - 0.5);
+  }
+  x[0] = -1e-300;
+  y[0] = -2e-300;
+  Columns c(n);
+  c.Add("f", GPUDF_TYPE_F64, f);
+  c.Add("x", GPUDF_TYPE_F64, x);
+  c.Add("y", GPUDF_TYPE_F64, y);
+  std::vector<double> cfg = {0, kAll, 0, 0, 1, 2, 0, kAll, 0, 0, 2, 1};
+  std::vector<double> out = KRun(c.t.t, "corr", cfg);
+  c.Check(cfg, out);
+  EXPECT_TRUE(std::isfinite(out[kCorr])) << out[kCorr];
+}
+
 TEST(KCorr, RefusesWhatItCannotComputeNamingTheColumn) {
   Fixture fx(50, 1);
   std::vector<const char *> lp = {"a", "b"};

@@ -22,9 +22,10 @@ import numpy as np
 
 from ._ffi import ffi, lib
 
-__all__ = ["Error", "Table", "read_csv", "Share", "TableView", "attach", "backends", "kernels",
+__all__ = ["Error", "Table", "read_csv", "read_parquet", "Share", "TableView", "attach",
+           "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
-           "plot", "__version__"]
+           "plot", "Pool", "ProcessPoolExecutor", "__version__"]
 
 
 def __dir__():
@@ -124,6 +125,10 @@ def unmap_idle():
 # ------------------------------------------------------------------ tables
 
 class _Schema:
+    def _keepalive(self):
+        """What an array or Arrow buffer over the memory holds."""
+        return self._handle
+
     """Columns and row count, shared by Table and TableView."""
 
     _ptr = None
@@ -187,6 +192,30 @@ class _Schema:
         ro = memoryview(ffi.buffer(held, n * dtype.itemsize)).toreadonly()
         return np.frombuffer(ro, dtype=dtype)
 
+    def to_arrow(self, nan_as_null=False):
+        """The table as a pyarrow.Table over the shared memory itself: no
+        copy of any number or code. Its buffers keep the mapping alive, so
+        it stays valid after detach() and after the view is gone.
+        Categoricals become dictionary arrays (their labels, and a validity
+        bitmap where a code is missing, are built here: n/8 bytes); bool
+        columns are packed into Arrow's bits (n/8 bytes, the one column kind
+        copied). NaN stays a NaN value unless nan_as_null=True, which adds a
+        validity bitmap (n/8 bytes) to each float column holding NaN, so
+        that Arrow readers skip them as pandas does."""
+        from ._arrow import to_arrow
+        return to_arrow(self, self._keepalive(), lambda i: _labels(self, i), nan_as_null)
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        """The Arrow PyCapsule stream of to_arrow(): pl.DataFrame(view),
+        duckdb.sql("... FROM view"), pyarrow.table(view) and every reader of
+        the interface see the shared memory without a copy."""
+        table = self.to_arrow()
+        if not hasattr(table, "__arrow_c_stream__"):
+            import pyarrow as pa
+            raise Error(lib.GPUDF_ENODEV, f"the Arrow PyCapsule interface needs pyarrow >= 14 "
+                        f"(this is {pa.__version__}); use to_arrow()")
+        return table.__arrow_c_stream__(requested_schema)
+
     def __len__(self):
         return self.nrows
 
@@ -212,9 +241,39 @@ class _Handle:
             self.ptr = None
 
 
+class _Export:
+    """Held by every array, frame and Arrow buffer made over an owner
+    Table's arena, so that the Table knows whether any is alive."""
+    __slots__ = ("handle", "__weakref__")
+
+    def __init__(self, handle):
+        self.handle = handle
+
+
 class Table(_Schema):
     """An owner's table, built in shared memory. Build it with from_numpy,
-    from_pandas or from_arrow; publish it with share()."""
+    from_pandas or from_arrow; publish it with share().
+
+    Adding a column may move the arena (it grows by remapping), so a column
+    cannot be added while an array, frame or Arrow table from column(),
+    to_pandas() or to_arrow() is alive: that raises rather than leave them
+    over unmapped memory. Add every column first."""
+
+    def _keepalive(self):
+        token = _Export(self._handle)
+        self._exports.add(token)
+        return token
+
+    def _exported(self):
+        """Whether an array, frame or Arrow buffer over the arena is alive."""
+        return len(self._exports) > 0
+
+    def _may_grow(self, what):
+        if self._exported():
+            raise Error(lib.GPUDF_EBUSY, f"{what}: arrays, frames or Arrow tables made by "
+                        "column(), to_pandas() or to_arrow() of this table are alive, and "
+                        "adding a column may move the table's memory under them; add every "
+                        "column first, or drop them (or copy them with numpy.array) before")
 
     def __init__(self, nrows):
         out = ffi.new("gpudf_table **")
@@ -222,9 +281,20 @@ class Table(_Schema):
         if not 0 <= nrows < 2 ** 63:
             raise Error(lib.GPUDF_EINVAL, f"nrows = {nrows} is out of range")
         _check(lib.gpudf_table_create(nrows, out))
-        self._handle = _Handle(out[0])
-        self._ptr = out[0]
+        self._own(out[0])
+
+    def _own(self, ptr):
+        self._handle = _Handle(ptr)
+        self._ptr = ptr
         self._shares = []  # its open Shares: published while the Table lives
+        self._exports = weakref.WeakSet()  # _Export tokens of live arrays over the arena
+
+    @classmethod
+    def _adopt(cls, ptr):
+        """The Table of a gpudf_table the library made (read_csv)."""
+        t = cls.__new__(cls)
+        t._own(ptr)
+        return t
 
     def _add(self, name, values):
         """Copies values once, straight into a new column of the arena."""
@@ -248,6 +318,7 @@ class Table(_Schema):
         if len(values) != self.nrows:
             raise Error(lib.GPUDF_EINVAL, f"column '{name}' has {len(values)} rows, "
                         f"the table {self.nrows}")
+        self._may_grow(f"column '{name}'")
         out = ffi.new("void **")
         _check(lib.gpudf_table_alloc_column(self._ptr, _c(name, "column name"), gtype, out))
         dtype = _TO_NUMPY[gtype]
@@ -258,6 +329,7 @@ class Table(_Schema):
         """Codes and labels straight into the arena (labels as UTF-8 str)."""
         if not isinstance(name, str):
             raise TypeError(f"column names must be str, got {name!r}")
+        self._may_grow(f"column '{name}'")
         codes = np.ascontiguousarray(col.cat.codes.to_numpy(), dtype=np.int32)
         labels = [ffi.new("char[]", _c(c, "category")) for c in col.cat.categories]
         arr = ffi.new("const char *[]", labels) if labels else ffi.NULL
@@ -348,7 +420,7 @@ class Table(_Schema):
 
     def column(self, column):
         """Read-only array over the column in shared memory (no copy)."""
-        return self._array(self._index(column), self._handle)
+        return self._array(self._index(column), self._keepalive())
 
     def share(self, name=None, backend="auto"):
         """Publishes the table under name (None: a unique one). The table is
@@ -370,7 +442,7 @@ class Table(_Schema):
         return s
 
     def to_pandas(self):
-        return _frame(self, self._handle)
+        return _frame(self, self._keepalive())
 
 
 _CSV_TYPES = {"infer": lib.GPUDF_CSV_INFER, "int64": lib.GPUDF_CSV_INT64,
@@ -406,11 +478,23 @@ def read_csv(path, delimiter=",", dtypes=None):
         opts.types = types
     out = ffi.new("gpudf_table **")
     _check(lib.gpudf_table_read_csv(os.fsencode(path), opts, out))
-    t = Table.__new__(Table)
-    t._handle = _Handle(out[0])
-    t._ptr = out[0]
-    t._shares = []
-    return t
+    return Table._adopt(out[0])
+
+
+def read_parquet(path, columns=None):
+    """A Table filled from a Parquet file row group by row group, straight
+    into shared memory: the memory it takes at its peak is the table plus
+    about one row group (its pages and the arrays decoded from them), not
+    two copies of the table. columns picks and orders
+    columns (default: all). Text and dictionary columns become categoricals
+    (a dictionary column keeps its labels' order, unused ones included; a
+    text column's labels are sorted bytewise, as read_csv's), nulls become
+    NaN in float columns and missing codes in categoricals. Integer and
+    bool columns with nulls, uint64 values above 2**63 - 1 and types a
+    table cannot hold (timestamps, decimals, bytes, nested) are refused
+    with a message naming the column."""
+    from ._arrow import read_parquet as read
+    return read(path, columns)
 
 
 def _unsupported(name, dtype):
@@ -946,9 +1030,21 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     opts.nplugins, opts.plugins = len(paths), plugin_array
     opts.progress, keep = _progress_callback(progress)
     out = ffi.new("gpudf_sweep_result **")
-    status = lib.gpudf_sweep(table._live(), _c(kernel, "kernel name"),
-                             ffi.cast("const double *", ffi.from_buffer(matrix)), n,
-                             ffi.cast("double *", ffi.from_buffer(results)), opts, out)
+    # A sweep with workers shares an unshared Table and may first add derived
+    # columns to it (gpudf_table_prepare), which can move its memory: with
+    # arrays over that memory alive, share it here instead, without them
+    # (they only save work).
+    held = None
+    if (isinstance(table, Table) and workers != 0 and table._exported()
+            and not any(x._ptr is not None for x in table._shares)):
+        held = table.share(backend=backend)
+    try:
+        status = lib.gpudf_sweep(table._live(), _c(kernel, "kernel name"),
+                                 ffi.cast("const double *", ffi.from_buffer(matrix)), n,
+                                 ffi.cast("double *", ffi.from_buffer(results)), opts, out)
+    finally:
+        if held is not None:
+            held.close()
     raised = keep[1] if isinstance(keep, tuple) else ()
     del keep
     if status not in (lib.GPUDF_OK, lib.GPUDF_ECANCELED):
@@ -1025,3 +1121,7 @@ def plot(result, kernel, metric=None, ax=None, asc=False):
     byy = list(grid_.index).index(done.loc[best, y])
     ax.add_patch(plt.Rectangle((bx - 0.5, byy - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
     return ax
+
+
+# Last: pool.py uses the names above (it imports them when it first shares).
+from .pool import Pool, ProcessPoolExecutor  # noqa: E402

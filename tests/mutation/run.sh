@@ -58,6 +58,9 @@ declare -A covers=(
   [kernels/groupby_agg/groupby_agg.c]='^(KGroupbyAgg|Kernels|FuzzRegress)\.'
   [kernels/ma_crossover/ma_crossover.c]='^(KMaCrossover|Kernels)\.'
   [kernels/bootstrap/bootstrap.c]='^(KBootstrap|Kernels)\.'
+  [kernels/corr/corr.c]='^(KCorr|KernelsOnEveryPlacement)\.'
+  [kernels/corr/corr_math.h]='^(KCorr|KernelsOnEveryPlacement)\.'
+  [engine/device/device.c]='^(SimDevice|FaultSim|DeviceApi|KernelsOnEveryPlacement)\.'
 )
 if [ $# -eq 0 ]; then
   mapfile -t files < <(printf '%s\n' "${!covers[@]}" | sort)

@@ -897,3 +897,46 @@ def test_sweep_columns_at_the_widest_shapes():
         assert (out.status == "ok").all()
         np.testing.assert_array_equal(out[names].to_numpy(), gpudf.run(t, kernel, configs)[names]
                                       .to_numpy())
+
+
+def _prices(n=20000, seed=3):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"close": 100 + np.cumsum(rng.standard_normal(n)),
+                         "volume": rng.integers(0, 1000, n).astype(np.int64)})
+
+
+@pytest.mark.parametrize("export", ["column", "to_pandas", "to_arrow"])
+def test_arrays_of_an_unshared_table_stay_valid_across_a_sweep_that_prepares_it(export):
+    # A sweep with workers may add derived columns (ma_crossover's prefix
+    # sums) to an unshared Table, and growing the arena can move it: with
+    # arrays over it alive, that read freed memory (a segmentation fault).
+    if export == "to_arrow":
+        pytest.importorskip("pyarrow")
+    df = _prices()
+    t = gpudf.Table.from_pandas(df)
+    held = {"column": lambda: t.column("close"),
+            "to_pandas": lambda: t.to_pandas()["close"],
+            "to_arrow": lambda: t.to_arrow().column("close")}[export]()
+    configs = gpudf.grid("ma_crossover", price_col=["close"], fast=[5, 10], slow=[50])
+    got = gpudf.sweep(t, "ma_crossover", configs, workers=1)
+    gc.collect()
+    np.testing.assert_array_equal(np.asarray(held), df["close"].to_numpy())
+    # The answers are those of a table no array held (which the sweep prepares).
+    want = gpudf.sweep(gpudf.Table.from_pandas(df), "ma_crossover", configs, workers=1)
+    result_cols = [c for c in want.columns if c not in ("status", "error")]
+    pd.testing.assert_frame_equal(got[result_cols], want[result_cols])
+    assert (got["status"] == "ok").all()
+
+
+def test_a_column_cannot_be_added_under_live_arrays_and_can_once_they_are_gone():
+    t = gpudf.Table(4)
+    t._add("a", np.arange(4.0))
+    arr = t.column("a")
+    with pytest.raises(gpudf.Error, match=r"column 'b': arrays, frames or Arrow tables .* alive"):
+        t._add("b", np.ones(4))
+    assert t.columns == ["a"]
+    np.testing.assert_array_equal(arr, np.arange(4.0))
+    del arr
+    gc.collect()
+    t._add("b", np.ones(4))
+    assert t.columns == ["a", "b"]

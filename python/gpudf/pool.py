@@ -1,0 +1,518 @@
+"""gpudf.Pool and gpudf.ProcessPoolExecutor: multiprocessing.Pool and
+concurrent.futures.ProcessPoolExecutor whose task arguments share their large
+pandas and numpy objects instead of pickling them.
+
+    from gpudf import Pool            # the only line that changes
+    p = Pool(15)
+    res = p.map_async(func, [(df, config) for config in configs])
+
+The parent pickles each task with a pickler whose reducer_override replaces
+every large DataFrame, Series or numpy array (at any depth of the arguments)
+by a small stub: the name of a gpudf share holding the object's bytes, plus a
+description of how to rebuild it. The first task that carries an object copies
+it once into a share; every later task (keyed by the object's identity) sends
+only the stub. The worker unpickles the stub into an object of the same type
+whose arrays are read-only views of the share: no copy in any worker. Workers
+unpickle with the standard unpickler (the stub names a function of this
+module), so nothing in them is patched. docs/pool.md has the design.
+"""
+import multiprocessing
+import multiprocessing.pool
+import pickle
+import sys
+import threading
+import weakref
+from collections import OrderedDict
+from concurrent.futures import Future
+from concurrent.futures import ProcessPoolExecutor as _StdExecutor
+from io import BytesIO
+from multiprocessing.reduction import ForkingPickler
+
+import numpy as np
+
+__all__ = ["Pool", "ProcessPoolExecutor", "THRESHOLD"]
+
+THRESHOLD = 1 << 20  # bytes: objects at least this large are shared (joblib's default)
+_ALIGN = 64  # every array starts on a cache line of the share
+
+
+class _Unsupported(Exception):
+    """The object holds something the share cannot carry as it is (Python
+    objects, nested Arrow types...): it is pickled as before."""
+
+
+# --------------------------------------------------------------- encoding
+
+class _Layout:
+    """Collects the arrays of one object and where each goes in its share."""
+
+    def __init__(self):
+        self.parts = []  # (offset, array) to copy
+        self.size = 0
+
+    def add(self, arr):
+        """Reserves room for arr's bytes; returns its spec (offset, dtype,
+        shape, transposed). A Fortran-ordered array is stored as its C-ordered
+        transpose, so that it comes back Fortran-ordered and zero-copy."""
+        if arr.dtype.hasobject:
+            raise _Unsupported(f"dtype {arr.dtype} holds Python objects")
+        transposed = arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous
+        if transposed:
+            arr = arr.T
+        offset = self.size
+        self.parts.append((offset, arr))
+        self.size += -(-arr.nbytes // _ALIGN) * _ALIGN
+        return (offset, arr.dtype, arr.shape, transposed)
+
+
+def _is_pandas(obj):
+    return type(obj).__module__.startswith("pandas")
+
+
+def _values(series):
+    """The array behind a Series: a numpy array for numpy dtypes, else the
+    extension array (no copy either way)."""
+    values = getattr(series, "_values", None)
+    return series.array if values is None else values
+
+
+def _encode_array(arr, layout):
+    """A column's or index's values as a spec; raises _Unsupported."""
+    if isinstance(arr, np.ndarray):
+        if arr.ndim != 1:
+            raise _Unsupported("a multi-dimensional pandas block")
+        return ("np", layout.add(arr))
+    import pandas as pd
+    if isinstance(arr, pd.Categorical):
+        return ("cat", layout.add(np.asarray(arr.codes)),
+                _encode_index(arr.categories, layout), arr.ordered)
+    cls = type(arr)
+    if hasattr(arr, "_pa_array"):  # Arrow-backed: str, ArrowDtype columns
+        chunks = []
+        for chunk in arr._pa_array.chunks:
+            if chunk.type.num_fields or str(chunk.type).startswith("dictionary"):
+                raise _Unsupported(f"nested Arrow type {chunk.type}")
+            buffers = [None if b is None else layout.add(np.frombuffer(b, np.uint8))
+                       for b in chunk.buffers()]
+            chunks.append((len(chunk), chunk.null_count, chunk.offset, buffers))
+        return ("arrow", cls, arr.dtype, arr._pa_array.type, chunks)
+    if hasattr(arr, "_data") and hasattr(arr, "_mask"):  # Int64, Float64, boolean
+        return ("masked", cls, layout.add(np.asarray(arr._data)),
+                layout.add(np.asarray(arr._mask)))
+    raise _Unsupported(f"{cls.__name__} values")
+
+
+def _encode_index(index, layout):
+    import pandas as pd
+    if type(index) is pd.RangeIndex:
+        return ("range", index.start, index.stop, index.step, index.name)
+    if isinstance(index, pd.MultiIndex):
+        return ("multi", [_encode_index(level, layout) for level in index.levels],
+                [layout.add(np.asarray(c)) for c in index.codes], list(index.names))
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+        raise _Unsupported("a time-zone-aware index")
+    return ("index", _encode_array(_values(index), layout), index.dtype, index.name,
+            getattr(index, "freq", None))
+
+
+def _encode(obj):
+    """(spec, layout) for a DataFrame, Series or ndarray; raises _Unsupported."""
+    layout = _Layout()
+    if type(obj) is np.ndarray:
+        return ("ndarray", layout.add(obj)), layout
+    import pandas as pd
+    if type(obj) is pd.Series:
+        if getattr(obj.dtype, "tz", None):
+            raise _Unsupported("time-zone-aware values")
+        return ("series", _encode_array(_values(obj), layout), _encode_index(obj.index, layout),
+                obj.name, dict(obj.attrs)), layout
+    if type(obj) is pd.DataFrame:
+        columns = []
+        for j in range(obj.shape[1]):
+            col = obj.iloc[:, j]
+            if getattr(col.dtype, "tz", None):
+                raise _Unsupported("time-zone-aware values")
+            columns.append(_encode_array(_values(col), layout))
+        return ("frame", columns, _encode_index(obj.index, layout), obj.columns,
+                dict(obj.attrs)), layout
+    raise _Unsupported(type(obj).__name__)
+
+
+def _nbytes(obj):
+    """The object's own bytes (no deep look into Python objects), or None for
+    a type that is never shared."""
+    if type(obj) is np.ndarray:
+        return obj.nbytes
+    if "pandas" in sys.modules:
+        import pandas as pd
+        if type(obj) in (pd.DataFrame, pd.Series):
+            return int(obj.memory_usage(index=True, deep=False).sum())
+    return None
+
+
+# --------------------------------------------------------------- decoding
+
+_ATTACHED = OrderedDict()  # share name -> (view, byte array, cache of indexes)
+_ATTACHED_MAX = 8
+_ATTACH_LOCK = threading.Lock()
+
+
+def _blob(name):
+    """The share's bytes as a read-only uint8 array (the view is kept for the
+    next task: attaching again per task is cheap, but this is cheaper), and a
+    cache of the indexes built from it (immutable, so tasks share them)."""
+    from . import attach
+    with _ATTACH_LOCK:
+        hit = _ATTACHED.get(name)
+        if hit is not None:
+            _ATTACHED.move_to_end(name)
+            return hit
+        view = attach(name)
+        entry = (view, view.column("bytes").view(np.uint8), {})
+        _ATTACHED[name] = entry
+        while len(_ATTACHED) > _ATTACHED_MAX:
+            _ATTACHED.popitem(last=False)
+        return entry
+
+
+def _array(blob, spec):
+    offset, dtype, shape, transposed = spec
+    n = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    arr = blob[offset:offset + n].view(dtype).reshape(shape)
+    return arr.T if transposed else arr
+
+
+def _decode_array(blob, spec, cache):
+    kind = spec[0]
+    if kind == "np":
+        return _array(blob, spec[1])
+    import pandas as pd
+    if kind == "cat":
+        categories = _decode_index(blob, spec[2], cache)
+        dtype = pd.CategoricalDtype(categories, ordered=spec[3])
+        return pd.Categorical.from_codes(_array(blob, spec[1]), dtype=dtype, validate=False)
+    if kind == "arrow":
+        import pyarrow as pa
+        _, cls, dtype, atype, chunks = spec
+        arrays = [pa.Array.from_buffers(
+            atype, length, [None if b is None else pa.py_buffer(_array(blob, b)) for b in bufs],
+            null_count=nulls, offset=offset) for length, nulls, offset, bufs in chunks]
+        values = pa.chunked_array(arrays, type=atype)
+        try:
+            return cls(values, dtype=dtype)
+        except TypeError:  # ArrowExtensionArray takes the values only
+            return cls(values)
+    if kind == "masked":
+        return spec[1](_array(blob, spec[2]), _array(blob, spec[3]), copy=False)
+    raise ValueError(f"gpudf.Pool: unknown array kind {kind!r}")
+
+
+def _decode_index(blob, spec, cache):
+    import pandas as pd
+    if spec[0] == "range":
+        return pd.RangeIndex(spec[1], spec[2], spec[3], name=spec[4])
+    key = repr(spec)
+    index = cache.get(key)
+    if index is not None:
+        return index
+    if spec[0] == "multi":
+        index = pd.MultiIndex(levels=[_decode_index(blob, s, cache) for s in spec[1]],
+                              codes=[_array(blob, c) for c in spec[2]], names=spec[3],
+                              verify_integrity=False)
+    else:
+        _, values, dtype, name, freq = spec
+        index = pd.Index(_decode_array(blob, values, cache), dtype=dtype, name=name, copy=False)
+        if freq is not None:  # checked against the values once per worker (cached)
+            index = pd.DatetimeIndex(index, freq=freq)
+    cache[key] = index
+    return index
+
+
+def _rebuild(name, spec):
+    """Runs in the worker, as the stub is unpickled: the object, over the share."""
+    _view, blob, cache = _blob(name)
+    kind = spec[0]
+    if kind == "ndarray":
+        return _array(blob, spec[1])
+    import pandas as pd
+    if kind == "series":
+        _, values, index, sname, attrs = spec
+        out = pd.Series(_decode_array(blob, values, cache), index=_decode_index(blob, index, cache),
+                        name=sname, copy=False)
+    else:
+        _, columns, index, labels, attrs = spec
+        data = {j: _decode_array(blob, c, cache) for j, c in enumerate(columns)}
+        out = pd.DataFrame(data, index=_decode_index(blob, index, cache), copy=False)
+        out.columns = labels
+    if attrs:
+        out.attrs.update(attrs)
+    return out
+
+
+def _loads(data):
+    return pickle.loads(data)
+
+
+# ----------------------------------------------------------- the registry
+
+class _Shared:
+    __slots__ = ("table", "share", "spec", "ref", "nbytes")
+
+
+class _Registry:
+    """The shares of one pool: one per object, by identity, kept while the
+    pool is open and the object alive (released once the tasks sent while it
+    was alive are done), and all closed when the pool ends."""
+
+    def __init__(self, threshold, pending):
+        if threshold is None or threshold < 0:
+            raise ValueError(f"threshold must be a number of bytes >= 0, got {threshold!r}")
+        self.threshold = threshold
+        self._pending = pending  # () -> the ids of the tasks not finished yet
+        self._lock = threading.RLock()
+        self._live = {}  # id(obj) -> _Shared
+        self._retired = []  # (_Shared, ids of the tasks that may still use it)
+        self._closed = False
+        self.shared = 0  # objects shared so far
+        self.shared_bytes = 0
+
+    def dumps(self, obj):
+        buf = BytesIO()
+        _Pickler(buf, self).dump(obj)
+        return buf.getbuffer()
+
+    def reduce(self, obj):
+        """reducer_override's answer for obj, or None for the default."""
+        nbytes = _nbytes(obj)
+        if nbytes is None:
+            if _is_pandas(obj) and getattr(obj, "nbytes", 0) >= self.threshold:
+                # A large pandas object that is not shared (an Index, an
+                # array): pickled whole and as before, so that its inner
+                # numpy arrays are not shared behind pandas' back.
+                return _loads, (ForkingPickler.dumps(obj),)
+            return None
+        if nbytes < self.threshold or nbytes == 0:
+            return None
+        entry = self._get(obj)
+        if entry is None:
+            if _is_pandas(obj):
+                return _loads, (ForkingPickler.dumps(obj),)
+            return None
+        return _rebuild, (entry.share.name, entry.spec)
+
+    def _get(self, obj):
+        with self._lock:
+            if self._closed:
+                raise ValueError("gpudf.Pool: the pool is closed, its shares with it")
+            entry = self._live.get(id(obj))
+            if entry is not None:
+                return entry
+            try:
+                spec, layout = _encode(obj)
+            except _Unsupported:
+                return None
+            entry = _Shared()
+            entry.table, entry.share = _publish(layout)
+            entry.spec, entry.nbytes = spec, layout.size
+            key = id(obj)
+            entry.ref = weakref.ref(obj, lambda _r, key=key: self._died(key))
+            self._live[key] = entry
+            self.shared += 1
+            self.shared_bytes += layout.size
+            return entry
+
+    def _died(self, key):
+        """The object is gone: its share goes once the tasks that may carry
+        its stub (those not finished now) are done."""
+        with self._lock:
+            entry = self._live.pop(key, None)
+            if entry is not None and not self._closed:
+                self._retired.append((entry, set(self._pending())))
+        self.reap()
+
+    def reap(self):
+        with self._lock:
+            if not self._retired:
+                return
+            pending = set(self._pending())
+            keep = []
+            for entry, waits in self._retired:
+                waits &= pending
+                if waits:
+                    keep.append((entry, waits))
+                else:
+                    _close(entry)
+            self._retired = keep
+
+    def close(self):
+        with self._lock:
+            self._closed = True
+            for entry in self._live.values():
+                _close(entry)
+            for entry, _ in self._retired:
+                _close(entry)
+            self._live.clear()
+            self._retired = []
+
+
+def _publish(layout):
+    """A table of one int64 column holding the object's bytes, shared on the
+    host (cpu placement: the workers read it with numpy and pandas; a CUDA
+    placement would give each of them a CUDA context for nothing)."""
+    from . import Table, _check
+    from ._ffi import ffi, lib
+    nrows = max(1, layout.size // 8)
+    table = Table(nrows)
+    out = ffi.new("void **")
+    _check(lib.gpudf_table_alloc_column(table._ptr, b"bytes", lib.GPUDF_TYPE_I64, out))
+    dest = np.frombuffer(ffi.buffer(out[0], nrows * 8), dtype=np.uint8)
+    for offset, arr in layout.parts:
+        np.copyto(dest[offset:offset + arr.nbytes].view(arr.dtype).reshape(arr.shape), arr,
+                  casting="no")
+    return table, table.share(backend="cpu")
+
+
+def _close(entry):
+    if entry.share is not None:
+        entry.share.close()
+    entry.share = entry.table = None
+
+
+class _Pickler(ForkingPickler):
+    def __init__(self, file, registry):
+        super().__init__(file)
+        self._registry = registry
+
+    def reducer_override(self, obj):
+        reduced = self._registry.reduce(obj)
+        return NotImplemented if reduced is None else reduced
+
+
+def _initialize(initializer, packed):
+    """The worker's initializer: the user's, with its arguments unpickled
+    from what the parent packed (so that large ones are shared too)."""
+    if initializer is not None:
+        initializer(*pickle.loads(packed))
+
+
+# ------------------------------------------------------------------- Pool
+
+class Pool(multiprocessing.pool.Pool):
+    """multiprocessing.Pool, with the same arguments and methods, whose tasks
+    share every pandas DataFrame, Series or numpy array of at least
+    `threshold` bytes (default 1 MiB) found in their arguments, once per
+    object, instead of pickling it into every task. The worker gets an object
+    of the same type (same index, columns, dtypes) over read-only shared
+    memory: writing into it raises ValueError. Smaller or unsupported objects
+    (Python objects inside, time zones, nested Arrow types) pickle as before.
+    Results are pickled as before. Shares close when the pool is joined or
+    terminated (the with-block ends), or when their object is gone and the
+    tasks sent with it are done. The object must not be changed in place
+    while the pool shares it: the workers see the copy made when it was
+    first sent."""
+
+    def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
+                 context=None, *, threshold=THRESHOLD):
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        self._gpudf = _Registry(threshold, lambda: list(self._cache.copy()))
+        packed = bytes(self._gpudf.dumps(tuple(initargs))) if initializer is not None else None
+        try:
+            super().__init__(processes, _initialize, (initializer, packed), maxtasksperchild,
+                             context)
+        except BaseException:
+            self._gpudf.close()
+            raise
+
+    @property
+    def shared(self):
+        """How many objects this pool has shared (each one once)."""
+        return self._gpudf.shared
+
+    def _setup_queues(self):
+        super()._setup_queues()
+        send = self._inqueue._writer.send_bytes
+        registry = self._gpudf
+
+        def put(task):
+            send(registry.dumps(task))
+        self._quick_put = put
+
+    def _check_running(self):
+        super()._check_running()
+        self._gpudf.reap()
+
+    @staticmethod
+    def _help_stuff_finish(inqueue, task_handler, size):
+        # The stdlib's, reading raw bytes: unpickling the stubs here would
+        # attach this process to its own shares.
+        inqueue._rlock.acquire()
+        while task_handler.is_alive() and inqueue._reader.poll():
+            inqueue._reader.recv_bytes()
+
+    def terminate(self):
+        try:
+            super().terminate()
+        finally:
+            self._gpudf.close()
+
+    def join(self):
+        super().join()
+        self._gpudf.close()
+
+
+# --------------------------------------------------- ProcessPoolExecutor
+
+def _call(packed):
+    fn, args, kwargs = pickle.loads(packed)
+    return fn(*args, **kwargs)
+
+
+class ProcessPoolExecutor(_StdExecutor):
+    """concurrent.futures.ProcessPoolExecutor with gpudf.Pool's sharing of
+    large DataFrames, Series and numpy arrays in the arguments (submit, map,
+    initargs). Shares close at shutdown (once the workers are done, also
+    with wait=False)."""
+
+    def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
+                 threshold=THRESHOLD, **kwargs):
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        self._gpudf = _Registry(threshold, lambda: list(self._pending_work_items.copy()))
+        packed = bytes(self._gpudf.dumps(tuple(initargs))) if initializer is not None else None
+        try:
+            super().__init__(max_workers, mp_context,
+                             _initialize if initializer is not None else None,
+                             (initializer, packed), **kwargs)
+        except BaseException:
+            self._gpudf.close()
+            raise
+
+    @property
+    def shared(self):
+        return self._gpudf.shared
+
+    def submit(self, fn, /, *args, **kwargs):
+        self._gpudf.reap()
+        try:
+            packed = self._gpudf.dumps((fn, args, kwargs))
+        except Exception as e:
+            if getattr(self, "_shutdown_thread", False):
+                raise RuntimeError("cannot schedule new futures after shutdown") from e
+            # As the stdlib does: a task that cannot be pickled fails its future.
+            future = Future()
+            future.set_exception(e)
+            return future
+        return super().submit(_call, bytes(packed))
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        manager = getattr(self, "_executor_manager_thread", None)  # shutdown forgets it
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        if wait or manager is None:
+            self._gpudf.close()
+            return
+
+        def close_when_done():
+            manager.join()
+            self._gpudf.close()
+        threading.Thread(target=close_when_done, daemon=True).start()
