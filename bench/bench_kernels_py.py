@@ -2,7 +2,9 @@
 with numpy.histogram and polars group_by().agg() on the same columns, in one
 run, answers checked equal (issue 21, targets 1 and 2).
 
-    python bench/bench_kernels_py.py [--rows N] [--reps R] [--json PATH]
+    python bench/bench_kernels_py.py [--quick] [--rows N] [--reps R] [--json PATH]
+
+--quick: 2e6 rows (CI keeps it working; the targets are stated on 1e8).
 
 Columns: x f64 uniform [0, 10), v f64 uniform [-1, 1), k i32 uniform in
 [0, groups). Every time is a median over R runs after one excluded warm-up.
@@ -117,16 +119,18 @@ def main():
     ap.add_argument("--rows", type=float, default=1e8)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--json")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=("histogram", "groupby"))
     a = ap.parse_args()
-    n, reps = int(a.rows), a.reps
+    n, reps = (int(2e6), 3) if a.quick else (int(a.rows), a.reps)
     cores = os.cpu_count()
-    out = {"bench": "kernels_py", "rows": n, "machine": benchlib.machine()
-           if hasattr(benchlib, "machine") else None, "histogram": [], "groupby": []}
+    out = {"bench": "kernels_py", "rows": n, "reps": reps, "cores": cores, "histogram": [],
+           "groupby": []}
     print(f"bench_kernels_py: {n:.3g} rows, medians of {reps} runs after a warm-up")
 
     print("histogram (v f64 in [-1, 1]): gpudf one config vs numpy.histogram; 64 configs "
           "batched vs 64 single runs")
-    for bins in (64, 4096):
+    for bins in (64, 4096) if a.only != "groupby" else ():
         x, v, k = columns(n, 64)
         t = gpudf.Table.from_numpy({"x": x, "v": v, "k": k})
         one = hi_configs(t, bins, 1)
@@ -151,7 +155,7 @@ def main():
 
     print("groupby (v f64 by k i32): gpudf one config (1 thread) vs polars group_by().agg("
           f"count, sum, mean, min, max) at 1 and {cores} threads; 64 configs batched vs single")
-    for groups in (64, 4096):
+    for groups in (64, 4096) if a.only != "histogram" else ():
         x, v, k = columns(n, groups)
         t = gpudf.Table.from_numpy({"x": x, "v": v, "k": k})
         one = gb_configs(t, groups, 1)
@@ -166,11 +170,16 @@ def main():
                 or not np.allclose(r[:, 1], np.array(p["sum"]), rtol=1e-9, atol=1e-9)):
             sys.exit(f"WRONG ANSWER: groupby_agg {groups} groups differs from polars")
         sb, ss, rb, rs = batch_vs_single(t, "groupby_agg", gb_configs(t, groups, 64), reps)
-        if not np.array_equal(np.isnan(rb), np.isnan(rs)) or not np.array_equal(
-                np.nan_to_num(rb), np.nan_to_num(rs)):
+        # Counts, min and max exact; sums and means may be added in another
+        # order in a batch (docs/guide.md, groupby_agg): to 1e-9 relative.
+        exact = np.arange(rb.shape[1]) % 5
+        exact = (exact == 0) | (exact >= 3)
+        if (not np.array_equal(rb[:, exact], rs[:, exact], equal_nan=True)
+                or not np.allclose(rb[:, ~exact], rs[:, ~exact], rtol=1e-9, atol=1e-12,
+                                   equal_nan=True)):
             sys.exit(f"WRONG ANSWER: groupby_agg {groups} groups: batch differs from single runs")
         row = {"groups": groups, "gpudf_s": sg["median_s"], "gbs": 20 * n / sg["median_s"] / 1e9,
-               "polars_1_s": pol[1]["median_s"], f"polars_{cores}_s": pol[cores]["median_s"],
+               "polars_1_s": pol[1]["median_s"], "polars_all_s": pol[cores]["median_s"],
                "vs_polars_1": pol[1]["median_s"] / sg["median_s"],
                "batch64_s": sb["median_s"], "single64_s": ss["median_s"],
                "batch_speedup": ss["median_s"] / sb["median_s"]}
@@ -183,8 +192,7 @@ def main():
         del t
     out["versions"] = benchlib.versions("numpy", "polars")
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(out, f, indent=1)
+        benchlib.write_json(a.json, out)
 
 
 if __name__ == "__main__":
