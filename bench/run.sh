@@ -14,7 +14,7 @@
 # raw output of every section in DIR/<same>-raw/. Build tree and venv:
 # ${GPUDF_BENCH_BUILD:-build-bench} and ${GPUDF_BENCH_BUILD:-build-bench}/venv.
 # Installs what is missing, as tests/run.sh does: cmake, ninja, g++ with
-# apt-get; numpy, pandas, pyarrow, joblib, vectorbt, matplotlib, psutil and
+# apt-get; numpy, pandas, pyarrow, polars, joblib, vectorbt, matplotlib, psutil and
 # cffi with pip. CUDA is built only when a device is present (nvidia-smi -L):
 # the CUDA build takes ~10 min and without a device nothing would run it.
 # With a device it also installs CuPy for section 7 (cupy-cuda13x or
@@ -83,9 +83,9 @@ py="$venv/bin/python"
 # Installed distributions by their metadata: importing them all (vectorbt
 # pulls numba and plotly) would cost half a minute on every run.
 have() { "$py" -c "import importlib.metadata as m, sys; [m.version(p) for p in sys.argv[1:]]" "$@" 2>/dev/null; }
-if ! have cffi numpy pandas pyarrow joblib matplotlib psutil; then
+if ! have cffi numpy pandas pyarrow joblib matplotlib psutil polars; then
   echo "== installing the baselines into $venv"
-  "$py" -m pip install -q --disable-pip-version-check cffi numpy pandas pyarrow joblib matplotlib psutil
+  "$py" -m pip install -q --disable-pip-version-check cffi numpy pandas pyarrow joblib matplotlib psutil polars
 fi
 # vectorbt pulls numba (and through it llvmlite), which may have no wheel for
 # this Python: then section 5 runs without it and says so in the report.

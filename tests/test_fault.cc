@@ -682,6 +682,31 @@ TEST_F(Fault, RunEveryKernel) {
   gpudf_table_free(t);
 }
 
+// Runs of configs over the same columns take other paths (filter buckets:
+// kernels/common/k_buckets.h, with allocations of their own): a failed
+// allocation there is a clean ENOMEM, never other sums or counts.
+TEST_F(Fault, RunLongBatchesOverOneColumnSet) {
+  gpudf_table *t = MakeTable(3000, 5);
+  // Columns a i32, c f32, d f64 (datagen.h); 12 configs, ops and thresholds varied.
+  for (const char *name : {"groupby_agg", "histogram"}) {
+    RunOp op(t, name);
+    op.configs.clear();
+    for (int i = 0; i < (int)op.n; i++) {
+      double lo = 1000.0 * (i % 7), op_ = (double)(i % 8);
+      if (std::string(name) == "groupby_agg")
+        op.configs.insert(op.configs.end(), {2, op_, lo, lo + 5000, 0, 3, 300});
+      else
+        op.configs.insert(op.configs.end(), {2, op_, lo, lo + 5000, 3, 50, -1, 1});
+    }
+    op.ref.assign((size_t)(op.n * gpudf_kernel_nresults(op.k, op.configs.data())), 0.0);
+    EXPECT_EQ(gpudf_run(t, op.k, op.configs.data(), op.n, op.ref.data()), GPUDF_OK)
+        << gpudf_last_error();
+    Walk((std::string("gpudf_run batch ") + name).c_str(), op, kAlloc);
+    if (!HasFailure()) Walk((std::string("gpudf_run batch ") + name).c_str(), op, kAlloc, true);
+  }
+  gpudf_table_free(t);
+}
+
 TEST_F(Fault, SweepInProcess) {
   for (int cls : kHostClasses) {
     SweepOp op(0);

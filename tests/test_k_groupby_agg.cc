@@ -121,6 +121,212 @@ TEST(KGroupbyAgg, MatchesTheReferenceForEveryOpAndKeyType) {
   }
 }
 
+// The CPU pass has several ways to one answer: f64 columns read in place
+// or other types converted; 4 interleaved accumulator copies (<= 256
+// groups: row i into copy i % 4, merged at the end) or one; every op's own
+// loop; tails of rows not a multiple of 4; the next block prefetched.
+// Counts exact; min and max exact, signed zeros included (the first of
+// equal values, as the plain loop keeps it); sums within the bound of one
+// recursive sum, (n - 1) * 2^-53 * sum |v|, of a long double sum; and a
+// config alone gives the bits it gives in the batch.
+TEST(KGroupbyAgg, EveryWayThroughTheCpuPassGivesTheReference) {
+  const int64_t n = 3 * 2048 + 7;
+  std::mt19937_64 rng(77);
+  std::uniform_int_distribution<int> small(-5, 5), pct(0, 99);
+  std::normal_distribution<double> val(0.0, 1.0);
+  for (int groups : {1, 3, 64, 256, 257, 3000}) {
+    std::uniform_int_distribution<int> key(-1, groups);
+    std::vector<double> x, v;
+    std::vector<float> xf, vf;
+    std::vector<int32_t> vi, k32;
+    for (int64_t i = 0; i < n; i++) {
+      x.push_back(pct(rng) < 5 ? kNaN : small(rng) + 0.1);
+      int kind = pct(rng);
+      // Large values of both signs cancel: the sums' rounding shows.
+      double d = kind < 5 ? kNaN : kind < 10 ? 0.0 : kind < 15 ? -0.0
+               : kind < 40 ? val(rng) * 1e10 : val(rng);
+      v.push_back(d);
+      xf.push_back((float)x.back());
+      vf.push_back((float)d);
+      vi.push_back(std::isnan(d) ? 0 : (int32_t)std::fmod(std::round(d), 1e9));
+      k32.push_back(key(rng));
+    }
+    Table t(n);
+    int cx = t.Add("x", GPUDF_TYPE_F64, x), cv = t.Add("v", GPUDF_TYPE_F64, v);
+    int cxf = t.Add("xf", GPUDF_TYPE_F32, xf), cvf = t.Add("vf", GPUDF_TYPE_F32, vf);
+    int cvi = t.Add("vi", GPUDF_TYPE_I32, vi), ck = t.Add("k", GPUDF_TYPE_I32, k32);
+    std::vector<double> xfd(xf.begin(), xf.end()), vfd(vf.begin(), vf.end());
+    std::vector<double> vid(vi.begin(), vi.end());
+    auto column = [&](int c) -> const std::vector<double> & {
+      return c == cx ? x : c == cv ? v : c == cxf ? xfd : c == cvf ? vfd : vid;
+    };
+    std::vector<double> c;
+    int j = 0;
+    for (int col : {cv, cvf, cvi})
+      for (int op = kAll; op <= kBetween; op++, j++) {
+        int fcol = j % 2 ? cxf : cx;
+        double lo = op == kBetween ? -2.9 : j % 5 - 2 + 0.1;  // on x's grid: ties
+        c.insert(c.end(), {(double)fcol, (double)op, lo, 2.1, (double)ck, (double)col,
+                           (double)groups});
+      }
+    std::vector<double> got = KRun(t.t, "groupby_agg", c);
+    ASSERT_EQ(c.size() / 7 * 5 * groups, got.size());
+    for (size_t q = 0; q < c.size() / 7; q++) {
+      const double *p = &c[q * 7];
+      const std::vector<double> &xs = column((int)p[0]), &vs = column((int)p[5]);
+      double flo = p[0] == cxf ? (double)(float)p[2] : p[2];
+      double fhi = p[0] == cxf ? (double)(float)p[3] : p[3];
+      std::vector<double> one(c.begin() + q * 7, c.begin() + (q + 1) * 7);
+      std::vector<double> alone = KRun(t.t, "groupby_agg", one);
+      for (int g = 0; g < groups; g++) {
+        double cnt = 0, mn = 0, mx = 0, mag = 0;
+        long double sum = 0;
+        for (int64_t i = 0; i < n; i++) {
+          if (k32[i] != g || std::isnan(vs[i]) || !Pass((int)p[1], xs[i], flo, fhi)) continue;
+          if (cnt == 0 || vs[i] < mn) mn = vs[i];
+          if (cnt == 0 || vs[i] > mx) mx = vs[i];
+          cnt++, sum += vs[i], mag += std::fabs(vs[i]);
+        }
+        const double *r = &got[(q * groups + g) * 5];
+        std::string where = "groups " + std::to_string(groups) + ", config " +
+                            std::to_string(q) + ", group " + std::to_string(g);
+        ASSERT_EQ(cnt, r[0]) << where;
+        double bound = (cnt > 1 ? cnt - 1 : 0) * 0x1p-53 * mag;
+        ASSERT_LE(std::fabs((double)(sum - (long double)r[1])), bound) << where;
+        if (cnt > 0) {
+          ASSERT_EQ(mn, r[3]) << where;
+          ASSERT_EQ(std::signbit(mn), std::signbit(r[3])) << where << ": min's sign";
+          ASSERT_EQ(mx, r[4]) << where;
+          ASSERT_EQ(std::signbit(mx), std::signbit(r[4])) << where << ": max's sign";
+        }
+        for (int f = 0; f < 5; f++) {
+          ASSERT_TRUE(Same(r[f], alone[g * 5 + f])) << where << " field " << f << " alone";
+          if (f >= 3) {
+            ASSERT_EQ(std::signbit(r[f]), std::signbit(alone[g * 5 + f])) << where;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Six or more consecutive configs over the same three columns accumulate
+// per (filter bucket, group) once per row, each config merging the buckets
+// its filter passes: counts, min and max exactly the reference's (signed
+// zeros included), sums within one recursive sum's bound of a long double
+// sum. Thresholds: ties with x, -0.0 and 0.0, infinities, a cluster (the
+// binary search), evenly spread (the guide); an f32 filter column; NaN and
+// infinite filter values; keys outside [0, groups).
+TEST(KGroupbyAgg, LongRunsOfConfigsMergeFilterBucketsAsTheReference) {
+  const int64_t n = 2 * 2048 + 5;
+  std::mt19937_64 rng(13);
+  std::uniform_int_distribution<int> small(-6, 6), pct(0, 99);
+  std::normal_distribution<double> val(0.0, 1.0);
+  const double inf = INFINITY;
+  const std::vector<std::vector<double>> sets = {
+      {-1, -0.5, 0, 0.5, 1, 1.5, 2, 2.5},
+      {0.0, -0.0, 1, 1, 2.5, -3},
+      {1, -inf, inf, 0.5, -2, 3},
+      {1, 1.0000001, 1.0000002, 1.0000003, 1.0000004, 1.0000005, 1.0000006, 2},
+  };
+  for (int groups : {3, 64, 300}) {
+    std::uniform_int_distribution<int> key(-1, groups);
+    std::vector<double> x, v;
+    std::vector<float> xf;
+    std::vector<int32_t> k32;
+    for (int64_t i = 0; i < n; i++) {
+      int kind = pct(rng);
+      x.push_back(kind < 5 ? kNaN : kind < 10 ? -0.0 : kind < 12 ? inf : small(rng) * 0.5);
+      xf.push_back((float)x.back());
+      kind = pct(rng);
+      v.push_back(kind < 5 ? kNaN : kind < 10 ? 0.0 : kind < 15 ? -0.0
+                  : kind < 40 ? val(rng) * 1e10 : val(rng));
+      k32.push_back(key(rng));
+    }
+    Table t(n);
+    int cx = t.Add("x", GPUDF_TYPE_F64, x), cxf = t.Add("xf", GPUDF_TYPE_F32, xf);
+    int cv = t.Add("v", GPUDF_TYPE_F64, v), ck = t.Add("k", GPUDF_TYPE_I32, k32);
+    std::vector<double> xfd(xf.begin(), xf.end());
+    for (int fcol : {cx, cxf})
+      for (const auto &th : sets) {
+        std::vector<double> c;
+        for (size_t j = 0; j < th.size(); j++)
+          for (int op = kAll; op <= kBetween; op++) {
+            double lo = th[j], hi = th[(j + 3) % th.size()];
+            if (op == kBetween && lo > hi) std::swap(lo, hi);
+            c.insert(c.end(), {(double)fcol, (double)op, lo, hi, (double)ck, (double)cv,
+                               (double)groups});
+          }
+        std::vector<double> got = KRun(t.t, "groupby_agg", c);
+        ASSERT_EQ(c.size() / 7 * 5 * groups, got.size());
+        const std::vector<double> &xs = fcol == cxf ? xfd : x;
+        for (size_t q = 0; q < c.size() / 7; q++) {
+          const double *p = &c[q * 7];
+          double flo = fcol == cxf ? (double)(float)p[2] : p[2];
+          double fhi = fcol == cxf ? (double)(float)p[3] : p[3];
+          for (int g = 0; g < groups; g++) {
+            double cnt = 0, mn = 0, mx = 0, mag = 0;
+            long double sum = 0;
+            for (int64_t i = 0; i < n; i++) {
+              if (k32[i] != g || std::isnan(v[i]) || !Pass((int)p[1], xs[i], flo, fhi)) continue;
+              if (cnt == 0 || v[i] < mn) mn = v[i];
+              if (cnt == 0 || v[i] > mx) mx = v[i];
+              cnt++, sum += v[i], mag += std::fabs(v[i]);
+            }
+            const double *r = &got[(q * groups + g) * 5];
+            std::string where = "groups " + std::to_string(groups) + ", op " +
+                                std::to_string((int)p[1]) + " lo " + std::to_string(p[2]) +
+                                ", group " + std::to_string(g);
+            ASSERT_EQ(cnt, r[0]) << where;
+            double bound = (cnt > 1 ? cnt - 1 : 0) * 0x1p-53 * mag;
+            ASSERT_LE(std::fabs((double)(sum - (long double)r[1])), bound) << where;
+            if (cnt == 0) continue;
+            ASSERT_EQ(mn, r[3]) << where;
+            ASSERT_EQ(std::signbit(mn), std::signbit(r[3])) << where << ": min's sign";
+            ASSERT_EQ(mx, r[4]) << where;
+            ASSERT_EQ(std::signbit(mx), std::signbit(r[4])) << where << ": max's sign";
+          }
+        }
+      }
+  }
+}
+
+// min and max of equal values keep the first in row order, as the plain
+// loop does; only a zero's sign shows it. Rows of a group go to different
+// accumulator copies (row i to copy i % 4 for <= 256 groups) or filter
+// buckets (runs of 6+ configs), whose merge cannot see the order: zeros of
+// both signs there send the kernel back to the rows.
+TEST(KGroupbyAgg, ZeroOfEitherSignIsTheFirstInRowOrder) {
+  // Group 0: +0 then -0; group 1: -0 then +0; group 2: 1, -0, +0, 5.
+  std::vector<double> v = {0.0, -0.0, -0.0, 0.0, 1.0, -0.0, 0.0, 5.0, 0.0, -0.0};
+  std::vector<int32_t> k = {0, 0, 1, 1, 2, 2, 2, 2, 1, 0};
+  std::vector<double> x = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};  // filter values: buckets
+  Table t((int64_t)v.size());
+  int cv = t.Add("v", GPUDF_TYPE_F64, v), ck = t.Add("k", GPUDF_TYPE_I32, k);
+  int cx = t.Add("x", GPUDF_TYPE_F64, x);
+  for (int groups : {3, 300}) {
+    for (int nconf : {1, 8}) {
+      std::vector<double> c;
+      for (int j = 0; j < nconf; j++)
+        c.insert(c.end(), {(double)cx, j == 0 ? (double)kAll : (double)kGe, -1.0 - j, 0,
+                           (double)ck, (double)cv, (double)groups});
+      std::vector<double> r = KRun(t.t, "groupby_agg", c);
+      ASSERT_EQ((size_t)(nconf * groups * 5), r.size());
+      for (int j = 0; j < nconf; j++) {
+        const double *g = &r[(size_t)j * groups * 5];
+        std::string where = std::to_string(groups) + " groups, config " + std::to_string(j) +
+                            " of " + std::to_string(nconf);
+        EXPECT_FALSE(std::signbit(g[0 * 5 + 3])) << where << ": group 0 min is +0";
+        EXPECT_FALSE(std::signbit(g[0 * 5 + 4])) << where << ": group 0 max is +0";
+        EXPECT_TRUE(std::signbit(g[1 * 5 + 3])) << where << ": group 1 min is -0";
+        EXPECT_TRUE(std::signbit(g[1 * 5 + 4])) << where << ": group 1 max is -0";
+        EXPECT_TRUE(std::signbit(g[2 * 5 + 3])) << where << ": group 2 min is -0";
+        EXPECT_EQ(5.0, g[2 * 5 + 4]) << where;
+      }
+    }
+  }
+}
+
 TEST(KGroupbyAgg, BatchOfOneEqualsTheBatch) {
   Fixture f(3001, 7, 7);
   std::vector<double> c = f.Configs(7);

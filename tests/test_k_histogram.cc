@@ -100,6 +100,136 @@ TEST(KHistogram, MatchesTheReference) {
   }
 }
 
+// The CPU pass has several ways to one answer, each checked here against
+// the reference: an f64 column read in place or another type converted;
+// four counter copies (bins <= 1024) or one; slots shared by the configs of
+// one range (the filter then applied by each config) or made for one config
+// with its filter inside the vector loop; AVX or SSE2 (GPUDF_NO_SIMD=1)
+// with a scalar tail (rows not a multiple of 4); the next block prefetched
+// (tables over two blocks of 2048 rows).
+TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
+  const int64_t n = 3 * 2048 + 7;
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int> small(-5, 5), pct(0, 99);
+  std::normal_distribution<double> val(0.0, 3.0);
+  std::vector<double> x, v;
+  std::vector<float> xf, vf;
+  std::vector<int64_t> vl;
+  for (int64_t i = 0; i < n; i++) {
+    x.push_back(pct(rng) < 5 ? kNaN : small(rng) + 0.1);
+    double d = pct(rng) < 20 ? std::round(val(rng) * 10) / 10 : val(rng);
+    v.push_back(pct(rng) < 6 ? kNaN : d);
+    xf.push_back((float)x.back());
+    vf.push_back((float)v.back());
+    vl.push_back(std::isnan(d) ? 0 : (int64_t)std::llround(d * 7));
+  }
+  Table t(n);
+  int cx = t.Add("x", GPUDF_TYPE_F64, x), cv = t.Add("v", GPUDF_TYPE_F64, v);
+  int cxf = t.Add("xf", GPUDF_TYPE_F32, xf), cvf = t.Add("vf", GPUDF_TYPE_F32, vf);
+  int cvl = t.Add("vl", GPUDF_TYPE_I64, vl);
+  // f32 values and thresholds compare in float32 (numpy 2): 0.1f != 0.1.
+  std::vector<double> xfd(xf.begin(), xf.end()), vfd(vf.begin(), vf.end());
+  std::vector<double> vld(vl.begin(), vl.end());
+  auto column = [&](int c) -> const std::vector<double> & {
+    return c == cx ? x : c == cv ? v : c == cxf ? xfd : c == cvf ? vfd : vld;
+  };
+  for (const char *simd : {"0", "1"}) {
+    setenv("GPUDF_NO_SIMD", simd, 1);
+    for (int bins : {3, 100, 1024, 1025, 5000}) {
+      // Runs of configs over one range (shared slots) between configs of
+      // their own, every op, each filter and value column type.
+      std::vector<double> c;
+      const double ranges[][2] = {{-3, 3}, {-3, 3}, {-1, 0.7}, {-3, 3}, {-20, 20}, {-20, 20}};
+      int k = 0;
+      for (int ri = 0; ri < 6; ri++)
+        for (int col : {cv, cvf, cvl})
+          for (int rep = 0, runs = 1 + (ri + col) % 3; rep < runs; rep++, k++) {
+            int op = k % 8, fcol = col == cvf ? cxf : cx;
+            double lo = op == kBetween ? -2.9 : k % 5 - 2 + 0.1;  // on x's grid: ties
+            c.insert(c.end(), {(double)fcol, (double)op, lo, 2.1, (double)col, (double)bins,
+                               ranges[ri][0], ranges[ri][1]});
+          }
+      std::vector<double> got = KRun(t.t, "histogram", c);
+      size_t w = bins + 2;
+      ASSERT_EQ(c.size() / 8 * w, got.size());
+      for (size_t j = 0; j < c.size() / 8; j++) {
+        const double *p = &c[j * 8];
+        double flo = p[0] == cxf ? (double)(float)p[2] : p[2];
+        double fhi = p[0] == cxf ? (double)(float)p[3] : p[3];
+        std::vector<double> want =
+            Reference(column((int)p[0]), column((int)p[4]), (int)p[1], flo, fhi, bins, p[6], p[7]);
+        for (size_t i = 0; i < w; i++)
+          ASSERT_EQ(want[i], got[j * w + i])
+              << "GPUDF_NO_SIMD=" << simd << ", " << bins << " bins, config " << j << " slot " << i;
+        // The same config alone: its slots are its own.
+        std::vector<double> one(c.begin() + j * 8, c.begin() + (j + 1) * 8);
+        std::vector<double> alone = KRun(t.t, "histogram", one);
+        for (size_t i = 0; i < w; i++) ASSERT_EQ(want[i], alone[i]) << "config " << j << " alone";
+      }
+    }
+  }
+  unsetenv("GPUDF_NO_SIMD");
+}
+
+// Six or more consecutive configs over one column and range are counted
+// by filter buckets: each row once, in the bucket its filter value falls in
+// among the run's thresholds, each config's counts summed from the buckets
+// its filter passes. Thresholds here: ties with x (on its grid), -0.0 and
+// 0.0 (one threshold), infinities and clusters (no guide: the binary
+// search), spread evenly (the guide), few and many; an f32 filter column;
+// NaN and infinite filter values.
+TEST(KHistogram, LongRunsOfConfigsCountByFilterBucketsAsTheReference) {
+  const int64_t n = 2 * 2048 + 3;
+  std::mt19937_64 rng(9);
+  std::uniform_int_distribution<int> small(-6, 6), pct(0, 99);
+  std::normal_distribution<double> val(0.0, 3.0);
+  std::vector<double> x, v;
+  std::vector<float> xf;
+  for (int64_t i = 0; i < n; i++) {
+    int kind = pct(rng);
+    x.push_back(kind < 5 ? kNaN : kind < 10 ? -0.0 : kind < 12 ? INFINITY : small(rng) * 0.5);
+    xf.push_back((float)x.back());
+    v.push_back(pct(rng) < 5 ? kNaN : val(rng));
+  }
+  Table t(n);
+  int cx = t.Add("x", GPUDF_TYPE_F64, x), cxf = t.Add("xf", GPUDF_TYPE_F32, xf);
+  int cv = t.Add("v", GPUDF_TYPE_F64, v);
+  std::vector<double> xfd(xf.begin(), xf.end());
+  const double inf = INFINITY;
+  const std::vector<std::vector<double>> sets = {
+      {-1, -0.5, 0, 0.5, 1, 1.5, 2, 2.5},                       // even: the guide
+      {0.0, -0.0, 1, 1, 2.5, -3},                                // repeats, signed zeros
+      {1, -inf, inf, 0.5, -2, 3},                                // infinities
+      {1, 1.0000001, 1.0000002, 1.0000003, 1.0000004, 1.0000005, 1.0000006, 2},  // a cluster
+      {-3, -2.5, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 6, -6},
+  };
+  for (int bins : {5, 300, 2000})
+    for (int fcol : {cx, cxf})
+      for (const auto &th : sets) {
+        std::vector<double> c;
+        for (size_t j = 0; j < th.size(); j++)
+          for (int op = kAll; op <= kBetween; op++) {
+            double lo = th[j], hi = th[(j + 3) % th.size()];
+            if (op == kBetween && lo > hi) std::swap(lo, hi);
+            c.insert(c.end(), {(double)fcol, (double)op, lo, hi, (double)cv, (double)bins, -4, 4});
+          }
+        std::vector<double> got = KRun(t.t, "histogram", c);
+        size_t w = bins + 2;
+        ASSERT_EQ(c.size() / 8 * w, got.size());
+        for (size_t k = 0; k < c.size() / 8; k++) {
+          const double *p = &c[k * 8];
+          double flo = fcol == cxf ? (double)(float)p[2] : p[2];
+          double fhi = fcol == cxf ? (double)(float)p[3] : p[3];
+          std::vector<double> want = Reference(fcol == cxf ? xfd : x, v, (int)p[1], flo, fhi,
+                                               bins, p[6], p[7]);
+          for (size_t i = 0; i < w; i++)
+            ASSERT_EQ(want[i], got[k * w + i]) << bins << " bins, filter column " << fcol
+                                               << ", op " << p[1] << " lo " << p[2] << " hi "
+                                               << p[3] << ", slot " << i;
+        }
+      }
+}
+
 TEST(KHistogram, EdgesAndTheClosedLastBin) {
   std::vector<double> v = {0.0, 0.1, 0.2, 0.3, 0.7, 1.0, -0.0, 1.0000000000000002, -1e-300, kNaN};
   Table t((int64_t)v.size());

@@ -33,6 +33,51 @@ static inline void gdf_k_load_block(gdf_colref c, int64_t start, int64_t len, do
   for (int64_t i = 0; i < len; i++) buf[i] = gdf_k_load(c, start + i);
 }
 
+/* Rows [start, start + len) of a column as doubles: an f64 column in place
+ * (copying it would cost as much as reading it), any other converted into
+ * buf, with the type's switch outside the row loop so each loop is one
+ * plain conversion the compiler can vectorize. */
+static inline const double *gdf_k_block(gdf_colref c, int64_t start, int64_t len, double *buf) {
+  switch (c.type) {
+  case GPUDF_TYPE_F64: return (const double *)c.data + start;
+  case GPUDF_TYPE_F32: {
+    const float *p = (const float *)c.data + start;
+    for (int64_t i = 0; i < len; i++) buf[i] = (double)p[i];
+    break;
+  }
+  case GPUDF_TYPE_I32: {
+    const int32_t *p = (const int32_t *)c.data + start;
+    for (int64_t i = 0; i < len; i++) buf[i] = (double)p[i];
+    break;
+  }
+  case GPUDF_TYPE_I64: {
+    const int64_t *p = (const int64_t *)c.data + start;
+    for (int64_t i = 0; i < len; i++) buf[i] = (double)p[i];
+    break;
+  }
+  default: gdf_k_load_block(c, start, len, buf); break;
+  }
+  return buf;
+}
+
+/* Whether this CPU runs AVX code (the library is built for baseline x86-64;
+ * kernels compile AVX loops with __attribute__((target("avx"))) and choose
+ * at run time), unless GPUDF_NO_SIMD=1 asks for the baseline loops, which
+ * tests use to compare both. Read once per kernel run. */
+static inline int gdf_k_have_avx(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static _Atomic int cpu = -1;
+  if (cpu < 0) {
+    __builtin_cpu_init();
+    cpu = __builtin_cpu_supports("avx") ? 1 : 0;
+  }
+  const char *off = getenv("GPUDF_NO_SIMD");
+  return cpu && !(off && strcmp(off, "1") == 0);
+#else
+  return 0;
+#endif
+}
+
 /* out = "<prefix>_<i>" (i >= 0), truncated to cap - 1 bytes like snprintf:
  * the wide kernels name up to 5 x 65536 results, and snprintf's format
  * parsing was most of gpudf_kernel_result_names' time there. */

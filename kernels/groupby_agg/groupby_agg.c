@@ -3,15 +3,20 @@
  * value column per integer key 0..groups-1, over the rows that pass
  * filter_agg's filter. Description, checks and the CPU reference.
  *
- * A batch is one pass over the rows by blocks (GDF_K_BLOCK rows converted
- * to double once, then every config runs over the cached block), except that
- * the per-config accumulators (4 doubles per group) are bounded: configs go
- * in chunks of at most GB_ACC_DOUBLES / (4 * groups), one pass per chunk.
+ * A batch is one pass over the rows by blocks (GDF_K_BLOCK rows read as
+ * doubles once, then every config runs over the cached block), except that
+ * the per-config accumulators (gb_acc_size doubles) are bounded: configs go
+ * in chunks of at most GB_ACC_DOUBLES / gb_acc_size(groups), one pass per
+ * chunk.
  */
 #include "groupby_agg_math.h"
+#include "k_buckets.h"
 #include "k_common.h"
 
 #include <math.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 static const gpudf_param_info gb_params[GDF_GB_NPARAMS] = {
     GDF_K_FILTER_PARAMS("column whose value x decides whether a row passes (as filter_agg)",
@@ -73,31 +78,276 @@ static gpudf_status gb_check(const gpudf_table *t, const double *config) {
 /* Bound on accumulator doubles held at once (32 MiB). */
 enum { GB_ACC_DOUBLES = 1 << 22 };
 
-/* Accumulators of one config: count, sum, min, max per group. */
-typedef struct gb_acc {
-  double *n, *sum, *min, *max;
-} gb_acc;
+/* ------------------------------------------------------------ the CPU pass
+ *
+ * Per block of rows: the filter and value columns as doubles (an f64 column
+ * read in place), the keys as int32 (an i32 column in place; others with
+ * every key outside [0, groups) replaced by the dump group `groups`); then
+ * per config one branch-free loop over the rows, the op's test outside it:
+ * a row that fails the filter, whose value is NaN or whose key is outside
+ * [0, groups) goes to the dump group, whose accumulators are never read. A group's four accumulators (count, sum, min, max) are adjacent, the
+ * one or two cache lines a row touches.
+ *
+ * With few groups, consecutive rows often hit the same group and would each
+ * wait for the previous row's stores: row i then goes to copy i % GB_COPIES
+ * of the accumulators (i counted from the first row of the table, so the
+ * split depends on the rows alone, never on the batch), merged at the end:
+ * counts, min and max exactly, sums as (((s0 + s1) + s2) + s3). Each copy
+ * adds its rows in row order, so a group's sum has the error bound of one
+ * recursive sum over its rows (at most (n - 1) * 2^-53 * sum |v|); with more
+ * groups one copy adds every row in row order, as the device's reference
+ * did before. */
+enum { GB_COPIES = 4, GB_FEW_GROUPS = 256, GB_NACC = 4 };
 
-/* Key of row i, or -1 when it is outside [0, groups). */
-static inline int64_t gb_key(gdf_colref k, int64_t i, int64_t groups) {
-  int64_t v = k.type == GPUDF_TYPE_I32   ? ((const int32_t *)k.data)[i]
-              : k.type == GPUDF_TYPE_I64 ? ((const int64_t *)k.data)[i]
-                                         : ((const uint8_t *)k.data)[i];
-  return v >= 0 && v < groups ? v : -1;
+static int gb_copies(int64_t groups) { return groups <= GB_FEW_GROUPS ? GB_COPIES : 1; }
+
+/* Doubles of one config's accumulators: copies x (groups + dump) x 4. */
+static int64_t gb_acc_size(int64_t groups) {
+  return (int64_t)gb_copies(groups) * (groups + 1) * GB_NACC;
 }
 
-static void gb_config_block(const double *c, int f32, const double *x, const double *v,
-                            const int64_t *key, int64_t len, gb_acc *a) {
-  int op = (int)c[GDF_GB_OP];
-  double lo = gdf_fa_bound(f32, c[GDF_GB_LO]), hi = gdf_fa_bound(f32, c[GDF_GB_HI]);
-  for (int64_t i = 0; i < len; i++) {
-    int64_t g = key[i];
-    if (g < 0 || isnan(v[i]) || !gdf_fa_pass(op, x[i], lo, hi)) continue;
-    a->n[g] += 1.0;
-    a->sum[g] += v[i];
-    if (v[i] < a->min[g]) a->min[g] = v[i];
-    if (v[i] > a->max[g]) a->max[g] = v[i];
+/* The keys of rows [start, start + len) as int32, groups for a key outside
+ * [0, groups). */
+static void gb_keys(gdf_colref k, int64_t start, int64_t len, int64_t groups, int32_t *out) {
+  int32_t dump = (int32_t)groups;
+  switch (k.type) {
+  case GPUDF_TYPE_I32: {
+    const int32_t *p = (const int32_t *)k.data + start;
+    for (int64_t i = 0; i < len; i++) out[i] = (uint32_t)p[i] < (uint32_t)dump ? p[i] : dump;
+    break;
   }
+  case GPUDF_TYPE_I64: {
+    const int64_t *p = (const int64_t *)k.data + start;
+    for (int64_t i = 0; i < len; i++)
+      out[i] = (uint64_t)p[i] < (uint64_t)dump ? (int32_t)p[i] : dump;
+    break;
+  }
+  default: {
+    const uint8_t *p = (const uint8_t *)k.data + start;
+    for (int64_t i = 0; i < len; i++) out[i] = p[i] < dump ? p[i] : dump;
+  }
+  }
+}
+
+/* Adds row i's value into copy c's accumulators of its group, or of the
+ * dump when PASS(i) fails or the value is NaN (picked by masks: as a choice
+ * GCC would branch on it). The four accumulators are n, sum, min and -max:
+ * with SSE2 a row is two vector updates, (n, sum) + (1, v) and
+ * min((min, -max), (v, -v)), half the loads and stores. minpd is C's
+ * v < m ? v : m lane by lane, and -max(v, M) = min(-v, -M) exactly (signed
+ * zeros included), so the results are those of the scalar choices. */
+#if defined(__SSE2__)
+#define GB_ADD(a_, val_)                                                         \
+  do {                                                                           \
+    _mm_storeu_pd(a_, _mm_add_pd(_mm_loadu_pd(a_), _mm_set_pd(val_, 1.0)));    \
+    _mm_storeu_pd(a_ + 2, _mm_min_pd(_mm_set_pd(-(val_), val_), _mm_loadu_pd(a_ + 2))); \
+  } while (0)
+#else
+#define GB_ADD(a_, val_)                                                         \
+  do {                                                                           \
+    a_[0] += 1.0;                                                                \
+    a_[1] += val_;                                                               \
+    a_[2] = val_ < a_[2] ? val_ : a_[2];                                         \
+    a_[3] = -(val_) < a_[3] ? -(val_) : a_[3];                                   \
+  } while (0)
+#endif
+#define GB_ROW(PASS, i, c)                                                       \
+  do {                                                                           \
+    double val_ = v[i];                                                          \
+    int32_t k_ = key[i];                                                         \
+    int32_t ok_ = -(int32_t)((PASS(i)) & (val_ == val_) & ((uint32_t)k_ < (uint32_t)dump)); \
+    double *a_ = acc + (c) * cstride + (int64_t)(dump ^ ((k_ ^ dump) & ok_)) * GB_NACC; \
+    GB_ADD(a_, val_);                                                            \
+  } while (0)
+
+#define GB_LOOP(PASS)                                                            \
+  do {                                                                           \
+    int64_t i = 0;                                                               \
+    if (copies == GB_COPIES)                                                     \
+      for (; i + 4 <= len; i += 4) {                                             \
+        if (pf && (i & 7) == 0) GB_PREFETCH(i);                                  \
+        GB_ROW(PASS, i, 0);                                                      \
+        GB_ROW(PASS, i + 1, 1);                                                  \
+        GB_ROW(PASS, i + 2, 2);                                                  \
+        GB_ROW(PASS, i + 3, 3);                                                  \
+      }                                                                          \
+    for (; i < len; i++) {                                                       \
+      if (pf && (i & 7) == 0) GB_PREFETCH(i);                                    \
+      GB_ROW(PASS, i, copies == GB_COPIES ? (i & 3) : 0);                        \
+    }                                                                            \
+  } while (0)
+
+/* The next block's rows i..i+7 of the three columns, into the cache while
+ * this block is worked on (the first config of a block only): the loads of
+ * a block then wait for no memory, which is what lets one config run near
+ * the read bandwidth. */
+#define GB_PREFETCH(i)                                                           \
+  (__builtin_prefetch(pf[0] + (i) * pw[0]), __builtin_prefetch(pf[1] + (i) * pw[1]), \
+   __builtin_prefetch(pf[2] + (i) * pw[2]))
+
+/* One config over one block (len rows; the block starts at a multiple of
+ * GB_COPIES, so row i of the block has copy i % GB_COPIES of the table). */
+static void gb_config_block(int op, double lo, double hi, const double *x, const double *v,
+                            const int32_t *key, int64_t len, int32_t dump, int copies,
+                            const char *const *pf, const int64_t *pw, double *acc) {
+  int64_t cstride = (int64_t)(dump + 1) * GB_NACC;
+#define GB_ALL(i) 1
+#define GB_LT(i) (x[i] < lo)
+#define GB_LE(i) (x[i] <= lo)
+#define GB_GT(i) (x[i] > lo)
+#define GB_GE(i) (x[i] >= lo)
+#define GB_EQ(i) (x[i] == lo)
+#define GB_NE(i) (x[i] != lo)
+#define GB_BETWEEN(i) ((lo <= x[i]) & (x[i] <= hi))
+  switch (op) {
+  case GDF_FA_LT: GB_LOOP(GB_LT); break;
+  case GDF_FA_LE: GB_LOOP(GB_LE); break;
+  case GDF_FA_GT: GB_LOOP(GB_GT); break;
+  case GDF_FA_GE: GB_LOOP(GB_GE); break;
+  case GDF_FA_EQ: GB_LOOP(GB_EQ); break;
+  case GDF_FA_NE: GB_LOOP(GB_NE); break;
+  case GDF_FA_BETWEEN: GB_LOOP(GB_BETWEEN); break;
+  default: GB_LOOP(GB_ALL); break;
+  }
+#undef GB_ALL
+#undef GB_LT
+#undef GB_LE
+#undef GB_GT
+#undef GB_GE
+#undef GB_EQ
+#undef GB_NE
+#undef GB_BETWEEN
+}
+
+/* ------------------------------------------------------------ runs
+ *
+ * Consecutive configs reading the same three columns form a run. A long
+ * run (GDF_KB_MIN configs or more) visits each row once, whatever its
+ * size: the row's filter bucket among the run's thresholds (k_buckets.h)
+ * and its group pick one cell of bucket x group accumulators, and each
+ * config merges, per group, the cells of the bucket ranges its filter
+ * passes, in bucket order. Counts, min and max are exactly those of the
+ * config alone; a sum is the bucket sums (each in row order) added in
+ * bucket order: another order of the same additions, with the same bound,
+ * at most (n - 1) * 2^-53 * sum |v| (in a batch such a config's sums may
+ * then differ from its own run's in the last bits, as between devices). */
+/* Bound on a run's bucket accumulators (32 MiB); beyond it, config by
+ * config. */
+enum { GB_BUCKET_DOUBLES = 1 << 22 };
+
+typedef struct gb_run {
+  int64_t first, count; /* configs [first, first + count) of the chunk */
+  int buckets;
+  gdf_kb kb;
+  double *bacc; /* (groups + 1) x kb.nb x GB_NACC: n, sum, min, -max (a
+                   group's buckets adjacent, for the merges) */
+} gb_run;
+
+/* Makes r a bucket run when it is long enough and its accumulators fit;
+ * 0, or -1 out of memory. */
+static int gb_run_buckets(gb_run *r, const gdf_kernel_input *in, const double *configs,
+                          int64_t groups) {
+  const double *c0 = configs + r->first * GDF_GB_NPARAMS;
+  int f32 = in->cols[(int)c0[GDF_GB_FILTER_COL]].type == GPUDF_TYPE_F32;
+  int64_t cell = (groups + 1) * GB_NACC;
+  if (r->count < GDF_KB_MIN) return 0;
+  int st = gdf_kb_build(&r->kb, c0, r->count, GDF_GB_NPARAMS, f32, GB_BUCKET_DOUBLES / cell);
+  if (st <= 0) return st;
+  r->bacc = malloc(sizeof(double) * (size_t)(r->kb.nb * cell));
+  if (!r->bacc) return -1; /* kb freed with the runs */
+  for (int64_t j = 0; j < r->kb.nb * cell; j += GB_NACC)
+    r->bacc[j] = 0.0, r->bacc[j + 1] = 0.0, r->bacc[j + 2] = INFINITY, r->bacc[j + 3] = INFINITY;
+  r->buckets = 1;
+  return 0;
+}
+
+/* Adds each row of the block into its (bucket, group) cell, or the dump
+ * group of its bucket for a NaN value or a key outside [0, groups). */
+static void gb_bucket_block(const gb_run *r, const double *x, const double *v,
+                            const int32_t *key, int64_t len, int32_t dump, int32_t *bk) {
+  gdf_kb_buckets(&r->kb, x, len, bk);
+  int64_t nb = r->kb.nb;
+  for (int64_t i = 0; i < len; i++) {
+    double val_ = v[i];
+    int32_t k_ = key[i];
+    int32_t ok_ = -(int32_t)((val_ == val_) & ((uint32_t)k_ < (uint32_t)dump));
+    int64_t g_ = dump ^ ((k_ ^ dump) & ok_);
+    double *a_ = r->bacc + (g_ * nb + bk[i]) * GB_NACC;
+    GB_ADD(a_, val_);
+  }
+}
+
+/* ------------------------------------------------------------ merging
+ *
+ * A config's group may be added in parts (accumulator copies, or filter
+ * buckets), merged here. Counts and sums add; min and max are exact, but
+ * between equal values a merge cannot tell which part saw its value first,
+ * and the plain loop keeps the first in row order: that only shows in the
+ * sign of a zero. When parts hold a zero min (or max) of both signs, the
+ * group is flagged and gb_fix_zeros finds the first such zero in the rows. */
+typedef struct gb_merge {
+  double cnt, sum, mn, nmx; /* nmx: -max */
+  int zmin, zmax;           /* bit 1: a part's extreme is +0.0, bit 2: -0.0 */
+} gb_merge;
+
+static inline void gb_merge_part(gb_merge *m, const double *a) {
+  m->cnt += a[0], m->sum += a[1];
+  m->mn = a[2] < m->mn ? a[2] : m->mn, m->nmx = a[3] < m->nmx ? a[3] : m->nmx;
+  if (a[2] == 0.0) m->zmin |= signbit(a[2]) ? 2 : 1;
+  if (a[3] == 0.0) m->zmax |= signbit(a[3]) ? 1 : 2; /* -max's sign is max's opposite */
+}
+
+/* The merged group's results; its flags: 1 when min is a zero of either
+ * sign, 2 the same for max. */
+static inline int gb_merge_finish(const gb_merge *m, double *out) {
+  gdf_gb_finalize(m->cnt, m->sum, m->mn, -m->nmx, out);
+  return (m->mn == 0.0 && m->zmin == 3 ? 1 : 0) | (m->nmx == 0.0 && m->zmax == 3 ? 2 : 0);
+}
+
+/* For the groups of config c flagged in flags (gb_merge_finish), min and
+ * max := the first zero in row order among the group's rows that pass and
+ * hold a zero: what the plain loop keeps. One pass over the rows, made only
+ * when zeros of both signs met in a merge. */
+static void gb_fix_zeros(const gdf_kernel_input *in, const double *c, int64_t groups,
+                         uint8_t *flags, double *out) {
+  gdf_colref fx = gdf_input_col(in, (int)c[GDF_GB_FILTER_COL]);
+  gdf_colref fv = gdf_input_col(in, (int)c[GDF_GB_VALUE_COL]);
+  gdf_colref fk = gdf_input_col(in, (int)c[GDF_GB_KEY_COL]);
+  int f32 = fx.type == GPUDF_TYPE_F32, op = (int)c[GDF_GB_OP];
+  double lo = gdf_fa_bound(f32, c[GDF_GB_LO]), hi = gdf_fa_bound(f32, c[GDF_GB_HI]);
+  int32_t key;
+  for (int64_t i = 0; i < in->nrows; i++) {
+    double v = gdf_k_load(fv, i);
+    if (v != 0.0) continue;
+    gb_keys(fk, i, 1, groups, &key);
+    if (key == groups || !flags[key] || !gdf_fa_pass(op, gdf_k_load(fx, i), lo, hi)) continue;
+    if (flags[key] & 1) out[key * GDF_GB_NFIELDS + GDF_GB_MIN] = v;
+    if (flags[key] & 2) out[key * GDF_GB_NFIELDS + GDF_GB_MAX] = v;
+    flags[key] = 0;
+  }
+}
+
+/* Config k's results from its run's bucket cells (flags: gb_merge_finish's
+ * per group; returns whether any is set). */
+static int gb_bucket_finish(const gb_run *r, int64_t k, int64_t groups, double *out,
+                            uint8_t *flags) {
+  const int32_t *g = r->kb.range + 4 * k;
+  int64_t nb = r->kb.nb;
+  int any = 0;
+  for (int64_t q = 0; q < groups; q++) {
+    gb_merge m = {0.0, 0.0, INFINITY, INFINITY, 0, 0};
+    const double *cells = r->bacc + q * nb * GB_NACC;
+    for (int j = 0; j < 4; j += 2)
+      for (int32_t b = g[j]; b < g[j + 1]; b++) gb_merge_part(&m, cells + b * GB_NACC);
+    flags[q] = (uint8_t)gb_merge_finish(&m, out + q * GDF_GB_NFIELDS);
+    any |= flags[q];
+  }
+  return any;
+}
+
+static void gb_runs_free(gb_run *runs, int64_t nruns) {
+  for (int64_t i = 0; runs && i < nruns; i++) gdf_kb_free(&runs[i].kb), free(runs[i].bacc);
+  free(runs);
 }
 
 /* One pass over the rows for configs [0, n) of a chunk, configs [at, at +
@@ -105,50 +355,107 @@ static void gb_config_block(const double *c, int f32, const double *x, const dou
 static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, int64_t n,
                              int64_t groups, double *acc, double *results, int64_t at,
                              int64_t total) {
-  int64_t nrows = in->nrows;
-  double *x = malloc(sizeof(double) * GDF_K_BLOCK * 2);
-  int64_t *key = malloc(sizeof(int64_t) * GDF_K_BLOCK);
-  gb_acc *a = malloc(sizeof(gb_acc) * (size_t)n);
-  if (!x || !key || !a) {
-    free(x), free(key), free(a);
+  int64_t nrows = in->nrows, size = gb_acc_size(groups), cstride = (groups + 1) * GB_NACC;
+  int64_t nruns = 0;
+  int copies = gb_copies(groups);
+  double *buf = malloc(sizeof(double) * GDF_K_BLOCK * 2);
+  int32_t *key = malloc(sizeof(int32_t) * GDF_K_BLOCK * 2), *bk = key + GDF_K_BLOCK;
+  gb_run *runs = calloc((size_t)n, sizeof *runs);
+  if (!buf || !key || !runs) {
+    free(buf), free(key), free(runs);
     return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld groupby_agg configs", (long long)n);
   }
-  double *v = x + GDF_K_BLOCK;
   for (int64_t k = 0; k < n; k++) {
-    double *base = acc + k * 4 * groups;
-    a[k] = (gb_acc){base, base + groups, base + 2 * groups, base + 3 * groups};
-    for (int64_t g = 0; g < groups; g++)
-      a[k].n[g] = 0.0, a[k].sum[g] = 0.0, a[k].min[g] = INFINITY, a[k].max[g] = -INFINITY;
+    const double *c = configs + k * GDF_GB_NPARAMS, *p = c - GDF_GB_NPARAMS;
+    if (k == 0 || c[GDF_GB_FILTER_COL] != p[GDF_GB_FILTER_COL] ||
+        c[GDF_GB_VALUE_COL] != p[GDF_GB_VALUE_COL] || c[GDF_GB_KEY_COL] != p[GDF_GB_KEY_COL])
+      runs[nruns++].first = k;
+    runs[nruns - 1].count++;
   }
+  for (int64_t i = 0; i < nruns; i++)
+    if (gb_run_buckets(&runs[i], in, configs, groups) < 0) {
+      long long m = (long long)runs[i].count;
+      free(buf), free(key), gb_runs_free(runs, nruns);
+      return GDF_ERR(GPUDF_ENOMEM, "out of memory for the filter buckets of %lld groupby_agg "
+                     "configs", m);
+    }
+  for (int64_t k = 0; k < n; k++)
+    for (int64_t j = 0; j < size; j += GB_NACC) {
+      double *a = acc + k * size + j;
+      a[0] = 0.0, a[1] = 0.0, a[2] = INFINITY, a[3] = INFINITY; /* min, -max */
+    }
   for (int64_t start = 0; start < nrows; start += GDF_K_BLOCK) {
     int64_t len = nrows - start < GDF_K_BLOCK ? nrows - start : GDF_K_BLOCK;
+    const double *x = NULL, *v = NULL;
+    const int32_t *keys = key;
     int64_t prev_cols[3] = {-1, -1, -1};
-    for (int64_t k = 0; k < n; k++) {
-      const double *c = configs + k * GDF_GB_NPARAMS;
+    for (int64_t ri = 0; ri < nruns; ri++) {
+      const gb_run *r = &runs[ri];
+      const double *c = configs + r->first * GDF_GB_NPARAMS;
       int64_t cols[3] = {(int64_t)c[GDF_GB_FILTER_COL], (int64_t)c[GDF_GB_VALUE_COL],
                          (int64_t)c[GDF_GB_KEY_COL]};
-      /* Configs reading the same columns reuse the converted block. */
-      if (memcmp(cols, prev_cols, sizeof cols) != 0) {
-        gdf_k_load_block(gdf_input_col(in, (int)cols[0]), start, len, x);
-        gdf_k_load_block(gdf_input_col(in, (int)cols[1]), start, len, v);
-        gdf_colref kr = gdf_input_col(in, (int)cols[2]);
-        for (int64_t i = 0; i < len; i++) key[i] = gb_key(kr, start + i, groups);
-        memcpy(prev_cols, cols, sizeof cols);
+      /* Runs reading the same columns reuse the block. */
+      if (cols[0] != prev_cols[0] || cols[1] != prev_cols[1])
+        x = gdf_k_block(gdf_input_col(in, (int)cols[0]), start, len, buf),
+        v = gdf_k_block(gdf_input_col(in, (int)cols[1]), start, len, buf + GDF_K_BLOCK);
+      /* i32 keys are read in place (the row loops test the range). */
+      if (cols[2] != prev_cols[2]) {
+        gdf_colref kc = gdf_input_col(in, (int)cols[2]);
+        if (kc.type == GPUDF_TYPE_I32) keys = (const int32_t *)kc.data + start;
+        else gb_keys(kc, start, len, groups, key), keys = key;
+      }
+      memcpy(prev_cols, cols, sizeof cols);
+      if (r->buckets) {
+        gb_bucket_block(r, x, v, keys, len, (int32_t)groups, bk);
+        continue;
       }
       int f32 = in->cols[(int)cols[0]].type == GPUDF_TYPE_F32;
-      gb_config_block(c, f32, x, v, key, len, &a[k]);
+      for (int64_t k = r->first; k < r->first + r->count; k++) {
+        const double *ck = configs + k * GDF_GB_NPARAMS;
+        /* The first config prefetches the next full block of its columns. */
+        const char *pf[3];
+        int64_t pw[3];
+        bool ahead = ri == 0 && k == r->first && start + 2 * GDF_K_BLOCK <= nrows;
+        for (int j = 0; ahead && j < 3; j++) {
+          pw[j] = (int64_t)gpudf_type_size(in->cols[(int)cols[j]].type);
+          pf[j] = (const char *)in->cols[(int)cols[j]].data + (start + len) * pw[j];
+        }
+        gb_config_block((int)ck[GDF_GB_OP], gdf_fa_bound(f32, ck[GDF_GB_LO]),
+                        gdf_fa_bound(f32, ck[GDF_GB_HI]), x, v, keys, len, (int32_t)groups,
+                        copies, ahead ? pf : NULL, pw, acc + k * size);
+      }
     }
     if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
                               (double)total)) {
-      free(x), free(key), free(a);
+      free(buf), free(key), gb_runs_free(runs, nruns);
       return GDF_KERNEL_CANCELLED();
     }
   }
-  for (int64_t k = 0; k < n; k++)
-    for (int64_t g = 0; g < groups; g++)
-      gdf_gb_finalize(a[k].n[g], a[k].sum[g], a[k].min[g], a[k].max[g],
-                      results + (k * groups + g) * GDF_GB_NFIELDS);
-  free(x), free(key), free(a);
+  uint8_t *flags = malloc((size_t)groups);
+  if (!flags) {
+    free(buf), free(key), gb_runs_free(runs, nruns);
+    return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld groups", (long long)groups);
+  }
+  for (int64_t ri = 0; ri < nruns; ri++) {
+    const gb_run *r = &runs[ri];
+    for (int64_t k = r->first; k < r->first + r->count; k++) {
+      double *out = results + k * groups * GDF_GB_NFIELDS;
+      int any = 0;
+      if (r->buckets) {
+        any = gb_bucket_finish(r, k - r->first, groups, out, flags);
+      } else {
+        for (int64_t g = 0; g < groups; g++) {
+          gb_merge m = {0.0, 0.0, INFINITY, INFINITY, 0, 0};
+          for (int j = 0; j < copies; j++) gb_merge_part(&m, acc + k * size + j * cstride + g * GB_NACC);
+          flags[g] = (uint8_t)gb_merge_finish(&m, out + g * GDF_GB_NFIELDS);
+          any |= flags[g];
+        }
+      }
+      if (any) gb_fix_zeros(in, configs + k * GDF_GB_NPARAMS, groups, flags, out);
+    }
+  }
+  free(flags);
+  free(buf), free(key), gb_runs_free(runs, nruns);
   return GPUDF_OK;
 }
 
@@ -163,10 +470,10 @@ static gpudf_status gb_run_cpu(const gdf_kernel_input *in, const double *configs
                                double *results) {
   if (n == 0) return GPUDF_OK;
   int64_t groups = (int64_t)configs[GDF_GB_GROUPS];
-  int64_t chunk = GB_ACC_DOUBLES / (4 * groups);
+  int64_t chunk = GB_ACC_DOUBLES / gb_acc_size(groups);
   if (chunk < 1) chunk = 1;
   if (chunk > n) chunk = n;
-  double *acc = malloc(sizeof(double) * 4 * (size_t)groups * (size_t)chunk);
+  double *acc = malloc(sizeof(double) * (size_t)gb_acc_size(groups) * (size_t)chunk);
   if (!acc) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld groups", (long long)groups);
   gpudf_status st = GPUDF_OK;
   for (int64_t at = 0; at < n && st == GPUDF_OK; at += chunk) {

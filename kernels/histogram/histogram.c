@@ -4,13 +4,18 @@
  * closed last bin), plus underflow and overflow, over the rows that pass
  * filter_agg's filter. Description, checks and the CPU reference.
  *
- * One pass over the rows by blocks: each block's filter and value columns
- * are converted to double once, then every config of the batch bins it.
+ * One pass over the rows by blocks (per chunk of configs whose counters
+ * fit the bound HI_COUNTERS): each block's filter and value columns are
+ * read as doubles once, then every config of the chunk bins it.
  */
 #include "histogram_math.h"
+#include "k_buckets.h"
 #include "k_common.h"
 
 #include <math.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 static const gpudf_param_info hi_params[GDF_HI_NPARAMS] = {
     GDF_K_FILTER_PARAMS("column whose value x decides whether a row passes (as filter_agg)",
@@ -72,21 +77,435 @@ static gpudf_status hi_check(const gpudf_table *t, const double *config) {
   return gdf_k_check_col("histogram", t, "col", config[GDF_HI_COL]);
 }
 
-static void hi_config_block(const double *c, int f32, const double *x, const double *v,
-                            int64_t len, double *out) {
-  int op = (int)c[GDF_HI_OP];
-  double lo = gdf_fa_bound(f32, c[GDF_HI_LO]), hi = gdf_fa_bound(f32, c[GDF_HI_HI]);
-  long long bins = (long long)c[GDF_HI_BINS];
-  double rlo = c[GDF_HI_RANGE_LO], rhi = c[GDF_HI_RANGE_HI];
-  for (int64_t i = 0; i < len; i++) {
-    if (!gdf_fa_pass(op, x[i], lo, hi)) continue;
-    long long s = gdf_hi_slot(v[i], bins, rlo, rhi);
-    if (s >= 0) out[s] += 1.0;
+/* ------------------------------------------------------------ the CPU pass
+ *
+ * Per block of rows, two steps per config:
+ *  - the slot of every value (hi_slots): gdf_hi_slot's arithmetic without
+ *    its branches (vector masks), so the unpredictable edge tests cost no
+ *    mispredictions. Consecutive configs of the same columns and range (a
+ *    run, below) share it;
+ *  - the count (hi_count): the filter's test picks the row's slot or a dump
+ *    slot (bins + 2), and the slot's counter is incremented. Rows go to
+ *    HI_COPIES separate counter arrays in turn when the bins are few, so a
+ *    run of values in one bin does not wait on its own previous store.
+ * Counters are 32-bit per config, summed into the double results at the
+ * end (and every HI_FLUSH rows, before they could wrap). An f64 column is
+ * read in place; others are converted into the block buffer once. */
+
+/* Slots per counter array: the bins, underflow, overflow, then the dump. */
+#define HI_WIDTH(bins) ((bins) + 3)
+/* Counter copies for bins <= HI_FEW_BINS; with more, two rows rarely meet
+ * in a bin and one array keeps the footprint in cache. */
+enum { HI_COPIES = 4, HI_FEW_BINS = 1024 };
+/* Rows counted between two flushes of the 32-bit counters. */
+#define HI_FLUSH ((int64_t)1 << 31)
+/* Bound on counters held at once (64 MiB): configs go in chunks. */
+enum { HI_COUNTERS = 1 << 24 };
+
+static int hi_copies(int64_t bins) { return bins <= HI_FEW_BINS ? HI_COPIES : 1; }
+
+/* The next block of the two columns a pass reads, prefetched while the
+ * current one is binned (its first slots only): the block's loads then
+ * wait for no memory, which is what lets one config run near the read
+ * bandwidth. */
+typedef struct hi_ahead {
+  const char *p[2];
+  int64_t w[2]; /* bytes per value */
+} hi_ahead;
+/* A config's filter, applied by hi_slots itself when no other config
+ * shares the slots: rows that fail it get the dump slot. */
+typedef struct hi_filter {
+  int op;
+  double lo, hi;
+  const double *x;
+} hi_filter;
+
+#define HI_PREFETCH(pf, i)                                                       \
+  (__builtin_prefetch((pf)->p[0] + (i) * (pf)->w[0]),                            \
+   __builtin_prefetch((pf)->p[1] + (i) * (pf)->w[1]))
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HI_HAVE_AVX 1
+/* hi_slots' vector loop four rows at a time, for CPUs with AVX (chosen at
+ * run time: gdf_k_have_avx). The same operations in the same order, so the
+ * same slots. Returns the rows done. Selections are and/andnot/or, not
+ * blendv: GCC 12 turns blendv with a comparison's mask into a scalar branch
+ * per lane on AVX (without AVX2's integer compares). */
+#define HI_SEL(m, a, b) _mm256_or_pd(_mm256_and_pd(m, a), _mm256_andnot_pd(m, b))
+__attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int64_t len,
+                                                           int32_t bins, double rlo,
+                                                           double rhi, const hi_ahead *pf,
+                                                           const hi_filter *f, int32_t *sl) {
+  double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
+  const __m256d vlo = _mm256_set1_pd(rlo), vhi = _mm256_set1_pd(rhi);
+  const __m256d vnorm = _mm256_set1_pd(norm), vstep = _mm256_set1_pd(step);
+  const __m256d vtop = _mm256_set1_pd((double)(bins - 1)), zero = _mm256_setzero_pd();
+  const __m256d one = _mm256_set1_pd(1.0), vbins = _mm256_set1_pd((double)bins);
+  const __m256d over = _mm256_set1_pd((double)bins + 1.0);
+  const __m256d dump = _mm256_set1_pd((double)bins + 2.0);
+  const __m256d flo = _mm256_set1_pd(f ? f->lo : 0.0), fhi = _mm256_set1_pd(f ? f->hi : 0.0);
+  int64_t i = 0;
+  for (; i + 4 <= len; i += 4) {
+    if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);
+    __m256d x = _mm256_loadu_pd(v + i);
+    __m256d guess = _mm256_mul_pd(_mm256_sub_pd(x, vlo), vnorm);
+    __m256d g = _mm256_min_pd(_mm256_max_pd(guess, zero), vtop);
+    __m256d b = _mm256_cvtepi32_pd(_mm256_cvttpd_epi32(g));
+    __m256d e0 = _mm256_add_pd(_mm256_mul_pd(b, vstep), vlo);
+    __m256d b1 = _mm256_add_pd(b, one);
+    /* The right edge of the last bin is hi, not this; but the step up
+     * never applies to the last bin, whatever e1 says. */
+    __m256d e1 = _mm256_add_pd(_mm256_mul_pd(b1, vstep), vlo);
+    __m256d below = _mm256_cmp_pd(x, e0, _CMP_LT_OQ);
+    __m256d dec = _mm256_and_pd(below, _mm256_cmp_pd(b, zero, _CMP_GT_OQ));
+    __m256d inc = _mm256_andnot_pd(below, _mm256_and_pd(_mm256_cmp_pd(b, vtop, _CMP_NEQ_UQ),
+                                                        _mm256_cmp_pd(x, e1, _CMP_GE_OQ)));
+    b = _mm256_add_pd(_mm256_sub_pd(b, _mm256_and_pd(dec, one)), _mm256_and_pd(inc, one));
+    b = HI_SEL(_mm256_cmp_pd(x, vhi, _CMP_GT_OQ), over, b);
+    b = HI_SEL(_mm256_cmp_pd(x, vlo, _CMP_LT_OQ), vbins, b);
+    b = HI_SEL(_mm256_cmp_pd(x, x, _CMP_UNORD_Q), dump, b);
+    if (f) {
+      /* The op is the same on every row: a predicted branch. The tests are
+       * C's (gdf_fa_pass): ordered, but ne true for NaN. */
+      __m256d fx = _mm256_loadu_pd(f->x + i), pass;
+      switch (f->op) {
+      case GDF_FA_LT: pass = _mm256_cmp_pd(fx, flo, _CMP_LT_OQ); break;
+      case GDF_FA_LE: pass = _mm256_cmp_pd(fx, flo, _CMP_LE_OQ); break;
+      case GDF_FA_GT: pass = _mm256_cmp_pd(fx, flo, _CMP_GT_OQ); break;
+      case GDF_FA_GE: pass = _mm256_cmp_pd(fx, flo, _CMP_GE_OQ); break;
+      case GDF_FA_EQ: pass = _mm256_cmp_pd(fx, flo, _CMP_EQ_OQ); break;
+      case GDF_FA_NE: pass = _mm256_cmp_pd(fx, flo, _CMP_NEQ_UQ); break;
+      case GDF_FA_BETWEEN:
+        pass = _mm256_and_pd(_mm256_cmp_pd(flo, fx, _CMP_LE_OQ), _mm256_cmp_pd(fx, fhi, _CMP_LE_OQ));
+        break;
+      default: pass = _mm256_cmp_pd(fx, fx, _CMP_TRUE_UQ); break;
+      }
+      b = HI_SEL(pass, b, dump);
+    }
+    _mm_storeu_si128((__m128i *)(void *)(sl + i), _mm256_cvttpd_epi32(b));
+  }
+  return i;
+}
+#endif
+
+/* The slot of each of v[0..len) as gdf_hi_slot gives it (NaN: the dump
+ * slot bins + 2). Same operations in the same order: the first guess
+ * (x - lo) * norm clamped to [0, bins - 1], the edges i * step + lo (the
+ * last hi), one step down when x is below the left edge (never below bin
+ * 0), one up when it is at or past the right edge (never past the last).
+ * With f, rows that fail its filter get the dump slot too. SSE2 two rows
+ * at a time, AVX four when the CPU has it, then the scalar tail: the same
+ * slots. */
+static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, double rhi,
+                     int avx, const hi_ahead *pf, const hi_filter *f, int32_t *sl) {
+  double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
+  double top = (double)(bins - 1);
+  int64_t i = 0;
+#ifdef HI_HAVE_AVX
+  if (avx) i = hi_slots_avx(v, len, bins, rlo, rhi, pf, f, sl);
+#else
+  (void)avx;
+#endif
+#if !defined(__SSE2__)
+  (void)pf;
+#endif
+#if defined(__SSE2__)
+  /* Two rows at a time, every choice a mask: GCC turns the scalar loop's
+   * double selects into branches, mispredicted on every other row. The bin
+   * index stays a double (small integers, exact) until the store. */
+  const __m128d vlo = _mm_set1_pd(rlo), vhi = _mm_set1_pd(rhi), vnorm = _mm_set1_pd(norm);
+  const __m128d vstep = _mm_set1_pd(step), vtop = _mm_set1_pd(top), zero = _mm_setzero_pd();
+  const __m128d one = _mm_set1_pd(1.0), vbins = _mm_set1_pd((double)bins);
+  const __m128d under = vbins, over = _mm_set1_pd((double)bins + 1.0);
+  const __m128d dump = _mm_set1_pd((double)bins + 2.0);
+  const __m128d flo = _mm_set1_pd(f ? f->lo : 0.0), fhi = _mm_set1_pd(f ? f->hi : 0.0);
+  for (; i + 2 <= len; i += 2) {
+    if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);
+    __m128d x = _mm_loadu_pd(v + i);
+    __m128d guess = _mm_mul_pd(_mm_sub_pd(x, vlo), vnorm);
+    /* maxpd gives its second operand for a NaN: guess > 0 ? guess : 0;
+     * minpd then g < top ? g : top, as gdf_hi_slot's clamp. */
+    __m128d g = _mm_min_pd(_mm_max_pd(guess, zero), vtop);
+    __m128d b = _mm_cvtepi32_pd(_mm_cvttpd_epi32(g));
+    __m128d e0 = _mm_add_pd(_mm_mul_pd(b, vstep), vlo);
+    __m128d b1 = _mm_add_pd(b, one);
+    /* The right edge of the last bin is hi, not this; but the step up
+     * never applies to the last bin, whatever e1 says. */
+    __m128d e1 = _mm_add_pd(_mm_mul_pd(b1, vstep), vlo);
+    __m128d below = _mm_cmplt_pd(x, e0);
+    __m128d dec = _mm_and_pd(below, _mm_cmpgt_pd(b, zero));
+    __m128d inc = _mm_andnot_pd(below, _mm_and_pd(_mm_cmpneq_pd(b, vtop), _mm_cmpge_pd(x, e1)));
+    b = _mm_add_pd(_mm_sub_pd(b, _mm_and_pd(dec, one)), _mm_and_pd(inc, one));
+    __m128d m = _mm_cmpgt_pd(x, vhi);
+    b = _mm_or_pd(_mm_and_pd(m, over), _mm_andnot_pd(m, b));
+    m = _mm_cmplt_pd(x, vlo);
+    b = _mm_or_pd(_mm_and_pd(m, under), _mm_andnot_pd(m, b));
+    m = _mm_cmpunord_pd(x, x);
+    b = _mm_or_pd(_mm_and_pd(m, dump), _mm_andnot_pd(m, b));
+    if (f) {
+      __m128d fx = _mm_loadu_pd(f->x + i);
+      switch (f->op) { /* as in hi_slots_avx */
+      case GDF_FA_LT: m = _mm_cmplt_pd(fx, flo); break;
+      case GDF_FA_LE: m = _mm_cmple_pd(fx, flo); break;
+      case GDF_FA_GT: m = _mm_cmpgt_pd(fx, flo); break;
+      case GDF_FA_GE: m = _mm_cmpge_pd(fx, flo); break;
+      case GDF_FA_EQ: m = _mm_cmpeq_pd(fx, flo); break;
+      case GDF_FA_NE: m = _mm_cmpneq_pd(fx, flo); break;
+      case GDF_FA_BETWEEN: m = _mm_and_pd(_mm_cmple_pd(flo, fx), _mm_cmple_pd(fx, fhi)); break;
+      default: m = _mm_castsi128_pd(_mm_set1_epi32(-1)); break;
+      }
+      b = _mm_or_pd(_mm_and_pd(m, b), _mm_andnot_pd(m, dump));
+    }
+    _mm_storel_epi64((__m128i *)(void *)(sl + i), _mm_cvttpd_epi32(b));
+  }
+#endif
+  for (; i < len; i++) {
+    double x = v[i], guess = (x - rlo) * norm;
+    /* NaN guesses (NaN x, or 0 * inf for a range narrower than bins /
+     * DBL_MAX) take 0 as gdf_hi_slot's; x outside the range is replaced
+     * below, whatever its guess. */
+    double g = guess >= top ? top : guess > 0.0 ? guess : 0.0;
+    int32_t b = (int32_t)g;
+    double e0 = (double)b * step + rlo;
+    double e1 = b + 1 == bins ? rhi : (double)(b + 1) * step + rlo;
+    int below = x < e0;
+    b -= below & (b > 0);
+    b += !below & (b != bins - 1) & (x >= e1);
+    b = x > rhi ? bins + 1 : b;
+    b = x < rlo ? bins : b;
+    b = x != x ? bins + 2 : b;
+    sl[i] = f && !gdf_fa_pass(f->op, f->x[i], f->lo, f->hi) ? bins + 2 : b;
   }
 }
 
-/* Consecutive configs of a batch that read the same two columns share the
- * converted block (hi_run_cpu): the columns are the pass a config needs. */
+/* Counts the slots of the rows that pass, the op's test outside the loop.
+ * PASS(i) is the test of row i; copies are cnt + j * w. */
+#define HI_COUNT(PASS)                                                          \
+  do {                                                                          \
+    int64_t i = 0;                                                              \
+    if (copies == HI_COPIES) {                                                  \
+      uint32_t *c1 = cnt + w, *c2 = cnt + 2 * w, *c3 = cnt + 3 * w;             \
+      for (; i + 4 <= len; i += 4) {                                            \
+        int32_t s0 = HI_PICK(PASS, i), s1 = HI_PICK(PASS, i + 1);               \
+        int32_t s2 = HI_PICK(PASS, i + 2), s3 = HI_PICK(PASS, i + 3);           \
+        cnt[s0]++, c1[s1]++, c2[s2]++, c3[s3]++;                                \
+      }                                                                         \
+    }                                                                           \
+    for (; i < len; i++) cnt[HI_PICK(PASS, i)]++;                               \
+  } while (0)
+/* Row i's slot when it passes, else the dump, by masks: written as a
+ * choice, GCC branches on the comparison, mispredicted wherever the
+ * filter is not near all or nothing. */
+#define HI_PICK(PASS, i) (dump ^ ((sl[i] ^ dump) & -(int32_t)(PASS(i))))
+
+static void hi_count(int op, const double *x, double lo, double hi, const int32_t *sl,
+                     int64_t len, uint32_t *cnt, int copies, int64_t w, int32_t dump) {
+  /* The tests are gdf_fa_pass's, one op per loop. */
+#define HI_ALL(i) 1
+#define HI_LT(i) (x[i] < lo)
+#define HI_LE(i) (x[i] <= lo)
+#define HI_GT(i) (x[i] > lo)
+#define HI_GE(i) (x[i] >= lo)
+#define HI_EQ(i) (x[i] == lo)
+#define HI_NE(i) (x[i] != lo)
+#define HI_BETWEEN(i) ((lo <= x[i]) & (x[i] <= hi))
+  switch (op) {
+  case GDF_FA_LT: HI_COUNT(HI_LT); break;
+  case GDF_FA_LE: HI_COUNT(HI_LE); break;
+  case GDF_FA_GT: HI_COUNT(HI_GT); break;
+  case GDF_FA_GE: HI_COUNT(HI_GE); break;
+  case GDF_FA_EQ: HI_COUNT(HI_EQ); break;
+  case GDF_FA_NE: HI_COUNT(HI_NE); break;
+  case GDF_FA_BETWEEN: HI_COUNT(HI_BETWEEN); break;
+  default: HI_COUNT(HI_ALL); break;
+  }
+#undef HI_ALL
+#undef HI_LT
+#undef HI_LE
+#undef HI_GT
+#undef HI_GE
+#undef HI_EQ
+#undef HI_NE
+#undef HI_BETWEEN
+}
+
+/* Adds configs [0, n)'s counters into their results and zeroes them. */
+static void hi_flush(uint32_t *cnt, int64_t n, int64_t bins, int copies, double *results) {
+  int64_t w = HI_WIDTH(bins);
+  for (int64_t k = 0; k < n; k++) {
+    uint32_t *c = cnt + k * copies * w;
+    double *r = results + k * (bins + 2);
+    for (int j = 0; j < copies; j++)
+      for (int64_t s = 0; s < bins + 2; s++) r[s] += (double)c[j * w + s];
+    memset(c, 0, sizeof *c * (size_t)(copies * w));
+  }
+}
+
+/* ------------------------------------------------------------ runs
+ *
+ * Consecutive configs reading the same columns and range form a run: they
+ * share the block's slots. A run of one config applies its filter in the
+ * slot loop; a short run counts config by config, each picking its rows.
+ * A long run counts every row once, whatever its size, in the row of
+ * counters of its filter bucket (k_buckets.h), and a config's counts are
+ * the sums over the bucket ranges its filter passes. Counts add exactly,
+ * so this is the same answer; a row costs a search among the thresholds
+ * instead of one test per config. */
+/* Bound on a run's bucket counters (16 MiB); a run beyond it counts config
+ * by config. */
+enum { HI_BUCKET_COUNTERS = 1 << 22 };
+
+typedef struct hi_run {
+  int64_t first, count; /* configs [first, first + count) of the chunk */
+  int buckets;          /* counted by buckets (kb), else config by config */
+  gdf_kb kb;
+  uint32_t *bcnt; /* kb.nb x HI_WIDTH(bins) counters */
+} hi_run;
+
+/* Makes r a bucket run when it is long enough and its counters fit; 0, or
+ * -1 out of memory. */
+static int hi_run_buckets(hi_run *r, const gdf_kernel_input *in, const double *configs,
+                          int64_t bins) {
+  const double *c0 = configs + r->first * GDF_HI_NPARAMS;
+  int f32 = in->cols[(int)c0[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
+  if (r->count < GDF_KB_MIN) return 0;
+  int st = gdf_kb_build(&r->kb, c0, r->count, GDF_HI_NPARAMS, f32,
+                        HI_BUCKET_COUNTERS / HI_WIDTH(bins));
+  if (st <= 0) return st;
+  r->bcnt = calloc((size_t)(r->kb.nb * HI_WIDTH(bins)), sizeof *r->bcnt);
+  if (!r->bcnt) return -1; /* kb freed with the runs */
+  r->buckets = 1;
+  return 0;
+}
+
+/* Counts each row of the block in its bucket's row of counters. */
+static void hi_bucket_count(const hi_run *r, const double *x, const int32_t *sl, int64_t len,
+                            int64_t w, int32_t *bk) {
+  gdf_kb_buckets(&r->kb, x, len, bk);
+  uint32_t *cnt = r->bcnt;
+  for (int64_t i = 0; i < len; i++) cnt[(int64_t)bk[i] * w + sl[i]]++;
+}
+
+/* Adds a bucket run's counts into its configs' results and zeroes them:
+ * prefix sums over the buckets (at most HI_FLUSH rows: no wrap), then each
+ * range is a difference of two prefixes. */
+static void hi_bucket_flush(const hi_run *r, int64_t bins, double *results) {
+  int64_t w = HI_WIDTH(bins), nb = r->kb.nb;
+  uint32_t *c = r->bcnt;
+  for (int64_t b = 1; b < nb; b++)
+    for (int64_t s = 0; s < bins + 2; s++) c[b * w + s] += c[(b - 1) * w + s];
+  for (int64_t k = 0; k < r->count; k++) {
+    const int32_t *g = r->kb.range + 4 * k;
+    double *out = results + (r->first + k) * (bins + 2);
+    for (int j = 0; j < 4; j += 2) {
+      if (g[j] >= g[j + 1]) continue;
+      const uint32_t *hi = c + (int64_t)(g[j + 1] - 1) * w;
+      const uint32_t *lo = g[j] > 0 ? c + (int64_t)(g[j] - 1) * w : NULL;
+      for (int64_t s = 0; s < bins + 2; s++) out[s] += (double)(hi[s] - (lo ? lo[s] : 0u));
+    }
+  }
+  memset(c, 0, sizeof *c * (size_t)(nb * w));
+}
+
+static void hi_runs_free(hi_run *runs, int64_t nruns) {
+  for (int64_t i = 0; runs && i < nruns; i++)
+    gdf_kb_free(&runs[i].kb), free(runs[i].bcnt);
+  free(runs);
+}
+
+/* One pass over the rows for configs [0, n) of a chunk, configs [at, at +
+ * n) of the batch's total (for the progress it reports). */
+static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, int64_t n,
+                             int64_t bins, uint32_t *cnt, double *results, int64_t at,
+                             int64_t total) {
+  int64_t nrows = in->nrows, w = HI_WIDTH(bins), nruns = 0;
+  int copies = hi_copies(bins), avx = gdf_k_have_avx();
+  double *buf = malloc(sizeof(double) * GDF_K_BLOCK * 2);
+  int32_t *sl = malloc(sizeof(int32_t) * GDF_K_BLOCK * 2), *bk = sl + GDF_K_BLOCK;
+  hi_run *runs = calloc((size_t)n, sizeof *runs);
+  if (!buf || !sl || !runs) {
+    free(buf), free(sl), free(runs);
+    return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  }
+  for (int64_t k = 0; k < n; k++) {
+    const double *c = configs + k * GDF_HI_NPARAMS, *p = c - GDF_HI_NPARAMS;
+    if (k == 0 || c[GDF_HI_FILTER_COL] != p[GDF_HI_FILTER_COL] ||
+        c[GDF_HI_COL] != p[GDF_HI_COL] || c[GDF_HI_RANGE_LO] != p[GDF_HI_RANGE_LO] ||
+        c[GDF_HI_RANGE_HI] != p[GDF_HI_RANGE_HI])
+      runs[nruns++].first = k;
+    runs[nruns - 1].count++;
+  }
+  for (int64_t i = 0; i < nruns; i++)
+    if (hi_run_buckets(&runs[i], in, configs, bins) < 0) {
+      long long m = (long long)runs[i].count;
+      free(buf), free(sl), hi_runs_free(runs, nruns);
+      return GDF_ERR(GPUDF_ENOMEM, "out of memory for the filter buckets of %lld histogram "
+                     "configs", m);
+    }
+  memset(cnt, 0, sizeof *cnt * (size_t)(n * copies * w));
+  for (int64_t i = 0; i < n * (bins + 2); i++) results[i] = 0.0;
+  int64_t since_flush = 0;
+  for (int64_t start = 0; start < nrows; start += GDF_K_BLOCK) {
+    int64_t len = nrows - start < GDF_K_BLOCK ? nrows - start : GDF_K_BLOCK;
+    if (since_flush + len > HI_FLUSH) {
+      hi_flush(cnt, n, bins, copies, results);
+      for (int64_t i = 0; i < nruns; i++)
+        if (runs[i].buckets) hi_bucket_flush(&runs[i], bins, results);
+      since_flush = 0;
+    }
+    since_flush += len;
+    const double *x = NULL, *v = NULL, *prev = NULL;
+    for (int64_t ri = 0; ri < nruns; ri++) {
+      const hi_run *r = &runs[ri];
+      const double *c = configs + r->first * GDF_HI_NPARAMS;
+      /* Runs reading the same columns reuse the block. */
+      if (!prev || c[GDF_HI_FILTER_COL] != prev[GDF_HI_FILTER_COL] ||
+          c[GDF_HI_COL] != prev[GDF_HI_COL]) {
+        x = gdf_k_block(gdf_input_col(in, (int)c[GDF_HI_FILTER_COL]), start, len, buf);
+        v = gdf_k_block(gdf_input_col(in, (int)c[GDF_HI_COL]), start, len, buf + GDF_K_BLOCK);
+      }
+      prev = c;
+      int f32 = in->cols[(int)c[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
+      hi_filter f = {(int)c[GDF_HI_OP], gdf_fa_bound(f32, c[GDF_HI_LO]),
+                     gdf_fa_bound(f32, c[GDF_HI_HI]), x};
+      hi_ahead pf;
+      bool ahead = ri == 0 && start + 2 * GDF_K_BLOCK <= nrows;
+      for (int j = 0; ahead && j < 2; j++) {
+        int col = (int)c[j == 0 ? GDF_HI_FILTER_COL : GDF_HI_COL];
+        pf.w[j] = (int64_t)gpudf_type_size(in->cols[col].type);
+        pf.p[j] = (const char *)in->cols[col].data + (start + len) * pf.w[j];
+      }
+      /* A run of one config takes its filter in the slot loop, and its
+       * count is then the plain one. */
+      bool own = r->count == 1 && f.op != GDF_FA_ALL;
+      hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], avx,
+               ahead ? &pf : NULL, own ? &f : NULL, sl);
+      if (r->buckets) {
+        hi_bucket_count(r, x, sl, len, w, bk);
+        continue;
+      }
+      for (int64_t k = r->first; k < r->first + r->count; k++) {
+        const double *ck = configs + k * GDF_HI_NPARAMS;
+        hi_count(own ? GDF_FA_ALL : (int)ck[GDF_HI_OP], x, gdf_fa_bound(f32, ck[GDF_HI_LO]),
+                 gdf_fa_bound(f32, ck[GDF_HI_HI]), sl, len, cnt + k * copies * w, copies, w,
+                 (int32_t)(bins + 2));
+      }
+    }
+    if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
+                              (double)total)) {
+      free(buf), free(sl), hi_runs_free(runs, nruns);
+      return GDF_KERNEL_CANCELLED();
+    }
+  }
+  hi_flush(cnt, n, bins, copies, results);
+  for (int64_t i = 0; i < nruns; i++)
+    if (runs[i].buckets) hi_bucket_flush(&runs[i], bins, results);
+  free(buf), free(sl), hi_runs_free(runs, nruns);
+  return GPUDF_OK;
+}
+
+/* Consecutive configs of a batch that read the same two columns share
+ * the converted block (hi_chunk): the columns are the pass a config needs. */
 static uint64_t hi_pass_key(const double *config) {
   return (uint64_t)config[GDF_HI_FILTER_COL] << 32 | (uint64_t)config[GDF_HI_COL];
 }
@@ -94,32 +513,21 @@ static uint64_t hi_pass_key(const double *config) {
 static gpudf_status hi_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
                                double *results) {
   if (n == 0) return GPUDF_OK;
-  int64_t width = (int64_t)configs[GDF_HI_BINS] + 2, nrows = in->nrows;
-  double *x = malloc(sizeof(double) * GDF_K_BLOCK * 2);
-  if (!x) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
-  double *v = x + GDF_K_BLOCK;
-  for (int64_t i = 0; i < n * width; i++) results[i] = 0.0;
-  for (int64_t start = 0; start < nrows; start += GDF_K_BLOCK) {
-    int64_t len = nrows - start < GDF_K_BLOCK ? nrows - start : GDF_K_BLOCK;
-    double prev[2] = {-1.0, -1.0};
-    for (int64_t k = 0; k < n; k++) {
-      const double *c = configs + k * GDF_HI_NPARAMS;
-      /* Configs reading the same columns reuse the converted block. */
-      if (c[GDF_HI_FILTER_COL] != prev[0] || c[GDF_HI_COL] != prev[1]) {
-        gdf_k_load_block(gdf_input_col(in, (int)c[GDF_HI_FILTER_COL]), start, len, x);
-        gdf_k_load_block(gdf_input_col(in, (int)c[GDF_HI_COL]), start, len, v);
-        prev[0] = c[GDF_HI_FILTER_COL], prev[1] = c[GDF_HI_COL];
-      }
-      int f32 = in->cols[(int)c[GDF_HI_FILTER_COL]].type == GPUDF_TYPE_F32;
-      hi_config_block(c, f32, x, v, len, results + k * width);
-    }
-    if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
-      free(x);
-      return GDF_KERNEL_CANCELLED();
-    }
+  int64_t bins = (int64_t)configs[GDF_HI_BINS];
+  int64_t per = hi_copies(bins) * HI_WIDTH(bins);
+  int64_t chunk = HI_COUNTERS / per;
+  if (chunk < 1) chunk = 1;
+  if (chunk > n) chunk = n;
+  uint32_t *cnt = malloc(sizeof(uint32_t) * (size_t)(per * chunk));
+  if (!cnt) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld bins", (long long)bins);
+  gpudf_status st = GPUDF_OK;
+  for (int64_t at = 0; at < n && st == GPUDF_OK; at += chunk) {
+    int64_t m = n - at < chunk ? n - at : chunk;
+    st = hi_chunk(in, configs + at * GDF_HI_NPARAMS, m, bins, cnt,
+                  results + at * (bins + 2), at, n);
   }
-  free(x);
-  return GPUDF_OK;
+  free(cnt);
+  return st;
 }
 
 gdf_kernel_fn gdf_kernel_histogram_cuda; /* cuda_histogram.cu */
