@@ -21,6 +21,7 @@ import multiprocessing.pool
 import pickle
 import sys
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 from concurrent.futures import Future
@@ -33,6 +34,26 @@ import numpy as np
 __all__ = ["Pool", "ProcessPoolExecutor", "THRESHOLD"]
 
 THRESHOLD = 1 << 20  # bytes: objects at least this large are shared (joblib's default)
+
+_PRELOAD = ["__main__", "numpy", "pandas", "gpudf"]
+
+
+def default_context():
+    """The context gpudf.Pool and ProcessPoolExecutor start workers with when
+    given none: forkserver, whose server imports numpy, pandas and gpudf once
+    (set_forkserver_preload; a module that is not installed is skipped), so
+    that each worker is a fork of a process that has them: no interpreter
+    start and no pandas import per worker, and no CUDA state inherited from
+    the parent (fork is unsafe after CUDA is initialised). Where forkserver
+    does not exist (Windows), the platform's default. The preload list is
+    the forkserver's, shared by every forkserver context of this process,
+    and takes effect when the server starts (the first pool)."""
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+    except ValueError:
+        return multiprocessing.get_context()
+    ctx.set_forkserver_preload(_PRELOAD)
+    return ctx
 _ALIGN = 64  # every array starts on a cache line of the share
 
 
@@ -56,6 +77,10 @@ class _Layout:
         transpose, so that it comes back Fortran-ordered and zero-copy."""
         if arr.dtype.hasobject:
             raise _Unsupported(f"dtype {arr.dtype} holds Python objects")
+        if arr.dtype.byteorder == ">" or any(
+                f[0].byteorder == ">" for f in (arr.dtype.fields or {}).values()):
+            # pickle gives these back in native order; so does the stdlib pool
+            raise _Unsupported(f"dtype {arr.dtype} is big-endian")
         transposed = arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous
         if transposed:
             arr = arr.T
@@ -87,6 +112,10 @@ def _encode_array(arr, layout):
         return ("cat", layout.add(np.asarray(arr.codes)),
                 _encode_index(arr.categories, layout), arr.ordered)
     cls = type(arr)
+    if isinstance(arr.dtype, np.dtype) and isinstance(getattr(arr, "_ndarray", None), np.ndarray):
+        # naive datetime64 and timedelta64 (and numpy-backed) values: pandas
+        # wraps the numpy array again on the way back, without a copy
+        return _encode_array(arr._ndarray, layout)
     if hasattr(arr, "_pa_array"):  # Arrow-backed: str, ArrowDtype columns
         chunks = []
         for chunk in arr._pa_array.chunks:
@@ -143,10 +172,10 @@ def _nbytes(obj):
     a type that is never shared."""
     if type(obj) is np.ndarray:
         return obj.nbytes
-    if "pandas" in sys.modules:
-        import pandas as pd
+    pd = sys.modules.get("pandas")  # not imported here: an object of it means it is
+    if pd is not None:  # (None: an import of it was blocked)
         if type(obj) in (pd.DataFrame, pd.Series):
-            return int(obj.memory_usage(index=True, deep=False).sum())
+            return int(np.sum(obj.memory_usage(index=True, deep=False)))
     return None
 
 
@@ -289,18 +318,19 @@ class _Registry:
                 # A large pandas object that is not shared (an Index, an
                 # array): pickled whole and as before, so that its inner
                 # numpy arrays are not shared behind pandas' back.
-                return _loads, (ForkingPickler.dumps(obj),)
+                return _loads, (bytes(ForkingPickler.dumps(obj)),)
             return None
         if nbytes < self.threshold or nbytes == 0:
             return None
         entry = self._get(obj)
         if entry is None:
             if _is_pandas(obj):
-                return _loads, (ForkingPickler.dumps(obj),)
+                return _loads, (bytes(ForkingPickler.dumps(obj)),)
             return None
         return _rebuild, (entry.share.name, entry.spec)
 
     def _get(self, obj):
+        from . import Error
         with self._lock:
             if self._closed:
                 raise ValueError("gpudf.Pool: the pool is closed, its shares with it")
@@ -312,7 +342,12 @@ class _Registry:
             except _Unsupported:
                 return None
             entry = _Shared()
-            entry.table, entry.share = _publish(layout)
+            try:
+                entry.table, entry.share = _publish(layout)
+            except Error as e:  # no room in /dev/shm, say: the task still runs
+                warnings.warn(f"gpudf.Pool: a {type(obj).__name__} of {layout.size} bytes is "
+                              f"pickled instead of shared: {e}", RuntimeWarning, stacklevel=2)
+                return None
             entry.spec, entry.nbytes = spec, layout.size
             key = id(obj)
             entry.ref = weakref.ref(obj, lambda _r, key=key: self._died(key))
@@ -407,7 +442,9 @@ class Pool(multiprocessing.pool.Pool):
     (Python objects inside, time zones, nested Arrow types) pickle as before.
     Results are pickled as before. Shares close when the pool is joined or
     terminated (the with-block ends), or when their object is gone and the
-    tasks sent with it are done. The object must not be changed in place
+    tasks sent with it are done. Without a context, workers start from a
+    forkserver with numpy, pandas and gpudf loaded (default_context()). The
+    object must not be changed in place
     while the pool shares it: the workers see the copy made when it was
     first sent."""
 
@@ -419,7 +456,7 @@ class Pool(multiprocessing.pool.Pool):
         packed = bytes(self._gpudf.dumps(tuple(initargs))) if initializer is not None else None
         try:
             super().__init__(processes, _initialize, (initializer, packed), maxtasksperchild,
-                             context)
+                             context if context is not None else default_context())
         except BaseException:
             self._gpudf.close()
             raise
@@ -481,7 +518,8 @@ class ProcessPoolExecutor(_StdExecutor):
         self._gpudf = _Registry(threshold, lambda: list(self._pending_work_items.copy()))
         packed = bytes(self._gpudf.dumps(tuple(initargs))) if initializer is not None else None
         try:
-            super().__init__(max_workers, mp_context,
+            super().__init__(max_workers,
+                             mp_context if mp_context is not None else default_context(),
                              _initialize if initializer is not None else None,
                              (initializer, packed), **kwargs)
         except BaseException:
@@ -515,4 +553,5 @@ class ProcessPoolExecutor(_StdExecutor):
         def close_when_done():
             manager.join()
             self._gpudf.close()
-        threading.Thread(target=close_when_done, daemon=True).start()
+        self._gpudf_closer = threading.Thread(target=close_when_done, daemon=True)
+        self._gpudf_closer.start()
