@@ -26,6 +26,9 @@ Every approach below runs them with 2 and 4 workers:
                  time runs from the file to every result, and its peak PSS is that
                  parent's and its workers' (not this bench process, which holds the
                  DataFrame for the other approaches)
+  gpudf-pool     pickled's code with one changed import: gpudf.Pool(n) (its default
+                 context, a forkserver with numpy, pandas and gpudf preloaded) over the
+                 same [(df, cfg), ...]: the frame is shared once, not pickled per task
 
 Measured per run: wall time (from the DataFrame in the parent to every result
 in the parent: placing the data, starting the workers and the tasks; not the
@@ -77,9 +80,9 @@ VALUE_COLUMNS = ("b", "c", "d")
 FIELDS = ("count", "sum", "min", "max", "mean")
 SLOW = ("pickled", "manager", "manager-per-task")
 APPROACHES = ("pickled", "manager", "shm+numpy", "fork-global", "joblib", "gpudf-attach",
-              "gpudf-sweep", "gpudf-parquet")
+              "gpudf-sweep", "gpudf-parquet", "gpudf-pool")
 ORDER = ("pickled", "manager", "manager-per-task", "shm+numpy", "fork-global", "joblib",
-         "gpudf-attach", "gpudf-sweep", "gpudf-parquet")
+         "gpudf-attach", "gpudf-sweep", "gpudf-parquet", "gpudf-pool")
 # Approaches whose scenario runs in a child process of their own (the
 # user's parent, which must not hold this process's DataFrame): their peak
 # PSS is that child's tree, without this process.
@@ -331,6 +334,24 @@ def run_pool(ctx, workers, fn, tasks, clock, initializer=None, initargs=()):
     return out, wall
 
 
+def approach_gpudf_pool(df, configs, workers):
+    clock = Clock()
+    clock.mark_setup()
+    tasks = [(i, df, c) for i, c in enumerate(configs)]
+    pool = gpudf.Pool(workers)
+    try:
+        it = pool.imap_unordered(task_pickled, tasks,
+                                 chunksize=default_chunksize(len(tasks), workers))
+        out = collect(it, len(tasks), clock)
+        wall = clock.now()
+        shared = pool.shared
+    finally:
+        pool.terminate()
+        pool.join()
+    assert shared == 1, f"gpudf-pool shared {shared} objects, not the one frame"
+    return out, wall, clock, {}
+
+
 def approach_baseline(df, configs, workers):
     clock = Clock()
     clock.mark_setup()
@@ -554,6 +575,7 @@ RUNNERS = {
     "gpudf-attach": approach_gpudf_attach,
     "gpudf-sweep": approach_gpudf_sweep,
     "gpudf-parquet": approach_gpudf_parquet,
+    "gpudf-pool": approach_gpudf_pool,
 }
 
 
@@ -920,6 +942,23 @@ def main():
         print(f"{'PASS' if ok else 'MISS'}  issue 19: gpudf-parquet / fork-global peak PSS at "
               f"{top} workers = {mem:.2f}x (target <= 1.3x); wall {slow:.2f}x fork-global's "
               "(read_parquet included; issue 19's 1.5x time target is gpudf.Pool's)")
+    gpool = next((r for r in results if r["approach"] == "gpudf-pool" and r["workers"] == top),
+                 None)
+    if gpool and fork:
+        slow = gpool["wall_s_median"] / fork["wall_s_median"]
+        ok = slow <= 1.5
+        verdicts.append({"target": f"gpudf-pool/fork-global time <= 1.5x at {top} workers",
+                         "value": slow, "pass": ok})
+        print(f"{'PASS' if ok else 'MISS'}  issue 19: gpudf-pool / fork-global time at {top} "
+              f"workers = {slow:.2f}x (target <= 1.5x); peak PSS "
+              f"{gpool['peak_pss_mib'] / fork['peak_pss_mib']:.2f}x")
+    if gpool and pick:
+        fast = pick["wall_s_median"] / gpool["wall_s_median"]
+        ok = fast >= 10.0
+        verdicts.append({"target": f"pickled/gpudf-pool time >= 10x at {top} workers",
+                         "value": fast, "pass": ok})
+        print(f"{'PASS' if ok else 'MISS'}  issue 19: pickled / gpudf-pool time at {top} "
+              f"workers = {fast:.1f}x (target >= 10x)")
     print(f"machine: {machine['cpu']}; {machine['cores']} cores; {machine['memory']}; load "
           f"{machine['loadavg_start']:.2f} -> {machine['loadavg_end']:.2f}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))

@@ -595,20 +595,34 @@ def test_pool_is_no_multiprocessing_pool_pickle():
             pickle.dumps(p)
 
 
-def test_workers_start_from_a_forkserver_with_pandas_loaded_unless_a_context_is_given():
+def test_workers_start_from_a_forkserver_with_pandas_loaded_unless_a_context_is_given(tmp_path):
+    # In a fresh interpreter: the forkserver's preload applies when the
+    # server starts, and this test process may have started it already.
     # eval is a builtin: running it imports no module of ours in the worker,
     # so pandas there comes from the forkserver's preload alone.
-    probe = "(__import__('multiprocessing').current_process()._parent_pid, " \
-            "'pandas' in __import__('sys').modules)"
-    with gpudf.Pool(1) as p:
-        parent, has_pandas = p.apply(eval, (probe,))
-        assert parent == os.getpid()
-        assert p._ctx.get_start_method() == "forkserver"
-        assert p.apply(os.getppid) != os.getpid(), "forked by the server, not by us"
-        assert has_pandas
-    with gpudf.ProcessPoolExecutor(1) as ex:
-        assert ex.submit(eval, probe).result()[1]
-        assert ex._mp_context.get_start_method() == "forkserver"
-    with gpudf.Pool(1, context=mp.get_context("spawn")) as p:
-        assert p._ctx.get_start_method() == "spawn"
-        assert p.apply(os.getppid) == os.getpid()
+    script = tmp_path / "start.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing as mp, os
+        import gpudf
+
+        PROBE = "('pandas' in __import__('sys').modules, __import__('os').getppid())"
+
+        if __name__ == "__main__":
+            with gpudf.Pool(1) as p:
+                has_pandas, parent = p.apply(eval, (PROBE,))
+                print(p._ctx.get_start_method(), has_pandas, parent != os.getpid())
+            with gpudf.ProcessPoolExecutor(1) as ex:
+                has_pandas, parent = ex.submit(eval, PROBE).result()
+                print(ex._mp_context.get_start_method(), has_pandas, parent != os.getpid())
+            with gpudf.Pool(1, context=mp.get_context("spawn")) as p:
+                has_pandas, parent = p.apply(eval, (PROBE,))
+                print(p._ctx.get_start_method(), has_pandas, parent != os.getpid())
+    """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    # forkserver: pandas preloaded, the worker forked by the server; spawn
+    # (asked for): a fresh interpreter without pandas, started by us
+    assert out.stdout.split("\n")[:3] == ["forkserver True True", "forkserver True True",
+                                          "spawn False False"], out.stdout
