@@ -34,8 +34,9 @@ GDF_HD static inline double gdf_hi_edge(long long i, long long bins, double lo, 
  * i * step + lo (half an ulp each, at most 2 ulps together) cannot undo it;
  * below that every edge is compared. numpy's own step 0 (a width below
  * bins times the smallest double) makes the edges (i / bins) * width + lo,
- * which can never be bins + 1 distinct values either. */
-GDF_HD static inline int gdf_hi_edges_increase(long long bins, double lo, double hi) {
+ * which can never be bins + 1 distinct values either. Host only (validation
+ * runs before any launch; nextafter is a host function for nvcc). */
+static inline int gdf_hi_edges_increase(long long bins, double lo, double hi) {
   double step = (hi - lo) / (double)bins;
   if (!(step > 0.0)) return 0;
   double m = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
