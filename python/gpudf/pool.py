@@ -482,8 +482,13 @@ class Pool(multiprocessing.pool.Pool):
     @staticmethod
     def _help_stuff_finish(inqueue, task_handler, size):
         # The stdlib's, reading raw bytes: unpickling the stubs here would
-        # attach this process to its own shares.
-        inqueue._rlock.acquire()
+        # attach this process to its own shares. And not blocking on the
+        # queue's read lock for ever: a worker killed while it held it
+        # (SIGKILL, the OOM killer) never gives it back, and the stdlib's
+        # terminate() then hangs. Past a second, the tasks are drained
+        # without it: every worker is about to be terminated, and what it
+        # would have read is thrown away.
+        inqueue._rlock.acquire(timeout=1.0)
         while task_handler.is_alive() and inqueue._reader.poll():
             inqueue._reader.recv_bytes()
 

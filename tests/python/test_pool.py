@@ -453,6 +453,26 @@ def test_a_killed_worker_leaves_dev_shm_clean():
     del res
 
 
+def test_terminate_returns_after_a_worker_died_holding_the_task_queue():
+    # An idle worker waits for its next task inside the task queue's read
+    # lock; killed there, it never gives the lock back, and the stdlib's
+    # terminate() waits for it for ever. Killing every idle worker kills the
+    # holder for certain.
+    import threading
+    import time
+    df = question_frame()
+    p = gpudf.Pool(2)
+    assert p.map(func, [(df, c) for c in CONFIGS]) == [func((df, c)) for c in CONFIGS]
+    time.sleep(0.2)  # both idle now (not a measure: the test holds either way)
+    for w in p._pool:
+        os.kill(w.pid, signal.SIGKILL)
+    done = threading.Thread(target=lambda: (p.terminate(), p.join()), daemon=True)
+    done.start()
+    done.join(60)
+    assert not done.is_alive(), "terminate() hangs on the dead worker's lock"
+    assert segments(os.getpid()) == []
+
+
 def test_a_frame_that_dies_is_unshared_once_its_tasks_are_done():
     with gpudf.Pool(2) as p:
         for k in range(3):
