@@ -5,6 +5,7 @@
 // rounding, so every comparison is exact.
 #include <random>
 
+#include "histogram_math.h"
 #include "test_k_common.h"
 
 namespace {
@@ -328,6 +329,49 @@ TEST(KHistogram, ValuesNextToEveryEdgeFallOnTheirSide) {
     std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, lo, hi);
     ASSERT_EQ(want, r) << bins << " bins over [" << lo << ", " << hi << "]";
   }
+}
+
+// gdf_hi_slot, the bin rule the CUDA kernel runs (the CPU pass does the same
+// arithmetic in SIMD form, checked against the reference above), next to
+// every edge, against the reference's linear search. The case that needs the
+// rule's downward correction at the first inner edge is sought on purpose:
+// a value just below edge 1 whose first guess (x - lo) * bins / (hi - lo)
+// rounds up to 1, so that only the correction puts it in bin 0.
+TEST(KHistogram, TheDeviceBinRuleMatchesTheReferenceNextToEveryEdge) {
+  std::mt19937_64 rng(11);
+  int ranges = 0, below_first_edge_guessed_one = 0;
+  for (int attempt = 0; attempt < 200000 && (ranges < 2000 || below_first_edge_guessed_one < 5);
+       attempt++) {
+    int bins;
+    double lo, hi;
+    RandomRange(rng, &bins, &lo, &hi);
+    std::vector<double> e = NumpyEdges(bins, lo, hi);
+    bool increasing = true;
+    for (int i = 0; i < bins; i++) increasing &= e[i] < e[i + 1];
+    if (!increasing || !std::isfinite(hi - lo)) continue;
+    ranges++;
+    std::vector<double> v;
+    for (double x : e)
+      for (double d : {std::nextafter(x, -INFINITY), x, std::nextafter(x, INFINITY)}) v.push_back(d);
+    std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, lo, hi);
+    std::vector<double> got(bins + 2, 0.0);
+    for (double x : v) {
+      long long slot = gdf_hi_slot(x, bins, lo, hi);
+      ASSERT_GE(slot, 0);
+      got[(size_t)slot]++;
+    }
+    ASSERT_EQ(want, got) << bins << " bins over [" << lo << ", " << hi << "]";
+    if (bins >= 2) {
+      double x = std::nextafter(e[1], -INFINITY);
+      if (x >= lo && (x - lo) * ((double)bins / (hi - lo)) >= 1.0) {
+        below_first_edge_guessed_one++;
+        EXPECT_EQ(gdf_hi_slot(x, bins, lo, hi), 0) << x << " in " << bins << " bins over [" << lo
+                                                   << ", " << hi << "]";
+      }
+    }
+  }
+  EXPECT_GE(ranges, 2000);
+  EXPECT_GE(below_first_edge_guessed_one, 5) << "the correction at edge 1 was not reached";
 }
 
 TEST(KHistogram, RefusesRangesTooNarrowForItsBins) {

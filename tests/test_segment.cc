@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <cstdlib>
 #include <random>
 #include <regex>
@@ -154,6 +156,45 @@ TEST(Segment, UnreadableStartTimeIsAnError) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0)
       << "a failed read of /proc/self/stat was not EIO with its message";
+}
+
+// Field 22 of /proc/self/stat (the start time in clock ticks), read here.
+unsigned long long OwnStartTime() {
+  std::ifstream f("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
+  std::string field;
+  for (int i = 3; i <= 22; i++) rest >> field;  // fields 3 (state) .. 22
+  return std::stoull(field);
+}
+
+// A segment names its owner by pid and start time. A pid that exists but
+// started at another time is a reused pid: the owner is dead and cleanup
+// removes its segments; the segments of the live owner (the same pid, its
+// own start time) stay.
+TEST(Segment, CleanupTellsAReusedPidFromTheLiveOwner) {
+  gpudf_table *warm = nullptr;  // the shm directory exists and is ours
+  ASSERT_EQ(gpudf_table_create(1, &warm), GPUDF_OK) << gpudf_last_error();
+  gpudf_table_free(warm);
+  unsigned long long start = OwnStartTime();
+  std::string own = "gpudf-" + std::to_string(geteuid()) + "+a." + std::to_string(getpid()) + ".";
+  std::string reused = harness::ShmPath(own + std::to_string(start + 1) + ".999999");
+  std::string earlier = harness::ShmPath(own + std::to_string(start - 1) + ".999998");
+  std::string live = harness::ShmPath(own + std::to_string(start) + ".999997");
+  for (const std::string &p : {reused, earlier, live}) {
+    FILE *f = std::fopen(p.c_str(), "w");
+    ASSERT_NE(f, nullptr) << p;
+    std::fclose(f);
+  }
+  int removed = 0;
+  ASSERT_EQ(gpudf_cleanup(&removed), GPUDF_OK) << gpudf_last_error();
+  EXPECT_NE(access(reused.c_str(), F_OK), 0) << "a segment of a reused pid survived cleanup";
+  EXPECT_NE(access(earlier.c_str(), F_OK), 0) << "a segment of a reused pid survived cleanup";
+  EXPECT_EQ(access(live.c_str(), F_OK), 0) << "cleanup removed a live owner's segment";
+  EXPECT_GE(removed, 2);
+  unlink(reused.c_str());
+  unlink(earlier.c_str());
+  unlink(live.c_str());
 }
 
 }  // namespace
