@@ -10,6 +10,7 @@
 
 #include "equity_csv.h"
 #include "plot_svg.h"
+#include "sweep_args.h"
 #include "sweep_grid.h"
 
 #include <errno.h>
@@ -28,7 +29,6 @@
 #include <unistd.h>
 
 enum { EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
-enum { MAX_SETS = 64 };
 
 #define DEFAULT_ROWS 10000000LL
 #define DEFAULT_GRID "fast=5:100:5 slow=20:250:5 fee_bps=0,0.5 mode=long_only,long_short"
@@ -549,24 +549,7 @@ static void human(double v, char *buf, size_t len) {
 
 /* ------------------------------------------------------------------ main */
 
-typedef struct args {
-  const char *table, *kernel, *grid, *where, *configs, *out, *by, *backend, *plot, *plot_metric, *equity;
-  int64_t synthetic, batch, top;
-  uint64_t seed;
-  int workers, asc, quiet, top_given;
-  double timeout;
-  int nsets;
-  const char *sets[MAX_SETS];
-} args;
-
-static int parse_i64(const char *s, int64_t lo, int64_t *out) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (errno || end == s || *end || v < lo) return -1;
-  *out = v;
-  return 0;
-}
+typedef sweep_args args;
 
 static int run(const args *a);
 /* --equity: one config's curve to --out (or stdout); an exit status. */
@@ -584,101 +567,21 @@ static int stop_signal;
 
 int main(int argc, char **argv) {
   args a;
-  memset(&a, 0, sizeof a);
-  a.synthetic = -1;
-  a.seed = 1;
-  a.workers = GPUDF_SWEEP_WORKERS_DEFAULT;
-  a.top = 10;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-      fputs(usage_text, stdout);
-      return 0;
-    }
-    if (strcmp(arg, "--version") == 0) {
-      printf("gpudf-sweep %s (libgpudf %s)\n", gpudf_version(), gpudf_version());
-      return 0;
-    }
-    if (strcmp(arg, "--list-kernels") == 0) return list_kernels();
-    if (strcmp(arg, "--asc") == 0) { a.asc = 1; continue; }
-    if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) { a.quiet = 1; continue; }
-    /* Short forms of the common flags: "-o FILE" is "--out FILE". */
-    static const char *const shorts[][2] = {{"-t", "--table"}, {"-k", "--kernel"},
-                                            {"-g", "--grid"},  {"-w", "--where"},
-                                            {"-s", "--set"},   {"-j", "--workers"},
-                                            {"-o", "--out"},   {"-p", "--plot"}};
-    for (size_t v = 0; v < sizeof shorts / sizeof *shorts; v++)
-      if (strcmp(arg, shorts[v][0]) == 0) arg = shorts[v][1];
-    /* flags with a value: "--flag VALUE" or "--flag=VALUE" */
-    static const char *const valued[] = {"--table", "--synthetic", "--seed", "--kernel",
-                                         "--grid", "--where", "--configs", "--set",
-                                         "--workers", "--backend", "--batch", "--timeout",
-                                         "--out", "--top", "--by", "--describe", "--plot",
-                                         "--plot-metric", "--equity"};
-    const char *val = NULL;
-    char flag[64];
-    const char *eq = strchr(arg, '=');
-    size_t flen = eq && strncmp(arg, "--", 2) == 0 ? (size_t)(eq - arg) : strlen(arg);
-    if (flen >= sizeof flag) flen = sizeof flag - 1;
-    memcpy(flag, arg, flen);
-    flag[flen] = 0;
-    int known = 0;
-    for (size_t v = 0; v < sizeof valued / sizeof *valued; v++)
-      if (strcmp(flag, valued[v]) == 0) known = 1;
-    if (!known) {
-      if (arg[0] == '-') return usage_error("unknown flag %s", flag);
-      return usage_error("unexpected argument '%s'", arg);
-    }
-    if (eq && flen == (size_t)(eq - arg)) {
-      val = eq + 1;
-    } else {
-      if (i + 1 >= argc) return usage_error("%s needs a value", flag);
-      val = argv[++i];
-    }
-    int64_t v64;
-    if (strcmp(flag, "--describe") == 0) return describe(val);
-    else if (strcmp(flag, "--table") == 0) a.table = val;
-    else if (strcmp(flag, "--synthetic") == 0) {
-      if (parse_i64(val, 1, &a.synthetic) != 0)
-        return usage_error("--synthetic needs a row count >= 1, got '%s'", val);
-    } else if (strcmp(flag, "--seed") == 0) {
-      if (parse_i64(val, 0, &v64) != 0) return usage_error("--seed needs an integer >= 0, got '%s'", val);
-      a.seed = (uint64_t)v64;
-    } else if (strcmp(flag, "--kernel") == 0) a.kernel = val;
-    else if (strcmp(flag, "--grid") == 0) a.grid = val;
-    else if (strcmp(flag, "--where") == 0) a.where = val;
-    else if (strcmp(flag, "--configs") == 0) a.configs = val;
-    else if (strcmp(flag, "--set") == 0) {
-      if (a.nsets == MAX_SETS) return usage_error("more than %d --set flags", MAX_SETS);
-      a.sets[a.nsets++] = val;
-    } else if (strcmp(flag, "--workers") == 0) {
-      if (parse_i64(val, 0, &v64) != 0 || v64 > GPUDF_SWEEP_WORKERS_MAX)
-        return usage_error("--workers needs 0..%d, got '%s'", GPUDF_SWEEP_WORKERS_MAX, val);
-      a.workers = (int)v64;
-    } else if (strcmp(flag, "--backend") == 0) a.backend = val;
-    else if (strcmp(flag, "--batch") == 0) {
-      if (parse_i64(val, 1, &a.batch) != 0) return usage_error("--batch needs an integer >= 1, got '%s'", val);
-    } else if (strcmp(flag, "--timeout") == 0) {
-      char *end;
-      a.timeout = strtod(val, &end);
-      if (end == val || *end || !(a.timeout > 0) || !isfinite(a.timeout))
-        return usage_error("--timeout needs seconds > 0, got '%s'", val);
-    } else if (strcmp(flag, "--out") == 0) a.out = val;
-    else if (strcmp(flag, "--top") == 0) {
-      if (parse_i64(val, 1, &a.top) != 0) return usage_error("--top needs an integer >= 1, got '%s'", val);
-      a.top_given = 1;
-    } else if (strcmp(flag, "--by") == 0) a.by = val;
-    else if (strcmp(flag, "--plot") == 0) a.plot = val;
-    else if (strcmp(flag, "--plot-metric") == 0) a.plot_metric = val;
-    else if (strcmp(flag, "--equity") == 0) a.equity = val;
+  char err[512];
+  switch (sweep_parse_args(argc, argv, GPUDF_SWEEP_WORKERS_DEFAULT, GPUDF_SWEEP_WORKERS_MAX, &a,
+                           err, sizeof err)) {
+  case SA_HELP: fputs(usage_text, stdout); return 0;
+  case SA_VERSION:
+    printf("gpudf-sweep %s (libgpudf %s)\n", gpudf_version(), gpudf_version());
+    return 0;
+  case SA_LIST_KERNELS: return list_kernels();
+  case SA_DESCRIBE: return describe(a.describe);
+  case SA_USAGE: return usage_error("%s", err);
+  case SA_RUN: break;
   }
-  if (a.table && a.synthetic > 0) return usage_error("--table and --synthetic exclude each other");
-  if (a.grid && a.configs) return usage_error("--grid and --configs exclude each other");
-  if (a.equity && (a.grid || a.configs || a.where || a.plot))
-    return usage_error("--equity runs one config: no --grid, --configs, --where or --plot");
-  if (a.timeout > 0 && a.workers == 0) return usage_error("--timeout needs --workers >= 1");
-  if (a.quiet && !a.out && !a.top_given && !a.plot)
-    fputs("gpudf-sweep: --quiet without --out, --top or --plot: nothing will be written or shown\n", stderr);
+  if (a.quiet_shows_nothing)
+    fputs("gpudf-sweep: --quiet without --out, --top or --plot: nothing will be written or "
+          "shown\n", stderr);
   int rc = run(&a);
   if (stop_signal) {
     fflush(NULL);
@@ -736,7 +639,7 @@ static int run(const args *a) {
   int64_t n = 0;
   sg_request req = {a->grid, a->where, a->nsets, a->sets, MAX_CONFIGS};
   /* Synthetic bars: annualize as for them, unless the user says otherwise. */
-  const char *sets[MAX_SETS + 1];
+  const char *sets[SA_MAX_SETS + 1];
   int syn_ppy = 0, ppy_idx;
   if (!a->table && !a->configs && gpudf_kernel_param_index(k, "periods_per_year", &ppy_idx) == GPUDF_OK &&
       !(a->grid && strstr(a->grid, "periods_per_year"))) {

@@ -43,7 +43,7 @@ done
 # The library (and gpudf-sweep's grid parser, for fuzz_grid) is compiled
 # once, in parallel, instrumented for coverage; each target then only links.
 # engine/base/fault.c belongs to the fault-injection build (it needs --wrap).
-srcs=$(find engine host kernels -name '*.c' | sort | grep -v '^engine/base/fault\.c$'; echo samples/sweep_grid.c)
+srcs=$(find engine host kernels -name '*.c' | sort | grep -v '^engine/base/fault\.c$'; echo samples/sweep_grid.c samples/sweep_args.c)
 obj() { echo "$out/obj/$(echo "$1" | tr / _).o"; }
 compile() {
   # shellcheck disable=SC2086
