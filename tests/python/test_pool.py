@@ -427,8 +427,8 @@ def _slow(args):
 def test_terminate_mid_map_leaves_dev_shm_clean():
     df = question_frame()
     p = gpudf.Pool(2)
-    res = p.map_async(_slow, [(df, c) for c in CONFIGS * 20], chunksize=1)
-    assert p.apply(func, ((df, CONFIGS[0]),)) == func((df, CONFIGS[0]))  # it is under way
+    assert p.apply(func, ((df, CONFIGS[0]),)) == func((df, CONFIGS[0]))  # workers up, df shared
+    res = p.map_async(_slow, [(df, c) for c in CONFIGS * 20], chunksize=1)  # 240 x 0.05 s
     assert len(published(os.getpid())) == 1
     p.terminate()
     p.join()
@@ -499,8 +499,10 @@ CHILD = textwrap.dedent("""
     if __name__ == "__main__":
         df = pd.DataFrame({"a": np.arange(500_000.0)})
         p = Pool(2)
+        p.apply(slow, ((df, 0),))  # the workers are up and the frame is shared
+        # 200 tasks of 0.2 s: still running when the signal comes (an apply
+        # after them would wait for them all, and the child would be done)
         res = p.map_async(slow, [(df, k) for k in range(200)], chunksize=1)
-        p.apply(slow, ((df, 0),))
         print("running", flush=True)
         if sys.argv[1] == "with":
             with p:
@@ -517,7 +519,7 @@ def _run_child(tmp_path, mode, sig):
     child = subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=env, start_new_session=True, text=True)
     assert child.stdout.readline() == "running\n", child.stderr.read()
-    assert len(published(child.pid)) == 1
+    assert len(published(child.pid)) == 1, segments(child.pid)
     os.killpg(child.pid, sig)  # as a terminal's Ctrl-C: the whole process group
     try:
         _, err = child.communicate(timeout=60)
