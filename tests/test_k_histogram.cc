@@ -305,24 +305,33 @@ void RandomRange(std::mt19937_64 &rng, int *bins, double *lo, double *hi) {
   }
 }
 
+// A RandomRange whose numpy edges strictly increase (the others are refused,
+// RefusesRangesTooNarrowForItsBins), its edges, and every edge with the
+// double below and the one above.
+void UsableRangeAndValuesAroundItsEdges(std::mt19937_64 &rng, int *bins, double *lo, double *hi,
+                                        std::vector<double> *e, std::vector<double> *v) {
+  for (;;) {
+    RandomRange(rng, bins, lo, hi);
+    *e = NumpyEdges(*bins, *lo, *hi);
+    bool increasing = true;
+    for (int i = 0; i < *bins; i++) increasing &= (*e)[i] < (*e)[i + 1];
+    if (increasing && std::isfinite(*hi - *lo)) break;
+  }
+  v->clear();
+  for (double x : *e)
+    for (double d : {std::nextafter(x, -INFINITY), x, std::nextafter(x, INFINITY)}) v->push_back(d);
+}
+
 TEST(KHistogram, ValuesNextToEveryEdgeFallOnTheirSide) {
   // Every edge, the double below and the one above: the first guess of the
   // bin is moved by one exactly where rounding put it on the wrong side
   // (the edge between bins 0 and 1 included).
   std::mt19937_64 rng(std::random_device{}());
-  int ranges = 0;
-  while (ranges < 300) {
+  for (int ranges = 0; ranges < 300; ranges++) {
     int bins;
     double lo, hi;
-    RandomRange(rng, &bins, &lo, &hi);
-    std::vector<double> e = NumpyEdges(bins, lo, hi);
-    bool increasing = true;
-    for (int i = 0; i < bins; i++) increasing &= e[i] < e[i + 1];
-    if (!increasing || !std::isfinite(hi - lo)) continue;
-    ranges++;
-    std::vector<double> v;
-    for (double x : e)
-      for (double d : {std::nextafter(x, -INFINITY), x, std::nextafter(x, INFINITY)}) v.push_back(d);
+    std::vector<double> e, v;
+    UsableRangeAndValuesAroundItsEdges(rng, &bins, &lo, &hi, &e, &v);
     Table t((int64_t)v.size());
     int c = t.Add("v", GPUDF_TYPE_F64, v);
     std::vector<double> r = KRun(t.t, "histogram", {(double)c, kAll, 0, 0, (double)c, (double)bins, lo, hi});
@@ -340,19 +349,11 @@ TEST(KHistogram, ValuesNextToEveryEdgeFallOnTheirSide) {
 TEST(KHistogram, TheDeviceBinRuleMatchesTheReferenceNextToEveryEdge) {
   std::mt19937_64 rng(11);
   int ranges = 0, below_first_edge_guessed_one = 0;
-  for (int attempt = 0; attempt < 200000 && (ranges < 2000 || below_first_edge_guessed_one < 5);
-       attempt++) {
+  for (; ranges < 20000 && (ranges < 2000 || below_first_edge_guessed_one < 5); ranges++) {
     int bins;
     double lo, hi;
-    RandomRange(rng, &bins, &lo, &hi);
-    std::vector<double> e = NumpyEdges(bins, lo, hi);
-    bool increasing = true;
-    for (int i = 0; i < bins; i++) increasing &= e[i] < e[i + 1];
-    if (!increasing || !std::isfinite(hi - lo)) continue;
-    ranges++;
-    std::vector<double> v;
-    for (double x : e)
-      for (double d : {std::nextafter(x, -INFINITY), x, std::nextafter(x, INFINITY)}) v.push_back(d);
+    std::vector<double> e, v;
+    UsableRangeAndValuesAroundItsEdges(rng, &bins, &lo, &hi, &e, &v);
     std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, lo, hi);
     std::vector<double> got(bins + 2, 0.0);
     for (double x : v) {
