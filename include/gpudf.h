@@ -518,6 +518,15 @@ typedef struct gpudf_sweep_options {
   void *progress_user;
   int nplugins;            /* plugin libraries loaded here and by every worker */
   const char *const *plugins;
+  /* (0.4) Column naming the series of a long-format table (a categorical or
+   * an integer column: one label per symbol), or -1 (the default, and what
+   * a struct from an older header gets): none. For a kernel whose results
+   * depend on row order (ma_crossover) each config then runs on every
+   * series' own rows, in the file's order (docs/sweep.md, "Many series"):
+   * the n configs become n * S result rows, row k * S + s being config k on
+   * series s (gpudf_sweep_series_count gives S, gpudf_sweep_result_series
+   * the label). Kernels that do not depend on row order ignore it. */
+  int series;
 } gpudf_sweep_options;
 
 /* Fills opts with the defaults and sets size and version. NULL: nothing. */
@@ -568,6 +577,12 @@ gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const d
                          int64_t n, double *results, const gpudf_sweep_options *opts,
                          gpudf_sweep_result **out);
 
+/* S, the series that column series of table holds for gpudf_sweep_options
+ * .series (distinct labels or integers that occur; rows with a missing
+ * label belong to none), into *out. GPUDF_EINVAL names a column that is
+ * not categorical or integer, or out of range. */
+gpudf_status gpudf_sweep_series_count(const gpudf_table *table, int series, int64_t *out);
+
 void gpudf_sweep_result_free(gpudf_sweep_result *result);
 /* Configs in the result; 0 for NULL. The getters below give
  * GPUDF_CONFIG_PENDING, "" and 0 for NULL. */
@@ -580,6 +595,11 @@ gpudf_status gpudf_sweep_result_error(const gpudf_sweep_result *result, int64_t 
 /* Why a config did not finish ("" when it did), e.g. "worker 3 (pid 4242)
  * killed by signal 11 on configs 1200-1263". Owned by result. */
 const char *gpudf_sweep_result_reason(const gpudf_sweep_result *result, int64_t index);
+/* The series label of result row index ("AAA", or an integer's digits);
+ * "" without series, for NULL or an index out of range. Owned by result. */
+const char *gpudf_sweep_result_series(const gpudf_sweep_result *result, int64_t index);
+/* Series per config of the result (S), 1 without series, 0 for NULL. */
+int64_t gpudf_sweep_result_nseries(const gpudf_sweep_result *result);
 /* Copies the report. */
 gpudf_status gpudf_sweep_result_report(const gpudf_sweep_result *result,
                                        gpudf_sweep_report *out);

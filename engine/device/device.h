@@ -52,6 +52,11 @@ typedef struct gdf_kernel_input {
   int ncols;
   const gdf_kernel_column *cols;
   int device; /* ordinal of the device the addresses belong to; -1: host */
+  /* NULL: rows 0..nrows-1 of the table in order. Else (a series of a
+   * long-format sweep, only for kernels with row_order, only on the host):
+   * the table rows this run reads, row i being table row rows[i]; nrows is
+   * then the series' length. */
+  const int64_t *rows;
 } gdf_kernel_input;
 
 /* A kernel entry: evaluates n validated configs over in in one pass. */

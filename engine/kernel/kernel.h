@@ -56,6 +56,11 @@ struct gpudf_kernel {
   /* Per parameter: NULL, or the NULL-terminated column names (any case)
    * gpudf_kernel_default_column prefers among the accepted columns. */
   const char *const *const *prefer;
+  /* Whether results depend on the order of the rows (a time series: moving
+   * windows, positions, returns). A sweep with a series column runs such a
+   * kernel on each series' rows alone (gdf_kernel_input.rows); others
+   * ignore the series. */
+  bool row_order;
 };
 
 /* The gpudf_accept bits parameter i of k accepts; 0 for a parameter that
@@ -80,6 +85,11 @@ void gdf_join_names(char *buf, size_t len, int n, const char *(*name)(const void
 
 /* The built-in kernels are gdf_kernel_<name>, defined in kernels/<name>/
  * and listed once in engine/kernel/kernel_registry.c. */
+
+/* Makes the calling thread's next gpudf_run calls read only the table rows
+ * rows[0..n-1] (a series, in time order), for kernels with row_order; NULL:
+ * every row again. Set by a sweep around the batches of one series. */
+void gdf_run_rows_set(const int64_t *rows, int64_t n);
 
 /* Column index of a kernel input as a column reference. */
 static inline gdf_colref gdf_input_col(const gdf_kernel_input *in, int index) {

@@ -183,8 +183,17 @@ static gpudf_status input_init(gdf_kernel_input *in, const gpudf_table *t, const
     const gdf_column *m = &t->cols[c];
     cols[c] = (gdf_kernel_column){base + m->offset, m->type, m->nlabels, m->name};
   }
-  *in = (gdf_kernel_input){t->nrows, t->ncols, cols, device};
+  *in = (gdf_kernel_input){t->nrows, t->ncols, cols, device, NULL};
   return GPUDF_OK;
+}
+
+/* The series rows of this thread's runs (gdf_run_rows_set). */
+static _Thread_local const int64_t *run_rows;
+static _Thread_local int64_t run_nrows;
+
+void gdf_run_rows_set(const int64_t *rows, int64_t n) {
+  run_rows = rows;
+  run_nrows = rows ? n : 0;
 }
 
 /* The kernel on the CPU, over the host arena. */
@@ -198,6 +207,7 @@ static gpudf_status run_host(const gpudf_table *t, const gpudf_kernel *k, const 
   gdf_kernel_column cols[GDF_INPUT_STACK_COLS], *heap;
   gdf_kernel_input in;
   GDF_TRY(input_init(&in, t, t->base, -1, cols, &heap));
+  if (run_rows && k->row_order) in.rows = run_rows, in.nrows = run_nrows;
   gpudf_status st = k->cpu(&in, configs, n, results);
   free(heap);
   return st;
@@ -236,6 +246,16 @@ gpudf_status gpudf_run(const gpudf_table *table, const gpudf_kernel *kernel,
   GDF_TRY(validate(table, kernel, configs, n));
   if (n == 0) return GPUDF_OK;
   if (!results) return GDF_ERR(GPUDF_EINVAL, "results is NULL for %lld configs", (long long)n);
+  if (run_rows && kernel->row_order) {
+    /* A series' row list is host memory: its kernels run on the host arena
+     * (the device entries read whole columns in table order). */
+    if (!table->base || !kernel->cpu)
+      return GDF_ERR(GPUDF_ENODEV, "kernel '%s' cannot run one series on this placement "
+                     "(no host copy of the table, or no CPU entry)", kernel->name);
+    gdf_log("run: kernel %s, %lld configs over a series of %lld rows on the CPU",
+            kernel->name, (long long)n, (long long)run_nrows);
+    return run_host(table, kernel, configs, n, results);
+  }
   if (table->place) return run_placed(table, kernel, configs, n, results);
   gdf_log("run: kernel %s, %lld configs over %lld rows on the CPU", kernel->name,
           (long long)n, (long long)gpudf_table_nrows(table));

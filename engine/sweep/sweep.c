@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ void gpudf_sweep_options_init(gpudf_sweep_options *o) {
   o->workers = GPUDF_SWEEP_WORKERS_DEFAULT;
   o->backend = GPUDF_BACKEND_AUTO;
   o->retries = 1;
+  o->series = -1;
 }
 
 /* Bound on retries: each costs a process start, and a config that crashed
@@ -100,7 +102,7 @@ static int by_key(const void *a, const void *b) {
 }
 
 static gpudf_status group_configs(gdf_sweep *s, const double *configs) {
-  if (!s->k->pass_key || s->n < 2) return GPUDF_OK;
+  if ((!s->k->pass_key && !s->nseries) || s->n < 2) return GPUDF_OK;
   int np = s->k->nparams;
   keyed *kv = malloc((size_t)s->n * sizeof *kv);
   if (!kv) return GDF_ERR(GPUDF_ENOMEM, "out of memory for the pass keys of %lld configs",
@@ -108,7 +110,11 @@ static gpudf_status group_configs(gdf_sweep *s, const double *configs) {
   bool sorted = true;
   int64_t ngroups = 1;
   for (int64_t i = 0; i < s->n; i++) {
-    kv[i] = (keyed){s->k->pass_key(configs + i * np), i};
+    uint64_t key = s->k->pass_key ? s->k->pass_key(configs + i * np) : 0;
+    /* With series, configs of one series go together: a batch then
+     * gathers that series' rows once. */
+    if (s->nseries) key = ((uint64_t)(i % s->nseries) << 32) | (key & 0xffffffffu);
+    kv[i] = (keyed){key, i};
     if (i > 0) sorted &= kv[i].key >= kv[i - 1].key;
   }
   if (!sorted) qsort(kv, (size_t)s->n, sizeof *kv, by_key);
@@ -140,7 +146,7 @@ static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
   gdf_sweep_ctl shape = {0};
   /* In process, slot 0 is the calling process's (run_in_process). */
   uint64_t size = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots > 0 ? nslots : 1,
-                                 s->ngroups);
+                                 s->ngroups, s->nseries, s->nperm);
   if (nslots == 0) {
     s->ctl = calloc(1, size);
     if (!s->ctl) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %llu bytes", (unsigned long long)size);
@@ -166,6 +172,11 @@ static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
            row);
   if (s->ngroups > 0)
     memcpy(gdf_ctl_groups(c), s->groups, ((size_t)s->ngroups + 1) * sizeof *s->groups);
+  if (s->nseries > 0) {
+    for (int64_t i = 0; i < s->n; i++) gdf_ctl_series(c)[i] = gdf_user_index(s, i) % s->nseries;
+    memcpy(gdf_ctl_perm(c), s->sperm, (size_t)s->nperm * sizeof *s->sperm);
+    memcpy(gdf_ctl_starts(c), s->starts, ((size_t)s->nseries + 1) * sizeof *s->starts);
+  }
   double *r = gdf_ctl_results(c);
   for (int64_t i = 0; i < s->n * s->nres; i++) r[i] = NAN;
   return GPUDF_OK;
@@ -353,7 +364,7 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
   if (st == GPUDF_OK && !t->is_view && !t->share) {
     gdf_sweep_ctl shape = {0};
     gdf_prepare_reserve = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots,
-                                         s->ngroups) + (1u << 20);
+                                         s->ngroups, s->nseries, s->nperm) + (1u << 20);
     st = gpudf_table_prepare(t, s->k, configs, s->n);
     gdf_prepare_reserve = 0;
   }
@@ -369,13 +380,64 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
   return st;
 }
 
+/* A series column and a kernel that depends on row order: the n configs
+ * become n x S, config k on series q at k * S + q, each run on its series'
+ * rows alone (gdf_sweep_run_batch). Kernels that do not depend on row
+ * order ignore the series. */
+static gpudf_status expand_series(gdf_sweep *s, const gpudf_table *t, const double **configs,
+                                  char ***labels) {
+  if (s->o.series == -1 || !s->k->row_order) {
+    /* Still a column (or -1): a typo is not ignored silently. */
+    if (s->o.series != -1) {
+      int64_t *p, *st, np, ns;
+      GDF_TRY(gdf_series_build(t, s->o.series, &p, &np, &st, &ns, NULL));
+      free(p), free(st);
+    }
+    return GPUDF_OK;
+  }
+  GDF_TRY(gdf_series_build(t, s->o.series, &s->sperm, &s->nperm, &s->starts, &s->nseries,
+                           labels));
+  if (s->nseries == 0)
+    return GDF_ERR(GPUDF_EINVAL, "series = %d: column '%s' has no label in any row",
+                   s->o.series, gpudf_table_column_name(t, s->o.series));
+  int np = s->k->nparams;
+  int64_t S = s->nseries;
+  if (s->n > INT64_MAX / S / (np > 0 ? np : 1))
+    return GDF_ERR(GPUDF_EINVAL, "%lld configs x %lld series is too many",
+                   (long long)s->n, (long long)S);
+  s->expanded = malloc(sizeof(double) * (size_t)(s->n * S * np + 1));
+  if (!s->expanded)
+    return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld configs x %lld series",
+                   (long long)s->n, (long long)S);
+  for (int64_t k = 0; k < s->n; k++)
+    for (int64_t q = 0; q < S; q++)
+      memcpy(s->expanded + (k * S + q) * np, *configs + k * np, sizeof(double) * (size_t)np);
+  gdf_log("sweep: %lld configs x %lld series of column '%s'", (long long)s->n, (long long)S,
+          gpudf_table_column_name(t, s->o.series));
+  s->n *= S;
+  *configs = s->expanded;
+  return GPUDF_OK;
+}
+
 static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const gpudf_kernel *kernel,
                           const double *configs, double *results) {
   GDF_TRY(prepare(s, t, kernel, configs));
+  char **labels = NULL;
+  gpudf_status xs = expand_series(s, t, &configs, &labels);
+  if (xs != GPUDF_OK) {
+    gdf_series_free_labels(labels, s->nseries);
+    return xs;
+  }
   if (s->o.workers == GPUDF_SWEEP_WORKERS_DEFAULT)
     s->o.workers = default_workers(t->is_view ? t->view_backend
                                    : t->share ? gpudf_share_backend(t->share) : s->o.backend);
-  GDF_TRY(gdf_result_new(s->n, &s->res));
+  gpudf_status rs = gdf_result_new(s->n, &s->res);
+  if (rs != GPUDF_OK) {
+    gdf_series_free_labels(labels, s->nseries);
+    return rs;
+  }
+  s->res->labels = labels;
+  s->res->nseries = labels ? s->nseries : 0;
   s->res->report.workers = s->o.workers;
   /* In process (workers = 0) the kernels run on the table's own placement;
    * with workers, ensure_share says which placement they attach. */
@@ -425,9 +487,9 @@ gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const d
   gdf_sweep s = {0};
   gpudf_sweep_options_init(&s.o);
   if (opts) {
-    /* Unchanged since 0.1: the whole struct is the oldest size. */
-    GDF_TRY(gdf_versioned_in(&s.o, sizeof s.o, opts, sizeof s.o, "options",
-                             "gpudf_sweep_options_init"));
+    /* 0.1 to 0.3 ended before series (which then stays -1, none). */
+    GDF_TRY(gdf_versioned_in(&s.o, sizeof s.o, opts, offsetof(gpudf_sweep_options, series),
+                             "options", "gpudf_sweep_options_init"));
     GDF_TRY(check_options(&s.o));
   }
   s.n = n;
@@ -436,18 +498,21 @@ gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const d
   free(s.attempts);
   free(s.perm);
   free(s.groups);
+  free(s.sperm);
+  free(s.starts);
+  free(s.expanded);
   if (st != GPUDF_OK) {
     gpudf_sweep_result_free(s.res);
     return st;
   }
-  s.res->report.total = n;
+  s.res->report.total = s.n; /* configs x series */
   s.res->report.wall_s = (double)(gdf_now_ns() - s.t0_ns) * 1e-9;
   gdf_log("sweep: %lld configs, %lld done, %lld failed, %lld timed out, %lld cancelled, %.3f s",
           (long long)n, (long long)s.res->report.done, (long long)s.res->report.failed,
           (long long)s.res->report.timed_out, (long long)s.res->report.cancelled,
           s.res->report.wall_s);
   st = s.cancelled ? GDF_ERR(GPUDF_ECANCELED, "sweep cancelled after %lld of %lld configs",
-                             (long long)s.res->report.done, (long long)n)
+                             (long long)s.res->report.done, (long long)s.n)
                    : GPUDF_OK;
   if (out) *out = s.res;
   else gpudf_sweep_result_free(s.res);

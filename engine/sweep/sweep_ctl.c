@@ -10,7 +10,7 @@
 static uint64_t align64(uint64_t v) { return (v + 63) & ~(uint64_t)63; }
 
 uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, int nslots,
-                        int64_t ngroups) {
+                        int64_t ngroups, int64_t nseries, int64_t nperm) {
   uint64_t un = (uint64_t)n, off = align64(sizeof *c);
   c->off_configs = off;
   off = align64(off + un * (uint64_t)nparams * sizeof(double));
@@ -25,7 +25,15 @@ uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, 
   c->off_msgs = off;
   off = align64(off + GDF_SWEEP_MSGS * sizeof(gdf_sweep_msg));
   c->off_groups = off;
-  off += ngroups > 0 ? ((uint64_t)ngroups + 1) * sizeof(int64_t) : 0;
+  off = align64(off + (ngroups > 0 ? ((uint64_t)ngroups + 1) * sizeof(int64_t) : 0));
+  c->off_series = off;
+  off = align64(off + (nseries > 0 ? un * sizeof(int64_t) : 0));
+  c->off_perm = off;
+  off = align64(off + (nseries > 0 ? (uint64_t)nperm * sizeof(int64_t) : 0));
+  c->off_starts = off;
+  off += nseries > 0 ? ((uint64_t)nseries + 1) * sizeof(int64_t) : 0;
+  c->nseries = nseries;
+  c->nperm = nseries > 0 ? nperm : 0;
   c->ngroups = ngroups;
   c->n = n;
   c->nparams = nparams;
@@ -136,8 +144,31 @@ static void mark_done(gdf_sweep_ctl *c, int64_t lo, int64_t hi) {
   atomic_fetch_add(&c->ndone, hi - lo);
 }
 
+static int64_t run_range(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
+                         int64_t lo, int64_t hi);
+
+/* With series, each run of configs of one series runs on that series' rows
+ * alone (the owner ordered the configs by series, so a claim holds few). */
 int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
                             int64_t lo, int64_t hi) {
+  if (c->nseries <= 0 || !k->row_order) return run_range(c, t, k, lo, hi);
+  const int64_t *ser = gdf_ctl_series(c), *perm = gdf_ctl_perm(c), *starts = gdf_ctl_starts(c);
+  int64_t done = 0;
+  for (int64_t a = lo; a < hi;) {
+    int64_t b = a + 1;
+    while (b < hi && ser[b] == ser[a]) b++;
+    int64_t q = ser[a];
+    gdf_run_rows_set(perm + starts[q], starts[q + 1] - starts[q]);
+    done += run_range(c, t, k, a, b);
+    gdf_run_rows_set(NULL, 0);
+    if (atomic_load(&c->cancel)) break;
+    a = b;
+  }
+  return done;
+}
+
+static int64_t run_range(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
+                         int64_t lo, int64_t hi) {
   const double *cfg = gdf_ctl_configs(c);
   double *res = gdf_ctl_results(c);
   int np = c->nparams, nr = c->nresults;

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define GDF_SWEEP_MAGIC 0x70657773666467ull /* "gdfswep" */
-enum { GDF_SWEEP_VERSION = 3, GDF_SWEEP_MSGS = 256 };
+enum { GDF_SWEEP_VERSION = 4, GDF_SWEEP_MSGS = 256 };
 
 /* States beyond the public gpudf_config_state values (which are final). */
 enum {
@@ -65,6 +65,12 @@ typedef struct gdf_sweep_ctl {
   int64_t ngroups; /* groups of configs sharing a pass; 0: no pass key */
   int32_t nparams, nresults;
   uint64_t off_configs, off_results, off_state, off_err, off_slots, off_msgs, off_groups;
+  /* A sweep over the series of a long table (gpudf_sweep_options.series,
+   * a kernel with row_order): nseries > 0, the stable order of the table's
+   * rows by series (nperm row indices: the rows of series q are
+   * perm[starts[q] .. starts[q + 1])), and each config's series. */
+  int64_t nseries, nperm;
+  uint64_t off_series, off_perm, off_starts;
   _Atomic int64_t next;          /* first config not yet claimed */
   _Atomic int64_t ndone;         /* DONE, counted by workers */
   _Atomic int64_t nkfail;        /* FAILED by a kernel error, counted by workers */
@@ -99,9 +105,20 @@ static inline int64_t *gdf_ctl_groups(gdf_sweep_ctl *c) {
   return (int64_t *)((uint8_t *)c + c->off_groups);
 }
 
-/* Bytes of a control segment and the offsets of its parts. */
+/* Per config: its series, 0..nseries-1 (nseries > 0 only). */
+static inline int64_t *gdf_ctl_series(gdf_sweep_ctl *c) {
+  return (int64_t *)((uint8_t *)c + c->off_series);
+}
+static inline int64_t *gdf_ctl_perm(gdf_sweep_ctl *c) {
+  return (int64_t *)((uint8_t *)c + c->off_perm);
+}
+static inline int64_t *gdf_ctl_starts(gdf_sweep_ctl *c) {
+  return (int64_t *)((uint8_t *)c + c->off_starts);
+}
+/* Bytes of a control segment and the offsets of its parts (nseries = 0:
+ * no series parts). */
 uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, int nslots,
-                        int64_t ngroups);
+                        int64_t ngroups, int64_t nseries, int64_t nperm);
 
 /* Monotonic clock in nanoseconds. */
 int64_t gdf_now_ns(void);

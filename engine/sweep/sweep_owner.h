@@ -17,6 +17,8 @@ struct gpudf_sweep_result {
   int signal; /* SIGINT or SIGTERM that cancelled the sweep, or 0 */
   int nworkers, capworkers;
   gpudf_sweep_worker_info *workers;
+  int64_t nseries; /* 0: no series; else row i is on series i % nseries */
+  char **labels;   /* nseries labels */
 };
 
 /* A worker process the owner started. */
@@ -43,6 +45,11 @@ typedef struct gdf_sweep {
   int64_t *perm;        /* control index -> caller's index, NULL: the same */
   int64_t *groups;      /* ngroups + 1 starts of the pass groups, by control index */
   int64_t ngroups;      /* 0: the kernel has no pass key, or every key is equal */
+  int64_t nseries;      /* series of a long table (0: none); s->n = configs x series */
+  int64_t nperm;        /* rows in some series */
+  int64_t *sperm;       /* rows ordered by series, stably (nperm) */
+  int64_t *starts;      /* nseries + 1 starts in sperm */
+  double *expanded;     /* configs x series rows, config k on series q at k * nseries + q */
   gdf_wproc *procs;     /* by slot; pid 0: free */
   int live;
   int64_t owner_failed; /* FAILED or TIMED_OUT set by the owner */
@@ -61,6 +68,14 @@ static inline int64_t gdf_user_index(const gdf_sweep *s, int64_t i) {
   return s->perm ? s->perm[i] : i;
 }
 
+/* The series of column col of t: rows with a label (a categorical code
+ * >= 0, any integer) ordered by it, stably, into *perm (*nperm rows), the
+ * starts of the *nseries series in it (*starts, nseries + 1) and, when
+ * labels is not NULL, each series' label (*labels, nseries strings). The
+ * caller frees them (gdf_series_free). */
+gpudf_status gdf_series_build(const gpudf_table *t, int col, int64_t **perm, int64_t *nperm,
+                              int64_t **starts, int64_t *nseries, char ***labels);
+void gdf_series_free_labels(char **labels, int64_t nseries);
 /* Result handle of n configs, every state PENDING. */
 gpudf_status gdf_result_new(int64_t n, gpudf_sweep_result **out);
 /* Appends a worker entry; its index, or -1 when out of memory. */

@@ -59,7 +59,17 @@ void gpudf_sweep_result_free(gpudf_sweep_result *r) {
   free(r->state);
   free(r->err);
   free(r->workers);
+  gdf_series_free_labels(r->labels, r->nseries);
   free(r);
+}
+
+const char *gpudf_sweep_result_series(const gpudf_sweep_result *r, int64_t i) {
+  if (!r || i < 0 || i >= r->n || r->nseries <= 0 || !r->labels) return "";
+  return r->labels[i % r->nseries];
+}
+
+int64_t gpudf_sweep_result_nseries(const gpudf_sweep_result *r) {
+  return r ? (r->nseries > 0 ? r->nseries : 1) : 0;
 }
 
 int64_t gpudf_sweep_result_count(const gpudf_sweep_result *r) { return r ? r->n : 0; }

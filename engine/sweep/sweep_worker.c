@@ -66,6 +66,22 @@ static gpudf_status map_ctl(const char *name, worker *w) {
                         (w->size - w->ctl->off_groups) / sizeof(int64_t) <
                             (uint64_t)w->ctl->ngroups + (w->ctl->ngroups > 0)))
     s = GDF_ERR(GPUDF_EBADMSG, "%s: its pass groups lie outside the segment", name);
+  /* Batches read the series parts: they must lie inside the segment, and
+   * every series index and row index be in range. */
+  if (s == GPUDF_OK && w->ctl->nseries > 0) {
+    gdf_sweep_ctl *c = w->ctl;
+    uint64_t n = (uint64_t)c->n, np = (uint64_t)c->nperm, ns = (uint64_t)c->nseries;
+    bool ok = c->nperm >= 0 && c->off_series <= w->size && c->off_perm <= w->size &&
+              c->off_starts <= w->size && (w->size - c->off_series) / sizeof(int64_t) >= n &&
+              (w->size - c->off_perm) / sizeof(int64_t) >= np &&
+              (w->size - c->off_starts) / sizeof(int64_t) >= ns + 1;
+    for (uint64_t i = 0; ok && i < n; i++)
+      ok = gdf_ctl_series(c)[i] >= 0 && (uint64_t)gdf_ctl_series(c)[i] < ns;
+    for (uint64_t q = 0; ok && q <= ns; q++)
+      ok = gdf_ctl_starts(c)[q] >= (q ? gdf_ctl_starts(c)[q - 1] : 0) &&
+           (uint64_t)gdf_ctl_starts(c)[q] <= np;
+    if (!ok) s = GDF_ERR(GPUDF_EBADMSG, "%s: its series lie outside the segment", name);
+  }
   return s;
 }
 

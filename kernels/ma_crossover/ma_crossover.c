@@ -349,11 +349,19 @@ static gpudf_status ma_group(const gdf_kernel_input *in, int c, const double *co
                              int64_t n) {
   int64_t nrows = in->nrows;
   gdf_colref pc = gdf_input_col(in, c);
-  const double *L = NULL, *H = ma_input_prepared(in, c, &L);
-  double *own = H ? NULL : malloc(sizeof(double) * 2 * (size_t)nrows);
+  /* One series of a long table (in->rows): its prices gathered in its own
+   * order, with its own prefix sums (the prepared ones run over the whole
+   * column, across series). */
+  double *gathered = in->rows ? malloc(sizeof(double) * (size_t)(nrows > 0 ? nrows : 1)) : NULL;
+  if (gathered) {
+    for (int64_t i = 0; i < nrows; i++) gathered[i] = gdf_k_load(pc, in->rows[i]);
+    pc = (gdf_colref){gathered, GPUDF_TYPE_F64};
+  }
+  const double *L = NULL, *H = in->rows ? NULL : ma_input_prepared(in, c, &L);
+  double *own = H ? NULL : malloc(sizeof(double) * 2 * (size_t)(nrows > 0 ? nrows : 1));
   ma_batch b;
   gpudf_status st = ma_batch_init(&b, configs, idx, m);
-  if (st == GPUDF_OK && !H && !own)
+  if (st == GPUDF_OK && ((!H && !own) || (in->rows && !gathered)))
     st = GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld rows", (long long)nrows);
   int64_t first = 0;
   if (st == GPUDF_OK) {
@@ -363,10 +371,21 @@ static gpudf_status ma_group(const gdf_kernel_input *in, int c, const double *co
     } else {
       first = ma_first_valid(pc, nrows);
     }
-    if (first == nrows) st = ma_no_price(in->cols[c].name, c);
+    if (first == nrows && in->rows)
+      st = gdf_error(GPUDF_EINVAL, "ma_crossover", "column '%s' (price_col = %d) has no finite "
+                     "price in this series of %lld rows", in->cols[c].name, c,
+                     (long long)nrows);
+    else if (first == nrows) st = ma_no_price(in->cols[c].name, c);
   }
+  /* A series too short for a config's slow window: that config has no
+   * backtest on it (the whole-table check is in ma_check). */
+  for (int64_t k = 0; k < m && st == GPUDF_OK && in->rows; k++)
+    if (b.st[k].slow > nrows - first)
+      st = gdf_error(GPUDF_EINVAL, "ma_crossover", "this series has %lld prices from its "
+                     "first finite one, fewer than parameter 'slow' = %d",
+                     (long long)(nrows - first), b.st[k].slow);
   if (st != GPUDF_OK) {
-    free(own);
+    free(own), free(gathered);
     ma_batch_free(&b);
     return st;
   }
@@ -385,7 +404,7 @@ static gpudf_status ma_group(const gdf_kernel_input *in, int c, const double *co
     gdf_ma_finalize(&b.st[k], (double)(nrows - 1 - first),
                     configs[idx[k] * GDF_MA_NPARAMS + GDF_MA_PPY],
                     results + idx[k] * GDF_MA_NRESULTS);
-  free(own);
+  free(own), free(gathered);
   ma_batch_free(&b);
   return st;
 }
@@ -441,4 +460,5 @@ const gpudf_kernel gdf_kernel_ma_crossover = {
     .pass_key = ma_pass_key,
     .accepts = ma_accepts,
     .prefer = ma_prefer,
+    .row_order = true,
 };
