@@ -1,0 +1,256 @@
+// gpudf_sweep over the series of a long-format table (options.series): each
+// (config, series) row against a backtest of that series alone written here
+// in long double (windows summed exactly on a 2^-20 price grid), on
+// interleaved panels of unequal lengths, with NaN bars inside one series, a
+// series shorter than the slow window, and integer series labels; and what
+// stays as it was: old-size options, kernels that do not depend on order.
+#include <gpudf.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// total_return sharpe max_drawdown trades exposure of one series' prices in
+// time order: NaN prices carry the last finite one, rows before the first
+// finite price are left out, windows counted from it.
+std::vector<long double> Backtest(const std::vector<double> &p, int fast, int slow, double fee_bps,
+                                  bool long_short, double ppy) {
+  int64_t n = (int64_t)p.size(), first = 0;
+  while (first < n && !std::isfinite(p[first])) first++;
+  std::vector<long double> q;
+  for (int64_t i = first; i < n; i++)
+    q.push_back(std::isfinite(p[i]) ? (long double)p[i] : q.back());
+  int64_t m = (int64_t)q.size();
+  auto sum = [&](int64_t t, int w) {  // exact: grid prices, few of them
+    long double s = 0;
+    for (int64_t i = t + 1 - w; i <= t; i++) s += q[i];
+    return s;
+  };
+  std::vector<long double> R;
+  long double trades = 0, exposed = 0, prev = 0;
+  for (int64_t t = 0; t + 1 < m; t++) {
+    long double s = 0;
+    if (t >= slow - 1) s = slow * sum(t, fast) > fast * sum(t, slow) ? 1 : long_short ? -1 : 0;
+    R.push_back(s * (q[t + 1] / q[t] - 1) - fee_bps / 1e4L * std::fabs(s - prev));
+    trades += s != prev;
+    exposed += s != 0;
+    prev = s;
+  }
+  long double eq = 1, peak = 1, dd = 0, mean = 0, var = 0, k = (long double)R.size();
+  for (long double r : R) {
+    eq *= 1 + r;
+    peak = std::max(peak, eq);
+    dd = std::max(dd, 1 - eq / peak);
+    mean += r;
+  }
+  mean /= k;
+  for (long double r : R) var += (r - mean) * (r - mean);
+  long double sharpe = k >= 2 && var > 0 ? mean / std::sqrt(var / (k - 1)) * std::sqrt((long double)ppy)
+                                         : (long double)kNaN;
+  return {eq - 1, sharpe, dd, trades, exposed / k};
+}
+
+void ExpectClose(const std::vector<long double> &want, const double *got, const std::string &what) {
+  EXPECT_EQ((double)want[3], got[3]) << what << ": trades";
+  EXPECT_EQ((double)want[4], got[4]) << what << ": exposure";
+  EXPECT_NEAR((double)want[0], got[0], 1e-12 * (1 + std::fabs((double)want[0]))) << what;
+  EXPECT_NEAR((double)want[2], got[2], 1e-12) << what << ": max_drawdown";
+  if (std::isnan((double)want[1]))
+    EXPECT_TRUE(std::isnan(got[1])) << what << ": sharpe " << got[1];
+  else
+    EXPECT_NEAR((double)want[1], got[1], 1e-8 * std::max(1.0, std::fabs((double)want[1]))) << what;
+}
+
+const gpudf_kernel *K(const char *name) {
+  const gpudf_kernel *k = nullptr;
+  EXPECT_EQ(gpudf_kernel_find(name, &k), GPUDF_OK) << name;
+  return k;
+}
+
+struct Owned {
+  gpudf_table *t = nullptr;
+  ~Owned() { gpudf_table_free(t); }
+};
+
+// A long table: rows of every series interleaved at random (each series
+// keeps its own order), a price column "close" and a column "symbol".
+struct Panel {
+  std::vector<std::vector<double>> prices;  // by series, in time order
+  std::vector<int64_t> key;                 // per row: its series
+  std::vector<double> close;
+};
+
+Panel MakePanel(const std::vector<int64_t> &lengths, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> z(0.0, 0.02);
+  Panel p;
+  for (size_t s = 0; s < lengths.size(); s++) {
+    double x = 50.0 + 100.0 * (double)s;  // a jump between series if they were joined
+    std::vector<double> v;
+    for (int64_t i = 0; i < lengths[s]; i++) {
+      x *= std::exp(z(rng));
+      v.push_back(std::ldexp(std::round(std::ldexp(x, 20)), -20));
+    }
+    p.prices.push_back(v);
+  }
+  std::vector<int64_t> left(lengths), next(lengths.size(), 0);
+  int64_t total = 0;
+  for (int64_t l : lengths) total += l;
+  for (int64_t r = 0; r < total; r++) {
+    int64_t pick = (int64_t)(rng() % (uint64_t)(total - r)), s = 0;
+    while (pick >= left[s]) pick -= left[s++];
+    left[s]--;
+    p.key.push_back(s);
+    p.close.push_back(p.prices[s][next[s]++]);
+  }
+  return p;
+}
+
+std::vector<double> Cfg(int col, int fast, int slow, double fee, int mode) {
+  return {(double)col, (double)fast, (double)slow, fee, (double)mode, 252};
+}
+
+void CheckPanel(gpudf_table *t, const Panel &p, const std::vector<std::string> &labels,
+                int series_col, int workers) {
+  std::vector<double> cfg;
+  for (auto c : {Cfg(0, 3, 10, 0, 0), Cfg(0, 5, 20, 5, 1), Cfg(0, 2, 7, 1, 1)})
+    cfg.insert(cfg.end(), c.begin(), c.end());
+  int64_t C = 3, S = 0;
+  ASSERT_EQ(gpudf_sweep_series_count(t, series_col, &S), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(S, (int64_t)p.prices.size());
+  std::vector<double> res(C * S * 5, -1.0);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.backend = GPUDF_BACKEND_CPU;
+  o.workers = workers;
+  o.series = series_col;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, K("ma_crossover"), cfg.data(), C, res.data(), &o, &r),
+            GPUDF_OK)
+      << gpudf_last_error();
+  ASSERT_EQ(gpudf_sweep_result_count(r), C * S);
+  ASSERT_EQ(gpudf_sweep_result_nseries(r), S);
+  for (int64_t k = 0; k < C; k++)
+    for (int64_t s = 0; s < S; s++) {
+      int64_t row = k * S + s;
+      const double *c = &cfg[k * 6];
+      std::string what = "config " + std::to_string(k) + " on " + labels[s];
+      EXPECT_EQ(labels[s], gpudf_sweep_result_series(r, row)) << what;
+      if ((int64_t)p.prices[s].size() < (int64_t)c[2]) {
+        // Too short for its slow window: that row only fails, with why.
+        EXPECT_EQ(gpudf_sweep_result_state(r, row), GPUDF_CONFIG_FAILED) << what;
+        EXPECT_NE(std::string(gpudf_sweep_result_reason(r, row)).find("fewer than parameter 'slow'"),
+                  std::string::npos) << gpudf_sweep_result_reason(r, row);
+        for (int j = 0; j < 5; j++) EXPECT_TRUE(std::isnan(res[row * 5 + j])) << what;
+        continue;
+      }
+      ASSERT_EQ(gpudf_sweep_result_state(r, row), GPUDF_CONFIG_DONE)
+          << what << ": " << gpudf_sweep_result_reason(r, row);
+      ExpectClose(Backtest(p.prices[s], (int)c[1], (int)c[2], c[3], c[4] == 1, c[5]),
+                  &res[row * 5], what);
+    }
+  gpudf_sweep_result_free(r);
+}
+
+TEST(SweepSeries, EachSeriesOfAnInterleavedCategoricalPanelIsBacktestedOnItsOwnRows) {
+  // Unequal lengths, one series (CCC) shorter than the slow window 20, NaN
+  // bars inside BBB (its first bar too), rows interleaved.
+  Panel p = MakePanel({150, 90, 12, 60}, 7);
+  std::vector<double> close = p.close;
+  int nan_seen = 0;
+  for (size_t i = 0; i < close.size(); i++)
+    if (p.key[i] == 1 && (nan_seen++ % 9 == 0)) close[i] = kNaN;
+  Panel q = p;
+  // The reference series with the same NaN bars.
+  std::vector<size_t> pos(p.prices.size(), 0);
+  for (size_t i = 0; i < close.size(); i++) q.prices[p.key[i]][pos[p.key[i]]++] = close[i];
+  std::vector<int32_t> codes(p.key.begin(), p.key.end());
+  std::vector<std::string> labels = {"AAA", "BBB", "CCC", "DDD"};
+  const char *lab[] = {"AAA", "BBB", "CCC", "DDD"};
+  Owned t;
+  ASSERT_EQ(gpudf_table_create((int64_t)close.size(), &t.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, close.data()), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_categorical(t.t, "symbol", codes.data(), 4, lab), GPUDF_OK);
+  CheckPanel(t.t, q, labels, 1, 0);
+  CheckPanel(t.t, q, labels, 1, 2);  // the same through worker processes
+}
+
+TEST(SweepSeries, IntegerSymbolsAreSeriesInNumericOrder) {
+  Panel p = MakePanel({40, 70, 25}, 3);
+  const int64_t ids[] = {1000, -3, 7};  // series order: -3, 7, 1000
+  std::vector<int64_t> sym;
+  for (int64_t k : p.key) sym.push_back(ids[k]);
+  Panel q;
+  q.prices = {p.prices[1], p.prices[2], p.prices[0]};
+  Owned t;
+  ASSERT_EQ(gpudf_table_create((int64_t)sym.size(), &t.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, p.close.data()), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "symbol", GPUDF_TYPE_I64, sym.data()), GPUDF_OK);
+  CheckPanel(t.t, q, {"-3", "7", "1000"}, 1, 0);
+}
+
+TEST(SweepSeries, OptionsFromBeforeSeriesAndKernelsWithoutRowOrderKeepOneRowPerConfig) {
+  Panel p = MakePanel({60, 60}, 5);
+  std::vector<int32_t> codes(p.key.begin(), p.key.end());
+  const char *lab[] = {"A", "B"};
+  Owned t;
+  ASSERT_EQ(gpudf_table_create((int64_t)codes.size(), &t.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, p.close.data()), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_categorical(t.t, "symbol", codes.data(), 2, lab), GPUDF_OK);
+  std::vector<double> cfg = Cfg(0, 3, 10, 0, 0), res(5), whole(5);
+  ASSERT_EQ(gpudf_run(t.t, K("ma_crossover"), cfg.data(), 1, whole.data()),
+            GPUDF_OK);
+  // An options struct from a header without series: the whole column, as before.
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.series = 1;
+  o.size = offsetof(gpudf_sweep_options, series);
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), 1, res.data(), &o, &r),
+            GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_sweep_result_count(r), 1);
+  EXPECT_EQ(gpudf_sweep_result_nseries(r), 1);
+  EXPECT_STREQ(gpudf_sweep_result_series(r, 0), "");
+  for (int j = 0; j < 5; j++) EXPECT_TRUE(res[j] == whole[j] || (std::isnan(res[j]) && std::isnan(whole[j])));
+  gpudf_sweep_result_free(r);
+  // filter_agg does not depend on row order: one row per config.
+  double fa[5] = {0, 0, 0, 1e9, 0}, far[6];
+  o.size = sizeof o;
+  ASSERT_EQ(gpudf_sweep(t.t, K("filter_agg"), fa, 1, far, &o, &r), GPUDF_OK)
+      << gpudf_last_error();
+  EXPECT_EQ(gpudf_sweep_result_count(r), 1);
+  gpudf_sweep_result_free(r);
+}
+
+TEST(SweepSeries, ASeriesColumnThatHoldsNoLabelsIsRefusedByName) {
+  Panel p = MakePanel({30}, 9);
+  Owned t;
+  ASSERT_EQ(gpudf_table_create((int64_t)p.close.size(), &t.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, p.close.data()), GPUDF_OK);
+  std::vector<double> cfg = Cfg(0, 3, 10, 0, 0), res(5);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.series = 0;
+  EXPECT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), 1, res.data(), &o, nullptr),
+            GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("column 'close' of type f64"), std::string::npos)
+      << gpudf_last_error();
+  o.series = 5;
+  EXPECT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), 1, res.data(), &o, nullptr),
+            GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("series = 5 is not a column index"), std::string::npos)
+      << gpudf_last_error();
+}
+
+}  // namespace
