@@ -357,6 +357,11 @@ gpudf_status gpudf_kernel_default_column(const gpudf_kernel *kernel, int index,
                                          const gpudf_table *table, int *col);
 /* Fills config[0..nparams) with every parameter's default. */
 gpudf_status gpudf_kernel_defaults(const gpudf_kernel *kernel, double *config);
+/* 1 when kernel's results depend on the order of the rows (a time series,
+ * as ma_crossover: a sweep with a series column runs it per series), 0
+ * otherwise and for NULL. */
+int gpudf_kernel_row_order(const gpudf_kernel *kernel);
+
 /* Number of result values per config. Some kernels' widths depend on a shape
  * parameter; config gives it (NULL means the defaults). 0, with
  * gpudf_last_error() set, when a shape parameter of config is not a valid
@@ -582,6 +587,15 @@ gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const d
  * label belong to none), into *out. GPUDF_EINVAL names a column that is
  * not categorical or integer, or out of range. */
 gpudf_status gpudf_sweep_series_count(const gpudf_table *table, int series, int64_t *out);
+
+/* The column a sweep of kernel over table should name in
+ * gpudf_sweep_options.series but does not: for a kernel whose results depend
+ * on row order, the first categorical column with two or more labels that
+ * come in runs (fewer label changes between consecutive rows than half the
+ * rows: a long-format table sorted by symbol), or -1 (none, or a kernel
+ * that ignores series). gpudf-sweep and gpudf.sweep refuse to run such a
+ * sweep until the caller names the series or says there is none. */
+int gpudf_sweep_series_guess(const gpudf_table *table, const gpudf_kernel *kernel);
 
 void gpudf_sweep_result_free(gpudf_sweep_result *result);
 /* Configs in the result; 0 for NULL. The getters below give

@@ -282,6 +282,8 @@ static const double *config_or_defaults(const gpudf_kernel *k, const double *con
   return buf;
 }
 
+int gpudf_kernel_row_order(const gpudf_kernel *kernel) { return kernel && kernel->row_order; }
+
 int gpudf_kernel_nresults(const gpudf_kernel *kernel, const double *config) {
   if (!kernel) {
     GDF_ERR(GPUDF_EINVAL, "kernel is NULL");

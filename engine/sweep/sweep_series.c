@@ -107,3 +107,17 @@ gpudf_status gpudf_sweep_series_count(const gpudf_table *table, int series, int6
   free(perm), free(starts);
   return GPUDF_OK;
 }
+
+int gpudf_sweep_series_guess(const gpudf_table *t, const gpudf_kernel *k) {
+  if (!t || !k || !k->row_order) return -1;
+  int64_t nrows = gpudf_table_nrows(t);
+  for (int c = 0; c < gpudf_table_ncols(t); c++) {
+    if (!gpudf_table_column_is_categorical(t, c) || gpudf_table_column_nlabels(t, c) < 2)
+      continue;
+    const int32_t *code = gdf_table_colref(t, c).data;
+    int64_t changes = 0;
+    for (int64_t i = 1; i < nrows; i++) changes += code[i] != code[i - 1];
+    if (changes >= 1 && 2 * changes < nrows) return c;
+  }
+  return -1;
+}

@@ -995,13 +995,36 @@ def _sweep_frame(kernel, frame, names, results, res):
     return pd.concat([frame, block, tail], axis=1)
 
 
+def _series_column(table, k, series):
+    """The column index of series= (-1: none). A kernel that depends on row
+    order over a table with a categorical column whose labels come in runs
+    (the long shape) needs series= a column or "none": backtesting one
+    symbol's bars into the next one's is refused, never done silently."""
+    if series is None:
+        guess = lib.gpudf_sweep_series_guess(table._live(), k)
+        if guess >= 0:
+            name = table.columns[guess]
+            raise Error(lib.GPUDF_EINVAL,
+                        f"column '{name}' looks like the series of a long table (its labels "
+                        f"come in runs), and this kernel depends on row order: pass "
+                        f"series='{name}' to backtest each series on its own rows, or "
+                        f"series='none' to read the rows as one series")
+        return -1
+    if series is False or (isinstance(series, str) and series == "none"):
+        return -1
+    return table._index(series)
+
+
 def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, timeout=None,
-          batch=None, retries=None, plugins=()):
+          batch=None, retries=None, plugins=(), series=None):
     """Runs configs over a shared table in worker processes (workers=0: in
     this process). table is a Table (shared for the sweep if it is not yet),
     a TableView, a Share or a share name. Returns the configs with the result
     columns, a status column (ok, failed, timeout, cancelled) and an error
-    column saying why a config did not finish."""
+    column saying why a config did not finish. series: the column naming
+    the series of a long table (a kernel that depends on row order then
+    runs each config on each series' rows alone: one result row per config
+    and series, with a "series" column), or "none"; docs/sweep.md."""
     import pandas as pd
     table = _table_arg(table, "sweep")
     for path in plugins:  # here first, so that a kernel they hold is found below
@@ -1009,12 +1032,19 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     if backend not in _BACKENDS:
         raise Error(lib.GPUDF_EINVAL, f"unknown backend {backend!r}")
     k = _kernel(kernel)
+    scol = _series_column(table, k, series)
     matrix, frame = _config_matrix(table, k, configs)
     n = len(matrix)
     names = _result_index(k, matrix[0] if n else None)
-    results = np.full((n, len(names)), np.nan)
+    nseries = 1
+    if scol >= 0 and lib.gpudf_kernel_row_order(k):
+        count = ffi.new("int64_t *")
+        _check(lib.gpudf_sweep_series_count(table._live(), scol, count))
+        nseries = count[0]
+    results = np.full((n * nseries, len(names)), np.nan)
     opts = ffi.new("gpudf_sweep_options *")
     lib.gpudf_sweep_options_init(opts)
+    opts.series = scol
     for name, value, field, conv in (("workers", workers, "workers", int),
                                      ("timeout", timeout or None, "time_limit_s", float),
                                      ("batch", batch or None, "batch", int),
@@ -1058,6 +1088,11 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     if sig:
         import signal
         signal.raise_signal(sig)
+    if nseries > 1 or (scol >= 0 and lib.gpudf_kernel_row_order(k)):
+        # Row k * S + q is config k on series q.
+        frame = frame.loc[frame.index.repeat(nseries)].reset_index(drop=True)
+        frame.insert(0, "series", [_str(lib.gpudf_sweep_result_series(res, i))
+                                   for i in range(len(results))])
     frame = _sweep_frame(kernel, frame, names, results, res)
     report = ffi.new("gpudf_sweep_report *")
     _check(lib.gpudf_sweep_result_report(res, report))
