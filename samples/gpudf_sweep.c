@@ -93,6 +93,10 @@ static const char *usage_text =
     "  --backend B           placement: auto (default), cuda-ipc, cuda-pinned, cpu\n"
     "                                                e.g. --backend cpu\n"
     "  --batch N             most configs per claim (default automatic) e.g. --batch 64\n"
+    "  --series COL|none     the column naming the series of a long table (symbol,date,close):\n"
+    "                        each config runs on each series' rows alone, one row per config and\n"
+    "                        series; required (or none) when a categorical column's labels come\n"
+    "                        in runs and the kernel depends on row order (docs/sweep.md)\n"
     "  --timeout SECONDS     per-config time limit (needs --workers >= 1) e.g. --timeout 30\n"
     "Output\n"
     "  -o, --out FILE.csv|-  write every config: parameters, results, status (ok, failed,\n"
@@ -421,6 +425,8 @@ typedef struct job {
 } job;
 
 static int write_csv(const job *j, FILE *f) {
+  int with_series = *gpudf_sweep_result_series(j->r, 0) != 0;
+  if (with_series) fputs("series,", f);
   for (int p = 0; p < j->np; p++) {
     gpudf_param_info pi;
     gpudf_kernel_param(j->k, p, &pi);
@@ -430,6 +436,10 @@ static int write_csv(const job *j, FILE *f) {
   fputs("status,error\n", f);
   char buf[128];
   for (int64_t i = 0; i < j->n; i++) {
+    if (with_series) {
+      csv_field(f, gpudf_sweep_result_series(j->r, i));
+      fputc(',', f);
+    }
     for (int p = 0; p < j->np; p++) {
       sg_format_value(j->k, j->t, p, j->cfg[i * j->np + p], buf, sizeof buf);
       csv_field(f, buf);
@@ -731,10 +741,35 @@ static int run(const args *a) {
     rc = write_equity(a, t, configs, n);
     goto out;
   }
+  /* The series of a long table: named, or "none"; a kernel that depends on
+   * row order over a table whose labels come in runs is refused without. */
+  int series = -1;
+  int64_t nseries = 1;
+  if (a->series && strcmp(a->series, "none") != 0) {
+    if (gpudf_table_find_column(t, a->series, &series) != GPUDF_OK) {
+      rc = usage_error("--series: the table has no column '%s'", a->series);
+      goto out;
+    }
+    if (gpudf_kernel_row_order(k) && gpudf_sweep_series_count(t, series, &nseries) != GPUDF_OK) {
+      rc = usage_error("--series: %s", plain_error());
+      goto out;
+    }
+    if (!gpudf_kernel_row_order(k)) nseries = 1;
+  } else if (!a->series) {
+    int guess = gpudf_sweep_series_guess(t, k);
+    if (guess >= 0) {
+      const char *gname = gpudf_table_column_name(t, guess);
+      rc = usage_error("column '%s' looks like the series of a long table (its labels come in "
+                       "runs) and %s depends on row order: add --series %s to backtest each "
+                       "series on its own rows, or --series none to read the rows as one series",
+                       gname, kname, gname);
+      goto out;
+    }
+  }
   int np = gpudf_kernel_nparams(k);
   int nr = gpudf_kernel_nresults(k, configs);
   rinfo = calloc((size_t)(nr ? nr : 1), sizeof *rinfo);
-  results = malloc((size_t)n * (size_t)(nr ? nr : 1) * sizeof(double));
+  results = malloc((size_t)n * (size_t)nseries * (size_t)(nr ? nr : 1) * sizeof(double));
   if (!rinfo || !results) {
     fprintf(stderr, "gpudf-sweep: out of memory for %lld results\n", (long long)n);
     goto out;
@@ -785,6 +820,7 @@ static int run(const args *a) {
   o.batch = a->batch;
   o.time_limit_s = a->timeout;
   o.progress = gpudf_progress_bar;
+  o.series = series;
   st = gpudf_sweep(t, k, configs, n, results, &o, &r);
   if (st != GPUDF_OK && st != GPUDF_ECANCELED) {
     rc = runtime_error("sweep", st);
@@ -792,6 +828,19 @@ static int run(const args *a) {
   }
   gpudf_sweep_report rep;
   gpudf_sweep_result_report(r, &rep);
+  if (nseries > 1 || (series >= 0 && gpudf_kernel_row_order(k))) {
+    /* One row per config and series (row k * S + q): the configs repeated. */
+    double *ex = malloc((size_t)(n * nseries * np + 1) * sizeof(double));
+    if (!ex) {
+      fprintf(stderr, "gpudf-sweep: out of memory for %lld results\n", (long long)(n * nseries));
+      goto out;
+    }
+    for (int64_t i = 0; i < n * nseries; i++)
+      memcpy(ex + i * np, configs + (i / nseries) * np, (size_t)np * sizeof(double));
+    free(configs);
+    configs = ex;
+    n *= nseries;
+  }
   job j = {k, t, np, nr, n, configs, results, r, rinfo};
 
   if (out_csv.f && out_commit(&out_csv, write_csv(&j, out_csv.f) == 0) != 0) goto out;

@@ -620,3 +620,38 @@ TEST(Cli, NoColumnOfAnAcceptedTypeExits2NamingTheColumns) {
 }
 
 }  // namespace
+
+// A long table (symbol,close with the symbols in runs): ma_crossover depends
+// on row order, so without --series the sweep is refused naming the column
+// (exit 2); --series symbol gives one row per config and symbol, each
+// backtested on its own rows (the library's tests check the numbers), and
+// --series none reads the rows as one series.
+TEST(Cli, ALongTableNeedsSeriesAndGetsOneRowPerSymbol) {
+  std::string text = "symbol,close\n";
+  for (int s = 0; s < 2; s++)
+    for (int i = 0; i < 40; i++)
+      text += std::string(s ? "BBB," : "AAA,") + std::to_string((s ? 350 : 100) + (i * 7 % 11)) + "\n";
+  std::string path = WriteFile("long.csv", text);
+  std::vector<std::string> base = {"--table", path, "--kernel", "ma_crossover", "--grid",
+                                   "fast=3,5 slow=10", "--out", "-", "--quiet"};
+  CliRun refused = Sweep(base);
+  EXPECT_EQ(refused.code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("column 'symbol'"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--series symbol"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.out, "");
+  std::vector<std::string> named = base;
+  named.insert(named.end(), {"--series", "symbol"});
+  CliRun r = Sweep(named);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto rows = ParseCsv(r.out);
+  ASSERT_EQ(rows.size(), 5u) << r.out;  // header + 2 configs x 2 symbols
+  int series = Col(rows[0], "series"), status = Col(rows[0], "status");
+  EXPECT_EQ(rows[1][series], "AAA");
+  EXPECT_EQ(rows[2][series], "BBB");
+  for (size_t i = 1; i < rows.size(); i++) EXPECT_EQ(rows[i][status], "ok") << r.out;
+  std::vector<std::string> none = base;
+  none.insert(none.end(), {"--series", "none"});
+  CliRun one = Sweep(none);
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(ParseCsv(one.out).size(), 3u) << one.out;
+}
