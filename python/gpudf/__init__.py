@@ -25,7 +25,7 @@ from ._ffi import ffi, lib
 __all__ = ["Error", "Table", "read_csv", "read_parquet", "Share", "TableView", "attach",
            "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
-           "plot", "Pool", "ProcessPoolExecutor", "__version__"]
+           "plot", "Pool", "ProcessPoolExecutor", "DeviceColumn", "__version__"]
 
 
 def __dir__():
@@ -204,6 +204,24 @@ class _Schema:
         that Arrow readers skip them as pandas does."""
         from ._arrow import to_arrow
         return to_arrow(self, self._keepalive(), lambda i: _labels(self, i), nan_as_null)
+
+    def device_column(self, column):
+        """The column (name or index) in device memory, for GPU libraries:
+        an object with __cuda_array_interface__ (v3) and DLPack, so that
+        cupy.asarray(col), numba.cuda.as_cuda_array(col) and
+        torch.from_dlpack(col) read the shared memory without a copy. It
+        keeps the mapping alive as arrays do (detach() returns at once).
+        Read-only is declared, not enforced: never write through it. A
+        table with the cpu placement raises gpudf.Error (ENODEV);
+        docs/python-gpu.md has the rules."""
+        from ._device import DeviceColumn
+        index = self._index(column)
+        self._live()
+        return DeviceColumn(self._handle, self._keepalive(), index, _labels(self, index), Error)
+
+    def device_columns(self):
+        """Every column's device_column, by name (in the table's order)."""
+        return {name: self.device_column(i) for i, name in enumerate(self.columns)}
 
     def __arrow_c_stream__(self, requested_schema=None):
         """The Arrow PyCapsule stream of to_arrow(): pl.DataFrame(view),
@@ -1125,3 +1143,4 @@ def plot(result, kernel, metric=None, ax=None, asc=False):
 
 # Last: pool.py uses the names above (it imports them when it first shares).
 from .pool import Pool, ProcessPoolExecutor  # noqa: E402
+from ._device import DeviceColumn  # noqa: E402
