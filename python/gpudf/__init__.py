@@ -25,7 +25,8 @@ from ._ffi import ffi, lib
 __all__ = ["Error", "Table", "read_csv", "read_parquet", "Share", "TableView", "attach",
            "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
-           "plot", "Pool", "ProcessPoolExecutor", "DeviceColumn", "__version__"]
+           "plot", "Pool", "ProcessPoolExecutor", "DeviceColumn", "device_frame",
+           "__version__"]
 
 
 def __dir__():
@@ -1142,5 +1143,5 @@ def plot(result, kernel, metric=None, ax=None, asc=False):
 
 
 # Last: pool.py uses the names above (it imports them when it first shares).
-from .pool import Pool, ProcessPoolExecutor  # noqa: E402
+from .pool import Pool, ProcessPoolExecutor, device_frame  # noqa: E402
 from ._device import DeviceColumn  # noqa: E402

@@ -132,14 +132,15 @@ def _capsule_destructor(capsule):
 
 # ------------------------------------------------------------- per type
 
-# gpudf type -> (numpy dtype, DLPack code and bits). Categoricals are their
-# int32 codes (-1: missing); their labels stay on the host (.categories).
-_TYPES = {
-    lib.GPUDF_TYPE_I32: (np.dtype(np.int32), _KDL_INT, 32),
-    lib.GPUDF_TYPE_I64: (np.dtype(np.int64), _KDL_INT, 64),
-    lib.GPUDF_TYPE_F32: (np.dtype(np.float32), _KDL_FLOAT, 32),
-    lib.GPUDF_TYPE_F64: (np.dtype(np.float64), _KDL_FLOAT, 64),
-    lib.GPUDF_TYPE_BOOL: (np.dtype(np.bool_), _KDL_BOOL, 8),
+# DLDataTypeCode of each numpy kind a column may have; gpudf tables hold
+# i32, i64, f32, f64 and bool (categoricals: their int32 codes, -1 missing,
+# labels on the host in .categories); a DataFrame a gpudf.Pool shared on the
+# device (device_frame) may hold any numpy integer, float or bool dtype.
+_KIND_CODES = {"i": _KDL_INT, "u": 1, "f": _KDL_FLOAT, "b": _KDL_BOOL}
+_GPUDF_DTYPES = {
+    lib.GPUDF_TYPE_I32: np.dtype(np.int32), lib.GPUDF_TYPE_I64: np.dtype(np.int64),
+    lib.GPUDF_TYPE_F32: np.dtype(np.float32), lib.GPUDF_TYPE_F64: np.dtype(np.float64),
+    lib.GPUDF_TYPE_BOOL: np.dtype(np.bool_),
 }
 
 
@@ -149,15 +150,26 @@ class DeviceColumn:
     read the shared device memory without a copy. Read-only is declared, not
     enforced: never write through what they return."""
 
-    def __init__(self, handle, hold, index, labels, error):
+    def __init__(self, handle, hold, index, labels, error, part=None):
+        """Column index of the C table behind handle; part = (name, byte
+        offset, numpy dtype, length) for an array stored inside that column
+        (a DataFrame column a gpudf.Pool packed into its share)."""
         self._handle = handle  # the _Handle of the C table: its pointer for the calls below
         self._hold = hold      # what keeps the mapping alive (the view's handle, an owner's token)
         self._index = index
         self._error = error
         p = handle.ptr
-        self.name = ffi.string(lib.gpudf_table_column_name(p, index)).decode(errors="replace")
-        self.dtype, self._code, self._bits = _TYPES[lib.gpudf_table_column_type(p, index)]
-        self.shape = (int(lib.gpudf_table_nrows(p)),)
+        if part is None:
+            self.name = ffi.string(lib.gpudf_table_column_name(p, index)).decode(
+                errors="replace")
+            self._offset = 0
+            self.dtype = _GPUDF_DTYPES[lib.gpudf_table_column_type(p, index)]
+            self.shape = (int(lib.gpudf_table_nrows(p)),)
+        else:
+            self.name, self._offset, self.dtype, n = part
+            self.shape = (int(n),)
+        self._code = _KIND_CODES[self.dtype.kind]
+        self._bits = 8 * self.dtype.itemsize
         self.categories = labels  # a categorical's labels (host), else None
         self.backend = ffi.string(lib.gpudf_backend_name(lib.gpudf_table_backend(p))).decode()
         self.ptr, self.device_id = self._address()
@@ -170,7 +182,7 @@ class DeviceColumn:
         status = lib.gpudf_table_column_device(self._handle.ptr, self._index, data, dev)
         if status != lib.GPUDF_OK:
             raise self._error(status, ffi.string(lib.gpudf_last_error()).decode(errors="replace"))
-        return int(ffi.cast("uintptr_t", data[0])), int(dev[0])
+        return int(ffi.cast("uintptr_t", data[0])) + self._offset, int(dev[0])
 
     def _checked(self):
         """The address, after checking that the memory still exists: each
@@ -244,7 +256,7 @@ class DeviceColumn:
             raise
 
     def __repr__(self):
-        kind = "int32 category codes (labels on the host: .categories)" \
+        kind = f"{self.dtype} category codes (labels on the host: .categories)" \
             if self.categories is not None else str(self.dtype)
         text = (f"<DeviceColumn '{self.name}' {kind}, {self.shape[0]} rows at 0x{self.ptr:x} on "
                 f"cuda:{self.device_id} ({self.backend}); read-only is declared, not "

@@ -31,7 +31,7 @@ from multiprocessing.reduction import ForkingPickler
 
 import numpy as np
 
-__all__ = ["Pool", "ProcessPoolExecutor", "THRESHOLD"]
+__all__ = ["Pool", "ProcessPoolExecutor", "THRESHOLD", "device_frame"]
 
 THRESHOLD = 1 << 20  # bytes: objects at least this large are shared (joblib's default)
 
@@ -282,6 +282,77 @@ def _loads(data):
     return pickle.loads(data)
 
 
+def _column_array(series):
+    """The numpy array a device column is made of (a categorical: its codes)
+    and the categorical's labels, or (None, None) for values that have no
+    single flat array (Arrow-backed, masked, datetime)."""
+    values = _values(series)
+    labels = None
+    import pandas as pd
+    if isinstance(values, pd.Categorical):
+        labels = list(values.categories)
+        values = np.asarray(values.codes)
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "iufb":
+        return None, None
+    return values, labels
+
+
+def device_frame(df, columns=None):
+    """The device columns (gpudf.DeviceColumn, by name) of a DataFrame that a
+    gpudf.Pool(..., devices=...) task received: the pool shared it on the
+    device, and each column is read where the share's device copy holds it,
+    so cupy.asarray(cols["x"]) reads it without a copy. columns picks some
+    (default: all). Refused, with the column named: a column whose values
+    have no flat numeric or bool array (strings, nullable Int64, datetimes:
+    convert them in the parent, or pick columns), and a DataFrame that no
+    device share of this process holds (one a pool without devices= sent,
+    or one the task built itself). Categoricals are their codes (the dtype
+    pandas gave them), the labels on the host (.categories)."""
+    from . import Error
+    from ._device import DeviceColumn
+    from ._ffi import lib
+    names = list(df.columns) if columns is None else list(columns)
+    out = {}
+    for name in names:
+        arr, labels = _column_array(df[name])
+        if arr is None:
+            raise Error(lib.GPUDF_EINVAL, f"device_frame: column {name!r} has dtype "
+                        f"{df[name].dtype}, which has no flat numeric array on the device; "
+                        "convert it (e.g. .astype('float64')) before the task, or leave it "
+                        "out with columns=")
+        if arr.ndim != 1 or (len(arr) > 1 and arr.strides[0] != arr.itemsize):
+            raise Error(lib.GPUDF_EINVAL, f"device_frame: column {name!r} is not contiguous")
+        out[str(name)] = _device_part(str(name), arr, labels, DeviceColumn, Error)
+    return out
+
+
+def _device_part(name, arr, labels, DeviceColumn, Error):
+    """The DeviceColumn of arr, found by its address in a share this process
+    attached (the pool's blobs: the device copy has the host arena's layout,
+    so the same offset from the start of the "bytes" column)."""
+    from ._ffi import lib
+    address = arr.__array_interface__["data"][0]
+    with _ATTACH_LOCK:
+        entries = list(_ATTACHED.values())
+    for view, blob, _cache in entries:
+        start = blob.__array_interface__["data"][0]
+        if start <= address and address + arr.nbytes <= start + blob.nbytes:
+            handle = view._handle
+            if handle is None:
+                break
+            if lib.gpudf_table_backend(handle.ptr) == lib.GPUDF_BACKEND_CPU:
+                raise Error(lib.GPUDF_ENODEV, f"device_frame: column {name!r} has no device "
+                            "address in this worker: its pool shares arguments in host memory "
+                            "only (pass devices=... to gpudf.Pool), or this worker could not "
+                            "use the device copy and fell back to the cpu placement "
+                            "(GPUDF_LOG=debug says why)")
+            return DeviceColumn(handle, handle, 0, labels, Error,
+                                part=(name, address - start, arr.dtype, len(arr)))
+    raise Error(lib.GPUDF_EINVAL, f"device_frame: column {name!r} is not in a gpudf share this "
+                "process attached; device_frame takes a DataFrame that a "
+                "gpudf.Pool(..., devices=...) task received as an argument")
+
+
 # ----------------------------------------------------------- the registry
 
 class _Shared:
@@ -293,7 +364,8 @@ class _Registry:
     pool is open and the object alive (released once the tasks sent while it
     was alive are done), and all closed when the pool ends."""
 
-    def __init__(self, threshold, pending):
+    def __init__(self, threshold, pending, backend="cpu"):
+        self.backend = backend  # cuda-ipc for a pool with devices=, forced
         if threshold is None or threshold < 0:
             raise ValueError(f"threshold must be a number of bytes >= 0, got {threshold!r}")
         self.threshold = threshold
@@ -343,8 +415,10 @@ class _Registry:
                 return None
             entry = _Shared()
             try:
-                entry.table, entry.share = _publish(layout)
+                entry.table, entry.share = _publish(layout, self.backend)
             except Error as e:  # no room in /dev/shm, say: the task still runs
+                if self.backend != "cpu":
+                    raise  # devices= asked for: no quiet host fallback
                 warnings.warn(f"gpudf.Pool: a {type(obj).__name__} of {layout.size} bytes is "
                               f"pickled instead of shared: {e}", RuntimeWarning, stacklevel=2)
                 return None
@@ -390,10 +464,12 @@ class _Registry:
             self._retired = []
 
 
-def _publish(layout):
+def _publish(layout, backend="cpu"):
     """A table of one int64 column holding the object's bytes, shared on the
     host (cpu placement: the workers read it with numpy and pandas; a CUDA
-    placement would give each of them a CUDA context for nothing)."""
+    placement would give each of them a CUDA context for nothing), or, for a
+    pool with devices=, uploaded once to the device as well (cuda-ipc,
+    forced: device_frame finds each column there at its host offset)."""
     from . import Table, _check
     from ._ffi import ffi, lib
     nrows = max(1, layout.size // 8)
@@ -404,7 +480,7 @@ def _publish(layout):
     for offset, arr in layout.parts:
         np.copyto(dest[offset:offset + arr.nbytes].view(arr.dtype).reshape(arr.shape), arr,
                   casting="no")
-    return table, table.share(backend="cpu")
+    return table, table.share(backend=backend)
 
 
 def _close(entry):
@@ -423,14 +499,77 @@ class _Pickler(ForkingPickler):
         return NotImplemented if reduced is None else reduced
 
 
-def _initialize(initializer, packed):
-    """The worker's initializer: the user's, with its arguments unpickled
-    from what the parent packed (so that large ones are shared too)."""
+def _initialize(initializer, packed, devices=None, counter=None):
+    """The worker's initializer: with devices, first binds the worker to the
+    next device (round robin, by CUDA_VISIBLE_DEVICES, before anything here
+    can touch CUDA); then the user's, with its arguments unpickled from what
+    the parent packed (so that large ones are shared too)."""
+    if devices:
+        import os
+        with counter.get_lock():
+            k = counter.value
+            counter.value += 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = devices[k % len(devices)]
     if initializer is not None:
         initializer(*pickle.loads(packed))
 
 
 # ------------------------------------------------------------------- Pool
+
+def _devices(devices):
+    """Pool(devices=...) as the CUDA_VISIBLE_DEVICES entry of each device,
+    or None (no device sharing). "all" (or True): every device this process
+    sees (the entries of its CUDA_VISIBLE_DEVICES when set, else one per
+    GPU nvidia-smi lists; the simulated device: one). A list, or a
+    comma-separated str, names devices by ordinal or UUID ("GPU-..."), the
+    syntax of GPUDF_DEVICES (issue 24); no bare count, which would be
+    ambiguous."""
+    import os
+    from . import Error
+    from ._ffi import lib
+    if devices is None or devices is False:
+        return None
+    if devices is True or devices == "all":
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is not None:
+            found = [d.strip() for d in visible.split(",") if d.strip()]
+        elif os.environ.get("GPUDF_SIMULATE_DEVICE") == "1":
+            found = ["0"]
+        else:
+            found = _nvidia_smi_devices()
+        if not found:
+            raise Error(lib.GPUDF_ENODEV, "gpudf.Pool(devices='all'): this process sees no "
+                        "CUDA device (CUDA_VISIBLE_DEVICES, nvidia-smi -L); leave devices out "
+                        "to share arguments in host memory")
+        return found
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        raise TypeError(f"gpudf.Pool(devices={devices}): name devices by ordinal in a list "
+                        f"([{devices}]) or as 'all'; a bare number would be ambiguous")
+    items = devices.split(",") if isinstance(devices, str) else list(devices)
+    out = []
+    for d in items:
+        d = str(d).strip()
+        if not (d.isdigit() or d.startswith(("GPU-", "MIG-"))):
+            raise Error(lib.GPUDF_EINVAL, f"gpudf.Pool(devices=...): {d!r} is neither an "
+                        "ordinal nor a device UUID (GPU-...)")
+        out.append(d)
+    if not out:
+        raise Error(lib.GPUDF_EINVAL, "gpudf.Pool(devices=...) names no device")
+    return out
+
+
+def _nvidia_smi_devices():
+    """Ordinals of the GPUs nvidia-smi lists, without touching CUDA here
+    (the parent need not create a CUDA context to start device workers)."""
+    import subprocess
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(l for l in out.splitlines()
+                                             if l.startswith("GPU "))]
+
 
 class Pool(multiprocessing.pool.Pool):
     """multiprocessing.Pool, with the same arguments and methods, whose tasks
@@ -446,17 +585,30 @@ class Pool(multiprocessing.pool.Pool):
     forkserver with numpy, pandas and gpudf loaded (default_context()). The
     object must not be changed in place
     while the pool shares it: the workers see the copy made when it was
-    first sent."""
+    first sent.
+
+    devices (opt-in; default None: host memory only): "all", or devices by
+    ordinal or UUID (a list or "0,1"). The shared arguments are then also
+    uploaded once to the device (cuda-ipc, forced: no device is an error),
+    each worker is bound to one of the devices in turn (CUDA_VISIBLE_DEVICES,
+    set before the task code runs), and gpudf.device_frame(df) gives a
+    task the device columns of a DataFrame it was handed
+    (docs/python-gpu.md)."""
 
     def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
-                 context=None, *, threshold=THRESHOLD):
+                 context=None, *, threshold=THRESHOLD, devices=None):
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
-        self._gpudf = _Registry(threshold, lambda: list(self._cache.copy()))
+        bound = _devices(devices)
+        self._gpudf = _Registry(threshold, lambda: list(self._cache.copy()),
+                                "cuda-ipc" if bound else "cpu")
+        self.devices = bound
         packed = bytes(self._gpudf.dumps(tuple(initargs))) if initializer is not None else None
+        ctx = context if context is not None else default_context()
+        counter = ctx.Value("i", 0) if bound else None
         try:
-            super().__init__(processes, _initialize, (initializer, packed), maxtasksperchild,
-                             context if context is not None else default_context())
+            super().__init__(processes, _initialize, (initializer, packed, bound, counter),
+                             maxtasksperchild, ctx)
         except BaseException:
             self._gpudf.close()
             raise

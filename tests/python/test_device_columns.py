@@ -481,3 +481,127 @@ def test_a_spawned_worker_reads_the_owners_device_copy_with_cupy(monkeypatch):
             for same, total, backend in pool.map(_worker_sum, [s.name] * 2):
                 assert same and backend == "cuda-ipc"
                 assert total == pytest.approx(df.f64.sum(), rel=1e-12)
+
+
+# ---------------------------------------------- gpudf.Pool(devices=...) workers
+
+def _device_task(df):
+    """In a worker: where each device column points, checked against the C
+    API (the base of the share's one column plus the column's host offset)
+    and the bytes there (a host address on the simulated device)."""
+    from gpudf.pool import _ATTACHED
+    cols = gpudf.device_frame(df)
+    (view, blob, _), = [e for e in _ATTACHED.values()]
+    base = c_device_data(view, 0)
+    host = blob.__array_interface__["data"][0]
+    out = {"visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "cols": {}}
+    for name, col in cols.items():
+        arr = gpudf.pool._column_array(df[name])[0]
+        offset = arr.__array_interface__["data"][0] - host
+        cai = col.__cuda_array_interface__
+        out["cols"][name] = {
+            "ptr_is_c_api_plus_offset": cai["data"][0] == base + offset,
+            "device_copy": cai["data"][0] != arr.__array_interface__["data"][0],
+            "typestr": cai["typestr"], "shape": cai["shape"], "backend": col.backend,
+            "categories": col.categories,
+            "same_bytes": ctypes.string_at(cai["data"][0], arr.nbytes) == arr.tobytes(),
+        }
+    return out
+
+
+def test_a_pool_with_devices_shares_arguments_on_the_device_and_binds_each_worker(sim):
+    df = frame(200_000)  # over the 1 MiB threshold: shared, not pickled
+    ctx = mp.get_context("spawn")  # the simulation's environment, as it is now
+    with gpudf.Pool(2, context=ctx, devices=["0", "1"]) as p:
+        assert p.devices == ["0", "1"]
+        got = p.map(_device_task, [df] * 8, chunksize=1)
+    assert {g["visible"] for g in got} <= {"0", "1"}
+    for g in got:
+        assert list(g["cols"]) == list(df.columns)
+        for name, c in g["cols"].items():
+            assert c["ptr_is_c_api_plus_offset"] and c["same_bytes"], name
+            assert c["device_copy"] and c["backend"] == "cuda-ipc", name
+            assert c["shape"] == (len(df),)
+        assert g["cols"]["f64"]["typestr"] == "<f8" and g["cols"]["flag"]["typestr"] == "|b1"
+        assert g["cols"]["cat"]["categories"] == ["x", "yy", "zzz"]
+        assert g["cols"]["cat"]["typestr"] == df.cat.cat.codes.dtype.str  # pandas' codes
+
+
+def _visible(_):
+    return os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def test_pool_workers_are_bound_round_robin_before_any_task(sim):
+    with gpudf.Pool(3, context=mp.get_context("spawn"), devices="0,GPU-1234") as p:
+        seen = set(p.map(_visible, range(30), chunksize=1))
+    assert seen <= {"0", "GPU-1234"} and "0" in seen
+
+
+def _frame_without_device(df):
+    try:
+        gpudf.device_frame(df)
+    except gpudf.Error as e:
+        return str(e)
+    return "no error"
+
+
+def test_device_frame_refuses_frames_no_device_share_holds_and_columns_without_an_array(sim):
+    df = frame(200_000)
+    with gpudf.Pool(1, context=mp.get_context("spawn")) as p:  # host sharing only
+        msg = p.apply(_frame_without_device, (df,))
+    assert "column 'f64' has no device address in this worker" in msg, msg
+    assert "pass devices=... to gpudf.Pool" in msg
+    msg = _frame_without_device(df)  # built here: in no share at all
+    assert "column 'f64' is not in a gpudf share this process attached" in msg, msg
+    with pytest.raises(gpudf.Error, match="column 's' has dtype .*no flat numeric array"):
+        gpudf.device_frame(pd.DataFrame({"s": ["a", "b"]}))
+
+
+def test_pool_devices_are_named_by_ordinal_or_uuid(sim, monkeypatch):
+    from gpudf.pool import _devices
+    assert _devices(None) is None
+    assert _devices("0, 2") == ["0", "2"]
+    assert _devices([1, "GPU-abc"]) == ["1", "GPU-abc"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1")
+    assert _devices("all") == ["3", "1"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert _devices("all") == ["0"]  # the simulated device
+    with pytest.raises(TypeError, match="a bare number would be ambiguous"):
+        _devices(4)
+    with pytest.raises(gpudf.Error, match="'cuda1' is neither an ordinal nor a device UUID"):
+        _devices("cuda1")
+
+
+# A stand-in for CuPy on the simulated device, whose device addresses are host
+# addresses: asarray reads __cuda_array_interface__ as CuPy does and wraps the
+# memory at that address (no copy); the reductions are numpy's.
+FAKE_CUPY = '''
+import ctypes
+import numpy as np
+
+def asarray(obj):
+    cai = obj.__cuda_array_interface__
+    assert cai["version"] == 3 and cai["strides"] is None
+    dtype, (n,) = np.dtype(cai["typestr"]), cai["shape"]
+    memory = (ctypes.c_char * (n * dtype.itemsize)).from_address(cai["data"][0])
+    return np.frombuffer(memory, dtype=dtype)
+
+isnan, where, count_nonzero = np.isnan, np.where, np.count_nonzero
+'''
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_the_seed_gpu_sample_answers_as_pandas_on_the_simulated_device(sim, tmp_path):
+    """samples/python/seed_gpu.py end to end (gpudf.Pool with devices=,
+    device_frame, func over the device columns) with the CuPy stand-in."""
+    (tmp_path / "cupy").mkdir()
+    (tmp_path / "cupy" / "__init__.py").write_text(FAKE_CUPY)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp_path)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "samples/python/seed_gpu.py"),
+                          "--rows", "300000", "--workers", "2", "--configs", "6"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "same answers as pandas: yes" in out.stdout, out.stdout
+    assert out.stdout.count("  pandas: ") == 6, out.stdout
