@@ -273,11 +273,13 @@ class PeakPss:
 
 
 def _is_helper(pid):
-    """multiprocessing's and loky's resource trackers: started by the first
-    run that needs them and kept for the life of this process."""
+    """multiprocessing's and loky's resource trackers, and the forkserver
+    gpudf.Pool starts its workers from: started by the first run that needs
+    them and kept for the life of this process."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"resource_tracker" in f.read()
+            cmd = f.read()
+            return b"resource_tracker" in cmd or b"multiprocessing.forkserver" in cmd
     except OSError:
         return True  # already gone
 
