@@ -491,7 +491,8 @@ def _device_task(df):
     and the bytes there (a host address on the simulated device)."""
     from gpudf.pool import _ATTACHED
     cols = gpudf.device_frame(df)
-    (view, blob, _), = [e for e in _ATTACHED.values()]
+    (view, columns, _), = [e for e in _ATTACHED.values()]
+    blob = columns[0]  # the pool's share: one column, "bytes"
     base = c_device_data(view, 0)
     host = blob.__array_interface__["data"][0]
     out = {"visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "cols": {}}
@@ -605,3 +606,27 @@ def test_the_seed_gpu_sample_answers_as_pandas_on_the_simulated_device(sim, tmp_
     assert out.returncode == 0, out.stdout + out.stderr
     assert "same answers as pandas: yes" in out.stdout, out.stdout
     assert out.stdout.count("  pandas: ") == 6, out.stdout
+
+
+def test_a_frame_that_lies_in_a_gpudf_table_reaches_device_workers_through_that_table(sim):
+    """A frame over a gpudf Table's arena (to_pandas, read_parquet) is sent by
+    sharing that table, on the device for a pool with devices=: device_frame
+    finds its columns in that table's device copy."""
+    df = frame(200_000).drop(columns=["cat"])
+    t = gpudf.Table.from_pandas(df)
+    view = t.to_pandas()
+    with gpudf.Pool(1, context=mp.get_context("spawn"), devices="all") as p:
+        got = p.apply(_device_task_any, (view,))
+    for name, c in got.items():
+        assert c["backend"] == "cuda-ipc" and c["same_bytes"] and c["device_copy"], name
+
+
+def _device_task_any(df):
+    out = {}
+    for name, col in gpudf.device_frame(df).items():
+        arr = gpudf.pool._column_array(df[name])[0]
+        ptr = col.__cuda_array_interface__["data"][0]
+        out[name] = {"backend": col.backend,
+                     "device_copy": ptr != arr.__array_interface__["data"][0],
+                     "same_bytes": ctypes.string_at(ptr, arr.nbytes) == arr.tobytes()}
+    return out
