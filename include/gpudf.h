@@ -266,6 +266,16 @@ gpudf_backend gpudf_table_backend(const gpudf_table *table);
  * range. cuda-ipc: device memory; cuda-pinned: the mapped host arena. Valid
  * while the table or view is. */
 const void *gpudf_table_column_device_data(const gpudf_table *table, int index);
+/* The same device address, checked, and the ordinal in this process of the
+ * device it belongs to (a view's cuda-ipc memory: the device its IPC handle
+ * was opened on, found by UUID), for handing a column to another GPU
+ * library (the Python package's device columns). Never a host address where
+ * no device can read it. Errors: GPUDF_EINVAL (NULL, index out of range),
+ * GPUDF_ENODEV (the cpu placement: the message says how to get a device
+ * one), GPUDF_EOWNERDEAD (a cuda-ipc view whose owner process died: its
+ * device memory went with it). On error *data is NULL and *device -1. */
+gpudf_status gpudf_table_column_device(const gpudf_table *table, int index,
+                                       const void **data, int *device);
 
 /* Attaches to the table published under name as a read-only view, without
  * copying (mappings of recently used shares are kept and reused). On

@@ -179,6 +179,13 @@ std::vector<ValueCase> ValueCases() {
       {"gpudf_table_backend", [] { return gpudf_table_backend(nullptr) == GPUDF_BACKEND_AUTO; }},
       {"gpudf_table_column_device_data",
        [] { return gpudf_table_column_device_data(nullptr, 0) == nullptr; }},
+      {"gpudf_table_column_device",
+       [] {
+         const void *d = &d;
+         int dev = 0;
+         return gpudf_table_column_device(nullptr, 0, &d, &dev) == GPUDF_EINVAL &&
+                d == nullptr && dev == -1;
+       }},
       {"gpudf_cleanup", [] { return gpudf_cleanup(nullptr) == GPUDF_OK; }},
       {"gpudf_backend_available",
        [] { return gpudf_backend_available(GPUDF_BACKEND_CPU, nullptr) == 1; }},

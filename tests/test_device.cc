@@ -630,6 +630,90 @@ TEST_F(SimDevice, AnIpcShareWhoseOwnerDiedIsReportedAndItsDeviceMemoryRemoved) {
       << "the dead owner's device memory (a segment in the simulation) is removed";
 }
 
+// gpudf_table_column_device: the address gpudf_table_column_device_data
+// gives and the device's ordinal, or a refusal saying why there is none.
+TEST_F(SimDevice, TheCheckedDeviceAddressIsTheDeviceDataOnDeviceZero) {
+  Share(700, 21);
+  const void *d = nullptr;
+  int dev = 7;
+  for (int c = 0; c < gpudf_table_ncols(t); c++) {
+    ASSERT_EQ(gpudf_table_column_device(t, c, &d, &dev), GPUDF_OK) << gpudf_last_error();
+    EXPECT_EQ(d, gpudf_table_column_device_data(t, c));
+    EXPECT_NE(d, gpudf_table_column_data(t, c)) << "cuda-ipc: the device copy, not the host";
+    EXPECT_EQ(dev, 0);
+  }
+  // A view in the owner's process borrows the owner's device copy.
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_column_device(v, 1, &d, &dev), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(d, gpudf_table_column_device_data(t, 1));
+  EXPECT_EQ(gpudf_table_column_device(v, 6, &d, &dev), GPUDF_EINVAL);
+  EXPECT_EQ(d, nullptr);
+  EXPECT_EQ(dev, -1);
+  EXPECT_NE(std::string(gpudf_last_error()).find("column index 6 is out of range"),
+            std::string::npos) << gpudf_last_error();
+  EXPECT_EQ(gpudf_table_column_device(v, -1, &d, &dev), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_table_column_device(v, 0, nullptr, &dev), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_table_column_device(nullptr, 0, &d, &dev), GPUDF_EINVAL);
+  gpudf_table_free(v);
+}
+
+TEST_F(SimDevice, TheCheckedDeviceAddressOfAPinnedTableIsItsMappedArena) {
+  Share(300, 22, GPUDF_BACKEND_CUDA_PINNED);
+  const void *d = nullptr;
+  int dev = -1;
+  ASSERT_EQ(gpudf_table_column_device(t, 2, &d, &dev), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(d, gpudf_table_column_device_data(t, 2));
+  EXPECT_EQ(dev, 0);
+}
+
+TEST_F(SimDevice, TheCpuPlacementHasNoDeviceAddressAndSaysHowToGetOne) {
+  Share(300, 23, GPUDF_BACKEND_CPU);
+  const void *d = &d;
+  int dev = 5;
+  EXPECT_EQ(gpudf_table_column_device(t, 0, &d, &dev), GPUDF_ENODEV);
+  EXPECT_EQ(d, nullptr);
+  EXPECT_EQ(dev, -1);
+  std::string msg = gpudf_last_error();
+  EXPECT_NE(msg.find("gpudf_table_column_device: column '"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cpu placement"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("backend cuda-ipc or cuda-pinned"), std::string::npos) << msg;
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_column_device(v, 0, &d, &dev), GPUDF_ENODEV);
+  EXPECT_NE(std::string(gpudf_last_error()).find("view of share '" + name + "'"),
+            std::string::npos) << gpudf_last_error();
+  gpudf_table_free(v);
+}
+
+// An attacher's cuda-ipc address is the owner's device memory: once the
+// owner died it is refused, while the view's host arena stays readable.
+TEST_F(SimDevice, TheDeviceAddressOfAViewWhoseIpcOwnerDiedIsRefused) {
+  name = harness::UniqueName("deaddev");
+  Child owner = harness::Spawn({"share", name, "1000", "16"});
+  ASSERT_EQ(harness::ReadLine(owner).rfind("shared ", 0), 0u);
+  gpudf_table *v;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_backend(v), GPUDF_BACKEND_CUDA_IPC);
+  const void *d = nullptr;
+  int dev = -1;
+  ASSERT_EQ(gpudf_table_column_device(v, 0, &d, &dev), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(d, gpudf_table_column_device_data(v, 0));
+  EXPECT_NE(d, gpudf_table_column_data(v, 0)) << "the opened handle, not the host arena";
+  EXPECT_EQ(dev, 0);
+  uint64_t before = tg_table_checksum(v);
+  harness::Kill(owner);
+  EXPECT_EQ(gpudf_table_column_device(v, 0, &d, &dev), GPUDF_EOWNERDEAD);
+  EXPECT_EQ(d, nullptr);
+  std::string msg = gpudf_last_error();
+  EXPECT_NE(msg.find("no longer running"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'" + name + "'"), std::string::npos) << msg;
+  EXPECT_EQ(tg_table_checksum(v), before) << "the host arena is still readable";
+  gpudf_table_free(v);
+  int removed = 0;
+  gpudf_cleanup(&removed);
+}
+
 TEST_F(SimDevice, FilterAggOnTheDeviceEqualsTheCpu) {
   Share(20000, 17);
   gpudf_table *ref;

@@ -348,6 +348,8 @@ static gpudf_status make_view(const gdf_desc_header *h, struct gdf_attachment *a
   v->place = a->place;
   snprintf(v->view_share, sizeof v->view_share, "%s", h->share_name);
   v->view_backend = (gpudf_backend)h->backend;
+  v->view_owner_pid = h->owner_pid;
+  v->view_owner_start = h->owner_start;
   *view = v;
   return GPUDF_OK;
 }

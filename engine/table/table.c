@@ -3,6 +3,7 @@
  * later costs no copy. */
 #include "cleanup.h"
 #include "device.h"
+#include "proc.h"
 #include "segment.h"
 #include "table.h"
 
@@ -310,4 +311,40 @@ gpudf_backend gpudf_table_backend(const gpudf_table *t) {
 const void *gpudf_table_column_device_data(const gpudf_table *t, int i) {
   if (!t || !t->place || i < 0 || i >= t->ncols) return NULL;
   return t->place->dbase + t->cols[i].offset;
+}
+
+gpudf_status gpudf_table_column_device(const gpudf_table *t, int i, const void **data,
+                                       int *device) {
+  GDF_ENTER();
+  if (data) *data = NULL;
+  if (device) *device = -1;
+  if (!t || !data || !device) return GDF_ERR(GPUDF_EINVAL, "table, data or device is NULL");
+  if (i < 0 || i >= t->ncols)
+    return GDF_ERR(GPUDF_EINVAL, "column index %d is out of range (the table has %d columns)",
+                   i, t->ncols);
+  const char *what = t->is_view ? "the view of share" : "this table";
+  const char *share = t->is_view ? t->view_share : "";
+  if (!t->place || !t->place->dbase)
+    return GDF_ERR(GPUDF_ENODEV,
+                   "column '%s': %s%s%s%s has the cpu placement, so it has no device "
+                   "address; share the table with backend cuda-ipc or cuda-pinned in a "
+                   "process that has a CUDA device (attachers must see that device and be "
+                   "started by spawn, not fork; GPUDF_LOG=debug says why an attach fell "
+                   "back to cpu)",
+                   t->cols[i].name, what, t->is_view ? " '" : "", share,
+                   t->is_view ? "'" : "");
+  /* An attacher's cuda-ipc memory is the owner's device allocation, freed
+   * with the owner's CUDA context: after the owner died the address points
+   * at nothing, so it is refused rather than handed to a GPU library. (The
+   * host arena stays valid: host reads of the view go on working.) */
+  if (t->is_view && t->place->backend == GPUDF_BACKEND_CUDA_IPC && !t->place->owner &&
+      !gdf_proc_alive(t->view_owner_pid, t->view_owner_start))
+    return GDF_ERR(GPUDF_EOWNERDEAD,
+                   "column '%s': share '%s' was published by process %d, which is no longer "
+                   "running, and its device memory died with it; attach a share of a "
+                   "running owner (the host arena of this view is still readable)",
+                   t->cols[i].name, t->view_share, (int)t->view_owner_pid);
+  *data = t->place->dbase + t->cols[i].offset;
+  *device = t->place->dev.ordinal;
+  return GPUDF_OK;
 }

@@ -52,6 +52,11 @@ struct gpudf_table {
    * send its workers to the same share (set by make_view) */
   char view_share[GPUDF_NAME_MAX + 1];
   gpudf_backend view_backend;
+  /* view only: the process that published the share (pid + start time), so
+   * that handing out a cuda-ipc device address can first check that the
+   * memory behind it still exists (set by make_view) */
+  int32_t view_owner_pid;
+  uint64_t view_owner_start;
   /* Device placement (cuda-ipc or cuda-pinned), NULL on cpu. An owner's is
    * its own reference (set by gpudf_table_share, released with the table);
    * a view's is borrowed from its attachment (engine/device/device.h). */

@@ -25,7 +25,8 @@ from ._ffi import ffi, lib
 __all__ = ["Error", "Table", "read_csv", "read_parquet", "Share", "TableView", "attach",
            "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
-           "plot", "Pool", "ProcessPoolExecutor", "__version__"]
+           "plot", "Pool", "ProcessPoolExecutor", "DeviceColumn", "device_frame",
+           "__version__"]
 
 
 def __dir__():
@@ -205,6 +206,24 @@ class _Schema:
         from ._arrow import to_arrow
         return to_arrow(self, self._keepalive(), lambda i: _labels(self, i), nan_as_null)
 
+    def device_column(self, column):
+        """The column (name or index) in device memory, for GPU libraries:
+        an object with __cuda_array_interface__ (v3) and DLPack, so that
+        cupy.asarray(col), numba.cuda.as_cuda_array(col) and
+        torch.from_dlpack(col) read the shared memory without a copy. It
+        keeps the mapping alive as arrays do (detach() returns at once).
+        Read-only is declared, not enforced: never write through it. A
+        table with the cpu placement raises gpudf.Error (ENODEV);
+        docs/python-gpu.md has the rules."""
+        from ._device import DeviceColumn
+        index = self._index(column)
+        self._live()
+        return DeviceColumn(self._handle, self._keepalive(), index, _labels(self, index), Error)
+
+    def device_columns(self):
+        """Every column's device_column, by name (in the table's order)."""
+        return {name: self.device_column(i) for i, name in enumerate(self.columns)}
+
     def __arrow_c_stream__(self, requested_schema=None):
         """The Arrow PyCapsule stream of to_arrow(): pl.DataFrame(view),
         duckdb.sql("... FROM view"), pyarrow.table(view) and every reader of
@@ -232,6 +251,8 @@ class _Handle:
     """Owns one gpudf_table pointer; frees it when the last reference goes
     (the Table or TableView object, or any numpy array over its memory)."""
 
+    __slots__ = ("ptr", "__weakref__")
+
     def __init__(self, ptr):
         self.ptr = ptr
 
@@ -239,6 +260,41 @@ class _Handle:
         if self.ptr is not None:
             lib.gpudf_table_free(self.ptr)
             self.ptr = None
+
+
+# The handles of this process's owner tables, alive while any Table, array,
+# frame or Arrow buffer over them is: gpudf.Pool looks up here whether an
+# array it is handed lies in a table's arena, to share the table instead of
+# copying the array (_arena_of).
+_OWNED = weakref.WeakSet()
+
+
+def _arena_of(arr):
+    """(handle, column index, byte offset) when arr's bytes lie inside one
+    column of an owner table's shared arena, else None."""
+    if not _OWNED or arr.nbytes == 0 or not arr.flags.c_contiguous:
+        return None
+    lo = arr.__array_interface__["data"][0]
+    hi = lo + arr.nbytes
+    for handle in list(_OWNED):
+        p = handle.ptr
+        if p is None:
+            continue
+        nrows = int(lib.gpudf_table_nrows(p))
+        for i in range(lib.gpudf_table_ncols(p)):
+            base = int(ffi.cast("uintptr_t", lib.gpudf_table_column_data(p, i)))
+            size = nrows * int(lib.gpudf_type_size(lib.gpudf_table_column_type(p, i)))
+            if base <= lo and hi <= base + size:
+                return handle, i, lo - base
+    return None
+
+
+def _share_handle(handle, backend="cpu"):
+    """A Share of the table behind handle (a Table object need not exist:
+    its frames hold the handle)."""
+    out = ffi.new("gpudf_share **")
+    _check(lib.gpudf_table_share(handle.ptr, ffi.NULL, _BACKENDS[backend], out))
+    return Share(out[0], handle)
 
 
 class _Export:
@@ -285,6 +341,7 @@ class Table(_Schema):
 
     def _own(self, ptr):
         self._handle = _Handle(ptr)
+        _OWNED.add(self._handle)
         self._ptr = ptr
         self._shares = []  # its open Shares: published while the Table lives
         self._exports = weakref.WeakSet()  # _Export tokens of live arrays over the arena
@@ -1159,4 +1216,5 @@ def plot(result, kernel, metric=None, ax=None, asc=False):
 
 
 # Last: pool.py uses the names above (it imports them when it first shares).
-from .pool import Pool, ProcessPoolExecutor  # noqa: E402
+from .pool import Pool, ProcessPoolExecutor, device_frame  # noqa: E402
+from ._device import DeviceColumn  # noqa: E402

@@ -31,7 +31,7 @@ from multiprocessing.reduction import ForkingPickler
 
 import numpy as np
 
-__all__ = ["Pool", "ProcessPoolExecutor", "THRESHOLD"]
+__all__ = ["Pool", "ProcessPoolExecutor", "THRESHOLD", "device_frame"]
 
 THRESHOLD = 1 << 20  # bytes: objects at least this large are shared (joblib's default)
 
@@ -65,16 +65,22 @@ class _Unsupported(Exception):
 # --------------------------------------------------------------- encoding
 
 class _Layout:
-    """Collects the arrays of one object and where each goes in its share."""
+    """Collects the arrays of one object and where each goes in its share.
+    An array that already lies in a gpudf table's shared arena (a frame from
+    read_parquet(...).to_pandas(), say) is not copied: its spec names the
+    table's share and where in it the array starts (`source`)."""
 
-    def __init__(self):
+    def __init__(self, tables):
         self.parts = []  # (offset, array) to copy
         self.size = 0
+        self._tables = tables  # handle -> share name, from the registry
+        self.sources = []  # the table handles this object's specs name
 
     def add(self, arr):
         """Reserves room for arr's bytes; returns its spec (offset, dtype,
-        shape, transposed). A Fortran-ordered array is stored as its C-ordered
-        transpose, so that it comes back Fortran-ordered and zero-copy."""
+        shape, transposed[, source]). A Fortran-ordered array is stored as its
+        C-ordered transpose, so that it comes back Fortran-ordered and
+        zero-copy."""
         if arr.dtype.hasobject:
             raise _Unsupported(f"dtype {arr.dtype} holds Python objects")
         if arr.dtype.byteorder == ">" or any(
@@ -84,6 +90,14 @@ class _Layout:
         transposed = arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous
         if transposed:
             arr = arr.T
+        from . import _arena_of
+        found = _arena_of(arr)
+        if found is not None:
+            handle, column, offset = found
+            name = self._tables(handle)
+            if name is not None:
+                self.sources.append(handle)
+                return (offset, arr.dtype, arr.shape, transposed, (name, column))
         offset = self.size
         self.parts.append((offset, arr))
         self.size += -(-arr.nbytes // _ALIGN) * _ALIGN
@@ -144,9 +158,11 @@ def _encode_index(index, layout):
             getattr(index, "freq", None))
 
 
-def _encode(obj):
-    """(spec, layout) for a DataFrame, Series or ndarray; raises _Unsupported."""
-    layout = _Layout()
+def _encode(obj, tables=lambda handle: None):
+    """(spec, layout) for a DataFrame, Series or ndarray; raises _Unsupported.
+    tables(handle) names the share of an owner table whose arena holds some
+    of obj's arrays (None: copy them)."""
+    layout = _Layout(tables)
     if type(obj) is np.ndarray:
         return ("ndarray", layout.add(obj)), layout
     import pandas as pd
@@ -181,31 +197,39 @@ def _nbytes(obj):
 
 # --------------------------------------------------------------- decoding
 
-_ATTACHED = OrderedDict()  # share name -> (view, byte array, cache of indexes)
+_ATTACHED = OrderedDict()  # share name -> (view, bytes of the share, cache of indexes)
 _ATTACHED_MAX = 8
 _ATTACH_LOCK = threading.Lock()
 
 
-def _blob(name):
-    """The share's bytes as a read-only uint8 array (the view is kept for the
-    next task: attaching again per task is cheap, but this is cheaper), and a
-    cache of the indexes built from it (immutable, so tasks share them)."""
+def _blob(name, column=0):
+    """Column `column` of the share's table as a read-only uint8 array (the
+    view is kept for the next task: attaching again per task is cheap, but
+    this is cheaper), and a cache of the indexes built from it (immutable,
+    so tasks share them). The Pool's own shares have one column, "bytes";
+    a table shared because a frame lies in its arena has the table's."""
     from . import attach
     with _ATTACH_LOCK:
         hit = _ATTACHED.get(name)
-        if hit is not None:
+        if hit is None:
+            view = attach(name)
+            hit = (view, {}, {})
+            _ATTACHED[name] = hit
+            while len(_ATTACHED) > _ATTACHED_MAX:
+                _ATTACHED.popitem(last=False)
+        else:
             _ATTACHED.move_to_end(name)
-            return hit
-        view = attach(name)
-        entry = (view, view.column("bytes").view(np.uint8), {})
-        _ATTACHED[name] = entry
-        while len(_ATTACHED) > _ATTACHED_MAX:
-            _ATTACHED.popitem(last=False)
-        return entry
+        view, columns, cache = hit
+        blob = columns.get(column)
+        if blob is None:
+            blob = columns[column] = view.column(column).view(np.uint8)
+        return blob, cache
 
 
 def _array(blob, spec):
-    offset, dtype, shape, transposed = spec
+    offset, dtype, shape, transposed = spec[:4]
+    if len(spec) > 4:  # in a table's arena: its share, not the object's
+        blob = _blob(*spec[4])[0]
     n = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
     arr = blob[offset:offset + n].view(dtype).reshape(shape)
     return arr.T if transposed else arr
@@ -258,8 +282,9 @@ def _decode_index(blob, spec, cache):
 
 
 def _rebuild(name, spec):
-    """Runs in the worker, as the stub is unpickled: the object, over the share."""
-    _view, blob, cache = _blob(name)
+    """Runs in the worker, as the stub is unpickled: the object, over the
+    share (name None: every array of it lies in tables' shares)."""
+    blob, cache = _blob(name) if name is not None else (None, {})
     kind = spec[0]
     if kind == "ndarray":
         return _array(blob, spec[1])
@@ -282,10 +307,83 @@ def _loads(data):
     return pickle.loads(data)
 
 
+def _column_array(series):
+    """The numpy array a device column is made of (a categorical: its codes)
+    and the categorical's labels, or (None, None) for values that have no
+    single flat array (Arrow-backed, masked, datetime)."""
+    values = _values(series)
+    labels = None
+    import pandas as pd
+    if isinstance(values, pd.Categorical):
+        labels = list(values.categories)
+        values = np.asarray(values.codes)
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "iufb":
+        return None, None
+    return values, labels
+
+
+def device_frame(df, columns=None):
+    """The device columns (gpudf.DeviceColumn, by name) of a DataFrame that a
+    gpudf.Pool(..., devices=...) task received: the pool shared it on the
+    device, and each column is read where the share's device copy holds it,
+    so cupy.asarray(cols["x"]) reads it without a copy. columns picks some
+    (default: all). Refused, with the column named: a column whose values
+    have no flat numeric or bool array (strings, nullable Int64, datetimes:
+    convert them in the parent, or pick columns), and a DataFrame that no
+    device share of this process holds (one a pool without devices= sent,
+    or one the task built itself). Categoricals are their codes (the dtype
+    pandas gave them), the labels on the host (.categories)."""
+    from . import Error
+    from ._device import DeviceColumn
+    from ._ffi import lib
+    names = list(df.columns) if columns is None else list(columns)
+    out = {}
+    for name in names:
+        arr, labels = _column_array(df[name])
+        if arr is None:
+            raise Error(lib.GPUDF_EINVAL, f"device_frame: column {name!r} has dtype "
+                        f"{df[name].dtype}, which has no flat numeric array on the device; "
+                        "convert it (e.g. .astype('float64')) before the task, or leave it "
+                        "out with columns=")
+        if arr.ndim != 1 or (len(arr) > 1 and arr.strides[0] != arr.itemsize):
+            raise Error(lib.GPUDF_EINVAL, f"device_frame: column {name!r} is not contiguous")
+        out[str(name)] = _device_part(str(name), arr, labels, DeviceColumn, Error)
+    return out
+
+
+def _device_part(name, arr, labels, DeviceColumn, Error):
+    """The DeviceColumn of arr, found by its address in a share this process
+    attached (the pool's blobs: the device copy has the host arena's layout,
+    so the same offset from the start of the "bytes" column)."""
+    from ._ffi import lib
+    address = arr.__array_interface__["data"][0]
+    with _ATTACH_LOCK:
+        blobs = [(view, column, blob) for view, columns, _cache in _ATTACHED.values()
+                 for column, blob in list(columns.items())]
+    for view, column, blob in blobs:
+        start = blob.__array_interface__["data"][0]
+        if start <= address and address + arr.nbytes <= start + blob.nbytes:
+            handle = view._handle
+            if handle is None:
+                break
+            if lib.gpudf_table_backend(handle.ptr) == lib.GPUDF_BACKEND_CPU:
+                raise Error(lib.GPUDF_ENODEV, f"device_frame: column {name!r} has no device "
+                            "address in this worker: its pool shares arguments in host memory "
+                            "only (pass devices=... to gpudf.Pool), or this worker could not "
+                            "use the device copy and fell back to the cpu placement "
+                            "(GPUDF_LOG=debug says why)")
+            index = view._index(column)
+            return DeviceColumn(handle, handle, index, labels, Error,
+                                part=(name, address - start, arr.dtype, len(arr)))
+    raise Error(lib.GPUDF_EINVAL, f"device_frame: column {name!r} is not in a gpudf share this "
+                "process attached; device_frame takes a DataFrame that a "
+                "gpudf.Pool(..., devices=...) task received as an argument")
+
+
 # ----------------------------------------------------------- the registry
 
 class _Shared:
-    __slots__ = ("table", "share", "spec", "ref", "nbytes")
+    __slots__ = ("table", "share", "spec", "ref", "nbytes", "sources")
 
 
 class _Registry:
@@ -293,7 +391,8 @@ class _Registry:
     pool is open and the object alive (released once the tasks sent while it
     was alive are done), and all closed when the pool ends."""
 
-    def __init__(self, threshold, pending):
+    def __init__(self, threshold, pending, backend="cpu"):
+        self.backend = backend  # cuda-ipc for a pool with devices=, forced
         if threshold is None or threshold < 0:
             raise ValueError(f"threshold must be a number of bytes >= 0, got {threshold!r}")
         self.threshold = threshold
@@ -301,6 +400,10 @@ class _Registry:
         self._lock = threading.RLock()
         self._live = {}  # id(obj) -> _Shared
         self._retired = []  # (_Shared, ids of the tasks that may still use it)
+        # id(table handle) -> [Share of that table, how many entries use it]:
+        # tables whose arena holds arrays of shared objects (shared as they
+        # are, not copied), closed when the last entry using them is.
+        self._tables = {}
         self._closed = False
         self.shared = 0  # objects shared so far
         self.shared_bytes = 0
@@ -327,7 +430,35 @@ class _Registry:
             if _is_pandas(obj):
                 return _loads, (bytes(ForkingPickler.dumps(obj)),)
             return None
-        return _rebuild, (entry.share.name, entry.spec)
+        return _rebuild, (None if entry.share is None else entry.share.name, entry.spec)
+
+    def _table_share(self, handle):
+        """The name of this pool's share of the owner table behind handle
+        (shared on the host the first time), or None when it cannot be
+        shared (its arrays are copied then)."""
+        from . import Error, _share_handle
+        rec = self._tables.get(id(handle))
+        if rec is None:
+            try:
+                rec = self._tables[id(handle)] = [_share_handle(handle, self.backend), 0]
+            except Error as e:
+                warnings.warn(f"gpudf.Pool: a table's arrays are copied instead of shared as "
+                              f"they are: {e}", RuntimeWarning, stacklevel=4)
+                return None
+        return rec[0].name
+
+    def _drop_unused_tables(self):
+        for key in [k for k, rec in self._tables.items() if rec[1] == 0]:
+            self._tables.pop(key)[0].close()
+
+    def _close(self, entry):
+        if entry.share is not None:
+            entry.share.close()
+        entry.share = entry.table = None
+        for key in entry.sources:
+            self._tables[key][1] -= 1
+        entry.sources = []
+        self._drop_unused_tables()
 
     def _get(self, obj):
         from . import Error
@@ -338,17 +469,26 @@ class _Registry:
             if entry is not None:
                 return entry
             try:
-                spec, layout = _encode(obj)
+                spec, layout = _encode(obj, self._table_share)
             except _Unsupported:
+                self._drop_unused_tables()
                 return None
             entry = _Shared()
+            entry.table = entry.share = None
             try:
-                entry.table, entry.share = _publish(layout)
+                if layout.size:  # else every array lies in shared tables
+                    entry.table, entry.share = _publish(layout, self.backend)
             except Error as e:  # no room in /dev/shm, say: the task still runs
+                self._drop_unused_tables()
+                if self.backend != "cpu":
+                    raise  # devices= asked for: no quiet host fallback
                 warnings.warn(f"gpudf.Pool: a {type(obj).__name__} of {layout.size} bytes is "
                               f"pickled instead of shared: {e}", RuntimeWarning, stacklevel=2)
                 return None
             entry.spec, entry.nbytes = spec, layout.size
+            entry.sources = list({id(h): h for h in layout.sources})
+            for key in entry.sources:
+                self._tables[key][1] += 1
             key = id(obj)
             entry.ref = weakref.ref(obj, lambda _r, key=key: self._died(key))
             self._live[key] = entry
@@ -376,24 +516,29 @@ class _Registry:
                 if waits:
                     keep.append((entry, waits))
                 else:
-                    _close(entry)
+                    self._close(entry)
             self._retired = keep
 
     def close(self):
         with self._lock:
             self._closed = True
             for entry in self._live.values():
-                _close(entry)
+                self._close(entry)
             for entry, _ in self._retired:
-                _close(entry)
+                self._close(entry)
             self._live.clear()
             self._retired = []
+            for share, _ in self._tables.values():
+                share.close()
+            self._tables.clear()
 
 
-def _publish(layout):
+def _publish(layout, backend="cpu"):
     """A table of one int64 column holding the object's bytes, shared on the
     host (cpu placement: the workers read it with numpy and pandas; a CUDA
-    placement would give each of them a CUDA context for nothing)."""
+    placement would give each of them a CUDA context for nothing), or, for a
+    pool with devices=, uploaded once to the device as well (cuda-ipc,
+    forced: device_frame finds each column there at its host offset)."""
     from . import Table, _check
     from ._ffi import ffi, lib
     nrows = max(1, layout.size // 8)
@@ -404,13 +549,7 @@ def _publish(layout):
     for offset, arr in layout.parts:
         np.copyto(dest[offset:offset + arr.nbytes].view(arr.dtype).reshape(arr.shape), arr,
                   casting="no")
-    return table, table.share(backend="cpu")
-
-
-def _close(entry):
-    if entry.share is not None:
-        entry.share.close()
-    entry.share = entry.table = None
+    return table, table.share(backend=backend)
 
 
 class _Pickler(ForkingPickler):
@@ -423,14 +562,77 @@ class _Pickler(ForkingPickler):
         return NotImplemented if reduced is None else reduced
 
 
-def _initialize(initializer, packed):
-    """The worker's initializer: the user's, with its arguments unpickled
-    from what the parent packed (so that large ones are shared too)."""
+def _initialize(initializer, packed, devices=None, counter=None):
+    """The worker's initializer: with devices, first binds the worker to the
+    next device (round robin, by CUDA_VISIBLE_DEVICES, before anything here
+    can touch CUDA); then the user's, with its arguments unpickled from what
+    the parent packed (so that large ones are shared too)."""
+    if devices:
+        import os
+        with counter.get_lock():
+            k = counter.value
+            counter.value += 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = devices[k % len(devices)]
     if initializer is not None:
         initializer(*pickle.loads(packed))
 
 
 # ------------------------------------------------------------------- Pool
+
+def _devices(devices):
+    """Pool(devices=...) as the CUDA_VISIBLE_DEVICES entry of each device,
+    or None (no device sharing). "all" (or True): every device this process
+    sees (the entries of its CUDA_VISIBLE_DEVICES when set, else one per
+    GPU nvidia-smi lists; the simulated device: one). A list, or a
+    comma-separated str, names devices by ordinal or UUID ("GPU-..."), the
+    syntax of GPUDF_DEVICES (issue 24); no bare count, which would be
+    ambiguous."""
+    import os
+    from . import Error
+    from ._ffi import lib
+    if devices is None or devices is False:
+        return None
+    if devices is True or devices == "all":
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is not None:
+            found = [d.strip() for d in visible.split(",") if d.strip()]
+        elif os.environ.get("GPUDF_SIMULATE_DEVICE") == "1":
+            found = ["0"]
+        else:
+            found = _nvidia_smi_devices()
+        if not found:
+            raise Error(lib.GPUDF_ENODEV, "gpudf.Pool(devices='all'): this process sees no "
+                        "CUDA device (CUDA_VISIBLE_DEVICES, nvidia-smi -L); leave devices out "
+                        "to share arguments in host memory")
+        return found
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        raise TypeError(f"gpudf.Pool(devices={devices}): name devices by ordinal in a list "
+                        f"([{devices}]) or as 'all'; a bare number would be ambiguous")
+    items = devices.split(",") if isinstance(devices, str) else list(devices)
+    out = []
+    for d in items:
+        d = str(d).strip()
+        if not (d.isdigit() or d.startswith(("GPU-", "MIG-"))):
+            raise Error(lib.GPUDF_EINVAL, f"gpudf.Pool(devices=...): {d!r} is neither an "
+                        "ordinal nor a device UUID (GPU-...)")
+        out.append(d)
+    if not out:
+        raise Error(lib.GPUDF_EINVAL, "gpudf.Pool(devices=...) names no device")
+    return out
+
+
+def _nvidia_smi_devices():
+    """Ordinals of the GPUs nvidia-smi lists, without touching CUDA here
+    (the parent need not create a CUDA context to start device workers)."""
+    import subprocess
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(l for l in out.splitlines()
+                                             if l.startswith("GPU "))]
+
 
 class Pool(multiprocessing.pool.Pool):
     """multiprocessing.Pool, with the same arguments and methods, whose tasks
@@ -446,17 +648,31 @@ class Pool(multiprocessing.pool.Pool):
     forkserver with numpy, pandas and gpudf loaded (default_context()). The
     object must not be changed in place
     while the pool shares it: the workers see the copy made when it was
-    first sent."""
+    first sent.
+
+    devices (opt-in; default None: host memory only): "all", or devices by
+    ordinal or UUID (a list or "0,1"). The shared arguments are then also
+    uploaded once to the device (cuda-ipc, forced: no device is an error),
+    each worker is bound to one of the devices in turn (CUDA_VISIBLE_DEVICES,
+    set before the task code runs), and gpudf.device_frame(df) gives a
+    task the device columns of a DataFrame it was handed
+    (docs/python-gpu.md)."""
 
     def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
-                 context=None, *, threshold=THRESHOLD):
+                 context=None, *, threshold=THRESHOLD, devices=None):
+        self._state = multiprocessing.pool.INIT  # what the stdlib's __del__ reads
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
-        self._gpudf = _Registry(threshold, lambda: list(self._cache.copy()))
+        bound = _devices(devices)
+        self._gpudf = _Registry(threshold, lambda: list(self._cache.copy()),
+                                "cuda-ipc" if bound else "cpu")
+        self.devices = bound
         packed = bytes(self._gpudf.dumps(tuple(initargs))) if initializer is not None else None
+        ctx = context if context is not None else default_context()
+        counter = ctx.Value("i", 0) if bound else None
         try:
-            super().__init__(processes, _initialize, (initializer, packed), maxtasksperchild,
-                             context if context is not None else default_context())
+            super().__init__(processes, _initialize, (initializer, packed, bound, counter),
+                             maxtasksperchild, ctx)
         except BaseException:
             self._gpudf.close()
             raise

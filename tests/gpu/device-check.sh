@@ -14,7 +14,9 @@
 #      grid on the device vs the cpu sweep)
 #   3  Python on the device, when cffi can be imported or wheels for it are
 #      in .devdeps/whl: tests/python/test_gpu.py and bench/bench_gpu_py.py
-#      (gpudf vs CuPy on the same data), when CuPy is installed
+#      (gpudf vs CuPy on the same data) and bench/bench_seed_gpu.py (the
+#      seed's func in CuPy: per-task upload vs gpudf's shared device copy),
+#      when CuPy is installed
 #   4  the gpu tests again under compute-sanitizer memcheck, when installed
 #   5  the rest of the test suite (-LE gpu)
 # and prints a summary table last. Logs go to $build-logs; when $OUT is set
@@ -22,7 +24,7 @@
 # $OUT/devcheck-logs.tgz.
 # GoogleTest: the system's, else built from /usr/src/googletest or from
 # .devdeps/googletest (a copy carried to a machine that cannot download).
-# GPUDF_DEVCHECK_SKIP="python bench_gpu_py sanitizer others" leaves out
+# GPUDF_DEVCHECK_SKIP="python bench_gpu_py bench_seed_gpu sanitizer others" leaves out
 # those steps (names as in the summary), to fit a short lease.
 # Exit status: 0 when everything that ran passed.
 set -uo pipefail
@@ -185,6 +187,20 @@ elif env "${pyenv[@]}" $py -c 'import cffi, numpy, pandas, pytest' 2>/dev/null; 
     else
       note "bench_gpu_py: FAILED (status $?)"; failed=1
       tail -20 "$logs/bench-gpu-py.log"
+    fi
+    # The seed question's func in CuPy: naive per-task upload vs the shared
+    # device copy (gpudf.Pool devices=), W = 1, 2, 4, device MiB per process.
+    lim=$(step_limit 120)
+    t0=$SECONDS
+    if skip bench_seed_gpu; then note "bench_seed_gpu: SKIPPED (GPUDF_DEVCHECK_SKIP)"
+    elif [ "$lim" -eq 0 ]; then note "bench_seed_gpu (CuPy): NOT RUN (out of time)"
+    elif env "${pyenv[@]}" timeout "$lim" $py bench/bench_seed_gpu.py --rows 4000000 \
+           --configs 8 >"$logs/bench-seed-gpu.log" 2>&1; then
+      note "bench_seed_gpu (naive vs shared device copy): ok in $((SECONDS - t0)) s"
+      cat "$logs/bench-seed-gpu.log"
+    else
+      note "bench_seed_gpu: FAILED (status $?)"; failed=1
+      tail -20 "$logs/bench-seed-gpu.log"
     fi
   else
     note "bench_gpu_py: SKIPPED (no CuPy)"
