@@ -194,6 +194,16 @@ std::vector<ValueCase> ValueCases() {
       {"gpudf_kernel_nparams", [] { return gpudf_kernel_nparams(nullptr) == 0; }},
       {"gpudf_kernel_param_accepts", [] { return gpudf_kernel_param_accepts(nullptr, 0) == 0; }},
       {"gpudf_kernel_nresults", [] { return gpudf_kernel_nresults(nullptr, nullptr) == 0; }},
+      {"gpudf_kernel_row_order", [] { return gpudf_kernel_row_order(nullptr) == 0; }},
+      {"gpudf_sweep_series_guess", [] { return gpudf_sweep_series_guess(nullptr, nullptr) == -1; }},
+      {"gpudf_sweep_series_count",
+       [] {
+         int64_t s = 7;
+         return gpudf_sweep_series_count(nullptr, 0, &s) == GPUDF_EINVAL && s == 0;
+       }},
+      {"gpudf_sweep_result_series",
+       [] { return std::string(gpudf_sweep_result_series(nullptr, 0)).empty(); }},
+      {"gpudf_sweep_result_nseries", [] { return gpudf_sweep_result_nseries(nullptr) == 0; }},
       {"gpudf_set_error",
        [] { return gpudf_set_error(GPUDF_EINVAL, nullptr) == GPUDF_EINVAL; }},
       {"gpudf_kernel_def_init", [] { return gpudf_kernel_def_init(nullptr), true; }},
@@ -343,8 +353,10 @@ TEST(Api, ASizeOfZeroOrBelowTheFirstReleaseIsRefusedNamingTheInitFunction) {
   Owned w;
   double cfg[5] = {0, 3, 0, 0, 0}, res[6];
   EXPECT_EQ(gpudf_sweep(w.t, w.k, cfg, 1, res, &o, nullptr), GPUDF_EINVAL);
+  // The first release's struct ended before series (0.4).
   EXPECT_EQ(Err(), "gpudf_sweep: options->size is 0, expected at least " +
-                       std::to_string(sizeof o) + ": call gpudf_sweep_options_init first");
+                       std::to_string(offsetof(gpudf_sweep_options, series)) +
+                       ": call gpudf_sweep_options_init first");
   gpudf_csv_options c;
   gpudf_csv_options_init(&c);
   c.size = sizeof c - 1;
