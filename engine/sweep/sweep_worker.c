@@ -95,6 +95,13 @@ static gpudf_status start(int argc, char **argv, worker *w, int *slot_index) {
   for (int i = 3; i < argc; i++) GDF_TRY(gpudf_plugin_load(argv[i]));
   GDF_TRY(gpudf_kernel_find(w->ctl->kernel, &w->kernel));
   GDF_TRY(gpudf_attach(w->ctl->share, &w->view));
+  /* A series' kernels read the rows the owner listed: each must be a row
+   * of the table attached. */
+  int64_t nrows = gpudf_table_nrows(w->view);
+  for (int64_t i = 0; w->ctl->nseries > 0 && i < w->ctl->nperm; i++)
+    if (gdf_ctl_perm(w->ctl)[i] < 0 || gdf_ctl_perm(w->ctl)[i] >= nrows)
+      return GDF_ERR(GPUDF_EBADMSG, "%s: series row %lld is outside the table's %lld rows",
+                     argv[1], (long long)gdf_ctl_perm(w->ctl)[i], (long long)nrows);
   /* What it got here (a cuda-ipc share may be cuda-pinned or cpu in this
    * process), for the owner's report. */
   atomic_store(&w->slot->backend, (int32_t)gpudf_table_backend(w->view));
