@@ -44,12 +44,12 @@ extern "C" {
 /* Compile-time version; gpudf_version_number() gives the run-time one. */
 enum {
   GPUDF_VERSION_MAJOR = 0,
-  GPUDF_VERSION_MINOR = 4,
+  GPUDF_VERSION_MINOR = 5,
   GPUDF_VERSION_PATCH = 0,
-  GPUDF_VERSION_NUMBER = 400 /* major * 10000 + minor * 100 + patch */
+  GPUDF_VERSION_NUMBER = 500 /* major * 10000 + minor * 100 + patch */
 };
 
-/* "0.4.0", a static string (gpudf_version_number: 400). A program built
+/* "0.5.0", a static string (gpudf_version_number: 500). A program built
  * against this header needs libgpudf 0.4 or later: check
  * gpudf_version_number() at start. What changed per version: docs/api.md. */
 const char *gpudf_version(void);
@@ -246,6 +246,41 @@ int gpudf_backend_available(gpudf_backend backend, const char **why);
 gpudf_status gpudf_table_share(gpudf_table *table, const char *name,
                                gpudf_backend backend, gpudf_share **out);
 
+/* Options of gpudf_table_share_ex (0.5). */
+enum { GPUDF_SHARE_OPTIONS_VERSION = 1 };
+
+typedef struct gpudf_share_options {
+  size_t size;           /* sizeof(gpudf_share_options), set by init */
+  int version;           /* GPUDF_SHARE_OPTIONS_VERSION, set by init */
+  gpudf_backend backend; /* default AUTO (then GPUDF_BACKEND) */
+  /* Devices that get a replica (cuda-ipc; cuda-pinned registers with the
+   * first): "all", or ordinals and UUIDs ("GPU-xxxxxxxx-xxxx-xxxx-xxxx-
+   * xxxxxxxxxxxx") separated by commas. NULL (default): GPUDF_DEVICES, else
+   * "all". Under "all" a device without room is skipped
+   * (gpudf_share_skipped says which and why); a named device that cannot
+   * hold a replica is an error. docs/placements.md, "Several GPUs". */
+  const char *devices;
+} gpudf_share_options;
+
+/* Fills opts with the defaults and sets size and version. NULL: nothing. */
+void gpudf_share_options_init(gpudf_share_options *opts);
+
+/* gpudf_table_share with options (NULL: the defaults); gpudf_table_share is
+ * this with only the backend set. Errors as gpudf_table_share, and
+ * GPUDF_EINVAL for a malformed device list, GPUDF_ENODEV for a named device
+ * this process does not see, GPUDF_ENOMEM for one without room. */
+gpudf_status gpudf_table_share_ex(gpudf_table *table, const char *name,
+                                  const gpudf_share_options *opts, gpudf_share **out);
+
+/* Device replicas of a cuda-ipc share (0 otherwise), and the UUID text of
+ * replica i ("GPU-...", NULL out of range). The first holds the one upload
+ * from the host; the others were filled device to device. */
+int gpudf_share_nreplicas(const gpudf_share *share);
+const char *gpudf_share_replica_device(const gpudf_share *share, int i);
+/* Devices left out under "all" and why (room missing, a failed copy), one
+ * sentence per device separated by "; ", or "". Valid while the share is. */
+const char *gpudf_share_skipped(const gpudf_share *share);
+
 /* The published name and the backend in use. Valid while the share is.
  * NULL and GPUDF_BACKEND_AUTO for NULL. */
 const char *gpudf_share_name(const gpudf_share *share);
@@ -266,6 +301,21 @@ gpudf_backend gpudf_table_backend(const gpudf_table *table);
  * range. cuda-ipc: device memory; cuda-pinned: the mapped host arena. Valid
  * while the table or view is. */
 const void *gpudf_table_column_device_data(const gpudf_table *table, int index);
+
+/* How this process's kernels reach a table (0.5). */
+typedef enum gpudf_access {
+  GPUDF_ACCESS_HOST = 0,    /* cpu: host memory */
+  GPUDF_ACCESS_REPLICA = 1, /* the replica on the device the kernels run on */
+  GPUDF_ACCESS_PEER = 2,    /* no replica there: one on a peer device, read across */
+  GPUDF_ACCESS_PINNED = 3   /* the host arena registered with the device */
+} gpudf_access;
+/* GPUDF_ACCESS_HOST for NULL. An attach picks, in this order: the replica
+ * on the calling thread's current device, a replica on a device that one
+ * can access as a peer, the host arena pinned, cpu. */
+gpudf_access gpudf_table_access(const gpudf_table *table);
+/* UUID text of the device the table's kernels run on ("GPU-..."), or NULL
+ * on cpu. Valid while the table or view is. */
+const char *gpudf_table_device(const gpudf_table *table);
 
 /* Attaches to the table published under name as a read-only view, without
  * copying (mappings of recently used shares are kept and reused). On

@@ -311,3 +311,11 @@ const void *gpudf_table_column_device_data(const gpudf_table *t, int i) {
   if (!t || !t->place || i < 0 || i >= t->ncols) return NULL;
   return t->place->dbase + t->cols[i].offset;
 }
+
+gpudf_access gpudf_table_access(const gpudf_table *t) {
+  return t && t->place ? (gpudf_access)t->place->access : GPUDF_ACCESS_HOST;
+}
+
+const char *gpudf_table_device(const gpudf_table *t) {
+  return t && t->place ? t->place->uuid_text : NULL;
+}
