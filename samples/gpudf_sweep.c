@@ -49,7 +49,8 @@ static const char *usage_text =
     "usage: gpudf-sweep [--table FILE.csv | --synthetic ROWS] [--seed N]\n"
     "                   [--kernel NAME] [--grid SPEC] [--where EXPR] [--configs FILE.csv]\n"
     "                   [--set NAME=VALUE ...] [--workers N]\n"
-    "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--batch N] [--timeout SECONDS]\n"
+    "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--devices all|LIST]\n"
+    "                   [--batch N] [--timeout SECONDS]\n"
     "                   [--out FILE.csv|-] [--top K] [--by FIELD] [--asc] [--quiet]\n"
     "                   [--plot FILE.svg] [--plot-metric FIELD]\n"
     "       gpudf-sweep --equity 'fast=F slow=S ...' [--table FILE.csv] [--set ...] [--out FILE.csv]\n"
@@ -92,6 +93,9 @@ static const char *usage_text =
     "                        in this process)        e.g. --workers 2\n"
     "  --backend B           placement: auto (default), cuda-ipc, cuda-pinned, cpu\n"
     "                                                e.g. --backend cpu\n"
+    "  --devices all|LIST    GPUs that get a replica of the table (cuda-ipc): all visible\n"
+    "                        (default), or ordinals and UUIDs, comma-separated; sets\n"
+    "                        GPUDF_DEVICES for the run    e.g. --devices 0,2\n"
     "  --batch N             most configs per claim (default automatic) e.g. --batch 64\n"
     "  --timeout SECONDS     per-config time limit (needs --workers >= 1) e.g. --timeout 30\n"
     "Output\n"
@@ -599,6 +603,10 @@ static int run(const args *a) {
   gpudf_backend backend = GPUDF_BACKEND_AUTO;
   if (a->backend && gpudf_backend_parse(a->backend, &backend) != GPUDF_OK)
     return usage_error("unknown backend '%s' (auto, cuda-ipc, cuda-pinned, cpu)", a->backend);
+  /* The sweep shares the table: the list reaches it as GPUDF_DEVICES, which
+   * the library parses (and refuses with a message naming the entry). */
+  if (a->devices && setenv("GPUDF_DEVICES", a->devices, 1) != 0)
+    return usage_error("cannot set GPUDF_DEVICES for --devices '%s'", a->devices);
   FILE *info = a->out && strcmp(a->out, "-") == 0 ? stderr : stdout;
   out_file out_csv;
   if (out_open(&out_csv, a->out) != 0) return EXIT_RUNTIME;

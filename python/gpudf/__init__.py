@@ -422,11 +422,14 @@ class Table(_Schema):
         """Read-only array over the column in shared memory (no copy)."""
         return self._array(self._index(column), self._keepalive())
 
-    def share(self, name=None, backend="auto"):
+    def share(self, name=None, backend="auto", devices=None):
         """Publishes the table under name (None: a unique one). The table is
         read-only from then on. The share stays published until close() (or
         the end of its with-block), or until both the Share and this Table
-        are gone: `name = t.share().name` keeps it while t lives."""
+        are gone: `name = t.share().name` keeps it while t lives. devices
+        (cuda-ipc: one replica per device) is "all", a list of ordinals and
+        UUID strings, or the same comma-separated in one string; None:
+        GPUDF_DEVICES, else all (docs/placements.md, "Several GPUs")."""
         if backend not in _BACKENDS:
             raise Error(lib.GPUDF_EINVAL, f"unknown backend {backend!r}; use one of "
                         f"{', '.join(_BACKENDS)}")
@@ -434,9 +437,25 @@ class Table(_Schema):
             raise TypeError(f"share name must be a str or None, got {type(name).__name__}")
         if name == "":
             raise Error(lib.GPUDF_EINVAL, "share name is empty; pass None for a unique name")
+        opts = ffi.new("gpudf_share_options *")
+        lib.gpudf_share_options_init(opts)
+        opts.backend = _BACKENDS[backend]
+        keep = None
+        if devices is not None:
+            if isinstance(devices, (list, tuple)):
+                for d in devices:
+                    if isinstance(d, bool) or not isinstance(d, (int, str)):
+                        raise TypeError(f"devices entries are ordinals (int) or UUIDs (str), "
+                                        f"got {type(d).__name__}")
+                devices = ",".join(str(d) for d in devices)
+            elif not isinstance(devices, str):
+                raise TypeError(f"devices must be 'all', a str or a list, got "
+                                f"{type(devices).__name__}")
+            keep = ffi.new("char[]", _c(devices, "devices"))
+            opts.devices = keep
         out = ffi.new("gpudf_share **")
-        _check(lib.gpudf_table_share(self._live(), _c(name, "share name") if name else ffi.NULL,
-                                     _BACKENDS[backend], out))
+        _check(lib.gpudf_table_share_ex(self._live(), _c(name, "share name") if name else ffi.NULL,
+                                        opts, out))
         s = Share(out[0], self._handle)
         self._shares = [x for x in self._shares if x._ptr is not None] + [s]
         return s
@@ -561,6 +580,11 @@ class Share:
         self._handle = handle
         self.name = _str(lib.gpudf_share_name(ptr))
         self.backend = _str(lib.gpudf_backend_name(lib.gpudf_share_backend(ptr)))
+        # UUIDs of the devices holding a replica (cuda-ipc), and those left
+        # out under "all" with why ("" if none).
+        self.devices = [_str(lib.gpudf_share_replica_device(ptr, i))
+                        for i in range(lib.gpudf_share_nreplicas(ptr))]
+        self.skipped = _str(lib.gpudf_share_skipped(ptr))
         self._finalizer = weakref.finalize(self, lib.gpudf_share_close, ptr)
 
     def close(self):
