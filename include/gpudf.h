@@ -525,7 +525,7 @@ gpudf_status gpudf_plugin_load(const char *path);
 /* Limits and defaults of gpudf_sweep. */
 enum {
   GPUDF_SWEEP_OPTIONS_VERSION = 1,
-  GPUDF_SWEEP_WORKERS_DEFAULT = -1, /* one per device (GPU placements), per core (cpu) */
+  GPUDF_SWEEP_WORKERS_DEFAULT = -1, /* one per replica device (cuda-ipc), per core (cpu) */
   GPUDF_SWEEP_WORKERS_MAX = 256,    /* more is GPUDF_EINVAL */
   GPUDF_SWEEP_PLUGINS_MAX = 16,
   GPUDF_SWEEP_REASON_MAX = 256      /* bytes of a per-config reason, with the NUL */
@@ -600,6 +600,10 @@ typedef struct gpudf_sweep_worker_info {
   double busy_s;            /* time spent in kernels */
   double alive_s;           /* from spawn to exit */
   char exit[96];            /* "exited 0", "killed by signal 9", ... */
+  /* 0.5: UUID text of the device its kernels ran on ("GPU-..."), "" on the
+   * cpu. A cuda-ipc sweep binds worker i to the i-th replica's device
+   * (modulo their number); per-device totals add up its workers. */
+  char device[48];
 } gpudf_sweep_worker_info;
 
 /* Runs kernel over n configs (n x nparams) on table, in this process

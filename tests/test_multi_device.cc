@@ -392,6 +392,63 @@ TEST_F(MultiDevice, ShareOptionsFollowTheStructSizeRule) {
   EXPECT_EQ(gpudf_share_nreplicas(s), 4);
 }
 
+// ------------------------------------------------------------ sweeps
+
+// A sweep of a table shared over four devices starts one worker per replica
+// by default, binds each to its device by UUID before it attaches, and each
+// reads that device's replica; the results are the cpu placement's.
+TEST_F(MultiDevice, ASweepRunsOneWorkerPerReplicaEachOnItsOwnDevice) {
+  ASSERT_EQ(ShareOn(nullptr, 4000, 9), GPUDF_OK) << gpudf_last_error();
+  const gdf_desc_header *h = Header();
+  std::vector<double> cfg;
+  for (int i = 0; i < 64; i++) cfg.insert(cfg.end(), {3, 3, -1.0 + i / 32.0, 0, 3});
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6), want(n * 6);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.batch = 1;  // one config per batch: each result comes from the same pass as below
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r), GPUDF_OK)
+      << gpudf_last_error();
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.workers, 4) << "one per replica";
+  EXPECT_EQ(rep.done, n);
+  EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_IPC);
+  std::vector<int> seen(4, 0);
+  int64_t configs = 0;
+  for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
+    gpudf_sweep_worker_info wi;
+    ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+    configs += wi.configs;
+    int k = -1;
+    for (int d = 0; d < 4; d++)
+      if (SimUuid(d) == wi.device) k = d;
+    ASSERT_GE(k, 0) << "worker " << i << " ran on '" << wi.device << "'";
+    seen[k]++;
+    // Bound first, then it opened its own device's replica there, only it.
+    std::vector<std::string> calls = Calls(wi.pid);
+    ASSERT_FALSE(calls.empty());
+    EXPECT_EQ(calls[0], "bind dev=" + std::to_string(k));
+    std::string handle(reinterpret_cast<const char *>(h->replicas[k].ipc_handle));
+    EXPECT_EQ(Count(wi.pid, "ipc_open " + handle, k), 1) << "worker on device " << k;
+    EXPECT_EQ(Count(wi.pid, "ipc_open"), 1);
+    EXPECT_EQ(Count(wi.pid, "filter_agg"), Count(wi.pid, "filter_agg", k)) << "ran only on " << k;
+  }
+  EXPECT_EQ(seen, std::vector<int>(4, 1));
+  EXPECT_EQ(configs, n);
+  gpudf_sweep_result_free(r);
+  // The cpu placement of the same table.
+  gpudf_table *ref = nullptr;
+  ASSERT_EQ(tg_make_table(4000, 9, &ref), GPUDF_OK);
+  for (int64_t i = 0; i < n; i++)
+    ASSERT_EQ(gpudf_run(ref, tg_kernel("filter_agg"), &cfg[i * 5], 1, &want[i * 6]), GPUDF_OK);
+  for (size_t i = 0; i < got.size(); i++)
+    EXPECT_TRUE(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))
+        << i << ": " << got[i] << " vs " << want[i];
+  gpudf_table_free(ref);
+}
+
 // ------------------------------------------------------------ descriptor v3
 
 TEST_F(MultiDevice, ADescriptorOfAnOlderLibraryIsRefusedWithAMessage) {
