@@ -277,6 +277,22 @@ gpudf_status gpudf_table_share_ex(gpudf_table *table, const char *name,
  * from the host; the others were filled device to device. */
 int gpudf_share_nreplicas(const gpudf_share *share);
 const char *gpudf_share_replica_device(const gpudf_share *share, int i);
+/* A replica added later (0.5): a process that sees a device the share
+ * called name has no replica on (an MPI rank given one GPU by
+ * CUDA_VISIBLE_DEVICES) adds one on the calling thread's current device,
+ * uploaded from the shared host arena; attachers on that device then read
+ * it. It lives until gpudf_replica_free or this process's exit (kill -9
+ * included), whichever comes first, and at most until the share's owner
+ * frees the table. Errors: GPUDF_EINVAL (not a cuda-ipc share), GPUDF_EEXIST
+ * (the device has a replica), GPUDF_ENODEV, GPUDF_ENOMEM (no room: the sizes),
+ * GPUDF_ENOSPC (16 replicas already), and those of gpudf_attach. */
+typedef struct gpudf_replica gpudf_replica;
+gpudf_status gpudf_share_add_replica(const char *name, gpudf_replica **out);
+/* UUID text of its device; NULL for NULL. */
+const char *gpudf_replica_device(const gpudf_replica *replica);
+/* Frees the device copy and withdraws it. NULL is harmless. */
+void gpudf_replica_free(gpudf_replica *replica);
+
 /* Devices left out under "all" and why (room missing, a failed copy), one
  * sentence per device separated by "; ", or "". Valid while the share is. */
 const char *gpudf_share_skipped(const gpudf_share *share);

@@ -87,6 +87,8 @@ std::vector<NullCase> NullCases() {
          gpudf_share *s;
          return gpudf_table_share_ex(nullptr, nullptr, nullptr, &s);
        }},
+      {"gpudf_share_add_replica", "out",
+       [](Owned &) { return gpudf_share_add_replica("x", nullptr); }},
       {"gpudf_table_share_ex", "out",
        [](Owned &o) { return gpudf_table_share_ex(o.t, nullptr, nullptr, nullptr); }},
       {"gpudf_attach", "view", [](Owned &) { return gpudf_attach("x", nullptr); }},
@@ -190,6 +192,8 @@ std::vector<ValueCase> ValueCases() {
       {"gpudf_share_skipped", [] { return std::string(gpudf_share_skipped(nullptr)).empty(); }},
       {"gpudf_table_access", [] { return gpudf_table_access(nullptr) == GPUDF_ACCESS_HOST; }},
       {"gpudf_table_device", [] { return gpudf_table_device(nullptr) == nullptr; }},
+      {"gpudf_replica_device", [] { return gpudf_replica_device(nullptr) == nullptr; }},
+      {"gpudf_replica_free", [] { return gpudf_replica_free(nullptr), true; }},
       {"gpudf_table_backend", [] { return gpudf_table_backend(nullptr) == GPUDF_BACKEND_AUTO; }},
       {"gpudf_table_column_device_data",
        [] { return gpudf_table_column_device_data(nullptr, 0) == nullptr; }},

@@ -392,6 +392,67 @@ TEST_F(MultiDevice, ShareOptionsFollowTheStructSizeRule) {
   EXPECT_EQ(gpudf_share_nreplicas(s), 4);
 }
 
+// ------------------------------------------------------ replicas added later
+
+// A process on a device without a replica adds one from the host arena; the
+// next attacher on that device reads it; once freed, attachers read a
+// peer's again, and the device memory is gone.
+TEST_F(MultiDevice, AReplicaAddedLaterIsUsedByTheNextAttacherOnItsDevice) {
+  ASSERT_EQ(ShareOn("0,1"), GPUDF_OK) << gpudf_last_error();
+  setenv("GPUDF_SIM_CURRENT", "3", 1);
+  gpudf_replica *r = nullptr;
+  unlink(trace.c_str());
+  ASSERT_EQ(gpudf_share_add_replica(name.c_str(), &r), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_replica_device(r), SimUuid(3));
+  EXPECT_EQ(Count(getpid(), "upload", 3), 1) << "from the host arena";
+  EXPECT_EQ(Count(getpid(), "upload"), 1);
+  std::string out = RunChild({"attach-where", name}, {{"GPUDF_SIM_CURRENT", "3"}});
+  EXPECT_EQ(out, "ok cuda-ipc replica " + SimUuid(3) + " " + Sum(t));
+  // A second one on the same device is refused, naming it.
+  setenv("GPUDF_SIM_CURRENT", "3", 1);  // RunChild unset it
+  gpudf_replica *again = nullptr;
+  EXPECT_EQ(gpudf_share_add_replica(name.c_str(), &again), GPUDF_EEXIST);
+  EXPECT_NE(std::string(gpudf_last_error()).find("already has a replica on device " + SimUuid(3)),
+            std::string::npos) << gpudf_last_error();
+  setenv("GPUDF_SIM_CURRENT", "1", 1);
+  EXPECT_EQ(gpudf_share_add_replica(name.c_str(), &again), GPUDF_EEXIST) << "the descriptor's";
+  gpudf_replica_free(r);
+  out = RunChild({"attach-where", name}, {{"GPUDF_SIM_CURRENT", "3"}});
+  EXPECT_EQ(out, "ok cuda-ipc peer " + SimUuid(3) + " " + Sum(t));
+  unsetenv("GPUDF_SIM_CURRENT");
+}
+
+// The adding process killed with -9: its replica is not offered, and the
+// next call that tidies removes its record and device memory.
+TEST_F(MultiDevice, AReplicaWhoseProcessWasKilledLeavesNothingAfterTheNextCall) {
+  ASSERT_EQ(ShareOn("0"), GPUDF_OK) << gpudf_last_error();
+  setenv("GPUDF_SIM_CURRENT", "2", 1);
+  Child c = harness::Spawn({"add-replica", name});
+  unsetenv("GPUDF_SIM_CURRENT");
+  ASSERT_EQ(harness::ReadLine(c), "added " + SimUuid(2));
+  std::string mine = "+r." + std::to_string(c.pid) + ".";
+  std::string its_memory = "+v." + std::to_string(c.pid) + ".";
+  EXPECT_TRUE(EntryExists(mine));
+  EXPECT_TRUE(EntryExists(its_memory));
+  EXPECT_EQ(RunChild({"attach-where", name}, {{"GPUDF_SIM_CURRENT", "2"}}),
+            "ok cuda-ipc replica " + SimUuid(2) + " " + Sum(t));
+  harness::Kill(c);
+  EXPECT_EQ(RunChild({"attach-where", name}, {{"GPUDF_SIM_CURRENT", "2"}}),
+            "ok cuda-ipc peer " + SimUuid(2) + " " + Sum(t));
+  EXPECT_FALSE(EntryExists(mine)) << "record left behind";
+  EXPECT_FALSE(EntryExists(its_memory)) << "device memory left behind";
+}
+
+TEST_F(MultiDevice, OnlyACudaIpcShareTakesAReplica) {
+  ASSERT_EQ(ShareOn(nullptr, 100, 1, GPUDF_BACKEND_CPU), GPUDF_OK) << gpudf_last_error();
+  gpudf_replica *r = nullptr;
+  EXPECT_EQ(gpudf_share_add_replica(name.c_str(), &r), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("is published as cpu"), std::string::npos)
+      << gpudf_last_error();
+  EXPECT_EQ(gpudf_share_add_replica("no-such-share-here", &r), GPUDF_ENOENT);
+  EXPECT_EQ(r, nullptr);
+}
+
 // ------------------------------------------------------------ sweeps
 
 // A sweep of a table shared over four devices starts one worker per replica

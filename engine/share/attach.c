@@ -82,8 +82,12 @@ static gpudf_status place_attachment(struct gdf_attachment *a, const gdf_desc_he
     memcpy(reps[i].uuid, h->replicas[i].device_uuid, GDF_UUID_BYTES);
     memcpy(reps[i].handle, h->replicas[i].ipc_handle, GDF_IPC_HANDLE_BYTES);
   }
+  /* And those added later by other processes (engine/share/replica.c). */
+  int nrep = (int)h->nreplicas;
+  if (h->backend == GPUDF_BACKEND_CUDA_IPC)
+    nrep = gdf_replica_records(h->share_id, reps, nrep, GDF_DESC_REPLICAS_MAX);
   gdf_range_push("gpudf attach");
-  gpudf_status st = gdf_place_attach((gpudf_backend)h->backend, reps, (int)h->nreplicas,
+  gpudf_status st = gdf_place_attach((gpudf_backend)h->backend, reps, nrep,
                                      a->base, a->size, name, &a->place);
   gdf_range_pop();
   return st;
