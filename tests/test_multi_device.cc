@@ -392,6 +392,29 @@ TEST_F(MultiDevice, ShareOptionsFollowTheStructSizeRule) {
   EXPECT_EQ(gpudf_share_nreplicas(s), 4);
 }
 
+// The owner killed with -9 while it fills the third replica: nothing was
+// published, and the next call removes its host arena and every replica.
+TEST_F(MultiDevice, AnOwnerKilledMidReplicationLeavesNothingAfterTheNextCall) {
+  setenv("GPUDF_SIM_FAIL", "stall:2", 1);
+  Child c = harness::Spawn({"share", name, "3000", "3"});
+  unsetenv("GPUDF_SIM_FAIL");
+  bool stalled = false;
+  for (int i = 0; i < 1000 && !stalled; i++) {  // events, not time: up to 10 s of polls
+    stalled = Count(c.pid, "stall", 2) == 1;
+    if (!stalled) usleep(10000);
+  }
+  ASSERT_TRUE(stalled) << "the owner never reached the third replica";
+  EXPECT_EQ(Count(c.pid, "alloc"), 3) << "two replicas filled, the third allocated";
+  std::string its = "." + std::to_string(c.pid) + ".";
+  EXPECT_TRUE(EntryExists("+v" + its));
+  harness::Kill(c);
+  gpudf_table *v = nullptr;
+  EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_ENOENT) << "never published";
+  EXPECT_FALSE(EntryExists("+v" + its)) << "device memory left behind";
+  EXPECT_FALSE(EntryExists("+a" + its)) << "host arena left behind";
+  EXPECT_FALSE(EntryExists(harness::PublicFile(name)));
+}
+
 // ------------------------------------------------------ replicas added later
 
 // A process on a device without a replica adds one from the host arena; the

@@ -23,7 +23,9 @@
  *                             (default 0)
  *   GPUDF_SIM_FAIL=a,b,...    make calls fail: nodevice noipc noregister
  *                             nopeer alloc upload ipc_get ipc_open register
- *                             run copy; "call:K" fails it on device K only
+ *                             run copy; "call:K" fails it on device K only;
+ *                             "stall:K" blocks the copy to device K forever
+ *                             (tests kill the process mid-replication)
  *   GPUDF_SIM_TRACE=PATH      append "PID CALL ARGS dev=K" per call (tests
  *                             count them per device)
  * Like CUDA, a handle cannot be opened by the process that exported it.
@@ -421,6 +423,10 @@ static gpudf_status sim_copy_d2d(const gdf_device *to, void *dst, const gdf_devi
   GDF_TRY(sim_check(to));
   GDF_TRY(sim_check(from));
   if (sim_fails_on("copy", to->ordinal)) return injected("copy", to->ordinal);
+  if (sim_fails_on("stall", to->ordinal)) {
+    gdf_sim_trace("stall dev=%d", to->ordinal);
+    for (;;) pause();
+  }
   *peer = sim_can_access_peer(to, from);
   memcpy(dst, src, bytes);
   gdf_sim_trace("%s %" PRIu64 " dev=%d from=%d", *peer ? "peer" : "staged", bytes,
