@@ -595,6 +595,32 @@ int main(int argc, char **argv) {
   return rc;
 }
 
+/* Per device its workers ran on (cuda-ipc: one replica each): configs and
+ * kernel time, summed over its workers. Nothing on the cpu. */
+static void print_devices(const gpudf_sweep_result *r, FILE *info) {
+  enum { MAXDEV = 16 };
+  char dev[MAXDEV][48];
+  int64_t configs[MAXDEV] = {0};
+  double busy[MAXDEV] = {0};
+  int workers[MAXDEV] = {0}, ndev = 0;
+  for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
+    gpudf_sweep_worker_info w;
+    if (gpudf_sweep_result_worker(r, i, &w) != GPUDF_OK || !w.device[0]) continue;
+    int k = 0;
+    while (k < ndev && strcmp(dev[k], w.device) != 0) k++;
+    if (k == ndev) {
+      if (ndev == MAXDEV) continue;
+      snprintf(dev[ndev++], sizeof dev[0], "%s", w.device);
+    }
+    configs[k] += w.configs;
+    busy[k] += w.busy_s;
+    workers[k]++;
+  }
+  for (int k = 0; k < ndev; k++)
+    fprintf(info, "  device   %s: %lld configs, %.2f s in kernels, %d worker%s\n", dev[k],
+            (long long)configs[k], busy[k], workers[k], workers[k] == 1 ? "" : "s");
+}
+
 static int run(const args *a) {
   const char *kname = a->kernel ? a->kernel : "ma_crossover";
   const gpudf_kernel *k;
@@ -815,6 +841,7 @@ static int run(const args *a) {
             rep.fallback[0] ? " (fallback: " : "", rep.fallback, rep.fallback[0] ? ")" : "");
     fprintf(info, "  workers  %d (%d started, %d lost)\n", rep.workers, rep.workers_started,
             rep.workers_lost);
+    print_devices(r, info);
     fprintf(info, "  configs  %lld: %lld ok, %lld failed, %lld timed out, %lld cancelled\n",
             (long long)rep.total, (long long)rep.done, (long long)rep.failed,
             (long long)rep.timed_out, (long long)rep.cancelled);
