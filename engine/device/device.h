@@ -222,7 +222,7 @@ typedef struct gdf_placement {
   /* Owner, cuda-ipc: every replica, the first being dev/dbase. */
   int nreplicas;
   gdf_replica replicas[GDF_REPLICAS_MAX];
-  char skipped[512];     /* owner: devices left out under "all", and why; "" if none */
+  char skipped[2048];    /* owner: devices left out under "all", and why; "" if none */
 } gdf_placement;
 
 /* Owner side, at share time. Places the sealed arena [base, base + bytes)
