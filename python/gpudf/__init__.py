@@ -23,6 +23,7 @@ import numpy as np
 from ._ffi import ffi, lib
 
 __all__ = ["Error", "Table", "read_csv", "read_parquet", "Share", "TableView", "attach",
+           "add_replica", "Replica",
            "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
            "plot", "Pool", "ProcessPoolExecutor", "__version__"]
@@ -641,6 +642,41 @@ def attach(name_or_share):
     shares, see unmap_idle), so per-task attaches are cheap."""
     name = name_or_share.name if isinstance(name_or_share, Share) else str(name_or_share)
     return TableView(name)
+
+
+class Replica:
+    """A replica of a share this process added on its current device
+    (add_replica). It lives until close() (or the end of its with-block) or
+    this process's exit."""
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+        self.device = _str(lib.gpudf_replica_device(ptr))
+        self._finalizer = weakref.finalize(self, lib.gpudf_replica_free, ptr)
+
+    def close(self):
+        self._finalizer()
+        self._ptr = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<Replica on {self.device}>"
+
+
+def add_replica(name_or_share):
+    """Adds a replica of a cuda-ipc share on this process's current device,
+    from the shared host arena, for a process that sees a device the share
+    has none on (an MPI rank given one GPU): attachers on that device then
+    read it (gpudf_share_add_replica in gpudf.h)."""
+    name = name_or_share.name if isinstance(name_or_share, Share) else str(name_or_share)
+    out = ffi.new("gpudf_replica **")
+    _check(lib.gpudf_share_add_replica(_c(name, "share name"), out))
+    return Replica(out[0])
 
 
 # ----------------------------------------------------------------- kernels

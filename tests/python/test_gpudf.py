@@ -966,3 +966,21 @@ def test_share_devices_names_the_replicas_and_refuses_bad_lists(monkeypatch):
         gpudf.Table.from_pandas(df).share(devices=[9])
     with pytest.raises(TypeError, match="ordinals"):
         gpudf.Table.from_pandas(df).share(devices=[1.5])
+
+
+def test_add_replica_on_a_device_without_one(monkeypatch):
+    """add_replica puts a replica on the current device of a share that has
+    none there; a second one there is refused; a cpu share has none."""
+    monkeypatch.setenv("GPUDF_SIMULATE_DEVICE", "1")
+    monkeypatch.setenv("GPUDF_SIM_DEVICES", "4")
+    df = pd.DataFrame({"x": RNG.standard_normal(300)})
+    t = gpudf.Table.from_pandas(df)
+    with t.share(devices="0") as s:
+        monkeypatch.setenv("GPUDF_SIM_CURRENT", "2")
+        with gpudf.add_replica(s) as r:
+            assert r.device.startswith("GPU-") and r.device != s.devices[0]
+            with pytest.raises(gpudf.Error, match="already has a replica on device"):
+                gpudf.add_replica(s.name)
+    with gpudf.Table.from_pandas(df).share(backend="cpu") as s:
+        with pytest.raises(gpudf.Error, match="published as cpu"):
+            gpudf.add_replica(s)
