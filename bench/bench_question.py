@@ -29,6 +29,11 @@ Every approach below runs them with 2 and 4 workers:
   gpudf-pool     pickled's code with one changed import: gpudf.Pool(n) (its default
                  context, a forkserver with numpy, pandas and gpudf preloaded) over the
                  same [(df, cfg), ...]: the frame is shared once, not pickled per task
+  gpudf-pool-parquet
+                 gpudf-pool's code in a parent that makes its df with
+                 gpudf.read_parquet(path).to_pandas() (a frame over the table's shared
+                 memory): the Pool shares that table as it is, no copy at all. Wall
+                 time and PSS as for gpudf-parquet (its own parent, from the file)
 
 Measured per run: wall time (from the DataFrame in the parent to every result
 in the parent: placing the data, starting the workers and the tasks; not the
@@ -80,13 +85,13 @@ VALUE_COLUMNS = ("b", "c", "d")
 FIELDS = ("count", "sum", "min", "max", "mean")
 SLOW = ("pickled", "manager", "manager-per-task")
 APPROACHES = ("pickled", "manager", "shm+numpy", "fork-global", "joblib", "gpudf-attach",
-              "gpudf-sweep", "gpudf-parquet", "gpudf-pool")
+              "gpudf-sweep", "gpudf-parquet", "gpudf-pool", "gpudf-pool-parquet")
 ORDER = ("pickled", "manager", "manager-per-task", "shm+numpy", "fork-global", "joblib",
-         "gpudf-attach", "gpudf-sweep", "gpudf-parquet", "gpudf-pool")
+         "gpudf-attach", "gpudf-sweep", "gpudf-parquet", "gpudf-pool", "gpudf-pool-parquet")
 # Approaches whose scenario runs in a child process of their own (the
 # user's parent, which must not hold this process's DataFrame): their peak
 # PSS is that child's tree, without this process.
-OWN_PARENT = ("gpudf-parquet",)
+OWN_PARENT = ("gpudf-parquet", "gpudf-pool-parquet")
 REFERENCE = "gpudf-attach"
 BACKENDS = ("auto", "cpu", "cuda-pinned", "cuda-ipc")
 START = "spawn"  # --start-method: of every Pool approach but fork-global
@@ -268,11 +273,13 @@ class PeakPss:
 
 
 def _is_helper(pid):
-    """multiprocessing's and loky's resource trackers: started by the first
-    run that needs them and kept for the life of this process."""
+    """multiprocessing's and loky's resource trackers, and the forkserver
+    gpudf.Pool starts its workers from: started by the first run that needs
+    them and kept for the life of this process."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"resource_tracker" in f.read()
+            cmd = f.read()
+            return b"resource_tracker" in cmd or b"multiprocessing.forkserver" in cmd
     except OSError:
         return True  # already gone
 
@@ -544,11 +551,32 @@ def parquet_parent(path, configs, workers, start, backend, conn):
     conn.send((out, wall, clock.first, clock.setup, share.backend))
 
 
-def approach_gpudf_parquet(df, configs, workers):
+def pool_parquet_parent(path, configs, workers, _start, _backend, conn):
+    """The user's parent of gpudf-pool-parquet: the question's code with
+    gpudf.Pool, over a frame that read_parquet put in shared memory."""
+    clock = Clock()
+    df = gpudf.read_parquet(path).to_pandas()
+    clock.mark_setup()
+    tasks = [(i, df, c) for i, c in enumerate(configs)]
+    pool = gpudf.Pool(workers)
+    try:
+        it = pool.imap_unordered(task_pickled, tasks,
+                                 chunksize=default_chunksize(len(tasks), workers))
+        out = collect(it, len(tasks), clock)
+        wall = clock.now()
+        copied = pool._gpudf.shared_bytes
+    finally:
+        pool.terminate()
+        pool.join()
+    assert copied == 0, f"gpudf-pool-parquet copied {copied} bytes of the frame"
+    conn.send((out, wall, clock.first, clock.setup, "cpu"))
+
+
+def approach_gpudf_parquet(df, configs, workers, parent_fn=None):
     path = parquet_file(df)  # untimed, and not in this approach's PSS (see OWN_PARENT)
     ctx = mp.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
-    parent = ctx.Process(target=parquet_parent,
+    parent = ctx.Process(target=parent_fn or parquet_parent,
                          args=(str(path), configs, workers, START, BACKEND, send))
     parent.start()
     send.close()
@@ -576,6 +604,8 @@ RUNNERS = {
     "gpudf-sweep": approach_gpudf_sweep,
     "gpudf-parquet": approach_gpudf_parquet,
     "gpudf-pool": approach_gpudf_pool,
+    "gpudf-pool-parquet": lambda df, configs, workers: approach_gpudf_parquet(
+        df, configs, workers, pool_parquet_parent),
 }
 
 
@@ -952,6 +982,17 @@ def main():
         print(f"{'PASS' if ok else 'MISS'}  issue 19: gpudf-pool / fork-global time at {top} "
               f"workers = {slow:.2f}x (target <= 1.5x); peak PSS "
               f"{gpool['peak_pss_mib'] / fork['peak_pss_mib']:.2f}x")
+    ppool = next((r for r in results
+                  if r["approach"] == "gpudf-pool-parquet" and r["workers"] == top), None)
+    if fork and ppool:
+        mem = ppool["peak_pss_mib"] / fork["peak_pss_mib"]
+        ok = mem <= 1.3
+        verdicts.append({"target": f"gpudf-pool-parquet/fork-global peak PSS <= 1.3x at {top} "
+                                   "workers", "value": mem, "pass": ok})
+        print(f"{'PASS' if ok else 'MISS'}  issue 19: gpudf-pool-parquet / fork-global peak PSS "
+              f"at {top} workers = {mem:.2f}x (target <= 1.3x); wall "
+              f"{ppool['wall_s_median'] / fork['wall_s_median']:.2f}x fork-global's "
+              "(read_parquet and the forkserver's start included)")
     if gpool and pick:
         fast = pick["wall_s_median"] / gpool["wall_s_median"]
         ok = fast >= 10.0

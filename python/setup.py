@@ -35,6 +35,21 @@ def build_library():
     return out, True
 
 
+def write_declarations(header, out):
+    """gpudf/_gpudf_cffi.py: the header parsed now rather than at every
+    import (cffi's out-of-line ABI mode; no compiler). Loaded from its file:
+    importing the gpudf package here would look for a library."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "_gpudf_ffi_build", Path(__file__).resolve().parent / "gpudf" / "_ffi_build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        module.write_module(header, out)
+    except ImportError as e:  # no cffi where the package is built: parsed at import
+        print(f"gpudf: header not pre-parsed ({e}); gpudf parses it at import", flush=True)
+
+
 class BuildWithLibrary(build_py):
     def run(self):
         super().run()
@@ -55,6 +70,7 @@ class BuildWithLibrary(build_py):
         # The name the programs ask the loader for (their RPATH is $ORIGIN).
         shutil.copy2(lib, dest / "libgpudf.so.0")
         shutil.copy2(REPO / "include" / "gpudf.h", dest / "gpudf.h")
+        write_declarations(dest / "gpudf.h", dest.parent / "_gpudf_cffi.py")
         # The worker the library starts, and the command-line tool
         # (the console script gpudf-sweep runs it: gpudf/_cli.py).
         # Where the build puts them, not a copy elsewhere in the tree (the

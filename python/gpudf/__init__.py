@@ -233,6 +233,8 @@ class _Handle:
     """Owns one gpudf_table pointer; frees it when the last reference goes
     (the Table or TableView object, or any numpy array over its memory)."""
 
+    __slots__ = ("ptr", "__weakref__")
+
     def __init__(self, ptr):
         self.ptr = ptr
 
@@ -240,6 +242,41 @@ class _Handle:
         if self.ptr is not None:
             lib.gpudf_table_free(self.ptr)
             self.ptr = None
+
+
+# The handles of this process's owner tables, alive while any Table, array,
+# frame or Arrow buffer over them is: gpudf.Pool looks up here whether an
+# array it is handed lies in a table's arena, to share the table instead of
+# copying the array (_arena_of).
+_OWNED = weakref.WeakSet()
+
+
+def _arena_of(arr):
+    """(handle, column index, byte offset) when arr's bytes lie inside one
+    column of an owner table's shared arena, else None."""
+    if not _OWNED or arr.nbytes == 0 or not arr.flags.c_contiguous:
+        return None
+    lo = arr.__array_interface__["data"][0]
+    hi = lo + arr.nbytes
+    for handle in list(_OWNED):
+        p = handle.ptr
+        if p is None:
+            continue
+        nrows = int(lib.gpudf_table_nrows(p))
+        for i in range(lib.gpudf_table_ncols(p)):
+            base = int(ffi.cast("uintptr_t", lib.gpudf_table_column_data(p, i)))
+            size = nrows * int(lib.gpudf_type_size(lib.gpudf_table_column_type(p, i)))
+            if base <= lo and hi <= base + size:
+                return handle, i, lo - base
+    return None
+
+
+def _share_handle(handle, backend="cpu"):
+    """A Share of the table behind handle (a Table object need not exist:
+    its frames hold the handle)."""
+    out = ffi.new("gpudf_share **")
+    _check(lib.gpudf_table_share(handle.ptr, ffi.NULL, _BACKENDS[backend], out))
+    return Share(out[0], handle)
 
 
 class _Export:
@@ -286,6 +323,7 @@ class Table(_Schema):
 
     def _own(self, ptr):
         self._handle = _Handle(ptr)
+        _OWNED.add(self._handle)
         self._ptr = ptr
         self._shares = []  # its open Shares: published while the Table lives
         self._exports = weakref.WeakSet()  # _Export tokens of live arrays over the arena

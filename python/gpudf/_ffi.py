@@ -5,12 +5,14 @@ imported: the declarations are read from the library's own public header, so
 they can never drift from the C API. Every call into the library is coarse (a
 whole batch of configs, a whole table), so the few microseconds ABI mode costs
 per call do not matter.
+
+An installed package carries the header already parsed (_gpudf_cffi.py,
+written by _ffi_build.py at install time: out-of-line ABI mode, still no
+compiler); it is used when it was made from the header in use, which saves
+parsing the header in every process that imports gpudf. MODE says which.
 """
 import os
-import re
 from pathlib import Path
-
-from cffi import FFI
 
 _HERE = Path(__file__).resolve().parent
 
@@ -31,30 +33,29 @@ def _find(env, bundled, repo_relative):
         f"or set {env} to its path")
 
 
-def _cdef_source(header_text):
-    """gpudf.h without its preprocessor lines and its C++ guards: the header
-    keeps declarations free of macros so that this is all cdef needs."""
-    out, skip = [], 0
-    for line in header_text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#ifdef __cplusplus"):
-            skip = 1
-            continue
-        if skip:
-            if stripped.startswith("#endif"):
-                skip = 0
-            continue
-        if stripped.startswith("#"):
-            continue
-        out.append(line)
-    return "\n".join(out)
-
-
 HEADER = _find("GPUDF_HEADER", "gpudf.h", ["include/gpudf.h"])
 LIBRARY = _find("GPUDF_LIBRARY", "libgpudf.so", ["build/libgpudf.so", "build-release/libgpudf.so"])
 
-ffi = FFI()
-ffi.cdef(_cdef_source(HEADER.read_text()))
+
+def _declarations():
+    """(ffi, mode): the pre-parsed module when it matches HEADER, else the
+    header parsed now."""
+    from . import _ffi_build
+    data = HEADER.read_bytes()
+    try:
+        from . import _gpudf_cffi
+    except ImportError:
+        pass
+    else:
+        if getattr(_gpudf_cffi, "HEADER_SHA256", None) == _ffi_build.header_digest(data):
+            return _gpudf_cffi.ffi, "out-of-line"
+    from cffi import FFI
+    parsed = FFI()
+    parsed.cdef(_ffi_build.cdef_source(data.decode("utf-8")))
+    return parsed, "abi"
+
+
+ffi, MODE = _declarations()
 lib = ffi.dlopen(str(LIBRARY))
 
 # Let the sweep engine find its worker executable next to the library.
@@ -62,4 +63,3 @@ _worker = Path(LIBRARY).resolve().parent / "gpudf-worker"
 if _worker.exists():
     os.environ.setdefault("GPUDF_WORKER", str(_worker))
 
-del re

@@ -65,16 +65,22 @@ class _Unsupported(Exception):
 # --------------------------------------------------------------- encoding
 
 class _Layout:
-    """Collects the arrays of one object and where each goes in its share."""
+    """Collects the arrays of one object and where each goes in its share.
+    An array that already lies in a gpudf table's shared arena (a frame from
+    read_parquet(...).to_pandas(), say) is not copied: its spec names the
+    table's share and where in it the array starts (`source`)."""
 
-    def __init__(self):
+    def __init__(self, tables):
         self.parts = []  # (offset, array) to copy
         self.size = 0
+        self._tables = tables  # handle -> share name, from the registry
+        self.sources = []  # the table handles this object's specs name
 
     def add(self, arr):
         """Reserves room for arr's bytes; returns its spec (offset, dtype,
-        shape, transposed). A Fortran-ordered array is stored as its C-ordered
-        transpose, so that it comes back Fortran-ordered and zero-copy."""
+        shape, transposed[, source]). A Fortran-ordered array is stored as its
+        C-ordered transpose, so that it comes back Fortran-ordered and
+        zero-copy."""
         if arr.dtype.hasobject:
             raise _Unsupported(f"dtype {arr.dtype} holds Python objects")
         if arr.dtype.byteorder == ">" or any(
@@ -84,6 +90,14 @@ class _Layout:
         transposed = arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous
         if transposed:
             arr = arr.T
+        from . import _arena_of
+        found = _arena_of(arr)
+        if found is not None:
+            handle, column, offset = found
+            name = self._tables(handle)
+            if name is not None:
+                self.sources.append(handle)
+                return (offset, arr.dtype, arr.shape, transposed, (name, column))
         offset = self.size
         self.parts.append((offset, arr))
         self.size += -(-arr.nbytes // _ALIGN) * _ALIGN
@@ -144,9 +158,11 @@ def _encode_index(index, layout):
             getattr(index, "freq", None))
 
 
-def _encode(obj):
-    """(spec, layout) for a DataFrame, Series or ndarray; raises _Unsupported."""
-    layout = _Layout()
+def _encode(obj, tables=lambda handle: None):
+    """(spec, layout) for a DataFrame, Series or ndarray; raises _Unsupported.
+    tables(handle) names the share of an owner table whose arena holds some
+    of obj's arrays (None: copy them)."""
+    layout = _Layout(tables)
     if type(obj) is np.ndarray:
         return ("ndarray", layout.add(obj)), layout
     import pandas as pd
@@ -181,31 +197,39 @@ def _nbytes(obj):
 
 # --------------------------------------------------------------- decoding
 
-_ATTACHED = OrderedDict()  # share name -> (view, byte array, cache of indexes)
+_ATTACHED = OrderedDict()  # share name -> (view, bytes of the share, cache of indexes)
 _ATTACHED_MAX = 8
 _ATTACH_LOCK = threading.Lock()
 
 
-def _blob(name):
-    """The share's bytes as a read-only uint8 array (the view is kept for the
-    next task: attaching again per task is cheap, but this is cheaper), and a
-    cache of the indexes built from it (immutable, so tasks share them)."""
+def _blob(name, column=0):
+    """Column `column` of the share's table as a read-only uint8 array (the
+    view is kept for the next task: attaching again per task is cheap, but
+    this is cheaper), and a cache of the indexes built from it (immutable,
+    so tasks share them). The Pool's own shares have one column, "bytes";
+    a table shared because a frame lies in its arena has the table's."""
     from . import attach
     with _ATTACH_LOCK:
         hit = _ATTACHED.get(name)
-        if hit is not None:
+        if hit is None:
+            view = attach(name)
+            hit = (view, {}, {})
+            _ATTACHED[name] = hit
+            while len(_ATTACHED) > _ATTACHED_MAX:
+                _ATTACHED.popitem(last=False)
+        else:
             _ATTACHED.move_to_end(name)
-            return hit
-        view = attach(name)
-        entry = (view, view.column("bytes").view(np.uint8), {})
-        _ATTACHED[name] = entry
-        while len(_ATTACHED) > _ATTACHED_MAX:
-            _ATTACHED.popitem(last=False)
-        return entry
+        view, columns, cache = hit
+        blob = columns.get(column)
+        if blob is None:
+            blob = columns[column] = view.column(column).view(np.uint8)
+        return blob, cache
 
 
 def _array(blob, spec):
-    offset, dtype, shape, transposed = spec
+    offset, dtype, shape, transposed = spec[:4]
+    if len(spec) > 4:  # in a table's arena: its share, not the object's
+        blob = _blob(*spec[4])[0]
     n = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
     arr = blob[offset:offset + n].view(dtype).reshape(shape)
     return arr.T if transposed else arr
@@ -258,8 +282,9 @@ def _decode_index(blob, spec, cache):
 
 
 def _rebuild(name, spec):
-    """Runs in the worker, as the stub is unpickled: the object, over the share."""
-    _view, blob, cache = _blob(name)
+    """Runs in the worker, as the stub is unpickled: the object, over the
+    share (name None: every array of it lies in tables' shares)."""
+    blob, cache = _blob(name) if name is not None else (None, {})
     kind = spec[0]
     if kind == "ndarray":
         return _array(blob, spec[1])
@@ -285,7 +310,7 @@ def _loads(data):
 # ----------------------------------------------------------- the registry
 
 class _Shared:
-    __slots__ = ("table", "share", "spec", "ref", "nbytes")
+    __slots__ = ("table", "share", "spec", "ref", "nbytes", "sources")
 
 
 class _Registry:
@@ -301,6 +326,10 @@ class _Registry:
         self._lock = threading.RLock()
         self._live = {}  # id(obj) -> _Shared
         self._retired = []  # (_Shared, ids of the tasks that may still use it)
+        # id(table handle) -> [Share of that table, how many entries use it]:
+        # tables whose arena holds arrays of shared objects (shared as they
+        # are, not copied), closed when the last entry using them is.
+        self._tables = {}
         self._closed = False
         self.shared = 0  # objects shared so far
         self.shared_bytes = 0
@@ -327,7 +356,35 @@ class _Registry:
             if _is_pandas(obj):
                 return _loads, (bytes(ForkingPickler.dumps(obj)),)
             return None
-        return _rebuild, (entry.share.name, entry.spec)
+        return _rebuild, (None if entry.share is None else entry.share.name, entry.spec)
+
+    def _table_share(self, handle):
+        """The name of this pool's share of the owner table behind handle
+        (shared on the host the first time), or None when it cannot be
+        shared (its arrays are copied then)."""
+        from . import Error, _share_handle
+        rec = self._tables.get(id(handle))
+        if rec is None:
+            try:
+                rec = self._tables[id(handle)] = [_share_handle(handle), 0]
+            except Error as e:
+                warnings.warn(f"gpudf.Pool: a table's arrays are copied instead of shared as "
+                              f"they are: {e}", RuntimeWarning, stacklevel=4)
+                return None
+        return rec[0].name
+
+    def _drop_unused_tables(self):
+        for key in [k for k, rec in self._tables.items() if rec[1] == 0]:
+            self._tables.pop(key)[0].close()
+
+    def _close(self, entry):
+        if entry.share is not None:
+            entry.share.close()
+        entry.share = entry.table = None
+        for key in entry.sources:
+            self._tables[key][1] -= 1
+        entry.sources = []
+        self._drop_unused_tables()
 
     def _get(self, obj):
         from . import Error
@@ -338,17 +395,24 @@ class _Registry:
             if entry is not None:
                 return entry
             try:
-                spec, layout = _encode(obj)
+                spec, layout = _encode(obj, self._table_share)
             except _Unsupported:
+                self._drop_unused_tables()
                 return None
             entry = _Shared()
+            entry.table = entry.share = None
             try:
-                entry.table, entry.share = _publish(layout)
+                if layout.size:  # else every array lies in shared tables
+                    entry.table, entry.share = _publish(layout)
             except Error as e:  # no room in /dev/shm, say: the task still runs
+                self._drop_unused_tables()
                 warnings.warn(f"gpudf.Pool: a {type(obj).__name__} of {layout.size} bytes is "
                               f"pickled instead of shared: {e}", RuntimeWarning, stacklevel=2)
                 return None
             entry.spec, entry.nbytes = spec, layout.size
+            entry.sources = list({id(h): h for h in layout.sources})
+            for key in entry.sources:
+                self._tables[key][1] += 1
             key = id(obj)
             entry.ref = weakref.ref(obj, lambda _r, key=key: self._died(key))
             self._live[key] = entry
@@ -376,18 +440,21 @@ class _Registry:
                 if waits:
                     keep.append((entry, waits))
                 else:
-                    _close(entry)
+                    self._close(entry)
             self._retired = keep
 
     def close(self):
         with self._lock:
             self._closed = True
             for entry in self._live.values():
-                _close(entry)
+                self._close(entry)
             for entry, _ in self._retired:
-                _close(entry)
+                self._close(entry)
             self._live.clear()
             self._retired = []
+            for share, _ in self._tables.values():
+                share.close()
+            self._tables.clear()
 
 
 def _publish(layout):
@@ -405,12 +472,6 @@ def _publish(layout):
         np.copyto(dest[offset:offset + arr.nbytes].view(arr.dtype).reshape(arr.shape), arr,
                   casting="no")
     return table, table.share(backend="cpu")
-
-
-def _close(entry):
-    if entry.share is not None:
-        entry.share.close()
-    entry.share = entry.table = None
 
 
 class _Pickler(ForkingPickler):
@@ -450,6 +511,7 @@ class Pool(multiprocessing.pool.Pool):
 
     def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
                  context=None, *, threshold=THRESHOLD):
+        self._state = multiprocessing.pool.INIT  # what the stdlib's __del__ reads
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
         self._gpudf = _Registry(threshold, lambda: list(self._cache.copy()))

@@ -143,7 +143,8 @@ def _arrival(obj):
     """What the worker got: the object itself (pickled back as usual), and
     whether every array in it is read-only and inside a share."""
     from gpudf import pool
-    blobs = [blob for _view, blob, _cache in pool._ATTACHED.values()]
+    blobs = [blob for _view, columns, _cache in pool._ATTACHED.values()
+             for blob in columns.values()]
     arrays = [obj] if isinstance(obj, np.ndarray) else [
         np.asarray(obj.iloc[:, j].array._ndarray if hasattr(obj.iloc[:, j].array, "_ndarray")
                    else obj.iloc[:, j].to_numpy())
@@ -414,6 +415,88 @@ def test_imap_unordered_over_10000_tasks_copies_the_frame_once(pool):
         # at least a good part of a copy (the allocator may reuse pages the
         # worker freed before its baseline): far above gpudf's tenth
         assert grown > 0.4 * table_kib, (grown, table_kib)
+
+
+# ------------------------------- frames that already lie in a gpudf table
+
+def _where(args):
+    """Which share each column's memory lies in, by address: the names of
+    the shares this worker attached, and for each column the one whose
+    column array holds it."""
+    df, _ = args
+    from gpudf.pool import _ATTACHED
+    found = {}
+    for col in df.columns:
+        arr = df[col].to_numpy() if df[col].dtype.kind in "fiub" else None
+        if arr is None:
+            continue
+        for name in list(_ATTACHED):
+            view = gpudf.attach(name)
+            if any(np.shares_memory(arr, view.column(i)) for i in range(len(view.columns))):
+                found[col] = name
+    return found, float(df["a"].sum()), int(df["b"].sum()), df["a"].to_numpy().flags.writeable
+
+
+def _parquet_frame(tmp_path, n=200_000):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    src = pd.DataFrame({"a": RNG.standard_normal(n), "b": RNG.integers(-5, 5, n),
+                        "c": RNG.standard_normal(n)})
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.Table.from_pandas(src, preserve_index=False), path,
+                   row_group_size=30_000)
+    return src, gpudf.read_parquet(path)
+
+
+def test_a_frame_over_a_gpudf_table_is_shared_where_it_lies_not_copied(tmp_path):
+    """read_parquet(...).to_pandas() gives a frame over the table's shared
+    arena; gpudf.Pool shares that table as it is (one share of it, no copy of
+    its columns, also after the Table object is gone), and the worker's
+    columns lie in that share. Slices of the frame are found inside it too."""
+    src, table = _parquet_frame(tmp_path)
+    df = table.to_pandas()
+    del table  # the frame alone keeps the table: the common one-liner
+    gc.collect()
+    part = df.iloc[1000:150_000]
+    with gpudf.Pool(2) as p:
+        got = p.map(_where, [(df, k) for k in range(4)] + [(part, k) for k in range(4)])
+        assert p.shared == 2
+        assert p._gpudf.shared_bytes == 0  # nothing copied: every column lies in the table
+        assert len(p._gpudf._tables) == 1  # the table is shared once, for both frames
+        table_share = next(iter(p._gpudf._tables.values()))[0].name
+    for found, total, count, writeable in got[:4]:
+        assert found == {"a": table_share, "b": table_share, "c": table_share}
+        assert total == src["a"].sum() and count == src["b"].sum()
+        assert not writeable
+    for found, total, count, _ in got[4:]:
+        assert found["a"] == table_share
+        assert total == src["a"].iloc[1000:150_000].sum()
+        assert count == src["b"].iloc[1000:150_000].sum()
+    with pytest.raises(gpudf.Error):  # the pool's share of the table closed with it
+        gpudf.attach(table_share)
+    del df, part
+    gc.collect()
+    assert segments(os.getpid()) == []
+
+
+def test_the_table_share_closes_when_the_last_frame_over_it_is_done(tmp_path):
+    _src, table = _parquet_frame(tmp_path, 50_000)
+    with gpudf.Pool(1, threshold=1) as p:
+        df = table.to_pandas()
+        p.map(_where, [(df, k) for k in range(2)])
+        name = next(iter(p._gpudf._tables.values()))[0].name
+        mixed = pd.DataFrame({"a": df["a"], "b": df["b"],
+                              "own": np.arange(len(df), dtype=np.float32)}, copy=False)
+        found, *_ = p.apply(_where, ((mixed, 0),))
+        assert found["a"] == found["b"] == name  # the table's columns, by reference
+        assert found["own"] != name  # a column of its own, copied into a share of its own
+        del df, mixed, found
+        gc.collect()
+        p.apply(len, ([],))  # the next call releases what is done
+        assert p._gpudf._tables == {}
+        with pytest.raises(gpudf.Error):
+            gpudf.attach(name)
+        assert len(published(os.getpid())) == 0
 
 
 # ---------------------------------------------------- nothing leaks
