@@ -49,7 +49,8 @@ static const char *usage_text =
     "usage: gpudf-sweep [--table FILE.csv | --synthetic ROWS] [--seed N]\n"
     "                   [--kernel NAME] [--grid SPEC] [--where EXPR] [--configs FILE.csv]\n"
     "                   [--set NAME=VALUE ...] [--workers N]\n"
-    "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--batch N] [--timeout SECONDS]\n"
+    "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--devices all|LIST]\n"
+    "                   [--batch N] [--timeout SECONDS]\n"
     "                   [--out FILE.csv|-] [--top K] [--by FIELD] [--asc] [--quiet]\n"
     "                   [--plot FILE.svg] [--plot-metric FIELD]\n"
     "       gpudf-sweep --equity 'fast=F slow=S ...' [--table FILE.csv] [--set ...] [--out FILE.csv]\n"
@@ -92,6 +93,9 @@ static const char *usage_text =
     "                        in this process)        e.g. --workers 2\n"
     "  --backend B           placement: auto (default), cuda-ipc, cuda-pinned, cpu\n"
     "                                                e.g. --backend cpu\n"
+    "  --devices all|LIST    GPUs that get a replica of the table (cuda-ipc): all visible\n"
+    "                        (default), or ordinals and UUIDs, comma-separated; sets\n"
+    "                        GPUDF_DEVICES for the run    e.g. --devices 0,2\n"
     "  --batch N             most configs per claim (default automatic) e.g. --batch 64\n"
     "  --timeout SECONDS     per-config time limit (needs --workers >= 1) e.g. --timeout 30\n"
     "Output\n"
@@ -591,6 +595,32 @@ int main(int argc, char **argv) {
   return rc;
 }
 
+/* Per device its workers ran on (cuda-ipc: one replica each): configs and
+ * kernel time, summed over its workers. Nothing on the cpu. */
+static void print_devices(const gpudf_sweep_result *r, FILE *info) {
+  enum { MAXDEV = 16 };
+  char dev[MAXDEV][48];
+  int64_t configs[MAXDEV] = {0};
+  double busy[MAXDEV] = {0};
+  int workers[MAXDEV] = {0}, ndev = 0;
+  for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
+    gpudf_sweep_worker_info w;
+    if (gpudf_sweep_result_worker(r, i, &w) != GPUDF_OK || !w.device[0]) continue;
+    int k = 0;
+    while (k < ndev && strcmp(dev[k], w.device) != 0) k++;
+    if (k == ndev) {
+      if (ndev == MAXDEV) continue;
+      snprintf(dev[ndev++], sizeof dev[0], "%s", w.device);
+    }
+    configs[k] += w.configs;
+    busy[k] += w.busy_s;
+    workers[k]++;
+  }
+  for (int k = 0; k < ndev; k++)
+    fprintf(info, "  device   %s: %lld configs, %.2f s in kernels, %d worker%s\n", dev[k],
+            (long long)configs[k], busy[k], workers[k], workers[k] == 1 ? "" : "s");
+}
+
 static int run(const args *a) {
   const char *kname = a->kernel ? a->kernel : "ma_crossover";
   const gpudf_kernel *k;
@@ -599,6 +629,10 @@ static int run(const args *a) {
   gpudf_backend backend = GPUDF_BACKEND_AUTO;
   if (a->backend && gpudf_backend_parse(a->backend, &backend) != GPUDF_OK)
     return usage_error("unknown backend '%s' (auto, cuda-ipc, cuda-pinned, cpu)", a->backend);
+  /* The sweep shares the table: the list reaches it as GPUDF_DEVICES, which
+   * the library parses (and refuses with a message naming the entry). */
+  if (a->devices && setenv("GPUDF_DEVICES", a->devices, 1) != 0)
+    return usage_error("cannot set GPUDF_DEVICES for --devices '%s'", a->devices);
   FILE *info = a->out && strcmp(a->out, "-") == 0 ? stderr : stdout;
   out_file out_csv;
   if (out_open(&out_csv, a->out) != 0) return EXIT_RUNTIME;
@@ -807,6 +841,7 @@ static int run(const args *a) {
             rep.fallback[0] ? " (fallback: " : "", rep.fallback, rep.fallback[0] ? ")" : "");
     fprintf(info, "  workers  %d (%d started, %d lost)\n", rep.workers, rep.workers_started,
             rep.workers_lost);
+    print_devices(r, info);
     fprintf(info, "  configs  %lld: %lld ok, %lld failed, %lld timed out, %lld cancelled\n",
             (long long)rep.total, (long long)rep.done, (long long)rep.failed,
             (long long)rep.timed_out, (long long)rep.cancelled);

@@ -5,6 +5,7 @@
  *
  *   gpudf-worker CONTROL-SEGMENT SLOT [PLUGIN...]
  */
+#include "device.h"
 #include "proc.h"
 #include "segment.h"
 #include "sweep_ctl.h"
@@ -78,7 +79,12 @@ static gpudf_status start(int argc, char **argv, worker *w, int *slot_index) {
   w->slot = gdf_ctl_slot(w->ctl, idx);
   for (int i = 3; i < argc; i++) GDF_TRY(gpudf_plugin_load(argv[i]));
   GDF_TRY(gpudf_kernel_find(w->ctl->kernel, &w->kernel));
+  /* Bound to its replica's device before anything touches the device. */
+  const char *bind = getenv("GPUDF_WORKER_DEVICE");
+  if (bind && *bind) GDF_TRY(gdf_device_bind_uuid(bind));
   GDF_TRY(gpudf_attach(w->ctl->share, &w->view));
+  const char *dev = gpudf_table_device(w->view);
+  snprintf(w->slot->device, sizeof w->slot->device, "%s", dev ? dev : "");
   /* What it got here (a cuda-ipc share may be cuda-pinned or cpu in this
    * process), for the owner's report. */
   atomic_store(&w->slot->backend, (int32_t)gpudf_table_backend(w->view));
