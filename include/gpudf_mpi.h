@@ -68,8 +68,9 @@ typedef struct gpudf_mpi_result gpudf_mpi_result;
  *
  * configs, n and kernel's name are taken from rank 0 (other ranks may pass
  * NULL configs); kernel must be registered on every rank (plugins too).
- * opts (NULL: defaults) is read on every rank and given to gpudf_sweep for
- * each claimed run, without its progress callback. results (n x nresults)
+ * opts (NULL: defaults) is taken from rank 0 (plugins excepted: each rank
+ * loads its own) and given to gpudf_sweep for each claimed run, without its
+ * progress callback. results (n x nresults)
  * is written on rank 0 only; elsewhere it may be NULL.
  *
  * On rank 0 *out (when out is not NULL) gets the result on GPUDF_OK and

@@ -345,9 +345,7 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
                                  const gpudf_sweep_options *opts) {
   bool leader = j->node_rank == 0;
   gpudf_status st = GPUDF_OK;
-  gpudf_backend backend = GPUDF_BACKEND_AUTO;
-  if (opts && opts->size >= offsetof(gpudf_sweep_options, backend) + sizeof opts->backend)
-    backend = opts->backend;
+  gpudf_backend backend = opts->backend;
   if (csv) {
     if (leader) st = gpudf_table_read_csv(csv, NULL, &j->own);
   } else if (leader) {
@@ -615,6 +613,27 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   if (j.rank != 0) configs = mine;
   bcast_bytes((void *)configs, sizeof(double) * (size_t)(n * np), 0, comm);
 
+  gpudf_sweep_options local;
+  gpudf_sweep_options_init(&local);
+  if (opts) {
+    size_t len = opts->size < sizeof local ? opts->size : sizeof local;
+    memcpy(&local, opts, len);
+    local.size = len; /* gpudf_sweep reads what the caller's struct has */
+  }
+  local.progress = NULL; /* one claimed run's progress is not the job's */
+  local.progress_user = NULL;
+  /* Rank 0's options hold everywhere (plugins excepted: paths of each
+   * rank's own), so a program whose other ranks only serve (gpudf-sweep-mpi)
+   * passes NULL there. */
+  double o[5] = {local.workers, local.backend, (double)local.batch, local.time_limit_s,
+                 local.retries};
+  MPI_Bcast(o, 5, MPI_DOUBLE, 0, comm);
+  local.workers = (int)o[0];
+  local.backend = (gpudf_backend)o[1];
+  local.batch = (int64_t)o[2];
+  local.time_limit_s = o[3];
+  local.retries = (int)o[4];
+
   /* Node groups: by shared memory, or K simulated nodes by rank mod K. */
   int k = fake_nodes();
   if (k) MPI_Comm_split(comm, j.rank % k, j.rank, &j.node);
@@ -631,7 +650,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   MPI_Bcast(&ids[1], 1, MPI_INT, 0, comm);
   j.nnodes = ids[1];
 
-  st = set_up_table(&j, table, head[1] ? path : NULL, kernel, configs, n, opts);
+  st = set_up_table(&j, table, head[1] ? path : NULL, kernel, configs, n, &local);
   double table_s = now_s() - t0;
   if (st == GPUDF_OK) {
     if (j.rank == 0) st = gpudf_validate(j.use, kernel, configs, n);
@@ -660,15 +679,6 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
     return st;
   }
 
-  gpudf_sweep_options local;
-  gpudf_sweep_options_init(&local);
-  if (opts) {
-    size_t len = opts->size < sizeof local ? opts->size : sizeof local;
-    memcpy(&local, opts, len);
-    local.size = len; /* gpudf_sweep reads what the caller's struct has */
-  }
-  local.progress = NULL; /* one claimed run's progress is not the job's */
-  local.progress_user = NULL;
 
   int64_t claim = claim_size(n, j.size);
   part p;
