@@ -62,7 +62,8 @@ static gpudf_status agree(MPI_Comm comm, int rank, gpudf_status st) {
   MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
   if (strncmp(msg, API ": rank ", strlen(API ": rank ")) == 0)
     return gpudf_set_error((gpudf_status)code, msg);
-  return fail((gpudf_status)code, API ": rank %d: %s", first, msg);
+  const char *words = strncmp(msg, API ": ", strlen(API ": ")) == 0 ? msg + strlen(API ": ") : msg;
+  return fail((gpudf_status)code, API ": rank %d: %s", first, words);
 }
 
 static void bcast_bytes(void *buf, size_t bytes, int root, MPI_Comm comm) {
@@ -594,8 +595,8 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   if (n < 0) st = fail(GPUDF_EINVAL, API ": n = %lld configs", (long long)n);
   else if (!kname[0]) st = fail(GPUDF_EINVAL, API ": no kernel given on rank 0");
   else if (gpudf_kernel_find(kname, &kernel) != GPUDF_OK)
-    st = fail(GPUDF_EINVAL, API ": kernel '%s' is not registered on rank %d (load its plugin "
-              "on every rank)", kname, j.rank);
+    st = fail(GPUDF_EINVAL, API ": kernel '%s' is not registered here (register it, or load "
+              "its plugin, on every rank)", kname);
   else if (j.rank == 0 && n > 0 && !configs) st = fail(GPUDF_EINVAL, API ": configs is NULL");
   if ((st = agree(comm, j.rank, st)) != GPUDF_OK) return st;
 

@@ -8,6 +8,9 @@
  *       GPUDF_MPI_FAKE_NODES=K, that each simulated node had one share owned
  *       by its leader and read by its other ranks; at the end, that DIR (the
  *       job's GPUDF_SHM_DIR) is empty.
+ *   mpi_sweep_check errors DIR
+ *       a bad config, no table, a missing CSV, a kernel only rank 0 has:
+ *       the same status and message on every rank, nothing left in DIR.
  *   mpi_sweep_check die DIR
  *       a user kernel SIGKILLs the rank that runs config 13: mpirun must end
  *       the job (tests/mpi/killed_rank.sh checks the rest).
@@ -233,6 +236,76 @@ static int same(const char *how, const char *dir, int workers) {
   return failures;
 }
 
+/* Bad input fails on every rank alike: the same status and message, naming
+ * the rank where it was found, and nothing left behind. */
+static gpudf_status twice_run(const gpudf_table *t, const double *configs, int64_t n,
+                              double *results) {
+  (void)t;
+  for (int64_t i = 0; i < n; i++) results[i] = configs[i] * 2.0;
+  return GPUDF_OK;
+}
+
+static void expect(gpudf_status st, gpudf_status want, const char *needle, const char *what) {
+  const char *msg = gpudf_last_error();
+  if (rank_ == 0) printf("%s: %s\n", what, msg);
+  CHECK(st == want, "%s: status %d, want %d (%s)", what, (int)st, (int)want, msg);
+  CHECK(strstr(msg, needle) != NULL, "%s: message '%s' does not say '%s'", what, msg, needle);
+  /* Every rank has the same words. */
+  char mine[640], first[640];
+  snprintf(mine, sizeof mine, "%s", msg);
+  memcpy(first, mine, sizeof first);
+  MPI_Bcast(first, (int)sizeof first, MPI_CHAR, 0, MPI_COMM_WORLD);
+  CHECK(strcmp(first, mine) == 0, "%s: rank 0 says '%s', this rank '%s'", what, first, mine);
+}
+
+static int errors(const char *dir) {
+  const gpudf_kernel *k = NULL;
+  gpudf_kernel_find("filter_agg", &k);
+  int np = gpudf_kernel_nparams(k);
+  double configs[4 * 16];
+  for (int i = 0; i < 4; i++) gpudf_kernel_defaults(k, configs + i * np);
+  configs[3 * np + param(k, "value_col")] = 7; /* the table has 2 columns */
+  double results[4 * 16];
+  gpudf_table *t = rank_ == 0 ? make_table() : NULL;
+  gpudf_status st = gpudf_mpi_sweep(MPI_COMM_WORLD, t, NULL, k, configs, 4, results, NULL, NULL);
+  expect(st, GPUDF_EINVAL, "config 3", "a bad config");
+
+  st = gpudf_mpi_sweep(MPI_COMM_WORLD, NULL, NULL, k, configs, 4, results, NULL, NULL);
+  expect(st, GPUDF_EINVAL, "neither a table on rank 0 nor a CSV path", "no table");
+
+  char missing[4200];
+  snprintf(missing, sizeof missing, "%s/no-such.csv", dir);
+  st = gpudf_mpi_sweep(MPI_COMM_WORLD, NULL, missing, k, configs, 4, results, NULL, NULL);
+  expect(st, GPUDF_ENOENT, "no-such.csv", "a missing CSV");
+
+  /* A kernel only rank 0 has. */
+  const gpudf_kernel *only = NULL;
+  if (rank_ == 0) {
+    static const gpudf_param_info params[1] = {
+        {"x", "a number", GPUDF_PARAM_REAL, 0.0, -1e9, 1e9, 0, NULL, 0}};
+    static const gpudf_result_info fields[1] = {{"twice", "2 x"}};
+    gpudf_kernel_def def;
+    gpudf_kernel_def_init(&def);
+    def.name = "mpi_test_rank0_only";
+    def.nparams = 1;
+    def.params = params;
+    def.nfields = 1;
+    def.fields = fields;
+    def.run_cpu = twice_run;
+    gpudf_kernel_register(&def, &only);
+  }
+  int size;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  st = gpudf_mpi_sweep(MPI_COMM_WORLD, t, NULL, only, configs, 4, results, NULL, NULL);
+  if (size > 1) expect(st, GPUDF_EINVAL, "rank 1: kernel 'mpi_test_rank0_only' is not registered", "a kernel on rank 0 only");
+  else CHECK(st == GPUDF_OK, "one rank has the kernel: %s", gpudf_last_error());
+  gpudf_table_free(t);
+  gpudf_unmap_idle();
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  return failures;
+}
+
 /* A kernel that kills the process running config x = 13. */
 static gpudf_status die_run(const gpudf_table *t, const double *configs, int64_t n,
                             double *results) {
@@ -298,6 +371,8 @@ int main(int argc, char **argv) {
     rc = same(argv[2], dir, argc > 4 ? atoi(argv[4]) : 0);
   else if (strcmp(argv[1], "die") == 0)
     rc = die();
+  else if (strcmp(argv[1], "errors") == 0)
+    rc = errors(dir);
   else
     rc = 2;
   int all = 0;
