@@ -4,7 +4,7 @@
  * links MPI. One shared copy of the table per node: the node's leader loads
  * it (or receives it from rank 0) and shares it, the other ranks of the node
  * attach to it by name. Configs are claimed in contiguous runs from one
- * counter at rank 0 (MPI_Fetch_and_op), each run is swept by gpudf_sweep in
+ * counter at rank 0 (MPI one-sided, at rank 0's window), each run is swept by gpudf_sweep in
  * the rank, and the results are gathered on rank 0 in config order.
  * docs/mpi.md, "More than one machine". */
 #ifndef GPUDF_MPI_H
@@ -47,7 +47,7 @@ typedef struct gpudf_mpi_report {
   int64_t cancelled;      /* cancelled, or never claimed after a cancel */
   int ranks;
   int nodes;
-  int64_t claim;          /* configs per claim */
+  int64_t claim;          /* configs per claim (GPUDF_MPI_CLAIM), 0: the engine's rule */
   int64_t claims;         /* claims served, all ranks together */
   double table_s;         /* seconds until every rank had the table (load, send, share, attach) */
   double wall_s;          /* seconds from the call to the return, on rank 0 */
@@ -79,8 +79,9 @@ typedef struct gpudf_mpi_result gpudf_mpi_result;
  * configs, as in gpudf_sweep), GPUDF_ECANCELED, GPUDF_EINVAL (bad configs,
  * a kernel missing on a rank), or what kept a rank from loading, sharing
  * or attaching the table, with the same message on every rank, naming the
- * rank. GPUDF_MPI_CLAIM=N sets the configs per claim (default: about n /
- * (4 x ranks)); GPUDF_MPI_FAKE_NODES=K groups ranks into K nodes by rank
+ * rank. GPUDF_MPI_CLAIM=N sets the configs per claim (default: an equal
+ * share of what is left, never under half an equal share of the sweep, as
+ * gpudf_sweep's workers claim); GPUDF_MPI_FAKE_NODES=K groups ranks into K nodes by rank
  * modulo K (tests on one machine) instead of by shared memory. */
 gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_path,
                              const gpudf_kernel *kernel, const double *configs, int64_t n,

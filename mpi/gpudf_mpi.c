@@ -274,17 +274,31 @@ void gpudf_mpi_result_free(gpudf_mpi_result *r) {
   free(r);
 }
 
-/* Configs per claim: GPUDF_MPI_CLAIM, else about four claims per rank, so
- * that a slow rank is waited for at most a quarter of its share. */
-static int64_t claim_size(int64_t n, int size) {
+/* Configs per claim: GPUDF_MPI_CLAIM when set (a fixed size), else 0: the
+ * local engine's rule (next_claim). */
+static int64_t claim_size(void) {
   const char *env = getenv("GPUDF_MPI_CLAIM");
   if (env && *env) {
     char *end;
     long long v = strtoll(env, &end, 10);
     if (*end == '\0' && v > 0) return v;
   }
-  int64_t c = n / ((int64_t)size * 4);
-  return c < 1 ? 1 : c;
+  return 0;
+}
+
+/* The size of a claim starting at start: an equal share of what is left,
+ * never under half an equal share of the sweep, as the local engine claims
+ * (docs/sweep.md): batch kernels pay a pass over the table per claim, so
+ * few large claims first, smaller ones at the end for the balance. */
+static int64_t next_claim(int64_t start, int64_t n, int size, int64_t fixed) {
+  int64_t left = n - start, c;
+  if (fixed) {
+    c = fixed;
+  } else {
+    int64_t share = (left + size - 1) / size, floor_ = (n + 2 * (int64_t)size - 1) / (2 * size);
+    c = share > floor_ ? share : floor_;
+  }
+  return c < left ? c : left;
 }
 
 static int fake_nodes(void) {
@@ -421,14 +435,24 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
   if (j->rank == 0) *counter = 0;
   MPI_Barrier(j->comm); /* the counter is zero before anyone claims */
   MPI_Win_lock_all(0, win);
+  /* A claim: read the counter, then move it past our run with one
+   * compare-and-swap; a rank that lost the race retries from the value it
+   * got back (one round trip per try). */
+  int64_t seen = 0;
+  MPI_Fetch_and_op(NULL, &seen, MPI_INT64_T, 0, 0, MPI_NO_OP, win);
+  MPI_Win_flush(0, win);
   for (;;) {
-    int64_t start = 0;
-    if (!*stopped) {
-      MPI_Fetch_and_op(&claim, &start, MPI_INT64_T, 0, 0, MPI_SUM, win);
-      MPI_Win_flush(0, win);
+    if (*stopped || seen >= n) break;
+    int64_t cnt = next_claim(seen, n, j->size, claim);
+    int64_t want = seen + cnt, got = 0;
+    MPI_Compare_and_swap(&want, &seen, &got, MPI_INT64_T, 0, 0, win);
+    MPI_Win_flush(0, win);
+    if (got != seen) {
+      seen = got;
+      continue;
     }
-    if (*stopped || start >= n) break;
-    int64_t cnt = n - start < claim ? n - start : claim;
+    int64_t start = seen;
+    seen = want;
     if (!part_grow(p, cnt, nres)) {
       fprintf(stderr, API ": rank %d: out of memory for its results\n", j->rank);
       MPI_Abort(j->comm, 1); /* a claimed run cannot be given back */
@@ -681,7 +705,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   }
 
 
-  int64_t claim = claim_size(n, j.size);
+  int64_t claim = claim_size();
   part p;
   memset(&p, 0, sizeof p);
   gpudf_mpi_rank_info me;
