@@ -1,5 +1,8 @@
 /* proc.c - identity of a process: pid plus start time, so that a reused pid
  * is never mistaken for the process that created a segment. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_CLOEXEC, kill (also when the tests compile this file) */
+#endif
 #include "proc.h"
 
 #include <errno.h>
@@ -30,9 +33,13 @@ static uint64_t read_stat(int pid, char *state, bool *unknown) {
   if (n < 0) *unknown = err != ESRCH;
   if (n <= 0) return 0;
   buf[n] = '\0';
+  return gdf_proc_parse_stat(buf, state);
+}
+
+uint64_t gdf_proc_parse_stat(const char *line, char *state) {
   /* The command name (field 2) may hold spaces and ')'; fields resume after
    * the last ')'. starttime is field 22, the 20th after that point. */
-  char *p = strrchr(buf, ')');
+  const char *p = strrchr(line, ')');
   if (!p || p[1] != ' ') return 0;
   p++;
   *state = p[1];

@@ -304,6 +304,43 @@ TEST(CsvNumber, ExactlyStrtodOnRandomInputs) {
   }
 }
 
+// Digits past the 19 the fast path keeps decide the rounding when the kept
+// ones sit exactly on a tie between two doubles: 9007199254740993 is halfway
+// between 2^53 and 2^53 + 2 (ties to even: 2^53), and any non-zero digit after
+// it, in the fraction or in the integer part, must round up. Signs and the
+// blanks around a number are the only bytes the parsers skip: control bytes
+// and other punctuation make the field text.
+TEST(CsvNumber, DigitsPastTheNineteenthSignsAndBlanks) {
+  for (const char *s : {"9007199254740993.0001", "9007199254740993.00000000000000000001",
+                        "90071992547409930001e-4", "73786976294838214657",
+                        "73786976294838214656.000000000000000001", "-9007199254740993.0001"}) {
+    double got = 0;
+    ASSERT_TRUE(gdf_parse_f64(s, strlen(s), &got)) << s;
+    double want = strtod(s, nullptr);
+    EXPECT_EQ(memcmp(&want, &got, sizeof got), 0) << s << ": strtod " << want << ", got " << got;
+  }
+  double up = 0;
+  ASSERT_TRUE(gdf_parse_f64("9007199254740993.0001", 21, &up));
+  EXPECT_EQ(up, 9007199254740994.0);
+
+  int64_t v = 0;
+  bool overflow = false;
+  ASSERT_TRUE(gdf_parse_i64(" \t-5\t ", 6, &v, &overflow));
+  EXPECT_EQ(v, -5);
+  for (const char *s : {"\x01" "5", "5\x01", "\v5", "\x1f" "5", "*5", "!5", ",5", "/5", "+-5"}) {
+    EXPECT_FALSE(gdf_parse_i64(s, strlen(s), &v, &overflow)) << "i64 of \"" << s << "\"";
+    double d;
+    EXPECT_FALSE(gdf_parse_f64(s, strlen(s), &d)) << "f64 of \"" << s << "\"";
+  }
+  // Beyond int64, a signed integer is exact when the double it rounds to
+  // prints as the same digits: 2^64 is, 2^64 + 1 is not.
+  for (const char *s : {"18446744073709551616", "+18446744073709551616", "-18446744073709551616",
+                        " -18446744073709551616\t", "-0018446744073709551616"})
+    EXPECT_TRUE(gdf_int_is_exact_f64(s, strlen(s))) << s;
+  for (const char *s : {"18446744073709551617", "+18446744073709551617", "-18446744073709551617"})
+    EXPECT_FALSE(gdf_int_is_exact_f64(s, strlen(s))) << s;
+}
+
 // The in-place scanners of the reader (gdf_scan_f64, gdf_scan_i64 and the
 // first pass's gdf_skip_*) must agree with strtod and gdf_parse_* wherever
 // they accept, and must accept the plain forms so the reader is fast.

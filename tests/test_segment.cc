@@ -5,6 +5,7 @@
 #include <gpudf.h>
 #include <gtest/gtest.h>
 #include <dlfcn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 
 #include "datagen.h"
 #include "harness.h"
+#include "proc.h"
 
 namespace {
 
@@ -195,6 +197,58 @@ TEST(Segment, CleanupTellsAReusedPidFromTheLiveOwner) {
   unlink(reused.c_str());
   unlink(earlier.c_str());
   unlink(live.c_str());
+}
+
+// A stat line's command name may hold spaces and ')': the fields resume
+// after the last ')'. A line cut short, or without that form, reads as no
+// process (0), never as a start time taken from the wrong field.
+TEST(Segment, StatLinesAreReadAfterTheLastParenthesis) {
+  std::string tail;
+  for (int field = 4; field <= 21; field++) tail += " " + std::to_string(field * 11);
+  char state = '?';
+  EXPECT_EQ(gdf_proc_parse_stat(("42 (sh) S" + tail + " 987654 1 2").c_str(), &state), 987654u);
+  EXPECT_EQ(state, 'S');
+  state = '?';
+  EXPECT_EQ(gdf_proc_parse_stat(("42 (a) b) Z c) R" + tail + " 0100 7").c_str(), &state), 100u)
+      << "the start time is decimal, after the last ')'";
+  EXPECT_EQ(state, 'R');
+  for (const std::string &bad :
+       {"42 (sh) S" + tail, "42 (sh) S" + tail.substr(0, tail.size() / 2), std::string("42 (sh)"),
+        "42 (sh)S" + tail + " 5", "42 sh S" + tail + " 5", std::string("")}) {
+    state = '?';
+    EXPECT_EQ(gdf_proc_parse_stat(bad.c_str(), &state), 0u) << "'" << bad << "'";
+  }
+  EXPECT_EQ(gdf_proc_start_time(getpid()), OwnStartTime());
+}
+
+// Out of file descriptors, /proc cannot be read: that is no proof that a
+// process is dead (judging a live owner dead would remove the segments it
+// uses), so every process counts as alive then.
+TEST(Segment, AProcessThatCannotBeLookedAtCountsAsAlive) {
+  unsigned long long parent_start = OwnStartTime();
+  pid_t parent = getpid();
+  pid_t gone = fork();
+  ASSERT_GE(gone, 0);
+  if (gone == 0) _exit(0);
+  ASSERT_EQ(waitpid(gone, nullptr, 0), gone);
+  EXPECT_FALSE(gdf_proc_alive(gone, 1)) << "a reaped child is alive";
+  EXPECT_FALSE(gdf_proc_alive(parent, parent_start + 1)) << "a reused pid is the owner";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    struct rlimit lim = {0, 0};  // no descriptor can be opened now
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) _exit(3);
+    int code = 0;
+    if (!gdf_proc_alive(parent, parent_start)) code |= 1;
+    if (!gdf_proc_alive(gone, 1)) code |= 2;  // unknown: alive
+    if (!gdf_proc_alive(parent, parent_start + 1)) code |= 4;
+    _exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "bits: 1 the live parent, 2 a reaped pid, 4 a reused "
+                                       "pid judged dead without /proc (3: setrlimit failed)";
 }
 
 }  // namespace
