@@ -76,8 +76,8 @@ typedef struct gpudf_mpi_result gpudf_mpi_result;
  * On rank 0 *out (when out is not NULL) gets the result on GPUDF_OK and
  * GPUDF_ECANCELED; on other ranks *out is NULL. Every rank returns the same
  * status: GPUDF_OK when every config is final (failed configs are failed
- * configs, as in gpudf_sweep), GPUDF_ECANCELED, GPUDF_EINVAL (bad configs,
- * a kernel missing on a rank), or what kept a rank from loading, sharing
+ * configs, as in gpudf_sweep), GPUDF_ECANCELED, GPUDF_EINVAL (bad configs or
+ * options, a kernel missing on a rank), or what kept a rank from loading, sharing
  * or attaching the table, with the same message on every rank, naming the
  * rank. GPUDF_MPI_CLAIM=N sets the configs per claim (default: an equal
  * share of what is left, never under half an equal share of the sweep, as

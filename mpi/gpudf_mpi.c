@@ -679,6 +679,9 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   double table_s = now_s() - t0;
   if (st == GPUDF_OK) {
     if (j.rank == 0) st = gpudf_validate(j.use, kernel, configs, n);
+    /* The options, by gpudf_sweep's own rules (an empty sweep checks
+     * them): refused here, not as every config failing later. */
+    if (st == GPUDF_OK) st = gpudf_sweep(j.use, kernel, configs, 0, NULL, &local, NULL);
     st = agree(comm, j.rank, st);
   }
   int nres = 0;

@@ -278,6 +278,12 @@ static int errors(const char *dir) {
   st = gpudf_mpi_sweep(MPI_COMM_WORLD, NULL, missing, k, configs, 4, results, NULL, NULL);
   expect(st, GPUDF_ENOENT, "no-such.csv", "a missing CSV");
 
+  gpudf_sweep_options bad;
+  gpudf_sweep_options_init(&bad);
+  bad.retries = -1;
+  st = gpudf_mpi_sweep(MPI_COMM_WORLD, t, NULL, k, configs, 3, results, &bad, NULL);
+  expect(st, GPUDF_EINVAL, "retries", "bad options");
+
   /* A kernel only rank 0 has. */
   const gpudf_kernel *only = NULL;
   if (rank_ == 0) {
