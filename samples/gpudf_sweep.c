@@ -12,6 +12,9 @@
 #include "plot_svg.h"
 #include "sweep_args.h"
 #include "sweep_grid.h"
+#ifdef GPUDF_SWEEP_MPI
+#include "sweep_mpi.h" /* gpudf-sweep-mpi: the sweep runs over every MPI rank */
+#endif
 
 #include <errno.h>
 #include <math.h>
