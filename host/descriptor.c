@@ -72,8 +72,48 @@ static gpudf_status check_column(const gdf_desc_header *h, const gdf_desc_column
   return check_dict_fields(h, c, i, name);
 }
 
+/* The replica table: as many as the placement has, distinct, the rest zero. */
+static gpudf_status check_replicas(const gdf_desc_header *h, const char *name) {
+  static const struct gdf_desc_replica zero;
+  bool ipc = h->backend == GPUDF_BACKEND_CUDA_IPC;
+  if (ipc ? h->nreplicas < 1 || h->nreplicas > GDF_DESC_REPLICAS_MAX : h->nreplicas != 0)
+    return GDF_ERR(GPUDF_EBADMSG, "share '%s' lists %u device replicas for backend %s "
+                   "(cuda-ipc: 1 to %d; others: none)", name, h->nreplicas,
+                   gpudf_backend_name((gpudf_backend)h->backend), GDF_DESC_REPLICAS_MAX);
+  for (uint32_t i = 0; i < GDF_DESC_REPLICAS_MAX; i++) {
+    const struct gdf_desc_replica *r = &h->replicas[i];
+    if (i >= h->nreplicas) {
+      if (memcmp(r, &zero, sizeof zero) != 0)
+        return GDF_ERR(GPUDF_EBADMSG, "share '%s': replica slot %u is past its %u replicas "
+                       "but not empty", name, i, h->nreplicas);
+      continue;
+    }
+    if (memcmp(r->device_uuid, zero.device_uuid, sizeof zero.device_uuid) == 0)
+      return GDF_ERR(GPUDF_EBADMSG, "share '%s': replica %u names no device", name, i);
+    for (uint32_t j = 0; j < i; j++)
+      if (memcmp(h->replicas[j].device_uuid, r->device_uuid, sizeof r->device_uuid) == 0)
+        return GDF_ERR(GPUDF_EBADMSG, "share '%s': replicas %u and %u are on the same device",
+                       name, j, i);
+  }
+  return GPUDF_OK;
+}
+
 gpudf_status gdf_desc_validate(const uint8_t *desc, uint64_t size, const char *name) {
   const gdf_desc_header *h = (const gdf_desc_header *)desc;
+  /* The version first (magic and version lead every version's header): an
+   * older descriptor is smaller, and "truncated" would be the wrong news. */
+  uint64_t magic = 0;
+  uint32_t version = 0;
+  if (size >= offsetof(gdf_desc_header, header_size)) {
+    memcpy(&magic, desc, sizeof magic);
+    memcpy(&version, desc + offsetof(gdf_desc_header, version), sizeof version);
+    if (magic == GDF_DESC_MAGIC && version < GDF_DESC_VERSION)
+      return GDF_ERR(GPUDF_EBADMSG,
+                     "share '%s' was published by an older libgpudf (descriptor version %u, "
+                     "one device copy); this library (%s) reads version %d, which lists a "
+                     "replica per device: publish it again with this library", name, version,
+                     gpudf_version(), GDF_DESC_VERSION);
+  }
   if (size < sizeof *h)
     return GDF_ERR(GPUDF_EBADMSG,
                    "share '%s' is truncated: %" PRIu64 " bytes, a descriptor needs at least %zu",
@@ -106,6 +146,7 @@ gpudf_status gdf_desc_validate(const uint8_t *desc, uint64_t size, const char *n
   if (!terminated(h->arena_name, sizeof h->arena_name) ||
       !gdf_parse_private_name(h->arena_name, &kind, &pid, &start) || kind != 'a')
     return GDF_ERR(GPUDF_EBADMSG, "share '%s' names no valid arena segment", name);
+  GDF_TRY(check_replicas(h, name));
   const gdf_desc_column *cols = (const gdf_desc_column *)(desc + sizeof *h);
   for (uint32_t i = 0; i < h->ncols; i++) GDF_TRY(check_column(h, &cols[i], i, name));
   return GPUDF_OK;

@@ -19,7 +19,9 @@
 extern "C" {
 #endif
 
-enum { GDF_DESC_VERSION = 2 };
+/* Version 3 (libgpudf 0.5): a replica per device instead of one UUID and
+ * handle. Version 2 descriptors (0.4) are refused with a message. */
+enum { GDF_DESC_VERSION = 3, GDF_DESC_REPLICAS_MAX = 16 };
 #define GDF_DESC_MAGIC UINT64_C(0x5248534644555047) /* "GPUDFSHR" */
 
 typedef struct gdf_desc_column {
@@ -51,8 +53,16 @@ typedef struct gdf_desc_header {
   uint64_t arena_size;
   char arena_name[128];
   char share_name[64];
-  uint8_t device_uuid[16]; /* CUDA placements */
-  uint8_t ipc_handle[64];
+  /* cuda-ipc: one replica of the arena per device, named by the device's
+   * UUID (never an ordinal: CUDA_VISIBLE_DEVICES numbers devices per
+   * process), with the IPC handle it is opened by; distinct UUIDs, entries
+   * past nreplicas all zero. Other placements: none. */
+  uint32_t nreplicas;
+  uint32_t reserved1;
+  struct gdf_desc_replica {
+    uint8_t device_uuid[16];
+    uint8_t ipc_handle[64];
+  } replicas[GDF_DESC_REPLICAS_MAX];
   uint8_t reserved[64];
 } gdf_desc_header;
 

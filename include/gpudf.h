@@ -44,12 +44,12 @@ extern "C" {
 /* Compile-time version; gpudf_version_number() gives the run-time one. */
 enum {
   GPUDF_VERSION_MAJOR = 0,
-  GPUDF_VERSION_MINOR = 4,
+  GPUDF_VERSION_MINOR = 5,
   GPUDF_VERSION_PATCH = 0,
-  GPUDF_VERSION_NUMBER = 400 /* major * 10000 + minor * 100 + patch */
+  GPUDF_VERSION_NUMBER = 500 /* major * 10000 + minor * 100 + patch */
 };
 
-/* "0.4.0", a static string (gpudf_version_number: 400). A program built
+/* "0.5.0", a static string (gpudf_version_number: 500). A program built
  * against this header needs libgpudf 0.4 or later: check
  * gpudf_version_number() at start. What changed per version: docs/api.md. */
 const char *gpudf_version(void);
@@ -246,6 +246,57 @@ int gpudf_backend_available(gpudf_backend backend, const char **why);
 gpudf_status gpudf_table_share(gpudf_table *table, const char *name,
                                gpudf_backend backend, gpudf_share **out);
 
+/* Options of gpudf_table_share_ex (0.5). */
+enum { GPUDF_SHARE_OPTIONS_VERSION = 1 };
+
+typedef struct gpudf_share_options {
+  size_t size;           /* sizeof(gpudf_share_options), set by init */
+  int version;           /* GPUDF_SHARE_OPTIONS_VERSION, set by init */
+  gpudf_backend backend; /* default AUTO (then GPUDF_BACKEND) */
+  /* Devices that get a replica (cuda-ipc; cuda-pinned registers with the
+   * first): "all", or ordinals and UUIDs ("GPU-xxxxxxxx-xxxx-xxxx-xxxx-
+   * xxxxxxxxxxxx") separated by commas. NULL (default): GPUDF_DEVICES, else
+   * "all". Under "all" a device without room is skipped
+   * (gpudf_share_skipped says which and why); a named device that cannot
+   * hold a replica is an error. docs/placements.md, "Several GPUs". */
+  const char *devices;
+} gpudf_share_options;
+
+/* Fills opts with the defaults and sets size and version. NULL: nothing. */
+void gpudf_share_options_init(gpudf_share_options *opts);
+
+/* gpudf_table_share with options (NULL: the defaults); gpudf_table_share is
+ * this with only the backend set. Errors as gpudf_table_share, and
+ * GPUDF_EINVAL for a malformed device list, GPUDF_ENODEV for a named device
+ * this process does not see, GPUDF_ENOMEM for one without room. */
+gpudf_status gpudf_table_share_ex(gpudf_table *table, const char *name,
+                                  const gpudf_share_options *opts, gpudf_share **out);
+
+/* Device replicas of a cuda-ipc share (0 otherwise), and the UUID text of
+ * replica i ("GPU-...", NULL out of range). The first holds the one upload
+ * from the host; the others were filled device to device. */
+int gpudf_share_nreplicas(const gpudf_share *share);
+const char *gpudf_share_replica_device(const gpudf_share *share, int i);
+/* A replica added later (0.5): a process that sees a device the share
+ * called name has no replica on (an MPI rank given one GPU by
+ * CUDA_VISIBLE_DEVICES) adds one on the calling thread's current device,
+ * uploaded from the shared host arena; attachers on that device then read
+ * it. It lives until gpudf_replica_free or this process's exit (kill -9
+ * included), whichever comes first, and at most until the share's owner
+ * frees the table. Errors: GPUDF_EINVAL (not a cuda-ipc share), GPUDF_EEXIST
+ * (the device has a replica), GPUDF_ENODEV, GPUDF_ENOMEM (no room: the sizes),
+ * GPUDF_ENOSPC (16 replicas already), and those of gpudf_attach. */
+typedef struct gpudf_replica gpudf_replica;
+gpudf_status gpudf_share_add_replica(const char *name, gpudf_replica **out);
+/* UUID text of its device; NULL for NULL. */
+const char *gpudf_replica_device(const gpudf_replica *replica);
+/* Frees the device copy and withdraws it. NULL is harmless. */
+void gpudf_replica_free(gpudf_replica *replica);
+
+/* Devices left out under "all" and why (room missing, a failed copy), one
+ * sentence per device separated by "; ", or "". Valid while the share is. */
+const char *gpudf_share_skipped(const gpudf_share *share);
+
 /* The published name and the backend in use. Valid while the share is.
  * NULL and GPUDF_BACKEND_AUTO for NULL. */
 const char *gpudf_share_name(const gpudf_share *share);
@@ -276,6 +327,21 @@ const void *gpudf_table_column_device_data(const gpudf_table *table, int index);
  * device memory went with it). On error *data is NULL and *device -1. */
 gpudf_status gpudf_table_column_device(const gpudf_table *table, int index,
                                        const void **data, int *device);
+
+/* How this process's kernels reach a table (0.5). */
+typedef enum gpudf_access {
+  GPUDF_ACCESS_HOST = 0,    /* cpu: host memory */
+  GPUDF_ACCESS_REPLICA = 1, /* the replica on the device the kernels run on */
+  GPUDF_ACCESS_PEER = 2,    /* no replica there: one on a peer device, read across */
+  GPUDF_ACCESS_PINNED = 3   /* the host arena registered with the device */
+} gpudf_access;
+/* GPUDF_ACCESS_HOST for NULL. An attach picks, in this order: the replica
+ * on the calling thread's current device, a replica on a device that one
+ * can access as a peer, the host arena pinned, cpu. */
+gpudf_access gpudf_table_access(const gpudf_table *table);
+/* UUID text of the device the table's kernels run on ("GPU-..."), or NULL
+ * on cpu. Valid while the table or view is. */
+const char *gpudf_table_device(const gpudf_table *table);
 
 /* Attaches to the table published under name as a read-only view, without
  * copying (mappings of recently used shares are kept and reused). On
@@ -490,7 +556,7 @@ gpudf_status gpudf_plugin_load(const char *path);
 /* Limits and defaults of gpudf_sweep. */
 enum {
   GPUDF_SWEEP_OPTIONS_VERSION = 1,
-  GPUDF_SWEEP_WORKERS_DEFAULT = -1, /* one per device (GPU placements), per core (cpu) */
+  GPUDF_SWEEP_WORKERS_DEFAULT = -1, /* one per replica device (cuda-ipc), per core (cpu) */
   GPUDF_SWEEP_WORKERS_MAX = 256,    /* more is GPUDF_EINVAL */
   GPUDF_SWEEP_PLUGINS_MAX = 16,
   GPUDF_SWEEP_REASON_MAX = 256      /* bytes of a per-config reason, with the NUL */
@@ -574,6 +640,10 @@ typedef struct gpudf_sweep_worker_info {
   double busy_s;            /* time spent in kernels */
   double alive_s;           /* from spawn to exit */
   char exit[96];            /* "exited 0", "killed by signal 9", ... */
+  /* 0.5: UUID text of the device its kernels ran on ("GPU-..."), "" on the
+   * cpu. A cuda-ipc sweep binds worker i to the i-th replica's device
+   * (modulo their number); per-device totals add up its workers. */
+  char device[48];
 } gpudf_sweep_worker_info;
 
 /* Runs kernel over n configs (n x nparams) on table, in this process

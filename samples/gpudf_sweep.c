@@ -12,6 +12,9 @@
 #include "plot_svg.h"
 #include "sweep_args.h"
 #include "sweep_grid.h"
+#ifdef GPUDF_SWEEP_MPI
+#include "sweep_mpi.h" /* gpudf-sweep-mpi: the sweep runs over every MPI rank */
+#endif
 
 #include <errno.h>
 #include <math.h>
@@ -49,7 +52,8 @@ static const char *usage_text =
     "usage: gpudf-sweep [--table FILE.csv | --synthetic ROWS] [--seed N]\n"
     "                   [--kernel NAME] [--grid SPEC] [--where EXPR] [--configs FILE.csv]\n"
     "                   [--set NAME=VALUE ...] [--workers N]\n"
-    "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--batch N] [--timeout SECONDS]\n"
+    "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--devices all|LIST]\n"
+    "                   [--batch N] [--timeout SECONDS]\n"
     "                   [--out FILE.csv|-] [--top K] [--by FIELD] [--asc] [--quiet]\n"
     "                   [--plot FILE.svg] [--plot-metric FIELD]\n"
     "       gpudf-sweep --equity 'fast=F slow=S ...' [--table FILE.csv] [--set ...] [--out FILE.csv]\n"
@@ -92,6 +96,9 @@ static const char *usage_text =
     "                        in this process)        e.g. --workers 2\n"
     "  --backend B           placement: auto (default), cuda-ipc, cuda-pinned, cpu\n"
     "                                                e.g. --backend cpu\n"
+    "  --devices all|LIST    GPUs that get a replica of the table (cuda-ipc): all visible\n"
+    "                        (default), or ordinals and UUIDs, comma-separated; sets\n"
+    "                        GPUDF_DEVICES for the run    e.g. --devices 0,2\n"
     "  --batch N             most configs per claim (default automatic) e.g. --batch 64\n"
     "  --series COL|none     the column naming the series of a long table (symbol,date,close):\n"
     "                        each config runs on each series' rows alone, one row per config and\n"
@@ -425,7 +432,12 @@ typedef struct job {
 } job;
 
 static int write_csv(const job *j, FILE *f) {
+#ifdef GPUDF_SWEEP_MPI
+  int with_series = 0; /* --series is refused under MPI (not built there yet) */
+#define gpudf_sweep_result_series(r, i) ((void)(r), (void)(i), "")
+#else
   int with_series = *gpudf_sweep_result_series(j->r, 0) != 0;
+#endif
   if (with_series) fputs("series,", f);
   for (int p = 0; p < j->np; p++) {
     gpudf_param_info pi;
@@ -601,6 +613,38 @@ int main(int argc, char **argv) {
   return rc;
 }
 
+/* Per device its workers ran on (cuda-ipc: one replica each): configs and
+ * kernel time, summed over its workers. Nothing on the cpu. */
+static void print_devices(const gpudf_sweep_result *r, FILE *info) {
+#ifdef GPUDF_SWEEP_MPI
+  /* Workers are per rank under MPI and not gathered on rank 0 (docs/mpi.md). */
+  (void)r;
+  (void)info;
+#else
+  enum { MAXDEV = 16 };
+  char dev[MAXDEV][48];
+  int64_t configs[MAXDEV] = {0};
+  double busy[MAXDEV] = {0};
+  int workers[MAXDEV] = {0}, ndev = 0;
+  for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
+    gpudf_sweep_worker_info w;
+    if (gpudf_sweep_result_worker(r, i, &w) != GPUDF_OK || !w.device[0]) continue;
+    int k = 0;
+    while (k < ndev && strcmp(dev[k], w.device) != 0) k++;
+    if (k == ndev) {
+      if (ndev == MAXDEV) continue;
+      snprintf(dev[ndev++], sizeof dev[0], "%s", w.device);
+    }
+    configs[k] += w.configs;
+    busy[k] += w.busy_s;
+    workers[k]++;
+  }
+  for (int k = 0; k < ndev; k++)
+    fprintf(info, "  device   %s: %lld configs, %.2f s in kernels, %d worker%s\n", dev[k],
+            (long long)configs[k], busy[k], workers[k], workers[k] == 1 ? "" : "s");
+#endif
+}
+
 static int run(const args *a) {
   const char *kname = a->kernel ? a->kernel : "ma_crossover";
   const gpudf_kernel *k;
@@ -609,6 +653,10 @@ static int run(const args *a) {
   gpudf_backend backend = GPUDF_BACKEND_AUTO;
   if (a->backend && gpudf_backend_parse(a->backend, &backend) != GPUDF_OK)
     return usage_error("unknown backend '%s' (auto, cuda-ipc, cuda-pinned, cpu)", a->backend);
+  /* The sweep shares the table: the list reaches it as GPUDF_DEVICES, which
+   * the library parses (and refuses with a message naming the entry). */
+  if (a->devices && setenv("GPUDF_DEVICES", a->devices, 1) != 0)
+    return usage_error("cannot set GPUDF_DEVICES for --devices '%s'", a->devices);
   FILE *info = a->out && strcmp(a->out, "-") == 0 ? stderr : stdout;
   out_file out_csv;
   if (out_open(&out_csv, a->out) != 0) return EXIT_RUNTIME;
@@ -745,6 +793,13 @@ static int run(const args *a) {
    * row order over a table whose labels come in runs is refused without. */
   int series = -1;
   int64_t nseries = 1;
+#ifdef GPUDF_SWEEP_MPI
+  if (a->series && strcmp(a->series, "none") != 0) {
+    rc = usage_error("--series %s: gpudf-sweep-mpi does not run series sweeps yet; use "
+                     "gpudf-sweep", a->series);
+    goto out;
+  }
+#endif
   if (a->series && strcmp(a->series, "none") != 0) {
     if (gpudf_table_find_column(t, a->series, &series) != GPUDF_OK) {
       rc = usage_error("--series: the table has no column '%s'", a->series);
@@ -856,6 +911,7 @@ static int run(const args *a) {
             rep.fallback[0] ? " (fallback: " : "", rep.fallback, rep.fallback[0] ? ")" : "");
     fprintf(info, "  workers  %d (%d started, %d lost)\n", rep.workers, rep.workers_started,
             rep.workers_lost);
+    print_devices(r, info);
     fprintf(info, "  configs  %lld: %lld ok, %lld failed, %lld timed out, %lld cancelled\n",
             (long long)rep.total, (long long)rep.done, (long long)rep.failed,
             (long long)rep.timed_out, (long long)rep.cancelled);

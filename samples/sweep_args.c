@@ -57,7 +57,8 @@ sweep_action sweep_parse_args(int argc, char **argv, int workers_default, int wo
                                          "--grid", "--where", "--configs", "--set",
                                          "--workers", "--backend", "--batch", "--timeout",
                                          "--out", "--top", "--by", "--describe", "--plot",
-                                         "--plot-metric", "--equity", "--series"};
+                                         "--plot-metric", "--equity", "--series",
+                                         "--devices"};
     const char *val = NULL;
     char flag[64];
     const char *eq = strchr(arg, '=');
@@ -121,6 +122,7 @@ sweep_action sweep_parse_args(int argc, char **argv, int workers_default, int wo
     else if (strcmp(flag, "--plot-metric") == 0) a->plot_metric = val;
     else if (strcmp(flag, "--equity") == 0) a->equity = val;
     else if (strcmp(flag, "--series") == 0) a->series = val;
+    else if (strcmp(flag, "--devices") == 0) a->devices = val;
   }
   if (a->table && a->synthetic > 0)
     return usage(err, errlen, "--table and --synthetic exclude each other");

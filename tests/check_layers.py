@@ -29,7 +29,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] != "--self-test"
                        else os.path.join(HERE, ".."))
-CHECKED = ["engine", "host", "kernels", "worker", "samples"]
+CHECKED = ["engine", "host", "kernels", "mpi", "worker", "samples"]
 SOURCE = re.compile(r"\.(c|h|cc|cu|cuh)$")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

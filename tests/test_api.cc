@@ -82,6 +82,15 @@ std::vector<NullCase> NullCases() {
        }},
       {"gpudf_table_share", "out",
        [](Owned &o) { return gpudf_table_share(o.t, nullptr, GPUDF_BACKEND_CPU, nullptr); }},
+      {"gpudf_table_share_ex", "table",
+       [](Owned &) {
+         gpudf_share *s;
+         return gpudf_table_share_ex(nullptr, nullptr, nullptr, &s);
+       }},
+      {"gpudf_share_add_replica", "out",
+       [](Owned &) { return gpudf_share_add_replica("x", nullptr); }},
+      {"gpudf_table_share_ex", "out",
+       [](Owned &o) { return gpudf_table_share_ex(o.t, nullptr, nullptr, nullptr); }},
       {"gpudf_attach", "view", [](Owned &) { return gpudf_attach("x", nullptr); }},
       {"gpudf_kernel_find", "name",
        [](Owned &) {
@@ -176,6 +185,15 @@ std::vector<ValueCase> ValueCases() {
       {"gpudf_share_name", [] { return gpudf_share_name(nullptr) == nullptr; }},
       {"gpudf_share_backend", [] { return gpudf_share_backend(nullptr) == GPUDF_BACKEND_AUTO; }},
       {"gpudf_share_close", [] { return gpudf_share_close(nullptr), true; }},
+      {"gpudf_share_options_init", [] { return gpudf_share_options_init(nullptr), true; }},
+      {"gpudf_share_nreplicas", [] { return gpudf_share_nreplicas(nullptr) == 0; }},
+      {"gpudf_share_replica_device",
+       [] { return gpudf_share_replica_device(nullptr, 0) == nullptr; }},
+      {"gpudf_share_skipped", [] { return std::string(gpudf_share_skipped(nullptr)).empty(); }},
+      {"gpudf_table_access", [] { return gpudf_table_access(nullptr) == GPUDF_ACCESS_HOST; }},
+      {"gpudf_table_device", [] { return gpudf_table_device(nullptr) == nullptr; }},
+      {"gpudf_replica_device", [] { return gpudf_replica_device(nullptr) == nullptr; }},
+      {"gpudf_replica_free", [] { return gpudf_replica_free(nullptr), true; }},
       {"gpudf_table_backend", [] { return gpudf_table_backend(nullptr) == GPUDF_BACKEND_AUTO; }},
       {"gpudf_table_column_device_data",
        [] { return gpudf_table_column_device_data(nullptr, 0) == nullptr; }},

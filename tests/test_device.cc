@@ -127,8 +127,8 @@ TEST_F(SimDevice, AutoPicksCudaIpcAndTheDescriptorCarriesUuidAndHandle) {
   const gdf_desc_header *h = Header();
   EXPECT_EQ(h->backend, (uint32_t)GPUDF_BACKEND_CUDA_IPC);
   EXPECT_EQ(h->ready, 1u);
-  EXPECT_EQ(std::memcmp(h->device_uuid, "gpudf-sim-dev-0", 15), 0);
-  std::string handle(reinterpret_cast<const char *>(h->ipc_handle));
+  EXPECT_EQ(std::memcmp(h->replicas[0].device_uuid, "gpudf-sim-dev-0", 15), 0);
+  std::string handle(reinterpret_cast<const char *>(h->replicas[0].ipc_handle));
   EXPECT_EQ(handle.find("+v." + std::to_string(getpid()) + "."), handle.find('+')) << handle;
   EXPECT_TRUE(EntryExists(handle)) << "the handle names the device allocation";
   // The owner's device copy is a separate copy with the same bytes.
@@ -318,7 +318,7 @@ TEST_F(SimDevice, AnotherProcessOpensTheHandleOnceAndClosesItOnTheLastDetach) {
   std::vector<std::string> calls = Calls(pid);
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(calls[0].substr(0, 8), "ipc_open");
-  EXPECT_EQ(calls[1], "ipc_close");
+  EXPECT_EQ(calls[1], "ipc_close dev=0");
   // It reads the device copy, which holds the table's bytes.
   EXPECT_EQ(RunChild({"attach-dev", name}, {}), "ok cuda-ipc " + Sum(t) + " " + Sum(t));
 }
@@ -592,7 +592,8 @@ TEST_F(SimDevice, AGarbageHandleFallsBackToPinned) {
   Share(400, 15);
   std::string bytes = ReadAll(harness::ShmPath(harness::PublicFile(name)));
   auto *h = reinterpret_cast<gdf_desc_header *>(&bytes[0]);
-  for (size_t i = 0; i < sizeof h->ipc_handle; i++) h->ipc_handle[i] = (uint8_t)(i * 37 + 1);
+  for (size_t i = 0; i < sizeof h->replicas[0].ipc_handle; i++)
+    h->replicas[0].ipc_handle[i] = (uint8_t)(i * 37 + 1);
   h->share_id ^= 1;  // another share, so the owner's placement is not borrowed
   uint64_t sum = 14695981039346656037ull;  // the format's FNV-1a, from owner_uid on
   for (size_t i = offsetof(gdf_desc_header, owner_uid); i < bytes.size(); i++)

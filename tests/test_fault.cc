@@ -762,6 +762,23 @@ TEST_F(FaultSim, ShareCudaIpc) {
   }
 }
 
+// Four devices: every device call of the four replicas fails in turn. Under
+// "all" a failed replica is a device skipped; with the devices named it is
+// the share's error; either way nothing is left behind.
+TEST_F(FaultSim, ShareCudaIpcOnFourDevices) {
+  EnvVar four{"GPUDF_SIM_DEVICES", "4"};
+  for (const char *devices : {"all", "0,1,2,3"}) {
+    EnvVar named{"GPUDF_DEVICES", devices};
+    for (int cls : {kDevice, kAlloc}) {
+      ShareOp op(GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_IPC);
+      std::string what = std::string("gpudf_table_share cuda-ipc on devices ") + devices;
+      WalkResult w = Walk(what.c_str(), op, cls);
+      EXPECT_GT(w.points, 0) << kClassName[cls];
+      if (HasFailure()) return;
+    }
+  }
+}
+
 TEST_F(FaultSim, ShareCudaPinned) {
   for (int cls : {kDevice, kAlloc}) {
     ShareOp op(GPUDF_BACKEND_CUDA_PINNED, GPUDF_BACKEND_CUDA_PINNED);

@@ -194,6 +194,8 @@ struct Placement {
   const char *label;
   gpudf_backend backend;
   bool simulated;
+  const char *sim_devices = nullptr;  // GPUDF_SIM_DEVICES; nullptr: one device
+  const char *sim_current = nullptr;  // GPUDF_SIM_CURRENT: the device runs use
 };
 
 // How a placement's results must agree with the CPU reference.
@@ -282,12 +284,16 @@ class KernelsOnEveryPlacement : public ::testing::TestWithParam<std::string> {
   void RunBatch(const Placement &where, const gpudf_kernel *k, int batch, uint64_t seed);
 
   static constexpr const char *kVars[] = {"GPUDF_SIMULATE_DEVICE", "GPUDF_BACKEND",
-                                          "GPUDF_SIM_FAIL", "GPUDF_SIM_MEM"};
+                                          "GPUDF_SIM_FAIL",        "GPUDF_SIM_MEM",
+                                          "GPUDF_SIM_DEVICES",     "GPUDF_SIM_CURRENT",
+                                          "GPUDF_DEVICES"};
   std::vector<std::string> saved_;
 };
 
 void KernelsOnEveryPlacement::Run(const Placement &where) {
   if (where.simulated) setenv("GPUDF_SIMULATE_DEVICE", "1", 1);
+  if (where.sim_devices) setenv("GPUDF_SIM_DEVICES", where.sim_devices, 1);
+  if (where.sim_current) setenv("GPUDF_SIM_CURRENT", where.sim_current, 1);
   const char *why = nullptr;
   if (where.backend != GPUDF_BACKEND_CPU && !gpudf_backend_available(where.backend, &why))
     GTEST_SKIP() << gpudf_backend_name(where.backend) << " is not available here: " << why;
@@ -382,6 +388,11 @@ constexpr const char *KernelsOnEveryPlacement::kVars[];
 TEST_P(KernelsOnEveryPlacement, Cpu) { Run({"cpu", GPUDF_BACKEND_CPU, false}); }
 TEST_P(KernelsOnEveryPlacement, SimulatedCudaIpc) {
   Run({"simulated cuda-ipc", GPUDF_BACKEND_CUDA_IPC, true});
+}
+// Four simulated devices: the owner and its view run on the replica of
+// device 3, which was filled device to device from device 0's upload.
+TEST_P(KernelsOnEveryPlacement, SimulatedCudaIpcOnTheFourthOfFourDevices) {
+  Run({"simulated cuda-ipc, device 3 of 4", GPUDF_BACKEND_CUDA_IPC, true, "4", "3"});
 }
 TEST_P(KernelsOnEveryPlacement, SimulatedCudaPinned) {
   Run({"simulated cuda-pinned", GPUDF_BACKEND_CUDA_PINNED, true});

@@ -13,6 +13,7 @@
 #include "fault.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +43,8 @@ int gdf_cuda_placement_available(gpudf_backend backend, const char **why) {
   return ok;
 }
 
-/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as nvidia-smi -L prints it. */
 static const char *uuid_text(const uint8_t *u, char *buf, size_t len) {
-  snprintf(buf, len,
-           "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-           u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-           u[14], u[15]);
-  return buf;
+  return gdf_uuid_text(u, buf, len);
 }
 
 static gdf_placement *placement_new(const gdf_device *dev) {
@@ -57,7 +53,15 @@ static gdf_placement *placement_new(const gdf_device *dev) {
   p->refs = 1;
   p->dev = *dev;
   p->backend = GPUDF_BACKEND_CPU;
+  p->access = GDF_ACCESS_HOST;
   return p;
+}
+
+/* Sets the device kernels run on, with its UUID and text. */
+static void set_run_device(gdf_placement *p, const gdf_device *d, const uint8_t *uuid) {
+  p->dev = *d;
+  memcpy(p->uuid, uuid, GDF_UUID_BYTES);
+  uuid_text(uuid, p->uuid_text, sizeof p->uuid_text);
 }
 
 gdf_placement *gdf_placement_ref(gdf_placement *p) {
@@ -65,11 +69,19 @@ gdf_placement *gdf_placement_ref(gdf_placement *p) {
   return p;
 }
 
+/* Frees the replicas an owner made, last first. */
+static void free_replicas(gdf_placement *p) {
+  while (p->nreplicas > 0) {
+    gdf_replica *r = &p->replicas[--p->nreplicas];
+    r->dev.ops->free(&r->dev, r->dbase);
+  }
+}
+
 /* Undoes what place_ipc_owner, open_ipc or pin did, in reverse order. */
 void gdf_placement_free(gdf_placement *p) {
   if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
-  if (p->backend == GPUDF_BACKEND_CUDA_IPC && p->owner && p->dbase)
-    p->dev.ops->free(&p->dev, p->dbase);
+  if (p->backend == GPUDF_BACKEND_CUDA_IPC && p->owner)
+    free_replicas(p);
   else if (p->backend == GPUDF_BACKEND_CUDA_IPC && p->dbase)
     p->dev.ops->ipc_close(&p->dev, p->dbase);
   else if (p->backend == GPUDF_BACKEND_CUDA_PINNED && p->host)
@@ -79,32 +91,124 @@ void gdf_placement_free(gdf_placement *p) {
 
 /* ------------------------------------------------------------ placements */
 
-/* Owner: one allocation, one staged upload, one exported handle. */
-static gpudf_status place_ipc_owner(gdf_placement *p, const uint8_t *host, uint64_t bytes) {
-  const gdf_device *d = &p->dev;
+/* Notes a device left out under "all" (the share reports it). */
+static void skip(gdf_placement *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void skip(gdf_placement *p, const char *fmt, ...) {
+  char line[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  gdf_log("share: %s", line);
+  size_t used = strlen(p->skipped);
+  snprintf(p->skipped + used, sizeof p->skipped - used, "%s%s", used ? "; " : "", line);
+}
+
+/* One replica on d: allocated, filled (from the host when it is the first,
+ * else device to device from the first) and exported. Nothing is left of it
+ * on failure. */
+static gpudf_status make_replica(gdf_placement *p, const gdf_device *d, const uint8_t *uuid,
+                                 const uint8_t *host, uint64_t bytes) {
   const gdf_device_ops *ops = d->ops;
-  char u[48];
-  uint64_t free_b = 0, total = 0;
-  GDF_TRY(ops->mem_info(d, &free_b, &total));
-  if (bytes > free_b)
-    return GDF_ERR(GPUDF_ENOMEM,
-                   "the table's arena (%" PRIu64 " bytes) does not fit in the memory of device "
-                   "%s (%" PRIu64 " of %" PRIu64 " bytes free); share it as cuda-pinned or cpu",
-                   bytes, uuid_text(p->uuid, u, sizeof u), free_b, total);
+  gdf_replica *r = &p->replicas[p->nreplicas];
   void *mem = NULL;
   GDF_TRY(ops->alloc(d, bytes, &mem));
-  gdf_range_push("gpudf upload");
-  gpudf_status st = ops->upload(d, mem, host, bytes);
-  gdf_range_pop();
-  if (st == GPUDF_OK) st = ops->ipc_get(d, mem, p->handle);
+  gpudf_status st;
+  if (p->nreplicas == 0) {
+    gdf_range_push("gpudf upload");
+    st = ops->upload(d, mem, host, bytes);
+    gdf_range_pop();
+  } else {
+    bool peer = false;
+    const gdf_replica *first = &p->replicas[0];
+    gdf_range_push("gpudf replicate");
+    st = ops->copy_d2d(d, mem, &first->dev, first->dbase, bytes, &peer);
+    gdf_range_pop();
+    if (st == GPUDF_OK)
+      gdf_log("share: replica on device %d filled from device %d (%s)", d->ordinal,
+              first->dev.ordinal, peer ? "peer copy" : "staged through pinned host memory");
+  }
+  if (st == GPUDF_OK) st = ops->ipc_get(d, mem, r->handle);
   if (st != GPUDF_OK) {
     ops->free(d, mem);
     return st;
   }
-  p->dbase = mem;
+  r->dev = *d;
+  r->dbase = mem;
+  memcpy(r->uuid, uuid, GDF_UUID_BYTES);
+  p->nreplicas++;
+  return GPUDF_OK;
+}
+
+/* Owner: a replica on every chosen device from one host upload. */
+static gpudf_status place_ipc_owner(gdf_placement *p, const uint8_t *host, uint64_t bytes,
+                                    const gdf_devsel *sel) {
+  static const gdf_devsel every = {.all = true};
+  if (!sel) sel = &every;
+  const bool strict = !sel->all; /* named devices must each hold a replica */
+  int ords[GDF_REPLICAS_MAX], n = 0;
+  GDF_TRY(gdf_devsel_resolve(sel, &p->dev, ords, &n));
+  char u[48];
+  uint64_t free_b = 0, total = 0;
+  int fits = 0;
+  for (int k = 0; k < n; k++) {
+    gdf_device d = gdf_device_at(&p->dev, ords[k]);
+    uint8_t uuid[GDF_UUID_BYTES];
+    gpudf_status st = d.ops->uuid(&d, uuid);
+    if (st == GPUDF_OK) st = d.ops->mem_info(&d, &free_b, &total);
+    if (st != GPUDF_OK) {
+      if (strict || n == 1) goto fail;
+      skip(p, "device %d skipped: cannot query it", ords[k]);
+      continue;
+    }
+    if (bytes > free_b) {
+      if (strict || n == 1) {
+        st = GDF_ERR(GPUDF_ENOMEM,
+                     "the table's arena (%" PRIu64 " bytes) does not fit in the memory of device "
+                     "%s (%" PRIu64 " of %" PRIu64 " bytes free), %" PRIu64 " bytes missing; "
+                     "share it as cuda-pinned or cpu%s", bytes, uuid_text(uuid, u, sizeof u), free_b,
+                     total, bytes - free_b, strict ? ", or name other devices" : "");
+        goto fail;
+      }
+      skip(p, "device %s (ordinal %d) skipped: the arena needs %" PRIu64 " bytes, %" PRIu64
+           " are free (%" PRIu64 " missing)", uuid_text(uuid, u, sizeof u), ords[k], bytes,
+           free_b, bytes - free_b);
+      continue;
+    }
+    fits++;
+    if (strict) {
+      st = make_replica(p, &d, uuid, host, bytes);
+      if (st != GPUDF_OK) goto fail;
+      continue;
+    }
+    /* Under "all" a failing replica is one device fewer, not a failed share. */
+    char why[256] = "";
+    gdf_quiet q;
+    gdf_quiet_begin(&q, why, sizeof why);
+    st = make_replica(p, &d, uuid, host, bytes);
+    gdf_quiet_end(&q);
+    if (st != GPUDF_OK) {
+      if (n == 1) { /* the only device: its failure is the placement's */
+        st = GDF_ERR(st, "%s", why);
+        goto fail;
+      }
+      skip(p, "device %s (ordinal %d) skipped: %s", uuid_text(uuid, u, sizeof u), ords[k],
+           why);
+    }
+    continue;
+  fail:
+    free_replicas(p);
+    return st;
+  }
+  if (p->nreplicas == 0)
+    return GDF_ERR(fits ? GPUDF_EIO : GPUDF_ENOMEM, "no device could hold the table's arena "
+                   "(%" PRIu64 " bytes): %s; share it as cuda-pinned or cpu", bytes, p->skipped);
+  set_run_device(p, &p->replicas[0].dev, p->replicas[0].uuid);
+  p->dbase = p->replicas[0].dbase;
   p->bytes = bytes;
   p->owner = true;
   p->backend = GPUDF_BACKEND_CUDA_IPC;
+  p->access = GDF_ACCESS_REPLICA;
   return GPUDF_OK;
 }
 
@@ -125,6 +229,7 @@ static gpudf_status pin(gdf_placement *p, void *host, uint64_t bytes) {
   p->dbase = d;
   p->bytes = bytes;
   p->backend = GPUDF_BACKEND_CUDA_PINNED;
+  p->access = GDF_ACCESS_PINNED;
   return GPUDF_OK;
 }
 
@@ -138,12 +243,20 @@ static void fell_back(const char *why, const char *who, gpudf_backend from,
 }
 
 gpudf_status gdf_place_owner(void *base, uint64_t bytes, gpudf_backend backend, bool forced,
-                             gdf_placement **out) {
+                             const gdf_devsel *devices, gdf_placement **out) {
   *out = NULL;
   if (backend == GPUDF_BACKEND_CPU) return GPUDF_OK;
   const char *why = NULL;
   gdf_device dev;
   if (!gdf_device_get(&dev, &why)) return GDF_ERR(GPUDF_ENODEV, "no device: %s", why);
+  /* Devices named explicitly must be honoured: a failure is an error even
+   * under auto. cuda-pinned registers with the first one named. */
+  if (devices && !devices->all) {
+    forced = true;
+    int ords[GDF_REPLICAS_MAX], n = 0;
+    GDF_TRY(gdf_devsel_resolve(devices, &dev, ords, &n));
+    dev.ordinal = ords[0];
+  }
   gdf_placement *p = placement_new(&dev);
   if (!p) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   /* Forced: a failure is the caller's error. Auto: it is a fallback. */
@@ -151,8 +264,9 @@ gpudf_status gdf_place_owner(void *base, uint64_t bytes, gpudf_backend backend, 
   gdf_quiet q = {0};
   if (!forced) gdf_quiet_begin(&q, failed, sizeof failed);
   gpudf_status st = dev.ops->uuid(&p->dev, p->uuid);
+  if (st == GPUDF_OK) set_run_device(p, &p->dev, p->uuid);
   if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_IPC) {
-    st = place_ipc_owner(p, base, bytes);
+    st = place_ipc_owner(p, base, bytes, devices);
     if (st == GPUDF_OK || forced) goto done;
     fell_back(failed, "share", backend, GPUDF_BACKEND_CUDA_PINNED);
     backend = GPUDF_BACKEND_CUDA_PINNED;
@@ -183,21 +297,43 @@ static int find_device(const gdf_device *dev, const uint8_t *uuid) {
   return -1;
 }
 
-/* Attacher: the device is matched by UUID, never by ordinal, because
- * CUDA_VISIBLE_DEVICES may order devices differently in every process. */
-static gpudf_status open_ipc(gdf_placement *p, const uint8_t *uuid, const uint8_t *handle,
+/* Attacher: devices are matched by UUID, never by ordinal, because
+ * CUDA_VISIBLE_DEVICES may order devices differently in every process. The
+ * replica on the current device is read there; without one, a replica on a
+ * device the current one reaches as a peer (its handle opened on the current
+ * device, reads crossing the interconnect). */
+static gpudf_status open_ipc(gdf_placement *p, const gdf_replica *reps, int nrep,
                              const char *name) {
-  char u[48];
-  int dev = find_device(&p->dev, uuid);
-  if (dev < 0)
-    return GDF_ERR(GPUDF_ENODEV, "share '%s' lives on device %s, which this process does "
-                   "not see (check CUDA_VISIBLE_DEVICES)", name, uuid_text(uuid, u, sizeof u));
-  p->dev.ordinal = dev;
-  memcpy(p->uuid, uuid, GDF_UUID_BYTES);
+  char u[48], cu[48];
+  gdf_device cur = gdf_device_at(&p->dev, p->dev.ops->current(&p->dev));
+  uint8_t cur_uuid[GDF_UUID_BYTES];
+  GDF_TRY(cur.ops->uuid(&cur, cur_uuid));
+  const gdf_replica *pick = NULL;
+  for (int i = 0; i < nrep && !pick; i++)
+    if (memcmp(reps[i].uuid, cur_uuid, GDF_UUID_BYTES) == 0) pick = &reps[i];
+  gdf_access access = GDF_ACCESS_REPLICA;
+  if (!pick) {
+    for (int i = 0; i < nrep && !pick; i++) {
+      int ord = find_device(&p->dev, reps[i].uuid);
+      gdf_device peer = gdf_device_at(&p->dev, ord);
+      if (ord >= 0 && cur.ops->can_access_peer(&cur, &peer)) pick = &reps[i];
+    }
+    if (!pick)
+      return GDF_ERR(GPUDF_ENODEV, "share '%s' has no replica on this process's device %s, "
+                     "and its %d replica(s) (the first on %s) are on devices which this "
+                     "process does not see or cannot reach as peers (check "
+                     "CUDA_VISIBLE_DEVICES)", name, uuid_text(cur_uuid, cu, sizeof cu), nrep,
+                     uuid_text(reps[0].uuid, u, sizeof u));
+    gdf_log("attach '%s': no replica on device %s; reading the one on %s as a peer", name,
+            uuid_text(cur_uuid, cu, sizeof cu), uuid_text(pick->uuid, u, sizeof u));
+    access = GDF_ACCESS_PEER;
+  }
+  set_run_device(p, &cur, cur_uuid);
   void *d = NULL;
-  GDF_TRY(p->dev.ops->ipc_open(&p->dev, handle, &d));
+  GDF_TRY(p->dev.ops->ipc_open(&p->dev, pick->handle, &d));
   p->dbase = d;
   p->backend = GPUDF_BACKEND_CUDA_IPC;
+  p->access = access;
   return GPUDF_OK;
 }
 
@@ -232,20 +368,22 @@ static gpudf_status refuse(gpudf_backend b) {
 }
 
 static gpudf_status attach_steps(gdf_placement *p, gpudf_backend first, bool forced,
-                                 const uint8_t *uuid, const uint8_t *handle, void *host,
+                                 const gdf_replica *reps, int nrep, void *host,
                                  uint64_t bytes, const char *name, const char *why) {
   char who[GPUDF_NAME_MAX + 16];
   snprintf(who, sizeof who, "attach '%s'", name);
   gpudf_status st = GPUDF_OK;
   if (first == GPUDF_BACKEND_CUDA_IPC) {
-    st = open_ipc(p, uuid, handle, name);
+    st = open_ipc(p, reps, nrep, name);
     if (st == GPUDF_OK) return st;
     if (forced) return refuse(first);
     fell_back(why, who, GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CUDA_PINNED);
-    int dev = find_device(&p->dev, uuid); /* same device when visible, else the first */
-    p->dev.ordinal = dev < 0 ? 0 : dev;
   }
-  if (p->dev.ops->uuid(&p->dev, p->uuid) != GPUDF_OK) memset(p->uuid, 0, sizeof p->uuid);
+  /* Pinned on the current device: the host arena, registered there. */
+  p->dev.ordinal = p->dev.ops->current(&p->dev);
+  uint8_t uuid[GDF_UUID_BYTES] = {0};
+  (void)p->dev.ops->uuid(&p->dev, uuid);
+  set_run_device(p, &p->dev, uuid);
   st = pin(p, host, bytes);
   if (st == GPUDF_OK) return st;
   if (forced) return refuse(first);
@@ -257,17 +395,17 @@ static gpudf_status attach_steps(gdf_placement *p, gpudf_backend first, bool for
 /* Forced: a failure is the caller's error. Auto: it is a fallback, tried in
  * a quiet scope. */
 static gpudf_status attach_device(gdf_placement *p, gpudf_backend first, bool forced,
-                                  const uint8_t *uuid, const uint8_t *handle, void *host,
+                                  const gdf_replica *reps, int nrep, void *host,
                                   uint64_t bytes, const char *name) {
   char why[512] = "";
   gdf_quiet q;
   if (!forced) gdf_quiet_begin(&q, why, sizeof why);
-  gpudf_status st = attach_steps(p, first, forced, uuid, handle, host, bytes, name, why);
+  gpudf_status st = attach_steps(p, first, forced, reps, nrep, host, bytes, name, why);
   if (!forced) gdf_quiet_end(&q);
   return st;
 }
 
-gpudf_status gdf_place_attach(gpudf_backend desc, const uint8_t *uuid, const uint8_t *handle,
+gpudf_status gdf_place_attach(gpudf_backend desc, const gdf_replica *reps, int nrep,
                               void *host, uint64_t bytes, const char *name,
                               gdf_placement **out) {
   *out = NULL;
@@ -289,11 +427,27 @@ gpudf_status gdf_place_attach(gpudf_backend desc, const uint8_t *uuid, const uin
   gdf_placement *p = placement_new(&dev);
   if (!p) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   p->bytes = bytes;
-  gpudf_status st = attach_device(p, first, forced, uuid, handle, host, bytes, name);
+  gpudf_status st = attach_device(p, first, forced, reps, nrep, host, bytes, name);
   if (st != GPUDF_OK || p->backend == GPUDF_BACKEND_CPU) {
     free(p);
     return st;
   }
   *out = p;
   return GPUDF_OK;
+}
+
+gpudf_status gdf_device_bind_uuid(const char *text) {
+  uint8_t uuid[GDF_UUID_BYTES];
+  if (!text || !gdf_uuid_parse(text, strlen(text), uuid))
+    return GDF_ERR(GPUDF_EINVAL, "'%s' is not a device UUID (GPU-xxxxxxxx-xxxx-xxxx-xxxx-"
+                   "xxxxxxxxxxxx)", text ? text : "(null)");
+  const char *why = NULL;
+  gdf_device dev;
+  if (!gdf_device_get(&dev, &why)) return GDF_ERR(GPUDF_ENODEV, "no device: %s", why);
+  int ord = find_device(&dev, uuid);
+  if (ord < 0)
+    return GDF_ERR(GPUDF_ENODEV, "device %s, which this worker was bound to, is not visible "
+                   "in this process (check CUDA_VISIBLE_DEVICES)", text);
+  gdf_device d = gdf_device_at(&dev, ord);
+  return d.ops->bind(&d);
 }

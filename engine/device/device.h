@@ -32,7 +32,12 @@
 extern "C" {
 #endif
 
-enum { GDF_UUID_BYTES = 16, GDF_IPC_HANDLE_BYTES = 64 };
+enum {
+  GDF_UUID_BYTES = 16,
+  GDF_IPC_HANDLE_BYTES = 64,
+  GDF_REPLICAS_MAX = 16, /* device replicas of one share (the descriptor's room) */
+  GDF_ORDINAL_MAX = 1024 /* ordinals a device list may name: 0 .. GDF_ORDINAL_MAX - 1 */
+};
 
 /* ------------------------------------------------------- kernel input */
 
@@ -109,6 +114,20 @@ typedef struct gdf_device_ops {
   gpudf_status (*launch)(const gdf_device *d, const char *kernel, gdf_kernel_fn *fn,
                          const gdf_kernel_input *in, const double *configs, int64_t n,
                          double *results);
+  /* The ordinal of the calling thread's current device (CUDA: cudaGetDevice;
+   * what an attacher looks for a replica on). */
+  int (*current)(const gdf_device *d);
+  /* Makes d the calling thread's current device (a worker bound to its
+   * device by UUID does this before anything else touches the device). */
+  gpudf_status (*bind)(const gdf_device *d);
+  /* Whether d can read memory of device peer directly (peer access). */
+  int (*can_access_peer)(const gdf_device *d, const gdf_device *peer);
+  /* Copies bytes from src on device from to dst on device to, one device
+   * to another: a peer copy when the two can access each other, else staged
+   * through pinned host memory. *peer says which. Returns when the bytes
+   * are on to. */
+  gpudf_status (*copy_d2d)(const gdf_device *to, void *dst, const gdf_device *from,
+                           const void *src, uint64_t bytes, bool *peer);
 } gdf_device_ops;
 
 /* A device: a value, copied freely. Another ordinal of the same
@@ -143,33 +162,100 @@ void gdf_sim_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gdf_range_push(const char *what);
 void gdf_range_pop(void);
 
+/* ------------------------------------------------------- device lists */
+
+/* Which devices a share's replicas go to (engine/device/devices.c): every
+ * visible one, or those named by ordinal or UUID. */
+typedef struct gdf_devsel_item {
+  int ordinal; /* -1 when named by UUID */
+  bool by_uuid;
+  uint8_t uuid[GDF_UUID_BYTES];
+} gdf_devsel_item;
+typedef struct gdf_devsel {
+  bool all; /* "all": every visible device, skipping those without room */
+  int n;
+  gdf_devsel_item item[GDF_REPLICAS_MAX];
+} gdf_devsel;
+
+/* Parses "all" or "ITEM[,ITEM...]" where ITEM is an ordinal (decimal) or a
+ * UUID "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"; what names the source in
+ * messages ("GPUDF_DEVICES", "devices"). GPUDF_EINVAL for anything else:
+ * empty text or entries, unknown forms, duplicates, more than
+ * GDF_REPLICAS_MAX entries. */
+gpudf_status gdf_devsel_parse(const char *text, const char *what, gdf_devsel *out);
+/* The ordinals (in dev's implementation) of what sel names, in its order,
+ * into ordinals[GDF_REPLICAS_MAX]. GPUDF_ENODEV for a named device this
+ * process does not see. */
+gpudf_status gdf_devsel_resolve(const gdf_devsel *sel, const gdf_device *dev, int *ordinals,
+                                int *n);
+/* A UUID in nvidia-smi form (40 characters of text); false if it is not. */
+bool gdf_uuid_parse(const char *text, size_t len, uint8_t uuid[GDF_UUID_BYTES]);
+/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into buf (48 bytes suffice). */
+const char *gdf_uuid_text(const uint8_t *uuid, char *buf, size_t len);
+
+/* ----------------------------------------------------------- placements */
+
+/* One device copy of an arena: the device, its address there, and what
+ * other processes open it by. */
+typedef struct gdf_replica {
+  gdf_device dev;
+  uint8_t *dbase;
+  uint8_t uuid[GDF_UUID_BYTES];
+  uint8_t handle[GDF_IPC_HANDLE_BYTES];
+} gdf_replica;
+
+/* How the kernels of a placement reach the arena (what a view reports). */
+typedef enum gdf_access {
+  GDF_ACCESS_HOST = 0,    /* no device: cpu */
+  GDF_ACCESS_REPLICA = 1, /* a replica on the device the kernels run on */
+  GDF_ACCESS_PEER = 2,    /* a replica on another device, over peer access */
+  GDF_ACCESS_PINNED = 3   /* the host arena registered with the device */
+} gdf_access;
+
 /* Where an arena lives for kernels. */
 typedef struct gdf_placement {
   int refs;              /* atomic: an owner's table and its in-process views */
   gpudf_backend backend; /* CPU, CUDA_PINNED or CUDA_IPC */
-  gdf_device dev;        /* the device of dbase */
-  uint8_t *dbase;        /* device address of the arena base */
+  gdf_access access;
+  gdf_device dev;        /* the device kernels run on (the first replica's, for an owner) */
+  uint8_t *dbase;        /* address of the arena base for kernels on dev */
   void *host;            /* the registered host range (cuda-pinned) */
   uint64_t bytes;
-  bool owner;            /* cuda-ipc: we allocated it (else we opened a handle) */
-  uint8_t uuid[GDF_UUID_BYTES];
-  uint8_t handle[GDF_IPC_HANDLE_BYTES];
+  bool owner;            /* cuda-ipc: we allocated the replicas (else we opened a handle) */
+  uint8_t uuid[GDF_UUID_BYTES]; /* dev's */
+  char uuid_text[48];
+  /* Owner, cuda-ipc: every replica, the first being dev/dbase. */
+  int nreplicas;
+  gdf_replica replicas[GDF_REPLICAS_MAX];
+  char skipped[2048];    /* owner: devices left out under "all", and why; "" if none */
 } gdf_placement;
 
 /* Owner side, at share time. Places the sealed arena [base, base + bytes)
- * for backend (resolved, never AUTO): cuda-ipc uploads it and exports a
- * handle, cuda-pinned registers it. When forced is false a failing placement falls back
- * (cuda-ipc -> cuda-pinned -> cpu) with a log line saying why; when forced it
- * is an error. On success the caller owns *out (gdf_placement_free). */
+ * for backend (resolved, never AUTO): cuda-ipc makes a replica on every
+ * device devices names (NULL: all), uploading from the host once and filling
+ * the others device to device, and exports a handle per replica; cuda-pinned
+ * registers it. Under "all" a device without room, or whose replica fails,
+ * is skipped with a message (*out's skipped); a device named explicitly that
+ * cannot hold one is an error. When forced is false a failing placement
+ * falls back (cuda-ipc -> cuda-pinned -> cpu) with a log line saying why;
+ * when forced it is an error. On success the caller owns *out
+ * (gdf_placement_free). */
 gpudf_status gdf_place_owner(void *base, uint64_t bytes, gpudf_backend backend, bool forced,
-                             gdf_placement **out);
+                             const gdf_devsel *devices, gdf_placement **out);
 
-/* Attacher side. desc_backend, uuid and handle come from the descriptor;
- * host/bytes is this process's read-only mapping of the arena. Honours
- * GPUDF_BACKEND the same way (forced: error; auto: fall back and log). */
-gpudf_status gdf_place_attach(gpudf_backend desc_backend, const uint8_t *uuid,
-                              const uint8_t *handle, void *host, uint64_t bytes,
+/* Attacher side. desc_backend and the replicas (UUID and handle each) come
+ * from the descriptor; host/bytes is this process's read-only mapping of the
+ * arena. Picks the replica on this thread's current device; without one, a
+ * replica on a device the current one can access as a peer; else the host
+ * arena pinned; else cpu (each step logged). Honours GPUDF_BACKEND the same
+ * way (forced: error; auto: fall back and log). */
+gpudf_status gdf_place_attach(gpudf_backend desc_backend, const gdf_replica *replicas,
+                              int nreplicas, void *host, uint64_t bytes,
                               const char *share_name, gdf_placement **out);
+
+/* Binds this thread to the device whose UUID text is uuid (a sweep worker's
+ * first act); GPUDF_ENODEV naming it when this process does not see it. */
+gpudf_status gdf_device_bind_uuid(const char *uuid);
 
 /* Takes one more reference (a view of a share whose owner is this process:
  * CUDA cannot open an IPC handle in the process that exported it). */

@@ -123,6 +123,26 @@ static gpudf_status f_launch(const gdf_device *d, const char *kernel, gdf_kernel
   return st != GPUDF_OK ? st : in.ops->launch(&in, kernel, fn, kin, configs, n, results);
 }
 
+static int f_current(const gdf_device *d) {
+  gdf_device in = inner(d);
+  return in.ops->current(&in);
+}
+static gpudf_status f_bind(const gdf_device *d) {
+  gdf_device in = inner(d);
+  gpudf_status st = DEV_HIT("bind");
+  return st != GPUDF_OK ? st : in.ops->bind(&in);
+}
+static int f_can_access_peer(const gdf_device *d, const gdf_device *peer) {
+  gdf_device in = inner(d), p = inner(peer);
+  return in.ops->can_access_peer(&in, &p);
+}
+static gpudf_status f_copy_d2d(const gdf_device *to, void *dst, const gdf_device *from,
+                               const void *src, uint64_t bytes, bool *peer) {
+  gdf_device t = inner(to), f = inner(from);
+  gpudf_status st = DEV_HIT("copy_d2d");
+  return st != GPUDF_OK ? st : t.ops->copy_d2d(&t, dst, &f, src, bytes, peer);
+}
+
 static const gdf_device_ops fault_ops = {
     .name = "fault",
     .count = f_count,
@@ -141,6 +161,10 @@ static const gdf_device_ops fault_ops = {
     .host_device_pointer = f_host_device_pointer,
     .entry_kind = f_entry_kind,
     .launch = f_launch,
+    .current = f_current,
+    .bind = f_bind,
+    .can_access_peer = f_can_access_peer,
+    .copy_d2d = f_copy_d2d,
 };
 
 /* The devices held, one per implementation met (simulated, CUDA): a device

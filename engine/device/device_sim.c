@@ -13,11 +13,21 @@
  *
  * Knobs (environment, read on every call):
  *   GPUDF_SIMULATE_DEVICE=1   use this device instead of CUDA
- *   GPUDF_SIM_UUID=TEXT       the device's UUID (up to 16 bytes of TEXT)
- *   GPUDF_SIM_MEM=BYTES       device memory size (default 16 GiB)
+ *   GPUDF_SIM_DEVICES=N       how many devices (1..16, default 1)
+ *   GPUDF_SIM_UUID=TEXT       the UUID of device 0 (up to 16 bytes of TEXT);
+ *                             device k's has its last byte XORed with k
+ *   GPUDF_SIM_MEM=B0,B1,...   memory size of device 0, 1, ... in bytes; the
+ *                             last one given holds for the devices after it
+ *                             (default 16 GiB each)
+ *   GPUDF_SIM_CURRENT=K       the current device of a thread that bound none
+ *                             (default 0)
  *   GPUDF_SIM_FAIL=a,b,...    make calls fail: nodevice noipc noregister
- *                             alloc upload ipc_get ipc_open register run
- *   GPUDF_SIM_TRACE=PATH      append "PID CALL ARGS" per call (tests count them)
+ *                             nopeer alloc upload ipc_get ipc_open register
+ *                             run copy; "call:K" fails it on device K only;
+ *                             "stall:K" blocks the copy to device K forever
+ *                             (tests kill the process mid-replication)
+ *   GPUDF_SIM_TRACE=PATH      append "PID CALL ARGS dev=K" per call (tests
+ *                             count them per device)
  * Like CUDA, a handle cannot be opened by the process that exported it.
  */
 #include "device.h"
@@ -54,23 +64,39 @@ void gdf_sim_trace(const char *fmt, ...) {
   close(fd);
 }
 
-/* Whether GPUDF_SIM_FAIL names what. */
-static bool sim_fails(const char *what) {
+enum { SIM_MAX_DEVICES = 16 };
+
+/* Whether GPUDF_SIM_FAIL names what, or "what:ordinal" (ordinal < 0: only
+ * the bare name counts). */
+static bool sim_fails_on(const char *what, int ordinal) {
   const char *list = getenv("GPUDF_SIM_FAIL");
   size_t n = strlen(what);
   for (const char *p = list; p && *p;) {
     const char *end = strchr(p, ',');
     size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len == n && strncmp(p, what, n) == 0) return true;
+    if (len >= n && strncmp(p, what, n) == 0) {
+      if (len == n) return true;
+      if (p[n] == ':' && ordinal >= 0 && atoi(p + n + 1) == ordinal) return true;
+    }
     p = end ? end + 1 : NULL;
   }
   return false;
 }
+static bool sim_fails(const char *what) { return sim_fails_on(what, -1); }
 
-static gpudf_status injected(const char *call) {
-  gdf_sim_trace("%s failed (injected)", call);
-  return GDF_ERR(GPUDF_EIO, "simulated device: %s failed: simErrorInjected "
-                 "(GPUDF_SIM_FAIL names '%s')", call, call);
+static gpudf_status injected(const char *call, int ordinal) {
+  gdf_sim_trace("%s failed (injected) dev=%d", call, ordinal);
+  return GDF_ERR(GPUDF_EIO, "simulated device %d: %s failed: simErrorInjected "
+                 "(GPUDF_SIM_FAIL names '%s')", ordinal, call, call);
+}
+
+/* GPUDF_SIM_DEVICES, or 0 when it is not a number in 1..SIM_MAX_DEVICES. */
+static int sim_ndevices(void) {
+  const char *env = getenv("GPUDF_SIM_DEVICES");
+  if (!env || !*env) return 1;
+  char *end;
+  long n = strtol(env, &end, 10);
+  return *end == '\0' && n >= 1 && n <= SIM_MAX_DEVICES ? (int)n : 0;
 }
 
 /* ------------------------------------------------------------ bookkeeping */
@@ -81,6 +107,7 @@ static gpudf_status injected(const char *call) {
 typedef struct sim_range {
   struct sim_range *next;
   char kind; /* 'a' allocation, 'o' opened handle, 'r' registered range */
+  int ordinal; /* the device it belongs to */
   void *addr;
   uint64_t bytes;
   gdf_segment *seg;
@@ -88,13 +115,15 @@ typedef struct sim_range {
 
 static pthread_mutex_t sim_lock = PTHREAD_MUTEX_INITIALIZER;
 static sim_range *ranges;
-static uint64_t sim_used;
+static uint64_t sim_used[SIM_MAX_DEVICES]; /* allocated bytes per device */
+/* The device this thread bound (ops->bind), or -1: GPUDF_SIM_CURRENT. */
+static __thread int sim_bound = -1;
 
 static void range_add(sim_range *r) {
   pthread_mutex_lock(&sim_lock);
   r->next = ranges;
   ranges = r;
-  if (r->kind == 'a') sim_used += r->bytes;
+  if (r->kind == 'a') sim_used[r->ordinal] += r->bytes;
   pthread_mutex_unlock(&sim_lock);
 }
 
@@ -106,7 +135,7 @@ static sim_range *range_take(char kind, const void *addr) {
     if ((*p)->kind == kind && (*p)->addr == addr) {
       found = *p;
       *p = found->next;
-      if (kind == 'a') sim_used -= found->bytes;
+      if (kind == 'a') sim_used[found->ordinal] -= found->bytes;
       break;
     }
   pthread_mutex_unlock(&sim_lock);
@@ -125,9 +154,20 @@ static bool range_has(char kind, const void *addr) {
 
 static int sim_count(const gdf_device *d, const char **why) {
   (void)d;
-  if (!sim_fails("nodevice")) return 1;
-  *why = "simulated device: no device (GPUDF_SIM_FAIL=nodevice)";
-  return 0;
+  if (sim_fails("nodevice")) {
+    *why = "simulated device: no device (GPUDF_SIM_FAIL=nodevice)";
+    return 0;
+  }
+  int n = sim_ndevices();
+  if (n == 0) *why = "simulated device: GPUDF_SIM_DEVICES is not a number from 1 to 16";
+  return n;
+}
+
+/* An ordinal the simulation has, for the calls that index by it. */
+static gpudf_status sim_check(const gdf_device *d) {
+  if (d->ordinal >= 0 && d->ordinal < sim_ndevices()) return GPUDF_OK;
+  return GDF_ERR(GPUDF_ENODEV, "simulated device: invalid device ordinal %d: "
+                 "cudaErrorInvalidDevice (GPUDF_SIM_DEVICES=%d)", d->ordinal, sim_ndevices());
 }
 
 static gpudf_status sim_uuid(const gdf_device *d, uint8_t uuid[GDF_UUID_BYTES]) {
@@ -153,27 +193,40 @@ static int sim_register_supported(const gdf_device *d, const char **why) {
   return 0;
 }
 
-static uint64_t sim_total(void) {
-  const char *env = getenv("GPUDF_SIM_MEM");
-  return env && *env ? strtoull(env, NULL, 10) : UINT64_C(16) << 30;
+/* Device ordinal's entry of GPUDF_SIM_MEM (the last one for ordinals past
+ * the list). */
+static uint64_t sim_total(int ordinal) {
+  const char *p = getenv("GPUDF_SIM_MEM");
+  if (!p || !*p) return UINT64_C(16) << 30;
+  uint64_t v = 0;
+  for (int i = 0; i <= ordinal; i++) {
+    v = strtoull(p, NULL, 10);
+    const char *comma = strchr(p, ',');
+    if (!comma) break;
+    p = comma + 1;
+  }
+  return v;
 }
 
 static gpudf_status sim_mem_info(const gdf_device *d, uint64_t *free_bytes, uint64_t *total) {
-  (void)d;
-  *total = sim_total();
+  GDF_TRY(sim_check(d));
+  *total = sim_total(d->ordinal);
   pthread_mutex_lock(&sim_lock);
-  *free_bytes = sim_used < *total ? *total - sim_used : 0;
+  uint64_t used = sim_used[d->ordinal];
   pthread_mutex_unlock(&sim_lock);
+  *free_bytes = used < *total ? *total - used : 0;
   return GPUDF_OK;
 }
 
 static gpudf_status sim_alloc(const gdf_device *d, uint64_t bytes, void **dptr) {
-  if (sim_fails("alloc")) return injected("alloc");
+  GDF_TRY(sim_check(d));
+  if (sim_fails_on("alloc", d->ordinal)) return injected("alloc", d->ordinal);
   uint64_t free_b, total;
   sim_mem_info(d, &free_b, &total);
   if (bytes > free_b)
-    return GDF_ERR(GPUDF_ENOMEM, "simulated device: alloc of %" PRIu64 " bytes failed: "
-                   "cudaErrorMemoryAllocation (%" PRIu64 " bytes free)", bytes, free_b);
+    return GDF_ERR(GPUDF_ENOMEM, "simulated device %d: alloc of %" PRIu64 " bytes failed: "
+                   "cudaErrorMemoryAllocation (%" PRIu64 " bytes free)", d->ordinal, bytes,
+                   free_b);
   sim_range *r = calloc(1, sizeof *r);
   if (!r) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   gpudf_status st = gdf_segment_create('v', &r->seg);
@@ -184,10 +237,11 @@ static gpudf_status sim_alloc(const gdf_device *d, uint64_t bytes, void **dptr) 
     return st;
   }
   r->kind = 'a';
+  r->ordinal = d->ordinal;
   r->addr = r->seg->addr;
   r->bytes = bytes;
   range_add(r);
-  gdf_sim_trace("alloc %" PRIu64 " %s", bytes, r->seg->name);
+  gdf_sim_trace("alloc %" PRIu64 " %s dev=%d", bytes, r->seg->name, d->ordinal);
   *dptr = r->addr;
   return GPUDF_OK;
 }
@@ -196,27 +250,26 @@ static void sim_free(const gdf_device *d, void *dptr) {
   (void)d;
   sim_range *r = range_take('a', dptr);
   if (!r) return;
-  gdf_sim_trace("free %s", r->seg->name);
+  gdf_sim_trace("free %s dev=%d", r->seg->name, r->ordinal);
   gdf_segment_destroy(r->seg);
   free(r);
 }
 
 static gpudf_status sim_upload(const gdf_device *d, void *dst, const void *src, uint64_t bytes) {
-  (void)d;
-  if (sim_fails("upload")) return injected("upload");
+  GDF_TRY(sim_check(d));
+  if (sim_fails_on("upload", d->ordinal)) return injected("upload", d->ordinal);
   /* In chunks, as the real one stages through a pinned buffer. */
   const uint64_t chunk = UINT64_C(8) << 20;
   for (uint64_t off = 0; off < bytes; off += chunk)
     memcpy((uint8_t *)dst + off, (const uint8_t *)src + off,
            bytes - off < chunk ? bytes - off : chunk);
-  gdf_sim_trace("upload %" PRIu64, bytes);
+  gdf_sim_trace("upload %" PRIu64 " dev=%d", bytes, d->ordinal);
   return GPUDF_OK;
 }
 
 static gpudf_status sim_ipc_get(const gdf_device *d, void *dptr,
                                uint8_t handle[GDF_IPC_HANDLE_BYTES]) {
-  (void)d;
-  if (sim_fails("ipc_get")) return injected("ipc_get");
+  if (sim_fails_on("ipc_get", d->ordinal)) return injected("ipc_get", d->ordinal);
   pthread_mutex_lock(&sim_lock);
   const char *name = NULL;
   for (sim_range *r = ranges; r && !name; r = r->next)
@@ -226,7 +279,7 @@ static gpudf_status sim_ipc_get(const gdf_device *d, void *dptr,
   if (len < 0 || len >= GDF_IPC_HANDLE_BYTES)
     return GDF_ERR(GPUDF_EINVAL, "simulated device: ipc_get: %p is not a device allocation "
                    "(or its name does not fit a handle)", dptr);
-  gdf_sim_trace("ipc_get %s", (const char *)handle);
+  gdf_sim_trace("ipc_get %s dev=%d", (const char *)handle, d->ordinal);
   return GPUDF_OK;
 }
 
@@ -268,8 +321,8 @@ static gpudf_status sim_map_handle(const char *name, void **addr, uint64_t *byte
 
 static gpudf_status sim_ipc_open(const gdf_device *d, const uint8_t handle[GDF_IPC_HANDLE_BYTES],
                                  void **dptr) {
-  (void)d;
-  if (sim_fails("ipc_open")) return injected("ipc_open");
+  GDF_TRY(sim_check(d));
+  if (sim_fails_on("ipc_open", d->ordinal)) return injected("ipc_open", d->ordinal);
   char name[GDF_IPC_HANDLE_BYTES];
   GDF_TRY(sim_check_handle(handle, name));
   sim_range *r = calloc(1, sizeof *r);
@@ -280,8 +333,9 @@ static gpudf_status sim_ipc_open(const gdf_device *d, const uint8_t handle[GDF_I
     return st;
   }
   r->kind = 'o';
+  r->ordinal = d->ordinal;
   range_add(r);
-  gdf_sim_trace("ipc_open %s", name);
+  gdf_sim_trace("ipc_open %s dev=%d", name, d->ordinal);
   *dptr = r->addr;
   return GPUDF_OK;
 }
@@ -290,24 +344,25 @@ static void sim_ipc_close(const gdf_device *d, void *dptr) {
   (void)d;
   sim_range *r = range_take('o', dptr);
   if (!r) return;
-  gdf_sim_trace("ipc_close");
+  gdf_sim_trace("ipc_close dev=%d", r->ordinal);
   munmap(r->addr, r->bytes);
   free(r);
 }
 
 static gpudf_status sim_host_register(const gdf_device *d, void *host, uint64_t bytes) {
-  (void)d;
-  if (sim_fails("register")) return injected("register");
+  GDF_TRY(sim_check(d));
+  if (sim_fails_on("register", d->ordinal)) return injected("register", d->ordinal);
   if (range_has('r', host))
     return GDF_ERR(GPUDF_EINVAL, "simulated device: host_register failed: "
                    "cudaErrorHostMemoryAlreadyRegistered");
   sim_range *r = calloc(1, sizeof *r);
   if (!r) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   r->kind = 'r';
+  r->ordinal = d->ordinal;
   r->addr = host;
   r->bytes = bytes;
   range_add(r);
-  gdf_sim_trace("register %" PRIu64, bytes);
+  gdf_sim_trace("register %" PRIu64 " dev=%d", bytes, d->ordinal);
   return GPUDF_OK;
 }
 
@@ -315,7 +370,7 @@ static void sim_host_unregister(const gdf_device *d, void *host) {
   (void)d;
   sim_range *r = range_take('r', host);
   if (!r) return;
-  gdf_sim_trace("unregister");
+  gdf_sim_trace("unregister dev=%d", r->ordinal);
   free(r);
 }
 
@@ -337,10 +392,46 @@ static gdf_entry_kind sim_entry_kind(const gdf_device *d) {
 static gpudf_status sim_launch(const gdf_device *d, const char *kernel, gdf_kernel_fn *fn,
                                const gdf_kernel_input *in, const double *configs, int64_t n,
                                double *results) {
-  (void)d;
-  if (sim_fails("run")) return injected("run");
-  gdf_sim_trace("%s %lld", kernel, (long long)n);
+  GDF_TRY(sim_check(d));
+  if (sim_fails_on("run", d->ordinal)) return injected("run", d->ordinal);
+  gdf_sim_trace("%s %lld dev=%d", kernel, (long long)n, d->ordinal);
   return fn(in, configs, n, results);
+}
+
+static int sim_current(const gdf_device *d) {
+  (void)d;
+  if (sim_bound >= 0) return sim_bound;
+  const char *env = getenv("GPUDF_SIM_CURRENT");
+  return env && *env ? atoi(env) : 0;
+}
+
+static gpudf_status sim_bind(const gdf_device *d) {
+  GDF_TRY(sim_check(d));
+  sim_bound = d->ordinal;
+  gdf_sim_trace("bind dev=%d", d->ordinal);
+  return GPUDF_OK;
+}
+
+static int sim_can_access_peer(const gdf_device *d, const gdf_device *peer) {
+  return d->ordinal != peer->ordinal && !sim_fails("nopeer");
+}
+
+/* Both are host memory here; the trace says which way the real one would
+ * take, so tests see peer and staged copies apart from host uploads. */
+static gpudf_status sim_copy_d2d(const gdf_device *to, void *dst, const gdf_device *from,
+                                 const void *src, uint64_t bytes, bool *peer) {
+  GDF_TRY(sim_check(to));
+  GDF_TRY(sim_check(from));
+  if (sim_fails_on("copy", to->ordinal)) return injected("copy", to->ordinal);
+  if (sim_fails_on("stall", to->ordinal)) {
+    gdf_sim_trace("stall dev=%d", to->ordinal);
+    for (;;) pause();
+  }
+  *peer = sim_can_access_peer(to, from);
+  memcpy(dst, src, bytes);
+  gdf_sim_trace("%s %" PRIu64 " dev=%d from=%d", *peer ? "peer" : "staged", bytes,
+                to->ordinal, from->ordinal);
+  return GPUDF_OK;
 }
 
 static const gdf_device_ops sim_ops = {
@@ -361,6 +452,10 @@ static const gdf_device_ops sim_ops = {
     .host_device_pointer = sim_host_device_pointer,
     .entry_kind = sim_entry_kind,
     .launch = sim_launch,
+    .current = sim_current,
+    .bind = sim_bind,
+    .can_access_peer = sim_can_access_peer,
+    .copy_d2d = sim_copy_d2d,
 };
 
 gdf_device gdf_sim_device(void) {

@@ -221,6 +221,18 @@ static gpudf_status run_placed(const gpudf_table *t, const gpudf_kernel *k,
                                const double *configs, int64_t n, double *results) {
   const gdf_placement *p = t->place;
   const gdf_device *d = &p->dev;
+  const uint8_t *dbase = p->dbase;
+  /* An owner with several replicas runs on the one of the calling thread's
+   * current device, when there is one (else on the first). */
+  if (p->owner && p->nreplicas > 1) {
+    int cur = d->ops->current(d);
+    for (int i = 0; i < p->nreplicas; i++)
+      if (p->replicas[i].dev.ordinal == cur) {
+        d = &p->replicas[i].dev;
+        dbase = p->replicas[i].dbase;
+        break;
+      }
+  }
   gdf_kernel_fn *fn = d->ops->entry_kind(d) == GDF_ENTRY_CUDA ? k->cuda : k->cpu;
   if (!fn) {
     gdf_log("run: kernel %s has no %s implementation; running it on the CPU", k->name,
@@ -229,7 +241,7 @@ static gpudf_status run_placed(const gpudf_table *t, const gpudf_kernel *k,
   }
   gdf_kernel_column cols[GDF_INPUT_STACK_COLS], *heap;
   gdf_kernel_input in;
-  GDF_TRY(input_init(&in, t, p->dbase, d->ordinal, cols, &heap));
+  GDF_TRY(input_init(&in, t, dbase, d->ordinal, cols, &heap));
   gdf_log("run: kernel %s, %lld configs over %lld rows on %s device %d (%s)", k->name,
           (long long)n, (long long)t->nrows, d->ops->name, d->ordinal,
           gpudf_backend_name(p->backend));

@@ -76,8 +76,18 @@ static gpudf_status place_attachment(struct gdf_attachment *a, const gdf_desc_he
     a->place = gdf_share_own_placement(h->share_id);
     if (a->place) return GPUDF_OK;
   }
+  gdf_replica reps[GDF_DESC_REPLICAS_MAX];
+  memset(reps, 0, sizeof reps);
+  for (uint32_t i = 0; i < h->nreplicas; i++) { /* <= GDF_DESC_REPLICAS_MAX, validated */
+    memcpy(reps[i].uuid, h->replicas[i].device_uuid, GDF_UUID_BYTES);
+    memcpy(reps[i].handle, h->replicas[i].ipc_handle, GDF_IPC_HANDLE_BYTES);
+  }
+  /* And those added later by other processes (engine/share/replica.c). */
+  int nrep = (int)h->nreplicas;
+  if (h->backend == GPUDF_BACKEND_CUDA_IPC)
+    nrep = gdf_replica_records(h->share_id, reps, nrep, GDF_DESC_REPLICAS_MAX);
   gdf_range_push("gpudf attach");
-  gpudf_status st = gdf_place_attach((gpudf_backend)h->backend, h->device_uuid, h->ipc_handle,
+  gpudf_status st = gdf_place_attach((gpudf_backend)h->backend, reps, nrep,
                                      a->base, a->size, name, &a->place);
   gdf_range_pop();
   return st;

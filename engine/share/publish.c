@@ -4,10 +4,12 @@
 #include "segment.h"
 #include "share.h"
 #include "table.h"
+#include "versioned.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ struct gpudf_share {
   char name[GPUDF_NAME_MAX + 1];
   gpudf_backend backend;
   uint64_t share_id;
+  char replica_text[GDF_REPLICAS_MAX][48]; /* "GPU-..." of each replica */
   struct gpudf_share *next_open; /* open_shares, under shares_lock */
 };
 
@@ -73,8 +76,13 @@ static void fill_descriptor(const gpudf_table *t, const char *name, const gdf_pl
   h->owner_start = gdf_self_start();
   h->share_id = random_u64();
   h->backend = (uint32_t)backend;
-  if (place) memcpy(h->device_uuid, place->uuid, sizeof h->device_uuid);
-  if (backend == GPUDF_BACKEND_CUDA_IPC) memcpy(h->ipc_handle, place->handle, sizeof h->ipc_handle);
+  if (backend == GPUDF_BACKEND_CUDA_IPC) {
+    h->nreplicas = (uint32_t)place->nreplicas;
+    for (int i = 0; i < place->nreplicas; i++) {
+      memcpy(h->replicas[i].device_uuid, place->replicas[i].uuid, GDF_UUID_BYTES);
+      memcpy(h->replicas[i].ipc_handle, place->replicas[i].handle, GDF_IPC_HANDLE_BYTES);
+    }
+  }
   h->ncols = (uint32_t)t->ncols;
   h->nrows = t->nrows;
   h->arena_size = t->arena_bytes;
@@ -134,7 +142,8 @@ static gpudf_status publish(gdf_segment *desc, const char *name) {
 /* Places the sealed arena on the device once per table: a table shared
  * again after its share closed keeps the placement other processes may
  * still be reading. */
-static gpudf_status place_table(gpudf_table *t, gpudf_backend resolved, bool forced) {
+static gpudf_status place_table(gpudf_table *t, gpudf_backend resolved, bool forced,
+                                const gdf_devsel *devices) {
   if (t->place) {
     if (!forced || t->place->backend == resolved) return GPUDF_OK;
     return GDF_ERR(GPUDF_EBUSY, "table was placed as %s when it was first shared; it cannot "
@@ -143,7 +152,8 @@ static gpudf_status place_table(gpudf_table *t, gpudf_backend resolved, bool for
   }
   if (t->sealed && t->arena_bytes > 0 && resolved != GPUDF_BACKEND_CPU) {
     gdf_range_push("gpudf place");
-    gpudf_status st = gdf_place_owner(t->base, t->arena_bytes, resolved, forced, &t->place);
+    gpudf_status st =
+        gdf_place_owner(t->base, t->arena_bytes, resolved, forced, devices, &t->place);
     gdf_range_pop();
     return st;
   }
@@ -166,9 +176,45 @@ static gpudf_status publish_share(gpudf_share *s, gpudf_table *t, const char *na
   return st;
 }
 
+void gpudf_share_options_init(gpudf_share_options *opts) {
+  if (!opts) return;
+  memset(opts, 0, sizeof *opts);
+  opts->size = sizeof *opts;
+  opts->version = GPUDF_SHARE_OPTIONS_VERSION;
+  opts->backend = GPUDF_BACKEND_AUTO;
+  opts->devices = NULL;
+}
+
+/* The devices option, else GPUDF_DEVICES, else every device. */
+static gpudf_status share_devices(const char *opt, gdf_devsel *sel) {
+  if (opt) return gdf_devsel_parse(opt, "devices", sel);
+  const char *env = getenv("GPUDF_DEVICES");
+  if (env) return gdf_devsel_parse(env, "GPUDF_DEVICES", sel);
+  return gdf_devsel_parse("all", "devices", sel);
+}
+
+static gpudf_status share_table(gpudf_table *t, const char *name, gpudf_backend backend,
+                                const char *devices, gpudf_share **out);
+
 gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend backend,
                                gpudf_share **out) {
   GDF_ENTER();
+  return share_table(t, name, backend, NULL, out);
+}
+
+gpudf_status gpudf_table_share_ex(gpudf_table *t, const char *name,
+                                  const gpudf_share_options *opts, gpudf_share **out) {
+  GDF_ENTER();
+  gpudf_share_options o;
+  gpudf_share_options_init(&o);
+  if (opts)
+    GDF_TRY(gdf_versioned_in(&o, sizeof o, opts, sizeof o,
+                             "options", "gpudf_share_options_init"));
+  return share_table(t, name, o.backend, o.devices, out);
+}
+
+static gpudf_status share_table(gpudf_table *t, const char *name, gpudf_backend backend,
+                                const char *devices, gpudf_share **out) {
   static _Atomic unsigned anon_seq;
   if (!t || !out) return GDF_ERR(GPUDF_EINVAL, "table or out is NULL");
   *out = NULL;
@@ -183,9 +229,15 @@ gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend b
     name = anon;
   }
   GDF_TRY(gdf_check_share_name(name));
+  gdf_devsel sel;
+  GDF_TRY(share_devices(devices, &sel));
   gpudf_backend resolved = GPUDF_BACKEND_CPU;
   bool forced = false;
   GDF_TRY(gdf_backend_resolve(backend, &resolved, &forced));
+  if (!sel.all && resolved == GPUDF_BACKEND_CPU)
+    return GDF_ERR(forced ? GPUDF_EINVAL : GPUDF_ENODEV, "devices were named for share '%s' "
+                   "but it is placed as cpu (%s)", name,
+                   forced ? "asked for" : "no device placement is available");
   gdf_tidy_quietly();
 
   gpudf_share *s = calloc(1, sizeof *s);
@@ -198,7 +250,7 @@ gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend b
     t->sealed = st == GPUDF_OK;
   }
   bool placed_before = t->place != NULL;
-  if (st == GPUDF_OK) st = place_table(t, resolved, forced);
+  if (st == GPUDF_OK) st = place_table(t, resolved, forced, &sel);
   if (st == GPUDF_OK) st = publish_share(s, t, name);
   if (st != GPUDF_OK) {
     gdf_segment_destroy(s->desc);
@@ -221,6 +273,9 @@ gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend b
   gdf_log("shared table as '%s' (%s/%s): %d columns, %" PRId64 " rows, %" PRIu64
           " arena bytes, backend %s", name, gdf_shm_dir(), s->desc->name, t->ncols, t->nrows,
           t->arena_bytes, gpudf_backend_name(s->backend));
+  if (t->place)
+    for (int i = 0; i < t->place->nreplicas; i++)
+      gdf_uuid_text(t->place->replicas[i].uuid, s->replica_text[i], sizeof s->replica_text[i]);
   s->table = t;
   t->share = s;
   t->refs++;
@@ -235,6 +290,20 @@ gpudf_status gpudf_table_share(gpudf_table *t, const char *name, gpudf_backend b
 const char *gpudf_share_name(const gpudf_share *s) { return s ? s->name : NULL; }
 gpudf_backend gpudf_share_backend(const gpudf_share *s) {
   return s ? s->backend : GPUDF_BACKEND_AUTO;
+}
+
+int gpudf_share_nreplicas(const gpudf_share *s) {
+  const gdf_placement *p = s ? s->table->place : NULL;
+  return p && p->backend == GPUDF_BACKEND_CUDA_IPC ? p->nreplicas : 0;
+}
+
+const char *gpudf_share_replica_device(const gpudf_share *s, int i) {
+  if (i < 0 || i >= gpudf_share_nreplicas(s)) return NULL;
+  return s->replica_text[i];
+}
+
+const char *gpudf_share_skipped(const gpudf_share *s) {
+  return s && s->table->place ? s->table->place->skipped : "";
 }
 
 void gpudf_share_close(gpudf_share *s) {

@@ -32,6 +32,11 @@ void gdf_attach_forget(uint64_t share_id);
  * went (files in the shm directory dfd). */
 void gdf_attach_drop_closed(int dfd);
 
+/* replica.c: appends to reps (n used, room for max) the replicas that
+ * processes added later to share share_id and still hold, skipping devices
+ * already in reps; returns the new count. */
+int gdf_replica_records(uint64_t share_id, gdf_replica *reps, int n, int max);
+
 /* cleanup.c: what every share, attach and sweep does first: removes what
  * dead processes left (gdf_remove_dead_quietly) and this process's idle
  * mappings of closed shares, without touching the caller's message.

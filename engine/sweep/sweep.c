@@ -76,7 +76,40 @@ static gpudf_status prepare(gdf_sweep *s, const gpudf_table *t, const gpudf_kern
   return GPUDF_OK;
 }
 
-static int default_workers(gpudf_backend b) {
+/* Devices a cuda-ipc share of this process would get replicas on: those of
+ * GPUDF_DEVICES, else every visible one (1 when that cannot be told: the
+ * share will say why). A device skipped for room makes a worker share a
+ * device with another. */
+static int replica_devices(void) {
+  const char *env = getenv("GPUDF_DEVICES");
+  gdf_devsel sel;
+  gdf_device dev;
+  const char *why;
+  int ords[GDF_REPLICAS_MAX], n = 0;
+  gdf_quiet q;
+  gdf_quiet_begin(&q, NULL, 0);
+  bool ok = gdf_devsel_parse(env ? env : "all", "GPUDF_DEVICES", &sel) == GPUDF_OK &&
+            gdf_device_get(&dev, &why) &&
+            gdf_devsel_resolve(&sel, &dev, ords, &n) == GPUDF_OK;
+  gdf_quiet_end(&q);
+  return ok && n > 0 ? n : 1;
+}
+
+/* One worker per replica device for GPU placements (the table's share when
+ * it has one, else what sharing it would give), one per core on the cpu. */
+static int default_workers(const gpudf_table *t, gpudf_backend b) {
+  if (!t->is_view && t->share && gpudf_share_nreplicas(t->share) > 0)
+    return gpudf_share_nreplicas(t->share);
+  if (!t->is_view && !t->share && b == GPUDF_BACKEND_AUTO) {
+    gpudf_backend resolved = GPUDF_BACKEND_CPU;
+    bool forced;
+    gdf_quiet q;
+    gdf_quiet_begin(&q, NULL, 0);
+    if (gdf_backend_resolve(b, &resolved, &forced) != GPUDF_OK) resolved = GPUDF_BACKEND_CPU;
+    gdf_quiet_end(&q);
+    b = resolved;
+  }
+  if (b == GPUDF_BACKEND_CUDA_IPC && !t->is_view) return replica_devices();
   if (b == GPUDF_BACKEND_CUDA_IPC || b == GPUDF_BACKEND_CUDA_PINNED) return 1;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   if (cores < 1) cores = 1;
@@ -369,6 +402,12 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
     gdf_prepare_reserve = 0;
   }
   if (st == GPUDF_OK) st = ensure_share(s, t, &made);
+  /* Workers spread over the replicas, each bound to its device by UUID. */
+  const gpudf_share *sh = made ? made : t->is_view ? NULL : t->share;
+  s->ndevices = 0;
+  for (int i = 0; st == GPUDF_OK && sh && i < gpudf_share_nreplicas(sh); i++)
+    snprintf(s->devices[s->ndevices++], sizeof s->devices[0], "%s",
+             gpudf_share_replica_device(sh, i));
   if (st == GPUDF_OK) st = make_ctl(s, configs, nslots);
   if (st == GPUDF_OK) {
     snprintf(s->res->report.worker_path, sizeof s->res->report.worker_path, "%s", path);
@@ -429,8 +468,8 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const gpudf_kernel *kern
     return xs;
   }
   if (s->o.workers == GPUDF_SWEEP_WORKERS_DEFAULT)
-    s->o.workers = default_workers(t->is_view ? t->view_backend
-                                   : t->share ? gpudf_share_backend(t->share) : s->o.backend);
+    s->o.workers = default_workers(t, t->is_view ? t->view_backend
+                                      : t->share ? gpudf_share_backend(t->share) : s->o.backend);
   gpudf_status rs = gdf_result_new(s->n, &s->res);
   if (rs != GPUDF_OK) {
     gdf_series_free_labels(labels, s->nseries);

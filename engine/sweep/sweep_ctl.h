@@ -42,6 +42,7 @@ typedef struct gdf_sweep_slot {
   _Atomic int64_t start_ns;   /* when it started (CLOCK_MONOTONIC) */
   _Atomic int64_t configs, batches, busy_ns;
   char error[GPUDF_SWEEP_REASON_MAX]; /* why startup failed */
+  char device[48]; /* UUID text of the device its kernels run on, once attached; "" cpu */
 } gdf_sweep_slot;
 
 typedef struct gdf_sweep_msg {

@@ -96,6 +96,7 @@ static void reset_slot(gdf_sweep_slot *sl) {
   atomic_store(&sl->attached, 0);
   atomic_store(&sl->part, 0); /* a killed worker's claim had its own */
   atomic_store(&sl->backend, 0);
+  memset(sl->device, 0, sizeof sl->device);
   atomic_store(&sl->lo, 0);
   atomic_store(&sl->hi, 0);
   atomic_store(&sl->start_ns, 0);
@@ -130,8 +131,29 @@ static gpudf_status spawn(gdf_sweep *s, int slot, const char *path) {
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
                                       POSIX_SPAWN_SETPGROUP);
   reset_slot(gdf_ctl_slot(s->ctl, slot));
+  /* A worker of a cuda-ipc share is bound to one replica's device by UUID,
+   * before it touches the device: its environment says which. */
+  char **envp = environ, bind[80];
+  char **own = NULL;
+  if (s->ndevices > 0) {
+    size_t n = 0;
+    while (environ[n]) n++;
+    own = calloc(n + 2, sizeof *own);
+    if (!own) {
+      posix_spawnattr_destroy(&attr);
+      return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (strncmp(environ[i], "GPUDF_WORKER_DEVICE=", 20) != 0) own[k++] = environ[i];
+    snprintf(bind, sizeof bind, "GPUDF_WORKER_DEVICE=%s", s->devices[slot % s->ndevices]);
+    own[k++] = bind;
+    own[k] = NULL;
+    envp = own;
+  }
   pid_t pid;
-  int rc = posix_spawn(&pid, path, NULL, &attr, argv, environ);
+  int rc = posix_spawn(&pid, path, NULL, &attr, argv, envp);
+  free(own);
   posix_spawnattr_destroy(&attr);
   /* EAGAIN here is a process or memory limit, not GPUDF_EAGAIN's "share
    * not ready yet". */
@@ -255,6 +277,8 @@ static void record_info(gdf_sweep *s, gdf_wproc *p, gdf_sweep_slot *sl, const ch
   wi->busy_s = (double)atomic_load(&sl->busy_ns) * 1e-9;
   wi->alive_s = (double)(gdf_now_ns() - p->spawned_ns) * 1e-9;
   snprintf(wi->exit, sizeof wi->exit, "%.60s%s", how, p->timed_out ? " (time limit)" : "");
+  if (atomic_load(&sl->attached))
+    snprintf(wi->device, sizeof wi->device, "%.47s", sl->device);
 }
 
 static void handle_exit(gdf_sweep *s, int slot, int status) {

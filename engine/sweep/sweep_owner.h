@@ -61,6 +61,10 @@ typedef struct gdf_sweep {
   int ran_on[4];        /* workers that attached, by the gpudf_backend they got */
   int64_t uncounted;    /* final states a dead worker did not get to count */
   char startup_error[640];
+  /* cuda-ipc: the devices holding a replica ("GPU-..."); worker slot i is
+   * bound to device i % ndevices (GPUDF_WORKER_DEVICE in its environment). */
+  int ndevices;
+  char devices[GDF_REPLICAS_MAX][48];
 } gdf_sweep;
 
 /* The caller's index of control-segment config i. */

@@ -5,6 +5,7 @@
  *
  *   gpudf-worker CONTROL-SEGMENT SLOT [PLUGIN...]
  */
+#include "device.h"
 #include "proc.h"
 #include "segment.h"
 #include "sweep_ctl.h"
@@ -94,6 +95,9 @@ static gpudf_status start(int argc, char **argv, worker *w, int *slot_index) {
   w->slot = gdf_ctl_slot(w->ctl, idx);
   for (int i = 3; i < argc; i++) GDF_TRY(gpudf_plugin_load(argv[i]));
   GDF_TRY(gpudf_kernel_find(w->ctl->kernel, &w->kernel));
+  /* Bound to its replica's device before anything touches the device. */
+  const char *bind = getenv("GPUDF_WORKER_DEVICE");
+  if (bind && *bind) GDF_TRY(gdf_device_bind_uuid(bind));
   GDF_TRY(gpudf_attach(w->ctl->share, &w->view));
   /* A series' kernels read the rows the owner listed: each must be a row
    * of the table attached. */
@@ -102,6 +106,8 @@ static gpudf_status start(int argc, char **argv, worker *w, int *slot_index) {
     if (gdf_ctl_perm(w->ctl)[i] < 0 || gdf_ctl_perm(w->ctl)[i] >= nrows)
       return GDF_ERR(GPUDF_EBADMSG, "%s: series row %lld is outside the table's %lld rows",
                      argv[1], (long long)gdf_ctl_perm(w->ctl)[i], (long long)nrows);
+  const char *dev = gpudf_table_device(w->view);
+  snprintf(w->slot->device, sizeof w->slot->device, "%s", dev ? dev : "");
   /* What it got here (a cuda-ipc share may be cuda-pinned or cpu in this
    * process), for the owner's report. */
   atomic_store(&w->slot->backend, (int32_t)gpudf_table_backend(w->view));

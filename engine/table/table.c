@@ -348,3 +348,11 @@ gpudf_status gpudf_table_column_device(const gpudf_table *t, int i, const void *
   *device = t->place->dev.ordinal;
   return GPUDF_OK;
 }
+
+gpudf_access gpudf_table_access(const gpudf_table *t) {
+  return t && t->place ? (gpudf_access)t->place->access : GPUDF_ACCESS_HOST;
+}
+
+const char *gpudf_table_device(const gpudf_table *t) {
+  return t && t->place ? t->place->uuid_text : NULL;
+}

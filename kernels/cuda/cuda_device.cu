@@ -254,6 +254,51 @@ gpudf_status cu_launch(const gdf_device *d, const char *kernel, gdf_kernel_fn *f
   return fn(in, configs, n, results);
 }
 
+int cu_current(const gdf_device *d) {
+  (void)d;
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return dev;
+}
+
+// Deliberately not scoped: binding is the one call that changes the
+// thread's current device (a worker bound to its GPU, before anything else).
+gpudf_status cu_bind(const gdf_device *d) {
+  GDF_CUDA_TRY(cudaSetDevice(d->ordinal));
+  return GPUDF_OK;
+}
+
+int cu_can_access_peer(const gdf_device *d, const gdf_device *peer) {
+  int can = 0;
+  if (d->ordinal == peer->ordinal) return 0;
+  if (cudaDeviceCanAccessPeer(&can, d->ordinal, peer->ordinal) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return can;
+}
+
+// cudaMemcpyPeer takes the peer path when the devices can reach each other
+// and otherwise stages through pinned host memory in the driver, so one call
+// serves both; peer reports which it will have been.
+gpudf_status cu_copy_d2d(const gdf_device *to, void *dst, const gdf_device *from,
+                         const void *src, uint64_t bytes, bool *peer) {
+  *peer = cu_can_access_peer(to, from) != 0;
+  GdfDeviceScope scope(to->ordinal);
+  GDF_CUDA_TRY(scope.error());
+  cudaStream_t stream = nullptr;
+  GDF_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  cudaError_t err = cudaMemcpyPeerAsync(dst, to->ordinal, src, from->ordinal, bytes, stream);
+  cudaError_t sync = cudaStreamSynchronize(stream);
+  (void)cudaStreamDestroy(stream);
+  GDF_CUDA_TRY(err);
+  GDF_CUDA_TRY(sync);
+  return GPUDF_OK;
+}
+
 const gdf_device_ops cuda_ops = {
     "cuda",
     cu_count,
@@ -272,6 +317,10 @@ const gdf_device_ops cuda_ops = {
     cu_host_device_pointer,
     cu_entry_kind,
     cu_launch,
+    cu_current,
+    cu_bind,
+    cu_can_access_peer,
+    cu_copy_d2d,
 };
 
 }  // namespace

@@ -23,6 +23,7 @@ import numpy as np
 from ._ffi import ffi, lib
 
 __all__ = ["Error", "Table", "read_csv", "read_parquet", "Share", "TableView", "attach",
+           "add_replica", "Replica",
            "backends", "kernels",
            "describe", "grid", "run", "sweep", "cleanup", "unmap_idle", "load_plugin",
            "plot", "Pool", "ProcessPoolExecutor", "DeviceColumn", "device_frame",
@@ -479,11 +480,14 @@ class Table(_Schema):
         """Read-only array over the column in shared memory (no copy)."""
         return self._array(self._index(column), self._keepalive())
 
-    def share(self, name=None, backend="auto"):
+    def share(self, name=None, backend="auto", devices=None):
         """Publishes the table under name (None: a unique one). The table is
         read-only from then on. The share stays published until close() (or
         the end of its with-block), or until both the Share and this Table
-        are gone: `name = t.share().name` keeps it while t lives."""
+        are gone: `name = t.share().name` keeps it while t lives. devices
+        (cuda-ipc: one replica per device) is "all", a list of ordinals and
+        UUID strings, or the same comma-separated in one string; None:
+        GPUDF_DEVICES, else all (docs/placements.md, "Several GPUs")."""
         if backend not in _BACKENDS:
             raise Error(lib.GPUDF_EINVAL, f"unknown backend {backend!r}; use one of "
                         f"{', '.join(_BACKENDS)}")
@@ -491,9 +495,25 @@ class Table(_Schema):
             raise TypeError(f"share name must be a str or None, got {type(name).__name__}")
         if name == "":
             raise Error(lib.GPUDF_EINVAL, "share name is empty; pass None for a unique name")
+        opts = ffi.new("gpudf_share_options *")
+        lib.gpudf_share_options_init(opts)
+        opts.backend = _BACKENDS[backend]
+        keep = None
+        if devices is not None:
+            if isinstance(devices, (list, tuple)):
+                for d in devices:
+                    if isinstance(d, bool) or not isinstance(d, (int, str)):
+                        raise TypeError(f"devices entries are ordinals (int) or UUIDs (str), "
+                                        f"got {type(d).__name__}")
+                devices = ",".join(str(d) for d in devices)
+            elif not isinstance(devices, str):
+                raise TypeError(f"devices must be 'all', a str or a list, got "
+                                f"{type(devices).__name__}")
+            keep = ffi.new("char[]", _c(devices, "devices"))
+            opts.devices = keep
         out = ffi.new("gpudf_share **")
-        _check(lib.gpudf_table_share(self._live(), _c(name, "share name") if name else ffi.NULL,
-                                     _BACKENDS[backend], out))
+        _check(lib.gpudf_table_share_ex(self._live(), _c(name, "share name") if name else ffi.NULL,
+                                        opts, out))
         s = Share(out[0], self._handle)
         self._shares = [x for x in self._shares if x._ptr is not None] + [s]
         return s
@@ -618,6 +638,11 @@ class Share:
         self._handle = handle
         self.name = _str(lib.gpudf_share_name(ptr))
         self.backend = _str(lib.gpudf_backend_name(lib.gpudf_share_backend(ptr)))
+        # UUIDs of the devices holding a replica (cuda-ipc), and those left
+        # out under "all" with why ("" if none).
+        self.devices = [_str(lib.gpudf_share_replica_device(ptr, i))
+                        for i in range(lib.gpudf_share_nreplicas(ptr))]
+        self.skipped = _str(lib.gpudf_share_skipped(ptr))
         self._finalizer = weakref.finalize(self, lib.gpudf_share_close, ptr)
 
     def close(self):
@@ -674,6 +699,41 @@ def attach(name_or_share):
     shares, see unmap_idle), so per-task attaches are cheap."""
     name = name_or_share.name if isinstance(name_or_share, Share) else str(name_or_share)
     return TableView(name)
+
+
+class Replica:
+    """A replica of a share this process added on its current device
+    (add_replica). It lives until close() (or the end of its with-block) or
+    this process's exit."""
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+        self.device = _str(lib.gpudf_replica_device(ptr))
+        self._finalizer = weakref.finalize(self, lib.gpudf_replica_free, ptr)
+
+    def close(self):
+        self._finalizer()
+        self._ptr = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<Replica on {self.device}>"
+
+
+def add_replica(name_or_share):
+    """Adds a replica of a cuda-ipc share on this process's current device,
+    from the shared host arena, for a process that sees a device the share
+    has none on (an MPI rank given one GPU): attachers on that device then
+    read it (gpudf_share_add_replica in gpudf.h)."""
+    name = name_or_share.name if isinstance(name_or_share, Share) else str(name_or_share)
+    out = ffi.new("gpudf_replica **")
+    _check(lib.gpudf_share_add_replica(_c(name, "share name"), out))
+    return Replica(out[0])
 
 
 # ----------------------------------------------------------------- kernels

@@ -9,6 +9,9 @@
  *   1: the checksum is recomputed, so validation goes past it;
  *   2: also the arena name is set to a live arena's, so mapping and column
  *      bounds are reached with valid-looking headers.
+ * Four simulated devices (engine/device/device_sim.c) are visible, so that a
+ * cuda-ipc descriptor's replica table (version 3) reaches the choice of a
+ * replica and its fallbacks.
  */
 #include <gpudf.h>
 
@@ -54,7 +57,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   static gpudf_table *t;
   static gpudf_share *s;
   double v[64];
-  if (!mkdtemp(g_dir) || setenv("GPUDF_SHM_DIR", g_dir, 1)) abort();
+  if (!mkdtemp(g_dir) || setenv("GPUDF_SHM_DIR", g_dir, 1) ||
+      setenv("GPUDF_SIMULATE_DEVICE", "1", 1) || setenv("GPUDF_SIM_DEVICES", "4", 1))
+    abort();
   atexit(remove_dir);
   for (int i = 0; i < 64; i++) v[i] = i * 0.5;
   char seed[64];

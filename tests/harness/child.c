@@ -9,6 +9,10 @@
  *   attach-dev NAME          attach, print "ok BACKEND SUM DEVSUM" (DEVSUM: checksum read
  *                            through the device pointers when they are host-readable, i.e.
  *                            with the simulated device; "-" otherwise), detach
+ *   attach-where NAME        attach, print "ok BACKEND ACCESS DEVICE DEVSUM" (ACCESS host,
+ *                            replica, peer or pinned; DEVICE the UUID text or "-"), detach
+ *   add-replica NAME         add a replica of the share on the current device, print
+ *                            "added UUID", wait to be killed
  *   attach-twice NAME        attach twice, print "ok B1 B2 SAMEPTR", detach both, print "detached"
  *   run-dev NAME OP LO       attach, run filter_agg(filter d OP LO, value d), print the
  *                            view's backend and the results
@@ -181,6 +185,33 @@ static int cmd_attach_dev(const char *name) {
   return 0;
 }
 
+/* Which device and replica an attach got: "ok BACKEND ACCESS DEVICE
+ * DEVSUM" (ACCESS: host replica peer pinned; DEVICE "-" on cpu). */
+static int cmd_attach_where(const char *name) {
+  static const char *const access[] = {"host", "replica", "peer", "pinned"};
+  gpudf_table *v;
+  gpudf_status st = gpudf_attach(name, &v);
+  if (st != GPUDF_OK) return fail(st);
+  char dev[32];
+  const char *uuid = gpudf_table_device(v);
+  printf("ok %s %s %s %s\n", gpudf_backend_name(gpudf_table_backend(v)),
+         access[gpudf_table_access(v)], uuid ? uuid : "-", device_sum(v, dev, sizeof dev));
+  gpudf_table_free(v);
+  return 0;
+}
+
+/* Adds a replica of the share on the current device, prints "added UUID"
+ * and waits to be killed. */
+static int cmd_add_replica(const char *name) {
+  gpudf_replica *r;
+  gpudf_status st = gpudf_share_add_replica(name, &r);
+  if (st != GPUDF_OK) return fail(st);
+  printf("added %s\n", gpudf_replica_device(r));
+  fflush(stdout);
+  wait_forever();
+  return 0;
+}
+
 static int cmd_attach_twice(const char *name) {
   gpudf_table *v1, *v2;
   gpudf_status st = gpudf_attach(name, &v1);
@@ -332,6 +363,8 @@ int main(int argc, char **argv) {
   if (err_path && *err_path && !freopen(err_path, "a", stderr)) return 3;
   if (argc >= 3 && strcmp(argv[1], "attach-dev") == 0) return cmd_attach_dev(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "attach-twice") == 0) return cmd_attach_twice(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "attach-where") == 0) return cmd_attach_where(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "add-replica") == 0) return cmd_add_replica(argv[2]);
   if (argc >= 5 && strcmp(argv[1], "run-dev") == 0) return cmd_run_dev(argv[2], argv[3], argv[4]);
   if (argc >= 5 && strcmp(argv[1], "share") == 0) return cmd_share(argv[2], argv[3], argv[4], 1);
   if (argc >= 5 && strcmp(argv[1], "share-exit") == 0)

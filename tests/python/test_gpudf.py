@@ -940,3 +940,47 @@ def test_a_column_cannot_be_added_under_live_arrays_and_can_once_they_are_gone()
     gc.collect()
     t._add("b", np.ones(4))
     assert t.columns == ["a", "b"]
+
+
+def test_share_devices_names_the_replicas_and_refuses_bad_lists(monkeypatch):
+    """share(devices=) takes "all", a list of ordinals and UUIDs, or the same
+    comma-separated; the Share lists the devices holding a replica. Checked
+    on four simulated devices (engine/device/device_sim.c)."""
+    monkeypatch.setenv("GPUDF_SIMULATE_DEVICE", "1")
+    monkeypatch.setenv("GPUDF_SIM_DEVICES", "4")
+    df = pd.DataFrame({"x": RNG.standard_normal(500)})
+    uuid = {}
+    with gpudf.Table.from_pandas(df).share() as s:
+        assert s.backend == "cuda-ipc"
+        assert len(s.devices) == 4 and len(set(s.devices)) == 4
+        assert all(d.startswith("GPU-") and len(d) == 40 for d in s.devices)
+        assert s.skipped == ""
+        uuid = dict(enumerate(s.devices))
+    with gpudf.Table.from_pandas(df).share(devices=[2, uuid[0]]) as s:
+        assert s.devices == [uuid[2], uuid[0]]
+    with gpudf.Table.from_pandas(df).share(devices="3,1") as s:
+        assert s.devices == [uuid[3], uuid[1]]
+    with pytest.raises(gpudf.Error, match="names device '1' twice"):
+        gpudf.Table.from_pandas(df).share(devices="1,1")
+    with pytest.raises(gpudf.Error, match="device 9 was named but this process sees 4"):
+        gpudf.Table.from_pandas(df).share(devices=[9])
+    with pytest.raises(TypeError, match="ordinals"):
+        gpudf.Table.from_pandas(df).share(devices=[1.5])
+
+
+def test_add_replica_on_a_device_without_one(monkeypatch):
+    """add_replica puts a replica on the current device of a share that has
+    none there; a second one there is refused; a cpu share has none."""
+    monkeypatch.setenv("GPUDF_SIMULATE_DEVICE", "1")
+    monkeypatch.setenv("GPUDF_SIM_DEVICES", "4")
+    df = pd.DataFrame({"x": RNG.standard_normal(300)})
+    t = gpudf.Table.from_pandas(df)
+    with t.share(devices="0") as s:
+        monkeypatch.setenv("GPUDF_SIM_CURRENT", "2")
+        with gpudf.add_replica(s) as r:
+            assert r.device.startswith("GPU-") and r.device != s.devices[0]
+            with pytest.raises(gpudf.Error, match="already has a replica on device"):
+                gpudf.add_replica(s.name)
+    with gpudf.Table.from_pandas(df).share(backend="cpu") as s:
+        with pytest.raises(gpudf.Error, match="published as cpu"):
+            gpudf.add_replica(s)

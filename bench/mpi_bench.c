@@ -1,0 +1,147 @@
+/* bench/mpi_bench.c - what MPI costs over the local engine (issue 20).
+ *
+ *   mpirun -n R gpudf-bench_mpi [ROWS] [CONFIGS] [WORKERS_PER_RANK]
+ *
+ * filter_agg over a ROWS-row table (default 2,000,000) and CONFIGS configs
+ * (default 4,000), three ways, each timed on rank 0 (best of 3):
+ *   one process   gpudf_sweep with R worker processes (rank 0 alone);
+ *   mpi           gpudf_mpi_sweep over the R ranks, each sweeping in process
+ *                 (WORKERS_PER_RANK, default 0: in process, the same number of
+ *                 processes at work);
+ *   claim         the round trip of one claim try, MPI_Compare_and_swap + flush
+ *                 on a window at rank 0, from every rank at once (20,000 claims
+ *                 each), and the tries per claim.
+ * Prints one line per measurement ("name value unit"). Not a test. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpudf_mpi.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static gpudf_table *make_table(int64_t rows) {
+  double *v = malloc(sizeof *v * (size_t)rows);
+  for (int64_t i = 0; i < rows; i++) v[i] = (double)((i * 7919) % 100000) / 1000.0;
+  gpudf_table *t = NULL;
+  if (gpudf_table_create(rows, &t) != GPUDF_OK ||
+      gpudf_table_add_column(t, "v", GPUDF_TYPE_F64, v) != GPUDF_OK) {
+    fprintf(stderr, "table: %s\n", gpudf_last_error());
+    exit(1);
+  }
+  free(v);
+  return t;
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  int rank, size;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int64_t rows = argc > 1 ? atoll(argv[1]) : 2000000;
+  int64_t n = argc > 2 ? atoll(argv[2]) : 4000;
+  int per_rank = argc > 3 ? atoi(argv[3]) : 0; /* workers per rank in the MPI sweep */
+  const gpudf_kernel *k = NULL;
+  gpudf_kernel_find("filter_agg", &k);
+  int np = gpudf_kernel_nparams(k), lo = 0, op = 0;
+  gpudf_kernel_param_index(k, "lo", &lo);
+  gpudf_kernel_param_index(k, "op", &op);
+  double *configs = malloc(sizeof *configs * (size_t)(n * np));
+  for (int64_t i = 0; i < n; i++) {
+    gpudf_kernel_defaults(k, configs + i * np);
+    configs[i * np + op] = 1; /* lt */
+    configs[i * np + lo] = (double)i * 100.0 / (double)n;
+  }
+  int nres = gpudf_kernel_nresults(k, configs);
+  double *results = malloc(sizeof(double) * (size_t)(n * nres));
+  gpudf_table *t = rank == 0 ? make_table(rows) : NULL;
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+
+  double best_one = INFINITY, best_mpi = INFINITY;
+  for (int rep = 0; rep < 3; rep++) {
+    if (rank == 0) {
+      gpudf_table *t1 = make_table(rows);
+      o.workers = size;
+      double t0 = now_s();
+      if (gpudf_sweep(t1, k, configs, n, results, &o, NULL) != GPUDF_OK)
+        fprintf(stderr, "gpudf_sweep: %s\n", gpudf_last_error());
+      double s = now_s() - t0;
+      if (s < best_one) best_one = s;
+      gpudf_table_free(t1);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    o.workers = per_rank;
+    gpudf_table *tm = rank == 0 ? make_table(rows) : NULL;
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t0 = now_s();
+    gpudf_mpi_result *r = NULL;
+    if (gpudf_mpi_sweep(MPI_COMM_WORLD, tm, NULL, k, configs, n, results, &o, &r) != GPUDF_OK)
+      fprintf(stderr, "gpudf_mpi_sweep: %s\n", gpudf_last_error());
+    double s = now_s() - t0;
+    if (s < best_mpi) best_mpi = s;
+    if (rank == 0 && rep == 0) {
+      gpudf_mpi_report mr;
+      gpudf_mpi_result_report(r, &mr);
+      printf("mpi_table_s %.4f s (table to every rank: send, share, attach)\n", mr.table_s);
+      printf("mpi_claims %lld of %lld configs\n", (long long)mr.claims, (long long)mr.claim);
+    }
+    gpudf_mpi_result_free(r);
+    gpudf_table_free(tm);
+  }
+
+  /* The claim round trip, every rank at once. */
+  int64_t *counter = NULL, one = 1, got = 0;
+  MPI_Win win;
+  MPI_Win_allocate(rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL,
+                   MPI_COMM_WORLD, &counter, &win);
+  if (rank == 0) *counter = 0;
+  MPI_Barrier(MPI_COMM_WORLD);
+  MPI_Win_lock_all(0, win);
+  const int claims = 20000;
+  double t0 = now_s();
+  /* As gpudf_mpi_sweep claims: compare-and-swap from the value seen. */
+  int64_t seen = 0, tries = 0;
+  for (int i = 0; i < claims; i++) {
+    for (;;) {
+      int64_t want = seen + one;
+      MPI_Compare_and_swap(&want, &seen, &got, MPI_INT64_T, 0, 0, win);
+      MPI_Win_flush(0, win);
+      tries++;
+      if (got == seen) {
+        seen = want;
+        break;
+      }
+      seen = got;
+    }
+  }
+  double per = (now_s() - t0) / (double)tries;
+  double retry = (double)tries / claims;
+  MPI_Win_unlock_all(win);
+  double worst = 0;
+  MPI_Reduce(&per, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  double worst_retry = 0;
+  MPI_Reduce(&retry, &worst_retry, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  MPI_Win_free(&win);
+
+  if (rank == 0) {
+    printf("ranks %d rows %lld configs %lld\n", size, (long long)rows, (long long)n);
+    printf("one_process_workers_%d %.1f configs/s (%.3f s)\n", size, (double)n / best_one,
+           best_one);
+    printf("mpi_ranks_%d %.1f configs/s (%.3f s), %+.1f%% against one process\n", size,
+           (double)n / best_mpi, best_mpi, (best_mpi / best_one - 1.0) * 100.0);
+    printf("claim_round_trip %.2f us (slowest rank's mean, %d ranks claiming at once, "
+           "%.2f tries per claim)\n", worst * 1e6, size, worst_retry);
+  }
+  gpudf_table_free(t);
+  free(configs);
+  free(results);
+  MPI_Finalize();
+  return 0;
+}

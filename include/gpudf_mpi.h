@@ -1,0 +1,109 @@
+/* gpudf_mpi.h - sweeps across the ranks of an MPI job (libgpudf_mpi).
+ *
+ * libgpudf_mpi is built only when CMake finds MPI; libgpudf itself never
+ * links MPI. One shared copy of the table per node: the node's leader loads
+ * it (or receives it from rank 0) and shares it, the other ranks of the node
+ * attach to it by name. Configs are claimed in contiguous runs from one
+ * counter at rank 0 (MPI one-sided, at rank 0's window), each run is swept by gpudf_sweep in
+ * the rank, and the results are gathered on rank 0 in config order.
+ * docs/mpi.md, "More than one machine". */
+#ifndef GPUDF_MPI_H
+#define GPUDF_MPI_H
+
+#include <mpi.h>
+
+#include "gpudf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What one rank did. */
+typedef struct gpudf_mpi_rank_info {
+  int rank;               /* in the communicator given */
+  int node;               /* node group (0..nodes-1); the group of rank 0 is node 0 */
+  int leader;             /* 1: this rank loaded or received the table and shared it */
+  char share[64];         /* the share this rank's sweeps read (one per node) */
+  int64_t configs;        /* configs it ran */
+  int64_t claims;         /* runs of configs it claimed */
+  double busy_s;          /* seconds inside gpudf_sweep */
+  double wall_s;          /* seconds from the call to the gather */
+} gpudf_mpi_rank_info;
+
+/* What one node group did: the sums of its ranks. */
+typedef struct gpudf_mpi_node_info {
+  int node;
+  int ranks;
+  int leader_rank;        /* rank (in the communicator) that owns the node's share */
+  char share[64];
+  int64_t configs;
+  double busy_s;
+} gpudf_mpi_node_info;
+
+typedef struct gpudf_mpi_report {
+  int64_t total;
+  int64_t done;
+  int64_t failed;         /* failed or timed out: their results are NaN */
+  int64_t cancelled;      /* cancelled, or never claimed after a cancel */
+  int ranks;
+  int nodes;
+  int64_t claim;          /* configs per claim (GPUDF_MPI_CLAIM), 0: the engine's rule */
+  int64_t claims;         /* claims served, all ranks together */
+  double table_s;         /* seconds until every rank had the table (load, send, share, attach) */
+  double wall_s;          /* seconds from the call to the return, on rank 0 */
+} gpudf_mpi_report;
+
+/* The outcome on rank 0. */
+typedef struct gpudf_mpi_result gpudf_mpi_result;
+
+/* Runs kernel over the n configs (n x nparams, row-major) across every rank
+ * of comm; a collective call: every rank of comm calls it.
+ *
+ * The table: csv_path, when not NULL, is read by each node's leader (every
+ * node must be able to read the path); otherwise table, given on rank 0
+ * (ignored elsewhere), is shared on rank 0's node and its columns sent to
+ * the other nodes' leaders by MPI_Bcast. An owner's unshared table on rank 0
+ * is shared for the call (read-only afterwards, as with gpudf_sweep); a view
+ * or a table already shared is copied first.
+ *
+ * configs, n and kernel's name are taken from rank 0 (other ranks may pass
+ * NULL configs); kernel must be registered on every rank (plugins too).
+ * opts (NULL: defaults) is taken from rank 0 (plugins excepted: each rank
+ * loads its own) and given to gpudf_sweep for each claimed run, without its
+ * progress callback. results (n x nresults)
+ * is written on rank 0 only; elsewhere it may be NULL.
+ *
+ * On rank 0 *out (when out is not NULL) gets the result on GPUDF_OK and
+ * GPUDF_ECANCELED; on other ranks *out is NULL. Every rank returns the same
+ * status: GPUDF_OK when every config is final (failed configs are failed
+ * configs, as in gpudf_sweep), GPUDF_ECANCELED, GPUDF_EINVAL (bad configs or
+ * options, a kernel missing on a rank), or what kept a rank from loading, sharing
+ * or attaching the table, with the same message on every rank, naming the
+ * rank. GPUDF_MPI_CLAIM=N sets the configs per claim (default: an equal
+ * share of what is left, never under half an equal share of the sweep, as
+ * gpudf_sweep's workers claim); GPUDF_MPI_FAKE_NODES=K groups ranks into K nodes by rank
+ * modulo K (tests on one machine) instead of by shared memory. */
+gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_path,
+                             const gpudf_kernel *kernel, const double *configs, int64_t n,
+                             double *results, const gpudf_sweep_options *opts,
+                             gpudf_mpi_result **out);
+
+void gpudf_mpi_result_free(gpudf_mpi_result *result);
+/* As the gpudf_sweep_result getters: count, state, error and reason of a
+ * config (GPUDF_CONFIG_PENDING, GPUDF_EINVAL and "" out of range). */
+int64_t gpudf_mpi_result_count(const gpudf_mpi_result *result);
+gpudf_config_state gpudf_mpi_result_state(const gpudf_mpi_result *result, int64_t index);
+gpudf_status gpudf_mpi_result_error(const gpudf_mpi_result *result, int64_t index);
+const char *gpudf_mpi_result_reason(const gpudf_mpi_result *result, int64_t index);
+gpudf_status gpudf_mpi_result_report(const gpudf_mpi_result *result, gpudf_mpi_report *out);
+/* Per rank (index 0..ranks-1 = rank) and per node (0..nodes-1). */
+gpudf_status gpudf_mpi_result_rank(const gpudf_mpi_result *result, int rank,
+                                   gpudf_mpi_rank_info *out);
+gpudf_status gpudf_mpi_result_node(const gpudf_mpi_result *result, int node,
+                                   gpudf_mpi_node_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GPUDF_MPI_H */

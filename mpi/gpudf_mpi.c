@@ -1,0 +1,775 @@
+/* gpudf_mpi_sweep: one shared table per node, configs claimed from a
+ * counter at rank 0, each claimed run swept by gpudf_sweep in its rank,
+ * results gathered on rank 0. Only the public API of libgpudf is used:
+ * this library sits above the engine and links it like any program. */
+#include "gpudf_mpi.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define API "gpudf_mpi_sweep"
+/* MPI counts are int: large arrays travel in pieces of this many bytes. */
+#define CHUNK_BYTES ((size_t)1 << 26)
+/* The prefix of the columns gpudf_table_prepare derives: never copied, each
+ * node's leader derives its own. */
+#define DERIVED_PREFIX "__"
+
+struct gpudf_mpi_result {
+  int64_t n;
+  int8_t *state;
+  int32_t *error;
+  char **reason; /* NULL for "" */
+  gpudf_mpi_report report;
+  gpudf_mpi_rank_info *ranks;
+  gpudf_mpi_node_info *nodes;
+};
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static gpudf_status fail(gpudf_status st, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return gpudf_set_error(st, msg);
+}
+
+/* Every rank learns whether one failed; the first failing rank's status
+ * and message become every rank's, so that all return alike. */
+static gpudf_status agree(MPI_Comm comm, int rank, gpudf_status st) {
+  int size, mine, first;
+  MPI_Comm_size(comm, &size);
+  mine = st == GPUDF_OK ? size : rank;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  if (first == size) return GPUDF_OK;
+  char msg[640] = "";
+  int code = (int)st;
+  if (rank == first) {
+    const char *e = gpudf_last_error();
+    snprintf(msg, sizeof msg, "%s", e ? e : "");
+  }
+  MPI_Bcast(&code, 1, MPI_INT, first, comm);
+  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
+  if (strncmp(msg, API ": rank ", strlen(API ": rank ")) == 0)
+    return gpudf_set_error((gpudf_status)code, msg);
+  const char *words = strncmp(msg, API ": ", strlen(API ": ")) == 0 ? msg + strlen(API ": ") : msg;
+  return fail((gpudf_status)code, API ": rank %d: %s", first, words);
+}
+
+static void bcast_bytes(void *buf, size_t bytes, int root, MPI_Comm comm) {
+  for (size_t off = 0; off < bytes; off += CHUNK_BYTES) {
+    size_t len = bytes - off < CHUNK_BYTES ? bytes - off : CHUNK_BYTES;
+    MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, comm);
+  }
+}
+
+/* ------------------------------------------------------ the table's copy */
+
+typedef struct col_head {
+  char name[GPUDF_NAME_MAX + 1];
+  int32_t type;
+  int32_t nlabels;     /* -1: not categorical */
+  int64_t label_bytes; /* the labels, each with its NUL */
+} col_head;
+
+/* Sends rank 0's table (root of leaders, root = 0) to the other leaders,
+ * which build a table of their own from it. *made: the copy (non-roots, or
+ * the root when copy_on_root). */
+static gpudf_status send_table(MPI_Comm leaders, const gpudf_table *src, gpudf_table **made) {
+  int lrank;
+  MPI_Comm_rank(leaders, &lrank);
+  bool root = lrank == 0;
+  int64_t head[2] = {0, 0}; /* nrows, columns sent */
+  int ncols = root ? gpudf_table_ncols(src) : 0;
+  if (root) {
+    head[0] = gpudf_table_nrows(src);
+    for (int c = 0; c < ncols; c++)
+      if (strncmp(gpudf_table_column_name(src, c), DERIVED_PREFIX, strlen(DERIVED_PREFIX)) != 0)
+        head[1]++;
+  }
+  MPI_Bcast(head, 2, MPI_INT64_T, 0, leaders);
+  gpudf_status st = GPUDF_OK;
+  gpudf_table *t = NULL;
+  if (!root) st = gpudf_table_create(head[0], &t);
+  for (int c = 0, sent = 0; sent < head[1]; c++) {
+    if (root && strncmp(gpudf_table_column_name(src, c), DERIVED_PREFIX,
+                        strlen(DERIVED_PREFIX)) == 0)
+      continue;
+    sent++;
+    col_head h;
+    memset(&h, 0, sizeof h);
+    char *labels = NULL;
+    if (root) {
+      snprintf(h.name, sizeof h.name, "%s", gpudf_table_column_name(src, c));
+      h.type = (int32_t)gpudf_table_column_type(src, c);
+      h.nlabels = gpudf_table_column_is_categorical(src, c) ? gpudf_table_column_nlabels(src, c) : -1;
+      for (int32_t l = 0; l < h.nlabels; l++)
+        h.label_bytes += (int64_t)strlen(gpudf_table_column_label(src, c, l)) + 1;
+    }
+    MPI_Bcast(&h, (int)sizeof h, MPI_BYTE, 0, leaders);
+    size_t bytes = (size_t)head[0] * gpudf_type_size((gpudf_type)h.type);
+    if (h.nlabels >= 0) {
+      labels = malloc((size_t)h.label_bytes + 1);
+      if (!labels) {
+        fprintf(stderr, API ": out of memory for the labels of column '%s'\n", h.name);
+        MPI_Abort(MPI_COMM_WORLD, 1); /* the other leaders wait in the next MPI_Bcast */
+      }
+      if (root) {
+        char *p = labels;
+        for (int32_t l = 0; l < h.nlabels; l++) {
+          const char *s = gpudf_table_column_label(src, c, l);
+          size_t len = strlen(s) + 1;
+          memcpy(p, s, len);
+          p += len;
+        }
+      }
+      bcast_bytes(labels, (size_t)h.label_bytes, 0, leaders);
+    }
+    if (root) {
+      bcast_bytes((void *)gpudf_table_column_data(src, c), bytes, 0, leaders);
+    } else if (h.nlabels >= 0) {
+      /* Codes first into memory of our own: a categorical column is added
+       * with its dictionary in one call. */
+      int32_t *codes = malloc(bytes ? bytes : 1);
+      const char **lp = malloc(sizeof *lp * (size_t)(h.nlabels + 1));
+      if (!codes || !lp) {
+        fprintf(stderr, API ": out of memory for column '%s'\n", h.name);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+      }
+      bcast_bytes(codes, bytes, 0, leaders);
+      const char *p = labels;
+      for (int32_t l = 0; l < h.nlabels; l++, p += strlen(p) + 1) lp[l] = p;
+      if (st == GPUDF_OK) st = gpudf_table_add_categorical(t, h.name, codes, h.nlabels, lp);
+      free(codes);
+      free(lp);
+    } else {
+      void *dst = NULL;
+      if (st == GPUDF_OK) st = gpudf_table_alloc_column(t, h.name, (gpudf_type)h.type, &dst);
+      if (st == GPUDF_OK) {
+        bcast_bytes(dst, bytes, 0, leaders);
+      } else {
+        /* The data comes anyway: receive it and let it go. */
+        char *sink = malloc(bytes < CHUNK_BYTES ? (bytes ? bytes : 1) : CHUNK_BYTES);
+        if (!sink) MPI_Abort(MPI_COMM_WORLD, 1);
+        for (size_t off = 0; off < bytes; off += CHUNK_BYTES) {
+          size_t len = bytes - off < CHUNK_BYTES ? bytes - off : CHUNK_BYTES;
+          MPI_Bcast(sink, (int)len, MPI_BYTE, 0, leaders);
+        }
+        free(sink);
+      }
+    }
+    free(labels);
+  }
+  if (st != GPUDF_OK) {
+    gpudf_table_free(t);
+    return st;
+  }
+  *made = t;
+  return GPUDF_OK;
+}
+
+/* A copy of a table in this process (rank 0 given a view or a table that
+ * is already shared): the columns, not the derived ones. */
+static gpudf_status copy_table(const gpudf_table *src, gpudf_table **out) {
+  gpudf_table *t = NULL;
+  gpudf_status st = gpudf_table_create(gpudf_table_nrows(src), &t);
+  for (int c = 0; st == GPUDF_OK && c < gpudf_table_ncols(src); c++) {
+    const char *name = gpudf_table_column_name(src, c);
+    if (strncmp(name, DERIVED_PREFIX, strlen(DERIVED_PREFIX)) == 0) continue;
+    if (gpudf_table_column_is_categorical(src, c)) {
+      int32_t nl = gpudf_table_column_nlabels(src, c);
+      const char **lp = malloc(sizeof *lp * (size_t)(nl + 1));
+      if (!lp) {
+        st = fail(GPUDF_ENOMEM, API ": out of memory");
+        break;
+      }
+      for (int32_t l = 0; l < nl; l++) lp[l] = gpudf_table_column_label(src, c, l);
+      st = gpudf_table_add_categorical(t, name, gpudf_table_column_data(src, c), nl, lp);
+      free(lp);
+    } else {
+      st = gpudf_table_add_column(t, name, gpudf_table_column_type(src, c),
+                                  gpudf_table_column_data(src, c));
+    }
+  }
+  if (st != GPUDF_OK) {
+    gpudf_table_free(t);
+    return st;
+  }
+  *out = t;
+  return GPUDF_OK;
+}
+
+/* ---------------------------------------------------------------- sweep */
+
+/* One rank's part, in claim order. */
+typedef struct part {
+  int64_t nranges, cap;
+  int64_t *ranges;  /* start, count pairs */
+  int64_t nconfigs;
+  double *results;  /* nconfigs x nres */
+  int32_t *status;  /* per config: state << 16 | error */
+  char *reasons;    /* "index\treason\n" for every config that did not finish */
+  size_t rlen, rcap;
+} part;
+
+static bool part_grow(part *p, int64_t cnt, int nres) {
+  if (p->nranges == p->cap) {
+    int64_t cap = p->cap ? p->cap * 2 : 16;
+    int64_t *r = realloc(p->ranges, sizeof *r * 2 * (size_t)cap);
+    if (!r) return false;
+    p->ranges = r;
+    p->cap = cap;
+  }
+  double *res = realloc(p->results, sizeof *res * (size_t)((p->nconfigs + cnt) * nres + 1));
+  if (!res) return false;
+  p->results = res;
+  int32_t *s = realloc(p->status, sizeof *s * (size_t)(p->nconfigs + cnt + 1));
+  if (!s) return false;
+  p->status = s;
+  return true;
+}
+
+static void part_reason(part *p, int64_t index, const char *why) {
+  char line[GPUDF_SWEEP_REASON_MAX + 64];
+  int len = snprintf(line, sizeof line, "%lld\t%s\n", (long long)index, why);
+  for (char *q = line + strcspn(line, "\t") + 1; *q && q < line + len - 1; q++)
+    if (*q == '\n') *q = ' ';
+  if (p->rlen + (size_t)len + 1 > p->rcap) {
+    size_t cap = (p->rcap ? p->rcap * 2 : 4096) + (size_t)len;
+    char *r = realloc(p->reasons, cap);
+    if (!r) return; /* the state says it failed; only the words are lost */
+    p->reasons = r;
+    p->rcap = cap;
+  }
+  memcpy(p->reasons + p->rlen, line, (size_t)len + 1);
+  p->rlen += (size_t)len;
+}
+
+static void part_free(part *p) {
+  free(p->ranges);
+  free(p->results);
+  free(p->status);
+  free(p->reasons);
+}
+
+void gpudf_mpi_result_free(gpudf_mpi_result *r) {
+  if (!r) return;
+  if (r->reason)
+    for (int64_t i = 0; i < r->n; i++) free(r->reason[i]);
+  free(r->reason);
+  free(r->state);
+  free(r->error);
+  free(r->ranks);
+  free(r->nodes);
+  free(r);
+}
+
+/* Configs per claim: GPUDF_MPI_CLAIM when set (a fixed size), else 0: the
+ * local engine's rule (next_claim). */
+static int64_t claim_size(void) {
+  const char *env = getenv("GPUDF_MPI_CLAIM");
+  if (env && *env) {
+    char *end;
+    long long v = strtoll(env, &end, 10);
+    if (*end == '\0' && v > 0) return v;
+  }
+  return 0;
+}
+
+/* The size of a claim starting at start: an equal share of what is left,
+ * never under half an equal share of the sweep, as the local engine claims
+ * (docs/sweep.md): batch kernels pay a pass over the table per claim, so
+ * few large claims first, smaller ones at the end for the balance. */
+static int64_t next_claim(int64_t start, int64_t n, int size, int64_t fixed) {
+  int64_t left = n - start, c;
+  if (fixed) {
+    c = fixed;
+  } else {
+    int64_t share = (left + size - 1) / size, floor_ = (n + 2 * (int64_t)size - 1) / (2 * size);
+    c = share > floor_ ? share : floor_;
+  }
+  return c < left ? c : left;
+}
+
+static int fake_nodes(void) {
+  const char *env = getenv("GPUDF_MPI_FAKE_NODES");
+  if (!env || !*env) return 0;
+  int k = atoi(env);
+  return k > 0 ? k : 0;
+}
+
+/* Gathers variable-sized pieces on rank 0 (MPI_Gatherv, int counts). */
+static gpudf_status gather(MPI_Comm comm, int rank, int size, const void *mine, int64_t count,
+                           MPI_Datatype type, size_t elem, void **all, int **counts, int **displs) {
+  int c = count > INT_MAX ? -1 : (int)count;
+  *counts = NULL;
+  *displs = NULL;
+  *all = NULL;
+  if (rank == 0) {
+    *counts = calloc((size_t)size, sizeof **counts);
+    *displs = calloc((size_t)size, sizeof **displs);
+  }
+  MPI_Gather(&c, 1, MPI_INT, rank == 0 ? *counts : NULL, 1, MPI_INT, 0, comm);
+  int64_t total = 0;
+  int bad = 0;
+  if (rank == 0) {
+    for (int r = 0; r < size; r++) {
+      if ((*counts)[r] < 0 || total > INT_MAX) bad = 1;
+      (*displs)[r] = (int)total;
+      total += (*counts)[r];
+    }
+    if (total > INT_MAX) bad = 1;
+    if (!bad) *all = malloc(elem * (size_t)(total + 1));
+    if (!*all) bad = 1;
+  }
+  MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
+  if (bad) {
+    if (rank == 0) {
+      free(*all), free(*counts), free(*displs);
+      *all = NULL, *counts = NULL, *displs = NULL;
+    }
+    return fail(GPUDF_EOVERFLOW, API ": the results of the ranks do not fit one gather "
+                "(over 2^31 values, or out of memory on rank 0): sweep fewer configs per call");
+  }
+  MPI_Gatherv(mine, c, type, *all, *counts, *displs, type, 0, comm);
+  return GPUDF_OK;
+}
+
+typedef struct job {
+  MPI_Comm comm, node, leaders;
+  int rank, size, node_rank, node_id, nnodes;
+  gpudf_table *own;      /* a table this call made (loaded, received, copied) */
+  gpudf_share *share;    /* this leader's share */
+  gpudf_table *view;     /* a non-leader's view */
+  gpudf_table *use;      /* the table this rank sweeps */
+  char share_name[64];
+} job;
+
+static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
+                                 const gpudf_kernel *kernel, const double *configs, int64_t n,
+                                 const gpudf_sweep_options *opts) {
+  bool leader = j->node_rank == 0;
+  gpudf_status st = GPUDF_OK;
+  gpudf_backend backend = opts->backend;
+  if (csv) {
+    if (leader) st = gpudf_table_read_csv(csv, NULL, &j->own);
+  } else if (leader) {
+    const gpudf_table *src = table;
+    if (j->rank == 0 && !table)
+      st = fail(GPUDF_EINVAL, API ": neither a table on rank 0 nor a CSV path");
+    /* Whether the table can come over: rank 0's NULL table fails on every
+     * leader together. */
+    int ok = st == GPUDF_OK;
+    MPI_Bcast(&ok, 1, MPI_INT, 0, j->leaders);
+    if (ok) {
+      if (j->nnodes > 1) st = send_table(j->leaders, src, &j->own);
+      /* Rank 0 shares the caller's table itself when it may, else a copy. */
+      if (j->rank == 0) {
+        if (gpudf_table_is_view(table)) st = copy_table(table, &j->own);
+      }
+    } else if (j->rank != 0) {
+      st = fail(GPUDF_EINVAL, API ": rank 0 gave no table");
+    }
+  }
+  st = agree(j->comm, j->rank, st);
+  if (st != GPUDF_OK) return st;
+  if (leader) {
+    gpudf_table *t = j->own ? j->own : table;
+    /* Derived columns (prefix sums) once per node, before sharing; a table
+     * already shared keeps what it has. Only a saving: errors are not the
+     * caller's. */
+    if (!gpudf_table_is_view(t)) {
+      (void)gpudf_table_prepare(t, kernel, configs, n);
+    }
+    st = gpudf_table_share(t, NULL, backend, &j->share);
+    if (st == GPUDF_EBUSY && j->rank == 0 && !j->own) {
+      /* Already shared by the caller: share a copy of our own. */
+      st = copy_table(table, &j->own);
+      if (st == GPUDF_OK) {
+        (void)gpudf_table_prepare(j->own, kernel, configs, n);
+        st = gpudf_table_share(j->own, NULL, backend, &j->share);
+      }
+      t = j->own;
+    }
+    if (st == GPUDF_OK) {
+      snprintf(j->share_name, sizeof j->share_name, "%s", gpudf_share_name(j->share));
+      j->use = t;
+    }
+  }
+  MPI_Bcast(j->share_name, (int)sizeof j->share_name, MPI_CHAR, 0, j->node);
+  if (!leader && j->share_name[0]) {
+    st = gpudf_attach(j->share_name, &j->view);
+    if (st == GPUDF_OK) j->use = j->view;
+  } else if (!leader && st == GPUDF_OK) {
+    st = fail(GPUDF_EIO, API ": the node's leader shared no table");
+  }
+  return agree(j->comm, j->rank, st);
+}
+
+static void tear_down(job *j) {
+  gpudf_table_free(j->view);
+  gpudf_share_close(j->share);
+  gpudf_table_free(j->own);
+  if (j->node != MPI_COMM_NULL) MPI_Comm_free(&j->node);
+  if (j->leaders != MPI_COMM_NULL) MPI_Comm_free(&j->leaders);
+}
+
+/* Claims runs of configs until none is left, sweeping each. */
+static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs, int64_t n,
+                       int np, int nres, int64_t claim, const gpudf_sweep_options *local,
+                       part *p, gpudf_mpi_rank_info *me, bool *stopped) {
+  int64_t *counter = NULL;
+  MPI_Win win;
+  MPI_Win_allocate(j->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL,
+                   j->comm, &counter, &win);
+  if (j->rank == 0) *counter = 0;
+  MPI_Barrier(j->comm); /* the counter is zero before anyone claims */
+  MPI_Win_lock_all(0, win);
+  /* A claim: read the counter, then move it past our run with one
+   * compare-and-swap; a rank that lost the race retries from the value it
+   * got back (one round trip per try). */
+  int64_t seen = 0;
+  MPI_Fetch_and_op(NULL, &seen, MPI_INT64_T, 0, 0, MPI_NO_OP, win);
+  MPI_Win_flush(0, win);
+  for (;;) {
+    if (*stopped || seen >= n) break;
+    int64_t cnt = next_claim(seen, n, j->size, claim);
+    int64_t want = seen + cnt, got = 0;
+    MPI_Compare_and_swap(&want, &seen, &got, MPI_INT64_T, 0, 0, win);
+    MPI_Win_flush(0, win);
+    if (got != seen) {
+      seen = got;
+      continue;
+    }
+    int64_t start = seen;
+    seen = want;
+    if (!part_grow(p, cnt, nres)) {
+      fprintf(stderr, API ": rank %d: out of memory for its results\n", j->rank);
+      MPI_Abort(j->comm, 1); /* a claimed run cannot be given back */
+    }
+    p->ranges[2 * p->nranges] = start;
+    p->ranges[2 * p->nranges + 1] = cnt;
+    p->nranges++;
+    double *res = p->results + p->nconfigs * nres;
+    int32_t *status = p->status + p->nconfigs;
+    gpudf_sweep_result *r = NULL;
+    double t0 = now_s();
+    gpudf_status st = gpudf_sweep(j->use, kernel, configs + start * np, cnt, res, local, &r);
+    me->busy_s += now_s() - t0;
+    if (r) {
+      for (int64_t i = 0; i < cnt; i++) {
+        gpudf_config_state s = gpudf_sweep_result_state(r, i);
+        status[i] = (int32_t)s << 16 | (int32_t)gpudf_sweep_result_error(r, i);
+        if (s != GPUDF_CONFIG_DONE) part_reason(p, start + i, gpudf_sweep_result_reason(r, i));
+      }
+      if (gpudf_sweep_result_signal(r)) *stopped = true;
+      gpudf_sweep_result_free(r);
+    } else {
+      /* The whole run failed before any config ran (e.g. out of memory):
+       * each of its configs is a failed config, with the reason. */
+      char why[GPUDF_SWEEP_REASON_MAX];
+      snprintf(why, sizeof why, "rank %d: %s", j->rank, gpudf_last_error());
+      for (int64_t i = 0; i < cnt; i++) {
+        status[i] = (int32_t)GPUDF_CONFIG_FAILED << 16 | (int32_t)st;
+        for (int k = 0; k < nres; k++) res[i * nres + k] = 0.0 / 0.0;
+        part_reason(p, start + i, why);
+      }
+    }
+    if (st == GPUDF_ECANCELED) *stopped = true;
+    p->nconfigs += cnt;
+    me->configs += cnt;
+    me->claims++;
+  }
+  MPI_Win_unlock_all(win);
+  MPI_Win_free(&win);
+}
+
+static gpudf_status assemble(job *j, int64_t n, int nres, const part *p, double *results,
+                             gpudf_mpi_result *out, int64_t claim, double table_s, double t0,
+                             const gpudf_mpi_rank_info *me) {
+  gpudf_status st;
+  void *all_ranges = NULL, *all_res = NULL, *all_status = NULL, *all_reasons = NULL;
+  int *c1 = NULL, *d1 = NULL, *c2 = NULL, *d2 = NULL, *c3 = NULL, *d3 = NULL, *c4 = NULL, *d4 = NULL;
+  st = gather(j->comm, j->rank, j->size, p->ranges, p->nranges * 2, MPI_INT64_T, sizeof(int64_t),
+              &all_ranges, &c1, &d1);
+  if (st == GPUDF_OK)
+    st = gather(j->comm, j->rank, j->size, p->results, p->nconfigs * nres, MPI_DOUBLE,
+                sizeof(double), &all_res, &c2, &d2);
+  if (st == GPUDF_OK)
+    st = gather(j->comm, j->rank, j->size, p->status, p->nconfigs, MPI_INT32_T, sizeof(int32_t),
+                &all_status, &c3, &d3);
+  if (st == GPUDF_OK)
+    st = gather(j->comm, j->rank, j->size, p->reasons ? p->reasons : "", (int64_t)p->rlen,
+                MPI_CHAR, 1, &all_reasons, &c4, &d4);
+  gpudf_mpi_rank_info *infos = j->rank == 0 ? calloc((size_t)j->size, sizeof *infos) : NULL;
+  MPI_Gather(me, (int)sizeof *me, MPI_BYTE, infos, (int)sizeof *me, MPI_BYTE, 0, j->comm);
+  if (st == GPUDF_OK && j->rank == 0) {
+    out->n = n;
+    out->state = malloc((size_t)n + 1);
+    out->error = malloc(sizeof *out->error * ((size_t)n + 1));
+    out->reason = calloc((size_t)n + 1, sizeof *out->reason);
+    out->nodes = calloc((size_t)j->nnodes, sizeof *out->nodes);
+    if (!out->state || !out->error || !out->reason || !out->nodes || !infos) {
+      st = fail(GPUDF_ENOMEM, API ": out of memory for the result on rank 0");
+    } else {
+      /* Never claimed (a cancel stopped the claims): cancelled, NaN. */
+      for (int64_t i = 0; i < n; i++) {
+        out->state[i] = GPUDF_CONFIG_CANCELLED;
+        out->error[i] = GPUDF_ECANCELED;
+        if (results)
+          for (int k = 0; k < nres; k++) results[i * nres + k] = 0.0 / 0.0;
+      }
+      const int64_t *rg = all_ranges;
+      const double *rs = all_res;
+      const int32_t *ss = all_status;
+      for (int r = 0; r < j->size; r++) {
+        int64_t at = d3[r];
+        for (int q = d1[r]; q < d1[r] + c1[r]; q += 2) {
+          int64_t start = rg[q], cnt = rg[q + 1];
+          if (results)
+            memcpy(results + start * nres, rs + at * nres, sizeof(double) * (size_t)(cnt * nres));
+          for (int64_t i = 0; i < cnt; i++) {
+            out->state[start + i] = (int8_t)(ss[at + i] >> 16);
+            out->error[start + i] = ss[at + i] & 0xffff;
+          }
+          at += cnt;
+        }
+      }
+      /* The reasons: "index\treason\n" lines. */
+      char *text = all_reasons;
+      int64_t tlen = d4[j->size - 1] + c4[j->size - 1];
+      text[tlen] = '\0';
+      for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        char *tab = strchr(line, '\t');
+        long long idx = strtoll(line, NULL, 10);
+        if (tab && idx >= 0 && idx < n) out->reason[idx] = strdup(tab + 1);
+        if (!nl) break;
+        line = nl + 1;
+      }
+      gpudf_mpi_report *rep = &out->report;
+      rep->total = n;
+      rep->ranks = j->size;
+      rep->nodes = j->nnodes;
+      rep->claim = claim;
+      rep->table_s = table_s;
+      for (int64_t i = 0; i < n; i++) {
+        if (out->state[i] == GPUDF_CONFIG_DONE) rep->done++;
+        else if (out->state[i] == GPUDF_CONFIG_CANCELLED) rep->cancelled++;
+        else rep->failed++;
+      }
+      for (int r = 0; r < j->size; r++) {
+        gpudf_mpi_node_info *nd = &out->nodes[infos[r].node];
+        nd->node = infos[r].node;
+        nd->ranks++;
+        if (infos[r].leader) {
+          nd->leader_rank = r;
+          snprintf(nd->share, sizeof nd->share, "%s", infos[r].share);
+        }
+        nd->configs += infos[r].configs;
+        nd->busy_s += infos[r].busy_s;
+        rep->claims += infos[r].claims;
+      }
+      out->ranks = infos;
+      infos = NULL;
+      rep->wall_s = now_s() - t0;
+    }
+  }
+  free(infos);
+  free(all_ranges), free(all_res), free(all_status), free(all_reasons);
+  free(c1), free(d1), free(c2), free(d2), free(c3), free(d3), free(c4), free(d4);
+  return st;
+}
+
+gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_path,
+                             const gpudf_kernel *kernel, const double *configs, int64_t n,
+                             double *results, const gpudf_sweep_options *opts,
+                             gpudf_mpi_result **out) {
+  double t0 = now_s();
+  if (out) *out = NULL;
+  job j;
+  memset(&j, 0, sizeof j);
+  j.comm = comm;
+  j.node = j.leaders = MPI_COMM_NULL;
+  MPI_Comm_rank(comm, &j.rank);
+  MPI_Comm_size(comm, &j.size);
+  gpudf_status st = GPUDF_OK;
+
+  /* What rank 0 says: n, the kernel's name, whether there is a CSV path. */
+  int64_t head[2] = {n, csv_path != NULL};
+  MPI_Bcast(head, 2, MPI_INT64_T, 0, comm);
+  n = head[0];
+  char kname[GPUDF_NAME_MAX + 1] = "";
+  if (j.rank == 0 && kernel) snprintf(kname, sizeof kname, "%s", gpudf_kernel_name(kernel));
+  MPI_Bcast(kname, (int)sizeof kname, MPI_CHAR, 0, comm);
+  char path[4096] = "";
+  if (j.rank == 0 && csv_path) snprintf(path, sizeof path, "%s", csv_path);
+  if (head[1]) MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, comm);
+  if (n < 0) st = fail(GPUDF_EINVAL, API ": n = %lld configs", (long long)n);
+  else if (!kname[0]) st = fail(GPUDF_EINVAL, API ": no kernel given on rank 0");
+  else if (gpudf_kernel_find(kname, &kernel) != GPUDF_OK)
+    st = fail(GPUDF_EINVAL, API ": kernel '%s' is not registered here (register it, or load "
+              "its plugin, on every rank)", kname);
+  else if (j.rank == 0 && n > 0 && !configs) st = fail(GPUDF_EINVAL, API ": configs is NULL");
+  if ((st = agree(comm, j.rank, st)) != GPUDF_OK) return st;
+
+  /* The configs, as rank 0 has them. */
+  int np = gpudf_kernel_nparams(kernel);
+  double *mine = NULL;
+  if (j.rank != 0) {
+    mine = malloc(sizeof *mine * (size_t)(n * np + 1));
+    if (!mine) st = fail(GPUDF_ENOMEM, API ": out of memory for %lld configs", (long long)n);
+  }
+  if ((st = agree(comm, j.rank, st)) != GPUDF_OK) {
+    free(mine);
+    return st;
+  }
+  if (j.rank != 0) configs = mine;
+  bcast_bytes((void *)configs, sizeof(double) * (size_t)(n * np), 0, comm);
+
+  gpudf_sweep_options local;
+  gpudf_sweep_options_init(&local);
+  if (opts) {
+    size_t len = opts->size < sizeof local ? opts->size : sizeof local;
+    memcpy(&local, opts, len);
+    local.size = len; /* gpudf_sweep reads what the caller's struct has */
+  }
+  local.progress = NULL; /* one claimed run's progress is not the job's */
+  local.progress_user = NULL;
+  /* Rank 0's options hold everywhere (plugins excepted: paths of each
+   * rank's own), so a program whose other ranks only serve (gpudf-sweep-mpi)
+   * passes NULL there. */
+  double o[5] = {local.workers, local.backend, (double)local.batch, local.time_limit_s,
+                 local.retries};
+  MPI_Bcast(o, 5, MPI_DOUBLE, 0, comm);
+  local.workers = (int)o[0];
+  local.backend = (gpudf_backend)o[1];
+  local.batch = (int64_t)o[2];
+  local.time_limit_s = o[3];
+  local.retries = (int)o[4];
+
+  /* Node groups: by shared memory, or K simulated nodes by rank mod K. */
+  int k = fake_nodes();
+  if (k) MPI_Comm_split(comm, j.rank % k, j.rank, &j.node);
+  else MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, j.rank, MPI_INFO_NULL, &j.node);
+  MPI_Comm_rank(j.node, &j.node_rank);
+  MPI_Comm_split(comm, j.node_rank == 0 ? 0 : MPI_UNDEFINED, j.rank, &j.leaders);
+  if (j.node_rank == 0) {
+    MPI_Comm_rank(j.leaders, &j.node_id);
+    MPI_Comm_size(j.leaders, &j.nnodes);
+  }
+  int ids[2] = {j.node_id, j.nnodes};
+  MPI_Bcast(ids, 2, MPI_INT, 0, j.node);
+  j.node_id = ids[0];
+  MPI_Bcast(&ids[1], 1, MPI_INT, 0, comm);
+  j.nnodes = ids[1];
+
+  st = set_up_table(&j, table, head[1] ? path : NULL, kernel, configs, n, &local);
+  double table_s = now_s() - t0;
+  if (st == GPUDF_OK) {
+    if (j.rank == 0) st = gpudf_validate(j.use, kernel, configs, n);
+    /* The options, by gpudf_sweep's own rules (an empty sweep checks
+     * them): refused here, not as every config failing later. */
+    if (st == GPUDF_OK) st = gpudf_sweep(j.use, kernel, configs, 0, NULL, &local, NULL);
+    st = agree(comm, j.rank, st);
+  }
+  int nres = 0;
+  if (st == GPUDF_OK && n > 0) {
+    nres = gpudf_kernel_nresults(kernel, configs);
+    for (int64_t i = 1; i < n && j.rank == 0 && st == GPUDF_OK; i++)
+      if (gpudf_kernel_nresults(kernel, configs + i * np) != nres)
+        st = fail(GPUDF_EINVAL, API ": config %lld gives %d results, config 0 gives %d: the "
+                  "shape parameters must be equal in every config", (long long)i,
+                  gpudf_kernel_nresults(kernel, configs + i * np), nres);
+    st = agree(comm, j.rank, st);
+  }
+  gpudf_mpi_result *res = NULL;
+  if (st == GPUDF_OK && j.rank == 0) {
+    res = calloc(1, sizeof *res);
+    if (!res) st = fail(GPUDF_ENOMEM, API ": out of memory");
+  }
+  if (st == GPUDF_OK) st = agree(comm, j.rank, st);
+  if (st != GPUDF_OK) {
+    tear_down(&j);
+    free(mine);
+    free(res);
+    return st;
+  }
+
+
+  int64_t claim = claim_size();
+  part p;
+  memset(&p, 0, sizeof p);
+  gpudf_mpi_rank_info me;
+  memset(&me, 0, sizeof me);
+  me.rank = j.rank;
+  me.node = j.node_id;
+  me.leader = j.node_rank == 0;
+  snprintf(me.share, sizeof me.share, "%s", j.share_name);
+  bool stopped = false;
+  run_claims(&j, kernel, configs, n, np, nres, claim, &local, &p, &me, &stopped);
+  me.wall_s = now_s() - t0;
+  /* Every rank's sweeps are over before any leader closes its share. */
+  st = assemble(&j, n, nres, &p, results, res, claim, table_s, t0, &me);
+  st = agree(comm, j.rank, st);
+  int cancelled = stopped, any = 0;
+  MPI_Allreduce(&cancelled, &any, 1, MPI_INT, MPI_LOR, comm);
+  part_free(&p);
+  tear_down(&j);
+  free(mine);
+  if (st != GPUDF_OK) {
+    gpudf_mpi_result_free(res);
+    return st;
+  }
+  if (j.rank == 0 && out) *out = res;
+  else gpudf_mpi_result_free(res);
+  if (any) return fail(GPUDF_ECANCELED, API ": cancelled (a signal or an error stopped a rank's claims)");
+  return GPUDF_OK;
+}
+
+/* ---------------------------------------------------------------- getters */
+
+int64_t gpudf_mpi_result_count(const gpudf_mpi_result *r) { return r ? r->n : 0; }
+
+gpudf_config_state gpudf_mpi_result_state(const gpudf_mpi_result *r, int64_t i) {
+  return r && i >= 0 && i < r->n ? (gpudf_config_state)r->state[i] : GPUDF_CONFIG_PENDING;
+}
+
+gpudf_status gpudf_mpi_result_error(const gpudf_mpi_result *r, int64_t i) {
+  return r && i >= 0 && i < r->n ? (gpudf_status)r->error[i] : GPUDF_EINVAL;
+}
+
+const char *gpudf_mpi_result_reason(const gpudf_mpi_result *r, int64_t i) {
+  return r && i >= 0 && i < r->n && r->reason[i] ? r->reason[i] : "";
+}
+
+gpudf_status gpudf_mpi_result_report(const gpudf_mpi_result *r, gpudf_mpi_report *out) {
+  if (!r || !out) return fail(GPUDF_EINVAL, "gpudf_mpi_result_report: NULL result or out");
+  *out = r->report;
+  return GPUDF_OK;
+}
+
+gpudf_status gpudf_mpi_result_rank(const gpudf_mpi_result *r, int rank, gpudf_mpi_rank_info *out) {
+  if (!r || !out || rank < 0 || rank >= r->report.ranks)
+    return fail(GPUDF_EINVAL, "gpudf_mpi_result_rank: rank %d out of range", rank);
+  *out = r->ranks[rank];
+  return GPUDF_OK;
+}
+
+gpudf_status gpudf_mpi_result_node(const gpudf_mpi_result *r, int node, gpudf_mpi_node_info *out) {
+  if (!r || !out || node < 0 || node >= r->report.nodes)
+    return fail(GPUDF_EINVAL, "gpudf_mpi_result_node: node %d out of range", node);
+  *out = r->nodes[node];
+  return GPUDF_OK;
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""tests/cli/check_mpi_cli.py SWEEP SWEEP_MPI WORKDIR MPIEXEC... (ctest
+Mpi.SweepToolUnderMpirunWritesWhatTheOneProcessToolWrites).
+
+`mpirun -n 2 gpudf-sweep-mpi ARGS` against `gpudf-sweep ARGS`: the --out CSV
+byte for byte (histogram counts: exact, whichever rank ran a config), the
+report written once (by rank 0 alone), the same exit status for a sweep, a
+usage error and a missing table, and nothing left in the job's shm
+directory. The counts are checked against a count in Python too."""
+import csv
+import os
+import subprocess
+import sys
+
+sweep, sweep_mpi, work = sys.argv[1], sys.argv[2], sys.argv[3]
+mpiexec = sys.argv[4:]
+os.makedirs(work, exist_ok=True)
+shm = os.path.join(work, "shm")
+os.makedirs(shm, exist_ok=True)
+env = dict(os.environ, GPUDF_SHM_DIR=shm)
+failures = []
+
+table = os.path.join(work, "x.csv")
+values = [((i * 7919) % 1000) / 8 - 40 for i in range(3001)]
+with open(table, "w") as f:
+    f.write("k,v\n")
+    for i, v in enumerate(values):
+        f.write(f"{i % 7},{v!r}\n")
+
+grid = ["--kernel", "histogram", "--grid", "col=v bins=8 range_lo=-50:-10:5 range_hi=50:90:20"]
+
+
+def run(cmd):
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=50)
+    return p.returncode, p.stdout, p.stderr
+
+
+one = os.path.join(work, "one.csv")
+many = os.path.join(work, "many.csv")
+rc1, out1, err1 = run([sweep, "--table", table, *grid, "-j", "0", "--out", one])
+rc2, out2, err2 = run([*mpiexec, "-n", "2", sweep_mpi, "--table", table, *grid, "-j", "0",
+                       "--out", many])
+if rc1 != 0 or rc2 != 0:
+    failures.append(f"exit {rc1} alone, {rc2} under mpirun: {err1} {err2}")
+elif open(one, "rb").read() != open(many, "rb").read():
+    failures.append("the --out CSV under mpirun differs from the one-process tool's")
+else:
+    rows = list(csv.DictReader(open(many)))
+    for r in rows:
+        lo, hi, bins = float(r["range_lo"]), float(r["range_hi"]), 8
+        counts = [0] * bins
+        for v in values:
+            if lo <= v <= hi:
+                b = min(int((v - lo) / (hi - lo) * bins), bins - 1)
+                counts[b] += 1
+        got = [int(float(r[f"bin_{b}"])) for b in range(bins)]
+        if got != counts:
+            failures.append(f"range {lo}..{hi}: bins {got}, counted {counts}")
+            break
+    print(f"{len(rows)} configs, the same CSV alone and under mpirun -n 2")
+header = "gpudf-sweep "
+if out2.count(header) != 1:
+    failures.append(f"the report header appears {out2.count(header)} times under mpirun:\n{out2}")
+
+rc1, _, _ = run([sweep, "--table", table, "--kernel", "no_such_kernel"])
+rc2, _, e2 = run([*mpiexec, "-n", "2", sweep_mpi, "--table", table, "--kernel", "no_such_kernel"])
+if rc1 != rc2:
+    failures.append(f"unknown kernel: exit {rc1} alone, {rc2} under mpirun ({e2})")
+missing = os.path.join(work, "missing.csv")
+rc1, _, _ = run([sweep, "--table", missing, *grid])
+rc2, _, e2 = run([*mpiexec, "-n", "2", sweep_mpi, "--table", missing, *grid])
+if rc1 != rc2 or rc1 == 0:
+    failures.append(f"missing table: exit {rc1} alone, {rc2} under mpirun ({e2})")
+left = os.listdir(shm)
+if left:
+    failures.append(f"left in the shm directory: {left}")
+for f in failures:
+    print("FAILED:", f)
+sys.exit(1 if failures else 0)

@@ -1,0 +1,389 @@
+/* tests/mpi/mpi_sweep_check.c - gpudf_mpi_sweep under mpirun (ctest Mpi.*).
+ *
+ *   mpi_sweep_check same table|csv DIR [WORKERS]
+ *       filter_agg over a table rank 0 builds (sent to the other nodes) or a
+ *       CSV every node reads: rank 0 compares the results bitwise with a
+ *       one-process gpudf_sweep of the same table and configs, and each
+ *       config's count with an exact integer count; with
+ *       GPUDF_MPI_FAKE_NODES=K, that each simulated node had one share owned
+ *       by its leader and read by its other ranks; at the end, that DIR (the
+ *       job's GPUDF_SHM_DIR) is empty.
+ *   mpi_sweep_check errors DIR
+ *       a bad config, no table, a missing CSV, a kernel only rank 0 has:
+ *       the same status and message on every rank, nothing left in DIR.
+ *   mpi_sweep_check die DIR
+ *       a user kernel SIGKILLs the rank that runs config 13: mpirun must end
+ *       the job (tests/mpi/killed_rank.sh checks the rest).
+ *   mpi_sweep_check cleanup DIR      (no MPI)
+ *       gpudf_cleanup, then DIR must be empty.
+ * Exits 0 when every check holds, else 1 after saying which failed. */
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gpudf_mpi.h"
+
+#define NROWS 5003
+#define NCONFIGS 300
+
+static int failures;
+static int rank_ = -1;
+
+#define CHECK(cond, ...)                                        \
+  do {                                                          \
+    if (!(cond)) {                                              \
+      fprintf(stderr, "rank %d: FAILED %s: ", rank_, #cond);    \
+      fprintf(stderr, __VA_ARGS__);                             \
+      fprintf(stderr, "\n");                                    \
+      failures++;                                               \
+    }                                                           \
+  } while (0)
+
+/* Entries of dir other than . and .., printed. */
+static int count_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+      fprintf(stderr, "  left in %s: %s\n", dir, e->d_name);
+      n++;
+    }
+  closedir(d);
+  return n;
+}
+
+/* The column values: v has NaNs and repeats, k is an integer key. */
+static double value_at(int64_t i) {
+  if (i % 97 == 5) return NAN;
+  return (double)((i * 7919) % 1000) / 8.0 - 40.0; /* exact in binary */
+}
+
+static gpudf_table *make_table(void) {
+  static double v[NROWS];
+  static int64_t k[NROWS];
+  for (int64_t i = 0; i < NROWS; i++) {
+    v[i] = value_at(i);
+    k[i] = i % 13;
+  }
+  gpudf_table *t = NULL;
+  if (gpudf_table_create(NROWS, &t) != GPUDF_OK || gpudf_table_add_column(t, "k", GPUDF_TYPE_I64, k) ||
+      gpudf_table_add_column(t, "v", GPUDF_TYPE_F64, v)) {
+    fprintf(stderr, "make_table: %s\n", gpudf_last_error());
+    exit(1);
+  }
+  return t;
+}
+
+static void write_csv(const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    perror(path);
+    exit(1);
+  }
+  fprintf(f, "k,v\n");
+  for (int64_t i = 0; i < NROWS; i++) {
+    double v = value_at(i);
+    if (isnan(v)) fprintf(f, "%lld,NaN\n", (long long)(i % 13));
+    else fprintf(f, "%lld,%.17g\n", (long long)(i % 13), v);
+  }
+  fclose(f);
+}
+
+static int param(const gpudf_kernel *k, const char *name) {
+  int i = -1;
+  if (gpudf_kernel_param_index(k, name, &i) != GPUDF_OK) {
+    fprintf(stderr, "no parameter %s: %s\n", name, gpudf_last_error());
+    exit(1);
+  }
+  return i;
+}
+
+static int choice(const gpudf_kernel *k, int p, const char *name) {
+  gpudf_param_info info;
+  gpudf_kernel_param(k, p, &info);
+  for (int c = 0; c < info.nchoices; c++)
+    if (strcmp(info.choices[c], name) == 0) return c;
+  fprintf(stderr, "no choice %s\n", name);
+  exit(1);
+}
+
+static int same(const char *how, const char *dir, int workers) {
+  int size;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  char csv[4096];
+  snprintf(csv, sizeof csv, "%s.csv", dir);
+  if (rank_ == 0 && strcmp(how, "csv") == 0) write_csv(csv);
+  MPI_Barrier(MPI_COMM_WORLD);
+
+  const gpudf_kernel *k = NULL;
+  gpudf_kernel_find("filter_agg", &k);
+  int np = gpudf_kernel_nparams(k);
+  int p_fc = param(k, "filter_col"), p_op = param(k, "op"), p_lo = param(k, "lo"),
+      p_vc = param(k, "value_col");
+  int lt = choice(k, p_op, "lt"), gt = choice(k, p_op, "gt");
+  double *configs = malloc(sizeof *configs * NCONFIGS * np);
+  for (int i = 0; i < NCONFIGS; i++) {
+    double *c = configs + i * np;
+    gpudf_kernel_defaults(k, c);
+    c[p_fc] = 1; /* v */
+    c[p_vc] = 1;
+    c[p_op] = i % 2 ? lt : gt;
+    c[p_lo] = -45.0 + (double)i * 0.3;
+  }
+  int nres = gpudf_kernel_nresults(k, configs);
+  double *results = rank_ == 0 ? malloc(sizeof(double) * NCONFIGS * nres) : NULL;
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = workers;
+  gpudf_table *t = rank_ == 0 && strcmp(how, "table") == 0 ? make_table() : NULL;
+  gpudf_mpi_result *r = NULL;
+  gpudf_status st = gpudf_mpi_sweep(MPI_COMM_WORLD, t, strcmp(how, "csv") == 0 ? csv : NULL, k,
+                                    rank_ == 0 ? configs : NULL, NCONFIGS, results, &o, &r);
+  CHECK(st == GPUDF_OK, "gpudf_mpi_sweep: %s", gpudf_last_error());
+  CHECK((r != NULL) == (rank_ == 0), "result only on rank 0");
+  if (rank_ == 0 && st == GPUDF_OK) {
+    /* The one-process sweep of the same table and configs. */
+    gpudf_table *ref_t = make_table();
+    double *ref = malloc(sizeof(double) * NCONFIGS * nres);
+    gpudf_sweep_options ro;
+    gpudf_sweep_options_init(&ro);
+    ro.workers = 0;
+    st = gpudf_sweep(ref_t, k, configs, NCONFIGS, ref, &ro, NULL);
+    CHECK(st == GPUDF_OK, "gpudf_sweep: %s", gpudf_last_error());
+    /* count, sum, mean, min, max bitwise (the values are multiples of 1/8:
+     * every sum is exact, whatever the order); std to a few ulps, as the
+     * kernel's rounding of it depends on which configs share its batch
+     * (docs/mpi.md), in one process too. */
+    for (int i = 0; i < NCONFIGS * nres; i++) {
+      gpudf_result_info info;
+      gpudf_kernel_result(k, configs, i % nres, &info);
+      if (strcmp(info.name, "std") == 0)
+        CHECK((isnan(ref[i]) && isnan(results[i])) ||
+                  fabs(ref[i] - results[i]) <= 1e-14 * fabs(ref[i]),
+              "config %d std: %.17g, the one-process gpudf_sweep gives %.17g", i / nres,
+              results[i], ref[i]);
+      else
+        CHECK(memcmp(&ref[i], &results[i], sizeof(double)) == 0,
+              "config %d %s: %.17g, the one-process gpudf_sweep gives %.17g", i / nres,
+              info.name, results[i], ref[i]);
+    }
+    for (int i = 0; i < NCONFIGS; i++) {
+      const double *c = configs + i * np;
+      int64_t count = 0;
+      for (int64_t row = 0; row < NROWS; row++) {
+        double v = value_at(row);
+        if (!isnan(v) && (c[p_op] == lt ? v < c[p_lo] : v > c[p_lo])) count++;
+      }
+      CHECK(results[i * nres] == (double)count, "config %d: count %g, exact %lld", i,
+            results[i * nres], (long long)count);
+      CHECK(gpudf_mpi_result_state(r, i) == GPUDF_CONFIG_DONE, "config %d state", i);
+      CHECK(strcmp(gpudf_mpi_result_reason(r, i), "") == 0, "config %d reason", i);
+    }
+    gpudf_mpi_report rep;
+    gpudf_mpi_result_report(r, &rep);
+    CHECK(rep.total == NCONFIGS && rep.done == NCONFIGS && rep.failed == 0, "report totals");
+    CHECK(rep.ranks == size, "report ranks %d", rep.ranks);
+    const char *fake = getenv("GPUDF_MPI_FAKE_NODES");
+    int want_nodes = fake ? (atoi(fake) < size ? atoi(fake) : size) : 1;
+    CHECK(rep.nodes == want_nodes, "nodes %d, want %d", rep.nodes, want_nodes);
+    int64_t configs_sum = 0;
+    for (int i = 0; i < size; i++) {
+      gpudf_mpi_rank_info ri;
+      gpudf_mpi_result_rank(r, i, &ri);
+      configs_sum += ri.configs;
+      gpudf_mpi_node_info nd;
+      gpudf_mpi_result_node(r, ri.node, &nd);
+      /* One share per node: its leader's, which every rank of it reads. */
+      CHECK(strcmp(ri.share, nd.share) == 0, "rank %d read '%s', its node's share is '%s'", i,
+            ri.share, nd.share);
+      CHECK(ri.leader == (nd.leader_rank == i), "rank %d leader flag", i);
+      if (fake) CHECK(ri.node == i % atoi(fake), "rank %d in node %d", i, ri.node);
+      printf("rank %d node %d leader %d share %s configs %lld claims %lld busy %.4f s\n", i,
+             ri.node, ri.leader, ri.share, (long long)ri.configs, (long long)ri.claims,
+             ri.busy_s);
+    }
+    CHECK(configs_sum == NCONFIGS, "ranks ran %lld configs", (long long)configs_sum);
+    for (int nd_i = 0; nd_i < rep.nodes; nd_i++) {
+      gpudf_mpi_node_info nd;
+      gpudf_mpi_result_node(r, nd_i, &nd);
+      CHECK(nd.share[0] != '\0', "node %d has a share", nd_i);
+      for (int other = 0; other < nd_i; other++) {
+        gpudf_mpi_node_info o2;
+        gpudf_mpi_result_node(r, other, &o2);
+        CHECK(strcmp(nd.share, o2.share) != 0, "nodes %d and %d read one share", nd_i, other);
+      }
+      printf("node %d ranks %d leader %d share %s configs %lld\n", nd_i, nd.ranks,
+             nd.leader_rank, nd.share, (long long)nd.configs);
+    }
+    printf("claim %lld claims %lld table %.4f s wall %.4f s\n", (long long)rep.claim,
+           (long long)rep.claims, rep.table_s, rep.wall_s);
+    free(ref);
+    gpudf_table_free(ref_t);
+  }
+  gpudf_mpi_result_free(r);
+  gpudf_table_free(t);
+  free(results);
+  free(configs);
+  gpudf_unmap_idle();
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  return failures;
+}
+
+/* Bad input fails on every rank alike: the same status and message, naming
+ * the rank where it was found, and nothing left behind. */
+static gpudf_status twice_run(const gpudf_table *t, const double *configs, int64_t n,
+                              double *results) {
+  (void)t;
+  for (int64_t i = 0; i < n; i++) results[i] = configs[i] * 2.0;
+  return GPUDF_OK;
+}
+
+static void expect(gpudf_status st, gpudf_status want, const char *needle, const char *what) {
+  const char *msg = gpudf_last_error();
+  if (rank_ == 0) printf("%s: %s\n", what, msg);
+  CHECK(st == want, "%s: status %d, want %d (%s)", what, (int)st, (int)want, msg);
+  CHECK(strstr(msg, needle) != NULL, "%s: message '%s' does not say '%s'", what, msg, needle);
+  /* Every rank has the same words. */
+  char mine[640], first[640];
+  snprintf(mine, sizeof mine, "%s", msg);
+  memcpy(first, mine, sizeof first);
+  MPI_Bcast(first, (int)sizeof first, MPI_CHAR, 0, MPI_COMM_WORLD);
+  CHECK(strcmp(first, mine) == 0, "%s: rank 0 says '%s', this rank '%s'", what, first, mine);
+}
+
+static int errors(const char *dir) {
+  const gpudf_kernel *k = NULL;
+  gpudf_kernel_find("filter_agg", &k);
+  int np = gpudf_kernel_nparams(k);
+  double configs[4 * 16];
+  for (int i = 0; i < 4; i++) gpudf_kernel_defaults(k, configs + i * np);
+  configs[3 * np + param(k, "value_col")] = 7; /* the table has 2 columns */
+  double results[4 * 16];
+  gpudf_table *t = rank_ == 0 ? make_table() : NULL;
+  gpudf_status st = gpudf_mpi_sweep(MPI_COMM_WORLD, t, NULL, k, configs, 4, results, NULL, NULL);
+  expect(st, GPUDF_EINVAL, "config 3", "a bad config");
+
+  st = gpudf_mpi_sweep(MPI_COMM_WORLD, NULL, NULL, k, configs, 4, results, NULL, NULL);
+  expect(st, GPUDF_EINVAL, "neither a table on rank 0 nor a CSV path", "no table");
+
+  char missing[4200];
+  snprintf(missing, sizeof missing, "%s/no-such.csv", dir);
+  st = gpudf_mpi_sweep(MPI_COMM_WORLD, NULL, missing, k, configs, 4, results, NULL, NULL);
+  expect(st, GPUDF_ENOENT, "no-such.csv", "a missing CSV");
+
+  gpudf_sweep_options bad;
+  gpudf_sweep_options_init(&bad);
+  bad.retries = -1;
+  st = gpudf_mpi_sweep(MPI_COMM_WORLD, t, NULL, k, configs, 3, results, &bad, NULL);
+  expect(st, GPUDF_EINVAL, "retries", "bad options");
+
+  /* A kernel only rank 0 has. */
+  const gpudf_kernel *only = NULL;
+  if (rank_ == 0) {
+    static const gpudf_param_info params[1] = {
+        {"x", "a number", GPUDF_PARAM_REAL, 0.0, -1e9, 1e9, 0, NULL, 0}};
+    static const gpudf_result_info fields[1] = {{"twice", "2 x"}};
+    gpudf_kernel_def def;
+    gpudf_kernel_def_init(&def);
+    def.name = "mpi_test_rank0_only";
+    def.nparams = 1;
+    def.params = params;
+    def.nfields = 1;
+    def.fields = fields;
+    def.run_cpu = twice_run;
+    gpudf_kernel_register(&def, &only);
+  }
+  int size;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  st = gpudf_mpi_sweep(MPI_COMM_WORLD, t, NULL, only, configs, 4, results, NULL, NULL);
+  if (size > 1) expect(st, GPUDF_EINVAL, "rank 1: kernel 'mpi_test_rank0_only' is not registered", "a kernel on rank 0 only");
+  else CHECK(st == GPUDF_OK, "one rank has the kernel: %s", gpudf_last_error());
+  gpudf_table_free(t);
+  gpudf_unmap_idle();
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  return failures;
+}
+
+/* A kernel that kills the process running config x = 13. */
+static gpudf_status die_run(const gpudf_table *t, const double *configs, int64_t n,
+                            double *results) {
+  (void)t;
+  for (int64_t i = 0; i < n; i++) {
+    if (configs[i] == 13.0) raise(SIGKILL);
+    results[i] = configs[i] * 2.0;
+  }
+  return GPUDF_OK;
+}
+
+static int die(void) {
+  static const gpudf_param_info params[1] = {
+      {"x", "a number", GPUDF_PARAM_REAL, 0.0, -1e9, 1e9, 0, NULL, 0}};
+  static const gpudf_result_info fields[1] = {{"twice", "2 x"}};
+  gpudf_kernel_def def;
+  gpudf_kernel_def_init(&def);
+  def.name = "mpi_test_die";
+  def.nparams = 1;
+  def.params = params;
+  def.nfields = 1;
+  def.fields = fields;
+  def.run_cpu = die_run;
+  const gpudf_kernel *k = NULL;
+  if (gpudf_kernel_register(&def, &k) != GPUDF_OK) {
+    fprintf(stderr, "register: %s\n", gpudf_last_error());
+    return 1;
+  }
+  double configs[64], results[64];
+  for (int i = 0; i < 64; i++) configs[i] = i;
+  gpudf_table *t = rank_ == 0 ? make_table() : NULL;
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  gpudf_mpi_sweep(MPI_COMM_WORLD, t, NULL, k, configs, 64, results, &o, NULL);
+  fprintf(stderr, "rank %d: the sweep returned although config 13 killed a rank\n", rank_);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s same table|csv DIR [WORKERS] | die DIR | cleanup DIR\n", argv[0]);
+    return 2;
+  }
+  const char *dir = argv[argc >= 4 && strcmp(argv[1], "same") == 0 ? 3 : 2];
+  if (strcmp(argv[1], "cleanup") == 0) {
+    setenv("GPUDF_SHM_DIR", dir, 1);
+    int removed = 0;
+    gpudf_status st = gpudf_cleanup(&removed);
+    CHECK(st == GPUDF_OK, "gpudf_cleanup: %s", gpudf_last_error());
+    printf("gpudf_cleanup removed %d segments\n", removed);
+    CHECK(count_entries(dir) == 0, "nothing left in %s after gpudf_cleanup", dir);
+    return failures ? 1 : 0;
+  }
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  /* A shm directory of the job's own, made before any library call. */
+  if (rank_ == 0) mkdir(dir, 0700);
+  MPI_Barrier(MPI_COMM_WORLD);
+  setenv("GPUDF_SHM_DIR", dir, 1);
+  int rc;
+  if (strcmp(argv[1], "same") == 0)
+    rc = same(argv[2], dir, argc > 4 ? atoi(argv[4]) : 0);
+  else if (strcmp(argv[1], "die") == 0)
+    rc = die();
+  else if (strcmp(argv[1], "errors") == 0)
+    rc = errors(dir);
+  else
+    rc = 2;
+  int all = 0;
+  MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  if (rank_ == 0 && all == 0) printf("OK\n");
+  return all ? 1 : 0;
+}

@@ -1,0 +1,562 @@
+// Several devices on the simulated device (GPUDF_SIM_DEVICES=N, see
+// engine/device/device_sim.c): one replica per device from one host upload,
+// the device list (share option and GPUDF_DEVICES), devices without room,
+// failures part way through, which replica an attacher reads, and the
+// descriptor that lists the replicas. CI has no GPU; the trace counts the
+// calls per device ("... dev=K").
+#include <fcntl.h>
+#include <gpudf.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "datagen.h"
+#include "descriptor.h"
+#include "harness.h"
+
+namespace {
+
+using harness::Child;
+
+std::string ReadAll(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+bool EntryExists(const std::string &needle) {
+  for (const auto &e : harness::ShmEntries())
+    if (e.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+// The UUID text of simulated device k with the default GPUDF_SIM_UUID:
+// "gpudf-sim-dev-0" padded with zeros to 16 bytes, the last XORed with k.
+std::string SimUuid(int k) {
+  unsigned char u[16] = {0};
+  std::memcpy(u, "gpudf-sim-dev-0", 15);
+  u[15] ^= (unsigned char)k;
+  char buf[48];
+  std::snprintf(buf, sizeof buf,
+                "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+                u[13], u[14], u[15]);
+  return buf;
+}
+
+std::string Sum(const gpudf_table *t) { return std::to_string(tg_table_checksum(t)); }
+
+class MultiDevice : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char *v : kVars) unsetenv(v);
+    setenv("GPUDF_SIMULATE_DEVICE", "1", 1);
+    setenv("GPUDF_SIM_DEVICES", "4", 1);
+    trace = "/tmp/gpudf-multitrace-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    unlink(trace.c_str());
+    setenv("GPUDF_SIM_TRACE", trace.c_str(), 1);
+    name = harness::UniqueName("multi");
+  }
+  void TearDown() override {
+    gpudf_share_close(s);
+    gpudf_table_free(t);
+    for (const char *v : kVars) unsetenv(v);
+    unlink(trace.c_str());
+    for (auto &f : files) unlink(f.c_str());
+    EXPECT_FALSE(EntryExists("+v." + std::to_string(getpid()) + "."))
+        << "simulated device memory left behind";
+  }
+  // Shares a fresh table with the device list (nullptr: the default).
+  gpudf_status ShareOn(const char *devices, int64_t rows = 3000, uint64_t seed = 1,
+                       gpudf_backend b = GPUDF_BACKEND_AUTO) {
+    if (!t) {
+      EXPECT_EQ(tg_make_table(rows, seed, &t), GPUDF_OK) << gpudf_last_error();
+    }
+    gpudf_share_options o;
+    gpudf_share_options_init(&o);
+    o.backend = b;
+    o.devices = devices;
+    return gpudf_table_share_ex(t, name.c_str(), &o, &s);
+  }
+  std::vector<std::string> Calls(pid_t pid) {
+    std::vector<std::string> out;
+    std::istringstream in(ReadAll(trace));
+    std::string line, prefix = std::to_string(pid) + " ";
+    while (std::getline(in, line))
+      if (line.rfind(prefix, 0) == 0) out.push_back(line.substr(prefix.size()));
+    return out;
+  }
+  // Calls of pid that start with call and, when dev >= 0, end with dev=DEV
+  // (or name it before " from=").
+  int Count(pid_t pid, const std::string &call, int dev = -1) {
+    int n = 0;
+    std::string tag = " dev=" + std::to_string(dev);
+    for (const auto &c : Calls(pid)) {
+      if (c.rfind(call + " ", 0) != 0) continue;
+      if (dev < 0) {
+        n++;
+        continue;
+      }
+      size_t at = c.find(tag);
+      n += at != std::string::npos &&
+           (at + tag.size() == c.size() || c.compare(at + tag.size(), 6, " from=") == 0);
+    }
+    return n;
+  }
+  std::string RunChild(const std::vector<std::string> &args,
+                       const std::vector<std::pair<const char *, const char *>> &env,
+                       pid_t *pid = nullptr, std::string *log = nullptr) {
+    std::string err = trace + ".stderr";
+    files.push_back(err);
+    setenv("GPUDF_TEST_STDERR", err.c_str(), 1);
+    setenv("GPUDF_LOG", "debug", 1);
+    for (auto &e : env) setenv(e.first, e.second, 1);
+    Child c = harness::Spawn(args);
+    for (auto &e : env) unsetenv(e.first);
+    unsetenv("GPUDF_TEST_STDERR");
+    unsetenv("GPUDF_LOG");
+    std::string line = harness::ReadLine(c);
+    if (pid) *pid = c.pid;
+    int st = harness::Wait(c);
+    EXPECT_TRUE(WIFEXITED(st)) << st;
+    if (log) *log = ReadAll(err);
+    unlink(err.c_str());
+    return line;
+  }
+  const gdf_desc_header *Header() {
+    desc = ReadAll(harness::ShmPath(harness::PublicFile(name)));
+    EXPECT_GE(desc.size(), sizeof(gdf_desc_header));
+    return reinterpret_cast<const gdf_desc_header *>(desc.data());
+  }
+  static constexpr const char *kVars[] = {
+      "GPUDF_SIMULATE_DEVICE", "GPUDF_SIM_TRACE", "GPUDF_SIM_FAIL",  "GPUDF_SIM_UUID",
+      "GPUDF_SIM_MEM",         "GPUDF_BACKEND",   "GPUDF_SIM_DEVICES", "GPUDF_DEVICES",
+      "GPUDF_SIM_CURRENT"};
+  gpudf_table *t = nullptr;
+  gpudf_share *s = nullptr;
+  std::string name, trace, desc;
+  std::vector<std::string> files;
+};
+
+// ------------------------------------------------------------ replicas
+
+TEST_F(MultiDevice, EveryDeviceGetsAReplicaFromOneHostUpload) {
+  ASSERT_EQ(ShareOn(nullptr), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_share_backend(s), GPUDF_BACKEND_CUDA_IPC);
+  ASSERT_EQ(gpudf_share_nreplicas(s), 4);
+  for (int k = 0; k < 4; k++) EXPECT_EQ(gpudf_share_replica_device(s, k), SimUuid(k));
+  EXPECT_EQ(gpudf_share_replica_device(s, 4), nullptr);
+  EXPECT_STREQ(gpudf_share_skipped(s), "");
+  pid_t me = getpid();
+  EXPECT_EQ(Count(me, "upload"), 1) << "one host-to-device copy in all";
+  EXPECT_EQ(Count(me, "upload", 0), 1);
+  for (int k = 0; k < 4; k++) EXPECT_EQ(Count(me, "alloc", k), 1) << "device " << k;
+  for (int k = 1; k < 4; k++) EXPECT_EQ(Count(me, "peer", k), 1) << "device " << k;
+  EXPECT_EQ(Count(me, "staged"), 0);
+  // The descriptor lists each replica by UUID with its own handle.
+  const gdf_desc_header *h = Header();
+  EXPECT_EQ(h->version, 3u);
+  ASSERT_EQ(h->nreplicas, 4u);
+  for (int k = 0; k < 4; k++) {
+    unsigned char u[16] = {0};
+    std::memcpy(u, "gpudf-sim-dev-0", 15);
+    u[15] ^= (unsigned char)k;
+    EXPECT_EQ(std::memcmp(h->replicas[k].device_uuid, u, 16), 0) << k;
+    std::string handle(reinterpret_cast<const char *>(h->replicas[k].ipc_handle));
+    EXPECT_TRUE(EntryExists(handle)) << handle;
+    for (int j = 0; j < k; j++)
+      EXPECT_NE(handle, std::string(reinterpret_cast<const char *>(h->replicas[j].ipc_handle)));
+  }
+  for (int k = 4; k < GDF_DESC_REPLICAS_MAX; k++) EXPECT_EQ(h->replicas[k].device_uuid[0], 0);
+}
+
+TEST_F(MultiDevice, WithoutPeerAccessTheReplicasAreStagedNotUploadedAgain) {
+  setenv("GPUDF_SIM_FAIL", "nopeer", 1);
+  ASSERT_EQ(ShareOn(nullptr), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_share_nreplicas(s), 4);
+  EXPECT_EQ(Count(getpid(), "upload"), 1);
+  EXPECT_EQ(Count(getpid(), "staged"), 3);
+  EXPECT_EQ(Count(getpid(), "peer"), 0);
+}
+
+// Each attacher reads the replica on its own current device, and the bytes
+// there are the table's.
+TEST_F(MultiDevice, EachAttacherReadsTheReplicaOnItsCurrentDevice) {
+  ASSERT_EQ(ShareOn(nullptr), GPUDF_OK) << gpudf_last_error();
+  const gdf_desc_header *h = Header();
+  for (int k = 0; k < 4; k++) {
+    std::string cur = std::to_string(k);
+    pid_t pid;
+    std::string out = RunChild({"attach-where", name}, {{"GPUDF_SIM_CURRENT", cur.c_str()}}, &pid);
+    EXPECT_EQ(out, "ok cuda-ipc replica " + SimUuid(k) + " " + Sum(t)) << "device " << k;
+    std::string handle(reinterpret_cast<const char *>(h->replicas[k].ipc_handle));
+    EXPECT_EQ(Count(pid, "ipc_open " + handle, k), 1) << "device " << k << "'s own replica";
+    EXPECT_EQ(Count(pid, "ipc_open"), 1);
+  }
+}
+
+// The same kernel on each device's replica gives the cpu placement's
+// results, and both the count and sum of an independent long-double pass.
+TEST_F(MultiDevice, KernelsOnEveryReplicaGiveTheCpuPlacementsResults) {
+  ASSERT_EQ(ShareOn(nullptr, 5000, 3), GPUDF_OK) << gpudf_last_error();
+  int d = -1;
+  ASSERT_EQ(gpudf_table_find_column(t, "d", &d), GPUDF_OK);
+  const double *col = static_cast<const double *>(gpudf_table_column_data(t, d));
+  long double sum = 0;
+  int64_t count = 0;
+  for (int64_t i = 0; i < gpudf_table_nrows(t); i++)
+    if (col[i] > 0.5) {
+      count++;
+      sum += col[i];
+    }
+  std::string cpu = RunChild({"run-dev", name, "3", "0.5"}, {{"GPUDF_BACKEND", "cpu"}});
+  ASSERT_EQ(cpu.rfind("cpu ", 0), 0u) << cpu;
+  std::istringstream in(cpu.substr(4));
+  double got_count = 0, got_sum = 0;
+  in >> got_count >> got_sum;
+  EXPECT_EQ(got_count, (double)count);
+  EXPECT_NEAR(got_sum, (double)sum, 1e-12 * std::fabs((double)sum) + 1e-9);
+  for (int k = 0; k < 4; k++) {
+    std::string cur = std::to_string(k);
+    pid_t pid;
+    std::string out =
+        RunChild({"run-dev", name, "3", "0.5"}, {{"GPUDF_SIM_CURRENT", cur.c_str()}}, &pid);
+    EXPECT_EQ(out, "cuda-ipc" + cpu.substr(3)) << "device " << k;
+    EXPECT_EQ(Count(pid, "filter_agg", k), 1) << "ran on device " << k;
+  }
+}
+
+// A process on a device without a replica reads a peer's; without peer
+// access it falls back to the host arena pinned; the view says which.
+TEST_F(MultiDevice, AnAttacherOnADeviceWithoutAReplicaReadsAPeerElsePinned) {
+  ASSERT_EQ(ShareOn("1,3"), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_share_nreplicas(s), 2);
+  std::string log;
+  std::string out = RunChild({"attach-where", name}, {{"GPUDF_SIM_CURRENT", "2"}}, nullptr, &log);
+  EXPECT_EQ(out, "ok cuda-ipc peer " + SimUuid(2) + " " + Sum(t));
+  EXPECT_NE(log.find("no replica on device " + SimUuid(2)), std::string::npos) << log;
+  out = RunChild({"attach-where", name},
+                 {{"GPUDF_SIM_CURRENT", "2"}, {"GPUDF_SIM_FAIL", "nopeer"}}, nullptr, &log);
+  EXPECT_EQ(out, "ok cuda-pinned pinned " + SimUuid(2) + " " + Sum(t));
+  EXPECT_NE(log.find("no replica on this process's device " + SimUuid(2)), std::string::npos)
+      << log;
+}
+
+// ------------------------------------------------------ devices without room
+
+TEST_F(MultiDevice, ADeviceWithoutRoomIsSkippedWithAMessage) {
+  ASSERT_EQ(tg_make_table(3000, 4, &t), GPUDF_OK);
+  uint64_t a = gpudf_table_arena_bytes(t);
+  std::string big = std::to_string(4 * a), small = std::to_string(a - 100);
+  std::string mem = big + "," + big + "," + small + "," + big;
+  setenv("GPUDF_SIM_MEM", mem.c_str(), 1);
+  ASSERT_EQ(ShareOn(nullptr), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_share_nreplicas(s), 3);
+  EXPECT_EQ(gpudf_share_replica_device(s, 2), SimUuid(3));
+  std::string why = gpudf_share_skipped(s);
+  EXPECT_NE(why.find("device " + SimUuid(2) + " (ordinal 2) skipped"), std::string::npos) << why;
+  EXPECT_NE(why.find("(100 missing)"), std::string::npos) << why;
+  EXPECT_EQ(Count(getpid(), "alloc", 2), 0);
+  EXPECT_EQ(Header()->nreplicas, 3u);
+}
+
+TEST_F(MultiDevice, NamedDevicesThatCannotHoldTheTableFailCleanly) {
+  ASSERT_EQ(tg_make_table(3000, 5, &t), GPUDF_OK);
+  uint64_t a = gpudf_table_arena_bytes(t);
+  std::string mem = std::to_string(4 * a) + "," + std::to_string(4 * a) + "," +
+                    std::to_string(a - 1);
+  setenv("GPUDF_SIM_MEM", mem.c_str(), 1);
+  EXPECT_EQ(ShareOn("0,2"), GPUDF_ENOMEM);
+  std::string msg = gpudf_last_error();
+  EXPECT_NE(msg.find("device " + SimUuid(2)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("1 bytes missing"), std::string::npos) << msg;
+  EXPECT_EQ(s, nullptr);
+  EXPECT_FALSE(EntryExists(harness::PublicFile(name))) << "nothing published";
+  EXPECT_EQ(Count(getpid(), "alloc"), Count(getpid(), "free")) << "device 0's replica freed";
+  // A device this process does not see, by ordinal or UUID.
+  EXPECT_EQ(ShareOn("0,7"), GPUDF_ENODEV);
+  EXPECT_NE(std::string(gpudf_last_error()).find("device 7 was named but this process sees 4"),
+            std::string::npos) << gpudf_last_error();
+  std::string other = "GPU-00000000-0000-0000-0000-000000000001";
+  EXPECT_EQ(ShareOn(other.c_str()), GPUDF_ENODEV);
+  EXPECT_NE(std::string(gpudf_last_error()).find(other), std::string::npos);
+  // Devices and a cpu placement contradict each other.
+  EXPECT_EQ(ShareOn("0", 0, 0, GPUDF_BACKEND_CPU), GPUDF_EINVAL);
+  // The table is still shareable, on the devices that have room.
+  ASSERT_EQ(ShareOn("1,GPU-67707564-662d-7369-6d2d-6465762d3000"), GPUDF_OK)
+      << gpudf_last_error();
+  EXPECT_EQ(gpudf_share_nreplicas(s), 2);
+  EXPECT_EQ(gpudf_share_replica_device(s, 0), SimUuid(1));
+  EXPECT_EQ(gpudf_share_replica_device(s, 1), SimUuid(0));
+}
+
+// A failure on the third replica: under "all" the device is skipped and its
+// allocation freed; on named devices the share fails and frees every one.
+TEST_F(MultiDevice, AFailureOnTheThirdReplicaLeavesNothingBehind) {
+  for (const char *fail : {"alloc:2", "copy:2", "ipc_get:2"}) {
+    SCOPED_TRACE(fail);
+    setenv("GPUDF_SIM_FAIL", fail, 1);
+    unlink(trace.c_str());
+    ASSERT_EQ(ShareOn("0,1,2,3"), GPUDF_EIO);
+    EXPECT_NE(std::string(gpudf_last_error()).find("simErrorInjected"), std::string::npos);
+    EXPECT_EQ(Count(getpid(), "alloc") - Count(getpid(), "alloc failed"),
+              Count(getpid(), "free"));
+    EXPECT_FALSE(EntryExists("+v." + std::to_string(getpid()) + ".")) << "device memory left";
+    EXPECT_FALSE(EntryExists(harness::PublicFile(name)));
+    ASSERT_EQ(ShareOn(nullptr), GPUDF_OK) << gpudf_last_error();
+    EXPECT_EQ(gpudf_share_nreplicas(s), 3);
+    EXPECT_NE(std::string(gpudf_share_skipped(s)).find("(ordinal 2) skipped"), std::string::npos)
+        << gpudf_share_skipped(s);
+    gpudf_share_close(s);
+    s = nullptr;
+    gpudf_table_free(t);
+    t = nullptr;
+    EXPECT_FALSE(EntryExists("+v." + std::to_string(getpid()) + ".")) << "device memory left";
+  }
+}
+
+// ------------------------------------------------------------ device lists
+
+TEST_F(MultiDevice, TheDeviceListNamesWhatIsWrongWithIt) {
+  ASSERT_EQ(tg_make_table(100, 6, &t), GPUDF_OK);
+  const std::vector<std::pair<const char *, const char *>> bad = {
+      {"", "is empty"},
+      {",", "empty entry at byte 0"},
+      {"0,", "empty entry at byte 2"},
+      {"0,,1", "empty entry at byte 2"},
+      {"gpu0", "'gpu0' is not a device ordinal or a UUID"},
+      {"-1", "'-1' is not a device ordinal or a UUID"},
+      {" 0", "' 0' is not a device ordinal"},
+      {"0x1", "'0x1' is not a device ordinal (0 to 1023)"},
+      {"1024", "'1024' is not a device ordinal (0 to 1023)"},
+      {"99999999999999999999", "is not a device ordinal (0 to 1023)"},
+      {"GPU-6770756", "is not a device ordinal or a UUID"},
+      {"GPU-67707564-662d-7369-6d2d-6465762d300g", "is not a device ordinal or a UUID"},
+      {"1,2,1", "names device '1' twice"},
+      {"All", "'All' is not a device ordinal or a UUID"},
+      {"0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", "names more than 16 devices"},
+  };
+  for (auto &b : bad) {
+    EXPECT_EQ(ShareOn(b.first), GPUDF_EINVAL) << b.first;
+    std::string msg = gpudf_last_error();
+    EXPECT_EQ(msg.rfind("gpudf_table_share_ex: devices ", 0), 0u) << msg;
+    EXPECT_NE(msg.find(b.second), std::string::npos) << b.first << ": " << msg;
+  }
+  // The same device by ordinal and by UUID.
+  EXPECT_EQ(ShareOn(("0," + SimUuid(0)).c_str()), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("named twice, by ordinal and by UUID"),
+            std::string::npos) << gpudf_last_error();
+  // GPUDF_DEVICES takes the same syntax, named as such, and the option wins.
+  setenv("GPUDF_DEVICES", "0,,", 1);
+  EXPECT_EQ(ShareOn(nullptr), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("GPUDF_DEVICES '0,,'"), std::string::npos)
+      << gpudf_last_error();
+  setenv("GPUDF_DEVICES", "2", 1);
+  ASSERT_EQ(ShareOn(nullptr), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_share_nreplicas(s), 1);
+  EXPECT_EQ(gpudf_share_replica_device(s, 0), SimUuid(2));
+  gpudf_share_close(s);
+  s = nullptr;
+  gpudf_table_free(t); // a table keeps its placement when shared again
+  t = nullptr;
+  ASSERT_EQ(ShareOn("all"), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_share_nreplicas(s), 4);
+}
+
+TEST_F(MultiDevice, ShareOptionsFollowTheStructSizeRule) {
+  ASSERT_EQ(tg_make_table(100, 7, &t), GPUDF_OK);
+  gpudf_share_options o;
+  gpudf_share_options_init(&o);
+  EXPECT_EQ(o.size, sizeof o);
+  EXPECT_EQ(o.version, GPUDF_SHARE_OPTIONS_VERSION);
+  EXPECT_EQ(o.backend, GPUDF_BACKEND_AUTO);
+  EXPECT_EQ(o.devices, nullptr);
+  o.size = sizeof(size_t);
+  EXPECT_EQ(gpudf_table_share_ex(t, name.c_str(), &o, &s), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("call gpudf_share_options_init first"),
+            std::string::npos) << gpudf_last_error();
+  // NULL options: the defaults, every device.
+  ASSERT_EQ(gpudf_table_share_ex(t, name.c_str(), nullptr, &s), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_share_nreplicas(s), 4);
+}
+
+// The owner killed with -9 while it fills the third replica: nothing was
+// published, and the next call removes its host arena and every replica.
+TEST_F(MultiDevice, AnOwnerKilledMidReplicationLeavesNothingAfterTheNextCall) {
+  setenv("GPUDF_SIM_FAIL", "stall:2", 1);
+  Child c = harness::Spawn({"share", name, "3000", "3"});
+  unsetenv("GPUDF_SIM_FAIL");
+  bool stalled = false;
+  for (int i = 0; i < 1000 && !stalled; i++) {  // events, not time: up to 10 s of polls
+    stalled = Count(c.pid, "stall", 2) == 1;
+    if (!stalled) usleep(10000);
+  }
+  ASSERT_TRUE(stalled) << "the owner never reached the third replica";
+  EXPECT_EQ(Count(c.pid, "alloc"), 3) << "two replicas filled, the third allocated";
+  std::string its = "." + std::to_string(c.pid) + ".";
+  EXPECT_TRUE(EntryExists("+v" + its));
+  harness::Kill(c);
+  gpudf_table *v = nullptr;
+  EXPECT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_ENOENT) << "never published";
+  EXPECT_FALSE(EntryExists("+v" + its)) << "device memory left behind";
+  EXPECT_FALSE(EntryExists("+a" + its)) << "host arena left behind";
+  EXPECT_FALSE(EntryExists(harness::PublicFile(name)));
+}
+
+// ------------------------------------------------------ replicas added later
+
+// A process on a device without a replica adds one from the host arena; the
+// next attacher on that device reads it; once freed, attachers read a
+// peer's again, and the device memory is gone.
+TEST_F(MultiDevice, AReplicaAddedLaterIsUsedByTheNextAttacherOnItsDevice) {
+  ASSERT_EQ(ShareOn("0,1"), GPUDF_OK) << gpudf_last_error();
+  setenv("GPUDF_SIM_CURRENT", "3", 1);
+  gpudf_replica *r = nullptr;
+  unlink(trace.c_str());
+  ASSERT_EQ(gpudf_share_add_replica(name.c_str(), &r), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_replica_device(r), SimUuid(3));
+  EXPECT_EQ(Count(getpid(), "upload", 3), 1) << "from the host arena";
+  EXPECT_EQ(Count(getpid(), "upload"), 1);
+  std::string out = RunChild({"attach-where", name}, {{"GPUDF_SIM_CURRENT", "3"}});
+  EXPECT_EQ(out, "ok cuda-ipc replica " + SimUuid(3) + " " + Sum(t));
+  // A second one on the same device is refused, naming it.
+  setenv("GPUDF_SIM_CURRENT", "3", 1);  // RunChild unset it
+  gpudf_replica *again = nullptr;
+  EXPECT_EQ(gpudf_share_add_replica(name.c_str(), &again), GPUDF_EEXIST);
+  EXPECT_NE(std::string(gpudf_last_error()).find("already has a replica on device " + SimUuid(3)),
+            std::string::npos) << gpudf_last_error();
+  setenv("GPUDF_SIM_CURRENT", "1", 1);
+  EXPECT_EQ(gpudf_share_add_replica(name.c_str(), &again), GPUDF_EEXIST) << "the descriptor's";
+  gpudf_replica_free(r);
+  out = RunChild({"attach-where", name}, {{"GPUDF_SIM_CURRENT", "3"}});
+  EXPECT_EQ(out, "ok cuda-ipc peer " + SimUuid(3) + " " + Sum(t));
+  unsetenv("GPUDF_SIM_CURRENT");
+}
+
+// The adding process killed with -9: its replica is not offered, and the
+// next call that tidies removes its record and device memory.
+TEST_F(MultiDevice, AReplicaWhoseProcessWasKilledLeavesNothingAfterTheNextCall) {
+  ASSERT_EQ(ShareOn("0"), GPUDF_OK) << gpudf_last_error();
+  setenv("GPUDF_SIM_CURRENT", "2", 1);
+  Child c = harness::Spawn({"add-replica", name});
+  unsetenv("GPUDF_SIM_CURRENT");
+  ASSERT_EQ(harness::ReadLine(c), "added " + SimUuid(2));
+  std::string mine = "+r." + std::to_string(c.pid) + ".";
+  std::string its_memory = "+v." + std::to_string(c.pid) + ".";
+  EXPECT_TRUE(EntryExists(mine));
+  EXPECT_TRUE(EntryExists(its_memory));
+  EXPECT_EQ(RunChild({"attach-where", name}, {{"GPUDF_SIM_CURRENT", "2"}}),
+            "ok cuda-ipc replica " + SimUuid(2) + " " + Sum(t));
+  harness::Kill(c);
+  EXPECT_EQ(RunChild({"attach-where", name}, {{"GPUDF_SIM_CURRENT", "2"}}),
+            "ok cuda-ipc peer " + SimUuid(2) + " " + Sum(t));
+  EXPECT_FALSE(EntryExists(mine)) << "record left behind";
+  EXPECT_FALSE(EntryExists(its_memory)) << "device memory left behind";
+}
+
+TEST_F(MultiDevice, OnlyACudaIpcShareTakesAReplica) {
+  ASSERT_EQ(ShareOn(nullptr, 100, 1, GPUDF_BACKEND_CPU), GPUDF_OK) << gpudf_last_error();
+  gpudf_replica *r = nullptr;
+  EXPECT_EQ(gpudf_share_add_replica(name.c_str(), &r), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("is published as cpu"), std::string::npos)
+      << gpudf_last_error();
+  EXPECT_EQ(gpudf_share_add_replica("no-such-share-here", &r), GPUDF_ENOENT);
+  EXPECT_EQ(r, nullptr);
+}
+
+// ------------------------------------------------------------ sweeps
+
+// A sweep of a table shared over four devices starts one worker per replica
+// by default, binds each to its device by UUID before it attaches, and each
+// reads that device's replica; the results are the cpu placement's.
+TEST_F(MultiDevice, ASweepRunsOneWorkerPerReplicaEachOnItsOwnDevice) {
+  ASSERT_EQ(ShareOn(nullptr, 4000, 9), GPUDF_OK) << gpudf_last_error();
+  const gdf_desc_header *h = Header();
+  std::vector<double> cfg;
+  for (int i = 0; i < 64; i++) cfg.insert(cfg.end(), {3, 3, -1.0 + i / 32.0, 0, 3});
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6), want(n * 6);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.batch = 1;  // one config per batch: each result comes from the same pass as below
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r), GPUDF_OK)
+      << gpudf_last_error();
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.workers, 4) << "one per replica";
+  EXPECT_EQ(rep.done, n);
+  EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_IPC);
+  std::vector<int> seen(4, 0);
+  int64_t configs = 0;
+  for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
+    gpudf_sweep_worker_info wi;
+    ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+    configs += wi.configs;
+    int k = -1;
+    for (int d = 0; d < 4; d++)
+      if (SimUuid(d) == wi.device) k = d;
+    ASSERT_GE(k, 0) << "worker " << i << " ran on '" << wi.device << "'";
+    seen[k]++;
+    // Bound first, then it opened its own device's replica there, only it.
+    std::vector<std::string> calls = Calls(wi.pid);
+    ASSERT_FALSE(calls.empty());
+    EXPECT_EQ(calls[0], "bind dev=" + std::to_string(k));
+    std::string handle(reinterpret_cast<const char *>(h->replicas[k].ipc_handle));
+    EXPECT_EQ(Count(wi.pid, "ipc_open " + handle, k), 1) << "worker on device " << k;
+    EXPECT_EQ(Count(wi.pid, "ipc_open"), 1);
+    EXPECT_EQ(Count(wi.pid, "filter_agg"), Count(wi.pid, "filter_agg", k)) << "ran only on " << k;
+  }
+  EXPECT_EQ(seen, std::vector<int>(4, 1));
+  EXPECT_EQ(configs, n);
+  gpudf_sweep_result_free(r);
+  // The cpu placement of the same table.
+  gpudf_table *ref = nullptr;
+  ASSERT_EQ(tg_make_table(4000, 9, &ref), GPUDF_OK);
+  for (int64_t i = 0; i < n; i++)
+    ASSERT_EQ(gpudf_run(ref, tg_kernel("filter_agg"), &cfg[i * 5], 1, &want[i * 6]), GPUDF_OK);
+  for (size_t i = 0; i < got.size(); i++)
+    EXPECT_TRUE(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))
+        << i << ": " << got[i] << " vs " << want[i];
+  gpudf_table_free(ref);
+}
+
+// ------------------------------------------------------------ descriptor v3
+
+TEST_F(MultiDevice, ADescriptorOfAnOlderLibraryIsRefusedWithAMessage) {
+  ASSERT_EQ(ShareOn(nullptr), GPUDF_OK) << gpudf_last_error();
+  // A version 2 descriptor was smaller (one UUID and handle): its first
+  // fields are where they are now.
+  std::string bytes = ReadAll(harness::ShmPath(harness::PublicFile(name)));
+  uint32_t two = 2;
+  std::memcpy(&bytes[offsetof(gdf_desc_header, version)], &two, sizeof two);
+  bytes.resize(bytes.size() - GDF_DESC_REPLICAS_MAX * 80 - 8 + 80);
+  std::string old = harness::UniqueName("old");
+  std::string path = harness::ShmPath(harness::PublicFile(old));
+  files.push_back(path);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, bytes.data(), bytes.size()), (ssize_t)bytes.size());
+  close(fd);
+  gpudf_table *v = nullptr;
+  EXPECT_EQ(gpudf_attach(old.c_str(), &v), GPUDF_EBADMSG);
+  std::string msg = gpudf_last_error();
+  EXPECT_NE(msg.find("share '" + old + "' was published by an older libgpudf (descriptor "
+                     "version 2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("publish it again with this library"), std::string::npos) << msg;
+  EXPECT_EQ(v, nullptr);
+}
+
+}  // namespace
