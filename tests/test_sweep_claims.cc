@@ -174,25 +174,31 @@ TEST(Sweep, AutoClaimsFollowTheDocumentedSizes) {
                 GPUDF_OK) << gpudf_last_error();
       EXPECT_EQ(ObservedClaims(res, order), DocumentedClaims(n, w, {}))
           << n << " configs, " << workers << " workers, no pass key";
-      // With a pass key: groups of very unequal sizes (one key takes half
-      // the configs, a few keys a handful each), interleaved.
-      uint64_t seed = 77 + n + workers;
-      std::vector<int> key(n);
-      for (int i = 0; i < n; i++) {
-        uint64_t x = tg_splitmix(&seed) % 100;
-        key[i] = x < 50 ? 0 : x < 80 ? 1 : 2 + (int)(x % 6);
-        cfg[4 * i + 3] = 7.0 * key[i] + 3;
+      // With a pass key, interleaved: groups of very unequal sizes (one key
+      // takes half the configs, a few keys a handful each), then 40 keys of
+      // near-equal groups (claims of several whole groups).
+      for (int scheme : {0, 1}) {
+        uint64_t seed = 77 + n + workers + scheme;
+        std::vector<int> key(n);
+        for (int i = 0; i < n; i++) {
+          uint64_t x = tg_splitmix(&seed) % 100;
+          key[i] = scheme == 1 ? (int)(tg_splitmix(&seed) % 40)
+                               : x < 50 ? 0 : x < 80 ? 1 : 2 + (int)(x % 6);
+          cfg[4 * i + 3] = 7.0 * key[i] + 3;
+        }
+        for (int i = 0; i < n; i++) order[i] = i;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int a, int b) { return key[a] < key[b]; });
+        std::vector<int64_t> groups;
+        for (int i = 1; i <= n; i++)
+          if (i == n || key[order[i]] != key[order[i - 1]]) groups.push_back(i);
+        std::fill(res.begin(), res.end(), -1);
+        Result rk;
+        ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_keyed"), cfg.data(), n, res.data(), &o,
+                              &rk.r), GPUDF_OK) << gpudf_last_error();
+        EXPECT_EQ(ObservedClaims(res, order), DocumentedClaims(n, w, groups))
+            << n << " configs, " << workers << " workers, " << groups.size() << " pass keys";
       }
-      std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return key[a] < key[b]; });
-      std::vector<int64_t> groups;
-      for (int i = 1; i <= n; i++)
-        if (i == n || key[order[i]] != key[order[i - 1]]) groups.push_back(i);
-      std::fill(res.begin(), res.end(), -1);
-      Result rk;
-      ASSERT_EQ(gpudf_sweep(tb.t, tg_kernel("sweep_keyed"), cfg.data(), n, res.data(), &o, &rk.r),
-                GPUDF_OK) << gpudf_last_error();
-      EXPECT_EQ(ObservedClaims(res, order), DocumentedClaims(n, w, groups))
-          << n << " configs, " << workers << " workers, " << groups.size() << " pass keys";
     }
   }
 }
