@@ -1064,7 +1064,7 @@ def _progress_callback(progress):
                         f"{type(progress).__name__}")
     raised = []
 
-    @ffi.callback("int(const gpudf_sweep_progress *, void *)")
+    @ffi.callback("gpudf_sweep_progress_fn")
     def cb(p, _user):
         try:
             return 1 if progress({"done": p.done, "failed": p.failed, "total": p.total,
