@@ -4,6 +4,7 @@
 use). Both must give the same working binding; a stale pre-parsed module
 must never be used."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,34 @@ def test_a_pre_parsed_module_from_another_header_is_ignored(tmp_path):
     mode, total, _ = _probe(tmp_path)
     assert mode == "abi"  # parsed from the real header, not the stale module
     assert total == sum(range(1000))
+
+
+def test_every_c_type_the_package_names_parses_in_both_modes(tmp_path):
+    """cffi's out-of-line parser reads fewer C type strings than the in-line
+    one (no `const` inside a function type, for one): every literal type the
+    package hands to ffi.new, cast, typeof or callback must parse in both."""
+    used = set()
+    for path in PACKAGE.glob("*.py"):
+        used |= set(re.findall(r'ffi\.(?:new|cast|typeof|callback|sizeof)\("([^"]+)"',
+                               path.read_text()))
+    assert "gpudf_sweep_options *" in used and len(used) > 10
+    pkg = _copy_package(tmp_path)
+    _ffi_build.write_module(_ffi.HEADER, pkg / "_gpudf_cffi.py")
+    probe = ("import sys, gpudf\nfrom gpudf._ffi import ffi\nbad = []\n"
+             "for t in sys.argv[1:]:\n    try: ffi.typeof(t)\n"
+             "    except Exception as e: bad.append(f'{t!r}: {e}')\n"
+             "print(gpudf._ffi.MODE); print('\\n'.join(bad))")
+    for with_module in (True, False):
+        if not with_module:
+            (pkg / "_gpudf_cffi.py").unlink()
+        env = dict(os.environ, PYTHONPATH=str(tmp_path), GPUDF_HEADER=str(_ffi.HEADER),
+                   GPUDF_LIBRARY=str(_ffi.LIBRARY))
+        out = subprocess.run([sys.executable, "-c", probe, *sorted(used)], env=env,
+                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert out.returncode == 0, out.stderr
+        mode, *bad = out.stdout.strip().split("\n")
+        assert mode == ("out-of-line" if with_module else "abi")
+        assert not [b for b in bad if b], f"{mode}: {bad}"
 
 
 def test_an_installed_package_carries_the_header_pre_parsed():
