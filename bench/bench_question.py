@@ -341,9 +341,9 @@ def run_pool(ctx, workers, fn, tasks, clock, initializer=None, initargs=()):
     return out, wall
 
 
-def approach_gpudf_pool(df, configs, workers):
-    clock = Clock()
-    clock.mark_setup()
+def run_gpudf_pool(df, configs, workers, clock):
+    """The question's code with `from gpudf import Pool`: (results, wall,
+    objects shared, bytes copied into the pool's shares)."""
     tasks = [(i, df, c) for i, c in enumerate(configs)]
     pool = gpudf.Pool(workers)
     try:
@@ -351,10 +351,16 @@ def approach_gpudf_pool(df, configs, workers):
                                  chunksize=default_chunksize(len(tasks), workers))
         out = collect(it, len(tasks), clock)
         wall = clock.now()
-        shared = pool.shared
+        return out, wall, pool.shared, pool._gpudf.shared_bytes
     finally:
         pool.terminate()
         pool.join()
+
+
+def approach_gpudf_pool(df, configs, workers):
+    clock = Clock()
+    clock.mark_setup()
+    out, wall, shared, _copied = run_gpudf_pool(df, configs, workers, clock)
     assert shared == 1, f"gpudf-pool shared {shared} objects, not the one frame"
     return out, wall, clock, {}
 
@@ -557,17 +563,7 @@ def pool_parquet_parent(path, configs, workers, _start, _backend, conn):
     clock = Clock()
     df = gpudf.read_parquet(path).to_pandas()
     clock.mark_setup()
-    tasks = [(i, df, c) for i, c in enumerate(configs)]
-    pool = gpudf.Pool(workers)
-    try:
-        it = pool.imap_unordered(task_pickled, tasks,
-                                 chunksize=default_chunksize(len(tasks), workers))
-        out = collect(it, len(tasks), clock)
-        wall = clock.now()
-        copied = pool._gpudf.shared_bytes
-    finally:
-        pool.terminate()
-        pool.join()
+    out, wall, _shared, copied = run_gpudf_pool(df, configs, workers, clock)
     assert copied == 0, f"gpudf-pool-parquet copied {copied} bytes of the frame"
     conn.send((out, wall, clock.first, clock.setup, "cpu"))
 

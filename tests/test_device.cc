@@ -22,98 +22,30 @@
 #include "datagen.h"
 #include "descriptor.h"
 #include "harness.h"
+#include "sim_fixture.h"
 
 namespace {
 
 using harness::Child;
 
-std::string ReadAll(const std::string &path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-bool EntryExists(const std::string &needle) {
-  for (const auto &e : harness::ShmEntries())
-    if (e.find(needle) != std::string::npos) return true;
-  return false;
-}
+using simtest::EntryExists;
+using simtest::ReadAll;
 
 // Every test starts with the simulated device and a fresh trace, and leaves
 // the environment as it found it (the harness child inherits it).
-class SimDevice : public ::testing::Test {
+class SimDevice : public simtest::SimFixture {
  protected:
-  void SetUp() override {
-    for (const char *v : kVars) unsetenv(v);
-    setenv("GPUDF_SIMULATE_DEVICE", "1", 1);
-    trace = "/tmp/gpudf-simtrace-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    unlink(trace.c_str());
-    setenv("GPUDF_SIM_TRACE", trace.c_str(), 1);
-  }
-  void TearDown() override {
-    gpudf_share_close(s);
-    gpudf_table_free(t);
-    for (const char *v : kVars) unsetenv(v);
-    unlink(trace.c_str());
-    for (auto &f : files) unlink(f.c_str());
-    EXPECT_FALSE(EntryExists("+v." + std::to_string(getpid()) + "."))
-        << "simulated device memory left behind";
-  }
+  SimDevice() : SimFixture("gpudf-simtrace-", 0, true) {}
   void Share(int64_t rows, uint64_t seed, gpudf_backend b = GPUDF_BACKEND_AUTO) {
     name = harness::UniqueName("dev");
     ASSERT_EQ(tg_make_table(rows, seed, &t), GPUDF_OK) << gpudf_last_error();
     ASSERT_EQ(gpudf_table_share(t, name.c_str(), b, &s), GPUDF_OK) << gpudf_last_error();
-  }
-  // Trace lines "PID CALL ..." of one process, as "CALL ..." strings.
-  std::vector<std::string> Calls(pid_t pid) {
-    std::vector<std::string> out;
-    std::istringstream in(ReadAll(trace));
-    std::string line, prefix = std::to_string(pid) + " ";
-    while (std::getline(in, line))
-      if (line.rfind(prefix, 0) == 0) out.push_back(line.substr(prefix.size()));
-    return out;
   }
   int Count(pid_t pid, const std::string &call) {
     int n = 0;
     for (const auto &c : Calls(pid)) n += c.rfind(call + " ", 0) == 0 || c == call;
     return n;
   }
-  // Runs the child with extra environment (only the child sees it) and
-  // returns its first line; its stderr goes to *log.
-  std::string RunChild(const std::vector<std::string> &args,
-                       const std::vector<std::pair<const char *, const char *>> &env,
-                       pid_t *pid = nullptr, std::string *log = nullptr) {
-    std::string err = trace + ".stderr";
-    files.push_back(err);
-    setenv("GPUDF_TEST_STDERR", err.c_str(), 1);
-    setenv("GPUDF_LOG", "debug", 1);
-    for (auto &e : env) setenv(e.first, e.second, 1);
-    Child c = harness::Spawn(args);
-    for (auto &e : env) unsetenv(e.first);
-    unsetenv("GPUDF_TEST_STDERR");
-    unsetenv("GPUDF_LOG");
-    std::string line = harness::ReadLine(c);
-    std::string rest = harness::ReadLine(c, 2000);
-    if (!rest.empty()) line += "\n" + rest;
-    if (pid) *pid = c.pid;
-    int st = harness::Wait(c);
-    EXPECT_TRUE(WIFEXITED(st)) << st;
-    if (log) *log = ReadAll(err);
-    unlink(err.c_str());
-    return line;
-  }
-  const gdf_desc_header *Header() {
-    desc = ReadAll(harness::ShmPath(harness::PublicFile(name)));
-    EXPECT_GE(desc.size(), sizeof(gdf_desc_header));
-    return reinterpret_cast<const gdf_desc_header *>(desc.data());
-  }
-  static constexpr const char *kVars[] = {
-      "GPUDF_SIMULATE_DEVICE", "GPUDF_SIM_TRACE", "GPUDF_SIM_FAIL", "GPUDF_SIM_UUID",
-      "GPUDF_SIM_MEM",         "GPUDF_BACKEND"};
-  gpudf_table *t = nullptr;
-  gpudf_share *s = nullptr;
-  std::string name, trace, desc;
-  std::vector<std::string> files;
 };
 
 std::string Sum(const gpudf_table *t) { return std::to_string(tg_table_checksum(t)); }

@@ -25,21 +25,14 @@
 #include "datagen.h"
 #include "descriptor.h"
 #include "harness.h"
+#include "sim_fixture.h"
 
 namespace {
 
 using harness::Child;
 
-std::string ReadAll(const std::string &path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-bool EntryExists(const std::string &needle) {
-  for (const auto &e : harness::ShmEntries())
-    if (e.find(needle) != std::string::npos) return true;
-  return false;
-}
+using simtest::EntryExists;
+using simtest::ReadAll;
 
 // The UUID text of simulated device k with the default GPUDF_SIM_UUID:
 // "gpudf-sim-dev-0" padded with zeros to 16 bytes, the last XORed with k.
@@ -57,26 +50,12 @@ std::string SimUuid(int k) {
 
 std::string Sum(const gpudf_table *t) { return std::to_string(tg_table_checksum(t)); }
 
-class MultiDevice : public ::testing::Test {
+class MultiDevice : public simtest::SimFixture {
  protected:
+  MultiDevice() : SimFixture("gpudf-multitrace-", 4, false) {}
   void SetUp() override {
-    for (const char *v : kVars) unsetenv(v);
-    setenv("GPUDF_SIMULATE_DEVICE", "1", 1);
-    setenv("GPUDF_SIM_DEVICES", "4", 1);
-    trace = "/tmp/gpudf-multitrace-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    unlink(trace.c_str());
-    setenv("GPUDF_SIM_TRACE", trace.c_str(), 1);
+    SimFixture::SetUp();
     name = harness::UniqueName("multi");
-  }
-  void TearDown() override {
-    gpudf_share_close(s);
-    gpudf_table_free(t);
-    for (const char *v : kVars) unsetenv(v);
-    unlink(trace.c_str());
-    for (auto &f : files) unlink(f.c_str());
-    EXPECT_FALSE(EntryExists("+v." + std::to_string(getpid()) + "."))
-        << "simulated device memory left behind";
   }
   // Shares a fresh table with the device list (nullptr: the default).
   gpudf_status ShareOn(const char *devices, int64_t rows = 3000, uint64_t seed = 1,
@@ -89,14 +68,6 @@ class MultiDevice : public ::testing::Test {
     o.backend = b;
     o.devices = devices;
     return gpudf_table_share_ex(t, name.c_str(), &o, &s);
-  }
-  std::vector<std::string> Calls(pid_t pid) {
-    std::vector<std::string> out;
-    std::istringstream in(ReadAll(trace));
-    std::string line, prefix = std::to_string(pid) + " ";
-    while (std::getline(in, line))
-      if (line.rfind(prefix, 0) == 0) out.push_back(line.substr(prefix.size()));
-    return out;
   }
   // Calls of pid that start with call and, when dev >= 0, end with dev=DEV
   // (or name it before " from=").
@@ -115,39 +86,6 @@ class MultiDevice : public ::testing::Test {
     }
     return n;
   }
-  std::string RunChild(const std::vector<std::string> &args,
-                       const std::vector<std::pair<const char *, const char *>> &env,
-                       pid_t *pid = nullptr, std::string *log = nullptr) {
-    std::string err = trace + ".stderr";
-    files.push_back(err);
-    setenv("GPUDF_TEST_STDERR", err.c_str(), 1);
-    setenv("GPUDF_LOG", "debug", 1);
-    for (auto &e : env) setenv(e.first, e.second, 1);
-    Child c = harness::Spawn(args);
-    for (auto &e : env) unsetenv(e.first);
-    unsetenv("GPUDF_TEST_STDERR");
-    unsetenv("GPUDF_LOG");
-    std::string line = harness::ReadLine(c);
-    if (pid) *pid = c.pid;
-    int st = harness::Wait(c);
-    EXPECT_TRUE(WIFEXITED(st)) << st;
-    if (log) *log = ReadAll(err);
-    unlink(err.c_str());
-    return line;
-  }
-  const gdf_desc_header *Header() {
-    desc = ReadAll(harness::ShmPath(harness::PublicFile(name)));
-    EXPECT_GE(desc.size(), sizeof(gdf_desc_header));
-    return reinterpret_cast<const gdf_desc_header *>(desc.data());
-  }
-  static constexpr const char *kVars[] = {
-      "GPUDF_SIMULATE_DEVICE", "GPUDF_SIM_TRACE", "GPUDF_SIM_FAIL",  "GPUDF_SIM_UUID",
-      "GPUDF_SIM_MEM",         "GPUDF_BACKEND",   "GPUDF_SIM_DEVICES", "GPUDF_DEVICES",
-      "GPUDF_SIM_CURRENT"};
-  gpudf_table *t = nullptr;
-  gpudf_share *s = nullptr;
-  std::string name, trace, desc;
-  std::vector<std::string> files;
 };
 
 // ------------------------------------------------------------ replicas
