@@ -152,6 +152,72 @@ TEST_F(DeviceGpu, ForcedCudaPinned) {
 
 // Random typed columns with NaNs, random configs over every op and column
 // pair: the device answer against the CPU reference.
+// Every visible device holds a replica (one upload, the others filled device
+// to device: cu_copy_d2d runs where there are two or more GPUs), naming the
+// first device explicitly gives that one only, and a sweep binds one worker
+// to each replica's device (cu_bind, cu_current) with the cpu's answers.
+TEST_F(DeviceGpu, EveryDeviceHoldsAReplicaAndASweepBindsAWorkerToEach) {
+  ASSERT_EQ(tg_make_table(200003, 11, &t), GPUDF_OK) << gpudf_last_error();
+  gpudf_share_options so;
+  gpudf_share_options_init(&so);
+  so.backend = GPUDF_BACKEND_CUDA_IPC;
+  so.devices = "all";
+  name = harness::UniqueName("gpurep");
+  ASSERT_EQ(gpudf_table_share_ex(t, name.c_str(), &so, &s), GPUDF_OK) << gpudf_last_error();
+  int nrep = gpudf_share_nreplicas(s);
+  ASSERT_GE(nrep, 1);
+  std::vector<std::string> uuids;
+  for (int k = 0; k < nrep; k++) {
+    std::string u = gpudf_share_replica_device(s, k);
+    EXPECT_EQ(u.rfind("GPU-", 0), 0u) << u;
+    for (const std::string &seen : uuids) EXPECT_NE(u, seen) << "two replicas on one device";
+    uuids.push_back(u);
+  }
+  std::vector<double> cfg;
+  for (int i = 0; i < 32; i++) cfg.insert(cfg.end(), {3, 3, -1.0 + i / 16.0, 0, 3});
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6), want(n * 6);
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, k, cfg.data(), n, got.data(), &o, &r), GPUDF_OK) << gpudf_last_error();
+  std::vector<int> workers_on(nrep, 0);
+  for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
+    gpudf_sweep_worker_info wi;
+    ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+    int at = -1;
+    for (int d = 0; d < nrep; d++)
+      if (uuids[d] == wi.device) at = d;
+    ASSERT_GE(at, 0) << "worker " << i << " ran on '" << wi.device << "'";
+    workers_on[at]++;
+  }
+  EXPECT_EQ(workers_on, std::vector<int>(nrep, 1)) << "one worker per replica";
+  gpudf_sweep_result_free(r);
+  gpudf_table *ref = nullptr;
+  ASSERT_EQ(tg_make_table(200003, 11, &ref), GPUDF_OK);
+  ASSERT_EQ(gpudf_run(ref, k, cfg.data(), n, want.data()), GPUDF_OK) << gpudf_last_error();
+  gpudf_table_free(ref);
+  for (int64_t c = 0; c < n; c++) {
+    EXPECT_EQ(got[c * 6], want[c * 6]) << "count, config " << c;
+    EXPECT_NEAR(got[c * 6 + 1], want[c * 6 + 1], 1e-9 * (std::fabs(want[c * 6 + 1]) + 1))
+        << "sum, config " << c;
+  }
+  // The first device named by its UUID (a fresh table: a table keeps the
+  // replicas of its first device share): a replica there and nowhere else.
+  gpudf_share_close(s);
+  s = nullptr;
+  gpudf_table_free(t);
+  t = nullptr;
+  ASSERT_EQ(tg_make_table(200003, 11, &t), GPUDF_OK) << gpudf_last_error();
+  so.devices = uuids[0].c_str();
+  name = harness::UniqueName("gpurep1");
+  ASSERT_EQ(gpudf_table_share_ex(t, name.c_str(), &so, &s), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_share_nreplicas(s), 1);
+  EXPECT_EQ(uuids[0], gpudf_share_replica_device(s, 0));
+}
+
 TEST_F(DeviceGpu, FilterAggMatchesTheCpuOnRandomData) {
   const int64_t rows = 3000017;
   std::mt19937_64 rng(20240611);
