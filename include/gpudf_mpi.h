@@ -88,6 +88,16 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
                              double *results, const gpudf_sweep_options *opts,
                              gpudf_mpi_result **out);
 
+/* gpudf_mpi_sweep with the communicator given by its Fortran handle
+ * (MPI_Comm_c2f; mpi4py: comm.py2f()), an integer in every MPI library,
+ * where MPI_Comm itself is a pointer in Open MPI and an int in MPICH: for
+ * callers that cannot name the C type, as the Python binding through cffi
+ * (gpudf.sweep(..., comm=), docs/mpi.md). */
+gpudf_status gpudf_mpi_sweep_fcomm(MPI_Fint comm, gpudf_table *table, const char *csv_path,
+                                   const gpudf_kernel *kernel, const double *configs, int64_t n,
+                                   double *results, const gpudf_sweep_options *opts,
+                                   gpudf_mpi_result **out);
+
 void gpudf_mpi_result_free(gpudf_mpi_result *result);
 /* As the gpudf_sweep_result getters: count, state, error and reason of a
  * config (GPUDF_CONFIG_PENDING, GPUDF_EINVAL and "" out of range). */
