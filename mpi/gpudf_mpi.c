@@ -66,6 +66,31 @@ static gpudf_status agree(MPI_Comm comm, int rank, gpudf_status st) {
   return fail((gpudf_status)code, API ": rank %d: %s", first, words);
 }
 
+/* Waits for a request without spinning. Open MPI's blocking calls poll at
+ * full speed, so a rank that waits (a finished rank at the gather, a
+ * node's ranks while its leader reads the CSV) takes a core from the ranks
+ * still at work when ranks share cores; MPI_Test with sleeps growing to
+ * 1 ms gives it back, for at most 1 ms of latency per wait. */
+static void wait_gently(MPI_Request *req) {
+  long ns = 2000;
+  for (;;) {
+    int done = 0;
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+    if (ns < 1000000) ns *= 2;
+  }
+}
+
+/* A barrier that waits as wait_gently: before a collective where ranks
+ * arrive at very different times. */
+static void settle(MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Ibarrier(comm, &req);
+  wait_gently(&req);
+}
+
 static void bcast_bytes(void *buf, size_t bytes, int root, MPI_Comm comm) {
   for (size_t off = 0; off < bytes; off += CHUNK_BYTES) {
     size_t len = bytes - off < CHUNK_BYTES ? bytes - off : CHUNK_BYTES;
@@ -381,6 +406,7 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
       st = fail(GPUDF_EINVAL, API ": rank 0 gave no table");
     }
   }
+  settle(j->comm); /* the leaders read or receive the table meanwhile */
   st = agree(j->comm, j->rank, st);
   if (st != GPUDF_OK) return st;
   if (leader) {
@@ -406,7 +432,9 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
       j->use = t;
     }
   }
-  MPI_Bcast(j->share_name, (int)sizeof j->share_name, MPI_CHAR, 0, j->node);
+  MPI_Request req;
+  MPI_Ibcast(j->share_name, (int)sizeof j->share_name, MPI_CHAR, 0, j->node, &req);
+  wait_gently(&req); /* while the leader derives columns and shares */
   if (!leader && j->share_name[0]) {
     st = gpudf_attach(j->share_name, &j->view);
     if (st == GPUDF_OK) j->use = j->view;
@@ -598,6 +626,12 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
                              gpudf_mpi_result **out) {
   double t0 = now_s();
   if (out) *out = NULL;
+  int inited = 0, finished = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finished);
+  if (!inited || finished)
+    return fail(GPUDF_EINVAL, API ": MPI is %s (call MPI_Init first; from Python, import "
+                "mpi4py.MPI)", finished ? "finalized" : "not initialized");
   job j;
   memset(&j, 0, sizeof j);
   j.comm = comm;
@@ -682,6 +716,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
     /* The options, by gpudf_sweep's own rules (an empty sweep checks
      * them): refused here, not as every config failing later. */
     if (st == GPUDF_OK) st = gpudf_sweep(j.use, kernel, configs, 0, NULL, &local, NULL);
+    settle(comm); /* rank 0 validates every config meanwhile */
     st = agree(comm, j.rank, st);
   }
   int nres = 0;
@@ -720,6 +755,9 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   bool stopped = false;
   run_claims(&j, kernel, configs, n, np, nres, claim, &local, &p, &me, &stopped);
   me.wall_s = now_s() - t0;
+  /* Ranks end their last claims at different times; the first ones wait
+   * here without taking the cores of the others. */
+  settle(comm);
   /* Every rank's sweeps are over before any leader closes its share. */
   st = assemble(&j, n, nres, &p, results, res, claim, table_s, t0, &me);
   st = agree(comm, j.rank, st);
@@ -736,6 +774,21 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   else gpudf_mpi_result_free(res);
   if (any) return fail(GPUDF_ECANCELED, API ": cancelled (a signal or an error stopped a rank's claims)");
   return GPUDF_OK;
+}
+
+gpudf_status gpudf_mpi_sweep_fcomm(MPI_Fint comm, gpudf_table *table, const char *csv_path,
+                                   const gpudf_kernel *kernel, const double *configs, int64_t n,
+                                   double *results, const gpudf_sweep_options *opts,
+                                   gpudf_mpi_result **out) {
+  int inited = 0, finished = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finished);
+  if (!inited || finished) /* MPI_Comm_f2c needs MPI */
+    return gpudf_mpi_sweep(MPI_COMM_NULL, table, csv_path, kernel, configs, n, results, opts, out);
+  MPI_Comm c = MPI_Comm_f2c(comm);
+  if (c == MPI_COMM_NULL)
+    return fail(GPUDF_EINVAL, API ": the communicator handle %d is MPI_COMM_NULL", (int)comm);
+  return gpudf_mpi_sweep(c, table, csv_path, kernel, configs, n, results, opts, out);
 }
 
 /* ---------------------------------------------------------------- getters */
