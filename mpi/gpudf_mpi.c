@@ -35,6 +35,7 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+
 static gpudf_status fail(gpudf_status st, const char *fmt, ...) {
   char msg[512];
   va_list ap;
@@ -311,18 +312,20 @@ static int64_t claim_size(void) {
   return 0;
 }
 
-/* The size of a claim starting at start: an equal share of what is left,
- * never under half an equal share of the sweep, as the local engine claims
- * (docs/sweep.md): batch kernels pay a pass over the table per claim, so
- * few large claims first, smaller ones at the end for the balance. */
+/* The size of a claim starting at start: an equal share of the sweep
+ * (n / ranks, rounded up), claimed in turn by whichever rank comes first.
+ * A batch kernel pays one pass over the table per claim, whatever the
+ * number of configs in it (filter_agg, 1,000,000 rows: about as long for
+ * 250 configs as for 1,000), so across ranks the fewest claims win: the
+ * local engine's guided sizes (an equal share of what is left, never under
+ * half an equal share of the sweep) made 3 passes for 2 ranks and about 7
+ * for 4, and the rank with the extra passes set the wall time
+ * (bench/mpi_bench.c; docs/mpi.md, "Balancing"). Within a rank, its
+ * gpudf_sweep balances its workers as usual. GPUDF_MPI_CLAIM=N: claims of
+ * N configs instead, for configs whose costs differ widely. */
 static int64_t next_claim(int64_t start, int64_t n, int size, int64_t fixed) {
-  int64_t left = n - start, c;
-  if (fixed) {
-    c = fixed;
-  } else {
-    int64_t share = (left + size - 1) / size, floor_ = (n + 2 * (int64_t)size - 1) / (2 * size);
-    c = share > floor_ ? share : floor_;
-  }
+  int64_t left = n - start;
+  int64_t c = fixed ? fixed : (n + size - 1) / size;
   return c < left ? c : left;
 }
 
@@ -448,8 +451,71 @@ static void tear_down(job *j) {
   gpudf_table_free(j->view);
   gpudf_share_close(j->share);
   gpudf_table_free(j->own);
-  if (j->node != MPI_COMM_NULL) MPI_Comm_free(&j->node);
-  if (j->leaders != MPI_COMM_NULL) MPI_Comm_free(&j->leaders);
+  /* j->node and j->leaders belong to the communicator's cache (groups). */
+}
+
+/* The node groups of a communicator, kept on it as an attribute: splitting
+ * costs a few collective rounds (tenths of a second on a loaded machine,
+ * measured by bench/mpi_bench.c), paid once per communicator, not per
+ * sweep. Freed with the communicator (MPI_Finalize for MPI_COMM_WORLD). */
+typedef struct groups {
+  MPI_Comm node, leaders;
+  int fake; /* the GPUDF_MPI_FAKE_NODES they were made for */
+  int node_id, nnodes;
+} groups;
+
+static int groups_key = MPI_KEYVAL_INVALID;
+
+static int groups_delete(MPI_Comm comm, int key, void *value, void *extra) {
+  (void)comm, (void)key, (void)extra;
+  groups *g = value;
+  if (g->node != MPI_COMM_NULL) MPI_Comm_free(&g->node);
+  if (g->leaders != MPI_COMM_NULL) MPI_Comm_free(&g->leaders);
+  free(g);
+  return MPI_SUCCESS;
+}
+
+/* Node groups: by shared memory, or k simulated nodes by rank mod k. k is
+ * rank 0's, so every rank takes the same branch. */
+static void node_groups(job *j, int k) {
+  if (groups_key == MPI_KEYVAL_INVALID)
+    MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, groups_delete, &groups_key, NULL);
+  groups *g = NULL;
+  int found = 0;
+  MPI_Comm_get_attr(j->comm, groups_key, &g, &found);
+  if (found && g->fake != k) {
+    MPI_Comm_delete_attr(j->comm, groups_key); /* frees g */
+    found = 0;
+  }
+  if (!found) {
+    g = malloc(sizeof *g);
+    if (!g) {
+      fprintf(stderr, API ": rank %d: out of memory\n", j->rank);
+      MPI_Abort(j->comm, 1); /* the other ranks are in the split below */
+    }
+    g->fake = k;
+    g->node_id = g->nnodes = 0;
+    if (k) MPI_Comm_split(j->comm, j->rank % k, j->rank, &g->node);
+    else MPI_Comm_split_type(j->comm, MPI_COMM_TYPE_SHARED, j->rank, MPI_INFO_NULL, &g->node);
+    int node_rank;
+    MPI_Comm_rank(g->node, &node_rank);
+    MPI_Comm_split(j->comm, node_rank == 0 ? 0 : MPI_UNDEFINED, j->rank, &g->leaders);
+    if (node_rank == 0) {
+      MPI_Comm_rank(g->leaders, &g->node_id);
+      MPI_Comm_size(g->leaders, &g->nnodes);
+    }
+    int ids[2] = {g->node_id, g->nnodes};
+    MPI_Bcast(ids, 2, MPI_INT, 0, g->node);
+    g->node_id = ids[0];
+    MPI_Bcast(&ids[1], 1, MPI_INT, 0, j->comm);
+    g->nnodes = ids[1];
+    MPI_Comm_set_attr(j->comm, groups_key, g);
+  }
+  j->node = g->node;
+  j->leaders = g->leaders;
+  j->node_id = g->node_id;
+  j->nnodes = g->nnodes;
+  MPI_Comm_rank(j->node, &j->node_rank);
 }
 
 /* Claims runs of configs until none is left, sweeping each. */
@@ -684,30 +750,16 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   /* Rank 0's options hold everywhere (plugins excepted: paths of each
    * rank's own), so a program whose other ranks only serve (gpudf-sweep-mpi)
    * passes NULL there. */
-  double o[5] = {local.workers, local.backend, (double)local.batch, local.time_limit_s,
-                 local.retries};
-  MPI_Bcast(o, 5, MPI_DOUBLE, 0, comm);
+  double o[6] = {local.workers, local.backend, (double)local.batch, local.time_limit_s,
+                 local.retries, fake_nodes()};
+  MPI_Bcast(o, 6, MPI_DOUBLE, 0, comm);
   local.workers = (int)o[0];
   local.backend = (gpudf_backend)o[1];
   local.batch = (int64_t)o[2];
   local.time_limit_s = o[3];
   local.retries = (int)o[4];
 
-  /* Node groups: by shared memory, or K simulated nodes by rank mod K. */
-  int k = fake_nodes();
-  if (k) MPI_Comm_split(comm, j.rank % k, j.rank, &j.node);
-  else MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, j.rank, MPI_INFO_NULL, &j.node);
-  MPI_Comm_rank(j.node, &j.node_rank);
-  MPI_Comm_split(comm, j.node_rank == 0 ? 0 : MPI_UNDEFINED, j.rank, &j.leaders);
-  if (j.node_rank == 0) {
-    MPI_Comm_rank(j.leaders, &j.node_id);
-    MPI_Comm_size(j.leaders, &j.nnodes);
-  }
-  int ids[2] = {j.node_id, j.nnodes};
-  MPI_Bcast(ids, 2, MPI_INT, 0, j.node);
-  j.node_id = ids[0];
-  MPI_Bcast(&ids[1], 1, MPI_INT, 0, comm);
-  j.nnodes = ids[1];
+  node_groups(&j, (int)o[5]);
 
   st = set_up_table(&j, table, head[1] ? path : NULL, kernel, configs, n, &local);
   double table_s = now_s() - t0;
