@@ -14,7 +14,9 @@ minima and maxima, and histogram counts; sum, mean and std within 1e-12, as
 docs/mpi.md says) and to pandas and numpy.histogram (counts, minima, maxima
 exact, sums within 1e-12 of the magnitudes); every other rank
 gets None. A kernel rank 0 does not know raises gpudf.Error on every rank,
-and the job goes on to a good sweep after it."""
+and the job goes on to a good sweep after it. With GPUDF_TEST_PLUGIN (the
+test plugin), configs the kernel fails are failed configs with its reason,
+the others done, as in one process."""
 import os
 import subprocess
 import sys
@@ -129,6 +131,29 @@ def check():
         rep = got.attrs["report"]
         if rep["ranks"] != size or sum(r["configs"] for r in rep["per_rank"]) != len(configs):
             failures.append(f"report: {rep}")
+    # A config the kernel fails is a failed config with the kernel's reason,
+    # the others done, as in one process (the test plugin's sweep_test;
+    # GPUDF_TEST_PLUGIN names it; each rank loads it).
+    plugin = os.environ.get("GPUDF_TEST_PLUGIN")
+    if plugin:
+        pconfigs = None
+        if rank == 0:
+            pconfigs = [{"value": float(q), "action": "fail" if q % 5 == 3 else "ok"}
+                        for q in range(40)]
+        mixed = gpudf.sweep(table, "sweep_test", pconfigs, workers=0, plugins=[plugin],
+                            comm=comm)
+        if rank == 0:
+            alone = gpudf.sweep(table, "sweep_test", pconfigs, workers=0, plugins=[plugin])
+            want = ["failed" if q % 5 == 3 else "ok" for q in range(40)]
+            if list(mixed["status"]) != want or list(alone["status"]) != want:
+                failures.append(f"sweep_test states: {list(mixed['status'])}")
+            elif not all("asked to fail" in e for e in mixed["error"][mixed["status"] == "failed"]):
+                failures.append(f"sweep_test reasons: {list(mixed['error'])}")
+            ok = mixed["status"] == "ok"
+            if not (mixed["twice"][ok] == 2 * mixed["value"][ok]).all():
+                failures.append("sweep_test results of the configs that ran")
+    else:
+        print("(GPUDF_TEST_PLUGIN not set: failing configs not checked)")
     failures = comm.allgather(failures)
     flat = [f for fs in failures for f in fs]
     for f in flat if rank == 0 else []:
