@@ -329,6 +329,7 @@ static int64_t next_claim(int64_t start, int64_t n, int size, int64_t fixed) {
   int64_t c = fixed ? fixed : (n + size - 1) / size;
   return c < left ? c : left;
 }
+/* (Fixed sizes let a claim be one fetch-and-add: run_claims.) */
 
 static int fake_nodes(void) {
   const char *env = getenv("GPUDF_MPI_FAKE_NODES");
@@ -554,25 +555,18 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
   if (j->rank == 0) *counter = 0;
   MPI_Barrier(j->comm); /* the counter is zero before anyone claims */
   MPI_Win_lock_all(0, win);
-  /* A claim: read the counter, then move it past our run with one
-   * compare-and-swap; a rank that lost the race retries from the value it
-   * got back (one round trip per try). */
-  int64_t seen = 0;
-  MPI_Fetch_and_op(NULL, &seen, MPI_INT64_T, 0, 0, MPI_NO_OP, win);
-  MPI_Win_flush(0, win);
+  /* A claim: one MPI_Fetch_and_op adding the claim size to the counter
+   * (sizes are fixed: next_claim), one round trip, never retried, however
+   * many ranks claim at once; a rank whose start is past n is done. */
+  int64_t size_ = next_claim(0, n, j->size, claim);
   for (;;) {
     if (one_pass_signal) *stopped = true;
-    if (*stopped || seen >= n) break;
-    int64_t cnt = next_claim(seen, n, j->size, claim);
-    int64_t want = seen + cnt, got = 0;
-    MPI_Compare_and_swap(&want, &seen, &got, MPI_INT64_T, 0, 0, win);
+    if (*stopped || size_ <= 0) break;
+    int64_t start = 0;
+    MPI_Fetch_and_op(&size_, &start, MPI_INT64_T, 0, 0, MPI_SUM, win);
     MPI_Win_flush(0, win);
-    if (got != seen) {
-      seen = got;
-      continue;
-    }
-    int64_t start = seen;
-    seen = want;
+    if (start >= n) break;
+    int64_t cnt = size_ < n - start ? size_ : n - start;
     if (!part_grow(p, cnt, nres)) {
       fprintf(stderr, API ": rank %d: out of memory for its results\n", j->rank);
       MPI_Abort(j->comm, 1); /* a claimed run cannot be given back */
