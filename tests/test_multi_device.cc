@@ -503,6 +503,63 @@ TEST_F(MultiDevice, ASweepRunsOneWorkerPerReplicaEachOnItsOwnDevice) {
   gpudf_table_free(ref);
 }
 
+// A sweep that shares the table itself says which devices it left out (the
+// CLI prints it, also with --quiet); its workers run on the others.
+TEST_F(MultiDevice, ASweepSaysWhichDevicesItsShareLeftOut) {
+  ASSERT_EQ(tg_make_table(3000, 4, &t), GPUDF_OK);
+  uint64_t a = gpudf_table_arena_bytes(t);
+  std::string big = std::to_string(8 * a), small = std::to_string(a / 2);
+  setenv("GPUDF_SIM_MEM", (big + "," + small + "," + big + "," + big).c_str(), 1);
+  std::vector<double> cfg;
+  for (int i = 0; i < 12; i++) cfg.insert(cfg.end(), {3, 3, -1.0 + i / 8.0, 0, 3});
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6);
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), nullptr, &r),
+            GPUDF_OK) << gpudf_last_error();
+  std::string why = gpudf_sweep_result_skipped(r);
+  EXPECT_NE(why.find("device " + SimUuid(1) + " (ordinal 1) skipped"), std::string::npos) << why;
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.done, n);
+  for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
+    gpudf_sweep_worker_info wi;
+    ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+    EXPECT_NE(std::string(wi.device), SimUuid(1));
+  }
+  gpudf_sweep_result_free(r);
+  EXPECT_STREQ(gpudf_sweep_result_skipped(nullptr), "");
+  // Every device with room: nothing to say.
+  unsetenv("GPUDF_SIM_MEM");
+  gpudf_table *u = nullptr;
+  ASSERT_EQ(tg_make_table(3000, 4, &u), GPUDF_OK);
+  ASSERT_EQ(gpudf_sweep(u, tg_kernel("filter_agg"), cfg.data(), n, got.data(), nullptr, &r),
+            GPUDF_OK) << gpudf_last_error();
+  EXPECT_STREQ(gpudf_sweep_result_skipped(r), "");
+  gpudf_sweep_result_free(r);
+  gpudf_table_free(u);
+  // The CLI, quiet, on a file: the line on stderr, exit 0.
+  std::string csv = "/tmp/gpudf-multi-" + std::to_string(getpid()) + ".csv";
+  {
+    std::ofstream f(csv);
+    f << "x,y\n";
+    for (int i = 0; i < 2000; i++) f << i % 97 << "," << (i * 7) % 13 << "\n";
+  }
+  setenv("GPUDF_SIM_MEM", ("1000000000,100," + big + "," + big).c_str(), 1);
+  std::string cmd = std::string(GPUDF_SWEEP_BIN) + " --table " + csv +
+                    " --kernel filter_agg --grid 'lo=1,2' --quiet --out - 2>&1 >/dev/null";
+  FILE *p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string err;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) err += buf;
+  int rc = pclose(p);
+  std::remove(csv.c_str());
+  EXPECT_EQ(rc, 0) << err;
+  EXPECT_NE(err.find("gpudf-sweep: device " + SimUuid(1) + " (ordinal 1) skipped: the arena "
+                     "needs"), std::string::npos) << err;
+}
+
 // ------------------------------------------------------------ descriptor v3
 
 TEST_F(MultiDevice, ADescriptorOfAnOlderLibraryIsRefusedWithAMessage) {
