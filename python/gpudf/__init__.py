@@ -1127,19 +1127,21 @@ def _progress_callback(progress):
 _DISTINCT_RESULTS = frozenset({"groupby_agg", "histogram"})
 
 
-def _sweep_frame(kernel, frame, names, results, res):
+def _sweep_frame(kernel, frame, names, results, res, state=None, reason=None):
     """The configs, then the n x width results, a status and an error column,
     as one DataFrame built in one step: adding the result columns one at a
     time costs seconds to minutes at the widths groupby_agg and histogram
-    allow (5 x 65536 columns), for no C work at all."""
+    allow (5 x 65536 columns), for no C work at all. state and reason read
+    another result than gpudf_sweep's (an MPI sweep's: _mpi.py)."""
     import pandas as pd
     n = len(results)
-    states = [lib.gpudf_sweep_result_state(res, i) for i in range(n)]
+    state = state or lib.gpudf_sweep_result_state
+    reason = reason or (lambda r, i: _str(lib.gpudf_sweep_result_reason(r, i)))
+    states = [state(res, i) for i in range(n)]
     tail = pd.DataFrame({
         "status": [_STATES[s] for s in states],
         # A finished config has no reason: skip n calls in the usual case.
-        "error": ["" if s == lib.GPUDF_CONFIG_DONE else
-                  _str(lib.gpudf_sweep_result_reason(res, i)) or ""
+        "error": ["" if s == lib.GPUDF_CONFIG_DONE else reason(res, i) or ""
                   for i, s in enumerate(states)]})
     frame = frame.reset_index(drop=True)
     clash = names.isin(list(frame.columns) + ["status", "error"]).any()
@@ -1179,7 +1181,7 @@ def _series_column(table, k, series):
 
 
 def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, timeout=None,
-          batch=None, retries=None, plugins=(), series=None):
+          batch=None, retries=None, plugins=(), series=None, comm=None):
     """Runs configs over a shared table in worker processes (workers=0: in
     this process). table is a Table (shared for the sweep if it is not yet),
     a TableView, a Share or a share name. Returns the configs with the result
@@ -1187,7 +1189,17 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     column saying why a config did not finish. series: the column naming
     the series of a long table (a kernel that depends on row order then
     runs each config on each series' rows alone: one result row per config
-    and series, with a "series" column), or "none"; docs/sweep.md."""
+    and series, with a "series" column), or "none"; docs/sweep.md.
+
+    comm: an mpi4py communicator (MPI.COMM_WORLD): one sweep over its ranks
+    through libgpudf_mpi, called by every rank; rank 0's table, configs and
+    options hold (the others may pass None), the DataFrame comes back on
+    rank 0 and None elsewhere, workers are per rank; no progress= or series
+    sweeps (docs/mpi.md)."""
+    if comm is not None:
+        from . import _mpi
+        return _mpi.sweep(table, kernel, configs, comm, workers, backend, progress, timeout,
+                          batch, retries, plugins, series)
     import pandas as pd
     table = _table_arg(table, "sweep")
     for path in plugins:  # here first, so that a kernel they hold is found below
