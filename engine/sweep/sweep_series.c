@@ -59,7 +59,9 @@ static bool iso_shape(const char *s, char *shape, size_t cap) {
   for (int p = 0; parts[p]; p++) {
     const char *f = parts[p];
     size_t len = strlen(f);
-    if (p > 0 && i == n) break;
+    /* The time and the seconds are optional: absent when the next
+     * character does not start them (a zone may follow instead). */
+    if (p > 0 && (i == n || (p == 1 ? s[i] != 'T' && s[i] != ' ' : s[i] != f[0]))) break;
     if (i + len > n) return false;
     for (size_t j = 0; j < len; j++) {
       char c = s[i + j], want = f[j];
