@@ -686,11 +686,14 @@ gpudf_status gpudf_sweep_series_check(const gpudf_table *table, int series, int 
 
 /* The column a sweep of kernel over table should name in
  * gpudf_sweep_options.series but does not: for a kernel whose results depend
- * on row order, the first categorical column with two or more labels that
- * come in runs (fewer label changes between consecutive rows than half the
- * rows: a long-format table sorted by symbol), or -1 (none, or a kernel
- * that ignores series). gpudf-sweep and gpudf.sweep refuse to run such a
- * sweep until the caller names the series or says there is none. */
+ * on row order, the categorical column with two or more labels (not all
+ * ISO-8601 dates: those are a time) whose labels come in runs (fewer label
+ * changes between consecutive rows than half the rows: a long table sorted
+ * by symbol) or cycle (in 80% of the rows the gap since the label's last
+ * row is its previous gap: an export ORDER BY date, symbol), the one with
+ * the fewest labels of several; or -1 (none, or a kernel that ignores
+ * series). gpudf-sweep and gpudf.sweep refuse to run such a sweep until the
+ * caller names the series or says there is none. */
 int gpudf_sweep_series_guess(const gpudf_table *table, const gpudf_kernel *kernel);
 
 void gpudf_sweep_result_free(gpudf_sweep_result *result);

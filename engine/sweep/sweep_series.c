@@ -387,26 +387,56 @@ gpudf_status gpudf_sweep_series_check(const gpudf_table *table, int series, int 
   return GPUDF_OK;
 }
 
+/* Whether every label of categorical column c is an ISO-8601 date or
+ * timestamp: a time column, whose labels come in runs in an export sorted
+ * by date (and cycle in one sorted by symbol), never the series. */
+static bool iso_dated(const gpudf_table *t, int c) {
+  char shape[96];
+  int32_t nl = gpudf_table_column_nlabels(t, c);
+  for (int32_t i = 0; i < nl; i++) {
+    const char *l = gpudf_table_column_label(t, c, i);
+    if (!iso_shape(l ? l : "", shape, sizeof shape)) return false;
+  }
+  return nl > 0;
+}
+
 int gpudf_sweep_series_guess(const gpudf_table *t, const gpudf_kernel *k) {
   if (!t || !k || !k->row_order) return -1;
   int64_t nrows = gpudf_table_nrows(t);
+  int best = -1;
   for (int c = 0; c < gpudf_table_ncols(t); c++) {
     int32_t nl = gpudf_table_column_nlabels(t, c);
-    if (!gpudf_table_column_is_categorical(t, c) || nl < 2) continue;
+    if (!gpudf_table_column_is_categorical(t, c) || nl < 2 || iso_dated(t, c)) continue;
     const int32_t *code = gdf_table_colref(t, c).data;
     int64_t changes = 0;
     for (int64_t i = 1; i < nrows; i++) changes += code[i] != code[i - 1];
-    if (changes >= 1 && 2 * changes < nrows) return c;
-    /* Interleaved (ORDER BY date, symbol): the labels cycle, each row's
-     * label that of the row nl rows above in most rows (a full panel: all
-     * but the rows where a symbol starts or stops). Random labels match
-     * there in about 1 row in nl. */
-    if (nrows < 4 * (int64_t)nl) continue;
-    int64_t same = 0;
-    for (int64_t i = nl; i < nrows; i++) same += code[i] == code[i - nl] && code[i] >= 0;
-    if (10 * same >= 9 * (nrows - nl)) return c;
+    bool runs = changes >= 1 && 2 * changes < nrows;
+    /* Interleaved (ORDER BY date, symbol): each label comes back after as
+     * many rows as there are symbols that day, so the gap before a row's
+     * label is the gap before its previous occurrence in most rows (all
+     * but where a symbol starts, stops or misses a bar). Random labels
+     * keep their gap in about 1 row in 2 * nl. */
+    bool cycles = false;
+    int64_t *last = runs ? NULL : malloc(sizeof *last * 2 * (size_t)nl);
+    if (last) {
+      int64_t *gap = last + nl, same = 0, seen = 0;
+      for (int32_t l = 0; l < nl; l++) last[l] = -1, gap[l] = -1;
+      for (int64_t i = 0; i < nrows; i++) {
+        int32_t l = code[i];
+        if (l < 0 || l >= nl) continue;
+        int64_t g = last[l] >= 0 ? i - last[l] : -1;
+        if (g > 0 && gap[l] > 0) seen++, same += g == gap[l];
+        gap[l] = g, last[l] = i;
+      }
+      free(last);
+      cycles = 2 * seen >= nrows && 10 * same >= 8 * seen;
+    }
+    /* Of several candidates, the one with the fewest labels: symbols
+     * repeat over many bars, other columns that come in runs or cycle
+     * (a non-ISO date, a session) usually have more labels. */
+    if ((runs || cycles) && (best < 0 || nl < gpudf_table_column_nlabels(t, best))) best = c;
   }
-  return -1;
+  return best;
 }
 
 /* ----------------------------------------------------- across series */

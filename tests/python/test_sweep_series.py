@@ -211,3 +211,10 @@ def test_aggregates_across_series_match_pandas():
     assert (got.series_ok == got.series_ok_want).all() and (got.series == 5).all()
     # slow = 20 leaves CCC (15 bars) out of those configs' aggregates.
     assert set(summary[summary.slow == 20].series_ok) == {4}
+
+
+def test_an_export_ordered_by_date_then_symbol_is_refused_naming_the_symbol_column():
+    ordered, _ = dated_panel([60, 45, 50], ["AAA", "BBB", "CCC"])
+    t = time_table(ordered)  # date labels come in runs but are ISO dates: a time
+    with pytest.raises(gpudf.Error, match="column 'symbol'.*series='symbol'"):
+        gpudf.sweep(t, "ma_crossover", gpudf.grid(fast=[3], slow=[10]), workers=0)
