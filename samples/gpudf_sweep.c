@@ -1102,8 +1102,17 @@ static void print_next_steps(const args *a, const char *kname, FILE *f) {
   fprintf(f, "  more       --help, --list-kernels, --describe %s\n", kname);
 }
 
+#ifndef GPUDF_SWEEP_MPI
+static const char *plot_series_label(void *user, int64_t q) {
+  return gpudf_sweep_result_series((const gpudf_sweep_result *)user, q); /* row q: series q */
+}
+#endif
+
 static int write_plot(const job *j, const args *a, const char *by) {
   const char *name = a->plot_metric ? a->plot_metric : by;
+  /* Ranked by an aggregate across series: the picture shows the metric it
+   * aggregates, per config and series. */
+  if (!a->plot_metric && strstr(by, "_sharpe")) name = "sharpe";
   int metric = -1;
   for (int c = 0; c < j->nr; c++)
     if (strcmp(j->rinfo[c].name, name) == 0) metric = c;
@@ -1115,7 +1124,13 @@ static int write_plot(const job *j, const args *a, const char *by) {
   int *ok = malloc((size_t)(j->n ? j->n : 1) * sizeof *ok);
   if (!ok) return -1;
   for (int64_t i = 0; i < j->n; i++) ok[i] = gpudf_sweep_result_state(j->r, i) == GPUDF_CONFIG_DONE;
-  plot_job pj = {j->k, j->t, j->np, j->nr, j->n, j->cfg, j->res, ok, metric, name, a->asc};
+  plot_job pj = {j->k, j->t, j->np, j->nr, j->n, j->cfg, j->res, ok, metric, name, a->asc,
+                 1, NULL, NULL};
+#ifndef GPUDF_SWEEP_MPI
+  pj.nseries = gpudf_sweep_result_nseries(j->r);
+  pj.series_label = plot_series_label;
+  pj.series_user = j->r;
+#endif
   char err[512];
   int rc = plot_svg_write(&pj, a->plot, err, sizeof err);
   free(ok);

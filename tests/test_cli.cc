@@ -17,7 +17,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -712,6 +714,30 @@ TEST(Cli, AnInterleavedDatedExportRunsPerSymbolInDateOrderWithAggregates) {
     EXPECT_EQ(std::stod(sums[1 + k][pos]), (double)positive / done);
     EXPECT_EQ(std::stod(sums[1 + k][ok]), (double)done);
   }
+  // --plot over one swept parameter: a heatmap of sharpe over series (y)
+  // and fast (x), one cell per (config, series) row that finished, each
+  // cell that row's value.
+  std::string svg = TmpDir() + "/series.svg", csv = TmpDir() + "/series_rows.csv";
+  CliRun pr = Sweep({"--table", path, "--grid", "fast=3,4,5", "--set", "slow=10", "--series",
+                     "symbol", "--time", "date", "--plot", svg, "--out", csv, "--quiet"});
+  ASSERT_EQ(pr.code, 0) << pr.err;
+  auto prow = ParseCsv(Slurp(csv));
+  std::map<std::pair<std::string, std::string>, std::string> want;
+  int pf = Col(prow[0], "fast"), ps = Col(prow[0], "series"), psh = Col(prow[0], "sharpe");
+  for (size_t i = 1; i < prow.size(); i++) want[{prow[i][ps], prow[i][pf]}] = prow[i][psh];
+  std::string pic = Slurp(svg);
+  EXPECT_NE(pic.find(">sharpe over series and fast<"), std::string::npos) << pic.substr(0, 600);
+  std::regex cell("class=\"cell\"[^>]*data-x=\"([^\"]*)\" data-y=\"([^\"]*)\" "
+                  "data-value=\"([^\"]*)\"");
+  size_t cells = 0;
+  for (std::sregex_iterator it(pic.begin(), pic.end(), cell), end; it != end; ++it, ++cells) {
+    auto key = std::make_pair((*it)[2].str(), (*it)[1].str());
+    ASSERT_TRUE(want.count(key)) << key.first << " " << key.second;
+    double got = std::stod((*it)[3].str()), ref = std::stod(want[key]);
+    EXPECT_TRUE(got == ref || (std::isnan(got) && std::isnan(ref)))
+        << key.first << " " << key.second << ": " << got << " vs " << ref;
+  }
+  EXPECT_EQ(cells, 9u);
   // --top ranks configs by mean_sharpe by default; --rank rows ranks rows.
   CliRun top = Sweep({"--table", path, "--grid", "fast=3,5 slow=10,15", "--series", "symbol",
                       "--time", "date", "--top", "2", "--quiet"});
