@@ -972,6 +972,12 @@ static int run(const args *a) {
   }
   gpudf_sweep_report rep;
   gpudf_sweep_result_report(r, &rep);
+  /* A GPU left out (no room for the table) is said even with --quiet: the
+   * run used fewer devices than the machine has. */
+#ifndef GPUDF_SWEEP_MPI
+  if (gpudf_sweep_result_skipped(r)[0])
+    fprintf(stderr, "gpudf-sweep: %s\n", gpudf_sweep_result_skipped(r));
+#endif
   int64_t nconfigs = n;
   if (with_summary) {
     /* Per config across its series: series, series_ok, series_sharpe,

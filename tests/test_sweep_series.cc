@@ -417,7 +417,7 @@ TEST(SweepSeriesTime, OptionsFromBeforeTimeKeepTheFileOrderAndTimeNeedsASeries) 
   o.workers = 0;
   o.series = 1;
   o.time = 2;
-  o.size = offsetof(gpudf_sweep_options, time);  // a 0.4 header: no time field
+  o.size = offsetof(gpudf_sweep_options, time);  // a 0.4 or 0.5 header: no time field
   ASSERT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), 1, old.data(), &o, nullptr),
             GPUDF_OK) << gpudf_last_error();
   for (int q = 0; q < 2; q++)

@@ -342,6 +342,10 @@ static gpudf_status ensure_share(gdf_sweep *s, gpudf_table *t, gpudf_share **mad
     s->share = gpudf_share_name(*made);
     rep->backend = gpudf_share_backend(*made);
   }
+  /* Devices left out are the caller's to report (the CLI prints them). */
+  const char *skipped = t->is_view ? "" : gpudf_share_skipped(t->share);
+  if (skipped && skipped[0] && !(s->res->skipped = strdup(skipped)))
+    return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   /* A sweep places only a table it shares itself. A backend forced for a
    * table shared otherwise is refused, as one that cannot work for an
    * unshared table is: never run elsewhere than asked. */
@@ -544,7 +548,7 @@ gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const d
   gdf_sweep s = {0};
   gpudf_sweep_options_init(&s.o);
   if (opts) {
-    /* 0.1 to 0.3 ended before series (which then stays -1, none); 0.4
+    /* 0.1 to 0.3 ended before series (which then stays -1, none); 0.4 and 0.5
      * before time (-1 too). */
     GDF_TRY(gdf_versioned_in(&s.o, sizeof s.o, opts, offsetof(gpudf_sweep_options, series),
                              "options", "gpudf_sweep_options_init"));
