@@ -186,6 +186,82 @@ __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int6
   }
   return i;
 }
+
+/* The slots of rows i..i+3 with AVX2 (blendv, round, integer lanes): the
+ * same slots in fewer operations. Two of hi_slots_avx's tests are implied
+ * by the others: a step down from bin 0 happens only for x < 0 * step + lo
+ * = lo, which the underflow then replaces; and as the edges increase
+ * (hi_check), x below the left edge is below the right one, so the step up
+ * needs no "not stepped down", and "never past the last bin" is a min. NaN
+ * and a failed filter are one choice of the dump. */
+#define HI_AVX2_SLOTS(i, idx)                                                    \
+  do {                                                                           \
+    __m256d x = _mm256_loadu_pd(v + (i));                                        \
+    __m256d g = _mm256_min_pd(_mm256_max_pd(_mm256_mul_pd(_mm256_sub_pd(x, vlo), vnorm), zero), vtop); \
+    __m256d b = _mm256_round_pd(g, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);      \
+    __m256d e0 = _mm256_add_pd(_mm256_mul_pd(b, vstep), vlo);                    \
+    __m256d e1 = _mm256_add_pd(_mm256_mul_pd(_mm256_add_pd(b, one), vstep), vlo); \
+    b = _mm256_sub_pd(b, _mm256_and_pd(_mm256_cmp_pd(x, e0, _CMP_LT_OQ), one));  \
+    b = _mm256_min_pd(_mm256_add_pd(b, _mm256_and_pd(_mm256_cmp_pd(x, e1, _CMP_GE_OQ), one)), vtop); \
+    b = _mm256_blendv_pd(b, over, _mm256_cmp_pd(x, vhi, _CMP_GT_OQ));           \
+    b = _mm256_blendv_pd(b, vbins, _mm256_cmp_pd(x, vlo, _CMP_LT_OQ));          \
+    __m256d keep = _mm256_cmp_pd(x, x, _CMP_ORD_Q);                              \
+    if (f) {                                                                     \
+      __m256d fx = _mm256_loadu_pd(f->x + (i));                                  \
+      switch (f->op) { /* as in hi_slots_avx */                                  \
+      case GDF_FA_LT: keep = _mm256_and_pd(keep, _mm256_cmp_pd(fx, flo, _CMP_LT_OQ)); break; \
+      case GDF_FA_LE: keep = _mm256_and_pd(keep, _mm256_cmp_pd(fx, flo, _CMP_LE_OQ)); break; \
+      case GDF_FA_GT: keep = _mm256_and_pd(keep, _mm256_cmp_pd(fx, flo, _CMP_GT_OQ)); break; \
+      case GDF_FA_GE: keep = _mm256_and_pd(keep, _mm256_cmp_pd(fx, flo, _CMP_GE_OQ)); break; \
+      case GDF_FA_EQ: keep = _mm256_and_pd(keep, _mm256_cmp_pd(fx, flo, _CMP_EQ_OQ)); break; \
+      case GDF_FA_NE: keep = _mm256_and_pd(keep, _mm256_cmp_pd(fx, flo, _CMP_NEQ_UQ)); break; \
+      case GDF_FA_BETWEEN:                                                       \
+        keep = _mm256_and_pd(keep, _mm256_and_pd(_mm256_cmp_pd(flo, fx, _CMP_LE_OQ), \
+                                                 _mm256_cmp_pd(fx, fhi, _CMP_LE_OQ))); \
+        break;                                                                   \
+      default: break;                                                            \
+      }                                                                          \
+    }                                                                            \
+    idx = _mm256_cvttpd_epi32(_mm256_blendv_pd(dump, b, keep));                  \
+  } while (0)
+
+/* hi_slots' vector loop with AVX2; with cnt, the slots are counted at once
+ * (row i in copy i % copies of the counters, cnt + copy * w) instead of
+ * stored: a config with slots of its own then makes one pass over its
+ * values. Returns the rows done. */
+__attribute__((target("avx2"))) static int64_t hi_slots_avx2(
+    const double *v, int64_t len, int32_t bins, double rlo, double rhi, const hi_ahead *pf,
+    const hi_filter *f, int32_t *sl, uint32_t *cnt, int copies, int64_t w) {
+  double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
+  const __m256d vlo = _mm256_set1_pd(rlo), vhi = _mm256_set1_pd(rhi);
+  const __m256d vnorm = _mm256_set1_pd(norm), vstep = _mm256_set1_pd(step);
+  const __m256d vtop = _mm256_set1_pd((double)(bins - 1)), zero = _mm256_setzero_pd();
+  const __m256d one = _mm256_set1_pd(1.0), vbins = _mm256_set1_pd((double)bins);
+  const __m256d over = _mm256_set1_pd((double)bins + 1.0);
+  const __m256d dump = _mm256_set1_pd((double)bins + 2.0);
+  const __m256d flo = _mm256_set1_pd(f ? f->lo : 0.0), fhi = _mm256_set1_pd(f ? f->hi : 0.0);
+  int64_t i = 0;
+  if (!cnt) {
+    for (; i + 4 <= len; i += 4) {
+      if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);
+      __m128i idx;
+      HI_AVX2_SLOTS(i, idx);
+      _mm_storeu_si128((__m128i *)(void *)(sl + i), idx);
+    }
+    return i;
+  }
+  uint32_t *c1 = copies == HI_COPIES ? cnt + w : cnt, *c2 = copies == HI_COPIES ? cnt + 2 * w : cnt;
+  uint32_t *c3 = copies == HI_COPIES ? cnt + 3 * w : cnt;
+  for (; i + 4 <= len; i += 4) {
+    if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);
+    __m128i idx;
+    HI_AVX2_SLOTS(i, idx);
+    uint64_t s01 = (uint64_t)_mm_cvtsi128_si64(idx), s23 = (uint64_t)_mm_extract_epi64(idx, 1);
+    cnt[(uint32_t)s01]++, c1[s01 >> 32]++, c2[(uint32_t)s23]++, c3[s23 >> 32]++;
+  }
+  return i;
+}
+#undef HI_AVX2_SLOTS
 #endif
 
 /* The slot of each of v[0..len) as gdf_hi_slot gives it (NaN: the dump
@@ -194,18 +270,25 @@ __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int6
  * last hi), one step down when x is below the left edge (never below bin
  * 0), one up when it is at or past the right edge (never past the last).
  * With f, rows that fail its filter get the dump slot too. SSE2 two rows
- * at a time, AVX four when the CPU has it, then the scalar tail: the same
- * slots. */
+ * at a time, AVX (simd 1) or AVX2 (simd 2) four when the CPU has it, then
+ * the scalar tail: the same slots. With cnt (a config alone with its
+ * slots), each row's slot is counted in cnt (copies of w counters, as
+ * hi_count) instead of being left in sl. */
 static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, double rhi,
-                     int avx, const hi_ahead *pf, const hi_filter *f, int32_t *sl) {
+                     int simd, const hi_ahead *pf, const hi_filter *f, int32_t *sl,
+                     uint32_t *cnt, int copies, int64_t w) {
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
   double top = (double)(bins - 1);
   int64_t i = 0;
 #ifdef HI_HAVE_AVX
-  if (avx) i = hi_slots_avx(v, len, bins, rlo, rhi, pf, f, sl);
+  if (simd == 2) i = hi_slots_avx2(v, len, bins, rlo, rhi, pf, f, sl, cnt, copies, w);
+  else if (simd == 1) i = hi_slots_avx(v, len, bins, rlo, rhi, pf, f, sl);
 #else
-  (void)avx;
+  (void)simd, (void)copies, (void)w;
 #endif
+  /* With cnt, the rows the AVX2 loop counted are not in sl: the rest are
+   * counted below. */
+  int64_t counted = cnt ? i : len;
 #if !defined(__SSE2__)
   (void)pf;
 #endif
@@ -276,6 +359,8 @@ static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, dou
     b = x != x ? bins + 2 : b;
     sl[i] = f && !gdf_fa_pass(f->op, f->x[i], f->lo, f->hi) ? bins + 2 : b;
   }
+  for (; counted < len; counted++)
+    cnt[(copies == HI_COPIES ? (counted & 3) * w : 0) + sl[counted]]++;
 }
 
 /* Counts the slots of the rows that pass, the op's test outside the loop.
@@ -419,7 +504,7 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
                              int64_t bins, uint32_t *cnt, double *results, int64_t at,
                              int64_t total) {
   int64_t nrows = in->nrows, w = HI_WIDTH(bins), nruns = 0;
-  int copies = hi_copies(bins), avx = gdf_k_have_avx();
+  int copies = hi_copies(bins), simd = gdf_k_have_avx2() ? 2 : gdf_k_have_avx();
   double *buf = malloc(sizeof(double) * GDF_K_BLOCK * 2);
   int32_t *sl = malloc(sizeof(int32_t) * GDF_K_BLOCK * 2), *bk = sl + GDF_K_BLOCK;
   hi_run *runs = calloc((size_t)n, sizeof *runs);
@@ -478,8 +563,11 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
       /* A run of one config takes its filter in the slot loop, and its
        * count is then the plain one. */
       bool own = r->count == 1 && f.op != GDF_FA_ALL;
-      hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], avx,
-               ahead ? &pf : NULL, own ? &f : NULL, sl);
+      /* A run of one config counts as it bins (hi_slots' cnt). */
+      uint32_t *alone = r->count == 1 ? cnt + r->first * copies * w : NULL;
+      hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], simd,
+               ahead ? &pf : NULL, own ? &f : NULL, sl, alone, copies, w);
+      if (alone) continue;
       if (r->buckets) {
         hi_bucket_count(r, x, sl, len, w, bk);
         continue;
