@@ -280,15 +280,16 @@ static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, dou
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
   double top = (double)(bins - 1);
   int64_t i = 0;
+  /* With cnt, rows [0, counted) are counted (by the AVX2 loop), the rest
+   * at the end from their slots. */
+  int64_t counted = cnt ? 0 : len;
 #ifdef HI_HAVE_AVX
   if (simd == 2) i = hi_slots_avx2(v, len, bins, rlo, rhi, pf, f, sl, cnt, copies, w);
   else if (simd == 1) i = hi_slots_avx(v, len, bins, rlo, rhi, pf, f, sl);
+  if (cnt && simd == 2) counted = i;
 #else
   (void)simd, (void)copies, (void)w;
 #endif
-  /* With cnt, the rows the AVX2 loop counted are not in sl: the rest are
-   * counted below. */
-  int64_t counted = cnt ? i : len;
 #if !defined(__SSE2__)
   (void)pf;
 #endif
