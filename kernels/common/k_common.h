@@ -187,5 +187,10 @@ static inline gpudf_status gdf_k_check_filter(const char *kernel, const gpudf_ta
 /* Rows per block of the CPU passes: a few columns of it as doubles stay in
  * L1/L2 while every config of the batch runs over them. */
 enum { GDF_K_BLOCK = 2048 };
+/* How far ahead (rows) the first config of a block prefetches its columns
+ * (histogram, groupby_agg): 4 KiB of an f64 column, far enough to hide the
+ * memory's latency at these loops' speed, near enough not to evict the
+ * block in use (a whole block ahead measured 5-10% slower). */
+enum { GDF_K_AHEAD = 512 };
 
 #endif

@@ -177,10 +177,11 @@ static void gb_keys(gdf_colref k, int64_t start, int64_t len, int64_t groups, in
     }                                                                            \
   } while (0)
 
-/* The next block's rows i..i+7 of the three columns, into the cache while
- * this block is worked on (the first config of a block only): the loads of
- * a block then wait for no memory, which is what lets one config run near
- * the read bandwidth. */
+/* Rows i..i+7 of the three columns GDF_K_AHEAD rows ahead (pf: the
+ * columns at the block's start + GDF_K_AHEAD), into the cache while this
+ * block is worked on (the first config of a block only): the loads then
+ * wait for no memory, which is what lets one config run near the read
+ * bandwidth. */
 #define GB_PREFETCH(i)                                                           \
   (__builtin_prefetch(pf[0] + (i) * pw[0]), __builtin_prefetch(pf[1] + (i) * pw[1]), \
    __builtin_prefetch(pf[2] + (i) * pw[2]))
@@ -496,13 +497,13 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
       int f32 = in->cols[(int)cols[0]].type == GPUDF_TYPE_F32;
       for (int64_t k = r->first; k < r->first + r->count; k++) {
         const double *ck = configs + k * GDF_GB_NPARAMS;
-        /* The first config prefetches the next full block of its columns. */
+        /* The first config prefetches its columns GDF_K_AHEAD rows ahead. */
         const char *pf[3];
         int64_t pw[3];
-        bool ahead = ri == 0 && k == r->first && start + 2 * GDF_K_BLOCK <= nrows;
+        bool ahead = ri == 0 && k == r->first && start + len + GDF_K_AHEAD <= nrows;
         for (int j = 0; ahead && j < 3; j++) {
           pw[j] = (int64_t)gpudf_type_size(in->cols[(int)cols[j]].type);
-          pf[j] = (const char *)in->cols[(int)cols[j]].data + (start + len) * pw[j];
+          pf[j] = (const char *)in->cols[(int)cols[j]].data + (start + GDF_K_AHEAD) * pw[j];
         }
         gb_config_block((int)ck[GDF_GB_OP], gdf_fa_bound(f32, ck[GDF_GB_LO]),
                         gdf_fa_bound(f32, ck[GDF_GB_HI]), x, v, keys, len, (int32_t)groups,
