@@ -349,6 +349,41 @@ TEST(KHistogram, ValuesNextToEveryEdgeFallOnTheirSide) {
   unsetenv("GPUDF_NO_AVX2");
 }
 
+// The AVX2 loop compares a value with the edges only when its first guess
+// comes within a rounding bound of an edge (hi_near); elsewhere it takes the
+// guess. Values 2 to 2^24 ulps off every edge (in both directions), through
+// it and through the AVX and SSE2 loops that always compare: a bound too
+// small would let a guess that rounded across an edge through.
+TEST(KHistogram, ValuesSomeUlpsOffEveryEdgeFallOnTheirSide) {
+  std::mt19937_64 rng(std::random_device{}());
+  for (int ranges = 0; ranges < 300; ranges++) {
+    int bins;
+    double lo, hi;
+    std::vector<double> e, near, v;
+    UsableRangeAndValuesAroundItsEdges(rng, &bins, &lo, &hi, &e, &near);
+    for (double x : e)
+      for (int k = 2; k <= 1 << 24; k = k < 16 ? k + 1 : k * 2)
+        for (double dir : {-INFINITY, INFINITY}) {
+          double d = x;
+          for (int j = 0; j < k && j < 16; j++) d = std::nextafter(d, dir);
+          if (k > 16) d = x + (d - x) * (k / 16);  // k ulps of x where the exponent allows
+          v.push_back(d);
+        }
+    Table t((int64_t)v.size());
+    int c = t.Add("v", GPUDF_TYPE_F64, v);
+    std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, lo, hi);
+    for (const char *mode : {"avx2", "avx", "sse2"}) {
+      setenv("GPUDF_NO_SIMD", *mode == 's' ? "1" : "0", 1);
+      setenv("GPUDF_NO_AVX2", mode[3] == '2' ? "0" : "1", 1);
+      std::vector<double> r =
+          KRun(t.t, "histogram", {(double)c, kAll, 0, 0, (double)c, (double)bins, lo, hi});
+      ASSERT_EQ(want, r) << bins << " bins over [" << lo << ", " << hi << "], " << mode;
+    }
+  }
+  unsetenv("GPUDF_NO_SIMD");
+  unsetenv("GPUDF_NO_AVX2");
+}
+
 // gdf_hi_slot, the bin rule the CUDA kernel runs (the CPU pass does the same
 // arithmetic in SIMD form, checked against the reference above), next to
 // every edge, against the reference's linear search. The case that needs the
