@@ -209,14 +209,15 @@ static void gb_keys(gdf_colref k, int64_t start, int64_t len, int64_t groups, in
     __m128i kin = _mm_cmpeq_epi32(_mm_min_epu32(k4, kmax), k4);                  \
     __m256i okm = _mm256_and_si256(_mm256_castpd_si256(ok), _mm256_cvtepi32_epi64(kin)); \
     __m256i g = _mm256_blendv_epi8(vdump, _mm256_cvtepi32_epi64(k4), okm);       \
-    _mm256_store_si256((__m256i *)(void *)off, _mm256_add_epi64(_mm256_slli_epi64(g, 2), coff)); \
+    __m256i o4 = _mm256_add_epi64(_mm256_slli_epi64(g, 2), coff);                \
+    __m128i o01 = _mm256_castsi256_si128(o4), o23 = _mm256_extracti128_si256(o4, 1); \
     __m256d n01 = _mm256_unpacklo_pd(ones, vv), n13 = _mm256_unpackhi_pd(ones, vv); \
     __m256d neg = _mm256_xor_pd(vv, sign);                                       \
     __m256d m02 = _mm256_unpacklo_pd(vv, neg), m13 = _mm256_unpackhi_pd(vv, neg); \
-    GB_AVX2_ROW(off[0], _mm256_castpd256_pd128(n01), _mm256_castpd256_pd128(m02)); \
-    GB_AVX2_ROW(off[1], _mm256_castpd256_pd128(n13), _mm256_castpd256_pd128(m13)); \
-    GB_AVX2_ROW(off[2], _mm256_extractf128_pd(n01, 1), _mm256_extractf128_pd(m02, 1)); \
-    GB_AVX2_ROW(off[3], _mm256_extractf128_pd(n13, 1), _mm256_extractf128_pd(m13, 1)); \
+    GB_AVX2_ROW(_mm_cvtsi128_si64(o01), _mm256_castpd256_pd128(n01), _mm256_castpd256_pd128(m02)); \
+    GB_AVX2_ROW(_mm_extract_epi64(o01, 1), _mm256_castpd256_pd128(n13), _mm256_castpd256_pd128(m13)); \
+    GB_AVX2_ROW(_mm_cvtsi128_si64(o23), _mm256_extractf128_pd(n01, 1), _mm256_extractf128_pd(m02, 1)); \
+    GB_AVX2_ROW(_mm_extract_epi64(o23, 1), _mm256_extractf128_pd(n13, 1), _mm256_extractf128_pd(m13, 1)); \
   }
 
 __attribute__((target("avx2"))) static int64_t gb_block_avx2(
@@ -229,7 +230,6 @@ __attribute__((target("avx2"))) static int64_t gb_block_avx2(
   const __m128i kmax = _mm_set1_epi32(dump - 1); /* dump = groups >= 1 */
   const __m256d ones = _mm256_set1_pd(1.0), sign = _mm256_set1_pd(-0.0);
   const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi);
-  _Alignas(32) int64_t off[4];
   int64_t i = 0;
 #define GB_V_ALL(i) _mm256_castsi256_pd(_mm256_set1_epi64x(-1))
 #define GB_V_LT(i) _mm256_cmp_pd(_mm256_loadu_pd(x + (i)), vlo, _CMP_LT_OQ)
@@ -558,7 +558,11 @@ static gpudf_status gb_run_cpu(const gdf_kernel_input *in, const double *configs
   int64_t chunk = GB_ACC_DOUBLES / gb_acc_size(groups);
   if (chunk < 1) chunk = 1;
   if (chunk > n) chunk = n;
-  double *acc = malloc(sizeof(double) * (size_t)gb_acc_size(groups) * (size_t)chunk);
+  /* 64-byte aligned: a group's four accumulators (32 bytes) then never
+   * straddle two cache lines (with malloc's 16, every other one would:
+   * two lines to fetch per row where the groups outgrow L1). */
+  size_t bytes = sizeof(double) * (size_t)gb_acc_size(groups) * (size_t)chunk;
+  double *acc = aligned_alloc(64, (bytes + 63) / 64 * 64);
   if (!acc) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld groups", (long long)groups);
   gpudf_status st = GPUDF_OK;
   for (int64_t at = 0; at < n && st == GPUDF_OK; at += chunk) {
