@@ -268,7 +268,9 @@ void gpudf_share_options_init(gpudf_share_options *opts);
 /* gpudf_table_share with options (NULL: the defaults); gpudf_table_share is
  * this with only the backend set. Errors as gpudf_table_share, and
  * GPUDF_EINVAL for a malformed device list, GPUDF_ENODEV for a named device
- * this process does not see, GPUDF_ENOMEM for one without room. */
+ * this process does not see, GPUDF_ENOMEM for one without room,
+ * GPUDF_EBUSY for devices other than the replicas a table got at its first
+ * device share (sharing it again names those, "all" or nothing). */
 gpudf_status gpudf_table_share_ex(gpudf_table *table, const char *name,
                                   const gpudf_share_options *opts, gpudf_share **out);
 

@@ -240,6 +240,38 @@ TEST_F(MultiDevice, NamedDevicesThatCannotHoldTheTableFailCleanly) {
   EXPECT_EQ(gpudf_share_replica_device(s, 1), SimUuid(0));
 }
 
+// A table keeps the replicas of its first device share: a later share that
+// names the same devices (any order, ordinal or UUID) or "all" publishes
+// them; one that names other devices is refused instead of publishing
+// replicas the caller did not ask for.
+TEST_F(MultiDevice, SharingATableAgainOnOtherDevicesIsRefused) {
+  ASSERT_EQ(ShareOn("1,3"), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_share_nreplicas(s), 2);
+  gpudf_share_close(s);
+  s = nullptr;
+  for (const char *other : {"2", "1", "1,2", "1,3,0"}) {
+    EXPECT_EQ(ShareOn(other), GPUDF_EBUSY) << other;
+    std::string msg = gpudf_last_error();
+    EXPECT_NE(msg.find("placed on " + SimUuid(1) + "," + SimUuid(3)), std::string::npos) << msg;
+    EXPECT_EQ(s, nullptr);
+    EXPECT_FALSE(EntryExists(harness::PublicFile(name))) << other << ": nothing published";
+  }
+  setenv("GPUDF_DEVICES", "0", 1);
+  EXPECT_EQ(ShareOn(nullptr), GPUDF_EBUSY) << "the variable names devices as the option does";
+  unsetenv("GPUDF_DEVICES");
+  std::string by_uuid = SimUuid(3) + ",1";
+  for (const char *same : {"3,1", by_uuid.c_str(), "all", static_cast<const char *>(nullptr)}) {
+    ASSERT_EQ(ShareOn(same), GPUDF_OK) << (same ? same : "(default)") << ": "
+                                       << gpudf_last_error();
+    ASSERT_EQ(gpudf_share_nreplicas(s), 2);
+    EXPECT_EQ(gpudf_share_replica_device(s, 0), SimUuid(1));
+    EXPECT_EQ(gpudf_share_replica_device(s, 1), SimUuid(3));
+    gpudf_share_close(s);
+    s = nullptr;
+  }
+  EXPECT_EQ(Count(getpid(), "upload"), 1) << "the replicas were made once";
+}
+
 // A failure on the third replica: under "all" the device is skipped and its
 // allocation freed; on named devices the share fails and frees every one.
 TEST_F(MultiDevice, AFailureOnTheThirdReplicaLeavesNothingBehind) {
