@@ -36,11 +36,21 @@
 #include <time.h>
 
 #define PROG "gpudf-bench_kernels"
-enum { NBATCH = 16, MAXRES = 5 * 64 + 8 };
+enum { NBATCH = 16, MAXRES = 5 * 4096 + 8 };
 
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* This thread's CPU time: on a loaded machine a pass's wall time includes
+ * the time other processes held the core, its CPU time does not (memory
+ * contention still shows in both). gpudf_run on the CPU runs on the
+ * calling thread. */
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -88,7 +98,8 @@ static stats stats_of(double *v, int n) {
 
 /* ------------------------------------------------------------- the table */
 
-/* x f64 uniform [0, 10), v f64 uniform [-1, 1), k i32 in [0, 64), price a
+/* x f64 uniform [0, 10), v f64 uniform [-1, 1), k i32 in [0, 64), k4096
+ * i32 in [0, 4096), price a
  * geometric random walk; ma_crossover's prefix column is prepared. */
 static gpudf_table *make_table(int64_t n) {
   gpudf_table *t;
@@ -101,10 +112,12 @@ static gpudf_table *make_table(int64_t n) {
   for (int64_t i = 0; i < n; i++) ((double *)p)[i] = 2 * unif(&s) - 1;
   if (gpudf_table_alloc_column(t, "k", GPUDF_TYPE_I32, &p)) die("alloc k");
   for (int64_t i = 0; i < n; i++) ((int32_t *)p)[i] = (int32_t)(rng(&s) % 64);
+  if (gpudf_table_alloc_column(t, "k4096", GPUDF_TYPE_I32, &p)) die("alloc k4096");
+  for (int64_t i = 0; i < n; i++) ((int32_t *)p)[i] = (int32_t)(rng(&s) % 4096);
   if (gpudf_table_alloc_column(t, "price", GPUDF_TYPE_F64, &p)) die("alloc price");
   double x = 100;
   for (int64_t i = 0; i < n; i++) ((double *)p)[i] = x *= exp(0.01 * (unif(&s) - 0.5));
-  double ma[6] = {3, 10, 50, 0, 0, 252};
+  double ma[6] = {4, 10, 50, 0, 0, 252};
   if (gpudf_table_prepare(t, find_kernel("ma_crossover"), ma, 1)) die("prepare");
   return t;
 }
@@ -123,7 +136,7 @@ typedef struct kcase {
   int nparams;
   double cfg[NBATCH][8]; /* config 0 is the single-pass one */
   /* measured */
-  stats single, batched, singles;
+  stats single, single_cpu, batched, singles;
   double max_rel;
   int nres;
 } kcase;
@@ -146,6 +159,13 @@ static void fill_cases(kcase *c, int *nc) {
     memcpy(c[n].cfg[j], cf, sizeof cf);
   }
   n++;
+  c[n] = (kcase){.kernel = "groupby_agg", .what = "x > lo, v by k4096 (4096 groups)",
+                 .bytes_per_row = 20, .nparams = 7};
+  for (int j = 0; j < NBATCH; j++) {
+    double cf[7] = {0, 3, 1 + 0.25 * j, 0, 3, 1, 4096};
+    memcpy(c[n].cfg[j], cf, sizeof cf);
+  }
+  n++;
   /* histogram: filter_col op lo hi col bins range_lo range_hi */
   c[n] = (kcase){.kernel = "histogram", .what = "x > lo, v in 100 bins", .bytes_per_row = 16,
                  .nparams = 8};
@@ -159,7 +179,7 @@ static void fill_cases(kcase *c, int *nc) {
   c[n] = (kcase){.kernel = "ma_crossover", .what = "SMA fast/slow, prices + prefix sums",
                  .bytes_per_row = 16, .nparams = 6};
   for (int j = 0; j < NBATCH; j++) {
-    double cf[6] = {3, 5 + 5 * (j % 8), 60 + 20 * (j / 8), 0, 0, 252};
+    double cf[6] = {4, 5 + 5 * (j % 8), 60 + 20 * (j / 8), 0, 0, 252};
     memcpy(c[n].cfg[j], cf, sizeof cf);
   }
   n++;
@@ -190,9 +210,11 @@ static void check_filter_agg(const gpudf_table *t, const double *cfg, const doub
 static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE *out) {
   gpudf_table *t = make_table(n);
   const double *x = col(t, "x"), *v = col(t, "v");
-  double *tb = malloc(sizeof(double) * (size_t)reps);
-  double **tk = malloc(sizeof(double *) * (size_t)nc);
-  for (int k = 0; k < nc; k++) tk[k] = malloc(sizeof(double) * (size_t)reps);
+  double *tb = malloc(sizeof(double) * (size_t)reps), *tbc = malloc(sizeof(double) * (size_t)reps);
+  double **tk = malloc(sizeof(double *) * (size_t)nc), **tkc = malloc(sizeof(double *) * (size_t)nc);
+  for (int k = 0; k < nc; k++)
+    tk[k] = malloc(sizeof(double) * (size_t)reps), tkc[k] = malloc(sizeof(double) * (size_t)reps);
+  stats bwc;
   const gpudf_kernel **kp = malloc(sizeof(*kp) * (size_t)nc);
   double *res = malloc(sizeof(double) * NBATCH * MAXRES);
   double *res1 = malloc(sizeof(double) * NBATCH * MAXRES);
@@ -205,21 +227,23 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
   fprintf(stderr, "[" PROG "] A: single passes over %lld rows, %d reps (+1 warm-up)\n",
           (long long)n, reps);
   for (int r = 0; r < reps + 1; r++) {
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     sink += plain_read(x, v, n);
-    double dt = now_s() - t0;
-    if (r > 0) tb[r - 1] = dt;
+    double dt = now_s() - t0, dc = cpu_s() - c0;
+    if (r > 0) tb[r - 1] = dt, tbc[r - 1] = dc;
     for (int k = 0; k < nc; k++) {
-      t0 = now_s();
+      t0 = now_s(), c0 = cpu_s();
       if (gpudf_run(t, kp[k], c[k].cfg[0], 1, res)) die(c[k].kernel);
-      dt = now_s() - t0;
-      if (r > 0) tk[k][r - 1] = dt;
+      dt = now_s() - t0, dc = cpu_s() - c0;
+      if (r > 0) tk[k][r - 1] = dt, tkc[k][r - 1] = dc;
       if (k == 0 && r == 0) check_filter_agg(t, c[k].cfg[0], res);
     }
   }
   (void)sink;
   *bw = stats_of(tb, reps);
-  for (int k = 0; k < nc; k++) c[k].single = stats_of(tk[k], reps);
+  bwc = stats_of(tbc, reps);
+  for (int k = 0; k < nc; k++)
+    c[k].single = stats_of(tk[k], reps), c[k].single_cpu = stats_of(tkc[k], reps);
 
   /* B's rounds are 32 passes each: 3 measured rounds are enough for a median. */
   int breps = reps < 3 ? reps : 3;
@@ -257,16 +281,18 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
          (long long)n);
   printf("  plain read (2 f64 columns, 4 accumulators): %.2f GB/s [%.2f - %.2f]\n",
          16.0 * n / bw->med / 1e9, 16.0 * n / bw->max / 1e9, 16.0 * n / bw->min / 1e9);
-  printf("  %-13s %-36s %6s %22s %10s %10s\n", "kernel", "config", "B/row", "GB/s [min - max]",
-         "of read", "rows/s");
+  printf("  (cpu: the same from this thread's CPU time, plain read %.2f GB/s: what the load\n"
+         "  leaves of a pass on a shared machine)\n", 16.0 * n / bwc.med / 1e9);
+  printf("  %-13s %-36s %6s %22s %10s %10s %12s\n", "kernel", "config", "B/row",
+         "GB/s [min - max]", "of read", "rows/s", "of read cpu");
   for (int k = 0; k < nc; k++) {
     double by = c[k].bytes_per_row * (double)n;
     char g[64];
     snprintf(g, sizeof g, "%.2f [%.2f - %.2f]", by / c[k].single.med / 1e9,
              by / c[k].single.max / 1e9, by / c[k].single.min / 1e9);
-    printf("  %-13s %-36s %6.0f %22s %9.0f%% %10.3g\n", c[k].kernel, c[k].what,
+    printf("  %-13s %-36s %6.0f %22s %9.0f%% %10.3g %11.0f%%\n", c[k].kernel, c[k].what,
            c[k].bytes_per_row, g, 100 * (by / c[k].single.med) / (16.0 * n / bw->med),
-           n / c[k].single.med);
+           n / c[k].single.med, 100 * (by / c[k].single_cpu.med) / (16.0 * n / bwc.med));
   }
   printf("B %d configs in one gpudf_run vs %d one-config runs (same table), %d rounds\n", NBATCH,
          NBATCH, breps);
@@ -291,13 +317,14 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
       fprintf(out,
               "    {\"kernel\": \"%s\", \"what\": \"%s\", \"bytes_per_row\": %g, "
               "\"single_s\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g}, \"gbs\": %.6g, "
-              "\"fraction_of_read\": %.6g, \"batch\": %d, "
+              "\"fraction_of_read\": %.6g, \"fraction_of_read_cpu\": %.6g, \"batch\": %d, "
               "\"batched_s\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g}, "
               "\"singles_s\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g}, "
               "\"speedup\": %.6g, \"max_rel_diff\": %.3g, \"runs\": %d, \"batch_runs\": %d}%s\n",
               c[k].kernel, c[k].what, c[k].bytes_per_row, c[k].single.med, c[k].single.min,
               c[k].single.max, by / c[k].single.med / 1e9,
-              (by / c[k].single.med) / (16.0 * n / bw->med), NBATCH, c[k].batched.med,
+              (by / c[k].single.med) / (16.0 * n / bw->med),
+              (by / c[k].single_cpu.med) / (16.0 * n / bwc.med), NBATCH, c[k].batched.med,
               c[k].batched.min, c[k].batched.max, c[k].singles.med, c[k].singles.min,
               c[k].singles.max, c[k].singles.med / c[k].batched.med, c[k].max_rel, reps,
               breps, k + 1 < nc ? "," : "");
@@ -305,8 +332,8 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
     fprintf(out, "  ],\n");
   }
   gpudf_table_free(t);
-  for (int k = 0; k < nc; k++) free(tk[k]);
-  free(tk), free(tb), free(kp), free(res), free(res1), free(ta), free(ts);
+  for (int k = 0; k < nc; k++) free(tk[k]), free(tkc[k]);
+  free(tk), free(tkc), free(tb), free(tbc), free(kp), free(res), free(res1), free(ta), free(ts);
 }
 
 /* ------------------------------------------------------------------- C */

@@ -128,86 +128,107 @@ TEST(KGroupbyAgg, MatchesTheReferenceForEveryOpAndKeyType) {
 // Counts exact; min and max exact, signed zeros included (the first of
 // equal values, as the plain loop keeps it); sums within the bound of one
 // recursive sum, (n - 1) * 2^-53 * sum |v|, of a long double sum; and a
-// config alone gives the bits it gives in the batch.
+// config alone gives the bits it gives in the batch. Each through the AVX2
+// row loop (where the CPU has AVX2) and the SSE2 one (GPUDF_NO_AVX2=1),
+// which must also give each other's bits: the same additions in the same
+// order.
 TEST(KGroupbyAgg, EveryWayThroughTheCpuPassGivesTheReference) {
   const int64_t n = 3 * 2048 + 7;
   std::mt19937_64 rng(77);
-  std::uniform_int_distribution<int> small(-5, 5), pct(0, 99);
-  std::normal_distribution<double> val(0.0, 1.0);
-  for (int groups : {1, 3, 64, 256, 257, 3000}) {
-    std::uniform_int_distribution<int> key(-1, groups);
-    std::vector<double> x, v;
-    std::vector<float> xf, vf;
-    std::vector<int32_t> vi, k32;
-    for (int64_t i = 0; i < n; i++) {
-      x.push_back(pct(rng) < 5 ? kNaN : small(rng) + 0.1);
-      int kind = pct(rng);
-      // Large values of both signs cancel: the sums' rounding shows.
-      double d = kind < 5 ? kNaN : kind < 10 ? 0.0 : kind < 15 ? -0.0
-               : kind < 40 ? val(rng) * 1e10 : val(rng);
-      v.push_back(d);
-      xf.push_back((float)x.back());
-      vf.push_back((float)d);
-      vi.push_back(std::isnan(d) ? 0 : (int32_t)std::fmod(std::round(d), 1e9));
-      k32.push_back(key(rng));
-    }
-    Table t(n);
-    int cx = t.Add("x", GPUDF_TYPE_F64, x), cv = t.Add("v", GPUDF_TYPE_F64, v);
-    int cxf = t.Add("xf", GPUDF_TYPE_F32, xf), cvf = t.Add("vf", GPUDF_TYPE_F32, vf);
-    int cvi = t.Add("vi", GPUDF_TYPE_I32, vi), ck = t.Add("k", GPUDF_TYPE_I32, k32);
-    std::vector<double> xfd(xf.begin(), xf.end()), vfd(vf.begin(), vf.end());
-    std::vector<double> vid(vi.begin(), vi.end());
-    auto column = [&](int c) -> const std::vector<double> & {
-      return c == cx ? x : c == cv ? v : c == cxf ? xfd : c == cvf ? vfd : vid;
-    };
-    std::vector<double> c;
-    int j = 0;
-    for (int col : {cv, cvf, cvi})
-      for (int op = kAll; op <= kBetween; op++, j++) {
-        int fcol = j % 2 ? cxf : cx;
-        double lo = op == kBetween ? -2.9 : j % 5 - 2 + 0.1;  // on x's grid: ties
-        c.insert(c.end(), {(double)fcol, (double)op, lo, 2.1, (double)ck, (double)col,
-                           (double)groups});
+  std::vector<double> first_mode;  // results of the first mode, per groups in turn
+  size_t at = 0;
+  for (const char *no_avx2 : {"0", "1"}) {
+    setenv("GPUDF_NO_AVX2", no_avx2, 1);
+    rng.seed(77);
+    std::uniform_int_distribution<int> small(-5, 5), pct(0, 99);
+    std::normal_distribution<double> val(0.0, 1.0);
+    for (int groups : {1, 3, 64, 256, 257, 3000}) {
+      std::uniform_int_distribution<int> key(-1, groups);
+      std::vector<double> x, v;
+      std::vector<float> xf, vf;
+      std::vector<int32_t> vi, k32;
+      for (int64_t i = 0; i < n; i++) {
+        x.push_back(pct(rng) < 5 ? kNaN : small(rng) + 0.1);
+        int kind = pct(rng);
+        // Large values of both signs cancel: the sums' rounding shows.
+        double d = kind < 5 ? kNaN : kind < 10 ? 0.0 : kind < 15 ? -0.0
+                 : kind < 40 ? val(rng) * 1e10 : val(rng);
+        v.push_back(d);
+        xf.push_back((float)x.back());
+        vf.push_back((float)d);
+        vi.push_back(std::isnan(d) ? 0 : (int32_t)std::fmod(std::round(d), 1e9));
+        k32.push_back(key(rng));
       }
-    std::vector<double> got = KRun(t.t, "groupby_agg", c);
-    ASSERT_EQ(c.size() / 7 * 5 * groups, got.size());
-    for (size_t q = 0; q < c.size() / 7; q++) {
-      const double *p = &c[q * 7];
-      const std::vector<double> &xs = column((int)p[0]), &vs = column((int)p[5]);
-      double flo = p[0] == cxf ? (double)(float)p[2] : p[2];
-      double fhi = p[0] == cxf ? (double)(float)p[3] : p[3];
-      std::vector<double> one(c.begin() + q * 7, c.begin() + (q + 1) * 7);
-      std::vector<double> alone = KRun(t.t, "groupby_agg", one);
-      for (int g = 0; g < groups; g++) {
-        double cnt = 0, mn = 0, mx = 0, mag = 0;
-        long double sum = 0;
-        for (int64_t i = 0; i < n; i++) {
-          if (k32[i] != g || std::isnan(vs[i]) || !Pass((int)p[1], xs[i], flo, fhi)) continue;
-          if (cnt == 0 || vs[i] < mn) mn = vs[i];
-          if (cnt == 0 || vs[i] > mx) mx = vs[i];
-          cnt++, sum += vs[i], mag += std::fabs(vs[i]);
+      Table t(n);
+      int cx = t.Add("x", GPUDF_TYPE_F64, x), cv = t.Add("v", GPUDF_TYPE_F64, v);
+      int cxf = t.Add("xf", GPUDF_TYPE_F32, xf), cvf = t.Add("vf", GPUDF_TYPE_F32, vf);
+      int cvi = t.Add("vi", GPUDF_TYPE_I32, vi), ck = t.Add("k", GPUDF_TYPE_I32, k32);
+      std::vector<double> xfd(xf.begin(), xf.end()), vfd(vf.begin(), vf.end());
+      std::vector<double> vid(vi.begin(), vi.end());
+      auto column = [&](int c) -> const std::vector<double> & {
+        return c == cx ? x : c == cv ? v : c == cxf ? xfd : c == cvf ? vfd : vid;
+      };
+      std::vector<double> c;
+      int j = 0;
+      for (int col : {cv, cvf, cvi})
+        for (int op = kAll; op <= kBetween; op++, j++) {
+          int fcol = j % 2 ? cxf : cx;
+          double lo = op == kBetween ? -2.9 : j % 5 - 2 + 0.1;  // on x's grid: ties
+          c.insert(c.end(), {(double)fcol, (double)op, lo, 2.1, (double)ck, (double)col,
+                             (double)groups});
         }
-        const double *r = &got[(q * groups + g) * 5];
-        std::string where = "groups " + std::to_string(groups) + ", config " +
-                            std::to_string(q) + ", group " + std::to_string(g);
-        ASSERT_EQ(cnt, r[0]) << where;
-        double bound = (cnt > 1 ? cnt - 1 : 0) * 0x1p-53 * mag;
-        ASSERT_LE(std::fabs((double)(sum - (long double)r[1])), bound) << where;
-        if (cnt > 0) {
-          ASSERT_EQ(mn, r[3]) << where;
-          ASSERT_EQ(std::signbit(mn), std::signbit(r[3])) << where << ": min's sign";
-          ASSERT_EQ(mx, r[4]) << where;
-          ASSERT_EQ(std::signbit(mx), std::signbit(r[4])) << where << ": max's sign";
+      std::vector<double> got = KRun(t.t, "groupby_agg", c);
+      ASSERT_EQ(c.size() / 7 * 5 * groups, got.size());
+      for (size_t i = 0; i < got.size(); i++, at++) {
+        if (*no_avx2 == '0') {
+          first_mode.push_back(got[i]);
+          continue;
         }
-        for (int f = 0; f < 5; f++) {
-          ASSERT_TRUE(Same(r[f], alone[g * 5 + f])) << where << " field " << f << " alone";
-          if (f >= 3) {
-            ASSERT_EQ(std::signbit(r[f]), std::signbit(alone[g * 5 + f])) << where;
+        ASSERT_TRUE(Same(first_mode[at], got[i]) &&
+                    std::signbit(first_mode[at]) == std::signbit(got[i]))
+            << "groups " << groups << " result " << i << ": " << first_mode[at]
+            << " (AVX2 where the CPU has it), " << got[i] << " (GPUDF_NO_AVX2=1)";
+      }
+      for (size_t q = 0; q < c.size() / 7; q++) {
+        const double *p = &c[q * 7];
+        const std::vector<double> &xs = column((int)p[0]), &vs = column((int)p[5]);
+        double flo = p[0] == cxf ? (double)(float)p[2] : p[2];
+        double fhi = p[0] == cxf ? (double)(float)p[3] : p[3];
+        std::vector<double> one(c.begin() + q * 7, c.begin() + (q + 1) * 7);
+        std::vector<double> alone = KRun(t.t, "groupby_agg", one);
+        for (int g = 0; g < groups; g++) {
+          double cnt = 0, mn = 0, mx = 0, mag = 0;
+          long double sum = 0;
+          for (int64_t i = 0; i < n; i++) {
+            if (k32[i] != g || std::isnan(vs[i]) || !Pass((int)p[1], xs[i], flo, fhi)) continue;
+            if (cnt == 0 || vs[i] < mn) mn = vs[i];
+            if (cnt == 0 || vs[i] > mx) mx = vs[i];
+            cnt++, sum += vs[i], mag += std::fabs(vs[i]);
+          }
+          const double *r = &got[(q * groups + g) * 5];
+          std::string where = "groups " + std::to_string(groups) + ", config " +
+                              std::to_string(q) + ", group " + std::to_string(g);
+          ASSERT_EQ(cnt, r[0]) << where;
+          double bound = (cnt > 1 ? cnt - 1 : 0) * 0x1p-53 * mag;
+          ASSERT_LE(std::fabs((double)(sum - (long double)r[1])), bound) << where;
+          if (cnt > 0) {
+            ASSERT_EQ(mn, r[3]) << where;
+            ASSERT_EQ(std::signbit(mn), std::signbit(r[3])) << where << ": min's sign";
+            ASSERT_EQ(mx, r[4]) << where;
+            ASSERT_EQ(std::signbit(mx), std::signbit(r[4])) << where << ": max's sign";
+          }
+          for (int f = 0; f < 5; f++) {
+            ASSERT_TRUE(Same(r[f], alone[g * 5 + f])) << where << " field " << f << " alone";
+            if (f >= 3) {
+              ASSERT_EQ(std::signbit(r[f]), std::signbit(alone[g * 5 + f])) << where;
+            }
           }
         }
       }
     }
+    if (*no_avx2 == '0') at = 0;
   }
+  unsetenv("GPUDF_NO_AVX2");
 }
 
 // Six or more consecutive configs over the same three columns accumulate

@@ -105,9 +105,10 @@ TEST(KHistogram, MatchesTheReference) {
 // the reference: an f64 column read in place or another type converted;
 // four counter copies (bins <= 1024) or one; slots shared by the configs of
 // one range (the filter then applied by each config) or made for one config
-// with its filter inside the vector loop; AVX or SSE2 (GPUDF_NO_SIMD=1)
-// with a scalar tail (rows not a multiple of 4); the next block prefetched
-// (tables over two blocks of 2048 rows).
+// with its filter inside the vector loop, and then counted in the same loop
+// (a config alone); AVX2 (where the CPU has it), AVX (GPUDF_NO_AVX2=1) or
+// SSE2 (GPUDF_NO_SIMD=1) with a scalar tail (rows not a multiple of 4); the
+// next block prefetched (tables over two blocks of 2048 rows).
 TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
   const int64_t n = 3 * 2048 + 7;
   std::mt19937_64 rng(5);
@@ -134,8 +135,9 @@ TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
   auto column = [&](int c) -> const std::vector<double> & {
     return c == cx ? x : c == cv ? v : c == cxf ? xfd : c == cvf ? vfd : vld;
   };
-  for (const char *simd : {"0", "1"}) {
-    setenv("GPUDF_NO_SIMD", simd, 1);
+  for (const char *simd : {"0", "avx", "1"}) {
+    setenv("GPUDF_NO_SIMD", *simd == '1' ? "1" : "0", 1);
+    setenv("GPUDF_NO_AVX2", *simd == 'a' ? "1" : "0", 1);
     for (int bins : {3, 100, 1024, 1025, 5000}) {
       // Runs of configs over one range (shared slots) between configs of
       // their own, every op, each filter and value column type.
@@ -161,7 +163,7 @@ TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
             Reference(column((int)p[0]), column((int)p[4]), (int)p[1], flo, fhi, bins, p[6], p[7]);
         for (size_t i = 0; i < w; i++)
           ASSERT_EQ(want[i], got[j * w + i])
-              << "GPUDF_NO_SIMD=" << simd << ", " << bins << " bins, config " << j << " slot " << i;
+              << "mode " << simd << ", " << bins << " bins, config " << j << " slot " << i;
         // The same config alone: its slots are its own.
         std::vector<double> one(c.begin() + j * 8, c.begin() + (j + 1) * 8);
         std::vector<double> alone = KRun(t.t, "histogram", one);
@@ -170,6 +172,7 @@ TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
     }
   }
   unsetenv("GPUDF_NO_SIMD");
+  unsetenv("GPUDF_NO_AVX2");
 }
 
 // Six or more consecutive configs over one column and range are counted
@@ -325,9 +328,13 @@ void UsableRangeAndValuesAroundItsEdges(std::mt19937_64 &rng, int *bins, double 
 TEST(KHistogram, ValuesNextToEveryEdgeFallOnTheirSide) {
   // Every edge, the double below and the one above: the first guess of the
   // bin is moved by one exactly where rounding put it on the wrong side
-  // (the edge between bins 0 and 1 included).
+  // (the edge between bins 0 and 1 included). Through each vector loop:
+  // AVX2 (where the CPU has it; it leaves out tests the others make), AVX
+  // and SSE2.
   std::mt19937_64 rng(std::random_device{}());
-  for (int ranges = 0; ranges < 300; ranges++) {
+  for (int ranges = 0; ranges < 600; ranges++) {
+    setenv("GPUDF_NO_SIMD", ranges % 3 == 2 ? "1" : "0", 1);
+    setenv("GPUDF_NO_AVX2", ranges % 3 == 1 ? "1" : "0", 1);
     int bins;
     double lo, hi;
     std::vector<double> e, v;
@@ -336,8 +343,45 @@ TEST(KHistogram, ValuesNextToEveryEdgeFallOnTheirSide) {
     int c = t.Add("v", GPUDF_TYPE_F64, v);
     std::vector<double> r = KRun(t.t, "histogram", {(double)c, kAll, 0, 0, (double)c, (double)bins, lo, hi});
     std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, lo, hi);
-    ASSERT_EQ(want, r) << bins << " bins over [" << lo << ", " << hi << "]";
+    ASSERT_EQ(want, r) << bins << " bins over [" << lo << ", " << hi << "], mode " << ranges % 3;
   }
+  unsetenv("GPUDF_NO_SIMD");
+  unsetenv("GPUDF_NO_AVX2");
+}
+
+// The AVX2 loop compares a value with the edges only when its first guess
+// comes within a rounding bound of an edge (hi_near); elsewhere it takes the
+// guess. Values 2 to 2^24 ulps off every edge (in both directions), through
+// it and through the AVX and SSE2 loops that always compare: a bound too
+// small would let a guess that rounded across an edge through.
+TEST(KHistogram, ValuesSomeUlpsOffEveryEdgeFallOnTheirSide) {
+  std::mt19937_64 rng(std::random_device{}());
+  for (int ranges = 0; ranges < 300; ranges++) {
+    int bins;
+    double lo, hi;
+    std::vector<double> e, near, v;
+    UsableRangeAndValuesAroundItsEdges(rng, &bins, &lo, &hi, &e, &near);
+    for (double x : e)
+      for (int k = 2; k <= 1 << 24; k = k < 16 ? k + 1 : k * 2)
+        for (double dir : {-INFINITY, INFINITY}) {
+          double d = x;
+          for (int j = 0; j < k && j < 16; j++) d = std::nextafter(d, dir);
+          if (k > 16) d = x + (d - x) * (k / 16);  // k ulps of x where the exponent allows
+          v.push_back(d);
+        }
+    Table t((int64_t)v.size());
+    int c = t.Add("v", GPUDF_TYPE_F64, v);
+    std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, lo, hi);
+    for (const char *mode : {"avx2", "avx", "sse2"}) {
+      setenv("GPUDF_NO_SIMD", *mode == 's' ? "1" : "0", 1);
+      setenv("GPUDF_NO_AVX2", mode[3] == '2' ? "0" : "1", 1);
+      std::vector<double> r =
+          KRun(t.t, "histogram", {(double)c, kAll, 0, 0, (double)c, (double)bins, lo, hi});
+      ASSERT_EQ(want, r) << bins << " bins over [" << lo << ", " << hi << "], " << mode;
+    }
+  }
+  unsetenv("GPUDF_NO_SIMD");
+  unsetenv("GPUDF_NO_AVX2");
 }
 
 // gdf_hi_slot, the bin rule the CUDA kernel runs (the CPU pass does the same

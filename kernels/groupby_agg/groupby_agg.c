@@ -162,7 +162,7 @@ static void gb_keys(gdf_colref k, int64_t start, int64_t len, int64_t groups, in
 
 #define GB_LOOP(PASS)                                                            \
   do {                                                                           \
-    int64_t i = 0;                                                               \
+    int64_t i = i0;                                                              \
     if (copies == GB_COPIES)                                                     \
       for (; i + 4 <= len; i += 4) {                                             \
         if (pf && (i & 7) == 0) GB_PREFETCH(i);                                  \
@@ -177,20 +177,105 @@ static void gb_keys(gdf_colref k, int64_t start, int64_t len, int64_t groups, in
     }                                                                            \
   } while (0)
 
-/* The next block's rows i..i+7 of the three columns, into the cache while
- * this block is worked on (the first config of a block only): the loads of
- * a block then wait for no memory, which is what lets one config run near
- * the read bandwidth. */
+/* Rows i..i+7 of the three columns GDF_K_AHEAD rows ahead (pf: the
+ * columns at the block's start + GDF_K_AHEAD), into the cache while this
+ * block is worked on (the first config of a block only): the loads then
+ * wait for no memory, which is what lets one config run near the read
+ * bandwidth. */
 #define GB_PREFETCH(i)                                                           \
   (__builtin_prefetch(pf[0] + (i) * pw[0]), __builtin_prefetch(pf[1] + (i) * pw[1]), \
    __builtin_prefetch(pf[2] + (i) * pw[2]))
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* gb_config_block's rows four at a time with AVX2, for CPUs that have it
+ * (gdf_k_have_avx2): the filter, NaN and key tests and the accumulator
+ * offsets of four rows in vector lanes, then each row's two pair updates
+ * as in GB_ADD, in row order, with the pairs (1, v) and (v, -v) taken from
+ * the lanes by unpacking. The same additions and minima on the same
+ * accumulators in the same order, so the same bits; half the operations of
+ * the scalar tests. Returns the rows done. */
+#define GB_AVX2_ROW(o, nv, mm)                                                   \
+  do {                                                                           \
+    double *a_ = acc + (o);                                                      \
+    _mm_storeu_pd(a_, _mm_add_pd(_mm_loadu_pd(a_), nv));                         \
+    _mm_storeu_pd(a_ + 2, _mm_min_pd(mm, _mm_loadu_pd(a_ + 2)));                 \
+  } while (0)
+#define GB_AVX2_LOOP(PASSV)                                                      \
+  for (; i + 4 <= len; i += 4) {                                                 \
+    if (pf && (i & 7) == 0) GB_PREFETCH(i);                                      \
+    __m256d vv = _mm256_loadu_pd(v + i);                                         \
+    __m256d ok = _mm256_and_pd(PASSV(i), _mm256_cmp_pd(vv, vv, _CMP_ORD_Q));     \
+    __m128i k4 = _mm_loadu_si128((const __m128i *)(const void *)(key + i));      \
+    __m128i kin = _mm_cmpeq_epi32(_mm_min_epu32(k4, kmax), k4);                  \
+    __m256i okm = _mm256_and_si256(_mm256_castpd_si256(ok), _mm256_cvtepi32_epi64(kin)); \
+    __m256i g = _mm256_blendv_epi8(vdump, _mm256_cvtepi32_epi64(k4), okm);       \
+    __m256i o4 = _mm256_add_epi64(_mm256_slli_epi64(g, 2), coff);                \
+    __m128i o01 = _mm256_castsi256_si128(o4), o23 = _mm256_extracti128_si256(o4, 1); \
+    __m256d n01 = _mm256_unpacklo_pd(ones, vv), n13 = _mm256_unpackhi_pd(ones, vv); \
+    __m256d neg = _mm256_xor_pd(vv, sign);                                       \
+    __m256d m02 = _mm256_unpacklo_pd(vv, neg), m13 = _mm256_unpackhi_pd(vv, neg); \
+    GB_AVX2_ROW(_mm_cvtsi128_si64(o01), _mm256_castpd256_pd128(n01), _mm256_castpd256_pd128(m02)); \
+    GB_AVX2_ROW(_mm_extract_epi64(o01, 1), _mm256_castpd256_pd128(n13), _mm256_castpd256_pd128(m13)); \
+    GB_AVX2_ROW(_mm_cvtsi128_si64(o23), _mm256_extractf128_pd(n01, 1), _mm256_extractf128_pd(m02, 1)); \
+    GB_AVX2_ROW(_mm_extract_epi64(o23, 1), _mm256_extractf128_pd(n13, 1), _mm256_extractf128_pd(m13, 1)); \
+  }
+
+__attribute__((target("avx2"))) static int64_t gb_block_avx2(
+    int op, double lo, double hi, const double *x, const double *v, const int32_t *key,
+    int64_t len, int32_t dump, int copies, const char *const *pf, const int64_t *pw,
+    double *acc) {
+  int64_t cs = copies == GB_COPIES ? (int64_t)(dump + 1) * GB_NACC : 0;
+  const __m256i coff = _mm256_set_epi64x(3 * cs, 2 * cs, cs, 0);
+  const __m256i vdump = _mm256_set1_epi64x(dump);
+  const __m128i kmax = _mm_set1_epi32(dump - 1); /* dump = groups >= 1 */
+  const __m256d ones = _mm256_set1_pd(1.0), sign = _mm256_set1_pd(-0.0);
+  const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi);
+  int64_t i = 0;
+#define GB_V_ALL(i) _mm256_castsi256_pd(_mm256_set1_epi64x(-1))
+#define GB_V_LT(i) _mm256_cmp_pd(_mm256_loadu_pd(x + (i)), vlo, _CMP_LT_OQ)
+#define GB_V_LE(i) _mm256_cmp_pd(_mm256_loadu_pd(x + (i)), vlo, _CMP_LE_OQ)
+#define GB_V_GT(i) _mm256_cmp_pd(_mm256_loadu_pd(x + (i)), vlo, _CMP_GT_OQ)
+#define GB_V_GE(i) _mm256_cmp_pd(_mm256_loadu_pd(x + (i)), vlo, _CMP_GE_OQ)
+#define GB_V_EQ(i) _mm256_cmp_pd(_mm256_loadu_pd(x + (i)), vlo, _CMP_EQ_OQ)
+#define GB_V_NE(i) _mm256_cmp_pd(_mm256_loadu_pd(x + (i)), vlo, _CMP_NEQ_UQ)
+#define GB_V_BETWEEN(i)                                                          \
+  _mm256_and_pd(_mm256_cmp_pd(vlo, _mm256_loadu_pd(x + (i)), _CMP_LE_OQ),        \
+                _mm256_cmp_pd(_mm256_loadu_pd(x + (i)), vhi, _CMP_LE_OQ))
+  switch (op) { /* the tests are gdf_fa_pass's (ordered; ne true for NaN) */
+  case GDF_FA_LT: GB_AVX2_LOOP(GB_V_LT); break;
+  case GDF_FA_LE: GB_AVX2_LOOP(GB_V_LE); break;
+  case GDF_FA_GT: GB_AVX2_LOOP(GB_V_GT); break;
+  case GDF_FA_GE: GB_AVX2_LOOP(GB_V_GE); break;
+  case GDF_FA_EQ: GB_AVX2_LOOP(GB_V_EQ); break;
+  case GDF_FA_NE: GB_AVX2_LOOP(GB_V_NE); break;
+  case GDF_FA_BETWEEN: GB_AVX2_LOOP(GB_V_BETWEEN); break;
+  default: GB_AVX2_LOOP(GB_V_ALL); break;
+  }
+#undef GB_V_ALL
+#undef GB_V_LT
+#undef GB_V_LE
+#undef GB_V_GT
+#undef GB_V_GE
+#undef GB_V_EQ
+#undef GB_V_NE
+#undef GB_V_BETWEEN
+  return i;
+}
+#define GB_HAVE_AVX2 1
+#endif
+
 /* One config over one block (len rows; the block starts at a multiple of
- * GB_COPIES, so row i of the block has copy i % GB_COPIES of the table). */
+ * GB_COPIES, so row i of the block has copy i % GB_COPIES of the table);
+ * avx2: the AVX2 loop first, this one for the last rows. */
 static void gb_config_block(int op, double lo, double hi, const double *x, const double *v,
                             const int32_t *key, int64_t len, int32_t dump, int copies,
-                            const char *const *pf, const int64_t *pw, double *acc) {
-  int64_t cstride = (int64_t)(dump + 1) * GB_NACC;
+                            const char *const *pf, const int64_t *pw, double *acc, int avx2) {
+  int64_t cstride = (int64_t)(dump + 1) * GB_NACC, i0 = 0;
+#ifdef GB_HAVE_AVX2
+  if (avx2) i0 = gb_block_avx2(op, lo, hi, x, v, key, len, dump, copies, pf, pw, acc);
+#else
+  (void)avx2;
+#endif
 #define GB_ALL(i) 1
 #define GB_LT(i) (x[i] < lo)
 #define GB_LE(i) (x[i] <= lo)
@@ -357,7 +442,7 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
                              int64_t total) {
   int64_t nrows = in->nrows, size = gb_acc_size(groups), cstride = (groups + 1) * GB_NACC;
   int64_t nruns = 0;
-  int copies = gb_copies(groups);
+  int copies = gb_copies(groups), avx2 = gdf_k_have_avx2();
   double *buf = malloc(sizeof(double) * GDF_K_BLOCK * 2);
   int32_t *key = malloc(sizeof(int32_t) * GDF_K_BLOCK * 2), *bk = key + GDF_K_BLOCK;
   gb_run *runs = calloc((size_t)n, sizeof *runs);
@@ -412,17 +497,17 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
       int f32 = in->cols[(int)cols[0]].type == GPUDF_TYPE_F32;
       for (int64_t k = r->first; k < r->first + r->count; k++) {
         const double *ck = configs + k * GDF_GB_NPARAMS;
-        /* The first config prefetches the next full block of its columns. */
+        /* The first config prefetches its columns GDF_K_AHEAD rows ahead. */
         const char *pf[3];
         int64_t pw[3];
-        bool ahead = ri == 0 && k == r->first && start + 2 * GDF_K_BLOCK <= nrows;
+        bool ahead = ri == 0 && k == r->first && start + len + GDF_K_AHEAD <= nrows;
         for (int j = 0; ahead && j < 3; j++) {
           pw[j] = (int64_t)gpudf_type_size(in->cols[(int)cols[j]].type);
-          pf[j] = (const char *)in->cols[(int)cols[j]].data + (start + len) * pw[j];
+          pf[j] = (const char *)in->cols[(int)cols[j]].data + (start + GDF_K_AHEAD) * pw[j];
         }
         gb_config_block((int)ck[GDF_GB_OP], gdf_fa_bound(f32, ck[GDF_GB_LO]),
                         gdf_fa_bound(f32, ck[GDF_GB_HI]), x, v, keys, len, (int32_t)groups,
-                        copies, ahead ? pf : NULL, pw, acc + k * size);
+                        copies, ahead ? pf : NULL, pw, acc + k * size, avx2);
       }
     }
     if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
@@ -473,7 +558,11 @@ static gpudf_status gb_run_cpu(const gdf_kernel_input *in, const double *configs
   int64_t chunk = GB_ACC_DOUBLES / gb_acc_size(groups);
   if (chunk < 1) chunk = 1;
   if (chunk > n) chunk = n;
-  double *acc = malloc(sizeof(double) * (size_t)gb_acc_size(groups) * (size_t)chunk);
+  /* 64-byte aligned: a group's four accumulators (32 bytes) then never
+   * straddle two cache lines (with malloc's 16, every other one would:
+   * two lines to fetch per row where the groups outgrow L1). */
+  size_t bytes = sizeof(double) * (size_t)gb_acc_size(groups) * (size_t)chunk;
+  double *acc = aligned_alloc(64, (bytes + 63) / 64 * 64);
   if (!acc) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld groups", (long long)groups);
   gpudf_status st = GPUDF_OK;
   for (int64_t at = 0; at < n && st == GPUDF_OK; at += chunk) {

@@ -104,10 +104,10 @@ enum { HI_COUNTERS = 1 << 24 };
 
 static int hi_copies(int64_t bins) { return bins <= HI_FEW_BINS ? HI_COPIES : 1; }
 
-/* The next block of the two columns a pass reads, prefetched while the
- * current one is binned (its first slots only): the block's loads then
- * wait for no memory, which is what lets one config run near the read
- * bandwidth. */
+/* The two columns a pass reads, GDF_K_AHEAD rows ahead of the row binned,
+ * prefetched (by the first slots of a block only): the loads then wait for
+ * no memory, which is what lets one config run near the read bandwidth.
+ * p: the columns at row start + GDF_K_AHEAD of the block. */
 typedef struct hi_ahead {
   const char *p[2];
   int64_t w[2]; /* bytes per value */
@@ -186,6 +186,134 @@ __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int6
   }
   return i;
 }
+
+/* How near (in bins) the first guess g = (x - lo) * norm of an x in [lo,
+ * hi] may come to an integer before the edges must be compared: beyond it,
+ * trunc(g) is the bin numpy's correction gives. With u = 2^-53 and
+ * M = max(|lo|, |hi|), in units of a bin: g is within 4u * bins of x's
+ * exact position t (four roundings: x - lo, hi - lo, bins / width, the
+ * product; t <= bins), and edge i (i * step + lo, three roundings) within
+ * 3u * bins + u * M * bins / width of its exact place. A fraction of g at
+ * least their sum from 0 and 1 puts t strictly between the computed edges
+ * trunc(g) and trunc(g) + 1, where neither comparison moves it. Twice that
+ * sum, rounded up; 2 (always compare) when it is not below 1/4. */
+static double hi_near(int32_t bins, double rlo, double rhi) {
+  double m = fmax(fabs(rlo), fabs(rhi)), w = rhi - rlo;
+  double near = 16.0 * 0x1p-53 * ((double)bins + m * ((double)bins / w));
+  return near < 0.25 ? near : 2.0;
+}
+
+/* The slots of rows i..i+3 with AVX2 (blendv, round, integer lanes): the
+ * same slots in fewer operations. Two of hi_slots_avx's tests are implied
+ * by the others: a step down from bin 0 happens only for x < 0 * step + lo
+ * = lo, which the underflow then replaces; and as the edges increase
+ * (hi_check), x below the left edge is below the right one, so the step up
+ * needs no "not stepped down", and "never past the last bin" is a min. NaN
+ * and a failed filter (KEEP(i): the rows that pass) are one choice of the
+ * dump.
+ *
+ * And the edges are compared only where they could matter: when the first
+ * guess's fraction (g - trunc(g), exact) is at least near from 0 and 1 in
+ * all four lanes, trunc(g) is the bin (hi_near), and the step by one would
+ * change nothing. Random values almost never come that near; values on
+ * edges (integers in integer bins) always do, and take the comparisons. */
+#define HI_AVX2_SLOTS(i, idx, KEEP)                                              \
+  do {                                                                           \
+    __m256d x = _mm256_loadu_pd(v + (i));                                        \
+    __m256d g = _mm256_min_pd(_mm256_max_pd(_mm256_mul_pd(_mm256_sub_pd(x, vlo), vnorm), zero), vtop); \
+    __m256d b = _mm256_round_pd(g, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);      \
+    __m256d fr = _mm256_sub_pd(g, b);                                            \
+    if (_mm256_movemask_pd(_mm256_or_pd(_mm256_cmp_pd(fr, vnear, _CMP_LT_OQ),    \
+                                        _mm256_cmp_pd(fr, vfar, _CMP_GT_OQ)))) { \
+      __m256d e0 = _mm256_add_pd(_mm256_mul_pd(b, vstep), vlo);                  \
+      __m256d e1 = _mm256_add_pd(_mm256_mul_pd(_mm256_add_pd(b, one), vstep), vlo); \
+      b = _mm256_sub_pd(b, _mm256_and_pd(_mm256_cmp_pd(x, e0, _CMP_LT_OQ), one)); \
+      b = _mm256_min_pd(_mm256_add_pd(b, _mm256_and_pd(_mm256_cmp_pd(x, e1, _CMP_GE_OQ), one)), vtop); \
+    }                                                                            \
+    b = _mm256_blendv_pd(b, over, _mm256_cmp_pd(x, vhi, _CMP_GT_OQ));           \
+    b = _mm256_blendv_pd(b, vbins, _mm256_cmp_pd(x, vlo, _CMP_LT_OQ));          \
+    __m256d keep = _mm256_and_pd(_mm256_cmp_pd(x, x, _CMP_ORD_Q), KEEP(i));     \
+    idx = _mm256_cvttpd_epi32(_mm256_blendv_pd(dump, b, keep));                  \
+  } while (0)
+
+/* The loop over rows four at a time: slots stored in sl, or with cnt
+ * counted at once. The op's test is chosen outside it (hi_slots_avx2). */
+#define HI_AVX2_LOOP(KEEP)                                                       \
+  do {                                                                           \
+    if (!cnt) {                                                                  \
+      for (; i + 4 <= len; i += 4) {                                             \
+        if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);                              \
+        __m128i idx;                                                             \
+        HI_AVX2_SLOTS(i, idx, KEEP);                                             \
+        _mm_storeu_si128((__m128i *)(void *)(sl + i), idx);                      \
+      }                                                                          \
+      break;                                                                     \
+    }                                                                            \
+    for (; i + 4 <= len; i += 4) {                                               \
+      if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);                                \
+      __m128i idx;                                                               \
+      HI_AVX2_SLOTS(i, idx, KEEP);                                               \
+      uint64_t s01 = (uint64_t)_mm_cvtsi128_si64(idx);                           \
+      uint64_t s23 = (uint64_t)_mm_extract_epi64(idx, 1);                        \
+      cnt[(uint32_t)s01]++, c1[s01 >> 32]++, c2[(uint32_t)s23]++, c3[s23 >> 32]++; \
+    }                                                                            \
+  } while (0)
+
+/* hi_slots' vector loop with AVX2; with cnt, the slots are counted at once
+ * (row i in copy i % copies of the counters, cnt + copy * w) instead of
+ * stored: a config with slots of its own then makes one pass over its
+ * values. Returns the rows done. */
+__attribute__((target("avx2"))) static int64_t hi_slots_avx2(
+    const double *v, int64_t len, int32_t bins, double rlo, double rhi, const hi_ahead *pf,
+    const hi_filter *f, int32_t *sl, uint32_t *cnt, int copies, int64_t w) {
+  double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
+  const __m256d vlo = _mm256_set1_pd(rlo), vhi = _mm256_set1_pd(rhi);
+  const __m256d vnorm = _mm256_set1_pd(norm), vstep = _mm256_set1_pd(step);
+  const __m256d vtop = _mm256_set1_pd((double)(bins - 1)), zero = _mm256_setzero_pd();
+  const __m256d one = _mm256_set1_pd(1.0), vbins = _mm256_set1_pd((double)bins);
+  const __m256d over = _mm256_set1_pd((double)bins + 1.0);
+  const __m256d dump = _mm256_set1_pd((double)bins + 2.0);
+  const __m256d flo = _mm256_set1_pd(f ? f->lo : 0.0), fhi = _mm256_set1_pd(f ? f->hi : 0.0);
+  const double near = hi_near(bins, rlo, rhi);
+  const __m256d vnear = _mm256_set1_pd(near), vfar = _mm256_set1_pd(1.0 - near);
+  const double *fx = f ? f->x : NULL;
+  bool four = cnt && copies == HI_COPIES;
+  uint32_t *c1 = four ? cnt + w : cnt, *c2 = four ? cnt + 2 * w : cnt;
+  uint32_t *c3 = four ? cnt + 3 * w : cnt;
+  int64_t i = 0;
+  /* The tests are gdf_fa_pass's: ordered, but ne true for NaN. */
+#define HI_V_ALL(i) _mm256_castsi256_pd(_mm256_set1_epi64x(-1))
+#define HI_V_LT(i) _mm256_cmp_pd(_mm256_loadu_pd(fx + (i)), flo, _CMP_LT_OQ)
+#define HI_V_LE(i) _mm256_cmp_pd(_mm256_loadu_pd(fx + (i)), flo, _CMP_LE_OQ)
+#define HI_V_GT(i) _mm256_cmp_pd(_mm256_loadu_pd(fx + (i)), flo, _CMP_GT_OQ)
+#define HI_V_GE(i) _mm256_cmp_pd(_mm256_loadu_pd(fx + (i)), flo, _CMP_GE_OQ)
+#define HI_V_EQ(i) _mm256_cmp_pd(_mm256_loadu_pd(fx + (i)), flo, _CMP_EQ_OQ)
+#define HI_V_NE(i) _mm256_cmp_pd(_mm256_loadu_pd(fx + (i)), flo, _CMP_NEQ_UQ)
+#define HI_V_BETWEEN(i)                                                          \
+  _mm256_and_pd(_mm256_cmp_pd(flo, _mm256_loadu_pd(fx + (i)), _CMP_LE_OQ),       \
+                _mm256_cmp_pd(_mm256_loadu_pd(fx + (i)), fhi, _CMP_LE_OQ))
+  switch (f ? f->op : GDF_FA_ALL) {
+  case GDF_FA_LT: HI_AVX2_LOOP(HI_V_LT); break;
+  case GDF_FA_LE: HI_AVX2_LOOP(HI_V_LE); break;
+  case GDF_FA_GT: HI_AVX2_LOOP(HI_V_GT); break;
+  case GDF_FA_GE: HI_AVX2_LOOP(HI_V_GE); break;
+  case GDF_FA_EQ: HI_AVX2_LOOP(HI_V_EQ); break;
+  case GDF_FA_NE: HI_AVX2_LOOP(HI_V_NE); break;
+  case GDF_FA_BETWEEN: HI_AVX2_LOOP(HI_V_BETWEEN); break;
+  default: HI_AVX2_LOOP(HI_V_ALL); break;
+  }
+#undef HI_V_ALL
+#undef HI_V_LT
+#undef HI_V_LE
+#undef HI_V_GT
+#undef HI_V_GE
+#undef HI_V_EQ
+#undef HI_V_NE
+#undef HI_V_BETWEEN
+  return i;
+}
+#undef HI_AVX2_LOOP
+#undef HI_AVX2_SLOTS
 #endif
 
 /* The slot of each of v[0..len) as gdf_hi_slot gives it (NaN: the dump
@@ -194,17 +322,25 @@ __attribute__((target("avx"))) static int64_t hi_slots_avx(const double *v, int6
  * last hi), one step down when x is below the left edge (never below bin
  * 0), one up when it is at or past the right edge (never past the last).
  * With f, rows that fail its filter get the dump slot too. SSE2 two rows
- * at a time, AVX four when the CPU has it, then the scalar tail: the same
- * slots. */
+ * at a time, AVX (simd 1) or AVX2 (simd 2) four when the CPU has it, then
+ * the scalar tail: the same slots. With cnt (a config alone with its
+ * slots), each row's slot is counted in cnt (copies of w counters, as
+ * hi_count) instead of being left in sl. */
 static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, double rhi,
-                     int avx, const hi_ahead *pf, const hi_filter *f, int32_t *sl) {
+                     int simd, const hi_ahead *pf, const hi_filter *f, int32_t *sl,
+                     uint32_t *cnt, int copies, int64_t w) {
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
   double top = (double)(bins - 1);
   int64_t i = 0;
+  /* With cnt, rows [0, counted) are counted (by the AVX2 loop), the rest
+   * at the end from their slots. */
+  int64_t counted = cnt ? 0 : len;
 #ifdef HI_HAVE_AVX
-  if (avx) i = hi_slots_avx(v, len, bins, rlo, rhi, pf, f, sl);
+  if (simd == 2) i = hi_slots_avx2(v, len, bins, rlo, rhi, pf, f, sl, cnt, copies, w);
+  else if (simd == 1) i = hi_slots_avx(v, len, bins, rlo, rhi, pf, f, sl);
+  if (cnt && simd == 2) counted = i;
 #else
-  (void)avx;
+  (void)simd, (void)copies, (void)w;
 #endif
 #if !defined(__SSE2__)
   (void)pf;
@@ -276,6 +412,8 @@ static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, dou
     b = x != x ? bins + 2 : b;
     sl[i] = f && !gdf_fa_pass(f->op, f->x[i], f->lo, f->hi) ? bins + 2 : b;
   }
+  for (; counted < len; counted++)
+    cnt[(copies == HI_COPIES ? (counted & 3) * w : 0) + sl[counted]]++;
 }
 
 /* Counts the slots of the rows that pass, the op's test outside the loop.
@@ -419,7 +557,7 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
                              int64_t bins, uint32_t *cnt, double *results, int64_t at,
                              int64_t total) {
   int64_t nrows = in->nrows, w = HI_WIDTH(bins), nruns = 0;
-  int copies = hi_copies(bins), avx = gdf_k_have_avx();
+  int copies = hi_copies(bins), simd = gdf_k_have_avx2() ? 2 : gdf_k_have_avx();
   double *buf = malloc(sizeof(double) * GDF_K_BLOCK * 2);
   int32_t *sl = malloc(sizeof(int32_t) * GDF_K_BLOCK * 2), *bk = sl + GDF_K_BLOCK;
   hi_run *runs = calloc((size_t)n, sizeof *runs);
@@ -469,17 +607,20 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
       hi_filter f = {(int)c[GDF_HI_OP], gdf_fa_bound(f32, c[GDF_HI_LO]),
                      gdf_fa_bound(f32, c[GDF_HI_HI]), x};
       hi_ahead pf;
-      bool ahead = ri == 0 && start + 2 * GDF_K_BLOCK <= nrows;
+      bool ahead = ri == 0 && start + len + GDF_K_AHEAD <= nrows;
       for (int j = 0; ahead && j < 2; j++) {
         int col = (int)c[j == 0 ? GDF_HI_FILTER_COL : GDF_HI_COL];
         pf.w[j] = (int64_t)gpudf_type_size(in->cols[col].type);
-        pf.p[j] = (const char *)in->cols[col].data + (start + len) * pf.w[j];
+        pf.p[j] = (const char *)in->cols[col].data + (start + GDF_K_AHEAD) * pf.w[j];
       }
       /* A run of one config takes its filter in the slot loop, and its
        * count is then the plain one. */
       bool own = r->count == 1 && f.op != GDF_FA_ALL;
-      hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], avx,
-               ahead ? &pf : NULL, own ? &f : NULL, sl);
+      /* A run of one config counts as it bins (hi_slots' cnt). */
+      uint32_t *alone = r->count == 1 ? cnt + r->first * copies * w : NULL;
+      hi_slots(v, len, (int32_t)bins, c[GDF_HI_RANGE_LO], c[GDF_HI_RANGE_HI], simd,
+               ahead ? &pf : NULL, own ? &f : NULL, sl, alone, copies, w);
+      if (alone) continue;
       if (r->buckets) {
         hi_bucket_count(r, x, sl, len, w, bk);
         continue;
