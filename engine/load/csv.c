@@ -804,11 +804,13 @@ static gpudf_status split(chunks *s, const char *body, const char *end, size_t s
   int n = 0;
   const char *lo[CHUNKS_MAX + 1];
   lo[n++] = body;
-  for (size_t at = step; at < len && n < CHUNKS_MAX; at += step) {
-    if (body + at < lo[n - 1]) continue;
+  for (size_t at = step; at < len && n < CHUNKS_MAX;) {
     const char *nl = memchr(body + at, '\n', len - at);
     if (!nl || nl + 1 >= end) break;
-    if (nl + 1 > lo[n - 1]) lo[n++] = nl + 1;
+    lo[n++] = nl + 1;
+    /* the next chunk at least step bytes on, and after this line end */
+    at += step;
+    if (at <= (size_t)(nl - body)) at = (size_t)(nl - body) + 1;
   }
   if (n < 2) return GPUDF_OK;
   s->c = calloc((size_t)n, sizeof *s->c);
@@ -1074,9 +1076,11 @@ static void parallel_read(reader *r, const char *body, const gdf_csv_file *cf,
   end_chunks(r);
 }
 
-/* fast_pass in chunks (cf as guess_table has it): true with every value
- * read into t, whose rows are the file's lines; false as fast_pass, or when
- * a '"' is in the file or the lines are not lines. */
+/* guess_table's count and fast_pass in chunks (cf as guess_table has it):
+ * *out with every value read, its rows the file's lines; NULL when the
+ * one-core way would not give a table either (a '"' in the file, a table
+ * that cannot be created, a field fast_pass does not take). false when the
+ * file makes no chunks: then the one-core way. */
 static bool parallel_numbers(reader *r, const char *body, gdf_csv_file *cf, gpudf_table **out) {
   *out = NULL;
   chunks *s = start_chunks(r, body, cf);
@@ -1105,7 +1109,7 @@ static bool parallel_numbers(reader *r, const char *body, gdf_csv_file *cf, gpud
     else gpudf_table_free(t);
   }
   end_chunks(r);
-  return ok;
+  return true;
 }
 
 /* One pass instead of two for a file of numbers: after pass 1 over the
@@ -1121,9 +1125,7 @@ static gpudf_status guess_table(reader *r, const char *body, gdf_csv_file *cf,
   if (!all_numeric(r, cf)) return GPUDF_OK;
   /* In chunks when the read has them; the same outcome as below, or the
    * way below when the file does not make chunks. */
-  if (r->chunk && r->par == NULL) {
-    if (parallel_numbers(r, body, cf, out)) return GPUDF_OK;
-  }
+  if (r->chunk && parallel_numbers(r, body, cf, out)) return GPUDF_OK;
   int64_t lines;
   if (!count_lines(body, r->end, &lines)) return GPUDF_OK;
   lines += r->end > body && r->end[-1] != '\n';
