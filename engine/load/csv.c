@@ -15,8 +15,7 @@
  * values and errors are always those of the two passes, and no more memory
  * than the table is ever held.
  *
- * On several threads (a file of more than about 1 MiB per thread, or
- * GPUDF_CSV_CHUNK_BYTES) both ways run in chunks of the file ("in chunks"
+ * On several threads (a file larger than 1 MiB, or GPUDF_CSV_CHUNK_BYTES) both ways run in chunks of the file ("in chunks"
  * below); a read that is not clean is left to the one-core passes, which
  * define every error.
  *
