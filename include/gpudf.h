@@ -203,7 +203,7 @@ typedef struct gpudf_csv_options {
   int ntypes;        /* forced types (default 0); every name must be a column */
   const gpudf_csv_column_type *types;
   int threads;       /* threads that parse (default 0: the environment variable
-                        GPUDF_THREADS, else the online CPUs); new in 0.5: a
+                        GPUDF_THREADS, else the online CPUs); new in 0.6: a
                         struct of an older header ends before it */
 } gpudf_csv_options;
 
