@@ -15,9 +15,9 @@
  * values and errors are always those of the two passes, and no more memory
  * than the table is ever held.
  *
- * On several threads (a file larger than 1 MiB, or GPUDF_CSV_CHUNK_BYTES) both ways run in chunks of the file ("in chunks"
- * below); a read that is not clean is left to the one-core passes, which
- * define every error.
+ * On several threads (a file larger than 1 MiB, or GPUDF_CSV_CHUNK_BYTES)
+ * both ways run in chunks of the file ("in chunks" below); a read that is
+ * not clean is left to the one-core passes, which define every error.
  *
  * Speed: a field of a numeric column is first read in place by the inline
  * scanners of csv_number.h, which accept the plain forms (-12, 3.25, 1e-5)
@@ -449,7 +449,7 @@ static inline const char *field_end(reader *r, const char *q, bool last_col) {
 /* Pass 1 over one record, whose first field starts at r->p (next_record
  * found it): what its fields allow for each column (infer_field), the
  * errors of its fields, then its field count. Inline: the serial pass and
- * the chunks of the parallel one (parallel_first) share it. */
+ * the chunks of the parallel one (infer_chunk) share it. */
 static inline __attribute__((always_inline)) gpudf_status infer_record(reader *r,
                                                                       gdf_csv_col *cols,
                                                                       int ncols) {
