@@ -757,6 +757,7 @@ static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf, b
  * dictionary, and each chunk's codes are renumbered to ranks in it. */
 
 enum { CHUNKS_MAX = 4096 };
+#define COLS_BYTES ((size_t)64 << 20)
 
 typedef struct chunk {
   const char *lo, *hi;  /* the line starts that bound it (hi: the next chunk's lo) */
@@ -799,11 +800,16 @@ static gpudf_status split(chunks *s, const char *body, const char *end, size_t s
                           bool *split_ok) {
   *split_ok = false;
   size_t len = (size_t)(end - body);
-  if (len / CHUNKS_MAX >= step) step = len / CHUNKS_MAX + 1;
+  /* Each chunk holds a state per column: at most COLS_BYTES of them in all
+   * (with 4096 columns, about 64 chunks), whatever the chunk size. */
+  size_t per = (size_t)s->ncols * sizeof(gdf_csv_col);
+  int most = (size_t)CHUNKS_MAX * per > COLS_BYTES ? (int)(COLS_BYTES / per) : CHUNKS_MAX;
+  if (most < 2) most = 2;
+  if (len / (size_t)most >= step) step = len / (size_t)most + 1;
   int n = 0;
   const char *lo[CHUNKS_MAX + 1];
   lo[n++] = body;
-  for (size_t at = step; at < len && n < CHUNKS_MAX;) {
+  for (size_t at = step; at < len && n < most;) {
     const char *nl = memchr(body + at, '\n', len - at);
     if (!nl || nl + 1 >= end) break;
     lo[n++] = nl + 1;
