@@ -5,6 +5,7 @@
 // descriptor that lists the replicas. CI has no GPU; the trace counts the
 // calls per device ("... dev=K").
 #include <fcntl.h>
+#include <sched.h>
 #include <gpudf.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "datagen.h"
+#include "affinity.h"
 #include "descriptor.h"
 #include "harness.h"
 #include "sim_fixture.h"
@@ -558,6 +560,74 @@ TEST_F(MultiDevice, ASweepSaysWhichDevicesItsShareLeftOut) {
   EXPECT_EQ(rc, 0) << err;
   EXPECT_NE(err.find("gpudf-sweep: device " + SimUuid(1) + " (ordinal 1) skipped: the arena "
                      "needs"), std::string::npos) << err;
+}
+
+// Each worker bound to a device runs on the CPUs sysfs lists as local to it
+// (intersected with what this process may use); without a list, or with
+// GPUDF_AFFINITY=0, its CPUs stay as they were.
+TEST_F(MultiDevice, EachWorkerRunsOnTheCpusLocalToItsDevice) {
+  char tmpl[] = "/tmp/gpudf-sysfs-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  const char *lists[] = {"0\n", "1\n", "0-1\n", nullptr};  // device 3: no list
+  std::vector<std::string> made;
+  for (int k = 0; k < 4; k++) {
+    std::string dir = root + "/bus/pci/devices/0000:a" + std::to_string(k) +
+                      ":00.0";
+    std::string cmd = "mkdir -p '" + dir + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    if (lists[k]) std::ofstream(dir + "/local_cpulist") << lists[k];
+  }
+  // The driver writes bus ids in upper case; sysfs names them in lower.
+  setenv("GPUDF_SIM_PCI", "0000:A0:00.0,0000:A1:00.0,0000:A2:00.0,0000:A3:00.0", 1);
+  setenv("GPUDF_SYSFS_ROOT", root.c_str(), 1);
+  cpu_set_t mine;
+  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+  ASSERT_EQ(ShareOn(nullptr, 4000, 3), GPUDF_OK) << gpudf_last_error();
+  std::vector<double> cfg;
+  for (int i = 0; i < 16; i++) cfg.insert(cfg.end(), {3, 3, -1.0 + i / 8.0, 0, 3});
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6);
+  for (bool off : {false, true}) {
+    if (off) setenv("GPUDF_AFFINITY", "0", 1);
+    gpudf_sweep_result *r = nullptr;
+    ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), nullptr, &r),
+              GPUDF_OK) << gpudf_last_error();
+    ASSERT_EQ(gpudf_sweep_result_nworkers(r), 4);
+    for (int i = 0; i < 4; i++) {
+      gpudf_sweep_worker_info wi;
+      ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+      int k = -1;
+      for (int d = 0; d < 4; d++)
+        if (SimUuid(d) == wi.device) k = d;
+      ASSERT_GE(k, 0);
+      std::string want;  // the local CPUs this process may use, as a list
+      if (lists[k] && !off) {
+        cpu_set_t local, both;
+        ASSERT_TRUE(gdf_cpulist_parse(lists[k], &local));
+        CPU_AND(&both, &local, &mine);
+        char text[256];
+        gdf_cpulist_format(&both, text, sizeof text);
+        want = text;
+      }
+      std::vector<std::string> lines;
+      for (const auto &c : Calls(wi.pid))
+        if (c.rfind("affinity ", 0) == 0) lines.push_back(c);
+      if (want.empty()) {
+        EXPECT_TRUE(lines.empty()) << "device " << k << (off ? " (off)" : "") << ": "
+                                   << (lines.empty() ? "" : lines[0]);
+      } else {
+        ASSERT_EQ(lines.size(), 1u) << "device " << k;
+        EXPECT_EQ(lines[0], "affinity dev=" + std::to_string(k) + " cpus=" + want);
+      }
+    }
+    gpudf_sweep_result_free(r);
+  }
+  unsetenv("GPUDF_AFFINITY");
+  unsetenv("GPUDF_SYSFS_ROOT");
+  unsetenv("GPUDF_SIM_PCI");
+  std::string rm = "rm -rf '" + root + "'";
+  EXPECT_EQ(std::system(rm.c_str()), 0);
 }
 
 // ------------------------------------------------------------ descriptor v3
