@@ -501,24 +501,38 @@ def s_csv(ctx, sec):
         return
     if rc != 0 or d is None:
         return failed(sec, rc, err)
-    res = d["results"]
-    g = next((v for k, v in res.items() if k.startswith("gpudf")), None)
-    rows = []
-    for name, r in res.items():
-        rows.append([name, spread(r), f"{d['bytes'] / 2**20 / r['median_s']:.0f}",
-                     ratio(r["median_s"] / g["median_s"]) if g else "-"])
-    sec.md(f"{d['rows']:,} rows, {d['bytes'] / 2**20:.1f} MiB.", "")
-    sec.md(*table(["reader", "time (median [min - max])", "MiB/s", "time / gpudf"], rows))
+    # one section per file (numbers, mixed); an older bench_csv.py wrote one
+    files = d.get("files") or {"numbers": d}
+    plt = ctx.plt
+    for label, f in files.items():
+        res = f["results"]
+        g = next((v for k, v in res.items() if k.startswith("gpudf")), None)
+        rows = []
+        for name, r in res.items():
+            rows.append([name, spread(r), f"{f['bytes'] / 2**20 / r['median_s']:.0f}",
+                         ratio(r["median_s"] / g["median_s"]) if g else "-"])
+        sec.md(f"{label}: {f['rows']:,} rows, {f['bytes'] / 2**20:.1f} MiB.", "")
+        sec.md(*table(["reader", "time (median [min - max])", "MiB/s", "time / gpudf 1 thread"],
+                      rows))
+        for k, v in f.get("ratios", {}).items():
+            sec.md(f"- {k}: {v:.2f}x")
+        sec.md("")
+    if "load_average" in d:
+        sec.md("load average at the start: " + " ".join(f"{x:.2f}" for x in d["load_average"]))
     notes(sec, d)
     if not d.get("checked", False):
         sec.status = "FAILED: answers not checked"
-    plt = ctx.plt
     if plt:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.bar(list(res), [r["median_s"] for r in res.values()],
-               yerr=[[r["median_s"] - r["min_s"] for r in res.values()],
-                     [r["max_s"] - r["median_s"] for r in res.values()]], capsize=3)
-        ax.set(ylabel="seconds", title=f"6 CSV load, {d['bytes'] / 2**20:.0f} MiB")
+        fig, ax = plt.subplots(figsize=(7, 4))
+        width = 0.8 / len(files)
+        names = list(next(iter(files.values()))["results"])
+        for i, (label, f) in enumerate(files.items()):
+            res = f["results"]
+            ax.bar([x + i * width for x in range(len(names))],
+                   [res[n]["median_s"] for n in names], width, label=label)
+        ax.set_xticks([x + width * (len(files) - 1) / 2 for x in range(len(names))], names)
+        ax.set(ylabel="seconds", title="6 CSV load")
+        ax.legend()
         ax.tick_params(axis="x", labelsize=8)
         sec.plot = png(plt, fig, ctx.stem_path("csv"))
 

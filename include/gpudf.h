@@ -202,6 +202,9 @@ typedef struct gpudf_csv_options {
   char delimiter;    /* default ',' */
   int ntypes;        /* forced types (default 0); every name must be a column */
   const gpudf_csv_column_type *types;
+  int threads;       /* threads that parse (default 0: the environment variable
+                        GPUDF_THREADS, else the online CPUs); new in 0.6: a
+                        struct of an older header ends before it */
 } gpudf_csv_options;
 
 /* Fills opts with the defaults and sets size and version. NULL: nothing. */

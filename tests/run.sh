@@ -199,13 +199,14 @@ if [ "${GPUDF_SKIP_SANITIZERS:-0}" != 1 ]; then
   GPUDF_FAULT_MOVE_ALL=1 ASAN_OPTIONS=handle_segv=0:detect_leaks=1:abort_on_error=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_stage ctest-asan-move ctest ctest --test-dir "$build-asan" --output-on-failure -j "$jobs" -LE gpu \
-    -R '^(Csv|Table|Categorical|Share|Sweep|Threads)\.'
+    -R '^(Csv|CsvParallel|Table|Categorical|Share|Sweep|Threads)\.'
 fi
 
 if [ "${GPUDF_SKIP_TSAN:-0}" != 1 ]; then
   echo "== threads and processes under ThreadSanitizer"
   stage="build-tsan"
-  # The library starts no threads; the tests that do (Threads: attach, run,
+  # The library starts threads only in the parallel CSV reader (CsvParallel);
+  # the tests that start their own (Threads: attach, run,
   # share, register, read_csv and errors from several threads at once;
   # ProcFault's killer thread) and the ones around processes (sweeps with
   # their workers and progress callback, share/attach) run here, and the CSV
@@ -232,7 +233,7 @@ if [ "${GPUDF_SKIP_TSAN:-0}" != 1 ]; then
   TSAN_OPTIONS=die_after_fork=0:handle_segv=0:halt_on_error=0:exitcode=66:second_deadlock_stack=1 \
   GPUDF_STRESS_ITERS=2 \
     run_stage ctest-tsan ctest ctest --test-dir "$build-tsan" --output-on-failure -j "$jobs" -LE gpu \
-    -R '^(Threads|Sweep|SweepBadInput|Share|Corrupt)\.|^ProcFault\.(Owner|Worker|SweepOwner)Killed|^Csv\.AFileTruncated'
+    -R '^(Threads|Sweep|SweepBadInput|Share|Corrupt|CsvParallel)\.|^ProcFault\.(Owner|Worker|SweepOwner)Killed|^Csv\.AFileTruncated'
 fi
 
 if [ "${GPUDF_SKIP_FUZZ:-0}" != 1 ]; then

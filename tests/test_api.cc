@@ -390,7 +390,7 @@ TEST(Api, ASizeOfZeroOrBelowTheFirstReleaseIsRefusedNamingTheInitFunction) {
                        ": call gpudf_sweep_options_init first");
   gpudf_csv_options c;
   gpudf_csv_options_init(&c);
-  c.size = sizeof c - 1;
+  c.size = offsetof(gpudf_csv_options, threads) - 1;  // the first release ended before threads (0.6)
   gpudf_table *t = nullptr;
   EXPECT_EQ(gpudf_table_read_csv("/nonexistent.csv", &c, &t), GPUDF_EINVAL);
   EXPECT_NE(Err().find("call gpudf_csv_options_init first"), std::string::npos) << Err();

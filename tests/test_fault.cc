@@ -751,6 +751,27 @@ TEST_F(Fault, ReadCsv) {
   Walk("gpudf_table_read_csv", op, kAlloc, true);
 }
 
+// The parallel CSV reader (chunks of 512 bytes on 3 threads): a thread that
+// cannot be started leaves its chunks to the others; an allocation that fails
+// in a chunk hands the file to the one-core reader, whose table or status is
+// the answer (ENOMEM when it fails there too: the persistent walk).
+TEST_F(Fault, ReadCsvInChunks) {
+  for (int cls : {kAlloc, kSpawn, kMmap, kFile}) {
+    CsvOp op;  // its reference read: one core
+    EnvVar chunk("GPUDF_CSV_CHUNK_BYTES", "512");
+    EnvVar threads("GPUDF_THREADS", "3");
+    WalkResult w = Walk("gpudf_table_read_csv in chunks", op, cls);
+    if (cls == kSpawn) {
+      EXPECT_GT(w.points, 0) << "no thread was started";
+    }
+    if (HasFailure()) return;
+  }
+  CsvOp op;
+  EnvVar chunk("GPUDF_CSV_CHUNK_BYTES", "512");
+  EnvVar threads("GPUDF_THREADS", "3");
+  Walk("gpudf_table_read_csv in chunks", op, kAlloc, true);
+}
+
 // Placements on the simulated device: forced placements fail with the
 // device's status, auto falls back (and must still be right).
 TEST_F(FaultSim, ShareCudaIpc) {

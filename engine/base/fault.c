@@ -272,6 +272,19 @@ int __wrap_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_acti
   return __real_posix_spawn(pid, path, fa, attr, argv, envp);
 }
 
+/* A thread start counts as a process start: both are the library asking
+ * the system for another worker (the parallel CSV reader starts threads). */
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg);
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg) {
+  if (hit(GDF_FAULT_SPAWN)) return EAGAIN;
+  return __real_pthread_create(t, attr, fn, arg);
+}
+
 /* The device layer's calls are counted by the fault device
  * (engine/device/device_fault.c), through this. */
 bool gdf_fault_hit(int cls, long *call) {

@@ -32,7 +32,7 @@ enum {
   GDF_FAULT_FILE = 1,   /* open openat dup fdopendir fstat fstatvfs read pread ftruncate
                            posix_fallocate linkat: EMFILE, EIO or ENOSPC */
   GDF_FAULT_MMAP = 2,   /* mmap mremap mprotect: ENOMEM */
-  GDF_FAULT_SPAWN = 3,  /* posix_spawn: EAGAIN */
+  GDF_FAULT_SPAWN = 3,  /* posix_spawn pthread_create: EAGAIN */
   GDF_FAULT_DEVICE = 4, /* every device call that can fail: GPUDF_EIO, or no device */
   GDF_FAULT_MOVE = 5,   /* mremap(MREMAP_MAYMOVE) moves the mapping, even where it could
                            grow in place: not a failure, a test for stale pointers. The

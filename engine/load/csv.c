@@ -15,6 +15,10 @@
  * values and errors are always those of the two passes, and no more memory
  * than the table is ever held.
  *
+ * On several threads (a file larger than 1 MiB, or GPUDF_CSV_CHUNK_BYTES)
+ * both ways run in chunks of the file ("in chunks" below); a read that is
+ * not clean is left to the one-core passes, which define every error.
+ *
  * Speed: a field of a numeric column is first read in place by the inline
  * scanners of csv_number.h, which accept the plain forms (-12, 3.25, 1e-5)
  * and stop at the first byte that cannot continue the number; when a
@@ -33,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +65,11 @@ typedef struct reader {
   size_t scratch_cap;
   bool fast;         /* the delimiter cannot be part of a number */
   gpudf_table *building; /* a table being filled, freed if the file shrinks */
+  struct chunks *par;    /* the parallel read's state, freed if the file shrinks */
+  const char *map;       /* the mapping and its length (the file's), for the */
+  size_t map_len;        /* bus guards of the parallel read's threads */
+  int threads;           /* of the parallel read */
+  size_t chunk;          /* its chunks' bytes; 0: the one-core reader alone */
 } reader;
 
 typedef struct field {
@@ -388,6 +398,13 @@ static gpudf_status check_forced(const gpudf_csv_options *o) {
   return GPUDF_OK;
 }
 
+/* The plain form pass 1 expects of a forced type (gdf_csv_fast). */
+static uint8_t fast_of_forced(gpudf_csv_type t) {
+  return t == GPUDF_CSV_INT64 ? GDF_CSV_FAST_INT
+         : t == GPUDF_CSV_FLOAT64 ? GDF_CSV_FAST_FLOAT
+                                  : GDF_CSV_FAST_NONE;
+}
+
 /* options.types (check_forced took them) onto the header's columns. */
 static gpudf_status apply_forced(const reader *r, gdf_csv_file *cf,
                                  const gpudf_csv_options *o) {
@@ -399,11 +416,18 @@ static gpudf_status apply_forced(const reader *r, gdf_csv_file *cf,
       return GDF_ERR(GPUDF_ENOENT, "%s: options.types[%d] names column '%s', which the header "
                      "does not have", r->path, k, ft->name);
     cf->cols[j].forced = ft->type;
-    cf->cols[j].fast = ft->type == GPUDF_CSV_INT64     ? GDF_CSV_FAST_INT
-                       : ft->type == GPUDF_CSV_FLOAT64 ? GDF_CSV_FAST_FLOAT
-                                                       : GDF_CSV_FAST_NONE;
+    cf->cols[j].fast = fast_of_forced(ft->type);
   }
   return GPUDF_OK;
+}
+
+/* A column's state before any row (read_header, apply_forced), from c. */
+static void initial_col(const gdf_csv_col *c, gdf_csv_col *out) {
+  memset(out, 0, sizeof *out);
+  memcpy(out->name, c->name, sizeof out->name);
+  out->forced = c->forced;
+  out->fast = fast_of_forced(c->forced);
+  out->may_int = out->only_ints = out->may_float = out->may_bool = true;
 }
 
 static gpudf_status record_width(const reader *r, int got, int want) {
@@ -427,52 +451,62 @@ static inline const char *field_end(reader *r, const char *q, bool last_col) {
   return NULL;
 }
 
+/* Pass 1 over one record, whose first field starts at r->p (next_record
+ * found it): what its fields allow for each column (infer_field), the
+ * errors of its fields, then its field count. Inline: the serial pass and
+ * the chunks of the parallel one (infer_chunk) share it. */
+static inline __attribute__((always_inline)) gpudf_status infer_record(reader *r,
+                                                                      gdf_csv_col *cols,
+                                                                      int ncols) {
+  for (int col = 0; col < ncols; col++) {
+    gdf_csv_col *c = &cols[col];
+    const char *q = NULL, *next = NULL;
+    if (r->fast) {
+      switch (c->fast) {
+      case GDF_CSV_FAST_INT: q = gdf_skip_i64(r->p); break;
+      case GDF_CSV_FAST_SMALL_INT: {
+        /* once the column has an inexact integer, another changes nothing */
+        int64_t v;
+        q = gdf_scan_i64(r->p, &v);
+        if (q && !c->inexact && !gdf_i64_is_exact_f64(v)) q = NULL;
+        break;
+      }
+      case GDF_CSV_FAST_FLOAT: q = gdf_skip_f64(r->p); break;
+      case GDF_CSV_FAST_EXACT_FLOAT:
+        q = c->inexact ? gdf_skip_f64(r->p) : gdf_skip_exact_f64(r->p);
+        break;
+      default: break;
+      }
+      if (q && q - r->p > GPUDF_LABEL_MAX) q = NULL; /* sets too_long */
+      if (q) next = field_end(r, q, col == ncols - 1);
+    }
+    if (next) {
+      r->p = next;
+      continue;
+    }
+    field f;
+    bool last;
+    GDF_TRY(next_field(r, col, &f, &last));
+    GDF_TRY(infer_field(r, c, col, &f));
+    if (last && col < ncols - 1) return record_width(r, col + 1, ncols);
+    if (!last && col == ncols - 1) {
+      int got = col;
+      while (!last) GDF_TRY(next_field(r, ++got, &f, &last));
+      return record_width(r, got + 1, ncols);
+    }
+  }
+  return GPUDF_OK;
+}
+
 /* Pass 1 over the records from r->p until the end of the file (*done) or
  * until cf->nrows reaches limit; it can be resumed where it stopped.
  * noinline: profiles then tell the passes apart. */
 __attribute__((noinline)) static gpudf_status first_pass(reader *r, gdf_csv_file *cf,
                                                          int64_t limit, bool *done) {
-  const int ncols = cf->ncols;
   *done = false;
   while (next_record(r)) {
     if (cf->nrows >= limit) return GPUDF_OK;
-    for (int col = 0; col < ncols; col++) {
-      gdf_csv_col *c = &cf->cols[col];
-      const char *q = NULL, *next = NULL;
-      if (r->fast) {
-        switch (c->fast) {
-        case GDF_CSV_FAST_INT: q = gdf_skip_i64(r->p); break;
-        case GDF_CSV_FAST_SMALL_INT: {
-          /* once the column has an inexact integer, another changes nothing */
-          int64_t v;
-          q = gdf_scan_i64(r->p, &v);
-          if (q && !c->inexact && !gdf_i64_is_exact_f64(v)) q = NULL;
-          break;
-        }
-        case GDF_CSV_FAST_FLOAT: q = gdf_skip_f64(r->p); break;
-        case GDF_CSV_FAST_EXACT_FLOAT:
-          q = c->inexact ? gdf_skip_f64(r->p) : gdf_skip_exact_f64(r->p);
-          break;
-        default: break;
-        }
-        if (q && q - r->p > GPUDF_LABEL_MAX) q = NULL; /* sets too_long */
-        if (q) next = field_end(r, q, col == ncols - 1);
-      }
-      if (next) {
-        r->p = next;
-        continue;
-      }
-      field f;
-      bool last;
-      GDF_TRY(next_field(r, col, &f, &last));
-      GDF_TRY(infer_field(r, c, col, &f));
-      if (last && col < ncols - 1) return record_width(r, col + 1, ncols);
-      if (!last && col == ncols - 1) {
-        int got = col;
-        while (!last) GDF_TRY(next_field(r, ++got, &f, &last));
-        return record_width(r, got + 1, ncols);
-      }
-    }
+    GDF_TRY(infer_record(r, cf->cols, cf->ncols));
     cf->nrows++;
   }
   *done = true;
@@ -481,34 +515,41 @@ __attribute__((noinline)) static gpudf_status first_pass(reader *r, gdf_csv_file
   return GPUDF_OK;
 }
 
-__attribute__((noinline)) static gpudf_status second_pass(reader *r, gdf_csv_file *cf) {
-  const int ncols = cf->ncols;
-  for (int64_t row = 0; next_record(r); row++) {
-    for (int col = 0; col < ncols; col++) {
-      gdf_csv_col *c = &cf->cols[col];
-      const char *q = NULL, *next = NULL;
-      if (r->fast) {
-        if (c->type == GPUDF_CSV_FLOAT64)
-          q = gdf_scan_f64(r->p, (double *)c->data + row);
-        else if (c->type == GPUDF_CSV_INT64)
-          q = gdf_scan_i64(r->p, (int64_t *)c->data + row);
-        if (q) next = field_end(r, q, col == ncols - 1);
-      }
-      if (next) {
-        r->p = next;
-        continue;
-      }
-      field f;
-      bool last;
-      GDF_TRY(next_field(r, col, &f, &last));
-      gpudf_status st = store_field(c, row, &f);
-      if (st != GPUDF_OK) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", gpudf_last_error());
-        return GDF_ERR(st, "%s:%" PRId64 ":%d: %s", r->path, r->rec_line, col + 1, why);
-      }
+/* Pass 2 over one record (next_record found it): writes its values into
+ * row of each column's data. Pass 1 read the same record without an error,
+ * so only store_field can fail (a dictionary: memory, too many labels). */
+static inline __attribute__((always_inline)) gpudf_status store_record(reader *r,
+                                                                      gdf_csv_col *cols,
+                                                                      int ncols, int64_t row) {
+  for (int col = 0; col < ncols; col++) {
+    gdf_csv_col *c = &cols[col];
+    const char *q = NULL, *next = NULL;
+    if (r->fast) {
+      if (c->type == GPUDF_CSV_FLOAT64)
+        q = gdf_scan_f64(r->p, (double *)c->data + row);
+      else if (c->type == GPUDF_CSV_INT64)
+        q = gdf_scan_i64(r->p, (int64_t *)c->data + row);
+      if (q) next = field_end(r, q, col == ncols - 1);
+    }
+    if (next) {
+      r->p = next;
+      continue;
+    }
+    field f;
+    bool last;
+    GDF_TRY(next_field(r, col, &f, &last));
+    gpudf_status st = store_field(c, row, &f);
+    if (st != GPUDF_OK) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", gpudf_last_error());
+      return GDF_ERR(st, "%s:%" PRId64 ":%d: %s", r->path, r->rec_line, col + 1, why);
     }
   }
+  return GPUDF_OK;
+}
+
+__attribute__((noinline)) static gpudf_status second_pass(reader *r, gdf_csv_file *cf) {
+  for (int64_t row = 0; next_record(r); row++) GDF_TRY(store_record(r, cf->cols, cf->ncols, row));
   return GPUDF_OK;
 }
 
@@ -538,7 +579,8 @@ static bool is_integer(const char *p, const char *q) {
 }
 
 /* Pass 2 when every column is int64 or float64: reads nrows records from
- * body with the in-place scanners alone, no tokenizer, no line numbers.
+ * body to end (the file's end, or a chunk's: after a '\n') into rows row0..
+ * with the in-place scanners alone, no tokenizer, no line numbers.
  * false when that is not enough: a field the scanners do not take (quotes,
  * spaces, a missing value other than the empty field, a value of another
  * type), a blank line, or a record count other than nrows; the caller then
@@ -547,11 +589,12 @@ static bool is_integer(const char *p, const char *q) {
  * or more in an inferred float64 column also stops it (the types came from
  * the first rows, and only pass 1 knows what such an integer makes). */
 __attribute__((noinline)) static bool fast_pass(const reader *r, const char *body,
-                                                 gdf_csv_file *cf, int64_t nrows) {
+                                                 const char *end, const gdf_csv_file *cf,
+                                                 int64_t row0, int64_t nrows) {
   const int ncols = cf->ncols;
   const char delim = r->delim;
-  const char *p = body, *const end = r->end;
-  for (int64_t row = 0; row < nrows; row++) {
+  const char *p = body;
+  for (int64_t row = row0; row < row0 + nrows; row++) {
     if (p >= end || *p == '\n' || *p == '\r') return false; /* blank line, or too few */
     for (int col = 0;; col++) {
       const gdf_csv_col *c = &cf->cols[col];
@@ -618,22 +661,28 @@ static gpudf_type table_type(gpudf_csv_type t) {
   }
 }
 
-/* A table of nrows rows with a column of each col->type; sets col->data. */
-static gpudf_status create_table(gdf_csv_file *cf, int64_t nrows, gpudf_table **out) {
+/* A table of nrows rows with a column of each cols[j].type; sets
+ * cols[j].data. */
+static gpudf_status create_columns(gdf_csv_col *cols, int ncols, int64_t nrows,
+                                   gpudf_table **out) {
   gpudf_table *t = NULL;
   gpudf_status st = gpudf_table_create(nrows, &t);
-  for (int j = 0; j < cf->ncols && st == GPUDF_OK; j++) {
+  for (int j = 0; j < ncols && st == GPUDF_OK; j++) {
     void *data;
-    st = gpudf_table_alloc_column(t, cf->cols[j].name, table_type(cf->cols[j].type), &data);
+    st = gpudf_table_alloc_column(t, cols[j].name, table_type(cols[j].type), &data);
   }
   if (st != GPUDF_OK) {
     gpudf_table_free(t);
     return st;
   }
   /* Stable until a dictionary is appended, which may move the arena. */
-  for (int j = 0; j < cf->ncols; j++) cf->cols[j].data = (void *)gpudf_table_column_data(t, j);
+  for (int j = 0; j < ncols; j++) cols[j].data = (void *)gpudf_table_column_data(t, j);
   *out = t;
   return GPUDF_OK;
+}
+
+static gpudf_status create_table(gdf_csv_file *cf, int64_t nrows, gpudf_table **out) {
+  return create_columns(cf->cols, cf->ncols, nrows, out);
 }
 
 /* Whether fast_pass can read a file whose columns have these types. */
@@ -654,7 +703,7 @@ static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf, b
   GDF_TRY(create_table(cf, cf->nrows, &t));
   r->building = t;
   gpudf_status st = GPUDF_OK;
-  if (!(try_fast && all_numeric(r, cf) && fast_pass(r, body, cf, cf->nrows))) {
+  if (!(try_fast && all_numeric(r, cf) && fast_pass(r, body, r->end, cf, 0, cf->nrows))) {
     r->p = body;
     st = second_pass(r, cf);
   }
@@ -681,6 +730,398 @@ static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf, b
   return GPUDF_OK;
 }
 
+/* ------------------------------------------------------------ in chunks */
+
+/* The parallel reader. The body is cut into chunks at line starts; each
+ * chunk reads the records that start in it (the last one may run past its
+ * end) on one of the threads (csv_threads.c): pass 1 from the column state
+ * the header and options.types leave (the one-core reader's state at the
+ * first row), then pass 2 into the rows that follow the earlier chunks'.
+ *
+ * A line start is a record start unless a quoted field spans it, which a
+ * chunk cannot know. So each chunk parses as if it were one, and the
+ * chunks are then checked in file order: chunk 0 starts at the first
+ * record; the record where chunk k stopped (the first at or after its end)
+ * must be the first record chunk k+1 found. When it is not (its start was
+ * inside a quoted field), chunk k+1 is parsed again, on this thread, from
+ * where chunk k stopped. The reader's state at a record start is its
+ * position alone, so the records found are the one-core reader's.
+ *
+ * Anything but a clean read (an error in a row, a type no inferred rule
+ * gives, memory, a dictionary over GPUDF_LABELS_MAX, the file shrinking)
+ * drops what the chunks made and leaves the file to the one-core passes,
+ * which define every error and its place: the parallel reader only ever
+ * returns the table the one-core reader gives. Pass 1's flags only go one
+ * way (a value can clear may_int, never set it), so the chunks' flags,
+ * ANDed and ORed in file order, are those of one pass over the file; the
+ * errors that depend on them (a label longer than GPUDF_LABEL_MAX in a
+ * column that is not numeric) are found again from the merged flags.
+ *
+ * The categorical columns: each chunk codes its labels in its own
+ * dictionary; the union of them, sorted, is the one-core reader's sorted
+ * dictionary, and each chunk's codes are renumbered to ranks in it. */
+
+enum { CHUNKS_MAX = 4096 };
+#define COLS_BYTES ((size_t)64 << 20)
+
+typedef struct chunk {
+  const char *lo, *hi;  /* the line starts that bound it (hi: the next chunk's lo) */
+  const char *first;    /* pass 1: its first record, or where it found none */
+  const char *stop;     /* pass 1: the first record at or after hi, or the end */
+  int64_t nrows, row0;  /* its records, and the row of its first */
+  gdf_csv_col *cols;    /* pass 1: what it saw of each column; pass 2: its dictionaries */
+  size_t map;           /* where its codes' ranks start in maps */
+  reader r;
+  bool failed;          /* the one-core reader decides */
+} chunk;
+
+typedef struct chunks {
+  reader base;          /* path, end, delim, fast of the read */
+  int n, ncols;
+  chunk *c;
+  gdf_csv_col *init;    /* the columns before any row (initial_col) */
+  const gdf_csv_file *cf; /* the numbers-only pass: types and columns */
+  int32_t *maps;        /* every chunk's code ranks, of column col */
+  int col;
+} chunks;
+
+static void free_chunks(chunks *s) {
+  if (!s) return;
+  for (int k = 0; s->c && k < s->n; k++) {
+    chunk *ch = &s->c[k];
+    for (int j = 0; ch->cols && j < s->ncols; j++) gdf_csv_dict_free(&ch->cols[j].dict);
+    free(ch->cols);
+    free(ch->r.scratch);
+  }
+  free(s->c);
+  free(s->maps);
+  free(s->init);
+  free(s);
+}
+
+/* Cuts body..end into chunks of about step bytes at line starts; false
+ * when that gives fewer than two. */
+static gpudf_status split(chunks *s, const char *body, const char *end, size_t step,
+                          bool *split_ok) {
+  *split_ok = false;
+  size_t len = (size_t)(end - body);
+  /* Each chunk holds a state per column: at most COLS_BYTES of them in all
+   * (with 4096 columns, about 64 chunks), whatever the chunk size. */
+  size_t per = (size_t)s->ncols * sizeof(gdf_csv_col);
+  int most = (size_t)CHUNKS_MAX * per > COLS_BYTES ? (int)(COLS_BYTES / per) : CHUNKS_MAX;
+  if (most < 2) most = 2;
+  if (len / (size_t)most >= step) step = len / (size_t)most + 1;
+  int n = 0;
+  const char *lo[CHUNKS_MAX + 1];
+  lo[n++] = body;
+  for (size_t at = step; at < len && n < most;) {
+    const char *nl = memchr(body + at, '\n', len - at);
+    if (!nl || nl + 1 >= end) break;
+    lo[n++] = nl + 1;
+    /* the next chunk at least step bytes on, and after this line end */
+    at += step;
+    if (at <= (size_t)(nl - body)) at = (size_t)(nl - body) + 1;
+  }
+  if (n < 2) return GPUDF_OK;
+  s->c = calloc((size_t)n, sizeof *s->c);
+  if (!s->c) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  s->n = n;
+  for (int k = 0; k < n; k++) {
+    s->c[k].lo = lo[k];
+    s->c[k].hi = k + 1 < n ? lo[k + 1] : end;
+    s->c[k].r = s->base;
+  }
+  *split_ok = true;
+  return GPUDF_OK;
+}
+
+/* Pass 1 of one chunk from ch->lo (or from where the previous one stopped,
+ * when again): the records that start before ch->hi. */
+__attribute__((noinline)) static gpudf_status infer_chunk(const chunks *s, chunk *ch,
+                                                          const char *from) {
+  reader *r = &ch->r;
+  memcpy(ch->cols, s->init, (size_t)s->ncols * sizeof *ch->cols);
+  ch->nrows = 0;
+  r->p = from;
+  if (!next_record(r)) {
+    ch->first = ch->stop = r->end;
+    return GPUDF_OK;
+  }
+  ch->first = r->p;
+  while (r->p < ch->hi) {
+    GDF_TRY(infer_record(r, ch->cols, s->ncols));
+    ch->nrows++;
+    if (!next_record(r)) {
+      ch->stop = r->end;
+      return GPUDF_OK;
+    }
+  }
+  ch->stop = r->p;
+  return GPUDF_OK;
+}
+
+/* Pass 2 of one chunk: its nrows records from ch->first into row0... */
+__attribute__((noinline)) static gpudf_status store_chunk(const chunks *s, chunk *ch) {
+  reader *r = &ch->r;
+  r->p = ch->first;
+  for (int64_t row = ch->row0; row < ch->row0 + ch->nrows; row++) {
+    if (!next_record(r)) return GDF_ERR(GPUDF_EINVAL, "internal: a chunk has fewer records");
+    GDF_TRY(store_record(r, ch->cols, s->ncols, row));
+  }
+  return GPUDF_OK;
+}
+
+/* A chunk's task under its own bus guard (a truncated file raises SIGBUS in
+ * the thread that reads past its new end); what it allocates is in ch. */
+static void guarded(const chunks *s, chunk *ch, int pass) {
+  gdf_bus_guard g;
+  gdf_bus_guard_enter(&g, s->base.map, s->base.map_len);
+  if (sigsetjmp(g.jmp, 1) == 0) {
+    gpudf_status st = GPUDF_OK;
+    if (pass == 1 && !ch->cols) {
+      ch->cols = malloc((size_t)s->ncols * sizeof *ch->cols);
+      if (!ch->cols) st = GPUDF_ENOMEM;
+    }
+    if (st != GPUDF_OK) {
+    } else if (pass == 1) {
+      st = infer_chunk(s, ch, ch->lo);
+    } else if (pass == 2) {
+      st = store_chunk(s, ch);
+    } else if (pass == 3) { /* a quote: the numbers-only pass does not apply */
+      if (!count_lines(ch->lo, ch->hi, &ch->nrows)) st = GPUDF_EINVAL;
+    } else if (!fast_pass(&s->base, ch->lo, ch->hi, s->cf, ch->row0, ch->nrows)) {
+      st = GPUDF_EINVAL;
+    }
+    ((volatile chunk *)ch)->failed = st != GPUDF_OK;
+  } else {
+    ((volatile chunk *)ch)->failed = true;
+  }
+  gdf_bus_guard_leave(&g);
+}
+
+static void task_infer(void *ctx, int k) {
+  chunks *s = ctx;
+  guarded(s, &s->c[k], 1);
+}
+
+static void task_store(void *ctx, int k) {
+  chunks *s = ctx;
+  guarded(s, &s->c[k], 2);
+}
+
+static void task_count(void *ctx, int k) {
+  chunks *s = ctx;
+  guarded(s, &s->c[k], 3);
+}
+
+static void task_fast(void *ctx, int k) {
+  chunks *s = ctx;
+  guarded(s, &s->c[k], 4);
+}
+
+/* Renumbers a chunk's codes of column s->col to their ranks. */
+static void task_remap(void *ctx, int k) {
+  chunks *s = ctx;
+  chunk *ch = &s->c[k];
+  int32_t *codes = (int32_t *)ch->cols[s->col].data + ch->row0;
+  const int32_t *rank = s->maps + (size_t)ch->map;
+  for (int64_t i = 0; i < ch->nrows; i++)
+    if (codes[i] >= 0) codes[i] = rank[codes[i]];
+}
+
+/* Pass 1 merged: the chunks checked in file order (parsed again from the
+ * right record where their start was not one) and their flags combined into
+ * c[0].cols. false: the one-core reader decides. */
+static bool merge_first(chunks *s) {
+  const char *at = NULL; /* where the previous chunk stopped */
+  int64_t rows = 0;
+  for (int k = 0; k < s->n; k++) {
+    chunk *ch = &s->c[k];
+    if (k > 0 && ch->first != at) {
+      /* its start was not a record start (a quoted field spans it): again
+       * from the record where the previous chunk stopped; what it did from
+       * the wrong start, a failure included, does not count */
+      if (!ch->cols || infer_chunk(s, ch, at) != GPUDF_OK) return false;
+    } else if (ch->failed) {
+      return false;
+    }
+    at = ch->stop;
+    ch->row0 = rows;
+    rows += ch->nrows;
+  }
+  if (rows == 0) return false; /* "a header but no rows" */
+  gdf_csv_col *m = s->c[0].cols;
+  for (int k = 1; k < s->n; k++) {
+    for (int j = 0; j < s->ncols; j++) {
+      const gdf_csv_col *c = &s->c[k].cols[j];
+      m[j].may_int &= c->may_int;
+      m[j].only_ints &= c->only_ints;
+      m[j].may_float &= c->may_float;
+      m[j].may_bool &= c->may_bool;
+      m[j].missing |= c->missing;
+      m[j].values |= c->values;
+      m[j].too_long |= c->too_long;
+      m[j].inexact |= c->inexact;
+    }
+  }
+  for (int j = 0; j < s->ncols; j++) {
+    gdf_csv_col *c = &m[j];
+    /* infer_field's refusal of an over-long label, which one pass gives at
+     * the value that makes it true */
+    if (c->forced == GPUDF_CSV_INFER && c->too_long && !c->may_float && !c->may_bool)
+      return false;
+    c->type = resolve(c);
+    if (c->type == GPUDF_CSV_INFER) return false; /* type_error */
+  }
+  s->c[0].row0 = rows; /* reused below as the total */
+  return true;
+}
+
+/* The sorted union of the chunks' dictionaries of column j, into d, and each
+ * chunk's codes' ranks in it (s->maps). */
+static gpudf_status merge_labels(chunks *s, int j, gdf_csv_dict *d) {
+  size_t total = 0;
+  for (int k = 0; k < s->n; k++) {
+    s->c[k].map = total;
+    total += (size_t)s->c[k].cols[j].dict.n;
+  }
+  free(s->maps);
+  s->maps = malloc((total + 1) * sizeof *s->maps);
+  if (!s->maps) return GPUDF_ENOMEM;
+  for (int k = 0; k < s->n; k++) {
+    const gdf_csv_dict *cd = &s->c[k].cols[j].dict;
+    int32_t *map = s->maps + s->c[k].map;
+    /* more than GPUDF_LABELS_MAX labels in all: gdf_csv_dict_code refuses */
+    for (int32_t c = 0; c < cd->n; c++)
+      GDF_TRY(gdf_csv_dict_code(d, cd->bytes + cd->off[c], cd->len[c], &map[c]));
+  }
+  /* The maps hold codes of d: sorting d renumbers them to ranks. */
+  gdf_csv_dict_sort(d, s->maps, (int64_t)total);
+  return d->labels ? GPUDF_OK : GPUDF_ENOMEM;
+}
+
+/* Pass 2 and the dictionaries, after merge_first: true with the table. */
+static bool build_chunks(chunks *s, reader *r, gpudf_table **out) {
+  gdf_csv_col *m = s->c[0].cols;
+  int64_t rows = s->c[0].row0;
+  s->c[0].row0 = 0;
+  gpudf_table *t = NULL;
+  if (create_columns(m, s->ncols, rows, &t) != GPUDF_OK) return false;
+  r->building = t;
+  for (int k = 1; k < s->n; k++)
+    for (int j = 0; j < s->ncols; j++) {
+      s->c[k].cols[j].type = m[j].type;
+      s->c[k].cols[j].data = m[j].data;
+    }
+  gdf_csv_run(s->base.threads, s->n, task_store, s);
+  bool ok = true;
+  for (int k = 0; k < s->n && ok; k++) ok = !s->c[k].failed;
+  /* Every column's codes renumbered before the first dictionary is
+   * attached, which may move the arena (the data pointers go stale). */
+  gdf_csv_dict *dicts = ok ? calloc((size_t)s->ncols, sizeof *dicts) : NULL;
+  ok = ok && dicts;
+  for (int j = 0; j < s->ncols && ok; j++) {
+    if (m[j].type != GPUDF_CSV_CATEGORY) continue;
+    ok = merge_labels(s, j, &dicts[j]) == GPUDF_OK;
+    s->col = j;
+    if (ok) gdf_csv_run(s->base.threads, s->n, task_remap, s);
+  }
+  for (int j = 0; j < s->ncols && ok; j++)
+    if (m[j].type == GPUDF_CSV_CATEGORY)
+      ok = gdf_table_set_dictionary(t, j, dicts[j].n, (const char *const *)dicts[j].labels,
+                                    dicts[j].lens) == GPUDF_OK;
+  for (int j = 0; dicts && j < s->ncols; j++) gdf_csv_dict_free(&dicts[j]);
+  free(dicts);
+  r->building = NULL;
+  if (!ok) {
+    gpudf_table_free(t);
+    return false;
+  }
+  *out = t;
+  return true;
+}
+
+/* A chunks for the records from body (read_header stopped there), cut; NULL
+ * when the file does not make two chunks or memory is short (the one-core
+ * reader then reports it). On r->par, so that a SIGBUS landing frees it. */
+static chunks *start_chunks(reader *r, const char *body, const gdf_csv_file *cf) {
+  chunks *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  r->par = s;
+  s->base = *r;
+  s->base.scratch = NULL;
+  s->base.scratch_cap = 0;
+  s->base.building = NULL;
+  s->base.par = NULL;
+  s->ncols = cf->ncols;
+  s->cf = cf;
+  s->init = malloc((size_t)cf->ncols * sizeof *s->init);
+  bool split_ok = false;
+  if (s->init) {
+    for (int j = 0; j < cf->ncols; j++) initial_col(&cf->cols[j], &s->init[j]);
+    if (split(s, body, r->end, r->chunk, &split_ok) != GPUDF_OK) split_ok = false;
+  }
+  if (!split_ok) {
+    r->par = NULL;
+    free_chunks(s);
+    return NULL;
+  }
+  return s;
+}
+
+static void end_chunks(reader *r) {
+  free_chunks(r->par);
+  r->par = NULL;
+}
+
+/* The parallel read (the two passes in chunks): *out, or NULL for the
+ * one-core reader. */
+static void parallel_read(reader *r, const char *body, const gdf_csv_file *cf,
+                          gpudf_table **out) {
+  *out = NULL;
+  chunks *s = start_chunks(r, body, cf);
+  if (!s) return;
+  gdf_csv_run(r->threads, s->n, task_infer, s);
+  if (merge_first(s)) build_chunks(s, r, out);
+  end_chunks(r);
+}
+
+/* guess_table's count and fast_pass in chunks (cf as guess_table has it):
+ * *out with every value read, its rows the file's lines; NULL when the
+ * one-core way would not give a table either (a '"' in the file, a table
+ * that cannot be created, a field fast_pass does not take). false when the
+ * file makes no chunks: then the one-core way. */
+static bool parallel_numbers(reader *r, const char *body, gdf_csv_file *cf, gpudf_table **out) {
+  *out = NULL;
+  chunks *s = start_chunks(r, body, cf);
+  if (!s) return false;
+  bool ok = true;
+  gdf_csv_run(r->threads, s->n, task_count, s);
+  int64_t rows = 0;
+  for (int k = 0; k < s->n && ok; k++) {
+    ok = !s->c[k].failed;
+    s->c[k].row0 = rows;
+    rows += s->c[k].nrows;
+  }
+  /* the last line may lack its '\n' */
+  if (ok && r->end[-1] != '\n') {
+    s->c[s->n - 1].nrows++;
+    rows++;
+  }
+  gpudf_table *t = NULL;
+  ok = ok && rows >= 1 && create_table(cf, rows, &t) == GPUDF_OK;
+  if (ok) {
+    r->building = t;
+    gdf_csv_run(r->threads, s->n, task_fast, s);
+    for (int k = 0; k < s->n && ok; k++) ok = !s->c[k].failed;
+    r->building = NULL;
+    if (ok) *out = t;
+    else gpudf_table_free(t);
+  }
+  end_chunks(r);
+  return true;
+}
+
 /* One pass instead of two for a file of numbers: after pass 1 over the
  * first rows (cf as it left it), takes the types they give for the whole
  * file, counts its lines and parses them with fast_pass. *out stays NULL when
@@ -691,8 +1132,12 @@ static gpudf_status guess_table(reader *r, const char *body, gdf_csv_file *cf,
                                 gpudf_table **out) {
   *out = NULL;
   for (int j = 0; j < cf->ncols; j++) cf->cols[j].type = resolve(&cf->cols[j]);
+  if (!all_numeric(r, cf)) return GPUDF_OK;
+  /* In chunks when the read has them; the same outcome as below, or the
+   * way below when the file does not make chunks. */
+  if (r->chunk && parallel_numbers(r, body, cf, out)) return GPUDF_OK;
   int64_t lines;
-  if (!all_numeric(r, cf) || !count_lines(body, r->end, &lines)) return GPUDF_OK;
+  if (!count_lines(body, r->end, &lines)) return GPUDF_OK;
   lines += r->end > body && r->end[-1] != '\n';
   if (lines < 1) return GPUDF_OK;
   /* Failing to create the table (memory) is no error yet: the rows after
@@ -701,7 +1146,7 @@ static gpudf_status guess_table(reader *r, const char *body, gdf_csv_file *cf,
   gpudf_table *t = NULL;
   if (create_table(cf, lines, &t) != GPUDF_OK) return GPUDF_OK;
   r->building = t;
-  bool read = fast_pass(r, body, cf, lines);
+  bool read = fast_pass(r, body, r->end, cf, 0, lines);
   r->building = NULL;
   if (read) *out = t;
   else gpudf_table_free(t);
@@ -780,12 +1225,17 @@ __attribute__((noinline)) static gpudf_status parse(reader *r, gdf_csv_file *cf,
   bool try_fast = true;
   if (st == GPUDF_OK && !done) {
     st = guess_table(r, body, cf, out);
+    if (st == GPUDF_OK && !*out && r->chunk) parallel_read(r, body, cf, out);
     if (st == GPUDF_OK && !*out) {
       st = first_pass(r, cf, INT64_MAX, &done);
       /* fast_pass again only when the types it stopped at changed */
       try_fast = false;
       for (int j = 0; j < cf->ncols; j++) try_fast |= resolve(&cf->cols[j]) != cf->cols[j].type;
     }
+  } else if (st == GPUDF_OK && r->chunk && gdf_csv_chunk_bytes() > 0) {
+    /* A file shorter than the rows pass 1 looked at is read in chunks only
+     * when the chunks were asked for (tests: the same table either way). */
+    parallel_read(r, body, cf, out);
   }
   if (st == GPUDF_OK && !*out) st = type_error(r, cf);
   if (st == GPUDF_OK && !*out) {
@@ -803,8 +1253,9 @@ gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opt
   gpudf_csv_options o;
   gpudf_csv_options_init(&o);
   if (opts) {
-    /* Unchanged since 0.1: the whole struct is the oldest size. */
-    GDF_TRY(gdf_versioned_in(&o, sizeof o, opts, sizeof o, "options", "gpudf_csv_options_init"));
+    /* Since 0.1, up to types; threads was added after (0 when absent). */
+    GDF_TRY(gdf_versioned_in(&o, sizeof o, opts, offsetof(gpudf_csv_options, threads),
+                             "options", "gpudf_csv_options_init"));
     if (o.version != GPUDF_CSV_OPTIONS_VERSION)
       return GDF_ERR(GPUDF_EINVAL, "options not initialised with gpudf_csv_options_init "
                      "(size %zu, version %d)", opts->size, o.version);
@@ -815,7 +1266,15 @@ gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opt
   char *data = NULL;
   size_t size = 0, span = 0;
   GDF_TRY(map_file(path, &data, &size, &span));
-  reader r = {.path = path, .p = data, .end = data + size, .delim = o.delimiter, .line = 1};
+  reader r = {.path = path, .p = data, .end = data + size, .delim = o.delimiter, .line = 1,
+              .map = data, .map_len = size, .threads = gdf_csv_threads(o.threads)};
+  /* Chunks of GPUDF_CSV_CHUNK_BYTES when set (tests), else a few per thread
+   * of at least 1 MiB: a smaller file is read on one core. */
+  r.chunk = gdf_csv_chunk_bytes();
+  if (!r.chunk && r.threads > 1) {
+    r.chunk = size / ((size_t)r.threads * 4);
+    if (r.chunk < ((size_t)1 << 20)) r.chunk = (size_t)1 << 20;
+  }
   /* The in-place scanners would read a delimiter that can be part of a
    * number as part of it. */
   r.fast = !memchr("0123456789+-.eE", o.delimiter, 15);
@@ -833,6 +1292,9 @@ gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opt
       gpudf_table *volatile *building = &r.building;
       if (*building) gpudf_table_free(*building);
       *building = NULL;
+      chunks *volatile *par = &r.par;
+      free_chunks(*par);
+      *par = NULL;
       gpudf_table *volatile *made = out;
       if (*made) gpudf_table_free(*made);
       *made = NULL;

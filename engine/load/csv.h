@@ -64,4 +64,22 @@ typedef struct gdf_csv_file {
   gdf_csv_col cols[GPUDF_MAX_COLUMNS];
 } gdf_csv_file;
 
+/* ------------------------------------------------ threads (csv_threads.c) */
+
+enum { GDF_CSV_THREADS_MAX = 256 };
+
+/* The threads a read uses: option when > 0 (gpudf_csv_options.threads),
+ * else the environment variable GPUDF_THREADS when a positive number, else
+ * the machine's online CPUs; at most GDF_CSV_THREADS_MAX. */
+int gdf_csv_threads(int option);
+/* GPUDF_CSV_CHUNK_BYTES when a positive number (tests and the fuzzer force
+ * many small chunks with it), else 0: the reader picks the size. */
+size_t gdf_csv_chunk_bytes(void);
+
+typedef void (*gdf_csv_task)(void *ctx, int k);
+/* Runs task(ctx, k) for k = 0..n-1 on up to threads threads, the caller's
+ * included, and returns when all are done. Threads that cannot be started
+ * leave their tasks to the others: never an error. */
+void gdf_csv_run(int threads, int n, gdf_csv_task task, void *ctx);
+
 #endif

@@ -15,6 +15,10 @@
  *             third read (GPUDF_CSV_INFER_ROWS; default options), which must
  *             give what the first read gave: the same table, or the same
  *             status and message.
+ *   bit 7:    the chunks of the parallel reader: 1 byte (0) or 5 bytes (1).
+ * Both option sets are also read by the parallel reader in chunks that
+ * small (GPUDF_CSV_CHUNK_BYTES, 2 threads) against one thread without
+ * chunks: the same table, or the same status and message.
  */
 #include <gpudf.h>
 
@@ -158,6 +162,26 @@ static void first_field(const uint8_t *d, size_t n, char delim, char *out, size_
   out[o] = '\0';
 }
 
+/* The read of opts (the defaults when NULL) on one thread, then in chunks
+ * on two: they must agree. */
+static void read_both_ways(const gpudf_csv_options *opts, const char *chunk) {
+  gpudf_csv_options o;
+  if (opts) o = *opts;
+  else gpudf_csv_options_init(&o);
+  static char msg[1024], msg_par[1024];
+  gpudf_status st, st_par;
+  o.threads = 1;
+  gpudf_table *t = read_once(&o, &st, msg, sizeof msg);
+  setenv("GPUDF_CSV_CHUNK_BYTES", chunk, 1);
+  o.threads = 2;
+  gpudf_table *par = read_once(&o, &st_par, msg_par, sizeof msg_par);
+  unsetenv("GPUDF_CSV_CHUNK_BYTES");
+  if (st != st_par || strcmp(msg, msg_par) != 0) fail("the parallel read differs", msg_par);
+  if (t) same_tables(t, par);
+  gpudf_table_free(t);
+  gpudf_table_free(par);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   uint8_t mode = data[0];
@@ -194,5 +218,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     opts.types = &ct;
   }
   gpudf_table_free(read_once(&opts, &st, msg, sizeof msg));
+
+  const char *chunk = mode & 0x80 ? "5" : "1";
+  read_both_ways(NULL, chunk);
+  read_both_ways(&opts, chunk);
   return 0;
 }
