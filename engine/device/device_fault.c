@@ -143,6 +143,12 @@ static gpudf_status f_copy_d2d(const gdf_device *to, void *dst, const gdf_device
   return st != GPUDF_OK ? st : t.ops->copy_d2d(&t, dst, &f, src, bytes, peer);
 }
 
+/* A question about the device, not counted (as can_access_peer). */
+static gpudf_status f_pci_bus_id(const gdf_device *d, char *buf, size_t len) {
+  gdf_device in = inner(d);
+  return in.ops->pci_bus_id ? in.ops->pci_bus_id(&in, buf, len) : GPUDF_ENODEV;
+}
+
 static const gdf_device_ops fault_ops = {
     .name = "fault",
     .count = f_count,
@@ -165,6 +171,7 @@ static const gdf_device_ops fault_ops = {
     .bind = f_bind,
     .can_access_peer = f_can_access_peer,
     .copy_d2d = f_copy_d2d,
+    .pci_bus_id = f_pci_bus_id,
 };
 
 /* The devices held, one per implementation met (simulated, CUDA): a device
