@@ -19,12 +19,21 @@
  *      MISSes for the machine's sake.
  *   3  time from the gpudf_sweep call to the first finished config (1
  *      worker, one config over a 64-row table). Target under 50 ms.
+ *   4  sweeps that share passes, 1 worker against 2, with rows split
+ *      between the workers (docs/sweep.md, "Row-split sweeps") and without
+ *      (GPUDF_SWEEP_SPLIT=0, how sweeps ran before), side by side in
+ *      interleaved rounds: section 1's filter_agg sweep and 64 histograms
+ *      (64 bins) of one column. The ceiling in the same rounds: two threads
+ *      of the machine's plain read (bench_plain_read.h) over the table's two
+ *      columns against one. Target: 2 workers >= 1.8x one with the split.
  *
  * Times are medians of repetitions. Results of every sweep are checked
  * against workers = 0 (exit 2 when wrong); a failed call exits 1; a MISS
  * exits 0. --json PATH also writes the numbers as JSON (bench/report.py).
  */
 #include <gpudf.h>
+
+#include "bench_plain_read.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -324,6 +333,147 @@ static void startup(void) {
   gpudf_table_free(t);
 }
 
+/* 4: one sweep of kernel name, split on or off (GPUDF_SWEEP_SPLIT=0). */
+static double split_time(gpudf_table *t, const char *name, const double *cfg, int64_t n,
+                         double *res, int workers, bool split, int64_t *batches) {
+  if (split) unsetenv("GPUDF_SWEEP_SPLIT");
+  else setenv("GPUDF_SWEEP_SPLIT", "0", 1);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = workers;
+  o.backend = GPUDF_BACKEND_CPU;
+  const gpudf_kernel *k;
+  gpudf_sweep_result *r;
+  if (gpudf_kernel_find(name, &k)) die("kernel");
+  double t0 = now_s();
+  if (gpudf_sweep(t, k, cfg, n, res, &o, &r) != GPUDF_OK) die("gpudf_sweep");
+  double dt = now_s() - t0;
+  gpudf_sweep_report rep;
+  gpudf_sweep_result_report(r, &rep);
+  *batches = 0;
+  for (int w = 0; w < gpudf_sweep_result_nworkers(r); w++) {
+    gpudf_sweep_worker_info wi;
+    if (gpudf_sweep_result_worker(r, w, &wi) == GPUDF_OK) *batches += wi.batches;
+  }
+  gpudf_sweep_result_free(r);
+  unsetenv("GPUDF_SWEEP_SPLIT");
+  if (rep.done != n) die("a split sweep left configs undone");
+  return dt;
+}
+
+typedef struct {
+  const double *x, *v;
+  int64_t n;
+  double sum;
+} read_job;
+
+static void *read_half(void *arg) {
+  read_job *j = arg;
+  j->sum = plain_read(j->x, j->v, j->n);
+  return NULL;
+}
+
+/* Seconds of the plain read of x and v by one thread, and by two threads
+ * that read a half each. */
+static void plain_one_two(const double *x, const double *v, int64_t n, double *one, double *two) {
+  read_job a = {x, v, n, 0}, h0 = {x, v, n / 2, 0}, h1 = {x + n / 2, v + n / 2, n - n / 2, 0};
+  double t0 = now_s();
+  read_half(&a);
+  *one = now_s() - t0;
+  pthread_t th;
+  t0 = now_s();
+  pthread_create(&th, NULL, read_half, &h1);
+  read_half(&h0);
+  pthread_join(th, NULL);
+  *two = now_s() - t0;
+  if (a.sum != a.sum || h0.sum + h1.sum != h0.sum + h1.sum) die("plain read");
+}
+
+/* Histograms the default sweep of section 4 runs: 64 bins of y over its
+ * range, filtered on x by thresholds that all differ. */
+static double *histogram_configs(int64_t n) {
+  double *c = malloc((size_t)n * 8 * sizeof *c);
+  uint64_t s = 9;
+  for (int64_t i = 0; i < n; i++) {
+    double lo = (double)(rng(&s) % 10000) / 100, *ci = c + i * 8;
+    ci[0] = 0, ci[1] = 1 + (double)(rng(&s) % 4), ci[2] = lo, ci[3] = lo, ci[4] = 1;
+    ci[5] = 64, ci[6] = -0.5, ci[7] = 0.5;
+  }
+  return c;
+}
+
+enum { SPLIT_REPS = 3 };
+
+static void split_scaling(bool quick) {
+  int64_t rows = quick ? 1000000 : 10000000;
+  gpudf_table *t = make_table(rows);
+  const double *x = gpudf_table_column_data(t, 0), *y = gpudf_table_column_data(t, 1);
+  struct {
+    const char *kernel, *what;
+    int64_t n;
+    int nres;
+    double *cfg;
+  } sw[2] = {{"filter_agg", "filter_agg, section 1's configs", quick ? 1000 : 10000, NR,
+              make_configs(quick ? 1000 : 10000)},
+             {"histogram", "histogram, 64 configs x 64 bins", 64, 66, histogram_configs(64)}};
+  printf("4 row split: 1 vs 2 workers over %.0e rows, split (auto) and not "
+         "(GPUDF_SWEEP_SPLIT=0), %d interleaved rounds, medians\n", (double)rows, SPLIT_REPS);
+  double ceil_r[SPLIT_REPS];
+  for (int k = 0; k < 2; k++) {
+    double *r1 = malloc((size_t)sw[k].n * sw[k].nres * sizeof *r1);
+    double *r2 = malloc((size_t)sw[k].n * sw[k].nres * sizeof *r2);
+    double one[SPLIT_REPS], off[SPLIT_REPS], on[SPLIT_REPS], x_off[SPLIT_REPS], x_on[SPLIT_REPS];
+    int64_t b_on = 0, b_off = 0, b_one = 0;
+    split_time(t, sw[k].kernel, sw[k].cfg, sw[k].n, r1, 1, true, &b_one); /* warm-up */
+    for (int r = 0; r < SPLIT_REPS; r++) {
+      one[r] = split_time(t, sw[k].kernel, sw[k].cfg, sw[k].n, r1, 1, true, &b_one);
+      off[r] = split_time(t, sw[k].kernel, sw[k].cfg, sw[k].n, r2, 2, false, &b_off);
+      if (sw[k].nres == NR) check_same(r1, r2, sw[k].n, "2 workers, not split");
+      on[r] = split_time(t, sw[k].kernel, sw[k].cfg, sw[k].n, r2, 2, true, &b_on);
+      if (sw[k].nres == NR) check_same(r1, r2, sw[k].n, "2 workers, rows split");
+      else if (memcmp(r1, r2, (size_t)sw[k].n * sw[k].nres * sizeof *r1) != 0)
+        die("histogram counts of the split sweep differ");
+      x_off[r] = one[r] / off[r];
+      x_on[r] = one[r] / on[r];
+      if (k == 0) {
+        double p1, p2;
+        plain_one_two(x, y, rows, &p1, &p2);
+        ceil_r[r] = p1 / p2;
+      }
+    }
+    double m1 = median(one, SPLIT_REPS), moff = median(off, SPLIT_REPS),
+           mon = median(on, SPLIT_REPS), xoff = median(x_off, SPLIT_REPS),
+           xon = median(x_on, SPLIT_REPS);
+    char a[32], b[32], c[32], name[64];
+    printf("  %s\n", sw[k].what);
+    snprintf(a, sizeof a, "%.3f s", moff);
+    snprintf(b, sizeof b, "%.3f s", m1);
+    snprintf(c, sizeof c, "%.2fx", xoff);
+    snprintf(name, sizeof name, "  4%c 2 w unsplit vs 1 (%lld batches)", 'a' + 2 * k,
+             (long long)b_off);
+    row(name, a, b, c, "before", "info");
+    snprintf(a, sizeof a, "%.3f s", mon);
+    snprintf(c, sizeof c, "%.2fx", xon);
+    snprintf(name, sizeof name, "  4%c 2 w split vs 1 (%lld ranges)", 'b' + 2 * k,
+             (long long)b_on);
+    row(name, a, b, c, ">= 1.80x", xon >= 1.8 ? "PASS" : "MISS");
+    if (g_json)
+      fprintf(g_json, "  \"split_%s\": {\"rows\": %lld, \"configs\": %lld, \"one_s\": %.6g, "
+              "\"two_unsplit_s\": %.6g, \"two_split_s\": %.6g, \"ratio_unsplit\": %.6g, "
+              "\"ratio_split\": %.6g, \"ranges\": %lld},\n", sw[k].kernel, (long long)rows,
+              (long long)sw[k].n, m1, moff, mon, xoff, xon, (long long)b_on);
+    free(r1);
+    free(r2);
+    free(sw[k].cfg);
+  }
+  double xc = median(ceil_r, SPLIT_REPS);
+  char c[32];
+  snprintf(c, sizeof c, "%.2fx", xc);
+  row("  4e ceiling: plain read 2 thr vs 1", "-", "-", c, "-", "info");
+  if (g_json) fprintf(g_json, "  \"split_ceiling\": %.6g,\n", xc);
+  gpudf_table_free(t);
+}
+
 int main(int argc, char **argv) {
   bool quick = false;
   const char *json = NULL;
@@ -350,6 +500,7 @@ int main(int argc, char **argv) {
   row("target", "libgpudf", "baseline", "ratio", "goal", "verdict");
   machine(quick);
   throughput(quick);
+  split_scaling(quick);
   claim_cost(quick);
   startup();
   if (g_json) {

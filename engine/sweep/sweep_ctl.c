@@ -283,7 +283,8 @@ bool gdf_sweep_run_task(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kern
       memcpy(states + (i * R + r) * ns, tmp + (i - lo) * ns, (size_t)ns * sizeof(double));
   } else {
     /* Deterministic kernel errors: find the guilty configs over this
-     * range now. Without memory for the scratch, every config fails. */
+     * range now, each straight into its state (a lack of memory for the
+     * scratch or the batch may well pass one by one). */
     _Atomic int32_t unread = 0;
     gdf_progress_sink one = sink ? *sink : (gdf_progress_sink){0};
     one.part = &unread;
@@ -291,7 +292,7 @@ bool gdf_sweep_run_task(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kern
     for (int64_t i = lo; i < hi; i++) {
       if (atomic_load(&c->cancel)) break;
       double *dst = states + (i * R + r) * ns;
-      gpudf_status st = tmp ? gdf_run_partial(t, k, cfg + i * np, 1, rlo, rhi, dst) : whole;
+      gpudf_status st = gdf_run_partial(t, k, cfg + i * np, 1, rlo, rhi, dst);
       if (st == GPUDF_ECANCELED && atomic_load(&c->cancel)) break;
       if (st != GPUDF_OK) fail_config(c, i, st);
     }
