@@ -381,6 +381,77 @@ TEST(SweepSplit, KernelsWithoutMergeOrWithRowOrderAreNeverSplit) {
   }
 }
 
+// A user kernel with run_rows and merge (gpudf_kernel_def, 0.6): count,
+// sum and min of a f64 column over the rows.
+void UserRows(const gpudf_table *t, int64_t lo, int64_t hi, const double *c, double *out) {
+  const double *x = static_cast<const double *>(gpudf_table_column_data(t, (int)c[0]));
+  out[0] = 0, out[1] = 0, out[2] = INFINITY;
+  for (int64_t i = lo; i < hi; i++) out[0]++, out[1] += x[i], out[2] = std::fmin(out[2], x[i]);
+}
+gpudf_status UserRunRows(const gpudf_table *t, int64_t lo, int64_t hi, const double *configs,
+                         int64_t n, double *results) {
+  for (int64_t k = 0; k < n; k++) UserRows(t, lo, hi, configs + k, results + 3 * k);
+  return GPUDF_OK;
+}
+gpudf_status UserRunCpu(const gpudf_table *t, const double *configs, int64_t n, double *results) {
+  return UserRunRows(t, 0, gpudf_table_nrows(t), configs, n, results);
+}
+void UserMerge(const double *, double *acc, const double *part) {
+  acc[0] += part[0], acc[1] += part[1], acc[2] = std::fmin(acc[2], part[2]);
+}
+
+const gpudf_kernel *RegisterUser(const char *name, size_t size) {
+  static const gpudf_param_info params[] = {
+      {"col", "a f64 column", GPUDF_PARAM_COLUMN, 1, 0, 0, 0, nullptr, 0}};
+  static const gpudf_result_info fields[] = {{"count", ""}, {"sum", ""}, {"min", ""}};
+  gpudf_kernel_def d;
+  gpudf_kernel_def_init(&d);
+  d.name = name;
+  d.nparams = 1;
+  d.params = params;
+  d.nfields = 3;
+  d.fields = fields;
+  d.run_cpu = UserRunCpu;
+  d.run_rows = UserRunRows;
+  d.merge = UserMerge;
+  d.size = size;
+  const gpudf_kernel *k = nullptr;
+  EXPECT_EQ(gpudf_kernel_register(&d, &k), GPUDF_OK) << Err();
+  return k;
+}
+
+TEST(SweepSplit, AUserKernelWithRunRowsAndMergeSplitsAndAnOlderDefNever) {
+  SplitTable tb(10000, 2, false);
+  const gpudf_kernel *now = RegisterUser("split_user_now", sizeof(gpudf_kernel_def));
+  const gpudf_kernel *old = RegisterUser("split_user_old", offsetof(gpudf_kernel_def, run_rows));
+  ASSERT_TRUE(now && old);
+  std::vector<double> cfg = {1, 3}, a, b, one(6);
+  ASSERT_EQ(gpudf_run(tb.t, now, cfg.data(), 2, one.data()), GPUDF_OK);
+  EXPECT_EQ(SplitSweep(tb.t, now, cfg, a, "5"), 5);
+  std::vector<double> c;
+  EXPECT_EQ(SplitSweep(tb.t, old, cfg, b, "5"), SplitSweep(tb.t, old, cfg, c, "0"))
+      << "an older def has no merge: claims of configs, as unsplit";
+  for (int i = 0; i < 6; i++) {
+    EXPECT_NEAR(a[i], one[i], 1e-9 * std::fabs(one[i])) << i;
+    EXPECT_EQ(b[i], one[i]) << i;
+  }
+  EXPECT_EQ(a[0], 10000.0);
+  EXPECT_EQ(a[2], one[2]);
+}
+
+TEST(SweepSplit, AUserKernelWithMergeButNoRunRowsIsRefused) {
+  gpudf_kernel_def d;
+  gpudf_kernel_def_init(&d);
+  static const gpudf_result_info fields[] = {{"x", ""}};
+  d.name = "split_user_half";
+  d.nfields = 1;
+  d.fields = fields;
+  d.run_cpu = UserRunCpu;
+  d.merge = UserMerge;
+  EXPECT_EQ(gpudf_kernel_register(&d, nullptr), GPUDF_EINVAL);
+  EXPECT_NE(Err().find("run_rows and merge go together"), std::string::npos) << Err();
+}
+
 // A worker killed while it runs a range: the range is run again and every
 // config ends right; with retries = 0 the configs of its chunk fail, with
 // the reason, and no other.

@@ -82,6 +82,11 @@ struct gpudf_kernel {
   bool row_order;
   /* Optional: row splitting (NULL: never split; never with row_order). */
   const gdf_kernel_split *split;
+  /* A user kernel's piece of a row-split sweep (gpudf_kernel_def.run_rows),
+   * with its merge in user_split, which split then points at. */
+  gpudf_status (*run_rows)(const gpudf_table *t, int64_t row_lo, int64_t row_hi,
+                           const double *configs, int64_t n, double *results);
+  gdf_kernel_split user_split;
 };
 
 /* The gpudf_accept bits parameter i of k accepts; 0 for a parameter that

@@ -288,13 +288,14 @@ int gdf_kernel_nstate(const gpudf_kernel *k, const double *config) {
 gpudf_status gdf_run_partial(const gpudf_table *t, const gpudf_kernel *k, const double *configs,
                              int64_t n, int64_t row_lo, int64_t row_hi, double *states) {
   GDF_ENTER();
-  if (!k->split || k->row_order || !k->cpu || !t->base)
+  if (!k->split || k->row_order || !(k->cpu || k->run_rows) || !t->base)
     return GDF_ERR(GPUDF_ENODEV, "kernel '%s' cannot run over a range of rows here (no "
                    "merge of partial results, or no host copy of the table)", k->name);
   if (row_lo < 0 || row_hi < row_lo || row_hi > t->nrows)
     return GDF_ERR(GPUDF_EINVAL, "rows [%lld, %lld) are outside the table's %lld rows",
                    (long long)row_lo, (long long)row_hi, (long long)t->nrows);
   if (n == 0) return GPUDF_OK;
+  if (!k->cpu) return k->run_rows(t, row_lo, row_hi, configs, n, states); /* a user kernel */
   gdf_kernel_column cols[GDF_INPUT_STACK_COLS], *heap;
   gdf_kernel_input in;
   GDF_TRY(input_init(&in, t, t->base, -1, cols, &heap));

@@ -80,8 +80,8 @@ gpudf_status gdf_split_plan(gdf_sweep *s, const gpudf_table *t, const double *co
   s->nranges = 0;
   const gpudf_kernel *k = s->k;
   int forced = forced_ranges();
-  if (forced == 0 || !k->split || !k->split->merge || k->row_order || !k->cpu ||
-      s->nseries > 0 || s->n == 0 || backend != GPUDF_BACKEND_CPU)
+  if (forced == 0 || !k->split || !k->split->merge || k->row_order ||
+      !(k->cpu || k->run_rows) || s->nseries > 0 || s->n == 0 || backend != GPUDF_BACKEND_CPU)
     return GPUDF_OK;
   int64_t nrows = gpudf_table_nrows(t), ng = s->ngroups > 0 ? s->ngroups : 1;
   int64_t ranges = forced;
