@@ -14,6 +14,8 @@
 #include "sweep_grid.h"
 #ifdef GPUDF_SWEEP_MPI
 #include "sweep_mpi.h" /* gpudf-sweep-mpi: the sweep runs over every MPI rank */
+#else
+#include "sweep_launch.h" /* under mpirun with several ranks: exec gpudf-sweep-mpi */
 #endif
 
 #include <errno.h>
@@ -588,6 +590,9 @@ static void print_next_steps(const args *a, const char *kname, FILE *f);
 static int stop_signal;
 
 int main(int argc, char **argv) {
+#ifndef GPUDF_SWEEP_MPI
+  sweep_launch_mpi(argc, argv); /* returns unless an MPI launcher started several ranks */
+#endif
   args a;
   char err[512];
   switch (sweep_parse_args(argc, argv, GPUDF_SWEEP_WORKERS_DEFAULT, GPUDF_SWEEP_WORKERS_MAX, &a,
@@ -883,6 +888,12 @@ static int run(const args *a) {
   }
   gpudf_sweep_report rep;
   gpudf_sweep_result_report(r, &rep);
+  /* A GPU left out (no room for the table) is said even with --quiet: the
+   * run used fewer devices than the machine has. */
+#ifndef GPUDF_SWEEP_MPI
+  if (gpudf_sweep_result_skipped(r)[0])
+    fprintf(stderr, "gpudf-sweep: %s\n", gpudf_sweep_result_skipped(r));
+#endif
   if (nseries > 1 || (series >= 0 && gpudf_kernel_row_order(k))) {
     /* One row per config and series (row k * S + q): the configs repeated. */
     double *ex = malloc((size_t)(n * nseries * np + 1) * sizeof(double));

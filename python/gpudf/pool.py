@@ -18,6 +18,7 @@ module), so nothing in them is patched. docs/pool.md has the design.
 """
 import multiprocessing
 import multiprocessing.pool
+import os
 import pickle
 import sys
 import threading
@@ -281,6 +282,21 @@ def _decode_index(blob, spec, cache):
     return index
 
 
+class _Borrowed:
+    """A share the pool uses but does not own: closing gives it back (the
+    owner's close() waits for it)."""
+    __slots__ = ("share", "name")
+
+    def __init__(self, share):
+        self.share = share
+        self.name = share.name
+
+    def close(self):
+        if self.share is not None:
+            self.share._release()
+            self.share = None
+
+
 def _rebuild(name, spec):
     """Runs in the worker, as the stub is unpickled: the object, over the
     share (name None: every array of it lies in tables' shares)."""
@@ -436,9 +452,23 @@ class _Registry:
         """The name of this pool's share of the owner table behind handle
         (shared on the host the first time), or None when it cannot be
         shared (its arrays are copied then)."""
-        from . import Error, _share_handle
+        from . import Error, _open_share, _share_handle
         rec = self._tables.get(id(handle))
         if rec is None:
+            # A table has at most one open share: the user's own (or another
+            # pool's) is borrowed when workers can read it as this pool's
+            # would be read; closing it waits for this pool to be done.
+            open_share = _open_share(handle)
+            if open_share is not None:
+                if open_share.backend == self.backend and open_share._borrow():
+                    rec = self._tables[id(handle)] = [_Borrowed(open_share), 0]
+                    return rec[0].name
+                warnings.warn(f"gpudf.Pool: a table's arrays are copied instead of shared as "
+                              f"they are: the table is shared as '{open_share.name}' on "
+                              f"{open_share.backend}, and this pool's workers read "
+                              f"{self.backend} shares; share it as {self.backend} to send it "
+                              "without a copy", RuntimeWarning, stacklevel=4)
+                return None
             try:
                 rec = self._tables[id(handle)] = [_share_handle(handle, self.backend), 0]
             except Error as e:
@@ -703,10 +733,25 @@ class Pool(multiprocessing.pool.Pool):
         # (SIGKILL, the OOM killer) never gives it back, and the stdlib's
         # terminate() then hangs. Past a second, the tasks are drained
         # without it: every worker is about to be terminated, and what it
-        # would have read is thrown away.
+        # would have read is thrown away. The pipe is emptied as bytes, not
+        # messages, and without blocking: a worker interrupted (Ctrl-C
+        # reaches the whole process group) after reading a message's length
+        # but not its body leaves the pipe mid-message, and a worker still
+        # reading can take the bytes poll() saw; a blocking recv_bytes()
+        # then waited for ever.
         inqueue._rlock.acquire(timeout=1.0)
-        while task_handler.is_alive() and inqueue._reader.poll():
-            inqueue._reader.recv_bytes()
+        fd = inqueue._reader.fileno()
+        was_blocking = os.get_blocking(fd)
+        os.set_blocking(fd, False)
+        try:
+            while task_handler.is_alive():
+                try:
+                    if not os.read(fd, 1 << 16):
+                        break  # every writer is gone
+                except BlockingIOError:
+                    break  # empty: the task handler can write again
+        finally:
+            os.set_blocking(fd, was_blocking)
 
     def terminate(self):
         try:
