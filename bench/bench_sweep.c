@@ -2,7 +2,10 @@
  * bench_sweep.c - gpudf-bench_sweep: the sweep engine against its baselines,
  * with a PASS/MISS verdict per target.
  *
- *   gpudf-bench_sweep [--quick] [--json PATH]
+ *   gpudf-bench_sweep [--quick] [--split] [--workers N] [--json PATH]
+ *
+ * --split runs sections 0 and 4 only; --workers N compares 1 with N
+ * workers (and N threads of the plain read) in section 4 (default 2).
  *
  *   1  10,000 random filter_agg configs over 1e7 rows (1,000 over 1e6 with
  *      --quick): in the calling process (workers = 0), 1 and 2 worker
@@ -19,12 +22,21 @@
  *      MISSes for the machine's sake.
  *   3  time from the gpudf_sweep call to the first finished config (1
  *      worker, one config over a 64-row table). Target under 50 ms.
+ *   4  sweeps that share passes, 1 worker against 2, with rows split
+ *      between the workers (docs/sweep.md, "Row-split sweeps") and without
+ *      (GPUDF_SWEEP_SPLIT=0, how sweeps ran before), side by side in
+ *      interleaved rounds: section 1's filter_agg sweep and 64 histograms
+ *      (64 bins) of one column. The ceiling in the same rounds: two threads
+ *      of the machine's plain read (bench_plain_read.h) over the table's two
+ *      columns against one. Target: 2 workers >= 1.8x one with the split.
  *
  * Times are medians of repetitions. Results of every sweep are checked
  * against workers = 0 (exit 2 when wrong); a failed call exits 1; a MISS
  * exits 0. --json PATH also writes the numbers as JSON (bench/report.py).
  */
 #include <gpudf.h>
+
+#include "bench_plain_read.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -122,6 +134,26 @@ static void check_same(const double *a, const double *b, int64_t n, const char *
   }
 }
 
+/* A row-split sweep against one that is not: count, min and max equal,
+ * sum and mean as two summation orders differ in practice (docs/sweep.md,
+ * "Row-split sweeps"): within 1e-13 x count x 100 (the largest |value|),
+ * std to 1e-9. */
+static void check_split(const double *a, const double *b, int64_t n, const char *what) {
+  for (int64_t i = 0; i < n; i++) {
+    const double *x = a + i * NR, *y = b + i * NR;
+    double bound = 1e-13 * x[0] * 100;
+    for (int j = 0; j < NR; j++) {
+      double tol = j == 1 ? bound : j == 2 ? bound / fmax(1.0, x[0]) : j == 5 ? 1e-9 * fabs(x[j]) : 0;
+      bool same = (isnan(x[j]) && isnan(y[j])) || x[j] == y[j] || fabs(x[j] - y[j]) <= tol;
+      if (!same) {
+        fprintf(stderr, "gpudf-bench_sweep: %s: config %lld field %d is %.17g, 1 worker %.17g\n",
+                what, (long long)i, j, y[j], x[j]);
+        exit(2);
+      }
+    }
+  }
+}
+
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -215,7 +247,7 @@ static void throughput(bool quick) {
     for (int k = 0; k < 3; k++) {
       w[k][r] = sweep_time(t, cfg, n, k == 0 ? r0 : r1, k, 0, &rep);
       first[k][r] = rep.first_result_s / rep.wall_s;
-      if (k > 0) check_same(r0, r1, n, k == 1 ? "1 worker" : "2 workers");
+      if (k > 0) check_split(r0, r1, n, k == 1 ? "1 worker" : "2 workers");
     }
   for (int k = 0; k < 3; k++) {
     lo[k] = hi[k] = w[k][0];
@@ -324,16 +356,185 @@ static void startup(void) {
   gpudf_table_free(t);
 }
 
+/* 4: one sweep of kernel name, split on or off (GPUDF_SWEEP_SPLIT=0). */
+static double split_time(gpudf_table *t, const char *name, const double *cfg, int64_t n,
+                         double *res, int workers, bool split, int64_t *batches) {
+  if (split) unsetenv("GPUDF_SWEEP_SPLIT");
+  else setenv("GPUDF_SWEEP_SPLIT", "0", 1);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = workers;
+  o.backend = GPUDF_BACKEND_CPU;
+  const gpudf_kernel *k;
+  gpudf_sweep_result *r;
+  if (gpudf_kernel_find(name, &k)) die("kernel");
+  double t0 = now_s();
+  if (gpudf_sweep(t, k, cfg, n, res, &o, &r) != GPUDF_OK) die("gpudf_sweep");
+  double dt = now_s() - t0;
+  gpudf_sweep_report rep;
+  gpudf_sweep_result_report(r, &rep);
+  *batches = 0;
+  for (int w = 0; w < gpudf_sweep_result_nworkers(r); w++) {
+    gpudf_sweep_worker_info wi;
+    if (gpudf_sweep_result_worker(r, w, &wi) == GPUDF_OK) *batches += wi.batches;
+  }
+  gpudf_sweep_result_free(r);
+  unsetenv("GPUDF_SWEEP_SPLIT");
+  if (rep.done != n) die("a split sweep left configs undone");
+  return dt;
+}
+
+typedef struct {
+  const double *x, *v;
+  int64_t n;
+  double sum;
+} read_job;
+
+static int g_read_reps = 1;
+
+/* Seconds of the plain read of x and v by one thread, and by two threads
+ * that read a half each. */
+static void *read_many(void *arg) {
+  read_job *j = arg;
+  /* The clobber keeps the compiler from reading once for all the reps
+   * (plain_read only reads memory, so equal calls could be merged). */
+  for (int r = 0; r < g_read_reps; r++) {
+    __asm__ volatile("" ::: "memory");
+    j->sum += plain_read(j->x, j->v, j->n);
+  }
+  return NULL;
+}
+
+/* Seconds of the plain read of x and v by one thread, and by `threads`
+ * threads that read a share each; repeated g_read_reps times so that a
+ * measurement lasts long enough to mean something on a busy machine. */
+static void plain_one_many(const double *x, const double *v, int64_t n, int threads, double *one,
+                           double *many) {
+  read_job a = {x, v, n, 0}, jobs[GPUDF_SWEEP_WORKERS_MAX];
+  pthread_t th[GPUDF_SWEEP_WORKERS_MAX];
+  double t0 = now_s();
+  read_many(&a);
+  *one = now_s() - t0;
+  for (int i = 0; i < threads; i++) {
+    int64_t lo = n * i / threads, hi = n * (i + 1) / threads;
+    jobs[i] = (read_job){x + lo, v + lo, hi - lo, 0};
+  }
+  t0 = now_s();
+  for (int i = 1; i < threads; i++) pthread_create(&th[i], NULL, read_many, &jobs[i]);
+  read_many(&jobs[0]);
+  for (int i = 1; i < threads; i++) pthread_join(th[i], NULL);
+  *many = now_s() - t0;
+  double sum = 0;
+  for (int i = 0; i < threads; i++) sum += jobs[i].sum;
+  if (a.sum != a.sum || sum != sum) die("plain read");
+}
+
+/* Histograms the default sweep of section 4 runs: 64 bins of y over its
+ * range, filtered on x by thresholds that all differ. */
+static double *histogram_configs(int64_t n) {
+  double *c = malloc((size_t)n * 8 * sizeof *c);
+  uint64_t s = 9;
+  for (int64_t i = 0; i < n; i++) {
+    double lo = (double)(rng(&s) % 10000) / 100, *ci = c + i * 8;
+    ci[0] = 0, ci[1] = 1 + (double)(rng(&s) % 4), ci[2] = lo, ci[3] = lo, ci[4] = 1;
+    ci[5] = 64, ci[6] = -0.5, ci[7] = 0.5;
+  }
+  return c;
+}
+
+enum { SPLIT_REPS = 3 };
+
+static void split_scaling(bool quick, int nw) {
+  int64_t rows = quick ? 1000000 : 10000000;
+  g_read_reps = (int)(400000000 / rows);
+  gpudf_table *t = make_table(rows);
+  struct {
+    const char *kernel, *what;
+    int64_t n;
+    int nres;
+    double *cfg;
+  } sw[2] = {{"filter_agg", "filter_agg, section 1's configs", quick ? 1000 : 10000, NR,
+              make_configs(quick ? 1000 : 10000)},
+             {"histogram", "histogram, 64 configs x 64 bins", 64, 66, histogram_configs(64)}};
+  printf("4 row split: 1 vs %d workers over %.0e rows, split (auto) and not "
+         "(GPUDF_SWEEP_SPLIT=0), %d interleaved rounds, medians\n", nw, (double)rows, SPLIT_REPS);
+  double ceil_r[SPLIT_REPS];
+  for (int k = 0; k < 2; k++) {
+    double *r1 = malloc((size_t)sw[k].n * sw[k].nres * sizeof *r1);
+    double *r2 = malloc((size_t)sw[k].n * sw[k].nres * sizeof *r2);
+    double one[SPLIT_REPS], off[SPLIT_REPS], on[SPLIT_REPS], x_off[SPLIT_REPS], x_on[SPLIT_REPS];
+    int64_t b_on = 0, b_off = 0, b_one = 0;
+    split_time(t, sw[k].kernel, sw[k].cfg, sw[k].n, r1, 1, true, &b_one); /* warm-up */
+    for (int r = 0; r < SPLIT_REPS; r++) {
+      one[r] = split_time(t, sw[k].kernel, sw[k].cfg, sw[k].n, r1, 1, true, &b_one);
+      off[r] = split_time(t, sw[k].kernel, sw[k].cfg, sw[k].n, r2, nw, false, &b_off);
+      if (sw[k].nres == NR) check_same(r1, r2, sw[k].n, "2 workers, not split");
+      on[r] = split_time(t, sw[k].kernel, sw[k].cfg, sw[k].n, r2, nw, true, &b_on);
+      if (sw[k].nres == NR) check_split(r1, r2, sw[k].n, "2 workers, rows split");
+      else if (memcmp(r1, r2, (size_t)sw[k].n * sw[k].nres * sizeof *r1) != 0)
+        die("histogram counts of the split sweep differ");
+      x_off[r] = one[r] / off[r];
+      x_on[r] = one[r] / on[r];
+      if (k == 0) {
+        /* Read where the columns are now: the first sweep shared the table,
+         * which moved its arena into a segment. */
+        const double *x = gpudf_table_column_data(t, 0), *y = gpudf_table_column_data(t, 1);
+        double p1, p2;
+        plain_one_many(x, y, rows, nw, &p1, &p2);
+        ceil_r[r] = p1 / p2;
+      }
+    }
+    double m1 = median(one, SPLIT_REPS), moff = median(off, SPLIT_REPS),
+           mon = median(on, SPLIT_REPS), xoff = median(x_off, SPLIT_REPS),
+           xon = median(x_on, SPLIT_REPS);
+    char a[32], b[32], c[32], name[64];
+    printf("  %s\n", sw[k].what);
+    snprintf(a, sizeof a, "%.3f s", moff);
+    snprintf(b, sizeof b, "%.3f s", m1);
+    snprintf(c, sizeof c, "%.2fx", xoff);
+    snprintf(name, sizeof name, "  4%c %d w unsplit vs 1 (%lld batches)", 'a' + 2 * k, nw,
+             (long long)b_off);
+    row(name, a, b, c, "before", "info");
+    snprintf(a, sizeof a, "%.3f s", mon);
+    snprintf(c, sizeof c, "%.2fx", xon);
+    snprintf(name, sizeof name, "  4%c %d w split vs 1 (%lld ranges)", 'b' + 2 * k, nw,
+             (long long)b_on);
+    row(name, a, b, c, nw == 2 ? ">= 1.80x" : "-", nw != 2 ? "info" : xon >= 1.8 ? "PASS" : "MISS");
+    if (g_json)
+      fprintf(g_json, "  \"split_%s\": {\"rows\": %lld, \"configs\": %lld, \"one_s\": %.6g, "
+              "\"two_unsplit_s\": %.6g, \"two_split_s\": %.6g, \"ratio_unsplit\": %.6g, "
+              "\"ratio_split\": %.6g, \"ranges\": %lld},\n", sw[k].kernel, (long long)rows,
+              (long long)sw[k].n, m1, moff, mon, xoff, xon, (long long)b_on);
+    free(r1);
+    free(r2);
+    free(sw[k].cfg);
+  }
+  double xc = median(ceil_r, SPLIT_REPS);
+  char c[32], name0[64];
+  snprintf(c, sizeof c, "%.2fx", xc);
+  snprintf(name0, sizeof name0, "  4e ceiling: plain read %d thr vs 1", nw);
+  row(name0, "-", "-", c, "-", "info");
+  if (g_json) fprintf(g_json, "  \"split_ceiling\": %.6g,\n", xc);
+  gpudf_table_free(t);
+}
+
 int main(int argc, char **argv) {
-  bool quick = false;
+  bool quick = false, split_only = false;
+  int nw = 2;
   const char *json = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) {
       quick = true;
+    } else if (strcmp(argv[i], "--split") == 0) {
+      split_only = true;
+    } else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+      nw = atoi(argv[++i]);
+      if (nw < 2 || nw > GPUDF_SWEEP_WORKERS_MAX) nw = 2;
     } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
       json = argv[++i];
     } else {
-      fprintf(stderr, "usage: gpudf-bench_sweep [--quick] [--json PATH]\n");
+      fprintf(stderr, "usage: gpudf-bench_sweep [--quick] [--split] [--workers N] "
+                      "[--json PATH]\n");
       return 1;
     }
   }
@@ -349,9 +550,14 @@ int main(int argc, char **argv) {
          sysconf(_SC_NPROCESSORS_ONLN), quick ? " (--quick)" : "");
   row("target", "libgpudf", "baseline", "ratio", "goal", "verdict");
   machine(quick);
-  throughput(quick);
-  claim_cost(quick);
-  startup();
+  if (!split_only) throughput(quick);
+  split_scaling(quick, nw);
+  if (!split_only) {
+    claim_cost(quick);
+    startup();
+  } else if (g_json) {
+    fprintf(g_json, "  \"split_only\": true\n");
+  }
   if (g_json) {
     fprintf(g_json, "}\n");
     if (fclose(g_json)) {

@@ -527,6 +527,17 @@ typedef struct gpudf_kernel_def {
    * accepts (gpudf_accept bits); NULL or 0: GPUDF_ACCEPT_NUMERIC, so a
    * categorical column is refused unless GPUDF_ACCEPT_CATEGORICAL is set. */
   const int *accepts;
+  /* Optional (0.6): row splitting, so that a sweep can split the rows of
+   * one pass between workers (docs/sweep.md, "Row-split sweeps"). run_rows
+   * is run_cpu over table rows [row_lo, row_hi) only (the results of those
+   * rows alone); merge folds part, a config's result row over some rows,
+   * into acc, its result row over the rows just before them, so that acc
+   * becomes the result over both (it must work on a result of no rows).
+   * Set both or neither; a kernel whose results depend on row order sets
+   * neither. A def from an older header ends before them: never split. */
+  gpudf_status (*run_rows)(const gpudf_table *t, int64_t row_lo, int64_t row_hi,
+                           const double *configs, int64_t n, double *results);
+  void (*merge)(const double *config, double *acc, const double *part);
 } gpudf_kernel_def;
 
 /* Zeroes def and sets its size. NULL: nothing. */

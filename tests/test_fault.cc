@@ -726,6 +726,32 @@ TEST_F(Fault, SweepWorkersAlloc) {
   Walk("gpudf_sweep workers=2", op, kAlloc);
 }
 
+// Row-split sweeps (GPUDF_SWEEP_SPLIT forces 3 row ranges per chunk): the
+// tasks, their partial states and the owner's merge under every failing
+// allocation, in process and with workers, filter_agg (own state) and
+// histogram (the result row as state).
+TEST_F(Fault, SweepRowSplitInProcess) {
+  EnvVar split("GPUDF_SWEEP_SPLIT", "3");
+  for (const char *kernel : {"filter_agg", "histogram"}) {
+    SweepOp op(0, kernel);
+    Walk("gpudf_sweep workers=0, rows split", op, kAlloc);
+    if (HasFailure()) return;
+    SweepOp persistent(0, kernel);
+    persistent.configs_may_fail = true;
+    Walk("gpudf_sweep workers=0, rows split", persistent, kAlloc, true);
+    if (HasFailure()) return;
+  }
+}
+
+TEST_F(Fault, SweepRowSplitWorkers) {
+  EnvVar split("GPUDF_SWEEP_SPLIT", "3");
+  for (int cls : {kAlloc, kFile, kMmap}) {
+    SweepOp op(2);
+    Walk("gpudf_sweep workers=2, rows split", op, cls);
+    if (HasFailure()) return;
+  }
+}
+
 TEST_F(Fault, SweepWorkersFileAndMmap) {
   for (int cls : {kFile, kMmap}) {
     SweepOp op(2);

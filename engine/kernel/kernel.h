@@ -16,6 +16,25 @@ extern "C" {
 
 typedef struct gdf_kernel_desc gdf_kernel_desc;
 
+/* How a kernel's results over all rows come from its results over row
+ * ranges, so that a sweep can split the rows of one pass between workers
+ * (docs/sweep.md, "Row-split sweeps"). Only for kernels whose results do
+ * not depend on row order. A partial state is a fixed number of doubles
+ * per config; merging the states of consecutive row ranges, first to last,
+ * and finishing the last gives the result over their union. */
+typedef struct gdf_kernel_split {
+  /* Doubles of one config's state; NULL: its result width (the state is
+   * the result row). */
+  int (*nstate)(const double *config);
+  /* Like the cpu entry, but writes n states (n x nstate) over in's rows;
+   * NULL: the cpu entry (the state is the result row). */
+  gdf_kernel_fn *partial;
+  /* acc := the state over acc's rows followed by part's rows. */
+  void (*merge)(const double *config, double *acc, const double *part);
+  /* The result row of a merged state; NULL: the state is the result row. */
+  void (*finish)(const double *config, const double *state, double *result);
+} gdf_kernel_split;
+
 /* A kernel is a static description plus functions; NULL marks optional ones. */
 struct gpudf_kernel {
   const char *name;
@@ -61,6 +80,13 @@ struct gpudf_kernel {
    * kernel on each series' rows alone (gdf_kernel_input.rows); others
    * ignore the series. */
   bool row_order;
+  /* Optional: row splitting (NULL: never split; never with row_order). */
+  const gdf_kernel_split *split;
+  /* A user kernel's piece of a row-split sweep (gpudf_kernel_def.run_rows),
+   * with its merge in user_split, which split then points at. */
+  gpudf_status (*run_rows)(const gpudf_table *t, int64_t row_lo, int64_t row_hi,
+                           const double *configs, int64_t n, double *results);
+  gdf_kernel_split user_split;
 };
 
 /* The gpudf_accept bits parameter i of k accepts; 0 for a parameter that
@@ -90,6 +116,16 @@ void gdf_join_names(char *buf, size_t len, int n, const char *(*name)(const void
  * rows[0..n-1] (a series, in time order), for kernels with row_order; NULL:
  * every row again. Set by a sweep around the batches of one series. */
 void gdf_run_rows_set(const int64_t *rows, int64_t n);
+
+/* A kernel's state width for config (its result width without nstate). */
+int gdf_kernel_nstate(const gpudf_kernel *k, const double *config);
+
+/* Runs n validated configs over table rows [row_lo, row_hi) only, on the
+ * host arena, into n partial states (gdf_kernel_split): the piece of a
+ * row-split sweep. GPUDF_ENODEV for a kernel without split or a table
+ * without a host arena. Does not validate (the sweep did, once). */
+gpudf_status gdf_run_partial(const gpudf_table *t, const gpudf_kernel *k, const double *configs,
+                             int64_t n, int64_t row_lo, int64_t row_hi, double *states);
 
 /* Column index of a kernel input as a column reference. */
 static inline gdf_colref gdf_input_col(const gdf_kernel_input *in, int index) {

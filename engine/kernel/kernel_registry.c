@@ -357,7 +357,8 @@ void gpudf_kernel_def_init(gpudf_kernel_def *def) {
 }
 
 /* Sizes of the definitions that earlier headers gave: every field up to
- * run_cpu (0.1.0), then pass_key (0.2), then accepts (0.3). A def is read
+ * run_cpu (0.1.0), then pass_key (0.2), then accepts (0.3), then run_rows
+ * and merge (0.6). A def is read
  * up to its own size only (gdf_versioned_in): the fields past it keep
  * gpudf_kernel_def_init's NULL. */
 #define GDF_KERNEL_DEF_SIZE_0 offsetof(gpudf_kernel_def, pass_key)
@@ -405,6 +406,9 @@ static gpudf_status check_def(const gpudf_kernel_def *d) {
     return GDF_ERR(GPUDF_EINVAL, "kernel '%s': nfields %d must be >= 1 with fields set (or "
                    "give an nresults callback)", d->name, d->nfields);
   if (!d->run_cpu) return GDF_ERR(GPUDF_EINVAL, "kernel '%s' has no run_cpu", d->name);
+  if (!d->run_rows != !d->merge)
+    return GDF_ERR(GPUDF_EINVAL, "kernel '%s': run_rows and merge go together (set both for "
+                   "row-split sweeps, or neither)", d->name);
   return GPUDF_OK;
 }
 
@@ -425,6 +429,11 @@ static gpudf_kernel *kernel_from_def(const gpudf_kernel_def *d) {
   k->run_cpu = d->run_cpu;
   k->pass_key = d->pass_key;
   k->accepts = d->accepts;
+  if (d->run_rows && d->merge) {
+    k->run_rows = d->run_rows;
+    k->user_split.merge = d->merge;
+    k->split = &k->user_split;
+  }
   return k;
 }
 

@@ -273,3 +273,38 @@ gpudf_status gpudf_run(const gpudf_table *table, const gpudf_kernel *kernel,
           (long long)n, (long long)gpudf_table_nrows(table));
   return run_host(table, kernel, configs, n, results);
 }
+
+/* ------------------------------------------------------ row-split pieces */
+
+int gdf_kernel_nstate(const gpudf_kernel *k, const double *config) {
+  if (k->split && k->split->nstate) return k->split->nstate(config);
+  return k->nresults ? k->nresults(config) : k->nfields;
+}
+
+/* The input is the table's own, with each column starting at row_lo: the
+ * split kernels read rows by index from their column's start, never by an
+ * absolute row number (that is what row_order kernels do, and they never
+ * split). */
+gpudf_status gdf_run_partial(const gpudf_table *t, const gpudf_kernel *k, const double *configs,
+                             int64_t n, int64_t row_lo, int64_t row_hi, double *states) {
+  GDF_ENTER();
+  if (!k->split || k->row_order || !(k->cpu || k->run_rows) || !t->base)
+    return GDF_ERR(GPUDF_ENODEV, "kernel '%s' cannot run over a range of rows here (no "
+                   "merge of partial results, or no host copy of the table)", k->name);
+  if (row_lo < 0 || row_hi < row_lo || row_hi > t->nrows)
+    return GDF_ERR(GPUDF_EINVAL, "rows [%lld, %lld) are outside the table's %lld rows",
+                   (long long)row_lo, (long long)row_hi, (long long)t->nrows);
+  if (n == 0) return GPUDF_OK;
+  if (!k->cpu) return k->run_rows(t, row_lo, row_hi, configs, n, states); /* a user kernel */
+  gdf_kernel_column cols[GDF_INPUT_STACK_COLS], *heap;
+  gdf_kernel_input in;
+  GDF_TRY(input_init(&in, t, t->base, -1, cols, &heap));
+  gdf_kernel_column *own = heap ? heap : cols;
+  for (int c = 0; c < in.ncols; c++)
+    own[c].data = (const uint8_t *)own[c].data + (size_t)row_lo * gpudf_type_size(own[c].type);
+  in.nrows = row_hi - row_lo;
+  gdf_kernel_fn *fn = k->split->partial ? k->split->partial : k->cpu;
+  gpudf_status st = fn(&in, configs, n, states);
+  free(heap);
+  return st;
+}

@@ -181,6 +181,8 @@ static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
   /* In process, slot 0 is the calling process's (run_in_process). */
   uint64_t size = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots > 0 ? nslots : 1,
                                  s->ngroups, s->nseries, s->order_col >= 0 ? 0 : s->nperm);
+  gdf_split_layout(s, &shape);
+  size = shape.size;
   if (nslots == 0) {
     s->ctl = calloc(1, size);
     if (!s->ctl) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %llu bytes", (unsigned long long)size);
@@ -215,6 +217,7 @@ static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
       memcpy(gdf_ctl_perm(c), s->sperm, (size_t)s->nperm * sizeof *s->sperm);
     memcpy(gdf_ctl_starts(c), s->starts, ((size_t)s->nseries + 1) * sizeof *s->starts);
   }
+  gdf_split_fill(s, c);
   double *r = gdf_ctl_results(c);
   for (int64_t i = 0; i < s->n * s->nres; i++) r[i] = NAN;
   return GPUDF_OK;
@@ -241,7 +244,8 @@ static void run_in_process(gdf_sweep *s, const gpudf_table *t) {
   gdf_sweep_slot *slot = gdf_ctl_slot(c, 0);
   int64_t started = gdf_now_ns();
   gdf_progress_sink sink = {&slot->part, &c->cancel, in_process_tick, s};
-  for (int64_t lo = 0; lo < s->n;) {
+  if (c->ntasks > 0) gdf_split_in_process(s, t, &sink);
+  for (int64_t lo = 0; lo < s->n && c->ntasks == 0;) {
     if (atomic_load(&c->cancel) || gdf_sweep_progress(s, false)) {
       s->cancelled = true;
       break;
@@ -420,6 +424,10 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
     gdf_prepare_reserve = 0;
   }
   if (st == GPUDF_OK) st = ensure_share(s, t, &made);
+  /* Rows split between the workers: a task per worker slot even with
+   * fewer configs than workers. */
+  if (st == GPUDF_OK) st = gdf_split_plan(s, t, configs, s->o.workers, s->res->report.backend);
+  if (st == GPUDF_OK && s->nranges > 0) nslots = s->o.workers;
   /* Workers spread over the replicas, each bound to its device by UUID. */
   const gpudf_share *sh = made ? made : t->is_view ? NULL : t->share;
   s->ndevices = 0;
@@ -518,6 +526,7 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const gpudf_kernel *kern
                                                s->o.backend == GPUDF_BACKEND_CUDA_PINNED);
     if (place) st = ensure_share(s, t, &made);
     if (st == GPUDF_OK) st = check_own_placement(s, t);
+    if (st == GPUDF_OK) st = gdf_split_plan(s, t, configs, 0, gpudf_table_backend(t));
     if (st == GPUDF_OK) st = make_ctl(s, configs, 0);
     s->res->report.backend = gpudf_table_backend(t);
     t->busy++; /* the callback runs mid-kernel here: no growth of t meanwhile */
@@ -564,6 +573,7 @@ gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const d
   free(s.sperm);
   free(s.starts);
   free(s.expanded);
+  gdf_split_drop(&s);
   if (st != GPUDF_OK) {
     gpudf_sweep_result_free(s.res);
     return st;

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -213,4 +214,96 @@ static int64_t run_range(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_ker
   }
   progress_sink = sink;
   return done;
+}
+
+/* ------------------------------------------------------------ row split */
+
+uint64_t gdf_ctl_layout_split(gdf_sweep_ctl *c, int64_t nchunks, int nranges, int nstate) {
+  uint64_t off = align64(c->size);
+  c->off_chunks = off;
+  off = align64(off + ((uint64_t)nchunks + 1) * sizeof(int64_t));
+  c->off_tstate = off;
+  off = align64(off + (uint64_t)nchunks * (uint64_t)nranges * sizeof(int32_t));
+  c->off_states = off;
+  off += (uint64_t)c->n * (uint64_t)nranges * (uint64_t)nstate * sizeof(double);
+  c->nchunks = nchunks;
+  c->ntasks = nchunks * nranges;
+  c->nranges = nranges;
+  c->nstate = nstate;
+  c->size = off;
+  return off;
+}
+
+void gdf_task_bounds(gdf_sweep_ctl *c, int64_t t, int64_t *lo, int64_t *hi, int64_t *rlo,
+                     int64_t *rhi) {
+  int64_t j = t / c->nranges, r = t % c->nranges;
+  *lo = gdf_ctl_chunks(c)[j];
+  *hi = gdf_ctl_chunks(c)[j + 1];
+  /* Near-equal ranges; floor(nrows * r / R) without overflow for any
+   * nrows below 2^62 and R below 2^31. */
+  int64_t q = c->nrows / c->nranges, m = c->nrows % c->nranges;
+  *rlo = q * r + m * r / c->nranges;
+  *rhi = q * (r + 1) + m * (r + 1) / c->nranges;
+}
+
+/* Fails config i (PENDING) with the kernel's message, once: the tasks of
+ * its other ranges may fail it too. */
+static void fail_config(gdf_sweep_ctl *c, int64_t i, gpudf_status st) {
+  uint8_t want = GPUDF_CONFIG_PENDING;
+  _Atomic uint8_t *state = gdf_ctl_state(c);
+  if (atomic_load(&state[i]) != GPUDF_CONFIG_PENDING) return;
+  gdf_ctl_err(c)[i] = (int32_t)st;
+  if (!atomic_compare_exchange_strong(&state[i], &want, GPUDF_CONFIG_FAILED)) return;
+  post_message(c, i, st);
+  atomic_fetch_add(&c->nkfail, 1);
+}
+
+bool gdf_sweep_run_task(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
+                        int64_t task) {
+  int64_t lo, hi, rlo, rhi;
+  gdf_task_bounds(c, task, &lo, &hi, &rlo, &rhi);
+  const double *cfg = gdf_ctl_configs(c);
+  int np = c->nparams, R = c->nranges, ns = c->nstate, r = (int)(task % R);
+  double *states = gdf_ctl_states(c);
+  /* States of one range are strided by R: run into a scratch block and
+   * scatter, so the kernel writes a dense n x nstate matrix. */
+  size_t bytes = (size_t)(hi - lo) * (size_t)ns * sizeof(double);
+  double *tmp = malloc(bytes ? bytes : 1);
+  gpudf_status whole = tmp ? gdf_run_partial(t, k, cfg + lo * np, hi - lo, rlo, rhi, tmp)
+                           : GDF_ERR(GPUDF_ENOMEM, "out of memory for the states of %lld "
+                                     "configs", (long long)(hi - lo));
+  const gdf_progress_sink *sink = progress_sink;
+  if (sink) atomic_store(sink->part, 0);
+  if (whole == GPUDF_ECANCELED && atomic_load(&c->cancel)) {
+    free(tmp);
+    return false;
+  }
+  if (whole == GPUDF_OK) {
+    for (int64_t i = lo; i < hi; i++)
+      memcpy(states + (i * R + r) * ns, tmp + (i - lo) * ns, (size_t)ns * sizeof(double));
+  } else {
+    /* Deterministic kernel errors: find the guilty configs over this
+     * range now, each straight into its state (a lack of memory for the
+     * scratch or the batch may well pass one by one). */
+    _Atomic int32_t unread = 0;
+    gdf_progress_sink one = sink ? *sink : (gdf_progress_sink){0};
+    one.part = &unread;
+    progress_sink = sink ? &one : NULL;
+    for (int64_t i = lo; i < hi; i++) {
+      if (atomic_load(&c->cancel)) break;
+      double *dst = states + (i * R + r) * ns;
+      gpudf_status st = gdf_run_partial(t, k, cfg + i * np, 1, rlo, rhi, dst);
+      if (st == GPUDF_ECANCELED && atomic_load(&c->cancel)) break;
+      if (st != GPUDF_OK) fail_config(c, i, st);
+    }
+    progress_sink = sink;
+    if (atomic_load(&c->cancel)) {
+      free(tmp);
+      return false;
+    }
+  }
+  free(tmp);
+  atomic_store_explicit(&gdf_ctl_tstate(c)[task], GDF_TASK_DONE, memory_order_release);
+  atomic_fetch_add(&c->tdone, 1);
+  return true;
 }

@@ -23,7 +23,9 @@ extern "C" {
 #endif
 
 #define GDF_SWEEP_MAGIC 0x70657773666467ull /* "gdfswep" */
-enum { GDF_SWEEP_VERSION = 5, GDF_SWEEP_MSGS = 256 };
+enum { GDF_SWEEP_VERSION = 6, GDF_SWEEP_MSGS = 256 };
+/* Row ranges per chunk at most. */
+enum { GDF_SPLIT_RANGES_MAX = 4096 };
 
 /* States beyond the public gpudf_config_state values (which are final). */
 enum {
@@ -41,6 +43,7 @@ typedef struct gdf_sweep_slot {
   _Atomic int64_t lo, hi;     /* the claim being run; lo == hi: none */
   _Atomic int64_t start_ns;   /* when it started (CLOCK_MONOTONIC) */
   _Atomic int64_t configs, batches, busy_ns;
+  _Atomic int64_t task;       /* row-split: the task being run + 1; 0: none */
   char error[GPUDF_SWEEP_REASON_MAX]; /* why startup failed */
   char device[48]; /* UUID text of the device its kernels run on, once attached; "" cpu */
 } gdf_sweep_slot;
@@ -75,6 +78,18 @@ typedef struct gdf_sweep_ctl {
   int64_t nseries, nperm;
   int64_t order_col;
   uint64_t off_series, off_perm, off_starts;
+  /* A row-split sweep (ntasks > 0, docs/sweep.md "Row-split sweeps"):
+   * the configs come in chunks (a pass group, cut at max_batch), each run
+   * as nranges tasks over near-equal row ranges; task t is range
+   * t % nranges of chunk t / nranges. Task t's worker writes the nstate
+   * doubles of config i's state over range r at states[(i * nranges + r)
+   * * nstate]; the owner merges a chunk's states once all its tasks are
+   * DONE. Configs are then not claimed through next (it starts at n). */
+  int64_t ntasks, nchunks, nrows;
+  int32_t nranges, nstate;
+  uint64_t off_chunks, off_tstate, off_states;
+  _Atomic int64_t tpending;      /* tasks in state GDF_TASK_PENDING */
+  _Atomic int64_t tdone;         /* tasks DONE (the owner merges when a chunk's are) */
   _Atomic int64_t next;          /* first config not yet claimed */
   _Atomic int64_t ndone;         /* DONE, counted by workers */
   _Atomic int64_t nkfail;        /* FAILED by a kernel error, counted by workers */
@@ -124,10 +139,29 @@ static inline const int64_t *gdf_ctl_order(gdf_sweep_ctl *c, const gpudf_table *
 static inline int64_t *gdf_ctl_starts(gdf_sweep_ctl *c) {
   return (int64_t *)((uint8_t *)c + c->off_starts);
 }
+/* Row-split: nchunks + 1 chunk starts (chunk j is configs [chunks[j],
+ * chunks[j + 1])), a state per task, the partial states. */
+static inline int64_t *gdf_ctl_chunks(gdf_sweep_ctl *c) {
+  return (int64_t *)((uint8_t *)c + c->off_chunks);
+}
+/* GDF_TASK_PENDING, GDF_TASK_DONE, or GDF_TASK_RUNNING + the slot running it
+ * (so a dead worker's task is known by its value alone). */
+enum { GDF_TASK_PENDING = 0, GDF_TASK_DONE = 1, GDF_TASK_RUNNING = 2 };
+static inline _Atomic int32_t *gdf_ctl_tstate(gdf_sweep_ctl *c) {
+  return (_Atomic int32_t *)((uint8_t *)c + c->off_tstate);
+}
+static inline double *gdf_ctl_states(gdf_sweep_ctl *c) {
+  return (double *)((uint8_t *)c + c->off_states);
+}
+/* Task t's configs [*lo, *hi) and rows [*rlo, *rhi). */
+void gdf_task_bounds(gdf_sweep_ctl *c, int64_t t, int64_t *lo, int64_t *hi, int64_t *rlo,
+                     int64_t *rhi);
+
 /* Bytes of a control segment and the offsets of its parts (nseries = 0:
- * no series parts). */
+ * no series parts; nchunks = 0: no row-split parts). */
 uint64_t gdf_ctl_layout(gdf_sweep_ctl *c, int64_t n, int nparams, int nresults, int nslots,
                         int64_t ngroups, int64_t nseries, int64_t nperm);
+uint64_t gdf_ctl_layout_split(gdf_sweep_ctl *c, int64_t nchunks, int nranges, int nstate);
 
 /* Monotonic clock in nanoseconds. */
 int64_t gdf_now_ns(void);
@@ -190,6 +224,13 @@ void gdf_progress_sink_set(const gdf_progress_sink *sink);
  * fail FAILED with their message. Returns how many ended DONE. */
 int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
                             int64_t lo, int64_t hi);
+
+/* Runs task t (row-split; its worker recorded it in its slot) into the
+ * states; a kernel error runs the task's configs one by one over its rows
+ * and fails the ones that fail, with their message. Marks the task DONE
+ * unless the sweep is being cancelled. Returns false when cancelled. */
+bool gdf_sweep_run_task(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
+                        int64_t task);
 
 #ifdef __cplusplus
 }

@@ -103,6 +103,7 @@ static void reset_slot(gdf_sweep_slot *sl) {
   atomic_store(&sl->configs, 0);
   atomic_store(&sl->batches, 0);
   atomic_store(&sl->busy_ns, 0);
+  atomic_store(&sl->task, 0);
   sl->error[0] = '\0';
 }
 
@@ -308,7 +309,9 @@ static void handle_exit(gdf_sweep *s, int slot, int status) {
     }
   }
   if (!clean && !s->cancelled) s->res->report.workers_lost++;
-  if (hi > lo) {
+  bool held = true;
+  if (hi > lo && gdf_split_worker_died(s, slot, p->timed_out, &held)) hi = lo; /* task re-queued */
+  if (hi > lo && held) {
     claim_names(s, lo, hi, which, sizeof which);
     if (p->timed_out)
       snprintf(why, sizeof why, "ran past the time limit of %g s per config (in a claim of "
@@ -322,6 +325,7 @@ static void handle_exit(gdf_sweep *s, int slot, int status) {
   record_info(s, p, sl, how);
   atomic_store(&sl->lo, 0);
   atomic_store(&sl->hi, 0);
+  atomic_store(&sl->task, 0);
   if (p->pidfd >= 0) close(p->pidfd);
   p->pidfd = -1;
   p->pid = 0;
@@ -422,6 +426,8 @@ static int64_t finished(const gdf_sweep *s) { return counted(s) + s->uncounted; 
 static void requeue_orphans(gdf_sweep *s) {
   _Atomic uint8_t *state = gdf_ctl_state(s->ctl);
   int64_t next = atomic_load(&s->ctl->next), final = 0;
+  /* Row-split: a config PENDING waits for its chunk's tasks, not a claim. */
+  if (s->ctl->ntasks > 0) next = 0, gdf_split_orphans(s);
   for (int64_t i = 0; i < s->n; i++) {
     uint8_t st = atomic_load(&state[i]);
     if (st == GDF_ST_RUNNING || (st == GPUDF_CONFIG_PENDING && i < next))
@@ -436,11 +442,13 @@ static void requeue_orphans(gdf_sweep *s) {
 /* Keeps the wanted number of workers while there is work they can take. */
 static gpudf_status refill(gdf_sweep *s, const char *path) {
   if (s->live == 0 && finished(s) < s->n) requeue_orphans(s);
-  bool work = atomic_load(&s->ctl->next) < s->n || atomic_load(&s->ctl->retry_pending) > 0;
+  bool work = atomic_load(&s->ctl->next) < s->n || atomic_load(&s->ctl->retry_pending) > 0 ||
+              atomic_load(&s->ctl->tpending) > 0;
   for (uint32_t w = 0; w < s->ctl->nslots && work; w++)
     if (s->procs[w].pid <= 0) {
       GDF_TRY(spawn(s, (int)w, path));
-      if (atomic_load(&s->ctl->next) >= s->n) break; /* retries: one at a time is enough */
+      /* Retries: one at a time is enough. */
+      if (atomic_load(&s->ctl->next) >= s->n && atomic_load(&s->ctl->tpending) <= 0) break;
     }
   return GPUDF_OK;
 }
@@ -467,6 +475,7 @@ static void stop_all(gdf_sweep *s, int grace_ms) {
 static gpudf_status monitor(gdf_sweep *s, const char *path) {
   for (;;) {
     reap(s);
+    gdf_split_merge(s);
     if (s->startup_failures > 0 && !s->cancelled)
       return GDF_ERR(GPUDF_EIO, "%s", s->startup_error);
     if (finished(s) >= s->n) return GPUDF_OK;

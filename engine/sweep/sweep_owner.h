@@ -52,6 +52,15 @@ typedef struct gdf_sweep {
   int order_col;        /* the table's column keeping that order, or -1 */
   int64_t *starts;      /* nseries + 1 starts in sperm */
   double *expanded;     /* configs x series rows, config k on series q at k * nseries + q */
+  /* Row-split (gdf_split_plan; nranges 0: none): chunks of configs, each
+   * run as nranges tasks over row ranges and merged by the owner. */
+  int nranges, nstate;
+  int64_t nchunks, split_rows;
+  int64_t *chunks;      /* nchunks + 1 starts, by control index */
+  uint8_t *merged;      /* per chunk: merged (or given up on) */
+  int32_t *tattempts;   /* per task: runs lost to a dead worker */
+  double *acc;          /* nstate doubles: the owner's merge */
+  int64_t tdone_seen;   /* ctl->tdone at the last merge */
   gdf_wproc *procs;     /* by slot; pid 0: free */
   int live;
   int64_t owner_failed; /* FAILED or TIMED_OUT set by the owner */
@@ -110,6 +119,31 @@ void gdf_signals_restore(void);
 /* Calls the progress callback when due (force: now); true when it or a
  * signal asks to cancel (sweep_progress.c). */
 bool gdf_sweep_progress(gdf_sweep *s, bool force);
+
+/* Row-split sweeps (sweep_split.c). gdf_split_plan decides, after the
+ * configs were grouped, whether the sweep splits rows (the kernel merges,
+ * the placement is the cpu, and its pass groups are few against workers,
+ * or $GPUDF_SWEEP_SPLIT forces it) and how: fills s->nranges (0: no),
+ * chunks and the owner's buffers. gdf_split_layout adds the parts to a
+ * control segment's shape, gdf_split_fill writes them. */
+gpudf_status gdf_split_plan(gdf_sweep *s, const gpudf_table *t, const double *configs,
+                            int workers, gpudf_backend backend);
+void gdf_split_drop(gdf_sweep *s);
+void gdf_split_layout(const gdf_sweep *s, gdf_sweep_ctl *shape);
+void gdf_split_fill(const gdf_sweep *s, gdf_sweep_ctl *c);
+/* Merges every chunk whose tasks are all done: each config still PENDING
+ * gets its result and DONE. */
+void gdf_split_merge(gdf_sweep *s);
+/* Runs the tasks one after the other in this process (workers = 0). */
+void gdf_split_in_process(gdf_sweep *s, const gpudf_table *t, gdf_progress_sink *sink);
+/* A worker in slot died: its task, if it held one, is run again (up to
+ * retries), and true is returned; false when its configs are to be
+ * re-queued one by one as a claim's are (a task that died too often or
+ * ran past its time limit, or no task held). *held says whether the slot
+ * held configs at all (a recorded task it did not win holds none). */
+bool gdf_split_worker_died(gdf_sweep *s, int slot, bool timed_out, bool *held);
+/* With no worker left: tasks left running by nobody are pending again. */
+void gdf_split_orphans(gdf_sweep *s);
 
 /* Runs the sweep in worker processes over s->ctl until every config is
  * final or the sweep is cancelled. */

@@ -17,7 +17,18 @@ static double work_done(gdf_sweep *s, int64_t finished) {
     gdf_sweep_slot *slot = gdf_ctl_slot(c, (int)i);
     int64_t lo = atomic_load(&slot->lo), hi = atomic_load(&slot->hi);
     int32_t part = atomic_load(&slot->part);
-    if (hi > lo && part > 0) work += (double)(hi - lo) * (double)part / GDF_PART_ONE;
+    /* A row-split task holds its configs over one range of rows. */
+    double share = atomic_load(&slot->task) > 0 ? 1.0 / (double)c->nranges : 1.0;
+    if (hi > lo && part > 0) work += (double)(hi - lo) * share * (double)part / GDF_PART_ONE;
+  }
+  /* Row-split: the finished ranges of chunks not merged yet. */
+  for (int64_t j = 0; c->ntasks > 0 && s->merged && j < c->nchunks; j++) {
+    if (s->merged[j]) continue;
+    int64_t ranges = 0;
+    for (int r = 0; r < c->nranges; r++)
+      ranges += atomic_load(&gdf_ctl_tstate(c)[j * c->nranges + r]) == GDF_TASK_DONE;
+    work += (double)(gdf_ctl_chunks(c)[j + 1] - gdf_ctl_chunks(c)[j]) * (double)ranges /
+            (double)c->nranges;
   }
   double f = work / (double)s->n;
   if (finished >= s->n || f > 1.0) f = 1.0;

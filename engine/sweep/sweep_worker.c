@@ -67,6 +67,23 @@ static gpudf_status map_ctl(const char *name, worker *w) {
                         (w->size - w->ctl->off_groups) / sizeof(int64_t) <
                             (uint64_t)w->ctl->ngroups + (w->ctl->ngroups > 0)))
     s = GDF_ERR(GPUDF_EBADMSG, "%s: its pass groups lie outside the segment", name);
+  /* Tasks read the chunks and write states: inside the segment, chunks
+   * ascending within the configs. */
+  if (s == GPUDF_OK && w->ctl->ntasks != 0) {
+    gdf_sweep_ctl *c = w->ctl;
+    uint64_t nc = (uint64_t)c->nchunks, nr = (uint64_t)c->nranges, ns = (uint64_t)c->nstate;
+    bool ok = c->nchunks > 0 && c->nchunks <= c->n && c->nranges > 0 &&
+              c->nranges <= GDF_SPLIT_RANGES_MAX && c->nstate > 0 && c->nrows >= 0 &&
+              c->ntasks == c->nchunks * c->nranges && c->off_chunks <= w->size &&
+              c->off_tstate <= w->size && c->off_states <= w->size &&
+              (w->size - c->off_chunks) / sizeof(int64_t) >= nc + 1 &&
+              (w->size - c->off_tstate) / sizeof(int32_t) >= nc * nr &&
+              (w->size - c->off_states) / sizeof(double) / nr / ns >= (uint64_t)c->n;
+    for (uint64_t j = 0; ok && j <= nc; j++)
+      ok = gdf_ctl_chunks(c)[j] >= (j ? gdf_ctl_chunks(c)[j - 1] : 0) &&
+           gdf_ctl_chunks(c)[j] <= c->n;
+    if (!ok) s = GDF_ERR(GPUDF_EBADMSG, "%s: its row-split tasks lie outside the segment", name);
+  }
   /* Batches read the series parts: they must lie inside the segment, and
    * every series index and row index be in range. */
   if (s == GPUDF_OK && w->ctl->nseries > 0) {
@@ -115,6 +132,9 @@ static gpudf_status start(int argc, char **argv, worker *w, int *slot_index) {
     if (perm[i] < 0 || perm[i] >= nrows)
       return GDF_ERR(GPUDF_EBADMSG, "%s: series row %lld is outside the table's %lld rows",
                      argv[1], (long long)perm[i], (long long)nrows);
+  if (w->ctl->ntasks > 0 && w->ctl->nrows != nrows)
+    return GDF_ERR(GPUDF_EBADMSG, "%s: its row ranges cover %lld rows, the table has %lld",
+                   argv[1], (long long)w->ctl->nrows, (long long)nrows);
   const char *dev = gpudf_table_device(w->view);
   snprintf(w->slot->device, sizeof w->slot->device, "%s", dev ? dev : "");
   /* What it got here (a cuda-ipc share may be cuda-pinned or cpu in this
@@ -186,6 +206,52 @@ static bool claim_retry(worker *w, int64_t *lo, int64_t *hi) {
   return false;
 }
 
+/* Claims a pending row-split task (first pending first, so that chunks
+ * finish in order and the owner merges early); false when none is. Like a
+ * retry, recorded in the slot before the exchange that wins it; the
+ * task's state then names this slot, so the owner knows a dead worker's
+ * task by it. */
+static bool claim_task(worker *w, int slot_index, int64_t *task) {
+  gdf_sweep_ctl *c = w->ctl;
+  if (c->ntasks <= 0 || atomic_load(&c->tpending) <= 0) return false;
+  _Atomic int32_t *ts = gdf_ctl_tstate(c);
+  for (int64_t t = 0; t < c->ntasks; t++) {
+    if (atomic_load(&ts[t]) != GDF_TASK_PENDING) continue;
+    int64_t lo, hi, rlo, rhi;
+    gdf_task_bounds(c, t, &lo, &hi, &rlo, &rhi);
+    atomic_store(&w->slot->start_ns, gdf_now_ns());
+    atomic_store(&w->slot->task, t + 1);
+    atomic_store(&w->slot->lo, lo);
+    atomic_store(&w->slot->hi, hi);
+    int32_t want = GDF_TASK_PENDING;
+    if (atomic_compare_exchange_strong(&ts[t], &want, GDF_TASK_RUNNING + slot_index)) {
+      atomic_fetch_sub(&c->tpending, 1);
+      *task = t;
+      return true;
+    }
+    atomic_store(&w->slot->lo, 0);
+    atomic_store(&w->slot->hi, 0);
+    atomic_store(&w->slot->task, 0);
+  }
+  return false;
+}
+
+/* A task's configs are counted by the owner when it merges them; the
+ * worker's batches count the row ranges it ran. */
+static void run_task(worker *w, int64_t task) {
+  int64_t t0 = gdf_now_ns();
+  atomic_store(&w->slot->part, 0);
+  gdf_progress_sink sink = {&w->slot->part, &w->ctl->cancel, NULL, NULL};
+  gdf_progress_sink_set(&sink);
+  gdf_sweep_run_task(w->ctl, w->view, w->kernel, task);
+  gdf_progress_sink_set(NULL);
+  atomic_fetch_add(&w->slot->batches, 1);
+  atomic_fetch_add(&w->slot->busy_ns, gdf_now_ns() - t0);
+  atomic_store(&w->slot->hi, 0);
+  atomic_store(&w->slot->lo, 0);
+  atomic_store(&w->slot->task, 0);
+}
+
 static void run_claim(worker *w, int64_t lo, int64_t hi) {
   int64_t t0 = gdf_now_ns();
   atomic_store(&w->slot->part, 0);
@@ -203,15 +269,21 @@ static void run_claim(worker *w, int64_t lo, int64_t hi) {
   atomic_store(&w->slot->lo, 0);
 }
 
-static void loop(worker *w) {
+static void loop(worker *w, int slot_index) {
   gdf_sweep_ctl *c = w->ctl;
   while (!atomic_load(&c->cancel) && !owner_gone(w)) {
-    int64_t lo, hi;
+    int64_t lo, hi, task;
     if (claim_main(w, &lo, &hi) || claim_retry(w, &lo, &hi)) {
       run_claim(w, lo, hi);
       continue;
     }
-    if (atomic_load(&c->next) >= c->n && atomic_load(&c->retry_pending) <= 0) break;
+    if (claim_task(w, slot_index, &task)) {
+      run_task(w, task);
+      continue;
+    }
+    if (atomic_load(&c->next) >= c->n && atomic_load(&c->retry_pending) <= 0 &&
+        atomic_load(&c->tpending) <= 0)
+      break;
     nap_us(500); /* a re-queued config is being published */
   }
 }
@@ -231,7 +303,7 @@ int gpudf_worker_main(int argc, char **argv) {
   int rc = 0;
   if (st == GPUDF_OK && !owner_gone(&w)) {
     atomic_store(&w.slot->attached, 1);
-    loop(&w);
+    loop(&w, idx);
   } else if (st != GPUDF_OK) {
     if (w.slot) snprintf(w.slot->error, sizeof w.slot->error, "%s", gpudf_last_error());
     fprintf(stderr, "gpudf-worker: %s\n", gpudf_last_error());

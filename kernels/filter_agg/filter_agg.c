@@ -1040,6 +1040,73 @@ static gpudf_status fa_run_cpu(const gdf_kernel_input *in, const double *configs
   return st;
 }
 
+/* ------------------------------------------------------- row splitting */
+
+/* A config's state over a range of rows is its accumulator (gdf_fa_acc,
+ * eight doubles); merging two is Chan's update (gdf_fa_merge), which keeps
+ * count, min and max exact (a tie of +0 and -0 keeps the earlier range's,
+ * as the unsplit pass keeps the earlier row's) and the sum's 2^-600
+ * rescale, so that an overflow in one range is undone by the next as in
+ * one pass. */
+enum { FA_NSTATE = sizeof(gdf_fa_acc) / sizeof(double) };
+_Static_assert(sizeof(gdf_fa_acc) == FA_NSTATE * sizeof(double), "gdf_fa_acc is doubles only");
+
+static int fa_nstate(const double *config) {
+  (void)config;
+  return FA_NSTATE;
+}
+
+static gpudf_status fa_run_partial(const gdf_kernel_input *in, const double *configs,
+                                   int64_t n, double *states) {
+  if (n == 0) return GPUDF_OK;
+  fa_plan p;
+  gpudf_status st = fa_plan_init(&p, in, configs, n);
+  if (st == GPUDF_OK) {
+    int64_t nrows = in->nrows;
+    for (int64_t start = 0; start < nrows; start += p.block) {
+      int64_t len = nrows - start < p.block ? nrows - start : p.block;
+      fa_load_block(&p, start, len, nrows);
+      for (int64_t g = 0; g < p.ngroups; g++) fa_run_group(&p, &p.groups[g], len);
+      if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
+        st = GDF_KERNEL_CANCELLED();
+        break;
+      }
+    }
+  }
+  if (st == GPUDF_OK) {
+    for (int64_t g = 0; g < p.ngroups; g++) {
+      fa_group *gr = &p.groups[g];
+      if (!gr->bound) continue;
+      fa_tree_build(gr);
+      for (int64_t k = gr->first; k < gr->first + gr->count; k++)
+        fa_bucket_finish(gr, &p.cfg[k], &p.acc[k]);
+    }
+    for (int64_t k = 0; k < p.n; k++)
+      memcpy(states + p.cfg[k].index * FA_NSTATE, &p.acc[k], sizeof(gdf_fa_acc));
+  }
+  fa_plan_free(&p);
+  return st;
+}
+
+static void fa_merge_state(const double *config, double *acc, const double *part) {
+  (void)config;
+  gdf_fa_acc a, b;
+  memcpy(&a, acc, sizeof a);
+  memcpy(&b, part, sizeof b);
+  gdf_fa_merge(&a, &b);
+  memcpy(acc, &a, sizeof a);
+}
+
+static void fa_finish_state(const double *config, const double *state, double *result) {
+  (void)config;
+  gdf_fa_acc a;
+  memcpy(&a, state, sizeof a);
+  gdf_fa_finalize(&a, result);
+}
+
+static const gdf_kernel_split fa_split = {fa_nstate, fa_run_partial, fa_merge_state,
+                                          fa_finish_state};
+
 gdf_kernel_fn gdf_kernel_filter_agg_cuda; /* cuda_filter_agg.cu */
 
 const gpudf_kernel gdf_kernel_filter_agg = {
@@ -1058,4 +1125,5 @@ const gpudf_kernel gdf_kernel_filter_agg = {
     .cuda = GDF_CUDA_ENTRY(gdf_kernel_filter_agg_cuda),
     .pass_key = fa_pass_key,
     .accepts = fa_accepts,
+    .split = &fa_split,
 };

@@ -574,6 +574,30 @@ static gpudf_status gb_run_cpu(const gdf_kernel_input *in, const double *configs
   return st;
 }
 
+/* Row splitting: a state is the result row. Per group, counts add, min
+ * and max are the smaller and larger (on a tie, as between +0 and -0, the
+ * earlier range's: the unsplit pass keeps the earlier row's), sums add
+ * (plain sums, as in one pass: +-inf and NaN then follow from min and max,
+ * gdf_fa_total) and the mean is the merged sum over the merged count. */
+static void gb_merge_rows(const double *config, double *acc, const double *part) {
+  int64_t groups = (int64_t)config[GDF_GB_GROUPS];
+  for (int64_t q = 0; q < groups; q++) {
+    double *a = acc + q * GDF_GB_NFIELDS;
+    const double *b = part + q * GDF_GB_NFIELDS;
+    if (!(b[GDF_GB_COUNT] > 0.0)) continue;
+    if (!(a[GDF_GB_COUNT] > 0.0)) {
+      memcpy(a, b, sizeof(double) * GDF_GB_NFIELDS);
+      continue;
+    }
+    double min = b[GDF_GB_MIN] < a[GDF_GB_MIN] ? b[GDF_GB_MIN] : a[GDF_GB_MIN];
+    double max = b[GDF_GB_MAX] > a[GDF_GB_MAX] ? b[GDF_GB_MAX] : a[GDF_GB_MAX];
+    gdf_gb_finalize(a[GDF_GB_COUNT] + b[GDF_GB_COUNT], a[GDF_GB_SUM] + b[GDF_GB_SUM], min, max,
+                    a);
+  }
+}
+
+static const gdf_kernel_split gb_split = {NULL, NULL, gb_merge_rows, NULL};
+
 gdf_kernel_fn gdf_kernel_groupby_agg_cuda; /* cuda_groupby_agg.cu */
 
 const gpudf_kernel gdf_kernel_groupby_agg = {
@@ -592,4 +616,5 @@ const gpudf_kernel gdf_kernel_groupby_agg = {
     .cuda = GDF_CUDA_ENTRY(gdf_kernel_groupby_agg_cuda),
     .pass_key = gb_pass_key,
     .accepts = gb_accepts,
+    .split = &gb_split,
 };

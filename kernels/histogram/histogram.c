@@ -671,6 +671,15 @@ static gpudf_status hi_run_cpu(const gdf_kernel_input *in, const double *configs
   return st;
 }
 
+/* Row splitting: a state is the result row (bins, underflow, overflow),
+ * counts of whole numbers below 2^53 that add exactly. */
+static void hi_merge(const double *config, double *acc, const double *part) {
+  int64_t slots = (int64_t)config[GDF_HI_BINS] + 2;
+  for (int64_t s = 0; s < slots; s++) acc[s] += part[s];
+}
+
+static const gdf_kernel_split hi_split = {NULL, NULL, hi_merge, NULL};
+
 gdf_kernel_fn gdf_kernel_histogram_cuda; /* cuda_histogram.cu */
 
 const gpudf_kernel gdf_kernel_histogram = {
@@ -689,4 +698,5 @@ const gpudf_kernel gdf_kernel_histogram = {
     .cuda = GDF_CUDA_ENTRY(gdf_kernel_histogram_cuda),
     .pass_key = hi_pass_key,
     .accepts = hi_accepts,
+    .split = &hi_split,
 };

@@ -8,8 +8,9 @@
  * 0..rows, a mean/min/max is NaN exactly when its count is 0, histogram bins
  * add up to at most the rows, and so on; every column it reads is of a type
  * its parameter accepts (a categorical one only as labels); the same batch
- * run again gives the same bits, and each config run alone gives the same
- * counts.
+ * run again gives the same bits, each config run alone gives the same
+ * counts, and a row-split sweep of the batch (2..41 row ranges, some empty)
+ * the same counts, min and max, bit for bit.
  *
  * Input: byte 0 the kernel (index modulo the kernel count), byte 1 the batch
  * size (1 + b % 6), then per value a tag byte and its payload:
@@ -182,6 +183,54 @@ static void check_column_types(const gpudf_kernel *k, const char *name, const do
 
 static int same(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
 
+/* Whether result i of config is a count, a min or a max: bit-identical in
+ * a row-split sweep. */
+static int exact_field(const gpudf_kernel *k, const char *name, const double *config, int i) {
+  gpudf_result_info info;
+  if (is_count(name, i)) return 1;
+  if (gpudf_kernel_result(k, config, i, &info) != GPUDF_OK) return 0;
+  return strncmp(info.name, "min", 3) == 0 || strncmp(info.name, "max", 3) == 0;
+}
+
+/* The batch as a row-split sweep in this process (docs/sweep.md, "Row-split
+ * sweeps"): 2..41 ranges over the 40 rows, some of them empty, merged by
+ * the kernel's merge (a kernel without one runs as claims). Every config
+ * must end DONE (or fail for memory), its counts, min and max bit-identical
+ * to the unsplit run's. */
+static void check_split(const gpudf_kernel *k, const char *name, const double *configs,
+                        int64_t n, int np, const double *want, double *got, int nres,
+                        int pick) {
+  char ranges[16];
+  snprintf(ranges, sizeof ranges, "%d", 2 + pick % 40);
+  setenv("GPUDF_SWEEP_SPLIT", ranges, 1);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  gpudf_sweep_result *sr = NULL;
+  gpudf_status st = gpudf_sweep(g_table, k, configs, n, got, &o, &sr);
+  unsetenv("GPUDF_SWEEP_SPLIT");
+  if (st != GPUDF_OK) {
+    if (st != GPUDF_ENOMEM) fail("a row-split sweep of a valid batch failed", name, st);
+    gpudf_sweep_result_free(sr);
+    return;
+  }
+  for (int64_t c = 0; c < n; c++) {
+    if (gpudf_sweep_result_state(sr, c) != GPUDF_CONFIG_DONE) {
+      if (gpudf_sweep_result_error(sr, c) != GPUDF_ENOMEM)
+        fail("a config of a row-split sweep failed", name, (double)c);
+      continue;
+    }
+    for (int i = 0; i < nres; i++) {
+      double a = want[c * nres + i], b = got[c * nres + i];
+      if (exact_field(k, name, configs + c * np, i) && memcmp(&a, &b, sizeof a) != 0 &&
+          !(isnan(a) && isnan(b)))
+        fail("a count, min or max differs between a row-split sweep and one run", name,
+             (double)i);
+    }
+  }
+  gpudf_sweep_result_free(sr);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2) return 0;
   const gpudf_kernel *k = gpudf_kernel_at(data[0] % gpudf_kernel_count());
@@ -249,6 +298,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           fail("a count differs between the batch and the config alone", name, (double)i);
     }
   }
+  check_split(k, name, configs, n, np, res, one, nres, data[1] / MAX_BATCH);
   free(res);
   return 0;
 }
