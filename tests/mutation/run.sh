@@ -59,6 +59,7 @@ declare -A covers=(
   [kernels/filter_agg/filter_agg.c]='^(FilterAgg|FilterAggValidation|Kernels|FuzzRegress)\.'
   [kernels/groupby_agg/groupby_agg.c]='^(KGroupbyAgg|Kernels|FuzzRegress)\.'
   [kernels/ma_crossover/ma_crossover.c]='^(KMaCrossover|Kernels)\.'
+  [kernels/ma_crossover/ma_crossover_math.h]='^(KMaCrossover|Kernels)\.'
   [kernels/bootstrap/bootstrap.c]='^(KBootstrap|Kernels)\.'
   [kernels/corr/corr.c]='^(KCorr|KernelsOnEveryPlacement)\.'
   [kernels/corr/corr_math.h]='^(KCorr|KernelsOnEveryPlacement)\.'
