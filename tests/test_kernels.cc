@@ -367,4 +367,35 @@ TEST(Kernels, EveryHelpTextIsWholeAndExplainsEveryChoice) {
   }
 }
 
+// gpudf_kernel_defaults (docs/api.md) gives column 0 for every column
+// parameter, and for the others a value their own rule accepts (a whole
+// number in range, a choice, a real in range): the CLI and the Python
+// package start every config from these, so a default the validation
+// refuses would fail every config that does not set it.
+TEST(Kernels, EveryKernelsDefaultsAreColumnZeroAndValuesItsRulesAccept) {
+  for (int i = 0; i < gpudf_kernel_count(); i++) {
+    const gpudf_kernel *k = gpudf_kernel_at(i);
+    std::string name = gpudf_kernel_name(k);
+    int np = gpudf_kernel_nparams(k);
+    std::vector<double> cfg((size_t)np, 123.5);
+    ASSERT_EQ(gpudf_kernel_defaults(k, cfg.data()), GPUDF_OK) << name;
+    for (int j = 0; j < np; j++) {
+      gpudf_param_info p;
+      ASSERT_EQ(gpudf_kernel_param(k, j, &p), GPUDF_OK) << name << " " << j;
+      std::string what = name + " parameter '" + p.name + "' default " + std::to_string(cfg[j]);
+      EXPECT_EQ(cfg[j], p.def) << what;
+      switch (p.kind) {
+      case GPUDF_PARAM_COLUMN: EXPECT_EQ(cfg[j], 0.0) << what; break;
+      case GPUDF_PARAM_INTEGER:
+        EXPECT_TRUE(cfg[j] == std::floor(cfg[j]) && cfg[j] >= p.min && cfg[j] <= p.max) << what;
+        break;
+      case GPUDF_PARAM_CHOICE:
+        EXPECT_TRUE(cfg[j] == std::floor(cfg[j]) && cfg[j] >= 0 && cfg[j] < p.nchoices) << what;
+        break;
+      case GPUDF_PARAM_REAL: EXPECT_TRUE(cfg[j] >= p.min && cfg[j] <= p.max) << what; break;
+      }
+    }
+  }
+}
+
 }  // namespace
