@@ -321,4 +321,40 @@ TEST(KBootstrap, EveryReplicateIsTheDocumentedDrawsOfItsColumnsValues) {
   }
 }
 
+// A cancel that lands while a batch of replicates runs (in process, one
+// claim of every config) stops the batch at the kernel's next report: the
+// sweep ends cancelled with configs left undone and their results NaN, and
+// the replicates that finished have gpudf_run's values.
+int CancelOnceABatchHasMoved(const gpudf_sweep_progress *p, void *) { return p->fraction > 0.0; }
+
+TEST(KBootstrap, ACancelStopsTheBatchOfReplicatesThatRuns) {
+  const int64_t rows = 400000, n = 400;  // 1.6e8 draws: seconds, the cancel after 0.1 s
+  Fixture f(rows, 11, 5);
+  std::vector<double> cfg = f.Configs(n, 0, 5);
+  std::vector<double> got((size_t)n, -1.0);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.batch = n;
+  o.progress = CancelOnceABatchHasMoved;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(f.t.t, tg_kernel("bootstrap"), cfg.data(), n, got.data(), &o, &r),
+            GPUDF_ECANCELED)
+      << gpudf_last_error();
+  int64_t done = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (gpudf_sweep_result_state(r, i) == GPUDF_CONFIG_DONE) {
+      done++;
+      std::vector<double> one(cfg.begin() + i * 3, cfg.begin() + i * 3 + 3);
+      if (i % 10 == 0) {
+        EXPECT_EQ(got[(size_t)i], KRun(f.t.t, "bootstrap", one)[0]) << i;
+      }
+    } else {
+      EXPECT_TRUE(std::isnan(got[(size_t)i])) << "config " << i << " not done: " << got[(size_t)i];
+    }
+  }
+  EXPECT_LT(done, n) << "the batch ran to its end after the cancel";
+  gpudf_sweep_result_free(r);
+}
+
 }  // namespace
