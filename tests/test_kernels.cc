@@ -354,9 +354,11 @@ TEST(Kernels, EveryHelpTextIsWholeAndExplainsEveryChoice) {
       ASSERT_EQ(gpudf_kernel_param(k, j, &p), GPUDF_OK) << name << " " << j;
       std::string what = name + " parameter '" + p.name + "'";
       whole(p.summary, what);
-      for (int c = 0; p.kind == GPUDF_PARAM_CHOICE && c < p.nchoices; c++)
+      for (int c = 0; p.kind == GPUDF_PARAM_CHOICE && c < p.nchoices; c++) {
+        ASSERT_NE(p.choices[c], nullptr) << what << ": choice " << c << " of " << p.nchoices;
         EXPECT_TRUE(is_word(p.summary, p.choices[c]))
             << what << " does not name its choice '" << p.choices[c] << "': " << p.summary;
+      }
     }
     int nres = gpudf_kernel_nresults(k, nullptr);
     for (int j = 0; j < nres; j++) {
