@@ -562,7 +562,9 @@ int CancelOnceTheBatchMoves(const gpudf_sweep_progress *p, void *user) {
 }
 
 TEST(KMaCrossover, ACancelStopsTheBacktestBatchThatRuns) {
-  const int64_t rows = 1000000;  // 64 configs x 1e6 steps: ~1 s; the cancel after 0.1 s
+  // 64 configs x 2e6 steps: seconds here, and more than 0.1 s, when the
+  // first call after the start comes, on any machine.
+  const int64_t rows = 2000000;
   std::vector<double> p = RandomWalk(rows, 77);
   Table t(rows);
   int c = t.Add("price", GPUDF_TYPE_F64, p);
