@@ -192,6 +192,13 @@ void gdf_desc_file_name(const char *name, char *buf, size_t len) {
   snprintf(buf, len, "%s%s", prefix, name);
 }
 
+gpudf_status gdf_desc_read_share(const char *name, int *dfd, char *file, uint8_t **buf,
+                                 uint64_t *size, struct stat *st) {
+  GDF_TRY(gdf_shm_dirfd(dfd));
+  gdf_desc_file_name(name, file, GDF_SEG_PATH_MAX);
+  return gdf_desc_read(*dfd, file, name, buf, size, st);
+}
+
 gpudf_status gdf_desc_read(int dfd, const char *file, const char *name, uint8_t **buf,
                            uint64_t *size, struct stat *st) {
   /* O_NONBLOCK: a FIFO planted under the name (anyone can create files in

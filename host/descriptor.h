@@ -78,6 +78,12 @@ void gdf_desc_file_name(const char *name, char *buf, size_t len);
 gpudf_status gdf_desc_read(int dfd, const char *file, const char *name, uint8_t **buf,
                            uint64_t *size, struct stat *st);
 
+/* gdf_desc_read of the share called name in this user's shm directory:
+ * *dfd is that directory (gdf_shm_dirfd's, not to be closed) and file
+ * (GDF_SEG_PATH_MAX bytes) the descriptor's file name in it. */
+gpudf_status gdf_desc_read_share(const char *name, int *dfd, char *file, uint8_t **buf,
+                                 uint64_t *size, struct stat *st);
+
 uint64_t gdf_desc_checksum(const uint8_t *desc, uint64_t size);
 
 /* Checks a descriptor of size bytes (the segment's real size): layout,

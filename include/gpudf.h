@@ -44,12 +44,12 @@ extern "C" {
 /* Compile-time version; gpudf_version_number() gives the run-time one. */
 enum {
   GPUDF_VERSION_MAJOR = 0,
-  GPUDF_VERSION_MINOR = 5,
+  GPUDF_VERSION_MINOR = 6,
   GPUDF_VERSION_PATCH = 0,
-  GPUDF_VERSION_NUMBER = 500 /* major * 10000 + minor * 100 + patch */
+  GPUDF_VERSION_NUMBER = 600 /* major * 10000 + minor * 100 + patch */
 };
 
-/* "0.5.0", a static string (gpudf_version_number: 500). A program built
+/* "0.6.0", a static string (gpudf_version_number: 600). A program built
  * against this header needs libgpudf 0.4 or later: check
  * gpudf_version_number() at start. What changed per version: docs/api.md. */
 const char *gpudf_version(void);
@@ -268,7 +268,9 @@ void gpudf_share_options_init(gpudf_share_options *opts);
 /* gpudf_table_share with options (NULL: the defaults); gpudf_table_share is
  * this with only the backend set. Errors as gpudf_table_share, and
  * GPUDF_EINVAL for a malformed device list, GPUDF_ENODEV for a named device
- * this process does not see, GPUDF_ENOMEM for one without room. */
+ * this process does not see, GPUDF_ENOMEM for one without room,
+ * GPUDF_EBUSY for devices other than the replicas a table got at its first
+ * device share (sharing it again names those, "all" or nothing). */
 gpudf_status gpudf_table_share_ex(gpudf_table *table, const char *name,
                                   const gpudf_share_options *opts, gpudf_share **out);
 
@@ -706,6 +708,10 @@ int gpudf_sweep_result_signal(const gpudf_sweep_result *result);
 int gpudf_sweep_result_nworkers(const gpudf_sweep_result *result);
 gpudf_status gpudf_sweep_result_worker(const gpudf_sweep_result *result, int index,
                                        gpudf_sweep_worker_info *out);
+/* 0.6: the devices the sweep's own share of the table left out under "all"
+ * (gpudf_share_skipped), or the table's share's when it was shared before;
+ * "" when none was (also for NULL). Valid while result is. */
+const char *gpudf_sweep_result_skipped(const gpudf_sweep_result *result);
 
 /* A progress callback that draws a bar on stderr when stderr is a terminal
  * (and does nothing otherwise); user is unused. Never cancels. */

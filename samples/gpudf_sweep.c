@@ -883,6 +883,12 @@ static int run(const args *a) {
   }
   gpudf_sweep_report rep;
   gpudf_sweep_result_report(r, &rep);
+  /* A GPU left out (no room for the table) is said even with --quiet: the
+   * run used fewer devices than the machine has. */
+#ifndef GPUDF_SWEEP_MPI
+  if (gpudf_sweep_result_skipped(r)[0])
+    fprintf(stderr, "gpudf-sweep: %s\n", gpudf_sweep_result_skipped(r));
+#endif
   if (nseries > 1 || (series >= 0 && gpudf_kernel_row_order(k))) {
     /* One row per config and series (row k * S + q): the configs repeated. */
     double *ex = malloc((size_t)(n * nseries * np + 1) * sizeof(double));

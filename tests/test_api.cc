@@ -234,6 +234,8 @@ std::vector<ValueCase> ValueCases() {
        [] { return std::string(gpudf_sweep_result_reason(nullptr, 0)).empty(); }},
       {"gpudf_sweep_result_signal", [] { return gpudf_sweep_result_signal(nullptr) == 0; }},
       {"gpudf_sweep_result_nworkers", [] { return gpudf_sweep_result_nworkers(nullptr) == 0; }},
+      {"gpudf_sweep_result_skipped",
+       [] { return std::string(gpudf_sweep_result_skipped(nullptr)).empty(); }},
       {"gpudf_progress_bar", [] { return gpudf_progress_bar(nullptr, nullptr) == 0; }},
   };
 }

@@ -5,6 +5,7 @@
 // descriptor that lists the replicas. CI has no GPU; the trace counts the
 // calls per device ("... dev=K").
 #include <fcntl.h>
+#include <sched.h>
 #include <gpudf.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "datagen.h"
+#include "affinity.h"
 #include "descriptor.h"
 #include "harness.h"
 #include "sim_fixture.h"
@@ -238,6 +240,38 @@ TEST_F(MultiDevice, NamedDevicesThatCannotHoldTheTableFailCleanly) {
   EXPECT_EQ(gpudf_share_nreplicas(s), 2);
   EXPECT_EQ(gpudf_share_replica_device(s, 0), SimUuid(1));
   EXPECT_EQ(gpudf_share_replica_device(s, 1), SimUuid(0));
+}
+
+// A table keeps the replicas of its first device share: a later share that
+// names the same devices (any order, ordinal or UUID) or "all" publishes
+// them; one that names other devices is refused instead of publishing
+// replicas the caller did not ask for.
+TEST_F(MultiDevice, SharingATableAgainOnOtherDevicesIsRefused) {
+  ASSERT_EQ(ShareOn("1,3"), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_share_nreplicas(s), 2);
+  gpudf_share_close(s);
+  s = nullptr;
+  for (const char *other : {"2", "1", "1,2", "1,3,0"}) {
+    EXPECT_EQ(ShareOn(other), GPUDF_EBUSY) << other;
+    std::string msg = gpudf_last_error();
+    EXPECT_NE(msg.find("placed on " + SimUuid(1) + "," + SimUuid(3)), std::string::npos) << msg;
+    EXPECT_EQ(s, nullptr);
+    EXPECT_FALSE(EntryExists(harness::PublicFile(name))) << other << ": nothing published";
+  }
+  setenv("GPUDF_DEVICES", "0", 1);
+  EXPECT_EQ(ShareOn(nullptr), GPUDF_EBUSY) << "the variable names devices as the option does";
+  unsetenv("GPUDF_DEVICES");
+  std::string by_uuid = SimUuid(3) + ",1";
+  for (const char *same : {"3,1", by_uuid.c_str(), "all", static_cast<const char *>(nullptr)}) {
+    ASSERT_EQ(ShareOn(same), GPUDF_OK) << (same ? same : "(default)") << ": "
+                                       << gpudf_last_error();
+    ASSERT_EQ(gpudf_share_nreplicas(s), 2);
+    EXPECT_EQ(gpudf_share_replica_device(s, 0), SimUuid(1));
+    EXPECT_EQ(gpudf_share_replica_device(s, 1), SimUuid(3));
+    gpudf_share_close(s);
+    s = nullptr;
+  }
+  EXPECT_EQ(Count(getpid(), "upload"), 1) << "the replicas were made once";
 }
 
 // A failure on the third replica: under "all" the device is skipped and its
@@ -469,6 +503,131 @@ TEST_F(MultiDevice, ASweepRunsOneWorkerPerReplicaEachOnItsOwnDevice) {
     EXPECT_TRUE(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))
         << i << ": " << got[i] << " vs " << want[i];
   gpudf_table_free(ref);
+}
+
+// A sweep that shares the table itself says which devices it left out (the
+// CLI prints it, also with --quiet); its workers run on the others.
+TEST_F(MultiDevice, ASweepSaysWhichDevicesItsShareLeftOut) {
+  ASSERT_EQ(tg_make_table(3000, 4, &t), GPUDF_OK);
+  uint64_t a = gpudf_table_arena_bytes(t);
+  std::string big = std::to_string(8 * a), small = std::to_string(a / 2);
+  setenv("GPUDF_SIM_MEM", (big + "," + small + "," + big + "," + big).c_str(), 1);
+  std::vector<double> cfg;
+  for (int i = 0; i < 12; i++) cfg.insert(cfg.end(), {3, 3, -1.0 + i / 8.0, 0, 3});
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6);
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), nullptr, &r),
+            GPUDF_OK) << gpudf_last_error();
+  std::string why = gpudf_sweep_result_skipped(r);
+  EXPECT_NE(why.find("device " + SimUuid(1) + " (ordinal 1) skipped"), std::string::npos) << why;
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.done, n);
+  for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
+    gpudf_sweep_worker_info wi;
+    ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+    EXPECT_NE(std::string(wi.device), SimUuid(1));
+  }
+  gpudf_sweep_result_free(r);
+  EXPECT_STREQ(gpudf_sweep_result_skipped(nullptr), "");
+  // Every device with room: nothing to say.
+  unsetenv("GPUDF_SIM_MEM");
+  gpudf_table *u = nullptr;
+  ASSERT_EQ(tg_make_table(3000, 4, &u), GPUDF_OK);
+  ASSERT_EQ(gpudf_sweep(u, tg_kernel("filter_agg"), cfg.data(), n, got.data(), nullptr, &r),
+            GPUDF_OK) << gpudf_last_error();
+  EXPECT_STREQ(gpudf_sweep_result_skipped(r), "");
+  gpudf_sweep_result_free(r);
+  gpudf_table_free(u);
+  // The CLI, quiet, on a file: the line on stderr, exit 0.
+  std::string csv = "/tmp/gpudf-multi-" + std::to_string(getpid()) + ".csv";
+  {
+    std::ofstream f(csv);
+    f << "x,y\n";
+    for (int i = 0; i < 2000; i++) f << i % 97 << "," << (i * 7) % 13 << "\n";
+  }
+  setenv("GPUDF_SIM_MEM", ("1000000000,100," + big + "," + big).c_str(), 1);
+  std::string cmd = std::string(GPUDF_SWEEP_BIN) + " --table " + csv +
+                    " --kernel filter_agg --grid 'lo=1,2' --quiet --out - 2>&1 >/dev/null";
+  FILE *p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string err;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) err += buf;
+  int rc = pclose(p);
+  std::remove(csv.c_str());
+  EXPECT_EQ(rc, 0) << err;
+  EXPECT_NE(err.find("gpudf-sweep: device " + SimUuid(1) + " (ordinal 1) skipped: the arena "
+                     "needs"), std::string::npos) << err;
+}
+
+// Each worker bound to a device runs on the CPUs sysfs lists as local to it
+// (intersected with what this process may use); without a list, or with
+// GPUDF_AFFINITY=0, its CPUs stay as they were.
+TEST_F(MultiDevice, EachWorkerRunsOnTheCpusLocalToItsDevice) {
+  char tmpl[] = "/tmp/gpudf-sysfs-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  const char *lists[] = {"0\n", "1\n", "0-1\n", nullptr};  // device 3: no list
+  std::vector<std::string> made;
+  for (int k = 0; k < 4; k++) {
+    std::string dir = root + "/bus/pci/devices/0000:a" + std::to_string(k) +
+                      ":00.0";
+    std::string cmd = "mkdir -p '" + dir + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    if (lists[k]) std::ofstream(dir + "/local_cpulist") << lists[k];
+  }
+  // The driver writes bus ids in upper case; sysfs names them in lower.
+  setenv("GPUDF_SIM_PCI", "0000:A0:00.0,0000:A1:00.0,0000:A2:00.0,0000:A3:00.0", 1);
+  setenv("GPUDF_SYSFS_ROOT", root.c_str(), 1);
+  cpu_set_t mine;
+  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+  ASSERT_EQ(ShareOn(nullptr, 4000, 3), GPUDF_OK) << gpudf_last_error();
+  std::vector<double> cfg;
+  for (int i = 0; i < 16; i++) cfg.insert(cfg.end(), {3, 3, -1.0 + i / 8.0, 0, 3});
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6);
+  for (bool off : {false, true}) {
+    if (off) setenv("GPUDF_AFFINITY", "0", 1);
+    gpudf_sweep_result *r = nullptr;
+    ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), nullptr, &r),
+              GPUDF_OK) << gpudf_last_error();
+    ASSERT_EQ(gpudf_sweep_result_nworkers(r), 4);
+    for (int i = 0; i < 4; i++) {
+      gpudf_sweep_worker_info wi;
+      ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+      int k = -1;
+      for (int d = 0; d < 4; d++)
+        if (SimUuid(d) == wi.device) k = d;
+      ASSERT_GE(k, 0);
+      std::string want;  // the local CPUs this process may use, as a list
+      if (lists[k] && !off) {
+        cpu_set_t local, both;
+        ASSERT_TRUE(gdf_cpulist_parse(lists[k], &local));
+        CPU_AND(&both, &local, &mine);
+        char text[256];
+        gdf_cpulist_format(&both, text, sizeof text);
+        want = text;
+      }
+      std::vector<std::string> lines;
+      for (const auto &c : Calls(wi.pid))
+        if (c.rfind("affinity ", 0) == 0) lines.push_back(c);
+      if (want.empty()) {
+        EXPECT_TRUE(lines.empty()) << "device " << k << (off ? " (off)" : "") << ": "
+                                   << (lines.empty() ? "" : lines[0]);
+      } else {
+        ASSERT_EQ(lines.size(), 1u) << "device " << k;
+        EXPECT_EQ(lines[0], "affinity dev=" + std::to_string(k) + " cpus=" + want);
+      }
+    }
+    gpudf_sweep_result_free(r);
+  }
+  unsetenv("GPUDF_AFFINITY");
+  unsetenv("GPUDF_SYSFS_ROOT");
+  unsetenv("GPUDF_SIM_PCI");
+  std::string rm = "rm -rf '" + root + "'";
+  EXPECT_EQ(std::system(rm.c_str()), 0);
 }
 
 // ------------------------------------------------------------ descriptor v3

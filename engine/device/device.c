@@ -9,6 +9,7 @@
  * GPUDF_LOG=debug log, because the host arena always exists and nothing is
  * lost by using it.
  */
+#include "affinity.h"
 #include "device.h"
 #include "fault.h"
 
@@ -436,6 +437,26 @@ gpudf_status gdf_place_attach(gpudf_backend desc, const gdf_replica *reps, int n
   return GPUDF_OK;
 }
 
+/* A worker bound to a GPU runs on the CPUs local to it, where the platform
+ * says which (affinity.h); a speed hint, so nothing here fails the bind. */
+static void follow_device_cpus(const gdf_device *d) {
+  char bus[64] = "", did[256] = "";
+  gdf_quiet q;
+  gdf_quiet_begin(&q, NULL, 0);
+  gpudf_status st = d->ops->pci_bus_id ? d->ops->pci_bus_id(d, bus, sizeof bus) : GPUDF_ENODEV;
+  gdf_quiet_end(&q);
+  if (st != GPUDF_OK) {
+    gdf_log("device %d: no PCI bus id; CPU affinity left as it is", d->ordinal);
+    return;
+  }
+  if (gdf_affinity_follow_pci(bus, did, sizeof did)) {
+    gdf_log("device %d (%s): this worker runs on CPUs %s", d->ordinal, bus, did);
+    gdf_sim_trace("affinity dev=%d cpus=%s", d->ordinal, did);
+  } else {
+    gdf_log("device %d (%s): CPU affinity left as it is: %s", d->ordinal, bus, did);
+  }
+}
+
 gpudf_status gdf_device_bind_uuid(const char *text) {
   uint8_t uuid[GDF_UUID_BYTES];
   if (!text || !gdf_uuid_parse(text, strlen(text), uuid))
@@ -449,5 +470,7 @@ gpudf_status gdf_device_bind_uuid(const char *text) {
     return GDF_ERR(GPUDF_ENODEV, "device %s, which this worker was bound to, is not visible "
                    "in this process (check CUDA_VISIBLE_DEVICES)", text);
   gdf_device d = gdf_device_at(&dev, ord);
-  return d.ops->bind(&d);
+  GDF_TRY(d.ops->bind(&d));
+  follow_device_cpus(&d);
+  return GPUDF_OK;
 }

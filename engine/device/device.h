@@ -128,6 +128,9 @@ typedef struct gdf_device_ops {
    * are on to. */
   gpudf_status (*copy_d2d)(const gdf_device *to, void *dst, const gdf_device *from,
                            const void *src, uint64_t bytes, bool *peer);
+  /* d's PCI bus id as the driver writes it ("0000:3B:00.0") into buf (at
+   * least 32 bytes): what sysfs lists its local CPUs by. */
+  gpudf_status (*pci_bus_id)(const gdf_device *d, char *buf, size_t len);
 } gdf_device_ops;
 
 /* A device: a value, copied freely. Another ordinal of the same

@@ -434,6 +434,27 @@ static gpudf_status sim_copy_d2d(const gdf_device *to, void *dst, const gdf_devi
   return GPUDF_OK;
 }
 
+/* GPUDF_SIM_PCI: bus ids of the devices, comma-separated; else device k is
+ * on bus 0x10 + k of domain 0. */
+static gpudf_status sim_pci_bus_id(const gdf_device *d, char *buf, size_t len) {
+  GDF_TRY(sim_check(d));
+  const char *env = getenv("GPUDF_SIM_PCI");
+  if (env && *env) {
+    const char *p = env;
+    for (int k = 0; k < d->ordinal && p; k++) {
+      p = strchr(p, ',');
+      if (p) p++;
+    }
+    if (p) {
+      size_t n = strcspn(p, ",");
+      snprintf(buf, len, "%.*s", (int)n, p);
+      return GPUDF_OK;
+    }
+  }
+  snprintf(buf, len, "0000:%02X:00.0", 0x10 + d->ordinal);
+  return GPUDF_OK;
+}
+
 static const gdf_device_ops sim_ops = {
     .name = "simulated",
     .count = sim_count,
@@ -456,6 +477,7 @@ static const gdf_device_ops sim_ops = {
     .bind = sim_bind,
     .can_access_peer = sim_can_access_peer,
     .copy_d2d = sim_copy_d2d,
+    .pci_bus_id = sim_pci_bus_id,
 };
 
 gdf_device gdf_sim_device(void) {

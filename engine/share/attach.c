@@ -370,13 +370,12 @@ gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
   *view = NULL;
   GDF_TRY(gdf_check_share_name(name));
   int dfd = -1;
-  GDF_TRY(gdf_shm_dirfd(&dfd));
   char file[GDF_SEG_PATH_MAX];
-  gdf_desc_file_name(name, file, sizeof file);
   uint8_t *buf;
   uint64_t size;
   struct stat st;
-  gpudf_status status = gdf_desc_read(dfd, file, name, &buf, &size, &st);
+  gpudf_status status = gdf_desc_read_share(name, &dfd, file, &buf, &size, &st);
+  if (status != GPUDF_OK && dfd < 0) return status; /* no shm directory */
   if (status != GPUDF_OK) {
     status = gdf_tomb_says(dfd, name, status);
     gdf_tidy_quietly();

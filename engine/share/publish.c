@@ -142,13 +142,48 @@ static gpudf_status publish(gdf_segment *desc, const char *name) {
 /* Places the sealed arena on the device once per table: a table shared
  * again after its share closed keeps the placement other processes may
  * still be reading. */
+/* A table keeps the replicas of its first device share. Devices named for a
+ * later share must be exactly those (by UUID, in any order): publishing the
+ * old replicas under a share that named others would be a silent change of
+ * what the caller asked for. "all" (or nothing named) takes what is there. */
+static gpudf_status same_replicas(const gdf_placement *p, const gdf_devsel *sel) {
+  if (!sel || sel->all || p->backend != GPUDF_BACKEND_CUDA_IPC || p->nreplicas < 1)
+    return GPUDF_OK;
+  int ords[GDF_REPLICAS_MAX], n = 0;
+  GDF_TRY(gdf_devsel_resolve(sel, &p->dev, ords, &n));
+  bool same = n == p->nreplicas;
+  for (int k = 0; same && k < n; k++) {
+    gdf_device d = gdf_device_at(&p->dev, ords[k]);
+    uint8_t uuid[GDF_UUID_BYTES];
+    GDF_TRY(d.ops->uuid(&d, uuid));
+    bool found = false;
+    for (int i = 0; i < p->nreplicas && !found; i++)
+      found = memcmp(p->replicas[i].uuid, uuid, sizeof uuid) == 0;
+    same = found;
+  }
+  if (same) return GPUDF_OK;
+  char have[GDF_REPLICAS_MAX * 50] = "";
+  size_t at = 0;
+  for (int i = 0; i < p->nreplicas && at < sizeof have; i++) {
+    char u[48];
+    int w = snprintf(have + at, sizeof have - at, "%s%s", i ? "," : "",
+                     gdf_uuid_text(p->replicas[i].uuid, u, sizeof u));
+    if (w < 0) break;
+    at += (size_t)w;
+  }
+  return GDF_ERR(GPUDF_EBUSY, "table's replicas were placed on %s when it was first shared; "
+                 "it cannot be shared on other devices (name those, or 'all', or share a "
+                 "new table; another process adds one with gpudf_share_add_replica)", have);
+}
+
 static gpudf_status place_table(gpudf_table *t, gpudf_backend resolved, bool forced,
                                 const gdf_devsel *devices) {
   if (t->place) {
-    if (!forced || t->place->backend == resolved) return GPUDF_OK;
-    return GDF_ERR(GPUDF_EBUSY, "table was placed as %s when it was first shared; it cannot "
-                   "be shared as %s", gpudf_backend_name(t->place->backend),
-                   gpudf_backend_name(resolved));
+    if (forced && t->place->backend != resolved)
+      return GDF_ERR(GPUDF_EBUSY, "table was placed as %s when it was first shared; it cannot "
+                     "be shared as %s", gpudf_backend_name(t->place->backend),
+                     gpudf_backend_name(resolved));
+    return same_replicas(t->place, devices);
   }
   if (t->sealed && t->arena_bytes > 0 && resolved != GPUDF_BACKEND_CPU) {
     gdf_range_push("gpudf place");

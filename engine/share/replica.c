@@ -103,13 +103,11 @@ int gdf_replica_records(uint64_t share_id, gdf_replica *reps, int n, int max) {
 /* The share's descriptor, validated: its id and the replicas it lists. */
 static gpudf_status read_share(const char *name, gdf_desc_header *out) {
   int dfd = -1;
-  GDF_TRY(gdf_shm_dirfd(&dfd));
   char file[GDF_SEG_PATH_MAX];
-  gdf_desc_file_name(name, file, sizeof file);
   uint8_t *buf;
   uint64_t size;
   struct stat st;
-  GDF_TRY(gdf_desc_read(dfd, file, name, &buf, &size, &st));
+  GDF_TRY(gdf_desc_read_share(name, &dfd, file, &buf, &size, &st));
   gpudf_status s = gdf_desc_validate(buf, size, name);
   if (s == GPUDF_OK) memcpy(out, buf, sizeof *out);
   free(buf);

@@ -337,6 +337,10 @@ static gpudf_status ensure_share(gdf_sweep *s, gpudf_table *t, gpudf_share **mad
     s->share = gpudf_share_name(*made);
     rep->backend = gpudf_share_backend(*made);
   }
+  /* Devices left out are the caller's to report (the CLI prints them). */
+  const char *skipped = t->is_view ? "" : gpudf_share_skipped(t->share);
+  if (skipped && skipped[0] && !(s->res->skipped = strdup(skipped)))
+    return GDF_ERR(GPUDF_ENOMEM, "out of memory");
   /* A sweep places only a table it shares itself. A backend forced for a
    * table shared otherwise is refused, as one that cannot work for an
    * unshared table is: never run elsewhere than asked. */

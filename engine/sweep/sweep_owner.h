@@ -15,6 +15,7 @@ struct gpudf_sweep_result {
   char **reason; /* n entries, NULL where there is none */
   gpudf_sweep_report report;
   int signal; /* SIGINT or SIGTERM that cancelled the sweep, or 0 */
+  char *skipped; /* gpudf_share_skipped of the share the workers used, or NULL */
   int nworkers, capworkers;
   gpudf_sweep_worker_info *workers;
   int64_t nseries; /* 0: no series; else row i is on series i % nseries */

@@ -59,6 +59,7 @@ void gpudf_sweep_result_free(gpudf_sweep_result *r) {
   free(r->state);
   free(r->err);
   free(r->workers);
+  free(r->skipped);
   gdf_series_free_labels(r->labels, r->nseries);
   free(r);
 }
@@ -100,6 +101,10 @@ gpudf_status gpudf_sweep_result_report(const gpudf_sweep_result *r, gpudf_sweep_
 int gpudf_sweep_result_nworkers(const gpudf_sweep_result *r) { return r ? r->nworkers : 0; }
 
 int gpudf_sweep_result_signal(const gpudf_sweep_result *r) { return r ? r->signal : 0; }
+
+const char *gpudf_sweep_result_skipped(const gpudf_sweep_result *r) {
+  return r && r->skipped ? r->skipped : "";
+}
 
 gpudf_status gpudf_sweep_result_worker(const gpudf_sweep_result *r, int index,
                                        gpudf_sweep_worker_info *out) {

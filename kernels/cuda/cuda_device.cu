@@ -299,6 +299,11 @@ gpudf_status cu_copy_d2d(const gdf_device *to, void *dst, const gdf_device *from
   return GPUDF_OK;
 }
 
+gpudf_status cu_pci_bus_id(const gdf_device *d, char *buf, size_t len) {
+  GDF_CUDA_TRY(cudaDeviceGetPCIBusId(buf, (int)len, d->ordinal));
+  return GPUDF_OK;
+}
+
 const gdf_device_ops cuda_ops = {
     "cuda",
     cu_count,
@@ -321,6 +326,7 @@ const gdf_device_ops cuda_ops = {
     cu_bind,
     cu_can_access_peer,
     cu_copy_d2d,
+    cu_pci_bus_id,
 };
 
 }  // namespace

@@ -16,6 +16,7 @@ Everything here is a thin layer over libgpudf (through cffi): the table, the
 sharing, the kernels and their validation all live in the C library.
 """
 import os
+import threading
 import weakref
 
 import numpy as np
@@ -252,10 +253,11 @@ class _Handle:
     """Owns one gpudf_table pointer; frees it when the last reference goes
     (the Table or TableView object, or any numpy array over its memory)."""
 
-    __slots__ = ("ptr", "__weakref__")
+    __slots__ = ("ptr", "share", "__weakref__")
 
     def __init__(self, ptr):
         self.ptr = ptr
+        self.share = None  # a weak reference to the table's open Share (owner tables)
 
     def __del__(self):
         if self.ptr is not None:
@@ -296,6 +298,14 @@ def _share_handle(handle, backend="cpu"):
     out = ffi.new("gpudf_share **")
     _check(lib.gpudf_table_share(handle.ptr, ffi.NULL, _BACKENDS[backend], out))
     return Share(out[0], handle)
+
+
+def _open_share(handle):
+    """The open Share of the table behind handle, else None (a table has at
+    most one: gpudf.Pool borrows it rather than copy the table's arrays)."""
+    ref = handle.share
+    s = ref() if ref is not None else None
+    return s if s is not None and s._ptr is not None and not s._close_wanted else None
 
 
 class _Export:
@@ -627,6 +637,9 @@ def _frame(table, keepalive):
     return pd.DataFrame(data, copy=False)
 
 
+_BORROW_LOCK = threading.Lock()
+
+
 class Share:
     """A published table. Close it (or leave the with-block) to unpublish;
     attached processes keep their views. Pickles as its name."""
@@ -636,6 +649,11 @@ class Share:
         # The table's memory stays while published; the Table holds this
         # Share in turn (no cycle: the handle, not the Table).
         self._handle = handle
+        handle.share = weakref.ref(self)
+        # gpudf.Pool borrows an open share for the objects it sends that lie
+        # in the table: close() then waits for the last borrower (_release).
+        self._borrows = 0
+        self._close_wanted = False
         self.name = _str(lib.gpudf_share_name(ptr))
         self.backend = _str(lib.gpudf_backend_name(lib.gpudf_share_backend(ptr)))
         # UUIDs of the devices holding a replica (cuda-ipc), and those left
@@ -646,9 +664,37 @@ class Share:
         self._finalizer = weakref.finalize(self, lib.gpudf_share_close, ptr)
 
     def close(self):
+        """Unpublishes the share; while a gpudf.Pool still has tasks over it
+        (objects that lie in this table), it stays published until they are
+        done, then closes."""
+        with _BORROW_LOCK:
+            if self._borrows > 0:
+                self._close_wanted = True
+                return
+        self._close_now()
+
+    def _close_now(self):
         self._finalizer()
         self._ptr = None
+        if self._handle is not None and self._handle.share is not None \
+                and self._handle.share() is self:
+            self._handle.share = None
         self._handle = None
+
+    def _borrow(self):
+        """One more user of this open share (False: it is closed)."""
+        with _BORROW_LOCK:
+            if self._ptr is None or self._close_wanted:
+                return False
+            self._borrows += 1
+            return True
+
+    def _release(self):
+        with _BORROW_LOCK:
+            self._borrows -= 1
+            close = self._borrows == 0 and self._close_wanted
+        if close:
+            self._close_now()
 
     def __enter__(self):
         return self

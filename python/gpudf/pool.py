@@ -281,6 +281,21 @@ def _decode_index(blob, spec, cache):
     return index
 
 
+class _Borrowed:
+    """A share the pool uses but does not own: closing gives it back (the
+    owner's close() waits for it)."""
+    __slots__ = ("share", "name")
+
+    def __init__(self, share):
+        self.share = share
+        self.name = share.name
+
+    def close(self):
+        if self.share is not None:
+            self.share._release()
+            self.share = None
+
+
 def _rebuild(name, spec):
     """Runs in the worker, as the stub is unpickled: the object, over the
     share (name None: every array of it lies in tables' shares)."""
@@ -436,9 +451,23 @@ class _Registry:
         """The name of this pool's share of the owner table behind handle
         (shared on the host the first time), or None when it cannot be
         shared (its arrays are copied then)."""
-        from . import Error, _share_handle
+        from . import Error, _open_share, _share_handle
         rec = self._tables.get(id(handle))
         if rec is None:
+            # A table has at most one open share: the user's own (or another
+            # pool's) is borrowed when workers can read it as this pool's
+            # would be read; closing it waits for this pool to be done.
+            open_share = _open_share(handle)
+            if open_share is not None:
+                if open_share.backend == self.backend and open_share._borrow():
+                    rec = self._tables[id(handle)] = [_Borrowed(open_share), 0]
+                    return rec[0].name
+                warnings.warn(f"gpudf.Pool: a table's arrays are copied instead of shared as "
+                              f"they are: the table is shared as '{open_share.name}' on "
+                              f"{open_share.backend}, and this pool's workers read "
+                              f"{self.backend} shares; share it as {self.backend} to send it "
+                              "without a copy", RuntimeWarning, stacklevel=4)
+                return None
             try:
                 rec = self._tables[id(handle)] = [_share_handle(handle, self.backend), 0]
             except Error as e:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -497,6 +498,54 @@ def test_the_table_share_closes_when_the_last_frame_over_it_is_done(tmp_path):
         with pytest.raises(gpudf.Error):
             gpudf.attach(name)
         assert len(published(os.getpid())) == 0
+
+
+def test_a_frame_over_a_table_the_user_shared_goes_through_that_share():
+    """A table the user already shared (and keeps open) is not copied: the
+    pool sends its frames through the user's share. Closing that share while
+    the pool still uses it keeps it published until the pool is done."""
+    src = pd.DataFrame({"a": RNG.standard_normal(200_000), "b": RNG.integers(-5, 5, 200_000)})
+    table = gpudf.Table.from_pandas(src)
+    share = table.share()
+    df = table.to_pandas()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "copied instead of shared" warning
+        with gpudf.Pool(2) as p:
+            got = p.map(_where, [(df, k) for k in range(4)])
+            assert p._gpudf.shared_bytes == 0
+            share.close()  # the user is done with it; the pool is not
+            gpudf.attach(share.name).detach()  # still published
+            got += p.map(_where, [(df, k) for k in range(2)])
+    for found, total, count, writeable in got:
+        assert found == {"a": share.name, "b": share.name}
+        assert total == src["a"].sum() and count == src["b"].sum()
+        assert not writeable
+    with pytest.raises(gpudf.Error):  # closed once the pool let it go
+        gpudf.attach(share.name)
+    del df, table, share
+    gc.collect()
+    assert segments(os.getpid()) == []
+
+
+def test_a_share_the_pool_borrowed_closes_at_once_when_the_pool_is_gone():
+    table = gpudf.Table.from_pandas(pd.DataFrame({"a": np.arange(200_000, dtype=np.float64),
+                                                  "b": np.ones(200_000, dtype=np.int64)}))
+    share = table.share()
+    df = table.to_pandas()
+    with gpudf.Pool(1) as p:
+        p.map(_where, [(df, 0)])
+    share.close()  # nobody borrows it now: unpublished at once
+    with pytest.raises(gpudf.Error):
+        gpudf.attach(share.name)
+    # A second share of the table is possible again, and a pool borrows it.
+    again = table.share()
+    with gpudf.Pool(1) as p:
+        (found, *_), = p.map(_where, [(df, 0)])
+    assert found == {"a": again.name, "b": again.name}
+    again.close()
+    del df, table
+    gc.collect()
+    assert segments(os.getpid()) == []
 
 
 # ---------------------------------------------------- nothing leaks
