@@ -610,6 +610,13 @@ typedef struct gpudf_sweep_options {
    * series s (gpudf_sweep_series_count gives S, gpudf_sweep_result_series
    * the label). Kernels that do not depend on row order ignore it. */
   int series;
+  /* (0.6) Column giving the time of each row of a series, or -1 (the
+   * default, and what a struct from an older header gets): the file's
+   * order. A numeric column, or a categorical one whose labels are
+   * ISO-8601 dates or timestamps of one format (others are refused, as is
+   * a row of a series without a time). Rows are ordered by it within each
+   * series (stably: equal times keep the file's order). */
+  int time;
 } gpudf_sweep_options;
 
 /* Fills opts with the defaults and sets size and version. NULL: nothing. */
@@ -670,13 +677,25 @@ gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const d
  * not categorical or integer, or out of range. */
 gpudf_status gpudf_sweep_series_count(const gpudf_table *table, int series, int64_t *out);
 
+/* Checks series and time (-1: none) as gpudf_sweep would for
+ * gpudf_sweep_options .series and .time, and gives S, the number of series,
+ * in *nseries (may be NULL). GPUDF_EINVAL names what is wrong: a column
+ * that is not a series column, a time column that is not numeric or whose
+ * labels are not ISO-8601 dates or timestamps of one format (the message
+ * says which formats work), a row of a series without a time. */
+gpudf_status gpudf_sweep_series_check(const gpudf_table *table, int series, int time,
+                                      int64_t *nseries);
+
 /* The column a sweep of kernel over table should name in
  * gpudf_sweep_options.series but does not: for a kernel whose results depend
- * on row order, the first categorical column with two or more labels that
- * come in runs (fewer label changes between consecutive rows than half the
- * rows: a long-format table sorted by symbol), or -1 (none, or a kernel
- * that ignores series). gpudf-sweep and gpudf.sweep refuse to run such a
- * sweep until the caller names the series or says there is none. */
+ * on row order, the categorical column with two or more labels (not all
+ * ISO-8601 dates: those are a time) whose labels come in runs (fewer label
+ * changes between consecutive rows than half the rows: a long table sorted
+ * by symbol) or cycle (in 80% of the rows the gap since the label's last
+ * row is its previous gap: an export ORDER BY date, symbol), the one with
+ * the fewest labels of several; or -1 (none, or a kernel that ignores
+ * series). gpudf-sweep and gpudf.sweep refuse to run such a sweep until the
+ * caller names the series or says there is none. */
 int gpudf_sweep_series_guess(const gpudf_table *table, const gpudf_kernel *kernel);
 
 void gpudf_sweep_result_free(gpudf_sweep_result *result);
@@ -696,6 +715,25 @@ const char *gpudf_sweep_result_reason(const gpudf_sweep_result *result, int64_t 
 const char *gpudf_sweep_result_series(const gpudf_sweep_result *result, int64_t index);
 /* Series per config of the result (S), 1 without series, 0 for NULL. */
 int64_t gpudf_sweep_result_nseries(const gpudf_sweep_result *result);
+/* Per config of a series sweep, across its S series (result rows k * S to
+ * k * S + S - 1): see gpudf_sweep_series_summary. */
+typedef struct gpudf_series_summary {
+  int64_t series;        /* S */
+  int64_t series_ok;     /* series whose row finished (state DONE) */
+  int64_t series_sharpe; /* of those, series with a finite Sharpe */
+  double mean_sharpe;    /* mean of those Sharpe ratios; NaN when none */
+  double median_sharpe;  /* their median (the mean of the two middle ones for an even count) */
+  double positive;       /* fraction of the finished series with total return > 0 (NaN
+                          * returns left out); NaN when none */
+} gpudf_series_summary;
+/* The aggregates across series of each of the n / S configs of a series
+ * sweep into out[0 .. n/S - 1], from results (n x nresults, as the sweep
+ * wrote them) and the result fields at index sharpe and total_return
+ * (ma_crossover: 1 and 0). Without series (S = 1) each config is its own
+ * summary. docs/sweep.md, "Many series". */
+gpudf_status gpudf_sweep_series_summary(const gpudf_sweep_result *result,
+                                        const double *results, int nresults, int sharpe,
+                                        int total_return, gpudf_series_summary *out);
 /* Copies the report. */
 gpudf_status gpudf_sweep_result_report(const gpudf_sweep_result *result,
                                        gpudf_sweep_report *out);

@@ -80,13 +80,25 @@ typedef struct gpudf_mpi_result gpudf_mpi_result;
  * options, a kernel missing on a rank), or what kept a rank from loading, sharing
  * or attaching the table, with the same message on every rank, naming the
  * rank. GPUDF_MPI_CLAIM=N sets the configs per claim (default: an equal
- * share of what is left, never under half an equal share of the sweep, as
- * gpudf_sweep's workers claim); GPUDF_MPI_FAKE_NODES=K groups ranks into K nodes by rank
- * modulo K (tests on one machine) instead of by shared memory. */
+ * share of the sweep, n / ranks rounded up: one pass over the table per
+ * claim); with workers = 0 and no time limit a claim is evaluated by one
+ * gpudf_run (docs/mpi.md, "Balancing"). GPUDF_MPI_FAKE_NODES=K (rank 0's)
+ * groups ranks into K nodes by rank modulo K (tests on one machine)
+ * instead of by shared memory. MPI must be initialized. */
 gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_path,
                              const gpudf_kernel *kernel, const double *configs, int64_t n,
                              double *results, const gpudf_sweep_options *opts,
                              gpudf_mpi_result **out);
+
+/* gpudf_mpi_sweep with the communicator given by its Fortran handle
+ * (MPI_Comm_c2f; mpi4py: comm.py2f()), an integer in every MPI library,
+ * where MPI_Comm itself is a pointer in Open MPI and an int in MPICH: for
+ * callers that cannot name the C type, as the Python binding through cffi
+ * (gpudf.sweep(..., comm=), docs/mpi.md). */
+gpudf_status gpudf_mpi_sweep_fcomm(MPI_Fint comm, gpudf_table *table, const char *csv_path,
+                                   const gpudf_kernel *kernel, const double *configs, int64_t n,
+                                   double *results, const gpudf_sweep_options *opts,
+                                   gpudf_mpi_result **out);
 
 void gpudf_mpi_result_free(gpudf_mpi_result *result);
 /* As the gpudf_sweep_result getters: count, state, error and reason of a

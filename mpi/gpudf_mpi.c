@@ -5,6 +5,7 @@
 #include "gpudf_mpi.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+
 static gpudf_status fail(gpudf_status st, const char *fmt, ...) {
   char msg[512];
   va_list ap;
@@ -64,6 +66,31 @@ static gpudf_status agree(MPI_Comm comm, int rank, gpudf_status st) {
     return gpudf_set_error((gpudf_status)code, msg);
   const char *words = strncmp(msg, API ": ", strlen(API ": ")) == 0 ? msg + strlen(API ": ") : msg;
   return fail((gpudf_status)code, API ": rank %d: %s", first, words);
+}
+
+/* Waits for a request without spinning. Open MPI's blocking calls poll at
+ * full speed, so a rank that waits (a finished rank at the gather, a
+ * node's ranks while its leader reads the CSV) takes a core from the ranks
+ * still at work when ranks share cores; MPI_Test with sleeps growing to
+ * 1 ms gives it back, for at most 1 ms of latency per wait. */
+static void wait_gently(MPI_Request *req) {
+  long ns = 2000;
+  for (;;) {
+    int done = 0;
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+    if (ns < 1000000) ns *= 2;
+  }
+}
+
+/* A barrier that waits as wait_gently: before a collective where ranks
+ * arrive at very different times. */
+static void settle(MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Ibarrier(comm, &req);
+  wait_gently(&req);
 }
 
 static void bcast_bytes(void *buf, size_t bytes, int root, MPI_Comm comm) {
@@ -286,20 +313,23 @@ static int64_t claim_size(void) {
   return 0;
 }
 
-/* The size of a claim starting at start: an equal share of what is left,
- * never under half an equal share of the sweep, as the local engine claims
- * (docs/sweep.md): batch kernels pay a pass over the table per claim, so
- * few large claims first, smaller ones at the end for the balance. */
+/* The size of a claim starting at start: an equal share of the sweep
+ * (n / ranks, rounded up), claimed in turn by whichever rank comes first.
+ * A batch kernel pays one pass over the table per claim, whatever the
+ * number of configs in it (filter_agg, 1,000,000 rows: about as long for
+ * 250 configs as for 1,000), so across ranks the fewest claims win: the
+ * local engine's guided sizes (an equal share of what is left, never under
+ * half an equal share of the sweep) made 3 passes for 2 ranks and about 7
+ * for 4, and the rank with the extra passes set the wall time
+ * (bench/mpi_bench.c; docs/mpi.md, "Balancing"). Within a rank, its
+ * gpudf_sweep balances its workers as usual. GPUDF_MPI_CLAIM=N: claims of
+ * N configs instead, for configs whose costs differ widely. */
 static int64_t next_claim(int64_t start, int64_t n, int size, int64_t fixed) {
-  int64_t left = n - start, c;
-  if (fixed) {
-    c = fixed;
-  } else {
-    int64_t share = (left + size - 1) / size, floor_ = (n + 2 * (int64_t)size - 1) / (2 * size);
-    c = share > floor_ ? share : floor_;
-  }
+  int64_t left = n - start;
+  int64_t c = fixed ? fixed : (n + size - 1) / size;
   return c < left ? c : left;
 }
+/* (Fixed sizes let a claim be one fetch-and-add: run_claims.) */
 
 static int fake_nodes(void) {
   const char *env = getenv("GPUDF_MPI_FAKE_NODES");
@@ -381,6 +411,7 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
       st = fail(GPUDF_EINVAL, API ": rank 0 gave no table");
     }
   }
+  settle(j->comm); /* the leaders read or receive the table meanwhile */
   st = agree(j->comm, j->rank, st);
   if (st != GPUDF_OK) return st;
   if (leader) {
@@ -406,7 +437,9 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
       j->use = t;
     }
   }
-  MPI_Bcast(j->share_name, (int)sizeof j->share_name, MPI_CHAR, 0, j->node);
+  MPI_Request req;
+  MPI_Ibcast(j->share_name, (int)sizeof j->share_name, MPI_CHAR, 0, j->node, &req);
+  wait_gently(&req); /* while the leader derives columns and shares */
   if (!leader && j->share_name[0]) {
     st = gpudf_attach(j->share_name, &j->view);
     if (st == GPUDF_OK) j->use = j->view;
@@ -420,14 +453,101 @@ static void tear_down(job *j) {
   gpudf_table_free(j->view);
   gpudf_share_close(j->share);
   gpudf_table_free(j->own);
-  if (j->node != MPI_COMM_NULL) MPI_Comm_free(&j->node);
-  if (j->leaders != MPI_COMM_NULL) MPI_Comm_free(&j->leaders);
+  /* j->node and j->leaders belong to the communicator's cache (groups). */
 }
+
+/* The node groups of a communicator, kept on it as an attribute: splitting
+ * costs a few collective rounds (tenths of a second on a loaded machine,
+ * measured by bench/mpi_bench.c), paid once per communicator, not per
+ * sweep. Freed with the communicator (MPI_Finalize for MPI_COMM_WORLD). */
+typedef struct groups {
+  MPI_Comm node, leaders;
+  int fake; /* the GPUDF_MPI_FAKE_NODES they were made for */
+  int node_id, nnodes;
+} groups;
+
+static int groups_key = MPI_KEYVAL_INVALID;
+
+static int groups_delete(MPI_Comm comm, int key, void *value, void *extra) {
+  (void)comm, (void)key, (void)extra;
+  groups *g = value;
+  if (g->node != MPI_COMM_NULL) MPI_Comm_free(&g->node);
+  if (g->leaders != MPI_COMM_NULL) MPI_Comm_free(&g->leaders);
+  free(g);
+  return MPI_SUCCESS;
+}
+
+/* Node groups: by shared memory, or k simulated nodes by rank mod k. k is
+ * rank 0's, so every rank takes the same branch. */
+static void node_groups(job *j, int k) {
+  if (groups_key == MPI_KEYVAL_INVALID)
+    MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, groups_delete, &groups_key, NULL);
+  groups *g = NULL;
+  int found = 0;
+  MPI_Comm_get_attr(j->comm, groups_key, &g, &found);
+  if (found && g->fake != k) {
+    MPI_Comm_delete_attr(j->comm, groups_key); /* frees g */
+    found = 0;
+  }
+  if (!found) {
+    g = malloc(sizeof *g);
+    if (!g) {
+      fprintf(stderr, API ": rank %d: out of memory\n", j->rank);
+      MPI_Abort(j->comm, 1); /* the other ranks are in the split below */
+    }
+    g->fake = k;
+    g->node_id = g->nnodes = 0;
+    if (k) MPI_Comm_split(j->comm, j->rank % k, j->rank, &g->node);
+    else MPI_Comm_split_type(j->comm, MPI_COMM_TYPE_SHARED, j->rank, MPI_INFO_NULL, &g->node);
+    int node_rank;
+    MPI_Comm_rank(g->node, &node_rank);
+    MPI_Comm_split(j->comm, node_rank == 0 ? 0 : MPI_UNDEFINED, j->rank, &g->leaders);
+    if (node_rank == 0) {
+      MPI_Comm_rank(g->leaders, &g->node_id);
+      MPI_Comm_size(g->leaders, &g->nnodes);
+    }
+    int ids[2] = {g->node_id, g->nnodes};
+    MPI_Bcast(ids, 2, MPI_INT, 0, g->node);
+    g->node_id = ids[0];
+    MPI_Bcast(&ids[1], 1, MPI_INT, 0, j->comm);
+    g->nnodes = ids[1];
+    MPI_Comm_set_attr(j->comm, groups_key, g);
+  }
+  j->node = g->node;
+  j->leaders = g->leaders;
+  j->node_id = g->node_id;
+  j->nnodes = g->nnodes;
+  MPI_Comm_rank(j->node, &j->node_rank);
+}
+
+/* A SIGINT or SIGTERM seen while a rank runs its claims in one pass each
+ * (gpudf_run, which no signal interrupts): the claims stop after the run. */
+static volatile sig_atomic_t one_pass_signal;
+static void on_stop_signal(int sig) { one_pass_signal = sig; }
 
 /* Claims runs of configs until none is left, sweeping each. */
 static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs, int64_t n,
                        int np, int nres, int64_t claim, const gpudf_sweep_options *local,
                        part *p, gpudf_mpi_rank_info *me, bool *stopped) {
+  /* In process (workers = 0) without a time limit, a claimed run is one
+   * gpudf_run: one pass over the table for all its configs. gpudf_sweep in
+   * process starts with small batches that double (early results, a prompt
+   * cancel: docs/sweep.md), about 6 passes for a run of 1,000 configs,
+   * which made each rank pay several passes where one process's worker
+   * paid 3 (bench/mpi_bench.c). A run that fails there (a config the
+   * kernel refuses) is swept again by gpudf_sweep, for each config's state
+   * and reason. */
+  bool one_pass = local->workers == 0 && !(local->time_limit_s > 0);
+  struct sigaction old_int, old_term;
+  if (one_pass) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    one_pass_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+  }
   int64_t *counter = NULL;
   MPI_Win win;
   MPI_Win_allocate(j->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL,
@@ -435,24 +555,18 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
   if (j->rank == 0) *counter = 0;
   MPI_Barrier(j->comm); /* the counter is zero before anyone claims */
   MPI_Win_lock_all(0, win);
-  /* A claim: read the counter, then move it past our run with one
-   * compare-and-swap; a rank that lost the race retries from the value it
-   * got back (one round trip per try). */
-  int64_t seen = 0;
-  MPI_Fetch_and_op(NULL, &seen, MPI_INT64_T, 0, 0, MPI_NO_OP, win);
-  MPI_Win_flush(0, win);
+  /* A claim: one MPI_Fetch_and_op adding the claim size to the counter
+   * (sizes are fixed: next_claim), one round trip, never retried, however
+   * many ranks claim at once; a rank whose start is past n is done. */
+  int64_t size_ = next_claim(0, n, j->size, claim);
   for (;;) {
-    if (*stopped || seen >= n) break;
-    int64_t cnt = next_claim(seen, n, j->size, claim);
-    int64_t want = seen + cnt, got = 0;
-    MPI_Compare_and_swap(&want, &seen, &got, MPI_INT64_T, 0, 0, win);
+    if (one_pass_signal) *stopped = true;
+    if (*stopped || size_ <= 0) break;
+    int64_t start = 0;
+    MPI_Fetch_and_op(&size_, &start, MPI_INT64_T, 0, 0, MPI_SUM, win);
     MPI_Win_flush(0, win);
-    if (got != seen) {
-      seen = got;
-      continue;
-    }
-    int64_t start = seen;
-    seen = want;
+    if (start >= n) break;
+    int64_t cnt = size_ < n - start ? size_ : n - start;
     if (!part_grow(p, cnt, nres)) {
       fprintf(stderr, API ": rank %d: out of memory for its results\n", j->rank);
       MPI_Abort(j->comm, 1); /* a claimed run cannot be given back */
@@ -464,9 +578,17 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
     int32_t *status = p->status + p->nconfigs;
     gpudf_sweep_result *r = NULL;
     double t0 = now_s();
-    gpudf_status st = gpudf_sweep(j->use, kernel, configs + start * np, cnt, res, local, &r);
+    gpudf_status st = GPUDF_OK;
+    bool ran = false;
+    if (one_pass && gpudf_run(j->use, kernel, configs + start * np, cnt, res) == GPUDF_OK) {
+      for (int64_t i = 0; i < cnt; i++) status[i] = (int32_t)GPUDF_CONFIG_DONE << 16;
+      ran = true;
+    }
+    if (!ran) st = gpudf_sweep(j->use, kernel, configs + start * np, cnt, res, local, &r);
     me->busy_s += now_s() - t0;
-    if (r) {
+    if (ran) {
+      /* every config done */
+    } else if (r) {
       for (int64_t i = 0; i < cnt; i++) {
         gpudf_config_state s = gpudf_sweep_result_state(r, i);
         status[i] = (int32_t)s << 16 | (int32_t)gpudf_sweep_result_error(r, i);
@@ -492,6 +614,11 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
   }
   MPI_Win_unlock_all(win);
   MPI_Win_free(&win);
+  if (one_pass) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (one_pass_signal) *stopped = true;
+  }
 }
 
 static gpudf_status assemble(job *j, int64_t n, int nres, const part *p, double *results,
@@ -598,6 +725,12 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
                              gpudf_mpi_result **out) {
   double t0 = now_s();
   if (out) *out = NULL;
+  int inited = 0, finished = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finished);
+  if (!inited || finished)
+    return fail(GPUDF_EINVAL, API ": MPI is %s (call MPI_Init first; from Python, import "
+                "mpi4py.MPI)", finished ? "finalized" : "not initialized");
   job j;
   memset(&j, 0, sizeof j);
   j.comm = comm;
@@ -650,30 +783,16 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   /* Rank 0's options hold everywhere (plugins excepted: paths of each
    * rank's own), so a program whose other ranks only serve (gpudf-sweep-mpi)
    * passes NULL there. */
-  double o[5] = {local.workers, local.backend, (double)local.batch, local.time_limit_s,
-                 local.retries};
-  MPI_Bcast(o, 5, MPI_DOUBLE, 0, comm);
+  double o[6] = {local.workers, local.backend, (double)local.batch, local.time_limit_s,
+                 local.retries, fake_nodes()};
+  MPI_Bcast(o, 6, MPI_DOUBLE, 0, comm);
   local.workers = (int)o[0];
   local.backend = (gpudf_backend)o[1];
   local.batch = (int64_t)o[2];
   local.time_limit_s = o[3];
   local.retries = (int)o[4];
 
-  /* Node groups: by shared memory, or K simulated nodes by rank mod K. */
-  int k = fake_nodes();
-  if (k) MPI_Comm_split(comm, j.rank % k, j.rank, &j.node);
-  else MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, j.rank, MPI_INFO_NULL, &j.node);
-  MPI_Comm_rank(j.node, &j.node_rank);
-  MPI_Comm_split(comm, j.node_rank == 0 ? 0 : MPI_UNDEFINED, j.rank, &j.leaders);
-  if (j.node_rank == 0) {
-    MPI_Comm_rank(j.leaders, &j.node_id);
-    MPI_Comm_size(j.leaders, &j.nnodes);
-  }
-  int ids[2] = {j.node_id, j.nnodes};
-  MPI_Bcast(ids, 2, MPI_INT, 0, j.node);
-  j.node_id = ids[0];
-  MPI_Bcast(&ids[1], 1, MPI_INT, 0, comm);
-  j.nnodes = ids[1];
+  node_groups(&j, (int)o[5]);
 
   st = set_up_table(&j, table, head[1] ? path : NULL, kernel, configs, n, &local);
   double table_s = now_s() - t0;
@@ -682,6 +801,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
     /* The options, by gpudf_sweep's own rules (an empty sweep checks
      * them): refused here, not as every config failing later. */
     if (st == GPUDF_OK) st = gpudf_sweep(j.use, kernel, configs, 0, NULL, &local, NULL);
+    settle(comm); /* rank 0 validates every config meanwhile */
     st = agree(comm, j.rank, st);
   }
   int nres = 0;
@@ -720,6 +840,9 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   bool stopped = false;
   run_claims(&j, kernel, configs, n, np, nres, claim, &local, &p, &me, &stopped);
   me.wall_s = now_s() - t0;
+  /* Ranks end their last claims at different times; the first ones wait
+   * here without taking the cores of the others. */
+  settle(comm);
   /* Every rank's sweeps are over before any leader closes its share. */
   st = assemble(&j, n, nres, &p, results, res, claim, table_s, t0, &me);
   st = agree(comm, j.rank, st);
@@ -736,6 +859,21 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   else gpudf_mpi_result_free(res);
   if (any) return fail(GPUDF_ECANCELED, API ": cancelled (a signal or an error stopped a rank's claims)");
   return GPUDF_OK;
+}
+
+gpudf_status gpudf_mpi_sweep_fcomm(MPI_Fint comm, gpudf_table *table, const char *csv_path,
+                                   const gpudf_kernel *kernel, const double *configs, int64_t n,
+                                   double *results, const gpudf_sweep_options *opts,
+                                   gpudf_mpi_result **out) {
+  int inited = 0, finished = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finished);
+  if (!inited || finished) /* MPI_Comm_f2c needs MPI */
+    return gpudf_mpi_sweep(MPI_COMM_NULL, table, csv_path, kernel, configs, n, results, opts, out);
+  MPI_Comm c = MPI_Comm_f2c(comm);
+  if (c == MPI_COMM_NULL)
+    return fail(GPUDF_EINVAL, API ": the communicator handle %d is MPI_COMM_NULL", (int)comm);
+  return gpudf_mpi_sweep(c, table, csv_path, kernel, configs, n, results, opts, out);
 }
 
 /* ---------------------------------------------------------------- getters */

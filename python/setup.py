@@ -29,6 +29,9 @@ def build_library():
                                "-DGPUDF_FLAT_RPATH=ON"])
         subprocess.check_call(["cmake", "--build", str(out), "-j", str(os.cpu_count() or 2),
                                "--target", "gpudf", "gpudf-worker", "gpudf-sweep"])
+        # libgpudf_mpi exists only where CMake found MPI: no target, no copy.
+        subprocess.call(["cmake", "--build", str(out), "--target", "gpudf_mpi"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
@@ -75,6 +78,12 @@ class BuildWithLibrary(build_py):
         # (the console script gpudf-sweep runs it: gpudf/_cli.py).
         # Where the build puts them, not a copy elsewhere in the tree (the
         # install test's prefix holds ones whose RPATH is ../lib).
+        # libgpudf_mpi, when the build found MPI: gpudf.sweep(..., comm=)
+        # loads it (gpudf/_mpi.py); the package itself never needs it.
+        mpi = src / "libgpudf_mpi.so"
+        if mpi.exists():
+            shutil.copy2(mpi.resolve(), dest / "libgpudf_mpi.so")
+            shutil.copy2(REPO / "include" / "gpudf_mpi.h", dest / "gpudf_mpi.h")
         for program, where in (("gpudf-worker", "."), ("gpudf-sweep", "samples")):
             found = [src / where / program] if (src / where / program).exists() else \
                 glob.glob(str(src / "**" / program), recursive=True)

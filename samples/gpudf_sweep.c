@@ -14,6 +14,8 @@
 #include "sweep_grid.h"
 #ifdef GPUDF_SWEEP_MPI
 #include "sweep_mpi.h" /* gpudf-sweep-mpi: the sweep runs over every MPI rank */
+#else
+#include "sweep_launch.h" /* under mpirun with several ranks: exec gpudf-sweep-mpi */
 #endif
 
 #include <errno.h>
@@ -54,7 +56,9 @@ static const char *usage_text =
     "                   [--set NAME=VALUE ...] [--workers N]\n"
     "                   [--backend auto|cuda-ipc|cuda-pinned|cpu] [--devices all|LIST]\n"
     "                   [--batch N] [--timeout SECONDS]\n"
+    "                   [--series COL|none] [--time COL]\n"
     "                   [--out FILE.csv|-] [--top K] [--by FIELD] [--asc] [--quiet]\n"
+    "                   [--rank configs|rows] [--summary FILE.csv]\n"
     "                   [--plot FILE.svg] [--plot-metric FIELD]\n"
     "       gpudf-sweep --equity 'fast=F slow=S ...' [--table FILE.csv] [--set ...] [--out FILE.csv]\n"
     "       gpudf-sweep --list-kernels | --describe NAME | --version | --help\n"
@@ -103,7 +107,10 @@ static const char *usage_text =
     "  --series COL|none     the column naming the series of a long table (symbol,date,close):\n"
     "                        each config runs on each series' rows alone, one row per config and\n"
     "                        series; required (or none) when a categorical column's labels come\n"
-    "                        in runs and the kernel depends on row order (docs/sweep.md)\n"
+    "                        in runs or cycle and the kernel depends on row order (docs/sweep.md)\n"
+    "  --time COL            with --series: order each series' rows by COL, a numeric column\n"
+    "                        or ISO-8601 dates/timestamps (YYYY-MM-DD[THH:MM[:SS]]); other\n"
+    "                        date formats are refused   e.g. --time date\n"
     "  --timeout SECONDS     per-config time limit (needs --workers >= 1) e.g. --timeout 30\n"
     "Output\n"
     "  -o, --out FILE.csv|-  write every config: parameters, results, status (ok, failed,\n"
@@ -114,6 +121,11 @@ static const char *usage_text =
     "  --by FIELD            result or parameter to rank by (default sharpe when the\n"
     "                        kernel has it, else its first result)  e.g. --by mean\n"
     "  --asc                 rank ascending (default descending; NaN always last)\n"
+    "  --rank configs|rows   with --series: rank configs by their aggregates across series\n"
+    "                        (default; --by mean_sharpe, median_sharpe, positive, series_ok)\n"
+    "                        or the (config, series) rows by a result\n"
+    "  --summary FILE.csv    with --series: one row per config with its aggregates across\n"
+    "                        series (mean_sharpe, median_sharpe, positive, series_ok, series)\n"
     "  -q, --quiet           no summary\n"
     "  -p, --plot FILE.svg   a picture of the results: a heatmap of --plot-metric over the\n"
     "                        first two swept parameters (best over any others), or a line\n"
@@ -465,6 +477,41 @@ static int write_csv(const job *j, FILE *f) {
   return ferror(f) ? -1 : 0;
 }
 
+/* The aggregates across series of a config (gpudf_series_summary), as
+ * the columns of --summary and of --top's table with --series. */
+enum { SUMMARY_FIELDS = 5 };
+static const gpudf_result_info summary_info[SUMMARY_FIELDS] = {
+    {"mean_sharpe", "mean of the finite Sharpe ratios of the config's series"},
+    {"median_sharpe", "their median"},
+    {"positive", "fraction of the finished series with total_return > 0"},
+    {"series_ok", "series whose row finished"},
+    {"series", "series in the table"},
+};
+
+/* --summary FILE.csv: one row per config, its parameters and aggregates. */
+static int write_summary(const job *j, const char *path) {
+  out_file o;
+  if (out_open(&o, path) != 0) return -1;
+  FILE *f = o.f;
+  for (int p = 0; p < j->np; p++) {
+    gpudf_param_info pi;
+    gpudf_kernel_param(j->k, p, &pi);
+    fprintf(f, "%s,", pi.name);
+  }
+  for (int c = 0; c < j->nr; c++) fprintf(f, "%s%c", j->rinfo[c].name, c + 1 < j->nr ? ',' : '\n');
+  char buf[128];
+  for (int64_t i = 0; i < j->n; i++) {
+    for (int p = 0; p < j->np; p++) {
+      sg_format_value(j->k, j->t, p, j->cfg[i * j->np + p], buf, sizeof buf);
+      csv_field(f, buf);
+      fputc(',', f);
+    }
+    for (int c = 0; c < j->nr; c++)
+      fprintf(f, "%.17g%c", j->res[i * j->nr + c], c + 1 < j->nr ? ',' : '\n');
+  }
+  return out_commit(&o, !ferror(f));
+}
+
 static const double *g_key;
 static int64_t g_stride;
 static int g_asc;
@@ -503,6 +550,12 @@ static int print_top(const job *j, FILE *f, int64_t k, const char *by, int asc) 
   }
   int width[80];
   char buf[128];
+  /* (config, series) rows carry their series' label first. */
+  int with_series = j->r && *gpudf_sweep_result_series(j->r, 0) != 0, sw = 6;
+  for (int64_t r = 0; with_series && r < k; r++) {
+    int w = (int)strlen(gpudf_sweep_result_series(j->r, idx[r]));
+    sw = w > sw ? w : sw;
+  }
   for (int c = 0; c < ncol; c++) {
     const char *h;
     gpudf_param_info pi;
@@ -523,6 +576,7 @@ static int print_top(const job *j, FILE *f, int64_t k, const char *by, int asc) 
     }
   }
   fprintf(f, "%4s", "rank");
+  if (with_series) fprintf(f, "  %*s", sw, "series");
   for (int c = 0; c < ncol; c++) {
     gpudf_param_info pi;
     const char *h;
@@ -538,6 +592,7 @@ static int print_top(const job *j, FILE *f, int64_t k, const char *by, int asc) 
   for (int64_t r = 0; r < k; r++) {
     int64_t i = idx[r];
     fprintf(f, "%4lld", (long long)r + 1);
+    if (with_series) fprintf(f, "  %*s", sw, gpudf_sweep_result_series(j->r, idx[r]));
     for (int c = 0; c < ncol; c++) {
       if (cols[c] >= 0)
         sg_format_value(j->k, j->t, cols[c], j->cfg[i * j->np + cols[c]], buf, sizeof buf);
@@ -588,6 +643,9 @@ static void print_next_steps(const args *a, const char *kname, FILE *f);
 static int stop_signal;
 
 int main(int argc, char **argv) {
+#ifndef GPUDF_SWEEP_MPI
+  sweep_launch_mpi(argc, argv); /* returns unless an MPI launcher started several ranks */
+#endif
   args a;
   char err[512];
   switch (sweep_parse_args(argc, argv, GPUDF_SWEEP_WORKERS_DEFAULT, GPUDF_SWEEP_WORKERS_MAX, &a,
@@ -663,7 +721,7 @@ static int run(const args *a) {
 
   int rc = EXIT_RUNTIME;
   gpudf_table *t = NULL, *ct = NULL;
-  double *configs = NULL, *results = NULL;
+  double *configs = NULL, *results = NULL, *summary = NULL, *summary_cfg = NULL;
   gpudf_sweep_result *r = NULL;
   gpudf_result_info *rinfo = NULL;
   gpudf_status st;
@@ -791,7 +849,7 @@ static int run(const args *a) {
   }
   /* The series of a long table: named, or "none"; a kernel that depends on
    * row order over a table whose labels come in runs is refused without. */
-  int series = -1;
+  int series = -1, time_col = -1;
   int64_t nseries = 1;
 #ifdef GPUDF_SWEEP_MPI
   if (a->series && strcmp(a->series, "none") != 0) {
@@ -805,8 +863,14 @@ static int run(const args *a) {
       rc = usage_error("--series: the table has no column '%s'", a->series);
       goto out;
     }
-    if (gpudf_kernel_row_order(k) && gpudf_sweep_series_count(t, series, &nseries) != GPUDF_OK) {
-      rc = usage_error("--series: %s", plain_error());
+    if (a->time && gpudf_table_find_column(t, a->time, &time_col) != GPUDF_OK) {
+      rc = usage_error("--time: the table has no column '%s'", a->time);
+      goto out;
+    }
+    /* A time column whose labels do not sort as time, a row without a
+     * time: refused here, as a usage error, before anything runs. */
+    if (gpudf_sweep_series_check(t, series, time_col, &nseries) != GPUDF_OK) {
+      rc = usage_error("%s: %s", a->time ? "--series/--time" : "--series", plain_error());
       goto out;
     }
     if (!gpudf_kernel_row_order(k)) nseries = 1;
@@ -831,14 +895,43 @@ static int run(const args *a) {
   }
   for (int c = 0; c < nr; c++) gpudf_kernel_result(k, configs, c, &rinfo[c]);
   const char *by = a->by;
+  /* A series sweep of a kernel with sharpe and total_return ranks configs
+   * by their aggregates across series (--rank rows: the (config, series)
+   * rows); sum_sharpe/sum_return: those fields' indices. */
+  int sum_sharpe = -1, sum_return = -1;
+  for (int c = 0; c < nr; c++) {
+    if (strcmp(rinfo[c].name, "sharpe") == 0) sum_sharpe = c;
+    if (strcmp(rinfo[c].name, "total_return") == 0) sum_return = c;
+  }
+  int with_summary = nseries > 1 || (series >= 0 && gpudf_kernel_row_order(k));
+  with_summary = with_summary && sum_sharpe >= 0 && sum_return >= 0;
+  int rank_configs = with_summary && !(a->rank && strcmp(a->rank, "rows") == 0);
+  if (a->summary && !with_summary) {
+    rc = usage_error("--summary needs --series COL and a kernel with sharpe and total_return "
+                     "results (ma_crossover)");
+    goto out;
+  }
   if (!by) {
     by = nr > 0 ? rinfo[0].name : "";
     for (int c = 0; c < nr; c++)
       if (strcmp(rinfo[c].name, "sharpe") == 0) by = "sharpe";
+    if (rank_configs) by = "mean_sharpe";
   } else {
     int found = 0, pi;
     for (int c = 0; c < nr; c++) found |= strcmp(rinfo[c].name, by) == 0;
-    if (!found && gpudf_kernel_param_index(k, by, &pi) != GPUDF_OK) {
+    int summary_field = 0;
+    for (int c = 0; c < SUMMARY_FIELDS; c++) summary_field |= strcmp(summary_info[c].name, by) == 0;
+    if (rank_configs && found && strcmp(by, "sharpe") == 0) by = "mean_sharpe";
+    else if (rank_configs && found) {
+      rc = usage_error("--by %s: with --series, configs are ranked by their aggregates across "
+                       "series (mean_sharpe, median_sharpe, positive, series_ok) or a "
+                       "parameter; --rank rows ranks (config, series) rows by %s", by, by);
+      goto out;
+    } else if (summary_field && !rank_configs) {
+      rc = usage_error("--by %s: an aggregate across series needs --series COL (and "
+                       "not --rank rows)", by);
+      goto out;
+    } else if (!found && !summary_field && gpudf_kernel_param_index(k, by, &pi) != GPUDF_OK) {
       rc = usage_error("--by: '%s' is neither a result nor a parameter of %s", by, kname);
       goto out;
     }
@@ -876,6 +969,7 @@ static int run(const args *a) {
   o.time_limit_s = a->timeout;
   o.progress = gpudf_progress_bar;
   o.series = series;
+  o.time = time_col;
   st = gpudf_sweep(t, k, configs, n, results, &o, &r);
   if (st != GPUDF_OK && st != GPUDF_ECANCELED) {
     rc = runtime_error("sweep", st);
@@ -889,6 +983,39 @@ static int run(const args *a) {
   if (gpudf_sweep_result_skipped(r)[0])
     fprintf(stderr, "gpudf-sweep: %s\n", gpudf_sweep_result_skipped(r));
 #endif
+  int64_t nconfigs = n;
+  if (with_summary) {
+    /* Per config across its series: series, series_ok, series_sharpe,
+     * mean_sharpe, median_sharpe, positive (gpudf_series_summary). */
+    gpudf_series_summary *ss = malloc((size_t)n * sizeof *ss + 1);
+    summary = malloc((size_t)n * SUMMARY_FIELDS * sizeof *summary + 1);
+#ifdef GPUDF_SWEEP_MPI
+    gpudf_status sst = GPUDF_EINVAL; /* --series is refused under MPI */
+#else
+    gpudf_status sst = ss && summary ? gpudf_sweep_series_summary(r, results, nr, sum_sharpe,
+                                                                  sum_return, ss)
+                                     : GPUDF_ENOMEM;
+#endif
+    if (sst != GPUDF_OK) {
+      free(ss);
+      rc = runtime_error("aggregates across series", sst);
+      goto out;
+    }
+    for (int64_t i = 0; i < n; i++) {
+      double *row = summary + i * SUMMARY_FIELDS;
+      row[0] = ss[i].mean_sharpe, row[1] = ss[i].median_sharpe, row[2] = ss[i].positive;
+      row[3] = (double)ss[i].series_ok, row[4] = (double)ss[i].series;
+    }
+    free(ss);
+  }
+  /* The configs, before they are repeated per series. */
+  double *cfg1 = with_summary ? malloc((size_t)(n * np + 1) * sizeof(double)) : NULL;
+  if (with_summary && !cfg1) {
+    rc = runtime_error("aggregates across series", GPUDF_ENOMEM);
+    goto out;
+  }
+  if (cfg1) memcpy(cfg1, configs, (size_t)(n * np) * sizeof(double));
+  summary_cfg = cfg1;
   if (nseries > 1 || (series >= 0 && gpudf_kernel_row_order(k))) {
     /* One row per config and series (row k * S + q): the configs repeated. */
     double *ex = malloc((size_t)(n * nseries * np + 1) * sizeof(double));
@@ -904,7 +1031,11 @@ static int run(const args *a) {
   }
   job j = {k, t, np, nr, n, configs, results, r, rinfo};
 
+  job js = {k, t, np, SUMMARY_FIELDS, nconfigs, summary_cfg, summary, NULL,
+            (gpudf_result_info *)summary_info};
+
   if (out_csv.f && out_commit(&out_csv, write_csv(&j, out_csv.f) == 0) != 0) goto out;
+  if (a->summary && write_summary(&js, a->summary) != 0) goto out;
   if (!a->quiet) {
     struct rusage ru;
     long child_kib = getrusage(RUSAGE_CHILDREN, &ru) == 0 ? ru.ru_maxrss : -1;
@@ -932,10 +1063,13 @@ static int run(const args *a) {
   }
   if (a->plot && write_plot(&j, a, by) != 0) goto out;
   if ((!a->quiet || a->top_given) && nr > 0) {
+    const job *ranked = rank_configs ? &js : &j;
     if (!a->quiet || a->top_given)
-      fprintf(info, "\ntop %lld by %s (%s):\n", (long long)(a->top < n ? a->top : n), by,
-              a->asc ? "ascending" : "descending");
-    print_top(&j, info, a->top, by, a->asc);
+      fprintf(info, "\ntop %lld %sby %s (%s):\n",
+              (long long)(a->top < ranked->n ? a->top : ranked->n),
+              rank_configs ? "configs across series " : with_summary ? "(config, series) rows " : "",
+              by, a->asc ? "ascending" : "descending");
+    print_top(ranked, info, a->top, by, a->asc);
   }
   if (!a->quiet) print_next_steps(a, kname, info);
   for (int64_t i = 0; i < n; i++)
@@ -953,6 +1087,8 @@ out:
   gpudf_sweep_result_free(r);
   free(rinfo);
   free(results);
+  free(summary);
+  free(summary_cfg);
   free(configs);
   gpudf_table_free(ct);
   gpudf_table_free(t);
@@ -977,8 +1113,17 @@ static void print_next_steps(const args *a, const char *kname, FILE *f) {
   fprintf(f, "  more       --help, --list-kernels, --describe %s\n", kname);
 }
 
+#ifndef GPUDF_SWEEP_MPI
+static const char *plot_series_label(void *user, int64_t q) {
+  return gpudf_sweep_result_series((const gpudf_sweep_result *)user, q); /* row q: series q */
+}
+#endif
+
 static int write_plot(const job *j, const args *a, const char *by) {
   const char *name = a->plot_metric ? a->plot_metric : by;
+  /* Ranked by an aggregate across series: the picture shows the metric it
+   * aggregates, per config and series. */
+  if (!a->plot_metric && strstr(by, "_sharpe")) name = "sharpe";
   int metric = -1;
   for (int c = 0; c < j->nr; c++)
     if (strcmp(j->rinfo[c].name, name) == 0) metric = c;
@@ -990,7 +1135,13 @@ static int write_plot(const job *j, const args *a, const char *by) {
   int *ok = malloc((size_t)(j->n ? j->n : 1) * sizeof *ok);
   if (!ok) return -1;
   for (int64_t i = 0; i < j->n; i++) ok[i] = gpudf_sweep_result_state(j->r, i) == GPUDF_CONFIG_DONE;
-  plot_job pj = {j->k, j->t, j->np, j->nr, j->n, j->cfg, j->res, ok, metric, name, a->asc};
+  plot_job pj = {j->k, j->t, j->np, j->nr, j->n, j->cfg, j->res, ok, metric, name, a->asc,
+                 1, NULL, NULL};
+#ifndef GPUDF_SWEEP_MPI
+  pj.nseries = gpudf_sweep_result_nseries(j->r);
+  pj.series_label = plot_series_label;
+  pj.series_user = j->r;
+#endif
   char err[512];
   int rc = plot_svg_write(&pj, a->plot, err, sizeof err);
   free(ok);

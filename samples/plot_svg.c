@@ -12,6 +12,12 @@
 
 enum { W = 860, H = 620, LEFT = 120, RIGHT = 150, TOP = 60, BOTTOM = 90, MAX_TICKS = 20 };
 
+/* Parameter p of row i; p == np is the series of a series sweep (row i
+ * is on series i % nseries), as one more axis. */
+static double pval(const plot_job *j, int64_t i, int p) {
+  return p == j->np ? (double)(i % j->nseries) : j->cfg[i * j->np + p];
+}
+
 /* Sorted distinct values of parameter p over the finished configs. */
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -20,7 +26,7 @@ static int cmp_double(const void *a, const void *b) {
 static int64_t distinct(const plot_job *j, int p, double *out) {
   int64_t m = 0;
   for (int64_t i = 0; i < j->n; i++)
-    if (j->ok[i]) out[m++] = j->cfg[i * j->np + p];
+    if (j->ok[i]) out[m++] = pval(j, i, p);
   qsort(out, (size_t)m, sizeof *out, cmp_double);
   int64_t u = 0;
   for (int64_t i = 0; i < m; i++)
@@ -50,10 +56,12 @@ static void xml_text(FILE *f, const char *s) {
   }
 }
 static void label(const plot_job *j, int p, double v, char *buf, size_t len) {
-  sg_format_value(j->k, j->t, p, v, buf, len);
+  if (p == j->np) snprintf(buf, len, "%s", j->series_label(j->series_user, (int64_t)v));
+  else sg_format_value(j->k, j->t, p, v, buf, len);
 }
 static const char *param_name(const plot_job *j, int p) {
   gpudf_param_info pi;
+  if (p == j->np) return "series";
   return gpudf_kernel_param(j->k, p, &pi) == GPUDF_OK ? pi.name : "?";
 }
 
@@ -130,7 +138,7 @@ static int heatmap(FILE *f, const plot_job *j, int py, int px, int nswept) {
   for (int64_t i = 0; i < j->n; i++) {
     if (!j->ok[i]) continue;
     double v = j->res[i * j->nr + j->metric];
-    int64_t c = index_of(ys, ny, j->cfg[i * j->np + py]) * nx + index_of(xs, nx, j->cfg[i * j->np + px]);
+    int64_t c = index_of(ys, ny, pval(j, i, py)) * nx + index_of(xs, nx, pval(j, i, px));
     if (who[c] < 0 || better(j, v, z[c])) z[c] = v, who[c] = i;
     if (best < 0 || better(j, v, j->res[best * j->nr + j->metric])) best = i;
   }
@@ -169,7 +177,7 @@ static int heatmap(FILE *f, const plot_job *j, int py, int px, int nswept) {
       fprintf(f, ": %.6g</title></rect>\n", v);
     }
   if (best >= 0) {
-    int64_t r = index_of(ys, ny, j->cfg[best * j->np + py]), c = index_of(xs, nx, j->cfg[best * j->np + px]);
+    int64_t r = index_of(ys, ny, pval(j, best, py)), c = index_of(xs, nx, pval(j, best, px));
     fprintf(f, "<rect class=\"best\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
                "stroke=\"red\" stroke-width=\"3\" data-config=\"%lld\"/>\n",
             LEFT + c * cw, TOP + (ny - 1 - r) * ch, cw, ch, (long long)best);
@@ -228,7 +236,7 @@ static int line_chart(FILE *f, const plot_job *j, int px) {
   for (int64_t i = 0; i < j->n; i++) {
     if (!j->ok[i]) continue;
     double v = j->res[i * j->nr + j->metric];
-    int64_t c = index_of(xs, nx, j->cfg[i * j->np + px]);
+    int64_t c = index_of(xs, nx, pval(j, i, px));
     if (who[c] < 0 || better(j, v, z[c])) z[c] = v, who[c] = i;
     if (!isnan(v)) {
       lo = v < lo ? v : lo;
@@ -269,7 +277,7 @@ static int line_chart(FILE *f, const plot_job *j, int px) {
     fputs("</text>\n", f);
   }
   if (best >= 0 && !isnan(j->res[best * j->nr + j->metric])) {
-    int64_t c = index_of(xs, nx, j->cfg[best * j->np + px]);
+    int64_t c = index_of(xs, nx, pval(j, best, px));
     double v = j->res[best * j->nr + j->metric];
     label(j, px, xs[c], buf, sizeof buf);
     fprintf(f, "<circle class=\"best\" cx=\"%.2f\" cy=\"%.2f\" r=\"7\" fill=\"none\" stroke=\"red\" "
@@ -305,12 +313,19 @@ int plot_svg_write(const plot_job *j, const char *path, char *err, size_t errlen
     for (int64_t i = 0; i < j->n && !varies; i++) {
       if (!j->ok[i]) continue;
       if (first < 0) first = i;
-      else varies = j->cfg[i * j->np + p] != j->cfg[first * j->np + p];
+      else varies = pval(j, i, p) != pval(j, first, p);
     }
     if (varies) {
       if (nswept < 2) swept[nswept] = p;
       nswept++;
     }
+  }
+  /* A series sweep: the series are one more swept axis, the y axis of a
+   * heatmap over one swept parameter. */
+  if (j->nseries > 1) {
+    if (nswept < 2) swept[nswept] = j->np;
+    nswept++;
+    if (nswept == 2) swept[1] = swept[0], swept[0] = j->np;
   }
   if (nswept == 0) {
     snprintf(err, errlen, "--plot: every config has the same parameters; sweep one or two of them "

@@ -7,7 +7,9 @@
  * parameters (first on the y axis, increasing upwards; second on x), one
  * cell per pair; when more parameters vary, a cell shows the best value over
  * the others and the title says so. One: a line chart. The best config is
- * marked (the highest value, the lowest with asc). Every cell or point
+ * marked (the highest value, the lowest with asc). In a series sweep the
+ * series are one more swept parameter (first, the y axis): one swept
+ * parameter gives a heatmap over it and the series. Every cell or point
  * carries its values (data-x, data-y, data-value, %.17g) so that tests and
  * scripts can read the picture back.
  */
@@ -29,6 +31,11 @@ typedef struct plot_job {
   int metric;               /* result index */
   const char *metric_name;
   int asc;                  /* lower is better */
+  /* A series sweep (nseries > 1): row i is on series i % nseries, an axis
+   * named "series" whose ticks are series_label(series_user, q). */
+  int64_t nseries;
+  const char *(*series_label)(void *user, int64_t q);
+  void *series_user;
 } plot_job;
 
 /* Writes the picture to path. 0 on success, else -1 with a message in err

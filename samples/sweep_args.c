@@ -58,7 +58,7 @@ sweep_action sweep_parse_args(int argc, char **argv, int workers_default, int wo
                                          "--workers", "--backend", "--batch", "--timeout",
                                          "--out", "--top", "--by", "--describe", "--plot",
                                          "--plot-metric", "--equity", "--series",
-                                         "--devices"};
+                                         "--devices", "--time", "--rank", "--summary"};
     const char *val = NULL;
     char flag[64];
     const char *eq = strchr(arg, '=');
@@ -123,7 +123,17 @@ sweep_action sweep_parse_args(int argc, char **argv, int workers_default, int wo
     else if (strcmp(flag, "--equity") == 0) a->equity = val;
     else if (strcmp(flag, "--series") == 0) a->series = val;
     else if (strcmp(flag, "--devices") == 0) a->devices = val;
+    else if (strcmp(flag, "--time") == 0) a->time = val;
+    else if (strcmp(flag, "--summary") == 0) a->summary = val;
+    else if (strcmp(flag, "--rank") == 0) {
+      if (strcmp(val, "configs") != 0 && strcmp(val, "rows") != 0)
+        return usage(err, errlen, "--rank needs configs or rows, got '%s'", val);
+      a->rank = val;
+    }
   }
+  if (a->time && (!a->series || strcmp(a->series, "none") == 0))
+    return usage(err, errlen, "--time %s orders the rows within each series: it needs "
+                 "--series COL", a->time);
   if (a->table && a->synthetic > 0)
     return usage(err, errlen, "--table and --synthetic exclude each other");
   if (a->grid && a->configs) return usage(err, errlen, "--grid and --configs exclude each other");

@@ -13,7 +13,7 @@ enum { SA_MAX_SETS = 64 };
 
 typedef struct sweep_args {
   const char *table, *kernel, *grid, *where, *configs, *out, *by, *backend, *plot, *plot_metric,
-      *equity, *series, *devices;
+      *equity, *series, *devices, *time, *rank, *summary;
   int64_t synthetic, batch, top;
   uint64_t seed;
   int workers, asc, quiet, top_given;

@@ -12,6 +12,23 @@
 
 enum { CMD_DONE = 0, CMD_SWEEP = 1 };
 
+/* The command from rank 0. A nonblocking broadcast on every rank (it does
+ * not match a blocking one); the serving ranks wait for it with MPI_Test
+ * and sleeps, not in a blocking MPI_Bcast, which polls at full speed on a
+ * core that rank 0 (reading the table, writing the output) or the other
+ * ranks' sweeps need (docs/mpi.md, "Benchmark"). */
+static void command(int *cmd) {
+  MPI_Request req;
+  MPI_Ibcast(cmd, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+  for (long ns = 2000;; ns = ns < 1000000 ? ns * 2 : ns) {
+    int done = 0;
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+  }
+}
+
 static gpudf_backend cli_backend;
 static int cli_workers;
 
@@ -19,7 +36,7 @@ gpudf_status cli_mpi_sweep(gpudf_table *table, const gpudf_kernel *kernel, const
                            int64_t n, double *results, const gpudf_sweep_options *opts,
                            gpudf_mpi_result **out) {
   int cmd = CMD_SWEEP;
-  MPI_Bcast(&cmd, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  command(&cmd);
   cli_workers = opts ? opts->workers : GPUDF_SWEEP_WORKERS_DEFAULT;
   gpudf_status st = gpudf_mpi_sweep(MPI_COMM_WORLD, table, NULL, kernel, configs, n, results,
                                     opts, out);
@@ -51,10 +68,10 @@ int main(int argc, char **argv) {
     rc = cli_main(argc, argv);
     fflush(NULL);
     cmd = CMD_DONE;
-    MPI_Bcast(&cmd, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    command(&cmd);
   } else {
     for (;;) {
-      MPI_Bcast(&cmd, 1, MPI_INT, 0, MPI_COMM_WORLD);
+      command(&cmd);
       if (cmd == CMD_DONE) break;
       /* Kernel, configs and options come from rank 0; the table too. */
       (void)gpudf_mpi_sweep(MPI_COMM_WORLD, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL);

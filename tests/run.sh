@@ -158,6 +158,19 @@ pytest_stage() {
     "$venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/tests/python"
 }
 run_stage pytest pytest pytest_stage
+# gpudf.sweep(..., comm=) under mpirun with 1 and 2 ranks, with mpi4py built
+# against Debian's Open MPI in the venv (when MPI is here; about a minute
+# to compile the first time).
+if command -v mpicc >/dev/null && [ -e "$build/libgpudf_mpi.so" ]; then
+  "$venv/bin/python" -c "import mpi4py" 2>/dev/null || "$venv/bin/pip" install -q mpi4py
+  for ranks in 1 2; do
+    GPUDF_TEST_PYTHON="$venv/bin/python" GPUDF_TEST_REQUIRE_PYTHON=1 \
+      GPUDF_TEST_PLUGIN="$(cd "$build" && pwd)/tests/libgpudf-test-plugin.so" \
+      OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1 \
+      run_stage "mpi-python-$ranks" one "$venv/bin/python" tests/python/mpi_sweep_check.py \
+      "$ranks" mpirun --allow-run-as-root --oversubscribe
+  done
+fi
 # The README's Python example, run as written with the installed package
 # and its numbers checked against pandas (the ctest
 # Readme.PythonExampleAgreesWithPandas skips it without such a venv; the C

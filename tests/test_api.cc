@@ -219,6 +219,17 @@ std::vector<ValueCase> ValueCases() {
          int64_t s = 7;
          return gpudf_sweep_series_count(nullptr, 0, &s) == GPUDF_EINVAL && s == 0;
        }},
+      {"gpudf_sweep_series_check",
+       [] {
+         int64_t s = 7;
+         return gpudf_sweep_series_check(nullptr, 0, -1, &s) == GPUDF_EINVAL && s == 0;
+       }},
+      {"gpudf_sweep_series_summary",
+       [] {
+         double r = 0;
+         gpudf_series_summary o;
+         return gpudf_sweep_series_summary(nullptr, &r, 1, 0, 0, &o) == GPUDF_EINVAL;
+       }},
       {"gpudf_sweep_result_series",
        [] { return std::string(gpudf_sweep_result_series(nullptr, 0)).empty(); }},
       {"gpudf_sweep_result_nseries", [] { return gpudf_sweep_result_nseries(nullptr) == 0; }},

@@ -17,7 +17,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -654,4 +656,110 @@ TEST(Cli, ALongTableNeedsSeriesAndGetsOneRowPerSymbol) {
   CliRun one = Sweep(none);
   ASSERT_EQ(one.code, 0) << one.err;
   EXPECT_EQ(ParseCsv(one.out).size(), 3u) << one.out;
+}
+
+// An export ORDER BY date, symbol (the symbols interleaved, ISO dates):
+// refused without --series (the labels cycle), run per symbol in date order
+// with --series symbol --time date; the aggregates across symbols per
+// config (--summary, --top's default ranking) follow from the rows; a date
+// column in another format is refused with --time, saying which works.
+TEST(Cli, AnInterleavedDatedExportRunsPerSymbolInDateOrderWithAggregates) {
+  std::string text = "date,symbol,close\n", us = "date,symbol,close\n";
+  for (int d = 0; d < 40; d++)
+    for (int s = 0; s < 3; s++) {
+      if (s == 2 && d < 28) continue;  // CCC: 12 bars, shorter than slow = 15
+      char iso[16], mdy[16];
+      snprintf(iso, sizeof iso, "2024-%02d-%02d", 1 + d / 28, 1 + d % 28);
+      snprintf(mdy, sizeof mdy, "%02d/%02d/2024", 1 + d / 28, 1 + d % 28);
+      std::string row = std::string(",") + "ABC"[s] + "XX," +
+                        std::to_string(100 + 50 * s + (d * (7 + s) % 11)) + "\n";
+      text += iso + row;
+      us += mdy + row;
+    }
+  std::string path = WriteFile("dated.csv", text), summary = TmpDir() + "/summary.csv";
+  std::vector<std::string> base = {"--table", path, "--grid", "fast=3,5 slow=10,15",
+                                   "--out", "-", "--quiet"};
+  CliRun refused = Sweep(base);
+  EXPECT_EQ(refused.code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("column 'symbol'"), std::string::npos) << refused.err;
+  std::vector<std::string> named = base;
+  named.insert(named.end(), {"--series", "symbol", "--time", "date", "--summary", summary});
+  CliRun r = Sweep(named);
+  ASSERT_EQ(r.code, 1) << r.err;  // CCC fails slow = 15: those rows only
+  auto rows = ParseCsv(r.out);
+  ASSERT_EQ(rows.size(), 1u + 4 * 3) << r.out;
+  int ser = Col(rows[0], "series"), st = Col(rows[0], "status"), sh = Col(rows[0], "sharpe"),
+      tr = Col(rows[0], "total_return");
+  auto sums = ParseCsv(Slurp(summary));
+  ASSERT_EQ(sums.size(), 1u + 4) << Slurp(summary);
+  int ms = Col(sums[0], "mean_sharpe"), md = Col(sums[0], "median_sharpe"),
+      pos = Col(sums[0], "positive"), ok = Col(sums[0], "series_ok");
+  for (int k = 0; k < 4; k++) {
+    std::vector<double> s;
+    int positive = 0, done = 0;
+    for (int q = 0; q < 3; q++) {
+      const auto &row = rows[1 + k * 3 + q];
+      EXPECT_EQ(row[ser], std::string(1, "ABC"[q]) + "XX");
+      if (row[st] != "ok") continue;
+      done++;
+      positive += std::stod(row[tr]) > 0;
+      if (std::isfinite(std::stod(row[sh]))) s.push_back(std::stod(row[sh]));
+    }
+    std::sort(s.begin(), s.end());
+    double mean = 0;
+    for (double v : s) mean += v / (double)s.size();
+    double median = s.size() % 2 ? s[s.size() / 2] : (s[s.size() / 2 - 1] + s[s.size() / 2]) / 2;
+    EXPECT_NEAR(std::stod(sums[1 + k][ms]), mean, 1e-12 * (1 + std::fabs(mean)));
+    EXPECT_NEAR(std::stod(sums[1 + k][md]), median, 1e-12 * (1 + std::fabs(median)));
+    EXPECT_EQ(std::stod(sums[1 + k][pos]), (double)positive / done);
+    EXPECT_EQ(std::stod(sums[1 + k][ok]), (double)done);
+  }
+  // --plot over one swept parameter: a heatmap of sharpe over series (y)
+  // and fast (x), one cell per (config, series) row that finished, each
+  // cell that row's value.
+  std::string svg = TmpDir() + "/series.svg", csv = TmpDir() + "/series_rows.csv";
+  CliRun pr = Sweep({"--table", path, "--grid", "fast=3,4,5", "--set", "slow=10", "--series",
+                     "symbol", "--time", "date", "--plot", svg, "--out", csv, "--quiet"});
+  ASSERT_EQ(pr.code, 0) << pr.err;
+  auto prow = ParseCsv(Slurp(csv));
+  std::map<std::pair<std::string, std::string>, std::string> want;
+  int pf = Col(prow[0], "fast"), ps = Col(prow[0], "series"), psh = Col(prow[0], "sharpe");
+  for (size_t i = 1; i < prow.size(); i++) want[{prow[i][ps], prow[i][pf]}] = prow[i][psh];
+  std::string pic = Slurp(svg);
+  EXPECT_NE(pic.find(">sharpe over series and fast<"), std::string::npos) << pic.substr(0, 600);
+  std::regex cell("class=\"cell\"[^>]*data-x=\"([^\"]*)\" data-y=\"([^\"]*)\" "
+                  "data-value=\"([^\"]*)\"");
+  size_t cells = 0;
+  for (std::sregex_iterator it(pic.begin(), pic.end(), cell), end; it != end; ++it, ++cells) {
+    auto key = std::make_pair((*it)[2].str(), (*it)[1].str());
+    ASSERT_TRUE(want.count(key)) << key.first << " " << key.second;
+    double got = std::stod((*it)[3].str()), ref = std::stod(want[key]);
+    EXPECT_TRUE(got == ref || (std::isnan(got) && std::isnan(ref)))
+        << key.first << " " << key.second << ": " << got << " vs " << ref;
+  }
+  EXPECT_EQ(cells, 9u);
+  // --top ranks configs by mean_sharpe by default; --rank rows ranks rows.
+  CliRun top = Sweep({"--table", path, "--grid", "fast=3,5 slow=10,15", "--series", "symbol",
+                      "--time", "date", "--top", "2", "--quiet"});
+  EXPECT_NE(top.out.find("top 2 configs across series by mean_sharpe"), std::string::npos)
+      << top.out;
+  CliRun rowsr = Sweep({"--table", path, "--grid", "fast=3,5 slow=10,15", "--series", "symbol",
+                        "--top", "2", "--rank", "rows", "--quiet"});
+  EXPECT_NE(rowsr.out.find("top 2 (config, series) rows by sharpe"), std::string::npos)
+      << rowsr.out;
+  EXPECT_NE(rowsr.out.find("series"), std::string::npos) << rowsr.out;
+  CliRun by = Sweep({"--table", path, "--grid", "fast=3 slow=10", "--series", "symbol",
+                     "--top", "2", "--by", "total_return", "--quiet"});
+  EXPECT_EQ(by.code, 2) << by.err;
+  EXPECT_NE(by.err.find("--rank rows"), std::string::npos) << by.err;
+  // Dates as MM/DD/YYYY do not sort as time: refused, saying what works.
+  std::string bad = WriteFile("dated_us.csv", us);
+  CliRun usr = Sweep({"--table", bad, "--grid", "fast=3 slow=10", "--series", "symbol",
+                      "--time", "date", "--top", "1", "--quiet"});
+  EXPECT_EQ(usr.code, 2) << usr.err;
+  EXPECT_NE(usr.err.find("column 'date'"), std::string::npos) << usr.err;
+  EXPECT_NE(usr.err.find("YYYY-MM-DD"), std::string::npos) << usr.err;
+  CliRun alone = Sweep({"--table", path, "--time", "date", "--quiet"});
+  EXPECT_EQ(alone.code, 2) << alone.err;
+  EXPECT_NE(alone.err.find("needs --series COL"), std::string::npos) << alone.err;
 }

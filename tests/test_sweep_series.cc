@@ -253,4 +253,187 @@ TEST(SweepSeries, ASeriesColumnThatHoldsNoLabelsIsRefusedByName) {
       << gpudf_last_error();
 }
 
+TEST(SweepSeries, TheRowOrderIsKeptWithTheTableOnceAndEveryLaterSweepReadsIt) {
+  Panel p = MakePanel({80, 45, 60}, 11);
+  std::vector<int32_t> codes(p.key.begin(), p.key.end());
+  std::vector<std::string> labels = {"A", "B", "C"};
+  const char *lab[] = {"A", "B", "C"};
+  Owned t;
+  ASSERT_EQ(gpudf_table_create((int64_t)codes.size(), &t.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, p.close.data()), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_categorical(t.t, "symbol", codes.data(), 3, lab), GPUDF_OK);
+  int col = -1;
+  EXPECT_NE(gpudf_table_find_column(t.t, "__order.1.-1", &col), GPUDF_OK);
+  // In process, an unshared table is not grown (the caller's column
+  // pointers stay valid): the rows are ordered for that sweep alone.
+  CheckPanel(t.t, p, labels, 1, 0);
+  EXPECT_NE(gpudf_table_find_column(t.t, "__order.1.-1", &col), GPUDF_OK);
+  // A sweep with workers shares the table: the order goes with it.
+  CheckPanel(t.t, p, labels, 1, 2);
+  ASSERT_EQ(gpudf_table_find_column(t.t, "__order.1.-1", &col), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_column_type(t.t, col), GPUDF_TYPE_I64);
+  const int64_t *order = static_cast<const int64_t *>(gpudf_table_column_data(t.t, col));
+  ASSERT_NE(order, nullptr);
+  std::vector<int64_t> want;
+  for (int64_t q = 0; q < 3; q++)
+    for (size_t i = 0; i < p.key.size(); i++)
+      if (p.key[i] == q) want.push_back((int64_t)i);
+  ASSERT_EQ(std::vector<int64_t>(order, order + want.size()), want);
+  // Later sweeps, in process and with workers, read it: the same rows.
+  CheckPanel(t.t, p, labels, 1, 0);
+  CheckPanel(t.t, p, labels, 1, 2);
+  EXPECT_EQ(gpudf_table_ncols(t.t), 3 + 2);  // and it is kept once (with the prefix sums' two)
+}
+
+TEST(SweepSeries, AColumnOfTheUsersCannotTakeTheNameOfAKeptOrder) {
+  Owned t;
+  ASSERT_EQ(gpudf_table_create(4, &t.t), GPUDF_OK);
+  int64_t v[4] = {3, 2, 1, 0};
+  EXPECT_EQ(gpudf_table_add_column(t.t, "__order.0.-1", GPUDF_TYPE_I64, v), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("reserved"), std::string::npos)
+      << gpudf_last_error();
+}
+
+TEST(SweepSeries, InterleavedLabelsOfALongTableAreGuessedAsItsSeries) {
+  // ORDER BY date, symbol: the labels cycle; random labels do not.
+  std::vector<int32_t> cyc, rnd;
+  std::vector<double> close;
+  std::mt19937_64 rng(5);
+  for (int d = 0; d < 100; d++)
+    for (int32_t s = 0; s < 3; s++) {
+      if (d < 10 && s == 2) continue;  // C starts later
+      cyc.push_back(s);
+      close.push_back(100 + d + s);
+    }
+  for (size_t i = 0; i < cyc.size(); i++) rnd.push_back((int32_t)(rng() % 3));
+  const char *lab[] = {"A", "B", "C"};
+  Owned t;
+  ASSERT_EQ(gpudf_table_create((int64_t)cyc.size(), &t.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, close.data()), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_categorical(t.t, "side", rnd.data(), 3, lab), GPUDF_OK);
+  EXPECT_EQ(gpudf_sweep_series_guess(t.t, K("ma_crossover")), -1);
+  ASSERT_EQ(gpudf_table_add_categorical(t.t, "symbol", cyc.data(), 3, lab), GPUDF_OK);
+  EXPECT_EQ(gpudf_sweep_series_guess(t.t, K("ma_crossover")), 2);
+  EXPECT_EQ(gpudf_sweep_series_guess(t.t, K("filter_agg")), -1);
+}
+
+// A two-series table whose "date" column holds these labels (series A on
+// even rows, B on odd ones); gpudf_sweep_series_check's verdict on --time.
+gpudf_status TimeCheck(const std::vector<const char *> &dates, std::string *msg) {
+  Owned t;
+  std::vector<int32_t> sym, code;
+  std::vector<double> close;
+  for (size_t i = 0; i < dates.size(); i++) {
+    sym.push_back((int32_t)(i % 2));
+    code.push_back((int32_t)i);
+    close.push_back(100.0 + (double)i);
+  }
+  const char *lab[] = {"A", "B"};
+  EXPECT_EQ(gpudf_table_create((int64_t)dates.size(), &t.t), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, close.data()), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_add_categorical(t.t, "symbol", sym.data(), 2, lab), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_add_categorical(t.t, "date", code.data(), (int32_t)dates.size(),
+                                    dates.data()),
+            GPUDF_OK);
+  int64_t S = -1;
+  gpudf_status st = gpudf_sweep_series_check(t.t, 1, 2, &S);
+  *msg = gpudf_last_error();
+  if (st == GPUDF_OK) {
+    EXPECT_EQ(S, 2);
+  }
+  return st;
+}
+
+TEST(SweepSeriesTime, IsoDatesAndTimestampsOfOneFormatAreTimeColumns) {
+  std::string msg;
+  for (auto dates : std::vector<std::vector<const char *>>{
+           {"2024-01-03", "2024-01-02", "2023-12-29", "2024-02-01"},
+           {"2024-01-03T09:30:00", "2024-01-03T09:29:59", "2024-01-02T16:00:00",
+            "2024-01-03T10:00:00"},
+           {"2024-01-03 09:30", "2024-01-03 09:29", "2024-01-02 16:00", "2024-01-03 10:00"},
+           {"2024-01-03T09:30:00.5Z", "2024-01-03T09:30:00.4Z", "2024-01-03T09:30:01.0Z",
+            "2024-01-03T09:30:00.9Z"},
+           {"2024-01-03T09:30+01:00", "2024-01-03T09:31+01:00", "2024-01-03T09:32+01:00",
+            "2024-01-03T09:33+01:00"}})
+    EXPECT_EQ(TimeCheck(dates, &msg), GPUDF_OK) << dates[0] << ": " << msg;
+}
+
+TEST(SweepSeriesTime, DatesInAnotherFormatAreRefusedSayingWhichFormatWorks) {
+  std::string msg;
+  for (auto dates : std::vector<std::vector<const char *>>{
+           {"01/03/2024", "01/02/2024", "12/29/2023", "02/01/2024"},
+           {"03.01.2024", "02.01.2024", "29.12.2023", "01.02.2024"},
+           {"Jan 3 2024", "Jan 2 2024", "Dec 29 2023", "Feb 1 2024"},
+           {"2024-13-01", "2024-01-02", "2024-01-03", "2024-01-04"},
+           {"20240103", "20240102", "20231229", "20240201"}}) {
+    EXPECT_EQ(TimeCheck(dates, &msg), GPUDF_EINVAL) << dates[0];
+    EXPECT_NE(msg.find("column 'date' holds the label"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("not an ISO-8601 date"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("YYYY-MM-DD"), std::string::npos) << msg;
+  }
+  // Two ISO formats in one column do not sort as time together.
+  for (auto dates : std::vector<std::vector<const char *>>{
+           {"2024-01-03", "2024-01-03T09:30", "2024-01-02", "2024-01-04"},
+           {"2024-01-03T09:30", "2024-01-03 09:31", "2024-01-03T09:32", "2024-01-03T09:33"},
+           {"2024-01-03T09:30Z", "2024-01-03T09:30+01:00", "2024-01-03T09:32Z",
+            "2024-01-03T09:33Z"}}) {
+    EXPECT_EQ(TimeCheck(dates, &msg), GPUDF_EINVAL) << dates[1];
+    EXPECT_NE(msg.find("mixes date formats"), std::string::npos) << msg;
+  }
+}
+
+TEST(SweepSeriesTime, ARowOfASeriesWithoutATimeIsRefusedNamingTheRow) {
+  Owned t;
+  int32_t sym[4] = {0, 1, 0, 1};
+  double when[4] = {2, 1, kNaN, 3}, close[4] = {1, 2, 3, 4};
+  const char *lab[] = {"A", "B"};
+  ASSERT_EQ(gpudf_table_create(4, &t.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, close), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_categorical(t.t, "symbol", sym, 2, lab), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "t", GPUDF_TYPE_F64, when), GPUDF_OK);
+  EXPECT_EQ(gpudf_sweep_series_check(t.t, 1, 2, nullptr), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("column 't' has no time in row 2"),
+            std::string::npos) << gpudf_last_error();
+  EXPECT_EQ(gpudf_sweep_series_check(t.t, 1, 0, nullptr), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_sweep_series_check(t.t, 1, 7, nullptr), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("time = 7 is not a column index"),
+            std::string::npos) << gpudf_last_error();
+}
+
+TEST(SweepSeriesTime, OptionsFromBeforeTimeKeepTheFileOrderAndTimeNeedsASeries) {
+  Panel p = MakePanel({40, 40}, 13);
+  std::vector<int32_t> codes(p.key.begin(), p.key.end());
+  std::vector<double> backwards;  // a time that reverses every series
+  for (size_t i = 0; i < codes.size(); i++) backwards.push_back(-(double)i);
+  const char *lab[] = {"A", "B"};
+  Owned t;
+  ASSERT_EQ(gpudf_table_create((int64_t)codes.size(), &t.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, p.close.data()), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_categorical(t.t, "symbol", codes.data(), 2, lab), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "t", GPUDF_TYPE_F64, backwards.data()), GPUDF_OK);
+  std::vector<double> cfg = Cfg(0, 3, 10, 0, 0), old(10), now(10);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.series = 1;
+  o.time = 2;
+  o.size = offsetof(gpudf_sweep_options, time);  // a 0.4 or 0.5 header: no time field
+  ASSERT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), 1, old.data(), &o, nullptr),
+            GPUDF_OK) << gpudf_last_error();
+  for (int q = 0; q < 2; q++)
+    ExpectClose(Backtest(p.prices[q], 3, 10, 0, false, 252), &old[q * 5], "file order");
+  o.size = sizeof o;
+  ASSERT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), 1, now.data(), &o, nullptr),
+            GPUDF_OK) << gpudf_last_error();
+  for (int q = 0; q < 2; q++) {
+    std::vector<double> rev(p.prices[q].rbegin(), p.prices[q].rend());
+    ExpectClose(Backtest(rev, 3, 10, 0, false, 252), &now[q * 5], "time order");
+  }
+  o.series = -1;
+  EXPECT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), 1, now.data(), &o, nullptr),
+            GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("time = 2 needs a series column"),
+            std::string::npos) << gpudf_last_error();
+}
+
 }  // namespace

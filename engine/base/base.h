@@ -36,6 +36,9 @@ gpudf_status gdf_error(gpudf_status status, const char *func, const char *fmt, .
  * prepare adds them through gdf_table_alloc_derived. */
 #define GDF_DERIVED_PREFIX "__prefix."
 #define GDF_DERIVED_PREFIX_LO "__prefix_lo." /* their low parts (two-double sums) */
+/* The row order of a long table by series (and time) that a sweep keeps
+ * with the table (engine/sweep/sweep_series.c). */
+#define GDF_DERIVED_ORDER "__order."
 #ifndef __cplusplus
 /* Bytes of shared memory the caller of gpudf_table_prepare still needs after
  * it (gpudf_sweep: its control segment and the share's descriptor): derived

@@ -206,7 +206,8 @@ static void column_list(const gpudf_table *t, char *buf, size_t len) {
 static bool default_fits(const gpudf_table *t, int c, int accepts) {
   const char *name = gpudf_table_column_name(t, c);
   return (gdf_column_accept(t, c) & accepts) &&
-         strncmp(name, GDF_DERIVED_PREFIX, strlen(GDF_DERIVED_PREFIX)) != 0;
+         strncmp(name, GDF_DERIVED_PREFIX, strlen(GDF_DERIVED_PREFIX)) != 0 &&
+         strncmp(name, GDF_DERIVED_ORDER, strlen(GDF_DERIVED_ORDER)) != 0;
 }
 
 gpudf_status gpudf_kernel_default_column(const gpudf_kernel *kernel, int index,

@@ -360,10 +360,15 @@ static gpudf_status read_header(reader *r, gdf_csv_file *cf) {
                        "column %d)", r->path, r->rec_line, col + 1, c->name, j + 1);
     /* What gdf_table alloc_column would refuse later, here, so that it comes
      * before any error of a row (the documented order). */
-    if (strncmp(c->name, GDF_DERIVED_PREFIX, strlen(GDF_DERIVED_PREFIX)) == 0)
+    const char *reserved = strncmp(c->name, GDF_DERIVED_PREFIX, strlen(GDF_DERIVED_PREFIX)) == 0
+                               ? GDF_DERIVED_PREFIX
+                           : strncmp(c->name, GDF_DERIVED_ORDER, strlen(GDF_DERIVED_ORDER)) == 0
+                               ? GDF_DERIVED_ORDER
+                               : NULL;
+    if (reserved)
       return GDF_ERR(GPUDF_EINVAL, "%s:%" PRId64 ":%d: column name '%s': names starting with "
                      "'%s' are reserved for the columns gpudf_table_prepare derives; rename it",
-                     r->path, r->rec_line, col + 1, c->name, GDF_DERIVED_PREFIX);
+                     r->path, r->rec_line, col + 1, c->name, reserved);
     c->may_int = c->only_ints = c->may_float = c->may_bool = true;
   }
   return GPUDF_OK;

@@ -25,6 +25,7 @@ void gpudf_sweep_options_init(gpudf_sweep_options *o) {
   o->backend = GPUDF_BACKEND_AUTO;
   o->retries = 1;
   o->series = -1;
+  o->time = -1;
 }
 
 /* Bound on retries: each costs a process start, and a config that crashed
@@ -179,7 +180,7 @@ static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
   gdf_sweep_ctl shape = {0};
   /* In process, slot 0 is the calling process's (run_in_process). */
   uint64_t size = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots > 0 ? nslots : 1,
-                                 s->ngroups, s->nseries, s->nperm);
+                                 s->ngroups, s->nseries, s->order_col >= 0 ? 0 : s->nperm);
   if (nslots == 0) {
     s->ctl = calloc(1, size);
     if (!s->ctl) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %llu bytes", (unsigned long long)size);
@@ -191,6 +192,9 @@ static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
   }
   *s->ctl = shape;
   gdf_sweep_ctl *c = s->ctl;
+  /* A kept order is read from the table; else it is in the segment. */
+  c->nperm = s->nseries > 0 ? s->nperm : 0;
+  c->order_col = s->order_col;
   c->magic = GDF_SWEEP_MAGIC;
   c->version = GDF_SWEEP_VERSION;
   c->owner_pid = gdf_self_pid();
@@ -207,7 +211,8 @@ static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
     memcpy(gdf_ctl_groups(c), s->groups, ((size_t)s->ngroups + 1) * sizeof *s->groups);
   if (s->nseries > 0) {
     for (int64_t i = 0; i < s->n; i++) gdf_ctl_series(c)[i] = gdf_user_index(s, i) % s->nseries;
-    memcpy(gdf_ctl_perm(c), s->sperm, (size_t)s->nperm * sizeof *s->sperm);
+    if (s->order_col < 0)
+      memcpy(gdf_ctl_perm(c), s->sperm, (size_t)s->nperm * sizeof *s->sperm);
     memcpy(gdf_ctl_starts(c), s->starts, ((size_t)s->nseries + 1) * sizeof *s->starts);
   }
   double *r = gdf_ctl_results(c);
@@ -403,6 +408,15 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
     gdf_prepare_reserve = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots,
                                          s->ngroups, s->nseries, s->nperm) + (1u << 20);
     st = gpudf_table_prepare(t, s->k, configs, s->n);
+    /* The series order goes with the table too: every later sweep over it
+     * (or a view of its share) reads it instead of sorting the rows again. */
+    if (st == GPUDF_OK && s->nseries > 0 && s->order_col < 0) {
+      s->order_col = gdf_series_keep(t, s->o.series, s->o.time, s->sperm, s->nperm);
+      if (s->order_col >= 0) {
+        free(s->sperm);
+        s->sperm = NULL;
+      }
+    }
     gdf_prepare_reserve = 0;
   }
   if (st == GPUDF_OK) st = ensure_share(s, t, &made);
@@ -430,16 +444,19 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
 static gpudf_status expand_series(gdf_sweep *s, const gpudf_table *t, const double **configs,
                                   char ***labels) {
   if (s->o.series == -1 || !s->k->row_order) {
-    /* Still a column (or -1): a typo is not ignored silently. */
+    /* Still columns (or -1): a typo is not ignored silently. */
     if (s->o.series != -1) {
       int64_t *p, *st, np, ns;
-      GDF_TRY(gdf_series_build(t, s->o.series, &p, &np, &st, &ns, NULL));
+      GDF_TRY(gdf_series_build(t, s->o.series, s->o.time, &p, &np, &st, &ns, NULL, NULL));
       free(p), free(st);
+    } else if (s->o.time != -1) {
+      return GDF_ERR(GPUDF_EINVAL, "time = %d needs a series column (series = -1): the time "
+                     "orders the rows within each series", s->o.time);
     }
     return GPUDF_OK;
   }
-  GDF_TRY(gdf_series_build(t, s->o.series, &s->sperm, &s->nperm, &s->starts, &s->nseries,
-                           labels));
+  GDF_TRY(gdf_series_build(t, s->o.series, s->o.time, &s->sperm, &s->nperm, &s->starts,
+                           &s->nseries, labels, &s->order_col));
   if (s->nseries == 0)
     return GDF_ERR(GPUDF_EINVAL, "series = %d: column '%s' has no label in any row",
                    s->o.series, gpudf_table_column_name(t, s->o.series));
@@ -455,8 +472,9 @@ static gpudf_status expand_series(gdf_sweep *s, const gpudf_table *t, const doub
   for (int64_t k = 0; k < s->n; k++)
     for (int64_t q = 0; q < S; q++)
       memcpy(s->expanded + (k * S + q) * np, *configs + k * np, sizeof(double) * (size_t)np);
-  gdf_log("sweep: %lld configs x %lld series of column '%s'", (long long)s->n, (long long)S,
-          gpudf_table_column_name(t, s->o.series));
+  gdf_log("sweep: %lld configs x %lld series of column '%s'%s", (long long)s->n, (long long)S,
+          gpudf_table_column_name(t, s->o.series),
+          s->order_col >= 0 ? " (row order kept with the table)" : "");
   s->n *= S;
   *configs = s->expanded;
   return GPUDF_OK;
@@ -530,12 +548,14 @@ gpudf_status gpudf_sweep(gpudf_table *table, const gpudf_kernel *kernel, const d
   gdf_sweep s = {0};
   gpudf_sweep_options_init(&s.o);
   if (opts) {
-    /* 0.1 to 0.3 ended before series (which then stays -1, none). */
+    /* 0.1 to 0.3 ended before series (which then stays -1, none); 0.4 and 0.5
+     * before time (-1 too). */
     GDF_TRY(gdf_versioned_in(&s.o, sizeof s.o, opts, offsetof(gpudf_sweep_options, series),
                              "options", "gpudf_sweep_options_init"));
     GDF_TRY(check_options(&s.o));
   }
   s.n = n;
+  s.order_col = -1;
   s.t0_ns = s.last_progress_ns = gdf_now_ns();
   gpudf_status st = sweep(&s, table, kernel, configs, results);
   free(s.attempts);

@@ -152,7 +152,7 @@ static int64_t run_range(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_ker
 int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
                             int64_t lo, int64_t hi) {
   if (c->nseries <= 0 || !k->row_order) return run_range(c, t, k, lo, hi);
-  const int64_t *ser = gdf_ctl_series(c), *perm = gdf_ctl_perm(c), *starts = gdf_ctl_starts(c);
+  const int64_t *ser = gdf_ctl_series(c), *perm = gdf_ctl_order(c, t), *starts = gdf_ctl_starts(c);
   int64_t done = 0;
   for (int64_t a = lo; a < hi;) {
     int64_t b = a + 1;

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define GDF_SWEEP_MAGIC 0x70657773666467ull /* "gdfswep" */
-enum { GDF_SWEEP_VERSION = 4, GDF_SWEEP_MSGS = 256 };
+enum { GDF_SWEEP_VERSION = 5, GDF_SWEEP_MSGS = 256 };
 
 /* States beyond the public gpudf_config_state values (which are final). */
 enum {
@@ -69,8 +69,11 @@ typedef struct gdf_sweep_ctl {
   /* A sweep over the series of a long table (gpudf_sweep_options.series,
    * a kernel with row_order): nseries > 0, the stable order of the table's
    * rows by series (nperm row indices: the rows of series q are
-   * perm[starts[q] .. starts[q + 1])), and each config's series. */
+   * perm[starts[q] .. starts[q + 1])), and each config's series. perm is
+   * the table's column order_col (the order kept with the table,
+   * gdf_series_keep) or, when order_col is -1, in this segment. */
   int64_t nseries, nperm;
+  int64_t order_col;
   uint64_t off_series, off_perm, off_starts;
   _Atomic int64_t next;          /* first config not yet claimed */
   _Atomic int64_t ndone;         /* DONE, counted by workers */
@@ -112,6 +115,11 @@ static inline int64_t *gdf_ctl_series(gdf_sweep_ctl *c) {
 }
 static inline int64_t *gdf_ctl_perm(gdf_sweep_ctl *c) {
   return (int64_t *)((uint8_t *)c + c->off_perm);
+}
+/* The series order: the table's kept column or the segment's copy. */
+static inline const int64_t *gdf_ctl_order(gdf_sweep_ctl *c, const gpudf_table *t) {
+  return c->order_col >= 0 ? (const int64_t *)gdf_table_colref(t, (int)c->order_col).data
+                           : gdf_ctl_perm(c);
 }
 static inline int64_t *gdf_ctl_starts(gdf_sweep_ctl *c) {
   return (int64_t *)((uint8_t *)c + c->off_starts);

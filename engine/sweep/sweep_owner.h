@@ -48,7 +48,8 @@ typedef struct gdf_sweep {
   int64_t ngroups;      /* 0: the kernel has no pass key, or every key is equal */
   int64_t nseries;      /* series of a long table (0: none); s->n = configs x series */
   int64_t nperm;        /* rows in some series */
-  int64_t *sperm;       /* rows ordered by series, stably (nperm) */
+  int64_t *sperm;       /* rows ordered by series, stably (nperm); NULL when kept */
+  int order_col;        /* the table's column keeping that order, or -1 */
   int64_t *starts;      /* nseries + 1 starts in sperm */
   double *expanded;     /* configs x series rows, config k on series q at k * nseries + q */
   gdf_wproc *procs;     /* by slot; pid 0: free */
@@ -74,12 +75,25 @@ static inline int64_t gdf_user_index(const gdf_sweep *s, int64_t i) {
 }
 
 /* The series of column col of t: rows with a label (a categorical code
- * >= 0, any integer) ordered by it, stably, into *perm (*nperm rows), the
- * starts of the *nseries series in it (*starts, nseries + 1) and, when
- * labels is not NULL, each series' label (*labels, nseries strings). The
- * caller frees them (gdf_series_free). */
-gpudf_status gdf_series_build(const gpudf_table *t, int col, int64_t **perm, int64_t *nperm,
-                              int64_t **starts, int64_t *nseries, char ***labels);
+ * >= 0, any integer) ordered by it, stably, and by column time within each
+ * series when time >= 0 (a row without a time is refused), into *perm
+ * (*nperm rows), the starts of the *nseries series in it (*starts, nseries
+ * + 1) and, when labels is not NULL, each series' label (*labels, nseries
+ * strings). When the table keeps that order (gdf_series_keep, an earlier
+ * sweep), *order_col (if not NULL) gets its column and *perm stays NULL
+ * (*nperm is still set); else -1. The caller frees *perm, *starts and the
+ * labels (gdf_series_free_labels). */
+gpudf_status gdf_series_build(const gpudf_table *t, int col, int time, int64_t **perm,
+                              int64_t *nperm, int64_t **starts, int64_t *nseries,
+                              char ***labels, int *order_col);
+/* Keeps the order perm of (col, time) with the owner's unsealed table t, as
+ * the derived i64 column GDF_DERIVED_ORDER "<col>.<time>" (perm, then -1 to
+ * the end), so that every later sweep over it (and its shares) reads it
+ * instead of sorting again. Its index, or -1 when it cannot (a view, a
+ * sealed table, no room in shared memory: an optimisation only). */
+int gdf_series_keep(gpudf_table *t, int col, int time, const int64_t *perm, int64_t nperm);
+/* The kept order column of (col, time) in t, or -1. */
+int gdf_series_order_col(const gpudf_table *t, int col, int time);
 void gdf_series_free_labels(char **labels, int64_t nseries);
 /* Result handle of n configs, every state PENDING. */
 gpudf_status gdf_result_new(int64_t n, gpudf_sweep_result **out);

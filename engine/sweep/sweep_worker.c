@@ -74,7 +74,7 @@ static gpudf_status map_ctl(const char *name, worker *w) {
     uint64_t n = (uint64_t)c->n, np = (uint64_t)c->nperm, ns = (uint64_t)c->nseries;
     bool ok = c->nperm >= 0 && c->off_series <= w->size && c->off_perm <= w->size &&
               c->off_starts <= w->size && (w->size - c->off_series) / sizeof(int64_t) >= n &&
-              (w->size - c->off_perm) / sizeof(int64_t) >= np &&
+              (c->order_col >= 0 || (w->size - c->off_perm) / sizeof(int64_t) >= np) &&
               (w->size - c->off_starts) / sizeof(int64_t) >= ns + 1;
     for (uint64_t i = 0; ok && i < n; i++)
       ok = gdf_ctl_series(c)[i] >= 0 && (uint64_t)gdf_ctl_series(c)[i] < ns;
@@ -102,10 +102,19 @@ static gpudf_status start(int argc, char **argv, worker *w, int *slot_index) {
   /* A series' kernels read the rows the owner listed: each must be a row
    * of the table attached. */
   int64_t nrows = gpudf_table_nrows(w->view);
-  for (int64_t i = 0; w->ctl->nseries > 0 && i < w->ctl->nperm; i++)
-    if (gdf_ctl_perm(w->ctl)[i] < 0 || gdf_ctl_perm(w->ctl)[i] >= nrows)
+  gdf_sweep_ctl *c = w->ctl;
+  if (c->nseries > 0 && c->order_col >= 0 &&
+      (c->order_col >= gpudf_table_ncols(w->view) || c->nperm > nrows ||
+       gpudf_table_column_type(w->view, (int)c->order_col) != GPUDF_TYPE_I64 ||
+       strncmp(gpudf_table_column_name(w->view, (int)c->order_col), GDF_DERIVED_ORDER,
+               strlen(GDF_DERIVED_ORDER)) != 0))
+    return GDF_ERR(GPUDF_EBADMSG, "%s: the series order is not a column of the table attached",
+                   argv[1]);
+  const int64_t *perm = c->nseries > 0 ? gdf_ctl_order(c, w->view) : NULL;
+  for (int64_t i = 0; c->nseries > 0 && i < c->nperm; i++)
+    if (perm[i] < 0 || perm[i] >= nrows)
       return GDF_ERR(GPUDF_EBADMSG, "%s: series row %lld is outside the table's %lld rows",
-                     argv[1], (long long)gdf_ctl_perm(w->ctl)[i], (long long)nrows);
+                     argv[1], (long long)perm[i], (long long)nrows);
   const char *dev = gpudf_table_device(w->view);
   snprintf(w->slot->device, sizeof w->slot->device, "%s", dev ? dev : "");
   /* What it got here (a cuda-ipc share may be cuda-pinned or cpu in this

@@ -57,6 +57,8 @@ static gpudf_status check_column_name(const gpudf_table *t, const char *name, bo
                              ? GDF_DERIVED_PREFIX
                          : strncmp(name, GDF_DERIVED_PREFIX_LO, strlen(GDF_DERIVED_PREFIX_LO)) == 0
                              ? GDF_DERIVED_PREFIX_LO
+                         : strncmp(name, GDF_DERIVED_ORDER, strlen(GDF_DERIVED_ORDER)) == 0
+                             ? GDF_DERIVED_ORDER
                              : NULL;
   if (!derived && reserved)
     return GDF_ERR(GPUDF_EINVAL, "column name '%s': names starting with '%s' are reserved "

@@ -1127,19 +1127,21 @@ def _progress_callback(progress):
 _DISTINCT_RESULTS = frozenset({"groupby_agg", "histogram"})
 
 
-def _sweep_frame(kernel, frame, names, results, res):
+def _sweep_frame(kernel, frame, names, results, res, state=None, reason=None):
     """The configs, then the n x width results, a status and an error column,
     as one DataFrame built in one step: adding the result columns one at a
     time costs seconds to minutes at the widths groupby_agg and histogram
-    allow (5 x 65536 columns), for no C work at all."""
+    allow (5 x 65536 columns), for no C work at all. state and reason read
+    another result than gpudf_sweep's (an MPI sweep's: _mpi.py)."""
     import pandas as pd
     n = len(results)
-    states = [lib.gpudf_sweep_result_state(res, i) for i in range(n)]
+    state = state or lib.gpudf_sweep_result_state
+    reason = reason or (lambda r, i: _str(lib.gpudf_sweep_result_reason(r, i)))
+    states = [state(res, i) for i in range(n)]
     tail = pd.DataFrame({
         "status": [_STATES[s] for s in states],
         # A finished config has no reason: skip n calls in the usual case.
-        "error": ["" if s == lib.GPUDF_CONFIG_DONE else
-                  _str(lib.gpudf_sweep_result_reason(res, i)) or ""
+        "error": ["" if s == lib.GPUDF_CONFIG_DONE else reason(res, i) or ""
                   for i, s in enumerate(states)]})
     frame = frame.reset_index(drop=True)
     clash = names.isin(list(frame.columns) + ["status", "error"]).any()
@@ -1178,8 +1180,31 @@ def _series_column(table, k, series):
     return table._index(series)
 
 
+def _series_summary(frame, res, results, names, nseries):
+    """The aggregates across series of each config (gpudf_sweep_series_summary):
+    one row per config, its parameters then mean_sharpe, median_sharpe,
+    positive, series_ok, series; None for a kernel without sharpe and
+    total_return."""
+    import pandas as pd
+    if "sharpe" not in names or "total_return" not in names:
+        return None
+    n = len(results) // nseries
+    out = ffi.new("gpudf_series_summary[]", max(n, 1))
+    _check(lib.gpudf_sweep_series_summary(
+        res, ffi.cast("const double *", ffi.from_buffer(results)), len(names),
+        names.get_loc("sharpe"), names.get_loc("total_return"), out))
+    params = frame.iloc[::nseries].drop(columns=["series"]).reset_index(drop=True)
+    agg = pd.DataFrame({
+        "mean_sharpe": [out[i].mean_sharpe for i in range(n)],
+        "median_sharpe": [out[i].median_sharpe for i in range(n)],
+        "positive": [out[i].positive for i in range(n)],
+        "series_ok": [out[i].series_ok for i in range(n)],
+        "series": [out[i].series for i in range(n)]})
+    return pd.concat([params, agg], axis=1)
+
+
 def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, timeout=None,
-          batch=None, retries=None, plugins=(), series=None):
+          batch=None, retries=None, plugins=(), series=None, time=None, comm=None):
     """Runs configs over a shared table in worker processes (workers=0: in
     this process). table is a Table (shared for the sweep if it is not yet),
     a TableView, a Share or a share name. Returns the configs with the result
@@ -1187,7 +1212,25 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     column saying why a config did not finish. series: the column naming
     the series of a long table (a kernel that depends on row order then
     runs each config on each series' rows alone: one result row per config
-    and series, with a "series" column), or "none"; docs/sweep.md."""
+    and series, with a "series" column), or "none"; docs/sweep.md. time:
+    with series, the column ordering each series' rows (numeric, or ISO-8601
+    dates/timestamps of one format; other date formats are refused). With
+    series and a kernel with sharpe and total_return results, the result's
+    attrs["summary"] holds the aggregates across series per config (mean and
+    median Sharpe, fraction of series with a positive return).
+
+    comm: an mpi4py communicator (MPI.COMM_WORLD): one sweep over its ranks
+    through libgpudf_mpi, called by every rank; rank 0's table, configs and
+    options hold (the others may pass None), the DataFrame comes back on
+    rank 0 and None elsewhere, workers are per rank; no progress=, series
+    or time sweeps (docs/mpi.md)."""
+    if comm is not None:
+        if time is not None:
+            raise Error(lib.GPUDF_EINVAL, "sweep(comm=...): time= orders a series' rows, and "
+                        "series sweeps are not run across ranks yet; run without comm")
+        from . import _mpi
+        return _mpi.sweep(table, kernel, configs, comm, workers, backend, progress, timeout,
+                          batch, retries, plugins, series)
     import pandas as pd
     table = _table_arg(table, "sweep")
     for path in plugins:  # here first, so that a kernel they hold is found below
@@ -1200,14 +1243,21 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     n = len(matrix)
     names = _result_index(k, matrix[0] if n else None)
     nseries = 1
+    tcol = -1
+    if time is not None:
+        if scol < 0:
+            raise Error(lib.GPUDF_EINVAL, f"time={time!r} orders the rows within each series: "
+                        f"it needs series=COL")
+        tcol = table._index(time)
     if scol >= 0 and lib.gpudf_kernel_row_order(k):
         count = ffi.new("int64_t *")
-        _check(lib.gpudf_sweep_series_count(table._live(), scol, count))
+        _check(lib.gpudf_sweep_series_check(table._live(), scol, tcol, count))
         nseries = count[0]
     results = np.full((n * nseries, len(names)), np.nan)
     opts = ffi.new("gpudf_sweep_options *")
     lib.gpudf_sweep_options_init(opts)
     opts.series = scol
+    opts.time = tcol
     for name, value, field, conv in (("workers", workers, "workers", int),
                                      ("timeout", timeout or None, "time_limit_s", float),
                                      ("batch", batch or None, "batch", int),
@@ -1256,7 +1306,12 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
         frame = frame.loc[frame.index.repeat(nseries)].reset_index(drop=True)
         frame.insert(0, "series", [_str(lib.gpudf_sweep_result_series(res, i))
                                    for i in range(len(results))])
+    summary = None
+    if nseries > 1 or (scol >= 0 and lib.gpudf_kernel_row_order(k)):
+        summary = _series_summary(frame, res, results, names, nseries)
     frame = _sweep_frame(kernel, frame, names, results, res)
+    if summary is not None:
+        frame.attrs["summary"] = summary
     report = ffi.new("gpudf_sweep_report *")
     _check(lib.gpudf_sweep_result_report(res, report))
     frame.attrs["report"] = {

@@ -18,6 +18,7 @@ module), so nothing in them is patched. docs/pool.md has the design.
 """
 import multiprocessing
 import multiprocessing.pool
+import os
 import pickle
 import sys
 import threading
@@ -732,10 +733,25 @@ class Pool(multiprocessing.pool.Pool):
         # (SIGKILL, the OOM killer) never gives it back, and the stdlib's
         # terminate() then hangs. Past a second, the tasks are drained
         # without it: every worker is about to be terminated, and what it
-        # would have read is thrown away.
+        # would have read is thrown away. The pipe is emptied as bytes, not
+        # messages, and without blocking: a worker interrupted (Ctrl-C
+        # reaches the whole process group) after reading a message's length
+        # but not its body leaves the pipe mid-message, and a worker still
+        # reading can take the bytes poll() saw; a blocking recv_bytes()
+        # then waited for ever.
         inqueue._rlock.acquire(timeout=1.0)
-        while task_handler.is_alive() and inqueue._reader.poll():
-            inqueue._reader.recv_bytes()
+        fd = inqueue._reader.fileno()
+        was_blocking = os.get_blocking(fd)
+        os.set_blocking(fd, False)
+        try:
+            while task_handler.is_alive():
+                try:
+                    if not os.read(fd, 1 << 16):
+                        break  # every writer is gone
+                except BlockingIOError:
+                    break  # empty: the task handler can write again
+        finally:
+            os.set_blocking(fd, was_blocking)
 
     def terminate(self):
         try:

@@ -2,11 +2,12 @@
 """tests/cli/check_mpi_cli.py SWEEP SWEEP_MPI WORKDIR MPIEXEC... (ctest
 Mpi.SweepToolUnderMpirunWritesWhatTheOneProcessToolWrites).
 
-`mpirun -n 2 gpudf-sweep-mpi ARGS` against `gpudf-sweep ARGS`: the --out CSV
-byte for byte (histogram counts: exact, whichever rank ran a config), the
-report written once (by rank 0 alone), the same exit status for a sweep, a
-usage error and a missing table, and nothing left in the job's shm
-directory. The counts are checked against a count in Python too."""
+`mpirun -n 2 gpudf-sweep-mpi ARGS` and `mpirun -n 2 gpudf-sweep ARGS` (which
+execs gpudf-sweep-mpi) against `gpudf-sweep ARGS`: the --out CSV and the
+--plot SVG byte for byte (histogram counts: exact, whichever rank ran a
+config), the report written once (by rank 0 alone), the same exit status
+for a sweep, a usage error and a missing table, and nothing left in the
+job's shm directory. The counts are checked against a count in Python too."""
 import csv
 import os
 import subprocess
@@ -36,15 +37,33 @@ def run(cmd):
 
 
 one = os.path.join(work, "one.csv")
-many = os.path.join(work, "many.csv")
-rc1, out1, err1 = run([sweep, "--table", table, *grid, "-j", "0", "--out", one])
-rc2, out2, err2 = run([*mpiexec, "-n", "2", sweep_mpi, "--table", table, *grid, "-j", "0",
-                       "--out", many])
-if rc1 != 0 or rc2 != 0:
-    failures.append(f"exit {rc1} alone, {rc2} under mpirun: {err1} {err2}")
-elif open(one, "rb").read() != open(many, "rb").read():
-    failures.append("the --out CSV under mpirun differs from the one-process tool's")
-else:
+one_svg = os.path.join(work, "one.svg")
+plot = ["--plot", None, "--plot-metric", "bin_0"]
+rc1, out1, err1 = run([sweep, "--table", table, *grid, "-j", "0", "--out", one,
+                       *[one_svg if a is None else a for a in plot]])
+if rc1 != 0:
+    failures.append(f"exit {rc1} alone: {err1}")
+# gpudf-sweep-mpi itself, and gpudf-sweep, which under a launcher with
+# several ranks runs gpudf-sweep-mpi in its place.
+for tool in (sweep_mpi, sweep):
+    name = os.path.basename(tool)
+    many = os.path.join(work, f"many-{name}.csv")
+    many_svg = os.path.join(work, f"many-{name}.svg")
+    rc2, out2, err2 = run([*mpiexec, "-n", "2", tool, "--table", table, *grid, "-j", "0",
+                           "--out", many, *[many_svg if a is None else a for a in plot]])
+    if rc2 != 0:
+        failures.append(f"mpirun -n 2 {name}: exit {rc2}: {err2}")
+        continue
+    if open(one, "rb").read() != open(many, "rb").read():
+        failures.append(f"the --out CSV of mpirun -n 2 {name} differs from the one-process tool's")
+    if open(one_svg, "rb").read() != open(many_svg, "rb").read():
+        failures.append(f"the --plot SVG of mpirun -n 2 {name} differs from the one-process tool's")
+    header = "gpudf-sweep "
+    if out2.count(header) != 1:
+        failures.append(f"mpirun -n 2 {name}: the report header appears {out2.count(header)} "
+                        f"times:\n{out2}")
+    print(f"mpirun -n 2 {name}: the same CSV and SVG as the one-process tool")
+if not failures:
     rows = list(csv.DictReader(open(many)))
     for r in rows:
         lo, hi, bins = float(r["range_lo"]), float(r["range_hi"]), 8
@@ -57,20 +76,19 @@ else:
         if got != counts:
             failures.append(f"range {lo}..{hi}: bins {got}, counted {counts}")
             break
-    print(f"{len(rows)} configs, the same CSV alone and under mpirun -n 2")
-header = "gpudf-sweep "
-if out2.count(header) != 1:
-    failures.append(f"the report header appears {out2.count(header)} times under mpirun:\n{out2}")
+    print(f"{len(rows)} configs, counts as counted in Python")
 
-rc1, _, _ = run([sweep, "--table", table, "--kernel", "no_such_kernel"])
-rc2, _, e2 = run([*mpiexec, "-n", "2", sweep_mpi, "--table", table, "--kernel", "no_such_kernel"])
-if rc1 != rc2:
-    failures.append(f"unknown kernel: exit {rc1} alone, {rc2} under mpirun ({e2})")
 missing = os.path.join(work, "missing.csv")
-rc1, _, _ = run([sweep, "--table", missing, *grid])
-rc2, _, e2 = run([*mpiexec, "-n", "2", sweep_mpi, "--table", missing, *grid])
-if rc1 != rc2 or rc1 == 0:
-    failures.append(f"missing table: exit {rc1} alone, {rc2} under mpirun ({e2})")
+for tool in (sweep_mpi, sweep):
+    name = os.path.basename(tool)
+    rc1, _, _ = run([sweep, "--table", table, "--kernel", "no_such_kernel"])
+    rc2, _, e2 = run([*mpiexec, "-n", "2", tool, "--table", table, "--kernel", "no_such_kernel"])
+    if rc1 != rc2 or rc1 != 2:
+        failures.append(f"unknown kernel: exit {rc1} alone, {rc2} under mpirun {name} ({e2})")
+    rc1, _, _ = run([sweep, "--table", missing, *grid])
+    rc2, _, e2 = run([*mpiexec, "-n", "2", tool, "--table", missing, *grid])
+    if rc1 != rc2 or rc1 == 0:
+        failures.append(f"missing table: exit {rc1} alone, {rc2} under mpirun {name} ({e2})")
 left = os.listdir(shm)
 if left:
     failures.append(f"left in the shm directory: {left}")

@@ -63,6 +63,31 @@ run(${clean} ${cbuild}/consumer)
 if(NOT out MATCHES "gpudf 0\\.")
   message(FATAL_ERROR "consumer printed: ${out}")
 endif()
+# find_package(gpudf COMPONENTS mpi): gpudf::gpudf_mpi, when libgpudf_mpi was
+# built; run as one rank (an MPI singleton; Open MPI wants to be told that
+# root may run it).
+file(GLOB mpi_targets ${prefix}/lib*/cmake/gpudf/gpudf_mpiTargets.cmake)
+if(mpi_targets)
+  run(${CMAKE_COMMAND} -S ${SRC}/tests/install/consumer_mpi -B ${cbuild}-mpi -G ${GEN}
+      -DCMAKE_PREFIX_PATH=${prefix})
+  run(${CMAKE_COMMAND} --build ${cbuild}-mpi)
+  run(${clean} OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+      GPUDF_SHM_DIR=${BIN}/install-check-${PART} ${cbuild}-mpi/consumer_mpi)
+  if(NOT out MATCHES "counts 1 5 10")
+    message(FATAL_ERROR "the MPI consumer printed: ${out}")
+  endif()
+  message(STATUS "find_package(gpudf COMPONENTS mpi) works: ${out}")
+else()
+  message(STATUS "no libgpudf_mpi installed (built without MPI): COMPONENTS mpi not checked")
+endif()
+# A component that does not exist fails find_package.
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC}/tests/install/consumer -B ${cbuild}-nocomp
+                -G ${GEN} -DCMAKE_PREFIX_PATH=${prefix} -DGPUDF_COMPONENTS=no_such_part
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT "${out}${err}" MATCHES "no component 'no_such_part'")
+  message(FATAL_ERROR "find_package(gpudf COMPONENTS no_such_part) did not fail plainly:\n${out}\n${err}")
+endif()
+
 # pkg-config, when the tool is there: the README's command line, with the
 # rpath a prefix outside the loader's paths needs.
 find_program(PKGCONFIG pkg-config)

@@ -23,5 +23,14 @@ if ! echo "$out" | grep -qi "signal 9\|killed"; then
   exit 1
 fi
 echo "mpirun exited $rc after the kill"
+# mpirun can return while a rank it ended is still exiting (seen under load:
+# its segments then have a live owner, which gpudf_cleanup rightly keeps):
+# the next library call is made once the job's processes are gone (waited
+# for as an event, bounded at 60 s).
+i=0
+while pgrep -f "$check die $dir" >/dev/null 2>&1 && [ $i -lt 600 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
 "$check" cleanup "$dir" || exit 1
 echo OK

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 
 import numpy as np
@@ -554,6 +555,28 @@ def _slow(args):
     import time
     time.sleep(0.05)
     return func(args)
+
+
+def test_terminate_empties_a_task_pipe_left_mid_message_without_blocking():
+    """Ctrl-C reaches the workers too: one interrupted after reading a
+    task's length but not its body leaves the pipe mid-message. terminate()
+    empties it as bytes, without blocking (it read messages and hung)."""
+    import struct
+    inqueue = mp.get_context("fork").SimpleQueue()
+    inqueue._writer.send_bytes(b"x" * 100)
+    os.write(inqueue._writer.fileno(), struct.pack("!i", 1000) + b"only part of it")
+    stop = threading.Event()
+    handler = threading.Thread(target=stop.wait)  # a task handler still alive
+    handler.start()
+    done = threading.Thread(target=gpudf.Pool._help_stuff_finish, args=(inqueue, handler, 2),
+                            daemon=True)
+    done.start()
+    done.join(timeout=30)
+    stop.set()
+    handler.join()
+    assert not done.is_alive(), "terminate() blocked on a pipe left mid-message"
+    assert not inqueue._reader.poll()  # emptied
+    assert os.get_blocking(inqueue._reader.fileno())  # as it was
 
 
 def test_terminate_mid_map_leaves_dev_shm_clean():

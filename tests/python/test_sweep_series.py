@@ -75,7 +75,7 @@ def check(df, symbols, workers):
         if np.isnan(want["sharpe"]):
             assert np.isnan(row.sharpe)
         else:
-            assert row.sharpe == pytest.approx(want["sharpe"], rel=1e-8, abs=1e-12)
+            assert row.sharpe == pytest.approx(want["sharpe"], rel=1e-8, abs=1e-12, nan_ok=True)
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -101,3 +101,120 @@ def test_a_long_table_without_series_is_refused_naming_the_column():
     # series="none": one series, as before.
     out = gpudf.sweep(t, "ma_crossover", cfg, workers=0, series="none")
     assert len(out) == 1 and "series" not in out.columns
+
+
+def dated_panel(lengths, symbols, fmt="%Y-%m-%d"):
+    """A panel with a date per bar (a business-day calendar from a date of
+    each symbol's own), the rows ORDER BY date, symbol, then each symbol's
+    (date, close) pairs shuffled among its rows: only --time puts them back
+    in order."""
+    frames = []
+    for q, (sym, n) in enumerate(zip(symbols, lengths)):
+        start = pd.Timestamp("2020-01-01") + pd.offsets.BDay(7 * q)
+        dates = pd.bdate_range(start, periods=n)
+        p = (50 + 30 * q) * np.exp(np.cumsum(RNG.standard_normal(n) * 0.02))
+        p = np.round(p * 2**20) / 2**20
+        frames.append(pd.DataFrame({"symbol": sym, "date": dates, "close": p}))
+    ordered = pd.concat(frames, ignore_index=True).sort_values(["date", "symbol"],
+                                                               kind="stable")
+    ordered = ordered.reset_index(drop=True)
+    shuffled = ordered.copy()
+    for sym in symbols:
+        at = shuffled.index[shuffled.symbol == sym]
+        shuffled.loc[at, ["date", "close"]] = \
+            shuffled.loc[RNG.permutation(at), ["date", "close"]].to_numpy()
+    shuffled["date"] = pd.to_datetime(shuffled.date).dt.strftime(fmt)
+    return ordered, shuffled
+
+
+def time_table(df):
+    src = df[["symbol", "date", "close"]].copy()
+    src["symbol"] = src.symbol.astype("category")
+    src["date"] = src.date.astype("category")
+    return gpudf.Table.from_pandas(src)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_time_orders_iso_dates_shuffled_within_each_symbol(workers):
+    syms = ["AAA", "BBB", "CCC"]
+    ordered, shuffled = dated_panel([150, 90, 12], syms)  # CCC shorter than slow
+    cfg = gpudf.grid(fast=[3, 5], slow=[10, 20], mode=["long_only", "long_short"], fee_bps=[2])
+    out = gpudf.sweep(time_table(shuffled), "ma_crossover", cfg, workers=workers,
+                      series="symbol", time="date")
+    groups = {k: g.sort_values("date").close.to_numpy() for k, g in ordered.groupby("symbol")}
+    assert len(out) == 8 * len(syms)
+    for _, row in out.iterrows():
+        prices = groups[row.series]
+        if len(prices) < row.slow:
+            assert row.status == "failed" and "fewer than parameter 'slow'" in row.error
+            continue
+        want = reference(prices, int(row.fast), int(row.slow), row.fee_bps,
+                         row["mode"] == "long_short")
+        assert row.status == "ok", row.error
+        assert row.trades == want["trades"]
+        assert row.total_return == pytest.approx(want["total_return"], rel=1e-10, abs=1e-12)
+        assert row.sharpe == pytest.approx(want["sharpe"], rel=1e-8, abs=1e-12, nan_ok=True)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "float64", "float32"])
+def test_a_numeric_time_column_orders_rows_as_iso_dates_do(dtype):
+    ordered, shuffled = dated_panel([80, 60], ["A", "B"])
+    num = shuffled.copy()
+    days = (pd.to_datetime(num.date) - pd.Timestamp("2020-03-01")).dt.days  # negative ones too
+    num["date"] = (days + (0.25 if dtype.startswith("float") else 0)).astype(dtype)
+    src = num[["symbol", "date", "close"]].copy()
+    src["symbol"] = src.symbol.astype("category")
+    cfg = gpudf.grid(fast=[3, 4], slow=[10])
+    a = gpudf.sweep(gpudf.Table.from_pandas(src), "ma_crossover", cfg, workers=0,
+                    series="symbol", time="date")
+    b = gpudf.sweep(time_table(shuffled), "ma_crossover", cfg, workers=0, series="symbol",
+                    time="date")
+    assert (a.status == "ok").all()
+    np.testing.assert_array_equal(a.sharpe.to_numpy(), b.sharpe.to_numpy())
+
+
+@pytest.mark.parametrize("fmt", ["%m/%d/%Y", "%d.%m.%Y", "%b %d %Y"])
+def test_a_date_column_in_another_format_is_refused_saying_which_works(fmt):
+    _, shuffled = dated_panel([40, 40], ["A", "B"], fmt=fmt)
+    cfg = gpudf.grid(fast=[3], slow=[10])
+    with pytest.raises(gpudf.Error, match=r"column 'date'.*not an ISO-8601 date.*YYYY-MM-DD"):
+        gpudf.sweep(time_table(shuffled), "ma_crossover", cfg, workers=0, series="symbol",
+                    time="date")
+
+
+def test_time_without_series_is_refused():
+    _, shuffled = dated_panel([40, 40], ["A", "B"])
+    with pytest.raises(gpudf.Error, match="needs series"):
+        gpudf.sweep(time_table(shuffled), "ma_crossover", gpudf.grid(fast=[3], slow=[10]),
+                    workers=0, series="none", time="date")
+
+
+def test_aggregates_across_series_match_pandas():
+    syms = ["AAA", "BBB", "CCC", "DDD", "EEE"]
+    df = panel([120, 90, 15, 70, 60], syms)  # CCC fails slow = 20
+    cfg = gpudf.grid(fast=[3, 5], slow=[10, 20], mode=["long_only", "long_short"])
+    out = gpudf.sweep(table(df), "ma_crossover", cfg, workers=0, series="symbol")
+    summary = out.attrs["summary"]
+    assert len(summary) == 8
+    keys = ["fast", "slow", "mode"]
+    ok = out[out.status == "ok"]
+    fin = ok[np.isfinite(ok.sharpe)]
+    want = pd.DataFrame({
+        "mean_sharpe": fin.groupby(keys, sort=False).sharpe.mean(),
+        "median_sharpe": fin.groupby(keys, sort=False).sharpe.median(),
+        "positive": ok.groupby(keys, sort=False).total_return.apply(lambda r: (r > 0).mean()),
+        "series_ok": ok.groupby(keys, sort=False).size()}).reset_index()
+    got = summary.merge(want, on=keys, suffixes=("", "_want"))
+    assert len(got) == 8
+    for f in ["mean_sharpe", "median_sharpe", "positive"]:
+        np.testing.assert_allclose(got[f], got[f + "_want"], rtol=1e-12)
+    assert (got.series_ok == got.series_ok_want).all() and (got.series == 5).all()
+    # slow = 20 leaves CCC (15 bars) out of those configs' aggregates.
+    assert set(summary[summary.slow == 20].series_ok) == {4}
+
+
+def test_an_export_ordered_by_date_then_symbol_is_refused_naming_the_symbol_column():
+    ordered, _ = dated_panel([60, 45, 50], ["AAA", "BBB", "CCC"])
+    t = time_table(ordered)  # date labels come in runs but are ISO dates: a time
+    with pytest.raises(gpudf.Error, match="column 'symbol'.*series='symbol'"):
+        gpudf.sweep(t, "ma_crossover", gpudf.grid(fast=[3], slow=[10]), workers=0)
