@@ -9,6 +9,7 @@
 // rather than recomputing it: a replicate only ever uses the column's
 // non-NaN values (checked on a column whose values are all equal, and one of
 // 0/1 values whose sum must be an integer count), with N' draws.
+#include <algorithm>
 #include <random>
 
 #include "test_k_common.h"
@@ -224,6 +225,136 @@ TEST(KBootstrapGpu, MatchesTheCpu) {
     for (size_t i = 0; i < want.size(); i++)
       EXPECT_NEAR(want[i], got[i], 1e-12 * 100000 * 15) << stat << " " << i;
   }
+}
+
+// The draws as docs/guide.md states them, written out here: splitmix64's
+// output function, the key mix(seed ^ 0x6A09E667F3BCC909), draw j at index
+// mix(key + (j + 1) * 0x9E3779B97F4A7C15) mod N' among the non-NaN values in
+// row order. A published replicate must stay the same replicate.
+uint64_t Mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// The replicate of values v (NaN left out) with this seed: its mean, std
+// (ddof 1, two passes in long double) and sum, NaN where there is none;
+// then the tolerance of each (rounding of a sum in another order: 1e-12 of
+// the sum of magnitudes; a wrong draw moves them by whole values).
+std::vector<double> Replicate(const std::vector<double> &v, uint64_t seed) {
+  std::vector<double> vals;
+  for (double x : v)
+    if (!std::isnan(x)) vals.push_back(x);
+  uint64_t n = vals.size(), key = Mix(seed ^ 0x6A09E667F3BCC909ull);
+  if (n == 0) return {kNaN, kNaN, kNaN, 0, 0, 0};
+  std::vector<double> drawn;
+  long double sum = 0, sum_abs = 0, max_abs = 0;
+  for (uint64_t j = 0; j < n; j++) {
+    drawn.push_back(vals[Mix(key + (j + 1) * 0x9E3779B97F4A7C15ull) % n]);
+    sum += drawn.back();
+    sum_abs += std::fabs(drawn.back());
+    max_abs = std::max(max_abs, (long double)std::fabs(drawn.back()));
+  }
+  long double mean = sum / n, m2 = 0;
+  for (double x : drawn) m2 += (x - mean) * (x - mean);
+  double sd = n < 2 ? kNaN : (double)std::sqrt(m2 / (n - 1));
+  return {(double)mean, sd, (double)sum, (double)(1e-12L * sum_abs / n),
+          (double)(1e-11L * max_abs), (double)(1e-12L * sum_abs)};
+}
+
+// Every replicate of a batch whose configs go back and forth between
+// columns of every numeric type (with NaNs, and one column of 1 value) is
+// the documented draws of that column's own values, stat by stat.
+TEST(KBootstrap, EveryReplicateIsTheDocumentedDrawsOfItsColumnsValues) {
+  std::mt19937_64 rng(std::random_device{}());
+  const int64_t n = 777;
+  std::vector<double> f64(n), f32d(n), i64d(n), one(n, kNaN);
+  std::vector<float> f32(n);
+  std::vector<int64_t> i64(n);
+  std::vector<int32_t> i32(n);
+  std::vector<uint8_t> b(n);
+  std::uniform_real_distribution<double> u(-50.0, 150.0);
+  for (int64_t i = 0; i < n; i++) {
+    f64[i] = rng() % 9 == 0 ? kNaN : u(rng);
+    f32[i] = rng() % 5 == 0 ? std::numeric_limits<float>::quiet_NaN() : (float)u(rng);
+    f32d[i] = f32[i];
+    i64[i] = (int64_t)(rng() % 2000001) - 1000000;
+    i64d[i] = (double)i64[i];
+    i32[i] = (int32_t)(rng() % 100);
+    b[i] = rng() % 3 == 0;
+  }
+  one[n / 2] = 2.5;
+  Table t(n);
+  t.Add("f64", GPUDF_TYPE_F64, f64);
+  t.Add("f32", GPUDF_TYPE_F32, f32);
+  t.Add("i64", GPUDF_TYPE_I64, i64);
+  t.Add("i32", GPUDF_TYPE_I32, i32);
+  t.Add("b", GPUDF_TYPE_BOOL, b);
+  t.Add("one", GPUDF_TYPE_F64, one);
+  std::vector<std::vector<double>> as_double = {f64, f32d, i64d,
+                                                std::vector<double>(i32.begin(), i32.end()),
+                                                std::vector<double>(b.begin(), b.end()), one};
+  std::vector<double> cfg;
+  std::vector<int> col;
+  std::vector<uint64_t> seed;
+  std::vector<int> stat;
+  for (int k = 0; k < 90; k++) {
+    // Runs of the same column, and a column back after another.
+    int c = k % 15 < 6 ? k % 6 : (int)(rng() % 6);
+    uint64_t s = k % 4 == 0 ? (uint64_t)k : rng() >> 11;  // up to 2^53
+    int st = (int)(rng() % 3);
+    cfg.insert(cfg.end(), {(double)c, (double)s, (double)st});
+    col.push_back(c), seed.push_back(s), stat.push_back(st);
+  }
+  std::vector<double> got = KRun(t.t, "bootstrap", cfg);
+  ASSERT_EQ(got.size(), 90u);
+  for (int k = 0; k < 90; k++) {
+    std::vector<double> want = Replicate(as_double[col[k]], seed[k]);
+    double w = want[stat[k]];
+    std::string where = "config " + std::to_string(k) + ": col " + std::to_string(col[k]) +
+                        " seed " + std::to_string(seed[k]) + " stat " + std::to_string(stat[k]);
+    if (std::isnan(w)) {
+      EXPECT_TRUE(std::isnan(got[k])) << where << ": got " << got[k];
+      continue;
+    }
+    EXPECT_NEAR(got[k], w, want[3 + stat[k]]) << where;
+  }
+}
+
+// A cancel that lands while a batch of replicates runs (in process, one
+// claim of every config) stops the batch at the kernel's next report: the
+// sweep ends cancelled with configs left undone and their results NaN, and
+// the replicates that finished have gpudf_run's values.
+int CancelOnceABatchHasMoved(const gpudf_sweep_progress *p, void *) { return p->fraction > 0.0; }
+
+TEST(KBootstrap, ACancelStopsTheBatchOfReplicatesThatRuns) {
+  const int64_t rows = 400000, n = 400;  // 1.6e8 draws: seconds, the cancel after 0.1 s
+  Fixture f(rows, 11, 5);
+  std::vector<double> cfg = f.Configs(n, 0, 5);
+  std::vector<double> got((size_t)n, -1.0);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.batch = n;
+  o.progress = CancelOnceABatchHasMoved;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(f.t.t, tg_kernel("bootstrap"), cfg.data(), n, got.data(), &o, &r),
+            GPUDF_ECANCELED)
+      << gpudf_last_error();
+  int64_t done = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (gpudf_sweep_result_state(r, i) == GPUDF_CONFIG_DONE) {
+      done++;
+      std::vector<double> one(cfg.begin() + i * 3, cfg.begin() + i * 3 + 3);
+      if (i % 10 == 0) {
+        EXPECT_EQ(got[(size_t)i], KRun(f.t.t, "bootstrap", one)[0]) << i;
+      }
+    } else {
+      EXPECT_TRUE(std::isnan(got[(size_t)i])) << "config " << i << " not done: " << got[(size_t)i];
+    }
+  }
+  EXPECT_LT(done, n) << "the batch ran to its end after the cancel";
+  gpudf_sweep_result_free(r);
 }
 
 }  // namespace

@@ -11,8 +11,10 @@
 // sums rather than two passes, agrees within 1e-9 relative.
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <random>
 
+#include "ma_crossover_math.h"
 #include "test_k_common.h"
 
 namespace {
@@ -534,6 +536,107 @@ TEST(KMaCrossoverGpu, MatchesTheCpu) {
       std::vector<double> want(cpu.begin() + k * 5, cpu.begin() + k * 5 + 5);
       ExpectClose(want, &dev[k * 5], prepared ? "prepared" : "own prefix sums");
     }
+  }
+}
+
+// A cancel that lands while an in-process batch of backtests runs (one
+// claim of every config) stops it at the kernel's next report: no config of
+// it finishes, and no later progress call sees more of it done than the
+// call that asked to cancel.
+struct CancelSeen {
+  double at_cancel = -1.0;  // the fraction of the call that cancelled
+  double after = -1.0;      // the largest fraction of a later call
+};
+
+int CancelOnceTheBatchMoves(const gpudf_sweep_progress *p, void *user) {
+  auto *seen = static_cast<CancelSeen *>(user);
+  if (seen->at_cancel >= 0.0) {
+    seen->after = std::max(seen->after, p->fraction);
+    return 1;
+  }
+  if (p->fraction > 0.0 && p->done < p->total) {
+    seen->at_cancel = p->fraction;
+    return 1;
+  }
+  return 0;
+}
+
+TEST(KMaCrossover, ACancelStopsTheBacktestBatchThatRuns) {
+  // 64 configs x 2e6 steps: seconds here, and more than 0.1 s, when the
+  // first call after the start comes, on any machine.
+  const int64_t rows = 2000000;
+  std::vector<double> p = RandomWalk(rows, 77);
+  Table t(rows);
+  int c = t.Add("price", GPUDF_TYPE_F64, p);
+  std::vector<double> cfg;
+  for (int fast = 1; fast <= 8; fast++)
+    for (int slow = 10; slow <= 80; slow += 10)
+      cfg.insert(cfg.end(), {(double)c, (double)fast, (double)slow, 1.0, 1.0, 252.0});
+  int64_t n = (int64_t)cfg.size() / 6;
+  std::vector<double> got(5 * (size_t)n, -1.0);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.batch = n;
+  CancelSeen seen;
+  o.progress = CancelOnceTheBatchMoves;
+  o.progress_user = &seen;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t.t, tg_kernel("ma_crossover"), cfg.data(), n, got.data(), &o, &r),
+            GPUDF_ECANCELED)
+      << gpudf_last_error();
+  ASSERT_GE(seen.at_cancel, 0.0) << "no progress call came while the batch ran";
+  EXPECT_LE(seen.after, seen.at_cancel) << "the batch went on after the cancel";
+  for (int64_t i = 0; i < n; i++) {
+    EXPECT_EQ(gpudf_sweep_result_state(r, i), GPUDF_CONFIG_CANCELLED) << "config " << i;
+    EXPECT_TRUE(std::isnan(got[5 * (size_t)i])) << "config " << i;
+  }
+  gpudf_sweep_result_free(r);
+}
+
+// The window mean every backend shares (ma_crossover_math.h: the CUDA
+// kernel computes each signal with it, the CPU its first rows) is the exact
+// mean of the window, correctly rounded, for every window end t and length
+// w, the windows that start at row 0 included: integer prices, whose window
+// sums are exact integers here.
+TEST(KMaCrossover, TheSharedWindowMeanIsTheExactMeanOfEveryWindow) {
+  std::mt19937_64 rng(std::random_device{}());
+  const int n = 300;
+  std::vector<double> price(n), H(n), L(n);
+  std::vector<int64_t> sum(n + 1, 0);  // sum[i + 1] = p_0 + .. + p_i
+  double hi = 0.0, lo = 0.0;
+  for (int i = 0; i < n; i++) {
+    price[i] = (double)(rng() % 1000000000 + 1);
+    sum[i + 1] = sum[i] + (int64_t)price[i];
+    gdf_ma_prefix_add(&hi, &lo, price[i]);
+    H[i] = hi, L[i] = lo;
+  }
+  for (int w = 1; w <= 40; w++)
+    for (int t = w - 1; t < n; t++) {
+      double want = (double)(sum[t + 1] - sum[t + 1 - w]) / (double)w;  // one rounding
+      ASSERT_EQ(gdf_ma_sma2(H.data(), L.data(), t, w, 1.0 / w), want) << "t " << t << " w " << w;
+    }
+}
+
+// A batch's state starts from nothing, whatever the memory it gets held
+// before: results on a heap full of freed, non-zero blocks are the
+// reference's.
+TEST(KMaCrossover, ResultsDoNotDependOnWhatFreedMemoryHeld) {
+  std::vector<double> p = RandomWalk(3000, 91);
+  Table t(3000);
+  int c = t.Add("price", GPUDF_TYPE_F64, p);
+  std::vector<double> cfg;
+  for (int k = 0; k < 9; k++)
+    cfg.insert(cfg.end(), {(double)c, (double)(1 + k), (double)(12 + 7 * k), 2.0, (double)(k % 2), 252.0});
+  for (int round = 0; round < 3; round++) {
+    std::vector<void *> blocks;
+    for (size_t size = 16; size <= 16384; size += 16) {
+      void *b = std::malloc(size);
+      std::memset(b, 0x5a + round, size);
+      blocks.push_back(b);
+    }
+    for (size_t j = blocks.size(); j-- > 0;) std::free(blocks[j]);
+    CheckAll(p, cfg, KRun(t.t, "ma_crossover", cfg));
   }
 }
 

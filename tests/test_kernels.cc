@@ -3,6 +3,7 @@
 #include <gpudf.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -317,6 +318,85 @@ TEST(Kernels, WideResultNamesAreTheDocumentedOnesAndDistinct) {
     std::set<std::string> seen;
     for (size_t at = 0; at < buf.size(); at += strlen(&buf[at]) + 1)
       EXPECT_TRUE(seen.insert(&buf[at]).second) << "duplicate result name " << &buf[at];
+  }
+}
+
+// What `gpudf-sweep --describe`, the Python package's help and the docs
+// print for every built-in kernel: a summary, and for every parameter and
+// result a text that is whole (not empty, no blank at either end or doubled
+// inside, which a dropped piece of a text leaves behind); a choice
+// parameter's text explains each choice, so names each as a word.
+TEST(Kernels, EveryHelpTextIsWholeAndExplainsEveryChoice) {
+  auto whole = [](const char *text, const std::string &what) {
+    ASSERT_NE(text, nullptr) << what;
+    std::string s = text;
+    EXPECT_FALSE(s.empty()) << what;
+    if (s.empty()) return;
+    EXPECT_FALSE(std::isspace((unsigned char)s.front()) || std::isspace((unsigned char)s.back()))
+        << what << ": '" << s << "'";
+    EXPECT_FALSE(Contains(s, "  ")) << what << ": '" << s << "'";
+  };
+  auto is_word = [](const std::string &s, const std::string &w) {
+    auto word_char = [](char c) { return std::isalnum((unsigned char)c) || c == '_'; };
+    for (size_t at = s.find(w); at != std::string::npos; at = s.find(w, at + 1))
+      if ((at == 0 || !word_char(s[at - 1])) &&
+          (at + w.size() == s.size() || !word_char(s[at + w.size()])))
+        return true;
+    return false;
+  };
+  ASSERT_GE(gpudf_kernel_count(), 6);
+  for (int i = 0; i < gpudf_kernel_count(); i++) {
+    const gpudf_kernel *k = gpudf_kernel_at(i);
+    std::string name = gpudf_kernel_name(k);
+    whole(gpudf_kernel_summary(k), name + " summary");
+    for (int j = 0; j < gpudf_kernel_nparams(k); j++) {
+      gpudf_param_info p;
+      ASSERT_EQ(gpudf_kernel_param(k, j, &p), GPUDF_OK) << name << " " << j;
+      std::string what = name + " parameter '" + p.name + "'";
+      whole(p.summary, what);
+      for (int c = 0; p.kind == GPUDF_PARAM_CHOICE && c < p.nchoices; c++) {
+        ASSERT_NE(p.choices[c], nullptr) << what << ": choice " << c << " of " << p.nchoices;
+        EXPECT_TRUE(is_word(p.summary, p.choices[c]))
+            << what << " does not name its choice '" << p.choices[c] << "': " << p.summary;
+      }
+    }
+    int nres = gpudf_kernel_nresults(k, nullptr);
+    for (int j = 0; j < nres; j++) {
+      gpudf_result_info r;
+      ASSERT_EQ(gpudf_kernel_result(k, nullptr, j, &r), GPUDF_OK) << name << " " << j;
+      whole(r.summary, name + " result '" + r.name + "'");
+    }
+  }
+}
+
+// gpudf_kernel_defaults (docs/api.md) gives column 0 for every column
+// parameter, and for the others a value their own rule accepts (a whole
+// number in range, a choice, a real in range): the CLI and the Python
+// package start every config from these, so a default the validation
+// refuses would fail every config that does not set it.
+TEST(Kernels, EveryKernelsDefaultsAreColumnZeroAndValuesItsRulesAccept) {
+  for (int i = 0; i < gpudf_kernel_count(); i++) {
+    const gpudf_kernel *k = gpudf_kernel_at(i);
+    std::string name = gpudf_kernel_name(k);
+    int np = gpudf_kernel_nparams(k);
+    std::vector<double> cfg((size_t)np, 123.5);
+    ASSERT_EQ(gpudf_kernel_defaults(k, cfg.data()), GPUDF_OK) << name;
+    for (int j = 0; j < np; j++) {
+      gpudf_param_info p;
+      ASSERT_EQ(gpudf_kernel_param(k, j, &p), GPUDF_OK) << name << " " << j;
+      std::string what = name + " parameter '" + p.name + "' default " + std::to_string(cfg[j]);
+      EXPECT_EQ(cfg[j], p.def) << what;
+      switch (p.kind) {
+      case GPUDF_PARAM_COLUMN: EXPECT_EQ(cfg[j], 0.0) << what; break;
+      case GPUDF_PARAM_INTEGER:
+        EXPECT_TRUE(cfg[j] == std::floor(cfg[j]) && cfg[j] >= p.min && cfg[j] <= p.max) << what;
+        break;
+      case GPUDF_PARAM_CHOICE:
+        EXPECT_TRUE(cfg[j] == std::floor(cfg[j]) && cfg[j] >= 0 && cfg[j] < p.nchoices) << what;
+        break;
+      case GPUDF_PARAM_REAL: EXPECT_TRUE(cfg[j] >= p.min && cfg[j] <= p.max) << what; break;
+      }
+    }
   }
 }
 

@@ -251,4 +251,62 @@ TEST(Segment, AProcessThatCannotBeLookedAtCountsAsAlive) {
                                        "pid judged dead without /proc (3: setrlimit failed)";
 }
 
+// A process may run with its standard input closed (a daemon): the next
+// file it opens is descriptor 0, and /proc/self/stat read through it gives
+// the same start time as through any other, so such an owner still knows
+// its segments as its own.
+TEST(Segment, AnOwnerWithStandardInputClosedKnowsItsStartTime) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    unsigned long long own = OwnStartTime();  // read while descriptor 0 is taken
+    close(0);
+    int code = 0;
+    if (gdf_proc_start_time(getpid()) != own) code |= 1;
+    if (!gdf_proc_alive(getpid(), own)) code |= 2;
+    if (gdf_proc_alive(getpid(), own + 1)) code |= 4;
+    _exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "bits: 1 the start time read through descriptor 0 is "
+                                       "wrong, 2 the owner judged dead, 4 a reused pid alive";
+}
+
+// Whichever single file call fails during gpudf_cleanup (the directory, an
+// entry, the open or the read of an owner's /proc/PID/stat: EIO, EMFILE),
+// the segments of a live owner stay: a stat file that cannot be read is no
+// proof of death. Fault-injection builds only: every call of the walk fails
+// once in turn.
+TEST(Segment, CleanupNeverRemovesALiveOwnersSegmentWhateverFileCallFails) {
+  void (*arm)(int, long, int) = nullptr;
+  long (*disarm)(void) = nullptr;
+  int (*fired)(void) = nullptr;
+  *(void **)(&arm) = dlsym(RTLD_DEFAULT, "gdf_fault_arm");
+  *(void **)(&disarm) = dlsym(RTLD_DEFAULT, "gdf_fault_disarm");
+  *(void **)(&fired) = dlsym(RTLD_DEFAULT, "gdf_fault_fired");
+  if (!arm || !disarm || !fired) GTEST_SKIP() << "libgpudf was built without fault injection";
+  gpudf_table *warm = nullptr;  // the shm directory exists and is ours
+  ASSERT_EQ(gpudf_table_create(1, &warm), GPUDF_OK) << gpudf_last_error();
+  gpudf_table_free(warm);
+  std::string own = "gpudf-" + std::to_string(geteuid()) + "+a." + std::to_string(getpid()) + ".";
+  std::string live = harness::ShmPath(own + std::to_string(OwnStartTime()) + ".999996");
+  FILE *f = std::fopen(live.c_str(), "w");
+  ASSERT_NE(f, nullptr) << live;
+  std::fclose(f);
+  long n = 1;
+  for (; n <= 100000; n++) {
+    arm(1 /* GDF_FAULT_FILE */, n, 0);
+    gpudf_cleanup(nullptr);
+    disarm();
+    bool hit = fired();
+    ASSERT_EQ(access(live.c_str(), F_OK), 0)
+        << "cleanup removed a live owner's segment when file call " << n << " failed";
+    if (!hit) break;
+  }
+  EXPECT_GT(n, 2) << "the walk failed no call";
+  unlink(live.c_str());
+}
+
 }  // namespace
