@@ -546,6 +546,7 @@ TEST(KMaCrossoverGpu, MatchesTheCpu) {
 struct CancelSeen {
   double at_cancel = -1.0;  // the fraction of the call that cancelled
   double after = -1.0;      // the largest fraction of a later call
+  int64_t done = -1;        // configs finished when it cancelled
 };
 
 int CancelOnceTheBatchMoves(const gpudf_sweep_progress *p, void *user) {
@@ -556,6 +557,7 @@ int CancelOnceTheBatchMoves(const gpudf_sweep_progress *p, void *user) {
   }
   if (p->fraction > 0.0 && p->done < p->total) {
     seen->at_cancel = p->fraction;
+    seen->done = p->done;
     return 1;
   }
   return 0;
@@ -587,10 +589,21 @@ TEST(KMaCrossover, ACancelStopsTheBacktestBatchThatRuns) {
       << gpudf_last_error();
   ASSERT_GE(seen.at_cancel, 0.0) << "no progress call came while the batch ran";
   EXPECT_LE(seen.after, seen.at_cancel) << "the batch went on after the cancel";
+  // Claims start small and double (docs/sweep.md): the configs of claims
+  // that finished before the cancel are done; the batch that ran when it
+  // came, and every later one, finish nothing.
+  ASSERT_LT(seen.done, n);
+  int64_t done = 0;
   for (int64_t i = 0; i < n; i++) {
+    if (gpudf_sweep_result_state(r, i) == GPUDF_CONFIG_DONE) {
+      done++;
+      EXPECT_FALSE(std::isnan(got[5 * (size_t)i])) << "config " << i;
+      continue;
+    }
     EXPECT_EQ(gpudf_sweep_result_state(r, i), GPUDF_CONFIG_CANCELLED) << "config " << i;
     EXPECT_TRUE(std::isnan(got[5 * (size_t)i])) << "config " << i;
   }
+  EXPECT_EQ(done, seen.done) << "a config of the batch that ran at the cancel finished";
   gpudf_sweep_result_free(r);
 }
 
