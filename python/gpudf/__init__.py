@@ -537,16 +537,26 @@ _CSV_TYPES = {"infer": lib.GPUDF_CSV_INFER, "int64": lib.GPUDF_CSV_INT64,
               "category": lib.GPUDF_CSV_CATEGORY}
 
 
-def read_csv(path, delimiter=",", dtypes=None):
+def read_csv(path, delimiter=",", dtypes=None, threads=None):
     """A Table read by the C library straight into shared memory. dtypes maps
     column names to "int64", "float64", "bool" or "category" (the rest are
     inferred); string columns become categories. No integer is rounded unless
     asked: integers that neither int64 nor float64 holds exactly (beyond
     int64, or beyond 2^53 in a column with missing values) keep their column
     as categories of their texts, and among decimals they are refused;
-    dtypes={name: "float64"} rounds them (gpudf_table_read_csv in gpudf.h)."""
+    dtypes={name: "float64"} rounds them (gpudf_table_read_csv in gpudf.h).
+    threads: how many threads parse a file over 1 MiB (None: GPUDF_THREADS,
+    else every online CPU); the table and any error are the same for every
+    count."""
     opts = ffi.new("gpudf_csv_options *")
     lib.gpudf_csv_options_init(opts)
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int):
+            raise TypeError(f"threads must be an int or None, got {type(threads).__name__}")
+        if threads < 1:
+            raise Error(lib.GPUDF_EINVAL, f"threads = {threads}: use 1 or more, or None for "
+                        "every CPU")
+        opts.threads = threads
     if len(delimiter) != 1 or len(delimiter.encode()) != 1:
         raise Error(lib.GPUDF_EINVAL, f"delimiter must be one byte, got {delimiter!r}")
     opts.delimiter = delimiter.encode()

@@ -132,6 +132,44 @@ def test_read_csv_matches_pandas(tmp_path):
         gpudf.read_csv(tmp_path / "bad.csv")
 
 
+def test_read_csv_on_several_threads_matches_pandas_and_one_thread(tmp_path, monkeypatch):
+    """A file over 1 MiB is parsed in chunks on threads: the same table as
+    one thread and as pandas, and the same first error wherever it lies."""
+    n = 60_000
+    df = pd.DataFrame({
+        "i": RNG.integers(-10**12, 10**12, n),
+        "f": RNG.standard_normal(n) * 1e3,
+        "s": RNG.choice(["alpha", "beta, \"q\"\nline", "gamma"], n),
+        "b": RNG.random(n) < 0.5,
+    })
+    path = tmp_path / "big.csv"
+    df.to_csv(path, index=False)
+    assert path.stat().st_size > 2 << 20
+    want = df.copy()
+    want["s"] = want["s"].astype("category")
+    one = gpudf.read_csv(path, threads=1).to_pandas()
+    pd.testing.assert_frame_equal(one, want, check_exact=True)
+    monkeypatch.setenv("GPUDF_CSV_CHUNK_BYTES", "65536")  # many chunks, quotes cut
+    for threads in (2, 3, None):
+        got = gpudf.read_csv(path, threads=threads).to_pandas()
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    lines = path.read_text().split("\n")
+    lines[-200] = "1,2"  # an error in a late chunk, after an earlier one's rows
+    (tmp_path / "bad.csv").write_text("\n".join(lines))
+    errors = set()
+    for threads in (1, 2, 3):
+        with pytest.raises(gpudf.Error) as info:
+            gpudf.read_csv(tmp_path / "bad.csv", threads=threads)
+        errors.add(str(info.value))
+    assert len(errors) == 1, errors
+    assert "bad.csv:" in errors.pop()
+    for bad in (0, -1):
+        with pytest.raises(gpudf.Error, match="threads"):
+            gpudf.read_csv(path, threads=bad)
+    with pytest.raises(TypeError):
+        gpudf.read_csv(path, threads=2.0)
+
+
 def test_read_csv_big_integers_are_never_rounded(tmp_path):
     """Integers near 2^53, 2^63, -2^63 and 2^64, compared with Python's int()
     of the same text: distinct ids stay distinct (int64 or text labels), a
