@@ -1006,7 +1006,10 @@ static void fa_run_group(fa_plan *p, fa_group *g, int64_t len) {
   }
 }
 
-static void fa_finish(fa_plan *p, double *results) {
+/* Ends the pass: each config's accumulator complete (the bucketed groups'
+ * too), then its results (results) or its state over these rows (states,
+ * FA_NSTATE doubles per config, for a merge with other ranges). */
+static void fa_finish(fa_plan *p, double *results, double *states) {
   for (int64_t g = 0; g < p->ngroups; g++) {
     fa_group *gr = &p->groups[g];
     if (!gr->bound) continue;
@@ -1014,12 +1017,18 @@ static void fa_finish(fa_plan *p, double *results) {
     for (int64_t k = gr->first; k < gr->first + gr->count; k++)
       fa_bucket_finish(gr, &p->cfg[k], &p->acc[k]);
   }
-  for (int64_t k = 0; k < p->n; k++)
-    gdf_fa_finalize(&p->acc[k], results + p->cfg[k].index * GDF_FA_NRESULTS);
+  for (int64_t k = 0; k < p->n; k++) {
+    if (results)
+      gdf_fa_finalize(&p->acc[k], results + p->cfg[k].index * GDF_FA_NRESULTS);
+    else
+      memcpy(states + p->cfg[k].index * (int64_t)(sizeof(gdf_fa_acc) / sizeof(double)),
+             &p->acc[k], sizeof(gdf_fa_acc));
+  }
 }
 
-static gpudf_status fa_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
-                               double *results) {
+/* One pass over the input's rows for n configs, into results or states. */
+static gpudf_status fa_pass(const gdf_kernel_input *in, const double *configs, int64_t n,
+                            double *results, double *states) {
   if (n == 0) return GPUDF_OK; /* and no allocation of size 0 below */
   fa_plan p;
   gpudf_status st = fa_plan_init(&p, in, configs, n);
@@ -1034,10 +1043,15 @@ static gpudf_status fa_run_cpu(const gdf_kernel_input *in, const double *configs
         break;
       }
     }
-    if (st == GPUDF_OK) fa_finish(&p, results);
+    if (st == GPUDF_OK) fa_finish(&p, results, states);
   }
   fa_plan_free(&p);
   return st;
+}
+
+static gpudf_status fa_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
+                               double *results) {
+  return fa_pass(in, configs, n, results, NULL);
 }
 
 /* ------------------------------------------------------- row splitting */
@@ -1058,34 +1072,7 @@ static int fa_nstate(const double *config) {
 
 static gpudf_status fa_run_partial(const gdf_kernel_input *in, const double *configs,
                                    int64_t n, double *states) {
-  if (n == 0) return GPUDF_OK;
-  fa_plan p;
-  gpudf_status st = fa_plan_init(&p, in, configs, n);
-  if (st == GPUDF_OK) {
-    int64_t nrows = in->nrows;
-    for (int64_t start = 0; start < nrows; start += p.block) {
-      int64_t len = nrows - start < p.block ? nrows - start : p.block;
-      fa_load_block(&p, start, len, nrows);
-      for (int64_t g = 0; g < p.ngroups; g++) fa_run_group(&p, &p.groups[g], len);
-      if (gpudf_kernel_progress((double)(start + len) / (double)nrows)) {
-        st = GDF_KERNEL_CANCELLED();
-        break;
-      }
-    }
-  }
-  if (st == GPUDF_OK) {
-    for (int64_t g = 0; g < p.ngroups; g++) {
-      fa_group *gr = &p.groups[g];
-      if (!gr->bound) continue;
-      fa_tree_build(gr);
-      for (int64_t k = gr->first; k < gr->first + gr->count; k++)
-        fa_bucket_finish(gr, &p.cfg[k], &p.acc[k]);
-    }
-    for (int64_t k = 0; k < p.n; k++)
-      memcpy(states + p.cfg[k].index * FA_NSTATE, &p.acc[k], sizeof(gdf_fa_acc));
-  }
-  fa_plan_free(&p);
-  return st;
+  return fa_pass(in, configs, n, NULL, states);
 }
 
 static void fa_merge_state(const double *config, double *acc, const double *part) {
