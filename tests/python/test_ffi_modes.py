@@ -72,7 +72,9 @@ def test_every_c_type_the_package_names_parses_in_both_modes(tmp_path):
     package hands to ffi.new, cast, typeof or callback must parse in both."""
     used = set()
     for path in PACKAGE.glob("*.py"):
-        used |= set(re.findall(r'ffi\.(?:new|cast|typeof|callback|sizeof)\("([^"]+)"',
+        # The package's ffi only: _mpi.py's own (mffi) always parses its
+        # header at import, with the in-line parser.
+        used |= set(re.findall(r'(?<!\w)ffi\.(?:new|cast|typeof|callback|sizeof)\("([^"]+)"',
                                path.read_text()))
     assert "gpudf_sweep_options *" in used and len(used) > 10
     pkg = _copy_package(tmp_path)
