@@ -272,11 +272,36 @@ TEST(CsvParallel, ThreadsComeFromTheOptionThenTheEnvironment) {
     EXPECT_EQ(ReadAll(f.path, 2, "2"), serial);
   }
   {
-    Env t("GPUDF_THREADS", "not a number");  // ignored: the online CPUs
+    Env t("GPUDF_THREADS", "");  // empty: as unset, the online CPUs
     EXPECT_EQ(ReadAll(f.path, 0, "2"), serial);
   }
   gpudf_csv_options o;
   gpudf_csv_options_init(&o);
+  gpudf_table *bad = nullptr;
+  // A typo in a variable is refused naming it, never read as "every CPU";
+  // the option wins, so a good count passes over a bad variable.
+  for (const char *v : {"not a number", "0", "-2", "3x", " 4", "+4", "99999999999999999999"}) {
+    Env t("GPUDF_THREADS", v);
+    EXPECT_EQ(gpudf_table_read_csv(f.path.c_str(), &o, &bad), GPUDF_EINVAL) << v;
+    EXPECT_NE(std::string(gpudf_last_error()).find("GPUDF_THREADS='"), std::string::npos)
+        << gpudf_last_error();
+    EXPECT_EQ(bad, nullptr);
+    o.threads = 2;
+    ASSERT_EQ(gpudf_table_read_csv(f.path.c_str(), &o, &bad), GPUDF_OK) << v;
+    gpudf_table_free(bad);
+    bad = nullptr;
+    o.threads = 0;
+  }
+  {
+    Env c("GPUDF_CSV_CHUNK_BYTES", "1k");
+    EXPECT_EQ(gpudf_table_read_csv(f.path.c_str(), &o, &bad), GPUDF_EINVAL);
+    EXPECT_NE(std::string(gpudf_last_error()).find("GPUDF_CSV_CHUNK_BYTES='1k'"),
+              std::string::npos) << gpudf_last_error();
+  }
+  o.threads = -1;
+  EXPECT_EQ(gpudf_table_read_csv(f.path.c_str(), &o, &bad), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("options.threads = -1"), std::string::npos);
+  o.threads = 0;
   o.size = offsetof(gpudf_csv_options, threads);  // a caller built before threads
   gpudf_table *t = nullptr;
   ASSERT_EQ(gpudf_table_read_csv(f.path.c_str(), &o, &t), GPUDF_OK) << gpudf_last_error();

@@ -70,6 +70,7 @@ typedef struct reader {
   size_t map_len;        /* bus guards of the parallel read's threads */
   int threads;           /* of the parallel read */
   size_t chunk;          /* its chunks' bytes; 0: the one-core reader alone */
+  bool chunk_forced;     /* chunk is GPUDF_CSV_CHUNK_BYTES's (tests) */
 } reader;
 
 typedef struct field {
@@ -1232,7 +1233,7 @@ __attribute__((noinline)) static gpudf_status parse(reader *r, gdf_csv_file *cf,
       try_fast = false;
       for (int j = 0; j < cf->ncols; j++) try_fast |= resolve(&cf->cols[j]) != cf->cols[j].type;
     }
-  } else if (st == GPUDF_OK && r->chunk && gdf_csv_chunk_bytes() > 0) {
+  } else if (st == GPUDF_OK && r->chunk && r->chunk_forced) {
     /* A file shorter than the rows pass 1 looked at is read in chunks only
      * when the chunks were asked for (tests: the same table either way). */
     parallel_read(r, body, cf, out);
@@ -1263,14 +1264,19 @@ gpudf_status gpudf_table_read_csv(const char *path, const gpudf_csv_options *opt
   if (o.delimiter == '"' || o.delimiter == '\n' || o.delimiter == '\r' || o.delimiter == '\0')
     return GDF_ERR(GPUDF_EINVAL, "delimiter %d cannot separate fields", (int)o.delimiter);
   GDF_TRY(check_forced(&o));
+  int threads = 1;
+  size_t forced_chunk = 0;
+  GDF_TRY(gdf_csv_threads(o.threads, &threads));
+  GDF_TRY(gdf_csv_chunk_bytes(&forced_chunk));
   char *data = NULL;
   size_t size = 0, span = 0;
   GDF_TRY(map_file(path, &data, &size, &span));
   reader r = {.path = path, .p = data, .end = data + size, .delim = o.delimiter, .line = 1,
-              .map = data, .map_len = size, .threads = gdf_csv_threads(o.threads)};
+              .map = data, .map_len = size, .threads = threads};
+  r.chunk_forced = forced_chunk > 0;
   /* Chunks of GPUDF_CSV_CHUNK_BYTES when set (tests), else a few per thread
    * of at least 1 MiB: a smaller file is read on one core. */
-  r.chunk = gdf_csv_chunk_bytes();
+  r.chunk = forced_chunk;
   if (!r.chunk && r.threads > 1) {
     r.chunk = size / ((size_t)r.threads * 4);
     if (r.chunk < ((size_t)1 << 20)) r.chunk = (size_t)1 << 20;

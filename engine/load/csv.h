@@ -68,13 +68,16 @@ typedef struct gdf_csv_file {
 
 enum { GDF_CSV_THREADS_MAX = 256 };
 
-/* The threads a read uses: option when > 0 (gpudf_csv_options.threads),
- * else the environment variable GPUDF_THREADS when a positive number, else
- * the machine's online CPUs; at most GDF_CSV_THREADS_MAX. */
-int gdf_csv_threads(int option);
-/* GPUDF_CSV_CHUNK_BYTES when a positive number (tests and the fuzzer force
- * many small chunks with it), else 0: the reader picks the size. */
-size_t gdf_csv_chunk_bytes(void);
+/* The threads a read uses, into *out: option when > 0
+ * (gpudf_csv_options.threads), else the environment variable GPUDF_THREADS
+ * when set, else the machine's online CPUs; at most GDF_CSV_THREADS_MAX.
+ * GPUDF_EINVAL for a negative option or a variable that is not a positive
+ * whole number (named, with its value): a typo is not "every CPU". */
+gpudf_status gdf_csv_threads(int option, int *out);
+/* GPUDF_CSV_CHUNK_BYTES into *out when set (tests and the fuzzer force
+ * many small chunks with it), else 0: the reader picks the size. The same
+ * rule for its value as for GPUDF_THREADS. */
+gpudf_status gdf_csv_chunk_bytes(size_t *out);
 
 typedef void (*gdf_csv_task)(void *ctx, int k);
 /* Runs task(ctx, k) for k = 0..n-1 on up to threads threads, the caller's

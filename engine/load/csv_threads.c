@@ -2,24 +2,45 @@
  * how many, how big a chunk, and running the chunks' tasks on them. */
 #include "csv.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-int gdf_csv_threads(int option) {
-  if (option > 0) return option < GDF_CSV_THREADS_MAX ? option : GDF_CSV_THREADS_MAX;
-  const char *e = getenv("GPUDF_THREADS");
-  long n = e && *e ? strtol(e, NULL, 10) : 0;
-  if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1) n = 1;
-  return n < GDF_CSV_THREADS_MAX ? (int)n : GDF_CSV_THREADS_MAX;
+/* The positive whole number in the variable name into *out; 0 when it is
+ * unset or empty. */
+static gpudf_status env_count(const char *name, long long *out) {
+  *out = 0;
+  const char *e = getenv(name);
+  if (!e || !*e) return GPUDF_OK;
+  char *end = NULL;
+  errno = 0;
+  long long n = strtoll(e, &end, 10);
+  if (errno || end == e || *end || n < 1 || (e[0] < '0' || e[0] > '9'))
+    return GDF_ERR(GPUDF_EINVAL, "%s='%.40s' is not a positive whole number; unset it for "
+                   "the default", name, e);
+  *out = n;
+  return GPUDF_OK;
 }
 
-size_t gdf_csv_chunk_bytes(void) {
-  const char *e = getenv("GPUDF_CSV_CHUNK_BYTES");
-  long long n = e && *e ? strtoll(e, NULL, 10) : 0;
-  return n > 0 ? (size_t)n : 0;
+gpudf_status gdf_csv_threads(int option, int *out) {
+  if (option < 0)
+    return GDF_ERR(GPUDF_EINVAL, "options.threads = %d: use 0 (GPUDF_THREADS, else every "
+                   "CPU) or a positive count", option);
+  long long n = option;
+  if (n == 0) GDF_TRY(env_count("GPUDF_THREADS", &n));
+  if (n == 0) n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = 1;
+  *out = n < GDF_CSV_THREADS_MAX ? (int)n : GDF_CSV_THREADS_MAX;
+  return GPUDF_OK;
+}
+
+gpudf_status gdf_csv_chunk_bytes(size_t *out) {
+  long long n = 0;
+  GDF_TRY(env_count("GPUDF_CSV_CHUNK_BYTES", &n));
+  *out = (size_t)n;
+  return GPUDF_OK;
 }
 
 typedef struct pool {
