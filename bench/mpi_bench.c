@@ -35,13 +35,7 @@ static double now_s(void) {
 static void gentle_barrier(void) {
   MPI_Request req;
   MPI_Ibarrier(MPI_COMM_WORLD, &req);
-  for (long ns = 2000;; ns = ns < 1000000 ? ns * 2 : ns) {
-    int done = 0;
-    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-    if (done) return;
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
-  }
+  gpudf_mpi_wait(&req);
 }
 
 /* CPU seconds of this process and its waited-for children (workers): on a

@@ -68,12 +68,9 @@ static gpudf_status agree(MPI_Comm comm, int rank, gpudf_status st) {
   return fail((gpudf_status)code, API ": rank %d: %s", first, words);
 }
 
-/* Waits for a request without spinning. Open MPI's blocking calls poll at
- * full speed, so a rank that waits (a finished rank at the gather, a
- * node's ranks while its leader reads the CSV) takes a core from the ranks
- * still at work when ranks share cores; MPI_Test with sleeps growing to
- * 1 ms gives it back, for at most 1 ms of latency per wait. */
-static void wait_gently(MPI_Request *req) {
+/* Used where a rank waits: a finished rank at the gather, a node's ranks
+ * while its leader reads the CSV (gpudf_mpi.h says why). */
+void gpudf_mpi_wait(MPI_Request *req) {
   long ns = 2000;
   for (;;) {
     int done = 0;
@@ -85,12 +82,12 @@ static void wait_gently(MPI_Request *req) {
   }
 }
 
-/* A barrier that waits as wait_gently: before a collective where ranks
+/* A barrier that waits as gpudf_mpi_wait: before a collective where ranks
  * arrive at very different times. */
 static void settle(MPI_Comm comm) {
   MPI_Request req;
   MPI_Ibarrier(comm, &req);
-  wait_gently(&req);
+  gpudf_mpi_wait(&req);
 }
 
 static void bcast_bytes(void *buf, size_t bytes, int root, MPI_Comm comm) {
@@ -439,7 +436,7 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
   }
   MPI_Request req;
   MPI_Ibcast(j->share_name, (int)sizeof j->share_name, MPI_CHAR, 0, j->node, &req);
-  wait_gently(&req); /* while the leader derives columns and shares */
+  gpudf_mpi_wait(&req); /* while the leader derives columns and shares */
   if (!leader && j->share_name[0]) {
     st = gpudf_attach(j->share_name, &j->view);
     if (st == GPUDF_OK) j->use = j->view;

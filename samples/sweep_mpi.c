@@ -5,7 +5,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #undef main
 #undef gpudf_sweep
@@ -20,13 +19,7 @@ enum { CMD_DONE = 0, CMD_SWEEP = 1 };
 static void command(int *cmd) {
   MPI_Request req;
   MPI_Ibcast(cmd, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
-  for (long ns = 2000;; ns = ns < 1000000 ? ns * 2 : ns) {
-    int done = 0;
-    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-    if (done) return;
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
-  }
+  gpudf_mpi_wait(&req);
 }
 
 static gpudf_backend cli_backend;

@@ -1213,6 +1213,20 @@ def _series_summary(frame, res, results, names, nseries):
     return pd.concat([params, agg], axis=1)
 
 
+def _set_sweep_options(opts, workers, backend, timeout, batch, retries):
+    """sweep()'s arguments into a gpudf_sweep_options (of either ffi)."""
+    for name, value, field, conv in (("workers", workers, "workers", int),
+                                     ("timeout", timeout or None, "time_limit_s", float),
+                                     ("batch", batch or None, "batch", int),
+                                     ("retries", retries, "retries", int)):
+        if value is not None:
+            try:
+                setattr(opts, field, conv(value))
+            except OverflowError:  # the library's own range check names the limits
+                raise Error(lib.GPUDF_EINVAL, f"{name} = {value} is out of range") from None
+    opts.backend = _BACKENDS[backend]
+
+
 def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, timeout=None,
           batch=None, retries=None, plugins=(), series=None, time=None, comm=None):
     """Runs configs over a shared table in worker processes (workers=0: in
@@ -1268,16 +1282,7 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     lib.gpudf_sweep_options_init(opts)
     opts.series = scol
     opts.time = tcol
-    for name, value, field, conv in (("workers", workers, "workers", int),
-                                     ("timeout", timeout or None, "time_limit_s", float),
-                                     ("batch", batch or None, "batch", int),
-                                     ("retries", retries, "retries", int)):
-        if value is not None:
-            try:
-                setattr(opts, field, conv(value))
-            except OverflowError:  # the library's own range check names the limits
-                raise Error(lib.GPUDF_EINVAL, f"{name} = {value} is out of range") from None
-    opts.backend = _BACKENDS[backend]
+    _set_sweep_options(opts, workers, backend, timeout, batch, retries)
     paths = [ffi.new("char[]", os.fsencode(p)) for p in plugins]
     plugin_array = ffi.new("const char *[]", paths) if paths else ffi.NULL
     opts.nplugins, opts.plugins = len(paths), plugin_array

@@ -10,8 +10,8 @@ in MPICH, which cffi's ABI mode could not be told without a compiler.
 libgpudf_mpi.so and gpudf_mpi.h are looked for next to libgpudf.so and
 gpudf.h (a build tree, the installed package), or where GPUDF_MPI_LIBRARY and
 GPUDF_MPI_HEADER say. The declarations are parsed from the headers (as
-_ffi.py does): gpudf.h's and gpudf_mpi.h's, less the one prototype that
-names MPI_Comm.
+_ffi.py does): gpudf.h's and gpudf_mpi.h's, less the two prototypes that
+name MPI types (MPI_Comm, MPI_Request).
 """
 import os
 import re
@@ -42,6 +42,7 @@ def _load():
     mffi = FFI()
     text = header.read_text(encoding="utf-8")
     text = re.sub(r"gpudf_status\s+gpudf_mpi_sweep\s*\(\s*MPI_Comm\b.*?\);", "", text, flags=re.S)
+    text = re.sub(r"void\s+gpudf_mpi_wait\s*\(\s*MPI_Request\b.*?\);", "", text, flags=re.S)
     text = text.replace("MPI_Fint", "int")
     mffi.cdef(_ffi_build.cdef_source(HEADER.read_text(encoding="utf-8")) + "\n"
               + _ffi_build.cdef_source(text))
@@ -89,7 +90,7 @@ def sweep(table, kernel, configs, comm, workers, backend, progress, timeout, bat
     None on the other ranks. Every rank raises the same Error when the sweep
     fails, whichever rank it failed on."""
     from . import (Error, Table, _BACKENDS, _check, _config_matrix, _kernel, _result_index,
-                   _series_column, _sweep_frame, _table_arg, load_plugin)
+                   _series_column, _set_sweep_options, _sweep_frame, _table_arg, load_plugin)
     mffi, mlib = _load()
     try:
         handle = comm.py2f()
@@ -133,16 +134,7 @@ def sweep(table, kernel, configs, comm, workers, backend, progress, timeout, bat
         n = len(matrix)
         names = _result_index(k, matrix[0] if n else None)
         results = np.full((n, len(names)), np.nan)
-        for name, value, field, conv in (("workers", workers, "workers", int),
-                                         ("timeout", timeout or None, "time_limit_s", float),
-                                         ("batch", batch or None, "batch", int),
-                                         ("retries", retries, "retries", int)):
-            if value is not None:
-                try:
-                    setattr(opts, field, conv(value))
-                except OverflowError:
-                    raise Error(lib.GPUDF_EINVAL, f"{name} = {value} is out of range") from None
-        opts.backend = _BACKENDS[backend]
+        _set_sweep_options(opts, workers, backend, timeout, batch, retries)
         # As gpudf.sweep: a Table with numpy arrays over its memory is shared
         # here without its derived columns (gpudf_mpi_sweep then shares a copy).
         if (isinstance(table, Table) and table._exported()
