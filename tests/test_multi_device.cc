@@ -148,6 +148,44 @@ TEST_F(MultiDevice, EachAttacherReadsTheReplicaOnItsCurrentDevice) {
 }
 
 // The same kernel on each device's replica gives the cpu placement's
+
+// CUDA_VISIBLE_DEVICES (how MPI launchers and gpudf.Pool(devices=) give a
+// process its GPU) renumbers the devices: the one device a process sees is
+// its ordinal 0, and the attach still finds that device's own replica by
+// UUID, never replica 0 by ordinal. Named by ordinal or by a UUID prefix, as
+// CUDA takes them; an entry that names no device ends the list.
+TEST_F(MultiDevice, AnAttacherGivenOneDeviceByCudaVisibleDevicesReadsThatDevicesReplica) {
+  ASSERT_EQ(ShareOn(nullptr), GPUDF_OK) << gpudf_last_error();
+  const gdf_desc_header *h = Header();
+  struct Case {
+    std::string visible;
+    int current;  // GPUDF_SIM_CURRENT: an ordinal in the child
+    int machine;  // the simulated machine's device it reads
+  };
+  const std::vector<Case> cases = {
+      {"3", 0, 3}, {"2,0", 1, 0}, {" 1 ,3", 0, 1}, {SimUuid(2), 0, 2},
+      {"3,3,1", 1, -1}, {"1,9,0", 1, -1}};
+  for (const auto &c : cases) {
+    std::string cur = std::to_string(c.current);
+    pid_t pid;
+    std::string out = RunChild({"attach-where", name},
+                               {{"CUDA_VISIBLE_DEVICES", c.visible.c_str()},
+                                {"GPUDF_SIM_CURRENT", cur.c_str()}},
+                               &pid);
+    if (c.machine < 0) {  // a repeated or unknown entry ends the list: ordinal 1 does not exist
+      EXPECT_NE(out.rfind("ok cuda-ipc replica ", 0), 0u) << c.visible << ": " << out;
+      EXPECT_EQ(Count(pid, "ipc_open"), 0) << c.visible;
+      continue;
+    }
+    EXPECT_EQ(out, "ok cuda-ipc replica " + SimUuid(c.machine) + " " + Sum(t)) << c.visible;
+    std::string handle(reinterpret_cast<const char *>(h->replicas[c.machine].ipc_handle));
+    EXPECT_EQ(Count(pid, "ipc_open " + handle, c.current), 1) << c.visible;
+    EXPECT_EQ(Count(pid, "ipc_open"), 1) << c.visible;
+  }
+  // An empty list hides every device: the attach runs on the cpu placement.
+  std::string out = RunChild({"attach-where", name}, {{"CUDA_VISIBLE_DEVICES", ""}});
+  EXPECT_EQ(out.rfind("ok cpu ", 0), 0u) << out;
+}
 // results, and both the count and sum of an independent long-double pass.
 TEST_F(MultiDevice, KernelsOnEveryReplicaGiveTheCpuPlacementsResults) {
   ASSERT_EQ(ShareOn(nullptr, 5000, 3), GPUDF_OK) << gpudf_last_error();

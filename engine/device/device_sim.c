@@ -28,6 +28,15 @@
  *                             (tests kill the process mid-replication)
  *   GPUDF_SIM_TRACE=PATH      append "PID CALL ARGS dev=K" per call (tests
  *                             count them per device)
+ *   CUDA_VISIBLE_DEVICES      as with CUDA: the devices this process sees, in
+ *                             that order, by ordinal or (a prefix of) the
+ *                             UUID text "GPU-..."; an entry that names none,
+ *                             or one already listed, ends the list ("" hides
+ *                             every device). It renumbers the devices: the
+ *                             UUID, memory size (GPUDF_SIM_MEM) and bus id
+ *                             (GPUDF_SIM_PCI) follow the device named, while
+ *                             the K of GPUDF_SIM_FAIL, GPUDF_SIM_CURRENT and
+ *                             the trace are ordinals in the calling process.
  * Like CUDA, a handle cannot be opened by the process that exported it.
  */
 #include "device.h"
@@ -90,13 +99,86 @@ static gpudf_status injected(const char *call, int ordinal) {
                  "(GPUDF_SIM_FAIL names '%s')", ordinal, call, call);
 }
 
-/* GPUDF_SIM_DEVICES, or 0 when it is not a number in 1..SIM_MAX_DEVICES. */
-static int sim_ndevices(void) {
+/* GPUDF_SIM_DEVICES (the devices of the simulated machine), or 0 when it is
+ * not a number in 1..SIM_MAX_DEVICES. */
+static int sim_machine_devices(void) {
   const char *env = getenv("GPUDF_SIM_DEVICES");
   if (!env || !*env) return 1;
   char *end;
   long n = strtol(env, &end, 10);
   return *end == '\0' && n >= 1 && n <= SIM_MAX_DEVICES ? (int)n : 0;
+}
+
+static void sim_machine_uuid(int k, uint8_t uuid[GDF_UUID_BYTES]) {
+  const char *text = getenv("GPUDF_SIM_UUID");
+  if (!text || !*text) text = "gpudf-sim-dev-0";
+  memset(uuid, 0, GDF_UUID_BYTES);
+  memcpy(uuid, text, strnlen(text, GDF_UUID_BYTES));
+  uuid[GDF_UUID_BYTES - 1] ^= (uint8_t)k;
+}
+
+/* The machine's device that entry [p, p + len) of CUDA_VISIBLE_DEVICES
+ * names among n, or -1: a decimal ordinal, or a prefix of one device's UUID
+ * text ("GPU-" and at least one more character) that no other device has. */
+static int sim_visible_entry(const char *p, size_t len, int n) {
+  while (len > 0 && (*p == ' ' || *p == '\t')) p++, len--;
+  while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+  if (len == 0) return -1;
+  if (len <= 2 && strspn(p, "0123456789") >= len) {
+    int k = len == 1 ? p[0] - '0' : (p[0] - '0') * 10 + (p[1] - '0');
+    return k < n ? k : -1;
+  }
+  if (len <= 4 || strncmp(p, "GPU-", 4) != 0) return -1;
+  int found = -1;
+  for (int k = 0; k < n; k++) {
+    uint8_t uuid[GDF_UUID_BYTES];
+    char text[48];
+    sim_machine_uuid(k, uuid);
+    gdf_uuid_text(uuid, text, sizeof text);
+    if (strlen(text) >= len && strncmp(text, p, len) == 0) {
+      if (found >= 0) return -1; /* ambiguous */
+      found = k;
+    }
+  }
+  return found;
+}
+
+/* The devices this process sees: map[i] is the machine's device behind
+ * ordinal i (CUDA_VISIBLE_DEVICES, else all of them in order); returns how
+ * many, 0 when GPUDF_SIM_DEVICES is invalid. */
+static int sim_visible(int map[SIM_MAX_DEVICES]) {
+  int n = sim_machine_devices();
+  const char *env = getenv("CUDA_VISIBLE_DEVICES");
+  if (!env) {
+    for (int k = 0; k < n; k++) map[k] = k;
+    return n;
+  }
+  int count = 0;
+  for (const char *p = env; count < n;) {
+    size_t len = strcspn(p, ",");
+    int k = sim_visible_entry(p, len, n);
+    for (int i = 0; i < count && k >= 0; i++)
+      if (map[i] == k) k = -1;
+    if (k < 0) break;
+    map[count++] = k;
+    if (p[len] != ',') break;
+    p += len + 1;
+  }
+  return count;
+}
+
+/* How many devices this process sees. */
+static int sim_ndevices(void) {
+  int map[SIM_MAX_DEVICES];
+  return sim_visible(map);
+}
+
+/* The machine's device behind this process's ordinal (checked by the
+ * caller with sim_check). */
+static int sim_machine_ordinal(int ordinal) {
+  int map[SIM_MAX_DEVICES];
+  int n = sim_visible(map);
+  return ordinal >= 0 && ordinal < n ? map[ordinal] : ordinal;
 }
 
 /* ------------------------------------------------------------ bookkeeping */
@@ -159,7 +241,10 @@ static int sim_count(const gdf_device *d, const char **why) {
     return 0;
   }
   int n = sim_ndevices();
-  if (n == 0) *why = "simulated device: GPUDF_SIM_DEVICES is not a number from 1 to 16";
+  if (n == 0)
+    *why = sim_machine_devices() == 0
+               ? "simulated device: GPUDF_SIM_DEVICES is not a number from 1 to 16"
+               : "simulated device: CUDA_VISIBLE_DEVICES names none of the simulated devices";
   return n;
 }
 
@@ -171,11 +256,7 @@ static gpudf_status sim_check(const gdf_device *d) {
 }
 
 static gpudf_status sim_uuid(const gdf_device *d, uint8_t uuid[GDF_UUID_BYTES]) {
-  const char *text = getenv("GPUDF_SIM_UUID");
-  if (!text || !*text) text = "gpudf-sim-dev-0";
-  memset(uuid, 0, GDF_UUID_BYTES);
-  memcpy(uuid, text, strnlen(text, GDF_UUID_BYTES));
-  uuid[GDF_UUID_BYTES - 1] ^= (uint8_t)d->ordinal;
+  sim_machine_uuid(sim_machine_ordinal(d->ordinal), uuid);
   return GPUDF_OK;
 }
 
@@ -210,7 +291,7 @@ static uint64_t sim_total(int ordinal) {
 
 static gpudf_status sim_mem_info(const gdf_device *d, uint64_t *free_bytes, uint64_t *total) {
   GDF_TRY(sim_check(d));
-  *total = sim_total(d->ordinal);
+  *total = sim_total(sim_machine_ordinal(d->ordinal));
   pthread_mutex_lock(&sim_lock);
   uint64_t used = sim_used[d->ordinal];
   pthread_mutex_unlock(&sim_lock);
@@ -441,7 +522,7 @@ static gpudf_status sim_pci_bus_id(const gdf_device *d, char *buf, size_t len) {
   const char *env = getenv("GPUDF_SIM_PCI");
   if (env && *env) {
     const char *p = env;
-    for (int k = 0; k < d->ordinal && p; k++) {
+    for (int k = 0, m = sim_machine_ordinal(d->ordinal); k < m && p; k++) {
       p = strchr(p, ',');
       if (p) p++;
     }
@@ -451,7 +532,7 @@ static gpudf_status sim_pci_bus_id(const gdf_device *d, char *buf, size_t len) {
       return GPUDF_OK;
     }
   }
-  snprintf(buf, len, "0000:%02X:00.0", 0x10 + d->ordinal);
+  snprintf(buf, len, "0000:%02X:00.0", 0x10 + sim_machine_ordinal(d->ordinal));
   return GPUDF_OK;
 }
 

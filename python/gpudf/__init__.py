@@ -292,11 +292,35 @@ def _arena_of(arr):
     return None
 
 
-def _share_handle(handle, backend="cpu"):
+def _share_options(backend, devices):
+    """gpudf_share_options for share(backend=, devices=), and the C string
+    its devices point at (keep it alive until the call returns)."""
+    opts = ffi.new("gpudf_share_options *")
+    lib.gpudf_share_options_init(opts)
+    opts.backend = _BACKENDS[backend]
+    keep = None
+    if devices is not None:
+        if isinstance(devices, (list, tuple)):
+            for d in devices:
+                if isinstance(d, bool) or not isinstance(d, (int, str)):
+                    raise TypeError(f"devices entries are ordinals (int) or UUIDs (str), "
+                                    f"got {type(d).__name__}")
+            devices = ",".join(str(d) for d in devices)
+        elif not isinstance(devices, str):
+            raise TypeError(f"devices must be 'all', a str or a list, got "
+                            f"{type(devices).__name__}")
+        keep = ffi.new("char[]", _c(devices, "devices"))
+        opts.devices = keep
+    return opts, keep
+
+
+def _share_handle(handle, backend="cpu", devices=None):
     """A Share of the table behind handle (a Table object need not exist:
     its frames hold the handle)."""
+    opts, keep = _share_options(backend, devices)
     out = ffi.new("gpudf_share **")
-    _check(lib.gpudf_table_share(handle.ptr, ffi.NULL, _BACKENDS[backend], out))
+    _check(lib.gpudf_table_share_ex(handle.ptr, ffi.NULL, opts, out))
+    del keep
     return Share(out[0], handle)
 
 
@@ -505,25 +529,11 @@ class Table(_Schema):
             raise TypeError(f"share name must be a str or None, got {type(name).__name__}")
         if name == "":
             raise Error(lib.GPUDF_EINVAL, "share name is empty; pass None for a unique name")
-        opts = ffi.new("gpudf_share_options *")
-        lib.gpudf_share_options_init(opts)
-        opts.backend = _BACKENDS[backend]
-        keep = None
-        if devices is not None:
-            if isinstance(devices, (list, tuple)):
-                for d in devices:
-                    if isinstance(d, bool) or not isinstance(d, (int, str)):
-                        raise TypeError(f"devices entries are ordinals (int) or UUIDs (str), "
-                                        f"got {type(d).__name__}")
-                devices = ",".join(str(d) for d in devices)
-            elif not isinstance(devices, str):
-                raise TypeError(f"devices must be 'all', a str or a list, got "
-                                f"{type(devices).__name__}")
-            keep = ffi.new("char[]", _c(devices, "devices"))
-            opts.devices = keep
+        opts, keep = _share_options(backend, devices)
         out = ffi.new("gpudf_share **")
         _check(lib.gpudf_table_share_ex(self._live(), _c(name, "share name") if name else ffi.NULL,
                                         opts, out))
+        del keep  # opts.devices pointed into it until the call returned
         s = Share(out[0], self._handle)
         self._shares = [x for x in self._shares if x._ptr is not None] + [s]
         return s

@@ -407,8 +407,9 @@ class _Registry:
     pool is open and the object alive (released once the tasks sent while it
     was alive are done), and all closed when the pool ends."""
 
-    def __init__(self, threshold, pending, backend="cpu"):
+    def __init__(self, threshold, pending, backend="cpu", devices=None):
         self.backend = backend  # cuda-ipc for a pool with devices=, forced
+        self.devices = devices  # the share's devices (this process's names) for cuda-ipc
         if threshold is None or threshold < 0:
             raise ValueError(f"threshold must be a number of bytes >= 0, got {threshold!r}")
         self.threshold = threshold
@@ -470,7 +471,8 @@ class _Registry:
                               "without a copy", RuntimeWarning, stacklevel=4)
                 return None
             try:
-                rec = self._tables[id(handle)] = [_share_handle(handle, self.backend), 0]
+                rec = self._tables[id(handle)] = [_share_handle(handle, self.backend,
+                                                                  self.devices), 0]
             except Error as e:
                 warnings.warn(f"gpudf.Pool: a table's arrays are copied instead of shared as "
                               f"they are: {e}", RuntimeWarning, stacklevel=4)
@@ -507,7 +509,7 @@ class _Registry:
             entry.table = entry.share = None
             try:
                 if layout.size:  # else every array lies in shared tables
-                    entry.table, entry.share = _publish(layout, self.backend)
+                    entry.table, entry.share = _publish(layout, self.backend, self.devices)
             except Error as e:  # no room in /dev/shm, say: the task still runs
                 self._drop_unused_tables()
                 if self.backend != "cpu":
@@ -563,12 +565,13 @@ class _Registry:
             self._tables.clear()
 
 
-def _publish(layout, backend="cpu"):
+def _publish(layout, backend="cpu", devices=None):
     """A table of one int64 column holding the object's bytes, shared on the
     host (cpu placement: the workers read it with numpy and pandas; a CUDA
     placement would give each of them a CUDA context for nothing), or, for a
     pool with devices=, uploaded once to the device as well (cuda-ipc,
-    forced: device_frame finds each column there at its host offset)."""
+    forced: device_frame finds each column there at its host offset), with
+    a replica on each of the pool's devices and no other."""
     from . import Table, _check
     from ._ffi import ffi, lib
     nrows = max(1, layout.size // 8)
@@ -579,7 +582,7 @@ def _publish(layout, backend="cpu"):
     for offset, arr in layout.parts:
         np.copyto(dest[offset:offset + arr.nbytes].view(arr.dtype).reshape(arr.shape), arr,
                   casting="no")
-    return table, table.share(backend=backend)
+    return table, table.share(backend=backend, devices=devices)
 
 
 class _Pickler(ForkingPickler):
@@ -613,10 +616,11 @@ def _devices(devices):
     """Pool(devices=...) as the CUDA_VISIBLE_DEVICES entry of each device,
     or None (no device sharing). "all" (or True): every device this process
     sees (the entries of its CUDA_VISIBLE_DEVICES when set, else one per
-    GPU nvidia-smi lists; the simulated device: one). A list, or a
-    comma-separated str, names devices by ordinal or UUID ("GPU-..."), the
-    syntax of GPUDF_DEVICES (issue 24); no bare count, which would be
-    ambiguous."""
+    GPU nvidia-smi lists; the simulated device: GPUDF_SIM_DEVICES). A list,
+    or a comma-separated str, names devices by ordinal or UUID ("GPU-..."),
+    the syntax of GPUDF_DEVICES, as this process numbers them: under a
+    CUDA_VISIBLE_DEVICES of its own, ordinal k is its k-th entry, which is
+    what the worker is given. No bare count, which would be ambiguous."""
     import os
     from . import Error
     from ._ffi import lib
@@ -627,7 +631,8 @@ def _devices(devices):
         if visible is not None:
             found = [d.strip() for d in visible.split(",") if d.strip()]
         elif os.environ.get("GPUDF_SIMULATE_DEVICE") == "1":
-            found = ["0"]
+            n = os.environ.get("GPUDF_SIM_DEVICES", "1")
+            found = [str(k) for k in range(int(n))] if n.isdigit() else ["0"]
         else:
             found = _nvidia_smi_devices()
         if not found:
@@ -638,6 +643,27 @@ def _devices(devices):
     if isinstance(devices, int) and not isinstance(devices, bool):
         raise TypeError(f"gpudf.Pool(devices={devices}): name devices by ordinal in a list "
                         f"([{devices}]) or as 'all'; a bare number would be ambiguous")
+    out = []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    visible = None if visible is None else [v.strip() for v in visible.split(",")]
+    for d in _device_names(devices):
+        if d.isdigit() and visible is not None:
+            # An ordinal of this process: the entry of its CUDA_VISIBLE_DEVICES
+            # that became that ordinal, which is what a worker must be given.
+            if int(d) >= len(visible) or not visible[int(d)]:
+                raise Error(lib.GPUDF_ENODEV, f"gpudf.Pool(devices=...): ordinal {d} is not "
+                            f"among the devices CUDA_VISIBLE_DEVICES="
+                            f"{os.environ['CUDA_VISIBLE_DEVICES']!r} gives this process")
+            d = visible[int(d)]
+        out.append(d)
+    return out
+
+
+def _device_names(devices):
+    """The entries of an explicit Pool(devices=...) list, as this process
+    names its devices (ordinals, UUIDs), checked."""
+    from . import Error
+    from ._ffi import lib
     items = devices.split(",") if isinstance(devices, str) else list(devices)
     out = []
     for d in items:
@@ -695,7 +721,9 @@ class Pool(multiprocessing.pool.Pool):
             raise TypeError("initializer must be a callable")
         bound = _devices(devices)
         self._gpudf = _Registry(threshold, lambda: list(self._cache.copy()),
-                                "cuda-ipc" if bound else "cpu")
+                                "cuda-ipc" if bound else "cpu",
+                                None if not bound else "all" if devices in (True, "all")
+                                else ",".join(_device_names(devices)))
         self.devices = bound
         packed = bytes(self._gpudf.dumps(tuple(initargs))) if initializer is not None else None
         ctx = context if context is not None else default_context()

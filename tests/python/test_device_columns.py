@@ -510,7 +510,9 @@ def _device_task(df):
     return out
 
 
-def test_a_pool_with_devices_shares_arguments_on_the_device_and_binds_each_worker(sim):
+def test_a_pool_with_devices_shares_arguments_on_the_device_and_binds_each_worker(sim,
+                                                                                 monkeypatch):
+    monkeypatch.setenv("GPUDF_SIM_DEVICES", "2")
     df = frame(200_000)  # over the 1 MiB threshold: shared, not pickled
     ctx = mp.get_context("spawn")  # the simulation's environment, as it is now
     with gpudf.Pool(2, context=ctx, devices=["0", "1"]) as p:
@@ -536,6 +538,63 @@ def test_pool_workers_are_bound_round_robin_before_any_task(sim):
     with gpudf.Pool(3, context=mp.get_context("spawn"), devices="0,GPU-1234") as p:
         seen = set(p.map(_visible, range(30), chunksize=1))
     assert seen <= {"0", "GPU-1234"} and "0" in seen
+
+
+def sim_uuid(k):
+    """The UUID text of simulated device k (engine/device/device_sim.c): the
+    default GPUDF_SIM_UUID padded to 16 bytes, the last XORed with k."""
+    u = bytearray(b"gpudf-sim-dev-0".ljust(16, b"\0"))
+    u[15] ^= k
+    h = u.hex()
+    return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _which_replica(df):
+    """In a worker: the device it was given, the device its view of the
+    pool's share reads, how, and where DLPack says a column is."""
+    from gpudf.pool import _ATTACHED
+    col = gpudf.device_frame(df)["f64"]
+    (view, _, _), = [e for e in _ATTACHED.values()]
+    access = ["host", "replica", "peer", "pinned"][lib.gpudf_table_access(view._ptr)]
+    return (os.environ.get("CUDA_VISIBLE_DEVICES"),
+            ffi.string(lib.gpudf_table_device(view._ptr)).decode(), access,
+            col.__dlpack_device__(),
+            ctypes.string_at(col.__cuda_array_interface__["data"][0], 8 * len(df)))
+
+
+def test_each_pool_worker_reads_the_replica_on_the_device_it_was_given(sim, monkeypatch):
+    """Pool(devices=[2, 0]) on a machine of three devices: the arguments get
+    a replica on devices 2 and 0 only (not on 1, which no worker uses), and
+    each worker, given one device by CUDA_VISIBLE_DEVICES (so that it is its
+    device 0), reads the replica on that device, not a peer's or pinned host
+    memory."""
+    monkeypatch.setenv("GPUDF_SIM_DEVICES", "3")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    df = frame(200_000)
+    with gpudf.Pool(2, context=mp.get_context("spawn"), devices=[2, 0]) as p:
+        got = set(p.map(_which_replica, [df] * 8, chunksize=1))
+    me = os.getpid()
+    allocs = [line.rsplit(" ", 1)[1] for line in sim.read_text().splitlines()
+              if line.startswith(f"{me} alloc ")]
+    assert sorted(allocs) == ["dev=0", "dev=2"]  # one replica each, none on device 1
+    assert {g[0] for g in got} <= {"2", "0"} and got
+    for visible, uuid, access, dl, data in got:
+        assert uuid == sim_uuid(int(visible)) and access == "replica", (visible, uuid, access)
+        assert dl == (2, 0)  # kDLCUDA, the worker's own ordinal 0
+        assert data == df["f64"].to_numpy().tobytes()  # the replica holds the column
+
+
+def test_pool_devices_under_the_parents_own_cuda_visible_devices(sim, monkeypatch):
+    """A parent that itself sees devices 2 and 1 of the machine (in that
+    order) asks for its device 0: the worker is given machine device 2 and
+    reads the replica there."""
+    monkeypatch.setenv("GPUDF_SIM_DEVICES", "3")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,1")
+    df = frame(200_000)
+    with gpudf.Pool(1, context=mp.get_context("spawn"), devices=[0]) as p:
+        visible, uuid, access, dl, data = p.apply(_which_replica, (df,))
+    assert (visible, uuid, access, dl) == ("2", sim_uuid(2), "replica", (2, 0))
+    assert data == df["f64"].to_numpy().tobytes()
 
 
 def _frame_without_device(df):
@@ -565,8 +624,16 @@ def test_pool_devices_are_named_by_ordinal_or_uuid(sim, monkeypatch):
     assert _devices([1, "GPU-abc"]) == ["1", "GPU-abc"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1")
     assert _devices("all") == ["3", "1"]
+    # Ordinals are this process's: under its own CUDA_VISIBLE_DEVICES the
+    # worker gets the entry that became that ordinal.
+    assert _devices([1, 0, "GPU-abc"]) == ["1", "3", "GPU-abc"]
+    with pytest.raises(gpudf.Error, match="ordinal 2 is not among the devices "
+                       "CUDA_VISIBLE_DEVICES='3,1' gives this process"):
+        _devices("0,2")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     assert _devices("all") == ["0"]  # the simulated device
+    monkeypatch.setenv("GPUDF_SIM_DEVICES", "3")
+    assert _devices("all") == ["0", "1", "2"]
     with pytest.raises(TypeError, match="a bare number would be ambiguous"):
         _devices(4)
     with pytest.raises(gpudf.Error, match="'cuda1' is neither an ordinal nor a device UUID"):

@@ -104,7 +104,7 @@ class SimFixture : public ::testing::Test {
   static constexpr const char *kVars[] = {
       "GPUDF_SIMULATE_DEVICE", "GPUDF_SIM_TRACE", "GPUDF_SIM_FAIL",    "GPUDF_SIM_UUID",
       "GPUDF_SIM_MEM",         "GPUDF_BACKEND",   "GPUDF_SIM_DEVICES", "GPUDF_DEVICES",
-      "GPUDF_SIM_CURRENT"};
+      "GPUDF_SIM_CURRENT",     "CUDA_VISIBLE_DEVICES"};
   gpudf_table *t = nullptr;
   gpudf_share *s = nullptr;
   std::string name, trace, desc;
