@@ -329,6 +329,12 @@ gpudf_status gdf_segment_unseal(gdf_segment *seg) {
   return GPUDF_OK;
 }
 
+void gdf_segment_unlink(gdf_segment *seg) {
+  int dfd = -1;
+  if (seg && seg->creator_pid == gdf_self_pid() && gdf_shm_dirfd(&dfd) == GPUDF_OK)
+    unlinkat(dfd, seg->name, 0);
+}
+
 void gdf_segment_destroy(gdf_segment *seg) {
   if (!seg) return;
   live_remove(seg);

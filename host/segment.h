@@ -55,6 +55,9 @@ gpudf_status gdf_segment_seal(gdf_segment *seg);
 gpudf_status gdf_segment_unseal(gdf_segment *seg);
 /* Unmaps, closes and unlinks. NULL is harmless. */
 void gdf_segment_destroy(gdf_segment *seg);
+/* Unlinks the name now (its creator only), keeping the mapping: other
+ * processes see the segment gone before what it backs is freed. */
+void gdf_segment_unlink(gdf_segment *seg);
 
 /* Whether grow bytes more (total in all) can be reserved in the shm
  * directory; ENOSPC with a message that says what needs them, the sizes

@@ -329,7 +329,9 @@ const void *gpudf_table_column_device_data(const gpudf_table *table, int index);
  * no device can read it. Errors: GPUDF_EINVAL (NULL, index out of range),
  * GPUDF_ENODEV (the cpu placement: the message says how to get a device
  * one), GPUDF_EOWNERDEAD (a cuda-ipc view whose owner process died: its
- * device memory went with it). On error *data is NULL and *device -1. */
+ * device memory went with it), GPUDF_ENOENT (a cuda-ipc view whose owner
+ * freed the table while running, 0.6; gpudf_run over such a view fails
+ * the same two ways). On error *data is NULL and *device -1. */
 gpudf_status gpudf_table_column_device(const gpudf_table *table, int index,
                                        const void **data, int *device);
 

@@ -488,6 +488,40 @@ TEST_F(MultiDevice, OnlyACudaIpcShareTakesAReplica) {
 
 // ------------------------------------------------------------ sweeps
 
+// An owner that frees its table while it goes on running takes the device
+// memory with it: the attacher's next device call (a device column, a run)
+// says so instead of handing out or reading an address that points at
+// nothing, and the view's host arena stays readable.
+TEST_F(MultiDevice, AnOwnerThatFreesItsTableWhileRunningIsReportedOnTheNextDeviceCall) {
+  std::string gate = trace + ".gate";
+  files.push_back(gate);
+  harness::Child owner = harness::Spawn({"share-free-when", name, "3000", "4", gate});
+  std::string line = harness::ReadLine(owner);
+  ASSERT_EQ(line.rfind("shared ", 0), 0u) << line;
+  gpudf_table *v = nullptr;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_backend(v), GPUDF_BACKEND_CUDA_IPC);
+  const void *data = nullptr;
+  int dev = -1;
+  EXPECT_EQ(gpudf_table_column_device(v, 3, &data, &dev), GPUDF_OK) << gpudf_last_error();
+  const double cfg[5] = {3, 3, -0.5, 0, 3};
+  double before[6], after[6];
+  ASSERT_EQ(gpudf_run(v, tg_kernel("filter_agg"), cfg, 1, before), GPUDF_OK) << gpudf_last_error();
+  { std::ofstream(gate.c_str()) << "go"; }
+  EXPECT_EQ(harness::ReadLine(owner), "freed");
+  EXPECT_EQ(gpudf_table_column_device(v, 3, &data, &dev), GPUDF_ENOENT);
+  EXPECT_EQ(data, nullptr);
+  EXPECT_NE(std::string(gpudf_last_error()).find("was freed by its owner (process " +
+                                                 std::to_string(owner.pid) + ", still running)"),
+            std::string::npos)
+      << gpudf_last_error();
+  EXPECT_EQ(gpudf_run(v, tg_kernel("filter_agg"), cfg, 1, after), GPUDF_ENOENT);
+  EXPECT_NE(std::string(gpudf_last_error()).find("device memory with it"), std::string::npos);
+  EXPECT_EQ(std::to_string(tg_table_checksum(v)), line.substr(7)) << "host reads go on";
+  gpudf_table_free(v);
+  harness::Kill(owner);
+}
+
 // A sweep of a table shared over four devices starts one worker per replica
 // by default, binds each to its device by UUID before it attaches, and each
 // reads that device's replica; the results are the cpu placement's.

@@ -222,6 +222,7 @@ static gpudf_status run_placed(const gpudf_table *t, const gpudf_kernel *k,
   const gdf_placement *p = t->place;
   const gdf_device *d = &p->dev;
   const uint8_t *dbase = p->dbase;
+  GDF_TRY(gdf_view_device_check(t, NULL));
   /* An owner with several replicas runs on the one of the calling thread's
    * current device, when there is one (else on the first). */
   if (p->owner && p->nreplicas > 1) {

@@ -235,6 +235,14 @@ static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *nam
   return status;
 }
 
+/* Whether the arena a view maps was removed: the owner freed the table, or
+ * died and was swept (the table's withdrawn hook, set by make_view). */
+static bool attachment_withdrawn(const void *hold) {
+  const struct gdf_attachment *a = hold;
+  int dfd = -1;
+  return a && gdf_shm_dirfd(&dfd) == GPUDF_OK && file_changed(dfd, a->arena_name, a->dev, a->ino);
+}
+
 /* Drops a view's hold on its mapping (the table's let_go hook, set by
  * make_view): the last one unmaps it, or keeps it idle. */
 static void attachment_release(void *hold) {
@@ -355,6 +363,7 @@ static gpudf_status make_view(const gdf_desc_header *h, struct gdf_attachment *a
   v->arena_bytes = a->size;
   v->hold = a;
   v->let_go = attachment_release;
+  v->withdrawn = attachment_withdrawn;
   v->place = a->place;
   snprintf(v->view_share, sizeof v->view_share, "%s", h->share_name);
   v->view_backend = (gpudf_backend)h->backend;

@@ -286,6 +286,9 @@ gpudf_status gpudf_table_find_column(const gpudf_table *t, const char *name, int
 
 void gdf_table_release(gpudf_table *t) {
   if (!t || --t->refs > 0) return;
+  /* Attachers learn that the table is gone from its arena's name before its
+   * device memory goes (gdf_view_device_check). */
+  gdf_segment_unlink(t->arena);
   gdf_placement_free(t->place); /* before the arena: it may be registered */
   gdf_segment_destroy(t->arena);
   free(t->cols);
@@ -335,19 +338,36 @@ gpudf_status gpudf_table_column_device(const gpudf_table *t, int i, const void *
                    "back to cpu)",
                    t->cols[i].name, what, t->is_view ? " '" : "", share,
                    t->is_view ? "'" : "");
-  /* An attacher's cuda-ipc memory is the owner's device allocation, freed
-   * with the owner's CUDA context: after the owner died the address points
-   * at nothing, so it is refused rather than handed to a GPU library. (The
-   * host arena stays valid: host reads of the view go on working.) */
-  if (t->is_view && t->place->backend == GPUDF_BACKEND_CUDA_IPC && !t->place->owner &&
-      !gdf_proc_alive(t->view_owner_pid, t->view_owner_start))
-    return GDF_ERR(GPUDF_EOWNERDEAD,
-                   "column '%s': share '%s' was published by process %d, which is no longer "
-                   "running, and its device memory died with it; attach a share of a "
-                   "running owner (the host arena of this view is still readable)",
-                   t->cols[i].name, t->view_share, (int)t->view_owner_pid);
+  GDF_TRY(gdf_view_device_check(t, t->cols[i].name));
   *data = t->place->dbase + t->cols[i].offset;
   *device = t->place->dev.ordinal;
+  return GPUDF_OK;
+}
+
+/* An attacher's cuda-ipc memory is the owner's device allocation, freed
+ * with the owner's table or its CUDA context: after the owner freed the
+ * table or died, the address points at nothing, so it is refused rather
+ * than handed to a GPU library or a kernel. (The host arena stays valid:
+ * host reads of the view go on working.) */
+gpudf_status gdf_view_device_check(const gpudf_table *t, const char *column) {
+  if (!t->is_view || !t->place || t->place->backend != GPUDF_BACKEND_CUDA_IPC ||
+      t->place->owner)
+    return GPUDF_OK;
+  char what[GPUDF_NAME_MAX + 16] = "";
+  if (column) snprintf(what, sizeof what, "column '%s': ", column);
+  if (!gdf_proc_alive(t->view_owner_pid, t->view_owner_start))
+    return GDF_ERR(GPUDF_EOWNERDEAD,
+                   "%sshare '%s' was published by process %d, which is no longer "
+                   "running, and its device memory died with it; attach a share of a "
+                   "running owner (the host arena of this view is still readable)",
+                   what, t->view_share, (int)t->view_owner_pid);
+  if (t->withdrawn && t->withdrawn(t->hold))
+    return GDF_ERR(GPUDF_ENOENT,
+                   "%sthe table of share '%s' was freed by its owner (process %d, still "
+                   "running), and its device memory with it; the owner must keep the table "
+                   "until its workers are done with the device copy (the host arena of this "
+                   "view is still readable)",
+                   what, t->view_share, (int)t->view_owner_pid);
   return GPUDF_OK;
 }
 

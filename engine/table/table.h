@@ -48,6 +48,9 @@ struct gpudf_table {
    * it: the share layer sets both (make_view in engine/share/attach.c). */
   void *hold;
   void (*let_go)(void *hold);
+  /* view only: whether the owner freed the table since (its arena was
+   * removed), which takes a cuda-ipc view's device memory with it */
+  bool (*withdrawn)(const void *hold);
   /* view only: the share it was attached from, so a sweep over a view can
    * send its workers to the same share (set by make_view) */
   char view_share[GPUDF_NAME_MAX + 1];
@@ -73,6 +76,11 @@ gdf_colref gdf_table_colref(const gpudf_table *t, int index);
 
 /* Drops one reference; frees the table when the last one goes. */
 void gdf_table_release(gpudf_table *t);
+
+/* GPUDF_OK unless t is a cuda-ipc view whose device memory is gone: its
+ * owner died (GPUDF_EOWNERDEAD) or freed the table (GPUDF_ENOENT). column
+ * (may be NULL) is named in the message. */
+gpudf_status gdf_view_device_check(const gpudf_table *t, const char *column);
 /* Appends the dictionary of nlabels labels (lens[i] bytes each, no NUL
  * needed; lens may be NULL for NUL-terminated labels) to the arena for the
  * existing i32 column col of an owner's table (engine/table.c). Column

@@ -80,6 +80,28 @@ static int cmd_share(const char *name, const char *rows, const char *seed, int s
   return 0; /* exit with the share open: the library removes it at exit */
 }
 
+/* Shares a table, prints "shared SUM", and once the file gate exists closes
+ * the share and frees the table while it goes on running: prints "freed"
+ * and waits to be killed. */
+static int cmd_share_free_when(const char *name, const char *rows, const char *seed,
+                               const char *gate) {
+  gpudf_status st = tg_make_table(strtoll(rows, NULL, 10), strtoull(seed, NULL, 10), &t);
+  if (st != GPUDF_OK) return fail(st);
+  st = gpudf_table_share(t, name, GPUDF_BACKEND_AUTO, &s);
+  if (st != GPUDF_OK) return fail(st);
+  printf("shared %" PRIu64 "\n", tg_table_checksum(t));
+  fflush(stdout);
+  while (access(gate, F_OK) != 0) usleep(500);
+  gpudf_share_close(s);
+  gpudf_table_free(t);
+  s = NULL;
+  t = NULL;
+  printf("freed\n");
+  fflush(stdout);
+  wait_forever();
+  return 0;
+}
+
 static int cmd_attach(const char *name, int hold) {
   gpudf_table *v;
   gpudf_status st = gpudf_attach(name, &v);
@@ -370,6 +392,8 @@ int main(int argc, char **argv) {
   if (argc >= 5 && strcmp(argv[1], "share-exit") == 0)
     return cmd_share(argv[2], argv[3], argv[4], 0);
   if (argc >= 3 && strcmp(argv[1], "attach") == 0) return cmd_attach(argv[2], 0);
+  if (argc >= 6 && strcmp(argv[1], "share-free-when") == 0)
+    return cmd_share_free_when(argv[2], argv[3], argv[4], argv[5]);
   if (argc >= 3 && strcmp(argv[1], "attach-hold") == 0) return cmd_attach(argv[2], 1);
   if (argc >= 4 && strcmp(argv[1], "attach-when") == 0) return cmd_attach_when(argv[2], argv[3]);
   if (argc >= 3 && strcmp(argv[1], "write") == 0) return cmd_write(argv[2]);
