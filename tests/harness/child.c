@@ -69,13 +69,20 @@ static void wait_forever(void) {
 static gpudf_table *t;
 static gpudf_share *s;
 
-static int cmd_share(const char *name, const char *rows, const char *seed, int stay) {
+/* Makes the test table of rows and seed, shares it as name and prints
+ * "shared SUM". */
+static gpudf_status share_table(const char *name, const char *rows, const char *seed) {
   gpudf_status st = tg_make_table(strtoll(rows, NULL, 10), strtoull(seed, NULL, 10), &t);
-  if (st != GPUDF_OK) return fail(st);
-  st = gpudf_table_share(t, name, GPUDF_BACKEND_AUTO, &s);
-  if (st != GPUDF_OK) return fail(st);
+  if (st == GPUDF_OK) st = gpudf_table_share(t, name, GPUDF_BACKEND_AUTO, &s);
+  if (st != GPUDF_OK) return st;
   printf("shared %" PRIu64 "\n", tg_table_checksum(t));
   fflush(stdout);
+  return GPUDF_OK;
+}
+
+static int cmd_share(const char *name, const char *rows, const char *seed, int stay) {
+  gpudf_status st = share_table(name, rows, seed);
+  if (st != GPUDF_OK) return fail(st);
   if (stay) wait_forever();
   return 0; /* exit with the share open: the library removes it at exit */
 }
@@ -85,12 +92,8 @@ static int cmd_share(const char *name, const char *rows, const char *seed, int s
  * and waits to be killed. */
 static int cmd_share_free_when(const char *name, const char *rows, const char *seed,
                                const char *gate) {
-  gpudf_status st = tg_make_table(strtoll(rows, NULL, 10), strtoull(seed, NULL, 10), &t);
+  gpudf_status st = share_table(name, rows, seed);
   if (st != GPUDF_OK) return fail(st);
-  st = gpudf_table_share(t, name, GPUDF_BACKEND_AUTO, &s);
-  if (st != GPUDF_OK) return fail(st);
-  printf("shared %" PRIu64 "\n", tg_table_checksum(t));
-  fflush(stdout);
   while (access(gate, F_OK) != 0) usleep(500);
   gpudf_share_close(s);
   gpudf_table_free(t);
