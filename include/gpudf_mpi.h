@@ -138,6 +138,11 @@ const char *gpudf_mpi_result_series(const gpudf_mpi_result *result, int64_t inde
  * numbered 0.. in the order they were handed out; a config's rows share
  * one); -1 for a config never claimed (a cancel). Either pointer may be
  * NULL. GPUDF_EINVAL for NULL or an index out of range. */
+/* 0.6: the aggregates across series of each config, as
+ * gpudf_sweep_series_summary (same definitions, same figures). */
+gpudf_status gpudf_mpi_result_series_summary(const gpudf_mpi_result *result,
+                                             const double *results, int nresults, int sharpe,
+                                             int total_return, gpudf_series_summary *out);
 gpudf_status gpudf_mpi_result_where(const gpudf_mpi_result *result, int64_t index, int *rank,
                                     int64_t *claim);
 
