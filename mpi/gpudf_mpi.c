@@ -338,7 +338,8 @@ static int64_t claim_size(void) {
  * whatever the number of configs in it, so a claim ends at a group's end:
  * a group of at most half an equal share (n / (2 ranks)) is never cut
  * (claims take whole groups, as many as fit in the guided size, at least
- * one), a larger one is cut into pieces of about the guided size. One rank:
+ * one), a larger one is cut into pieces of the guided size but no smaller
+ * than n / (2 ranks) (bench/mpi_bench.c: each piece costs a pass). One rank:
  * one claim (nothing to balance). GPUDF_MPI_CLAIM=N (rank 0's): claims of
  * N configs in pass order instead, cut anywhere. docs/mpi.md, "Balancing". */
 typedef struct plan {
@@ -396,7 +397,9 @@ static gpudf_status plan_claims(const gpudf_kernel *kernel, const double *config
       while (groups[g + 1] <= lo) g++; /* the group lo is in */
       int64_t rest = groups[g + 1] - lo;
       if (rest > whole) {
-        int64_t pieces = (rest + b - 1) / b;
+        /* Pieces of a group no smaller than `whole`: each costs a pass. */
+        int64_t piece = b > whole ? b : whole;
+        int64_t pieces = (rest + piece - 1) / piece;
         end = lo + (rest + pieces - 1) / pieces;
       } else {
         end = groups[g + 1];
