@@ -1,15 +1,26 @@
 /* bench/mpi_bench.c - what MPI costs over the local engine (issue 20).
  *
- *   mpirun -n R gpudf-bench_mpi [ROWS] [CONFIGS] [WORKERS_PER_RANK] [REPS]
+ *   mpirun -n R gpudf-bench_mpi [ROWS] [CONFIGS] [WORKERS_PER_RANK] [REPS] [COLUMNS]
  *
- * filter_agg over a ROWS-row table (default 2,000,000) and CONFIGS configs
- * (default 4,000), three ways, each timed on rank 0 (best of REPS, default 5,
+ * filter_agg over a ROWS-row table (default 2,000,000) of COLUMNS f64
+ * columns (default 1) and CONFIGS configs (default 4,000), config i on
+ * column i % COLUMNS (COLUMNS pass groups, interleaved in the configs'
+ * order), several ways, each timed on rank 0 (best of REPS, default 5,
  * the two sweeps taking turns), wall time and CPU time (all processes):
  *   one pass      gpudf_run of every config on rank 0 alone (one pass, one core);
- *   one process   gpudf_sweep with R worker processes (rank 0 alone);
+ *   one process   gpudf_sweep with R worker processes (rank 0 alone), as it
+ *                 runs by default (rows split between the workers when
+ *                 there are fewer pass groups than 4 per worker);
+ *   one_nosplit   the same with GPUDF_SWEEP_SPLIT=0: configs dealt out to
+ *                 the workers in claims, as MPI deals them to ranks;
  *   mpi           gpudf_mpi_sweep over the R ranks, each sweeping in process
  *                 (WORKERS_PER_RANK, default 0: in process, the same number of
- *                 processes at work);
+ *                 processes at work), with its guided claims;
+ *   mpi_equal     the same with equal shares (GPUDF_MPI_CLAIM = n / R, one
+ *                 claim per rank, no balancing): the difference over the
+ *                 extra claims of the guided sizes is the cost of a claim
+ *                 (its round trip, its gpudf_run call and its pass over the
+ *                 table);
  *   claim         the round trip of one claim, MPI_Fetch_and_op (MPI_SUM) +
  *                 flush on a window at rank 0, from every rank at once (20,000
  *                 claims each).
@@ -50,14 +61,24 @@ static double cpu_s(void) {
                   b.ru_stime.tv_usec) * 1e-6;
 }
 
+static int ncols = 1;
+
 static gpudf_table *make_table(int64_t rows) {
   double *v = malloc(sizeof *v * (size_t)rows);
-  for (int64_t i = 0; i < rows; i++) v[i] = (double)((i * 7919) % 100000) / 1000.0;
   gpudf_table *t = NULL;
-  if (gpudf_table_create(rows, &t) != GPUDF_OK ||
-      gpudf_table_add_column(t, "v", GPUDF_TYPE_F64, v) != GPUDF_OK) {
+  if (gpudf_table_create(rows, &t) != GPUDF_OK) {
     fprintf(stderr, "table: %s\n", gpudf_last_error());
     exit(1);
+  }
+  for (int c = 0; c < ncols; c++) {
+    for (int64_t i = 0; i < rows; i++)
+      v[i] = (double)((i * 7919 + c * 104729) % 100000) / 1000.0;
+    char name[16];
+    snprintf(name, sizeof name, "v%d", c);
+    if (gpudf_table_add_column(t, name, GPUDF_TYPE_F64, v) != GPUDF_OK) {
+      fprintf(stderr, "table: %s\n", gpudf_last_error());
+      exit(1);
+    }
   }
   free(v);
   return t;
@@ -72,16 +93,21 @@ int main(int argc, char **argv) {
   int64_t n = argc > 2 ? atoll(argv[2]) : 4000;
   int per_rank = argc > 3 ? atoi(argv[3]) : 0; /* workers per rank in the MPI sweep */
   int reps = argc > 4 ? atoi(argv[4]) : 5;
+  ncols = argc > 5 ? atoi(argv[5]) : 1;
+  if (ncols < 1) ncols = 1;
   const gpudf_kernel *k = NULL;
   gpudf_kernel_find("filter_agg", &k);
-  int np = gpudf_kernel_nparams(k), lo = 0, op = 0;
+  int np = gpudf_kernel_nparams(k), lo = 0, op = 0, fc = 0, vc = 0;
   gpudf_kernel_param_index(k, "lo", &lo);
   gpudf_kernel_param_index(k, "op", &op);
+  gpudf_kernel_param_index(k, "filter_col", &fc);
+  gpudf_kernel_param_index(k, "value_col", &vc);
   double *configs = malloc(sizeof *configs * (size_t)(n * np));
   for (int64_t i = 0; i < n; i++) {
     gpudf_kernel_defaults(k, configs + i * np);
     configs[i * np + op] = 1; /* lt */
     configs[i * np + lo] = (double)i * 100.0 / (double)n;
+    configs[i * np + fc] = configs[i * np + vc] = (double)(i % ncols);
   }
   int nres = gpudf_kernel_nresults(k, configs);
   double *results = malloc(sizeof(double) * (size_t)(n * nres));
@@ -90,7 +116,8 @@ int main(int argc, char **argv) {
   gpudf_sweep_options_init(&o);
 
   double best_one = INFINITY, best_mpi = INFINITY, cpu_one = INFINITY, cpu_mpi = INFINITY;
-  double best_pass = INFINITY;
+  double best_pass = INFINITY, best_eq = INFINITY, best_nosplit = INFINITY;
+  int64_t claims_guided = 0, claims_eq = 0;
   for (int rep = 0; rep < reps; rep++) {
     if (rank == 0) {
       /* The work itself: every config in one gpudf_run, one pass, one core
@@ -113,6 +140,16 @@ int main(int argc, char **argv) {
       if (s < best_one) best_one = s;
       if (c < cpu_one) cpu_one = c;
       gpudf_table_free(t1);
+      /* The same without splitting rows: configs dealt out in claims. */
+      t1 = make_table(rows);
+      setenv("GPUDF_SWEEP_SPLIT", "0", 1);
+      t0 = now_s();
+      if (gpudf_sweep(t1, k, configs, n, results, &o, NULL) != GPUDF_OK)
+        fprintf(stderr, "gpudf_sweep: %s\n", gpudf_last_error());
+      s = now_s() - t0;
+      unsetenv("GPUDF_SWEEP_SPLIT");
+      if (s < best_nosplit) best_nosplit = s;
+      gpudf_table_free(t1);
     }
     gentle_barrier();
     o.workers = per_rank;
@@ -130,7 +167,8 @@ int main(int argc, char **argv) {
       gpudf_mpi_report mr;
       gpudf_mpi_result_report(r, &mr);
       printf("mpi_table_s %.4f s (table to every rank: send, share, attach)\n", mr.table_s);
-      printf("mpi_claims %lld of %lld configs\n", (long long)mr.claims, (long long)mr.claim);
+      printf("mpi_claims %lld (guided sizes)\n", (long long)mr.claims);
+      claims_guided = mr.claims;
       printf("mpi_wall %.4f s on rank 0\n", mr.wall_s);
       /* Where the time goes: inside gpudf_sweep (busy) against the call. */
       for (int q = 0; q < mr.ranks; q++) {
@@ -139,6 +177,26 @@ int main(int argc, char **argv) {
         printf("mpi_rank_%d configs %lld claims %lld busy %.4f s wall %.4f s\n", q,
                (long long)ri.configs, (long long)ri.claims, ri.busy_s, ri.wall_s);
       }
+    }
+    gpudf_mpi_result_free(r);
+    gpudf_table_free(tm);
+    /* Equal shares: one claim per rank (rank 0's GPUDF_MPI_CLAIM holds). */
+    char eq[32];
+    snprintf(eq, sizeof eq, "%lld", (long long)((n + size - 1) / size));
+    if (rank == 0) setenv("GPUDF_MPI_CLAIM", eq, 1);
+    tm = rank == 0 ? make_table(rows) : NULL;
+    gentle_barrier();
+    t0 = now_s();
+    r = NULL;
+    if (gpudf_mpi_sweep(MPI_COMM_WORLD, tm, NULL, k, configs, n, results, &o, &r) != GPUDF_OK)
+      fprintf(stderr, "gpudf_mpi_sweep: %s\n", gpudf_last_error());
+    s = now_s() - t0;
+    if (s < best_eq) best_eq = s;
+    if (rank == 0) {
+      unsetenv("GPUDF_MPI_CLAIM");
+      gpudf_mpi_report mr;
+      gpudf_mpi_result_report(r, &mr);
+      claims_eq = mr.claims;
     }
     gpudf_mpi_result_free(r);
     gpudf_table_free(tm);
@@ -169,11 +227,20 @@ int main(int argc, char **argv) {
   MPI_Win_free(&win);
 
   if (rank == 0) {
-    printf("ranks %d rows %lld configs %lld\n", size, (long long)rows, (long long)n);
+    printf("ranks %d rows %lld configs %lld columns (pass groups) %d\n", size, (long long)rows,
+           (long long)n, ncols);
     printf("one_process_workers_%d %.1f configs/s (%.3f s)\n", size, (double)n / best_one,
            best_one);
     printf("mpi_ranks_%d %.1f configs/s (%.3f s), %+.1f%% against one process\n", size,
            (double)n / best_mpi, best_mpi, (best_mpi / best_one - 1.0) * 100.0);
+    printf("one_process_nosplit_%d %.1f configs/s (%.3f s; MPI %+.1f%% against it)\n", size,
+           (double)n / best_nosplit, best_nosplit, (best_mpi / best_nosplit - 1.0) * 100.0);
+    printf("mpi_equal_shares_%d %.1f configs/s (%.3f s), %+.1f%% against one process\n", size,
+           (double)n / best_eq, best_eq, (best_eq / best_one - 1.0) * 100.0);
+    if (claims_guided > claims_eq)
+      printf("per_claim_cost %.4f s (guided minus equal shares, over %.1f extra claims per "
+             "rank)\n", (best_mpi - best_eq) / ((double)(claims_guided - claims_eq) / size),
+             (double)(claims_guided - claims_eq) / size);
     printf("one_pass_one_core %.1f configs/s (%.3f s: gpudf_run of every config)\n",
            (double)n / best_pass, best_pass);
     printf("cpu_one_process %.3f s, cpu_mpi %.3f s (all ranks), %+.1f%% CPU against one "

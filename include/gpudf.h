@@ -444,6 +444,19 @@ gpudf_status gpudf_kernel_defaults(const gpudf_kernel *kernel, double *config);
  * as ma_crossover: a sweep with a series column runs it per series), 0
  * otherwise and for NULL. */
 int gpudf_kernel_row_order(const gpudf_kernel *kernel);
+/* 0.6: the order in which gpudf_sweep groups configs that share a pass over
+ * the table (configs with equal gpudf_kernel_def.pass_key: filter_agg, one
+ * pass per filter and value column pair, whatever the number of configs),
+ * for programs that hand configs out themselves (libgpudf_mpi). order
+ * (n entries) gets the configs' indices sorted by pass key, stably (equal
+ * keys keep the caller's order); groups (NULL, or room for n + 1) the
+ * position in order where each group starts, then n; *ngroups their number.
+ * A kernel without a pass key: order is 0..n-1 and *ngroups is 0 (any cut
+ * costs nothing). GPUDF_EINVAL for NULL kernel, ngroups, or configs/order
+ * with n > 0. */
+gpudf_status gpudf_kernel_pass_order(const gpudf_kernel *kernel, const double *configs,
+                                     int64_t n, int64_t *order, int64_t *groups,
+                                     int64_t *ngroups);
 
 /* Number of result values per config. Some kernels' widths depend on a shape
  * parameter; config gives it (NULL means the defaults). 0, with
@@ -713,6 +726,16 @@ gpudf_status gpudf_sweep_series_check(const gpudf_table *table, int series, int 
  * series). gpudf-sweep and gpudf.sweep refuse to run such a sweep until the
  * caller names the series or says there is none. */
 int gpudf_sweep_series_guess(const gpudf_table *table, const gpudf_kernel *kernel);
+
+/* 0.6: keeps the row order of series (and time, -1: none) with an owner's
+ * unshared table, as a sweep with workers does before sharing it (the
+ * derived column __order.<series>.<time>, docs/sweep.md "Row order"), so
+ * that sweeps over the table's share, or views of it, read it instead of
+ * sorting the rows each time (libgpudf_mpi: once per node). Checks series
+ * and time as gpudf_sweep_series_check (GPUDF_EINVAL names what is wrong);
+ * a view, a shared table or no room for the column keeps nothing and is
+ * GPUDF_OK (an optimisation only; GPUDF_LOG=debug says why). */
+gpudf_status gpudf_table_prepare_series(gpudf_table *table, int series, int time);
 
 void gpudf_sweep_result_free(gpudf_sweep_result *result);
 /* Configs in the result; 0 for NULL. The getters below give

@@ -3,9 +3,11 @@
  * libgpudf_mpi is built only when CMake finds MPI; libgpudf itself never
  * links MPI. One shared copy of the table per node: the node's leader loads
  * it (or receives it from rank 0) and shares it, the other ranks of the node
- * attach to it by name. Configs are claimed in contiguous runs from one
- * counter at rank 0 (MPI one-sided, at rank 0's window), each run is swept by gpudf_sweep in
- * the rank, and the results are gathered on rank 0 in config order.
+ * attach to it by name. Configs are ordered by pass key (as the local
+ * engine groups them) and claimed in runs of guided sizes from one counter
+ * at rank 0 (MPI one-sided, at rank 0's window), each run is swept by
+ * gpudf_sweep (or gpudf_run) in the rank, and the results are gathered on
+ * rank 0 in config order.
  * docs/mpi.md, "More than one machine". */
 #ifndef GPUDF_MPI_H
 #define GPUDF_MPI_H
@@ -24,7 +26,7 @@ typedef struct gpudf_mpi_rank_info {
   int node;               /* node group (0..nodes-1); the group of rank 0 is node 0 */
   int leader;             /* 1: this rank loaded or received the table and shared it */
   char share[64];         /* the share this rank's sweeps read (one per node) */
-  int64_t configs;        /* configs it ran */
+  int64_t configs;        /* configs it ran (with series: each on every series) */
   int64_t claims;         /* runs of configs it claimed */
   double busy_s;          /* seconds inside gpudf_sweep */
   double wall_s;          /* seconds from the call to the gather */
@@ -41,13 +43,13 @@ typedef struct gpudf_mpi_node_info {
 } gpudf_mpi_node_info;
 
 typedef struct gpudf_mpi_report {
-  int64_t total;
+  int64_t total;          /* result rows: configs x series (configs without series) */
   int64_t done;
   int64_t failed;         /* failed or timed out: their results are NaN */
   int64_t cancelled;      /* cancelled, or never claimed after a cancel */
   int ranks;
   int nodes;
-  int64_t claim;          /* configs per claim (GPUDF_MPI_CLAIM), 0: the engine's rule */
+  int64_t claim;          /* configs per claim (GPUDF_MPI_CLAIM), 0: guided sizes */
   int64_t claims;         /* claims served, all ranks together */
   double table_s;         /* seconds until every rank had the table (load, send, share, attach) */
   double wall_s;          /* seconds from the call to the return, on rank 0 */
@@ -70,8 +72,12 @@ typedef struct gpudf_mpi_result gpudf_mpi_result;
  * NULL configs); kernel must be registered on every rank (plugins too).
  * opts (NULL: defaults) is taken from rank 0 (plugins excepted: each rank
  * loads its own) and given to gpudf_sweep for each claimed run, without its
- * progress callback. results (n x nresults)
- * is written on rank 0 only; elsewhere it may be NULL.
+ * progress callback. results (n x nresults; with a series sweep, n x S
+ * rows, row k * S + q being config k on series q, as gpudf_sweep) is
+ * written on rank 0 only; elsewhere it may be NULL. opts.series and
+ * opts.time (0.6) run each config on every series' rows, as gpudf_sweep
+ * does; each node's leader keeps the series row order with its table
+ * (gpudf_table_prepare_series) before sharing it.
  *
  * On rank 0 *out (when out is not NULL) gets the result on GPUDF_OK and
  * GPUDF_ECANCELED; on other ranks *out is NULL. Every rank returns the same
@@ -79,10 +85,13 @@ typedef struct gpudf_mpi_result gpudf_mpi_result;
  * configs, as in gpudf_sweep), GPUDF_ECANCELED, GPUDF_EINVAL (bad configs or
  * options, a kernel missing on a rank), or what kept a rank from loading, sharing
  * or attaching the table, with the same message on every rank, naming the
- * rank. GPUDF_MPI_CLAIM=N sets the configs per claim (default: an equal
- * share of the sweep, n / ranks rounded up: one pass over the table per
- * claim); with workers = 0 and no time limit a claim is evaluated by one
- * gpudf_run (docs/mpi.md, "Balancing"). GPUDF_MPI_FAKE_NODES=K (rank 0's)
+ * rank. Claims: configs in pass order (gpudf_kernel_pass_order), guided
+ * sizes (what is left over twice the ranks, down to n / (4 ranks)), a pass
+ * group of up to n / (2 ranks) configs never cut; GPUDF_MPI_CLAIM=N (rank
+ * 0's) claims N configs at a time instead. With workers = 0, no time limit
+ * and no series a claim is evaluated by one gpudf_run (docs/mpi.md,
+ * "Balancing"). GPUDF_MPI_TEST_SLOW=RANK:MS (a test hook, each rank's own)
+ * makes rank RANK sleep MS ms after each claim. GPUDF_MPI_FAKE_NODES=K (rank 0's)
  * groups ranks into K nodes by rank modulo K (tests on one machine)
  * instead of by shared memory. MPI must be initialized. */
 gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_path,
@@ -120,6 +129,22 @@ gpudf_status gpudf_mpi_result_rank(const gpudf_mpi_result *result, int rank,
                                    gpudf_mpi_rank_info *out);
 gpudf_status gpudf_mpi_result_node(const gpudf_mpi_result *result, int node,
                                    gpudf_mpi_node_info *out);
+/* 0.6: series per config (S, 1 without series; 0 for NULL) and the series
+ * label of result row index ("" without series or out of range), as
+ * gpudf_sweep_result_nseries and _series. */
+int64_t gpudf_mpi_result_nseries(const gpudf_mpi_result *result);
+const char *gpudf_mpi_result_series(const gpudf_mpi_result *result, int64_t index);
+/* 0.6: which rank ran result row index and in which claim (claims are
+ * numbered 0.. in the order they were handed out; a config's rows share
+ * one); -1 for a config never claimed (a cancel). Either pointer may be
+ * NULL. GPUDF_EINVAL for NULL or an index out of range. */
+/* 0.6: the aggregates across series of each config, as
+ * gpudf_sweep_series_summary (same definitions, same figures). */
+gpudf_status gpudf_mpi_result_series_summary(const gpudf_mpi_result *result,
+                                             const double *results, int nresults, int sharpe,
+                                             int total_return, gpudf_series_summary *out);
+gpudf_status gpudf_mpi_result_where(const gpudf_mpi_result *result, int64_t index, int *rank,
+                                    int64_t *claim);
 
 #ifdef __cplusplus
 }

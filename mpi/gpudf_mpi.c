@@ -5,6 +5,7 @@
 #include "gpudf_mpi.h"
 
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,7 +22,11 @@
 #define DERIVED_PREFIX "__"
 
 struct gpudf_mpi_result {
-  int64_t n;
+  int64_t n;        /* result rows: configs x series */
+  int64_t nseries;  /* S (1 without series) */
+  char **labels;    /* S series labels, or NULL */
+  int32_t *where_rank;  /* per config: the rank that ran it (-1: none) */
+  int64_t *where_claim; /* per config: the claim it ran in (-1: none) */
   int8_t *state;
   int32_t *error;
   char **reason; /* NULL for "" */
@@ -235,21 +240,24 @@ static gpudf_status copy_table(const gpudf_table *src, gpudf_table **out) {
 
 /* ---------------------------------------------------------------- sweep */
 
-/* One rank's part, in claim order. */
+/* One rank's part, in claim order. A config's rows are its S result rows
+ * (one per series; S = 1 without series). */
 typedef struct part {
   int64_t nranges, cap;
-  int64_t *ranges;  /* start, count pairs */
+  int64_t *ranges;  /* start (a position in the pass order), count, claim: triples */
   int64_t nconfigs;
-  double *results;  /* nconfigs x nres */
-  int32_t *status;  /* per config: state << 16 | error */
-  char *reasons;    /* "index\treason\n" for every config that did not finish */
+  double *results;  /* nconfigs x S x nres */
+  int32_t *status;  /* per row: state << 16 | error */
+  char *reasons;    /* "row\treason\n" for every row that did not finish */
   size_t rlen, rcap;
+  char *labels;     /* the S series labels, each with its NUL, from claim 0's sweep */
+  size_t llen;
 } part;
 
 static bool part_grow(part *p, int64_t cnt, int nres) {
   if (p->nranges == p->cap) {
     int64_t cap = p->cap ? p->cap * 2 : 16;
-    int64_t *r = realloc(p->ranges, sizeof *r * 2 * (size_t)cap);
+    int64_t *r = realloc(p->ranges, sizeof *r * 3 * (size_t)cap);
     if (!r) return false;
     p->ranges = r;
     p->cap = cap;
@@ -284,6 +292,7 @@ static void part_free(part *p) {
   free(p->results);
   free(p->status);
   free(p->reasons);
+  free(p->labels);
 }
 
 void gpudf_mpi_result_free(gpudf_mpi_result *r) {
@@ -295,6 +304,10 @@ void gpudf_mpi_result_free(gpudf_mpi_result *r) {
   free(r->error);
   free(r->ranks);
   free(r->nodes);
+  for (int64_t q = 0; r->labels && q < r->nseries; q++) free(r->labels[q]);
+  free(r->labels);
+  free(r->where_rank);
+  free(r->where_claim);
   free(r);
 }
 
@@ -310,23 +323,109 @@ static int64_t claim_size(void) {
   return 0;
 }
 
-/* The size of a claim starting at start: an equal share of the sweep
- * (n / ranks, rounded up), claimed in turn by whichever rank comes first.
- * A batch kernel pays one pass over the table per claim, whatever the
- * number of configs in it (filter_agg, 1,000,000 rows: about as long for
- * 250 configs as for 1,000), so across ranks the fewest claims win: the
- * local engine's guided sizes (an equal share of what is left, never under
- * half an equal share of the sweep) made 3 passes for 2 ranks and about 7
- * for 4, and the rank with the extra passes set the wall time
- * (bench/mpi_bench.c; docs/mpi.md, "Balancing"). Within a rank, its
- * gpudf_sweep balances its workers as usual. GPUDF_MPI_CLAIM=N: claims of
- * N configs instead, for configs whose costs differ widely. */
-static int64_t next_claim(int64_t start, int64_t n, int size, int64_t fixed) {
-  int64_t left = n - start;
-  int64_t c = fixed ? fixed : (n + size - 1) / size;
-  return c < left ? c : left;
+/* The claims of a sweep, the same on every rank (each computes it from the
+ * same configs): claim c is positions cut[c] to cut[c + 1] of the configs
+ * in pass order (gpudf_kernel_pass_order: configs that share a pass over
+ * the table next to each other, as the local engine orders them). A rank
+ * claims the next claim with one fetch-and-add of 1 on a counter at rank 0:
+ * one round trip, never retried, whatever the sizes.
+ *
+ * Sizes are guided: what is left over twice the ranks, never under a
+ * floor of a quarter of an equal share (n / (4 ranks)), so the first claims
+ * are large and the last small, and a rank that is slower (a loaded node,
+ * a slower GPU) ends up with fewer configs while the others take the rest.
+ * A batch kernel pays one pass over the table per pass group per claim,
+ * whatever the number of configs in it, so a claim ends at a group's end:
+ * a group of at most half an equal share (n / (2 ranks)) is never cut
+ * (claims take whole groups, as many as fit in the guided size, at least
+ * one), a larger one is cut into pieces of the guided size but no smaller
+ * than n / (2 ranks) (bench/mpi_bench.c: each piece costs a pass). One rank:
+ * one claim (nothing to balance). GPUDF_MPI_CLAIM=N (rank 0's): claims of
+ * N configs in pass order instead, cut anywhere. docs/mpi.md, "Balancing". */
+typedef struct plan {
+  int64_t *order;   /* position -> config; NULL: the caller's order */
+  int64_t *cut;     /* nclaims + 1 */
+  int64_t nclaims;
+} plan;
+
+static void plan_free(plan *pl) {
+  free(pl->order);
+  free(pl->cut);
 }
-/* (Fixed sizes let a claim be one fetch-and-add: run_claims.) */
+
+static gpudf_status plan_claims(const gpudf_kernel *kernel, const double *configs, int64_t n,
+                                int ranks, int64_t fixed, plan *pl) {
+  memset(pl, 0, sizeof *pl);
+  int64_t ngroups = 0;
+  int64_t *groups = malloc(sizeof *groups * (size_t)(n + 2));
+  pl->order = malloc(sizeof *pl->order * (size_t)(n + 1));
+  pl->cut = malloc(sizeof *pl->cut * (size_t)(n + 2));
+  if (!groups || !pl->order || !pl->cut) {
+    free(groups);
+    plan_free(pl);
+    memset(pl, 0, sizeof *pl);
+    return fail(GPUDF_ENOMEM, API ": out of memory for the claims of %lld configs", (long long)n);
+  }
+  gpudf_status st = gpudf_kernel_pass_order(kernel, configs, n, pl->order, groups, &ngroups);
+  if (st != GPUDF_OK) {
+    free(groups);
+    plan_free(pl);
+    memset(pl, 0, sizeof *pl);
+    return st;
+  }
+  bool moved = false;
+  for (int64_t i = 0; i < n && !moved; i++) moved = pl->order[i] != i;
+  if (!moved) {
+    free(pl->order);
+    pl->order = NULL;
+  }
+  int64_t r = ranks > 0 ? ranks : 1;
+  int64_t whole = ranks > 1 ? (n + 2 * r - 1) / (2 * r) : n; /* groups up to this stay whole */
+  int64_t floor = ranks > 1 ? (n + 4 * r - 1) / (4 * r) : n;
+  if (floor < 1) floor = 1;
+  int64_t c = 0, lo = 0, g = 0;
+  pl->cut[0] = 0;
+  while (lo < n) {
+    int64_t end;
+    int64_t b = (n - lo + 2 * r - 1) / (2 * r);
+    if (b < floor) b = floor;
+    if (fixed > 0) {
+      end = fixed < n - lo ? lo + fixed : n;
+    } else if (ngroups == 0) {
+      end = b < n - lo ? lo + b : n;
+    } else {
+      while (groups[g + 1] <= lo) g++; /* the group lo is in */
+      int64_t rest = groups[g + 1] - lo;
+      if (rest > whole) {
+        /* Pieces of a group no smaller than `whole`: each costs a pass. */
+        int64_t piece = b > whole ? b : whole;
+        int64_t pieces = (rest + piece - 1) / piece;
+        end = lo + (rest + pieces - 1) / pieces;
+      } else {
+        end = groups[g + 1];
+        for (int64_t k = g + 1; k < ngroups && groups[k + 1] <= lo + b; k++) end = groups[k + 1];
+      }
+    }
+    pl->cut[++c] = end;
+    lo = end;
+  }
+  pl->nclaims = c;
+  free(groups);
+  return GPUDF_OK;
+}
+
+/* A test hook (GPUDF_MPI_TEST_SLOW=RANK:MS, each rank's own): that rank
+ * sleeps MS milliseconds after each claim, a rank slower than the others
+ * (tests/mpi: the others must take more configs). */
+static long slow_ms(int rank) {
+  const char *env = getenv("GPUDF_MPI_TEST_SLOW");
+  if (!env || !*env) return 0;
+  char *end;
+  long r = strtol(env, &end, 10);
+  if (*end != ':' || r != rank) return 0;
+  long ms = strtol(end + 1, &end, 10);
+  return *end == '\0' && ms > 0 ? ms : 0;
+}
 
 static int fake_nodes(void) {
   const char *env = getenv("GPUDF_MPI_FAKE_NODES");
@@ -418,6 +517,8 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
      * caller's. */
     if (!gpudf_table_is_view(t)) {
       (void)gpudf_table_prepare(t, kernel, configs, n);
+      if (opts->series != -1 && gpudf_kernel_row_order(kernel))
+        (void)gpudf_table_prepare_series(t, opts->series, opts->time);
     }
     st = gpudf_table_share(t, NULL, backend, &j->share);
     if (st == GPUDF_EBUSY && j->rank == 0 && !j->own) {
@@ -425,6 +526,8 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
       st = copy_table(table, &j->own);
       if (st == GPUDF_OK) {
         (void)gpudf_table_prepare(j->own, kernel, configs, n);
+        if (opts->series != -1 && gpudf_kernel_row_order(kernel))
+          (void)gpudf_table_prepare_series(j->own, opts->series, opts->time);
         st = gpudf_table_share(j->own, NULL, backend, &j->share);
       }
       t = j->own;
@@ -522,19 +625,32 @@ static void node_groups(job *j, int k) {
 static volatile sig_atomic_t one_pass_signal;
 static void on_stop_signal(int sig) { one_pass_signal = sig; }
 
+/* What every claimed run shares: the plan, the series expansion. */
+typedef struct sweep_shape {
+  const plan *pl;
+  int np, nres;   /* nres: results per row */
+  int64_t S;      /* rows per config: the series (1 without) */
+  bool series;    /* the sweep runs each config on every series (gpudf_sweep's series) */
+} sweep_shape;
+
 /* Claims runs of configs until none is left, sweeping each. */
-static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs, int64_t n,
-                       int np, int nres, int64_t claim, const gpudf_sweep_options *local,
-                       part *p, gpudf_mpi_rank_info *me, bool *stopped) {
-  /* In process (workers = 0) without a time limit, a claimed run is one
-   * gpudf_run: one pass over the table for all its configs. gpudf_sweep in
-   * process starts with small batches that double (early results, a prompt
-   * cancel: docs/sweep.md), about 6 passes for a run of 1,000 configs,
-   * which made each rank pay several passes where one process's worker
-   * paid 3 (bench/mpi_bench.c). A run that fails there (a config the
-   * kernel refuses) is swept again by gpudf_sweep, for each config's state
-   * and reason. */
-  bool one_pass = local->workers == 0 && !(local->time_limit_s > 0);
+static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs,
+                       const sweep_shape *sh, const gpudf_sweep_options *local, part *p,
+                       gpudf_mpi_rank_info *me, bool *stopped) {
+  const plan *pl = sh->pl;
+  int np = sh->np, nres = sh->nres;
+  int64_t S = sh->S;
+  /* In process (workers = 0) without a time limit or series, a claimed
+   * run is one gpudf_run: one pass over the table for all its configs.
+   * gpudf_sweep in process starts with small batches that double (early
+   * results, a prompt cancel: docs/sweep.md), about 6 passes for a run of
+   * 1,000 configs, which made each rank pay several passes where one
+   * process's worker paid 3 (bench/mpi_bench.c). A run that fails there (a
+   * config the kernel refuses) is swept again by gpudf_sweep, for each
+   * config's state and reason. A series sweep is gpudf_sweep's own (it runs
+   * each config on each series' rows). */
+  bool one_pass = local->workers == 0 && !(local->time_limit_s > 0) && !sh->series;
+  long slow = slow_ms(j->rank);
   struct sigaction old_int, old_term;
   if (one_pass) {
     struct sigaction sa;
@@ -545,6 +661,16 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
   }
+  /* The configs of a claim, gathered in pass order when that is not the
+   * caller's. */
+  int64_t most = 0;
+  for (int64_t c = 0; c < pl->nclaims; c++)
+    if (pl->cut[c + 1] - pl->cut[c] > most) most = pl->cut[c + 1] - pl->cut[c];
+  double *gathered = pl->order ? malloc(sizeof *gathered * (size_t)(most * np + 1)) : NULL;
+  if (pl->order && !gathered) {
+    fprintf(stderr, API ": rank %d: out of memory for a claim's configs\n", j->rank);
+    MPI_Abort(j->comm, 1); /* the other ranks are in the window's creation */
+  }
   int64_t *counter = NULL;
   MPI_Win win;
   MPI_Win_allocate(j->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL,
@@ -552,44 +678,69 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
   if (j->rank == 0) *counter = 0;
   MPI_Barrier(j->comm); /* the counter is zero before anyone claims */
   MPI_Win_lock_all(0, win);
-  /* A claim: one MPI_Fetch_and_op adding the claim size to the counter
-   * (sizes are fixed: next_claim), one round trip, never retried, however
-   * many ranks claim at once; a rank whose start is past n is done. */
-  int64_t size_ = next_claim(0, n, j->size, claim);
+  const int64_t one = 1;
   for (;;) {
     if (one_pass_signal) *stopped = true;
-    if (*stopped || size_ <= 0) break;
-    int64_t start = 0;
-    MPI_Fetch_and_op(&size_, &start, MPI_INT64_T, 0, 0, MPI_SUM, win);
+    if (*stopped) break;
+    int64_t c = 0;
+    MPI_Fetch_and_op(&one, &c, MPI_INT64_T, 0, 0, MPI_SUM, win);
     MPI_Win_flush(0, win);
-    if (start >= n) break;
-    int64_t cnt = size_ < n - start ? size_ : n - start;
-    if (!part_grow(p, cnt, nres)) {
+    if (c >= pl->nclaims) break;
+    int64_t start = pl->cut[c], cnt = pl->cut[c + 1] - start, rows = cnt * S;
+    if (!part_grow(p, rows, nres)) {
       fprintf(stderr, API ": rank %d: out of memory for its results\n", j->rank);
       MPI_Abort(j->comm, 1); /* a claimed run cannot be given back */
     }
-    p->ranges[2 * p->nranges] = start;
-    p->ranges[2 * p->nranges + 1] = cnt;
+    p->ranges[3 * p->nranges] = start;
+    p->ranges[3 * p->nranges + 1] = cnt;
+    p->ranges[3 * p->nranges + 2] = c;
     p->nranges++;
+    const double *cfg = configs + start * np;
+    if (pl->order) {
+      for (int64_t i = 0; i < cnt; i++)
+        memcpy(gathered + i * np, configs + pl->order[start + i] * np, sizeof(double) * (size_t)np);
+      cfg = gathered;
+    }
     double *res = p->results + p->nconfigs * nres;
     int32_t *status = p->status + p->nconfigs;
     gpudf_sweep_result *r = NULL;
     double t0 = now_s();
     gpudf_status st = GPUDF_OK;
     bool ran = false;
-    if (one_pass && gpudf_run(j->use, kernel, configs + start * np, cnt, res) == GPUDF_OK) {
-      for (int64_t i = 0; i < cnt; i++) status[i] = (int32_t)GPUDF_CONFIG_DONE << 16;
+    if (one_pass && gpudf_run(j->use, kernel, cfg, cnt, res) == GPUDF_OK) {
+      for (int64_t i = 0; i < rows; i++) status[i] = (int32_t)GPUDF_CONFIG_DONE << 16;
       ran = true;
     }
-    if (!ran) st = gpudf_sweep(j->use, kernel, configs + start * np, cnt, res, local, &r);
+    if (!ran) st = gpudf_sweep(j->use, kernel, cfg, cnt, res, local, &r);
+    if (slow) {
+      struct timespec ts = {slow / 1000, (slow % 1000) * 1000000};
+      nanosleep(&ts, NULL);
+    }
     me->busy_s += now_s() - t0;
+    /* Row i of the run: config order[start + i / S] (or start + i / S) on
+     * series i % S, result row that config * S + i % S. */
+#define ROW_OF(i) ((pl->order ? pl->order[start + (i) / S] : start + (i) / S) * S + (i) % S)
     if (ran) {
       /* every config done */
     } else if (r) {
-      for (int64_t i = 0; i < cnt; i++) {
+      for (int64_t i = 0; i < rows; i++) {
         gpudf_config_state s = gpudf_sweep_result_state(r, i);
         status[i] = (int32_t)s << 16 | (int32_t)gpudf_sweep_result_error(r, i);
-        if (s != GPUDF_CONFIG_DONE) part_reason(p, start + i, gpudf_sweep_result_reason(r, i));
+        if (s != GPUDF_CONFIG_DONE) part_reason(p, ROW_OF(i), gpudf_sweep_result_reason(r, i));
+      }
+      /* The series labels (rows 0..S-1 are config 0 on each series), kept
+       * by the rank that ran claim 0 for rank 0's result. */
+      if (sh->series && c == 0 && !p->labels) {
+        size_t len = 0;
+        for (int64_t q = 0; q < S; q++) len += strlen(gpudf_sweep_result_series(r, q)) + 1;
+        p->labels = malloc(len + 1);
+        if (p->labels) {
+          for (int64_t q = 0; q < S; q++) {
+            const char *l = gpudf_sweep_result_series(r, q);
+            memcpy(p->labels + p->llen, l, strlen(l) + 1);
+            p->llen += strlen(l) + 1;
+          }
+        }
       }
       if (gpudf_sweep_result_signal(r)) *stopped = true;
       gpudf_sweep_result_free(r);
@@ -598,19 +749,21 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
        * each of its configs is a failed config, with the reason. */
       char why[GPUDF_SWEEP_REASON_MAX];
       snprintf(why, sizeof why, "rank %d: %s", j->rank, gpudf_last_error());
-      for (int64_t i = 0; i < cnt; i++) {
+      for (int64_t i = 0; i < rows; i++) {
         status[i] = (int32_t)GPUDF_CONFIG_FAILED << 16 | (int32_t)st;
         for (int k = 0; k < nres; k++) res[i * nres + k] = 0.0 / 0.0;
-        part_reason(p, start + i, why);
+        part_reason(p, ROW_OF(i), why);
       }
     }
+#undef ROW_OF
     if (st == GPUDF_ECANCELED) *stopped = true;
-    p->nconfigs += cnt;
+    p->nconfigs += rows;
     me->configs += cnt;
     me->claims++;
   }
   MPI_Win_unlock_all(win);
   MPI_Win_free(&win);
+  free(gathered);
   if (one_pass) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -618,13 +771,18 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
   }
 }
 
-static gpudf_status assemble(job *j, int64_t n, int nres, const part *p, double *results,
-                             gpudf_mpi_result *out, int64_t claim, double table_s, double t0,
-                             const gpudf_mpi_rank_info *me) {
+static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const part *p,
+                             double *results, gpudf_mpi_result *out, int64_t claim,
+                             double table_s, double t0, const gpudf_mpi_rank_info *me) {
   gpudf_status st;
+  int nres = sh->nres;
+  int64_t S = sh->S, n = nconf * S; /* result rows */
+  const int64_t *order = sh->pl->order;
   void *all_ranges = NULL, *all_res = NULL, *all_status = NULL, *all_reasons = NULL;
+  void *all_labels = NULL;
   int *c1 = NULL, *d1 = NULL, *c2 = NULL, *d2 = NULL, *c3 = NULL, *d3 = NULL, *c4 = NULL, *d4 = NULL;
-  st = gather(j->comm, j->rank, j->size, p->ranges, p->nranges * 2, MPI_INT64_T, sizeof(int64_t),
+  int *c5 = NULL, *d5 = NULL;
+  st = gather(j->comm, j->rank, j->size, p->ranges, p->nranges * 3, MPI_INT64_T, sizeof(int64_t),
               &all_ranges, &c1, &d1);
   if (st == GPUDF_OK)
     st = gather(j->comm, j->rank, j->size, p->results, p->nconfigs * nres, MPI_DOUBLE,
@@ -635,15 +793,22 @@ static gpudf_status assemble(job *j, int64_t n, int nres, const part *p, double 
   if (st == GPUDF_OK)
     st = gather(j->comm, j->rank, j->size, p->reasons ? p->reasons : "", (int64_t)p->rlen,
                 MPI_CHAR, 1, &all_reasons, &c4, &d4);
+  if (st == GPUDF_OK && sh->series)
+    st = gather(j->comm, j->rank, j->size, p->labels ? p->labels : "", (int64_t)p->llen, MPI_CHAR,
+                1, &all_labels, &c5, &d5);
   gpudf_mpi_rank_info *infos = j->rank == 0 ? calloc((size_t)j->size, sizeof *infos) : NULL;
   MPI_Gather(me, (int)sizeof *me, MPI_BYTE, infos, (int)sizeof *me, MPI_BYTE, 0, j->comm);
   if (st == GPUDF_OK && j->rank == 0) {
     out->n = n;
+    out->nseries = S;
     out->state = malloc((size_t)n + 1);
     out->error = malloc(sizeof *out->error * ((size_t)n + 1));
     out->reason = calloc((size_t)n + 1, sizeof *out->reason);
     out->nodes = calloc((size_t)j->nnodes, sizeof *out->nodes);
-    if (!out->state || !out->error || !out->reason || !out->nodes || !infos) {
+    out->where_rank = malloc(sizeof *out->where_rank * ((size_t)nconf + 1));
+    out->where_claim = malloc(sizeof *out->where_claim * ((size_t)nconf + 1));
+    if (!out->state || !out->error || !out->reason || !out->nodes || !infos ||
+        !out->where_rank || !out->where_claim) {
       st = fail(GPUDF_ENOMEM, API ": out of memory for the result on rank 0");
     } else {
       /* Never claimed (a cancel stopped the claims): cancelled, NaN. */
@@ -653,20 +818,37 @@ static gpudf_status assemble(job *j, int64_t n, int nres, const part *p, double 
         if (results)
           for (int k = 0; k < nres; k++) results[i * nres + k] = 0.0 / 0.0;
       }
+      for (int64_t i = 0; i < nconf; i++) out->where_rank[i] = -1, out->where_claim[i] = -1;
       const int64_t *rg = all_ranges;
       const double *rs = all_res;
       const int32_t *ss = all_status;
+      /* A run's rows, in pass order, go to their configs' rows: config
+       * order[pos] (pos without an order) has rows config * S .. + S - 1. */
       for (int r = 0; r < j->size; r++) {
-        int64_t at = d3[r];
-        for (int q = d1[r]; q < d1[r] + c1[r]; q += 2) {
-          int64_t start = rg[q], cnt = rg[q + 1];
-          if (results)
-            memcpy(results + start * nres, rs + at * nres, sizeof(double) * (size_t)(cnt * nres));
-          for (int64_t i = 0; i < cnt; i++) {
-            out->state[start + i] = (int8_t)(ss[at + i] >> 16);
-            out->error[start + i] = ss[at + i] & 0xffff;
+        int64_t at = d3[r]; /* the rank's rows so far */
+        for (int q = d1[r]; q < d1[r] + c1[r]; q += 3) {
+          int64_t start = rg[q], cnt = rg[q + 1], claim_id = rg[q + 2];
+          for (int64_t i = 0; i < cnt; i++, at += S) {
+            int64_t cfg = order ? order[start + i] : start + i, row = cfg * S;
+            out->where_rank[cfg] = r;
+            out->where_claim[cfg] = claim_id;
+            if (results)
+              memcpy(results + row * nres, rs + at * nres, sizeof(double) * (size_t)(S * nres));
+            for (int64_t k = 0; k < S; k++) {
+              out->state[row + k] = (int8_t)(ss[at + k] >> 16);
+              out->error[row + k] = ss[at + k] & 0xffff;
+            }
           }
-          at += cnt;
+        }
+      }
+      /* The series labels: the rank that ran claim 0 sent them. */
+      if (sh->series && all_labels) {
+        const char *l = all_labels;
+        int64_t len = d5[j->size - 1] + c5[j->size - 1];
+        out->labels = calloc((size_t)S + 1, sizeof *out->labels);
+        for (int64_t q = 0; out->labels && q < S; q++) {
+          out->labels[q] = strdup(len > 0 ? l : "");
+          if (len > 0) l += strlen(l) + 1;
         }
       }
       /* The reasons: "index\treason\n" lines. */
@@ -711,8 +893,9 @@ static gpudf_status assemble(job *j, int64_t n, int nres, const part *p, double 
     }
   }
   free(infos);
-  free(all_ranges), free(all_res), free(all_status), free(all_reasons);
+  free(all_ranges), free(all_res), free(all_status), free(all_reasons), free(all_labels);
   free(c1), free(d1), free(c2), free(d2), free(c3), free(d3), free(c4), free(d4);
+  free(c5), free(d5);
   return st;
 }
 
@@ -780,14 +963,17 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   /* Rank 0's options hold everywhere (plugins excepted: paths of each
    * rank's own), so a program whose other ranks only serve (gpudf-sweep-mpi)
    * passes NULL there. */
-  double o[6] = {local.workers, local.backend, (double)local.batch, local.time_limit_s,
-                 local.retries, fake_nodes()};
-  MPI_Bcast(o, 6, MPI_DOUBLE, 0, comm);
+  double o[9] = {local.workers, local.backend, (double)local.batch, local.time_limit_s,
+                 local.retries, fake_nodes(), local.series, local.time, (double)claim_size()};
+  MPI_Bcast(o, 9, MPI_DOUBLE, 0, comm);
   local.workers = (int)o[0];
   local.backend = (gpudf_backend)o[1];
   local.batch = (int64_t)o[2];
   local.time_limit_s = o[3];
   local.retries = (int)o[4];
+  local.series = (int)o[6];
+  local.time = (int)o[7];
+  int64_t claim = (int64_t)o[8];
 
   node_groups(&j, (int)o[5]);
 
@@ -801,6 +987,12 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
     settle(comm); /* rank 0 validates every config meanwhile */
     st = agree(comm, j.rank, st);
   }
+  /* A series sweep (a series column and a kernel that depends on row
+   * order): each config gives S rows, one per series, as in gpudf_sweep.
+   * The series were checked by the empty sweep above. */
+  bool series = local.series != -1 && gpudf_kernel_row_order(kernel);
+  int64_t S = 1;
+  if (st == GPUDF_OK && series) st = agree(comm, j.rank, gpudf_sweep_series_check(j.use, local.series, local.time, &S));
   int nres = 0;
   if (st == GPUDF_OK && n > 0) {
     nres = gpudf_kernel_nresults(kernel, configs);
@@ -811,6 +1003,9 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
                   gpudf_kernel_nresults(kernel, configs + i * np), nres);
     st = agree(comm, j.rank, st);
   }
+  plan pl;
+  memset(&pl, 0, sizeof pl);
+  if (st == GPUDF_OK) st = agree(comm, j.rank, plan_claims(kernel, configs, n, j.size, claim, &pl));
   gpudf_mpi_result *res = NULL;
   if (st == GPUDF_OK && j.rank == 0) {
     res = calloc(1, sizeof *res);
@@ -819,13 +1014,13 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   if (st == GPUDF_OK) st = agree(comm, j.rank, st);
   if (st != GPUDF_OK) {
     tear_down(&j);
+    plan_free(&pl);
     free(mine);
     free(res);
     return st;
   }
 
-
-  int64_t claim = claim_size();
+  sweep_shape sh = {&pl, np, nres, S, series};
   part p;
   memset(&p, 0, sizeof p);
   gpudf_mpi_rank_info me;
@@ -835,17 +1030,18 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   me.leader = j.node_rank == 0;
   snprintf(me.share, sizeof me.share, "%s", j.share_name);
   bool stopped = false;
-  run_claims(&j, kernel, configs, n, np, nres, claim, &local, &p, &me, &stopped);
+  run_claims(&j, kernel, configs, &sh, &local, &p, &me, &stopped);
   me.wall_s = now_s() - t0;
   /* Ranks end their last claims at different times; the first ones wait
    * here without taking the cores of the others. */
   settle(comm);
   /* Every rank's sweeps are over before any leader closes its share. */
-  st = assemble(&j, n, nres, &p, results, res, claim, table_s, t0, &me);
+  st = assemble(&j, n, &sh, &p, results, res, claim, table_s, t0, &me);
   st = agree(comm, j.rank, st);
   int cancelled = stopped, any = 0;
   MPI_Allreduce(&cancelled, &any, 1, MPI_INT, MPI_LOR, comm);
   part_free(&p);
+  plan_free(&pl);
   tear_down(&j);
   free(mine);
   if (st != GPUDF_OK) {
@@ -877,6 +1073,23 @@ gpudf_status gpudf_mpi_sweep_fcomm(MPI_Fint comm, gpudf_table *table, const char
 
 int64_t gpudf_mpi_result_count(const gpudf_mpi_result *r) { return r ? r->n : 0; }
 
+int64_t gpudf_mpi_result_nseries(const gpudf_mpi_result *r) { return r ? r->nseries : 0; }
+
+const char *gpudf_mpi_result_series(const gpudf_mpi_result *r, int64_t i) {
+  if (!r || i < 0 || i >= r->n || !r->labels || !r->labels[i % r->nseries]) return "";
+  return r->labels[i % r->nseries];
+}
+
+gpudf_status gpudf_mpi_result_where(const gpudf_mpi_result *r, int64_t i, int *rank,
+                                    int64_t *claim) {
+  if (!r || i < 0 || i >= r->n)
+    return fail(GPUDF_EINVAL, "gpudf_mpi_result_where: %s", !r ? "result is NULL"
+                : "index out of range");
+  if (rank) *rank = r->where_rank[i / r->nseries];
+  if (claim) *claim = r->where_claim[i / r->nseries];
+  return GPUDF_OK;
+}
+
 gpudf_config_state gpudf_mpi_result_state(const gpudf_mpi_result *r, int64_t i) {
   return r && i >= 0 && i < r->n ? (gpudf_config_state)r->state[i] : GPUDF_CONFIG_PENDING;
 }
@@ -906,5 +1119,52 @@ gpudf_status gpudf_mpi_result_node(const gpudf_mpi_result *r, int node, gpudf_mp
   if (!r || !out || node < 0 || node >= r->report.nodes)
     return fail(GPUDF_EINVAL, "gpudf_mpi_result_node: node %d out of range", node);
   *out = r->nodes[node];
+  return GPUDF_OK;
+}
+
+/* The aggregates of gpudf_sweep_series_summary (docs/sweep.md, "Aggregates
+ * across series"), on rank 0's gathered rows: the same definitions and the
+ * same order of additions, so a config's figures equal a one-process
+ * sweep's bit for bit. */
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+gpudf_status gpudf_mpi_result_series_summary(const gpudf_mpi_result *r, const double *results,
+                                             int nresults, int sharpe, int total_return,
+                                             gpudf_series_summary *out) {
+  if (!r || !results || !out)
+    return fail(GPUDF_EINVAL, "gpudf_mpi_result_series_summary: %s is NULL",
+                !r ? "result" : !results ? "results" : "out");
+  if (nresults < 1 || sharpe < 0 || sharpe >= nresults || total_return < 0 ||
+      total_return >= nresults)
+    return fail(GPUDF_EINVAL, "gpudf_mpi_result_series_summary: fields sharpe = %d and "
+                "total_return = %d must be result columns 0..%d", sharpe, total_return,
+                nresults - 1);
+  int64_t S = r->nseries > 0 ? r->nseries : 1;
+  double *finite = malloc(sizeof *finite * (size_t)S);
+  if (!finite) return fail(GPUDF_ENOMEM, "gpudf_mpi_result_series_summary: out of memory");
+  for (int64_t k = 0; k < r->n / S; k++) {
+    const double *row = results + k * S * nresults;
+    int64_t nf = 0, ok = 0, up = 0, with_return = 0;
+    double total = 0.0;
+    for (int64_t q = 0; q < S; q++, row += nresults) {
+      if (r->state[k * S + q] != GPUDF_CONFIG_DONE) continue;
+      ok++;
+      if (isfinite(row[sharpe])) finite[nf++] = row[sharpe];
+      if (!isnan(row[total_return])) with_return++, up += row[total_return] > 0.0;
+    }
+    for (int64_t q = 0; q < nf; q++) total += finite[q];
+    qsort(finite, (size_t)nf, sizeof *finite, by_value);
+    out[k] = (gpudf_series_summary){
+        .series = S,
+        .series_ok = ok,
+        .series_sharpe = nf,
+        .mean_sharpe = nf ? total / (double)nf : NAN,
+        .median_sharpe = !nf ? NAN : nf % 2 ? finite[nf / 2] : 0.5 * (finite[nf / 2 - 1] + finite[nf / 2]),
+        .positive = with_return ? (double)up / (double)with_return : NAN};
+  }
+  free(finite);
   return GPUDF_OK;
 }

@@ -444,12 +444,7 @@ typedef struct job {
 } job;
 
 static int write_csv(const job *j, FILE *f) {
-#ifdef GPUDF_SWEEP_MPI
-  int with_series = 0; /* --series is refused under MPI (not built there yet) */
-#define gpudf_sweep_result_series(r, i) ((void)(r), (void)(i), "")
-#else
   int with_series = *gpudf_sweep_result_series(j->r, 0) != 0;
-#endif
   if (with_series) fputs("series,", f);
   for (int p = 0; p < j->np; p++) {
     gpudf_param_info pi;
@@ -851,13 +846,6 @@ static int run(const args *a) {
    * row order over a table whose labels come in runs is refused without. */
   int series = -1, time_col = -1;
   int64_t nseries = 1;
-#ifdef GPUDF_SWEEP_MPI
-  if (a->series && strcmp(a->series, "none") != 0) {
-    rc = usage_error("--series %s: gpudf-sweep-mpi does not run series sweeps yet; use "
-                     "gpudf-sweep", a->series);
-    goto out;
-  }
-#endif
   if (a->series && strcmp(a->series, "none") != 0) {
     if (gpudf_table_find_column(t, a->series, &series) != GPUDF_OK) {
       rc = usage_error("--series: the table has no column '%s'", a->series);
@@ -989,13 +977,9 @@ static int run(const args *a) {
      * mean_sharpe, median_sharpe, positive (gpudf_series_summary). */
     gpudf_series_summary *ss = malloc((size_t)n * sizeof *ss + 1);
     summary = malloc((size_t)n * SUMMARY_FIELDS * sizeof *summary + 1);
-#ifdef GPUDF_SWEEP_MPI
-    gpudf_status sst = GPUDF_EINVAL; /* --series is refused under MPI */
-#else
     gpudf_status sst = ss && summary ? gpudf_sweep_series_summary(r, results, nr, sum_sharpe,
                                                                   sum_return, ss)
                                      : GPUDF_ENOMEM;
-#endif
     if (sst != GPUDF_OK) {
       free(ss);
       rc = runtime_error("aggregates across series", sst);
@@ -1113,11 +1097,9 @@ static void print_next_steps(const args *a, const char *kname, FILE *f) {
   fprintf(f, "  more       --help, --list-kernels, --describe %s\n", kname);
 }
 
-#ifndef GPUDF_SWEEP_MPI
 static const char *plot_series_label(void *user, int64_t q) {
   return gpudf_sweep_result_series((const gpudf_sweep_result *)user, q); /* row q: series q */
 }
-#endif
 
 static int write_plot(const job *j, const args *a, const char *by) {
   const char *name = a->plot_metric ? a->plot_metric : by;
@@ -1137,11 +1119,9 @@ static int write_plot(const job *j, const args *a, const char *by) {
   for (int64_t i = 0; i < j->n; i++) ok[i] = gpudf_sweep_result_state(j->r, i) == GPUDF_CONFIG_DONE;
   plot_job pj = {j->k, j->t, j->np, j->nr, j->n, j->cfg, j->res, ok, metric, name, a->asc,
                  1, NULL, NULL};
-#ifndef GPUDF_SWEEP_MPI
   pj.nseries = gpudf_sweep_result_nseries(j->r);
   pj.series_label = plot_series_label;
   pj.series_user = j->r;
-#endif
   char err[512];
   int rc = plot_svg_write(&pj, a->plot, err, sizeof err);
   free(ok);

@@ -24,6 +24,9 @@ int cli_main(int argc, char **argv);
 #define gpudf_sweep_result_free gpudf_mpi_result_free
 #define gpudf_sweep_result_report cli_mpi_report
 #define gpudf_sweep_result_signal(r) ((void)(r), 0)
+#define gpudf_sweep_result_series gpudf_mpi_result_series
+#define gpudf_sweep_result_nseries gpudf_mpi_result_nseries
+#define gpudf_sweep_series_summary gpudf_mpi_result_series_summary
 #define main cli_main
 
 #endif

@@ -133,6 +133,23 @@ std::vector<NullCase> NullCases() {
        [](Owned &o) { return gpudf_table_prepare(nullptr, o.k, cfg, 1); }},
       {"gpudf_table_prepare", "kernel",
        [](Owned &o) { return gpudf_table_prepare(o.t, nullptr, cfg, 1); }},
+      {"gpudf_table_prepare_series", "table",
+       [](Owned &) { return gpudf_table_prepare_series(nullptr, 0, -1); }},
+      {"gpudf_kernel_pass_order", "kernel",
+       [](Owned &) {
+         int64_t order[1], ng;
+         return gpudf_kernel_pass_order(nullptr, cfg, 1, order, nullptr, &ng);
+       }},
+      {"gpudf_kernel_pass_order", "ngroups",
+       [](Owned &o) {
+         int64_t order[1];
+         return gpudf_kernel_pass_order(o.k, cfg, 1, order, nullptr, nullptr);
+       }},
+      {"gpudf_kernel_pass_order", "order",
+       [](Owned &o) {
+         int64_t ng;
+         return gpudf_kernel_pass_order(o.k, cfg, 1, nullptr, nullptr, &ng);
+       }},
       {"gpudf_validate", "table", [](Owned &o) { return gpudf_validate(nullptr, o.k, cfg, 1); }},
       {"gpudf_validate", "kernel", [](Owned &o) { return gpudf_validate(o.t, nullptr, cfg, 1); }},
       {"gpudf_run", "table", [](Owned &o) { return gpudf_run(nullptr, o.k, cfg, 1, res); }},

@@ -1200,18 +1200,19 @@ def _series_column(table, k, series):
     return table._index(series)
 
 
-def _series_summary(frame, res, results, names, nseries):
-    """The aggregates across series of each config (gpudf_sweep_series_summary):
-    one row per config, its parameters then mean_sharpe, median_sharpe,
-    positive, series_ok, series; None for a kernel without sharpe and
-    total_return."""
+def _series_summary(frame, res, results, names, nseries, summarize=None, ffi_=None):
+    """The aggregates across series of each config (gpudf_sweep_series_summary,
+    or summarize of ffi_: an MPI sweep's, _mpi.py): one row per config, its
+    parameters then mean_sharpe, median_sharpe, positive, series_ok, series;
+    None for a kernel without sharpe and total_return."""
     import pandas as pd
     if "sharpe" not in names or "total_return" not in names:
         return None
+    f = ffi_ or ffi
     n = len(results) // nseries
-    out = ffi.new("gpudf_series_summary[]", max(n, 1))
-    _check(lib.gpudf_sweep_series_summary(
-        res, ffi.cast("const double *", ffi.from_buffer(results)), len(names),
+    out = f.new("gpudf_series_summary[]", max(n, 1))
+    _check((summarize or lib.gpudf_sweep_series_summary)(
+        res, f.cast("const double *", f.from_buffer(results)), len(names),
         names.get_loc("sharpe"), names.get_loc("total_return"), out))
     params = frame.iloc[::nseries].drop(columns=["series"]).reset_index(drop=True)
     agg = pd.DataFrame({
@@ -1256,15 +1257,12 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     comm: an mpi4py communicator (MPI.COMM_WORLD): one sweep over its ranks
     through libgpudf_mpi, called by every rank; rank 0's table, configs and
     options hold (the others may pass None), the DataFrame comes back on
-    rank 0 and None elsewhere, workers are per rank; no progress=, series
-    or time sweeps (docs/mpi.md)."""
+    rank 0 and None elsewhere, workers are per rank; series= and time= as
+    without comm; no progress= (docs/mpi.md)."""
     if comm is not None:
-        if time is not None:
-            raise Error(lib.GPUDF_EINVAL, "sweep(comm=...): time= orders a series' rows, and "
-                        "series sweeps are not run across ranks yet; run without comm")
         from . import _mpi
         return _mpi.sweep(table, kernel, configs, comm, workers, backend, progress, timeout,
-                          batch, retries, plugins, series)
+                          batch, retries, plugins, series, time)
     import pandas as pd
     table = _table_arg(table, "sweep")
     for path in plugins:  # here first, so that a kernel they hold is found below

@@ -84,13 +84,14 @@ def _report(mffi, mlib, res):
 
 
 def sweep(table, kernel, configs, comm, workers, backend, progress, timeout, batch, retries,
-          plugins, series):
+          plugins, series, time=None):
     """gpudf.sweep with comm= (see its docstring and docs/mpi.md): collective,
     rank 0's table, kernel, configs and options hold; the DataFrame on rank 0,
     None on the other ranks. Every rank raises the same Error when the sweep
     fails, whichever rank it failed on."""
     from . import (Error, Table, _BACKENDS, _check, _config_matrix, _kernel, _result_index,
-                   _series_column, _set_sweep_options, _sweep_frame, _table_arg, load_plugin)
+                   _series_column, _series_summary, _set_sweep_options, _sweep_frame,
+                   _table_arg, load_plugin)
     mffi, mlib = _load()
     try:
         handle = comm.py2f()
@@ -127,13 +128,24 @@ def sweep(table, kernel, configs, comm, workers, backend, progress, timeout, bat
         if backend not in _BACKENDS:
             raise Error(lib.GPUDF_EINVAL, f"unknown backend {backend!r}")
         k = _kernel(kernel)
-        if _series_column(table, k, series) >= 0 and lib.gpudf_kernel_row_order(k):
-            raise Error(lib.GPUDF_EINVAL, "sweep(comm=...): series sweeps are not run across "
-                        "ranks yet; sweep each series' rows, or run without comm")
+        # Series as in one process: each config on every series, row
+        # k * S + q config k on series q (docs/sweep.md, docs/mpi.md).
+        scol, tcol, nseries = _series_column(table, k, series), -1, 1
+        if time is not None:
+            if scol < 0:
+                raise Error(lib.GPUDF_EINVAL, f"time={time!r} orders the rows within each "
+                            f"series: it needs series=COL")
+            tcol = table._index(time)
+        expand = scol >= 0 and lib.gpudf_kernel_row_order(k)
+        if expand:
+            count = mffi.new("int64_t *")
+            _check(lib.gpudf_sweep_series_check(table._live(), scol, tcol, count))
+            nseries = count[0]
         matrix, frame = _config_matrix(table, k, configs)
         n = len(matrix)
         names = _result_index(k, matrix[0] if n else None)
-        results = np.full((n, len(names)), np.nan)
+        results = np.full((n * nseries, len(names)), np.nan)
+        opts.series, opts.time = scol, tcol
         _set_sweep_options(opts, workers, backend, timeout, batch, retries)
         # As gpudf.sweep: a Table with numpy arrays over its memory is shared
         # here without its derived columns (gpudf_mpi_sweep then shares a copy).
@@ -158,9 +170,18 @@ def sweep(table, kernel, configs, comm, workers, backend, progress, timeout, bat
     if status not in (lib.GPUDF_OK, lib.GPUDF_ECANCELED):
         _check(status)
     res = mffi.gc(out[0], mlib.gpudf_mpi_result_free)
+    summary = None
+    if expand:
+        frame = frame.loc[frame.index.repeat(nseries)].reset_index(drop=True)
+        frame.insert(0, "series", [mffi.string(mlib.gpudf_mpi_result_series(res, i))
+                                   .decode(errors="replace") for i in range(len(results))])
+        summary = _series_summary(frame, res, results, names, nseries,
+                                  mlib.gpudf_mpi_result_series_summary, mffi)
     frame = _sweep_frame(kernel, frame, names, results, res,
                          state=mlib.gpudf_mpi_result_state,
                          reason=lambda r, i: mffi.string(mlib.gpudf_mpi_result_reason(r, i))
                          .decode(errors="replace"))
+    if summary is not None:
+        frame.attrs["summary"] = summary
     frame.attrs["report"] = _report(mffi, mlib, res)
     return frame

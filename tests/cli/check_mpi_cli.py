@@ -78,6 +78,54 @@ if not failures:
             break
     print(f"{len(rows)} configs, counts as counted in Python")
 
+# A series sweep (--series, --time): 3 symbols interleaved, dates descending
+# (ORDER BY date DESC, symbol), one symbol missing some dates. The CSV, the
+# per-config summary and the plot of mpirun -n 2 (one node) and -n 4 (two
+# simulated nodes: each node's leader reads the CSV and keeps the series'
+# row order with its share) against the one-process tool, byte for byte.
+import datetime
+import math
+longcsv = os.path.join(work, "long.csv")
+with open(longcsv, "w") as f:
+    f.write("date,symbol,close\n")
+    day0 = datetime.date(2023, 1, 2)
+    for d in reversed(range(300)):
+        for q, sym in enumerate(("AAA", "BBB", "CCC")):
+            if q == 2 and d % 7 == 3:
+                continue
+            price = 100 + 10 * math.sin(0.05 * d * (q + 1)) + 0.01 * ((d * 31 + q) % 17)
+            f.write(f"{day0 + datetime.timedelta(days=d)},{sym},{price!r}\n")
+sgrid = ["--kernel", "ma_crossover", "--grid", "fast=2:10:2 slow=20:80:15", "--series", "symbol",
+         "--time", "date", "-j", "0"]
+def outputs(tag):
+    return [os.path.join(work, f"s-{tag}.csv"), os.path.join(work, f"s-{tag}-sum.csv"),
+            os.path.join(work, f"s-{tag}.svg")]
+def out_args(paths):
+    return ["--out", paths[0], "--summary", paths[1], "--plot", paths[2]]
+one_s = outputs("one")
+rc1, _, err1 = run([sweep, "--table", longcsv, *sgrid, *out_args(one_s)])
+if rc1 != 0:
+    failures.append(f"series alone: exit {rc1}: {err1}")
+for ranks, fake in (("2", None), ("4", "2")):
+    many_s = outputs(f"mpi{ranks}")
+    e = dict(env)
+    if fake:
+        e["GPUDF_MPI_FAKE_NODES"] = fake
+    p = subprocess.run([*mpiexec, "-n", ranks, sweep_mpi, "--table", longcsv, *sgrid,
+                        *out_args(many_s)], env=e, capture_output=True, text=True, timeout=50)
+    if p.returncode != rc1:
+        failures.append(f"series under mpirun -n {ranks}: exit {p.returncode}, alone {rc1}: "
+                        f"{p.stderr}")
+        continue
+    for a_, b_ in zip(one_s, many_s):
+        if open(a_, "rb").read() != open(b_, "rb").read():
+            failures.append(f"series under mpirun -n {ranks}: {os.path.basename(b_)} differs "
+                            f"from the one-process tool's")
+    print(f"series: mpirun -n {ranks} gpudf-sweep-mpi writes the one-process CSV, summary, SVG")
+srows = list(csv.DictReader(open(one_s[0])))
+if {r["series"] for r in srows} != {"AAA", "BBB", "CCC"}:
+    failures.append(f"series CSV labels: {sorted({r['series'] for r in srows})}")
+
 missing = os.path.join(work, "missing.csv")
 for tool in (sweep_mpi, sweep):
     name = os.path.basename(tool)

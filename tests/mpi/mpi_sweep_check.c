@@ -8,6 +8,16 @@
  *       GPUDF_MPI_FAKE_NODES=K, that each simulated node had one share owned
  *       by its leader and read by its other ranks; at the end, that DIR (the
  *       job's GPUDF_SHM_DIR) is empty.
+ *   mpi_sweep_check slow DIR
+ *       (2 ranks, GPUDF_MPI_TEST_SLOW=1:MS) filter_agg configs of 4 pass
+ *       groups (column pairs) interleaved in the caller's order, rank 1
+ *       sleeping after each claim: results equal to a one-process
+ *       gpudf_sweep and an exact loop, rank 0 ran more configs than rank 1,
+ *       and every pass group ran in one claim.
+ *   mpi_sweep_check series DIR
+ *       ma_crossover over a long table (3 symbols interleaved, dates
+ *       descending) with series and time: results, states and series labels
+ *       on rank 0 equal to a one-process series sweep, bitwise.
  *   mpi_sweep_check errors DIR
  *       a bad config, no table, a missing CSV, a kernel only rank 0 has:
  *       the same status and message on every rank, nothing left in DIR.
@@ -236,6 +246,207 @@ static int same(const char *how, const char *dir, int workers) {
   return failures;
 }
 
+/* A rank slower than the others gets fewer configs, and claims keep the
+ * configs of one pass (filter_agg: one filter and value column pair)
+ * together although the caller interleaves them. */
+static int slow(const char *dir) {
+  int size;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const gpudf_kernel *k = NULL;
+  gpudf_kernel_find("filter_agg", &k);
+  int np = gpudf_kernel_nparams(k);
+  int p_fc = param(k, "filter_col"), p_op = param(k, "op"), p_lo = param(k, "lo"),
+      p_vc = param(k, "value_col");
+  int lt = choice(k, p_op, "lt");
+  double *configs = malloc(sizeof *configs * NCONFIGS * np);
+  for (int i = 0; i < NCONFIGS; i++) {
+    double *c = configs + i * np;
+    gpudf_kernel_defaults(k, c);
+    c[p_fc] = i % 2;       /* k or v */
+    c[p_vc] = (i / 2) % 2; /* 4 pairs, interleaved */
+    c[p_op] = lt;
+    c[p_lo] = -45.0 + (double)i * 0.3;
+  }
+  int nres = gpudf_kernel_nresults(k, configs);
+  double *results = rank_ == 0 ? malloc(sizeof(double) * NCONFIGS * nres) : NULL;
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  gpudf_table *t = rank_ == 0 ? make_table() : NULL;
+  gpudf_mpi_result *r = NULL;
+  gpudf_status st = gpudf_mpi_sweep(MPI_COMM_WORLD, t, NULL, k, rank_ == 0 ? configs : NULL,
+                                    NCONFIGS, results, &o, &r);
+  CHECK(st == GPUDF_OK, "gpudf_mpi_sweep: %s", gpudf_last_error());
+  if (rank_ == 0 && st == GPUDF_OK) {
+    gpudf_table *ref_t = make_table();
+    double *ref = malloc(sizeof(double) * NCONFIGS * nres);
+    gpudf_sweep_options ro;
+    gpudf_sweep_options_init(&ro);
+    ro.workers = 0;
+    CHECK(gpudf_sweep(ref_t, k, configs, NCONFIGS, ref, &ro, NULL) == GPUDF_OK, "gpudf_sweep: %s",
+          gpudf_last_error());
+    for (int i = 0; i < NCONFIGS; i++) {
+      /* count, sum, min, max: an exact loop (values are multiples of 1/8) */
+      const double *c = configs + i * np;
+      long double sum = 0;
+      double lo = INFINITY, hi = -INFINITY;
+      int64_t count = 0;
+      for (int64_t row = 0; row < NROWS; row++) {
+        double f = c[p_fc] == 0 ? (double)(row % 13) : value_at(row);
+        double v = c[p_vc] == 0 ? (double)(row % 13) : value_at(row);
+        if (isnan(f) || !(f < c[p_lo]) || isnan(v)) continue;
+        count++, sum += v;
+        lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+      }
+      const double *got = results + i * nres;
+      CHECK(got[0] == (double)count && got[1] == (double)sum, "config %d: count %g sum %g, "
+            "exact %lld %g", i, got[0], got[1], (long long)count, (double)sum);
+      if (count) CHECK(got[3] == lo && got[4] == hi, "config %d: min %g max %g, exact %g %g", i,
+                       got[3], got[4], lo, hi);
+      for (int f = 0; f < nres; f++)
+        CHECK((isnan(ref[i * nres + f]) && isnan(got[f])) ||
+                  fabs(ref[i * nres + f] - got[f]) <= 1e-14 * fabs(ref[i * nres + f]),
+              "config %d field %d: %.17g, the one-process gpudf_sweep gives %.17g", i, f, got[f],
+              ref[i * nres + f]);
+    }
+    /* Each pass group ran in one claim. */
+    int64_t claim_of[4] = {-1, -1, -1, -1};
+    for (int i = 0; i < NCONFIGS; i++) {
+      int g = i % 4, rk = -1;
+      int64_t cl = -1;
+      CHECK(gpudf_mpi_result_where(r, i, &rk, &cl) == GPUDF_OK, "where %d", i);
+      if (claim_of[g] < 0) claim_of[g] = cl;
+      CHECK(cl >= 0 && cl == claim_of[g], "config %d (pass group %d) ran in claim %lld, its "
+            "group's first config in claim %lld", i, g, (long long)cl, (long long)claim_of[g]);
+    }
+    gpudf_mpi_rank_info r0, r1;
+    gpudf_mpi_result_rank(r, 0, &r0);
+    gpudf_mpi_result_rank(r, 1, &r1);
+    printf("rank 0: %lld configs in %lld claims; rank 1 (slow): %lld configs in %lld claims\n",
+           (long long)r0.configs, (long long)r0.claims, (long long)r1.configs,
+           (long long)r1.claims);
+    CHECK(r0.configs > r1.configs, "the slow rank 1 ran %lld configs, rank 0 %lld",
+          (long long)r1.configs, (long long)r0.configs);
+    free(ref);
+    gpudf_table_free(ref_t);
+  }
+  gpudf_mpi_result_free(r);
+  gpudf_table_free(t);
+  free(results);
+  free(configs);
+  gpudf_unmap_idle();
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  (void)size;
+  return failures;
+}
+
+/* A long table: 3 symbols interleaved, dates descending (the time column
+ * orders them), one symbol missing some dates. */
+#define SDAYS 400
+static gpudf_table *make_long_table(void) {
+  static int32_t sym[3 * SDAYS];
+  static int64_t date[3 * SDAYS];
+  static double close[3 * SDAYS];
+  static const char *labels[3] = {"AAA", "BBB", "CCC"};
+  int64_t m = 0;
+  for (int d = SDAYS - 1; d >= 0; d--)
+    for (int q = 0; q < 3; q++) {
+      if (q == 2 && d % 7 == 3) continue;
+      sym[m] = q;
+      date[m] = 20000 + d;
+      close[m] = 100.0 + 10.0 * sin(0.05 * d * (q + 1)) + 0.01 * (double)((d * 31 + q) % 17);
+      m++;
+    }
+  gpudf_table *t = NULL;
+  if (gpudf_table_create(m, &t) != GPUDF_OK ||
+      gpudf_table_add_categorical(t, "symbol", sym, 3, labels) != GPUDF_OK ||
+      gpudf_table_add_column(t, "date", GPUDF_TYPE_I64, date) != GPUDF_OK ||
+      gpudf_table_add_column(t, "close", GPUDF_TYPE_F64, close) != GPUDF_OK) {
+    fprintf(stderr, "make_long_table: %s\n", gpudf_last_error());
+    exit(1);
+  }
+  return t;
+}
+
+static int series(const char *dir) {
+  const gpudf_kernel *k = NULL;
+  gpudf_kernel_find("ma_crossover", &k);
+  int np = gpudf_kernel_nparams(k);
+  int p_pc = param(k, "price_col"), p_fast = param(k, "fast"), p_slow = param(k, "slow");
+  enum { NC = 60 };
+  double *configs = malloc(sizeof *configs * NC * np);
+  for (int i = 0; i < NC; i++) {
+    double *c = configs + i * np;
+    gpudf_kernel_defaults(k, c);
+    c[p_pc] = 2;
+    c[p_fast] = 2 + i % 10;
+    c[p_slow] = 15 + 20 * (i / 10) + (i % 3); /* up to 117 */
+  }
+  int nres = gpudf_kernel_nresults(k, configs);
+  const int64_t S = 3;
+  double *results = rank_ == 0 ? malloc(sizeof(double) * NC * S * nres) : NULL;
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.series = 0;
+  o.time = 1;
+  gpudf_table *t = rank_ == 0 ? make_long_table() : NULL;
+  gpudf_mpi_result *r = NULL;
+  gpudf_status st = gpudf_mpi_sweep(MPI_COMM_WORLD, t, NULL, k, rank_ == 0 ? configs : NULL, NC,
+                                    results, &o, &r);
+  CHECK(st == GPUDF_OK, "gpudf_mpi_sweep: %s", gpudf_last_error());
+  if (rank_ == 0 && st == GPUDF_OK) {
+    gpudf_table *ref_t = make_long_table();
+    double *ref = malloc(sizeof(double) * NC * S * nres);
+    gpudf_sweep_result *rr = NULL;
+    CHECK(gpudf_sweep(ref_t, k, configs, NC, ref, &o, &rr) == GPUDF_OK, "gpudf_sweep: %s",
+          gpudf_last_error());
+    CHECK(gpudf_mpi_result_count(r) == NC * S, "rows %lld", (long long)gpudf_mpi_result_count(r));
+    CHECK(gpudf_mpi_result_nseries(r) == S, "nseries %lld", (long long)gpudf_mpi_result_nseries(r));
+    int64_t done = 0;
+    for (int64_t i = 0; i < NC * S; i++) {
+      CHECK(strcmp(gpudf_mpi_result_series(r, i), gpudf_sweep_result_series(rr, i)) == 0,
+            "row %lld series '%s', one process '%s'", (long long)i, gpudf_mpi_result_series(r, i),
+            gpudf_sweep_result_series(rr, i));
+      CHECK(gpudf_mpi_result_state(r, i) == gpudf_sweep_result_state(rr, i), "row %lld state",
+            (long long)i);
+      CHECK(strcmp(gpudf_mpi_result_reason(r, i), gpudf_sweep_result_reason(rr, i)) == 0,
+            "row %lld reason '%s', one process '%s'", (long long)i, gpudf_mpi_result_reason(r, i),
+            gpudf_sweep_result_reason(rr, i));
+      done += gpudf_mpi_result_state(r, i) == GPUDF_CONFIG_DONE;
+      for (int f = 0; f < nres; f++)
+        CHECK(memcmp(&ref[i * nres + f], &results[i * nres + f], sizeof(double)) == 0,
+              "row %lld field %d: %.17g, one process %.17g", (long long)i, f,
+              results[i * nres + f], ref[i * nres + f]);
+    }
+    CHECK(done > NC * S / 2, "%lld rows done", (long long)done);
+    gpudf_mpi_report rep;
+    gpudf_mpi_result_report(r, &rep);
+    CHECK(rep.total == NC * S && rep.done == done, "report total %lld done %lld",
+          (long long)rep.total, (long long)rep.done);
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    for (int i = 0; i < size; i++) {
+      gpudf_mpi_rank_info ri;
+      gpudf_mpi_result_rank(r, i, &ri);
+      printf("rank %d node %d share %s configs %lld claims %lld\n", i, ri.node, ri.share,
+             (long long)ri.configs, (long long)ri.claims);
+    }
+    gpudf_sweep_result_free(rr);
+    free(ref);
+    gpudf_table_free(ref_t);
+  }
+  gpudf_mpi_result_free(r);
+  gpudf_table_free(t);
+  free(results);
+  free(configs);
+  gpudf_unmap_idle();
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  return failures;
+}
+
 /* Bad input fails on every rank alike: the same status and message, naming
  * the rank where it was found, and nothing left behind. */
 static gpudf_status twice_run(const gpudf_table *t, const double *configs, int64_t n,
@@ -379,6 +590,10 @@ int main(int argc, char **argv) {
     rc = die();
   else if (strcmp(argv[1], "errors") == 0)
     rc = errors(dir);
+  else if (strcmp(argv[1], "slow") == 0)
+    rc = slow(dir);
+  else if (strcmp(argv[1], "series") == 0)
+    rc = series(dir);
   else
     rc = 2;
   int all = 0;

@@ -16,7 +16,8 @@ exact, sums within 1e-12 of the magnitudes); every other rank
 gets None. A kernel rank 0 does not know raises gpudf.Error on every rank,
 and the job goes on to a good sweep after it. With GPUDF_TEST_PLUGIN (the
 test plugin), configs the kernel fails are failed configs with its reason,
-the others done, as in one process."""
+the others done, as in one process. A series sweep (series=, time=) equals
+the one-process series sweep, its summary included."""
 import os
 import subprocess
 import sys
@@ -131,6 +132,31 @@ def check():
         rep = got.attrs["report"]
         if rep["ranks"] != size or sum(r["configs"] for r in rep["per_rank"]) != len(configs):
             failures.append(f"report: {rep}")
+    # A series sweep (series=, time=): 3 integer-labelled symbols
+    # interleaved, days descending; rank 0's frame, its "series" column and
+    # attrs["summary"] equal a one-process series sweep's, bitwise.
+    ltable = sconfigs = None
+    if rank == 0:
+        d = np.repeat(np.arange(299, -1, -1), 3)
+        sym = np.tile(np.array([7, 3, 11], dtype=np.int64), 300)
+        price = 100 + 10 * np.sin(0.05 * d * (sym % 4 + 1)) + 0.01 * ((d * 31 + sym) % 17)
+        ltable = gpudf.Table.from_numpy({"sym": sym, "day": d.astype(np.int64), "close": price})
+        sconfigs = [{"price_col": "close", "fast": f, "slow": sl}
+                    for f in (2, 4, 6) for sl in (20, 45, 70)]
+    sgot = gpudf.sweep(ltable, "ma_crossover", sconfigs, workers=0, series="sym", time="day",
+                       comm=comm)
+    if rank == 0:
+        sone = gpudf.sweep(ltable, "ma_crossover", sconfigs, workers=0, series="sym", time="day")
+        if list(sgot.columns) != list(sone.columns) or len(sgot) != len(sone):
+            failures.append(f"series columns {list(sgot.columns)} != {list(sone.columns)}")
+        elif not sgot.equals(sone):
+            failures.append("the series sweep differs from the one-process series sweep")
+        elif not sgot.attrs["summary"].equals(sone.attrs["summary"]):
+            failures.append("the series summary differs from the one-process one")
+        elif sorted(set(sgot["series"])) != ["11", "3", "7"]:
+            failures.append(f"series labels {sorted(set(sgot['series']))}")
+    elif sgot is not None:
+        failures.append(f"rank {rank} got a series result; only rank 0 should")
     # A config the kernel fails is a failed config with the kernel's reason,
     # the others done, as in one process (the test plugin's sweep_test;
     # GPUDF_TEST_PLUGIN names it; each rank loads it).
