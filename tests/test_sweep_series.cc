@@ -7,7 +7,10 @@
 #include <gpudf.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstddef>
 #include <limits>
 #include <map>
@@ -78,6 +81,10 @@ const gpudf_kernel *K(const char *name) {
 
 struct Owned {
   gpudf_table *t = nullptr;
+  Owned() = default;
+  Owned(Owned &&o) noexcept : t(o.t) { o.t = nullptr; }
+  Owned(const Owned &) = delete;
+  Owned &operator=(const Owned &) = delete;
   ~Owned() { gpudf_table_free(t); }
 };
 
@@ -120,7 +127,8 @@ std::vector<double> Cfg(int col, int fast, int slow, double fee, int mode) {
 }
 
 void CheckPanel(gpudf_table *t, const Panel &p, const std::vector<std::string> &labels,
-                int series_col, int workers) {
+                int series_col, int workers, gpudf_backend backend = GPUDF_BACKEND_CPU,
+                std::vector<double> *out = nullptr) {
   std::vector<double> cfg;
   for (auto c : {Cfg(0, 3, 10, 0, 0), Cfg(0, 5, 20, 5, 1), Cfg(0, 2, 7, 1, 1)})
     cfg.insert(cfg.end(), c.begin(), c.end());
@@ -130,13 +138,17 @@ void CheckPanel(gpudf_table *t, const Panel &p, const std::vector<std::string> &
   std::vector<double> res(C * S * 5, -1.0);
   gpudf_sweep_options o;
   gpudf_sweep_options_init(&o);
-  o.backend = GPUDF_BACKEND_CPU;
+  o.backend = backend;
   o.workers = workers;
   o.series = series_col;
   gpudf_sweep_result *r = nullptr;
   ASSERT_EQ(gpudf_sweep(t, K("ma_crossover"), cfg.data(), C, res.data(), &o, &r),
             GPUDF_OK)
       << gpudf_last_error();
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.backend, backend) << rep.fallback;
+  if (out) *out = res;
   ASSERT_EQ(gpudf_sweep_result_count(r), C * S);
   ASSERT_EQ(gpudf_sweep_result_nseries(r), S);
   for (int64_t k = 0; k < C; k++)
@@ -182,6 +194,105 @@ TEST(SweepSeries, EachSeriesOfAnInterleavedCategoricalPanelIsBacktestedOnItsOwnR
   ASSERT_EQ(gpudf_table_add_categorical(t.t, "symbol", codes.data(), 4, lab), GPUDF_OK);
   CheckPanel(t.t, q, labels, 1, 0);
   CheckPanel(t.t, q, labels, 1, 2);  // the same through worker processes
+}
+
+// The panel of the test above: interleaved, unequal lengths, NaN bars in
+// BBB, CCC shorter than slow = 20 when short is set.
+Owned PanelTable(bool short_series, Panel *ref) {
+  Panel p = MakePanel({150, 90, short_series ? 12 : 40, 60}, 7);
+  std::vector<double> close = p.close;
+  int nan_seen = 0;
+  for (size_t i = 0; i < close.size(); i++)
+    if (p.key[i] == 1 && (nan_seen++ % 9 == 0)) close[i] = kNaN;
+  *ref = p;
+  std::vector<size_t> pos(p.prices.size(), 0);
+  for (size_t i = 0; i < close.size(); i++) ref->prices[p.key[i]][pos[p.key[i]]++] = close[i];
+  std::vector<int32_t> codes(p.key.begin(), p.key.end());
+  const char *lab[] = {"AAA", "BBB", "CCC", "DDD"};
+  Owned t;
+  EXPECT_EQ(gpudf_table_create((int64_t)close.size(), &t.t), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, close.data()), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_add_categorical(t.t, "symbol", codes.data(), 4, lab), GPUDF_OK);
+  return t;
+}
+
+// The launches "ma_crossover N" in a GPUDF_SIM_TRACE file: N per launch.
+std::vector<int64_t> TracedLaunches(const std::string &path) {
+  std::vector<int64_t> n;
+  FILE *f = fopen(path.c_str(), "r");
+  if (!f) return n;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    int pid;
+    long long m;
+    char name[64];
+    if (sscanf(line, "%d %63s %lld dev=", &pid, name, &m) == 3 &&
+        std::string(name) == "ma_crossover")
+      n.push_back(m);
+  }
+  fclose(f);
+  return n;
+}
+
+// On a device placement a claim of a series sweep is one launch of the
+// kernel's series entry over its (config, series) pairs (configs x series
+// as the launch grid), not one host run per series: the simulated device
+// (which runs the CPU code of that entry on its "device" addresses) shows
+// the launches, and every row still matches the backtest of its series
+// alone. A claim with a series too short for a config fails as one launch
+// and runs series by series: that row alone fails, with why.
+TEST(SweepSeries, OnADevicePlacementAClaimOfManySeriesIsOneLaunch) {
+  std::string trace = testing::TempDir() + "/series_sim_trace.txt";
+  for (bool short_series : {false, true}) {
+    SCOPED_TRACE(short_series ? "with CCC shorter than slow" : "every series long enough");
+    remove(trace.c_str());
+    setenv("GPUDF_SIMULATE_DEVICE", "1", 1);
+    setenv("GPUDF_SIM_TRACE", trace.c_str(), 1);
+    Panel q;
+    Owned t = PanelTable(short_series, &q);
+    CheckPanel(t.t, q, {"AAA", "BBB", "CCC", "DDD"}, 1, 0, GPUDF_BACKEND_CUDA_IPC);
+    unsetenv("GPUDF_SIM_TRACE");
+    unsetenv("GPUDF_SIMULATE_DEVICE");
+    std::vector<int64_t> launches = TracedLaunches(trace);
+    ASSERT_FALSE(launches.empty()) << "no ma_crossover launch on the simulated device";
+    int64_t most = 0, all = 0;
+    for (int64_t n : launches) most = std::max(most, n), all += n;
+    EXPECT_GT(most, 3) << "a launch holds the pairs of more than one series (3 configs)";
+    if (!short_series) {
+      EXPECT_EQ(all, 3 * 4) << "each pair launched once";
+    }
+    remove(trace.c_str());
+  }
+}
+
+// The same on a real device (label gpu; SKIPPED without one): the CUDA
+// series entry against the long-double backtest of each series, and equal
+// to the CPU path's results (trades and exposure exactly).
+TEST(SweepSeriesGpu, TheCudaSeriesLaunchMatchesTheCpuPathAndTheBacktest) {
+  unsetenv("GPUDF_SIMULATE_DEVICE");
+  const char *why = nullptr;
+  if (!gpudf_backend_available(GPUDF_BACKEND_CUDA_IPC, &why))
+    GTEST_SKIP() << "no usable CUDA device: " << why;
+  for (bool short_series : {false, true}) {
+    SCOPED_TRACE(short_series ? "with CCC shorter than slow" : "every series long enough");
+    Panel q;
+    Owned t = PanelTable(short_series, &q), c = PanelTable(short_series, &q);
+    std::vector<double> dev, cpu;
+    CheckPanel(t.t, q, {"AAA", "BBB", "CCC", "DDD"}, 1, 0, GPUDF_BACKEND_CUDA_IPC, &dev);
+    CheckPanel(c.t, q, {"AAA", "BBB", "CCC", "DDD"}, 1, 0, GPUDF_BACKEND_CPU, &cpu);
+    ASSERT_EQ(dev.size(), cpu.size());
+    for (size_t i = 0; i < dev.size(); i++) {
+      if (std::isnan(cpu[i])) {
+        EXPECT_TRUE(std::isnan(dev[i])) << i;
+        continue;
+      }
+      if (i % 5 >= 3) {
+        EXPECT_EQ(dev[i], cpu[i]) << "row " << i / 5 << " field " << i % 5;
+      } else {
+        EXPECT_NEAR(dev[i], cpu[i], 1e-12 * (1 + std::fabs(cpu[i]))) << i;
+      }
+    }
+  }
 }
 
 TEST(SweepSeries, IntegerSymbolsAreSeriesInNumericOrder) {

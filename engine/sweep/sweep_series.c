@@ -479,7 +479,159 @@ gpudf_status gpudf_sweep_series_summary(const gpudf_sweep_result *r, const doubl
     qsort(v, (size_t)m, sizeof *v, cmp_double);
     o->median_sharpe = !m ? NAN : m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
     o->positive = rets ? (double)pos / (double)rets : NAN;
+    const double *pf = r->portfolio ? r->portfolio + 3 * k : NULL;
+    o->portfolio_return = pf ? pf[0] : NAN;
+    o->portfolio_sharpe = pf ? pf[1] : NAN;
+    o->portfolio_bars = pf ? (int64_t)pf[2] : 0;
   }
   free(v);
   return GPUDF_OK;
+}
+
+/* ------------------------------------------- equal-weight portfolio */
+
+typedef struct stamp_row {
+  int64_t key; /* time key */
+  int64_t pos; /* position in the series order */
+} stamp_row;
+
+static int by_stamp(const void *a, const void *b) {
+  const stamp_row *x = a, *y = b;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* The dense rank of each row's time among all the rows in a series
+ * (stamp[p] for position p of the series order perm), into *nstamps. */
+static gpudf_status stamps_of(const gpudf_table *t, int time, const int64_t *perm, int64_t m,
+                              int64_t *stamp, int64_t *nstamps) {
+  time_keys tk;
+  GDF_TRY(time_keys_init(t, time, &tk));
+  stamp_row *sr = malloc(sizeof *sr * (size_t)(m > 0 ? m : 1));
+  if (!sr) {
+    free(tk.rank);
+    return GDF_ERR(GPUDF_ENOMEM, "out of memory for the times of %lld rows", (long long)m);
+  }
+  for (int64_t p = 0; p < m; p++) {
+    int64_t key = 0;
+    time_key(&tk, perm[p], &key); /* every row of a series has one (sort_rows) */
+    sr[p] = (stamp_row){key, p};
+  }
+  free(tk.rank);
+  qsort(sr, (size_t)m, sizeof *sr, by_stamp);
+  int64_t ns = 0;
+  for (int64_t i = 0; i < m; i++) {
+    if (i > 0 && sr[i].key != sr[i - 1].key) ns++;
+    stamp[sr[i].pos] = ns;
+  }
+  *nstamps = m > 0 ? ns + 1 : 0;
+  free(sr);
+  return GPUDF_OK;
+}
+
+void gdf_series_portfolio(gdf_sweep *s, const gpudf_table *t, const double *configs) {
+  gpudf_sweep_result *r = s->res;
+  const gpudf_kernel *k = s->k;
+  char *why = r->portfolio_why;
+  size_t wl = sizeof r->portfolio_why;
+  if (s->nseries <= 0 || !k->row_order) {
+    snprintf(why, wl, "no series: the portfolio is across the series of a series sweep");
+    return;
+  }
+  if (s->o.time < 0) {
+    snprintf(why, wl, "no time column: the bars of different series cannot be aligned by "
+             "date (give a time column: --time, time=)");
+    return;
+  }
+  if (s->cancelled) {
+    snprintf(why, wl, "the sweep was cancelled: a portfolio needs every series");
+    return;
+  }
+  if (!k->bar_returns) {
+    snprintf(why, wl, "kernel '%s' does not give per-bar returns", k->name);
+    return;
+  }
+  if (!t->base) {
+    snprintf(why, wl, "the table has no host copy to replay the positions on");
+    return;
+  }
+  int64_t S = s->nseries, C = s->n / S, m = s->nperm, T = 0;
+  const int64_t *perm = s->sperm ? s->sperm : gdf_table_colref(t, s->order_col).data;
+  int64_t *stamp = malloc(sizeof *stamp * (size_t)(m > 0 ? m : 1));
+  int64_t *cnt = NULL;
+  double *sum = NULL, *R = NULL, *P = NULL, *out = NULL;
+  gpudf_status st = stamp ? GPUDF_OK : GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  if (st == GPUDF_OK) st = stamps_of(t, s->o.time, perm, m, stamp, &T);
+  int64_t longest = 0;
+  for (int64_t q = 0; q < S; q++)
+    if (s->starts[q + 1] - s->starts[q] > longest) longest = s->starts[q + 1] - s->starts[q];
+  if (st == GPUDF_OK) {
+    size_t uT = (size_t)(T > 0 ? T : 1);
+    cnt = malloc(sizeof *cnt * uT);
+    sum = malloc(sizeof *sum * uT);
+    P = malloc(sizeof *P * uT);
+    R = malloc(sizeof *R * (size_t)(longest > 0 ? longest : 1));
+    out = malloc(sizeof *out * 3 * (size_t)(C > 0 ? C : 1));
+    if (!cnt || !sum || !P || !R || !out)
+      st = GDF_ERR(GPUDF_ENOMEM, "out of memory for a portfolio over %lld time stamps",
+                   (long long)T);
+  }
+  int np = k->nparams;
+  for (int64_t c = 0; c < C && st == GPUDF_OK; c++) {
+    for (int64_t j = 0; j < T; j++) cnt[j] = 0, sum[j] = 0.0;
+    double ppy = NAN;
+    for (int64_t q = 0; q < S && st == GPUDF_OK; q++) {
+      int64_t i = c * S + q;
+      if (r->state[i] != GPUDF_CONFIG_DONE) continue; /* as in the Sharpe aggregates */
+      int64_t a = s->starts[q], len = s->starts[q + 1] - a, first = 0;
+      st = k->bar_returns(t, perm + a, len, configs + i * np, R, &first, &ppy);
+      /* Rows of one time stamp in a series (equal times) compound into one
+       * return at that stamp. */
+      for (int64_t j = first + 1; j < len && st == GPUDF_OK;) {
+        int64_t ts = stamp[a + j];
+        double ret = R[j++];
+        if (j < len && stamp[a + j] == ts) {
+          double g = 1.0 + ret;
+          while (j < len && stamp[a + j] == ts) g *= 1.0 + R[j++];
+          ret = g - 1.0;
+        }
+        sum[ts] += ret;
+        cnt[ts]++;
+      }
+    }
+    /* The portfolio's return at each stamp where some series has one: the
+     * mean of those; its total return and Sharpe as the kernel's. */
+    int64_t nb = 0;
+    double equity = 1.0;
+    for (int64_t j = 0; j < T; j++) {
+      if (!cnt[j]) continue;
+      P[nb] = sum[j] / (double)cnt[j];
+      equity *= 1.0 + P[nb++];
+    }
+    double sharpe = NAN;
+    if (nb >= 2) {
+      long double mean = 0.0L, ss = 0.0L;
+      for (int64_t j = 0; j < nb; j++) mean += P[j];
+      mean /= (long double)nb;
+      for (int64_t j = 0; j < nb; j++) ss += (P[j] - mean) * (P[j] - mean);
+      long double var = ss / (long double)(nb - 1);
+      if (var > 0.0L) sharpe = (double)(mean / sqrtl(var) * sqrtl((long double)ppy));
+    }
+    out[3 * c] = nb ? equity - 1.0 : NAN;
+    out[3 * c + 1] = sharpe;
+    out[3 * c + 2] = (double)nb;
+  }
+  free(stamp), free(cnt), free(sum), free(P), free(R);
+  if (st != GPUDF_OK) {
+    free(out);
+    snprintf(why, wl, "%s", gpudf_last_error());
+    return;
+  }
+  r->portfolio = out;
+  why[0] = '\0';
+}
+
+const char *gpudf_sweep_series_portfolio_reason(const gpudf_sweep_result *r) {
+  if (!r) return "result is NULL";
+  return r->portfolio ? "" : r->portfolio_why;
 }
