@@ -548,3 +548,132 @@ TEST(SweepSeriesTime, OptionsFromBeforeTimeKeepTheFileOrderAndTimeNeedsASeries) 
 }
 
 }  // namespace
+
+// The equal-weight portfolio across series (gpudf_series_summary.portfolio_*)
+// against a long-double reference: per series its step returns in time order
+// (windows summed exactly on the 2^-20 grid), each dated by the row the step
+// ends on; at every time the mean of the returns there of the series whose
+// row finished; compounded, and mean / std (ddof 1) * sqrt(252). Days missing
+// in some series, NaN bars (a first one too), a series shorter than slow = 20
+// (left out of those configs), rows in random order ordered by an i64 time.
+TEST(SweepSeriesTime, TheEqualWeightPortfolioIsTheMeanOfTheFinishedSeriesReturnsAtEachTime) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> z(0.0, 0.02);
+  struct Row {
+    int32_t sym;
+    int64_t day;
+    double close;
+  };
+  std::vector<Row> rows;
+  const int starts[4] = {0, 9, 100, 30}, ends[4] = {120, 110, 112, 120};
+  for (int32_t s = 0; s < 4; s++) {
+    double x = 50.0 + 40.0 * s;
+    int bar = 0;
+    for (int64_t d = starts[s]; d < ends[s]; d++) {
+      if (s == 3 && (d % 17 == 5 || d % 17 == 6)) continue;  // days D misses
+      x *= std::exp(z(rng));
+      double p = std::ldexp(std::round(std::ldexp(x, 20)), -20);
+      if (s == 1 && bar % 13 == 0) p = kNaN;  // NaN bars of B, its first one too
+      rows.push_back({s, d, p});
+      bar++;
+    }
+  }
+  std::shuffle(rows.begin(), rows.end(), rng);
+  std::vector<int32_t> sym;
+  std::vector<int64_t> day;
+  std::vector<double> close;
+  for (const Row &r : rows) sym.push_back(r.sym), day.push_back(r.day), close.push_back(r.close);
+  const char *lab[] = {"A", "B", "C", "D"};
+  Owned t;
+  ASSERT_EQ(gpudf_table_create((int64_t)rows.size(), &t.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, close.data()), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_categorical(t.t, "symbol", sym.data(), 4, lab), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "day", GPUDF_TYPE_I64, day.data()), GPUDF_OK);
+  std::vector<double> cfg;
+  for (auto c : {Cfg(0, 3, 10, 2, 0), Cfg(0, 5, 20, 1, 1), Cfg(0, 2, 7, 0, 1)})
+    cfg.insert(cfg.end(), c.begin(), c.end());
+  const int64_t C = 3, S = 4;
+  // Each series in time order (the reference's own sort).
+  std::vector<std::vector<std::pair<int64_t, double>>> series(S);
+  for (const Row &r : rows) series[r.sym].push_back({r.day, r.close});
+  for (auto &v : series) std::sort(v.begin(), v.end());
+  for (int workers : {0, 2}) {
+    SCOPED_TRACE("workers " + std::to_string(workers));
+    std::vector<double> res(C * S * 5);
+    gpudf_sweep_options o;
+    gpudf_sweep_options_init(&o);
+    o.backend = GPUDF_BACKEND_CPU;
+    o.workers = workers;
+    o.series = 1;
+    o.time = 2;
+    gpudf_sweep_result *r = nullptr;
+    ASSERT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), C, res.data(), &o, &r), GPUDF_OK)
+        << gpudf_last_error();
+    EXPECT_STREQ(gpudf_sweep_series_portfolio_reason(r), "");
+    gpudf_series_summary sum[3];
+    ASSERT_EQ(gpudf_sweep_series_summary(r, res.data(), 5, 1, 0, sum), GPUDF_OK);
+    for (int64_t k = 0; k < C; k++) {
+      const double *c = &cfg[k * 6];
+      int fast = (int)c[1], slow = (int)c[2];
+      std::map<int64_t, std::pair<long double, int>> at;
+      for (int64_t s = 0; s < S; s++) {
+        const auto &v = series[s];
+        size_t f = 0;
+        while (f < v.size() && !std::isfinite(v[f].second)) f++;
+        if ((int64_t)(v.size() - f) < slow) {
+          EXPECT_EQ(gpudf_sweep_result_state(r, k * S + s), GPUDF_CONFIG_FAILED);
+          continue;
+        }
+        std::vector<long double> q;
+        for (size_t i = f; i < v.size(); i++)
+          q.push_back(std::isfinite(v[i].second) ? (long double)v[i].second : q.back());
+        auto wsum = [&](size_t e, int w) {
+          long double x = 0;
+          for (size_t i = e + 1 - (size_t)w; i <= e; i++) x += q[i];
+          return x;
+        };
+        long double prev = 0;
+        for (size_t i = 0; i + 1 < q.size(); i++) {
+          long double sg = 0;
+          if ((int64_t)i >= slow - 1)
+            sg = slow * wsum(i, fast) > fast * wsum(i, slow) ? 1 : c[4] == 1 ? -1 : 0;
+          long double R = sg * (q[i + 1] / q[i] - 1) - c[3] / 1e4L * std::fabs(sg - prev);
+          prev = sg;
+          auto &cell = at[v[f + i + 1].first];
+          cell.first += R;
+          cell.second++;
+        }
+      }
+      std::vector<long double> P;
+      long double eq = 1, mean = 0, var = 0;
+      for (auto &e : at) P.push_back(e.second.first / e.second.second);
+      for (long double x : P) eq *= 1 + x, mean += x;
+      mean /= (long double)P.size();
+      for (long double x : P) var += (x - mean) * (x - mean);
+      double sharpe = (double)(mean / std::sqrt(var / (long double)(P.size() - 1)) *
+                               std::sqrt(252.0L));
+      std::string what = "config " + std::to_string(k);
+      EXPECT_EQ(sum[k].portfolio_bars, (int64_t)P.size()) << what;
+      EXPECT_NEAR(sum[k].portfolio_return, (double)(eq - 1), 1e-12 * (1 + std::fabs((double)eq)))
+          << what;
+      EXPECT_NEAR(sum[k].portfolio_sharpe, sharpe, 1e-9 * std::max(1.0, std::fabs(sharpe)))
+          << what;
+    }
+    gpudf_sweep_result_free(r);
+  }
+  // Without a time column: NaN, and why.
+  std::vector<double> res(C * S * 5);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.series = 1;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), C, res.data(), &o, &r), GPUDF_OK);
+  gpudf_series_summary sum[3];
+  ASSERT_EQ(gpudf_sweep_series_summary(r, res.data(), 5, 1, 0, sum), GPUDF_OK);
+  EXPECT_TRUE(std::isnan(sum[0].portfolio_return) && std::isnan(sum[0].portfolio_sharpe));
+  EXPECT_EQ(sum[0].portfolio_bars, 0);
+  EXPECT_NE(std::string(gpudf_sweep_series_portfolio_reason(r)).find("no time column"),
+            std::string::npos) << gpudf_sweep_series_portfolio_reason(r);
+  gpudf_sweep_result_free(r);
+}
