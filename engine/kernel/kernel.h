@@ -87,15 +87,17 @@ struct gpudf_kernel {
    * kernel on each series' rows alone (gdf_kernel_input.rows); others
    * ignore the series. */
   bool row_order;
-  /* Optional, for a row_order kernel: the per-bar net returns of one
-   * validated config over the table rows rows[0..n-1] (a series in time
-   * order), the ones its results come from: R[j] is the return of the step
-   * that ends at row j, for j > *first (rows up to *first have none: the
-   * kernel's warm-up of missing prices); *ppy: the annualisation of its
-   * Sharpe ratio. An equal-weight portfolio across series comes from them
+  /* Optional, for a row_order kernel: the per-bar net returns of m
+   * validated configs (configs[j * stride]) over the table rows
+   * rows[0..n-1] (a series in time order), the ones their results come
+   * from: R[j * n + i] is config j's return of the step that ends at row i,
+   * for i > first[j] (rows up to first[j] have none: the kernel's warm-up of
+   * missing prices); ppy[j]: the annualisation of its Sharpe ratio. An
+   * equal-weight portfolio across series comes from them
    * (gpudf_series_summary.portfolio_*). Host memory, the host arena. */
   gpudf_status (*bar_returns)(const gpudf_table *t, const int64_t *rows, int64_t n,
-                              const double *config, double *R, int64_t *first, double *ppy);
+                              const double *configs, int64_t m, int64_t stride, double *R,
+                              int64_t *first, double *ppy);
   /* Optional: row splitting (NULL: never split; never with row_order). */
   const gdf_kernel_split *split;
   /* A user kernel's piece of a row-split sweep (gpudf_kernel_def.run_rows),

@@ -557,71 +557,86 @@ void gdf_series_portfolio(gdf_sweep *s, const gpudf_table *t, const double *conf
   }
   int64_t S = s->nseries, C = s->n / S, m = s->nperm, T = 0;
   const int64_t *perm = s->sperm ? s->sperm : gdf_table_colref(t, s->order_col).data;
-  int64_t *stamp = malloc(sizeof *stamp * (size_t)(m > 0 ? m : 1));
-  int64_t *cnt = NULL;
-  double *sum = NULL, *R = NULL, *P = NULL, *out = NULL;
-  gpudf_status st = stamp ? GPUDF_OK : GDF_ERR(GPUDF_ENOMEM, "out of memory");
-  if (st == GPUDF_OK) st = stamps_of(t, s->o.time, perm, m, stamp, &T);
+  /* Configs in chunks of K: each series' prices and prefix sums once per
+   * chunk (bar_returns), the chunk's sums per time stamp side by side. */
+  enum { K = 64 };
   int64_t longest = 0;
   for (int64_t q = 0; q < S; q++)
     if (s->starts[q + 1] - s->starts[q] > longest) longest = s->starts[q + 1] - s->starts[q];
+  int64_t *stamp = malloc(sizeof *stamp * (size_t)(m > 0 ? m : 1));
+  int64_t *cnt = NULL, first[K];
+  double *sum = NULL, *R = NULL, *P = NULL, *out = NULL, *ppy = NULL;
+  double ppys[K];
+  gpudf_status st = stamp ? GPUDF_OK : GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  if (st == GPUDF_OK) st = stamps_of(t, s->o.time, perm, m, stamp, &T);
   if (st == GPUDF_OK) {
     size_t uT = (size_t)(T > 0 ? T : 1);
-    cnt = malloc(sizeof *cnt * uT);
-    sum = malloc(sizeof *sum * uT);
+    cnt = malloc(sizeof *cnt * uT * K);
+    sum = malloc(sizeof *sum * uT * K);
     P = malloc(sizeof *P * uT);
-    R = malloc(sizeof *R * (size_t)(longest > 0 ? longest : 1));
+    R = malloc(sizeof *R * (size_t)(longest > 0 ? longest : 1) * K);
+    ppy = malloc(sizeof *ppy * (size_t)(C > 0 ? C : 1));
     out = malloc(sizeof *out * 3 * (size_t)(C > 0 ? C : 1));
-    if (!cnt || !sum || !P || !R || !out)
+    if (!cnt || !sum || !P || !R || !ppy || !out)
       st = GDF_ERR(GPUDF_ENOMEM, "out of memory for a portfolio over %lld time stamps",
                    (long long)T);
   }
   int np = k->nparams;
-  for (int64_t c = 0; c < C && st == GPUDF_OK; c++) {
-    for (int64_t j = 0; j < T; j++) cnt[j] = 0, sum[j] = 0.0;
-    double ppy = NAN;
+  for (int64_t c0 = 0; c0 < C && st == GPUDF_OK; c0 += K) {
+    int64_t kc = C - c0 < K ? C - c0 : K;
+    for (int64_t j = 0; j < T * kc; j++) cnt[j] = 0, sum[j] = 0.0;
+    for (int64_t c = 0; c < kc; c++) ppy[c0 + c] = NAN;
     for (int64_t q = 0; q < S && st == GPUDF_OK; q++) {
-      int64_t i = c * S + q;
-      if (r->state[i] != GPUDF_CONFIG_DONE) continue; /* as in the Sharpe aggregates */
-      int64_t a = s->starts[q], len = s->starts[q + 1] - a, first = 0;
-      st = k->bar_returns(t, perm + a, len, configs + i * np, R, &first, &ppy);
-      /* Rows of one time stamp in a series (equal times) compound into one
-       * return at that stamp. */
-      for (int64_t j = first + 1; j < len && st == GPUDF_OK;) {
-        int64_t ts = stamp[a + j];
-        double ret = R[j++];
-        if (j < len && stamp[a + j] == ts) {
-          double g = 1.0 + ret;
-          while (j < len && stamp[a + j] == ts) g *= 1.0 + R[j++];
-          ret = g - 1.0;
+      int64_t a = s->starts[q], len = s->starts[q + 1] - a;
+      st = k->bar_returns(t, perm + a, len, configs + (c0 * S + q) * np, kc, S * np, R, first,
+                          ppys);
+      for (int64_t c = 0; c < kc && st == GPUDF_OK; c++) {
+        /* Rows that did not finish are left out, as from the Sharpe aggregates. */
+        if (r->state[(c0 + c) * S + q] != GPUDF_CONFIG_DONE) continue;
+        ppy[c0 + c] = ppys[c];
+        const double *Rc = R + c * len;
+        double *sc = sum + c * T;
+        int64_t *nc = cnt + c * T;
+        /* Rows of one time stamp in a series (equal times) compound into
+         * one return at that stamp. */
+        for (int64_t j = first[c] + 1; j < len;) {
+          int64_t ts = stamp[a + j];
+          double ret = Rc[j++];
+          if (j < len && stamp[a + j] == ts) {
+            double g = 1.0 + ret;
+            while (j < len && stamp[a + j] == ts) g *= 1.0 + Rc[j++];
+            ret = g - 1.0;
+          }
+          sc[ts] += ret;
+          nc[ts]++;
         }
-        sum[ts] += ret;
-        cnt[ts]++;
       }
     }
     /* The portfolio's return at each stamp where some series has one: the
      * mean of those; its total return and Sharpe as the kernel's. */
-    int64_t nb = 0;
-    double equity = 1.0;
-    for (int64_t j = 0; j < T; j++) {
-      if (!cnt[j]) continue;
-      P[nb] = sum[j] / (double)cnt[j];
-      equity *= 1.0 + P[nb++];
+    for (int64_t c = 0; c < kc && st == GPUDF_OK; c++) {
+      int64_t nb = 0;
+      double equity = 1.0;
+      for (int64_t j = 0; j < T; j++) {
+        if (!cnt[c * T + j]) continue;
+        P[nb] = sum[c * T + j] / (double)cnt[c * T + j];
+        equity *= 1.0 + P[nb++];
+      }
+      double sharpe = NAN;
+      if (nb >= 2) {
+        long double mean = 0.0L, ss = 0.0L;
+        for (int64_t j = 0; j < nb; j++) mean += P[j];
+        mean /= (long double)nb;
+        for (int64_t j = 0; j < nb; j++) ss += (P[j] - mean) * (P[j] - mean);
+        long double var = ss / (long double)(nb - 1);
+        if (var > 0.0L) sharpe = (double)(mean / sqrtl(var) * sqrtl((long double)ppy[c0 + c]));
+      }
+      out[3 * (c0 + c)] = nb ? equity - 1.0 : NAN;
+      out[3 * (c0 + c) + 1] = sharpe;
+      out[3 * (c0 + c) + 2] = (double)nb;
     }
-    double sharpe = NAN;
-    if (nb >= 2) {
-      long double mean = 0.0L, ss = 0.0L;
-      for (int64_t j = 0; j < nb; j++) mean += P[j];
-      mean /= (long double)nb;
-      for (int64_t j = 0; j < nb; j++) ss += (P[j] - mean) * (P[j] - mean);
-      long double var = ss / (long double)(nb - 1);
-      if (var > 0.0L) sharpe = (double)(mean / sqrtl(var) * sqrtl((long double)ppy));
-    }
-    out[3 * c] = nb ? equity - 1.0 : NAN;
-    out[3 * c + 1] = sharpe;
-    out[3 * c + 2] = (double)nb;
   }
-  free(stamp), free(cnt), free(sum), free(P), free(R);
+  free(stamp), free(cnt), free(sum), free(P), free(R), free(ppy);
   if (st != GPUDF_OK) {
     free(out);
     snprintf(why, wl, "%s", gpudf_last_error());

@@ -437,32 +437,49 @@ static gpudf_status ma_run_cpu(const gdf_kernel_input *in, const double *configs
   return st;
 }
 
-/* The net return of every step of one config over the series rows[0..n-1]
- * (gdf_kernel.bar_returns): the path ma_group's results come from (the
- * same prefix sums, signal and gdf_ma_net_return), one config at a time:
- * R[j] ends at row j, for rows after the first finite price *first. */
+/* The net return of every step of m configs (configs[j * stride]) over the
+ * series rows[0..n-1] (gdf_kernel.bar_returns): the path ma_group's results
+ * come from (the same prefix sums, moving-average rows, signal and
+ * gdf_ma_net_return). R[j * n + i] ends at row i, for rows after the first
+ * finite price first[j]. The prices and their prefix sums are computed
+ * once for the configs of one price column. */
 static gpudf_status ma_bar_returns(const gpudf_table *t, const int64_t *rows, int64_t n,
-                                   const double *config, double *R, int64_t *first,
-                                   double *ppy) {
-  gdf_colref pc = gdf_table_colref(t, (int)config[GDF_MA_PRICE_COL]);
-  double *p = malloc(sizeof(double) * 3 * (size_t)(n > 0 ? n : 1));
+                                   const double *configs, int64_t m, int64_t stride,
+                                   double *R, int64_t *first, double *ppy) {
+  double *p = malloc(sizeof(double) * 5 * (size_t)(n > 0 ? n : 1));
   if (!p) return GDF_ERR(GPUDF_ENOMEM, "out of memory for a series of %lld rows", (long long)n);
-  double *H = p + n, *L = H + n;
-  for (int64_t i = 0; i < n; i++) p[i] = gdf_k_load(pc, rows[i]);
-  int64_t f = ma_prefix_sums((gdf_colref){p, GPUDF_TYPE_F64}, n, H, L);
-  gdf_ma_state s = gdf_ma_init(config);
-  double last = f < n ? p[f] : 0.0;
-  for (int64_t j = 0; j <= f && j < n; j++) R[j] = NAN;
-  for (int64_t t0 = f; t0 + 1 < n; t0++) {
-    double next = gdf_ma_valid(p[t0 + 1]) ? p[t0 + 1] : last;
-    double sig = gdf_ma_signal2(&s, H, L, t0, f);
-    R[t0 + 1] = gdf_ma_net_return(&s, sig, next / last - 1.0);
-    gdf_ma_step_r(&s, sig, next / last - 1.0);
-    last = next;
+  double *H = p + n, *L = H + n, *F = L + n, *W = F + n;
+  int col = -1;
+  int64_t f = 0;
+  for (int64_t j = 0; j < m; j++) {
+    const double *config = configs + j * stride;
+    if ((int)config[GDF_MA_PRICE_COL] != col) {
+      col = (int)config[GDF_MA_PRICE_COL];
+      gdf_colref pc = gdf_table_colref(t, col);
+      for (int64_t i = 0; i < n; i++) p[i] = gdf_k_load(pc, rows[i]);
+      f = ma_prefix_sums((gdf_colref){p, GPUDF_TYPE_F64}, n, H, L);
+    }
+    gdf_ma_state s = gdf_ma_init(config);
+    double neg = s.long_short ? -1.0 : 0.0, last = f < n ? p[f] : 0.0, *Rj = R + j * n;
+    for (int64_t i = 0; i <= f && i < n; i++) Rj[i] = NAN;
+    /* The two moving averages of every step at once, as ma_block has them. */
+    int64_t steps = f + 1 < n ? n - 1 - f : 0;
+    if (steps > 0) {
+      gdf_ma_sma_row(H, L, f, steps, s.fast, F);
+      gdf_ma_sma_row(H, L, f, steps, s.slow, W);
+    }
+    for (int64_t i = 0; i < steps; i++) {
+      int64_t t0 = f + i;
+      double next = gdf_ma_valid(p[t0 + 1]) ? p[t0 + 1] : last;
+      double sig = i < s.slow - 1 ? 0.0 : F[i] > W[i] ? 1.0 : neg;
+      Rj[t0 + 1] = gdf_ma_net_return(&s, sig, next / last - 1.0);
+      s.prev_s = sig;
+      last = next;
+    }
+    first[j] = f;
+    ppy[j] = config[GDF_MA_PPY];
   }
   free(p);
-  *first = f;
-  *ppy = config[GDF_MA_PPY];
   return GPUDF_OK;
 }
 
