@@ -555,7 +555,8 @@ TEST(SweepSeriesTime, OptionsFromBeforeTimeKeepTheFileOrderAndTimeNeedsASeries) 
 // ends on; at every time the mean of the returns there of the series whose
 // row finished; compounded, and mean / std (ddof 1) * sqrt(252). Days missing
 // in some series, NaN bars (a first one too), a series shorter than slow = 20
-// (left out of those configs), rows in random order ordered by an i64 time.
+// (left out of those configs), rows in random order ordered by an i64 time;
+// 67 configs (two chunks of the replay).
 TEST(SweepSeriesTime, TheEqualWeightPortfolioIsTheMeanOfTheFinishedSeriesReturnsAtEachTime) {
   std::mt19937_64 rng(11);
   std::normal_distribution<double> z(0.0, 0.02);
@@ -592,7 +593,13 @@ TEST(SweepSeriesTime, TheEqualWeightPortfolioIsTheMeanOfTheFinishedSeriesReturns
   std::vector<double> cfg;
   for (auto c : {Cfg(0, 3, 10, 2, 0), Cfg(0, 5, 20, 1, 1), Cfg(0, 2, 7, 0, 1)})
     cfg.insert(cfg.end(), c.begin(), c.end());
-  const int64_t C = 3, S = 4;
+  // And 64 more: the replay runs configs in chunks of 64, this is two.
+  for (int fast = 2; fast < 10; fast++)
+    for (int slow : {10, 11, 13, 16, 19, 22, 25, 30}) {
+      auto c = Cfg(0, fast, slow, fast % 3, slow % 2);
+      cfg.insert(cfg.end(), c.begin(), c.end());
+    }
+  const int64_t C = 67, S = 4;
   // Each series in time order (the reference's own sort).
   std::vector<std::vector<std::pair<int64_t, double>>> series(S);
   for (const Row &r : rows) series[r.sym].push_back({r.day, r.close});
@@ -610,8 +617,8 @@ TEST(SweepSeriesTime, TheEqualWeightPortfolioIsTheMeanOfTheFinishedSeriesReturns
     ASSERT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), C, res.data(), &o, &r), GPUDF_OK)
         << gpudf_last_error();
     EXPECT_STREQ(gpudf_sweep_series_portfolio_reason(r), "");
-    gpudf_series_summary sum[3];
-    ASSERT_EQ(gpudf_sweep_series_summary(r, res.data(), 5, 1, 0, sum), GPUDF_OK);
+    std::vector<gpudf_series_summary> sum(C);
+    ASSERT_EQ(gpudf_sweep_series_summary(r, res.data(), 5, 1, 0, sum.data()), GPUDF_OK);
     for (int64_t k = 0; k < C; k++) {
       const double *c = &cfg[k * 6];
       int fast = (int)c[1], slow = (int)c[2];
@@ -669,8 +676,8 @@ TEST(SweepSeriesTime, TheEqualWeightPortfolioIsTheMeanOfTheFinishedSeriesReturns
   o.series = 1;
   gpudf_sweep_result *r = nullptr;
   ASSERT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), C, res.data(), &o, &r), GPUDF_OK);
-  gpudf_series_summary sum[3];
-  ASSERT_EQ(gpudf_sweep_series_summary(r, res.data(), 5, 1, 0, sum), GPUDF_OK);
+  std::vector<gpudf_series_summary> sum(C);
+  ASSERT_EQ(gpudf_sweep_series_summary(r, res.data(), 5, 1, 0, sum.data()), GPUDF_OK);
   EXPECT_TRUE(std::isnan(sum[0].portfolio_return) && std::isnan(sum[0].portfolio_sharpe));
   EXPECT_EQ(sum[0].portfolio_bars, 0);
   EXPECT_NE(std::string(gpudf_sweep_series_portfolio_reason(r)).find("no time column"),
