@@ -764,6 +764,15 @@ typedef struct gpudf_series_summary {
   double median_sharpe;  /* their median (the mean of the two middle ones for an even count) */
   double positive;       /* fraction of the finished series with total return > 0 (NaN
                           * returns left out); NaN when none */
+  /* (0.6) The equal-weight portfolio of the config's finished series, with
+   * a time column (dates aligned): at each time where some of them have a
+   * bar return, the mean of those returns; its total return (compounded)
+   * and Sharpe (the kernel's: mean / std, ddof 1, * sqrt(periods_per_year)),
+   * over portfolio_bars such times. NaN (and 0 bars) without a time column
+   * or series: gpudf_sweep_series_portfolio_reason says why. */
+  double portfolio_return;
+  double portfolio_sharpe;
+  int64_t portfolio_bars;
 } gpudf_series_summary;
 /* The aggregates across series of each of the n / S configs of a series
  * sweep into out[0 .. n/S - 1], from results (n x nresults, as the sweep
@@ -773,6 +782,19 @@ typedef struct gpudf_series_summary {
 gpudf_status gpudf_sweep_series_summary(const gpudf_sweep_result *result,
                                         const double *results, int nresults, int sharpe,
                                         int total_return, gpudf_series_summary *out);
+/* The same aggregates (0.6) of results gathered elsewhere (libgpudf_mpi's
+ * rank 0): n result rows of nresults, config k's series at rows k*nseries
+ * .. k*nseries + nseries - 1, state[i] the gpudf_config_state of row i. The
+ * portfolio fields are NaN with 0 bars (it needs the bars). Errors:
+ * GPUDF_EINVAL (NULL, fields out of range, n not a multiple of nseries),
+ * GPUDF_ENOMEM. */
+gpudf_status gpudf_series_summary_of(const double *results, const unsigned char *state,
+                                    int64_t n, int64_t nseries, int nresults, int sharpe,
+                                    int total_return, gpudf_series_summary *out);
+/* (0.6) Why the summaries' portfolio fields of result are NaN ("no time
+ * column: ...", "no series: ..."), or "" when they were computed. Owned by
+ * result; "result is NULL" for NULL. */
+const char *gpudf_sweep_series_portfolio_reason(const gpudf_sweep_result *result);
 /* Copies the report. */
 gpudf_status gpudf_sweep_result_report(const gpudf_sweep_result *result,
                                        gpudf_sweep_report *out);

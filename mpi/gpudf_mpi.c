@@ -1123,48 +1123,17 @@ gpudf_status gpudf_mpi_result_node(const gpudf_mpi_result *r, int node, gpudf_mp
 }
 
 /* The aggregates of gpudf_sweep_series_summary (docs/sweep.md, "Aggregates
- * across series"), on rank 0's gathered rows: the same definitions and the
- * same order of additions, so a config's figures equal a one-process
- * sweep's bit for bit. */
-static int by_value(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
+ * across series") on rank 0's gathered rows, by the same function, so a
+ * config's figures equal a one-process sweep's bit for bit. No portfolio
+ * (NaN, 0 bars): its bar returns stay on the ranks. */
 gpudf_status gpudf_mpi_result_series_summary(const gpudf_mpi_result *r, const double *results,
                                              int nresults, int sharpe, int total_return,
                                              gpudf_series_summary *out) {
-  if (!r || !results || !out)
-    return fail(GPUDF_EINVAL, "gpudf_mpi_result_series_summary: %s is NULL",
-                !r ? "result" : !results ? "results" : "out");
-  if (nresults < 1 || sharpe < 0 || sharpe >= nresults || total_return < 0 ||
-      total_return >= nresults)
-    return fail(GPUDF_EINVAL, "gpudf_mpi_result_series_summary: fields sharpe = %d and "
-                "total_return = %d must be result columns 0..%d", sharpe, total_return,
-                nresults - 1);
+  if (!r) return fail(GPUDF_EINVAL, "gpudf_mpi_result_series_summary: result is NULL");
   int64_t S = r->nseries > 0 ? r->nseries : 1;
-  double *finite = malloc(sizeof *finite * (size_t)S);
-  if (!finite) return fail(GPUDF_ENOMEM, "gpudf_mpi_result_series_summary: out of memory");
-  for (int64_t k = 0; k < r->n / S; k++) {
-    const double *row = results + k * S * nresults;
-    int64_t nf = 0, ok = 0, up = 0, with_return = 0;
-    double total = 0.0;
-    for (int64_t q = 0; q < S; q++, row += nresults) {
-      if (r->state[k * S + q] != GPUDF_CONFIG_DONE) continue;
-      ok++;
-      if (isfinite(row[sharpe])) finite[nf++] = row[sharpe];
-      if (!isnan(row[total_return])) with_return++, up += row[total_return] > 0.0;
-    }
-    for (int64_t q = 0; q < nf; q++) total += finite[q];
-    qsort(finite, (size_t)nf, sizeof *finite, by_value);
-    out[k] = (gpudf_series_summary){
-        .series = S,
-        .series_ok = ok,
-        .series_sharpe = nf,
-        .mean_sharpe = nf ? total / (double)nf : NAN,
-        .median_sharpe = !nf ? NAN : nf % 2 ? finite[nf / 2] : 0.5 * (finite[nf / 2 - 1] + finite[nf / 2]),
-        .positive = with_return ? (double)up / (double)with_return : NAN};
-  }
-  free(finite);
+  gpudf_status st = gpudf_series_summary_of(results, (const unsigned char *)r->state, r->n, S,
+                                            nresults, sharpe, total_return, out);
+  if (st != GPUDF_OK)
+    return fail(st, "gpudf_mpi_result_series_summary: %s", gpudf_last_error());
   return GPUDF_OK;
 }

@@ -33,6 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Whether the summary has the equal-weight portfolio (not across MPI ranks). */
+#ifdef GPUDF_SWEEP_MPI
+#define GPUDF_SWEEP_PORTFOLIO 0
+#else
+#define GPUDF_SWEEP_PORTFOLIO 1
+#endif
+
 enum { EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
 
 #define DEFAULT_ROWS 10000000LL
@@ -122,10 +129,13 @@ static const char *usage_text =
     "                        kernel has it, else its first result)  e.g. --by mean\n"
     "  --asc                 rank ascending (default descending; NaN always last)\n"
     "  --rank configs|rows   with --series: rank configs by their aggregates across series\n"
-    "                        (default; --by mean_sharpe, median_sharpe, positive, series_ok)\n"
+    "                        (default; --by mean_sharpe, median_sharpe, positive, series_ok,\n"
+    "                        and with --time portfolio_sharpe, portfolio_return)\n"
     "                        or the (config, series) rows by a result\n"
     "  --summary FILE.csv    with --series: one row per config with its aggregates across\n"
-    "                        series (mean_sharpe, median_sharpe, positive, series_ok, series)\n"
+    "                        series (mean_sharpe, median_sharpe, positive, series_ok, series;\n"
+    "                        with --time the equal-weight portfolio's portfolio_return,\n"
+    "                        portfolio_sharpe, portfolio_bars; NaN without)\n"
     "  -q, --quiet           no summary\n"
     "  -p, --plot FILE.svg   a picture of the results: a heatmap of --plot-metric over the\n"
     "                        first two swept parameters (best over any others), or a line\n"
@@ -474,13 +484,17 @@ static int write_csv(const job *j, FILE *f) {
 
 /* The aggregates across series of a config (gpudf_series_summary), as
  * the columns of --summary and of --top's table with --series. */
-enum { SUMMARY_FIELDS = 5 };
+enum { SUMMARY_FIELDS = 8 };
 static const gpudf_result_info summary_info[SUMMARY_FIELDS] = {
     {"mean_sharpe", "mean of the finite Sharpe ratios of the config's series"},
     {"median_sharpe", "their median"},
     {"positive", "fraction of the finished series with total_return > 0"},
     {"series_ok", "series whose row finished"},
     {"series", "series in the table"},
+    {"portfolio_return", "total return of the equal-weight portfolio of the finished series "
+                         "(needs --time)"},
+    {"portfolio_sharpe", "its Sharpe ratio (needs --time)"},
+    {"portfolio_bars", "time stamps with a portfolio return (needs --time)"},
 };
 
 /* --summary FILE.csv: one row per config, its parameters and aggregates. */
@@ -912,8 +926,20 @@ static int run(const args *a) {
     if (rank_configs && found && strcmp(by, "sharpe") == 0) by = "mean_sharpe";
     else if (rank_configs && found) {
       rc = usage_error("--by %s: with --series, configs are ranked by their aggregates across "
-                       "series (mean_sharpe, median_sharpe, positive, series_ok) or a "
+                       "series (mean_sharpe, median_sharpe, positive, series_ok, "
+                       "portfolio_return, portfolio_sharpe with --time) or a "
                        "parameter; --rank rows ranks (config, series) rows by %s", by, by);
+      goto out;
+    } else if (summary_field && rank_configs && strncmp(by, "portfolio_", 10) == 0 &&
+               GPUDF_SWEEP_PORTFOLIO == 0) {
+      rc = usage_error("--by %s: the equal-weight portfolio is not computed across MPI ranks "
+                       "(each rank keeps its bars); rank by mean_sharpe, or run the sweep in "
+                       "one process", by);
+      goto out;
+    } else if (summary_field && rank_configs && strncmp(by, "portfolio_", 10) == 0 &&
+               time_col < 0) {
+      rc = usage_error("--by %s: the equal-weight portfolio aligns the series' bars by date: "
+                       "it needs --time COL", by);
       goto out;
     } else if (summary_field && !rank_configs) {
       rc = usage_error("--by %s: an aggregate across series needs --series COL (and "
@@ -989,7 +1015,15 @@ static int run(const args *a) {
       double *row = summary + i * SUMMARY_FIELDS;
       row[0] = ss[i].mean_sharpe, row[1] = ss[i].median_sharpe, row[2] = ss[i].positive;
       row[3] = (double)ss[i].series_ok, row[4] = (double)ss[i].series;
+      row[5] = ss[i].portfolio_return, row[6] = ss[i].portfolio_sharpe;
+      row[7] = (double)ss[i].portfolio_bars;
     }
+#ifndef GPUDF_SWEEP_MPI
+    const char *pwhy = gpudf_sweep_series_portfolio_reason(r);
+#else
+    const char *pwhy = "not across MPI ranks (each rank keeps its bars)";
+#endif
+    if (pwhy[0] && !a->quiet) fprintf(info, "  portfolio not computed: %s\n", pwhy);
     free(ss);
   }
   /* The configs, before they are repeated per series. */

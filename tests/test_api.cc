@@ -247,6 +247,17 @@ std::vector<ValueCase> ValueCases() {
          gpudf_series_summary o;
          return gpudf_sweep_series_summary(nullptr, &r, 1, 0, 0, &o) == GPUDF_EINVAL;
        }},
+      {"gpudf_series_summary_of",
+       [] {
+         double r = 0;
+         unsigned char st = GPUDF_CONFIG_DONE;
+         gpudf_series_summary o;
+         return gpudf_series_summary_of(nullptr, &st, 1, 1, 1, 0, 0, &o) == GPUDF_EINVAL &&
+                gpudf_series_summary_of(&r, nullptr, 1, 1, 1, 0, 0, &o) == GPUDF_EINVAL &&
+                gpudf_series_summary_of(&r, &st, 1, 1, 1, 0, 0, nullptr) == GPUDF_EINVAL;
+       }},
+      {"gpudf_sweep_series_portfolio_reason",
+       [] { return std::string(gpudf_sweep_series_portfolio_reason(nullptr)) == "result is NULL"; }},
       {"gpudf_sweep_result_series",
        [] { return std::string(gpudf_sweep_result_series(nullptr, 0)).empty(); }},
       {"gpudf_sweep_result_nseries", [] { return gpudf_sweep_result_nseries(nullptr) == 0; }},

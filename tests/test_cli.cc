@@ -763,3 +763,60 @@ TEST(Cli, AnInterleavedDatedExportRunsPerSymbolInDateOrderWithAggregates) {
   EXPECT_EQ(alone.code, 2) << alone.err;
   EXPECT_NE(alone.err.find("needs --series COL"), std::string::npos) << alone.err;
 }
+
+// With --time the summary has the equal-weight portfolio of each config
+// (portfolio_return, portfolio_sharpe, portfolio_bars: the dates where some
+// finished symbol has a bar return), and --by portfolio_sharpe ranks configs
+// by it; without --time those columns are NaN and --by portfolio_sharpe is
+// refused (exit 2) naming --time. Its numbers are checked against pandas in
+// tests/python/test_sweep_series.py.
+TEST(Cli, WithTimeTheSummaryHasTheEqualWeightPortfolio) {
+  std::string text = "date,symbol,close\n";
+  for (int d = 0; d < 40; d++)
+    for (int s = 0; s < 3; s++) {
+      if (s == 2 && d < 28) continue;  // CCC: 12 bars, shorter than slow = 15
+      char iso[16];
+      snprintf(iso, sizeof iso, "2024-%02d-%02d", 1 + d / 28, 1 + d % 28);
+      text += std::string(iso) + "," + "ABC"[s] + "XX," +
+              std::to_string(100 + 50 * s + (d * (7 + s) % 11)) + "\n";
+    }
+  std::string path = WriteFile("dated_pf.csv", text), summary = TmpDir() + "/summary_pf.csv";
+  CliRun r = Sweep({"--table", path, "--grid", "fast=3,5 slow=10,15", "--series", "symbol",
+                    "--time", "date", "--summary", summary, "--by", "portfolio_sharpe",
+                    "--top", "4", "--quiet"});
+  ASSERT_EQ(r.code, 1) << r.err;  // CCC fails slow = 15
+  EXPECT_NE(r.out.find("top 4 configs across series by portfolio_sharpe"), std::string::npos)
+      << r.out;
+  auto sums = ParseCsv(Slurp(summary));
+  ASSERT_EQ(sums.size(), 1u + 4) << Slurp(summary);
+  int pr = Col(sums[0], "portfolio_return"), ps = Col(sums[0], "portfolio_sharpe"),
+      pb = Col(sums[0], "portfolio_bars"), slow = Col(sums[0], "slow");
+  std::vector<double> sharpes;
+  for (int k = 0; k < 4; k++) {
+    EXPECT_TRUE(std::isfinite(std::stod(sums[1 + k][pr]))) << sums[1 + k][pr];
+    EXPECT_TRUE(std::isfinite(std::stod(sums[1 + k][ps]))) << sums[1 + k][ps];
+    // 40 dates, 39 with a return (AAA and BBB have one on every date after the first).
+    EXPECT_EQ(sums[1 + k][pb], "39") << sums[1 + k][slow];
+    sharpes.push_back(std::stod(sums[1 + k][ps]));
+  }
+  // The top table lists the best portfolio Sharpe first.
+  std::sort(sharpes.begin(), sharpes.end());
+  char best[64];
+  snprintf(best, sizeof best, "%.6g", sharpes.back());
+  size_t title = r.out.find("top 4"), header = r.out.find('\n', title);
+  size_t first = r.out.find('\n', header + 1), end = r.out.find('\n', first + 1);
+  ASSERT_NE(first, std::string::npos) << r.out;
+  EXPECT_NE(r.out.substr(first, end - first).find(best), std::string::npos) << best << "\n"
+                                                                             << r.out;
+  // Without --time: NaN, and ranking by it is refused.
+  CliRun nt = Sweep({"--table", path, "--grid", "fast=3 slow=10", "--series", "symbol",
+                     "--summary", summary, "--quiet"});
+  ASSERT_EQ(nt.code, 0) << nt.err;
+  auto nsum = ParseCsv(Slurp(summary));
+  ASSERT_EQ(nsum.size(), 2u);
+  EXPECT_TRUE(std::isnan(std::stod(nsum[1][Col(nsum[0], "portfolio_sharpe")])));
+  CliRun by = Sweep({"--table", path, "--grid", "fast=3 slow=10", "--series", "symbol",
+                     "--by", "portfolio_sharpe", "--quiet"});
+  EXPECT_EQ(by.code, 2) << by.err;
+  EXPECT_NE(by.err.find("needs --time COL"), std::string::npos) << by.err;
+}

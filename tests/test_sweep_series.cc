@@ -7,7 +7,10 @@
 #include <gpudf.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstddef>
 #include <limits>
 #include <map>
@@ -78,6 +81,10 @@ const gpudf_kernel *K(const char *name) {
 
 struct Owned {
   gpudf_table *t = nullptr;
+  Owned() = default;
+  Owned(Owned &&o) noexcept : t(o.t) { o.t = nullptr; }
+  Owned(const Owned &) = delete;
+  Owned &operator=(const Owned &) = delete;
   ~Owned() { gpudf_table_free(t); }
 };
 
@@ -120,7 +127,8 @@ std::vector<double> Cfg(int col, int fast, int slow, double fee, int mode) {
 }
 
 void CheckPanel(gpudf_table *t, const Panel &p, const std::vector<std::string> &labels,
-                int series_col, int workers) {
+                int series_col, int workers, gpudf_backend backend = GPUDF_BACKEND_CPU,
+                std::vector<double> *out = nullptr) {
   std::vector<double> cfg;
   for (auto c : {Cfg(0, 3, 10, 0, 0), Cfg(0, 5, 20, 5, 1), Cfg(0, 2, 7, 1, 1)})
     cfg.insert(cfg.end(), c.begin(), c.end());
@@ -130,13 +138,17 @@ void CheckPanel(gpudf_table *t, const Panel &p, const std::vector<std::string> &
   std::vector<double> res(C * S * 5, -1.0);
   gpudf_sweep_options o;
   gpudf_sweep_options_init(&o);
-  o.backend = GPUDF_BACKEND_CPU;
+  o.backend = backend;
   o.workers = workers;
   o.series = series_col;
   gpudf_sweep_result *r = nullptr;
   ASSERT_EQ(gpudf_sweep(t, K("ma_crossover"), cfg.data(), C, res.data(), &o, &r),
             GPUDF_OK)
       << gpudf_last_error();
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.backend, backend) << rep.fallback;
+  if (out) *out = res;
   ASSERT_EQ(gpudf_sweep_result_count(r), C * S);
   ASSERT_EQ(gpudf_sweep_result_nseries(r), S);
   for (int64_t k = 0; k < C; k++)
@@ -182,6 +194,105 @@ TEST(SweepSeries, EachSeriesOfAnInterleavedCategoricalPanelIsBacktestedOnItsOwnR
   ASSERT_EQ(gpudf_table_add_categorical(t.t, "symbol", codes.data(), 4, lab), GPUDF_OK);
   CheckPanel(t.t, q, labels, 1, 0);
   CheckPanel(t.t, q, labels, 1, 2);  // the same through worker processes
+}
+
+// The panel of the test above: interleaved, unequal lengths, NaN bars in
+// BBB, CCC shorter than slow = 20 when short is set.
+Owned PanelTable(bool short_series, Panel *ref) {
+  Panel p = MakePanel({150, 90, short_series ? 12 : 40, 60}, 7);
+  std::vector<double> close = p.close;
+  int nan_seen = 0;
+  for (size_t i = 0; i < close.size(); i++)
+    if (p.key[i] == 1 && (nan_seen++ % 9 == 0)) close[i] = kNaN;
+  *ref = p;
+  std::vector<size_t> pos(p.prices.size(), 0);
+  for (size_t i = 0; i < close.size(); i++) ref->prices[p.key[i]][pos[p.key[i]]++] = close[i];
+  std::vector<int32_t> codes(p.key.begin(), p.key.end());
+  const char *lab[] = {"AAA", "BBB", "CCC", "DDD"};
+  Owned t;
+  EXPECT_EQ(gpudf_table_create((int64_t)close.size(), &t.t), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, close.data()), GPUDF_OK);
+  EXPECT_EQ(gpudf_table_add_categorical(t.t, "symbol", codes.data(), 4, lab), GPUDF_OK);
+  return t;
+}
+
+// The launches "ma_crossover N" in a GPUDF_SIM_TRACE file: N per launch.
+std::vector<int64_t> TracedLaunches(const std::string &path) {
+  std::vector<int64_t> n;
+  FILE *f = fopen(path.c_str(), "r");
+  if (!f) return n;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    int pid;
+    long long m;
+    char name[64];
+    if (sscanf(line, "%d %63s %lld dev=", &pid, name, &m) == 3 &&
+        std::string(name) == "ma_crossover")
+      n.push_back(m);
+  }
+  fclose(f);
+  return n;
+}
+
+// On a device placement a claim of a series sweep is one launch of the
+// kernel's series entry over its (config, series) pairs (configs x series
+// as the launch grid), not one host run per series: the simulated device
+// (which runs the CPU code of that entry on its "device" addresses) shows
+// the launches, and every row still matches the backtest of its series
+// alone. A claim with a series too short for a config fails as one launch
+// and runs series by series: that row alone fails, with why.
+TEST(SweepSeries, OnADevicePlacementAClaimOfManySeriesIsOneLaunch) {
+  std::string trace = testing::TempDir() + "/series_sim_trace.txt";
+  for (bool short_series : {false, true}) {
+    SCOPED_TRACE(short_series ? "with CCC shorter than slow" : "every series long enough");
+    remove(trace.c_str());
+    setenv("GPUDF_SIMULATE_DEVICE", "1", 1);
+    setenv("GPUDF_SIM_TRACE", trace.c_str(), 1);
+    Panel q;
+    Owned t = PanelTable(short_series, &q);
+    CheckPanel(t.t, q, {"AAA", "BBB", "CCC", "DDD"}, 1, 0, GPUDF_BACKEND_CUDA_IPC);
+    unsetenv("GPUDF_SIM_TRACE");
+    unsetenv("GPUDF_SIMULATE_DEVICE");
+    std::vector<int64_t> launches = TracedLaunches(trace);
+    ASSERT_FALSE(launches.empty()) << "no ma_crossover launch on the simulated device";
+    int64_t most = 0, all = 0;
+    for (int64_t n : launches) most = std::max(most, n), all += n;
+    EXPECT_GT(most, 3) << "a launch holds the pairs of more than one series (3 configs)";
+    if (!short_series) {
+      EXPECT_EQ(all, 3 * 4) << "each pair launched once";
+    }
+    remove(trace.c_str());
+  }
+}
+
+// The same on a real device (label gpu; SKIPPED without one): the CUDA
+// series entry against the long-double backtest of each series, and equal
+// to the CPU path's results (trades and exposure exactly).
+TEST(SweepSeriesGpu, TheCudaSeriesLaunchMatchesTheCpuPathAndTheBacktest) {
+  unsetenv("GPUDF_SIMULATE_DEVICE");
+  const char *why = nullptr;
+  if (!gpudf_backend_available(GPUDF_BACKEND_CUDA_IPC, &why))
+    GTEST_SKIP() << "no usable CUDA device: " << why;
+  for (bool short_series : {false, true}) {
+    SCOPED_TRACE(short_series ? "with CCC shorter than slow" : "every series long enough");
+    Panel q;
+    Owned t = PanelTable(short_series, &q), c = PanelTable(short_series, &q);
+    std::vector<double> dev, cpu;
+    CheckPanel(t.t, q, {"AAA", "BBB", "CCC", "DDD"}, 1, 0, GPUDF_BACKEND_CUDA_IPC, &dev);
+    CheckPanel(c.t, q, {"AAA", "BBB", "CCC", "DDD"}, 1, 0, GPUDF_BACKEND_CPU, &cpu);
+    ASSERT_EQ(dev.size(), cpu.size());
+    for (size_t i = 0; i < dev.size(); i++) {
+      if (std::isnan(cpu[i])) {
+        EXPECT_TRUE(std::isnan(dev[i])) << i;
+        continue;
+      }
+      if (i % 5 >= 3) {
+        EXPECT_EQ(dev[i], cpu[i]) << "row " << i / 5 << " field " << i % 5;
+      } else {
+        EXPECT_NEAR(dev[i], cpu[i], 1e-12 * (1 + std::fabs(cpu[i]))) << i;
+      }
+    }
+  }
 }
 
 TEST(SweepSeries, IntegerSymbolsAreSeriesInNumericOrder) {
@@ -437,3 +548,204 @@ TEST(SweepSeriesTime, OptionsFromBeforeTimeKeepTheFileOrderAndTimeNeedsASeries) 
 }
 
 }  // namespace
+
+// The equal-weight portfolio across series (gpudf_series_summary.portfolio_*)
+// against a long-double reference: per series its step returns in time order
+// (windows summed exactly on the 2^-20 grid), each dated by the row the step
+// ends on; at every time the mean of the returns there of the series whose
+// row finished; compounded, and mean / std (ddof 1) * sqrt(252). Days missing
+// in some series, NaN bars (a first one too), a series shorter than slow = 20
+// (left out of those configs), rows in random order ordered by an i64 time;
+// 67 configs (two chunks of the replay).
+TEST(SweepSeriesTime, TheEqualWeightPortfolioIsTheMeanOfTheFinishedSeriesReturnsAtEachTime) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> z(0.0, 0.02);
+  struct Row {
+    int32_t sym;
+    int64_t day;
+    double close;
+  };
+  std::vector<Row> rows;
+  const int starts[4] = {0, 9, 100, 30}, ends[4] = {120, 110, 112, 120};
+  for (int32_t s = 0; s < 4; s++) {
+    double x = 50.0 + 40.0 * s;
+    int bar = 0;
+    for (int64_t d = starts[s]; d < ends[s]; d++) {
+      if (s == 3 && (d % 17 == 5 || d % 17 == 6)) continue;  // days D misses
+      x *= std::exp(z(rng));
+      double p = std::ldexp(std::round(std::ldexp(x, 20)), -20);
+      if (s == 1 && bar % 13 == 0) p = kNaN;  // NaN bars of B, its first one too
+      rows.push_back({s, d, p});
+      bar++;
+    }
+  }
+  std::shuffle(rows.begin(), rows.end(), rng);
+  std::vector<int32_t> sym;
+  std::vector<int64_t> day;
+  std::vector<double> close;
+  for (const Row &r : rows) sym.push_back(r.sym), day.push_back(r.day), close.push_back(r.close);
+  const char *lab[] = {"A", "B", "C", "D"};
+  Owned t;
+  ASSERT_EQ(gpudf_table_create((int64_t)rows.size(), &t.t), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "close", GPUDF_TYPE_F64, close.data()), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_categorical(t.t, "symbol", sym.data(), 4, lab), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t.t, "day", GPUDF_TYPE_I64, day.data()), GPUDF_OK);
+  std::vector<double> cfg;
+  for (auto c : {Cfg(0, 3, 10, 2, 0), Cfg(0, 5, 20, 1, 1), Cfg(0, 2, 7, 0, 1)})
+    cfg.insert(cfg.end(), c.begin(), c.end());
+  // And 64 more: the replay runs configs in chunks of 64, this is two.
+  for (int fast = 2; fast < 10; fast++)
+    for (int slow : {10, 11, 13, 16, 19, 22, 25, 30}) {
+      auto c = Cfg(0, fast, slow, fast % 3, slow % 2);
+      cfg.insert(cfg.end(), c.begin(), c.end());
+    }
+  const int64_t C = 67, S = 4;
+  // Each series in time order (the reference's own sort).
+  std::vector<std::vector<std::pair<int64_t, double>>> series(S);
+  for (const Row &r : rows) series[r.sym].push_back({r.day, r.close});
+  for (auto &v : series) std::sort(v.begin(), v.end());
+  for (int workers : {0, 2}) {
+    SCOPED_TRACE("workers " + std::to_string(workers));
+    std::vector<double> res(C * S * 5);
+    gpudf_sweep_options o;
+    gpudf_sweep_options_init(&o);
+    o.backend = GPUDF_BACKEND_CPU;
+    o.workers = workers;
+    o.series = 1;
+    o.time = 2;
+    gpudf_sweep_result *r = nullptr;
+    ASSERT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), C, res.data(), &o, &r), GPUDF_OK)
+        << gpudf_last_error();
+    EXPECT_STREQ(gpudf_sweep_series_portfolio_reason(r), "");
+    std::vector<gpudf_series_summary> sum(C);
+    ASSERT_EQ(gpudf_sweep_series_summary(r, res.data(), 5, 1, 0, sum.data()), GPUDF_OK);
+    for (int64_t k = 0; k < C; k++) {
+      const double *c = &cfg[k * 6];
+      int fast = (int)c[1], slow = (int)c[2];
+      std::map<int64_t, std::pair<long double, int>> at;
+      for (int64_t s = 0; s < S; s++) {
+        const auto &v = series[s];
+        size_t f = 0;
+        while (f < v.size() && !std::isfinite(v[f].second)) f++;
+        if ((int64_t)(v.size() - f) < slow) {
+          EXPECT_EQ(gpudf_sweep_result_state(r, k * S + s), GPUDF_CONFIG_FAILED);
+          continue;
+        }
+        std::vector<long double> q;
+        for (size_t i = f; i < v.size(); i++)
+          q.push_back(std::isfinite(v[i].second) ? (long double)v[i].second : q.back());
+        auto wsum = [&](size_t e, int w) {
+          long double x = 0;
+          for (size_t i = e + 1 - (size_t)w; i <= e; i++) x += q[i];
+          return x;
+        };
+        long double prev = 0;
+        for (size_t i = 0; i + 1 < q.size(); i++) {
+          long double sg = 0;
+          if ((int64_t)i >= slow - 1)
+            sg = slow * wsum(i, fast) > fast * wsum(i, slow) ? 1 : c[4] == 1 ? -1 : 0;
+          long double R = sg * (q[i + 1] / q[i] - 1) - c[3] / 1e4L * std::fabs(sg - prev);
+          prev = sg;
+          auto &cell = at[v[f + i + 1].first];
+          cell.first += R;
+          cell.second++;
+        }
+      }
+      std::vector<long double> P;
+      long double eq = 1, mean = 0, var = 0;
+      for (auto &e : at) P.push_back(e.second.first / e.second.second);
+      for (long double x : P) eq *= 1 + x, mean += x;
+      mean /= (long double)P.size();
+      for (long double x : P) var += (x - mean) * (x - mean);
+      double sharpe = (double)(mean / std::sqrt(var / (long double)(P.size() - 1)) *
+                               std::sqrt(252.0L));
+      std::string what = "config " + std::to_string(k);
+      EXPECT_EQ(sum[k].portfolio_bars, (int64_t)P.size()) << what;
+      EXPECT_NEAR(sum[k].portfolio_return, (double)(eq - 1), 1e-12 * (1 + std::fabs((double)eq)))
+          << what;
+      EXPECT_NEAR(sum[k].portfolio_sharpe, sharpe, 1e-9 * std::max(1.0, std::fabs(sharpe)))
+          << what;
+    }
+    gpudf_sweep_result_free(r);
+  }
+  // Without a time column: NaN, and why.
+  std::vector<double> res(C * S * 5);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.series = 1;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t.t, K("ma_crossover"), cfg.data(), C, res.data(), &o, &r), GPUDF_OK);
+  std::vector<gpudf_series_summary> sum(C);
+  ASSERT_EQ(gpudf_sweep_series_summary(r, res.data(), 5, 1, 0, sum.data()), GPUDF_OK);
+  EXPECT_TRUE(std::isnan(sum[0].portfolio_return) && std::isnan(sum[0].portfolio_sharpe));
+  EXPECT_EQ(sum[0].portfolio_bars, 0);
+  EXPECT_NE(std::string(gpudf_sweep_series_portfolio_reason(r)).find("no time column"),
+            std::string::npos) << gpudf_sweep_series_portfolio_reason(r);
+  gpudf_sweep_result_free(r);
+}
+
+// gpudf_series_summary_of, the aggregates libgpudf_mpi's rank 0 computes on
+// gathered rows, against a plain computation of the documented definitions
+// on random rows: only finished rows count, non-finite Sharpe ratios are
+// left out of mean and median, NaN returns out of the positive fraction.
+TEST(SweepSeries, TheSummaryOfGatheredRowsFollowsItsDefinitions) {
+  std::mt19937_64 rng(11);
+  const int nres = 3, sharpe = 2, ret = 0;
+  for (int64_t S : {1, 2, 5}) {
+    const int64_t nconf = 40, n = nconf * S;
+    std::vector<double> res((size_t)(n * nres));
+    std::vector<unsigned char> st((size_t)n);
+    std::uniform_real_distribution<double> u(-2, 2);
+    for (int64_t i = 0; i < n; i++) {
+      st[i] = rng() % 5 ? (unsigned char)GPUDF_CONFIG_DONE : (unsigned char)(2 + rng() % 3);
+      int pick = (int)(rng() % 10);
+      res[i * nres + sharpe] = pick == 0   ? NAN
+                               : pick == 1 ? INFINITY
+                                           : u(rng);
+      res[i * nres + ret] = pick == 2 ? NAN : pick == 3 ? 0.0 : u(rng);
+      res[i * nres + 1] = u(rng);
+    }
+    std::vector<gpudf_series_summary> out((size_t)nconf);
+    ASSERT_EQ(gpudf_series_summary_of(res.data(), st.data(), n, S, nres, sharpe, ret, out.data()),
+              GPUDF_OK)
+        << gpudf_last_error();
+    for (int64_t k = 0; k < nconf; k++) {
+      std::vector<long double> sh;
+      int64_t ok = 0, up = 0, withret = 0;
+      for (int64_t q = 0; q < S; q++) {
+        int64_t i = k * S + q;
+        if (st[i] != GPUDF_CONFIG_DONE) continue;
+        ok++;
+        if (std::isfinite(res[i * nres + sharpe])) sh.push_back(res[i * nres + sharpe]);
+        if (!std::isnan(res[i * nres + ret])) withret++, up += res[i * nres + ret] > 0;
+      }
+      const gpudf_series_summary &o = out[(size_t)k];
+      EXPECT_EQ(o.series, S);
+      EXPECT_EQ(o.series_ok, ok);
+      EXPECT_EQ(o.series_sharpe, (int64_t)sh.size());
+      if (sh.empty()) {
+        EXPECT_TRUE(std::isnan(o.mean_sharpe) && std::isnan(o.median_sharpe)) << k;
+      } else {
+        long double sum = 0;
+        for (long double v : sh) sum += v;
+        std::sort(sh.begin(), sh.end());
+        size_t m = sh.size();
+        long double med = m % 2 ? sh[m / 2] : (sh[m / 2 - 1] + sh[m / 2]) / 2;
+        EXPECT_NEAR(o.mean_sharpe, (double)(sum / m), 1e-15) << k;
+        EXPECT_NEAR(o.median_sharpe, (double)med, 1e-15) << k;
+      }
+      if (withret == 0) EXPECT_TRUE(std::isnan(o.positive)) << k;
+      else EXPECT_DOUBLE_EQ(o.positive, (double)up / (double)withret) << k;
+      EXPECT_TRUE(std::isnan(o.portfolio_return) && std::isnan(o.portfolio_sharpe)) << k;
+      EXPECT_EQ(o.portfolio_bars, 0);
+    }
+  }
+  std::vector<double> r(7 * nres, 0.0);
+  std::vector<unsigned char> st(7, GPUDF_CONFIG_DONE);
+  gpudf_series_summary o[7];
+  EXPECT_EQ(gpudf_series_summary_of(r.data(), st.data(), 7, 2, nres, sharpe, ret, o), GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("7 result rows are not whole configs of 2 series"),
+            std::string::npos);
+  EXPECT_EQ(gpudf_series_summary_of(r.data(), st.data(), 7, 1, nres, 3, ret, o), GPUDF_EINVAL);
+}

@@ -62,6 +62,13 @@ typedef struct gdf_kernel_input {
    * the table rows this run reads, row i being table row rows[i]; nrows is
    * then the series' length. */
   const int64_t *rows;
+  /* NULL, or a series batch (gdf_run_series; the kernel's series entries
+   * only): config i of the run reads series series_of[i] alone, whose table
+   * rows in time order are order[starts[q]] .. order[starts[q + 1] - 1]
+   * (nrows stays the table's). Host memory, on every device. */
+  const int64_t *series_of;
+  const int64_t *order;
+  const int64_t *starts;
 } gdf_kernel_input;
 
 /* A kernel entry: evaluates n validated configs over in in one pass. */

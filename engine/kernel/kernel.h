@@ -62,6 +62,13 @@ struct gpudf_kernel {
    * and names it with GDF_CUDA_ENTRY, so that builds without CUDA link. */
   gdf_kernel_fn *cpu;
   gdf_kernel_fn *cuda;
+  /* Optional, for a row_order kernel: entries that run a series batch
+   * (gdf_kernel_input.series_of: configs of many series in one launch, the
+   * launch grid configs x series), launched on a device placement instead
+   * of running each series on the host; cpu_series by the simulated device,
+   * cuda_series (GDF_CUDA_ENTRY) by a CUDA one. */
+  gdf_kernel_fn *cpu_series;
+  gdf_kernel_fn *cuda_series;
   /* Optional: derived columns the owner appends once, before sharing, for
    * these validated configs (gpudf_table_prepare). Must be idempotent. */
   gpudf_status (*prepare)(gpudf_table *t, const double *configs, int64_t n);
@@ -80,6 +87,17 @@ struct gpudf_kernel {
    * kernel on each series' rows alone (gdf_kernel_input.rows); others
    * ignore the series. */
   bool row_order;
+  /* Optional, for a row_order kernel: the per-bar net returns of m
+   * validated configs (configs[j * stride]) over the table rows
+   * rows[0..n-1] (a series in time order), the ones their results come
+   * from: R[j * n + i] is config j's return of the step that ends at row i,
+   * for i > first[j] (rows up to first[j] have none: the kernel's warm-up of
+   * missing prices); ppy[j]: the annualisation of its Sharpe ratio. An
+   * equal-weight portfolio across series comes from them
+   * (gpudf_series_summary.portfolio_*). Host memory, the host arena. */
+  gpudf_status (*bar_returns)(const gpudf_table *t, const int64_t *rows, int64_t n,
+                              const double *configs, int64_t m, int64_t stride, double *R,
+                              int64_t *first, double *ppy);
   /* Optional: row splitting (NULL: never split; never with row_order). */
   const gdf_kernel_split *split;
   /* A user kernel's piece of a row-split sweep (gpudf_kernel_def.run_rows),
@@ -116,6 +134,18 @@ void gdf_join_names(char *buf, size_t len, int n, const char *(*name)(const void
  * rows[0..n-1] (a series, in time order), for kernels with row_order; NULL:
  * every row again. Set by a sweep around the batches of one series. */
 void gdf_run_rows_set(const int64_t *rows, int64_t n);
+
+/* Whether gdf_run_series would launch k's series entry on t's placement
+ * (a device placement, and the entry of the kind its device runs). */
+bool gdf_run_series_placed(const gpudf_table *t, const gpudf_kernel *k);
+/* Runs n validated configs of a series sweep in one launch on t's device
+ * placement, config i over the rows of series series_of[i] (rows order[
+ * starts[q]] .. order[starts[q + 1] - 1], host memory). GPUDF_ENODEV when
+ * gdf_run_series_placed is false; a kernel error (a series too short for a
+ * config) fails the whole run: the caller then runs the configs one by one. */
+gpudf_status gdf_run_series(const gpudf_table *t, const gpudf_kernel *k, const double *configs,
+                            int64_t n, double *results, const int64_t *series_of,
+                            const int64_t *order, const int64_t *starts);
 
 /* A kernel's state width for config (its result width without nstate). */
 int gdf_kernel_nstate(const gpudf_kernel *k, const double *config);

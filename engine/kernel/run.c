@@ -183,7 +183,7 @@ static gpudf_status input_init(gdf_kernel_input *in, const gpudf_table *t, const
     const gdf_column *m = &t->cols[c];
     cols[c] = (gdf_kernel_column){base + m->offset, m->type, m->nlabels, m->name};
   }
-  *in = (gdf_kernel_input){t->nrows, t->ncols, cols, device, NULL};
+  *in = (gdf_kernel_input){t->nrows, t->ncols, cols, device, NULL, NULL, NULL, NULL};
   return GPUDF_OK;
 }
 
@@ -247,6 +247,61 @@ static gpudf_status run_placed(const gpudf_table *t, const gpudf_kernel *k,
           (long long)n, (long long)t->nrows, d->ops->name, d->ordinal,
           gpudf_backend_name(p->backend));
   gdf_range_push("gpudf batch");
+  gpudf_status st = d->ops->launch(d, k->name, fn, &in, configs, n, results);
+  gdf_range_pop();
+  free(heap);
+  return st;
+}
+
+/* The device (and its base) t's kernels run on: the calling thread's
+ * current one of an owner's replicas, else the placement's own. */
+static const gdf_device *placed_device(const gpudf_table *t, const uint8_t **dbase) {
+  const gdf_placement *p = t->place;
+  const gdf_device *d = &p->dev;
+  *dbase = p->dbase;
+  if (p->owner && p->nreplicas > 1) {
+    int cur = d->ops->current(d);
+    for (int i = 0; i < p->nreplicas; i++)
+      if (p->replicas[i].dev.ordinal == cur) {
+        *dbase = p->replicas[i].dbase;
+        return &p->replicas[i].dev;
+      }
+  }
+  return d;
+}
+
+static gdf_kernel_fn *series_entry(const gpudf_table *t, const gpudf_kernel *k,
+                                   const gdf_device **d, const uint8_t **dbase) {
+  if (!t || !k || !t->place || !k->row_order) return NULL;
+  *d = placed_device(t, dbase);
+  return (*d)->ops->entry_kind(*d) == GDF_ENTRY_CUDA ? k->cuda_series : k->cpu_series;
+}
+
+bool gdf_run_series_placed(const gpudf_table *t, const gpudf_kernel *k) {
+  const gdf_device *d;
+  const uint8_t *dbase;
+  return series_entry(t, k, &d, &dbase) != NULL;
+}
+
+gpudf_status gdf_run_series(const gpudf_table *t, const gpudf_kernel *k, const double *configs,
+                            int64_t n, double *results, const int64_t *series_of,
+                            const int64_t *order, const int64_t *starts) {
+  GDF_ENTER();
+  const gdf_device *d = NULL;
+  const uint8_t *dbase = NULL;
+  gdf_kernel_fn *fn = series_entry(t, k, &d, &dbase);
+  if (!fn)
+    return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has no series entry for this placement",
+                   k ? k->name : "(null)");
+  if (n == 0) return GPUDF_OK;
+  gdf_kernel_column cols[GDF_INPUT_STACK_COLS], *heap;
+  gdf_kernel_input in;
+  GDF_TRY(input_init(&in, t, dbase, d->ordinal, cols, &heap));
+  in.series_of = series_of, in.order = order, in.starts = starts;
+  gdf_log("run: kernel %s, %lld (config, series) pairs in one launch on %s device %d (%s)",
+          k->name, (long long)n, d->ops->name, d->ordinal,
+          gpudf_backend_name(t->place->backend));
+  gdf_range_push("gpudf series batch");
   gpudf_status st = d->ops->launch(d, k->name, fn, &in, configs, n, results);
   gdf_range_pop();
   free(heap);

@@ -541,6 +541,7 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const gpudf_kernel *kern
     gdf_sweep_progress(s, true);
     finish(s, results);
     free_ctl(s);
+    gdf_series_portfolio(s, t, configs);
     s->res->signal = gdf_signals_pending();
   }
   gdf_signals_restore();

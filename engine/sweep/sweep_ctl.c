@@ -154,6 +154,25 @@ int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_
                             int64_t lo, int64_t hi) {
   if (c->nseries <= 0 || !k->row_order) return run_range(c, t, k, lo, hi);
   const int64_t *ser = gdf_ctl_series(c), *perm = gdf_ctl_order(c, t), *starts = gdf_ctl_starts(c);
+  /* On a device placement with the kernel's series entry: the whole claim,
+   * configs x series, in one launch. Should it fail (a series too short for
+   * a config, ...), each series runs as below, which finds the configs that
+   * fail and finishes the others. */
+  if (gdf_run_series_placed(t, k)) {
+    const double *cfg = gdf_ctl_configs(c);
+    double *res = gdf_ctl_results(c);
+    gpudf_status st = gdf_run_series(t, k, cfg + lo * c->nparams, hi - lo,
+                                     res + lo * c->nresults, ser + lo, perm, starts);
+    const gdf_progress_sink *sink = progress_sink;
+    if (sink) atomic_store(sink->part, 0);
+    if (st == GPUDF_OK) {
+      mark_done(c, lo, hi);
+      return hi - lo;
+    }
+    if (st == GPUDF_ECANCELED && atomic_load(&c->cancel)) return 0;
+    gdf_log("sweep: the series batch of configs %lld-%lld failed on the device (%s); running "
+            "it series by series", (long long)lo, (long long)hi - 1, gpudf_last_error());
+  }
   int64_t done = 0;
   for (int64_t a = lo; a < hi;) {
     int64_t b = a + 1;

@@ -20,6 +20,11 @@ struct gpudf_sweep_result {
   gpudf_sweep_worker_info *workers;
   int64_t nseries; /* 0: no series; else row i is on series i % nseries */
   char **labels;   /* nseries labels */
+  /* Per config (n / nseries of them): the equal-weight portfolio across
+   * its series, total return, Sharpe and bars (gdf_series_portfolio), or
+   * NULL with the reason in portfolio_why. */
+  double *portfolio;
+  char portfolio_why[192];
 };
 
 /* A worker process the owner started. */
@@ -104,6 +109,13 @@ int gdf_series_keep(gpudf_table *t, int col, int time, const int64_t *perm, int6
 /* The kept order column of (col, time) in t, or -1. */
 int gdf_series_order_col(const gpudf_table *t, int col, int time);
 void gdf_series_free_labels(char **labels, int64_t nseries);
+/* The equal-weight portfolio of each config across the series of the
+ * finished sweep s (configs: its expanded configs, config k on series q at
+ * k * nseries + q) into s->res->portfolio, from the kernel's per-bar returns
+ * (gpudf_kernel.bar_returns) aligned by the time column; or the reason it
+ * is not there in s->res->portfolio_why (no time column, ...).
+ * docs/sweep.md, "Equal-weight portfolio". */
+void gdf_series_portfolio(gdf_sweep *s, const gpudf_table *t, const double *configs);
 /* Result handle of n configs, every state PENDING. */
 gpudf_status gdf_result_new(int64_t n, gpudf_sweep_result **out);
 /* Appends a worker entry; its index, or -1 when out of memory. */

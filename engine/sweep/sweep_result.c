@@ -61,6 +61,7 @@ void gpudf_sweep_result_free(gpudf_sweep_result *r) {
   free(r->workers);
   free(r->skipped);
   gdf_series_free_labels(r->labels, r->nseries);
+  free(r->portfolio);
   free(r);
 }
 

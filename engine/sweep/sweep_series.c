@@ -446,25 +446,29 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-gpudf_status gpudf_sweep_series_summary(const gpudf_sweep_result *r, const double *results,
-                                        int nresults, int sharpe, int total_return,
-                                        gpudf_series_summary *out) {
+gpudf_status gpudf_series_summary_of(const double *results, const unsigned char *state,
+                                    int64_t n, int64_t nseries, int nresults, int sharpe,
+                                    int total_return, gpudf_series_summary *out) {
   GDF_ENTER();
-  if (!r || !results || !out)
-    return GDF_ERR(GPUDF_EINVAL, "%s is NULL", !r ? "result" : !results ? "results" : "out");
+  if (!results || !state || !out)
+    return GDF_ERR(GPUDF_EINVAL, "%s is NULL",
+                   !results ? "results" : !state ? "state" : "out");
   if (nresults < 1 || sharpe < 0 || sharpe >= nresults || total_return < 0 ||
       total_return >= nresults)
     return GDF_ERR(GPUDF_EINVAL, "fields sharpe = %d and total_return = %d must be result "
                    "columns 0..%d", sharpe, total_return, nresults - 1);
-  int64_t S = gpudf_sweep_result_nseries(r), n = r->n / S;
+  if (nseries < 1 || n < 0 || n % nseries != 0)
+    return GDF_ERR(GPUDF_EINVAL, "%lld result rows are not whole configs of %lld series",
+                   (long long)n, (long long)nseries);
+  int64_t S = nseries;
   double *v = malloc(sizeof *v * (size_t)S);
   if (!v) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld series", (long long)S);
-  for (int64_t k = 0; k < n; k++) {
+  for (int64_t k = 0; k < n / S; k++) {
     gpudf_series_summary *o = &out[k];
     int64_t m = 0, ok = 0, pos = 0, rets = 0;
     for (int64_t q = 0; q < S; q++) {
       int64_t i = k * S + q;
-      if (r->state[i] != GPUDF_CONFIG_DONE) continue;
+      if (state[i] != GPUDF_CONFIG_DONE) continue;
       ok++;
       double s = results[i * nresults + sharpe], tr = results[i * nresults + total_return];
       if (isfinite(s)) v[m++] = s;
@@ -479,7 +483,189 @@ gpudf_status gpudf_sweep_series_summary(const gpudf_sweep_result *r, const doubl
     qsort(v, (size_t)m, sizeof *v, cmp_double);
     o->median_sharpe = !m ? NAN : m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
     o->positive = rets ? (double)pos / (double)rets : NAN;
+    o->portfolio_return = NAN;
+    o->portfolio_sharpe = NAN;
+    o->portfolio_bars = 0;
   }
   free(v);
   return GPUDF_OK;
+}
+
+gpudf_status gpudf_sweep_series_summary(const gpudf_sweep_result *r, const double *results,
+                                        int nresults, int sharpe, int total_return,
+                                        gpudf_series_summary *out) {
+  GDF_ENTER();
+  if (!r) return GDF_ERR(GPUDF_EINVAL, "result is NULL");
+  int64_t S = gpudf_sweep_result_nseries(r);
+  GDF_TRY(gpudf_series_summary_of(results, r->state, r->n, S, nresults, sharpe, total_return,
+                                  out));
+  for (int64_t k = 0; r->portfolio && k < r->n / S; k++) {
+    out[k].portfolio_return = r->portfolio[3 * k];
+    out[k].portfolio_sharpe = r->portfolio[3 * k + 1];
+    out[k].portfolio_bars = (int64_t)r->portfolio[3 * k + 2];
+  }
+  return GPUDF_OK;
+}
+
+/* ------------------------------------------- equal-weight portfolio */
+
+typedef struct stamp_row {
+  int64_t key; /* time key */
+  int64_t pos; /* position in the series order */
+} stamp_row;
+
+static int by_stamp(const void *a, const void *b) {
+  const stamp_row *x = a, *y = b;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* The dense rank of each row's time among all the rows in a series
+ * (stamp[p] for position p of the series order perm), into *nstamps. */
+static gpudf_status stamps_of(const gpudf_table *t, int time, const int64_t *perm, int64_t m,
+                              int64_t *stamp, int64_t *nstamps) {
+  time_keys tk;
+  GDF_TRY(time_keys_init(t, time, &tk));
+  stamp_row *sr = malloc(sizeof *sr * (size_t)(m > 0 ? m : 1));
+  if (!sr) {
+    free(tk.rank);
+    return GDF_ERR(GPUDF_ENOMEM, "out of memory for the times of %lld rows", (long long)m);
+  }
+  for (int64_t p = 0; p < m; p++) {
+    int64_t key = 0;
+    time_key(&tk, perm[p], &key); /* every row of a series has one (sort_rows) */
+    sr[p] = (stamp_row){key, p};
+  }
+  free(tk.rank);
+  qsort(sr, (size_t)m, sizeof *sr, by_stamp);
+  int64_t ns = 0;
+  for (int64_t i = 0; i < m; i++) {
+    if (i > 0 && sr[i].key != sr[i - 1].key) ns++;
+    stamp[sr[i].pos] = ns;
+  }
+  *nstamps = m > 0 ? ns + 1 : 0;
+  free(sr);
+  return GPUDF_OK;
+}
+
+void gdf_series_portfolio(gdf_sweep *s, const gpudf_table *t, const double *configs) {
+  gpudf_sweep_result *r = s->res;
+  const gpudf_kernel *k = s->k;
+  char *why = r->portfolio_why;
+  size_t wl = sizeof r->portfolio_why;
+  if (s->nseries <= 0 || !k->row_order) {
+    snprintf(why, wl, "no series: the portfolio is across the series of a series sweep");
+    return;
+  }
+  if (s->o.time < 0) {
+    snprintf(why, wl, "no time column: the bars of different series cannot be aligned by "
+             "date (give a time column: --time, time=)");
+    return;
+  }
+  if (s->cancelled) {
+    snprintf(why, wl, "the sweep was cancelled: a portfolio needs every series");
+    return;
+  }
+  if (!k->bar_returns) {
+    snprintf(why, wl, "kernel '%s' does not give per-bar returns", k->name);
+    return;
+  }
+  if (!t->base) {
+    snprintf(why, wl, "the table has no host copy to replay the positions on");
+    return;
+  }
+  int64_t S = s->nseries, C = s->n / S, m = s->nperm, T = 0;
+  const int64_t *perm = s->sperm ? s->sperm : gdf_table_colref(t, s->order_col).data;
+  /* Configs in chunks of K: each series' prices and prefix sums once per
+   * chunk (bar_returns), the chunk's sums per time stamp side by side. */
+  enum { K = 64 };
+  int64_t longest = 0;
+  for (int64_t q = 0; q < S; q++)
+    if (s->starts[q + 1] - s->starts[q] > longest) longest = s->starts[q + 1] - s->starts[q];
+  int64_t *stamp = malloc(sizeof *stamp * (size_t)(m > 0 ? m : 1));
+  int64_t *cnt = NULL, first[K];
+  double *sum = NULL, *R = NULL, *P = NULL, *out = NULL, *ppy = NULL;
+  double ppys[K];
+  gpudf_status st = stamp ? GPUDF_OK : GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  if (st == GPUDF_OK) st = stamps_of(t, s->o.time, perm, m, stamp, &T);
+  if (st == GPUDF_OK) {
+    size_t uT = (size_t)(T > 0 ? T : 1);
+    cnt = malloc(sizeof *cnt * uT * K);
+    sum = malloc(sizeof *sum * uT * K);
+    P = malloc(sizeof *P * uT);
+    R = malloc(sizeof *R * (size_t)(longest > 0 ? longest : 1) * K);
+    ppy = malloc(sizeof *ppy * (size_t)(C > 0 ? C : 1));
+    out = malloc(sizeof *out * 3 * (size_t)(C > 0 ? C : 1));
+    if (!cnt || !sum || !P || !R || !ppy || !out)
+      st = GDF_ERR(GPUDF_ENOMEM, "out of memory for a portfolio over %lld time stamps",
+                   (long long)T);
+  }
+  int np = k->nparams;
+  for (int64_t c0 = 0; c0 < C && st == GPUDF_OK; c0 += K) {
+    int64_t kc = C - c0 < K ? C - c0 : K;
+    for (int64_t j = 0; j < T * kc; j++) cnt[j] = 0, sum[j] = 0.0;
+    for (int64_t c = 0; c < kc; c++) ppy[c0 + c] = NAN;
+    for (int64_t q = 0; q < S && st == GPUDF_OK; q++) {
+      int64_t a = s->starts[q], len = s->starts[q + 1] - a;
+      st = k->bar_returns(t, perm + a, len, configs + (c0 * S + q) * np, kc, S * np, R, first,
+                          ppys);
+      for (int64_t c = 0; c < kc && st == GPUDF_OK; c++) {
+        /* Rows that did not finish are left out, as from the Sharpe aggregates. */
+        if (r->state[(c0 + c) * S + q] != GPUDF_CONFIG_DONE) continue;
+        ppy[c0 + c] = ppys[c];
+        const double *Rc = R + c * len;
+        double *sc = sum + c * T;
+        int64_t *nc = cnt + c * T;
+        /* Rows of one time stamp in a series (equal times) compound into
+         * one return at that stamp. */
+        for (int64_t j = first[c] + 1; j < len;) {
+          int64_t ts = stamp[a + j];
+          double ret = Rc[j++];
+          if (j < len && stamp[a + j] == ts) {
+            double g = 1.0 + ret;
+            while (j < len && stamp[a + j] == ts) g *= 1.0 + Rc[j++];
+            ret = g - 1.0;
+          }
+          sc[ts] += ret;
+          nc[ts]++;
+        }
+      }
+    }
+    /* The portfolio's return at each stamp where some series has one: the
+     * mean of those; its total return and Sharpe as the kernel's. */
+    for (int64_t c = 0; c < kc && st == GPUDF_OK; c++) {
+      int64_t nb = 0;
+      double equity = 1.0;
+      for (int64_t j = 0; j < T; j++) {
+        if (!cnt[c * T + j]) continue;
+        P[nb] = sum[c * T + j] / (double)cnt[c * T + j];
+        equity *= 1.0 + P[nb++];
+      }
+      double sharpe = NAN;
+      if (nb >= 2) {
+        long double mean = 0.0L, ss = 0.0L;
+        for (int64_t j = 0; j < nb; j++) mean += P[j];
+        mean /= (long double)nb;
+        for (int64_t j = 0; j < nb; j++) ss += (P[j] - mean) * (P[j] - mean);
+        long double var = ss / (long double)(nb - 1);
+        if (var > 0.0L) sharpe = (double)(mean / sqrtl(var) * sqrtl((long double)ppy[c0 + c]));
+      }
+      out[3 * (c0 + c)] = nb ? equity - 1.0 : NAN;
+      out[3 * (c0 + c) + 1] = sharpe;
+      out[3 * (c0 + c) + 2] = (double)nb;
+    }
+  }
+  free(stamp), free(cnt), free(sum), free(P), free(R), free(ppy);
+  if (st != GPUDF_OK) {
+    free(out);
+    snprintf(why, wl, "%s", gpudf_last_error());
+    return;
+  }
+  r->portfolio = out;
+  why[0] = '\0';
+}
+
+const char *gpudf_sweep_series_portfolio_reason(const gpudf_sweep_result *r) {
+  if (!r) return "result is NULL";
+  return r->portfolio ? "" : r->portfolio_why;
 }

@@ -252,9 +252,153 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
   return GPUDF_OK;
 }
 
+// A series batch: one thread per (config, series) pair, the pairs of one
+// series side by side (the sweep orders a claim's configs by series), each
+// walking its own series' segment of the gathered arrays: from the series'
+// first finite row to its last, never past it into another series. p: the
+// filled prices of every series of the launch, end to end; H, L: their
+// two-double prefix sums, restarting at 0 at each series (the CPU's
+// ma_prefix_sums of the gathered series, bit for bit).
+__global__ void __launch_bounds__(kThreads)
+ma_run_series(const double *__restrict__ configs, int n, const int *__restrict__ pair_series,
+              const int64_t *__restrict__ seg, const int64_t *__restrict__ seg_first,
+              const double *__restrict__ p, const double *__restrict__ H,
+              const double *__restrict__ L, double *__restrict__ out) {
+  int k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= n) return;
+  const int q = pair_series[k];
+  const int64_t o = seg[q], nrows = seg[q + 1] - o, first = seg_first[q];
+  const double *ps = p + o, *hs = H + o, *ls = L + o;
+  const double *c = configs + (int64_t)k * GDF_MA_NPARAMS;
+  gdf_ma_state s = gdf_ma_init(c);
+  for (int64_t t = first; t + 1 < nrows; t++)
+    gdf_ma_step(&s, gdf_ma_signal2(&s, hs, ls, t, first), ps[t], ps[t + 1]);
+  gdf_ma_finalize(&s, (double)(nrows - 1 - first), c[GDF_MA_PPY],
+                  out + (int64_t)k * GDF_MA_NRESULTS);
+}
+
+// The configs idx[] of a series batch that read price column c: their
+// series' rows gathered on the host through the order (the sweep's row
+// order is host memory; the prefix sums are sequential there anyway), then
+// one launch over the (config, series) pairs.
+gpudf_status run_series_group(const gdf_kernel_input *in, int c, const double *configs,
+                              const std::vector<int64_t> &idx, double *results) {
+  cudaStream_t st = cudaStreamPerThread;
+  const int n = (int)idx.size();
+  std::vector<double> col;
+  GDF_TRY(gdfk::host_copy(gdfk::column(in, c), in->nrows, &col));
+  // The distinct series of the group, in the order they come.
+  std::vector<int64_t> series;
+  std::vector<int> pair((size_t)n);
+  for (int k = 0; k < n; k++) {
+    int64_t q = in->series_of[idx[k]];
+    size_t j = 0;
+    while (j < series.size() && series[j] != q) j++;
+    if (j == series.size()) series.push_back(q);
+    pair[(size_t)k] = (int)j;
+  }
+  std::vector<int64_t> seg(series.size() + 1, 0), first(series.size(), 0);
+  for (size_t j = 0; j < series.size(); j++)
+    seg[j + 1] = seg[j] + (in->starts[series[j] + 1] - in->starts[series[j]]);
+  std::vector<double> p((size_t)seg.back()), H(p.size(), 0.0), L(p.size(), 0.0);
+  for (size_t j = 0; j < series.size(); j++) {
+    const int64_t *rows = in->order + in->starts[series[j]];
+    int64_t o = seg[j], len = seg[j + 1] - o, f = 0;
+    for (int64_t i = 0; i < len; i++) p[(size_t)(o + i)] = col[(size_t)rows[i]];
+    while (f < len && !gdf_ma_valid(p[(size_t)(o + f)])) f++;
+    double hi = 0.0, lo = 0.0, last = 0.0;
+    for (int64_t i = f; i < len; i++) {
+      double x = p[(size_t)(o + i)];
+      last = gdf_ma_valid(x) ? x : last;
+      p[(size_t)(o + i)] = last;
+      gdf_ma_prefix_add(&hi, &lo, last);
+      H[(size_t)(o + i)] = hi, L[(size_t)(o + i)] = lo;
+    }
+    first[j] = f;
+  }
+  // The CPU's refusals, per pair: the whole batch fails and the sweep runs
+  // it series by series, which fails those pairs alone.
+  for (int k = 0; k < n; k++) {
+    size_t j = (size_t)pair[(size_t)k];
+    int64_t len = seg[j + 1] - seg[j];
+    int slow = (int)configs[idx[k] * GDF_MA_NPARAMS + GDF_MA_SLOW];
+    if (first[j] == len)
+      return gdf_error(GPUDF_EINVAL, "ma_crossover", "column '%s' (price_col = %d) has no "
+                       "finite price in this series of %lld rows", in->cols[c].name, c,
+                       (long long)len);
+    if (slow > len - first[j])
+      return gdf_error(GPUDF_EINVAL, "ma_crossover", "this series has %lld prices from its "
+                       "first finite one, fewer than parameter 'slow' = %d",
+                       (long long)(len - first[j]), slow);
+  }
+  std::vector<double> cfg((size_t)n * GDF_MA_NPARAMS);
+  for (int k = 0; k < n; k++)
+    std::copy_n(configs + idx[k] * GDF_MA_NPARAMS, GDF_MA_NPARAMS, &cfg[(size_t)k * GDF_MA_NPARAMS]);
+  gdfk::DevBuf<double> dcfg, dp, dH, dL, out;
+  gdfk::DevBuf<int64_t> dseg, dfirst;
+  gdfk::DevBuf<int> dpair;
+  GDF_TRY(dcfg.alloc(cfg.size()));
+  GDF_TRY(dp.alloc(p.size()));
+  GDF_TRY(dH.alloc(p.size()));
+  GDF_TRY(dL.alloc(p.size()));
+  GDF_TRY(out.alloc((size_t)n * GDF_MA_NRESULTS));
+  GDF_TRY(dseg.alloc(seg.size()));
+  GDF_TRY(dfirst.alloc(first.size()));
+  GDF_TRY(dpair.alloc(pair.size()));
+  GDF_CUDA_TRY(cudaMemcpyAsync(dcfg.p, cfg.data(), sizeof(double) * cfg.size(),
+                               cudaMemcpyHostToDevice, st));
+  GDF_CUDA_TRY(cudaMemcpyAsync(dp.p, p.data(), sizeof(double) * p.size(),
+                               cudaMemcpyHostToDevice, st));
+  GDF_CUDA_TRY(cudaMemcpyAsync(dH.p, H.data(), sizeof(double) * H.size(),
+                               cudaMemcpyHostToDevice, st));
+  GDF_CUDA_TRY(cudaMemcpyAsync(dL.p, L.data(), sizeof(double) * L.size(),
+                               cudaMemcpyHostToDevice, st));
+  GDF_CUDA_TRY(cudaMemcpyAsync(dseg.p, seg.data(), sizeof(int64_t) * seg.size(),
+                               cudaMemcpyHostToDevice, st));
+  GDF_CUDA_TRY(cudaMemcpyAsync(dfirst.p, first.data(), sizeof(int64_t) * first.size(),
+                               cudaMemcpyHostToDevice, st));
+  GDF_CUDA_TRY(cudaMemcpyAsync(dpair.p, pair.data(), sizeof(int) * pair.size(),
+                               cudaMemcpyHostToDevice, st));
+  gdf_range_push("gpudf launch ma_crossover series");
+  ma_run_series<<<(n + kThreads - 1) / kThreads, kThreads, 0, st>>>(
+      dcfg.p, n, dpair.p, dseg.p, dfirst.p, dp.p, dH.p, dL.p, out.p);
+  gdf_range_pop();
+  GDF_CUDA_LAUNCHED();
+  std::vector<double> res((size_t)n * GDF_MA_NRESULTS);
+  GDF_CUDA_TRY(cudaMemcpyAsync(res.data(), out.p, sizeof(double) * res.size(),
+                               cudaMemcpyDeviceToHost, st));
+  GDF_CUDA_TRY(cudaStreamSynchronize(st));  // the host vectors are freed on return
+  for (int k = 0; k < n; k++)
+    std::copy_n(&res[(size_t)k * GDF_MA_NRESULTS], GDF_MA_NRESULTS,
+                results + idx[k] * GDF_MA_NRESULTS);
+  return GPUDF_OK;
+}
+
+gpudf_status run_series_all(const gdf_kernel_input *in, const double *configs, int64_t n,
+                            double *results) {
+  std::vector<char> done((size_t)n, 0);
+  for (int64_t first = 0; first < n; first++) {
+    if (done[first]) continue;
+    double c = configs[first * GDF_MA_NPARAMS + GDF_MA_PRICE_COL];
+    std::vector<int64_t> idx;
+    for (int64_t k = first; k < n; k++)
+      if (!done[k] && configs[k * GDF_MA_NPARAMS + GDF_MA_PRICE_COL] == c)
+        idx.push_back(k), done[k] = 1;
+    GDF_TRY(run_series_group(in, (int)c, configs, idx, results));
+  }
+  return GPUDF_OK;
+}
+
 }  // namespace
 
 extern "C" gdf_kernel_fn gdf_kernel_ma_crossover_cuda;  // named in ma_crossover.c
+extern "C" gdf_kernel_fn gdf_kernel_ma_crossover_cuda_series;
+
+gpudf_status gdf_kernel_ma_crossover_cuda_series(const gdf_kernel_input *in,
+                                                 const double *configs, int64_t n,
+                                                 double *results) {
+  return gdfk::entry(in, n, [&] { return run_series_all(in, configs, n, results); });
+}
 
 gpudf_status gdf_kernel_ma_crossover_cuda(const gdf_kernel_input *in, const double *configs,
                                           int64_t n, double *results) {

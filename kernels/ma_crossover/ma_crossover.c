@@ -437,7 +437,73 @@ static gpudf_status ma_run_cpu(const gdf_kernel_input *in, const double *configs
   return st;
 }
 
+/* The net return of every step of m configs (configs[j * stride]) over the
+ * series rows[0..n-1] (gdf_kernel.bar_returns): the path ma_group's results
+ * come from (the same prefix sums, moving-average rows, signal and
+ * gdf_ma_net_return). R[j * n + i] ends at row i, for rows after the first
+ * finite price first[j]. The prices and their prefix sums are computed
+ * once for the configs of one price column. */
+static gpudf_status ma_bar_returns(const gpudf_table *t, const int64_t *rows, int64_t n,
+                                   const double *configs, int64_t m, int64_t stride,
+                                   double *R, int64_t *first, double *ppy) {
+  double *p = malloc(sizeof(double) * 5 * (size_t)(n > 0 ? n : 1));
+  if (!p) return GDF_ERR(GPUDF_ENOMEM, "out of memory for a series of %lld rows", (long long)n);
+  double *H = p + n, *L = H + n, *F = L + n, *W = F + n;
+  int col = -1;
+  int64_t f = 0;
+  for (int64_t j = 0; j < m; j++) {
+    const double *config = configs + j * stride;
+    if ((int)config[GDF_MA_PRICE_COL] != col) {
+      col = (int)config[GDF_MA_PRICE_COL];
+      gdf_colref pc = gdf_table_colref(t, col);
+      for (int64_t i = 0; i < n; i++) p[i] = gdf_k_load(pc, rows[i]);
+      f = ma_prefix_sums((gdf_colref){p, GPUDF_TYPE_F64}, n, H, L);
+    }
+    gdf_ma_state s = gdf_ma_init(config);
+    double neg = s.long_short ? -1.0 : 0.0, last = f < n ? p[f] : 0.0, *Rj = R + j * n;
+    for (int64_t i = 0; i <= f && i < n; i++) Rj[i] = NAN;
+    /* The two moving averages of every step at once, as ma_block has them. */
+    int64_t steps = f + 1 < n ? n - 1 - f : 0;
+    if (steps > 0) {
+      gdf_ma_sma_row(H, L, f, steps, s.fast, F);
+      gdf_ma_sma_row(H, L, f, steps, s.slow, W);
+    }
+    for (int64_t i = 0; i < steps; i++) {
+      int64_t t0 = f + i;
+      double next = gdf_ma_valid(p[t0 + 1]) ? p[t0 + 1] : last;
+      double sig = i < s.slow - 1 ? 0.0 : F[i] > W[i] ? 1.0 : neg;
+      Rj[t0 + 1] = gdf_ma_net_return(&s, sig, next / last - 1.0);
+      s.prev_s = sig;
+      last = next;
+    }
+    first[j] = f;
+    ppy[j] = config[GDF_MA_PPY];
+  }
+  free(p);
+  return GPUDF_OK;
+}
+
+/* A series batch (gdf_kernel_input.series_of) on the simulated device:
+ * each run of configs of one series over that series' rows, as the sweep
+ * runs them on the host. */
+static gpudf_status ma_run_series_cpu(const gdf_kernel_input *in, const double *configs,
+                                      int64_t n, double *results) {
+  for (int64_t a = 0; a < n;) {
+    int64_t b = a + 1, q = in->series_of[a];
+    while (b < n && in->series_of[b] == q) b++;
+    gdf_kernel_input one = *in;
+    one.series_of = NULL, one.order = NULL, one.starts = NULL;
+    one.rows = in->order + in->starts[q];
+    one.nrows = in->starts[q + 1] - in->starts[q];
+    GDF_TRY(ma_run_cpu(&one, configs + a * GDF_MA_NPARAMS, b - a,
+                       results + a * GDF_MA_NRESULTS));
+    a = b;
+  }
+  return GPUDF_OK;
+}
+
 gdf_kernel_fn gdf_kernel_ma_crossover_cuda; /* cuda_ma_crossover.cu */
+gdf_kernel_fn gdf_kernel_ma_crossover_cuda_series;
 
 const gpudf_kernel gdf_kernel_ma_crossover = {
     .name = "ma_crossover",
@@ -456,9 +522,12 @@ const gpudf_kernel gdf_kernel_ma_crossover = {
     .check = ma_check,
     .cpu = ma_run_cpu,
     .cuda = GDF_CUDA_ENTRY(gdf_kernel_ma_crossover_cuda),
+    .cpu_series = ma_run_series_cpu,
+    .cuda_series = GDF_CUDA_ENTRY(gdf_kernel_ma_crossover_cuda_series),
     .prepare = ma_prepare,
     .pass_key = ma_pass_key,
     .accepts = ma_accepts,
     .prefer = ma_prefer,
     .row_order = true,
+    .bar_returns = ma_bar_returns,
 };

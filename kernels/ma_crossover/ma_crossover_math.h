@@ -182,9 +182,15 @@ GDF_HD static inline void gdf_ma_close_drawdown(gdf_ma_state *s) {
 
 /* Step t (0..N-2) with the price return r = p_{t+1}/p_t - 1: position s_t
  * earns r, minus the fee on the change of position. */
+/* The net return of a step with position sig after prev_s and price
+ * return r: sig * r minus the fee on the change of position. */
+GDF_HD static inline double gdf_ma_net_return(const gdf_ma_state *s, double sig, double r) {
+  return sig * r - s->fee * fabs(sig - s->prev_s);
+}
+
 GDF_HD static inline void gdf_ma_step_r(gdf_ma_state *s, double sig, double r) {
   double change = fabs(sig - s->prev_s);
-  double R = sig * r - s->fee * change;
+  double R = gdf_ma_net_return(s, sig, r);
   s->trades += change != 0.0;
   s->exposed += sig != 0.0;
   s->prev_s = sig;

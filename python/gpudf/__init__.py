@@ -1203,8 +1203,11 @@ def _series_column(table, k, series):
 def _series_summary(frame, res, results, names, nseries, summarize=None, ffi_=None):
     """The aggregates across series of each config (gpudf_sweep_series_summary,
     or summarize of ffi_: an MPI sweep's, _mpi.py): one row per config, its
-    parameters then mean_sharpe, median_sharpe, positive, series_ok, series;
-    None for a kernel without sharpe and total_return."""
+    parameters then mean_sharpe, median_sharpe, positive, series_ok, series,
+    portfolio_return, portfolio_sharpe, portfolio_bars (the equal-weight
+    portfolio: NaN without time= and across MPI ranks, the reason in its
+    attrs["portfolio_reason"]); None for a kernel without sharpe and
+    total_return."""
     import pandas as pd
     if "sharpe" not in names or "total_return" not in names:
         return None
@@ -1220,8 +1223,15 @@ def _series_summary(frame, res, results, names, nseries, summarize=None, ffi_=No
         "median_sharpe": [out[i].median_sharpe for i in range(n)],
         "positive": [out[i].positive for i in range(n)],
         "series_ok": [out[i].series_ok for i in range(n)],
-        "series": [out[i].series for i in range(n)]})
-    return pd.concat([params, agg], axis=1)
+        "series": [out[i].series for i in range(n)],
+        "portfolio_return": [out[i].portfolio_return for i in range(n)],
+        "portfolio_sharpe": [out[i].portfolio_sharpe for i in range(n)],
+        "portfolio_bars": [out[i].portfolio_bars for i in range(n)]})
+    summary = pd.concat([params, agg], axis=1)
+    summary.attrs["portfolio_reason"] = (
+        _str(lib.gpudf_sweep_series_portfolio_reason(res)) if summarize is None else
+        "the equal-weight portfolio is not computed for a sweep across MPI ranks")
+    return summary
 
 
 def _set_sweep_options(opts, workers, backend, timeout, batch, retries):
@@ -1252,7 +1262,8 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     dates/timestamps of one format; other date formats are refused). With
     series and a kernel with sharpe and total_return results, the result's
     attrs["summary"] holds the aggregates across series per config (mean and
-    median Sharpe, fraction of series with a positive return).
+    median Sharpe, fraction of series with a positive return, and with time=
+    an equal-weight portfolio's total return and Sharpe).
 
     comm: an mpi4py communicator (MPI.COMM_WORLD): one sweep over its ranks
     through libgpudf_mpi, called by every rank; rank 0's table, configs and

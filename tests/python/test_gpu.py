@@ -155,3 +155,34 @@ def test_sweep_over_a_cuda_ipc_share_matches_cpu_run():
                 assert out.attrs["report"]["backend"] == "cuda-ipc"
             assert_same(results(out), want, cfgs.to_dict("records"),
                         f"sweep over the share, workers={workers}")
+
+
+def test_series_sweep_on_cuda_ipc_matches_cpu_and_pandas():
+    """A long panel's series sweep on cuda-ipc (configs x series in one
+    launch per claim) against the same sweep on the cpu and pandas rolling
+    means per symbol: interleaved rows, unequal lengths, NaN bars, a symbol
+    shorter than slow (its rows fail on both, with the same reason)."""
+    from test_sweep_series import panel, reference, table
+    syms = ["AAA", "BBB", "CCC", "DDD"]
+    df = panel([300, 170, 15, 240], syms)
+    bbb = df.index[df.symbol == "BBB"]
+    df.loc[bbb[[0, 7, 8, 40]], "close"] = np.nan
+    cfg = gpudf.grid(fast=[3, 5, 8], slow=[10, 20, 40], mode=["long_only", "long_short"],
+                     fee_bps=[2])
+    dev = gpudf.sweep(table(df), "ma_crossover", cfg, workers=0, backend="cuda-ipc",
+                      series="symbol")
+    cpu = gpudf.sweep(table(df), "ma_crossover", cfg, workers=0, backend="cpu",
+                      series="symbol")
+    assert dev.attrs["report"]["backend"] == "cuda-ipc"
+    assert list(dev.status) == list(cpu.status) and list(dev.error) == list(cpu.error)
+    ok = dev.status == "ok"
+    for f in ["trades", "exposure"]:
+        np.testing.assert_array_equal(dev[f][ok], cpu[f][ok])
+    for f in ["total_return", "sharpe", "max_drawdown"]:
+        np.testing.assert_allclose(dev[f][ok], cpu[f][ok], rtol=1e-12, atol=1e-14)
+    groups = {k: g.close.to_numpy() for k, g in df.groupby("symbol", sort=False)}
+    for _, row in dev[ok].iterrows():
+        want = reference(groups[row.series], int(row.fast), int(row.slow), row.fee_bps,
+                         row["mode"] == "long_short")
+        assert row.trades == want["trades"]
+        assert row.total_return == pytest.approx(want["total_return"], rel=1e-10, abs=1e-12)

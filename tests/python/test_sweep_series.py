@@ -218,3 +218,94 @@ def test_an_export_ordered_by_date_then_symbol_is_refused_naming_the_symbol_colu
     t = time_table(ordered)  # date labels come in runs but are ISO dates: a time
     with pytest.raises(gpudf.Error, match="column 'symbol'.*series='symbol'"):
         gpudf.sweep(t, "ma_crossover", gpudf.grid(fast=[3], slow=[10]), workers=0)
+
+
+def bar_returns(prices, fast, slow, fee_bps, long_short):
+    """One symbol's net return per bar (the bar the step ends on), from its
+    first finite price on, with pandas rolling means: the index are the
+    positions in prices."""
+    s = pd.Series(prices).ffill()
+    s = s[s.notna().to_numpy()]
+    p = s.to_numpy()
+    f = s.rolling(fast).mean().to_numpy()
+    w = s.rolling(slow).mean().to_numpy()
+    sig = np.where(f > w, 1.0, -1.0 if long_short else 0.0)
+    sig[: slow - 1] = 0.0
+    prev = np.concatenate([[0.0], sig[:-2]])
+    r = sig[:-1] * (p[1:] / p[:-1] - 1) - fee_bps / 1e4 * np.abs(sig[:-1] - prev)
+    return pd.Series(r, index=s.index[1:])
+
+
+def portfolio_reference(ordered, fast, slow, fee_bps, long_short, ppy=252.0):
+    """The equal-weight portfolio: per symbol its bar returns on its own
+    rows (in date order), pivoted on the date (a column per symbol, NaN where
+    a symbol has no bar), the mean across the symbols that have one; symbols
+    too short for slow are left out."""
+    cols = {}
+    for sym, g in ordered.groupby("symbol"):
+        g = g.sort_values("date")
+        if g.close.notna().sum() < slow:
+            continue
+        r = bar_returns(g.close.to_numpy(), fast, slow, fee_bps, long_short)
+        cols[sym] = pd.Series(r.to_numpy(), index=g.date.to_numpy()[r.index])
+    wide = pd.DataFrame(cols).sort_index()
+    P = wide.mean(axis=1, skipna=True).dropna()
+    sd = P.std(ddof=1)
+    return (np.prod(1 + P.to_numpy()) - 1,
+            P.mean() / sd * np.sqrt(ppy) if len(P) >= 2 and sd > 0 else np.nan, len(P))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_equal_weight_portfolio_matches_pandas_pivot_on_dates(workers):
+    syms = ["AAA", "BBB", "CCC", "DDD"]
+    ordered, shuffled = dated_panel([150, 90, 12, 110], syms)  # CCC shorter than slow = 20
+    # DDD misses some days (gaps in its calendar); BBB has NaN prices, its
+    # first one too: both as the kernel's rules say (no bar; the last price).
+    gone = ordered[(ordered.symbol == "DDD")].date.iloc[[5, 6, 30, 31, 32, 77]]
+    ordered = ordered[~((ordered.symbol == "DDD") & ordered.date.isin(gone))]
+    shuffled = shuffled[~((shuffled.symbol == "DDD") &
+                          shuffled.date.isin(gone.dt.strftime("%Y-%m-%d")))]
+    nan_days = ordered[ordered.symbol == "BBB"].date.iloc[[0, 9, 10, 50]]
+    ordered = ordered.copy()
+    shuffled = shuffled.copy()
+    ordered.loc[(ordered.symbol == "BBB") & ordered.date.isin(nan_days), "close"] = np.nan
+    shuffled.loc[(shuffled.symbol == "BBB") &
+                 shuffled.date.isin(nan_days.dt.strftime("%Y-%m-%d")), "close"] = np.nan
+    cfg = gpudf.grid(fast=[3, 5], slow=[10, 20], mode=["long_only", "long_short"], fee_bps=[2])
+    out = gpudf.sweep(time_table(shuffled.reset_index(drop=True)), "ma_crossover", cfg,
+                      workers=workers, series="symbol", time="date")
+    summary = out.attrs["summary"]
+    assert summary.attrs["portfolio_reason"] == ""
+    assert len(summary) == 8
+    for _, row in summary.iterrows():
+        tr, sh, bars = portfolio_reference(ordered, int(row.fast), int(row.slow), row.fee_bps,
+                                           row["mode"] == "long_short")
+        assert row.portfolio_bars == bars
+        assert row.portfolio_return == pytest.approx(tr, rel=1e-9, abs=1e-12)
+        assert row.portfolio_sharpe == pytest.approx(sh, rel=1e-9, abs=1e-12)
+    # slow = 20 leaves CCC out; slow = 10 has it (its 12 bars): different calendars.
+    assert summary[summary.slow == 10].portfolio_bars.iloc[0] > 0
+
+
+def test_a_one_series_portfolio_is_that_series():
+    ordered, shuffled = dated_panel([120, 60], ["AAA", "BBB"])
+    one = shuffled[shuffled.symbol == "AAA"].reset_index(drop=True)
+    cfg = gpudf.grid(fast=[3, 5], slow=[10, 20], mode=["long_only", "long_short"], fee_bps=[3])
+    out = gpudf.sweep(time_table(one), "ma_crossover", cfg, workers=0, series="symbol",
+                      time="date")
+    out = out[out.series == "AAA"].reset_index(drop=True)
+    s = out.attrs["summary"]
+    # The same returns compounded in the same order: the same bits.
+    np.testing.assert_array_equal(s.portfolio_return.to_numpy(), out.total_return.to_numpy())
+    np.testing.assert_allclose(s.portfolio_sharpe.to_numpy(), out.sharpe.to_numpy(), rtol=1e-10)
+    assert (s.portfolio_bars == 119).all()
+
+
+def test_without_time_the_portfolio_is_nan_saying_why():
+    df = panel([60, 45], ["A", "B"])
+    out = gpudf.sweep(table(df), "ma_crossover", gpudf.grid(fast=[3], slow=[10]), workers=0,
+                      series="symbol")
+    s = out.attrs["summary"]
+    assert np.isnan(s.portfolio_return).all() and np.isnan(s.portfolio_sharpe).all()
+    assert (s.portfolio_bars == 0).all()
+    assert "no time column" in s.attrs["portfolio_reason"]
