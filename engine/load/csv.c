@@ -5,15 +5,19 @@
  *
  * The general way is two passes: the first checks the syntax, counts rows
  * and infers each column's type over the whole file; the second writes the
- * values. A file of numbers goes faster: pass 1 stops after the first rows
- * (1000), and when they make every column int64 or float64 and the file has
- * no '"', its lines are counted (one SSE2 scan) and fast_pass parses them
- * into a table of that many rows in one go. The first field that could
- * change a type or needs the tokenizer (a label, a missing value other than
- * an empty float field, quotes, a blank line) stops it: that table is freed
- * and pass 1 resumes where it stopped, then pass 2 as above. So the types,
- * values and errors are always those of the two passes, and no more memory
- * than the table is ever held.
+ * values. Most files go faster, in one pass: pass 1 stops after the first
+ * rows (1000), and when the types they give can only be changed by a field
+ * that fast_pass does not take (int64, float64, bool, and text labels that
+ * are not integers: guessable), the records are counted (one SSE2 scan:
+ * the lines, or for a file with text the line ends outside quotes) and
+ * fast_pass parses them into a table of that many rows in one go, coding
+ * the labels as it goes. The first field that could change a type or that
+ * it does not take (a label in a number column, a missing value in an int
+ * or bool column, quotes around a number, a blank line, anything the
+ * tokenizer would refuse) stops it: that table and the dictionaries are
+ * freed and pass 1 resumes where it stopped, then pass 2 as above. So the
+ * types, values and errors are always those of the two passes, and no more
+ * memory than the table is ever held.
  *
  * On several threads (a file larger than 1 MiB, or GPUDF_CSV_CHUNK_BYTES)
  * both ways run in chunks of the file ("in chunks" below); a read that is
