@@ -1256,3 +1256,36 @@ TEST(Csv, TextColumnErrorsAfterTheGuessedRowsKeepTheirPlace) {
           }
       }
 }
+
+// Quoted labels with doubled quotes, each longer than the last by less
+// than double (the unescaping buffer grows to what each needs), on the one
+// pass and the two: every label whole.
+TEST(Csv, LongQuotedLabelsWithDoubledQuotesAreWhole) {
+  std::vector<std::string> want;
+  std::string body = "t,n\n";
+  for (int len : {600, 1100, 2000, 3900, 4000}) {
+    std::string label = std::string((size_t)len, 'a') + "\"" + std::string(40, 'b');
+    want.push_back(label);
+    std::string quoted = "\"" + std::string((size_t)len, 'a') + "\"\"" + std::string(40, 'b') + "\"";
+    body += quoted + "," + std::to_string(len) + "\n";
+  }
+  CsvFile f(body);
+  for (const char *rows : {"1", "1000"}) {
+    ScopedEnv env("GPUDF_CSV_INFER_ROWS", rows);
+    Read r(f);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    for (size_t i = 0; i < want.size(); i++) EXPECT_EQ(r.Label("t", (int)i), want[i]) << rows;
+  }
+}
+
+// options.types NULL with ntypes > 0 is refused naming it, before the file.
+TEST(Csv, NullTypesWithACountIsRefused) {
+  CsvFile f("a\n1\n");
+  gpudf_csv_options o;
+  gpudf_csv_options_init(&o);
+  o.ntypes = 1;
+  o.types = nullptr;
+  Read r(f, &o);
+  EXPECT_EQ(r.st, GPUDF_EINVAL);
+  EXPECT_NE(r.err.find("options.types is NULL"), std::string::npos) << r.err;
+}
