@@ -1066,3 +1066,226 @@ TEST(Csv, FirstErrorFollowsTheDocumentedOrder) {
   EXPECT_NE(s.err.find("names column 'nope', which the header does not have"), std::string::npos)
       << s.err;
 }
+
+namespace {
+
+// One field of a text or bool column as written in the file and what the
+// reader must make of it (missing: code -1).
+struct Cell {
+  std::string raw, value;
+  bool missing;
+};
+
+// A text field: plain labels, quoted ones with the delimiter, doubled
+// quotes, line ends (LF, CRLF) inside, a '"' inside an unquoted field
+// (literal), the longest label allowed, many distinct labels, missing
+// spellings (quoted too). ncols1: the empty field would be a blank line.
+Cell TextCell(std::mt19937_64 &g, bool ncols1) {
+  static const Cell pool[] = {
+      {"Oslo", "Oslo", false},         {"\"Hanoi, HA\"", "Hanoi, HA", false},
+      {"\"a\"\"b\"", "a\"b", false},   {"\"two\nlines\"", "two\nlines", false},
+      {"\"cr\r\nlf\"", "cr\r\nlf", false}, {"ab\"c", "ab\"c", false},
+      {"\"q\"", "q", false},           {"\"\"\"\"", "\"", false},
+      {" sp ", " sp ", false},         {"Z\xc3\xbcrich", "Z\xc3\xbcrich", false},
+      {"NA", "", true},                {"null", "", true},
+      {"\"NaN\"", "", true},           {"\"\"", "", true},
+      {"", "", true}};
+  int n = (int)(sizeof pool / sizeof pool[0]);
+  uint64_t r = g() % 100;
+  if (r < 15) {
+    std::string w = "w" + std::to_string(g() % 3000);
+    return {w, w, false};
+  }
+  if (r == 15) {
+    std::string l(GPUDF_LABEL_MAX, 'L');
+    return {l, l, false};
+  }
+  Cell c = pool[g() % (uint64_t)(ncols1 ? n - 1 : n)];
+  return c;
+}
+
+}  // namespace
+
+// The one pass on types guessed from the first rows (engine/load/csv.c,
+// fast_pass) for text and bool columns: random files read from 1, 2, 5 and
+// 1000 guessed rows and the whole file, on one thread and in chunks of a
+// few bytes on two, against a reference built from the cells written. A
+// bool column that meets a missing value or "yes" late is categorical.
+TEST(Csv, GuessedTextAndBoolTypesMatchTheReference) {
+  std::mt19937_64 g(2121);
+  static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE"};
+  for (int iter = 0; iter < 60; iter++) {
+    int ncols = 1 + (int)(g() % 4), nrows = 1 + (int)(g() % (iter % 4 == 0 ? 2500 : 40));
+    bool crlf = g() % 3 == 0, final_nl = g() % 4 != 0;
+    // kind: 0 text, 1 bool, 2 int, 3 decimal
+    std::vector<int> kind(ncols);
+    std::string body;
+    for (int c = 0; c < ncols; c++) {
+      kind[c] = (int)(g() % 4);
+      body += (c ? "," : "") + std::string("c") + std::to_string(c);
+    }
+    body += crlf ? "\r\n" : "\n";
+    std::vector<std::vector<Cell>> cells(ncols);
+    std::vector<int> late_odd(ncols, -1);  // a bool column's non-bool row
+    for (int c = 0; c < ncols; c++)
+      if (kind[c] == 1 && g() % 3 == 0) late_odd[c] = (int)(g() % nrows);
+    for (int r = 0; r < nrows; r++) {
+      for (int c = 0; c < ncols; c++) {
+        Cell cell;
+        switch (kind[c]) {
+        case 0: cell = TextCell(g, ncols == 1); break;
+        case 1:
+          if (r == late_odd[c]) cell = g() % 2 ? Cell{"yes", "yes", false} : Cell{"NA", "", true};
+          else {
+            std::string b = bools[g() % 6];
+            cell = {b, b, false};
+          }
+          break;
+        case 2: {
+          std::string v = std::to_string((int64_t)(g() % 2000000) - 1000000);
+          cell = {v, v, false};
+          break;
+        }
+        default: {
+          char b[32];
+          std::snprintf(b, sizeof b, "%.2f", (double)(g() % 100000) / 100 - 500);
+          cell = {b, b, false};
+        }
+        }
+        body += (c ? "," : "") + cell.raw;
+        cells[c].push_back(cell);
+      }
+      if (r + 1 < nrows || final_nl) body += crlf ? "\r\n" : "\n";
+    }
+    CsvFile f(body);
+    for (const char *rows : {"1", "2", "5", "1000", "1000000"})
+      for (int threads : {1, 2}) {
+        ScopedEnv e1("GPUDF_CSV_INFER_ROWS", rows);
+        ScopedEnv e2("GPUDF_CSV_CHUNK_BYTES", threads == 2 ? "61" : "1000000000");
+        gpudf_csv_options o;
+        gpudf_csv_options_init(&o);
+        o.threads = threads;
+        Read got(f, &o);
+        std::string where = "iter " + std::to_string(iter) + ", rows " + rows + ", threads " +
+                            std::to_string(threads);
+        ASSERT_EQ(got.st, GPUDF_OK) << got.err << "\n" << where;
+        ASSERT_EQ(gpudf_table_nrows(got.t), nrows) << where;
+        for (int c = 0; c < ncols; c++) {
+          bool all_missing = true, all_bool = true;
+          for (const Cell &cell : cells[c]) {
+            all_missing &= cell.missing;
+            all_bool &= !cell.missing && (cell.value.size() == 4 || cell.value.size() == 5) &&
+                        cell.value != "Oslo" && cell.value != " sp " && cell.value.find('"') == std::string::npos &&
+                        kind[c] == 1;
+          }
+          const void *data = gpudf_table_column_data(got.t, c);
+          gpudf_type type = gpudf_table_column_type(got.t, c);
+          for (int r = 0; r < nrows; r++) {
+            const Cell &cell = cells[c][r];
+            if (kind[c] == 2) {
+              ASSERT_EQ(type, GPUDF_TYPE_I64) << where;
+              ASSERT_EQ(((const int64_t *)data)[r], std::stoll(cell.value)) << where;
+            } else if (kind[c] == 3) {
+              ASSERT_EQ(type, GPUDF_TYPE_F64) << where;
+              ASSERT_EQ(((const double *)data)[r], std::strtod(cell.value.c_str(), nullptr)) << where;
+            } else if (all_missing) {
+              ASSERT_EQ(type, GPUDF_TYPE_F64) << where;
+              ASSERT_TRUE(std::isnan(((const double *)data)[r])) << where;
+            } else if (all_bool) {
+              ASSERT_EQ(type, GPUDF_TYPE_BOOL) << where;
+              bool want = cell.value[0] == 't' || cell.value[0] == 'T';
+              ASSERT_EQ(((const uint8_t *)data)[r], want ? 1 : 0) << where << " row " << r;
+            } else {
+              ASSERT_TRUE(gpudf_table_column_is_categorical(got.t, c)) << where << " col " << c;
+              int32_t code = ((const int32_t *)data)[r];
+              if (cell.missing) {
+                ASSERT_EQ(code, -1) << where << " row " << r << " col " << c;
+              } else {
+                const char *l = gpudf_table_column_label(got.t, c, code);
+                ASSERT_NE(l, nullptr) << where;
+                ASSERT_EQ(std::string(l), cell.value) << where << " row " << r << " col " << c;
+              }
+            }
+          }
+        }
+      }
+  }
+}
+
+// Errors in text and bool columns after the rows the types are guessed
+// from keep their message and place (FILE:LINE:COLUMN), on one thread and
+// in chunks: the one pass on guessed types hands them to the general passes.
+TEST(Csv, TextColumnErrorsAfterTheGuessedRowsKeepTheirPlace) {
+  struct Case {
+    std::string field, want;
+    bool last;  // only as the file's last bytes (no line end after it)
+  };
+  const std::vector<Case> cases = {
+      {"\"open", "unterminated quoted field (the closing '\"' is missing)", true},
+      {"\"q\"x", "expected ',' or a line end after the closing quote, got 'x'", false},
+      {std::string("nul") + '\0' + "byte", "a NUL byte in a text value", false},
+      {std::string(GPUDF_LABEL_MAX + 1, 'L'), "label longer than GPUDF_LABEL_MAX bytes", false},
+      {"\"q\"\r", "expected ',' or a line end after the closing quote, got '\r'", true},
+  };
+  const int nrows = 2000;
+  for (const Case &c : cases)
+    for (int col : {0, 1})
+      for (int at : {3, 1500, nrows - 1}) {
+        if (c.last && (at != nrows - 1 || col != 1)) continue;
+        std::string body = "t,b\n";
+        for (int r = 0; r < nrows; r++) {
+          std::string t = r % 3 ? "\"Rio, RJ\"" : "Lima", b = r % 2 ? "true" : "False";
+          if (r == at) (col == 0 ? t : b) = c.field;
+          body += t + "," + b + (r == at && c.last ? "" : "\n");
+        }
+        std::string want = ":" + std::to_string(at + 2) + ":" + std::to_string(col + 1) + ": " +
+                           c.want;
+        CsvFile f(body);
+        for (const char *rows : {"1", "2", "1000", "1000000"})
+          for (int threads : {1, 2}) {
+            ScopedEnv e1("GPUDF_CSV_INFER_ROWS", rows);
+            ScopedEnv e2("GPUDF_CSV_CHUNK_BYTES", threads == 2 ? "300" : "1000000000");
+            gpudf_csv_options o;
+            gpudf_csv_options_init(&o);
+            o.threads = threads;
+            Read r(f, &o);
+            ASSERT_EQ(r.st, GPUDF_EINVAL) << want;
+            ASSERT_NE(r.err.find(f.path + want), std::string::npos)
+                << "col " << col << " at " << at << " rows " << rows << " threads " << threads
+                << ": " << r.err << "\nwant " << want;
+          }
+      }
+}
+
+// Quoted labels with doubled quotes, each longer than the last by less
+// than double (the unescaping buffer grows to what each needs), on the one
+// pass and the two: every label whole.
+TEST(Csv, LongQuotedLabelsWithDoubledQuotesAreWhole) {
+  std::vector<std::string> want;
+  std::string body = "t,n\n";
+  for (int len : {600, 1100, 2000, 3900, 4000}) {
+    std::string label = std::string((size_t)len, 'a') + "\"" + std::string(40, 'b');
+    want.push_back(label);
+    std::string quoted = "\"" + std::string((size_t)len, 'a') + "\"\"" + std::string(40, 'b') + "\"";
+    body += quoted + "," + std::to_string(len) + "\n";
+  }
+  CsvFile f(body);
+  for (const char *rows : {"1", "1000"}) {
+    ScopedEnv env("GPUDF_CSV_INFER_ROWS", rows);
+    Read r(f);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    for (size_t i = 0; i < want.size(); i++) EXPECT_EQ(r.Label("t", (int)i), want[i]) << rows;
+  }
+}
+
+// options.types NULL with ntypes > 0 is refused naming it, before the file.
+TEST(Csv, NullTypesWithACountIsRefused) {
+  CsvFile f("a\n1\n");
+  gpudf_csv_options o;
+  gpudf_csv_options_init(&o);
+  o.ntypes = 1;
+  o.types = nullptr;
+  Read r(f, &o);
+  EXPECT_EQ(r.st, GPUDF_EINVAL);
+  EXPECT_NE(r.err.find("options.types is NULL"), std::string::npos) << r.err;
+}

@@ -798,6 +798,22 @@ TEST_F(Fault, ReadCsvInChunks) {
   Walk("gpudf_table_read_csv in chunks", op, kAlloc, true);
 }
 
+// The one pass on types guessed from the first rows, in chunks (csv.c,
+// parallel_guess): an allocation or a thread that fails there (a chunk's
+// columns, its dictionaries, their merge) hands the file on to the two
+// passes; the table is the reference's, or GPUDF_ENOMEM.
+TEST_F(Fault, ReadCsvInChunksOnGuessedTypes) {
+  for (int cls : {kAlloc, kSpawn}) {
+    CsvOp op;  // its reference read: one core, the default inference
+    EnvVar chunk("GPUDF_CSV_CHUNK_BYTES", "512");
+    EnvVar threads("GPUDF_THREADS", "3");
+    EnvVar rows("GPUDF_CSV_INFER_ROWS", "50");
+    WalkResult w = Walk("gpudf_table_read_csv in chunks on guessed types", op, cls);
+    EXPECT_GT(w.points, 0);
+    if (HasFailure()) return;
+  }
+}
+
 // Placements on the simulated device: forced placements fail with the
 // device's status, auto falls back (and must still be right).
 TEST_F(FaultSim, ShareCudaIpc) {

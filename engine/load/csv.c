@@ -5,15 +5,19 @@
  *
  * The general way is two passes: the first checks the syntax, counts rows
  * and infers each column's type over the whole file; the second writes the
- * values. A file of numbers goes faster: pass 1 stops after the first rows
- * (1000), and when they make every column int64 or float64 and the file has
- * no '"', its lines are counted (one SSE2 scan) and fast_pass parses them
- * into a table of that many rows in one go. The first field that could
- * change a type or needs the tokenizer (a label, a missing value other than
- * an empty float field, quotes, a blank line) stops it: that table is freed
- * and pass 1 resumes where it stopped, then pass 2 as above. So the types,
- * values and errors are always those of the two passes, and no more memory
- * than the table is ever held.
+ * values. Most files go faster, in one pass: pass 1 stops after the first
+ * rows (1000), and when the types they give can only be changed by a field
+ * that fast_pass does not take (int64, float64, bool, and text labels that
+ * are not integers: guessable), the records are counted (one SSE2 scan:
+ * the lines, or for a file with text the line ends outside quotes) and
+ * fast_pass parses them into a table of that many rows in one go, coding
+ * the labels as it goes. The first field that could change a type or that
+ * it does not take (a label in a number column, a missing value in an int
+ * or bool column, quotes around a number, a blank line, anything the
+ * tokenizer would refuse) stops it: that table and the dictionaries are
+ * freed and pass 1 resumes where it stopped, then pass 2 as above. So the
+ * types, values and errors are always those of the two passes, and no more
+ * memory than the table is ever held.
  *
  * On several threads (a file larger than 1 MiB, or GPUDF_CSV_CHUNK_BYTES)
  * both ways run in chunks of the file ("in chunks" below); a read that is
@@ -165,8 +169,15 @@ static bool next_record(reader *r) {
 
 /* ------------------------------------------------------------ values */
 
+/* The 4 bytes at s as one word, to compare a field with a spelling. */
+static inline uint32_t word4(const char *s) {
+  uint32_t w;
+  memcpy(&w, s, 4);
+  return w;
+}
+
 /* The pandas missing-value spellings the reader knows (and the empty field). */
-static bool is_missing(const field *f) {
+static inline bool is_missing(const field *f) {
   const char *s = f->s;
   switch (f->n) {
   case 0: return true;
@@ -174,24 +185,28 @@ static bool is_missing(const field *f) {
   case 3:
     return memcmp(s, "NaN", 3) == 0 || memcmp(s, "nan", 3) == 0 || memcmp(s, "N/A", 3) == 0 ||
            memcmp(s, "n/a", 3) == 0 || memcmp(s, "#NA", 3) == 0;
-  case 4:
-    return memcmp(s, "NULL", 4) == 0 || memcmp(s, "null", 4) == 0 ||
-           memcmp(s, "None", 4) == 0 || memcmp(s, "-NaN", 4) == 0 ||
-           memcmp(s, "-nan", 4) == 0 || memcmp(s, "#N/A", 4) == 0 || memcmp(s, "<NA>", 4) == 0;
+  case 4: {
+    uint32_t w = word4(s);
+    return w == word4("NULL") || w == word4("null") || w == word4("None") ||
+           w == word4("-NaN") || w == word4("-nan") || w == word4("#N/A") || w == word4("<NA>");
+  }
   default: return false;
   }
 }
 
-/* 1 for true/True/TRUE, 0 for false/False/FALSE, else -1. */
-static int parse_bool(const field *f) {
+/* 1 for true/True/TRUE, 0 for false/False/FALSE, else -1. Without
+ * branches on the bytes: in a column of bools, true and false follow no
+ * pattern a branch predictor could learn. */
+static inline int parse_bool(const field *f) {
   const char *s = f->s;
-  if (f->n == 4 && (memcmp(s, "true", 4) == 0 || memcmp(s, "True", 4) == 0 ||
-                    memcmp(s, "TRUE", 4) == 0))
-    return 1;
-  if (f->n == 5 && (memcmp(s, "false", 5) == 0 || memcmp(s, "False", 5) == 0 ||
-                    memcmp(s, "FALSE", 5) == 0))
-    return 0;
-  return -1;
+  size_t n = f->n;
+  if (n - 4 > 1) return -1; /* neither 4 nor 5 bytes */
+  uint32_t w = word4(s);
+  char e = s[n - 1];
+  bool t = (n == 4) & ((w == word4("true")) | (w == word4("True")) | (w == word4("TRUE")));
+  bool fl = (n == 5) & (((e == 'e') & ((w == word4("fals")) | (w == word4("Fals")))) |
+                        ((e == 'E') & (w == word4("FALS"))));
+  return (int)t - (int)!(t | fl);
 }
 
 static gpudf_status bad_value(const reader *r, int col, const char *what, const field *f) {
@@ -554,7 +569,7 @@ __attribute__((noinline)) static gpudf_status second_pass(reader *r, gdf_csv_fil
   return GPUDF_OK;
 }
 
-/* ------------------------------------------------------------ numbers only */
+/* ------------------------------------------------------------ one pass */
 
 /* A numeric field read in place for the fast pass: where it ends, or NULL.
  * Besides the forms of the scanners it takes an empty field of a float64
@@ -579,36 +594,142 @@ static bool is_integer(const char *p, const char *q) {
   return gdf_parse_i64(p, (size_t)(q - p), &v, &overflow);
 }
 
-/* Pass 2 when every column is int64 or float64: reads nrows records from
- * body to end (the file's end, or a chunk's: after a '\n') into rows row0..
- * with the in-place scanners alone, no tokenizer, no line numbers.
- * false when that is not enough: a field the scanners do not take (quotes,
- * spaces, a missing value other than the empty field, a value of another
- * type), a blank line, or a record count other than nrows; the caller then
- * falls back on the general passes, which define the results and errors.
- * Every value it writes is the one store_field would; an integer of 2^53
- * or more in an inferred float64 column also stops it (the types came from
- * the first rows, and only pass 1 knows what such an integer makes). */
-__attribute__((noinline)) static bool fast_pass(const reader *r, const char *body,
-                                                 const char *end, const gdf_csv_file *cf,
-                                                 int64_t row0, int64_t nrows) {
-  const int ncols = cf->ncols;
+/* The first byte from p on that is the delimiter, '\n', '"' or NUL: an
+ * unquoted field ends at the first two, and fast_text leaves the other two
+ * to the tokenizer. The mapping's '\n' after the file's last byte stops it. */
+static inline const char *text_stop(const char *p, char delim) {
+#ifdef __SSE2__
+  const __m128i d = _mm_set1_epi8(delim), nl = _mm_set1_epi8('\n'), dq = _mm_set1_epi8('"'),
+                zero = _mm_setzero_si128();
+  for (;; p += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, d), _mm_cmpeq_epi8(v, nl)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, dq), _mm_cmpeq_epi8(v, zero)));
+    unsigned bits = (unsigned)_mm_movemask_epi8(m);
+    if (bits) return p + __builtin_ctz(bits);
+  }
+#else
+  while (*p != delim && *p != '\n' && *p != '"' && *p != '\0') p++;
+  return p;
+#endif
+}
+
+/* The first '"' or NUL from p on (the zeros after the mapping's '\n' stop
+ * it). */
+static inline const char *quote_stop(const char *p) {
+#ifdef __SSE2__
+  const __m128i dq = _mm_set1_epi8('"'), zero = _mm_setzero_si128();
+  for (;; p += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    unsigned bits = (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, dq), _mm_cmpeq_epi8(v, zero)));
+    if (bits) return p + __builtin_ctz(bits);
+  }
+#else
+  while (*p != '"' && *p != '\0') p++;
+  return p;
+#endif
+}
+
+/* A field of a bool or categorical column read in place for the fast pass:
+ * into *f the bytes next_field would give (quotes and doubled quotes
+ * removed, a CR before the line end dropped), and where it ends (the
+ * delimiter or line end after it). NULL where next_field would refuse it or
+ * the record counts of count_records could be wrong: a '"' inside an
+ * unquoted field, an unterminated quoted field, a byte other than the
+ * delimiter or line end after a closing quote; also a NUL byte, which no
+ * bool or label holds. */
+static inline const char *fast_text(reader *r, const char *p, field *f) {
+  if (*p != '"') {
+    const char *q = text_stop(p, r->delim);
+    if (*q == '"' || *q == '\0') return NULL;
+    f->s = p;
+    f->n = (size_t)(q - p);
+    if (*q == '\n' && f->n && q[-1] == '\r') f->n--;
+    f->quoted = false;
+    return q;
+  }
+  const char *s = p + 1, *q = s;
+  bool escaped = false;
+  for (;;) {
+    q = quote_stop(q);
+    if (*q == '\0' || q >= r->end) return NULL;
+    if (q[1] != '"') break; /* the mapping's '\n' follows a '"' at the end */
+    escaped = true;
+    q += 2;
+  }
+  f->s = s;
+  f->n = (size_t)(q - s);
+  f->quoted = true;
+  p = q + 1;
+  if (*p == '\r' && p + 1 < r->end && p[1] == '\n') p++;
+  if (*p != r->delim && *p != '\n') return NULL; /* at the end, the mapping's '\n' */
+  if (escaped && unescape(r, f) != GPUDF_OK) return NULL;
+  return p;
+}
+
+/* Pass 2 in one go, on types that hold for the whole file: reads nrows
+ * records from body to end (the file's end, or a chunk's: after a '\n') into
+ * rows row0.. of cols' data, with the in-place scanners (numbers) and
+ * fast_text (bools, labels), no line numbers. The types are either final
+ * (pass 1 read the whole file) or guessed from the first rows in a way that
+ * only a field this pass does not take can change (guessable).
+ * false when that is not enough: a field the scanners or fast_text do not
+ * take (quotes around a number, spaces, a missing value other than the empty
+ * field of a float64 or a categorical column, a value of another type, a
+ * label too long or with a NUL byte, a dictionary that cannot grow), a blank
+ * line, or a record count other than nrows; the caller then frees the
+ * dictionaries and falls back on the general passes, which define the
+ * results and errors. Every value it writes is the one store_field would;
+ * an integer of 2^53 or more in an inferred float64 column also stops it
+ * (the types came from the first rows, and only pass 1 knows what such an
+ * integer makes). The categorical columns' codes are those of their
+ * dictionaries, in order of first appearance, as in pass 2. */
+__attribute__((noinline)) static bool fast_pass(reader *r, const char *body, const char *end,
+                                                 gdf_csv_col *cols, int ncols, int64_t row0,
+                                                 int64_t nrows) {
   const char delim = r->delim;
   const char *p = body;
   for (int64_t row = row0; row < row0 + nrows; row++) {
     if (p >= end || *p == '\n' || *p == '\r') return false; /* blank line, or too few */
     for (int col = 0;; col++) {
-      const gdf_csv_col *c = &cf->cols[col];
-      double *d = (double *)c->data + row;
-      const char *q = c->type == GPUDF_CSV_FLOAT64 ? fast_f64(p, delim, d)
-                                                   : gdf_scan_i64(p, (int64_t *)c->data + row);
+      gdf_csv_col *c = &cols[col];
+      const char *q;
+      field f;
+      switch (c->type) {
+      case GPUDF_CSV_FLOAT64: {
+        double *d = (double *)c->data + row;
+        q = fast_f64(p, delim, d);
+        /* An integer of 2^53 or more (a double may not hold it, int64 may
+         * not either) in a type inferred from the first rows: pass 1
+         * decides what it makes of the column (text labels, a refusal,
+         * float64). Such an integer has 16 digits or more: the length is
+         * known before the value (a division away in the common case). */
+        if (q && q - p >= 16 && c->forced != GPUDF_CSV_FLOAT64 &&
+            !(__builtin_fabs(*d) < 0x1p53) && is_integer(p, q))
+          return false;
+        break;
+      }
+      case GPUDF_CSV_INT64: q = gdf_scan_i64(p, (int64_t *)c->data + row); break;
+      case GPUDF_CSV_BOOL: {
+        q = fast_text(r, p, &f);
+        int b = q ? parse_bool(&f) : -1;
+        if (b < 0) return false;
+        ((uint8_t *)c->data)[row] = (uint8_t)b;
+        break;
+      }
+      case GPUDF_CSV_CATEGORY: {
+        q = fast_text(r, p, &f);
+        if (!q) return false;
+        int32_t *code = (int32_t *)c->data + row;
+        if (is_missing(&f)) *code = -1;
+        else if (f.n > GPUDF_LABEL_MAX || gdf_csv_dict_code(&c->dict, f.s, f.n, code) != GPUDF_OK)
+          return false;
+        break;
+      }
+      default: return false;
+      }
       if (!q) return false;
-      /* An integer of 2^53 or more (a double may not hold it, int64 may not
-       * either) in a type inferred from the first rows: pass 1 decides what
-       * it makes of the column (text labels, a refusal, float64). */
-      if (c->type == GPUDF_CSV_FLOAT64 && c->forced != GPUDF_CSV_FLOAT64 &&
-          !(__builtin_fabs(*d) < 0x1p53) && is_integer(p, q))
-        return false;
       if (col < ncols - 1) {
         if (*q != delim) return false;
         p = q + 1;
@@ -616,13 +737,22 @@ __attribute__((noinline)) static bool fast_pass(const reader *r, const char *bod
       }
       if (*q == '\r') q++;
       if (*q != '\n') return false;
-      p = q + 1; /* at most end + 1: the '\n' after the last byte */
+      p = q + 1; /* at most r->end + 1: the '\n' after the last byte */
       break;
     }
   }
   /* blank lines at the end */
   while (p < end && (*p == '\n' || (*p == '\r' && p[1] == '\n'))) p += *p == '\r' ? 2 : 1;
-  return p >= end;
+  return p == end || (end == r->end && p == end + 1);
+}
+
+/* The dictionaries of the categorical columns emptied: what a fast_pass
+ * that did not get through put in them. */
+static void clear_dicts(gdf_csv_col *cols, int ncols) {
+  for (int j = 0; j < ncols; j++) {
+    gdf_csv_dict_free(&cols[j].dict);
+    memset(&cols[j].dict, 0, sizeof cols[j].dict);
+  }
 }
 
 /* The lines from p to end (the last one may lack its '\n'); false when a
@@ -651,6 +781,54 @@ static bool count_lines(const char *p, const char *end, int64_t *lines) {
   }
   *lines = n;
   return !quote;
+}
+
+/* The bits set in x (the builtin calls a library function without
+ * -mpopcnt). */
+static inline int popcount64(uint64_t x) {
+  x -= (x >> 1) & UINT64_C(0x5555555555555555);
+  x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+  x = (x + (x >> 4)) & UINT64_C(0x0F0F0F0F0F0F0F0F);
+  return (int)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
+/* The '\n's from p to end outside quotes, taking p as outside: the records,
+ * when every '"' there opens or closes a quoted field or is one of a
+ * doubled pair inside one (fast_pass, which reads them, stops at any other);
+ * false when end is inside quotes (a chunk's end: then its next chunk may
+ * not start at a record). */
+static bool count_records(const char *p, const char *end, int64_t *records) {
+  int64_t n = 0;
+  uint64_t inside = 0; /* all ones inside quotes */
+#ifdef __SSE2__
+  const __m128i nl = _mm_set1_epi8('\n'), dq = _mm_set1_epi8('"');
+  for (; end - p >= 64; p += 64) {
+    uint64_t mn = 0, mq = 0;
+    for (int k = 0; k < 4; k++) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+      mn |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)) << (16 * k);
+      mq |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dq)) << (16 * k);
+    }
+    /* bit i of x: an odd number of quotes at or before byte i (prefix xor),
+     * flipped when the block starts inside quotes */
+    uint64_t x = mq;
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x ^= inside;
+    n += popcount64(mn & ~x);
+    inside = (uint64_t)0 - (x >> 63);
+  }
+#endif
+  for (; p < end; p++) {
+    if (*p == '"') inside = ~inside;
+    n += *p == '\n' && !inside;
+  }
+  *records = n;
+  return !inside;
 }
 
 static gpudf_type table_type(gpudf_csv_type t) {
@@ -686,13 +864,45 @@ static gpudf_status create_table(gdf_csv_file *cf, int64_t nrows, gpudf_table **
   return create_columns(cf->cols, cf->ncols, nrows, out);
 }
 
-/* Whether fast_pass can read a file whose columns have these types. */
-static bool all_numeric(const reader *r, const gdf_csv_file *cf) {
+/* Whether fast_pass can read the file on the types of cf->cols: any type
+ * once pass 1 has read the whole file (final); guessed from the first rows,
+ * those that only a field fast_pass refuses can change: int64, float64,
+ * bool (any other value, a missing one included, makes it categorical) and
+ * a categorical column that is not made of integers (no value can make it
+ * a number or a bool again). *numbers: every column is int64 or float64 (a
+ * '"' then stops fast_pass anyway). The delimiter must not be part of a
+ * number (r->fast). */
+static bool guessable(const reader *r, const gdf_csv_file *cf, bool final, bool *numbers) {
+  *numbers = true;
   if (!r->fast) return false;
-  for (int j = 0; j < cf->ncols; j++)
-    if (cf->cols[j].type != GPUDF_CSV_INT64 && cf->cols[j].type != GPUDF_CSV_FLOAT64)
+  for (int j = 0; j < cf->ncols; j++) {
+    const gdf_csv_col *c = &cf->cols[j];
+    if (c->type == GPUDF_CSV_INT64 || c->type == GPUDF_CSV_FLOAT64) continue;
+    *numbers = false;
+    if (c->type == GPUDF_CSV_INFER) return false;
+    if (!final && c->type == GPUDF_CSV_CATEGORY && c->forced != GPUDF_CSV_CATEGORY &&
+        c->only_ints)
       return false;
+  }
   return true;
+}
+
+/* Sorts the dictionaries of the categorical columns of t (nrows rows; cols
+ * as the read has them), renumbers their codes and attaches them. */
+static gpudf_status attach_dicts(gpudf_table *t, gdf_csv_col *cols, int ncols, int64_t nrows) {
+  for (int j = 0; j < ncols; j++) {
+    gdf_csv_col *c = &cols[j];
+    if (c->type != GPUDF_CSV_CATEGORY) continue;
+    /* The previous column's dictionary grew the arena, which may have
+     * moved it (mremap): the codes are where the table says now. */
+    c->data = (void *)gpudf_table_column_data(t, j);
+    gdf_csv_dict_sort(&c->dict, (int32_t *)c->data, nrows);
+    if (!c->dict.labels)
+      return GDF_ERR(GPUDF_ENOMEM, "out of memory sorting the labels of column '%s'", c->name);
+    GDF_TRY(gdf_table_set_dictionary(t, j, c->dict.n, (const char *const *)c->dict.labels,
+                                     c->dict.lens));
+  }
+  return GPUDF_OK;
 }
 
 /* After pass 1 over the whole file: creates the table, parses into it, and
@@ -704,24 +914,14 @@ static gpudf_status build_table(reader *r, const char *body, gdf_csv_file *cf, b
   GDF_TRY(create_table(cf, cf->nrows, &t));
   r->building = t;
   gpudf_status st = GPUDF_OK;
-  if (!(try_fast && all_numeric(r, cf) && fast_pass(r, body, r->end, cf, 0, cf->nrows))) {
+  bool numbers;
+  if (!(try_fast && guessable(r, cf, true, &numbers) &&
+        fast_pass(r, body, r->end, cf->cols, cf->ncols, 0, cf->nrows))) {
+    clear_dicts(cf->cols, cf->ncols);
     r->p = body;
     st = second_pass(r, cf);
   }
-  for (int j = 0; j < cf->ncols && st == GPUDF_OK; j++) {
-    gdf_csv_col *c = &cf->cols[j];
-    if (c->type != GPUDF_CSV_CATEGORY) continue;
-    /* The previous column's dictionary grew the arena, which may have
-     * moved it (mremap): the codes are where the table says now. */
-    c->data = (void *)gpudf_table_column_data(t, j);
-    gdf_csv_dict_sort(&c->dict, (int32_t *)c->data, cf->nrows);
-    if (!c->dict.labels) {
-      st = GDF_ERR(GPUDF_ENOMEM, "out of memory sorting the labels of column '%s'", c->name);
-      break;
-    }
-    st = gdf_table_set_dictionary(t, j, c->dict.n, (const char *const *)c->dict.labels,
-                                  c->dict.lens);
-  }
+  if (st == GPUDF_OK) st = attach_dicts(t, cf->cols, cf->ncols, cf->nrows);
   r->building = NULL;
   if (st != GPUDF_OK) {
     gpudf_table_free(t);
@@ -781,7 +981,8 @@ typedef struct chunks {
   int n, ncols;
   chunk *c;
   gdf_csv_col *init;    /* the columns before any row (initial_col) */
-  const gdf_csv_file *cf; /* the numbers-only pass: types and columns */
+  const gdf_csv_file *cf; /* the one pass (guess_table): types and columns */
+  bool numbers;         /* the one pass: every column a number (count_lines) */
   int32_t *maps;        /* every chunk's code ranks, of column col */
   int col;
 } chunks;
@@ -888,10 +1089,22 @@ static void guarded(const chunks *s, chunk *ch, int pass) {
       st = infer_chunk(s, ch, ch->lo);
     } else if (pass == 2) {
       st = store_chunk(s, ch);
-    } else if (pass == 3) { /* a quote: the numbers-only pass does not apply */
-      if (!count_lines(ch->lo, ch->hi, &ch->nrows)) st = GPUDF_EINVAL;
-    } else if (!fast_pass(&s->base, ch->lo, ch->hi, s->cf, ch->row0, ch->nrows)) {
-      st = GPUDF_EINVAL;
+    } else if (pass == 3) { /* the records' count of the one pass (guess_table) */
+      if (!(s->numbers ? count_lines(ch->lo, ch->hi, &ch->nrows)
+                       : count_records(ch->lo, ch->hi, &ch->nrows)))
+        st = GPUDF_EINVAL;
+    } else {
+      /* the one pass into rows row0..: the table's columns, the chunk's
+       * own dictionaries */
+      if (!ch->cols) {
+        ch->cols = malloc((size_t)s->ncols * sizeof *ch->cols);
+        if (ch->cols) {
+          memcpy(ch->cols, s->cf->cols, (size_t)s->ncols * sizeof *ch->cols);
+          for (int j = 0; j < s->ncols; j++) memset(&ch->cols[j].dict, 0, sizeof ch->cols[j].dict);
+        }
+      }
+      if (!ch->cols || !fast_pass(&ch->r, ch->lo, ch->hi, ch->cols, s->ncols, ch->row0, ch->nrows))
+        st = GPUDF_EINVAL;
     }
     ((volatile chunk *)ch)->failed = st != GPUDF_OK;
   } else {
@@ -1001,6 +1214,29 @@ static gpudf_status merge_labels(chunks *s, int j, gdf_csv_dict *d) {
   return d->labels ? GPUDF_OK : GPUDF_ENOMEM;
 }
 
+/* The chunks' dictionaries of the categorical columns of t (types in m)
+ * merged into one sorted dictionary each, the codes renumbered, and
+ * attached; false when that fails (memory, too many labels). */
+static bool chunk_dicts(chunks *s, gpudf_table *t, const gdf_csv_col *m) {
+  /* Every column's codes renumbered before the first dictionary is
+   * attached, which may move the arena (the data pointers go stale). */
+  gdf_csv_dict *dicts = calloc((size_t)s->ncols, sizeof *dicts);
+  bool ok = dicts != NULL;
+  for (int j = 0; j < s->ncols && ok; j++) {
+    if (m[j].type != GPUDF_CSV_CATEGORY) continue;
+    ok = merge_labels(s, j, &dicts[j]) == GPUDF_OK;
+    s->col = j;
+    if (ok) gdf_csv_run(s->base.threads, s->n, task_remap, s);
+  }
+  for (int j = 0; j < s->ncols && ok; j++)
+    if (m[j].type == GPUDF_CSV_CATEGORY)
+      ok = gdf_table_set_dictionary(t, j, dicts[j].n, (const char *const *)dicts[j].labels,
+                                    dicts[j].lens) == GPUDF_OK;
+  for (int j = 0; dicts && j < s->ncols; j++) gdf_csv_dict_free(&dicts[j]);
+  free(dicts);
+  return ok;
+}
+
 /* Pass 2 and the dictionaries, after merge_first: true with the table. */
 static bool build_chunks(chunks *s, reader *r, gpudf_table **out) {
   gdf_csv_col *m = s->c[0].cols;
@@ -1017,22 +1253,7 @@ static bool build_chunks(chunks *s, reader *r, gpudf_table **out) {
   gdf_csv_run(s->base.threads, s->n, task_store, s);
   bool ok = true;
   for (int k = 0; k < s->n && ok; k++) ok = !s->c[k].failed;
-  /* Every column's codes renumbered before the first dictionary is
-   * attached, which may move the arena (the data pointers go stale). */
-  gdf_csv_dict *dicts = ok ? calloc((size_t)s->ncols, sizeof *dicts) : NULL;
-  ok = ok && dicts;
-  for (int j = 0; j < s->ncols && ok; j++) {
-    if (m[j].type != GPUDF_CSV_CATEGORY) continue;
-    ok = merge_labels(s, j, &dicts[j]) == GPUDF_OK;
-    s->col = j;
-    if (ok) gdf_csv_run(s->base.threads, s->n, task_remap, s);
-  }
-  for (int j = 0; j < s->ncols && ok; j++)
-    if (m[j].type == GPUDF_CSV_CATEGORY)
-      ok = gdf_table_set_dictionary(t, j, dicts[j].n, (const char *const *)dicts[j].labels,
-                                    dicts[j].lens) == GPUDF_OK;
-  for (int j = 0; dicts && j < s->ncols; j++) gdf_csv_dict_free(&dicts[j]);
-  free(dicts);
+  ok = ok && chunk_dicts(s, t, m);
   r->building = NULL;
   if (!ok) {
     gpudf_table_free(t);
@@ -1087,15 +1308,23 @@ static void parallel_read(reader *r, const char *body, const gdf_csv_file *cf,
   end_chunks(r);
 }
 
-/* guess_table's count and fast_pass in chunks (cf as guess_table has it):
- * *out with every value read, its rows the file's lines; NULL when the
- * one-core way would not give a table either (a '"' in the file, a table
- * that cannot be created, a field fast_pass does not take). false when the
- * file makes no chunks: then the one-core way. */
-static bool parallel_numbers(reader *r, const char *body, gdf_csv_file *cf, gpudf_table **out) {
+/* guess_table's count and fast_pass in chunks (cf as guess_table has it;
+ * numbers: every column int64 or float64): *out with every value read;
+ * NULL when the one-core way would not give a table either (a '"' in a file
+ * of numbers, a table that cannot be created, a field fast_pass does not
+ * take), or when a chunk ends inside quotes (its next one may not start at
+ * a record). false when the file makes no chunks: then the one-core way.
+ * The chunks are read at once, each from its first line, taking it for a
+ * record start; each must then read exactly the records counted in it and
+ * end where the next one starts. Chunk 0 starts at the first record, so
+ * then each chunk starts at one (in file order), and reads what the one-core
+ * fast_pass reads there. */
+static bool parallel_guess(reader *r, const char *body, gdf_csv_file *cf, bool numbers,
+                           gpudf_table **out) {
   *out = NULL;
   chunks *s = start_chunks(r, body, cf);
   if (!s) return false;
+  s->numbers = numbers;
   bool ok = true;
   gdf_csv_run(r->threads, s->n, task_count, s);
   int64_t rows = 0;
@@ -1115,6 +1344,7 @@ static bool parallel_numbers(reader *r, const char *body, gdf_csv_file *cf, gpud
     r->building = t;
     gdf_csv_run(r->threads, s->n, task_fast, s);
     for (int k = 0; k < s->n && ok; k++) ok = !s->c[k].failed;
+    ok = ok && chunk_dicts(s, t, cf->cols);
     r->building = NULL;
     if (ok) *out = t;
     else gpudf_table_free(t);
@@ -1123,22 +1353,25 @@ static bool parallel_numbers(reader *r, const char *body, gdf_csv_file *cf, gpud
   return true;
 }
 
-/* One pass instead of two for a file of numbers: after pass 1 over the
- * first rows (cf as it left it), takes the types they give for the whole
- * file, counts its lines and parses them with fast_pass. *out stays NULL when
- * that does not work out (a type the first rows did not show, a field
- * fast_pass does not take, a quote anywhere); nothing is kept then, and the
- * caller goes on with pass 1 where it stopped. */
+/* One pass instead of two: after pass 1 over the first rows (cf as it left
+ * it), takes the types they give for the whole file when only a field that
+ * fast_pass refuses could change them (guessable), counts the records and
+ * parses them with fast_pass. *out stays NULL when that does not work out
+ * (a type the first rows did not show, a field fast_pass does not take, a
+ * quote in a file of numbers); nothing is kept then (the dictionaries are
+ * emptied), and the caller goes on with pass 1 where it stopped. */
 static gpudf_status guess_table(reader *r, const char *body, gdf_csv_file *cf,
                                 gpudf_table **out) {
   *out = NULL;
   for (int j = 0; j < cf->ncols; j++) cf->cols[j].type = resolve(&cf->cols[j]);
-  if (!all_numeric(r, cf)) return GPUDF_OK;
+  bool numbers;
+  if (!guessable(r, cf, false, &numbers)) return GPUDF_OK;
   /* In chunks when the read has them; the same outcome as below, or the
    * way below when the file does not make chunks. */
-  if (r->chunk && parallel_numbers(r, body, cf, out)) return GPUDF_OK;
+  if (r->chunk && parallel_guess(r, body, cf, numbers, out)) return GPUDF_OK;
   int64_t lines;
-  if (!count_lines(body, r->end, &lines)) return GPUDF_OK;
+  if (!(numbers ? count_lines(body, r->end, &lines) : count_records(body, r->end, &lines)))
+    return GPUDF_OK;
   lines += r->end > body && r->end[-1] != '\n';
   if (lines < 1) return GPUDF_OK;
   /* Failing to create the table (memory) is no error yet: the rows after
@@ -1147,8 +1380,10 @@ static gpudf_status guess_table(reader *r, const char *body, gdf_csv_file *cf,
   gpudf_table *t = NULL;
   if (create_table(cf, lines, &t) != GPUDF_OK) return GPUDF_OK;
   r->building = t;
-  bool read = fast_pass(r, body, r->end, cf, 0, lines);
+  bool read = fast_pass(r, body, r->end, cf->cols, cf->ncols, 0, lines) &&
+              attach_dicts(t, cf->cols, cf->ncols, lines) == GPUDF_OK;
   r->building = NULL;
+  clear_dicts(cf->cols, cf->ncols);
   if (read) *out = t;
   else gpudf_table_free(t);
   return GPUDF_OK;

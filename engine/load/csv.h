@@ -5,6 +5,8 @@
 
 #include "table.h"
 
+#include <string.h>
+
 /* Distinct labels of one column in order of first appearance, with a hash
  * index; after gdf_csv_dict_sort, labels/lens list them sorted. */
 typedef struct gdf_csv_dict {
@@ -20,8 +22,82 @@ typedef struct gdf_csv_dict {
   uint32_t *lens;
 } gdf_csv_dict;
 
-/* The code of label s[0..n), adding it when new. */
-gpudf_status gdf_csv_dict_code(gdf_csv_dict *d, const char *s, size_t n, int32_t *code);
+/* The hash of label s[0..n) in a dictionary: its first and last 8 bytes
+ * (4, or 3 bytes, for shorter ones) and the words between, mixed by
+ * multiplication; it reads s[0..n) only. */
+static inline uint64_t gdf_csv_hash(const char *s, size_t n) {
+  const uint64_t k1 = UINT64_C(0x9E3779B97F4A7C15), k2 = UINT64_C(0xC2B2AE3D27D4EB4F);
+  uint64_t a = 0, b = 0;
+  if (n >= 8) {
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    for (size_t i = 8; i + 8 < n; i += 8) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      a = (a ^ w) * k1;
+      a ^= a >> 31;
+    }
+  } else if (n >= 4) {
+    uint32_t x, y;
+    memcpy(&x, s, 4);
+    memcpy(&y, s + n - 4, 4);
+    a = x;
+    b = y;
+  } else if (n > 0) {
+    a = (uint64_t)(uint8_t)s[0] | (uint64_t)(uint8_t)s[n / 2] << 8 |
+        (uint64_t)(uint8_t)s[n - 1] << 16;
+  }
+  uint64_t h = (a ^ k2) * k1 ^ (b + n) * k2;
+  h ^= h >> 32;
+  h *= k1;
+  return h ^ (h >> 29);
+}
+
+/* Whether a[0..n) and b[0..n) are the same bytes; reads nothing else. */
+static inline bool gdf_csv_same(const char *a, const char *b, size_t n) {
+  if (n > 16) return memcmp(a, b, n) == 0;
+  uint64_t x, y, u, v;
+  if (n >= 8) {
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    memcpy(&u, a + n - 8, 8);
+    memcpy(&v, b + n - 8, 8);
+    return ((x ^ y) | (u ^ v)) == 0;
+  }
+  if (n >= 4) {
+    uint32_t p, q, r, s;
+    memcpy(&p, a, 4);
+    memcpy(&q, b, 4);
+    memcpy(&r, a + n - 4, 4);
+    memcpy(&s, b + n - 4, 4);
+    return ((p ^ q) | (r ^ s)) == 0;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+/* Adds label s[0..n) (hash h, not in d) and gives its code. */
+gpudf_status gdf_csv_dict_add(gdf_csv_dict *d, const char *s, size_t n, uint64_t h,
+                              int32_t *code);
+
+/* The code of label s[0..n), adding it when new. Inline for the labels
+ * already there (nearly every field of a column). */
+static inline gpudf_status gdf_csv_dict_code(gdf_csv_dict *d, const char *s, size_t n,
+                                             int32_t *code) {
+  uint64_t h = gdf_csv_hash(s, n);
+  if (d->nslots && (uint64_t)d->n * 2 < d->nslots) {
+    for (uint32_t i = (uint32_t)h & (d->nslots - 1); d->slots[i] >= 0;
+         i = (i + 1) & (d->nslots - 1)) {
+      int32_t c = d->slots[i];
+      if (d->hash[c] == h && d->len[c] == n && gdf_csv_same(d->bytes + d->off[c], s, n)) {
+        *code = c;
+        return GPUDF_OK;
+      }
+    }
+  }
+  return gdf_csv_dict_add(d, s, n, h, code);
+}
 /* Sorts the labels bytewise (as pandas sorts str categories) and renumbers
  * the nrows codes accordingly (-1 stays). */
 void gdf_csv_dict_sort(gdf_csv_dict *d, int32_t *codes, int64_t nrows);

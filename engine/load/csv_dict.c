@@ -5,15 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash_bytes(const char *s, size_t n) {
-  uint64_t h = UINT64_C(14695981039346656037);
-  for (size_t i = 0; i < n; i++) {
-    h ^= (uint8_t)s[i];
-    h *= UINT64_C(1099511628211);
-  }
-  return h ^ (h >> 29);
-}
-
 static gpudf_status grow_slots(gdf_csv_dict *d) {
   uint32_t n = d->nslots ? d->nslots * 2 : 64;
   int32_t *slots = malloc((size_t)n * sizeof *slots);
@@ -62,11 +53,11 @@ static gpudf_status add_label(gdf_csv_dict *d, const char *s, size_t n, uint64_t
   return GPUDF_OK;
 }
 
-gpudf_status gdf_csv_dict_code(gdf_csv_dict *d, const char *s, size_t n, int32_t *code) {
+gpudf_status gdf_csv_dict_add(gdf_csv_dict *d, const char *s, size_t n, uint64_t h,
+                              int32_t *code) {
   if (n > GPUDF_LABEL_MAX)
     return GDF_ERR(GPUDF_EINVAL, "label longer than %d bytes", GPUDF_LABEL_MAX);
   if ((uint64_t)d->n * 2 >= d->nslots) GDF_TRY(grow_slots(d));
-  uint64_t h = hash_bytes(s, n);
   uint32_t i = (uint32_t)h & (d->nslots - 1);
   for (; d->slots[i] >= 0; i = (i + 1) & (d->nslots - 1)) {
     int32_t c = d->slots[i];
