@@ -266,6 +266,7 @@ TEST(SweepBadInput, AWorkerRefusesAControlSegmentWhosePartsLieOutsideIt) {
   using S = CtlSegment;
   const char *ok = "no kernel named 'no_such_kernel'";
   const char *alien = "is not a gpudf sweep control segment of this version";
+  const char *parts = "its configs, results or slots lie outside the segment";
   const char *groups = "its pass groups lie outside the segment";
   const char *tasks = "its row-split tasks lie outside the segment";
   const char *series = "its series lie outside the segment";
@@ -284,6 +285,27 @@ TEST(SweepBadInput, AWorkerRefusesAControlSegmentWhosePartsLieOutsideIt) {
       {"magic", 0, [&](S &s) { s.Put(f.magic, f.magic_value + 1); }, alien},
       {"version", 0, [&](S &s) { s.Put(f.version, f.version_value + 1); }, alien},
       {"size field", 0, [&](S &s) { s.Put(f.size, uint64_t{S::kSize - 8}); }, alien},
+      // The parts every worker reads or writes: configs, results, state
+      // and error per config, the slots, the messages.
+      {"n -1", 0, [&](S &s) { s.Put64(f.n, -1); }, parts},
+      {"nparams -1", 0, [&](S &s) { s.Put(f.nparams, int32_t{-1}); }, parts},
+      {"nresults -1", 0, [&](S &s) { s.Put(f.nresults, int32_t{-1}); }, parts},
+      {"configs end the segment", 0, [&](S &s) { s.Put(f.nparams, int32_t{3}); s.Put(f.off_configs, uint64_t{S::kSize - 8 * 3 * S::kN}); }, ok},
+      {"configs past its end", 0, [&](S &s) { s.Put(f.nparams, int32_t{3}); s.Put(f.off_configs, uint64_t{S::kSize - 8 * 3 * S::kN + 8}); }, parts},
+      {"configs start past its end", 0, [&](S &s) { s.Put(f.off_configs, uint64_t{S::kSize + 8}); }, parts},
+      {"results end the segment", 0, [&](S &s) { s.Put(f.nresults, int32_t{2}); s.Put(f.off_results, uint64_t{S::kSize - 8 * 2 * S::kN}); }, ok},
+      {"results past its end", 0, [&](S &s) { s.Put(f.nresults, int32_t{2}); s.Put(f.off_results, uint64_t{S::kSize - 8 * 2 * S::kN + 8}); }, parts},
+      {"results start past its end", 0, [&](S &s) { s.Put(f.off_results, uint64_t{S::kSize + 8}); }, parts},
+      {"states end the segment", 0, [&](S &s) { s.Put(f.off_state, uint64_t{S::kSize - S::kN}); }, ok},
+      {"states past its end", 0, [&](S &s) { s.Put(f.off_state, uint64_t{S::kSize - S::kN + 1}); }, parts},
+      {"errors end the segment", 0, [&](S &s) { s.Put(f.off_err, uint64_t{S::kSize - 4 * S::kN}); }, ok},
+      {"errors past its end", 0, [&](S &s) { s.Put(f.off_err, uint64_t{S::kSize - 4 * S::kN + 4}); }, parts},
+      {"slots end the segment", 0, [&](S &s) { s.Put(f.off_slots, uint64_t{S::kSize - f.slot}); }, ok},
+      {"slots past its end", 0, [&](S &s) { s.Put(f.off_slots, uint64_t{S::kSize - f.slot + 8}); }, parts},
+      {"a second slot past its end", 0, [&](S &s) { s.Put(f.nslots, uint32_t{2}); s.Put(f.off_slots, uint64_t{S::kSize - f.slot}); }, parts},
+      {"slots far past its end", 0, [&](S &s) { s.Put(f.off_slots, uint64_t{S::kSize + (1 << 20)}); }, parts},
+      {"messages end the segment", 0, [&](S &s) { s.Put(f.off_msgs, uint64_t{S::kSize - f.msg * f.msgs}); }, ok},
+      {"messages past its end", 0, [&](S &s) { s.Put(f.off_msgs, uint64_t{S::kSize - f.msg * f.msgs + 8}); }, parts},
       // Pass groups: 0..n of them, ngroups + 1 starts inside.
       {"ngroups -1", 0, [&](S &s) { s.Put64(f.ngroups, -1); }, groups},
       {"ngroups n", 0, [&](S &s) { s.Put64(f.ngroups, S::kN); }, ok},

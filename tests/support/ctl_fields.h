@@ -13,13 +13,15 @@ extern "C" {
 #endif
 
 typedef struct tg_ctl_fields {
-  size_t header, slot; /* sizes of the header and of one worker slot */
+  size_t header, slot, msg; /* sizes of the header, a worker slot, a message */
+  int msgs;                 /* messages in the ring */
   uint64_t magic_value;
   uint32_t version_value;
   int32_t ranges_max;
   /* offsets: uint64 magic, size, off_*; uint32 version, nslots; int32
-   * owner_pid, nranges, nstate; char kernel[]; the rest int64 */
-  size_t magic, version, nslots, size, owner_pid, kernel, n, ngroups, off_slots, off_groups,
+   * owner_pid, nparams, nresults, nranges, nstate; char kernel[]; the rest int64 */
+  size_t magic, version, nslots, size, owner_pid, kernel, n, ngroups, nparams, nresults,
+      off_configs, off_results, off_state, off_err, off_slots, off_msgs, off_groups,
       nseries, nperm, order_col, off_series, off_perm, off_starts, ntasks, nchunks, nrows,
       nranges, nstate, off_chunks, off_tstate, off_states;
 } tg_ctl_fields;
