@@ -360,6 +360,26 @@ TEST(SweepSplit, FewPassGroupsOverManyRowsSplitByThemselves) {
   EXPECT_LT(BatchesOf(s.r), n) << "claims of configs, not 4 ranges per config";
 }
 
+// GPUDF_SWEEP_SPLIT as docs/sweep.md states it: N of 2..4096 forces N
+// ranges per chunk (in process too, over a table of fewer rows), 0 and 1
+// never split, and anything else (auto, empty, past 4096, negative, not a
+// whole number; -4294967294 is 2 cut to an int) is auto, which in process
+// does not split.
+TEST(SweepSplit, TheSplitVariableForcesTwoToTheMostRangesAndElseIsAuto) {
+  SplitTable tb(1000, 1, false);
+  const gpudf_kernel *k = K("filter_agg");
+  auto cfg = FaConfigs(tb.rows(), 1, 5, 0);
+  std::vector<double> res;
+  int64_t plain = SplitSweep(tb.t, k, cfg, res, nullptr);
+  ASSERT_GE(plain, 1);
+  ASSERT_NE(plain, 2);
+  EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, "2"), 2);
+  EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, "4096"), 4096);
+  for (const char *v : {"0", "1", "auto", "", "4097", "-2", "-4294967294", "2x", "x2",
+                        "99999999999999999999"})
+    EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, v), plain) << "GPUDF_SWEEP_SPLIT=" << v;
+}
+
 // A kernel without a merge, or whose results depend on row order, is never
 // split, even when forced.
 TEST(SweepSplit, KernelsWithoutMergeOrWithRowOrderAreNeverSplit) {
