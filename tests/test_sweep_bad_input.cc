@@ -226,6 +226,14 @@ struct CtlSegment {
       Starts({0, 2, 5});
     }
   }
+  // A segment `by` bytes short of 1 MiB: the last page of its mapping then
+  // reads as zeros past the end, so a part that a check fails to keep
+  // inside reads zeros there rather than whatever lies past the mapping.
+  static const uint64_t kShort = kSize - 64;
+  void Shorten() {
+    b.resize(kShort);
+    Put(f.size, uint64_t{kShort});
+  }
   void Groups(std::vector<int64_t> v) { for (size_t i = 0; i < v.size(); i++) Put64(kGroups + 8 * i, v[i]); }
   void Chunks(std::vector<int64_t> v) { for (size_t i = 0; i < v.size(); i++) Put64(kChunks + 8 * i, v[i]); }
   void Starts(std::vector<int64_t> v) { for (size_t i = 0; i < v.size(); i++) Put64(kStarts + 8 * i, v[i]); }
@@ -343,6 +351,8 @@ TEST(SweepBadInput, AWorkerRefusesAControlSegmentWhosePartsLieOutsideIt) {
       {"states end the segment", 1, [&](S &s) { s.Put(f.off_states, uint64_t{S::kSize - 8 * 8 * 3 * 2}); }, ok},
       {"states past its end", 1, [&](S &s) { s.Put(f.off_states, uint64_t{S::kSize - 8 * 8 * 3 * 2 + 8}); }, tasks},
       {"states start past its end", 1, [&](S &s) { s.Put(f.off_states, uint64_t{S::kSize + 8}); }, tasks},
+      {"chunks past a short end", 1, [&](S &s) { s.Shorten(); s.Put(f.off_chunks, uint64_t{S::kShort - 16});
+                                                 s.Put64(S::kShort - 16, 0); s.Put64(S::kShort - 8, 0); }, tasks},
       {"chunks down", 1, [&](S &s) { s.Chunks({0, 5, 4}); }, tasks},
       {"chunks equal", 1, [&](S &s) { s.Chunks({0, 0, 8}); }, ok},
       {"chunk below 0", 1, [&](S &s) { s.Chunks({-1, 4, 8}); }, tasks},
@@ -361,6 +371,9 @@ TEST(SweepBadInput, AWorkerRefusesAControlSegmentWhosePartsLieOutsideIt) {
                                                 s.Put64(S::kSize - 16, 2); s.Put64(S::kSize - 8, 5); }, ok},
       {"starts past its end", 2, [&](S &s) { s.Put(f.off_starts, uint64_t{S::kSize - 16}); }, series},
       {"starts start past its end", 2, [&](S &s) { s.Put(f.off_starts, uint64_t{S::kSize + 8}); }, series},
+      {"series past a short end", 2, [&](S &s) { s.Shorten(); s.Put(f.off_series, uint64_t{S::kShort - 8 * S::kN + 8}); }, series},
+      {"starts past a short end", 2, [&](S &s) { s.Shorten(); s.Put(f.off_starts, uint64_t{S::kShort - 16});
+                                                 s.Put64(S::kShort - 16, 0); s.Put64(S::kShort - 8, 0); }, series},
       {"a series -1", 2, [&](S &s) { s.Put64(S::kSeries + 8 * 7, -1); }, series},
       {"a series of nseries", 2, [&](S &s) { s.Put64(S::kSeries + 8 * 7, 2); }, series},
       {"first series -1", 2, [&](S &s) { s.Put64(S::kSeries, -1); }, series},
