@@ -358,6 +358,13 @@ TEST(SweepSplit, FewPassGroupsOverManyRowsSplitByThemselves) {
   auto cs = FaConfigs(small.rows(), 1, 3, 2);
   ASSERT_EQ(gpudf_sweep(small.t, k, cs.data(), n, res.data(), &o, &s.r), GPUDF_OK) << Err();
   EXPECT_LT(BatchesOf(s.r), n) << "claims of configs, not 4 ranges per config";
+  // 2^19 rows allow 8 ranges: the 4 per worker decide, 8.
+  SplitTable bigger(1 << 19, 2, false);
+  auto cb = FaConfigs(bigger.rows(), 1, 3, 2);
+  Result b;
+  ASSERT_EQ(gpudf_sweep(bigger.t, k, cb.data(), n, res.data(), &o, &b.r), GPUDF_OK) << Err();
+  EXPECT_EQ(b.Report().done, n);
+  EXPECT_EQ(BatchesOf(b.r), 8) << "4 tasks per worker";
 }
 
 // GPUDF_SWEEP_SPLIT as docs/sweep.md states it: N of 2..4096 forces N
