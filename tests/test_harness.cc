@@ -140,6 +140,17 @@ TEST(TestHarness, OnlyUnlockedDirectoriesOfDeadPidsWithTheExactNameAreRemoved) {
   ASSERT_EQ(mkdir((name(dead[0]) + "/a/b").c_str(), 0700), 0);
   WriteFile(name(dead[0]) + "/gpudf-0+a.1.2.3");
   WriteFile(name(dead[0]) + "/a/b/c");
+  // Removed: the directory of a zombie (exited, not reaped).
+  pid_t zombie = fork();
+  if (zombie == 0) _exit(0);
+  ASSERT_GT(zombie, 0);
+  for (int i = 0; i < 1000; i++) {
+    siginfo_t si{};
+    if (waitid(P_PID, (id_t)zombie, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == zombie) break;
+    usleep(1000);
+  }
+  ASSERT_EQ(mkdir(name(zombie).c_str(), 0700), 0);
+  WriteFile(name(zombie) + "/f");
   // Kept: other names around a dead pid, and live pids (the parent, pid 1).
   const std::string d1 = std::to_string(dead[1]);
   std::vector<std::string> others = {"gpudf-test." + d1 + "x", "gpudf-test.0" + d1,
@@ -162,8 +173,11 @@ TEST(TestHarness, OnlyUnlockedDirectoriesOfDeadPidsWithTheExactNameAreRemoved) {
   ASSERT_GE(held, 0);
   ASSERT_EQ(flock(held, LOCK_EX), 0);
 
-  EXPECT_EQ(harness::RemoveStaleTestDirs(root, getpid()), 1);
+  EXPECT_EQ(harness::RemoveStaleTestDirs(root, getpid()), 2);
   EXPECT_FALSE(Exists(name(dead[0])));
+  EXPECT_FALSE(Exists(name(zombie))) << "a zombie's directory stayed";
+  int zs;
+  waitpid(zombie, &zs, 0);
   for (const auto &o : others) EXPECT_TRUE(Exists(root + "/" + o + "/f")) << o;
   EXPECT_TRUE(Exists(name(dead[1])));
   EXPECT_TRUE(Exists(name(dead[2])));

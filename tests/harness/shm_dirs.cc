@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -19,7 +20,21 @@ namespace {
 
 const char kPrefix[] = "gpudf-test.";
 
-bool Dead(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+// No such process, or a zombie (exited, not yet reaped by a parent that was
+// itself killed): it holds no lock and starts nothing any more.
+bool Dead(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  char path[64], buf[512];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  const char *paren = std::strrchr(buf, ')');
+  return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
 
 // Everything inside directory dfd (not dfd itself), without following
 // links; depth bounds the recursion. Returns false when something stayed.

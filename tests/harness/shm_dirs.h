@@ -10,8 +10,9 @@
 // another tree, of a ctest -j running beside it) never loses its directory:
 //   - only names "gpudf-test.<pid>" exactly (decimal, no leading zero), only
 //     directories (never through a symbolic link), only this user's;
-//   - only when kill(pid, 0) says no such process (ESRCH), checked before
-//     and again after taking the directory's lock;
+//   - only when kill(pid, 0) says no such process (ESRCH) or the process is
+//     a zombie (its killed parent never reaped it), checked before and
+//     again after taking the directory's lock;
 //   - only when the directory's flock can be taken: a test process holds
 //     its own directory's lock from right after mkdir until it exits, which
 //     covers a process whose pid another namespace hides or that was just
