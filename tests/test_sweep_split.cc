@@ -358,6 +358,33 @@ TEST(SweepSplit, FewPassGroupsOverManyRowsSplitByThemselves) {
   auto cs = FaConfigs(small.rows(), 1, 3, 2);
   ASSERT_EQ(gpudf_sweep(small.t, k, cs.data(), n, res.data(), &o, &s.r), GPUDF_OK) << Err();
   EXPECT_LT(BatchesOf(s.r), n) << "claims of configs, not 4 ranges per config";
+  // 2^19 rows allow 8 ranges: the 4 per worker decide, 8.
+  SplitTable bigger(1 << 19, 2, false);
+  auto cb = FaConfigs(bigger.rows(), 1, 3, 2);
+  Result b;
+  ASSERT_EQ(gpudf_sweep(bigger.t, k, cb.data(), n, res.data(), &o, &b.r), GPUDF_OK) << Err();
+  EXPECT_EQ(b.Report().done, n);
+  EXPECT_EQ(BatchesOf(b.r), 8) << "4 tasks per worker";
+}
+
+// GPUDF_SWEEP_SPLIT as docs/sweep.md states it: N of 2..4096 forces N
+// ranges per chunk (in process too, over a table of fewer rows), 0 and 1
+// never split, and anything else (auto, empty, past 4096, negative, not a
+// whole number; -4294967294 is 2 cut to an int) is auto, which in process
+// does not split.
+TEST(SweepSplit, TheSplitVariableForcesTwoToTheMostRangesAndElseIsAuto) {
+  SplitTable tb(1000, 1, false);
+  const gpudf_kernel *k = K("filter_agg");
+  auto cfg = FaConfigs(tb.rows(), 1, 5, 0);
+  std::vector<double> res;
+  int64_t plain = SplitSweep(tb.t, k, cfg, res, nullptr);
+  ASSERT_GE(plain, 1);
+  ASSERT_NE(plain, 2);
+  EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, "2"), 2);
+  EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, "4096"), 4096);
+  for (const char *v : {"0", "1", "auto", "", "4097", "-2", "-4294967294", "2x", "x2",
+                        "99999999999999999999"})
+    EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, v), plain) << "GPUDF_SWEEP_SPLIT=" << v;
 }
 
 // A kernel without a merge, or whose results depend on row order, is never

@@ -37,6 +37,12 @@ static void nap_us(long us) {
   nanosleep(&ts, NULL);
 }
 
+/* Whether count x per elements of elem bytes at off lie inside size bytes
+ * (count and per may be 0; no product that could overflow). */
+static bool part_fits(uint64_t size, uint64_t off, uint64_t count, uint64_t per, uint64_t elem) {
+  return off <= size && (count == 0 || per == 0 || (size - off) / elem / per >= count);
+}
+
 /* Maps the owner's control segment read-write and checks it is one. */
 static gpudf_status map_ctl(const char *name, worker *w) {
   int dfd = -1;
@@ -61,6 +67,21 @@ static gpudf_status map_ctl(const char *name, worker *w) {
                         w->ctl->version != GDF_SWEEP_VERSION || w->ctl->size != w->size))
     s = GDF_ERR(GPUDF_EBADMSG, "%s is not a gpudf sweep control segment of this version",
                 name);
+  /* Every batch reads configs and writes results, states and errors, the
+   * slots and messages are written: all inside the segment. */
+  if (s == GPUDF_OK) {
+    gdf_sweep_ctl *c = w->ctl;
+    uint64_t n = (uint64_t)c->n;
+    if (c->n < 0 || c->nparams < 0 || c->nresults < 0 ||
+        !part_fits(w->size, c->off_configs, n, (uint64_t)c->nparams, sizeof(double)) ||
+        !part_fits(w->size, c->off_results, n, (uint64_t)c->nresults, sizeof(double)) ||
+        !part_fits(w->size, c->off_state, n, 1, 1) ||
+        !part_fits(w->size, c->off_err, n, 1, sizeof(int32_t)) ||
+        !part_fits(w->size, c->off_slots, c->nslots, 1, sizeof(gdf_sweep_slot)) ||
+        !part_fits(w->size, c->off_msgs, GDF_SWEEP_MSGS, 1, sizeof(gdf_sweep_msg)))
+      s = GDF_ERR(GPUDF_EBADMSG, "%s: its configs, results or slots lie outside the segment",
+                  name);
+  }
   /* Claims read the group starts: they must lie inside the segment. */
   if (s == GPUDF_OK && (w->ctl->ngroups < 0 || w->ctl->ngroups > w->ctl->n ||
                         w->ctl->off_groups > w->size ||

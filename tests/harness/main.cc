@@ -3,12 +3,14 @@
 // process it starts inherits through GPUDF_SHM_DIR. Tests can then kill
 // owners and look at what they left without another test's library calls
 // sweeping it first, and at exit the directory must be empty: whatever a
-// test leaves behind fails the run.
+// test leaves behind fails the run. Directories of test processes that were
+// killed before they could remove theirs are removed first (shm_dirs.h).
 #include <dirent.h>
 #include <gpudf.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
+
+#include "shm_dirs.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -28,10 +30,12 @@ static std::vector<std::string> Entries(const std::string &dir) {
 int main(int argc, char **argv) {
   ::testing::InitGoogleTest(&argc, argv);
   std::string dir;
+  int lock_fd = -1;
   if (!std::getenv("GPUDF_SHM_DIR")) {
-    dir = "/dev/shm/gpudf-test." + std::to_string(getpid());
-    if (mkdir(dir.c_str(), 0700) == 0) setenv("GPUDF_SHM_DIR", dir.c_str(), 1);
-    else dir.clear();  // fall back to /dev/shm itself
+    harness::RemoveStaleTestDirs("/dev/shm", getpid());
+    dir = harness::MakeTestDir("/dev/shm", getpid(), &lock_fd);
+    if (!dir.empty()) setenv("GPUDF_SHM_DIR", dir.c_str(), 1);
+    // else: fall back to /dev/shm itself
   }
   int rc = RUN_ALL_TESTS();
   if (!dir.empty()) {
@@ -42,6 +46,7 @@ int main(int argc, char **argv) {
       rc = 1;
     }
     rmdir(dir.c_str());
+    close(lock_fd);
   }
   return rc;
 }
