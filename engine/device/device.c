@@ -234,6 +234,39 @@ static gpudf_status pin(gdf_placement *p, void *host, uint64_t bytes) {
   return GPUDF_OK;
 }
 
+/* Owner, cuda-pinned: the devices of sel (NULL: every visible one) that
+ * kernels may run on over the registration; at least dev. A device that
+ * cannot be queried is left out (it is a speed question: the registration
+ * itself is done). */
+static void pinned_devices(gdf_placement *p, const gdf_devsel *sel) {
+  static const gdf_devsel every = {.all = true};
+  int ords[GDF_REPLICAS_MAX], n = 0;
+  gdf_quiet q;
+  gdf_quiet_begin(&q, NULL, 0);
+  if (gdf_devsel_resolve(sel ? sel : &every, &p->dev, ords, &n) != GPUDF_OK) n = 0;
+  p->pinned[0] = p->dev;
+  memcpy(p->pinned_uuid[0], p->uuid, GDF_UUID_BYTES);
+  p->npinned = 1;
+  for (int k = 0; k < n && p->npinned < GDF_REPLICAS_MAX; k++) {
+    if (ords[k] == p->dev.ordinal) continue;
+    gdf_device d = gdf_device_at(&p->dev, ords[k]);
+    if (d.ops->uuid(&d, p->pinned_uuid[p->npinned]) != GPUDF_OK) continue;
+    p->pinned[p->npinned++] = d;
+  }
+  gdf_quiet_end(&q);
+}
+
+int gdf_placement_devices(const gdf_placement *p, char (*out)[48], int max) {
+  int n = 0;
+  if (p && p->owner && p->backend == GPUDF_BACKEND_CUDA_IPC)
+    for (int i = 0; i < p->nreplicas && n < max; i++)
+      gdf_uuid_text(p->replicas[i].uuid, out[n++], 48);
+  else if (p && p->backend == GPUDF_BACKEND_CUDA_PINNED)
+    for (int i = 0; i < p->npinned && n < max; i++)
+      gdf_uuid_text(p->pinned_uuid[i], out[n++], 48);
+  return n;
+}
+
 /* Logs why a placement was not used. Under auto a fallback is a decision,
  * not an error: the attempts run in a quiet scope (engine/base/base.h) whose
  * message is why. */
@@ -273,7 +306,10 @@ gpudf_status gdf_place_owner(void *base, uint64_t bytes, gpudf_backend backend, 
     backend = GPUDF_BACKEND_CUDA_PINNED;
     st = GPUDF_OK;
   }
-  if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_PINNED) st = pin(p, base, bytes);
+  if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_PINNED) {
+    st = pin(p, base, bytes);
+    if (st == GPUDF_OK) pinned_devices(p, devices);
+  }
 done:
   if (!forced) gdf_quiet_end(&q);
   if (st == GPUDF_OK) {

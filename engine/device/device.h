@@ -231,7 +231,19 @@ typedef struct gdf_placement {
   int nreplicas;
   gdf_replica replicas[GDF_REPLICAS_MAX];
   char skipped[2048];    /* owner: devices left out under "all", and why; "" if none */
+  /* Owner, cuda-pinned: the devices its kernels may run on (its
+   * registration is portable: the same device address on each), the first
+   * being dev. What a sweep spreads its workers over, as a cuda-ipc one
+   * spreads them over the replicas. */
+  int npinned;
+  gdf_device pinned[GDF_REPLICAS_MAX];
+  uint8_t pinned_uuid[GDF_REPLICAS_MAX][GDF_UUID_BYTES];
 } gdf_placement;
+
+/* UUID texts of the devices an owner's placement p lets kernels run on, in
+ * order, into out (max entries): its replicas (cuda-ipc), the devices its
+ * registration serves (cuda-pinned); 0 for NULL, cpu or an attacher's. */
+int gdf_placement_devices(const gdf_placement *p, char (*out)[48], int max);
 
 /* Owner side, at share time. Places the sealed arena [base, base + bytes)
  * for backend (resolved, never AUTO): cuda-ipc makes a replica on every
