@@ -897,4 +897,49 @@ TEST_F(MultiDevice, ASweepOverAViewSpreadsOverTheSharesReplicas) {
   ExpectCpuResults(4000, 9, cfg, got);
 }
 
+// gpudf-sweep --workers-per-device: the summary's per-device lines show that
+// many workers on each device, --workers 0 a thread per device; out of
+// range is a usage error naming the flag.
+TEST_F(MultiDevice, TheCliRunsWorkersPerDeviceAndThreadsPerDevice) {
+  std::string csv = "/tmp/gpudf-multi-wpd-" + std::to_string(getpid()) + ".csv";
+  {
+    std::ofstream f(csv);
+    f << "x,y\n";
+    for (int i = 0; i < 2000; i++) f << i % 97 << "," << (i * 7) % 13 << "\n";
+  }
+  auto run = [&](const std::string &flags, int *rc) {
+    std::string cmd = std::string(GPUDF_SWEEP_BIN) + " --table " + csv +
+                      " --kernel filter_agg --grid 'lo=1,2,3,4,5,6,7,8' --batch 1 " + flags +
+                      " --out /dev/null 2>&1";
+    FILE *p = popen(cmd.c_str(), "r");
+    std::string err;
+    char buf[512];
+    while (p && fgets(buf, sizeof buf, p)) err += buf;
+    *rc = p ? pclose(p) : -1;
+    return err;
+  };
+  int rc = 0;
+  std::string err = run("--workers-per-device 2", &rc);
+  EXPECT_EQ(rc, 0) << err;
+  for (int k = 0; k < 4; k++)
+    EXPECT_NE(err.find("device   " + SimUuid(k) + ": "), std::string::npos) << err;
+  EXPECT_EQ(err.find(" 1 worker\n"), std::string::npos) << err;
+  size_t two = 0;
+  for (size_t at = err.find(" 2 workers\n"); at != std::string::npos;
+       at = err.find(" 2 workers\n", at + 1))
+    two++;
+  EXPECT_EQ(two, 4u) << err;
+  err = run("--workers 0 --backend cuda-ipc", &rc);
+  EXPECT_EQ(rc, 0) << err;
+  size_t one = 0;
+  for (size_t at = err.find(" 1 worker\n"); at != std::string::npos;
+       at = err.find(" 1 worker\n", at + 1))
+    one++;
+  EXPECT_EQ(one, 4u) << "a thread per device: " << err;
+  err = run("--workers-per-device 0", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(err.find("--workers-per-device needs 1..256, got '0'"), std::string::npos) << err;
+  std::remove(csv.c_str());
+}
+
 }  // namespace
