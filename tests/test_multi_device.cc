@@ -28,6 +28,7 @@
 #include "descriptor.h"
 #include "harness.h"
 #include "sim_fixture.h"
+#include "table.h"
 
 namespace {
 
@@ -120,6 +121,49 @@ TEST_F(MultiDevice, EveryDeviceGetsAReplicaFromOneHostUpload) {
       EXPECT_NE(handle, std::string(reinterpret_cast<const char *>(h->replicas[j].ipc_handle)));
   }
   for (int k = 4; k < GDF_DESC_REPLICAS_MAX; k++) EXPECT_EQ(h->replicas[k].device_uuid[0], 0);
+}
+
+// The fills of the other replicas overlap: all three start (each on a
+// stream of its own: a thread here) before the first is waited for and
+// exported, and each replica then holds the table's arena byte for byte.
+TEST_F(MultiDevice, ReplicaFillsOverlapAndEachHoldsTheArena) {
+  for (const char *fail : {"", "nopeer"}) {
+    SCOPED_TRACE(fail);
+    setenv("GPUDF_SIM_FAIL", fail, 1);
+    unlink(trace.c_str());
+    ASSERT_EQ(ShareOn(nullptr, 5000, 21), GPUDF_OK) << gpudf_last_error();
+    ASSERT_EQ(gpudf_share_nreplicas(s), 4);
+    pid_t me = getpid();
+    EXPECT_EQ(Count(me, "upload"), 1);
+    std::vector<std::string> calls = Calls(me);
+    size_t last_start = 0, first_export = calls.size();
+    int starts = 0;
+    for (size_t i = 0; i < calls.size(); i++) {
+      for (int k = 1; k < 4; k++)
+        if (calls[i] == "copy_start dev=" + std::to_string(k) + " from=0") {
+          starts++;
+          last_start = i;
+        }
+      if (calls[i].rfind("ipc_get ", 0) == 0 && calls[i].find(" dev=0") == std::string::npos &&
+          i < first_export)
+        first_export = i;
+    }
+    EXPECT_EQ(starts, 3) << "a fill per other device, from the first";
+    EXPECT_LT(last_start, first_export) << "every fill started before one was waited for";
+    EXPECT_EQ(Count(me, std::string(fail).empty() ? "peer" : "staged"), 3);
+    const gdf_desc_header *h = Header();
+    std::string arena(reinterpret_cast<const char *>(t->base), gpudf_table_arena_bytes(t));
+    for (int k = 0; k < 4; k++) {
+      std::string handle(reinterpret_cast<const char *>(h->replicas[k].ipc_handle));
+      std::string bytes = ReadAll(harness::ShmPath(handle));
+      ASSERT_GE(bytes.size(), arena.size()) << "device " << k;
+      EXPECT_TRUE(bytes.compare(0, arena.size(), arena) == 0) << "device " << k;
+    }
+    gpudf_share_close(s);
+    s = nullptr;
+    gpudf_table_free(t);
+    t = nullptr;
+  }
 }
 
 TEST_F(MultiDevice, WithoutPeerAccessTheReplicasAreStagedNotUploadedAgain) {
@@ -277,7 +321,7 @@ TEST_F(MultiDevice, SharingATableAgainOnOtherDevicesIsRefused) {
 // A failure on the third replica: under "all" the device is skipped and its
 // allocation freed; on named devices the share fails and frees every one.
 TEST_F(MultiDevice, AFailureOnTheThirdReplicaLeavesNothingBehind) {
-  for (const char *fail : {"alloc:2", "copy:2", "ipc_get:2"}) {
+  for (const char *fail : {"alloc:2", "copy:2", "copywait:2", "ipc_get:2"}) {
     SCOPED_TRACE(fail);
     setenv("GPUDF_SIM_FAIL", fail, 1);
     unlink(trace.c_str());
@@ -376,7 +420,8 @@ TEST_F(MultiDevice, AnOwnerKilledMidReplicationLeavesNothingAfterTheNextCall) {
     if (!stalled) usleep(10000);
   }
   ASSERT_TRUE(stalled) << "the owner never reached the third replica";
-  EXPECT_EQ(Count(c.pid, "alloc"), 3) << "two replicas filled, the third allocated";
+  EXPECT_EQ(Count(c.pid, "alloc"), 4) << "every replica allocated, the fills overlapped";
+  EXPECT_EQ(Count(c.pid, "copy_start"), 3);
   std::string its = "." + std::to_string(c.pid) + ".";
   EXPECT_TRUE(EntryExists("+v" + its));
   harness::Kill(c);

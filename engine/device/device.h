@@ -131,6 +131,15 @@ typedef struct gdf_device_ops {
   /* d's PCI bus id as the driver writes it ("0000:3B:00.0") into buf (at
    * least 32 bytes): what sysfs lists its local CPUs by. */
   gpudf_status (*pci_bus_id)(const gdf_device *d, char *buf, size_t len);
+  /* Starts the copy copy_d2d makes and returns at once, *job being what
+   * copy_wait waits for: copies to several devices then overlap, each on a
+   * stream of its own (a replica fill). NULL: copy_d2d is used, one copy
+   * after another. */
+  gpudf_status (*copy_start)(const gdf_device *to, void *dst, const gdf_device *from,
+                             const void *src, uint64_t bytes, void **job);
+  /* Returns when a started copy is done, with its status, and releases job
+   * (also when the copy failed). */
+  gpudf_status (*copy_wait)(const gdf_device *to, void *job);
 } gdf_device_ops;
 
 /* A device: a value, copied freely. Another ordinal of the same
