@@ -940,6 +940,20 @@ TEST_F(MultiDevice, ASweepOverAViewSpreadsOverTheSharesReplicas) {
   gpudf_sweep_result_free(r);
   gpudf_table_free(v);
   ExpectCpuResults(4000, 9, cfg, got);
+  // Another process that attached the share does the same.
+  Child c = harness::Spawn({"sweep-view", name});
+  std::string line = harness::ReadLine(c, 60000);
+  EXPECT_EQ(harness::Wait(c, 60000), 0) << line;
+  std::istringstream words(line);
+  std::string ok, dev;
+  int workers = 0;
+  words >> ok >> workers;
+  EXPECT_EQ(ok, "ok") << line;
+  EXPECT_EQ(workers, 4) << line;
+  std::vector<int> other(4, 0);
+  while (words >> dev)
+    for (int k = 0; k < 4; k++) other[k] += dev == SimUuid(k);
+  EXPECT_EQ(other, std::vector<int>(4, 1)) << line;
 }
 
 // gpudf-sweep --workers-per-device: the summary's per-device lines show that
