@@ -587,7 +587,8 @@ gpudf_status gpudf_plugin_load(const char *path);
 /* Limits and defaults of gpudf_sweep. */
 enum {
   GPUDF_SWEEP_OPTIONS_VERSION = 1,
-  GPUDF_SWEEP_WORKERS_DEFAULT = -1, /* one per replica device (cuda-ipc), per core (cpu) */
+  GPUDF_SWEEP_WORKERS_DEFAULT = -1, /* workers_per_device per device of a GPU placement
+                                     * (cuda-ipc, cuda-pinned), one per core (cpu) */
   GPUDF_SWEEP_WORKERS_MAX = 256,    /* more is GPUDF_EINVAL */
   GPUDF_SWEEP_PLUGINS_MAX = 16,
   GPUDF_SWEEP_REASON_MAX = 256      /* bytes of a per-config reason, with the NUL */
@@ -646,6 +647,14 @@ typedef struct gpudf_sweep_options {
    * a row of a series without a time). Rows are ordered by it within each
    * series (stably: equal times keep the file's order). */
   int time;
+  /* (0.6) Workers per device for GPU placements (cuda-ipc, cuda-pinned),
+   * 1..GPUDF_SWEEP_WORKERS_MAX; default 1 (and what a struct from an older
+   * header gets). The default workers are then this many per device of the
+   * share (a device skipped for room counts for none), and workers = 0 runs
+   * this many threads per device in the calling process. Ignored on the
+   * cpu placement; explicit workers >= 1 are dealt over the devices in
+   * turn whatever it is. */
+  int workers_per_device;
 } gpudf_sweep_options;
 
 /* Fills opts with the defaults and sets size and version. NULL: nothing. */
@@ -672,7 +681,8 @@ typedef struct gpudf_sweep_report {
 } gpudf_sweep_report;
 
 typedef struct gpudf_sweep_worker_info {
-  int pid;                  /* 0 for the calling process (workers = 0) */
+  int pid;                  /* 0 for the calling process (workers = 0: one entry per
+                             * thread, one thread per device of a GPU placement) */
   int64_t configs;          /* configs it finished */
   int64_t batches;
   double busy_s;            /* time spent in kernels */

@@ -104,7 +104,10 @@ static const char *usage_text =
     "                        take their defaults     e.g. --set value_col=volume\n"
     "Execution\n"
     "  -j, --workers N       worker processes (default: one per core, or per GPU; 0 runs\n"
-    "                        in this process)        e.g. --workers 2\n"
+    "                        in this process: a thread per GPU) e.g. --workers 2\n"
+    "  --workers-per-device N  GPU placements: N workers (or threads) per device for\n"
+    "                        the default above and --workers 0 (default 1)\n"
+    "                                                e.g. --workers-per-device 2\n"
     "  --backend B           placement: auto (default), cuda-ipc, cuda-pinned, cpu\n"
     "                                                e.g. --backend cpu\n"
     "  --devices all|LIST    GPUs that get a replica of the table (cuda-ipc): all visible\n"
@@ -978,6 +981,7 @@ static int run(const args *a) {
   gpudf_sweep_options o;
   gpudf_sweep_options_init(&o);
   o.workers = a->workers;
+  if (a->workers_per_device > 0) o.workers_per_device = a->workers_per_device;
   o.backend = backend;
   o.batch = a->batch;
   o.time_limit_s = a->timeout;

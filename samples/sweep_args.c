@@ -58,7 +58,8 @@ sweep_action sweep_parse_args(int argc, char **argv, int workers_default, int wo
                                          "--workers", "--backend", "--batch", "--timeout",
                                          "--out", "--top", "--by", "--describe", "--plot",
                                          "--plot-metric", "--equity", "--series",
-                                         "--devices", "--time", "--rank", "--summary"};
+                                         "--devices", "--time", "--rank", "--summary",
+                                         "--workers-per-device"};
     const char *val = NULL;
     char flag[64];
     const char *eq = strchr(arg, '=');
@@ -103,6 +104,11 @@ sweep_action sweep_parse_args(int argc, char **argv, int workers_default, int wo
       if (parse_i64(val, 0, &v64) != 0 || v64 > workers_max)
         return usage(err, errlen, "--workers needs 0..%d, got '%s'", workers_max, val);
       a->workers = (int)v64;
+    } else if (strcmp(flag, "--workers-per-device") == 0) {
+      if (parse_i64(val, 1, &v64) != 0 || v64 > workers_max)
+        return usage(err, errlen, "--workers-per-device needs 1..%d, got '%s'", workers_max,
+                     val);
+      a->workers_per_device = (int)v64;
     } else if (strcmp(flag, "--backend") == 0) a->backend = val;
     else if (strcmp(flag, "--batch") == 0) {
       if (parse_i64(val, 1, &a->batch) != 0)

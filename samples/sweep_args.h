@@ -17,6 +17,7 @@ typedef struct sweep_args {
   int64_t synthetic, batch, top;
   uint64_t seed;
   int workers, asc, quiet, top_given;
+  int workers_per_device; /* --workers-per-device; 0: not given (the library's 1) */
   double timeout;
   int nsets;
   const char *sets[SA_MAX_SETS];

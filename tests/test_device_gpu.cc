@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -271,6 +272,94 @@ TEST_F(DeviceGpu, FilterAggMatchesTheCpuOnRandomData) {
   }
   gpudf_table_free(cpu);
   gpudf_table_free(dev);
+}
+
+// The one-device path, and the multi-device path on the one GPU a device
+// session lends: the share and gpudf-sweep with --devices naming it (by UUID
+// and by ordinal), workers = 0 (the calling thread alone, then two threads
+// on it with workers_per_device = 2) and cuda-pinned; every result against
+// the cpu placement.
+TEST_F(DeviceGpu, TheOneDevicePathAndDevicesNamingTheGpu) {
+  ASSERT_EQ(tg_make_table(200003, 12, &t), GPUDF_OK) << gpudf_last_error();
+  gpudf_share_options so;
+  gpudf_share_options_init(&so);
+  so.backend = GPUDF_BACKEND_CUDA_IPC;
+  so.devices = "0";
+  name = harness::UniqueName("gpuone");
+  ASSERT_EQ(gpudf_table_share_ex(t, name.c_str(), &so, &s), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_share_nreplicas(s), 1);
+  std::string uuid = gpudf_share_replica_device(s, 0);
+  std::vector<double> cfg;
+  for (int i = 0; i < 32; i++) cfg.insert(cfg.end(), {3, 3, -1.0 + i / 16.0, 0, 3});
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> want(n * 6);
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
+  gpudf_table *ref = nullptr;
+  ASSERT_EQ(tg_make_table(200003, 12, &ref), GPUDF_OK);
+  ASSERT_EQ(gpudf_run(ref, k, cfg.data(), n, want.data()), GPUDF_OK) << gpudf_last_error();
+  gpudf_table_free(ref);
+  struct Case {
+    int workers, per, entries;
+  };
+  for (Case c : {Case{0, 1, 1}, Case{0, 2, 2}, Case{GPUDF_SWEEP_WORKERS_DEFAULT, 1, 1}}) {
+    SCOPED_TRACE("workers " + std::to_string(c.workers) + ", per device " +
+                 std::to_string(c.per));
+    std::vector<double> got(n * 6);
+    gpudf_sweep_options o;
+    gpudf_sweep_options_init(&o);
+    o.workers = c.workers;
+    o.workers_per_device = c.per;
+    gpudf_sweep_result *r = nullptr;
+    ASSERT_EQ(gpudf_sweep(t, k, cfg.data(), n, got.data(), &o, &r), GPUDF_OK)
+        << gpudf_last_error();
+    gpudf_sweep_report rep;
+    ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+    EXPECT_EQ(rep.done, n);
+    EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_IPC);
+    ASSERT_EQ(gpudf_sweep_result_nworkers(r), c.entries);
+    for (int i = 0; i < c.entries; i++) {
+      gpudf_sweep_worker_info wi;
+      ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+      // The calling thread alone reports no device (as before); threads and
+      // workers name theirs.
+      if (c.workers != 0 || c.per > 1) {
+        EXPECT_EQ(uuid, wi.device);
+      }
+    }
+    gpudf_sweep_result_free(r);
+    for (int64_t i = 0; i < n; i++) {
+      EXPECT_EQ(got[i * 6], want[i * 6]) << "count, config " << i;
+      EXPECT_NEAR(got[i * 6 + 1], want[i * 6 + 1], 1e-9 * (std::fabs(want[i * 6 + 1]) + 1))
+          << "sum, config " << i;
+    }
+  }
+  // gpudf-sweep with --devices naming the GPU, by UUID and by ordinal.
+  std::string csv = "/tmp/gpudf-gpu-devices-" + std::to_string(getpid()) + ".csv";
+  {
+    FILE *f = std::fopen(csv.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fprintf(f, "x,y\n");
+    for (int i = 0; i < 100000; i++) std::fprintf(f, "%d,%d\n", i % 97, (i * 7) % 13);
+    std::fclose(f);
+  }
+  for (std::string flags : {"--devices " + uuid, std::string("--devices 0"),
+                            "--devices " + uuid +
+                                " --workers 0 --workers-per-device 2 --backend cuda-ipc",
+                            "--devices " + uuid + " --backend cuda-pinned"}) {
+    SCOPED_TRACE(flags);
+    std::string cmd = std::string(GPUDF_SWEEP_BIN) + " --table " + csv +
+                      " --kernel filter_agg --grid 'lo=1,2,3,4' " + flags +
+                      " --out /dev/null 2>&1";
+    FILE *p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string err;
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) err += buf;
+    EXPECT_EQ(pclose(p), 0) << err;
+    EXPECT_NE(err.find("device   " + uuid + ": 4 configs"), std::string::npos) << err;
+  }
+  std::remove(csv.c_str());
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include "descriptor.h"
 #include "harness.h"
 #include "sim_fixture.h"
+#include "table.h"
 
 namespace {
 
@@ -120,6 +121,49 @@ TEST_F(MultiDevice, EveryDeviceGetsAReplicaFromOneHostUpload) {
       EXPECT_NE(handle, std::string(reinterpret_cast<const char *>(h->replicas[j].ipc_handle)));
   }
   for (int k = 4; k < GDF_DESC_REPLICAS_MAX; k++) EXPECT_EQ(h->replicas[k].device_uuid[0], 0);
+}
+
+// The fills of the other replicas overlap: all three start (each on a
+// stream of its own: a thread here) before the first is waited for and
+// exported, and each replica then holds the table's arena byte for byte.
+TEST_F(MultiDevice, ReplicaFillsOverlapAndEachHoldsTheArena) {
+  for (const char *fail : {"", "nopeer"}) {
+    SCOPED_TRACE(fail);
+    setenv("GPUDF_SIM_FAIL", fail, 1);
+    unlink(trace.c_str());
+    ASSERT_EQ(ShareOn(nullptr, 5000, 21), GPUDF_OK) << gpudf_last_error();
+    ASSERT_EQ(gpudf_share_nreplicas(s), 4);
+    pid_t me = getpid();
+    EXPECT_EQ(Count(me, "upload"), 1);
+    std::vector<std::string> calls = Calls(me);
+    size_t last_start = 0, first_export = calls.size();
+    int starts = 0;
+    for (size_t i = 0; i < calls.size(); i++) {
+      for (int k = 1; k < 4; k++)
+        if (calls[i] == "copy_start dev=" + std::to_string(k) + " from=0") {
+          starts++;
+          last_start = i;
+        }
+      if (calls[i].rfind("ipc_get ", 0) == 0 && calls[i].find(" dev=0") == std::string::npos &&
+          i < first_export)
+        first_export = i;
+    }
+    EXPECT_EQ(starts, 3) << "a fill per other device, from the first";
+    EXPECT_LT(last_start, first_export) << "every fill started before one was waited for";
+    EXPECT_EQ(Count(me, std::string(fail).empty() ? "peer" : "staged"), 3);
+    const gdf_desc_header *h = Header();
+    std::string arena(reinterpret_cast<const char *>(t->base), gpudf_table_arena_bytes(t));
+    for (int k = 0; k < 4; k++) {
+      std::string handle(reinterpret_cast<const char *>(h->replicas[k].ipc_handle));
+      std::string bytes = ReadAll(harness::ShmPath(handle));
+      ASSERT_GE(bytes.size(), arena.size()) << "device " << k;
+      EXPECT_TRUE(bytes.compare(0, arena.size(), arena) == 0) << "device " << k;
+    }
+    gpudf_share_close(s);
+    s = nullptr;
+    gpudf_table_free(t);
+    t = nullptr;
+  }
 }
 
 TEST_F(MultiDevice, WithoutPeerAccessTheReplicasAreStagedNotUploadedAgain) {
@@ -315,7 +359,7 @@ TEST_F(MultiDevice, SharingATableAgainOnOtherDevicesIsRefused) {
 // A failure on the third replica: under "all" the device is skipped and its
 // allocation freed; on named devices the share fails and frees every one.
 TEST_F(MultiDevice, AFailureOnTheThirdReplicaLeavesNothingBehind) {
-  for (const char *fail : {"alloc:2", "copy:2", "ipc_get:2"}) {
+  for (const char *fail : {"alloc:2", "copy:2", "copywait:2", "ipc_get:2"}) {
     SCOPED_TRACE(fail);
     setenv("GPUDF_SIM_FAIL", fail, 1);
     unlink(trace.c_str());
@@ -414,7 +458,8 @@ TEST_F(MultiDevice, AnOwnerKilledMidReplicationLeavesNothingAfterTheNextCall) {
     if (!stalled) usleep(10000);
   }
   ASSERT_TRUE(stalled) << "the owner never reached the third replica";
-  EXPECT_EQ(Count(c.pid, "alloc"), 3) << "two replicas filled, the third allocated";
+  EXPECT_EQ(Count(c.pid, "alloc"), 4) << "every replica allocated, the fills overlapped";
+  EXPECT_EQ(Count(c.pid, "copy_start"), 3);
   std::string its = "." + std::to_string(c.pid) + ".";
   EXPECT_TRUE(EntryExists("+v" + its));
   harness::Kill(c);
@@ -726,6 +771,306 @@ TEST_F(MultiDevice, ADescriptorOfAnOlderLibraryIsRefusedWithAMessage) {
                      "version 2"), std::string::npos) << msg;
   EXPECT_NE(msg.find("publish it again with this library"), std::string::npos) << msg;
   EXPECT_EQ(v, nullptr);
+}
+
+// ------------------------------------------------- sweeps over the devices
+
+// 64 filter_agg configs (5 parameters, 6 results each).
+std::vector<double> SweepConfigs() {
+  std::vector<double> cfg;
+  for (int i = 0; i < 64; i++) cfg.insert(cfg.end(), {3, 3, -1.0 + i / 32.0, 0, 3});
+  return cfg;
+}
+
+// The same configs over the cpu placement of a fresh table of the same
+// rows, one at a time, against the results of a device sweep.
+void ExpectCpuResults(int64_t rows, uint64_t seed, const std::vector<double> &cfg,
+                      const std::vector<double> &got) {
+  gpudf_table *ref = nullptr;
+  ASSERT_EQ(tg_make_table(rows, seed, &ref), GPUDF_OK);
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> want(n * 6);
+  for (int64_t i = 0; i < n; i++)
+    ASSERT_EQ(gpudf_run(ref, tg_kernel("filter_agg"), &cfg[i * 5], 1, &want[i * 6]), GPUDF_OK);
+  gpudf_table_free(ref);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); i++)
+    EXPECT_TRUE(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))
+        << i << ": " << got[i] << " vs " << want[i];
+}
+
+// The simulated device index of each worker entry of r (-1: none of them).
+std::vector<int> WorkerDevices(const gpudf_sweep_result *r) {
+  std::vector<int> out;
+  for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
+    gpudf_sweep_worker_info wi;
+    EXPECT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+    int k = -1;
+    for (int d = 0; d < 16; d++)
+      if (SimUuid(d) == wi.device) k = d;
+    out.push_back(k);
+  }
+  return out;
+}
+
+// workers = 0 (in this process) on a share with four replicas: a thread per
+// device, each bound to its device and running its kernels there only; the
+// report has one entry per thread with its device, configs and time.
+TEST_F(MultiDevice, WorkersZeroRunsAThreadPerReplicaDeviceInThisProcess) {
+  ASSERT_EQ(ShareOn(nullptr, 4000, 9), GPUDF_OK) << gpudf_last_error();
+  std::vector<double> cfg = SweepConfigs();
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.batch = 1;  // one launch per config: the trace counts each thread's configs
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r), GPUDF_OK)
+      << gpudf_last_error();
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.workers, 0);
+  EXPECT_EQ(rep.done, n);
+  EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_IPC);
+  ASSERT_EQ(gpudf_sweep_result_nworkers(r), 4) << "a thread per replica device";
+  std::vector<int> devs = WorkerDevices(r);
+  std::vector<int> seen(4, 0);
+  int64_t configs = 0;
+  for (int i = 0; i < 4; i++) {
+    gpudf_sweep_worker_info wi;
+    ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+    EXPECT_EQ(wi.pid, 0);
+    ASSERT_GE(devs[i], 0) << "thread " << i << " ran on '" << wi.device << "'";
+    seen[devs[i]]++;
+    configs += wi.configs;
+    EXPECT_GE(wi.busy_s, 0.0);
+    EXPECT_GE(wi.alive_s, wi.busy_s);
+    EXPECT_EQ(Count(getpid(), "bind", devs[i]), 1) << "device " << devs[i];
+    EXPECT_EQ(Count(getpid(), "filter_agg", devs[i]), wi.configs) << "device " << devs[i];
+  }
+  EXPECT_EQ(seen, std::vector<int>(4, 1));
+  EXPECT_EQ(configs, n);
+  EXPECT_EQ(Count(getpid(), "filter_agg"), n) << "every launch on one of the four";
+  gpudf_sweep_result_free(r);
+  ExpectCpuResults(4000, 9, cfg, got);
+}
+
+// workers_per_device: the default workers are that many per replica device,
+// workers = 0 that many threads; out of range is refused by name; a struct
+// from an older header (which ends before it) gets 1.
+TEST_F(MultiDevice, WorkersPerDeviceGivesThatManyOnEachDevice) {
+  ASSERT_EQ(ShareOn(nullptr, 3000, 5), GPUDF_OK) << gpudf_last_error();
+  std::vector<double> cfg = SweepConfigs();
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6);
+  for (int workers : {(int)GPUDF_SWEEP_WORKERS_DEFAULT, 0}) {
+    SCOPED_TRACE("workers " + std::to_string(workers));
+    gpudf_sweep_options o;
+    gpudf_sweep_options_init(&o);
+    EXPECT_EQ(o.workers_per_device, 1);
+    o.workers = workers;
+    o.workers_per_device = 2;
+    o.batch = 1;
+    gpudf_sweep_result *r = nullptr;
+    ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r),
+              GPUDF_OK) << gpudf_last_error();
+    gpudf_sweep_report rep;
+    ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+    EXPECT_EQ(rep.workers, workers == 0 ? 0 : 8);
+    EXPECT_EQ(rep.done, n);
+    std::vector<int> per(4, 0);
+    for (int k : WorkerDevices(r)) {
+      ASSERT_GE(k, 0);
+      per[k]++;
+    }
+    EXPECT_EQ(per, std::vector<int>(4, 2));
+    gpudf_sweep_result_free(r);
+    ExpectCpuResults(3000, 5, cfg, got);
+  }
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers_per_device = 0;
+  EXPECT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, nullptr),
+            GPUDF_EINVAL);
+  EXPECT_NE(std::string(gpudf_last_error()).find("workers_per_device = 0"), std::string::npos)
+      << gpudf_last_error();
+  // An older header's struct: the field is past its size, whatever lies there.
+  gpudf_sweep_options_init(&o);
+  o.size = offsetof(gpudf_sweep_options, workers_per_device);
+  o.workers_per_device = -7;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r),
+            GPUDF_OK) << gpudf_last_error();
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.workers, 4);
+  gpudf_sweep_result_free(r);
+}
+
+// A sweep that shares the table itself: a device skipped for room holds no
+// replica and gets no worker, so no two workers share a device.
+TEST_F(MultiDevice, TheDefaultWorkersLeaveOutADeviceSkippedForRoom) {
+  ASSERT_EQ(tg_make_table(3000, 4, &t), GPUDF_OK);
+  uint64_t a = gpudf_table_arena_bytes(t);
+  std::string big = std::to_string(8 * a), small = std::to_string(a / 2);
+  setenv("GPUDF_SIM_MEM", (big + "," + small + "," + big + "," + big).c_str(), 1);
+  std::vector<double> cfg = SweepConfigs();
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.batch = 1;  // each result from a pass of its own, as the cpu reference's
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r),
+            GPUDF_OK) << gpudf_last_error();
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.workers, 3) << "devices 0, 2 and 3";
+  EXPECT_EQ(rep.done, n);
+  std::vector<int> per(4, 0);
+  for (int k : WorkerDevices(r)) {
+    ASSERT_GE(k, 0);
+    per[k]++;
+  }
+  EXPECT_EQ(per, (std::vector<int>{1, 0, 1, 1}));
+  gpudf_sweep_result_free(r);
+  ExpectCpuResults(3000, 4, cfg, got);
+}
+
+// cuda-pinned: its registration is portable, so its workers spread over
+// every device the same way (each bound to its own), and workers = 0 runs a
+// thread per device; no replica is made.
+TEST_F(MultiDevice, ACudaPinnedSweepSpreadsOverTheDevicesToo) {
+  ASSERT_EQ(ShareOn(nullptr, 4000, 9, GPUDF_BACKEND_CUDA_PINNED), GPUDF_OK)
+      << gpudf_last_error();
+  EXPECT_EQ(gpudf_share_nreplicas(s), 0);
+  EXPECT_EQ(Count(getpid(), "alloc"), 0);
+  std::vector<double> cfg = SweepConfigs();
+  int64_t n = (int64_t)cfg.size() / 5;
+  for (int workers : {(int)GPUDF_SWEEP_WORKERS_DEFAULT, 0}) {
+    SCOPED_TRACE("workers " + std::to_string(workers));
+    std::vector<double> got(n * 6);
+    gpudf_sweep_options o;
+    gpudf_sweep_options_init(&o);
+    o.workers = workers;
+    o.batch = 1;
+    gpudf_sweep_result *r = nullptr;
+    ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r),
+              GPUDF_OK) << gpudf_last_error();
+    gpudf_sweep_report rep;
+    ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+    EXPECT_EQ(rep.workers, workers == 0 ? 0 : 4);
+    EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_PINNED);
+    EXPECT_EQ(rep.done, n);
+    std::vector<int> devs = WorkerDevices(r), seen(4, 0);
+    ASSERT_EQ(devs.size(), 4u);
+    for (int i = 0; i < 4; i++) {
+      ASSERT_GE(devs[i], 0);
+      seen[devs[i]]++;
+      gpudf_sweep_worker_info wi;
+      ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+      pid_t pid = wi.pid ? wi.pid : getpid();
+      if (wi.pid) {
+        EXPECT_EQ(Count(pid, "filter_agg"), Count(pid, "filter_agg", devs[i]));
+        EXPECT_EQ(Count(pid, "register"), Count(pid, "register", devs[i]));
+      }
+    }
+    EXPECT_EQ(seen, std::vector<int>(4, 1));
+    for (int k = 0; workers == 0 && k < 4; k++)
+      EXPECT_GT(Count(getpid(), "bind", k), 0) << "device " << k;
+    gpudf_sweep_result_free(r);
+    ExpectCpuResults(4000, 9, cfg, got);
+  }
+}
+
+// A sweep over a view (a process that attached the share) sends its
+// workers to the share's replicas, one per device, as the owner's does.
+TEST_F(MultiDevice, ASweepOverAViewSpreadsOverTheSharesReplicas) {
+  ASSERT_EQ(ShareOn(nullptr, 4000, 9), GPUDF_OK) << gpudf_last_error();
+  gpudf_table *v = nullptr;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  std::vector<double> cfg = SweepConfigs();
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> got(n * 6);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.batch = 1;
+  gpudf_sweep_result *r = nullptr;
+  ASSERT_EQ(gpudf_sweep(v, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r),
+            GPUDF_OK) << gpudf_last_error();
+  gpudf_sweep_report rep;
+  ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+  EXPECT_EQ(rep.workers, 4);
+  EXPECT_EQ(rep.done, n);
+  std::vector<int> devs = WorkerDevices(r), seen(4, 0);
+  for (int k : devs) {
+    ASSERT_GE(k, 0);
+    seen[k]++;
+  }
+  EXPECT_EQ(seen, std::vector<int>(4, 1));
+  gpudf_sweep_result_free(r);
+  gpudf_table_free(v);
+  ExpectCpuResults(4000, 9, cfg, got);
+  // Another process that attached the share does the same.
+  Child c = harness::Spawn({"sweep-view", name});
+  std::string line = harness::ReadLine(c, 60000);
+  EXPECT_EQ(harness::Wait(c, 60000), 0) << line;
+  std::istringstream words(line);
+  std::string ok, dev;
+  int workers = 0;
+  words >> ok >> workers;
+  EXPECT_EQ(ok, "ok") << line;
+  EXPECT_EQ(workers, 4) << line;
+  std::vector<int> other(4, 0);
+  while (words >> dev)
+    for (int k = 0; k < 4; k++) other[k] += dev == SimUuid(k);
+  EXPECT_EQ(other, std::vector<int>(4, 1)) << line;
+}
+
+// gpudf-sweep --workers-per-device: the summary's per-device lines show that
+// many workers on each device, --workers 0 a thread per device; out of
+// range is a usage error naming the flag.
+TEST_F(MultiDevice, TheCliRunsWorkersPerDeviceAndThreadsPerDevice) {
+  std::string csv = "/tmp/gpudf-multi-wpd-" + std::to_string(getpid()) + ".csv";
+  {
+    std::ofstream f(csv);
+    f << "x,y\n";
+    for (int i = 0; i < 2000; i++) f << i % 97 << "," << (i * 7) % 13 << "\n";
+  }
+  auto run = [&](const std::string &flags, int *rc) {
+    std::string cmd = std::string(GPUDF_SWEEP_BIN) + " --table " + csv +
+                      " --kernel filter_agg --grid 'lo=1,2,3,4,5,6,7,8' --batch 1 " + flags +
+                      " --out /dev/null 2>&1";
+    FILE *p = popen(cmd.c_str(), "r");
+    std::string err;
+    char buf[512];
+    while (p && fgets(buf, sizeof buf, p)) err += buf;
+    *rc = p ? pclose(p) : -1;
+    return err;
+  };
+  int rc = 0;
+  std::string err = run("--workers-per-device 2", &rc);
+  EXPECT_EQ(rc, 0) << err;
+  for (int k = 0; k < 4; k++)
+    EXPECT_NE(err.find("device   " + SimUuid(k) + ": "), std::string::npos) << err;
+  EXPECT_EQ(err.find(" 1 worker\n"), std::string::npos) << err;
+  size_t two = 0;
+  for (size_t at = err.find(" 2 workers\n"); at != std::string::npos;
+       at = err.find(" 2 workers\n", at + 1))
+    two++;
+  EXPECT_EQ(two, 4u) << err;
+  err = run("--workers 0 --backend cuda-ipc", &rc);
+  EXPECT_EQ(rc, 0) << err;
+  size_t one = 0;
+  for (size_t at = err.find(" 1 worker\n"); at != std::string::npos;
+       at = err.find(" 1 worker\n", at + 1))
+    one++;
+  EXPECT_EQ(one, 4u) << "a thread per device: " << err;
+  err = run("--workers-per-device 0", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(err.find("--workers-per-device needs 1..256, got '0'"), std::string::npos) << err;
+  std::remove(csv.c_str());
 }
 
 }  // namespace

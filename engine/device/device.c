@@ -105,33 +105,13 @@ static void skip(gdf_placement *p, const char *fmt, ...) {
   snprintf(p->skipped + used, sizeof p->skipped - used, "%s%s", used ? "; " : "", line);
 }
 
-/* One replica on d: allocated, filled (from the host when it is the first,
- * else device to device from the first) and exported. Nothing is left of it
- * on failure. */
-static gpudf_status make_replica(gdf_placement *p, const gdf_device *d, const uint8_t *uuid,
-                                 const uint8_t *host, uint64_t bytes) {
-  const gdf_device_ops *ops = d->ops;
+/* Exports mem on d as the next replica. Nothing is left of mem on failure. */
+static gpudf_status add_replica(gdf_placement *p, const gdf_device *d, const uint8_t *uuid,
+                                void *mem) {
   gdf_replica *r = &p->replicas[p->nreplicas];
-  void *mem = NULL;
-  GDF_TRY(ops->alloc(d, bytes, &mem));
-  gpudf_status st;
-  if (p->nreplicas == 0) {
-    gdf_range_push("gpudf upload");
-    st = ops->upload(d, mem, host, bytes);
-    gdf_range_pop();
-  } else {
-    bool peer = false;
-    const gdf_replica *first = &p->replicas[0];
-    gdf_range_push("gpudf replicate");
-    st = ops->copy_d2d(d, mem, &first->dev, first->dbase, bytes, &peer);
-    gdf_range_pop();
-    if (st == GPUDF_OK)
-      gdf_log("share: replica on device %d filled from device %d (%s)", d->ordinal,
-              first->dev.ordinal, peer ? "peer copy" : "staged through pinned host memory");
-  }
-  if (st == GPUDF_OK) st = ops->ipc_get(d, mem, r->handle);
+  gpudf_status st = d->ops->ipc_get(d, mem, r->handle);
   if (st != GPUDF_OK) {
-    ops->free(d, mem);
+    d->ops->free(d, mem);
     return st;
   }
   r->dev = *d;
@@ -141,7 +121,90 @@ static gpudf_status make_replica(gdf_placement *p, const gdf_device *d, const ui
   return GPUDF_OK;
 }
 
-/* Owner: a replica on every chosen device from one host upload. */
+static void log_fill(const gdf_device *d, const gdf_device *from, bool peer, const char *how) {
+  gdf_log("share: replica on device %d filled from device %d (%s%s)", d->ordinal, from->ordinal,
+          peer ? "peer copy" : "staged through pinned host memory", how);
+}
+
+/* A replica on d whose fill runs while the next ones start (a copy of the
+ * first replica on a stream of d's own): its memory and the copy. */
+typedef struct gdf_fill {
+  gdf_device dev;
+  uint8_t uuid[GDF_UUID_BYTES];
+  int ordinal;
+  void *mem;
+  void *job;
+} gdf_fill;
+
+/* One replica on d: allocated, then filled from the host when it is the
+ * first, else device to device from the first: started and left in *fill
+ * when the device overlaps copies (*started true; finish_fill ends it),
+ * else copied and exported here. Nothing is left of it on failure. */
+static gpudf_status make_replica(gdf_placement *p, const gdf_device *d, const uint8_t *uuid,
+                                 const uint8_t *host, uint64_t bytes, gdf_fill *fill,
+                                 bool *started) {
+  const gdf_device_ops *ops = d->ops;
+  *started = false;
+  void *mem = NULL;
+  GDF_TRY(ops->alloc(d, bytes, &mem));
+  gpudf_status st;
+  const gdf_replica *first = &p->replicas[0];
+  if (p->nreplicas == 0) {
+    gdf_range_push("gpudf upload");
+    st = ops->upload(d, mem, host, bytes);
+    gdf_range_pop();
+  } else if (ops->copy_start && ops->copy_wait) {
+    gdf_range_push("gpudf replicate");
+    st = ops->copy_start(d, mem, &first->dev, first->dbase, bytes, &fill->job);
+    gdf_range_pop();
+    if (st == GPUDF_OK) {
+      fill->dev = *d;
+      memcpy(fill->uuid, uuid, GDF_UUID_BYTES);
+      fill->mem = mem;
+      *started = true;
+      return GPUDF_OK;
+    }
+  } else {
+    bool peer = false;
+    gdf_range_push("gpudf replicate");
+    st = ops->copy_d2d(d, mem, &first->dev, first->dbase, bytes, &peer);
+    gdf_range_pop();
+    if (st == GPUDF_OK) log_fill(d, &first->dev, peer, "");
+  }
+  if (st != GPUDF_OK) {
+    ops->free(d, mem);
+    return st;
+  }
+  return add_replica(p, d, uuid, mem);
+}
+
+/* Waits for a started fill and exports it. Nothing is left of it on failure. */
+static gpudf_status finish_fill(gdf_placement *p, gdf_fill *f) {
+  const gdf_device *d = &f->dev;
+  gpudf_status st = d->ops->copy_wait(d, f->job);
+  if (st != GPUDF_OK) {
+    d->ops->free(d, f->mem);
+    return st;
+  }
+  log_fill(d, &p->replicas[0].dev, d->ops->can_access_peer(d, &p->replicas[0].dev) != 0,
+           ", overlapped with the other fills");
+  return add_replica(p, d, f->uuid, f->mem);
+}
+
+/* Fills that failed or were given up on: waited for and freed. */
+static void drop_fills(gdf_fill *fills, int from, int n) {
+  for (int i = from; i < n; i++) {
+    gdf_quiet q;
+    gdf_quiet_begin(&q, NULL, 0);
+    (void)fills[i].dev.ops->copy_wait(&fills[i].dev, fills[i].job);
+    gdf_quiet_end(&q);
+    fills[i].dev.ops->free(&fills[i].dev, fills[i].mem);
+  }
+}
+
+/* Owner: a replica on every chosen device from one host upload; the fills
+ * of the others from the first start one after another and run together
+ * (each on a stream of its own), then are waited for in order. */
 static gpudf_status place_ipc_owner(gdf_placement *p, const uint8_t *host, uint64_t bytes,
                                     const gdf_devsel *sel) {
   static const gdf_devsel every = {.all = true};
@@ -151,11 +214,13 @@ static gpudf_status place_ipc_owner(gdf_placement *p, const uint8_t *host, uint6
   GDF_TRY(gdf_devsel_resolve(sel, &p->dev, ords, &n));
   char u[48];
   uint64_t free_b = 0, total = 0;
-  int fits = 0;
+  int fits = 0, nfill = 0;
+  gdf_fill fills[GDF_REPLICAS_MAX];
+  gpudf_status st = GPUDF_OK;
   for (int k = 0; k < n; k++) {
     gdf_device d = gdf_device_at(&p->dev, ords[k]);
     uint8_t uuid[GDF_UUID_BYTES];
-    gpudf_status st = d.ops->uuid(&d, uuid);
+    st = d.ops->uuid(&d, uuid);
     if (st == GPUDF_OK) st = d.ops->mem_info(&d, &free_b, &total);
     if (st != GPUDF_OK) {
       if (strict || n == 1) goto fail;
@@ -177,17 +242,21 @@ static gpudf_status place_ipc_owner(gdf_placement *p, const uint8_t *host, uint6
       continue;
     }
     fits++;
+    bool started = false;
+    fills[nfill].ordinal = ords[k];
     if (strict) {
-      st = make_replica(p, &d, uuid, host, bytes);
+      st = make_replica(p, &d, uuid, host, bytes, &fills[nfill], &started);
       if (st != GPUDF_OK) goto fail;
+      nfill += started;
       continue;
     }
     /* Under "all" a failing replica is one device fewer, not a failed share. */
     char why[256] = "";
     gdf_quiet q;
     gdf_quiet_begin(&q, why, sizeof why);
-    st = make_replica(p, &d, uuid, host, bytes);
+    st = make_replica(p, &d, uuid, host, bytes, &fills[nfill], &started);
     gdf_quiet_end(&q);
+    nfill += started;
     if (st != GPUDF_OK) {
       if (n == 1) { /* the only device: its failure is the placement's */
         st = GDF_ERR(st, "%s", why);
@@ -196,11 +265,28 @@ static gpudf_status place_ipc_owner(gdf_placement *p, const uint8_t *host, uint6
       skip(p, "device %s (ordinal %d) skipped: %s", uuid_text(uuid, u, sizeof u), ords[k],
            why);
     }
-    continue;
-  fail:
-    free_replicas(p);
-    return st;
   }
+  st = GPUDF_OK;
+  for (int i = 0; i < nfill; i++) {
+    if (strict) {
+      st = finish_fill(p, &fills[i]);
+      if (st != GPUDF_OK) {
+        drop_fills(fills, i + 1, nfill);
+        nfill = 0;
+        goto fail;
+      }
+      continue;
+    }
+    char why[256] = "";
+    gdf_quiet q;
+    gdf_quiet_begin(&q, why, sizeof why);
+    gpudf_status fs = finish_fill(p, &fills[i]);
+    gdf_quiet_end(&q);
+    if (fs != GPUDF_OK)
+      skip(p, "device %s (ordinal %d) skipped: %s", uuid_text(fills[i].uuid, u, sizeof u),
+           fills[i].ordinal, why);
+  }
+  nfill = 0;
   if (p->nreplicas == 0)
     return GDF_ERR(fits ? GPUDF_EIO : GPUDF_ENOMEM, "no device could hold the table's arena "
                    "(%" PRIu64 " bytes): %s; share it as cuda-pinned or cpu", bytes, p->skipped);
@@ -211,6 +297,11 @@ static gpudf_status place_ipc_owner(gdf_placement *p, const uint8_t *host, uint6
   p->backend = GPUDF_BACKEND_CUDA_IPC;
   p->access = GDF_ACCESS_REPLICA;
   return GPUDF_OK;
+fail:
+  /* Fills still running read the first replica: they end before it goes. */
+  drop_fills(fills, 0, nfill);
+  free_replicas(p);
+  return st;
 }
 
 /* Registers a read-only host mapping and takes its device address. */
@@ -232,6 +323,39 @@ static gpudf_status pin(gdf_placement *p, void *host, uint64_t bytes) {
   p->backend = GPUDF_BACKEND_CUDA_PINNED;
   p->access = GDF_ACCESS_PINNED;
   return GPUDF_OK;
+}
+
+/* Owner, cuda-pinned: the devices of sel (NULL: every visible one) that
+ * kernels may run on over the registration; at least dev. A device that
+ * cannot be queried is left out (it is a speed question: the registration
+ * itself is done). */
+static void pinned_devices(gdf_placement *p, const gdf_devsel *sel) {
+  static const gdf_devsel every = {.all = true};
+  int ords[GDF_REPLICAS_MAX], n = 0;
+  gdf_quiet q;
+  gdf_quiet_begin(&q, NULL, 0);
+  if (gdf_devsel_resolve(sel ? sel : &every, &p->dev, ords, &n) != GPUDF_OK) n = 0;
+  p->pinned[0] = p->dev;
+  memcpy(p->pinned_uuid[0], p->uuid, GDF_UUID_BYTES);
+  p->npinned = 1;
+  for (int k = 0; k < n && p->npinned < GDF_REPLICAS_MAX; k++) {
+    if (ords[k] == p->dev.ordinal) continue;
+    gdf_device d = gdf_device_at(&p->dev, ords[k]);
+    if (d.ops->uuid(&d, p->pinned_uuid[p->npinned]) != GPUDF_OK) continue;
+    p->pinned[p->npinned++] = d;
+  }
+  gdf_quiet_end(&q);
+}
+
+int gdf_placement_devices(const gdf_placement *p, char (*out)[48], int max) {
+  int n = 0;
+  if (p && p->owner && p->backend == GPUDF_BACKEND_CUDA_IPC)
+    for (int i = 0; i < p->nreplicas && n < max; i++)
+      gdf_uuid_text(p->replicas[i].uuid, out[n++], 48);
+  else if (p && p->backend == GPUDF_BACKEND_CUDA_PINNED)
+    for (int i = 0; i < p->npinned && n < max; i++)
+      gdf_uuid_text(p->pinned_uuid[i], out[n++], 48);
+  return n;
 }
 
 /* Logs why a placement was not used. Under auto a fallback is a decision,
@@ -273,7 +397,10 @@ gpudf_status gdf_place_owner(void *base, uint64_t bytes, gpudf_backend backend, 
     backend = GPUDF_BACKEND_CUDA_PINNED;
     st = GPUDF_OK;
   }
-  if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_PINNED) st = pin(p, base, bytes);
+  if (st == GPUDF_OK && backend == GPUDF_BACKEND_CUDA_PINNED) {
+    st = pin(p, base, bytes);
+    if (st == GPUDF_OK) pinned_devices(p, devices);
+  }
 done:
   if (!forced) gdf_quiet_end(&q);
   if (st == GPUDF_OK) {

@@ -138,6 +138,15 @@ typedef struct gdf_device_ops {
   /* d's PCI bus id as the driver writes it ("0000:3B:00.0") into buf (at
    * least 32 bytes): what sysfs lists its local CPUs by. */
   gpudf_status (*pci_bus_id)(const gdf_device *d, char *buf, size_t len);
+  /* Starts the copy copy_d2d makes and returns at once, *job being what
+   * copy_wait waits for: copies to several devices then overlap, each on a
+   * stream of its own (a replica fill). NULL: copy_d2d is used, one copy
+   * after another. */
+  gpudf_status (*copy_start)(const gdf_device *to, void *dst, const gdf_device *from,
+                             const void *src, uint64_t bytes, void **job);
+  /* Returns when a started copy is done, with its status, and releases job
+   * (also when the copy failed). */
+  gpudf_status (*copy_wait)(const gdf_device *to, void *job);
 } gdf_device_ops;
 
 /* A device: a value, copied freely. Another ordinal of the same
@@ -238,7 +247,19 @@ typedef struct gdf_placement {
   int nreplicas;
   gdf_replica replicas[GDF_REPLICAS_MAX];
   char skipped[2048];    /* owner: devices left out under "all", and why; "" if none */
+  /* Owner, cuda-pinned: the devices its kernels may run on (its
+   * registration is portable: the same device address on each), the first
+   * being dev. What a sweep spreads its workers over, as a cuda-ipc one
+   * spreads them over the replicas. */
+  int npinned;
+  gdf_device pinned[GDF_REPLICAS_MAX];
+  uint8_t pinned_uuid[GDF_REPLICAS_MAX][GDF_UUID_BYTES];
 } gdf_placement;
+
+/* UUID texts of the devices an owner's placement p lets kernels run on, in
+ * order, into out (max entries): its replicas (cuda-ipc), the devices its
+ * registration serves (cuda-pinned); 0 for NULL, cpu or an attacher's. */
+int gdf_placement_devices(const gdf_placement *p, char (*out)[48], int max);
 
 /* Owner side, at share time. Places the sealed arena [base, base + bytes)
  * for backend (resolved, never AUTO): cuda-ipc makes a replica on every

@@ -143,6 +143,23 @@ static gpudf_status f_copy_d2d(const gdf_device *to, void *dst, const gdf_device
   return st != GPUDF_OK ? st : t.ops->copy_d2d(&t, dst, &f, src, bytes, peer);
 }
 
+static gpudf_status f_copy_start(const gdf_device *to, void *dst, const gdf_device *from,
+                                 const void *src, uint64_t bytes, void **job) {
+  gdf_device t = inner(to), f = inner(from);
+  gpudf_status st = DEV_HIT("copy_start");
+  if (st != GPUDF_OK) return st;
+  return t.ops->copy_start ? t.ops->copy_start(&t, dst, &f, src, bytes, job)
+                           : GDF_ERR(GPUDF_ENODEV, "no overlapped copies on this device");
+}
+/* The held copy is always waited for (it owns its job); a failure injected
+ * here is one that came at the end of the copy. */
+static gpudf_status f_copy_wait(const gdf_device *to, void *job) {
+  gdf_device t = inner(to);
+  gpudf_status st = t.ops->copy_wait(&t, job);
+  gpudf_status hit = DEV_HIT("copy_wait");
+  return st != GPUDF_OK ? st : hit;
+}
+
 /* A question about the device, not counted (as can_access_peer). */
 static gpudf_status f_pci_bus_id(const gdf_device *d, char *buf, size_t len) {
   gdf_device in = inner(d);
@@ -172,6 +189,8 @@ static const gdf_device_ops fault_ops = {
     .can_access_peer = f_can_access_peer,
     .copy_d2d = f_copy_d2d,
     .pci_bus_id = f_pci_bus_id,
+    .copy_start = f_copy_start,
+    .copy_wait = f_copy_wait,
 };
 
 /* The devices held, one per implementation met (simulated, CUDA): a device

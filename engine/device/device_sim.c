@@ -23,7 +23,8 @@
  *                             (default 0)
  *   GPUDF_SIM_FAIL=a,b,...    make calls fail: nodevice noipc noregister
  *                             nopeer alloc upload ipc_get ipc_open register
- *                             run copy; "call:K" fails it on device K only;
+ *                             run copy copywait (a started copy's wait);
+ *                             "call:K" fails it on device K only;
  *                             "stall:K" blocks the copy to device K forever
  *                             (tests kill the process mid-replication)
  *   GPUDF_SIM_TRACE=PATH      append "PID CALL ARGS dev=K" per call (tests
@@ -515,6 +516,58 @@ static gpudf_status sim_copy_d2d(const gdf_device *to, void *dst, const gdf_devi
   return GPUDF_OK;
 }
 
+/* Overlapped copies: each started copy runs on a thread of its own, as a
+ * real one runs on a stream of its own; the trace shows the same lines as
+ * copy_d2d's. Start fails as copy_d2d does (GPUDF_SIM_FAIL copy:K), and
+ * "copywait:K" fails the wait for the copy to device K instead. */
+typedef struct sim_copy {
+  pthread_t tid;
+  gdf_device to, from;
+  void *dst;
+  const void *src;
+  uint64_t bytes;
+  gpudf_status st;
+  char why[256];
+} sim_copy;
+
+static void *sim_copy_main(void *arg) {
+  sim_copy *c = arg;
+  bool peer = false;
+  c->st = sim_copy_d2d(&c->to, c->dst, &c->from, c->src, c->bytes, &peer);
+  if (c->st != GPUDF_OK) snprintf(c->why, sizeof c->why, "%s", gpudf_last_error());
+  return NULL;
+}
+
+static gpudf_status sim_copy_start(const gdf_device *to, void *dst, const gdf_device *from,
+                                   const void *src, uint64_t bytes, void **job) {
+  GDF_TRY(sim_check(to));
+  GDF_TRY(sim_check(from));
+  if (sim_fails_on("copy", to->ordinal)) return injected("copy", to->ordinal);
+  sim_copy *c = calloc(1, sizeof *c);
+  if (!c) return GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  *c = (sim_copy){.to = *to, .from = *from, .dst = dst, .src = src, .bytes = bytes};
+  int e = pthread_create(&c->tid, NULL, sim_copy_main, c);
+  if (e != 0) {
+    free(c);
+    return GDF_ERR(GPUDF_EIO, "simulated device %d: cannot start a copy: %s", to->ordinal,
+                   strerror(e));
+  }
+  gdf_sim_trace("copy_start dev=%d from=%d", to->ordinal, from->ordinal);
+  *job = c;
+  return GPUDF_OK;
+}
+
+static gpudf_status sim_copy_wait(const gdf_device *to, void *job) {
+  sim_copy *c = job;
+  pthread_join(c->tid, NULL);
+  gpudf_status st = c->st;
+  if (st != GPUDF_OK) st = GDF_ERR(st, "%s", c->why);
+  free(c);
+  if (st == GPUDF_OK && sim_fails_on("copywait", to->ordinal))
+    return injected("copywait", to->ordinal);
+  return st;
+}
+
 /* GPUDF_SIM_PCI: bus ids of the devices, comma-separated; else device k is
  * on bus 0x10 + k of domain 0. */
 static gpudf_status sim_pci_bus_id(const gdf_device *d, char *buf, size_t len) {
@@ -559,6 +612,8 @@ static const gdf_device_ops sim_ops = {
     .can_access_peer = sim_can_access_peer,
     .copy_d2d = sim_copy_d2d,
     .pci_bus_id = sim_pci_bus_id,
+    .copy_start = sim_copy_start,
+    .copy_wait = sim_copy_wait,
 };
 
 gdf_device gdf_sim_device(void) {

@@ -234,6 +234,13 @@ static gpudf_status run_placed(const gpudf_table *t, const gpudf_kernel *k,
         break;
       }
   }
+  /* A pinned registration is portable: a thread bound to another of its
+   * devices runs there over the same address. */
+  if (p->npinned > 1) {
+    int cur = d->ops->current(d);
+    for (int i = 1; i < p->npinned; i++)
+      if (p->pinned[i].ordinal == cur) d = &p->pinned[i];
+  }
   gdf_kernel_fn *fn = d->ops->entry_kind(d) == GDF_ENTRY_CUDA ? k->cuda : k->cpu;
   if (!fn) {
     gdf_log("run: kernel %s has no %s implementation; running it on the CPU", k->name,

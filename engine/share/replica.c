@@ -114,6 +114,23 @@ static gpudf_status read_share(const char *name, gdf_desc_header *out) {
   return s;
 }
 
+int gdf_share_devices(const char *name, char (*out)[48], int max) {
+  gdf_desc_header h;
+  gdf_quiet q;
+  gdf_quiet_begin(&q, NULL, 0);
+  gpudf_status st = read_share(name, &h);
+  gdf_quiet_end(&q);
+  if (st != GPUDF_OK || h.backend != GPUDF_BACKEND_CUDA_IPC) return 0;
+  gdf_replica reps[GDF_DESC_REPLICAS_MAX];
+  memset(reps, 0, sizeof reps);
+  int n = (int)h.nreplicas;
+  for (int i = 0; i < n; i++) memcpy(reps[i].uuid, h.replicas[i].device_uuid, GDF_UUID_BYTES);
+  n = gdf_replica_records(h.share_id, reps, n, GDF_DESC_REPLICAS_MAX);
+  int k = 0;
+  for (int i = 0; i < n && k < max; i++) gdf_uuid_text(reps[i].uuid, out[k++], 48);
+  return k;
+}
+
 static void replica_undo(gpudf_replica *r) {
   gdf_segment_destroy(r->rec);
   if (r->dbase) r->dev.ops->free(&r->dev, r->dbase);

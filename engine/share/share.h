@@ -37,6 +37,13 @@ void gdf_attach_drop_closed(int dfd);
  * already in reps; returns the new count. */
 int gdf_replica_records(uint64_t share_id, gdf_replica *reps, int n, int max);
 
+/* replica.c: UUID texts of the devices holding a replica of the cuda-ipc
+ * share called name (those its descriptor lists, then those added later
+ * and still held), into out (max entries); 0 for another placement or a
+ * share that cannot be read. What a sweep over a view spreads its workers
+ * over. */
+int gdf_share_devices(const char *name, char (*out)[48], int max);
+
 /* cleanup.c: what every share, attach and sweep does first: removes what
  * dead processes left (gdf_remove_dead_quietly) and this process's idle
  * mappings of closed shares, without touching the caller's message.

@@ -26,6 +26,7 @@ void gpudf_sweep_options_init(gpudf_sweep_options *o) {
   o->retries = 1;
   o->series = -1;
   o->time = -1;
+  o->workers_per_device = 1;
 }
 
 /* Bound on retries: each costs a process start, and a config that crashed
@@ -39,6 +40,9 @@ static gpudf_status check_options(const gpudf_sweep_options *o) {
   if (o->workers < GPUDF_SWEEP_WORKERS_DEFAULT || o->workers > GPUDF_SWEEP_WORKERS_MAX)
     return GDF_ERR(GPUDF_EINVAL, "workers = %d: use 0 (in this process), 1..%d, or "
                    "GPUDF_SWEEP_WORKERS_DEFAULT (-1)", o->workers, GPUDF_SWEEP_WORKERS_MAX);
+  if (o->workers_per_device < 1 || o->workers_per_device > GPUDF_SWEEP_WORKERS_MAX)
+    return GDF_ERR(GPUDF_EINVAL, "workers_per_device = %d: use 1..%d (workers on each device "
+                   "of a GPU placement)", o->workers_per_device, GPUDF_SWEEP_WORKERS_MAX);
   if (o->batch < 0) return GDF_ERR(GPUDF_EINVAL, "batch = %lld is negative", (long long)o->batch);
   if (!(o->time_limit_s >= 0) || isinf(o->time_limit_s))
     return GDF_ERR(GPUDF_EINVAL, "time_limit_s = %g: use 0 (none) or a positive number of "
@@ -77,30 +81,56 @@ static gpudf_status prepare(gdf_sweep *s, const gpudf_table *t, const gpudf_kern
   return GPUDF_OK;
 }
 
-/* Devices a cuda-ipc share of this process would get replicas on: those of
- * GPUDF_DEVICES, else every visible one (1 when that cannot be told: the
- * share will say why). A device skipped for room makes a worker share a
- * device with another. */
-static int replica_devices(void) {
+/* Devices a share of t by this process would place it on: those of
+ * GPUDF_DEVICES, else every visible one, and for cuda-ipc under "all" only
+ * those with room for its arena (the others are skipped); 1 when that
+ * cannot be told (the share will say why). */
+static int replica_devices(const gpudf_table *t, gpudf_backend b) {
   const char *env = getenv("GPUDF_DEVICES");
   gdf_devsel sel;
   gdf_device dev;
   const char *why;
-  int ords[GDF_REPLICAS_MAX], n = 0;
+  int ords[GDF_REPLICAS_MAX], n = 0, fit = 0;
   gdf_quiet q;
   gdf_quiet_begin(&q, NULL, 0);
   bool ok = gdf_devsel_parse(env ? env : "all", "GPUDF_DEVICES", &sel) == GPUDF_OK &&
             gdf_device_get(&dev, &why) &&
             gdf_devsel_resolve(&sel, &dev, ords, &n) == GPUDF_OK;
+  for (int k = 0; ok && k < n; k++) {
+    gdf_device d = gdf_device_at(&dev, ords[k]);
+    uint64_t free_b = 0, total = 0;
+    fit += b != GPUDF_BACKEND_CUDA_IPC || !sel.all ||
+           (d.ops->mem_info(&d, &free_b, &total) == GPUDF_OK && free_b >= t->arena_bytes);
+  }
   gdf_quiet_end(&q);
-  return ok && n > 0 ? n : 1;
+  return ok && fit > 0 ? fit : 1;
 }
 
-/* One worker per replica device for GPU placements (the table's share when
- * it has one, else what sharing it would give), one per core on the cpu. */
-static int default_workers(const gpudf_table *t, gpudf_backend b) {
-  if (!t->is_view && t->share && gpudf_share_nreplicas(t->share) > 0)
-    return gpudf_share_nreplicas(t->share);
+/* The devices a sweep over t spreads its kernels over, as UUID texts: the
+ * replicas (cuda-ipc) or the devices of the portable registration
+ * (cuda-pinned) of an owner's share, the replicas of a view's cuda-ipc
+ * share; 0 for the cpu or when that cannot be told. */
+static int sweep_devices(const gpudf_table *t, char (*out)[48]) {
+  if (t->is_view)
+    return t->view_backend == GPUDF_BACKEND_CUDA_IPC
+               ? gdf_share_devices(t->view_share, out, GDF_REPLICAS_MAX) : 0;
+  return gdf_placement_devices(t->place, out, GDF_REPLICAS_MAX);
+}
+
+static int clamp_workers(int64_t n) {
+  return n < 1 ? 1 : n > GPUDF_SWEEP_WORKERS_MAX ? GPUDF_SWEEP_WORKERS_MAX : (int)n;
+}
+
+/* workers_per_device per device for GPU placements (the devices of the
+ * table's share when it has one, else those sharing it would give), one
+ * per core on the cpu. */
+static int default_workers(const gdf_sweep *s, const gpudf_table *t, gpudf_backend b) {
+  int per = s->o.workers_per_device;
+  char devs[GDF_REPLICAS_MAX][48];
+  if (t->is_view || t->share) {
+    int n = sweep_devices(t, devs);
+    if (n > 0) return clamp_workers((int64_t)n * per);
+  }
   if (!t->is_view && !t->share && b == GPUDF_BACKEND_AUTO) {
     gpudf_backend resolved = GPUDF_BACKEND_CPU;
     bool forced;
@@ -110,11 +140,11 @@ static int default_workers(const gpudf_table *t, gpudf_backend b) {
     gdf_quiet_end(&q);
     b = resolved;
   }
-  if (b == GPUDF_BACKEND_CUDA_IPC && !t->is_view) return replica_devices();
-  if (b == GPUDF_BACKEND_CUDA_IPC || b == GPUDF_BACKEND_CUDA_PINNED) return 1;
+  if ((b == GPUDF_BACKEND_CUDA_IPC || b == GPUDF_BACKEND_CUDA_PINNED) && !t->is_view && !t->share)
+    return clamp_workers((int64_t)replica_devices(t, b) * per);
+  if (b == GPUDF_BACKEND_CUDA_IPC || b == GPUDF_BACKEND_CUDA_PINNED) return per;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  if (cores < 1) cores = 1;
-  return cores > GPUDF_SWEEP_WORKERS_MAX ? GPUDF_SWEEP_WORKERS_MAX : (int)cores;
+  return clamp_workers(cores);
 }
 
 /* Orders configs by the kernel's pass key, stably, and records where each
@@ -176,14 +206,15 @@ static gpudf_status group_configs(gdf_sweep *s, const double *configs) {
 
 /* The control block: in a segment for workers, on the heap for workers = 0
  * (the same code then runs batches either way). */
-static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots) {
+static gpudf_status make_ctl(gdf_sweep *s, const double *configs, int nslots, bool heap) {
   gdf_sweep_ctl shape = {0};
-  /* In process, slot 0 is the calling process's (run_in_process). */
+  /* In process, slot 0 is the calling process's (run_in_process), or there
+   * is one per thread (gdf_sweep_threads). */
   uint64_t size = gdf_ctl_layout(&shape, s->n, s->k->nparams, s->nres, nslots > 0 ? nslots : 1,
                                  s->ngroups, s->nseries, s->order_col >= 0 ? 0 : s->nperm);
   gdf_split_layout(s, &shape);
   size = shape.size;
-  if (nslots == 0) {
+  if (heap) {
     s->ctl = calloc(1, size);
     if (!s->ctl) return GDF_ERR(GPUDF_ENOMEM, "out of memory for %llu bytes", (unsigned long long)size);
   } else {
@@ -424,17 +455,20 @@ static gpudf_status run_workers(gdf_sweep *s, gpudf_table *t, const double *conf
     gdf_prepare_reserve = 0;
   }
   if (st == GPUDF_OK) st = ensure_share(s, t, &made);
+  /* Workers spread over the share's devices, each bound to its device by
+   * UUID: the replicas (a device skipped for room holds none, so it gets no
+   * worker), the devices of a pinned registration, a view's share's. */
+  s->ndevices = st == GPUDF_OK ? sweep_devices(t, s->devices) : 0;
+  if (st == GPUDF_OK && s->workers_default && s->ndevices > 0) {
+    s->o.workers = clamp_workers((int64_t)s->ndevices * s->o.workers_per_device);
+    s->res->report.workers = s->o.workers;
+    nslots = s->o.workers < s->n ? s->o.workers : (int)s->n;
+  }
   /* Rows split between the workers: a task per worker slot even with
    * fewer configs than workers. */
   if (st == GPUDF_OK) st = gdf_split_plan(s, t, configs, s->o.workers, s->res->report.backend);
   if (st == GPUDF_OK && s->nranges > 0) nslots = s->o.workers;
-  /* Workers spread over the replicas, each bound to its device by UUID. */
-  const gpudf_share *sh = made ? made : t->is_view ? NULL : t->share;
-  s->ndevices = 0;
-  for (int i = 0; st == GPUDF_OK && sh && i < gpudf_share_nreplicas(sh); i++)
-    snprintf(s->devices[s->ndevices++], sizeof s->devices[0], "%s",
-             gpudf_share_replica_device(sh, i));
-  if (st == GPUDF_OK) st = make_ctl(s, configs, nslots);
+  if (st == GPUDF_OK) st = make_ctl(s, configs, nslots, false);
   if (st == GPUDF_OK) {
     snprintf(s->res->report.worker_path, sizeof s->res->report.worker_path, "%s", path);
     st = gdf_sweep_workers(s, path);
@@ -497,8 +531,9 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const gpudf_kernel *kern
     gdf_series_free_labels(labels, s->nseries);
     return xs;
   }
+  s->workers_default = s->o.workers == GPUDF_SWEEP_WORKERS_DEFAULT;
   if (s->o.workers == GPUDF_SWEEP_WORKERS_DEFAULT)
-    s->o.workers = default_workers(t, t->is_view ? t->view_backend
+    s->o.workers = default_workers(s, t, t->is_view ? t->view_backend
                                       : t->share ? gpudf_share_backend(t->share) : s->o.backend);
   gpudf_status rs = gdf_result_new(s->n, &s->res);
   if (rs != GPUDF_OK) {
@@ -527,10 +562,18 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const gpudf_kernel *kern
     if (place) st = ensure_share(s, t, &made);
     if (st == GPUDF_OK) st = check_own_placement(s, t);
     if (st == GPUDF_OK) st = gdf_split_plan(s, t, configs, 0, gpudf_table_backend(t));
-    if (st == GPUDF_OK) st = make_ctl(s, configs, 0);
+    /* A GPU placement over several devices (an owner's: a view reads one
+     * device's replica) runs a thread per device, workers_per_device each. */
+    s->ndevices = st == GPUDF_OK && !t->is_view && s->nranges == 0 ? sweep_devices(t, s->devices)
+                                                                    : 0;
+    int threads = s->ndevices > 0 ? gdf_sweep_thread_count(s) : 1;
+    if (threads > s->n) threads = (int)s->n;
+    if (threads < 2) s->ndevices = 0;
+    if (st == GPUDF_OK) st = make_ctl(s, configs, s->ndevices > 0 ? threads : 0, true);
     s->res->report.backend = gpudf_table_backend(t);
     t->busy++; /* the callback runs mid-kernel here: no growth of t meanwhile */
-    if (st == GPUDF_OK) run_in_process(s, t);
+    if (st == GPUDF_OK && s->ndevices > 0) st = gdf_sweep_threads(s, t);
+    else if (st == GPUDF_OK) run_in_process(s, t);
     t->busy--;
     if (st != GPUDF_OK) free_ctl(s);
     if (made) gpudf_share_close(made);

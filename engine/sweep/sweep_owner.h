@@ -81,6 +81,7 @@ typedef struct gdf_sweep {
    * bound to device i % ndevices (GPUDF_WORKER_DEVICE in its environment). */
   int ndevices;
   char devices[GDF_REPLICAS_MAX][48];
+  bool workers_default; /* workers were GPUDF_SWEEP_WORKERS_DEFAULT: per device once known */
 } gdf_sweep;
 
 /* The caller's index of control-segment config i. */
@@ -156,6 +157,15 @@ void gdf_split_in_process(gdf_sweep *s, const gpudf_table *t, gdf_progress_sink 
 bool gdf_split_worker_died(gdf_sweep *s, int slot, bool timed_out, bool *held);
 /* With no worker left: tasks left running by nobody are pending again. */
 void gdf_split_orphans(gdf_sweep *s);
+
+/* workers = 0 over s->ndevices devices (sweep_threads.c): the threads it
+ * runs (workers_per_device per device, at least 1), and the run itself
+ * over s->ctl, whose slots are the threads: each binds to device
+ * s->devices[i % ndevices] and claims batches until none is left or the
+ * sweep is cancelled, while the calling thread reports progress. An error
+ * only when no thread could bind to its device (or none started). */
+int gdf_sweep_thread_count(const gdf_sweep *s);
+gpudf_status gdf_sweep_threads(gdf_sweep *s, const gpudf_table *t);
 
 /* Runs the sweep in worker processes over s->ctl until every config is
  * final or the sweep is cancelled. */

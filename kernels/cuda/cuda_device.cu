@@ -299,6 +299,34 @@ gpudf_status cu_copy_d2d(const gdf_device *to, void *dst, const gdf_device *from
   return GPUDF_OK;
 }
 
+// The same copy, left running on a stream of its own so that the fills of
+// several replicas overlap (engine/device/device.c); cu_copy_wait ends it.
+gpudf_status cu_copy_start(const gdf_device *to, void *dst, const gdf_device *from,
+                           const void *src, uint64_t bytes, void **job) {
+  GdfDeviceScope scope(to->ordinal);
+  GDF_CUDA_TRY(scope.error());
+  cudaStream_t stream = nullptr;
+  GDF_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  cudaError_t err = cudaMemcpyPeerAsync(dst, to->ordinal, src, from->ordinal, bytes, stream);
+  if (err != cudaSuccess) {
+    (void)cudaStreamSynchronize(stream);
+    (void)cudaStreamDestroy(stream);
+    GDF_CUDA_TRY(err);
+  }
+  *job = stream;
+  return GPUDF_OK;
+}
+
+gpudf_status cu_copy_wait(const gdf_device *to, void *job) {
+  GdfDeviceScope scope(to->ordinal);
+  cudaStream_t stream = static_cast<cudaStream_t>(job);
+  cudaError_t sync = cudaStreamSynchronize(stream);
+  (void)cudaStreamDestroy(stream);
+  GDF_CUDA_TRY(scope.error());
+  GDF_CUDA_TRY(sync);
+  return GPUDF_OK;
+}
+
 gpudf_status cu_pci_bus_id(const gdf_device *d, char *buf, size_t len) {
   GDF_CUDA_TRY(cudaDeviceGetPCIBusId(buf, (int)len, d->ordinal));
   return GPUDF_OK;
@@ -327,6 +355,8 @@ const gdf_device_ops cuda_ops = {
     cu_can_access_peer,
     cu_copy_d2d,
     cu_pci_bus_id,
+    cu_copy_start,
+    cu_copy_wait,
 };
 
 }  // namespace

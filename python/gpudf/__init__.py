@@ -1249,9 +1249,13 @@ def _set_sweep_options(opts, workers, backend, timeout, batch, retries):
 
 
 def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, timeout=None,
-          batch=None, retries=None, plugins=(), series=None, time=None, comm=None):
+          batch=None, retries=None, plugins=(), series=None, time=None, comm=None,
+          workers_per_device=None):
     """Runs configs over a shared table in worker processes (workers=0: in
-    this process). table is a Table (shared for the sweep if it is not yet),
+    this process, a thread per GPU of a GPU placement). workers_per_device:
+    for GPU placements, workers (or threads, with workers=0) per device
+    (default 1): the default workers are that many per device of the share.
+    table is a Table (shared for the sweep if it is not yet),
     a TableView, a Share or a share name. Returns the configs with the result
     columns, a status column (ok, failed, timeout, cancelled) and an error
     column saying why a config did not finish. series: the column naming
@@ -1271,6 +1275,9 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     rank 0 and None elsewhere, workers are per rank; series= and time= as
     without comm; no progress= (docs/mpi.md)."""
     if comm is not None:
+        if workers_per_device is not None:
+            raise Error(lib.GPUDF_EINVAL, "sweep(comm=...): workers_per_device= is not passed "
+                        "to the ranks yet; set workers= per rank")
         from . import _mpi
         return _mpi.sweep(table, kernel, configs, comm, workers, backend, progress, timeout,
                           batch, retries, plugins, series, time)
@@ -1302,6 +1309,12 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
     opts.series = scol
     opts.time = tcol
     _set_sweep_options(opts, workers, backend, timeout, batch, retries)
+    if workers_per_device is not None:
+        try:
+            opts.workers_per_device = int(workers_per_device)
+        except OverflowError:  # the library's own range check names the limits
+            raise Error(lib.GPUDF_EINVAL, f"workers_per_device = {workers_per_device} is out "
+                        f"of range") from None
     paths = [ffi.new("char[]", os.fsencode(p)) for p in plugins]
     plugin_array = ffi.new("const char *[]", paths) if paths else ffi.NULL
     opts.nplugins, opts.plugins = len(paths), plugin_array
@@ -1357,8 +1370,25 @@ def sweep(table, kernel, configs, workers=None, backend="auto", progress=None, t
         "first_result_s": report.first_result_s if report.first_result_s >= 0 else None,
         "workers_started": report.workers_started,
         "workers_lost": report.workers_lost,
-        "worker_path": ffi.string(report.worker_path).decode(errors="replace")}
+        "worker_path": ffi.string(report.worker_path).decode(errors="replace"),
+        "devices": _per_device(res)}
     return frame
+
+
+def _per_device(res):
+    """Per device the sweep's workers (or threads, workers=0) ran on: how
+    many, the configs they finished and their kernel seconds; {} on the cpu."""
+    out = {}
+    info = ffi.new("gpudf_sweep_worker_info *")
+    for i in range(lib.gpudf_sweep_result_nworkers(res)):
+        _check(lib.gpudf_sweep_result_worker(res, i, info))
+        dev = ffi.string(info.device).decode()
+        if dev:
+            d = out.setdefault(dev, {"workers": 0, "configs": 0, "busy_s": 0.0})
+            d["workers"] += 1
+            d["configs"] += info.configs
+            d["busy_s"] += info.busy_s
+    return out
 
 
 def plot(result, kernel, metric=None, ax=None, asc=False):

@@ -225,6 +225,39 @@ static int cmd_attach_where(const char *name) {
   return 0;
 }
 
+/* Attaches the share and sweeps the view with filter_agg (default workers,
+ * one config per batch); prints "ok WORKERS DEVICE..." (each worker's
+ * device) or the failure. */
+static int cmd_sweep_view(const char *name) {
+  gpudf_table *v;
+  gpudf_status st = gpudf_attach(name, &v);
+  if (st != GPUDF_OK) return fail(st);
+  const gpudf_kernel *k;
+  if ((st = gpudf_kernel_find("filter_agg", &k)) != GPUDF_OK) return fail(st);
+  double cfg[16 * 5], res[16 * 6];
+  for (int i = 0; i < 16; i++) {
+    double c[5] = {3, 3, -1.0 + i / 8.0, 0, 3};
+    memcpy(cfg + i * 5, c, sizeof c);
+  }
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.batch = 1;
+  gpudf_sweep_result *r = NULL;
+  if ((st = gpudf_sweep(v, k, cfg, 16, res, &o, &r)) != GPUDF_OK) return fail(st);
+  gpudf_sweep_report rep;
+  gpudf_sweep_result_report(r, &rep);
+  printf("ok %d", rep.workers);
+  for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
+    gpudf_sweep_worker_info wi;
+    gpudf_sweep_result_worker(r, i, &wi);
+    printf(" %s", wi.device[0] ? wi.device : "-");
+  }
+  printf("\n");
+  gpudf_sweep_result_free(r);
+  gpudf_table_free(v);
+  return 0;
+}
+
 /* Adds a replica of the share on the current device, prints "added UUID"
  * and waits to be killed. */
 static int cmd_add_replica(const char *name) {
@@ -390,6 +423,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "attach-twice") == 0) return cmd_attach_twice(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "attach-where") == 0) return cmd_attach_where(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "add-replica") == 0) return cmd_add_replica(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "sweep-view") == 0) return cmd_sweep_view(argv[2]);
   if (argc >= 5 && strcmp(argv[1], "run-dev") == 0) return cmd_run_dev(argv[2], argv[3], argv[4]);
   if (argc >= 5 && strcmp(argv[1], "share") == 0) return cmd_share(argv[2], argv[3], argv[4], 1);
   if (argc >= 5 && strcmp(argv[1], "share-exit") == 0)

@@ -1006,6 +1006,37 @@ def test_share_devices_names_the_replicas_and_refuses_bad_lists(monkeypatch):
         gpudf.Table.from_pandas(df).share(devices=[1.5])
 
 
+def test_sweep_spreads_over_every_device_also_in_process(monkeypatch):
+    """On four (simulated) devices a sweep runs one worker per device, or
+    workers_per_device; workers=0 a thread per device in this process; the
+    report says per device how many ran, their configs and time; results
+    match pandas."""
+    monkeypatch.setenv("GPUDF_SIMULATE_DEVICE", "1")
+    monkeypatch.setenv("GPUDF_SIM_DEVICES", "4")
+    df = random_frame(2000)
+    configs = [{"filter_col": "f64", "op": "gt", "lo": lo, "hi": 0.0, "value_col": "f64"}
+               for lo in np.linspace(-1.0, 1.0, 24)]
+    t = gpudf.Table.from_pandas(df)
+    with t.share() as s:
+        assert len(s.devices) == 4
+        for workers, per, each in ((None, None, 1), (None, 2, 2), (0, None, 1)):
+            out = gpudf.sweep(t, "filter_agg", configs, workers=workers, batch=1,
+                              workers_per_device=per)
+            rep = out.attrs["report"]
+            assert rep["done"] == len(configs)
+            assert rep["workers"] == (0 if workers == 0 else 4 * each)
+            assert sorted(rep["devices"]) == sorted(s.devices), rep
+            assert all(d["workers"] == each for d in rep["devices"].values())
+            assert sum(d["configs"] for d in rep["devices"].values()) == len(configs)
+            for i, c in enumerate(configs):
+                want = reference_filter_agg(df, "f64", "gt", c["lo"], 0.0, "f64")
+                got = out.iloc[i][["count", "sum", "mean", "min", "max", "std"]]
+                np.testing.assert_allclose(got.to_numpy(dtype=float), want, rtol=1e-12,
+                                           atol=1e-9, equal_nan=True)
+        with pytest.raises(gpudf.Error, match="workers_per_device = 0"):
+            gpudf.sweep(s, "filter_agg", configs, workers_per_device=0)
+
+
 def test_add_replica_on_a_device_without_one(monkeypatch):
     """add_replica puts a replica on the current device of a share that has
     none there; a second one there is refused; a cpu share has none."""
