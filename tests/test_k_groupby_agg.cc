@@ -458,7 +458,8 @@ TEST(KGroupbyAgg, TheDescriptionIsTheDocumentedOne) {
        {"lo", GPUDF_PARAM_REAL, 0, -inf, inf, 0, 0, 0, {"threshold", "between"}},
        {"hi", GPUDF_PARAM_REAL, 0, -inf, inf, 0, 0, 0, {"upper bound", "between"}},
        {"key_col", GPUDF_PARAM_COLUMN, 0, 0, 0, 0, 0,
-        GPUDF_ACCEPT_INTEGERS | GPUDF_ACCEPT_CATEGORICAL, {"group", "[0, groups)", "ignored"}},
+        GPUDF_ACCEPT_INTEGERS | GPUDF_ACCEPT_CATEGORICAL,
+        {"i32, i64, bool, categorical codes", "group", "[0, groups)", "ignored"}},
        {"value_col", GPUDF_PARAM_COLUMN, 0, 0, 0, 0, 0, GPUDF_ACCEPT_NUMERIC, {"NaN"}},
        {"groups", GPUDF_PARAM_INTEGER, 1, 1, GPUDF_GROUPS_MAX, 0, 1, 0, {"groups", "shape"}}});
 }
