@@ -64,6 +64,50 @@ inline gpudf_status RunStatus(const gpudf_table *t, const char *kernel,
 // Equal, NaN equal to NaN.
 inline bool Same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 
+// One parameter as a kernel's description gives it to users (gpudf_kernel_param:
+// `gpudf-sweep --describe`, gpudf.describe(), and the defaults that
+// gpudf_kernel_defaults and grids fill in): name, kind, default, bounds,
+// choices, shape, the column types it takes, and a summary that says each of
+// words.
+struct ParamWant {
+  const char *name;
+  gpudf_param_kind kind;
+  double def, min, max;
+  int nchoices, shape, accepts;
+  std::vector<std::string> words;
+};
+
+inline void ExpectDescription(const char *kernel, const std::vector<ParamWant> &want) {
+  const gpudf_kernel *k = Kernel(kernel);
+  ASSERT_NE(nullptr, k);
+  ASSERT_EQ((int)want.size(), gpudf_kernel_nparams(k));
+  std::vector<double> defaults(want.size());
+  ASSERT_EQ(GPUDF_OK, gpudf_kernel_defaults(k, defaults.data()));
+  for (int i = 0; i < (int)want.size(); i++) {
+    const ParamWant &w = want[i];
+    gpudf_param_info p;
+    ASSERT_EQ(GPUDF_OK, gpudf_kernel_param(k, i, &p));
+    std::string where = std::string(kernel) + " parameter " + std::to_string(i);
+    ASSERT_NE(nullptr, p.name) << where;
+    EXPECT_STREQ(w.name, p.name) << where;
+    EXPECT_EQ(w.kind, p.kind) << where;
+    EXPECT_EQ(w.def, p.def) << where;
+    EXPECT_EQ(w.def, defaults[i]) << where << ": gpudf_kernel_defaults";
+    EXPECT_EQ(w.min, p.min) << where;
+    EXPECT_EQ(w.max, p.max) << where;
+    EXPECT_EQ(w.nchoices, p.nchoices) << where;
+    EXPECT_EQ(w.shape, p.shape) << where;
+    EXPECT_EQ(w.accepts, gpudf_kernel_param_accepts(k, i)) << where;
+    int j = -1;
+    EXPECT_EQ(GPUDF_OK, gpudf_kernel_param_index(k, w.name, &j)) << where;
+    EXPECT_EQ(i, j) << where << ": found by its name";
+    ASSERT_NE(nullptr, p.summary) << where;
+    for (const std::string &word : w.words)
+      EXPECT_NE(std::string::npos, std::string(p.summary).find(word))
+          << where << ": the summary \"" << p.summary << "\" does not say " << word;
+  }
+}
+
 // Sets GPUDF_SIMULATE_DEVICE=1 for the scope (and no forced backend).
 struct SimulatedDevice {
   SimulatedDevice() {

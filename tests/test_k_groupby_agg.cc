@@ -348,6 +348,122 @@ TEST(KGroupbyAgg, ZeroOfEitherSignIsTheFirstInRowOrder) {
   }
 }
 
+// The same through filter buckets that split a group's rows (a run of 8
+// configs whose thresholds fall between the rows' filter values) and through
+// the accumulator copies (a config alone), for groups past the first five
+// (each zero lands in its own group's results). Every value here is a zero:
+// a group's min and max are the first passing zero in row order.
+TEST(KGroupbyAgg, ZeroOfEitherSignAcrossFilterBucketsAndLaterGroups) {
+  std::vector<double> x, v;
+  std::vector<int32_t> k;
+  // (filter value, value, key): groups 5 to 8 hold zeros of both signs, and
+  // in groups 5 and 8 the first zero in row order has the higher filter
+  // value (a later bucket).
+  const double rows[][3] = {{1, 0.0, 7},  {2, -0.0, 7}, {9, -0.0, 8},  {3, 0.0, 8},
+                            {5, 2.0, 0},  {6, -0.0, 6}, {7, 0.0, 6},   {4, 0.0, 8},
+                            {11, -0.0, 7}, {10, 0.0, 5}, {8, -0.0, 5}, {12, 0.0, 7}};
+  for (const auto &r : rows) x.push_back(r[0]), v.push_back(r[1]), k.push_back((int32_t)r[2]);
+  Table t((int64_t)v.size());
+  int cv = t.Add("v", GPUDF_TYPE_F64, v), ck = t.Add("k", GPUDF_TYPE_I32, k);
+  int cx = t.Add("x", GPUDF_TYPE_F64, x);
+  for (int groups : {9, 300}) {
+    std::vector<double> c;
+    for (int j = 0; j < 8; j++)
+      c.insert(c.end(), {(double)cx, (double)kGe, 0.5 + 1.5 * j, 0, (double)ck, (double)cv,
+                         (double)groups});
+    std::vector<double> batch = KRun(t.t, "groupby_agg", c);
+    ASSERT_EQ((size_t)(8 * groups * 5), batch.size());
+    for (int j = 0; j < 8; j++) {
+      std::vector<double> one(c.begin() + j * 7, c.begin() + (j + 1) * 7);
+      std::vector<double> alone = KRun(t.t, "groupby_agg", one);
+      ASSERT_EQ((size_t)(groups * 5), alone.size());
+      for (int g = 5; g <= 8; g++) {
+        double first = kNaN;  // the first passing zero of group g
+        for (size_t i = 0; i < v.size() && std::isnan(first); i++)
+          if (k[i] == g && x[i] >= c[j * 7 + 2] && v[i] == 0.0) first = v[i];
+        for (const double *r : {&batch[((size_t)j * groups + g) * 5], &alone[(size_t)g * 5]}) {
+          std::string where = std::to_string(groups) + " groups, config " + std::to_string(j) +
+                              (r == &alone[(size_t)g * 5] ? " alone" : " in the run") +
+                              ", group " + std::to_string(g);
+          if (std::isnan(first)) {
+            EXPECT_EQ(0.0, r[0]) << where;
+            continue;
+          }
+          EXPECT_EQ(0.0, r[3]) << where;
+          EXPECT_EQ(std::signbit(first), std::signbit(r[3])) << where << ": min's sign";
+          EXPECT_EQ(0.0, r[4]) << where;
+          EXPECT_EQ(std::signbit(first), std::signbit(r[4])) << where << ": max's sign";
+        }
+      }
+    }
+  }
+}
+
+// A group's sum is added in the documented order (docs/guide.md): up to 256
+// groups, row i into copy i % 4 (i counted from the table's first row), each
+// copy in row order, then ((s0 + s1) + s2) + s3; with more groups in row
+// order. The values (of both signs, magnitudes 1 to 2^61) round
+// differently in the two orders, so the exact bits tell them apart; through
+// the AVX2 loop where the CPU has it, the SSE2 one (GPUDF_NO_AVX2=1) and the
+// scalar tail (rows not a multiple of 4), and over two blocks of rows.
+TEST(KGroupbyAgg, SumsAreAddedInTheDocumentedOrder) {
+  const int64_t n = 2 * 2048 + 11;
+  std::mt19937_64 rng(31);
+  std::uniform_int_distribution<int> pct(0, 99), scale(0, 60);
+  std::uniform_real_distribution<double> mant(1.0, 2.0);
+  std::vector<double> x(n, 1.0), v;
+  for (int64_t i = 0; i < n; i++)
+    v.push_back(pct(rng) < 3 ? kNaN : (pct(rng) < 50 ? -1 : 1) * std::ldexp(mant(rng), scale(rng)));
+  for (const char *no_avx2 : {"0", "1"}) {
+    setenv("GPUDF_NO_AVX2", no_avx2, 1);
+    for (int groups : {1, 2, 256, 257}) {
+      std::uniform_int_distribution<int> key(0, groups - 1);
+      std::vector<int32_t> k;
+      for (int64_t i = 0; i < n; i++) k.push_back(key(rng));
+      Table t(n);
+      int cx = t.Add("x", GPUDF_TYPE_F64, x), cv = t.Add("v", GPUDF_TYPE_F64, v);
+      int ck = t.Add("k", GPUDF_TYPE_I32, k);
+      for (int op : {kAll, kGt}) {
+        std::vector<double> c = {(double)cx, (double)op, 0.0, 0, (double)ck, (double)cv,
+                                 (double)groups};
+        std::vector<double> got = KRun(t.t, "groupby_agg", c);
+        ASSERT_EQ((size_t)(groups * 5), got.size());
+        int differ = 0;
+        for (int g = 0; g < groups; g++) {
+          double copy[4] = {0, 0, 0, 0}, rows = 0;
+          for (int64_t i = 0; i < n; i++)
+            if (k[i] == g && !std::isnan(v[i])) copy[i % 4] += v[i], rows += v[i];
+          double copies = ((copy[0] + copy[1]) + copy[2]) + copy[3];
+          double want = groups <= 256 ? copies : rows, other = groups <= 256 ? rows : copies;
+          differ += want != other;
+          ASSERT_EQ(want, got[g * 5 + 1])
+              << groups << " groups, op " << op << ", GPUDF_NO_AVX2=" << no_avx2 << ", group "
+              << g << " (the other order: " << other << ")";
+        }
+        EXPECT_GT(differ, 0) << groups << " groups: the data does not tell the orders apart";
+      }
+    }
+  }
+  unsetenv("GPUDF_NO_AVX2");
+}
+
+// What `gpudf-sweep --describe` and gpudf.describe() tell a user, and the
+// defaults a config or grid gets for what it does not say (one group).
+TEST(KGroupbyAgg, TheDescriptionIsTheDocumentedOne) {
+  const double inf = INFINITY;
+  ExpectDescription(
+      "groupby_agg",
+      {{"filter_col", GPUDF_PARAM_COLUMN, 0, 0, 0, 0, 0, GPUDF_ACCEPT_ANY, {"filter_agg"}},
+       {"op", GPUDF_PARAM_CHOICE, 0, 0, 7, 8, 0, 0, {"all lt le gt ge eq ne between"}},
+       {"lo", GPUDF_PARAM_REAL, 0, -inf, inf, 0, 0, 0, {"threshold", "between"}},
+       {"hi", GPUDF_PARAM_REAL, 0, -inf, inf, 0, 0, 0, {"upper bound", "between"}},
+       {"key_col", GPUDF_PARAM_COLUMN, 0, 0, 0, 0, 0,
+        GPUDF_ACCEPT_INTEGERS | GPUDF_ACCEPT_CATEGORICAL,
+        {"i32, i64, bool, categorical codes", "group", "[0, groups)", "ignored"}},
+       {"value_col", GPUDF_PARAM_COLUMN, 0, 0, 0, 0, 0, GPUDF_ACCEPT_NUMERIC, {"NaN"}},
+       {"groups", GPUDF_PARAM_INTEGER, 1, 1, GPUDF_GROUPS_MAX, 0, 1, 0, {"groups", "shape"}}});
+}
+
 TEST(KGroupbyAgg, BatchOfOneEqualsTheBatch) {
   Fixture f(3001, 7, 7);
   std::vector<double> c = f.Configs(7);

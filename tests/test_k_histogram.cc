@@ -448,6 +448,28 @@ TEST(KHistogram, RefusesRangesTooNarrowForItsBins) {
   EXPECT_GT(accepted, 40);
 }
 
+// What `gpudf-sweep --describe` and gpudf.describe() tell a user, and the
+// defaults a config or grid gets for what it does not say: 10 bins over
+// [0, 1] (docs/guide.md), the filter's lo/hi told apart from the range.
+TEST(KHistogram, TheDescriptionIsTheDocumentedOne) {
+  const double inf = INFINITY;
+  ExpectDescription(
+      "histogram",
+      {{"filter_col", GPUDF_PARAM_COLUMN, 0, 0, 0, 0, 0, GPUDF_ACCEPT_ANY, {"filter_agg"}},
+       {"op", GPUDF_PARAM_CHOICE, 0, 0, 7, 8, 0, 0, {"all lt le gt ge eq ne between"}},
+       {"lo", GPUDF_PARAM_REAL, 0, -inf, inf, 0, 0, 0, {"FILTER", "range_lo"}},
+       {"hi", GPUDF_PARAM_REAL, 0, -inf, inf, 0, 0, 0, {"FILTER", "between", "range_hi"}},
+       {"col", GPUDF_PARAM_COLUMN, 0, 0, 0, 0, 0, GPUDF_ACCEPT_NUMERIC, {"counted", "NaN"}},
+       {"bins", GPUDF_PARAM_INTEGER, 10, 1, GPUDF_BINS_MAX, 0, 1, 0, {"equal-width", "shape"}},
+       {"range_lo", GPUDF_PARAM_REAL, 0, -inf, inf, 0, 0, 0, {"first bin", "range_hi"}},
+       {"range_hi", GPUDF_PARAM_REAL, 1, -inf, inf, 0, 0, 0, {"last bin", "includes"}}});
+  const gpudf_kernel *k = Kernel("histogram");
+  gpudf_param_info p;
+  ASSERT_EQ(GPUDF_OK, gpudf_kernel_param(k, 1, &p));
+  const char *ops[] = {"all", "lt", "le", "gt", "ge", "eq", "ne", "between"};
+  for (int i = 0; i < 8; i++) EXPECT_STREQ(ops[i], p.choices[i]);
+}
+
 TEST(KHistogram, RunsOnTheSimulatedDevice) {
   SimulatedDevice sim;
   Fixture f(3000, 9);

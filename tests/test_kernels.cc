@@ -387,7 +387,13 @@ TEST(Kernels, EveryKernelsDefaultsAreColumnZeroAndValuesItsRulesAccept) {
       std::string what = name + " parameter '" + p.name + "' default " + std::to_string(cfg[j]);
       EXPECT_EQ(cfg[j], p.def) << what;
       switch (p.kind) {
-      case GPUDF_PARAM_COLUMN: EXPECT_EQ(cfg[j], 0.0) << what; break;
+      case GPUDF_PARAM_COLUMN:
+        EXPECT_EQ(cfg[j], 0.0) << what;
+        // Bounds and choices are for integer, real and choice parameters;
+        // describe() (Python) and the CLI's help show them, so a column's
+        // are none: 0, 0 and no choice.
+        EXPECT_TRUE(p.min == 0.0 && p.max == 0.0 && p.nchoices == 0) << what;
+        break;
       case GPUDF_PARAM_INTEGER:
         EXPECT_TRUE(cfg[j] == std::floor(cfg[j]) && cfg[j] >= p.min && cfg[j] <= p.max) << what;
         break;

@@ -208,9 +208,11 @@ static double hi_near(int32_t bins, double rlo, double rhi) {
  * by the others: a step down from bin 0 happens only for x < 0 * step + lo
  * = lo, which the underflow then replaces; and as the edges increase
  * (hi_check), x below the left edge is below the right one, so the step up
- * needs no "not stepped down", and "never past the last bin" is a min. NaN
- * and a failed filter (KEEP(i): the rows that pass) are one choice of the
- * dump.
+ * needs no "not stepped down", and "never past the last bin" is a min. The
+ * clamp of the first guess at 0 is not needed either: x >= lo gives x - lo
+ * >= 0 (an exact sign), and the bin of an x below lo (or NaN) is replaced.
+ * NaN and a failed filter (KEEP(i): the rows that pass) are one choice of
+ * the dump.
  *
  * And the edges are compared only where they could matter: when the first
  * guess's fraction (g - trunc(g), exact) is at least near from 0 and 1 in
@@ -220,7 +222,7 @@ static double hi_near(int32_t bins, double rlo, double rhi) {
 #define HI_AVX2_SLOTS(i, idx, KEEP)                                              \
   do {                                                                           \
     __m256d x = _mm256_loadu_pd(v + (i));                                        \
-    __m256d g = _mm256_min_pd(_mm256_max_pd(_mm256_mul_pd(_mm256_sub_pd(x, vlo), vnorm), zero), vtop); \
+    __m256d g = _mm256_min_pd(_mm256_mul_pd(_mm256_sub_pd(x, vlo), vnorm), vtop); \
     __m256d b = _mm256_round_pd(g, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);      \
     __m256d fr = _mm256_sub_pd(g, b);                                            \
     if (_mm256_movemask_pd(_mm256_or_pd(_mm256_cmp_pd(fr, vnear, _CMP_LT_OQ),    \
@@ -236,6 +238,18 @@ static double hi_near(int32_t bins, double rlo, double rhi) {
     idx = _mm256_cvttpd_epi32(_mm256_blendv_pd(dump, b, keep));                  \
   } while (0)
 
+/* Counts rows i..i+3 (row i in cnt, i + 1 in c1, ...). The loop below
+ * takes eight rows a turn: one prefetch per cache line of each column, no
+ * test of i for it. */
+#define HI_AVX2_COUNT(i, KEEP)                                                   \
+  do {                                                                           \
+    __m128i idx;                                                                 \
+    HI_AVX2_SLOTS(i, idx, KEEP);                                                 \
+    uint64_t s01 = (uint64_t)_mm_cvtsi128_si64(idx);                             \
+    uint64_t s23 = (uint64_t)_mm_extract_epi64(idx, 1);                          \
+    cnt[(uint32_t)s01]++, c1[s01 >> 32]++, c2[(uint32_t)s23]++, c3[s23 >> 32]++; \
+  } while (0)
+
 /* The loop over rows four at a time: slots stored in sl, or with cnt
  * counted at once. The op's test is chosen outside it (hi_slots_avx2). */
 #define HI_AVX2_LOOP(KEEP)                                                       \
@@ -249,14 +263,12 @@ static double hi_near(int32_t bins, double rlo, double rhi) {
       }                                                                          \
       break;                                                                     \
     }                                                                            \
-    for (; i + 4 <= len; i += 4) {                                               \
-      if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);                                \
-      __m128i idx;                                                               \
-      HI_AVX2_SLOTS(i, idx, KEEP);                                               \
-      uint64_t s01 = (uint64_t)_mm_cvtsi128_si64(idx);                           \
-      uint64_t s23 = (uint64_t)_mm_extract_epi64(idx, 1);                        \
-      cnt[(uint32_t)s01]++, c1[s01 >> 32]++, c2[(uint32_t)s23]++, c3[s23 >> 32]++; \
+    for (; i + 8 <= len; i += 8) {                                               \
+      if (pf) HI_PREFETCH(pf, i);                                                \
+      HI_AVX2_COUNT(i, KEEP);                                                    \
+      HI_AVX2_COUNT(i + 4, KEEP);                                                \
     }                                                                            \
+    for (; i + 4 <= len; i += 4) HI_AVX2_COUNT(i, KEEP);                         \
   } while (0)
 
 /* hi_slots' vector loop with AVX2; with cnt, the slots are counted at once
@@ -269,7 +281,7 @@ __attribute__((target("avx2"))) static int64_t hi_slots_avx2(
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
   const __m256d vlo = _mm256_set1_pd(rlo), vhi = _mm256_set1_pd(rhi);
   const __m256d vnorm = _mm256_set1_pd(norm), vstep = _mm256_set1_pd(step);
-  const __m256d vtop = _mm256_set1_pd((double)(bins - 1)), zero = _mm256_setzero_pd();
+  const __m256d vtop = _mm256_set1_pd((double)(bins - 1));
   const __m256d one = _mm256_set1_pd(1.0), vbins = _mm256_set1_pd((double)bins);
   const __m256d over = _mm256_set1_pd((double)bins + 1.0);
   const __m256d dump = _mm256_set1_pd((double)bins + 2.0);
@@ -314,6 +326,7 @@ __attribute__((target("avx2"))) static int64_t hi_slots_avx2(
 }
 #undef HI_AVX2_LOOP
 #undef HI_AVX2_SLOTS
+#undef HI_AVX2_COUNT
 #endif
 
 /* The slot of each of v[0..len) as gdf_hi_slot gives it (NaN: the dump
