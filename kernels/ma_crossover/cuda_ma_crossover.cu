@@ -174,6 +174,21 @@ gpudf_status first_valid(Column price, int64_t nrows, int64_t *first) {
   return GPUDF_OK;
 }
 
+// The n results a launch wrote at dres, back to results at the configs'
+// places idx[]; waits for the stream, which also reports errors the kernel
+// raised (and the host vectors of the launch are freed on return).
+gpudf_status copy_back(const double *dres, int n, const std::vector<int64_t> &idx,
+                       double *results, cudaStream_t s) {
+  std::vector<double> res((size_t)n * GDF_MA_NRESULTS);
+  GDF_CUDA_TRY(cudaMemcpyAsync(res.data(), dres, sizeof(double) * res.size(),
+                               cudaMemcpyDeviceToHost, s));
+  GDF_CUDA_TRY(cudaStreamSynchronize(s));
+  for (int k = 0; k < n; k++)
+    std::copy_n(&res[(size_t)k * GDF_MA_NRESULTS], GDF_MA_NRESULTS,
+                results + idx[k] * GDF_MA_NRESULTS);
+  return GPUDF_OK;
+}
+
 // Configs idx[] (all reading price column c): one launch.
 gpudf_status run_group(const gdf_kernel_input *in, int c, const double *configs,
                        const std::vector<int64_t> &idx, double *results) {
@@ -227,18 +242,16 @@ gpudf_status run_group(const gdf_kernel_input *in, int c, const double *configs,
                                                               first, out.p);
   gdf_range_pop();
   GDF_CUDA_LAUNCHED();
-  std::vector<double> res((size_t)n * GDF_MA_NRESULTS);
-  GDF_CUDA_TRY(cudaMemcpyAsync(res.data(), out.p, sizeof(double) * res.size(),
-                               cudaMemcpyDeviceToHost, s));
-  GDF_CUDA_TRY(cudaStreamSynchronize(s));  // also reports errors raised by the kernel
-  for (int k = 0; k < n; k++)
-    std::copy_n(&res[(size_t)k * GDF_MA_NRESULTS], GDF_MA_NRESULTS,
-                results + idx[k] * GDF_MA_NRESULTS);
-  return GPUDF_OK;
+  return copy_back(out.p, n, idx, results, s);
 }
 
-gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t n,
-                     double *results) {
+typedef gpudf_status group_fn(const gdf_kernel_input *in, int col, const double *configs,
+                              const std::vector<int64_t> &idx, double *results);
+
+// Runs fn once per price column over the configs that read it (idx: their
+// indices, in order).
+gpudf_status by_price_column(const gdf_kernel_input *in, const double *configs, int64_t n,
+                             double *results, group_fn *fn) {
   std::vector<char> done((size_t)n, 0);
   for (int64_t first = 0; first < n; first++) {
     if (done[first]) continue;
@@ -247,9 +260,14 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
     for (int64_t k = first; k < n; k++)
       if (!done[k] && configs[k * GDF_MA_NPARAMS + GDF_MA_PRICE_COL] == c)
         idx.push_back(k), done[k] = 1;
-    GDF_TRY(run_group(in, (int)c, configs, idx, results));
+    GDF_TRY(fn(in, (int)c, configs, idx, results));
   }
   return GPUDF_OK;
+}
+
+gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t n,
+                     double *results) {
+  return by_price_column(in, configs, n, results, run_group);
 }
 
 // A series batch: one thread per (config, series) pair, the pairs of one
@@ -364,29 +382,12 @@ gpudf_status run_series_group(const gdf_kernel_input *in, int c, const double *c
       dcfg.p, n, dpair.p, dseg.p, dfirst.p, dp.p, dH.p, dL.p, out.p);
   gdf_range_pop();
   GDF_CUDA_LAUNCHED();
-  std::vector<double> res((size_t)n * GDF_MA_NRESULTS);
-  GDF_CUDA_TRY(cudaMemcpyAsync(res.data(), out.p, sizeof(double) * res.size(),
-                               cudaMemcpyDeviceToHost, st));
-  GDF_CUDA_TRY(cudaStreamSynchronize(st));  // the host vectors are freed on return
-  for (int k = 0; k < n; k++)
-    std::copy_n(&res[(size_t)k * GDF_MA_NRESULTS], GDF_MA_NRESULTS,
-                results + idx[k] * GDF_MA_NRESULTS);
-  return GPUDF_OK;
+  return copy_back(out.p, n, idx, results, st);
 }
 
 gpudf_status run_series_all(const gdf_kernel_input *in, const double *configs, int64_t n,
                             double *results) {
-  std::vector<char> done((size_t)n, 0);
-  for (int64_t first = 0; first < n; first++) {
-    if (done[first]) continue;
-    double c = configs[first * GDF_MA_NPARAMS + GDF_MA_PRICE_COL];
-    std::vector<int64_t> idx;
-    for (int64_t k = first; k < n; k++)
-      if (!done[k] && configs[k * GDF_MA_NPARAMS + GDF_MA_PRICE_COL] == c)
-        idx.push_back(k), done[k] = 1;
-    GDF_TRY(run_series_group(in, (int)c, configs, idx, results));
-  }
-  return GPUDF_OK;
+  return by_price_column(in, configs, n, results, run_series_group);
 }
 
 }  // namespace
