@@ -15,10 +15,13 @@
  *                 the workers in claims, as MPI deals them to ranks;
  *   mpi           gpudf_mpi_sweep over the R ranks, each sweeping in process
  *                 (WORKERS_PER_RANK, default 0: in process, the same number of
- *                 processes at work), with its guided claims;
+ *                 processes at work), as it runs by default (the rows split
+ *                 between the ranks by the same rule, docs/mpi.md "Row splits",
+ *                 else guided claims);
+ *   mpi_nosplit   the same with GPUDF_MPI_SPLIT=0: guided claims of configs;
  *   mpi_equal     the same with equal shares (GPUDF_MPI_CLAIM = n / R, one
- *                 claim per rank, no balancing): the difference over the
- *                 extra claims of the guided sizes is the cost of a claim
+ *                 claim per rank, no balancing, no row split): the difference
+ *                 to mpi_nosplit over its extra claims is the cost of a claim
  *                 (its round trip, its gpudf_run call and its pass over the
  *                 table);
  *   claim         the round trip of one claim, MPI_Fetch_and_op (MPI_SUM) +
@@ -117,6 +120,7 @@ int main(int argc, char **argv) {
 
   double best_one = INFINITY, best_mpi = INFINITY, cpu_one = INFINITY, cpu_mpi = INFINITY;
   double best_pass = INFINITY, best_eq = INFINITY, best_nosplit = INFINITY;
+  double best_mpi_nosplit = INFINITY;
   int64_t claims_guided = 0, claims_eq = 0;
   for (int rep = 0; rep < reps; rep++) {
     if (rank == 0) {
@@ -167,16 +171,35 @@ int main(int argc, char **argv) {
       gpudf_mpi_report mr;
       gpudf_mpi_result_report(r, &mr);
       printf("mpi_table_s %.4f s (table to every rank: send, share, attach)\n", mr.table_s);
-      printf("mpi_claims %lld (guided sizes)\n", (long long)mr.claims);
-      claims_guided = mr.claims;
+      printf("mpi_claims %lld (guided sizes; row-split tasks when the rows are split)\n",
+             (long long)mr.claims);
       printf("mpi_wall %.4f s on rank 0\n", mr.wall_s);
       /* Where the time goes: inside gpudf_sweep (busy) against the call. */
       for (int q = 0; q < mr.ranks; q++) {
         gpudf_mpi_rank_info ri;
         gpudf_mpi_result_rank(r, q, &ri);
-        printf("mpi_rank_%d configs %lld claims %lld busy %.4f s wall %.4f s\n", q,
-               (long long)ri.configs, (long long)ri.claims, ri.busy_s, ri.wall_s);
+        printf("mpi_rank_%d configs %lld claims %lld split_rows %lld busy %.4f s wall %.4f s\n",
+               q, (long long)ri.configs, (long long)ri.claims, (long long)ri.split_rows,
+               ri.busy_s, ri.wall_s);
       }
+    }
+    gpudf_mpi_result_free(r);
+    gpudf_table_free(tm);
+    /* Claims of configs, without the row split (rank 0's GPUDF_MPI_SPLIT). */
+    if (rank == 0) setenv("GPUDF_MPI_SPLIT", "0", 1);
+    tm = rank == 0 ? make_table(rows) : NULL;
+    gentle_barrier();
+    t0 = now_s();
+    r = NULL;
+    if (gpudf_mpi_sweep(MPI_COMM_WORLD, tm, NULL, k, configs, n, results, &o, &r) != GPUDF_OK)
+      fprintf(stderr, "gpudf_mpi_sweep: %s\n", gpudf_last_error());
+    s = now_s() - t0;
+    if (s < best_mpi_nosplit) best_mpi_nosplit = s;
+    if (rank == 0) {
+      unsetenv("GPUDF_MPI_SPLIT");
+      gpudf_mpi_report mr;
+      gpudf_mpi_result_report(r, &mr);
+      claims_guided = mr.claims;
     }
     gpudf_mpi_result_free(r);
     gpudf_table_free(tm);
@@ -235,11 +258,14 @@ int main(int argc, char **argv) {
            (double)n / best_mpi, best_mpi, (best_mpi / best_one - 1.0) * 100.0);
     printf("one_process_nosplit_%d %.1f configs/s (%.3f s; MPI %+.1f%% against it)\n", size,
            (double)n / best_nosplit, best_nosplit, (best_mpi / best_nosplit - 1.0) * 100.0);
+    printf("mpi_nosplit_%d %.1f configs/s (%.3f s, GPUDF_MPI_SPLIT=0), %+.1f%% against one "
+           "process\n", size, (double)n / best_mpi_nosplit, best_mpi_nosplit,
+           (best_mpi_nosplit / best_one - 1.0) * 100.0);
     printf("mpi_equal_shares_%d %.1f configs/s (%.3f s), %+.1f%% against one process\n", size,
            (double)n / best_eq, best_eq, (best_eq / best_one - 1.0) * 100.0);
     if (claims_guided > claims_eq)
-      printf("per_claim_cost %.4f s (guided minus equal shares, over %.1f extra claims per "
-             "rank)\n", (best_mpi - best_eq) / ((double)(claims_guided - claims_eq) / size),
+      printf("per_claim_cost %.4f s (guided claims without the row split minus equal shares, "
+             "over %.1f extra claims per rank)\n", (best_mpi_nosplit - best_eq) / ((double)(claims_guided - claims_eq) / size),
              (double)(claims_guided - claims_eq) / size);
     printf("one_pass_one_core %.1f configs/s (%.3f s: gpudf_run of every config)\n",
            (double)n / best_pass, best_pass);

@@ -457,6 +457,35 @@ int gpudf_kernel_row_order(const gpudf_kernel *kernel);
 gpudf_status gpudf_kernel_pass_order(const gpudf_kernel *kernel, const double *configs,
                                      int64_t n, int64_t *order, int64_t *groups,
                                      int64_t *ngroups);
+/* 0.6: row splits for programs that hand out a sweep's work themselves
+ * (libgpudf_mpi), by the rule gpudf_sweep follows (docs/sweep.md,
+ * "Row-split sweeps"). gpudf_sweep_split_ranges: the number of near-equal
+ * row ranges (range r of R is rows [floor(nrows r / R), floor(nrows (r+1)
+ * / R))) a sweep by `workers` workers cuts the rows into for these
+ * validated configs in ngroups pass groups (gpudf_kernel_pass_order; 0: no
+ * pass key), $GPUDF_SWEEP_SPLIT included; 0: no split (a kernel without a
+ * merge or with row order, a table not on the CPU, groups enough, too few
+ * rows, NULL arguments). Series sweeps never split. */
+int64_t gpudf_sweep_split_ranges(const gpudf_table *table, const gpudf_kernel *kernel,
+                                 const double *configs, int64_t n, int64_t ngroups,
+                                 int workers);
+/* 0.6: doubles of one config's partial state; 0 for a kernel that cannot
+ * split rows (or NULL arguments). */
+int gpudf_kernel_state_width(const gpudf_kernel *kernel, const double *config);
+/* 0.6: n configs (validated here) over table rows [row_lo, row_hi) only, on
+ * the table's host copy, into n partial states (n x
+ * gpudf_kernel_state_width, the caller's). GPUDF_ENODEV for a kernel that
+ * cannot split or a table without a host copy, GPUDF_EINVAL for rows
+ * outside the table. */
+gpudf_status gpudf_run_partial(const gpudf_table *table, const gpudf_kernel *kernel,
+                               const double *configs, int64_t n, int64_t row_lo, int64_t row_hi,
+                               double *states);
+/* 0.6: config's result row from its states over nranges consecutive row
+ * ranges (nranges x state width, first rows first), merged in that order
+ * as gpudf_sweep merges them: equal to gpudf_sweep's row-split result bit
+ * for bit when the ranges are the same. */
+gpudf_status gpudf_kernel_merge_states(const gpudf_kernel *kernel, const double *config,
+                                       const double *states, int nranges, double *result);
 
 /* Number of result values per config. Some kernels' widths depend on a shape
  * parameter; config gives it (NULL means the defaults). 0, with

@@ -26,10 +26,15 @@ typedef struct gpudf_mpi_rank_info {
   int node;               /* node group (0..nodes-1); the group of rank 0 is node 0 */
   int leader;             /* 1: this rank loaded or received the table and shared it */
   char share[64];         /* the share this rank's sweeps read (one per node) */
-  int64_t configs;        /* configs it ran (with series: each on every series) */
-  int64_t claims;         /* runs of configs it claimed */
+  int64_t configs;        /* configs it ran (with series: each on every series; in a
+                             row-split sweep, each config once per row range it ran) */
+  int64_t claims;         /* runs of configs it claimed (row-split: tasks, a chunk of
+                             configs over one row range) */
   double busy_s;          /* seconds inside gpudf_sweep */
   double wall_s;          /* seconds from the call to the gather */
+  int64_t split_rows;     /* 0.6: table rows of the row ranges it ran in a row-split
+                             sweep, summed over its tasks; 0 when rows were not split
+                             (docs/mpi.md, "Row splits") */
 } gpudf_mpi_rank_info;
 
 /* What one node group did: the sums of its ranks. */
@@ -90,7 +95,12 @@ typedef struct gpudf_mpi_result gpudf_mpi_result;
  * group of up to n / (2 ranks) configs never cut; GPUDF_MPI_CLAIM=N (rank
  * 0's) claims N configs at a time instead. With workers = 0, no time limit
  * and no series a claim is evaluated by one gpudf_run (docs/mpi.md,
- * "Balancing"). GPUDF_MPI_TEST_SLOW=RANK:MS (a test hook, each rank's own)
+ * "Balancing"). Few pass groups (fewer than 4 per worker of the job, by
+ * gpudf_sweep_split_ranges) of a kernel with a merge: the ranks split the
+ * rows instead, tasks of (chunk of configs, row range) claimed from the
+ * same counter, the partial states merged on rank 0 in row order, equal to
+ * the one-process row-split sweep bit for bit; GPUDF_MPI_SPLIT=0 (rank
+ * 0's) or GPUDF_SWEEP_SPLIT=0 turns it off (docs/mpi.md, "Row splits"). GPUDF_MPI_TEST_SLOW=RANK:MS (a test hook, each rank's own)
  * makes rank RANK sleep MS ms after each claim. GPUDF_MPI_FAKE_NODES=K (rank 0's)
  * groups ranks into K nodes by rank modulo K (tests on one machine)
  * instead of by shared memory. MPI must be initialized. */

@@ -346,11 +346,14 @@ typedef struct plan {
   int64_t *order;   /* position -> config; NULL: the caller's order */
   int64_t *cut;     /* nclaims + 1 */
   int64_t nclaims;
+  int64_t *groups;  /* ngroups + 1 positions where pass groups start, then n */
+  int64_t ngroups;  /* 0: the kernel has no pass key */
 } plan;
 
 static void plan_free(plan *pl) {
   free(pl->order);
   free(pl->cut);
+  free(pl->groups);
 }
 
 static gpudf_status plan_claims(const gpudf_kernel *kernel, const double *configs, int64_t n,
@@ -410,7 +413,8 @@ static gpudf_status plan_claims(const gpudf_kernel *kernel, const double *config
     lo = end;
   }
   pl->nclaims = c;
-  free(groups);
+  pl->groups = groups;
+  pl->ngroups = ngroups;
   return GPUDF_OK;
 }
 
@@ -771,6 +775,255 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
   }
 }
 
+/* ------------------------------------------------------ row-split sweeps */
+
+/* When the configs form few pass groups (filter_agg's configs of one column
+ * pair cost one pass whatever their number), claims of configs make each
+ * rank pass over the whole table for its share, where one process splits
+ * the rows between its workers. So the ranks split rows the same way: by
+ * gpudf_sweep_split_ranges for the job's workers (ranks x workers per rank,
+ * at least one each), each pass group cut into chunks of at most the
+ * batch size (16384 by default) as gpudf_sweep cuts them, task t being
+ * chunk t / R over row range t % R. A rank claims tasks from the counter,
+ * runs each with gpudf_run_partial in its own process, and keeps the
+ * states; rank 0 gathers them and merges each config's R states in row
+ * order with gpudf_kernel_merge_states: the one-process row-split sweep's
+ * result, bit for bit. docs/mpi.md, "Row splits". */
+typedef struct split {
+  int64_t R, ns, nrows, nchunks;
+  int64_t *chunks; /* nchunks + 1 positions in the pass order */
+} split;
+
+/* Rank 0's env: GPUDF_MPI_SPLIT=0 turns it off (GPUDF_SWEEP_SPLIT=0 too, by
+ * the local rule). */
+static bool split_allowed(void) {
+  const char *env = getenv("GPUDF_MPI_SPLIT");
+  return !(env && strcmp(env, "0") == 0);
+}
+
+static gpudf_status split_plan(const plan *pl, int64_t n, int64_t batch, split *sp) {
+  int64_t ng = pl->ngroups > 0 ? pl->ngroups : 1, max = batch > 0 ? batch : 16384, count = 0;
+  for (int64_t g = 0; g < ng; g++) {
+    int64_t lo = pl->ngroups > 0 ? pl->groups[g] : 0, hi = pl->ngroups > 0 ? pl->groups[g + 1] : n;
+    count += (hi - lo + max - 1) / max;
+  }
+  sp->chunks = malloc(sizeof *sp->chunks * (size_t)(count + 1));
+  if (!sp->chunks) return fail(GPUDF_ENOMEM, API ": out of memory for %lld chunks", (long long)count);
+  int64_t k = 0;
+  for (int64_t g = 0; g < ng; g++) {
+    int64_t lo = pl->ngroups > 0 ? pl->groups[g] : 0, hi = pl->ngroups > 0 ? pl->groups[g + 1] : n;
+    int64_t pieces = (hi - lo + max - 1) / max;
+    for (int64_t q = 0; q < pieces; q++) sp->chunks[k++] = lo + (hi - lo) * q / pieces;
+  }
+  sp->chunks[k] = n;
+  sp->nchunks = count;
+  return GPUDF_OK;
+}
+
+/* Rows of range r of R, as gpudf_sweep cuts them (gpudf.h). */
+static void split_rows(const split *sp, int64_t r, int64_t *lo, int64_t *hi) {
+  int64_t q = sp->nrows / sp->R, m = sp->nrows % sp->R;
+  *lo = q * r + m * r / sp->R;
+  *hi = q * (r + 1) + m * (r + 1) / sp->R;
+}
+
+/* Claims tasks until none is left; p gets, per task, (chunk start, count,
+ * task) and the count x ns states, the status of each config (a config the
+ * kernel refuses over these rows: failed, with its reason). */
+static void run_split(job *j, const gpudf_kernel *kernel, const double *configs, const plan *pl,
+                      int np, const split *sp, part *p, gpudf_mpi_rank_info *me, bool *stopped) {
+  int64_t ntasks = sp->nchunks * sp->R, most = 0;
+  for (int64_t c = 0; c < sp->nchunks; c++)
+    if (sp->chunks[c + 1] - sp->chunks[c] > most) most = sp->chunks[c + 1] - sp->chunks[c];
+  double *gathered = malloc(sizeof *gathered * (size_t)(most * np + 1));
+  if (!gathered) {
+    fprintf(stderr, API ": rank %d: out of memory for a task's configs\n", j->rank);
+    MPI_Abort(j->comm, 1);
+  }
+  long slow = slow_ms(j->rank);
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  one_pass_signal = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  int64_t *counter = NULL;
+  MPI_Win win;
+  MPI_Win_allocate(j->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL,
+                   j->comm, &counter, &win);
+  if (j->rank == 0) *counter = 0;
+  MPI_Barrier(j->comm);
+  MPI_Win_lock_all(0, win);
+  const int64_t one = 1;
+  for (;;) {
+    if (one_pass_signal) *stopped = true;
+    if (*stopped) break;
+    int64_t t = 0;
+    MPI_Fetch_and_op(&one, &t, MPI_INT64_T, 0, 0, MPI_SUM, win);
+    MPI_Win_flush(0, win);
+    if (t >= ntasks) break;
+    int64_t c = t / sp->R, r = t % sp->R, start = sp->chunks[c], cnt = sp->chunks[c + 1] - start;
+    int64_t rlo, rhi;
+    split_rows(sp, r, &rlo, &rhi);
+    if (!part_grow(p, cnt, (int)sp->ns)) {
+      fprintf(stderr, API ": rank %d: out of memory for its states\n", j->rank);
+      MPI_Abort(j->comm, 1);
+    }
+    p->ranges[3 * p->nranges] = start;
+    p->ranges[3 * p->nranges + 1] = cnt;
+    p->ranges[3 * p->nranges + 2] = t;
+    p->nranges++;
+    for (int64_t i = 0; i < cnt; i++) {
+      int64_t cfg = pl->order ? pl->order[start + i] : start + i;
+      memcpy(gathered + i * np, configs + cfg * np, sizeof(double) * (size_t)np);
+    }
+    double *states = p->results + p->nconfigs * sp->ns;
+    int32_t *status = p->status + p->nconfigs;
+    double t0 = now_s();
+    gpudf_status st = gpudf_run_partial(j->use, kernel, gathered, cnt, rlo, rhi, states);
+    for (int64_t i = 0; i < cnt; i++) status[i] = (int32_t)GPUDF_CONFIG_DONE << 16;
+    if (st != GPUDF_OK) {
+      /* Which configs: one by one over these rows. */
+      for (int64_t i = 0; i < cnt; i++) {
+        gpudf_status one_st = gpudf_run_partial(j->use, kernel, gathered + i * np, 1, rlo, rhi,
+                                                states + i * sp->ns);
+        if (one_st == GPUDF_OK) continue;
+        status[i] = (int32_t)GPUDF_CONFIG_FAILED << 16 | (int32_t)one_st;
+        for (int64_t k = 0; k < sp->ns; k++) states[i * sp->ns + k] = 0.0 / 0.0;
+        char why[GPUDF_SWEEP_REASON_MAX];
+        snprintf(why, sizeof why, "%s", gpudf_last_error());
+        part_reason(p, pl->order ? pl->order[start + i] : start + i, why);
+      }
+    }
+    if (slow) {
+      struct timespec ts = {slow / 1000, (slow % 1000) * 1000000};
+      nanosleep(&ts, NULL);
+    }
+    me->busy_s += now_s() - t0;
+    p->nconfigs += cnt;
+    me->configs += cnt;
+    me->claims++;
+    me->split_rows += rhi - rlo;
+  }
+  MPI_Win_unlock_all(win);
+  MPI_Win_free(&win);
+  free(gathered);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  if (one_pass_signal) *stopped = true;
+}
+
+/* Gathers the tasks' states on rank 0 and merges them there into `out`, a
+ * part of whole configs (claim: the task of range 0) that assemble places
+ * like a claimed run's; *first_rank (rank 0, n entries, by position in the
+ * pass order) the rank that ran a config's range 0. A chunk with a task
+ * never run (a stop) stays out: its configs are cancelled. */
+static gpudf_status merge_split(job *j, const gpudf_kernel *kernel, const double *configs,
+                                const plan *pl, int np, int nres, const split *sp, const part *p,
+                                part *out, int32_t **first_rank) {
+  void *all_ranges = NULL, *all_states = NULL, *all_status = NULL, *all_reasons = NULL;
+  int *c1 = NULL, *d1 = NULL, *c2 = NULL, *d2 = NULL, *c3 = NULL, *d3 = NULL, *c4 = NULL, *d4 = NULL;
+  gpudf_status st = gather(j->comm, j->rank, j->size, p->ranges, p->nranges * 3, MPI_INT64_T,
+                           sizeof(int64_t), &all_ranges, &c1, &d1);
+  if (st == GPUDF_OK)
+    st = gather(j->comm, j->rank, j->size, p->results, p->nconfigs * sp->ns, MPI_DOUBLE,
+                sizeof(double), &all_states, &c2, &d2);
+  if (st == GPUDF_OK)
+    st = gather(j->comm, j->rank, j->size, p->status, p->nconfigs, MPI_INT32_T, sizeof(int32_t),
+                &all_status, &c3, &d3);
+  if (st == GPUDF_OK)
+    st = gather(j->comm, j->rank, j->size, p->reasons ? p->reasons : "", (int64_t)p->rlen,
+                MPI_CHAR, 1, &all_reasons, &c4, &d4);
+  int64_t ntasks = sp->nchunks * sp->R, n = sp->chunks[sp->nchunks];
+  int64_t *at = NULL;      /* per task: its first config's index in the gathered status */
+  int32_t *by = NULL;      /* per task: the rank that ran it (-1: none) */
+  double *states = NULL;   /* one config's R states */
+  char *reasoned = NULL;
+  if (st == GPUDF_OK && j->rank == 0) {
+    at = malloc(sizeof *at * (size_t)(ntasks + 1));
+    by = malloc(sizeof *by * (size_t)(ntasks + 1));
+    states = malloc(sizeof *states * (size_t)(sp->R * sp->ns));
+    reasoned = calloc((size_t)n + 1, 1);
+    *first_rank = malloc(sizeof **first_rank * (size_t)(n + 1));
+    if (!at || !by || !states || !reasoned || !*first_rank)
+      st = fail(GPUDF_ENOMEM, API ": out of memory on rank 0 to merge %lld tasks", (long long)ntasks);
+  }
+  if (st == GPUDF_OK && j->rank == 0) {
+    for (int64_t t = 0; t < ntasks; t++) by[t] = -1;
+    const int64_t *rg = all_ranges;
+    for (int r = 0; r < j->size; r++) {
+      int64_t pos = d3[r];
+      for (int q = d1[r]; q < d1[r] + c1[r]; q += 3) {
+        int64_t t = rg[q + 2];
+        at[t] = pos;
+        by[t] = r;
+        pos += rg[q + 1];
+      }
+    }
+    const double *ss = all_states;
+    const int32_t *stt = all_status;
+    /* The tasks' reasons: the first for each config. */
+    char *text = all_reasons;
+    text[d4[j->size - 1] + c4[j->size - 1]] = '\0';
+    for (char *line = text; *line;) {
+      char *nl = strchr(line, '\n');
+      if (nl) *nl = '\0';
+      char *tab = strchr(line, '\t');
+      long long idx = strtoll(line, NULL, 10);
+      if (tab && idx >= 0 && idx < n && !reasoned[idx]) {
+        reasoned[idx] = 1;
+        part_reason(out, idx, tab + 1);
+      }
+      if (!nl) break;
+      line = nl + 1;
+    }
+    for (int64_t c = 0; c < sp->nchunks && st == GPUDF_OK; c++) {
+      bool all = true;
+      for (int64_t r = 0; r < sp->R && all; r++) all = by[c * sp->R + r] >= 0;
+      if (!all) continue;
+      int64_t start = sp->chunks[c], cnt = sp->chunks[c + 1] - start;
+      if (!part_grow(out, cnt, nres)) {
+        st = fail(GPUDF_ENOMEM, API ": out of memory on rank 0 for the results");
+        break;
+      }
+      out->ranges[3 * out->nranges] = start;
+      out->ranges[3 * out->nranges + 1] = cnt;
+      out->ranges[3 * out->nranges + 2] = c * sp->R;
+      out->nranges++;
+      double *res = out->results + out->nconfigs * nres;
+      int32_t *status = out->status + out->nconfigs;
+      for (int64_t i = 0; i < cnt; i++) {
+        int64_t cfg = pl->order ? pl->order[start + i] : start + i;
+        (*first_rank)[start + i] = by[c * sp->R];
+        int32_t s = (int32_t)GPUDF_CONFIG_DONE << 16;
+        for (int64_t r = 0; r < sp->R; r++) {
+          int64_t t = c * sp->R + r, row = at[t] + i;
+          if (stt[row] >> 16 != GPUDF_CONFIG_DONE && s >> 16 == GPUDF_CONFIG_DONE) s = stt[row];
+          memcpy(states + r * sp->ns, ss + row * sp->ns, sizeof *states * (size_t)sp->ns);
+        }
+        status[i] = s;
+        if (s >> 16 != GPUDF_CONFIG_DONE) {
+          for (int k = 0; k < nres; k++) res[i * nres + k] = 0.0 / 0.0;
+          continue;
+        }
+        gpudf_status ms = gpudf_kernel_merge_states(kernel, configs + cfg * np, states,
+                                                    (int)sp->R, res + i * nres);
+        if (ms != GPUDF_OK) {
+          status[i] = (int32_t)GPUDF_CONFIG_FAILED << 16 | (int32_t)ms;
+          for (int k = 0; k < nres; k++) res[i * nres + k] = 0.0 / 0.0;
+          if (!reasoned[cfg]) part_reason(out, cfg, gpudf_last_error());
+        }
+      }
+      out->nconfigs += cnt;
+    }
+  }
+  free(at), free(by), free(states), free(reasoned);
+  free(all_ranges), free(all_states), free(all_status), free(all_reasons);
+  free(c1), free(d1), free(c2), free(d2), free(c3), free(d3), free(c4), free(d4);
+  return st;
+}
+
 static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const part *p,
                              double *results, gpudf_mpi_result *out, int64_t claim,
                              double table_s, double t0, const gpudf_mpi_rank_info *me) {
@@ -1030,14 +1283,56 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   me.leader = j.node_rank == 0;
   snprintf(me.share, sizeof me.share, "%s", j.share_name);
   bool stopped = false;
-  run_claims(&j, kernel, configs, &sh, &local, &p, &me, &stopped);
+  /* Rows split across the ranks (split_plan): rank 0 decides, by the local
+   * engine's rule for the job's workers. */
+  split sp;
+  memset(&sp, 0, sizeof sp);
+  int64_t splitting[2] = {0, 0};
+  if (j.rank == 0 && !series && !(local.time_limit_s > 0) && claim == 0 && split_allowed() &&
+      n > 0) {
+    int per = local.workers > 0 ? local.workers : 1;
+    int64_t want = (int64_t)j.size * per;
+    splitting[0] = gpudf_sweep_split_ranges(j.use, kernel, configs, n, pl.ngroups,
+                                            want > INT_MAX ? INT_MAX : (int)want);
+    splitting[1] = splitting[0] > 0 ? gpudf_kernel_state_width(kernel, configs) : 0;
+  }
+  MPI_Bcast(splitting, 2, MPI_INT64_T, 0, comm);
+  if (splitting[0] > 1 && splitting[1] > 0) {
+    sp.R = splitting[0];
+    sp.ns = splitting[1];
+    sp.nrows = gpudf_table_nrows(j.use);
+    st = agree(comm, j.rank, split_plan(&pl, n, local.batch, &sp));
+  }
+  if (st == GPUDF_OK && sp.R > 1) run_split(&j, kernel, configs, &pl, np, &sp, &p, &me, &stopped);
+  else if (st == GPUDF_OK) run_claims(&j, kernel, configs, &sh, &local, &p, &me, &stopped);
   me.wall_s = now_s() - t0;
   /* Ranks end their last claims at different times; the first ones wait
    * here without taking the cores of the others. */
   settle(comm);
+  int32_t *first_rank = NULL;
+  if (st == GPUDF_OK && sp.R > 1) {
+    /* Rank 0 merges every rank's states into whole configs, which the
+     * gather below places as its own. */
+    part merged;
+    memset(&merged, 0, sizeof merged);
+    st = agree(comm, j.rank, merge_split(&j, kernel, configs, &pl, np, nres, &sp, &p, &merged,
+                                         &first_rank));
+    part_free(&p);
+    p = merged;
+  }
   /* Every rank's sweeps are over before any leader closes its share. */
-  st = assemble(&j, n, &sh, &p, results, res, claim, table_s, t0, &me);
+  if (st == GPUDF_OK) st = assemble(&j, n, &sh, &p, results, res, claim, table_s, t0, &me);
   st = agree(comm, j.rank, st);
+  if (st == GPUDF_OK && res && first_rank) {
+    /* Where a split config ran: the rank of its first rows (claim: that task). */
+    for (int64_t c = 0; c < sp.nchunks; c++)
+      for (int64_t q = sp.chunks[c]; q < sp.chunks[c + 1]; q++) {
+        int64_t cfg = pl.order ? pl.order[q] : q;
+        if (res->where_claim[cfg] >= 0) res->where_rank[cfg] = first_rank[q];
+      }
+  }
+  free(first_rank);
+  free(sp.chunks);
   int cancelled = stopped, any = 0;
   MPI_Allreduce(&cancelled, &any, 1, MPI_INT, MPI_LOR, comm);
   part_free(&p);

@@ -542,3 +542,89 @@ TEST(SweepSplit, AWorkerKilledMidRangeWithoutRetriesFailsThatChunksConfigsOnly) 
 }
 
 }  // namespace
+
+// The public pieces (0.6) a program that hands out row ranges itself needs
+// (libgpudf_mpi): the ranges of the local rule, each range run by
+// gpudf_run_partial and the states merged by gpudf_kernel_merge_states give
+// the row-split sweep's results bit for bit; bad input is refused.
+namespace {
+void SplitByHand(gpudf_table *t, const gpudf_kernel *k, const std::vector<double> &cfg,
+                 int64_t R, std::vector<double> &out) {
+  int np = gpudf_kernel_nparams(k), nres = gpudf_kernel_nresults(k, cfg.data());
+  int ns = gpudf_kernel_state_width(k, cfg.data());
+  ASSERT_GT(ns, 0);
+  int64_t n = (int64_t)cfg.size() / np, rows = gpudf_table_nrows(t);
+  std::vector<double> states((size_t)(R * n * ns));
+  for (int64_t r = 0; r < R; r++) {
+    int64_t lo = rows * r / R, hi = rows * (r + 1) / R;
+    ASSERT_EQ(gpudf_run_partial(t, k, cfg.data(), n, lo, hi, states.data() + r * n * ns),
+              GPUDF_OK) << Err();
+  }
+  out.assign((size_t)(n * nres), -1.0);
+  std::vector<double> one((size_t)(R * ns));
+  for (int64_t i = 0; i < n; i++) {
+    for (int64_t r = 0; r < R; r++)
+      std::memcpy(&one[(size_t)(r * ns)], &states[(size_t)((r * n + i) * ns)], sizeof(double) * ns);
+    ASSERT_EQ(gpudf_kernel_merge_states(k, cfg.data() + i * np, one.data(), (int)R,
+                                        out.data() + i * nres), GPUDF_OK) << Err();
+  }
+}
+}  // namespace
+
+TEST(SweepSplit, PublicPartialRunsAndMergeGiveTheSplitSweepBitForBit) {
+  SplitTable tb(200003, 11, true);  // 3 ranges of at least 2^16 rows
+  for (const char *name : {"filter_agg", "histogram"}) {
+    const gpudf_kernel *k = K(name);
+    std::vector<double> cfg;
+    if (std::strcmp(name, "filter_agg") == 0) cfg = FaConfigs(tb.rows(), 1, 5, 20);
+    else
+      for (double lo : {-1.0, 5000.0, 100000.0}) cfg.insert(cfg.end(), {0, 1, lo, 0, 1, 32, -60, 60});
+    int np = gpudf_kernel_nparams(k);
+    int64_t n = (int64_t)cfg.size() / np;
+    // The local rule: one pass group, 8 workers want 32 ranges, 3 fit.
+    {
+      Env auto_split("GPUDF_SWEEP_SPLIT", nullptr);
+      EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), n, 1, 8), 3) << name;
+      EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), n, 1, 1), 0) << name;
+      EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), n, 32, 8), 0) << name;
+    }
+    {
+      Env off("GPUDF_SWEEP_SPLIT", "0");
+      EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), n, 1, 8), 0) << name;
+    }
+    for (int64_t R : {2, 3, 7}) {
+      Env forced("GPUDF_SWEEP_SPLIT", std::to_string(R).c_str());
+      EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), n, 1, 1), R) << name;
+      std::vector<double> sweep, hand;
+      EXPECT_EQ(SplitSweep(tb.t, k, cfg, sweep, std::to_string(R).c_str()), R);
+      SplitByHand(tb.t, k, cfg, R, hand);
+      ASSERT_EQ(sweep.size(), hand.size());
+      for (size_t i = 0; i < sweep.size(); i++)
+        EXPECT_TRUE(SameBits(sweep[i], hand[i])) << name << " R " << R << " value " << i << ": "
+                                                 << hand[i] << " vs the sweep's " << sweep[i];
+    }
+  }
+}
+
+TEST(SweepSplit, PublicPartialRunsRefuseBadInputWithAReason) {
+  SplitTable tb(1000, 2, false);
+  const gpudf_kernel *fa = K("filter_agg"), *ma = K("ma_crossover");
+  std::vector<double> cfg = FaConfigs(tb.rows(), 1, 1, 0), st(64), out(8);
+  EXPECT_EQ(gpudf_run_partial(nullptr, fa, cfg.data(), 1, 0, 10, st.data()), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_run_partial(tb.t, fa, cfg.data(), 1, 0, 1001, st.data()), GPUDF_EINVAL);
+  EXPECT_NE(std::string(Err()).find("outside the table"), std::string::npos) << Err();
+  EXPECT_EQ(gpudf_run_partial(tb.t, fa, cfg.data(), 1, -1, 10, st.data()), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_run_partial(tb.t, fa, cfg.data(), 1, 0, 10, nullptr), GPUDF_EINVAL);
+  std::vector<double> bad = cfg;
+  bad[0] = 99;  // no such column
+  EXPECT_EQ(gpudf_run_partial(tb.t, fa, bad.data(), 1, 0, 10, st.data()), GPUDF_EINVAL);
+  std::vector<double> mcfg((size_t)gpudf_kernel_nparams(ma));
+  gpudf_kernel_defaults(ma, mcfg.data());
+  EXPECT_EQ(gpudf_kernel_state_width(ma, mcfg.data()), 0);
+  EXPECT_EQ(gpudf_run_partial(tb.t, ma, mcfg.data(), 1, 0, 10, st.data()), GPUDF_ENODEV);
+  EXPECT_EQ(gpudf_kernel_merge_states(ma, mcfg.data(), st.data(), 1, out.data()), GPUDF_ENODEV);
+  EXPECT_EQ(gpudf_kernel_merge_states(fa, cfg.data(), st.data(), 0, out.data()), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_kernel_merge_states(fa, cfg.data(), nullptr, 1, out.data()), GPUDF_EINVAL);
+  EXPECT_EQ(gpudf_sweep_split_ranges(nullptr, fa, cfg.data(), 1, 1, 8), 0);
+  EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, ma, mcfg.data(), 1, 1, 8), 0);
+}

@@ -6,6 +6,7 @@
 #include "sweep_owner.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct pass_of {
   uint64_t key;
@@ -58,5 +59,59 @@ gpudf_status gpudf_table_prepare_series(gpudf_table *table, int series, int time
   if (kept < 0 && perm) (void)gdf_series_keep(table, series, time, perm, nperm);
   free(perm);
   free(starts);
+  return GPUDF_OK;
+}
+
+/* ------------------------------------------- row splits for other processes */
+
+int64_t gpudf_sweep_split_ranges(const gpudf_table *table, const gpudf_kernel *kernel,
+                                 const double *configs, int64_t n, int64_t ngroups,
+                                 int workers) {
+  if (!table || !kernel || !configs || n <= 0 || ngroups < 0) return 0;
+  return gdf_split_ranges(kernel, table, configs, n, ngroups, workers,
+                          gpudf_table_backend(table), NULL);
+}
+
+int gpudf_kernel_state_width(const gpudf_kernel *kernel, const double *config) {
+  if (!kernel || !config || !kernel->split || !kernel->split->merge || kernel->row_order)
+    return 0;
+  int w = gdf_kernel_nstate(kernel, config);
+  return w > 0 ? w : 0;
+}
+
+gpudf_status gpudf_run_partial(const gpudf_table *table, const gpudf_kernel *kernel,
+                               const double *configs, int64_t n, int64_t row_lo, int64_t row_hi,
+                               double *states) {
+  GDF_ENTER();
+  if (!table || !kernel) return GDF_ERR(GPUDF_EINVAL, "%s is NULL", !table ? "table" : "kernel");
+  if (n < 0) return GDF_ERR(GPUDF_EINVAL, "n = %lld configs is negative", (long long)n);
+  if (n > 0 && (!configs || !states))
+    return GDF_ERR(GPUDF_EINVAL, "%s is NULL for %lld configs", !configs ? "configs" : "states",
+                   (long long)n);
+  if (gpudf_kernel_state_width(kernel, configs) < 1 && n > 0)
+    return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has no merge of partial results (or depends on "
+                   "row order): its rows cannot be split", kernel->name);
+  GDF_TRY(gpudf_validate(table, kernel, configs, n));
+  return gdf_run_partial(table, kernel, configs, n, row_lo, row_hi, states);
+}
+
+gpudf_status gpudf_kernel_merge_states(const gpudf_kernel *kernel, const double *config,
+                                       const double *states, int nranges, double *result) {
+  GDF_ENTER();
+  if (!kernel || !config || !states || !result)
+    return GDF_ERR(GPUDF_EINVAL, "%s is NULL", !kernel ? "kernel" : !config ? "config"
+                   : !states ? "states" : "result");
+  int ns = gpudf_kernel_state_width(kernel, config);
+  if (ns < 1)
+    return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has no merge of partial results", kernel->name);
+  if (nranges < 1) return GDF_ERR(GPUDF_EINVAL, "nranges = %d (at least 1)", nranges);
+  const gdf_kernel_split *sp = kernel->split;
+  double stack[64], *acc = ns <= 64 ? stack : malloc(sizeof *acc * (size_t)ns);
+  if (!acc) return GDF_ERR(GPUDF_ENOMEM, "out of memory for a state of %d doubles", ns);
+  memcpy(acc, states, sizeof *acc * (size_t)ns);
+  for (int r = 1; r < nranges; r++) sp->merge(config, acc, states + (int64_t)r * ns);
+  if (sp->finish) sp->finish(config, acc, result);
+  else memcpy(result, acc, sizeof *acc * (size_t)gpudf_kernel_nresults(kernel, config));
+  if (acc != stack) free(acc);
   return GPUDF_OK;
 }

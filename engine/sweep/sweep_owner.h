@@ -139,6 +139,13 @@ bool gdf_sweep_progress(gdf_sweep *s, bool force);
  * or $GPUDF_SWEEP_SPLIT forces it) and how: fills s->nranges (0: no),
  * chunks and the owner's buffers. gdf_split_layout adds the parts to a
  * control segment's shape, gdf_split_fill writes them. */
+/* The rule gdf_split_plan applies (and gpudf_sweep_split_ranges gives):
+ * the row ranges a sweep of n configs in ngroups pass groups (0: no pass
+ * key) by `workers` workers cuts the rows into, or 0 for no split; the
+ * state width into *nstate. Series sweeps are the caller's to exclude. */
+int64_t gdf_split_ranges(const gpudf_kernel *k, const gpudf_table *t, const double *configs,
+                         int64_t n, int64_t ngroups, int workers, gpudf_backend backend,
+                         int *nstate);
 gpudf_status gdf_split_plan(gdf_sweep *s, const gpudf_table *t, const double *configs,
                             int workers, gpudf_backend backend);
 void gdf_split_drop(gdf_sweep *s);

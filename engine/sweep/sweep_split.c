@@ -75,32 +75,44 @@ static gpudf_status make_chunks(gdf_sweep *s, int64_t max_batch) {
   return GPUDF_OK;
 }
 
-gpudf_status gdf_split_plan(gdf_sweep *s, const gpudf_table *t, const double *configs,
-                            int workers, gpudf_backend backend) {
-  s->nranges = 0;
-  const gpudf_kernel *k = s->k;
+int64_t gdf_split_ranges(const gpudf_kernel *k, const gpudf_table *t, const double *configs,
+                         int64_t n, int64_t ngroups, int workers, gpudf_backend backend,
+                         int *nstate_out) {
   int forced = forced_ranges();
   if (forced == 0 || !k->split || !k->split->merge || k->row_order ||
-      !(k->cpu || k->run_rows) || s->nseries > 0 || s->n == 0 || backend != GPUDF_BACKEND_CPU)
-    return GPUDF_OK;
-  int64_t nrows = gpudf_table_nrows(t), ng = s->ngroups > 0 ? s->ngroups : 1;
+      !(k->cpu || k->run_rows) || n == 0 || backend != GPUDF_BACKEND_CPU)
+    return 0;
+  int64_t nrows = gpudf_table_nrows(t), ng = ngroups > 0 ? ngroups : 1;
   int64_t ranges = forced;
   if (forced < 0) {
     /* Groups enough to keep every worker busy: dealt out as claims. */
     int64_t want = (int64_t)GDF_SPLIT_TASKS_PER_WORKER * workers;
-    if (workers < 2 || ng >= want) return GPUDF_OK;
+    if (workers < 2 || ng >= want) return 0;
     ranges = (want + ng - 1) / ng;
     if (ranges > nrows / GDF_SPLIT_MIN_ROWS) ranges = nrows / GDF_SPLIT_MIN_ROWS;
   }
-  if (ranges < 2) return GPUDF_OK;
+  if (ranges < 2) return 0;
   /* Shape parameters are equal in every config: the first gives the width. */
   int nstate = gdf_kernel_nstate(k, configs);
-  if (nstate < 1) return GPUDF_OK;
-  if ((double)s->n * (double)ranges * (double)nstate * sizeof(double) > GDF_SPLIT_STATES_MAX) {
+  if (nstate < 1) return 0;
+  if ((double)n * (double)ranges * (double)nstate * sizeof(double) > GDF_SPLIT_STATES_MAX) {
     gdf_log("sweep: %lld configs x %lld ranges x %d doubles of state is too much; not "
-            "splitting rows", (long long)s->n, (long long)ranges, nstate);
-    return GPUDF_OK;
+            "splitting rows", (long long)n, (long long)ranges, nstate);
+    return 0;
   }
+  if (nstate_out) *nstate_out = nstate;
+  return ranges;
+}
+
+gpudf_status gdf_split_plan(gdf_sweep *s, const gpudf_table *t, const double *configs,
+                            int workers, gpudf_backend backend) {
+  s->nranges = 0;
+  if (s->nseries > 0) return GPUDF_OK;
+  int64_t ng = s->ngroups > 0 ? s->ngroups : 1;
+  int nstate = 0;
+  int64_t ranges = gdf_split_ranges(s->k, t, configs, s->n, s->ngroups, workers, backend, &nstate);
+  if (ranges < 2) return GPUDF_OK;
+  int64_t nrows = gpudf_table_nrows(t);
   int64_t max_batch = s->o.batch > 0 ? s->o.batch : 16384;
   gpudf_status st = make_chunks(s, max_batch);
   if (st == GPUDF_OK) {

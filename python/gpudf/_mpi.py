@@ -70,7 +70,8 @@ def _report(mffi, mlib, res):
         ranks.append({"rank": info.rank, "node": info.node, "leader": bool(info.leader),
                       "share": mffi.string(info.share).decode(errors="replace"),
                       "configs": info.configs, "claims": info.claims,
-                      "busy_s": info.busy_s, "wall_s": info.wall_s})
+                      "busy_s": info.busy_s, "wall_s": info.wall_s,
+                      "split_rows": info.split_rows})
     node = mffi.new("gpudf_mpi_node_info *")
     for i in range(rep.nodes):
         mlib.gpudf_mpi_result_node(res, i, node)

@@ -18,6 +18,13 @@
  *       ma_crossover over a long table (3 symbols interleaved, dates
  *       descending) with series and time: results, states and series labels
  *       on rank 0 equal to a one-process series sweep, bitwise.
+ *   mpi_sweep_check split DIR
+ *       filter_agg and histogram configs of one pass group over 600,011
+ *       rows, whose rows the ranks split (docs/mpi.md, "Row splits"):
+ *       results bitwise equal to a one-process sweep with the same row
+ *       ranges, counts, min, max and bins exact and sums to a long double
+ *       loop's; each rank's report counts row ranges (configs x ranges and
+ *       the ranges' rows add up). GPUDF_MPI_SPLIT=0: no split.
  *   mpi_sweep_check errors DIR
  *       a bad config, no table, a missing CSV, a kernel only rank 0 has:
  *       the same status and message on every rank, nothing left in DIR.
@@ -523,6 +530,210 @@ static int errors(const char *dir) {
   return failures;
 }
 
+/* ------------------------------------------------ row splits across ranks */
+
+#define SPLIT_ROWS 600011 /* 9 ranges of at least 2^16 rows */
+#define SPLIT_CONFIGS 40
+
+/* Values whose sums round (unlike value_at's): the order of additions
+ * shows in the last bits. */
+static double split_value(int64_t i) {
+  if (i % 101 == 7) return NAN;
+  return (double)((i * 2654435761LL) % 1000003) / 1000003.0 * 100.0 - 50.0 + 1e-3 / (double)(i + 1);
+}
+
+static gpudf_table *split_table(void) {
+  double *v = malloc(sizeof *v * SPLIT_ROWS);
+  for (int64_t i = 0; i < SPLIT_ROWS; i++) v[i] = split_value(i);
+  gpudf_table *t = NULL;
+  if (gpudf_table_create(SPLIT_ROWS, &t) != GPUDF_OK ||
+      gpudf_table_add_column(t, "v", GPUDF_TYPE_F64, v) != GPUDF_OK) {
+    fprintf(stderr, "split_table: %s\n", gpudf_last_error());
+    exit(1);
+  }
+  free(v);
+  return t;
+}
+
+/* One sweep of SPLIT_CONFIGS configs of kernel (one pass group): across the
+ * ranks, then on rank 0 in one process with the row ranges the job used
+ * ($GPUDF_SWEEP_SPLIT=R, in process), compared bitwise; check(config,
+ * results row) the independent reference. */
+static void split_one(const gpudf_kernel *k, const double *configs, int nres,
+                      void (*check)(int i, const double *cfg, const double *row)) {
+  int size;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const int n = SPLIT_CONFIGS;
+  double *results = rank_ == 0 ? malloc(sizeof(double) * n * nres) : NULL;
+  gpudf_table *t = rank_ == 0 ? split_table() : NULL;
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  gpudf_mpi_result *r = NULL;
+  gpudf_status st = gpudf_mpi_sweep(MPI_COMM_WORLD, t, NULL, k, rank_ == 0 ? configs : NULL, n,
+                                    results, &o, &r);
+  CHECK(st == GPUDF_OK, "gpudf_mpi_sweep %s: %s", gpudf_kernel_name(k), gpudf_last_error());
+  if (rank_ == 0 && st == GPUDF_OK) {
+    /* The ranges the job should have used: the local rule for `size`
+     * workers (one per rank), unless GPUDF_MPI_SPLIT=0. */
+    const char *off = getenv("GPUDF_MPI_SPLIT");
+    int64_t R = off && strcmp(off, "0") == 0
+                    ? 0 : gpudf_sweep_split_ranges(t, k, configs, n, 1, size);
+    if (size >= 2 && !off) CHECK(R >= 2, "no split for %d ranks: R = %lld", size, (long long)R);
+    if (size == 1) CHECK(R == 0, "one rank splits: R = %lld", (long long)R);
+    char env[32];
+    snprintf(env, sizeof env, "%lld", (long long)R);
+    setenv("GPUDF_SWEEP_SPLIT", env, 1);
+    gpudf_table *ref_t = split_table();
+    /* The derived columns each node's leader adds (gpudf_table_prepare):
+     * the unsplit kernels read them, so sums come out as the ranks'. */
+    CHECK(gpudf_table_prepare(ref_t, k, configs, n) == GPUDF_OK, "prepare: %s", gpudf_last_error());
+    double *ref = malloc(sizeof(double) * n * nres);
+    gpudf_sweep_options ro;
+    gpudf_sweep_options_init(&ro);
+    ro.workers = 0;
+    ro.batch = n; /* without a split: one batch, as the rank's one claim */
+    st = gpudf_sweep(ref_t, k, configs, n, ref, &ro, NULL);
+    unsetenv("GPUDF_SWEEP_SPLIT");
+    CHECK(st == GPUDF_OK, "gpudf_sweep: %s", gpudf_last_error());
+    /* Split: bit for bit (the same ranges merged in the same order).
+     * Unsplit, claims of configs: filter_agg's sums round by which configs
+     * share a batch (docs/mpi.md), to a few ulps; counts stay exact. */
+    for (int i = 0; i < n * nres; i++)
+      CHECK(memcmp(&ref[i], &results[i], sizeof(double)) == 0 ||
+                (R == 0 && fabs(ref[i] - results[i]) <= 1e-13 * fabs(ref[i])),
+            "%s config %d result %d: %.17g, the one-process sweep (%lld ranges) gives %.17g",
+            gpudf_kernel_name(k), i / nres, i % nres, results[i], (long long)R, ref[i]);
+    for (int i = 0; i < n; i++) {
+      check(i, configs + i * gpudf_kernel_nparams(k), results + i * nres);
+      CHECK(gpudf_mpi_result_state(r, i) == GPUDF_CONFIG_DONE, "config %d state", i);
+      int where = -1;
+      int64_t claim = -1;
+      gpudf_mpi_result_where(r, i, &where, &claim);
+      CHECK(where >= 0 && where < size, "config %d ran on rank %d", i, where);
+      if (R > 0) CHECK(claim == 0, "config %d: claim %lld, the task of its first rows is 0", i,
+                       (long long)claim);
+    }
+    /* Each rank ran row ranges of all configs: together every range once. */
+    gpudf_mpi_report rep;
+    gpudf_mpi_result_report(r, &rep);
+    CHECK(rep.done == n, "done %lld", (long long)rep.done);
+    int64_t configs_sum = 0, claims_sum = 0, rows_sum = 0;
+    for (int q = 0; q < size; q++) {
+      gpudf_mpi_rank_info ri;
+      gpudf_mpi_result_rank(r, q, &ri);
+      configs_sum += ri.configs;
+      claims_sum += ri.claims;
+      rows_sum += ri.split_rows;
+      printf("%s rank %d configs %lld tasks %lld rows %lld\n", gpudf_kernel_name(k), q,
+             (long long)ri.configs, (long long)ri.claims, (long long)ri.split_rows);
+    }
+    if (R > 0) {
+      CHECK(configs_sum == n * R, "ranks ran %lld config ranges, want %d x %lld",
+            (long long)configs_sum, n, (long long)R);
+      CHECK(claims_sum == R && rep.claims == R, "%lld tasks, want %lld", (long long)claims_sum,
+            (long long)R);
+      CHECK(rows_sum == SPLIT_ROWS, "ranges of %lld rows, the table has %d", (long long)rows_sum,
+            SPLIT_ROWS);
+    } else {
+      CHECK(configs_sum == n && rows_sum == 0, "unsplit: %lld configs, %lld split rows",
+            (long long)configs_sum, (long long)rows_sum);
+    }
+    printf("%s: %lld ranges, %d ranks\n", gpudf_kernel_name(k), (long long)R, size);
+    free(ref);
+    gpudf_table_free(ref_t);
+  }
+  gpudf_mpi_result_free(r);
+  gpudf_table_free(t);
+  free(results);
+}
+
+static int sp_lt, sp_p_op, sp_p_lo;
+
+/* filter_agg: count, min, max exactly, sum to a long double loop's. */
+static void fa_check(int i, const double *c, const double *row) {
+  int64_t count = 0;
+  long double sum = 0, mag = 0;
+  double lo = INFINITY, hi = -INFINITY;
+  for (int64_t q = 0; q < SPLIT_ROWS; q++) {
+    double v = split_value(q);
+    if (isnan(v) || !(c[sp_p_op] == sp_lt ? v < c[sp_p_lo] : v > c[sp_p_lo])) continue;
+    count++;
+    sum += v;
+    mag += fabsl((long double)v);
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  CHECK(row[0] == (double)count, "config %d: count %g, exact %lld", i, row[0], (long long)count);
+  CHECK(fabsl((long double)row[1] - sum) <= 1e-13L * (mag + 1), "config %d: sum %.17g, long double %.17Lg",
+        i, row[1], sum);
+  if (count > 0) {
+    CHECK(row[3] == lo && row[4] == hi, "config %d: min %g max %g, exact %g %g", i, row[3],
+          row[4], lo, hi);
+  }
+}
+
+static int hi_bins = 16, hi_p_lo;
+
+/* histogram: every bin's count exactly (bins of width 4 over [-32, 32]). */
+static void hi_check(int i, const double *c, const double *row) {
+  int64_t want[18] = {0};
+  for (int64_t q = 0; q < SPLIT_ROWS; q++) {
+    double v = split_value(q);
+    if (isnan(v) || !(v < c[hi_p_lo])) continue;
+    if (v < -32.0) want[hi_bins]++;
+    else if (v > 32.0) want[hi_bins + 1]++;
+    else want[v == 32.0 ? hi_bins - 1 : (int)floor((v + 32.0) / 4.0)]++;
+  }
+  for (int b = 0; b < hi_bins + 2; b++)
+    CHECK(row[b] == (double)want[b], "config %d bin %d: %g, exact %lld", i, b, row[b],
+          (long long)want[b]);
+}
+
+static int split_check(const char *dir) {
+  const gpudf_kernel *fa = NULL, *hi = NULL;
+  gpudf_kernel_find("filter_agg", &fa);
+  gpudf_kernel_find("histogram", &hi);
+  int np = gpudf_kernel_nparams(fa);
+  sp_p_op = param(fa, "op");
+  sp_p_lo = param(fa, "lo");
+  sp_lt = choice(fa, sp_p_op, "lt");
+  int gt = choice(fa, sp_p_op, "gt");
+  double *configs = malloc(sizeof *configs * SPLIT_CONFIGS * np);
+  for (int i = 0; i < SPLIT_CONFIGS; i++) {
+    double *c = configs + i * np;
+    gpudf_kernel_defaults(fa, c);
+    c[param(fa, "filter_col")] = 0;
+    c[param(fa, "value_col")] = 0;
+    c[sp_p_op] = i % 2 ? sp_lt : gt;
+    c[sp_p_lo] = -48.0 + (double)i * 2.4;
+  }
+  split_one(fa, configs, gpudf_kernel_nresults(fa, configs), fa_check);
+  free(configs);
+
+  int hp = gpudf_kernel_nparams(hi);
+  hi_p_lo = param(hi, "lo");
+  int h_op = param(hi, "op"), h_lt = choice(hi, h_op, "lt");
+  configs = malloc(sizeof *configs * SPLIT_CONFIGS * hp);
+  for (int i = 0; i < SPLIT_CONFIGS; i++) {
+    double *c = configs + i * hp;
+    gpudf_kernel_defaults(hi, c);
+    c[param(hi, "filter_col")] = 0;
+    c[param(hi, "col")] = 0;
+    c[h_op] = h_lt;
+    c[hi_p_lo] = -45.0 + (double)i * 2.5;
+    c[param(hi, "bins")] = hi_bins;
+    c[param(hi, "range_lo")] = -32.0;
+    c[param(hi, "range_hi")] = 32.0;
+  }
+  split_one(hi, configs, gpudf_kernel_nresults(hi, configs), hi_check);
+  free(configs);
+  gpudf_unmap_idle();
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  return failures;
+}
+
 /* A kernel that kills the process running config x = 13. */
 static gpudf_status die_run(const gpudf_table *t, const double *configs, int64_t n,
                             double *results) {
@@ -594,6 +805,8 @@ int main(int argc, char **argv) {
     rc = slow(dir);
   else if (strcmp(argv[1], "series") == 0)
     rc = series(dir);
+  else if (strcmp(argv[1], "split") == 0)
+    rc = split_check(dir);
   else
     rc = 2;
   int all = 0;
