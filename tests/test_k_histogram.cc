@@ -384,6 +384,48 @@ TEST(KHistogram, ValuesSomeUlpsOffEveryEdgeFallOnTheirSide) {
   unsetenv("GPUDF_NO_AVX2");
 }
 
+// Ranges a few subnormals wide, where bins / (range_hi - range_lo)
+// overflows to infinity: the first guess of a value's bin would be 0 * inf
+// = NaN at range_lo and inf inside, and every path counted the values in
+// the wrong bins (the fuzz_config corpus found it through a row-split sweep
+// that disagreed with one run). Such a range is refused, saying why; the
+// narrowest ranges that are not give every value the bin whose edges hold
+// it, on every path.
+TEST(KHistogram, RangesOfAFewSubnormalsCountEveryValueInItsBin) {
+  for (double hi : {1.3262476855553085e-315, 1e-320, 5e-324 * 7, 2.2e-308}) {
+    for (int bins : {1, 2, 7, 41, 130}) {
+      std::vector<double> v;
+      for (int i = 0; i < 64; i++) {
+        double d = i % 4 == 0 ? 0.0 : i % 4 == 1 ? hi : i % 4 == 2 ? hi * (i % 9) / 9 : -hi;
+        v.push_back(i % 13 == 5 ? kNaN : d);
+      }
+      Table t((int64_t)v.size());
+      int c = t.Add("v", GPUDF_TYPE_F64, v);
+      if (!std::isfinite(bins / hi)) {  // no bin can be computed: refused, naming why
+        const gpudf_kernel *k = nullptr;
+        ASSERT_EQ(gpudf_kernel_find("histogram", &k), GPUDF_OK);
+        double cfg[8] = {(double)c, kAll, 0, 0, (double)c, (double)bins, 0.0, hi};
+        EXPECT_EQ(gpudf_validate(t.t, k, cfg, 1), GPUDF_EINVAL) << bins << " bins, " << hi;
+        std::string why = gpudf_last_error();  // too narrow, or edges that coincide
+        EXPECT_TRUE(why.find("is too narrow for parameter 'bins'") != std::string::npos ||
+                    why.find("do not all differ") != std::string::npos)
+            << why;
+        continue;
+      }
+      std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, 0.0, hi);
+      for (const char *mode : {"avx2", "avx", "sse2"}) {
+        setenv("GPUDF_NO_SIMD", *mode == 's' ? "1" : "0", 1);
+        setenv("GPUDF_NO_AVX2", mode[3] == '2' ? "0" : "1", 1);
+        std::vector<double> r =
+            KRun(t.t, "histogram", {(double)c, kAll, 0, 0, (double)c, (double)bins, 0.0, hi});
+        EXPECT_EQ(want, r) << bins << " bins over [0, " << hi << "], " << mode;
+      }
+    }
+  }
+  unsetenv("GPUDF_NO_SIMD");
+  unsetenv("GPUDF_NO_AVX2");
+}
+
 // gdf_hi_slot, the bin rule the CUDA kernel runs (the CPU pass does the same
 // arithmetic in SIMD form, checked against the reference above), next to
 // every edge, against the reference's linear search. The case that needs the

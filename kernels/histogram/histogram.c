@@ -71,6 +71,15 @@ static gpudf_status hi_check(const gpudf_table *t, const double *config) {
                      "parameter 'bins' = %lld is too many for the range [%s, %s]: its edges "
                      "(numpy.linspace's) do not all differ, as numpy.histogram refuses",
                      bins, gdf_fmt_num(a, sizeof a, rlo), gdf_fmt_num(b, sizeof b, rhi));
+  /* Every path finds a value's bin from (x - lo) * (bins / (hi - lo)); a
+   * range a few subnormals wide makes that factor infinite, and the guesses
+   * NaN or infinite: refused rather than counted in the wrong bins. */
+  if (!isfinite((double)bins / (rhi - rlo)))
+    return gdf_error(GPUDF_EINVAL, "histogram",
+                     "the range [%s, %s] is too narrow for parameter 'bins' = %lld: bins / "
+                     "(range_hi - range_lo) overflows a double, so no bin can be computed; "
+                     "widen the range or use fewer bins",
+                     gdf_fmt_num(a, sizeof a, rlo), gdf_fmt_num(b, sizeof b, rhi), bins);
   GDF_TRY(gdf_k_check_col("histogram", t, "filter_col", config[GDF_HI_FILTER_COL]));
   GDF_TRY(gdf_k_check_filter("histogram", t, config[GDF_HI_FILTER_COL], config[GDF_HI_OP],
                              config[GDF_HI_LO]));
@@ -209,10 +218,12 @@ static double hi_near(int32_t bins, double rlo, double rhi) {
  * = lo, which the underflow then replaces; and as the edges increase
  * (hi_check), x below the left edge is below the right one, so the step up
  * needs no "not stepped down", and "never past the last bin" is a min. The
- * clamp of the first guess at 0 is not needed either: x >= lo gives x - lo
- * >= 0 (an exact sign), and the bin of an x below lo (or NaN) is replaced.
- * NaN and a failed filter (KEEP(i): the rows that pass) are one choice of
- * the dump.
+ * first guess is clamped at 0 although x >= lo gives x - lo >= 0: when
+ * bins / (hi - lo) overflows to infinity (a range of a few subnormals), x =
+ * lo gives 0 * inf = NaN, which the clamp (max returns its second operand
+ * for a NaN) turns into bin 0; the bin of an x below lo (or NaN) is
+ * replaced anyway. NaN and a failed filter (KEEP(i): the rows that pass)
+ * are one choice of the dump.
  *
  * And the edges are compared only where they could matter: when the first
  * guess's fraction (g - trunc(g), exact) is at least near from 0 and 1 in
@@ -222,7 +233,7 @@ static double hi_near(int32_t bins, double rlo, double rhi) {
 #define HI_AVX2_SLOTS(i, idx, KEEP)                                              \
   do {                                                                           \
     __m256d x = _mm256_loadu_pd(v + (i));                                        \
-    __m256d g = _mm256_min_pd(_mm256_mul_pd(_mm256_sub_pd(x, vlo), vnorm), vtop); \
+    __m256d g = _mm256_min_pd(_mm256_max_pd(_mm256_mul_pd(_mm256_sub_pd(x, vlo), vnorm), zero), vtop); \
     __m256d b = _mm256_round_pd(g, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);      \
     __m256d fr = _mm256_sub_pd(g, b);                                            \
     if (_mm256_movemask_pd(_mm256_or_pd(_mm256_cmp_pd(fr, vnear, _CMP_LT_OQ),    \
@@ -281,7 +292,7 @@ __attribute__((target("avx2"))) static int64_t hi_slots_avx2(
   double norm = (double)bins / (rhi - rlo), step = (rhi - rlo) / (double)bins;
   const __m256d vlo = _mm256_set1_pd(rlo), vhi = _mm256_set1_pd(rhi);
   const __m256d vnorm = _mm256_set1_pd(norm), vstep = _mm256_set1_pd(step);
-  const __m256d vtop = _mm256_set1_pd((double)(bins - 1));
+  const __m256d vtop = _mm256_set1_pd((double)(bins - 1)), zero = _mm256_setzero_pd();
   const __m256d one = _mm256_set1_pd(1.0), vbins = _mm256_set1_pd((double)bins);
   const __m256d over = _mm256_set1_pd((double)bins + 1.0);
   const __m256d dump = _mm256_set1_pd((double)bins + 2.0);
