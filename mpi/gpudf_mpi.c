@@ -638,6 +638,55 @@ typedef struct sweep_shape {
 } sweep_shape;
 
 /* Claims runs of configs until none is left, sweeping each. */
+/* The global claim counter: an int64 at rank 0 in a window every rank
+ * fetches and adds 1 to (MPI one-sided, no progress needed from rank 0).
+ * Opening it is collective and zeroes it before anyone claims. */
+typedef struct counter {
+  int64_t *value;
+  MPI_Win win;
+} counter;
+
+static void counter_open(const job *j, counter *c) {
+  c->value = NULL;
+  MPI_Win_allocate(j->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL,
+                   j->comm, &c->value, &c->win);
+  if (j->rank == 0) *c->value = 0;
+  MPI_Barrier(j->comm); /* the counter is zero before anyone claims */
+  MPI_Win_lock_all(0, c->win);
+}
+
+/* The next claim's number (every rank's claims together count 0, 1, 2...). */
+static int64_t counter_next(counter *c) {
+  const int64_t one = 1;
+  int64_t got = 0;
+  MPI_Fetch_and_op(&one, &got, MPI_INT64_T, 0, 0, MPI_SUM, c->win);
+  MPI_Win_flush(0, c->win);
+  return got;
+}
+
+static void counter_close(counter *c) {
+  MPI_Win_unlock_all(c->win);
+  MPI_Win_free(&c->win);
+}
+
+/* SIGINT and SIGTERM stop a rank's loop of one-pass claims (one_pass_signal)
+ * instead of the process, until stop_signals_restore. */
+static void stop_signals_catch(struct sigaction *old_int, struct sigaction *old_term) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  one_pass_signal = 0;
+  sigaction(SIGINT, &sa, old_int);
+  sigaction(SIGTERM, &sa, old_term);
+}
+
+static void stop_signals_restore(const struct sigaction *old_int,
+                                 const struct sigaction *old_term) {
+  sigaction(SIGINT, old_int, NULL);
+  sigaction(SIGTERM, old_term, NULL);
+}
+
 static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs,
                        const sweep_shape *sh, const gpudf_sweep_options *local, part *p,
                        gpudf_mpi_rank_info *me, bool *stopped) {
@@ -656,15 +705,7 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
   bool one_pass = local->workers == 0 && !(local->time_limit_s > 0) && !sh->series;
   long slow = slow_ms(j->rank);
   struct sigaction old_int, old_term;
-  if (one_pass) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    one_pass_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-  }
+  if (one_pass) stop_signals_catch(&old_int, &old_term);
   /* The configs of a claim, gathered in pass order when that is not the
    * caller's. */
   int64_t most = 0;
@@ -675,20 +716,12 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
     fprintf(stderr, API ": rank %d: out of memory for a claim's configs\n", j->rank);
     MPI_Abort(j->comm, 1); /* the other ranks are in the window's creation */
   }
-  int64_t *counter = NULL;
-  MPI_Win win;
-  MPI_Win_allocate(j->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL,
-                   j->comm, &counter, &win);
-  if (j->rank == 0) *counter = 0;
-  MPI_Barrier(j->comm); /* the counter is zero before anyone claims */
-  MPI_Win_lock_all(0, win);
-  const int64_t one = 1;
+  counter claims;
+  counter_open(j, &claims);
   for (;;) {
     if (one_pass_signal) *stopped = true;
     if (*stopped) break;
-    int64_t c = 0;
-    MPI_Fetch_and_op(&one, &c, MPI_INT64_T, 0, 0, MPI_SUM, win);
-    MPI_Win_flush(0, win);
+    int64_t c = counter_next(&claims);
     if (c >= pl->nclaims) break;
     int64_t start = pl->cut[c], cnt = pl->cut[c + 1] - start, rows = cnt * S;
     if (!part_grow(p, rows, nres)) {
@@ -765,12 +798,10 @@ static void run_claims(job *j, const gpudf_kernel *kernel, const double *configs
     me->configs += cnt;
     me->claims++;
   }
-  MPI_Win_unlock_all(win);
-  MPI_Win_free(&win);
+  counter_close(&claims);
   free(gathered);
   if (one_pass) {
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    stop_signals_restore(&old_int, &old_term);
     if (one_pass_signal) *stopped = true;
   }
 }
@@ -841,27 +872,14 @@ static void run_split(job *j, const gpudf_kernel *kernel, const double *configs,
     MPI_Abort(j->comm, 1);
   }
   long slow = slow_ms(j->rank);
-  struct sigaction sa, old_int, old_term;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  one_pass_signal = 0;
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  int64_t *counter = NULL;
-  MPI_Win win;
-  MPI_Win_allocate(j->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL,
-                   j->comm, &counter, &win);
-  if (j->rank == 0) *counter = 0;
-  MPI_Barrier(j->comm);
-  MPI_Win_lock_all(0, win);
-  const int64_t one = 1;
+  struct sigaction old_int, old_term;
+  stop_signals_catch(&old_int, &old_term);
+  counter tasks;
+  counter_open(j, &tasks);
   for (;;) {
     if (one_pass_signal) *stopped = true;
     if (*stopped) break;
-    int64_t t = 0;
-    MPI_Fetch_and_op(&one, &t, MPI_INT64_T, 0, 0, MPI_SUM, win);
-    MPI_Win_flush(0, win);
+    int64_t t = counter_next(&tasks);
     if (t >= ntasks) break;
     int64_t c = t / sp->R, r = t % sp->R, start = sp->chunks[c], cnt = sp->chunks[c + 1] - start;
     int64_t rlo, rhi;
@@ -906,11 +924,9 @@ static void run_split(job *j, const gpudf_kernel *kernel, const double *configs,
     me->claims++;
     me->split_rows += rhi - rlo;
   }
-  MPI_Win_unlock_all(win);
-  MPI_Win_free(&win);
+  counter_close(&tasks);
   free(gathered);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
+  stop_signals_restore(&old_int, &old_term);
   if (one_pass_signal) *stopped = true;
 }
 
