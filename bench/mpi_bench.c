@@ -87,6 +87,30 @@ static gpudf_table *make_table(int64_t rows) {
   return t;
 }
 
+/* One gpudf_mpi_sweep with rank 0's var set to value (the ranks take rank
+ * 0's): its time into *best when lower, its claims (rank 0) into *claims. */
+static void timed_variant(int rank, int64_t rows, const gpudf_kernel *k, const double *configs,
+                          int64_t n, double *results, const gpudf_sweep_options *o,
+                          const char *var, const char *value, double *best, int64_t *claims) {
+  if (rank == 0) setenv(var, value, 1);
+  gpudf_table *tm = rank == 0 ? make_table(rows) : NULL;
+  gentle_barrier();
+  double t0 = now_s();
+  gpudf_mpi_result *r = NULL;
+  if (gpudf_mpi_sweep(MPI_COMM_WORLD, tm, NULL, k, configs, n, results, o, &r) != GPUDF_OK)
+    fprintf(stderr, "gpudf_mpi_sweep: %s\n", gpudf_last_error());
+  double s = now_s() - t0;
+  if (s < *best) *best = s;
+  if (rank == 0) {
+    unsetenv(var);
+    gpudf_mpi_report mr;
+    gpudf_mpi_result_report(r, &mr);
+    *claims = mr.claims;
+  }
+  gpudf_mpi_result_free(r);
+  gpudf_table_free(tm);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   int rank, size;
@@ -186,43 +210,13 @@ int main(int argc, char **argv) {
     gpudf_mpi_result_free(r);
     gpudf_table_free(tm);
     /* Claims of configs, without the row split (rank 0's GPUDF_MPI_SPLIT). */
-    if (rank == 0) setenv("GPUDF_MPI_SPLIT", "0", 1);
-    tm = rank == 0 ? make_table(rows) : NULL;
-    gentle_barrier();
-    t0 = now_s();
-    r = NULL;
-    if (gpudf_mpi_sweep(MPI_COMM_WORLD, tm, NULL, k, configs, n, results, &o, &r) != GPUDF_OK)
-      fprintf(stderr, "gpudf_mpi_sweep: %s\n", gpudf_last_error());
-    s = now_s() - t0;
-    if (s < best_mpi_nosplit) best_mpi_nosplit = s;
-    if (rank == 0) {
-      unsetenv("GPUDF_MPI_SPLIT");
-      gpudf_mpi_report mr;
-      gpudf_mpi_result_report(r, &mr);
-      claims_guided = mr.claims;
-    }
-    gpudf_mpi_result_free(r);
-    gpudf_table_free(tm);
+    timed_variant(rank, rows, k, configs, n, results, &o, "GPUDF_MPI_SPLIT", "0",
+                  &best_mpi_nosplit, &claims_guided);
     /* Equal shares: one claim per rank (rank 0's GPUDF_MPI_CLAIM holds). */
     char eq[32];
     snprintf(eq, sizeof eq, "%lld", (long long)((n + size - 1) / size));
-    if (rank == 0) setenv("GPUDF_MPI_CLAIM", eq, 1);
-    tm = rank == 0 ? make_table(rows) : NULL;
-    gentle_barrier();
-    t0 = now_s();
-    r = NULL;
-    if (gpudf_mpi_sweep(MPI_COMM_WORLD, tm, NULL, k, configs, n, results, &o, &r) != GPUDF_OK)
-      fprintf(stderr, "gpudf_mpi_sweep: %s\n", gpudf_last_error());
-    s = now_s() - t0;
-    if (s < best_eq) best_eq = s;
-    if (rank == 0) {
-      unsetenv("GPUDF_MPI_CLAIM");
-      gpudf_mpi_report mr;
-      gpudf_mpi_result_report(r, &mr);
-      claims_eq = mr.claims;
-    }
-    gpudf_mpi_result_free(r);
-    gpudf_table_free(tm);
+    timed_variant(rank, rows, k, configs, n, results, &o, "GPUDF_MPI_CLAIM", eq, &best_eq,
+                  &claims_eq);
   }
 
   /* The claim round trip, every rank at once. */
