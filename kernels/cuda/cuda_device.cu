@@ -281,26 +281,9 @@ int cu_can_access_peer(const gdf_device *d, const gdf_device *peer) {
   return can;
 }
 
-// cudaMemcpyPeer takes the peer path when the devices can reach each other
-// and otherwise stages through pinned host memory in the driver, so one call
-// serves both; peer reports which it will have been.
-gpudf_status cu_copy_d2d(const gdf_device *to, void *dst, const gdf_device *from,
-                         const void *src, uint64_t bytes, bool *peer) {
-  *peer = cu_can_access_peer(to, from) != 0;
-  GdfDeviceScope scope(to->ordinal);
-  GDF_CUDA_TRY(scope.error());
-  cudaStream_t stream = nullptr;
-  GDF_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  cudaError_t err = cudaMemcpyPeerAsync(dst, to->ordinal, src, from->ordinal, bytes, stream);
-  cudaError_t sync = cudaStreamSynchronize(stream);
-  (void)cudaStreamDestroy(stream);
-  GDF_CUDA_TRY(err);
-  GDF_CUDA_TRY(sync);
-  return GPUDF_OK;
-}
-
-// The same copy, left running on a stream of its own so that the fills of
-// several replicas overlap (engine/device/device.c); cu_copy_wait ends it.
+// A device-to-device copy left running on a stream of its own, so that the
+// fills of several replicas overlap (engine/device/device.c); cu_copy_wait
+// ends it.
 gpudf_status cu_copy_start(const gdf_device *to, void *dst, const gdf_device *from,
                            const void *src, uint64_t bytes, void **job) {
   GdfDeviceScope scope(to->ordinal);
@@ -325,6 +308,17 @@ gpudf_status cu_copy_wait(const gdf_device *to, void *job) {
   GDF_CUDA_TRY(scope.error());
   GDF_CUDA_TRY(sync);
   return GPUDF_OK;
+}
+
+// cudaMemcpyPeer takes the peer path when the devices can reach each other
+// and otherwise stages through pinned host memory in the driver, so one call
+// serves both; peer reports which it will have been.
+gpudf_status cu_copy_d2d(const gdf_device *to, void *dst, const gdf_device *from,
+                         const void *src, uint64_t bytes, bool *peer) {
+  *peer = cu_can_access_peer(to, from) != 0;
+  void *job = nullptr;
+  GDF_TRY(cu_copy_start(to, dst, from, src, bytes, &job));
+  return cu_copy_wait(to, job);
 }
 
 gpudf_status cu_pci_bus_id(const gdf_device *d, char *buf, size_t len) {
