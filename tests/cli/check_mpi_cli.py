@@ -138,6 +138,12 @@ for ranks, fake in (("2", None), ("4", "2")):
                             f"from the one-process tool's")
     print(f"series: mpirun -n {ranks} gpudf-sweep-mpi writes the one-process CSV, SVG and "
           f"summary (but the portfolio)")
+# Ranking configs by the portfolio, which is not computed across ranks: a
+# usage error (exit 2) saying so, never a ranking by NaN.
+rcp, _, errp = run([*mpiexec, "-n", "2", sweep_mpi, "--table", longcsv, *sgrid,
+                    "--by", "portfolio_sharpe", "--top", "3"])
+if rcp != 2 or "not computed across MPI ranks" not in errp:
+    failures.append(f"--by portfolio_sharpe under mpirun: exit {rcp}, {errp!r}")
 srows = list(csv.DictReader(open(one_s[0])))
 if {r["series"] for r in srows} != {"AAA", "BBB", "CCC"}:
     failures.append(f"series CSV labels: {sorted({r['series'] for r in srows})}")
