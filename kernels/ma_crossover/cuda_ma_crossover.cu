@@ -346,7 +346,7 @@ gpudf_status run_series_group(const gdf_kernel_input *in, int c, const double *c
       dcfg.p, n, dpair.p, dseg.p, dfirst.p, dp.p, dH.p, dL.p, out.p);
   gdf_range_pop();
   GDF_CUDA_LAUNCHED();
-  return copy_back(out.p, n, idx, results, st);  // waits: the host vectors outlive the copies
+  return copy_back(out.p, n, idx, results, st);
 }
 
 gpudf_status run_series_all(const gdf_kernel_input *in, const double *configs, int64_t n,
