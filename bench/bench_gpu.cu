@@ -22,6 +22,13 @@
 //   6  groupby_agg (1, 16 and 4096 groups) and histogram (64 and 4096 bins),
 //      16 configs each over 1e7 rows: one gpudf_run on cuda-ipc vs one on
 //      cpu (one thread), same data; counts must be equal (exit 2).
+//   7  configs x series (a long table, gpudf_sweep with options.series): 500
+//      series of 2,000 bars each, rows interleaved as an export ORDER BY
+//      date, symbol gives them, 6 and then 60 configs (the few-configs case,
+//      where one thread per config leaves the device idle): gpudf_sweep on
+//      cuda-ipc (one launch per claim over its (config, series) pairs)
+//      against gpudf_sweep on cpu, same table; pair-steps per second and the
+//      ratio, answers compared as in 5.
 // A benchmark, not a test: a missed target still exits 0; 1 when something
 // failed, 2 when batched and single answers differ.
 //
@@ -304,6 +311,84 @@ int MaCrossover(std::vector<Row> *out) {
   return bad;
 }
 
+// Section 7: returns the number of wrong answers; appends its rows.
+int MaSeries(std::vector<Row> *out) {
+  const int64_t S = 500, T = 2000, n = S * T;
+  std::vector<double> close((size_t)n);
+  std::vector<int32_t> sym((size_t)n);
+  std::vector<std::string> names((size_t)S);
+  std::vector<const char *> labels((size_t)S);
+  for (int64_t q = 0; q < S; q++) {
+    names[(size_t)q] = "S" + std::to_string(q);
+    labels[(size_t)q] = names[(size_t)q].c_str();
+  }
+  uint64_t s = 11;
+  std::vector<double> last((size_t)S);
+  for (int64_t q = 0; q < S; q++) last[(size_t)q] = 20.0 + (double)q;
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t q = 0; q < S; q++) {  // row t * S + q: bar t of series q
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      last[(size_t)q] *= 1.0 + ((double)(s >> 11) * 0x1.0p-53 - 0.5) * 0.02;
+      close[(size_t)(t * S + q)] = last[(size_t)q];
+      sym[(size_t)(t * S + q)] = (int32_t)q;
+    }
+  const gpudf_kernel *k;
+  GK(gpudf_kernel_find("ma_crossover", &k));
+  int bad = 0;
+  for (int grid : {6, 60}) {
+    std::vector<double> cfg;
+    for (int f = 0; (int64_t)cfg.size() / 6 < grid; f++)
+      cfg.insert(cfg.end(), {0, (double)(2 + f % 10), (double)(20 + 10 * (f / 10) + f % 7), 1,
+                             (double)(f % 2), 252});
+    int64_t m = (int64_t)cfg.size() / 6;
+    double wall[2];
+    int workers[2], unfinished = 0, moved = 0;
+    std::vector<double> res[2];
+    const gpudf_backend backends[2] = {GPUDF_BACKEND_CUDA_IPC, GPUDF_BACKEND_CPU};
+    for (int b = 0; b < 2; b++) {
+      gpudf_table *t;
+      GK(gpudf_table_create(n, &t));
+      GK(gpudf_table_add_column(t, "close", GPUDF_TYPE_F64, close.data()));
+      GK(gpudf_table_add_categorical(t, "symbol", sym.data(), (int32_t)S, labels.data()));
+      gpudf_sweep_options o;
+      gpudf_sweep_options_init(&o);
+      o.backend = backends[b];
+      o.series = 1;
+      res[b].assign((size_t)(m * S * 5), 0.0);
+      gpudf_sweep_result *sr;
+      double t0 = Now();
+      GK(gpudf_sweep(t, k, cfg.data(), m, res[b].data(), &o, &sr));
+      wall[b] = Now() - t0;
+      gpudf_sweep_report rep;
+      GK(gpudf_sweep_result_report(sr, &rep));
+      // Said in the row, not fatal: the summary of sections 1-6 still prints.
+      if (rep.done != m * S || rep.backend != backends[b]) {
+        std::fprintf(stderr, "bench_gpu: series sweep on %s: %lld of %lld done, ran on %s%s%s\n",
+                     gpudf_backend_name(backends[b]), (long long)rep.done, (long long)(m * S),
+                     gpudf_backend_name(rep.backend), rep.fallback[0] ? ": " : "", rep.fallback);
+        unfinished += rep.done != m * S;
+        moved += rep.backend != backends[b];
+      }
+      workers[b] = rep.workers;
+      gpudf_sweep_result_free(sr);
+      gpudf_table_free(t);
+    }
+    size_t same = 0;
+    int wrong = CompareMa(res[0], res[1], "series sweep cuda-ipc vs cpu", &same) + unfinished;
+    bad += wrong;
+    double steps = (double)(m * S) * (double)(T - 1);
+    char what[80], buf[320];
+    std::snprintf(what, sizeof what, "series: %lld cfg x %lld series x %lld", (long long)m,
+                  (long long)S, (long long)T);
+    std::snprintf(buf, sizeof buf, "%.3f s (%d workers), %.2e steps/s; cpu (%d) %.3f s: %.1fx; "
+                  "%zu/%zu same, %d differ%s%s", wall[0], workers[0], steps / wall[0], workers[1],
+                  wall[1], wall[1] / wall[0], same, res[1].size(), wrong,
+                  unfinished ? "; UNFINISHED configs" : "", moved ? "; NOT on cuda-ipc" : "");
+    out->push_back({what, buf, "vs cpu"});
+  }
+  return bad;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -417,6 +502,8 @@ int main(int argc, char **argv) {
   int ma_wrong = MaCrossover(&rows_out);
   // 6. groupby_agg and histogram.
   ma_wrong += GroupbyHistogram(&rows_out);
+  // 7. configs x series.
+  ma_wrong += MaSeries(&rows_out);
   wrong += ma_wrong;
 
   std::printf("\n== gpudf-bench_gpu summary (%lld rows, %.2f GB arena)\n", (long long)rows,

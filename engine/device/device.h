@@ -69,6 +69,11 @@ typedef struct gdf_kernel_input {
   const int64_t *series_of;
   const int64_t *order;
   const int64_t *starts;
+  /* NULL, or (a series batch on a table with a host arena, which a share
+   * always has) the same ncols columns at their host addresses: a series
+   * entry gathers its series' prices there, through order, instead of
+   * copying whole columns back from the device. */
+  const gdf_kernel_column *host_cols;
 } gdf_kernel_input;
 
 /* A kernel entry: evaluates n validated configs over in in one pass. */

@@ -183,7 +183,7 @@ static gpudf_status input_init(gdf_kernel_input *in, const gpudf_table *t, const
     const gdf_column *m = &t->cols[c];
     cols[c] = (gdf_kernel_column){base + m->offset, m->type, m->nlabels, m->name};
   }
-  *in = (gdf_kernel_input){t->nrows, t->ncols, cols, device, NULL, NULL, NULL, NULL};
+  *in = (gdf_kernel_input){t->nrows, t->ncols, cols, device, NULL, NULL, NULL, NULL, NULL};
   return GPUDF_OK;
 }
 
@@ -302,16 +302,24 @@ gpudf_status gdf_run_series(const gpudf_table *t, const gpudf_kernel *k, const d
                    k ? k->name : "(null)");
   if (n == 0) return GPUDF_OK;
   gdf_kernel_column cols[GDF_INPUT_STACK_COLS], *heap;
-  gdf_kernel_input in;
+  gdf_kernel_column hcols[GDF_INPUT_STACK_COLS], *hheap = NULL;
+  gdf_kernel_input in, host = {0};
   GDF_TRY(input_init(&in, t, dbase, d->ordinal, cols, &heap));
   in.series_of = series_of, in.order = order, in.starts = starts;
+  /* The host arena's columns too: the batch's series are gathered there. */
+  gpudf_status st = t->base ? input_init(&host, t, t->base, -1, hcols, &hheap) : GPUDF_OK;
+  if (st != GPUDF_OK) {
+    free(heap);
+    return st;
+  }
+  in.host_cols = t->base ? host.cols : NULL;
   gdf_log("run: kernel %s, %lld (config, series) pairs in one launch on %s device %d (%s)",
           k->name, (long long)n, d->ops->name, d->ordinal,
           gpudf_backend_name(t->place->backend));
   gdf_range_push("gpudf series batch");
-  gpudf_status st = d->ops->launch(d, k->name, fn, &in, configs, n, results);
+  st = d->ops->launch(d, k->name, fn, &in, configs, n, results);
   gdf_range_pop();
-  free(heap);
+  free(heap), free(hheap);
   return st;
 }
 

@@ -27,6 +27,7 @@
 
 #include "cuda_k_common.cuh"
 #include "ma_crossover_math.h"
+#include "ma_crossover_series.h"
 
 namespace {
 
@@ -200,16 +201,11 @@ gpudf_status run_group(const gdf_kernel_input *in, int c, const double *configs,
   const double *L = nullptr, *H = prepared(in, c, &L);
   int64_t first = 0;
   if (!H) {
-    // The CPU's ma_prefix_sums, step for step.
-    std::vector<double> p, host(2 * (size_t)nrows, 0.0);
+    // The CPU's ma_prefix_sums, step for step (the kernel fills the prices
+    // itself: only the sums go up).
+    std::vector<double> p, host(2 * (size_t)nrows);
     GDF_TRY(gdfk::host_copy(price, nrows, &p));
-    while (first < nrows && !gdf_ma_valid(p[first])) first++;
-    double hi = 0.0, lo = 0.0, last = 0.0;
-    for (int64_t i = first; i < nrows; i++) {
-      last = gdf_ma_valid(p[i]) ? p[i] : last;
-      gdf_ma_prefix_add(&hi, &lo, last);
-      host[i] = hi, host[nrows + i] = lo;
-    }
+    first = gdf_ma_fill_prefix(p.data(), nrows, host.data(), host.data() + nrows);
     if (first < nrows) {
       GDF_TRY(own.alloc(host.size()));
       GDF_CUDA_TRY(cudaMemcpyAsync(own.p, host.data(), sizeof(double) * host.size(),
@@ -272,111 +268,79 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
 
 // A series batch: one thread per (config, series) pair, the pairs of one
 // series side by side (the sweep orders a claim's configs by series), each
-// walking its own series' segment of the gathered arrays: from the series'
-// first finite row to its last, never past it into another series. p: the
-// filled prices of every series of the launch, end to end; H, L: their
-// two-double prefix sums, restarting at 0 at each series (the CPU's
-// ma_prefix_sums of the gathered series, bit for bit).
+// running gdf_ma_series_pair (ma_crossover_series.h, where the layout of p,
+// H, L, seg and first is described): its own series' segment of the
+// gathered arrays, from the series' first finite row to its last, never
+// past it into another series. The simulated device's series entry and a
+// CPU test run the same function for every pair.
 __global__ void __launch_bounds__(kThreads)
-ma_run_series(const double *__restrict__ configs, int n, const int *__restrict__ pair_series,
-              const int64_t *__restrict__ seg, const int64_t *__restrict__ seg_first,
+ma_run_series(const double *__restrict__ configs, int n, const int *__restrict__ pair,
+              const int64_t *__restrict__ seg, const int64_t *__restrict__ first,
               const double *__restrict__ p, const double *__restrict__ H,
               const double *__restrict__ L, double *__restrict__ out) {
   int k = blockIdx.x * blockDim.x + threadIdx.x;
-  if (k >= n) return;
-  const int q = pair_series[k];
-  const int64_t o = seg[q], nrows = seg[q + 1] - o, first = seg_first[q];
-  const double *ps = p + o, *hs = H + o, *ls = L + o;
-  const double *c = configs + (int64_t)k * GDF_MA_NPARAMS;
-  gdf_ma_state s = gdf_ma_init(c);
-  for (int64_t t = first; t + 1 < nrows; t++)
-    gdf_ma_step(&s, gdf_ma_signal2(&s, hs, ls, t, first), ps[t], ps[t + 1]);
-  gdf_ma_finalize(&s, (double)(nrows - 1 - first), c[GDF_MA_PPY],
-                  out + (int64_t)k * GDF_MA_NRESULTS);
+  if (k < n) gdf_ma_series_pair(k, configs, pair, seg, first, p, H, L, out);
 }
 
-// The configs idx[] of a series batch that read price column c: their
-// series' rows gathered on the host through the order (the sweep's row
-// order is host memory; the prefix sums are sequential there anyway), then
-// one launch over the (config, series) pairs.
+// v into a new device buffer *d, on stream st before the launch (a copy
+// from pageable memory: v may go once the call returns).
+template <typename T>
+gpudf_status upload(const std::vector<T> &v, gdfk::DevBuf<T> *d, cudaStream_t st) {
+  GDF_TRY(d->alloc(v.size()));
+  GDF_CUDA_TRY(cudaMemcpyAsync(d->p, v.data(), sizeof(T) * v.size(), cudaMemcpyHostToDevice, st));
+  return GPUDF_OK;
+}
+
+// The configs idx[] of a series batch that read price column c: the layout
+// of their series built on the host from the table's host arena (the row
+// order is host memory, and the prefix sums are sequential anyway), then
+// one launch over the (config, series) pairs. Only without a host arena
+// (never for a share) is the column copied back from the device first.
 gpudf_status run_series_group(const gdf_kernel_input *in, int c, const double *configs,
                               const std::vector<int64_t> &idx, double *results) {
   cudaStream_t st = cudaStreamPerThread;
   const int n = (int)idx.size();
-  std::vector<double> col;
-  GDF_TRY(gdfk::host_copy(gdfk::column(in, c), in->nrows, &col));
-  // The distinct series of the group, in the order they come.
-  std::vector<int64_t> series;
-  std::vector<int> pair((size_t)n);
-  for (int k = 0; k < n; k++) {
-    int64_t q = in->series_of[idx[k]];
-    size_t j = 0;
-    while (j < series.size() && series[j] != q) j++;
-    if (j == series.size()) series.push_back(q);
-    pair[(size_t)k] = (int)j;
+  const void *data = in->host_cols ? in->host_cols[c].data : nullptr;
+  int type = in->cols[c].type;
+  std::vector<double> copy;
+  if (!data) {
+    GDF_TRY(gdfk::host_copy(gdfk::column(in, c), in->nrows, &copy));
+    data = copy.data(), type = GPUDF_TYPE_F64;
   }
-  std::vector<int64_t> seg(series.size() + 1, 0), first(series.size(), 0);
-  for (size_t j = 0; j < series.size(); j++)
-    seg[j + 1] = seg[j] + (in->starts[series[j] + 1] - in->starts[series[j]]);
-  std::vector<double> p((size_t)seg.back()), H(p.size(), 0.0), L(p.size(), 0.0);
-  for (size_t j = 0; j < series.size(); j++) {
-    const int64_t *rows = in->order + in->starts[series[j]];
-    int64_t o = seg[j], len = seg[j + 1] - o, f = 0;
-    for (int64_t i = 0; i < len; i++) p[(size_t)(o + i)] = col[(size_t)rows[i]];
-    while (f < len && !gdf_ma_valid(p[(size_t)(o + f)])) f++;
-    double hi = 0.0, lo = 0.0, last = 0.0;
-    for (int64_t i = f; i < len; i++) {
-      double x = p[(size_t)(o + i)];
-      last = gdf_ma_valid(x) ? x : last;
-      p[(size_t)(o + i)] = last;
-      gdf_ma_prefix_add(&hi, &lo, last);
-      H[(size_t)(o + i)] = hi, L[(size_t)(o + i)] = lo;
-    }
-    first[j] = f;
-  }
-  // The CPU's refusals, per pair: the whole batch fails and the sweep runs
-  // it series by series, which fails those pairs alone.
-  for (int k = 0; k < n; k++) {
-    size_t j = (size_t)pair[(size_t)k];
-    int64_t len = seg[j + 1] - seg[j];
-    int slow = (int)configs[idx[k] * GDF_MA_NPARAMS + GDF_MA_SLOW];
-    if (first[j] == len)
-      return gdf_error(GPUDF_EINVAL, "ma_crossover", "column '%s' (price_col = %d) has no "
-                       "finite price in this series of %lld rows", in->cols[c].name, c,
-                       (long long)len);
-    if (slow > len - first[j])
-      return gdf_error(GPUDF_EINVAL, "ma_crossover", "this series has %lld prices from its "
-                       "first finite one, fewer than parameter 'slow' = %d",
-                       (long long)(len - first[j]), slow);
-  }
+  std::vector<int64_t> of((size_t)n), series((size_t)n);
   std::vector<double> cfg((size_t)n * GDF_MA_NPARAMS);
-  for (int k = 0; k < n; k++)
+  for (int k = 0; k < n; k++) {
+    of[(size_t)k] = in->series_of[idx[k]];
     std::copy_n(configs + idx[k] * GDF_MA_NPARAMS, GDF_MA_NPARAMS, &cfg[(size_t)k * GDF_MA_NPARAMS]);
+  }
+  std::vector<int> pair((size_t)n);
+  const int64_t ns = gdf_ma_series_slots(of.data(), n, series.data(), pair.data());
+  std::vector<int64_t> seg((size_t)ns + 1), first((size_t)ns);
+  gdf_ma_series_segments(series.data(), ns, in->starts, seg.data());
+  const size_t rows = (size_t)seg[(size_t)ns];
+  std::vector<double> p(rows), H(rows), L(rows);
+  gdf_ma_series_gather(data, type, in->order, in->starts, series.data(), ns, seg.data(), p.data(),
+                       H.data(), L.data(), first.data());
+  // The CPU's refusals: the whole batch fails and the sweep runs it series
+  // by series, which fails those pairs alone.
+  const int64_t bad = gdf_ma_series_refused(cfg.data(), n, pair.data(), seg.data(), first.data());
+  if (bad < n) {
+    const size_t j = (size_t)pair[(size_t)bad];
+    return gdf_ma_series_refusal(in->cols[c].name, c,
+                                 (int)cfg[(size_t)bad * GDF_MA_NPARAMS + GDF_MA_SLOW],
+                                 seg[j + 1] - seg[j], first[j]);
+  }
   gdfk::DevBuf<double> dcfg, dp, dH, dL, out;
   gdfk::DevBuf<int64_t> dseg, dfirst;
   gdfk::DevBuf<int> dpair;
-  GDF_TRY(dcfg.alloc(cfg.size()));
-  GDF_TRY(dp.alloc(p.size()));
-  GDF_TRY(dH.alloc(p.size()));
-  GDF_TRY(dL.alloc(p.size()));
+  GDF_TRY(upload(cfg, &dcfg, st));
+  GDF_TRY(upload(p, &dp, st));
+  GDF_TRY(upload(H, &dH, st));
+  GDF_TRY(upload(L, &dL, st));
+  GDF_TRY(upload(seg, &dseg, st));
+  GDF_TRY(upload(first, &dfirst, st));
+  GDF_TRY(upload(pair, &dpair, st));
   GDF_TRY(out.alloc((size_t)n * GDF_MA_NRESULTS));
-  GDF_TRY(dseg.alloc(seg.size()));
-  GDF_TRY(dfirst.alloc(first.size()));
-  GDF_TRY(dpair.alloc(pair.size()));
-  GDF_CUDA_TRY(cudaMemcpyAsync(dcfg.p, cfg.data(), sizeof(double) * cfg.size(),
-                               cudaMemcpyHostToDevice, st));
-  GDF_CUDA_TRY(cudaMemcpyAsync(dp.p, p.data(), sizeof(double) * p.size(),
-                               cudaMemcpyHostToDevice, st));
-  GDF_CUDA_TRY(cudaMemcpyAsync(dH.p, H.data(), sizeof(double) * H.size(),
-                               cudaMemcpyHostToDevice, st));
-  GDF_CUDA_TRY(cudaMemcpyAsync(dL.p, L.data(), sizeof(double) * L.size(),
-                               cudaMemcpyHostToDevice, st));
-  GDF_CUDA_TRY(cudaMemcpyAsync(dseg.p, seg.data(), sizeof(int64_t) * seg.size(),
-                               cudaMemcpyHostToDevice, st));
-  GDF_CUDA_TRY(cudaMemcpyAsync(dfirst.p, first.data(), sizeof(int64_t) * first.size(),
-                               cudaMemcpyHostToDevice, st));
-  GDF_CUDA_TRY(cudaMemcpyAsync(dpair.p, pair.data(), sizeof(int) * pair.size(),
-                               cudaMemcpyHostToDevice, st));
   gdf_range_push("gpudf launch ma_crossover series");
   ma_run_series<<<(n + kThreads - 1) / kThreads, kThreads, 0, st>>>(
       dcfg.p, n, dpair.p, dseg.p, dfirst.p, dp.p, dH.p, dL.p, out.p);

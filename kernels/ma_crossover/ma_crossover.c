@@ -25,6 +25,7 @@
  */
 #include "k_common.h"
 #include "ma_crossover_math.h"
+#include "ma_crossover_series.h"
 #include "ma_crossover_simd.h"
 
 #include <float.h>
@@ -136,6 +137,16 @@ static gpudf_status ma_no_price(const char *name, int c) {
   return gdf_error(GPUDF_EINVAL, "ma_crossover",
                    "column '%s' (price_col = %d) has no finite price: every value is NaN "
                    "or infinite", name, c);
+}
+
+gpudf_status gdf_ma_series_refusal(const char *name, int c, int slow, int64_t len,
+                                   int64_t first) {
+  if (first == len)
+    return gdf_error(GPUDF_EINVAL, "ma_crossover", "column '%s' (price_col = %d) has no finite "
+                     "price in this series of %lld rows", name, c, (long long)len);
+  return gdf_error(GPUDF_EINVAL, "ma_crossover", "this series has %lld prices from its first "
+                   "finite one, fewer than parameter 'slow' = %d", (long long)(len - first),
+                   slow);
 }
 
 /* Two-double prefix sums of the filled prices (0 before the first finite
@@ -372,18 +383,14 @@ static gpudf_status ma_group(const gdf_kernel_input *in, int c, const double *co
       first = ma_first_valid(pc, nrows);
     }
     if (first == nrows && in->rows)
-      st = gdf_error(GPUDF_EINVAL, "ma_crossover", "column '%s' (price_col = %d) has no finite "
-                     "price in this series of %lld rows", in->cols[c].name, c,
-                     (long long)nrows);
+      st = gdf_ma_series_refusal(in->cols[c].name, c, 0, nrows, first);
     else if (first == nrows) st = ma_no_price(in->cols[c].name, c);
   }
   /* A series too short for a config's slow window: that config has no
    * backtest on it (the whole-table check is in ma_check). */
   for (int64_t k = 0; k < m && st == GPUDF_OK && in->rows; k++)
     if (b.st[k].slow > nrows - first)
-      st = gdf_error(GPUDF_EINVAL, "ma_crossover", "this series has %lld prices from its "
-                     "first finite one, fewer than parameter 'slow' = %d",
-                     (long long)(nrows - first), b.st[k].slow);
+      st = gdf_ma_series_refusal(in->cols[c].name, c, b.st[k].slow, nrows, first);
   if (st != GPUDF_OK) {
     free(own), free(gathered);
     ma_batch_free(&b);
@@ -415,13 +422,18 @@ static uint64_t ma_pass_key(const double *config) {
   return (uint64_t)config[GDF_MA_PRICE_COL];
 }
 
-static gpudf_status ma_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
-                               double *results) {
+/* Runs fn once per price column over the configs idx[0..m) that read it
+ * (almost always a single group); before: configs of earlier groups. */
+typedef gpudf_status ma_group_fn(const gdf_kernel_input *in, int c, const double *configs,
+                                 const int64_t *idx, int64_t m, double *results, int64_t before,
+                                 int64_t n);
+
+static gpudf_status ma_by_price_col(const gdf_kernel_input *in, const double *configs,
+                                    int64_t n, double *results, ma_group_fn *fn) {
   if (n == 0) return GPUDF_OK;
   int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
   char *done = calloc((size_t)n, 1);
   gpudf_status st = idx && done ? GPUDF_OK : GDF_ERR(GPUDF_ENOMEM, "out of memory");
-  /* Configs grouped by price column; almost always a single group. */
   int64_t before = 0;
   for (int64_t first = 0; first < n && st == GPUDF_OK; first++) {
     if (done[first]) continue;
@@ -430,11 +442,16 @@ static gpudf_status ma_run_cpu(const gdf_kernel_input *in, const double *configs
     for (int64_t k = first; k < n; k++)
       if (!done[k] && configs[k * GDF_MA_NPARAMS + GDF_MA_PRICE_COL] == c)
         idx[m++] = k, done[k] = 1;
-    st = ma_group(in, (int)c, configs, idx, m, results, before, n);
+    st = fn(in, (int)c, configs, idx, m, results, before, n);
     before += m;
   }
   free(idx), free(done);
   return st;
+}
+
+static gpudf_status ma_run_cpu(const gdf_kernel_input *in, const double *configs, int64_t n,
+                               double *results) {
+  return ma_by_price_col(in, configs, n, results, ma_group);
 }
 
 /* The net return of every step of m configs (configs[j * stride]) over the
@@ -483,23 +500,63 @@ static gpudf_status ma_bar_returns(const gpudf_table *t, const int64_t *rows, in
   return GPUDF_OK;
 }
 
-/* A series batch (gdf_kernel_input.series_of) on the simulated device:
- * each run of configs of one series over that series' rows, as the sweep
- * runs them on the host. */
+/* The m configs idx[] of a series batch that read price column c, as the
+ * CUDA entry runs them (ma_crossover_series.h): the layout of their series
+ * built on the host the same way, then gdf_ma_series_pair for every pair
+ * in place of the launch. */
+static gpudf_status ma_series_group(const gdf_kernel_input *in, int c, const double *configs,
+                                    const int64_t *idx, int64_t m, double *results,
+                                    int64_t before, int64_t n) {
+  (void)before, (void)n; /* a launch reports no progress */
+  const gdf_kernel_column *col = (in->host_cols ? in->host_cols : in->cols) + c;
+  size_t zm = (size_t)(m > 0 ? m : 1);
+  int64_t *of = malloc(sizeof(int64_t) * 3 * zm + sizeof(int64_t)), *series = of + zm;
+  int64_t *seg = series + zm, *first = NULL;
+  int *pair = malloc(sizeof(int) * zm);
+  double *cfg = malloc(sizeof(double) * GDF_MA_NPARAMS * zm);
+  double *out = malloc(sizeof(double) * GDF_MA_NRESULTS * zm), *p = NULL;
+  gpudf_status st = of && pair && cfg && out ? GPUDF_OK : GDF_ERR(GPUDF_ENOMEM, "out of memory");
+  int64_t ns = 0;
+  if (st == GPUDF_OK) {
+    for (int64_t k = 0; k < m; k++) {
+      of[k] = in->series_of[idx[k]];
+      memcpy(cfg + k * GDF_MA_NPARAMS, configs + idx[k] * GDF_MA_NPARAMS,
+             sizeof(double) * GDF_MA_NPARAMS);
+    }
+    ns = gdf_ma_series_slots(of, m, series, pair);
+    gdf_ma_series_segments(series, ns, in->starts, seg);
+    first = malloc(sizeof(int64_t) * (size_t)(ns > 0 ? ns : 1));
+    p = malloc(sizeof(double) * 3 * (size_t)(seg[ns] > 0 ? seg[ns] : 1));
+    if (!first || !p)
+      st = GDF_ERR(GPUDF_ENOMEM, "out of memory for %lld series rows", (long long)seg[ns]);
+  }
+  if (st == GPUDF_OK) {
+    double *H = p + seg[ns], *L = H + seg[ns];
+    gdf_ma_series_gather(col->data, col->type, in->order, in->starts, series, ns, seg, p, H,
+                         L, first);
+    int64_t bad = gdf_ma_series_refused(cfg, m, pair, seg, first);
+    if (bad < m) {
+      int j = pair[bad];
+      int slow = (int)cfg[bad * GDF_MA_NPARAMS + GDF_MA_SLOW];
+      st = gdf_ma_series_refusal(in->cols[c].name, c, slow, seg[j + 1] - seg[j], first[j]);
+    }
+    for (int64_t k = 0; k < m && st == GPUDF_OK; k++)
+      gdf_ma_series_pair(k, cfg, pair, seg, first, p, H, L, out);
+    for (int64_t k = 0; k < m && st == GPUDF_OK; k++)
+      memcpy(results + idx[k] * GDF_MA_NRESULTS, out + k * GDF_MA_NRESULTS,
+             sizeof(double) * GDF_MA_NRESULTS);
+  }
+  free(of), free(pair), free(cfg), free(out), free(first), free(p);
+  return st;
+}
+
+/* A series batch (gdf_kernel_input.series_of) on the simulated device: the
+ * CUDA entry's host twin, one group of configs per price column as there,
+ * so that every sweep test on the simulated device runs the layout and the
+ * per-pair body the GPU runs. */
 static gpudf_status ma_run_series_cpu(const gdf_kernel_input *in, const double *configs,
                                       int64_t n, double *results) {
-  for (int64_t a = 0; a < n;) {
-    int64_t b = a + 1, q = in->series_of[a];
-    while (b < n && in->series_of[b] == q) b++;
-    gdf_kernel_input one = *in;
-    one.series_of = NULL, one.order = NULL, one.starts = NULL;
-    one.rows = in->order + in->starts[q];
-    one.nrows = in->starts[q + 1] - in->starts[q];
-    GDF_TRY(ma_run_cpu(&one, configs + a * GDF_MA_NPARAMS, b - a,
-                       results + a * GDF_MA_NRESULTS));
-    a = b;
-  }
-  return GPUDF_OK;
+  return ma_by_price_col(in, configs, n, results, ma_series_group);
 }
 
 gdf_kernel_fn gdf_kernel_ma_crossover_cuda; /* cuda_ma_crossover.cu */

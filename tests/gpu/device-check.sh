@@ -11,7 +11,11 @@
 #      processes, every CUDA kernel against the CPU)
 #   2  gpudf-bench_gpu (filter_agg vs D2D copy, batched vs single launches,
 #      IPC attach, device memory per process, pinned vs ipc, ma_crossover
-#      grid on the device vs the cpu sweep)
+#      grid on the device vs the cpu sweep, ma_crossover configs x series:
+#      a series sweep of 6 and 60 configs over 500 series on cuda-ipc vs cpu)
+#   (the series launch's tests: SweepSeriesGpu.* in 1, and
+#   tests/python/test_gpu.py::test_series_sweep_on_cuda_ipc_matches_cpu_and_pandas
+#   in 3)
 #   3  Python on the device, when cffi can be imported or wheels for it are
 #      in .devdeps/whl: tests/python/test_gpu.py and bench/bench_gpu_py.py
 #      (gpudf vs CuPy on the same data) and bench/bench_seed_gpu.py (the
