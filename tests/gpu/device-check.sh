@@ -8,27 +8,31 @@
 # $GPUDF_DEVCHECK_BUILD (default /tmp/gpudf-devcheck), then, most important
 # first, each step with its own time limit cut to what is left of the budget:
 #   1  the "gpu"-labelled tests (real device: placements, IPC across
-#      processes, every CUDA kernel against the CPU)
-#   2  gpudf-bench_gpu (filter_agg vs D2D copy, batched vs single launches,
+#      processes, every CUDA kernel against the CPU, the series launch:
+#      SweepSeriesGpu.*)
+#   2  Python on the device, when cffi can be imported or wheels for it are
+#      in .devdeps/whl: $GPUDF_DEVCHECK_PYTESTS (default
+#      tests/python/test_gpu.py and tests/python/test_device_columns.py:
+#      CuPy, Numba and PyTorch on the shared device columns where installed),
+#      then bench/bench_seed_gpu.py (the seed's func in CuPy: per-task
+#      upload vs gpudf's shared device copy, W = 1, 2, 4), when CuPy is
+#      installed
+#   3  gpudf-bench_gpu (filter_agg vs D2D copy, batched vs single launches,
 #      IPC attach, device memory per process, pinned vs ipc, ma_crossover
 #      grid on the device vs the cpu sweep, ma_crossover configs x series:
 #      a series sweep of 6 and 60 configs over 500 series on cuda-ipc vs cpu)
-#   (the series launch's tests: SweepSeriesGpu.* in 1, and
-#   tests/python/test_gpu.py::test_series_sweep_on_cuda_ipc_matches_cpu_and_pandas
-#   in 3)
-#   3  Python on the device, when cffi can be imported or wheels for it are
-#      in .devdeps/whl: tests/python/test_gpu.py and bench/bench_gpu_py.py
-#      (gpudf vs CuPy on the same data) and bench/bench_seed_gpu.py (the
-#      seed's func in CuPy: per-task upload vs gpudf's shared device copy),
-#      when CuPy is installed
-#   4  the gpu tests again under compute-sanitizer memcheck, when installed
-#   5  the rest of the test suite (-LE gpu)
+#   3b the CPU on this machine's cores: gpudf-bench_sweep --split --workers
+#      $(nproc), and bench/bench_csv.py (the CSV reader on 1 thread vs all)
+#   4  the README's default job on cuda-ipc and cpu (same result files),
+#      then bench/bench_gpu_py.py (gpudf vs CuPy on the same data)
+#   5  the gpu tests again under compute-sanitizer memcheck, when installed
+#   6  the rest of the test suite (-LE gpu)
 # and prints a summary table last. Logs go to $build-logs; when $OUT is set
 # (the device tool's result folder) they are also packed into
 # $OUT/devcheck-logs.tgz.
 # GoogleTest: the system's, else built from /usr/src/googletest or from
 # .devdeps/googletest (a copy carried to a machine that cannot download).
-# GPUDF_DEVCHECK_SKIP="python bench_gpu_py bench_seed_gpu sanitizer others" leaves out
+# GPUDF_DEVCHECK_SKIP="python bench_seed_gpu cpu_scaling bench_gpu_py sanitizer others" leaves out
 # those steps (names as in the summary), to fit a short lease.
 # Exit status: 0 when everything that ran passed.
 set -uo pipefail
@@ -122,7 +126,58 @@ if [ "$tests" = ON ]; then
   fi
 fi
 
-# 2. the C GPU benchmark, sized to the room in /dev/shm (the host arena).
+# 2. Python on the device: the device-column and GPU tests (CuPy, Numba,
+# PyTorch where installed), then the seed question's func in CuPy.
+py=python3
+pyenv=(GPUDF_LIBRARY="$build/libgpudf.so" GPUDF_HEADER="$root/include/gpudf.h"
+       GPUDF_WORKER="$build/gpudf-worker" PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}"
+       PYTHONUNBUFFERED=1)
+if ! $py -c 'import cffi' 2>/dev/null && ls "$root"/.devdeps/whl/*.whl >/dev/null 2>&1; then
+  $py -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/gpudf-site "$root"/.devdeps/whl/*.whl >"$logs/pip.log" 2>&1 &&
+    pyenv[3]="PYTHONPATH=$root/python:/tmp/gpudf-site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+pyok=0
+env "${pyenv[@]}" $py -c 'import cffi, numpy, pandas, pytest' 2>/dev/null && pyok=1
+cupyok=0
+[ $pyok = 1 ] && env "${pyenv[@]}" $py -c 'import cupy' 2>/dev/null && cupyok=1
+# GPUDF_DEVCHECK_PYTESTS: the Python tests run here (default the two files
+# that use the device; the rest run in CI).
+pytests=${GPUDF_DEVCHECK_PYTESTS:-tests/python/test_gpu.py tests/python/test_device_columns.py}
+if skip python; then
+  note "python: SKIPPED (GPUDF_DEVCHECK_SKIP)"
+elif [ $pyok = 1 ]; then
+  lim=$(step_limit 120)
+  t0=$SECONDS
+  if [ "$lim" -eq 0 ]; then note "python gpu tests: NOT RUN (out of time)"
+  else
+    # shellcheck disable=SC2086
+    if env "${pyenv[@]}" timeout "$lim" $py -m pytest -q -rs -p no:cacheprovider $pytests \
+         >"$logs/python-gpu.log" 2>&1; then res=ok; else res=FAILED; failed=1; fi
+    note "python gpu tests ($pytests): $res: $(tail -1 "$logs/python-gpu.log"), $((SECONDS - t0)) s"
+    grep -E '^(SKIPPED|FAILED|ERROR)' "$logs/python-gpu.log" | sed 's/^/    /' | head -20
+  fi
+else
+  note "python: SKIPPED (cffi/numpy/pandas/pytest not importable and no wheels in .devdeps/whl)"
+fi
+# The seed question's func in CuPy: naive per-task upload vs the shared
+# device copy (gpudf.Pool devices=), W = 1, 2, 4, device MiB per process.
+if skip bench_seed_gpu; then note "bench_seed_gpu: SKIPPED (GPUDF_DEVCHECK_SKIP)"
+elif [ $cupyok = 0 ]; then note "bench_seed_gpu: SKIPPED (no CuPy, or python not usable)"
+else
+  lim=$(step_limit 120)
+  t0=$SECONDS
+  if [ "$lim" -eq 0 ]; then note "bench_seed_gpu (CuPy): NOT RUN (out of time)"
+  elif env "${pyenv[@]}" timeout "$lim" $py bench/bench_seed_gpu.py --rows 4000000 \
+         --configs 8 >"$logs/bench-seed-gpu.log" 2>&1; then
+    note "bench_seed_gpu (naive vs shared device copy): ok in $((SECONDS - t0)) s"
+  else
+    note "bench_seed_gpu: FAILED (status $?)"; failed=1
+    tail -20 "$logs/bench-seed-gpu.log"
+  fi
+fi
+
+# 3. the C GPU benchmark, sized to the room in /dev/shm (the host arena).
 avail=$(df --output=avail -B1 /dev/shm 2>/dev/null | tail -1)
 rows=100000000
 if [ -n "$avail" ] && [ "$avail" -lt $((rows * 16 * 3)) ]; then rows=$((avail / 16 / 4)); fi
@@ -136,7 +191,35 @@ else
   tail -20 "$logs/bench-gpu.log"
 fi
 
-# 2b. the README's default job (gpudf-sweep, no arguments but the backend)
+# 3b. the CPU side on this machine's cores (issue "CPU speed"): 1 sweep
+# worker against as many as there are cores, with rows split (section 4 of
+# gpudf-bench_sweep), and the CSV reader on one thread against every core.
+if skip cpu_scaling; then note "cpu scaling: SKIPPED (GPUDF_DEVCHECK_SKIP)"
+else
+  lim=$(step_limit 120)
+  t0=$SECONDS
+  if [ "$lim" -eq 0 ]; then note "cpu scaling (bench_sweep --split): NOT RUN (out of time)"
+  elif timeout "$lim" "$build/bench/gpudf-bench_sweep" --split --workers "$jobs" \
+         >"$logs/bench-sweep-split.log" 2>&1; then
+    note "cpu scaling, 1 vs $jobs workers (bench_sweep --split): ok in $((SECONDS - t0)) s"
+  else
+    note "cpu scaling (bench_sweep --split): FAILED (status $?)"; failed=1
+    tail -20 "$logs/bench-sweep-split.log"
+  fi
+  lim=$(step_limit 100)
+  t0=$SECONDS
+  if [ $pyok = 0 ]; then note "cpu scaling (bench_csv.py): SKIPPED (python not usable)"
+  elif [ "$lim" -eq 0 ]; then note "cpu scaling (bench_csv.py): NOT RUN (out of time)"
+  elif env "${pyenv[@]}" timeout "$lim" $py bench/bench_csv.py --rows 4000000 --runs 3 \
+         >"$logs/bench-csv.log" 2>&1; then
+    note "cpu scaling, CSV reader 1 thread vs $jobs (bench_csv.py, 4e6 rows): ok in $((SECONDS - t0)) s"
+  else
+    note "cpu scaling (bench_csv.py): FAILED (status $?)"; failed=1
+    tail -20 "$logs/bench-csv.log"
+  fi
+fi
+
+# 4. the README's default job (gpudf-sweep, no arguments but the backend)
 # on cuda-ipc and on cpu: wall time, and the same top results.
 cli=$build/samples/gpudf-sweep
 for b in cuda-ipc cpu; do
@@ -158,62 +241,23 @@ if [ -f "$logs/cli-cuda-ipc.csv" ] && [ -f "$logs/cli-cpu.csv" ]; then
   fi
 fi
 
-# 3. Python on the device.
-py=python3
-pyenv=(GPUDF_LIBRARY="$build/libgpudf.so" GPUDF_HEADER="$root/include/gpudf.h"
-       GPUDF_WORKER="$build/gpudf-worker" PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}"
-       PYTHONUNBUFFERED=1)
-if ! $py -c 'import cffi' 2>/dev/null && ls "$root"/.devdeps/whl/*.whl >/dev/null 2>&1; then
-  $py -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-      --target /tmp/gpudf-site "$root"/.devdeps/whl/*.whl >"$logs/pip.log" 2>&1 &&
-    pyenv[3]="PYTHONPATH=$root/python:/tmp/gpudf-site${PYTHONPATH:+:$PYTHONPATH}"
-fi
-if skip python; then
-  note "python: SKIPPED (GPUDF_DEVCHECK_SKIP)"
-elif env "${pyenv[@]}" $py -c 'import cffi, numpy, pandas, pytest' 2>/dev/null; then
-  lim=$(step_limit 120)
-  t0=$SECONDS
-  if [ "$lim" -eq 0 ]; then note "python gpu tests: NOT RUN (out of time)"
-  else
-    if env "${pyenv[@]}" timeout "$lim" $py -m pytest -q -rs -p no:cacheprovider tests/python \
-         >"$logs/python-gpu.log" 2>&1; then res=ok; else res=FAILED; failed=1; fi
-    note "python gpu tests: $res: $(tail -1 "$logs/python-gpu.log"), $((SECONDS - t0)) s"
-  fi
-  if skip bench_gpu_py; then
-    note "bench_gpu_py: SKIPPED (GPUDF_DEVCHECK_SKIP)"
-  elif env "${pyenv[@]}" $py -c 'import cupy' 2>/dev/null; then
-    lim=$(step_limit 150)
-    t0=$SECONDS
-    if [ "$lim" -eq 0 ]; then note "bench_gpu_py (CuPy): NOT RUN (out of time)"
-    elif env "${pyenv[@]}" timeout "$lim" $py bench/bench_gpu_py.py --rows "$rows" \
-           --configs 256 --json "$logs/bench-gpu-py.json" >"$logs/bench-gpu-py.log" 2>&1; then
-      note "bench_gpu_py (gpudf vs CuPy, $rows rows): ok in $((SECONDS - t0)) s"
-    else
-      note "bench_gpu_py: FAILED (status $?)"; failed=1
-      tail -20 "$logs/bench-gpu-py.log"
-    fi
-    # The seed question's func in CuPy: naive per-task upload vs the shared
-    # device copy (gpudf.Pool devices=), W = 1, 2, 4, device MiB per process.
-    lim=$(step_limit 120)
-    t0=$SECONDS
-    if skip bench_seed_gpu; then note "bench_seed_gpu: SKIPPED (GPUDF_DEVCHECK_SKIP)"
-    elif [ "$lim" -eq 0 ]; then note "bench_seed_gpu (CuPy): NOT RUN (out of time)"
-    elif env "${pyenv[@]}" timeout "$lim" $py bench/bench_seed_gpu.py --rows 4000000 \
-           --configs 8 >"$logs/bench-seed-gpu.log" 2>&1; then
-      note "bench_seed_gpu (naive vs shared device copy): ok in $((SECONDS - t0)) s"
-      cat "$logs/bench-seed-gpu.log"
-    else
-      note "bench_seed_gpu: FAILED (status $?)"; failed=1
-      tail -20 "$logs/bench-seed-gpu.log"
-    fi
-  else
-    note "bench_gpu_py: SKIPPED (no CuPy)"
-  fi
+# 4b. gpudf vs CuPy on the same data (bench_gpu_py).
+if skip bench_gpu_py; then note "bench_gpu_py: SKIPPED (GPUDF_DEVCHECK_SKIP)"
+elif [ $cupyok = 0 ]; then note "bench_gpu_py: SKIPPED (no CuPy, or python not usable)"
 else
-  note "python: SKIPPED (cffi/numpy/pandas/pytest not importable and no wheels in .devdeps/whl)"
+  lim=$(step_limit 150)
+  t0=$SECONDS
+  if [ "$lim" -eq 0 ]; then note "bench_gpu_py (CuPy): NOT RUN (out of time)"
+  elif env "${pyenv[@]}" timeout "$lim" $py bench/bench_gpu_py.py --rows "$rows" \
+         --configs 256 --json "$logs/bench-gpu-py.json" >"$logs/bench-gpu-py.log" 2>&1; then
+    note "bench_gpu_py (gpudf vs CuPy, $rows rows): ok in $((SECONDS - t0)) s"
+  else
+    note "bench_gpu_py: FAILED (status $?)"; failed=1
+    tail -20 "$logs/bench-gpu-py.log"
+  fi
 fi
 
-# 4. compute-sanitizer over the gpu tests (memcheck: out-of-bounds and
+# 5. compute-sanitizer over the gpu tests (memcheck: out-of-bounds and
 # misaligned device accesses, errors of CUDA calls).
 if skip sanitizer; then
   note "compute-sanitizer: SKIPPED (GPUDF_DEVCHECK_SKIP)"
@@ -236,7 +280,7 @@ elif [ "$tests" = ON ] && command -v compute-sanitizer >/dev/null; then
   fi
 fi
 
-# 5. the rest of the suite, on this machine's cores.
+# 6. the rest of the suite, on this machine's cores.
 if skip others; then
   note "other tests: SKIPPED (GPUDF_DEVCHECK_SKIP)"
 elif [ "$tests" = ON ]; then
@@ -255,4 +299,7 @@ printf '\n== device-check summary (%d s)\n' $((SECONDS - start))
 printf '  %s\n' "${summary[@]}" | tee "$logs/summary.txt"
 sed -n '/== gpudf-bench_gpu summary/,$p' "$logs/bench-gpu.log" 2>/dev/null
 [ -f "$logs/bench-gpu-py.log" ] && tail -8 "$logs/bench-gpu-py.log"
+[ -f "$logs/bench-seed-gpu.log" ] && tail -12 "$logs/bench-seed-gpu.log"
+[ -f "$logs/bench-sweep-split.log" ] && grep -E 'x|MISS|PASS' "$logs/bench-sweep-split.log" | tail -12
+[ -f "$logs/bench-csv.log" ] && tail -12 "$logs/bench-csv.log"
 exit $failed
