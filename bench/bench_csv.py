@@ -105,18 +105,49 @@ def gpudf_threads(gpudf, path, n):
 
 
 def agree(gpudf, pd, path):
+    """Every value gpudf read equals pandas'. Where they differ in a float
+    column, the cell's text parsed by Python's float() (correctly rounded)
+    decides: some pandas versions' default parser (pandas 2, 3.0) is off by
+    an ulp on 17-digit numbers, and such cells count as agreeing when gpudf
+    gives float()'s value. Says which column differs and how."""
     got = gpudf.read_csv(path).to_pandas()
     want = pd.read_csv(path)
     if list(got.columns) != list(want.columns):
+        print(f"  columns differ: gpudf {list(got.columns)}, pandas {list(want.columns)}")
         return False
+    ok = True
     for c in want.columns:
         g, w = got[c], want[c]
         if w.dtype.kind not in "biuf":  # text: pandas' strings vs our categories
-            if not (g.astype(str).to_numpy() == w.astype(str).to_numpy()).all():
-                return False
-        elif g.dtype != w.dtype or not (g.to_numpy() == w.to_numpy()).all():
-            return False
-    return True
+            bad = np.nonzero(g.astype(str).to_numpy() != w.astype(str).to_numpy())[0]
+        elif g.dtype != w.dtype:
+            print(f"  column {c}: gpudf {g.dtype}, pandas {w.dtype}")
+            ok = False
+            continue
+        else:
+            bad = np.nonzero(g.to_numpy() != w.to_numpy())[0]
+            if len(bad) and w.dtype.kind == "f":
+                text = pd.read_csv(path, usecols=[c], dtype=str)[c].to_numpy()[bad]
+                ref = np.array([float(t) for t in text])
+                ours = g.to_numpy()[bad]
+                theirs = w.to_numpy()[bad]
+                if (ours == ref).all():
+                    print(f"  column {c}: pandas {pd.__version__} differs from Python's "
+                          f"float() in {len(bad)} cells (e.g. {text[0]!r}: pandas "
+                          f"{theirs[0]!r}, float() and gpudf {ours[0]!r}); gpudf is right")
+                    bad = bad[:0]
+                else:
+                    wrong = np.nonzero(ours != ref)[0]
+                    k = wrong[0]
+                    print(f"  column {c}: gpudf differs from float() in {len(wrong)} cells, "
+                          f"e.g. row {bad[k]} {text[k]!r}: gpudf {ours[k]!r}, float() {ref[k]!r}")
+                    ok = False
+                    continue
+        if len(bad):
+            print(f"  column {c}: {len(bad)} cells differ, first at row {bad[0]}: "
+                  f"gpudf {g.iloc[bad[0]]!r}, pandas {w.iloc[bad[0]]!r}")
+            ok = False
+    return ok
 
 
 def bench_file(label, path, rows, runs, gpudf, pd, pacsv):
