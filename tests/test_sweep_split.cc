@@ -370,10 +370,11 @@ TEST(SweepSplit, FewPassGroupsOverManyRowsSplitByThemselves) {
 }
 
 // GPUDF_SWEEP_SPLIT as docs/sweep.md states it: N of 2..4096 forces N
-// ranges per chunk (in process too, over a table of fewer rows), 0 and 1
-// never split, and anything else (auto, empty, past 4096, negative, not a
-// whole number; -4294967294 is 2 cut to an int) is auto, which in process
-// does not split.
+// ranges per chunk (in process too, over a table of fewer rows), read as
+// a decimal number (010 is 10), 0 and 1 never split, and anything else
+// (auto, empty, past 4096, negative, not a whole decimal number such as
+// 0x2; -4294967294 is 2 cut to an int) is auto, which in process does not
+// split.
 TEST(SweepSplit, TheSplitVariableForcesTwoToTheMostRangesAndElseIsAuto) {
   SplitTable tb(1000, 1, false);
   const gpudf_kernel *k = K("filter_agg");
@@ -384,8 +385,9 @@ TEST(SweepSplit, TheSplitVariableForcesTwoToTheMostRangesAndElseIsAuto) {
   ASSERT_NE(plain, 2);
   EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, "2"), 2);
   EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, "4096"), 4096);
+  EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, "010"), 10) << "decimal, not octal";
   for (const char *v : {"0", "1", "auto", "", "4097", "-2", "-4294967294", "2x", "x2",
-                        "99999999999999999999"})
+                        "99999999999999999999", "0x2"})
     EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, v), plain) << "GPUDF_SWEEP_SPLIT=" << v;
 }
 
