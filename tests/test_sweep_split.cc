@@ -374,7 +374,7 @@ TEST(SweepSplit, FewPassGroupsOverManyRowsSplitByThemselves) {
 // a decimal number (010 is 10), 0 and 1 never split, and anything else
 // (auto, empty, past 4096, negative, not a whole decimal number such as
 // 0x2; -4294967294 is 2 cut to an int) is auto, which in process does not
-// split.
+// split and with workers over enough rows does.
 TEST(SweepSplit, TheSplitVariableForcesTwoToTheMostRangesAndElseIsAuto) {
   SplitTable tb(1000, 1, false);
   const gpudf_kernel *k = K("filter_agg");
@@ -389,6 +389,22 @@ TEST(SweepSplit, TheSplitVariableForcesTwoToTheMostRangesAndElseIsAuto) {
   for (const char *v : {"0", "1", "auto", "", "4097", "-2", "-4294967294", "2x", "x2",
                         "99999999999999999999", "0x2"})
     EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, v), plain) << "GPUDF_SWEEP_SPLIT=" << v;
+  // Auto where it does split: 2 workers want 8 ranges of one pass group,
+  // 2^17 rows allow 2 of 65,536. Any value that is not a number of ranges
+  // is auto too; 0 and 1 are not.
+  SplitTable big(1 << 17, 1, false);
+  auto cb = FaConfigs(big.rows(), 1, 5, 0);
+  int64_t nb = (int64_t)cb.size() / 5;
+  for (const char *v : {"auto", "", "4097", "-2", "2x", "0x2", "99999999999999999999"}) {
+    Env e("GPUDF_SWEEP_SPLIT", v);
+    EXPECT_EQ(gpudf_sweep_split_ranges(big.t, k, cb.data(), nb, 1, 2), 2)
+        << "GPUDF_SWEEP_SPLIT=" << v;
+  }
+  for (const char *v : {"0", "1"}) {
+    Env e("GPUDF_SWEEP_SPLIT", v);
+    EXPECT_EQ(gpudf_sweep_split_ranges(big.t, k, cb.data(), nb, 1, 2), 0)
+        << "GPUDF_SWEEP_SPLIT=" << v;
+  }
 }
 
 // A kernel without a merge, or whose results depend on row order, is never
@@ -642,7 +658,8 @@ TEST(SweepSplit, OverOneGiBOfPartialStatesRowsAreNotSplit) {
   SplitTable tb(1000, 3, false);
   Env forced("GPUDF_SWEEP_SPLIT", "4096");
   const uint64_t cap = 1ull << 30, R = 4096;
-  std::vector<double> one_fa = FaConfigs(tb.rows(), 1, 1, 0), one_h = {0, 1, 500, 0, 1, 64, -60, 60};
+  std::vector<double> one_fa = FaConfigs(tb.rows(), 1, 1, 0);
+  std::vector<double> one_h = {0, 1, 500, 0, 1, 64, -60, 60};
   for (const std::vector<double> *one : {&one_fa, &one_h}) {
     const gpudf_kernel *k = K(one == &one_fa ? "filter_agg" : "histogram");
     int np = gpudf_kernel_nparams(k), ns = gpudf_kernel_state_width(k, one->data());
