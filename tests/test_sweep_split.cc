@@ -712,3 +712,36 @@ TEST(SweepSplit, SweepAfterSweepGivesItsHeapBack) {
   EXPECT_LT(after - before, 64 * 1024) << "heap in use grew from " << before << " to " << after
                                        << " bytes over 40 sweeps";
 }
+
+// The automatic rule of docs/sweep.md, "Row-split sweeps": with 2 or more
+// workers and fewer than 4 pass groups per worker, ceil(4 x workers /
+// groups) ranges, at most one per 65,536 rows; else none. 2^20 rows allow
+// 16 ranges, so the ceiling shows (2 groups of 2 workers: 4, not 5).
+TEST(SweepSplit, AutomaticRangesAreTheCeilingOfFourTasksPerWorkerOverTheGroups) {
+  Env none("GPUDF_SWEEP_SPLIT", nullptr);
+  SplitTable tb(1 << 20, 6, false);
+  const gpudf_kernel *k = K("filter_agg");
+  auto cfg = FaConfigs(tb.rows(), 1, 5, 0);
+  int64_t n = (int64_t)cfg.size() / 5;
+  for (int workers : {1, 2, 3, 5})
+    for (int64_t groups : {1, 2, 3, 5, 7, 11, 12, 13}) {
+      int64_t want = 4 * (int64_t)workers, ranges = (want + groups - 1) / groups;
+      if (ranges > 16) ranges = 16;
+      if (workers < 2 || groups >= want || ranges < 2) ranges = 0;
+      EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), n, groups, workers), ranges)
+          << workers << " workers, " << groups << " pass groups";
+    }
+}
+
+// A config whose state has no width (groupby_agg over 0 groups, which
+// validation refuses) is never split, forced or not.
+TEST(SweepSplit, AConfigWithoutAStateIsNeverSplit) {
+  SplitTable tb(1000, 7, false);
+  Env forced("GPUDF_SWEEP_SPLIT", "4");
+  const gpudf_kernel *k = K("groupby_agg");
+  std::vector<double> cfg = {0, 3, -1, 0, 2, 1, 8};
+  EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), 1, 0, 2), 4);
+  cfg[6] = 0;
+  ASSERT_EQ(gpudf_kernel_state_width(k, cfg.data()), 0);
+  EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), 1, 0, 2), 0);
+}
