@@ -6,6 +6,8 @@
 // random and adversarial values (infinities, 1e308 overflow, +-0, NaN,
 // empty ranges, ranges where no row passes). GPUDF_SWEEP_SPLIT forces a
 // number of ranges; a worker's `batches` counts the ranges it ran.
+#include <malloc.h>
+
 #include <cfloat>
 #include <cstring>
 
@@ -368,10 +370,11 @@ TEST(SweepSplit, FewPassGroupsOverManyRowsSplitByThemselves) {
 }
 
 // GPUDF_SWEEP_SPLIT as docs/sweep.md states it: N of 2..4096 forces N
-// ranges per chunk (in process too, over a table of fewer rows), 0 and 1
-// never split, and anything else (auto, empty, past 4096, negative, not a
-// whole number; -4294967294 is 2 cut to an int) is auto, which in process
-// does not split.
+// ranges per chunk (in process too, over a table of fewer rows), read as
+// a decimal number (010 is 10), 0 and 1 never split, and anything else
+// (auto, empty, past 4096, negative, not a whole decimal number such as
+// 0x2; -4294967294 is 2 cut to an int) is auto, which in process does not
+// split and with workers over enough rows does.
 TEST(SweepSplit, TheSplitVariableForcesTwoToTheMostRangesAndElseIsAuto) {
   SplitTable tb(1000, 1, false);
   const gpudf_kernel *k = K("filter_agg");
@@ -382,9 +385,26 @@ TEST(SweepSplit, TheSplitVariableForcesTwoToTheMostRangesAndElseIsAuto) {
   ASSERT_NE(plain, 2);
   EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, "2"), 2);
   EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, "4096"), 4096);
+  EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, "010"), 10) << "decimal, not octal";
   for (const char *v : {"0", "1", "auto", "", "4097", "-2", "-4294967294", "2x", "x2",
-                        "99999999999999999999"})
+                        "99999999999999999999", "0x2"})
     EXPECT_EQ(SplitSweep(tb.t, k, cfg, res, v), plain) << "GPUDF_SWEEP_SPLIT=" << v;
+  // Auto where it does split: 2 workers want 8 ranges of one pass group,
+  // 2^17 rows allow 2 of 65,536. Any value that is not a number of ranges
+  // is auto too; 0 and 1 are not.
+  SplitTable big(1 << 17, 1, false);
+  auto cb = FaConfigs(big.rows(), 1, 5, 0);
+  int64_t nb = (int64_t)cb.size() / 5;
+  for (const char *v : {"auto", "", "4097", "-2", "2x", "0x2", "99999999999999999999"}) {
+    Env e("GPUDF_SWEEP_SPLIT", v);
+    EXPECT_EQ(gpudf_sweep_split_ranges(big.t, k, cb.data(), nb, 1, 2), 2)
+        << "GPUDF_SWEEP_SPLIT=" << v;
+  }
+  for (const char *v : {"0", "1"}) {
+    Env e("GPUDF_SWEEP_SPLIT", v);
+    EXPECT_EQ(gpudf_sweep_split_ranges(big.t, k, cb.data(), nb, 1, 2), 0)
+        << "GPUDF_SWEEP_SPLIT=" << v;
+  }
 }
 
 // A kernel without a merge, or whose results depend on row order, is never
@@ -627,4 +647,101 @@ TEST(SweepSplit, PublicPartialRunsRefuseBadInputWithAReason) {
   EXPECT_EQ(gpudf_kernel_merge_states(fa, cfg.data(), nullptr, 1, out.data()), GPUDF_EINVAL);
   EXPECT_EQ(gpudf_sweep_split_ranges(nullptr, fa, cfg.data(), 1, 1, 8), 0);
   EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, ma, mcfg.data(), 1, 1, 8), 0);
+}
+
+// docs/sweep.md: over 1 GiB of partial states (configs x ranges x state
+// width doubles) a sweep does not split rows, forced or not: the states
+// live in the control segment (or the heap in process) for the whole
+// sweep. At 4096 forced ranges, the most configs whose states fit in
+// exactly 1 GiB or just under it split; one config more does not.
+TEST(SweepSplit, OverOneGiBOfPartialStatesRowsAreNotSplit) {
+  SplitTable tb(1000, 3, false);
+  Env forced("GPUDF_SWEEP_SPLIT", "4096");
+  const uint64_t cap = 1ull << 30, R = 4096;
+  std::vector<double> one_fa = FaConfigs(tb.rows(), 1, 1, 0);
+  std::vector<double> one_h = {0, 1, 500, 0, 1, 64, -60, 60};
+  for (const std::vector<double> *one : {&one_fa, &one_h}) {
+    const gpudf_kernel *k = K(one == &one_fa ? "filter_agg" : "histogram");
+    int np = gpudf_kernel_nparams(k), ns = gpudf_kernel_state_width(k, one->data());
+    ASSERT_GT(ns, 0);
+    uint64_t fit = cap / (R * (uint64_t)ns * sizeof(double));
+    std::vector<double> cfg;
+    for (uint64_t i = 0; i <= fit; i++) cfg.insert(cfg.end(), one->begin(), one->begin() + np);
+    std::string at = std::string(gpudf_kernel_name(k)) + ": " + std::to_string(fit) +
+                     " configs x 4096 ranges x " + std::to_string(ns) + " doubles";
+    EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), (int64_t)fit, 1, 2), (int64_t)R) << at;
+    EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), (int64_t)fit + 1, 1, 2), 0)
+        << at << ", one config more";
+    if (fit * R * (uint64_t)ns * sizeof(double) == cap) {
+      EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), (int64_t)fit, 1, 2), (int64_t)R)
+          << at << ": exactly 1 GiB still splits";
+    }
+  }
+}
+
+// A program that runs sweep after sweep (a service, a notebook) keeps the
+// heap it had: what a row-split sweep allocates for its chunks, task
+// attempts, merge flags and accumulator is given back. The heap in use
+// (glibc's mallinfo2, every arena) after 41 sweeps in process is that after
+// the first, within 64 KiB of allocator caches; the task attempts alone of
+// 4096 ranges are 16 KiB a sweep, so a leak of them would be 640 KiB.
+// (Under ASan, whose allocator glibc does not see, the counts stay put and
+// LeakSanitizer checks instead.)
+TEST(SweepSplit, SweepAfterSweepGivesItsHeapBack) {
+  SplitTable tb(1000, 4, false);
+  const gpudf_kernel *k = K("filter_agg");
+  auto cfg = FaConfigs(tb.rows(), 1, 2, 4);
+  int64_t n = (int64_t)cfg.size() / 5;
+  std::vector<double> res((size_t)n * 6);
+  Env split("GPUDF_SWEEP_SPLIT", "4096");
+  auto sweep = [&] {
+    auto o = Options(0);
+    Result r;
+    ASSERT_EQ(gpudf_sweep(tb.t, k, cfg.data(), n, res.data(), &o, &r.r), GPUDF_OK) << Err();
+    EXPECT_EQ(r.Report().done, n);
+    EXPECT_EQ(BatchesOf(r.r), 4096) << "one chunk of 4096 ranges";
+  };
+  auto in_use = [] {
+    struct mallinfo2 m = mallinfo2();
+    return (int64_t)(m.uordblks + m.hblkhd);
+  };
+  sweep();
+  int64_t before = in_use();
+  for (int i = 0; i < 40; i++) sweep();
+  int64_t after = in_use();
+  EXPECT_LT(after - before, 64 * 1024) << "heap in use grew from " << before << " to " << after
+                                       << " bytes over 40 sweeps";
+}
+
+// The automatic rule of docs/sweep.md, "Row-split sweeps": with 2 or more
+// workers and fewer than 4 pass groups per worker, ceil(4 x workers /
+// groups) ranges, at most one per 65,536 rows; else none. 2^20 rows allow
+// 16 ranges, so the ceiling shows (2 groups of 2 workers: 4, not 5).
+TEST(SweepSplit, AutomaticRangesAreTheCeilingOfFourTasksPerWorkerOverTheGroups) {
+  Env none("GPUDF_SWEEP_SPLIT", nullptr);
+  SplitTable tb(1 << 20, 6, false);
+  const gpudf_kernel *k = K("filter_agg");
+  auto cfg = FaConfigs(tb.rows(), 1, 5, 0);
+  int64_t n = (int64_t)cfg.size() / 5;
+  for (int workers : {1, 2, 3, 5})
+    for (int64_t groups : {1, 2, 3, 5, 7, 11, 12, 13}) {
+      int64_t want = 4 * (int64_t)workers, ranges = (want + groups - 1) / groups;
+      if (ranges > 16) ranges = 16;
+      if (workers < 2 || groups >= want || ranges < 2) ranges = 0;
+      EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), n, groups, workers), ranges)
+          << workers << " workers, " << groups << " pass groups";
+    }
+}
+
+// A config whose state has no width (groupby_agg over 0 groups, which
+// validation refuses) is never split, forced or not.
+TEST(SweepSplit, AConfigWithoutAStateIsNeverSplit) {
+  SplitTable tb(1000, 7, false);
+  Env forced("GPUDF_SWEEP_SPLIT", "4");
+  const gpudf_kernel *k = K("groupby_agg");
+  std::vector<double> cfg = {0, 3, -1, 0, 2, 1, 8};
+  EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), 1, 0, 2), 4);
+  cfg[6] = 0;
+  ASSERT_EQ(gpudf_kernel_state_width(k, cfg.data()), 0);
+  EXPECT_EQ(gpudf_sweep_split_ranges(tb.t, k, cfg.data(), 1, 0, 2), 0);
 }

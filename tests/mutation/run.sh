@@ -19,7 +19,9 @@
 # folders, mutants, results/<UTC time>.tsv). GPUDF_MUT_JOBS: mutants built and
 # tested at once (default 1; each has its own source copy and build folder).
 # GPUDF_MUT_TIMEOUT: seconds the tests of one mutant may take beyond three
-# times the original's (default 60). GPUDF_MUT_RERUN=build-mut/results/STAMP.tsv
+# times the original's (default 60); past them the tests' processes are
+# stopped, all of them (SIGTERM, then SIGKILL, then any process still
+# running a program of the copy's build folder). GPUDF_MUT_RERUN=build-mut/results/STAMP.tsv
 # runs only the mutants that survived there (same line, same mutation):
 # after adding tests, the check that they kill them. GPUDF_MUT_SCORE=that
 # file only scores it again (after an edit of equivalent.tsv).
@@ -54,7 +56,7 @@ declare -A covers=(
   [engine/load/csv_threads.c]='^(Csv|CsvParallel)\.'
   [engine/sweep/sweep_ctl.c]='^(Sweep|SweepBadInput|ProcFault)\.'
   [engine/sweep/sweep_worker.c]='^(Sweep|SweepBadInput|SweepSplit|SweepSeries|ProcFault)\.'
-  [engine/sweep/sweep_split.c]='^SweepSplit\.|^Fault\.SweepRowSplit'
+  [engine/sweep/sweep_split.c]='^SweepSplit\.|^Fault\.SweepRowSplit|^MultiDevice\.WorkersZeroRunsAThreadPerReplicaDeviceInThisProcess$'
   [kernels/filter_agg/filter_agg_math.h]='^(FilterAgg|FilterAggValidation|Kernels|KHistogram|FuzzRegress)\.'
   [kernels/common/k_hd.h]='^(FilterAgg|FilterAggValidation|Kernels|KHistogram|KGroupbyAgg|KBootstrap|FuzzRegress)\.'
   [kernels/histogram/histogram_math.h]='^(KHistogram|Kernels|FuzzRegress)\.'
@@ -85,21 +87,66 @@ else
     "$venv/bin/pip" install -q universalmutator
   fi
 
-  # A copy of the working tree (tracked and untracked-not-ignored files; tar
-  # keeps the mtimes, so an unchanged file is not rebuilt) and its build.
+  # A copy of the working tree (tracked and untracked-not-ignored files) and
+  # its build. The copy is brought to the tree's content file by file: a file
+  # whose content differs (or is new) is written now, so its mtime is newer
+  # than anything built from the old text, and a file of the same content
+  # keeps its mtime (nothing rebuilt for it). Copying the tree's own mtimes
+  # instead missed a file edited while the copy's first build ran: older
+  # than its object, built from the old text, and never rebuilt.
   prepare_copy() {
-    local w=$work/w$1
-    rm -rf "$w/src"
-    mkdir -p "$w/src"
+    local w=$work/w$1 f
+    rm -rf "$w/new"
+    mkdir -p "$w/src" "$w/new"
     (cd "$root" && git ls-files -co --exclude-standard -z |
       while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
       tar --null -T - -cf -) |
-      tar -xf - -C "$w/src"
+      tar -xf - -C "$w/new"
+    (cd "$w/new" && find . -type f -print0) |
+      while IFS= read -r -d '' f; do
+        cmp -s "$w/new/$f" "$w/src/$f" && continue
+        mkdir -p "$(dirname "$w/src/$f")"
+        rm -f "$w/src/$f"
+        cp "$w/new/$f" "$w/src/$f"
+      done
+    (cd "$w/src" && find . -type f -print0) |
+      while IFS= read -r -d '' f; do [ -e "$w/new/$f" ] || rm -f "$w/src/$f"; done
+    rm -rf "$w/new"
     cmake -S "$w/src" -B "$w/build" -G Ninja -DGPUDF_CUDA=OFF -DGPUDF_WERROR=ON \
       -DGPUDF_BUILD_BENCH=OFF -DGPUDF_FAULT_INJECTION=ON \
       -DCMAKE_LINK_DEPENDS_NO_SHARED=ON >/dev/null
     cmake --build "$w/build" -j 2 >"$w/build.log" 2>&1 ||
       { echo "the unmutated copy does not build: $w/build.log" >&2; return 1; }
+  }
+
+  # reap DIR LOG: kills (SIGKILL, by pid) every process of this user still
+  # running a program of the build folder DIR, and says so in LOG. A test
+  # that a time limit stopped can leave its process behind: a sweep turns
+  # SIGTERM into a cancel, which a mutant that loops never reads, and its
+  # workers follow their owner only when it dies.
+  reap() {
+    local dir=$1 log=$2 p exe
+    for p in /proc/[0-9]*; do
+      exe=$(readlink "$p/exe" 2>/dev/null) || continue
+      case $exe in
+      "$dir"/*) kill -KILL "${p#/proc/}" 2>/dev/null &&
+                  echo "killed pid ${p#/proc/} ($exe), left by the tests" >>"$log" ;;
+      esac
+    done
+    return 0
+  }
+
+  # run_tests DIR LIMIT FILTER LOG: the tests of FILTER in the build folder
+  # DIR, within LIMIT seconds: ctest's own limit for each test (tests that
+  # have none of their own), then timeout's SIGTERM to ctest's process
+  # group, its SIGKILL 10 s later, and reap for whatever ran on. Prints the
+  # exit status (124 or 137: past the limit).
+  run_tests() {
+    local dir=$1 limit=$2 filter=$3 log=$4 rc=0
+    timeout -k 10 "$limit" ctest --test-dir "$dir" -R "$filter" -LE gpu \
+      --timeout "$limit" --stop-on-failure -j 1 >"$log" 2>&1 || rc=$?
+    reap "$dir" "$log"
+    echo "$rc"
   }
 
   # One line of a mutant: "LINE<TAB>original text<TAB>mutated text"; a line
@@ -119,16 +166,17 @@ else
   # test_mutant WORKER FILE MUTANT LIMIT FILTER: prints the outcome.
   test_mutant() {
     local w=$work/w$1 file=$2 mutant=$3 limit=$4 filter=$5
+    # cp writes the file now (its mtime is not the mutant's): newer than the
+    # objects the last build made, so the build sees it.
     cp "$mutant" "$w/src/$file"
     local outcome
     if ! cmake --build "$w/build" -j 1 >"$w/mutant-build.log" 2>&1; then
       outcome=dropped
     else
-      local rc=0
-      timeout "$limit" ctest --test-dir "$w/build" -R "$filter" -LE gpu \
-        --stop-on-failure -j 1 >"$w/mutant-test.log" 2>&1 || rc=$?
+      local rc
+      rc=$(run_tests "$w/build" "$limit" "$filter" "$w/mutant-test.log")
       if [ "$rc" = 0 ]; then outcome=survived
-      elif [ "$rc" = 124 ]; then outcome=timeout
+      elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then outcome=timeout
       else outcome=killed
       fi
     fi
@@ -175,8 +223,8 @@ else
     filter=${covers[$file]}
     # The tests must pass on the original, and how long they take sets the limit.
     t0=$(date +%s)
-    ctest --test-dir "$work/w0/build" -R "$filter" -LE gpu -j 1 >"$work/baseline.log" 2>&1 ||
-      { echo "$file: its tests fail unmutated ($work/baseline.log)" >&2; exit 1; }
+    rc=$(run_tests "$work/w0/build" 3600 "$filter" "$work/baseline.log")
+    [ "$rc" = 0 ] || { echo "$file: its tests fail unmutated ($work/baseline.log)" >&2; exit 1; }
     base=$(($(date +%s) - t0))
     limit=$((3 * base + extra))
     ntests=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$work/baseline.log")
