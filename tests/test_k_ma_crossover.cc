@@ -12,7 +12,9 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <chrono>
 #include <random>
+#include <thread>
 
 #include "ma_crossover_math.h"
 #include "test_k_common.h"
@@ -605,6 +607,128 @@ TEST(KMaCrossover, ACancelStopsTheBacktestBatchThatRuns) {
   }
   EXPECT_EQ(done, seen.done) << "a config of the batch that ran at the cancel finished";
   gpudf_sweep_result_free(r);
+}
+
+// What a sweep shows of a batch of backtests while it runs is the share of
+// the backtest done: the kernel reports, after each block of time steps,
+// (configs of the price columns it finished + configs of the column it runs
+// x that column's steps done / its steps) / configs of the batch, where a
+// column's steps count from its first finite price, and the sweep shows
+// that share of the claim's configs. One claim of five configs over two
+// price columns (the first with 37 leading NaNs; price_col is no shape
+// parameter: one batch may read several), in process. The callback
+// runs at most every 100 ms, so that every report reaches it the batch runs
+// inside a kernel of the test's that waits 101 ms first (a plugin may run a
+// built-in kernel: its reports go to the sweep that runs the plugin), and
+// the callback waits 101 ms after each call. The blocks are equal but the
+// last, so each column's reports are k x its first report's steps, then all
+// of them.
+struct BatchSeen {
+  std::vector<double> within;  // fractions seen while no config was done
+  double last = -1.0;
+};
+
+int RecordTheBatch(const gpudf_sweep_progress *p, void *user) {
+  auto *seen = static_cast<BatchSeen *>(user);
+  seen->last = p->fraction;
+  if (p->done == 0 && p->fraction > 0.0) seen->within.push_back(p->fraction);
+  if (p->done < p->total) std::this_thread::sleep_for(std::chrono::milliseconds(101));
+  return 0;
+}
+
+gpudf_status LateMaCrossover(const gpudf_table *t, const double *configs, int64_t n,
+                             double *results) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(101));
+  return gpudf_run(t, Kernel("ma_crossover"), configs, n, results);
+}
+
+// "ma_crossover_late": ma_crossover's parameters and results, run by
+// LateMaCrossover. Its pass groups: configs with periods_per_year 365 apart
+// from the others, so that a sweep claims the others together (the ramp of
+// claim sizes never cuts a pass group).
+const gpudf_kernel *LateKernel() {
+  static gpudf_param_info params[GDF_MA_NPARAMS];
+  static gpudf_result_info fields[GDF_MA_NRESULTS];
+  static const gpudf_kernel *late = nullptr;
+  if (late) return late;
+  const gpudf_kernel *ma = Kernel("ma_crossover");
+  for (int i = 0; i < GDF_MA_NPARAMS; i++) EXPECT_EQ(gpudf_kernel_param(ma, i, &params[i]), GPUDF_OK);
+  for (int i = 0; i < GDF_MA_NRESULTS; i++)
+    EXPECT_EQ(gpudf_kernel_result(ma, nullptr, i, &fields[i]), GPUDF_OK);
+  gpudf_kernel_def d;
+  gpudf_kernel_def_init(&d);
+  d.name = "ma_crossover_late";
+  d.nparams = GDF_MA_NPARAMS;
+  d.params = params;
+  d.nfields = GDF_MA_NRESULTS;
+  d.fields = fields;
+  d.run_cpu = LateMaCrossover;
+  d.pass_key = [](const double *c) -> uint64_t { return c[GDF_MA_PPY] == 365.0; };
+  EXPECT_EQ(gpudf_kernel_register(&d, &late), GPUDF_OK) << gpudf_last_error();
+  return late;
+}
+
+TEST(KMaCrossover, TheProgressOfABatchIsTheShareOfItsStepsDone) {
+  const int64_t rows = 5000, lead = 37;
+  std::vector<double> a = RandomWalk(rows, 3), b = RandomWalk(rows, 4);
+  for (int64_t i = 0; i < lead; i++) a[i] = kNaN;
+  Table t(rows);
+  int ca = t.Add("a", GPUDF_TYPE_F64, a), cb = t.Add("b", GPUDF_TYPE_F64, b);
+  // The claim: configs 0 and 2 read a, 1, 3 and 4 read b. Config 5 is a
+  // second claim.
+  std::vector<double> cfg = {(double)ca, 3, 10, 1, 0, 252, (double)cb, 2, 7,  0, 1, 252,
+                             (double)ca, 5, 20, 0, 1, 252, (double)cb, 3, 10, 2, 0, 252,
+                             (double)cb, 4, 30, 1, 1, 252, (double)ca, 2, 9,  0, 0, 365};
+  const int64_t n = 6, claim = 5, ma = 2, mb = 3;
+  const double steps_a = (double)(rows - 1 - lead), steps_b = (double)(rows - 1);
+  gpudf_sweep_options o;
+  gpudf_sweep_options_init(&o);
+  o.workers = 0;
+  o.backend = GPUDF_BACKEND_CPU;
+  BatchSeen seen;
+  o.progress = RecordTheBatch;
+  o.progress_user = &seen;
+  std::vector<double> got(5 * n);
+  const gpudf_kernel *late = LateKernel();
+  ASSERT_NE(late, nullptr);
+  ASSERT_EQ(gpudf_sweep(t.t, late, cfg.data(), n, got.data(), &o, nullptr), GPUDF_OK)
+      << gpudf_last_error();
+  EXPECT_EQ(seen.last, 1.0);
+  // What the sweep shows of a kernel's fraction f of the claim (kept in
+  // 1/65536), and back.
+  auto shown = [&](double f) { return std::floor(f * 65536.0) / 65536.0 * claim / n; };
+  auto kernels = [&](double seen_f) { return seen_f * n / claim; };
+  // The reports of one column: (before + m x k x block / steps) / claim,
+  // then (before + m) / claim.
+  auto expected = [&](double before, double m, double steps, double block) {
+    std::vector<double> f;
+    for (double k = 1; k * block < steps; k++)
+      f.push_back(shown((before + m * (k * block / steps)) / claim));
+    f.push_back(shown((before + m) / claim));
+    return f;
+  };
+  ASSERT_FALSE(seen.within.empty()) << "no progress while the batch ran";
+  // The steps of a's first block, from its first report.
+  double block_a = std::round(kernels(seen.within[0]) * claim / ma * steps_a);
+  ASSERT_GE(block_a, 1.0);
+  ASSERT_LT(block_a, steps_a) << "a's first report says all of a is done";
+  std::vector<double> want = expected(0, ma, steps_a, block_a);
+  ASSERT_GT(seen.within.size(), want.size()) << "no report of b's column";
+  double block_b = std::round((kernels(seen.within[want.size()]) * claim - ma) / mb * steps_b);
+  ASSERT_GE(block_b, 1.0);
+  ASSERT_LT(block_b, steps_b) << "b's first report says all of b is done";
+  std::vector<double> wb = expected(ma, mb, steps_b, block_b);
+  want.insert(want.end(), wb.begin(), wb.end());
+  ASSERT_EQ(seen.within.size(), want.size());
+  for (size_t i = 0; i < want.size(); i++)
+    EXPECT_NEAR(seen.within[i], want[i], 1e-12) << "report " << i;
+  // And the batch's results are the reference's.
+  for (int64_t k = 0; k < n; k++) {
+    const double *q = &cfg[k * 6];
+    std::vector<double> p = q[0] == ca ? std::vector<double>(a.begin() + lead, a.end()) : b;
+    ExpectClose(Reference(p, (int)q[1], (int)q[2], q[3], q[4] == 1, q[5]), &got[k * 5],
+                ("config " + std::to_string(k)).c_str());
+  }
 }
 
 // The window mean every backend shares (ma_crossover_math.h: the CUDA
