@@ -51,13 +51,67 @@ static gpudf_status fail(gpudf_status st, const char *fmt, ...) {
   return gpudf_set_error(st, msg);
 }
 
+/* Used where a rank waits: every collective of gpudf_mpi_sweep, the
+ * claim counter's window excepted (gpudf_mpi.h says why). A few tens of
+ * microseconds of MPI_Test first: ranks that arrive together finish a
+ * collective in that time (and a collective of several rounds needs each
+ * rank's MPI_Test to move on); then sleeps that double up to 1 ms. */
+void gpudf_mpi_wait(MPI_Request *req) {
+  int done = 0;
+  double t0 = now_s();
+  do {
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+  } while (now_s() - t0 < 50e-6);
+  long ns = 2000;
+  for (;;) {
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+    if (ns < 1000000) ns *= 2;
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+  }
+}
+
+/* A barrier that waits as gpudf_mpi_wait: before a collective that cannot
+ * wait so itself (the window's creation and freeing). */
+static void settle(MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Ibarrier(comm, &req);
+  gpudf_mpi_wait(&req);
+}
+
+/* MPI_Bcast, MPI_Allreduce and MPI_Gather(v) that wait as gpudf_mpi_wait:
+ * Open MPI's blocking collectives poll at full speed (with sched_yield when
+ * there are more ranks than cores), so the ranks that arrive first at one
+ * take the cores of those still at work when ranks share cores; four ranks
+ * on two cores spent 10-15% of their CPU time so (docs/mpi.md, "Benchmark"). */
+static void bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Ibcast(buf, count, type, root, comm, &req);
+  gpudf_mpi_wait(&req);
+}
+
+static void allreduce(const void *in, void *out, int count, MPI_Datatype type, MPI_Op op,
+                      MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Iallreduce(in, out, count, type, op, comm, &req);
+  gpudf_mpi_wait(&req);
+}
+
+static void gather_to_0(const void *in, int count, MPI_Datatype type, void *out, MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Igather(in, count, type, out, count, type, 0, comm, &req);
+  gpudf_mpi_wait(&req);
+}
+
 /* Every rank learns whether one failed; the first failing rank's status
  * and message become every rank's, so that all return alike. */
 static gpudf_status agree(MPI_Comm comm, int rank, gpudf_status st) {
   int size, mine, first;
   MPI_Comm_size(comm, &size);
   mine = st == GPUDF_OK ? size : rank;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
   if (first == size) return GPUDF_OK;
   char msg[640] = "";
   int code = (int)st;
@@ -65,40 +119,18 @@ static gpudf_status agree(MPI_Comm comm, int rank, gpudf_status st) {
     const char *e = gpudf_last_error();
     snprintf(msg, sizeof msg, "%s", e ? e : "");
   }
-  MPI_Bcast(&code, 1, MPI_INT, first, comm);
-  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
+  bcast(&code, 1, MPI_INT, first, comm);
+  bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
   if (strncmp(msg, API ": rank ", strlen(API ": rank ")) == 0)
     return gpudf_set_error((gpudf_status)code, msg);
   const char *words = strncmp(msg, API ": ", strlen(API ": ")) == 0 ? msg + strlen(API ": ") : msg;
   return fail((gpudf_status)code, API ": rank %d: %s", first, words);
 }
 
-/* Used where a rank waits: a finished rank at the gather, a node's ranks
- * while its leader reads the CSV (gpudf_mpi.h says why). */
-void gpudf_mpi_wait(MPI_Request *req) {
-  long ns = 2000;
-  for (;;) {
-    int done = 0;
-    MPI_Test(req, &done, MPI_STATUS_IGNORE);
-    if (done) return;
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
-    if (ns < 1000000) ns *= 2;
-  }
-}
-
-/* A barrier that waits as gpudf_mpi_wait: before a collective where ranks
- * arrive at very different times. */
-static void settle(MPI_Comm comm) {
-  MPI_Request req;
-  MPI_Ibarrier(comm, &req);
-  gpudf_mpi_wait(&req);
-}
-
 static void bcast_bytes(void *buf, size_t bytes, int root, MPI_Comm comm) {
   for (size_t off = 0; off < bytes; off += CHUNK_BYTES) {
     size_t len = bytes - off < CHUNK_BYTES ? bytes - off : CHUNK_BYTES;
-    MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, comm);
+    bcast((char *)buf + off, (int)len, MPI_BYTE, root, comm);
   }
 }
 
@@ -126,7 +158,7 @@ static gpudf_status send_table(MPI_Comm leaders, const gpudf_table *src, gpudf_t
       if (strncmp(gpudf_table_column_name(src, c), DERIVED_PREFIX, strlen(DERIVED_PREFIX)) != 0)
         head[1]++;
   }
-  MPI_Bcast(head, 2, MPI_INT64_T, 0, leaders);
+  bcast(head, 2, MPI_INT64_T, 0, leaders);
   gpudf_status st = GPUDF_OK;
   gpudf_table *t = NULL;
   if (!root) st = gpudf_table_create(head[0], &t);
@@ -145,13 +177,13 @@ static gpudf_status send_table(MPI_Comm leaders, const gpudf_table *src, gpudf_t
       for (int32_t l = 0; l < h.nlabels; l++)
         h.label_bytes += (int64_t)strlen(gpudf_table_column_label(src, c, l)) + 1;
     }
-    MPI_Bcast(&h, (int)sizeof h, MPI_BYTE, 0, leaders);
+    bcast(&h, (int)sizeof h, MPI_BYTE, 0, leaders);
     size_t bytes = (size_t)head[0] * gpudf_type_size((gpudf_type)h.type);
     if (h.nlabels >= 0) {
       labels = malloc((size_t)h.label_bytes + 1);
       if (!labels) {
         fprintf(stderr, API ": out of memory for the labels of column '%s'\n", h.name);
-        MPI_Abort(MPI_COMM_WORLD, 1); /* the other leaders wait in the next MPI_Bcast */
+        MPI_Abort(MPI_COMM_WORLD, 1); /* the other leaders wait in the next broadcast */
       }
       if (root) {
         char *p = labels;
@@ -192,7 +224,7 @@ static gpudf_status send_table(MPI_Comm leaders, const gpudf_table *src, gpudf_t
         if (!sink) MPI_Abort(MPI_COMM_WORLD, 1);
         for (size_t off = 0; off < bytes; off += CHUNK_BYTES) {
           size_t len = bytes - off < CHUNK_BYTES ? bytes - off : CHUNK_BYTES;
-          MPI_Bcast(sink, (int)len, MPI_BYTE, 0, leaders);
+          bcast(sink, (int)len, MPI_BYTE, 0, leaders);
         }
         free(sink);
       }
@@ -449,7 +481,7 @@ static gpudf_status gather(MPI_Comm comm, int rank, int size, const void *mine, 
     *counts = calloc((size_t)size, sizeof **counts);
     *displs = calloc((size_t)size, sizeof **displs);
   }
-  MPI_Gather(&c, 1, MPI_INT, rank == 0 ? *counts : NULL, 1, MPI_INT, 0, comm);
+  gather_to_0(&c, 1, MPI_INT, rank == 0 ? *counts : NULL, comm);
   int64_t total = 0;
   int bad = 0;
   if (rank == 0) {
@@ -462,7 +494,7 @@ static gpudf_status gather(MPI_Comm comm, int rank, int size, const void *mine, 
     if (!bad) *all = malloc(elem * (size_t)(total + 1));
     if (!*all) bad = 1;
   }
-  MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
+  bcast(&bad, 1, MPI_INT, 0, comm);
   if (bad) {
     if (rank == 0) {
       free(*all), free(*counts), free(*displs);
@@ -471,7 +503,9 @@ static gpudf_status gather(MPI_Comm comm, int rank, int size, const void *mine, 
     return fail(GPUDF_EOVERFLOW, API ": the results of the ranks do not fit one gather "
                 "(over 2^31 values, or out of memory on rank 0): sweep fewer configs per call");
   }
-  MPI_Gatherv(mine, c, type, *all, *counts, *displs, type, 0, comm);
+  MPI_Request req;
+  MPI_Igatherv(mine, c, type, *all, *counts, *displs, type, 0, comm, &req);
+  gpudf_mpi_wait(&req);
   return GPUDF_OK;
 }
 
@@ -500,7 +534,7 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
     /* Whether the table can come over: rank 0's NULL table fails on every
      * leader together. */
     int ok = st == GPUDF_OK;
-    MPI_Bcast(&ok, 1, MPI_INT, 0, j->leaders);
+    bcast(&ok, 1, MPI_INT, 0, j->leaders);
     if (ok) {
       if (j->nnodes > 1) st = send_table(j->leaders, src, &j->own);
       /* Rank 0 shares the caller's table itself when it may, else a copy. */
@@ -511,7 +545,7 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
       st = fail(GPUDF_EINVAL, API ": rank 0 gave no table");
     }
   }
-  settle(j->comm); /* the leaders read or receive the table meanwhile */
+  /* The leaders read or receive the table meanwhile. */
   st = agree(j->comm, j->rank, st);
   if (st != GPUDF_OK) return st;
   if (leader) {
@@ -553,9 +587,17 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
   return agree(j->comm, j->rank, st);
 }
 
+/* Collective on every rank. The leader closes its share before the node's
+ * other ranks free their views: a view freed while its share is still
+ * published stays mapped in that rank, idle, for a next attach (attach.c),
+ * which would hold the node's copy of the table (the leader's own, read or
+ * received, included) in memory until that rank's next gpudf call. Freed
+ * after the close, each view is unmapped at once, so the table's memory is
+ * given back when the call returns. */
 static void tear_down(job *j) {
-  gpudf_table_free(j->view);
   gpudf_share_close(j->share);
+  settle(j->node);
+  gpudf_table_free(j->view);
   gpudf_table_free(j->own);
   /* j->node and j->leaders belong to the communicator's cache (groups). */
 }
@@ -611,9 +653,9 @@ static void node_groups(job *j, int k) {
       MPI_Comm_size(g->leaders, &g->nnodes);
     }
     int ids[2] = {g->node_id, g->nnodes};
-    MPI_Bcast(ids, 2, MPI_INT, 0, g->node);
+    bcast(ids, 2, MPI_INT, 0, g->node);
     g->node_id = ids[0];
-    MPI_Bcast(&ids[1], 1, MPI_INT, 0, j->comm);
+    bcast(&ids[1], 1, MPI_INT, 0, j->comm);
     g->nnodes = ids[1];
     MPI_Comm_set_attr(j->comm, groups_key, g);
   }
@@ -644,14 +686,16 @@ typedef struct sweep_shape {
 typedef struct counter {
   int64_t *value;
   MPI_Win win;
+  MPI_Comm comm;
 } counter;
 
 static void counter_open(const job *j, counter *c) {
   c->value = NULL;
+  c->comm = j->comm;
   MPI_Win_allocate(j->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL,
                    j->comm, &c->value, &c->win);
   if (j->rank == 0) *c->value = 0;
-  MPI_Barrier(j->comm); /* the counter is zero before anyone claims */
+  settle(j->comm); /* the counter is zero before anyone claims */
   MPI_Win_lock_all(0, c->win);
 }
 
@@ -666,6 +710,9 @@ static int64_t counter_next(counter *c) {
 
 static void counter_close(counter *c) {
   MPI_Win_unlock_all(c->win);
+  /* MPI_Win_free is a blocking barrier, and ranks end their last claims
+   * at different times: the first ones wait here without spinning. */
+  settle(c->comm);
   MPI_Win_free(&c->win);
 }
 
@@ -1066,7 +1113,7 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
     st = gather(j->comm, j->rank, j->size, p->labels ? p->labels : "", (int64_t)p->llen, MPI_CHAR,
                 1, &all_labels, &c5, &d5);
   gpudf_mpi_rank_info *infos = j->rank == 0 ? calloc((size_t)j->size, sizeof *infos) : NULL;
-  MPI_Gather(me, (int)sizeof *me, MPI_BYTE, infos, (int)sizeof *me, MPI_BYTE, 0, j->comm);
+  gather_to_0(me, (int)sizeof *me, MPI_BYTE, infos, j->comm);
   if (st == GPUDF_OK && j->rank == 0) {
     out->n = n;
     out->nseries = S;
@@ -1190,14 +1237,14 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
 
   /* What rank 0 says: n, the kernel's name, whether there is a CSV path. */
   int64_t head[2] = {n, csv_path != NULL};
-  MPI_Bcast(head, 2, MPI_INT64_T, 0, comm);
+  bcast(head, 2, MPI_INT64_T, 0, comm);
   n = head[0];
   char kname[GPUDF_NAME_MAX + 1] = "";
   if (j.rank == 0 && kernel) snprintf(kname, sizeof kname, "%s", gpudf_kernel_name(kernel));
-  MPI_Bcast(kname, (int)sizeof kname, MPI_CHAR, 0, comm);
+  bcast(kname, (int)sizeof kname, MPI_CHAR, 0, comm);
   char path[4096] = "";
   if (j.rank == 0 && csv_path) snprintf(path, sizeof path, "%s", csv_path);
-  if (head[1]) MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, comm);
+  if (head[1]) bcast(path, (int)sizeof path, MPI_CHAR, 0, comm);
   if (n < 0) st = fail(GPUDF_EINVAL, API ": n = %lld configs", (long long)n);
   else if (!kname[0]) st = fail(GPUDF_EINVAL, API ": no kernel given on rank 0");
   else if (gpudf_kernel_find(kname, &kernel) != GPUDF_OK)
@@ -1234,7 +1281,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
    * passes NULL there. */
   double o[9] = {local.workers, local.backend, (double)local.batch, local.time_limit_s,
                  local.retries, fake_nodes(), local.series, local.time, (double)claim_size()};
-  MPI_Bcast(o, 9, MPI_DOUBLE, 0, comm);
+  bcast(o, 9, MPI_DOUBLE, 0, comm);
   local.workers = (int)o[0];
   local.backend = (gpudf_backend)o[1];
   local.batch = (int64_t)o[2];
@@ -1253,8 +1300,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
     /* The options, by gpudf_sweep's own rules (an empty sweep checks
      * them): refused here, not as every config failing later. */
     if (st == GPUDF_OK) st = gpudf_sweep(j.use, kernel, configs, 0, NULL, &local, NULL);
-    settle(comm); /* rank 0 validates every config meanwhile */
-    st = agree(comm, j.rank, st);
+    st = agree(comm, j.rank, st); /* rank 0 validates every config meanwhile */
   }
   /* A series sweep (a series column and a kernel that depends on row
    * order): each config gives S rows, one per series, as in gpudf_sweep.
@@ -1312,7 +1358,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
                                             want > INT_MAX ? INT_MAX : (int)want);
     splitting[1] = splitting[0] > 0 ? gpudf_kernel_state_width(kernel, configs) : 0;
   }
-  MPI_Bcast(splitting, 2, MPI_INT64_T, 0, comm);
+  bcast(splitting, 2, MPI_INT64_T, 0, comm);
   if (splitting[0] > 1 && splitting[1] > 0) {
     sp.R = splitting[0];
     sp.ns = splitting[1];
@@ -1322,9 +1368,6 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   if (st == GPUDF_OK && sp.R > 1) run_split(&j, kernel, configs, &pl, np, &sp, &p, &me, &stopped);
   else if (st == GPUDF_OK) run_claims(&j, kernel, configs, &sh, &local, &p, &me, &stopped);
   me.wall_s = now_s() - t0;
-  /* Ranks end their last claims at different times; the first ones wait
-   * here without taking the cores of the others. */
-  settle(comm);
   int32_t *first_rank = NULL;
   if (st == GPUDF_OK && sp.R > 1) {
     /* Rank 0 merges every rank's states into whole configs, which the
@@ -1350,7 +1393,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   free(first_rank);
   free(sp.chunks);
   int cancelled = stopped, any = 0;
-  MPI_Allreduce(&cancelled, &any, 1, MPI_INT, MPI_LOR, comm);
+  allreduce(&cancelled, &any, 1, MPI_INT, MPI_LOR, comm);
   part_free(&p);
   plan_free(&pl);
   tear_down(&j);
