@@ -470,43 +470,103 @@ static int fake_nodes(void) {
   return k > 0 ? k : 0;
 }
 
-/* Gathers variable-sized pieces on rank 0 (MPI_Gatherv, int counts). */
-static gpudf_status gather(MPI_Comm comm, int rank, int size, const void *mine, int64_t count,
-                           MPI_Datatype type, size_t elem, void **all, int **counts, int **displs) {
+/* One array of every rank's, gathered on rank 0: all of them one after
+ * the other, rank r's count values at displs[r]. */
+typedef struct piece {
+  void *all;
+  int *counts, *displs;
+} piece;
+
+static void piece_free(piece *pc) {
+  free(pc->all), free(pc->counts), free(pc->displs);
+}
+
+/* Gathers every rank's count values of mine into pc on rank 0
+ * (MPI_Gatherv: int counts and displacements). Collective. */
+static gpudf_status gather_one(MPI_Comm comm, const void *mine, int64_t count, MPI_Datatype type,
+                               size_t elem, piece *pc) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
   int c = count > INT_MAX ? -1 : (int)count;
-  *counts = NULL;
-  *displs = NULL;
-  *all = NULL;
+  memset(pc, 0, sizeof *pc);
   if (rank == 0) {
-    *counts = calloc((size_t)size, sizeof **counts);
-    *displs = calloc((size_t)size, sizeof **displs);
+    pc->counts = calloc((size_t)size, sizeof *pc->counts);
+    pc->displs = calloc((size_t)size, sizeof *pc->displs);
+    if (!pc->counts || !pc->displs) {
+      fprintf(stderr, API ": rank 0: out of memory to gather the results\n");
+      MPI_Abort(comm, 1); /* the other ranks are in the gather */
+    }
   }
-  gather_to_0(&c, 1, MPI_INT, rank == 0 ? *counts : NULL, comm);
+  gather_to_0(&c, 1, MPI_INT, pc->counts, comm);
   int64_t total = 0;
   int bad = 0;
   if (rank == 0) {
     for (int r = 0; r < size; r++) {
-      if ((*counts)[r] < 0 || total > INT_MAX) bad = 1;
-      (*displs)[r] = (int)total;
-      total += (*counts)[r];
+      if (pc->counts[r] < 0 || total > INT_MAX) bad = 1;
+      pc->displs[r] = (int)total;
+      total += pc->counts[r];
     }
     if (total > INT_MAX) bad = 1;
-    if (!bad) *all = malloc(elem * (size_t)(total + 1));
-    if (!*all) bad = 1;
+    if (!bad) pc->all = malloc(elem * (size_t)(total + 1));
+    if (!pc->all) bad = 1;
   }
   bcast(&bad, 1, MPI_INT, 0, comm);
   if (bad) {
-    if (rank == 0) {
-      free(*all), free(*counts), free(*displs);
-      *all = NULL, *counts = NULL, *displs = NULL;
-    }
+    piece_free(pc);
+    memset(pc, 0, sizeof *pc);
     return fail(GPUDF_EOVERFLOW, API ": the results of the ranks do not fit one gather "
                 "(over 2^31 values, or out of memory on rank 0): sweep fewer configs per call");
   }
   MPI_Request req;
-  MPI_Igatherv(mine, c, type, *all, *counts, *displs, type, 0, comm, &req);
+  MPI_Igatherv(mine, c, type, pc->all, pc->counts, pc->displs, type, 0, comm, &req);
   gpudf_mpi_wait(&req);
   return GPUDF_OK;
+}
+
+/* A part of every rank's, on rank 0 (the others get NULLs): the ranges,
+ * the rows of `width` values (results or partial states), the status of
+ * each row, the reasons' text (NUL-terminated there) and, with labels, the
+ * series labels. */
+typedef struct gathered {
+  piece ranges, rows, status, reasons, labels;
+} all_parts;
+
+static void all_parts_free(all_parts *g) {
+  piece_free(&g->ranges), piece_free(&g->rows), piece_free(&g->status);
+  piece_free(&g->reasons), piece_free(&g->labels);
+  memset(g, 0, sizeof *g);
+}
+
+/* Bytes of a gathered text piece (rank 0). */
+static int64_t piece_len(const piece *pc, int size) {
+  return (int64_t)pc->displs[size - 1] + pc->counts[size - 1];
+}
+
+/* Gathers every rank's part on rank 0, into g (all_parts_free frees it).
+ * Collective. */
+static gpudf_status gather_part(MPI_Comm comm, const part *p, int64_t width, bool labels,
+                                all_parts *g) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  memset(g, 0, sizeof *g);
+  gpudf_status st = gather_one(comm, p->ranges, p->nranges * 3, MPI_INT64_T, sizeof(int64_t),
+                               &g->ranges);
+  if (st == GPUDF_OK)
+    st = gather_one(comm, p->results, p->nconfigs * width, MPI_DOUBLE, sizeof(double), &g->rows);
+  if (st == GPUDF_OK)
+    st = gather_one(comm, p->status, p->nconfigs, MPI_INT32_T, sizeof(int32_t), &g->status);
+  if (st == GPUDF_OK)
+    st = gather_one(comm, p->reasons ? p->reasons : "", (int64_t)p->rlen, MPI_CHAR, 1,
+                    &g->reasons);
+  if (st == GPUDF_OK && labels)
+    st = gather_one(comm, p->labels ? p->labels : "", (int64_t)p->llen, MPI_CHAR, 1,
+                    &g->labels);
+  if (st == GPUDF_OK && rank == 0)
+    ((char *)g->reasons.all)[piece_len(&g->reasons, size)] = '\0';
+  if (st != GPUDF_OK) all_parts_free(g);
+  return st;
 }
 
 typedef struct job {
@@ -985,19 +1045,8 @@ static void run_split(job *j, const gpudf_kernel *kernel, const double *configs,
 static gpudf_status merge_split(job *j, const gpudf_kernel *kernel, const double *configs,
                                 const plan *pl, int np, int nres, const split *sp, const part *p,
                                 part *out, int32_t **first_rank) {
-  void *all_ranges = NULL, *all_states = NULL, *all_status = NULL, *all_reasons = NULL;
-  int *c1 = NULL, *d1 = NULL, *c2 = NULL, *d2 = NULL, *c3 = NULL, *d3 = NULL, *c4 = NULL, *d4 = NULL;
-  gpudf_status st = gather(j->comm, j->rank, j->size, p->ranges, p->nranges * 3, MPI_INT64_T,
-                           sizeof(int64_t), &all_ranges, &c1, &d1);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->results, p->nconfigs * sp->ns, MPI_DOUBLE,
-                sizeof(double), &all_states, &c2, &d2);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->status, p->nconfigs, MPI_INT32_T, sizeof(int32_t),
-                &all_status, &c3, &d3);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->reasons ? p->reasons : "", (int64_t)p->rlen,
-                MPI_CHAR, 1, &all_reasons, &c4, &d4);
+  all_parts g;
+  gpudf_status st = gather_part(j->comm, p, sp->ns, false, &g);
   int64_t ntasks = sp->nchunks * sp->R, n = sp->chunks[sp->nchunks];
   int64_t *at = NULL;      /* per task: its first config's index in the gathered status */
   int32_t *by = NULL;      /* per task: the rank that ran it (-1: none) */
@@ -1014,21 +1063,20 @@ static gpudf_status merge_split(job *j, const gpudf_kernel *kernel, const double
   }
   if (st == GPUDF_OK && j->rank == 0) {
     for (int64_t t = 0; t < ntasks; t++) by[t] = -1;
-    const int64_t *rg = all_ranges;
+    const int64_t *rg = g.ranges.all;
     for (int r = 0; r < j->size; r++) {
-      int64_t pos = d3[r];
-      for (int q = d1[r]; q < d1[r] + c1[r]; q += 3) {
+      int64_t pos = g.status.displs[r];
+      for (int q = g.ranges.displs[r]; q < g.ranges.displs[r] + g.ranges.counts[r]; q += 3) {
         int64_t t = rg[q + 2];
         at[t] = pos;
         by[t] = r;
         pos += rg[q + 1];
       }
     }
-    const double *ss = all_states;
-    const int32_t *stt = all_status;
+    const double *ss = g.rows.all;
+    const int32_t *stt = g.status.all;
     /* The tasks' reasons: the first for each config. */
-    char *text = all_reasons;
-    text[d4[j->size - 1] + c4[j->size - 1]] = '\0';
+    char *text = g.reasons.all;
     for (char *line = text; *line;) {
       char *nl = strchr(line, '\n');
       if (nl) *nl = '\0';
@@ -1082,8 +1130,7 @@ static gpudf_status merge_split(job *j, const gpudf_kernel *kernel, const double
     }
   }
   free(at), free(by), free(states), free(reasoned);
-  free(all_ranges), free(all_states), free(all_status), free(all_reasons);
-  free(c1), free(d1), free(c2), free(d2), free(c3), free(d3), free(c4), free(d4);
+  all_parts_free(&g);
   return st;
 }
 
@@ -1094,24 +1141,8 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
   int nres = sh->nres;
   int64_t S = sh->S, n = nconf * S; /* result rows */
   const int64_t *order = sh->pl->order;
-  void *all_ranges = NULL, *all_res = NULL, *all_status = NULL, *all_reasons = NULL;
-  void *all_labels = NULL;
-  int *c1 = NULL, *d1 = NULL, *c2 = NULL, *d2 = NULL, *c3 = NULL, *d3 = NULL, *c4 = NULL, *d4 = NULL;
-  int *c5 = NULL, *d5 = NULL;
-  st = gather(j->comm, j->rank, j->size, p->ranges, p->nranges * 3, MPI_INT64_T, sizeof(int64_t),
-              &all_ranges, &c1, &d1);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->results, p->nconfigs * nres, MPI_DOUBLE,
-                sizeof(double), &all_res, &c2, &d2);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->status, p->nconfigs, MPI_INT32_T, sizeof(int32_t),
-                &all_status, &c3, &d3);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->reasons ? p->reasons : "", (int64_t)p->rlen,
-                MPI_CHAR, 1, &all_reasons, &c4, &d4);
-  if (st == GPUDF_OK && sh->series)
-    st = gather(j->comm, j->rank, j->size, p->labels ? p->labels : "", (int64_t)p->llen, MPI_CHAR,
-                1, &all_labels, &c5, &d5);
+  all_parts g;
+  st = gather_part(j->comm, p, nres, sh->series, &g);
   gpudf_mpi_rank_info *infos = j->rank == 0 ? calloc((size_t)j->size, sizeof *infos) : NULL;
   gather_to_0(me, (int)sizeof *me, MPI_BYTE, infos, j->comm);
   if (st == GPUDF_OK && j->rank == 0) {
@@ -1135,14 +1166,14 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
           for (int k = 0; k < nres; k++) results[i * nres + k] = 0.0 / 0.0;
       }
       for (int64_t i = 0; i < nconf; i++) out->where_rank[i] = -1, out->where_claim[i] = -1;
-      const int64_t *rg = all_ranges;
-      const double *rs = all_res;
-      const int32_t *ss = all_status;
+      const int64_t *rg = g.ranges.all;
+      const double *rs = g.rows.all;
+      const int32_t *ss = g.status.all;
       /* A run's rows, in pass order, go to their configs' rows: config
        * order[pos] (pos without an order) has rows config * S .. + S - 1. */
       for (int r = 0; r < j->size; r++) {
-        int64_t at = d3[r]; /* the rank's rows so far */
-        for (int q = d1[r]; q < d1[r] + c1[r]; q += 3) {
+        int64_t at = g.status.displs[r]; /* the rank's rows so far */
+        for (int q = g.ranges.displs[r]; q < g.ranges.displs[r] + g.ranges.counts[r]; q += 3) {
           int64_t start = rg[q], cnt = rg[q + 1], claim_id = rg[q + 2];
           for (int64_t i = 0; i < cnt; i++, at += S) {
             int64_t cfg = order ? order[start + i] : start + i, row = cfg * S;
@@ -1158,9 +1189,9 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
         }
       }
       /* The series labels: the rank that ran claim 0 sent them. */
-      if (sh->series && all_labels) {
-        const char *l = all_labels;
-        int64_t len = d5[j->size - 1] + c5[j->size - 1];
+      if (sh->series && g.labels.all) {
+        const char *l = g.labels.all;
+        int64_t len = piece_len(&g.labels, j->size);
         out->labels = calloc((size_t)S + 1, sizeof *out->labels);
         for (int64_t q = 0; out->labels && q < S; q++) {
           out->labels[q] = strdup(len > 0 ? l : "");
@@ -1168,9 +1199,7 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
         }
       }
       /* The reasons: "index\treason\n" lines. */
-      char *text = all_reasons;
-      int64_t tlen = d4[j->size - 1] + c4[j->size - 1];
-      text[tlen] = '\0';
+      char *text = g.reasons.all;
       for (char *line = text; *line;) {
         char *nl = strchr(line, '\n');
         if (nl) *nl = '\0';
@@ -1209,9 +1238,7 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
     }
   }
   free(infos);
-  free(all_ranges), free(all_res), free(all_status), free(all_reasons), free(all_labels);
-  free(c1), free(d1), free(c2), free(d2), free(c3), free(d3), free(c4), free(d4);
-  free(c5), free(d5);
+  all_parts_free(&g);
   return st;
 }
 
