@@ -6,7 +6,8 @@
  * columns (default 1) and CONFIGS configs (default 4,000), config i on
  * column i % COLUMNS (COLUMNS pass groups, interleaved in the configs'
  * order), several ways, each timed on rank 0 (best of REPS, default 5,
- * the two sweeps taking turns), wall time and CPU time (all processes):
+ * the two sweeps taking turns; and the means of the REPS runs of the two
+ * defaults), wall time and CPU time (all processes):
  *   one pass      gpudf_run of every config on rank 0 alone (one pass, one core);
  *   one process   gpudf_sweep with R worker processes (rank 0 alone), as it
  *                 runs by default (rows split between the workers when
@@ -145,6 +146,7 @@ int main(int argc, char **argv) {
   double best_one = INFINITY, best_mpi = INFINITY, cpu_one = INFINITY, cpu_mpi = INFINITY;
   double best_pass = INFINITY, best_eq = INFINITY, best_nosplit = INFINITY;
   double best_mpi_nosplit = INFINITY;
+  double sum_one = 0, sum_mpi = 0, sum_cpu_one = 0, sum_cpu_mpi = 0; /* means: the load's noise */
   int64_t claims_guided = 0, claims_eq = 0;
   for (int rep = 0; rep < reps; rep++) {
     if (rank == 0) {
@@ -167,6 +169,8 @@ int main(int argc, char **argv) {
       double s = now_s() - t0, c = cpu_s() - c0;
       if (s < best_one) best_one = s;
       if (c < cpu_one) cpu_one = c;
+      sum_one += s;
+      sum_cpu_one += c;
       gpudf_table_free(t1);
       /* The same without splitting rows: configs dealt out in claims. */
       t1 = make_table(rows);
@@ -191,6 +195,8 @@ int main(int argc, char **argv) {
     MPI_Reduce(&c, &csum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
     if (s < best_mpi) best_mpi = s;
     if (rank == 0 && csum < cpu_mpi) cpu_mpi = csum;
+    sum_mpi += s;
+    sum_cpu_mpi += csum;
     if (rank == 0 && rep == 0) {
       gpudf_mpi_report mr;
       gpudf_mpi_result_report(r, &mr);
@@ -266,6 +272,9 @@ int main(int argc, char **argv) {
     printf("cpu_one_process %.3f s, cpu_mpi %.3f s (all ranks), %+.1f%% CPU against one "
            "process (best of %d each)\n", cpu_one, cpu_mpi, (cpu_mpi / cpu_one - 1.0) * 100.0,
            reps);
+    printf("mean_of_%d wall %+.1f%%, CPU %+.1f%% (MPI against one process: the means of its "
+           "runs, steadier than the best on a loaded machine)\n", reps,
+           (sum_mpi / sum_one - 1.0) * 100.0, (sum_cpu_mpi / sum_cpu_one - 1.0) * 100.0);
     printf("claim_round_trip %.2f us (slowest rank's mean, %d ranks claiming at once, one "
            "fetch-and-add each)\n", worst * 1e6, size);
   }

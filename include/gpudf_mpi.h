@@ -110,10 +110,11 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
                              gpudf_mpi_result **out);
 
 /* 0.6: waits for a nonblocking MPI request (MPI_Ibarrier, MPI_Ibcast...)
- * without spinning: MPI_Test with sleeps growing to 1 ms. Open MPI's
- * blocking calls poll at full speed, so a rank that waits takes a core from
- * the ranks still at work when ranks share cores; this gives it back, for
- * at most 1 ms of latency per wait. What gpudf_mpi_sweep's own waits do. */
+ * without spinning: MPI_Test for 50 us, then with sleeps growing to 1 ms.
+ * Open MPI's blocking calls poll at full speed, so a rank that waits takes
+ * a core from the ranks still at work when ranks share cores; this gives it
+ * back, for at most 1 ms of latency per wait. What gpudf_mpi_sweep's own
+ * waits do: each of its collectives is a nonblocking one waited so. */
 void gpudf_mpi_wait(MPI_Request *request);
 
 /* gpudf_mpi_sweep with the communicator given by its Fortran handle

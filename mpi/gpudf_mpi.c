@@ -51,13 +51,67 @@ static gpudf_status fail(gpudf_status st, const char *fmt, ...) {
   return gpudf_set_error(st, msg);
 }
 
+/* Used where a rank waits: every collective of gpudf_mpi_sweep, the
+ * claim counter's window excepted (gpudf_mpi.h says why). A few tens of
+ * microseconds of MPI_Test first: ranks that arrive together finish a
+ * collective in that time (and a collective of several rounds needs each
+ * rank's MPI_Test to move on); then sleeps that double up to 1 ms. */
+void gpudf_mpi_wait(MPI_Request *req) {
+  int done = 0;
+  double t0 = now_s();
+  do {
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+  } while (now_s() - t0 < 50e-6);
+  long ns = 2000;
+  for (;;) {
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+    if (ns < 1000000) ns *= 2;
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+  }
+}
+
+/* A barrier that waits as gpudf_mpi_wait: before a collective that cannot
+ * wait so itself (the window's creation and freeing). */
+static void settle(MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Ibarrier(comm, &req);
+  gpudf_mpi_wait(&req);
+}
+
+/* MPI_Bcast, MPI_Allreduce and MPI_Gather(v) that wait as gpudf_mpi_wait:
+ * Open MPI's blocking collectives poll at full speed (with sched_yield when
+ * there are more ranks than cores), so the ranks that arrive first at one
+ * take the cores of those still at work when ranks share cores; four ranks
+ * on two cores spent 10-15% of their CPU time so (docs/mpi.md, "Benchmark"). */
+static void bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Ibcast(buf, count, type, root, comm, &req);
+  gpudf_mpi_wait(&req);
+}
+
+static void allreduce(const void *in, void *out, int count, MPI_Datatype type, MPI_Op op,
+                      MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Iallreduce(in, out, count, type, op, comm, &req);
+  gpudf_mpi_wait(&req);
+}
+
+static void gather_to_0(const void *in, int count, MPI_Datatype type, void *out, MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Igather(in, count, type, out, count, type, 0, comm, &req);
+  gpudf_mpi_wait(&req);
+}
+
 /* Every rank learns whether one failed; the first failing rank's status
  * and message become every rank's, so that all return alike. */
 static gpudf_status agree(MPI_Comm comm, int rank, gpudf_status st) {
   int size, mine, first;
   MPI_Comm_size(comm, &size);
   mine = st == GPUDF_OK ? size : rank;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
   if (first == size) return GPUDF_OK;
   char msg[640] = "";
   int code = (int)st;
@@ -65,40 +119,18 @@ static gpudf_status agree(MPI_Comm comm, int rank, gpudf_status st) {
     const char *e = gpudf_last_error();
     snprintf(msg, sizeof msg, "%s", e ? e : "");
   }
-  MPI_Bcast(&code, 1, MPI_INT, first, comm);
-  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
+  bcast(&code, 1, MPI_INT, first, comm);
+  bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
   if (strncmp(msg, API ": rank ", strlen(API ": rank ")) == 0)
     return gpudf_set_error((gpudf_status)code, msg);
   const char *words = strncmp(msg, API ": ", strlen(API ": ")) == 0 ? msg + strlen(API ": ") : msg;
   return fail((gpudf_status)code, API ": rank %d: %s", first, words);
 }
 
-/* Used where a rank waits: a finished rank at the gather, a node's ranks
- * while its leader reads the CSV (gpudf_mpi.h says why). */
-void gpudf_mpi_wait(MPI_Request *req) {
-  long ns = 2000;
-  for (;;) {
-    int done = 0;
-    MPI_Test(req, &done, MPI_STATUS_IGNORE);
-    if (done) return;
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
-    if (ns < 1000000) ns *= 2;
-  }
-}
-
-/* A barrier that waits as gpudf_mpi_wait: before a collective where ranks
- * arrive at very different times. */
-static void settle(MPI_Comm comm) {
-  MPI_Request req;
-  MPI_Ibarrier(comm, &req);
-  gpudf_mpi_wait(&req);
-}
-
 static void bcast_bytes(void *buf, size_t bytes, int root, MPI_Comm comm) {
   for (size_t off = 0; off < bytes; off += CHUNK_BYTES) {
     size_t len = bytes - off < CHUNK_BYTES ? bytes - off : CHUNK_BYTES;
-    MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, comm);
+    bcast((char *)buf + off, (int)len, MPI_BYTE, root, comm);
   }
 }
 
@@ -126,7 +158,7 @@ static gpudf_status send_table(MPI_Comm leaders, const gpudf_table *src, gpudf_t
       if (strncmp(gpudf_table_column_name(src, c), DERIVED_PREFIX, strlen(DERIVED_PREFIX)) != 0)
         head[1]++;
   }
-  MPI_Bcast(head, 2, MPI_INT64_T, 0, leaders);
+  bcast(head, 2, MPI_INT64_T, 0, leaders);
   gpudf_status st = GPUDF_OK;
   gpudf_table *t = NULL;
   if (!root) st = gpudf_table_create(head[0], &t);
@@ -145,13 +177,13 @@ static gpudf_status send_table(MPI_Comm leaders, const gpudf_table *src, gpudf_t
       for (int32_t l = 0; l < h.nlabels; l++)
         h.label_bytes += (int64_t)strlen(gpudf_table_column_label(src, c, l)) + 1;
     }
-    MPI_Bcast(&h, (int)sizeof h, MPI_BYTE, 0, leaders);
+    bcast(&h, (int)sizeof h, MPI_BYTE, 0, leaders);
     size_t bytes = (size_t)head[0] * gpudf_type_size((gpudf_type)h.type);
     if (h.nlabels >= 0) {
       labels = malloc((size_t)h.label_bytes + 1);
       if (!labels) {
         fprintf(stderr, API ": out of memory for the labels of column '%s'\n", h.name);
-        MPI_Abort(MPI_COMM_WORLD, 1); /* the other leaders wait in the next MPI_Bcast */
+        MPI_Abort(MPI_COMM_WORLD, 1); /* the other leaders wait in the next broadcast */
       }
       if (root) {
         char *p = labels;
@@ -192,7 +224,7 @@ static gpudf_status send_table(MPI_Comm leaders, const gpudf_table *src, gpudf_t
         if (!sink) MPI_Abort(MPI_COMM_WORLD, 1);
         for (size_t off = 0; off < bytes; off += CHUNK_BYTES) {
           size_t len = bytes - off < CHUNK_BYTES ? bytes - off : CHUNK_BYTES;
-          MPI_Bcast(sink, (int)len, MPI_BYTE, 0, leaders);
+          bcast(sink, (int)len, MPI_BYTE, 0, leaders);
         }
         free(sink);
       }
@@ -438,41 +470,103 @@ static int fake_nodes(void) {
   return k > 0 ? k : 0;
 }
 
-/* Gathers variable-sized pieces on rank 0 (MPI_Gatherv, int counts). */
-static gpudf_status gather(MPI_Comm comm, int rank, int size, const void *mine, int64_t count,
-                           MPI_Datatype type, size_t elem, void **all, int **counts, int **displs) {
+/* One array of every rank's, gathered on rank 0: all of them one after
+ * the other, rank r's count values at displs[r]. */
+typedef struct piece {
+  void *all;
+  int *counts, *displs;
+} piece;
+
+static void piece_free(piece *pc) {
+  free(pc->all), free(pc->counts), free(pc->displs);
+}
+
+/* Gathers every rank's count values of mine into pc on rank 0
+ * (MPI_Gatherv: int counts and displacements). Collective. */
+static gpudf_status gather_one(MPI_Comm comm, const void *mine, int64_t count, MPI_Datatype type,
+                               size_t elem, piece *pc) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
   int c = count > INT_MAX ? -1 : (int)count;
-  *counts = NULL;
-  *displs = NULL;
-  *all = NULL;
+  memset(pc, 0, sizeof *pc);
   if (rank == 0) {
-    *counts = calloc((size_t)size, sizeof **counts);
-    *displs = calloc((size_t)size, sizeof **displs);
+    pc->counts = calloc((size_t)size, sizeof *pc->counts);
+    pc->displs = calloc((size_t)size, sizeof *pc->displs);
+    if (!pc->counts || !pc->displs) {
+      fprintf(stderr, API ": rank 0: out of memory to gather the results\n");
+      MPI_Abort(comm, 1); /* the other ranks are in the gather */
+    }
   }
-  MPI_Gather(&c, 1, MPI_INT, rank == 0 ? *counts : NULL, 1, MPI_INT, 0, comm);
+  gather_to_0(&c, 1, MPI_INT, pc->counts, comm);
   int64_t total = 0;
   int bad = 0;
   if (rank == 0) {
     for (int r = 0; r < size; r++) {
-      if ((*counts)[r] < 0 || total > INT_MAX) bad = 1;
-      (*displs)[r] = (int)total;
-      total += (*counts)[r];
+      if (pc->counts[r] < 0 || total > INT_MAX) bad = 1;
+      pc->displs[r] = (int)total;
+      total += pc->counts[r];
     }
     if (total > INT_MAX) bad = 1;
-    if (!bad) *all = malloc(elem * (size_t)(total + 1));
-    if (!*all) bad = 1;
+    if (!bad) pc->all = malloc(elem * (size_t)(total + 1));
+    if (!pc->all) bad = 1;
   }
-  MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
+  bcast(&bad, 1, MPI_INT, 0, comm);
   if (bad) {
-    if (rank == 0) {
-      free(*all), free(*counts), free(*displs);
-      *all = NULL, *counts = NULL, *displs = NULL;
-    }
+    piece_free(pc);
+    memset(pc, 0, sizeof *pc);
     return fail(GPUDF_EOVERFLOW, API ": the results of the ranks do not fit one gather "
                 "(over 2^31 values, or out of memory on rank 0): sweep fewer configs per call");
   }
-  MPI_Gatherv(mine, c, type, *all, *counts, *displs, type, 0, comm);
+  MPI_Request req;
+  MPI_Igatherv(mine, c, type, pc->all, pc->counts, pc->displs, type, 0, comm, &req);
+  gpudf_mpi_wait(&req);
   return GPUDF_OK;
+}
+
+/* A part of every rank's, on rank 0 (the others get NULLs): the ranges,
+ * the rows of `width` values (results or partial states), the status of
+ * each row, the reasons' text (NUL-terminated there) and, with labels, the
+ * series labels. */
+typedef struct gathered {
+  piece ranges, rows, status, reasons, labels;
+} all_parts;
+
+static void all_parts_free(all_parts *g) {
+  piece_free(&g->ranges), piece_free(&g->rows), piece_free(&g->status);
+  piece_free(&g->reasons), piece_free(&g->labels);
+  memset(g, 0, sizeof *g);
+}
+
+/* Bytes of a gathered text piece (rank 0). */
+static int64_t piece_len(const piece *pc, int size) {
+  return (int64_t)pc->displs[size - 1] + pc->counts[size - 1];
+}
+
+/* Gathers every rank's part on rank 0, into g (all_parts_free frees it).
+ * Collective. */
+static gpudf_status gather_part(MPI_Comm comm, const part *p, int64_t width, bool labels,
+                                all_parts *g) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  memset(g, 0, sizeof *g);
+  gpudf_status st = gather_one(comm, p->ranges, p->nranges * 3, MPI_INT64_T, sizeof(int64_t),
+                               &g->ranges);
+  if (st == GPUDF_OK)
+    st = gather_one(comm, p->results, p->nconfigs * width, MPI_DOUBLE, sizeof(double), &g->rows);
+  if (st == GPUDF_OK)
+    st = gather_one(comm, p->status, p->nconfigs, MPI_INT32_T, sizeof(int32_t), &g->status);
+  if (st == GPUDF_OK)
+    st = gather_one(comm, p->reasons ? p->reasons : "", (int64_t)p->rlen, MPI_CHAR, 1,
+                    &g->reasons);
+  if (st == GPUDF_OK && labels)
+    st = gather_one(comm, p->labels ? p->labels : "", (int64_t)p->llen, MPI_CHAR, 1,
+                    &g->labels);
+  if (st == GPUDF_OK && rank == 0)
+    ((char *)g->reasons.all)[piece_len(&g->reasons, size)] = '\0';
+  if (st != GPUDF_OK) all_parts_free(g);
+  return st;
 }
 
 typedef struct job {
@@ -500,7 +594,7 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
     /* Whether the table can come over: rank 0's NULL table fails on every
      * leader together. */
     int ok = st == GPUDF_OK;
-    MPI_Bcast(&ok, 1, MPI_INT, 0, j->leaders);
+    bcast(&ok, 1, MPI_INT, 0, j->leaders);
     if (ok) {
       if (j->nnodes > 1) st = send_table(j->leaders, src, &j->own);
       /* Rank 0 shares the caller's table itself when it may, else a copy. */
@@ -511,7 +605,7 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
       st = fail(GPUDF_EINVAL, API ": rank 0 gave no table");
     }
   }
-  settle(j->comm); /* the leaders read or receive the table meanwhile */
+  /* The leaders read or receive the table meanwhile. */
   st = agree(j->comm, j->rank, st);
   if (st != GPUDF_OK) return st;
   if (leader) {
@@ -553,9 +647,17 @@ static gpudf_status set_up_table(job *j, gpudf_table *table, const char *csv,
   return agree(j->comm, j->rank, st);
 }
 
+/* Collective on every rank. The leader closes its share before the node's
+ * other ranks free their views: a view freed while its share is still
+ * published stays mapped in that rank, idle, for a next attach (attach.c),
+ * which would hold the node's copy of the table (the leader's own, read or
+ * received, included) in memory until that rank's next gpudf call. Freed
+ * after the close, each view is unmapped at once, so the table's memory is
+ * given back when the call returns. */
 static void tear_down(job *j) {
-  gpudf_table_free(j->view);
   gpudf_share_close(j->share);
+  settle(j->node);
+  gpudf_table_free(j->view);
   gpudf_table_free(j->own);
   /* j->node and j->leaders belong to the communicator's cache (groups). */
 }
@@ -611,9 +713,9 @@ static void node_groups(job *j, int k) {
       MPI_Comm_size(g->leaders, &g->nnodes);
     }
     int ids[2] = {g->node_id, g->nnodes};
-    MPI_Bcast(ids, 2, MPI_INT, 0, g->node);
+    bcast(ids, 2, MPI_INT, 0, g->node);
     g->node_id = ids[0];
-    MPI_Bcast(&ids[1], 1, MPI_INT, 0, j->comm);
+    bcast(&ids[1], 1, MPI_INT, 0, j->comm);
     g->nnodes = ids[1];
     MPI_Comm_set_attr(j->comm, groups_key, g);
   }
@@ -644,14 +746,16 @@ typedef struct sweep_shape {
 typedef struct counter {
   int64_t *value;
   MPI_Win win;
+  MPI_Comm comm;
 } counter;
 
 static void counter_open(const job *j, counter *c) {
   c->value = NULL;
+  c->comm = j->comm;
   MPI_Win_allocate(j->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL,
                    j->comm, &c->value, &c->win);
   if (j->rank == 0) *c->value = 0;
-  MPI_Barrier(j->comm); /* the counter is zero before anyone claims */
+  settle(j->comm); /* the counter is zero before anyone claims */
   MPI_Win_lock_all(0, c->win);
 }
 
@@ -666,6 +770,9 @@ static int64_t counter_next(counter *c) {
 
 static void counter_close(counter *c) {
   MPI_Win_unlock_all(c->win);
+  /* MPI_Win_free is a blocking barrier, and ranks end their last claims
+   * at different times: the first ones wait here without spinning. */
+  settle(c->comm);
   MPI_Win_free(&c->win);
 }
 
@@ -938,19 +1045,8 @@ static void run_split(job *j, const gpudf_kernel *kernel, const double *configs,
 static gpudf_status merge_split(job *j, const gpudf_kernel *kernel, const double *configs,
                                 const plan *pl, int np, int nres, const split *sp, const part *p,
                                 part *out, int32_t **first_rank) {
-  void *all_ranges = NULL, *all_states = NULL, *all_status = NULL, *all_reasons = NULL;
-  int *c1 = NULL, *d1 = NULL, *c2 = NULL, *d2 = NULL, *c3 = NULL, *d3 = NULL, *c4 = NULL, *d4 = NULL;
-  gpudf_status st = gather(j->comm, j->rank, j->size, p->ranges, p->nranges * 3, MPI_INT64_T,
-                           sizeof(int64_t), &all_ranges, &c1, &d1);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->results, p->nconfigs * sp->ns, MPI_DOUBLE,
-                sizeof(double), &all_states, &c2, &d2);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->status, p->nconfigs, MPI_INT32_T, sizeof(int32_t),
-                &all_status, &c3, &d3);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->reasons ? p->reasons : "", (int64_t)p->rlen,
-                MPI_CHAR, 1, &all_reasons, &c4, &d4);
+  all_parts g;
+  gpudf_status st = gather_part(j->comm, p, sp->ns, false, &g);
   int64_t ntasks = sp->nchunks * sp->R, n = sp->chunks[sp->nchunks];
   int64_t *at = NULL;      /* per task: its first config's index in the gathered status */
   int32_t *by = NULL;      /* per task: the rank that ran it (-1: none) */
@@ -967,21 +1063,20 @@ static gpudf_status merge_split(job *j, const gpudf_kernel *kernel, const double
   }
   if (st == GPUDF_OK && j->rank == 0) {
     for (int64_t t = 0; t < ntasks; t++) by[t] = -1;
-    const int64_t *rg = all_ranges;
+    const int64_t *rg = g.ranges.all;
     for (int r = 0; r < j->size; r++) {
-      int64_t pos = d3[r];
-      for (int q = d1[r]; q < d1[r] + c1[r]; q += 3) {
+      int64_t pos = g.status.displs[r];
+      for (int q = g.ranges.displs[r]; q < g.ranges.displs[r] + g.ranges.counts[r]; q += 3) {
         int64_t t = rg[q + 2];
         at[t] = pos;
         by[t] = r;
         pos += rg[q + 1];
       }
     }
-    const double *ss = all_states;
-    const int32_t *stt = all_status;
+    const double *ss = g.rows.all;
+    const int32_t *stt = g.status.all;
     /* The tasks' reasons: the first for each config. */
-    char *text = all_reasons;
-    text[d4[j->size - 1] + c4[j->size - 1]] = '\0';
+    char *text = g.reasons.all;
     for (char *line = text; *line;) {
       char *nl = strchr(line, '\n');
       if (nl) *nl = '\0';
@@ -1035,8 +1130,7 @@ static gpudf_status merge_split(job *j, const gpudf_kernel *kernel, const double
     }
   }
   free(at), free(by), free(states), free(reasoned);
-  free(all_ranges), free(all_states), free(all_status), free(all_reasons);
-  free(c1), free(d1), free(c2), free(d2), free(c3), free(d3), free(c4), free(d4);
+  all_parts_free(&g);
   return st;
 }
 
@@ -1047,26 +1141,10 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
   int nres = sh->nres;
   int64_t S = sh->S, n = nconf * S; /* result rows */
   const int64_t *order = sh->pl->order;
-  void *all_ranges = NULL, *all_res = NULL, *all_status = NULL, *all_reasons = NULL;
-  void *all_labels = NULL;
-  int *c1 = NULL, *d1 = NULL, *c2 = NULL, *d2 = NULL, *c3 = NULL, *d3 = NULL, *c4 = NULL, *d4 = NULL;
-  int *c5 = NULL, *d5 = NULL;
-  st = gather(j->comm, j->rank, j->size, p->ranges, p->nranges * 3, MPI_INT64_T, sizeof(int64_t),
-              &all_ranges, &c1, &d1);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->results, p->nconfigs * nres, MPI_DOUBLE,
-                sizeof(double), &all_res, &c2, &d2);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->status, p->nconfigs, MPI_INT32_T, sizeof(int32_t),
-                &all_status, &c3, &d3);
-  if (st == GPUDF_OK)
-    st = gather(j->comm, j->rank, j->size, p->reasons ? p->reasons : "", (int64_t)p->rlen,
-                MPI_CHAR, 1, &all_reasons, &c4, &d4);
-  if (st == GPUDF_OK && sh->series)
-    st = gather(j->comm, j->rank, j->size, p->labels ? p->labels : "", (int64_t)p->llen, MPI_CHAR,
-                1, &all_labels, &c5, &d5);
+  all_parts g;
+  st = gather_part(j->comm, p, nres, sh->series, &g);
   gpudf_mpi_rank_info *infos = j->rank == 0 ? calloc((size_t)j->size, sizeof *infos) : NULL;
-  MPI_Gather(me, (int)sizeof *me, MPI_BYTE, infos, (int)sizeof *me, MPI_BYTE, 0, j->comm);
+  gather_to_0(me, (int)sizeof *me, MPI_BYTE, infos, j->comm);
   if (st == GPUDF_OK && j->rank == 0) {
     out->n = n;
     out->nseries = S;
@@ -1088,14 +1166,14 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
           for (int k = 0; k < nres; k++) results[i * nres + k] = 0.0 / 0.0;
       }
       for (int64_t i = 0; i < nconf; i++) out->where_rank[i] = -1, out->where_claim[i] = -1;
-      const int64_t *rg = all_ranges;
-      const double *rs = all_res;
-      const int32_t *ss = all_status;
+      const int64_t *rg = g.ranges.all;
+      const double *rs = g.rows.all;
+      const int32_t *ss = g.status.all;
       /* A run's rows, in pass order, go to their configs' rows: config
        * order[pos] (pos without an order) has rows config * S .. + S - 1. */
       for (int r = 0; r < j->size; r++) {
-        int64_t at = d3[r]; /* the rank's rows so far */
-        for (int q = d1[r]; q < d1[r] + c1[r]; q += 3) {
+        int64_t at = g.status.displs[r]; /* the rank's rows so far */
+        for (int q = g.ranges.displs[r]; q < g.ranges.displs[r] + g.ranges.counts[r]; q += 3) {
           int64_t start = rg[q], cnt = rg[q + 1], claim_id = rg[q + 2];
           for (int64_t i = 0; i < cnt; i++, at += S) {
             int64_t cfg = order ? order[start + i] : start + i, row = cfg * S;
@@ -1111,9 +1189,9 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
         }
       }
       /* The series labels: the rank that ran claim 0 sent them. */
-      if (sh->series && all_labels) {
-        const char *l = all_labels;
-        int64_t len = d5[j->size - 1] + c5[j->size - 1];
+      if (sh->series && g.labels.all) {
+        const char *l = g.labels.all;
+        int64_t len = piece_len(&g.labels, j->size);
         out->labels = calloc((size_t)S + 1, sizeof *out->labels);
         for (int64_t q = 0; out->labels && q < S; q++) {
           out->labels[q] = strdup(len > 0 ? l : "");
@@ -1121,9 +1199,7 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
         }
       }
       /* The reasons: "index\treason\n" lines. */
-      char *text = all_reasons;
-      int64_t tlen = d4[j->size - 1] + c4[j->size - 1];
-      text[tlen] = '\0';
+      char *text = g.reasons.all;
       for (char *line = text; *line;) {
         char *nl = strchr(line, '\n');
         if (nl) *nl = '\0';
@@ -1162,9 +1238,7 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
     }
   }
   free(infos);
-  free(all_ranges), free(all_res), free(all_status), free(all_reasons), free(all_labels);
-  free(c1), free(d1), free(c2), free(d2), free(c3), free(d3), free(c4), free(d4);
-  free(c5), free(d5);
+  all_parts_free(&g);
   return st;
 }
 
@@ -1190,14 +1264,14 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
 
   /* What rank 0 says: n, the kernel's name, whether there is a CSV path. */
   int64_t head[2] = {n, csv_path != NULL};
-  MPI_Bcast(head, 2, MPI_INT64_T, 0, comm);
+  bcast(head, 2, MPI_INT64_T, 0, comm);
   n = head[0];
   char kname[GPUDF_NAME_MAX + 1] = "";
   if (j.rank == 0 && kernel) snprintf(kname, sizeof kname, "%s", gpudf_kernel_name(kernel));
-  MPI_Bcast(kname, (int)sizeof kname, MPI_CHAR, 0, comm);
+  bcast(kname, (int)sizeof kname, MPI_CHAR, 0, comm);
   char path[4096] = "";
   if (j.rank == 0 && csv_path) snprintf(path, sizeof path, "%s", csv_path);
-  if (head[1]) MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, comm);
+  if (head[1]) bcast(path, (int)sizeof path, MPI_CHAR, 0, comm);
   if (n < 0) st = fail(GPUDF_EINVAL, API ": n = %lld configs", (long long)n);
   else if (!kname[0]) st = fail(GPUDF_EINVAL, API ": no kernel given on rank 0");
   else if (gpudf_kernel_find(kname, &kernel) != GPUDF_OK)
@@ -1234,7 +1308,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
    * passes NULL there. */
   double o[9] = {local.workers, local.backend, (double)local.batch, local.time_limit_s,
                  local.retries, fake_nodes(), local.series, local.time, (double)claim_size()};
-  MPI_Bcast(o, 9, MPI_DOUBLE, 0, comm);
+  bcast(o, 9, MPI_DOUBLE, 0, comm);
   local.workers = (int)o[0];
   local.backend = (gpudf_backend)o[1];
   local.batch = (int64_t)o[2];
@@ -1253,8 +1327,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
     /* The options, by gpudf_sweep's own rules (an empty sweep checks
      * them): refused here, not as every config failing later. */
     if (st == GPUDF_OK) st = gpudf_sweep(j.use, kernel, configs, 0, NULL, &local, NULL);
-    settle(comm); /* rank 0 validates every config meanwhile */
-    st = agree(comm, j.rank, st);
+    st = agree(comm, j.rank, st); /* rank 0 validates every config meanwhile */
   }
   /* A series sweep (a series column and a kernel that depends on row
    * order): each config gives S rows, one per series, as in gpudf_sweep.
@@ -1312,7 +1385,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
                                             want > INT_MAX ? INT_MAX : (int)want);
     splitting[1] = splitting[0] > 0 ? gpudf_kernel_state_width(kernel, configs) : 0;
   }
-  MPI_Bcast(splitting, 2, MPI_INT64_T, 0, comm);
+  bcast(splitting, 2, MPI_INT64_T, 0, comm);
   if (splitting[0] > 1 && splitting[1] > 0) {
     sp.R = splitting[0];
     sp.ns = splitting[1];
@@ -1322,9 +1395,6 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   if (st == GPUDF_OK && sp.R > 1) run_split(&j, kernel, configs, &pl, np, &sp, &p, &me, &stopped);
   else if (st == GPUDF_OK) run_claims(&j, kernel, configs, &sh, &local, &p, &me, &stopped);
   me.wall_s = now_s() - t0;
-  /* Ranks end their last claims at different times; the first ones wait
-   * here without taking the cores of the others. */
-  settle(comm);
   int32_t *first_rank = NULL;
   if (st == GPUDF_OK && sp.R > 1) {
     /* Rank 0 merges every rank's states into whole configs, which the
@@ -1350,7 +1420,7 @@ gpudf_status gpudf_mpi_sweep(MPI_Comm comm, gpudf_table *table, const char *csv_
   free(first_rank);
   free(sp.chunks);
   int cancelled = stopped, any = 0;
-  MPI_Allreduce(&cancelled, &any, 1, MPI_INT, MPI_LOR, comm);
+  allreduce(&cancelled, &any, 1, MPI_INT, MPI_LOR, comm);
   part_free(&p);
   plan_free(&pl);
   tear_down(&j);

@@ -6,8 +6,9 @@
  *       one-process gpudf_sweep of the same table and configs, and each
  *       config's count with an exact integer count; with
  *       GPUDF_MPI_FAKE_NODES=K, that each simulated node had one share owned
- *       by its leader and read by its other ranks; at the end, that DIR (the
- *       job's GPUDF_SHM_DIR) is empty.
+ *       by its leader and read by its other ranks; that after the call no
+ *       rank (but rank 0, owner of its table) still maps a file of DIR (the
+ *       job's GPUDF_SHM_DIR); at the end, that DIR is empty.
  *   mpi_sweep_check slow DIR
  *       (2 ranks, GPUDF_MPI_TEST_SLOW=1:MS) filter_agg configs of 4 pass
  *       groups (column pairs) interleaved in the caller's order, rank 1
@@ -72,6 +73,26 @@ static int count_entries(const char *dir) {
       n++;
     }
   closedir(d);
+  return n;
+}
+
+/* Mappings of this process of files in dir (the job's GPUDF_SHM_DIR: the
+ * shares' arenas, whether their files are there or already removed),
+ * printed. */
+static int mapped_from(const char *dir) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return 0;
+  char line[4096];
+  int n = 0;
+  size_t len = strlen(dir);
+  while (fgets(line, sizeof line, f)) {
+    const char *path = strchr(line, '/');
+    if (path && strncmp(path, dir, len) == 0 && path[len] == '/') {
+      fprintf(stderr, "  rank %d still maps %s", rank_, path);
+      n++;
+    }
+  }
+  fclose(f);
   return n;
 }
 
@@ -164,6 +185,11 @@ static int same(const char *how, const char *dir, int workers) {
                                     rank_ == 0 ? configs : NULL, NCONFIGS, results, &o, &r);
   CHECK(st == GPUDF_OK, "gpudf_mpi_sweep: %s", gpudf_last_error());
   CHECK((r != NULL) == (rank_ == 0), "result only on rank 0");
+  /* The node's copy of the table is given back when the call returns: no
+   * rank maps a share's arena any more (no view kept idle), but rank 0,
+   * whose caller's table is still shared memory of its own. */
+  if (rank_ != 0 || strcmp(how, "csv") == 0)
+    CHECK(mapped_from(dir) == 0, "no mapping of the job's shares after the call");
   if (rank_ == 0 && st == GPUDF_OK) {
     /* The one-process sweep of the same table and configs. */
     gpudf_table *ref_t = make_table();
