@@ -128,8 +128,9 @@ TEST(KGroupbyAgg, MatchesTheReferenceForEveryOpAndKeyType) {
 // Counts exact; min and max exact, signed zeros included (the first of
 // equal values, as the plain loop keeps it); sums within the bound of one
 // recursive sum, (n - 1) * 2^-53 * sum |v|, of a long double sum; and a
-// config alone gives the bits it gives in the batch. Each through the AVX2
-// row loop (where the CPU has AVX2) and the SSE2 one (GPUDF_NO_AVX2=1),
+// config alone gives the bits it gives in the batch. Each through the
+// AVX-512 row loop (where the CPU has AVX-512 F/DQ/VL), the AVX2 one
+// (GPUDF_NO_AVX512=1, where it has AVX2) and the SSE2 one (GPUDF_NO_AVX2=1),
 // which must also give each other's bits: the same additions in the same
 // order.
 TEST(KGroupbyAgg, EveryWayThroughTheCpuPassGivesTheReference) {
@@ -137,8 +138,9 @@ TEST(KGroupbyAgg, EveryWayThroughTheCpuPassGivesTheReference) {
   std::mt19937_64 rng(77);
   std::vector<double> first_mode;  // results of the first mode, per groups in turn
   size_t at = 0;
-  for (const char *no_avx2 : {"0", "1"}) {
-    setenv("GPUDF_NO_AVX2", no_avx2, 1);
+  for (const char *path : {"avx512", "avx2", "sse2"}) {
+    setenv("GPUDF_NO_AVX512", *path == 'a' && path[3] == '5' ? "0" : "1", 1);
+    setenv("GPUDF_NO_AVX2", *path == 's' ? "1" : "0", 1);
     rng.seed(77);
     std::uniform_int_distribution<int> small(-5, 5), pct(0, 99);
     std::normal_distribution<double> val(0.0, 1.0);
@@ -180,14 +182,14 @@ TEST(KGroupbyAgg, EveryWayThroughTheCpuPassGivesTheReference) {
       std::vector<double> got = KRun(t.t, "groupby_agg", c);
       ASSERT_EQ(c.size() / 7 * 5 * groups, got.size());
       for (size_t i = 0; i < got.size(); i++, at++) {
-        if (*no_avx2 == '0') {
+        if (path == std::string("avx512")) {
           first_mode.push_back(got[i]);
           continue;
         }
         ASSERT_TRUE(Same(first_mode[at], got[i]) &&
                     std::signbit(first_mode[at]) == std::signbit(got[i]))
             << "groups " << groups << " result " << i << ": " << first_mode[at]
-            << " (AVX2 where the CPU has it), " << got[i] << " (GPUDF_NO_AVX2=1)";
+            << " (AVX-512 where the CPU has it), " << got[i] << " (" << path << ")";
       }
       for (size_t q = 0; q < c.size() / 7; q++) {
         const double *p = &c[q * 7];
@@ -226,9 +228,10 @@ TEST(KGroupbyAgg, EveryWayThroughTheCpuPassGivesTheReference) {
         }
       }
     }
-    if (*no_avx2 == '0') at = 0;
+    at = 0;
   }
   unsetenv("GPUDF_NO_AVX2");
+  unsetenv("GPUDF_NO_AVX512");
 }
 
 // Six or more consecutive configs over the same three columns accumulate
@@ -404,8 +407,9 @@ TEST(KGroupbyAgg, ZeroOfEitherSignAcrossFilterBucketsAndLaterGroups) {
 // copy in row order, then ((s0 + s1) + s2) + s3; with more groups in row
 // order. The values (of both signs, magnitudes 1 to 2^61) round
 // differently in the two orders, so the exact bits tell them apart; through
-// the AVX2 loop where the CPU has it, the SSE2 one (GPUDF_NO_AVX2=1) and the
-// scalar tail (rows not a multiple of 4), and over two blocks of rows.
+// the AVX-512 and AVX2 loops where the CPU has them (GPUDF_NO_AVX512=1 for
+// AVX2), the SSE2 one (GPUDF_NO_AVX2=1) and the scalar tail (rows not a
+// multiple of 8), and over two blocks of rows.
 TEST(KGroupbyAgg, SumsAreAddedInTheDocumentedOrder) {
   const int64_t n = 2 * 2048 + 11;
   std::mt19937_64 rng(31);
@@ -414,8 +418,9 @@ TEST(KGroupbyAgg, SumsAreAddedInTheDocumentedOrder) {
   std::vector<double> x(n, 1.0), v;
   for (int64_t i = 0; i < n; i++)
     v.push_back(pct(rng) < 3 ? kNaN : (pct(rng) < 50 ? -1 : 1) * std::ldexp(mant(rng), scale(rng)));
-  for (const char *no_avx2 : {"0", "1"}) {
-    setenv("GPUDF_NO_AVX2", no_avx2, 1);
+  for (const char *path : {"avx512", "avx2", "sse2"}) {
+    setenv("GPUDF_NO_AVX512", *path == 'a' && path[3] == '5' ? "0" : "1", 1);
+    setenv("GPUDF_NO_AVX2", *path == 's' ? "1" : "0", 1);
     for (int groups : {1, 2, 256, 257}) {
       std::uniform_int_distribution<int> key(0, groups - 1);
       std::vector<int32_t> k;
@@ -437,7 +442,7 @@ TEST(KGroupbyAgg, SumsAreAddedInTheDocumentedOrder) {
           double want = groups <= 256 ? copies : rows, other = groups <= 256 ? rows : copies;
           differ += want != other;
           ASSERT_EQ(want, got[g * 5 + 1])
-              << groups << " groups, op " << op << ", GPUDF_NO_AVX2=" << no_avx2 << ", group "
+              << groups << " groups, op " << op << ", " << path << ", group "
               << g << " (the other order: " << other << ")";
         }
         EXPECT_GT(differ, 0) << groups << " groups: the data does not tell the orders apart";
@@ -445,6 +450,7 @@ TEST(KGroupbyAgg, SumsAreAddedInTheDocumentedOrder) {
     }
   }
   unsetenv("GPUDF_NO_AVX2");
+  unsetenv("GPUDF_NO_AVX512");
 }
 
 // What `gpudf-sweep --describe` and gpudf.describe() tell a user, and the

@@ -27,6 +27,22 @@ bool Pass(int op, double x, double lo, double hi) {
   }
 }
 
+// The CPU pass's vector loops, chosen at run time: "avx512" (where the CPU
+// has AVX-512 F/DQ/VL, else AVX2), "avx2", "avx" and "sse2"; each path is
+// switched off by its variable (GPUDF_NO_AVX512, GPUDF_NO_AVX2,
+// GPUDF_NO_SIMD) for the next runs.
+const char *const kPaths[] = {"avx512", "avx2", "avx", "sse2"};
+void UsePath(const std::string &path) {
+  setenv("GPUDF_NO_SIMD", path == "sse2" ? "1" : "0", 1);
+  setenv("GPUDF_NO_AVX2", path == "avx" || path == "sse2" ? "1" : "0", 1);
+  setenv("GPUDF_NO_AVX512", path == "avx512" ? "0" : "1", 1);
+}
+void UseBestPath() {
+  unsetenv("GPUDF_NO_SIMD");
+  unsetenv("GPUDF_NO_AVX2");
+  unsetenv("GPUDF_NO_AVX512");
+}
+
 std::vector<double> Reference(const std::vector<double> &x, const std::vector<double> &v,
                               int op, double flo, double fhi, int bins, double lo, double hi) {
   std::vector<double> edges(bins + 1);
@@ -106,8 +122,9 @@ TEST(KHistogram, MatchesTheReference) {
 // four counter copies (bins <= 1024) or one; slots shared by the configs of
 // one range (the filter then applied by each config) or made for one config
 // with its filter inside the vector loop, and then counted in the same loop
-// (a config alone); AVX2 (where the CPU has it), AVX (GPUDF_NO_AVX2=1) or
-// SSE2 (GPUDF_NO_SIMD=1) with a scalar tail (rows not a multiple of 4); the
+// (a config alone); AVX-512 or AVX2 (where the CPU has them;
+// GPUDF_NO_AVX512=1 for AVX2), AVX (GPUDF_NO_AVX2=1) or SSE2
+// (GPUDF_NO_SIMD=1) with a scalar tail (rows not a multiple of 8); the
 // next block prefetched (tables over two blocks of 2048 rows).
 TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
   const int64_t n = 3 * 2048 + 7;
@@ -135,9 +152,8 @@ TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
   auto column = [&](int c) -> const std::vector<double> & {
     return c == cx ? x : c == cv ? v : c == cxf ? xfd : c == cvf ? vfd : vld;
   };
-  for (const char *simd : {"0", "avx", "1"}) {
-    setenv("GPUDF_NO_SIMD", *simd == '1' ? "1" : "0", 1);
-    setenv("GPUDF_NO_AVX2", *simd == 'a' ? "1" : "0", 1);
+  for (const char *simd : kPaths) {
+    UsePath(simd);
     for (int bins : {3, 100, 1024, 1025, 5000}) {
       // Runs of configs over one range (shared slots) between configs of
       // their own, every op, each filter and value column type.
@@ -171,8 +187,7 @@ TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
       }
     }
   }
-  unsetenv("GPUDF_NO_SIMD");
-  unsetenv("GPUDF_NO_AVX2");
+  UseBestPath();
 }
 
 // Six or more consecutive configs over one column and range are counted
@@ -329,12 +344,11 @@ TEST(KHistogram, ValuesNextToEveryEdgeFallOnTheirSide) {
   // Every edge, the double below and the one above: the first guess of the
   // bin is moved by one exactly where rounding put it on the wrong side
   // (the edge between bins 0 and 1 included). Through each vector loop:
-  // AVX2 (where the CPU has it; it leaves out tests the others make), AVX
-  // and SSE2.
+  // AVX-512 and AVX2 (where the CPU has them; they leave out tests the
+  // others make), AVX and SSE2.
   std::mt19937_64 rng(std::random_device{}());
   for (int ranges = 0; ranges < 600; ranges++) {
-    setenv("GPUDF_NO_SIMD", ranges % 3 == 2 ? "1" : "0", 1);
-    setenv("GPUDF_NO_AVX2", ranges % 3 == 1 ? "1" : "0", 1);
+    UsePath(kPaths[ranges % 4]);
     int bins;
     double lo, hi;
     std::vector<double> e, v;
@@ -343,16 +357,16 @@ TEST(KHistogram, ValuesNextToEveryEdgeFallOnTheirSide) {
     int c = t.Add("v", GPUDF_TYPE_F64, v);
     std::vector<double> r = KRun(t.t, "histogram", {(double)c, kAll, 0, 0, (double)c, (double)bins, lo, hi});
     std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, lo, hi);
-    ASSERT_EQ(want, r) << bins << " bins over [" << lo << ", " << hi << "], mode " << ranges % 3;
+    ASSERT_EQ(want, r) << bins << " bins over [" << lo << ", " << hi << "], " << kPaths[ranges % 4];
   }
-  unsetenv("GPUDF_NO_SIMD");
-  unsetenv("GPUDF_NO_AVX2");
+  UseBestPath();
 }
 
-// The AVX2 loop compares a value with the edges only when its first guess
-// comes within a rounding bound of an edge (hi_near); elsewhere it takes the
-// guess. Values 2 to 2^24 ulps off every edge (in both directions), through
-// it and through the AVX and SSE2 loops that always compare: a bound too
+// The AVX-512 and AVX2 loops compare a value with the edges only when its
+// first guess comes within a rounding bound of an edge (hi_near); elsewhere
+// they take the guess. Values 2 to 2^24 ulps off every edge (in both
+// directions), through them and through the AVX and SSE2 loops that always
+// compare: a bound too
 // small would let a guess that rounded across an edge through.
 TEST(KHistogram, ValuesSomeUlpsOffEveryEdgeFallOnTheirSide) {
   std::mt19937_64 rng(std::random_device{}());
@@ -372,16 +386,78 @@ TEST(KHistogram, ValuesSomeUlpsOffEveryEdgeFallOnTheirSide) {
     Table t((int64_t)v.size());
     int c = t.Add("v", GPUDF_TYPE_F64, v);
     std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, lo, hi);
-    for (const char *mode : {"avx2", "avx", "sse2"}) {
-      setenv("GPUDF_NO_SIMD", *mode == 's' ? "1" : "0", 1);
-      setenv("GPUDF_NO_AVX2", mode[3] == '2' ? "0" : "1", 1);
+    for (const char *mode : kPaths) {
+      UsePath(mode);
       std::vector<double> r =
           KRun(t.t, "histogram", {(double)c, kAll, 0, 0, (double)c, (double)bins, lo, hi});
       ASSERT_EQ(want, r) << bins << " bins over [" << lo << ", " << hi << "], " << mode;
     }
   }
-  unsetenv("GPUDF_NO_SIMD");
-  unsetenv("GPUDF_NO_AVX2");
+  UseBestPath();
+}
+
+// Values outside the range, far outside it (guesses of the bin past any
+// int32, infinities), on the grid of edges extended past both ends (guesses
+// that are whole numbers below 0 and above bins), just past lo and hi, NaN
+// and signed zeros, mixed with values inside: underflow, overflow, dump and
+// bins as the reference, through every vector loop (the AVX-512 one tells
+// underflow and overflow from the guess where no lane is near an edge), for
+// a config alone (counted as binned), with its filter, and two configs
+// sharing the slots.
+TEST(KHistogram, ValuesOutsideTheRangeAndNaNOnEveryPath) {
+  std::mt19937_64 rng(11);
+  std::uniform_int_distribution<int> pick(0, 39), pct(0, 99);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const double ranges[][3] = {{-1, 1, 100}, {0, 3, 3}, {-7.5, 1e6, 4096}, {2.5, 2.75, 1}};
+  for (const auto &rg : ranges) {
+    double lo = rg[0], hi = rg[1];
+    int bins = (int)rg[2];
+    double step = (hi - lo) / bins;
+    std::vector<double> v, x;
+    for (int i = 0; i < 4000 + 5; i++) {
+      int k = pct(rng) % 9 - 4;
+      double d;
+      switch (pick(rng)) {
+      case 0: d = pct(rng) % 2 ? INFINITY : -INFINITY; break;
+      case 1: d = (pct(rng) % 2 ? 1 : -1) * 1e300 * unit(rng); break;
+      case 2: d = lo + (3e9 + pct(rng)) * step * (pct(rng) % 2 ? 1 : -1); break;
+      case 3: d = lo - (1 + pct(rng)) * step; break;
+      case 4: d = hi + (1 + pct(rng)) * step; break;
+      case 5: d = std::nextafter(lo, -INFINITY); break;
+      case 6: d = std::nextafter(hi, INFINITY); break;
+      case 7: d = k < 0 ? lo : hi; break;
+      case 8: d = kNaN; break;
+      case 9: d = pct(rng) % 2 ? 0.0 : -0.0; break;
+      case 10: d = lo + (pct(rng) % (bins + 1)) * step; break;
+      // Mostly values whose guesses are nowhere near an edge, so that
+      // whole vectors of them take the guess alone.
+      case 11: case 12: case 13: case 14: case 15: case 16: case 17:
+        d = lo - (hi - lo) * 3 * unit(rng); break;
+      case 18: case 19: case 20: case 21: case 22: case 23: case 24:
+        d = hi + (hi - lo) * 3 * unit(rng); break;
+      default: d = lo + (hi - lo) * unit(rng); break;
+      }
+      v.push_back(d);
+      x.push_back(pct(rng) < 5 ? kNaN : k);
+    }
+    Table t((int64_t)v.size());
+    int cx = t.Add("x", GPUDF_TYPE_F64, x), cv = t.Add("v", GPUDF_TYPE_F64, v);
+    for (const char *mode : kPaths) {
+      UsePath(mode);
+      for (int op : {kAll, kGt, kBetween}) {
+        std::vector<double> one = {(double)cx, (double)op, -1.5, 2.5, (double)cv, (double)bins, lo, hi};
+        std::vector<double> want = Reference(x, v, op, -1.5, 2.5, bins, lo, hi);
+        ASSERT_EQ(want, KRun(t.t, "histogram", one)) << mode << ", op " << op << ", " << bins
+                                                     << " bins over [" << lo << ", " << hi << "]";
+        std::vector<double> two = one;
+        two.insert(two.end(), {(double)cx, kLe, 0.5, 0, (double)cv, (double)bins, lo, hi});
+        std::vector<double> both = want, second = Reference(x, v, kLe, 0.5, 0, bins, lo, hi);
+        both.insert(both.end(), second.begin(), second.end());
+        ASSERT_EQ(both, KRun(t.t, "histogram", two)) << mode << ", op " << op << ", shared slots";
+      }
+    }
+  }
+  UseBestPath();
 }
 
 // Ranges a few subnormals wide, where bins / (range_hi - range_lo)
@@ -413,17 +489,15 @@ TEST(KHistogram, RangesOfAFewSubnormalsCountEveryValueInItsBin) {
         continue;
       }
       std::vector<double> want = Reference(v, v, kAll, 0, 0, bins, 0.0, hi);
-      for (const char *mode : {"avx2", "avx", "sse2"}) {
-        setenv("GPUDF_NO_SIMD", *mode == 's' ? "1" : "0", 1);
-        setenv("GPUDF_NO_AVX2", mode[3] == '2' ? "0" : "1", 1);
+      for (const char *mode : kPaths) {
+        UsePath(mode);
         std::vector<double> r =
             KRun(t.t, "histogram", {(double)c, kAll, 0, 0, (double)c, (double)bins, 0.0, hi});
         EXPECT_EQ(want, r) << bins << " bins over [0, " << hi << "], " << mode;
       }
     }
   }
-  unsetenv("GPUDF_NO_SIMD");
-  unsetenv("GPUDF_NO_AVX2");
+  UseBestPath();
 }
 
 // gdf_hi_slot, the bin rule the CUDA kernel runs (the CPU pass does the same

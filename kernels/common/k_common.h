@@ -96,6 +96,29 @@ static inline int gdf_k_have_avx2(void) {
 #endif
 }
 
+/* Whether this CPU (and its OS) runs AVX-512 code with the F, DQ and VL
+ * parts (8-double vectors, mask registers, 256-bit integer lanes with
+ * masks, vreducepd), for the histogram and groupby_agg loops compiled with
+ * target("avx512f,avx512dq,avx512vl"); 0 whenever gdf_k_have_avx2 is, and
+ * also when GPUDF_NO_AVX512=1 asks for the AVX2 loops (tests compare them
+ * all). Read once per kernel run. */
+static inline int gdf_k_have_avx512(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static _Atomic int cpu = -1;
+  if (cpu < 0) {
+    __builtin_cpu_init();
+    cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                  __builtin_cpu_supports("avx512vl")
+              ? 1
+              : 0;
+  }
+  const char *off = getenv("GPUDF_NO_AVX512");
+  return cpu && gdf_k_have_avx2() && !(off && strcmp(off, "1") == 0);
+#else
+  return 0;
+#endif
+}
+
 /* out = "<prefix>_<i>" (i >= 0), truncated to cap - 1 bytes like snprintf:
  * the wide kernels name up to 5 x 65536 results, and snprintf's format
  * parsing was most of gpudf_kernel_result_names' time there. */

@@ -269,19 +269,116 @@ __attribute__((target("avx2"))) static int64_t gb_block_avx2(
   return i;
 }
 #define GB_HAVE_AVX2 1
+
+/* gb_block_avx2's work eight rows at a time with AVX-512 (F, DQ, VL; chosen
+ * at run time: gdf_k_have_avx512): the filter and NaN tests as one mask
+ * (the filter's feeding the NaN test), the key test an unsigned compare
+ * under it, the eight accumulator offsets int32 lanes; then per row one
+ * 256-bit read-modify-write of its group's (n, sum, min, -max): the row's
+ * (1, v, v, -v) is one masked xor of v broadcast from memory over (1, 0,
+ * 0, -0), added into lanes 0-1 and min'ed into lanes 2-3 under masks (the
+ * operands in GB_ADD's order, so min keeps the old value on a tie). The
+ * same additions and minima on the same accumulators in the same order as
+ * the AVX2 and SSE2 loops: the same bits. */
+#define GB_AVX512_ROW(o, j)                                                      \
+  do {                                                                           \
+    double *a_ = acc + (o);                                                      \
+    __m256d r_ = _mm256_mask_xor_pd(ones, 0xe, signs, _mm256_set1_pd(v[(i) + (j)])); \
+    __m256d s_ = _mm256_loadu_pd(a_);                                            \
+    s_ = _mm256_mask_add_pd(s_, 0x3, s_, r_);                                    \
+    _mm256_storeu_pd(a_, _mm256_mask_min_pd(s_, 0xc, r_, s_));                   \
+  } while (0)
+#define GB_AVX512_EIGHT(i, PASSK)                                                \
+  do {                                                                           \
+    __m512d vv = _mm512_loadu_pd(v + (i));                                       \
+    __m256i k8 = _mm256_loadu_si256((const __m256i *)(const void *)(key + (i))); \
+    __mmask8 ok = _mm512_mask_cmp_pd_mask(PASSK(i), vv, vv, _CMP_ORD_Q);         \
+    ok = _mm256_mask_cmplt_epu32_mask(ok, k8, vgroups);                          \
+    __m256i o8 = _mm256_add_epi32(_mm256_slli_epi32(_mm256_mask_blend_epi32(ok, vgroups, k8), 2), coff); \
+    __m128i l4 = _mm256_castsi256_si128(o8), h4 = _mm256_extracti128_si256(o8, 1); \
+    uint64_t o01 = (uint64_t)_mm_cvtsi128_si64(l4), o23 = (uint64_t)_mm_extract_epi64(l4, 1); \
+    uint64_t o45 = (uint64_t)_mm_cvtsi128_si64(h4), o67 = (uint64_t)_mm_extract_epi64(h4, 1); \
+    GB_AVX512_ROW((uint32_t)o01, 0);                                             \
+    GB_AVX512_ROW(o01 >> 32, 1);                                                 \
+    GB_AVX512_ROW((uint32_t)o23, 2);                                             \
+    GB_AVX512_ROW(o23 >> 32, 3);                                                 \
+    GB_AVX512_ROW((uint32_t)o45, 4);                                             \
+    GB_AVX512_ROW(o45 >> 32, 5);                                                 \
+    GB_AVX512_ROW((uint32_t)o67, 6);                                             \
+    GB_AVX512_ROW(o67 >> 32, 7);                                                 \
+  } while (0)
+#define GB_AVX512_LOOP(PASSK)                                                    \
+  for (; i + 8 <= len; i += 8) {                                                 \
+    if (pf0) GB_AVX512_PREFETCH(i);                                              \
+    GB_AVX512_EIGHT(i, PASSK);                                                   \
+  }
+/* The columns' addresses in locals: the accumulators' stores would make
+ * the compiler read them from pf again every turn. */
+#define GB_AVX512_PREFETCH(i)                                                    \
+  (__builtin_prefetch(pf0 + (i) * pw0), __builtin_prefetch(pf1 + (i) * pw1),     \
+   __builtin_prefetch(pf2 + (i) * pw2))
+
+__attribute__((target("avx512f,avx512dq,avx512vl"))) static int64_t gb_block_avx512(
+    int op, double lo, double hi, const double *x, const double *v, const int32_t *key,
+    int64_t len, int32_t dump, int copies, const char *const *pf, const int64_t *pw,
+    double *acc) {
+  int32_t cs = copies == GB_COPIES ? (dump + 1) * GB_NACC : 0;
+  const __m256i coff = _mm256_setr_epi32(0, cs, 2 * cs, 3 * cs, 0, cs, 2 * cs, 3 * cs);
+  const __m256i vgroups = _mm256_set1_epi32(dump); /* dump = groups */
+  const __m256d ones = _mm256_set1_pd(1.0), signs = _mm256_set_pd(-0.0, 0.0, 0.0, 0.0);
+  const __m512d vlo = _mm512_set1_pd(lo), vhi = _mm512_set1_pd(hi);
+  const char *pf0 = pf ? pf[0] : NULL, *pf1 = pf ? pf[1] : NULL, *pf2 = pf ? pf[2] : NULL;
+  int64_t pw0 = pf ? pw[0] : 0, pw1 = pf ? pw[1] : 0, pw2 = pf ? pw[2] : 0;
+  int64_t i = 0;
+#define GB_K_ALL(i) ((__mmask8)0xff)
+#define GB_K_LT(i) _mm512_cmp_pd_mask(_mm512_loadu_pd(x + (i)), vlo, _CMP_LT_OQ)
+#define GB_K_LE(i) _mm512_cmp_pd_mask(_mm512_loadu_pd(x + (i)), vlo, _CMP_LE_OQ)
+#define GB_K_GT(i) _mm512_cmp_pd_mask(_mm512_loadu_pd(x + (i)), vlo, _CMP_GT_OQ)
+#define GB_K_GE(i) _mm512_cmp_pd_mask(_mm512_loadu_pd(x + (i)), vlo, _CMP_GE_OQ)
+#define GB_K_EQ(i) _mm512_cmp_pd_mask(_mm512_loadu_pd(x + (i)), vlo, _CMP_EQ_OQ)
+#define GB_K_NE(i) _mm512_cmp_pd_mask(_mm512_loadu_pd(x + (i)), vlo, _CMP_NEQ_UQ)
+#define GB_K_BETWEEN(i)                                                          \
+  _mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask(vlo, _mm512_loadu_pd(x + (i)), _CMP_LE_OQ), \
+                          _mm512_loadu_pd(x + (i)), vhi, _CMP_LE_OQ)
+  switch (op) { /* the tests are gdf_fa_pass's (ordered; ne true for NaN) */
+  case GDF_FA_LT: GB_AVX512_LOOP(GB_K_LT); break;
+  case GDF_FA_LE: GB_AVX512_LOOP(GB_K_LE); break;
+  case GDF_FA_GT: GB_AVX512_LOOP(GB_K_GT); break;
+  case GDF_FA_GE: GB_AVX512_LOOP(GB_K_GE); break;
+  case GDF_FA_EQ: GB_AVX512_LOOP(GB_K_EQ); break;
+  case GDF_FA_NE: GB_AVX512_LOOP(GB_K_NE); break;
+  case GDF_FA_BETWEEN: GB_AVX512_LOOP(GB_K_BETWEEN); break;
+  default: GB_AVX512_LOOP(GB_K_ALL); break;
+  }
+#undef GB_K_ALL
+#undef GB_K_LT
+#undef GB_K_LE
+#undef GB_K_GT
+#undef GB_K_GE
+#undef GB_K_EQ
+#undef GB_K_NE
+#undef GB_K_BETWEEN
+  return i;
+}
+#undef GB_AVX512_ROW
+#undef GB_AVX512_EIGHT
+#undef GB_AVX512_LOOP
+#undef GB_AVX512_PREFETCH
 #endif
 
 /* One config over one block (len rows; the block starts at a multiple of
  * GB_COPIES, so row i of the block has copy i % GB_COPIES of the table);
- * avx2: the AVX2 loop first, this one for the last rows. */
+ * simd 2: the AVX-512 loop first, 1: the AVX2 one, then this one for the
+ * last rows. */
 static void gb_config_block(int op, double lo, double hi, const double *x, const double *v,
                             const int32_t *key, int64_t len, int32_t dump, int copies,
-                            const char *const *pf, const int64_t *pw, double *acc, int avx2) {
+                            const char *const *pf, const int64_t *pw, double *acc, int simd) {
   int64_t cstride = (int64_t)(dump + 1) * GB_NACC, i0 = 0;
 #ifdef GB_HAVE_AVX2
-  if (avx2) i0 = gb_block_avx2(op, lo, hi, x, v, key, len, dump, copies, pf, pw, acc);
+  if (simd == 2) i0 = gb_block_avx512(op, lo, hi, x, v, key, len, dump, copies, pf, pw, acc);
+  else if (simd == 1) i0 = gb_block_avx2(op, lo, hi, x, v, key, len, dump, copies, pf, pw, acc);
 #else
-  (void)avx2;
+  (void)simd;
 #endif
 #define GB_ALL(i) 1
 #define GB_LT(i) (x[i] < lo)
@@ -449,7 +546,7 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
                              int64_t total) {
   int64_t nrows = in->nrows, size = gb_acc_size(groups), cstride = (groups + 1) * GB_NACC;
   int64_t nruns = 0;
-  int copies = gb_copies(groups), avx2 = gdf_k_have_avx2();
+  int copies = gb_copies(groups), simd = gdf_k_have_avx512() ? 2 : gdf_k_have_avx2();
   double *buf = malloc(sizeof(double) * GDF_K_BLOCK * 2);
   int32_t *key = malloc(sizeof(int32_t) * GDF_K_BLOCK * 2), *bk = key + GDF_K_BLOCK;
   gb_run *runs = calloc((size_t)n, sizeof *runs);
@@ -514,7 +611,7 @@ static gpudf_status gb_chunk(const gdf_kernel_input *in, const double *configs, 
         }
         gb_config_block((int)ck[GDF_GB_OP], gdf_fa_bound(f32, ck[GDF_GB_LO]),
                         gdf_fa_bound(f32, ck[GDF_GB_HI]), x, v, keys, len, (int32_t)groups,
-                        copies, ahead ? pf : NULL, pw, acc + k * size, avx2);
+                        copies, ahead ? pf : NULL, pw, acc + k * size, simd);
       }
     }
     if (gpudf_kernel_progress(((double)at + (double)n * (double)(start + len) / (double)nrows) /
