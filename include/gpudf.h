@@ -288,7 +288,11 @@ const char *gpudf_share_replica_device(const gpudf_share *share, int i);
  * uploaded from the shared host arena; attachers on that device then read
  * it. It lives until gpudf_replica_free or this process's exit (kill -9
  * included), whichever comes first, and at most until the share's owner
- * frees the table. Errors: GPUDF_EINVAL (not a cuda-ipc share), GPUDF_EEXIST
+ * frees the table. A view in another process that reads it is then told on
+ * its next device call (gpudf_run, gpudf_table_column_device: GPUDF_ENOENT
+ * naming this process and the device, 0.6; attaching again picks another
+ * replica, a peer's or the pinned host arena, in the attach order), so keep
+ * it until its readers are done. Errors: GPUDF_EINVAL (not a cuda-ipc share), GPUDF_EEXIST
  * (the device has a replica), GPUDF_ENODEV, GPUDF_ENOMEM (no room: the sizes),
  * GPUDF_ENOSPC (16 replicas already), and those of gpudf_attach. */
 typedef struct gpudf_replica gpudf_replica;
@@ -330,8 +334,10 @@ const void *gpudf_table_column_device_data(const gpudf_table *table, int index);
  * GPUDF_ENODEV (the cpu placement: the message says how to get a device
  * one), GPUDF_EOWNERDEAD (a cuda-ipc view whose owner process died: its
  * device memory went with it), GPUDF_ENOENT (a cuda-ipc view whose owner
- * freed the table while running, 0.6; gpudf_run over such a view fails
- * the same two ways). On error *data is NULL and *device -1. */
+ * freed the table while running, 0.6; or whose replica was added by
+ * another process that freed it or is no longer running, 0.6, naming that
+ * process and the device; gpudf_run over such a view fails the same
+ * ways). On error *data is NULL and *device -1. */
 gpudf_status gpudf_table_column_device(const gpudf_table *table, int index,
                                        const void **data, int *device);
 

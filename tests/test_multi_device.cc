@@ -53,6 +53,13 @@ std::string SimUuid(int k) {
 
 std::string Sum(const gpudf_table *t) { return std::to_string(tg_table_checksum(t)); }
 
+// Kills a child when the test ends, also when an ASSERT returns early (a
+// child left waiting would hold the test's output open).
+struct KillAtEnd {
+  Child &c;
+  ~KillAtEnd() { harness::Kill(c); }
+};
+
 class MultiDevice : public simtest::SimFixture {
  protected:
   MultiDevice() : SimFixture("gpudf-multitrace-", 4, false) {}
@@ -567,6 +574,80 @@ TEST_F(MultiDevice, AnOwnerThatFreesItsTableWhileRunningIsReportedOnTheNextDevic
   harness::Kill(owner);
 }
 
+// A replica added later by another process (devices 0 and 1 hold the
+// owner's, process "adder" adds one on device 3) is read by this process's
+// view on device 3. When the adder frees it (kill_adder false) or is killed
+// with -9 (true), the view's next device call (a run, a device column) is
+// refused with GPUDF_ENOENT naming the adder and the device instead of
+// reading memory that is gone; the host arena stays readable, and a new
+// attach follows the documented order (here: a peer replica).
+void AddedReplicaGoes(const std::string &name, const std::string &trace,
+                      std::vector<std::string> &files, bool kill_adder) {
+  std::string gate = trace + ".gate";
+  files.push_back(gate);
+  setenv("GPUDF_DEVICES", "0,1", 1);
+  Child owner = harness::Spawn({"share", name, "3000", "4"});
+  KillAtEnd owner_end{owner};
+  unsetenv("GPUDF_DEVICES");
+  std::string line = harness::ReadLine(owner);
+  ASSERT_EQ(line.rfind("shared ", 0), 0u) << line;
+  setenv("GPUDF_SIM_CURRENT", "3", 1);
+  Child adder = harness::Spawn({"add-replica-free-when", name, gate});
+  KillAtEnd adder_end{adder};
+  ASSERT_EQ(harness::ReadLine(adder), "added " + SimUuid(3));
+  gpudf_table *v = nullptr;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_access(v), GPUDF_ACCESS_REPLICA);
+  ASSERT_EQ(std::string(gpudf_table_device(v)), SimUuid(3));
+  const double cfg[5] = {3, 3, -0.5, 0, 3};
+  double before[6], after[6];
+  ASSERT_EQ(gpudf_run(v, tg_kernel("filter_agg"), cfg, 1, before), GPUDF_OK)
+      << gpudf_last_error();
+  std::string who = "process " + std::to_string(adder.pid);  // Kill forgets it
+  if (kill_adder) {
+    harness::Kill(adder);
+  } else {
+    { std::ofstream(gate.c_str()) << "go"; }
+    EXPECT_EQ(harness::ReadLine(adder), "freed");
+  }
+  std::string why = kill_adder ? "is no longer running" : "freed it";
+  EXPECT_EQ(gpudf_run(v, tg_kernel("filter_agg"), cfg, 1, after), GPUDF_ENOENT);
+  std::string msg = gpudf_last_error();
+  EXPECT_NE(msg.find(who), std::string::npos) << msg;
+  EXPECT_NE(msg.find(SimUuid(3)), std::string::npos) << msg;
+  EXPECT_NE(msg.find(why), std::string::npos) << msg;
+  const void *data = &data;
+  int dev = 7;
+  EXPECT_EQ(gpudf_table_column_device(v, 3, &data, &dev), GPUDF_ENOENT);
+  EXPECT_EQ(data, nullptr);
+  EXPECT_EQ(dev, -1);
+  EXPECT_NE(std::string(gpudf_last_error()).find(who), std::string::npos) << gpudf_last_error();
+  EXPECT_EQ(std::to_string(tg_table_checksum(v)), line.substr(7)) << "host reads go on";
+  // Attaching again, with the old view still held: no replica on device 3
+  // now, so a peer's; it runs and gives the same results.
+  gpudf_table *w = nullptr;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &w), GPUDF_OK) << gpudf_last_error();
+  EXPECT_EQ(gpudf_table_access(w), GPUDF_ACCESS_PEER);
+  ASSERT_EQ(gpudf_run(w, tg_kernel("filter_agg"), cfg, 1, after), GPUDF_OK)
+      << gpudf_last_error();
+  for (int i = 0; i < 6; i++)
+    EXPECT_TRUE(after[i] == before[i] || (std::isnan(after[i]) && std::isnan(before[i]))) << i;
+  gpudf_table_free(w);
+  gpudf_table_free(v);
+  unsetenv("GPUDF_SIM_CURRENT");
+  harness::Kill(adder);
+  harness::Kill(owner);
+  EXPECT_EQ(gpudf_cleanup(nullptr), GPUDF_OK);  // the killed owner's share
+}
+
+TEST_F(MultiDevice, AReplicaItsAdderFreesIsReportedOnTheNextDeviceCall) {
+  AddedReplicaGoes(name, trace, files, false);
+}
+
+TEST_F(MultiDevice, AReplicaWhoseAdderIsKilledIsReportedOnTheNextDeviceCall) {
+  AddedReplicaGoes(name, trace, files, true);
+}
+
 // A sweep of a table shared over four devices starts one worker per replica
 // by default, binds each to its device by UUID before it attaches, and each
 // reads that device's replica; the results are the cpu placement's.
@@ -854,6 +935,76 @@ TEST_F(MultiDevice, WorkersZeroRunsAThreadPerReplicaDeviceInThisProcess) {
   EXPECT_EQ(Count(getpid(), "filter_agg"), n) << "every launch on one of the four";
   gpudf_sweep_result_free(r);
   ExpectCpuResults(4000, 9, cfg, got);
+}
+
+// workers = 0 on a view in a process that did not publish the share (the
+// owner holds replicas on devices 0 to 2, another process added one on 3):
+// a thread per replica device, each bound to its device by UUID and reading
+// that device's replica, opened there once (the view's own, on device 0, is
+// not opened again); the report has an entry per device with its configs;
+// the results are the cpu placement's. A second sweep opens nothing more,
+// and freeing the view closes all four.
+TEST_F(MultiDevice, WorkersZeroOnAViewRunsAThreadPerReplicaDevice) {
+  setenv("GPUDF_DEVICES", "0,1,2", 1);
+  Child owner = harness::Spawn({"share", name, "4000", "9"});
+  KillAtEnd owner_end{owner};
+  unsetenv("GPUDF_DEVICES");
+  std::string line = harness::ReadLine(owner);
+  ASSERT_EQ(line.rfind("shared ", 0), 0u) << line;
+  setenv("GPUDF_SIM_CURRENT", "3", 1);
+  Child adder = harness::Spawn({"add-replica", name});
+  KillAtEnd adder_end{adder};
+  unsetenv("GPUDF_SIM_CURRENT");
+  ASSERT_EQ(harness::ReadLine(adder), "added " + SimUuid(3));
+  gpudf_table *v = nullptr;
+  ASSERT_EQ(gpudf_attach(name.c_str(), &v), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_access(v), GPUDF_ACCESS_REPLICA);
+  ASSERT_EQ(std::string(gpudf_table_device(v)), SimUuid(0));
+  std::vector<double> cfg = SweepConfigs();
+  int64_t n = (int64_t)cfg.size() / 5;
+  for (int round = 0; round < 2; round++) {
+    SCOPED_TRACE("sweep " + std::to_string(round + 1));
+    unlink(trace.c_str());
+    std::vector<double> got(n * 6);
+    gpudf_sweep_options o;
+    gpudf_sweep_options_init(&o);
+    o.workers = 0;
+    o.batch = 1;  // one launch per config: the trace counts each thread's configs
+    gpudf_sweep_result *r = nullptr;
+    ASSERT_EQ(gpudf_sweep(v, tg_kernel("filter_agg"), cfg.data(), n, got.data(), &o, &r),
+              GPUDF_OK) << gpudf_last_error();
+    gpudf_sweep_report rep;
+    ASSERT_EQ(gpudf_sweep_result_report(r, &rep), GPUDF_OK);
+    EXPECT_EQ(rep.workers, 0);
+    EXPECT_EQ(rep.done, n);
+    EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_IPC);
+    ASSERT_EQ(gpudf_sweep_result_nworkers(r), 4) << "a thread per replica device";
+    std::vector<int> devs = WorkerDevices(r), seen(4, 0);
+    int64_t configs = 0;
+    for (int i = 0; i < 4; i++) {
+      gpudf_sweep_worker_info wi;
+      ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+      EXPECT_EQ(wi.pid, 0);
+      ASSERT_GE(devs[i], 0) << "thread " << i << " ran on '" << wi.device << "'";
+      seen[devs[i]]++;
+      configs += wi.configs;
+      EXPECT_EQ(Count(getpid(), "bind", devs[i]), 1) << "device " << devs[i];
+      EXPECT_EQ(Count(getpid(), "filter_agg", devs[i]), wi.configs) << "device " << devs[i];
+      EXPECT_EQ(Count(getpid(), "ipc_open", devs[i]), round == 0 && devs[i] != 0 ? 1 : 0)
+          << "device " << devs[i];
+    }
+    EXPECT_EQ(seen, std::vector<int>(4, 1));
+    EXPECT_EQ(configs, n);
+    EXPECT_EQ(Count(getpid(), "filter_agg"), n) << "every launch on one of the four";
+    gpudf_sweep_result_free(r);
+    ExpectCpuResults(4000, 9, cfg, got);
+  }
+  unlink(trace.c_str());
+  gpudf_table_free(v);
+  EXPECT_EQ(Count(getpid(), "ipc_close"), 4);
+  harness::Kill(adder);
+  harness::Kill(owner);
+  EXPECT_EQ(gpudf_cleanup(nullptr), GPUDF_OK);  // the killed owner's share
 }
 
 // workers_per_device: the default workers are that many per replica device,

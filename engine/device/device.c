@@ -12,12 +12,18 @@
 #include "affinity.h"
 #include "device.h"
 #include "fault.h"
+#include "proc.h"
+#include "segment.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 bool gdf_device_get(gdf_device *out, const char **why) {
   /* Read on every call, not cached: tests switch it between cases. */
@@ -83,8 +89,11 @@ void gdf_placement_free(gdf_placement *p) {
   if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
   if (p->backend == GPUDF_BACKEND_CUDA_IPC && p->owner)
     free_replicas(p);
-  else if (p->backend == GPUDF_BACKEND_CUDA_IPC && p->dbase)
+  else if (p->backend == GPUDF_BACKEND_CUDA_IPC && p->dbase) {
+    for (int i = p->nmore - 1; i >= 0; i--) p->more[i].dev.ops->ipc_close(&p->more[i].dev,
+                                                                          p->more[i].dbase);
     p->dev.ops->ipc_close(&p->dev, p->dbase);
+  }
   else if (p->backend == GPUDF_BACKEND_CUDA_PINNED && p->host)
     p->dev.ops->host_unregister(&p->dev, p->host);
   free(p);
@@ -460,6 +469,9 @@ static gpudf_status open_ipc(gdf_placement *p, const gdf_replica *reps, int nrep
   void *d = NULL;
   GDF_TRY(p->dev.ops->ipc_open(&p->dev, pick->handle, &d));
   p->dbase = d;
+  p->src = *pick;
+  p->src.dev = p->dev;
+  p->src.dbase = d;
   p->backend = GPUDF_BACKEND_CUDA_IPC;
   p->access = access;
   return GPUDF_OK;
@@ -600,4 +612,137 @@ gpudf_status gdf_device_bind_uuid(const char *text) {
   GDF_TRY(d.ops->bind(&d));
   follow_device_cpus(&d);
   return GPUDF_OK;
+}
+
+/* ------------------------------------------- replicas added by others */
+
+bool gdf_replica_gone(const gdf_replica *r, bool *freed) {
+  *freed = false;
+  if (!r || r->holder_pid == 0) return false;
+  if (!gdf_proc_alive(r->holder_pid, r->holder_start)) return true;
+  /* The holder removes the record before it frees the memory
+   * (gpudf_replica_free), so a missing record means the memory is going or
+   * gone. A directory that cannot be read says nothing either way. */
+  int dfd = -1;
+  struct stat st;
+  gdf_quiet q;
+  gdf_quiet_begin(&q, NULL, 0);
+  gpudf_status s = gdf_shm_dirfd(&dfd);
+  gdf_quiet_end(&q);
+  if (s != GPUDF_OK) return false;
+  *freed = fstatat(dfd, r->record, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
+  return *freed;
+}
+
+const gdf_replica *gdf_placement_read(const gdf_placement *p, const gdf_device **dev,
+                                      const uint8_t **dbase) {
+  *dev = &p->dev;
+  *dbase = p->dbase;
+  if (p->backend == GPUDF_BACKEND_CUDA_PINNED) {
+    /* A pinned registration is portable: a thread bound to another of its
+     * devices runs there over the same address. */
+    if (p->npinned > 1) {
+      int cur = p->dev.ops->current(&p->dev);
+      for (int i = 1; i < p->npinned; i++)
+        if (p->pinned[i].ordinal == cur) *dev = &p->pinned[i];
+    }
+    return NULL;
+  }
+  if (p->owner) {
+    /* An owner with several replicas runs on the one of the calling
+     * thread's current device, when there is one (else on the first). */
+    const gdf_replica *r = &p->replicas[0];
+    if (p->nreplicas > 1) {
+      int cur = p->dev.ops->current(&p->dev);
+      for (int i = 0; i < p->nreplicas; i++)
+        if (p->replicas[i].dev.ordinal == cur) r = &p->replicas[i];
+    }
+    *dev = &r->dev;
+    *dbase = r->dbase;
+    return r;
+  }
+  int nmore = __atomic_load_n(&p->nmore, __ATOMIC_ACQUIRE);
+  if (nmore > 0) {
+    int cur = p->dev.ops->current(&p->dev);
+    for (int i = 0; i < nmore; i++)
+      if (p->more[i].dev.ordinal == cur) {
+        *dev = &p->more[i].dev;
+        *dbase = p->more[i].dbase;
+        return &p->more[i];
+      }
+  }
+  return &p->src;
+}
+
+/* Serialises gdf_placement_open_more (two sweeps over views of one share). */
+static pthread_mutex_t more_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Opens replica r on device ord of p's implementation as p's next extra
+ * replica. Called with more_lock held. */
+static void open_more(gdf_placement *p, const gdf_replica *r, int ord) {
+  char u[48];
+  gdf_uuid_text(r->uuid, u, sizeof u);
+  gdf_device d = gdf_device_at(&p->dev, ord);
+  void *mem = NULL;
+  char why[256] = "";
+  gdf_quiet q;
+  gdf_quiet_begin(&q, why, sizeof why);
+  gpudf_status st = d.ops->ipc_open(&d, r->handle, &mem);
+  gdf_quiet_end(&q);
+  if (st != GPUDF_OK) {
+    gdf_log("attach: the replica on device %s not opened there (%s); no thread runs on it", u,
+            why);
+    return;
+  }
+  gdf_replica *m = &p->more[p->nmore];
+  *m = *r;
+  m->dev = d;
+  m->dbase = mem;
+  __atomic_store_n(&p->nmore, p->nmore + 1, __ATOMIC_RELEASE);
+  gdf_log("attach: the replica on device %s opened there for a thread of this process", u);
+}
+
+/* Whether p can run on device ord with a replica of that device's own
+ * (uuid): its own replica, or one opened before; *stale when that one's
+ * holder has let it go. Called with more_lock held. */
+static bool has_replica_on(const gdf_placement *p, int ord, const uint8_t *uuid, bool *stale) {
+  bool freed;
+  *stale = false;
+  if (p->access == GDF_ACCESS_REPLICA && p->dev.ordinal == ord) {
+    *stale = gdf_replica_gone(&p->src, &freed);
+    return true;
+  }
+  for (int i = 0; i < p->nmore; i++)
+    if (memcmp(p->more[i].uuid, uuid, GDF_UUID_BYTES) == 0) {
+      *stale = gdf_replica_gone(&p->more[i], &freed);
+      return true;
+    }
+  return false;
+}
+
+int gdf_placement_open_more(gdf_placement *p, const gdf_replica *reps, int nrep,
+                            char (*out)[48], int max) {
+  if (!p || p->owner || p->backend != GPUDF_BACKEND_CUDA_IPC) return 0;
+  int n = 0;
+  pthread_mutex_lock(&more_lock);
+  /* Its own replica first: the thread on the device the view reads. */
+  bool freed;
+  if (p->access == GDF_ACCESS_REPLICA && !gdf_replica_gone(&p->src, &freed) && n < max)
+    gdf_uuid_text(p->src.uuid, out[n++], 48);
+  for (int i = 0; i < nrep && n < max; i++) {
+    int ord = find_device(&p->dev, reps[i].uuid);
+    bool stale = false;
+    if (ord < 0) continue; /* a device this process does not see */
+    if (has_replica_on(p, ord, reps[i].uuid, &stale)) {
+      bool own = p->access == GDF_ACCESS_REPLICA && p->dev.ordinal == ord;
+      if (!stale && !own) gdf_uuid_text(reps[i].uuid, out[n++], 48);
+      continue;
+    }
+    if (p->nmore == GDF_REPLICAS_MAX) break;
+    int before = p->nmore;
+    open_more(p, &reps[i], ord);
+    if (p->nmore > before) gdf_uuid_text(reps[i].uuid, out[n++], 48);
+  }
+  pthread_mutex_unlock(&more_lock);
+  return n;
 }

@@ -226,7 +226,21 @@ typedef struct gdf_replica {
   uint8_t *dbase;
   uint8_t uuid[GDF_UUID_BYTES];
   uint8_t handle[GDF_IPC_HANDLE_BYTES];
+  /* Who holds the memory: holder_pid 0 for the share's owner (the
+   * descriptor lists its replicas); else the process that added it later
+   * (engine/share/replica.c), with its start time and the file name of the
+   * record that announces it, which that process removes before it frees
+   * the memory. */
+  int32_t holder_pid;
+  uint64_t holder_start;
+  char record[128]; /* the shm directory's file names fit (GDF_SEG_PATH_MAX) */
 } gdf_replica;
+
+/* Whether the memory of replica r (an attacher's) is gone: r was added by
+ * a process that is no longer running, or that withdrew its record (freed
+ * it). *freed says which. False for the owner's replicas: the owner's own
+ * checks cover them (gdf_view_device_check). */
+bool gdf_replica_gone(const gdf_replica *r, bool *freed);
 
 /* How the kernels of a placement reach the arena (what a view reports). */
 typedef enum gdf_access {
@@ -259,7 +273,34 @@ typedef struct gdf_placement {
   int npinned;
   gdf_device pinned[GDF_REPLICAS_MAX];
   uint8_t pinned_uuid[GDF_REPLICAS_MAX][GDF_UUID_BYTES];
+  /* Attacher, cuda-ipc: the replica its handle was opened from (UUID and
+   * holder; dev/dbase being where it was opened: dev/dbase above). */
+  gdf_replica src;
+  /* Attacher, cuda-ipc: the replicas on other devices opened for the
+   * threads of an in-process sweep (gdf_placement_open_more), each on its
+   * own device. Appended under a lock; nmore is published with release
+   * after its entry is written, so readers need no lock. */
+  int nmore;
+  gdf_replica more[GDF_REPLICAS_MAX];
 } gdf_placement;
+
+/* What the calling thread's kernels read of p: the device and base of the
+ * replica on its current device (an owner's replicas, an attacher's own or
+ * those opened for more devices), else p's own; a pinned registration's
+ * device when the thread is bound to another of its devices. Returns the
+ * replica read (NULL for cuda-pinned). */
+const gdf_replica *gdf_placement_read(const gdf_placement *p, const gdf_device **dev,
+                                      const uint8_t **dbase);
+
+/* Attacher, cuda-ipc: opens, on its own device, every replica of reps
+ * (the share's: descriptor and records) whose device this process sees
+ * and that p has not opened yet, so that a thread bound to that device
+ * reads it there; one that cannot be opened is left out (logged). Writes
+ * the UUID texts of the devices p can then run on with a replica of their
+ * own (its own replica's first) into out (max entries) and returns how
+ * many; 0 for another placement. */
+int gdf_placement_open_more(gdf_placement *p, const gdf_replica *reps, int nrep,
+                            char (*out)[48], int max);
 
 /* UUID texts of the devices an owner's placement p lets kernels run on, in
  * order, into out (max entries): its replicas (cuda-ipc), the devices its

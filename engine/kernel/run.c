@@ -220,27 +220,12 @@ static gpudf_status run_host(const gpudf_table *t, const gpudf_kernel *k, const 
 static gpudf_status run_placed(const gpudf_table *t, const gpudf_kernel *k,
                                const double *configs, int64_t n, double *results) {
   const gdf_placement *p = t->place;
-  const gdf_device *d = &p->dev;
-  const uint8_t *dbase = p->dbase;
-  GDF_TRY(gdf_view_device_check(t, NULL));
-  /* An owner with several replicas runs on the one of the calling thread's
-   * current device, when there is one (else on the first). */
-  if (p->owner && p->nreplicas > 1) {
-    int cur = d->ops->current(d);
-    for (int i = 0; i < p->nreplicas; i++)
-      if (p->replicas[i].dev.ordinal == cur) {
-        d = &p->replicas[i].dev;
-        dbase = p->replicas[i].dbase;
-        break;
-      }
-  }
-  /* A pinned registration is portable: a thread bound to another of its
-   * devices runs there over the same address. */
-  if (p->npinned > 1) {
-    int cur = d->ops->current(d);
-    for (int i = 1; i < p->npinned; i++)
-      if (p->pinned[i].ordinal == cur) d = &p->pinned[i];
-  }
+  const gdf_device *d;
+  const uint8_t *dbase;
+  /* The replica of the calling thread's current device, where there is
+   * one (device.h); checked first: its memory may have gone since. */
+  const gdf_replica *read = gdf_placement_read(p, &d, &dbase);
+  GDF_TRY(gdf_view_device_check(t, read, NULL));
   gdf_kernel_fn *fn = d->ops->entry_kind(d) == GDF_ENTRY_CUDA ? k->cuda : k->cpu;
   if (!fn) {
     gdf_log("run: kernel %s has no %s implementation; running it on the CPU", k->name,
@@ -261,19 +246,10 @@ static gpudf_status run_placed(const gpudf_table *t, const gpudf_kernel *k,
 }
 
 /* The device (and its base) t's kernels run on: the calling thread's
- * current one of an owner's replicas, else the placement's own. */
+ * current one of the replicas, else the placement's own. */
 static const gdf_device *placed_device(const gpudf_table *t, const uint8_t **dbase) {
-  const gdf_placement *p = t->place;
-  const gdf_device *d = &p->dev;
-  *dbase = p->dbase;
-  if (p->owner && p->nreplicas > 1) {
-    int cur = d->ops->current(d);
-    for (int i = 0; i < p->nreplicas; i++)
-      if (p->replicas[i].dev.ordinal == cur) {
-        *dbase = p->replicas[i].dbase;
-        return &p->replicas[i].dev;
-      }
-  }
+  const gdf_device *d;
+  (void)gdf_placement_read(t->place, &d, dbase);
   return d;
 }
 
@@ -300,6 +276,7 @@ gpudf_status gdf_run_series(const gpudf_table *t, const gpudf_kernel *k, const d
   if (!fn)
     return GDF_ERR(GPUDF_ENODEV, "kernel '%s' has no series entry for this placement",
                    k ? k->name : "(null)");
+  GDF_TRY(gdf_view_device_check(t, gdf_placement_read(t->place, &d, &dbase), NULL));
   if (n == 0) return GPUDF_OK;
   gdf_kernel_column cols[GDF_INPUT_STACK_COLS], *heap;
   gdf_kernel_column hcols[GDF_INPUT_STACK_COLS], *hheap = NULL;

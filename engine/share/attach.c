@@ -63,6 +63,21 @@ __attribute__((constructor)) static void attach_fork_register(void) {
   pthread_atfork(attach_fork_prepare, attach_fork_release, attach_fork_release);
 }
 
+/* The replicas of the descriptor's share into reps (GDF_DESC_REPLICAS_MAX
+ * entries): those it lists, then those added later by other processes and
+ * still held (engine/share/replica.c). Returns how many. */
+static int share_replicas(const gdf_desc_header *h, gdf_replica *reps) {
+  memset(reps, 0, sizeof(gdf_replica) * GDF_DESC_REPLICAS_MAX);
+  for (uint32_t i = 0; i < h->nreplicas; i++) { /* <= GDF_DESC_REPLICAS_MAX, validated */
+    memcpy(reps[i].uuid, h->replicas[i].device_uuid, GDF_UUID_BYTES);
+    memcpy(reps[i].handle, h->replicas[i].ipc_handle, GDF_IPC_HANDLE_BYTES);
+  }
+  int nrep = (int)h->nreplicas;
+  if (h->backend == GPUDF_BACKEND_CUDA_IPC)
+    nrep = gdf_replica_records(h->share_id, reps, nrep, GDF_DESC_REPLICAS_MAX);
+  return nrep;
+}
+
 /* The device placement of a new attachment: the owner's own device copy
  * when this process published the share as cuda-ipc (CUDA cannot open its
  * own handle; the copy lives until its last user goes), else what the
@@ -77,15 +92,7 @@ static gpudf_status place_attachment(struct gdf_attachment *a, const gdf_desc_he
     if (a->place) return GPUDF_OK;
   }
   gdf_replica reps[GDF_DESC_REPLICAS_MAX];
-  memset(reps, 0, sizeof reps);
-  for (uint32_t i = 0; i < h->nreplicas; i++) { /* <= GDF_DESC_REPLICAS_MAX, validated */
-    memcpy(reps[i].uuid, h->replicas[i].device_uuid, GDF_UUID_BYTES);
-    memcpy(reps[i].handle, h->replicas[i].ipc_handle, GDF_IPC_HANDLE_BYTES);
-  }
-  /* And those added later by other processes (engine/share/replica.c). */
-  int nrep = (int)h->nreplicas;
-  if (h->backend == GPUDF_BACKEND_CUDA_IPC)
-    nrep = gdf_replica_records(h->share_id, reps, nrep, GDF_DESC_REPLICAS_MAX);
+  int nrep = share_replicas(h, reps);
   gdf_range_push("gpudf attach");
   gpudf_status st = gdf_place_attach((gpudf_backend)h->backend, reps, nrep,
                                      a->base, a->size, name, &a->place);
@@ -137,6 +144,16 @@ static void set_desc(struct gdf_attachment *a, const char *file, const struct st
   a->desc_ino = desc->st_ino;
 }
 
+/* Whether attachment a maps share id (size bytes) and can serve another
+ * view: not when the replica it opened was added by another process that
+ * has let it go since (a new attach then follows the attach order again,
+ * while the views that hold a keep it). */
+static bool reusable(const struct gdf_attachment *a, uint64_t id, uint64_t size) {
+  bool freed;
+  return a->share_id == id && a->size == size &&
+         !(a->place && !a->place->owner && gdf_replica_gone(&a->place->src, &freed));
+}
+
 /* Links a new or revived attachment a, unless another thread linked one of
  * the same share meanwhile: that one then takes the reference and a is
  * unmapped, so that a share has one mapping per process. */
@@ -145,7 +162,7 @@ static struct gdf_attachment *adopt(struct gdf_attachment *a, const char *file,
   struct gdf_attachment *use = a;
   pthread_mutex_lock(&attach_lock);
   for (struct gdf_attachment *b = attachments; b && use == a; b = b->next)
-    if (b->share_id == a->share_id && b->size == a->size) {
+    if (b != a && reusable(b, a->share_id, a->size)) {
       b->refs++;
       use = b;
     }
@@ -165,7 +182,7 @@ static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *nam
                               struct gdf_attachment **out) {
   pthread_mutex_lock(&attach_lock);
   for (struct gdf_attachment *a = attachments; a; a = a->next)
-    if (a->share_id == h->share_id && a->size == h->arena_size) {
+    if (reusable(a, h->share_id, h->arena_size)) {
       a->refs++;
       set_desc(a, file, desc);
       pthread_mutex_unlock(&attach_lock);
@@ -420,4 +437,33 @@ gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
    * reported as such (EOWNERDEAD) rather than removed unseen (ENOENT). */
   gdf_tidy_quietly();
   return status;
+}
+
+int gdf_view_replica_devices(gpudf_table *v, char (*out)[48], int max) {
+  struct gdf_attachment *a = v && v->is_view ? v->hold : NULL;
+  if (!a || !a->place || a->place->backend != GPUDF_BACKEND_CUDA_IPC) return 0;
+  /* A view of this process's own share borrows the owner's placement,
+   * which holds every replica it made. */
+  if (a->place->owner) return gdf_placement_devices(a->place, out, max);
+  int dfd = -1;
+  char file[GDF_SEG_PATH_MAX];
+  uint8_t *buf = NULL;
+  uint64_t size;
+  struct stat st;
+  gdf_quiet q;
+  gdf_quiet_begin(&q, NULL, 0); /* a share that cannot be read: one device, as before */
+  gpudf_status s = gdf_desc_read_share(v->view_share, &dfd, file, &buf, &size, &st);
+  if (s == GPUDF_OK) s = gdf_desc_validate(buf, size, v->view_share);
+  gdf_quiet_end(&q);
+  int n = 0;
+  const gdf_desc_header *h = (const gdf_desc_header *)buf;
+  /* The name may stand for another share by now (closed and published
+   * again): its replicas hold another table. */
+  if (s == GPUDF_OK && h->share_id == a->share_id) {
+    gdf_replica reps[GDF_DESC_REPLICAS_MAX];
+    int nrep = share_replicas(h, reps);
+    n = gdf_placement_open_more(a->place, reps, nrep, out, max);
+  }
+  free(buf);
+  return n;
 }

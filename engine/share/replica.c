@@ -84,7 +84,8 @@ int gdf_replica_records(uint64_t share_id, gdf_replica *reps, int n, int max) {
   struct dirent *e;
   while (n < max && (e = readdir(dir)) != NULL) {
     gdf_replica_rec r;
-    if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
+    size_t len = strlen(e->d_name);
+    if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || len >= sizeof reps[0].record ||
         !read_record(dfd, e->d_name, share_id, &r))
       continue;
     bool dup_uuid = false;
@@ -94,6 +95,15 @@ int gdf_replica_records(uint64_t share_id, gdf_replica *reps, int n, int max) {
     memset(&reps[n], 0, sizeof reps[n]);
     memcpy(reps[n].uuid, r.uuid, GDF_UUID_BYTES);
     memcpy(reps[n].handle, r.handle, GDF_IPC_HANDLE_BYTES);
+    /* Who holds it: a view reading it checks that before each device call
+     * (gdf_view_device_check). read_record parsed the name. */
+    char kind;
+    int pid = 0;
+    uint64_t start = 0;
+    (void)gdf_parse_private_name(e->d_name, &kind, &pid, &start);
+    reps[n].holder_pid = pid;
+    reps[n].holder_start = start;
+    memcpy(reps[n].record, e->d_name, len + 1); /* fits: checked above */
     n++;
   }
   closedir(dir);

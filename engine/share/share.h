@@ -44,6 +44,14 @@ int gdf_replica_records(uint64_t share_id, gdf_replica *reps, int n, int max);
  * over. */
 int gdf_share_devices(const char *name, char (*out)[48], int max);
 
+/* attach.c: the devices a thread of this process can run view v's
+ * kernels on with a replica of that device's own (an in-process sweep's
+ * threads, one per device): its own replica's device, then every device
+ * this process sees that holds a replica of the share (descriptor's or
+ * added later), each opened there now (gdf_placement_open_more). UUID
+ * texts into out (max entries); 0 unless v is a cuda-ipc view. */
+int gdf_view_replica_devices(gpudf_table *v, char (*out)[48], int max);
+
 /* cleanup.c: what every share, attach and sweep does first: removes what
  * dead processes left (gdf_remove_dead_quietly) and this process's idle
  * mappings of closed shares, without touching the caller's message.

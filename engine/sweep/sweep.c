@@ -562,10 +562,16 @@ static gpudf_status sweep(gdf_sweep *s, gpudf_table *t, const gpudf_kernel *kern
     if (place) st = ensure_share(s, t, &made);
     if (st == GPUDF_OK) st = check_own_placement(s, t);
     if (st == GPUDF_OK) st = gdf_split_plan(s, t, configs, 0, gpudf_table_backend(t));
-    /* A GPU placement over several devices (an owner's: a view reads one
-     * device's replica) runs a thread per device, workers_per_device each. */
-    s->ndevices = st == GPUDF_OK && !t->is_view && s->nranges == 0 ? sweep_devices(t, s->devices)
-                                                                    : 0;
+    /* A GPU placement over several devices runs a thread per device,
+     * workers_per_device each: an owner's replicas or pinned devices; a
+     * cuda-ipc view's share's replicas on the devices this process sees,
+     * each opened on its own device (a view reads one device's replica
+     * until then). */
+    s->ndevices = 0;
+    if (st == GPUDF_OK && s->nranges == 0 && !t->is_view)
+      s->ndevices = sweep_devices(t, s->devices);
+    else if (st == GPUDF_OK && s->nranges == 0 && s->n > 1)
+      s->ndevices = gdf_view_replica_devices(t, s->devices, GDF_REPLICAS_MAX);
     int threads = s->ndevices > 0 ? gdf_sweep_thread_count(s) : 1;
     if (threads > s->n) threads = (int)s->n;
     if (threads < 2) s->ndevices = 0;

@@ -338,7 +338,7 @@ gpudf_status gpudf_table_column_device(const gpudf_table *t, int i, const void *
                    "back to cpu)",
                    t->cols[i].name, what, t->is_view ? " '" : "", share,
                    t->is_view ? "'" : "");
-  GDF_TRY(gdf_view_device_check(t, t->cols[i].name));
+  GDF_TRY(gdf_view_device_check(t, NULL, t->cols[i].name));
   *data = t->place->dbase + t->cols[i].offset;
   *device = t->place->dev.ordinal;
   return GPUDF_OK;
@@ -349,7 +349,8 @@ gpudf_status gpudf_table_column_device(const gpudf_table *t, int i, const void *
  * table or died, the address points at nothing, so it is refused rather
  * than handed to a GPU library or a kernel. (The host arena stays valid:
  * host reads of the view go on working.) */
-gpudf_status gdf_view_device_check(const gpudf_table *t, const char *column) {
+gpudf_status gdf_view_device_check(const gpudf_table *t, const gdf_replica *read,
+                                   const char *column) {
   if (!t->is_view || !t->place || t->place->backend != GPUDF_BACKEND_CUDA_IPC ||
       t->place->owner)
     return GPUDF_OK;
@@ -368,6 +369,23 @@ gpudf_status gdf_view_device_check(const gpudf_table *t, const char *column) {
                    "until its workers are done with the device copy (the host arena of this "
                    "view is still readable)",
                    what, t->view_share, (int)t->view_owner_pid);
+  /* A replica added later by another process lives as long as that one
+   * keeps it: the share's owner knows nothing of its end. */
+  if (!read) read = &t->place->src;
+  bool freed = false;
+  if (gdf_replica_gone(read, &freed)) {
+    char u[48];
+    gdf_uuid_text(read->uuid, u, sizeof u);
+    return GDF_ERR(GPUDF_ENOENT,
+                   "%sthe replica of share '%s' on device %s was added by process %d, which "
+                   "%s, and its device memory went with it; attach the share again to read "
+                   "another replica (or a peer's, or the pinned host arena, in the attach "
+                   "order), and keep an added replica until its readers are done (the host "
+                   "arena of this view is still readable)",
+                   what, t->view_share, u, (int)read->holder_pid,
+                   freed ? "freed it (gpudf_replica_free) and is still running"
+                         : "is no longer running");
+  }
   return GPUDF_OK;
 }
 

@@ -77,10 +77,15 @@ gdf_colref gdf_table_colref(const gpudf_table *t, int index);
 /* Drops one reference; frees the table when the last one goes. */
 void gdf_table_release(gpudf_table *t);
 
+struct gdf_replica;
 /* GPUDF_OK unless t is a cuda-ipc view whose device memory is gone: its
- * owner died (GPUDF_EOWNERDEAD) or freed the table (GPUDF_ENOENT). column
- * (may be NULL) is named in the message. */
-gpudf_status gdf_view_device_check(const gpudf_table *t, const char *column);
+ * owner died (GPUDF_EOWNERDEAD) or freed the table (GPUDF_ENOENT), or the
+ * replica it reads (read; NULL: the one its handle was opened from) was
+ * added by another process which freed it or is no longer running
+ * (GPUDF_ENOENT, naming that process and the device). column (may be NULL)
+ * is named in the message. */
+gpudf_status gdf_view_device_check(const gpudf_table *t, const struct gdf_replica *read,
+                                   const char *column);
 /* Appends the dictionary of nlabels labels (lens[i] bytes each, no NUL
  * needed; lens may be NULL for NUL-terminated labels) to the arena for the
  * existing i32 column col of an owner's table (engine/table.c). Column

@@ -13,6 +13,10 @@
  *                            replica, peer or pinned; DEVICE the UUID text or "-"), detach
  *   add-replica NAME         add a replica of the share on the current device, print
  *                            "added UUID", wait to be killed
+ *   add-replica-free-when NAME GATE
+ *                            add a replica as add-replica does, print "added UUID", wait
+ *                            until file GATE exists, free the replica, print "freed",
+ *                            wait to be killed
  *   attach-twice NAME        attach twice, print "ok B1 B2 SAMEPTR", detach both, print "detached"
  *   run-dev NAME OP LO       attach, run filter_agg(filter d OP LO, value d), print the
  *                            view's backend and the results
@@ -270,6 +274,20 @@ static int cmd_add_replica(const char *name) {
   return 0;
 }
 
+static int cmd_add_replica_free_when(const char *name, const char *gate) {
+  gpudf_replica *r;
+  gpudf_status st = gpudf_share_add_replica(name, &r);
+  if (st != GPUDF_OK) return fail(st);
+  printf("added %s\n", gpudf_replica_device(r));
+  fflush(stdout);
+  while (access(gate, F_OK) != 0) usleep(500);
+  gpudf_replica_free(r);
+  printf("freed\n");
+  fflush(stdout);
+  wait_forever();
+  return 0;
+}
+
 static int cmd_attach_twice(const char *name) {
   gpudf_table *v1, *v2;
   gpudf_status st = gpudf_attach(name, &v1);
@@ -423,6 +441,8 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "attach-twice") == 0) return cmd_attach_twice(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "attach-where") == 0) return cmd_attach_where(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "add-replica") == 0) return cmd_add_replica(argv[2]);
+  if (argc >= 4 && strcmp(argv[1], "add-replica-free-when") == 0)
+    return cmd_add_replica_free_when(argv[2], argv[3]);
   if (argc >= 3 && strcmp(argv[1], "sweep-view") == 0) return cmd_sweep_view(argv[2]);
   if (argc >= 5 && strcmp(argv[1], "run-dev") == 0) return cmd_run_dev(argv[2], argv[3], argv[4]);
   if (argc >= 5 && strcmp(argv[1], "share") == 0) return cmd_share(argv[2], argv[3], argv[4], 1);
