@@ -25,7 +25,9 @@
 //   7  configs x series (a long table, gpudf_sweep with options.series): 500
 //      series of 2,000 bars each, rows interleaved as an export ORDER BY
 //      date, symbol gives them, 6 and then 60 configs (the few-configs case,
-//      where one thread per config leaves the device idle): gpudf_sweep on
+//      where one thread per config leaves the device idle), then 2,000
+//      series of 5,000 bars (1e7 rows) with 60 configs, where the sweep's
+//      fixed costs (a worker, its context) no longer hide the launch: gpudf_sweep on
 //      cuda-ipc (one launch per claim over its (config, series) pairs)
 //      against gpudf_sweep on cpu, same table; pair-steps per second and the
 //      ratio, answers compared as in 5.
@@ -311,9 +313,21 @@ int MaCrossover(std::vector<Row> *out) {
   return bad;
 }
 
+int MaSeriesPanel(int64_t S, int64_t T, const std::vector<int> &grids, std::vector<Row> *out);
+
 // Section 7: returns the number of wrong answers; appends its rows.
 int MaSeries(std::vector<Row> *out) {
-  const int64_t S = 500, T = 2000, n = S * T;
+  int bad = 0;
+  // A small panel (where a sweep's fixed costs show) and a large one (1e7
+  // rows, where the launch over configs x series does).
+  for (auto st : {std::pair<int64_t, int64_t>{500, 2000}, std::pair<int64_t, int64_t>{2000, 5000}})
+    bad += MaSeriesPanel(st.first, st.second, st.first == 500 ? std::vector<int>{6, 60}
+                                                               : std::vector<int>{60}, out);
+  return bad;
+}
+
+int MaSeriesPanel(int64_t S, int64_t T, const std::vector<int> &grids, std::vector<Row> *out) {
+  const int64_t n = S * T;
   std::vector<double> close((size_t)n);
   std::vector<int32_t> sym((size_t)n);
   std::vector<std::string> names((size_t)S);
@@ -335,7 +349,7 @@ int MaSeries(std::vector<Row> *out) {
   const gpudf_kernel *k;
   GK(gpudf_kernel_find("ma_crossover", &k));
   int bad = 0;
-  for (int grid : {6, 60}) {
+  for (int grid : grids) {
     std::vector<double> cfg;
     for (int f = 0; (int64_t)cfg.size() / 6 < grid; f++)
       cfg.insert(cfg.end(), {0, (double)(2 + f % 10), (double)(20 + 10 * (f / 10) + f % 7), 1,

@@ -26,13 +26,14 @@
 #   4  the README's default job on cuda-ipc and cpu (same result files),
 #      then bench/bench_gpu_py.py (gpudf vs CuPy on the same data)
 #   5  the gpu tests again under compute-sanitizer memcheck, when installed
+#      (GPUDF_DEVCHECK_SANITIZE: another gtest filter, to fit a short lease)
 #   6  the rest of the test suite (-LE gpu)
 # and prints a summary table last. Logs go to $build-logs; when $OUT is set
 # (the device tool's result folder) they are also packed into
 # $OUT/devcheck-logs.tgz.
 # GoogleTest: the system's, else built from /usr/src/googletest or from
 # .devdeps/googletest (a copy carried to a machine that cannot download).
-# GPUDF_DEVCHECK_SKIP="python bench_seed_gpu cpu_scaling bench_gpu_py sanitizer others" leaves out
+# GPUDF_DEVCHECK_SKIP="python bench_seed_gpu bench_gpu cpu_scaling cli bench_gpu_py sanitizer others" leaves out
 # those steps (names as in the summary), to fit a short lease.
 # Exit status: 0 when everything that ran passed.
 set -uo pipefail
@@ -183,7 +184,8 @@ rows=100000000
 if [ -n "$avail" ] && [ "$avail" -lt $((rows * 16 * 3)) ]; then rows=$((avail / 16 / 4)); fi
 lim=$(step_limit 180)
 t0=$SECONDS
-if [ "$lim" -eq 0 ]; then note "bench_gpu: NOT RUN (out of time)"
+if skip bench_gpu; then note "bench_gpu: SKIPPED (GPUDF_DEVCHECK_SKIP)"
+elif [ "$lim" -eq 0 ]; then note "bench_gpu: NOT RUN (out of time)"
 elif timeout "$lim" "$build/bench/gpudf-bench_gpu" --rows "$rows" >"$logs/bench-gpu.log" 2>&1; then
   note "bench_gpu ($rows rows): ok in $((SECONDS - t0)) s"
 else
@@ -223,6 +225,7 @@ fi
 # on cuda-ipc and on cpu: wall time, and the same top results.
 cli=$build/samples/gpudf-sweep
 for b in cuda-ipc cpu; do
+  skip cli && { note "gpudf-sweep default job --backend $b: SKIPPED (GPUDF_DEVCHECK_SKIP)"; continue; }
   lim=$(step_limit 90)
   t0=$SECONDS
   if [ "$lim" -eq 0 ]; then note "gpudf-sweep default job --backend $b: NOT RUN (out of time)"; continue; fi
@@ -267,7 +270,7 @@ elif [ "$tests" = ON ] && command -v compute-sanitizer >/dev/null; then
   if [ "$lim" -eq 0 ]; then note "compute-sanitizer: NOT RUN (out of time)"
   else
     timeout "$lim" compute-sanitizer --tool memcheck --error-exitcode 97 \
-        "$build/tests/gpudf_tests" --gtest_filter='*Gpu*:-DeviceGpu.AttachAfterTheOwnerExitedIsRefused' \
+        "$build/tests/gpudf_tests" --gtest_filter="${GPUDF_DEVCHECK_SANITIZE:-*Gpu*:-DeviceGpu.AttachAfterTheOwnerExitedIsRefused}" \
         >"$logs/sanitizer.log" 2>&1
     rc=$?
     case $rc in
