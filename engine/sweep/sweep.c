@@ -274,7 +274,7 @@ static void run_in_process(gdf_sweep *s, const gpudf_table *t) {
   gdf_sweep_ctl *c = s->ctl;
   gdf_sweep_slot *slot = gdf_ctl_slot(c, 0);
   int64_t started = gdf_now_ns();
-  gdf_progress_sink sink = {&slot->part, &c->cancel, in_process_tick, s};
+  gdf_progress_sink sink = {&slot->part, &c->cancel, in_process_tick, s, 0.0};
   if (c->ntasks > 0) gdf_split_in_process(s, t, &sink);
   for (int64_t lo = 0; lo < s->n && c->ntasks == 0;) {
     if (atomic_load(&c->cancel) || gdf_sweep_progress(s, false)) {

@@ -114,6 +114,7 @@ int gpudf_kernel_progress(double fraction) {
   if (!s) return 0;
   if (!(fraction > 0.0)) fraction = 0.0; /* NaN too */
   if (fraction > 1.0) fraction = 1.0;
+  if (s->scale > 0.0) fraction *= s->scale;
   atomic_store_explicit(s->part, (int32_t)(fraction * GDF_PART_ONE), memory_order_relaxed);
   if (s->tick) {
     /* The user's callback may run kernels itself: those report nowhere. */
@@ -173,14 +174,22 @@ int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_
     gdf_log("sweep: the series batch of configs %lld-%lld failed on the device (%s); running "
             "it series by series", (long long)lo, (long long)hi - 1, gpudf_last_error());
   }
+  /* Each series' run reports 0 to 1 of its own configs; the claim's part
+   * counts what is not marked done yet, so it is that fraction of b - a
+   * configs out of the claim's hi - lo (the series before are done). */
+  const gdf_progress_sink *sink = progress_sink;
+  gdf_progress_sink scaled = sink ? *sink : (gdf_progress_sink){0};
   int64_t done = 0;
   for (int64_t a = lo; a < hi;) {
     int64_t b = a + 1;
     while (b < hi && ser[b] == ser[a]) b++;
     int64_t q = ser[a];
+    scaled.scale = (double)(b - a) / (double)(hi - lo) * (sink && sink->scale > 0.0 ? sink->scale : 1.0);
+    progress_sink = sink ? &scaled : NULL;
     gdf_run_rows_set(perm + starts[q], starts[q + 1] - starts[q]);
     done += run_range(c, t, k, a, b);
     gdf_run_rows_set(NULL, 0);
+    progress_sink = sink;
     if (atomic_load(&c->cancel)) break;
     a = b;
   }

@@ -213,6 +213,10 @@ typedef struct gdf_progress_sink {
   _Atomic int32_t *cancel;
   bool (*tick)(void *arg);
   void *arg;
+  /* The share of the claim the running gpudf_run holds (0: all of it): a
+   * series claim runs one gpudf_run per series, each reporting 0 to 1 of
+   * its own configs. */
+  double scale;
 } gdf_progress_sink;
 
 /* Sets the calling thread's sink (NULL: none, gpudf_kernel_progress does

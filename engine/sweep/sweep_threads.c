@@ -52,7 +52,7 @@ static void *thread_main(void *arg) {
     snprintf(th->why, sizeof th->why, "%s", gpudf_last_error());
   } else {
     snprintf(slot->device, sizeof slot->device, "%s", th->device);
-    gdf_progress_sink sink = {&slot->part, &c->cancel, NULL, NULL};
+    gdf_progress_sink sink = {&slot->part, &c->cancel, NULL, NULL, 0.0};
     int64_t lo, hi;
     while (claim(c, &lo, &hi)) {
       int64_t t0 = gdf_now_ns();

@@ -262,7 +262,7 @@ static bool claim_task(worker *w, int slot_index, int64_t *task) {
 static void run_task(worker *w, int64_t task) {
   int64_t t0 = gdf_now_ns();
   atomic_store(&w->slot->part, 0);
-  gdf_progress_sink sink = {&w->slot->part, &w->ctl->cancel, NULL, NULL};
+  gdf_progress_sink sink = {&w->slot->part, &w->ctl->cancel, NULL, NULL, 0.0};
   gdf_progress_sink_set(&sink);
   gdf_sweep_run_task(w->ctl, w->view, w->kernel, task);
   gdf_progress_sink_set(NULL);
@@ -276,7 +276,7 @@ static void run_task(worker *w, int64_t task) {
 static void run_claim(worker *w, int64_t lo, int64_t hi) {
   int64_t t0 = gdf_now_ns();
   atomic_store(&w->slot->part, 0);
-  gdf_progress_sink sink = {&w->slot->part, &w->ctl->cancel, NULL, NULL};
+  gdf_progress_sink sink = {&w->slot->part, &w->ctl->cancel, NULL, NULL, 0.0};
   gdf_progress_sink_set(&sink);
   int64_t done = gdf_sweep_run_batch(w->ctl, w->view, w->kernel, lo, hi);
   gdf_progress_sink_set(NULL);
