@@ -60,6 +60,8 @@ struct KillAtEnd {
   ~KillAtEnd() { harness::Kill(c); }
 };
 
+std::vector<int> WorkerDevices(const gpudf_sweep_result *r);
+
 class MultiDevice : public simtest::SimFixture {
  protected:
   MultiDevice() : SimFixture("gpudf-multitrace-", 4, false) {}
@@ -95,6 +97,33 @@ class MultiDevice : public simtest::SimFixture {
            (at + tag.size() == c.size() || c.compare(at + tag.size(), 6, " from=") == 0);
     }
     return n;
+  }
+
+  // The report of a workers = 0 sweep of n configs over four replica devices:
+  // one thread entry per device (pid 0, busy no longer than alive), each
+  // thread bound to its device once and launching there as many configs as
+  // it reports, every launch on one of the four. Returns each entry's device
+  // (-1: an entry on none of them, already reported).
+  std::vector<int> ExpectAThreadPerDevice(const gpudf_sweep_result *r, int64_t n) {
+    std::vector<int> devs = WorkerDevices(r), seen(4, 0);
+    int64_t configs = 0;
+    for (int i = 0; i < 4 && i < (int)devs.size(); i++) {
+      gpudf_sweep_worker_info wi;
+      EXPECT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
+      EXPECT_EQ(wi.pid, 0);
+      EXPECT_GE(devs[i], 0) << "thread " << i << " ran on '" << wi.device << "'";
+      if (devs[i] < 0) continue;
+      seen[devs[i]]++;
+      configs += wi.configs;
+      EXPECT_GE(wi.busy_s, 0.0);
+      EXPECT_GE(wi.alive_s, wi.busy_s);
+      EXPECT_EQ(Count(getpid(), "bind", devs[i]), 1) << "device " << devs[i];
+      EXPECT_EQ(Count(getpid(), "filter_agg", devs[i]), wi.configs) << "device " << devs[i];
+    }
+    EXPECT_EQ(seen, std::vector<int>(4, 1));
+    EXPECT_EQ(configs, n);
+    EXPECT_EQ(Count(getpid(), "filter_agg"), n) << "every launch on one of the four";
+    return devs;
   }
 };
 
@@ -915,24 +944,7 @@ TEST_F(MultiDevice, WorkersZeroRunsAThreadPerReplicaDeviceInThisProcess) {
   EXPECT_EQ(rep.done, n);
   EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_IPC);
   ASSERT_EQ(gpudf_sweep_result_nworkers(r), 4) << "a thread per replica device";
-  std::vector<int> devs = WorkerDevices(r);
-  std::vector<int> seen(4, 0);
-  int64_t configs = 0;
-  for (int i = 0; i < 4; i++) {
-    gpudf_sweep_worker_info wi;
-    ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
-    EXPECT_EQ(wi.pid, 0);
-    ASSERT_GE(devs[i], 0) << "thread " << i << " ran on '" << wi.device << "'";
-    seen[devs[i]]++;
-    configs += wi.configs;
-    EXPECT_GE(wi.busy_s, 0.0);
-    EXPECT_GE(wi.alive_s, wi.busy_s);
-    EXPECT_EQ(Count(getpid(), "bind", devs[i]), 1) << "device " << devs[i];
-    EXPECT_EQ(Count(getpid(), "filter_agg", devs[i]), wi.configs) << "device " << devs[i];
-  }
-  EXPECT_EQ(seen, std::vector<int>(4, 1));
-  EXPECT_EQ(configs, n);
-  EXPECT_EQ(Count(getpid(), "filter_agg"), n) << "every launch on one of the four";
+  ExpectAThreadPerDevice(r, n);
   gpudf_sweep_result_free(r);
   ExpectCpuResults(4000, 9, cfg, got);
 }
@@ -979,23 +991,10 @@ TEST_F(MultiDevice, WorkersZeroOnAViewRunsAThreadPerReplicaDevice) {
     EXPECT_EQ(rep.done, n);
     EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_IPC);
     ASSERT_EQ(gpudf_sweep_result_nworkers(r), 4) << "a thread per replica device";
-    std::vector<int> devs = WorkerDevices(r), seen(4, 0);
-    int64_t configs = 0;
-    for (int i = 0; i < 4; i++) {
-      gpudf_sweep_worker_info wi;
-      ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
-      EXPECT_EQ(wi.pid, 0);
-      ASSERT_GE(devs[i], 0) << "thread " << i << " ran on '" << wi.device << "'";
-      seen[devs[i]]++;
-      configs += wi.configs;
-      EXPECT_EQ(Count(getpid(), "bind", devs[i]), 1) << "device " << devs[i];
-      EXPECT_EQ(Count(getpid(), "filter_agg", devs[i]), wi.configs) << "device " << devs[i];
-      EXPECT_EQ(Count(getpid(), "ipc_open", devs[i]), round == 0 && devs[i] != 0 ? 1 : 0)
-          << "device " << devs[i];
+    for (int d : ExpectAThreadPerDevice(r, n)) {
+      if (d < 0) continue;
+      EXPECT_EQ(Count(getpid(), "ipc_open", d), round == 0 && d != 0 ? 1 : 0) << "device " << d;
     }
-    EXPECT_EQ(seen, std::vector<int>(4, 1));
-    EXPECT_EQ(configs, n);
-    EXPECT_EQ(Count(getpid(), "filter_agg"), n) << "every launch on one of the four";
     gpudf_sweep_result_free(r);
     ExpectCpuResults(4000, 9, cfg, got);
   }
