@@ -483,6 +483,24 @@ static void piece_free(piece *pc) {
 
 /* Gathers every rank's count values of mine into pc on rank 0
  * (MPI_Gatherv: int counts and displacements). Collective. */
+/* The next "index\treason" line of gathered reasons (the text is cut into
+ * lines in place): the reason, with *idx its config index; NULL at the end.
+ * Lines without a tab or with an index outside [0, n) are skipped. */
+static const char *next_reason(char **cur, int64_t n, int64_t *idx) {
+  while (*cur && **cur) {
+    char *line = *cur, *nl = strchr(line, '\n');
+    if (nl) *nl = '\0';
+    *cur = nl ? nl + 1 : NULL;
+    char *tab = strchr(line, '\t');
+    long long i = strtoll(line, NULL, 10);
+    if (tab && i >= 0 && i < n) {
+      *idx = (int64_t)i;
+      return tab + 1;
+    }
+  }
+  return NULL;
+}
+
 static gpudf_status gather_one(MPI_Comm comm, const void *mine, int64_t count, MPI_Datatype type,
                                size_t elem, piece *pc) {
   int rank, size;
@@ -1076,19 +1094,10 @@ static gpudf_status merge_split(job *j, const gpudf_kernel *kernel, const double
     const double *ss = g.rows.all;
     const int32_t *stt = g.status.all;
     /* The tasks' reasons: the first for each config. */
-    char *text = g.reasons.all;
-    for (char *line = text; *line;) {
-      char *nl = strchr(line, '\n');
-      if (nl) *nl = '\0';
-      char *tab = strchr(line, '\t');
-      long long idx = strtoll(line, NULL, 10);
-      if (tab && idx >= 0 && idx < n && !reasoned[idx]) {
-        reasoned[idx] = 1;
-        part_reason(out, idx, tab + 1);
-      }
-      if (!nl) break;
-      line = nl + 1;
-    }
+    char *cur = g.reasons.all;
+    int64_t idx;
+    for (const char *why; (why = next_reason(&cur, n, &idx));)
+      if (!reasoned[idx]) reasoned[idx] = 1, part_reason(out, idx, why);
     for (int64_t c = 0; c < sp->nchunks && st == GPUDF_OK; c++) {
       bool all = true;
       for (int64_t r = 0; r < sp->R && all; r++) all = by[c * sp->R + r] >= 0;
@@ -1198,17 +1207,10 @@ static gpudf_status assemble(job *j, int64_t nconf, const sweep_shape *sh, const
           if (len > 0) l += strlen(l) + 1;
         }
       }
-      /* The reasons: "index\treason\n" lines. */
-      char *text = g.reasons.all;
-      for (char *line = text; *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = '\0';
-        char *tab = strchr(line, '\t');
-        long long idx = strtoll(line, NULL, 10);
-        if (tab && idx >= 0 && idx < n) out->reason[idx] = strdup(tab + 1);
-        if (!nl) break;
-        line = nl + 1;
-      }
+      /* The reasons: one line per config that has one. */
+      char *cur = g.reasons.all;
+      int64_t idx;
+      for (const char *why; (why = next_reason(&cur, n, &idx));) out->reason[idx] = strdup(why);
       gpudf_mpi_report *rep = &out->report;
       rep->total = n;
       rep->ranks = j->size;
