@@ -76,6 +76,14 @@ static int count_entries(const char *dir) {
   return n;
 }
 
+/* The end of every mode: each rank lets go of what it no longer uses, then
+ * rank 0 finds nothing of the job left in dir. */
+static void expect_nothing_left(const char *dir) {
+  gpudf_unmap_idle();
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+}
+
 /* Mappings of this process of files in dir (the job's GPUDF_SHM_DIR: the
  * shares' arenas, whether their files are there or already removed),
  * printed. */
@@ -273,9 +281,7 @@ static int same(const char *how, const char *dir, int workers) {
   gpudf_table_free(t);
   free(results);
   free(configs);
-  gpudf_unmap_idle();
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  expect_nothing_left(dir);
   return failures;
 }
 
@@ -367,9 +373,7 @@ static int slow(const char *dir) {
   gpudf_table_free(t);
   free(results);
   free(configs);
-  gpudf_unmap_idle();
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  expect_nothing_left(dir);
   (void)size;
   return failures;
 }
@@ -474,9 +478,7 @@ static int series(const char *dir) {
   gpudf_table_free(t);
   free(results);
   free(configs);
-  gpudf_unmap_idle();
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  expect_nothing_left(dir);
   return failures;
 }
 
@@ -550,9 +552,7 @@ static int errors(const char *dir) {
   if (size > 1) expect(st, GPUDF_EINVAL, "rank 1: kernel 'mpi_test_rank0_only' is not registered", "a kernel on rank 0 only");
   else CHECK(st == GPUDF_OK, "one rank has the kernel: %s", gpudf_last_error());
   gpudf_table_free(t);
-  gpudf_unmap_idle();
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  expect_nothing_left(dir);
   return failures;
 }
 
@@ -754,9 +754,7 @@ static int split_check(const char *dir) {
   }
   split_one(hi, configs, gpudf_kernel_nresults(hi, configs), hi_check);
   free(configs);
-  gpudf_unmap_idle();
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank_ == 0) CHECK(count_entries(dir) == 0, "nothing left in the shm directory");
+  expect_nothing_left(dir);
   return failures;
 }
 
