@@ -61,6 +61,8 @@ struct KillAtEnd {
 };
 
 std::vector<int> WorkerDevices(const gpudf_sweep_result *r);
+void ExpectCpuResults(int64_t rows, uint64_t seed, const std::vector<double> &cfg,
+                      const std::vector<double> &got);
 
 class MultiDevice : public simtest::SimFixture {
  protected:
@@ -686,7 +688,7 @@ TEST_F(MultiDevice, ASweepRunsOneWorkerPerReplicaEachOnItsOwnDevice) {
   std::vector<double> cfg;
   for (int i = 0; i < 64; i++) cfg.insert(cfg.end(), {3, 3, -1.0 + i / 32.0, 0, 3});
   int64_t n = (int64_t)cfg.size() / 5;
-  std::vector<double> got(n * 6), want(n * 6);
+  std::vector<double> got(n * 6);
   gpudf_sweep_options o;
   gpudf_sweep_options_init(&o);
   o.batch = 1;  // one config per batch: each result comes from the same pass as below
@@ -698,16 +700,14 @@ TEST_F(MultiDevice, ASweepRunsOneWorkerPerReplicaEachOnItsOwnDevice) {
   EXPECT_EQ(rep.workers, 4) << "one per replica";
   EXPECT_EQ(rep.done, n);
   EXPECT_EQ(rep.backend, GPUDF_BACKEND_CUDA_IPC);
-  std::vector<int> seen(4, 0);
+  std::vector<int> devs = WorkerDevices(r), seen(4, 0);
   int64_t configs = 0;
   for (int i = 0; i < gpudf_sweep_result_nworkers(r); i++) {
     gpudf_sweep_worker_info wi;
     ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
     configs += wi.configs;
-    int k = -1;
-    for (int d = 0; d < 4; d++)
-      if (SimUuid(d) == wi.device) k = d;
-    ASSERT_GE(k, 0) << "worker " << i << " ran on '" << wi.device << "'";
+    int k = devs[i];
+    ASSERT_TRUE(k >= 0 && k < 4) << "worker " << i << " ran on '" << wi.device << "'";
     seen[k]++;
     // Bound first, then it opened its own device's replica there, only it.
     std::vector<std::string> calls = Calls(wi.pid);
@@ -721,15 +721,7 @@ TEST_F(MultiDevice, ASweepRunsOneWorkerPerReplicaEachOnItsOwnDevice) {
   EXPECT_EQ(seen, std::vector<int>(4, 1));
   EXPECT_EQ(configs, n);
   gpudf_sweep_result_free(r);
-  // The cpu placement of the same table.
-  gpudf_table *ref = nullptr;
-  ASSERT_EQ(tg_make_table(4000, 9, &ref), GPUDF_OK);
-  for (int64_t i = 0; i < n; i++)
-    ASSERT_EQ(gpudf_run(ref, tg_kernel("filter_agg"), &cfg[i * 5], 1, &want[i * 6]), GPUDF_OK);
-  for (size_t i = 0; i < got.size(); i++)
-    EXPECT_TRUE(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))
-        << i << ": " << got[i] << " vs " << want[i];
-  gpudf_table_free(ref);
+  ExpectCpuResults(4000, 9, cfg, got);
 }
 
 // A sweep that shares the table itself says which devices it left out (the
@@ -821,13 +813,12 @@ TEST_F(MultiDevice, EachWorkerRunsOnTheCpusLocalToItsDevice) {
     ASSERT_EQ(gpudf_sweep(t, tg_kernel("filter_agg"), cfg.data(), n, got.data(), nullptr, &r),
               GPUDF_OK) << gpudf_last_error();
     ASSERT_EQ(gpudf_sweep_result_nworkers(r), 4);
+    std::vector<int> devs = WorkerDevices(r);
     for (int i = 0; i < 4; i++) {
       gpudf_sweep_worker_info wi;
       ASSERT_EQ(gpudf_sweep_result_worker(r, i, &wi), GPUDF_OK);
-      int k = -1;
-      for (int d = 0; d < 4; d++)
-        if (SimUuid(d) == wi.device) k = d;
-      ASSERT_GE(k, 0);
+      int k = devs[i];
+      ASSERT_TRUE(k >= 0 && k < 4) << "worker " << i << " ran on '" << wi.device << "'";
       std::string want;  // the local CPUs this process may use, as a list
       if (lists[k] && !off) {
         cpu_set_t local, both;
