@@ -149,6 +149,21 @@ static void mark_done(gdf_sweep_ctl *c, int64_t lo, int64_t hi) {
 static int64_t run_range(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
                          int64_t lo, int64_t hi);
 
+/* After one run of the configs [lo, hi) with status st: the claim's part
+ * is cleared before they count as done. Returns hi - lo when they ran, 0
+ * when the sweep's cancel stopped the kernel (they stay unfinished and end
+ * CANCELLED), -1 when the kernel failed (gpudf_last_error says why). */
+static int64_t whole_ran(gdf_sweep_ctl *c, gpudf_status st, int64_t lo, int64_t hi) {
+  const gdf_progress_sink *sink = progress_sink;
+  if (sink) atomic_store(sink->part, 0);
+  if (st == GPUDF_OK) {
+    mark_done(c, lo, hi);
+    return hi - lo;
+  }
+  return st == GPUDF_ECANCELED && atomic_load(&c->cancel) ? 0 : -1;
+}
+
+
 /* With series, each run of configs of one series runs on that series' rows
  * alone (the owner ordered the configs by series, so a claim holds few). */
 int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_kernel *k,
@@ -164,13 +179,8 @@ int64_t gdf_sweep_run_batch(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_
     double *res = gdf_ctl_results(c);
     gpudf_status st = gdf_run_series(t, k, cfg + lo * c->nparams, hi - lo,
                                      res + lo * c->nresults, ser + lo, perm, starts);
-    const gdf_progress_sink *sink = progress_sink;
-    if (sink) atomic_store(sink->part, 0);
-    if (st == GPUDF_OK) {
-      mark_done(c, lo, hi);
-      return hi - lo;
-    }
-    if (st == GPUDF_ECANCELED && atomic_load(&c->cancel)) return 0;
+    int64_t ran = whole_ran(c, st, lo, hi);
+    if (ran >= 0) return ran;
     gdf_log("sweep: the series batch of configs %lld-%lld failed on the device (%s); running "
             "it series by series", (long long)lo, (long long)hi - 1, gpudf_last_error());
   }
@@ -201,17 +211,9 @@ static int64_t run_range(gdf_sweep_ctl *c, const gpudf_table *t, const gpudf_ker
   const double *cfg = gdf_ctl_configs(c);
   double *res = gdf_ctl_results(c);
   int np = c->nparams, nr = c->nresults;
-  gpudf_status whole = gpudf_run(t, k, cfg + lo * np, hi - lo, res + lo * nr);
-  /* The part goes with the claim: cleared before its configs count as done. */
+  int64_t ran = whole_ran(c, gpudf_run(t, k, cfg + lo * np, hi - lo, res + lo * nr), lo, hi);
+  if (ran >= 0) return ran;
   const gdf_progress_sink *sink = progress_sink;
-  if (sink) atomic_store(sink->part, 0);
-  if (whole == GPUDF_OK) {
-    mark_done(c, lo, hi);
-    return hi - lo;
-  }
-  /* The kernel stopped because the sweep is being cancelled: its configs
-   * stay unfinished and end CANCELLED. */
-  if (whole == GPUDF_ECANCELED && atomic_load(&c->cancel)) return 0;
   /* Kernel errors are deterministic: find the guilty configs now rather
    * than re-queue them. The runs still see a cancel (in process, the
    * callback and SIGINT too), but the fraction of one config's run is not
