@@ -7,9 +7,21 @@
  *
  *   A  single pass: one config of each kernel (filter_agg, groupby_agg,
  *      histogram, ma_crossover, bootstrap) over N rows (1e7; 3e6 with
- *      --quick: its two f64 columns, 48 MB, still exceed a usual L3 cache), as bytes of the columns it reads / time, and that as a
- *      fraction of the plain read bandwidth (four-accumulator sum over two
- *      f64 columns of the same table) measured interleaved with it.
+ *      --quick: its two f64 columns, 48 MB, still exceed a usual L3
+ *      cache), as bytes of the columns it reads / time, and that as a
+ *      fraction of the plain read bandwidth (bench_plain_read.h: 16-byte
+ *      loads, 8 accumulators, two f64 columns of the same table, the same
+ *      thread). The two alternate: each round runs, per kernel, a plain
+ *      read and right after it the kernel (a pair), 21 rounds (5 with
+ *      --quick); a pair's ratio is the kernel's bytes/s over the read's
+ *      just before it, and the fraction reported is the median of the
+ *      pairs' ratios with its quartiles and [min - max], from wall time
+ *      and from this thread's CPU time: on a VM whose read bandwidth
+ *      swings between runs (17-33 GB/s seen) the ratio of neighbours
+ *      moves much less than either. Each round first also reads with the
+ *      previous scalar loop and with 32-byte loads (AVX2, when the CPU has
+ *      it): the baseline check, their bandwidth as pair ratios to the
+ *      plain read's.
  *   B  batched vs single: 16 configs of each kernel in one gpudf_run against
  *      16 one-config gpudf_run calls; the answers must agree (bit for bit on
  *      counts, to 1e-9 relative on sums and statistics).
@@ -82,7 +94,7 @@ static uint64_t rng(uint64_t *s) {
 static double unif(uint64_t *s) { return (double)(rng(s) >> 11) * 0x1.0p-53; }
 
 typedef struct stats {
-  double med, min, max;
+  double med, min, max, q1, q3; /* q1, q3: quartiles (linear between ranks) */
 } stats;
 
 static int cmp_d(const void *a, const void *b) {
@@ -90,9 +102,16 @@ static int cmp_d(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static double rank_of(const double *v, int n, double p) {
+  double at = p * (n - 1);
+  int lo = (int)at;
+  return lo + 1 < n ? v[lo] + (at - lo) * (v[lo + 1] - v[lo]) : v[lo];
+}
+
 static stats stats_of(double *v, int n) {
   qsort(v, (size_t)n, sizeof *v, cmp_d);
-  stats r = {n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v[0], v[n - 1]};
+  stats r = {n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v[0], v[n - 1],
+             rank_of(v, n, 0.25), rank_of(v, n, 0.75)};
   return r;
 }
 
@@ -137,6 +156,7 @@ typedef struct kcase {
   double cfg[NBATCH][8]; /* config 0 is the single-pass one */
   /* measured */
   stats single, single_cpu, batched, singles;
+  stats ratio, ratio_cpu; /* of the pairs (kernel bytes/s over the read's just before) */
   double max_rel;
   int nres;
 } kcase;
@@ -207,13 +227,47 @@ static void check_filter_agg(const gpudf_table *t, const double *cfg, const doub
     wrong("%s config %d: sum %.17g, the scalar loop %.17g", "filter_agg", 0, res[1], sum);
 }
 
+/* The baseline check's reads: the plain read, the previous scalar loop and
+ * 32-byte loads (AVX2 CPUs only). */
+enum { NCHECK = 3 };
+static const char *const check_names[NCHECK] = {
+    "plain read (16-byte loads, 8 accumulators)", "scalar loads, 4 accumulators (before)",
+    "32-byte loads (AVX2), 8 accumulators"};
+
+static double check_read(int j, const double *x, const double *v, int64_t n) {
+#ifdef GPUDF_BENCH_HAVE_READ_AVX2
+  if (j == 2) return plain_read_avx2(x, v, n);
+#endif
+  return j == 1 ? plain_read_scalar(x, v, n) : plain_read(x, v, n);
+}
+
+static double *dalloc(int64_t n) {
+  double *p = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+  if (!p) {
+    fprintf(stderr, PROG ": out of memory\n");
+    exit(1);
+  }
+  return p;
+}
+
 static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE *out) {
   gpudf_table *t = make_table(n);
   const double *x = col(t, "x"), *v = col(t, "v");
-  double *tb = malloc(sizeof(double) * (size_t)reps), *tbc = malloc(sizeof(double) * (size_t)reps);
+  /* every plain read of the pairs (nc a round), and per kernel its pairs */
+  double *tb = dalloc((int64_t)reps * nc), *tbc = dalloc((int64_t)reps * nc);
   double **tk = malloc(sizeof(double *) * (size_t)nc), **tkc = malloc(sizeof(double *) * (size_t)nc);
+  double **rk = malloc(sizeof(double *) * (size_t)nc), **rkc = malloc(sizeof(double *) * (size_t)nc);
   for (int k = 0; k < nc; k++)
-    tk[k] = malloc(sizeof(double) * (size_t)reps), tkc[k] = malloc(sizeof(double) * (size_t)reps);
+    tk[k] = dalloc(reps), tkc[k] = dalloc(reps), rk[k] = dalloc(reps), rkc[k] = dalloc(reps);
+  int ncheck = NCHECK;
+#ifdef GPUDF_BENCH_HAVE_READ_AVX2
+  if (!__builtin_cpu_supports("avx2")) ncheck = 2;
+#else
+  ncheck = 2;
+#endif
+  double *tcheck[NCHECK], *rcheck[NCHECK];
+  stats scheck[NCHECK], rscheck[NCHECK];
+  for (int j = 0; j < NCHECK; j++) tcheck[j] = dalloc(reps), rcheck[j] = dalloc(reps);
   stats bwc;
   const gpudf_kernel **kp = malloc(sizeof(*kp) * (size_t)nc);
   double *res = malloc(sizeof(double) * NBATCH * MAXRES);
@@ -224,26 +278,41 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
     if (c[k].nres > MAXRES) die("too many results");
   }
   volatile double sink = 0;
-  fprintf(stderr, "[" PROG "] A: single passes over %lld rows, %d reps (+1 warm-up)\n",
-          (long long)n, reps);
+  fprintf(stderr, "[" PROG "] A: single passes over %lld rows, %d rounds of (read, kernel) "
+          "pairs (+1 warm-up)\n", (long long)n, reps);
   for (int r = 0; r < reps + 1; r++) {
-    double t0 = now_s(), c0 = cpu_s();
-    sink += plain_read(x, v, n);
-    double dt = now_s() - t0, dc = cpu_s() - c0;
-    if (r > 0) tb[r - 1] = dt, tbc[r - 1] = dc;
+    double t0, c0, dt, dc;
+    for (int j = 0; j < ncheck; j++) {
+      t0 = now_s();
+      sink += check_read(j, x, v, n);
+      dt = now_s() - t0;
+      if (r > 0) tcheck[j][r - 1] = dt, rcheck[j][r - 1] = tcheck[0][r - 1] / dt;
+    }
     for (int k = 0; k < nc; k++) {
+      t0 = now_s(), c0 = cpu_s();
+      sink += plain_read(x, v, n);
+      double tr = now_s() - t0, cr = cpu_s() - c0;
       t0 = now_s(), c0 = cpu_s();
       if (gpudf_run(t, kp[k], c[k].cfg[0], 1, res)) die(c[k].kernel);
       dt = now_s() - t0, dc = cpu_s() - c0;
-      if (r > 0) tk[k][r - 1] = dt, tkc[k][r - 1] = dc;
       if (k == 0 && r == 0) check_filter_agg(t, c[k].cfg[0], res);
+      if (r == 0) continue;
+      double by = c[k].bytes_per_row * (double)n;
+      tb[(r - 1) * nc + k] = tr, tbc[(r - 1) * nc + k] = cr;
+      tk[k][r - 1] = dt, tkc[k][r - 1] = dc;
+      rk[k][r - 1] = (by / dt) / (16.0 * (double)n / tr);
+      rkc[k][r - 1] = (by / dc) / (16.0 * (double)n / cr);
     }
   }
   (void)sink;
-  *bw = stats_of(tb, reps);
-  bwc = stats_of(tbc, reps);
-  for (int k = 0; k < nc; k++)
+  *bw = stats_of(tb, reps * nc);
+  bwc = stats_of(tbc, reps * nc);
+  for (int k = 0; k < nc; k++) {
     c[k].single = stats_of(tk[k], reps), c[k].single_cpu = stats_of(tkc[k], reps);
+    c[k].ratio = stats_of(rk[k], reps), c[k].ratio_cpu = stats_of(rkc[k], reps);
+  }
+  for (int j = 0; j < ncheck; j++)
+    scheck[j] = stats_of(tcheck[j], reps), rscheck[j] = stats_of(rcheck[j], reps);
 
   /* B's rounds are 32 passes each: 3 measured rounds are enough for a median. */
   int breps = reps < 3 ? reps : 3;
@@ -279,20 +348,29 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
 
   printf("A single pass over %lld rows: bytes of the columns read / time, vs the plain read\n",
          (long long)n);
-  printf("  plain read (2 f64 columns, 4 accumulators): %.2f GB/s [%.2f - %.2f]\n",
-         16.0 * n / bw->med / 1e9, 16.0 * n / bw->max / 1e9, 16.0 * n / bw->min / 1e9);
-  printf("  (cpu: the same from this thread's CPU time, plain read %.2f GB/s: what the load\n"
-         "  leaves of a pass on a shared machine)\n", 16.0 * n / bwc.med / 1e9);
-  printf("  %-13s %-36s %6s %22s %10s %10s %12s\n", "kernel", "config", "B/row",
-         "GB/s [min - max]", "of read", "rows/s", "of read cpu");
+  printf("  plain read (2 f64 columns, 16-byte loads, 8 accumulators, this thread): %.2f GB/s "
+         "[%.2f - %.2f], %d reads\n", 16.0 * n / bw->med / 1e9, 16.0 * n / bw->max / 1e9,
+         16.0 * n / bw->min / 1e9, reps * nc);
+  printf("  (cpu: from this thread's CPU time, plain read %.2f GB/s: what the load leaves of a\n"
+         "  pass on a shared machine)\n", 16.0 * n / bwc.med / 1e9);
+  printf("  baseline check, %d rounds: GB/s, and over the plain read of the same round\n", reps);
+  for (int j = 0; j < ncheck; j++)
+    printf("    %-44s %6.2f GB/s [%.2f - %.2f]  x%.3f [%.3f - %.3f]\n", check_names[j],
+           16.0 * n / scheck[j].med / 1e9, 16.0 * n / scheck[j].max / 1e9,
+           16.0 * n / scheck[j].min / 1e9, rscheck[j].med, rscheck[j].min, rscheck[j].max);
+  printf("  of read: median of %d (read, kernel) pairs' ratios, quartiles, [min - max]\n", reps);
+  printf("  %-13s %-36s %5s %22s %8s %13s %13s %8s %13s\n", "kernel", "config", "B/row",
+         "GB/s [min - max]", "of read", "quartiles", "[min - max]", "cpu", "cpu quartiles");
   for (int k = 0; k < nc; k++) {
     double by = c[k].bytes_per_row * (double)n;
-    char g[64];
+    char g[64], q[32], m[32], qc[32];
     snprintf(g, sizeof g, "%.2f [%.2f - %.2f]", by / c[k].single.med / 1e9,
              by / c[k].single.max / 1e9, by / c[k].single.min / 1e9);
-    printf("  %-13s %-36s %6.0f %22s %9.0f%% %10.3g %11.0f%%\n", c[k].kernel, c[k].what,
-           c[k].bytes_per_row, g, 100 * (by / c[k].single.med) / (16.0 * n / bw->med),
-           n / c[k].single.med, 100 * (by / c[k].single_cpu.med) / (16.0 * n / bwc.med));
+    snprintf(q, sizeof q, "%.0f-%.0f%%", 100 * c[k].ratio.q1, 100 * c[k].ratio.q3);
+    snprintf(m, sizeof m, "[%.0f - %.0f%%]", 100 * c[k].ratio.min, 100 * c[k].ratio.max);
+    snprintf(qc, sizeof qc, "%.0f-%.0f%%", 100 * c[k].ratio_cpu.q1, 100 * c[k].ratio_cpu.q3);
+    printf("  %-13s %-36s %5.0f %22s %7.0f%% %13s %13s %7.0f%% %13s\n", c[k].kernel, c[k].what,
+           c[k].bytes_per_row, g, 100 * c[k].ratio.med, q, m, 100 * c[k].ratio_cpu.med, qc);
   }
   printf("B %d configs in one gpudf_run vs %d one-config runs (same table), %d rounds\n", NBATCH,
          NBATCH, breps);
@@ -311,20 +389,31 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
     fprintf(out, "  \"rows\": %lld,\n  \"read_gbs\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g},\n",
             (long long)n, 16.0 * n / bw->med / 1e9, 16.0 * n / bw->max / 1e9,
             16.0 * n / bw->min / 1e9);
+    fprintf(out, "  \"read_gbs_cpu\": %.6g, \"pairs\": %d,\n  \"read_check\": [\n",
+            16.0 * n / bwc.med / 1e9, reps);
+    for (int j = 0; j < ncheck; j++)
+      fprintf(out, "    {\"read\": \"%s\", \"gbs\": %.6g, \"over_plain\": {\"med\": %.6g, "
+              "\"min\": %.6g, \"max\": %.6g}}%s\n", check_names[j], 16.0 * n / scheck[j].med / 1e9,
+              rscheck[j].med, rscheck[j].min, rscheck[j].max, j + 1 < ncheck ? "," : "");
+    fprintf(out, "  ],\n");
     fprintf(out, "  \"kernels\": [\n");
     for (int k = 0; k < nc; k++) {
       double by = c[k].bytes_per_row * (double)n;
       fprintf(out,
               "    {\"kernel\": \"%s\", \"what\": \"%s\", \"bytes_per_row\": %g, "
               "\"single_s\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g}, \"gbs\": %.6g, "
-              "\"fraction_of_read\": %.6g, \"fraction_of_read_cpu\": %.6g, \"batch\": %d, "
+              "\"fraction_of_read\": %.6g, \"fraction_of_read_cpu\": %.6g, "
+              "\"pair_ratio\": {\"med\": %.6g, \"q1\": %.6g, \"q3\": %.6g, \"min\": %.6g, "
+              "\"max\": %.6g}, \"pair_ratio_cpu\": {\"med\": %.6g, \"q1\": %.6g, "
+              "\"q3\": %.6g, \"min\": %.6g, \"max\": %.6g}, \"batch\": %d, "
               "\"batched_s\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g}, "
               "\"singles_s\": {\"med\": %.6g, \"min\": %.6g, \"max\": %.6g}, "
               "\"speedup\": %.6g, \"max_rel_diff\": %.3g, \"runs\": %d, \"batch_runs\": %d}%s\n",
               c[k].kernel, c[k].what, c[k].bytes_per_row, c[k].single.med, c[k].single.min,
-              c[k].single.max, by / c[k].single.med / 1e9,
-              (by / c[k].single.med) / (16.0 * n / bw->med),
-              (by / c[k].single_cpu.med) / (16.0 * n / bwc.med), NBATCH, c[k].batched.med,
+              c[k].single.max, by / c[k].single.med / 1e9, c[k].ratio.med, c[k].ratio_cpu.med,
+              c[k].ratio.med, c[k].ratio.q1, c[k].ratio.q3, c[k].ratio.min, c[k].ratio.max,
+              c[k].ratio_cpu.med, c[k].ratio_cpu.q1, c[k].ratio_cpu.q3, c[k].ratio_cpu.min,
+              c[k].ratio_cpu.max, NBATCH, c[k].batched.med,
               c[k].batched.min, c[k].batched.max, c[k].singles.med, c[k].singles.min,
               c[k].singles.max, c[k].singles.med / c[k].batched.med, c[k].max_rel, reps,
               breps, k + 1 < nc ? "," : "");
@@ -332,8 +421,9 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
     fprintf(out, "  ],\n");
   }
   gpudf_table_free(t);
-  for (int k = 0; k < nc; k++) free(tk[k]), free(tkc[k]);
-  free(tk), free(tkc), free(tb), free(tbc), free(kp), free(res), free(res1), free(ta), free(ts);
+  for (int k = 0; k < nc; k++) free(tk[k]), free(tkc[k]), free(rk[k]), free(rkc[k]);
+  for (int j = 0; j < NCHECK; j++) free(tcheck[j]), free(rcheck[j]);
+  free(tk), free(tkc), free(rk), free(rkc), free(tb), free(tbc), free(kp), free(res), free(res1), free(ta), free(ts);
 }
 
 /* ------------------------------------------------------------------- C */
@@ -429,12 +519,12 @@ int main(int argc, char **argv) {
   if (out) fprintf(out, "{\n  \"bench\": \"kernels\", \"quick\": %s, \"version\": \"%s\",\n",
                    quick ? "true" : "false", gpudf_version());
   printf(PROG " %s%s\n", gpudf_version(), quick ? " --quick" : "");
-  printf("times: medians after 1 excluded warm-up run, [min - max] of the measured runs\n");
+  printf("times: medians after 1 excluded warm-up run (round), [min - max] of the measured runs\n");
   kcase c[8];
   int nc;
   fill_cases(c, &nc);
   stats bw;
-  bench_passes(c, nc, quick ? 3000000 : 10000000, quick ? 3 : 5, &bw, out);
+  bench_passes(c, nc, quick ? 3000000 : 10000000, quick ? 5 : 21, &bw, out);
   bench_ma(quick ? 100000 : 1000000, quick ? 10 : 1, out);
   if (out) {
     fprintf(out, "}\n");
