@@ -5,23 +5,25 @@
  *
  *   gpudf-bench_kernels [--quick] [--json PATH]
  *
- *   A  single pass: one config of each kernel (filter_agg, groupby_agg,
- *      histogram, ma_crossover, bootstrap) over N rows (1e7; 3e6 with
+ *   A  single pass: one config of each kernel (filter_agg, groupby_agg with
+ *      64 and 4096 groups, histogram with 100, 64 and 4096 bins,
+ *      ma_crossover, bootstrap) over N rows (1e7; 3e6 with
  *      --quick: its two f64 columns, 48 MB, still exceed a usual L3
  *      cache), as bytes of the columns it reads / time, and that as a
- *      fraction of the plain read bandwidth (bench_plain_read.h: 16-byte
- *      loads, 8 accumulators, two f64 columns of the same table, the same
- *      thread). The two alternate: each round runs, per kernel, a plain
+ *      fraction of the plain read bandwidth (bench_plain_read.h: two f64
+ *      columns of the same table, 32-byte loads with AVX2, else 16-byte,
+ *      8 accumulators, on the thread that runs the kernels). The two alternate: each round runs, per kernel, a plain
  *      read and right after it the kernel (a pair), 21 rounds (5 with
  *      --quick); a pair's ratio is the kernel's bytes/s over the read's
  *      just before it, and the fraction reported is the median of the
  *      pairs' ratios with its quartiles and [min - max], from wall time
  *      and from this thread's CPU time: on a VM whose read bandwidth
  *      swings between runs (17-33 GB/s seen) the ratio of neighbours
- *      moves much less than either. Each round first also reads with the
- *      previous scalar loop and with 32-byte loads (AVX2, when the CPU has
- *      it): the baseline check, their bandwidth as pair ratios to the
- *      plain read's.
+ *      moves much less than either. Each round first also reads with
+ *      16-byte loads and with the scalar loop the plain read was before,
+ *      next to a plain read, in an order that rotates by round: the
+ *      baseline check, each as its ratio to the plain read's of the same
+ *      round.
  *   B  batched vs single: 16 configs of each kernel in one gpudf_run against
  *      16 one-config gpudf_run calls; the answers must agree (bit for bit on
  *      counts, to 1e-9 relative on sums and statistics).
@@ -194,6 +196,18 @@ static void fill_cases(kcase *c, int *nc) {
     memcpy(c[n].cfg[j], cf, sizeof cf);
   }
   n++;
+  /* the bin counts of the numpy.histogram target (64: four counter copies
+   * in L1; 4096: one copy, 16 KiB) */
+  for (int b = 64; b <= 4096; b *= 64) {
+    c[n] = (kcase){.kernel = "histogram", .what = b == 64 ? "x > lo, v in 64 bins"
+                                                          : "x > lo, v in 4096 bins",
+                   .bytes_per_row = 16, .nparams = 8};
+    for (int j = 0; j < NBATCH; j++) {
+      double cf[8] = {0, 3, 1 + 0.25 * j, 0, 1, b, -1, 1};
+      memcpy(c[n].cfg[j], cf, sizeof cf);
+    }
+    n++;
+  }
   /* ma_crossover: price_col fast slow fee_bps mode ppy; reads the prices
    * and their prefix sums */
   c[n] = (kcase){.kernel = "ma_crossover", .what = "SMA fast/slow, prices + prefix sums",
@@ -227,18 +241,17 @@ static void check_filter_agg(const gpudf_table *t, const double *cfg, const doub
     wrong("%s config %d: sum %.17g, the scalar loop %.17g", "filter_agg", 0, res[1], sum);
 }
 
-/* The baseline check's reads: the plain read, the previous scalar loop and
- * 32-byte loads (AVX2 CPUs only). */
+/* The baseline check's reads: the plain read (bench_plain_read.h: 32-byte
+ * loads on a CPU with AVX2, else 16-byte), 16-byte loads, and the scalar
+ * loop the plain read was before. */
 enum { NCHECK = 3 };
 static const char *const check_names[NCHECK] = {
-    "plain read (16-byte loads, 8 accumulators)", "scalar loads, 4 accumulators (before)",
-    "32-byte loads (AVX2), 8 accumulators"};
+    "plain read (the baseline)", "16-byte loads, 8 accumulators",
+    "scalar loads, 4 accumulators (before)"};
 
 static double check_read(int j, const double *x, const double *v, int64_t n) {
-#ifdef GPUDF_BENCH_HAVE_READ_AVX2
-  if (j == 2) return plain_read_avx2(x, v, n);
-#endif
-  return j == 1 ? plain_read_scalar(x, v, n) : plain_read(x, v, n);
+  return j == 0 ? plain_read(x, v, n) : j == 1 ? plain_read_v16(x, v, n)
+                                               : plain_read_scalar(x, v, n);
 }
 
 static double *dalloc(int64_t n) {
@@ -250,7 +263,8 @@ static double *dalloc(int64_t n) {
   return p;
 }
 
-static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE *out) {
+static void bench_passes(kcase *c, int nc, int64_t n, int reps, bool only_a, stats *bw,
+                         FILE *out) {
   gpudf_table *t = make_table(n);
   const double *x = col(t, "x"), *v = col(t, "v");
   /* every plain read of the pairs (nc a round), and per kernel its pairs */
@@ -260,11 +274,6 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
   for (int k = 0; k < nc; k++)
     tk[k] = dalloc(reps), tkc[k] = dalloc(reps), rk[k] = dalloc(reps), rkc[k] = dalloc(reps);
   int ncheck = NCHECK;
-#ifdef GPUDF_BENCH_HAVE_READ_AVX2
-  if (!__builtin_cpu_supports("avx2")) ncheck = 2;
-#else
-  ncheck = 2;
-#endif
   double *tcheck[NCHECK], *rcheck[NCHECK];
   stats scheck[NCHECK], rscheck[NCHECK];
   for (int j = 0; j < NCHECK; j++) tcheck[j] = dalloc(reps), rcheck[j] = dalloc(reps);
@@ -282,12 +291,16 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
           "pairs (+1 warm-up)\n", (long long)n, reps);
   for (int r = 0; r < reps + 1; r++) {
     double t0, c0, dt, dc;
-    for (int j = 0; j < ncheck; j++) {
+    /* the check's reads in turn, in an order that rotates by round */
+    double tc[NCHECK];
+    for (int jj = 0; jj < ncheck; jj++) {
+      int j = (jj + r) % ncheck;
       t0 = now_s();
       sink += check_read(j, x, v, n);
-      dt = now_s() - t0;
-      if (r > 0) tcheck[j][r - 1] = dt, rcheck[j][r - 1] = tcheck[0][r - 1] / dt;
+      tc[j] = now_s() - t0;
     }
+    for (int j = 0; j < ncheck && r > 0; j++)
+      tcheck[j][r - 1] = tc[j], rcheck[j][r - 1] = tc[0] / tc[j];
     for (int k = 0; k < nc; k++) {
       t0 = now_s(), c0 = cpu_s();
       sink += plain_read(x, v, n);
@@ -316,10 +329,10 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
 
   /* B's rounds are 32 passes each: 3 measured rounds are enough for a median. */
   int breps = reps < 3 ? reps : 3;
-  fprintf(stderr, "[" PROG "] B: %d configs batched vs single, %d reps (+1 warm-up)\n", NBATCH,
+  if (!only_a) fprintf(stderr, "[" PROG "] B: %d configs batched vs single, %d reps (+1 warm-up)\n", NBATCH,
           breps);
   double *ta = malloc(sizeof(double) * (size_t)breps), *ts = malloc(sizeof(double) * (size_t)breps);
-  for (int k = 0; k < nc; k++) {
+  for (int k = 0; k < nc && !only_a; k++) {
     double cfg[NBATCH * 8];
     int np = c[k].nparams, nr = c[k].nres;
     for (int j = 0; j < NBATCH; j++) memcpy(cfg + j * np, c[k].cfg[j], sizeof(double) * (size_t)np);
@@ -348,9 +361,9 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
 
   printf("A single pass over %lld rows: bytes of the columns read / time, vs the plain read\n",
          (long long)n);
-  printf("  plain read (2 f64 columns, 16-byte loads, 8 accumulators, this thread): %.2f GB/s "
-         "[%.2f - %.2f], %d reads\n", 16.0 * n / bw->med / 1e9, 16.0 * n / bw->max / 1e9,
-         16.0 * n / bw->min / 1e9, reps * nc);
+  printf("  plain read (2 f64 columns, %d-byte loads, 8 accumulators, this thread): %.2f GB/s "
+         "[%.2f - %.2f], %d reads\n", plain_read_wide() ? 32 : 16, 16.0 * n / bw->med / 1e9,
+         16.0 * n / bw->max / 1e9, 16.0 * n / bw->min / 1e9, reps * nc);
   printf("  (cpu: from this thread's CPU time, plain read %.2f GB/s: what the load leaves of a\n"
          "  pass on a shared machine)\n", 16.0 * n / bwc.med / 1e9);
   printf("  baseline check, %d rounds: GB/s, and over the plain read of the same round\n", reps);
@@ -372,11 +385,13 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, stats *bw, FILE 
     printf("  %-13s %-36s %5.0f %22s %7.0f%% %13s %13s %7.0f%% %13s\n", c[k].kernel, c[k].what,
            c[k].bytes_per_row, g, 100 * c[k].ratio.med, q, m, 100 * c[k].ratio_cpu.med, qc);
   }
-  printf("B %d configs in one gpudf_run vs %d one-config runs (same table), %d rounds\n", NBATCH,
-         NBATCH, breps);
-  printf("  %-13s %26s %26s %9s %12s\n", "kernel", "batched [min - max]", "16 single [min - max]",
-         "speedup", "max rel diff");
-  for (int k = 0; k < nc; k++) {
+  if (!only_a) {
+    printf("B %d configs in one gpudf_run vs %d one-config runs (same table), %d rounds\n",
+           NBATCH, NBATCH, breps);
+    printf("  %-13s %26s %26s %9s %12s\n", "kernel", "batched [min - max]",
+           "16 single [min - max]", "speedup", "max rel diff");
+  }
+  for (int k = 0; k < nc && !only_a; k++) {
     char a[64], b[64];
     snprintf(a, sizeof a, "%.1f ms [%.1f - %.1f]", 1e3 * c[k].batched.med, 1e3 * c[k].batched.min,
              1e3 * c[k].batched.max);
@@ -501,16 +516,27 @@ static int bench_ma(long n, int step_fast, FILE *out) {
 }
 
 int main(int argc, char **argv) {
-  bool quick = false;
+  bool quick = false, only_a = false;
   const char *json = NULL;
+  int rounds = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (strcmp(argv[i], "--only-a") == 0) only_a = true;
     else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
+    else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc && atoi(argv[i + 1]) >= 1 &&
+             atoi(argv[i + 1]) <= 1000)
+      rounds = atoi(argv[++i]);
     else {
-      fprintf(stderr, "usage: " PROG " [--quick] [--json PATH]\n");
+      fprintf(stderr, "usage: " PROG " [--quick] [--rounds N (1-1000)] [--only-a] [--json PATH]\n"
+              "  --only-a: section A alone (no JSON then)\n");
       return 1;
     }
   }
+  if (only_a && json) {
+    fprintf(stderr, PROG ": --only-a writes no JSON (sections B and C are part of it)\n");
+    return 1;
+  }
+  if (!rounds) rounds = quick ? 5 : 21;
   FILE *out = NULL;
   if (json && !(out = fopen(json, "w"))) {
     perror(json);
@@ -520,12 +546,12 @@ int main(int argc, char **argv) {
                    quick ? "true" : "false", gpudf_version());
   printf(PROG " %s%s\n", gpudf_version(), quick ? " --quick" : "");
   printf("times: medians after 1 excluded warm-up run (round), [min - max] of the measured runs\n");
-  kcase c[8];
+  kcase c[12];
   int nc;
   fill_cases(c, &nc);
   stats bw;
-  bench_passes(c, nc, quick ? 3000000 : 10000000, quick ? 5 : 21, &bw, out);
-  bench_ma(quick ? 100000 : 1000000, quick ? 10 : 1, out);
+  bench_passes(c, nc, quick ? 3000000 : 10000000, rounds, only_a, &bw, out);
+  if (!only_a) bench_ma(quick ? 100000 : 1000000, quick ? 10 : 1, out);
   if (out) {
     fprintf(out, "}\n");
     if (fclose(out)) {

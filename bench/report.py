@@ -327,13 +327,20 @@ def s_kernels(ctx, sec):
                      f"{r['gbs']:.2f} GB/s [{by / r['single_s']['max']:.2f} - "
                      f"{by / r['single_s']['min']:.2f}]",
                      f"plain read {read['med']:.2f} GB/s [{read['min']:.2f} - {read['max']:.2f}]",
-                     f"{100 * r['fraction_of_read']:.0f}%"])
+                     f"{100 * r['fraction_of_read']:.0f}%" + (
+                         f" ({100 * r['pair_ratio']['q1']:.0f}-"
+                         f"{100 * r['pair_ratio']['q3']:.0f}%; cpu "
+                         f"{100 * r['pair_ratio_cpu']['med']:.0f}%)"
+                         if "pair_ratio" in r else "")])
     sec.md(f"**Single pass, one config** ({k['rows']:,} rows for gpudf-bench_kernels): bytes of "
            "the columns read / time (median [min - max] of "
            f"{k['kernels'][0].get('runs', 'the')} runs after a warm-up), as a fraction of the "
-           "plain read bandwidth (a 4-accumulator sum over two f64 columns) measured "
-           "interleaved in the same run. bootstrap gathers at random rows: memory latency, "
-           "not bandwidth, bounds it.", "")
+           "plain read bandwidth (two f64 columns, 32-byte loads with AVX2, 8 accumulators, "
+           "one thread as the kernels): each run of a kernel follows a plain read, and the fraction is "
+           "the median of these pairs' ratios (quartiles in brackets, and the same from CPU "
+           "time), which the VM's swings of bandwidth between runs move much less than "
+           "either time. bootstrap gathers at random rows: memory latency, not bandwidth, "
+           "bounds it.", "")
     sec.md(*table(["kernel", "B/row", "libgpudf", "machine's read bandwidth",
                    "fraction of read"], rows))
     rows = []
