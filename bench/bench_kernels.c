@@ -3,7 +3,7 @@
  * against this machine's own read bandwidth and a plain C loop, measured in
  * the same run.
  *
- *   gpudf-bench_kernels [--quick] [--json PATH]
+ *   gpudf-bench_kernels [--quick] [--rounds N] [--only-a] [--json PATH]
  *
  *   A  single pass: one config of each kernel (filter_agg, groupby_agg with
  *      64 and 4096 groups, histogram with 100, 64 and 4096 bins,
@@ -12,18 +12,19 @@
  *      cache), as bytes of the columns it reads / time, and that as a
  *      fraction of the plain read bandwidth (bench_plain_read.h: two f64
  *      columns of the same table, 32-byte loads with AVX2, else 16-byte,
- *      8 accumulators, on the thread that runs the kernels). The two alternate: each round runs, per kernel, a plain
- *      read and right after it the kernel (a pair), 21 rounds (5 with
- *      --quick); a pair's ratio is the kernel's bytes/s over the read's
- *      just before it, and the fraction reported is the median of the
- *      pairs' ratios with its quartiles and [min - max], from wall time
- *      and from this thread's CPU time: on a VM whose read bandwidth
- *      swings between runs (17-33 GB/s seen) the ratio of neighbours
- *      moves much less than either. Each round first also reads with
- *      16-byte loads and with the scalar loop the plain read was before,
- *      next to a plain read, in an order that rotates by round: the
- *      baseline check, each as its ratio to the plain read's of the same
- *      round.
+ *      8 accumulators, on the thread that runs the kernels). The two
+ *      alternate: each round runs, per kernel, a plain read and right
+ *      after it the kernel (a pair), 21 rounds (5 with --quick, N with
+ *      --rounds N; --only-a: this section alone); a pair's ratio is the
+ *      kernel's bytes/s over the read's just before it, and the fraction
+ *      reported is the median of the pairs' ratios with its quartiles and
+ *      [min - max], from wall time and from this thread's CPU time: on a
+ *      VM whose read bandwidth swings between runs (17-33 GB/s seen) the
+ *      ratio of neighbours moves much less than either. Each round first
+ *      also reads with 16-byte loads and with the scalar loop the plain
+ *      read was before, next to a plain read, in an order that rotates by
+ *      round: the baseline check, each as its ratio to the plain read's of
+ *      the same round.
  *   B  batched vs single: 16 configs of each kernel in one gpudf_run against
  *      16 one-config gpudf_run calls; the answers must agree (bit for bit on
  *      counts, to 1e-9 relative on sums and statistics).
@@ -270,7 +271,8 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, bool only_a, sta
   /* every plain read of the pairs (nc a round), and per kernel its pairs */
   double *tb = dalloc((int64_t)reps * nc), *tbc = dalloc((int64_t)reps * nc);
   double **tk = malloc(sizeof(double *) * (size_t)nc), **tkc = malloc(sizeof(double *) * (size_t)nc);
-  double **rk = malloc(sizeof(double *) * (size_t)nc), **rkc = malloc(sizeof(double *) * (size_t)nc);
+  double **rk = malloc(sizeof(double *) * (size_t)nc);
+  double **rkc = malloc(sizeof(double *) * (size_t)nc);
   for (int k = 0; k < nc; k++)
     tk[k] = dalloc(reps), tkc[k] = dalloc(reps), rk[k] = dalloc(reps), rkc[k] = dalloc(reps);
   int ncheck = NCHECK;
@@ -329,8 +331,9 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, bool only_a, sta
 
   /* B's rounds are 32 passes each: 3 measured rounds are enough for a median. */
   int breps = reps < 3 ? reps : 3;
-  if (!only_a) fprintf(stderr, "[" PROG "] B: %d configs batched vs single, %d reps (+1 warm-up)\n", NBATCH,
-          breps);
+  if (!only_a)
+    fprintf(stderr, "[" PROG "] B: %d configs batched vs single, %d reps (+1 warm-up)\n",
+            NBATCH, breps);
   double *ta = malloc(sizeof(double) * (size_t)breps), *ts = malloc(sizeof(double) * (size_t)breps);
   for (int k = 0; k < nc && !only_a; k++) {
     double cfg[NBATCH * 8];
@@ -438,7 +441,8 @@ static void bench_passes(kcase *c, int nc, int64_t n, int reps, bool only_a, sta
   gpudf_table_free(t);
   for (int k = 0; k < nc; k++) free(tk[k]), free(tkc[k]), free(rk[k]), free(rkc[k]);
   for (int j = 0; j < NCHECK; j++) free(tcheck[j]), free(rcheck[j]);
-  free(tk), free(tkc), free(rk), free(rkc), free(tb), free(tbc), free(kp), free(res), free(res1), free(ta), free(ts);
+  free(tk), free(tkc), free(rk), free(rkc), free(tb), free(tbc), free(kp);
+  free(res), free(res1), free(ta), free(ts);
 }
 
 /* ------------------------------------------------------------------- C */
