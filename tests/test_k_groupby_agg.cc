@@ -453,6 +453,84 @@ TEST(KGroupbyAgg, SumsAreAddedInTheDocumentedOrder) {
   unsetenv("GPUDF_NO_AVX512");
 }
 
+// The one-config loops take 32 rows a turn (four steps of eight), then eight
+// at a time, then the scalar tail of a block: tables whose last block ends
+// in each of these (and blocks of 2048 before it), through the AVX-512, AVX2
+// and SSE2 paths, with keys at the edges of [0, groups) and outside it
+// (INT32_MIN and MAX too), NaN values, zeros of both signs, groups left
+// empty, and a filter that some rows fail. Every result is the plain loop's
+// over the rows: counts, min and max (their signs included) exactly, sums
+// bit for bit in the documented order (row i into copy i % 4 up to 256
+// groups, else row order).
+TEST(KGroupbyAgg, EveryStepOfTheRowLoopsGivesTheDocumentedBits) {
+  const int32_t kMin = std::numeric_limits<int32_t>::min();
+  const int32_t kMax = std::numeric_limits<int32_t>::max();
+  for (const char *path : {"avx512", "avx2", "sse2"}) {
+    setenv("GPUDF_NO_AVX512", *path == 'a' && path[3] == '5' ? "0" : "1", 1);
+    setenv("GPUDF_NO_AVX2", *path == 's' ? "1" : "0", 1);
+    // last block: 3 turns + 2 steps + 5 rows; one turn; 5 steps; a step and
+    // 7 rows; a turn and a step; tails alone
+    for (int64_t n : {(int64_t)2048 + 117, (int64_t)32, (int64_t)40, (int64_t)2 * 2048 + 15,
+                      (int64_t)2048 + 40, (int64_t)7, (int64_t)2048})
+      for (int groups : {64, 257, 4096}) {
+        std::mt19937_64 rng(1000 * n + groups);
+        std::uniform_int_distribution<int> pct(0, 99), scale(0, 50);
+        std::uniform_int_distribution<int> key(0, groups - 1), high(groups / 2, groups - 1);
+        std::uniform_real_distribution<double> mant(1.0, 2.0);
+        std::vector<double> x, v;
+        std::vector<int32_t> k;
+        for (int64_t i = 0; i < n; i++) {
+          int kind = pct(rng);
+          v.push_back(kind < 5 ? kNaN : kind < 10 ? 0.0 : kind < 15 ? -0.0
+                      : (pct(rng) < 50 ? -1 : 1) * std::ldexp(mant(rng), scale(rng)));
+          int edge = pct(rng);
+          // groups / 2 .. groups - 1 only: the lower half stays empty, but
+          // for the edge keys 0 and groups - 1
+          k.push_back(edge < 4 ? 0 : edge < 8 ? groups - 1 : edge < 11 ? groups
+                      : edge < 13 ? -1 : edge < 14 ? kMin : edge < 15 ? kMax
+                      : groups == 64 ? key(rng) : high(rng));
+          x.push_back(pct(rng) < 10 ? -1.0 : 1.0);
+        }
+        Table t(n);
+        int cx = t.Add("x", GPUDF_TYPE_F64, x), cv = t.Add("v", GPUDF_TYPE_F64, v);
+        int ck = t.Add("k", GPUDF_TYPE_I32, k);
+        std::vector<double> c = {(double)cx, (double)kGt, 0.0, 0.0, (double)ck, (double)cv,
+                                 (double)groups};
+        std::vector<double> got = KRun(t.t, "groupby_agg", c);
+        ASSERT_EQ((size_t)groups * 5, got.size());
+        int empty = 0;
+        for (int g = 0; g < groups; g++) {
+          double cnt = 0, mn = 0, mx = 0, rows = 0, copy[4] = {0, 0, 0, 0};
+          for (int64_t i = 0; i < n; i++) {
+            if (k[i] != g || std::isnan(v[i]) || !(x[i] > 0.0)) continue;
+            if (cnt == 0 || v[i] < mn) mn = v[i];
+            if (cnt == 0 || v[i] > mx) mx = v[i];
+            cnt++, rows += v[i], copy[i % 4] += v[i];
+          }
+          double sum = groups <= 256 ? ((copy[0] + copy[1]) + copy[2]) + copy[3] : rows;
+          const double *r = &got[g * 5];
+          std::string where = std::string(path) + ", " + std::to_string(n) + " rows, " +
+                              std::to_string(groups) + " groups, group " + std::to_string(g);
+          ASSERT_EQ(cnt, r[0]) << where;
+          ASSERT_EQ(sum, r[1]) << where;
+          ASSERT_TRUE(Same(cnt ? sum / cnt : kNaN, r[2])) << where;
+          ASSERT_TRUE(Same(cnt ? mn : kNaN, r[3])) << where;
+          ASSERT_TRUE(Same(cnt ? mx : kNaN, r[4])) << where;
+          if (cnt) {
+            ASSERT_EQ(std::signbit(mn), std::signbit(r[3])) << where << ": min's sign";
+            ASSERT_EQ(std::signbit(mx), std::signbit(r[4])) << where << ": max's sign";
+          }
+          empty += cnt == 0;
+        }
+        if (n >= 2048 && groups > 64) {
+          EXPECT_GT(empty, 0) << "no empty group";
+        }
+      }
+  }
+  unsetenv("GPUDF_NO_AVX2");
+  unsetenv("GPUDF_NO_AVX512");
+}
+
 // What `gpudf-sweep --describe` and gpudf.describe() tell a user, and the
 // defaults a config or grid gets for what it does not say (one group).
 TEST(KGroupbyAgg, TheDescriptionIsTheDocumentedOne) {

@@ -195,8 +195,12 @@ static void gb_keys(gdf_colref k, int64_t start, int64_t len, int64_t groups, in
  * (v, v) loaded by movddup: a blend with 1 and a sign flip, no shuffles.
  * The same additions and minima on the same accumulators in the same
  * order, so the same bits; half the operations of the scalar tests. Eight
- * rows a turn: one prefetch per cache line of the f64 columns, no test of
- * i for it. Returns the rows done. */
+ * rows a step: one prefetch per cache line of the f64 columns, no test of
+ * i for it; four steps a turn of the loop (then a step at a time for the
+ * block's last rows), which lets the next rows' accumulator loads start
+ * while the previous ones are still coming from L2: 9% less CPU time at
+ * 4096 groups, 2-3% at 64, than a step a turn (the two builds side by
+ * side, GPUDF_NO_AVX512=1, Zen 4). Returns the rows done. */
 #define GB_AVX2_ROW(o, nv, mm)                                                   \
   do {                                                                           \
     double *a_ = acc + (o);                                                      \
@@ -219,12 +223,21 @@ static void gb_keys(gdf_colref k, int64_t start, int64_t len, int64_t groups, in
       GB_AVX2_ROW(o_[j_], _mm_blend_pd(ones, d_, 2), _mm_xor_pd(d_, sign));      \
     }                                                                            \
   } while (0)
-#define GB_AVX2_LOOP(PASSV)                                                      \
-  for (; i + 8 <= len; i += 8) {                                                 \
+#define GB_AVX2_TURN(PASSV)                                                      \
+  do {                                                                           \
     if (pf) GB_PREFETCH(i);                                                      \
     GB_AVX2_FOUR(i, PASSV);                                                      \
     GB_AVX2_FOUR(i + 4, PASSV);                                                  \
+    i += 8;                                                                      \
+  } while (0)
+#define GB_AVX2_LOOP(PASSV)                                                      \
+  while (i + 32 <= len) {                                                        \
+    GB_AVX2_TURN(PASSV);                                                         \
+    GB_AVX2_TURN(PASSV);                                                         \
+    GB_AVX2_TURN(PASSV);                                                         \
+    GB_AVX2_TURN(PASSV);                                                         \
   }                                                                              \
+  while (i + 8 <= len) GB_AVX2_TURN(PASSV);                                      \
   for (; i + 4 <= len; i += 4) GB_AVX2_FOUR(i, PASSV);
 
 __attribute__((target("avx2"))) static int64_t gb_block_avx2(
@@ -307,11 +320,28 @@ __attribute__((target("avx2"))) static int64_t gb_block_avx2(
     GB_AVX512_ROW((uint32_t)o67, 6);                                             \
     GB_AVX512_ROW(o67 >> 32, 7);                                                 \
   } while (0)
-#define GB_AVX512_LOOP(PASSK)                                                    \
-  for (; i + 8 <= len; i += 8) {                                                 \
+/* Thirty-two rows a turn, four eights in row order, then eight at a time
+ * for the block's last rows (the same updates in the same order): with four
+ * eights in one turn the loads of the next rows' accumulators start while
+ * the previous rows' are still on their way from L2, measured 11-17% less
+ * CPU time at 4096 groups (7-12% at 1024 keys in range, none at 64, whose
+ * accumulators stay in L1) than one eight a turn on Zen 4; 16 rows a turn
+ * gained 8-10%, 64 no more than 32. (The histogram's counting loop, the
+ * same way, was 4-10% slower: its counters fit L1.) */
+#define GB_AVX512_TURN(PASSK)                                                    \
+  do {                                                                           \
     if (pf0) GB_AVX512_PREFETCH(i);                                              \
     GB_AVX512_EIGHT(i, PASSK);                                                   \
-  }
+    i += 8;                                                                      \
+  } while (0)
+#define GB_AVX512_LOOP(PASSK)                                                    \
+  while (i + 32 <= len) {                                                        \
+    GB_AVX512_TURN(PASSK);                                                       \
+    GB_AVX512_TURN(PASSK);                                                       \
+    GB_AVX512_TURN(PASSK);                                                       \
+    GB_AVX512_TURN(PASSK);                                                       \
+  }                                                                              \
+  while (i + 8 <= len) GB_AVX512_TURN(PASSK);
 /* The columns' addresses in locals: the accumulators' stores would make
  * the compiler read them from pf again every turn. */
 #define GB_AVX512_PREFETCH(i)                                                    \
@@ -363,6 +393,7 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) static int64_t gb_block_avx
 #undef GB_AVX512_ROW
 #undef GB_AVX512_EIGHT
 #undef GB_AVX512_LOOP
+#undef GB_AVX512_TURN
 #undef GB_AVX512_PREFETCH
 #endif
 
