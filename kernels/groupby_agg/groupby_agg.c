@@ -198,9 +198,9 @@ static void gb_keys(gdf_colref k, int64_t start, int64_t len, int64_t groups, in
  * rows a step: one prefetch per cache line of the f64 columns, no test of
  * i for it; four steps a turn of the loop (then a step at a time for the
  * block's last rows), which lets the next rows' accumulator loads start
- * while the previous ones are still coming from L2: 9% less CPU time at
- * 4096 groups, 2-3% at 64, than a step a turn (the two builds side by
- * side, GPUDF_NO_AVX512=1, Zen 4). Returns the rows done. */
+ * while the previous ones are still coming from L2: 1-9% less CPU time at
+ * 4096 groups (four runs), 0-2% at 64, than a step a turn (the two builds
+ * side by side, GPUDF_NO_AVX512=1, Zen 4). Returns the rows done. */
 #define GB_AVX2_ROW(o, nv, mm)                                                   \
   do {                                                                           \
     double *a_ = acc + (o);                                                      \
@@ -323,7 +323,7 @@ __attribute__((target("avx2"))) static int64_t gb_block_avx2(
 /* Thirty-two rows a turn, four eights in row order, then eight at a time
  * for the block's last rows (the same updates in the same order): with four
  * eights in one turn the loads of the next rows' accumulators start while
- * the previous rows' are still on their way from L2, measured 11-17% less
+ * the previous rows' are still on their way from L2, measured 12-13% less
  * CPU time at 4096 groups (7-12% at 1024 keys in range, none at 64, whose
  * accumulators stay in L1) than one eight a turn on Zen 4; 16 rows a turn
  * gained 8-10%, 64 no more than 32. (The histogram's counting loop, the
