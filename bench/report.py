@@ -343,6 +343,12 @@ def s_kernels(ctx, sec):
            "bounds it.", "")
     sec.md(*table(["kernel", "B/row", "libgpudf", "machine's read bandwidth",
                    "fraction of read"], rows))
+    if k.get("read_check"):
+        sec.md("Baseline check (same rounds, each read over the plain read of its round, "
+               "median [min - max]): " + "; ".join(
+                   f"{c['read']} {c['gbs']:.2f} GB/s, x{c['over_plain']['med']:.3f} "
+                   f"[{c['over_plain']['min']:.3f} - {c['over_plain']['max']:.3f}]"
+                   for c in k["read_check"]) + ".", "")
     rows = []
     for r in f["rows"]:
         if r["id"] in ("4a", "4b"):
