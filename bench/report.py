@@ -547,8 +547,8 @@ def s_csv(ctx, sec):
 GPU_FAKE = "GPUDF_BENCH_GPU_FAKE"
 
 # The targets gpudf-bench_gpu prints after its rows (bench/bench_gpu.cu).
-BENCH_GPU_TARGETS = (">= 80%", "faster", "attacher ~0", "vs cpu", "trades exact",
-                     "counts equal")
+BENCH_GPU_TARGETS = (">= 90%", ">= 80%", ">= 8x", "<= 2x", "faster", "attacher ~0", "vs cpu",
+                     "trades exact", "counts equal")
 
 
 def parse_bench_gpu(out):
@@ -589,6 +589,14 @@ def verdict(value, target):
     if m:
         v = re.search(r"= (\d+(?:\.\d+)?)%", value)
         return ("PASS" if float(v.group(1)) >= float(m.group(1)) else "**MISS**") if v else ""
+    m = re.fullmatch(r"([<>]=) (\d+(?:\.\d+)?)x", target)
+    if m:
+        v = re.search(r"= (\d+(?:\.\d+)?)x", value)
+        if not v:
+            return ""
+        ok = float(v.group(1)) >= float(m.group(2)) if m.group(1) == ">=" else \
+            float(v.group(1)) <= float(m.group(2))
+        return "PASS" if ok else "**MISS**"
     if target == "faster":
         v = re.search(r"= (\d+(?:\.\d+)?)x", value)
         return ("PASS" if float(v.group(1)) > 1 else "**MISS**") if v else ""
