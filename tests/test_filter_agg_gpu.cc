@@ -160,11 +160,11 @@ class FilterAggGpu : public ::testing::Test {
       GTEST_SKIP() << "no usable CUDA device: " << why;
   }
 
-  // Runs cfg on the device and on the cpu placement of the same columns and
-  // checks both against the reference (the cpu path's own tolerances are
-  // those of test_filter_agg.cc; here it is a second witness). Every
-  // ref_every-th config is checked against the reference, the others against
-  // the cpu path only.
+  // Runs cfg on the device (each kernel) and on the cpu placement of the
+  // same columns and checks both against the reference (the cpu path's own
+  // tolerances are those of test_filter_agg.cc; here it is a second
+  // witness). Every ref_every-th config is checked against the reference,
+  // the others against the cpu path only.
   void Check(const std::vector<Col> &cols, const std::vector<double> &cfg, int ref_every = 1) {
     int64_t rows = (int64_t)cols[0].d.size();
     gpudf_table *dev = nullptr, *cpu = nullptr;
@@ -191,38 +191,62 @@ class FilterAggGpu : public ::testing::Test {
     const gpudf_kernel *k;
     ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
     int64_t n = (int64_t)cfg.size() / 5;
-    std::vector<double> got(n * 6), cp(n * 6);
-    ASSERT_EQ(gpudf_run(dev, k, cfg.data(), n, got.data()), GPUDF_OK) << gpudf_last_error();
+    std::vector<double> cp(n * 6);
     ASSERT_EQ(gpudf_run(cpu, k, cfg.data(), n, cp.data()), GPUDF_OK) << gpudf_last_error();
-    int bad = 0;
-    for (int64_t c = 0; c < n && bad < 8; c++) {
-      const double *g = &got[c * 6], *w = &cp[c * 6];
-      std::ostringstream where;
-      where.precision(17);
-      where << rows << " rows, " << n << " configs, config " << c << " {" << cfg[c * 5] << ", "
-            << cfg[c * 5 + 1] << ", " << cfg[c * 5 + 2] << ", " << cfg[c * 5 + 3] << ", "
-            << cfg[c * 5 + 4] << "}: device";
-      for (int f = 0; f < 6; f++) where << " " << g[f];
-      where << " cpu";
-      for (int f = 0; f < 6; f++) where << " " << w[f];
-      // The device against the cpu path: count, min, max exact; the rest as below.
-      bool ok = Same(g[0], w[0]) && Same(g[3], w[3]) && Same(g[4], w[4]);
-      if (c % ref_every == 0) {
-        Ref r = Reference(cols, &cfg[c * 5], rows);
-        where << " reference " << r.count << " " << r.sum << " " << r.mean << " " << r.min << " "
-              << r.max << " " << r.std;
-        double tol = 1e-13 * r.count * r.maxabs + 1e-300;
-        ok = ok && Same(g[0], r.count) && Same(g[3], r.min) && Same(g[4], r.max) &&
-             Near(g[1], r.sum, tol) && Near(g[2], r.mean, tol / std::max(1.0, r.count));
-        if (std::isnan(r.std) || std::isinf(r.std)) ok = ok && Same(g[5], r.std) && Same(w[5], r.std);
-        else ok = ok && Near(g[5], r.std, 1e-9 * r.std + 1e-300);
-      } else {
-        double tol = 1e-12 * std::fabs(w[1]) + 1e-13 * w[0] * std::max(std::fabs(w[3]), std::fabs(w[4]));
-        ok = ok && Near(g[1], w[1], tol) && Near(g[5], w[5], 1e-9 * std::fabs(w[5]) + 1e-300);
-      }
-      if (!ok) {
-        bad++;
-        ADD_FAILURE() << where.str();
+    std::vector<Ref> ref(n);
+    for (int64_t c = 0; c < n; c += ref_every) ref[c] = Reference(cols, &cfg[c * 5], rows);
+    // The default choice of kernel, then every kernel for every config count:
+    // the tiles kernel at each width (GPUDF_FA_STREAM_MAX=0) and, for a few
+    // configs, the streaming one.
+    struct Variant {
+      const char *name, *stream_max, *cpt;
+    };
+    std::vector<Variant> variants = {{"default", nullptr, nullptr},
+                                     {"tiles, 2 configs a thread", "0", "2"},
+                                     {"tiles, 1 config a thread", "0", "1"},
+                                     {"tiles, 4 configs a thread", "0", "4"}};
+    if (n <= 64) variants.push_back({"streaming", "1000000", nullptr});
+    for (const Variant &var : variants) {
+      if (var.stream_max) setenv("GPUDF_FA_STREAM_MAX", var.stream_max, 1);
+      if (var.cpt) setenv("GPUDF_FA_CONFIGS_PER_THREAD", var.cpt, 1);
+      std::vector<double> got(n * 6);
+      gpudf_status st = gpudf_run(dev, k, cfg.data(), n, got.data());
+      unsetenv("GPUDF_FA_STREAM_MAX");
+      unsetenv("GPUDF_FA_CONFIGS_PER_THREAD");
+      ASSERT_EQ(st, GPUDF_OK) << var.name << ": " << gpudf_last_error();
+      int bad = 0;
+      for (int64_t c = 0; c < n && bad < 8; c++) {
+        const double *g = &got[c * 6], *w = &cp[c * 6];
+        std::ostringstream where;
+        where.precision(17);
+        where << var.name << ": " << rows << " rows, " << n << " configs, config " << c << " {"
+              << cfg[c * 5] << ", " << cfg[c * 5 + 1] << ", " << cfg[c * 5 + 2] << ", "
+              << cfg[c * 5 + 3] << ", " << cfg[c * 5 + 4] << "}: device";
+        for (int f = 0; f < 6; f++) where << " " << g[f];
+        where << " cpu";
+        for (int f = 0; f < 6; f++) where << " " << w[f];
+        // The device against the cpu path: count, min, max exact; the rest as below.
+        bool ok = Same(g[0], w[0]) && Same(g[3], w[3]) && Same(g[4], w[4]);
+        if (c % ref_every == 0) {
+          const Ref &r = ref[c];
+          where << " reference " << r.count << " " << r.sum << " " << r.mean << " " << r.min
+                << " " << r.max << " " << r.std;
+          double tol = 1e-13 * r.count * r.maxabs + 1e-300;
+          ok = ok && Same(g[0], r.count) && Same(g[3], r.min) && Same(g[4], r.max) &&
+               Near(g[1], r.sum, tol) && Near(g[2], r.mean, tol / std::max(1.0, r.count));
+          if (std::isnan(r.std) || std::isinf(r.std))
+            ok = ok && Same(g[5], r.std) && Same(w[5], r.std);
+          else
+            ok = ok && Near(g[5], r.std, 1e-9 * r.std + 1e-300);
+        } else {
+          double tol = 1e-12 * std::fabs(w[1]) +
+                       1e-13 * w[0] * std::max(std::fabs(w[3]), std::fabs(w[4]));
+          ok = ok && Near(g[1], w[1], tol) && Near(g[5], w[5], 1e-9 * std::fabs(w[5]) + 1e-300);
+        }
+        if (!ok) {
+          bad++;
+          ADD_FAILURE() << where.str();
+        }
       }
     }
   }

@@ -36,13 +36,16 @@
 // and std differ from the CPU's only by rounding of that order.
 //
 // fa_finish merges the partials of each config (one block per config) and
-// writes its six results.
+// writes its six results. GPUDF_FA_STREAM_MAX and GPUDF_FA_CONFIGS_PER_THREAD
+// override kStreamMax and kConfigsPerThread, for the benchmark's and the
+// tests' side-by-side runs of the same configs through each kernel.
 #include <cub/block/block_reduce.cuh>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <new>
 #include <vector>
 
@@ -59,13 +62,16 @@ using gdfk::load;
 constexpr int kThreads = 256;
 constexpr int kUnroll = 4;           // independent vector loads per column in flight
 constexpr int kStreamMax = 3;        // configs of a pair that go by fa_stream
-constexpr int kConfigsPerThread = 2; // fa_tiles: configs in each thread's registers
-constexpr int kGroup = kThreads * kConfigsPerThread;  // configs of one fa_tiles block
+// fa_tiles: configs in each thread's registers (the default; 1 and 4 are
+// there for the benchmark's side-by-side, GPUDF_FA_CONFIGS_PER_THREAD).
+constexpr int kConfigsPerThread = 2;
 constexpr int kWarps = kThreads / 32;
 constexpr int kSegRows = 4 * 32;     // rows a warp stages per tile
 constexpr int kTileRows = kWarps * kSegRows;
 constexpr int kMaxConfigs = 4096;    // per fa_tiles launch: bounds the partials
-constexpr int kTilesBlocksPerSm = 3; // fa_tiles: 24 warps an SM (85 registers: 4 spill)
+// fa_tiles' blocks an SM by configs per thread: the registers each may use
+// without spilling (ptxas -v: 1: 64, 2: 85 (4 would spill), 4: 128).
+constexpr int tiles_blocks_per_sm(int cpt) { return cpt == 1 ? 4 : cpt == 2 ? 3 : 2; }
 
 // ------------------------------------------------------------ per thread
 
@@ -193,9 +199,11 @@ fa_stream(Column x, Column v, int64_t nrows, gdf_fa_interval f, gdf_fa_acc *__re
 // thread's tiles of config c merged into acc[r * ncfg + c] as they are done.
 // over[c] is set when a tile's sum overflowed with finite values (the host
 // reruns c).
-__global__ void __launch_bounds__(kThreads, kTilesBlocksPerSm)
+template <int kConfigsPerThread>
+__global__ void __launch_bounds__(kThreads, tiles_blocks_per_sm(kConfigsPerThread))
 fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg, int ncfg,
          gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
+  constexpr int kGroup = kThreads * kConfigsPerThread;  // configs of one block
   __shared__ double2 tile[kTileRows];  // (x, v) of rows whose v is not NaN
   __shared__ int seg_n[kWarps];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -358,14 +366,16 @@ gpudf_status run_stream(int dev, Column x, Column v, int64_t nrows, const double
 
 // Configs idx[0..count) of one column pair by fa_tiles; writes their results
 // and reruns through fa_stream those whose sums overflowed.
+template <int kConfigsPerThread>
 gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double *configs,
                        const int64_t *idx, int count, double *results) {
+  constexpr int kGroup = kThreads * kConfigsPerThread;
   cudaStream_t s = cudaStreamPerThread;
   std::vector<gdf_fa_interval> host_cfg(count);
   for (int i = 0; i < count; i++) host_cfg[i] = interval_of(x, configs + idx[i] * GDF_FA_NPARAMS);
   const int groups = (count + kGroup - 1) / kGroup;
   int fill = 0;
-  GDF_TRY(resident(dev, fa_tiles, &fill));
+  GDF_TRY(resident(dev, fa_tiles<kConfigsPerThread>, &fill));
   // Row chunks: enough blocks, over the groups, to fill the device once, no
   // more than there are tiles, and few enough rows per thread for its count.
   int64_t tiles = (nrows + kTileRows - 1) / kTileRows;
@@ -387,7 +397,7 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
                                cudaMemcpyHostToDevice, s));
   GDF_CUDA_TRY(cudaMemsetAsync(over, 0, over_bytes, s));
   gdf_range_push("gpudf launch filter_agg tiles");
-  fa_tiles<<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0, s>>>(x, v, nrows, cfg, count,
+  fa_tiles<kConfigsPerThread><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0, s>>>(x, v, nrows, cfg, count,
                                                                          acc, over);
   cudaError_t launched = cudaGetLastError();
   if (launched == cudaSuccess) {
@@ -410,8 +420,18 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
   return GPUDF_OK;
 }
 
+// A benchmark's choice instead of the defaults, for side-by-side runs:
+// GPUDF_FA_STREAM_MAX (configs of a pair that stream, default kStreamMax)
+// and GPUDF_FA_CONFIGS_PER_THREAD (1, 2 or 4; default kConfigsPerThread).
+int env_int(const char *name, int dflt) {
+  const char *e = std::getenv(name);
+  return e && *e ? std::atoi(e) : dflt;
+}
+
 gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t n,
                      double *results) {
+  const int stream_max = env_int("GPUDF_FA_STREAM_MAX", kStreamMax);
+  const int cpt = env_int("GPUDF_FA_CONFIGS_PER_THREAD", kConfigsPerThread);
   // Configs of one column pair next to each other, in their original order.
   std::vector<int64_t> idx(n);
   for (int64_t i = 0; i < n; i++) idx[i] = i;
@@ -425,13 +445,14 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
     while (end < n && pair(idx[end]) == pair(idx[first])) end++;
     const double *c = configs + idx[first] * GDF_FA_NPARAMS;
     Column x = column(in, c[GDF_FA_FILTER_COL]), v = column(in, c[GDF_FA_VALUE_COL]);
-    if (end - first <= kStreamMax) {
+    if (end - first <= stream_max) {
       for (int64_t i = first; i < end; i++)
         GDF_TRY(run_stream(in->device, x, v, in->nrows, configs, idx[i], results));
     } else {
       for (int64_t at = first; at < end; at += kMaxConfigs) {
         int count = (int)std::min<int64_t>(kMaxConfigs, end - at);
-        GDF_TRY(run_tiles(in->device, x, v, in->nrows, configs, &idx[at], count, results));
+        auto run = cpt == 1 ? run_tiles<1> : cpt == 4 ? run_tiles<4> : run_tiles<kConfigsPerThread>;
+        GDF_TRY(run(in->device, x, v, in->nrows, configs, &idx[at], count, results));
       }
     }
     first = end;
