@@ -634,17 +634,22 @@ int main(int argc, char **argv) {
     double tb_ev = EventTime(ps, 3, [&] {
       GK(gpudf_run(t, FilterAgg(), cfg.data(), 1024, batched.data()));
     });
-    for (const char *cpt : {"1", "4"}) {  // the other widths of the tiles kernel
-      setenv("GPUDF_FA_CONFIGS_PER_THREAD", cpt, 1);
-      std::vector<double> other;
-      double to = TimeRun(t, cfg, other, 3);
-      int diff = 0;
-      for (int i = 0; i < 1024; i++) diff += other[i * 6] != batched[i * 6];
-      wrong += diff;
-      std::printf("bench_gpu 2: batched with %s configs per thread: %.2f ms%s\n", cpt, to * 1e3,
-                  diff ? " COUNTS DIFFER" : "");
-    }
+    // The other widths of the tiles kernel, with the shift carried from tile
+    // to tile (the default) or taken afresh in each.
+    for (const char *carry : {"1", "0"})
+      for (const char *cpt : {"1", "2", "4"}) {
+        setenv("GPUDF_FA_CONFIGS_PER_THREAD", cpt, 1);
+        setenv("GPUDF_FA_CARRY_SHIFT", carry, 1);
+        std::vector<double> other;
+        double to = TimeRun(t, cfg, other, 3);
+        int diff = 0;
+        for (int i = 0; i < 1024; i++) diff += other[i * 6] != batched[i * 6];
+        wrong += diff;
+        std::printf("bench_gpu 2: batched, %s configs per thread, shift %s: %.2f ms%s\n", cpt,
+                    *carry == '1' ? "carried" : "per tile", to * 1e3, diff ? " COUNTS DIFFER" : "");
+      }
     unsetenv("GPUDF_FA_CONFIGS_PER_THREAD");
+    unsetenv("GPUDF_FA_CARRY_SHIFT");
     std::printf("bench_gpu 2: batched wall %.2f ms, events %.2f ms; floor %.2f ms (%d SMs x %.0f "
                 "fp64 lanes x %.2f GHz, %.0f fp64 per row-config); %.2e row-configs/s\n",
                 tb * 1e3, tb_ev * 1e3, floor_s * 1e3, sms, kLanesPerSm, kClock / 1e9,

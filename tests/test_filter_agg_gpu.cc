@@ -199,20 +199,25 @@ class FilterAggGpu : public ::testing::Test {
     // the tiles kernel at each width (GPUDF_FA_STREAM_MAX=0) and, for a few
     // configs, the streaming one.
     struct Variant {
-      const char *name, *stream_max, *cpt;
+      const char *name, *stream_max, *cpt, *carry;
     };
-    std::vector<Variant> variants = {{"default", nullptr, nullptr},
-                                     {"tiles, 2 configs a thread", "0", "2"},
-                                     {"tiles, 1 config a thread", "0", "1"},
-                                     {"tiles, 4 configs a thread", "0", "4"}};
-    if (n <= 64) variants.push_back({"streaming", "1000000", nullptr});
+    std::vector<Variant> variants = {
+        {"default", nullptr, nullptr, nullptr},
+        {"tiles, 2 configs a thread", "0", "2", "1"},
+        {"tiles, 2 configs a thread, a shift per tile", "0", "2", "0"},
+        {"tiles, 1 config a thread", "0", "1", "1"},
+        {"tiles, 4 configs a thread", "0", "4", "1"},
+        {"tiles, 4 configs a thread, a shift per tile", "0", "4", "0"}};
+    if (n <= 64) variants.push_back({"streaming", "1000000", nullptr, nullptr});
     for (const Variant &var : variants) {
       if (var.stream_max) setenv("GPUDF_FA_STREAM_MAX", var.stream_max, 1);
       if (var.cpt) setenv("GPUDF_FA_CONFIGS_PER_THREAD", var.cpt, 1);
+      if (var.carry) setenv("GPUDF_FA_CARRY_SHIFT", var.carry, 1);
       std::vector<double> got(n * 6);
       gpudf_status st = gpudf_run(dev, k, cfg.data(), n, got.data());
       unsetenv("GPUDF_FA_STREAM_MAX");
       unsetenv("GPUDF_FA_CONFIGS_PER_THREAD");
+      unsetenv("GPUDF_FA_CARRY_SHIFT");
       ASSERT_EQ(st, GPUDF_OK) << var.name << ": " << gpudf_last_error();
       int bad = 0;
       for (int64_t c = 0; c < n && bad < 8; c++) {

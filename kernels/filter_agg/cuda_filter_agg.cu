@@ -36,9 +36,10 @@
 // and std differ from the CPU's only by rounding of that order.
 //
 // fa_finish merges the partials of each config (one block per config) and
-// writes its six results. GPUDF_FA_STREAM_MAX and GPUDF_FA_CONFIGS_PER_THREAD
-// override kStreamMax and kConfigsPerThread, for the benchmark's and the
-// tests' side-by-side runs of the same configs through each kernel.
+// writes its six results. GPUDF_FA_STREAM_MAX, GPUDF_FA_CONFIGS_PER_THREAD
+// and GPUDF_FA_CARRY_SHIFT override the defaults (run_all), for the
+// benchmark's and the tests' side-by-side runs of the same configs through
+// each kernel.
 #include <cub/block/block_reduce.cuh>
 #include <cuda_runtime.h>
 
@@ -194,12 +195,42 @@ fa_stream(Column x, Column v, int64_t nrows, gdf_fa_interval f, gdf_fa_acc *__re
 
 // ------------------------------------------------------------ fa_tiles
 
+// The rows of a staged tile, for each of a thread's configs. Check: a
+// config's first passing row of the tile gives its shift; without Check
+// every config already has one (a passing value of an earlier tile, carried).
+template <int kConfigsPerThread, bool Check>
+__device__ __forceinline__ void tile_rows(const double2 *tile, const int *seg_n,
+                                          const gdf_fa_interval *f, Part *p) {
+  for (int w = 0; w < kWarps; w++) {
+    const double2 *seg = tile + w * kSegRows;
+    const int m = seg_n[w];
+#pragma unroll 2
+    for (int r = 0; r < m; r++) {
+      const double2 xv = seg[r];  // the same address in every thread: a broadcast
+#pragma unroll
+      for (int j = 0; j < kConfigsPerThread; j++) {
+        if (gdf_fa_in(&f[j], xv.x)) {
+          if (Check && p[j].n == 0) p[j].shift = xv.y;
+          p[j].n++;
+          double d = xv.y - p[j].shift;
+          p[j].ds += d;
+          p[j].d2 = fma(d, d, p[j].d2);
+          p[j].mn = fmin(p[j].mn, xv.y);
+          p[j].mx = fmax(p[j].mx, xv.y);
+        }
+      }
+    }
+  }
+}
+
 // Block (chunk r, group g): configs g * kGroup + threadIdx.x + j * kThreads
 // (j < kConfigsPerThread) over the tiles r, r + gridDim.x, ...; each
 // thread's tiles of config c merged into acc[r * ncfg + c] as they are done.
 // over[c] is set when a tile's sum overflowed with finite values (the host
-// reruns c).
-template <int kConfigsPerThread>
+// reruns c). Carry: once every config of a warp's threads has had a passing
+// row, the next tiles keep that shift (the row loop then has no test for
+// the first row); else each tile takes its first passing value.
+template <int kConfigsPerThread, bool Carry>
 __global__ void __launch_bounds__(kThreads, tiles_blocks_per_sm(kConfigsPerThread))
 fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg, int ncfg,
          gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
@@ -210,6 +241,7 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
   const int c0 = blockIdx.y * kGroup + threadIdx.x;
   gdf_fa_interval f[kConfigsPerThread];
   Part p[kConfigsPerThread];  // this tile's
+  unsigned have = 0;          // bit j: config j has a shift, or is past the end
   // The tiles' before it: this block's partials, in global memory (L2) as
   // they are touched once a tile.
   gdf_fa_acc *mine = acc + (int64_t)blockIdx.x * ncfg + c0;
@@ -219,6 +251,7 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
     if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
     // A config past the end never passes (and is not written).
     f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
+    if (c >= ncfg) have |= 1u << j;
   }
   const bool active = c0 < ncfg;
   for (int64_t base = (int64_t)blockIdx.x * kTileRows; base < nrows;
@@ -240,37 +273,29 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
     }
     if (lane == 0) seg_n[warp] = kept;
     __syncthreads();
+    constexpr unsigned kAll = (1u << kConfigsPerThread) - 1u;
+    const bool carried = Carry && __all_sync(0xffffffffu, have == kAll);
     if (active) {
-      for (int w = 0; w < kWarps; w++) {
-        const double2 *seg = tile + w * kSegRows;
-        const int m = seg_n[w];
-        for (int r = 0; r < m; r++) {
-          const double2 xv = seg[r];  // the same address in every thread: a broadcast
-#pragma unroll
-          for (int j = 0; j < kConfigsPerThread; j++) {
-            if (gdf_fa_in(&f[j], xv.x)) {
-              if (p[j].n == 0) p[j].shift = xv.y;
-              p[j].n++;
-              double d = xv.y - p[j].shift;
-              p[j].ds += d;
-              p[j].d2 = fma(d, d, p[j].d2);
-              p[j].mn = fmin(p[j].mn, xv.y);
-              p[j].mx = fmax(p[j].mx, xv.y);
-            }
-          }
-        }
-      }
-      // The tile's statistics into the running ones (Chan), and a new shift
-      // for the next tile: the cancellation in d2 - ds^2 / n and the rounding
-      // of n * shift stay those of one tile, whatever the chunk's length.
+      if (carried) tile_rows<kConfigsPerThread, false>(tile, seg_n, f, p);
+      else tile_rows<kConfigsPerThread, true>(tile, seg_n, f, p);
+      // The tile's statistics into the running ones (Chan): the cancellation
+      // in d2 - ds^2 / n and the rounding of n * shift stay those of one
+      // tile, whatever the chunk's length.
 #pragma unroll
       for (int j = 0; j < kConfigsPerThread; j++) {
-        if (p[j].n == 0) continue;
-        double sum = (double)p[j].n * p[j].shift + p[j].ds;
-        if (!isfinite(sum) && isfinite(p[j].mn) && isfinite(p[j].mx)) over[c0 + j * kThreads] = 1;
-        gdf_fa_acc t = to_acc(p[j], sum, 0.0);
-        gdf_fa_merge(&mine[j * kThreads], &t);  // this thread's own slot: no race
-        p[j] = Part();
+        const double shift = p[j].shift;
+        const bool had = p[j].n > 0;
+        if (had) {
+          double sum = (double)p[j].n * p[j].shift + p[j].ds;
+          if (!isfinite(sum) && isfinite(p[j].mn) && isfinite(p[j].mx))
+            over[c0 + j * kThreads] = 1;
+          gdf_fa_acc t = to_acc(p[j], sum, 0.0);
+          gdf_fa_merge(&mine[j * kThreads], &t);  // this thread's own slot: no race
+          p[j] = Part();
+        }
+        // Kept for the next tile once set (a passing value: near the data).
+        if (Carry) p[j].shift = shift;
+        if (had) have |= 1u << j;
       }
     }
     __syncthreads();  // the tile is restaged
@@ -366,7 +391,7 @@ gpudf_status run_stream(int dev, Column x, Column v, int64_t nrows, const double
 
 // Configs idx[0..count) of one column pair by fa_tiles; writes their results
 // and reruns through fa_stream those whose sums overflowed.
-template <int kConfigsPerThread>
+template <int kConfigsPerThread, bool Carry>
 gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double *configs,
                        const int64_t *idx, int count, double *results) {
   constexpr int kGroup = kThreads * kConfigsPerThread;
@@ -375,7 +400,7 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
   for (int i = 0; i < count; i++) host_cfg[i] = interval_of(x, configs + idx[i] * GDF_FA_NPARAMS);
   const int groups = (count + kGroup - 1) / kGroup;
   int fill = 0;
-  GDF_TRY(resident(dev, fa_tiles<kConfigsPerThread>, &fill));
+  GDF_TRY(resident(dev, fa_tiles<kConfigsPerThread, Carry>, &fill));
   // Row chunks: enough blocks, over the groups, to fill the device once, no
   // more than there are tiles, and few enough rows per thread for its count.
   int64_t tiles = (nrows + kTileRows - 1) / kTileRows;
@@ -397,7 +422,7 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
                                cudaMemcpyHostToDevice, s));
   GDF_CUDA_TRY(cudaMemsetAsync(over, 0, over_bytes, s));
   gdf_range_push("gpudf launch filter_agg tiles");
-  fa_tiles<kConfigsPerThread><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0, s>>>(x, v, nrows, cfg, count,
+  fa_tiles<kConfigsPerThread, Carry><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0, s>>>(x, v, nrows, cfg, count,
                                                                          acc, over);
   cudaError_t launched = cudaGetLastError();
   if (launched == cudaSuccess) {
@@ -421,8 +446,10 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
 }
 
 // A benchmark's choice instead of the defaults, for side-by-side runs:
-// GPUDF_FA_STREAM_MAX (configs of a pair that stream, default kStreamMax)
-// and GPUDF_FA_CONFIGS_PER_THREAD (1, 2 or 4; default kConfigsPerThread).
+// GPUDF_FA_STREAM_MAX (configs of a pair that stream, default kStreamMax),
+// GPUDF_FA_CONFIGS_PER_THREAD (1, 2 or 4; default kConfigsPerThread) and
+// GPUDF_FA_CARRY_SHIFT (0: every tile takes its own first passing value as
+// shift, default 1: carried once set).
 int env_int(const char *name, int dflt) {
   const char *e = std::getenv(name);
   return e && *e ? std::atoi(e) : dflt;
@@ -432,6 +459,7 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
                      double *results) {
   const int stream_max = env_int("GPUDF_FA_STREAM_MAX", kStreamMax);
   const int cpt = env_int("GPUDF_FA_CONFIGS_PER_THREAD", kConfigsPerThread);
+  const bool carry = env_int("GPUDF_FA_CARRY_SHIFT", 1) != 0;
   // Configs of one column pair next to each other, in their original order.
   std::vector<int64_t> idx(n);
   for (int64_t i = 0; i < n; i++) idx[i] = i;
@@ -451,7 +479,12 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
     } else {
       for (int64_t at = first; at < end; at += kMaxConfigs) {
         int count = (int)std::min<int64_t>(kMaxConfigs, end - at);
-        auto run = cpt == 1 ? run_tiles<1> : cpt == 4 ? run_tiles<4> : run_tiles<kConfigsPerThread>;
+        auto run = carry ? (cpt == 1   ? run_tiles<1, true>
+                            : cpt == 4 ? run_tiles<4, true>
+                                       : run_tiles<kConfigsPerThread, true>)
+                         : (cpt == 1   ? run_tiles<1, false>
+                            : cpt == 4 ? run_tiles<4, false>
+                                       : run_tiles<kConfigsPerThread, false>);
         GDF_TRY(run(in->device, x, v, in->nrows, configs, &idx[at], count, results));
       }
     }
