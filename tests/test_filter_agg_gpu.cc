@@ -199,7 +199,7 @@ class FilterAggGpu : public ::testing::Test {
     // the tiles kernel at each width (GPUDF_FA_STREAM_MAX=0) and, for a few
     // configs, the streaming one.
     struct Variant {
-      const char *name, *stream_max, *cpt, *carry;
+      const char *name, *stream_max, *cpt, *carry, *sorted = nullptr;
     };
     std::vector<Variant> variants = {
         {"default", nullptr, nullptr, nullptr},
@@ -207,17 +207,22 @@ class FilterAggGpu : public ::testing::Test {
         {"tiles, 2 configs a thread, a shift per tile", "0", "2", "0"},
         {"tiles, 1 config a thread", "0", "1", "1"},
         {"tiles, 4 configs a thread", "0", "4", "1"},
-        {"tiles, 4 configs a thread, a shift per tile", "0", "4", "0"}};
+        {"tiles, 4 configs a thread, a shift per tile", "0", "4", "0"},
+        {"tiles sorted by value, 2 configs a thread", "0", "2", nullptr, "1"},
+        {"tiles sorted by value, 1 config a thread", "0", "1", nullptr, "1"},
+        {"tiles sorted by value, 4 configs a thread", "0", "4", nullptr, "1"}};
     if (n <= 64) variants.push_back({"streaming", "1000000", nullptr, nullptr});
     for (const Variant &var : variants) {
       if (var.stream_max) setenv("GPUDF_FA_STREAM_MAX", var.stream_max, 1);
       if (var.cpt) setenv("GPUDF_FA_CONFIGS_PER_THREAD", var.cpt, 1);
       if (var.carry) setenv("GPUDF_FA_CARRY_SHIFT", var.carry, 1);
+      if (var.sorted) setenv("GPUDF_FA_SORTED", var.sorted, 1);
       std::vector<double> got(n * 6);
       gpudf_status st = gpudf_run(dev, k, cfg.data(), n, got.data());
       unsetenv("GPUDF_FA_STREAM_MAX");
       unsetenv("GPUDF_FA_CONFIGS_PER_THREAD");
       unsetenv("GPUDF_FA_CARRY_SHIFT");
+      unsetenv("GPUDF_FA_SORTED");
       ASSERT_EQ(st, GPUDF_OK) << var.name << ": " << gpudf_last_error();
       int bad = 0;
       for (int64_t c = 0; c < n && bad < 8; c++) {

@@ -302,6 +302,114 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
   }
 }
 
+// A value's bits as an unsigned key in the order of the values (NaN is
+// never keyed: such rows are dropped before).
+__device__ __forceinline__ unsigned long long order_key(double v) {
+  unsigned long long b = (unsigned long long)__double_as_longlong(v);
+  return b >> 63 ? ~b : b | 0x8000000000000000ull;
+}
+
+__device__ __forceinline__ double key_value(unsigned long long k) {
+  return __longlong_as_double((long long)(k >> 63 ? k & 0x7fffffffffffffffull : ~k));
+}
+
+// fa_tiles with each tile's rows sorted by value (GPUDF_FA_SORTED=1): a
+// config's first passing row then holds its minimum and its last the
+// maximum, so a row costs no comparison for them; the first also serves
+// as the tile's shift.
+template <int kConfigsPerThread>
+__global__ void __launch_bounds__(kThreads, tiles_blocks_per_sm(kConfigsPerThread))
+fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg,
+                int ncfg, gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
+  constexpr int kGroup = kThreads * kConfigsPerThread;
+  constexpr int kPer = kTileRows / kThreads;  // rows a thread stages
+  __shared__ unsigned long long skey[kTileRows];  // value keys, then the values
+  __shared__ double sx[kTileRows];
+  const int c0 = blockIdx.y * kGroup + threadIdx.x;
+  gdf_fa_interval f[kConfigsPerThread];
+  Part p[kConfigsPerThread];
+  gdf_fa_acc *mine = acc + (int64_t)blockIdx.x * ncfg + c0;
+#pragma unroll
+  for (int j = 0; j < kConfigsPerThread; j++) {
+    int c = c0 + j * kThreads;
+    if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
+    f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
+  }
+  const bool active = c0 < ncfg;
+  for (int64_t base = (int64_t)blockIdx.x * kTileRows; base < nrows;
+       base += (int64_t)gridDim.x * kTileRows) {
+    int m = 0;
+#pragma unroll
+    for (int k = 0; k < kPer; k++) {
+      const int at = k * kThreads + threadIdx.x;
+      const int64_t i = base + at;
+      double xi = 0.0, vi = NAN;
+      if (i < nrows) {
+        xi = load(x, i);
+        vi = load(v, i);
+      }
+      const bool ok = vi == vi;
+      skey[at] = ok ? order_key(vi) : ~0ull;  // after every value, +inf's included
+      sx[at] = xi;
+      m += __syncthreads_count(ok);
+    }
+    // Bitonic sort of (key, x), ascending: 2 pairs a thread a step.
+    for (int size = 2; size <= kTileRows; size <<= 1)
+      for (int stride = size >> 1; stride > 0; stride >>= 1) {
+        __syncthreads();
+#pragma unroll
+        for (int q = 0; q < kTileRows / 2 / kThreads; q++) {
+          const int pr = q * kThreads + threadIdx.x;
+          const int lo = 2 * stride * (pr / stride) + pr % stride, hi = lo + stride;
+          const bool up = (lo & size) == 0;
+          const unsigned long long a = skey[lo], b = skey[hi];
+          if ((a > b) == up) {
+            skey[lo] = b;
+            skey[hi] = a;
+            const double t = sx[lo];
+            sx[lo] = sx[hi];
+            sx[hi] = t;
+          }
+        }
+      }
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < kPer; k++) {  // keys back to values, in place
+      const int at = k * kThreads + threadIdx.x;
+      skey[at] = (unsigned long long)__double_as_longlong(key_value(skey[at]));
+    }
+    __syncthreads();
+    if (active) {
+#pragma unroll 2
+      for (int r = 0; r < m; r++) {
+        const double xr = sx[r], vr = __longlong_as_double((long long)skey[r]);  // broadcasts
+#pragma unroll
+        for (int j = 0; j < kConfigsPerThread; j++) {
+          if (gdf_fa_in(&f[j], xr)) {
+            if (p[j].n == 0) p[j].shift = vr;  // the smallest passing value
+            p[j].n++;
+            double d = vr - p[j].shift;
+            p[j].ds += d;
+            p[j].d2 = fma(d, d, p[j].d2);
+            p[j].mx = vr;  // the largest so far
+          }
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < kConfigsPerThread; j++) {
+        if (p[j].n == 0) continue;
+        p[j].mn = p[j].shift;
+        double sum = (double)p[j].n * p[j].shift + p[j].ds;
+        if (!isfinite(sum) && isfinite(p[j].mn) && isfinite(p[j].mx)) over[c0 + j * kThreads] = 1;
+        gdf_fa_acc t = to_acc(p[j], sum, 0.0);
+        gdf_fa_merge(&mine[j * kThreads], &t);
+        p[j] = Part();
+      }
+    }
+    __syncthreads();  // the tile is restaged
+  }
+}
+
 // ------------------------------------------------------------ fa_finish
 
 struct AccMerge {
@@ -391,7 +499,7 @@ gpudf_status run_stream(int dev, Column x, Column v, int64_t nrows, const double
 
 // Configs idx[0..count) of one column pair by fa_tiles; writes their results
 // and reruns through fa_stream those whose sums overflowed.
-template <int kConfigsPerThread, bool Carry>
+template <int kConfigsPerThread, bool Carry, bool Sorted = false>
 gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double *configs,
                        const int64_t *idx, int count, double *results) {
   constexpr int kGroup = kThreads * kConfigsPerThread;
@@ -400,7 +508,8 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
   for (int i = 0; i < count; i++) host_cfg[i] = interval_of(x, configs + idx[i] * GDF_FA_NPARAMS);
   const int groups = (count + kGroup - 1) / kGroup;
   int fill = 0;
-  GDF_TRY(resident(dev, fa_tiles<kConfigsPerThread, Carry>, &fill));
+  if (Sorted) GDF_TRY(resident(dev, fa_tiles_sorted<kConfigsPerThread>, &fill));
+  else GDF_TRY(resident(dev, fa_tiles<kConfigsPerThread, Carry>, &fill));
   // Row chunks: enough blocks, over the groups, to fill the device once, no
   // more than there are tiles, and few enough rows per thread for its count.
   int64_t tiles = (nrows + kTileRows - 1) / kTileRows;
@@ -422,8 +531,12 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
                                cudaMemcpyHostToDevice, s));
   GDF_CUDA_TRY(cudaMemsetAsync(over, 0, over_bytes, s));
   gdf_range_push("gpudf launch filter_agg tiles");
-  fa_tiles<kConfigsPerThread, Carry><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0, s>>>(x, v, nrows, cfg, count,
-                                                                         acc, over);
+  if (Sorted)
+    fa_tiles_sorted<kConfigsPerThread><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0,
+                                          s>>>(x, v, nrows, cfg, count, acc, over);
+  else
+    fa_tiles<kConfigsPerThread, Carry><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0,
+                                         s>>>(x, v, nrows, cfg, count, acc, over);
   cudaError_t launched = cudaGetLastError();
   if (launched == cudaSuccess) {
     fa_finish<<<count, kThreads, 0, s>>>(acc, (int)chunks, count, out);
@@ -449,7 +562,8 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
 // GPUDF_FA_STREAM_MAX (configs of a pair that stream, default kStreamMax),
 // GPUDF_FA_CONFIGS_PER_THREAD (1, 2 or 4; default kConfigsPerThread) and
 // GPUDF_FA_CARRY_SHIFT (0: every tile takes its own first passing value as
-// shift, default 1: carried once set).
+// shift, default 1: carried once set) and GPUDF_FA_SORTED (1: the tiles
+// kernel that sorts each tile by value, fa_tiles_sorted).
 int env_int(const char *name, int dflt) {
   const char *e = std::getenv(name);
   return e && *e ? std::atoi(e) : dflt;
@@ -460,6 +574,7 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
   const int stream_max = env_int("GPUDF_FA_STREAM_MAX", kStreamMax);
   const int cpt = env_int("GPUDF_FA_CONFIGS_PER_THREAD", kConfigsPerThread);
   const bool carry = env_int("GPUDF_FA_CARRY_SHIFT", 1) != 0;
+  const bool sorted = env_int("GPUDF_FA_SORTED", 0) != 0;
   // Configs of one column pair next to each other, in their original order.
   std::vector<int64_t> idx(n);
   for (int64_t i = 0; i < n; i++) idx[i] = i;
@@ -479,7 +594,10 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
     } else {
       for (int64_t at = first; at < end; at += kMaxConfigs) {
         int count = (int)std::min<int64_t>(kMaxConfigs, end - at);
-        auto run = carry ? (cpt == 1   ? run_tiles<1, true>
+        auto run = sorted ? (cpt == 1   ? run_tiles<1, false, true>
+                             : cpt == 4 ? run_tiles<4, false, true>
+                                        : run_tiles<kConfigsPerThread, false, true>)
+                   : carry ? (cpt == 1   ? run_tiles<1, true>
                             : cpt == 4 ? run_tiles<4, true>
                                        : run_tiles<kConfigsPerThread, true>)
                          : (cpt == 1   ? run_tiles<1, false>
