@@ -44,6 +44,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -435,12 +436,19 @@ fa_finish(const gdf_fa_acc *__restrict__ acc, int nparts, int ncfg, double *__re
 // ------------------------------------------------------------ host
 
 // Resident blocks of kernel k on device dev: the grid that fills it once.
-template <typename K>
-gpudf_status resident(int dev, K kernel, int *blocks) {
+// Remembered per kernel and device (the first 64 ordinals): a one-config
+// run is a few hundred microseconds, and the queries are part of its wall
+// time. A race only computes the same number twice.
+template <auto kernel>
+gpudf_status resident(int dev, int *blocks) {
+  static std::atomic<int> known[64];  // one array per kernel
+  if (dev >= 0 && dev < 64 && (*blocks = known[dev].load(std::memory_order_relaxed)) > 0)
+    return GPUDF_OK;
   int sms = 0, per_sm = 0;
   GDF_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
   GDF_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
   *blocks = std::max(1, sms) * std::max(1, per_sm);
+  if (dev >= 0 && dev < 64) known[dev].store(*blocks, std::memory_order_relaxed);
   return GPUDF_OK;
 }
 
@@ -471,7 +479,7 @@ gpudf_status run_stream(int dev, Column x, Column v, int64_t nrows, const double
                    ((uintptr_t)x.data & 15u) == ((uintptr_t)v.data & 15u) &&
                    ((uintptr_t)x.data & 7u) == 0;
   int blocks = 0;
-  GDF_TRY(vec ? resident(dev, fa_stream<true>, &blocks) : resident(dev, fa_stream<false>, &blocks));
+  GDF_TRY(vec ? resident<fa_stream<true>>(dev, &blocks) : resident<fa_stream<false>>(dev, &blocks));
   // No more blocks than rows to give each thread kUnroll of.
   int64_t useful = (nrows + (int64_t)kThreads * kUnroll - 1) / ((int64_t)kThreads * kUnroll);
   blocks = (int)std::max<int64_t>(1, std::min<int64_t>(blocks, useful));
@@ -508,8 +516,8 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
   for (int i = 0; i < count; i++) host_cfg[i] = interval_of(x, configs + idx[i] * GDF_FA_NPARAMS);
   const int groups = (count + kGroup - 1) / kGroup;
   int fill = 0;
-  if (Sorted) GDF_TRY(resident(dev, fa_tiles_sorted<kConfigsPerThread>, &fill));
-  else GDF_TRY(resident(dev, fa_tiles<kConfigsPerThread, Carry>, &fill));
+  if (Sorted) GDF_TRY(resident<fa_tiles_sorted<kConfigsPerThread>>(dev, &fill));
+  else GDF_TRY((resident<fa_tiles<kConfigsPerThread, Carry>>(dev, &fill)));
   // Row chunks: enough blocks, over the groups, to fill the device once, no
   // more than there are tiles, and few enough rows per thread for its count.
   int64_t tiles = (nrows + kTileRows - 1) / kTileRows;
