@@ -79,10 +79,51 @@ int cu_count(const gdf_device *d, const char **why) {
   return probe().count;
 }
 
+// The driver's cuDeviceGetUuid, found through the runtime (libgpudf does not
+// link libcuda, so that it loads where no driver is installed); NULL where
+// the runtime or the driver is too old to give it.
+using DriverUuidFn = int (*)(cudaUUID_t *uuid, int device);  // CUresult, CUdevice
+DriverUuidFn driver_uuid() {
+  static const DriverUuidFn fn = [] {
+    void *p = nullptr;
+#if CUDART_VERSION >= 12050
+    cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+    cudaError_t err = cudaGetDriverEntryPointByVersion("cuDeviceGetUuid", &p, CUDART_VERSION,
+                                                       cudaEnableDefault, &q);
+    if (err != cudaSuccess || q != cudaDriverEntryPointSuccess) p = nullptr;
+#elif CUDART_VERSION >= 12000
+    cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+    cudaError_t err = cudaGetDriverEntryPoint("cuDeviceGetUuid", &p, cudaEnableDefault, &q);
+    if (err != cudaSuccess || q != cudaDriverEntryPointSuccess) p = nullptr;
+#elif CUDART_VERSION >= 11030
+    cudaError_t err = cudaGetDriverEntryPoint("cuDeviceGetUuid", &p, cudaEnableDefault);
+    if (err != cudaSuccess) p = nullptr;
+#endif
+    (void)cudaGetLastError();
+    return reinterpret_cast<DriverUuidFn>(p);
+  }();
+  return fn;
+}
+
+// The 16 bytes of cudaDeviceProp::uuid without cudaGetDeviceProperties,
+// which fills every field of the struct and cost milliseconds of each
+// attach (bench/results/2026-12-04-h200.md): the driver's cuDeviceGetUuid,
+// the same bytes (tests/test_device_gpu.cc compares them on every device);
+// cudaGetDeviceProperties only where the driver's function is not found.
 gpudf_status cu_uuid(const gdf_device *d, uint8_t uuid[GDF_UUID_BYTES]) {
-  cudaDeviceProp prop;
-  GDF_CUDA_TRY(cudaGetDeviceProperties(&prop, d->ordinal));
-  std::memcpy(uuid, &prop.uuid, GDF_UUID_BYTES);
+  cudaUUID_t u;
+  DriverUuidFn fn = driver_uuid();
+  if (fn) {
+    int res = fn(&u, d->ordinal);
+    if (res != 0)
+      return GDF_ERR(GPUDF_ENODEV, "cuDeviceGetUuid(device %d) failed: CUresult %d",
+                     d->ordinal, res);
+  } else {
+    cudaDeviceProp prop;
+    GDF_CUDA_TRY(cudaGetDeviceProperties(&prop, d->ordinal));
+    u = prop.uuid;
+  }
+  std::memcpy(uuid, &u, GDF_UUID_BYTES);
   return GPUDF_OK;
 }
 
@@ -201,7 +242,11 @@ gpudf_status cu_ipc_open(const gdf_device *d, const uint8_t handle[GDF_IPC_HANDL
   GDF_CUDA_TRY(scope.error());
   cudaIpcMemHandle_t h;
   std::memcpy(&h, handle, GDF_IPC_HANDLE_BYTES);
-  GDF_CUDA_TRY(cudaIpcOpenMemHandle(dptr, h, cudaIpcMemLazyEnablePeerAccess));
+  gdf_trace_mark("ipc_device_scope");
+  // The driver's own cost, marked apart from ours (GPUDF_ATTACH_TRACE).
+  cudaError_t err = cudaIpcOpenMemHandle(dptr, h, cudaIpcMemLazyEnablePeerAccess);
+  gdf_trace_mark("cudaIpcOpenMemHandle");
+  GDF_CUDA_TRY(err);
   return GPUDF_OK;
 }
 
