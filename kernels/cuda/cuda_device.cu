@@ -79,45 +79,66 @@ int cu_count(const gdf_device *d, const char **why) {
   return probe().count;
 }
 
-// The driver's cuDeviceGetUuid, found through the runtime (libgpudf does not
-// link libcuda, so that it loads where no driver is installed); NULL where
-// the runtime or the driver is too old to give it.
-using DriverUuidFn = int (*)(cudaUUID_t *uuid, int device);  // CUresult, CUdevice
-DriverUuidFn driver_uuid() {
-  static const DriverUuidFn fn = [] {
-    void *p = nullptr;
+// A driver function found through the runtime (libgpudf does not link
+// libcuda, so that it loads where no driver is installed); NULL where the
+// runtime or the driver is too old to give it.
+void *driver_function(const char *name) {
+  void *p = nullptr;
 #if CUDART_VERSION >= 12050
-    cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
-    cudaError_t err = cudaGetDriverEntryPointByVersion("cuDeviceGetUuid", &p, CUDART_VERSION,
-                                                       cudaEnableDefault, &q);
-    if (err != cudaSuccess || q != cudaDriverEntryPointSuccess) p = nullptr;
+  cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+  cudaError_t err =
+      cudaGetDriverEntryPointByVersion(name, &p, CUDART_VERSION, cudaEnableDefault, &q);
+  if (err != cudaSuccess || q != cudaDriverEntryPointSuccess) p = nullptr;
 #elif CUDART_VERSION >= 12000
-    cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
-    cudaError_t err = cudaGetDriverEntryPoint("cuDeviceGetUuid", &p, cudaEnableDefault, &q);
-    if (err != cudaSuccess || q != cudaDriverEntryPointSuccess) p = nullptr;
+  cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+  cudaError_t err = cudaGetDriverEntryPoint(name, &p, cudaEnableDefault, &q);
+  if (err != cudaSuccess || q != cudaDriverEntryPointSuccess) p = nullptr;
 #elif CUDART_VERSION >= 11030
-    cudaError_t err = cudaGetDriverEntryPoint("cuDeviceGetUuid", &p, cudaEnableDefault);
-    if (err != cudaSuccess) p = nullptr;
+  cudaError_t err = cudaGetDriverEntryPoint(name, &p, cudaEnableDefault);
+  if (err != cudaSuccess) p = nullptr;
+#else
+  (void)name;
 #endif
-    (void)cudaGetLastError();
-    return reinterpret_cast<DriverUuidFn>(p);
-  }();
-  return fn;
+  (void)cudaGetLastError();
+  return p;
+}
+
+// cuDeviceGet and cuDeviceGetUuid (CUresult and CUdevice are ints), both or
+// neither.
+struct DriverUuid {
+  int (*get)(int *device, int ordinal) = nullptr;
+  int (*uuid)(cudaUUID_t *uuid, int device) = nullptr;
+  DriverUuid() {
+    get = reinterpret_cast<int (*)(int *, int)>(driver_function("cuDeviceGet"));
+    uuid = reinterpret_cast<int (*)(cudaUUID_t *, int)>(driver_function("cuDeviceGetUuid"));
+    if (!get || !uuid) {
+      get = nullptr;
+      uuid = nullptr;
+    }
+  }
+};
+
+const DriverUuid &driver_uuid() {
+  static const DriverUuid d;  // thread-safe initialisation (C++11)
+  return d;
 }
 
 // The 16 bytes of cudaDeviceProp::uuid without cudaGetDeviceProperties,
-// which fills every field of the struct and cost milliseconds of each
-// attach (bench/results/2026-12-04-h200.md): the driver's cuDeviceGetUuid,
-// the same bytes (tests/test_device_gpu.cc compares them on every device);
-// cudaGetDeviceProperties only where the driver's function is not found.
+// which fills every field of the struct, some of them slow to ask the
+// driver for (milliseconds; it was the UUID query of every attach): the
+// driver's cuDeviceGetUuid of the runtime's device (tests/test_device_gpu.cc
+// compares the two), cudaGetDeviceProperties only where the driver's
+// functions are not found.
 gpudf_status cu_uuid(const gdf_device *d, uint8_t uuid[GDF_UUID_BYTES]) {
   cudaUUID_t u;
-  DriverUuidFn fn = driver_uuid();
-  if (fn) {
-    int res = fn(&u, d->ordinal);
+  const DriverUuid &drv = driver_uuid();
+  if (drv.get) {
+    int dev = 0;
+    int res = drv.get(&dev, d->ordinal);
+    if (res == 0) res = drv.uuid(&u, dev);
     if (res != 0)
-      return GDF_ERR(GPUDF_ENODEV, "cuDeviceGetUuid(device %d) failed: CUresult %d",
-                     d->ordinal, res);
+      return GDF_ERR(GPUDF_ENODEV, "the UUID of device %d: cuDeviceGet/cuDeviceGetUuid failed "
+                     "with CUresult %d", d->ordinal, res);
   } else {
     cudaDeviceProp prop;
     GDF_CUDA_TRY(cudaGetDeviceProperties(&prop, d->ordinal));
