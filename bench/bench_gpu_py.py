@@ -36,18 +36,24 @@ and overflow. gpudf: one gpudf.run of the K2 configs (numpy config form, no
 pandas). CuPy: a loop over the configs in the idioms of ArraySide.gh_variants:
   groupby    bincount  xp.bincount of the keys (rows that do not pass sent to
                        an extra slot) for count, with weights v for sum;
-                       cupyx.scatter_min / scatter_max for min and max
-             sort      keys and values of the passing rows compacted,
-                       xp.lexsort by key then value: min and max are the ends
-                       of each key's run; bincount for count and sum
-  histogram  histogram xp.histogram of the compacted values (+ two
-                       count_nonzero for underflow and overflow)
-             bincount  the bin index of every row computed, rows that do not
+                       xp.minimum.at / maximum.at for min and max (CuPy's
+                       recommended form; cupyx.scatter_min/max if missing)
+             sort      keys and values of the passing rows compacted and
+                       ordered by xp.argsort of the keys; min and max of each
+                       key's run by ufunc.reduceat (xp.lexsort by key and
+                       value, the ends of each run, if reduceat is missing);
+                       bincount for count and sum
+  histogram  bincount  the bin index of every row computed, rows that do not
                        pass or fall outside sent to extra slots, one bincount
+             histogram xp.histogram of the compacted values (+ two
+                       count_nonzero for underflow and overflow)
+The output says which call an idiom used where it has a choice.
 The range is 256 wide (a power of two), so the computed bin index is exact and
 both idioms bin as numpy's edges do. Checks: counts, min and max equal, sums
 within 1e-12 x count x the group's largest |value|. Times: median of 3 runs
-after a warm-up (fewer, at least 1, once a variant's runs took 4 s).
+after a warm-up (fewer, at least 1, once a variant's runs took 2 s); a
+variant that would start after --gh-budget seconds (default 45) of the four
+cases is left out and said so.
 
 Times are medians of >= 5 runs (1 config) and >= 3 runs (K configs) after a
 warm-up, with min..max; the CuPy side synchronizes the device before each
@@ -103,6 +109,7 @@ class ArraySide:
             self.xp = np
         self.x = self.v = self.valid = None
         self.cols = {}
+        self.how = {}  # which call an idiom ended up using, where it has a choice
 
     def sync(self):
         if self.name == "cupy":
@@ -235,26 +242,50 @@ class ArraySide:
 
     def _scatter(self, kind, out, idx, vals):
         """out[idx] = min/max(out[idx], vals), repeated indices included:
-        cupyx.scatter_min / scatter_max on CuPy, numpy's ufunc.at on numpy."""
-        if self.name == "cupy":
+        xp.minimum.at / xp.maximum.at (numpy, and CuPy >= 13, which
+        recommends them), else cupyx.scatter_min / scatter_max. Says which
+        in self.how."""
+        uf = self.xp.minimum if kind == "min" else self.xp.maximum
+        try:
+            with np.errstate(invalid="ignore"):  # NaN values land in the last slot
+                uf.at(out, idx, vals)
+            self.how["scatter"] = "ufunc.at"
+        except (AttributeError, NotImplementedError, TypeError):
             import cupyx
             (cupyx.scatter_min if kind == "min" else cupyx.scatter_max)(out, idx, vals)
-        else:
-            with np.errstate(invalid="ignore"):  # NaN values land in the last slot
-                (np.minimum if kind == "min" else np.maximum).at(out, idx, vals)
+            self.how["scatter"] = "cupyx.scatter_" + kind
+
+    def _segments(self, vs, n, g):
+        """min and max of each group's run in vs (ordered by key, n the
+        groups' counts, vs non-empty): ufunc.reduceat at the starts of the non-empty
+        groups, scattered back to all g (the empty ones keep junk that the
+        caller masks with n == 0); None where reduceat is missing."""
+        xp = self.xp
+        try:
+            end = xp.cumsum(n)
+            full = xp.nonzero(n)[0]
+            starts = (end - n)[full]
+            mn = xp.zeros(g)
+            mx = xp.zeros(g)
+            mn[full] = xp.minimum.reduceat(vs, starts)
+            mx[full] = xp.maximum.reduceat(vs, starts)
+            return mn, mx
+        except (AttributeError, NotImplementedError, TypeError):
+            return None
 
     def gh_variants(self, kind):
         """groupby: bincount (count and sum by xp.bincount, the sum's weights
-        being v; min and max by a scatter into an array of groups + 1, the
-        last slot taking the rows that do not pass) and sort (the passing
-        rows' keys and values compacted, xp.lexsort by key then value, so
-        that each group's min and max are the first and last of its run;
-        count and sum by bincount). histogram: histogram (xp.histogram of
-        the compacted passing values, plus count_nonzero for underflow and
-        overflow) and bincount (the bin index computed for every row, the
-        rows that do not pass or fall outside sent to extra slots, one
-        xp.bincount)."""
-        return ("bincount", "sort") if kind == "groupby" else ("histogram", "bincount")
+        being v; min and max by xp.minimum.at / maximum.at into an array of
+        groups + 1, the last slot taking the rows that do not pass) and sort
+        (the passing rows' keys and values compacted and ordered by key with
+        xp.argsort, each group's min and max by ufunc.reduceat over its run,
+        count and sum by bincount; where reduceat is missing, xp.lexsort by
+        key then value and the ends of each run instead). histogram:
+        bincount (the bin index of every row computed, the rows that do not
+        pass or fall outside sent to extra slots, one xp.bincount) and
+        histogram (xp.histogram of the compacted passing values, plus
+        count_nonzero for underflow and overflow)."""
+        return ("bincount", "sort") if kind == "groupby" else ("bincount", "histogram")
 
     def groupby(self, configs, key, groups, variant):
         """configs: list of (op, lo, hi); returns K x groups x 5 (count, sum,
@@ -279,13 +310,20 @@ class ArraySide:
                     s = xp.zeros(g)
                     mn = mx = xp.full(g, np.nan)
                 else:
-                    order = xp.lexsort(xp.stack([vv, kk.astype(vv.dtype)]))
-                    ks, vs = kk[order], vv[order]
-                    n = xp.bincount(ks, minlength=g)
-                    s = xp.bincount(ks, weights=vs, minlength=g)
-                    end = xp.cumsum(n)
-                    mn = vs[xp.minimum(end - n, vs.size - 1)]
-                    mx = vs[xp.maximum(end - 1, 0)]
+                    n = xp.bincount(kk, minlength=g)
+                    s = xp.bincount(kk, weights=vv, minlength=g)
+                    order = xp.argsort(kk)
+                    seg = self._segments(vv[order], n, g)
+                    if seg is not None:
+                        mn, mx = seg
+                        self.how["sort"] = "argsort + reduceat"
+                    else:
+                        order = xp.lexsort(xp.stack([vv, kk.astype(vv.dtype)]))
+                        vs = vv[order]
+                        end = xp.cumsum(n)
+                        mn = vs[xp.minimum(end - n, vs.size - 1)]
+                        mx = vs[xp.maximum(end - 1, 0)]
+                        self.how["sort"] = "lexsort"
             parts.append(xp.stack([n.astype(xp.float64), s, mn, mx]))
         host = self.to_host(xp.stack(parts))  # K x 4 x g
         self.sync()
@@ -405,12 +443,15 @@ def gh_compare(kind, got, want, configs, label):
     return bad
 
 
-def gh_bench(table, side, label, configs, reps):
+def gh_bench(table, side, label, configs, reps, budget_s):
     """Each case of GH_CASES: gpudf.run of the K configs in one pass against
     the array side's variants looping over them; returns (rows for the
-    summary, json, wrong)."""
+    summary, json, wrong). A variant that would start after budget_s
+    seconds of the whole is left out and said so (the caller's summary must
+    print before a device check's time limit)."""
     summary, out, wrong = [], [], []
     k = len(configs)
+    t_start = time.perf_counter()
     for kind, key, size in GH_CASES:
         kernel = "groupby_agg" if kind == "groupby" else "histogram"
         what = (f"groupby_agg {k} cfg x {size} groups" if kind == "groupby"
@@ -422,13 +463,20 @@ def gh_bench(table, side, label, configs, reps):
         print(f"  gpudf {what}: {fmt_stats(g)}", flush=True)
         base, failed = {}, {}
         for var in side.gh_variants(kind):
+            if time.perf_counter() - t_start > budget_s:
+                failed[var] = f"not run: the {budget_s:.0f} s budget (--gh-budget) was spent"
+                print(f"  {label} {var} {what}: {failed[var]}", flush=True)
+                continue
             try:
                 if kind == "groupby":
                     fn = lambda: side.groupby(configs, key, size, var)  # noqa: E731
                 else:
                     fn = lambda: side.histogram(configs, size, *GH_RANGE, var)  # noqa: E731
-                st, a_out = timeit(fn, reps, side.sync, budget_s=4.0)
-                print(f"  {label} {var} {what}: {fmt_stats(st)}", flush=True)
+                side.how.clear()
+                st, a_out = timeit(fn, reps, side.sync, budget_s=2.0)
+                how = ", ".join(f"{a}: {b}" for a, b in side.how.items())
+                print(f"  {label} {var} {what}: {fmt_stats(st)}" + (f" ({how})" if how else ""),
+                      flush=True)
                 wrong += gh_compare(kind, g_out, a_out, configs, f"{what}, {var}")
                 base[var] = st
             except Exception as e:  # reported, not fatal, as for filter_agg
@@ -438,7 +486,8 @@ def gh_bench(table, side, label, configs, reps):
         if best:
             summary.append((what + f" ({best})", g["median_s"], base[best]["median_s"]))
         out.append({"what": what, "gpudf": g, "baseline_variants": base,
-                    "baseline_variant": best, "baseline_failed": failed})
+                    "baseline_variant": best, "baseline_failed": failed,
+                    "baseline_how": dict(side.how)})
     return summary, out, wrong
 
 
@@ -543,6 +592,9 @@ def main(argv=None):
     ap.add_argument("--repsk", type=int, default=3, help="timed runs of K configs (>= 3)")
     ap.add_argument("--gh-configs", type=int, default=16,
                     help="configs of each groupby_agg / histogram case (0: leave them out)")
+    ap.add_argument("--gh-budget", type=float, default=45.0,
+                    help="seconds for all groupby_agg / histogram cases: a baseline variant "
+                         "that would start later is left out, and said so")
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
@@ -655,7 +707,7 @@ def main(argv=None):
     gh_rows, gh_json = [], []
     if a.gh_configs > 0:
         gh_rows, gh_json, gh_wrong = gh_bench(table, side, label, make_configs(a.gh_configs),
-                                              a.repsk)
+                                              a.repsk, a.gh_budget)
         wrong += gh_wrong
 
     pool = side.pool_bytes()
@@ -698,10 +750,11 @@ def main(argv=None):
         benchlib.write_json(a.json, res)
         return 2
 
+    gh_ran = sum(1 for r in gh_json if r["baseline_variants"])
     print(f"answers: gpudf and every {label} variant agree on all {1 + k} filter_agg configs "
           f"({res['empty_configs']} with no rows)"
-          + (f" and on {len(gh_json)} groupby_agg / histogram cases of {a.gh_configs} configs"
-             " (counts equal, sums within rounding)" if gh_json else ""))
+          + (f" and on the {gh_ran} groupby_agg / histogram cases of {a.gh_configs} configs "
+             "that ran (counts equal, sums within rounding)" if gh_json else ""))
     print(f"\n== bench_gpu_py summary ({rows:,} rows, backend {a.backend}, device {device})")
     head = f"  {'':<46} {'gpudf':>12} {label:>12} {label + '/gpudf':>12}"
     print(head)
