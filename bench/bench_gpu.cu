@@ -50,6 +50,13 @@
 //      cuda-ipc (one launch per claim over its (config, series) pairs)
 //      against gpudf_sweep on cpu, same table; pair-steps per second and the
 //      ratio, answers compared as in 5.
+//   8  ma_crossover grids of 64, 312, 1024 and 8,976 configs over 1e7 prices:
+//      one gpudf_run on cuda-ipc with the launch's own choice (the time axis
+//      split into segments when the configs alone do not fill the device),
+//      the one-thread-per-config launch (GPUDF_MA_SEGMENT=0, one run), and
+//      gpudf_sweep on cpu (one worker per core); steps/s and ratios, answers
+//      checked against the cpu's (trades, exposure equal; reals within the
+//      documented rounding, docs/kernels.md).
 // A benchmark, not a test: a missed target still exits 0; 1 when something
 // failed, 2 when batched and single answers differ.
 //
@@ -589,6 +596,137 @@ int MaSeriesPanel(int64_t S, int64_t T, const std::vector<int> &grids, std::vect
   return bad;
 }
 
+
+// Section 8 (issue 22): ma_crossover grids of 64, 312, 1024 and 8,976
+// configs over 1e7 prices: one gpudf_run on the owner's cuda-ipc table with
+// the launch's own choice (the split time axis while the configs alone do
+// not fill the device), the one-thread-per-config launch (GPUDF_MA_SEGMENT=0,
+// one timed run: it is the slow one), and gpudf_sweep on cpu with one
+// worker per core. Trades and exposure must equal the cpu's; total_return
+// and max_drawdown within 8 (steps + 1) 2^-53 relative, sharpe within 2e-8
+// (the documented rounding of both paths against the exact backtest, twice).
+// Returns the number of wrong answers; appends its rows.
+int MaCompareSplit(const std::vector<double> &a, const std::vector<double> &b, double steps,
+                   const char *what, size_t *identical) {
+  int bad = 0;
+  const double tol = 8.0 * (steps + 1.0) * 0x1p-53;
+  for (size_t i = 0; i < a.size(); i++) {
+    int field = (int)(i % 5);
+    bool nan = std::isnan(a[i]) || std::isnan(b[i]);
+    if (a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]))) ++*identical;
+    double err = std::fabs(a[i] - b[i]);
+    bool same = nan ? std::isnan(a[i]) && std::isnan(b[i])
+                : field >= 3 ? a[i] == b[i]
+                : field == 1 ? err <= 2e-8 * std::max(1.0, std::fabs(b[i]))
+                : field == 2 ? err <= 2 * tol
+                             : err <= tol * (1.0 + std::fabs(b[i]));
+    if (!same && bad++ < 3)
+      std::fprintf(stderr, "bench_gpu: ma_crossover %s: config %zu field %d: %.17g vs %.17g\n",
+                   what, i / 5, field, a[i], b[i]);
+  }
+  return bad;
+}
+
+int MaCrossoverSplit(std::vector<Row> *out) {
+  const int64_t n = 10000000;
+  std::vector<double> prices((size_t)n);
+  uint64_t s = 5;
+  double p = 100.0;
+  for (int64_t i = 0; i < n; i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    p *= 1.0 + ((double)(s >> 11) * 0x1.0p-53 - 0.5) * 0.02;
+    prices[(size_t)i] = p;
+  }
+  // The 8,976-config grid of section 5; the smaller grids are evenly spaced
+  // picks from it (every window range represented).
+  std::vector<double> full;
+  for (int f = 5; f <= 100; f++)
+    for (int sl = 20; sl <= 250; sl += 2)
+      if (f < sl) full.insert(full.end(), {0, (double)f, (double)sl, 1, (double)(sl % 2), 252});
+  const int64_t total = (int64_t)full.size() / 6;
+  const gpudf_kernel *k;
+  GK(gpudf_kernel_find("ma_crossover", &k));
+  gpudf_table *dev, *cpu;
+  for (gpudf_table **t : {&dev, &cpu}) {
+    GK(gpudf_table_create(n, t));
+    GK(gpudf_table_add_column(*t, "p", GPUDF_TYPE_F64, prices.data()));
+    GK(gpudf_table_prepare(*t, k, full.data(), total));
+  }
+  gpudf_share *sh;
+  GK(gpudf_table_share(dev, "bench-gpu-ma-split", GPUDF_BACKEND_CUDA_IPC, &sh));
+  const char *saved = std::getenv("GPUDF_MA_SEGMENT");
+  std::string saved_value = saved ? saved : "";
+  int bad = 0;
+  char what[96], buf[400];
+  for (int64_t m : {(int64_t)64, (int64_t)312, (int64_t)1024, total}) {
+    std::vector<double> cfg;
+    for (int64_t j = 0; j < m; j++) {
+      int64_t src = j * total / m;
+      cfg.insert(cfg.end(), full.begin() + src * 6, full.begin() + src * 6 + 6);
+    }
+    std::vector<double> r_new((size_t)m * 5), r_old((size_t)m * 5), r_cpu((size_t)m * 5);
+    // The launch's own choice: a warm-up, then the median of 5.
+    if (saved)
+      setenv("GPUDF_MA_SEGMENT", saved_value.c_str(), 1);
+    else
+      unsetenv("GPUDF_MA_SEGMENT");
+    std::vector<double> times;
+    for (int r = 0; r < 6; r++) {
+      double t0 = Now();
+      GK(gpudf_run(dev, k, cfg.data(), m, r_new.data()));
+      if (r) times.push_back(Now() - t0);
+    }
+    double t_new = Median(times);
+    double t_min = *std::min_element(times.begin(), times.end());
+    // The one-thread-per-config launch: one run.
+    setenv("GPUDF_MA_SEGMENT", "0", 1);
+    double t0 = Now();
+    GK(gpudf_run(dev, k, cfg.data(), m, r_old.data()));
+    double t_old = Now() - t0;
+    if (saved)
+      setenv("GPUDF_MA_SEGMENT", saved_value.c_str(), 1);
+    else
+      unsetenv("GPUDF_MA_SEGMENT");
+    gpudf_sweep_options o;
+    gpudf_sweep_options_init(&o);
+    o.backend = GPUDF_BACKEND_CPU;
+    gpudf_sweep_result *sr;
+    t0 = Now();
+    GK(gpudf_sweep(cpu, k, cfg.data(), m, r_cpu.data(), &o, &sr));
+    double t_cpu = Now() - t0;
+    gpudf_sweep_report rep;
+    GK(gpudf_sweep_result_report(sr, &rep));
+    gpudf_sweep_result_free(sr);
+    if (rep.done != m) {
+      std::fprintf(stderr, "bench_gpu: ma_crossover cpu sweep: %lld of %lld done\n",
+                   (long long)rep.done, (long long)m);
+      std::exit(1);
+    }
+    const double steps = (double)(n - 1);
+    size_t same_new = 0, same_old = 0;
+    int wrong = MaCompareSplit(r_new, r_cpu, steps, "split vs cpu", &same_new) +
+                MaCompareSplit(r_old, r_cpu, steps, "one thread per config vs cpu", &same_old);
+    bad += wrong;
+    const double work = (double)m * steps;
+    std::printf("bench_gpu 8: %lld cfg x 1e7: own choice %.4f s (min %.4f, %.2e steps/s), one "
+                "thread per config %.3f s, cpu sweep (%d workers) %.3f s; bit-identical to cpu: "
+                "%zu (own) %zu (one thread) of %zu; %d differ\n",
+                (long long)m, t_new, t_min, work / t_new, t_old, rep.workers, t_cpu, same_new,
+                same_old, r_cpu.size(), wrong);
+    std::fflush(stdout);
+    std::snprintf(what, sizeof what, "ma_crossover %lld cfg x 1e7", (long long)m);
+    std::snprintf(buf, sizeof buf, "%.4f s (%.2e steps/s): %.1fx cpu (%d w, %.2f s), %.1fx 1-thread "
+                  "(%.2f s); %zu/%zu same%s", t_new, work / t_new, t_cpu / t_new, rep.workers,
+                  t_cpu, t_old / t_new, t_old, same_new, r_cpu.size(),
+                  wrong ? ", WRONG" : "");
+    out->push_back({what, buf, "> 1x cpu"});
+  }
+  gpudf_share_close(sh);
+  gpudf_table_free(dev);
+  gpudf_table_free(cpu);
+  return bad;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -865,6 +1003,8 @@ int main(int argc, char **argv) {
   ma_wrong += GroupbyHistogram(&rows_out);
   // 7. configs x series.
   ma_wrong += MaSeries(&rows_out);
+  // 8. the backtest grids over 1e7 prices: split time axis vs one thread per config.
+  ma_wrong += MaCrossoverSplit(&rows_out);
   wrong += ma_wrong;
 
   std::printf("\n== gpudf-bench_gpu summary (%lld rows, %.2f GB arena)\n", (long long)rows,
