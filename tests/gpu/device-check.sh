@@ -184,7 +184,7 @@ fi
 avail=$(df --output=avail -B1 /dev/shm 2>/dev/null | tail -1)
 rows=100000000
 if [ -n "$avail" ] && [ "$avail" -lt $((rows * 16 * 3)) ]; then rows=$((avail / 16 / 4)); fi
-lim=$(step_limit 180)
+lim=$(step_limit "${GPUDF_DEVCHECK_BENCH_LIMIT:-240}")
 t0=$SECONDS
 if skip bench_gpu; then note "bench_gpu: SKIPPED (GPUDF_DEVCHECK_SKIP)"
 elif [ "$lim" -eq 0 ]; then note "bench_gpu: NOT RUN (out of time)"
