@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""bench_gpu_py.py - gpudf's filter_agg on the device against CuPy doing the
-same work on the same data, in one run, with the answers checked.
+"""bench_gpu_py.py - gpudf's filter_agg, groupby_agg and histogram on the
+device against CuPy doing the same work on the same data, in one run, with
+the answers checked.
 
 Data: two float64 columns, x uniform in [-100, 100) and v = 1000 + 50 * a
-normal draw with 0.1% NaN (seeded, the same for both sides). One config is
+normal draw with 0.1% NaN, and two int32 group keys, g4096 uniform in
+[0, 4096) and g16 = g4096 & 15 (seeded, the same for both sides). One config is
 filter_agg's (filter_col x, op, lo, hi, value_col v): count, sum, mean, min,
 max and std (ddof 1) of v over the rows whose x passes the op, NaN values
 skipped; no rows gives count 0, sum 0 and NaN for the rest, one row a NaN std.
@@ -26,6 +28,33 @@ skipped; no rows gives count 0, sum 0 and NaN for the rest, one row a NaN std.
           The summary's CuPy column is the fastest variant for each row; a
           variant that fails to run is reported and left out.
 
+groupby_agg and histogram (--gh-configs K2, default 16; 0 leaves them out):
+K2 configs with filter_agg's filters (x, op, lo, hi, as make_configs) in four
+cases: groupby_agg of v by g16 and by g4096 (count, sum, mean, min, max per
+group) and histogram of v in 64 and 4096 bins over [872, 1128] plus underflow
+and overflow. gpudf: one gpudf.run of the K2 configs (numpy config form, no
+pandas). CuPy: a loop over the configs in the idioms of ArraySide.gh_variants:
+  groupby    bincount  xp.bincount of the keys (rows that do not pass sent to
+                       an extra slot) for count, with weights v for sum;
+                       xp.minimum.at / maximum.at for min and max (CuPy's
+                       recommended form; cupyx.scatter_min/max if missing)
+             sort      keys and values of the passing rows compacted and
+                       ordered by xp.argsort of the keys; min and max of each
+                       key's run by ufunc.reduceat (xp.lexsort by key and
+                       value, the ends of each run, if reduceat is missing);
+                       bincount for count and sum
+  histogram  bincount  the bin index of every row computed, rows that do not
+                       pass or fall outside sent to extra slots, one bincount
+             histogram xp.histogram of the compacted values (+ two
+                       count_nonzero for underflow and overflow)
+The output says which call an idiom used where it has a choice.
+The range is 256 wide (a power of two), so the computed bin index is exact and
+both idioms bin as numpy's edges do. Checks: counts, min and max equal, sums
+within 1e-12 x count x the group's largest |value|. Times: median of 3 runs
+after a warm-up (fewer, at least 1, once a variant's runs took 2 s); a
+variant that would start after --gh-budget seconds (default 45) of the four
+cases is left out and said so.
+
 Times are medians of >= 5 runs (1 config) and >= 3 runs (K configs) after a
 warm-up, with min..max; the CuPy side synchronizes the device before each
 clock read. Device memory comes from cudaMemGetInfo (free bytes before and
@@ -34,6 +63,9 @@ after the share, and after CuPy's upload) and CuPy's memory pool.
     GPUDF_LIBRARY=<build>/libgpudf.so GPUDF_HEADER=include/gpudf.h PYTHONPATH=python \\
         python3 bench/bench_gpu_py.py [--rows N] [--configs K] [--json PATH]
         [--backend cuda-ipc|cuda-pinned|cpu] [--xp auto|cupy|numpy]
+
+The "upload" row times gpudf's share against CuPy's asarray of the same four
+columns.
 
 --backend cpu (no GPU needed) runs the same flow with numpy in CuPy's place
 (the column is then labelled numpy), to test the script on any machine;
@@ -76,6 +108,8 @@ class ArraySide:
         else:
             self.xp = np
         self.x = self.v = self.valid = None
+        self.cols = {}
+        self.how = {}  # which call an idiom ended up using, where it has a choice
 
     def sync(self):
         if self.name == "cupy":
@@ -96,13 +130,14 @@ class ArraySide:
             return None
         return int(self.xp.get_default_memory_pool().total_bytes())
 
-    def upload(self, x, v):
-        """The columns onto the device; returns seconds."""
+    def upload(self, columns):
+        """The columns (name -> host array) onto the device; returns
+        seconds."""
         self.sync()
         t0 = time.perf_counter()
-        self.x = self.xp.asarray(x)
-        self.v = self.xp.asarray(v)
+        self.cols = {name: self.xp.asarray(c) for name, c in columns.items()}
         self.sync()
+        self.x, self.v = self.cols["x"], self.cols["v"]
         return time.perf_counter() - t0
 
     def prepare(self):
@@ -203,6 +238,130 @@ class ArraySide:
                 j += 1
         return out
 
+    # ------------------------------------------- groupby_agg and histogram
+
+    def _scatter(self, kind, out, idx, vals):
+        """out[idx] = min/max(out[idx], vals), repeated indices included:
+        xp.minimum.at / xp.maximum.at (numpy, and CuPy >= 13, which
+        recommends them), else cupyx.scatter_min / scatter_max. Says which
+        in self.how."""
+        uf = self.xp.minimum if kind == "min" else self.xp.maximum
+        try:
+            with np.errstate(invalid="ignore"):  # NaN values land in the last slot
+                uf.at(out, idx, vals)
+            self.how["scatter"] = "ufunc.at"
+        except (AttributeError, NotImplementedError, TypeError):
+            import cupyx
+            (cupyx.scatter_min if kind == "min" else cupyx.scatter_max)(out, idx, vals)
+            self.how["scatter"] = "cupyx.scatter_" + kind
+
+    def _segments(self, vs, n, g):
+        """min and max of each group's run in vs (ordered by key, n the
+        groups' counts, vs non-empty): ufunc.reduceat at the starts of the non-empty
+        groups, scattered back to all g (the empty ones keep junk that the
+        caller masks with n == 0); None where reduceat is missing."""
+        xp = self.xp
+        try:
+            end = xp.cumsum(n)
+            full = xp.nonzero(n)[0]
+            starts = (end - n)[full]
+            mn = xp.zeros(g)
+            mx = xp.zeros(g)
+            mn[full] = xp.minimum.reduceat(vs, starts)
+            mx[full] = xp.maximum.reduceat(vs, starts)
+            return mn, mx
+        except (AttributeError, NotImplementedError, TypeError):
+            return None
+
+    def gh_variants(self, kind):
+        """groupby: bincount (count and sum by xp.bincount, the sum's weights
+        being v; min and max by xp.minimum.at / maximum.at into an array of
+        groups + 1, the last slot taking the rows that do not pass) and sort
+        (the passing rows' keys and values compacted and ordered by key with
+        xp.argsort, each group's min and max by ufunc.reduceat over its run,
+        count and sum by bincount; where reduceat is missing, xp.lexsort by
+        key then value and the ends of each run instead). histogram:
+        bincount (the bin index of every row computed, the rows that do not
+        pass or fall outside sent to extra slots, one xp.bincount) and
+        histogram (xp.histogram of the compacted passing values, plus
+        count_nonzero for underflow and overflow)."""
+        return ("bincount", "sort") if kind == "groupby" else ("bincount", "histogram")
+
+    def groupby(self, configs, key, groups, variant):
+        """configs: list of (op, lo, hi); returns K x groups x 5 (count, sum,
+        mean, min, max; an empty group: 0, 0, NaN, NaN, NaN) on the host."""
+        xp, k, g = self.xp, self.cols[key], groups
+        parts = []
+        for op, lo, hi in configs:
+            m = self._mask(op, lo, hi)
+            if variant == "bincount":
+                kk = xp.where(m, k, g)  # the rows that do not pass go to slot g
+                n = xp.bincount(kk, minlength=g + 1)[:g]
+                s = xp.bincount(kk, weights=self.v, minlength=g + 1)[:g]
+                mn = xp.full(g + 1, np.inf)
+                mx = xp.full(g + 1, -np.inf)
+                self._scatter("min", mn, kk, self.v)
+                self._scatter("max", mx, kk, self.v)
+                mn, mx = mn[:g], mx[:g]
+            else:
+                kk, vv = k[m], self.v[m]
+                if vv.size == 0:
+                    n = xp.zeros(g, dtype=xp.int64)
+                    s = xp.zeros(g)
+                    mn = mx = xp.full(g, np.nan)
+                else:
+                    n = xp.bincount(kk, minlength=g)
+                    s = xp.bincount(kk, weights=vv, minlength=g)
+                    order = xp.argsort(kk)
+                    seg = self._segments(vv[order], n, g)
+                    if seg is not None:
+                        mn, mx = seg
+                        self.how["sort"] = "argsort + reduceat"
+                    else:
+                        order = xp.lexsort(xp.stack([vv, kk.astype(vv.dtype)]))
+                        vs = vv[order]
+                        end = xp.cumsum(n)
+                        mn = vs[xp.minimum(end - n, vs.size - 1)]
+                        mx = vs[xp.maximum(end - 1, 0)]
+                        self.how["sort"] = "lexsort"
+            parts.append(xp.stack([n.astype(xp.float64), s, mn, mx]))
+        host = self.to_host(xp.stack(parts))  # K x 4 x g
+        self.sync()
+        out = np.empty((len(configs), g, 5))
+        n = host[:, 0, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[:, :, 0], out[:, :, 1] = n, host[:, 1, :]
+            out[:, :, 2] = np.where(n > 0, host[:, 1, :] / n, np.nan)
+            out[:, :, 3] = np.where(n > 0, host[:, 2, :], np.nan)
+            out[:, :, 4] = np.where(n > 0, host[:, 3, :], np.nan)
+        return out
+
+    def histogram(self, configs, bins, lo_r, hi_r, variant):
+        """configs: list of (op, lo, hi) filters; returns K x (bins + 2)
+        counts (the bins, then underflow and overflow) of v over the passing
+        rows, NaN not counted, on the host."""
+        xp, b, v = self.xp, bins, self.v
+        parts = []
+        with np.errstate(invalid="ignore"):
+            for op, lo, hi in configs:
+                m = self._mask(op, lo, hi)
+                if variant == "histogram":
+                    sel = v[m]
+                    h, _ = xp.histogram(sel, bins=b, range=(lo_r, hi_r))
+                    uo = xp.stack([xp.count_nonzero(sel < lo_r), xp.count_nonzero(sel > hi_r)])
+                    parts.append(xp.concatenate([h.astype(xp.int64), uo.astype(xp.int64)]))
+                else:
+                    # exact here: hi_r - lo_r is a power of two (see GH_RANGE)
+                    idx = ((v - lo_r) * (b / (hi_r - lo_r))).astype(xp.int64)
+                    idx = xp.minimum(idx, b - 1)  # hi_r itself is in the last bin
+                    idx = xp.where(v < lo_r, b, idx)
+                    idx = xp.where(v > hi_r, b + 1, idx)
+                    idx = xp.where(m, idx, b + 2)  # not passing, or NaN
+                    parts.append(xp.bincount(idx, minlength=b + 3)[:b + 2])
+            host = self.to_host(xp.stack(parts))
+        self.sync()
+        return host.astype(np.float64)
+
 
 # ------------------------------------------------------------------- gpudf side
 
@@ -226,6 +385,110 @@ def make_configs(k):
         lo = -100.0 + 200.0 * i / k
         out.append((OPS[1 + i % 7], lo, lo + 10.0))
     return out
+
+
+# ------------------------------------------------ groupby_agg and histogram
+
+# The histogram's range: v is 1000 + 50 * normal, so about 1% falls outside.
+# Its width is a power of two, so (v - lo) * bins / width is exact and the
+# plain bincount idiom bins exactly as numpy.histogram's edges do.
+GH_RANGE = (872.0, 1128.0)
+GH_CASES = (("groupby", "g16", 16), ("groupby", "g4096", 4096),
+            ("histogram", None, 64), ("histogram", None, 4096))
+COLS = ("x", "v", "g16", "g4096")  # the table's columns, in order (indices in configs)
+
+
+def gh_matrix(kind, configs, key, size):
+    """gpudf.run's numpy form: one row of parameters (describe() order,
+    columns and ops as indices) per config."""
+    rows = []
+    for op, lo, hi in configs:
+        if kind == "groupby":
+            rows.append([0, OPS.index(op), lo, hi, COLS.index(key), 1, size])
+        else:
+            rows.append([0, OPS.index(op), lo, hi, 1, size, GH_RANGE[0], GH_RANGE[1]])
+    return np.array(rows, dtype=np.float64)
+
+
+def gh_compare(kind, got, want, configs, label):
+    """groupby: counts, min and max exactly, sum within 1e-12 x count x the
+    group's largest |value| (any order of additions stays inside), mean
+    within that / count; histogram: every count exactly."""
+    bad = []
+    if kind == "histogram":
+        for i, cfg in enumerate(configs):
+            diff = np.nonzero(got[i] != want[i])[0]
+            if len(diff):
+                j = int(diff[0])
+                bad.append(f"{label} config {i} {cfg}: {len(diff)} counts differ, first slot "
+                           f"{j}: gpudf {got[i][j]:.0f} vs {want[i][j]:.0f}")
+        return bad
+    for i, cfg in enumerate(configs):
+        g, w = got[i], want[i]  # groups x 5
+        n = w[:, 0]
+        mag = n * np.maximum(np.abs(w[:, 3]), np.abs(w[:, 4]))
+        mag = np.where(n > 0, mag, 0.0)
+        tol = {1: 1e-12 * mag + 1e-300, 2: 1e-12 * np.where(n > 0, mag / np.maximum(n, 1), 0)
+               + 1e-300}
+        for j, f in enumerate(("count", "sum", "mean", "min", "max")):
+            a, b = g[:, j], w[:, j]
+            both_nan = np.isnan(a) & np.isnan(b)
+            off = np.abs(a - b) > tol.get(j, 0.0)
+            off |= np.isnan(a) != np.isnan(b)
+            off &= ~both_nan
+            if off.any():
+                q = int(np.nonzero(off)[0][0])
+                bad.append(f"{label} config {i} {cfg}: {f} of {int(off.sum())} group(s) differ, "
+                           f"first group {q}: gpudf {float(a[q])!r} vs {float(b[q])!r}")
+    return bad
+
+
+def gh_bench(table, side, label, configs, reps, budget_s):
+    """Each case of GH_CASES: gpudf.run of the K configs in one pass against
+    the array side's variants looping over them; returns (rows for the
+    summary, json, wrong). A variant that would start after budget_s
+    seconds of the whole is left out and said so (the caller's summary must
+    print before a device check's time limit)."""
+    summary, out, wrong = [], [], []
+    k = len(configs)
+    t_start = time.perf_counter()
+    for kind, key, size in GH_CASES:
+        kernel = "groupby_agg" if kind == "groupby" else "histogram"
+        what = (f"groupby_agg {k} cfg x {size} groups" if kind == "groupby"
+                else f"histogram {k} cfg x {size} bins")
+        mat = gh_matrix(kind, configs, key, size)
+        g, g_out = timeit(lambda: gpudf.run(table, kernel, mat), reps)
+        if kind == "groupby":
+            g_out = g_out.reshape(k, size, 5)
+        print(f"  gpudf {what}: {fmt_stats(g)}", flush=True)
+        base, failed = {}, {}
+        for var in side.gh_variants(kind):
+            if time.perf_counter() - t_start > budget_s:
+                failed[var] = f"not run: the {budget_s:.0f} s budget (--gh-budget) was spent"
+                print(f"  {label} {var} {what}: {failed[var]}", flush=True)
+                continue
+            try:
+                if kind == "groupby":
+                    fn = lambda: side.groupby(configs, key, size, var)  # noqa: E731
+                else:
+                    fn = lambda: side.histogram(configs, size, *GH_RANGE, var)  # noqa: E731
+                side.how.clear()
+                st, a_out = timeit(fn, reps, side.sync, budget_s=2.0)
+                how = ", ".join(f"{a}: {b}" for a, b in side.how.items())
+                print(f"  {label} {var} {what}: {fmt_stats(st)}" + (f" ({how})" if how else ""),
+                      flush=True)
+                wrong += gh_compare(kind, g_out, a_out, configs, f"{what}, {var}")
+                base[var] = st
+            except Exception as e:  # reported, not fatal, as for filter_agg
+                failed[var] = f"{type(e).__name__}: {e}"
+                print(f"  {label} {var} {what}: FAILED to run ({failed[var][:300]})", flush=True)
+        best = min(base, key=lambda v: base[v]["median_s"]) if base else None
+        if best:
+            summary.append((what + f" ({best})", g["median_s"], base[best]["median_s"]))
+        out.append({"what": what, "gpudf": g, "baseline_variants": base,
+                    "baseline_variant": best, "baseline_failed": failed,
+                    "baseline_how": dict(side.how)})
+    return summary, out, wrong
 
 
 # ---------------------------------------------------------------------- checks
@@ -255,11 +518,14 @@ def compare(got, want, configs, label):
 
 # ----------------------------------------------------------------------- timing
 
-def timeit(fn, reps, sync=None):
-    """One warm-up, then reps timed calls; (stats, last result)."""
+def timeit(fn, reps, sync=None, budget_s=None):
+    """One warm-up, then reps timed calls (fewer, but at least one, once
+    they took budget_s together); (stats, last result)."""
     out = fn()
     times = []
     for _ in range(reps):
+        if budget_s is not None and times and sum(times) > budget_s:
+            break
         if sync:
             sync()
         t0 = time.perf_counter()
@@ -324,6 +590,11 @@ def main(argv=None):
                          "numpy on cpu)")
     ap.add_argument("--reps1", type=int, default=7, help="timed runs of 1 config (>= 5)")
     ap.add_argument("--repsk", type=int, default=3, help="timed runs of K configs (>= 3)")
+    ap.add_argument("--gh-configs", type=int, default=16,
+                    help="configs of each groupby_agg / histogram case (0: leave them out)")
+    ap.add_argument("--gh-budget", type=float, default=45.0,
+                    help="seconds for all groupby_agg / histogram cases: a baseline variant "
+                         "that would start later is left out, and said so")
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
@@ -353,7 +624,7 @@ def main(argv=None):
         name = props["name"]
         device = name.decode() if isinstance(name, bytes) else str(name)
 
-    print(f"bench_gpu_py: {rows:,} rows x 2 f64 columns ({rows * 16 / 1e9:.2f} GB), "
+    print(f"bench_gpu_py: {rows:,} rows x (2 f64 + 2 i32 columns) ({rows * 24 / 1e9:.2f} GB), "
           f"K = {k} configs; gpudf {gpudf.__version__} backend {a.backend} vs {label} "
           f"{side.xp.__version__}; device: {device}", flush=True)
 
@@ -364,12 +635,14 @@ def main(argv=None):
     x = rng.uniform(-100.0, 100.0, rows)
     v = 1000.0 + 50.0 * rng.standard_normal(rows)
     v[rng.random(rows) < 0.001] = np.nan
+    g4096 = rng.integers(0, 4096, rows, dtype=np.int32)  # after x and v: those stay as before
+    g16 = g4096 & 15
     try:
-        table = gpudf.Table.from_numpy({"x": x, "v": v})
+        table = gpudf.Table.from_numpy({"x": x, "v": v, "g16": g16, "g4096": g4096})
     except gpudf.Error as e:
         print(f"bench_gpu_py: cannot build the table: {e}")
         return 1
-    del x, v
+    del x, v, g16, g4096
     print(f"  data built in {time.perf_counter() - t0:.1f} s", flush=True)
 
     # ---- gpudf: the share is the upload.
@@ -390,7 +663,7 @@ def main(argv=None):
         return 1
 
     # ---- the baseline's upload, from the same memory.
-    a_upload = side.upload(table.column("x"), table.column("v"))
+    a_upload = side.upload({c: table.column(c) for c in COLS})
     free2 = side.mem_info()
     a_prep = side.prepare()
     first = ", CuPy's first kernel compile included" if xp_name == "cupy" else ""
@@ -431,6 +704,12 @@ def main(argv=None):
     c1, ck = base1[best1], basek[bestk]
     res["empty_configs"] = int((ck_out[:, 0] == 0).sum())
 
+    gh_rows, gh_json = [], []
+    if a.gh_configs > 0:
+        gh_rows, gh_json, gh_wrong = gh_bench(table, side, label, make_configs(a.gh_configs),
+                                              a.repsk, a.gh_budget)
+        wrong += gh_wrong
+
     pool = side.pool_bytes()
     memory = {
         "device_total_bytes": free0[1] if free0 else None,
@@ -451,6 +730,7 @@ def main(argv=None):
         "filter_agg_k": {"gpudf": gk, "baseline": ck, "baseline_variant": bestk,
                          "baseline_variants": basek},
         "baseline_failed": failed,
+        "groupby_histogram": gh_json,
         "memory": memory, "wrong": wrong,
     })
     share.close()
@@ -470,21 +750,25 @@ def main(argv=None):
         benchlib.write_json(a.json, res)
         return 2
 
-    print(f"answers: gpudf and every {label} variant agree on all {1 + k} configs "
-          f"({res['empty_configs']} with no rows)")
+    gh_ran = sum(1 for r in gh_json if r["baseline_variants"])
+    print(f"answers: gpudf and every {label} variant agree on all {1 + k} filter_agg configs "
+          f"({res['empty_configs']} with no rows)"
+          + (f" and on the {gh_ran} groupby_agg / histogram cases of {a.gh_configs} configs "
+             "that ran (counts equal, sums within rounding)" if gh_json else ""))
     print(f"\n== bench_gpu_py summary ({rows:,} rows, backend {a.backend}, device {device})")
-    head = f"  {'':<26} {'gpudf':>12} {label:>12} {label + '/gpudf':>12}"
+    head = f"  {'':<46} {'gpudf':>12} {label:>12} {label + '/gpudf':>12}"
     print(head)
     table_rows = [("filter_agg 1 config", g1["median_s"], c1["median_s"]),
                   (f"filter_agg {k} configs", gk["median_s"], ck["median_s"]),
-                  ("upload", g_upload, a_upload)]
+                  ("upload", g_upload, a_upload)] + gh_rows
     res["summary"] = []
     for what, g, c in table_rows:
         ratio = c / g if g > 0 else math.inf
         res["summary"].append({"what": what, "gpudf_s": g, "baseline_s": c, "ratio": ratio})
-        print(f"  {what:<26} {fmt_s(g):>12} {fmt_s(c):>12} {ratio:>11.2f}x")
+        print(f"  {what:<46} {fmt_s(g):>12} {fmt_s(c):>12} {ratio:>11.2f}x")
     print(f"  ({label} column: its fastest variant of {', '.join(base1)}: {best1} for 1 config, "
-          f"{bestk} for {k}; every variant's times are above)")
+          f"{bestk} for {k}; for groupby_agg / histogram the variant in brackets; every "
+          f"variant's times are above)")
     benchlib.write_json(a.json, res)
     return 0
 

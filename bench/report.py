@@ -560,8 +560,8 @@ def s_csv(ctx, sec):
 GPU_FAKE = "GPUDF_BENCH_GPU_FAKE"
 
 # The targets gpudf-bench_gpu prints after its rows (bench/bench_gpu.cu).
-BENCH_GPU_TARGETS = (">= 80%", "faster", "attacher ~0", "vs cpu", "trades exact",
-                     "counts equal")
+BENCH_GPU_TARGETS = (">= 90%", ">= 80%", ">= 8x", "<= 2x", "faster", "attacher ~0", "vs cpu",
+                     "trades exact", "counts equal", "<= 2000 us", "reported", "driver floor")
 
 
 def parse_bench_gpu(out):
@@ -602,9 +602,21 @@ def verdict(value, target):
     if m:
         v = re.search(r"= (\d+(?:\.\d+)?)%", value)
         return ("PASS" if float(v.group(1)) >= float(m.group(1)) else "**MISS**") if v else ""
+    m = re.fullmatch(r"([<>]=) (\d+(?:\.\d+)?)x", target)
+    if m:
+        v = re.search(r"= (\d+(?:\.\d+)?)x", value)
+        if not v:
+            return ""
+        ok = float(v.group(1)) >= float(m.group(2)) if m.group(1) == ">=" else \
+            float(v.group(1)) <= float(m.group(2))
+        return "PASS" if ok else "**MISS**"
     if target == "faster":
         v = re.search(r"= (\d+(?:\.\d+)?)x", value)
         return ("PASS" if float(v.group(1)) > 1 else "**MISS**") if v else ""
+    m = re.fullmatch(r"<= (\d+(?:\.\d+)?) us", target)
+    if m:
+        v = re.match(r"(\d+(?:\.\d+)?) us", value)
+        return ("PASS" if float(v.group(1)) <= float(m.group(1)) else "**MISS**") if v else ""
     return ""
 
 
@@ -752,7 +764,7 @@ def gpu_cupy(ctx, sec, env, fake):
                      + [spread(bv[v]) if v in bv else "not run" for v in variants]
                      + [ratio(r["baseline"]["median_s"] / r["gpudf"]["median_s"])])
     up = d["upload"]
-    trows.append([f"upload (gpudf: share; {label}: asarray of both columns)",
+    trows.append([f"upload (gpudf: share; {label}: asarray of the same 4 columns)",
                   fmt_s(up["gpudf_share_s"]), fmt_s(up["baseline_asarray_s"])]
                  + [""] * len(variants) + [ratio(up["baseline_asarray_s"] / up["gpudf_share_s"])])
     sec.md(*table(["measure", "gpudf (median [min - max])", f"{label}, faster idiom"]
@@ -775,6 +787,25 @@ def gpu_cupy(ctx, sec, env, fake):
            f"{d.get('empty_configs', '?')} configs select no row.")
     for v, why in (d.get("baseline_failed") or {}).items():
         sec.md(f"- {label} {v} did not run: {why[:300]}")
+    gh = d.get("groupby_histogram") or []
+    if gh:
+        gvars = sorted({v for r in gh for v in r.get("baseline_variants", {})})
+        grows = []
+        for r in gh:
+            bv, best = r.get("baseline_variants", {}), r.get("baseline_variant")
+            grows.append([r["what"], spread(r["gpudf"])]
+                         + [spread(bv[v]) if v in bv else "-" for v in gvars]
+                         + [ratio(bv[best]["median_s"] / r["gpudf"]["median_s"]) + f" ({best})"
+                            if best else "n/a"])
+        sec.md("", f"groupby_agg (keys g16 / g4096, value v) and histogram (of v over "
+               f"[872, 1128]), each config filtered by x as above: gpudf.run of the configs in "
+               f"one pass against {label} looping over them in its idioms (bench_gpu_py.py's "
+               f"ArraySide.gh_variants); counts, min and max equal, sums within rounding.", "")
+        sec.md(*table(["measure", "gpudf (median [min - max])"] + [f"{label} {v}" for v in gvars]
+                      + [f"{label} fastest / gpudf"], grows))
+        for r in gh:
+            for v, why in (r.get("baseline_failed") or {}).items():
+                sec.md(f"- {r['what']}: {label} {v} did not run: {why[:300]}")
     if d.get("wrong"):
         sec.md(f"- **WRONG**: {len(d['wrong'])} results differ, e.g. {d['wrong'][0]}")
     if rc == 2:

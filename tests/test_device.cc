@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -253,6 +254,72 @@ TEST_F(SimDevice, AnotherProcessOpensTheHandleOnceAndClosesItOnTheLastDetach) {
   EXPECT_EQ(calls[1], "ipc_close dev=0");
   // It reads the device copy, which holds the table's bytes.
   EXPECT_EQ(RunChild({"attach-dev", name}, {}), "ok cuda-ipc " + Sum(t) + " " + Sum(t));
+}
+
+// GPUDF_ATTACH_TRACE=1: each attach prints one line on stderr with the time
+// of each of its phases, the device's handle open apart from our own work,
+// and the status; nothing without it (docs/placements.md, "Attach cost").
+std::map<std::string, double> TracePhases(const std::string &log, const std::string &name,
+                                          int *lines) {
+  std::map<std::string, double> out;
+  std::istringstream in(log);
+  std::string line, head = "gpudf: trace attach '" + name + "' (us):";
+  *lines = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind(head, 0) != 0) continue;
+    ++*lines;
+    std::istringstream f(line.substr(head.size()));
+    std::string kv;
+    while (f >> kv) {
+      size_t eq = kv.find('=');
+      if (eq != std::string::npos) out[kv.substr(0, eq)] = std::atof(kv.c_str() + eq + 1);
+    }
+  }
+  return out;
+}
+
+TEST_F(SimDevice, TheAttachTraceTimesEveryPhaseOnOneLine) {
+  Share(1500, 14);
+  std::string log;
+  EXPECT_EQ(RunChild({"attach-dev", name}, {{"GPUDF_ATTACH_TRACE", "1"}}, nullptr, &log),
+            "ok cuda-ipc " + Sum(t) + " " + Sum(t));
+  int lines = 0;
+  std::map<std::string, double> ph = TracePhases(log, name, &lines);
+  EXPECT_EQ(lines, 1) << log;
+  double sum = 0;
+  for (const char *p : {"read_descriptor", "validate_descriptor", "owner_alive",
+                        "map_host_arena", "replica_records", "device_probe", "current_device",
+                        "device_uuid", "pick_replica", "ipc_open", "place", "validate_dicts",
+                        "make_view", "log", "tidy"}) {
+    ASSERT_TRUE(ph.count(p)) << "phase " << p << " missing: " << log;
+    EXPECT_GE(ph[p], 0) << p;
+    sum += ph[p];
+  }
+  EXPECT_EQ(ph["status"], 0);
+  // The phases cover the attach: their sum is the total (each printed to
+  // 0.1 us).
+  EXPECT_LE(sum, ph["total"] + 2) << log;
+  // Without the variable (and with any other value), nothing.
+  for (const char *v : {"", "0", "yes"}) {
+    RunChild({"attach-dev", name}, {{"GPUDF_ATTACH_TRACE", v}}, nullptr, &log);
+    EXPECT_EQ(log.find("gpudf: trace"), std::string::npos) << v << ": " << log;
+  }
+}
+
+TEST_F(SimDevice, TheAttachTraceOfAFailedAttachGivesItsStatus) {
+  setenv("GPUDF_ATTACH_TRACE", "1", 1);
+  testing::internal::CaptureStderr();
+  gpudf_table *v = nullptr;
+  gpudf_status st = gpudf_attach("no-such-share-here", &v);
+  std::string err = testing::internal::GetCapturedStderr();
+  unsetenv("GPUDF_ATTACH_TRACE");
+  EXPECT_EQ(st, GPUDF_ENOENT);
+  int lines = 0;
+  std::map<std::string, double> ph = TracePhases(err, "no-such-share-here", &lines);
+  EXPECT_EQ(lines, 1) << err;
+  EXPECT_EQ(ph["status"], GPUDF_ENOENT) << err;
+  EXPECT_TRUE(ph.count("read_descriptor")) << err;
+  EXPECT_FALSE(ph.count("ipc_open")) << err;
 }
 
 TEST_F(SimDevice, AViewInTheOwnersProcessBorrowsItsPlacement) {

@@ -97,6 +97,18 @@ void gdf_quiet_end(gdf_quiet *q);
 /* Maps an errno value to the closest status. */
 gpudf_status gdf_status_from_errno(int err);
 
+/* Phase timing of one call on this thread (engine/base/trace.c). Between
+ * gdf_trace_begin(on) and gdf_trace_end, each gdf_trace_mark(phase) adds the
+ * time since the previous mark (or the begin) to phase (a string literal;
+ * repeated names add up); gdf_trace_end prints one line on stderr,
+ * "gpudf: trace WHAT 'SUBJECT' (us): phase=us ... total=us status=N", when on.
+ * Nested begins are counted and only the outermost prints. Nothing is
+ * measured when off. */
+bool gdf_attach_trace_enabled(void); /* GPUDF_ATTACH_TRACE=1, read per call */
+void gdf_trace_begin(bool on);
+void gdf_trace_mark(const char *phase);
+void gdf_trace_end(const char *what, const char *subject, int status);
+
 /* Debug log on stderr when GPUDF_LOG=debug. */
 bool gdf_log_enabled(void);
 void gdf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

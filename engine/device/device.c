@@ -443,8 +443,10 @@ static gpudf_status open_ipc(gdf_placement *p, const gdf_replica *reps, int nrep
                              const char *name) {
   char u[48], cu[48];
   gdf_device cur = gdf_device_at(&p->dev, p->dev.ops->current(&p->dev));
+  gdf_trace_mark("current_device");
   uint8_t cur_uuid[GDF_UUID_BYTES];
   GDF_TRY(cur.ops->uuid(&cur, cur_uuid));
+  gdf_trace_mark("device_uuid");
   const gdf_replica *pick = NULL;
   for (int i = 0; i < nrep && !pick; i++)
     if (memcmp(reps[i].uuid, cur_uuid, GDF_UUID_BYTES) == 0) pick = &reps[i];
@@ -466,8 +468,10 @@ static gpudf_status open_ipc(gdf_placement *p, const gdf_replica *reps, int nrep
     access = GDF_ACCESS_PEER;
   }
   set_run_device(p, &cur, cur_uuid);
+  gdf_trace_mark("pick_replica");
   void *d = NULL;
   GDF_TRY(p->dev.ops->ipc_open(&p->dev, pick->handle, &d));
+  gdf_trace_mark("ipc_open");
   p->dbase = d;
   p->src = *pick;
   p->src.dev = p->dev;
@@ -525,6 +529,7 @@ static gpudf_status attach_steps(gdf_placement *p, gpudf_backend first, bool for
   (void)p->dev.ops->uuid(&p->dev, uuid);
   set_run_device(p, &p->dev, uuid);
   st = pin(p, host, bytes);
+  gdf_trace_mark("pin_register");
   if (st == GPUDF_OK) return st;
   if (forced) return refuse(first);
   fell_back(why, who, GPUDF_BACKEND_CUDA_PINNED, GPUDF_BACKEND_CPU);
@@ -556,7 +561,9 @@ gpudf_status gdf_place_attach(gpudf_backend desc, const gdf_replica *reps, int n
   bool forced = wish != GPUDF_BACKEND_AUTO;
   const char *why = "no CUDA device";
   gdf_device dev;
-  if (!gdf_device_get(&dev, &why) || dev.ops->count(&dev, &why) <= 0) {
+  bool have = gdf_device_get(&dev, &why) && dev.ops->count(&dev, &why) > 0;
+  gdf_trace_mark("device_probe");
+  if (!have) {
     if (forced)
       return GDF_ERR(GPUDF_ENODEV, "GPUDF_BACKEND=%s, but this process has no device: %s",
                      gpudf_backend_name(wish), why);

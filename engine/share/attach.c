@@ -93,6 +93,7 @@ static gpudf_status place_attachment(struct gdf_attachment *a, const gdf_desc_he
   }
   gdf_replica reps[GDF_DESC_REPLICAS_MAX];
   int nrep = share_replicas(h, reps);
+  gdf_trace_mark("replica_records");
   gdf_range_push("gpudf attach");
   gpudf_status st = gdf_place_attach((gpudf_backend)h->backend, reps, nrep,
                                      a->base, a->size, name, &a->place);
@@ -227,6 +228,7 @@ static gpudf_status map_arena(int dfd, const gdf_desc_header *h, const char *nam
   }
   if (status == GPUDF_OK) {
     void *base = mmap(NULL, h->arena_size, PROT_READ, MAP_SHARED, fd, 0);
+    gdf_trace_mark("map_host_arena");
     if (base == MAP_FAILED) {
       status = GDF_ERR(gdf_status_from_errno(errno), "cannot map share '%s' (%" PRIu64
                        " bytes): %s", name, h->arena_size, strerror(errno));
@@ -390,8 +392,20 @@ static gpudf_status make_view(const gdf_desc_header *h, struct gdf_attachment *a
   return GPUDF_OK;
 }
 
+static gpudf_status attach(const char *name, gpudf_table **view);
+
+/* The attach, timed phase by phase under GPUDF_ATTACH_TRACE=1 (one line on
+ * stderr; the phases are marked in attach, map_arena, device.c and the CUDA
+ * device). */
 gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
   GDF_ENTER();
+  gdf_trace_begin(gdf_attach_trace_enabled());
+  gpudf_status st = attach(name, view);
+  gdf_trace_end("attach", name ? name : "(null)", (int)st);
+  return st;
+}
+
+static gpudf_status attach(const char *name, gpudf_table **view) {
   if (!view) return GDF_ERR(GPUDF_EINVAL, "view is NULL");
   *view = NULL;
   GDF_TRY(gdf_check_share_name(name));
@@ -401,6 +415,7 @@ gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
   uint64_t size;
   struct stat st;
   gpudf_status status = gdf_desc_read_share(name, &dfd, file, &buf, &size, &st);
+  gdf_trace_mark("read_descriptor");
   if (status != GPUDF_OK && dfd < 0) return status; /* no shm directory */
   if (status != GPUDF_OK) {
     status = gdf_tomb_says(dfd, name, status);
@@ -408,11 +423,13 @@ gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
     return status;
   }
   status = gdf_desc_validate(buf, size, name);
+  gdf_trace_mark("validate_descriptor");
   const gdf_desc_header *h = (const gdf_desc_header *)buf;
   if (status == GPUDF_OK && h->owner_uid != (uint32_t)geteuid())
     status = GDF_ERR(GPUDF_EPERM, "share '%s' was published by uid %u", name, h->owner_uid);
   if (status == GPUDF_OK && !gdf_proc_alive(h->owner_pid, h->owner_start))
     status = owner_dead(dfd, file, &st, h, name);
+  gdf_trace_mark("owner_alive");
   struct gdf_attachment *a = NULL;
   if (status == GPUDF_OK) {
     status = map_arena(dfd, h, name, file, &st, &a);
@@ -420,22 +437,27 @@ gpudf_status gpudf_attach(const char *name, gpudf_table **view) {
     if (status == GPUDF_ENOENT && !gdf_proc_alive(h->owner_pid, h->owner_start))
       status = owner_dead(dfd, file, &st, h, name);
   }
+  gdf_trace_mark("place"); /* what the marks of the placement left */
   if (status == GPUDF_OK) {
     status = gdf_desc_validate_dicts(buf, a->base, name);
     if (status != GPUDF_OK) attachment_release(a);
   }
+  gdf_trace_mark("validate_dicts");
   if (status == GPUDF_OK) {
     status = make_view(h, a, view);
     if (status != GPUDF_OK) attachment_release(a);
   }
+  gdf_trace_mark("make_view");
   if (status == GPUDF_OK)
     gdf_log("attached '%s': %u columns, %" PRId64 " rows, published as %s, used as %s", name,
             h->ncols, h->nrows, gpudf_backend_name((gpudf_backend)h->backend),
             gpudf_backend_name(gpudf_table_backend(*view)));
   free(buf);
+  gdf_trace_mark("log");
   /* After the descriptor was read, so that the share of a dead owner is
    * reported as such (EOWNERDEAD) rather than removed unseen (ENOENT). */
   gdf_tidy_quietly();
+  gdf_trace_mark("tidy");
   return status;
 }
 

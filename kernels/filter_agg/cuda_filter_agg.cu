@@ -1,20 +1,53 @@
 // cuda_filter_agg.cu - filter_agg on the device, with the CPU reference's
 // semantics (kernels/filter_agg/filter_agg.c) and its math (filter_agg_math.h).
 //
-// Batching is the point: configs that read the same (filter, value) column
-// pair form a group, and one launch per group reads each row tile ONCE into
-// registers, then loops every config of the group over it. Each block keeps
-// a per-config accumulator in global memory (block-private, so no atomics)
-// and merges every tile into it with Chan's formula; a tile's own statistics
-// are two-pass (mean first, then squared deviations from it), as on the CPU,
-// so std stays accurate when the mean is large against the spread. A second
-// kernel merges the blocks' accumulators per config and finalizes. All sums
-// are double; only the order of additions differs from the CPU.
+// Configs that read the same (filter, value) column pair run together, by
+// one of two kernels chosen by their number:
+//
+//  - up to kStreamMax configs: fa_stream, once per config. A read at memory
+//    speed: a grid sized to fill the SMs once, each thread walking the rows
+//    grid-stride with several independent 16-byte loads in flight (two f64
+//    columns whose starts are equally aligned; other columns, or a column
+//    that a row range left misaligned, go by plain loads of their type) and
+//    accumulating in registers across the whole walk. Only at the end does a
+//    block merge its threads' partials, once, into one accumulator.
+//  - more configs: fa_tiles, configs in threads. A block stages a tile of
+//    rows (x and v, rows whose value is NaN dropped) in shared memory and
+//    every thread runs its own kConfigsPerThread configs over all of it,
+//    reading each row by a broadcast; the grid is row chunks x config groups,
+//    so configs of one group share the loads, and a thread's accumulators
+//    stay in registers until the end of its chunk. No block reductions: each
+//    thread writes its configs' partials for the chunk.
+//
+// Accuracy: a thread keeps, per config, the count, min, max and the sums of
+// d = v - shift and of d * d around shift = its first passing value, so std
+// stays accurate when the mean is large against the spread (the shift is
+// within the spread of the data); the partials become gdf_fa_acc (the
+// corrected two-pass formula) and are merged with Chan's formula, as on the
+// CPU. fa_stream sums the values plainly (gdf_fa_sum_add, so finite values
+// whose sum overflows are summed again scaled, as the CPU does). fa_tiles,
+// whose budget is a few instructions per row and config, keeps no plain
+// sum: a thread merges its statistics of each tile (at most kTileRows rows,
+// as the CPU's blocks of 1024) into running ones, the tile's sum taken as
+// n * shift + sum(d) (exact for integers below 2^53; otherwise within a few
+// ulps of n * max|v| of the tile, the bound of a plain sum), and flags a
+// config whose tile sum overflows with finite values; the host then reruns
+// those configs through fa_stream. Count, min and max are exact; sums, mean
+// and std differ from the CPU's only by rounding of that order.
+//
+// fa_finish merges the partials of each config (one block per config) and
+// writes its six results. GPUDF_FA_STREAM_MAX, GPUDF_FA_CONFIGS_PER_THREAD
+// and GPUDF_FA_CARRY_SHIFT override the defaults (run_all), for the
+// benchmark's and the tests' side-by-side runs of the same configs through
+// each kernel.
 #include <cub/block/block_reduce.cuh>
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <new>
 #include <vector>
 
@@ -29,26 +62,356 @@ using gdfk::column;
 using gdfk::load;
 
 constexpr int kThreads = 256;
-constexpr int kItems = 8;                   // rows per thread per tile, in registers
-constexpr int64_t kTile = kThreads * kItems;
-constexpr int kMaxConfigs = 4096;           // per launch: bounds the accumulators
+constexpr int kUnroll = 4;           // independent vector loads per column in flight
+constexpr int kStreamMax = 3;        // configs of a pair that go by fa_stream
+// fa_tiles: configs in each thread's registers (the default; 1 and 4 are
+// there for the benchmark's side-by-side, GPUDF_FA_CONFIGS_PER_THREAD).
+constexpr int kConfigsPerThread = 2;
+constexpr int kWarps = kThreads / 32;
+constexpr int kSegRows = 4 * 32;     // rows a warp stages per tile
+constexpr int kTileRows = kWarps * kSegRows;
+constexpr int kMaxConfigs = 4096;    // per fa_tiles launch: bounds the partials
+// fa_tiles' blocks an SM by configs per thread: the registers each may use
+// without spilling (ptxas -v: 1: 64, 2: 85 (4 would spill), 4: 128).
+constexpr int tiles_blocks_per_sm(int cpt) { return cpt == 1 ? 4 : cpt == 2 ? 3 : 2; }
 
-struct Cfg {
-  int op;
-  double lo;
-  double hi;
+// ------------------------------------------------------------ per thread
+
+// A thread's statistics of one config: n values, their min and max, sums of
+// d = v - shift (ds) and d * d (d2) around shift = its first value; sum and
+// big only in fa_stream (plain sum, overflow scaled as on the CPU).
+struct Part {
+  double shift = 0.0, ds = 0.0, d2 = 0.0, sum = 0.0, big = 0.0;
+  double mn = INFINITY, mx = -INFINITY;
+  unsigned n = 0;
 };
 
-// Count, sum, min and max of a tile: the first pass.
-struct Pass1 {
-  double n, sum, min, max;
-};
+// fa_stream's per-row step: v passes and is not NaN.
+__device__ __forceinline__ void add_exact(Part &p, double v) {
+  if (p.n == 0) p.shift = v;
+  p.n++;
+  double d = v - p.shift;
+  p.ds += d;
+  p.d2 = fma(d, d, p.d2);
+  gdf_fa_sum_add(&p.sum, &p.big, v);
+  p.mn = v < p.mn ? v : p.mn;  // v is no NaN: fmin's NaN handling is 4 more instructions
+  p.mx = v > p.mx ? v : p.mx;
+}
 
-struct Pass1Merge {
-  __device__ Pass1 operator()(const Pass1 &a, const Pass1 &b) const {
-    return {a.n + b.n, a.sum + b.sum, fmin(a.min, b.min), fmax(a.max, b.max)};
+__device__ __forceinline__ void row(Part &p, const gdf_fa_interval &f, double x, double v) {
+  if (gdf_fa_in(&f, x) && v == v) add_exact(p, v);
+}
+
+__device__ __forceinline__ gdf_fa_acc to_acc(const Part &p, double sum, double big) {
+  if (p.n == 0) return gdf_fa_empty();
+  return gdf_fa_part((double)p.n, sum, big, p.mn, p.mx, p.shift, p.ds, p.d2);
+}
+
+__device__ __forceinline__ gdf_fa_acc shfl_down(const gdf_fa_acc &a, int by) {
+  gdf_fa_acc b;
+  b.n = __shfl_down_sync(0xffffffffu, a.n, by);
+  b.sum = __shfl_down_sync(0xffffffffu, a.sum, by);
+  b.big = __shfl_down_sync(0xffffffffu, a.big, by);
+  b.shift = __shfl_down_sync(0xffffffffu, a.shift, by);
+  b.mean = __shfl_down_sync(0xffffffffu, a.mean, by);
+  b.m2 = __shfl_down_sync(0xffffffffu, a.m2, by);
+  b.min = __shfl_down_sync(0xffffffffu, a.min, by);
+  b.max = __shfl_down_sync(0xffffffffu, a.max, by);
+  return b;
+}
+
+// Merges the block's accumulators (Chan's formula, a tree) into out.
+__device__ void block_merge(gdf_fa_acc a, gdf_fa_acc *out) {
+  __shared__ gdf_fa_acc warp_acc[kWarps];
+  for (int by = 16; by > 0; by >>= 1) {
+    gdf_fa_acc b = shfl_down(a, by);
+    gdf_fa_merge(&a, &b);
   }
-};
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) warp_acc[warp] = a;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < kWarps; w++) gdf_fa_merge(&a, &warp_acc[w]);
+    *out = a;
+  }
+}
+
+// ------------------------------------------------------------ fa_stream
+
+// One config over all rows; block b's accumulator into acc[b]. Vec: x and v
+// are f64 columns whose starts are equally aligned: rows [0, head) and the
+// last odd row go by scalar loads, the rest by double2 loads.
+template <bool Vec>
+__global__ void __launch_bounds__(kThreads)
+fa_stream(Column x, Column v, int64_t nrows, gdf_fa_interval f, gdf_fa_acc *__restrict__ acc) {
+  Part p;
+  const int64_t tid = (int64_t)blockIdx.x * kThreads + threadIdx.x;
+  const int64_t stride = (int64_t)gridDim.x * kThreads;
+  if (Vec) {
+    const double *xd = static_cast<const double *>(x.data);
+    const double *vd = static_cast<const double *>(v.data);
+    const int64_t head = ((uintptr_t)xd & 15u) ? 1 : 0;
+    const int64_t npairs = nrows > head ? (nrows - head) / 2 : 0;
+    const double2 *x2 = reinterpret_cast<const double2 *>(xd + head);
+    const double2 *v2 = reinterpret_cast<const double2 *>(vd + head);
+    int64_t i = tid;
+    for (; i + (kUnroll - 1) * stride < npairs; i += kUnroll * stride) {
+      double2 xs[kUnroll], vs[kUnroll];
+#pragma unroll
+      for (int k = 0; k < kUnroll; k++) {
+        xs[k] = __ldg(x2 + i + k * stride);
+        vs[k] = __ldg(v2 + i + k * stride);
+      }
+#pragma unroll
+      for (int k = 0; k < kUnroll; k++) {
+        row(p, f, xs[k].x, vs[k].x);
+        row(p, f, xs[k].y, vs[k].y);
+      }
+    }
+    for (; i < npairs; i += stride) {
+      double2 xs = __ldg(x2 + i), vs = __ldg(v2 + i);
+      row(p, f, xs.x, vs.x);
+      row(p, f, xs.y, vs.y);
+    }
+    // The rows outside the pairs: the head and the odd last one.
+    if (tid == 0 && head && nrows > 0) row(p, f, xd[0], vd[0]);
+    const int64_t last = head + 2 * npairs;
+    if (tid == 1 % stride && last < nrows) row(p, f, xd[last], vd[last]);
+  } else {
+    int64_t i = tid;
+    for (; i + (kUnroll - 1) * stride < nrows; i += kUnroll * stride) {
+      double xs[kUnroll], vs[kUnroll];
+#pragma unroll
+      for (int k = 0; k < kUnroll; k++) {
+        xs[k] = load(x, i + k * stride);
+        vs[k] = load(v, i + k * stride);
+      }
+#pragma unroll
+      for (int k = 0; k < kUnroll; k++) row(p, f, xs[k], vs[k]);
+    }
+    for (; i < nrows; i += stride) row(p, f, load(x, i), load(v, i));
+  }
+  block_merge(to_acc(p, p.sum, p.big), &acc[blockIdx.x]);
+}
+
+// ------------------------------------------------------------ fa_tiles
+
+// The rows of a staged tile, for each of a thread's configs. Check: a
+// config's first passing row of the tile gives its shift; without Check
+// every config already has one (a passing value of an earlier tile, carried).
+template <int kConfigsPerThread, bool Check>
+__device__ __forceinline__ void tile_rows(const double2 *tile, const int *seg_n,
+                                          const gdf_fa_interval *f, Part *p) {
+  for (int w = 0; w < kWarps; w++) {
+    const double2 *seg = tile + w * kSegRows;
+    const int m = seg_n[w];
+#pragma unroll 2
+    for (int r = 0; r < m; r++) {
+      const double2 xv = seg[r];  // the same address in every thread: a broadcast
+#pragma unroll
+      for (int j = 0; j < kConfigsPerThread; j++) {
+        if (gdf_fa_in(&f[j], xv.x)) {
+          if (Check && p[j].n == 0) p[j].shift = xv.y;
+          p[j].n++;
+          double d = xv.y - p[j].shift;
+          p[j].ds += d;
+          p[j].d2 = fma(d, d, p[j].d2);
+          p[j].mn = xv.y < p[j].mn ? xv.y : p[j].mn;  // as in add_exact
+          p[j].mx = xv.y > p[j].mx ? xv.y : p[j].mx;
+        }
+      }
+    }
+  }
+}
+
+// Block (chunk r, group g): configs g * kGroup + threadIdx.x + j * kThreads
+// (j < kConfigsPerThread) over the tiles r, r + gridDim.x, ...; each
+// thread's tiles of config c merged into acc[r * ncfg + c] as they are done.
+// over[c] is set when a tile's sum overflowed with finite values (the host
+// reruns c). Carry: once every config of a warp's threads has had a passing
+// row, the next tiles keep that shift (the row loop then has no test for
+// the first row); else each tile takes its first passing value.
+template <int kConfigsPerThread, bool Carry>
+__global__ void __launch_bounds__(kThreads, tiles_blocks_per_sm(kConfigsPerThread))
+fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg, int ncfg,
+         gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
+  constexpr int kGroup = kThreads * kConfigsPerThread;  // configs of one block
+  __shared__ double2 tile[kTileRows];  // (x, v) of rows whose v is not NaN
+  __shared__ int seg_n[kWarps];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int c0 = blockIdx.y * kGroup + threadIdx.x;
+  gdf_fa_interval f[kConfigsPerThread];
+  Part p[kConfigsPerThread];  // this tile's
+  unsigned have = 0;          // bit j: config j has a shift, or is past the end
+  // The tiles' before it: this block's partials, in global memory (L2) as
+  // they are touched once a tile.
+  gdf_fa_acc *mine = acc + (int64_t)blockIdx.x * ncfg + c0;
+#pragma unroll
+  for (int j = 0; j < kConfigsPerThread; j++) {
+    int c = c0 + j * kThreads;
+    if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
+    // A config past the end never passes (and is not written).
+    f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
+    if (c >= ncfg) have |= 1u << j;
+  }
+  const bool active = c0 < ncfg;
+  for (int64_t base = (int64_t)blockIdx.x * kTileRows; base < nrows;
+       base += (int64_t)gridDim.x * kTileRows) {
+    // Stage: each warp its segment of kSegRows rows, NaN values dropped.
+    int kept = 0;
+#pragma unroll
+    for (int k = 0; k < kSegRows / 32; k++) {
+      int64_t i = base + warp * kSegRows + k * 32 + lane;
+      double xi = 0.0, vi = NAN;
+      if (i < nrows) {
+        xi = load(x, i);
+        vi = load(v, i);
+      }
+      unsigned keep = __ballot_sync(0xffffffffu, vi == vi);
+      if (vi == vi) tile[warp * kSegRows + kept + __popc(keep & ((1u << lane) - 1u))] =
+          make_double2(xi, vi);
+      kept += __popc(keep);
+    }
+    if (lane == 0) seg_n[warp] = kept;
+    __syncthreads();
+    constexpr unsigned kAll = (1u << kConfigsPerThread) - 1u;
+    const bool carried = Carry && __all_sync(0xffffffffu, have == kAll);
+    if (active) {
+      if (carried) tile_rows<kConfigsPerThread, false>(tile, seg_n, f, p);
+      else tile_rows<kConfigsPerThread, true>(tile, seg_n, f, p);
+      // The tile's statistics into the running ones (Chan): the cancellation
+      // in d2 - ds^2 / n and the rounding of n * shift stay those of one
+      // tile, whatever the chunk's length.
+#pragma unroll
+      for (int j = 0; j < kConfigsPerThread; j++) {
+        const double shift = p[j].shift;
+        const bool had = p[j].n > 0;
+        if (had) {
+          double sum = (double)p[j].n * p[j].shift + p[j].ds;
+          if (!isfinite(sum) && isfinite(p[j].mn) && isfinite(p[j].mx))
+            over[c0 + j * kThreads] = 1;
+          gdf_fa_acc t = to_acc(p[j], sum, 0.0);
+          gdf_fa_merge(&mine[j * kThreads], &t);  // this thread's own slot: no race
+          p[j] = Part();
+        }
+        // Kept for the next tile once set (a passing value: near the data).
+        if (Carry) p[j].shift = shift;
+        if (had) have |= 1u << j;
+      }
+    }
+    __syncthreads();  // the tile is restaged
+  }
+}
+
+// A value's bits as an unsigned key in the order of the values (NaN is
+// never keyed: such rows are dropped before).
+__device__ __forceinline__ unsigned long long order_key(double v) {
+  unsigned long long b = (unsigned long long)__double_as_longlong(v);
+  return b >> 63 ? ~b : b | 0x8000000000000000ull;
+}
+
+__device__ __forceinline__ double key_value(unsigned long long k) {
+  return __longlong_as_double((long long)(k >> 63 ? k & 0x7fffffffffffffffull : ~k));
+}
+
+// fa_tiles with each tile's rows sorted by value (GPUDF_FA_SORTED=1): a
+// config's first passing row then holds its minimum and its last the
+// maximum, so a row costs no comparison for them; the first also serves
+// as the tile's shift.
+template <int kConfigsPerThread>
+__global__ void __launch_bounds__(kThreads, tiles_blocks_per_sm(kConfigsPerThread))
+fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg,
+                int ncfg, gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
+  constexpr int kGroup = kThreads * kConfigsPerThread;
+  constexpr int kPer = kTileRows / kThreads;  // rows a thread stages
+  __shared__ unsigned long long skey[kTileRows];  // value keys, then the values
+  __shared__ double sx[kTileRows];
+  const int c0 = blockIdx.y * kGroup + threadIdx.x;
+  gdf_fa_interval f[kConfigsPerThread];
+  Part p[kConfigsPerThread];
+  gdf_fa_acc *mine = acc + (int64_t)blockIdx.x * ncfg + c0;
+#pragma unroll
+  for (int j = 0; j < kConfigsPerThread; j++) {
+    int c = c0 + j * kThreads;
+    if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
+    f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
+  }
+  const bool active = c0 < ncfg;
+  for (int64_t base = (int64_t)blockIdx.x * kTileRows; base < nrows;
+       base += (int64_t)gridDim.x * kTileRows) {
+    int m = 0;
+#pragma unroll
+    for (int k = 0; k < kPer; k++) {
+      const int at = k * kThreads + threadIdx.x;
+      const int64_t i = base + at;
+      double xi = 0.0, vi = NAN;
+      if (i < nrows) {
+        xi = load(x, i);
+        vi = load(v, i);
+      }
+      const bool ok = vi == vi;
+      skey[at] = ok ? order_key(vi) : ~0ull;  // after every value, +inf's included
+      sx[at] = xi;
+      m += __syncthreads_count(ok);
+    }
+    // Bitonic sort of (key, x), ascending: 2 pairs a thread a step.
+    for (int size = 2; size <= kTileRows; size <<= 1)
+      for (int stride = size >> 1; stride > 0; stride >>= 1) {
+        __syncthreads();
+#pragma unroll
+        for (int q = 0; q < kTileRows / 2 / kThreads; q++) {
+          const int pr = q * kThreads + threadIdx.x;
+          const int lo = 2 * stride * (pr / stride) + pr % stride, hi = lo + stride;
+          const bool up = (lo & size) == 0;
+          const unsigned long long a = skey[lo], b = skey[hi];
+          if ((a > b) == up) {
+            skey[lo] = b;
+            skey[hi] = a;
+            const double t = sx[lo];
+            sx[lo] = sx[hi];
+            sx[hi] = t;
+          }
+        }
+      }
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < kPer; k++) {  // keys back to values, in place
+      const int at = k * kThreads + threadIdx.x;
+      skey[at] = (unsigned long long)__double_as_longlong(key_value(skey[at]));
+    }
+    __syncthreads();
+    if (active) {
+#pragma unroll 2
+      for (int r = 0; r < m; r++) {
+        const double xr = sx[r], vr = __longlong_as_double((long long)skey[r]);  // broadcasts
+#pragma unroll
+        for (int j = 0; j < kConfigsPerThread; j++) {
+          if (gdf_fa_in(&f[j], xr)) {
+            if (p[j].n == 0) p[j].shift = vr;  // the smallest passing value
+            p[j].n++;
+            double d = vr - p[j].shift;
+            p[j].ds += d;
+            p[j].d2 = fma(d, d, p[j].d2);
+            p[j].mx = vr;  // the largest so far
+          }
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < kConfigsPerThread; j++) {
+        if (p[j].n == 0) continue;
+        p[j].mn = p[j].shift;
+        double sum = (double)p[j].n * p[j].shift + p[j].ds;
+        if (!isfinite(sum) && isfinite(p[j].mn) && isfinite(p[j].mx)) over[c0 + j * kThreads] = 1;
+        gdf_fa_acc t = to_acc(p[j], sum, 0.0);
+        gdf_fa_merge(&mine[j * kThreads], &t);
+        p[j] = Part();
+      }
+    }
+    __syncthreads();  // the tile is restaged
+  }
+}
+
+// ------------------------------------------------------------ fa_finish
 
 struct AccMerge {
   __device__ gdf_fa_acc operator()(gdf_fa_acc a, const gdf_fa_acc &b) const {
@@ -57,191 +420,169 @@ struct AccMerge {
   }
 };
 
-struct DoubleSum {
-  __device__ double operator()(double a, double b) const { return a + b; }
-};
-
-// Sums of d = v - shift and of d * d: the second pass.
-struct Pass2 {
-  double ds, d2;
-};
-
-struct Pass2Sum {
-  __device__ Pass2 operator()(const Pass2 &a, const Pass2 &b) const {
-    return {a.ds + b.ds, a.d2 + b.d2};
-  }
-};
-
-
-// Rows past the end read as NaN values, which every config skips.
-__device__ __forceinline__ void load_tile(Column x, Column v, int64_t base, int64_t nrows,
-                                          double *xs, double *vs) {
-#pragma unroll
-  for (int k = 0; k < kItems; k++) {
-    int64_t i = base + (int64_t)k * kThreads + threadIdx.x;  // coalesced
-    bool in = i < nrows;
-    xs[k] = in ? load(x, i) : 0.0;
-    vs[k] = in ? load(v, i) : NAN;
-  }
-}
-
+// One block per config: merges the partials acc[b * ncfg + c] (b < nparts)
+// and finalizes.
 __global__ void __launch_bounds__(kThreads)
-fa_blocks(Column x, Column v, int64_t nrows, const Cfg *__restrict__ cfg, int ncfg,
-          gdf_fa_acc *__restrict__ acc) {
-  using Reduce1 = cub::BlockReduce<Pass1, kThreads>;
-  using Reduce2 = cub::BlockReduce<Pass2, kThreads>;
-  using ReduceBig = cub::BlockReduce<double, kThreads>;
-  __shared__ union {
-    typename Reduce1::TempStorage r1;
-    typename Reduce2::TempStorage r2;
-    typename ReduceBig::TempStorage rb;
-  } tmp;
-  __shared__ double tile_n, tile_sum, tile_big, tile_mean;
-  __shared__ int tile_over;
-  gdf_fa_acc *mine = acc + (int64_t)blockIdx.x * ncfg;
-  for (int c = threadIdx.x; c < ncfg; c += kThreads) mine[c] = gdf_fa_empty();
-  __syncthreads();
-  for (int64_t base = (int64_t)blockIdx.x * kTile; base < nrows; base += (int64_t)gridDim.x * kTile) {
-    double xs[kItems], vs[kItems];
-    load_tile(x, v, base, nrows, xs, vs);
-    for (int c = 0; c < ncfg; c++) {
-      const Cfg f = cfg[c];
-      Pass1 p = {0.0, 0.0, INFINITY, -INFINITY};
-      unsigned pass = 0;
-#pragma unroll
-      for (int k = 0; k < kItems; k++) {
-        bool ok = gdf_fa_pass(f.op, xs[k], f.lo, f.hi) && !isnan(vs[k]);
-        if (ok) {
-          p.n += 1.0;
-          p.sum += vs[k];
-          p.min = fmin(p.min, vs[k]);
-          p.max = fmax(p.max, vs[k]);
-          pass |= 1u << k;
-        }
-      }
-      Pass1 b = Reduce1(tmp.r1).Reduce(p, Pass1Merge());
-      if (threadIdx.x == 0) {
-        tile_n = b.n;
-        tile_sum = b.sum;
-        tile_big = 0.0;
-        // Finite values that overflowed the plain sum: summed again scaled.
-        tile_over = !isfinite(b.sum) && isfinite(b.min) && isfinite(b.max);
-        tile_mean = b.n > 0.0 ? gdf_fa_shift(b.n, b.sum, 0.0) : 0.0;
-      }
-      __syncthreads();
-      if (tile_over) {  // uniform, and rare
-        double big = 0.0;
-#pragma unroll
-        for (int k = 0; k < kItems; k++)
-          if (pass >> k & 1u) big += vs[k] * GDF_FA_DOWN;
-        double bb = ReduceBig(tmp.rb).Reduce(big, DoubleSum());
-        if (threadIdx.x == 0) {
-          tile_big = bb;
-          tile_sum = 0.0;
-          tile_mean = gdf_fa_shift(tile_n, 0.0, bb);
-        }
-        __syncthreads();
-      }
-      if (tile_n > 0.0) {  // uniform: skips the second pass of empty tiles
-        const double shift = tile_mean;
-        Pass2 d = {0.0, 0.0};
-#pragma unroll
-        for (int k = 0; k < kItems; k++)
-          if (pass >> k & 1u) {
-            double e = vs[k] - shift;
-            d.ds += e;
-            d.d2 += e * e;
-          }
-        Pass2 bd = Reduce2(tmp.r2).Reduce(d, Pass2Sum());
-        if (threadIdx.x == 0) {
-          gdf_fa_acc part =
-              gdf_fa_part(b.n, tile_sum, tile_big, b.min, b.max, shift, bd.ds, bd.d2);
-          gdf_fa_merge(&mine[c], &part);
-        }
-      }
-      __syncthreads();  // tile_n, tile_mean and tmp are reused
-    }
-  }
-}
-
-// One block per config: merges the blocks' accumulators and finalizes.
-__global__ void __launch_bounds__(kThreads)
-fa_finish(const gdf_fa_acc *__restrict__ acc, int nblocks, int ncfg, double *__restrict__ out) {
+fa_finish(const gdf_fa_acc *__restrict__ acc, int nparts, int ncfg, double *__restrict__ out) {
   using Reduce = cub::BlockReduce<gdf_fa_acc, kThreads>;
   __shared__ typename Reduce::TempStorage tmp;
   const int c = blockIdx.x;
   gdf_fa_acc a = gdf_fa_empty();
-  for (int b = threadIdx.x; b < nblocks; b += kThreads) gdf_fa_merge(&a, &acc[(int64_t)b * ncfg + c]);
+  for (int b = threadIdx.x; b < nparts; b += kThreads) gdf_fa_merge(&a, &acc[(int64_t)b * ncfg + c]);
   gdf_fa_acc all = Reduce(tmp).Reduce(a, AccMerge());
   if (threadIdx.x == 0) gdf_fa_finalize(&all, out + (int64_t)c * GDF_FA_NRESULTS);
 }
 
-// Enough blocks to fill the device once, no more: each block then streams
-// many tiles and its accumulators stay few.
-gpudf_status grid_size(int dev, int64_t nrows, int *blocks) {
+// ------------------------------------------------------------ host
+
+// Resident blocks of kernel k on device dev: the grid that fills it once.
+// Remembered per kernel and device (the first 64 ordinals): a one-config
+// run is a few hundred microseconds, and the queries are part of its wall
+// time. A race only computes the same number twice.
+template <auto kernel>
+gpudf_status resident(int dev, int *blocks) {
+  static std::atomic<int> known[64];  // one array per kernel
+  if (dev >= 0 && dev < 64 && (*blocks = known[dev].load(std::memory_order_relaxed)) > 0)
+    return GPUDF_OK;
   int sms = 0, per_sm = 0;
   GDF_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  GDF_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fa_blocks, kThreads, 0));
-  int64_t tiles = (nrows + kTile - 1) / kTile;
-  *blocks = (int)std::max<int64_t>(1, std::min<int64_t>(tiles, (int64_t)sms * std::max(per_sm, 1)));
+  GDF_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
+  *blocks = std::max(1, sms) * std::max(1, per_sm);
+  if (dev >= 0 && dev < 64) known[dev].store(*blocks, std::memory_order_relaxed);
   return GPUDF_OK;
 }
 
-// Device buffers of one launch, freed in stream order whatever happens.
-struct Buffers {
+// One device allocation for a launch's partials and results, freed in stream
+// order whatever happens.
+struct Scratch {
+  void *p = nullptr;
   cudaStream_t s;
-  Cfg *cfg = nullptr;
-  gdf_fa_acc *acc = nullptr;
-  double *out = nullptr;
-  explicit Buffers(cudaStream_t stream) : s(stream) {}
-  ~Buffers() {
-    if (cfg) (void)cudaFreeAsync(cfg, s);
-    if (acc) (void)cudaFreeAsync(acc, s);
-    if (out) (void)cudaFreeAsync(out, s);
+  explicit Scratch(cudaStream_t stream) : s(stream) {}
+  ~Scratch() {
+    if (p) (void)cudaFreeAsync(p, s);
   }
 };
 
-// Runs configs idx[0..count) of one column pair; writes their results.
-gpudf_status run_chunk(int dev, Column x, Column v, int64_t nrows, const double *configs,
-                       const int64_t *idx, int count, double *results) {
+size_t round_up(size_t n) { return (n + 255) & ~(size_t)255; }
+
+gdf_fa_interval interval_of(Column x, const double *c) {
+  int f32 = x.type == GPUDF_TYPE_F32;  // compared in the column's type, as on the CPU
+  return gdf_fa_interval_of((int)c[GDF_FA_OP], gdf_fa_bound(f32, c[GDF_FA_LO]),
+                            gdf_fa_bound(f32, c[GDF_FA_HI]));
+}
+
+// Config configs[k] (one pass of fa_stream) into results[k].
+gpudf_status run_stream(int dev, Column x, Column v, int64_t nrows, const double *configs,
+                        int64_t k, double *results) {
   cudaStream_t s = cudaStreamPerThread;
-  std::vector<Cfg> host_cfg(count);
-  for (int i = 0; i < count; i++) {
-    const double *c = configs + idx[i] * GDF_FA_NPARAMS;
-    int f32 = x.type == GPUDF_TYPE_F32;  // compared in the column's type, as on the CPU
-    host_cfg[i] = {(int)c[GDF_FA_OP], gdf_fa_bound(f32, c[GDF_FA_LO]),
-                   gdf_fa_bound(f32, c[GDF_FA_HI])};
-  }
+  const bool vec = x.type == GPUDF_TYPE_F64 && v.type == GPUDF_TYPE_F64 &&
+                   ((uintptr_t)x.data & 15u) == ((uintptr_t)v.data & 15u) &&
+                   ((uintptr_t)x.data & 7u) == 0;
   int blocks = 0;
-  GDF_TRY(grid_size(dev, nrows, &blocks));
-  Buffers b(s);
-  GDF_CUDA_TRY(cudaMallocAsync((void **)&b.cfg, sizeof(Cfg) * count, s));
-  GDF_CUDA_TRY(cudaMallocAsync((void **)&b.acc, sizeof(gdf_fa_acc) * count * (size_t)blocks, s));
-  GDF_CUDA_TRY(cudaMallocAsync((void **)&b.out, sizeof(double) * GDF_FA_NRESULTS * count, s));
-  GDF_CUDA_TRY(cudaMemcpyAsync(b.cfg, host_cfg.data(), sizeof(Cfg) * count,
-                               cudaMemcpyHostToDevice, s));
-  gdf_range_push("gpudf launch filter_agg");
-  fa_blocks<<<blocks, kThreads, 0, s>>>(x, v, nrows, b.cfg, count, b.acc);
+  GDF_TRY(vec ? resident<fa_stream<true>>(dev, &blocks) : resident<fa_stream<false>>(dev, &blocks));
+  // No more blocks than rows to give each thread kUnroll of.
+  int64_t useful = (nrows + (int64_t)kThreads * kUnroll - 1) / ((int64_t)kThreads * kUnroll);
+  blocks = (int)std::max<int64_t>(1, std::min<int64_t>(blocks, useful));
+  Scratch sc(s);
+  size_t acc_bytes = round_up(sizeof(gdf_fa_acc) * (size_t)blocks);
+  GDF_CUDA_TRY(cudaMallocAsync(&sc.p, acc_bytes + sizeof(double) * GDF_FA_NRESULTS, s));
+  gdf_fa_acc *acc = static_cast<gdf_fa_acc *>(sc.p);
+  double *out = reinterpret_cast<double *>(static_cast<char *>(sc.p) + acc_bytes);
+  gdf_fa_interval f = interval_of(x, configs + k * GDF_FA_NPARAMS);
+  gdf_range_push("gpudf launch filter_agg stream");
+  if (vec) fa_stream<true><<<blocks, kThreads, 0, s>>>(x, v, nrows, f, acc);
+  else fa_stream<false><<<blocks, kThreads, 0, s>>>(x, v, nrows, f, acc);
   cudaError_t launched = cudaGetLastError();
   if (launched == cudaSuccess) {
-    fa_finish<<<count, kThreads, 0, s>>>(b.acc, blocks, count, b.out);
+    fa_finish<<<1, kThreads, 0, s>>>(acc, blocks, 1, out);
     launched = cudaGetLastError();
   }
   gdf_range_pop();
   GDF_CUDA_TRY(launched);
-  std::vector<double> out((size_t)count * GDF_FA_NRESULTS);
-  GDF_CUDA_TRY(cudaMemcpyAsync(out.data(), b.out, sizeof(double) * out.size(),
-                               cudaMemcpyDeviceToHost, s));
+  GDF_CUDA_TRY(cudaMemcpyAsync(results + k * GDF_FA_NRESULTS, out,
+                               sizeof(double) * GDF_FA_NRESULTS, cudaMemcpyDeviceToHost, s));
   GDF_CUDA_TRY(cudaStreamSynchronize(s));  // also reports errors raised by the kernels
-  for (int i = 0; i < count; i++)
-    std::copy_n(&out[(size_t)i * GDF_FA_NRESULTS], GDF_FA_NRESULTS,
-                results + idx[i] * GDF_FA_NRESULTS);
   return GPUDF_OK;
 }
 
+// Configs idx[0..count) of one column pair by fa_tiles; writes their results
+// and reruns through fa_stream those whose sums overflowed.
+template <int kConfigsPerThread, bool Carry, bool Sorted = false>
+gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double *configs,
+                       const int64_t *idx, int count, double *results) {
+  constexpr int kGroup = kThreads * kConfigsPerThread;
+  cudaStream_t s = cudaStreamPerThread;
+  std::vector<gdf_fa_interval> host_cfg(count);
+  for (int i = 0; i < count; i++) host_cfg[i] = interval_of(x, configs + idx[i] * GDF_FA_NPARAMS);
+  const int groups = (count + kGroup - 1) / kGroup;
+  int fill = 0;
+  if (Sorted) GDF_TRY(resident<fa_tiles_sorted<kConfigsPerThread>>(dev, &fill));
+  else GDF_TRY((resident<fa_tiles<kConfigsPerThread, Carry>>(dev, &fill)));
+  // Row chunks: enough blocks, over the groups, to fill the device once, no
+  // more than there are tiles, and few enough rows per thread for its count.
+  int64_t tiles = (nrows + kTileRows - 1) / kTileRows;
+  int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(tiles, fill / groups));
+  chunks = std::max<int64_t>(chunks, nrows / ((int64_t)1 << 30) + 1);
+  chunks = std::min<int64_t>(chunks, 65535 * 16);
+  Scratch sc(s);
+  size_t cfg_bytes = round_up(sizeof(gdf_fa_interval) * count);
+  size_t acc_bytes = round_up(sizeof(gdf_fa_acc) * (size_t)count * (size_t)chunks);
+  size_t out_bytes = round_up(sizeof(double) * GDF_FA_NRESULTS * count);
+  size_t over_bytes = sizeof(int) * count;
+  GDF_CUDA_TRY(cudaMallocAsync(&sc.p, cfg_bytes + acc_bytes + out_bytes + over_bytes, s));
+  char *at = static_cast<char *>(sc.p);
+  auto *cfg = reinterpret_cast<gdf_fa_interval *>(at);
+  auto *acc = reinterpret_cast<gdf_fa_acc *>(at + cfg_bytes);
+  auto *out = reinterpret_cast<double *>(at + cfg_bytes + acc_bytes);
+  auto *over = reinterpret_cast<int *>(at + cfg_bytes + acc_bytes + out_bytes);
+  GDF_CUDA_TRY(cudaMemcpyAsync(cfg, host_cfg.data(), sizeof(gdf_fa_interval) * count,
+                               cudaMemcpyHostToDevice, s));
+  GDF_CUDA_TRY(cudaMemsetAsync(over, 0, over_bytes, s));
+  gdf_range_push("gpudf launch filter_agg tiles");
+  if (Sorted)
+    fa_tiles_sorted<kConfigsPerThread><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0,
+                                          s>>>(x, v, nrows, cfg, count, acc, over);
+  else
+    fa_tiles<kConfigsPerThread, Carry><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0,
+                                         s>>>(x, v, nrows, cfg, count, acc, over);
+  cudaError_t launched = cudaGetLastError();
+  if (launched == cudaSuccess) {
+    fa_finish<<<count, kThreads, 0, s>>>(acc, (int)chunks, count, out);
+    launched = cudaGetLastError();
+  }
+  gdf_range_pop();
+  GDF_CUDA_TRY(launched);
+  std::vector<double> res((size_t)count * GDF_FA_NRESULTS);
+  std::vector<int> flagged(count);
+  GDF_CUDA_TRY(cudaMemcpyAsync(res.data(), out, sizeof(double) * res.size(),
+                               cudaMemcpyDeviceToHost, s));
+  GDF_CUDA_TRY(cudaMemcpyAsync(flagged.data(), over, over_bytes, cudaMemcpyDeviceToHost, s));
+  GDF_CUDA_TRY(cudaStreamSynchronize(s));  // also reports errors raised by the kernels
+  for (int i = 0; i < count; i++) {
+    if (flagged[i]) GDF_TRY(run_stream(dev, x, v, nrows, configs, idx[i], results));
+    else std::copy_n(&res[(size_t)i * GDF_FA_NRESULTS], GDF_FA_NRESULTS,
+                     results + idx[i] * GDF_FA_NRESULTS);
+  }
+  return GPUDF_OK;
+}
+
+// A benchmark's choice instead of the defaults, for side-by-side runs:
+// GPUDF_FA_STREAM_MAX (configs of a pair that stream, default kStreamMax),
+// GPUDF_FA_CONFIGS_PER_THREAD (1, 2 or 4; default kConfigsPerThread) and
+// GPUDF_FA_CARRY_SHIFT (0: every tile takes its own first passing value as
+// shift, default 1: carried once set) and GPUDF_FA_SORTED (1: the tiles
+// kernel that sorts each tile by value, fa_tiles_sorted).
+int env_int(const char *name, int dflt) {
+  const char *e = std::getenv(name);
+  return e && *e ? std::atoi(e) : dflt;
+}
 
 gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t n,
                      double *results) {
+  const int stream_max = env_int("GPUDF_FA_STREAM_MAX", kStreamMax);
+  const int cpt = env_int("GPUDF_FA_CONFIGS_PER_THREAD", kConfigsPerThread);
+  const bool carry = env_int("GPUDF_FA_CARRY_SHIFT", 1) != 0;
+  const bool sorted = env_int("GPUDF_FA_SORTED", 0) != 0;
   // Configs of one column pair next to each other, in their original order.
   std::vector<int64_t> idx(n);
   for (int64_t i = 0; i < n; i++) idx[i] = i;
@@ -255,9 +596,23 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
     while (end < n && pair(idx[end]) == pair(idx[first])) end++;
     const double *c = configs + idx[first] * GDF_FA_NPARAMS;
     Column x = column(in, c[GDF_FA_FILTER_COL]), v = column(in, c[GDF_FA_VALUE_COL]);
-    for (int64_t at = first; at < end; at += kMaxConfigs) {
-      int count = (int)std::min<int64_t>(kMaxConfigs, end - at);
-      GDF_TRY(run_chunk(in->device, x, v, in->nrows, configs, &idx[at], count, results));
+    if (end - first <= stream_max) {
+      for (int64_t i = first; i < end; i++)
+        GDF_TRY(run_stream(in->device, x, v, in->nrows, configs, idx[i], results));
+    } else {
+      for (int64_t at = first; at < end; at += kMaxConfigs) {
+        int count = (int)std::min<int64_t>(kMaxConfigs, end - at);
+        auto run = sorted ? (cpt == 1   ? run_tiles<1, false, true>
+                             : cpt == 4 ? run_tiles<4, false, true>
+                                        : run_tiles<kConfigsPerThread, false, true>)
+                   : carry ? (cpt == 1   ? run_tiles<1, true>
+                            : cpt == 4 ? run_tiles<4, true>
+                                       : run_tiles<kConfigsPerThread, true>)
+                         : (cpt == 1   ? run_tiles<1, false>
+                            : cpt == 4 ? run_tiles<4, false>
+                                       : run_tiles<kConfigsPerThread, false>);
+        GDF_TRY(run(in->device, x, v, in->nrows, configs, &idx[at], count, results));
+      }
     }
     first = end;
   }

@@ -129,4 +129,46 @@ GDF_HD static inline void gdf_fa_finalize(const gdf_fa_acc *a, double *out) {
   out[GDF_FA_STD] = a->n > 1.0 ? gdf_fa_std(a->n, a->m2, a->min, a->max) : nan;
 }
 
+/* The row filter as one closed interval: a row passes when
+ * (a <= x && x <= b) != inv, which is gdf_fa_pass(op, x, lo, hi) for every
+ * double x (NaN included) once lo and hi are in the filter column's type
+ * (gdf_fa_bound). Strict comparisons become closed ones at the neighbouring
+ * double (x < lo is x <= nextafter(lo, -inf) for a non-NaN x), an empty
+ * interval is a = +inf, b = -inf, and ne and all are the inverse of eq and of
+ * the empty interval: a NaN x, which no closed interval holds, then passes
+ * them as it passes ne and all. The CUDA kernels test rows this way, the same
+ * two comparisons for every op, so a warp's threads may hold different ops
+ * without diverging. */
+typedef struct gdf_fa_interval {
+  double a, b;
+  int inv;
+} gdf_fa_interval;
+
+/* Host only: the kernels get their intervals made. */
+static inline gdf_fa_interval gdf_fa_interval_of(int op, double lo, double hi) {
+  gdf_fa_interval r;
+  r.a = INFINITY; /* empty */
+  r.b = -INFINITY;
+  r.inv = 0;
+  switch (op) {
+  case GDF_FA_LT:
+    if (lo == lo && lo != -INFINITY) r.a = -INFINITY, r.b = nextafter(lo, -INFINITY);
+    break;
+  case GDF_FA_LE: r.a = -INFINITY, r.b = lo; break;
+  case GDF_FA_GT:
+    if (lo == lo && lo != INFINITY) r.a = nextafter(lo, INFINITY), r.b = INFINITY;
+    break;
+  case GDF_FA_GE: r.a = lo, r.b = INFINITY; break;
+  case GDF_FA_EQ: r.a = lo, r.b = lo; break;
+  case GDF_FA_NE: r.a = lo, r.b = lo, r.inv = 1; break;
+  case GDF_FA_BETWEEN: r.a = lo, r.b = hi; break;
+  default: r.inv = 1; break; /* all: not in the empty interval */
+  }
+  return r;
+}
+
+GDF_HD static inline int gdf_fa_in(const gdf_fa_interval *f, double x) {
+  return (f->a <= x && x <= f->b) != f->inv;
+}
+
 #endif /* GPUDF_FILTER_AGG_MATH_H */

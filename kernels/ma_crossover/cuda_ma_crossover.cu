@@ -17,10 +17,46 @@
 // that they are the CPU's bit for bit and signals (hence trades and
 // exposure) match exactly. Missing prices (NaN, inf) carry the last finite
 // one and the walk starts at the first finite row, as on the CPU.
+//
+// Splitting the time axis (issue 22). One thread per config leaves the
+// device idle when the configs are few: 312 configs are 3 blocks on a
+// 132-SM device, each thread a chain of 1e7 dependent steps (3.86 s on an
+// H100 against 1.77 s on 16 cores). So when the configs' blocks are fewer
+// than a quarter of kWaves (2) x SMs x resident blocks per SM (the
+// occupancy of the tiled walk), the launch also cuts the steps into
+// segments, of at least kMinSegmentSteps (4096) steps, as many as make up
+// that many blocks (4 segments at least, else it does not pay for its
+// second pass), grid (config blocks, segments), and:
+//   - the position entering a segment is the signal of the bar before it,
+//     a function of the two moving averages there (prefix sums): computed
+//     directly, so each segment's trades, exposed steps and step returns
+//     are exactly those of the whole walk (the same expressions on the same
+//     prefix sums), and trades and exposure, sums of integer counts, equal
+//     the CPU's bit for bit;
+//   - pass 1 walks every segment from equity 1 for its product P of
+//     (1 + R) and its largest running product M; a scan per config over
+//     the segments in order gives the equity entering each one (E' = E P)
+//     and the peak (K' = max(K, E M));
+//   - pass 2 walks every segment again from that equity and peak: its last
+//     equity, its largest closed drawdown (the drawdown periods of the whole
+//     walk are pieces of these), and its sums of R - shift and their
+//     squares (shift: the first step's return, computed directly);
+//   - one thread per config adds the segments' counts and sums in order,
+//     takes the largest drawdown and the last equity, and finalizes.
+// Rounding: every step return R is the CPU's bit for bit; equity is a
+// product of the same factors grouped by segment (about steps + segments
+// roundings instead of steps), so total_return and max_drawdown are within
+// 4 (steps + 1) 2^-53 relative of the exact backtest, as the CPU's are, and
+// so within twice that of the CPU's; sharpe's sums are added per segment
+// then in order (within 1e-8 relative of the exact value in the tests).
+// Windows over kMaxLookback (2048) keep the one-thread launch (ma_run);
+// GPUDF_MA_SEGMENT=0 forces the one-thread launch, a positive value a
+// split at that segment length (tests, benchmarks).
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <new>
 #include <string>
 #include <vector>
@@ -55,26 +91,124 @@ ma_run(const double *__restrict__ configs, int n, Column price, const double *__
 }
 
 // Steps per tile, and the longest lookback kept in shared memory with it:
-// (kTile + kMaxLookback) two-double prefix sums + kTile + 1 prices = 44 KiB.
+// (kTile + lookback) two-double prefix sums + kTile + 1 prices, at most
+// 44 KiB (under the 48 KiB a block gets without opting in).
 constexpr int kTile = 512;
 constexpr int kMaxLookback = 2048;
 
+// The split launch: blocks wanted = kWaves x SMs x resident blocks per SM;
+// split only into kMinSegments or more segments of kMinSegmentSteps or more.
+constexpr int kWaves = 2;
+constexpr int kMinSegments = 4;
+constexpr int kMinSegmentSteps = 8 * kTile;
+
+// What a launch of the tiled walk computes over its segment of the time
+// axis (see "Splitting the time axis" in the header):
+//   kWhole:    the whole axis, one segment, the results (the one-thread-
+//              per-config launch);
+//   kProducts: the segment's equity product P and its largest running
+//              product M (pass 1);
+//   kPaths:    the segment walked from the equity and peak entering it
+//              (pass 2): its last equity, drawdown, return sums, trades and
+//              exposed steps.
+enum WalkMode { kWhole = 0, kProducts = 1, kPaths = 2 };
+
+// The segment summaries: field f of segment g of config k at
+// sum[((size_t)f * segs + g) * n + k].
+enum {
+  kSumP = 0,       // pass 1: product of (1 + R) over the segment
+  kSumM = 1,       // pass 1: largest running product (-inf: none)
+  kSumEquity = 0,  // pass 2: equity after the segment
+  kSumDd = 1,      // pass 2: largest drawdown closed in the segment
+  kSumSum = 2,     // pass 2: sum of R - shift
+  kSumSq = 3,      // pass 2: sum of (R - shift)^2
+  kSumTrades = 4,  // pass 2: position changes
+  kSumExposed = 5, // pass 2: steps with a position
+  kSumE0 = 6,      // scan: equity entering the segment
+  kSumK0 = 7,      // scan: peak entering the segment
+  kSumShift = 8,   // pass 2: the shift of the return sums (the first step's return)
+  kSumFields = 9
+};
+
+template <typename T>
+__device__ __forceinline__ T &summary(T *sum, int f, int segs, int g, int n, int k) {
+  return sum[((size_t)f * segs + g) * n + k];
+}
+
+// The filled price of row t (t >= first): the last finite price at or
+// before it, searched backwards by the whole block (a segment that starts
+// inside a gap of missing prices).
+__device__ double filled_price_at(Column price, int64_t t, int64_t first) {
+  __shared__ unsigned long long found;  // 1 + the latest finite row seen, 0: none yet
+  if (threadIdx.x == 0) found = 0;
+  __syncthreads();
+  for (int64_t base = t; base >= first; base -= blockDim.x) {
+    const int64_t i = base - threadIdx.x;
+    if (i >= first && gdf_ma_valid(gdfk::load(price, i)))
+      atomicMax(&found, (unsigned long long)i + 1);
+    __syncthreads();
+    const bool done = found != 0;  // the same in every thread: a uniform exit
+    __syncthreads();                // read by all before the next round writes
+    if (done) break;
+  }
+  // Row first is finite, so the search found a row.
+  return gdfk::load(price, found ? (int64_t)found - 1 : first);
+}
+
+// The tiled walk's dynamic shared memory for windows up to lookback rows.
+constexpr size_t tiled_smem(int lookback) {
+  return sizeof(double) * (2 * ((size_t)kTile + (size_t)lookback) + kTile + 1);
+}
+
 // The tiled walk, for windows up to kMaxLookback. lookback = the longest
-// slow window of the launch; first: the first finite row.
+// slow window of the launch; first: the first finite row. Block (x, y)
+// walks configs x * kThreads .. over the steps of segment y, rows
+// [first + y * seg_len, first + (y + 1) * seg_len) clipped to nrows - 1
+// (kWhole: one segment, seg_len >= the steps).
+template <int kMode>
 __global__ void __launch_bounds__(kThreads)
 ma_run_tiled(const double *__restrict__ configs, int n, Column price,
              const double *__restrict__ H, const double *__restrict__ L, int64_t nrows,
-             int64_t first, int lookback, double *__restrict__ out) {
-  __shared__ double sH[kTile + kMaxLookback];  // H[t0 - lookback .. t0 + kTile)
-  __shared__ double sL[kTile + kMaxLookback];
-  __shared__ double sP[kTile + 1];  // filled prices of rows t0 .. t0 + kTile, then returns
-  __shared__ double carry;          // the filled price of the tile's first row
+             int64_t first, int lookback, int64_t seg_len, double *__restrict__ sum,
+             double *__restrict__ out) {
+  // Dynamic shared memory, tiled_smem(lookback) bytes: the longest window
+  // of the launch sets it, so short windows leave room for more blocks.
+  extern __shared__ double smem[];
+  double *const sH = smem;                        // H[t0 - lookback .. t0 + kTile)
+  double *const sL = smem + kTile + lookback;     // L, the same rows
+  double *const sP = smem + 2 * (kTile + lookback);  // filled prices of rows t0 .. t0 + kTile, then returns
+  __shared__ double carry;  // the filled price of the tile's first row
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   const bool live = k < n;
+  const int g = blockIdx.y, segs = gridDim.y;
+  const int64_t t_begin = first + (int64_t)g * seg_len;
+  const int64_t t_end = kMode == kWhole || nrows - 1 - t_begin <= seg_len ? nrows - 1
+                                                                           : t_begin + seg_len;
   gdf_ma_state s = gdf_ma_init(configs + (int64_t)(live ? k : 0) * GDF_MA_NPARAMS);
-  if (threadIdx.x == 0) carry = gdfk::load(price, first);
-  for (int64_t t0 = first; t0 + 1 < nrows; t0 += kTile) {
-    const int len = (int)(nrows - 1 - t0 < kTile ? nrows - 1 - t0 : kTile);
+  const double carry0 = t_begin == first ? gdfk::load(price, first)
+                                         : filled_price_at(price, t_begin, first);
+  if (threadIdx.x == 0) carry = carry0;
+  double P = 1.0, M = -INFINITY;  // kProducts
+  if (kMode != kWhole && live) {
+    // The position entering the segment is the signal of its previous bar,
+    // a function of the moving averages there alone: no walk needed.
+    s.prev_s = t_begin > first ? gdf_ma_signal2(&s, H, L, t_begin - 1, first) : 0.0;
+    if (kMode == kPaths) {
+      // The shift of the return sums is the first step's return, computed
+      // as the walk from row first computes it (position 0 before it).
+      double p0 = gdfk::load(price, first), p1 = gdfk::load(price, first + 1);
+      p1 = gdf_ma_valid(p1) ? p1 : p0;
+      gdf_ma_state s0 = s;
+      s0.prev_s = 0.0;
+      s.shift = gdf_ma_net_return(&s0, gdf_ma_signal2(&s0, H, L, first, first), p1 / p0 - 1.0);
+      s.n = 1.0;  // the shift is set: gdf_ma_step_r keeps it
+      s.equity = summary(sum, kSumE0, segs, g, n, k);
+      s.peak = summary(sum, kSumK0, segs, g, n, k);
+      s.trough = s.equity;
+    }
+  }
+  for (int64_t t0 = t_begin; t0 < t_end; t0 += kTile) {
+    const int len = (int)(t_end - t0 < kTile ? t_end - t0 : kTile);
     __syncthreads();  // the previous tile is no longer read
     for (int j = threadIdx.x; j < len + lookback; j += blockDim.x) {
       int64_t i = t0 - lookback + j;
@@ -119,14 +253,75 @@ ma_run_tiled(const double *__restrict__ configs, int n, Column price,
                     ? 1.0
                 : s.long_short ? -1.0
                                : 0.0;
-        gdf_ma_step_r(&s, sig, sP[j]);
+        if (kMode == kProducts) {
+          // The equity product as gdf_ma_step_r forms it, from 1 at the
+          // segment's start; M as its peak test (a NaN never raises it).
+          P *= 1.0 + gdf_ma_net_return(&s, sig, sP[j]);
+          s.prev_s = sig;
+          M = P > M ? P : M;
+        } else {
+          gdf_ma_step_r(&s, sig, sP[j]);
+        }
       }
     }
   }
-  if (live)
+  if (!live) return;
+  if (kMode == kWhole) {
     gdf_ma_finalize(&s, (double)(nrows - 1 - first),
                     configs[(int64_t)k * GDF_MA_NPARAMS + GDF_MA_PPY],
                     out + (int64_t)k * GDF_MA_NRESULTS);
+  } else if (kMode == kProducts) {
+    summary(sum, kSumP, segs, g, n, k) = P;
+    summary(sum, kSumM, segs, g, n, k) = M;
+  } else {
+    gdf_ma_close_drawdown(&s);
+    summary(sum, kSumEquity, segs, g, n, k) = s.equity;
+    summary(sum, kSumDd, segs, g, n, k) = s.max_dd;
+    summary(sum, kSumSum, segs, g, n, k) = s.sum;
+    summary(sum, kSumSq, segs, g, n, k) = s.sumsq;
+    summary(sum, kSumTrades, segs, g, n, k) = s.trades;
+    summary(sum, kSumExposed, segs, g, n, k) = s.exposed;
+    summary(sum, kSumShift, segs, g, n, k) = s.shift;
+  }
+}
+
+// Between the passes: the equity and peak entering each segment, from the
+// segments' products in order (one thread per config, segs steps).
+__global__ void __launch_bounds__(kThreads)
+ma_scan_segments(int n, int segs, double *__restrict__ sum) {
+  const int k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= n) return;
+  double E = 1.0, K = 1.0;
+  for (int g = 0; g < segs; g++) {
+    summary(sum, kSumE0, segs, g, n, k) = E;
+    summary(sum, kSumK0, segs, g, n, k) = K;
+    double top = E * summary(sum, kSumM, segs, g, n, k);
+    K = top > K ? top : K;  // a NaN never raises the peak, as in gdf_ma_step_r
+    E *= summary(sum, kSumP, segs, g, n, k);
+  }
+}
+
+// After pass 2: the segments' counts and sums in order, their largest
+// drawdown and the last one's equity, finalized as the whole walk would be.
+__global__ void __launch_bounds__(kThreads)
+ma_finish_segments(const double *__restrict__ configs, int n, int segs, double steps,
+                   const double *__restrict__ sum, double *__restrict__ out) {
+  const int k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= n) return;
+  const double *c = configs + (int64_t)k * GDF_MA_NPARAMS;
+  gdf_ma_state s = gdf_ma_init(c);
+  for (int g = 0; g < segs; g++) {
+    double dd = summary(sum, kSumDd, segs, g, n, k);
+    s.max_dd = dd > s.max_dd ? dd : s.max_dd;
+    s.sum += summary(sum, kSumSum, segs, g, n, k);
+    s.sumsq += summary(sum, kSumSq, segs, g, n, k);
+    s.trades += summary(sum, kSumTrades, segs, g, n, k);
+    s.exposed += summary(sum, kSumExposed, segs, g, n, k);
+  }
+  s.equity = summary(sum, kSumEquity, segs, segs - 1, n, k);
+  s.shift = summary(sum, kSumShift, segs, 0, n, k);  // gdf_ma_finalize adds it back
+  s.peak = s.trough = 1.0;  // every drawdown is closed: the last close adds nothing
+  gdf_ma_finalize(&s, steps, c[GDF_MA_PPY], out + (int64_t)k * GDF_MA_NRESULTS);
 }
 
 // The prepared f64 column called name on the device, or NULL: not having
@@ -190,6 +385,63 @@ gpudf_status copy_back(const double *dres, int n, const std::vector<int64_t> &id
   return GPUDF_OK;
 }
 
+// The split launch's segment length in steps, or 0 for the one-thread-
+// per-config launch (see "Splitting the time axis" in the header).
+// GPUDF_MA_SEGMENT overrides the choice: 0 never splits, a positive length
+// splits at that length (tests and benchmarks reach both launches so).
+gpudf_status split_length(int n, int64_t steps, int lookback, int64_t *seg_len) {
+  *seg_len = 0;
+  if (steps < 2 || lookback > kMaxLookback) return GPUDF_OK;
+  // The grid's y dimension holds at most 65535 segments.
+  const int64_t shortest = (steps + 65534) / 65535;
+  if (const char *env = std::getenv("GPUDF_MA_SEGMENT")) {
+    char *end = nullptr;
+    long long v = std::strtoll(env, &end, 10);
+    if (end == env || *end != '\0' || v < 0)
+      return gdf_error(GPUDF_EINVAL, "ma_crossover",
+                       "GPUDF_MA_SEGMENT='%s': expected 0 (never split the time axis) or a "
+                       "segment length in steps", env);
+    if (v > 0) *seg_len = std::max<int64_t>(v, shortest);
+    return GPUDF_OK;
+  }
+  int dev = 0, sms = 0, per_sm = 0;
+  GDF_CUDA_TRY(cudaGetDevice(&dev));
+  GDF_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  GDF_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, ma_run_tiled<kPaths>,
+                                                             kThreads, tiled_smem(lookback)));
+  const int64_t config_blocks = (n + kThreads - 1) / kThreads;
+  const int64_t want = (int64_t)kWaves * sms * std::max(per_sm, 1);
+  if (config_blocks * kMinSegments > want) return GPUDF_OK;  // the configs fill the device
+  int64_t segs = want / config_blocks;
+  int64_t len = std::max<int64_t>({(steps + segs - 1) / segs, (int64_t)kMinSegmentSteps, shortest});
+  if ((steps + len - 1) / len < kMinSegments) return GPUDF_OK;  // too short to pay
+  *seg_len = len;
+  return GPUDF_OK;
+}
+
+// The split launch: pass 1 (segment products), the scan of the entering
+// equity and peak, pass 2 (segment paths), then the per-config results.
+gpudf_status run_split(const double *cfg, int n, Column price, const double *H, const double *L,
+                       int64_t nrows, int64_t first, int lookback, int64_t seg_len, double *out,
+                       cudaStream_t st) {
+  const int64_t steps = nrows - 1 - first;
+  const int segs = (int)((steps + seg_len - 1) / seg_len);
+  gdfk::DevBuf<double> sum;
+  GDF_TRY(sum.alloc((size_t)kSumFields * segs * n));
+  const dim3 grid((unsigned)((n + kThreads - 1) / kThreads), (unsigned)segs);
+  const int blocks = (n + kThreads - 1) / kThreads;
+  const size_t smem = tiled_smem(lookback);
+  ma_run_tiled<kProducts><<<grid, kThreads, smem, st>>>(cfg, n, price, H, L, nrows, first, lookback,
+                                                     seg_len, sum.p, out);
+  ma_scan_segments<<<blocks, kThreads, 0, st>>>(n, segs, sum.p);
+  ma_run_tiled<kPaths><<<grid, kThreads, smem, st>>>(cfg, n, price, H, L, nrows, first, lookback,
+                                                  seg_len, sum.p, out);
+  ma_finish_segments<<<blocks, kThreads, 0, st>>>(cfg, n, segs, (double)steps, sum.p, out);
+  GDF_CUDA_LAUNCHED();
+  // sum is freed on return, in stream order (cudaFreeAsync): no wait here.
+  return GPUDF_OK;
+}
+
 // Configs idx[] (all reading price column c): one launch.
 gpudf_status run_group(const gdf_kernel_input *in, int c, const double *configs,
                        const std::vector<int64_t> &idx, double *results) {
@@ -229,13 +481,19 @@ gpudf_status run_group(const gdf_kernel_input *in, int c, const double *configs,
   int lookback = 0;
   for (int k = 0; k < n; k++)
     lookback = std::max(lookback, (int)cfg[(size_t)k * GDF_MA_NPARAMS + GDF_MA_SLOW]);
+  const int64_t steps = nrows - 1 - first;
+  int64_t seg_len = 0;
+  GDF_TRY(split_length(n, steps, lookback, &seg_len));
   gdf_range_push("gpudf launch ma_crossover");
-  if (lookback <= kMaxLookback)
-    ma_run_tiled<<<(n + kThreads - 1) / kThreads, kThreads, 0, s>>>(dcfg.p, n, price, H, L,
-                                                                    nrows, first, lookback, out.p);
-  else
+  if (seg_len > 0) {
+    GDF_TRY(run_split(dcfg.p, n, price, H, L, nrows, first, lookback, seg_len, out.p, s));
+  } else if (lookback <= kMaxLookback) {
+    ma_run_tiled<kWhole><<<(n + kThreads - 1) / kThreads, kThreads, tiled_smem(lookback), s>>>(
+        dcfg.p, n, price, H, L, nrows, first, lookback, nrows, nullptr, out.p);
+  } else {
     ma_run<<<(n + kThreads - 1) / kThreads, kThreads, 0, s>>>(dcfg.p, n, price, H, L, nrows,
                                                               first, out.p);
+  }
   gdf_range_pop();
   GDF_CUDA_LAUNCHED();
   return copy_back(out.p, n, idx, results, s);

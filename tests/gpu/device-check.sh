@@ -18,13 +18,15 @@
 #      upload vs gpudf's shared device copy, W = 1, 2, 4), when CuPy is
 #      installed
 #   3  gpudf-bench_gpu (filter_agg vs D2D copy, batched vs single launches,
-#      IPC attach, device memory per process, pinned vs ipc, ma_crossover
+#      IPC attach with its phases, context creation and the bare driver call
+#      apart, device memory per process, pinned vs ipc, ma_crossover
 #      grid on the device vs the cpu sweep, ma_crossover configs x series:
 #      a series sweep of 6 and 60 configs over 500 series on cuda-ipc vs cpu)
 #   3b the CPU on this machine's cores: gpudf-bench_sweep --split --workers
 #      $(nproc), and bench/bench_csv.py (the CSV reader on 1 thread vs all)
 #   4  the README's default job on cuda-ipc and cpu (same result files),
-#      then bench/bench_gpu_py.py (gpudf vs CuPy on the same data)
+#      then bench/bench_gpu_py.py (gpudf vs CuPy on the same data:
+#      filter_agg, upload, groupby_agg and histogram)
 #   5  the gpu tests again under compute-sanitizer memcheck, when installed
 #      (GPUDF_DEVCHECK_SANITIZE: another gtest filter, to fit a short lease)
 #   6  the rest of the test suite (-LE gpu)
@@ -192,6 +194,16 @@ else
   note "bench_gpu ($rows rows): FAILED (status $?)"; failed=1
   tail -20 "$logs/bench-gpu.log"
 fi
+# Section 3's attach in a fresh process: total, context apart, the driver's
+# cudaIpcOpenMemHandle apart from ours, and every phase (GPUDF_ATTACH_TRACE).
+if [ -f "$logs/bench-gpu.log" ]; then
+  att=$(sed -n '/== gpudf-bench_gpu summary/,$p' "$logs/bench-gpu.log" |
+        grep -E '^  (IPC attach latency|  context creation|  attach: driver|  bare cudaIpcOpen|  bare cudaGetDevice)' |
+        tr -s ' ' | sed 's/^ //' | tr '\n' ';')
+  [ -n "$att" ] && note "IPC attach (bench_gpu 3): $att"
+  grep -E '^  \[child cuda-ipc\] gpudf: trace attach' "$logs/bench-gpu.log" | head -2 |
+    sed 's/^ */    /'
+fi
 
 # 3b. the CPU side on this machine's cores (issue "CPU speed"): 1 sweep
 # worker against as many as there are cores, with rows split (section 4 of
@@ -301,7 +313,8 @@ fi
 printf '\n== device-check summary (%d s)\n' $((SECONDS - start))
 printf '  %s\n' "${summary[@]}" | tee "$logs/summary.txt"
 sed -n '/== gpudf-bench_gpu summary/,$p' "$logs/bench-gpu.log" 2>/dev/null
-[ -f "$logs/bench-gpu-py.log" ] && tail -8 "$logs/bench-gpu-py.log"
+[ -f "$logs/bench-gpu-py.log" ] && grep -E '^(answers|bench_gpu_py: WRONG)' "$logs/bench-gpu-py.log"
+[ -f "$logs/bench-gpu-py.log" ] && sed -n '/== bench_gpu_py summary/,$p' "$logs/bench-gpu-py.log"
 [ -f "$logs/bench-seed-gpu.log" ] && tail -12 "$logs/bench-seed-gpu.log"
 [ -f "$logs/bench-sweep-split.log" ] && grep -E 'x|MISS|PASS' "$logs/bench-sweep-split.log" | tail -12
 [ -f "$logs/bench-csv.log" ] && tail -12 "$logs/bench-csv.log"
