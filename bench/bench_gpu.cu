@@ -662,6 +662,20 @@ int main(int argc, char **argv) {
                   cpt, to * 1e3, diff ? " RESULTS DIFFER" : "");
     }
     unsetenv("GPUDF_FA_SORTED");
+    setenv("GPUDF_FA_RANKS", "1", 1);  // the filter on ranks
+    for (const char *cpt : {"1", "2", "4"}) {
+      setenv("GPUDF_FA_CONFIGS_PER_THREAD", cpt, 1);
+      std::vector<double> other;
+      double to = TimeRun(t, cfg, other, 3);
+      int diff = 0;
+      for (int i = 0; i < 1024; i++)
+        diff += other[i * 6] != batched[i * 6] || other[i * 6 + 3] != batched[i * 6 + 3] ||
+                other[i * 6 + 4] != batched[i * 6 + 4];
+      wrong += diff;
+      std::printf("bench_gpu 2: batched, %s configs per thread, filter on ranks: %.2f ms%s\n",
+                  cpt, to * 1e3, diff ? " RESULTS DIFFER" : "");
+    }
+    unsetenv("GPUDF_FA_RANKS");
     unsetenv("GPUDF_FA_CONFIGS_PER_THREAD");
     unsetenv("GPUDF_FA_CARRY_SHIFT");
     std::printf("bench_gpu 2: batched wall %.2f ms, events %.2f ms; floor %.2f ms (%d SMs x %.0f "

@@ -199,9 +199,12 @@ fa_stream(Column x, Column v, int64_t nrows, gdf_fa_interval f, gdf_fa_acc *__re
 // The rows of a staged tile, for each of a thread's configs. Check: a
 // config's first passing row of the tile gives its shift; without Check
 // every config already has one (a passing value of an earlier tile, carried).
-template <int kConfigsPerThread, bool Check>
+// Rank: the tile holds each row's filter rank (gdf_fa_rank) in place of x,
+// and the configs are tested on it (rc).
+template <int kConfigsPerThread, bool Check, bool Rank>
 __device__ __forceinline__ void tile_rows(const double2 *tile, const int *seg_n,
-                                          const gdf_fa_interval *f, Part *p) {
+                                          const gdf_fa_interval *f, const gdf_fa_rankcfg *rc,
+                                          Part *p) {
   for (int w = 0; w < kWarps; w++) {
     const double2 *seg = tile + w * kSegRows;
     const int m = seg_n[w];
@@ -210,7 +213,9 @@ __device__ __forceinline__ void tile_rows(const double2 *tile, const int *seg_n,
       const double2 xv = seg[r];  // the same address in every thread: a broadcast
 #pragma unroll
       for (int j = 0; j < kConfigsPerThread; j++) {
-        if (gdf_fa_in(&f[j], xv.x)) {
+        const bool in = Rank ? gdf_fa_rank_in(rc[j], (unsigned)__double_as_longlong(xv.x))
+                             : gdf_fa_in(&f[j], xv.x);
+        if (in) {
           if (Check && p[j].n == 0) p[j].shift = xv.y;
           p[j].n++;
           double d = xv.y - p[j].shift;
@@ -231,16 +236,18 @@ __device__ __forceinline__ void tile_rows(const double2 *tile, const int *seg_n,
 // reruns c). Carry: once every config of a warp's threads has had a passing
 // row, the next tiles keep that shift (the row loop then has no test for
 // the first row); else each tile takes its first passing value.
-template <int kConfigsPerThread, bool Carry>
+template <int kConfigsPerThread, bool Carry, bool Rank>
 __global__ void __launch_bounds__(kThreads, tiles_blocks_per_sm(kConfigsPerThread))
-fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg, int ncfg,
-         gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
+fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg,
+         const gdf_fa_rankcfg *__restrict__ rcfg, const double *__restrict__ bound, int nbound,
+         int ncfg, gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
   constexpr int kGroup = kThreads * kConfigsPerThread;  // configs of one block
   __shared__ double2 tile[kTileRows];  // (x, v) of rows whose v is not NaN
   __shared__ int seg_n[kWarps];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int c0 = blockIdx.y * kGroup + threadIdx.x;
   gdf_fa_interval f[kConfigsPerThread];
+  gdf_fa_rankcfg rc[kConfigsPerThread];
   Part p[kConfigsPerThread];  // this tile's
   unsigned have = 0;          // bit j: config j has a shift, or is past the end
   // The tiles' before it: this block's partials, in global memory (L2) as
@@ -252,6 +259,7 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
     if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
     // A config past the end never passes (and is not written).
     f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
+    rc[j] = c < ncfg && Rank ? rcfg[c] : gdf_fa_rankcfg{GDF_FA_RANK_NAN - 1u, 0u};
     if (c >= ncfg) have |= 1u << j;
   }
   const bool active = c0 < ncfg;
@@ -268,6 +276,8 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
         vi = load(v, i);
       }
       unsigned keep = __ballot_sync(0xffffffffu, vi == vi);
+      if (Rank && vi == vi)
+        xi = __longlong_as_double((long long)gdf_fa_rank(bound, nbound, xi));
       if (vi == vi) tile[warp * kSegRows + kept + __popc(keep & ((1u << lane) - 1u))] =
           make_double2(xi, vi);
       kept += __popc(keep);
@@ -277,8 +287,8 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
     constexpr unsigned kAll = (1u << kConfigsPerThread) - 1u;
     const bool carried = Carry && __all_sync(0xffffffffu, have == kAll);
     if (active) {
-      if (carried) tile_rows<kConfigsPerThread, false>(tile, seg_n, f, p);
-      else tile_rows<kConfigsPerThread, true>(tile, seg_n, f, p);
+      if (carried) tile_rows<kConfigsPerThread, false, Rank>(tile, seg_n, f, rc, p);
+      else tile_rows<kConfigsPerThread, true, Rank>(tile, seg_n, f, rc, p);
       // The tile's statistics into the running ones (Chan): the cancellation
       // in d2 - ds^2 / n and the rounding of n * shift stay those of one
       // tile, whatever the chunk's length.
@@ -507,17 +517,32 @@ gpudf_status run_stream(int dev, Column x, Column v, int64_t nrows, const double
 
 // Configs idx[0..count) of one column pair by fa_tiles; writes their results
 // and reruns through fa_stream those whose sums overflowed.
-template <int kConfigsPerThread, bool Carry, bool Sorted = false>
+template <int kConfigsPerThread, bool Carry, bool Sorted = false, bool Rank = false>
 gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double *configs,
                        const int64_t *idx, int count, double *results) {
   constexpr int kGroup = kThreads * kConfigsPerThread;
   cudaStream_t s = cudaStreamPerThread;
   std::vector<gdf_fa_interval> host_cfg(count);
   for (int i = 0; i < count; i++) host_cfg[i] = interval_of(x, configs + idx[i] * GDF_FA_NPARAMS);
+  // Rank: the distinct ends of the intervals, sorted, and each config's ranks.
+  std::vector<double> bound;
+  std::vector<gdf_fa_rankcfg> host_rank;
+  if (Rank) {
+    for (const gdf_fa_interval &f : host_cfg)
+      if (gdf_fa_interval_nonempty(&f)) {
+        bound.push_back(f.a);
+        bound.push_back(f.b);
+      }
+    std::sort(bound.begin(), bound.end());
+    bound.erase(std::unique(bound.begin(), bound.end(), [](double a, double b) { return a == b; }),
+                bound.end());
+    for (const gdf_fa_interval &f : host_cfg)
+      host_rank.push_back(gdf_fa_rankcfg_of(&f, bound.data(), (int)bound.size()));
+  }
   const int groups = (count + kGroup - 1) / kGroup;
   int fill = 0;
   if (Sorted) GDF_TRY(resident<fa_tiles_sorted<kConfigsPerThread>>(dev, &fill));
-  else GDF_TRY((resident<fa_tiles<kConfigsPerThread, Carry>>(dev, &fill)));
+  else GDF_TRY((resident<fa_tiles<kConfigsPerThread, Carry, Rank>>(dev, &fill)));
   // Row chunks: enough blocks, over the groups, to fill the device once, no
   // more than there are tiles, and few enough rows per thread for its count.
   int64_t tiles = (nrows + kTileRows - 1) / kTileRows;
@@ -528,13 +553,25 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
   size_t cfg_bytes = round_up(sizeof(gdf_fa_interval) * count);
   size_t acc_bytes = round_up(sizeof(gdf_fa_acc) * (size_t)count * (size_t)chunks);
   size_t out_bytes = round_up(sizeof(double) * GDF_FA_NRESULTS * count);
-  size_t over_bytes = sizeof(int) * count;
-  GDF_CUDA_TRY(cudaMallocAsync(&sc.p, cfg_bytes + acc_bytes + out_bytes + over_bytes, s));
+  size_t over_bytes = round_up(sizeof(int) * count);
+  size_t rank_bytes = round_up(sizeof(gdf_fa_rankcfg) * host_rank.size());
+  size_t bound_bytes = sizeof(double) * bound.size();
+  GDF_CUDA_TRY(cudaMallocAsync(&sc.p, cfg_bytes + acc_bytes + out_bytes + over_bytes + rank_bytes +
+                                          bound_bytes, s));
   char *at = static_cast<char *>(sc.p);
   auto *cfg = reinterpret_cast<gdf_fa_interval *>(at);
   auto *acc = reinterpret_cast<gdf_fa_acc *>(at + cfg_bytes);
   auto *out = reinterpret_cast<double *>(at + cfg_bytes + acc_bytes);
   auto *over = reinterpret_cast<int *>(at + cfg_bytes + acc_bytes + out_bytes);
+  auto *rank = reinterpret_cast<gdf_fa_rankcfg *>(at + cfg_bytes + acc_bytes + out_bytes + over_bytes);
+  auto *bnd = reinterpret_cast<double *>(at + cfg_bytes + acc_bytes + out_bytes + over_bytes +
+                                         rank_bytes);
+  if (Rank) {
+    GDF_CUDA_TRY(cudaMemcpyAsync(rank, host_rank.data(), sizeof(gdf_fa_rankcfg) * count,
+                                 cudaMemcpyHostToDevice, s));
+    if (!bound.empty())
+      GDF_CUDA_TRY(cudaMemcpyAsync(bnd, bound.data(), bound_bytes, cudaMemcpyHostToDevice, s));
+  }
   GDF_CUDA_TRY(cudaMemcpyAsync(cfg, host_cfg.data(), sizeof(gdf_fa_interval) * count,
                                cudaMemcpyHostToDevice, s));
   GDF_CUDA_TRY(cudaMemsetAsync(over, 0, over_bytes, s));
@@ -543,8 +580,9 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
     fa_tiles_sorted<kConfigsPerThread><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0,
                                           s>>>(x, v, nrows, cfg, count, acc, over);
   else
-    fa_tiles<kConfigsPerThread, Carry><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0,
-                                         s>>>(x, v, nrows, cfg, count, acc, over);
+    fa_tiles<kConfigsPerThread, Carry, Rank>
+        <<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0, s>>>(
+            x, v, nrows, cfg, rank, bnd, (int)bound.size(), count, acc, over);
   cudaError_t launched = cudaGetLastError();
   if (launched == cudaSuccess) {
     fa_finish<<<count, kThreads, 0, s>>>(acc, (int)chunks, count, out);
@@ -570,8 +608,10 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
 // GPUDF_FA_STREAM_MAX (configs of a pair that stream, default kStreamMax),
 // GPUDF_FA_CONFIGS_PER_THREAD (1, 2 or 4; default kConfigsPerThread) and
 // GPUDF_FA_CARRY_SHIFT (0: every tile takes its own first passing value as
-// shift, default 1: carried once set) and GPUDF_FA_SORTED (1: the tiles
-// kernel that sorts each tile by value, fa_tiles_sorted).
+// shift, default 1: carried once set), GPUDF_FA_SORTED (1: the tiles
+// kernel that sorts each tile by value, fa_tiles_sorted) and GPUDF_FA_RANKS
+// (1: fa_tiles testing each row's rank among the configs' bounds,
+// gdf_fa_rank, instead of x: two integer instructions a config).
 int env_int(const char *name, int dflt) {
   const char *e = std::getenv(name);
   return e && *e ? std::atoi(e) : dflt;
@@ -583,6 +623,7 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
   const int cpt = env_int("GPUDF_FA_CONFIGS_PER_THREAD", kConfigsPerThread);
   const bool carry = env_int("GPUDF_FA_CARRY_SHIFT", 1) != 0;
   const bool sorted = env_int("GPUDF_FA_SORTED", 0) != 0;
+  const bool ranks = env_int("GPUDF_FA_RANKS", 0) != 0;
   // Configs of one column pair next to each other, in their original order.
   std::vector<int64_t> idx(n);
   for (int64_t i = 0; i < n; i++) idx[i] = i;
@@ -602,7 +643,10 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
     } else {
       for (int64_t at = first; at < end; at += kMaxConfigs) {
         int count = (int)std::min<int64_t>(kMaxConfigs, end - at);
-        auto run = sorted ? (cpt == 1   ? run_tiles<1, false, true>
+        auto run = ranks ? (cpt == 1   ? run_tiles<1, true, false, true>
+                            : cpt == 4 ? run_tiles<4, true, false, true>
+                                       : run_tiles<kConfigsPerThread, true, false, true>)
+                   : sorted ? (cpt == 1   ? run_tiles<1, false, true>
                              : cpt == 4 ? run_tiles<4, false, true>
                                         : run_tiles<kConfigsPerThread, false, true>)
                    : carry ? (cpt == 1   ? run_tiles<1, true>
