@@ -258,14 +258,14 @@ class FilterAggGpu : public ::testing::Test {
     };
     std::vector<Variant> variants = {
         {"default", nullptr, nullptr, nullptr},
-        {"tiles, 2 configs a thread", "0", "2", "1"},
-        {"tiles, 2 configs a thread, a shift per tile", "0", "2", "0"},
-        {"tiles, 1 config a thread", "0", "1", "1"},
-        {"tiles, 4 configs a thread", "0", "4", "1"},
-        {"tiles, 4 configs a thread, a shift per tile", "0", "4", "0"},
+        {"tiles sorted by value, 4 configs a thread", "0", "4", nullptr, "1"},
         {"tiles sorted by value, 2 configs a thread", "0", "2", nullptr, "1"},
         {"tiles sorted by value, 1 config a thread", "0", "1", nullptr, "1"},
-        {"tiles sorted by value, 4 configs a thread", "0", "4", nullptr, "1"},
+        {"tiles, 2 configs a thread", "0", "2", "1", "0"},
+        {"tiles, 2 configs a thread, a shift per tile", "0", "2", "0", "0"},
+        {"tiles, 1 config a thread", "0", "1", "1", "0"},
+        {"tiles, 4 configs a thread", "0", "4", "1", "0"},
+        {"tiles, 4 configs a thread, a shift per tile", "0", "4", "0", "0"},
         {"tiles on ranks, 2 configs a thread", "0", "2", nullptr, nullptr, "1"},
         {"tiles on ranks, 1 config a thread", "0", "1", nullptr, nullptr, "1"},
         {"tiles on ranks, 4 configs a thread", "0", "4", nullptr, nullptr, "1"}};

@@ -11,22 +11,28 @@
 //    that a row range left misaligned, go by plain loads of their type) and
 //    accumulating in registers across the whole walk. Only at the end does a
 //    block merge its threads' partials, once, into one accumulator.
-//  - more configs: fa_tiles, configs in threads. A block stages a tile of
-//    rows (x and v, rows whose value is NaN dropped) in shared memory and
-//    every thread runs its own kConfigsPerThread configs over all of it,
-//    reading each row by a broadcast; the grid is row chunks x config groups,
-//    so configs of one group share the loads, and a thread's accumulators
-//    stay in registers until the end of its chunk. No block reductions: each
-//    thread writes its configs' partials for the chunk.
+//  - more configs: configs in threads. A block stages a tile of 1024 rows
+//    (x and v; rows whose value is NaN dropped) in shared memory and every
+//    thread runs its own kConfigsPerThread configs over all of it, reading
+//    each row by a broadcast; the grid is row chunks x config groups, so
+//    configs of one group share the loads, and a thread's sums stay in
+//    registers over the tile. No block reductions: each thread merges its
+//    configs' statistics of the tile into the block's partial (its own
+//    slot, in L2). The default, fa_tiles_sorted, sorts each tile by value
+//    first (a bitonic sort in shared memory, ~5% of the work): a config's
+//    first passing row then holds its minimum and its last the maximum, so
+//    a row costs no fp64 comparison for them (fa_tiles, which compares,
+//    took 101 ms for 1024 configs over 1e8 rows on an H200 against 72 ms).
 //
 // Accuracy: a thread keeps, per config, the count, min, max and the sums of
-// d = v - shift and of d * d around shift = its first passing value, so std
+// d = v - shift and of d * d around shift = a passing value (fa_stream and
+// fa_tiles: its first; fa_tiles_sorted: the tile's smallest), so std
 // stays accurate when the mean is large against the spread (the shift is
 // within the spread of the data); the partials become gdf_fa_acc (the
 // corrected two-pass formula) and are merged with Chan's formula, as on the
 // CPU. fa_stream sums the values plainly (gdf_fa_sum_add, so finite values
-// whose sum overflows are summed again scaled, as the CPU does). fa_tiles,
-// whose budget is a few instructions per row and config, keeps no plain
+// whose sum overflows are summed again scaled, as the CPU does). The tiles
+// kernels, whose budget is a few instructions per row and config, keep no plain
 // sum: a thread merges its statistics of each tile (at most kTileRows rows,
 // as the CPU's blocks of 1024) into running ones, the tile's sum taken as
 // n * shift + sum(d) (exact for integers below 2^53; otherwise within a few
@@ -36,10 +42,10 @@
 // and std differ from the CPU's only by rounding of that order.
 //
 // fa_finish merges the partials of each config (one block per config) and
-// writes its six results. GPUDF_FA_STREAM_MAX, GPUDF_FA_CONFIGS_PER_THREAD
-// and GPUDF_FA_CARRY_SHIFT override the defaults (run_all), for the
-// benchmark's and the tests' side-by-side runs of the same configs through
-// each kernel.
+// writes its six results. GPUDF_FA_STREAM_MAX, GPUDF_FA_CONFIGS_PER_THREAD,
+// GPUDF_FA_SORTED, GPUDF_FA_CARRY_SHIFT and GPUDF_FA_RANKS override the
+// defaults (run_all), for the benchmark's and the tests' side-by-side runs
+// of the same configs through each kernel.
 #include <cub/block/block_reduce.cuh>
 #include <cuda_runtime.h>
 
@@ -63,10 +69,16 @@ using gdfk::load;
 
 constexpr int kThreads = 256;
 constexpr int kUnroll = 4;           // independent vector loads per column in flight
-constexpr int kStreamMax = 3;        // configs of a pair that go by fa_stream
-// fa_tiles: configs in each thread's registers (the default; 1 and 4 are
+// Configs of a pair that go by fa_stream, one pass each. Measured on an
+// H200 over 1e8 rows (bench_gpu 1, run 2026-12-04): a pass 0.385 ms; the
+// tiles kernel 17.6 ms for 4 configs, 19 ms for 16 (one warp a block then
+// walks every row: its time is one warp's), 72 ms for 1024. They cross
+// near 45 configs.
+constexpr int kStreamMax = 44;
+// fa_tiles: configs in each thread's registers (the default; 1 and 2 are
 // there for the benchmark's side-by-side, GPUDF_FA_CONFIGS_PER_THREAD).
-constexpr int kConfigsPerThread = 2;
+// Measured: 4 (sorted) 71.8 ms for 1024 configs, 2 81.2 ms, 1 104.9 ms.
+constexpr int kConfigsPerThread = 4;
 constexpr int kWarps = kThreads / 32;
 constexpr int kSegRows = 4 * 32;     // rows a warp stages per tile
 constexpr int kTileRows = kWarps * kSegRows;
@@ -606,12 +618,13 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
 
 // A benchmark's choice instead of the defaults, for side-by-side runs:
 // GPUDF_FA_STREAM_MAX (configs of a pair that stream, default kStreamMax),
-// GPUDF_FA_CONFIGS_PER_THREAD (1, 2 or 4; default kConfigsPerThread) and
-// GPUDF_FA_CARRY_SHIFT (0: every tile takes its own first passing value as
-// shift, default 1: carried once set), GPUDF_FA_SORTED (1: the tiles
-// kernel that sorts each tile by value, fa_tiles_sorted) and GPUDF_FA_RANKS
-// (1: fa_tiles testing each row's rank among the configs' bounds,
-// gdf_fa_rank, instead of x: two integer instructions a config).
+// GPUDF_FA_CONFIGS_PER_THREAD (1, 2 or 4; default kConfigsPerThread),
+// GPUDF_FA_SORTED (default 1: fa_tiles_sorted; 0: fa_tiles, which compares
+// every value for min and max), GPUDF_FA_CARRY_SHIFT (fa_tiles only; 0:
+// every tile takes its own first passing value as shift, default 1:
+// carried once set) and GPUDF_FA_RANKS (1: fa_tiles testing each row's
+// rank among the configs' bounds, gdf_fa_rank, instead of x: two integer
+// instructions a config; not yet measured on a device).
 int env_int(const char *name, int dflt) {
   const char *e = std::getenv(name);
   return e && *e ? std::atoi(e) : dflt;
@@ -622,7 +635,7 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
   const int stream_max = env_int("GPUDF_FA_STREAM_MAX", kStreamMax);
   const int cpt = env_int("GPUDF_FA_CONFIGS_PER_THREAD", kConfigsPerThread);
   const bool carry = env_int("GPUDF_FA_CARRY_SHIFT", 1) != 0;
-  const bool sorted = env_int("GPUDF_FA_SORTED", 0) != 0;
+  const bool sorted = env_int("GPUDF_FA_SORTED", 1) != 0;
   const bool ranks = env_int("GPUDF_FA_RANKS", 0) != 0;
   // Configs of one column pair next to each other, in their original order.
   std::vector<int64_t> idx(n);
@@ -644,17 +657,17 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
       for (int64_t at = first; at < end; at += kMaxConfigs) {
         int count = (int)std::min<int64_t>(kMaxConfigs, end - at);
         auto run = ranks ? (cpt == 1   ? run_tiles<1, true, false, true>
-                            : cpt == 4 ? run_tiles<4, true, false, true>
-                                       : run_tiles<kConfigsPerThread, true, false, true>)
+                            : cpt == 2 ? run_tiles<2, true, false, true>
+                                       : run_tiles<4, true, false, true>)
                    : sorted ? (cpt == 1   ? run_tiles<1, false, true>
-                             : cpt == 4 ? run_tiles<4, false, true>
-                                        : run_tiles<kConfigsPerThread, false, true>)
+                             : cpt == 2 ? run_tiles<2, false, true>
+                                        : run_tiles<4, false, true>)
                    : carry ? (cpt == 1   ? run_tiles<1, true>
-                            : cpt == 4 ? run_tiles<4, true>
-                                       : run_tiles<kConfigsPerThread, true>)
+                            : cpt == 2 ? run_tiles<2, true>
+                                       : run_tiles<4, true>)
                          : (cpt == 1   ? run_tiles<1, false>
-                            : cpt == 4 ? run_tiles<4, false>
-                                       : run_tiles<kConfigsPerThread, false>);
+                            : cpt == 2 ? run_tiles<2, false>
+                                       : run_tiles<4, false>);
         GDF_TRY(run(in->device, x, v, in->nrows, configs, &idx[at], count, results));
       }
     }
