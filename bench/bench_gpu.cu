@@ -656,7 +656,8 @@ int main(int argc, char **argv) {
     const Variant variants[] = {{"sorted by value", "1", nullptr, nullptr},
                                 {"compares min/max, shift carried", "0", "1", nullptr},
                                 {"compares min/max, shift per tile", "0", "0", nullptr},
-                                {"filter on ranks, compares min/max", nullptr, nullptr, "1"}};
+                                {"filter on ranks, compares min/max", "0", nullptr, "1"},
+                                {"sorted by value, filter on ranks", "1", nullptr, "1"}};
     auto same = [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); };
     for (const Variant &var : variants)
       for (const char *cpt : {"1", "2", "4"}) {

@@ -266,9 +266,11 @@ class FilterAggGpu : public ::testing::Test {
         {"tiles, 1 config a thread", "0", "1", "1", "0"},
         {"tiles, 4 configs a thread", "0", "4", "1", "0"},
         {"tiles, 4 configs a thread, a shift per tile", "0", "4", "0", "0"},
-        {"tiles on ranks, 2 configs a thread", "0", "2", nullptr, nullptr, "1"},
-        {"tiles on ranks, 1 config a thread", "0", "1", nullptr, nullptr, "1"},
-        {"tiles on ranks, 4 configs a thread", "0", "4", nullptr, nullptr, "1"}};
+        {"tiles sorted, on ranks, 4 configs a thread", "0", "4", nullptr, "1", "1"},
+        {"tiles sorted, on ranks, 1 config a thread", "0", "1", nullptr, "1", "1"},
+        {"tiles on ranks, 2 configs a thread", "0", "2", nullptr, "0", "1"},
+        {"tiles on ranks, 1 config a thread", "0", "1", nullptr, "0", "1"},
+        {"tiles on ranks, 4 configs a thread", "0", "4", nullptr, "0", "1"}};
     if (n <= 64) variants.push_back({"streaming", "1000000", nullptr, nullptr});
     for (const Variant &var : variants) {
       if (var.stream_max) setenv("GPUDF_FA_STREAM_MAX", var.stream_max, 1);

@@ -340,16 +340,19 @@ __device__ __forceinline__ double key_value(unsigned long long k) {
 // config's first passing row then holds its minimum and its last the
 // maximum, so a row costs no comparison for them; the first also serves
 // as the tile's shift.
-template <int kConfigsPerThread>
+// Rank: as in fa_tiles, rows tested by their rank among bound[0..nbound).
+template <int kConfigsPerThread, bool Rank>
 __global__ void __launch_bounds__(kThreads, tiles_blocks_per_sm(kConfigsPerThread))
 fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg,
-                int ncfg, gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
+                const gdf_fa_rankcfg *__restrict__ rcfg, const double *__restrict__ bound,
+                int nbound, int ncfg, gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
   constexpr int kGroup = kThreads * kConfigsPerThread;
   constexpr int kPer = kTileRows / kThreads;  // rows a thread stages
   __shared__ unsigned long long skey[kTileRows];  // value keys, then the values
   __shared__ double sx[kTileRows];
   const int c0 = blockIdx.y * kGroup + threadIdx.x;
   gdf_fa_interval f[kConfigsPerThread];
+  gdf_fa_rankcfg rc[kConfigsPerThread];
   Part p[kConfigsPerThread];
   gdf_fa_acc *mine = acc + (int64_t)blockIdx.x * ncfg + c0;
 #pragma unroll
@@ -357,6 +360,7 @@ fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__rest
     int c = c0 + j * kThreads;
     if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
     f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
+    rc[j] = c < ncfg && Rank ? rcfg[c] : gdf_fa_rankcfg{GDF_FA_RANK_NAN - 1u, 0u};
   }
   const bool active = c0 < ncfg;
   for (int64_t base = (int64_t)blockIdx.x * kTileRows; base < nrows;
@@ -373,7 +377,7 @@ fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__rest
       }
       const bool ok = vi == vi;
       skey[at] = ok ? order_key(vi) : ~0ull;  // after every value, +inf's included
-      sx[at] = xi;
+      sx[at] = Rank && ok ? __longlong_as_double((long long)gdf_fa_rank(bound, nbound, xi)) : xi;
       m += __syncthreads_count(ok);
     }
     // Bitonic sort of (key, x), ascending: 2 pairs a thread a step.
@@ -408,7 +412,9 @@ fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__rest
         const double xr = sx[r], vr = __longlong_as_double((long long)skey[r]);  // broadcasts
 #pragma unroll
         for (int j = 0; j < kConfigsPerThread; j++) {
-          if (gdf_fa_in(&f[j], xr)) {
+          const bool in = Rank ? gdf_fa_rank_in(rc[j], (unsigned)__double_as_longlong(xr))
+                               : gdf_fa_in(&f[j], xr);
+          if (in) {
             if (p[j].n == 0) p[j].shift = vr;  // the smallest passing value
             p[j].n++;
             double d = vr - p[j].shift;
@@ -553,7 +559,7 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
   }
   const int groups = (count + kGroup - 1) / kGroup;
   int fill = 0;
-  if (Sorted) GDF_TRY(resident<fa_tiles_sorted<kConfigsPerThread>>(dev, &fill));
+  if (Sorted) GDF_TRY((resident<fa_tiles_sorted<kConfigsPerThread, Rank>>(dev, &fill)));
   else GDF_TRY((resident<fa_tiles<kConfigsPerThread, Carry, Rank>>(dev, &fill)));
   // Row chunks: enough blocks, over the groups, to fill the device once, no
   // more than there are tiles, and few enough rows per thread for its count.
@@ -589,8 +595,9 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
   GDF_CUDA_TRY(cudaMemsetAsync(over, 0, over_bytes, s));
   gdf_range_push("gpudf launch filter_agg tiles");
   if (Sorted)
-    fa_tiles_sorted<kConfigsPerThread><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0,
-                                          s>>>(x, v, nrows, cfg, count, acc, over);
+    fa_tiles_sorted<kConfigsPerThread, Rank>
+        <<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0, s>>>(
+            x, v, nrows, cfg, rank, bnd, (int)bound.size(), count, acc, over);
   else
     fa_tiles<kConfigsPerThread, Carry, Rank>
         <<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0, s>>>(
@@ -622,9 +629,10 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
 // GPUDF_FA_SORTED (default 1: fa_tiles_sorted; 0: fa_tiles, which compares
 // every value for min and max), GPUDF_FA_CARRY_SHIFT (fa_tiles only; 0:
 // every tile takes its own first passing value as shift, default 1:
-// carried once set) and GPUDF_FA_RANKS (1: fa_tiles testing each row's
-// rank among the configs' bounds, gdf_fa_rank, instead of x: two integer
-// instructions a config; not yet measured on a device).
+// carried once set) and GPUDF_FA_RANKS (1: either tiles kernel testing
+// each row's rank among the configs' bounds, gdf_fa_rank, instead of x: two
+// integer instructions a config instead of two fp64 comparisons; not yet
+// measured on a device).
 int env_int(const char *name, int dflt) {
   const char *e = std::getenv(name);
   return e && *e ? std::atoi(e) : dflt;
@@ -656,7 +664,10 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
     } else {
       for (int64_t at = first; at < end; at += kMaxConfigs) {
         int count = (int)std::min<int64_t>(kMaxConfigs, end - at);
-        auto run = ranks ? (cpt == 1   ? run_tiles<1, true, false, true>
+        auto run = ranks && sorted ? (cpt == 1   ? run_tiles<1, false, true, true>
+                                      : cpt == 2 ? run_tiles<2, false, true, true>
+                                                 : run_tiles<4, false, true, true>)
+                   : ranks ? (cpt == 1   ? run_tiles<1, true, false, true>
                             : cpt == 2 ? run_tiles<2, true, false, true>
                                        : run_tiles<4, true, false, true>)
                    : sorted ? (cpt == 1   ? run_tiles<1, false, true>
