@@ -17,6 +17,7 @@
 #include <gpudf.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -59,6 +60,60 @@ TEST(FilterAggInterval, EqualsEveryOpOnSpecialValues) {
           checked++;
         }
       }
+  EXPECT_GT(checked, 100000);
+}
+
+// The rank form (gdf_fa_rank, gdf_fa_rankcfg_of): over the endpoints of a
+// whole set of configs, for every op and special value.
+TEST(FilterAggInterval, RanksEqualEveryOp) {
+  const double dn = std::numeric_limits<double>::denorm_min();
+  std::vector<double> base = {kNaN, -kInf, -DBL_MAX, -1.5, -1.0, -dn, -0.0, 0.0, dn,
+                              DBL_MIN, 1.0, 1.5, 1e300, DBL_MAX, kInf};
+  std::vector<double> xs;
+  for (double b : base) {
+    xs.push_back(b);
+    xs.push_back(std::nextafter(b, -kInf));
+    xs.push_back(std::nextafter(b, kInf));
+  }
+  std::mt19937_64 rng(17);
+  int checked = 0;
+  for (int round = 0; round < 200; round++) {
+    // A set of configs of every op, thresholds from xs.
+    std::vector<int> ops;
+    std::vector<double> los, his;
+    std::vector<gdf_fa_interval> f;
+    int n = 1 + (int)(rng() % 40);
+    for (int i = 0; i < n; i++) {
+      int op = (int)(rng() % GDF_FA_NOPS);
+      double lo = xs[rng() % xs.size()], hi = xs[rng() % xs.size()];
+      if (op == GDF_FA_BETWEEN && lo > hi) std::swap(lo, hi);
+      ops.push_back(op);
+      los.push_back(lo);
+      his.push_back(hi);
+      f.push_back(gdf_fa_interval_of(op, lo, hi));
+    }
+    std::vector<double> bound;
+    for (const gdf_fa_interval &g : f)
+      if (gdf_fa_interval_nonempty(&g)) {
+        bound.push_back(g.a);
+        bound.push_back(g.b);
+      }
+    std::sort(bound.begin(), bound.end());
+    bound.erase(std::unique(bound.begin(), bound.end(),
+                            [](double a, double b) { return a == b; }),
+                bound.end());
+    int k = (int)bound.size();
+    for (int i = 0; i < n; i++) {
+      gdf_fa_rankcfg c = gdf_fa_rankcfg_of(&f[i], bound.data(), k);
+      for (double x : xs) {
+        ASSERT_EQ(gdf_fa_rank_in(c, gdf_fa_rank(bound.data(), k, x)),
+                  gdf_fa_pass(ops[i], x, los[i], his[i]))
+            << "op " << ops[i] << " lo " << los[i] << " hi " << his[i] << " x " << x << " of "
+            << k << " bounds";
+        checked++;
+      }
+    }
+  }
   EXPECT_GT(checked, 100000);
 }
 
@@ -199,30 +254,37 @@ class FilterAggGpu : public ::testing::Test {
     // the tiles kernel at each width (GPUDF_FA_STREAM_MAX=0) and, for a few
     // configs, the streaming one.
     struct Variant {
-      const char *name, *stream_max, *cpt, *carry, *sorted = nullptr;
+      const char *name, *stream_max, *cpt, *carry, *sorted = nullptr, *ranks = nullptr;
     };
     std::vector<Variant> variants = {
         {"default", nullptr, nullptr, nullptr},
-        {"tiles, 2 configs a thread", "0", "2", "1"},
-        {"tiles, 2 configs a thread, a shift per tile", "0", "2", "0"},
-        {"tiles, 1 config a thread", "0", "1", "1"},
-        {"tiles, 4 configs a thread", "0", "4", "1"},
-        {"tiles, 4 configs a thread, a shift per tile", "0", "4", "0"},
+        {"tiles sorted by value, 4 configs a thread", "0", "4", nullptr, "1"},
         {"tiles sorted by value, 2 configs a thread", "0", "2", nullptr, "1"},
         {"tiles sorted by value, 1 config a thread", "0", "1", nullptr, "1"},
-        {"tiles sorted by value, 4 configs a thread", "0", "4", nullptr, "1"}};
+        {"tiles, 2 configs a thread", "0", "2", "1", "0"},
+        {"tiles, 2 configs a thread, a shift per tile", "0", "2", "0", "0"},
+        {"tiles, 1 config a thread", "0", "1", "1", "0"},
+        {"tiles, 4 configs a thread", "0", "4", "1", "0"},
+        {"tiles, 4 configs a thread, a shift per tile", "0", "4", "0", "0"},
+        {"tiles sorted, on ranks, 4 configs a thread", "0", "4", nullptr, "1", "1"},
+        {"tiles sorted, on ranks, 1 config a thread", "0", "1", nullptr, "1", "1"},
+        {"tiles on ranks, 2 configs a thread", "0", "2", nullptr, "0", "1"},
+        {"tiles on ranks, 1 config a thread", "0", "1", nullptr, "0", "1"},
+        {"tiles on ranks, 4 configs a thread", "0", "4", nullptr, "0", "1"}};
     if (n <= 64) variants.push_back({"streaming", "1000000", nullptr, nullptr});
     for (const Variant &var : variants) {
       if (var.stream_max) setenv("GPUDF_FA_STREAM_MAX", var.stream_max, 1);
       if (var.cpt) setenv("GPUDF_FA_CONFIGS_PER_THREAD", var.cpt, 1);
       if (var.carry) setenv("GPUDF_FA_CARRY_SHIFT", var.carry, 1);
       if (var.sorted) setenv("GPUDF_FA_SORTED", var.sorted, 1);
+      if (var.ranks) setenv("GPUDF_FA_RANKS", var.ranks, 1);
       std::vector<double> got(n * 6);
       gpudf_status st = gpudf_run(dev, k, cfg.data(), n, got.data());
       unsetenv("GPUDF_FA_STREAM_MAX");
       unsetenv("GPUDF_FA_CONFIGS_PER_THREAD");
       unsetenv("GPUDF_FA_CARRY_SHIFT");
       unsetenv("GPUDF_FA_SORTED");
+      unsetenv("GPUDF_FA_RANKS");
       ASSERT_EQ(st, GPUDF_OK) << var.name << ": " << gpudf_last_error();
       int bad = 0;
       for (int64_t c = 0; c < n && bad < 8; c++) {

@@ -11,22 +11,28 @@
 //    that a row range left misaligned, go by plain loads of their type) and
 //    accumulating in registers across the whole walk. Only at the end does a
 //    block merge its threads' partials, once, into one accumulator.
-//  - more configs: fa_tiles, configs in threads. A block stages a tile of
-//    rows (x and v, rows whose value is NaN dropped) in shared memory and
-//    every thread runs its own kConfigsPerThread configs over all of it,
-//    reading each row by a broadcast; the grid is row chunks x config groups,
-//    so configs of one group share the loads, and a thread's accumulators
-//    stay in registers until the end of its chunk. No block reductions: each
-//    thread writes its configs' partials for the chunk.
+//  - more configs: configs in threads. A block stages a tile of 1024 rows
+//    (x and v; rows whose value is NaN dropped) in shared memory and every
+//    thread runs its own kConfigsPerThread configs over all of it, reading
+//    each row by a broadcast; the grid is row chunks x config groups, so
+//    configs of one group share the loads, and a thread's sums stay in
+//    registers over the tile. No block reductions: each thread merges its
+//    configs' statistics of the tile into the block's partial (its own
+//    slot, in L2). The default, fa_tiles_sorted, sorts each tile by value
+//    first (a bitonic sort in shared memory, ~5% of the work): a config's
+//    first passing row then holds its minimum and its last the maximum, so
+//    a row costs no fp64 comparison for them (fa_tiles, which compares,
+//    took 101 ms for 1024 configs over 1e8 rows on an H200 against 72 ms).
 //
 // Accuracy: a thread keeps, per config, the count, min, max and the sums of
-// d = v - shift and of d * d around shift = its first passing value, so std
+// d = v - shift and of d * d around shift = a passing value (fa_stream and
+// fa_tiles: its first; fa_tiles_sorted: the tile's smallest), so std
 // stays accurate when the mean is large against the spread (the shift is
 // within the spread of the data); the partials become gdf_fa_acc (the
 // corrected two-pass formula) and are merged with Chan's formula, as on the
 // CPU. fa_stream sums the values plainly (gdf_fa_sum_add, so finite values
-// whose sum overflows are summed again scaled, as the CPU does). fa_tiles,
-// whose budget is a few instructions per row and config, keeps no plain
+// whose sum overflows are summed again scaled, as the CPU does). The tiles
+// kernels, whose budget is a few instructions per row and config, keep no plain
 // sum: a thread merges its statistics of each tile (at most kTileRows rows,
 // as the CPU's blocks of 1024) into running ones, the tile's sum taken as
 // n * shift + sum(d) (exact for integers below 2^53; otherwise within a few
@@ -36,10 +42,10 @@
 // and std differ from the CPU's only by rounding of that order.
 //
 // fa_finish merges the partials of each config (one block per config) and
-// writes its six results. GPUDF_FA_STREAM_MAX, GPUDF_FA_CONFIGS_PER_THREAD
-// and GPUDF_FA_CARRY_SHIFT override the defaults (run_all), for the
-// benchmark's and the tests' side-by-side runs of the same configs through
-// each kernel.
+// writes its six results. GPUDF_FA_STREAM_MAX, GPUDF_FA_CONFIGS_PER_THREAD,
+// GPUDF_FA_SORTED, GPUDF_FA_CARRY_SHIFT and GPUDF_FA_RANKS override the
+// defaults (run_all), for the benchmark's and the tests' side-by-side runs
+// of the same configs through each kernel.
 #include <cub/block/block_reduce.cuh>
 #include <cuda_runtime.h>
 
@@ -63,10 +69,16 @@ using gdfk::load;
 
 constexpr int kThreads = 256;
 constexpr int kUnroll = 4;           // independent vector loads per column in flight
-constexpr int kStreamMax = 3;        // configs of a pair that go by fa_stream
-// fa_tiles: configs in each thread's registers (the default; 1 and 4 are
+// Configs of a pair that go by fa_stream, one pass each. Measured on an
+// H200 over 1e8 rows (bench_gpu 1, run 2026-12-04): a pass 0.385 ms; the
+// tiles kernel 17.6 ms for 4 configs, 19 ms for 16 (one warp a block then
+// walks every row: its time is one warp's), 72 ms for 1024. They cross
+// near 45 configs.
+constexpr int kStreamMax = 44;
+// fa_tiles: configs in each thread's registers (the default; 1 and 2 are
 // there for the benchmark's side-by-side, GPUDF_FA_CONFIGS_PER_THREAD).
-constexpr int kConfigsPerThread = 2;
+// Measured: 4 (sorted) 71.8 ms for 1024 configs, 2 81.2 ms, 1 104.9 ms.
+constexpr int kConfigsPerThread = 4;
 constexpr int kWarps = kThreads / 32;
 constexpr int kSegRows = 4 * 32;     // rows a warp stages per tile
 constexpr int kTileRows = kWarps * kSegRows;
@@ -199,9 +211,12 @@ fa_stream(Column x, Column v, int64_t nrows, gdf_fa_interval f, gdf_fa_acc *__re
 // The rows of a staged tile, for each of a thread's configs. Check: a
 // config's first passing row of the tile gives its shift; without Check
 // every config already has one (a passing value of an earlier tile, carried).
-template <int kConfigsPerThread, bool Check>
+// Rank: the tile holds each row's filter rank (gdf_fa_rank) in place of x,
+// and the configs are tested on it (rc).
+template <int kConfigsPerThread, bool Check, bool Rank>
 __device__ __forceinline__ void tile_rows(const double2 *tile, const int *seg_n,
-                                          const gdf_fa_interval *f, Part *p) {
+                                          const gdf_fa_interval *f, const gdf_fa_rankcfg *rc,
+                                          Part *p) {
   for (int w = 0; w < kWarps; w++) {
     const double2 *seg = tile + w * kSegRows;
     const int m = seg_n[w];
@@ -210,7 +225,9 @@ __device__ __forceinline__ void tile_rows(const double2 *tile, const int *seg_n,
       const double2 xv = seg[r];  // the same address in every thread: a broadcast
 #pragma unroll
       for (int j = 0; j < kConfigsPerThread; j++) {
-        if (gdf_fa_in(&f[j], xv.x)) {
+        const bool in = Rank ? gdf_fa_rank_in(rc[j], (unsigned)__double_as_longlong(xv.x))
+                             : gdf_fa_in(&f[j], xv.x);
+        if (in) {
           if (Check && p[j].n == 0) p[j].shift = xv.y;
           p[j].n++;
           double d = xv.y - p[j].shift;
@@ -231,16 +248,18 @@ __device__ __forceinline__ void tile_rows(const double2 *tile, const int *seg_n,
 // reruns c). Carry: once every config of a warp's threads has had a passing
 // row, the next tiles keep that shift (the row loop then has no test for
 // the first row); else each tile takes its first passing value.
-template <int kConfigsPerThread, bool Carry>
+template <int kConfigsPerThread, bool Carry, bool Rank>
 __global__ void __launch_bounds__(kThreads, tiles_blocks_per_sm(kConfigsPerThread))
-fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg, int ncfg,
-         gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
+fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg,
+         const gdf_fa_rankcfg *__restrict__ rcfg, const double *__restrict__ bound, int nbound,
+         int ncfg, gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
   constexpr int kGroup = kThreads * kConfigsPerThread;  // configs of one block
   __shared__ double2 tile[kTileRows];  // (x, v) of rows whose v is not NaN
   __shared__ int seg_n[kWarps];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int c0 = blockIdx.y * kGroup + threadIdx.x;
   gdf_fa_interval f[kConfigsPerThread];
+  gdf_fa_rankcfg rc[kConfigsPerThread];
   Part p[kConfigsPerThread];  // this tile's
   unsigned have = 0;          // bit j: config j has a shift, or is past the end
   // The tiles' before it: this block's partials, in global memory (L2) as
@@ -252,6 +271,7 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
     if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
     // A config past the end never passes (and is not written).
     f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
+    rc[j] = c < ncfg && Rank ? rcfg[c] : gdf_fa_rankcfg{GDF_FA_RANK_NAN - 1u, 0u};
     if (c >= ncfg) have |= 1u << j;
   }
   const bool active = c0 < ncfg;
@@ -268,6 +288,8 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
         vi = load(v, i);
       }
       unsigned keep = __ballot_sync(0xffffffffu, vi == vi);
+      if (Rank && vi == vi)
+        xi = __longlong_as_double((long long)gdf_fa_rank(bound, nbound, xi));
       if (vi == vi) tile[warp * kSegRows + kept + __popc(keep & ((1u << lane) - 1u))] =
           make_double2(xi, vi);
       kept += __popc(keep);
@@ -277,8 +299,8 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
     constexpr unsigned kAll = (1u << kConfigsPerThread) - 1u;
     const bool carried = Carry && __all_sync(0xffffffffu, have == kAll);
     if (active) {
-      if (carried) tile_rows<kConfigsPerThread, false>(tile, seg_n, f, p);
-      else tile_rows<kConfigsPerThread, true>(tile, seg_n, f, p);
+      if (carried) tile_rows<kConfigsPerThread, false, Rank>(tile, seg_n, f, rc, p);
+      else tile_rows<kConfigsPerThread, true, Rank>(tile, seg_n, f, rc, p);
       // The tile's statistics into the running ones (Chan): the cancellation
       // in d2 - ds^2 / n and the rounding of n * shift stay those of one
       // tile, whatever the chunk's length.
@@ -318,16 +340,19 @@ __device__ __forceinline__ double key_value(unsigned long long k) {
 // config's first passing row then holds its minimum and its last the
 // maximum, so a row costs no comparison for them; the first also serves
 // as the tile's shift.
-template <int kConfigsPerThread>
+// Rank: as in fa_tiles, rows tested by their rank among bound[0..nbound).
+template <int kConfigsPerThread, bool Rank>
 __global__ void __launch_bounds__(kThreads, tiles_blocks_per_sm(kConfigsPerThread))
 fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ cfg,
-                int ncfg, gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
+                const gdf_fa_rankcfg *__restrict__ rcfg, const double *__restrict__ bound,
+                int nbound, int ncfg, gdf_fa_acc *__restrict__ acc, int *__restrict__ over) {
   constexpr int kGroup = kThreads * kConfigsPerThread;
   constexpr int kPer = kTileRows / kThreads;  // rows a thread stages
   __shared__ unsigned long long skey[kTileRows];  // value keys, then the values
   __shared__ double sx[kTileRows];
   const int c0 = blockIdx.y * kGroup + threadIdx.x;
   gdf_fa_interval f[kConfigsPerThread];
+  gdf_fa_rankcfg rc[kConfigsPerThread];
   Part p[kConfigsPerThread];
   gdf_fa_acc *mine = acc + (int64_t)blockIdx.x * ncfg + c0;
 #pragma unroll
@@ -335,6 +360,7 @@ fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__rest
     int c = c0 + j * kThreads;
     if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
     f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
+    rc[j] = c < ncfg && Rank ? rcfg[c] : gdf_fa_rankcfg{GDF_FA_RANK_NAN - 1u, 0u};
   }
   const bool active = c0 < ncfg;
   for (int64_t base = (int64_t)blockIdx.x * kTileRows; base < nrows;
@@ -351,7 +377,7 @@ fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__rest
       }
       const bool ok = vi == vi;
       skey[at] = ok ? order_key(vi) : ~0ull;  // after every value, +inf's included
-      sx[at] = xi;
+      sx[at] = Rank && ok ? __longlong_as_double((long long)gdf_fa_rank(bound, nbound, xi)) : xi;
       m += __syncthreads_count(ok);
     }
     // Bitonic sort of (key, x), ascending: 2 pairs a thread a step.
@@ -386,7 +412,9 @@ fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__rest
         const double xr = sx[r], vr = __longlong_as_double((long long)skey[r]);  // broadcasts
 #pragma unroll
         for (int j = 0; j < kConfigsPerThread; j++) {
-          if (gdf_fa_in(&f[j], xr)) {
+          const bool in = Rank ? gdf_fa_rank_in(rc[j], (unsigned)__double_as_longlong(xr))
+                               : gdf_fa_in(&f[j], xr);
+          if (in) {
             if (p[j].n == 0) p[j].shift = vr;  // the smallest passing value
             p[j].n++;
             double d = vr - p[j].shift;
@@ -507,17 +535,32 @@ gpudf_status run_stream(int dev, Column x, Column v, int64_t nrows, const double
 
 // Configs idx[0..count) of one column pair by fa_tiles; writes their results
 // and reruns through fa_stream those whose sums overflowed.
-template <int kConfigsPerThread, bool Carry, bool Sorted = false>
+template <int kConfigsPerThread, bool Carry, bool Sorted = false, bool Rank = false>
 gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double *configs,
                        const int64_t *idx, int count, double *results) {
   constexpr int kGroup = kThreads * kConfigsPerThread;
   cudaStream_t s = cudaStreamPerThread;
   std::vector<gdf_fa_interval> host_cfg(count);
   for (int i = 0; i < count; i++) host_cfg[i] = interval_of(x, configs + idx[i] * GDF_FA_NPARAMS);
+  // Rank: the distinct ends of the intervals, sorted, and each config's ranks.
+  std::vector<double> bound;
+  std::vector<gdf_fa_rankcfg> host_rank;
+  if (Rank) {
+    for (const gdf_fa_interval &f : host_cfg)
+      if (gdf_fa_interval_nonempty(&f)) {
+        bound.push_back(f.a);
+        bound.push_back(f.b);
+      }
+    std::sort(bound.begin(), bound.end());
+    bound.erase(std::unique(bound.begin(), bound.end(), [](double a, double b) { return a == b; }),
+                bound.end());
+    for (const gdf_fa_interval &f : host_cfg)
+      host_rank.push_back(gdf_fa_rankcfg_of(&f, bound.data(), (int)bound.size()));
+  }
   const int groups = (count + kGroup - 1) / kGroup;
   int fill = 0;
-  if (Sorted) GDF_TRY(resident<fa_tiles_sorted<kConfigsPerThread>>(dev, &fill));
-  else GDF_TRY((resident<fa_tiles<kConfigsPerThread, Carry>>(dev, &fill)));
+  if (Sorted) GDF_TRY((resident<fa_tiles_sorted<kConfigsPerThread, Rank>>(dev, &fill)));
+  else GDF_TRY((resident<fa_tiles<kConfigsPerThread, Carry, Rank>>(dev, &fill)));
   // Row chunks: enough blocks, over the groups, to fill the device once, no
   // more than there are tiles, and few enough rows per thread for its count.
   int64_t tiles = (nrows + kTileRows - 1) / kTileRows;
@@ -528,23 +571,37 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
   size_t cfg_bytes = round_up(sizeof(gdf_fa_interval) * count);
   size_t acc_bytes = round_up(sizeof(gdf_fa_acc) * (size_t)count * (size_t)chunks);
   size_t out_bytes = round_up(sizeof(double) * GDF_FA_NRESULTS * count);
-  size_t over_bytes = sizeof(int) * count;
-  GDF_CUDA_TRY(cudaMallocAsync(&sc.p, cfg_bytes + acc_bytes + out_bytes + over_bytes, s));
+  size_t over_bytes = round_up(sizeof(int) * count);
+  size_t rank_bytes = round_up(sizeof(gdf_fa_rankcfg) * host_rank.size());
+  size_t bound_bytes = sizeof(double) * bound.size();
+  GDF_CUDA_TRY(cudaMallocAsync(&sc.p, cfg_bytes + acc_bytes + out_bytes + over_bytes + rank_bytes +
+                                          bound_bytes, s));
   char *at = static_cast<char *>(sc.p);
   auto *cfg = reinterpret_cast<gdf_fa_interval *>(at);
   auto *acc = reinterpret_cast<gdf_fa_acc *>(at + cfg_bytes);
   auto *out = reinterpret_cast<double *>(at + cfg_bytes + acc_bytes);
   auto *over = reinterpret_cast<int *>(at + cfg_bytes + acc_bytes + out_bytes);
+  auto *rank = reinterpret_cast<gdf_fa_rankcfg *>(at + cfg_bytes + acc_bytes + out_bytes + over_bytes);
+  auto *bnd = reinterpret_cast<double *>(at + cfg_bytes + acc_bytes + out_bytes + over_bytes +
+                                         rank_bytes);
+  if (Rank) {
+    GDF_CUDA_TRY(cudaMemcpyAsync(rank, host_rank.data(), sizeof(gdf_fa_rankcfg) * count,
+                                 cudaMemcpyHostToDevice, s));
+    if (!bound.empty())
+      GDF_CUDA_TRY(cudaMemcpyAsync(bnd, bound.data(), bound_bytes, cudaMemcpyHostToDevice, s));
+  }
   GDF_CUDA_TRY(cudaMemcpyAsync(cfg, host_cfg.data(), sizeof(gdf_fa_interval) * count,
                                cudaMemcpyHostToDevice, s));
   GDF_CUDA_TRY(cudaMemsetAsync(over, 0, over_bytes, s));
   gdf_range_push("gpudf launch filter_agg tiles");
   if (Sorted)
-    fa_tiles_sorted<kConfigsPerThread><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0,
-                                          s>>>(x, v, nrows, cfg, count, acc, over);
+    fa_tiles_sorted<kConfigsPerThread, Rank>
+        <<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0, s>>>(
+            x, v, nrows, cfg, rank, bnd, (int)bound.size(), count, acc, over);
   else
-    fa_tiles<kConfigsPerThread, Carry><<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0,
-                                         s>>>(x, v, nrows, cfg, count, acc, over);
+    fa_tiles<kConfigsPerThread, Carry, Rank>
+        <<<dim3((unsigned)chunks, (unsigned)groups), kThreads, 0, s>>>(
+            x, v, nrows, cfg, rank, bnd, (int)bound.size(), count, acc, over);
   cudaError_t launched = cudaGetLastError();
   if (launched == cudaSuccess) {
     fa_finish<<<count, kThreads, 0, s>>>(acc, (int)chunks, count, out);
@@ -568,10 +625,14 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
 
 // A benchmark's choice instead of the defaults, for side-by-side runs:
 // GPUDF_FA_STREAM_MAX (configs of a pair that stream, default kStreamMax),
-// GPUDF_FA_CONFIGS_PER_THREAD (1, 2 or 4; default kConfigsPerThread) and
-// GPUDF_FA_CARRY_SHIFT (0: every tile takes its own first passing value as
-// shift, default 1: carried once set) and GPUDF_FA_SORTED (1: the tiles
-// kernel that sorts each tile by value, fa_tiles_sorted).
+// GPUDF_FA_CONFIGS_PER_THREAD (1, 2 or 4; default kConfigsPerThread),
+// GPUDF_FA_SORTED (default 1: fa_tiles_sorted; 0: fa_tiles, which compares
+// every value for min and max), GPUDF_FA_CARRY_SHIFT (fa_tiles only; 0:
+// every tile takes its own first passing value as shift, default 1:
+// carried once set) and GPUDF_FA_RANKS (1: either tiles kernel testing
+// each row's rank among the configs' bounds, gdf_fa_rank, instead of x: two
+// integer instructions a config instead of two fp64 comparisons; not yet
+// measured on a device).
 int env_int(const char *name, int dflt) {
   const char *e = std::getenv(name);
   return e && *e ? std::atoi(e) : dflt;
@@ -582,7 +643,8 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
   const int stream_max = env_int("GPUDF_FA_STREAM_MAX", kStreamMax);
   const int cpt = env_int("GPUDF_FA_CONFIGS_PER_THREAD", kConfigsPerThread);
   const bool carry = env_int("GPUDF_FA_CARRY_SHIFT", 1) != 0;
-  const bool sorted = env_int("GPUDF_FA_SORTED", 0) != 0;
+  const bool sorted = env_int("GPUDF_FA_SORTED", 1) != 0;
+  const bool ranks = env_int("GPUDF_FA_RANKS", 0) != 0;
   // Configs of one column pair next to each other, in their original order.
   std::vector<int64_t> idx(n);
   for (int64_t i = 0; i < n; i++) idx[i] = i;
@@ -602,15 +664,21 @@ gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t 
     } else {
       for (int64_t at = first; at < end; at += kMaxConfigs) {
         int count = (int)std::min<int64_t>(kMaxConfigs, end - at);
-        auto run = sorted ? (cpt == 1   ? run_tiles<1, false, true>
-                             : cpt == 4 ? run_tiles<4, false, true>
-                                        : run_tiles<kConfigsPerThread, false, true>)
+        auto run = ranks && sorted ? (cpt == 1   ? run_tiles<1, false, true, true>
+                                      : cpt == 2 ? run_tiles<2, false, true, true>
+                                                 : run_tiles<4, false, true, true>)
+                   : ranks ? (cpt == 1   ? run_tiles<1, true, false, true>
+                            : cpt == 2 ? run_tiles<2, true, false, true>
+                                       : run_tiles<4, true, false, true>)
+                   : sorted ? (cpt == 1   ? run_tiles<1, false, true>
+                             : cpt == 2 ? run_tiles<2, false, true>
+                                        : run_tiles<4, false, true>)
                    : carry ? (cpt == 1   ? run_tiles<1, true>
-                            : cpt == 4 ? run_tiles<4, true>
-                                       : run_tiles<kConfigsPerThread, true>)
+                            : cpt == 2 ? run_tiles<2, true>
+                                       : run_tiles<4, true>)
                          : (cpt == 1   ? run_tiles<1, false>
-                            : cpt == 4 ? run_tiles<4, false>
-                                       : run_tiles<kConfigsPerThread, false>);
+                            : cpt == 2 ? run_tiles<2, false>
+                                       : run_tiles<4, false>);
         GDF_TRY(run(in->device, x, v, in->nrows, configs, &idx[at], count, results));
       }
     }

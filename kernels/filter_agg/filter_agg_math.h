@@ -171,4 +171,61 @@ GDF_HD static inline int gdf_fa_in(const gdf_fa_interval *f, double x) {
   return (f->a <= x && x <= f->b) != f->inv;
 }
 
+/* Ranks: the same filter as a test on integers. Over a set of intervals,
+ * bound[0..k) are their distinct endpoints, sorted (== merges -0.0 and
+ * 0.0); x's rank is 2 * (endpoints below x) + (x is one of them), and a
+ * NaN x has rank GDF_FA_RANK_NAN. An interval [bound[i], bound[j]] is then
+ * the ranks 2i+1 .. 2j+1, and every interval, its inverse and the empty one
+ * are one range of ranks read around the 32-bit circle: a row passes when
+ * (uint32_t)(rank - lo) <= len. NaN's rank lies outside every interval
+ * (beyond the last rank) and inside every inverse, as in gdf_fa_in. */
+#define GDF_FA_RANK_NAN 0xffffffffu
+
+typedef struct gdf_fa_rankcfg {
+  unsigned lo, len;
+} gdf_fa_rankcfg;
+
+GDF_HD static inline int gdf_fa_rank_in(gdf_fa_rankcfg c, unsigned rank) {
+  return rank - c.lo <= c.len;
+}
+
+/* x's rank among bound[0..k) (k < 2^31 - 1). */
+GDF_HD static inline unsigned gdf_fa_rank(const double *bound, int k, double x) {
+  if (x != x) return GDF_FA_RANK_NAN;
+  int lo = 0, hi = k; /* the first bound >= x */
+  while (lo < hi) {
+    int mid = (lo + hi) >> 1;
+    if (bound[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return 2u * (unsigned)lo + (lo < k && bound[lo] == x);
+}
+
+/* Host only: whether interval f holds any double (no NaN end, a <= b). */
+static inline int gdf_fa_interval_nonempty(const gdf_fa_interval *f) {
+  return f->a <= f->b;
+}
+
+/* Host only: f's range of ranks over bound[0..k), which holds f's ends
+ * when it is not empty. */
+static inline gdf_fa_rankcfg gdf_fa_rankcfg_of(const gdf_fa_interval *f, const double *bound,
+                                                int k) {
+  gdf_fa_rankcfg c;
+  if (!gdf_fa_interval_nonempty(f)) {
+    /* Never (a rank no x has: all ranks are <= 2k or NaN's), or always. */
+    c.lo = f->inv ? 0u : GDF_FA_RANK_NAN - 1u;
+    c.len = f->inv ? 0xffffffffu : 0u;
+    return c;
+  }
+  unsigned ra = gdf_fa_rank(bound, k, f->a), rb = gdf_fa_rank(bound, k, f->b);
+  if (!f->inv) {
+    c.lo = ra;
+    c.len = rb - ra;
+  } else { /* the circle's rest: rb + 1 .. ra - 1 */
+    c.lo = rb + 1u;
+    c.len = ra - rb - 2u;
+  }
+  return c;
+}
+
 #endif /* GPUDF_FILTER_AGG_MATH_H */
