@@ -113,6 +113,24 @@ TEST(Csv, MissingValuesAndIntToFloat) {
   EXPECT_EQ(gpudf_table_column_type(r.t, 3), GPUDF_TYPE_I32);
 }
 
+// "baaaaaaa" and "baaaaaaaa" have the same 64-bit dictionary hash
+// (gdf_csv_hash: the same first 8 bytes, and last 8 bytes plus length equal);
+// "a" puts the byte that would complete the shorter one after it in the
+// dictionary's bytes. Labels are told apart by their bytes, not their hash.
+TEST(Csv, LabelsOfTheSameHashStayDistinct) {
+  for (const char *threads : {"1", "0"}) {
+    CsvFile f("s,v\nbaaaaaaa,1\na,2\nbaaaaaaaa,3\nbaaaaaaa,4\nbaaaaaaaa,5\n");
+    gpudf_csv_options o;
+    gpudf_csv_options_init(&o);
+    o.threads = std::atoi(threads);
+    Read r(f, &o);
+    ASSERT_EQ(r.st, GPUDF_OK) << r.err;
+    EXPECT_EQ(gpudf_table_column_nlabels(r.t, r.Col("s")), 3) << threads << " threads";
+    const char *want[] = {"baaaaaaa", "a", "baaaaaaaa", "baaaaaaa", "baaaaaaaa"};
+    for (int i = 0; i < 5; i++) EXPECT_EQ(r.Label("s", i), want[i]) << "row " << i;
+  }
+}
+
 TEST(Csv, LabelsAreSorted) {
   CsvFile f("s\nzeta\nalpha\nbeta\nalpha\n");
   Read r(f);

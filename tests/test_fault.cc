@@ -14,6 +14,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -28,9 +30,13 @@
 #include "datagen.h"
 #include "harness.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
+// LeakSanitizer: with ASan (tests/run.sh), or alone (-fsanitize=leak
+// -DGPUDF_TEST_LSAN=1: GPUDF_MUT_LSAN=1 of tests/mutation/run.sh).
+#if defined(__SANITIZE_ADDRESS__) && !defined(GPUDF_TEST_LSAN)
 #define GPUDF_TEST_LSAN 1
+#endif
+#ifdef GPUDF_TEST_LSAN
+#include <sanitizer/lsan_interface.h>
 #endif
 
 namespace {
@@ -541,14 +547,19 @@ struct CsvOp : Op {
   uint64_t ref = 0;
   int ncols = 0;
   std::vector<std::string> labels;
-  CsvOp() {
+  // tags > 0: a sixth column of that many distinct labels (a dictionary
+  // that grows past its first 64 labels and 4 KiB of bytes).
+  explicit CsvOp(int tags = 0) {
     path = "/tmp/gpudf-fault-" + std::to_string(getpid()) + ".csv";
     std::ofstream f(path);
-    f << "id,price,flag,city,note\n";
+    f << "id,price,flag,city,note" << (tags > 0 ? ",tag" : "") << "\n";
     const char *cities[] = {"Oslo", "Lima", "\"Rio, RJ\"", "Pune", ""};
-    for (int i = 0; i < 500; i++)
+    for (int i = 0; i < 500; i++) {
       f << i << "," << (i % 7 == 3 ? "" : std::to_string(i * 0.25)) << ","
-        << (i % 3 ? "true" : "false") << "," << cities[i % 5] << ",n" << (i % 11) << "\n";
+        << (i % 3 ? "true" : "false") << "," << cities[i % 5] << ",n" << (i % 11);
+      if (tags > 0) f << ",tag-" << std::string(20, 'x') << "-" << (i * 7 % tags);
+      f << "\n";
+    }
     f.close();
     EXPECT_EQ(gpudf_table_read_csv(path.c_str(), nullptr, &t), GPUDF_OK) << gpudf_last_error();
     if (!t) return;
@@ -777,6 +788,16 @@ TEST_F(Fault, ReadCsv) {
   Walk("gpudf_table_read_csv", op, kAlloc, true);
 }
 
+// A dictionary that grows (300 labels of 26-28 bytes: its codes' arrays
+// past 64 and 128 entries, its bytes past 4 KiB): an allocation that fails
+// in any growth is ENOMEM, and frees what the dictionary held (LSan's check
+// after each step, tests/run.sh's ASan pass).
+TEST_F(Fault, ReadCsvWithAGrowingDictionary) {
+  EnvVar threads("GPUDF_THREADS", "1");
+  CsvOp op(300);
+  Walk("gpudf_table_read_csv, 300 labels", op, kAlloc);
+}
+
 // The parallel CSV reader (chunks of 512 bytes on 3 threads): a thread that
 // cannot be started leaves its chunks to the others; an allocation that fails
 // in a chunk hands the file to the one-core reader, whose table or status is
@@ -796,6 +817,47 @@ TEST_F(Fault, ReadCsvInChunks) {
   EnvVar chunk("GPUDF_CSV_CHUNK_BYTES", "512");
   EnvVar threads("GPUDF_THREADS", "3");
   Walk("gpudf_table_read_csv in chunks", op, kAlloc, true);
+}
+
+// options.threads, else GPUDF_THREADS, else the online CPUs, is how many
+// threads parse, the caller one of them: each parallel step of a read in
+// chunks starts threads - 1 (the thread starts are counted by the fault
+// hooks, failing none). One thread starts none.
+TEST_F(Fault, ReadCsvInChunksStartsTheThreadsAsked) {
+  CsvOp op;
+  EnvVar chunk("GPUDF_CSV_CHUNK_BYTES", "512");  // about 40 chunks
+  EnvVar no_env("GPUDF_THREADS", nullptr);
+  auto started = [&](int threads) {
+    gpudf_csv_options o;
+    gpudf_csv_options_init(&o);
+    o.threads = threads;
+    gpudf_table *t = nullptr;
+    Api().arm(kSpawn, 0, false);
+    gpudf_status st = gpudf_table_read_csv(op.path.c_str(), &o, &t);
+    long n = Api().disarm();
+    EXPECT_EQ(st, GPUDF_OK) << gpudf_last_error();
+    if (t) {
+      EXPECT_EQ(tg_table_checksum(t), op.ref) << threads << " threads";
+    }
+    gpudf_table_free(t);
+    return n;
+  };
+  EXPECT_EQ(started(1), 0);
+  const long steps = started(2);  // one thread per parallel step
+  ASSERT_GT(steps, 0);
+  EXPECT_EQ(started(3), 2 * steps);
+  EXPECT_EQ(started(5), 4 * steps);
+  {
+    EnvVar env("GPUDF_THREADS", "3");
+    EXPECT_EQ(started(0), 2 * steps);
+    EXPECT_EQ(started(4), 3 * steps) << "options.threads comes before GPUDF_THREADS";
+  }
+  // The default: every online CPU (as many threads as chunks at most).
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  EXPECT_EQ(started(0), started((int)std::min(cpus, 256L))) << cpus << " CPUs";
+  if (cpus > 1) {
+    EXPECT_GT(started(0), 0);
+  }
 }
 
 // The one pass on types guessed from the first rows, in chunks (csv.c,

@@ -248,4 +248,57 @@ TEST(MaSeriesLaunch, TheSimulatedDeviceSweepIsTheCpuSweepBitForBit) {
   }
 }
 
+// A claim's pairs name each series once in the layout, however they come
+// (runs of one series, a series met again later, series ids in any order)
+// and whatever the series buffer held before (the CUDA entry's is not
+// zeroed): one slot per distinct series, in the order they first come, so
+// a claim never gathers a series twice.
+TEST(MaSeriesLaunch, EachSeriesOfAClaimHasOneSlot) {
+  const std::vector<std::vector<int64_t>> claims = {
+      {0, 0, 1, 1, 0}, {3, 3, 3}, {2, 0, 2, 0, 1, 2}, {5}, {1, 4, 4, 1, 4, 0, 0}};
+  for (const auto &of : claims) {
+    const int64_t n = (int64_t)of.size();
+    std::vector<int64_t> want_series;
+    std::vector<int> want_pair;
+    for (int64_t q : of) {
+      auto at = std::find(want_series.begin(), want_series.end(), q);
+      want_pair.push_back((int)(at - want_series.begin()));
+      if (at == want_series.end()) want_series.push_back(q);
+    }
+    // The buffer filled with the series ids themselves, and with zeros; the
+    // word before it holds the first pair's series (it is not the buffer's).
+    for (int fill = 0; fill < 2; fill++) {
+      std::vector<int64_t> buf((size_t)n + 1, 0);
+      if (fill == 0) std::copy(of.begin(), of.end(), buf.begin() + 1);
+      buf[0] = of[0];
+      int64_t *series = buf.data() + 1;
+      std::vector<int> pair((size_t)n, -1);
+      const int64_t ns = gdf_ma_series_slots(of.data(), n, series, pair.data());
+      ASSERT_EQ(ns, (int64_t)want_series.size()) << "claim of " << n << " pairs, fill " << fill;
+      EXPECT_EQ(std::vector<int64_t>(series, series + ns), want_series);
+      EXPECT_EQ(pair, want_pair);
+    }
+  }
+}
+
+// A series without any finite price: its first finite row is its length
+// (the refusal's "none"), and the fill neither reads nor writes past its
+// rows, whatever follows them (here NaN prices, then a finite one).
+TEST(MaSeriesLaunch, ASeriesWithoutAFinitePriceStaysInItsRows) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (int64_t n : {0, 1, 5}) {
+    const int64_t guard = 4;
+    std::vector<double> p((size_t)(n + guard + 1), kNaN), H((size_t)(n + guard + 1), -7.0),
+        L((size_t)(n + guard + 1), -7.0);
+    for (int64_t i = 0; i < n; i++) p[(size_t)i] = i % 2 ? inf : kNaN;
+    p[(size_t)(n + guard)] = 1.5;
+    EXPECT_EQ(gdf_ma_fill_prefix(p.data(), n, H.data(), L.data()), n) << n << " rows";
+    for (int64_t i = 0; i < n; i++) EXPECT_EQ(H[(size_t)i], 0.0) << "row " << i;
+    for (int64_t i = n; i < n + guard + 1; i++) {
+      EXPECT_EQ(H[(size_t)i], -7.0) << "row " << i << " past the " << n;
+      EXPECT_EQ(L[(size_t)i], -7.0) << "row " << i << " past the " << n;
+    }
+  }
+}
+
 }  // namespace

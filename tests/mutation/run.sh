@@ -25,6 +25,16 @@
 # runs only the mutants that survived there (same line, same mutation):
 # after adding tests, the check that they kill them. GPUDF_MUT_SCORE=that
 # file only scores it again (after an edit of equivalent.tsv).
+# GPUDF_MUT_LINES=FIRST-LAST samples only the mutants of those lines of the
+# file (its new code, say: a sample of the whole file may miss it).
+# GPUDF_MUT_LSAN=1 builds the copies with LeakSanitizer (-fsanitize=leak, in
+# build-mut-lsan unless GPUDF_MUT_DIR says otherwise): the fault walks of
+# tests/test_fault.cc then check for leaks after every step, as in the ASan
+# pass of tests/run.sh, and a mutant that only leaks on an error path is
+# killed (a leak at a test's exit fails it too). Standalone LeakSanitizer
+# (GCC 12) once crashed in its own thread registry in Fault.ReadCsvInChunks,
+# which starts hundreds of threads, unmutated (1 run in 2): check such a
+# kill by running the mutant's tests again.
 #
 # The working tree is never written: mutants go into the copies only, and
 # each copy gets its original file back after every mutant and on exit.
@@ -34,7 +44,11 @@ set -euo pipefail
 {
 cd "$(dirname "$0")/../.."
 root=$PWD
-work=$(mkdir -p "${GPUDF_MUT_DIR:-build-mut}" && cd "${GPUDF_MUT_DIR:-build-mut}" && pwd)
+lsan=${GPUDF_MUT_LSAN:-0}
+dir=build-mut
+[ "$lsan" = 1 ] && dir=build-mut-lsan
+dir=${GPUDF_MUT_DIR:-$dir}
+work=$(mkdir -p "$dir" && cd "$dir" && pwd)
 sample=${GPUDF_MUT_SAMPLE:-80}
 seed=${GPUDF_MUT_SEED:-1}
 jobs=${GPUDF_MUT_JOBS:-1}
@@ -52,8 +66,8 @@ declare -A covers=(
   [host/proc.c]='^(Share|Security|ProcFault|Sweep|Segment)\.'
   [engine/load/csv_number.c]='^(Csv|CsvNumber|FuzzRegress)\.'
   [engine/load/csv.c]='^((Csv|CsvNumber|CsvParallel|Categorical)\.|Cli\.(BadCsv|ATextValue|DefaultPriceColumn|NoColumnOfAnAccepted))'
-  [engine/load/csv_dict.c]='^(Csv|CsvParallel|Categorical)\.'
-  [engine/load/csv_threads.c]='^(Csv|CsvParallel)\.'
+  [engine/load/csv_dict.c]='^((Csv|CsvParallel|Categorical)\.|Fault\.ReadCsv)'
+  [engine/load/csv_threads.c]='^((Csv|CsvParallel)\.|Fault\.ReadCsvInChunks)'
   [engine/sweep/sweep_ctl.c]='^(Sweep|SweepBadInput|ProcFault)\.'
   [engine/sweep/sweep_worker.c]='^(Sweep|SweepBadInput|SweepSplit|SweepSeries|ProcFault)\.'
   [engine/sweep/sweep_split.c]='^SweepSplit\.|^Fault\.SweepRowSplit|^MultiDevice\.WorkersZeroRunsAThreadPerReplicaDeviceInThisProcess$'
@@ -79,6 +93,11 @@ else
   for f in "${files[@]}"; do
     [ -n "${covers[$f]:-}" ] || { echo "no test filter for $f: add it to the table in $0" >&2; exit 2; }
   done
+
+  case ${GPUDF_MUT_LINES:-1-1} in
+  [0-9]*-[0-9]*) ;;
+  *) echo "GPUDF_MUT_LINES='$GPUDF_MUT_LINES': give FIRST-LAST, line numbers of the file" >&2; exit 2 ;;
+  esac
 
   # The tool, in a venv of the work folder.
   venv=$work/venv
@@ -112,9 +131,13 @@ else
     (cd "$w/src" && find . -type f -print0) |
       while IFS= read -r -d '' f; do [ -e "$w/new/$f" ] || rm -f "$w/src/$f"; done
     rm -rf "$w/new"
+    local san=()
+    [ "$lsan" = 1 ] && san=(-DCMAKE_C_FLAGS=-fsanitize=leak
+      "-DCMAKE_CXX_FLAGS=-fsanitize=leak -DGPUDF_TEST_LSAN=1"
+      -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=leak -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=leak)
     cmake -S "$w/src" -B "$w/build" -G Ninja -DGPUDF_CUDA=OFF -DGPUDF_WERROR=ON \
       -DGPUDF_BUILD_BENCH=OFF -DGPUDF_FAULT_INJECTION=ON \
-      -DCMAKE_LINK_DEPENDS_NO_SHARED=ON >/dev/null
+      -DCMAKE_LINK_DEPENDS_NO_SHARED=ON "${san[@]}" >/dev/null
     cmake --build "$w/build" -j 2 >"$w/build.log" 2>&1 ||
       { echo "the unmutated copy does not build: $w/build.log" >&2; return 1; }
   }
@@ -236,6 +259,16 @@ else
     # is topped up from the same shuffle until it has GPUDF_MUT_SAMPLE built.
     find "$mdir" -name '*.mutant.*' | sort -V |
       shuf --random-source=<(yes "$seed") >"$work/shuffled.txt"
+    if [ -n "${GPUDF_MUT_LINES:-}" ]; then
+      # Only the mutants whose changed line is within FIRST-LAST.
+      first=${GPUDF_MUT_LINES%-*} last=${GPUDF_MUT_LINES#*-}
+      while read -r m; do
+        n=$(describe "$root/$file" "$m" | cut -f1)
+        [ "$n" -ge "$first" ] && [ "$n" -le "$last" ] && echo "$m"
+      done <"$work/shuffled.txt" >"$work/lines.txt" || true
+      mv "$work/lines.txt" "$work/shuffled.txt"
+      total=$(wc -l <"$work/shuffled.txt")
+    fi
     if [ -n "${GPUDF_MUT_RERUN:-}" ]; then
       # Only the survivors of an earlier run: the mutants of this file whose
       # line and mutation are those of a survivor there.
