@@ -211,13 +211,13 @@ void RunCase(const Case &c, bool device) {
 // A random walk whose length is no multiple of any segment length, with
 // leading missing prices, missing ones across segment starts (a segment
 // that starts inside a gap finds the last finite price before it) and
-// 1024 configs, fast == slow - 1 among them.
+// 1054 configs, fast == slow - 1 among them.
 Case ManyConfigs() {
   Case c{"1000+ configs", Walk(100003, 22), {}, {"0", "97", "1000", "4099", nullptr}, true};
   for (int i = 0; i < 3; i++) c.p[(size_t)i] = kNaN;
   for (int i = 9990; i < 10020; i++) c.p[(size_t)i] = kNaN;  // across 3 + 10000 (length 1000)
   for (int i = 40000; i < 100003; i += 4099) c.p[(size_t)i] = i % 2 ? INFINITY : -INFINITY;
-  for (int f = 1; f <= 32; f++)
+  for (int f = 1; f <= 70; f++)  // 1054 configs
     for (int s : {f + 1, f + 2, 2 * f + 1, 50, 97, 200, 201, 500, 1000, 2048, 33, 64, 150, 300,
                   700, 1500})
       if (s > f) Add(&c.cfg, f, s, (s + f) % 3 ? 2.0 : 0.0, (s + f) % 2);

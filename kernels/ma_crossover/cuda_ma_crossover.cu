@@ -49,6 +49,9 @@
 // 4 (steps + 1) 2^-53 relative of the exact backtest, as the CPU's are, and
 // so within twice that of the CPU's; sharpe's sums are added per segment
 // then in order (within 1e-8 relative of the exact value in the tests).
+// Measured on an H200 (2026-12-04), 1e7 prices: 64 configs 12.6 ms, 312
+// configs 46 ms, 9,455 configs 1.15 s (the one-thread launch: 3.2-3.3 s at
+// each size; 16 CPU cores: 0.40, 1.19 and 21.4 s).
 // Windows over kMaxLookback (2048) keep the one-thread launch (ma_run);
 // GPUDF_MA_SEGMENT=0 forces the one-thread launch, a positive value a
 // split at that segment length (tests, benchmarks).
