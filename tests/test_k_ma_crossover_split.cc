@@ -5,9 +5,14 @@
 // are exact integer comparisons (prices on a 2^-kScale grid), at segment
 // lengths forced with GPUDF_MA_SEGMENT (0: the one-thread-per-config
 // launch) and at the launch's own choice. The documented rounding
-// (docs/placements.md, "Same numbers as the CPU"): trades and exposure
-// equal; total_return and max_drawdown within 4 (steps + 1) 2^-53 relative
-// of the exact value (so twice that of the CPU's), sharpe within 1e-8 relative.
+// (docs/placements.md, "ma_crossover with few configs splits the time
+// axis"): trades and exposure equal; total_return and max_drawdown within
+// 4 (steps + 1) 2^-53 relative of the exact value (so twice that of the
+// CPU's), sharpe within 1e-8 relative.
+//
+// Without a device, KMaCrossoverSplit.* runs the kernels' segment logic
+// (ma_crossover_split.h) over every segment on the host, and checks the
+// CPU on the same data sets, against the same references.
 //
 // A failure names the first differing config (its parameters), the field
 // and both values, then how many values differ and how many are
