@@ -5,9 +5,14 @@
 // are exact integer comparisons (prices on a 2^-kScale grid), at segment
 // lengths forced with GPUDF_MA_SEGMENT (0: the one-thread-per-config
 // launch) and at the launch's own choice. The documented rounding
-// (docs/placements.md, "Same numbers as the CPU"): trades and exposure
-// equal; total_return and max_drawdown within 4 (steps + 1) 2^-53 relative
-// of the exact value (so twice that of the CPU's), sharpe within 1e-8 relative.
+// (docs/placements.md, "ma_crossover with few configs splits the time
+// axis"): trades and exposure equal; total_return and max_drawdown within
+// 4 (steps + 1) 2^-53 relative of the exact value (so twice that of the
+// CPU's), sharpe within 1e-8 relative.
+//
+// Without a device, KMaCrossoverSplit.* runs the kernels' segment logic
+// (ma_crossover_split.h) over every segment on the host, and checks the
+// CPU on the same data sets, against the same references.
 //
 // A failure names the first differing config (its parameters), the field
 // and both values, then how many values differ and how many are
@@ -16,6 +21,8 @@
 #include <random>
 #include <sstream>
 
+#include "ma_crossover_series.h" /* gdf_ma_fill_prefix */
+#include "ma_crossover_split.h"
 #include "test_k_common.h"
 
 namespace {
@@ -211,13 +218,13 @@ void RunCase(const Case &c, bool device) {
 // A random walk whose length is no multiple of any segment length, with
 // leading missing prices, missing ones across segment starts (a segment
 // that starts inside a gap finds the last finite price before it) and
-// 1024 configs, fast == slow - 1 among them.
+// 1054 configs, fast == slow - 1 among them.
 Case ManyConfigs() {
   Case c{"1000+ configs", Walk(100003, 22), {}, {"0", "97", "1000", "4099", nullptr}, true};
   for (int i = 0; i < 3; i++) c.p[(size_t)i] = kNaN;
   for (int i = 9990; i < 10020; i++) c.p[(size_t)i] = kNaN;  // across 3 + 10000 (length 1000)
   for (int i = 40000; i < 100003; i += 4099) c.p[(size_t)i] = i % 2 ? INFINITY : -INFINITY;
-  for (int f = 1; f <= 32; f++)
+  for (int f = 1; f <= 70; f++)  // 1054 configs
     for (int s : {f + 1, f + 2, 2 * f + 1, 50, 97, 200, 201, 500, 1000, 2048, 33, 64, 150, 300,
                   700, 1500})
       if (s > f) Add(&c.cfg, f, s, (s + f) % 3 ? 2.0 : 0.0, (s + f) % 2);
@@ -276,6 +283,73 @@ std::vector<Case> AllCases() {
   for (auto f : {FewConfigs, Flat, LongWindows})
     for (Case &c : f()) all.push_back(c);
   return all;
+}
+
+// The split launch's segment logic (ma_crossover_split.h) run on the host:
+// every segment of seg_len steps walked by pass 1, the scan, every segment
+// walked again by pass 2, then the finish, as the kernels do (signals from
+// the same prefix sums, returns from the filled prices).
+std::vector<double> HostSplit(const std::vector<double> &p, const std::vector<double> &cfg,
+                              int64_t seg_len) {
+  const int64_t rows = (int64_t)p.size(), n = (int64_t)cfg.size() / 6;
+  std::vector<double> q(p), H((size_t)rows), L((size_t)rows);
+  const int64_t first = gdf_ma_fill_prefix(q.data(), rows, H.data(), L.data());
+  const int64_t steps = rows - 1 - first;
+  const int segs = (int)((steps + seg_len - 1) / seg_len);
+  std::vector<double> sum((size_t)GDF_MA_SUM_FIELDS * (size_t)segs * (size_t)n, -777.0);
+  std::vector<double> out((size_t)n * 5, -12345.0);
+  for (int pass = 1; pass <= 2; pass++) {
+    for (int64_t k = 0; k < n; k++)
+      for (int g = 0; g < segs; g++) {
+        gdf_ma_state s = gdf_ma_init(&cfg[(size_t)k * 6]);
+        const int64_t tb = first + g * seg_len, te = std::min(tb + seg_len, rows - 1);
+        gdf_ma_split_enter(&s, pass, H.data(), L.data(), tb, first, p[(size_t)first],
+                           p[(size_t)first + 1], sum.data(), segs, g, n, k);
+        double P = 1.0, M = -INFINITY;
+        for (int64_t t = tb; t < te; t++) {
+          double sig = gdf_ma_signal2(&s, H.data(), L.data(), t, first);
+          double r = q[(size_t)t + 1] / q[(size_t)t] - 1.0;
+          if (pass == 1)
+            gdf_ma_split_product(&s, sig, r, &P, &M);
+          else
+            gdf_ma_step_r(&s, sig, r);
+        }
+        gdf_ma_split_leave(&s, pass, P, M, sum.data(), segs, g, n, k);
+      }
+    if (pass == 1)
+      for (int64_t k = 0; k < n; k++) gdf_ma_split_scan(sum.data(), segs, n, k);
+  }
+  for (int64_t k = 0; k < n; k++)
+    gdf_ma_split_finish(&cfg[(size_t)k * 6], sum.data(), segs, n, k, (double)steps,
+                        &out[(size_t)k * 5]);
+  return out;
+}
+
+// Without a device: what the split launch computes, its segment logic run
+// on the host over the device tests' data sets (the many-configs one
+// thinned to every 8th config), at their segment lengths and at one
+// segment for all; against the CPU path and the long double backtest.
+TEST(KMaCrossoverSplit, TheSegmentLogicOnTheHostMatchesTheCpu) {
+  for (Case c : AllCases()) {
+    if (c.cfg.size() / 6 > 500) {
+      std::vector<double> thin;
+      for (size_t k = 0; k < c.cfg.size() / 6; k += 8)
+        thin.insert(thin.end(), c.cfg.begin() + (long)k * 6, c.cfg.begin() + (long)k * 6 + 6);
+      c.cfg = thin;
+    }
+    Table t((int64_t)c.p.size());
+    t.Add("p", GPUDF_TYPE_F64, c.p);
+    const size_t n = c.cfg.size() / 6;
+    std::vector<Ref> ref;
+    for (size_t k = 0; k < n; k++) ref.push_back(LongDouble(c.p, &c.cfg[k * 6]));
+    std::vector<double> cpu = KRun(t.t, "ma_crossover", c.cfg);
+    std::vector<std::string> lengths{std::to_string(c.p.size())};
+    for (const char *seg : c.segments)
+      if (seg && std::atoll(seg) > 0) lengths.push_back(seg);
+    for (const std::string &len : lengths)
+      Check(c.what + ", on the host, segments of " + len, c.cfg, ref, cpu,
+            HostSplit(c.p, c.cfg, std::atoll(len.c_str())));
+  }
 }
 
 // Without a device: the CPU against the long double backtest on every data
