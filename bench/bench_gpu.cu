@@ -32,7 +32,11 @@
 //      from ours, a second attach in that process, and a bare
 //      cudaIpcOpenMemHandle of the same handle in another fresh process (the
 //      driver's floor), the same two for a share of 1e5 rows (what grows
-//      with the arena); device memory used by the owner (upload) and by each
+//      with the arena), and an experiment: the same bytes allocated with the
+//      driver's virtual memory API (cuMemCreate), exported as a file
+//      descriptor, imported and mapped in a fresh process (cuMemImport...,
+//      cuMemMap, cuMemSetAccess), each step timed: whether shares built that
+//      way could attach within the target; device memory used by the owner (upload) and by each
 //      attached process (cudaMemGetInfo deltas). Target <= 2 ms.
 //   4  one pass from a cuda-pinned attacher vs a cuda-ipc attacher.
 //   5  the ma_crossover backtest grid (fast 5..100, slow 20..250 step 2,
@@ -66,7 +70,9 @@
 //
 // Hidden modes used by 3 and 4: --child NAME and --child-bare NAME (see
 // Child below).
+#include <cuda.h>  // types of the driver's virtual memory API (section 3's experiment)
 #include <cuda_runtime.h>
+#include <fcntl.h>
 #include <gpudf.h>
 #include <unistd.h>
 
@@ -222,9 +228,8 @@ double BareOpen(const cudaIpcMemHandle_t &h, unsigned flags, double *close_us) {
 // Section 3's fresh processes. "--child NAME": the context (cudaFree(0)) is
 // created and timed first, then gpudf_attach (GPUDF_ATTACH_TRACE=1: its
 // phases on stderr, which RunChild reads too), one pass, the attach again
-// in the same process (the handle was closed with the view), and what
-// cudaGetDeviceProperties would have cost (the UUID query before 0.6).
-// Prints "context_us", "attach2_us", "bare_props_us" lines and last
+// in the same process (the handle was closed with the view).
+// Prints "context_us" and "attach2_us" lines and last
 // "result ATTACH_US RUN_MS USED_BYTES BACKEND". "--child-bare NAME": the
 // driver alone in a fresh process: cudaIpcOpenMemHandle of the share's handle
 // with cudaIpcMemLazyEnablePeerAccess, then with flags 0, then lazy again.
@@ -263,24 +268,146 @@ int Child(const char *mode, const char *name) {
   double again = Now() - t0;
   gpudf_table_free(v);
   unsetenv("GPUDF_ATTACH_TRACE");
-  cudaDeviceProp prop;
-  t0 = Now();
-  CK(cudaGetDeviceProperties(&prop, 0));
-  double props1 = Now() - t0;
-  t0 = Now();
-  CK(cudaGetDeviceProperties(&prop, 0));
-  double props2 = Now() - t0;
-  std::printf("attach2_us %.1f\nbare_props_us first %.1f again %.1f\n", again * 1e6,
-              props1 * 1e6, props2 * 1e6);
+  std::printf("attach2_us %.1f\n", again * 1e6);
   std::printf("result %.1f %.3f %lld %s\n", attach * 1e6, run * 1e3,
               (long long)before - (long long)after, backend.c_str());
+  return 0;
+}
+
+// ---- section 3's experiment: the same 1.6 GB through the driver's virtual
+// memory API (cuMemCreate exported as a POSIX file descriptor, imported
+// and mapped by a fresh process) instead of a legacy IPC handle: whether a
+// share built that way could attach within the target. Driver functions are
+// found through the runtime (no link to libcuda).
+template <typename F>
+F DriverFn(const char *name) {
+  void *p = nullptr;
+#if CUDART_VERSION >= 12050
+  cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+  if (cudaGetDriverEntryPointByVersion(name, &p, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+      q != cudaDriverEntryPointSuccess)
+    p = nullptr;
+  (void)cudaGetLastError();
+#else
+  (void)name;  // older toolkits: the experiment says the functions were not found
+#endif
+  return reinterpret_cast<F>(p);
+}
+
+struct Vmm {
+  decltype(&cuMemGetAllocationGranularity) granularity =
+      DriverFn<decltype(&cuMemGetAllocationGranularity)>("cuMemGetAllocationGranularity");
+  decltype(&cuMemCreate) create = DriverFn<decltype(&cuMemCreate)>("cuMemCreate");
+  decltype(&cuMemExportToShareableHandle) export_fd =
+      DriverFn<decltype(&cuMemExportToShareableHandle)>("cuMemExportToShareableHandle");
+  decltype(&cuMemImportFromShareableHandle) import_fd =
+      DriverFn<decltype(&cuMemImportFromShareableHandle)>("cuMemImportFromShareableHandle");
+  decltype(&cuMemAddressReserve) reserve =
+      DriverFn<decltype(&cuMemAddressReserve)>("cuMemAddressReserve");
+  decltype(&cuMemMap) map = DriverFn<decltype(&cuMemMap)>("cuMemMap");
+  decltype(&cuMemSetAccess) access = DriverFn<decltype(&cuMemSetAccess)>("cuMemSetAccess");
+  decltype(&cuMemUnmap) unmap = DriverFn<decltype(&cuMemUnmap)>("cuMemUnmap");
+  decltype(&cuMemRelease) release = DriverFn<decltype(&cuMemRelease)>("cuMemRelease");
+  decltype(&cuMemAddressFree) address_free =
+      DriverFn<decltype(&cuMemAddressFree)>("cuMemAddressFree");
+  bool ok() const {
+    return granularity && create && export_fd && import_fd && reserve && map && access &&
+           unmap && release && address_free;
+  }
+};
+
+CUmemAllocationProp VmmProp() {
+  CUmemAllocationProp prop;
+  std::memset(&prop, 0, sizeof prop);
+  prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  prop.location.id = 0;
+  prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  return prop;
+}
+
+// Owner side: bytes (rounded up to the granularity) of device 0 exported as a
+// file descriptor that children inherit; *size the rounded size. False (and
+// a line saying why) when the driver refuses.
+bool VmmExport(const Vmm &v, uint64_t bytes, CUmemGenericAllocationHandle *h, int *fd,
+               uint64_t *size) {
+  if (!v.ok()) {
+    std::printf("  vmm: driver functions not found\n");
+    return false;
+  }
+  CUmemAllocationProp prop = VmmProp();
+  size_t gran = 0;
+  CUresult r = v.granularity(&gran, &prop, CU_MEM_ALLOC_GRANULARITY_RECOMMENDED);
+  if (r == CUDA_SUCCESS && gran > 0) {
+    *size = (bytes + gran - 1) / gran * gran;
+    r = v.create(h, *size, &prop, 0);
+  }
+  if (r == CUDA_SUCCESS) {
+    r = v.export_fd(fd, *h, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0);
+    if (r != CUDA_SUCCESS) v.release(*h);
+  }
+  if (r != CUDA_SUCCESS) {
+    std::printf("  vmm: export failed: CUresult %d\n", (int)r);
+    return false;
+  }
+  fcntl(*fd, F_SETFD, 0);  // inherited by the children (popen execs them)
+  std::printf("  vmm: %llu bytes exported as fd %d (granularity %zu)\n",
+              (unsigned long long)*size, *fd, gran);
+  return true;
+}
+
+// "--child-vmm FD BYTES": after the context, the import, reservation, map and
+// access of the exporter's allocation, each timed, then one 8-byte read to
+// show the mapping works, and the teardown timed. Prints "vmm_us ...".
+int ChildVmm(int fd, uint64_t size) {
+  double t0 = Now();
+  CK(cudaFree(nullptr));
+  std::printf("context_us %.1f\n", (Now() - t0) * 1e6);
+  Vmm v;
+  if (!v.ok()) {
+    std::printf("vmm_us FAILED: driver functions not found\n");
+    return 0;
+  }
+  CUmemGenericAllocationHandle h;
+  CUdeviceptr ptr = 0;
+  double t[5];
+  t[0] = Now();
+  CUresult r = v.import_fd(&h, reinterpret_cast<void *>(static_cast<uintptr_t>(fd)),
+                           CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR);
+  t[1] = Now();
+  if (r == CUDA_SUCCESS) r = v.reserve(&ptr, size, 0, 0, 0);
+  t[2] = Now();
+  if (r == CUDA_SUCCESS) r = v.map(ptr, size, 0, h, 0);
+  t[3] = Now();
+  CUmemAccessDesc d;
+  std::memset(&d, 0, sizeof d);
+  d.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  d.location.id = 0;
+  d.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+  if (r == CUDA_SUCCESS) r = v.access(ptr, size, &d, 1);
+  t[4] = Now();
+  if (r != CUDA_SUCCESS) {
+    std::printf("vmm_us FAILED: CUresult %d\n", (int)r);
+    return 0;
+  }
+  uint64_t word = 0;
+  cudaError_t read = cudaMemcpy(&word, reinterpret_cast<void *>(ptr), sizeof word,
+                                cudaMemcpyDeviceToHost);
+  double c0 = Now();
+  (void)v.unmap(ptr, size);
+  (void)v.release(h);
+  (void)v.address_free(ptr, size);
+  double close_s = Now() - c0;
+  std::printf("vmm_us import %.1f reserve %.1f map %.1f access %.1f total %.1f (read %s; "
+              "close %.1f)\n", (t[1] - t[0]) * 1e6, (t[2] - t[1]) * 1e6, (t[3] - t[2]) * 1e6,
+              (t[4] - t[3]) * 1e6, (t[4] - t[0]) * 1e6, cudaGetErrorName(read), close_s * 1e6);
   return 0;
 }
 
 // What a child said: every line (echoed), and the values parsed from them.
 struct ChildOut {
   double attach_us = -1, run_ms = -1, context_us = -1, attach2_us = -1;
-  double props_us = -1, ipc_us = -1;  // bare cudaGetDeviceProperties; trace's cudaIpcOpenMemHandle
+  double ipc_us = -1;  // the trace's cudaIpcOpenMemHandle
   long long used = 0;
   std::string backend, trace, bare;
 };
@@ -311,7 +438,7 @@ bool RunChild(const char *mode, const char *name, const char *backend, ChildOut 
     std::string l(line);
     if (!l.empty() && l.back() == '\n') l.pop_back();
     char b[64] = "";
-    double x, y;
+    double x;
     if (std::sscanf(line, "result %lf %lf %lld %63s", &o->attach_us, &o->run_ms, &o->used, b) ==
         4) {
       o->backend = b;
@@ -320,10 +447,11 @@ bool RunChild(const char *mode, const char *name, const char *backend, ChildOut 
       o->context_us = x;
     } else if (std::sscanf(line, "attach2_us %lf", &x) == 1) {
       o->attach2_us = x;
-    } else if (std::sscanf(line, "bare_props_us first %lf again %lf", &x, &y) == 2) {
-      o->props_us = x;
     } else if (l.rfind("bare_ipc_us ", 0) == 0) {
       o->bare = l.substr(12);
+      got = true;
+    } else if (l.rfind("vmm_us ", 0) == 0) {
+      o->bare = l.substr(7);
       got = true;
     } else if (l.rfind("gpudf: trace attach", 0) == 0 && o->trace.empty()) {
       o->trace = l.substr(l.find("(us):") + 6);  // the first attach's phases
@@ -737,6 +865,8 @@ int main(int argc, char **argv) {
   if (argc == 3 &&
       (std::strcmp(argv[1], "--child") == 0 || std::strcmp(argv[1], "--child-bare") == 0))
     return Child(argv[1], argv[2]);
+  if (argc == 4 && std::strcmp(argv[1], "--child-vmm") == 0)
+    return ChildVmm(std::atoi(argv[2]), std::strtoull(argv[3], nullptr, 10));
   int64_t rows = 100000000;
   if (argc == 3 && std::strcmp(argv[1], "--rows") == 0) rows = std::atoll(argv[2]);
   const char *why;
@@ -968,8 +1098,6 @@ int main(int argc, char **argv) {
                   ipc.ipc_us, ipc.ipc_us >= 0 ? ipc.attach_us - ipc.ipc_us : -1.0);
     rows_out.push_back({"  attach: driver vs ours", buf, ""});
     rows_out.push_back({"  attach phases (us)", ipc.trace.empty() ? "(no trace)" : ipc.trace, ""});
-    std::snprintf(buf, sizeof buf, "%.0f us (the UUID query before 0.6)", ipc.props_us);
-    rows_out.push_back({"  bare cudaGetDeviceProperties", buf, ""});
     std::snprintf(buf, sizeof buf, "owner %.0f MiB, attacher %.1f MiB (ipc) %.1f MiB (pinned)",
                   owner_used / 1048576.0, ipc.used / 1048576.0, pin.used / 1048576.0);
     rows_out.push_back({"device memory used", buf, "attacher ~0"});
@@ -982,6 +1110,23 @@ int main(int argc, char **argv) {
   }
   rows_out.push_back({"  bare cudaIpcOpenMemHandle (us)",
                       bare_ok ? bare.bare : std::string("FAILED"), "driver floor"});
+  {
+    // The experiment: the same bytes through the virtual memory API.
+    Vmm vmm;
+    CUmemGenericAllocationHandle vh;
+    int vfd = -1;
+    uint64_t vsize = 0;
+    ChildOut vo;
+    bool vok = VmmExport(vmm, bytes, &vh, &vfd, &vsize) &&
+               RunChild("--child-vmm", (std::to_string(vfd) + " " + std::to_string(vsize)).c_str(),
+                        "cuda-ipc", &vo);
+    rows_out.push_back({"  VMM fd import+map, same size (us)",
+                        vok ? vo.bare : std::string("FAILED (see above)"), "experiment"});
+    if (vfd >= 0) {
+      close(vfd);
+      vmm.release(vh);
+    }
+  }
   {
     // The same in a share of 1e5 rows (1.6 MB): what of the attach grows
     // with the arena's size.

@@ -22,10 +22,6 @@
 #include <string>
 #include <vector>
 
-#ifdef GPUDF_TEST_LIB_HAS_CUDA
-#include <cuda_runtime.h>
-#endif
-
 #include "datagen.h"
 #include "harness.h"
 
@@ -105,30 +101,10 @@ TEST_F(DeviceGpu, ASecondAttachInOneProcessReusesTheHandle) {
   EXPECT_EQ(Child1({"attach-twice", name}), "ok cuda-ipc cuda-ipc 1\ndetached");
 }
 
-#ifdef GPUDF_TEST_LIB_HAS_CUDA
-// A replica's device is named by the UUID cudaGetDeviceProperties gives
-// (the library asks the driver's cuDeviceGetUuid instead, which is faster),
-// and an attach traced with GPUDF_ATTACH_TRACE=1 times the driver's
-// cudaIpcOpenMemHandle apart from the rest.
-TEST_F(DeviceGpu, ReplicasAreNamedByCudasUuidAndTheTraceTimesTheDriverApart) {
-  ASSERT_EQ(tg_make_table(100003, 15, &t), GPUDF_OK) << gpudf_last_error();
-  gpudf_share_options so;
-  gpudf_share_options_init(&so);
-  so.backend = GPUDF_BACKEND_CUDA_IPC;
-  so.devices = "0";
-  name = harness::UniqueName("gputrace");
-  ASSERT_EQ(gpudf_table_share_ex(t, name.c_str(), &so, &s), GPUDF_OK) << gpudf_last_error();
-  ASSERT_EQ(gpudf_share_nreplicas(s), 1);
-  cudaDeviceProp prop;
-  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
-  const unsigned char *u = reinterpret_cast<const unsigned char *>(prop.uuid.bytes);
-  char want[48];
-  std::snprintf(want, sizeof want,
-                "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-                u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-                u[14], u[15]);
-  EXPECT_EQ(std::string(gpudf_share_replica_device(s, 0)), want);
-
+// An attach traced with GPUDF_ATTACH_TRACE=1 times the driver's
+// cudaIpcOpenMemHandle apart from the rest (bench_gpu section 3 reads it).
+TEST_F(DeviceGpu, ATracedAttachTimesTheDriversHandleOpenApart) {
+  Share(100003, 15, GPUDF_BACKEND_CUDA_IPC);
   std::string err = "/tmp/gpudf-gputrace-" + std::to_string(getpid()) + ".stderr";
   setenv("GPUDF_TEST_STDERR", err.c_str(), 1);
   setenv("GPUDF_ATTACH_TRACE", "1", 1);
@@ -148,7 +124,6 @@ TEST_F(DeviceGpu, ReplicasAreNamedByCudasUuidAndTheTraceTimesTheDriverApart) {
     EXPECT_NE(line.find(p), std::string::npos) << p << " in " << line;
   std::printf("  %s\n", line.c_str());  // the device check's log keeps it
 }
-#endif
 
 TEST_F(DeviceGpu, AttachAfterTheOwnerExitedIsRefused) {
   std::string n = harness::UniqueName("gpuexit");

@@ -79,72 +79,13 @@ int cu_count(const gdf_device *d, const char **why) {
   return probe().count;
 }
 
-// A driver function found through the runtime (libgpudf does not link
-// libcuda, so that it loads where no driver is installed); NULL where the
-// runtime or the driver is too old to give it.
-void *driver_function(const char *name) {
-  void *p = nullptr;
-#if CUDART_VERSION >= 12050
-  cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
-  cudaError_t err =
-      cudaGetDriverEntryPointByVersion(name, &p, CUDART_VERSION, cudaEnableDefault, &q);
-  if (err != cudaSuccess || q != cudaDriverEntryPointSuccess) p = nullptr;
-#elif CUDART_VERSION >= 12000
-  cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
-  cudaError_t err = cudaGetDriverEntryPoint(name, &p, cudaEnableDefault, &q);
-  if (err != cudaSuccess || q != cudaDriverEntryPointSuccess) p = nullptr;
-#elif CUDART_VERSION >= 11030
-  cudaError_t err = cudaGetDriverEntryPoint(name, &p, cudaEnableDefault);
-  if (err != cudaSuccess) p = nullptr;
-#else
-  (void)name;
-#endif
-  (void)cudaGetLastError();
-  return p;
-}
-
-// cuDeviceGet and cuDeviceGetUuid (CUresult and CUdevice are ints), both or
-// neither.
-struct DriverUuid {
-  int (*get)(int *device, int ordinal) = nullptr;
-  int (*uuid)(cudaUUID_t *uuid, int device) = nullptr;
-  DriverUuid() {
-    get = reinterpret_cast<int (*)(int *, int)>(driver_function("cuDeviceGet"));
-    uuid = reinterpret_cast<int (*)(cudaUUID_t *, int)>(driver_function("cuDeviceGetUuid"));
-    if (!get || !uuid) {
-      get = nullptr;
-      uuid = nullptr;
-    }
-  }
-};
-
-const DriverUuid &driver_uuid() {
-  static const DriverUuid d;  // thread-safe initialisation (C++11)
-  return d;
-}
-
-// The 16 bytes of cudaDeviceProp::uuid without cudaGetDeviceProperties,
-// which fills every field of the struct, some of them slow to ask the
-// driver for (milliseconds; it was the UUID query of every attach): the
-// driver's cuDeviceGetUuid of the runtime's device (tests/test_device_gpu.cc
-// compares the two), cudaGetDeviceProperties only where the driver's
-// functions are not found.
+// cudaGetDeviceProperties is cheap here: the runtime fills the struct when
+// it creates the context, and the H200 run measured the first call in a
+// fresh process at 1 us (bench_gpu section 3), so the attach asks it.
 gpudf_status cu_uuid(const gdf_device *d, uint8_t uuid[GDF_UUID_BYTES]) {
-  cudaUUID_t u;
-  const DriverUuid &drv = driver_uuid();
-  if (drv.get) {
-    int dev = 0;
-    int res = drv.get(&dev, d->ordinal);
-    if (res == 0) res = drv.uuid(&u, dev);
-    if (res != 0)
-      return GDF_ERR(GPUDF_ENODEV, "the UUID of device %d: cuDeviceGet/cuDeviceGetUuid failed "
-                     "with CUresult %d", d->ordinal, res);
-  } else {
-    cudaDeviceProp prop;
-    GDF_CUDA_TRY(cudaGetDeviceProperties(&prop, d->ordinal));
-    u = prop.uuid;
-  }
-  std::memcpy(uuid, &u, GDF_UUID_BYTES);
+  cudaDeviceProp prop;
+  GDF_CUDA_TRY(cudaGetDeviceProperties(&prop, d->ordinal));
+  std::memcpy(uuid, &prop.uuid, GDF_UUID_BYTES);
   return GPUDF_OK;
 }
 
@@ -264,7 +205,10 @@ gpudf_status cu_ipc_open(const gdf_device *d, const uint8_t handle[GDF_IPC_HANDL
   cudaIpcMemHandle_t h;
   std::memcpy(&h, handle, GDF_IPC_HANDLE_BYTES);
   gdf_trace_mark("ipc_device_scope");
-  // The driver's own cost, marked apart from ours (GPUDF_ATTACH_TRACE).
+  // The driver's own cost, marked apart from ours (GPUDF_ATTACH_TRACE). On
+  // the H200 it grows with the allocation, about 7.5 us per MB (12.1 ms for
+  // a 1.6 GB arena, 0.1 ms for 1.6 MB), and is most of an attach; flags 0
+  // is refused there (cudaErrorInvalidValue): the lazy-peer flag stays.
   cudaError_t err = cudaIpcOpenMemHandle(dptr, h, cudaIpcMemLazyEnablePeerAccess);
   gdf_trace_mark("cudaIpcOpenMemHandle");
   GDF_CUDA_TRY(err);

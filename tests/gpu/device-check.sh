@@ -198,7 +198,7 @@ fi
 # cudaIpcOpenMemHandle apart from ours, and every phase (GPUDF_ATTACH_TRACE).
 if [ -f "$logs/bench-gpu.log" ]; then
   att=$(sed -n '/== gpudf-bench_gpu summary/,$p' "$logs/bench-gpu.log" |
-        grep -E '^  (IPC attach latency|  context creation|  attach: driver|  bare cudaIpcOpen|  bare cudaGetDevice)' |
+        grep -E '^  (IPC attach latency|  context creation|  attach: driver|  bare cudaIpcOpen|  attach of a 1.6 MB|  VMM fd import)' |
         tr -s ' ' | sed 's/^ //' | tr '\n' ';')
   [ -n "$att" ] && note "IPC attach (bench_gpu 3): $att"
   grep -E '^  \[child cuda-ipc\] gpudf: trace attach' "$logs/bench-gpu.log" | head -2 |
