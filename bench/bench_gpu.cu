@@ -564,6 +564,20 @@ int GroupbyHistogram(std::vector<Row> *out) {
 }
 
 // Section 5: returns the number of wrong answers; appends its rows.
+// Sections 5 and 8: the prices as two tables prepared for every config
+// (prefix columns), the device one shared on cuda-ipc as NAME.
+void MaTables(const std::vector<double> &prices, const std::vector<double> &cfg,
+              const char *name, const gpudf_kernel **k, gpudf_table **dev, gpudf_table **cpu,
+              gpudf_share **sh) {
+  GK(gpudf_kernel_find("ma_crossover", k));
+  for (gpudf_table **t : {dev, cpu}) {
+    GK(gpudf_table_create((int64_t)prices.size(), t));
+    GK(gpudf_table_add_column(*t, "p", GPUDF_TYPE_F64, prices.data()));
+    GK(gpudf_table_prepare(*t, *k, cfg.data(), (int64_t)cfg.size() / 6));
+  }
+  GK(gpudf_table_share(*dev, name, GPUDF_BACKEND_CUDA_IPC, sh));
+}
+
 int MaCrossover(std::vector<Row> *out) {
   const int64_t n = 1000000;
   std::vector<double> prices(n), cfg;
@@ -579,15 +593,9 @@ int MaCrossover(std::vector<Row> *out) {
       if (f < sl) cfg.insert(cfg.end(), {0, (double)f, (double)sl, 0, 0, 252});
   int64_t m = (int64_t)cfg.size() / 6;
   const gpudf_kernel *k;
-  GK(gpudf_kernel_find("ma_crossover", &k));
   gpudf_table *dev, *cpu;
-  for (gpudf_table **t : {&dev, &cpu}) {
-    GK(gpudf_table_create(n, t));
-    GK(gpudf_table_add_column(*t, "p", GPUDF_TYPE_F64, prices.data()));
-    GK(gpudf_table_prepare(*t, k, cfg.data(), m));
-  }
   gpudf_share *sh;
-  GK(gpudf_table_share(dev, "bench-gpu-ma", GPUDF_BACKEND_CUDA_IPC, &sh));
+  MaTables(prices, cfg, "bench-gpu-ma", &k, &dev, &cpu, &sh);
   std::vector<double> r_run(m * 5), r_sweep(m * 5), r_cpu(m * 5);
   std::vector<double> times;
   for (int r = 0; r < 3; r++) {  // the first is a warm-up
@@ -777,15 +785,9 @@ int MaCrossoverSplit(std::vector<Row> *out) {
       if (f < sl) full.insert(full.end(), {0, (double)f, (double)sl, 1, (double)(sl % 2), 252});
   const int64_t total = (int64_t)full.size() / 6;
   const gpudf_kernel *k;
-  GK(gpudf_kernel_find("ma_crossover", &k));
   gpudf_table *dev, *cpu;
-  for (gpudf_table **t : {&dev, &cpu}) {
-    GK(gpudf_table_create(n, t));
-    GK(gpudf_table_add_column(*t, "p", GPUDF_TYPE_F64, prices.data()));
-    GK(gpudf_table_prepare(*t, k, full.data(), total));
-  }
   gpudf_share *sh;
-  GK(gpudf_table_share(dev, "bench-gpu-ma-split", GPUDF_BACKEND_CUDA_IPC, &sh));
+  MaTables(prices, full, "bench-gpu-ma-split", &k, &dev, &cpu, &sh);
   const char *saved = std::getenv("GPUDF_MA_SEGMENT");
   std::string saved_value = saved ? saved : "";
   int bad = 0;

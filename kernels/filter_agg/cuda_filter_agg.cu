@@ -241,6 +241,27 @@ __device__ __forceinline__ void tile_rows(const double2 *tile, const int *seg_n,
   }
 }
 
+// A tiles kernel thread's configs c0 + j * kThreads (j < kConfigsPerThread):
+// their block partials emptied, their filters (and ranks) loaded; a config
+// past the end never passes and is not written. Returns bit j set for each
+// config past the end.
+template <int kConfigsPerThread, bool Rank>
+__device__ __forceinline__ unsigned thread_configs(const gdf_fa_interval *__restrict__ cfg,
+                                                   const gdf_fa_rankcfg *__restrict__ rcfg,
+                                                   int ncfg, int c0, gdf_fa_acc *mine,
+                                                   gdf_fa_interval *f, gdf_fa_rankcfg *rc) {
+  unsigned past = 0;
+#pragma unroll
+  for (int j = 0; j < kConfigsPerThread; j++) {
+    int c = c0 + j * kThreads;
+    if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
+    f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
+    rc[j] = c < ncfg && Rank ? rcfg[c] : gdf_fa_rankcfg{GDF_FA_RANK_NAN - 1u, 0u};
+    if (c >= ncfg) past |= 1u << j;
+  }
+  return past;
+}
+
 // Block (chunk r, group g): configs g * kGroup + threadIdx.x + j * kThreads
 // (j < kConfigsPerThread) over the tiles r, r + gridDim.x, ...; each
 // thread's tiles of config c merged into acc[r * ncfg + c] as they are done.
@@ -265,15 +286,7 @@ fa_tiles(Column x, Column v, int64_t nrows, const gdf_fa_interval *__restrict__ 
   // The tiles' before it: this block's partials, in global memory (L2) as
   // they are touched once a tile.
   gdf_fa_acc *mine = acc + (int64_t)blockIdx.x * ncfg + c0;
-#pragma unroll
-  for (int j = 0; j < kConfigsPerThread; j++) {
-    int c = c0 + j * kThreads;
-    if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
-    // A config past the end never passes (and is not written).
-    f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
-    rc[j] = c < ncfg && Rank ? rcfg[c] : gdf_fa_rankcfg{GDF_FA_RANK_NAN - 1u, 0u};
-    if (c >= ncfg) have |= 1u << j;
-  }
+  have = thread_configs<kConfigsPerThread, Rank>(cfg, rcfg, ncfg, c0, mine, f, rc);
   const bool active = c0 < ncfg;
   for (int64_t base = (int64_t)blockIdx.x * kTileRows; base < nrows;
        base += (int64_t)gridDim.x * kTileRows) {
@@ -355,13 +368,7 @@ fa_tiles_sorted(Column x, Column v, int64_t nrows, const gdf_fa_interval *__rest
   gdf_fa_rankcfg rc[kConfigsPerThread];
   Part p[kConfigsPerThread];
   gdf_fa_acc *mine = acc + (int64_t)blockIdx.x * ncfg + c0;
-#pragma unroll
-  for (int j = 0; j < kConfigsPerThread; j++) {
-    int c = c0 + j * kThreads;
-    if (c < ncfg) mine[j * kThreads] = gdf_fa_empty();
-    f[j] = c < ncfg ? cfg[c] : gdf_fa_interval{INFINITY, -INFINITY, 0};
-    rc[j] = c < ncfg && Rank ? rcfg[c] : gdf_fa_rankcfg{GDF_FA_RANK_NAN - 1u, 0u};
-  }
+  thread_configs<kConfigsPerThread, Rank>(cfg, rcfg, ncfg, c0, mine, f, rc);
   const bool active = c0 < ncfg;
   for (int64_t base = (int64_t)blockIdx.x * kTileRows; base < nrows;
        base += (int64_t)gridDim.x * kTileRows) {
