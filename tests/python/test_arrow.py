@@ -69,6 +69,18 @@ def test_to_arrow_is_the_shared_memory_and_equals_the_frame():
         pd.testing.assert_frame_equal(t.to_arrow().to_pandas(), df)
 
 
+def test_a_missing_label_in_a_one_row_table_is_a_null():
+    # The smallest table with a missing code: it must be masked like any
+    # other, never handed to Arrow as the index -1.
+    for codes in ([-1], [0], [-1, 1]):
+        df = pd.DataFrame({"cat": pd.Categorical.from_codes(codes, ["a", "b"])})
+        at = gpudf.Table.from_pandas(df).to_arrow()
+        col = at.column("cat").chunk(0)
+        assert col.null_count == codes.count(-1), codes
+        assert col.to_pylist() == [None if c < 0 else "ab"[c] for c in codes]
+        pd.testing.assert_frame_equal(at.to_pandas(), df)
+
+
 def test_nan_as_null_adds_a_validity_bitmap_over_the_same_values():
     n = 3 * (1 << 20) + 5  # several bitmap steps and a partial byte
     x = RNG.standard_normal(n)
