@@ -458,3 +458,42 @@ TEST_F(FilterAggGpu, EveryColumnType) {
 }
 
 }  // namespace
+
+// The launch settings are for tests and benchmarks, but a malformed one is
+// refused naming it rather than read as some other choice (atoi read "3"
+// as 4 configs a thread and "abc" as 0).
+TEST_F(FilterAggGpu, MalformedLaunchSettingsAreRefusedNamingTheVariable) {
+  const int64_t rows = 4096;
+  std::vector<double> x(rows), v(rows);
+  for (int64_t i = 0; i < rows; i++) x[i] = (double)(i % 100), v[i] = (double)i;
+  gpudf_table *t = nullptr;
+  gpudf_share *sh = nullptr;
+  ASSERT_EQ(gpudf_table_create(rows, &t), GPUDF_OK) << gpudf_last_error();
+  ASSERT_EQ(gpudf_table_add_column(t, "x", GPUDF_TYPE_F64, x.data()), GPUDF_OK);
+  ASSERT_EQ(gpudf_table_add_column(t, "v", GPUDF_TYPE_F64, v.data()), GPUDF_OK);
+  std::string name = harness::UniqueName("gpufaenv");
+  ASSERT_EQ(gpudf_table_share(t, name.c_str(), GPUDF_BACKEND_CUDA_IPC, &sh), GPUDF_OK)
+      << gpudf_last_error();
+  const gpudf_kernel *k;
+  ASSERT_EQ(gpudf_kernel_find("filter_agg", &k), GPUDF_OK);
+  std::vector<double> cfg;
+  for (int c = 0; c < 64; c++) cfg.insert(cfg.end(), {0, 1, (double)c, 0, 1});
+  std::vector<double> out(64 * 6);
+  const struct {
+    const char *var, *value;
+  } bad[] = {{"GPUDF_FA_CONFIGS_PER_THREAD", "3"}, {"GPUDF_FA_CONFIGS_PER_THREAD", "abc"},
+             {"GPUDF_FA_STREAM_MAX", "-1"},        {"GPUDF_FA_STREAM_MAX", "12x"},
+             {"GPUDF_FA_SORTED", "2"},             {"GPUDF_FA_CARRY_SHIFT", "yes"},
+             {"GPUDF_FA_RANKS", "-0x1"}};
+  for (const auto &b : bad) {
+    setenv(b.var, b.value, 1);
+    EXPECT_EQ(gpudf_run(t, k, cfg.data(), 64, out.data()), GPUDF_EINVAL) << b.var << "=" << b.value;
+    std::string msg = gpudf_last_error();
+    EXPECT_NE(msg.find(b.var), std::string::npos) << msg;
+    EXPECT_NE(msg.find(b.value), std::string::npos) << msg;
+    unsetenv(b.var);
+  }
+  EXPECT_EQ(gpudf_run(t, k, cfg.data(), 64, out.data()), GPUDF_OK) << gpudf_last_error();
+  gpudf_share_close(sh);
+  gpudf_table_free(t);
+}

@@ -7,6 +7,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <new>
 #include <vector>
 
@@ -96,6 +98,25 @@ inline gpudf_status host_copy(Column c, int64_t nrows, std::vector<double> *out)
     default: (*out)[i] = (double)((const uint8_t *)r.data)[i]; break;
     }
   }
+  return GPUDF_OK;
+}
+
+// A kernel's launch setting from the environment (the tests' and the
+// benchmarks' choice of launch): unset or empty leaves *out = dflt; a whole
+// number in [lo, hi] is taken; anything else is refused naming the variable
+// and what it takes (e.g. "0 or 1").
+inline gpudf_status env_setting(const char *kernel, const char *name, long long lo,
+                                long long hi, long long dflt, const char *takes,
+                                long long *out) {
+  *out = dflt;
+  const char *e = std::getenv(name);
+  if (!e || !*e) return GPUDF_OK;
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(e, &end, 10);
+  if (end == e || *end != '\0' || errno == ERANGE || v < lo || v > hi)
+    return gdf_error(GPUDF_EINVAL, kernel, "%s='%s': expected %s", name, e, takes);
+  *out = v;
   return GPUDF_OK;
 }
 

@@ -50,6 +50,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <climits>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -639,19 +640,20 @@ gpudf_status run_tiles(int dev, Column x, Column v, int64_t nrows, const double 
 // carried once set) and GPUDF_FA_RANKS (1: either tiles kernel testing
 // each row's rank among the configs' bounds, gdf_fa_rank, instead of x: two
 // integer instructions a config instead of two fp64 comparisons; not yet
-// measured on a device).
-int env_int(const char *name, int dflt) {
-  const char *e = std::getenv(name);
-  return e && *e ? std::atoi(e) : dflt;
-}
-
+// measured on a device). A malformed value is refused naming it.
 gpudf_status run_all(const gdf_kernel_input *in, const double *configs, int64_t n,
                      double *results) {
-  const int stream_max = env_int("GPUDF_FA_STREAM_MAX", kStreamMax);
-  const int cpt = env_int("GPUDF_FA_CONFIGS_PER_THREAD", kConfigsPerThread);
-  const bool carry = env_int("GPUDF_FA_CARRY_SHIFT", 1) != 0;
-  const bool sorted = env_int("GPUDF_FA_SORTED", 1) != 0;
-  const bool ranks = env_int("GPUDF_FA_RANKS", 0) != 0;
+  long long stream_max, cpt, carry, sorted, ranks;
+  GDF_TRY(gdfk::env_setting("filter_agg", "GPUDF_FA_STREAM_MAX", 0, LLONG_MAX, kStreamMax,
+                            "a number of configs, 0 or more", &stream_max));
+  GDF_TRY(gdfk::env_setting("filter_agg", "GPUDF_FA_CONFIGS_PER_THREAD", 1, 4,
+                            kConfigsPerThread, "1, 2 or 4", &cpt));
+  if (cpt == 3)
+    return gdf_error(GPUDF_EINVAL, "filter_agg",
+                     "GPUDF_FA_CONFIGS_PER_THREAD='3': expected 1, 2 or 4");
+  GDF_TRY(gdfk::env_setting("filter_agg", "GPUDF_FA_CARRY_SHIFT", 0, 1, 1, "0 or 1", &carry));
+  GDF_TRY(gdfk::env_setting("filter_agg", "GPUDF_FA_SORTED", 0, 1, 1, "0 or 1", &sorted));
+  GDF_TRY(gdfk::env_setting("filter_agg", "GPUDF_FA_RANKS", 0, 1, 0, "0 or 1", &ranks));
   // Configs of one column pair next to each other, in their original order.
   std::vector<int64_t> idx(n);
   for (int64_t i = 0; i < n; i++) idx[i] = i;

@@ -60,6 +60,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -330,14 +331,12 @@ gpudf_status split_length(int n, int64_t steps, int lookback, int64_t *seg_len) 
   if (steps < 2 || lookback > kMaxLookback) return GPUDF_OK;
   // The grid's y dimension holds at most 65535 segments.
   const int64_t shortest = (steps + 65534) / 65535;
-  if (const char *env = std::getenv("GPUDF_MA_SEGMENT")) {
-    char *end = nullptr;
-    long long v = std::strtoll(env, &end, 10);
-    if (end == env || *end != '\0' || v < 0)
-      return gdf_error(GPUDF_EINVAL, "ma_crossover",
-                       "GPUDF_MA_SEGMENT='%s': expected 0 (never split the time axis) or a "
-                       "segment length in steps", env);
-    if (v > 0) *seg_len = std::max<int64_t>(v, shortest);
+  long long forced;
+  GDF_TRY(gdfk::env_setting("ma_crossover", "GPUDF_MA_SEGMENT", 0, LLONG_MAX, -1,
+                            "0 (never split the time axis) or a segment length in steps",
+                            &forced));
+  if (forced >= 0) {
+    if (forced > 0) *seg_len = std::max<int64_t>(forced, shortest);
     return GPUDF_OK;
   }
   int dev = 0, sms = 0, per_sm = 0;
