@@ -330,7 +330,9 @@ def s_kernels(ctx, sec):
                      f"{100 * r['fraction_of_read']:.0f}%" + (
                          f" ({100 * r['pair_ratio']['q1']:.0f}-"
                          f"{100 * r['pair_ratio']['q3']:.0f}%; cpu "
-                         f"{100 * r['pair_ratio_cpu']['med']:.0f}%)"
+                         f"{100 * r['pair_ratio_cpu']['med']:.0f}%"
+                         + (f"; best {100 * r['fraction_of_read_best']:.0f}%"
+                            if "fraction_of_read_best" in r else "") + ")"
                          if "pair_ratio" in r else "")])
     sec.md(f"**Single pass, one config** ({k['rows']:,} rows for gpudf-bench_kernels): bytes of "
            "the columns read / time (median [min - max] of "
@@ -338,8 +340,8 @@ def s_kernels(ctx, sec):
            "plain read bandwidth (two f64 columns, 32-byte loads with AVX2, 8 accumulators, "
            "one thread as the kernels): each run of a kernel follows a plain read, and the fraction is "
            "the median of these pairs' ratios (quartiles in brackets, and the same from CPU "
-           "time), which the VM's swings of bandwidth between runs move much less than "
-           "either time. bootstrap gathers at random rows: memory latency, not bandwidth, "
+           "time; best: the best pass over the best of its paired reads), which the VM's swings "
+           "of bandwidth between runs move much less than either time. bootstrap gathers at random rows: memory latency, not bandwidth, "
            "bounds it.", "")
     sec.md(*table(["kernel", "B/row", "libgpudf", "machine's read bandwidth",
                    "fraction of read"], rows))

@@ -197,6 +197,31 @@ TEST(KHistogram, EveryWayThroughTheCpuPassGivesTheReference) {
 // 0.0 (one threshold), infinities and clusters (no guide: the binary
 // search), spread evenly (the guide), few and many; an f32 filter column;
 // NaN and infinite filter values.
+// A config alone with its slots is counted by the AVX2 and AVX-512 loops
+// from slots stored HI_LAG (64) rows before, the block's last rows after
+// the loop: every block length around those turns (a table's last block is
+// its rows modulo 2048) counts each row once, on every path, with four
+// counter copies (10 bins) or one (1025), with and without a filter.
+TEST(KHistogram, AConfigAloneCountsEveryRowWhateverTheBlocksLength) {
+  for (int64_t n : {1, 7, 8, 9, 56, 63, 64, 65, 71, 72, 73, 80, 127, 128, 129, 2048, 2049,
+                    2048 + 64, 2048 + 72, 2 * 2048 + 600, 3 * 2048 + 1537}) {
+    Fixture f(n, 1000 + n);
+    for (const char *simd : kPaths) {
+      UsePath(simd);
+      for (int bins : {10, 1025})
+        for (int op : {kAll, kGt, kBetween})
+          for (int col : {f.cv, f.cvi}) {
+            std::vector<double> c = {(double)f.cx, (double)op, -1, 2, (double)col,
+                                     (double)bins, -3, 3};
+            SCOPED_TRACE(std::string(simd) + " rows " + std::to_string(n) + " bins " +
+                         std::to_string(bins) + " op " + std::to_string(op));
+            f.Check(c, KRun(f.t.t, "histogram", c));
+          }
+    }
+  }
+  UseBestPath();
+}
+
 TEST(KHistogram, LongRunsOfConfigsCountByFilterBucketsAsTheReference) {
   const int64_t n = 2 * 2048 + 3;
   std::mt19937_64 rng(9);

@@ -120,6 +120,7 @@ static int hi_copies(int64_t bins) { return bins <= HI_FEW_BINS ? HI_COPIES : 1;
 typedef struct hi_ahead {
   const char *p[2];
   int64_t w[2]; /* bytes per value */
+  int64_t far;  /* rows from p to the L2 prefetch (HI_WALK), 0 near the end */
 } hi_ahead;
 /* A config's filter, applied by hi_slots itself when no other config
  * shares the slots: rows that fail it get the dump slot. */
@@ -132,6 +133,39 @@ typedef struct hi_filter {
 #define HI_PREFETCH(pf, i)                                                       \
   (__builtin_prefetch((pf)->p[0] + (i) * (pf)->w[0]),                            \
    __builtin_prefetch((pf)->p[1] + (i) * (pf)->w[1]))
+
+/* The AVX2 and AVX-512 loops' prefetches, eight rows a turn: each column's
+ * line GDF_K_AHEAD rows ahead into L1 and its line GDF_K_AHEAD_L2 rows
+ * ahead into L2, from pointers stepped each turn, so that the loop tests
+ * nothing for them. Without a pass ahead (pf NULL) they walk the block
+ * itself: a prefetch never faults, and one of a line in cache costs only a
+ * load slot. The L2 prefetch keeps more lines on their way from memory
+ * than the L1 one can alone; with the lagged counts (HI_LAG) it made a
+ * config's pass from memory 1.06-1.35x faster (bench/README.md, issue 21,
+ * sixth round). */
+#define HI_WALK_INIT(pf, v)                                                      \
+  const char *pa = (pf) ? (pf)->p[0] : (const char *)(v);                        \
+  const char *pb = (pf) ? (pf)->p[1] : (const char *)(v);                        \
+  const int64_t sa = (pf) ? 8 * (pf)->w[0] : 64, sb = (pf) ? 8 * (pf)->w[1] : 64; \
+  const int64_t fa = (pf) ? (pf)->far * (pf)->w[0] : 0;                          \
+  const int64_t fb = (pf) ? (pf)->far * (pf)->w[1] : 0
+#define HI_WALK()                                                                \
+  (__builtin_prefetch(pa), __builtin_prefetch(pb), __builtin_prefetch(pa + fa, 0, 1), \
+   __builtin_prefetch(pb + fb, 0, 1), pa += sa, pb += sb)
+
+/* The count of a config alone with its slots (the AVX2 and AVX-512 loops):
+ * each turn stores its eight slots, plus their rows' copy offsets, in sl
+ * and counts those of the turn HI_LAG rows before, from sl. Counting a
+ * turn's slots at once, taken out of the vector, measured 1.4x slower with
+ * the block in L3, and as fast from memory only without the L2 prefetch
+ * (bench/README.md, issue 21, sixth round). HI_COUNT_REST counts the last
+ * HI_LAG rows of [i0, i). */
+enum { HI_LAG = 64 };
+#define HI_COUNT8(q)                                                             \
+  (cnt[(q)[0]]++, cnt[(q)[1]]++, cnt[(q)[2]]++, cnt[(q)[3]]++, cnt[(q)[4]]++,    \
+   cnt[(q)[5]]++, cnt[(q)[6]]++, cnt[(q)[7]]++)
+#define HI_COUNT_REST(i0, i)                                                     \
+  for (int64_t j_ = (i) - HI_LAG > (i0) ? (i) - HI_LAG : (i0); j_ < (i); j_++) cnt[sl[j_]]++
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HI_HAVE_AVX 1
@@ -249,43 +283,38 @@ static double hi_near(int32_t bins, double rlo, double rhi) {
     idx = _mm256_cvttpd_epi32(_mm256_blendv_pd(dump, b, keep));                  \
   } while (0)
 
-/* Counts rows i..i+3 (row i in cnt, i + 1 in c1, ...). The loop below
- * takes eight rows a turn: one prefetch per cache line of each column, no
- * test of i for it. */
-#define HI_AVX2_COUNT(i, KEEP)                                                   \
-  do {                                                                           \
-    __m128i idx;                                                                 \
-    HI_AVX2_SLOTS(i, idx, KEEP);                                                 \
-    uint64_t s01 = (uint64_t)_mm_cvtsi128_si64(idx);                             \
-    uint64_t s23 = (uint64_t)_mm_extract_epi64(idx, 1);                          \
-    cnt[(uint32_t)s01]++, c1[s01 >> 32]++, c2[(uint32_t)s23]++, c3[s23 >> 32]++; \
-  } while (0)
-
-/* The loop over rows four at a time: slots stored in sl, or with cnt
- * counted at once. The op's test is chosen outside it (hi_slots_avx2). */
+/* The loop over rows eight at a time: slots stored in sl, or with cnt
+ * counted (HI_LAG). The op's test is chosen outside it (hi_slots_avx2). */
 #define HI_AVX2_LOOP(KEEP)                                                       \
   do {                                                                           \
     if (!cnt) {                                                                  \
-      for (; i + 4 <= len; i += 4) {                                             \
-        if (pf && (i & 7) == 0) HI_PREFETCH(pf, i);                              \
-        __m128i idx;                                                             \
-        HI_AVX2_SLOTS(i, idx, KEEP);                                             \
-        _mm_storeu_si128((__m128i *)(void *)(sl + i), idx);                      \
+      for (; i + 8 <= len; i += 8) {                                             \
+        HI_WALK();                                                               \
+        __m128i lo4, hi4;                                                       \
+        HI_AVX2_SLOTS(i, lo4, KEEP);                                            \
+        HI_AVX2_SLOTS(i + 4, hi4, KEEP);                                        \
+        _mm_storeu_si128((__m128i *)(void *)(sl + i), lo4);                     \
+        _mm_storeu_si128((__m128i *)(void *)(sl + i + 4), hi4);                 \
       }                                                                          \
       break;                                                                     \
     }                                                                            \
+    int64_t i0 = i;                                                              \
     for (; i + 8 <= len; i += 8) {                                               \
-      if (pf) HI_PREFETCH(pf, i);                                                \
-      HI_AVX2_COUNT(i, KEEP);                                                    \
-      HI_AVX2_COUNT(i + 4, KEEP);                                                \
+      HI_WALK();                                                                 \
+      __m128i lo4, hi4;                                                         \
+      HI_AVX2_SLOTS(i, lo4, KEEP);                                              \
+      HI_AVX2_SLOTS(i + 4, hi4, KEEP);                                          \
+      _mm_storeu_si128((__m128i *)(void *)(sl + i), _mm_add_epi32(lo4, voff));  \
+      _mm_storeu_si128((__m128i *)(void *)(sl + i + 4), _mm_add_epi32(hi4, voff)); \
+      if (i - i0 >= HI_LAG) HI_COUNT8(sl + i - HI_LAG);                          \
     }                                                                            \
-    for (; i + 4 <= len; i += 4) HI_AVX2_COUNT(i, KEEP);                         \
+    HI_COUNT_REST(i0, i);                                                        \
   } while (0)
 
-/* hi_slots' vector loop with AVX2; with cnt, the slots are counted at once
- * (row i in copy i % copies of the counters, cnt + copy * w) instead of
- * stored: a config with slots of its own then makes one pass over its
- * values. Returns the rows done. */
+/* hi_slots' vector loop with AVX2; with cnt, the slots are counted (row i
+ * in copy i % copies of the counters, cnt + copy * w; sl then holds the
+ * slots plus their copies' offsets): a config with slots of its own then
+ * makes one pass over its values. Returns the rows done. */
 __attribute__((target("avx2"))) static int64_t hi_slots_avx2(
     const double *v, int64_t len, int32_t bins, double rlo, double rhi, const hi_ahead *pf,
     const hi_filter *f, int32_t *sl, uint32_t *cnt, int copies, int64_t w) {
@@ -300,9 +329,9 @@ __attribute__((target("avx2"))) static int64_t hi_slots_avx2(
   const double near = hi_near(bins, rlo, rhi);
   const __m256d vnear = _mm256_set1_pd(near), vfar = _mm256_set1_pd(1.0 - near);
   const double *fx = f ? f->x : NULL;
-  bool four = cnt && copies == HI_COPIES;
-  uint32_t *c1 = four ? cnt + w : cnt, *c2 = four ? cnt + 2 * w : cnt;
-  uint32_t *c3 = four ? cnt + 3 * w : cnt;
+  const int32_t o = cnt && copies == HI_COPIES ? (int32_t)w : 0;
+  const __m128i voff = _mm_setr_epi32(0, o, 2 * o, 3 * o);
+  HI_WALK_INIT(pf, v);
   int64_t i = 0;
   /* The tests are gdf_fa_pass's: ordered, but ne true for NaN. */
 #define HI_V_ALL(i) _mm256_castsi256_pd(_mm256_set1_epi64x(-1))
@@ -337,7 +366,6 @@ __attribute__((target("avx2"))) static int64_t hi_slots_avx2(
 }
 #undef HI_AVX2_LOOP
 #undef HI_AVX2_SLOTS
-#undef HI_AVX2_COUNT
 
 /* hi_slots_avx2's work eight rows at a time with AVX-512 (F, DQ, VL; chosen
  * at run time: gdf_k_have_avx512), in fewer operations, with the same
@@ -353,10 +381,8 @@ __attribute__((target("avx2"))) static int64_t hi_slots_avx2(
  * (its test a mask feeding the NaN test) takes the dump. Where a lane is
  * near an integer, the AVX2 loop's comparisons on trunc(g) (0..bins for x
  * in range), stepped into [0, bins - 1], and the range tested on x. The
- * slots are int32 lanes straight from the guess; each row is counted in
- * copy i % copies from the slots taken out of the vector 64 bits at a time
- * (a store and eight 32-bit loads measured 8% slower: the loads wait for
- * the store). */
+ * slots are int32 lanes straight from the guess; a config alone counts
+ * them HI_LAG rows later, from sl. */
 #define HI_AVX512_SLOTS(i, idx, KEEP)                                            \
   do {                                                                           \
     __m512d x = _mm512_loadu_pd(v + (i));                                        \
@@ -379,37 +405,28 @@ __attribute__((target("avx2"))) static int64_t hi_slots_avx2(
     idx = _mm256_mask_blend_epi32(_mm512_mask_cmp_pd_mask(KEEP(i), x, x, _CMP_ORD_Q), dump, idx); \
   } while (0)
 
-#define HI_AVX512_COUNT(i, KEEP)                                                 \
-  do {                                                                           \
-    __m256i idx;                                                                 \
-    HI_AVX512_SLOTS(i, idx, KEEP);                                               \
-    __m128i l4 = _mm256_castsi256_si128(idx), h4 = _mm256_extracti128_si256(idx, 1); \
-    uint64_t s01 = (uint64_t)_mm_cvtsi128_si64(l4), s23 = (uint64_t)_mm_extract_epi64(l4, 1); \
-    uint64_t s45 = (uint64_t)_mm_cvtsi128_si64(h4), s67 = (uint64_t)_mm_extract_epi64(h4, 1); \
-    cnt[(uint32_t)s01]++, c1[s01 >> 32]++, c2[(uint32_t)s23]++, c3[s23 >> 32]++; \
-    cnt[(uint32_t)s45]++, c1[s45 >> 32]++, c2[(uint32_t)s67]++, c3[s67 >> 32]++; \
-  } while (0)
-
-/* Eight rows a turn: one prefetch per cache line of each column (its
- * addresses held in locals: the counts' stores would make the compiler
- * read them from *pf again every turn). */
-#define HI_AVX512_PREFETCH(i)                                                    \
-  (__builtin_prefetch(pf0 + (i) * pw0), __builtin_prefetch(pf1 + (i) * pw1))
+/* Eight rows a turn, as HI_AVX2_LOOP; the slow edge comparisons are out
+ * of line. */
 #define HI_AVX512_LOOP(KEEP)                                                     \
   do {                                                                           \
     if (!cnt) {                                                                  \
       for (; i + 8 <= len; i += 8) {                                             \
-        if (pf0) HI_AVX512_PREFETCH(i);                                          \
+        HI_WALK();                                                               \
         __m256i idx;                                                             \
         HI_AVX512_SLOTS(i, idx, KEEP);                                           \
         _mm256_storeu_si256((__m256i *)(void *)(sl + i), idx);                   \
       }                                                                          \
       break;                                                                     \
     }                                                                            \
+    int64_t i0 = i;                                                              \
     for (; i + 8 <= len; i += 8) {                                               \
-      if (pf0) HI_AVX512_PREFETCH(i);                                            \
-      HI_AVX512_COUNT(i, KEEP);                                                  \
+      HI_WALK();                                                                 \
+      __m256i idx;                                                               \
+      HI_AVX512_SLOTS(i, idx, KEEP);                                             \
+      _mm256_storeu_si256((__m256i *)(void *)(sl + i), _mm256_add_epi32(idx, voff)); \
+      if (i - i0 >= HI_LAG) HI_COUNT8(sl + i - HI_LAG);                          \
     }                                                                            \
+    HI_COUNT_REST(i0, i);                                                        \
   } while (0)
 
 __attribute__((target("avx512f,avx512dq,avx512vl"))) static int64_t hi_slots_avx512(
@@ -426,11 +443,9 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) static int64_t hi_slots_avx
   const double near = hi_near(bins, rlo, rhi);
   const __m512d vnear = _mm512_set1_pd(near);
   const double *fx = f ? f->x : NULL;
-  bool four = cnt && copies == HI_COPIES;
-  uint32_t *c1 = four ? cnt + w : cnt, *c2 = four ? cnt + 2 * w : cnt;
-  uint32_t *c3 = four ? cnt + 3 * w : cnt;
-  const char *pf0 = pf ? pf->p[0] : NULL, *pf1 = pf ? pf->p[1] : NULL;
-  int64_t pw0 = pf ? pf->w[0] : 0, pw1 = pf ? pf->w[1] : 0;
+  const int32_t o = cnt && copies == HI_COPIES ? (int32_t)w : 0;
+  const __m256i voff = _mm256_setr_epi32(0, o, 2 * o, 3 * o, 0, o, 2 * o, 3 * o);
+  HI_WALK_INIT(pf, v);
   int64_t i = 0;
   /* The tests are gdf_fa_pass's: ordered, but ne true for NaN. */
 #define HI_K_ALL(i) ((__mmask8)0xff)
@@ -465,8 +480,10 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) static int64_t hi_slots_avx
 }
 #undef HI_AVX512_LOOP
 #undef HI_AVX512_SLOTS
-#undef HI_AVX512_COUNT
-#undef HI_AVX512_PREFETCH
+#undef HI_WALK_INIT
+#undef HI_WALK
+#undef HI_COUNT8
+#undef HI_COUNT_REST
 #endif
 
 /* The slot of each of v[0..len) as gdf_hi_slot gives it (NaN: the dump
@@ -476,9 +493,9 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) static int64_t hi_slots_avx
  * 0), one up when it is at or past the right edge (never past the last).
  * With f, rows that fail its filter get the dump slot too. SSE2 two rows
  * at a time, AVX (simd 1) or AVX2 (simd 2) four, AVX-512 (simd 3) eight
- * when the CPU has it, then the scalar tail: the same slots. With cnt (a config alone with its
- * slots), each row's slot is counted in cnt (copies of w counters, as
- * hi_count) instead of being left in sl. */
+ * when the CPU has it, then the scalar tail: the same slots. With cnt (a
+ * config alone with its slots), each row's slot is counted in cnt (copies
+ * of w counters, as hi_count), and sl is then scratch. */
 static void hi_slots(const double *v, int64_t len, int32_t bins, double rlo, double rhi,
                      int simd, const hi_ahead *pf, const hi_filter *f, int32_t *sl,
                      uint32_t *cnt, int copies, int64_t w) {
@@ -768,6 +785,8 @@ static gpudf_status hi_chunk(const gdf_kernel_input *in, const double *configs, 
         pf.w[j] = (int64_t)gpudf_type_size(in->cols[col].type);
         pf.p[j] = (const char *)in->cols[col].data + (start + GDF_K_AHEAD) * pf.w[j];
       }
+      /* The L2 prefetch stays inside the columns too. */
+      pf.far = start + len + GDF_K_AHEAD_L2 <= nrows ? GDF_K_AHEAD_L2 - GDF_K_AHEAD : 0;
       /* A run of one config takes its filter in the slot loop, and its
        * count is then the plain one. */
       bool own = r->count == 1 && f.op != GDF_FA_ALL;
