@@ -654,6 +654,12 @@ CHILD = textwrap.dedent("""
     if __name__ == "__main__":
         df = pd.DataFrame({"a": np.arange(500_000.0)})
         p = Pool(2)
+        # the pool's named semaphores (forkserver): a SIGKILL of the whole
+        # group leaves them in /dev/shm, and the test removes them
+        locks = [getattr(q, a, None) for q in (p._inqueue, p._outqueue, p._change_notifier)
+                 for a in ("_rlock", "_wlock")]
+        names = [getattr(getattr(l, "_semlock", None), "name", None) for l in locks]
+        print("semaphores", *[n for n in names if n], flush=True)
         p.apply(slow, ((df, 0),))  # the workers are up and the frame is shared
         # 200 tasks of 0.2 s: still running when the signal comes (an apply
         # after them would wait for them all, and the child would be done)
@@ -673,6 +679,8 @@ def _run_child(tmp_path, mode, sig):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     child = subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=env, start_new_session=True, text=True)
+    first = child.stdout.readline().split()
+    assert first[:1] == ["semaphores"], child.stderr.read()
     assert child.stdout.readline() == "running\n", child.stderr.read()
     assert len(published(child.pid)) == 1, segments(child.pid)
     os.killpg(child.pid, sig)  # as a terminal's Ctrl-C: the whole process group
@@ -683,6 +691,13 @@ def _run_child(tmp_path, mode, sig):
             os.killpg(child.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        # Python's own, not the library's: after a SIGKILL of the group (its
+        # resource tracker too) nothing else would remove them.
+        for name in first[1:]:
+            try:
+                os.unlink("/dev/shm/sem." + name.lstrip("/"))
+            except FileNotFoundError:
+                pass
     return child, err
 
 
