@@ -215,11 +215,13 @@ enum { GDF_K_BLOCK = 2048 };
  * memory's latency at these loops' speed, near enough not to evict the
  * block in use (a whole block ahead measured 5-10% slower). */
 enum { GDF_K_AHEAD = 512 };
-/* How far ahead (rows) the same loops also prefetch into L2 (12 KiB of an
- * f64 column): an L1 prefetch takes one of the core's few line-fill
- * buffers until its line arrives, so the L1 prefetches alone keep too few
- * lines on their way to stream at the memory's speed; lines fetched into
- * L2 this far ahead are at hand when the L1 prefetch asks for them. */
+/* How far ahead (rows) the histogram's loops also prefetch into L2 (12
+ * KiB of an f64 column): with the L1 prefetch alone they read memory well
+ * below the plain read's speed (likely because an L1 prefetch holds one of
+ * the core's few line-fill buffers until its line arrives); lines already
+ * in L2 this far ahead are at hand when the L1 prefetch asks for them.
+ * groupby_agg measured slower with it (bench/README.md, issue 21, sixth
+ * round). */
 enum { GDF_K_AHEAD_L2 = 1536 };
 
 #endif
