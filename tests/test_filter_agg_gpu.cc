@@ -38,16 +38,26 @@ const double kInf = std::numeric_limits<double>::infinity();
 
 // ------------------------------------------------------------ the interval
 
-TEST(FilterAggInterval, EqualsEveryOpOnSpecialValues) {
+// The bounds both interval tests take: NaN, the infinities, the ends of the
+// double range, signed zeros, subnormals and a few ordinary values.
+std::vector<double> SpecialValues() {
   const double dn = std::numeric_limits<double>::denorm_min();
-  std::vector<double> base = {kNaN, -kInf, -DBL_MAX, -1.5, -1.0, -dn, -0.0, 0.0, dn,
-                              DBL_MIN, 1.0, 1.5, 1e300, DBL_MAX, kInf};
+  return {kNaN, -kInf, -DBL_MAX, -1.5, -1.0, -dn, -0.0, 0.0, dn,
+          DBL_MIN, 1.0, 1.5, 1e300, DBL_MAX, kInf};
+}
+// Those values and each one's neighbours on both sides: the values tested.
+std::vector<double> AroundSpecialValues() {
   std::vector<double> xs;
-  for (double b : base) {
+  for (double b : SpecialValues()) {
     xs.push_back(b);
     xs.push_back(std::nextafter(b, -kInf));
     xs.push_back(std::nextafter(b, kInf));
   }
+  return xs;
+}
+
+TEST(FilterAggInterval, EqualsEveryOpOnSpecialValues) {
+  const std::vector<double> base = SpecialValues(), xs = AroundSpecialValues();
   int checked = 0;
   for (int op = 0; op < GDF_FA_NOPS; op++)
     for (double lo : xs)
@@ -66,15 +76,7 @@ TEST(FilterAggInterval, EqualsEveryOpOnSpecialValues) {
 // The rank form (gdf_fa_rank, gdf_fa_rankcfg_of): over the endpoints of a
 // whole set of configs, for every op and special value.
 TEST(FilterAggInterval, RanksEqualEveryOp) {
-  const double dn = std::numeric_limits<double>::denorm_min();
-  std::vector<double> base = {kNaN, -kInf, -DBL_MAX, -1.5, -1.0, -dn, -0.0, 0.0, dn,
-                              DBL_MIN, 1.0, 1.5, 1e300, DBL_MAX, kInf};
-  std::vector<double> xs;
-  for (double b : base) {
-    xs.push_back(b);
-    xs.push_back(std::nextafter(b, -kInf));
-    xs.push_back(std::nextafter(b, kInf));
-  }
+  const std::vector<double> xs = AroundSpecialValues();
   std::mt19937_64 rng(17);
   int checked = 0;
   for (int round = 0; round < 200; round++) {
